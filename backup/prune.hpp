@@ -1,0 +1,20 @@
+// Retention applied to a backup folder (after each backup, and `kdr prune`).
+#pragma once
+
+#include "backup/retention.hpp"
+#include "core/context.hpp"
+#include "core/repository.hpp"
+
+namespace kdr::backup {
+
+enum class DryRun { no, yes };
+
+struct PruneResult {
+  RetentionPlan plan;
+  std::vector<std::string> removed;
+};
+
+// The caller holds the folder's exclusive lock.
+PruneResult prune(const core::Repository& repo, const core::RetentionPolicy& policy, std::int64_t now, DryRun dry_run);
+
+}  // namespace kdr::backup

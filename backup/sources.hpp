@@ -1,0 +1,34 @@
+// What a backup covers: the configured sources plus every hostPath volume of the static
+// pod manifests, each path once (a path inside another source is covered by it), with
+// the reason it is there.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/node_root.hpp"
+
+namespace kdr::backup {
+
+struct Source {
+  std::string path;  // absolute node path
+  std::vector<std::string> reasons;
+  bool required = false;
+  bool present = false;  // exists on the node now
+};
+
+struct SourcePlan {
+  std::vector<Source> sources;        // sorted by path, none inside another
+  std::vector<std::string> notes;     // paths folded into another source, or excluded
+  std::vector<std::string> warnings;  // unreadable manifests, missing optional paths, ...
+};
+
+std::string join_reasons(const Source& source);
+
+SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root);
+
+// True when `path` is one of `excludes` or lies below one.
+bool is_excluded(const std::string& path, const std::vector<std::string>& excludes);
+
+}  // namespace kdr::backup

@@ -1,0 +1,70 @@
+// Copies the node's sources into a staging generation: every entry recorded in the
+// manifest with its metadata, files hashed while they are copied, files unchanged since
+// the previous generation hard-linked to it instead of copied.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/generation.hpp"
+#include "core/manifest.hpp"
+#include "core/node_root.hpp"
+
+namespace kdr::backup {
+
+// The previous generation, for hard links and reused hashes.
+struct PreviousGeneration {
+  core::bfs::path dir;  // its folder
+  core::Manifest manifest;
+  std::unordered_map<std::string, std::size_t> index;
+};
+
+struct CopyCounters {
+  std::uint64_t files_copied = 0, files_linked = 0;
+  std::uint64_t bytes_copied = 0, bytes_linked = 0;
+};
+
+class TreeCopier {
+ public:
+  TreeCopier(const core::NodeRoot& root, core::bfs::path staging, const PreviousGeneration* previous,
+             std::vector<std::string> excludes, int retries, bool preserve_owner);
+
+  // Copies one source (file, folder or symlink) and everything below it.
+  // Returns the source's statistics; warnings go to warnings().
+  core::SourceStats copy_source(const std::string& node_path);
+
+  core::Manifest& manifest() { return manifest_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  const CopyCounters& counters() const { return counters_; }
+  std::uint64_t skipped() const { return skipped_; }
+  std::uint64_t torn() const { return torn_; }
+  // Set when something could not be read: the generation must not be called complete.
+  bool incomplete() const { return incomplete_; }
+
+ private:
+  void walk(const std::string& node_path, core::SourceStats& stats);
+  void copy_dir(const std::string& node_path, const core::FileStat& st, core::SourceStats& stats);
+  void copy_symlink(const std::string& node_path, const core::FileStat& st);
+  void copy_file(const std::string& node_path, const core::FileStat& st, core::SourceStats& stats);
+  bool try_link_previous(const std::string& node_path, const core::FileStat& st, core::ManifestEntry& entry);
+  core::bfs::path dest(const std::string& node_path) const;
+  void apply_metadata(const core::bfs::path& path, const core::FileStat& st, bool is_symlink);
+  core::ManifestEntry entry_for(const std::string& node_path, const core::FileStat& st) const;
+
+  const core::NodeRoot& root_;
+  core::bfs::path staging_;
+  const PreviousGeneration* previous_;
+  std::vector<std::string> excludes_;
+  int retries_;
+  bool preserve_owner_;
+  core::Manifest manifest_;
+  std::vector<std::string> warnings_;
+  CopyCounters counters_;
+  std::uint64_t skipped_ = 0, torn_ = 0;
+  bool incomplete_ = false;
+  std::vector<char> buffer_;
+};
+
+}  // namespace kdr::backup

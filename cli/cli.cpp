@@ -1,0 +1,115 @@
+#include "cli/cli.hpp"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "core/version.hpp"
+
+namespace kdr::cli {
+
+namespace {
+
+struct GlobalOptions {
+  std::string config_file;
+  std::string root = "/";
+  std::string backup_dir;
+  bool json = false;
+  bool quiet = false;
+  bool verbose = false;
+};
+
+std::string exit_code_footer() {
+  std::string text = "Exit codes:\n";
+  for (const auto& e : core::exit_code_table())
+    text += fmt::format("  {:>3}  {:<12} {}\n", core::to_int(e.code), e.name, e.meaning);
+  text += "\nDocumentation: docs/ (runbook.md, backup-format.md, architecture.md), or man kdr.";
+  return text;
+}
+
+core::Config load_effective_config(const GlobalOptions& g, const core::NodeRoot& root) {
+  if (!g.config_file.empty()) {
+    if (!core::lstat_path(g.config_file))
+      throw core::UsageError(fmt::format("config file {} does not exist", g.config_file));
+    return core::load_config(g.config_file);
+  }
+  const auto default_file = root.host("/etc/kdr/kdr.yaml");
+  if (core::lstat_path(default_file)) return core::load_config(default_file);
+  return core::default_config();
+}
+
+core::Context make_context(const GlobalOptions& g) {
+  auto root_stat = core::lstat_path(g.root);
+  if (!root_stat || root_stat->type != core::FileType::directory)
+    throw core::UsageError(fmt::format("--root {}: not a folder", g.root));
+  core::NodeRoot root(core::absolute_normal(g.root));
+  auto config = load_effective_config(g, root);
+  core::bfs::path backup_dir = g.backup_dir.empty() ? core::bfs::path(config.backup_dir) : core::bfs::path(g.backup_dir);
+  backup_dir = core::absolute_normal(backup_dir);
+  const auto verbosity = g.quiet ? core::Verbosity::quiet : g.verbose ? core::Verbosity::verbose : core::Verbosity::normal;
+  return core::Context{std::move(config), std::move(root), backup_dir, core::Output(verbosity, g.json)};
+}
+
+int report_error(const core::Error& e, bool json) {
+  core::Output out;
+  out.error(e.what());
+  if (json)
+    out.raw(nlohmann::json{{"error", e.what()}, {"exit_code", core::to_int(e.code())}}.dump());
+  return core::to_int(e.code());
+}
+
+}  // namespace
+
+std::string human_bytes(std::uint64_t bytes) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  std::size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(units)) v /= 1024, ++u;
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+int main(int argc, char** argv) {
+  GlobalOptions g;
+  CLI::App app{"kdr: backup, verify and restore for kubeadm control-plane nodes", "kdr"};
+  app.set_version_flag("--version", std::string("kdr ") + core::version);
+  app.footer(exit_code_footer());
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_option("--config", g.config_file, "configuration file (default: /etc/kdr/kdr.yaml under --root, if present)");
+  app.add_option("--root", g.root, "treat DIR as the node's root file system (sandboxes, tests)")->type_name("DIR");
+  app.add_option("--backup-dir", g.backup_dir, "the backup folder on the second disk (never under --root)")
+      ->type_name("DIR");
+  app.add_flag("--json", g.json, "machine-readable output on stdout");
+  auto* quiet = app.add_flag("-q,--quiet", g.quiet, "only warnings and errors");
+  app.add_flag("-v,--verbose", g.verbose, "more detail (on stderr)")->excludes(quiet);
+
+  std::vector<Command> commands = {backup_command(), list_command(), prune_command(), sources_command(),
+                                   config_command()};
+  const Command* chosen = nullptr;
+  for (const auto& c : commands) {
+    auto* sub = app.add_subcommand(c.name, c.help);
+    c.add_options(*sub);
+    sub->callback([&chosen, &c] { chosen = &c; });
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : core::to_int(core::ExitCode::usage);
+  }
+
+  try {
+    core::install_interrupt_handlers();
+    auto ctx = make_context(g);
+    return core::to_int(chosen->run(ctx));
+  } catch (const core::Error& e) {
+    return report_error(e, g.json);
+  } catch (const std::exception& e) {
+    return report_error(core::Error(fmt::format("unexpected: {}", e.what())), g.json);
+  }
+}
+
+}  // namespace kdr::cli

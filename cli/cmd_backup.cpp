@@ -1,0 +1,94 @@
+// kdr backup [--dry-run] [--allow-shrink]
+#include <nlohmann/json.hpp>
+
+#include "backup/backup.hpp"
+#include "cli/command.hpp"
+
+namespace kdr::cli {
+
+namespace {
+
+struct BackupFlags {
+  bool dry_run = false;
+  bool allow_shrink = false;
+};
+
+nlohmann::json plan_json(const backup::SourcePlan& plan) {
+  auto sources = nlohmann::json::array();
+  for (const auto& s : plan.sources)
+    sources.push_back({{"path", s.path}, {"present", s.present}, {"required", s.required}, {"reasons", s.reasons}});
+  return {{"sources", sources}, {"notes", plan.notes}, {"warnings", plan.warnings}};
+}
+
+}  // namespace
+
+// Shared with `kdr sources`.
+void print_plan(const core::Context& ctx, const backup::SourcePlan& plan) {
+  if (ctx.out.json()) {
+    ctx.out.raw(plan_json(plan).dump(2));
+    return;
+  }
+  ctx.out.info("Sources ({}):", plan.sources.size());
+  for (const auto& s : plan.sources)
+    ctx.out.info("  {:<40} {:<8} {}", s.path, s.present ? (s.required ? "required" : "present") : "MISSING",
+                 backup::join_reasons(s));
+  if (!plan.notes.empty()) ctx.out.info("Covered or excluded:");
+  for (const auto& n : plan.notes) ctx.out.info("  {}", n);
+  for (const auto& w : plan.warnings) ctx.out.warn("{}", w);
+}
+
+Command backup_command() {
+  auto flags = std::make_shared<BackupFlags>();
+  Command c;
+  c.name = "backup";
+  c.help = "write a new generation of the node's control-plane data to the backup folder";
+  c.add_options = [flags](CLI::App& sub) {
+    sub.add_flag("--dry-run", flags->dry_run, "show what would be backed up and why; write nothing");
+    sub.add_flag("--allow-shrink", flags->allow_shrink,
+                 "publish even if a source shrank below guard.min_ratio of the previous generation");
+  };
+  c.run = [flags](const core::Context& ctx) {
+    backup::BackupOptions options;
+    options.dry_run = flags->dry_run ? backup::DryRun::yes : backup::DryRun::no;
+    options.allow_shrink = flags->allow_shrink;
+    auto result = backup::run_backup(ctx, options);
+    if (flags->dry_run) {
+      print_plan(ctx, result.plan);
+      ctx.out.info("Dry run: would write a new generation to {}", ctx.backup_dir.string());
+      return result.code;
+    }
+    const auto& g = *result.generation;
+    if (ctx.out.json()) {
+      nlohmann::json j = {{"generation", g.to_json()},
+                          {"leftovers_removed", result.leftovers_removed},
+                          {"exit_code", core::to_int(result.code)}};
+      if (result.pruned) j["pruned"] = result.pruned->removed;
+      ctx.out.raw(j.dump(2));
+    }
+    for (const auto& l : result.leftovers_removed) ctx.out.detail("removed leftover of an interrupted run: {}", l);
+    for (const auto& w : g.warnings) ctx.out.warn("{}", w);
+    ctx.out.info("generation {} {}: {} files, {} ({} copied, {} hard-linked to the previous generation), "
+                 "{} warning(s), {:.1f} s",
+                 g.id, core::to_string(g.status), g.files, human_bytes(g.bytes_total), human_bytes(g.bytes_copied),
+                 human_bytes(g.bytes_linked), g.warnings.size(), g.duration_s);
+    if (result.pruned && !result.pruned->removed.empty())
+      ctx.out.info("retention removed {} generation(s): {}", result.pruned->removed.size(),
+                   fmt::join(result.pruned->removed, ", "));
+    return result.code;
+  };
+  return c;
+}
+
+Command sources_command() {
+  Command c;
+  c.name = "sources";
+  c.help = "list what a backup covers and why each path is in it";
+  c.add_options = [](CLI::App&) {};
+  c.run = [](const core::Context& ctx) {
+    print_plan(ctx, backup::plan_sources(ctx.config, ctx.root));
+    return core::ExitCode::ok;
+  };
+  return c;
+}
+
+}  // namespace kdr::cli

@@ -1,0 +1,30 @@
+// kdr config [--defaults]
+#include "cli/command.hpp"
+
+namespace kdr::cli {
+
+Command config_command() {
+  auto defaults = std::make_shared<bool>(false);
+  Command c;
+  c.name = "config";
+  c.help = "check the configuration and show where it comes from (--defaults: print the built-in defaults)";
+  c.add_options = [defaults](CLI::App& sub) {
+    sub.add_flag("--defaults", *defaults, "print the built-in defaults as a commented YAML file");
+  };
+  c.run = [defaults](const core::Context& ctx) {
+    if (*defaults) {
+      std::fputs(std::string(core::default_config_yaml()).c_str(), stdout);
+      return core::ExitCode::ok;
+    }
+    const auto& cfg = ctx.config;
+    ctx.out.info("configuration: {} (valid)", cfg.origin);
+    ctx.out.info("backup folder: {}", ctx.backup_dir.string());
+    ctx.out.info("node root:     {}", ctx.root.root().string());
+    ctx.out.info("retention:     last {}, hourly {}, daily {}, weekly {}", cfg.retention.keep_last,
+                 cfg.retention.hourly, cfg.retention.daily, cfg.retention.weekly);
+    return core::ExitCode::ok;
+  };
+  return c;
+}
+
+}  // namespace kdr::cli

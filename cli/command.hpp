@@ -1,0 +1,34 @@
+// The command table: each command is a name, a line of help, its options, and a run
+// function over a ready Context. cli.cpp turns the table into the command line.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "core/context.hpp"
+#include "core/exit_codes.hpp"
+
+namespace kdr::cli {
+
+struct Command {
+  std::string name;
+  std::string help;
+  // Adds the command's own options to its subcommand.
+  std::function<void(CLI::App&)> add_options;
+  std::function<core::ExitCode(const core::Context&)> run;
+};
+
+Command backup_command();
+Command list_command();
+Command prune_command();
+Command sources_command();
+Command config_command();
+
+// "1.5 GiB", "312 B"
+std::string human_bytes(std::uint64_t bytes);
+
+}  // namespace kdr::cli

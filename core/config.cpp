@@ -1,0 +1,213 @@
+#include "core/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <map>
+
+#include "core/error.hpp"
+#include "core/node_root.hpp"
+
+namespace kdr::core {
+
+std::string_view default_config_yaml() {
+  return R"(# kdr configuration. Every key is optional; these are the built-in defaults.
+# The backup folder, on the second disk. Never read under --root.
+backup_dir: /backup/kdr
+# Where the kubelet reads static pod manifests; their hostPath volumes are backed up too.
+static_pod_path: /etc/kubernetes/manifests
+# etcd's data dir (files under it change while etcd runs; that is expected).
+etcd_data_dir: /var/lib/etcd
+# kdr's own state (restore journals); outside every path kdr backs up or restores.
+state_dir: /var/lib/kdr
+# What to back up. required: a missing or empty required source fails the run.
+sources:
+  - path: /var/lib/etcd
+    required: true
+  - path: /etc/kubernetes
+    required: true
+  - path: /etc/ssl/certs
+    required: false
+  - path: /etc/ca-certificates
+    required: false
+  - path: /usr/share/ca-certificates
+    required: false
+  - path: /usr/local/share/ca-certificates
+    required: false
+host_paths:
+  # Also back up every hostPath volume of the static pod manifests.
+  discover: true
+  # Never back up these (nor anything below them), wherever they come from.
+  exclude: [/proc, /sys, /dev, /run, /var/run, /tmp, /var/log, /var/lib/kubelet/pods]
+guard:
+  # A source whose file count or bytes fall below this share of the previous generation
+  # (an unmounted or wiped disk) fails the run instead of being published.
+  min_ratio: 0.5
+copy:
+  # A file that changes while it is copied is copied again up to this many times, then
+  # kept and marked as possibly torn.
+  retries: 3
+retention:
+  keep_last: 12
+  hourly: 24
+  daily: 7
+  weekly: 4
+  # Prune after every successful backup.
+  after_backup: true
+)";
+}
+
+namespace {
+
+std::string where(const std::string& origin, const YAML::Node& node) {
+  const auto mark = node.Mark();
+  if (mark.line < 0) return origin;
+  return fmt::format("{}:{}:{}", origin, mark.line + 1, mark.column + 1);
+}
+
+class Reader {
+ public:
+  explicit Reader(const std::string& origin) : origin_(origin) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& what) const {
+    throw UsageError(fmt::format("{}: key '{}': {}", where(origin_, node), key, what));
+  }
+
+  template <typename T>
+  T scalar(const YAML::Node& node, const std::string& key, const char* expected) const {
+    if (!node.IsScalar()) fail(node, key, fmt::format("expected {}", expected));
+    try {
+      return node.as<T>();
+    } catch (const YAML::Exception&) {
+      fail(node, key, fmt::format("expected {}, got '{}'", expected, node.Scalar()));
+    }
+  }
+
+  int count(const YAML::Node& node, const std::string& key) const {
+    int v = scalar<int>(node, key, "a whole number");
+    if (v < 0) fail(node, key, "must not be negative");
+    return v;
+  }
+
+  std::string node_path(const YAML::Node& node, const std::string& key) const {
+    auto text = scalar<std::string>(node, key, "an absolute path");
+    try {
+      return normalize_node_path(text, "path");
+    } catch (const UsageError& e) {
+      fail(node, key, e.what());
+    }
+  }
+
+  // Calls `handler` for each key of the mapping; an unknown key is an error.
+  void mapping(const YAML::Node& node, const std::string& prefix,
+               const std::map<std::string, std::function<void(const YAML::Node&, const std::string&)>>& handlers) const {
+    if (!node.IsMap()) fail(node, prefix.empty() ? "(top level)" : prefix, "expected a mapping");
+    for (const auto& kv : node) {
+      const auto name = kv.first.as<std::string>();
+      const auto full = prefix.empty() ? name : prefix + "." + name;
+      auto it = handlers.find(name);
+      if (it == handlers.end()) {
+        std::string known;
+        for (const auto& h : handlers) known += (known.empty() ? "" : ", ") + h.first;
+        fail(kv.first, full, fmt::format("unknown key (known here: {})", known));
+      }
+      it->second(kv.second, full);
+    }
+  }
+
+ private:
+  const std::string& origin_;
+};
+
+void read_sources(const Reader& r, const YAML::Node& node, const std::string& key, Config& c) {
+  if (!node.IsSequence()) r.fail(node, key, "expected a list of sources");
+  c.sources.clear();
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const auto item = node[i];
+    const auto item_key = fmt::format("{}[{}]", key, i);
+    SourceConfig s;
+    bool has_path = false;
+    r.mapping(item, item_key,
+              {{"path", [&](const YAML::Node& n, const std::string& k) { s.path = r.node_path(n, k); has_path = true; }},
+               {"required", [&](const YAML::Node& n, const std::string& k) { s.required = r.scalar<bool>(n, k, "true or false"); }}});
+    if (!has_path) r.fail(item, item_key, "a source needs a 'path'");
+    c.sources.push_back(s);
+  }
+}
+
+void apply(const Reader& r, const YAML::Node& root, Config& c) {
+  using Node = YAML::Node;
+  using Key = std::string;
+  r.mapping(root, "", {
+    {"backup_dir", [&](const Node& n, const Key& k) { c.backup_dir = r.node_path(n, k); }},
+    {"static_pod_path", [&](const Node& n, const Key& k) { c.static_pod_path = r.node_path(n, k); }},
+    {"etcd_data_dir", [&](const Node& n, const Key& k) { c.etcd_data_dir = r.node_path(n, k); }},
+    {"state_dir", [&](const Node& n, const Key& k) { c.state_dir = r.node_path(n, k); }},
+    {"sources", [&](const Node& n, const Key& k) { read_sources(r, n, k, c); }},
+    {"host_paths", [&](const Node& n, const Key& k) {
+       r.mapping(n, k, {
+         {"discover", [&](const Node& v, const Key& kk) { c.discover_host_paths = r.scalar<bool>(v, kk, "true or false"); }},
+         {"exclude", [&](const Node& v, const Key& kk) {
+            if (!v.IsSequence()) r.fail(v, kk, "expected a list of paths");
+            c.exclude.clear();
+            for (std::size_t i = 0; i < v.size(); ++i) c.exclude.push_back(r.node_path(v[i], fmt::format("{}[{}]", kk, i)));
+          }}});
+     }},
+    {"guard", [&](const Node& n, const Key& k) {
+       r.mapping(n, k, {{"min_ratio", [&](const Node& v, const Key& kk) {
+         c.guard_min_ratio = r.scalar<double>(v, kk, "a number between 0 and 1");
+         if (!(c.guard_min_ratio >= 0.0 && c.guard_min_ratio <= 1.0)) r.fail(v, kk, "must be between 0 and 1");
+       }}});
+     }},
+    {"copy", [&](const Node& n, const Key& k) {
+       r.mapping(n, k, {{"retries", [&](const Node& v, const Key& kk) { c.copy_retries = r.count(v, kk); }}});
+     }},
+    {"retention", [&](const Node& n, const Key& k) {
+       r.mapping(n, k, {
+         {"keep_last", [&](const Node& v, const Key& kk) { c.retention.keep_last = r.count(v, kk); }},
+         {"hourly", [&](const Node& v, const Key& kk) { c.retention.hourly = r.count(v, kk); }},
+         {"daily", [&](const Node& v, const Key& kk) { c.retention.daily = r.count(v, kk); }},
+         {"weekly", [&](const Node& v, const Key& kk) { c.retention.weekly = r.count(v, kk); }},
+         {"after_backup", [&](const Node& v, const Key& kk) { c.prune_after_backup = r.scalar<bool>(v, kk, "true or false"); }}});
+     }},
+  });
+}
+
+Config parse_onto(Config c, std::string_view text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    throw UsageError(fmt::format("{}:{}:{}: not valid YAML: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+  if (root.IsNull()) return c;  // an empty file changes nothing
+  Reader r(origin);
+  apply(r, root, c);
+  c.origin = origin;
+  return c;
+}
+
+}  // namespace
+
+Config default_config() {
+  static const Config defaults = parse_onto(Config{}, default_config_yaml(), "built-in defaults");
+  Config c = defaults;
+  c.origin = "built-in defaults";
+  return c;
+}
+
+Config parse_config(std::string_view text, const std::string& origin) {
+  return parse_onto(default_config(), text, origin);
+}
+
+Config load_config(const bfs::path& file) {
+  std::string text;
+  try {
+    text = read_file(file);
+  } catch (const Error& e) {
+    throw UsageError(fmt::format("config: {}", e.what()));
+  }
+  return parse_config(text, file.string());
+}
+
+}  // namespace kdr::core

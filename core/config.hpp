@@ -1,0 +1,49 @@
+// kdr's configuration: /etc/kdr/kdr.yaml (read under --root), or --config FILE.
+// Every key has a built-in default for a standard kubeadm node (`kdr config --defaults`
+// prints them); a file only needs the keys it changes. Errors name file, line and key.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/fs.hpp"
+
+namespace kdr::core {
+
+struct SourceConfig {
+  std::string path;       // absolute node path
+  bool required = true;   // missing or empty fails the run
+};
+
+struct RetentionPolicy {
+  int keep_last = 12;  // the newest N generations
+  int hourly = 24;     // the newest generation of each hour, for the last H hours
+  int daily = 7;       // ... of each day, for the last D days
+  int weekly = 4;      // ... of each ISO week, for the last W weeks
+};
+
+struct Config {
+  std::string origin = "built-in defaults";  // where it came from, for messages
+  std::string backup_dir;
+  std::string static_pod_path;
+  std::string etcd_data_dir;
+  std::string state_dir;
+  std::vector<SourceConfig> sources;
+  bool discover_host_paths = true;
+  std::vector<std::string> exclude;  // node paths never backed up (nor anything below)
+  double guard_min_ratio = 0.5;      // a source below this share of the previous run fails
+  int copy_retries = 3;              // re-copies of a file that changed while copied
+  RetentionPolicy retention;
+  bool prune_after_backup = true;
+};
+
+// The built-in defaults, as the YAML text they are parsed from.
+std::string_view default_config_yaml();
+
+Config default_config();
+// Defaults overlaid by the YAML `text`; `origin` names the file in errors.
+Config parse_config(std::string_view text, const std::string& origin);
+// Reads `file`; throws UsageError if it does not exist or is invalid.
+Config load_config(const bfs::path& file);
+
+}  // namespace kdr::core

@@ -1,0 +1,55 @@
+#include "core/context.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+
+#include "core/error.hpp"
+
+namespace kdr::core {
+
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_signal(int) { g_interrupted = 1; }
+}  // namespace
+
+std::int64_t now_epoch() {
+  if (const char* fake = std::getenv("KDR_NOW"); fake != nullptr && *fake != '\0') {
+    char* end = nullptr;
+    long long v = std::strtoll(fake, &end, 10);
+    if (end != nullptr && *end == '\0') return v;
+    throw UsageError(fmt::format("KDR_NOW='{}' is not a number of seconds since the epoch", fake));
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double monotonic_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+void install_interrupt_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+bool interrupted() { return g_interrupted != 0; }
+
+void check_interrupted() {
+  if (interrupted()) throw Error("interrupted by a signal", ExitCode::interrupted);
+}
+
+}  // namespace kdr::core

@@ -1,0 +1,36 @@
+// What every command runs with: the configuration, the node's root, the backup folder,
+// the output, and the clock.
+#pragma once
+
+#include <cstdint>
+
+#include "core/config.hpp"
+#include "core/node_root.hpp"
+#include "core/output.hpp"
+
+namespace kdr::core {
+
+struct Context {
+  Config config;
+  NodeRoot root;
+  bfs::path backup_dir;  // the second disk; never under the node root
+  Output out;
+};
+
+// Seconds since the epoch. KDR_NOW (seconds since the epoch) replaces the clock, for
+// drills and tests of retention over days and weeks.
+std::int64_t now_epoch();
+
+// Monotonic seconds, for durations.
+double monotonic_seconds();
+
+std::string hostname();
+
+// Ctrl-C and SIGTERM set a flag that long work checks; it then stops cleanly and the
+// command exits with ExitCode::interrupted.
+void install_interrupt_handlers();
+bool interrupted();
+// Throws Error(interrupted) if a signal arrived.
+void check_interrupted();
+
+}  // namespace kdr::core

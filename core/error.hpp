@@ -1,0 +1,35 @@
+// Fatal errors: thrown deep, caught once at the top, printed as `kdr: error: ...`
+// with the exit code they carry. Recoverable problems travel as values instead.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "core/exit_codes.hpp"
+
+namespace kdr::core {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(std::string message, ExitCode code = ExitCode::failed)
+      : std::runtime_error(std::move(message)), code_(code) {}
+  ExitCode code() const { return code_; }
+
+ private:
+  ExitCode code_;
+};
+
+// An error caused by the operator's input (command line, config, playbook).
+class UsageError : public Error {
+ public:
+  explicit UsageError(std::string message) : Error(std::move(message), ExitCode::usage) {}
+};
+
+// "open /x/y: Permission denied": the path and the system's own words.
+std::string errno_message(std::string_view what, const std::string& path, int err);
+
+[[noreturn]] void throw_errno(std::string_view what, const std::string& path, int err);
+
+}  // namespace kdr::core

@@ -1,0 +1,30 @@
+// The exit codes of every kdr command, in one place. `kdr --help` prints this table.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace kdr::core {
+
+enum class ExitCode : int {
+  ok = 0,            // the command did everything it was asked
+  failed = 1,        // the command failed; nothing was published or changed
+  usage = 2,         // bad command line or configuration
+  partial = 3,       // done, but incomplete: read the warnings (e.g. no etcd snapshot)
+  findings = 4,      // verify ran and found problems
+  no_backup = 10,    // no backup folder or no such generation
+  locked = 11,       // another kdr run holds the lock
+  interrupted = 130  // stopped by a signal (Ctrl-C, SIGTERM)
+};
+
+struct ExitCodeInfo {
+  ExitCode code;
+  std::string_view name;
+  std::string_view meaning;
+};
+
+std::span<const ExitCodeInfo> exit_code_table();
+
+constexpr int to_int(ExitCode code) { return static_cast<int>(code); }
+
+}  // namespace kdr::core

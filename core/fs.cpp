@@ -1,0 +1,207 @@
+#include "core/fs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include <boost/filesystem/operations.hpp>
+
+#include "core/error.hpp"
+
+namespace kdr::core {
+
+std::string_view to_string(FileType type) {
+  switch (type) {
+    case FileType::file: return "file";
+    case FileType::directory: return "dir";
+    case FileType::symlink: return "symlink";
+    case FileType::other: return "other";
+  }
+  return "other";
+}
+
+namespace {
+
+FileStat from_stat(const struct stat& st) {
+  FileStat out;
+  if (S_ISREG(st.st_mode)) out.type = FileType::file;
+  else if (S_ISDIR(st.st_mode)) out.type = FileType::directory;
+  else if (S_ISLNK(st.st_mode)) out.type = FileType::symlink;
+  else {
+    out.type = FileType::other;
+    out.other_kind = S_ISFIFO(st.st_mode)   ? "fifo"
+                     : S_ISSOCK(st.st_mode) ? "socket"
+                     : S_ISCHR(st.st_mode)  ? "character device"
+                     : S_ISBLK(st.st_mode)  ? "block device"
+                                            : "unknown";
+  }
+  out.mode = st.st_mode & 07777;
+  out.uid = st.st_uid;
+  out.gid = st.st_gid;
+  out.size = static_cast<std::uint64_t>(st.st_size);
+  out.mtime_sec = st.st_mtim.tv_sec;
+  out.mtime_nsec = st.st_mtim.tv_nsec;
+  out.ctime_sec = st.st_ctim.tv_sec;
+  out.ctime_nsec = st.st_ctim.tv_nsec;
+  out.ino = st.st_ino;
+  out.dev = st.st_dev;
+  out.nlink = st.st_nlink;
+  return out;
+}
+
+}  // namespace
+
+std::optional<FileStat> lstat_path(const bfs::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw_errno("stat", path.string(), errno);
+  }
+  return from_stat(st);
+}
+
+FileStat fstat_fd(int fd, const bfs::path& path_for_errors) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_errno("stat", path_for_errors.string(), errno);
+  return from_stat(st);
+}
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+Fd::~Fd() { close(); }
+
+int Fd::release() {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+void Fd::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+void fsync_path(const bfs::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) throw_errno("open", path.string(), errno);
+  if (::fsync(fd.get()) != 0) throw_errno("fsync", path.string(), errno);
+}
+
+void write_file_atomic(const bfs::path& path, std::string_view content, std::uint32_t mode) {
+  const bfs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" +
+                                               std::to_string(::getpid()));
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) throw_errno("create", tmp.string(), errno);
+  auto fail = [&](std::string_view what) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw_errno(what, tmp.string(), err);
+  };
+  const char* p = content.data();
+  std::size_t left = content.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd.get(), p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write");
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fchmod(fd.get(), mode) != 0) fail("chmod");
+  if (::fsync(fd.get()) != 0) fail("fsync");
+  fd.close();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename");
+  fsync_path(path.parent_path());
+}
+
+std::string read_file(const bfs::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_errno("open", path.string(), errno);
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("read", path.string(), errno);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+void make_dir(const bfs::path& path, std::uint32_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0) {
+    int err = errno;
+    if (err == EEXIST) {
+      auto st = lstat_path(path);
+      if (st && st->type == FileType::directory) return;
+      throw Error(fmt::format("create folder {}: exists and is not a folder", path.string()));
+    }
+    throw_errno("create folder", path.string(), err);
+  }
+  // mkdir applies the umask; set the exact mode asked for.
+  if (::chmod(path.c_str(), mode) != 0) throw_errno("chmod", path.string(), errno);
+}
+
+void make_dirs(const bfs::path& path, std::uint32_t mode) {
+  if (path.empty()) return;
+  auto st = lstat_path(path);
+  if (st && st->type == FileType::directory) return;
+  if (!st && path.has_parent_path() && path.parent_path() != path) make_dirs(path.parent_path(), mode);
+  make_dir(path, mode);
+}
+
+void remove_tree(const bfs::path& path) {
+  boost::system::error_code ec;
+  bfs::remove_all(path, ec);
+  if (ec) throw Error(fmt::format("remove {}: {}", path.string(), ec.message()));
+}
+
+std::vector<std::string> list_dir(const bfs::path& path) {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) throw_errno("list folder", path.string(), errno);
+  errno = 0;
+  while (struct dirent* ent = ::readdir(dir)) {
+    std::string_view name(ent->d_name);
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  int err = errno;
+  ::closedir(dir);
+  if (err != 0) throw_errno("list folder", path.string(), err);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bfs::path absolute_normal(const bfs::path& path) {
+  auto p = bfs::absolute(path).lexically_normal();
+  while (p.filename() == "." && p.has_parent_path() && p.parent_path() != p) p = p.parent_path();
+  return p;
+}
+
+bool path_is_within(const bfs::path& inner, const bfs::path& outer) {
+  auto i = inner.lexically_normal();
+  auto o = outer.lexically_normal();
+  auto oi = o.begin();
+  auto ii = i.begin();
+  for (; oi != o.end(); ++oi, ++ii) {
+    if (oi->empty() || *oi == ".") continue;  // trailing slash
+    if (ii == i.end() || *ii != *oi) return false;
+  }
+  return true;
+}
+
+}  // namespace kdr::core

@@ -1,0 +1,86 @@
+// File-system access for the rest of kdr: lstat with nanoseconds, owned file
+// descriptors, fsync of files and folders, atomic whole-file writes.
+// Nothing here throws boost::filesystem errors: callers get kdr::core::Error with the path.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/filesystem/path.hpp>
+
+namespace kdr::core {
+
+namespace bfs = boost::filesystem;
+
+enum class FileType { file, directory, symlink, other };
+
+std::string_view to_string(FileType type);
+
+struct FileStat {
+  FileType type = FileType::other;
+  std::uint32_t mode = 0;  // permission bits incl. setuid/setgid/sticky (07777)
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_sec = 0;
+  std::int64_t mtime_nsec = 0;
+  std::int64_t ctime_sec = 0;
+  std::int64_t ctime_nsec = 0;
+  std::uint64_t ino = 0;
+  std::uint64_t dev = 0;
+  std::uint64_t nlink = 0;
+  std::string other_kind;  // "fifo", "socket", ... when type == other
+};
+
+// lstat(2): never follows a symlink. Empty when the path does not exist; throws on other errors.
+std::optional<FileStat> lstat_path(const bfs::path& path);
+FileStat fstat_fd(int fd, const bfs::path& path_for_errors);
+
+// An owned file descriptor, closed on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept;
+  ~Fd();
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release();
+  void close();
+
+ private:
+  int fd_ = -1;
+};
+
+// fsync a file or a folder (its entries) by path.
+void fsync_path(const bfs::path& path);
+
+// Write `content` to `path` through a temporary file in the same folder: fsync, rename,
+// fsync the folder. A crash leaves either the old file or the new one, never a mix.
+void write_file_atomic(const bfs::path& path, std::string_view content, std::uint32_t mode = 0600);
+
+std::string read_file(const bfs::path& path);
+
+// mkdir with an exact mode (umask does not apply); ok if it already exists as a folder.
+void make_dir(const bfs::path& path, std::uint32_t mode);
+// mkdir -p, new folders get `mode`.
+void make_dirs(const bfs::path& path, std::uint32_t mode);
+
+// Remove a tree; throws with the path on failure. Never follows symlinks.
+void remove_tree(const bfs::path& path);
+
+// Names in a folder, sorted, without "." and "..".
+std::vector<std::string> list_dir(const bfs::path& path);
+
+// Absolute, normalized, without a trailing "/." (e.g. for --root and --backup-dir).
+bfs::path absolute_normal(const bfs::path& path);
+
+// True when `inner` is `outer` or lies below it (lexically, both absolute and normal).
+bool path_is_within(const bfs::path& inner, const bfs::path& outer);
+
+}  // namespace kdr::core

@@ -1,0 +1,96 @@
+#include "core/generation.hpp"
+
+#include <ctime>
+
+#include "core/error.hpp"
+
+namespace kdr::core {
+
+using nlohmann::json;
+
+std::string_view to_string(GenerationStatus status) {
+  return status == GenerationStatus::complete ? "complete" : "partial";
+}
+
+std::string iso_time(std::int64_t epoch_seconds) {
+  std::time_t t = static_cast<std::time_t>(epoch_seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+json GenerationMeta::to_json() const {
+  json src = json::array();
+  for (const auto& s : sources)
+    src.push_back({{"path", s.path}, {"reason", s.reason}, {"present", s.present}, {"files", s.files},
+                   {"dirs", s.dirs}, {"symlinks", s.symlinks}, {"bytes", s.bytes}});
+  json j = {
+      {"kdr_generation", generation_format_version},
+      {"id", id},
+      {"status", to_string(status)},
+      {"time", time},
+      {"started", started},
+      {"finished", finished},
+      {"hostname", hostname},
+      {"root", root},
+      {"kdr_version", kdr_version},
+      {"sources", src},
+      {"counts", {{"files", files}, {"dirs", dirs}, {"symlinks", symlinks}, {"skipped", skipped}, {"torn", torn}}},
+      {"bytes", {{"total", bytes_total}, {"copied", bytes_copied}, {"linked", bytes_linked}}},
+      {"files_copied", files_copied},
+      {"files_linked", files_linked},
+      {"duration_s", duration_s},
+      {"warnings", warnings},
+  };
+  for (const auto& [k, v] : extra.items()) j[k] = v;
+  return j;
+}
+
+GenerationMeta GenerationMeta::from_json(const json& j, const std::string& origin) {
+  try {
+    GenerationMeta m;
+    if (j.value("kdr_generation", 0) != generation_format_version)
+      throw Error(fmt::format("{}: not a kdr generation (format {} expected)", origin, generation_format_version));
+    m.id = j.at("id").get<std::string>();
+    const auto status = j.at("status").get<std::string>();
+    if (status == "complete") m.status = GenerationStatus::complete;
+    else if (status == "partial") m.status = GenerationStatus::partial;
+    else throw Error(fmt::format("{}: unknown status '{}'", origin, status));
+    m.time = j.at("time").get<std::int64_t>();
+    m.started = j.value("started", "");
+    m.finished = j.value("finished", "");
+    m.hostname = j.value("hostname", "");
+    m.root = j.value("root", "/");
+    m.kdr_version = j.value("kdr_version", "");
+    for (const auto& s : j.value("sources", json::array()))
+      m.sources.push_back({s.at("path").get<std::string>(), s.value("reason", ""), s.value("present", false),
+                           s.value("files", std::uint64_t{0}), s.value("dirs", std::uint64_t{0}),
+                           s.value("symlinks", std::uint64_t{0}), s.value("bytes", std::uint64_t{0})});
+    const auto counts = j.value("counts", json::object());
+    m.files = counts.value("files", std::uint64_t{0});
+    m.dirs = counts.value("dirs", std::uint64_t{0});
+    m.symlinks = counts.value("symlinks", std::uint64_t{0});
+    m.skipped = counts.value("skipped", std::uint64_t{0});
+    m.torn = counts.value("torn", std::uint64_t{0});
+    const auto bytes = j.value("bytes", json::object());
+    m.bytes_total = bytes.value("total", std::uint64_t{0});
+    m.bytes_copied = bytes.value("copied", std::uint64_t{0});
+    m.bytes_linked = bytes.value("linked", std::uint64_t{0});
+    m.files_copied = j.value("files_copied", std::uint64_t{0});
+    m.files_linked = j.value("files_linked", std::uint64_t{0});
+    m.duration_s = j.value("duration_s", 0.0);
+    m.warnings = j.value("warnings", std::vector<std::string>{});
+    static const char* known[] = {"kdr_generation", "id", "status", "time", "started", "finished", "hostname",
+                                  "root", "kdr_version", "sources", "counts", "bytes", "files_copied",
+                                  "files_linked", "duration_s", "warnings"};
+    for (const auto& [k, v] : j.items())
+      if (std::find(std::begin(known), std::end(known), k) == std::end(known)) m.extra[k] = v;
+    return m;
+  } catch (const json::exception& e) {
+    throw Error(fmt::format("{}: {}", origin, e.what()));
+  }
+}
+
+}  // namespace kdr::core

@@ -1,0 +1,53 @@
+// A generation's metadata (`meta.json`): when, where, what, how much, how it went.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kdr::core {
+
+inline constexpr int generation_format_version = 1;
+
+enum class GenerationStatus { complete, partial };
+std::string_view to_string(GenerationStatus status);
+
+struct SourceStats {
+  std::string path;
+  std::string reason;    // why it is backed up: "config", "hostPath etcd-data of etcd"
+  bool present = false;  // existed on the node at backup time
+  std::uint64_t files = 0;
+  std::uint64_t dirs = 0;
+  std::uint64_t symlinks = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct GenerationMeta {
+  std::string id;
+  GenerationStatus status = GenerationStatus::complete;
+  std::int64_t time = 0;  // start, seconds since the epoch (UTC)
+  std::string started;    // ISO 8601 UTC
+  std::string finished;
+  std::string hostname;
+  std::string root = "/";
+  std::string kdr_version;
+  std::vector<SourceStats> sources;
+  std::uint64_t files = 0, dirs = 0, symlinks = 0, skipped = 0, torn = 0;
+  std::uint64_t bytes_total = 0;   // content bytes of all files
+  std::uint64_t bytes_copied = 0;  // copied in this run (new in this generation)
+  std::uint64_t bytes_linked = 0;  // hard-linked to the previous generation
+  std::uint64_t files_copied = 0, files_linked = 0;
+  double duration_s = 0;
+  std::vector<std::string> warnings;
+  nlohmann::json extra = nlohmann::json::object();  // sections added by later steps (etcd, verify)
+
+  nlohmann::json to_json() const;
+  static GenerationMeta from_json(const nlohmann::json& j, const std::string& origin);
+};
+
+// "2026-11-24T20:17:58Z"
+std::string iso_time(std::int64_t epoch_seconds);
+
+}  // namespace kdr::core

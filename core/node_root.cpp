@@ -1,0 +1,40 @@
+#include "core/node_root.hpp"
+
+#include "core/error.hpp"
+
+namespace kdr::core {
+
+std::string normalize_node_path(std::string_view node_path, std::string_view origin) {
+  if (node_path.empty() || node_path.front() != '/')
+    throw UsageError(fmt::format("{}: path '{}' is not absolute", origin, node_path));
+  std::string out;
+  std::size_t pos = 1;
+  while (pos <= node_path.size()) {
+    std::size_t next = node_path.find('/', pos);
+    if (next == std::string_view::npos) next = node_path.size();
+    std::string_view part = node_path.substr(pos, next - pos);
+    if (part == "." || part == "..")
+      throw UsageError(fmt::format("{}: path '{}' contains '{}'", origin, node_path, part));
+    if (!part.empty()) {
+      out += '/';
+      out += part;
+    } else if (next != node_path.size()) {
+      throw UsageError(fmt::format("{}: path '{}' has an empty part", origin, node_path));
+    }
+    pos = next + 1;
+  }
+  return out.empty() ? "/" : out;
+}
+
+NodeRoot::NodeRoot(bfs::path root) : root_(std::move(root)) {
+  if (root_.empty()) root_ = "/";
+}
+
+bfs::path NodeRoot::host(std::string_view node_path) const {
+  if (is_real_root()) return bfs::path(std::string(node_path));
+  std::string_view rel = node_path;
+  while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
+  return rel.empty() ? root_ : root_ / std::string(rel);
+}
+
+}  // namespace kdr::core

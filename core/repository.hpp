@@ -1,0 +1,76 @@
+// The backup folder on the second disk (docs/backup-format.md):
+//   kdr-backup.json           marks the folder as kdr's
+//   .lock                     flock(2): one writer at a time
+//   generations/<id>/         published generations (meta.json, manifest.jsonl, SHA256SUMS, files/)
+//   generations/.tmp-<id>/    a generation being built; removed by the next run
+//   generations/.del-<id>/    a generation being removed by retention
+//   latest -> generations/<id>
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/fs.hpp"
+#include "core/generation.hpp"
+
+namespace kdr::core {
+
+struct GenerationEntry {
+  std::string id;
+  bfs::path path;
+  std::optional<GenerationMeta> meta;  // empty when meta.json cannot be read
+  std::string problem;                 // why meta is empty
+};
+
+enum class LockMode { shared, exclusive };
+
+// Holds flock(2) on the folder's .lock until destroyed (or the process dies).
+class RepositoryLock {
+ public:
+  RepositoryLock(const bfs::path& dir, LockMode mode);
+  RepositoryLock(RepositoryLock&&) = default;
+
+ private:
+  Fd fd_;
+};
+
+class Repository {
+ public:
+  // An existing kdr backup folder; throws Error(no_backup) if it is not one.
+  static Repository open(const bfs::path& dir);
+  // Opens, or makes a new one (mode 0700). The parent folder must exist: a missing
+  // mount point is not silently replaced by a folder on the main disk.
+  static Repository open_or_create(const bfs::path& dir);
+
+  const bfs::path& dir() const { return dir_; }
+  bfs::path generations_dir() const { return dir_ / "generations"; }
+  bfs::path generation_path(const std::string& id) const { return generations_dir() / id; }
+
+  RepositoryLock lock(LockMode mode) const { return RepositoryLock(dir_, mode); }
+
+  // Published generations, oldest first.
+  std::vector<GenerationEntry> generations() const;
+  // The generation `latest` points at, if any.
+  std::optional<std::string> latest_id() const;
+  // Resolves "latest", an id, or a unique id prefix; throws Error(no_backup) otherwise.
+  GenerationEntry find(const std::string& which) const;
+
+  // A new id from the time, unique within the folder.
+  std::string new_generation_id(std::int64_t epoch_seconds) const;
+  // Where a generation is built before it is published.
+  bfs::path staging_path(const std::string& id) const;
+  // Renames the staging folder into place and switches `latest` to it, durably.
+  void publish(const std::string& id) const;
+  // Removes a published generation: renamed out of sight first, then deleted.
+  void remove_generation(const std::string& id) const;
+  // Removes what interrupted runs left (staging and half-removed folders). Returns them.
+  std::vector<std::string> remove_leftovers() const;
+
+ private:
+  explicit Repository(bfs::path dir) : dir_(std::move(dir)) {}
+  void point_latest_at(const std::string& id) const;
+  bfs::path dir_;
+};
+
+}  // namespace kdr::core

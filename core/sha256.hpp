@@ -1,0 +1,32 @@
+// SHA-256 through OpenSSL (SHA-NI where the CPU has it).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace kdr::core {
+
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(const void* data, std::size_t size);
+  // Lower-case hex digest; the hasher is reset for reuse.
+  std::string hex_digest();
+  void reset();
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+std::string sha256_hex(std::string_view data);
+
+bool is_sha256_hex(std::string_view text);
+
+}  // namespace kdr::core

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything kdr needs to build, test, run its drill and its benchmarks,
+# from Debian 12's package archive only. Safe to run again.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  libboost-filesystem-dev libboost-dev libfmt-dev libyaml-cpp-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev libzstd-dev catch2
+  # tests and drill: a real etcd, certificates, process tools
+  etcd-server etcd-client openssl procps psmisc util-linux jq time
+  # benchmarks: the tools kdr is compared with
+  rsync diffutils
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (apt-get needs it)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts etcd as a service when the package is installed; kdr's tests and drill
+# run their own members on other ports and never use that one.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+  systemctl stop etcd || true
+fi
+echo "install-deps: done"

@@ -1,0 +1,399 @@
+# Sandbox kubeadm control-plane nodes for kdr's tests, drill and benchmarks.
+# Source this file; nothing here touches the machine's own /etc/kubernetes or /var/lib/etcd.
+#
+#   sandbox_make_node ROOT          kubeadm-like /etc/kubernetes (real certificates from
+#                                   openssl, kubeconfigs, static pod manifests with hostPath
+#                                   volumes), CA folders with symlinks, an empty /var/lib/etcd
+#   sandbox_start_etcd ROOT         a real etcd (Debian's) serving ROOT/var/lib/etcd on loopback
+#                                   with TLS and client-certificate auth, as kubeadm sets it up
+#   sandbox_etcdctl ROOT ARGS...    etcdctl with the node's healthcheck-client certificate
+#   sandbox_stop_etcd ROOT          stops it (SIGTERM, then SIGKILL)
+#   sandbox_stop_all                stops every etcd this shell started (use in an EXIT trap)
+#
+# The kubelet is not installable here and is not needed for a backup: the manifests are
+# written as kubeadm writes them, and etcd is started with the same flags directly.
+
+SANDBOX_ETCD_PIDS=()
+
+_sandbox_free_port() {
+  local port
+  while :; do
+    port=$(( 20000 + RANDOM % 30000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+}
+
+# _sandbox_cert DIR NAME CA_PREFIX CN [O] [SAN] [USAGE]: an ECDSA P-256 key and a certificate
+# signed by CA_PREFIX.{crt,key}, as kubeadm would lay them out.
+_sandbox_cert() {
+  local dir=$1 name=$2 ca=$3 cn=$4 org=${5:-} san=${6:-} usage=${7:-serverAuth,clientAuth}
+  local subj="/CN=$cn"
+  [ -n "$org" ] && subj="/O=$org$subj"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$dir/$name.key" 2>/dev/null
+  chmod 600 "$dir/$name.key"
+  local ext
+  ext=$(mktemp)
+  {
+    echo "basicConstraints=critical,CA:FALSE"
+    echo "keyUsage=critical,digitalSignature,keyEncipherment"
+    echo "extendedKeyUsage=$usage"
+    [ -n "$san" ] && echo "subjectAltName=$san"
+  } > "$ext"
+  openssl req -new -key "$dir/$name.key" -subj "$subj" 2>/dev/null |
+    openssl x509 -req -CA "$ca.crt" -CAkey "$ca.key" -CAcreateserial -days 365 \
+      -extfile "$ext" -out "$dir/$name.crt" 2>/dev/null
+  rm -f "$ext" "$ca.srl"
+  chmod 644 "$dir/$name.crt"
+}
+
+_sandbox_ca() {
+  local dir=$1 name=$2 cn=$3
+  openssl ecparam -name prime256v1 -genkey -noout -out "$dir/$name.key" 2>/dev/null
+  chmod 600 "$dir/$name.key"
+  openssl req -x509 -new -key "$dir/$name.key" -subj "/CN=$cn" -days 3650 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign" \
+    -out "$dir/$name.crt" 2>/dev/null
+  chmod 644 "$dir/$name.crt"
+}
+
+_sandbox_kubeconfig() {
+  local file=$1 user=$2 crt=$3 key=$4 ca=$5 server=$6
+  cat > "$file" <<KUBECONFIG
+apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: $(base64 -w0 < "$ca")
+    server: $server
+  name: kubernetes
+contexts:
+- context:
+    cluster: kubernetes
+    user: $user
+  name: $user@kubernetes
+current-context: $user@kubernetes
+kind: Config
+preferences: {}
+users:
+- name: $user
+  user:
+    client-certificate-data: $(base64 -w0 < "$crt")
+    client-key-data: $(base64 -w0 < "$key")
+KUBECONFIG
+  chmod 600 "$file"
+}
+
+sandbox_make_node() {
+  local root=$1
+  local node=${SANDBOX_NODE_NAME:-cp-1}
+  local ip=127.0.0.1
+  local client_port peer_port
+  client_port=$(_sandbox_free_port)
+  peer_port=$(_sandbox_free_port)
+  while [ "$peer_port" = "$client_port" ]; do peer_port=$(_sandbox_free_port); done
+
+  mkdir -p "$root"/etc/kubernetes/{pki/etcd,manifests} "$root"/var/lib/etcd "$root"/etc/kdr
+  chmod 700 "$root"/var/lib/etcd
+  local pki=$root/etc/kubernetes/pki
+  _sandbox_ca "$pki" ca kubernetes
+  _sandbox_ca "$pki" front-proxy-ca front-proxy-ca
+  _sandbox_ca "$pki/etcd" ca etcd-ca
+  _sandbox_cert "$pki" apiserver "$pki/ca" kube-apiserver "" "DNS:$node,DNS:kubernetes,DNS:kubernetes.default,IP:10.96.0.1,IP:$ip" serverAuth
+  _sandbox_cert "$pki" apiserver-kubelet-client "$pki/ca" kube-apiserver-kubelet-client kubeadm:cluster-admins "" clientAuth
+  _sandbox_cert "$pki" front-proxy-client "$pki/front-proxy-ca" front-proxy-client "" "" clientAuth
+  _sandbox_cert "$pki" apiserver-etcd-client "$pki/etcd/ca" kube-apiserver-etcd-client "" "" clientAuth
+  _sandbox_cert "$pki/etcd" server "$pki/etcd/ca" "$node" "" "DNS:$node,DNS:localhost,IP:$ip,IP:0:0:0:0:0:0:0:1"
+  _sandbox_cert "$pki/etcd" peer "$pki/etcd/ca" "$node" "" "DNS:$node,DNS:localhost,IP:$ip,IP:0:0:0:0:0:0:0:1"
+  _sandbox_cert "$pki/etcd" healthcheck-client "$pki/etcd/ca" kube-etcd-healthcheck-client "" "" clientAuth
+  openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+  chmod 600 "$pki/sa.key"
+  openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+  chmod 644 "$pki/sa.pub"
+
+  local server="https://$ip:6443" k=$root/etc/kubernetes
+  _sandbox_cert "$pki" admin "$pki/ca" kubernetes-admin kubeadm:cluster-admins "" clientAuth
+  _sandbox_kubeconfig "$k/admin.conf" kubernetes-admin "$pki/admin.crt" "$pki/admin.key" "$pki/ca.crt" "$server"
+  _sandbox_kubeconfig "$k/super-admin.conf" kubernetes-super-admin "$pki/admin.crt" "$pki/admin.key" "$pki/ca.crt" "$server"
+  _sandbox_cert "$pki" kcm "$pki/ca" system:kube-controller-manager "" "" clientAuth
+  _sandbox_kubeconfig "$k/controller-manager.conf" system:kube-controller-manager "$pki/kcm.crt" "$pki/kcm.key" "$pki/ca.crt" "$server"
+  _sandbox_cert "$pki" sched "$pki/ca" system:kube-scheduler "" "" clientAuth
+  _sandbox_kubeconfig "$k/scheduler.conf" system:kube-scheduler "$pki/sched.crt" "$pki/sched.key" "$pki/ca.crt" "$server"
+  _sandbox_cert "$pki" kubelet "$pki/ca" "system:node:$node" system:nodes "" clientAuth
+  _sandbox_kubeconfig "$k/kubelet.conf" "system:node:$node" "$pki/kubelet.crt" "$pki/kubelet.key" "$pki/ca.crt" "$server"
+  # kubeadm embeds these client certs in the kubeconfigs and does not keep them in pki/.
+  rm -f "$pki"/{admin,kcm,sched,kubelet}.{crt,key}
+
+  cat > "$k/manifests/etcd.yaml" <<MANIFEST
+apiVersion: v1
+kind: Pod
+metadata:
+  annotations:
+    kubeadm.kubernetes.io/etcd.advertise-client-urls: https://$ip:$client_port
+  labels:
+    component: etcd
+    tier: control-plane
+  name: etcd
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - etcd
+    - --advertise-client-urls=https://$ip:$client_port
+    - --cert-file=/etc/kubernetes/pki/etcd/server.crt
+    - --client-cert-auth=true
+    - --data-dir=/var/lib/etcd
+    - --initial-advertise-peer-urls=https://$ip:$peer_port
+    - --initial-cluster=$node=https://$ip:$peer_port
+    - --key-file=/etc/kubernetes/pki/etcd/server.key
+    - --listen-client-urls=https://127.0.0.1:$client_port
+    - --listen-peer-urls=https://$ip:$peer_port
+    - --name=$node
+    - --peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt
+    - --peer-client-cert-auth=true
+    - --peer-key-file=/etc/kubernetes/pki/etcd/peer.key
+    - --peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
+    - --snapshot-count=10000
+    - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
+    image: registry.k8s.io/etcd:3.5.15-0
+    name: etcd
+    volumeMounts:
+    - mountPath: /var/lib/etcd
+      name: etcd-data
+    - mountPath: /etc/kubernetes/pki/etcd
+      name: etcd-certs
+  hostNetwork: true
+  priorityClassName: system-node-critical
+  volumes:
+  - hostPath:
+      path: /etc/kubernetes/pki/etcd
+      type: DirectoryOrCreate
+    name: etcd-certs
+  - hostPath:
+      path: /var/lib/etcd
+      type: DirectoryOrCreate
+    name: etcd-data
+status: {}
+MANIFEST
+  cat > "$k/manifests/kube-apiserver.yaml" <<MANIFEST
+apiVersion: v1
+kind: Pod
+metadata:
+  labels:
+    component: kube-apiserver
+    tier: control-plane
+  name: kube-apiserver
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - kube-apiserver
+    - --advertise-address=$ip
+    - --client-ca-file=/etc/kubernetes/pki/ca.crt
+    - --etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt
+    - --etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt
+    - --etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key
+    - --etcd-servers=https://127.0.0.1:$client_port
+    - --service-account-key-file=/etc/kubernetes/pki/sa.pub
+    - --service-account-signing-key-file=/etc/kubernetes/pki/sa.key
+    - --tls-cert-file=/etc/kubernetes/pki/apiserver.crt
+    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key
+    image: registry.k8s.io/kube-apiserver:v1.31.2
+    name: kube-apiserver
+    volumeMounts:
+    - mountPath: /etc/ssl/certs
+      name: ca-certs
+      readOnly: true
+    - mountPath: /etc/ca-certificates
+      name: etc-ca-certificates
+      readOnly: true
+    - mountPath: /etc/pki
+      name: etc-pki
+      readOnly: true
+    - mountPath: /etc/kubernetes/pki
+      name: k8s-certs
+      readOnly: true
+    - mountPath: /usr/local/share/ca-certificates
+      name: usr-local-share-ca-certificates
+      readOnly: true
+    - mountPath: /usr/share/ca-certificates
+      name: usr-share-ca-certificates
+      readOnly: true
+  hostNetwork: true
+  volumes:
+  - hostPath:
+      path: /etc/ssl/certs
+      type: DirectoryOrCreate
+    name: ca-certs
+  - hostPath:
+      path: /etc/ca-certificates
+      type: DirectoryOrCreate
+    name: etc-ca-certificates
+  - hostPath:
+      path: /etc/pki
+      type: DirectoryOrCreate
+    name: etc-pki
+  - hostPath:
+      path: /etc/kubernetes/pki
+      type: DirectoryOrCreate
+    name: k8s-certs
+  - hostPath:
+      path: /usr/local/share/ca-certificates
+      type: DirectoryOrCreate
+    name: usr-local-share-ca-certificates
+  - hostPath:
+      path: /usr/share/ca-certificates
+      type: DirectoryOrCreate
+    name: usr-share-ca-certificates
+status: {}
+MANIFEST
+  cat > "$k/manifests/kube-controller-manager.yaml" <<'MANIFEST'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-controller-manager
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - kube-controller-manager
+    - --kubeconfig=/etc/kubernetes/controller-manager.conf
+    - --root-ca-file=/etc/kubernetes/pki/ca.crt
+    - --service-account-private-key-file=/etc/kubernetes/pki/sa.key
+    image: registry.k8s.io/kube-controller-manager:v1.31.2
+    name: kube-controller-manager
+  hostNetwork: true
+  volumes:
+  - hostPath:
+      path: /etc/ssl/certs
+      type: DirectoryOrCreate
+    name: ca-certs
+  - hostPath:
+      path: /usr/libexec/kubernetes/kubelet-plugins/volume/exec
+      type: DirectoryOrCreate
+    name: flexvolume-dir
+  - hostPath:
+      path: /etc/kubernetes/pki
+      type: DirectoryOrCreate
+    name: k8s-certs
+  - hostPath:
+      path: /etc/kubernetes/controller-manager.conf
+      type: FileOrCreate
+    name: kubeconfig
+status: {}
+MANIFEST
+  cat > "$k/manifests/kube-scheduler.yaml" <<'MANIFEST'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-scheduler
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - kube-scheduler
+    - --kubeconfig=/etc/kubernetes/scheduler.conf
+    image: registry.k8s.io/kube-scheduler:v1.31.2
+    name: kube-scheduler
+  hostNetwork: true
+  volumes:
+  - hostPath:
+      path: /etc/kubernetes/scheduler.conf
+      type: FileOrCreate
+    name: kubeconfig
+status: {}
+MANIFEST
+  chmod 600 "$k"/manifests/*.yaml
+
+  # System CA folders as Debian lays them out: certificates under /usr/share, symlinks
+  # (relative and absolute) from /etc/ssl/certs, a hash-named link, an empty local folder.
+  mkdir -p "$root"/usr/share/ca-certificates/mozilla "$root"/etc/ssl/certs \
+    "$root"/etc/ca-certificates/update.d "$root"/usr/local/share/ca-certificates
+  local i
+  for i in 1 2 3 4 5; do
+    cp "$pki/ca.crt" "$root/usr/share/ca-certificates/mozilla/Sandbox_Root_$i.crt"
+    ln -s "/usr/share/ca-certificates/mozilla/Sandbox_Root_$i.crt" "$root/etc/ssl/certs/Sandbox_Root_$i.pem"
+  done
+  ln -s Sandbox_Root_1.pem "$root/etc/ssl/certs/a1b2c3d4.0"
+  cat "$root"/usr/share/ca-certificates/mozilla/*.crt > "$root/etc/ssl/certs/ca-certificates.crt"
+  echo "mozilla/Sandbox_Root_1.crt" > "$root/etc/ca-certificates.conf"
+  : > "$root/etc/ca-certificates/update.d/.keep"
+
+  echo "$client_port" > "$root/.sandbox-client-port"
+  echo "$peer_port" > "$root/.sandbox-peer-port"
+  echo "$node" > "$root/.sandbox-node-name"
+}
+
+sandbox_etcdctl() {
+  local root=$1
+  shift
+  local pki=$root/etc/kubernetes/pki/etcd
+  ETCDCTL_API=3 etcdctl --endpoints "https://127.0.0.1:$(cat "$root/.sandbox-client-port")" \
+    --cacert "$pki/ca.crt" --cert "$pki/healthcheck-client.crt" --key "$pki/healthcheck-client.key" \
+    --dial-timeout 5s --command-timeout 60s "$@"
+}
+
+sandbox_start_etcd() {
+  local root=$1
+  local client_port peer_port node pki=$root/etc/kubernetes/pki/etcd
+  client_port=$(cat "$root/.sandbox-client-port")
+  peer_port=$(cat "$root/.sandbox-peer-port")
+  node=$(cat "$root/.sandbox-node-name")
+  etcd --name "$node" --data-dir "$root/var/lib/etcd" \
+    --listen-client-urls "https://127.0.0.1:$client_port" --advertise-client-urls "https://127.0.0.1:$client_port" \
+    --listen-peer-urls "https://127.0.0.1:$peer_port" --initial-advertise-peer-urls "https://127.0.0.1:$peer_port" \
+    --initial-cluster "$node=https://127.0.0.1:$peer_port" \
+    --cert-file "$pki/server.crt" --key-file "$pki/server.key" --client-cert-auth --trusted-ca-file "$pki/ca.crt" \
+    --peer-cert-file "$pki/peer.crt" --peer-key-file "$pki/peer.key" --peer-client-cert-auth \
+    --peer-trusted-ca-file "$pki/ca.crt" --snapshot-count 10000 --quota-backend-bytes 8589934592 \
+    >"$root/.sandbox-etcd.log" 2>&1 &
+  local pid=$!
+  SANDBOX_ETCD_PIDS+=("$pid")
+  echo "$pid" > "$root/.sandbox-etcd.pid"
+  local i
+  for i in $(seq 1 100); do
+    if ! kill -0 "$pid" 2>/dev/null || ! ps -p "$pid" -o stat= | grep -qv Z; then
+      echo "sandbox: etcd exited; see $root/.sandbox-etcd.log" >&2
+      return 1
+    fi
+    if sandbox_etcdctl "$root" --dial-timeout 1s endpoint health >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "sandbox: etcd did not become healthy in 10 s; see $root/.sandbox-etcd.log" >&2
+  return 1
+}
+
+_sandbox_kill() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+}
+
+sandbox_stop_etcd() {
+  local root=$1
+  [ -f "$root/.sandbox-etcd.pid" ] || return 0
+  _sandbox_kill "$(cat "$root/.sandbox-etcd.pid")"
+  rm -f "$root/.sandbox-etcd.pid"
+}
+
+sandbox_stop_all() {
+  local pid
+  for pid in "${SANDBOX_ETCD_PIDS[@]}"; do _sandbox_kill "$pid"; done
+  SANDBOX_ETCD_PIDS=()
+}
+
+# sandbox_fill_etcd ROOT COUNT VALUE_BYTES [PREFIX]: COUNT keys of VALUE_BYTES random bytes,
+# written through etcdctl (a few keys per process), to give the data dir real size.
+sandbox_fill_etcd() {
+  local root=$1 count=$2 size=$3 prefix=${4:-/registry/configmaps/default/bulk-}
+  local value i
+  for i in $(seq 1 "$count"); do
+    head -c "$size" /dev/urandom | base64 -w0 | head -c "$size" | sandbox_etcdctl "$root" put "$prefix$i" >/dev/null
+  done
+}
