@@ -1,5 +1,7 @@
 #include "core/manifest.hpp"
 
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -65,19 +67,28 @@ T field(const json& j, const char* key) {
   }
 }
 
+template <typename T>
+T unsigned_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end()) throw Error(fmt::format("missing key '{}'", key));
+  if (!it->is_number_unsigned() || it->get<std::uint64_t>() > std::numeric_limits<T>::max())
+    throw Error(fmt::format("key '{}' is not a whole number in range", key));
+  return static_cast<T>(it->get<std::uint64_t>());
+}
+
 ManifestEntry entry_from_json(const json& j) {
   if (!j.is_object()) throw Error("entry is not a JSON object");
   ManifestEntry e;
   e.path = normalize_node_path(field<std::string>(j, "path"), "path");
   e.type = type_from_string(field<std::string>(j, "type"));
   e.mode = mode_from_string(field<std::string>(j, "mode"));
-  e.uid = field<std::uint32_t>(j, "uid");
-  e.gid = field<std::uint32_t>(j, "gid");
+  e.uid = unsigned_field<std::uint32_t>(j, "uid");
+  e.gid = unsigned_field<std::uint32_t>(j, "gid");
   e.mtime_sec = field<std::int64_t>(j, "mtime");
   e.mtime_nsec = field<std::int64_t>(j, "mtime_nsec");
   if (e.mtime_nsec < 0 || e.mtime_nsec > 999'999'999) throw Error("mtime_nsec out of range");
   if (e.type == FileType::file) {
-    e.size = field<std::uint64_t>(j, "size");
+    e.size = unsigned_field<std::uint64_t>(j, "size");
     e.sha256 = field<std::string>(j, "sha256");
     if (!is_sha256_hex(e.sha256)) throw Error("sha256 is not 64 lower-case hex digits");
   }

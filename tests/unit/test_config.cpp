@@ -1,0 +1,69 @@
+#include <catch2/catch.hpp>
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+
+using namespace kdr::core;
+
+namespace {
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_config(yaml, "/etc/kdr/kdr.yaml");
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST_CASE("the built-in defaults describe a standard kubeadm node") {
+  auto c = default_config();
+  CHECK(c.backup_dir == "/backup/kdr");
+  CHECK(c.static_pod_path == "/etc/kubernetes/manifests");
+  REQUIRE(c.sources.size() == 6);
+  CHECK(c.sources[0].path == "/var/lib/etcd");
+  CHECK(c.sources[0].required);
+  CHECK(c.sources[1].path == "/etc/kubernetes");
+  CHECK_FALSE(c.sources[5].required);
+  CHECK(c.retention.keep_last == 12);
+  CHECK(c.retention.hourly == 24);
+  CHECK(c.retention.daily == 7);
+  CHECK(c.retention.weekly == 4);
+  CHECK(c.discover_host_paths);
+}
+
+TEST_CASE("a config file only changes the keys it names") {
+  auto c = parse_config("retention:\n  keep_last: 3\nbackup_dir: /mnt/second/kdr/\n", "f.yaml");
+  CHECK(c.retention.keep_last == 3);
+  CHECK(c.retention.hourly == 24);
+  CHECK(c.backup_dir == "/mnt/second/kdr");
+  CHECK(c.sources.size() == 6);
+  CHECK(c.origin == "f.yaml");
+}
+
+TEST_CASE("a sources list replaces the default one") {
+  auto c = parse_config("sources:\n  - path: /srv/a\n  - path: /srv/b\n    required: false\n", "f.yaml");
+  REQUIRE(c.sources.size() == 2);
+  CHECK(c.sources[0].required);
+  CHECK_FALSE(c.sources[1].required);
+}
+
+TEST_CASE("an empty config file means the defaults") {
+  CHECK(parse_config("", "f.yaml").sources.size() == 6);
+}
+
+TEST_CASE("config errors name the file, the line and the key") {
+  CHECK_THAT(error_of("retention:\n  hourly: many\n"),
+             Catch::Contains("/etc/kdr/kdr.yaml:2:11") && Catch::Contains("retention.hourly") &&
+                 Catch::Contains("'many'"));
+  CHECK_THAT(error_of("retention:\n  keep_lsat: 3\n"),
+             Catch::Contains(":2:3") && Catch::Contains("retention.keep_lsat") && Catch::Contains("unknown key"));
+  CHECK_THAT(error_of("sources:\n  - path: relative/dir\n"),
+             Catch::Contains(":2:11") && Catch::Contains("sources[0].path") && Catch::Contains("not absolute"));
+  CHECK_THAT(error_of("sources:\n  - required: true\n"), Catch::Contains("sources[0]") && Catch::Contains("'path'"));
+  CHECK_THAT(error_of("guard:\n  min_ratio: 1.5\n"), Catch::Contains("guard.min_ratio"));
+  CHECK_THAT(error_of("retention:\n  daily: -1\n"), Catch::Contains("retention.daily") && Catch::Contains("negative"));
+  CHECK_THAT(error_of("backup_dir: [\n"), Catch::Contains("/etc/kdr/kdr.yaml:") && Catch::Contains("not valid YAML"));
+  CHECK_THAT(error_of("- just\n- a list\n"), Catch::Contains("expected a mapping"));
+  CHECK_THAT(error_of("sources:\n  - path: /a/../b\n"), Catch::Contains("'..'"));
+}
