@@ -368,7 +368,7 @@ _sandbox_kill() {
   local pid=$1 i
   kill -TERM "$pid" 2>/dev/null || return 0
   for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null
@@ -378,8 +378,12 @@ _sandbox_kill() {
 sandbox_stop_etcd() {
   local root=$1
   [ -f "$root/.sandbox-etcd.pid" ] || return 0
-  _sandbox_kill "$(cat "$root/.sandbox-etcd.pid")"
+  local pid p rest=()
+  pid=$(cat "$root/.sandbox-etcd.pid")
+  _sandbox_kill "$pid"
   rm -f "$root/.sandbox-etcd.pid"
+  for p in "${SANDBOX_ETCD_PIDS[@]}"; do [ "$p" = "$pid" ] || rest+=("$p"); done
+  SANDBOX_ETCD_PIDS=("${rest[@]}")
 }
 
 sandbox_stop_all() {
@@ -392,8 +396,8 @@ sandbox_stop_all() {
 # written through etcdctl (a few keys per process), to give the data dir real size.
 sandbox_fill_etcd() {
   local root=$1 count=$2 size=$3 prefix=${4:-/registry/configmaps/default/bulk-}
-  local value i
+  local i raw=$(( size * 3 / 4 ))
   for i in $(seq 1 "$count"); do
-    head -c "$size" /dev/urandom | base64 -w0 | head -c "$size" | sandbox_etcdctl "$root" put "$prefix$i" >/dev/null
+    head -c "$raw" /dev/urandom | base64 -w0 | sandbox_etcdctl "$root" put "$prefix$i" >/dev/null
   done
 }

@@ -1,0 +1,98 @@
+# Helpers for kdr's black-box scenario tests: each scenario runs the built binary
+# ($KDR_BIN) against sandbox nodes in its own temporary folder, which is removed when it
+# passes and kept (and named) when it fails. Every process it starts is stopped on exit.
+set -euo pipefail
+
+: "${KDR_BIN:?KDR_BIN must point at the kdr binary}"
+KDR_SOURCE_DIR=${KDR_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# shellcheck source=sandbox.sh
+source "$KDR_SOURCE_DIR/tests/lib/sandbox.sh"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/kdr-scenario-XXXXXX")
+ROOT=$T/node
+BACKUP=$T/disk2/kdr
+mkdir -p "$T/disk2"
+SCENARIO_FAILED=0
+SCENARIO_BG_PIDS=()
+
+_scenario_exit() {
+  local rc=$?
+  local pid
+  for pid in "${SCENARIO_BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  sandbox_stop_all
+  if [ "$rc" -eq 0 ] && [ "$SCENARIO_FAILED" -eq 0 ]; then
+    rm -rf "$T"
+    echo "PASS"
+  else
+    echo "FAIL (files kept in $T)" >&2
+    [ "$rc" -eq 0 ] && rc=1
+  fi
+  exit "$rc"
+}
+trap _scenario_exit EXIT
+
+step() { echo "--- $*"; }
+fail() {
+  echo "FAILED: $*" >&2
+  SCENARIO_FAILED=1
+  exit 1
+}
+
+kdr() { "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" "$@"; }
+
+# expect_rc N CMD...: runs CMD, fails the scenario unless it exits with N. Output in $OUT.
+expect_rc() {
+  local want=$1 got=0
+  shift
+  OUT=$("$@" 2>&1) || got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "$OUT" >&2
+    fail "expected exit $want, got $got: $*"
+  fi
+}
+
+assert_contains() {
+  grep -qF -- "$2" <<<"$1" || { echo "$1" >&2; fail "output does not contain: $2"; }
+}
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: '$1' != '$2'"; }
+
+# A sandbox node whose /var/lib/etcd was written by a real etcd, now stopped.
+make_node_with_etcd_data() {
+  sandbox_make_node "$ROOT"
+  sandbox_start_etcd "$ROOT"
+  sandbox_etcdctl "$ROOT" put /registry/namespaces/kube-system '{"kind":"Namespace","metadata":{"name":"kube-system"}}' >/dev/null
+  sandbox_fill_etcd "$ROOT" "${1:-20}" "${2:-20000}"
+  sandbox_stop_etcd "$ROOT"
+}
+
+latest_gen() { readlink -f "$BACKUP/latest"; }
+
+# Every published generation verifies with sha256sum -c, and latest is one of them.
+assert_all_generations_verify() {
+  local g n=0
+  for g in "$BACKUP"/generations/*/; do
+    [ -d "$g" ] || continue
+    [ -f "$g/meta.json" ] || fail "published generation without meta.json: $g"
+    (cd "$g" && sha256sum -c --quiet --strict SHA256SUMS) || fail "generation $g does not verify"
+    n=$((n + 1))
+  done
+  if [ "$n" -gt 0 ]; then
+    [ -f "$(latest_gen)/meta.json" ] || fail "latest does not point at a complete generation"
+  fi
+}
+
+# "type mode uid gid size mtime(ns) [target]" for every path under a tree, relative.
+tree_listing() {
+  (cd "$1" && find . -printf '%P|%y|%m|%U|%G|%s|%T@|%l\n' | awk -F'|' '{ if ($2=="d") $6="-"; print }' OFS='|' | sort)
+}
+
+# manifest_entry GEN PATH: the manifest entry of PATH as JSON ("null" if absent).
+manifest_entry() {
+  tail -n +2 "$1/manifest.jsonl" | jq -c --arg p "$2" 'select(.path==$p)' | head -n 1 | grep . || echo null
+}
+# assert_entry GEN PATH JQ_CONDITION
+assert_entry() {
+  local e
+  e=$(manifest_entry "$1" "$2")
+  jq -e "$3" <<<"$e" >/dev/null || fail "manifest entry of $2 ($e) does not satisfy: $3"
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The command line: help with exit codes, version, usage errors, missing backup folder.
+source "$(dirname "$0")/../lib/scenario.sh"
+
+expect_rc 0 "$KDR_BIN" --help
+for word in backup list prune sources "--root" "--backup-dir" "--json" "Exit codes" "locked" "partial" "11"; do
+  assert_contains "$OUT" "$word"
+done
+expect_rc 0 "$KDR_BIN" --version
+assert_contains "$OUT" "kdr 0."
+expect_rc 2 "$KDR_BIN" frobnicate
+expect_rc 2 "$KDR_BIN"
+expect_rc 2 "$KDR_BIN" backup --no-such-flag
+expect_rc 2 "$KDR_BIN" --root "$T/nowhere" sources
+assert_contains "$OUT" "--root $T/nowhere: not a folder"
+
+step "list without a backup folder: no-backup (10)"
+expect_rc 10 "$KDR_BIN" --backup-dir "$T/none" list
+assert_contains "$OUT" "does not exist"
+expect_rc 10 "$KDR_BIN" --json --backup-dir "$T/none" list
+assert_eq "$(grep '^{' <<<"$OUT" | jq .exit_code)" "10" "json error document"
+
+step "config --defaults is a valid config"
+expect_rc 0 "$KDR_BIN" config --defaults
+echo "$OUT" > "$T/defaults.yaml"
+expect_rc 0 "$KDR_BIN" --config "$T/defaults.yaml" config
+assert_contains "$OUT" "configuration: $T/defaults.yaml (valid)"
+
+step "sources and backup --dry-run explain every path and write nothing"
+sandbox_make_node "$ROOT"
+expect_rc 0 kdr backup --dry-run
+assert_contains "$OUT" "/var/lib/etcd"
+assert_contains "$OUT" "hostPath 'etcd-data' of etcd"
+assert_contains "$OUT" "/etc/kubernetes/pki/etcd is inside /etc/kubernetes"
+[ ! -e "$BACKUP" ] || fail "dry run created the backup folder"
+expect_rc 0 kdr --json sources
+assert_eq "$(jq -r '.sources[] | select(.path=="/etc/kubernetes") | .required' <<<"$OUT")" "true" "json sources"
