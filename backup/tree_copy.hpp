@@ -11,6 +11,7 @@
 #include "core/generation.hpp"
 #include "core/manifest.hpp"
 #include "core/node_root.hpp"
+#include "core/sha256.hpp"
 
 namespace kdr::backup {
 
@@ -50,6 +51,12 @@ class TreeCopier {
   void copy_file(const std::string& node_path, const core::FileStat& st, core::SourceStats& stats);
   bool try_link_previous(const std::string& node_path, const core::FileStat& st, core::ManifestEntry& entry);
   core::bfs::path dest(const std::string& node_path) const;
+  // Copies `in` to the empty `out`, holes kept; returns the copy's size and SHA-256.
+  std::pair<std::uint64_t, std::string> copy_contents(int in, const core::bfs::path& src, int out,
+                                                      const core::bfs::path& dst);
+  std::uint64_t copy_range(int in, const core::bfs::path& src, int out, const core::bfs::path& dst, off_t from,
+                           off_t to);
+  std::uint64_t hash_file(int fd, const core::bfs::path& p, core::Sha256& sha);
   void apply_metadata(const core::bfs::path& path, const core::FileStat& st, bool is_symlink);
   core::ManifestEntry entry_for(const std::string& node_path, const core::FileStat& st) const;
 
@@ -65,6 +72,7 @@ class TreeCopier {
   std::uint64_t skipped_ = 0, torn_ = 0;
   bool incomplete_ = false;
   std::vector<char> buffer_;
+  bool use_copy_file_range_ = true;
 };
 
 }  // namespace kdr::backup

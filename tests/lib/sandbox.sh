@@ -320,6 +320,9 @@ MANIFEST
   echo "mozilla/Sandbox_Root_1.crt" > "$root/etc/ca-certificates.conf"
   : > "$root/etc/ca-certificates/update.d/.keep"
 
+  # The kubelet creates DirectoryOrCreate host paths when it starts the pods.
+  mkdir -p "$root/etc/pki" "$root/usr/libexec/kubernetes/kubelet-plugins/volume/exec"
+
   echo "$client_port" > "$root/.sandbox-client-port"
   echo "$peer_port" > "$root/.sandbox-peer-port"
   echo "$node" > "$root/.sandbox-node-name"

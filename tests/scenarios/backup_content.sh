@@ -15,6 +15,13 @@ mkdir -p "$ROOT/etc/kubernetes/empty-dir"
 touch -d '2001-02-03 04:05:06.123456789' "$ROOT/etc/kubernetes/admin.conf"
 ln -s ../nonexistent "$ROOT/etc/kubernetes/dangling-link"
 mkfifo "$ROOT/etc/kubernetes/a-fifo"
+rmdir "$ROOT/etc/pki"  # a hostPath that does not exist: reported, not fatal
+# sparse files: a hole in the middle, a preallocated tail (as etcd's WAL segments have)
+printf 'head' > "$ROOT/etc/kubernetes/sparse.bin"
+truncate -s 20M "$ROOT/etc/kubernetes/sparse.bin"
+printf 'tail' >> "$ROOT/etc/kubernetes/sparse.bin"
+printf 'start' > "$ROOT/etc/kubernetes/prealloc.bin"
+fallocate -o 4096 -l 30M "$ROOT/etc/kubernetes/prealloc.bin"
 umask 000  # kdr must not depend on the caller's umask for secrecy
 
 step "backup"
@@ -40,6 +47,10 @@ assert_eq "$(readlink "$G/files/etc/ssl/certs/Sandbox_Root_2.pem")" "/usr/share/
 assert_eq "$(stat -c '%u:%g %a' "$G/files/etc/kubernetes/pki/front-proxy-client.key")" "1234:5678 640" "owner and mode"
 assert_eq "$(stat -c '%y' "$G/files/etc/kubernetes/admin.conf")" "$(stat -c '%y' "$ROOT/etc/kubernetes/admin.conf")" "nanosecond mtime"
 [ ! -e "$G/files/etc/kubernetes/a-fifo" ] || fail "fifo copied"
+for f in sparse.bin prealloc.bin; do
+  cmp "$ROOT/etc/kubernetes/$f" "$G/files/etc/kubernetes/$f" || fail "$f content"
+  [ "$(stat -c %b "$G/files/etc/kubernetes/$f")" -lt 1024 ] || fail "$f: holes were written out as data"
+done
 
 step "manifest, SHA256SUMS and metadata"
 (cd "$G" && sha256sum -c --quiet --strict SHA256SUMS) || fail "sha256sum -c"

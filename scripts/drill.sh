@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The kdr drill: sets everything up, then on a sandbox control-plane node (real etcd with
+# TLS on loopback, kubeadm's certificate layout) backs up, checks, suffers a disaster and
+# recovers, telling the story as it goes. Nothing outside a temporary folder is touched.
+#
+#   scripts/drill.sh [--keep]      --keep: leave the sandbox folder for inspection
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+keep=no
+[ "${1:-}" = "--keep" ] && keep=yes
+
+bash "$src/scripts/install-deps.sh" >/dev/null
+echo "Building kdr..."
+bash "$src/scripts/build.sh" "$src/build" >/dev/null
+KDR=$src/build/cli/kdr
+source "$src/tests/lib/sandbox.sh"
+
+D=$(mktemp -d /tmp/kdr-drill-XXXXXX)
+ROOT=$D/node
+BACKUP=$D/second-disk/kdr
+mkdir -p "$D/second-disk"
+cleanup() {
+  sandbox_stop_all
+  if [ "$keep" = yes ]; then echo "Sandbox kept in $D"; else rm -rf "$D"; fi
+}
+trap cleanup EXIT
+kdr() { "$KDR" --root "$ROOT" --backup-dir "$BACKUP" "$@"; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+keys() { sandbox_etcdctl "$ROOT" get --prefix /registry/ --keys-only | grep -c . || true; }
+
+say "1. A control-plane node: kubeadm's PKI and manifests, etcd running with TLS"
+sandbox_make_node "$ROOT"
+sandbox_start_etcd "$ROOT"
+for ns in default kube-system payments web; do
+  sandbox_etcdctl "$ROOT" put "/registry/namespaces/$ns" "{\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}" >/dev/null
+done
+sandbox_fill_etcd "$ROOT" 40 4000 /registry/configmaps/payments/cm-
+sandbox_fill_etcd "$ROOT" 20 2000 /registry/secrets/payments/secret-
+echo "Node root: $ROOT   second disk: $BACKUP"
+echo "etcd holds $(keys) keys; the node has $(find "$ROOT/etc/kubernetes/pki" -name '*.key' | wc -l) private keys."
+
+say "2. What kdr backs up, and why"
+kdr sources
+
+say "3. Backup while etcd keeps running (as cron would every 5 minutes)"
+kdr backup
+G1=$(readlink -f "$BACKUP/latest")
+
+say "4. Check the generation: every file against its SHA-256, with plain sha256sum"
+(cd "$G1" && sha256sum -c --quiet SHA256SUMS && echo "sha256sum -c: all $(wc -l < SHA256SUMS) files OK")
+echo "Compared with the live node, only etcd's own files differ (etcd kept writing):"
+diff -rq --no-dereference "$G1/files/var/lib/etcd" "$ROOT/var/lib/etcd" || true
+diff -rq --no-dereference "$G1/files/etc/kubernetes" "$ROOT/etc/kubernetes" && echo "/etc/kubernetes: identical"
+
+say "5. The cluster changes; the next backup copies only what changed"
+sandbox_fill_etcd "$ROOT" 10 4000 /registry/deployments/web/web-
+kdr backup
+kdr list
+
+say "6. Disaster: etcd's disk fails and the node comes back with an empty /var/lib/etcd"
+before=$(keys)
+sandbox_stop_etcd "$ROOT"
+rm -rf "$ROOT/var/lib/etcd" && mkdir -m 700 "$ROOT/var/lib/etcd"
+echo "The 5-minute cron job runs. rsync -a --delete would now mirror the empty folder over the backup."
+set +e
+kdr backup
+rc=$?
+set -e
+echo "kdr backup refused with exit code $rc; the generations are untouched:"
+kdr list
+
+say "7. Restore by hand from the newest generation (docs/backup-format.md), then start etcd"
+G=$(readlink -f "$BACKUP/latest")
+mv "$ROOT/var/lib/etcd" "$ROOT/var/lib/etcd.damaged"
+cp -a "$G/files/var/lib/etcd" "$ROOT/var/lib/etcd"
+sandbox_start_etcd "$ROOT"
+after=$(keys)
+echo "etcd is back with $after keys (it had $before before the disaster)."
+sandbox_etcdctl "$ROOT" get /registry/namespaces/payments --print-value-only
+
+say "What this drill proved"
+echo "- kdr backed up a live node into versioned generations: $(ls "$BACKUP/generations" | wc -l) on the second disk, unchanged files hard-linked."
+echo "- Every generation checks out with plain 'sha256sum -c'."
+echo "- An emptied etcd data dir was refused (exit $rc), not mirrored over the last good copy."
+echo "- etcd restored from the newest generation serves $after of $before keys."
+[ "$after" -eq "$before" ] && [ "$rc" -eq 1 ]

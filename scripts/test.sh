@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up everything and runs kdr's whole test suite: unit tests and black-box scenarios
+# (a real etcd on loopback, sandbox nodes under temporary roots), first in a normal build
+# with warnings as errors, then built with AddressSanitizer and UndefinedBehaviorSanitizer,
+# then the benchmark in its quick mode.
+#
+#   scripts/test.sh [--no-sanitizers] [--no-bench]
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+sanitizers=yes
+bench=yes
+for a in "$@"; do
+  case $a in
+    --no-sanitizers) sanitizers=no ;;
+    --no-bench) bench=no ;;
+    *) echo "usage: $0 [--no-sanitizers] [--no-bench]" >&2; exit 2 ;;
+  esac
+done
+
+bash "$src/scripts/install-deps.sh"
+
+echo "== build (warnings are errors)"
+bash "$src/scripts/build.sh" "$src/build"
+echo "== tests"
+ctest --test-dir "$src/build" --output-on-failure -j 2
+
+if [ "$sanitizers" = yes ]; then
+  echo "== build with -fsanitize=address,undefined"
+  bash "$src/scripts/build.sh" "$src/build-sanitize" -DKDR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+  echo "== tests under the sanitizers"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$src/build-sanitize" --output-on-failure -j 2
+fi
+
+if [ "$bench" = yes ]; then
+  echo "== benchmark, quick mode"
+  bash "$src/bench/backup-vs-rsync.sh" --quick --kdr "$src/build/cli/kdr"
+fi
+echo "== all tests passed"
