@@ -11,10 +11,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../tests/lib/sandbox.sh"
 
 size_mb=320
+reps=3
 kdr_bin=${KDR_BIN:-$here/../build/cli/kdr}
 while [ $# -gt 0 ]; do
   case $1 in
-    --quick) size_mb=40 ;;
+    --quick) size_mb=40; reps=1 ;;
     --size-mb) size_mb=$2; shift ;;
     --kdr) kdr_bin=$2; shift ;;
     *) echo "usage: $0 [--quick] [--size-mb N] [--kdr PATH]" >&2; exit 2 ;;
@@ -60,40 +61,46 @@ rsync_script() {
   [ "$sync" = yes ] && echo "sync -f '$mirror'"
   true
 }
-mkdir -p "$W/disk2"
 rsync_script "$W/disk2/mirror" no > "$W/rsync.sh"
 rsync_script "$W/disk2/mirror-synced" yes > "$W/rsync-synced.sh"
 
 declare -A results
-run_case() {
+# record CASE TOOL "seconds rss": collects one measurement
+record() { results[$1,$2]="${results[$1,$2]:-}$3"$'\n'; }
+# median CASE TOOL: "seconds rss" of the median-time measurement
+median() { printf '%s' "${results[$1,$2]}" | grep . | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+measure_all() {
   local name=$1
-  results[$name,rsync]=$(measure bash "$W/rsync.sh")
-  results[$name,rsync_sync]=$(measure bash "$W/rsync-synced.sh")
-  results[$name,kdr]=$(measure "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr" -q backup)
+  record "$name" rsync "$(measure bash "$W/rsync.sh")"
+  record "$name" rsync_sync "$(measure bash "$W/rsync-synced.sh")"
+  record "$name" kdr "$(measure "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr" -q backup)"
 }
 
 burst() {
   sandbox_start_etcd "$ROOT"
   # db pages change, the WAL grows into a new 64 MB segment
-  sandbox_fill_etcd "$ROOT" $(( size_mb / 5 > 8 ? size_mb / 5 : 8 )) 1000000 /registry/configmaps/bench/burst-
+  sandbox_fill_etcd "$ROOT" $(( size_mb / 5 > 8 ? size_mb / 5 : 8 )) 1000000 /registry/configmaps/bench/burst-$RANDOM-
   sandbox_stop_etcd "$ROOT"
 }
 
 data_mb=$(du -sm "$ROOT/var/lib/etcd" | cut -f1)
-echo "bench: etcd data dir $data_mb MB; measuring..." >&2
-run_case first
-run_case unchanged
-burst
-run_case burst
+echo "bench: etcd data dir $data_mb MB; measuring, median of $reps..." >&2
+for r in $(seq 1 "$reps"); do
+  rm -rf "$W/disk2"/*
+  mkdir -p "$W/disk2"
+  measure_all first
+done
+for r in $(seq 1 "$reps"); do measure_all unchanged; done
+for r in $(seq 1 "$reps"); do burst; measure_all burst; done
 
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-printf '\n## kdr backup vs rsync -a --delete (%s MB etcd data, %s)\n\n' "$data_mb" "$cache_note"
+printf '\n## kdr backup vs rsync -a --delete (%s MB etcd data, median of %s, %s)\n\n' "$data_mb" "$reps" "$cache_note"
 echo "| case | rsync s | rsync + sync s | kdr s | kdr / rsync | rsync peak RSS MB | kdr peak RSS MB |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for c in first unchanged burst; do
-  read -r rt rm <<<"${results[$c,rsync]}"
-  read -r st _ <<<"${results[$c,rsync_sync]}"
-  read -r kt km <<<"${results[$c,kdr]}"
+  read -r rt rm <<<"$(median "$c" rsync)"
+  read -r st _ <<<"$(median "$c" rsync_sync)"
+  read -r kt km <<<"$(median "$c" kdr)"
   ratio=$(awk -v k="$kt" -v r="$rt" 'BEGIN { if (r > 0) printf "%.2f", k / r; else print "-" }')
   printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$rt" "$st" "$kt" "$ratio" "$(mb "$rm")" "$(mb "$km")"
 done
