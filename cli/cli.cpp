@@ -71,6 +71,7 @@ std::string human_bytes(std::uint64_t bytes) {
 }
 
 int main(int argc, char** argv) {
+  core::install_interrupt_handlers();
   GlobalOptions g;
   CLI::App app{"kdr: backup, verify and restore for kubeadm control-plane nodes", "kdr"};
   app.set_version_flag("--version", std::string("kdr ") + core::version);
@@ -102,7 +103,6 @@ int main(int argc, char** argv) {
   }
 
   try {
-    core::install_interrupt_handlers();
     auto ctx = make_context(g);
     return core::to_int(chosen->run(ctx));
   } catch (const core::Error& e) {
