@@ -17,13 +17,34 @@ std::string scalar_or_empty(const YAML::Node& node) {
   return node && node.IsScalar() ? node.Scalar() : std::string();
 }
 
+void read_strings(const YAML::Node& list, std::vector<std::string>& out) {
+  if (!list || !list.IsSequence()) return;
+  for (const auto& v : list)
+    if (v.IsScalar()) out.push_back(v.Scalar());
+}
+
 void read_containers(const YAML::Node& list, StaticPod& pod) {
   if (!list || !list.IsSequence()) return;
   for (const auto& c : list) {
     if (!c.IsMap()) continue;
-    auto image = scalar_or_empty(c["image"]);
-    if (!image.empty()) pod.images.push_back(image);
+    Container container;
+    container.name = scalar_or_empty(c["name"]);
+    container.image = scalar_or_empty(c["image"]);
+    read_strings(c["command"], container.command);
+    read_strings(c["args"], container.command);
+    if (const auto mounts = c["volumeMounts"]; mounts && mounts.IsSequence())
+      for (const auto& m : mounts)
+        if (m.IsMap()) container.mounts.push_back({scalar_or_empty(m["name"]), scalar_or_empty(m["mountPath"])});
+    if (!container.image.empty()) pod.images.push_back(container.image);
+    pod.containers.push_back(std::move(container));
   }
+}
+
+bool is_within(std::string_view inner, std::string_view outer) {
+  while (outer.size() > 1 && outer.back() == '/') outer.remove_suffix(1);
+  if (outer == "/") return true;
+  return inner == outer || (inner.size() > outer.size() && inner.substr(0, outer.size()) == outer &&
+                            inner[outer.size()] == '/');
 }
 
 }  // namespace
@@ -57,6 +78,43 @@ StaticPod parse_static_pod(std::string_view text, const std::string& origin) {
     pod.host_paths.push_back({scalar_or_empty(v["name"]), hp["path"].Scalar(), scalar_or_empty(hp["type"])});
   }
   return pod;
+}
+
+std::optional<std::string> StaticPod::flag(std::string_view flag_name) const {
+  const std::string eq = "--" + std::string(flag_name) + "=";
+  const std::string bare = "--" + std::string(flag_name);
+  for (const auto& c : containers) {
+    for (std::size_t i = 0; i < c.command.size(); ++i) {
+      const auto& a = c.command[i];
+      if (a.compare(0, eq.size(), eq) == 0) return a.substr(eq.size());
+      if (a == bare && i + 1 < c.command.size()) return c.command[i + 1];
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> StaticPod::host_path_of(const Container& c, const std::string& container_path) const {
+  const VolumeMount* best = nullptr;
+  for (const auto& m : c.mounts)
+    if (is_within(container_path, m.mount_path) && (best == nullptr || m.mount_path.size() > best->mount_path.size()))
+      best = &m;
+  if (best == nullptr) return std::nullopt;
+  for (const auto& hp : host_paths) {
+    if (hp.name != best->name) continue;
+    std::string mount = best->mount_path;
+    while (mount.size() > 1 && mount.back() == '/') mount.pop_back();
+    std::string host = hp.path;
+    while (host.size() > 1 && host.back() == '/') host.pop_back();
+    return host + container_path.substr(mount == "/" ? 0 : mount.size());
+  }
+  return std::nullopt;
+}
+
+const StaticPod* find_pod(const StaticPodScan& scan, std::string_view component) {
+  for (const auto& p : scan.pods)
+    if (p.name == component || (!p.containers.empty() && p.containers.front().name == component))
+      return &p;
+  return nullptr;
 }
 
 StaticPodScan scan_static_pods(const NodeRoot& root, const std::string& static_pod_path) {

@@ -1,0 +1,65 @@
+#include "core/control_plane.hpp"
+
+namespace kdr::core {
+
+std::vector<std::string> split_list(std::string_view text, char sep) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    auto next = text.find(sep, pos);
+    if (next == std::string_view::npos) next = text.size();
+    if (next > pos) out.emplace_back(text.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return out;
+}
+
+std::optional<EtcdMember> etcd_member(const StaticPodScan& scan) {
+  const StaticPod* pod = find_pod(scan, "etcd");
+  if (pod == nullptr) return std::nullopt;
+  EtcdMember m;
+  m.manifest = pod->file;
+  m.name = pod->flag("name").value_or("default");
+  m.data_dir = pod->flag("data-dir").value_or("/var/lib/etcd");
+  m.data_dir_host = m.data_dir;
+  for (const auto& c : pod->containers)
+    if (auto host = pod->host_path_of(c, m.data_dir)) {
+      m.data_dir_host = *host;
+      break;
+    }
+  m.client_urls = split_list(pod->flag("listen-client-urls").value_or(""));
+  m.advertise_client_urls = split_list(pod->flag("advertise-client-urls").value_or(""));
+  m.peer_urls = split_list(pod->flag("initial-advertise-peer-urls").value_or(""));
+  m.initial_cluster = pod->flag("initial-cluster").value_or("");
+  m.image = pod->containers.empty() ? "" : pod->containers.front().image;
+  return m;
+}
+
+std::string preferred_client_url(const EtcdMember& member) {
+  for (const auto& u : member.client_urls)
+    if (u.find("://127.") != std::string::npos || u.find("://localhost") != std::string::npos ||
+        u.find("://[::1]") != std::string::npos)
+      return u;
+  if (!member.advertise_client_urls.empty()) return member.advertise_client_urls.front();
+  if (!member.client_urls.empty()) return member.client_urls.front();
+  return "https://127.0.0.1:2379";
+}
+
+std::vector<ApiserverFile> apiserver_files(const StaticPodScan& scan) {
+  static const char* flags[] = {"encryption-provider-config", "audit-policy-file", "audit-webhook-config-file",
+                                "admission-control-config-file", "authentication-token-webhook-config-file",
+                                "authorization-webhook-config-file", "authorization-config",
+                                "authentication-config", "egress-selector-config-file",
+                                "service-account-signing-key-file", "service-account-key-file", "token-auth-file"};
+  std::vector<ApiserverFile> out;
+  const StaticPod* pod = find_pod(scan, "kube-apiserver");
+  if (pod == nullptr || pod->containers.empty()) return out;
+  for (const char* f : flags) {
+    auto value = pod->flag(f);
+    if (!value || value->empty()) continue;
+    out.push_back({f, *value, pod->host_path_of(pod->containers.front(), *value)});
+  }
+  return out;
+}
+
+}  // namespace kdr::core

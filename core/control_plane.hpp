@@ -1,0 +1,43 @@
+// What the static pod manifests say about the control plane: the local etcd member (how
+// to reach it, where its data lives, how it was bootstrapped) and the files kube-apiserver
+// is configured with, as host paths.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/static_pods.hpp"
+
+namespace kdr::core {
+
+struct EtcdMember {
+  std::string manifest;  // node path of etcd.yaml
+  std::string name;
+  std::string data_dir;  // as the manifest's container sees it
+  std::string data_dir_host;  // the host path behind it (through its hostPath volume)
+  std::vector<std::string> client_urls;  // --listen-client-urls
+  std::vector<std::string> advertise_client_urls;
+  std::vector<std::string> peer_urls;  // --initial-advertise-peer-urls
+  std::string initial_cluster;
+  std::string image;
+};
+
+// The etcd member from the etcd static pod; empty when there is no such manifest.
+std::optional<EtcdMember> etcd_member(const StaticPodScan& scan);
+
+// The client URL kdr should use: a loopback one when etcd listens on loopback.
+std::string preferred_client_url(const EtcdMember& member);
+
+struct ApiserverFile {
+  std::string flag;                     // e.g. encryption-provider-config
+  std::string container_path;           // the flag's value
+  std::optional<std::string> host_path;  // empty when no hostPath volume mounts it
+};
+
+// Files named by kube-apiserver flags that hold key material or policy kdr must keep.
+std::vector<ApiserverFile> apiserver_files(const StaticPodScan& scan);
+
+std::vector<std::string> split_list(std::string_view text, char sep = ',');
+
+}  // namespace kdr::core

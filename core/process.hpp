@@ -1,0 +1,40 @@
+// Running other programs (etcdctl, etcdutl, kubectl, later crictl and kubeadm): always an
+// argv list, never a shell string; stdout and stderr drained concurrently; a deadline
+// after which the child is killed; Ctrl-C stops the child too.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/fs.hpp"
+
+namespace kdr::core {
+
+struct ProcessResult {
+  bool started = false;     // false: the program could not be started (see start_error)
+  std::string start_error;  // e.g. "etcdctl: not found in PATH"
+  int exit_code = -1;       // valid when started and not killed
+  bool timed_out = false;   // killed at the deadline
+  std::string out;          // stdout
+  std::string err;          // stderr
+  bool ok() const { return started && !timed_out && exit_code == 0; }
+};
+
+struct ProcessOptions {
+  std::chrono::milliseconds timeout{std::chrono::minutes(1)};
+  std::map<std::string, std::string> env;  // added to the inherited environment
+  bfs::path stdout_file;                   // when set, stdout goes to this file instead
+};
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// Finds a program: a name with a '/' is taken as is; otherwise searched in PATH.
+// Empty when it does not exist.
+bfs::path find_program(const std::string& name);
+
+// "etcdctl --endpoints https://127.0.0.1:2379 snapshot save /x" for messages and plans.
+std::string describe_argv(const std::vector<std::string>& argv);
+
+}  // namespace kdr::core
