@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "backup/etcd_snapshot.hpp"
+#include "backup/node_facts.hpp"
 #include "backup/tree_copy.hpp"
 #include "core/error.hpp"
 #include "core/repository.hpp"
@@ -67,6 +69,68 @@ bool torn_outside(const core::Manifest& manifest, const std::string& etcd_data_d
   return false;
 }
 
+// kube-apiserver's key material and policies (an encryption config, an audit policy) must
+// be in every generation: warn when one is named but not covered.
+void warn_uncovered_apiserver_files(const core::Context& ctx, const core::StaticPodScan& scan, const SourcePlan& plan,
+                                    std::vector<std::string>& warnings) {
+  for (const auto& f : core::apiserver_files(scan)) {
+    if (!f.host_path) {
+      warnings.push_back(fmt::format("kube-apiserver --{}={} is not mounted from a hostPath volume: kdr cannot find "
+                                     "it on the node to back it up",
+                                     f.flag, f.container_path));
+      continue;
+    }
+    const bool covered = std::any_of(plan.sources.begin(), plan.sources.end(),
+                                     [&](const Source& s) { return is_excluded(*f.host_path, {s.path}); });
+    if (!covered)
+      warnings.push_back(fmt::format("kube-apiserver --{} names {} (on the node: {}), which no source covers: add it "
+                                     "to sources in the config",
+                                     f.flag, f.container_path, *f.host_path));
+    else if (!core::lstat_path(ctx.root.host(*f.host_path)))
+      warnings.push_back(fmt::format("kube-apiserver --{} names {}, which does not exist on the node", f.flag,
+                                     *f.host_path));
+  }
+}
+
+std::uint64_t file_size_or_zero(const core::bfs::path& p) {
+  auto st = core::lstat_path(p);
+  return st ? st->size : 0;
+}
+
+struct EtcdStep {
+  nlohmann::json section = nlohmann::json::object();
+  std::optional<SnapshotInfo> snapshot;
+  std::string server_version;
+  bool failed = false;
+};
+
+EtcdStep snapshot_etcd(const core::Context& ctx, const std::optional<core::EtcdMember>& member,
+                       const core::bfs::path& staging, std::vector<std::string>& warnings) {
+  EtcdStep step;
+  if (!ctx.config.etcd.snapshot) {
+    step.section["snapshot"] = nullptr;
+    step.section["snapshot_disabled"] = true;
+    return step;
+  }
+  const auto target = etcd_target(ctx, member);
+  SnapshotOutcome outcome;
+  if (auto status = endpoint_status(ctx, target, outcome)) {
+    step.server_version = status->version;
+    outcome = take_snapshot(ctx, target, *status, staging);
+  }
+  if (outcome.info) {
+    step.snapshot = outcome.info;
+    step.section["snapshot"] = outcome.info->to_json();
+  } else {
+    step.failed = true;
+    step.section["snapshot"] = nullptr;
+    step.section["snapshot_error"] = outcome.error;
+    step.section["snapshot_failure"] = to_string(outcome.failure);
+    warnings.push_back("no consistent etcd snapshot in this generation: " + outcome.error);
+  }
+  return step;
+}
+
 }  // namespace
 
 std::vector<std::string> check_guards(const std::vector<core::SourceStats>& now, const SourcePlan& plan,
@@ -97,7 +161,9 @@ std::vector<std::string> check_guards(const std::vector<core::SourceStats>& now,
 BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) {
   const double t0 = core::monotonic_seconds();
   BackupResult result;
-  result.plan = plan_sources(ctx.config, ctx.root);
+  const auto scan = core::scan_static_pods(ctx.root, ctx.config.static_pod_path);
+  const auto member = core::etcd_member(scan);
+  result.plan = plan_sources(ctx.config, ctx.root, scan);
   const auto& plan = result.plan;
   refuse_backup_inside_sources(ctx, plan);
   refuse_missing_required(plan);
@@ -109,6 +175,10 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
 
   core::GenerationMeta meta;
   meta.warnings = plan.warnings;
+  warn_uncovered_apiserver_files(ctx, scan, plan, meta.warnings);
+  // Room for the etcd snapshot (about the size of the database) before anything starts.
+  const auto etcd_data = ctx.root.host(member ? member->data_dir_host : ctx.config.etcd_data_dir);
+  check_free_space(ctx.backup_dir, file_size_or_zero(etcd_data / "member/snap/db") + (64ull << 20));
   const auto previous_entry = latest_readable(repo);
   std::optional<PreviousGeneration> previous;
   if (previous_entry) previous = load_previous(repo, *previous_entry, meta.warnings);
@@ -126,6 +196,10 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   core::make_dir(staging, 0700);
   try {
     core::make_dir(staging / "files", 0700);
+    // The consistent snapshot first: it is what a restore relies on most.
+    auto etcd = snapshot_etcd(ctx, member, staging, meta.warnings);
+    std::vector<core::Artifact> artifacts;
+    if (etcd.snapshot) artifacts.push_back({etcd.snapshot->file, etcd.snapshot->sha256, etcd.snapshot->size});
     TreeCopier copier(ctx.root, staging, previous ? &*previous : nullptr, ctx.config.exclude, ctx.config.copy_retries,
                       as_root);
     for (const auto& source : plan.sources) {
@@ -156,11 +230,19 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     meta.bytes_copied = copier.counters().bytes_copied;
     meta.bytes_linked = copier.counters().bytes_linked;
     meta.warnings.insert(meta.warnings.end(), copier.warnings().begin(), copier.warnings().end());
-    if (copier.incomplete() || torn_outside(manifest, ctx.config.etcd_data_dir))
+    if (copier.incomplete() || etcd.failed || torn_outside(manifest, ctx.config.etcd_data_dir))
       meta.status = core::GenerationStatus::partial;
 
+    auto facts = collect_node_facts(ctx, scan, member, etcd.server_version, staging);
+    artifacts.insert(artifacts.end(), facts.artifacts.begin(), facts.artifacts.end());
+    nlohmann::json artifact_list = nlohmann::json::array();
+    for (const auto& a : artifacts) artifact_list.push_back({{"path", a.path}, {"sha256", a.sha256}, {"size", a.size}});
+    meta.extra["etcd"] = etcd.section;
+    meta.extra["node"] = facts.facts;
+    meta.extra["artifacts"] = artifact_list;
+
     core::write_file_atomic(staging / "manifest.jsonl", manifest.to_jsonl(), 0600);
-    core::write_file_atomic(staging / "SHA256SUMS", core::sha256sums(manifest), 0600);
+    core::write_file_atomic(staging / "SHA256SUMS", core::sha256sums(manifest, artifacts), 0600);
     make_durable(staging);
     meta.finished = core::iso_time(core::now_epoch());
     meta.duration_s = core::monotonic_seconds() - t0;

@@ -4,7 +4,6 @@
 #include <map>
 
 #include "core/error.hpp"
-#include "core/static_pods.hpp"
 
 namespace kdr::backup {
 
@@ -31,6 +30,10 @@ std::string join_reasons(const Source& source) {
 }
 
 SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root) {
+  return plan_sources(config, root, core::scan_static_pods(root, config.static_pod_path));
+}
+
+SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, const core::StaticPodScan& scan) {
   SourcePlan plan;
   std::map<std::string, Source> candidates;  // ordered by path: parents come first
   auto add = [&](const std::string& path, const std::string& reason, bool required) {
@@ -42,7 +45,6 @@ SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root) 
   for (const auto& s : config.sources) add(s.path, s.required ? "config (required)" : "config", s.required);
 
   if (config.discover_host_paths) {
-    auto scan = core::scan_static_pods(root, config.static_pod_path);
     for (const auto& p : scan.problems) plan.warnings.push_back(p);
     for (const auto& pod : scan.pods) {
       for (const auto& hp : pod.host_paths) {

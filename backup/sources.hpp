@@ -8,6 +8,7 @@
 
 #include "core/config.hpp"
 #include "core/node_root.hpp"
+#include "core/static_pods.hpp"
 
 namespace kdr::backup {
 
@@ -27,6 +28,8 @@ struct SourcePlan {
 std::string join_reasons(const Source& source);
 
 SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root);
+// The same, from manifests already read.
+SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, const core::StaticPodScan& scan);
 
 // True when `path` is one of `excludes` or lies below one.
 bool is_excluded(const std::string& path, const std::vector<std::string>& excludes);

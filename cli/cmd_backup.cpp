@@ -71,6 +71,13 @@ Command backup_command() {
                  "{} warning(s), {:.1f} s",
                  g.id, core::to_string(g.status), g.files, human_bytes(g.bytes_total), human_bytes(g.bytes_copied),
                  human_bytes(g.bytes_linked), g.warnings.size(), g.duration_s);
+    const auto& etcd = g.extra.value("etcd", nlohmann::json::object());
+    if (const auto& snap = etcd.value("snapshot", nlohmann::json()); snap.is_object())
+      ctx.out.info("etcd snapshot: revision {}, {} keys, {} ({}, checked with {}, {:.1f} s)",
+                   snap.value("revision", 0), snap.value("total_keys", 0), human_bytes(snap.value("db_size", 0ull)),
+                   snap.value("file", ""), snap.value("status_tool", ""), snap.value("duration_s", 0.0));
+    else if (!etcd.value("snapshot_disabled", false))
+      ctx.out.info("etcd snapshot: NONE ({}); the raw data dir copy may be torn", etcd.value("snapshot_failure", "?"));
     if (result.pruned && !result.pruned->removed.empty())
       ctx.out.info("retention removed {} generation(s): {}", result.pruned->removed.size(),
                    fmt::join(result.pruned->removed, ", "));

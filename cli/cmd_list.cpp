@@ -6,6 +6,17 @@
 
 namespace kdr::cli {
 
+namespace {
+// "rev 1234", "NONE" (the snapshot failed), "off" (disabled), "-" (older generations)
+std::string snapshot_column(const core::GenerationMeta& m) {
+  const auto etcd = m.extra.find("etcd");
+  if (etcd == m.extra.end()) return "-";
+  const auto snap = etcd->find("snapshot");
+  if (snap != etcd->end() && snap->is_object()) return fmt::format("rev {}", snap->value("revision", 0));
+  return etcd->value("snapshot_disabled", false) ? "off" : "NONE";
+}
+}  // namespace
+
 Command list_command() {
   Command c;
   c.name = "list";
@@ -29,8 +40,8 @@ Command list_command() {
       ctx.out.info("no generations in {}", ctx.backup_dir.string());
       return core::ExitCode::ok;
     }
-    ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:>5}", "GENERATION", "TIME (UTC)", "STATUS", "FILES",
-                 "SIZE", "NEW", "WARN");
+    ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5}", "GENERATION", "TIME (UTC)", "STATUS",
+                 "FILES", "SIZE", "NEW", "ETCD SNAPSHOT", "WARN");
     for (const auto& g : all) {
       const char* mark = latest && *latest == g.id ? "  <- latest" : "";
       if (!g.meta) {
@@ -40,8 +51,9 @@ Command list_command() {
       const auto& m = *g.meta;
       std::string when = m.started;
       if (when.size() == 20) when = when.substr(0, 10) + " " + when.substr(11, 8);
-      ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:>5}{}", m.id, when, core::to_string(m.status), m.files,
-                   human_bytes(m.bytes_total), human_bytes(m.bytes_copied), m.warnings.size(), mark);
+      ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5}{}", m.id, when, core::to_string(m.status),
+                   m.files, human_bytes(m.bytes_total), human_bytes(m.bytes_copied), snapshot_column(m), m.warnings.size(),
+                   mark);
     }
     return core::ExitCode::ok;
   };

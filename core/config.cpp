@@ -47,6 +47,26 @@ copy:
   # A file that changes while it is copied is copied again up to this many times, then
   # kept and marked as possibly torn.
   retries: 3
+etcd:
+  # A consistent snapshot (etcdctl snapshot save) in every generation, besides the raw files.
+  snapshot: true
+  # Empty: the client URL from the etcd static pod manifest (a loopback one when it has one).
+  endpoint: ""
+  # kubeadm's health-check client certificate (node paths).
+  cacert: /etc/kubernetes/pki/etcd/ca.crt
+  cert: /etc/kubernetes/pki/etcd/healthcheck-client.crt
+  key: /etc/kubernetes/pki/etcd/healthcheck-client.key
+  # The etcdctl to run, as an argv list (never a shell string), e.g. [/usr/local/bin/etcdctl].
+  etcdctl: [etcdctl]
+  # etcd 3.5+ checks snapshots with etcdutl; used when it is found.
+  etcdutl: [etcdutl]
+  # The snapshot may take base + per_gib seconds per GiB of database.
+  timeout_base_s: 60
+  timeout_per_gib_s: 120
+  # none or zstd
+  compression: none
+# An admin kubeconfig, to save the cluster's kubeadm-config ConfigMap (needs kubectl).
+kubeconfig: /etc/kubernetes/admin.conf
 retention:
   keep_last: 12
   hourly: 24
@@ -135,6 +155,35 @@ void read_sources(const Reader& r, const YAML::Node& node, const std::string& ke
   }
 }
 
+std::vector<std::string> read_argv(const Reader& r, const YAML::Node& node, const std::string& key) {
+  if (!node.IsSequence() || node.size() == 0)
+    r.fail(node, key, "expected a command as a non-empty list, e.g. [etcdctl] (never a shell string)");
+  std::vector<std::string> argv;
+  for (std::size_t i = 0; i < node.size(); ++i)
+    argv.push_back(r.scalar<std::string>(node[i], fmt::format("{}[{}]", key, i), "a string"));
+  return argv;
+}
+
+void read_etcd(const Reader& r, const YAML::Node& node, const std::string& key, EtcdConfig& e) {
+  using Node = YAML::Node;
+  using Key = std::string;
+  r.mapping(node, key, {
+    {"snapshot", [&](const Node& v, const Key& k) { e.snapshot = r.scalar<bool>(v, k, "true or false"); }},
+    {"endpoint", [&](const Node& v, const Key& k) { e.endpoint = r.scalar<std::string>(v, k, "a URL"); }},
+    {"cacert", [&](const Node& v, const Key& k) { e.cacert = r.node_path(v, k); }},
+    {"cert", [&](const Node& v, const Key& k) { e.cert = r.node_path(v, k); }},
+    {"key", [&](const Node& v, const Key& k) { e.key = r.node_path(v, k); }},
+    {"etcdctl", [&](const Node& v, const Key& k) { e.etcdctl = read_argv(r, v, k); }},
+    {"etcdutl", [&](const Node& v, const Key& k) { e.etcdutl = read_argv(r, v, k); }},
+    {"timeout_base_s", [&](const Node& v, const Key& k) { e.timeout_base_s = r.count(v, k); }},
+    {"timeout_per_gib_s", [&](const Node& v, const Key& k) { e.timeout_per_gib_s = r.count(v, k); }},
+    {"compression", [&](const Node& v, const Key& k) {
+       e.compression = r.scalar<std::string>(v, k, "none or zstd");
+       if (e.compression != "none" && e.compression != "zstd") r.fail(v, k, "expected none or zstd");
+     }},
+  });
+}
+
 void apply(const Reader& r, const YAML::Node& root, Config& c) {
   using Node = YAML::Node;
   using Key = std::string;
@@ -162,6 +211,8 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
     {"copy", [&](const Node& n, const Key& k) {
        r.mapping(n, k, {{"retries", [&](const Node& v, const Key& kk) { c.copy_retries = r.count(v, kk); }}});
      }},
+    {"kubeconfig", [&](const Node& n, const Key& k) { c.kubeconfig = r.node_path(n, k); }},
+    {"etcd", [&](const Node& n, const Key& k) { read_etcd(r, n, k, c.etcd); }},
     {"retention", [&](const Node& n, const Key& k) {
        r.mapping(n, k, {
          {"keep_last", [&](const Node& v, const Key& kk) { c.retention.keep_last = r.count(v, kk); }},

@@ -22,6 +22,19 @@ struct RetentionPolicy {
   int weekly = 4;      // ... of each ISO week, for the last W weeks
 };
 
+struct EtcdConfig {
+  bool snapshot = true;  // take a consistent snapshot in every backup
+  std::string endpoint;  // empty: from the etcd static pod manifest
+  std::string cacert;    // node paths of the client TLS files
+  std::string cert;
+  std::string key;
+  std::vector<std::string> etcdctl;  // argv prefix, e.g. [etcdctl] or [/opt/etcd/etcdctl]
+  std::vector<std::string> etcdutl;  // for `snapshot status` with etcd 3.5+, when present
+  int timeout_base_s = 60;           // snapshot timeout: base + per GiB of database
+  int timeout_per_gib_s = 120;
+  std::string compression = "none";  // none | zstd
+};
+
 struct Config {
   std::string origin = "built-in defaults";  // where it came from, for messages
   std::string backup_dir;
@@ -35,6 +48,8 @@ struct Config {
   int copy_retries = 3;              // re-copies of a file that changed while copied
   RetentionPolicy retention;
   bool prune_after_backup = true;
+  EtcdConfig etcd;
+  std::string kubeconfig;  // node path of an admin kubeconfig, for the kubeadm-config ConfigMap
 };
 
 // The built-in defaults, as the YAML text they are parsed from.

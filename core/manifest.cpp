@@ -154,11 +154,9 @@ std::unordered_map<std::string, std::size_t> Manifest::index() const {
   return out;
 }
 
-std::string sha256sums(const Manifest& manifest) {
-  std::string out;
-  for (const auto& e : manifest.entries) {
-    if (e.type != FileType::file) continue;
-    std::string name = generation_relative_path(e.path);
+namespace {
+
+void sum_line(std::string& out, const std::string& sha256, std::string name) {
     // GNU coreutils: a name with a backslash or newline is escaped and the line starts
     // with a backslash.
     if (name.find_first_of("\\\n") != std::string::npos) {
@@ -171,11 +169,19 @@ std::string sha256sums(const Manifest& manifest) {
       out += '\\';
       name = std::move(escaped);
     }
-    out += e.sha256;
-    out += "  ";
-    out += name;
-    out += '\n';
-  }
+  out += sha256;
+  out += "  ";
+  out += name;
+  out += '\n';
+}
+
+}  // namespace
+
+std::string sha256sums(const Manifest& manifest, const std::vector<Artifact>& artifacts) {
+  std::string out;
+  for (const auto& a : artifacts) sum_line(out, a.sha256, a.path);
+  for (const auto& e : manifest.entries)
+    if (e.type == FileType::file) sum_line(out, e.sha256, generation_relative_path(e.path));
   return out;
 }
 

@@ -43,8 +43,17 @@ class Manifest {
   std::unordered_map<std::string, std::size_t> index() const;
 };
 
-// `sha256sum -c` lines for every file entry, relative to the generation folder.
-std::string sha256sums(const Manifest& manifest);
+// A file of the generation that is not a node path (the etcd snapshot, the saved
+// kubeadm configuration): path relative to the generation folder, and its SHA-256.
+struct Artifact {
+  std::string path;
+  std::string sha256;
+  std::uint64_t size = 0;
+};
+
+// `sha256sum -c` lines for the artifacts and every file entry, relative to the
+// generation folder.
+std::string sha256sums(const Manifest& manifest, const std::vector<Artifact>& artifacts = {});
 
 // Where an entry's content lives inside a generation folder: files/<node path>.
 std::string generation_relative_path(std::string_view node_path);

@@ -1,6 +1,12 @@
 #include "core/sha256.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "core/fs.hpp"
 
 #include "core/error.hpp"
 
@@ -46,6 +52,23 @@ std::string Sha256::hex_digest() {
 std::string sha256_hex(std::string_view data) {
   Sha256 h;
   h.update(data.data(), data.size());
+  return h.hex_digest();
+}
+
+std::string sha256_file(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_errno("open", path, errno);
+  Sha256 h;
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("read", path, errno);
+    }
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<std::size_t>(n));
+  }
   return h.hex_digest();
 }
 

@@ -27,6 +27,9 @@ class Sha256 {
 
 std::string sha256_hex(std::string_view data);
 
+// SHA-256 of a file's content, read in 1 MiB blocks.
+std::string sha256_file(const std::string& path);
+
 bool is_sha256_hex(std::string_view text);
 
 }  // namespace kdr::core

@@ -1,0 +1,340 @@
+#include "backup/etcd_snapshot.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "core/process.hpp"
+#include "core/sha256.hpp"
+#include "core/zstd_file.hpp"
+
+namespace kdr::backup {
+
+using core::bfs::path;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::uint64_t gib = 1ull << 30;
+
+bool contains(const std::string& text, std::string_view what) { return text.find(what) != std::string::npos; }
+
+// The last meaningful line of a tool's stderr, for messages.
+std::string last_line(const std::string& text) {
+  std::string_view t = text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.remove_suffix(1);
+  auto pos = t.rfind('\n');
+  return std::string(pos == std::string_view::npos ? t : t.substr(pos + 1));
+}
+
+std::vector<std::string> etcdctl_argv(const core::Context& ctx, const EtcdTarget& target, std::uint64_t timeout_s) {
+  auto argv = ctx.config.etcd.etcdctl;
+  argv.insert(argv.end(), {"--endpoints", target.endpoint});
+  argv.insert(argv.end(), target.tls_args.begin(), target.tls_args.end());
+  argv.insert(argv.end(), {"--dial-timeout", "5s", "--command-timeout", fmt::format("{}s", timeout_s)});
+  return argv;
+}
+
+std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const std::vector<std::string>& argv,
+                            const core::ProcessResult& r) {
+  const auto detail = last_line(r.err.empty() ? r.out : r.err);
+  switch (f) {
+    case SnapshotFailure::missing_tool:
+      return fmt::format("etcdctl could not be run ({}); install etcd-client or set etcd.etcdctl in the config",
+                         r.start_error);
+    case SnapshotFailure::certificate:
+      return fmt::format("etcd at {} refused the client certificate (check etcd.cacert/cert/key): {}", target.endpoint,
+                         detail);
+    case SnapshotFailure::unreachable:
+      return fmt::format("etcd at {} cannot be reached (is it running?): {}", target.endpoint, detail);
+    case SnapshotFailure::timeout:
+      return fmt::format("etcd at {} did not answer in time ({}): {}", target.endpoint,
+                         r.timed_out ? "killed at the deadline" : "deadline exceeded", detail);
+    default:
+      return fmt::format("{} failed (exit {}): {}", core::describe_argv(argv), r.exit_code, detail);
+  }
+}
+
+SnapshotOutcome fail(SnapshotFailure f, std::string message) {
+  SnapshotOutcome o;
+  o.failure = f;
+  o.error = std::move(message);
+  return o;
+}
+
+void remove_quietly(const path& p) { ::unlink(p.c_str()); }
+
+std::uint64_t free_bytes(const path& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) core::throw_errno("statvfs", dir.string(), errno);
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+// `snapshot status -w json` with etcdutl when it is there (3.5+), else etcdctl (3.4).
+std::optional<json> snapshot_status(const core::Context& ctx, const path& file, std::string& tool, std::string& error) {
+  std::vector<std::string> argv;
+  const auto& etcdutl = ctx.config.etcd.etcdutl;
+  if (!etcdutl.empty() && !core::find_program(etcdutl.front()).empty()) {
+    argv = etcdutl;
+    tool = "etcdutl";
+  } else {
+    argv = ctx.config.etcd.etcdctl;
+    tool = "etcdctl";
+  }
+  argv.insert(argv.end(), {"snapshot", "status", file.string(), "-w", "json"});
+  core::ProcessOptions opts;
+  opts.env["ETCDCTL_API"] = "3";
+  opts.timeout = std::chrono::minutes(5);
+  auto r = core::run_process(argv, opts);
+  if (!r.ok()) {
+    error = fmt::format("{} snapshot status failed: {}", tool, r.started ? last_line(r.err) : r.start_error);
+    return std::nullopt;
+  }
+  try {
+    return json::parse(r.out);
+  } catch (const json::exception&) {
+    error = fmt::format("{} snapshot status printed something that is not JSON: {}", tool, last_line(r.out));
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(SnapshotFailure failure) {
+  switch (failure) {
+    case SnapshotFailure::none: return "none";
+    case SnapshotFailure::missing_tool: return "missing-etcdctl";
+    case SnapshotFailure::certificate: return "certificate-refused";
+    case SnapshotFailure::unreachable: return "unreachable";
+    case SnapshotFailure::timeout: return "timeout";
+    case SnapshotFailure::invalid: return "invalid-snapshot";
+    case SnapshotFailure::other: return "failed";
+  }
+  return "failed";
+}
+
+json SnapshotInfo::to_json() const {
+  return {{"file", file},         {"size", size},
+          {"sha256", sha256},     {"compression", compression},
+          {"db_size", db_size},   {"db_sha256", db_sha256},
+          {"revision", revision}, {"total_keys", total_keys},
+          {"etcd_hash", etcd_hash}, {"status_tool", status_tool},
+          {"endpoint", endpoint}, {"server_version", server_version},
+          {"duration_s", duration_s}};
+}
+
+EtcdTarget etcd_target(const core::Context& ctx, const std::optional<core::EtcdMember>& member) {
+  const auto& e = ctx.config.etcd;
+  EtcdTarget t;
+  t.endpoint = !e.endpoint.empty() ? e.endpoint : member ? core::preferred_client_url(*member) : "https://127.0.0.1:2379";
+  t.tls_args = {"--cacert", ctx.root.host(e.cacert).string(), "--cert", ctx.root.host(e.cert).string(), "--key",
+                ctx.root.host(e.key).string()};
+  return t;
+}
+
+std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint64_t db_size) {
+  const double gibs = std::ceil(static_cast<double>(db_size) / static_cast<double>(gib));
+  return std::chrono::seconds(config.timeout_base_s + static_cast<std::int64_t>(gibs) * config.timeout_per_gib_s);
+}
+
+SnapshotFailure classify_etcdctl_error(const std::string& text) {
+  if (contains(text, "x509") || contains(text, "tls:") || contains(text, "certificate") ||
+      contains(text, "authentication handshake failed"))
+    return SnapshotFailure::certificate;
+  if (contains(text, "connection refused") || contains(text, "no such host") || contains(text, "network is unreachable"))
+    return SnapshotFailure::unreachable;
+  if (contains(text, "deadline exceeded") || contains(text, "timed out") || contains(text, "timeout"))
+    return SnapshotFailure::timeout;
+  return SnapshotFailure::other;
+}
+
+std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, const EtcdTarget& target,
+                                                  SnapshotOutcome& failure) {
+  for (std::size_t i = 0; i + 1 < target.tls_args.size(); i += 2)
+    if (!core::lstat_path(target.tls_args[i + 1])) {
+      failure = fail(SnapshotFailure::certificate,
+                     fmt::format("etcd client TLS file {} does not exist (etcd.{} in the config)", target.tls_args[i + 1],
+                                 target.tls_args[i].substr(2)));
+      return std::nullopt;
+    }
+  auto argv = etcdctl_argv(ctx, target, 10);
+  argv.insert(argv.end(), {"endpoint", "status", "-w", "json"});
+  core::ProcessOptions opts;
+  opts.env["ETCDCTL_API"] = "3";
+  opts.timeout = std::chrono::seconds(30);
+  auto r = core::run_process(argv, opts);
+  if (!r.ok()) {
+    auto kind = !r.started ? SnapshotFailure::missing_tool
+                : r.timed_out ? SnapshotFailure::timeout
+                              : classify_etcdctl_error(r.err + r.out);
+    failure = fail(kind, failure_message(kind, target, argv, r));
+    return std::nullopt;
+  }
+  try {
+    auto j = json::parse(r.out);
+    const auto& st = j.at(0).at("Status");
+    EtcdEndpointStatus s;
+    s.version = st.value("version", "");
+    s.db_size = st.value("dbSize", std::uint64_t{0});
+    s.revision = st.at("header").value("revision", std::int64_t{0});
+    return s;
+  } catch (const json::exception& e) {
+    failure = fail(SnapshotFailure::other, fmt::format("etcdctl endpoint status: unexpected output ({})", e.what()));
+    return std::nullopt;
+  }
+}
+
+TrailerCheck check_snapshot_trailer(const path& file) {
+  TrailerCheck check;
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) core::throw_errno("open", file.string(), errno);
+  check.size = core::fstat_fd(fd.get(), file).size;
+  if (check.size < 32 || check.size % 512 != 32) {
+    check.problem = fmt::format("size {} is not a bbolt database plus a 32-byte SHA-256 trailer (size % 512 != 32)",
+                                check.size);
+  }
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  core::Sha256 body, whole;
+  std::vector<char> buf(1 << 20);
+  std::string trailer;
+  const std::uint64_t body_size = check.size >= 32 ? check.size - 32 : 0;
+  std::uint64_t offset = 0;
+  for (;;) {
+    core::check_interrupted();
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      core::throw_errno("read", file.string(), errno);
+    }
+    if (n == 0) break;
+    const auto len = static_cast<std::uint64_t>(n);
+    whole.update(buf.data(), len);
+    const std::uint64_t in_body = offset >= body_size ? 0 : std::min(len, body_size - offset);
+    body.update(buf.data(), in_body);
+    trailer.append(buf.data() + in_body, len - in_body);
+    offset += len;
+  }
+  check.file_sha256 = whole.hex_digest();
+  if (!check.problem.empty()) return check;
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string trailer_hex;
+  for (char ch : trailer) {
+    const auto c = static_cast<unsigned char>(ch);
+    trailer_hex += hex[c >> 4];
+    trailer_hex += hex[c & 0xf];
+  }
+  const auto body_hex = body.hex_digest();
+  if (trailer_hex != body_hex) {
+    check.problem = fmt::format("SHA-256 trailer {} does not match the content ({}): the snapshot is damaged",
+                                trailer_hex.substr(0, 16), body_hex.substr(0, 16));
+    return check;
+  }
+  check.ok = true;
+  return check;
+}
+
+SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target, const EtcdEndpointStatus& status,
+                              const path& generation_dir) {
+  const double t0 = core::monotonic_seconds();
+  const auto dir = generation_dir / "etcd";
+  core::make_dir(dir, 0700);
+  // etcdctl writes <name>.part and renames it to <name> when complete; <name> itself is
+  // still a temporary: it becomes snapshot.db only once it has been checked.
+  const auto tmp = dir / ".snapshot.db.tmp";
+  const auto part = dir / ".snapshot.db.tmp.part";
+  auto cleanup = [&] {
+    remove_quietly(tmp);
+    remove_quietly(part);
+  };
+
+  const auto timeout = snapshot_timeout(ctx.config.etcd, status.db_size);
+  auto argv = etcdctl_argv(ctx, target, static_cast<std::uint64_t>(timeout.count()));
+  argv.insert(argv.end(), {"snapshot", "save", tmp.string()});
+  core::ProcessOptions opts;
+  opts.env["ETCDCTL_API"] = "3";
+  opts.timeout = timeout + std::chrono::seconds(15);
+  ctx.out.detail("etcd snapshot: {}", core::describe_argv(argv));
+  core::ProcessResult r;
+  try {
+    r = core::run_process(argv, opts);
+  } catch (...) {
+    cleanup();
+    throw;
+  }
+  if (!r.ok() || !core::lstat_path(tmp)) {
+    cleanup();
+    auto kind = !r.started ? SnapshotFailure::missing_tool
+                : r.timed_out ? SnapshotFailure::timeout
+                              : classify_etcdctl_error(r.err + r.out);
+    return fail(kind, failure_message(kind, target, argv, r));
+  }
+  SnapshotInfo info;
+  info.endpoint = target.endpoint;
+  info.server_version = status.version;
+  try {
+    auto trailer = check_snapshot_trailer(tmp);
+    if (!trailer.ok) {
+      cleanup();
+      return fail(SnapshotFailure::invalid, "etcd snapshot rejected: " + trailer.problem);
+    }
+    info.db_size = trailer.size;
+    info.db_sha256 = trailer.file_sha256;
+    std::string tool, error;
+    auto st = snapshot_status(ctx, tmp, tool, error);
+    if (!st) {
+      cleanup();
+      return fail(SnapshotFailure::invalid, "etcd snapshot rejected: " + error);
+    }
+    info.status_tool = tool;
+    info.revision = st->value("revision", std::int64_t{0});
+    info.total_keys = st->value("totalKey", std::uint64_t{0});
+    info.etcd_hash = st->value("hash", std::uint64_t{0});
+    if (::chmod(tmp.c_str(), 0600) != 0) core::throw_errno("chmod", tmp.string(), errno);
+    if (ctx.config.etcd.compression == "zstd") {
+      const auto ztmp = dir / ".snapshot.db.zst.tmp";
+      try {
+        core::zstd_compress_file(tmp, ztmp);
+      } catch (...) {
+        remove_quietly(ztmp);
+        throw;
+      }
+      remove_quietly(tmp);
+      info.file = "etcd/snapshot.db.zst";
+      if (::rename(ztmp.c_str(), (generation_dir / info.file).c_str()) != 0)
+        core::throw_errno("rename", ztmp.string(), errno);
+      info.compression = "zstd";
+      info.sha256 = core::sha256_file((generation_dir / info.file).string());
+      info.size = core::lstat_path(generation_dir / info.file)->size;
+    } else {
+      info.file = "etcd/snapshot.db";
+      if (::rename(tmp.c_str(), (generation_dir / info.file).c_str()) != 0)
+        core::throw_errno("rename", tmp.string(), errno);
+      info.compression = "none";
+      info.sha256 = info.db_sha256;
+      info.size = info.db_size;
+    }
+  } catch (...) {
+    cleanup();
+    throw;
+  }
+  info.duration_s = core::monotonic_seconds() - t0;
+  SnapshotOutcome o;
+  o.info = info;
+  return o;
+}
+
+// Free space is checked before anything is written: a snapshot that cannot fit fails
+// early instead of filling the disk.
+void check_free_space(const path& backup_dir, std::uint64_t needed) {
+  const auto free = free_bytes(backup_dir);
+  if (free < needed)
+    throw core::Error(fmt::format("backup disk {} has {} MiB free; this backup needs about {} MiB "
+                                  "(etcd database and changed files); free space or lower retention",
+                                  backup_dir.string(), free >> 20, (needed >> 20) + 1));
+}
+
+}  // namespace kdr::backup

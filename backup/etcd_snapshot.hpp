@@ -1,0 +1,84 @@
+// The consistent etcd snapshot of a generation: `etcdctl snapshot save` into a temporary
+// name, renamed into place only once its SHA-256 trailer and `snapshot status` check out,
+// optionally compressed with zstd. Failures are classified so the operator knows what to
+// fix: etcdctl missing, certificate refused, etcd unreachable, timeout, bad snapshot.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/context.hpp"
+#include "core/control_plane.hpp"
+
+namespace kdr::backup {
+
+struct EtcdEndpointStatus {
+  std::string version;  // server version, e.g. 3.4.23
+  std::uint64_t db_size = 0;
+  std::int64_t revision = 0;
+};
+
+struct SnapshotInfo {
+  std::string file;         // relative to the generation: etcd/snapshot.db[.zst]
+  std::uint64_t size = 0;   // of that file
+  std::string sha256;       // of that file
+  std::string compression;  // none | zstd
+  std::uint64_t db_size = 0;  // the snapshot itself (uncompressed)
+  std::string db_sha256;
+  std::int64_t revision = 0;
+  std::uint64_t total_keys = 0;
+  std::uint64_t etcd_hash = 0;  // as `snapshot status` prints it
+  std::string status_tool;      // which tool checked it
+  std::string endpoint;
+  std::string server_version;
+  double duration_s = 0;
+  nlohmann::json to_json() const;
+};
+
+enum class SnapshotFailure { none, missing_tool, certificate, unreachable, timeout, invalid, other };
+std::string_view to_string(SnapshotFailure failure);
+
+struct SnapshotOutcome {
+  std::optional<SnapshotInfo> info;
+  SnapshotFailure failure = SnapshotFailure::none;
+  std::string error;  // the operator's message
+};
+
+struct EtcdTarget {
+  std::string endpoint;
+  std::vector<std::string> tls_args;  // --cacert ... --cert ... --key ...
+};
+
+// Where and how to reach etcd: config overrides, else the manifest's member.
+EtcdTarget etcd_target(const core::Context& ctx, const std::optional<core::EtcdMember>& member);
+
+// The snapshot may take this long: base + per GiB of database.
+std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint64_t db_size);
+
+// Classifies etcdctl's complaint.
+SnapshotFailure classify_etcdctl_error(const std::string& stderr_text);
+
+std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, const EtcdTarget& target,
+                                                  SnapshotOutcome& failure);
+
+// Takes the snapshot into <generation>/etcd/. Never leaves a partial file behind.
+SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target, const EtcdEndpointStatus& status,
+                              const core::bfs::path& generation_dir);
+
+// Throws Error when the backup disk has less than `needed` bytes free.
+void check_free_space(const core::bfs::path& backup_dir, std::uint64_t needed);
+
+// Checks the 32-byte SHA-256 trailer `etcdctl snapshot save` appends; returns the SHA-256
+// of the whole file too. Throws Error when the file cannot be read.
+struct TrailerCheck {
+  bool ok = false;
+  std::string problem;
+  std::string file_sha256;
+  std::uint64_t size = 0;
+};
+TrailerCheck check_snapshot_trailer(const core::bfs::path& file);
+
+}  // namespace kdr::backup

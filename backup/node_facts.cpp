@@ -1,0 +1,120 @@
+#include "backup/node_facts.hpp"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "core/process.hpp"
+#include "core/sha256.hpp"
+
+namespace kdr::backup {
+
+using nlohmann::json;
+
+std::vector<std::string> node_addresses() {
+  std::vector<std::string> out;
+  struct ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (auto* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+    char buf[INET6_ADDRSTRLEN] = {};
+    const auto family = i->ifa_addr->sa_family;
+    const void* addr = nullptr;
+    if (family == AF_INET) addr = &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr;
+    else if (family == AF_INET6) addr = &reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr;
+    if (addr != nullptr && ::inet_ntop(family, addr, buf, sizeof buf) != nullptr) out.emplace_back(buf);
+  }
+  ::freeifaddrs(list);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string image_tag(const std::string& image) {
+  const auto at = image.find('@');
+  const std::string name = image.substr(0, at);
+  const auto colon = name.rfind(':');
+  if (colon == std::string::npos || name.find('/', colon) != std::string::npos) return "";
+  return name.substr(colon + 1);
+}
+
+namespace {
+
+// The kubeadm-config ConfigMap's ClusterConfiguration, saved as a kubeadm config file
+// that `kubeadm init --config` accepts.
+void save_kubeadm_config(const core::Context& ctx, const core::bfs::path& generation_dir, NodeFacts& out) {
+  const auto kubeconfig = ctx.root.host(ctx.config.kubeconfig);
+  if (!core::lstat_path(kubeconfig)) {
+    out.not_captured.push_back(fmt::format("kubeadm-config: no admin kubeconfig at {}", ctx.config.kubeconfig));
+    return;
+  }
+  if (core::find_program("kubectl").empty()) {
+    out.not_captured.push_back("kubeadm-config: kubectl not found in PATH");
+    return;
+  }
+  const std::vector<std::string> argv = {"kubectl",      "--kubeconfig", kubeconfig.string(), "--request-timeout",
+                                         "15s",          "-n",           "kube-system",       "get",
+                                         "configmap",    "kubeadm-config", "-o",              "jsonpath={.data.ClusterConfiguration}"};
+  core::ProcessOptions opts;
+  opts.timeout = std::chrono::seconds(30);
+  auto r = core::run_process(argv, opts);
+  if (!r.ok() || r.out.find("ClusterConfiguration") == std::string::npos) {
+    std::string why = !r.started ? r.start_error : r.timed_out ? "timed out" : r.err;
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    if (auto nl = why.rfind('\n'); nl != std::string::npos) why = why.substr(nl + 1);
+    out.not_captured.push_back(fmt::format("kubeadm-config: kubectl could not read the ConfigMap: {}",
+                                           why.empty() ? "no ClusterConfiguration in it" : why));
+    return;
+  }
+  const auto dir = generation_dir / "node";
+  core::make_dir(dir, 0700);
+  std::string text = "# The cluster's kubeadm ClusterConfiguration, from the kubeadm-config ConfigMap,\n"
+                     "# saved by kdr for `kubeadm init --config`.\n" + r.out;
+  if (text.back() != '\n') text += '\n';
+  core::write_file_atomic(dir / "kubeadm-config.yaml", text, 0600);
+  out.artifacts.push_back({"node/kubeadm-config.yaml", core::sha256_hex(text), text.size()});
+  out.facts["kubeadm_config"] = "node/kubeadm-config.yaml";
+}
+
+}  // namespace
+
+NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan,
+                             const std::optional<core::EtcdMember>& member, const std::string& etcd_server_version,
+                             const core::bfs::path& generation_dir) {
+  NodeFacts out;
+  auto& f = out.facts;
+  f["hostname"] = core::hostname();
+  f["addresses"] = node_addresses();
+  json pods = json::array();
+  for (const auto& p : scan.pods) {
+    json images = json::array();
+    for (const auto& i : p.images) images.push_back({{"image", i}, {"version", image_tag(i)}});
+    pods.push_back({{"name", p.name}, {"manifest", p.file}, {"images", images}});
+  }
+  f["static_pods"] = pods;
+  if (member) {
+    f["etcd_member"] = {{"name", member->name},
+                        {"data_dir", member->data_dir},
+                        {"data_dir_host", member->data_dir_host},
+                        {"client_urls", member->client_urls},
+                        {"advertise_client_urls", member->advertise_client_urls},
+                        {"peer_urls", member->peer_urls},
+                        {"initial_cluster", member->initial_cluster},
+                        {"image", member->image},
+                        {"image_version", image_tag(member->image)},
+                        {"manifest", member->manifest}};
+  } else {
+    out.not_captured.push_back(
+        fmt::format("etcd member: no etcd manifest in {}", ctx.config.static_pod_path));
+  }
+  if (!etcd_server_version.empty()) f["etcd_server_version"] = etcd_server_version;
+  else out.not_captured.push_back("etcd server version: etcd was not reachable");
+  save_kubeadm_config(ctx, generation_dir, out);
+  f["not_captured"] = out.not_captured;
+  return out;
+}
+
+}  // namespace kdr::backup

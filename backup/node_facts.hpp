@@ -1,0 +1,36 @@
+// What a restore will need to know once the node is gone: hostname and addresses, the
+// etcd member's name, URLs, initial cluster and data dir, the static pods' images and
+// versions, the etcd server version, and the cluster's kubeadm configuration (from the
+// kubeadm-config ConfigMap, when kubectl and an admin kubeconfig work). What could not be
+// captured is listed with the reason.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/context.hpp"
+#include "core/control_plane.hpp"
+#include "core/manifest.hpp"
+
+namespace kdr::backup {
+
+struct NodeFacts {
+  nlohmann::json facts = nlohmann::json::object();  // meta.json "node"
+  std::vector<core::Artifact> artifacts;             // files written into the generation
+  std::vector<std::string> not_captured;             // "kubeadm-config: kubectl not found"
+};
+
+NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan,
+                             const std::optional<core::EtcdMember>& member, const std::string& etcd_server_version,
+                             const core::bfs::path& generation_dir);
+
+// Addresses of this machine's interfaces (not loopback), as text.
+std::vector<std::string> node_addresses();
+
+// "v1.31.2" from "registry.k8s.io/kube-apiserver:v1.31.2"; empty without a tag.
+std::string image_tag(const std::string& image);
+
+}  // namespace kdr::backup

@@ -1,0 +1,103 @@
+#include "core/zstd_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <memory>
+#include <vector>
+
+#include "core/context.hpp"
+#include "core/error.hpp"
+
+namespace kdr::core {
+
+namespace {
+
+struct Streams {
+  Fd in, out;
+  const bfs::path& from;
+  const bfs::path& to;
+  Streams(const bfs::path& f, const bfs::path& t) : from(f), to(t) {
+    in = Fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in) throw_errno("open", f.string(), errno);
+    out = Fd(::open(t.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!out) throw_errno("create", t.string(), errno);
+  }
+  std::size_t read(void* buf, std::size_t n) {
+    for (;;) {
+      ssize_t r = ::read(in.get(), buf, n);
+      if (r >= 0) return static_cast<std::size_t>(r);
+      if (errno != EINTR) throw_errno("read", from.string(), errno);
+    }
+  }
+  void write(const void* buf, std::size_t n) {
+    const char* p = static_cast<const char*>(buf);
+    while (n > 0) {
+      ssize_t w = ::write(out.get(), p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("write", to.string(), errno);
+      }
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    }
+  }
+};
+
+void check(std::size_t code, const bfs::path& file) {
+  if (ZSTD_isError(code)) throw Error(fmt::format("zstd {}: {}", file.string(), ZSTD_getErrorName(code)));
+}
+
+}  // namespace
+
+std::uint64_t zstd_compress_file(const bfs::path& from, const bfs::path& to, int level) {
+  Streams s(from, to);
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+  check(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level), to);
+  check(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1), to);
+  std::vector<char> in(ZSTD_CStreamInSize()), out(ZSTD_CStreamOutSize());
+  std::uint64_t written = 0;
+  for (;;) {
+    check_interrupted();
+    const std::size_t n = s.read(in.data(), in.size());
+    const auto mode = n < in.size() ? ZSTD_e_end : ZSTD_e_continue;
+    ZSTD_inBuffer input{in.data(), n, 0};
+    bool finished = false;
+    do {
+      ZSTD_outBuffer output{out.data(), out.size(), 0};
+      const std::size_t remaining = ZSTD_compressStream2(cctx.get(), &output, &input, mode);
+      check(remaining, to);
+      s.write(out.data(), output.pos);
+      written += output.pos;
+      finished = mode == ZSTD_e_end ? remaining == 0 : input.pos == input.size;
+    } while (!finished);
+    if (mode == ZSTD_e_end) break;
+  }
+  return written;
+}
+
+std::uint64_t zstd_decompress_file(const bfs::path& from, const bfs::path& to) {
+  Streams s(from, to);
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  std::vector<char> in(ZSTD_DStreamInSize()), out(ZSTD_DStreamOutSize());
+  std::uint64_t written = 0;
+  std::size_t last = 0;
+  for (;;) {
+    check_interrupted();
+    const std::size_t n = s.read(in.data(), in.size());
+    if (n == 0) break;
+    ZSTD_inBuffer input{in.data(), n, 0};
+    while (input.pos < input.size) {
+      ZSTD_outBuffer output{out.data(), out.size(), 0};
+      last = ZSTD_decompressStream(dctx.get(), &output, &input);
+      check(last, from);
+      s.write(out.data(), output.pos);
+      written += output.pos;
+    }
+  }
+  if (last != 0) throw Error(fmt::format("zstd {}: truncated compressed file", from.string()));
+  return written;
+}
+
+}  // namespace kdr::core
