@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/sha256.hpp"
+#include "core/tls_probe.hpp"
 #include "core/zstd_file.hpp"
 
 namespace kdr::backup {
@@ -56,6 +57,29 @@ std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const s
                          r.timed_out ? "killed at the deadline" : "deadline exceeded", detail);
     default:
       return fmt::format("{} failed (exit {}): {}", core::describe_argv(argv), r.exit_code, detail);
+  }
+}
+
+// etcdctl says only "context deadline exceeded" when etcd refuses its certificate; a TLS
+// handshake of our own tells which side is wrong.
+SnapshotFailure diagnose(const EtcdTarget& target, SnapshotFailure guess, std::string& message) {
+  if (guess != SnapshotFailure::timeout && guess != SnapshotFailure::other) return guess;
+  if (target.endpoint.rfind("https://", 0) != 0 || target.tls_args.size() < 6) return guess;
+  auto probe = core::probe_tls(target.endpoint, target.tls_args[1], target.tls_args[3], target.tls_args[5]);
+  switch (probe.result) {
+    case core::TlsProbeResult::client_refused:
+      message = fmt::format("etcd at {} refused the client certificate {} (check etcd.cert/key): {}", target.endpoint,
+                            target.tls_args[3], probe.detail);
+      return SnapshotFailure::certificate;
+    case core::TlsProbeResult::server_not_trusted:
+      message = fmt::format("etcd at {} presents a certificate that {} does not trust (check etcd.cacert): {}",
+                            target.endpoint, target.tls_args[1], probe.detail);
+      return SnapshotFailure::certificate;
+    case core::TlsProbeResult::unreachable:
+      message = fmt::format("etcd at {} cannot be reached (is it running?): {}", target.endpoint, probe.detail);
+      return SnapshotFailure::unreachable;
+    default:
+      return guess;
   }
 }
 
@@ -171,7 +195,9 @@ std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, cons
     auto kind = !r.started ? SnapshotFailure::missing_tool
                 : r.timed_out ? SnapshotFailure::timeout
                               : classify_etcdctl_error(r.err + r.out);
-    failure = fail(kind, failure_message(kind, target, argv, r));
+    auto message = failure_message(kind, target, argv, r);
+    kind = diagnose(target, kind, message);
+    failure = fail(kind, message);
     return std::nullopt;
   }
   try {
@@ -270,7 +296,9 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     auto kind = !r.started ? SnapshotFailure::missing_tool
                 : r.timed_out ? SnapshotFailure::timeout
                               : classify_etcdctl_error(r.err + r.out);
-    return fail(kind, failure_message(kind, target, argv, r));
+    auto message = failure_message(kind, target, argv, r);
+    kind = diagnose(target, kind, message);
+    return fail(kind, message);
   }
   SnapshotInfo info;
   info.endpoint = target.endpoint;

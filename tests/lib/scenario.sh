@@ -14,12 +14,14 @@ BACKUP=$T/disk2/kdr
 mkdir -p "$T/disk2"
 SCENARIO_FAILED=0
 SCENARIO_BG_PIDS=()
+SCENARIO_MOUNTS=()
 
 _scenario_exit() {
   local rc=$?
   local pid
   for pid in "${SCENARIO_BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   sandbox_stop_all
+  for pid in "${SCENARIO_MOUNTS[@]}"; do umount "$pid" 2>/dev/null || umount -l "$pid" 2>/dev/null || true; done
   if [ "$rc" -eq 0 ] && [ "$SCENARIO_FAILED" -eq 0 ]; then
     rm -rf "$T"
     echo "PASS"
@@ -96,3 +98,17 @@ assert_entry() {
   e=$(manifest_entry "$1" "$2")
   jq -e "$3" <<<"$e" >/dev/null || fail "manifest entry of $2 ($e) does not satisfy: $3"
 }
+
+# mount_tmpfs DIR SIZE: a small file system of its own (a full or read-only second disk),
+# unmounted when the scenario ends.
+mount_tmpfs() {
+  mkdir -p "$1"
+  mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1"
+  SCENARIO_MOUNTS+=("$1")
+}
+
+# etcd_revision: the live revision of the sandbox etcd
+etcd_revision() { sandbox_etcdctl "$ROOT" endpoint status -w json | jq '.[0].Status.header.revision'; }
+
+# config YAML: writes the node's /etc/kdr/kdr.yaml
+config() { mkdir -p "$ROOT/etc/kdr"; printf '%s\n' "$1" > "$ROOT/etc/kdr/kdr.yaml"; }
