@@ -1,0 +1,152 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "backup/etcd_snapshot.hpp"
+#include "backup/node_facts.hpp"
+#include "core/control_plane.hpp"
+#include "core/sha256.hpp"
+#include "core/zstd_file.hpp"
+#include "temp_dir.hpp"
+
+using namespace kdr;
+
+namespace {
+const char* etcd_manifest = R"(apiVersion: v1
+kind: Pod
+metadata: {name: etcd, namespace: kube-system}
+spec:
+  containers:
+  - command:
+    - etcd
+    - --advertise-client-urls=https://10.0.0.5:2379
+    - --data-dir=/var/lib/etcd
+    - --initial-advertise-peer-urls=https://10.0.0.5:2380
+    - --initial-cluster=cp-1=https://10.0.0.5:2380
+    - --listen-client-urls=https://127.0.0.1:2379,https://10.0.0.5:2379
+    - --name=cp-1
+    image: registry.k8s.io/etcd:3.5.15-0
+    name: etcd
+    volumeMounts:
+    - {mountPath: /var/lib/etcd, name: etcd-data}
+  volumes:
+  - hostPath: {path: /mnt/fast-disk/etcd, type: DirectoryOrCreate}
+    name: etcd-data
+)";
+
+const char* apiserver_manifest = R"(kind: Pod
+metadata: {name: kube-apiserver}
+spec:
+  containers:
+  - name: kube-apiserver
+    image: registry.k8s.io/kube-apiserver:v1.31.2
+    command: [kube-apiserver, --encryption-provider-config=/etc/enc/config.yaml, --audit-policy-file, /etc/audit/p.yaml]
+    volumeMounts:
+    - {mountPath: /etc/enc/, name: enc}
+  volumes:
+  - {name: enc, hostPath: {path: /srv/enc}}
+)";
+
+core::StaticPodScan scan_of(std::initializer_list<const char*> manifests) {
+  core::StaticPodScan scan;
+  int i = 0;
+  for (const char* m : manifests) scan.pods.push_back(core::parse_static_pod(m, "m" + std::to_string(i++) + ".yaml"));
+  return scan;
+}
+
+// A file shaped like `etcdctl snapshot save` output: 512-byte pages and a SHA-256 trailer.
+void write_snapshot(const boost::filesystem::path& p, std::size_t pages, bool damage) {
+  std::string body(pages * 512, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7);
+  const auto hex = core::sha256_hex(body);
+  std::string trailer;
+  for (std::size_t i = 0; i < 64; i += 2) trailer += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  if (damage) body[100] ^= 1;
+  std::ofstream(p.string(), std::ios::binary) << body << trailer;
+}
+}  // namespace
+
+TEST_CASE("the etcd member comes from its static pod manifest") {
+  auto scan = scan_of({etcd_manifest});
+  auto m = core::etcd_member(scan);
+  REQUIRE(m.has_value());
+  CHECK(m->name == "cp-1");
+  CHECK(m->data_dir == "/var/lib/etcd");
+  CHECK(m->data_dir_host == "/mnt/fast-disk/etcd");  // through the hostPath volume
+  CHECK(m->peer_urls == std::vector<std::string>{"https://10.0.0.5:2380"});
+  CHECK(m->initial_cluster == "cp-1=https://10.0.0.5:2380");
+  CHECK(core::preferred_client_url(*m) == "https://127.0.0.1:2379");
+  CHECK(backup::image_tag(m->image) == "3.5.15-0");
+  CHECK_FALSE(core::etcd_member(scan_of({apiserver_manifest})).has_value());
+}
+
+TEST_CASE("kube-apiserver's files are mapped to host paths through its mounts") {
+  auto files = core::apiserver_files(scan_of({apiserver_manifest}));
+  REQUIRE(files.size() == 2);
+  CHECK(files[0].flag == "encryption-provider-config");
+  CHECK(files[0].host_path == std::optional<std::string>("/srv/enc/config.yaml"));
+  CHECK(files[1].flag == "audit-policy-file");
+  CHECK(files[1].container_path == "/etc/audit/p.yaml");  // "--flag value" form
+  CHECK_FALSE(files[1].host_path.has_value());              // not mounted
+}
+
+TEST_CASE("image tags") {
+  CHECK(backup::image_tag("registry.k8s.io/kube-apiserver:v1.31.2") == "v1.31.2");
+  CHECK(backup::image_tag("localhost:5000/etcd") == "");
+  CHECK(backup::image_tag("etcd:3.5.0@sha256:abc") == "3.5.0");
+}
+
+TEST_CASE("the snapshot timeout grows with the database") {
+  core::EtcdConfig c;
+  c.timeout_base_s = 60;
+  c.timeout_per_gib_s = 120;
+  CHECK(backup::snapshot_timeout(c, 0).count() == 60);
+  CHECK(backup::snapshot_timeout(c, 100u << 20).count() == 180);
+  CHECK(backup::snapshot_timeout(c, 8ull << 30).count() == 60 + 8 * 120);  // etcd's largest quota
+}
+
+TEST_CASE("etcdctl's complaints are classified") {
+  using backup::SnapshotFailure;
+  CHECK(backup::classify_etcdctl_error("transport: authentication handshake failed: x509: certificate signed by unknown authority") ==
+        SnapshotFailure::certificate);
+  CHECK(backup::classify_etcdctl_error("dial tcp 127.0.0.1:2379: connect: connection refused") == SnapshotFailure::unreachable);
+  CHECK(backup::classify_etcdctl_error("Error: context deadline exceeded") == SnapshotFailure::timeout);
+  CHECK(backup::classify_etcdctl_error("Error: snapshot must be requested to one selected node") == SnapshotFailure::other);
+}
+
+TEST_CASE("a snapshot's SHA-256 trailer is checked") {
+  test::TempDir tmp;
+  const auto good = tmp.path() / "good.db";
+  write_snapshot(good, 9, false);
+  auto ok = backup::check_snapshot_trailer(good);
+  CHECK(ok.ok);
+  CHECK(ok.size == 9 * 512 + 32);
+  CHECK(ok.file_sha256 == core::sha256_file(good.string()));
+
+  const auto damaged = tmp.path() / "damaged.db";
+  write_snapshot(damaged, 9, true);
+  auto bad = backup::check_snapshot_trailer(damaged);
+  CHECK_FALSE(bad.ok);
+  CHECK_THAT(bad.problem, Catch::Contains("does not match"));
+
+  const auto raw = tmp.path() / "raw-db";  // a raw member/snap/db copy has no trailer
+  test::write(raw, std::string(4096, 'x'));
+  auto no_trailer = backup::check_snapshot_trailer(raw);
+  CHECK_FALSE(no_trailer.ok);
+  CHECK_THAT(no_trailer.problem, Catch::Contains("size % 512 != 32"));
+}
+
+TEST_CASE("zstd compression round-trips a file") {
+  test::TempDir tmp;
+  const auto in = tmp.path() / "snapshot.db";
+  write_snapshot(in, 4000, false);
+  const auto z = tmp.path() / "snapshot.db.zst";
+  const auto out = tmp.path() / "back.db";
+  const auto compressed = core::zstd_compress_file(in, z);
+  CHECK(compressed < boost::filesystem::file_size(in));
+  CHECK(core::zstd_decompress_file(z, out) == boost::filesystem::file_size(in));
+  CHECK(core::sha256_file(out.string()) == core::sha256_file(in.string()));
+  // a truncated compressed file is an error, not a short snapshot
+  boost::filesystem::resize_file(z, compressed / 2);
+  CHECK_THROWS_WITH(core::zstd_decompress_file(z, tmp.path() / "again.db"), Catch::Contains("truncated"));
+}
