@@ -112,6 +112,7 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const std::optional<core::EtcdM
     step.section["snapshot_disabled"] = true;
     return step;
   }
+  const double t0 = core::monotonic_seconds();
   const auto target = etcd_target(ctx, member);
   SnapshotOutcome outcome;
   if (auto status = endpoint_status(ctx, target, outcome)) {
@@ -119,6 +120,7 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const std::optional<core::EtcdM
     outcome = take_snapshot(ctx, target, *status, staging);
   }
   if (outcome.info) {
+    outcome.info->duration_s = core::monotonic_seconds() - t0;
     step.snapshot = outcome.info;
     step.section["snapshot"] = outcome.info->to_json();
   } else {

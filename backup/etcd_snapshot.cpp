@@ -5,7 +5,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
+#include <thread>
 
 #include "core/error.hpp"
 #include "core/process.hpp"
@@ -126,6 +128,116 @@ std::optional<json> snapshot_status(const core::Context& ctx, const path& file, 
   }
 }
 
+std::string to_hex(std::string_view bytes) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : bytes) {
+    const auto c = static_cast<unsigned char>(ch);
+    out += hex[c >> 4];
+    out += hex[c & 0xf];
+  }
+  return out;
+}
+
+// Computes a snapshot's two hashes (of the whole file, and of all but its 32-byte trailer)
+// from a byte stream, holding back the last 32 bytes seen: they are the trailer once the
+// stream ends.
+class SnapshotHasher {
+ public:
+  void update(const char* data, std::size_t n) {
+    whole_.update(data, n);
+    held_.append(data, n);
+    if (held_.size() > 32) {
+      body_.update(held_.data(), held_.size() - 32);
+      held_.erase(0, held_.size() - 32);
+    }
+    size_ += n;
+  }
+  TrailerCheck finish() {
+    TrailerCheck check;
+    check.size = size_;
+    check.file_sha256 = whole_.hex_digest();
+    if (size_ < 32 || size_ % 512 != 32) {
+      check.problem = fmt::format(
+          "size {} is not a bbolt database plus a 32-byte SHA-256 trailer (size % 512 != 32)", size_);
+      return check;
+    }
+    const auto trailer_hex = to_hex(held_);
+    const auto body_hex = body_.hex_digest();
+    if (trailer_hex != body_hex) {
+      check.problem = fmt::format("SHA-256 trailer {} does not match the content ({}): the snapshot is damaged",
+                                  trailer_hex.substr(0, 16), body_hex.substr(0, 16));
+      return check;
+    }
+    check.ok = true;
+    return check;
+  }
+
+ private:
+  core::Sha256 whole_, body_;
+  std::string held_;
+  std::uint64_t size_ = 0;
+};
+
+// Hashes the snapshot while etcdctl is still writing it (it appends to <name>.part, then
+// renames it to <name>), so the trailer check costs no time after the download.
+class TailHasher {
+ public:
+  TailHasher(path part, path done_name) : part_(std::move(part)), done_name_(std::move(done_name)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~TailHasher() { stop(); }
+  TailHasher(const TailHasher&) = delete;
+  TailHasher& operator=(const TailHasher&) = delete;
+  // Call once the writer has exited; returns the check of everything written.
+  std::optional<TrailerCheck> finish() {
+    stop();
+    if (failed_ || !opened_) return std::nullopt;
+    return hasher_.finish();
+  }
+
+ private:
+  void stop() {
+    writer_done_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  void run() {
+    core::Fd fd;
+    while (!fd) {
+      const bool last_chance = writer_done_;
+      fd = core::Fd(::open(part_.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) fd = core::Fd(::open(done_name_.c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd) break;
+      if (last_chance) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    opened_ = true;
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      const bool last_pass = writer_done_;
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        failed_ = true;
+        return;
+      }
+      if (n > 0) {
+        hasher_.update(buf.data(), static_cast<std::size_t>(n));
+        continue;
+      }
+      if (last_pass) return;  // the writer had exited before this read found the end
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  path part_, done_name_;
+  SnapshotHasher hasher_;
+  std::thread thread_;
+  std::atomic<bool> writer_done_{false};
+  bool opened_ = false;
+  bool failed_ = false;
+};
+
 }  // namespace
 
 std::string_view to_string(SnapshotFailure failure) {
@@ -215,20 +327,11 @@ std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, cons
 }
 
 TrailerCheck check_snapshot_trailer(const path& file) {
-  TrailerCheck check;
   core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) core::throw_errno("open", file.string(), errno);
-  check.size = core::fstat_fd(fd.get(), file).size;
-  if (check.size < 32 || check.size % 512 != 32) {
-    check.problem = fmt::format("size {} is not a bbolt database plus a 32-byte SHA-256 trailer (size % 512 != 32)",
-                                check.size);
-  }
   ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  core::Sha256 body, whole;
+  SnapshotHasher hasher;
   std::vector<char> buf(1 << 20);
-  std::string trailer;
-  const std::uint64_t body_size = check.size >= 32 ? check.size - 32 : 0;
-  std::uint64_t offset = 0;
   for (;;) {
     core::check_interrupted();
     ssize_t n = ::read(fd.get(), buf.data(), buf.size());
@@ -237,30 +340,9 @@ TrailerCheck check_snapshot_trailer(const path& file) {
       core::throw_errno("read", file.string(), errno);
     }
     if (n == 0) break;
-    const auto len = static_cast<std::uint64_t>(n);
-    whole.update(buf.data(), len);
-    const std::uint64_t in_body = offset >= body_size ? 0 : std::min(len, body_size - offset);
-    body.update(buf.data(), in_body);
-    trailer.append(buf.data() + in_body, len - in_body);
-    offset += len;
+    hasher.update(buf.data(), static_cast<std::size_t>(n));
   }
-  check.file_sha256 = whole.hex_digest();
-  if (!check.problem.empty()) return check;
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string trailer_hex;
-  for (char ch : trailer) {
-    const auto c = static_cast<unsigned char>(ch);
-    trailer_hex += hex[c >> 4];
-    trailer_hex += hex[c & 0xf];
-  }
-  const auto body_hex = body.hex_digest();
-  if (trailer_hex != body_hex) {
-    check.problem = fmt::format("SHA-256 trailer {} does not match the content ({}): the snapshot is damaged",
-                                trailer_hex.substr(0, 16), body_hex.substr(0, 16));
-    return check;
-  }
-  check.ok = true;
-  return check;
+  return hasher.finish();
 }
 
 SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target, const EtcdEndpointStatus& status,
@@ -285,8 +367,11 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
   opts.timeout = timeout + std::chrono::seconds(15);
   ctx.out.detail("etcd snapshot: {}", core::describe_argv(argv));
   core::ProcessResult r;
+  std::optional<TrailerCheck> streamed;
   try {
+    TailHasher tail(part, tmp);
     r = core::run_process(argv, opts);
+    streamed = tail.finish();
   } catch (...) {
     cleanup();
     throw;
@@ -304,7 +389,10 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
   info.endpoint = target.endpoint;
   info.server_version = status.version;
   try {
-    auto trailer = check_snapshot_trailer(tmp);
+    // The hashes taken while the file was written stand if they cover the whole file;
+    // otherwise (or if they disagree) the finished file is read again.
+    const auto final_size = core::lstat_path(tmp)->size;
+    auto trailer = streamed && streamed->ok && streamed->size == final_size ? *streamed : check_snapshot_trailer(tmp);
     if (!trailer.ok) {
       cleanup();
       return fail(SnapshotFailure::invalid, "etcd snapshot rejected: " + trailer.problem);

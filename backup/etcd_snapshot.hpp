@@ -34,7 +34,7 @@ struct SnapshotInfo {
   std::string status_tool;      // which tool checked it
   std::string endpoint;
   std::string server_version;
-  double duration_s = 0;
+  double duration_s = 0;  // the whole step: endpoint status, save, checks
   nlohmann::json to_json() const;
 };
 

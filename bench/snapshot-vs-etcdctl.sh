@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# kdr's etcd snapshot step beside a plain `etcdctl snapshot save` of the same database,
+# in the same run. kdr's step: endpoint status, snapshot save to a temporary name, the
+# SHA-256 trailer check, `snapshot status`, rename, and the generation's syncfs. Prints
+# the median of several runs as a Markdown table.
+#
+#   bench/snapshot-vs-etcdctl.sh [--quick] [--db-mb N] [--kdr PATH]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../tests/lib/sandbox.sh"
+
+db_mb=260
+reps=5
+kdr_bin=${KDR_BIN:-$here/../build/cli/kdr}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --quick) db_mb=30; reps=1 ;;
+    --db-mb) db_mb=$2; shift ;;
+    --kdr) kdr_bin=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--db-mb N] [--kdr PATH]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -x "$kdr_bin" ] || { echo "bench: no kdr binary at $kdr_bin (build first)" >&2; exit 2; }
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/kdr-bench-XXXXXX")
+trap 'sandbox_stop_all; rm -rf "$W"' EXIT
+ROOT=$W/node
+echo "bench: generating an etcd database of at least $db_mb MB..." >&2
+sandbox_make_node "$ROOT"
+sandbox_start_etcd "$ROOT"
+while [ $(( $(stat -c %s "$ROOT/var/lib/etcd/member/snap/db") >> 20 )) -lt "$db_mb" ]; do
+  sandbox_fill_etcd "$ROOT" 10 1000000 "/registry/configmaps/bench/cm-$RANDOM-"
+done
+db_size=$(( $(stat -c %s "$ROOT/var/lib/etcd/member/snap/db") >> 20 ))
+
+# kdr with nothing but the snapshot: no file sources, no hostPath discovery
+mkdir -p "$ROOT/etc/kdr"
+printf 'sources: []\nhost_paths: {discover: false}\nretention: {keep_last: 1, hourly: 0, daily: 0, weekly: 0}\n' \
+  > "$ROOT/etc/kdr/kdr.yaml"
+mkdir -p "$W/disk2"
+
+measure() {
+  /usr/bin/time -o "$W/time.out" -f '%e %M' "$@" >/dev/null 2>"$W/cmd.err" || { cat "$W/cmd.err" >&2; exit 1; }
+  cat "$W/time.out"
+}
+median() { sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+
+etcdctl_times=()
+kdr_times=()
+steps=()
+plain() {
+  rm -f "$W/disk2/plain.db"
+  etcdctl_times+=("$(measure env ETCDCTL_API=3 etcdctl --endpoints "https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")" \
+    --cacert "$ROOT/etc/kubernetes/pki/etcd/ca.crt" --cert "$ROOT/etc/kubernetes/pki/etcd/healthcheck-client.crt" \
+    --key "$ROOT/etc/kubernetes/pki/etcd/healthcheck-client.key" snapshot save "$W/disk2/plain.db")")
+}
+with_kdr() {
+  kdr_times+=("$(measure "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr" -q backup)")
+  steps+=("$(jq .etcd.snapshot.duration_s "$W/disk2/kdr/latest/meta.json")")
+}
+# alternate which goes first, so neither always finds a warmer etcd
+for r in $(seq 1 "$reps"); do
+  if [ $((r % 2)) -eq 1 ]; then plain; with_kdr; else with_kdr; plain; fi
+done
+read -r et em <<<"$(printf '%s\n' "${etcdctl_times[@]}" | median)"
+read -r kt km <<<"$(printf '%s\n' "${kdr_times[@]}" | median)"
+step=$(printf '%.2f\n' "${steps[@]}" | median)
+
+printf '\n## etcd snapshot: kdr beside etcdctl snapshot save (%s MB database, median of %s)\n\n' "$db_size" "$reps"
+echo "| tool | wall s | peak RSS MB |"
+echo "|---|---:|---:|"
+printf '| etcdctl snapshot save | %s | %.1f |\n' "$et" "$(awk -v k="$em" 'BEGIN { print k / 1024 }')"
+printf '| kdr backup (snapshot only) | %s | %.1f |\n' "$kt" "$(awk -v k="$km" 'BEGIN { print k / 1024 }')"
+echo
+awk -v k="$kt" -v s="$step" -v e="$et" 'BEGIN {
+  printf "kdr'"'"'s snapshot step (status, save, trailer check, snapshot status, rename; from meta.json): %s s\n", s
+  printf "the step adds %.0f%% on top of etcdctl snapshot save (target: at most 10%%); the whole run adds %.0f%%\n", (s / e - 1) * 100, (k / e - 1) * 100 }'
+echo "peak RSS counts child processes: etcdctl snapshot status maps the whole database"
