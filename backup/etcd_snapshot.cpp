@@ -347,7 +347,6 @@ TrailerCheck check_snapshot_trailer(const path& file) {
 
 SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target, const EtcdEndpointStatus& status,
                               const path& generation_dir) {
-  const double t0 = core::monotonic_seconds();
   const auto dir = generation_dir / "etcd";
   core::make_dir(dir, 0700);
   // etcdctl writes <name>.part and renames it to <name> when complete; <name> itself is
@@ -437,7 +436,6 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     cleanup();
     throw;
   }
-  info.duration_s = core::monotonic_seconds() - t0;
   SnapshotOutcome o;
   o.info = info;
   return o;
