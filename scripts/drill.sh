@@ -46,6 +46,9 @@ say "3. Backup while etcd keeps running (as cron would every 5 minutes)"
 kdr backup
 G1=$(readlink -f "$BACKUP/latest")
 
+echo "The generation holds a consistent etcd snapshot besides the raw files:"
+jq -c '.etcd.snapshot | {revision, total_keys, db_size, status_tool}' "$G1/meta.json"
+
 say "4. Check the generation: every file against its SHA-256, with plain sha256sum"
 (cd "$G1" && sha256sum -c --quiet SHA256SUMS && echo "sha256sum -c: all $(wc -l < SHA256SUMS) files OK")
 echo "Compared with the live node, only etcd's own files differ (etcd kept writing):"
@@ -69,10 +72,14 @@ set -e
 echo "kdr backup refused with exit code $rc; the generations are untouched:"
 kdr list
 
-say "7. Restore by hand from the newest generation (docs/backup-format.md), then start etcd"
+say "7. Restore etcd from the newest generation's snapshot, with the member facts it recorded (docs/backup-format.md)"
 G=$(readlink -f "$BACKUP/latest")
 mv "$ROOT/var/lib/etcd" "$ROOT/var/lib/etcd.damaged"
-cp -a "$G/files/var/lib/etcd" "$ROOT/var/lib/etcd"
+member() { jq -r ".node.etcd_member.$1" "$G/meta.json"; }
+echo "member $(member name), peer URL $(member 'peer_urls[0]'), snapshot at revision $(jq .etcd.snapshot.revision "$G/meta.json")"
+ETCDCTL_API=3 etcdctl snapshot restore "$G/etcd/snapshot.db" --data-dir "$ROOT/var/lib/etcd" \
+  --name "$(member name)" --initial-cluster "$(member initial_cluster)" \
+  --initial-advertise-peer-urls "$(member 'peer_urls[0]')" --initial-cluster-token "kdr-drill-$$" 2>/dev/null
 sandbox_start_etcd "$ROOT"
 after=$(keys)
 echo "etcd is back with $after keys (it had $before before the disaster)."
@@ -82,5 +89,5 @@ say "What this drill proved"
 echo "- kdr backed up a live node into versioned generations: $(ls "$BACKUP/generations" | wc -l) on the second disk, unchanged files hard-linked."
 echo "- Every generation checks out with plain 'sha256sum -c'."
 echo "- An emptied etcd data dir was refused (exit $rc), not mirrored over the last good copy."
-echo "- etcd restored from the newest generation serves $after of $before keys."
+echo "- etcd restored from the newest generation's consistent snapshot serves $after of $before keys."
 [ "$after" -eq "$before" ] && [ "$rc" -eq 1 ]
