@@ -80,6 +80,10 @@ SnapshotFailure diagnose(const EtcdTarget& target, SnapshotFailure guess, std::s
     case core::TlsProbeResult::unreachable:
       message = fmt::format("etcd at {} cannot be reached (is it running?): {}", target.endpoint, probe.detail);
       return SnapshotFailure::unreachable;
+    case core::TlsProbeResult::no_answer:
+      message = fmt::format("etcd at {} accepts connections but does not answer ({}): hung or overloaded?",
+                            target.endpoint, probe.detail);
+      return SnapshotFailure::timeout;
     default:
       return guess;
   }

@@ -107,9 +107,16 @@ TlsProbe probe_tls(const std::string& url, const std::string& cacert, const std:
     SSL_set1_host(ssl.get(), host.c_str());
     SSL_ctrl(ssl.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
   }
-  if (SSL_connect(ssl.get()) != 1) {
+  if (const int rc = SSL_connect(ssl.get()); rc != 1) {
+    const int err = errno;
+    const int ssl_error = SSL_get_error(ssl.get(), rc);
     const long verify = SSL_get_verify_result(ssl.get());
-    if (verify != X509_V_OK) {
+    if (ssl_error != SSL_ERROR_SSL) {
+      // no TLS-level failure: the listener never answered the handshake, or hung up
+      probe.result = TlsProbeResult::no_answer;
+      probe.detail = err == EAGAIN || err == EWOULDBLOCK ? "no answer to the TLS handshake"
+                                                         : "connection closed during the TLS handshake";
+    } else if (verify != X509_V_OK) {
       probe.result = TlsProbeResult::server_not_trusted;
       probe.detail = X509_verify_cert_error_string(verify);
     } else {

@@ -8,7 +8,7 @@
 
 namespace kdr::core {
 
-enum class TlsProbeResult { ok, unreachable, server_not_trusted, client_refused, error };
+enum class TlsProbeResult { ok, unreachable, no_answer, server_not_trusted, client_refused, error };
 
 struct TlsProbe {
   TlsProbeResult result = TlsProbeResult::error;

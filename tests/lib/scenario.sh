@@ -58,9 +58,14 @@ assert_contains() {
 }
 assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: '$1' != '$2'"; }
 
+# Scenarios about the file backup run with etcd stopped, so that its data dir holds still;
+# they turn the snapshot off (the etcd scenarios cover it).
+files_only_config() { config 'etcd: {snapshot: false}'; }
+
 # A sandbox node whose /var/lib/etcd was written by a real etcd, now stopped.
 make_node_with_etcd_data() {
   sandbox_make_node "$ROOT"
+  files_only_config
   sandbox_start_etcd "$ROOT"
   sandbox_etcdctl "$ROOT" put /registry/namespaces/kube-system '{"kind":"Namespace","metadata":{"name":"kube-system"}}' >/dev/null
   sandbox_fill_etcd "$ROOT" "${1:-20}" "${2:-20000}"

@@ -58,6 +58,6 @@ mkdir -p "$ROOT/etc/kdr"
 printf 'retention:\n  keep_last: 3\n  hourly: lots\n' > "$ROOT/etc/kdr/kdr.yaml"
 expect_rc 2 kdr backup
 assert_contains "$OUT" "$ROOT/etc/kdr/kdr.yaml:3:11: key 'retention.hourly'"
+files_only_config
 expect_rc 2 "$KDR_BIN" --config "$T/missing.yaml" --root "$ROOT" --backup-dir "$BACKUP" backup
 assert_contains "$OUT" "config file $T/missing.yaml does not exist"
-rm "$ROOT/etc/kdr/kdr.yaml"

@@ -6,6 +6,7 @@
 source "$(dirname "$0")/../lib/scenario.sh"
 
 sandbox_make_node "$ROOT"
+files_only_config
 echo "db" > "$ROOT/var/lib/etcd/db-stand-in"
 
 # writer FILE: appends to FILE without pause until killed

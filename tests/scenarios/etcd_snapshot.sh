@@ -85,6 +85,17 @@ assert_contains "$OUT" "etcdctl could not be run (/nonexistent/bin/etcdctl: no s
 assert_eq "$(jq -r .etcd.snapshot_failure "$(latest_gen)/meta.json")" "missing-etcdctl" "failure kind"
 rm "$ROOT/etc/kdr/kdr.yaml"
 
+step "an endpoint that accepts connections but never answers: a timeout, with its own message"
+hung=$(_sandbox_free_port)
+nc -lk 127.0.0.1 "$hung" >/dev/null 2>&1 &
+SCENARIO_BG_PIDS+=("$!")
+sleep 0.2
+config "etcd: {endpoint: \"https://127.0.0.1:$hung\"}"
+expect_rc 3 kdr backup
+assert_contains "$OUT" "accepts connections but does not answer"
+assert_eq "$(jq -r .etcd.snapshot_failure "$(latest_gen)/meta.json")" "timeout" "failure kind"
+rm "$ROOT/etc/kdr/kdr.yaml"
+
 step "etcd stopped: the files are still kept, the generation is marked, exit 3"
 sandbox_stop_etcd "$ROOT"
 expect_rc 3 kdr backup

@@ -7,6 +7,7 @@ sandbox_make_node "$ROOT"
 echo "data" > "$ROOT/var/lib/etcd/db-stand-in"
 mkdir -p "$ROOT/etc/kdr"
 cat > "$ROOT/etc/kdr/kdr.yaml" <<'YAML'
+etcd: {snapshot: false}
 retention:
   keep_last: 3
   hourly: 4
@@ -34,6 +35,7 @@ assert_all_generations_verify
 
 step "prune --dry-run with tighter rules shows, removes nothing"
 cat > "$ROOT/etc/kdr/kdr.yaml" <<'YAML'
+etcd: {snapshot: false}
 retention: {keep_last: 1, hourly: 0, daily: 0, weekly: 0}
 YAML
 KDR_NOW=$now expect_rc 0 kdr prune --dry-run
