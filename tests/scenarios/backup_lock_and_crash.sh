@@ -5,6 +5,9 @@
 source "$(dirname "$0")/../lib/scenario.sh"
 
 make_node_with_etcd_data 20 20000
+# few generations kept, so that checking them all after every kill stays quick
+config 'etcd: {snapshot: false}
+retention: {keep_last: 3, hourly: 0, daily: 0, weekly: 0}'
 # A big file so that kills land in the middle of copying, too.
 head -c 150000000 /dev/urandom > "$ROOT/var/lib/etcd/member/big.bin"
 expect_rc 0 kdr backup

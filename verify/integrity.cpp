@@ -1,0 +1,208 @@
+#include "verify/integrity.hpp"
+
+#include <unistd.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "core/error.hpp"
+#include "core/parallel.hpp"
+#include "core/sha256.hpp"
+
+namespace kdr::verify {
+
+using core::FileType;
+
+namespace {
+
+constexpr const char* check_name = "integrity";
+
+std::string read_link(const core::bfs::path& p) {
+  std::string target(4096, '\0');
+  ssize_t n = ::readlink(p.c_str(), target.data(), target.size());
+  if (n < 0) return {};
+  target.resize(static_cast<std::size_t>(n));
+  return target;
+}
+
+bool is_within(const std::string& path, const std::string& dir) {
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+// SHA256SUMS as sha256sum writes it: "<hash>  <name>", a leading backslash for escaped names.
+std::map<std::string, std::string> parse_sums(const std::string& text, Findings& findings) {
+  std::map<std::string, std::string> sums;
+  std::size_t pos = 0, line_no = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    bool escaped = !line.empty() && line.front() == '\\';
+    if (escaped) line.erase(0, 1);
+    if (line.size() < 67 || line.compare(64, 2, "  ") != 0 || !core::is_sha256_hex(line.substr(0, 64))) {
+      findings.add(Severity::error, check_name, "sums", "SHA256SUMS", fmt::format("line {} is malformed", line_no));
+      continue;
+    }
+    std::string name = line.substr(66);
+    if (escaped) {
+      std::string un;
+      for (std::size_t i = 0; i < name.size(); ++i) {
+        if (name[i] == '\\' && i + 1 < name.size()) {
+          un += name[i + 1] == 'n' ? '\n' : name[i + 1];
+          ++i;
+        } else {
+          un += name[i];
+        }
+      }
+      name = un;
+    }
+    sums[name] = line.substr(0, 64);
+  }
+  return sums;
+}
+
+void walk_extra(const core::bfs::path& dir, const std::string& node_path,
+                const std::unordered_map<std::string, std::size_t>& index, Findings& findings) {
+  for (const auto& name : core::list_dir(dir)) {
+    const std::string child = node_path == "/" ? "/" + name : node_path + "/" + name;
+    const auto p = dir / name;
+    const bool known = index.count(child) != 0;
+    auto st = core::lstat_path(p);
+    if (!known) {
+      findings.add(Severity::error, check_name, "extra", child,
+                   "in the generation's files/ but not in its manifest (added after the backup?)");
+    }
+    if (st && st->type == FileType::directory) walk_extra(p, child, index, findings);
+  }
+}
+
+}  // namespace
+
+GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
+                               Findings& findings) {
+  GenerationView g{id, dir, meta, std::nullopt, {}};
+  try {
+    g.manifest = core::Manifest::load(dir / "manifest.jsonl");
+  } catch (const core::Error& e) {
+    findings.add(Severity::error, check_name, "manifest", "manifest.jsonl",
+                 fmt::format("the manifest cannot be read: {}", e.what()));
+  }
+  for (const auto& a : meta.extra.value("artifacts", nlohmann::json::array()))
+    g.artifacts.push_back({a.value("path", ""), a.value("sha256", ""), a.value("size", std::uint64_t{0})});
+  return g;
+}
+
+IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_data_dir, Findings& findings) {
+  IntegrityStats stats;
+  if (!g.manifest) return stats;
+  const auto& entries = g.manifest->entries;
+  const bool as_root = ::geteuid() == 0;
+  std::vector<std::size_t> to_hash;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    ++stats.entries;
+    const auto p = g.dir / core::generation_relative_path(e.path);
+    auto st = core::lstat_path(p);
+    if (!st) {
+      findings.add(Severity::error, check_name, "missing", e.path, "in the manifest but not in the generation");
+      continue;
+    }
+    if (st->type != e.type) {
+      findings.add(Severity::error, check_name, "type", e.path,
+                   fmt::format("is a {}, the manifest says {}", core::to_string(st->type), core::to_string(e.type)));
+      continue;
+    }
+    if (e.type != FileType::symlink && st->mode != e.mode)
+      findings.add(Severity::error, check_name, "mode", e.path,
+                   fmt::format("mode {} , the manifest says {}", core::mode_to_string(st->mode), core::mode_to_string(e.mode)));
+    if (as_root && (st->uid != e.uid || st->gid != e.gid))
+      findings.add(Severity::error, check_name, "owner", e.path,
+                   fmt::format("owner {}:{}, the manifest says {}:{}", st->uid, st->gid, e.uid, e.gid));
+    if (e.type == FileType::symlink) {
+      const auto target = read_link(p);
+      if (target != e.target)
+        findings.add(Severity::error, check_name, "target", e.path,
+                     fmt::format("points at '{}', the manifest says '{}'", target, e.target));
+      continue;
+    }
+    if (e.type == FileType::file) {
+      if (st->size != e.size) {
+        findings.add(Severity::error, check_name, st->size < e.size ? "truncated" : "size", e.path,
+                     fmt::format("{} bytes, the manifest says {}", st->size, e.size));
+        continue;
+      }
+      to_hash.push_back(i);
+      if (e.torn) {
+        const bool etcd = is_within(e.path, etcd_data_dir);
+        findings.add(etcd ? Severity::info : Severity::warning, check_name, "torn", e.path,
+                     etcd ? "copied while etcd wrote to it; the consistent copy is the snapshot"
+                          : "kept changing while it was copied; the copy may be inconsistent");
+      }
+    }
+    if (st->mtime_sec != e.mtime_sec || st->mtime_nsec != e.mtime_nsec)
+      findings.add(Severity::warning, check_name, "mtime", e.path, "modification time differs from the manifest");
+  }
+
+  std::mutex mutex;
+  core::parallel_for(to_hash.size(), [&](std::size_t k) {
+    const auto& e = entries[to_hash[k]];
+    std::string actual;
+    try {
+      actual = core::sha256_file((g.dir / core::generation_relative_path(e.path)).string());
+    } catch (const core::Error& ex) {
+      std::lock_guard lock(mutex);
+      findings.add(Severity::error, check_name, "unreadable", e.path, ex.what());
+      return;
+    }
+    std::lock_guard lock(mutex);
+    ++stats.files_hashed;
+    stats.bytes_hashed += e.size;
+    if (actual != e.sha256)
+      findings.add(Severity::error, check_name, "content", e.path,
+                   fmt::format("content does not match its SHA-256 (expected {}..., found {}...)", e.sha256.substr(0, 12),
+                               actual.substr(0, 12)));
+  });
+
+  const auto files_dir = g.dir / "files";
+  if (core::lstat_path(files_dir)) walk_extra(files_dir, "/", g.manifest->index(), findings);
+
+  // The generation's own files and SHA256SUMS
+  std::map<std::string, std::string> expected;
+  for (const auto& a : g.artifacts) {
+    expected[a.path] = a.sha256;
+    const auto p = g.dir / a.path;
+    if (!core::lstat_path(p)) {
+      findings.add(Severity::error, check_name, "missing", a.path, "recorded in meta.json but not in the generation");
+      continue;
+    }
+    if (core::sha256_file(p.string()) != a.sha256)
+      findings.add(Severity::error, check_name, "content", a.path, "content does not match its recorded SHA-256");
+    ++stats.files_hashed;
+    stats.bytes_hashed += a.size;
+  }
+  for (const auto& e : entries)
+    if (e.type == FileType::file) expected[core::generation_relative_path(e.path)] = e.sha256;
+  std::string sums_text;
+  try {
+    sums_text = core::read_file(g.dir / "SHA256SUMS");
+  } catch (const core::Error& e) {
+    findings.add(Severity::error, check_name, "sums", "SHA256SUMS", e.what());
+    return stats;
+  }
+  const auto sums = parse_sums(sums_text, findings);
+  for (const auto& [name, hash] : expected) {
+    auto it = sums.find(name);
+    if (it == sums.end())
+      findings.add(Severity::error, check_name, "sums", name, "missing from SHA256SUMS");
+    else if (it->second != hash)
+      findings.add(Severity::error, check_name, "sums", name, "SHA256SUMS and the manifest disagree");
+  }
+  for (const auto& [name, hash] : sums)
+    if (!expected.count(name)) findings.add(Severity::error, check_name, "sums", name, "in SHA256SUMS but not in the manifest");
+  return stats;
+}
+
+}  // namespace kdr::verify

@@ -1,0 +1,34 @@
+// Integrity: every file of a generation re-read and compared with its manifest (content
+// hash, size, type, mode, owner, mtime, symlink target), entries missing or extra,
+// SHA256SUMS in agreement, the generation's own files (snapshot, kubeadm config) intact,
+// possibly torn copies listed.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/generation.hpp"
+#include "core/manifest.hpp"
+#include "verify/findings.hpp"
+
+namespace kdr::verify {
+
+// A published generation, read for checking.
+struct GenerationView {
+  std::string id;
+  core::bfs::path dir;
+  core::GenerationMeta meta;
+  std::optional<core::Manifest> manifest;  // empty when it cannot be read (a finding says why)
+  std::vector<core::Artifact> artifacts;
+};
+
+GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
+                               Findings& findings);
+
+struct IntegrityStats {
+  std::uint64_t entries = 0, files_hashed = 0, bytes_hashed = 0;
+};
+
+IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_data_dir, Findings& findings);
+
+}  // namespace kdr::verify
