@@ -104,34 +104,6 @@ std::uint64_t free_bytes(const path& dir) {
   return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
-// `snapshot status -w json` with etcdutl when it is there (3.5+), else etcdctl (3.4).
-std::optional<json> snapshot_status(const core::Context& ctx, const path& file, std::string& tool, std::string& error) {
-  std::vector<std::string> argv;
-  const auto& etcdutl = ctx.config.etcd.etcdutl;
-  if (!etcdutl.empty() && !core::find_program(etcdutl.front()).empty()) {
-    argv = etcdutl;
-    tool = "etcdutl";
-  } else {
-    argv = ctx.config.etcd.etcdctl;
-    tool = "etcdctl";
-  }
-  argv.insert(argv.end(), {"snapshot", "status", file.string(), "-w", "json"});
-  core::ProcessOptions opts;
-  opts.env["ETCDCTL_API"] = "3";
-  opts.timeout = std::chrono::minutes(5);
-  auto r = core::run_process(argv, opts);
-  if (!r.ok()) {
-    error = fmt::format("{} snapshot status failed: {}", tool, r.started ? last_line(r.err) : r.start_error);
-    return std::nullopt;
-  }
-  try {
-    return json::parse(r.out);
-  } catch (const json::exception&) {
-    error = fmt::format("{} snapshot status printed something that is not JSON: {}", tool, last_line(r.out));
-    return std::nullopt;
-  }
-}
-
 std::string to_hex(std::string_view bytes) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
@@ -326,6 +298,34 @@ std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, cons
     return s;
   } catch (const json::exception& e) {
     failure = fail(SnapshotFailure::other, fmt::format("etcdctl endpoint status: unexpected output ({})", e.what()));
+    return std::nullopt;
+  }
+}
+
+// `snapshot status -w json` with etcdutl when it is there (3.5+), else etcdctl (3.4).
+std::optional<json> snapshot_status(const core::Context& ctx, const path& file, std::string& tool, std::string& error) {
+  std::vector<std::string> argv;
+  const auto& etcdutl = ctx.config.etcd.etcdutl;
+  if (!etcdutl.empty() && !core::find_program(etcdutl.front()).empty()) {
+    argv = etcdutl;
+    tool = "etcdutl";
+  } else {
+    argv = ctx.config.etcd.etcdctl;
+    tool = "etcdctl";
+  }
+  argv.insert(argv.end(), {"snapshot", "status", file.string(), "-w", "json"});
+  core::ProcessOptions opts;
+  opts.env["ETCDCTL_API"] = "3";
+  opts.timeout = std::chrono::minutes(5);
+  auto r = core::run_process(argv, opts);
+  if (!r.ok()) {
+    error = fmt::format("{} snapshot status failed: {}", tool, r.started ? last_line(r.err) : r.start_error);
+    return std::nullopt;
+  }
+  try {
+    return json::parse(r.out);
+  } catch (const json::exception&) {
+    error = fmt::format("{} snapshot status printed something that is not JSON: {}", tool, last_line(r.out));
     return std::nullopt;
   }
 }

@@ -68,6 +68,11 @@ std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, cons
 SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target, const EtcdEndpointStatus& status,
                               const core::bfs::path& generation_dir);
 
+// `snapshot status -w json` of a snapshot file, with etcdutl when it is installed (3.5+),
+// else etcdctl (3.4). Empty on failure, with `error` saying why; `tool` names the one used.
+std::optional<nlohmann::json> snapshot_status(const core::Context& ctx, const core::bfs::path& file, std::string& tool,
+                                              std::string& error);
+
 // Throws Error when the backup disk has less than `needed` bytes free.
 void check_free_space(const core::bfs::path& backup_dir, std::uint64_t needed);
 

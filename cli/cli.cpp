@@ -86,8 +86,8 @@ int main(int argc, char** argv) {
   auto* quiet = app.add_flag("-q,--quiet", g.quiet, "only warnings and errors");
   app.add_flag("-v,--verbose", g.verbose, "more detail (on stderr)")->excludes(quiet);
 
-  std::vector<Command> commands = {backup_command(), list_command(), prune_command(), sources_command(),
-                                   config_command()};
+  std::vector<Command> commands = {backup_command(), verify_command(), list_command(), prune_command(),
+                                   sources_command(), config_command()};
   const Command* chosen = nullptr;
   for (const auto& c : commands) {
     auto* sub = app.add_subcommand(c.name, c.help);

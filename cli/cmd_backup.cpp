@@ -2,7 +2,11 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/backup.hpp"
+#include "backup/backup_metrics.hpp"
 #include "cli/command.hpp"
+#include "core/error.hpp"
+#include "verify/verify.hpp"
+#include "verify/verify_metrics.hpp"
 
 namespace kdr::cli {
 
@@ -11,6 +15,7 @@ namespace {
 struct BackupFlags {
   bool dry_run = false;
   bool allow_shrink = false;
+  bool verify = false;
 };
 
 nlohmann::json plan_json(const backup::SourcePlan& plan) {
@@ -46,12 +51,20 @@ Command backup_command() {
     sub.add_flag("--dry-run", flags->dry_run, "show what would be backed up and why; write nothing");
     sub.add_flag("--allow-shrink", flags->allow_shrink,
                  "publish even if a source shrank below guard.min_ratio of the previous generation");
+    sub.add_flag("--verify", flags->verify, "run kdr verify on the new generation afterwards (config: verify.after_backup)");
   };
   c.run = [flags](const core::Context& ctx) {
     backup::BackupOptions options;
     options.dry_run = flags->dry_run ? backup::DryRun::yes : backup::DryRun::no;
     options.allow_shrink = flags->allow_shrink;
-    auto result = backup::run_backup(ctx, options);
+    const double t0 = core::monotonic_seconds();
+    backup::BackupResult result;
+    try {
+      result = backup::run_backup(ctx, options);
+    } catch (const core::Error& e) {
+      if (!flags->dry_run) backup::write_backup_metrics(ctx, e.code(), core::monotonic_seconds() - t0, std::nullopt);
+      throw;
+    }
     if (flags->dry_run) {
       print_plan(ctx, result.plan);
       ctx.out.info("Dry run: would write a new generation to {}", ctx.backup_dir.string());
@@ -81,7 +94,16 @@ Command backup_command() {
     if (result.pruned && !result.pruned->removed.empty())
       ctx.out.info("retention removed {} generation(s): {}", result.pruned->removed.size(),
                    fmt::join(result.pruned->removed, ", "));
-    return result.code;
+    backup::write_backup_metrics(ctx, result.code, core::monotonic_seconds() - t0, result.generation);
+    if (!flags->verify && !ctx.config.verify_after_backup) return result.code;
+    verify::VerifyOptions vopts;
+    vopts.generation = g.id;
+    auto report = verify::run_verify(ctx, vopts);
+    verify::write_verify_metrics(ctx, report);
+    if (!ctx.out.json()) ctx.out.info("");
+    verify::print_report(ctx, report);
+    // the worse of the two: a partial backup stays partial, findings are reported as such
+    return report.exit_code() != core::ExitCode::ok ? report.exit_code() : result.code;
   };
   return c;
 }

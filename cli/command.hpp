@@ -27,6 +27,7 @@ Command list_command();
 Command prune_command();
 Command sources_command();
 Command config_command();
+Command verify_command();
 
 // "1.5 GiB", "312 B"
 std::string human_bytes(std::uint64_t bytes);

@@ -67,6 +67,13 @@ etcd:
   compression: none
 # An admin kubeconfig, to save the cluster's kubeadm-config ConfigMap (needs kubectl).
 kubeconfig: /etc/kubernetes/admin.conf
+# Prometheus metrics (node_exporter textfile format) after backup and verify; written only
+# when this folder exists. "" turns them off.
+metrics:
+  textfile_dir: /var/lib/node_exporter/textfile_collector
+verify:
+  # Run kdr verify after every backup (as kdr backup --verify does).
+  after_backup: false
 retention:
   keep_last: 12
   hourly: 24
@@ -212,6 +219,15 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
        r.mapping(n, k, {{"retries", [&](const Node& v, const Key& kk) { c.copy_retries = r.count(v, kk); }}});
      }},
     {"kubeconfig", [&](const Node& n, const Key& k) { c.kubeconfig = r.node_path(n, k); }},
+    {"metrics", [&](const Node& n, const Key& k) {
+       r.mapping(n, k, {{"textfile_dir", [&](const Node& v, const Key& kk) {
+         const auto text = r.scalar<std::string>(v, kk, "a folder");
+         c.metrics_dir = text.empty() ? std::string() : r.node_path(v, kk);
+       }}});
+     }},
+    {"verify", [&](const Node& n, const Key& k) {
+       r.mapping(n, k, {{"after_backup", [&](const Node& v, const Key& kk) { c.verify_after_backup = r.scalar<bool>(v, kk, "true or false"); }}});
+     }},
     {"etcd", [&](const Node& n, const Key& k) { read_etcd(r, n, k, c.etcd); }},
     {"retention", [&](const Node& n, const Key& k) {
        r.mapping(n, k, {

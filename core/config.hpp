@@ -50,6 +50,8 @@ struct Config {
   bool prune_after_backup = true;
   EtcdConfig etcd;
   std::string kubeconfig;  // node path of an admin kubeconfig, for the kubeadm-config ConfigMap
+  std::string metrics_dir;  // node_exporter textfile folder (node path); empty: no metrics
+  bool verify_after_backup = false;
 };
 
 // The built-in defaults, as the YAML text they are parsed from.

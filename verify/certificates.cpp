@@ -1,11 +1,13 @@
 #include "verify/certificates.hpp"
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <memory>
 
 #include "core/error.hpp"

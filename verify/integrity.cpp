@@ -64,18 +64,30 @@ std::map<std::string, std::string> parse_sums(const std::string& text, Findings&
   return sums;
 }
 
+// The folders above the sources (/var, /var/lib for /var/lib/etcd) hold the tree together
+// and are not entries of their own.
+std::set<std::string> ancestors_of(const core::Manifest& m) {
+  std::set<std::string> out;
+  for (const auto& e : m.entries)
+    for (auto slash = e.path.rfind('/'); slash != std::string::npos && slash > 0; slash = e.path.rfind('/', slash - 1))
+      if (!out.insert(e.path.substr(0, slash)).second) break;
+  return out;
+}
+
 void walk_extra(const core::bfs::path& dir, const std::string& node_path,
-                const std::unordered_map<std::string, std::size_t>& index, Findings& findings) {
+                const std::unordered_map<std::string, std::size_t>& index, const std::set<std::string>& ancestors,
+                Findings& findings) {
   for (const auto& name : core::list_dir(dir)) {
     const std::string child = node_path == "/" ? "/" + name : node_path + "/" + name;
     const auto p = dir / name;
-    const bool known = index.count(child) != 0;
     auto st = core::lstat_path(p);
+    const bool known = index.count(child) != 0 ||
+                       (st && st->type == core::FileType::directory && ancestors.count(child) != 0);
     if (!known) {
       findings.add(Severity::error, check_name, "extra", child,
                    "in the generation's files/ but not in its manifest (added after the backup?)");
     }
-    if (st && st->type == FileType::directory) walk_extra(p, child, index, findings);
+    if (st && st->type == FileType::directory) walk_extra(p, child, index, ancestors, findings);
   }
 }
 
@@ -167,7 +179,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
   });
 
   const auto files_dir = g.dir / "files";
-  if (core::lstat_path(files_dir)) walk_extra(files_dir, "/", g.manifest->index(), findings);
+  if (core::lstat_path(files_dir)) walk_extra(files_dir, "/", g.manifest->index(), ancestors_of(*g.manifest), findings);
 
   // The generation's own files and SHA256SUMS
   std::map<std::string, std::string> expected;

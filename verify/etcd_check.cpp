@@ -1,0 +1,101 @@
+#include "verify/etcd_check.hpp"
+
+#include <unistd.h>
+
+#include <boost/filesystem/operations.hpp>
+
+#include "backup/etcd_snapshot.hpp"
+#include "core/error.hpp"
+#include "core/zstd_file.hpp"
+
+namespace kdr::verify {
+
+namespace {
+
+constexpr const char* check_name = "etcd";
+
+// A private scratch folder for the decompressed snapshot, removed on every path out.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/var/tmp") + "/kdr-verify-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) core::throw_errno("create scratch folder", pattern, errno);
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    boost::system::error_code ec;
+    core::bfs::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const core::bfs::path& path() const { return path_; }
+
+ private:
+  core::bfs::path path_;
+};
+
+}  // namespace
+
+EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g, Findings& findings) {
+  EtcdCheck check;
+  const auto etcd = g.meta.extra.value("etcd", nlohmann::json::object());
+  const auto snap = etcd.value("snapshot", nlohmann::json());
+  if (!snap.is_object()) {
+    if (etcd.value("snapshot_disabled", false))
+      findings.add(Severity::warning, check_name, "no-snapshot", "etcd/",
+                   "snapshots are disabled (etcd.snapshot: false): only the raw data dir copy, which may be torn");
+    else
+      findings.add(Severity::error, check_name, "no-snapshot", "etcd/",
+                   fmt::format("this generation has no consistent etcd snapshot: {}",
+                               etcd.value("snapshot_error", std::string("not recorded"))));
+    return check;
+  }
+  check.has_snapshot = true;
+  const std::string file = snap.value("file", "etcd/snapshot.db");
+  auto path = g.dir / file;
+  if (!core::lstat_path(path)) {
+    findings.add(Severity::error, check_name, "missing", file, "the snapshot file is missing");
+    return check;
+  }
+  try {
+    std::optional<ScratchDir> scratch;
+    if (snap.value("compression", "none") == "zstd") {
+      scratch.emplace();
+      const auto plain = scratch->path() / "snapshot.db";
+      core::zstd_decompress_file(path, plain);
+      path = plain;
+    }
+    const auto trailer = backup::check_snapshot_trailer(path);
+    if (!trailer.ok) {
+      findings.add(Severity::error, check_name, "trailer", file, trailer.problem);
+      return check;
+    }
+    if (trailer.file_sha256 != snap.value("db_sha256", "")) {
+      findings.add(Severity::error, check_name, "content", file, "the snapshot differs from the one recorded at backup time");
+      return check;
+    }
+    std::string tool, error;
+    const auto status = backup::snapshot_status(ctx, path, tool, error);
+    if (!status) {
+      findings.add(Severity::error, check_name, "status", file, error);
+      return check;
+    }
+    check.revision = status->value("revision", std::int64_t{0});
+    check.total_keys = status->value("totalKey", std::uint64_t{0});
+    const auto want_rev = snap.value("revision", std::int64_t{0});
+    const auto want_keys = snap.value("total_keys", std::uint64_t{0});
+    if (check.revision != want_rev || check.total_keys != want_keys) {
+      findings.add(Severity::error, check_name, "status", file,
+                   fmt::format("{} reads revision {} with {} keys; the backup recorded revision {} with {} keys", tool,
+                               check.revision, check.total_keys, want_rev, want_keys));
+      return check;
+    }
+    check.snapshot_ok = true;
+  } catch (const core::Error& e) {
+    findings.add(Severity::error, check_name, "unreadable", file, e.what());
+  }
+  return check;
+}
+
+}  // namespace kdr::verify

@@ -1,0 +1,182 @@
+#include "verify/verify.hpp"
+
+#include <map>
+
+#include "core/error.hpp"
+#include "core/repository.hpp"
+
+namespace kdr::verify {
+
+namespace {
+
+bool any_error_under(const Findings& f, std::string_view check, const std::string& dir) {
+  for (const auto& x : f.all())
+    if (x.severity == Severity::error && x.check == check &&
+        (x.path == dir || x.path.rfind(dir + "/", 0) == 0))
+      return true;
+  return false;
+}
+
+const core::SourceStats* source(const core::GenerationMeta& m, const std::string& path) {
+  for (const auto& s : m.sources)
+    if (s.path == path) return &s;
+  return nullptr;
+}
+
+void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& r) {
+  const auto& f = r.findings;
+  const auto& etcd_dir = ctx.config.etcd_data_dir;
+  // What it can restore
+  if (r.etcd.snapshot_ok)
+    r.can_restore.push_back(fmt::format("etcd from a consistent snapshot at revision {} with {} keys", r.etcd.revision,
+                                        r.etcd.total_keys));
+  else if (source(g.meta, etcd_dir) != nullptr && !any_error_under(f, "integrity", etcd_dir))
+    r.can_restore.push_back(fmt::format("etcd only from the raw copy of {} (no checked snapshot; it may be torn)", etcd_dir));
+  if (const auto* k = source(g.meta, "/etc/kubernetes"); k != nullptr && !any_error_under(f, "integrity", "/etc/kubernetes")) {
+    const bool sa = g.manifest && g.manifest->index().count("/etc/kubernetes/pki/sa.key") != 0;
+    r.can_restore.push_back(fmt::format("/etc/kubernetes complete: {} files (PKI{}, kubeconfigs, static pod manifests)",
+                                        k->files, sa ? " with sa.key" : ", but no sa.key"));
+  }
+  for (const auto& s : g.meta.sources)
+    if (s.path != etcd_dir && s.path != "/etc/kubernetes" && s.present && s.files + s.symlinks > 0 &&
+        !any_error_under(f, "integrity", s.path))
+      r.can_restore.push_back(fmt::format("{} ({} file(s), {} symlink(s))", s.path, s.files, s.symlinks));
+  if (g.meta.extra.value("node", nlohmann::json::object()).contains("kubeadm_config"))
+    r.can_restore.push_back("the cluster's kubeadm configuration, for kubeadm init --config");
+
+  // What is wrong, by check
+  std::map<std::string, std::pair<std::size_t, std::size_t>> by_check;  // errors, warnings
+  for (const auto& x : f.all()) {
+    if (x.severity == Severity::error) ++by_check[x.check].first;
+    if (x.severity == Severity::warning) ++by_check[x.check].second;
+  }
+  static const std::map<std::string, std::string> what = {
+      {"integrity", "the generation itself is damaged (it no longer matches its manifest)"},
+      {"live", "the node differs from the backup beyond what etcd changes by itself"},
+      {"etcd", "the etcd snapshot cannot be trusted or is missing"},
+      {"certificates", "certificates are expired or about to expire"}};
+  for (const auto& [check, n] : by_check)
+    r.problems.push_back(fmt::format("{}: {} error(s), {} warning(s)", what.count(check) ? what.at(check) : check,
+                                     n.first, n.second));
+
+  // The next command
+  const auto errors = [&](const char* check) { return by_check.count(check) ? by_check.at(check).first : 0; };
+  if (errors("integrity") > 0 || errors("etcd") > 0)
+    r.next = "do not restore from this generation: check an older one (kdr list; kdr verify <id>), then take a new "
+             "backup (kdr backup) and find what damaged this one";
+  else if (errors("certificates") > 0)
+    r.next = "renew the certificates before relying on a restore (kubeadm certs renew all), then kdr backup";
+  else if (errors("live") > 0)
+    r.next = "the node's control-plane files changed since this backup: if the change is intended, run kdr backup; "
+             "if it is damage, restore this generation";
+  else if (f.any_problem())
+    r.next = "read the warnings above; the generation can be restored";
+  else
+    r.next = fmt::format("nothing to do: generation {} is whole and can be restored", g.id);
+}
+
+}  // namespace
+
+core::ExitCode VerifyReport::exit_code() const {
+  return findings.any_problem() ? core::ExitCode::findings : core::ExitCode::ok;
+}
+
+nlohmann::json VerifyReport::to_json() const {
+  auto items = nlohmann::json::array();
+  for (const auto& x : findings.all()) items.push_back(verify::to_json(x));
+  nlohmann::json checks = {
+      {"integrity", {{"entries", integrity.entries}, {"files_hashed", integrity.files_hashed}, {"bytes_hashed", integrity.bytes_hashed}}},
+      {"etcd", {{"has_snapshot", etcd.has_snapshot}, {"snapshot_ok", etcd.snapshot_ok}, {"revision", etcd.revision}, {"total_keys", etcd.total_keys}}},
+      {"certificates", {{"checked", certificates.checked}}},
+  };
+  if (certificates.earliest)
+    checks["certificates"]["earliest"] = {{"where", certificates.earliest->where}, {"path", certificates.earliest->path},
+                                          {"subject", certificates.earliest->subject},
+                                          {"not_after", core::iso_time(certificates.earliest->not_after)}};
+  if (live)
+    checks["live"] = {{"identical", live->identical}, {"content_differs", live->content_differs},
+                      {"metadata_differs", live->metadata_differs}, {"only_in_backup", live->only_in_backup},
+                      {"only_on_node", live->only_on_node}, {"expected_etcd_changes", live->expected_etcd}};
+  return {{"generation", generation},
+          {"generation_status", status},
+          {"counts", {{"error", findings.count(Severity::error)}, {"warning", findings.count(Severity::warning)},
+                      {"info", findings.count(Severity::info)}}},
+          {"findings", items},
+          {"checks", checks},
+          {"summary", {{"can_restore", can_restore}, {"problems", problems}, {"next", next}}},
+          {"duration_s", duration_s},
+          {"exit_code", core::to_int(exit_code())}};
+}
+
+VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) {
+  const double t0 = core::monotonic_seconds();
+  auto repo = core::Repository::open(ctx.backup_dir);
+  std::optional<core::RepositoryLock> lock;
+  if (options.locking == Locking::take) lock.emplace(repo.lock(core::LockMode::shared));
+  const auto entry = repo.find(options.generation);
+  if (!entry.meta)
+    throw core::Error(fmt::format("generation {}: {}", entry.id, entry.problem), core::ExitCode::failed);
+  VerifyReport r;
+  r.generation = entry.id;
+  r.status = std::string(core::to_string(entry.meta->status));
+  r.generation_time = entry.meta->time;
+  const auto g = load_generation(entry.id, entry.path, *entry.meta, r.findings);
+  ctx.out.detail("verify {}: integrity", g.id);
+  r.integrity = check_integrity(g, ctx.config.etcd_data_dir, r.findings);
+  if (options.live) {
+    ctx.out.detail("verify {}: against the live node under {}", g.id, ctx.root.root().string());
+    r.live = check_live(ctx, g, r.findings);
+  }
+  ctx.out.detail("verify {}: etcd snapshot", g.id);
+  r.etcd = check_etcd_snapshot(ctx, g, r.findings);
+  ctx.out.detail("verify {}: certificates", g.id);
+  r.certificates = check_certificates(ctx, g, options.live, core::now_epoch(), r.findings);
+  summarize(ctx, g, r);
+  r.duration_s = core::monotonic_seconds() - t0;
+  return r;
+}
+
+void print_report(const core::Context& ctx, const VerifyReport& r) {
+  if (ctx.out.json()) {
+    ctx.out.raw(r.to_json().dump(2));
+    return;
+  }
+  ctx.out.info("kdr verify: generation {} ({}, taken {})", r.generation, r.status, core::iso_time(r.generation_time));
+  for (auto sev : {Severity::error, Severity::warning}) {
+    const auto n = r.findings.count(sev);
+    if (n == 0) continue;
+    ctx.out.info("");
+    ctx.out.info("{} ({}):", sev == Severity::error ? "ERRORS" : "WARNINGS", n);
+    for (const auto& x : r.findings.all())
+      if (x.severity == sev) ctx.out.info("  [{} {}] {}: {}", x.check, x.kind, x.path, x.detail);
+  }
+  if (const auto n = r.findings.count(Severity::info); n > 0) {
+    ctx.out.info("");
+    ctx.out.info("EXPECTED ({}): etcd's own files moved on after the backup (use -v to list them)", n);
+    if (ctx.out.verbosity() == core::Verbosity::verbose)
+      for (const auto& x : r.findings.all())
+        if (x.severity == Severity::info) ctx.out.info("  [{} {}] {}: {}", x.check, x.kind, x.path, x.detail);
+  }
+  ctx.out.info("");
+  ctx.out.info("Checked: {} entries, {} files re-hashed ({:.1f} MiB){}; {} certificates{}.", r.integrity.entries,
+               r.integrity.files_hashed, static_cast<double>(r.integrity.bytes_hashed) / 1048576.0,
+               r.live ? fmt::format("; against the node: {} identical, {} content differs, {} metadata differs, {} only "
+                                    "in backup, {} only on node",
+                                    r.live->identical, r.live->content_differs, r.live->metadata_differs,
+                                    r.live->only_in_backup, r.live->only_on_node)
+                      : std::string("; live comparison skipped"),
+               r.certificates.checked,
+               r.certificates.earliest ? fmt::format(", the first expires {} ({})", core::iso_time(r.certificates.earliest->not_after),
+                                                     r.certificates.earliest->path)
+                                       : std::string());
+  ctx.out.info("");
+  ctx.out.info("This generation can restore:");
+  for (const auto& c : r.can_restore) ctx.out.info("  - {}", c);
+  if (!r.problems.empty()) {
+    ctx.out.info("What is wrong:");
+    for (const auto& p : r.problems) ctx.out.info("  - {}", p);
+  }
+  ctx.out.info("Next: {}", r.next);
+}
+
+}  // namespace kdr::verify

@@ -1,0 +1,50 @@
+// `kdr verify [GENERATION]`: every check, every finding, and a closing summary in an
+// operator's words: what the generation can restore, what is wrong, the next command.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/context.hpp"
+#include "core/exit_codes.hpp"
+#include "verify/certificates.hpp"
+#include "verify/etcd_check.hpp"
+#include "verify/findings.hpp"
+#include "verify/integrity.hpp"
+#include "verify/live.hpp"
+
+namespace kdr::verify {
+
+enum class Locking { take, already_held };
+
+struct VerifyOptions {
+  std::string generation = "latest";
+  bool live = true;  // compare with the live node too
+  Locking locking = Locking::take;
+};
+
+struct VerifyReport {
+  std::string generation;
+  std::string status;  // the generation's own status (complete/partial)
+  std::int64_t generation_time = 0;
+  Findings findings;
+  IntegrityStats integrity;
+  std::optional<LiveStats> live;
+  EtcdCheck etcd;
+  CertificateStats certificates;
+  std::vector<std::string> can_restore;  // the summary, in plain words
+  std::vector<std::string> problems;
+  std::string next;
+  double duration_s = 0;
+  core::ExitCode exit_code() const;
+  nlohmann::json to_json() const;
+};
+
+VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options);
+
+void print_report(const core::Context& ctx, const VerifyReport& report);
+
+}  // namespace kdr::verify
