@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# kdr verify against a live sandbox node with etcd running: only etcd's own files differ
+# and the report says that is expected; a changed key file on the node is unexpected.
+# Also: backup --verify, --json, metrics in the node_exporter textfile format.
+source "$(dirname "$0")/../lib/scenario.sh"
+
+sandbox_make_node "$ROOT"
+mkdir -p "$ROOT/var/lib/node_exporter/textfile_collector"
+sandbox_start_etcd "$ROOT"
+sandbox_fill_etcd "$ROOT" 20 5000
+
+step "backup --verify on a healthy node: clean"
+expect_rc 0 kdr backup --verify
+assert_contains "$OUT" "This generation can restore:"
+assert_contains "$OUT" "etcd from a consistent snapshot at revision"
+assert_contains "$OUT" "Next: nothing to do"
+
+step "etcd keeps writing: only etcd's files differ, and that is expected"
+sandbox_fill_etcd "$ROOT" 10 5000 /registry/events/default/ev-
+expect_rc 0 kdr verify
+assert_contains "$OUT" "EXPECTED ("
+expect_rc 0 kdr --json verify
+report=$OUT
+[ "$(jq '.checks.live.expected_etcd_changes' <<<"$report")" -ge 1 ] || fail "no expected etcd change reported"
+assert_eq "$(jq '.counts.error + .counts.warning' <<<"$report")" "0" "problems on a healthy node"
+jq -e '[.findings[] | select(.severity == "info") | .path | startswith("/var/lib/etcd")] | all' <<<"$report" >/dev/null ||
+  fail "an expected difference outside etcd's data dir"
+
+step "a key changed on the node: unexpected, an error, exit 4"
+openssl ecparam -name prime256v1 -genkey -noout -out "$ROOT/etc/kubernetes/pki/apiserver.key" 2>/dev/null
+expect_rc 4 kdr verify
+assert_contains "$OUT" "[live content-differs] /etc/kubernetes/pki/apiserver.key"
+assert_contains "$OUT" "Next: the node's control-plane files changed since this backup"
+expect_rc 4 kdr --json verify
+jq -e '.findings[] | select(.path == "/etc/kubernetes/pki/apiserver.key" and .severity == "error" and .kind == "content-differs")' \
+  <<<"$OUT" >/dev/null || fail "json finding"
+
+step "a kubeconfig whose mode changed, a manifest removed: named"
+chmod 0644 "$ROOT/etc/kubernetes/admin.conf"
+mv "$ROOT/etc/kubernetes/manifests/kube-scheduler.yaml" "$T/"
+expect_rc 4 kdr verify
+assert_contains "$OUT" "[live metadata-differs] /etc/kubernetes/admin.conf"
+assert_contains "$OUT" "[live only-in-backup] /etc/kubernetes/manifests/kube-scheduler.yaml"
+mv "$T/kube-scheduler.yaml" "$ROOT/etc/kubernetes/manifests/"
+
+step "--no-live checks the generation alone"
+expect_rc 0 kdr verify --no-live
+assert_contains "$OUT" "live comparison skipped"
+
+step "metrics for Prometheus, atomically in the textfile folder"
+prom=$ROOT/var/lib/node_exporter/textfile_collector
+grep -q '^kdr_verify_findings{severity="error"} 0$' "$prom/kdr_verify.prom" || fail "verify metrics: $(cat "$prom/kdr_verify.prom")"
+grep -q '^kdr_certificate_earliest_expiry_timestamp_seconds ' "$prom/kdr_verify.prom" || fail "certificate expiry metric"
+grep -q '^kdr_backup_last_success_timestamp_seconds ' "$prom/kdr_backup.prom" || fail "backup metrics"
+grep -q '^kdr_etcd_snapshot_revision ' "$prom/kdr_backup.prom" || fail "snapshot revision metric"
+[ -z "$(ls -A "$prom" | grep -v '\.prom$')" ] || fail "temporary files left in the textfile folder"
+expect_rc 0 kdr verify --no-live
+last=$(awk '/^kdr_backup_last_success_timestamp_seconds /{print $2}' "$prom/kdr_backup.prom")
+sandbox_stop_etcd "$ROOT"
+expect_rc 3 kdr backup
+assert_eq "$(awk '/^kdr_backup_last_run_exit_code /{print $2}' "$prom/kdr_backup.prom")" "3" "exit code metric"
+assert_eq "$(awk '/^kdr_backup_last_success_timestamp_seconds /{print $2}' "$prom/kdr_backup.prom")" "$last" \
+  "a partial run does not count as a success"
