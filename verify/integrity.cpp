@@ -129,7 +129,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
     }
     if (e.type != FileType::symlink && st->mode != e.mode)
       findings.add(Severity::error, check_name, "mode", e.path,
-                   fmt::format("mode {} , the manifest says {}", core::mode_to_string(st->mode), core::mode_to_string(e.mode)));
+                   fmt::format("mode {}, the manifest says {}", core::mode_to_string(st->mode), core::mode_to_string(e.mode)));
     if (as_root && (st->uid != e.uid || st->gid != e.gid))
       findings.add(Severity::error, check_name, "owner", e.path,
                    fmt::format("owner {}:{}, the manifest says {}:{}", st->uid, st->gid, e.uid, e.gid));
