@@ -14,7 +14,10 @@ Command verify_command() {
   c.add_options = [options, no_live](CLI::App& sub) {
     sub.add_option("generation", options->generation, "generation id, a unique prefix of one, or latest")
         ->capture_default_str();
-    sub.add_flag("--no-live", *no_live, "skip the comparison with the live node");
+    auto* nl = sub.add_flag("--no-live", *no_live, "skip the comparison with the live node");
+    sub.add_flag("--live-only", options->live_only,
+                 "only compare the generation with the live node (no integrity, snapshot or certificate checks)")
+        ->excludes(nl);
   };
   c.run = [options, no_live](const core::Context& ctx) {
     auto opts = *options;

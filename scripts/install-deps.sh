@@ -11,7 +11,7 @@ packages=(
   # tests and drill: a real etcd, certificates, process tools
   etcd-server etcd-client openssl procps psmisc util-linux jq time zstd e2fsprogs netcat-openbsd
   # benchmarks: the tools kdr is compared with
-  rsync diffutils
+  rsync diffutils restic
 )
 
 if [ "$(id -u)" -ne 0 ]; then

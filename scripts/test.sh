@@ -36,5 +36,6 @@ if [ "$bench" = yes ]; then
   echo "== benchmark, quick mode"
   bash "$src/bench/backup-vs-rsync.sh" --quick --kdr "$src/build/cli/kdr"
   bash "$src/bench/snapshot-vs-etcdctl.sh" --quick --kdr "$src/build/cli/kdr"
+  bash "$src/bench/verify-vs-diff.sh" --quick --kdr "$src/build/cli/kdr"
 fi
 echo "== all tests passed"

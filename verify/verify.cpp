@@ -121,16 +121,20 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
   r.status = std::string(core::to_string(entry.meta->status));
   r.generation_time = entry.meta->time;
   const auto g = load_generation(entry.id, entry.path, *entry.meta, r.findings);
-  ctx.out.detail("verify {}: integrity", g.id);
-  r.integrity = check_integrity(g, ctx.config.etcd_data_dir, r.findings);
-  if (options.live) {
+  if (!options.live_only) {
+    ctx.out.detail("verify {}: integrity", g.id);
+    r.integrity = check_integrity(g, ctx.config.etcd_data_dir, r.findings);
+  }
+  if (options.live || options.live_only) {
     ctx.out.detail("verify {}: against the live node under {}", g.id, ctx.root.root().string());
     r.live = check_live(ctx, g, r.findings);
   }
-  ctx.out.detail("verify {}: etcd snapshot", g.id);
-  r.etcd = check_etcd_snapshot(ctx, g, r.findings);
-  ctx.out.detail("verify {}: certificates", g.id);
-  r.certificates = check_certificates(ctx, g, options.live, core::now_epoch(), r.findings);
+  if (!options.live_only) {
+    ctx.out.detail("verify {}: etcd snapshot", g.id);
+    r.etcd = check_etcd_snapshot(ctx, g, r.findings);
+    ctx.out.detail("verify {}: certificates", g.id);
+    r.certificates = check_certificates(ctx, g, options.live, core::now_epoch(), r.findings);
+  }
   summarize(ctx, g, r);
   r.duration_s = core::monotonic_seconds() - t0;
   return r;

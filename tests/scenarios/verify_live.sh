@@ -31,6 +31,8 @@ openssl ecparam -name prime256v1 -genkey -noout -out "$ROOT/etc/kubernetes/pki/a
 expect_rc 4 kdr verify
 assert_contains "$OUT" "[live content-differs] /etc/kubernetes/pki/apiserver.key"
 assert_contains "$OUT" "Next: the node's control-plane files changed since this backup"
+expect_rc 4 kdr verify --live-only
+assert_contains "$OUT" "[live content-differs] /etc/kubernetes/pki/apiserver.key"
 expect_rc 4 kdr --json verify
 jq -e '.findings[] | select(.path == "/etc/kubernetes/pki/apiserver.key" and .severity == "error" and .kind == "content-differs")' \
   <<<"$OUT" >/dev/null || fail "json finding"
