@@ -68,6 +68,8 @@ G=$(latest_gen)
 [ -f "$G/etcd/snapshot.db.zst" ] && [ ! -e "$G/etcd/snapshot.db" ] || fail "no compressed snapshot"
 assert_eq "$(zstd -dc "$G/etcd/snapshot.db.zst" | sha256sum | cut -c1-64)" "$(jq -r .etcd.snapshot.db_sha256 "$G/meta.json")" "decompressed snapshot"
 (cd "$G" && sha256sum -c --quiet --strict SHA256SUMS) || fail "sha256sum -c with a compressed snapshot"
+expect_rc 0 kdr verify --no-live
+assert_contains "$OUT" "etcd from a consistent snapshot at revision $(jq .etcd.snapshot.revision "$G/meta.json")"
 rm "$ROOT/etc/kdr/kdr.yaml"
 
 step "a refused client certificate: partial (3), with its own message"
