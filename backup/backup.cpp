@@ -65,7 +65,7 @@ void make_durable(const core::bfs::path& dir) {
 
 bool torn_outside(const core::Manifest& manifest, const std::string& etcd_data_dir) {
   for (const auto& e : manifest.entries)
-    if (e.torn && !is_excluded(e.path, {etcd_data_dir})) return true;
+    if (e.torn && !core::node_path_within(e.path, etcd_data_dir)) return true;
   return false;
 }
 
@@ -81,7 +81,7 @@ void warn_uncovered_apiserver_files(const core::Context& ctx, const core::Static
       continue;
     }
     const bool covered = std::any_of(plan.sources.begin(), plan.sources.end(),
-                                     [&](const Source& s) { return is_excluded(*f.host_path, {s.path}); });
+                                     [&](const Source& s) { return core::node_path_within(*f.host_path, s.path); });
     if (!covered)
       warnings.push_back(fmt::format("kube-apiserver --{} names {} (on the node: {}), which no source covers: add it "
                                      "to sources in the config",

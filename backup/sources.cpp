@@ -9,18 +9,8 @@ namespace kdr::backup {
 
 using core::Error;
 
-namespace {
-
-bool is_within(const std::string& inner, const std::string& outer) {
-  if (outer == "/") return true;
-  return inner == outer || (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
-                            inner[outer.size()] == '/');
-}
-
-}  // namespace
-
 bool is_excluded(const std::string& path, const std::vector<std::string>& excludes) {
-  return std::any_of(excludes.begin(), excludes.end(), [&](const auto& e) { return is_within(path, e); });
+  return std::any_of(excludes.begin(), excludes.end(), [&](const auto& e) { return core::node_path_within(path, e); });
 }
 
 std::string join_reasons(const Source& source) {
@@ -64,7 +54,7 @@ SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, 
       continue;
     }
     auto parent = std::find_if(plan.sources.begin(), plan.sources.end(),
-                               [&](const Source& s) { return is_within(path, s.path); });
+                               [&](const Source& s) { return core::node_path_within(path, s.path); });
     if (parent != plan.sources.end()) {
       plan.notes.push_back(fmt::format("{} is inside {}: backed up once, as part of it ({})", path, parent->path,
                                        join_reasons(source)));

@@ -118,20 +118,13 @@ void TreeCopier::copy_dir(const std::string& node_path, const FileStat& st, core
 
 void TreeCopier::copy_symlink(const std::string& node_path, const FileStat& st) {
   const auto src = root_.host(node_path);
-  std::string target(st.size + 1, '\0');
-  for (;;) {
-    ssize_t n = ::readlink(src.c_str(), target.data(), target.size());
-    if (n < 0) {
-      warnings_.push_back(core::errno_message("read symlink", node_path, errno));
-      incomplete_ = true;
-      return;
-    }
-    if (static_cast<std::size_t>(n) < target.size()) {
-      target.resize(static_cast<std::size_t>(n));
-      break;
-    }
-    target.resize(target.size() * 2);
+  const auto read = core::read_link(src);
+  if (!read) {
+    warnings_.push_back(core::errno_message("read symlink", node_path, errno));
+    incomplete_ = true;
+    return;
   }
+  const std::string& target = *read;
   const auto out = dest(node_path);
   if (::symlink(target.c_str(), out.c_str()) != 0) core::throw_errno("create symlink", out.string(), errno);
   apply_metadata(out, st, true);

@@ -57,6 +57,9 @@ class Fd {
   int fd_ = -1;
 };
 
+// The target of a symlink, whatever its length; empty when it cannot be read.
+std::optional<std::string> read_link(const bfs::path& path);
+
 // fsync a file or a folder (its entries) by path.
 void fsync_path(const bfs::path& path);
 

@@ -26,6 +26,13 @@ std::string normalize_node_path(std::string_view node_path, std::string_view ori
   return out.empty() ? "/" : out;
 }
 
+bool node_path_within(std::string_view inner, std::string_view outer) {
+  while (outer.size() > 1 && outer.back() == '/') outer.remove_suffix(1);
+  if (outer == "/") return true;
+  return inner == outer ||
+         (inner.size() > outer.size() && inner.substr(0, outer.size()) == outer && inner[outer.size()] == '/');
+}
+
 NodeRoot::NodeRoot(bfs::path root) : root_(std::move(root)) {
   if (root_.empty()) root_ = "/";
 }

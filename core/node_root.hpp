@@ -13,6 +13,11 @@ namespace kdr::core {
 // and returns it without a trailing slash. Throws UsageError naming `origin` otherwise.
 std::string normalize_node_path(std::string_view node_path, std::string_view origin);
 
+// True when node path `inner` is `outer` or lies below it ("/" contains everything;
+// a trailing slash on `outer` is ignored). Compares whole path parts: /etc/kube is not
+// inside /etc/kubernetes.
+bool node_path_within(std::string_view inner, std::string_view outer);
+
 class NodeRoot {
  public:
   explicit NodeRoot(bfs::path root = "/");

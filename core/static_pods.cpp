@@ -40,13 +40,6 @@ void read_containers(const YAML::Node& list, StaticPod& pod) {
   }
 }
 
-bool is_within(std::string_view inner, std::string_view outer) {
-  while (outer.size() > 1 && outer.back() == '/') outer.remove_suffix(1);
-  if (outer == "/") return true;
-  return inner == outer || (inner.size() > outer.size() && inner.substr(0, outer.size()) == outer &&
-                            inner[outer.size()] == '/');
-}
-
 }  // namespace
 
 StaticPod parse_static_pod(std::string_view text, const std::string& origin) {
@@ -96,7 +89,7 @@ std::optional<std::string> StaticPod::flag(std::string_view flag_name) const {
 std::optional<std::string> StaticPod::host_path_of(const Container& c, const std::string& container_path) const {
   const VolumeMount* best = nullptr;
   for (const auto& m : c.mounts)
-    if (is_within(container_path, m.mount_path) && (best == nullptr || m.mount_path.size() > best->mount_path.size()))
+    if (node_path_within(container_path, m.mount_path) && (best == nullptr || m.mount_path.size() > best->mount_path.size()))
       best = &m;
   if (best == nullptr) return std::nullopt;
   for (const auto& hp : host_paths) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/node_root.hpp"
 #include "core/parallel.hpp"
 #include "core/sha256.hpp"
 
@@ -17,18 +18,6 @@ using core::FileType;
 namespace {
 
 constexpr const char* check_name = "integrity";
-
-std::string read_link(const core::bfs::path& p) {
-  std::string target(4096, '\0');
-  ssize_t n = ::readlink(p.c_str(), target.data(), target.size());
-  if (n < 0) return {};
-  target.resize(static_cast<std::size_t>(n));
-  return target;
-}
-
-bool is_within(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
-}
 
 // SHA256SUMS as sha256sum writes it: "<hash>  <name>", a leading backslash for escaped names.
 std::map<std::string, std::string> parse_sums(const std::string& text, Findings& findings) {
@@ -134,7 +123,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
       findings.add(Severity::error, check_name, "owner", e.path,
                    fmt::format("owner {}:{}, the manifest says {}:{}", st->uid, st->gid, e.uid, e.gid));
     if (e.type == FileType::symlink) {
-      const auto target = read_link(p);
+      const auto target = core::read_link(p).value_or("");
       if (target != e.target)
         findings.add(Severity::error, check_name, "target", e.path,
                      fmt::format("points at '{}', the manifest says '{}'", target, e.target));
@@ -148,7 +137,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
       }
       to_hash.push_back(i);
       if (e.torn) {
-        const bool etcd = is_within(e.path, etcd_data_dir);
+        const bool etcd = core::node_path_within(e.path, etcd_data_dir);
         findings.add(etcd ? Severity::info : Severity::warning, check_name, "torn", e.path,
                      etcd ? "copied while etcd wrote to it; the consistent copy is the snapshot"
                           : "kept changing while it was copied; the copy may be inconsistent");

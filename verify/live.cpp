@@ -7,6 +7,7 @@
 
 #include "backup/sources.hpp"
 #include "core/error.hpp"
+#include "core/node_root.hpp"
 #include "core/parallel.hpp"
 #include "core/sha256.hpp"
 
@@ -18,18 +19,6 @@ using core::FileType;
 namespace {
 
 constexpr const char* check_name = "live";
-
-bool is_within(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
-}
-
-std::string read_link(const core::bfs::path& p) {
-  std::string target(4096, '\0');
-  ssize_t n = ::readlink(p.c_str(), target.data(), target.size());
-  if (n < 0) return {};
-  target.resize(static_cast<std::size_t>(n));
-  return target;
-}
 
 struct LivePath {
   std::string path;
@@ -55,8 +44,8 @@ void walk(const core::NodeRoot& root, const std::string& node_path, const std::v
 // How much a difference matters: etcd's files move on while etcd runs; what kubeadm
 // wrote under /etc/kubernetes must not change behind the operator's back.
 Severity weigh(const std::string& path, const std::string& etcd_data_dir, bool changed_after_backup) {
-  if (is_within(path, etcd_data_dir) && changed_after_backup) return Severity::info;
-  if (is_within(path, "/etc/kubernetes")) return Severity::error;
+  if (core::node_path_within(path, etcd_data_dir) && changed_after_backup) return Severity::info;
+  if (core::node_path_within(path, "/etc/kubernetes")) return Severity::error;
   return Severity::warning;
 }
 
@@ -103,7 +92,7 @@ LiveStats check_live(const core::Context& ctx, const GenerationView& g, Findings
       continue;
     }
     if (e.type == FileType::symlink) {
-      if (read_link(ctx.root.host(l.path)) != e.target) {
+      if (core::read_link(ctx.root.host(l.path)).value_or("") != e.target) {
         ++stats.content_differs;
         note(l.path, &l.st, "content-differs", "the symlink points elsewhere on the node");
       } else {

@@ -32,3 +32,11 @@ TEST_CASE("path_is_within compares whole path parts") {
   CHECK_FALSE(path_is_within("/back", "/backup"));
   CHECK(path_is_within("/var/lib/etcd/backup", "/var/lib/etcd"));
 }
+
+TEST_CASE("node_path_within compares whole path parts") {
+  CHECK(node_path_within("/etc/kubernetes/pki", "/etc/kubernetes"));
+  CHECK(node_path_within("/etc/kubernetes", "/etc/kubernetes/"));
+  CHECK(node_path_within("/anything", "/"));
+  CHECK_FALSE(node_path_within("/etc/kubernetes-old", "/etc/kubernetes"));
+  CHECK_FALSE(node_path_within("/etc", "/etc/kubernetes"));
+}
