@@ -46,6 +46,10 @@ namespace {
 // The kubeadm-config ConfigMap's ClusterConfiguration, saved as a kubeadm config file
 // that `kubeadm init --config` accepts.
 void save_kubeadm_config(const core::Context& ctx, const core::bfs::path& generation_dir, NodeFacts& out) {
+  if (ctx.config.kubeconfig.empty()) {
+    out.not_captured.push_back("kubeadm-config: turned off (kubeconfig: \"\" in the config)");
+    return;
+  }
   const auto kubeconfig = ctx.root.host(ctx.config.kubeconfig);
   if (!core::lstat_path(kubeconfig)) {
     out.not_captured.push_back(fmt::format("kubeadm-config: no admin kubeconfig at {}", ctx.config.kubeconfig));

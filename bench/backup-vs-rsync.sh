@@ -7,12 +7,10 @@
 #
 # --quick: a small node (40 MB of etcd data), for CI; the full run uses 320 MB.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../tests/lib/sandbox.sh"
 
 size_mb=320
 reps=3
-kdr_bin=${KDR_BIN:-$here/../build/cli/kdr}
+kdr_bin=${KDR_BIN:-$(dirname "$0")/../build/cli/kdr}
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) size_mb=40; reps=1 ;;
@@ -22,35 +20,24 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ -x "$kdr_bin" ] || { echo "bench: no kdr binary at $kdr_bin (build first)" >&2; exit 2; }
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/kdr-bench-XXXXXX")
-trap 'sandbox_stop_all; rm -rf "$W"' EXIT
+source "$(dirname "$0")/lib.sh"
+bench_require_kdr
 ROOT=$W/node
 sources=(/var/lib/etcd /etc/kubernetes /etc/ssl/certs /etc/ca-certificates /usr/share/ca-certificates /usr/local/share/ca-certificates)
 
 echo "bench: generating a node with about $size_mb MB of etcd data (db plus WAL)..." >&2
 sandbox_make_node "$ROOT"
 sandbox_start_etcd "$ROOT"
-while [ "$(du -sm "$ROOT/var/lib/etcd" | cut -f1)" -lt "$size_mb" ]; do
-  sandbox_fill_etcd "$ROOT" 10 1000000 "/registry/configmaps/bench/cm-$RANDOM-"
-done
+bench_fill_until "$ROOT" bench_data_dir_at_least "$ROOT" "$size_mb"
 sandbox_stop_etcd "$ROOT"
+# The same job as the seed's rsync: the files. The etcd snapshot has its own benchmark
+# (snapshot-vs-etcdctl.sh), and etcd is stopped here so both tools see the same data;
+# kubectl (the kubeadm configuration) is not run either: it is a separate process.
+mkdir -p "$ROOT/etc/kdr"
+printf 'etcd: {snapshot: false}\nkubeconfig: ""\n' > "$ROOT/etc/kdr/kdr.yaml"
 
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 cache_note="page cache dropped before each run"
-if ! (echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; then cache_note="warm page cache (cannot drop caches here)"; fi
-
-# measure CMD...: prints "seconds max_rss_kb" of CMD (and its children)
-measure() {
-  drop_caches
-  /usr/bin/time -o "$W/time.out" -f '%e %M' "$@" >/dev/null 2>"$W/cmd.err" || {
-    echo "bench: failed: $*" >&2
-    cat "$W/cmd.err" >&2
-    exit 1
-  }
-  tail -n 1 "$W/time.out"
-}
+bench_can_drop_caches || cache_note="warm page cache (cannot drop caches here)"
 
 # The seed's cron job: one rsync -a --delete per path into the mirror on the second disk.
 rsync_script() {
@@ -68,12 +55,15 @@ declare -A results
 # record CASE TOOL "seconds rss": collects one measurement
 record() { results[$1,$2]="${results[$1,$2]:-}$3"$'\n'; }
 # median CASE TOOL: "seconds rss" of the median-time measurement
-median() { printf '%s' "${results[$1,$2]}" | grep . | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+median() { printf '%s' "${results[$1,$2]}" | bench_median; }
 measure_all() {
-  local name=$1
-  record "$name" rsync "$(measure bash "$W/rsync.sh")"
-  record "$name" rsync_sync "$(measure bash "$W/rsync-synced.sh")"
-  record "$name" kdr "$(measure "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr" -q backup)"
+  local name=$1 m
+  m=$(bench_measure bash "$W/rsync.sh")
+  record "$name" rsync "$m"
+  m=$(bench_measure bash "$W/rsync-synced.sh")
+  record "$name" rsync_sync "$m"
+  m=$(bench_measure "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr" -q backup)
+  record "$name" kdr "$m"
 }
 
 burst() {
@@ -93,7 +83,6 @@ done
 for r in $(seq 1 "$reps"); do measure_all unchanged; done
 for r in $(seq 1 "$reps"); do burst; measure_all burst; done
 
-mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 printf '\n## kdr backup vs rsync -a --delete (%s MB etcd data, median of %s, %s)\n\n' "$data_mb" "$reps" "$cache_note"
 echo "| case | rsync s | rsync + sync s | kdr s | kdr / rsync | rsync peak RSS MB | kdr peak RSS MB |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -102,7 +91,7 @@ for c in first unchanged burst; do
   read -r st _ <<<"$(median "$c" rsync_sync)"
   read -r kt km <<<"$(median "$c" kdr)"
   ratio=$(awk -v k="$kt" -v r="$rt" 'BEGIN { if (r > 0) printf "%.2f", k / r; else print "-" }')
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$rt" "$st" "$kt" "$ratio" "$(mb "$rm")" "$(mb "$km")"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$rt" "$st" "$kt" "$ratio" "$(bench_mb "$rm")" "$(bench_mb "$km")"
 done
 echo
 echo "kdr makes every generation durable (syncfs) before publishing it; rsync leaves its copy in the page cache."

@@ -6,12 +6,10 @@
 #
 #   bench/snapshot-vs-etcdctl.sh [--quick] [--db-mb N] [--kdr PATH]
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../tests/lib/sandbox.sh"
 
 db_mb=260
 reps=5
-kdr_bin=${KDR_BIN:-$here/../build/cli/kdr}
+kdr_bin=${KDR_BIN:-$(dirname "$0")/../build/cli/kdr}
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) db_mb=30; reps=1 ;;
@@ -21,17 +19,13 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ -x "$kdr_bin" ] || { echo "bench: no kdr binary at $kdr_bin (build first)" >&2; exit 2; }
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/kdr-bench-XXXXXX")
-trap 'sandbox_stop_all; rm -rf "$W"' EXIT
+source "$(dirname "$0")/lib.sh"
+bench_require_kdr
 ROOT=$W/node
 echo "bench: generating an etcd database of at least $db_mb MB..." >&2
 sandbox_make_node "$ROOT"
 sandbox_start_etcd "$ROOT"
-while [ $(( $(stat -c %s "$ROOT/var/lib/etcd/member/snap/db") >> 20 )) -lt "$db_mb" ]; do
-  sandbox_fill_etcd "$ROOT" 10 1000000 "/registry/configmaps/bench/cm-$RANDOM-"
-done
+bench_fill_until "$ROOT" bench_db_at_least "$ROOT" "$db_mb"
 db_size=$(( $(stat -c %s "$ROOT/var/lib/etcd/member/snap/db") >> 20 ))
 
 # kdr with nothing but the snapshot: no file sources, no hostPath discovery
@@ -40,23 +34,25 @@ printf 'sources: []\nhost_paths: {discover: false}\nretention: {keep_last: 1, ho
   > "$ROOT/etc/kdr/kdr.yaml"
 mkdir -p "$W/disk2"
 
-measure() {
-  /usr/bin/time -o "$W/time.out" -f '%e %M' "$@" >/dev/null 2>"$W/cmd.err" || { cat "$W/cmd.err" >&2; exit 1; }
-  cat "$W/time.out"
-}
-median() { sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+# etcd serves the snapshot from its own memory-mapped database: warm runs, like production
+measure() { bench_measure --warm "$@"; }
+median() { bench_median; }
 
 etcdctl_times=()
 kdr_times=()
 steps=()
 plain() {
+  local m
   rm -f "$W/disk2/plain.db"
-  etcdctl_times+=("$(measure env ETCDCTL_API=3 etcdctl --endpoints "https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")" \
+  m=$(measure env ETCDCTL_API=3 etcdctl --endpoints "https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")" \
     --cacert "$ROOT/etc/kubernetes/pki/etcd/ca.crt" --cert "$ROOT/etc/kubernetes/pki/etcd/healthcheck-client.crt" \
-    --key "$ROOT/etc/kubernetes/pki/etcd/healthcheck-client.key" snapshot save "$W/disk2/plain.db")")
+    --key "$ROOT/etc/kubernetes/pki/etcd/healthcheck-client.key" snapshot save "$W/disk2/plain.db")
+  etcdctl_times+=("$m")
 }
 with_kdr() {
-  kdr_times+=("$(measure "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr" -q backup)")
+  local m
+  m=$(measure "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr" -q backup)
+  kdr_times+=("$m")
   steps+=("$(jq .etcd.snapshot.duration_s "$W/disk2/kdr/latest/meta.json")")
 }
 # alternate which goes first, so neither always finds a warmer etcd
@@ -70,8 +66,8 @@ step=$(printf '%.2f\n' "${steps[@]}" | median)
 printf '\n## etcd snapshot: kdr beside etcdctl snapshot save (%s MB database, median of %s)\n\n' "$db_size" "$reps"
 echo "| tool | wall s | peak RSS MB |"
 echo "|---|---:|---:|"
-printf '| etcdctl snapshot save | %s | %.1f |\n' "$et" "$(awk -v k="$em" 'BEGIN { print k / 1024 }')"
-printf '| kdr backup (snapshot only) | %s | %.1f |\n' "$kt" "$(awk -v k="$km" 'BEGIN { print k / 1024 }')"
+printf '| etcdctl snapshot save | %s | %s |\n' "$et" "$(bench_mb "$em")"
+printf '| kdr backup (snapshot only) | %s | %s |\n' "$kt" "$(bench_mb "$km")"
 echo
 awk -v k="$kt" -v s="$step" -v e="$et" 'BEGIN {
   printf "kdr'"'"'s snapshot step (status, save, trailer check, snapshot status, rename; from meta.json): %s s\n", s

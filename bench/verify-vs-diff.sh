@@ -5,11 +5,9 @@
 #                 restic check --read-data on a restic repository of the same files
 #   bench/verify-vs-diff.sh [--quick] [--size-mb N] [--kdr PATH]
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../tests/lib/sandbox.sh"
 size_mb=320
 reps=3
-kdr_bin=${KDR_BIN:-$here/../build/cli/kdr}
+kdr_bin=${KDR_BIN:-$(dirname "$0")/../build/cli/kdr}
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) size_mb=40; reps=1 ;;
@@ -19,15 +17,13 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-W=$(mktemp -d "${TMPDIR:-/tmp}/kdr-bench-XXXXXX")
-trap 'sandbox_stop_all; rm -rf "$W"' EXIT
+source "$(dirname "$0")/lib.sh"
+bench_require_kdr
 ROOT=$W/node
 echo "bench: generating a node with about $size_mb MB of etcd data..." >&2
 sandbox_make_node "$ROOT"
 sandbox_start_etcd "$ROOT"
-while [ "$(du -sm "$ROOT/var/lib/etcd" | cut -f1)" -lt "$size_mb" ]; do
-  sandbox_fill_etcd "$ROOT" 10 1000000 "/registry/configmaps/bench/cm-$RANDOM-"
-done
+bench_fill_until "$ROOT" bench_data_dir_at_least "$ROOT" "$size_mb"
 sandbox_stop_etcd "$ROOT"
 mkdir -p "$ROOT/etc/kdr"
 echo 'etcd: {snapshot: false}' > "$ROOT/etc/kdr/kdr.yaml"
@@ -39,22 +35,14 @@ export RESTIC_PASSWORD=bench RESTIC_CACHE_DIR=$W/restic-cache
 restic init -q -r "$W/restic" >/dev/null
 (cd "$G/files" && restic -q -r "$W/restic" backup . >/dev/null)
 
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
-measure() {
-  drop_caches
-  /usr/bin/time -o "$W/time.out" -f '%e %M' "$@" >/dev/null 2>"$W/cmd.err" || {
-    # diff exits 1 when files differ, kdr verify 4 on findings: both are results, not failures
-    local rc=$?
-    [ "$rc" -eq 1 ] || [ "$rc" -eq 4 ] || { cat "$W/cmd.err" >&2; exit 1; }
-  }
-  tail -n 1 "$W/time.out"
-}
-median() { sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 declare -A r
 run() {  # run NAME CMD...
-  local name=$1 i
+  local name=$1 i m
   shift
-  for i in $(seq 1 "$reps"); do r[$name]+="$(measure "$@")"$'\n'; done
+  for i in $(seq 1 "$reps"); do
+    m=$(bench_measure "$@")
+    r[$name]+="$m"$'\n'
+  done
 }
 diff_all() {
   local s
@@ -72,8 +60,8 @@ run sha256sum bash -c "cd '$G' && sha256sum -c --quiet SHA256SUMS"
 run restic restic -q -r "$W/restic" check --read-data
 
 line() {  # line LABEL NAME
-  read -r t m <<<"$(printf '%s' "${r[$2]}" | grep . | median)"
-  printf '| %s | %s | %s |\n' "$1" "$t" "$(awk -v k="$m" 'BEGIN { printf "%.1f", k / 1024 }')"
+  read -r t m <<<"$(printf '%s' "${r[$2]}" | bench_median)"
+  printf '| %s | %s | %s |\n' "$1" "$t" "$(bench_mb "$m")"
 }
 printf '\n## verify (%s MB of files in the generation, median of %s, page cache dropped)\n\n' "$data_mb" "$reps"
 echo "| tool | wall s | peak RSS MB |"

@@ -65,7 +65,8 @@ etcd:
   timeout_per_gib_s: 120
   # none or zstd
   compression: none
-# An admin kubeconfig, to save the cluster's kubeadm-config ConfigMap (needs kubectl).
+# An admin kubeconfig, to save the cluster's kubeadm-config ConfigMap (needs kubectl);
+# "" turns that off.
 kubeconfig: /etc/kubernetes/admin.conf
 # Prometheus metrics (node_exporter textfile format) after backup and verify; written only
 # when this folder exists. "" turns them off.
@@ -218,7 +219,10 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
     {"copy", [&](const Node& n, const Key& k) {
        r.mapping(n, k, {{"retries", [&](const Node& v, const Key& kk) { c.copy_retries = r.count(v, kk); }}});
      }},
-    {"kubeconfig", [&](const Node& n, const Key& k) { c.kubeconfig = r.node_path(n, k); }},
+    {"kubeconfig", [&](const Node& n, const Key& k) {
+       const auto text = r.scalar<std::string>(n, k, "a kubeconfig path, or \"\"");
+       c.kubeconfig = text.empty() ? std::string() : r.node_path(n, k);
+     }},
     {"metrics", [&](const Node& n, const Key& k) {
        r.mapping(n, k, {{"textfile_dir", [&](const Node& v, const Key& kk) {
          const auto text = r.scalar<std::string>(v, kk, "a folder");

@@ -48,6 +48,13 @@ TEST_CASE("a sources list replaces the default one") {
   CHECK_FALSE(c.sources[1].required);
 }
 
+TEST_CASE("optional features are turned off with an empty string") {
+  auto c = parse_config("kubeconfig: \"\"\nmetrics: {textfile_dir: \"\"}\n", "f.yaml");
+  CHECK(c.kubeconfig.empty());
+  CHECK(c.metrics_dir.empty());
+  CHECK(default_config().kubeconfig == "/etc/kubernetes/admin.conf");
+}
+
 TEST_CASE("an empty config file means the defaults") {
   CHECK(parse_config("", "f.yaml").sources.size() == 6);
 }

@@ -1,0 +1,44 @@
+# Shared by the benchmarks: a work folder cleaned up on exit, sandbox nodes with real etcd
+# data, timing with GNU time, medians. Source it after setting `kdr_bin`.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/../tests/lib/sandbox.sh"
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/kdr-bench-XXXXXX")
+trap 'sandbox_stop_all; rm -rf "$W"' EXIT
+
+bench_require_kdr() {
+  [ -x "$kdr_bin" ] || { echo "bench: no kdr binary at $kdr_bin (build first)" >&2; exit 2; }
+}
+
+# bench_fill_until ROOT TEST: writes 1 MB values into the running etcd until TEST succeeds
+bench_fill_until() {
+  local root=$1
+  shift
+  until "$@"; do sandbox_fill_etcd "$root" 10 1000000 "/registry/configmaps/bench/cm-$RANDOM-"; done
+}
+bench_data_dir_at_least() { [ "$(du -sm "$1/var/lib/etcd" | cut -f1)" -ge "$2" ]; }
+bench_db_at_least() { [ $(( $(stat -c %s "$1/var/lib/etcd/member/snap/db") >> 20 )) -ge "$2" ]; }
+
+bench_can_drop_caches() { (echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; }
+bench_drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+
+# bench_measure [--warm] CMD...: prints "seconds max_rss_kb" of CMD and its children. Exit
+# codes 1 (diff: files differ) and 4 (kdr verify: findings) are results, not failures.
+bench_measure() {
+  local warm=no
+  [ "$1" = --warm ] && { warm=yes; shift; }
+  [ "$warm" = yes ] || bench_drop_caches
+  local rc=0
+  /usr/bin/time -o "$W/time.out" -f '%e %M' "$@" >/dev/null 2>"$W/cmd.err" || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ] && [ "$rc" -ne 4 ]; then
+    echo "bench: failed ($rc): $*" >&2
+    cat "$W/cmd.err" >&2
+    exit 1
+  fi
+  tail -n 1 "$W/time.out"
+}
+
+# bench_median: the median line (by its first number) of stdin
+bench_median() { grep . | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
+
+bench_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
