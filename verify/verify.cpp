@@ -111,8 +111,8 @@ nlohmann::json VerifyReport::to_json() const {
 VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) {
   const double t0 = core::monotonic_seconds();
   auto repo = core::Repository::open(ctx.backup_dir);
-  std::optional<core::RepositoryLock> lock;
-  if (options.locking == Locking::take) lock.emplace(repo.lock(core::LockMode::shared));
+  // shared: retention cannot remove the generation while it is read
+  const auto lock = repo.lock(core::LockMode::shared);
   const auto entry = repo.find(options.generation);
   if (!entry.meta)
     throw core::Error(fmt::format("generation {}: {}", entry.id, entry.problem), core::ExitCode::failed);

@@ -18,13 +18,10 @@
 
 namespace kdr::verify {
 
-enum class Locking { take, already_held };
-
 struct VerifyOptions {
   std::string generation = "latest";
   bool live = true;        // compare with the live node too
   bool live_only = false;  // only that comparison (no re-hashing of the generation)
-  Locking locking = Locking::take;
 };
 
 struct VerifyReport {
