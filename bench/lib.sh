@@ -1,12 +1,28 @@
-# Shared by the benchmarks: a work folder cleaned up on exit, sandbox nodes with real etcd
-# data, timing with GNU time, medians. Source it after setting `kdr_bin`.
+# Shared by the benchmarks: the command line, a work folder cleaned up on exit, sandbox
+# nodes with real etcd data, timing with GNU time, medians.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../tests/lib/sandbox.sh"
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/kdr-bench-XXXXXX")
 trap 'sandbox_stop_all; rm -rf "$W"' EXIT
 
-bench_require_kdr() {
+# bench_args SIZE_MB QUICK_SIZE_MB REPS "$@": sets size_mb, reps and kdr_bin from
+#   [--quick] [--size-mb N] [--kdr PATH]   (--quick: a small node and one repetition, for CI)
+bench_args() {
+  size_mb=$1
+  local quick_size=$2
+  reps=$3
+  shift 3
+  kdr_bin=${KDR_BIN:-$here/../build/cli/kdr}
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --quick) size_mb=$quick_size; reps=1 ;;
+      --size-mb) size_mb=$2; shift ;;
+      --kdr) kdr_bin=$2; shift ;;
+      *) echo "usage: $0 [--quick] [--size-mb N] [--kdr PATH]" >&2; exit 2 ;;
+    esac
+    shift
+  done
   [ -x "$kdr_bin" ] || { echo "bench: no kdr binary at $kdr_bin (build first)" >&2; exit 2; }
 }
 

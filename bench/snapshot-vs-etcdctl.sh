@@ -4,33 +4,20 @@
 # SHA-256 trailer check, `snapshot status`, rename, and the generation's syncfs. Prints
 # the median of several runs as a Markdown table.
 #
-#   bench/snapshot-vs-etcdctl.sh [--quick] [--db-mb N] [--kdr PATH]
+#   bench/snapshot-vs-etcdctl.sh [--quick] [--size-mb N] [--kdr PATH]
 set -euo pipefail
-
-db_mb=260
-reps=5
-kdr_bin=${KDR_BIN:-$(dirname "$0")/../build/cli/kdr}
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) db_mb=30; reps=1 ;;
-    --db-mb) db_mb=$2; shift ;;
-    --kdr) kdr_bin=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--db-mb N] [--kdr PATH]" >&2; exit 2 ;;
-  esac
-  shift
-done
 source "$(dirname "$0")/lib.sh"
-bench_require_kdr
+bench_args 260 30 5 "$@"
 ROOT=$W/node
-echo "bench: generating an etcd database of at least $db_mb MB..." >&2
+echo "bench: generating an etcd database of at least $size_mb MB..." >&2
 sandbox_make_node "$ROOT"
 sandbox_start_etcd "$ROOT"
-bench_fill_until "$ROOT" bench_db_at_least "$ROOT" "$db_mb"
+bench_fill_until "$ROOT" bench_db_at_least "$ROOT" "$size_mb"
 db_size=$(( $(stat -c %s "$ROOT/var/lib/etcd/member/snap/db") >> 20 ))
 
-# kdr with nothing but the snapshot: no file sources, no hostPath discovery
+# kdr with nothing but the snapshot: no file sources, no hostPath discovery, no kubectl
 mkdir -p "$ROOT/etc/kdr"
-printf 'sources: []\nhost_paths: {discover: false}\nretention: {keep_last: 1, hourly: 0, daily: 0, weekly: 0}\n' \
+printf 'sources: []\nhost_paths: {discover: false}\nkubeconfig: ""\nretention: {keep_last: 1, hourly: 0, daily: 0, weekly: 0}\n' \
   > "$ROOT/etc/kdr/kdr.yaml"
 mkdir -p "$W/disk2"
 

@@ -5,20 +5,8 @@
 #                 restic check --read-data on a restic repository of the same files
 #   bench/verify-vs-diff.sh [--quick] [--size-mb N] [--kdr PATH]
 set -euo pipefail
-size_mb=320
-reps=3
-kdr_bin=${KDR_BIN:-$(dirname "$0")/../build/cli/kdr}
-while [ $# -gt 0 ]; do
-  case $1 in
-    --quick) size_mb=40; reps=1 ;;
-    --size-mb) size_mb=$2; shift ;;
-    --kdr) kdr_bin=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--size-mb N] [--kdr PATH]" >&2; exit 2 ;;
-  esac
-  shift
-done
 source "$(dirname "$0")/lib.sh"
-bench_require_kdr
+bench_args 320 40 3 "$@"
 ROOT=$W/node
 echo "bench: generating a node with about $size_mb MB of etcd data..." >&2
 sandbox_make_node "$ROOT"
