@@ -25,7 +25,7 @@ std::string exit_code_footer() {
   std::string text = "Exit codes:\n";
   for (const auto& e : core::exit_code_table())
     text += fmt::format("  {:>3}  {:<12} {}\n", core::to_int(e.code), e.name, e.meaning);
-  text += "\nDocumentation: docs/ (runbook.md, backup-format.md, architecture.md), or man kdr.";
+  text += "\nDocumentation: docs/backup-format.md (the format, restoring by hand), docs/operations.md\n(scheduling, verify findings, metrics and alerts), docs/architecture.md.";
   return text;
 }
 
