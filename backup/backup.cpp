@@ -37,7 +37,7 @@ void refuse_missing_required(const SourcePlan& plan) {
                               s.path));
 }
 
-std::optional<PreviousGeneration> load_previous(const core::Repository& repo, const core::GenerationEntry& g,
+std::optional<PreviousGeneration> load_previous(const core::GenerationEntry& g,
                                                 std::vector<std::string>& warnings) {
   try {
     PreviousGeneration prev{g.path, core::Manifest::load(g.path / "manifest.jsonl"), {}};
@@ -45,7 +45,6 @@ std::optional<PreviousGeneration> load_previous(const core::Repository& repo, co
     return prev;
   } catch (const Error& e) {
     warnings.push_back(fmt::format("previous generation {} unreadable ({}); every file copied afresh", g.id, e.what()));
-    (void)repo;
     return std::nullopt;
   }
 }
@@ -183,7 +182,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   check_free_space(ctx.backup_dir, file_size_or_zero(etcd_data / "member/snap/db") + (64ull << 20));
   const auto previous_entry = latest_readable(repo);
   std::optional<PreviousGeneration> previous;
-  if (previous_entry) previous = load_previous(repo, *previous_entry, meta.warnings);
+  if (previous_entry) previous = load_previous(*previous_entry, meta.warnings);
 
   meta.time = core::now_epoch();
   meta.started = core::iso_time(meta.time);

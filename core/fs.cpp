@@ -11,6 +11,7 @@
 #include <boost/filesystem/operations.hpp>
 
 #include "core/error.hpp"
+#include "core/node_root.hpp"
 
 namespace kdr::core {
 
@@ -206,15 +207,7 @@ bfs::path absolute_normal(const bfs::path& path) {
 }
 
 bool path_is_within(const bfs::path& inner, const bfs::path& outer) {
-  auto i = inner.lexically_normal();
-  auto o = outer.lexically_normal();
-  auto oi = o.begin();
-  auto ii = i.begin();
-  for (; oi != o.end(); ++oi, ++ii) {
-    if (oi->empty() || *oi == ".") continue;  // trailing slash
-    if (ii == i.end() || *ii != *oi) return false;
-  }
-  return true;
+  return node_path_within(absolute_normal(inner).string(), absolute_normal(outer).string());
 }
 
 }  // namespace kdr::core

@@ -83,7 +83,7 @@ std::vector<std::string> list_dir(const bfs::path& path);
 // Absolute, normalized, without a trailing "/." (e.g. for --root and --backup-dir).
 bfs::path absolute_normal(const bfs::path& path);
 
-// True when `inner` is `outer` or lies below it (lexically, both absolute and normal).
+// True when `inner` is `outer` or lies below it (lexically, after absolute_normal).
 bool path_is_within(const bfs::path& inner, const bfs::path& outer);
 
 }  // namespace kdr::core
