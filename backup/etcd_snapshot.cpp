@@ -20,6 +20,14 @@ namespace kdr::backup {
 using core::bfs::path;
 using nlohmann::json;
 
+std::vector<std::string> etcdctl_argv(const core::Context& ctx, const EtcdTarget& target, std::uint64_t timeout_s) {
+  auto argv = ctx.config.etcd.etcdctl;
+  argv.insert(argv.end(), {"--endpoints", target.endpoint});
+  argv.insert(argv.end(), target.tls_args.begin(), target.tls_args.end());
+  argv.insert(argv.end(), {"--dial-timeout", "5s", "--command-timeout", fmt::format("{}s", timeout_s)});
+  return argv;
+}
+
 namespace {
 
 constexpr std::uint64_t gib = 1ull << 30;
@@ -32,14 +40,6 @@ std::string last_line(const std::string& text) {
   while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.remove_suffix(1);
   auto pos = t.rfind('\n');
   return std::string(pos == std::string_view::npos ? t : t.substr(pos + 1));
-}
-
-std::vector<std::string> etcdctl_argv(const core::Context& ctx, const EtcdTarget& target, std::uint64_t timeout_s) {
-  auto argv = ctx.config.etcd.etcdctl;
-  argv.insert(argv.end(), {"--endpoints", target.endpoint});
-  argv.insert(argv.end(), target.tls_args.begin(), target.tls_args.end());
-  argv.insert(argv.end(), {"--dial-timeout", "5s", "--command-timeout", fmt::format("{}s", timeout_s)});
-  return argv;
 }
 
 std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const std::vector<std::string>& argv,
@@ -234,6 +234,7 @@ json SnapshotInfo::to_json() const {
           {"sha256", sha256},     {"compression", compression},
           {"db_size", db_size},   {"db_sha256", db_sha256},
           {"revision", revision}, {"total_keys", total_keys},
+          {"keys", keys ? json(*keys) : json(nullptr)},
           {"etcd_hash", etcd_hash}, {"status_tool", status_tool},
           {"endpoint", endpoint}, {"server_version", server_version},
           {"duration_s", duration_s}};
@@ -298,6 +299,23 @@ std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, cons
     return s;
   } catch (const json::exception& e) {
     failure = fail(SnapshotFailure::other, fmt::format("etcdctl endpoint status: unexpected output ({})", e.what()));
+    return std::nullopt;
+  }
+}
+
+std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision) {
+  // A range over every key with limit 1: etcd answers with the total count.
+  auto argv = etcdctl_argv(ctx, target, 30);
+  argv.insert(argv.end(), {"get", "", "--from-key", "--keys-only", "--limit", "1", "-w", "json"});
+  if (revision > 0) argv.push_back(fmt::format("--rev={}", revision));
+  core::ProcessOptions opts;
+  opts.env["ETCDCTL_API"] = "3";
+  opts.timeout = std::chrono::seconds(45);
+  auto r = core::run_process(argv, opts);
+  if (!r.ok()) return std::nullopt;
+  try {
+    return json::parse(r.out).value("count", std::uint64_t{0});
+  } catch (const json::exception&) {
     return std::nullopt;
   }
 }
@@ -412,6 +430,7 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     info.revision = st->value("revision", std::int64_t{0});
     info.total_keys = st->value("totalKey", std::uint64_t{0});
     info.etcd_hash = st->value("hash", std::uint64_t{0});
+    info.keys = count_keys(ctx, target, info.revision);
     if (::chmod(tmp.c_str(), 0600) != 0) core::throw_errno("chmod", tmp.string(), errno);
     if (ctx.config.etcd.compression == "zstd") {
       const auto ztmp = dir / ".snapshot.db.zst.tmp";

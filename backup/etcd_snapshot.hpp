@@ -29,7 +29,8 @@ struct SnapshotInfo {
   std::uint64_t db_size = 0;  // the snapshot itself (uncompressed)
   std::string db_sha256;
   std::int64_t revision = 0;
-  std::uint64_t total_keys = 0;
+  std::uint64_t total_keys = 0;  // key revisions in the db, as `snapshot status` counts them
+  std::optional<std::uint64_t> keys;  // live keys at `revision` (what a restore must serve)
   std::uint64_t etcd_hash = 0;  // as `snapshot status` prints it
   std::string status_tool;      // which tool checked it
   std::string endpoint;
@@ -52,6 +53,8 @@ struct EtcdTarget {
   std::vector<std::string> tls_args;  // --cacert ... --cert ... --key ...
 };
 
+// etcdctl's argv up to the command: endpoint, TLS files, timeouts.
+std::vector<std::string> etcdctl_argv(const core::Context& ctx, const EtcdTarget& target, std::uint64_t timeout_s);
 // Where and how to reach etcd: config overrides, else the manifest's member.
 EtcdTarget etcd_target(const core::Context& ctx, const std::optional<core::EtcdMember>& member);
 
@@ -73,6 +76,8 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
 std::optional<nlohmann::json> snapshot_status(const core::Context& ctx, const core::bfs::path& file, std::string& tool,
                                               std::string& error);
 
+// The number of live keys at `revision` (0: now), counted by etcd itself; empty on failure.
+std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision);
 // Throws Error when the backup disk has less than `needed` bytes free.
 void check_free_space(const core::bfs::path& backup_dir, std::uint64_t needed);
 

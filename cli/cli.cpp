@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", g.verbose, "more detail (on stderr)")->excludes(quiet);
 
   std::vector<Command> commands = {backup_command(), verify_command(), list_command(), prune_command(),
+                                   restore_command(), restores_command(), playbooks_command(),
                                    sources_command(), config_command()};
   const Command* chosen = nullptr;
   for (const auto& c : commands) {

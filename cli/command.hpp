@@ -28,6 +28,9 @@ Command prune_command();
 Command sources_command();
 Command config_command();
 Command verify_command();
+Command restore_command();
+Command restores_command();
+Command playbooks_command();
 
 // "1.5 GiB", "312 B"
 std::string human_bytes(std::uint64_t bytes);

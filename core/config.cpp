@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/node_root.hpp"
+#include "core/yaml_reader.hpp"
 
 namespace kdr::core {
 
@@ -87,65 +88,7 @@ retention:
 
 namespace {
 
-std::string where(const std::string& origin, const YAML::Node& node) {
-  const auto mark = node.Mark();
-  if (mark.line < 0) return origin;
-  return fmt::format("{}:{}:{}", origin, mark.line + 1, mark.column + 1);
-}
-
-class Reader {
- public:
-  explicit Reader(const std::string& origin) : origin_(origin) {}
-
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& what) const {
-    throw UsageError(fmt::format("{}: key '{}': {}", where(origin_, node), key, what));
-  }
-
-  template <typename T>
-  T scalar(const YAML::Node& node, const std::string& key, const char* expected) const {
-    if (!node.IsScalar()) fail(node, key, fmt::format("expected {}", expected));
-    try {
-      return node.as<T>();
-    } catch (const YAML::Exception&) {
-      fail(node, key, fmt::format("expected {}, got '{}'", expected, node.Scalar()));
-    }
-  }
-
-  int count(const YAML::Node& node, const std::string& key) const {
-    int v = scalar<int>(node, key, "a whole number");
-    if (v < 0) fail(node, key, "must not be negative");
-    return v;
-  }
-
-  std::string node_path(const YAML::Node& node, const std::string& key) const {
-    auto text = scalar<std::string>(node, key, "an absolute path");
-    try {
-      return normalize_node_path(text, "path");
-    } catch (const UsageError& e) {
-      fail(node, key, e.what());
-    }
-  }
-
-  // Calls `handler` for each key of the mapping; an unknown key is an error.
-  void mapping(const YAML::Node& node, const std::string& prefix,
-               const std::map<std::string, std::function<void(const YAML::Node&, const std::string&)>>& handlers) const {
-    if (!node.IsMap()) fail(node, prefix.empty() ? "(top level)" : prefix, "expected a mapping");
-    for (const auto& kv : node) {
-      const auto name = kv.first.as<std::string>();
-      const auto full = prefix.empty() ? name : prefix + "." + name;
-      auto it = handlers.find(name);
-      if (it == handlers.end()) {
-        std::string known;
-        for (const auto& h : handlers) known += (known.empty() ? "" : ", ") + h.first;
-        fail(kv.first, full, fmt::format("unknown key (known here: {})", known));
-      }
-      it->second(kv.second, full);
-    }
-  }
-
- private:
-  const std::string& origin_;
-};
+using Reader = YamlReader;
 
 void read_sources(const Reader& r, const YAML::Node& node, const std::string& key, Config& c) {
   if (!node.IsSequence()) r.fail(node, key, "expected a list of sources");
@@ -164,12 +107,7 @@ void read_sources(const Reader& r, const YAML::Node& node, const std::string& ke
 }
 
 std::vector<std::string> read_argv(const Reader& r, const YAML::Node& node, const std::string& key) {
-  if (!node.IsSequence() || node.size() == 0)
-    r.fail(node, key, "expected a command as a non-empty list, e.g. [etcdctl] (never a shell string)");
-  std::vector<std::string> argv;
-  for (std::size_t i = 0; i < node.size(); ++i)
-    argv.push_back(r.scalar<std::string>(node[i], fmt::format("{}[{}]", key, i), "a string"));
-  return argv;
+  return r.strings(node, key, "a command as a non-empty list, e.g. [etcdctl] (never a shell string)");
 }
 
 void read_etcd(const Reader& r, const YAML::Node& node, const std::string& key, EtcdConfig& e) {
@@ -245,12 +183,7 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
 }
 
 Config parse_onto(Config c, std::string_view text, const std::string& origin) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::ParserException& e) {
-    throw UsageError(fmt::format("{}:{}:{}: not valid YAML: {}", origin, e.mark.line + 1, e.mark.column + 1, e.msg));
-  }
+  const YAML::Node root = load_yaml(text, origin);
   if (root.IsNull()) return c;  // an empty file changes nothing
   Reader r(origin);
   apply(r, root, c);

@@ -12,6 +12,7 @@ enum class ExitCode : int {
   usage = 2,         // bad command line or configuration
   partial = 3,       // done, but incomplete: read the warnings (e.g. no etcd snapshot)
   findings = 4,      // verify ran and found problems
+  incomplete = 5,    // a restore stopped before its end (a step failed or was declined): resume or roll back
   no_backup = 10,    // no backup folder or no such generation
   locked = 11,       // another kdr run holds the lock
   interrupted = 130  // stopped by a signal (Ctrl-C, SIGTERM)

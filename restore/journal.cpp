@@ -1,0 +1,180 @@
+#include "restore/journal.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/context.hpp"
+#include "core/error.hpp"
+#include "core/generation.hpp"
+
+namespace kdr::restore {
+
+using nlohmann::json;
+
+nlohmann::json Action::to_json() const {
+  json j = {{"event", "action"}, {"op", op}, {"from", from}, {"to", to}, {"step", step}, {"manifest", manifest}};
+  if (!pod.empty()) j["pod"] = pod;
+  return j;
+}
+
+Action Action::from_json(const nlohmann::json& j) {
+  Action a;
+  a.op = j.at("op").get<std::string>();
+  a.from = j.at("from").get<std::string>();
+  a.to = j.at("to").get<std::string>();
+  a.step = j.at("step").get<std::size_t>();
+  a.manifest = j.value("manifest", false);
+  a.pod = j.value("pod", "");
+  return a;
+}
+
+std::string_view to_string(RestoreState state) {
+  switch (state) {
+    case RestoreState::planned: return "planned";
+    case RestoreState::running: return "unfinished";
+    case RestoreState::failed: return "failed";
+    case RestoreState::interrupted: return "interrupted";
+    case RestoreState::done: return "done";
+    case RestoreState::rolled_back: return "rolled-back";
+  }
+  return "unknown";
+}
+
+bool JournalSummary::step_done(std::size_t i) const {
+  return std::find(done_steps.begin(), done_steps.end(), i) != done_steps.end();
+}
+
+Journal Journal::create(const core::bfs::path& dir, const nlohmann::json& plan) {
+  if (core::lstat_path(dir)) throw core::Error(fmt::format("restore folder {} already exists", dir.string()));
+  core::make_dirs(dir.parent_path(), 0700);
+  core::make_dir(dir, 0700);
+  core::write_file_atomic(dir / "plan.json", plan.dump(2) + "\n", 0600);
+  core::fsync_path(dir.parent_path());
+  return Journal(dir, plan);
+}
+
+Journal Journal::open(const core::bfs::path& dir) {
+  const auto plan_file = dir / "plan.json";
+  if (!core::lstat_path(plan_file))
+    throw core::Error(fmt::format("no restore at {} (kdr restores lists them)", dir.string()), core::ExitCode::no_backup);
+  try {
+    return Journal(dir, json::parse(core::read_file(plan_file)));
+  } catch (const json::exception& e) {
+    throw core::Error(fmt::format("{}: unreadable plan: {}", plan_file.string(), e.what()));
+  }
+}
+
+void Journal::record(nlohmann::json event) {
+  event["time"] = core::iso_time(core::now_epoch());
+  const auto file = dir_ / "journal.jsonl";
+  core::Fd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) core::throw_errno("open", file.string(), errno);
+  const auto line = event.dump() + "\n";
+  std::size_t done = 0;
+  while (done < line.size()) {
+    auto n = ::write(fd.get(), line.data() + done, line.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      core::throw_errno("write", file.string(), errno);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fdatasync(fd.get()) != 0) core::throw_errno("fdatasync", file.string(), errno);
+}
+
+void Journal::action(const Action& a) { record(a.to_json()); }
+
+JournalSummary Journal::summary() const {
+  JournalSummary s;
+  const auto file = dir_ / "journal.jsonl";
+  if (!core::lstat_path(file)) return s;
+  const auto text = core::read_file(file);
+  std::size_t at = 0;
+  while (at < text.size()) {
+    auto nl = text.find('\n', at);
+    if (nl == std::string::npos) break;  // a torn last line (power loss while writing) is ignored
+    const auto line = text.substr(at, nl - at);
+    at = nl + 1;
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::exception&) {
+      continue;
+    }
+    const auto ev = j.value("event", "");
+    if (ev == "action") {
+      s.actions.push_back(Action::from_json(j));
+    } else if (ev == "begin") {
+      s.state = RestoreState::running;
+    } else if (ev == "done") {
+      s.done_steps.push_back(j.at("step").get<std::size_t>());
+    } else if (ev == "failed") {
+      s.state = RestoreState::failed;
+      s.failed_step = j.at("step").get<std::size_t>();
+      s.last_error = j.value("error", "");
+    } else if (ev == "interrupted" || ev == "declined") {
+      s.state = RestoreState::interrupted;
+      s.last_error = j.value("error", ev);
+    } else if (ev == "finished") {
+      s.state = RestoreState::done;
+    } else if (ev == "rollback-begin") {
+      s.rollback_started = true;
+    } else if (ev == "rolled-back") {
+      s.state = RestoreState::rolled_back;
+    }
+  }
+  // A journal that ends in the middle of a step was killed (kill -9, power loss).
+  if (s.state == RestoreState::running && !s.rollback_started) s.state = RestoreState::interrupted;
+  if (s.rollback_started && s.state != RestoreState::rolled_back) s.state = RestoreState::interrupted;
+  return s;
+}
+
+std::vector<RestoreRecord> list_restore_records(const core::bfs::path& restores_dir) {
+  std::vector<RestoreRecord> out;
+  auto st = core::lstat_path(restores_dir);
+  if (!st || st->type != core::FileType::directory) return out;
+  for (const auto& name : core::list_dir(restores_dir)) {
+    if (name.empty() || name[0] == '.') continue;
+    RestoreRecord r;
+    r.id = name;
+    r.dir = restores_dir / name;
+    try {
+      auto j = Journal::open(r.dir);
+      r.plan = j.plan();
+      r.summary = j.summary();
+    } catch (const core::Error& e) {
+      r.problem = e.what();
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+RestoreLock::RestoreLock(const core::bfs::path& restores_dir) {
+  core::make_dirs(restores_dir, 0700);
+  const auto file = restores_dir / ".lock";
+  fd_ = core::Fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd_) core::throw_errno("open", file.string(), errno);
+  if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      throw core::Error(fmt::format("another restore is running on this node (it holds {})", file.string()),
+                        core::ExitCode::locked);
+    core::throw_errno("flock", file.string(), errno);
+  }
+}
+
+bool restore_running(const core::bfs::path& restores_dir) {
+  const auto file = restores_dir / ".lock";
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return false;
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
+  ::flock(fd.get(), LOCK_UN);
+  return false;
+}
+
+}  // namespace kdr::restore

@@ -1,0 +1,93 @@
+// The journal of one restore, under <state_dir>/restores/<id>/ (outside every path a
+// restore replaces):
+//   plan.json       the resolved plan: playbook, generation, variables, every step
+//   journal.jsonl   one JSON line per event, flushed to disk before the next change:
+//                   {"event":"begin"|"done"|"failed"|"interrupted"|..., "step":N, ...}
+//                   {"event":"action", "op":"move"|"place", "from":..., "to":..., ...}
+//   manifests/      the static pod manifests the restore took out of the static pod path
+//   step-N.log      what a kubeadm or run step printed
+// An "action" line is written before the change it describes, so a restore killed at
+// any moment can be resumed or rolled back from the journal and the file system alone.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/fs.hpp"
+
+namespace kdr::restore {
+
+// A change to the node, recorded before it is made.
+struct Action {
+  std::string op;    // move: `from` renamed to `to`; place: kdr-made `from` renamed to `to`
+  std::string from;  // host paths
+  std::string to;
+  std::size_t step = 0;
+  std::string pod;  // for manifests: the pod it runs
+  bool manifest = false;
+  nlohmann::json to_json() const;
+  static Action from_json(const nlohmann::json& j);
+};
+
+enum class RestoreState { planned, running, failed, interrupted, done, rolled_back };
+std::string_view to_string(RestoreState state);
+
+struct JournalSummary {
+  RestoreState state = RestoreState::planned;
+  std::vector<std::size_t> done_steps;  // indexes of completed steps
+  std::vector<Action> actions;          // in the order they were recorded
+  std::string last_error;
+  std::optional<std::size_t> failed_step;
+  bool rollback_started = false;
+  bool step_done(std::size_t i) const;
+};
+
+class Journal {
+ public:
+  // A new restore folder with its plan (mode 0700); throws if it exists.
+  static Journal create(const core::bfs::path& dir, const nlohmann::json& plan);
+  // An existing one; throws Error(no_backup) naming the folder when it is not there.
+  static Journal open(const core::bfs::path& dir);
+
+  const core::bfs::path& dir() const { return dir_; }
+  const nlohmann::json& plan() const { return plan_; }
+
+  // Appends one line and flushes it to disk.
+  void record(nlohmann::json event);
+  void action(const Action& a);
+  JournalSummary summary() const;
+
+ private:
+  Journal(core::bfs::path dir, nlohmann::json plan) : dir_(std::move(dir)), plan_(std::move(plan)) {}
+  core::bfs::path dir_;
+  nlohmann::json plan_;
+};
+
+// The restores under a state folder's restores/, oldest first.
+struct RestoreRecord {
+  std::string id;
+  core::bfs::path dir;
+  nlohmann::json plan;
+  JournalSummary summary;
+  std::string problem;  // when the folder cannot be read
+};
+std::vector<RestoreRecord> list_restore_records(const core::bfs::path& restores_dir);
+
+// Holds flock(2) on <restores_dir>/.lock: one restore (or rollback) at a time, and no
+// backup while one runs.
+class RestoreLock {
+ public:
+  // Throws Error(locked) when another restore holds it.
+  explicit RestoreLock(const core::bfs::path& restores_dir);
+
+ private:
+  core::Fd fd_;
+};
+
+// True when a restore process holds the lock now (the backup checks this).
+bool restore_running(const core::bfs::path& restores_dir);
+
+}  // namespace kdr::restore

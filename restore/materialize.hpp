@@ -1,0 +1,36 @@
+// Building a tree from a generation: the manifest's entries under one node path, written
+// into a fresh folder with their content checked against the manifest's SHA-256 and their
+// owners, modes and times as recorded. Nothing is ever written outside that folder: an
+// entry that would escape it (.. parts, a path through a symlink) is refused.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/fs.hpp"
+#include "core/manifest.hpp"
+
+namespace kdr::restore {
+
+struct MaterializeStats {
+  std::uint64_t files = 0, dirs = 0, symlinks = 0, bytes = 0;
+};
+
+// Entries of `manifest` at or below node path `path`, minus what lies strictly below one
+// of `exclude` (the excluded folders themselves are kept, empty).
+std::vector<const core::ManifestEntry*> entries_under(const core::Manifest& manifest, const std::string& path,
+                                                      const std::vector<std::string>& exclude);
+
+// Writes the entries (as returned above, `path` first) to `dest`, which must not exist:
+// `path` becomes `dest`. Content comes from `generation_dir`/files/... Throws Error naming
+// the entry on a hash mismatch, an unsafe entry, or an I/O error. Files are flushed with
+// one syncfs at the end.
+MaterializeStats materialize(const std::vector<const core::ManifestEntry*>& entries, const std::string& path,
+                             const core::bfs::path& generation_dir, const core::bfs::path& dest);
+
+// Copies one generation file to `dest` (mode 0600 while written), checking its hash.
+void copy_generation_file(const core::ManifestEntry& entry, const core::bfs::path& generation_dir,
+                          const core::bfs::path& dest);
+
+}  // namespace kdr::restore

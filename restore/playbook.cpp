@@ -1,0 +1,289 @@
+#include "restore/playbook.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.hpp"
+#include "core/yaml_reader.hpp"
+
+#ifndef KDR_PLAYBOOK_DIR
+#define KDR_PLAYBOOK_DIR "/usr/share/kdr/playbooks"
+#endif
+#ifndef KDR_SOURCE_PLAYBOOK_DIR
+#define KDR_SOURCE_PLAYBOOK_DIR ""
+#endif
+
+namespace kdr::restore {
+
+using core::UsageError;
+using nlohmann::json;
+
+namespace {
+
+struct TypeInfo {
+  StepType type;
+  std::string_view name;
+  bool changes_node;
+  std::vector<std::string> required;
+  std::vector<std::string> optional;
+};
+
+const std::vector<TypeInfo>& types() {
+  static const std::vector<TypeInfo> t = {
+      {StepType::preflight, "preflight", false, {}, {}},
+      {StepType::stop_static_pods, "stop-static-pods", true, {}, {"pods"}},
+      {StepType::wait_stopped, "wait-stopped", false, {}, {"pods", "timeout"}},
+      {StepType::move_aside, "move-aside", true, {"path"}, {}},
+      {StepType::copy_back, "copy-back", true, {"path"}, {"exclude"}},
+      {StepType::etcd_snapshot_restore, "etcd-snapshot-restore", true, {}, {"source", "bump_revision"}},
+      {StepType::start_static_pods, "start-static-pods", true, {}, {"pods", "from"}},
+      {StepType::wait_healthy, "wait-healthy", false, {}, {"timeout"}},
+      {StepType::kubeadm, "kubeadm", true, {"args"}, {"timeout"}},
+      {StepType::run, "run", true, {"argv"}, {"timeout"}},
+      {StepType::manual, "manual", true, {"instruction"}, {}},
+  };
+  return t;
+}
+
+const TypeInfo& info(StepType type) {
+  for (const auto& t : types())
+    if (t.type == type) return t;
+  throw core::Error("unknown step type");
+}
+
+// Lists of strings, strings, numbers and booleans, as JSON (everything a step holds).
+json field_value(const core::YamlReader& r, const YAML::Node& node, const std::string& key) {
+  if (node.IsSequence()) {
+    json list = json::array();
+    for (std::size_t i = 0; i < node.size(); ++i)
+      list.push_back(r.text(node[i], fmt::format("{}[{}]", key, i)));
+    return list;
+  }
+  if (!node.IsScalar()) r.fail(node, key, "expected a value or a list of values");
+  return node.Scalar();
+}
+
+void check_variables(const json& value, const std::set<std::string>& known, const std::string& where) {
+  if (value.is_array()) {
+    for (const auto& v : value) check_variables(v, known, where);
+    return;
+  }
+  if (!value.is_string()) return;
+  for (const auto& v : variables_in(value.get<std::string>()))
+    if (!known.count(v)) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw UsageError(fmt::format("{}: unknown variable ${{{}}} (known: {})", where, v, list));
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(StepType type) { return info(type).name; }
+
+std::optional<StepType> step_type_from_string(std::string_view text) {
+  for (const auto& t : types())
+    if (t.name == text) return t.type;
+  return std::nullopt;
+}
+
+bool changes_node(StepType type) { return info(type).changes_node; }
+
+const std::vector<std::string>& builtin_variables() {
+  static const std::vector<std::string> v = {"generation",    "generation_dir", "restore_id",     "restore_dir",
+                                             "etcd_data_dir", "static_pod_path", "kubeadm_config", "root"};
+  return v;
+}
+
+std::vector<std::string> variables_in(const std::string& text) {
+  std::vector<std::string> out;
+  for (std::size_t pos = text.find("${"); pos != std::string::npos; pos = text.find("${", pos + 2)) {
+    const auto end = text.find('}', pos);
+    if (end == std::string::npos) break;
+    out.push_back(text.substr(pos + 2, end - pos - 2));
+  }
+  return out;
+}
+
+std::string substitute(const std::string& text, const std::map<std::string, std::string>& vars,
+                       const std::string& where) {
+  std::string out;
+  std::size_t at = 0;
+  for (;;) {
+    const auto pos = text.find("${", at);
+    if (pos == std::string::npos) break;
+    const auto end = text.find('}', pos);
+    if (end == std::string::npos) throw UsageError(fmt::format("{}: '${{' without a closing '}}' in '{}'", where, text));
+    const auto name = text.substr(pos + 2, end - pos - 2);
+    auto it = vars.find(name);
+    if (it == vars.end()) throw UsageError(fmt::format("{}: unknown variable ${{{}}}", where, name));
+    out += text.substr(at, pos - at);
+    out += it->second;
+    at = end + 1;
+  }
+  return out + text.substr(at);
+}
+
+Playbook parse_playbook(std::string_view text, const std::string& origin) {
+  const auto root = core::load_yaml(text, origin);
+  if (root.IsNull()) throw UsageError(fmt::format("{}: empty playbook", origin));
+  core::YamlReader r(origin);
+  Playbook p;
+  p.file = origin;
+  bool has_steps = false;
+  YAML::Node steps_node;
+  using Node = YAML::Node;
+  using Key = std::string;
+  r.mapping(root, "", {
+    {"name", [&](const Node& n, const Key& k) { p.name = r.text(n, k); }},
+    {"description", [&](const Node& n, const Key& k) { p.description = r.text(n, k); }},
+    {"when", [&](const Node& n, const Key& k) { p.when = r.strings(n, k, "a list of symptoms"); }},
+    {"parameters", [&](const Node& n, const Key& k) {
+       if (!n.IsSequence()) r.fail(n, k, "expected a list of parameters");
+       for (std::size_t i = 0; i < n.size(); ++i) {
+         const auto ik = fmt::format("{}[{}]", k, i);
+         Parameter param;
+         bool has_default = false;
+         r.mapping(n[i], ik, {
+           {"name", [&](const Node& v, const Key& kk) { param.name = r.text(v, kk); }},
+           {"description", [&](const Node& v, const Key& kk) { param.description = r.text(v, kk); }},
+           {"default", [&](const Node& v, const Key& kk) { param.default_value = r.text(v, kk); has_default = true; }},
+           {"choices", [&](const Node& v, const Key& kk) { param.choices = r.strings(v, kk, "a list of values"); }},
+         });
+         if (param.name.empty()) r.fail(n[i], ik, "a parameter needs a 'name'");
+         if (!has_default) r.fail(n[i], ik, fmt::format("parameter '{}' needs a 'default'", param.name));
+         if (!param.choices.empty() &&
+             std::find(param.choices.begin(), param.choices.end(), param.default_value) == param.choices.end())
+           r.fail(n[i], ik, fmt::format("the default '{}' is not one of the choices", param.default_value));
+         p.parameters.push_back(param);
+       }
+     }},
+    {"steps", [&](const Node& n, const Key& k) {
+       if (!n.IsSequence() || n.size() == 0) r.fail(n, k, "expected a non-empty list of steps");
+       has_steps = true;
+       steps_node = n;
+     }},
+  });
+  if (p.name.empty()) r.fail(root, "name", "a playbook needs a 'name'");
+  if (!has_steps) r.fail(root, "steps", "a playbook needs 'steps'");
+
+  std::set<std::string> known(builtin_variables().begin(), builtin_variables().end());
+  for (const auto& param : p.parameters) known.insert(param.name);
+
+  for (std::size_t i = 0; i < steps_node.size(); ++i) {
+    const auto node = steps_node[i];
+    const auto key = fmt::format("steps[{}]", i);
+    if (!node.IsMap()) r.fail(node, key, "expected a mapping with a 'type'");
+    const auto type_node = node["type"];
+    if (!type_node) r.fail(node, key, "a step needs a 'type'");
+    const auto type_name = r.text(type_node, key + ".type");
+    const auto type = step_type_from_string(type_name);
+    if (!type) {
+      std::string list;
+      for (const auto& t : types()) list += (list.empty() ? "" : ", ") + std::string(t.name);
+      r.fail(type_node, key + ".type", fmt::format("unknown step type '{}' (known: {})", type_name, list));
+    }
+    const auto& ti = info(*type);
+    StepSpec spec;
+    spec.type = *type;
+    spec.where = core::yaml_where(origin, node);
+    std::map<std::string, core::YamlReader::Handler> handlers;
+    handlers["type"] = [](const Node&, const Key&) {};
+    handlers["name"] = [&](const Node& v, const Key& k) { spec.title = r.text(v, k); };
+    for (const auto& f : ti.required) {
+      handlers[f] = [&, f](const Node& v, const Key& k) {
+        spec.fields[f] = {field_value(r, v, k), core::yaml_where(origin, v)};
+      };
+    }
+    for (const auto& f : ti.optional) {
+      handlers[f] = [&, f](const Node& v, const Key& k) {
+        spec.fields[f] = {field_value(r, v, k), core::yaml_where(origin, v)};
+      };
+    }
+    r.mapping(node, key, handlers);
+    for (const auto& f : ti.required)
+      if (!spec.fields.count(f)) r.fail(node, key, fmt::format("a {} step needs '{}'", ti.name, f));
+    for (const auto& [name, field] : spec.fields) check_variables(field.value, known, field.where);
+    p.steps.push_back(std::move(spec));
+  }
+  return p;
+}
+
+Playbook load_playbook(const core::bfs::path& file) {
+  std::string text;
+  try {
+    text = core::read_file(file);
+  } catch (const core::Error& e) {
+    throw UsageError(e.what());
+  }
+  return parse_playbook(text, file.string());
+}
+
+std::vector<core::bfs::path> playbook_dirs(const std::vector<std::string>& extra_dirs) {
+  std::vector<core::bfs::path> dirs(extra_dirs.begin(), extra_dirs.end());
+  dirs.emplace_back(KDR_PLAYBOOK_DIR);
+  if (std::string_view(KDR_SOURCE_PLAYBOOK_DIR) != "") dirs.emplace_back(KDR_SOURCE_PLAYBOOK_DIR);
+  return dirs;
+}
+
+namespace {
+
+std::vector<core::bfs::path> yaml_files(const core::bfs::path& dir) {
+  std::vector<core::bfs::path> out;
+  auto st = core::lstat_path(dir);
+  if (!st || st->type != core::FileType::directory) return out;
+  for (const auto& name : core::list_dir(dir)) {
+    if (name.empty() || name[0] == '.') continue;
+    if (name.size() > 5 && (name.ends_with(".yaml") || name.ends_with(".yml"))) out.push_back(dir / name);
+  }
+  return out;
+}
+
+}  // namespace
+
+PlaybookList list_playbooks(const std::vector<core::bfs::path>& dirs) {
+  PlaybookList out;
+  std::set<std::string> seen;
+  for (const auto& dir : dirs) {
+    for (const auto& file : yaml_files(dir)) {
+      try {
+        auto p = load_playbook(file);
+        if (seen.insert(p.name).second) out.playbooks.push_back(std::move(p));
+      } catch (const core::Error& e) {
+        out.problems.push_back(e.what());
+      }
+    }
+  }
+  return out;
+}
+
+Playbook find_playbook(const std::string& name_or_file, const std::vector<core::bfs::path>& dirs) {
+  if (name_or_file.find('/') != std::string::npos || name_or_file.ends_with(".yaml") ||
+      name_or_file.ends_with(".yml"))
+    return load_playbook(name_or_file);
+  std::string known;
+  for (const auto& dir : dirs) {
+    for (const auto& file : yaml_files(dir)) {
+      auto stem = file.stem().string();
+      // A file named after the playbook is read first; a broken one is an error, not skipped.
+      if (stem == name_or_file) {
+        auto p = load_playbook(file);
+        if (p.name == name_or_file) return p;
+      }
+    }
+  }
+  auto all = list_playbooks(dirs);
+  for (auto& p : all.playbooks) {
+    if (p.name == name_or_file) return p;
+    known += (known.empty() ? "" : ", ") + p.name;
+  }
+  std::string searched;
+  for (const auto& d : dirs) searched += (searched.empty() ? "" : ", ") + d.string();
+  throw UsageError(fmt::format("no playbook named '{}' (known: {}; searched {})", name_or_file,
+                               known.empty() ? "none" : known, searched));
+}
+
+}  // namespace kdr::restore

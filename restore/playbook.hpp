@@ -1,0 +1,102 @@
+// Restore playbooks: YAML files naming a restore pipeline (docs/playbooks.md).
+//
+//   name: restore-etcd-snapshot
+//   description: one paragraph
+//   when: [symptoms this playbook is for]
+//   parameters:
+//     - {name: bump_revision, default: "true", choices: ["true", "false"], description: ...}
+//   steps:
+//     - {type: preflight}
+//     - {type: stop-static-pods, pods: all}
+//     - {type: move-aside, path: "${etcd_data_dir}"}
+//     ...
+//
+// Loading checks everything that can be checked before a generation is chosen: every key
+// known, every step type known with the keys it needs, every ${variable} defined. Errors
+// name the file, line and column.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/fs.hpp"
+
+namespace kdr::restore {
+
+enum class StepType {
+  preflight,
+  stop_static_pods,
+  wait_stopped,
+  move_aside,
+  copy_back,
+  etcd_snapshot_restore,
+  start_static_pods,
+  wait_healthy,
+  kubeadm,
+  run,
+  manual,
+};
+std::string_view to_string(StepType type);
+std::optional<StepType> step_type_from_string(std::string_view text);
+// Steps that change the node (and so ask for confirmation in a guided restore).
+bool changes_node(StepType type);
+
+struct Parameter {
+  std::string name;
+  std::string description;
+  std::string default_value;
+  std::vector<std::string> choices;  // empty: any value
+};
+
+// One value of a step, with where it was written (for errors found later, once the
+// variables are known).
+struct StepField {
+  nlohmann::json value;  // a string, a number, a bool, or a list of strings
+  std::string where;     // file:line:col
+};
+
+struct StepSpec {
+  StepType type = StepType::manual;
+  std::string title;  // `name:`; empty: made from the type
+  std::string where;
+  std::map<std::string, StepField> fields;
+};
+
+struct Playbook {
+  std::string name;
+  std::string file;  // where it was read from
+  std::string description;
+  std::vector<std::string> when;
+  std::vector<Parameter> parameters;
+  std::vector<StepSpec> steps;
+};
+
+// Variables every playbook may use besides its parameters.
+const std::vector<std::string>& builtin_variables();
+
+// Throws UsageError naming `origin` with line and column.
+Playbook parse_playbook(std::string_view text, const std::string& origin);
+Playbook load_playbook(const core::bfs::path& file);
+
+// Replaces every ${name} in `text`; throws UsageError naming `where` for an unknown one.
+std::string substitute(const std::string& text, const std::map<std::string, std::string>& vars,
+                       const std::string& where);
+// Names of the ${variables} in `text`.
+std::vector<std::string> variables_in(const std::string& text);
+
+// Where playbooks are found: the folders given, then the installed ones.
+std::vector<core::bfs::path> playbook_dirs(const std::vector<std::string>& extra_dirs);
+// A playbook by name (or a path to a file); throws UsageError listing the known ones.
+Playbook find_playbook(const std::string& name_or_file, const std::vector<core::bfs::path>& dirs);
+// Every playbook in the folders (first one wins for a name); broken ones are reported.
+struct PlaybookList {
+  std::vector<Playbook> playbooks;
+  std::vector<std::string> problems;
+};
+PlaybookList list_playbooks(const std::vector<core::bfs::path>& dirs);
+
+}  // namespace kdr::restore

@@ -1,0 +1,647 @@
+#include "restore/restore.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/control_plane.hpp"
+#include "core/error.hpp"
+#include "core/repository.hpp"
+#include "restore/journal.hpp"
+#include "restore/playbook.hpp"
+#include "restore/runner.hpp"
+
+namespace kdr::restore {
+
+using core::Error;
+using core::ExitCode;
+using core::UsageError;
+using nlohmann::json;
+
+core::bfs::path restores_dir(const core::Context& ctx) { return ctx.root.host(ctx.config.state_dir) / "restores"; }
+
+// ---- the plan -----------------------------------------------------------------------------
+
+json Plan::to_json() const {
+  json steps_j = json::array();
+  for (const auto& s : steps) steps_j.push_back({{"type", to_string(s.type)}, {"title", s.title}, {"args", s.args}});
+  return {{"format", 1},          {"id", id},       {"playbook", playbook}, {"playbook_file", playbook_file},
+          {"generation", generation}, {"generation_dir", generation_dir}, {"root", root}, {"vars", vars},
+          {"notes", notes},       {"etcd", etcd},   {"steps", steps_j}};
+}
+
+Plan Plan::from_json(const json& j) {
+  Plan p;
+  p.id = j.at("id");
+  p.playbook = j.at("playbook");
+  p.playbook_file = j.value("playbook_file", "");
+  p.generation = j.at("generation");
+  p.generation_dir = j.at("generation_dir");
+  p.root = j.value("root", "/");
+  p.vars = j.at("vars").get<std::map<std::string, std::string>>();
+  p.notes = j.value("notes", std::vector<std::string>{});
+  p.etcd = j.value("etcd", json::object());
+  for (const auto& s : j.at("steps")) {
+    auto type = step_type_from_string(s.at("type").get<std::string>());
+    if (!type) throw Error("plan.json names an unknown step type " + s.at("type").dump());
+    p.steps.push_back({*type, s.value("title", ""), s.value("args", json::object())});
+  }
+  return p;
+}
+
+namespace {
+
+std::string restore_id_for(const core::Context& ctx, const std::string& playbook) {
+  const std::time_t t = static_cast<std::time_t>(core::now_epoch());
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  std::string base = std::string(buf) + "-" + playbook;
+  std::string id = base;
+  for (int n = 2; core::lstat_path(restores_dir(ctx) / id); ++n) id = fmt::format("{}-{}", base, n);
+  return id;
+}
+
+bool plan_starts_from_generation(const Playbook& pb) {
+  for (const auto& s : pb.steps)
+    if (s.type == StepType::start_static_pods) {
+      auto it = s.fields.find("from");
+      if (it != s.fields.end() && it->second.value == "generation") return true;
+    }
+  return false;
+}
+
+// The etcd member the restored data must fit: from the manifest that will run it (the
+// generation's when the playbook starts the generation's manifests, else the node's),
+// else from what the backup recorded, else the config.
+json choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::GenerationView& g,
+                 std::vector<std::string>& notes) {
+  const auto spp = ctx.config.static_pod_path;
+  auto from_member = [](const core::EtcdMember& m, const std::string& from) {
+    return json{{"name", m.name},
+                {"peer_url", m.peer_urls.empty() ? std::string() : m.peer_urls.front()},
+                {"data_dir", m.data_dir_host},
+                {"initial_cluster", m.initial_cluster},
+                {"from", from}};
+  };
+  auto gen_member = core::etcd_member(generation_pods(g, spp));
+  auto live_member = core::etcd_member(core::scan_static_pods(ctx.root, spp));
+  json chosen;
+  if (plan_starts_from_generation(pb) && gen_member)
+    chosen = from_member(*gen_member, "the generation's " + gen_member->manifest);
+  else if (live_member)
+    chosen = from_member(*live_member, "the node's " + live_member->manifest);
+  else if (gen_member)
+    chosen = from_member(*gen_member, "the generation's " + gen_member->manifest);
+  else {
+    const auto rec = g.meta.extra.value("node", json::object()).value("etcd_member", json());
+    if (rec.is_object())
+      chosen = {{"name", rec.value("name", "")},
+                {"peer_url", rec.value("peer_urls", json::array()).empty() ? "" : rec["peer_urls"][0].get<std::string>()},
+                {"data_dir", rec.value("data_dir_host", ctx.config.etcd_data_dir)},
+                {"initial_cluster", rec.value("initial_cluster", "")},
+                {"from", "the member recorded in the generation"}};
+    else
+      chosen = {{"name", core::hostname()},
+                {"peer_url", "https://127.0.0.1:2380"},
+                {"data_dir", ctx.config.etcd_data_dir},
+                {"initial_cluster", ""},
+                {"from", "the config (no etcd manifest anywhere)"}};
+  }
+  if (live_member && gen_member && live_member->data_dir_host != gen_member->data_dir_host)
+    notes.push_back(fmt::format("the node's etcd manifest uses data dir {}, the backup's used {}; this restore uses {} "
+                                "(from {})",
+                                live_member->data_dir_host, gen_member->data_dir_host,
+                                chosen["data_dir"].get<std::string>(), chosen["from"].get<std::string>()));
+  const auto ic = chosen.value("initial_cluster", "");
+  if (std::count(ic.begin(), ic.end(), ',') > 0)
+    notes.push_back(fmt::format("the etcd manifest names several members ({}); a snapshot restore makes a one-member "
+                                "cluster of this node: the other members must be removed and joined again "
+                                "(docs/runbook.md, HA)",
+                                ic));
+  return chosen;
+}
+
+std::map<std::string, std::string> parameter_values(const Playbook& pb, const std::vector<std::string>& set) {
+  std::map<std::string, std::string> values;
+  for (const auto& p : pb.parameters) values[p.name] = p.default_value;
+  for (const auto& kv : set) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) throw UsageError(fmt::format("--set {}: expected NAME=VALUE", kv));
+    const auto name = kv.substr(0, eq), value = kv.substr(eq + 1);
+    auto it = std::find_if(pb.parameters.begin(), pb.parameters.end(), [&](const auto& p) { return p.name == name; });
+    if (it == pb.parameters.end()) {
+      std::string known;
+      for (const auto& p : pb.parameters) known += (known.empty() ? "" : ", ") + p.name;
+      throw UsageError(fmt::format("--set {}: playbook {} has no parameter '{}' (it has: {})", kv, pb.name, name,
+                                   known.empty() ? "none" : known));
+    }
+    if (!it->choices.empty() && std::find(it->choices.begin(), it->choices.end(), value) == it->choices.end()) {
+      std::string list;
+      for (const auto& c : it->choices) list += (list.empty() ? "" : ", ") + c;
+      throw UsageError(fmt::format("--set {}: '{}' is not one of {}", kv, value, list));
+    }
+    values[name] = value;
+  }
+  return values;
+}
+
+json substitute_value(const json& v, const std::map<std::string, std::string>& vars,
+                      const std::map<std::string, std::string>& unavailable, const std::string& where) {
+  if (v.is_array()) {
+    json out = json::array();
+    for (const auto& x : v) out.push_back(substitute_value(x, vars, unavailable, where));
+    return out;
+  }
+  const auto text = v.get<std::string>();
+  for (const auto& name : variables_in(text)) {
+    auto it = unavailable.find(name);
+    if (it != unavailable.end()) throw UsageError(fmt::format("{}: ${{{}}}: {}", where, name, it->second));
+  }
+  return substitute(text, vars, where);
+}
+
+PlannedStep plan_step(const core::Context& ctx, const StepSpec& spec, const std::map<std::string, std::string>& vars,
+                      const std::map<std::string, std::string>& unavailable) {
+  PlannedStep s;
+  s.type = spec.type;
+  for (const auto& [name, field] : spec.fields) {
+    auto v = substitute_value(field.value, vars, unavailable, field.where);
+    auto bad = [&, name = name, where = field.where](const std::string& what) {
+      throw UsageError(fmt::format("{}: key '{}': {}", where, name, what));
+    };
+    if (name == "timeout") {
+      int t = 0;
+      try {
+        t = std::stoi(v.get<std::string>());
+      } catch (const std::exception&) {
+        bad("expected a number of seconds");
+      }
+      if (t <= 0) bad("expected a positive number of seconds");
+      s.args[name] = t;
+    } else if (name == "pods") {
+      if (v.is_string() && v.get<std::string>() != "all") bad("expected 'all' or a list of pod names");
+      s.args[name] = v;
+    } else if (name == "path") {
+      if (!v.is_string()) bad("expected a path");
+      std::string p;
+      try {
+        p = core::normalize_node_path(v.get<std::string>(), "path");
+      } catch (const Error& e) {
+        bad(e.what());
+      }
+      if (p == "/") bad("refusing to replace the whole node (/)");
+      if (core::node_path_within(ctx.config.state_dir, p))
+        bad(fmt::format("{} holds kdr's state folder {}; set state_dir elsewhere", p, ctx.config.state_dir));
+      s.args[name] = p;
+    } else if (name == "exclude") {
+      json list = json::array();
+      for (const auto& x : v.is_array() ? v : json::array({v})) {
+        try {
+          list.push_back(core::normalize_node_path(x.get<std::string>(), "exclude"));
+        } catch (const Error& e) {
+          bad(e.what());
+        }
+      }
+      s.args[name] = list;
+    } else if (name == "source") {
+      if (v != "snapshot" && v != "raw") bad("expected snapshot or raw");
+      s.args[name] = v;
+    } else if (name == "bump_revision") {
+      if (v != "true" && v != "false") bad("expected true or false");
+      s.args[name] = v;
+    } else if (name == "from") {
+      if (v != "stopped" && v != "generation") bad("expected stopped or generation");
+      s.args[name] = v;
+    } else if (name == "args" || name == "argv") {
+      if (!v.is_array()) bad("expected a list (an argv, never a shell string)");
+      s.args[name] = v;
+    } else {
+      s.args[name] = v;
+    }
+  }
+  if (!spec.title.empty()) {
+    s.title = spec.title;
+  } else {
+    s.title = std::string(to_string(spec.type));
+    if (s.args.contains("path")) s.title += " " + s.args["path"].get<std::string>();
+  }
+  return s;
+}
+
+struct Prepared {
+  Plan plan;
+  verify::GenerationView gen;
+};
+
+Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::GenerationEntry& entry,
+                 const std::vector<std::string>& set) {
+  Prepared out;
+  verify::Findings load_findings;
+  out.gen = verify::load_generation(entry.id, entry.path, *entry.meta, load_findings);
+  if (!out.gen.manifest)
+    throw Error(fmt::format("generation {} cannot be used: its manifest is unreadable (kdr verify {})", entry.id, entry.id));
+  auto& plan = out.plan;
+  plan.id = restore_id_for(ctx, pb.name);
+  plan.playbook = pb.name;
+  plan.playbook_file = pb.file;
+  plan.generation = entry.id;
+  plan.generation_dir = entry.path.string();
+  plan.root = ctx.root.root().string();
+  plan.etcd = choose_etcd(ctx, pb, out.gen, plan.notes);
+
+  auto& vars = plan.vars;
+  std::map<std::string, std::string> unavailable;
+  vars["generation"] = entry.id;
+  vars["generation_dir"] = entry.path.string();
+  vars["restore_id"] = plan.id;
+  vars["restore_dir"] = (restores_dir(ctx) / plan.id).string();
+  vars["static_pod_path"] = ctx.config.static_pod_path;
+  vars["etcd_data_dir"] = plan.etcd.at("data_dir").get<std::string>();
+  vars["root"] = ctx.root.root().string();
+  const auto kubeadm_rel = entry.meta->extra.value("node", json::object()).value("kubeadm_config", "");
+  if (!kubeadm_rel.empty() && core::lstat_path(entry.path / kubeadm_rel)) {
+    vars["kubeadm_config"] = (entry.path / kubeadm_rel).string();
+  } else {
+    std::string why = "not captured";
+    for (const auto& w : entry.meta->extra.value("node", json::object()).value("not_captured", json::array()))
+      if (w.get<std::string>().rfind("kubeadm-config", 0) == 0) why = w.get<std::string>();
+    unavailable["kubeadm_config"] = fmt::format(
+        "generation {} has no saved kubeadm configuration ({}); pick a generation that has one, or write the "
+        "cluster's kubeadm config by hand and use a playbook of your own",
+        entry.id, why);
+  }
+  for (const auto& [k, v] : parameter_values(pb, set)) vars[k] = v;
+
+  vars["etcd_restored_from"] = "files";
+  for (const auto& spec : pb.steps) {
+    plan.steps.push_back(plan_step(ctx, spec, vars, unavailable));
+    if (spec.type == StepType::etcd_snapshot_restore)
+      vars["etcd_restored_from"] = plan.steps.back().args.value("source", "snapshot");
+  }
+  if (entry.meta->status == core::GenerationStatus::partial)
+    plan.notes.push_back(fmt::format("generation {} is partial: {}", entry.id,
+                                     entry.meta->warnings.empty() ? "see kdr list" : entry.meta->warnings.front()));
+  return out;
+}
+
+std::string age(std::int64_t then) {
+  const auto d = core::now_epoch() - then;
+  if (d < 120) return fmt::format("{} s ago", d);
+  if (d < 7200) return fmt::format("{} min ago", d / 60);
+  if (d < 172800) return fmt::format("{} h ago", d / 3600);
+  return fmt::format("{} days ago", d / 86400);
+}
+
+void print_plan(const Runner& r, const JournalSummary* done) {
+  const auto& out = r.ctx.out;
+  const auto& p = r.plan;
+  const auto& m = r.gen.meta;
+  out.info("Restore {}", p.id);
+  out.info("  playbook    {} ({})", p.playbook, p.playbook_file);
+  const auto snap = m.extra.value("etcd", json::object()).value("snapshot", json());
+  out.info("  generation  {} ({}, taken {}, {}){}", p.generation, core::to_string(m.status), m.started, age(m.time),
+           snap.is_object() ? fmt::format(", etcd revision {}", snap.value("revision", 0)) : "");
+  out.info("  node        {}{}", p.root, p.root == "/" ? "" : " (sandbox)");
+  out.info("  etcd        member {} at {}, data dir {} (from {})", p.etcd.value("name", ""), p.etcd.value("peer_url", ""),
+           p.etcd.value("data_dir", ""), p.etcd.value("from", ""));
+  out.info("  journal     {}", p.vars.at("restore_dir"));
+  std::string params;
+  for (const auto& [k, v] : p.vars)
+    if (!std::set<std::string>{"generation", "generation_dir", "restore_id", "restore_dir", "static_pod_path",
+                               "etcd_data_dir", "root", "kubeadm_config", "etcd_restored_from"}
+             .count(k))
+      params += (params.empty() ? "" : " ") + k + "=" + v;
+  if (!params.empty()) out.info("  parameters  {}", params);
+  for (const auto& n : p.notes) out.info("  note: {}", n);
+  out.info("Steps ('*' changes the node):");
+  for (std::size_t i = 0; i < p.steps.size(); ++i) {
+    const auto& s = p.steps[i];
+    const bool finished = done && done->step_done(i);
+    out.info("  {:>2} {} {}{}", i + 1, changes_node(s.type) ? '*' : ' ', s.title, finished ? "   [done]" : "");
+    if (!finished)
+      for (const auto& line : describe_step(r, s)) out.info("         {}", line);
+  }
+}
+
+// Asks on the terminal (stdin); EOF or anything but y/yes/a/all is a no.
+enum class Answer { yes, no, all };
+Answer ask(const std::string& question) {
+  std::fprintf(stderr, "%s [y/N/a=yes to all] ", question.c_str());
+  std::fflush(stderr);
+  std::string line;
+  if (!std::getline(std::cin, line)) {
+    std::fprintf(stderr, "\n");
+    return Answer::no;
+  }
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  if (line == "y" || line == "Y" || line == "yes") return Answer::yes;
+  if (line == "a" || line == "all") return Answer::all;
+  return Answer::no;
+}
+
+std::string describe_action(const Action& a) {
+  if (a.op == "move" && a.manifest) return fmt::format("moved manifest {} -> {} ({})", a.from, a.to, a.pod);
+  if (a.op == "move") return fmt::format("moved {} aside -> {}", a.from, a.to);
+  return fmt::format("placed {} (restored from the backup)", a.to);
+}
+
+void print_where_we_are(const Runner& r, const std::string& kdr_prefix) {
+  const auto summary = r.journal->summary();
+  const auto& out = r.ctx.out;
+  out.warn("the node is between states. What this restore changed so far:");
+  if (summary.actions.empty()) out.warn("  nothing");
+  for (const auto& a : summary.actions) out.warn("  {}", describe_action(a));
+  out.warn("to continue from where it stopped:  {} restore --resume {}", kdr_prefix, r.plan.id);
+  out.warn("to undo it all:                     {} restore --rollback {}", kdr_prefix, r.plan.id);
+  out.warn("journal: {}", r.journal->dir().string());
+}
+
+std::string command_prefix(const core::Context& ctx) {
+  std::string p = "kdr";
+  if (!ctx.root.is_real_root()) p += " --root " + ctx.root.root().string();
+  if (ctx.config.origin != "built-in defaults" && ctx.config.origin.find('/') != std::string::npos)
+    p += " --config " + ctx.config.origin;
+  return p;
+}
+
+void fail_point_after_step(std::size_t n) {
+  static const char* spec = std::getenv("KDR_FAILPOINT");
+  if (spec && std::string(spec) == fmt::format("restore-after-step:{}", n)) ::kill(::getpid(), SIGKILL);
+}
+
+ExitCode execute(Runner& r, bool yes) {
+  const auto& out = r.ctx.out;
+  const auto n = r.plan.steps.size();
+  auto summary = r.journal->summary();
+  const auto prefix = command_prefix(r.ctx);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& s = r.plan.steps[i];
+    r.step = i;
+    if (summary.step_done(i)) continue;
+    if (changes_node(s.type) && !yes) {
+      auto a = ask(fmt::format("Step {}/{}: {}. Go ahead?", i + 1, n, s.title));
+      if (a == Answer::all) yes = true;
+      if (a == Answer::no) {
+        r.journal->record({{"event", "declined"}, {"step", i}});
+        out.warn("stopped before step {}/{} ({}) as asked", i + 1, n, s.title);
+        if (!summary.actions.empty() || !r.journal->summary().actions.empty()) print_where_we_are(r, prefix);
+        else out.warn("nothing was changed; resume with: {} restore --resume {}", prefix, r.plan.id);
+        return ExitCode::incomplete;
+      }
+    }
+    out.info("[{}/{}] {}", i + 1, n, s.title);
+    r.journal->record({{"event", "begin"}, {"step", i}, {"type", to_string(s.type)}});
+    const double t0 = core::monotonic_seconds();
+    try {
+      core::check_interrupted();
+      run_step(r, s);
+    } catch (const Error& e) {
+      const bool sig = e.code() == ExitCode::interrupted;
+      r.journal->record({{"event", sig ? "interrupted" : "failed"}, {"step", i}, {"error", e.what()}});
+      out.error(fmt::format("step {}/{} ({}) {}: {}", i + 1, n, s.title, sig ? "was interrupted" : "failed", e.what()));
+      if (r.journal->summary().actions.empty())
+        out.warn("nothing on the node was changed. Fix the cause, then: {} restore --resume {}", prefix, r.plan.id);
+      else
+        print_where_we_are(r, prefix);
+      return sig ? ExitCode::interrupted : ExitCode::incomplete;
+    }
+    r.journal->record({{"event", "done"}, {"step", i}, {"seconds", core::monotonic_seconds() - t0}});
+    out.info("      done ({:.1f} s)", core::monotonic_seconds() - t0);
+    fail_point_after_step(i + 1);
+  }
+  r.journal->record({{"event", "finished"}});
+  out.info("Restore {} finished: playbook {} from generation {}.", r.plan.id, r.plan.playbook, r.plan.generation);
+  const auto final_summary = r.journal->summary();
+  std::vector<std::string> kept;
+  for (const auto& a : final_summary.actions)
+    if (a.op == "move" && !a.manifest) kept.push_back(a.to);
+  if (!kept.empty()) {
+    out.info("The data it replaced is kept (kdr never deletes it):");
+    for (const auto& k : kept) out.info("  {}", k);
+    out.info("Once the cluster is confirmed good, remove those by hand; until then `{} restore --rollback {}` puts "
+             "them back.",
+             prefix, r.plan.id);
+  }
+  out.info("Next: take a fresh backup (kdr backup --verify) and check the cluster (kubectl get nodes,pods -A).");
+  return ExitCode::ok;
+}
+
+core::GenerationEntry find_generation(const core::Repository& repo, const std::string& which) {
+  auto entry = repo.find(which);
+  if (!entry.meta)
+    throw Error(fmt::format("generation {} cannot be used: {}", entry.id, entry.problem), ExitCode::no_backup);
+  return entry;
+}
+
+ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
+  RestoreLock lock(restores_dir(ctx));
+  auto journal = Journal::open(restores_dir(ctx) / o.rollback);
+  auto summary = journal.summary();
+  if (summary.state == RestoreState::rolled_back) {
+    ctx.out.info("restore {} was rolled back already", o.rollback);
+    return ExitCode::ok;
+  }
+  Plan plan = Plan::from_json(journal.plan());
+  if (plan.root != ctx.root.root().string())
+    throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
+  Runner r{ctx, plan, std::move(journal), {}, 0, false};
+  ctx.out.info("Rolling back restore {} (playbook {}, generation {}):", plan.id, plan.playbook, plan.generation);
+  if (summary.actions.empty()) ctx.out.info("  it changed nothing on the node");
+  for (const auto& a : summary.actions) ctx.out.info("  undo: {}", describe_action(a));
+  std::vector<std::string> not_undone;
+  for (std::size_t i = 0; i < plan.steps.size(); ++i)
+    if ((plan.steps[i].type == StepType::kubeadm || plan.steps[i].type == StepType::run) &&
+        (summary.step_done(i) || (summary.failed_step && *summary.failed_step == i)))
+      not_undone.push_back(fmt::format("step {} ({})", i + 1, plan.steps[i].title));
+  for (const auto& s : not_undone)
+    ctx.out.warn("{} ran a program whose changes kdr does not track; it is not undone", s);
+  if (!o.yes && ask("Roll back?") == Answer::no) {
+    ctx.out.warn("nothing was changed");
+    return ExitCode::incomplete;
+  }
+  r.journal->record({{"event", "rollback-begin"}});
+  try {
+    undo_actions(r, summary.actions);
+  } catch (const Error& e) {
+    r.journal->record({{"event", "rollback-failed"}, {"error", e.what()}});
+    ctx.out.error(fmt::format("rollback stopped: {}", e.what()));
+    ctx.out.warn("it can be run again: {} restore --rollback {}", command_prefix(ctx), plan.id);
+    return e.code() == ExitCode::interrupted ? ExitCode::interrupted : ExitCode::incomplete;
+  }
+  r.journal->record({{"event", "rolled-back"}});
+  ctx.out.info("Rolled back: the node's data and manifests are as they were before restore {}.", plan.id);
+  return ExitCode::ok;
+}
+
+}  // namespace
+
+ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
+  if (!o.rollback.empty()) return rollback(ctx, o);
+
+  if (!o.resume.empty()) {
+    RestoreLock lock(restores_dir(ctx));
+    auto journal = Journal::open(restores_dir(ctx) / o.resume);
+    auto summary = journal.summary();
+    if (summary.state == RestoreState::done) {
+      ctx.out.info("restore {} finished already", o.resume);
+      return ExitCode::ok;
+    }
+    if (summary.rollback_started)
+      throw UsageError(fmt::format("restore {} was rolled back (or its rollback began): start a new restore instead",
+                                   o.resume));
+    Plan plan = Plan::from_json(journal.plan());
+    if (plan.root != ctx.root.root().string())
+      throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
+    auto repo = core::Repository::open(ctx.backup_dir);
+    const auto repo_lock = repo.lock(core::LockMode::shared);
+    const auto entry = find_generation(repo, plan.generation);
+    verify::Findings f;
+    Runner r{ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, f), 0, false};
+    print_plan(r, &summary);
+    ctx.out.info("Resuming restore {}.", plan.id);
+    return execute(r, o.yes);
+  }
+
+  if (o.playbook.empty()) throw UsageError("which playbook? (kdr playbooks lists them)");
+  const auto pb = find_playbook(o.playbook, playbook_dirs(o.playbook_dirs));
+  auto repo = core::Repository::open(ctx.backup_dir);
+  std::optional<RestoreLock> lock;
+  if (!o.dry_run) lock.emplace(restores_dir(ctx));
+  const auto repo_lock = repo.lock(core::LockMode::shared);
+  const auto entry = find_generation(repo, o.generation);
+  auto prepared = prepare(ctx, pb, entry, o.set);
+  Runner r{ctx, prepared.plan, std::nullopt, std::move(prepared.gen), 0, o.dry_run};
+  print_plan(r, nullptr);
+  if (o.dry_run) {
+    ctx.out.info("Dry run: nothing was changed. Run it with: {} restore {}{}", command_prefix(ctx), pb.name,
+                 o.generation == "latest" ? "" : " --generation " + o.generation);
+    return ExitCode::ok;
+  }
+  if (!o.yes && ask(fmt::format("Start restore {}? Each step that changes the node will ask again.", r.plan.id)) ==
+                    Answer::no) {
+    ctx.out.warn("nothing was changed");
+    return ExitCode::incomplete;
+  }
+  r.journal = Journal::create(restores_dir(ctx) / r.plan.id, r.plan.to_json());
+  return execute(r, o.yes);
+}
+
+std::vector<std::string> unfinished_restores(const core::Context& ctx) {
+  std::vector<std::string> out;
+  for (const auto& rec : list_restore_records(restores_dir(ctx)))
+    if (!rec.summary.actions.empty() && rec.summary.state != RestoreState::done &&
+        rec.summary.state != RestoreState::rolled_back)
+      out.push_back(rec.id);
+  return out;
+}
+
+ExitCode print_restores(const core::Context& ctx) {
+  const auto records = list_restore_records(restores_dir(ctx));
+  if (ctx.out.json()) {
+    json list = json::array();
+    for (const auto& r : records) {
+      json j = {{"id", r.id}, {"dir", r.dir.string()}};
+      if (!r.problem.empty()) {
+        j["problem"] = r.problem;
+      } else {
+        j["playbook"] = r.plan.value("playbook", "");
+        j["generation"] = r.plan.value("generation", "");
+        j["state"] = to_string(r.summary.state);
+        j["steps_done"] = r.summary.done_steps.size();
+        j["steps"] = r.plan.value("steps", json::array()).size();
+        j["changes"] = r.summary.actions.size();
+        j["error"] = r.summary.last_error;
+      }
+      list.push_back(j);
+    }
+    ctx.out.raw(list.dump(2));
+    return ExitCode::ok;
+  }
+  if (records.empty()) {
+    ctx.out.info("no restores on this node ({})", restores_dir(ctx).string());
+    return ExitCode::ok;
+  }
+  ctx.out.info("{:<44} {:<22} {:<24} {:<12} {}", "RESTORE", "PLAYBOOK", "GENERATION", "STATE", "STEPS");
+  for (const auto& r : records) {
+    if (!r.problem.empty()) {
+      ctx.out.info("{:<44} unreadable: {}", r.id, r.problem);
+      continue;
+    }
+    ctx.out.info("{:<44} {:<22} {:<24} {:<12} {}/{}", r.id, r.plan.value("playbook", ""),
+                 r.plan.value("generation", ""), to_string(r.summary.state), r.summary.done_steps.size(),
+                 r.plan.value("steps", json::array()).size());
+  }
+  return ExitCode::ok;
+}
+
+ExitCode print_playbooks(const core::Context& ctx, const std::vector<std::string>& dirs, const std::string& name) {
+  const auto search = playbook_dirs(dirs);
+  if (!name.empty()) {
+    const auto pb = find_playbook(name, search);
+    if (ctx.out.json()) {
+      json steps = json::array();
+      for (const auto& s : pb.steps) {
+        json fields = json::object();
+        for (const auto& [k, f] : s.fields) fields[k] = f.value;
+        steps.push_back({{"type", to_string(s.type)}, {"name", s.title}, {"fields", fields}});
+      }
+      ctx.out.raw(json{{"name", pb.name}, {"file", pb.file}, {"description", pb.description}, {"when", pb.when},
+                       {"steps", steps}}
+                      .dump(2));
+      return ExitCode::ok;
+    }
+    ctx.out.info("{}  ({})", pb.name, pb.file);
+    ctx.out.info("");
+    ctx.out.info("{}", pb.description);
+    if (!pb.when.empty()) {
+      ctx.out.info("When to use it:");
+      for (const auto& w : pb.when) ctx.out.info("  - {}", w);
+    }
+    if (!pb.parameters.empty()) {
+      ctx.out.info("Parameters (--set NAME=VALUE):");
+      for (const auto& p : pb.parameters) {
+        std::string choices;
+        for (const auto& c : p.choices) choices += (choices.empty() ? "" : "|") + c;
+        ctx.out.info("  {} = {}{}  {}", p.name, p.default_value, choices.empty() ? "" : " (" + choices + ")",
+                     p.description);
+      }
+    }
+    ctx.out.info("Steps ('*' changes the node):");
+    for (std::size_t i = 0; i < pb.steps.size(); ++i) {
+      const auto& s = pb.steps[i];
+      std::string fields;
+      for (const auto& [k, f] : s.fields)
+        fields += (fields.empty() ? "" : ", ") + k + ": " + (f.value.is_string() ? f.value.get<std::string>() : f.value.dump());
+      ctx.out.info("  {:>2} {} {}{}", i + 1, changes_node(s.type) ? '*' : ' ',
+                   s.title.empty() ? std::string(to_string(s.type)) : s.title + " (" + std::string(to_string(s.type)) + ")",
+                   fields.empty() ? "" : "  " + fields);
+    }
+    return ExitCode::ok;
+  }
+  const auto all = list_playbooks(search);
+  for (const auto& p : all.problems) ctx.out.warn("{}", p);
+  if (ctx.out.json()) {
+    json list = json::array();
+    for (const auto& p : all.playbooks) list.push_back({{"name", p.name}, {"file", p.file}, {"when", p.when}});
+    ctx.out.raw(list.dump(2));
+    return all.problems.empty() ? ExitCode::ok : ExitCode::usage;
+  }
+  for (const auto& p : all.playbooks) {
+    ctx.out.info("{:<24} {}", p.name, p.description.substr(0, p.description.find('\n')));
+    for (const auto& w : p.when) ctx.out.info("{:<24}   when: {}", "", w);
+  }
+  if (all.playbooks.empty()) ctx.out.warn("no playbooks found");
+  ctx.out.info("`kdr playbooks NAME` shows one in full; `kdr restore NAME --dry-run` shows its plan for this node.");
+  return all.problems.empty() ? ExitCode::ok : ExitCode::usage;
+}
+
+}  // namespace kdr::restore

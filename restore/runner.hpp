@@ -1,0 +1,83 @@
+// Inside a restore: the resolved plan and what each step runs with.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/context.hpp"
+#include "core/static_pods.hpp"
+#include "restore/journal.hpp"
+#include "restore/playbook.hpp"
+#include "verify/integrity.hpp"
+
+namespace kdr::restore {
+
+struct PlannedStep {
+  StepType type = StepType::manual;
+  std::string title;
+  nlohmann::json args = nlohmann::json::object();  // the step's fields, variables substituted
+};
+
+struct Plan {
+  std::string id;
+  std::string playbook;
+  std::string playbook_file;
+  std::string generation;
+  std::string generation_dir;  // host path
+  std::string root;
+  std::map<std::string, std::string> vars;
+  std::vector<std::string> notes;  // what the operator should know before saying yes
+  // The etcd member the restored data is for, from the manifest that will run it:
+  // {name, peer_url, data_dir (node path), from (where these facts come from)}.
+  nlohmann::json etcd = nlohmann::json::object();
+  std::vector<PlannedStep> steps;
+  nlohmann::json to_json() const;
+  static Plan from_json(const nlohmann::json& j);
+};
+
+// What a step runs with.
+struct Runner {
+  const core::Context& ctx;
+  Plan plan;
+  std::optional<Journal> journal;  // empty in a dry run
+  verify::GenerationView gen;
+  std::size_t step = 0;  // the running step's index
+  bool dry_run = false;
+
+  core::bfs::path host(const std::string& node_path) const { return ctx.root.host(node_path); }
+  core::bfs::path restore_dir() const { return journal ? journal->dir() : core::bfs::path(); }
+  const std::string& var(const std::string& name) const { return plan.vars.at(name); }
+  const nlohmann::json& plan_etcd() const { return plan.etcd; }
+  std::string plan_etcd_data_dir() const { return plan.etcd.at("data_dir").get<std::string>(); }
+  std::string aside_path(const std::string& node_path) const;  // host path of <path>.kdr-<id>
+  std::string temp_path(const std::string& node_path) const;   // host path of <path>.kdr-<id>.new
+
+  // Records the action in the journal (flushed), then performs it. Idempotent: an action
+  // found already done is not redone.
+  void move(Action a);
+  void place(Action a);
+};
+
+// One step: what it will do (for the plan) and doing it. Throws core::Error on failure.
+std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s);
+void run_step(Runner& r, const PlannedStep& s);
+
+// Undoing what the journal says was done, most recent first, manifests out before data
+// moves back, original manifests back last.
+void undo_actions(Runner& r, const std::vector<Action>& actions);
+
+// Pods named by a step: the manifests' pods of the live static pod path, or of a list.
+std::vector<std::string> pod_names(const nlohmann::json& pods);
+
+// The static pods of a generation (its copy of the static pod folder).
+core::StaticPodScan generation_pods(const verify::GenerationView& g, const std::string& static_pod_path);
+
+// Free bytes for a host path (of its nearest existing folder).
+std::uint64_t free_bytes_at(const core::bfs::path& p);
+
+}  // namespace kdr::restore
