@@ -81,11 +81,11 @@ std::size_t action_counter = 0;
 
 int timeout_arg(const PlannedStep& s, int fallback) { return s.args.value("timeout", fallback); }
 
-const json& gen_etcd_snapshot(const Runner& r) {
-  static const json none;
-  const auto& etcd = r.gen.meta.extra.value("etcd", json::object());
+// The generation's etcd snapshot record (null when it has none).
+json gen_etcd_snapshot(const Runner& r) {
+  const auto etcd = r.gen.meta.extra.value("etcd", json::object());
   auto it = etcd.find("snapshot");
-  return it == etcd.end() || it->is_null() ? none : *it;
+  return it == etcd.end() || !it->is_object() ? json() : *it;
 }
 
 core::StaticPodScan live_pods(const Runner& r) { return core::scan_static_pods(r.ctx.root, r.var("static_pod_path")); }
@@ -176,7 +176,7 @@ SnapshotSource snapshot_source(const Runner& r, const PlannedStep& s) {
     src.file = r.gen.dir / core::generation_relative_path(r.plan_etcd_data_dir() + "/member/snap/db");
     return src;
   }
-  const auto& snap = gen_etcd_snapshot(r);
+  const auto snap = gen_etcd_snapshot(r);
   if (snap.is_null())
     throw Error(fmt::format("generation {} has no etcd snapshot ({}); choose another generation (kdr list) or "
                             "restore the raw copy (--set etcd_source=raw)",
@@ -317,7 +317,6 @@ std::uint64_t free_bytes_at(const path& p) {
 std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
   std::vector<std::string> out;
   const auto& spp = r.var("static_pod_path");
-  const auto held = r.var("restore_dir") + "/manifests";
   switch (s.type) {
     case StepType::preflight:
       out.push_back("check: privileges, stray files in " + spp + ", the generation's integrity (every SHA-256),");
@@ -327,7 +326,7 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
       const auto names = pod_names(s.args.value("pods", json("all")));
       for (const auto& pod : live_pods(r).pods)
         if (wanted(names, pod.name))
-          out.push_back(fmt::format("move {} -> {}/{}  (stops {})", pod.file, held, file_name(pod.file), pod.name));
+          out.push_back(fmt::format("move {} -> <journal>/manifests/  (stops {})", pod.file, pod.name));
       if (out.empty()) out.push_back("no matching manifest in " + spp + " now (nothing to stop)");
       break;
     }
@@ -382,11 +381,11 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
       out.push_back(fmt::format("put {} manifests back into {} ({}), etcd first",
                                 s.args.value("pods", json("all")).dump(), spp,
                                 from == "generation" ? "the generation's copies, SHA-256 checked"
-                                                     : "the ones kdr took out, from " + held));
+                                                     : "the ones kdr took out, from <journal>/manifests/"));
       break;
     }
     case StepType::wait_healthy: {
-      const auto& snap = gen_etcd_snapshot(r);
+      const auto snap = gen_etcd_snapshot(r);
       std::string bar;
       if (r.plan.vars.count("etcd_restored_from") && r.var("etcd_restored_from") == "snapshot" && !snap.is_null()) {
         bar = fmt::format(", revision >= {}", snap.value("revision", 0));
@@ -459,7 +458,6 @@ void run_preflight(Runner& r) {
       std::uint64_t bytes = 0;
       for (const auto* e : entries) bytes += e->size;
       need[r.host(p).parent_path().string()] += bytes;
-      need_at_targets += bytes;
     }
     if (s.type == StepType::etcd_snapshot_restore) {
       try {
@@ -469,7 +467,7 @@ void run_preflight(Runner& r) {
                                       (src.packed.empty() ? src.file : src.packed).string()));
         if (src.raw && !exists(src.file))
           fails.push_back(fmt::format("the generation has no raw etcd database ({})", src.file.string()));
-        const auto& snap = gen_etcd_snapshot(r);
+        const auto snap = gen_etcd_snapshot(r);
         std::uint64_t db = src.raw ? (exists(src.file) ? core::lstat_path(src.file)->size : 0)
                                    : snap.value("db_size", std::uint64_t{0});
         need[r.host(r.plan_etcd_data_dir()).parent_path().string()] += db + db / 5;
@@ -486,7 +484,8 @@ void run_preflight(Runner& r) {
                                     "in the config)",
                                     tool.argv.front()));
       } else {
-        const auto server = gen_etcd_snapshot(r).value("server_version", "");
+        const auto snap = gen_etcd_snapshot(r);
+        const auto server = snap.is_object() ? snap.value("server_version", "") : std::string();
         if (!server.empty() && !tool.version.empty() && minor_of(server) != minor_of(tool.version))
           warns.push_back(fmt::format("the snapshot comes from etcd {}, the restore runs {} {}: a snapshot restores "
                                       "into the same etcd minor version",
@@ -527,7 +526,8 @@ void run_preflight(Runner& r) {
       fails.push_back(fmt::format("{} has {} MiB free; the restore needs about {} MiB there", dir, free >> 20,
                                   (bytes >> 20) + 1));
   }
-  if (!need.empty()) ok(fmt::format("free space for {:.1f} MiB of restored files and etcd data",
+  for (const auto& [dir, bytes] : need) need_at_targets += bytes;
+  if (!need.empty()) ok(fmt::format("free space for the {:.1f} MiB this restore writes",
                                     static_cast<double>(need_at_targets) / 1048576.0));
   for (const auto& s : r.plan.steps)
     if (s.type == StepType::move_aside || s.type == StepType::copy_back) {
@@ -735,7 +735,7 @@ void run_etcd_snapshot_restore(Runner& r, const PlannedStep& s) {
   }
   const auto tool = snapshot_tool(r.ctx);
   const auto src = snapshot_source(r, s);
-  const auto& snap = gen_etcd_snapshot(r);
+  const auto snap = gen_etcd_snapshot(r);
   if (!src.packed.empty()) {
     const auto want = snap.value("db_sha256", "");
     if (!exists(src.file) || core::sha256_file(src.file.string()) != want) {
@@ -855,7 +855,7 @@ void run_start_static_pods(Runner& r, const PlannedStep& s) {
 void run_wait_healthy(Runner& r, const PlannedStep& s) {
   const int timeout = timeout_arg(s, 300);
   const double start = core::monotonic_seconds();
-  const auto& snap = gen_etcd_snapshot(r);
+  const auto snap = gen_etcd_snapshot(r);
   const bool compare = r.plan.vars.count("etcd_restored_from") && r.var("etcd_restored_from") == "snapshot" &&
                        !snap.is_null();
   const std::int64_t want_rev = compare ? snap.value("revision", std::int64_t{0}) : 0;

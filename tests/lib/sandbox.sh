@@ -8,12 +8,18 @@
 #                                   with TLS and client-certificate auth, as kubeadm sets it up
 #   sandbox_etcdctl ROOT ARGS...    etcdctl with the node's healthcheck-client certificate
 #   sandbox_stop_etcd ROOT          stops it (SIGTERM, then SIGKILL)
-#   sandbox_stop_all                stops every etcd this shell started (use in an EXIT trap)
+#   sandbox_start_kubelet ROOT      the kubelet stand-in (tests/fakes/kubelet_standin.cpp): runs
+#                                   ROOT's static pods as the kubelet would, etcd for real
+#   sandbox_wait_etcd ROOT [SECS]   waits until the node's etcd answers
+#   sandbox_stop_kubelet ROOT       stops the stand-in and every pod it runs
+#   sandbox_stop_all                stops every etcd and kubelet this shell started (EXIT trap)
 #
-# The kubelet is not installable here and is not needed for a backup: the manifests are
-# written as kubeadm writes them, and etcd is started with the same flags directly.
+# The kubelet is not installable here. Backups need only etcd, which sandbox_start_etcd runs
+# with the manifest's flags; restores need the kubelet's reaction to manifests coming and
+# going, which the stand-in gives ($KDR_KUBELET, or the one in build/tests).
 
 SANDBOX_ETCD_PIDS=()
+SANDBOX_KUBELET_PIDS=()
 
 _sandbox_free_port() {
   local port
@@ -391,8 +397,55 @@ sandbox_stop_etcd() {
 
 sandbox_stop_all() {
   local pid
+  for pid in "${SANDBOX_KUBELET_PIDS[@]}"; do _sandbox_kill "$pid"; done
+  SANDBOX_KUBELET_PIDS=()
   for pid in "${SANDBOX_ETCD_PIDS[@]}"; do _sandbox_kill "$pid"; done
   SANDBOX_ETCD_PIDS=()
+}
+
+_sandbox_kubelet_bin() {
+  local here
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  local b
+  for b in "${KDR_KUBELET:-}" "$here/build/tests/kubelet-standin"; do
+    [ -n "$b" ] && [ -x "$b" ] && { echo "$b"; return; }
+  done
+  echo "sandbox: the kubelet stand-in is not built (set KDR_KUBELET)" >&2
+  return 1
+}
+
+# sandbox_start_kubelet ROOT: the stand-in's state and logs go to ROOT.kubelet/ (outside the node).
+sandbox_start_kubelet() {
+  local root=$1 bin
+  bin=$(_sandbox_kubelet_bin) || return 1
+  mkdir -p "$root.kubelet"
+  "$bin" --root "$root" --state "$root.kubelet" --interval-ms "${SANDBOX_KUBELET_INTERVAL_MS:-200}" \
+    >>"$root.kubelet/kubelet.log" 2>&1 &
+  local pid=$!
+  SANDBOX_KUBELET_PIDS+=("$pid")
+  echo "$pid" > "$root.kubelet/pid"
+}
+
+sandbox_stop_kubelet() {
+  local root=$1
+  [ -f "$root.kubelet/pid" ] || return 0
+  local pid p rest=()
+  pid=$(cat "$root.kubelet/pid")
+  _sandbox_kill "$pid"
+  rm -f "$root.kubelet/pid"
+  for p in "${SANDBOX_KUBELET_PIDS[@]}"; do [ "$p" = "$pid" ] || rest+=("$p"); done
+  SANDBOX_KUBELET_PIDS=("${rest[@]}")
+}
+
+# sandbox_wait_etcd ROOT [SECONDS]: until etcd answers on the node's client port.
+sandbox_wait_etcd() {
+  local root=$1 secs=${2:-30} i
+  for i in $(seq 1 $((secs * 5))); do
+    if sandbox_etcdctl "$root" --dial-timeout 1s endpoint health >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  echo "sandbox: etcd did not answer in $secs s; see $root.kubelet/" >&2
+  return 1
 }
 
 # sandbox_fill_etcd ROOT COUNT VALUE_BYTES [PREFIX]: COUNT keys of VALUE_BYTES random bytes,
