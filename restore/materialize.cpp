@@ -48,6 +48,12 @@ void set_owner(const core::bfs::path& p, const core::ManifestEntry& e) {
 
 }  // namespace
 
+void apply_metadata(const core::bfs::path& p, const core::ManifestEntry& e) {
+  set_owner(p, e);
+  if (e.type != FileType::symlink && ::chmod(p.c_str(), e.mode) != 0) core::throw_errno("chmod", p.string(), errno);
+  set_times(p, e);
+}
+
 void copy_generation_file(const core::ManifestEntry& e, const core::bfs::path& generation_dir,
                           const core::bfs::path& dest) {
   const auto src = generation_dir / core::generation_relative_path(e.path);

@@ -33,4 +33,7 @@ MaterializeStats materialize(const std::vector<const core::ManifestEntry*>& entr
 void copy_generation_file(const core::ManifestEntry& entry, const core::bfs::path& generation_dir,
                           const core::bfs::path& dest);
 
+// Owner (when allowed), mode and modification time of `p` as the entry records them.
+void apply_metadata(const core::bfs::path& p, const core::ManifestEntry& entry);
+
 }  // namespace kdr::restore

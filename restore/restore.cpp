@@ -408,10 +408,11 @@ ExitCode execute(Runner& r, bool yes) {
       const bool sig = e.code() == ExitCode::interrupted;
       r.journal->record({{"event", sig ? "interrupted" : "failed"}, {"step", i}, {"error", e.what()}});
       out.error(fmt::format("step {}/{} ({}) {}: {}", i + 1, n, s.title, sig ? "was interrupted" : "failed", e.what()));
-      if (r.journal->summary().actions.empty())
+      if (r.journal->summary().actions.empty()) {
         out.warn("nothing on the node was changed. Fix the cause, then: {} restore --resume {}", prefix, r.plan.id);
-      else
-        print_where_we_are(r, prefix);
+        return sig ? ExitCode::interrupted : ExitCode::failed;
+      }
+      print_where_we_are(r, prefix);
       return sig ? ExitCode::interrupted : ExitCode::incomplete;
     }
     r.journal->record({{"event", "done"}, {"step", i}, {"seconds", core::monotonic_seconds() - t0}});

@@ -837,8 +837,7 @@ void run_start_static_pods(Runner& r, const PlannedStep& s) {
       const auto part = path(stage.string() + ".part");
       ::unlink(part.c_str());
       copy_generation_file(e, r.gen.dir, part);
-      if (::lchown(part.c_str(), e.uid, e.gid) != 0 && errno != EPERM) core::throw_errno("lchown", part.string(), errno);
-      if (::chmod(part.c_str(), e.mode) != 0) core::throw_errno("chmod", part.string(), errno);
+      apply_metadata(part, e);
       core::fsync_path(part);
       if (::rename(part.c_str(), stage.c_str()) != 0) core::throw_errno("rename", part.string(), errno);
     }
@@ -850,6 +849,8 @@ void run_start_static_pods(Runner& r, const PlannedStep& s) {
     r.place(a);
     r.ctx.out.info("      {} is back from the generation ({} starts)", pod.file, pod.name);
   }
+  // The folder's own time as the backup recorded it (placing files changed it).
+  if (auto it = index.find(spp); it != index.end()) apply_metadata(live_dir, r.gen.manifest->entries.at(it->second));
 }
 
 void run_wait_healthy(Runner& r, const PlannedStep& s) {

@@ -117,3 +117,53 @@ etcd_revision() { sandbox_etcdctl "$ROOT" endpoint status -w json | jq '.[0].Sta
 
 # config YAML: writes the node's /etc/kdr/kdr.yaml
 config() { mkdir -p "$ROOT/etc/kdr"; printf '%s\n' "$1" > "$ROOT/etc/kdr/kdr.yaml"; }
+
+# A sandbox node as a kubeadm node runs: the kubelet stand-in runs its static pods (etcd
+# for real), with some cluster-like keys in etcd. kdr's config turns off the API-server
+# parts (no kube-apiserver can run here).
+make_running_node() {
+  sandbox_make_node "$ROOT"
+  config 'kubeconfig: ""'
+  sandbox_start_kubelet "$ROOT"
+  sandbox_wait_etcd "$ROOT" 30
+  local i
+  for i in 1 2 3; do
+    sandbox_etcdctl "$ROOT" put "/registry/namespaces/team-$i" "{\"kind\":\"Namespace\",\"metadata\":{\"name\":\"team-$i\"}}" >/dev/null
+    sandbox_etcdctl "$ROOT" put "/registry/configmaps/team-$i/settings" "value-$i" >/dev/null
+    sandbox_etcdctl "$ROOT" put "/registry/pods/team-$i/web-$i" "pod-$i" >/dev/null
+  done
+}
+
+# etcd_keys PREFIX: the keys under PREFIX, sorted.
+etcd_keys() { sandbox_etcdctl "$ROOT" get --prefix "$1" --keys-only | grep . | sort; }
+
+# The node's files as a restore must leave them: type, mode, owner, size, file mtime,
+# symlink target and content hash of everything under ROOT except kdr's own state folder
+# (folder mtimes change with every rename in them and are left out).
+node_state() {
+  (cd "$ROOT" && find . -path ./var/lib/kdr -prune -o -printf '%P|%y|%m|%U|%G|%s|%l|' -exec sh -c \
+    'if [ -f "$1" ] && [ ! -L "$1" ]; then stat -c "%Y" "$1" | tr -d "\n"; printf "|"; sha256sum < "$1" | cut -c1-64; else echo "-|-"; fi' _ {} \; |
+    grep -v '^|' | sort)
+}
+
+# serving_data_dir: the --data-dir of the etcd process the kubelet stand-in runs for ROOT.
+serving_data_dir() {
+  local pid
+  for pid in $(pgrep -x etcd); do
+    tr '\0' '\n' < "/proc/$pid/cmdline" | grep -q -- "$ROOT/" || continue
+    tr '\0' '\n' < "/proc/$pid/cmdline" | sed -n 's/^--data-dir=//p'
+  done
+}
+
+# wait_etcd_down: until no etcd of this node runs.
+wait_etcd_down() {
+  local i
+  for i in $(seq 1 100); do
+    [ -z "$(serving_data_dir)" ] && return 0
+    sleep 0.1
+  done
+  fail "etcd of $ROOT still runs"
+}
+
+# restore_id: the id of the most recent restore on the node.
+restore_id() { ls "$ROOT/var/lib/kdr/restores" | grep -v '^\.' | sort | tail -n 1; }

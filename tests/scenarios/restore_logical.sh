@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Logical disaster: a namespace's keys are deleted. restore-etcd-snapshot brings them back,
+# etcd is healthy, and the etcd that serves runs on the manifest's data dir with the
+# restored data (a new cluster id, the old data kept aside). Real etcd behind the kubelet
+# stand-in.
+source "$(dirname "$0")/../lib/scenario.sh"
+
+step "a running node, backed up"
+make_running_node
+kdr backup -q
+before_keys=$(etcd_keys /registry/)
+old_cluster=$(sandbox_etcdctl "$ROOT" endpoint status -w json | jq -r '.[0].Status.header.cluster_id')
+
+step "disaster: namespace team-2 and everything in it deleted"
+sandbox_etcdctl "$ROOT" del --prefix /registry/configmaps/team-2/ >/dev/null
+sandbox_etcdctl "$ROOT" del --prefix /registry/pods/team-2/ >/dev/null
+sandbox_etcdctl "$ROOT" del /registry/namespaces/team-2 >/dev/null
+[ -z "$(etcd_keys /registry/pods/team-2/)" ] || fail "the keys were not deleted"
+
+step "kdr restore restore-etcd-snapshot --yes"
+expect_rc 0 kdr restore restore-etcd-snapshot --yes
+assert_contains "$OUT" "etcd is healthy"
+assert_contains "$OUT" "finished"
+
+step "the keys are back and etcd serves the restored data from the manifest's data dir"
+sandbox_wait_etcd "$ROOT" 30
+assert_eq "$(etcd_keys /registry/)" "$before_keys" "keys after the restore"
+assert_eq "$(serving_data_dir)" "$ROOT/var/lib/etcd" "data dir of the serving etcd"
+new_cluster=$(sandbox_etcdctl "$ROOT" endpoint status -w json | jq -r '.[0].Status.header.cluster_id')
+[ "$new_cluster" != "$old_cluster" ] || fail "etcd still serves the old member (cluster id $old_cluster)"
+id=$(restore_id)
+[ -d "$ROOT/var/lib/etcd.kdr-$id/member" ] || fail "the replaced data dir was not kept aside"
+for m in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+  [ -f "$ROOT/etc/kubernetes/manifests/$m.yaml" ] || fail "manifest $m.yaml is not back"
+done
+[ -z "$(ls "$ROOT/var/lib/kdr/restores/$id/manifests")" ] || fail "manifests left in kdr's state folder"
+
+step "the journal says done; kdr restores lists it; a resume is a no-op"
+expect_rc 0 kdr restores
+assert_contains "$OUT" "done"
+expect_rc 0 kdr restore --resume "$id"
+assert_contains "$OUT" "finished already"
+grep -q '"event":"finished"' "$ROOT/var/lib/kdr/restores/$id/journal.jsonl" || fail "journal has no finished event"
+
+step "a new backup of the restored node verifies"
+expect_rc 0 kdr backup --verify
