@@ -1004,8 +1004,10 @@ void run_step(Runner& r, const PlannedStep& s) {
 void undo_actions(Runner& r, const std::vector<Action>& actions) {
   const auto spp = r.host(r.var("static_pod_path")).string();
   auto in_spp = [&](const std::string& p) { return path(p).parent_path().string() == spp; };
+  std::size_t undone = 0;
   auto undo = [&](const Action& a) {
     const bool to_exists = exists(a.to), from_exists = exists(a.from);
+    if (to_exists || (a.op == "place" && from_exists)) failpoint("rollback-before-action", ++undone);
     if (a.op == "move") {
       if (to_exists && !from_exists) {
         rename_or_copy(a.to, a.from);
@@ -1027,6 +1029,7 @@ void undo_actions(Runner& r, const std::vector<Action>& actions) {
       }
       if (from_exists) core::remove_tree(a.from);
     }
+    if (to_exists || (a.op == "place" && from_exists)) failpoint("rollback-after-action", undone);
   };
   // 1. Manifests this restore put into the static pod folder come out, and their pods stop.
   std::vector<core::StaticPod> stopping;

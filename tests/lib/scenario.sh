@@ -141,9 +141,10 @@ etcd_keys() { sandbox_etcdctl "$ROOT" get --prefix "$1" --keys-only | grep . | s
 # symlink target and content hash of everything under ROOT except kdr's own state folder
 # (folder mtimes change with every rename in them and are left out).
 node_state() {
-  (cd "$ROOT" && find . -path ./var/lib/kdr -prune -o -printf '%P|%y|%m|%U|%G|%s|%l|' -exec sh -c \
-    'if [ -f "$1" ] && [ ! -L "$1" ]; then stat -c "%Y" "$1" | tr -d "\n"; printf "|"; sha256sum < "$1" | cut -c1-64; else echo "-|-"; fi' _ {} \; |
-    grep -v '^|' | sort)
+  (cd "$ROOT" &&
+    find . -path ./var/lib/kdr -prune -o ! -name . -printf '%P|%y|%m|%U|%G|%s|%l|%T@\n' |
+      awk -F'|' '{ if ($2=="d") $8="-"; print }' OFS='|' | sort &&
+    find . -path ./var/lib/kdr -prune -o -type f -print0 | sort -z | xargs -0 -r sha256sum)
 }
 
 # serving_data_dir: the --data-dir of the etcd process the kubelet stand-in runs for ROOT.

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# A restore killed (SIGKILL) after each step in turn, and after each single change it makes:
+# --resume finishes it (etcd serves the backup's keys), and --rollback returns the node to
+# its pre-restore state byte for byte. The kills come from kdr's failpoints
+# (KDR_FAILPOINT=restore-after-step:N / restore-after-action:N, docs/reliability.md).
+source "$(dirname "$0")/../lib/scenario.sh"
+
+PB=restore-etcd-snapshot
+STEPS=7
+
+step "a running node, backed up"
+make_running_node
+kdr backup -q
+backup_keys=$(etcd_keys /registry/)
+
+disaster() {
+  sandbox_wait_etcd "$ROOT" 30
+  sandbox_etcdctl "$ROOT" del --prefix /registry/pods/ >/dev/null
+  [ "$(etcd_keys /registry/)" != "$backup_keys" ] || fail "the disaster did not happen"
+}
+
+killed_restore() {  # FAILPOINT: runs the restore, expects it killed; sets $id
+  local rc=0
+  KDR_FAILPOINT=$1 kdr restore $PB --yes >"$T/killed.log" 2>&1 || rc=$?
+  [ "$rc" -eq 137 ] || { cat "$T/killed.log" >&2; fail "restore with $1 exited $rc, not killed"; }
+  id=$(restore_id)
+}
+
+for k in $(seq 1 $STEPS); do
+  step "killed after step $k/$STEPS, then --resume"
+  disaster
+  killed_restore "restore-after-step:$k"
+  expect_rc 0 kdr restore --resume "$id" --yes
+  sandbox_wait_etcd "$ROOT" 30
+  assert_eq "$(etcd_keys /registry/)" "$backup_keys" "keys after resuming a restore killed after step $k"
+  assert_eq "$(serving_data_dir)" "$ROOT/var/lib/etcd" "serving data dir after resume ($k)"
+done
+
+for n in 1 4 5 6 7 10; do
+  step "killed after change $n, then --resume"
+  disaster
+  killed_restore "restore-after-action:$n"
+  expect_rc 0 kdr restore --resume "$id" --yes
+  sandbox_wait_etcd "$ROOT" 30
+  assert_eq "$(etcd_keys /registry/)" "$backup_keys" "keys after resuming a restore killed after change $n"
+done
+
+step "rollback of a finished restore brings back the data it replaced"
+disaster
+sandbox_etcdctl "$ROOT" put /registry/after-backup written-later >/dev/null
+damaged_keys=$(etcd_keys /registry/)
+expect_rc 0 kdr restore $PB --yes
+id=$(restore_id)
+sandbox_wait_etcd "$ROOT" 30
+assert_eq "$(etcd_keys /registry/)" "$backup_keys" "keys after the restore"
+expect_rc 0 kdr restore --rollback "$id" --yes
+sandbox_wait_etcd "$ROOT" 30
+assert_eq "$(etcd_keys /registry/)" "$damaged_keys" "keys after the rollback (the node's own data)"
+[ ! -e "$ROOT/var/lib/etcd.kdr-$id" ] || fail "the moved-aside data dir is still aside after the rollback"
+expect_rc 2 kdr restore --resume "$id" --yes
+assert_contains "$OUT" "rolled back"
+expect_rc 0 kdr restore --rollback "$id" --yes
+assert_contains "$OUT" "rolled back already"
+
+step "byte for byte: the control plane is down (kubelet stopped), a hash of every file is taken"
+sandbox_stop_kubelet "$ROOT"
+before=$(node_state)
+for k in $(seq 1 $((STEPS - 1))); do
+  step "killed after step $k/$STEPS, then --rollback: the node is as before"
+  killed_restore "restore-after-step:$k"
+  expect_rc 0 kdr restore --rollback "$id" --yes
+  diff <(echo "$before") <(node_state) || fail "node differs after rolling back a restore killed after step $k"
+done
+for n in $(seq 1 10); do
+  step "killed after change $n, then --rollback"
+  killed_restore "restore-after-action:$n"
+  expect_rc 0 kdr restore --rollback "$id" --yes
+  diff <(echo "$before") <(node_state) || fail "node differs after rolling back a restore killed after change $n"
+done
+
+step "a rollback killed half-way can be run again"
+killed_restore "restore-after-step:6"
+KDR_FAILPOINT=rollback-after-action:2 kdr restore --rollback "$id" --yes >/dev/null 2>&1 && fail "the rollback was not killed"
+expect_rc 0 kdr restore --rollback "$id" --yes
+diff <(echo "$before") <(node_state) || fail "node differs after a rollback run twice"
