@@ -5,6 +5,9 @@
 #include "backup/backup_metrics.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "restore/journal.hpp"
+#include "restore/restore.hpp"
+#include "core/error.hpp"
 #include "verify/verify.hpp"
 #include "verify/verify_metrics.hpp"
 
@@ -42,6 +45,19 @@ void print_plan(const core::Context& ctx, const backup::SourcePlan& plan) {
   for (const auto& w : plan.warnings) ctx.out.warn("{}", w);
 }
 
+// A backup while a restore runs, or of a node a restore left half-done, would record a
+// state nobody wants back (and retention could then drop a good generation).
+void refuse_during_restore(const core::Context& ctx) {
+  if (restore::restore_running(restore::restores_dir(ctx)))
+    throw core::Error("a restore is running on this node; backups wait until it is finished", core::ExitCode::locked);
+  const auto unfinished = restore::unfinished_restores(ctx);
+  if (!unfinished.empty())
+    throw core::Error(fmt::format("restore {} is unfinished: the node is half-restored. Finish it (kdr restore --resume "
+                                  "{}) or roll it back (kdr restore --rollback {}); until then no backup is taken",
+                                  unfinished.back(), unfinished.back(), unfinished.back()),
+                      core::ExitCode::locked);
+}
+
 Command backup_command() {
   auto flags = std::make_shared<BackupFlags>();
   Command c;
@@ -60,6 +76,7 @@ Command backup_command() {
     const double t0 = core::monotonic_seconds();
     backup::BackupResult result;
     try {
+      refuse_during_restore(ctx);
       result = backup::run_backup(ctx, options);
     } catch (const core::Error& e) {
       if (!flags->dry_run) backup::write_backup_metrics(ctx, e.code(), core::monotonic_seconds() - t0, std::nullopt);

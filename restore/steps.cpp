@@ -935,6 +935,10 @@ void run_wait_healthy(Runner& r, const PlannedStep& s) {
     if (core::monotonic_seconds() - start > timeout)
       throw Error(fmt::format("kube-apiserver /livez does not answer after {} s: {}", timeout,
                               res.started ? res.err : res.start_error));
+    if (core::monotonic_seconds() - last_note >= 10) {
+      r.ctx.out.info("      waiting ({:.0f} s) for kube-apiserver /livez", core::monotonic_seconds() - start);
+      last_note = core::monotonic_seconds();
+    }
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 }

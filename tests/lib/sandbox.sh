@@ -36,6 +36,7 @@ _sandbox_free_port() {
 # signed by CA_PREFIX.{crt,key}, as kubeadm would lay them out.
 _sandbox_cert() {
   local dir=$1 name=$2 ca=$3 cn=$4 org=${5:-} san=${6:-} usage=${7:-serverAuth,clientAuth}
+  if [ -f "$dir/$name.crt" ] && [ -f "$dir/$name.key" ]; then echo "[certs] Using existing $name certificate and key on disk"; return; fi
   local subj="/CN=$cn"
   [ -n "$org" ] && subj="/O=$org$subj"
   openssl ecparam -name prime256v1 -genkey -noout -out "$dir/$name.key" 2>/dev/null
@@ -57,6 +58,7 @@ _sandbox_cert() {
 
 _sandbox_ca() {
   local dir=$1 name=$2 cn=$3
+  if [ -f "$dir/$name.crt" ] && [ -f "$dir/$name.key" ]; then echo "[certs] Using existing $name certificate authority"; return; fi
   openssl ecparam -name prime256v1 -genkey -noout -out "$dir/$name.key" 2>/dev/null
   chmod 600 "$dir/$name.key"
   openssl req -x509 -new -key "$dir/$name.key" -subj "/CN=$cn" -days 3650 \
@@ -67,6 +69,7 @@ _sandbox_ca() {
 
 _sandbox_kubeconfig() {
   local file=$1 user=$2 crt=$3 key=$4 ca=$5 server=$6
+  if [ -f "$file" ]; then echo "[kubeconfig] Using existing kubeconfig file: $file"; return; fi
   cat > "$file" <<KUBECONFIG
 apiVersion: v1
 clusters:
@@ -91,17 +94,11 @@ KUBECONFIG
   chmod 600 "$file"
 }
 
-sandbox_make_node() {
-  local root=$1
-  local node=${SANDBOX_NODE_NAME:-cp-1}
-  local ip=127.0.0.1
-  local client_port peer_port
-  client_port=$(_sandbox_free_port)
-  peer_port=$(_sandbox_free_port)
-  while [ "$peer_port" = "$client_port" ]; do peer_port=$(_sandbox_free_port); done
-
-  mkdir -p "$root"/etc/kubernetes/{pki/etcd,manifests} "$root"/var/lib/etcd "$root"/etc/kdr
-  chmod 700 "$root"/var/lib/etcd
+# sandbox_write_pki ROOT NODE IP: kubeadm's PKI and kubeconfigs under ROOT/etc/kubernetes; files
+# that exist are kept ("Using existing ...", as kubeadm reuses an existing CA).
+sandbox_write_pki() {
+  local root=$1 node=$2 ip=$3
+  mkdir -p "$root"/etc/kubernetes/pki/etcd
   local pki=$root/etc/kubernetes/pki
   _sandbox_ca "$pki" ca kubernetes
   _sandbox_ca "$pki" front-proxy-ca front-proxy-ca
@@ -113,10 +110,14 @@ sandbox_make_node() {
   _sandbox_cert "$pki/etcd" server "$pki/etcd/ca" "$node" "" "DNS:$node,DNS:localhost,IP:$ip,IP:0:0:0:0:0:0:0:1"
   _sandbox_cert "$pki/etcd" peer "$pki/etcd/ca" "$node" "" "DNS:$node,DNS:localhost,IP:$ip,IP:0:0:0:0:0:0:0:1"
   _sandbox_cert "$pki/etcd" healthcheck-client "$pki/etcd/ca" kube-etcd-healthcheck-client "" "" clientAuth
-  openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
-  chmod 600 "$pki/sa.key"
-  openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
-  chmod 644 "$pki/sa.pub"
+  if [ ! -f "$pki/sa.key" ]; then
+    openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+    chmod 600 "$pki/sa.key"
+    openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+    chmod 644 "$pki/sa.pub"
+  else
+    echo "[certs] Using the existing \"sa\" key"
+  fi
 
   local server="https://$ip:6443" k=$root/etc/kubernetes
   _sandbox_cert "$pki" admin "$pki/ca" kubernetes-admin kubeadm:cluster-admins "" clientAuth
@@ -130,7 +131,13 @@ sandbox_make_node() {
   _sandbox_kubeconfig "$k/kubelet.conf" "system:node:$node" "$pki/kubelet.crt" "$pki/kubelet.key" "$pki/ca.crt" "$server"
   # kubeadm embeds these client certs in the kubeconfigs and does not keep them in pki/.
   rm -f "$pki"/{admin,kcm,sched,kubelet}.{crt,key}
+}
 
+# sandbox_write_manifests ROOT NODE IP CLIENT_PORT PEER_PORT: the four static pod manifests.
+sandbox_write_manifests() {
+  local root=$1 node=$2 ip=$3 client_port=$4 peer_port=$5
+  local k=$root/etc/kubernetes
+  mkdir -p "$k/manifests"
   cat > "$k/manifests/etcd.yaml" <<MANIFEST
 apiVersion: v1
 kind: Pod
@@ -311,6 +318,22 @@ spec:
 status: {}
 MANIFEST
   chmod 600 "$k"/manifests/*.yaml
+}
+
+sandbox_make_node() {
+  local root=$1
+  local node=${SANDBOX_NODE_NAME:-cp-1}
+  local ip=127.0.0.1
+  local client_port peer_port
+  client_port=$(_sandbox_free_port)
+  peer_port=$(_sandbox_free_port)
+  while [ "$peer_port" = "$client_port" ]; do peer_port=$(_sandbox_free_port); done
+
+  mkdir -p "$root"/etc/kubernetes/{pki/etcd,manifests} "$root"/var/lib/etcd "$root"/etc/kdr
+  chmod 700 "$root"/var/lib/etcd
+  local pki=$root/etc/kubernetes/pki
+  sandbox_write_pki "$root" "$node" "$ip"
+  sandbox_write_manifests "$root" "$node" "$ip" "$client_port" "$peer_port"
 
   # System CA folders as Debian lays them out: certificates under /usr/share, symlinks
   # (relative and absolute) from /etc/ssl/certs, a hash-named link, an empty local folder.

@@ -78,8 +78,12 @@ for n in $(seq 1 10); do
   diff <(echo "$before") <(node_state) || fail "node differs after rolling back a restore killed after change $n"
 done
 
-step "a rollback killed half-way can be run again"
+step "a half-done restore blocks backups until it is resumed or rolled back"
 killed_restore "restore-after-step:6"
+expect_rc 11 kdr backup
+assert_contains "$OUT" "is unfinished"
+
+step "a rollback killed half-way can be run again"
 KDR_FAILPOINT=rollback-after-action:2 kdr restore --rollback "$id" --yes >/dev/null 2>&1 && fail "the rollback was not killed"
 expect_rc 0 kdr restore --rollback "$id" --yes
 diff <(echo "$before") <(node_state) || fail "node differs after a rollback run twice"
