@@ -30,7 +30,10 @@ keys() { sandbox_etcdctl "$ROOT" get --prefix /registry/ --keys-only | grep -c .
 
 say "1. A control-plane node: kubeadm's PKI and manifests, etcd running with TLS"
 sandbox_make_node "$ROOT"
-sandbox_start_etcd "$ROOT"
+printf 'kubeconfig: ""   # no API server can run in the sandbox\n' > "$ROOT/etc/kdr/kdr.yaml"
+echo "A kubelet stand-in runs the node's static pods, etcd for real (tests/fakes/kubelet_standin.cpp)."
+sandbox_start_kubelet "$ROOT"
+sandbox_wait_etcd "$ROOT" 60
 for ns in default kube-system payments web; do
   sandbox_etcdctl "$ROOT" put "/registry/namespaces/$ns" "{\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}" >/dev/null
 done
@@ -59,9 +62,9 @@ sandbox_fill_etcd "$ROOT" 10 4000 /registry/deployments/web/web-
 kdr backup
 kdr list
 
-say "6. Disaster: etcd's disk fails and the node comes back with an empty /var/lib/etcd"
+say "6. Disaster: etcd's disk fails; the node reboots with an empty /var/lib/etcd"
 before=$(keys)
-sandbox_stop_etcd "$ROOT"
+sandbox_stop_kubelet "$ROOT"
 rm -rf "$ROOT/var/lib/etcd" && mkdir -m 700 "$ROOT/var/lib/etcd"
 echo "The 5-minute cron job runs. rsync -a --delete would now mirror the empty folder over the backup."
 set +e
@@ -70,19 +73,19 @@ rc=$?
 set -e
 echo "kdr backup refused with exit code $rc; the generations are untouched:"
 kdr list
+echo "The kubelet comes back and starts etcd on the empty folder: a new, empty cluster."
+sandbox_start_kubelet "$ROOT"
+sandbox_wait_etcd "$ROOT" 60
+echo "etcd now serves $(keys) keys."
 
-say "7. Restore etcd from the newest generation's snapshot, with the member facts it recorded (docs/backup-format.md)"
+say "7. Restore with the restore-etcd-snapshot playbook: planned, journaled, checked"
+kdr playbooks restore-etcd-snapshot | sed -n '1,3p'
+kdr restore restore-etcd-snapshot --yes
 G=$(readlink -f "$BACKUP/latest")
-mv "$ROOT/var/lib/etcd" "$ROOT/var/lib/etcd.damaged"
-member() { jq -r ".node.etcd_member.$1" "$G/meta.json"; }
-echo "member $(member name), peer URL $(member 'peer_urls[0]'), snapshot at revision $(jq .etcd.snapshot.revision "$G/meta.json")"
-ETCDCTL_API=3 etcdctl snapshot restore "$G/etcd/snapshot.db" --data-dir "$ROOT/var/lib/etcd" \
-  --name "$(member name)" --initial-cluster "$(member initial_cluster)" \
-  --initial-advertise-peer-urls "$(member 'peer_urls[0]')" --initial-cluster-token "kdr-drill-$$" 2>/dev/null
-sandbox_start_etcd "$ROOT"
+sandbox_wait_etcd "$ROOT" 60
 after=$(keys)
-echo "etcd is back with $after keys (it had $before before the disaster)."
-
+echo "etcd is back with $after keys (it had $before before the disaster); the empty data dir is kept aside:"
+ls -d "$ROOT"/var/lib/etcd.kdr-*
 say "8. Verify again: the restored node against the generation it came from"
 set +e
 kdr verify "$(basename "$G")"
@@ -96,5 +99,6 @@ echo "- kdr verify found the generation whole, and plain 'sha256sum -c' agrees."
 echo "- After the restore, verify compared the node with the generation (exit $verify_rc; etcd's own files are"
 echo "  expected to differ: a snapshot restore writes a new data dir)."
 echo "- An emptied etcd data dir was refused (exit $rc), not mirrored over the last good copy."
-echo "- etcd restored from the newest generation's consistent snapshot serves $after of $before keys."
+echo "- The restore-etcd-snapshot playbook stopped the control plane, kept the damaged data aside, restored the"
+echo "  newest generation's snapshot, restarted the pods, and checked etcd serves $after of $before keys."
 [ "$after" -eq "$before" ] && [ "$rc" -eq 1 ] && [ "$verify_rc" -eq 0 ]

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Recovery time on a sandbox node (real etcd run by the kubelet stand-in) with an etcd
+# database of at least 300 MB: from the start of `kdr restore restore-etcd-snapshot --yes`
+# to etcd serving the restored keys, beside the same recovery done by hand from the same
+# snapshot (manifest out, wait for etcd to stop, data dir aside, `etcdctl snapshot
+# restore`, manifest back). Prints the medians as a Markdown table.
+#
+#   bench/restore-vs-manual.sh [--quick] [--size-mb N] [--kdr PATH]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+bench_args 300 30 3 "$@"
+ROOT=$W/node
+echo "bench: generating an etcd database of at least $size_mb MB..." >&2
+sandbox_make_node "$ROOT"
+printf 'kubeconfig: ""\nretention: {keep_last: 1, hourly: 0, daily: 0, weekly: 0}\n' > "$ROOT/etc/kdr/kdr.yaml"
+sandbox_start_kubelet "$ROOT"
+sandbox_wait_etcd "$ROOT" 60
+bench_fill_until "$ROOT" bench_db_at_least "$ROOT" "$size_mb"
+sandbox_etcdctl "$ROOT" put /registry/namespaces/precious '{"kind":"Namespace"}' >/dev/null
+db_size=$(( $(stat -c %s "$ROOT/var/lib/etcd/member/snap/db") >> 20 ))
+mkdir -p "$W/disk2"
+kdr=("$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr")
+"${kdr[@]}" backup -q
+snapshot=$(readlink -f "$W/disk2/kdr/latest")/etcd/snapshot.db
+node=$(cat "$ROOT/.sandbox-node-name")
+peer="https://127.0.0.1:$(cat "$ROOT/.sandbox-peer-port")"
+
+now() { date +%s.%N; }
+disaster() {
+  sandbox_wait_etcd "$ROOT" 60
+  sandbox_etcdctl "$ROOT" del /registry/namespaces/precious >/dev/null
+}
+wait_restored() {
+  until [ "$(sandbox_etcdctl "$ROOT" --dial-timeout 1s get /registry/namespaces/precious --print-value-only 2>/dev/null)" = '{"kind":"Namespace"}' ]; do
+    sleep 0.05
+  done
+}
+etcd_running() {
+  local pid
+  for pid in $(pgrep -x etcd); do tr '\0' '\n' < "/proc/$pid/cmdline" | grep -q -- "$ROOT/" && return 0; done
+  return 1
+}
+
+kdr_times=()
+manual_times=()
+for i in $(seq 1 "$reps"); do
+  disaster
+  bench_drop_caches
+  t0=$(now)
+  "${kdr[@]}" restore restore-etcd-snapshot --yes >"$W/kdr-restore.log" 2>&1 || { cat "$W/kdr-restore.log" >&2; exit 1; }
+  wait_restored
+  kdr_times+=("$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')")
+  rm -rf "$ROOT"/var/lib/etcd.kdr-*
+
+  disaster
+  bench_drop_caches
+  t0=$(now)
+  mv "$ROOT/etc/kubernetes/manifests/etcd.yaml" "$W/etcd.yaml"
+  while etcd_running; do sleep 0.05; done
+  mv "$ROOT/var/lib/etcd" "$ROOT/var/lib/etcd.manual"
+  ETCDCTL_API=3 etcdctl snapshot restore "$snapshot" --data-dir "$ROOT/var/lib/etcd" --name "$node" \
+    --initial-cluster "$node=$peer" --initial-cluster-token "manual-$i" --initial-advertise-peer-urls "$peer" >/dev/null 2>&1
+  mv "$W/etcd.yaml" "$ROOT/etc/kubernetes/manifests/etcd.yaml"
+  wait_restored
+  manual_times+=("$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')")
+  rm -rf "$ROOT/var/lib/etcd.manual"
+done
+
+med() { printf '%s\n' "$@" | bench_median; }
+echo
+echo "Recovery of an etcd database of $db_size MB (snapshot $(( $(stat -c %s "$snapshot") >> 20 )) MB), $reps run(s), median seconds until etcd serves the restored keys:"
+echo
+echo "| recovery | seconds | what it does |"
+echo "|---|---:|---|"
+echo "| kdr restore restore-etcd-snapshot --yes | $(med "${kdr_times[@]}") | preflight (re-hashes the whole generation, checks tools, space, certificates), stops all 4 control-plane pods, journals every change, restores, restarts, waits for revision and key count |"
+echo "| by hand: etcdctl snapshot restore + start | $(med "${manual_times[@]}") | moves etcd's manifest out and back, nothing checked, no journal |"

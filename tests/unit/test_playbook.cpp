@@ -1,0 +1,147 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "core/error.hpp"
+#include "core/manifest.hpp"
+#include "restore/journal.hpp"
+#include "restore/materialize.hpp"
+#include "restore/playbook.hpp"
+#include "temp_dir.hpp"
+
+using namespace kdr;
+using namespace kdr::restore;
+
+namespace {
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_playbook(yaml, "pb.yaml");
+  } catch (const core::UsageError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST_CASE("a playbook is read with its parameters and steps") {
+  auto p = parse_playbook(R"(name: demo
+description: d
+when: [a, b]
+parameters:
+  - {name: source, default: snapshot, choices: [snapshot, raw]}
+steps:
+  - type: preflight
+  - type: move-aside
+    path: ${etcd_data_dir}
+  - type: etcd-snapshot-restore
+    source: ${source}
+  - type: run
+    name: say hello
+    argv: [echo, hello]
+)",
+                          "pb.yaml");
+  CHECK(p.name == "demo");
+  CHECK(p.when.size() == 2);
+  REQUIRE(p.parameters.size() == 1);
+  CHECK(p.parameters[0].default_value == "snapshot");
+  REQUIRE(p.steps.size() == 4);
+  CHECK(p.steps[1].type == StepType::move_aside);
+  CHECK(p.steps[1].fields.at("path").value == "${etcd_data_dir}");
+  CHECK(p.steps[1].fields.at("path").where == "pb.yaml:9:11");
+  CHECK(p.steps[3].title == "say hello");
+  CHECK(p.steps[3].fields.at("argv").value == nlohmann::json::array({"echo", "hello"}));
+  CHECK(changes_node(StepType::move_aside));
+  CHECK_FALSE(changes_node(StepType::preflight));
+}
+
+TEST_CASE("a malformed playbook names the file, line, column and key") {
+  CHECK(error_of("steps: [{type: preflight}]") == "pb.yaml:1:1: key 'name': a playbook needs a 'name'");
+  CHECK(error_of("name: x\nsteps:\n  - type: teleport\n") ==
+        "pb.yaml:3:11: key 'steps[0].type': unknown step type 'teleport' (known: preflight, stop-static-pods, "
+        "wait-stopped, move-aside, copy-back, etcd-snapshot-restore, start-static-pods, wait-healthy, kubeadm, run, "
+        "manual)");
+  CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
+  CHECK(error_of("name: x\nsteps:\n  - type: run\n    argv: [a]\n    shell: yes\n") ==
+        "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, name, timeout, type)");
+  CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n    path: ${nope}/x\n") ==
+        "pb.yaml:4:11: unknown variable ${nope} (known: etcd_data_dir, generation, generation_dir, kubeadm_config, "
+        "restore_dir, restore_id, root, static_pod_path)");
+  CHECK(error_of("name: x\nsteps: [{type: preflight}]\nparameters:\n  - {name: p, default: c, choices: [a, b]}\n") ==
+        "pb.yaml:4:5: key 'parameters[0]': the default 'c' is not one of the choices");
+  CHECK(error_of("name: x\nsteps: [{type: preflight}\n").find("pb.yaml:3:1: not valid YAML") == 0);
+  CHECK(error_of("name: x\nsteps: []\n") == "pb.yaml:2:8: key 'steps': expected a non-empty list of steps");
+}
+
+TEST_CASE("variables are substituted, unknown ones are errors") {
+  const std::map<std::string, std::string> vars = {{"a", "1"}, {"bb", "two"}};
+  CHECK(substitute("x${a}y${bb}z", vars, "w") == "x1ytwoz");
+  CHECK(substitute("no variables", vars, "w") == "no variables");
+  CHECK_THROWS_WITH(substitute("${c}", vars, "pb.yaml:1:1"), "pb.yaml:1:1: unknown variable ${c}");
+  CHECK(variables_in("${a}/${b}") == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("the shipped playbooks load") {
+  const auto dir = core::bfs::path(KDR_SOURCE_DIR) / "playbooks";
+  auto list = list_playbooks({dir});
+  CHECK(list.problems.empty());
+  std::vector<std::string> names;
+  for (const auto& p : list.playbooks) names.push_back(p.name);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"rebuild-node", "restore-etcd-snapshot", "restore-files"});
+  CHECK_THROWS_AS(find_playbook("no-such", {dir}), core::UsageError);
+}
+
+TEST_CASE("materialize refuses manifest entries that would escape the restored tree") {
+  kdr::test::TempDir t;
+  const auto gen = t.path() / "gen";
+  core::make_dirs(gen / "files/etc/kubernetes", 0700);
+  core::Manifest m;
+  auto entry = [](std::string path, core::FileType type, std::uint32_t mode) {
+    core::ManifestEntry e;
+    e.path = std::move(path);
+    e.type = type;
+    e.mode = mode;
+    return e;
+  };
+  auto dir = entry("/etc/kubernetes", core::FileType::directory, 0755);
+  auto link = entry("/etc/kubernetes/out", core::FileType::symlink, 0777);
+  link.target = "/tmp";
+  auto through = entry("/etc/kubernetes/out/evil", core::FileType::file, 0600);
+  through.sha256 = std::string(64, '0');
+  m.entries = {dir, link, through};
+  auto entries = entries_under(m, "/etc/kubernetes", {});
+  REQUIRE(entries.size() == 3);
+  CHECK_THROWS_WITH(materialize(entries, "/etc/kubernetes", gen, t.path() / "dest"),
+                    Catch::Contains("is not a folder of the restored tree"));
+  CHECK_FALSE(core::lstat_path("/tmp/evil"));
+
+  auto dotdot = entry("/etc/kubernetes/../passwd", core::FileType::file, 0600);
+  m.entries = {dir, dotdot};
+  entries = entries_under(m, "/etc/kubernetes", {});
+  CHECK_THROWS_WITH(materialize(entries, "/etc/kubernetes", gen, t.path() / "dest2"),
+                    Catch::Contains("unsafe manifest entry"));
+}
+
+TEST_CASE("a journal's summary comes from its events; a torn last line is ignored") {
+  kdr::test::TempDir t;
+  auto j = Journal::create(t.path() / "r1", {{"id", "r1"}});
+  j.record({{"event", "begin"}, {"step", 0}});
+  j.record({{"event", "done"}, {"step", 0}});
+  Action a;
+  a.op = "move";
+  a.from = "/a";
+  a.to = "/b";
+  a.step = 1;
+  j.record({{"event", "begin"}, {"step", 1}});
+  j.action(a);
+  {
+    std::ofstream f((t.path() / "r1/journal.jsonl").string(), std::ios::app);
+    f << R"({"event":"done","st)";
+  }
+  auto s = Journal::open(t.path() / "r1").summary();
+  CHECK(s.state == RestoreState::interrupted);
+  CHECK(s.step_done(0));
+  CHECK_FALSE(s.step_done(1));
+  REQUIRE(s.actions.size() == 1);
+  CHECK(s.actions[0].to == "/b");
+}
