@@ -27,9 +27,15 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
   const auto& f = r.findings;
   const auto& etcd_dir = ctx.config.etcd_data_dir;
   // What it can restore
-  if (r.etcd.snapshot_ok)
-    r.can_restore.push_back(fmt::format("etcd from a consistent snapshot at revision {} with {} keys", r.etcd.revision,
-                                        r.etcd.total_keys));
+  if (r.etcd.snapshot_ok) {
+    const auto snap = g.meta.extra.value("etcd", nlohmann::json::object()).value("snapshot", nlohmann::json());
+    const bool live_keys = snap.is_object() && snap.contains("keys") && snap["keys"].is_number();
+    r.can_restore.push_back(
+        live_keys ? fmt::format("etcd from a consistent snapshot at revision {} with {} keys", r.etcd.revision,
+                                snap["keys"].get<std::uint64_t>())
+                  : fmt::format("etcd from a consistent snapshot at revision {} ({} key revisions)", r.etcd.revision,
+                                r.etcd.total_keys));
+  }
   else if (source(g.meta, etcd_dir) != nullptr && !any_error_under(f, "integrity", etcd_dir))
     r.can_restore.push_back(fmt::format("etcd only from the raw copy of {} (no checked snapshot; it may be torn)", etcd_dir));
   if (const auto* k = source(g.meta, "/etc/kubernetes"); k != nullptr && !any_error_under(f, "integrity", "/etc/kubernetes")) {
