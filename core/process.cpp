@@ -47,19 +47,25 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
                                                                : fmt::format("{}: not found in PATH", argv[0]);
     return result;
   }
-  std::vector<std::string> args(argv.begin() + 1, argv.end());
-  auto env = boost::this_process::environment();
-  bp::environment child_env = env;
-  for (const auto& [k, v] : options.env) child_env[k] = v;
+  // Extra variables go through env(1), which sets them and execs the program (no shell):
+  // Boost.Process's own environment editing reads past the end of short entries.
+  bfs::path program = exe;
+  std::vector<std::string> args;
+  if (!options.env.empty()) {
+    program = "/usr/bin/env";
+    for (const auto& [k, v] : options.env) args.push_back(k + "=" + v);
+    args.push_back(exe.string());
+  }
+  args.insert(args.end(), argv.begin() + 1, argv.end());
 
   boost::asio::io_context ios;
   std::future<std::string> out, err;
   bp::child child;
   try {
     if (options.stdout_file.empty())
-      child = bp::child(exe, bp::args(args), child_env, bp::std_in.close(), bp::std_out > out, bp::std_err > err, ios);
+      child = bp::child(program, bp::args(args), bp::std_in.close(), bp::std_out > out, bp::std_err > err, ios);
     else
-      child = bp::child(exe, bp::args(args), child_env, bp::std_in.close(), bp::std_out > options.stdout_file,
+      child = bp::child(program, bp::args(args), bp::std_in.close(), bp::std_out > options.stdout_file,
                         bp::std_err > err, ios);
   } catch (const std::exception& e) {
     result.start_error = fmt::format("{}: cannot start: {}", exe.string(), e.what());

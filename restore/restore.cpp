@@ -27,6 +27,13 @@ using nlohmann::json;
 
 core::bfs::path restores_dir(const core::Context& ctx) { return ctx.root.host(ctx.config.state_dir) / "restores"; }
 
+// --playbook-dir folders, then the node's own /etc/kdr/playbooks, then the installed ones.
+std::vector<core::bfs::path> search_dirs(const core::Context& ctx, const std::vector<std::string>& extra) {
+  auto dirs = extra;
+  dirs.push_back(ctx.root.host("/etc/kdr/playbooks").string());
+  return playbook_dirs(dirs);
+}
+
 // ---- the plan -----------------------------------------------------------------------------
 
 json Plan::to_json() const {
@@ -513,7 +520,7 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   }
 
   if (o.playbook.empty()) throw UsageError("which playbook? (kdr playbooks lists them)");
-  const auto pb = find_playbook(o.playbook, playbook_dirs(o.playbook_dirs));
+  const auto pb = find_playbook(o.playbook, search_dirs(ctx, o.playbook_dirs));
   auto repo = core::Repository::open(ctx.backup_dir);
   std::optional<RestoreLock> lock;
   if (!o.dry_run) lock.emplace(restores_dir(ctx));
@@ -529,8 +536,8 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   }
   if (!o.yes && ask(fmt::format("Start restore {}? Each step that changes the node will ask again.", r.plan.id)) ==
                     Answer::no) {
-    ctx.out.warn("nothing was changed");
-    return ExitCode::incomplete;
+    ctx.out.warn("not started; nothing was changed");
+    return ExitCode::failed;
   }
   r.journal = Journal::create(restores_dir(ctx) / r.plan.id, r.plan.to_json());
   return execute(r, o.yes);
@@ -585,7 +592,7 @@ ExitCode print_restores(const core::Context& ctx) {
 }
 
 ExitCode print_playbooks(const core::Context& ctx, const std::vector<std::string>& dirs, const std::string& name) {
-  const auto search = playbook_dirs(dirs);
+  const auto search = search_dirs(ctx, dirs);
   if (!name.empty()) {
     const auto pb = find_playbook(name, search);
     if (ctx.out.json()) {
