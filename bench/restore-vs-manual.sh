@@ -67,6 +67,10 @@ for i in $(seq 1 "$reps"); do
 done
 
 med() { printf '%s\n' "$@" | bench_median; }
+# Where kdr's time goes, from the journal of its last restore.
+journal=$(ls -d "$ROOT"/var/lib/kdr/restores/*/ | sort | tail -n 1)journal.jsonl
+breakdown=$(jq -r 'select(.event=="begin") as $b | $b.type' "$journal" | paste -sd' ' -)
+steps_s=$(jq -r 'select(.event=="done") | .seconds' "$journal" | awk '{ printf "%s%.2f", (NR>1?" ":""), $1 }')
 echo
 echo "Recovery of an etcd database of $db_size MB (snapshot $(( $(stat -c %s "$snapshot") >> 20 )) MB), $reps run(s), median seconds until etcd serves the restored keys:"
 echo
@@ -74,3 +78,5 @@ echo "| recovery | seconds | what it does |"
 echo "|---|---:|---|"
 echo "| kdr restore restore-etcd-snapshot --yes | $(med "${kdr_times[@]}") | preflight (re-hashes the whole generation, checks tools, space, certificates), stops all 4 control-plane pods, journals every change, restores, restarts, waits for revision and key count |"
 echo "| by hand: etcdctl snapshot restore + start | $(med "${manual_times[@]}") | moves etcd's manifest out and back, nothing checked, no journal |"
+echo
+echo "kdr's last run, seconds per step: $(paste -d: <(tr ' ' '\n' <<<"$breakdown") <(tr ' ' '\n' <<<"$steps_s") | paste -sd' ' -)"

@@ -395,6 +395,8 @@ ExitCode execute(Runner& r, bool yes) {
     r.step = i;
     if (summary.step_done(i)) continue;
     if (changes_node(s.type) && !yes) {
+      if (s.type == StepType::manual)
+        out.info("Step {}/{}: {}", i + 1, n, s.args.value("instruction", std::string()));
       auto a = ask(fmt::format("Step {}/{}: {}. Go ahead?", i + 1, n, s.title));
       if (a == Answer::all) yes = true;
       if (a == Answer::no) {

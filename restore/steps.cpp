@@ -657,7 +657,7 @@ void run_wait_stopped(Runner& r, const PlannedStep& s) {
       r.ctx.out.info("      waiting ({:.0f} s): {}", now - start, still);
       last_note = now;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
@@ -746,13 +746,8 @@ void run_etcd_snapshot_restore(Runner& r, const PlannedStep& s) {
       if (::rename(part.c_str(), src.file.c_str()) != 0) core::throw_errno("rename", part, errno);
     }
   }
-  if (!src.raw) {
-    const auto got = core::sha256_file(src.file.string());
-    if (got != snap.value("db_sha256", ""))
-      throw Error(fmt::format("the snapshot {} does not match the SHA-256 recorded at backup time; the generation is "
-                              "damaged: choose another (kdr list)",
-                              src.file.string()));
-  }
+  // The snapshot's own SHA-256 trailer is checked by `snapshot restore` itself (no
+  // --skip-hash-check), and the preflight re-hashed the whole generation: no third read.
   if (exists(tmp)) core::remove_tree(tmp);  // an earlier attempt; kdr's own
   core::make_dirs(tmp.parent_path(), 0755);
   const auto argv = snapshot_restore_argv(r, s, tool, src);
@@ -910,7 +905,7 @@ void run_wait_healthy(Runner& r, const PlannedStep& s) {
       r.ctx.out.info("      waiting ({:.0f} s): {}", now - start, last_problem);
       last_note = now;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   // kube-apiserver, when kdr can reach it.
   const auto scan = live_pods(r);
@@ -939,7 +934,7 @@ void run_wait_healthy(Runner& r, const PlannedStep& s) {
       r.ctx.out.info("      waiting ({:.0f} s) for kube-apiserver /livez", core::monotonic_seconds() - start);
       last_note = core::monotonic_seconds();
     }
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
 
@@ -1058,7 +1053,7 @@ void undo_actions(Runner& r, const std::vector<Action>& actions) {
     if (core::monotonic_seconds() - start > 120)
       throw Error("still running 120 s after their manifests were taken out: " + still +
                   "; is the kubelet running? Run the rollback again once they stopped");
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   // 2. Data: restored copies removed, moved-aside originals renamed back.
   for (auto it = actions.rbegin(); it != actions.rend(); ++it)
