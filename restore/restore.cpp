@@ -495,6 +495,9 @@ ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
 }  // namespace
 
 ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
+  if (ctx.root.is_real_root() && ::geteuid() != 0 && !o.dry_run)
+    throw Error("kdr restore changes the node's control plane and needs root: run it with sudo (--dry-run works "
+                "without)");
   if (!o.rollback.empty()) return rollback(ctx, o);
 
   if (!o.resume.empty()) {
