@@ -31,6 +31,7 @@ Command verify_command();
 Command restore_command();
 Command restores_command();
 Command playbooks_command();
+Command demo_command();
 
 // "1.5 GiB", "312 B"
 std::string human_bytes(std::uint64_t bytes);

@@ -430,7 +430,7 @@ _sandbox_kubelet_bin() {
   local here
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   local b
-  for b in "${KDR_KUBELET:-}" "$here/build/tests/kubelet-standin"; do
+  for b in "${KDR_KUBELET:-}" "$here/build/demo/kubelet-standin"; do
     [ -n "$b" ] && [ -x "$b" ] && { echo "$b"; return; }
   done
   echo "sandbox: the kubelet stand-in is not built (set KDR_KUBELET)" >&2

@@ -12,6 +12,7 @@
 //   - stops a pod (SIGTERM, then SIGKILL after a grace period) when its manifest leaves,
 //     and restarts it when the manifest's content changes.
 //
+// Built and installed with kdr (libexec/kdr/) for `kdr demo`; the tests use it too.
 // Usage: kubelet-standin --root ROOT --state DIR [--manifests PATH] [--interval-ms N]
 // Pods' output goes to DIR/logs/<file>.log, its own to stderr. SIGTERM stops every pod.
 #include <fcntl.h>
