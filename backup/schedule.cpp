@@ -1,0 +1,110 @@
+#include "backup/schedule.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace kdr::backup {
+
+namespace {
+
+constexpr const char* cron_path = "/etc/cron.d/kdr";
+constexpr const char* service_path = "/etc/systemd/system/kdr-backup.service";
+constexpr const char* timer_path = "/etc/systemd/system/kdr-backup.timer";
+
+bool written_by_kdr(const std::string& content) { return content.find(schedule_marker) != std::string::npos; }
+
+}  // namespace
+
+std::string scheduled_command(const ScheduleSpec& spec) {
+  std::string cmd = spec.kdr_path + " -q";
+  if (!spec.config.empty()) cmd += " --config " + spec.config;
+  if (!spec.backup_dir.empty()) cmd += " --backup-dir " + spec.backup_dir;
+  return cmd + " backup --verify";
+}
+
+std::vector<ScheduleFile> cron_files(const ScheduleSpec& spec) {
+  if (spec.every_minutes < 1 || spec.every_minutes > 59) throw core::UsageError("--every: 1 to 59 minutes");
+  const auto text = fmt::format(
+      "{}\n"
+      "# Backs up this control-plane node every {} minutes, at low CPU and idle I/O priority.\n"
+      "# Output (warnings and errors only) goes to syslog/journald with the tag kdr; the\n"
+      "# outcome of every run is also in kdr's metrics (docs/operations.md).\n"
+      "SHELL=/bin/sh\n"
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+      "*/{} * * * * root nice -n 10 ionice -c 3 {} 2>&1 | logger -t kdr\n",
+      schedule_marker, spec.every_minutes, spec.every_minutes, scheduled_command(spec));
+  return {{cron_path, text}};
+}
+
+std::vector<ScheduleFile> systemd_files(const ScheduleSpec& spec) {
+  if (spec.every_minutes < 1 || spec.every_minutes > 59) throw core::UsageError("--every: 1 to 59 minutes");
+  const auto service = fmt::format(
+      "{}\n"
+      "[Unit]\n"
+      "Description=kdr: back up the Kubernetes control plane (etcd, /etc/kubernetes)\n"
+      "After=local-fs.target\n"
+      "\n"
+      "[Service]\n"
+      "Type=oneshot\n"
+      "ExecStart={}\n"
+      "Nice=10\n"
+      "CPUSchedulingPolicy=batch\n"
+      "IOSchedulingClass=idle\n"
+      "TimeoutStartSec=30min\n"
+      "# 0: done; 3: partial; 4: verify found problems. All are recorded in the metrics.\n"
+      "SuccessExitStatus=3 4\n",
+      schedule_marker, scheduled_command(spec));
+  const auto timer = fmt::format(
+      "{}\n"
+      "[Unit]\n"
+      "Description=kdr: back up the Kubernetes control plane every {} minutes\n"
+      "\n"
+      "[Timer]\n"
+      "OnCalendar=*:0/{}\n"
+      "AccuracySec=10s\n"
+      "Persistent=true\n"
+      "\n"
+      "[Install]\n"
+      "WantedBy=timers.target\n",
+      schedule_marker, spec.every_minutes, spec.every_minutes);
+  return {{service_path, service}, {timer_path, timer}};
+}
+
+void install_schedule(const core::Context& ctx, const std::vector<ScheduleFile>& files) {
+  for (const auto& f : files) {
+    const auto host = ctx.root.host(f.node_path);
+    if (core::lstat_path(host) && !written_by_kdr(core::read_file(host)))
+      throw core::Error(fmt::format("{} exists and was not written by kdr; remove it or merge by hand", f.node_path));
+  }
+  for (const auto& f : files) {
+    const auto host = ctx.root.host(f.node_path);
+    core::make_dirs(host.parent_path(), 0755);
+    core::write_file_atomic(host, f.content, 0644);
+  }
+}
+
+std::vector<std::string> remove_schedule(const core::Context& ctx) {
+  std::vector<std::string> removed;
+  for (const char* p : {cron_path, service_path, timer_path}) {
+    const auto host = ctx.root.host(p);
+    if (!core::lstat_path(host)) continue;
+    if (!written_by_kdr(core::read_file(host))) continue;
+    if (::unlink(host.c_str()) != 0) core::throw_errno("unlink", host.string(), errno);
+    removed.push_back(p);
+  }
+  return removed;
+}
+
+std::vector<ScheduleFile> installed_schedule(const core::Context& ctx) {
+  std::vector<ScheduleFile> out;
+  for (const char* p : {cron_path, service_path, timer_path}) {
+    const auto host = ctx.root.host(p);
+    if (core::lstat_path(host)) out.push_back({p, core::read_file(host)});
+  }
+  return out;
+}
+
+}  // namespace kdr::backup

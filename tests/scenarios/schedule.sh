@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# kdr schedule: the cron.d entry and the systemd units it writes under --root (never the
+# machine's own /etc), their content, `systemd-analyze verify` on the units where it is
+# installed, show and remove, and a file kdr did not write is never replaced.
+source "$(dirname "$0")/../lib/scenario.sh"
+mkdir -p "$ROOT"
+
+step "install --cron"
+expect_rc 0 kdr schedule install --cron
+cron=$ROOT/etc/cron.d/kdr
+[ -f "$cron" ] || fail "no $cron"
+assert_eq "$(stat -c %a "$cron")" 644 "mode of the cron file"
+line=$(grep -v '^#' "$cron" | grep ' root ')
+read -r m h dom mon dow user rest <<<"$line"
+assert_eq "$m $h $dom $mon $dow $user" "*/5 * * * * root" "cron schedule fields"
+assert_contains "$rest" "nice -n 10 ionice -c 3 $KDR_BIN -q --backup-dir $BACKUP backup --verify"
+assert_contains "$(cat "$cron")" "# Written by \`kdr schedule install\`"
+
+step "install --systemd --every 10"
+expect_rc 0 kdr schedule install --systemd --every 10
+unit=$ROOT/etc/systemd/system/kdr-backup
+assert_contains "$OUT" "systemctl daemon-reload && systemctl enable --now kdr-backup.timer"
+assert_contains "$(cat "$unit.timer")" "OnCalendar=*:0/10"
+assert_contains "$(cat "$unit.timer")" "WantedBy=timers.target"
+assert_contains "$(cat "$unit.service")" "ExecStart=$KDR_BIN -q --backup-dir $BACKUP backup --verify"
+assert_contains "$(cat "$unit.service")" "IOSchedulingClass=idle"
+assert_contains "$(cat "$unit.service")" "Nice=10"
+if command -v systemd-analyze >/dev/null; then
+  systemd-analyze verify "$unit.service" "$unit.timer" || fail "systemd-analyze verify rejects the units"
+else
+  echo "(systemd-analyze is not installed here; unit syntax not verified)"
+fi
+
+step "show lists both; remove takes away only kdr's files"
+expect_rc 0 kdr schedule show
+assert_contains "$OUT" "== /etc/cron.d/kdr"
+assert_contains "$OUT" "== /etc/systemd/system/kdr-backup.timer"
+echo "# mine" > "$ROOT/etc/cron.d/other"
+expect_rc 0 kdr schedule remove
+[ ! -e "$cron" ] && [ ! -e "$unit.timer" ] && [ ! -e "$unit.service" ] || fail "schedule files left"
+[ -f "$ROOT/etc/cron.d/other" ] || fail "remove took a file kdr did not write"
+
+step "a cron file kdr did not write is not replaced"
+echo "*/1 * * * * root /usr/local/bin/my-backup" > "$cron"
+expect_rc 1 kdr schedule install --cron
+assert_contains "$OUT" "/etc/cron.d/kdr exists and was not written by kdr"
+assert_eq "$(cat "$cron")" "*/1 * * * * root /usr/local/bin/my-backup" "the operator's file"
+expect_rc 2 kdr schedule install
+expect_rc 2 kdr schedule install --cron --every 0
