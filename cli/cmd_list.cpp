@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
+#include "core/error.hpp"
 #include "core/repository.hpp"
 
 namespace kdr::cli {
@@ -15,6 +16,19 @@ std::string snapshot_column(const core::GenerationMeta& m) {
   if (snap != etcd->end() && snap->is_object()) return fmt::format("rev {}", snap->value("revision", 0));
   return etcd->value("snapshot_disabled", false) ? "off" : "NONE";
 }
+// "ok", "4 err", "1 warn", "-" (never verified)
+std::string verified_column(const core::Repository& repo, const std::string& id) {
+  try {
+    const auto j = nlohmann::json::parse(core::read_file(repo.verify_result_path(id)));
+    const auto errors = j.value("errors", 0), warnings = j.value("warnings", 0);
+    if (errors > 0) return fmt::format("{} err", errors);
+    if (warnings > 0) return fmt::format("{} warn", warnings);
+    return "ok";
+  } catch (const std::exception&) {
+    return "-";
+  }
+}
+
 }  // namespace
 
 Command list_command() {
@@ -40,8 +54,8 @@ Command list_command() {
       ctx.out.info("no generations in {}", ctx.backup_dir.string());
       return core::ExitCode::ok;
     }
-    ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5}", "GENERATION", "TIME (UTC)", "STATUS",
-                 "FILES", "SIZE", "NEW", "ETCD SNAPSHOT", "WARN");
+    ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5} {:<8}", "GENERATION", "TIME (UTC)", "STATUS",
+                 "FILES", "SIZE", "NEW", "ETCD SNAPSHOT", "WARN", "VERIFIED");
     for (const auto& g : all) {
       const char* mark = latest && *latest == g.id ? "  <- latest" : "";
       if (!g.meta) {
@@ -51,9 +65,9 @@ Command list_command() {
       const auto& m = *g.meta;
       std::string when = m.started;
       if (when.size() == 20) when = when.substr(0, 10) + " " + when.substr(11, 8);
-      ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5}{}", m.id, when, core::to_string(m.status),
+      ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5} {:<8}{}", m.id, when, core::to_string(m.status),
                    m.files, human_bytes(m.bytes_total), human_bytes(m.bytes_copied), snapshot_column(m), m.warnings.size(),
-                   mark);
+                   verified_column(repo, m.id), mark);
     }
     return core::ExitCode::ok;
   };

@@ -165,6 +165,7 @@ void Repository::remove_generation(const std::string& id) const {
     else ::unlink((dir_ / "latest").c_str());
   }
   remove_tree(aside);
+  ::unlink(verify_result_path(id).c_str());
 }
 
 std::vector<std::string> Repository::remove_leftovers() const {

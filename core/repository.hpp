@@ -5,6 +5,7 @@
 //   generations/.tmp-<id>/    a generation being built; removed by the next run
 //   generations/.del-<id>/    a generation being removed by retention
 //   latest -> generations/<id>
+//   verify/<id>.json          the last verify of each generation (a summary)
 #pragma once
 
 #include <optional>
@@ -46,6 +47,9 @@ class Repository {
   const bfs::path& dir() const { return dir_; }
   bfs::path generations_dir() const { return dir_ / "generations"; }
   bfs::path generation_path(const std::string& id) const { return generations_dir() / id; }
+  // The outcome of the last `kdr verify` of a generation (verify/<id>.json), kept beside
+  // the generations so that the generation itself is never written after it is published.
+  bfs::path verify_result_path(const std::string& id) const { return dir_ / "verify" / (id + ".json"); }
 
   RepositoryLock lock(LockMode mode) const { return RepositoryLock(dir_, mode); }
 

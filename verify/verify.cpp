@@ -114,6 +114,27 @@ nlohmann::json VerifyReport::to_json() const {
           {"exit_code", core::to_int(exit_code())}};
 }
 
+namespace {
+
+// What `kdr show` and `kdr list` say about the last verify; the findings themselves are
+// printed by verify and not kept.
+void save_result(const core::Repository& repo, const VerifyReport& r, const VerifyOptions& options) {
+  const nlohmann::json j = {{"generation", r.generation},
+                            {"time", core::iso_time(core::now_epoch())},
+                            {"exit_code", core::to_int(r.exit_code())},
+                            {"checks", options.live_only ? "live only" : options.live ? "all" : "all but live"},
+                            {"errors", r.findings.count(Severity::error)},
+                            {"warnings", r.findings.count(Severity::warning)},
+                            {"can_restore", r.can_restore},
+                            {"problems", r.problems},
+                            {"next", r.next}};
+  const auto file = repo.verify_result_path(r.generation);
+  core::make_dir(file.parent_path(), 0700);
+  core::write_file_atomic(file, j.dump(2) + "\n", 0600);
+}
+
+}  // namespace
+
 VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) {
   const double t0 = core::monotonic_seconds();
   auto repo = core::Repository::open(ctx.backup_dir);
@@ -143,6 +164,7 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
   }
   summarize(ctx, g, r);
   r.duration_s = core::monotonic_seconds() - t0;
+  save_result(repo, r, options);
   return r;
 }
 
