@@ -14,11 +14,12 @@ struct ScheduleFlags {
   std::string action;
   bool cron = false, systemd = false, no_enable = false;
   int every = 5;
+  std::string binary;
 };
 
 backup::ScheduleSpec spec_for(const core::Context& ctx, const ScheduleFlags& f) {
   backup::ScheduleSpec s;
-  s.kdr_path = core::read_link("/proc/self/exe").value_or("/usr/bin/kdr");
+  s.kdr_path = !f.binary.empty() ? f.binary : core::read_link("/proc/self/exe").value_or("/usr/bin/kdr");
   s.every_minutes = f.every;
   // A config file given elsewhere than the default is passed on, as a node path.
   const auto& origin = ctx.config.origin;
@@ -55,6 +56,7 @@ Command schedule_command() {
     cron->excludes(systemd);
     install->add_option("--every", f->every, "minutes between backups")->capture_default_str()->check(CLI::Range(1, 59));
     install->add_flag("--no-enable", f->no_enable, "systemd: write the units but do not enable the timer");
+    install->add_option("--binary", f->binary, "the kdr to run (default: this one), e.g. /usr/bin/kdr in an image");
     install->callback([f] { f->action = "install"; });
     sub.add_subcommand("show", "print what is installed")->callback([f] { f->action = "show"; });
     sub.add_subcommand("remove", "remove the files kdr wrote")->callback([f] { f->action = "remove"; });

@@ -4,16 +4,20 @@
 # with warnings as errors, then built with AddressSanitizer and UndefinedBehaviorSanitizer,
 # then the benchmark in its quick mode.
 #
-#   scripts/test.sh [--no-sanitizers] [--no-bench]
+# The .deb is built, installed, tried (kdr --help, kdr demo) and removed again.
+#
+#   scripts/test.sh [--no-sanitizers] [--no-bench] [--no-package]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 sanitizers=yes
 bench=yes
+package=yes
 for a in "$@"; do
   case $a in
     --no-sanitizers) sanitizers=no ;;
     --no-bench) bench=no ;;
-    *) echo "usage: $0 [--no-sanitizers] [--no-bench]" >&2; exit 2 ;;
+    --no-package) package=no ;;
+    *) echo "usage: $0 [--no-sanitizers] [--no-bench] [--no-package]" >&2; exit 2 ;;
   esac
 done
 
@@ -23,6 +27,11 @@ echo "== build (warnings are errors)"
 bash "$src/scripts/build.sh" "$src/build"
 echo "== tests"
 ctest --test-dir "$src/build" --output-on-failure -j 2
+
+if [ "$package" = yes ]; then
+  echo "== the .deb: build, install, run, remove"
+  bash "$src/scripts/package-test.sh" "$src/build"
+fi
 
 if [ "$sanitizers" = yes ]; then
   echo "== build with -fsanitize=address,undefined"
