@@ -203,12 +203,17 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     if (etcd.snapshot) artifacts.push_back({etcd.snapshot->file, etcd.snapshot->sha256, etcd.snapshot->size});
     TreeCopier copier(ctx.root, staging, previous ? &*previous : nullptr, ctx.config.exclude, ctx.config.copy_retries,
                       as_root);
+    // The previous generation's size is the best guess of this one's.
+    core::Progress progress(ctx.out, "backing up",
+                            previous_entry && previous_entry->meta ? previous_entry->meta->bytes_total : 0);
+    copier.set_progress(&progress);
     for (const auto& source : plan.sources) {
       ctx.out.detail("backing up {}", source.path);
       auto stats = copier.copy_source(source.path);
       stats.reason = join_reasons(source);
       meta.sources.push_back(stats);
     }
+    progress.finish();
     auto problems = check_guards(meta.sources, plan, previous_entry ? &*previous_entry->meta : nullptr,
                                  options.allow_shrink ? 0.0 : ctx.config.guard_min_ratio);
     if (!problems.empty()) {

@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/sha256.hpp"
+#include "core/progress.hpp"
 #include "core/tls_probe.hpp"
 #include "core/zstd_file.hpp"
 
@@ -159,7 +160,8 @@ class SnapshotHasher {
 // renames it to <name>), so the trailer check costs no time after the download.
 class TailHasher {
  public:
-  TailHasher(path part, path done_name) : part_(std::move(part)), done_name_(std::move(done_name)) {
+  TailHasher(path part, path done_name, core::Progress* progress = nullptr)
+      : part_(std::move(part)), done_name_(std::move(done_name)), progress_(progress) {
     thread_ = std::thread([this] { run(); });
   }
   ~TailHasher() { stop(); }
@@ -199,6 +201,7 @@ class TailHasher {
       }
       if (n > 0) {
         hasher_.update(buf.data(), static_cast<std::size_t>(n));
+        if (progress_) progress_->add(static_cast<std::uint64_t>(n));
         continue;
       }
       if (last_pass) return;  // the writer had exited before this read found the end
@@ -207,6 +210,7 @@ class TailHasher {
   }
 
   path part_, done_name_;
+  core::Progress* progress_;
   SnapshotHasher hasher_;
   std::thread thread_;
   std::atomic<bool> writer_done_{false};
@@ -390,9 +394,11 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
   core::ProcessResult r;
   std::optional<TrailerCheck> streamed;
   try {
-    TailHasher tail(part, tmp);
+    core::Progress progress(ctx.out, "etcd snapshot", status.db_size);
+    TailHasher tail(part, tmp, &progress);
     r = core::run_process(argv, opts);
     streamed = tail.finish();
+    progress.finish();
   } catch (...) {
     cleanup();
     throw;

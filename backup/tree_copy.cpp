@@ -161,6 +161,7 @@ void TreeCopier::copy_file(const std::string& node_path, const FileStat& st, cor
     stats.bytes += entry.size;
     ++counters_.files_linked;
     counters_.bytes_linked += entry.size;
+    if (progress_) progress_->add(entry.size);
     manifest_.entries.push_back(std::move(entry));
     return;
   }
@@ -240,6 +241,7 @@ std::uint64_t TreeCopier::copy_range(int in, const path& src, int out, const pat
       core::throw_errno("copy", src.string() + " to " + dst.string(), errno);
     }
     if (n == 0) return static_cast<std::uint64_t>(in_off - from);  // the file shrank meanwhile
+    if (progress_) progress_->add(static_cast<std::uint64_t>(n));
   }
   while (in_off < to) {
     core::check_interrupted();
@@ -259,6 +261,7 @@ std::uint64_t TreeCopier::copy_range(int in, const path& src, int out, const pat
       done += w;
     }
     in_off += n;
+    if (progress_) progress_->add(static_cast<std::uint64_t>(n));
   }
   return static_cast<std::uint64_t>(in_off - from);
 }

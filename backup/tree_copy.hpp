@@ -10,6 +10,7 @@
 
 #include "core/generation.hpp"
 #include "core/manifest.hpp"
+#include "core/progress.hpp"
 #include "core/node_root.hpp"
 #include "core/sha256.hpp"
 
@@ -36,6 +37,8 @@ class TreeCopier {
   // Returns the source's statistics; warnings go to warnings().
   core::SourceStats copy_source(const std::string& node_path);
 
+  // Bytes copied or linked are reported here as they go.
+  void set_progress(core::Progress* progress) { progress_ = progress; }
   core::Manifest& manifest() { return manifest_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
   const CopyCounters& counters() const { return counters_; }
@@ -45,6 +48,7 @@ class TreeCopier {
   bool incomplete() const { return incomplete_; }
 
  private:
+  core::Progress* progress_ = nullptr;
   void walk(const std::string& node_path, core::SourceStats& stats);
   void copy_dir(const std::string& node_path, const core::FileStat& st, core::SourceStats& stats);
   void copy_symlink(const std::string& node_path, const core::FileStat& st);

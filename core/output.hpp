@@ -36,6 +36,8 @@ class Output {
     line(err_, "kdr: warning: ", fmt::format(f, std::forward<Args>(args)...));
   }
   void error(const std::string& message) const { line(err_, "kdr: error: ", message); }
+  // Where progress goes (stderr), for core::Progress.
+  std::FILE* err_stream() const { return err_; }
   // Machine output (the --json document), always printed.
   void raw(const std::string& text) const { line(out_, "", text); }
 

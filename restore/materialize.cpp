@@ -55,7 +55,7 @@ void apply_metadata(const core::bfs::path& p, const core::ManifestEntry& e) {
 }
 
 void copy_generation_file(const core::ManifestEntry& e, const core::bfs::path& generation_dir,
-                          const core::bfs::path& dest) {
+                          const core::bfs::path& dest, core::Progress* progress) {
   const auto src = generation_dir / core::generation_relative_path(e.path);
   core::Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!in) core::throw_errno("open", src.string(), errno);
@@ -74,6 +74,7 @@ void copy_generation_file(const core::ManifestEntry& e, const core::bfs::path& g
     if (n == 0) break;
     hasher.update(buf.data(), static_cast<std::size_t>(n));
     total += static_cast<std::uint64_t>(n);
+    if (progress) progress->add(static_cast<std::uint64_t>(n));
     std::size_t done = 0;
     while (done < static_cast<std::size_t>(n)) {
       auto w = ::write(out.get(), buf.data() + done, static_cast<std::size_t>(n) - done);
@@ -93,7 +94,8 @@ void copy_generation_file(const core::ManifestEntry& e, const core::bfs::path& g
 }
 
 MaterializeStats materialize(const std::vector<const core::ManifestEntry*>& entries, const std::string& path,
-                             const core::bfs::path& generation_dir, const core::bfs::path& dest) {
+                             const core::bfs::path& generation_dir, const core::bfs::path& dest,
+                             core::Progress* progress) {
   MaterializeStats stats;
   if (entries.empty() || entries.front()->path != path)
     throw core::Error(fmt::format("the generation has no entry for {}", path));
@@ -130,7 +132,7 @@ MaterializeStats materialize(const std::vector<const core::ManifestEntry*>& entr
         ++stats.dirs;
         break;
       case FileType::file:
-        copy_generation_file(*e, generation_dir, target);
+        copy_generation_file(*e, generation_dir, target, progress);
         set_owner(target, *e);
         if (::chmod(target.c_str(), e->mode) != 0) core::throw_errno("chmod", target.string(), errno);
         set_times(target, *e);

@@ -10,6 +10,7 @@
 
 #include "core/fs.hpp"
 #include "core/manifest.hpp"
+#include "core/progress.hpp"
 
 namespace kdr::restore {
 
@@ -27,11 +28,12 @@ std::vector<const core::ManifestEntry*> entries_under(const core::Manifest& mani
 // the entry on a hash mismatch, an unsafe entry, or an I/O error. Files are flushed with
 // one syncfs at the end.
 MaterializeStats materialize(const std::vector<const core::ManifestEntry*>& entries, const std::string& path,
-                             const core::bfs::path& generation_dir, const core::bfs::path& dest);
+                             const core::bfs::path& generation_dir, const core::bfs::path& dest,
+                             core::Progress* progress = nullptr);
 
 // Copies one generation file to `dest` (mode 0600 while written), checking its hash.
 void copy_generation_file(const core::ManifestEntry& entry, const core::bfs::path& generation_dir,
-                          const core::bfs::path& dest);
+                          const core::bfs::path& dest, core::Progress* progress = nullptr);
 
 // Owner (when allowed), mode and modification time of `p` as the entry records them.
 void apply_metadata(const core::bfs::path& p, const core::ManifestEntry& entry);

@@ -539,7 +539,12 @@ void run_preflight(Runner& r) {
     }
 
   verify::Findings findings;
-  const auto stats = verify::check_integrity(r.gen, r.plan_etcd_data_dir(), findings);
+  std::uint64_t to_hash = 0;
+  if (r.gen.manifest)
+    for (const auto& e : r.gen.manifest->entries) to_hash += e.size;
+  core::Progress hashing(ctx.out, "re-hashing", to_hash);
+  const auto stats = verify::check_integrity(r.gen, r.plan_etcd_data_dir(), findings, &hashing);
+  hashing.finish();
   std::size_t errors = 0;
   for (const auto& f : findings.all()) {
     if (f.severity == verify::Severity::error) {
@@ -707,7 +712,11 @@ void run_copy_back(Runner& r, const PlannedStep& s) {
   const auto entries = entries_under(*r.gen.manifest, p, ex);
   core::make_dirs(target.parent_path(), 0755);
   const double t0 = core::monotonic_seconds();
-  const auto stats = materialize(entries, p, r.gen.dir, tmp);
+  std::uint64_t bytes = 0;
+  for (const auto* e : entries) bytes += e->size;
+  core::Progress progress(r.ctx.out, "restoring", bytes);
+  const auto stats = materialize(entries, p, r.gen.dir, tmp, &progress);
+  progress.finish();
   Action a;
   a.from = tmp.string();
   a.to = target.string();

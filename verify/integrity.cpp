@@ -96,7 +96,8 @@ GenerationView load_generation(const std::string& id, const core::bfs::path& dir
   return g;
 }
 
-IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_data_dir, Findings& findings) {
+IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_data_dir, Findings& findings,
+                               core::Progress* progress) {
   IntegrityStats stats;
   if (!g.manifest) return stats;
   const auto& entries = g.manifest->entries;
@@ -158,6 +159,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
       findings.add(Severity::error, check_name, "unreadable", e.path, ex.what());
       return;
     }
+    if (progress) progress->add(e.size);
     std::lock_guard lock(mutex);
     ++stats.files_hashed;
     stats.bytes_hashed += e.size;

@@ -9,6 +9,7 @@
 
 #include "core/generation.hpp"
 #include "core/manifest.hpp"
+#include "core/progress.hpp"
 #include "verify/findings.hpp"
 
 namespace kdr::verify {
@@ -29,6 +30,8 @@ struct IntegrityStats {
   std::uint64_t entries = 0, files_hashed = 0, bytes_hashed = 0;
 };
 
-IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_data_dir, Findings& findings);
+// Re-hashing reports its bytes to `progress` when given.
+IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_data_dir, Findings& findings,
+                               core::Progress* progress = nullptr);
 
 }  // namespace kdr::verify

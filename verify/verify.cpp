@@ -150,7 +150,11 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
   const auto g = load_generation(entry.id, entry.path, *entry.meta, r.findings);
   if (!options.live_only) {
     ctx.out.detail("verify {}: integrity", g.id);
-    r.integrity = check_integrity(g, ctx.config.etcd_data_dir, r.findings);
+    std::uint64_t to_hash = 0;
+    if (g.manifest)
+      for (const auto& e : g.manifest->entries) to_hash += e.size;
+    core::Progress progress(ctx.out, "verifying", to_hash);
+    r.integrity = check_integrity(g, ctx.config.etcd_data_dir, r.findings, &progress);
   }
   if (options.live || options.live_only) {
     ctx.out.detail("verify {}: against the live node under {}", g.id, ctx.root.root().string());
