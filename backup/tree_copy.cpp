@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <tuple>
 
 #include "backup/sources.hpp"
@@ -226,6 +228,15 @@ void TreeCopier::copy_file(const std::string& node_path, const FileStat& st, cor
   manifest_.entries.push_back(std::move(entry));
 }
 
+void TreeCopier::throttle(std::uint64_t bytes) {
+  if (bandwidth_ == 0) return;
+  const double now = core::monotonic_seconds();
+  if (throttle_start_ < 0) throttle_start_ = now;
+  throttled_bytes_ += bytes;
+  const double due = throttle_start_ + static_cast<double>(throttled_bytes_) / static_cast<double>(bandwidth_);
+  if (due > now) std::this_thread::sleep_for(std::chrono::duration<double>(due - now));
+}
+
 std::uint64_t TreeCopier::copy_range(int in, const path& src, int out, const path& dst, off_t from, off_t to) {
   off_t in_off = from, out_off = from;
   while (use_copy_file_range_ && in_off < to) {
@@ -242,6 +253,7 @@ std::uint64_t TreeCopier::copy_range(int in, const path& src, int out, const pat
     }
     if (n == 0) return static_cast<std::uint64_t>(in_off - from);  // the file shrank meanwhile
     if (progress_) progress_->add(static_cast<std::uint64_t>(n));
+    throttle(static_cast<std::uint64_t>(n));
   }
   while (in_off < to) {
     core::check_interrupted();
@@ -262,6 +274,7 @@ std::uint64_t TreeCopier::copy_range(int in, const path& src, int out, const pat
     }
     in_off += n;
     if (progress_) progress_->add(static_cast<std::uint64_t>(n));
+    throttle(static_cast<std::uint64_t>(n));
   }
   return static_cast<std::uint64_t>(in_off - from);
 }

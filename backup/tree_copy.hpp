@@ -39,6 +39,8 @@ class TreeCopier {
 
   // Bytes copied or linked are reported here as they go.
   void set_progress(core::Progress* progress) { progress_ = progress; }
+  // At most this many bytes per second are copied (0: no cap); hard links are free.
+  void set_bandwidth(std::uint64_t bytes_per_s) { bandwidth_ = bytes_per_s; }
   core::Manifest& manifest() { return manifest_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
   const CopyCounters& counters() const { return counters_; }
@@ -49,6 +51,9 @@ class TreeCopier {
 
  private:
   core::Progress* progress_ = nullptr;
+  std::uint64_t bandwidth_ = 0, throttled_bytes_ = 0;
+  double throttle_start_ = -1;
+  void throttle(std::uint64_t bytes);
   void walk(const std::string& node_path, core::SourceStats& stats);
   void copy_dir(const std::string& node_path, const core::FileStat& st, core::SourceStats& stats);
   void copy_symlink(const std::string& node_path, const core::FileStat& st);

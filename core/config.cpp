@@ -48,6 +48,13 @@ copy:
   # A file that changes while it is copied is copied again up to this many times, then
   # kept and marked as possibly torn.
   retries: 3
+  # Gentle on etcd, which is sensitive to disk latency: the backup runs at this I/O
+  # priority (idle: only when the disk is otherwise free; best-effort; normal), copies at
+  # most this many MiB/s (0: no cap), and drops its copies from the page cache once they
+  # are on disk, so that etcd's own pages stay cached.
+  io_priority: idle
+  bandwidth_mib_s: 0
+  drop_cache: true
 etcd:
   # A consistent snapshot (etcdctl snapshot save) in every generation, besides the raw files.
   snapshot: true
@@ -155,7 +162,14 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
        }}});
      }},
     {"copy", [&](const Node& n, const Key& k) {
-       r.mapping(n, k, {{"retries", [&](const Node& v, const Key& kk) { c.copy_retries = r.count(v, kk); }}});
+       r.mapping(n, k, {{"retries", [&](const Node& v, const Key& kk) { c.copy_retries = r.count(v, kk); }},
+                        {"io_priority", [&](const Node& v, const Key& kk) {
+                           c.io_priority = r.text(v, kk);
+                           if (c.io_priority != "idle" && c.io_priority != "best-effort" && c.io_priority != "normal")
+                             r.fail(v, kk, "expected idle, best-effort or normal");
+                         }},
+                        {"bandwidth_mib_s", [&](const Node& v, const Key& kk) { c.bandwidth_mib_s = r.count(v, kk); }},
+                        {"drop_cache", [&](const Node& v, const Key& kk) { c.drop_cache = r.scalar<bool>(v, kk, "true or false"); }}});
      }},
     {"kubeconfig", [&](const Node& n, const Key& k) {
        const auto text = r.scalar<std::string>(n, k, "a kubeconfig path, or \"\"");

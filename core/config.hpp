@@ -46,6 +46,9 @@ struct Config {
   std::vector<std::string> exclude;  // node paths never backed up (nor anything below)
   double guard_min_ratio = 0.5;      // a source below this share of the previous run fails
   int copy_retries = 3;              // re-copies of a file that changed while copied
+  std::string io_priority = "idle";  // idle | best-effort | normal
+  int bandwidth_mib_s = 0;           // copy cap; 0: none
+  bool drop_cache = true;            // drop the backup's copies from the page cache
   RetentionPolicy retention;
   bool prune_after_backup = true;
   EtcdConfig etcd;
