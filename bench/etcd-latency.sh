@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# etcd's own latency check (`etcdctl check perf`, 60 s of writes) on a sandbox node, alone
+# and while backups run back to back: kdr with its defaults (idle I/O priority, copies
+# dropped from the page cache), kdr with a bandwidth cap, and the seed's
+# `rsync -a --delete`. Prints etcd's verdict lines side by side as a Markdown table.
+#
+#   bench/etcd-latency.sh [--quick] [--size-mb N] [--kdr PATH]    (--quick: alone and kdr only)
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+quick=no
+for a in "$@"; do [ "$a" = --quick ] && quick=yes; done
+bench_args 200 30 1 "$@"
+ROOT=$W/node
+echo "bench: generating an etcd database of at least $size_mb MB..." >&2
+sandbox_make_node "$ROOT"
+sandbox_start_etcd "$ROOT"
+bench_fill_until "$ROOT" bench_db_at_least "$ROOT" "$size_mb"
+mkdir -p "$W/disk2"
+printf 'kubeconfig: ""\nretention: {keep_last: 2, hourly: 0, daily: 0, weekly: 0}\n' > "$ROOT/etc/kdr/kdr.yaml"
+
+loop_pid=""
+start_loop() {  # CMD...: runs CMD back to back until stop_loop
+  ( while :; do "$@" >/dev/null 2>&1 || true; done ) &
+  loop_pid=$!
+}
+stop_loop() {
+  [ -n "$loop_pid" ] || return 0
+  kill "$loop_pid" 2>/dev/null || true
+  wait "$loop_pid" 2>/dev/null || true
+  pkill -f -- "--backup-dir $W/disk2" 2>/dev/null || true
+  pkill -f -- "$W/disk2/rsync" 2>/dev/null || true
+  loop_pid=""
+}
+trap 'stop_loop; sandbox_stop_all; rm -rf "$W"' EXIT
+
+perf() {  # the verdict lines of `etcdctl check perf`, joined
+  sandbox_etcdctl "$ROOT" check perf --load=s --auto-compact --auto-defrag 2>&1 |
+    grep -E '^(PASS|FAIL)' | grep -v '^PASS$\|^FAIL$' | sed 's/^\(PASS\|FAIL\): //' | paste -sd';' - |
+    sed 's/;/; /g'
+}
+count_runs() { ls "$W/disk2/kdr/generations" 2>/dev/null | wc -l; }
+
+rows=()
+echo "bench: check perf alone..." >&2
+rows+=("| etcd alone | $(perf) | - |")
+
+echo "bench: check perf while kdr backs up back to back (defaults)..." >&2
+start_loop "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr" backup
+result=$(perf)
+stop_loop
+rows+=("| kdr backup in a loop (idle I/O priority, drop_cache) | $result | $(jq -r '.bytes.copied' "$(readlink -f "$W/disk2/kdr/latest")/meta.json" | awk '{ printf "%.0f MB copied per run", $1 / 1e6 }') |")
+
+if [ "$quick" = no ]; then
+  echo "bench: check perf while kdr backs up with copy.bandwidth_mib_s: 50..." >&2
+  printf 'kubeconfig: ""\nretention: {keep_last: 2, hourly: 0, daily: 0, weekly: 0}\ncopy: {bandwidth_mib_s: 50}\n' \
+    > "$ROOT/etc/kdr/kdr.yaml"
+  start_loop "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr" backup
+  result=$(perf)
+  stop_loop
+  rows+=("| kdr backup in a loop, copy capped at 50 MiB/s | $result | - |")
+
+  echo "bench: check perf while rsync -a --delete mirrors back to back..." >&2
+  mkdir -p "$W/disk2/rsync"
+  start_loop rsync -a --delete "$ROOT/var/lib/etcd" "$ROOT/etc/kubernetes" "$W/disk2/rsync/"
+  result=$(perf)
+  stop_loop
+  rows+=("| rsync -a --delete in a loop (the seed) | $result | - |")
+fi
+
+echo
+echo "etcd's own latency check (etcdctl check perf --load=s, 60 s) on a $(( $(stat -c %s "$ROOT/var/lib/etcd/member/snap/db") >> 20 )) MB database;"
+echo "disk I/O scheduler: $(cat /sys/block/*/queue/scheduler 2>/dev/null | head -n 1) (idle priority only counts with bfq)"
+echo
+echo "| while | etcd check perf | note |"
+echo "|---|---|---|"
+printf '%s\n' "${rows[@]}"
