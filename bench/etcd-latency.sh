@@ -33,12 +33,12 @@ stop_loop() {
 }
 trap 'stop_loop; sandbox_stop_all; rm -rf "$W"' EXIT
 
-perf() {  # the verdict lines of `etcdctl check perf`, joined
-  sandbox_etcdctl "$ROOT" check perf --load=s --auto-compact --auto-defrag 2>&1 |
-    grep -E '^(PASS|FAIL)' | grep -v '^PASS$\|^FAIL$' | sed 's/^\(PASS\|FAIL\): //' | paste -sd';' - |
-    sed 's/;/; /g'
+perf() {  # the verdict lines of `etcdctl check perf`, joined (or its error)
+  local out verdict
+  out=$(sandbox_etcdctl "$ROOT" check perf --load=s --auto-compact --auto-defrag 2>&1 | tr '\r' '\n') || true
+  verdict=$(grep -E '^(PASS|FAIL): ' <<<"$out" | sed 's/^PASS: //; s/^FAIL: /FAIL /' | paste -sd';' - | sed 's/;/; /g') || true
+  if [ -n "$verdict" ]; then echo "$verdict"; else echo "check perf failed: $(tail -n 1 <<<"$out")"; fi
 }
-count_runs() { ls "$W/disk2/kdr/generations" 2>/dev/null | wc -l; }
 
 rows=()
 echo "bench: check perf alone..." >&2
