@@ -36,7 +36,10 @@ trap 'stop_loop; sandbox_stop_all; rm -rf "$W"' EXIT
 perf() {  # the verdict lines of `etcdctl check perf`, joined (or its error)
   local out verdict
   out=$(sandbox_etcdctl "$ROOT" check perf --load=s --auto-compact --auto-defrag 2>&1 | tr '\r' '\n') || true
-  verdict=$(grep -E '^(PASS|FAIL): ' <<<"$out" | sed 's/^PASS: //; s/^FAIL: /FAIL /' | paste -sd';' - | sed 's/;/; /g') || true
+  # etcdctl 3.4 prints "PASS: ..." for a passed check and the bare finding ("Slowest request
+  # took too long: ...") for a failed one
+  verdict=$(grep -E 'Throughput|Slowest|Stddev' <<<"$out" | sed -E 's/^PASS: //; t; s/^(FAIL: )?/FAIL: /' |
+    paste -sd';' - | sed 's/;/; /g') || true
   if [ -n "$verdict" ]; then echo "$verdict"; else echo "check perf failed: $(tail -n 1 <<<"$out")"; fi
 }
 
