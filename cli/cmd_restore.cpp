@@ -21,14 +21,20 @@ Command restore_command() {
     sub.add_option("--set", o->set, "set a playbook parameter, NAME=VALUE (repeatable)");
     sub.add_option("--playbook-dir", o->playbook_dirs, "also look for playbooks in this folder (repeatable)");
     auto* resume = sub.add_option("--resume", o->resume, "continue restore ID from its last completed step");
-    sub.add_option("--rollback", o->rollback, "undo restore ID: put the moved-aside data and manifests back")
-        ->excludes(resume);
+    auto* rollback =
+        sub.add_option("--rollback", o->rollback, "undo restore ID: put the moved-aside data and manifests back")
+            ->excludes(resume);
+    sub.add_option("--discard", o->discard,
+                   "delete the data finished restore ID kept aside (<path>.kdr-ID); it can no longer be rolled back")
+        ->excludes(resume)
+        ->excludes(rollback);
   };
   c.run = [o](const core::Context& ctx) {
-    if ((!o->resume.empty() || !o->rollback.empty()) && !o->playbook.empty())
-      throw core::UsageError("--resume and --rollback take a restore id, not a playbook (kdr restores lists them)");
-    if ((!o->resume.empty() || !o->rollback.empty()) && o->dry_run)
-      throw core::UsageError("--dry-run plans a new restore; it does not go with --resume or --rollback");
+    const bool by_id = !o->resume.empty() || !o->rollback.empty() || !o->discard.empty();
+    if (by_id && !o->playbook.empty())
+      throw core::UsageError("--resume, --rollback and --discard take a restore id, not a playbook (kdr restores lists them)");
+    if (by_id && o->dry_run)
+      throw core::UsageError("--dry-run plans a new restore; it does not go with --resume, --rollback or --discard");
     return restore::run_restore(ctx, *o);
   };
   return c;

@@ -124,6 +124,8 @@ JournalSummary Journal::summary() const {
       s.state = RestoreState::done;
     } else if (ev == "rollback-begin") {
       s.rollback_started = true;
+    } else if (ev == "discarded") {
+      s.discarded = true;
     } else if (ev == "rolled-back") {
       s.state = RestoreState::rolled_back;
     }

@@ -42,6 +42,7 @@ struct JournalSummary {
   std::string last_error;
   std::optional<std::size_t> failed_step;
   bool rollback_started = false;
+  bool discarded = false;  // the data it replaced was deleted on the operator's order
   bool step_done(std::size_t i) const;
 };
 

@@ -437,9 +437,9 @@ ExitCode execute(Runner& r, bool yes) {
   if (!kept.empty()) {
     out.info("The data it replaced is kept (kdr never deletes it):");
     for (const auto& k : kept) out.info("  {}", k);
-    out.info("Once the cluster is confirmed good, remove those by hand; until then `{} restore --rollback {}` puts "
-             "them back.",
-             prefix, r.plan.id);
+    out.info("Once the cluster is confirmed good, `{} restore --discard {}` deletes them; until then `{} restore "
+             "--rollback {}` puts them back.",
+             prefix, r.plan.id, prefix, r.plan.id);
   }
   out.info("Next: take a fresh backup (kdr backup --verify) and check the cluster (kubectl get nodes,pods -A).");
   return ExitCode::ok;
@@ -460,6 +460,10 @@ ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
     ctx.out.info("restore {} was rolled back already", o.rollback);
     return ExitCode::ok;
   }
+  if (summary.discarded)
+    throw UsageError(fmt::format("the data restore {} replaced was discarded (kdr restore --discard): there is "
+                                 "nothing to roll back to",
+                                 o.rollback));
   Plan plan = Plan::from_json(journal.plan());
   if (plan.root != ctx.root.root().string())
     throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
@@ -494,11 +498,52 @@ ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// The explicit operator command that deletes what a finished restore kept aside
+// (`<path>.kdr-<id>`); after it, the restore can no longer be rolled back.
+ExitCode discard(const core::Context& ctx, const RestoreOptions& o) {
+  RestoreLock lock(restores_dir(ctx));
+  auto journal = Journal::open(restores_dir(ctx) / o.discard);
+  const auto summary = journal.summary();
+  if (summary.discarded) {
+    ctx.out.info("restore {}: its replaced data was discarded already", o.discard);
+    return ExitCode::ok;
+  }
+  if (summary.state != RestoreState::done)
+    throw UsageError(fmt::format("restore {} is {}: only a finished restore's replaced data can be discarded "
+                                 "(resume or roll it back first)",
+                                 o.discard, to_string(summary.state)));
+  std::vector<std::string> aside;
+  for (const auto& a : summary.actions)
+    if (a.op == "move" && !a.manifest && core::lstat_path(a.to)) aside.push_back(a.to);
+  if (aside.empty()) {
+    ctx.out.info("restore {} kept nothing aside", o.discard);
+  } else {
+    ctx.out.info("Restore {} kept the data it replaced:", o.discard);
+    for (const auto& p : aside) ctx.out.info("  {}", p);
+    ctx.out.info("Deleting it makes `kdr restore --rollback {}` impossible.", o.discard);
+    if (!o.yes && ask("Delete it?") == Answer::no) {
+      ctx.out.warn("nothing was deleted");
+      return ExitCode::failed;
+    }
+  }
+  journal.record({{"event", "discarded"}, {"paths", aside}});
+  for (const auto& p : aside) {
+    core::remove_tree(p);
+    ctx.out.info("deleted {}", p);
+  }
+  return ExitCode::ok;
+}
+
+}  // namespace
+
 ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   if (ctx.root.is_real_root() && ::geteuid() != 0 && !o.dry_run)
     throw Error("kdr restore changes the node's control plane and needs root: run it with sudo (--dry-run works "
                 "without)");
   if (!o.rollback.empty()) return rollback(ctx, o);
+  if (!o.discard.empty()) return discard(ctx, o);
 
   if (!o.resume.empty()) {
     RestoreLock lock(restores_dir(ctx));

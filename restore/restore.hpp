@@ -19,6 +19,7 @@ struct RestoreOptions {
   bool yes = false;
   std::string resume;    // restore id
   std::string rollback;  // restore id
+  std::string discard;   // restore id: delete the data a finished restore kept aside
   std::vector<std::string> set;  // parameter=value
   std::vector<std::string> playbook_dirs;
 };

@@ -82,6 +82,8 @@ step "a half-done restore blocks backups until it is resumed or rolled back"
 killed_restore "restore-after-step:6"
 expect_rc 11 kdr backup
 assert_contains "$OUT" "is unfinished"
+expect_rc 2 kdr restore --discard "$id" --yes
+assert_contains "$OUT" "only a finished restore's replaced data can be discarded"
 
 step "a rollback killed half-way can be run again"
 KDR_FAILPOINT=rollback-after-action:2 kdr restore --rollback "$id" --yes >/dev/null 2>&1 && fail "the rollback was not killed"

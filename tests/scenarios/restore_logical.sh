@@ -44,3 +44,11 @@ grep -q '"event":"finished"' "$ROOT/var/lib/kdr/restores/$id/journal.jsonl" || f
 
 step "a new backup of the restored node verifies"
 expect_rc 0 kdr backup --verify
+
+step "--discard deletes what the restore kept aside, on the operator's order; no rollback after it"
+expect_rc 0 kdr restore --discard "$id" --yes
+assert_contains "$OUT" "deleted $ROOT/var/lib/etcd.kdr-$id"
+[ ! -e "$ROOT/var/lib/etcd.kdr-$id" ] || fail "the data kept aside is still there"
+expect_rc 2 kdr restore --rollback "$id" --yes
+assert_contains "$OUT" "was discarded"
+assert_eq "$(etcd_keys /registry/)" "$before_keys" "keys after the discard"
