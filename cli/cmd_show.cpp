@@ -16,14 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string ago(std::int64_t then) {
-  const auto d = core::now_epoch() - then;
-  if (d < 120) return fmt::format("{} s ago", d);
-  if (d < 7200) return fmt::format("{} min ago", d / 60);
-  if (d < 172800) return fmt::format("{} h ago", d / 3600);
-  return fmt::format("{} days ago", d / 86400);
-}
-
 json read_json(const core::bfs::path& p) {
   try {
     return json::parse(core::read_file(p));
@@ -83,7 +75,7 @@ Command show_command() {
       return core::ExitCode::ok;
     }
     ctx.out.info("Generation {}{}", entry.id, latest && *latest == entry.id ? "  (latest)" : "");
-    ctx.out.info("  taken         {} ({}) on {}, in {:.1f} s, kdr {}", m.started, ago(m.time), m.hostname, m.duration_s,
+    ctx.out.info("  taken         {} ({}) on {}, in {:.1f} s, kdr {}", m.started, core::time_ago(m.time), m.hostname, m.duration_s,
                  m.kdr_version);
     ctx.out.info("  status        {}{}", core::to_string(m.status),
                  m.warnings.empty() ? "" : fmt::format(", {} warning(s): {}", m.warnings.size(), m.warnings.front()));

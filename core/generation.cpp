@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "core/context.hpp"
 #include "core/error.hpp"
 
 namespace kdr::core {
@@ -91,6 +92,14 @@ GenerationMeta GenerationMeta::from_json(const json& j, const std::string& origi
   } catch (const json::exception& e) {
     throw Error(fmt::format("{}: {}", origin, e.what()));
   }
+}
+
+std::string time_ago(std::int64_t then) {
+  const auto d = now_epoch() - then;
+  if (d < 120) return fmt::format("{} s ago", d);
+  if (d < 7200) return fmt::format("{} min ago", d / 60);
+  if (d < 172800) return fmt::format("{} h ago", d / 3600);
+  return fmt::format("{} days ago", d / 86400);
 }
 
 }  // namespace kdr::core

@@ -49,5 +49,7 @@ struct GenerationMeta {
 
 // "2026-11-24T20:17:58Z"
 std::string iso_time(std::int64_t epoch_seconds);
+// "40 s ago", "5 min ago", "3 h ago", "2 days ago", from now (core::now_epoch).
+std::string time_ago(std::int64_t epoch_seconds);
 
 }  // namespace kdr::core

@@ -300,14 +300,6 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   return out;
 }
 
-std::string age(std::int64_t then) {
-  const auto d = core::now_epoch() - then;
-  if (d < 120) return fmt::format("{} s ago", d);
-  if (d < 7200) return fmt::format("{} min ago", d / 60);
-  if (d < 172800) return fmt::format("{} h ago", d / 3600);
-  return fmt::format("{} days ago", d / 86400);
-}
-
 void print_plan(const Runner& r, const JournalSummary* done) {
   const auto& out = r.ctx.out;
   const auto& p = r.plan;
@@ -315,7 +307,7 @@ void print_plan(const Runner& r, const JournalSummary* done) {
   out.info("Restore {}", p.id);
   out.info("  playbook    {} ({})", p.playbook, p.playbook_file);
   const auto snap = m.extra.value("etcd", json::object()).value("snapshot", json());
-  out.info("  generation  {} ({}, taken {}, {}){}", p.generation, core::to_string(m.status), m.started, age(m.time),
+  out.info("  generation  {} ({}, taken {}, {}){}", p.generation, core::to_string(m.status), m.started, core::time_ago(m.time),
            snap.is_object() ? fmt::format(", etcd revision {}", snap.value("revision", 0)) : "");
   out.info("  node        {}{}", p.root, p.root == "/" ? "" : " (sandbox)");
   out.info("  etcd        member {} at {}, data dir {} (from {})", p.etcd.value("name", ""), p.etcd.value("peer_url", ""),
@@ -380,11 +372,6 @@ std::string command_prefix(const core::Context& ctx) {
   return p;
 }
 
-void fail_point_after_step(std::size_t n) {
-  static const char* spec = std::getenv("KDR_FAILPOINT");
-  if (spec && std::string(spec) == fmt::format("restore-after-step:{}", n)) ::kill(::getpid(), SIGKILL);
-}
-
 ExitCode execute(Runner& r, bool yes) {
   const auto& out = r.ctx.out;
   const auto n = r.plan.steps.size();
@@ -402,7 +389,7 @@ ExitCode execute(Runner& r, bool yes) {
       if (a == Answer::no) {
         r.journal->record({{"event", "declined"}, {"step", i}});
         out.warn("stopped before step {}/{} ({}) as asked", i + 1, n, s.title);
-        if (!summary.actions.empty() || !r.journal->summary().actions.empty()) print_where_we_are(r, prefix);
+        if (!r.journal->summary().actions.empty()) print_where_we_are(r, prefix);
         else out.warn("nothing was changed; resume with: {} restore --resume {}", prefix, r.plan.id);
         return ExitCode::incomplete;
       }
@@ -426,7 +413,7 @@ ExitCode execute(Runner& r, bool yes) {
     }
     r.journal->record({{"event", "done"}, {"step", i}, {"seconds", core::monotonic_seconds() - t0}});
     out.info("      done ({:.1f} s)", core::monotonic_seconds() - t0);
-    fail_point_after_step(i + 1);
+    failpoint("restore-after-step", i + 1);
   }
   r.journal->record({{"event", "finished"}});
   out.info("Restore {} finished: playbook {} from generation {}.", r.plan.id, r.plan.playbook, r.plan.generation);

@@ -61,7 +61,13 @@ struct Runner {
   // found already done is not redone.
   void move(Action a);
   void place(Action a);
+  // True when this restore already renamed its copy `tmp` into `target` (a resumed step).
+  bool placed_earlier(const core::bfs::path& target, const core::bfs::path& tmp) const;
 };
+
+// KDR_FAILPOINT=<name>:<n> kills kdr with SIGKILL at that point: the fault tests use it to
+// stop a restore at exact moments (docs/playbooks.md, "Fault injection").
+void failpoint(std::string_view name, std::size_t n);
 
 // One step: what it will do (for the plan) and doing it. Throws core::Error on failure.
 std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s);

@@ -37,13 +37,6 @@ bool exists(const path& p) { return core::lstat_path(p).has_value(); }
 
 std::string file_name(const std::string& p) { return path(p).filename().string(); }
 
-// KDR_FAILPOINT=<name>:<n> kills kdr with SIGKILL at that point: the fault tests use it to
-// stop a restore at exact moments (docs/reliability.md).
-void failpoint(std::string_view name, std::size_t n) {
-  static const char* spec = std::getenv("KDR_FAILPOINT");
-  if (spec && std::string(spec) == fmt::format("{}:{}", name, n)) ::kill(::getpid(), SIGKILL);
-}
-
 bool same_file_content(const path& a, const path& b) {
   try {
     return core::read_file(a) == core::read_file(b);
@@ -240,6 +233,11 @@ EtcdHealth etcd_health(const Runner& r, const core::EtcdMember& member) {
 
 }  // namespace
 
+void failpoint(std::string_view name, std::size_t n) {
+  static const char* spec = std::getenv("KDR_FAILPOINT");
+  if (spec && std::string(spec) == fmt::format("{}:{}", name, n)) ::kill(::getpid(), SIGKILL);
+}
+
 // ---- Runner -------------------------------------------------------------------------------
 
 std::string Runner::aside_path(const std::string& node_path) const {
@@ -266,6 +264,13 @@ void Runner::move(Action a) {
   journal->action(a);
   rename_or_copy(a.from, a.to);
   failpoint("restore-after-action", ++action_counter);
+}
+
+bool Runner::placed_earlier(const path& target, const path& tmp) const {
+  if (exists(tmp)) return false;  // the copy was not renamed into place yet
+  const auto summary = journal->summary();
+  return std::any_of(summary.actions.begin(), summary.actions.end(),
+                     [&](const Action& a) { return a.op == "place" && a.to == target.string(); });
 }
 
 void Runner::place(Action a) {
@@ -698,10 +703,7 @@ void run_copy_back(Runner& r, const PlannedStep& s) {
   const auto target = r.host(p);
   const auto tmp = path(r.temp_path(p));
   if (exists(target)) {
-    const auto summary = r.journal->summary();
-    bool placed = std::any_of(summary.actions.begin(), summary.actions.end(),
-                              [&](const Action& a) { return a.op == "place" && a.to == target.string(); });
-    if (placed && !exists(tmp)) {
+    if (r.placed_earlier(target, tmp)) {
       r.ctx.out.info("      {} was copied back earlier", p);
       return;
     }
@@ -731,10 +733,7 @@ void run_etcd_snapshot_restore(Runner& r, const PlannedStep& s) {
   const auto target = r.host(data_dir);
   const auto tmp = path(r.temp_path(data_dir));
   if (exists(target)) {
-    const auto summary = r.journal->summary();
-    bool placed = std::any_of(summary.actions.begin(), summary.actions.end(),
-                              [&](const Action& a) { return a.op == "place" && a.to == target.string(); });
-    if (placed && !exists(tmp)) {
+    if (r.placed_earlier(target, tmp)) {
       r.ctx.out.info("      {} was restored earlier", data_dir);
       return;
     }

@@ -2,7 +2,7 @@
 # A restore killed (SIGKILL) after each step in turn, and after each single change it makes:
 # --resume finishes it (etcd serves the backup's keys), and --rollback returns the node to
 # its pre-restore state byte for byte. The kills come from kdr's failpoints
-# (KDR_FAILPOINT=restore-after-step:N / restore-after-action:N, docs/reliability.md).
+# (KDR_FAILPOINT=restore-after-step:N / restore-after-action:N, docs/playbooks.md).
 source "$(dirname "$0")/../lib/scenario.sh"
 
 PB=restore-etcd-snapshot
