@@ -151,6 +151,10 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const std::optional<core::EtcdM
     outcome.info->duration_s = core::monotonic_seconds() - t0;
     step.snapshot = outcome.info;
     step.section["snapshot"] = outcome.info->to_json();
+  } else if (outcome.failure == SnapshotFailure::disk_full) {
+    throw core::Error(fmt::format("backup disk {} is full: the etcd snapshot could not be written ({}); free space "
+                                  "or lower retention",
+                                  ctx.backup_dir.string(), outcome.error));
   } else {
     step.failed = true;
     step.section["snapshot"] = nullptr;
@@ -288,12 +292,25 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     repo.publish(meta.id);
   } catch (...) {
     // Nothing half-built may stay behind looking like a generation.
+    bool removed = true;
     try {
       core::remove_tree(staging);
     } catch (const Error& e) {
+      removed = false;
       ctx.out.warn("{} (the next run removes it)", e.what());
     }
-    throw;
+    // A full backup disk is the one failure an operator must act on at once: say so first.
+    try {
+      throw;
+    } catch (const Error& e) {
+      if (std::string_view(e.what()).find("No space left on device") == std::string_view::npos) throw;
+      throw Error(fmt::format("backup disk {} is full; {}; older generations are intact. Free space or lower "
+                              "retention. ({})",
+                              ctx.backup_dir.string(),
+                              removed ? "the partial generation was removed" : "the next run removes the partial one",
+                              e.what()),
+                  e.code());
+    }
   }
   result.generation = meta;
   if (ctx.config.prune_after_backup)

@@ -228,6 +228,7 @@ std::string_view to_string(SnapshotFailure failure) {
     case SnapshotFailure::unreachable: return "unreachable";
     case SnapshotFailure::timeout: return "timeout";
     case SnapshotFailure::invalid: return "invalid-snapshot";
+    case SnapshotFailure::disk_full: return "backup-disk-full";
     case SnapshotFailure::other: return "failed";
   }
   return "failed";
@@ -259,6 +260,8 @@ std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint6
 }
 
 SnapshotFailure classify_etcdctl_error(const std::string& text) {
+  if (contains(text, "no space left on device") || contains(text, "disk quota exceeded"))
+    return SnapshotFailure::disk_full;
   if (contains(text, "x509") || contains(text, "tls:") || contains(text, "certificate") ||
       contains(text, "authentication handshake failed"))
     return SnapshotFailure::certificate;

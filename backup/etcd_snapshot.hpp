@@ -39,7 +39,9 @@ struct SnapshotInfo {
   nlohmann::json to_json() const;
 };
 
-enum class SnapshotFailure { none, missing_tool, certificate, unreachable, timeout, invalid, other };
+// disk_full: the backup disk ran out of space while the snapshot was written; the run
+// fails (a generation without its snapshot would only push good ones out of retention).
+enum class SnapshotFailure { none, missing_tool, certificate, unreachable, timeout, invalid, disk_full, other };
 std::string_view to_string(SnapshotFailure failure);
 
 struct SnapshotOutcome {
