@@ -173,6 +173,12 @@ std::vector<std::string> check_guards(const std::vector<core::SourceStats>& now,
   for (std::size_t i = 0; i < now.size(); ++i) {
     const auto& s = now[i];
     const bool required = plan.sources[i].required;
+    if (required && s.is_symlink) {
+      problems.push_back(fmt::format("required source {} is a symlink now: kdr records the link, never what it "
+                                     "points to; put the real folder back, or name the real path in the config",
+                                     s.path));
+      continue;
+    }
     if (required && s.present && s.files == 0) {
       problems.push_back(fmt::format("required source {} is empty (no files): an unmounted or wiped disk?", s.path));
       continue;

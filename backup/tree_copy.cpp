@@ -67,7 +67,9 @@ core::SourceStats TreeCopier::copy_source(const std::string& node_path) {
   stats.path = node_path;
   auto parent = dest(node_path).parent_path();
   core::make_dirs(parent, 0700);
-  stats.present = core::lstat_path(root_.host(node_path)).has_value();
+  const auto top = core::lstat_path(root_.host(node_path));
+  stats.present = top.has_value();
+  stats.is_symlink = top && top->type == core::FileType::symlink;
   if (stats.present) walk(node_path, stats);
   return stats;
 }

@@ -22,6 +22,7 @@ struct SourceStats {
   std::uint64_t dirs = 0;
   std::uint64_t symlinks = 0;
   std::uint64_t bytes = 0;
+  bool is_symlink = false;  // the source path itself was a symlink (never followed)
 };
 
 struct GenerationMeta {
