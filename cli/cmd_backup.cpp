@@ -48,8 +48,10 @@ void print_plan(const core::Context& ctx, const backup::SourcePlan& plan) {
 // A backup while a restore runs, or of a node a restore left half-done, would record a
 // state nobody wants back (and retention could then drop a good generation).
 void refuse_during_restore(const core::Context& ctx) {
-  if (restore::restore_running(restore::restores_dir(ctx)))
-    throw core::Error("a restore is running on this node; backups wait until it is finished", core::ExitCode::locked);
+  if (const auto holder = restore::restore_running(restore::restores_dir(ctx)))
+    throw core::Error(fmt::format("a restore is running on this node ({}); backups wait until it is finished",
+                                  holder->empty() ? "its lock is held" : *holder),
+                      core::ExitCode::locked);
   const auto unfinished = restore::unfinished_restores(ctx);
   if (!unfinished.empty())
     throw core::Error(fmt::format("restore {} is unfinished: the node is half-restored. Finish it (kdr restore --resume "

@@ -3,12 +3,16 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
+#include <sstream>
 
 #include <boost/filesystem/operations.hpp>
+#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/node_root.hpp"
@@ -208,6 +212,39 @@ bfs::path absolute_normal(const bfs::path& path) {
 
 bool path_is_within(const bfs::path& inner, const bfs::path& outer) {
   return node_path_within(absolute_normal(inner).string(), absolute_normal(outer).string());
+}
+
+}  // namespace kdr::core
+
+namespace kdr::core {
+
+std::string lock_holders(const bfs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return {};
+  const auto id = fmt::format("{:02x}:{:02x}:{}", major(st.st_dev), minor(st.st_dev), st.st_ino);
+  std::ifstream locks("/proc/locks");
+  std::string line, result;
+  while (std::getline(locks, line)) {
+    // "1: FLOCK  ADVISORY  WRITE 1234 00:2d:5678 0 EOF"; "->" lines wait for a lock
+    std::istringstream in(line);
+    std::string n, kind, advisory, rw, dev;
+    long pid = 0;
+    if (!(in >> n >> kind) || kind == "->" || kind != "FLOCK" || !(in >> advisory >> rw >> pid >> dev)) continue;
+    if (dev != id) continue;
+    std::string cmd;
+    try {
+      cmd = read_file(fmt::format("/proc/{}/cmdline", pid));
+    } catch (const Error&) {
+    }
+    for (auto& c : cmd)
+      if (c == '\0') c = ' ';
+    while (!cmd.empty() && cmd.back() == ' ') cmd.pop_back();
+    const auto slash = cmd.find_last_of('/', cmd.find(' '));
+    if (slash != std::string::npos) cmd.erase(0, slash + 1);
+    if (!result.empty()) result += ", ";
+    result += fmt::format("pid {} ({}{}{})", pid, cmd, cmd.empty() ? "" : ", ", rw == "WRITE" ? "exclusive" : "shared");
+  }
+  return result;
 }
 
 }  // namespace kdr::core

@@ -69,6 +69,10 @@ void write_file_atomic(const bfs::path& path, std::string_view content, std::uin
 
 std::string read_file(const bfs::path& path);
 
+// Who holds flock(2) locks on `file`, from /proc/locks: "pid 1234 (kdr verify --no-live,
+// shared)", comma separated; empty when nobody does or it cannot be told.
+std::string lock_holders(const bfs::path& file);
+
 // mkdir with an exact mode (umask does not apply); ok if it already exists as a folder.
 void make_dir(const bfs::path& path, std::uint32_t mode);
 // mkdir -p, new folders get `mode`.

@@ -28,19 +28,12 @@ RepositoryLock::RepositoryLock(const bfs::path& dir, LockMode mode) {
   const int op = (mode == LockMode::exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
   if (::flock(fd_.get(), op) != 0) {
     if (errno == EWOULDBLOCK) {
-      std::string holder = read_file(file);
-      while (!holder.empty() && (holder.back() == '\n')) holder.pop_back();
+      const auto holder = lock_holders(file);
       throw Error(fmt::format("another kdr run holds the lock on {}{}", dir.string(),
-                              holder.empty() ? "" : " (" + holder + ")"),
+                              holder.empty() ? "" : ": " + holder),
                   ExitCode::locked);
     }
     throw_errno("lock", file.string(), errno);
-  }
-  if (mode == LockMode::exclusive) {
-    const auto who = fmt::format("pid {}\n", ::getpid());
-    if (::ftruncate(fd_.get(), 0) == 0 && ::pwrite(fd_.get(), who.data(), who.size(), 0) < 0) {
-      // The pid is only a hint for the operator; the lock itself is held.
-    }
   }
 }
 

@@ -164,19 +164,23 @@ RestoreLock::RestoreLock(const core::bfs::path& restores_dir) {
   if (!fd_) core::throw_errno("open", file.string(), errno);
   if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK)
-      throw core::Error(fmt::format("another restore is running on this node (it holds {})", file.string()),
+      throw core::Error(fmt::format("another restore is running on this node: {} holds {}",
+                                    core::lock_holders(file), file.string()),
                         core::ExitCode::locked);
     core::throw_errno("flock", file.string(), errno);
   }
 }
 
-bool restore_running(const core::bfs::path& restores_dir) {
+std::optional<std::string> restore_running(const core::bfs::path& restores_dir) {
   const auto file = restores_dir / ".lock";
   core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return false;
-  if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
+  if (!fd) return std::nullopt;
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return std::nullopt;
+    return core::lock_holders(file);
+  }
   ::flock(fd.get(), LOCK_UN);
-  return false;
+  return std::nullopt;
 }
 
 }  // namespace kdr::restore

@@ -88,7 +88,8 @@ class RestoreLock {
   core::Fd fd_;
 };
 
-// True when a restore process holds the lock now (the backup checks this).
-bool restore_running(const core::bfs::path& restores_dir);
+// Who holds the restore lock now (lock_holders; may be empty), or nothing when no restore
+// runs (the backup checks this).
+std::optional<std::string> restore_running(const core::bfs::path& restores_dir);
 
 }  // namespace kdr::restore

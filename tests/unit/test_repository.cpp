@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
@@ -74,5 +76,16 @@ TEST_CASE("the exclusive lock is exclusive") {
   } catch (const core::Error& e) {
     CHECK(e.code() == core::ExitCode::locked);
     CHECK_THAT(std::string(e.what()), Catch::Contains("another kdr run holds the lock"));
+    // the holder is named from /proc/locks: this process, holding it exclusively
+    CHECK_THAT(std::string(e.what()), Catch::Contains(fmt::format("pid {} (", ::getpid())));
+    CHECK_THAT(std::string(e.what()), Catch::Contains("exclusive)"));
   }
+}
+
+TEST_CASE("lock holders: shared holders are named, an unlocked file has none") {
+  test::TempDir tmp;
+  auto repo = core::Repository::open_or_create(tmp.path() / "kdr");
+  CHECK(core::lock_holders(tmp.path() / "kdr" / ".lock").empty());
+  auto held = repo.lock(core::LockMode::shared);
+  CHECK_THAT(core::lock_holders(tmp.path() / "kdr" / ".lock"), Catch::Contains("shared)"));
 }

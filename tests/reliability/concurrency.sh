@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# backup (twice, as overlapping cron runs), verify, prune and a restore from the oldest
+# generation (the one retention wants gone) started together, round after round. Each
+# command either does its job or exits 11 (locked) at once, naming the holder; afterwards
+# every generation verifies, a restore that ran left etcd serving the generation's keys,
+# and a restore that did not run left the node untouched. The locks are described in
+# docs/architecture.md ("Locking").
+source "$(dirname "$0")/../lib/reliability.sh"
+
+n=$(trials 3 30)
+make_running_node
+config 'kubeconfig: ""
+retention: {keep_last: 2, hourly: 0, daily: 0, weekly: 0, after_backup: false}'
+sandbox_fill_etcd "$ROOT" 10 20000
+for k in 1 2 3; do sandbox_etcdctl "$ROOT" put "/registry/gen/$k" "$k" >/dev/null; expect_rc 0 kdr -q backup; done
+
+declare -A ran=() locked=()
+for c in backup verify prune restore; do ran[$c]=0; locked[$c]=0; done
+pruned_first=0
+tally() {  # COMMAND RC [OK_CODES...]
+  local c=$1 rc=$2 ok
+  shift 2
+  if [ "$rc" -eq 11 ]; then locked[$c]=$((locked[$c] + 1)); return; fi
+  for ok in "$@"; do [ "$rc" -eq "$ok" ] && { ran[$c]=$((ran[$c] + 1)); return; }; done
+  cat "$T/$c.out" >&2
+  fail "round $round: $c exited $rc"
+}
+
+for round in $(seq 1 "$n"); do
+  step "round $round"
+  sandbox_wait_etcd "$ROOT" 30
+  sandbox_etcdctl "$ROOT" put "/registry/round/$round" "$round" >/dev/null
+  oldest=$(ls "$BACKUP/generations" | grep -v '^\.' | sort | head -n 1)
+  sandbox_etcdctl "$ROOT" get --prefix /registry/ --keys-only >/dev/null
+  pre_keys=$(etcd_keys /registry/)
+  gen_keys=$(jq -r '.etcd.snapshot.keys' "$BACKUP/generations/$oldest/meta.json")
+  last_restore=$(restore_id 2>/dev/null || true)
+  # each starts within the same half second, in a random order
+  (random_delay 50; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q backup) >"$T/backup.out" 2>&1 & b1=$!
+  (random_delay 50; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q backup) >"$T/backup2.out" 2>&1 & b2=$!
+  (random_delay 50; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q verify --no-live) >"$T/verify.out" 2>&1 & v=$!
+  (random_delay 50; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q prune) >"$T/prune.out" 2>&1 & p=$!
+  (random_delay 50; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q restore restore-etcd-snapshot -g "$oldest" --yes) >"$T/restore.out" 2>&1 & r=$!
+  SCENARIO_BG_PIDS+=("$b1" "$b2" "$v" "$p" "$r")
+  for pid in $b1 $b2 $v $p $r; do rc=0; wait "$pid" || rc=$?; eval "rc_$pid=$rc"; done
+  eval "tally backup \$rc_$b1 0"; cp "$T/backup2.out" "$T/backup.out"; eval "tally backup \$rc_$b2 0"
+  eval "tally verify \$rc_$v 0 4"; eval "tally prune \$rc_$p 0"
+  eval "restore_rc=\$rc_$r"
+  if [ "$restore_rc" -eq 10 ]; then
+    # prune removed the generation before the restore took its lock: said so, nothing done
+    grep -q "no generation '$oldest'" "$T/restore.out" || { cat "$T/restore.out" >&2; fail "round $round: restore exited 10"; }
+    [ ! -e "$BACKUP/generations/$oldest" ] || fail "round $round: restore said $oldest is gone, but it is there"
+    pruned_first=$((pruned_first + 1))
+  else
+    tally restore "$restore_rc" 0
+  fi
+  for f in backup2 verify prune restore; do
+    if grep -q "locked\|holds the lock\|is running\|is unfinished" "$T/$f.out"; then
+      grep -qE 'pid [0-9]+ \(|restore [0-9TZ.-]+ is unfinished' "$T/$f.out" || { cat "$T/$f.out" >&2; fail "round $round: $f was locked out without naming the holder"; }
+    fi
+  done
+  sandbox_wait_etcd "$ROOT" 30
+  if [ "$restore_rc" -eq 0 ]; then
+    id=$(restore_id)
+    [ "$id" != "$last_restore" ] || fail "round $round: the restore said it ran but wrote no journal"
+    assert_eq "$(sandbox_etcdctl "$ROOT" get --prefix /registry/ --keys-only | grep -c .)" "$gen_keys" "round $round: keys after restoring $oldest"
+    expect_rc 0 kdr restore --discard "$id" --yes
+  else
+    assert_eq "$(etcd_keys /registry/)" "$pre_keys" "round $round: keys after a restore that did not run"
+  fi
+  [ -z "$(kdr restores --json | jq -r '.[] | select(.state != "done" and .state != "rolled-back") | .id')" ] ||
+    fail "round $round: an unfinished restore was left"
+  kdr_verify_all
+  # keep three generations for the next round
+  while [ "$(ls "$BACKUP/generations" | grep -vc '^\.')" -lt 3 ]; do expect_rc 0 kdr -q backup; done
+done
+summary=""
+for c in backup verify prune restore; do summary+="$c ran ${ran[$c]}, locked out ${locked[$c]}; "; done
+summary+="restore found its generation pruned first $pruned_first; "
+echo "$summary"
+[ "${ran[restore]}" -gt 0 ] || fail "no restore ran in any round: the trials prove nothing"
+record "backup ×2, verify, prune and restore started together" "$n rounds" \
+  "${summary}each either did its job, exited 11 naming the holder, or (restore) exited 10 because prune had removed its generation before it started; every generation verified after each round; a restore that ran left etcd serving its generation's keys, one locked out left the node untouched" \
+  nothing
