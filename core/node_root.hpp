@@ -17,6 +17,9 @@ std::string normalize_node_path(std::string_view node_path, std::string_view ori
 // a trailing slash on `outer` is ignored). Compares whole path parts: /etc/kube is not
 // inside /etc/kubernetes.
 bool node_path_within(std::string_view inner, std::string_view outer);
+// An absolute path with '.', '..' and empty parts resolved lexically (".." at / stays at
+// /), as a symlink target is read: "/etc/ssl/certs/../../usr/x" -> "/usr/x".
+std::string lexically_normal_node_path(std::string_view absolute_path);
 
 class NodeRoot {
  public:

@@ -255,7 +255,9 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   verify::Findings load_findings;
   out.gen = verify::load_generation(entry.id, entry.path, *entry.meta, load_findings);
   if (!out.gen.manifest)
-    throw Error(fmt::format("generation {} cannot be used: its manifest is unreadable (kdr verify {})", entry.id, entry.id));
+    throw Error(fmt::format("generation {} cannot be used: {}; nothing was changed (kdr verify {} tells more)", entry.id,
+                            load_findings.all().empty() ? "its manifest is unreadable" : load_findings.all().front().detail,
+                            entry.id));
   auto& plan = out.plan;
   plan.id = restore_id_for(ctx, pb.name);
   plan.playbook = pb.name;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <set>
@@ -80,6 +81,138 @@ void walk_extra(const core::bfs::path& dir, const std::string& node_path,
   }
 }
 
+// Hostile or damaged layouts that could make verify or a restore read or write outside the
+// generation or outside a restore target. Returns the entries that must not be touched.
+std::set<std::size_t> check_layout(const GenerationView& g, Findings& findings) {
+  std::set<std::size_t> unsafe;
+  const auto& entries = g.manifest->entries;
+  const auto index = g.manifest->index();
+
+  // 1. every entry lies within a source the generation recorded
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    const bool covered = std::any_of(g.meta.sources.begin(), g.meta.sources.end(),
+                                     [&](const auto& s) { return core::node_path_within(e.path, s.path); });
+    if (!covered && !g.meta.sources.empty()) {
+      findings.add(Severity::error, check_name, "outside-sources", e.path,
+                   "lies outside every source of this generation: a restore never writes it");
+      unsafe.insert(i);
+    }
+  }
+  // 2. no entry lies beneath a symlink entry (a restore would write through the link)
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& path = entries[i].path;
+    for (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1)) {
+      auto it = index.find(path.substr(0, slash));
+      if (it != index.end() && entries[it->second].type == FileType::symlink) {
+        findings.add(Severity::error, check_name, "beneath-symlink", path,
+                     fmt::format("lies beneath the symlink {} (-> {}): writing it would write through the link",
+                                 entries[it->second].path, entries[it->second].target));
+        unsafe.insert(i);
+        break;
+      }
+    }
+  }
+  // 3. on disk, every folder above an entry is a real folder of the generation
+  std::map<std::string, bool> dir_ok;  // generation-relative folder -> a real folder
+  const auto real_dir = [&](const std::string& rel) {
+    auto [it, fresh] = dir_ok.emplace(rel, false);
+    if (fresh) {
+      auto st = core::lstat_path(g.dir / rel);
+      it->second = st && st->type == FileType::directory;
+    }
+    return it->second;
+  };
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto rel = core::generation_relative_path(entries[i].path);
+    for (auto slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1)) {
+      if (real_dir(rel.substr(0, slash))) continue;
+      if (core::lstat_path(g.dir / rel.substr(0, slash)))
+        findings.add(Severity::error, check_name, "unsafe-path", entries[i].path,
+                     fmt::format("{} in the generation is not a folder (a symlink?): not followed", rel.substr(0, slash)));
+      unsafe.insert(i);
+      break;
+    }
+  }
+  // 4. symlinks that point outside their source are restored as links and never followed;
+  // kubeadm writes none under /etc/kubernetes or the etcd data dir, CA bundles have many
+  std::size_t outside = 0;
+  std::string first_outside;
+  for (const auto& e : entries) {
+    if (e.type != FileType::symlink) continue;
+    const auto source = std::find_if(g.meta.sources.begin(), g.meta.sources.end(),
+                                     [&](const auto& s) { return core::node_path_within(e.path, s.path); });
+    if (source == g.meta.sources.end()) continue;
+    std::string resolved = e.target;
+    if (resolved.empty() || resolved.front() != '/') resolved = e.path.substr(0, e.path.rfind('/') + 1) + resolved;
+    if (core::node_path_within(core::lexically_normal_node_path(resolved), source->path)) continue;
+    if (outside++ == 0) first_outside = e.path;
+    if (core::node_path_within(e.path, "/etc/kubernetes") || core::node_path_within(e.path, "/var/lib/etcd"))
+      findings.add(Severity::warning, check_name, "symlink-outside", e.path,
+                   fmt::format("points outside {} (-> {}); it is restored as a link and never followed", source->path,
+                               e.target));
+  }
+  if (outside > 0)
+    findings.add(Severity::info, check_name, "symlink-outside", first_outside,
+                 fmt::format("{} symlink(s) point outside their source (CA bundles do); restored as links, never "
+                             "followed",
+                             outside));
+  return unsafe;
+}
+
+// Files of the generation that share their data with files outside the backup folder: a
+// hard link planted into the generation. Links between generations (unchanged files) are
+// kdr's own and are counted inside.
+void check_hard_links(const GenerationView& g, const std::set<std::size_t>& unsafe, Findings& findings) {
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<std::size_t, std::uint64_t>> linked;  // -> entry, nlink
+  const auto& entries = g.manifest->entries;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].type != FileType::file || unsafe.count(i)) continue;
+    auto st = core::lstat_path(g.dir / core::generation_relative_path(entries[i].path));
+    if (st && st->type == FileType::file && st->nlink > 1) linked[{st->dev, st->ino}] = {i, st->nlink};
+  }
+  if (linked.empty()) return;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> seen;
+  const auto generations = g.dir.parent_path();
+  std::vector<core::bfs::path> stack{generations};
+  while (!stack.empty()) {
+    const auto dir = stack.back();
+    stack.pop_back();
+    std::vector<std::string> names;
+    try {
+      names = core::list_dir(dir);
+    } catch (const core::Error&) {
+      continue;
+    }
+    for (const auto& name : names) {
+      auto st = core::lstat_path(dir / name);
+      if (!st) continue;
+      if (st->type == FileType::directory) stack.push_back(dir / name);
+      else if (st->type == FileType::file && linked.count({st->dev, st->ino})) ++seen[{st->dev, st->ino}];
+    }
+  }
+  for (const auto& [key, value] : linked) {
+    const auto inside = seen[key];
+    if (inside < value.second)
+      findings.add(Severity::error, check_name, "hard-link-outside", entries[value.first].path,
+                   fmt::format("shares its data with {} file(s) outside the backup folder: whoever writes there "
+                               "changes this backup",
+                               value.second - inside));
+  }
+}
+
+bool safe_artifact_path(const std::string& p) {
+  if (p.empty() || p.front() == '/' || p.rfind("files/", 0) == 0) return false;
+  for (std::size_t pos = 0; pos <= p.size();) {
+    auto next = p.find('/', pos);
+    if (next == std::string::npos) next = p.size();
+    const auto part = p.substr(pos, next - pos);
+    if (part.empty() || part == "." || part == "..") return false;
+    pos = next + 1;
+  }
+  return p.find('\0') == std::string::npos;
+}
+
 }  // namespace
 
 GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
@@ -102,10 +235,13 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
   if (!g.manifest) return stats;
   const auto& entries = g.manifest->entries;
   const bool as_root = ::geteuid() == 0;
+  const auto unsafe = check_layout(g, findings);
+  check_hard_links(g, unsafe, findings);
   std::vector<std::size_t> to_hash;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     ++stats.entries;
+    if (unsafe.count(i)) continue;
     const auto p = g.dir / core::generation_relative_path(e.path);
     auto st = core::lstat_path(p);
     if (!st) {
@@ -175,10 +311,20 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
   // The generation's own files and SHA256SUMS
   std::map<std::string, std::string> expected;
   for (const auto& a : g.artifacts) {
+    if (!safe_artifact_path(a.path)) {
+      findings.add(Severity::error, check_name, "unsafe-path", a.path,
+                   "meta.json names a generation file outside the generation's own folders: not read");
+      continue;
+    }
     expected[a.path] = a.sha256;
     const auto p = g.dir / a.path;
-    if (!core::lstat_path(p)) {
+    const auto st = core::lstat_path(p);
+    if (!st) {
       findings.add(Severity::error, check_name, "missing", a.path, "recorded in meta.json but not in the generation");
+      continue;
+    }
+    if (st->type != FileType::file) {
+      findings.add(Severity::error, check_name, "type", a.path, "is not a regular file (a symlink?): not read");
       continue;
     }
     if (core::sha256_file(p.string()) != a.sha256)
