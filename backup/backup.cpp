@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include <boost/filesystem/operations.hpp>
+
 #include "backup/etcd_snapshot.hpp"
 #include "backup/node_facts.hpp"
 #include "backup/tree_copy.hpp"
@@ -20,14 +22,24 @@ using core::ExitCode;
 
 namespace {
 
+// Compared as written and with symlinks resolved: a backup folder reached through a
+// symlink into /etc/kubernetes is as much inside it as one named directly.
+bool within_either_way(const core::bfs::path& inner, const core::bfs::path& outer) {
+  if (core::path_is_within(inner, outer)) return true;
+  boost::system::error_code e1, e2;
+  const auto real_inner = core::bfs::weakly_canonical(inner, e1);
+  const auto real_outer = core::bfs::weakly_canonical(outer, e2);
+  return !e1 && !e2 && core::path_is_within(real_inner, real_outer);
+}
+
 void refuse_backup_inside_sources(const core::Context& ctx, const SourcePlan& plan) {
   for (const auto& s : plan.sources) {
     const auto host = ctx.root.host(s.path);
-    if (core::path_is_within(ctx.backup_dir, host))
+    if (within_either_way(ctx.backup_dir, host))
       throw core::UsageError(fmt::format("backup folder {} is inside the source {}: it would back itself up; "
                                          "put it on the second disk, outside every source",
                                          ctx.backup_dir.string(), s.path));
-    if (core::path_is_within(host, ctx.backup_dir))
+    if (within_either_way(host, ctx.backup_dir))
       throw core::UsageError(fmt::format("source {} is inside the backup folder {}", s.path, ctx.backup_dir.string()));
   }
 }

@@ -54,9 +54,13 @@ core::Context make_context(const GlobalOptions& g) {
 
 int report_error(const core::Error& e, bool json) {
   core::Output out;
-  out.error(e.what());
+  std::string message = e.what();
+  // Not being root is the usual reason for EACCES on a node: say so, once, at the end.
+  if (::geteuid() != 0 && message.find("Permission denied") != std::string::npos)
+    message += fmt::format(" (kdr runs as uid {}, not root: run it with sudo)", ::geteuid());
+  out.error(message);
   if (json)
-    out.raw(nlohmann::json{{"error", e.what()}, {"exit_code", core::to_int(e.code())}}.dump());
+    out.raw(nlohmann::json{{"error", message}, {"exit_code", core::to_int(e.code())}}.dump());
   return core::to_int(e.code());
 }
 

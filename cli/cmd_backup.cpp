@@ -1,4 +1,6 @@
 // kdr backup [--dry-run] [--allow-shrink]
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "backup/backup.hpp"
@@ -78,6 +80,9 @@ Command backup_command() {
     const double t0 = core::monotonic_seconds();
     backup::BackupResult result;
     try {
+      if (ctx.root.is_real_root() && ::geteuid() != 0 && !flags->dry_run)
+        throw core::Error("kdr backup reads private keys and etcd's data dir and writes owners and modes as they are: "
+                          "it needs root. Run it with sudo (--dry-run works without)");
       refuse_during_restore(ctx);
       result = backup::run_backup(ctx, options);
     } catch (const core::Error& e) {

@@ -58,8 +58,8 @@ Repository Repository::open_or_create(const bfs::path& dir) {
     }
   } else {
     const auto parent = dir.parent_path();
-    auto pst = lstat_path(parent);
-    if (!pst || pst->type != FileType::directory)
+    struct stat pst {};  // followed: a symlink to the mounted disk is fine
+    if (::stat(parent.c_str(), &pst) != 0 || !S_ISDIR(pst.st_mode))
       throw Error(fmt::format("backup folder {}: its parent {} does not exist (is the backup disk mounted?)",
                               dir.string(), parent.string()));
     make_dir(dir, 0700);

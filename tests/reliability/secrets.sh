@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Secrets: with any umask, kdr creates every file 0600 and every folder 0700 (traced with
+# strace: every open with O_CREAT and every mkdir of kdr itself), so a private key is never
+# readable by others, not even for a moment; the backup folder, its generations and kdr's
+# state are unreadable to an unprivileged user; children are started from argv lists only
+# (no shell anywhere); a backup folder inside a source (also through a symlink or '..') is
+# refused; running without root gives a clear message.
+source "$(dirname "$0")/../lib/reliability.sh"
+
+rounds=$(trials 1 5)
+NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+make_running_node
+chmod 755 "$T"  # so that only kdr's own modes keep the unprivileged user out
+
+# traced CMD...: runs CMD under strace with umask $UMASK; TRACE holds the log
+traced() {
+  TRACE=$T/trace.$RANDOM
+  (umask "$UMASK"; exec strace -f -qq -o "$TRACE" -e trace=openat,open,creat,mkdir,mkdirat,execve "$@")
+}
+# assert_private_creations: in $TRACE, every file kdr itself created was 0600 or stricter
+# and every folder 0700 or stricter (processes that exec'd another program are skipped)
+assert_private_creations() {
+  local others bad
+  others=$(awk '/execve\(/ && !/= -1/ && $0 !~ /execve\("[^"]*kdr"/ { print $1 }' "$TRACE" | sort -u | tr '\n' ' ')
+  bad=$(grep -E 'O_CREAT|mkdir|creat\(' "$TRACE" | grep -v ' = -1 ' |
+    awk -v others=" $others " '{ if (index(others, " " $1 " ")) next
+      if (match($0, /, 0[0-7]+(\) +=| <unfinished)/)) { m = substr($0, RSTART + 2, RLENGTH - 2); sub(/[) <].*/, "", m)
+        if (substr(m, length(m) - 1) != "00") print } else print }')
+  [ -z "$bad" ] || { echo "$bad" >&2; fail "kdr created files or folders open to group or others"; }
+  CREATED=$(( CREATED + $(grep -cE 'O_CREAT|mkdir' "$TRACE" || true) ))
+}
+assert_no_shell() {
+  ! grep -E 'execve\("(/usr)?/bin/(ba|da)?sh"' "$TRACE" || fail "kdr started a shell"
+  EXECS=$(( EXECS + $(grep -c 'execve(' "$TRACE" || true) - 1 ))
+}
+assert_unreadable_by_others() {
+  local p
+  for p in "$BACKUP" "$ROOT/var/lib/kdr"; do
+    [ -e "$p" ] || continue
+    [ $(( 0$(stat -c %a "$p") & 077 )) -eq 0 ] || fail "$p is mode $(stat -c %a "$p")"
+    ! "${NOBODY[@]}" find "$p" -mindepth 1 2>/dev/null | grep -q . || fail "an unprivileged user can list $p"
+  done
+  ! "${NOBODY[@]}" cat "$(latest_gen)/files/etc/kubernetes/pki/ca.key" >/dev/null 2>&1 || fail "an unprivileged user reads the backed-up CA key"
+}
+
+CREATED=0 EXECS=0
+step "nm: no system(3), popen(3) or exec of a shell in the binary"
+! nm -D --undefined-only "$KDR_BIN" | grep -wE 'system|popen|execl|execlp|execle|posix_spawnp' || fail "kdr links a shell-running call"
+
+umasks=(000 022 027 077 002)
+for r in $(seq 1 "$rounds"); do
+  for m in "${umasks[@]}"; do
+    UMASK=$m
+    step "round $r, umask $m: backup, verify, restore under strace"
+    sandbox_etcdctl "$ROOT" put "/registry/umask/$m" "$r" >/dev/null
+    traced "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q backup || fail "backup under umask $m"
+    assert_private_creations; assert_no_shell
+    traced "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q verify || fail "verify under umask $m"
+    assert_private_creations; assert_no_shell
+    traced "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q restore restore-files --yes || fail "restore under umask $m"
+    assert_private_creations; assert_no_shell
+    sandbox_wait_etcd "$ROOT" 30
+    for k in "$ROOT"/etc/kubernetes/pki/*.key "$ROOT"/etc/kubernetes/pki/etcd/*.key; do
+      [ "$(stat -c %a "$k")" = 600 ] || fail "$k is mode $(stat -c %a "$k") after the restore"
+    done
+    expect_rc 0 kdr restore --discard "$(restore_id)" --yes
+    assert_unreadable_by_others
+  done
+done
+record "umask 000, 002, 022, 027 and 077: backup, verify and restore-files traced with strace" "$(( rounds * 5 * 3 )) runs" \
+  "all $CREATED files and folders kdr created were 0600/0700 from the start (O_CREAT and mkdir modes), private keys back at 0600; the backup folder, generations and state unreadable to uid 65534; $EXECS child processes, every one from an argv list (no shell; no system/popen in the binary)" \
+  nothing
+
+step "a backup folder inside a source is refused, however it is spelled"
+mkdir -p "$T/links"
+ln -sfn "$ROOT/etc/kubernetes" "$T/links/k8s"
+places=("$ROOT/etc/kubernetes/backups" "$ROOT/etc/kubernetes/pki/kdr" "$ROOT/var/lib/etcd/kdr" "$ROOT/etc/kubernetes"
+        "$T/links/k8s/kdr" "$ROOT/var/lib/../lib/etcd/kdr" "$ROOT/etc")
+for p in "${places[@]}"; do
+  before=$(node_state)
+  rc=0
+  OUT=$("$KDR_BIN" --root "$ROOT" --backup-dir "$p" backup 2>&1) || rc=$?
+  [ "$rc" -eq 2 ] || { echo "$OUT" >&2; fail "backup folder $p: exit $rc, not 2"; }
+  grep -qE 'inside (the backup folder|a source|source)|is inside' <<<"$OUT" || { echo "$OUT" >&2; fail "backup folder $p: no clear reason"; }
+  diff <(echo "$before") <(node_state) >/dev/null || fail "backup folder $p: the node changed"
+done
+record "a backup folder inside a source (or a source inside it), also through a symlink or '..'" "${#places[@]}" \
+  "refused with exit 2 naming both paths; nothing written on the node" nothing
+
+step "without root"
+chmod 755 "$T/disk2"
+rc=0; OUT=$("${NOBODY[@]}" "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" backup 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && grep -q "Permission denied (kdr runs as uid 65534, not root: run it with sudo)" <<<"$OUT" || { echo "$OUT" >&2; fail "backup as nobody: exit $rc"; }
+rc=0; OUT=$("${NOBODY[@]}" "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" verify 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && grep -q "not root: run it with sudo" <<<"$OUT" || { echo "$OUT" >&2; fail "verify as nobody: exit $rc"; }
+rc=0; OUT=$("${NOBODY[@]}" "$KDR_BIN" --backup-dir "$BACKUP" backup 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && grep -q "it needs root. Run it with sudo" <<<"$OUT" || { echo "$OUT" >&2; fail "backup of the real node as nobody: exit $rc"; }
+rc=0; OUT=$("${NOBODY[@]}" "$KDR_BIN" --backup-dir "$BACKUP" restore restore-files --yes 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && grep -q "needs root: run it with sudo" <<<"$OUT" || { echo "$OUT" >&2; fail "restore of the real node as nobody: exit $rc"; }
+record "kdr run as an unprivileged user (backup, verify, restore; sandbox and real node)" 4 \
+  "exit 1 with 'needs root: run it with sudo' before touching anything, or the permission error with that hint" nothing
