@@ -53,8 +53,9 @@ SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, 
       plan.notes.push_back(fmt::format("{} excluded by host_paths.exclude ({})", path, join_reasons(source)));
       continue;
     }
+    const std::string& candidate = path;  // a structured binding cannot be captured before C++20 in clang 14
     auto parent = std::find_if(plan.sources.begin(), plan.sources.end(),
-                               [&](const Source& s) { return core::node_path_within(path, s.path); });
+                               [&](const Source& s) { return core::node_path_within(candidate, s.path); });
     if (parent != plan.sources.end()) {
       plan.notes.push_back(fmt::format("{} is inside {}: backed up once, as part of it ({})", path, parent->path,
                                        join_reasons(source)));

@@ -11,3 +11,9 @@ if(KDR_SANITIZE)
   target_compile_options(kdr_warnings INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(kdr_warnings INTERFACE -fsanitize=address,undefined)
 endif()
+if(KDR_FUZZ)
+  # Everything instrumented for coverage; the fuzz targets add -fsanitize=fuzzer (libFuzzer's main).
+  target_compile_options(kdr_warnings INTERFACE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                                                -fno-sanitize-recover=all)
+  target_link_options(kdr_warnings INTERFACE -fsanitize=address,undefined)
+endif()

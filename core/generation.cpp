@@ -1,9 +1,12 @@
 #include "core/generation.hpp"
 
 #include <ctime>
+#include <vector>
 
 #include "core/context.hpp"
 #include "core/error.hpp"
+#include "core/json_util.hpp"
+#include "core/node_root.hpp"
 
 namespace kdr::core {
 
@@ -49,38 +52,59 @@ json GenerationMeta::to_json() const {
   return j;
 }
 
+GenerationMeta GenerationMeta::parse(std::string_view text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(fmt::format("{}: not valid JSON: {}", origin, e.what()));
+  }
+  // kdr writes no negative or huge fractional numbers; later readers of the extra sections
+  // convert numbers to integers, which for such a value would be undefined
+  std::vector<const json*> stack{&j};
+  while (!stack.empty()) {
+    const json* v = stack.back();
+    stack.pop_back();
+    if (v->is_number_float() && !(v->get<double>() >= 0 && v->get<double>() < 9.0e18))
+      throw Error(fmt::format("{}: the number {} is out of range", origin, v->dump()));
+    if (v->is_structured())
+      for (const auto& child : *v) stack.push_back(&child);
+  }
+  return from_json(j, origin);
+}
+
 GenerationMeta GenerationMeta::from_json(const json& j, const std::string& origin) {
   try {
     GenerationMeta m;
-    if (j.value("kdr_generation", 0) != generation_format_version)
+    if (json_whole_or<int>(j, "kdr_generation", 0) != generation_format_version)
       throw Error(fmt::format("{}: not a kdr generation (format {} expected)", origin, generation_format_version));
     m.id = j.at("id").get<std::string>();
     const auto status = j.at("status").get<std::string>();
     if (status == "complete") m.status = GenerationStatus::complete;
     else if (status == "partial") m.status = GenerationStatus::partial;
     else throw Error(fmt::format("{}: unknown status '{}'", origin, status));
-    m.time = j.at("time").get<std::int64_t>();
+    m.time = json_whole<std::int64_t>(j.at("time"), "'time'");
     m.started = j.value("started", "");
     m.finished = j.value("finished", "");
     m.hostname = j.value("hostname", "");
     m.root = j.value("root", "/");
     m.kdr_version = j.value("kdr_version", "");
     for (const auto& s : j.value("sources", json::array()))
-      m.sources.push_back({s.at("path").get<std::string>(), s.value("reason", ""), s.value("present", false),
-                           s.value("files", std::uint64_t{0}), s.value("dirs", std::uint64_t{0}),
-                           s.value("symlinks", std::uint64_t{0}), s.value("bytes", std::uint64_t{0})});
+      m.sources.push_back({normalize_node_path(s.at("path").get<std::string>(), origin + ": sources"), s.value("reason", ""), s.value("present", false),
+                           json_whole_or<std::uint64_t>(s, "files", 0), json_whole_or<std::uint64_t>(s, "dirs", 0),
+                           json_whole_or<std::uint64_t>(s, "symlinks", 0), json_whole_or<std::uint64_t>(s, "bytes", 0)});
     const auto counts = j.value("counts", json::object());
-    m.files = counts.value("files", std::uint64_t{0});
-    m.dirs = counts.value("dirs", std::uint64_t{0});
-    m.symlinks = counts.value("symlinks", std::uint64_t{0});
-    m.skipped = counts.value("skipped", std::uint64_t{0});
-    m.torn = counts.value("torn", std::uint64_t{0});
+    m.files = json_whole_or<std::uint64_t>(counts, "files", 0);
+    m.dirs = json_whole_or<std::uint64_t>(counts, "dirs", 0);
+    m.symlinks = json_whole_or<std::uint64_t>(counts, "symlinks", 0);
+    m.skipped = json_whole_or<std::uint64_t>(counts, "skipped", 0);
+    m.torn = json_whole_or<std::uint64_t>(counts, "torn", 0);
     const auto bytes = j.value("bytes", json::object());
-    m.bytes_total = bytes.value("total", std::uint64_t{0});
-    m.bytes_copied = bytes.value("copied", std::uint64_t{0});
-    m.bytes_linked = bytes.value("linked", std::uint64_t{0});
-    m.files_copied = j.value("files_copied", std::uint64_t{0});
-    m.files_linked = j.value("files_linked", std::uint64_t{0});
+    m.bytes_total = json_whole_or<std::uint64_t>(bytes, "total", 0);
+    m.bytes_copied = json_whole_or<std::uint64_t>(bytes, "copied", 0);
+    m.bytes_linked = json_whole_or<std::uint64_t>(bytes, "linked", 0);
+    m.files_copied = json_whole_or<std::uint64_t>(j, "files_copied", 0);
+    m.files_linked = json_whole_or<std::uint64_t>(j, "files_linked", 0);
     m.duration_s = j.value("duration_s", 0.0);
     m.warnings = j.value("warnings", std::vector<std::string>{});
     static const char* known[] = {"kdr_generation", "id", "status", "time", "started", "finished", "hostname",
@@ -90,6 +114,9 @@ GenerationMeta GenerationMeta::from_json(const json& j, const std::string& origi
       if (std::find(std::begin(known), std::end(known), k) == std::end(known)) m.extra[k] = v;
     return m;
   } catch (const json::exception& e) {
+    throw Error(fmt::format("{}: {}", origin, e.what()));
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).rfind(origin, 0) == 0) throw;
     throw Error(fmt::format("{}: {}", origin, e.what()));
   }
 }

@@ -46,6 +46,8 @@ struct GenerationMeta {
 
   nlohmann::json to_json() const;
   static GenerationMeta from_json(const nlohmann::json& j, const std::string& origin);
+  // meta.json's text; throws Error naming `origin` when it is not valid JSON or not a meta
+  static GenerationMeta parse(std::string_view text, const std::string& origin);
 };
 
 // "2026-11-24T20:17:58Z"

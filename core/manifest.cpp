@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_util.hpp"
 #include "core/node_root.hpp"
 #include "core/sha256.hpp"
 
@@ -84,8 +85,9 @@ ManifestEntry entry_from_json(const json& j) {
   e.mode = mode_from_string(field<std::string>(j, "mode"));
   e.uid = unsigned_field<std::uint32_t>(j, "uid");
   e.gid = unsigned_field<std::uint32_t>(j, "gid");
-  e.mtime_sec = field<std::int64_t>(j, "mtime");
-  e.mtime_nsec = field<std::int64_t>(j, "mtime_nsec");
+  if (!j.contains("mtime") || !j.contains("mtime_nsec")) throw Error("missing key 'mtime' or 'mtime_nsec'");
+  e.mtime_sec = json_whole<std::int64_t>(j.at("mtime"), "key 'mtime'");
+  e.mtime_nsec = json_whole<std::int64_t>(j.at("mtime_nsec"), "key 'mtime_nsec'");
   if (e.mtime_nsec < 0 || e.mtime_nsec > 999'999'999) throw Error("mtime_nsec out of range");
   if (e.type == FileType::file) {
     e.size = unsigned_field<std::uint64_t>(j, "size");

@@ -53,6 +53,8 @@ void YamlReader::mapping(const YAML::Node& node, const std::string& prefix,
                          const std::map<std::string, Handler>& handlers) const {
   if (!node.IsMap()) fail(node, prefix.empty() ? "(top level)" : prefix, "expected a mapping");
   for (const auto& kv : node) {
+    if (!kv.first.IsScalar())
+      fail(kv.first, prefix.empty() ? "(top level)" : prefix, "a key must be a plain name, not a list or mapping");
     const auto name = kv.first.as<std::string>();
     const auto full = prefix.empty() ? name : prefix + "." + name;
     auto it = handlers.find(name);

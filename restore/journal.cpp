@@ -10,6 +10,7 @@
 
 #include "core/context.hpp"
 #include "core/error.hpp"
+#include "core/json_util.hpp"
 #include "core/generation.hpp"
 
 namespace kdr::restore {
@@ -27,7 +28,7 @@ Action Action::from_json(const nlohmann::json& j) {
   a.op = j.at("op").get<std::string>();
   a.from = j.at("from").get<std::string>();
   a.to = j.at("to").get<std::string>();
-  a.step = j.at("step").get<std::size_t>();
+  a.step = core::json_whole<std::size_t>(j.at("step"), "'step'");
   a.manifest = j.value("manifest", false);
   a.pod = j.value("pod", "");
   return a;
@@ -90,44 +91,56 @@ void Journal::record(nlohmann::json event) {
 void Journal::action(const Action& a) { record(a.to_json()); }
 
 JournalSummary Journal::summary() const {
-  JournalSummary s;
   const auto file = dir_ / "journal.jsonl";
-  if (!core::lstat_path(file)) return s;
-  const auto text = core::read_file(file);
-  std::size_t at = 0;
+  if (!core::lstat_path(file)) return {};
+  return summarize_journal(core::read_file(file), file.string());
+}
+
+JournalSummary summarize_journal(std::string_view text, const std::string& origin) {
+  JournalSummary s;
+  std::size_t at = 0, line_no = 0;
   while (at < text.size()) {
     auto nl = text.find('\n', at);
-    if (nl == std::string::npos) break;  // a torn last line (power loss while writing) is ignored
+    if (nl == std::string_view::npos) break;  // a torn last line (power loss while writing) is ignored
     const auto line = text.substr(at, nl - at);
     at = nl + 1;
+    ++line_no;
     json j;
     try {
       j = json::parse(line);
     } catch (const json::exception&) {
-      continue;
+      continue;  // torn by a crash in the middle of the file system's write: the next line stands
     }
-    const auto ev = j.value("event", "");
-    if (ev == "action") {
-      s.actions.push_back(Action::from_json(j));
-    } else if (ev == "begin") {
-      s.state = RestoreState::running;
-    } else if (ev == "done") {
-      s.done_steps.push_back(j.at("step").get<std::size_t>());
-    } else if (ev == "failed") {
-      s.state = RestoreState::failed;
-      s.failed_step = j.at("step").get<std::size_t>();
-      s.last_error = j.value("error", "");
-    } else if (ev == "interrupted" || ev == "declined") {
-      s.state = RestoreState::interrupted;
-      s.last_error = j.value("error", ev);
-    } else if (ev == "finished") {
-      s.state = RestoreState::done;
-    } else if (ev == "rollback-begin") {
-      s.rollback_started = true;
-    } else if (ev == "discarded") {
-      s.discarded = true;
-    } else if (ev == "rolled-back") {
-      s.state = RestoreState::rolled_back;
+    try {
+      if (!j.is_object()) throw core::Error("not a JSON object");
+      const auto ev = j.value("event", "");
+      if (ev == "action") {
+        s.actions.push_back(Action::from_json(j));
+      } else if (ev == "begin") {
+        s.state = RestoreState::running;
+      } else if (ev == "done") {
+        s.done_steps.push_back(core::json_whole<std::size_t>(j.at("step"), "'step'"));
+      } else if (ev == "failed") {
+        s.state = RestoreState::failed;
+        s.failed_step = core::json_whole<std::size_t>(j.at("step"), "'step'");
+        s.last_error = j.value("error", "");
+      } else if (ev == "interrupted" || ev == "declined") {
+        s.state = RestoreState::interrupted;
+        s.last_error = j.value("error", ev);
+      } else if (ev == "finished") {
+        s.state = RestoreState::done;
+      } else if (ev == "rollback-begin") {
+        s.rollback_started = true;
+      } else if (ev == "discarded") {
+        s.discarded = true;
+      } else if (ev == "rolled-back") {
+        s.state = RestoreState::rolled_back;
+      }
+    } catch (const std::exception& e) {
+      // A line that parses but does not say what kdr wrote: edited or damaged; never guessed.
+      throw core::Error(fmt::format("{}:{}: not a journal record kdr wrote ({}); the restore cannot be resumed or "
+                                    "rolled back from it",
+                                    origin, line_no, e.what()));
     }
   }
   // A journal that ends in the middle of a step was killed (kill -9, power loss).

@@ -88,6 +88,10 @@ class RestoreLock {
   core::Fd fd_;
 };
 
+// Replays journal.jsonl text; a torn line is skipped, a record kdr did not write is an Error
+// naming origin:line.
+JournalSummary summarize_journal(std::string_view text, const std::string& origin);
+
 // Who holds the restore lock now (lock_holders; may be empty), or nothing when no restore
 // runs (the backup checks this).
 std::optional<std::string> restore_running(const core::bfs::path& restores_dir);

@@ -9,7 +9,9 @@ packages=(
   libboost-filesystem-dev libboost-dev libfmt-dev libyaml-cpp-dev libssl-dev
   nlohmann-json3-dev libcli11-dev libzstd-dev catch2
   # tests and drill: a real etcd, certificates, process tools
-  etcd-server etcd-client openssl procps psmisc util-linux jq time zstd e2fsprogs netcat-openbsd
+  etcd-server etcd-client openssl procps psmisc util-linux jq time zstd e2fsprogs netcat-openbsd strace
+  # fuzzing: clang with libFuzzer
+  clang-14 libclang-rt-14-dev
   # benchmarks: the tools kdr is compared with
   rsync diffutils restic
 )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Sets up everything and runs kdr's whole test suite: unit tests and black-box scenarios
-# (a real etcd on loopback, sandbox nodes under temporary roots), first in a normal build
-# with warnings as errors, then built with AddressSanitizer and UndefinedBehaviorSanitizer,
-# then the benchmark in its quick mode.
+# Sets up everything and runs kdr's whole test suite: unit tests, black-box scenarios (a
+# real etcd on loopback, sandbox nodes under temporary roots), the fuzz corpus replayed,
+# first in a normal build with warnings as errors, then built with AddressSanitizer and
+# UndefinedBehaviorSanitizer together with the fault classes (tests/reliability/, quick
+# mode); then the fuzzers for 15 s each (clang, libFuzzer) and the benchmarks, quick.
 #
 # The .deb is built, installed, tried (kdr --help, kdr demo) and removed again.
 #
@@ -25,8 +26,12 @@ bash "$src/scripts/install-deps.sh"
 
 echo "== build (warnings are errors)"
 bash "$src/scripts/build.sh" "$src/build"
-echo "== tests"
-ctest --test-dir "$src/build" --output-on-failure -j 2
+echo "== tests (the fault classes run in the sanitizer build below)"
+if [ "$sanitizers" = yes ]; then
+  ctest --test-dir "$src/build" --output-on-failure -j 2 -LE reliability
+else
+  ctest --test-dir "$src/build" --output-on-failure -j 2
+fi
 
 if [ "$package" = yes ]; then
   echo "== the .deb: build, install, run, remove"
@@ -36,9 +41,11 @@ fi
 if [ "$sanitizers" = yes ]; then
   echo "== build with -fsanitize=address,undefined"
   bash "$src/scripts/build.sh" "$src/build-sanitize" -DKDR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-  echo "== tests under the sanitizers"
+  echo "== tests and fault classes under the sanitizers"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$src/build-sanitize" --output-on-failure -j 2
+  echo "== fuzzers, quick"
+  bash "$src/scripts/fuzz.sh" --quick
 fi
 
 if [ "$bench" = yes ]; then
