@@ -7,7 +7,7 @@
 # docs/architecture.md ("Locking").
 source "$(dirname "$0")/../lib/reliability.sh"
 
-n=$(trials 3 30)
+n=$(trials 5 30)
 make_running_node
 config 'kubeconfig: ""
 retention: {keep_last: 2, hourly: 0, daily: 0, weekly: 0, after_backup: false}'
@@ -35,12 +35,22 @@ for round in $(seq 1 "$n"); do
   pre_keys=$(etcd_keys /registry/)
   gen_keys=$(jq -r '.etcd.snapshot.keys' "$BACKUP/generations/$oldest/meta.json")
   last_restore=$(restore_id 2>/dev/null || true)
-  # each starts within the same half second, in a random order
-  (random_delay 50; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q backup) >"$T/backup.out" 2>&1 & b1=$!
-  (random_delay 50; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q backup) >"$T/backup2.out" 2>&1 & b2=$!
-  (random_delay 50; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q verify --no-live) >"$T/verify.out" 2>&1 & v=$!
-  (random_delay 50; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q prune) >"$T/prune.out" 2>&1 & p=$!
-  (random_delay 50; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q restore restore-etcd-snapshot -g "$oldest" --yes) >"$T/restore.out" 2>&1 & r=$!
+  # each starts within one second in a random order; in turn, one of them is
+  # given a head start, so that every one of them gets to hold the lock first
+  first=$((round % 5))
+  d() { if [ "$1" -eq "$first" ]; then echo 0; else echo $((40 + RANDOM % 60)); fi; }
+  start() {  # INDEX OUT ARGS...
+    local cs
+    cs=$(d "$1")
+    local out=$2
+    shift 2
+    (sleep "$(printf '%d.%02d' $((cs / 100)) $((cs % 100)))"; exec "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q "$@") >"$T/$out.out" 2>&1 &
+  }
+  start 0 backup backup; b1=$!
+  start 1 backup2 backup; b2=$!
+  start 2 verify verify --no-live; v=$!
+  start 3 prune prune; p=$!
+  start 4 restore restore restore-etcd-snapshot -g "$oldest" --yes; r=$!
   SCENARIO_BG_PIDS+=("$b1" "$b2" "$v" "$p" "$r")
   for pid in $b1 $b2 $v $p $r; do rc=0; wait "$pid" || rc=$?; eval "rc_$pid=$rc"; done
   eval "tally backup \$rc_$b1 0"; cp "$T/backup2.out" "$T/backup.out"; eval "tally backup \$rc_$b2 0"
