@@ -10,7 +10,7 @@ make_running_node
 sandbox_fill_etcd "$ROOT" 40 200000
 config 'kubeconfig: ""
 retention: {keep_last: 3, hourly: 0, daily: 0, weekly: 0}'
-head -c 60000000 /dev/urandom > "$ROOT/etc/kubernetes/big-blob.bin"
+head -c 30000000 /dev/urandom > "$ROOT/etc/kubernetes/big-blob.bin"
 expect_rc 0 kdr -q backup
 printf 'measure!' | dd of="$ROOT/etc/kubernetes/big-blob.bin" bs=1 seek=0 conv=notrunc 2>/dev/null
 run_cs=$(elapsed_cs kdr -q backup)
