@@ -1039,14 +1039,18 @@ void undo_actions(Runner& r, const std::vector<Action>& actions) {
     if (to_exists || (a.op == "place" && from_exists)) failpoint("rollback-after-action", undone);
   };
   // 1. Manifests this restore put into the static pod folder come out, and their pods stop.
+  // Also when an earlier, interrupted rollback took the manifests out already: their pods
+  // may still run, and the data must not change under them.
   std::vector<core::StaticPod> stopping;
   for (auto it = actions.rbegin(); it != actions.rend(); ++it) {
     if (!it->manifest || !in_spp(it->to)) continue;
-    if (exists(it->to)) {
+    for (const auto& where : {it->to, it->from}) {
+      if (!exists(where)) continue;
       try {
-        stopping.push_back(core::parse_static_pod(core::read_file(it->to), it->to));
+        stopping.push_back(core::parse_static_pod(core::read_file(where), where));
       } catch (const Error&) {
       }
+      break;
     }
     undo(*it);
   }

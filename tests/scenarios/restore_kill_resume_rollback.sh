@@ -62,6 +62,20 @@ assert_contains "$OUT" "rolled back"
 expect_rc 0 kdr restore --rollback "$id" --yes
 assert_contains "$OUT" "rolled back already"
 
+step "a rollback killed right after taking the restored manifests out waits for their pods when run again"
+# (the restored etcd still runs then; swapping its data dir under it would leave it serving
+# the restored keys)
+disaster
+sandbox_etcdctl "$ROOT" put /registry/pre-restore/marker written-before >/dev/null
+pre_keys=$(etcd_keys /registry/)
+killed_restore "restore-after-step:6"
+sandbox_wait_etcd "$ROOT" 30
+assert_eq "$(etcd_keys /registry/)" "$backup_keys" "keys served once the restored manifests are in"
+KDR_FAILPOINT=rollback-after-action:4 kdr restore --rollback "$id" --yes >/dev/null 2>&1 && fail "the rollback was not killed"
+expect_rc 0 kdr restore --rollback "$id" --yes
+sandbox_wait_etcd "$ROOT" 30
+assert_eq "$(etcd_keys /registry/)" "$pre_keys" "keys after a rollback run again"
+
 step "byte for byte: the control plane is down (kubelet stopped), a hash of every file is taken"
 sandbox_stop_kubelet "$ROOT"
 before=$(node_state)
