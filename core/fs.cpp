@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -217,6 +218,16 @@ bool path_is_within(const bfs::path& inner, const bfs::path& outer) {
 }  // namespace kdr::core
 
 namespace kdr::core {
+
+std::optional<std::string> try_flock(int fd, bool exclusive, const bfs::path& file) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (::flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0) return std::nullopt;
+    if (errno != EWOULDBLOCK) throw_errno("lock", file.string(), errno);
+    auto holders = lock_holders(file);
+    if (!holders.empty()) return holders;
+  }
+  return std::string("a holder that /proc/locks does not list");
+}
 
 std::string lock_holders(const bfs::path& file) {
   struct stat st {};

@@ -73,6 +73,11 @@ std::string read_file(const bfs::path& path);
 // shared)", comma separated; empty when nobody does or it cannot be told.
 std::string lock_holders(const bfs::path& file);
 
+// flock(2) without waiting: empty when taken, else who holds it (lock_holders). A holder
+// that lets go between the failed attempt and the look at /proc/locks is tried again, so a
+// refusal always names someone, or says that /proc/locks shows nobody.
+std::optional<std::string> try_flock(int fd, bool exclusive, const bfs::path& file);
+
 // mkdir with an exact mode (umask does not apply); ok if it already exists as a folder.
 void make_dir(const bfs::path& path, std::uint32_t mode);
 // mkdir -p, new folders get `mode`.

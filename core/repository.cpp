@@ -25,16 +25,8 @@ RepositoryLock::RepositoryLock(const bfs::path& dir, LockMode mode) {
   const auto file = dir / ".lock";
   fd_ = Fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd_) throw_errno("open lock", file.string(), errno);
-  const int op = (mode == LockMode::exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
-  if (::flock(fd_.get(), op) != 0) {
-    if (errno == EWOULDBLOCK) {
-      const auto holder = lock_holders(file);
-      throw Error(fmt::format("another kdr run holds the lock on {}{}", dir.string(),
-                              holder.empty() ? "" : ": " + holder),
-                  ExitCode::locked);
-    }
-    throw_errno("lock", file.string(), errno);
-  }
+  if (const auto holder = try_flock(fd_.get(), mode == LockMode::exclusive, file))
+    throw Error(fmt::format("another kdr run holds the lock on {}: {}", dir.string(), *holder), ExitCode::locked);
 }
 
 Repository Repository::open(const bfs::path& dir) {

@@ -175,13 +175,9 @@ RestoreLock::RestoreLock(const core::bfs::path& restores_dir) {
   const auto file = restores_dir / ".lock";
   fd_ = core::Fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd_) core::throw_errno("open", file.string(), errno);
-  if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK)
-      throw core::Error(fmt::format("another restore is running on this node: {} holds {}",
-                                    core::lock_holders(file), file.string()),
-                        core::ExitCode::locked);
-    core::throw_errno("flock", file.string(), errno);
-  }
+  if (const auto holder = core::try_flock(fd_.get(), true, file))
+    throw core::Error(fmt::format("another restore is running on this node: {} holds {}", *holder, file.string()),
+                      core::ExitCode::locked);
 }
 
 std::optional<std::string> restore_running(const core::bfs::path& restores_dir) {
