@@ -47,6 +47,11 @@ step "a backup disk that is not mounted is not replaced by a folder on the main 
 expect_rc 1 "$KDR_BIN" --root "$ROOT" --backup-dir "$T/not-mounted/kdr" backup
 assert_contains "$OUT" "is the backup disk mounted"
 
+step "a backup folder whose parent is a symlink to the mounted disk is used"
+ln -s "$T/disk2" "$T/disk2-link"
+expect_rc 0 "$KDR_BIN" --root "$ROOT" --backup-dir "$T/disk2-link/kdr" -q backup
+[ -f "$T/disk2/kdr/kdr-backup.json" ] || fail "the backup did not land on the disk behind the symlink"
+
 step "a folder with someone else's files is not taken over"
 mkdir -p "$T/other" && echo precious > "$T/other/file"
 expect_rc 1 "$KDR_BIN" --root "$ROOT" --backup-dir "$T/other" backup

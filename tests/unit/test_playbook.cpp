@@ -145,3 +145,14 @@ TEST_CASE("a journal's summary comes from its events; a torn last line is ignore
   REQUIRE(s.actions.size() == 1);
   CHECK(s.actions[0].to == "/b");
 }
+
+TEST_CASE("a journal record kdr did not write is an error naming file and line, never guessed") {
+  const std::string text = "{\"event\":\"begin\",\"step\":0}\n{\"event\":\"done\",\"step\":\"zero\"}\n";
+  try {
+    (void)kdr::restore::summarize_journal(text, "journal.jsonl");
+    FAIL("accepted a step that is not a number");
+  } catch (const kdr::core::Error& e) {
+    CHECK_THAT(std::string(e.what()), Catch::StartsWith("journal.jsonl:2: not a journal record kdr wrote"));
+  }
+  CHECK_THROWS_AS(kdr::restore::summarize_journal("{\"event\":\"failed\",\"step\":1e300}\n", "j"), kdr::core::Error);
+}
