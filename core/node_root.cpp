@@ -59,9 +59,7 @@ bool node_path_within(std::string_view inner, std::string_view outer) {
          (inner.size() > outer.size() && inner.substr(0, outer.size()) == outer && inner[outer.size()] == '/');
 }
 
-NodeRoot::NodeRoot(bfs::path root) : root_(std::move(root)) {
-  if (root_.empty()) root_ = "/";
-}
+NodeRoot::NodeRoot(bfs::path root) : root_(root.empty() ? bfs::path("/") : std::move(root)) {}
 
 bfs::path NodeRoot::host(std::string_view node_path) const {
   if (is_real_root()) return bfs::path(std::string(node_path));

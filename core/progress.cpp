@@ -83,9 +83,9 @@ void Progress::render(bool final) {
   if (mode_ == Mode::bar) {
     constexpr std::size_t width = 24;
     const auto filled = std::min(width, static_cast<std::size_t>(fraction * static_cast<double>(width)));
-    std::string bar = expected_ > 0 ? "[" + std::string(filled, '#') + std::string(width - filled, '-') + "] " +
-                                          fmt::format("{:3.0f}%  ", fraction * 100)
-                                    : std::string();
+    const std::string bar = expected_ > 0 ? fmt::format("[{:#<{}}{:-<{}}] {:3.0f}%  ", "", filled, "", width - filled,
+                                                        fraction * 100)
+                                          : std::string();
     fmt::print(f, "\r\033[K  {:<14} {}{}  {}/s  {}", what_, bar, amount, mib(static_cast<std::uint64_t>(rate)),
                final ? format_duration(elapsed) : left);
     drawn_ = true;

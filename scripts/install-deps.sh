@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything kdr needs to build, test, run its drill and its benchmarks,
-# from Debian 12's package archive only. Safe to run again.
+# from Debian 12's package archive only (etcd 3.5 from Debian 13's, unpacked into
+# build/etcd-3.5 for the tests, not installed). Safe to run again.
 set -euo pipefail
 
 packages=(
@@ -27,15 +28,18 @@ for p in "${packages[@]}"; do
 done
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts etcd as a service when the package is installed; kdr's tests and drill
+  # run their own members on other ports and never use that one.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+    systemctl stop etcd || true
+  fi
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts etcd as a service when the package is installed; kdr's tests and drill
-# run their own members on other ports and never use that one.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
-  systemctl stop etcd || true
-fi
+# etcd 3.5 beside Debian 12's 3.4, for the tests: into a folder of the build, never into
+# the system (scripts/fetch-etcd.sh).
+bash "$(dirname "$0")/fetch-etcd.sh"
 echo "install-deps: done"

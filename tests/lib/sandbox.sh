@@ -18,6 +18,23 @@
 # with the manifest's flags; restores need the kubelet's reaction to manifests coming and
 # going, which the stand-in gives ($KDR_KUBELET, or the one in build/tests).
 
+# The etcd under test: KDR_ETCD_VERSION=3.5 puts the etcd 3.5 that scripts/fetch-etcd.sh
+# unpacked (KDR_ETCD35_DIR, default build/etcd-3.5) first in PATH, for the sandbox, the
+# kubelet stand-in and kdr alike; anything else keeps Debian 12's 3.4.
+sandbox_select_etcd() {
+  case ${KDR_ETCD_VERSION:-3.4} in
+    3.5)
+      local dir=${KDR_ETCD35_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/etcd-3.5}
+      [ -x "$dir/bin/etcd" ] || { echo "sandbox: KDR_ETCD_VERSION=3.5 but $dir/bin/etcd is missing (run scripts/fetch-etcd.sh)" >&2; return 1; }
+      case ":$PATH:" in *":$dir/bin:"*) ;; *) export PATH="$dir/bin:$PATH" ;; esac ;;
+    3.4) ;;
+    *) echo "sandbox: KDR_ETCD_VERSION must be 3.4 or 3.5, not '$KDR_ETCD_VERSION'" >&2; return 1 ;;
+  esac
+}
+sandbox_select_etcd
+# sandbox_etcd_minor: 3.4 or 3.5, from the etcd that runs.
+sandbox_etcd_minor() { etcd --version | sed -n 's/^etcd Version: \([0-9]*\.[0-9]*\).*/\1/p'; }
+
 SANDBOX_ETCD_PIDS=()
 SANDBOX_KUBELET_PIDS=()
 
