@@ -105,7 +105,7 @@ void lower_io_priority(const core::Context& ctx) {
 
 bool torn_outside(const core::Manifest& manifest, const std::string& etcd_data_dir) {
   for (const auto& e : manifest.entries)
-    if (e.torn && !core::node_path_within(e.path, etcd_data_dir)) return true;
+    if (e.torn && (etcd_data_dir.empty() || !core::node_path_within(e.path, etcd_data_dir))) return true;
   return false;
 }
 
@@ -144,8 +144,8 @@ struct EtcdStep {
   bool failed = false;
 };
 
-EtcdStep snapshot_etcd(const core::Context& ctx, const std::optional<core::EtcdMember>& member,
-                       const core::bfs::path& staging, std::vector<std::string>& warnings) {
+EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout, const core::bfs::path& staging,
+                       std::vector<std::string>& warnings) {
   EtcdStep step;
   if (!ctx.config.etcd.snapshot) {
     step.section["snapshot"] = nullptr;
@@ -153,10 +153,11 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const std::optional<core::EtcdM
     return step;
   }
   const double t0 = core::monotonic_seconds();
-  const auto target = etcd_target(ctx, member);
+  auto target = etcd_target(ctx, layout);
   SnapshotOutcome outcome;
   if (auto status = endpoint_status(ctx, target, outcome)) {
     step.server_version = status->version;
+    if (auto members = member_list(ctx, target)) step.section["members"] = *members;
     outcome = take_snapshot(ctx, target, *status, staging);
   }
   if (outcome.info) {
@@ -214,9 +215,9 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   const double t0 = core::monotonic_seconds();
   BackupResult result;
   const auto scan = core::scan_static_pods(ctx.root, ctx.config.static_pod_path);
-  const auto member = core::etcd_member(scan);
-  result.plan = plan_sources(ctx.config, ctx.root, scan);
+  result.plan = plan_sources(ctx.config, ctx.root, scan, core::detect_etcd_layout(ctx.config, ctx.root, scan));
   const auto& plan = result.plan;
+  const auto& layout = plan.etcd;
   refuse_backup_inside_sources(ctx, plan);
   refuse_missing_required(plan);
   if (options.dry_run == DryRun::yes) return result;
@@ -230,8 +231,8 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   meta.warnings = plan.warnings;
   warn_uncovered_apiserver_files(ctx, scan, plan, meta.warnings);
   // Room for the etcd snapshot (about the size of the database) before anything starts.
-  const auto etcd_data = ctx.root.host(member ? member->data_dir_host : ctx.config.etcd_data_dir);
-  check_free_space(ctx.backup_dir, file_size_or_zero(etcd_data / "member/snap/db") + (64ull << 20));
+  const auto local_db = layout.local() ? file_size_or_zero(ctx.root.host(layout.data_dir) / "member/snap/db") : 0;
+  check_free_space(ctx.backup_dir, local_db + (64ull << 20));
   const auto previous_entry = latest_readable(repo);
   std::optional<PreviousGeneration> previous;
   if (previous_entry) previous = load_previous(*previous_entry, meta.warnings);
@@ -250,7 +251,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   try {
     core::make_dir(staging / "files", 0700);
     // The consistent snapshot first: it is what a restore relies on most.
-    auto etcd = snapshot_etcd(ctx, member, staging, meta.warnings);
+    auto etcd = snapshot_etcd(ctx, layout, staging, meta.warnings);
     std::vector<core::Artifact> artifacts;
     if (etcd.snapshot) artifacts.push_back({etcd.snapshot->file, etcd.snapshot->sha256, etcd.snapshot->size});
     TreeCopier copier(ctx.root, staging, previous ? &*previous : nullptr, ctx.config.exclude, ctx.config.copy_retries,
@@ -289,10 +290,10 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     meta.bytes_copied = copier.counters().bytes_copied;
     meta.bytes_linked = copier.counters().bytes_linked;
     meta.warnings.insert(meta.warnings.end(), copier.warnings().begin(), copier.warnings().end());
-    if (copier.incomplete() || etcd.failed || torn_outside(manifest, ctx.config.etcd_data_dir))
+    if (copier.incomplete() || etcd.failed || torn_outside(manifest, layout.data_dir))
       meta.status = core::GenerationStatus::partial;
 
-    auto facts = collect_node_facts(ctx, scan, member, etcd.server_version, staging);
+    auto facts = collect_node_facts(ctx, scan, layout, etcd.server_version, staging);
     artifacts.insert(artifacts.end(), facts.artifacts.begin(), facts.artifacts.end());
     nlohmann::json artifact_list = nlohmann::json::array();
     for (const auto& a : artifacts) artifact_list.push_back({{"path", a.path}, {"sha256", a.sha256}, {"size", a.size}});

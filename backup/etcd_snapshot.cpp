@@ -24,7 +24,8 @@ using nlohmann::json;
 std::vector<std::string> etcdctl_argv(const core::Context& ctx, const EtcdTarget& target, std::uint64_t timeout_s) {
   auto argv = ctx.config.etcd.etcdctl;
   argv.insert(argv.end(), {"--endpoints", target.endpoint});
-  argv.insert(argv.end(), target.tls_args.begin(), target.tls_args.end());
+  const auto tls = target.tls_args();
+  argv.insert(argv.end(), tls.begin(), tls.end());
   argv.insert(argv.end(), {"--dial-timeout", "5s", "--command-timeout", fmt::format("{}s", timeout_s)});
   return argv;
 }
@@ -51,8 +52,9 @@ std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const s
       return fmt::format("etcdctl could not be run ({}); install etcd-client or set etcd.etcdctl in the config",
                          r.start_error);
     case SnapshotFailure::certificate:
-      return fmt::format("etcd at {} refused the client certificate (check etcd.cacert/cert/key): {}", target.endpoint,
-                         detail);
+      return fmt::format("etcd at {} refused the client certificate {} (from {}; etcd.cacert/cert/key in the config "
+                         "choose another): {}",
+                         target.endpoint, target.tls.cert, target.tls.origin, detail);
     case SnapshotFailure::unreachable:
       return fmt::format("etcd at {} cannot be reached (is it running?): {}", target.endpoint, detail);
     case SnapshotFailure::timeout:
@@ -67,16 +69,19 @@ std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const s
 // handshake of our own tells which side is wrong.
 SnapshotFailure diagnose(const EtcdTarget& target, SnapshotFailure guess, std::string& message) {
   if (guess != SnapshotFailure::timeout && guess != SnapshotFailure::other) return guess;
-  if (target.endpoint.rfind("https://", 0) != 0 || target.tls_args.size() < 6) return guess;
-  auto probe = core::probe_tls(target.endpoint, target.tls_args[1], target.tls_args[3], target.tls_args[5]);
+  if (target.endpoint.rfind("https://", 0) != 0 || target.cacert.empty() || target.cert.empty() || target.key.empty())
+    return guess;
+  auto probe = core::probe_tls(target.endpoint, target.cacert, target.cert, target.key);
   switch (probe.result) {
     case core::TlsProbeResult::client_refused:
-      message = fmt::format("etcd at {} refused the client certificate {} (check etcd.cert/key): {}", target.endpoint,
-                            target.tls_args[3], probe.detail);
+      message = fmt::format("etcd at {} refused the client certificate {} (from {}; set etcd.cert/key in the config): "
+                            "{}",
+                            target.endpoint, target.tls.cert, target.tls.origin, probe.detail);
       return SnapshotFailure::certificate;
     case core::TlsProbeResult::server_not_trusted:
-      message = fmt::format("etcd at {} presents a certificate that {} does not trust (check etcd.cacert): {}",
-                            target.endpoint, target.tls_args[1], probe.detail);
+      message = fmt::format("etcd at {} presents a certificate that {} does not trust (from {}; set etcd.cacert in the "
+                            "config): {}",
+                            target.endpoint, target.tls.cacert, target.tls.origin, probe.detail);
       return SnapshotFailure::certificate;
     case core::TlsProbeResult::unreachable:
       message = fmt::format("etcd at {} cannot be reached (is it running?): {}", target.endpoint, probe.detail);
@@ -245,42 +250,45 @@ json SnapshotInfo::to_json() const {
           {"duration_s", duration_s}};
 }
 
-EtcdTarget etcd_target(const core::Context& ctx, const std::optional<core::EtcdMember>& member) {
-  const auto& e = ctx.config.etcd;
+std::vector<std::string> EtcdTarget::tls_args() const {
+  std::vector<std::string> out;
+  if (!cacert.empty()) out.insert(out.end(), {"--cacert", cacert});
+  if (!cert.empty()) out.insert(out.end(), {"--cert", cert});
+  if (!key.empty()) out.insert(out.end(), {"--key", key});
+  return out;
+}
+
+EtcdTarget etcd_target(const core::Context& ctx, const core::EtcdLayout& layout) {
   EtcdTarget t;
-  t.endpoint = !e.endpoint.empty() ? e.endpoint : member ? core::preferred_client_url(*member) : "https://127.0.0.1:2379";
-  t.tls_args = {"--cacert", ctx.root.host(e.cacert).string(), "--cert", ctx.root.host(e.cert).string(), "--key",
-                ctx.root.host(e.key).string()};
+  t.endpoint = layout.endpoints.empty() ? "https://127.0.0.1:2379" : layout.endpoints.front();
+  if (layout.endpoints.size() > 1) t.other_endpoints.assign(layout.endpoints.begin() + 1, layout.endpoints.end());
+  t.tls = layout.tls;
+  auto host = [&](const std::string& p) { return p.empty() ? std::string() : ctx.root.host(p).string(); };
+  t.cacert = host(t.tls.cacert);
+  t.cert = host(t.tls.cert);
+  t.key = host(t.tls.key);
   return t;
 }
 
-std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint64_t db_size) {
-  const double gibs = std::ceil(static_cast<double>(db_size) / static_cast<double>(gib));
-  return std::chrono::seconds(config.timeout_base_s + static_cast<std::int64_t>(gibs) * config.timeout_per_gib_s);
+namespace {
+
+// A TLS file that is not there is named as missing, with the config key that fixes it.
+std::optional<SnapshotOutcome> missing_tls_file(const EtcdTarget& target) {
+  const std::pair<const std::string*, const char*> files[] = {
+      {&target.tls.cacert, "cacert"}, {&target.tls.cert, "cert"}, {&target.tls.key, "key"}};
+  const std::string* host[] = {&target.cacert, &target.cert, &target.key};
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (host[i]->empty() || core::lstat_path(*host[i])) continue;
+    return fail(SnapshotFailure::certificate,
+                fmt::format("etcd client TLS file {} is missing (chosen from {}); set etcd.{} in the config to the "
+                            "file that exists",
+                            *files[i].first, target.tls.origin, files[i].second));
+  }
+  return std::nullopt;
 }
 
-SnapshotFailure classify_etcdctl_error(const std::string& text) {
-  if (contains(text, "no space left on device") || contains(text, "disk quota exceeded"))
-    return SnapshotFailure::disk_full;
-  if (contains(text, "x509") || contains(text, "tls:") || contains(text, "certificate") ||
-      contains(text, "authentication handshake failed"))
-    return SnapshotFailure::certificate;
-  if (contains(text, "connection refused") || contains(text, "no such host") || contains(text, "network is unreachable"))
-    return SnapshotFailure::unreachable;
-  if (contains(text, "deadline exceeded") || contains(text, "timed out") || contains(text, "timeout"))
-    return SnapshotFailure::timeout;
-  return SnapshotFailure::other;
-}
-
-std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, const EtcdTarget& target,
-                                                  SnapshotOutcome& failure) {
-  for (std::size_t i = 0; i + 1 < target.tls_args.size(); i += 2)
-    if (!core::lstat_path(target.tls_args[i + 1])) {
-      failure = fail(SnapshotFailure::certificate,
-                     fmt::format("etcd client TLS file {} does not exist (etcd.{} in the config)", target.tls_args[i + 1],
-                                 target.tls_args[i].substr(2)));
-      return std::nullopt;
-    }
+std::optional<EtcdEndpointStatus> status_of(const core::Context& ctx, const EtcdTarget& target,
+                                            SnapshotOutcome& failure) {
   auto argv = etcdctl_argv(ctx, target, 10);
   argv.insert(argv.end(), {"endpoint", "status", "-w", "json"});
   core::ProcessOptions opts;
@@ -306,6 +314,68 @@ std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, cons
     return s;
   } catch (const json::exception& e) {
     failure = fail(SnapshotFailure::other, fmt::format("etcdctl endpoint status: unexpected output ({})", e.what()));
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint64_t db_size) {
+  const double gibs = std::ceil(static_cast<double>(db_size) / static_cast<double>(gib));
+  return std::chrono::seconds(config.timeout_base_s + static_cast<std::int64_t>(gibs) * config.timeout_per_gib_s);
+}
+
+SnapshotFailure classify_etcdctl_error(const std::string& text) {
+  if (contains(text, "no space left on device") || contains(text, "disk quota exceeded"))
+    return SnapshotFailure::disk_full;
+  if (contains(text, "x509") || contains(text, "tls:") || contains(text, "certificate") ||
+      contains(text, "authentication handshake failed"))
+    return SnapshotFailure::certificate;
+  if (contains(text, "connection refused") || contains(text, "no such host") || contains(text, "network is unreachable"))
+    return SnapshotFailure::unreachable;
+  if (contains(text, "deadline exceeded") || contains(text, "timed out") || contains(text, "timeout"))
+    return SnapshotFailure::timeout;
+  return SnapshotFailure::other;
+}
+
+std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, EtcdTarget& target,
+                                                  SnapshotOutcome& failure) {
+  if (auto missing = missing_tls_file(target)) {
+    failure = *missing;
+    return std::nullopt;
+  }
+  auto status = status_of(ctx, target, failure);
+  // Another member of an external cluster may answer where the first does not.
+  for (std::size_t i = 0; !status && i < target.other_endpoints.size(); ++i) {
+    if (failure.failure != SnapshotFailure::unreachable && failure.failure != SnapshotFailure::timeout) break;
+    EtcdTarget next = target;
+    std::swap(next.endpoint, next.other_endpoints[i]);
+    SnapshotOutcome next_failure;
+    status = status_of(ctx, next, next_failure);
+    if (status) target = next;
+    else failure.error += "; " + next_failure.error;
+  }
+  return status;
+}
+
+std::optional<json> member_list(const core::Context& ctx, const EtcdTarget& target) {
+  auto argv = etcdctl_argv(ctx, target, 10);
+  argv.insert(argv.end(), {"member", "list", "-w", "json"});
+  core::ProcessOptions opts;
+  opts.env["ETCDCTL_API"] = "3";
+  opts.timeout = std::chrono::seconds(20);
+  auto r = core::run_process(argv, opts);
+  if (!r.ok()) return std::nullopt;
+  try {
+    json out = json::array();
+    for (const auto& m : json::parse(r.out).at("members"))
+      out.push_back({{"id", fmt::format("{:x}", m.value("ID", std::uint64_t{0}))},
+                     {"name", m.value("name", "")},
+                     {"peer_urls", m.value("peerURLs", std::vector<std::string>{})},
+                     {"client_urls", m.value("clientURLs", std::vector<std::string>{})},
+                     {"learner", m.value("isLearner", false)}});
+    return out;
+  } catch (const json::exception&) {
     return std::nullopt;
   }
 }

@@ -12,6 +12,7 @@
 
 #include "core/context.hpp"
 #include "core/control_plane.hpp"
+#include "core/etcd_layout.hpp"
 
 namespace kdr::backup {
 
@@ -52,13 +53,18 @@ struct SnapshotOutcome {
 
 struct EtcdTarget {
   std::string endpoint;
-  std::vector<std::string> tls_args;  // --cacert ... --cert ... --key ...
+  std::vector<std::string> other_endpoints;  // tried in turn when `endpoint` cannot be reached
+  core::EtcdClientTls tls;                   // node paths, and where they were chosen from
+  std::string cacert, cert, key;             // the same as host paths; empty: not passed
+  // --cacert ... --cert ... --key ... for the files that are set
+  std::vector<std::string> tls_args() const;
 };
 
 // etcdctl's argv up to the command: endpoint, TLS files, timeouts.
 std::vector<std::string> etcdctl_argv(const core::Context& ctx, const EtcdTarget& target, std::uint64_t timeout_s);
-// Where and how to reach etcd: config overrides, else the manifest's member.
-EtcdTarget etcd_target(const core::Context& ctx, const std::optional<core::EtcdMember>& member);
+// Where and how to reach etcd: the layout's endpoints and client certificate (the config
+// overrides both, core/etcd_layout.hpp).
+EtcdTarget etcd_target(const core::Context& ctx, const core::EtcdLayout& layout);
 
 // The snapshot may take this long: base + per GiB of database.
 std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint64_t db_size);
@@ -66,7 +72,8 @@ std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint6
 // Classifies etcdctl's complaint.
 SnapshotFailure classify_etcdctl_error(const std::string& stderr_text);
 
-std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, const EtcdTarget& target,
+// etcd's status from the first endpoint that answers; that endpoint becomes the target's.
+std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, EtcdTarget& target,
                                                   SnapshotOutcome& failure);
 
 // Takes the snapshot into <generation>/etcd/. Never leaves a partial file behind.
@@ -77,6 +84,10 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
 // else etcdctl (3.4). Empty on failure, with `error` saying why; `tool` names the one used.
 std::optional<nlohmann::json> snapshot_status(const core::Context& ctx, const core::bfs::path& file, std::string& tool,
                                               std::string& error);
+
+// The cluster's members as etcd lists them: [{id (hex), name, peer_urls, client_urls,
+// learner}]; empty on failure. A restore of etcd elsewhere (external etcd) names them.
+std::optional<nlohmann::json> member_list(const core::Context& ctx, const EtcdTarget& target);
 
 // The number of live keys at `revision` (0: now), counted by etcd itself; empty on failure.
 std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision);

@@ -85,9 +85,8 @@ void save_kubeadm_config(const core::Context& ctx, const core::bfs::path& genera
 
 }  // namespace
 
-NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan,
-                             const std::optional<core::EtcdMember>& member, const std::string& etcd_server_version,
-                             const core::bfs::path& generation_dir) {
+NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan, const core::EtcdLayout& etcd,
+                             const std::string& etcd_server_version, const core::bfs::path& generation_dir) {
   NodeFacts out;
   auto& f = out.facts;
   f["hostname"] = core::hostname();
@@ -99,6 +98,8 @@ NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan
     pods.push_back({{"name", p.name}, {"manifest", p.file}, {"images", images}});
   }
   f["static_pods"] = pods;
+  f["etcd"] = etcd.to_json();
+  const auto& member = etcd.member;
   if (member) {
     f["etcd_member"] = {{"name", member->name},
                         {"data_dir", member->data_dir},
@@ -111,8 +112,8 @@ NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan
                         {"image_version", image_tag(member->image)},
                         {"manifest", member->manifest}};
   } else {
-    out.not_captured.push_back(
-        fmt::format("etcd member: no etcd manifest in {}", ctx.config.static_pod_path));
+    out.not_captured.push_back(fmt::format("etcd member: no etcd manifest in {} ({})", ctx.config.static_pod_path,
+                                           etcd.summary()));
   }
   if (!etcd_server_version.empty()) f["etcd_server_version"] = etcd_server_version;
   else out.not_captured.push_back("etcd server version: etcd was not reachable");

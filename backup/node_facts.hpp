@@ -13,6 +13,7 @@
 
 #include "core/context.hpp"
 #include "core/control_plane.hpp"
+#include "core/etcd_layout.hpp"
 #include "core/manifest.hpp"
 
 namespace kdr::backup {
@@ -23,9 +24,8 @@ struct NodeFacts {
   std::vector<std::string> not_captured;             // "kubeadm-config: kubectl not found"
 };
 
-NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan,
-                             const std::optional<core::EtcdMember>& member, const std::string& etcd_server_version,
-                             const core::bfs::path& generation_dir);
+NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan, const core::EtcdLayout& etcd,
+                             const std::string& etcd_server_version, const core::bfs::path& generation_dir);
 
 // Addresses of this machine's interfaces (not loopback), as text.
 std::vector<std::string> node_addresses();

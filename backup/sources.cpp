@@ -1,6 +1,7 @@
 #include "backup/sources.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "core/error.hpp"
@@ -20,11 +21,31 @@ std::string join_reasons(const Source& source) {
 }
 
 SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root) {
-  return plan_sources(config, root, core::scan_static_pods(root, config.static_pod_path));
+  const auto scan = core::scan_static_pods(root, config.static_pod_path);
+  return plan_sources(config, root, scan, core::detect_etcd_layout(config, root, scan));
 }
 
-SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, const core::StaticPodScan& scan) {
+namespace {
+
+// etcd's systemd unit, environment files and the folder of its certificates.
+void add_systemd_files(const core::SystemdEtcd& s,
+                       const std::function<void(const std::string&, const std::string&, bool)>& add) {
+  if (!s.unit.empty()) add(s.unit, "etcd's systemd unit", false);
+  for (const auto& f : s.env_files) add(f, "etcd's environment file", false);
+  for (const char* key : {"ETCD_TRUSTED_CA_FILE", "ETCD_CERT_FILE", "ETCD_PEER_TRUSTED_CA_FILE"}) {
+    auto it = s.env.find(key);
+    if (it == s.env.end() || it->second.empty() || it->second.front() != '/') continue;
+    const auto dir = it->second.substr(0, std::max<std::size_t>(1, it->second.rfind('/')));
+    add(dir, fmt::format("etcd's certificates ({})", key), false);
+  }
+}
+
+}  // namespace
+
+SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, const core::StaticPodScan& scan,
+                        const core::EtcdLayout& etcd) {
   SourcePlan plan;
+  plan.etcd = etcd;
   std::map<std::string, Source> candidates;  // ordered by path: parents come first
   auto add = [&](const std::string& path, const std::string& reason, bool required) {
     auto& s = candidates[path];
@@ -33,6 +54,19 @@ SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, 
     s.required = s.required || required;
   };
   for (const auto& s : config.sources) add(s.path, s.required ? "config (required)" : "config", s.required);
+  // etcd's data dir is required wherever etcd keeps it on this node, and only there.
+  if (etcd.local() && etcd.data_dir_mounted) add(etcd.data_dir, "etcd data dir (" + etcd.data_dir_origin + ")", true);
+  for (const auto& p : etcd.problems) plan.warnings.push_back(p);
+  if (etcd.systemd) {
+    const std::function<void(const std::string&, const std::string&, bool)> add_fn = add;
+    add_systemd_files(*etcd.systemd, [&](const std::string& path, const std::string& reason, bool required) {
+      try {
+        add_fn(core::normalize_node_path(path, reason), reason, required);
+      } catch (const core::UsageError& e) {
+        plan.warnings.push_back(fmt::format("{}: not backed up: {}", reason, e.what()));
+      }
+    });
+  }
 
   if (config.discover_host_paths) {
     for (const auto& p : scan.problems) plan.warnings.push_back(p);

@@ -27,7 +27,16 @@ nlohmann::json plan_json(const backup::SourcePlan& plan) {
   auto sources = nlohmann::json::array();
   for (const auto& s : plan.sources)
     sources.push_back({{"path", s.path}, {"present", s.present}, {"required", s.required}, {"reasons", s.reasons}});
-  return {{"sources", sources}, {"notes", plan.notes}, {"warnings", plan.warnings}};
+  return {{"etcd", plan.etcd.to_json()}, {"sources", sources}, {"notes", plan.notes}, {"warnings", plan.warnings}};
+}
+
+void print_etcd_layout(const core::Context& ctx, const core::EtcdLayout& l) {
+  ctx.out.info("etcd: {}", l.summary());
+  if (l.local()) ctx.out.info("  data dir     {} (from {})", l.data_dir, l.data_dir_origin);
+  std::string endpoints;
+  for (const auto& e : l.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + e;
+  ctx.out.info("  endpoints    {} (from {})", endpoints, l.endpoints_origin);
+  ctx.out.info("  client cert  {} (from {})", l.tls.cert.empty() ? "none" : l.tls.cert, l.tls.origin);
 }
 
 }  // namespace
@@ -38,6 +47,7 @@ void print_plan(const core::Context& ctx, const backup::SourcePlan& plan) {
     ctx.out.raw(plan_json(plan).dump(2));
     return;
   }
+  print_etcd_layout(ctx, plan.etcd);
   ctx.out.info("Sources ({}):", plan.sources.size());
   for (const auto& s : plan.sources)
     ctx.out.info("  {:<40} {:<8} {}", s.path, s.present ? (s.required ? "required" : "present") : "MISSING",

@@ -6,6 +6,7 @@
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "core/etcd_layout.hpp"
 #include "core/repository.hpp"
 #include "verify/certificates.hpp"
 #include "verify/integrity.hpp"
@@ -50,16 +51,20 @@ Command show_command() {
     const auto last_verify = read_json(repo.verify_result_path(entry.id));
     const auto latest = repo.latest_id();
 
+    const auto layout = node.value("etcd", json::object());
+    const auto kind = core::etcd_kind_from_string(layout.value("kind", "")).value_or(core::EtcdKind::static_pod);
+    const bool local_etcd = kind == core::EtcdKind::static_pod || kind == core::EtcdKind::unknown;
+    const auto etcd_dir = verify::etcd_data_dir_of(g, ctx.config);
     bool has_etc = false, has_etcd_files = false;
     for (const auto& s : m.sources) {
       if (s.path == "/etc/kubernetes" && s.present) has_etc = true;
-      if (s.path == ctx.config.etcd_data_dir && s.present) has_etcd_files = true;
+      if (!etcd_dir.empty() && s.path == etcd_dir && s.present) has_etcd_files = true;
     }
     std::vector<std::string> playbooks;
-    if (snap.is_object()) playbooks.push_back("restore-etcd-snapshot");
-    else if (has_etcd_files) playbooks.push_back("restore-etcd-snapshot --set etcd_source=raw");
-    if (has_etc && has_etcd_files) playbooks.push_back("restore-files");
-    if (has_etc && snap.is_object() && has_kubeadm) playbooks.push_back("rebuild-node");
+    if (local_etcd && snap.is_object()) playbooks.push_back("restore-etcd-snapshot");
+    else if (local_etcd && has_etcd_files) playbooks.push_back("restore-etcd-snapshot --set etcd_source=raw");
+    if (has_etc && (has_etcd_files || !local_etcd)) playbooks.push_back("restore-files");
+    if (local_etcd && has_etc && snap.is_object() && has_kubeadm) playbooks.push_back("rebuild-node");
 
     if (ctx.out.json()) {
       json j = m.to_json();
@@ -105,6 +110,11 @@ Command show_command() {
       ctx.out.info("  etcd          no snapshot: {}",
                    etcd.value("snapshot_disabled", false) ? "turned off in the config" : etcd.value("snapshot_error", "unknown"));
     }
+    if (layout.contains("summary")) ctx.out.info("  etcd layout   {}", layout.value("summary", ""));
+    if (!local_etcd)
+      ctx.out.info("  etcd restore  not from this node: kdr restore restore-etcd-snapshot -g {} prints what to run "
+                   "where etcd runs",
+                   entry.id);
     if (node.contains("etcd_member"))
       ctx.out.info("  etcd member   {} at {}, data dir {}", node["etcd_member"].value("name", ""),
                    node["etcd_member"].value("peer_urls", json::array()).empty()

@@ -17,24 +17,21 @@ std::string_view default_config_yaml() {
 backup_dir: /backup/kdr
 # Where the kubelet reads static pod manifests; their hostPath volumes are backed up too.
 static_pod_path: /etc/kubernetes/manifests
-# etcd's data dir (files under it change while etcd runs; that is expected).
+# etcd's data dir, only where nothing on the node says it: the etcd manifest's --data-dir
+# (through its hostPath volume) or etcd's systemd settings come first. `kdr sources` says
+# which was used. It is backed up as a required source wherever etcd runs on this node.
 etcd_data_dir: /var/lib/etcd
 # kdr's own state (restore journals); outside every path kdr backs up or restores.
 state_dir: /var/lib/kdr
-# What to back up. required: a missing or empty required source fails the run.
+# What to back up, besides etcd's data dir and the hostPath volumes of the static pods.
+# required: true makes a missing or empty source fail the run; without it a source is optional.
 sources:
-  - path: /var/lib/etcd
-    required: true
   - path: /etc/kubernetes
     required: true
   - path: /etc/ssl/certs
-    required: false
   - path: /etc/ca-certificates
-    required: false
   - path: /usr/share/ca-certificates
-    required: false
   - path: /usr/local/share/ca-certificates
-    required: false
 host_paths:
   # Also back up every hostPath volume of the static pod manifests.
   discover: true
@@ -58,12 +55,15 @@ copy:
 etcd:
   # A consistent snapshot (etcdctl snapshot save) in every generation, besides the raw files.
   snapshot: true
-  # Empty: the client URL from the etcd static pod manifest (a loopback one when it has one).
+  # Empty: from the node (the etcd manifest's client URLs, loopback first; etcd's systemd
+  # settings; kube-apiserver's --etcd-servers for external etcd).
   endpoint: ""
-  # kubeadm's health-check client certificate (node paths).
-  cacert: /etc/kubernetes/pki/etcd/ca.crt
-  cert: /etc/kubernetes/pki/etcd/healthcheck-client.crt
-  key: /etc/kubernetes/pki/etcd/healthcheck-client.key
+  # The client certificate (node paths). Empty: the first found of kubeadm's health-check
+  # client (pki/etcd/healthcheck-client.crt), kube-apiserver's --etcd-certfile/--etcd-keyfile/
+  # --etcd-cafile, etcdctl's ETCDCTL_CERT/KEY/CACERT in etcd's environment files.
+  cacert: ""
+  cert: ""
+  key: ""
   # The etcdctl to run, as an argv list (never a shell string), e.g. [/usr/local/bin/etcdctl].
   etcdctl: [etcdctl]
   # etcd 3.5+ checks snapshots with etcdutl; used when it is found.
@@ -113,6 +113,11 @@ void read_sources(const Reader& r, const YAML::Node& node, const std::string& ke
   }
 }
 
+// A node path, or "" for "found on the node".
+std::string optional_path(const Reader& r, const YAML::Node& node, const std::string& key) {
+  return r.scalar<std::string>(node, key, "a path, or \"\"").empty() ? std::string() : r.node_path(node, key);
+}
+
 std::vector<std::string> read_argv(const Reader& r, const YAML::Node& node, const std::string& key) {
   return r.strings(node, key, "a command as a non-empty list, e.g. [etcdctl] (never a shell string)");
 }
@@ -123,9 +128,9 @@ void read_etcd(const Reader& r, const YAML::Node& node, const std::string& key, 
   r.mapping(node, key, {
     {"snapshot", [&](const Node& v, const Key& k) { e.snapshot = r.scalar<bool>(v, k, "true or false"); }},
     {"endpoint", [&](const Node& v, const Key& k) { e.endpoint = r.scalar<std::string>(v, k, "a URL"); }},
-    {"cacert", [&](const Node& v, const Key& k) { e.cacert = r.node_path(v, k); }},
-    {"cert", [&](const Node& v, const Key& k) { e.cert = r.node_path(v, k); }},
-    {"key", [&](const Node& v, const Key& k) { e.key = r.node_path(v, k); }},
+    {"cacert", [&](const Node& v, const Key& k) { e.cacert = optional_path(r, v, k); }},
+    {"cert", [&](const Node& v, const Key& k) { e.cert = optional_path(r, v, k); }},
+    {"key", [&](const Node& v, const Key& k) { e.key = optional_path(r, v, k); }},
     {"etcdctl", [&](const Node& v, const Key& k) { e.etcdctl = read_argv(r, v, k); }},
     {"etcdutl", [&](const Node& v, const Key& k) { e.etcdutl = read_argv(r, v, k); }},
     {"timeout_base_s", [&](const Node& v, const Key& k) { e.timeout_base_s = r.count(v, k); }},

@@ -12,7 +12,7 @@ namespace kdr::core {
 
 struct SourceConfig {
   std::string path;       // absolute node path
-  bool required = true;   // missing or empty fails the run
+  bool required = false;  // missing or empty fails the run
 };
 
 struct RetentionPolicy {
@@ -25,7 +25,7 @@ struct RetentionPolicy {
 struct EtcdConfig {
   bool snapshot = true;  // take a consistent snapshot in every backup
   std::string endpoint;  // empty: from the etcd static pod manifest
-  std::string cacert;    // node paths of the client TLS files
+  std::string cacert;    // node paths of the client TLS files; empty: found on the node
   std::string cert;
   std::string key;
   std::vector<std::string> etcdctl;  // argv prefix, e.g. [etcdctl] or [/opt/etcd/etcdctl]

@@ -1,5 +1,7 @@
 #include "core/control_plane.hpp"
 
+#include <algorithm>
+
 namespace kdr::core {
 
 std::vector<std::string> split_list(std::string_view text, char sep) {
@@ -25,8 +27,11 @@ std::optional<EtcdMember> etcd_member(const StaticPodScan& scan) {
   for (const auto& c : pod->containers)
     if (auto host = pod->host_path_of(c, m.data_dir)) {
       m.data_dir_host = *host;
+      m.data_dir_volume = pod->volume_of(c, m.data_dir).value_or("");
       break;
     }
+  if (auto ca = pod->flag("trusted-ca-file"); ca && !pod->containers.empty())
+    m.trusted_ca_host = pod->host_path_of(pod->containers.front(), *ca).value_or(*ca);
   m.client_urls = split_list(pod->flag("listen-client-urls").value_or(""));
   m.advertise_client_urls = split_list(pod->flag("advertise-client-urls").value_or(""));
   m.peer_urls = split_list(pod->flag("initial-advertise-peer-urls").value_or(""));
@@ -60,6 +65,49 @@ std::vector<ApiserverFile> apiserver_files(const StaticPodScan& scan) {
     out.push_back({f, *value, pod->host_path_of(pod->containers.front(), *value)});
   }
   return out;
+}
+
+namespace {
+std::optional<std::string> host_file(const StaticPod& pod, std::string_view flag) {
+  auto value = pod.flag(flag);
+  if (!value || value->empty() || pod.containers.empty()) return std::nullopt;
+  return pod.host_path_of(pod.containers.front(), *value).value_or(*value);
+}
+
+std::string parent_of(const std::string& node_path) {
+  const auto slash = node_path.rfind('/');
+  return slash == 0 || slash == std::string::npos ? std::string("/") : node_path.substr(0, slash);
+}
+}  // namespace
+
+std::optional<ApiserverEtcd> apiserver_etcd(const StaticPodScan& scan) {
+  const StaticPod* pod = find_pod(scan, "kube-apiserver");
+  if (pod == nullptr) return std::nullopt;
+  ApiserverEtcd a;
+  a.manifest = pod->file;
+  a.servers = split_list(pod->flag("etcd-servers").value_or(""));
+  a.cafile = host_file(*pod, "etcd-cafile");
+  a.certfile = host_file(*pod, "etcd-certfile");
+  a.keyfile = host_file(*pod, "etcd-keyfile");
+  return a;
+}
+
+ApiserverPki apiserver_pki(const StaticPodScan& scan) {
+  ApiserverPki pki;
+  const StaticPod* pod = find_pod(scan, "kube-apiserver");
+  if (pod == nullptr) return pki;
+  static const char* flags[] = {"client-ca-file", "tls-cert-file", "tls-private-key-file",
+                                "kubelet-client-certificate", "proxy-client-cert-file",
+                                "requestheader-client-ca-file", "service-account-key-file",
+                                "service-account-signing-key-file", "etcd-certfile", "etcd-cafile"};
+  for (const char* f : flags)
+    if (auto file = host_file(*pod, f)) {
+      const auto dir = parent_of(*file);
+      if (std::find(pki.dirs.begin(), pki.dirs.end(), dir) == pki.dirs.end()) pki.dirs.push_back(dir);
+    }
+  pki.service_account_key = host_file(*pod, "service-account-signing-key-file");
+  if (!pki.service_account_key) pki.service_account_key = host_file(*pod, "service-account-key-file");
+  return pki;
 }
 
 }  // namespace kdr::core

@@ -16,6 +16,8 @@ struct EtcdMember {
   std::string name;
   std::string data_dir;  // as the manifest's container sees it
   std::string data_dir_host;  // the host path behind it (through its hostPath volume)
+  std::string data_dir_volume;  // the hostPath volume that mounts it; empty: none does
+  std::string trusted_ca_host;  // --trusted-ca-file, as a host path (kubeadm's etcd CA)
   std::vector<std::string> client_urls;  // --listen-client-urls
   std::vector<std::string> advertise_client_urls;
   std::vector<std::string> peer_urls;  // --initial-advertise-peer-urls
@@ -37,6 +39,24 @@ struct ApiserverFile {
 
 // Files named by kube-apiserver flags that hold key material or policy kdr must keep.
 std::vector<ApiserverFile> apiserver_files(const StaticPodScan& scan);
+
+// kube-apiserver's view of etcd: the members it talks to and its client certificate, as
+// host paths (external etcd, and the third choice of kdr's etcd client certificate).
+struct ApiserverEtcd {
+  std::string manifest;
+  std::vector<std::string> servers;  // --etcd-servers
+  std::optional<std::string> cafile, certfile, keyfile;
+};
+std::optional<ApiserverEtcd> apiserver_etcd(const StaticPodScan& scan);
+
+// Where kube-apiserver keeps its PKI, read from its flags rather than assumed: the host
+// folders of its certificates and keys (kubeadm: /etc/kubernetes/pki; kubespray:
+// /etc/kubernetes/ssl), and the service-account signing key.
+struct ApiserverPki {
+  std::vector<std::string> dirs;
+  std::optional<std::string> service_account_key;
+};
+ApiserverPki apiserver_pki(const StaticPodScan& scan);
 
 std::vector<std::string> split_list(std::string_view text, char sep = ',');
 

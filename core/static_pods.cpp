@@ -86,11 +86,27 @@ std::optional<std::string> StaticPod::flag(std::string_view flag_name) const {
   return std::nullopt;
 }
 
-std::optional<std::string> StaticPod::host_path_of(const Container& c, const std::string& container_path) const {
+namespace {
+// The deepest mount of `c` that holds `container_path`.
+const VolumeMount* mount_of(const Container& c, const std::string& container_path) {
   const VolumeMount* best = nullptr;
   for (const auto& m : c.mounts)
     if (node_path_within(container_path, m.mount_path) && (best == nullptr || m.mount_path.size() > best->mount_path.size()))
       best = &m;
+  return best;
+}
+}  // namespace
+
+std::optional<std::string> StaticPod::volume_of(const Container& c, const std::string& container_path) const {
+  const VolumeMount* mount = mount_of(c, container_path);
+  if (mount == nullptr) return std::nullopt;
+  for (const auto& hp : host_paths)
+    if (hp.name == mount->name) return hp.name;
+  return std::nullopt;
+}
+
+std::optional<std::string> StaticPod::host_path_of(const Container& c, const std::string& container_path) const {
+  const VolumeMount* best = mount_of(c, container_path);
   if (best == nullptr) return std::nullopt;
   for (const auto& hp : host_paths) {
     if (hp.name != best->name) continue;

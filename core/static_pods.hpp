@@ -39,6 +39,8 @@ struct StaticPod {
   std::optional<std::string> flag(std::string_view flag_name) const;
   // The host path behind a path seen inside container `c`, through its hostPath mounts.
   std::optional<std::string> host_path_of(const Container& c, const std::string& container_path) const;
+  // The name of the hostPath volume behind that path, if one mounts it.
+  std::optional<std::string> volume_of(const Container& c, const std::string& container_path) const;
 };
 
 struct StaticPodScan {

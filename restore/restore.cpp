@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/control_plane.hpp"
+#include "core/etcd_layout.hpp"
 #include "core/error.hpp"
 #include "core/repository.hpp"
 #include "restore/journal.hpp"
@@ -90,7 +91,7 @@ bool plan_starts_from_generation(const Playbook& pb) {
 // generation's when the playbook starts the generation's manifests, else the node's),
 // else from what the backup recorded, else the config.
 json choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::GenerationView& g,
-                 std::vector<std::string>& notes) {
+                 const core::EtcdLayout& live, std::vector<std::string>& notes) {
   const auto spp = ctx.config.static_pod_path;
   auto from_member = [](const core::EtcdMember& m, const std::string& from) {
     return json{{"name", m.name},
@@ -100,7 +101,7 @@ json choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::Gen
                 {"from", from}};
   };
   auto gen_member = core::etcd_member(generation_pods(g, spp));
-  auto live_member = core::etcd_member(core::scan_static_pods(ctx.root, spp));
+  const auto& live_member = live.member;
   json chosen;
   if (plan_starts_from_generation(pb) && gen_member)
     chosen = from_member(*gen_member, "the generation's " + gen_member->manifest);
@@ -113,15 +114,17 @@ json choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::Gen
     if (rec.is_object())
       chosen = {{"name", rec.value("name", "")},
                 {"peer_url", rec.value("peer_urls", json::array()).empty() ? "" : rec["peer_urls"][0].get<std::string>()},
-                {"data_dir", rec.value("data_dir_host", ctx.config.etcd_data_dir)},
+                {"data_dir", rec.value("data_dir_host", live.data_dir)},
                 {"initial_cluster", rec.value("initial_cluster", "")},
                 {"from", "the member recorded in the generation"}};
     else
       chosen = {{"name", core::hostname()},
                 {"peer_url", "https://127.0.0.1:2380"},
-                {"data_dir", ctx.config.etcd_data_dir},
+                {"data_dir", live.data_dir},
                 {"initial_cluster", ""},
-                {"from", "the config (no etcd manifest anywhere)"}};
+                {"from", fmt::format("this host's name and kubeadm's default peer URL: no etcd manifest on the node "
+                                     "or in the generation, no member recorded; data dir from {}",
+                                     live.data_dir_origin)}};
   }
   if (live_member && gen_member && live_member->data_dir_host != gen_member->data_dir_host)
     notes.push_back(fmt::format("the node's etcd manifest uses data dir {}, the backup's used {}; this restore uses {} "
@@ -135,6 +138,120 @@ json choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::Gen
                                 "(docs/runbook.md, HA)",
                                 ic));
   return chosen;
+}
+
+// ---- etcd that kdr does not run: external etcd, etcd under systemd ---------------------------
+
+// How etcd ran for this generation: as it recorded (node.etcd), else as the node says now.
+core::EtcdKind etcd_kind_for(const verify::GenerationView& g, const core::EtcdLayout& live) {
+  const auto rec = g.meta.extra.value("node", json::object()).value("etcd", json::object());
+  return core::etcd_kind_from_string(rec.value("kind", "")).value_or(live.kind);
+}
+
+bool local_etcd(core::EtcdKind kind) { return kind == core::EtcdKind::static_pod || kind == core::EtcdKind::unknown; }
+
+bool step_uses_etcd_data_dir(const StepSpec& spec) {
+  for (const auto& [name, field] : spec.fields) {
+    const auto& v = field.value;
+    for (const auto& x : v.is_array() ? v : json::array({v}))
+      if (x.is_string()) {
+        const auto names = variables_in(x.get<std::string>());
+        if (std::find(names.begin(), names.end(), "etcd_data_dir") != names.end()) return true;
+      }
+  }
+  return false;
+}
+
+std::string first_peer_url(const json& member) {
+  const auto urls = member.value("peer_urls", json::array());
+  return !urls.empty() && urls[0].is_string() ? urls[0].get<std::string>() : std::string();
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : std::string(sep)) + x;
+  return out;
+}
+
+// The `etcdutl snapshot restore` each member runs: one snapshot, one new cluster token,
+// each member its own name and peer URL. Members come from what the backup recorded.
+std::vector<std::string> member_restore_commands(const verify::GenerationView& g, const std::string& data_dir) {
+  const auto etcd = g.meta.extra.value("etcd", json::object());
+  const auto snap = etcd.value("snapshot", json());
+  const std::string file = snap.is_object() ? (g.dir / snap.value("file", "etcd/snapshot.db")).string()
+                                            : "<no snapshot in this generation>";
+  const auto members = etcd.value("members", json::array());
+  std::vector<std::string> initial;
+  for (const auto& m : members)
+    if (!m.value("learner", false))
+      initial.push_back(m.value("name", "") + "=" + first_peer_url(m));
+  const std::string cluster = initial.empty() ? "<NAME>=<PEER_URL>,..." : join(initial, ",");
+  const std::string token = "kdr-restore-" + g.id;
+  std::vector<std::string> out;
+  auto command = [&](const std::string& name, const std::string& peer) {
+    return fmt::format("etcdutl snapshot restore {} --name {} --initial-cluster {} --initial-cluster-token {} "
+                       "--initial-advertise-peer-urls {} --data-dir {}.restored --bump-revision 1000000000 "
+                       "--mark-compacted",
+                       file, name, cluster, token, peer, data_dir);
+  };
+  if (initial.empty()) {
+    out.push_back("on each member (this generation recorded no member list; take names and peer URLs from "
+                  "`etcdctl member list` of a backup that did):");
+    out.push_back("  " + command("<NAME>", "<PEER_URL>"));
+    return out;
+  }
+  for (const auto& m : members) {
+    if (m.value("learner", false)) continue;
+    const auto peer = first_peer_url(m);
+    out.push_back(fmt::format("on {} ({}):", m.value("name", ""), peer));
+    out.push_back("  " + command(m.value("name", ""), peer));
+  }
+  return out;
+}
+
+// Why kdr will not restore etcd here, and what to run instead.
+[[noreturn]] void refuse_etcd_elsewhere(const verify::GenerationView& g, core::EtcdKind kind,
+                                        const core::EtcdLayout& live, const std::string& playbook) {
+  const auto rec = g.meta.extra.value("node", json::object()).value("etcd", json::object());
+  const std::string summary = rec.value("summary", live.summary());
+  std::string text;
+  if (kind == core::EtcdKind::external) {
+    text = fmt::format(
+        "playbook {} restores etcd on this node, but this node uses {}: the etcd members run on other hosts, and "
+        "kdr does not invent a local one. Nothing was changed.\n"
+        "Restore every member from the same snapshot (copy it to each host first; stop etcd on all of them):",
+        playbook, summary);
+    for (const auto& line : member_restore_commands(g, "<the member's data dir>")) text += "\n  " + line;
+    text += "\nthen on each member move its data dir aside, put the .restored one in its place and start etcd; "
+            "then restart kube-apiserver on every control-plane node. kdr restore restore-files restores this "
+            "node's own files (certificates, kubeconfigs, manifests) and leaves etcd alone.";
+  } else {
+    const auto env = rec.value("systemd", json::object()).value("env", json::object());
+    const std::string data_dir = rec.value("data_dir", json()).is_string() ? rec["data_dir"].get<std::string>()
+                                                                          : live.data_dir;
+    const std::string unit = rec.value("systemd", json::object()).value("unit", "");
+    text = fmt::format(
+        "playbook {} drives etcd as a static pod, but this node uses {}: kdr does not stop, move or start a "
+        "systemd-run etcd for you. Nothing was changed.\n"
+        "Restore it by hand, on this node (and the same snapshot on every other member):\n"
+        "  systemctl stop {}\n"
+        "  mv {} {}.before-restore\n",
+        playbook, summary, unit.empty() ? "etcd" : core::bfs::path(unit).filename().string(), data_dir, data_dir);
+    const auto name = env.value("ETCD_NAME", "<ETCD_NAME>");
+    const auto peer = env.value("ETCD_INITIAL_ADVERTISE_PEER_URLS", "<PEER_URL>");
+    const auto cluster = env.value("ETCD_INITIAL_CLUSTER", name + "=" + peer);
+    const auto snap = g.meta.extra.value("etcd", json::object()).value("snapshot", json());
+    text += fmt::format(
+        "  etcdutl snapshot restore {} --name {} --initial-cluster {} --initial-cluster-token kdr-restore-{} "
+        "--initial-advertise-peer-urls {} --data-dir {} --bump-revision 1000000000 --mark-compacted\n"
+        "  chown -R etcd:etcd {}   # when the unit runs etcd as user etcd\n"
+        "  systemctl start {}\n"
+        "then restart kube-apiserver. kdr restore restore-files restores /etc/kubernetes and leaves etcd alone.",
+        snap.is_object() ? (g.dir / snap.value("file", "etcd/snapshot.db")).string() : "<no snapshot in this generation>",
+        name, cluster, g.id, peer, data_dir, data_dir,
+        unit.empty() ? "etcd" : core::bfs::path(unit).filename().string());
+  }
+  throw Error(text, ExitCode::failed);
 }
 
 std::map<std::string, std::string> parameter_values(const Playbook& pb, const std::vector<std::string>& set) {
@@ -265,7 +382,23 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   plan.generation = entry.id;
   plan.generation_dir = entry.path.string();
   plan.root = ctx.root.root().string();
-  plan.etcd = choose_etcd(ctx, pb, out.gen, plan.notes);
+  const auto live_layout =
+      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+  const auto kind = etcd_kind_for(out.gen, live_layout);
+  const bool etcd_here = local_etcd(kind);
+  if (!etcd_here && std::any_of(pb.steps.begin(), pb.steps.end(),
+                                [](const StepSpec& st) { return st.type == StepType::etcd_snapshot_restore; }))
+    refuse_etcd_elsewhere(out.gen, kind, live_layout, pb.name);
+  if (etcd_here) {
+    plan.etcd = choose_etcd(ctx, pb, out.gen, live_layout, plan.notes);
+  } else {
+    const auto rec = out.gen.meta.extra.value("node", json::object()).value("etcd", json::object());
+    plan.etcd = {{"kind", core::to_string(kind)}, {"name", ""}, {"peer_url", ""}, {"data_dir", ""},
+                 {"from", rec.value("summary", live_layout.summary())}};
+    plan.notes.push_back(fmt::format("{}: etcd is not restored by this plan; the steps on etcd's data dir are left "
+                                     "out",
+                                     rec.value("summary", live_layout.summary())));
+  }
 
   auto& vars = plan.vars;
   std::map<std::string, std::string> unavailable;
@@ -292,6 +425,7 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
 
   vars["etcd_restored_from"] = "files";
   for (const auto& spec : pb.steps) {
+    if (!etcd_here && step_uses_etcd_data_dir(spec)) continue;
     plan.steps.push_back(plan_step(ctx, spec, vars, unavailable));
     if (spec.type == StepType::etcd_snapshot_restore)
       vars["etcd_restored_from"] = plan.steps.back().args.value("source", "snapshot");

@@ -216,9 +216,10 @@ struct EtcdHealth {
   std::string serving_data_dir;
 };
 
-EtcdHealth etcd_health(const Runner& r, const core::EtcdMember& member) {
+// etcd as the node's manifests (or the config) describe it now.
+EtcdHealth etcd_health(const Runner& r, const core::StaticPodScan& scan) {
   EtcdHealth h;
-  const auto target = backup::etcd_target(r.ctx, member);
+  auto target = backup::etcd_target(r.ctx, core::detect_etcd_layout(r.ctx.config, r.ctx.root, scan));
   backup::SnapshotOutcome failure;
   auto st = backup::endpoint_status(r.ctx, target, failure);
   if (!st) {
@@ -856,61 +857,80 @@ void run_start_static_pods(Runner& r, const PlannedStep& s) {
   if (auto it = index.find(spp); it != index.end()) apply_metadata(live_dir, r.gen.manifest->entries.at(it->second));
 }
 
+namespace {
+
+// What etcd must serve once the restore is done: the backup's revision and key count when
+// the data came from its snapshot.
+struct HealthGoal {
+  bool compare = false;
+  std::int64_t revision = 0;
+  std::optional<std::uint64_t> keys;
+};
+
+// Why etcd is not ready yet, or nothing once it serves what the goal says (and a line that
+// tells the operator so in `report`).
+std::optional<std::string> etcd_not_ready(const Runner& r, const HealthGoal& goal, std::string& report) {
+  const auto scan = live_pods(r);
+  const auto layout = core::detect_etcd_layout(r.ctx.config, r.ctx.root, scan);
+  std::string where = "data dir " + layout.data_dir;
+  if (layout.kind == core::EtcdKind::static_pod) {
+    const auto& member = *layout.member;
+    const auto* pod = core::find_pod(scan, "etcd");
+    auto procs = pod ? pod_processes(r.ctx.root, *pod) : std::vector<PodProcess>{};
+    const auto expect_host = r.host(member.data_dir_host).string();
+    std::string serving;
+    bool right_dir = procs.empty();  // no process view (containers elsewhere): rely on etcd's answers
+    for (const auto& p : procs) {
+      const auto d = data_dir_argument(p.argv);
+      serving = d;
+      if (d == expect_host || (r.ctx.root.is_real_root() && d == member.data_dir)) right_dir = true;
+    }
+    if (!right_dir)
+      return fmt::format("the running etcd uses --data-dir {}, the manifest says {}", serving, member.data_dir_host);
+  } else if (layout.kind == core::EtcdKind::unknown) {
+    return "no etcd manifest in " + r.var("static_pod_path");
+  } else {
+    where = layout.summary();  // etcd elsewhere or under systemd: its answers are all kdr can check
+  }
+  auto h = etcd_health(r, scan);
+  if (!h.healthy) return h.problem;
+  if (h.revision < goal.revision)
+    return fmt::format("etcd serves revision {}, the backup's snapshot is at {}: it is not serving the restored data",
+                       h.revision, goal.revision);
+  if (goal.keys && (!h.keys || *h.keys < *goal.keys))
+    return fmt::format("etcd serves {} keys, the backup had {}", h.keys ? *h.keys : 0, *goal.keys);
+  report = fmt::format("etcd is healthy: revision {}{}, {} keys{}, {}", h.revision,
+                       goal.compare ? fmt::format(" (backup: {})", goal.revision) : "", h.keys ? *h.keys : 0,
+                       goal.keys ? fmt::format(" (backup: {})", *goal.keys) : "", where);
+  return std::nullopt;
+}
+
+}  // namespace
+
 void run_wait_healthy(Runner& r, const PlannedStep& s) {
   const int timeout = timeout_arg(s, 300);
   const double start = core::monotonic_seconds();
   const auto snap = gen_etcd_snapshot(r);
-  const bool compare = r.plan.vars.count("etcd_restored_from") && r.var("etcd_restored_from") == "snapshot" &&
-                       !snap.is_null();
-  const std::int64_t want_rev = compare ? snap.value("revision", std::int64_t{0}) : 0;
-  std::optional<std::uint64_t> want_keys;
-  if (compare && snap.contains("keys") && !snap["keys"].is_null()) want_keys = snap["keys"].get<std::uint64_t>();
-  std::string last_problem = "no etcd manifest in " + r.var("static_pod_path");
+  HealthGoal goal;
+  goal.compare = r.plan.vars.count("etcd_restored_from") && r.var("etcd_restored_from") == "snapshot" && !snap.is_null();
+  goal.revision = goal.compare ? snap.value("revision", std::int64_t{0}) : 0;
+  if (goal.compare && snap.contains("keys") && !snap["keys"].is_null()) goal.keys = snap["keys"].get<std::uint64_t>();
   double last_note = start;
   for (;;) {
     core::check_interrupted();
-    auto scan = live_pods(r);
-    auto member = core::etcd_member(scan);
-    if (member) {
-      const auto* pod = core::find_pod(scan, "etcd");
-      auto procs = pod ? pod_processes(r.ctx.root, *pod) : std::vector<PodProcess>{};
-      const auto expect_host = r.host(member->data_dir_host).string();
-      std::string serving;
-      bool right_dir = procs.empty();  // no process view (containers elsewhere): rely on etcd's answers
-      for (const auto& p : procs) {
-        const auto d = data_dir_argument(p.argv);
-        serving = d;
-        if (d == expect_host || (r.ctx.root.is_real_root() && d == member->data_dir)) right_dir = true;
-      }
-      if (!right_dir) {
-        last_problem = fmt::format("the running etcd uses --data-dir {}, the manifest says {}", serving,
-                                   member->data_dir_host);
-      } else {
-        auto h = etcd_health(r, *member);
-        if (!h.healthy) {
-          last_problem = h.problem;
-        } else if (h.revision < want_rev) {
-          last_problem = fmt::format("etcd serves revision {}, the backup's snapshot is at {}: it is not serving the "
-                                     "restored data",
-                                     h.revision, want_rev);
-        } else if (want_keys && (!h.keys || *h.keys < *want_keys)) {
-          last_problem = fmt::format("etcd serves {} keys, the backup had {}", h.keys ? *h.keys : 0, *want_keys);
-        } else {
-          r.ctx.out.info("      etcd is healthy: revision {}{}, {} keys{}, data dir {} ({:.1f} s)", h.revision,
-                         compare ? fmt::format(" (backup: {})", want_rev) : "", h.keys ? *h.keys : 0,
-                         want_keys ? fmt::format(" (backup: {})", *want_keys) : "", member->data_dir_host,
-                         core::monotonic_seconds() - start);
-          break;
-        }
-      }
+    std::string report;
+    const auto problem = etcd_not_ready(r, goal, report);
+    if (!problem) {
+      r.ctx.out.info("      {} ({:.1f} s)", report, core::monotonic_seconds() - start);
+      break;
     }
     const double now = core::monotonic_seconds();
     if (now - start > timeout)
       throw Error(fmt::format("etcd is not healthy after {} s: {}. Look at the etcd container's log (crictl logs, "
                               "or journalctl -u kubelet)",
-                              timeout, last_problem));
+                              timeout, *problem));
     if (now - last_note >= 10) {
-      r.ctx.out.info("      waiting ({:.0f} s): {}", now - start, last_problem);
+      r.ctx.out.info("      waiting ({:.0f} s): {}", now - start, *problem);
       last_note = now;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

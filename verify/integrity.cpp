@@ -1,5 +1,7 @@
 #include "verify/integrity.hpp"
 
+#include "core/etcd_layout.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -217,7 +219,8 @@ bool safe_artifact_path(const std::string& p) {
 
 GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
                                Findings& findings) {
-  GenerationView g{id, dir, meta, std::nullopt, {}};
+  GenerationView g{id, dir, meta, std::nullopt, {}, std::nullopt};
+  g.recorded_etcd_data_dir = core::recorded_etcd_data_dir(meta.extra.value("node", nlohmann::json::object()));
   try {
     g.manifest = core::Manifest::load(dir / "manifest.jsonl");
   } catch (const core::Error& e) {
@@ -227,6 +230,10 @@ GenerationView load_generation(const std::string& id, const core::bfs::path& dir
   for (const auto& a : meta.extra.value("artifacts", nlohmann::json::array()))
     g.artifacts.push_back({a.value("path", ""), a.value("sha256", ""), a.value("size", std::uint64_t{0})});
   return g;
+}
+
+std::string etcd_data_dir_of(const GenerationView& g, const core::Config& config) {
+  return g.recorded_etcd_data_dir ? *g.recorded_etcd_data_dir : config.etcd_data_dir;
 }
 
 IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_data_dir, Findings& findings,
@@ -274,7 +281,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
       }
       to_hash.push_back(i);
       if (e.torn) {
-        const bool etcd = core::node_path_within(e.path, etcd_data_dir);
+        const bool etcd = !etcd_data_dir.empty() && core::node_path_within(e.path, etcd_data_dir);
         findings.add(etcd ? Severity::info : Severity::warning, check_name, "torn", e.path,
                      etcd ? "copied while etcd wrote to it; the consistent copy is the snapshot"
                           : "kept changing while it was copied; the copy may be inconsistent");

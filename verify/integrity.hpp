@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "core/config.hpp"
 #include "core/generation.hpp"
 #include "core/manifest.hpp"
 #include "core/progress.hpp"
@@ -21,7 +22,13 @@ struct GenerationView {
   core::GenerationMeta meta;
   std::optional<core::Manifest> manifest;  // empty when it cannot be read (a finding says why)
   std::vector<core::Artifact> artifacts;
+  // etcd's data dir on the node when the backup ran, as the generation recorded it; ""
+  // when etcd's data was not on the node (external etcd); empty optional: not recorded.
+  std::optional<std::string> recorded_etcd_data_dir;
 };
+
+// The generation's etcd data dir, or the config's etcd_data_dir when it recorded none.
+std::string etcd_data_dir_of(const GenerationView& g, const core::Config& config);
 
 GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
                                Findings& findings);

@@ -44,7 +44,8 @@ void walk(const core::NodeRoot& root, const std::string& node_path, const std::v
 // How much a difference matters: etcd's files move on while etcd runs; what kubeadm
 // wrote under /etc/kubernetes must not change behind the operator's back.
 Severity weigh(const std::string& path, const std::string& etcd_data_dir, bool changed_after_backup) {
-  if (core::node_path_within(path, etcd_data_dir) && changed_after_backup) return Severity::info;
+  if (!etcd_data_dir.empty() && core::node_path_within(path, etcd_data_dir) && changed_after_backup)
+    return Severity::info;
   if (core::node_path_within(path, "/etc/kubernetes")) return Severity::error;
   return Severity::warning;
 }
@@ -54,7 +55,7 @@ Severity weigh(const std::string& path, const std::string& etcd_data_dir, bool c
 LiveStats check_live(const core::Context& ctx, const GenerationView& g, Findings& findings) {
   LiveStats stats;
   if (!g.manifest) return stats;
-  const auto& etcd_dir = ctx.config.etcd_data_dir;
+  const auto etcd_dir = etcd_data_dir_of(g, ctx.config);
   const auto index = g.manifest->index();
   const bool as_root = ::geteuid() == 0;
   std::vector<LivePath> live;

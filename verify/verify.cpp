@@ -25,7 +25,7 @@ const core::SourceStats* source(const core::GenerationMeta& m, const std::string
 
 void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& r) {
   const auto& f = r.findings;
-  const auto& etcd_dir = ctx.config.etcd_data_dir;
+  const auto etcd_dir = etcd_data_dir_of(g, ctx.config);
   // What it can restore
   if (r.etcd.snapshot_ok) {
     const auto snap = g.meta.extra.value("etcd", nlohmann::json::object()).value("snapshot", nlohmann::json());
@@ -36,7 +36,7 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
                   : fmt::format("etcd from a consistent snapshot at revision {} ({} key revisions)", r.etcd.revision,
                                 r.etcd.total_keys));
   }
-  else if (source(g.meta, etcd_dir) != nullptr && !any_error_under(f, "integrity", etcd_dir))
+  else if (!etcd_dir.empty() && source(g.meta, etcd_dir) != nullptr && !any_error_under(f, "integrity", etcd_dir))
     r.can_restore.push_back(fmt::format("etcd only from the raw copy of {} (no checked snapshot; it may be torn)", etcd_dir));
   if (const auto* k = source(g.meta, "/etc/kubernetes"); k != nullptr && !any_error_under(f, "integrity", "/etc/kubernetes")) {
     const bool sa = g.manifest && g.manifest->index().count("/etc/kubernetes/pki/sa.key") != 0;
@@ -154,7 +154,7 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
     if (g.manifest)
       for (const auto& e : g.manifest->entries) to_hash += e.size;
     core::Progress progress(ctx.out, "verifying", to_hash);
-    r.integrity = check_integrity(g, ctx.config.etcd_data_dir, r.findings, &progress);
+    r.integrity = check_integrity(g, etcd_data_dir_of(g, ctx.config), r.findings, &progress);
   }
   if (options.live || options.live_only) {
     ctx.out.detail("verify {}: against the live node under {}", g.id, ctx.root.root().string());

@@ -20,11 +20,13 @@ TEST_CASE("the built-in defaults describe a standard kubeadm node") {
   auto c = default_config();
   CHECK(c.backup_dir == "/backup/kdr");
   CHECK(c.static_pod_path == "/etc/kubernetes/manifests");
-  REQUIRE(c.sources.size() == 6);
-  CHECK(c.sources[0].path == "/var/lib/etcd");
+  // etcd's data dir is not a configured source: it comes from the node (core/etcd_layout)
+  REQUIRE(c.sources.size() == 5);
+  CHECK(c.sources[0].path == "/etc/kubernetes");
   CHECK(c.sources[0].required);
-  CHECK(c.sources[1].path == "/etc/kubernetes");
-  CHECK_FALSE(c.sources[5].required);
+  for (std::size_t i = 1; i < c.sources.size(); ++i) CHECK_FALSE(c.sources[i].required);
+  CHECK(c.etcd_data_dir == "/var/lib/etcd");
+  CHECK(c.etcd.cert.empty());  // found on the node
   CHECK(c.retention.keep_last == 12);
   CHECK(c.retention.hourly == 24);
   CHECK(c.retention.daily == 7);
@@ -37,15 +39,18 @@ TEST_CASE("a config file only changes the keys it names") {
   CHECK(c.retention.keep_last == 3);
   CHECK(c.retention.hourly == 24);
   CHECK(c.backup_dir == "/mnt/second/kdr");
-  CHECK(c.sources.size() == 6);
+  CHECK(c.sources.size() == 5);
   CHECK(c.origin == "f.yaml");
 }
 
-TEST_CASE("a sources list replaces the default one") {
-  auto c = parse_config("sources:\n  - path: /srv/a\n  - path: /srv/b\n    required: false\n", "f.yaml");
-  REQUIRE(c.sources.size() == 2);
+TEST_CASE("a sources list replaces the default one; a source is optional unless it says required") {
+  auto c = parse_config("sources:\n  - path: /srv/a\n    required: true\n  - path: /srv/b\n  - path: /srv/c\n"
+                        "    required: false\n",
+                        "f.yaml");
+  REQUIRE(c.sources.size() == 3);
   CHECK(c.sources[0].required);
   CHECK_FALSE(c.sources[1].required);
+  CHECK_FALSE(c.sources[2].required);
 }
 
 TEST_CASE("optional features are turned off with an empty string") {
@@ -56,7 +61,7 @@ TEST_CASE("optional features are turned off with an empty string") {
 }
 
 TEST_CASE("an empty config file means the defaults") {
-  CHECK(parse_config("", "f.yaml").sources.size() == 6);
+  CHECK(parse_config("", "f.yaml").sources.size() == default_config().sources.size());
 }
 
 TEST_CASE("config errors name the file, the line and the key") {

@@ -88,9 +88,11 @@ TEST_CASE("sources: config plus hostPaths, each path once, with reasons") {
   }
   CHECK(excluded_noted);
   CHECK(covered_noted);
-  // configured sources keep their required flag; missing optional ones are warned about
+  // etcd's data dir is required (no etcd manifest here: the config's etcd_data_dir);
+  // missing optional sources are warned about
   REQUIRE(find(plan, "/var/lib/etcd") != nullptr);
   CHECK(find(plan, "/var/lib/etcd")->required);
+  CHECK_THAT(backup::join_reasons(*find(plan, "/var/lib/etcd")), Catch::Contains("config etcd_data_dir"));
   CHECK_FALSE(find(plan, "/etc/ssl/certs")->present);
   bool missing_warned = false, broken_warned = false, hidden_read = false;
   for (const auto& w : plan.warnings) {
@@ -111,9 +113,10 @@ TEST_CASE("a hostPath that contains a configured source replaces it") {
   test::TempDir tmp;
   test::write(tmp.path() / "etc/kubernetes/manifests/x.yaml",
               "kind: Pod\nmetadata: {name: x}\nspec:\n  volumes:\n  - name: all\n    hostPath: {path: /etc}\n");
-  auto config = core::parse_config("sources:\n  - path: /etc/kubernetes\n", "t");
+  auto config = core::parse_config("sources:\n  - path: /etc/kubernetes\n    required: true\n", "t");
   auto plan = backup::plan_sources(config, core::NodeRoot(tmp.path()));
-  REQUIRE(plan.sources.size() == 1);
+  REQUIRE(plan.sources.size() == 2);  // /etc, and etcd's data dir
   CHECK(plan.sources[0].path == "/etc");
   CHECK(plan.sources[0].required);  // inherits: /etc/kubernetes is required inside it
+  CHECK(plan.sources[1].path == "/var/lib/etcd");
 }

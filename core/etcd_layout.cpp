@@ -1,0 +1,353 @@
+#include "core/etcd_layout.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+
+namespace kdr::core {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kubeadm_etcd_pki = "/etc/kubernetes/pki/etcd";
+
+// Unit files and environment files where distributions and installers put etcd's settings.
+const std::vector<std::string> unit_files = {"/etc/systemd/system/etcd.service", "/usr/lib/systemd/system/etcd.service",
+                                             "/lib/systemd/system/etcd.service"};
+// kubespray: /etc/etcd.env (and /etc/etcdctl.env for etcdctl); Debian: /etc/default/etcd;
+// Fedora and RHEL: /etc/etcd/etcd.conf.
+const std::vector<std::string> env_files = {"/etc/etcd.env", "/etc/default/etcd", "/etc/etcd/etcd.conf"};
+constexpr std::string_view etcdctl_env_file = "/etc/etcdctl.env";
+
+bool exists(const NodeRoot& root, const std::string& node_path) { return lstat_path(root.host(node_path)).has_value(); }
+
+std::optional<std::string> read_if_file(const NodeRoot& root, const std::string& node_path) {
+  auto st = lstat_path(root.host(node_path));
+  if (!st || st->type != FileType::file) return std::nullopt;
+  try {
+    return read_file(root.host(node_path));
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::vector<std::string> split_words(std::string_view text) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n') {
+      if (!word.empty()) out.push_back(std::move(word));
+      word.clear();
+    } else if (c != '"' && c != '\'') {
+      word += c;
+    }
+  }
+  if (!word.empty()) out.push_back(std::move(word));
+  return out;
+}
+
+std::optional<std::string> flag_in(const std::vector<std::string>& args, std::string_view flag) {
+  const std::string eq = "--" + std::string(flag) + "=", bare = "--" + std::string(flag);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i].rfind(eq, 0) == 0) return args[i].substr(eq.size());
+    if (args[i] == bare && i + 1 < args.size()) return args[i + 1];
+  }
+  return std::nullopt;
+}
+
+struct UnitFile {
+  std::vector<std::string> exec_args;
+  std::vector<std::string> environment_files;
+};
+
+// The [Service] lines kdr needs from a unit: ExecStart (continuation lines joined) and
+// EnvironmentFile (a leading '-' only means "may be missing").
+UnitFile parse_unit(std::string_view text) {
+  UnitFile unit;
+  std::string joined;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string line = trim(text.substr(pos, nl - pos));
+    pos = nl + 1;
+    if (!line.empty() && line.back() == '\\') {
+      line.pop_back();
+      joined += line + " ";
+      continue;
+    }
+    line = joined + line;
+    joined.clear();
+    if (line.rfind("ExecStart=", 0) == 0) {
+      auto args = split_words(line.substr(10));
+      if (!args.empty()) {
+        auto& first = args.front();
+        while (!first.empty() && std::string_view("-@+!:").find(first.front()) != std::string_view::npos) first.erase(0, 1);
+      }
+      if (!args.empty()) unit.exec_args = args;
+    } else if (line.rfind("EnvironmentFile=", 0) == 0) {
+      auto file = trim(line.substr(16));
+      if (!file.empty() && file.front() == '-') file.erase(0, 1);
+      if (!file.empty() && file.front() == '/') unit.environment_files.push_back(file);
+    }
+  }
+  return unit;
+}
+
+std::optional<SystemdEtcd> find_systemd_etcd(const NodeRoot& root) {
+  SystemdEtcd s;
+  std::vector<std::string> envs;
+  for (const auto& u : unit_files)
+    if (auto text = read_if_file(root, u)) {
+      s.unit = u;
+      auto unit = parse_unit(*text);
+      s.exec_args = unit.exec_args;
+      envs = unit.environment_files;
+      break;
+    }
+  for (const auto& e : env_files)
+    if (std::find(envs.begin(), envs.end(), e) == envs.end()) envs.push_back(e);
+  for (const auto& e : envs)
+    if (auto text = read_if_file(root, e)) {
+      s.env_files.push_back(e);
+      for (auto& [k, v] : parse_env_file(*text))
+        if (k.rfind("ETCD", 0) == 0) s.env.emplace(k, v);
+    }
+  if (s.unit.empty() && s.env_files.empty()) return std::nullopt;
+  if (auto text = read_if_file(root, std::string(etcdctl_env_file))) {
+    s.env_files.emplace_back(etcdctl_env_file);
+    for (auto& [k, v] : parse_env_file(*text))
+      if (k.rfind("ETCDCTL_", 0) == 0) s.env.emplace(k, v);
+  }
+  return s;
+}
+
+bool is_loopback_url(const std::string& u) {
+  return u.find("://127.") != std::string::npos || u.find("://localhost") != std::string::npos ||
+         u.find("://[::1]") != std::string::npos;
+}
+
+// Loopback URLs first: kdr runs on the node.
+std::vector<std::string> loopback_first(std::vector<std::string> urls) {
+  std::stable_partition(urls.begin(), urls.end(), is_loopback_url);
+  urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
+  return urls;
+}
+
+void choose_static_pod(EtcdLayout& l, const EtcdMember& m) {
+  l.kind = EtcdKind::static_pod;
+  l.member = m;
+  l.data_dir = m.data_dir_host;
+  l.data_dir_mounted = !m.data_dir_volume.empty();
+  if (l.data_dir_mounted)
+    l.data_dir_origin = m.data_dir == m.data_dir_host
+                            ? fmt::format("etcd manifest {}: --data-dir={}", m.manifest, m.data_dir)
+                            : fmt::format("etcd manifest {}: --data-dir={} through hostPath volume '{}'", m.manifest,
+                                          m.data_dir, m.data_dir_volume);
+  else {
+    l.data_dir_origin = fmt::format("etcd manifest {}: --data-dir={}", m.manifest, m.data_dir);
+    l.problems.push_back(fmt::format(
+        "etcd's --data-dir={} in {} is under none of the pod's hostPath volumes: etcd writes it inside its container, "
+        "where it is lost when the pod is recreated and where kdr cannot see it; {} on the node is not etcd's data. "
+        "Mount it with a hostPath volume (kubeadm: etcd.local.dataDir). Backups rely on the etcd snapshot alone",
+        m.data_dir, m.manifest, m.data_dir));
+  }
+  std::vector<std::string> urls = m.client_urls;
+  urls.insert(urls.end(), m.advertise_client_urls.begin(), m.advertise_client_urls.end());
+  l.endpoints = loopback_first(urls);
+  l.endpoints_origin = fmt::format("etcd manifest {} (--listen-client-urls)", m.manifest);
+}
+
+void choose_systemd(EtcdLayout& l, const Config& config, const SystemdEtcd& s) {
+  l.kind = EtcdKind::systemd;
+  l.systemd = s;
+  const std::string where = !s.unit.empty() ? s.unit : s.env_files.front();
+  if (auto d = s.setting("ETCD_DATA_DIR", "data-dir")) {
+    l.data_dir = *d;
+    l.data_dir_origin = fmt::format("{} (ETCD_DATA_DIR or --data-dir)", where);
+  } else {
+    l.data_dir = config.etcd_data_dir;
+    l.data_dir_origin = fmt::format("config etcd_data_dir ({} names no data dir)", where);
+  }
+  std::vector<std::string> urls = split_list(s.setting("ETCD_LISTEN_CLIENT_URLS", "listen-client-urls").value_or(""));
+  auto adv = split_list(s.setting("ETCD_ADVERTISE_CLIENT_URLS", "advertise-client-urls").value_or(""));
+  urls.insert(urls.end(), adv.begin(), adv.end());
+  // etcd's own default when nothing is set: plain HTTP on localhost
+  if (urls.empty()) urls.push_back(s.setting("ETCD_CERT_FILE", "cert-file") ? "https://127.0.0.1:2379" : "http://127.0.0.1:2379");
+  l.endpoints = loopback_first(urls);
+  l.endpoints_origin = where;
+}
+
+void choose_external(EtcdLayout& l, const ApiserverEtcd& a) {
+  l.kind = EtcdKind::external;
+  l.endpoints = a.servers;
+  l.endpoints_origin = fmt::format("kube-apiserver --etcd-servers ({})", a.manifest);
+}
+
+// The client certificate, in the documented order.
+EtcdClientTls choose_tls(const Config& config, const NodeRoot& root, const EtcdLayout& l,
+                         const std::optional<ApiserverEtcd>& api) {
+  const auto& e = config.etcd;
+  EtcdClientTls t;
+  if (!e.cacert.empty() || !e.cert.empty() || !e.key.empty()) {
+    t = {e.cacert, e.cert, e.key, fmt::format("config {} (etcd.cacert, etcd.cert, etcd.key)", config.origin), true};
+    return t;
+  }
+  const std::string pki = l.member && !l.member->trusted_ca_host.empty()
+                              ? l.member->trusted_ca_host.substr(0, l.member->trusted_ca_host.rfind('/'))
+                              : std::string(kubeadm_etcd_pki);
+  const auto hc = pki + "/healthcheck-client";
+  if (exists(root, hc + ".crt") && exists(root, hc + ".key"))
+    return {l.member && !l.member->trusted_ca_host.empty() ? l.member->trusted_ca_host : pki + "/ca.crt", hc + ".crt",
+            hc + ".key", fmt::format("kubeadm's etcd health-check client ({}.crt)", hc), false};
+  if (api && api->certfile && api->keyfile)
+    return {api->cafile.value_or(""), *api->certfile, *api->keyfile,
+            fmt::format("kube-apiserver's etcd client (--etcd-certfile in {})", api->manifest), false};
+  if (l.systemd) {
+    const auto& env = l.systemd->env;
+    auto get = [&](const char* a, const char* b) {
+      if (auto it = env.find(a); it != env.end()) return it->second;
+      if (auto it = env.find(b); it != env.end()) return it->second;
+      return std::string();
+    };
+    t = {get("ETCDCTL_CACERT", "ETCDCTL_CA_FILE"), get("ETCDCTL_CERT", "ETCDCTL_CERT_FILE"),
+         get("ETCDCTL_KEY", "ETCDCTL_KEY_FILE"), "etcdctl's settings (ETCDCTL_CERT) in the systemd environment files",
+         false};
+    if (!t.cert.empty() && !t.key.empty()) return t;
+  }
+  return {pki + "/ca.crt", hc + ".crt", hc + ".key",
+          "kubeadm's default paths: no etcd client certificate was found (not in the config, no health-check client, "
+          "no kube-apiserver --etcd-certfile, no ETCDCTL_CERT); set etcd.cert, etcd.key and etcd.cacert in the config",
+          false};
+}
+
+}  // namespace
+
+std::string_view to_string(EtcdKind kind) {
+  switch (kind) {
+    case EtcdKind::static_pod: return "static-pod";
+    case EtcdKind::systemd: return "systemd";
+    case EtcdKind::external: return "external";
+    case EtcdKind::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+std::optional<EtcdKind> etcd_kind_from_string(std::string_view text) {
+  for (auto k : {EtcdKind::static_pod, EtcdKind::systemd, EtcdKind::external, EtcdKind::unknown})
+    if (to_string(k) == text) return k;
+  return std::nullopt;
+}
+
+std::optional<std::string> SystemdEtcd::setting(std::string_view env_name, std::string_view flag) const {
+  if (auto it = env.find(std::string(env_name)); it != env.end() && !it->second.empty()) return it->second;
+  return flag_in(exec_args, flag);
+}
+
+std::map<std::string, std::string> parse_env_file(std::string_view text) {
+  std::map<std::string, std::string> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string line = trim(text.substr(pos, nl - pos));
+    pos = nl + 1;
+    if (line.empty() || line.front() == '#' || line.front() == ';') continue;
+    if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
+    const auto eq = line.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
+      value = value.substr(1, value.size() - 2);
+    out[key] = value;
+  }
+  return out;
+}
+
+std::string EtcdLayout::summary() const {
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  };
+  switch (kind) {
+    case EtcdKind::static_pod:
+      return fmt::format("stacked etcd (static pod {}), data dir {}", member ? member->manifest : "?", data_dir);
+    case EtcdKind::systemd:
+      return fmt::format("etcd under systemd ({}), data dir {}", systemd && !systemd->unit.empty()
+                                                                    ? systemd->unit
+                                                                    : systemd ? list(systemd->env_files) : "?",
+                         data_dir);
+    case EtcdKind::external:
+      return fmt::format("external etcd at {}", list(endpoints));
+    case EtcdKind::unknown:
+      return fmt::format("no etcd manifest, unit or external endpoints found; data dir {} (the config's etcd_data_dir)",
+                         data_dir);
+  }
+  return "";
+}
+
+json EtcdLayout::to_json() const {
+  json j = {{"kind", to_string(kind)},
+            {"summary", summary()},
+            {"data_dir", data_dir.empty() ? json(nullptr) : json(data_dir)},
+            {"data_dir_origin", data_dir_origin},
+            {"data_dir_mounted", data_dir_mounted},
+            {"endpoints", endpoints},
+            {"endpoints_origin", endpoints_origin},
+            {"client_tls", {{"cacert", tls.cacert}, {"cert", tls.cert}, {"key", tls.key}, {"origin", tls.origin}}},
+            {"problems", problems}};
+  if (systemd) {
+    json env = json::object();
+    for (const auto& [k, v] : systemd->env) env[k] = v;
+    j["systemd"] = {{"unit", systemd->unit}, {"env_files", systemd->env_files}, {"env", env}};
+  }
+  return j;
+}
+
+EtcdLayout detect_etcd_layout(const Config& config, const NodeRoot& root, const StaticPodScan& scan) {
+  EtcdLayout l;
+  const auto api = apiserver_etcd(scan);
+  if (auto m = etcd_member(scan)) {
+    choose_static_pod(l, *m);
+  } else if (auto s = find_systemd_etcd(root)) {
+    choose_systemd(l, config, *s);
+  } else if (api && !api->servers.empty()) {
+    choose_external(l, *api);
+  } else {
+    l.data_dir = config.etcd_data_dir;
+    l.data_dir_origin = fmt::format("config etcd_data_dir (no etcd manifest in {}, no etcd unit, no kube-apiserver "
+                                    "--etcd-servers)",
+                                    config.static_pod_path);
+    l.endpoints = {"https://127.0.0.1:2379"};
+    l.endpoints_origin = "kubeadm's default";
+  }
+  if (!config.etcd.endpoint.empty()) {
+    l.endpoints = {config.etcd.endpoint};
+    l.endpoints_origin = fmt::format("config {} (etcd.endpoint)", config.origin);
+  }
+  l.tls = choose_tls(config, root, l, api);
+  return l;
+}
+
+std::optional<std::string> recorded_etcd_data_dir(const json& node_facts) {
+  if (!node_facts.is_object()) return std::nullopt;
+  const auto layout = node_facts.value("etcd", json());
+  if (layout.is_object()) {
+    const auto d = layout.value("data_dir", json());
+    return d.is_string() ? d.get<std::string>() : std::string();
+  }
+  const auto member = node_facts.value("etcd_member", json());
+  if (member.is_object() && member.value("data_dir_host", json()).is_string())
+    return member["data_dir_host"].get<std::string>();
+  return std::nullopt;
+}
+
+}  // namespace kdr::core
