@@ -7,9 +7,11 @@
 #include <openssl/x509.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 
+#include "core/control_plane.hpp"
 #include "core/error.hpp"
 
 namespace kdr::verify {
@@ -35,6 +37,15 @@ std::string base64_decode(const std::string& in) {
   return out;
 }
 
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// kubeadm names certificates *.crt; kubespray and hand-made PKIs *.pem (keys *-key.pem).
+bool is_certificate_name(const std::string& n) {
+  return ends_with(n, ".crt") || (ends_with(n, ".pem") && !ends_with(n, "-key.pem") && !ends_with(n, ".key.pem"));
+}
+
 void collect_files(const core::bfs::path& dir, const std::string& node_dir, std::vector<std::pair<std::string, core::bfs::path>>& out) {
   std::vector<std::string> names;
   try {
@@ -46,7 +57,7 @@ void collect_files(const core::bfs::path& dir, const std::string& node_dir, std:
     auto st = core::lstat_path(dir / n);
     if (!st) continue;
     if (st->type == core::FileType::directory) collect_files(dir / n, node_dir + "/" + n, out);
-    else if (st->type == core::FileType::file && n.size() > 4 && n.compare(n.size() - 4, 4, ".crt") == 0)
+    else if (st->type == core::FileType::file && is_certificate_name(n))
       out.emplace_back(node_dir + "/" + n, dir / n);
   }
 }
@@ -56,10 +67,21 @@ struct Source {
   std::string pem;
 };
 
-std::vector<Source> certificate_sources(const std::function<core::bfs::path(const std::string&)>& host) {
+// kubeadm's /etc/kubernetes/pki, and every folder kube-apiserver's flags take certificates
+// from (kubespray: /etc/kubernetes/ssl, /etc/ssl/etcd/ssl), each once.
+std::vector<std::string> certificate_dirs(const std::vector<std::string>& from_flags) {
+  std::vector<std::string> dirs = {"/etc/kubernetes/pki"};
+  for (const auto& d : from_flags)
+    if (std::none_of(dirs.begin(), dirs.end(), [&](const std::string& x) { return core::node_path_within(d, x); }))
+      dirs.push_back(d);
+  return dirs;
+}
+
+std::vector<Source> certificate_sources(const std::function<core::bfs::path(const std::string&)>& host,
+                                        const std::vector<std::string>& dirs) {
   std::vector<Source> out;
   std::vector<std::pair<std::string, core::bfs::path>> files;
-  collect_files(host("/etc/kubernetes/pki"), "/etc/kubernetes/pki", files);
+  for (const auto& d : dirs) collect_files(host(d), d, files);
   for (const auto& [label, p] : files) {
     try {
       out.push_back({label, core::read_file(p)});
@@ -107,8 +129,10 @@ std::vector<std::pair<std::string, std::int64_t>> parse_pem_certificates(const s
 CertificateStats check_certificates(const core::Context& ctx, const GenerationView& g, bool include_node,
                                     std::int64_t now, Findings& findings) {
   CertificateStats stats;
-  auto check_side = [&](const std::string& where, const std::function<core::bfs::path(const std::string&)>& host) {
-    for (const auto& src : certificate_sources(host)) {
+  auto check_side = [&](const std::string& where, const core::NodeRoot& root) {
+    const auto host = [&](const std::string& p) { return root.host(p); };
+    const auto pki = core::apiserver_pki(core::scan_static_pods(root, ctx.config.static_pod_path));
+    for (const auto& src : certificate_sources(host, certificate_dirs(pki.dirs))) {
       for (const auto& [subject, not_after] : parse_pem_certificates(src.pem)) {
         ++stats.checked;
         CertificateInfo info{where, src.label, subject, not_after};
@@ -123,8 +147,8 @@ CertificateStats check_certificates(const core::Context& ctx, const GenerationVi
       }
     }
   };
-  check_side("backup", [&](const std::string& p) { return g.dir / core::generation_relative_path(p); });
-  if (include_node) check_side("node", [&](const std::string& p) { return ctx.root.host(p); });
+  check_side("backup", core::NodeRoot(g.dir / "files"));
+  if (include_node) check_side("node", ctx.root);
   return stats;
 }
 

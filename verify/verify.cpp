@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "core/control_plane.hpp"
 #include "core/error.hpp"
 #include "core/repository.hpp"
 
@@ -39,9 +40,12 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
   else if (!etcd_dir.empty() && source(g.meta, etcd_dir) != nullptr && !any_error_under(f, "integrity", etcd_dir))
     r.can_restore.push_back(fmt::format("etcd only from the raw copy of {} (no checked snapshot; it may be torn)", etcd_dir));
   if (const auto* k = source(g.meta, "/etc/kubernetes"); k != nullptr && !any_error_under(f, "integrity", "/etc/kubernetes")) {
-    const bool sa = g.manifest && g.manifest->index().count("/etc/kubernetes/pki/sa.key") != 0;
+    // The service-account key where kube-apiserver's flags say, kubeadm's place otherwise.
+    const auto pki = core::apiserver_pki(core::scan_static_pods(core::NodeRoot(g.dir / "files"), ctx.config.static_pod_path));
+    const auto sa_key = pki.service_account_key.value_or("/etc/kubernetes/pki/sa.key");
+    const bool sa = g.manifest && g.manifest->index().count(sa_key) != 0;
     r.can_restore.push_back(fmt::format("/etc/kubernetes complete: {} files (PKI{}, kubeconfigs, static pod manifests)",
-                                        k->files, sa ? " with sa.key" : ", but no sa.key"));
+                                        k->files, sa ? " with " + sa_key : ", but no service-account key " + sa_key));
   }
   for (const auto& s : g.meta.sources)
     if (s.path != etcd_dir && s.path != "/etc/kubernetes" && s.present && s.files + s.symlinks > 0 &&

@@ -151,9 +151,15 @@ sandbox_write_pki() {
 }
 
 # sandbox_write_manifests ROOT NODE IP CLIENT_PORT PEER_PORT: the four static pod manifests.
+# SANDBOX_ETCD_DATA_DIR (default /var/lib/etcd) is etcd's --data-dir, as kubeadm's
+# etcd.local.dataDir writes it: mounted at the same path from a hostPath volume of that path,
+# or of SANDBOX_ETCD_HOSTPATH when set (SANDBOX_ETCD_HOSTPATH=/var/lib/etcd with another
+# data dir: a --data-dir under no hostPath volume).
 sandbox_write_manifests() {
   local root=$1 node=$2 ip=$3 client_port=$4 peer_port=$5
   local k=$root/etc/kubernetes
+  local data_dir=${SANDBOX_ETCD_DATA_DIR:-/var/lib/etcd}
+  local data_host=${SANDBOX_ETCD_HOSTPATH:-$data_dir}
   mkdir -p "$k/manifests"
   cat > "$k/manifests/etcd.yaml" <<MANIFEST
 apiVersion: v1
@@ -173,7 +179,7 @@ spec:
     - --advertise-client-urls=https://$ip:$client_port
     - --cert-file=/etc/kubernetes/pki/etcd/server.crt
     - --client-cert-auth=true
-    - --data-dir=/var/lib/etcd
+    - --data-dir=$data_dir
     - --initial-advertise-peer-urls=https://$ip:$peer_port
     - --initial-cluster=$node=https://$ip:$peer_port
     - --key-file=/etc/kubernetes/pki/etcd/server.key
@@ -189,7 +195,7 @@ spec:
     image: registry.k8s.io/etcd:3.5.15-0
     name: etcd
     volumeMounts:
-    - mountPath: /var/lib/etcd
+    - mountPath: $data_host
       name: etcd-data
     - mountPath: /etc/kubernetes/pki/etcd
       name: etcd-certs
@@ -201,7 +207,7 @@ spec:
       type: DirectoryOrCreate
     name: etcd-certs
   - hostPath:
-      path: /var/lib/etcd
+      path: $data_host
       type: DirectoryOrCreate
     name: etcd-data
 status: {}
@@ -346,8 +352,9 @@ sandbox_make_node() {
   peer_port=$(_sandbox_free_port)
   while [ "$peer_port" = "$client_port" ]; do peer_port=$(_sandbox_free_port); done
 
-  mkdir -p "$root"/etc/kubernetes/{pki/etcd,manifests} "$root"/var/lib/etcd "$root"/etc/kdr
-  chmod 700 "$root"/var/lib/etcd
+  local data_dir=${SANDBOX_ETCD_DATA_DIR:-/var/lib/etcd}
+  mkdir -p "$root"/etc/kubernetes/{pki/etcd,manifests} "$root$data_dir" "$root"/etc/kdr
+  chmod 700 "$root$data_dir"
   local pki=$root/etc/kubernetes/pki
   sandbox_write_pki "$root" "$node" "$ip"
   sandbox_write_manifests "$root" "$node" "$ip" "$client_port" "$peer_port"
@@ -372,6 +379,7 @@ sandbox_make_node() {
   echo "$client_port" > "$root/.sandbox-client-port"
   echo "$peer_port" > "$root/.sandbox-peer-port"
   echo "$node" > "$root/.sandbox-node-name"
+  echo "$data_dir" > "$root/.sandbox-etcd-data-dir"
 }
 
 sandbox_etcdctl() {
@@ -389,7 +397,7 @@ sandbox_start_etcd() {
   client_port=$(cat "$root/.sandbox-client-port")
   peer_port=$(cat "$root/.sandbox-peer-port")
   node=$(cat "$root/.sandbox-node-name")
-  etcd --name "$node" --data-dir "$root/var/lib/etcd" \
+  etcd --name "$node" --data-dir "$root$(cat "$root/.sandbox-etcd-data-dir" 2>/dev/null || echo /var/lib/etcd)" \
     --listen-client-urls "https://127.0.0.1:$client_port" --advertise-client-urls "https://127.0.0.1:$client_port" \
     --listen-peer-urls "https://127.0.0.1:$peer_port" --initial-advertise-peer-urls "https://127.0.0.1:$peer_port" \
     --initial-cluster "$node=https://127.0.0.1:$peer_port" \
