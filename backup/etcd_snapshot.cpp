@@ -368,7 +368,8 @@ std::optional<json> member_list(const core::Context& ctx, const EtcdTarget& targ
   if (!r.ok()) return std::nullopt;
   try {
     json out = json::array();
-    for (const auto& m : json::parse(r.out).at("members"))
+    const auto listed = json::parse(r.out);
+    for (const auto& m : listed.at("members"))
       out.push_back({{"id", fmt::format("{:x}", m.value("ID", std::uint64_t{0}))},
                      {"name", m.value("name", "")},
                      {"peer_urls", m.value("peerURLs", std::vector<std::string>{})},

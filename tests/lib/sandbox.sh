@@ -6,6 +6,8 @@
 #                                   volumes), CA folders with symlinks, an empty /var/lib/etcd
 #   sandbox_start_etcd ROOT         a real etcd (Debian's) serving ROOT/var/lib/etcd on loopback
 #                                   with TLS and client-certificate auth, as kubeadm sets it up
+#                                   (SANDBOX_ETCD_HOST_DATA=DIR: its data elsewhere, as an
+#                                   external etcd's)
 #   sandbox_etcdctl ROOT ARGS...    etcdctl with the node's healthcheck-client certificate
 #   sandbox_stop_etcd ROOT          stops it (SIGTERM, then SIGKILL)
 #   sandbox_start_kubelet ROOT      the kubelet stand-in (tests/fakes/kubelet_standin.cpp): runs
@@ -397,7 +399,9 @@ sandbox_start_etcd() {
   client_port=$(cat "$root/.sandbox-client-port")
   peer_port=$(cat "$root/.sandbox-peer-port")
   node=$(cat "$root/.sandbox-node-name")
-  etcd --name "$node" --data-dir "$root$(cat "$root/.sandbox-etcd-data-dir" 2>/dev/null || echo /var/lib/etcd)" \
+  # SANDBOX_ETCD_HOST_DATA: a data dir outside the node (external etcd on another host)
+  local data=${SANDBOX_ETCD_HOST_DATA:-$root$(cat "$root/.sandbox-etcd-data-dir" 2>/dev/null || echo /var/lib/etcd)}
+  etcd --name "$node" --data-dir "$data" \
     --listen-client-urls "https://127.0.0.1:$client_port" --advertise-client-urls "https://127.0.0.1:$client_port" \
     --listen-peer-urls "https://127.0.0.1:$peer_port" --initial-advertise-peer-urls "https://127.0.0.1:$peer_port" \
     --initial-cluster "$node=https://127.0.0.1:$peer_port" \
