@@ -229,6 +229,7 @@ std::string_view to_string(SnapshotFailure failure) {
   switch (failure) {
     case SnapshotFailure::none: return "none";
     case SnapshotFailure::missing_tool: return "missing-etcdctl";
+    case SnapshotFailure::tls_file_missing: return "tls-file-missing";
     case SnapshotFailure::certificate: return "certificate-refused";
     case SnapshotFailure::unreachable: return "unreachable";
     case SnapshotFailure::timeout: return "timeout";
@@ -279,7 +280,7 @@ std::optional<SnapshotOutcome> missing_tls_file(const EtcdTarget& target) {
   const std::string* host[] = {&target.cacert, &target.cert, &target.key};
   for (std::size_t i = 0; i < 3; ++i) {
     if (host[i]->empty() || core::lstat_path(*host[i])) continue;
-    return fail(SnapshotFailure::certificate,
+    return fail(SnapshotFailure::tls_file_missing,
                 fmt::format("etcd client TLS file {} is missing (chosen from {}); set etcd.{} in the config to the "
                             "file that exists",
                             *files[i].first, target.tls.origin, files[i].second));

@@ -42,7 +42,8 @@ struct SnapshotInfo {
 
 // disk_full: the backup disk ran out of space while the snapshot was written; the run
 // fails (a generation without its snapshot would only push good ones out of retention).
-enum class SnapshotFailure { none, missing_tool, certificate, unreachable, timeout, invalid, disk_full, other };
+// tls_file_missing: a client certificate, key or CA file named by the config or the node is not there.
+enum class SnapshotFailure { none, missing_tool, tls_file_missing, certificate, unreachable, timeout, invalid, disk_full, other };
 std::string_view to_string(SnapshotFailure failure);
 
 struct SnapshotOutcome {

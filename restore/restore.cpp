@@ -391,6 +391,7 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
     refuse_etcd_elsewhere(out.gen, kind, live_layout, pb.name);
   if (etcd_here) {
     plan.etcd = choose_etcd(ctx, pb, out.gen, live_layout, plan.notes);
+    for (const auto& p : live_layout.problems) plan.notes.push_back(p);
   } else {
     const auto rec = out.gen.meta.extra.value("node", json::object()).value("etcd", json::object());
     plan.etcd = {{"kind", core::to_string(kind)}, {"name", ""}, {"peer_url", ""}, {"data_dir", ""},

@@ -1,9 +1,11 @@
 #include "verify/verify.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "core/control_plane.hpp"
 #include "core/error.hpp"
+#include "core/etcd_layout.hpp"
 #include "core/repository.hpp"
 
 namespace kdr::verify {
@@ -83,6 +85,23 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
     r.next = "read the warnings above; the generation can be restored";
   else
     r.next = fmt::format("nothing to do: generation {} is whole and can be restored", g.id);
+}
+
+// What the backup (and, checked against the node, the node now) found wrong with how etcd is
+// laid out: e.g. a --data-dir that no hostPath volume mounts.
+void check_etcd_layout(const core::Context& ctx, const GenerationView& g, bool live, Findings& findings) {
+  std::vector<std::string> problems;
+  for (const auto& p : g.meta.extra.value("node", nlohmann::json::object())
+                           .value("etcd", nlohmann::json::object())
+                           .value("problems", nlohmann::json::array()))
+    if (p.is_string()) problems.push_back(p.get<std::string>());
+  if (live) {
+    const auto layout =
+        core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+    for (const auto& p : layout.problems)
+      if (std::find(problems.begin(), problems.end(), p) == problems.end()) problems.push_back(p);
+  }
+  for (const auto& p : problems) findings.add(Severity::warning, "etcd", "layout", "etcd", p);
 }
 
 }  // namespace
@@ -167,6 +186,7 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
   if (!options.live_only) {
     ctx.out.detail("verify {}: etcd snapshot", g.id);
     r.etcd = check_etcd_snapshot(ctx, g, r.findings);
+    check_etcd_layout(ctx, g, options.live, r.findings);
     ctx.out.detail("verify {}: certificates", g.id);
     r.certificates = check_certificates(ctx, g, options.live, core::now_epoch(), r.findings);
   }
