@@ -14,6 +14,7 @@
 #include "core/control_plane.hpp"
 #include "core/etcd_layout.hpp"
 #include "core/error.hpp"
+#include "core/process.hpp"
 #include "core/repository.hpp"
 #include "restore/journal.hpp"
 #include "restore/playbook.hpp"
@@ -501,12 +502,27 @@ void print_where_we_are(const Runner& r, const std::string& kdr_prefix) {
   out.warn("journal: {}", r.journal->dir().string());
 }
 
-std::string command_prefix(const core::Context& ctx) {
-  std::string p = "kdr";
-  if (!ctx.root.is_real_root()) p += " --root " + ctx.root.root().string();
+// kdr and the global options this run was given, so that a printed command runs against the
+// same node, config and backup folder.
+std::vector<std::string> kdr_argv(const core::Context& ctx) {
+  std::vector<std::string> argv = {"kdr"};
+  if (!ctx.root.is_real_root()) argv.insert(argv.end(), {"--root", ctx.root.root().string()});
   if (ctx.config.origin != "built-in defaults" && ctx.config.origin.find('/') != std::string::npos)
-    p += " --config " + ctx.config.origin;
-  return p;
+    argv.insert(argv.end(), {"--config", ctx.config.origin});
+  if (ctx.backup_dir != core::default_config().backup_dir) argv.insert(argv.end(), {"--backup-dir", ctx.backup_dir.string()});
+  return argv;
+}
+
+std::string command_prefix(const core::Context& ctx) { return core::describe_argv(kdr_argv(ctx)); }
+
+// The command that runs this plan for real: every option it was planned with, and the
+// generation pinned (a backup taken meanwhile moves "latest").
+std::string run_command(const core::Context& ctx, const RestoreOptions& o, const std::string& generation) {
+  auto argv = kdr_argv(ctx);
+  argv.insert(argv.end(), {"restore", o.playbook, "-g", generation});
+  for (const auto& kv : o.set) argv.insert(argv.end(), {"--set", kv});
+  for (const auto& d : o.playbook_dirs) argv.insert(argv.end(), {"--playbook-dir", d});
+  return core::describe_argv(argv);
 }
 
 ExitCode execute(Runner& r, bool yes) {
@@ -662,6 +678,32 @@ ExitCode discard(const core::Context& ctx, const RestoreOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// The plan, then the preflight's read-only checks: exit 1 when the real run would be refused.
+ExitCode dry_run(Runner& r, const Playbook& pb, const RestoreOptions& o) {
+  const auto& ctx = r.ctx;
+  const bool has_preflight = std::any_of(pb.steps.begin(), pb.steps.end(),
+                                         [](const StepSpec& s) { return s.type == StepType::preflight; });
+  if (has_preflight) {
+    ctx.out.info("Preflight (read-only checks):");
+    try {
+      check_preflight(r);
+    } catch (const Error& e) {
+      ctx.out.error(e.what());
+      ctx.out.info("Dry run: nothing was changed. The restore would be refused as it stands: fix the problems above, "
+                   "then run it with: {}",
+                   run_command(ctx, o, r.plan.generation));
+      return ExitCode::failed;
+    }
+  }
+  ctx.out.info("Dry run: nothing was changed{}. Run it with: {}", has_preflight ? "; the preflight passed" : "",
+               run_command(ctx, o, r.plan.generation));
+  return ExitCode::ok;
+}
+
+}  // namespace
+
 ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   if (ctx.root.is_real_root() && ::geteuid() != 0 && !o.dry_run)
     throw Error("kdr restore changes the node's control plane and needs root: run it with sudo (--dry-run works "
@@ -703,11 +745,7 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   auto prepared = prepare(ctx, pb, entry, o.set);
   Runner r{ctx, prepared.plan, std::nullopt, std::move(prepared.gen), 0, o.dry_run};
   print_plan(r, nullptr);
-  if (o.dry_run) {
-    ctx.out.info("Dry run: nothing was changed. Run it with: {} restore {}{}", command_prefix(ctx), pb.name,
-                 o.generation == "latest" ? "" : " --generation " + o.generation);
-    return ExitCode::ok;
-  }
+  if (o.dry_run) return dry_run(r, pb, o);
   if (!o.yes && ask(fmt::format("Start restore {}? Each step that changes the node will ask again.", r.plan.id)) ==
                     Answer::no) {
     ctx.out.warn("not started; nothing was changed");

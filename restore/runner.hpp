@@ -73,6 +73,10 @@ void failpoint(std::string_view name, std::size_t n);
 std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s);
 void run_step(Runner& r, const PlannedStep& s);
 
+// The preflight's checks, all read-only: a dry run runs them too. Throws core::Error listing
+// every problem when the real run would be refused.
+void check_preflight(Runner& r);
+
 // Undoing what the journal says was done, most recent first, manifests out before data
 // moves back, original manifests back last.
 void undo_actions(Runner& r, const std::vector<Action>& actions);

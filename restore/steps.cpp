@@ -425,6 +425,21 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
 
 namespace {
 
+// A path the plan would restore that the generation does not hold, named with what the
+// generation did back up there.
+std::string not_in_generation(const Runner& r, const std::string& p) {
+  std::string sources;
+  for (const auto& s : r.gen.meta.sources)
+    if (s.present) sources += (sources.empty() ? "" : ", ") + s.path;
+  const auto recorded = r.gen.recorded_etcd_data_dir;
+  return fmt::format("generation {} holds nothing for {}: it was not backed up{} (the generation's sources: {})",
+                     r.gen.id, p,
+                     recorded && !recorded->empty() && *recorded != p
+                         ? fmt::format("; etcd's data dir was {} when the backup ran", *recorded)
+                         : std::string(),
+                     sources);
+}
+
 void run_preflight(Runner& r) {
   const auto& ctx = r.ctx;
   std::vector<std::string> fails, warns;
@@ -460,7 +475,7 @@ void run_preflight(Runner& r) {
       for (const auto& x : s.args.value("exclude", json::array())) ex.push_back(x.get<std::string>());
       auto entries = entries_under(*r.gen.manifest, p, ex);
       if (entries.empty() || entries.front()->path != p)
-        fails.push_back(fmt::format("generation {} holds nothing for {}", r.gen.id, p));
+        fails.push_back(not_in_generation(r, p));
       std::uint64_t bytes = 0;
       for (const auto* e : entries) bytes += e->size;
       need[r.host(p).parent_path().string()] += bytes;
@@ -472,12 +487,12 @@ void run_preflight(Runner& r) {
           fails.push_back(fmt::format("the snapshot file {} is missing from the generation",
                                       (src.packed.empty() ? src.file : src.packed).string()));
         if (src.raw && !exists(src.file))
-          fails.push_back(fmt::format("the generation has no raw etcd database ({})", src.file.string()));
+          fails.push_back(not_in_generation(r, r.plan_etcd_data_dir() + "/member/snap/db"));
         const auto snap = gen_etcd_snapshot(r);
         std::uint64_t db = src.raw ? (exists(src.file) ? core::lstat_path(src.file)->size : 0)
                                    : snap.value("db_size", std::uint64_t{0});
         need[r.host(r.plan_etcd_data_dir()).parent_path().string()] += db + db / 5;
-        if (!src.packed.empty()) need[r.restore_dir().parent_path().string()] += db;
+        if (!src.packed.empty()) need[core::bfs::path(r.var("restore_dir")).parent_path().string()] += db;
         if (src.raw) warns.push_back("restoring etcd from the raw copy of its data dir, which etcd was writing while "
                                      "it was copied; the consistent snapshot is the safer choice");
         else ok(fmt::format("etcd snapshot at revision {} in the generation", snap.value("revision", 0)));
@@ -602,6 +617,12 @@ void run_preflight(Runner& r) {
     throw Error(text);
   }
 }
+
+}  // namespace
+
+void check_preflight(Runner& r) { run_preflight(r); }
+
+namespace {
 
 void run_stop_static_pods(Runner& r, const PlannedStep& s) {
   const auto names = pod_names(s.args.value("pods", json("all")));

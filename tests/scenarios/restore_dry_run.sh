@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# --dry-run shows the whole plan and changes nothing on the node (a hash of every file
-# before and after); declining a confirmation changes nothing either; a malformed playbook
-# is refused with its file and line before anything runs.
+# --dry-run shows the whole plan and the preflight's results and changes nothing on the node
+# (a hash of every file before and after); it exits 1 when the real run would be refused, and
+# its "Run it with" line repeats every option; declining a confirmation changes nothing
+# either; a malformed playbook is refused with its file and line before anything runs.
 source "$(dirname "$0")/../lib/scenario.sh"
 
 step "a node with a backup; the kubelet stand-in is stopped so that nothing moves"
@@ -13,12 +14,49 @@ before=$(node_state)
 for pb in restore-etcd-snapshot restore-files; do
   step "kdr restore $pb --dry-run"
   expect_rc 0 kdr restore "$pb" --dry-run
-  assert_contains "$OUT" "Dry run: nothing was changed"
+  assert_contains "$OUT" "Dry run: nothing was changed; the preflight passed"
+  assert_contains "$OUT" "Preflight (read-only checks):"
+  assert_contains "$OUT" "ok    generation $(basename "$(latest_gen)") is intact"
   assert_contains "$OUT" "move-aside /var/lib/etcd"
   assert_eq "$(node_state)" "$before" "node after the dry run of $pb"
   [ ! -e "$ROOT/var/lib/kdr" ] || fail "the dry run wrote kdr's state folder"
 done
 assert_contains "$OUT" "copy-back /etc/kubernetes"
+
+step "the Run-it-with line repeats every option, the generation pinned, and runs as printed"
+mkdir -p "$T/more-playbooks"
+cp "$KDR_SOURCE_DIR/playbooks/restore-etcd-snapshot.yaml" "$T/more-playbooks/"
+cp "$ROOT/etc/kdr/kdr.yaml" "$T/my config.yaml"
+expect_rc 0 "$KDR_BIN" --root "$ROOT" --config "$T/my config.yaml" --backup-dir "$BACKUP" restore restore-etcd-snapshot \
+  --dry-run --set bump_revision=false --playbook-dir "$T/more-playbooks"
+line=$(grep -o 'Run it with: .*' <<<"$OUT" | sed 's/^Run it with: //')
+gen=$(basename "$(latest_gen)")
+assert_eq "$line" "kdr --root $ROOT --config '$T/my config.yaml' --backup-dir $BACKUP restore restore-etcd-snapshot -g $gen --set bump_revision=false --playbook-dir $T/more-playbooks" "printed command"
+# it pastes into a shell: the printed command, with --dry-run added, plans the same restore
+eval "set -- $line"
+shift
+expect_rc 0 "$KDR_BIN" "$@" --dry-run
+assert_contains "$OUT" "parameters  bump_revision=false"
+
+step "a restore the preflight would refuse: the dry run says why and exits 1"
+echo "kind: Pod" > "$ROOT/etc/kubernetes/manifests/etcd.yaml.bak"
+expect_rc 1 kdr restore restore-files --dry-run
+assert_contains "$OUT" "preflight found 1 problem"
+assert_contains "$OUT" "etcd.yaml.bak"
+assert_contains "$OUT" "The restore would be refused as it stands"
+rm "$ROOT/etc/kubernetes/manifests/etcd.yaml.bak"
+
+step "a plan that would restore a path the generation does not hold is refused, naming it"
+cp "$ROOT/etc/kubernetes/manifests/etcd.yaml" "$T/etcd.yaml.orig"
+sed -i 's|/var/lib/etcd|/data/etcd|g' "$ROOT/etc/kubernetes/manifests/etcd.yaml"
+# restore-files puts the generation's manifests back, so it restores the generation's data
+# dir; the raw restore keeps the node's manifests, whose data dir the generation lacks
+expect_rc 0 kdr restore restore-files --dry-run
+assert_contains "$OUT" "the node's etcd manifest uses data dir /data/etcd, the backup's used /var/lib/etcd"
+expect_rc 1 kdr restore restore-etcd-snapshot --set etcd_source=raw --dry-run
+assert_contains "$OUT" "holds nothing for /data/etcd/member/snap/db: it was not backed up; etcd's data dir was /var/lib/etcd when the backup ran"
+cp "$T/etcd.yaml.orig" "$ROOT/etc/kubernetes/manifests/etcd.yaml"
+before=$(node_state)
 
 step "declined at the first question: nothing changes"
 OUT=$(echo n | kdr restore restore-etcd-snapshot 2>&1) && fail "a declined restore exited 0"
