@@ -103,11 +103,14 @@ void lower_io_priority(const core::Context& ctx) {
     ctx.out.detail("could not lower the I/O priority: {}", std::strerror(errno));
 }
 
-bool torn_outside(const core::Manifest& manifest, const std::string& etcd_data_dir) {
+// Files that kept changing while copied, outside etcd's data dir (where that is expected).
+std::vector<std::string> torn_outside(const core::Manifest& manifest, const std::string& etcd_data_dir) {
+  std::vector<std::string> out;
   for (const auto& e : manifest.entries)
-    if (e.torn && (etcd_data_dir.empty() || !core::node_path_within(e.path, etcd_data_dir))) return true;
-  return false;
+    if (e.torn && (etcd_data_dir.empty() || !core::node_path_within(e.path, etcd_data_dir))) out.push_back(e.path);
+  return out;
 }
+
 
 // kube-apiserver's key material and policies (an encryption config, an audit policy) must
 // be in every generation: warn when one is named but not covered.
@@ -176,6 +179,20 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout,
     warnings.push_back("no consistent etcd snapshot in this generation: " + outcome.error);
   }
   return step;
+}
+
+// Why a generation is partial: the causes, each once.
+std::vector<std::string> partial_causes(const TreeCopier& copier, const EtcdStep& etcd,
+                                        const std::vector<std::string>& torn) {
+  std::vector<std::string> out;
+  if (etcd.failed)
+    out.push_back(fmt::format("no consistent etcd snapshot ({})", etcd.section.value("snapshot_failure", "failed")));
+  if (copier.not_copied() > 0)
+    out.push_back(fmt::format("{} path(s) could not be read and are not in it", copier.not_copied()));
+  if (!torn.empty())
+    out.push_back(fmt::format("{} file(s) outside etcd's data dir kept changing while copied (first: {})", torn.size(),
+                              torn.front()));
+  return out;
 }
 
 }  // namespace
@@ -290,8 +307,8 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     meta.bytes_copied = copier.counters().bytes_copied;
     meta.bytes_linked = copier.counters().bytes_linked;
     meta.warnings.insert(meta.warnings.end(), copier.warnings().begin(), copier.warnings().end());
-    if (copier.incomplete() || etcd.failed || torn_outside(manifest, layout.data_dir))
-      meta.status = core::GenerationStatus::partial;
+    meta.partial_because = partial_causes(copier, etcd, torn_outside(manifest, layout.data_dir));
+    if (!meta.partial_because.empty()) meta.status = core::GenerationStatus::partial;
 
     auto facts = collect_node_facts(ctx, scan, layout, etcd.server_version, staging);
     artifacts.insert(artifacts.end(), facts.artifacts.begin(), facts.artifacts.end());

@@ -240,6 +240,13 @@ std::string_view to_string(SnapshotFailure failure) {
   return "failed";
 }
 
+std::string snapshot_keys_text(const json& snap) {
+  const auto revisions = snap.value("total_keys", std::uint64_t{0});
+  if (snap.contains("keys") && snap["keys"].is_number_unsigned())
+    return fmt::format("{} keys ({} key revisions)", snap["keys"].get<std::uint64_t>(), revisions);
+  return fmt::format("{} key revisions", revisions);
+}
+
 json SnapshotInfo::to_json() const {
   return {{"file", file},         {"size", size},
           {"sha256", sha256},     {"compression", compression},

@@ -40,6 +40,10 @@ struct SnapshotInfo {
   nlohmann::json to_json() const;
 };
 
+// How many keys a recorded snapshot (meta.json's etcd.snapshot) holds, said the same way
+// everywhere: "3 keys (7 key revisions)", or "7 key revisions" when the live count is unknown.
+std::string snapshot_keys_text(const nlohmann::json& snapshot);
+
 // disk_full: the backup disk ran out of space while the snapshot was written; the run
 // fails (a generation without its snapshot would only push good ones out of retention).
 // tls_file_missing: a client certificate, key or CA file named by the config or the node is not there.

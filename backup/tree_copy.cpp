@@ -82,7 +82,7 @@ void TreeCopier::walk(const std::string& node_path, core::SourceStats& stats) {
     st = core::lstat_path(root_.host(node_path));
   } catch (const Error& e) {
     warnings_.push_back(fmt::format("{}: cannot read ({}); not in this generation", node_path, e.what()));
-    incomplete_ = true;
+    ++not_copied_;
     return;
   }
   if (!st) {
@@ -113,7 +113,7 @@ void TreeCopier::copy_dir(const std::string& node_path, const FileStat& st, core
     names = core::list_dir(root_.host(node_path));
   } catch (const Error& e) {
     warnings_.push_back(fmt::format("{}: {}; its content is not in this generation", node_path, e.what()));
-    incomplete_ = true;
+    ++not_copied_;
   }
   const std::string prefix = node_path == "/" ? "/" : node_path + "/";
   for (const auto& name : names) walk(prefix + name, stats);
@@ -125,7 +125,7 @@ void TreeCopier::copy_symlink(const std::string& node_path, const FileStat& st) 
   const auto read = core::read_link(src);
   if (!read) {
     warnings_.push_back(core::errno_message("read symlink", node_path, errno));
-    incomplete_ = true;
+    ++not_copied_;
     return;
   }
   const std::string& target = *read;
@@ -177,14 +177,14 @@ void TreeCopier::copy_file(const std::string& node_path, const FileStat& st, cor
       warnings_.push_back(fmt::format("{} vanished during the backup", node_path));
     } else {
       warnings_.push_back(core::errno_message("cannot read", node_path, errno) + "; not in this generation");
-      incomplete_ = true;
+      ++not_copied_;
     }
     return;
   }
   FileStat before = core::fstat_fd(in.get(), src);
   if (before.type != FileType::file) {
     warnings_.push_back(fmt::format("{} changed type during the backup; not in this generation", node_path));
-    incomplete_ = true;
+    ++not_copied_;
     return;
   }
   const auto out_path = dest(node_path);

@@ -47,7 +47,9 @@ class TreeCopier {
   std::uint64_t skipped() const { return skipped_; }
   std::uint64_t torn() const { return torn_; }
   // Set when something could not be read: the generation must not be called complete.
-  bool incomplete() const { return incomplete_; }
+  bool incomplete() const { return not_copied_ > 0; }
+  // Paths that could not be read and are missing from the generation (each has a warning).
+  std::uint64_t not_copied() const { return not_copied_; }
 
  private:
   core::Progress* progress_ = nullptr;
@@ -79,7 +81,7 @@ class TreeCopier {
   std::vector<std::string> warnings_;
   CopyCounters counters_;
   std::uint64_t skipped_ = 0, torn_ = 0;
-  bool incomplete_ = false;
+  std::uint64_t not_copied_ = 0;
   std::vector<char> buffer_;
   bool use_copy_file_range_ = true;
 };

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/backup.hpp"
+#include "backup/etcd_snapshot.hpp"
 #include "backup/backup_metrics.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
@@ -114,14 +115,15 @@ Command backup_command() {
     }
     for (const auto& l : result.leftovers_removed) ctx.out.detail("removed leftover of an interrupted run: {}", l);
     for (const auto& w : g.warnings) ctx.out.warn("{}", w);
-    ctx.out.info("generation {} {}: {} files, {} ({} copied, {} hard-linked to the previous generation), "
+    ctx.out.info("generation {} {}{}: {} files, {} ({} copied, {} hard-linked to the previous generation), "
                  "{} warning(s), {:.1f} s",
-                 g.id, core::to_string(g.status), g.files, human_bytes(g.bytes_total), human_bytes(g.bytes_copied),
+                 g.id, core::to_string(g.status),
+                 g.status == core::GenerationStatus::partial ? " (" + core::partial_reason(g) + ")" : "", g.files, human_bytes(g.bytes_total), human_bytes(g.bytes_copied),
                  human_bytes(g.bytes_linked), g.warnings.size(), g.duration_s);
     const auto& etcd = g.extra.value("etcd", nlohmann::json::object());
     if (const auto& snap = etcd.value("snapshot", nlohmann::json()); snap.is_object())
-      ctx.out.info("etcd snapshot: revision {}, {} keys, {} ({}, checked with {}, {:.1f} s)",
-                   snap.value("revision", 0), snap.value("total_keys", 0), human_bytes(snap.value("db_size", 0ull)),
+      ctx.out.info("etcd snapshot: revision {}, {}, {} ({}, checked with {}, {:.1f} s)",
+                   snap.value("revision", 0), backup::snapshot_keys_text(snap), human_bytes(snap.value("db_size", 0ull)),
                    snap.value("file", ""), snap.value("status_tool", ""), snap.value("duration_s", 0.0));
     else if (!etcd.value("snapshot_disabled", false))
       ctx.out.info("etcd snapshot: NONE ({}); the raw data dir copy may be torn", etcd.value("snapshot_failure", "?"));

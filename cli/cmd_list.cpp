@@ -68,6 +68,7 @@ Command list_command() {
       ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5} {:<8}{}", m.id, when, core::to_string(m.status),
                    m.files, human_bytes(m.bytes_total), human_bytes(m.bytes_copied), snapshot_column(m), m.warnings.size(),
                    verified_column(repo, m.id), mark);
+      if (m.status == core::GenerationStatus::partial) ctx.out.info("{:<22} partial: {}", "", core::partial_reason(m));
     }
     return core::ExitCode::ok;
   };

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backup/etcd_snapshot.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/etcd_layout.hpp"
@@ -82,8 +83,9 @@ Command show_command() {
     ctx.out.info("Generation {}{}", entry.id, latest && *latest == entry.id ? "  (latest)" : "");
     ctx.out.info("  taken         {} ({}) on {}, in {:.1f} s, kdr {}", m.started, core::time_ago(m.time), m.hostname, m.duration_s,
                  m.kdr_version);
-    ctx.out.info("  status        {}{}", core::to_string(m.status),
-                 m.warnings.empty() ? "" : fmt::format(", {} warning(s): {}", m.warnings.size(), m.warnings.front()));
+    ctx.out.info("  status        {}{}{}", core::to_string(m.status),
+                 m.status == core::GenerationStatus::partial ? ": " + core::partial_reason(m) : "",
+                 m.warnings.empty() ? "" : fmt::format(" ({} warning(s), kdr show --json lists them)", m.warnings.size()));
     ctx.out.info("  content       {} files, {} folders, {} symlinks, {}; {} new in this generation", m.files, m.dirs,
                  m.symlinks, human_bytes(m.bytes_total), human_bytes(m.bytes_copied));
     ctx.out.info("  sources");
@@ -96,9 +98,7 @@ Command show_command() {
                    s.present ? human_bytes(s.bytes) : "absent", reason);
     }
     if (snap.is_object()) {
-      std::string keys = snap.contains("keys") && snap["keys"].is_number()
-                             ? fmt::format("{} keys", snap["keys"].get<std::uint64_t>())
-                             : fmt::format("{} key revisions", snap.value("total_keys", 0));
+      const auto keys = backup::snapshot_keys_text(snap);
       ctx.out.info("  etcd          snapshot at revision {}, {}, {} ({}{}), etcd {}", snap.value("revision", 0), keys,
                    human_bytes(snap.value("db_size", std::uint64_t{0})), snap.value("file", ""),
                    snap.value("compression", "none") == "zstd"

@@ -191,15 +191,8 @@ void choose_external(EtcdLayout& l, const ApiserverEtcd& a) {
   l.endpoints_origin = fmt::format("kube-apiserver --etcd-servers ({})", a.manifest);
 }
 
-// The client certificate, in the documented order.
-EtcdClientTls choose_tls(const Config& config, const NodeRoot& root, const EtcdLayout& l,
-                         const std::optional<ApiserverEtcd>& api) {
-  const auto& e = config.etcd;
-  EtcdClientTls t;
-  if (!e.cacert.empty() || !e.cert.empty() || !e.key.empty()) {
-    t = {e.cacert, e.cert, e.key, fmt::format("config {} (etcd.cacert, etcd.cert, etcd.key)", config.origin), true};
-    return t;
-  }
+// The client certificate found on the node, in the documented order after the config.
+EtcdClientTls found_tls(const NodeRoot& root, const EtcdLayout& l, const std::optional<ApiserverEtcd>& api) {
   const std::string pki = l.member && !l.member->trusted_ca_host.empty()
                               ? l.member->trusted_ca_host.substr(0, l.member->trusted_ca_host.rfind('/'))
                               : std::string(kubeadm_etcd_pki);
@@ -217,15 +210,33 @@ EtcdClientTls choose_tls(const Config& config, const NodeRoot& root, const EtcdL
       if (auto it = env.find(b); it != env.end()) return it->second;
       return std::string();
     };
-    t = {get("ETCDCTL_CACERT", "ETCDCTL_CA_FILE"), get("ETCDCTL_CERT", "ETCDCTL_CERT_FILE"),
-         get("ETCDCTL_KEY", "ETCDCTL_KEY_FILE"), "etcdctl's settings (ETCDCTL_CERT) in the systemd environment files",
-         false};
+    EtcdClientTls t{get("ETCDCTL_CACERT", "ETCDCTL_CA_FILE"), get("ETCDCTL_CERT", "ETCDCTL_CERT_FILE"),
+                    get("ETCDCTL_KEY", "ETCDCTL_KEY_FILE"),
+                    "etcdctl's settings (ETCDCTL_CERT) in the systemd environment files", false};
     if (!t.cert.empty() && !t.key.empty()) return t;
   }
   return {pki + "/ca.crt", hc + ".crt", hc + ".key",
           "kubeadm's default paths: no etcd client certificate was found (not in the config, no health-check client, "
           "no kube-apiserver --etcd-certfile, no ETCDCTL_CERT); set etcd.cert, etcd.key and etcd.cacert in the config",
           false};
+}
+
+// The config's files where it names them, the node's for the rest.
+EtcdClientTls choose_tls(const Config& config, const NodeRoot& root, const EtcdLayout& l,
+                         const std::optional<ApiserverEtcd>& api) {
+  const auto& e = config.etcd;
+  auto t = found_tls(root, l, api);
+  if (e.cacert.empty() && e.cert.empty() && e.key.empty()) return t;
+  std::vector<std::string> named;
+  if (!e.cacert.empty()) t.cacert = e.cacert, named.emplace_back("etcd.cacert");
+  if (!e.cert.empty()) t.cert = e.cert, named.emplace_back("etcd.cert");
+  if (!e.key.empty()) t.key = e.key, named.emplace_back("etcd.key");
+  std::string keys;
+  for (const auto& n : named) keys += (keys.empty() ? "" : ", ") + n;
+  t.origin = named.size() == 3 ? fmt::format("config {} ({})", config.origin, keys)
+                               : fmt::format("config {} ({}; the rest from {})", config.origin, keys, t.origin);
+  t.from_config = true;
+  return t;
 }
 
 }  // namespace

@@ -48,6 +48,7 @@ json GenerationMeta::to_json() const {
       {"duration_s", duration_s},
       {"warnings", warnings},
   };
+  if (status == GenerationStatus::partial) j["partial_because"] = partial_because;
   for (const auto& [k, v] : extra.items()) j[k] = v;
   return j;
 }
@@ -107,9 +108,10 @@ GenerationMeta GenerationMeta::from_json(const json& j, const std::string& origi
     m.files_linked = json_whole_or<std::uint64_t>(j, "files_linked", 0);
     m.duration_s = j.value("duration_s", 0.0);
     m.warnings = j.value("warnings", std::vector<std::string>{});
+    m.partial_because = j.value("partial_because", std::vector<std::string>{});
     static const char* known[] = {"kdr_generation", "id", "status", "time", "started", "finished", "hostname",
                                   "root", "kdr_version", "sources", "counts", "bytes", "files_copied",
-                                  "files_linked", "duration_s", "warnings"};
+                                  "files_linked", "duration_s", "warnings", "partial_because"};
     for (const auto& [k, v] : j.items())
       if (std::find(std::begin(known), std::end(known), k) == std::end(known)) m.extra[k] = v;
     return m;
@@ -119,6 +121,14 @@ GenerationMeta GenerationMeta::from_json(const json& j, const std::string& origi
     if (std::string_view(e.what()).rfind(origin, 0) == 0) throw;
     throw Error(fmt::format("{}: {}", origin, e.what()));
   }
+}
+
+std::string partial_reason(const GenerationMeta& meta) {
+  if (meta.status != GenerationStatus::partial) return "";
+  std::string out;
+  for (const auto& r : meta.partial_because) out += (out.empty() ? "" : "; ") + r;
+  if (!out.empty()) return out;
+  return meta.warnings.empty() ? "see its warnings (kdr show)" : meta.warnings.front();
 }
 
 std::string time_ago(std::int64_t then) {

@@ -42,6 +42,7 @@ struct GenerationMeta {
   std::uint64_t files_copied = 0, files_linked = 0;
   double duration_s = 0;
   std::vector<std::string> warnings;
+  std::vector<std::string> partial_because;  // why the status is partial: the causes, not every warning
   nlohmann::json extra = nlohmann::json::object();  // sections added by later steps (etcd, verify)
 
   nlohmann::json to_json() const;
@@ -49,6 +50,10 @@ struct GenerationMeta {
   // meta.json's text; throws Error naming `origin` when it is not valid JSON or not a meta
   static GenerationMeta parse(std::string_view text, const std::string& origin);
 };
+
+// Why a generation is partial, in one line: its recorded causes, or (generations of older
+// kdr versions) its first warning. Empty for a complete one.
+std::string partial_reason(const GenerationMeta& meta);
 
 // "2026-11-24T20:17:58Z"
 std::string iso_time(std::int64_t epoch_seconds);

@@ -433,8 +433,7 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
       vars["etcd_restored_from"] = plan.steps.back().args.value("source", "snapshot");
   }
   if (entry.meta->status == core::GenerationStatus::partial)
-    plan.notes.push_back(fmt::format("generation {} is partial: {}", entry.id,
-                                     entry.meta->warnings.empty() ? "see kdr list" : entry.meta->warnings.front()));
+    plan.notes.push_back(fmt::format("generation {} is partial: {}", entry.id, core::partial_reason(*entry.meta)));
   return out;
 }
 

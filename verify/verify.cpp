@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "backup/etcd_snapshot.hpp"
 #include "core/control_plane.hpp"
 #include "core/error.hpp"
 #include "core/etcd_layout.hpp"
@@ -32,12 +33,8 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
   // What it can restore
   if (r.etcd.snapshot_ok) {
     const auto snap = g.meta.extra.value("etcd", nlohmann::json::object()).value("snapshot", nlohmann::json());
-    const bool live_keys = snap.is_object() && snap.contains("keys") && snap["keys"].is_number();
-    r.can_restore.push_back(
-        live_keys ? fmt::format("etcd from a consistent snapshot at revision {} with {} keys", r.etcd.revision,
-                                snap["keys"].get<std::uint64_t>())
-                  : fmt::format("etcd from a consistent snapshot at revision {} ({} key revisions)", r.etcd.revision,
-                                r.etcd.total_keys));
+    r.can_restore.push_back(fmt::format("etcd from a consistent snapshot at revision {} with {}", r.etcd.revision,
+                                        backup::snapshot_keys_text(snap)));
   }
   else if (!etcd_dir.empty() && source(g.meta, etcd_dir) != nullptr && !any_error_under(f, "integrity", etcd_dir))
     r.can_restore.push_back(fmt::format("etcd only from the raw copy of {} (no checked snapshot; it may be torn)", etcd_dir));
@@ -73,9 +70,16 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
 
   // The next command
   const auto errors = [&](const char* check) { return by_check.count(check) ? by_check.at(check).first : 0; };
-  if (errors("integrity") > 0 || errors("etcd") > 0)
+  if (errors("integrity") > 0)
     r.next = "do not restore from this generation: check an older one (kdr list; kdr verify <id>), then take a new "
              "backup (kdr backup) and find what damaged this one";
+  else if (errors("etcd") > 0)
+    r.next = fmt::format("its files are whole: kdr restore restore-files -g {} puts /etc/kubernetes back from it (and "
+                         "etcd's raw data dir, which may be torn). For etcd at a consistent point in time use a "
+                         "generation with a checked snapshot (kdr list), and find why this one has none{}",
+                         g.id,
+                         g.meta.status == core::GenerationStatus::partial ? " (" + core::partial_reason(g.meta) + ")"
+                                                                          : std::string());
   else if (errors("certificates") > 0)
     r.next = "renew the certificates before relying on a restore (kubeadm certs renew all), then kdr backup";
   else if (errors("live") > 0)

@@ -80,7 +80,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj 
   -keyout "$ROOT/etc/stranger.key" -out "$ROOT/etc/stranger.crt" 2>/dev/null
 config 'etcd: {cert: /etc/stranger.crt, key: /etc/stranger.key}'
 expect_rc 3 kdr backup
-assert_contains "$OUT" "refused the client certificate"
+assert_contains "$OUT" "refused the client certificate /etc/stranger.crt (from config"
+assert_contains "$OUT" "the rest from kubeadm's etcd health-check client"
 assert_eq "$(jq -r .etcd.snapshot_failure "$(latest_gen)/meta.json")" "certificate-refused" "failure kind"
 
 step "no etcdctl: partial (3), with its own message"
@@ -110,8 +111,16 @@ assert_eq "$(jq -r .status "$G/meta.json")" "partial" "status"
 assert_eq "$(jq -r .etcd.snapshot "$G/meta.json")" "null" "no snapshot"
 [ -f "$G/files/var/lib/etcd/member/snap/db" ] && [ -f "$G/files/etc/kubernetes/admin.conf" ] || fail "files not kept"
 [ ! -e "$G/etcd" ] || [ -z "$(ls -A "$G/etcd")" ] || fail "a failed snapshot left files: $(ls -A "$G/etcd")"
+jq -e '.partial_because == ["no consistent etcd snapshot (unreachable)"]' "$G/meta.json" >/dev/null ||
+  fail "recorded cause: $(jq -c .partial_because "$G/meta.json")"
 expect_rc 0 kdr list
 assert_contains "$(grep "$(basename "$G")" <<<"$OUT")" "NONE"
+assert_contains "$OUT" "partial: no consistent etcd snapshot (unreachable)"
+expect_rc 0 kdr show
+assert_contains "$OUT" "status        partial: no consistent etcd snapshot (unreachable)"
+# the files are whole: verify sends the operator to restore-files, as the runbook does
+expect_rc 4 kdr verify --no-live
+assert_contains "$OUT" "Next: its files are whole: kdr restore restore-files -g $(basename "$G")"
 sandbox_start_etcd "$ROOT"
 
 step "a read-only backup disk: a clear error naming it, exit 1"

@@ -159,6 +159,15 @@ TEST_CASE("layout: the client certificate: config, then health-check client, the
     CHECK(l.tls.from_config);
     CHECK_THAT(l.tls.origin, Catch::Contains("kdr.yaml"));
   }
+  SECTION("a config naming only the certificate and key keeps the node's CA") {
+    n.write("etc/kubernetes/pki/etcd/healthcheck-client.crt", "c");
+    n.write("etc/kubernetes/pki/etcd/healthcheck-client.key", "k");
+    n.config = core::parse_config("etcd: {cert: /etc/etcd/pki/me.crt, key: /etc/etcd/pki/me.key}\n", "kdr.yaml");
+    const auto l = n.layout();
+    CHECK(l.tls.cert == "/etc/etcd/pki/me.crt");
+    CHECK(l.tls.cacert == "/etc/kubernetes/pki/etcd/ca.crt");
+    CHECK_THAT(l.tls.origin, Catch::Contains("etcd.cert, etcd.key; the rest from kubeadm's etcd health-check client"));
+  }
   SECTION("nothing found: kubeadm's paths, and the config keys that fix it") {
     n.config = core::parse_config("static_pod_path: /nowhere\n", "kdr.yaml");
     const auto l = n.layout();
