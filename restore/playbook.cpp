@@ -93,8 +93,9 @@ std::optional<StepType> step_type_from_string(std::string_view text) {
 bool changes_node(StepType type) { return info(type).changes_node; }
 
 const std::vector<std::string>& builtin_variables() {
-  static const std::vector<std::string> v = {"generation",    "generation_dir", "restore_id",     "restore_dir",
-                                             "etcd_data_dir", "static_pod_path", "kubeadm_config", "root"};
+  static const std::vector<std::string> v = {"generation",    "generation_dir",  "restore_id",     "restore_dir",
+                                             "etcd_data_dir", "static_pod_path", "kubeadm_config", "root",
+                                             "kubeadm_etcd_dir_check"};
   return v;
 }
 

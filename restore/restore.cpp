@@ -40,7 +40,11 @@ std::vector<core::bfs::path> search_dirs(const core::Context& ctx, const std::ve
 
 json Plan::to_json() const {
   json steps_j = json::array();
-  for (const auto& s : steps) steps_j.push_back({{"type", to_string(s.type)}, {"title", s.title}, {"args", s.args}});
+  for (const auto& s : steps) {
+    json j = {{"type", to_string(s.type)}, {"title", s.title}, {"args", s.args}};
+    if (!s.blocked.empty()) j["blocked"] = s.blocked;
+    steps_j.push_back(j);
+  }
   return {{"format", 1},          {"id", id},       {"playbook", playbook}, {"playbook_file", playbook_file},
           {"generation", generation}, {"generation_dir", generation_dir}, {"root", root}, {"vars", vars},
           {"notes", notes},       {"etcd", etcd},   {"steps", steps_j}};
@@ -60,7 +64,7 @@ Plan Plan::from_json(const json& j) {
   for (const auto& s : j.at("steps")) {
     auto type = step_type_from_string(s.at("type").get<std::string>());
     if (!type) throw Error("plan.json names an unknown step type " + s.at("type").dump());
-    p.steps.push_back({*type, s.value("title", ""), s.value("args", json::object())});
+    p.steps.push_back({*type, s.value("title", ""), s.value("args", json::object()), s.value("blocked", "")});
   }
   return p;
 }
@@ -87,6 +91,8 @@ bool plan_starts_from_generation(const Playbook& pb) {
     }
   return false;
 }
+
+bool step_uses_etcd_data_dir(const StepSpec& spec);
 
 // The etcd member the restored data must fit: from the manifest that will run it (the
 // generation's when the playbook starts the generation's manifests, else the node's),
@@ -133,10 +139,20 @@ json choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::Gen
                                 live_member->data_dir_host, gen_member->data_dir_host,
                                 chosen["data_dir"].get<std::string>(), chosen["from"].get<std::string>()));
   const auto ic = chosen.value("initial_cluster", "");
-  if (std::count(ic.begin(), ic.end(), ',') > 0)
+  const bool snapshot = std::any_of(pb.steps.begin(), pb.steps.end(),
+                                    [](const StepSpec& s) { return s.type == StepType::etcd_snapshot_restore; });
+  const bool raw_files = std::any_of(pb.steps.begin(), pb.steps.end(), [](const StepSpec& s) {
+    return s.type == StepType::copy_back && step_uses_etcd_data_dir(s);
+  });
+  if (std::count(ic.begin(), ic.end(), ',') > 0 && snapshot)
     notes.push_back(fmt::format("the etcd manifest names several members ({}); a snapshot restore makes a one-member "
                                 "cluster of this node: the other members must be removed and joined again "
                                 "(docs/runbook.md, HA)",
+                                ic));
+  else if (std::count(ic.begin(), ic.end(), ',') > 0 && raw_files)
+    notes.push_back(fmt::format("the etcd manifest names several members ({}); this member's data dir goes back as it "
+                                "was at the backup while the other members keep the cluster's newer state: if it does "
+                                "not catch up from them, remove it and join it again (docs/runbook.md, HA)",
                                 ic));
   return chosen;
 }
@@ -255,6 +271,26 @@ std::vector<std::string> member_restore_commands(const verify::GenerationView& g
   throw Error(text, ExitCode::failed);
 }
 
+// A kubeadm configuration file among the generation's files (kubeadm-config.yaml beside
+// /etc/kubernetes, or wherever the cluster's installer kept it): a *.yaml/*.yml/*.conf with
+// "kubeadm" in its name that holds a ClusterConfiguration.
+std::optional<std::string> kubeadm_config_file(const verify::GenerationView& g) {
+  if (!g.manifest) return std::nullopt;
+  for (const auto& e : g.manifest->entries) {
+    if (e.type != core::FileType::file || e.size > (1u << 20)) continue;
+    const auto name = core::bfs::path(e.path).filename().string();
+    const auto ext = core::bfs::path(e.path).extension().string();
+    if (name.find("kubeadm") == std::string::npos || (ext != ".yaml" && ext != ".yml" && ext != ".conf")) continue;
+    try {
+      if (core::read_file(g.dir / core::generation_relative_path(e.path)).find("kind: ClusterConfiguration") !=
+          std::string::npos)
+        return e.path;
+    } catch (const Error&) {
+    }
+  }
+  return std::nullopt;
+}
+
 std::map<std::string, std::string> parameter_values(const Playbook& pb, const std::vector<std::string>& set) {
   std::map<std::string, std::string> values;
   for (const auto& p : pb.parameters) values[p.name] = p.default_value;
@@ -294,11 +330,27 @@ json substitute_value(const json& v, const std::map<std::string, std::string>& v
   return substitute(text, vars, where);
 }
 
+// Why a field cannot be filled in: the first ${variable} in it that is unavailable.
+std::optional<std::string> unavailable_in(const json& v, const std::map<std::string, std::string>& unavailable) {
+  for (const auto& x : v.is_array() ? v : json::array({v})) {
+    if (!x.is_string()) continue;
+    for (const auto& name : variables_in(x.get<std::string>()))
+      if (auto it = unavailable.find(name); it != unavailable.end())
+        return fmt::format("needs ${{{}}}: {}", name, it->second);
+  }
+  return std::nullopt;
+}
+
 PlannedStep plan_step(const core::Context& ctx, const StepSpec& spec, const std::map<std::string, std::string>& vars,
                       const std::map<std::string, std::string>& unavailable) {
   PlannedStep s;
   s.type = spec.type;
   for (const auto& [name, field] : spec.fields) {
+    if (auto why = unavailable_in(field.value, unavailable)) {
+      s.blocked = *why;
+      s.args[name] = field.value;  // as written: the plan shows what it needs
+      continue;
+    }
     auto v = substitute_value(field.value, vars, unavailable, field.where);
     auto bad = [&, name = name, where = field.where](const std::string& what) {
       throw UsageError(fmt::format("{}: key '{}': {}", where, name, what));
@@ -392,6 +444,7 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
     refuse_etcd_elsewhere(out.gen, kind, live_layout, pb.name);
   if (etcd_here) {
     plan.etcd = choose_etcd(ctx, pb, out.gen, live_layout, plan.notes);
+    plan.etcd["kind"] = core::to_string(kind);
     for (const auto& p : live_layout.problems) plan.notes.push_back(p);
   } else {
     const auto rec = out.gen.meta.extra.value("node", json::object()).value("etcd", json::object());
@@ -411,6 +464,10 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   vars["static_pod_path"] = ctx.config.static_pod_path;
   vars["etcd_data_dir"] = plan.etcd.at("data_dir").get<std::string>();
   vars["root"] = ctx.root.root().string();
+  // kubeadm names its check of the etcd data dir after the path: DirAvailable--var-lib-etcd
+  std::string check = "DirAvailable-" + vars["etcd_data_dir"];
+  std::replace(check.begin(), check.end(), '/', '-');
+  vars["kubeadm_etcd_dir_check"] = check;
   const auto kubeadm_rel = entry.meta->extra.value("node", json::object()).value("kubeadm_config", "");
   if (!kubeadm_rel.empty() && core::lstat_path(entry.path / kubeadm_rel)) {
     vars["kubeadm_config"] = (entry.path / kubeadm_rel).string();
@@ -418,10 +475,24 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
     std::string why = "not captured";
     for (const auto& w : entry.meta->extra.value("node", json::object()).value("not_captured", json::array()))
       if (w.get<std::string>().rfind("kubeadm-config", 0) == 0) why = w.get<std::string>();
-    unavailable["kubeadm_config"] = fmt::format(
-        "generation {} has no saved kubeadm configuration ({}); pick a generation that has one, or write the "
-        "cluster's kubeadm config by hand and use a playbook of your own",
-        entry.id, why);
+    if (const auto file = kubeadm_config_file(out.gen)) {
+      vars["kubeadm_config"] = (entry.path / core::generation_relative_path(*file)).string();
+      if (std::any_of(pb.steps.begin(), pb.steps.end(), [](const StepSpec& st) {
+            return std::any_of(st.fields.begin(), st.fields.end(), [](const auto& f) {
+              return f.second.value.dump().find("${kubeadm_config}") != std::string::npos;
+            });
+          }))
+        plan.notes.push_back(fmt::format("the kubeadm configuration comes from the generation's copy of {}: the "
+                                         "kubeadm-config ConfigMap was not saved ({}); read it before kubeadm init "
+                                         "uses it",
+                                         *file, why));
+    } else {
+      unavailable["kubeadm_config"] = fmt::format(
+          "generation {} has no saved kubeadm configuration ({}) and no kubeadm config file (a ClusterConfiguration) "
+          "among its files; pick a generation that has one, or write the cluster's kubeadm config by hand and use a "
+          "playbook of your own",
+          entry.id, why);
+    }
   }
   for (const auto& [k, v] : parameter_values(pb, set)) vars[k] = v;
 
@@ -453,7 +524,7 @@ void print_plan(const Runner& r, const JournalSummary* done) {
   std::string params;
   for (const auto& [k, v] : p.vars)
     if (!std::set<std::string>{"generation", "generation_dir", "restore_id", "restore_dir", "static_pod_path",
-                               "etcd_data_dir", "root", "kubeadm_config", "etcd_restored_from"}
+                               "etcd_data_dir", "root", "kubeadm_config", "etcd_restored_from", "kubeadm_etcd_dir_check"}
              .count(k))
       params += (params.empty() ? "" : " ") + k + "=" + v;
   if (!params.empty()) out.info("  parameters  {}", params);

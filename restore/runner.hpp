@@ -21,6 +21,9 @@ struct PlannedStep {
   StepType type = StepType::manual;
   std::string title;
   nlohmann::json args = nlohmann::json::object();  // the step's fields, variables substituted
+  // Why the step cannot run as planned (a variable the generation cannot give, e.g. no saved
+  // kubeadm configuration); empty when it can. The plan shows it; preflight refuses it.
+  std::string blocked;
 };
 
 struct Plan {
@@ -54,6 +57,11 @@ struct Runner {
   const std::string& var(const std::string& name) const { return plan.vars.at(name); }
   const nlohmann::json& plan_etcd() const { return plan.etcd; }
   std::string plan_etcd_data_dir() const { return plan.etcd.at("data_dir").get<std::string>(); }
+  // False when etcd runs elsewhere or under systemd: the plan leaves its data alone.
+  bool etcd_on_node() const {
+    const auto kind = plan.etcd.value("kind", std::string("static-pod"));
+    return kind == "static-pod" || kind == "unknown";
+  }
   std::string aside_path(const std::string& node_path) const;  // host path of <path>.kdr-<id>
   std::string temp_path(const std::string& node_path) const;   // host path of <path>.kdr-<id>.new
 

@@ -320,8 +320,35 @@ std::uint64_t free_bytes_at(const path& p) {
 
 // ---- describing ---------------------------------------------------------------------------
 
+namespace {
+
+// "all static pods", or the names: what a step's `pods` says, in words.
+std::string pods_text(const json& pods) {
+  if (pods.is_string()) return "all static pods";
+  std::string out;
+  for (const auto& p : pods) out += (out.empty() ? "" : ", ") + p.get<std::string>();
+  return out;
+}
+
+// Whether wait-healthy can ask kube-apiserver's /livez, and through what; or why not.
+struct LivezCheck {
+  bool possible = false;
+  std::string why;  // the kubeconfig used, or the reason it is not checked
+};
+
+LivezCheck livez_check(const Runner& r, bool apiserver_expected) {
+  const auto& kubeconfig = r.ctx.config.kubeconfig;
+  if (!apiserver_expected) return {false, "no kube-apiserver manifest on this node"};
+  if (kubeconfig.empty()) return {false, "no kubeconfig in the config"};
+  if (core::find_program("kubectl").empty()) return {false, "kubectl not found"};
+  return {true, kubeconfig};
+}
+
+}  // namespace
+
 std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
   std::vector<std::string> out;
+  if (!s.blocked.empty()) return {"CANNOT RUN: " + s.blocked};
   const auto& spp = r.var("static_pod_path");
   switch (s.type) {
     case StepType::preflight:
@@ -338,7 +365,7 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
     }
     case StepType::wait_stopped:
       out.push_back(fmt::format("wait up to {} s until {} no longer run ({})", timeout_arg(s, 120),
-                                s.args.value("pods", json("all")).dump(),
+                                pods_text(s.args.value("pods", json("all"))),
                                 r.ctx.root.is_real_root() && !core::find_program("crictl").empty() ? "crictl"
                                                                                                    : "process table"));
       break;
@@ -384,8 +411,8 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
     }
     case StepType::start_static_pods: {
       const auto from = s.args.value("from", "stopped");
-      out.push_back(fmt::format("put {} manifests back into {} ({}), etcd first",
-                                s.args.value("pods", json("all")).dump(), spp,
+      out.push_back(fmt::format("put the manifests of {} back into {} ({}), etcd first",
+                                pods_text(s.args.value("pods", json("all"))), spp,
                                 from == "generation" ? "the generation's copies, SHA-256 checked"
                                                      : "the ones kdr took out, from <journal>/manifests/"));
       break;
@@ -397,9 +424,17 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
         bar = fmt::format(", revision >= {}", snap.value("revision", 0));
         if (snap.contains("keys") && !snap["keys"].is_null()) bar += fmt::format(", keys >= {}", snap["keys"].get<std::uint64_t>());
       }
-      out.push_back(fmt::format("wait up to {} s: etcd answers with the manifest's data dir{}", timeout_arg(s, 300), bar));
-      out.push_back(r.ctx.config.kubeconfig.empty() ? "kube-apiserver /livez: not checked (no kubeconfig in the config)"
-                                                     : "kube-apiserver /livez through " + r.ctx.config.kubeconfig);
+      const auto layout = core::detect_etcd_layout(r.ctx.config, r.ctx.root, live_pods(r));
+      if (r.etcd_on_node())
+        out.push_back(fmt::format("wait up to {} s: etcd answers with the manifest's data dir{}", timeout_arg(s, 300), bar));
+      else
+        out.push_back(fmt::format("wait up to {} s: etcd answers ({})", timeout_arg(s, 300), layout.summary()));
+      // kube-apiserver runs after the restore if the node or the generation has its manifest
+      const bool apiserver = core::find_pod(live_pods(r), "kube-apiserver") != nullptr ||
+                             core::find_pod(generation_pods(r.gen, spp), "kube-apiserver") != nullptr;
+      const auto livez = livez_check(r, apiserver);
+      out.push_back(livez.possible ? "then kube-apiserver /livez through " + livez.why
+                                   : "kube-apiserver /livez: not checked (" + livez.why + ")");
       break;
     }
     case StepType::kubeadm: {
@@ -449,6 +484,10 @@ void run_preflight(Runner& r) {
     fails.push_back("restoring a real node needs root: run kdr with sudo");
   else
     ok(ctx.root.is_real_root() ? "running as root" : "sandbox node under " + ctx.root.root().string());
+
+  for (std::size_t i = 0; i < r.plan.steps.size(); ++i)
+    if (!r.plan.steps[i].blocked.empty())
+      fails.push_back(fmt::format("step {} ({}) {}", i + 1, r.plan.steps[i].title, r.plan.steps[i].blocked));
 
   const auto& spp = r.var("static_pod_path");
   auto strays = stray_manifests(ctx.root, spp);
@@ -958,10 +997,11 @@ void run_wait_healthy(Runner& r, const PlannedStep& s) {
   }
   // kube-apiserver, when kdr can reach it.
   const auto scan = live_pods(r);
-  if (!core::find_pod(scan, "kube-apiserver")) return;
-  if (r.ctx.config.kubeconfig.empty() || core::find_program("kubectl").empty()) {
-    r.ctx.out.info("      kube-apiserver /livez not checked ({})",
-                   r.ctx.config.kubeconfig.empty() ? "no kubeconfig in the config" : "kubectl not found");
+  auto livez = livez_check(r, core::find_pod(scan, "kube-apiserver") != nullptr);
+  if (livez.possible && !core::lstat_path(r.host(r.ctx.config.kubeconfig)))
+    livez = {false, fmt::format("no kubeconfig at {}", r.ctx.config.kubeconfig)};
+  if (!livez.possible) {
+    r.ctx.out.info("      kube-apiserver /livez not checked ({})", livez.why);
     return;
   }
   const auto kubeconfig = r.host(r.ctx.config.kubeconfig).string();
@@ -1022,6 +1062,7 @@ void run_command(Runner& r, std::vector<std::string> argv, int timeout_s) {
 }  // namespace
 
 void run_step(Runner& r, const PlannedStep& s) {
+  if (!s.blocked.empty()) throw Error(fmt::format("step '{}' {}", s.title, s.blocked));
   switch (s.type) {
     case StepType::preflight: return run_preflight(r);
     case StepType::stop_static_pods: return run_stop_static_pods(r, s);
