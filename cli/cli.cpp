@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
@@ -64,6 +66,33 @@ int report_error(const core::Error& e, bool json) {
   return core::to_int(e.code());
 }
 
+// The first word of the command line that is not a global option or its value: the
+// command the user meant.
+std::string first_command_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config" || a == "--root" || a == "--backup-dir") {
+      ++i;
+      continue;
+    }
+    if (!a.empty() && a.front() != '-') return a;
+  }
+  return "";
+}
+
+// "kdr nosuch": name the unknown command and list the real ones, rather than CLI11's
+// "A subcommand is required".
+std::optional<std::string> unknown_command(int argc, char** argv, const std::vector<Command>& commands) {
+  const auto word = first_command_word(argc, argv);
+  if (word.empty()) return std::nullopt;
+  std::string names;
+  for (const auto& c : commands) {
+    if (c.name == word) return std::nullopt;
+    names += (names.empty() ? "" : ", ") + c.name;
+  }
+  return fmt::format("unknown command '{}'; the commands are: {} (kdr --help describes them)", word, names);
+}
+
 }  // namespace
 
 std::string human_bytes(std::uint64_t bytes) {
@@ -103,6 +132,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (auto unknown = unknown_command(argc, argv, commands)) {
+      core::Output().error(*unknown);
+      return core::to_int(core::ExitCode::usage);
+    }
     const int rc = app.exit(e);
     return rc == 0 ? 0 : core::to_int(core::ExitCode::usage);
   }

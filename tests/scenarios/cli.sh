@@ -9,6 +9,9 @@ done
 expect_rc 0 "$KDR_BIN" --version
 assert_contains "$OUT" "kdr 0."
 expect_rc 2 "$KDR_BIN" frobnicate
+assert_contains "$OUT" "unknown command 'frobnicate'; the commands are: backup, verify, list"
+expect_rc 2 "$KDR_BIN" --root / frobnicate now
+assert_contains "$OUT" "unknown command 'frobnicate'"
 expect_rc 2 "$KDR_BIN"
 expect_rc 2 "$KDR_BIN" backup --no-such-flag
 expect_rc 2 "$KDR_BIN" --root "$T/nowhere" sources
