@@ -65,6 +65,7 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
         "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, name, timeout, type)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n    path: ${nope}/x\n") ==
         "pb.yaml:4:11: unknown variable ${nope} (known: etcd_data_dir, generation, generation_dir, kubeadm_config, "
+        "kubeadm_etcd_dir_check, "
         "restore_dir, restore_id, root, static_pod_path)");
   CHECK(error_of("name: x\nsteps: [{type: preflight}]\nparameters:\n  - {name: p, default: c, choices: [a, b]}\n") ==
         "pb.yaml:4:5: key 'parameters[0]': the default 'c' is not one of the choices");
