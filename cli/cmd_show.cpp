@@ -54,7 +54,7 @@ Command show_command() {
 
     const auto layout = node.value("etcd", json::object());
     const auto kind = core::etcd_kind_from_string(layout.value("kind", "")).value_or(core::EtcdKind::static_pod);
-    const bool local_etcd = kind == core::EtcdKind::static_pod || kind == core::EtcdKind::unknown;
+    const bool local_etcd = core::kdr_drives_etcd(kind);
     const auto etcd_dir = verify::etcd_data_dir_of(g, ctx.config);
     bool has_etc = false, has_etcd_files = false;
     for (const auto& s : m.sources) {

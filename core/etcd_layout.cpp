@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/process_table.hpp"
 
 namespace kdr::core {
 
@@ -185,6 +186,49 @@ void choose_systemd(EtcdLayout& l, const Config& config, const SystemdEtcd& s) {
   l.endpoints_origin = where;
 }
 
+// An etcd process of this node that no manifest or known unit runs (a unit elsewhere, a
+// container, a shell): its data dir and client URLs from its arguments or environment.
+std::optional<ProcessEntry> find_etcd_process(const NodeRoot& root) {
+  auto procs = node_processes(root, {"etcd"});
+  if (procs.empty()) return std::nullopt;
+  return procs.front();
+}
+
+std::string node_path_of(const NodeRoot& root, const std::string& host_path) {
+  if (root.is_real_root()) return host_path;
+  const auto prefix = root.root().string();
+  return host_path.rfind(prefix + "/", 0) == 0 ? host_path.substr(prefix.size()) : host_path;
+}
+
+void choose_local(EtcdLayout& l, const Config& config, const NodeRoot& root, const ProcessEntry& p) {
+  l.kind = EtcdKind::local;
+  const auto env = process_environment(p.pid);
+  auto setting = [&](const char* env_name, std::string_view flag) {
+    auto v = flag_argument(p.argv, flag);
+    if (v.empty())
+      if (auto it = env.find(env_name); it != env.end()) v = it->second;
+    return v;
+  };
+  auto data_dir = setting("ETCD_DATA_DIR", "data-dir");
+  if (!data_dir.empty() && data_dir.front() != '/') data_dir = process_cwd(p.pid) + "/" + data_dir;
+  if (data_dir.empty()) {
+    l.data_dir = config.etcd_data_dir;
+    l.data_dir_origin = fmt::format("config etcd_data_dir: etcd (pid {}) runs outside the static pods and does not "
+                                    "say its data dir",
+                                    p.pid);
+    l.problems.push_back(fmt::format("etcd (pid {}) runs on this node from neither a static pod nor a known unit and "
+                                     "names no data dir; kdr assumes {} (etcd_data_dir in the config)",
+                                     p.pid, config.etcd_data_dir));
+  } else {
+    l.data_dir = node_path_of(root, data_dir);
+    l.data_dir_origin = fmt::format("the running etcd, pid {} (--data-dir or ETCD_DATA_DIR)", p.pid);
+  }
+  auto urls = split_list(setting("ETCD_LISTEN_CLIENT_URLS", "listen-client-urls"));
+  if (urls.empty()) urls.push_back("http://127.0.0.1:2379");  // etcd's default
+  l.endpoints = loopback_first(urls);
+  l.endpoints_origin = fmt::format("the running etcd, pid {}", p.pid);
+}
+
 void choose_external(EtcdLayout& l, const ApiserverEtcd& a) {
   l.kind = EtcdKind::external;
   l.endpoints = a.servers;
@@ -245,6 +289,7 @@ std::string_view to_string(EtcdKind kind) {
   switch (kind) {
     case EtcdKind::static_pod: return "static-pod";
     case EtcdKind::systemd: return "systemd";
+    case EtcdKind::local: return "local";
     case EtcdKind::external: return "external";
     case EtcdKind::unknown: return "unknown";
   }
@@ -252,10 +297,12 @@ std::string_view to_string(EtcdKind kind) {
 }
 
 std::optional<EtcdKind> etcd_kind_from_string(std::string_view text) {
-  for (auto k : {EtcdKind::static_pod, EtcdKind::systemd, EtcdKind::external, EtcdKind::unknown})
+  for (auto k : {EtcdKind::static_pod, EtcdKind::systemd, EtcdKind::local, EtcdKind::external, EtcdKind::unknown})
     if (to_string(k) == text) return k;
   return std::nullopt;
 }
+
+bool kdr_drives_etcd(EtcdKind kind) { return kind == EtcdKind::static_pod || kind == EtcdKind::unknown; }
 
 std::optional<std::string> SystemdEtcd::setting(std::string_view env_name, std::string_view flag) const {
   if (auto it = env.find(std::string(env_name)); it != env.end() && !it->second.empty()) return it->second;
@@ -296,6 +343,9 @@ std::string EtcdLayout::summary() const {
                                                                     ? systemd->unit
                                                                     : systemd ? list(systemd->env_files) : "?",
                          data_dir);
+    case EtcdKind::local:
+      return fmt::format("etcd running on this node outside the static pods (no manifest, no known unit), data dir {}",
+                         data_dir);
     case EtcdKind::external:
       return fmt::format("external etcd at {}", list(endpoints));
     case EtcdKind::unknown:
@@ -330,6 +380,8 @@ EtcdLayout detect_etcd_layout(const Config& config, const NodeRoot& root, const 
     choose_static_pod(l, *m);
   } else if (auto s = find_systemd_etcd(root)) {
     choose_systemd(l, config, *s);
+  } else if (auto p = find_etcd_process(root)) {
+    choose_local(l, config, root, *p);
   } else if (api && !api->servers.empty()) {
     choose_external(l, *api);
   } else {

@@ -12,8 +12,8 @@
 //
 // The etcd client certificate kdr uses is chosen in this order: the config; kubeadm's
 // health-check client, when it exists; kube-apiserver's etcd client; etcdctl's settings in
-// the systemd environment files. Detection reads files only (manifests, units, environment
-// files): it starts no program and asks no etcd.
+// the systemd environment files. Detection reads files (manifests, units, environment files)
+// and, where they say nothing, the process table: it starts no program and asks no etcd.
 #pragma once
 
 #include <map>
@@ -30,9 +30,12 @@
 
 namespace kdr::core {
 
-enum class EtcdKind { static_pod, systemd, external, unknown };
+enum class EtcdKind { static_pod, systemd, local, external, unknown };
 std::string_view to_string(EtcdKind kind);
 std::optional<EtcdKind> etcd_kind_from_string(std::string_view text);
+// True where kdr's playbooks may stop, move and start etcd: a static pod (or nothing on the
+// node says otherwise). Elsewhere kdr leaves etcd's data alone and says what to run.
+bool kdr_drives_etcd(EtcdKind kind);
 
 // Node paths of the client TLS files, and where they were chosen from.
 struct EtcdClientTls {

@@ -1,7 +1,5 @@
 #include "restore/pods.hpp"
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -10,69 +8,18 @@
 
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "core/process_table.hpp"
 
 namespace kdr::restore {
 
-namespace {
-
-std::string base_name(const std::string& p) {
-  const auto slash = p.rfind('/');
-  return slash == std::string::npos ? p : p.substr(slash + 1);
-}
-
-std::vector<std::string> read_cmdline(int pid) {
-  std::vector<std::string> argv;
-  std::string text;
-  try {
-    text = core::read_file(fmt::format("/proc/{}/cmdline", pid));
-  } catch (const core::Error&) {
-    return argv;  // gone meanwhile
-  }
-  std::size_t at = 0;
-  while (at < text.size()) {
-    auto end = text.find('\0', at);
-    if (end == std::string::npos) end = text.size();
-    argv.push_back(text.substr(at, end - at));
-    at = end + 1;
-  }
-  return argv;
-}
-
-std::vector<int> all_pids() {
-  std::vector<int> pids;
-  DIR* d = ::opendir("/proc");
-  if (!d) core::throw_errno("opendir", "/proc", errno);
-  while (auto* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (!name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); }))
-      pids.push_back(std::stoi(name));
-  }
-  ::closedir(d);
-  return pids;
-}
-
-}  // namespace
 
 std::vector<PodProcess> pod_processes(const core::NodeRoot& root, const core::StaticPod& pod) {
   std::vector<std::string> commands;
   for (const auto& c : pod.containers)
-    if (!c.command.empty()) commands.push_back(base_name(c.command.front()));
+    if (!c.command.empty()) commands.push_back(core::base_name(c.command.front()));
   if (commands.empty()) commands.push_back(pod.name);
-  const std::string root_prefix = root.root().string() + "/";
   std::vector<PodProcess> out;
-  const int self = static_cast<int>(::getpid());
-  for (int pid : all_pids()) {
-    if (pid == self) continue;
-    auto argv = read_cmdline(pid);
-    if (argv.empty()) continue;
-    if (std::find(commands.begin(), commands.end(), base_name(argv.front())) == commands.end()) continue;
-    if (!root.is_real_root()) {
-      bool names_root = std::any_of(argv.begin() + 1, argv.end(),
-                                    [&](const std::string& a) { return a.find(root_prefix) != std::string::npos; });
-      if (!names_root) continue;
-    }
-    out.push_back({pid, std::move(argv)});
-  }
+  for (auto& p : core::node_processes(root, commands)) out.push_back({p.pid, std::move(p.argv)});
   return out;
 }
 
@@ -146,12 +93,6 @@ std::vector<std::string> stray_manifests(const core::NodeRoot& root, const std::
   return problems;
 }
 
-std::string data_dir_argument(const std::vector<std::string>& argv) {
-  for (std::size_t i = 1; i < argv.size(); ++i) {
-    if (argv[i].rfind("--data-dir=", 0) == 0) return argv[i].substr(11);
-    if (argv[i] == "--data-dir" && i + 1 < argv.size()) return argv[i + 1];
-  }
-  return "";
-}
+std::string data_dir_argument(const std::vector<std::string>& argv) { return core::flag_argument(argv, "data-dir"); }
 
 }  // namespace kdr::restore

@@ -165,8 +165,6 @@ core::EtcdKind etcd_kind_for(const verify::GenerationView& g, const core::EtcdLa
   return core::etcd_kind_from_string(rec.value("kind", "")).value_or(live.kind);
 }
 
-bool local_etcd(core::EtcdKind kind) { return kind == core::EtcdKind::static_pod || kind == core::EtcdKind::unknown; }
-
 bool step_uses_etcd_data_dir(const StepSpec& spec) {
   for (const auto& [name, field] : spec.fields) {
     const auto& v = field.value;
@@ -190,13 +188,16 @@ std::string join(const std::vector<std::string>& v, std::string_view sep = ", ")
   return out;
 }
 
+std::string snapshot_path_text(const verify::GenerationView& g) {
+  const auto snap = g.meta.extra.value("etcd", json::object()).value("snapshot", json());
+  return snap.is_object() ? (g.dir / snap.value("file", "etcd/snapshot.db")).string() : "<no snapshot in this generation>";
+}
+
 // The `etcdutl snapshot restore` each member runs: one snapshot, one new cluster token,
 // each member its own name and peer URL. Members come from what the backup recorded.
 std::vector<std::string> member_restore_commands(const verify::GenerationView& g, const std::string& data_dir) {
   const auto etcd = g.meta.extra.value("etcd", json::object());
-  const auto snap = etcd.value("snapshot", json());
-  const std::string file = snap.is_object() ? (g.dir / snap.value("file", "etcd/snapshot.db")).string()
-                                            : "<no snapshot in this generation>";
+  const std::string file = snapshot_path_text(g);
   const auto members = etcd.value("members", json::array());
   std::vector<std::string> initial;
   for (const auto& m : members)
@@ -226,49 +227,61 @@ std::vector<std::string> member_restore_commands(const verify::GenerationView& g
   return out;
 }
 
+
+// etcd on other hosts: one snapshot restored on every member.
+std::string external_etcd_instructions(const verify::GenerationView& g, const std::string& summary,
+                                       const std::string& playbook) {
+  std::string text = fmt::format(
+      "playbook {} restores etcd on this node, but this node uses {}: the etcd members run on other hosts, and "
+      "kdr does not invent a local one. Nothing was changed.\n"
+      "Restore every member from the same snapshot (copy it to each host first; stop etcd on all of them):",
+      playbook, summary);
+  for (const auto& line : member_restore_commands(g, "<the member's data dir>")) text += "\n  " + line;
+  text += "\nthen on each member move its data dir aside, put the .restored one in its place and start etcd; "
+          "then restart kube-apiserver on every control-plane node. kdr restore restore-files restores this "
+          "node's own files (certificates, kubeconfigs, manifests) and leaves etcd alone.";
+  return text;
+}
+
+// etcd on this node, run by systemd or otherwise outside the static pods: the commands to
+// restore it by hand, with the member's facts from its recorded settings or member list.
+std::string node_etcd_instructions(const verify::GenerationView& g, const json& rec, const core::EtcdLayout& live,
+                                   const std::string& summary, const std::string& playbook) {
+  const auto env = rec.value("systemd", json::object()).value("env", json::object());
+  const std::string data_dir = rec.value("data_dir", json()).is_string() ? rec["data_dir"].get<std::string>()
+                                                                        : live.data_dir;
+  const std::string unit = rec.value("systemd", json::object()).value("unit", "");
+  const std::string unit_name = unit.empty() ? "" : core::bfs::path(unit).filename().string();
+  const auto members = g.meta.extra.value("etcd", json::object()).value("members", json::array());
+  const json only = members.size() == 1 ? members[0] : json::object();
+  const auto name = env.value("ETCD_NAME", only.value("name", "<NAME>"));
+  const auto peer = env.value("ETCD_INITIAL_ADVERTISE_PEER_URLS",
+                              only.is_object() && !first_peer_url(only).empty() ? first_peer_url(only) : "<PEER_URL>");
+  const auto cluster = env.value("ETCD_INITIAL_CLUSTER", name + "=" + peer);
+  return fmt::format(
+      "playbook {} drives etcd as a static pod, but this node uses {}: kdr does not stop, move or start an etcd "
+      "it does not run. Nothing was changed.\n"
+      "Restore it by hand, on this node (and the same snapshot on every other member):\n"
+      "  {}\n"
+      "  mv {} {}.before-restore\n"
+      "  etcdutl snapshot restore {} --name {} --initial-cluster {} --initial-cluster-token kdr-restore-{} "
+      "--initial-advertise-peer-urls {} --data-dir {} --bump-revision 1000000000 --mark-compacted\n"
+      "  chown -R etcd:etcd {}   # when etcd runs as user etcd\n"
+      "  {}\n"
+      "then restart kube-apiserver. kdr restore restore-files restores /etc/kubernetes and leaves etcd alone.",
+      playbook, summary, unit_name.empty() ? "# stop etcd, however it is run here" : "systemctl stop " + unit_name,
+      data_dir, data_dir, snapshot_path_text(g), name, cluster, g.id, peer, data_dir, data_dir,
+      unit_name.empty() ? "# start etcd again" : "systemctl start " + unit_name);
+}
+
 // Why kdr will not restore etcd here, and what to run instead.
 [[noreturn]] void refuse_etcd_elsewhere(const verify::GenerationView& g, core::EtcdKind kind,
                                         const core::EtcdLayout& live, const std::string& playbook) {
   const auto rec = g.meta.extra.value("node", json::object()).value("etcd", json::object());
   const std::string summary = rec.value("summary", live.summary());
-  std::string text;
-  if (kind == core::EtcdKind::external) {
-    text = fmt::format(
-        "playbook {} restores etcd on this node, but this node uses {}: the etcd members run on other hosts, and "
-        "kdr does not invent a local one. Nothing was changed.\n"
-        "Restore every member from the same snapshot (copy it to each host first; stop etcd on all of them):",
-        playbook, summary);
-    for (const auto& line : member_restore_commands(g, "<the member's data dir>")) text += "\n  " + line;
-    text += "\nthen on each member move its data dir aside, put the .restored one in its place and start etcd; "
-            "then restart kube-apiserver on every control-plane node. kdr restore restore-files restores this "
-            "node's own files (certificates, kubeconfigs, manifests) and leaves etcd alone.";
-  } else {
-    const auto env = rec.value("systemd", json::object()).value("env", json::object());
-    const std::string data_dir = rec.value("data_dir", json()).is_string() ? rec["data_dir"].get<std::string>()
-                                                                          : live.data_dir;
-    const std::string unit = rec.value("systemd", json::object()).value("unit", "");
-    text = fmt::format(
-        "playbook {} drives etcd as a static pod, but this node uses {}: kdr does not stop, move or start a "
-        "systemd-run etcd for you. Nothing was changed.\n"
-        "Restore it by hand, on this node (and the same snapshot on every other member):\n"
-        "  systemctl stop {}\n"
-        "  mv {} {}.before-restore\n",
-        playbook, summary, unit.empty() ? "etcd" : core::bfs::path(unit).filename().string(), data_dir, data_dir);
-    const auto name = env.value("ETCD_NAME", "<ETCD_NAME>");
-    const auto peer = env.value("ETCD_INITIAL_ADVERTISE_PEER_URLS", "<PEER_URL>");
-    const auto cluster = env.value("ETCD_INITIAL_CLUSTER", name + "=" + peer);
-    const auto snap = g.meta.extra.value("etcd", json::object()).value("snapshot", json());
-    text += fmt::format(
-        "  etcdutl snapshot restore {} --name {} --initial-cluster {} --initial-cluster-token kdr-restore-{} "
-        "--initial-advertise-peer-urls {} --data-dir {} --bump-revision 1000000000 --mark-compacted\n"
-        "  chown -R etcd:etcd {}   # when the unit runs etcd as user etcd\n"
-        "  systemctl start {}\n"
-        "then restart kube-apiserver. kdr restore restore-files restores /etc/kubernetes and leaves etcd alone.",
-        snap.is_object() ? (g.dir / snap.value("file", "etcd/snapshot.db")).string() : "<no snapshot in this generation>",
-        name, cluster, g.id, peer, data_dir, data_dir,
-        unit.empty() ? "etcd" : core::bfs::path(unit).filename().string());
-  }
-  throw Error(text, ExitCode::failed);
+  throw Error(kind == core::EtcdKind::external ? external_etcd_instructions(g, summary, playbook)
+                                               : node_etcd_instructions(g, rec, live, summary, playbook),
+              ExitCode::failed);
 }
 
 // A kubeadm configuration file among the generation's files (kubeadm-config.yaml beside
@@ -438,7 +451,7 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   const auto live_layout =
       core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
   const auto kind = etcd_kind_for(out.gen, live_layout);
-  const bool etcd_here = local_etcd(kind);
+  const bool etcd_here = core::kdr_drives_etcd(kind);
   if (!etcd_here && std::any_of(pb.steps.begin(), pb.steps.end(),
                                 [](const StepSpec& st) { return st.type == StepType::etcd_snapshot_restore; }))
     refuse_etcd_elsewhere(out.gen, kind, live_layout, pb.name);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
+#include "core/etcd_layout.hpp"
 #include "core/static_pods.hpp"
 #include "restore/journal.hpp"
 #include "restore/playbook.hpp"
@@ -59,8 +60,8 @@ struct Runner {
   std::string plan_etcd_data_dir() const { return plan.etcd.at("data_dir").get<std::string>(); }
   // False when etcd runs elsewhere or under systemd: the plan leaves its data alone.
   bool etcd_on_node() const {
-    const auto kind = plan.etcd.value("kind", std::string("static-pod"));
-    return kind == "static-pod" || kind == "unknown";
+    return core::kdr_drives_etcd(
+        core::etcd_kind_from_string(plan.etcd.value("kind", std::string("static-pod"))).value_or(core::EtcdKind::static_pod));
   }
   std::string aside_path(const std::string& node_path) const;  // host path of <path>.kdr-<id>
   std::string temp_path(const std::string& node_path) const;   // host path of <path>.kdr-<id>.new

@@ -12,16 +12,29 @@ step "a control-plane node whose etcd runs elsewhere ($(sandbox_etcd_minor))"
 sandbox_make_node "$ROOT"
 rm "$ROOT/etc/kubernetes/manifests/etcd.yaml"
 rmdir "$ROOT/var/lib/etcd"
-mkdir -p "$T/etcd-host"
-SANDBOX_ETCD_HOST_DATA=$T/etcd-host/data sandbox_start_etcd "$ROOT"
+# The etcd host: its own copy of the etcd CA and its server certificates, its own data dir;
+# nothing of it on the node (kdr must not find it in the node's process table either).
+host=$T/etcd-host
+mkdir -p "$host/pki"
+cp "$ROOT"/etc/kubernetes/pki/etcd/{ca.crt,server.crt,server.key,peer.crt,peer.key} "$host/pki/"
+port=$(cat "$ROOT/.sandbox-client-port")
+peer=$(cat "$ROOT/.sandbox-peer-port")
+etcd --name cp-1 --data-dir "$host/data" \
+  --listen-client-urls "https://127.0.0.1:$port" --advertise-client-urls "https://127.0.0.1:$port" \
+  --listen-peer-urls "https://127.0.0.1:$peer" --initial-advertise-peer-urls "https://127.0.0.1:$peer" \
+  --initial-cluster "cp-1=https://127.0.0.1:$peer" --client-cert-auth --trusted-ca-file "$host/pki/ca.crt" \
+  --cert-file "$host/pki/server.crt" --key-file "$host/pki/server.key" --peer-client-cert-auth \
+  --peer-trusted-ca-file "$host/pki/ca.crt" --peer-cert-file "$host/pki/peer.crt" --peer-key-file "$host/pki/peer.key" \
+  >"$host/etcd.log" 2>&1 &
+SCENARIO_BG_PIDS+=("$!")
 # Only kube-apiserver's etcd client stays on the node, as on a real external-etcd node.
 mkdir -p "$T/client"
 mv "$ROOT"/etc/kubernetes/pki/etcd/healthcheck-client.* "$T/client/"
-port=$(cat "$ROOT/.sandbox-client-port")
 ext_etcdctl() {
   ETCDCTL_API=3 etcdctl --endpoints "https://127.0.0.1:$port" --cacert "$ROOT/etc/kubernetes/pki/etcd/ca.crt" \
     --cert "$T/client/healthcheck-client.crt" --key "$T/client/healthcheck-client.key" "$@"
 }
+for i in $(seq 1 50); do ext_etcdctl endpoint health >/dev/null 2>&1 && break; sleep 0.2; done
 for i in 1 2 3; do ext_etcdctl put "/registry/namespaces/team-$i" "ns-$i" >/dev/null; done
 config 'kubeconfig: ""'
 sandbox_start_kubelet "$ROOT"

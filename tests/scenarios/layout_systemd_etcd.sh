@@ -6,7 +6,8 @@
 # kdr detects etcd under systemd, uses kube-apiserver's etcd client certificate, backs up the
 # unit, the environment file and the certificates, verify finds the certificates and the
 # service-account key in /etc/kubernetes/ssl, the etcd playbooks say what to run instead and
-# change nothing, and a missing certificate is named as missing with the config key.
+# change nothing, and a missing certificate is named as missing with the config key. Without
+# unit or environment file, the running etcd process itself says where its data is.
 source "$(dirname "$0")/../lib/scenario.sh"
 
 step "a kubespray-like node ($(sandbox_etcd_minor))"
@@ -125,3 +126,30 @@ expect_rc 3 kdr backup
 assert_contains "$OUT" "etcd client TLS file /etc/ssl/etcd/ssl/nope.pem is missing"
 assert_contains "$OUT" "set etcd.cert in the config"
 ! grep -qi "refused" <<<"$OUT" || { echo "$OUT"; fail "a missing file is reported as refused"; }
+
+step "no unit, no environment file: the running etcd itself says where its data is"
+kill "${SCENARIO_BG_PIDS[0]}"; wait "${SCENARIO_BG_PIDS[0]}" 2>/dev/null || true
+rm "$ROOT/etc/systemd/system/etcd.service" "$ROOT/etc/etcd.env"
+mv "$ROOT/var/lib/etcd" "$ROOT/srv-etcd"
+etcd --name etcd1 --data-dir "$ROOT/srv-etcd" --listen-client-urls "https://127.0.0.1:$port" \
+  --advertise-client-urls "https://127.0.0.1:$port" --listen-peer-urls "https://127.0.0.1:$peer" \
+  --initial-advertise-peer-urls "https://127.0.0.1:$peer" --initial-cluster "etcd1=https://127.0.0.1:$peer" \
+  --client-cert-auth --trusted-ca-file "$ssl/ca.pem" --cert-file "$ssl/member-cp-1.pem" \
+  --key-file "$ssl/member-cp-1-key.pem" --peer-trusted-ca-file "$ssl/ca.pem" --peer-cert-file "$ssl/member-cp-1.pem" \
+  --peer-key-file "$ssl/member-cp-1-key.pem" >"$T/etcd2.log" 2>&1 &
+SCENARIO_BG_PIDS+=("$!")
+for i in $(seq 1 50); do etcdctl_admin endpoint health >/dev/null 2>&1 && break; sleep 0.2; done
+etcdctl_admin endpoint health >/dev/null 2>&1 || { cat "$T/etcd2.log"; fail "etcd did not start"; }
+config 'kubeconfig: ""'
+expect_rc 0 kdr sources
+assert_contains "$OUT" "etcd: etcd running on this node outside the static pods (no manifest, no known unit), data dir /srv-etcd"
+grep -qE '^  /srv-etcd +required' <<<"$OUT" || { echo "$OUT"; fail "/srv-etcd is not required"; }
+expect_rc 0 kdr backup
+G=$(latest_gen)
+assert_eq "$(jq -r .node.etcd.kind "$G/meta.json")" local "recorded layout"
+[ -f "$G/files/srv-etcd/member/snap/db" ] || fail "the running etcd's data dir is not backed up"
+before=$(node_state)
+expect_rc 1 kdr restore restore-etcd-snapshot --yes
+assert_contains "$OUT" "# stop etcd, however it is run here"
+assert_contains "$OUT" "--name etcd1 --initial-cluster etcd1=https://127.0.0.1:$peer"
+assert_eq "$(node_state)" "$before" "the node after the refused restore"
