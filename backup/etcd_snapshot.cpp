@@ -30,6 +30,17 @@ std::vector<std::string> etcdctl_argv(const core::Context& ctx, const EtcdTarget
   return argv;
 }
 
+core::ProcessResult run_etcdctl(const core::Context& ctx, const EtcdTarget& target,
+                                const std::vector<std::string>& command, std::chrono::seconds command_timeout,
+                                std::chrono::seconds deadline) {
+  auto argv = etcdctl_argv(ctx, target, static_cast<std::uint64_t>(command_timeout.count()));
+  argv.insert(argv.end(), command.begin(), command.end());
+  core::ProcessOptions opts;
+  opts.env["ETCDCTL_API"] = "3";
+  opts.timeout = deadline;
+  return core::run_process(argv, opts);
+}
+
 namespace {
 
 constexpr std::uint64_t gib = 1ull << 30;
@@ -297,13 +308,11 @@ std::optional<SnapshotOutcome> missing_tls_file(const EtcdTarget& target) {
 
 std::optional<EtcdEndpointStatus> status_of(const core::Context& ctx, const EtcdTarget& target,
                                             SnapshotOutcome& failure) {
-  auto argv = etcdctl_argv(ctx, target, 10);
-  argv.insert(argv.end(), {"endpoint", "status", "-w", "json"});
-  core::ProcessOptions opts;
-  opts.env["ETCDCTL_API"] = "3";
-  opts.timeout = std::chrono::seconds(30);
-  auto r = core::run_process(argv, opts);
+  const std::vector<std::string> command = {"endpoint", "status", "-w", "json"};
+  auto r = run_etcdctl(ctx, target, command, std::chrono::seconds(10), std::chrono::seconds(30));
   if (!r.ok()) {
+    auto argv = etcdctl_argv(ctx, target, 10);
+    argv.insert(argv.end(), command.begin(), command.end());
     auto kind = !r.started ? SnapshotFailure::missing_tool
                 : r.timed_out ? SnapshotFailure::timeout
                               : classify_etcdctl_error(r.err + r.out);
@@ -367,12 +376,8 @@ std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, Etcd
 }
 
 std::optional<json> member_list(const core::Context& ctx, const EtcdTarget& target) {
-  auto argv = etcdctl_argv(ctx, target, 10);
-  argv.insert(argv.end(), {"member", "list", "-w", "json"});
-  core::ProcessOptions opts;
-  opts.env["ETCDCTL_API"] = "3";
-  opts.timeout = std::chrono::seconds(20);
-  auto r = core::run_process(argv, opts);
+  auto r = run_etcdctl(ctx, target, {"member", "list", "-w", "json"}, std::chrono::seconds(10),
+                       std::chrono::seconds(20));
   if (!r.ok()) return std::nullopt;
   try {
     json out = json::array();
@@ -391,13 +396,9 @@ std::optional<json> member_list(const core::Context& ctx, const EtcdTarget& targ
 
 std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision) {
   // A range over every key with limit 1: etcd answers with the total count.
-  auto argv = etcdctl_argv(ctx, target, 30);
-  argv.insert(argv.end(), {"get", "", "--from-key", "--keys-only", "--limit", "1", "-w", "json"});
-  if (revision > 0) argv.push_back(fmt::format("--rev={}", revision));
-  core::ProcessOptions opts;
-  opts.env["ETCDCTL_API"] = "3";
-  opts.timeout = std::chrono::seconds(45);
-  auto r = core::run_process(argv, opts);
+  std::vector<std::string> command = {"get", "", "--from-key", "--keys-only", "--limit", "1", "-w", "json"};
+  if (revision > 0) command.push_back(fmt::format("--rev={}", revision));
+  auto r = run_etcdctl(ctx, target, command, std::chrono::seconds(30), std::chrono::seconds(45));
   if (!r.ok()) return std::nullopt;
   try {
     return json::parse(r.out).value("count", std::uint64_t{0});

@@ -13,6 +13,7 @@
 #include "core/context.hpp"
 #include "core/control_plane.hpp"
 #include "core/etcd_layout.hpp"
+#include "core/process.hpp"
 
 namespace kdr::backup {
 
@@ -67,6 +68,11 @@ struct EtcdTarget {
 
 // etcdctl's argv up to the command: endpoint, TLS files, timeouts.
 std::vector<std::string> etcdctl_argv(const core::Context& ctx, const EtcdTarget& target, std::uint64_t timeout_s);
+// Runs `etcdctl <endpoint and TLS> COMMAND...` against the target (API v3), killed after
+// `deadline`; etcdctl itself gives up on the request after `command_timeout`.
+core::ProcessResult run_etcdctl(const core::Context& ctx, const EtcdTarget& target,
+                                const std::vector<std::string>& command, std::chrono::seconds command_timeout,
+                                std::chrono::seconds deadline);
 // Where and how to reach etcd: the layout's endpoints and client certificate (the config
 // overrides both, core/etcd_layout.hpp).
 EtcdTarget etcd_target(const core::Context& ctx, const core::EtcdLayout& layout);

@@ -39,6 +39,19 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
+// The lines of a text, each trimmed.
+std::vector<std::string> trimmed_lines(std::string_view text) {
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    lines.push_back(trim(text.substr(pos, nl - pos)));
+    pos = nl + 1;
+  }
+  return lines;
+}
+
 std::vector<std::string> split_words(std::string_view text) {
   std::vector<std::string> out;
   std::string word;
@@ -73,12 +86,7 @@ struct UnitFile {
 UnitFile parse_unit(std::string_view text) {
   UnitFile unit;
   std::string joined;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string line = trim(text.substr(pos, nl - pos));
-    pos = nl + 1;
+  for (auto line : trimmed_lines(text)) {
     if (!line.empty() && line.back() == '\\') {
       line.pop_back();
       joined += line + " ";
@@ -311,12 +319,7 @@ std::optional<std::string> SystemdEtcd::setting(std::string_view env_name, std::
 
 std::map<std::string, std::string> parse_env_file(std::string_view text) {
   std::map<std::string, std::string> out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string line = trim(text.substr(pos, nl - pos));
-    pos = nl + 1;
+  for (auto line : trimmed_lines(text)) {
     if (line.empty() || line.front() == '#' || line.front() == ';') continue;
     if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
     const auto eq = line.find('=');
