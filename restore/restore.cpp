@@ -47,6 +47,7 @@ json Plan::to_json() const {
   }
   return {{"format", 1},          {"id", id},       {"playbook", playbook}, {"playbook_file", playbook_file},
           {"generation", generation}, {"generation_dir", generation_dir}, {"root", root}, {"vars", vars},
+          {"backup_dir", backup_dir}, {"config_file", config_file}, {"playbook_dirs", playbook_dirs},
           {"notes", notes},       {"etcd", etcd},   {"steps", steps_j}};
 }
 
@@ -58,6 +59,9 @@ Plan Plan::from_json(const json& j) {
   p.generation = j.at("generation");
   p.generation_dir = j.at("generation_dir");
   p.root = j.value("root", "/");
+  p.backup_dir = j.value("backup_dir", "");
+  p.config_file = j.value("config_file", "");
+  p.playbook_dirs = j.value("playbook_dirs", std::vector<std::string>{});
   p.vars = j.at("vars").get<std::map<std::string, std::string>>();
   p.notes = j.value("notes", std::vector<std::string>{});
   p.etcd = j.value("etcd", json::object());
@@ -625,9 +629,12 @@ ExitCode execute(Runner& r, bool yes) {
       if (a == Answer::no) {
         r.journal->record({{"event", "declined"}, {"step", i}});
         out.warn("stopped before step {}/{} ({}) as asked", i + 1, n, s.title);
-        if (!r.journal->summary().actions.empty()) print_where_we_are(r, prefix);
-        else out.warn("nothing was changed; resume with: {} restore --resume {}", prefix, r.plan.id);
-        return ExitCode::incomplete;
+        if (!r.journal->summary().actions.empty()) {
+          print_where_we_are(r, prefix);
+          return ExitCode::incomplete;
+        }
+        out.warn("nothing was changed; resume with: {} restore --resume {}", prefix, r.plan.id);
+        return ExitCode::failed;
       }
     }
     out.info("[{}/{}] {}", i + 1, n, s.title);
@@ -787,6 +794,24 @@ ExitCode dry_run(Runner& r, const Playbook& pb, const RestoreOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// The context a journaled restore ran with: its backup folder and config, whatever this
+// command line says (a resume needs only the restore id and the node root).
+core::Context context_of(const core::Context& ctx, const Plan& plan) {
+  core::Context c = ctx;
+  if (!plan.backup_dir.empty()) c.backup_dir = plan.backup_dir;
+  if (!plan.config_file.empty() && plan.config_file != ctx.config.origin) {
+    if (!core::lstat_path(plan.config_file))
+      throw UsageError(fmt::format("restore {} ran with config {}, which is gone; put it back or start a new restore",
+                                   plan.id, plan.config_file));
+    c.config = core::load_config(plan.config_file);
+  }
+  return c;
+}
+
+}  // namespace
+
 ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   if (ctx.root.is_real_root() && ::geteuid() != 0 && !o.dry_run)
     throw Error("kdr restore changes the node's control plane and needs root: run it with sudo (--dry-run works "
@@ -808,13 +833,14 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
     Plan plan = Plan::from_json(journal.plan());
     if (plan.root != ctx.root.root().string())
       throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
-    auto repo = core::Repository::open(ctx.backup_dir);
+    const auto run_ctx = context_of(ctx, plan);
+    auto repo = core::Repository::open(run_ctx.backup_dir);
     const auto repo_lock = repo.lock(core::LockMode::shared);
     const auto entry = find_generation(repo, plan.generation);
     verify::Findings f;
-    Runner r{ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, f), 0, false};
+    Runner r{run_ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, f), 0, false};
     print_plan(r, &summary);
-    ctx.out.info("Resuming restore {}.", plan.id);
+    run_ctx.out.info("Resuming restore {}.", plan.id);
     return execute(r, o.yes);
   }
 
@@ -826,16 +852,23 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   const auto repo_lock = repo.lock(core::LockMode::shared);
   const auto entry = find_generation(repo, o.generation);
   auto prepared = prepare(ctx, pb, entry, o.set);
+  prepared.plan.backup_dir = ctx.backup_dir.string();
+  if (ctx.config.origin.find('/') != std::string::npos) prepared.plan.config_file = ctx.config.origin;
+  prepared.plan.playbook_dirs = o.playbook_dirs;
   Runner r{ctx, prepared.plan, std::nullopt, std::move(prepared.gen), 0, o.dry_run};
   print_plan(r, nullptr);
   if (o.dry_run) return dry_run(r, pb, o);
-  if (!o.yes && ask(fmt::format("Start restore {}? Each step that changes the node will ask again.", r.plan.id)) ==
-                    Answer::no) {
-    ctx.out.warn("not started; nothing was changed");
-    return ExitCode::failed;
+  bool yes = o.yes;
+  if (!yes) {
+    const auto a = ask(fmt::format("Start restore {}? Each step that changes the node will ask again.", r.plan.id));
+    if (a == Answer::no) {
+      ctx.out.warn("not started; nothing was changed");
+      return ExitCode::failed;
+    }
+    yes = a == Answer::all;  // 'a': yes to every question, this one included
   }
   r.journal = Journal::create(restores_dir(ctx) / r.plan.id, r.plan.to_json());
-  return execute(r, o.yes);
+  return execute(r, yes);
 }
 
 std::vector<std::string> unfinished_restores(const core::Context& ctx) {

@@ -34,6 +34,10 @@ struct Plan {
   std::string generation;
   std::string generation_dir;  // host path
   std::string root;
+  // What the restore ran with, so that --resume, --rollback and --discard ID need nothing else.
+  std::string backup_dir;
+  std::string config_file;  // empty: the built-in defaults
+  std::vector<std::string> playbook_dirs;
   std::map<std::string, std::string> vars;
   std::vector<std::string> notes;  // what the operator should know before saying yes
   // The etcd member the restored data is for, from the manifest that will run it:

@@ -62,12 +62,27 @@ step "declined at the first question: nothing changes"
 OUT=$(echo n | kdr restore restore-etcd-snapshot 2>&1) && fail "a declined restore exited 0"
 assert_eq "$(node_state)" "$before" "node after declining"
 
-step "declined before the first change: the journal says so, the node is untouched"
+step "declined before the first change: the journal says so, the node is untouched, exit 1"
 rc=0
 OUT=$(printf 'y\nn\n' | kdr restore restore-etcd-snapshot 2>&1) || rc=$?
-assert_eq "$rc" 5 "exit code of a declined step"
+assert_eq "$rc" 1 "exit code of a step declined before anything changed"
 assert_contains "$OUT" "stopped before step 2/7"
+assert_contains "$OUT" "nothing was changed"
 assert_eq "$(node_state)" "$before" "node after declining step 2"
+
+step "the printed resume command runs as printed, with nothing but the restore id and the root"
+resume=$(grep -o 'resume with: .*' <<<"$OUT" | sed 's/^resume with: //')
+assert_contains "$resume" "--backup-dir $BACKUP"
+id=$(restore_id)
+# a resume needs only the id: the journal recorded the backup folder and the config
+expect_rc 1 "$KDR_BIN" --root "$ROOT" restore --resume "$id" </dev/null
+assert_contains "$OUT" "Resuming restore $id"
+assert_contains "$OUT" "stopped before step 2/7"
+eval "set -- $resume"
+shift
+expect_rc 1 "$KDR_BIN" "$@" </dev/null
+assert_contains "$OUT" "Resuming restore $id"
+assert_eq "$(node_state)" "$before" "node after the declined resumes"
 
 step "a malformed playbook: file, line and key, exit 2, nothing runs"
 mkdir -p "$T/pb"

@@ -17,8 +17,9 @@ sandbox_etcdctl "$ROOT" del --prefix /registry/pods/team-2/ >/dev/null
 sandbox_etcdctl "$ROOT" del /registry/namespaces/team-2 >/dev/null
 [ -z "$(etcd_keys /registry/pods/team-2/)" ] || fail "the keys were not deleted"
 
-step "kdr restore restore-etcd-snapshot --yes"
-expect_rc 0 kdr restore restore-etcd-snapshot --yes
+step "kdr restore restore-etcd-snapshot, answered 'a' (yes to all) at the first question"
+expect_rc 0 bash -c 'echo a | "$@"' _ "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" restore restore-etcd-snapshot
+[ "$(grep -c 'Go ahead?' <<<"$OUT")" -eq 0 ] || { echo "$OUT"; fail "asked again after 'a'"; }
 assert_contains "$OUT" "etcd is healthy"
 assert_contains "$OUT" "finished"
 
