@@ -682,6 +682,20 @@ core::GenerationEntry find_generation(const core::Repository& repo, const std::s
   return entry;
 }
 
+// The context a journaled restore ran with: its backup folder and config, whatever this
+// command line says (a resume needs only the restore id and the node root).
+core::Context context_of(const core::Context& ctx, const Plan& plan) {
+  core::Context c = ctx;
+  if (!plan.backup_dir.empty()) c.backup_dir = plan.backup_dir;
+  if (!plan.config_file.empty() && plan.config_file != ctx.config.origin) {
+    if (!core::lstat_path(plan.config_file))
+      throw UsageError(fmt::format("restore {} ran with config {}, which is gone; put it back or start a new restore",
+                                   plan.id, plan.config_file));
+    c.config = core::load_config(plan.config_file);
+  }
+  return c;
+}
+
 ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
   RestoreLock lock(restores_dir(ctx));
   auto journal = Journal::open(restores_dir(ctx) / o.rollback);
@@ -697,7 +711,8 @@ ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
   Plan plan = Plan::from_json(journal.plan());
   if (plan.root != ctx.root.root().string())
     throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
-  Runner r{ctx, plan, std::move(journal), {}, 0, false};
+  const auto run_ctx = context_of(ctx, plan);
+  Runner r{run_ctx, plan, std::move(journal), {}, 0, false};
   ctx.out.info("Rolling back restore {} (playbook {}, generation {}):", plan.id, plan.playbook, plan.generation);
   if (summary.actions.empty()) ctx.out.info("  it changed nothing on the node");
   for (const auto& a : summary.actions) ctx.out.info("  undo: {}", describe_action(a));
@@ -790,24 +805,6 @@ ExitCode dry_run(Runner& r, const Playbook& pb, const RestoreOptions& o) {
   ctx.out.info("Dry run: nothing was changed{}. Run it with: {}", has_preflight ? "; the preflight passed" : "",
                run_command(ctx, o, r.plan.generation));
   return ExitCode::ok;
-}
-
-}  // namespace
-
-namespace {
-
-// The context a journaled restore ran with: its backup folder and config, whatever this
-// command line says (a resume needs only the restore id and the node root).
-core::Context context_of(const core::Context& ctx, const Plan& plan) {
-  core::Context c = ctx;
-  if (!plan.backup_dir.empty()) c.backup_dir = plan.backup_dir;
-  if (!plan.config_file.empty() && plan.config_file != ctx.config.origin) {
-    if (!core::lstat_path(plan.config_file))
-      throw UsageError(fmt::format("restore {} ran with config {}, which is gone; put it back or start a new restore",
-                                   plan.id, plan.config_file));
-    c.config = core::load_config(plan.config_file);
-  }
-  return c;
 }
 
 }  // namespace
