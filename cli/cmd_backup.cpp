@@ -8,6 +8,7 @@
 #include "backup/backup_metrics.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
+#include "core/process.hpp"
 #include "restore/journal.hpp"
 #include "restore/restore.hpp"
 #include "core/error.hpp"
@@ -66,11 +67,18 @@ void refuse_during_restore(const core::Context& ctx) {
                                   holder->empty() ? "its lock is held" : *holder),
                       core::ExitCode::locked);
   const auto unfinished = restore::unfinished_restores(ctx);
-  if (!unfinished.empty())
-    throw core::Error(fmt::format("restore {} is unfinished: the node is half-restored. Finish it (kdr restore --resume "
-                                  "{}) or roll it back (kdr restore --rollback {}); until then no backup is taken",
-                                  unfinished.back(), unfinished.back(), unfinished.back()),
+  if (!unfinished.empty()) {
+    const auto& id = unfinished.back();
+    auto command = [&](const char* what) {
+      auto argv = core::kdr_argv(ctx);
+      argv.insert(argv.end(), {"restore", what, id});
+      return core::describe_argv(argv);
+    };
+    throw core::Error(fmt::format("restore {} is unfinished: the node is half-restored. Finish it ({}) or roll it "
+                                  "back ({}); until then no backup is taken",
+                                  id, command("--resume"), command("--rollback")),
                       core::ExitCode::locked);
+  }
 }
 
 Command backup_command() {

@@ -11,6 +11,16 @@
 
 namespace kdr::core {
 
+std::vector<std::string> kdr_argv(const Context& ctx) {
+  std::vector<std::string> argv = {"kdr"};
+  if (!ctx.root.is_real_root()) argv.insert(argv.end(), {"--root", ctx.root.root().string()});
+  // the node's own /etc/kdr/kdr.yaml is read without being named
+  if (ctx.config.origin.find('/') != std::string::npos && ctx.config.origin != ctx.root.host("/etc/kdr/kdr.yaml").string())
+    argv.insert(argv.end(), {"--config", ctx.config.origin});
+  if (ctx.backup_dir != default_config().backup_dir) argv.insert(argv.end(), {"--backup-dir", ctx.backup_dir.string()});
+  return argv;
+}
+
 namespace {
 volatile std::sig_atomic_t g_interrupted = 0;
 extern "C" void on_signal(int) { g_interrupted = 1; }

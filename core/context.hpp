@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "core/config.hpp"
 #include "core/node_root.hpp"
@@ -16,6 +18,10 @@ struct Context {
   bfs::path backup_dir;  // the second disk; never under the node root
   Output out;
 };
+
+// "kdr" and the global options this run was given (--root, --config, --backup-dir), so
+// that a printed command runs against the same node, config and backup folder.
+std::vector<std::string> kdr_argv(const Context& ctx);
 
 // Seconds since the epoch. KDR_NOW (seconds since the epoch) replaces the clock, for
 // drills and tests of retention over days and weeks.

@@ -589,23 +589,12 @@ void print_where_we_are(const Runner& r, const std::string& kdr_prefix) {
   out.warn("journal: {}", r.journal->dir().string());
 }
 
-// kdr and the global options this run was given, so that a printed command runs against the
-// same node, config and backup folder.
-std::vector<std::string> kdr_argv(const core::Context& ctx) {
-  std::vector<std::string> argv = {"kdr"};
-  if (!ctx.root.is_real_root()) argv.insert(argv.end(), {"--root", ctx.root.root().string()});
-  if (ctx.config.origin != "built-in defaults" && ctx.config.origin.find('/') != std::string::npos)
-    argv.insert(argv.end(), {"--config", ctx.config.origin});
-  if (ctx.backup_dir != core::default_config().backup_dir) argv.insert(argv.end(), {"--backup-dir", ctx.backup_dir.string()});
-  return argv;
-}
-
-std::string command_prefix(const core::Context& ctx) { return core::describe_argv(kdr_argv(ctx)); }
+std::string command_prefix(const core::Context& ctx) { return core::describe_argv(core::kdr_argv(ctx)); }
 
 // The command that runs this plan for real: every option it was planned with, and the
 // generation pinned (a backup taken meanwhile moves "latest").
 std::string run_command(const core::Context& ctx, const RestoreOptions& o, const std::string& generation) {
-  auto argv = kdr_argv(ctx);
+  auto argv = core::kdr_argv(ctx);
   argv.insert(argv.end(), {"restore", o.playbook, "-g", generation});
   for (const auto& kv : o.set) argv.insert(argv.end(), {"--set", kv});
   for (const auto& d : o.playbook_dirs) argv.insert(argv.end(), {"--playbook-dir", d});

@@ -96,10 +96,14 @@ step "a half-done restore blocks backups until it is resumed or rolled back"
 killed_restore "restore-after-step:6"
 expect_rc 11 kdr backup
 assert_contains "$OUT" "is unfinished"
+rollback=$(grep -o "roll it back (kdr [^)]*)" <<<"$OUT" | sed 's/^roll it back (//; s/)$//')
+assert_eq "$rollback" "kdr --root $ROOT --backup-dir $BACKUP restore --rollback $id" "the rollback command the refusal prints"
 expect_rc 2 kdr restore --discard "$id" --yes
 assert_contains "$OUT" "only a finished restore's replaced data can be discarded"
 
-step "a rollback killed half-way can be run again"
+step "a rollback killed half-way can be run again, as the refusal printed it"
 KDR_FAILPOINT=rollback-after-action:2 kdr restore --rollback "$id" --yes >/dev/null 2>&1 && fail "the rollback was not killed"
-expect_rc 0 kdr restore --rollback "$id" --yes
+eval "set -- $rollback"
+shift
+expect_rc 0 "$KDR_BIN" "$@" --yes
 diff <(echo "$before") <(node_state) || fail "node differs after a rollback run twice"
