@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include <fmt/format.h>
 
 #include "core/context.hpp"
 #include "core/error.hpp"
 #include "core/json_util.hpp"
+#include "restore/runner.hpp"
 #include "core/generation.hpp"
 
 namespace kdr::restore {
@@ -50,11 +52,22 @@ bool JournalSummary::step_done(std::size_t i) const {
   return std::find(done_steps.begin(), done_steps.end(), i) != done_steps.end();
 }
 
+// The restore folder appears whole or not at all: built as a hidden .<id>.tmp with its
+// plan, then renamed. A restore killed before the rename has not begun (and changed nothing);
+// its leftover is hidden from every listing and replaced by the next attempt.
 Journal Journal::create(const core::bfs::path& dir, const nlohmann::json& plan) {
   if (core::lstat_path(dir)) throw core::Error(fmt::format("restore folder {} already exists", dir.string()));
   core::make_dirs(dir.parent_path(), 0700);
-  core::make_dir(dir, 0700);
-  core::write_file_atomic(dir / "plan.json", plan.dump(2) + "\n", 0600);
+  // Leftovers of restores killed before they began (the caller holds the restore lock).
+  for (const auto& name : core::list_dir(dir.parent_path()))
+    if (name.size() > 5 && name.front() == '.' && name.compare(name.size() - 4, 4, ".tmp") == 0)
+      core::remove_tree(dir.parent_path() / name);
+  const auto tmp = dir.parent_path() / ("." + dir.filename().string() + ".tmp");
+  core::make_dir(tmp, 0700);
+  core::write_file_atomic(tmp / "plan.json", plan.dump(2) + "\n", 0600);
+  core::fsync_path(tmp);
+  failpoint("journal-before-publish", 1);
+  if (::rename(tmp.c_str(), dir.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
   core::fsync_path(dir.parent_path());
   return Journal(dir, plan);
 }

@@ -92,8 +92,19 @@ for n in $(seq 1 10); do
   diff <(echo "$before") <(node_state) || fail "node differs after rolling back a restore killed after change $n"
 done
 
+step "killed while its journal folder is being made: the restore has not begun, and nothing says it has"
+before=$(node_state)
+listed=$(kdr restores | wc -l)
+KDR_FAILPOINT=journal-before-publish:1 kdr restore "$PB" --yes >/dev/null 2>&1 && fail "the restore was not killed"
+ls -a "$ROOT/var/lib/kdr/restores" | grep -q '^\..*\.tmp$' || fail "the failpoint did not stop kdr while it made the folder"
+assert_eq "$(kdr restores | wc -l)" "$listed" "restores listed after one killed before it began"
+assert_eq "$(node_state)" "$before" "the node after a restore killed before it began"
+expect_rc 0 kdr backup --dry-run  # not refused (11) as after a half-done restore
+expect_rc 0 kdr restore "$PB" --dry-run
+
 step "a half-done restore blocks backups until it is resumed or rolled back"
 killed_restore "restore-after-step:6"
+! ls -a "$ROOT/var/lib/kdr/restores" | grep -q '^\..*\.tmp$' || fail "the next restore left the killed one's leftover"
 expect_rc 11 kdr backup
 assert_contains "$OUT" "is unfinished"
 rollback=$(grep -o "roll it back (kdr [^)]*)" <<<"$OUT" | sed 's/^roll it back (//; s/)$//')
