@@ -13,7 +13,7 @@ dir=${1:-$src/build/etcd-3.5}
 suite=trixie
 keyring=/usr/share/keyrings/debian-archive-$suite-stable.gpg
 
-if [ -x "$dir/bin/etcd" ] && [ -x "$dir/bin/etcdutl" ] && "$dir/bin/etcd" --version 2>/dev/null | grep -q 'Version: 3\.5\.'; then
+if [ -x "$dir/bin/etcd" ] && [ -x "$dir/bin/etcdutl" ] && [[ "$("$dir/bin/etcd" --version 2>/dev/null)" == *"Version: 3.5."* ]]; then
   echo "fetch-etcd: $(cat "$dir/VERSION" 2>/dev/null || echo 3.5) present in $dir"
   exit 0
 fi

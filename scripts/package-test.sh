@@ -17,8 +17,11 @@ echo "package: $deb ($(du -h "$deb" | cut -f1))"
 trap 'dpkg -r kdr >/dev/null 2>&1 || true' EXIT
 dpkg -i "$deb" >/dev/null
 [ "$(command -v kdr)" = /usr/bin/kdr ] || { echo "package-test: /usr/bin/kdr is not what runs" >&2; exit 1; }
-/usr/bin/kdr --help | grep -q "restore" || { echo "package-test: kdr --help" >&2; exit 1; }
-/usr/bin/kdr playbooks | grep -q "restore-etcd-snapshot" || { echo "package-test: installed playbooks" >&2; exit 1; }
+# output captured first: `kdr ... | grep -q` can fail under pipefail when grep exits early
+help=$(/usr/bin/kdr --help)
+grep -q "restore" <<<"$help" || { echo "package-test: kdr --help" >&2; exit 1; }
+playbooks=$(/usr/bin/kdr playbooks)
+grep -q "restore-etcd-snapshot" <<<"$playbooks" || { echo "package-test: installed playbooks: $playbooks" >&2; exit 1; }
 man -w kdr >/dev/null 2>&1 || [ -f /usr/share/man/man1/kdr.1 ] || { echo "package-test: man page" >&2; exit 1; }
 grep -q '^ExecStart=/usr/bin/kdr -q backup --verify$' /usr/lib/systemd/system/kdr-backup.service ||
   { echo "package-test: the shipped service" >&2; exit 1; }
