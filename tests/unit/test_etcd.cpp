@@ -50,7 +50,7 @@ spec:
 core::StaticPodScan scan_of(std::initializer_list<const char*> manifests) {
   core::StaticPodScan scan;
   int i = 0;
-  for (const char* m : manifests) scan.pods.push_back(core::parse_static_pod(m, "m" + std::to_string(i++) + ".yaml"));
+  for (const char* m : manifests) scan.pods.push_back(core::parse_static_pod(m, fmt::format("m{}.yaml", i++)));
   return scan;
 }
 

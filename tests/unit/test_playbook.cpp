@@ -128,11 +128,7 @@ TEST_CASE("a journal's summary comes from its events; a torn last line is ignore
   auto j = Journal::create(t.path() / "r1", {{"id", "r1"}});
   j.record({{"event", "begin"}, {"step", 0}});
   j.record({{"event", "done"}, {"step", 0}});
-  Action a;
-  a.op = "move";
-  a.from = "/a";
-  a.to = "/b";
-  a.step = 1;
+  const Action a{"move", "/a", "/b", 1, "", false};
   j.record({{"event", "begin"}, {"step", 1}});
   j.action(a);
   {
