@@ -40,16 +40,6 @@ std::optional<EtcdMember> etcd_member(const StaticPodScan& scan) {
   return m;
 }
 
-std::string preferred_client_url(const EtcdMember& member) {
-  for (const auto& u : member.client_urls)
-    if (u.find("://127.") != std::string::npos || u.find("://localhost") != std::string::npos ||
-        u.find("://[::1]") != std::string::npos)
-      return u;
-  if (!member.advertise_client_urls.empty()) return member.advertise_client_urls.front();
-  if (!member.client_urls.empty()) return member.client_urls.front();
-  return "https://127.0.0.1:2379";
-}
-
 std::vector<ApiserverFile> apiserver_files(const StaticPodScan& scan) {
   static const char* flags[] = {"encryption-provider-config", "audit-policy-file", "audit-webhook-config-file",
                                 "admission-control-config-file", "authentication-token-webhook-config-file",

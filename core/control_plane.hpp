@@ -28,9 +28,6 @@ struct EtcdMember {
 // The etcd member from the etcd static pod; empty when there is no such manifest.
 std::optional<EtcdMember> etcd_member(const StaticPodScan& scan);
 
-// The client URL kdr should use: a loopback one when etcd listens on loopback.
-std::string preferred_client_url(const EtcdMember& member);
-
 struct ApiserverFile {
   std::string flag;                     // e.g. encryption-provider-config
   std::string container_path;           // the flag's value

@@ -67,15 +67,6 @@ std::vector<std::string> split_words(std::string_view text) {
   return out;
 }
 
-std::optional<std::string> flag_in(const std::vector<std::string>& args, std::string_view flag) {
-  const std::string eq = "--" + std::string(flag) + "=", bare = "--" + std::string(flag);
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i].rfind(eq, 0) == 0) return args[i].substr(eq.size());
-    if (args[i] == bare && i + 1 < args.size()) return args[i + 1];
-  }
-  return std::nullopt;
-}
-
 struct UnitFile {
   std::vector<std::string> exec_args;
   std::vector<std::string> environment_files;
@@ -143,11 +134,13 @@ bool is_loopback_url(const std::string& u) {
          u.find("://[::1]") != std::string::npos;
 }
 
-// Loopback URLs first: kdr runs on the node.
-std::vector<std::string> loopback_first(std::vector<std::string> urls) {
-  std::stable_partition(urls.begin(), urls.end(), is_loopback_url);
-  urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
-  return urls;
+// Loopback URLs first (kdr runs on the node), each once.
+std::vector<std::string> loopback_first(const std::vector<std::string>& urls) {
+  std::vector<std::string> out;
+  for (bool loopback : {true, false})
+    for (const auto& u : urls)
+      if (is_loopback_url(u) == loopback && std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
+  return out;
 }
 
 void choose_static_pod(EtcdLayout& l, const EtcdMember& m) {
@@ -314,7 +307,9 @@ bool kdr_drives_etcd(EtcdKind kind) { return kind == EtcdKind::static_pod || kin
 
 std::optional<std::string> SystemdEtcd::setting(std::string_view env_name, std::string_view flag) const {
   if (auto it = env.find(std::string(env_name)); it != env.end() && !it->second.empty()) return it->second;
-  return flag_in(exec_args, flag);
+  // the unit's ExecStart starts with the program, as a process's argv does
+  auto value = flag_argument(exec_args, flag);
+  return value.empty() ? std::nullopt : std::optional<std::string>(value);
 }
 
 std::map<std::string, std::string> parse_env_file(std::string_view text) {

@@ -5,6 +5,7 @@
 #include "backup/etcd_snapshot.hpp"
 #include "backup/node_facts.hpp"
 #include "core/control_plane.hpp"
+#include "core/etcd_layout.hpp"
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
 #include "temp_dir.hpp"
@@ -75,7 +76,9 @@ TEST_CASE("the etcd member comes from its static pod manifest") {
   CHECK(m->data_dir_host == "/mnt/fast-disk/etcd");  // through the hostPath volume
   CHECK(m->peer_urls == std::vector<std::string>{"https://10.0.0.5:2380"});
   CHECK(m->initial_cluster == "cp-1=https://10.0.0.5:2380");
-  CHECK(core::preferred_client_url(*m) == "https://127.0.0.1:2379");
+  // kdr talks to it on loopback, each client URL once
+  const auto layout = core::detect_etcd_layout(core::default_config(), core::NodeRoot("/nonexistent"), scan);
+  CHECK(layout.endpoints == std::vector<std::string>{"https://127.0.0.1:2379", "https://10.0.0.5:2379"});
   CHECK(backup::image_tag(m->image) == "3.5.15-0");
   CHECK_FALSE(core::etcd_member(scan_of({apiserver_manifest})).has_value());
 }
