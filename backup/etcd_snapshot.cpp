@@ -266,6 +266,7 @@ json SnapshotInfo::to_json() const {
           {"keys", keys ? json(*keys) : json(nullptr)},
           {"etcd_hash", etcd_hash}, {"status_tool", status_tool},
           {"endpoint", endpoint}, {"server_version", server_version},
+          {"cluster_id", cluster_id}, {"member_id", member_id},
           {"duration_s", duration_s}};
 }
 
@@ -328,6 +329,8 @@ std::optional<EtcdEndpointStatus> status_of(const core::Context& ctx, const Etcd
     s.version = st.value("version", "");
     s.db_size = st.value("dbSize", std::uint64_t{0});
     s.revision = st.at("header").value("revision", std::int64_t{0});
+    s.cluster_id = fmt::format("{:x}", st.at("header").value("cluster_id", std::uint64_t{0}));
+    s.member_id = fmt::format("{:x}", st.at("header").value("member_id", std::uint64_t{0}));
     return s;
   } catch (const json::exception& e) {
     failure = fail(SnapshotFailure::other, fmt::format("etcdctl endpoint status: unexpected output ({})", e.what()));
@@ -402,6 +405,23 @@ std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarg
   if (!r.ok()) return std::nullopt;
   try {
     return json::parse(r.out).value("count", std::uint64_t{0});
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<std::uint64_t> count_keys_changed_since(const core::Context& ctx, const EtcdTarget& target,
+                                                      std::int64_t revision) {
+  // etcdctl 3.4 has no --min-mod-revision: list every key (names only) with its mod_revision.
+  const std::vector<std::string> command = {"get", "", "--from-key", "--keys-only", "-w", "json"};
+  auto r = run_etcdctl(ctx, target, command, std::chrono::seconds(60), std::chrono::seconds(90));
+  if (!r.ok()) return std::nullopt;
+  try {
+    const auto j = json::parse(r.out);
+    std::uint64_t n = 0;
+    for (const auto& kv : j.value("kvs", json::array()))
+      if (kv.value("mod_revision", std::int64_t{0}) > revision) ++n;
+    return n;
   } catch (const json::exception&) {
     return std::nullopt;
   }
@@ -498,6 +518,8 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
   SnapshotInfo info;
   info.endpoint = target.endpoint;
   info.server_version = status.version;
+  info.cluster_id = status.cluster_id;
+  info.member_id = status.member_id;
   try {
     // The hashes taken while the file was written stand if they cover the whole file;
     // otherwise (or if they disagree) the finished file is read again.

@@ -21,6 +21,8 @@ struct EtcdEndpointStatus {
   std::string version;  // server version, e.g. 3.4.23
   std::uint64_t db_size = 0;
   std::int64_t revision = 0;
+  std::string cluster_id;  // hex, as etcdctl prints member ids
+  std::string member_id;   // the member that answered
 };
 
 struct SnapshotInfo {
@@ -37,6 +39,8 @@ struct SnapshotInfo {
   std::string status_tool;      // which tool checked it
   std::string endpoint;
   std::string server_version;
+  std::string cluster_id;  // of the cluster that served it (hex)
+  std::string member_id;   // the member that served it (hex)
   double duration_s = 0;  // the whole step: endpoint status, save, checks
   nlohmann::json to_json() const;
 };
@@ -102,6 +106,9 @@ std::optional<nlohmann::json> member_list(const core::Context& ctx, const EtcdTa
 
 // The number of live keys at `revision` (0: now), counted by etcd itself; empty on failure.
 std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision);
+// The number of live keys whose last change came after `revision`; empty on failure.
+std::optional<std::uint64_t> count_keys_changed_since(const core::Context& ctx, const EtcdTarget& target,
+                                                      std::int64_t revision);
 // Throws Error when the backup disk has less than `needed` bytes free.
 void check_free_space(const core::bfs::path& backup_dir, std::uint64_t needed);
 

@@ -80,6 +80,31 @@ void check_variables(const json& value, const std::set<std::string>& known, cons
     }
 }
 
+// `if: NAME=VALUE` / `if: NAME!=VALUE`, NAME a parameter of the playbook (or a built-in one)
+// and VALUE one of its choices.
+StepCondition parse_condition(const core::YamlReader& r, const YAML::Node& node, const std::string& key,
+                              const std::vector<Parameter>& declared) {
+  const auto text = r.text(node, key);
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+    r.fail(node, key, fmt::format("expected PARAMETER=VALUE or PARAMETER!=VALUE, not '{}'", text));
+  StepCondition c;
+  c.negated = text[eq - 1] == '!';
+  c.parameter = text.substr(0, c.negated ? eq - 1 : eq);
+  c.value = text.substr(eq + 1);
+  c.where = core::yaml_where(r.origin(), node);
+  std::vector<Parameter> all = declared;
+  all.insert(all.end(), builtin_parameters().begin(), builtin_parameters().end());
+  auto it = std::find_if(all.begin(), all.end(), [&](const Parameter& p) { return p.name == c.parameter; });
+  if (it == all.end()) r.fail(node, key, fmt::format("'{}' is not a parameter of this playbook", c.parameter));
+  if (!it->choices.empty() && std::find(it->choices.begin(), it->choices.end(), c.value) == it->choices.end()) {
+    std::string list;
+    for (const auto& x : it->choices) list += (list.empty() ? "" : ", ") + x;
+    r.fail(node, key, fmt::format("'{}' is not one of {}'s choices ({})", c.value, c.parameter, list));
+  }
+  return c;
+}
+
 }  // namespace
 
 std::string_view to_string(StepType type) { return info(type).name; }
@@ -98,6 +123,30 @@ const std::vector<std::string>& builtin_variables() {
                                              "kubeadm_etcd_dir_check"};
   return v;
 }
+
+const std::vector<Parameter>& builtin_parameters() {
+  static const std::vector<Parameter> v = {
+      {"accept_loss",
+       "set to true to restore etcd data older than a live etcd that still answers: what was written since the "
+       "backup is lost (the plan counts it)",
+       "false",
+       {"true", "false"}},
+      {"same_node",
+       "set to true when the preflight refuses a node that does not look like the one the backup was taken on, "
+       "and it is that node",
+       "false",
+       {"true", "false"}},
+  };
+  return v;
+}
+
+bool StepCondition::holds(const std::map<std::string, std::string>& vars) const {
+  auto it = vars.find(parameter);
+  const bool equal = it != vars.end() && it->second == value;
+  return negated ? !equal : equal;
+}
+
+std::string StepCondition::text() const { return parameter + (negated ? "!=" : "=") + value; }
 
 std::vector<std::string> variables_in(const std::string& text) {
   std::vector<std::string> out;
@@ -172,7 +221,14 @@ Playbook parse_playbook(std::string_view text, const std::string& origin) {
   if (!has_steps) r.fail(root, "steps", "a playbook needs 'steps'");
 
   std::set<std::string> known(builtin_variables().begin(), builtin_variables().end());
-  for (const auto& param : p.parameters) known.insert(param.name);
+  for (const auto& param : builtin_parameters()) known.insert(param.name);
+  for (const auto& param : p.parameters) {
+    if (std::any_of(builtin_parameters().begin(), builtin_parameters().end(),
+                    [&](const Parameter& b) { return b.name == param.name; }))
+      throw UsageError(fmt::format("{}: parameter '{}' is built in (every playbook has it); pick another name", origin,
+                                   param.name));
+    known.insert(param.name);
+  }
 
   for (std::size_t i = 0; i < steps_node.size(); ++i) {
     const auto node = steps_node[i];
@@ -194,6 +250,7 @@ Playbook parse_playbook(std::string_view text, const std::string& origin) {
     std::map<std::string, core::YamlReader::Handler> handlers;
     handlers["type"] = [](const Node&, const Key&) {};
     handlers["name"] = [&](const Node& v, const Key& k) { spec.title = r.text(v, k); };
+    handlers["if"] = [&](const Node& v, const Key& k) { spec.condition = parse_condition(r, v, k, p.parameters); };
     for (const auto& f : ti.required) {
       handlers[f] = [&, f](const Node& v, const Key& k) {
         spec.fields[f] = {field_value(r, v, k), core::yaml_where(origin, v)};

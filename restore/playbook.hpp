@@ -59,11 +59,23 @@ struct StepField {
   std::string where;     // file:line:col
 };
 
+// `if: NAME=VALUE` (or NAME!=VALUE) on a step: the step is in the plan only when the
+// parameter NAME has (or has not) that value.
+struct StepCondition {
+  std::string parameter;
+  std::string value;
+  bool negated = false;
+  std::string where;
+  bool holds(const std::map<std::string, std::string>& vars) const;
+  std::string text() const;  // as written: etcd=raw
+};
+
 struct StepSpec {
   StepType type = StepType::manual;
   std::string title;  // `name:`; empty: made from the type
   std::string where;
   std::map<std::string, StepField> fields;
+  std::optional<StepCondition> condition;
 };
 
 struct Playbook {
@@ -77,6 +89,10 @@ struct Playbook {
 
 // Variables every playbook may use besides its parameters.
 const std::vector<std::string>& builtin_variables();
+// Parameters every playbook has (docs/playbooks.md): accept_loss (a restore that would roll
+// back a live, newer etcd needs it set to true) and same_node (overrides the preflight's
+// refusal of a node that does not look like the generation's).
+const std::vector<Parameter>& builtin_parameters();
 
 // Throws UsageError naming `origin` with line and column.
 Playbook parse_playbook(std::string_view text, const std::string& origin);

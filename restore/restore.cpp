@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/repository.hpp"
+#include "restore/etcd_loss.hpp"
 #include "restore/journal.hpp"
 #include "restore/playbook.hpp"
 #include "restore/runner.hpp"
@@ -309,18 +310,19 @@ std::optional<std::string> kubeadm_config_file(const verify::GenerationView& g) 
 }
 
 std::map<std::string, std::string> parameter_values(const Playbook& pb, const std::vector<std::string>& set) {
+  std::vector<Parameter> all = pb.parameters;
+  all.insert(all.end(), builtin_parameters().begin(), builtin_parameters().end());
   std::map<std::string, std::string> values;
-  for (const auto& p : pb.parameters) values[p.name] = p.default_value;
+  for (const auto& p : all) values[p.name] = p.default_value;
   for (const auto& kv : set) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos) throw UsageError(fmt::format("--set {}: expected NAME=VALUE", kv));
     const auto name = kv.substr(0, eq), value = kv.substr(eq + 1);
-    auto it = std::find_if(pb.parameters.begin(), pb.parameters.end(), [&](const auto& p) { return p.name == name; });
-    if (it == pb.parameters.end()) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const auto& p) { return p.name == name; });
+    if (it == all.end()) {
       std::string known;
-      for (const auto& p : pb.parameters) known += (known.empty() ? "" : ", ") + p.name;
-      throw UsageError(fmt::format("--set {}: playbook {} has no parameter '{}' (it has: {})", kv, pb.name, name,
-                                   known.empty() ? "none" : known));
+      for (const auto& p : all) known += (known.empty() ? "" : ", ") + p.name;
+      throw UsageError(fmt::format("--set {}: playbook {} has no parameter '{}' (it has: {})", kv, pb.name, name, known));
     }
     if (!it->choices.empty() && std::find(it->choices.begin(), it->choices.end(), value) == it->choices.end()) {
       std::string list;
@@ -514,11 +516,28 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   for (const auto& [k, v] : parameter_values(pb, set)) vars[k] = v;
 
   vars["etcd_restored_from"] = "files";
+  std::vector<std::string> left_out;
   for (const auto& spec : pb.steps) {
     if (!etcd_here && step_uses_etcd_data_dir(spec)) continue;
+    if (spec.condition && !spec.condition->holds(vars)) {
+      left_out.push_back(fmt::format("{} (only with {})", spec.title.empty() ? std::string(to_string(spec.type))
+                                                                              : spec.title,
+                                     spec.condition->text()));
+      continue;
+    }
     plan.steps.push_back(plan_step(ctx, spec, vars, unavailable));
     if (spec.type == StepType::etcd_snapshot_restore)
       vars["etcd_restored_from"] = plan.steps.back().args.value("source", "snapshot");
+  }
+  if (etcd_here && std::any_of(plan.steps.begin(), plan.steps.end(),
+                               [&](const PlannedStep& st) { return replaces_etcd_data(st, plan); }))
+    plan.etcd["loss"] = measure_etcd_loss(ctx, live_layout, out.gen.meta.extra.value("etcd", json::object())
+                                                                .value("snapshot", json()))
+                            .to_json();
+  if (!left_out.empty()) {
+    std::string list;
+    for (const auto& x : left_out) list += (list.empty() ? "" : "; ") + x;
+    plan.notes.push_back(fmt::format("left out of this plan: {}", list));
   }
   if (entry.meta->status == core::GenerationStatus::partial)
     plan.notes.push_back(fmt::format("generation {} is partial: {}", entry.id, core::partial_reason(*entry.meta)));
@@ -537,13 +556,19 @@ void print_plan(const Runner& r, const JournalSummary* done) {
   out.info("  node        {}{}", p.root, p.root == "/" ? "" : " (sandbox)");
   out.info("  etcd        member {} at {}, data dir {} (from {})", p.etcd.value("name", ""), p.etcd.value("peer_url", ""),
            p.etcd.value("data_dir", ""), p.etcd.value("from", ""));
+  if (p.etcd.contains("loss")) {
+    const auto loss = EtcdLoss::from_json(p.etcd["loss"]);
+    if (loss.loses_data()) out.warn("  etcd data   {}", loss.text());
+    else out.info("  etcd data   {}", loss.text());
+  }
   out.info("  journal     {}", p.vars.at("restore_dir"));
   std::string params;
   for (const auto& [k, v] : p.vars)
     if (!std::set<std::string>{"generation", "generation_dir", "restore_id", "restore_dir", "static_pod_path",
                                "etcd_data_dir", "root", "kubeadm_config", "etcd_restored_from", "kubeadm_etcd_dir_check"}
              .count(k))
-      params += (params.empty() ? "" : " ") + k + "=" + v;
+      if (!(v == "false" && (k == "accept_loss" || k == "same_node")))
+        params += (params.empty() ? "" : " ") + k + "=" + v;
   if (!params.empty()) out.info("  parameters  {}", params);
   for (const auto& n : p.notes) out.info("  note: {}", n);
   out.info("Steps ('*' changes the node):");
@@ -613,6 +638,8 @@ ExitCode execute(Runner& r, bool yes) {
     if (changes_node(s.type) && !yes) {
       if (s.type == StepType::manual)
         out.info("Step {}/{}: {}", i + 1, n, s.args.value("instruction", std::string()));
+      if (replaces_etcd_data(s, r.plan) && r.plan.etcd.contains("loss"))
+        out.warn("this step replaces etcd's data: {}", EtcdLoss::from_json(r.plan.etcd["loss"]).text());
       auto a = ask(fmt::format("Step {}/{}: {}. Go ahead?", i + 1, n, s.title));
       if (a == Answer::all) yes = true;
       if (a == Answer::no) {
@@ -914,7 +941,8 @@ ExitCode print_playbooks(const core::Context& ctx, const std::vector<std::string
       for (const auto& s : pb.steps) {
         json fields = json::object();
         for (const auto& [k, f] : s.fields) fields[k] = f.value;
-        steps.push_back({{"type", to_string(s.type)}, {"name", s.title}, {"fields", fields}});
+        steps.push_back({{"type", to_string(s.type)}, {"name", s.title}, {"fields", fields},
+                         {"if", s.condition ? json(s.condition->text()) : json(nullptr)}});
       }
       ctx.out.raw(json{{"name", pb.name}, {"file", pb.file}, {"description", pb.description}, {"when", pb.when},
                        {"steps", steps}}
@@ -928,9 +956,11 @@ ExitCode print_playbooks(const core::Context& ctx, const std::vector<std::string
       ctx.out.info("When to use it:");
       for (const auto& w : pb.when) ctx.out.info("  - {}", w);
     }
-    if (!pb.parameters.empty()) {
+    {
       ctx.out.info("Parameters (--set NAME=VALUE):");
-      for (const auto& p : pb.parameters) {
+      std::vector<Parameter> all = pb.parameters;
+      all.insert(all.end(), builtin_parameters().begin(), builtin_parameters().end());
+      for (const auto& p : all) {
         std::string choices;
         for (const auto& c : p.choices) choices += (choices.empty() ? "" : "|") + c;
         ctx.out.info("  {} = {}{}  {}", p.name, p.default_value, choices.empty() ? "" : " (" + choices + ")",
@@ -946,6 +976,7 @@ ExitCode print_playbooks(const core::Context& ctx, const std::vector<std::string
       ctx.out.info("  {:>2} {} {}{}", i + 1, changes_node(s.type) ? '*' : ' ',
                    s.title.empty() ? std::string(to_string(s.type)) : s.title + " (" + std::string(to_string(s.type)) + ")",
                    fields.empty() ? "" : "  " + fields);
+      if (s.condition) ctx.out.info("         only with {}", s.condition->text());
     }
     return ExitCode::ok;
   }

@@ -86,6 +86,9 @@ void failpoint(std::string_view name, std::size_t n);
 std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s);
 void run_step(Runner& r, const PlannedStep& s);
 
+// True when the step replaces etcd's data (its data dir, or a snapshot restore into it).
+bool replaces_etcd_data(const PlannedStep& s, const Plan& plan);
+
 // The preflight's checks, all read-only: a dry run runs them too. Throws core::Error listing
 // every problem when the real run would be refused.
 void check_preflight(Runner& r);

@@ -20,6 +20,7 @@
 #include "core/process.hpp"
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
+#include "restore/etcd_loss.hpp"
 #include "restore/materialize.hpp"
 #include "restore/pods.hpp"
 #include "restore/runner.hpp"
@@ -456,6 +457,13 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
   return out;
 }
 
+bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) {
+  if (s.type == StepType::etcd_snapshot_restore) return true;
+  if (s.type != StepType::move_aside && s.type != StepType::copy_back) return false;
+  const auto data_dir = plan.etcd.value("data_dir", std::string());
+  return !data_dir.empty() && core::node_path_within(data_dir, s.args.value("path", std::string()));
+}
+
 // ---- running ------------------------------------------------------------------------------
 
 namespace {
@@ -475,10 +483,40 @@ std::string not_in_generation(const Runner& r, const std::string& p) {
                      sources);
 }
 
+// What the preflight found: refusals, warnings, and checks passed (printed as they pass).
+struct Preflight {
+  const core::Context& ctx;
+  std::vector<std::string> fails, warns;
+  void ok(const std::string& what) const { ctx.out.info("      ok    {}", what); }
+};
+
+// Replacing etcd's data while the live etcd answers with newer data rolls the cluster back:
+// refused unless accept_loss=true, and then journaled.
+void check_etcd_loss(Runner& r, Preflight& pf) {
+  if (!r.plan.etcd.contains("loss")) return;
+  const auto loss = EtcdLoss::from_json(r.plan.etcd["loss"]);
+  if (!loss.loses_data()) {
+    pf.ok("etcd data: " + loss.text());
+    return;
+  }
+  if (r.var("accept_loss") != "true") {
+    pf.fails.push_back(fmt::format(
+        "the live etcd answers and holds data the backup does not: {}. This restore rolls etcd back to the backup. To "
+        "put back only what was deleted (one namespace, some keys) with the cluster running, use the playbook "
+        "restore-etcd-keys; to roll back anyway, run again with --set accept_loss=true",
+        loss.text()));
+    return;
+  }
+  pf.warns.push_back("accepted (accept_loss=true): " + loss.text());
+  if (r.journal) r.journal->record({{"event", "loss-accepted"}, {"loss", r.plan.etcd["loss"]}});
+}
+
 void run_preflight(Runner& r) {
   const auto& ctx = r.ctx;
-  std::vector<std::string> fails, warns;
-  auto ok = [&](const std::string& what) { ctx.out.info("      ok    {}", what); };
+  Preflight pf{ctx, {}, {}};
+  auto& fails = pf.fails;
+  auto& warns = pf.warns;
+  auto ok = [&](const std::string& what) { pf.ok(what); };
 
   if (ctx.root.is_real_root() && ::geteuid() != 0)
     fails.push_back("restoring a real node needs root: run kdr with sudo");
@@ -647,6 +685,8 @@ void run_preflight(Runner& r) {
                                 list));
   }
   if (recorded_host == core::hostname() && common) ok("node identity: hostname and an address match the backup");
+
+  check_etcd_loss(r, pf);
 
   for (const auto& w : warns) ctx.out.warn("{}", w);
   if (!fails.empty()) {

@@ -50,7 +50,7 @@ for round in $(seq 1 "$n"); do
   start 1 backup2 backup; b2=$!
   start 2 verify verify --no-live; v=$!
   start 3 prune prune; p=$!
-  start 4 restore restore restore-etcd-snapshot -g "$oldest" --yes; r=$!
+  start 4 restore restore restore-etcd-snapshot -g "$oldest" --yes --set accept_loss=true; r=$!
   SCENARIO_BG_PIDS+=("$b1" "$b2" "$v" "$p" "$r")
   for pid in $b1 $b2 $v $p $r; do rc=0; wait "$pid" || rc=$?; eval "rc_$pid=$rc"; done
   eval "tally backup \$rc_$b1 0"; cp "$T/backup2.out" "$T/backup.out"; eval "tally backup \$rc_$b2 0"

@@ -23,7 +23,7 @@ disaster() {  # TRIAL: deletes keys, writes a marker only the pre-restore data h
 
 step "an unkilled restore and rollback, timed"
 disaster 0
-restore_cs=$(elapsed_cs kdr restore $PB --yes)
+restore_cs=$(elapsed_cs kdr restore $PB --yes --set accept_loss=true)
 id=$(restore_id)
 rollback_cs=$(elapsed_cs kdr restore --rollback "$id" --yes)
 sandbox_wait_etcd "$ROOT" 30
@@ -47,7 +47,7 @@ last=$(restore_id)
 for trial in $(seq 1 "$n"); do
   step "trial $trial"
   disaster "$trial"
-  run_killed_at $(( RANDOM % (restore_cs + 1) )) "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" restore $PB --yes
+  run_killed_at $(( RANDOM % (restore_cs + 1) )) "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" restore $PB --yes --set accept_loss=true
   id=$(restore_id)
   if [ "$id" = "$last" ]; then
     # killed before the restore wrote its plan: nothing happened

@@ -42,10 +42,10 @@ expect_rc 0 kdr show
 assert_contains "$OUT" "etcd layout   stacked etcd (static pod /etc/kubernetes/manifests/etcd.yaml), data dir /data/etcd"
 
 step "restore-etcd-snapshot: the plan and the restore use /data/etcd"
-expect_rc 0 kdr restore restore-etcd-snapshot --dry-run
+expect_rc 0 kdr restore restore-etcd-snapshot --dry-run --set accept_loss=true
 assert_contains "$OUT" "data dir /data/etcd"
 ! grep -q "/var/lib/etcd" <<<"$OUT" || { echo "$OUT"; fail "the plan names /var/lib/etcd"; }
-expect_rc 0 kdr restore restore-etcd-snapshot --yes
+expect_rc 0 kdr restore restore-etcd-snapshot --yes --set accept_loss=true
 assert_contains "$OUT" "etcd is healthy"
 sandbox_wait_etcd "$ROOT" 30
 assert_eq "$(serving_data_dir)" "$ROOT/data/etcd" "data dir of the etcd serving after the restore"

@@ -17,11 +17,24 @@ for pb in restore-etcd-snapshot restore-files; do
   assert_contains "$OUT" "Dry run: nothing was changed; the preflight passed"
   assert_contains "$OUT" "Preflight (read-only checks):"
   assert_contains "$OUT" "ok    generation $(basename "$(latest_gen)") is intact"
-  assert_contains "$OUT" "move-aside /var/lib/etcd"
+  if [ "$pb" = restore-files ]; then
+    # files only by default: etcd's data dir is left as it is
+    assert_contains "$OUT" "left out of this plan: move-aside (only with etcd=raw); copy-back (only with etcd=raw)"
+    ! grep -q "move-aside /var/lib/etcd" <<<"$OUT" || fail "restore-files plans to replace etcd's data dir by default"
+    ! grep -q "etcd data " <<<"$OUT" || fail "restore-files speaks of etcd data it does not touch"
+  else
+    assert_contains "$OUT" "move-aside /var/lib/etcd"
+    # etcd is stopped with the kubelet: what would be lost cannot be measured, and the plan says so
+    assert_contains "$OUT" "etcd data   cannot tell what is lost: the live etcd does not answer"
+  fi
   assert_eq "$(node_state)" "$before" "node after the dry run of $pb"
   [ ! -e "$ROOT/var/lib/kdr" ] || fail "the dry run wrote kdr's state folder"
 done
 assert_contains "$OUT" "copy-back /etc/kubernetes"
+expect_rc 0 kdr restore restore-files --dry-run --set etcd=raw
+assert_contains "$OUT" "move-aside /var/lib/etcd"
+assert_contains "$OUT" "copy-back /var/lib/etcd"
+assert_contains "$OUT" "etcd data   cannot tell what is lost"
 
 step "the Run-it-with line repeats every option, the generation pinned, and runs as printed"
 mkdir -p "$T/more-playbooks"

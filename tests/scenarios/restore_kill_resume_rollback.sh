@@ -21,7 +21,7 @@ disaster() {
 
 killed_restore() {  # FAILPOINT: runs the restore, expects it killed; sets $id
   local rc=0
-  KDR_FAILPOINT=$1 kdr restore $PB --yes >"$T/killed.log" 2>&1 || rc=$?
+  KDR_FAILPOINT=$1 kdr restore $PB --yes --set accept_loss=true >"$T/killed.log" 2>&1 || rc=$?
   [ "$rc" -eq 137 ] || { cat "$T/killed.log" >&2; fail "restore with $1 exited $rc, not killed"; }
   id=$(restore_id)
 }
@@ -49,7 +49,7 @@ step "rollback of a finished restore brings back the data it replaced"
 disaster
 sandbox_etcdctl "$ROOT" put /registry/after-backup written-later >/dev/null
 damaged_keys=$(etcd_keys /registry/)
-expect_rc 0 kdr restore $PB --yes
+expect_rc 0 kdr restore $PB --yes --set accept_loss=true
 id=$(restore_id)
 sandbox_wait_etcd "$ROOT" 30
 assert_eq "$(etcd_keys /registry/)" "$backup_keys" "keys after the restore"

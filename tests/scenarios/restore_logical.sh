@@ -16,9 +16,25 @@ sandbox_etcdctl "$ROOT" del --prefix /registry/configmaps/team-2/ >/dev/null
 sandbox_etcdctl "$ROOT" del --prefix /registry/pods/team-2/ >/dev/null
 sandbox_etcdctl "$ROOT" del /registry/namespaces/team-2 >/dev/null
 [ -z "$(etcd_keys /registry/pods/team-2/)" ] || fail "the keys were not deleted"
+sandbox_etcdctl "$ROOT" put /registry/configmaps/team-1/written-after-the-backup x >/dev/null
+sandbox_etcdctl "$ROOT" put /registry/configmaps/team-1/also-after-the-backup y >/dev/null
 
-step "kdr restore restore-etcd-snapshot, answered 'a' (yes to all) at the first question"
-expect_rc 0 bash -c 'echo a | "$@"' _ "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" restore restore-etcd-snapshot
+step "the restore would roll a live, newer etcd back: refused, even with --yes, with what would be lost counted"
+backup_rev=$(jq -r '.etcd.snapshot.revision' "$(latest_gen)/meta.json")
+live_rev=$(sandbox_etcdctl "$ROOT" endpoint status -w json | jq -r '.[0].Status.header.revision')
+[ "$live_rev" -eq $((backup_rev + 5)) ] || fail "expected 5 writes since the backup (3 deletes, 2 puts): $backup_rev -> $live_rev"
+loss="live etcd at revision $live_rev, the backup at revision $backup_rev: 5 changes and 2 keys written since the backup will be lost"
+expect_rc 1 kdr restore restore-etcd-snapshot --yes
+assert_contains "$OUT" "$loss"
+assert_contains "$OUT" "--set accept_loss=true"
+assert_contains "$OUT" "nothing was changed"
+assert_eq "$(sandbox_etcdctl "$ROOT" get --print-value-only /registry/configmaps/team-1/written-after-the-backup)" "x" "a key written after the backup, after the refusal"
+expect_rc 1 kdr restore restore-etcd-snapshot --dry-run
+assert_contains "$OUT" "etcd data   $loss"
+
+step "kdr restore restore-etcd-snapshot --set accept_loss=true, answered 'a' (yes to all) at the first question"
+expect_rc 0 bash -c 'echo a | "$@"' _ "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" restore restore-etcd-snapshot --set accept_loss=true
+assert_contains "$OUT" "accepted (accept_loss=true): $loss"
 [ "$(grep -c 'Go ahead?' <<<"$OUT")" -eq 0 ] || { echo "$OUT"; fail "asked again after 'a'"; }
 assert_contains "$OUT" "etcd is healthy"
 assert_contains "$OUT" "finished"
@@ -42,6 +58,9 @@ assert_contains "$OUT" "done"
 expect_rc 0 kdr restore --resume "$id"
 assert_contains "$OUT" "finished already"
 grep -q '"event":"finished"' "$ROOT/var/lib/kdr/restores/$id/journal.jsonl" || fail "journal has no finished event"
+jq -se --argjson live "$live_rev" --argjson b "$backup_rev" 'any(.[]; .event == "loss-accepted" and
+    .loss.live_revision == $live and .loss.backup_revision == $b and .loss.keys_changed == 2)' \
+  "$ROOT/var/lib/kdr/restores/$id/journal.jsonl" >/dev/null || fail "the journal does not record the loss accepted"
 
 step "a new backup of the restored node verifies"
 expect_rc 0 kdr backup --verify

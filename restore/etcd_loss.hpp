@@ -1,0 +1,41 @@
+// What a restore that replaces etcd's data would lose: measured on the live etcd before
+// anything stops, against the revision the generation recorded. The plan and the
+// confirmation print it; the preflight refuses a restore that would roll back a live,
+// newer etcd unless accept_loss=true; the journal keeps it (in the plan).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/context.hpp"
+#include "core/etcd_layout.hpp"
+
+namespace kdr::restore {
+
+struct EtcdLoss {
+  bool answered = false;       // the live etcd answered
+  std::string unknown_because;  // why nothing could be measured (when it did not answer)
+  std::string endpoint;
+  std::int64_t live_revision = 0;
+  std::int64_t backup_revision = 0;  // 0: the generation recorded none
+  std::string live_cluster_id, backup_cluster_id;  // hex; empty: unknown
+  std::optional<std::uint64_t> keys_changed;      // live keys last changed after the backup
+  std::optional<std::uint64_t> live_keys;
+
+  bool other_cluster() const;
+  // The live etcd holds data the backup does not have: replacing it loses that.
+  bool loses_data() const;
+  // "live etcd at revision N, the backup at M: N-M changes and K keys written since the backup will be lost"
+  std::string text() const;
+  nlohmann::json to_json() const;
+  static EtcdLoss from_json(const nlohmann::json& j);
+};
+
+// Asks the node's etcd (as the layout finds it, with its client certificate).
+EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout,
+                           const nlohmann::json& generation_snapshot);
+
+}  // namespace kdr::restore
