@@ -43,7 +43,7 @@ TEST_CASE("a config file only changes the keys it names") {
   CHECK(c.origin == "f.yaml");
 }
 
-TEST_CASE("a sources list replaces the default one; a source is optional unless it says required") {
+TEST_CASE("a sources list replaces the default one, and a source is optional unless it says required") {
   auto c = parse_config("sources:\n  - path: /srv/a\n    required: true\n  - path: /srv/b\n  - path: /srv/c\n"
                         "    required: false\n",
                         "f.yaml");

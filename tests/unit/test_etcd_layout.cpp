@@ -114,7 +114,7 @@ TEST_CASE("layout: a --data-dir under no hostPath volume is a problem, not a req
   CHECK((s == nullptr || !s->required));
 }
 
-TEST_CASE("layout: external etcd is named by kube-apiserver; no data dir, its client certificate") {
+TEST_CASE("layout: external etcd is named by kube-apiserver, with no data dir, its client certificate") {
   Node n;
   n.write("etc/kubernetes/manifests/kube-apiserver.yaml",
           apiserver_yaml("https://10.0.0.11:2379,https://10.0.0.12:2379,https://10.0.0.13:2379",

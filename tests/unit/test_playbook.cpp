@@ -62,11 +62,11 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
         "manual)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
   CHECK(error_of("name: x\nsteps:\n  - type: run\n    argv: [a]\n    shell: yes\n") ==
-        "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, name, timeout, type)");
+        "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, if, name, timeout, type)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n    path: ${nope}/x\n") ==
-        "pb.yaml:4:11: unknown variable ${nope} (known: etcd_data_dir, generation, generation_dir, kubeadm_config, "
+        "pb.yaml:4:11: unknown variable ${nope} (known: accept_loss, etcd_data_dir, generation, generation_dir, kubeadm_config, "
         "kubeadm_etcd_dir_check, "
-        "restore_dir, restore_id, root, static_pod_path)");
+        "restore_dir, restore_id, root, same_node, static_pod_path)");
   CHECK(error_of("name: x\nsteps: [{type: preflight}]\nparameters:\n  - {name: p, default: c, choices: [a, b]}\n") ==
         "pb.yaml:4:5: key 'parameters[0]': the default 'c' is not one of the choices");
   CHECK(error_of("name: x\nsteps: [{type: preflight}\n").find("pb.yaml:3:1: not valid YAML") == 0);
@@ -123,7 +123,7 @@ TEST_CASE("materialize refuses manifest entries that would escape the restored t
                     Catch::Contains("unsafe manifest entry"));
 }
 
-TEST_CASE("a journal's summary comes from its events; a torn last line is ignored") {
+TEST_CASE("a journal's summary comes from its events, and a torn last line is ignored") {
   kdr::test::TempDir t;
   auto j = Journal::create(t.path() / "r1", {{"id", "r1"}});
   j.record({{"event", "begin"}, {"step", 0}});
@@ -152,4 +152,43 @@ TEST_CASE("a journal record kdr did not write is an error naming file and line, 
     CHECK_THAT(std::string(e.what()), Catch::StartsWith("journal.jsonl:2: not a journal record kdr wrote"));
   }
   CHECK_THROWS_AS(kdr::restore::summarize_journal("{\"event\":\"failed\",\"step\":1e300}\n", "j"), kdr::core::Error);
+}
+
+TEST_CASE("a step with if: is planned only when its parameter has that value") {
+  auto p = parse_playbook(R"(name: demo
+parameters:
+  - {name: etcd, default: keep, choices: [keep, raw]}
+steps:
+  - type: move-aside
+    if: etcd=raw
+    path: ${etcd_data_dir}
+  - type: move-aside
+    if: accept_loss!=true
+    path: /etc/kubernetes
+)",
+                          "pb.yaml");
+  REQUIRE(p.steps[0].condition);
+  CHECK(p.steps[0].condition->text() == "etcd=raw");
+  CHECK(p.steps[0].condition->where == "pb.yaml:6:9");
+  CHECK_FALSE(p.steps[0].condition->holds({{"etcd", "keep"}}));
+  CHECK(p.steps[0].condition->holds({{"etcd", "raw"}}));
+  REQUIRE(p.steps[1].condition);  // a built-in parameter may be tested too
+  CHECK(p.steps[1].condition->holds({{"accept_loss", "false"}}));
+  CHECK_FALSE(p.steps[1].condition->holds({{"accept_loss", "true"}}));
+
+  const std::string head = "name: x\nparameters:\n  - {name: etcd, default: keep, choices: [keep, raw]}\nsteps:\n";
+  CHECK(error_of(head + "  - {type: preflight, if: color=red}\n") ==
+        "pb.yaml:5:27: key 'steps[0].if': 'color' is not a parameter of this playbook");
+  CHECK(error_of(head + "  - {type: preflight, if: etcd=snapshot}\n") ==
+        "pb.yaml:5:27: key 'steps[0].if': 'snapshot' is not one of etcd's choices (keep, raw)");
+  CHECK(error_of(head + "  - {type: preflight, if: etcd}\n") ==
+        "pb.yaml:5:27: key 'steps[0].if': expected PARAMETER=VALUE or PARAMETER!=VALUE, not 'etcd'");
+}
+
+TEST_CASE("built-in parameters are every playbook's and cannot be declared again") {
+  std::vector<std::string> names;
+  for (const auto& b : builtin_parameters()) names.push_back(b.name);
+  CHECK(names == std::vector<std::string>{"accept_loss", "same_node"});
+  CHECK(error_of("name: x\nparameters:\n  - {name: accept_loss, default: \"true\"}\nsteps: [{type: preflight}]\n") ==
+        "pb.yaml: parameter 'accept_loss' is built in (every playbook has it); pick another name");
 }
