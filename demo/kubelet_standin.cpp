@@ -198,6 +198,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   kdr::core::make_dirs(state_dir + "/logs", 0755);
+  // The kubelet creates its root dir (--root-dir, /var/lib/kubelet) when it starts.
+  kdr::core::make_dirs(root_dir + "/var/lib/kubelet", 0700);
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   ::sigaction(SIGTERM, &sa, nullptr);

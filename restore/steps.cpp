@@ -511,6 +511,98 @@ void check_etcd_loss(Runner& r, Preflight& pf) {
   if (r.journal) r.journal->record({{"event", "loss-accepted"}, {"loss", r.plan.etcd["loss"]}});
 }
 
+// Is this the node the generation came from? A forgotten --root, another machine or another
+// member of the cluster is refused (same_node=true overrides, for a node that lost all of it);
+// what a damaged node of the right identity lacks is only a warning.
+void check_node_identity(Runner& r, Preflight& pf) {
+  const auto& ctx = r.ctx;
+  std::vector<std::string> identity;  // refusals same_node=true overrides
+  const auto& spp = r.var("static_pod_path");
+
+  const auto recorded_host = r.gen.meta.hostname;
+  std::vector<std::string> recorded_ips;
+  for (const auto& a : r.gen.meta.extra.value("node", json::object()).value("addresses", json::array()))
+    recorded_ips.push_back(a.get<std::string>());
+  const auto now_ips = backup::node_addresses();
+  bool common = recorded_ips.empty();
+  for (const auto& ip : recorded_ips)
+    if (std::find(now_ips.begin(), now_ips.end(), ip) != now_ips.end()) common = true;
+  const bool same_host = recorded_host.empty() || recorded_host == core::hostname();
+  auto list = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+    return out.empty() ? std::string("none") : out;
+  };
+  if (!same_host && !common)
+    identity.push_back(fmt::format("this machine is '{}' (addresses {}), the backup was taken on '{}' (addresses {}): "
+                                   "another machine",
+                                   core::hostname(), list(now_ips), recorded_host, list(recorded_ips)));
+  else if (!same_host)
+    pf.warns.push_back(fmt::format("this machine is '{}', the backup was taken on '{}': certificates, kubeconfigs and "
+                                   "manifests name the old node; kubeadm must renew them or the node must keep its name",
+                                   core::hostname(), recorded_host));
+  else if (!common)
+    pf.warns.push_back(fmt::format("none of the backed-up node's addresses ({}) is on this machine: the API server and "
+                                   "etcd certificates name them; give the node its old address",
+                                   list(recorded_ips)));
+
+  // A node root with nothing of a control-plane node: --root forgotten, or the wrong folder.
+  const auto gen_pods = generation_pods(r.gen, spp);
+  const bool had_pods = !gen_pods.pods.empty();
+  const auto data_dir = r.plan.etcd.value("data_dir", std::string());
+  const bool has_spp = exists(r.host(spp));
+  const bool has_data = !data_dir.empty() && exists(r.host(data_dir));
+  const bool has_kubelet = exists(r.host("/var/lib/kubelet"));
+  if (had_pods && !has_spp && !has_data && !has_kubelet)
+    identity.push_back(fmt::format("{} does not look like a control-plane node: no {}, no {}, no /var/lib/kubelet "
+                                   "(the backup's node had static pods); {}",
+                                   ctx.root.root().string(), spp, data_dir.empty() ? "etcd data dir" : data_dir,
+                                   ctx.root.is_real_root() ? "was --root forgotten?" : "is --root the right folder?"));
+
+  // Another member of the same cluster: its own etcd name.
+  const auto live_member = core::etcd_member(live_pods(r));
+  const auto gen_member = core::etcd_member(gen_pods);
+  if (live_member && gen_member && !live_member->name.empty() && !gen_member->name.empty() &&
+      live_member->name != gen_member->name)
+    identity.push_back(fmt::format("the node's etcd member is '{}' ({}), the backup's was '{}': a backup of another "
+                                   "member; restore each member from its own backups",
+                                   live_member->name, live_member->manifest, gen_member->name));
+  // The node runs its own manifests again after the restore: etcd's must be there.
+  const bool restarts_own = std::any_of(r.plan.steps.begin(), r.plan.steps.end(), [](const PlannedStep& s) {
+    return s.type == StepType::start_static_pods && s.args.value("from", "stopped") == "stopped";
+  });
+  if (gen_member && !live_member && has_spp) {
+    if (restarts_own && r.etcd_on_node())
+      pf.fails.push_back(fmt::format("{} has no etcd manifest (the backup's node had {}) and this playbook starts the "
+                                     "node's own manifests again, so etcd would not start: put the manifests back "
+                                     "first (restore-files)",
+                                     spp, gen_member->manifest));
+    else
+      pf.warns.push_back(fmt::format("{} has no etcd manifest (the backup's node had {}); this restore puts the "
+                                     "generation's back",
+                                     spp, gen_member->manifest));
+  }
+
+  if (r.plan.etcd.contains("loss")) {
+    const auto loss = EtcdLoss::from_json(r.plan.etcd["loss"]);
+    if (loss.other_cluster())
+      pf.warns.push_back(fmt::format("the live etcd is cluster {}, the backup's was {}: etcd was started again on an "
+                                     "empty data dir or restored since the backup",
+                                     loss.live_cluster_id, loss.backup_cluster_id));
+  }
+
+  if (identity.empty()) {
+    if (same_host && common) pf.ok("node identity: hostname and an address match the backup");
+    return;
+  }
+  if (r.var("same_node") == "true") {
+    for (const auto& i : identity) pf.warns.push_back("accepted (same_node=true): " + i);
+    return;
+  }
+  for (const auto& i : identity)
+    pf.fails.push_back(i + "; if this is the node the backup was taken on, run again with --set same_node=true");
+}
+
 void run_preflight(Runner& r) {
   const auto& ctx = r.ctx;
   Preflight pf{ctx, {}, {}};
@@ -665,26 +757,7 @@ void run_preflight(Runner& r) {
   if (certs.count(verify::Severity::error) + certs.count(verify::Severity::warning) == 0)
     ok(fmt::format("{} certificates in the generation are valid for 30 days or more", cstats.checked));
 
-  const auto recorded_host = r.gen.meta.hostname;
-  if (!recorded_host.empty() && recorded_host != core::hostname())
-    warns.push_back(fmt::format("this machine is '{}', the backup was taken on '{}': certificates, kubeconfigs and "
-                                "manifests name the old node; kubeadm must renew them or the node must keep its name",
-                                core::hostname(), recorded_host));
-  std::vector<std::string> recorded_ips;
-  for (const auto& a : r.gen.meta.extra.value("node", json::object()).value("addresses", json::array()))
-    recorded_ips.push_back(a.get<std::string>());
-  const auto now_ips = backup::node_addresses();
-  bool common = recorded_ips.empty();
-  for (const auto& ip : recorded_ips)
-    if (std::find(now_ips.begin(), now_ips.end(), ip) != now_ips.end()) common = true;
-  if (!common) {
-    std::string list;
-    for (const auto& ip : recorded_ips) list += (list.empty() ? "" : ", ") + ip;
-    warns.push_back(fmt::format("none of the backed-up node's addresses ({}) is on this machine: the API server and "
-                                "etcd certificates name them; give the node its old address",
-                                list));
-  }
-  if (recorded_host == core::hostname() && common) ok("node identity: hostname and an address match the backup");
+  check_node_identity(r, pf);
 
   check_etcd_loss(r, pf);
 
