@@ -309,6 +309,16 @@ std::optional<SnapshotOutcome> missing_tls_file(const EtcdTarget& target) {
 
 std::optional<EtcdEndpointStatus> status_of(const core::Context& ctx, const EtcdTarget& target,
                                             SnapshotOutcome& failure) {
+  // A refused connection is known at once; etcdctl would retry it until its dial timeout.
+  if (target.endpoint.rfind("https://", 0) == 0 && !target.cacert.empty() && !target.cert.empty() &&
+      !target.key.empty()) {
+    const auto probe = core::probe_tls(target.endpoint, target.cacert, target.cert, target.key);
+    if (probe.result == core::TlsProbeResult::unreachable) {
+      failure = fail(SnapshotFailure::unreachable,
+                     fmt::format("etcd at {} cannot be reached (is it running?): {}", target.endpoint, probe.detail));
+      return std::nullopt;
+    }
+  }
   const std::vector<std::string> command = {"endpoint", "status", "-w", "json"};
   auto r = run_etcdctl(ctx, target, command, std::chrono::seconds(10), std::chrono::seconds(30));
   if (!r.ok()) {

@@ -1,9 +1,5 @@
 #include "verify/etcd_check.hpp"
 
-#include <unistd.h>
-
-#include <boost/filesystem/operations.hpp>
-
 #include "backup/etcd_snapshot.hpp"
 #include "core/error.hpp"
 #include "core/zstd_file.hpp"
@@ -13,27 +9,6 @@ namespace kdr::verify {
 namespace {
 
 constexpr const char* check_name = "etcd";
-
-// A private scratch folder for the decompressed snapshot, removed on every path out.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/var/tmp") + "/kdr-verify-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) core::throw_errno("create scratch folder", pattern, errno);
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    boost::system::error_code ec;
-    core::bfs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const core::bfs::path& path() const { return path_; }
-
- private:
-  core::bfs::path path_;
-};
 
 }  // namespace
 
@@ -59,9 +34,9 @@ EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g,
     return check;
   }
   try {
-    std::optional<ScratchDir> scratch;
+    std::optional<core::ScratchDir> scratch;
     if (snap.value("compression", "none") == "zstd") {
-      scratch.emplace();
+      scratch.emplace("verify");
       const auto plain = scratch->path() / "snapshot.db";
       core::zstd_decompress_file(path, plain);
       path = plain;

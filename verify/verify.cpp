@@ -27,6 +27,66 @@ const core::SourceStats* source(const core::GenerationMeta& m, const std::string
   return nullptr;
 }
 
+bool any_of_kind(const Findings& f, std::string_view check, std::initializer_list<std::string_view> kinds) {
+  for (const auto& x : f.all())
+    if (x.severity == Severity::error && x.check == check &&
+        std::find(kinds.begin(), kinds.end(), x.kind) != kinds.end())
+      return true;
+  return false;
+}
+
+// The closing "Next:": the playbook and the command for what was found, in the order of
+// docs/runbook.md's table (files first: an etcd without its certificates does not answer).
+std::string next_step(const core::Context& ctx, const GenerationView& g, const VerifyReport& r,
+                      const std::map<std::string, std::pair<std::size_t, std::size_t>>& by_check) {
+  const auto& f = r.findings;
+  const auto errors = [&](const char* check) { return by_check.count(check) ? by_check.at(check).first : 0; };
+  const auto kdr = core::describe_argv(core::kdr_argv(ctx));
+  const auto restore = [&](const std::string& playbook, const std::string& more = "") {
+    return fmt::format("{} restore {} -g {}{}", kdr, playbook, g.id, more);
+  };
+  const bool files_damaged = any_error_under(f, "live", "/etc/kubernetes");
+  const bool etcd_broken = any_of_kind(f, "live-etcd", {"down", "db-shrunk"});
+  const auto etcd_restore = r.etcd.snapshot_ok ? restore("restore-etcd-snapshot")
+                                               : restore("restore-etcd-snapshot", " --set etcd_source=raw") +
+                                                     " (this generation has no checked snapshot: an older one with "
+                                                     "a snapshot is the safer choice, kdr list)";
+  if (errors("integrity") > 0)
+    return "do not restore from this generation: check an older one (kdr list; kdr verify <id>), then take a new "
+           "backup (kdr backup) and find what damaged this one";
+  if (files_damaged && etcd_broken)
+    return fmt::format("files under /etc/kubernetes are missing or changed and etcd does not work: first put the "
+                       "files back (files only, etcd's data is kept): {}; then verify again, and if etcd still "
+                       "fails: {}",
+                       restore("restore-files"), etcd_restore);
+  if (files_damaged)
+    return fmt::format("files under /etc/kubernetes are missing or changed: if that is damage, put them back (files "
+                       "only, etcd's data is kept): {}; if the change is intended, take a new backup (kdr backup)",
+                       restore("restore-files"));
+  if (etcd_broken)
+    return fmt::format("etcd does not work ({}): restore it: {}",
+                       any_of_kind(f, "live-etcd", {"db-shrunk"}) ? "its database is damaged" : "it does not answer",
+                       etcd_restore);
+  if (any_of_kind(f, "live-etcd", {"keys-missing"}))
+    return fmt::format("etcd lost most of its keys since the backup: to roll etcd back to this generation (what was "
+                       "written since is lost, and counted in the plan): {}",
+                       restore("restore-etcd-snapshot", " --set accept_loss=true"));
+  if (errors("etcd") > 0)
+    return fmt::format("its files are whole: {} puts /etc/kubernetes back from it (--set etcd=raw: etcd's raw data "
+                       "dir too, which may be torn). For etcd at a consistent point in time use a generation with a "
+                       "checked snapshot (kdr list), and find why this one has none{}",
+                       restore("restore-files"),
+                       g.meta.status == core::GenerationStatus::partial ? " (" + core::partial_reason(g.meta) + ")"
+                                                                        : std::string());
+  if (errors("certificates") > 0)
+    return "renew the certificates before relying on a restore (kubeadm certs renew all), then kdr backup";
+  if (errors("live") > 0)
+    return "the node's files changed since this backup: if the change is intended, run kdr backup; if it is damage, "
+           "restore this generation";
+  if (f.any_problem()) return "read the warnings above; the generation can be restored";
+  return fmt::format("nothing to do: generation {} is whole and can be restored", g.id);
+}
+
 void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& r) {
   const auto& f = r.findings;
   const auto etcd_dir = etcd_data_dir_of(g, ctx.config);
@@ -63,32 +123,13 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
       {"integrity", "the generation itself is damaged (it no longer matches its manifest)"},
       {"live", "the node differs from the backup beyond what etcd changes by itself"},
       {"etcd", "the etcd snapshot cannot be trusted or is missing"},
+      {"live-etcd", "the node's etcd does not answer, or no longer holds what the backup held"},
       {"certificates", "certificates are expired or about to expire"}};
   for (const auto& [check, n] : by_check)
     r.problems.push_back(fmt::format("{}: {} error(s), {} warning(s)", what.count(check) ? what.at(check) : check,
                                      n.first, n.second));
 
-  // The next command
-  const auto errors = [&](const char* check) { return by_check.count(check) ? by_check.at(check).first : 0; };
-  if (errors("integrity") > 0)
-    r.next = "do not restore from this generation: check an older one (kdr list; kdr verify <id>), then take a new "
-             "backup (kdr backup) and find what damaged this one";
-  else if (errors("etcd") > 0)
-    r.next = fmt::format("its files are whole: kdr restore restore-files -g {} puts /etc/kubernetes back from it (and "
-                         "etcd's raw data dir, which may be torn). For etcd at a consistent point in time use a "
-                         "generation with a checked snapshot (kdr list), and find why this one has none{}",
-                         g.id,
-                         g.meta.status == core::GenerationStatus::partial ? " (" + core::partial_reason(g.meta) + ")"
-                                                                          : std::string());
-  else if (errors("certificates") > 0)
-    r.next = "renew the certificates before relying on a restore (kubeadm certs renew all), then kdr backup";
-  else if (errors("live") > 0)
-    r.next = "the node's control-plane files changed since this backup: if the change is intended, run kdr backup; "
-             "if it is damage, restore this generation";
-  else if (f.any_problem())
-    r.next = "read the warnings above; the generation can be restored";
-  else
-    r.next = fmt::format("nothing to do: generation {} is whole and can be restored", g.id);
+  r.next = next_step(ctx, g, r, by_check);
 }
 
 // What the backup (and, checked against the node, the node now) found wrong with how etcd is
@@ -130,6 +171,7 @@ nlohmann::json VerifyReport::to_json() const {
     checks["live"] = {{"identical", live->identical}, {"content_differs", live->content_differs},
                       {"metadata_differs", live->metadata_differs}, {"only_in_backup", live->only_in_backup},
                       {"only_on_node", live->only_on_node}, {"expected_etcd_changes", live->expected_etcd}};
+  if (live_etcd) checks["live_etcd"] = live_etcd->to_json();
   return {{"generation", generation},
           {"generation_status", status},
           {"counts", {{"error", findings.count(Severity::error)}, {"warning", findings.count(Severity::warning)},
@@ -186,6 +228,8 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
   if (options.live || options.live_only) {
     ctx.out.detail("verify {}: against the live node under {}", g.id, ctx.root.root().string());
     r.live = check_live(ctx, g, r.findings);
+    ctx.out.detail("verify {}: the live etcd", g.id);
+    r.live_etcd = check_etcd_live(ctx, g, r.findings);
   }
   if (!options.live_only) {
     ctx.out.detail("verify {}: etcd snapshot", g.id);

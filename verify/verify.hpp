@@ -12,6 +12,7 @@
 #include "core/exit_codes.hpp"
 #include "verify/certificates.hpp"
 #include "verify/etcd_check.hpp"
+#include "verify/etcd_live.hpp"
 #include "verify/findings.hpp"
 #include "verify/integrity.hpp"
 #include "verify/live.hpp"
@@ -31,6 +32,7 @@ struct VerifyReport {
   Findings findings;
   IntegrityStats integrity;
   std::optional<LiveStats> live;
+  std::optional<EtcdLiveFacts> live_etcd;  // what the node's etcd answered (live verify)
   EtcdCheck etcd;
   CertificateStats certificates;
   std::vector<std::string> can_restore;  // the summary, in plain words

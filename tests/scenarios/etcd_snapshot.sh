@@ -120,7 +120,7 @@ expect_rc 0 kdr show
 assert_contains "$OUT" "status        partial: no consistent etcd snapshot (unreachable)"
 # the files are whole: verify sends the operator to restore-files, as the runbook does
 expect_rc 4 kdr verify --no-live
-assert_contains "$OUT" "Next: its files are whole: kdr restore restore-files -g $(basename "$G")"
+assert_contains "$OUT" "Next: its files are whole: kdr --root $ROOT --backup-dir $BACKUP restore restore-files -g $(basename "$G")"
 sandbox_start_etcd "$ROOT"
 
 step "a read-only backup disk: a clear error naming it, exit 1"

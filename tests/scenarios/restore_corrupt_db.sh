@@ -17,8 +17,20 @@ sandbox_start_kubelet "$ROOT"
 sleep 3
 if sandbox_etcdctl "$ROOT" --dial-timeout 1s endpoint health >/dev/null 2>&1; then fail "etcd serves a truncated db"; fi
 
-step "kdr restore restore-etcd-snapshot --yes"
-expect_rc 0 kdr restore restore-etcd-snapshot --yes
+step "kdr verify sees it: etcd does not answer and its database shrank (exit 4, errors, not 'expected')"
+expect_rc 4 kdr verify
+assert_contains "$OUT" "[live-etcd down] "
+assert_contains "$OUT" "etcd does not answer: etcd at https://127.0.0.1:"
+assert_contains "$OUT" "[live-etcd db-shrunk] /var/lib/etcd/member/snap/db: etcd's database is 8192 bytes, the backup's was"
+! grep -q "snap/db.*expected" <<<"$OUT" || { echo "$OUT"; fail "the truncated db is called an expected change"; }
+next=$(grep -o 'Next: .*' <<<"$OUT")
+assert_contains "$next" "etcd does not work (its database is damaged): restore it: kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-snapshot -g $(basename "$(latest_gen)")"
+
+step "the command verify printed, run as printed (with --yes)"
+cmd=$(sed 's/.*restore it: //' <<<"$next")
+eval "set -- $cmd"
+shift
+expect_rc 0 "$KDR_BIN" "$@" --yes
 sandbox_wait_etcd "$ROOT" 30
 assert_eq "$(etcd_keys /registry/)" "$before_keys" "keys after the restore"
 assert_eq "$(serving_data_dir)" "$ROOT/var/lib/etcd" "data dir of the serving etcd"

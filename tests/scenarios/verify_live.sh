@@ -30,7 +30,7 @@ step "a key changed on the node: unexpected, an error, exit 4"
 openssl ecparam -name prime256v1 -genkey -noout -out "$ROOT/etc/kubernetes/pki/apiserver.key" 2>/dev/null
 expect_rc 4 kdr verify
 assert_contains "$OUT" "[live content-differs] /etc/kubernetes/pki/apiserver.key"
-assert_contains "$OUT" "Next: the node's control-plane files changed since this backup"
+assert_contains "$OUT" "Next: files under /etc/kubernetes are missing or changed: if that is damage, put them back (files only, etcd's data is kept): kdr --root $ROOT --backup-dir $BACKUP restore restore-files -g $(basename "$(latest_gen)")"
 expect_rc 4 kdr verify --live-only
 assert_contains "$OUT" "[live content-differs] /etc/kubernetes/pki/apiserver.key"
 expect_rc 4 kdr --json verify
@@ -44,6 +44,26 @@ expect_rc 4 kdr verify
 assert_contains "$OUT" "[live metadata-differs] /etc/kubernetes/admin.conf"
 assert_contains "$OUT" "[live only-in-backup] /etc/kubernetes/manifests/kube-scheduler.yaml"
 mv "$T/kube-scheduler.yaml" "$ROOT/etc/kubernetes/manifests/"
+
+step "etcd answers but serves far fewer keys than the snapshot: an error, and Next rolls etcd back with the loss counted"
+expect_rc 0 kdr backup -q
+gen=$(basename "$(latest_gen)")
+snap_keys=$(jq -r '.etcd.snapshot.keys' "$(latest_gen)/meta.json")
+sandbox_etcdctl "$ROOT" del --prefix /registry/ >/dev/null
+live_keys=$(sandbox_etcdctl "$ROOT" get "" --from-key --keys-only | grep -c . || true)
+expect_rc 4 kdr verify
+assert_contains "$OUT" "[live-etcd keys-missing] "
+assert_contains "$OUT" "etcd serves $live_keys keys, the backup's snapshot holds $snap_keys: most of the data is gone (deleted since the backup)"
+assert_contains "$OUT" "Next: etcd lost most of its keys since the backup: to roll etcd back to this generation (what was written since is lost, and counted in the plan): kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-snapshot -g $gen --set accept_loss=true"
+expect_rc 4 kdr --json verify
+jq -e --argjson k "$live_keys" '.checks.live_etcd.answered and .checks.live_etcd.keys == $k' <<<"$OUT" >/dev/null ||
+  fail "live etcd facts in the JSON report: $(jq -c .checks.live_etcd <<<"$OUT")"
+
+step "etcd stopped: verify says it does not answer (exit 4)"
+sandbox_stop_etcd "$ROOT"
+expect_rc 4 kdr verify
+assert_contains "$OUT" "[live-etcd down] "
+assert_contains "$OUT" "Next: etcd does not work (it does not answer): restore it: kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-snapshot -g $gen"
 
 step "--no-live checks the generation alone"
 expect_rc 0 kdr verify --no-live

@@ -1,0 +1,99 @@
+#include "verify/etcd_live.hpp"
+
+#include <fmt/format.h>
+
+#include "backup/etcd_snapshot.hpp"
+#include "core/etcd_layout.hpp"
+#include "core/static_pods.hpp"
+
+namespace kdr::verify {
+
+using nlohmann::json;
+
+namespace {
+constexpr const char* check_name = "live-etcd";
+}
+
+json EtcdLiveFacts::to_json() const {
+  auto opt = [](const std::optional<std::uint64_t>& v) { return v ? json(*v) : json(nullptr); };
+  return {{"answered", answered},       {"error", error},           {"endpoint", endpoint},
+          {"revision", revision},       {"keys", opt(keys)},        {"cluster_id", cluster_id},
+          {"data_dir", data_dir},       {"db_file_size", opt(db_file_size)},
+          {"backup_revision", backup_revision}, {"backup_keys", opt(backup_keys)},
+          {"backup_db_size", backup_db_size},   {"backup_cluster_id", backup_cluster_id}};
+}
+
+bool etcd_db_shrank(const std::string& path, const std::string& etcd_data_dir, std::uint64_t live_size,
+                    std::uint64_t backup_size) {
+  return !etcd_data_dir.empty() && path == etcd_data_dir + "/member/snap/db" && live_size < backup_size / 4;
+}
+
+void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
+  if (!f.answered)
+    findings.add(Severity::error, check_name, "down", f.endpoint.empty() ? "etcd" : f.endpoint,
+                 "etcd does not answer: " + f.error);
+  // A database that answers is judged by its keys: a snapshot restore or a defragmentation
+  // leaves a far smaller file that is whole. One that does not answer and shrank is damaged.
+  if (!f.answered) {
+    if (f.db_file_size && etcd_db_shrank(f.db_path(), f.data_dir, *f.db_file_size, f.backup_db_size))
+      findings.add(Severity::error, check_name, "db-shrunk", f.db_path(),
+                   fmt::format("etcd's database is {} bytes, the backup's was {}: damaged or truncated (etcd's log "
+                               "would say \"file size too small\" or similar)",
+                               *f.db_file_size, f.backup_db_size));
+    return;
+  }
+  const bool same_cluster = f.cluster_id.empty() || f.backup_cluster_id.empty() || f.cluster_id == f.backup_cluster_id;
+  if (f.keys && f.backup_keys && *f.backup_keys >= 4 && *f.keys * 2 < *f.backup_keys)
+    findings.add(Severity::error, check_name, "keys-missing", f.endpoint,
+                 fmt::format("etcd serves {} keys, the backup's snapshot holds {}: most of the data is gone ({})",
+                             *f.keys, *f.backup_keys,
+                             same_cluster ? "deleted since the backup"
+                                          : fmt::format("etcd is cluster {}, the backup's was {}: started on an empty "
+                                                        "or other data dir",
+                                                        f.cluster_id, f.backup_cluster_id)));
+  else if (same_cluster && f.backup_revision > 0 && f.revision < f.backup_revision)
+    findings.add(Severity::warning, check_name, "rolled-back", f.endpoint,
+                 fmt::format("etcd is at revision {}, behind the backup's {}: its data went back in time (restored "
+                             "from an older copy?)",
+                             f.revision, f.backup_revision));
+}
+
+std::optional<EtcdLiveFacts> check_etcd_live(const core::Context& ctx, const GenerationView& g, Findings& findings) {
+  const auto layout =
+      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+  const auto snap = g.meta.extra.value("etcd", json::object()).value("snapshot", json());
+  if (!snap.is_object() && layout.kind == core::EtcdKind::unknown) return std::nullopt;
+  EtcdLiveFacts f;
+  if (snap.is_object()) {
+    f.backup_revision = snap.value("revision", std::int64_t{0});
+    if (snap.contains("keys") && snap["keys"].is_number()) f.backup_keys = snap["keys"].get<std::uint64_t>();
+    f.backup_db_size = snap.value("db_size", std::uint64_t{0});
+    f.backup_cluster_id = snap.value("cluster_id", "");
+  }
+  const auto data_dir = etcd_data_dir_of(g, ctx.config);
+  if (!data_dir.empty() && layout.local()) {
+    f.data_dir = data_dir;
+    if (g.manifest) {
+      const auto index = g.manifest->index();
+      if (const auto it = index.find(f.db_path()); it != index.end())
+        f.backup_db_size = g.manifest->entries[it->second].size;
+    }
+    if (const auto st = core::lstat_path(ctx.root.host(f.db_path()))) f.db_file_size = st->size;
+  }
+  auto target = backup::etcd_target(ctx, layout);
+  backup::SnapshotOutcome failure;
+  const auto status = backup::endpoint_status(ctx, target, failure);
+  f.endpoint = target.endpoint;
+  if (status) {
+    f.answered = true;
+    f.revision = status->revision;
+    f.cluster_id = status->cluster_id;
+    f.keys = backup::count_keys(ctx, target, 0);
+  } else {
+    f.error = failure.error;
+  }
+  judge_etcd_live(f, findings);
+  return f;
+}
+
+}  // namespace kdr::verify
