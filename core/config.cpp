@@ -68,6 +68,9 @@ etcd:
   etcdctl: [etcdctl]
   # etcd 3.5+ checks snapshots with etcdutl; used when it is found.
   etcdutl: [etcdutl]
+  # The etcd server program, run privately on loopback to read a snapshot's keys
+  # (restore-etcd-keys); Debian's etcd-server package installs it.
+  server: [etcd]
   # The snapshot may take base + per_gib seconds per GiB of database.
   timeout_base_s: 60
   timeout_per_gib_s: 120
@@ -133,6 +136,7 @@ void read_etcd(const Reader& r, const YAML::Node& node, const std::string& key, 
     {"key", [&](const Node& v, const Key& k) { e.key = optional_path(r, v, k); }},
     {"etcdctl", [&](const Node& v, const Key& k) { e.etcdctl = read_argv(r, v, k); }},
     {"etcdutl", [&](const Node& v, const Key& k) { e.etcdutl = read_argv(r, v, k); }},
+    {"server", [&](const Node& v, const Key& k) { e.server = read_argv(r, v, k); }},
     {"timeout_base_s", [&](const Node& v, const Key& k) { e.timeout_base_s = r.count(v, k); }},
     {"timeout_per_gib_s", [&](const Node& v, const Key& k) { e.timeout_per_gib_s = r.count(v, k); }},
     {"compression", [&](const Node& v, const Key& k) {

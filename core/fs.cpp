@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -256,6 +257,22 @@ std::string lock_holders(const bfs::path& file) {
     result += fmt::format("pid {} ({}{}{})", pid, cmd, cmd.empty() ? "" : ", ", rw == "WRITE" ? "exclusive" : "shared");
   }
   return result;
+}
+
+ScratchDir::ScratchDir(const std::string& what) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/var/tmp") + "/kdr-" + what + "-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) throw_errno("create scratch folder", pattern, errno);
+  path_ = pattern;
+}
+
+ScratchDir::~ScratchDir() {
+  try {
+    remove_tree(path_);
+  } catch (const Error&) {
+    // left behind in the temporary folder; nothing to do on the way out
+  }
 }
 
 }  // namespace kdr::core

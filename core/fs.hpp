@@ -95,4 +95,18 @@ bfs::path absolute_normal(const bfs::path& path);
 // True when `inner` is `outer` or lies below it (lexically, after absolute_normal).
 bool path_is_within(const bfs::path& inner, const bfs::path& outer);
 
+// A private (0700) scratch folder under $TMPDIR or /var/tmp, named kdr-<what>-XXXXXX, removed
+// with everything in it on every path out.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& what);
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const bfs::path& path() const { return path_; }
+
+ private:
+  bfs::path path_;
+};
+
 }  // namespace kdr::core

@@ -6,8 +6,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/process.hpp>
+#include <boost/process/extend.hpp>
+
+#include <signal.h>
+#include <sys/prctl.h>
 
 #include <future>
+#include <thread>
 
 #include "core/context.hpp"
 #include "core/error.hpp"
@@ -97,6 +102,55 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   if (err.valid()) result.err = err.get();
   check_interrupted();
   return result;
+}
+
+namespace {
+
+// The child dies with kdr: a private etcd never outlives the command that started it.
+struct DieWithParent : bp::extend::handler {
+  template <typename Executor>
+  void on_exec_setup(Executor&) const {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  }
+};
+
+}  // namespace
+
+struct BackgroundProcess::Impl {
+  bp::child child;
+};
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const bfs::path& log_file)
+    : impl_(std::make_unique<Impl>()) {
+  if (argv.empty()) throw Error("empty command");
+  const auto exe = find_program(argv[0]);
+  if (exe.empty()) throw Error(fmt::format("{}: not found in PATH", argv[0]));
+  const std::vector<std::string> args(argv.begin() + 1, argv.end());
+  try {
+    impl_->child = bp::child(exe, bp::args(args), bp::std_in.close(), (bp::std_out & bp::std_err) > log_file,
+                             DieWithParent{});
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("{}: cannot start: {}", exe.string(), e.what()));
+  }
+}
+
+BackgroundProcess::~BackgroundProcess() { stop(); }
+
+bool BackgroundProcess::running() {
+  std::error_code ec;
+  return impl_->child.valid() && impl_->child.running(ec);
+}
+
+int BackgroundProcess::pid() const { return impl_->child.valid() ? impl_->child.id() : -1; }
+
+void BackgroundProcess::stop(std::chrono::milliseconds grace) {
+  if (!running()) return;
+  ::kill(impl_->child.id(), SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::error_code ec;
+  if (running()) impl_->child.terminate(ec);
+  impl_->child.wait(ec);
 }
 
 }  // namespace kdr::core

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,25 @@ struct ProcessOptions {
 };
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// A program kdr starts and stops itself (a private etcd): stdin closed, stdout and stderr to
+// `log_file`, killed with kdr (PR_SET_PDEATHSIG), and stopped (SIGTERM, then SIGKILL after
+// `grace`) on every path out.
+class BackgroundProcess {
+ public:
+  // Throws Error when the program cannot be started.
+  BackgroundProcess(const std::vector<std::string>& argv, const bfs::path& log_file);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+  bool running();
+  int pid() const;
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Finds a program: a name with a '/' is taken as is; otherwise searched in PATH.
 // Empty when it does not exist.

@@ -1,0 +1,196 @@
+#include "core/etcd_client.hpp"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace kdr::core {
+
+using nlohmann::json;
+
+namespace {
+
+std::int64_t number(const json& j, const char* name) {
+  // The gateway writes 64-bit numbers as strings, and leaves out zeros.
+  if (!j.contains(name)) return 0;
+  const auto& v = j[name];
+  if (v.is_number()) return v.get<std::int64_t>();
+  if (v.is_string()) return std::stoll(v.get<std::string>());
+  return 0;
+}
+
+std::string hex_id(const json& j, const char* name) {
+  if (!j.contains(name)) return "0";
+  const auto& v = j[name];
+  return fmt::format("{:x}", v.is_string() ? std::stoull(v.get<std::string>()) : v.get<std::uint64_t>());
+}
+
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+EtcdKeyValue key_value(const json& kv) {
+  EtcdKeyValue out;
+  out.key = base64_decode(kv.value("key", ""));
+  out.value = base64_decode(kv.value("value", ""));
+  out.create_revision = number(kv, "create_revision");
+  out.mod_revision = number(kv, "mod_revision");
+  out.version = number(kv, "version");
+  out.lease = number(kv, "lease");
+  return out;
+}
+
+json mod_revision_is(const std::string& key, std::int64_t expected) {
+  return {{"target", "MOD"}, {"key", base64_encode(key)}, {"mod_revision", std::to_string(expected)},
+          {"result", "EQUAL"}};
+}
+
+}  // namespace
+
+std::string etcd_prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    if (static_cast<unsigned char>(end.back()) < 0xff) {
+      end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\0');  // every key
+}
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string base64_decode(std::string_view text) {
+  if (text.empty()) return {};
+  if (text.size() % 4 != 0) throw Error(fmt::format("not base64 (length {}): {}", text.size(), text.substr(0, 40)));
+  std::string out(3 * (text.size() / 4), '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) throw Error(fmt::format("not base64: {}", text.substr(0, 40)));
+  std::size_t len = static_cast<std::size_t>(n);
+  // EVP_DecodeBlock counts the padding as zero bytes
+  if (text.back() == '=') --len;
+  if (text.size() >= 2 && text[text.size() - 2] == '=') --len;
+  out.resize(len);
+  return out;
+}
+
+EtcdClient::EtcdClient(EtcdEndpoint endpoint, std::chrono::milliseconds timeout)
+    : endpoint_(std::move(endpoint)), timeout_(timeout) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  curl_ = curl_easy_init();
+  if (curl_ == nullptr) throw Error("libcurl: cannot create a handle");
+}
+
+EtcdClient::~EtcdClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+json EtcdClient::call(const std::string& path, const json& body) {
+  auto* c = static_cast<CURL*>(curl_);
+  curl_easy_reset(c);
+  const auto url = endpoint_.url + path;
+  const auto request = body.dump();
+  std::string response;
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.size()));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!endpoint_.cacert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, endpoint_.cacert.c_str());
+  if (!endpoint_.cert.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, endpoint_.cert.c_str());
+  if (!endpoint_.key.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, endpoint_.key.c_str());
+  const CURLcode rc = curl_easy_perform(c);
+  long http = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
+  curl_slist_free_all(headers);
+  if (rc != CURLE_OK)
+    throw Error(fmt::format("etcd at {}: {}", endpoint_.url, error[0] != '\0' ? error : curl_easy_strerror(rc)));
+  json j;
+  try {
+    j = json::parse(response);
+  } catch (const json::exception&) {
+    throw Error(fmt::format("etcd at {}{}: HTTP {}, not JSON: {}", endpoint_.url, path, http, response.substr(0, 200)));
+  }
+  if (http != 200 || j.contains("error"))
+    throw Error(fmt::format("etcd at {}{}: HTTP {}: {}", endpoint_.url, path, http,
+                            j.value("message", j.value("error", response.substr(0, 200)))));
+  return j;
+}
+
+EtcdStatus EtcdClient::status() {
+  const auto j = call("/v3/maintenance/status", json::object());
+  EtcdStatus s;
+  s.version = j.value("version", "");
+  s.db_size = static_cast<std::uint64_t>(number(j, "dbSize"));
+  const auto header = j.value("header", json::object());
+  s.revision = number(header, "revision");
+  s.cluster_id = hex_id(header, "cluster_id");
+  s.member_id = hex_id(header, "member_id");
+  return s;
+}
+
+std::vector<EtcdKeyValue> EtcdClient::prefix(const std::string& prefix, const EtcdRangeOptions& options) {
+  constexpr std::int64_t page = 500;
+  std::vector<EtcdKeyValue> out;
+  const auto end = etcd_prefix_end(prefix);
+  std::string from = prefix;
+  std::int64_t revision = options.revision;
+  for (;;) {
+    json body = {{"key", base64_encode(from)}, {"range_end", base64_encode(end)}, {"limit", std::to_string(page)}};
+    if (options.keys_only) body["keys_only"] = true;
+    if (revision > 0) body["revision"] = std::to_string(revision);
+    if (options.min_mod_revision > 0) body["min_mod_revision"] = std::to_string(options.min_mod_revision);
+    const auto j = call("/v3/kv/range", body);
+    if (revision == 0) revision = number(j.value("header", json::object()), "revision");  // every page at one revision
+    const auto kvs = j.value("kvs", json::array());
+    for (const auto& kv : kvs) out.push_back(key_value(kv));
+    if (!j.value("more", false) || kvs.empty()) break;
+    from = key_value(kvs.back()).key + std::string(1, '\0');
+  }
+  return out;
+}
+
+std::optional<EtcdKeyValue> EtcdClient::get(const std::string& key) {
+  const auto j = call("/v3/kv/range", {{"key", base64_encode(key)}});
+  const auto kvs = j.value("kvs", json::array());
+  if (kvs.empty()) return std::nullopt;
+  return key_value(kvs.front());
+}
+
+std::optional<std::int64_t> EtcdClient::put_if(const std::string& key, const std::string& value, std::int64_t expected) {
+  const json body = {
+      {"compare", json::array({mod_revision_is(key, expected)})},
+      {"success", json::array({{{"request_put", {{"key", base64_encode(key)}, {"value", base64_encode(value)}}}}})}};
+  const auto j = call("/v3/kv/txn", body);
+  if (!j.value("succeeded", false)) return std::nullopt;
+  return number(j.value("header", json::object()), "revision");
+}
+
+bool EtcdClient::delete_if(const std::string& key, std::int64_t expected) {
+  const json body = {{"compare", json::array({mod_revision_is(key, expected)})},
+                     {"success", json::array({{{"request_delete_range", {{"key", base64_encode(key)}}}}})}};
+  return call("/v3/kv/txn", body).value("succeeded", false);
+}
+
+}  // namespace kdr::core

@@ -1,0 +1,78 @@
+// etcd's v3 API through the JSON gateway that etcd serves on its client URL (POST /v3/kv/range,
+// /v3/kv/txn, /v3/maintenance/status; etcd 3.4 and 3.5), over libcurl with the client
+// certificate: keys and values are bytes (base64 on the wire), revisions are numbers, and no
+// etcdctl text is parsed. docs/architecture.md says why the gateway and not gRPC.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kdr::core {
+
+struct EtcdEndpoint {
+  std::string url;                // https://127.0.0.1:2379 or http://127.0.0.1:PORT
+  std::string cacert, cert, key;  // host paths; empty: not used
+};
+
+struct EtcdKeyValue {
+  std::string key;
+  std::string value;  // bytes
+  std::int64_t create_revision = 0;
+  std::int64_t mod_revision = 0;
+  std::int64_t version = 0;
+  std::int64_t lease = 0;
+};
+
+struct EtcdStatus {
+  std::string version;
+  std::int64_t revision = 0;
+  std::uint64_t db_size = 0;
+  std::string cluster_id;  // hex, as etcdctl prints member ids
+  std::string member_id;
+};
+
+struct EtcdRangeOptions {
+  bool keys_only = false;
+  std::int64_t revision = 0;          // 0: now
+  std::int64_t min_mod_revision = 0;  // 0: any
+};
+
+// The smallest key greater than every key that starts with `prefix` ("" for "\0": the end).
+std::string etcd_prefix_end(std::string_view prefix);
+
+std::string base64_encode(std::string_view bytes);
+// Throws Error on text that is not base64.
+std::string base64_decode(std::string_view text);
+
+class EtcdClient {
+ public:
+  explicit EtcdClient(EtcdEndpoint endpoint, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  ~EtcdClient();
+  EtcdClient(const EtcdClient&) = delete;
+  EtcdClient& operator=(const EtcdClient&) = delete;
+
+  const EtcdEndpoint& endpoint() const { return endpoint_; }
+  EtcdStatus status();
+  // Every key that starts with `prefix`, in key order, read in pages at one revision.
+  std::vector<EtcdKeyValue> prefix(const std::string& prefix, const EtcdRangeOptions& options = {});
+  std::optional<EtcdKeyValue> get(const std::string& key);
+  // One transaction: put `value` at `key` if the key's mod_revision is `expected` (0: the key
+  // does not exist). The revision it was written at; empty when the comparison failed.
+  std::optional<std::int64_t> put_if(const std::string& key, const std::string& value, std::int64_t expected);
+  // One transaction: delete `key` if its mod_revision is `expected`. False when it was not.
+  bool delete_if(const std::string& key, std::int64_t expected);
+
+ private:
+  nlohmann::json call(const std::string& path, const nlohmann::json& body);
+  EtcdEndpoint endpoint_;
+  std::chrono::milliseconds timeout_;
+  void* curl_ = nullptr;
+};
+
+}  // namespace kdr::core

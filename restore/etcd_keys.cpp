@@ -1,0 +1,133 @@
+#include "restore/etcd_keys.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace kdr::restore {
+
+namespace {
+
+constexpr std::string_view registry = "/registry/";
+
+std::vector<std::string_view> segments_after_registry(std::string_view key) {
+  std::vector<std::string_view> out;
+  if (key.substr(0, registry.size()) != registry) return out;
+  key.remove_prefix(registry.size());
+  while (!key.empty()) {
+    const auto slash = key.find('/');
+    out.push_back(key.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    key.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+bool has_dot(std::string_view s) { return s.find('.') != std::string_view::npos; }
+
+}  // namespace
+
+std::vector<std::string> split_list(std::string_view value) {
+  std::vector<std::string> out;
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    auto part = value.substr(0, comma);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (!part.empty() && std::find(out.begin(), out.end(), part) == out.end()) out.emplace_back(part);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::optional<std::string> namespace_of(std::string_view key) {
+  const auto s = segments_after_registry(key);
+  if (s.size() == 2 && s[0] == "namespaces") return std::string(s[1]);
+  if (s.size() >= 4 && has_dot(s[0])) return std::string(s[2]);  // <group>/<resource>/<ns>/<name>
+  if (s.size() >= 3 && !has_dot(s[0])) return std::string(s[1]);  // <resource>/<ns>/<name>
+  return std::nullopt;
+}
+
+std::string resource_of(std::string_view key) {
+  const auto s = segments_after_registry(key);
+  if (s.empty()) {
+    auto k = key;
+    if (!k.empty() && k.front() == '/') k.remove_prefix(1);
+    return std::string(k.substr(0, k.find('/')));
+  }
+  if (s.size() >= 3 && has_dot(s[0])) return fmt::format("{}/{}", s[0], s[1]);
+  return std::string(s[0]);
+}
+
+bool KeySelection::selects(std::string_view key) const {
+  for (const auto& p : prefixes)
+    if (key.substr(0, p.size()) == p) return true;
+  if (namespaces.empty()) return false;
+  const auto ns = namespace_of(key);
+  return ns && std::find(namespaces.begin(), namespaces.end(), *ns) != namespaces.end();
+}
+
+std::string KeySelection::text() const {
+  std::vector<std::string> parts;
+  for (const auto& n : namespaces) parts.push_back("namespace " + n);
+  for (const auto& p : prefixes) parts.push_back("prefix " + p);
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out;
+}
+
+std::vector<std::string> read_prefixes(const KeySelection& selection, const std::vector<std::string>& snapshot_keys) {
+  std::set<std::string> out(selection.prefixes.begin(), selection.prefixes.end());
+  for (const auto& key : snapshot_keys) {
+    if (!selection.selects(key) || selection.namespaces.empty()) continue;
+    const auto ns = namespace_of(key);
+    if (!ns) continue;
+    const auto s = segments_after_registry(key);
+    if (s[0] == "namespaces" && s.size() == 2) out.insert(key);
+    else if (has_dot(s[0])) out.insert(fmt::format("{}{}/{}/{}/", registry, s[0], s[1], s[2]));
+    else out.insert(fmt::format("{}{}/{}/", registry, s[0], s[1]));
+  }
+  // a prefix inside another is read with it
+  std::vector<std::string> list(out.begin(), out.end());
+  std::vector<std::string> kept;
+  for (const auto& p : list)
+    if (kept.empty() || p.substr(0, kept.back().size()) != kept.back() || kept.back().back() != '/') kept.push_back(p);
+  return kept;
+}
+
+KeyPlan plan_keys(std::vector<core::EtcdKeyValue> wanted, const std::vector<core::EtcdKeyValue>& live, bool overwrite) {
+  std::map<std::string, const core::EtcdKeyValue*> live_by_key;
+  for (const auto& kv : live) live_by_key[kv.key] = &kv;
+  std::stable_sort(wanted.begin(), wanted.end(), [](const auto& a, const auto& b) {
+    const bool an = resource_of(a.key) == "namespaces", bn = resource_of(b.key) == "namespaces";
+    if (an != bn) return an;
+    return a.key < b.key;
+  });
+  KeyPlan plan;
+  for (auto& kv : wanted) {
+    ++plan.per_resource[resource_of(kv.key)];
+    ++plan.selected;
+    const auto it = live_by_key.find(kv.key);
+    if (it == live_by_key.end()) {
+      plan.to_write.push_back(std::move(kv));
+    } else if (it->second->value == kv.value) {
+      plan.same.push_back(std::move(kv));
+    } else if (overwrite) {
+      plan.replaced[kv.key] = *it->second;
+      plan.to_write.push_back(std::move(kv));
+    } else {
+      plan.conflicts.push_back({std::move(kv), *it->second});
+    }
+  }
+  return plan;
+}
+
+std::string per_resource_text(const KeyPlan& plan) {
+  std::string parts;
+  for (const auto& [resource, n] : plan.per_resource) parts += (parts.empty() ? "" : ", ") + fmt::format("{} {}", resource, n);
+  return fmt::format("{} key{}{}{}", plan.selected, plan.selected == 1 ? "" : "s", parts.empty() ? "" : ": ", parts);
+}
+
+}  // namespace kdr::restore

@@ -1,0 +1,33 @@
+// A generation's etcd snapshot opened off the node: restored into a private scratch folder
+// and served by an etcd of its own on loopback (free ports, plain HTTP on 127.0.0.1 only, its
+// own cluster token), so that its keys can be read while the cluster keeps running. The
+// process dies with kdr and is stopped, and the folder removed, on every path out.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/context.hpp"
+#include "core/etcd_client.hpp"
+#include "core/fs.hpp"
+#include "core/process.hpp"
+
+namespace kdr::restore {
+
+class PrivateEtcd {
+ public:
+  // `snapshot`: a file `etcdctl snapshot save` wrote (zstd-compressed when `zstd`). Throws
+  // core::Error saying what failed (tool missing, restore failed, etcd did not start).
+  PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd);
+  core::EtcdClient& client() { return *client_; }
+  const std::string& url() const { return url_; }
+
+ private:
+  core::ScratchDir dir_;
+  std::string url_;
+  std::optional<core::BackgroundProcess> process_;
+  std::unique_ptr<core::EtcdClient> client_;
+};
+
+}  // namespace kdr::restore

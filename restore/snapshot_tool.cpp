@@ -1,0 +1,43 @@
+#include "restore/snapshot_tool.hpp"
+
+#include "core/process.hpp"
+
+namespace kdr::restore {
+
+SnapshotTool snapshot_tool(const core::Context& ctx) {
+  SnapshotTool t;
+  const auto& e = ctx.config.etcd;
+  if (!e.etcdutl.empty() && !core::find_program(e.etcdutl.front()).empty()) {
+    t.argv = e.etcdutl;
+    t.name = "etcdutl";
+  } else {
+    t.argv = e.etcdctl;
+    t.name = "etcdctl";
+  }
+  core::ProcessOptions opts;
+  opts.env["ETCDCTL_API"] = "3";
+  opts.timeout = std::chrono::seconds(20);
+  auto help = t.argv;
+  help.insert(help.end(), {"snapshot", "restore", "--help"});
+  auto r = core::run_process(help, opts);
+  t.bump = (r.out + r.err).find("bump-revision") != std::string::npos;
+  auto v = t.argv;
+  v.push_back("version");
+  auto rv = core::run_process(v, opts);
+  if (rv.ok()) {
+    auto pos = rv.out.find("version: ");
+    if (pos != std::string::npos) t.version = rv.out.substr(pos + 9, rv.out.find('\n', pos) - pos - 9);
+  }
+  return t;
+}
+
+std::string minor_of(const std::string& version) {
+  auto v = version;
+  if (!v.empty() && v[0] == 'v') v.erase(0, 1);
+  auto first = v.find('.');
+  if (first == std::string::npos) return v;
+  auto second = v.find('.', first + 1);
+  return v.substr(0, second);
+}
+
+}  // namespace kdr::restore
