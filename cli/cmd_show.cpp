@@ -64,7 +64,8 @@ Command show_command() {
     std::vector<std::string> playbooks;
     if (local_etcd && snap.is_object()) playbooks.push_back("restore-etcd-snapshot");
     else if (local_etcd && has_etcd_files) playbooks.push_back("restore-etcd-snapshot --set etcd_source=raw");
-    if (has_etc && (has_etcd_files || !local_etcd)) playbooks.push_back("restore-files");
+    if (snap.is_object()) playbooks.push_back("restore-etcd-keys --set namespace=NAME");
+    if (has_etc) playbooks.push_back("restore-files");
     if (local_etcd && has_etc && snap.is_object() && has_kubeadm) playbooks.push_back("rebuild-node");
 
     if (ctx.out.json()) {
@@ -112,9 +113,9 @@ Command show_command() {
     }
     if (layout.contains("summary")) ctx.out.info("  etcd layout   {}", layout.value("summary", ""));
     if (!local_etcd)
-      ctx.out.info("  etcd restore  not from this node: kdr restore restore-etcd-snapshot -g {} prints what to run "
+      ctx.out.info("  etcd restore  not from this node: {} restore restore-etcd-snapshot -g {} prints what to run "
                    "where etcd runs",
-                   entry.id);
+                   core::describe_argv(core::kdr_argv(ctx)), entry.id);
     if (node.contains("etcd_member"))
       ctx.out.info("  etcd member   {} at {}, data dir {}", node["etcd_member"].value("name", ""),
                    node["etcd_member"].value("peer_urls", json::array()).empty()
@@ -137,7 +138,8 @@ Command show_command() {
       ctx.out.info("  last verify   never (kdr verify {})", entry.id);
     ctx.out.info("  can restore with");
     if (playbooks.empty()) ctx.out.info("    nothing: it holds neither /etc/kubernetes nor etcd data");
-    for (const auto& p : playbooks) ctx.out.info("    kdr restore {} -g {}", p, entry.id);
+    const auto kdr = core::describe_argv(core::kdr_argv(ctx));
+    for (const auto& p : playbooks) ctx.out.info("    {} restore {} -g {}", kdr, p, entry.id);
     return core::ExitCode::ok;
   };
   return c;

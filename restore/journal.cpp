@@ -22,6 +22,7 @@ using nlohmann::json;
 nlohmann::json Action::to_json() const {
   json j = {{"event", "action"}, {"op", op}, {"from", from}, {"to", to}, {"step", step}, {"manifest", manifest}};
   if (!pod.empty()) j["pod"] = pod;
+  if (!etcd.is_null()) j["etcd"] = etcd;
   return j;
 }
 
@@ -33,6 +34,7 @@ Action Action::from_json(const nlohmann::json& j) {
   a.step = core::json_whole<std::size_t>(j.at("step"), "'step'");
   a.manifest = j.value("manifest", false);
   a.pod = j.value("pod", "");
+  if (j.contains("etcd")) a.etcd = j["etcd"];
   return a;
 }
 

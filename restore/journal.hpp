@@ -28,6 +28,9 @@ struct Action {
   std::size_t step = 0;
   std::string pod;  // for manifests: the pod it runs
   bool manifest = false;
+  // etcd-put: a key written into the live etcd (`to` names it). {key (base64), value_sha256,
+  // replaced: null, or the live value it replaced {value (base64), mod_revision}}
+  nlohmann::json etcd;
   nlohmann::json to_json() const;
   static Action from_json(const nlohmann::json& j);
 };

@@ -39,6 +39,7 @@ const std::vector<TypeInfo>& types() {
       {StepType::move_aside, "move-aside", true, {"path"}, {}},
       {StepType::copy_back, "copy-back", true, {"path"}, {"exclude"}},
       {StepType::etcd_snapshot_restore, "etcd-snapshot-restore", true, {}, {"source", "bump_revision"}},
+      {StepType::etcd_put_keys, "etcd-put-keys", true, {}, {"namespace", "prefix", "overwrite"}},
       {StepType::start_static_pods, "start-static-pods", true, {}, {"pods", "from"}},
       {StepType::wait_healthy, "wait-healthy", false, {}, {"timeout"}},
       {StepType::kubeadm, "kubeadm", true, {"args"}, {"timeout"}},
@@ -202,6 +203,11 @@ Playbook parse_playbook(std::string_view text, const std::string& origin) {
            {"description", [&](const Node& v, const Key& kk) { param.description = r.text(v, kk); }},
            {"default", [&](const Node& v, const Key& kk) { param.default_value = r.text(v, kk); has_default = true; }},
            {"choices", [&](const Node& v, const Key& kk) { param.choices = r.strings(v, kk, "a list of values"); }},
+           {"repeatable", [&](const Node& v, const Key& kk) {
+              const auto t = r.text(v, kk);
+              if (t != "true" && t != "false") r.fail(v, kk, "expected true or false");
+              param.repeatable = t == "true";
+            }},
          });
          if (param.name.empty()) r.fail(n[i], ik, "a parameter needs a 'name'");
          if (!has_default) r.fail(n[i], ik, fmt::format("parameter '{}' needs a 'default'", param.name));

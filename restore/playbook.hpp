@@ -34,6 +34,7 @@ enum class StepType {
   move_aside,
   copy_back,
   etcd_snapshot_restore,
+  etcd_put_keys,
   start_static_pods,
   wait_healthy,
   kubeadm,
@@ -50,6 +51,7 @@ struct Parameter {
   std::string description;
   std::string default_value;
   std::vector<std::string> choices;  // empty: any value
+  bool repeatable = false;           // --set NAME=a --set NAME=b gives "a,b"
 };
 
 // One value of a step, with where it was written (for errors found later, once the

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/control_plane.hpp"
+#include "core/etcd_client.hpp"
 #include "core/etcd_layout.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
@@ -314,6 +315,7 @@ std::map<std::string, std::string> parameter_values(const Playbook& pb, const st
   all.insert(all.end(), builtin_parameters().begin(), builtin_parameters().end());
   std::map<std::string, std::string> values;
   for (const auto& p : all) values[p.name] = p.default_value;
+  std::set<std::string> given;
   for (const auto& kv : set) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos) throw UsageError(fmt::format("--set {}: expected NAME=VALUE", kv));
@@ -329,7 +331,11 @@ std::map<std::string, std::string> parameter_values(const Playbook& pb, const st
       for (const auto& c : it->choices) list += (list.empty() ? "" : ", ") + c;
       throw UsageError(fmt::format("--set {}: '{}' is not one of {}", kv, value, list));
     }
-    values[name] = value;
+    if (it->repeatable && !given.insert(name).second)
+      values[name] += "," + value;
+    else
+      values[name] = value;
+    given.insert(name);
   }
   return values;
 }
@@ -411,7 +417,7 @@ PlannedStep plan_step(const core::Context& ctx, const StepSpec& spec, const std:
     } else if (name == "source") {
       if (v != "snapshot" && v != "raw") bad("expected snapshot or raw");
       s.args[name] = v;
-    } else if (name == "bump_revision") {
+    } else if (name == "bump_revision" || name == "overwrite") {
       if (v != "true" && v != "false") bad("expected true or false");
       s.args[name] = v;
     } else if (name == "from") {
@@ -600,6 +606,9 @@ Answer ask(const std::string& question) {
 std::string describe_action(const Action& a) {
   if (a.op == "move" && a.manifest) return fmt::format("moved manifest {} -> {} ({})", a.from, a.to, a.pod);
   if (a.op == "move") return fmt::format("moved {} aside -> {}", a.from, a.to);
+  if (a.op == "etcd-put")
+    return fmt::format("wrote etcd key {} into {} ({})", core::base64_decode(a.etcd.value("key", "")), a.to,
+                       a.etcd.value("replaced", json()).is_null() ? "it was absent" : "replacing the live value");
   return fmt::format("placed {} (restored from the backup)", a.to);
 }
 

@@ -74,8 +74,17 @@ struct Runner {
   // found already done is not redone.
   void move(Action a);
   void place(Action a);
+  // Records `a` (a change that is not a rename, e.g. an etcd key written), then makes it.
+  void act(Action a, const std::function<void()>& change);
   // True when this restore already renamed its copy `tmp` into `target` (a resumed step).
   bool placed_earlier(const core::bfs::path& target, const core::bfs::path& tmp) const;
+};
+
+// What the preflight found: refusals, warnings, and checks passed (printed as they pass).
+struct Preflight {
+  const core::Context& ctx;
+  std::vector<std::string> fails, warns;
+  void ok(const std::string& what) const { ctx.out.info("      ok    {}", what); }
 };
 
 // KDR_FAILPOINT=<name>:<n> kills kdr with SIGKILL at that point: the fault tests use it to

@@ -25,6 +25,7 @@
 #include "restore/pods.hpp"
 #include "restore/runner.hpp"
 #include "restore/snapshot_tool.hpp"
+#include "restore/step_etcd_put_keys.hpp"
 #include "verify/certificates.hpp"
 
 namespace kdr::restore {
@@ -233,6 +234,13 @@ bool Runner::placed_earlier(const path& target, const path& tmp) const {
                      [&](const Action& a) { return a.op == "place" && a.to == target.string(); });
 }
 
+void Runner::act(Action a, const std::function<void()>& change) {
+  a.step = step;
+  journal->action(a);
+  change();
+  failpoint("restore-after-action", ++action_counter);
+}
+
 void Runner::place(Action a) {
   a.op = "place";
   a.step = step;
@@ -368,6 +376,9 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
                                   tool.name, tool.version.empty() ? "" : tool.version));
       break;
     }
+    case StepType::etcd_put_keys:
+      out = describe_etcd_put_keys(r, s);
+      break;
     case StepType::start_static_pods: {
       const auto from = s.args.value("from", "stopped");
       out.push_back(fmt::format("put the manifests of {} back into {} ({}), etcd first",
@@ -440,13 +451,6 @@ std::string not_in_generation(const Runner& r, const std::string& p) {
                          : std::string(),
                      sources);
 }
-
-// What the preflight found: refusals, warnings, and checks passed (printed as they pass).
-struct Preflight {
-  const core::Context& ctx;
-  std::vector<std::string> fails, warns;
-  void ok(const std::string& what) const { ctx.out.info("      ok    {}", what); }
-};
 
 // Replacing etcd's data while the live etcd answers with newer data rolls the cluster back:
 // refused unless accept_loss=true, and then journaled.
@@ -647,6 +651,7 @@ void run_preflight(Runner& r) {
                                       tool.name));
       }
     }
+    if (s.type == StepType::etcd_put_keys) check_etcd_put_keys(r, s, pf);
     if (s.type == StepType::kubeadm) {
       if (core::find_program("kubeadm").empty()) {
         fails.push_back("kubeadm not found in PATH: install the kubeadm package of the cluster's version first");
@@ -1141,6 +1146,7 @@ void run_step(Runner& r, const PlannedStep& s) {
     case StepType::move_aside: return run_move_aside(r, s);
     case StepType::copy_back: return run_copy_back(r, s);
     case StepType::etcd_snapshot_restore: return run_etcd_snapshot_restore(r, s);
+    case StepType::etcd_put_keys: return run_etcd_put_keys(r, s);
     case StepType::start_static_pods: return run_start_static_pods(r, s);
     case StepType::wait_healthy: return run_wait_healthy(r, s);
     case StepType::kubeadm: {
@@ -1166,6 +1172,12 @@ void undo_actions(Runner& r, const std::vector<Action>& actions) {
   auto in_spp = [&](const std::string& p) { return path(p).parent_path().string() == spp; };
   std::size_t undone = 0;
   auto undo = [&](const Action& a) {
+    if (a.op == "etcd-put") {
+      failpoint("rollback-before-action", ++undone);
+      undo_etcd_put(r, a);
+      failpoint("rollback-after-action", undone);
+      return;
+    }
     const bool to_exists = exists(a.to), from_exists = exists(a.from);
     if (to_exists || (a.op == "place" && from_exists)) failpoint("rollback-before-action", ++undone);
     if (a.op == "move") {

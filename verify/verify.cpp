@@ -68,8 +68,10 @@ std::string next_step(const core::Context& ctx, const GenerationView& g, const V
                        any_of_kind(f, "live-etcd", {"db-shrunk"}) ? "its database is damaged" : "it does not answer",
                        etcd_restore);
   if (any_of_kind(f, "live-etcd", {"keys-missing"}))
-    return fmt::format("etcd lost most of its keys since the backup: to roll etcd back to this generation (what was "
-                       "written since is lost, and counted in the plan): {}",
+    return fmt::format("etcd lost most of its keys since the backup: to put back only what was deleted (a namespace, "
+                       "some objects) with the cluster running: {}; to roll all of etcd back to this generation (what "
+                       "was written since is lost, and counted in the plan): {}",
+                       restore("restore-etcd-keys", " --set namespace=NAME"),
                        restore("restore-etcd-snapshot", " --set accept_loss=true"));
   if (errors("etcd") > 0)
     return fmt::format("its files are whole: {} puts /etc/kubernetes back from it (--set etcd=raw: etcd's raw data "

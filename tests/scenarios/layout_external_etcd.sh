@@ -60,8 +60,8 @@ jq -e '[.sources[].path] | index("/etc/kubernetes") != null and index("/var/lib/
 expect_rc 0 kdr verify
 expect_rc 0 kdr show
 assert_contains "$OUT" "etcd layout   external etcd at https://127.0.0.1:$port"
-assert_contains "$OUT" "kdr restore restore-files -g"
-! grep -q "^    kdr restore restore-etcd-snapshot" <<<"$OUT" || { echo "$OUT"; fail "show offers an etcd restore on this node"; }
+assert_contains "$OUT" "kdr --root $ROOT --backup-dir $BACKUP restore restore-files -g"
+! grep -q "^    kdr .*restore restore-etcd-snapshot" <<<"$OUT" || { echo "$OUT"; fail "show offers an etcd restore on this node"; }
 
 step "restore-etcd-snapshot is refused with the commands for each member; nothing changes"
 before=$(node_state)

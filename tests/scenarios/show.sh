@@ -24,13 +24,14 @@ assert_contains "$OUT" "/etc/kubernetes"
 assert_contains "$OUT" "certificates  20, the first expires"
 assert_contains "$OUT" "last verify"
 assert_contains "$OUT" "clean (0 errors, 0 warnings; all)"
-assert_contains "$OUT" "kdr restore restore-etcd-snapshot -g $second"
-assert_contains "$OUT" "kdr restore restore-files -g $second"
+assert_contains "$OUT" "kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-snapshot -g $second"
+assert_contains "$OUT" "kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-keys --set namespace=NAME -g $second"
+assert_contains "$OUT" "kdr --root $ROOT --backup-dir $BACKUP restore restore-files -g $second"
 assert_contains "$OUT" "configuration not saved (rebuild-node needs it)"
 expect_rc 0 kdr show "$first"
 assert_contains "$OUT" "last verify   never"
 expect_rc 0 kdr --json show
-jq -e '.playbooks == ["restore-etcd-snapshot", "restore-files"] and .last_verify.exit_code == 0' <<<"$OUT" >/dev/null ||
+jq -e '.playbooks == ["restore-etcd-snapshot", "restore-etcd-keys --set namespace=NAME", "restore-files"] and .last_verify.exit_code == 0' <<<"$OUT" >/dev/null ||
   fail "show --json: $OUT"
 
 step "a verify that finds problems is what show and list report"

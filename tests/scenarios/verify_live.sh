@@ -54,7 +54,7 @@ live_keys=$(sandbox_etcdctl "$ROOT" get "" --from-key --keys-only | grep -c . ||
 expect_rc 4 kdr verify
 assert_contains "$OUT" "[live-etcd keys-missing] "
 assert_contains "$OUT" "etcd serves $live_keys keys, the backup's snapshot holds $snap_keys: most of the data is gone (deleted since the backup)"
-assert_contains "$OUT" "Next: etcd lost most of its keys since the backup: to roll etcd back to this generation (what was written since is lost, and counted in the plan): kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-snapshot -g $gen --set accept_loss=true"
+assert_contains "$OUT" "Next: etcd lost most of its keys since the backup: to put back only what was deleted (a namespace, some objects) with the cluster running: kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-keys -g $gen --set namespace=NAME; to roll all of etcd back to this generation (what was written since is lost, and counted in the plan): kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-snapshot -g $gen --set accept_loss=true"
 expect_rc 4 kdr --json verify
 jq -e --argjson k "$live_keys" '.checks.live_etcd.answered and .checks.live_etcd.keys == $k' <<<"$OUT" >/dev/null ||
   fail "live etcd facts in the JSON report: $(jq -c .checks.live_etcd <<<"$OUT")"

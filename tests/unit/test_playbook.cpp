@@ -58,7 +58,8 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
   CHECK(error_of("steps: [{type: preflight}]") == "pb.yaml:1:1: key 'name': a playbook needs a 'name'");
   CHECK(error_of("name: x\nsteps:\n  - type: teleport\n") ==
         "pb.yaml:3:11: key 'steps[0].type': unknown step type 'teleport' (known: preflight, stop-static-pods, "
-        "wait-stopped, move-aside, copy-back, etcd-snapshot-restore, start-static-pods, wait-healthy, kubeadm, run, "
+        "wait-stopped, move-aside, copy-back, etcd-snapshot-restore, etcd-put-keys, start-static-pods, wait-healthy, "
+        "kubeadm, run, "
         "manual)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
   CHECK(error_of("name: x\nsteps:\n  - type: run\n    argv: [a]\n    shell: yes\n") ==
@@ -88,7 +89,7 @@ TEST_CASE("the shipped playbooks load") {
   std::vector<std::string> names;
   for (const auto& p : list.playbooks) names.push_back(p.name);
   std::sort(names.begin(), names.end());
-  CHECK(names == std::vector<std::string>{"rebuild-node", "restore-etcd-snapshot", "restore-files"});
+  CHECK(names == std::vector<std::string>{"rebuild-node", "restore-etcd-keys", "restore-etcd-snapshot", "restore-files"});
   CHECK_THROWS_AS(find_playbook("no-such", {dir}), core::UsageError);
 }
 
@@ -128,7 +129,7 @@ TEST_CASE("a journal's summary comes from its events, and a torn last line is ig
   auto j = Journal::create(t.path() / "r1", {{"id", "r1"}});
   j.record({{"event", "begin"}, {"step", 0}});
   j.record({{"event", "done"}, {"step", 0}});
-  const Action a{"move", "/a", "/b", 1, "", false};
+  const Action a{"move", "/a", "/b", 1, "", false, nullptr};
   j.record({{"event", "begin"}, {"step", 1}});
   j.action(a);
   {

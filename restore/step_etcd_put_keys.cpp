@@ -1,0 +1,217 @@
+#include "restore/step_etcd_put_keys.hpp"
+
+#include <fmt/format.h>
+
+#include "backup/etcd_snapshot.hpp"
+#include "core/error.hpp"
+#include "core/etcd_layout.hpp"
+#include "core/sha256.hpp"
+#include "core/static_pods.hpp"
+#include "restore/etcd_keys.hpp"
+#include "restore/private_etcd.hpp"
+
+namespace kdr::restore {
+
+using core::Error;
+using nlohmann::json;
+
+namespace {
+
+KeySelection selection_of(const PlannedStep& s) {
+  KeySelection sel;
+  sel.namespaces = split_list(s.args.value("namespace", ""));
+  sel.prefixes = split_list(s.args.value("prefix", ""));
+  return sel;
+}
+
+bool overwrite_of(const PlannedStep& s) { return s.args.value("overwrite", "false") == "true"; }
+
+// The node's etcd, where the layout finds it, with its client certificate.
+core::EtcdEndpoint live_endpoint(const core::Context& ctx) {
+  const auto layout =
+      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+  const auto t = backup::etcd_target(ctx, layout);
+  return {t.endpoint, t.cacert, t.cert, t.key};
+}
+
+json generation_snapshot(const Runner& r) {
+  const auto snap = r.gen.meta.extra.value("etcd", json::object()).value("snapshot", json());
+  if (!snap.is_object())
+    throw Error(fmt::format("generation {} has no etcd snapshot to read keys from ({}); choose a generation that has "
+                            "one (kdr list)",
+                            r.gen.id, r.gen.meta.extra.value("etcd", json::object()).value("snapshot_error", "none taken")));
+  return snap;
+}
+
+std::vector<core::EtcdKeyValue> selected(std::vector<core::EtcdKeyValue> kvs, const KeySelection& sel) {
+  std::erase_if(kvs, [&](const core::EtcdKeyValue& kv) { return !sel.selects(kv.key); });
+  return kvs;
+}
+
+struct KeysRead {
+  KeyPlan plan;
+  std::vector<std::string> snapshot_namespaces;  // for the message when nothing matched
+};
+
+// Opens the snapshot privately, reads the selected keys there and in the live etcd.
+KeysRead read_keys(const Runner& r, const PlannedStep& s, core::EtcdClient& live) {
+  const auto snap = generation_snapshot(r);
+  const auto sel = selection_of(s);
+  PrivateEtcd snapshot(r.ctx, r.gen.dir / snap.value("file", "etcd/snapshot.db"),
+                       snap.value("compression", "none") == "zstd");
+  std::vector<std::string> names;
+  KeysRead out;
+  for (const auto& kv : snapshot.client().prefix("/registry/", {.keys_only = true})) {
+    names.push_back(kv.key);
+    if (resource_of(kv.key) == "namespaces")
+      if (auto ns = namespace_of(kv.key)) out.snapshot_namespaces.push_back(*ns);
+  }
+  std::vector<core::EtcdKeyValue> wanted, current;
+  for (const auto& prefix : read_prefixes(sel, names)) {
+    auto a = selected(snapshot.client().prefix(prefix), sel);
+    wanted.insert(wanted.end(), a.begin(), a.end());
+    auto b = selected(live.prefix(prefix), sel);
+    current.insert(current.end(), b.begin(), b.end());
+  }
+  out.plan = plan_keys(std::move(wanted), current, overwrite_of(s));
+  return out;
+}
+
+std::string list_text(const std::vector<std::string>& v, std::size_t max = 20) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size() && i < max; ++i) out += (out.empty() ? "" : ", ") + v[i];
+  if (v.size() > max) out += fmt::format(", ... ({} in all)", v.size());
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+std::vector<std::string> describe_etcd_put_keys(const Runner& r, const PlannedStep& s) {
+  const auto sel = selection_of(s);
+  std::vector<std::string> out;
+  out.push_back(fmt::format("open generation {}'s snapshot in a private etcd on 127.0.0.1 (not the node's), read the "
+                            "keys of {}",
+                            r.gen.id, sel.empty() ? "<nothing chosen: --set namespace=NAME or prefix=/registry/...>"
+                                                  : sel.text()));
+  out.push_back(fmt::format("write each into the live etcd in its own transaction, namespace objects first: only if "
+                            "the key does not exist{}",
+                            overwrite_of(s) ? ", or (overwrite=true) replacing the live value if it did not change "
+                                              "since it was read"
+                                            : " (a key that exists live is left alone; overwrite=true replaces it)"));
+  out.push_back("every key is journaled before it is written; a rollback removes exactly those (or puts back the "
+                "values they replaced). The preflight counts them per resource and lists every conflict");
+  return out;
+}
+
+void check_etcd_put_keys(Runner& r, const PlannedStep& s, Preflight& pf) {
+  const auto sel = selection_of(s);
+  if (sel.empty()) {
+    pf.fails.push_back("say which keys to put back: --set namespace=NAME (the namespace and every object in it) or "
+                       "--set prefix=/registry/... (repeatable)");
+    return;
+  }
+  for (const auto& p : sel.prefixes)
+    if (p.empty() || p.front() != '/' || p == "/")
+      pf.fails.push_back(fmt::format("prefix '{}': expected a key prefix such as /registry/configmaps/NAMESPACE/", p));
+  const auto endpoint = live_endpoint(r.ctx);
+  core::EtcdClient live(endpoint);
+  try {
+    const auto st = live.status();
+    pf.ok(fmt::format("the live etcd at {} answers (revision {}); the cluster keeps running", endpoint.url, st.revision));
+  } catch (const Error& e) {
+    pf.fails.push_back(fmt::format("restore-etcd-keys writes into the running etcd, which does not answer ({}); for an "
+                                   "etcd that is down, see restore-etcd-snapshot",
+                                   e.what()));
+    return;
+  }
+  try {
+    const auto read = read_keys(r, s, live);
+    const auto& plan = read.plan;
+    if (plan.selected == 0) {
+      pf.fails.push_back(fmt::format("generation {}'s snapshot holds no key of {} (its namespaces: {})", r.gen.id,
+                                     sel.text(), list_text(read.snapshot_namespaces)));
+      return;
+    }
+    pf.ok(fmt::format("the snapshot holds {} for {}", per_resource_text(plan), sel.text()));
+    pf.ok(fmt::format("{} to write, {} already live with the same value, {} conflict{}", plan.to_write.size(),
+                      plan.same.size(), plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s"));
+    for (const auto& [key, old] : plan.replaced)
+      pf.warns.push_back(fmt::format("{} exists live with another value (mod revision {}): overwritten "
+                                     "(overwrite=true), its live value kept in the journal",
+                                     key, old.mod_revision));
+    for (const auto& c : plan.conflicts)
+      pf.warns.push_back(fmt::format("conflict: {} exists live with another value (mod revision {}): left alone "
+                                     "(--set overwrite=true replaces it)",
+                                     c.live.key, c.live.mod_revision));
+  } catch (const Error& e) {
+    pf.fails.push_back(e.what());
+  }
+}
+
+void run_etcd_put_keys(Runner& r, const PlannedStep& s) {
+  const auto endpoint = live_endpoint(r.ctx);
+  core::EtcdClient live(endpoint);
+  const auto read = read_keys(r, s, live);
+  const auto& plan = read.plan;
+  std::size_t written = 0, lost_race = 0;
+  std::map<std::string, std::size_t> per_resource;
+  for (const auto& kv : plan.to_write) {
+    const auto replaced = plan.replaced.find(kv.key);
+    Action a;
+    a.op = "etcd-put";
+    a.from = "generation " + r.gen.id;
+    a.to = endpoint.url;
+    a.etcd = {{"key", core::base64_encode(kv.key)},
+              {"value_sha256", core::sha256_hex(kv.value)},
+              {"replaced", replaced == plan.replaced.end()
+                               ? json(nullptr)
+                               : json{{"value", core::base64_encode(replaced->second.value)},
+                                      {"mod_revision", replaced->second.mod_revision}}}};
+    std::optional<std::int64_t> at;
+    r.act(a, [&] {
+      at = live.put_if(kv.key, kv.value, replaced == plan.replaced.end() ? 0 : replaced->second.mod_revision);
+    });
+    if (at) {
+      ++written;
+      ++per_resource[resource_of(kv.key)];
+    } else {
+      ++lost_race;
+      r.ctx.out.warn("      {} changed in the live etcd while the restore ran: left as it is", kv.key);
+    }
+  }
+  std::string counts;
+  for (const auto& [res, n] : per_resource) counts += (counts.empty() ? "" : ", ") + fmt::format("{} {}", res, n);
+  r.ctx.out.info("      wrote {} key{} into the live etcd{}{}; {} already there with the same value; {} conflict{} left "
+                 "alone{}",
+                 written, written == 1 ? "" : "s", counts.empty() ? "" : ": ", counts, plan.same.size(),
+                 plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s",
+                 lost_race > 0 ? fmt::format("; {} changed meanwhile, left as they are", lost_race) : std::string());
+}
+
+void undo_etcd_put(Runner& r, const Action& a) {
+  auto live = std::make_unique<core::EtcdClient>(live_endpoint(r.ctx));
+  const auto key = core::base64_decode(a.etcd.value("key", ""));
+  const auto written_sha = a.etcd.value("value_sha256", "");
+  const auto replaced = a.etcd.value("replaced", json());
+  const auto now = live->get(key);
+  if (!now) {
+    if (!replaced.is_null())
+      r.ctx.out.warn("      {} is gone from the live etcd since the restore replaced it: not put back", key);
+    return;  // never written (killed before), or deleted since
+  }
+  if (core::sha256_hex(now->value) != written_sha) {
+    r.ctx.out.warn("      {} changed in the live etcd since the restore wrote it: left as it is", key);
+    return;
+  }
+  bool done = false;
+  if (replaced.is_null()) {
+    done = live->delete_if(key, now->mod_revision);
+    if (done) r.ctx.out.info("      deleted {} (written by this restore)", key);
+  } else {
+    done = live->put_if(key, core::base64_decode(replaced.value("value", "")), now->mod_revision).has_value();
+    if (done) r.ctx.out.info("      put back the value {} had before this restore", key);
+  }
+  if (!done) r.ctx.out.warn("      {} changed in the live etcd during the rollback: left as it is", key);
+}
+
+}  // namespace kdr::restore
