@@ -29,9 +29,37 @@ D=$(mktemp -d /tmp/kdr-demo-XXXXXX)
 ROOT=$D/node
 BACKUP=$D/second-disk/kdr
 mkdir -p "$D/second-disk"
+# --keep: a small control script in the kept folder, so the node can be started again and
+# practised on: $D/sandbox start|stop|kdr ARGS|etcdctl ARGS|remove.
+write_control_script() {
+  cat > "$D/sandbox" <<SCRIPT
+#!/usr/bin/env bash
+# The sandbox node 'kdr demo --keep' left in $D (kdr demo wrote this script).
+set -euo pipefail
+export KDR_KUBELET=$(printf '%q' "$KDR_KUBELET")
+source $(printf '%q' "$KDR_SANDBOX_LIB")
+ROOT=$(printf '%q' "$ROOT")
+case "\${1:-}" in
+  start) sandbox_start_kubelet "\$ROOT"; sandbox_wait_etcd "\$ROOT" 60; echo "the node runs: etcd answers" ;;
+  stop) sandbox_stop_kubelet "\$ROOT"; echo "stopped: the kubelet stand-in and every pod it ran" ;;
+  kdr) shift; exec $(printf '%q' "$KDR") --root "\$ROOT" --backup-dir $(printf '%q' "$BACKUP") "\$@" ;;
+  etcdctl) shift; sandbox_etcdctl "\$ROOT" "\$@" ;;
+  remove) sandbox_stop_kubelet "\$ROOT"; rm -rf $(printf '%q' "$D"); echo "removed $D" ;;
+  *) echo "usage: \$0 start|stop|kdr ARGS|etcdctl ARGS|remove" >&2; exit 2 ;;
+esac
+SCRIPT
+  chmod 755 "$D/sandbox"
+  echo
+  echo "The sandbox is kept in $D, stopped. To practise incidents on it (docs/runbook.md):"
+  echo "  $D/sandbox start      # start its node again: the kubelet stand-in runs its static pods, etcd with TLS"
+  echo "  $D/sandbox kdr list   # run kdr against it: $KDR --root $ROOT --backup-dir $BACKUP list"
+  echo "  $D/sandbox etcdctl get --prefix /registry/namespaces/ --keys-only"
+  echo "  $D/sandbox stop       # stop the stand-in and every pod it runs"
+  echo "  $D/sandbox remove     # stop it and delete $D"
+}
 cleanup() {
   sandbox_stop_all
-  if [ "$keep" = yes ]; then echo "Sandbox kept in $D"; else rm -rf "$D"; fi
+  if [ "$keep" = yes ]; then write_control_script; else rm -rf "$D"; fi
 }
 trap cleanup EXIT
 kdr() { "$KDR" --root "$ROOT" --backup-dir "$BACKUP" "$@"; }

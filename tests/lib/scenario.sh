@@ -15,11 +15,13 @@ mkdir -p "$T/disk2"
 SCENARIO_FAILED=0
 SCENARIO_BG_PIDS=()
 SCENARIO_MOUNTS=()
+SCENARIO_CLEANUPS=()  # commands run at exit, whatever happened (e.g. stopping what a script started)
 
 _scenario_exit() {
   local rc=$?
   local pid
   for pid in "${SCENARIO_BG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in "${SCENARIO_CLEANUPS[@]}"; do "$pid" >/dev/null 2>&1 || true; done
   sandbox_stop_all
   for pid in "${SCENARIO_MOUNTS[@]}"; do umount "$pid" 2>/dev/null || umount -l "$pid" 2>/dev/null || true; done
   if [ "$rc" -eq 0 ] && [ "$SCENARIO_FAILED" -eq 0 ]; then

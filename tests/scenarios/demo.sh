@@ -21,5 +21,30 @@ done
 leftover=$(find /tmp -maxdepth 1 -name 'kdr-demo-*' -newer "$T" 2>/dev/null | head -n 1)
 [ -z "$leftover" ] || fail "the demo left $leftover"
 
+step "kdr demo --keep: the sandbox stays, stopped, with the commands to use it; each runs as printed"
+expect_rc 0 "$KDR_BIN" demo --keep
+kept=$(grep -o 'The sandbox is kept in [^,]*' <<<"$OUT" | sed 's/The sandbox is kept in //')
+[ -d "$kept/node/etc/kubernetes" ] || fail "no kept sandbox node in '$kept'"
+SCENARIO_CLEANUPS+=("$kept/sandbox remove")
+for pid in $(pgrep -x etcd); do
+  tr '\0' '\n' < "/proc/$pid/cmdline" | grep -q -- "$kept/" && fail "the kept sandbox's etcd still runs (pid $pid)"
+done
+printed() { grep -E "^  $kept/sandbox $1" <<<"$OUT" | sed 's/ *#.*//' | head -n 1; }
+start=$(printed start) list=$(printed 'kdr list') names=$(printed etcdctl) stop=$(printed stop) remove=$(printed remove)
+assert_contains "$OUT" "run kdr against it: $KDR_BIN --root $kept/node --backup-dir $kept/second-disk/kdr list"
+expect_rc 0 $start
+assert_contains "$OUT" "etcd answers"
+expect_rc 0 $list
+assert_contains "$OUT" "complete"
+expect_rc 0 $names
+assert_contains "$OUT" "/registry/namespaces/payments"
+expect_rc 0 $stop
+sleep 0.5
+for pid in $(pgrep -x etcd); do
+  tr '\0' '\n' < "/proc/$pid/cmdline" | grep -q -- "$kept/" && fail "etcd still runs after stop (pid $pid)"
+done
+expect_rc 0 $remove
+[ ! -e "$kept" ] || fail "$kept is still there after remove"
+
 step "kdr demo refuses --root"
 expect_rc 2 "$KDR_BIN" --root "$T" demo
