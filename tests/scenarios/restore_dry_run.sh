@@ -97,6 +97,24 @@ expect_rc 1 "$KDR_BIN" "$@" </dev/null
 assert_contains "$OUT" "Resuming restore $id"
 assert_eq "$(node_state)" "$before" "node after the declined resumes"
 
+step "declined after a change: the node is between states; the printed resume and rollback run as printed"
+rc=0
+OUT=$(printf 'y\ny\nn\n' | kdr restore restore-etcd-snapshot 2>&1) || rc=$?
+assert_eq "$rc" 5 "exit code of a restore stopped after a change"
+assert_contains "$OUT" "the node is between states"
+resume=$(grep -o 'to continue from where it stopped: *.*' <<<"$OUT" | sed 's/^to continue from where it stopped: *//')
+rollback=$(grep -o 'to undo it all: *.*' <<<"$OUT" | sed 's/^to undo it all: *//')
+assert_contains "$resume" "kdr --root $ROOT --backup-dir $BACKUP restore --resume "
+assert_contains "$rollback" "kdr --root $ROOT --backup-dir $BACKUP restore --rollback "
+eval "set -- $resume"
+shift
+expect_rc 5 "$KDR_BIN" "$@" </dev/null  # resumed, then declined again at the next change
+assert_contains "$OUT" "Resuming restore"
+eval "set -- $rollback"
+shift
+expect_rc 0 "$KDR_BIN" "$@" --yes
+assert_eq "$(node_state)" "$before" "node after the printed rollback"
+
 step "a malformed playbook: file, line and key, exit 2, nothing runs"
 mkdir -p "$T/pb"
 cat > "$T/pb/broken.yaml" <<'YAML'

@@ -35,6 +35,10 @@ assert_contains "$OUT" "etcd data   $loss"
 step "kdr restore restore-etcd-snapshot --set accept_loss=true, answered 'a' (yes to all) at the first question"
 expect_rc 0 bash -c 'echo a | "$@"' _ "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" restore restore-etcd-snapshot --set accept_loss=true
 assert_contains "$OUT" "accepted (accept_loss=true): $loss"
+discard=$(grep -o 'Once the cluster is confirmed good, `[^`]*`' <<<"$OUT" | sed 's/.*`\(.*\)`/\1/')
+rollback=$(grep -o 'until then `[^`]*`' <<<"$OUT" | sed 's/.*`\(.*\)`/\1/')
+assert_contains "$discard" "kdr --root $ROOT --backup-dir $BACKUP restore --discard "
+assert_contains "$rollback" "kdr --root $ROOT --backup-dir $BACKUP restore --rollback "
 [ "$(grep -c 'Go ahead?' <<<"$OUT")" -eq 0 ] || { echo "$OUT"; fail "asked again after 'a'"; }
 assert_contains "$OUT" "etcd is healthy"
 assert_contains "$OUT" "finished"
@@ -65,10 +69,14 @@ jq -se --argjson live "$live_rev" --argjson b "$backup_rev" 'any(.[]; .event == 
 step "a new backup of the restored node verifies"
 expect_rc 0 kdr backup --verify
 
-step "--discard deletes what the restore kept aside, on the operator's order; no rollback after it"
-expect_rc 0 kdr restore --discard "$id" --yes
+step "--discard, run as the restore printed it, deletes what the restore kept aside; no rollback after it"
+eval "set -- $discard"
+shift
+expect_rc 0 "$KDR_BIN" "$@" --yes
 assert_contains "$OUT" "deleted $ROOT/var/lib/etcd.kdr-$id"
 [ ! -e "$ROOT/var/lib/etcd.kdr-$id" ] || fail "the data kept aside is still there"
-expect_rc 2 kdr restore --rollback "$id" --yes
+eval "set -- $rollback"
+shift
+expect_rc 2 "$KDR_BIN" "$@" --yes
 assert_contains "$OUT" "was discarded"
 assert_eq "$(etcd_keys /registry/)" "$before_keys" "keys after the discard"
