@@ -352,6 +352,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   if (ctx.config.prune_after_backup)
     result.pruned = prune(repo, ctx.config.retention, meta.time, DryRun::no);
   result.code = meta.status == core::GenerationStatus::complete ? ExitCode::ok : ExitCode::partial;
+  if (options.keep_lock) result.lock.emplace(std::move(lock));
   return result;
 }
 

@@ -7,6 +7,7 @@
 #include "backup/prune.hpp"
 #include "backup/sources.hpp"
 #include "core/context.hpp"
+#include "core/repository.hpp"
 #include "core/exit_codes.hpp"
 #include "core/generation.hpp"
 
@@ -15,6 +16,7 @@ namespace kdr::backup {
 struct BackupOptions {
   DryRun dry_run = DryRun::no;
   bool allow_shrink = false;  // the operator accepts a source much smaller than last time
+  bool keep_lock = false;     // hand the backup folder's exclusive lock to the caller (backup --verify)
 };
 
 struct BackupResult {
@@ -23,6 +25,7 @@ struct BackupResult {
   std::optional<core::GenerationMeta> generation;  // the published generation
   std::optional<PruneResult> pruned;
   std::vector<std::string> leftovers_removed;
+  std::optional<core::RepositoryLock> lock;  // with keep_lock: still held
 };
 
 BackupResult run_backup(const core::Context& ctx, const BackupOptions& options);

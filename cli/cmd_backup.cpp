@@ -96,18 +96,20 @@ Command backup_command() {
     backup::BackupOptions options;
     options.dry_run = flags->dry_run ? backup::DryRun::yes : backup::DryRun::no;
     options.allow_shrink = flags->allow_shrink;
+    options.keep_lock = flags->verify || ctx.config.verify_after_backup;
     const double t0 = core::monotonic_seconds();
-    backup::BackupResult result;
+    std::optional<backup::BackupResult> done;
     try {
       if (ctx.root.is_real_root() && ::geteuid() != 0 && !flags->dry_run)
         throw core::Error("kdr backup reads private keys and etcd's data dir and writes owners and modes as they are: "
                           "it needs root. Run it with sudo (--dry-run works without)");
       refuse_during_restore(ctx);
-      result = backup::run_backup(ctx, options);
+      done.emplace(backup::run_backup(ctx, options));
     } catch (const core::Error& e) {
       if (!flags->dry_run) backup::write_backup_metrics(ctx, e.code(), core::monotonic_seconds() - t0, std::nullopt);
       throw;
     }
+    auto& result = *done;
     if (flags->dry_run) {
       print_plan(ctx, result.plan);
       ctx.out.info("Dry run: would write a new generation to {}", ctx.backup_dir.string());
@@ -142,6 +144,8 @@ Command backup_command() {
     if (!flags->verify && !ctx.config.verify_after_backup) return result.code;
     verify::VerifyOptions vopts;
     vopts.generation = g.id;
+    vopts.caller_holds_lock = result.lock.has_value();
+    core::pausepoint("backup-before-verify");
     auto report = verify::run_verify(ctx, vopts);
     verify::write_verify_metrics(ctx, report);
     if (!ctx.out.json()) ctx.out.info("");

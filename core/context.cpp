@@ -62,4 +62,9 @@ void check_interrupted() {
   if (interrupted()) throw Error("interrupted by a signal", ExitCode::interrupted);
 }
 
+void pausepoint(std::string_view name) {
+  static const char* spec = std::getenv("KDR_PAUSEPOINT");
+  if (spec != nullptr && name == spec) ::raise(SIGSTOP);
+}
+
 }  // namespace kdr::core

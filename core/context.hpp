@@ -39,4 +39,8 @@ bool interrupted();
 // Throws Error(interrupted) if a signal arrived.
 void check_interrupted();
 
+// KDR_PAUSEPOINT=<name>: kdr stops itself (SIGSTOP) there until it gets SIGCONT, so that a
+// test can look at it mid-run (docs/reliability.md).
+void pausepoint(std::string_view name);
+
 }  // namespace kdr::core

@@ -209,8 +209,10 @@ void save_result(const core::Repository& repo, const VerifyReport& r, const Veri
 VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) {
   const double t0 = core::monotonic_seconds();
   auto repo = core::Repository::open(ctx.backup_dir);
-  // shared: retention cannot remove the generation while it is read
-  const auto lock = repo.lock(core::LockMode::shared);
+  // shared: retention cannot remove the generation while it is read (backup --verify keeps
+  // the backup's exclusive lock instead: nothing slips in between)
+  std::optional<core::RepositoryLock> lock;
+  if (!options.caller_holds_lock) lock.emplace(repo.lock(core::LockMode::shared));
   const auto entry = repo.find(options.generation);
   if (!entry.meta)
     throw core::Error(fmt::format("generation {}: {}", entry.id, entry.problem), core::ExitCode::failed);

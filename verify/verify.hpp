@@ -23,6 +23,7 @@ struct VerifyOptions {
   std::string generation = "latest";
   bool live = true;        // compare with the live node too
   bool live_only = false;  // only that comparison (no re-hashing of the generation)
+  bool caller_holds_lock = false;  // backup --verify: under the backup's exclusive lock, kept
 };
 
 struct VerifyReport {

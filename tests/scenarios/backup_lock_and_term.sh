@@ -40,3 +40,23 @@ for delay in 0.1 0.2 0.3 0.4 0.6; do
   assert_all_generations_verify
 done
 [ "$stopped" -gt 0 ] || fail "no SIGTERM landed during a run"
+
+step "backup --verify verifies under the backup's own lock, kept: no prune or backup slips in between"
+KDR_PAUSEPOINT=backup-before-verify "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" backup --verify >"$T/bv.out" 2>&1 &
+pid=$!
+SCENARIO_BG_PIDS+=("$pid")
+for _ in $(seq 1 600); do
+  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
+  sleep 0.1
+done
+[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] || fail "backup --verify did not reach its pause point: $(cat "$T/bv.out")"
+grep -q "FLOCK  ADVISORY  WRITE $pid " /proc/locks || fail "backup --verify (pid $pid), between backup and verify, does not hold the exclusive lock: $(cat /proc/locks)"
+expect_rc 11 kdr prune
+assert_contains "$OUT" "another kdr run holds the lock on $BACKUP: pid $pid"
+expect_rc 11 kdr backup
+assert_contains "$OUT" "pid $pid"
+kill -CONT "$pid"
+rc=0; wait "$pid" || rc=$?
+# 4: this node's etcd is not running (verify says so); the backup and the verify both ran
+[ "$rc" -eq 0 ] || [ "$rc" -eq 4 ] || fail "the paused backup --verify exited $rc: $(cat "$T/bv.out")"
+grep -q "kdr verify: generation" "$T/bv.out" || fail "no verify after the backup: $(cat "$T/bv.out")"
