@@ -23,6 +23,18 @@ step "disaster: everything in /etc/kubernetes deleted; the kubelet stops the pod
 rm -rf "$ROOT"/etc/kubernetes/*
 wait_etcd_down
 
+step "a generation that no longer matches its SHA-256 sums is refused before anything on the node changes"
+key="$gen/files/etc/kubernetes/pki/ca.key"
+cp -p "$key" "$T/ca.key.good"
+printf 'X' | dd of="$key" bs=1 seek=40 conv=notrunc 2>/dev/null
+before=$(node_state)
+expect_rc 1 kdr restore restore-files --yes
+assert_contains "$OUT" "preflight found"
+assert_contains "$OUT" "generation $(basename "$gen"): /etc/kubernetes/pki/ca.key"
+assert_contains "$OUT" "nothing was changed"
+assert_eq "$(node_state)" "$before" "the node after the refused restore"
+cp -p "$T/ca.key.good" "$key"
+
 step "kdr restore restore-files --yes"
 expect_rc 0 kdr restore restore-files --yes
 assert_contains "$OUT" "every SHA-256 checked"
