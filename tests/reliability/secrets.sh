@@ -82,7 +82,19 @@ for p in "${places[@]}"; do
   rc=0
   OUT=$("$KDR_BIN" --root "$ROOT" --backup-dir "$p" backup 2>&1) || rc=$?
   [ "$rc" -eq 2 ] || { echo "$OUT" >&2; fail "backup folder $p: exit $rc, not 2"; }
-  grep -qE 'inside (the backup folder|a source|source)|is inside' <<<"$OUT" || { echo "$OUT" >&2; fail "backup folder $p: no clear reason"; }
+  # the refusal names both paths: the backup folder as given (lexically normalized) and the
+  # source it overlaps, which really contains it (or lies in it) once symlinks are resolved
+  given=$(realpath -m -s "$p") real=$(realpath -m "$p")
+  if [[ $OUT =~ backup\ folder\ ([^ ]+)\ is\ inside\ the\ source\ ([^ :]+): ]]; then
+    named=${BASH_REMATCH[1]} src=${BASH_REMATCH[2]}
+    [[ "$real/" == "$(realpath -m "$ROOT$src")/"* ]] || { echo "$OUT" >&2; fail "backup folder $p: named source $src does not contain it"; }
+  elif [[ $OUT =~ source\ ([^ ]+)\ is\ inside\ the\ backup\ folder\ ([^ ]+) ]]; then
+    src=${BASH_REMATCH[1]} named=${BASH_REMATCH[2]}
+    [[ "$(realpath -m "$ROOT$src")/" == "$real/"* ]] || { echo "$OUT" >&2; fail "backup folder $p: named source $src is not inside it"; }
+  else
+    echo "$OUT" >&2; fail "backup folder $p: the refusal does not name both paths"
+  fi
+  assert_eq "$named" "$given" "backup folder named in the refusal of $p"
   diff <(echo "$before") <(node_state) >/dev/null || fail "backup folder $p: the node changed"
 done
 record "a backup folder inside a source (or a source inside it), also through a symlink or '..'" "${#places[@]}" \
