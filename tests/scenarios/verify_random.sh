@@ -23,7 +23,8 @@ pick() { shuf -n 1 --random-source=<(yes "$1") <<<"$2"; }
 for i in $(seq 1 "$trials"); do
   rm -rf "$BACKUP" && cp -a "$PRISTINE" "$BACKUP"
   gen=$BACKUP/generations/$G
-  kind=${kinds[$(( RANDOM % ${#kinds[@]} ))]}
+  # every kind once first, in turn; then at random
+  if [ "$i" -le "${#kinds[@]}" ]; then kind=${kinds[$((i - 1))]}; else kind=${kinds[$(( RANDOM % ${#kinds[@]} ))]}; fi
   f=$(pick "$i$RANDOM" "$files")
   p=$gen/files$f
   case $kind in
@@ -57,4 +58,5 @@ for i in $(seq 1 "$trials"); do
   detected[$kind]=$(( ${detected[$kind]:-0} + 1 ))
 done
 for k in "${!detected[@]}"; do echo "  $k: ${detected[$k]} injected, ${detected[$k]} detected"; done
+for k in "${kinds[@]}"; do [ "${detected[$k]:-0}" -ge 1 ] || fail "corruption kind $k was never drawn ($trials trials; at least ${#kinds[@]} needed)"; done
 echo "$trials corruptions injected, $trials detected"
