@@ -1,8 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "core/error.hpp"
+#include "core/fs.hpp"
 #include "core/manifest.hpp"
 #include "core/sha256.hpp"
+#include "temp_dir.hpp"
 
 using namespace kdr::core;
 
@@ -94,4 +99,31 @@ TEST_CASE("modes are written as four octal digits") {
   CHECK(mode_from_string("1777") == 01777);
   CHECK_THROWS(mode_from_string("8"));
   CHECK_THROWS(mode_from_string("77777"));
+}
+
+TEST_CASE("a sparse file hashes as the bytes it reads as: holes as zeros, data as written") {
+  kdr::test::TempDir t;
+  namespace core = kdr::core;
+  const auto file = (t.path() / "wal").string();
+  std::string dense(3 << 20, '\0');  // 3 MiB: data, a 2 MiB hole, data, and a hole at the end
+  {
+    core::Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    REQUIRE(fd);
+    const std::string head = "etcd wal head", tail = "a record after the hole";
+    REQUIRE(::pwrite(fd.get(), head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()));
+    REQUIRE(::pwrite(fd.get(), tail.data(), tail.size(), 2 << 20) == static_cast<ssize_t>(tail.size()));
+    REQUIRE(::ftruncate(fd.get(), 3 << 20) == 0);
+    dense.replace(0, head.size(), head);
+    dense.replace(2 << 20, tail.size(), tail);
+  }
+  CHECK(core::sha256_file(file) == core::sha256_hex(dense));
+  const auto empty = (t.path() / "empty").string();
+  core::write_file_atomic(empty, "", 0600);
+  CHECK(core::sha256_file(empty) == core::sha256_hex(""));
+  const auto holes = (t.path() / "holes").string();
+  {
+    core::Fd fd(::open(holes.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    REQUIRE(::ftruncate(fd.get(), 5000) == 0);
+  }
+  CHECK(core::sha256_file(holes) == core::sha256_hex(std::string(5000, '\0')));
 }
