@@ -31,10 +31,11 @@ std::vector<ScheduleFile> cron_files(const ScheduleSpec& spec) {
       "{}\n"
       "# Backs up this control-plane node every {} minutes, at low CPU and idle I/O priority.\n"
       "# Output (warnings and errors only) goes to syslog/journald with the tag kdr; the\n"
-      "# outcome of every run is also in kdr's metrics (docs/operations.md).\n"
-      "SHELL=/bin/sh\n"
+      "# outcome of every run is also in kdr's metrics (docs/operations.md). pipefail: the\n"
+      "# exit status cron sees (and logs when it is not 0) is kdr's, not logger's.\n"
+      "SHELL=/bin/bash\n"
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
-      "*/{} * * * * root nice -n 10 ionice -c 3 {} 2>&1 | logger -t kdr\n",
+      "*/{} * * * * root set -o pipefail; nice -n 10 ionice -c 3 {} 2>&1 | logger -t kdr\n",
       schedule_marker, spec.every_minutes, spec.every_minutes, scheduled_command(spec));
   return {{cron_path, text}};
 }

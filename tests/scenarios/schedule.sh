@@ -16,6 +16,18 @@ assert_eq "$m $h $dom $mon $dow $user" "*/5 * * * * root" "cron schedule fields"
 assert_contains "$rest" "nice -n 10 ionice -c 3 $KDR_BIN -q --backup-dir $BACKUP backup --verify"
 assert_contains "$(cat "$cron")" "# Written by \`kdr schedule install\`"
 
+step "cron sees kdr's exit status, not logger's"
+shell=$(sed -n 's/^SHELL=//p' "$cron")
+assert_eq "$shell" /bin/bash "the cron file's SHELL"
+# The line as cron runs it ($SHELL -c), with a stand-in for kdr that exits 4 (verify found
+# problems) and cat for logger, so that the test writes nothing to this machine's syslog.
+printf '#!/bin/sh\necho "kdr: verify found problems" >&2\nexit 4\n' > "$T/kdr-exits-4"
+chmod +x "$T/kdr-exits-4"
+run=${rest//$KDR_BIN/$T/kdr-exits-4}
+run=${run//logger -t kdr/cat >\/dev\/null}
+rc=0; "$shell" -c "$run" || rc=$?
+assert_eq "$rc" 4 "exit status of the cron command when kdr exits 4"
+
 step "install --systemd --every 10"
 expect_rc 0 kdr schedule install --systemd --every 10
 unit=$ROOT/etc/systemd/system/kdr-backup
