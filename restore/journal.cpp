@@ -199,12 +199,16 @@ std::optional<std::string> restore_running(const core::bfs::path& restores_dir) 
   const auto file = restores_dir / ".lock";
   core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return std::nullopt;
-  if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK) return std::nullopt;
-    return core::lock_holders(file);
+  // The holder may let go between the refused lock and the read of /proc/locks: try again,
+  // as every other lock does, so that a refusal always names who holds it.
+  std::optional<std::string> holder;
+  try {
+    holder = core::try_flock(fd.get(), false, file);
+  } catch (const core::Error&) {
+    return std::nullopt;
   }
-  ::flock(fd.get(), LOCK_UN);
-  return std::nullopt;
+  if (!holder) ::flock(fd.get(), LOCK_UN);
+  return holder;
 }
 
 }  // namespace kdr::restore
