@@ -14,9 +14,7 @@ SnapshotTool snapshot_tool(const core::Context& ctx) {
     t.argv = e.etcdctl;
     t.name = "etcdctl";
   }
-  core::ProcessOptions opts;
-  opts.env["ETCDCTL_API"] = "3";
-  opts.timeout = std::chrono::seconds(20);
+  const core::ProcessOptions opts{std::chrono::seconds(20), {{"ETCDCTL_API", "3"}}, {}};
   auto help = t.argv;
   help.insert(help.end(), {"snapshot", "restore", "--help"});
   auto r = core::run_process(help, opts);
