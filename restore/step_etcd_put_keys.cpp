@@ -189,7 +189,10 @@ void run_etcd_put_keys(Runner& r, const PlannedStep& s) {
 }
 
 void undo_etcd_put(Runner& r, const Action& a) {
-  auto live = std::make_unique<core::EtcdClient>(live_endpoint(r.ctx));
+  auto endpoint = live_endpoint(r.ctx);
+  if (!a.to.empty()) endpoint.url = a.to;  // where the restore wrote it
+  core::EtcdClient client(endpoint);
+  auto* live = &client;
   const auto key = core::base64_decode(a.etcd.value("key", ""));
   const auto written_sha = a.etcd.value("value_sha256", "");
   const auto replaced = a.etcd.value("replaced", json());
