@@ -191,12 +191,11 @@ void run_etcd_put_keys(Runner& r, const PlannedStep& s) {
 void undo_etcd_put(Runner& r, const Action& a) {
   auto endpoint = live_endpoint(r.ctx);
   if (!a.to.empty()) endpoint.url = a.to;  // where the restore wrote it
-  core::EtcdClient client(endpoint);
-  auto* live = &client;
+  core::EtcdClient live(endpoint);
   const auto key = core::base64_decode(a.etcd.value("key", ""));
   const auto written_sha = a.etcd.value("value_sha256", "");
   const auto replaced = a.etcd.value("replaced", json());
-  const auto now = live->get(key);
+  const auto now = live.get(key);
   if (!now) {
     if (!replaced.is_null())
       r.ctx.out.warn("      {} is gone from the live etcd since the restore replaced it: not put back", key);
@@ -208,10 +207,10 @@ void undo_etcd_put(Runner& r, const Action& a) {
   }
   bool done = false;
   if (replaced.is_null()) {
-    done = live->delete_if(key, now->mod_revision);
+    done = live.delete_if(key, now->mod_revision);
     if (done) r.ctx.out.info("      deleted {} (written by this restore)", key);
   } else {
-    done = live->put_if(key, core::base64_decode(replaced.value("value", "")), now->mod_revision).has_value();
+    done = live.put_if(key, core::base64_decode(replaced.value("value", "")), now->mod_revision).has_value();
     if (done) r.ctx.out.info("      put back the value {} had before this restore", key);
   }
   if (!done) r.ctx.out.warn("      {} changed in the live etcd during the rollback: left as it is", key);
