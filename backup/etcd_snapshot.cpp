@@ -420,23 +420,6 @@ std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarg
   }
 }
 
-std::optional<std::uint64_t> count_keys_changed_since(const core::Context& ctx, const EtcdTarget& target,
-                                                      std::int64_t revision) {
-  // etcdctl 3.4 has no --min-mod-revision: list every key (names only) with its mod_revision.
-  const std::vector<std::string> command = {"get", "", "--from-key", "--keys-only", "-w", "json"};
-  auto r = run_etcdctl(ctx, target, command, std::chrono::seconds(60), std::chrono::seconds(90));
-  if (!r.ok()) return std::nullopt;
-  try {
-    const auto j = json::parse(r.out);
-    std::uint64_t n = 0;
-    for (const auto& kv : j.value("kvs", json::array()))
-      if (kv.value("mod_revision", std::int64_t{0}) > revision) ++n;
-    return n;
-  } catch (const json::exception&) {
-    return std::nullopt;
-  }
-}
-
 // `snapshot status -w json` with etcdutl when it is there (3.5+), else etcdctl (3.4).
 std::optional<json> snapshot_status(const core::Context& ctx, const path& file, std::string& tool, std::string& error) {
   std::vector<std::string> argv;

@@ -106,9 +106,6 @@ std::optional<nlohmann::json> member_list(const core::Context& ctx, const EtcdTa
 
 // The number of live keys at `revision` (0: now), counted by etcd itself; empty on failure.
 std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision);
-// The number of live keys whose last change came after `revision`; empty on failure.
-std::optional<std::uint64_t> count_keys_changed_since(const core::Context& ctx, const EtcdTarget& target,
-                                                      std::int64_t revision);
 // Throws Error when the backup disk has less than `needed` bytes free.
 void check_free_space(const core::bfs::path& backup_dir, std::uint64_t needed);
 

@@ -154,7 +154,8 @@ std::vector<EtcdKeyValue> EtcdClient::prefix(const std::string& prefix, const Et
   constexpr std::int64_t page = 500;
   std::vector<EtcdKeyValue> out;
   const auto end = etcd_prefix_end(prefix);
-  std::string from = prefix;
+  // etcd refuses an empty key: every key is the range from "\0" to "\0".
+  std::string from = prefix.empty() ? std::string(1, '\0') : prefix;
   std::int64_t revision = options.revision;
   for (;;) {
     json body = {{"key", base64_encode(from)}, {"range_end", base64_encode(end)}, {"limit", std::to_string(page)}};
