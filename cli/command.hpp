@@ -34,6 +34,7 @@ Command playbooks_command();
 Command demo_command();
 Command schedule_command();
 Command show_command();
+Command journal_command();
 
 // "1.5 GiB", "312 B"
 std::string human_bytes(std::uint64_t bytes);

@@ -76,6 +76,16 @@ etcd:
   timeout_per_gib_s: 120
   # none or zstd
   compression: none
+# The etcd change journal, `kdr journal run`: every change etcd makes, appended to segments in
+# <backup_dir>/journal as it happens (docs/operations.md, The journal).
+journal:
+  # Group commit: the journal is flushed to disk (fdatasync) at most this often, in ms.
+  sync_ms: 200
+  # A segment is closed, and a new one begun, at this size in MiB or this age in minutes.
+  segment_mib: 64
+  segment_minutes: 10
+  # The keyspace digest is written down at most this often (seconds) while changes arrive.
+  checkpoint_s: 10
 # An admin kubeconfig, to save the cluster's kubeadm-config ConfigMap (needs kubectl);
 # "" turns that off.
 kubeconfig: /etc/kubernetes/admin.conf
@@ -194,6 +204,18 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
        r.mapping(n, k, {{"after_backup", [&](const Node& v, const Key& kk) { c.verify_after_backup = r.scalar<bool>(v, kk, "true or false"); }}});
      }},
     {"etcd", [&](const Node& n, const Key& k) { read_etcd(r, n, k, c.etcd); }},
+    {"journal", [&](const Node& n, const Key& k) {
+       auto positive = [&](const Node& v, const Key& kk) {
+         const int value = r.count(v, kk);
+         if (value < 1) r.fail(v, kk, "must be 1 or more");
+         return value;
+       };
+       r.mapping(n, k, {
+         {"sync_ms", [&](const Node& v, const Key& kk) { c.journal.sync_ms = positive(v, kk); }},
+         {"segment_mib", [&](const Node& v, const Key& kk) { c.journal.segment_mib = positive(v, kk); }},
+         {"segment_minutes", [&](const Node& v, const Key& kk) { c.journal.segment_minutes = positive(v, kk); }},
+         {"checkpoint_s", [&](const Node& v, const Key& kk) { c.journal.checkpoint_s = positive(v, kk); }}});
+     }},
     {"retention", [&](const Node& n, const Key& k) {
        r.mapping(n, k, {
          {"keep_last", [&](const Node& v, const Key& kk) { c.retention.keep_last = r.count(v, kk); }},

@@ -36,6 +36,14 @@ struct EtcdConfig {
   std::string compression = "none";  // none | zstd
 };
 
+// The etcd change journal (`kdr journal run`).
+struct JournalConfig {
+  int sync_ms = 200;          // fdatasync at most this often (group commit)
+  int segment_mib = 64;       // a segment is closed at this size...
+  int segment_minutes = 10;   // ... or this age
+  int checkpoint_s = 10;      // a digest checkpoint at most this often while events arrive
+};
+
 struct Config {
   std::string origin = "built-in defaults";  // where it came from, for messages
   std::string backup_dir;
@@ -53,6 +61,7 @@ struct Config {
   RetentionPolicy retention;
   bool prune_after_backup = true;
   EtcdConfig etcd;
+  JournalConfig journal;
   std::string kubeconfig;  // node path of an admin kubeconfig, for the kubeadm-config ConfigMap
   std::string metrics_dir;  // node_exporter textfile folder (node path); empty: no metrics
   bool verify_after_backup = false;

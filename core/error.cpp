@@ -9,7 +9,7 @@ std::string errno_message(std::string_view what, const std::string& path, int er
 }
 
 void throw_errno(std::string_view what, const std::string& path, int err) {
-  throw Error(errno_message(what, path, err));
+  throw SystemError(errno_message(what, path, err), err);
 }
 
 }  // namespace kdr::core

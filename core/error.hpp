@@ -27,9 +27,20 @@ class UsageError : public Error {
   explicit UsageError(std::string message) : Error(std::move(message), ExitCode::usage) {}
 };
 
+// A failed system call: the message names the path, err() is its errno (ENOSPC: a full disk).
+class SystemError : public Error {
+ public:
+  SystemError(std::string message, int err) : Error(std::move(message)), err_(err) {}
+  int err() const { return err_; }
+
+ private:
+  int err_;
+};
+
 // "open /x/y: Permission denied": the path and the system's own words.
 std::string errno_message(std::string_view what, const std::string& path, int err);
 
+// Throws SystemError.
 [[noreturn]] void throw_errno(std::string_view what, const std::string& path, int err);
 
 }  // namespace kdr::core

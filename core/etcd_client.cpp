@@ -15,35 +15,9 @@ using nlohmann::json;
 
 namespace {
 
-std::int64_t number(const json& j, const char* name) {
-  // The gateway writes 64-bit numbers as strings, and leaves out zeros.
-  if (!j.contains(name)) return 0;
-  const auto& v = j[name];
-  if (v.is_number()) return v.get<std::int64_t>();
-  if (v.is_string()) return std::stoll(v.get<std::string>());
-  return 0;
-}
-
-std::string hex_id(const json& j, const char* name) {
-  if (!j.contains(name)) return "0";
-  const auto& v = j[name];
-  return fmt::format("{:x}", v.is_string() ? std::stoull(v.get<std::string>()) : v.get<std::uint64_t>());
-}
-
 std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
   static_cast<std::string*>(out)->append(data, size * n);
   return size * n;
-}
-
-EtcdKeyValue key_value(const json& kv) {
-  EtcdKeyValue out;
-  out.key = base64_decode(kv.value("key", ""));
-  out.value = base64_decode(kv.value("value", ""));
-  out.create_revision = number(kv, "create_revision");
-  out.mod_revision = number(kv, "mod_revision");
-  out.version = number(kv, "version");
-  out.lease = number(kv, "lease");
-  return out;
 }
 
 json mod_revision_is(const std::string& key, std::int64_t expected) {
@@ -52,6 +26,48 @@ json mod_revision_is(const std::string& key, std::int64_t expected) {
 }
 
 }  // namespace
+
+std::int64_t gateway_number(const json& j, const char* name) {
+  // The gateway writes 64-bit numbers as strings, and leaves out zeros.
+  if (!j.contains(name)) return 0;
+  const auto& v = j[name];
+  if (v.is_number()) return v.get<std::int64_t>();
+  if (v.is_string()) return std::stoll(v.get<std::string>());
+  return 0;
+}
+
+std::string gateway_hex_id(const json& j, const char* name) {
+  if (!j.contains(name)) return "0";
+  const auto& v = j[name];
+  return fmt::format("{:x}", v.is_string() ? std::stoull(v.get<std::string>()) : v.get<std::uint64_t>());
+}
+
+EtcdKeyValue parse_key_value(const json& kv) {
+  EtcdKeyValue out;
+  out.key = base64_decode(kv.value("key", ""));
+  out.value = base64_decode(kv.value("value", ""));
+  out.create_revision = gateway_number(kv, "create_revision");
+  out.mod_revision = gateway_number(kv, "mod_revision");
+  out.version = gateway_number(kv, "version");
+  out.lease = gateway_number(kv, "lease");
+  return out;
+}
+
+void setup_gateway_request(void* curl, const EtcdEndpoint& endpoint, const std::string& path, const std::string& body,
+                           void* headers, char* error) {
+  auto* c = static_cast<CURL*>(curl);
+  curl_easy_setopt(c, CURLOPT_URL, (endpoint.url + path).c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers));
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!endpoint.cacert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, endpoint.cacert.c_str());
+  if (!endpoint.cert.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, endpoint.cert.c_str());
+  if (!endpoint.key.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, endpoint.key.c_str());
+}
 
 std::string etcd_prefix_end(std::string_view prefix) {
   std::string end(prefix);
@@ -101,25 +117,14 @@ EtcdClient::~EtcdClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 json EtcdClient::call(const std::string& path, const json& body) {
   auto* c = static_cast<CURL*>(curl_);
   curl_easy_reset(c);
-  const auto url = endpoint_.url + path;
   const auto request = body.dump();
   std::string response;
   char error[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.size()));
+  setup_gateway_request(c, endpoint_, path, request, headers, error);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (!endpoint_.cacert.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, endpoint_.cacert.c_str());
-  if (!endpoint_.cert.empty()) curl_easy_setopt(c, CURLOPT_SSLCERT, endpoint_.cert.c_str());
-  if (!endpoint_.key.empty()) curl_easy_setopt(c, CURLOPT_SSLKEY, endpoint_.key.c_str());
   const CURLcode rc = curl_easy_perform(c);
   long http = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
@@ -133,8 +138,9 @@ json EtcdClient::call(const std::string& path, const json& body) {
     throw Error(fmt::format("etcd at {}{}: HTTP {}, not JSON: {}", endpoint_.url, path, http, response.substr(0, 200)));
   }
   if (http != 200 || j.contains("error"))
-    throw Error(fmt::format("etcd at {}{}: HTTP {}: {}", endpoint_.url, path, http,
-                            j.value("message", j.value("error", response.substr(0, 200)))));
+    throw EtcdApiError(fmt::format("etcd at {}{}: HTTP {}: {}", endpoint_.url, path, http,
+                                   j.value("message", j.value("error", response.substr(0, 200)))),
+                       j.contains("code") && j["code"].is_number() ? j["code"].get<int>() : 0);
   return j;
 }
 
@@ -142,17 +148,23 @@ EtcdStatus EtcdClient::status() {
   const auto j = call("/v3/maintenance/status", json::object());
   EtcdStatus s;
   s.version = j.value("version", "");
-  s.db_size = static_cast<std::uint64_t>(number(j, "dbSize"));
+  s.db_size = static_cast<std::uint64_t>(gateway_number(j, "dbSize"));
   const auto header = j.value("header", json::object());
-  s.revision = number(header, "revision");
-  s.cluster_id = hex_id(header, "cluster_id");
-  s.member_id = hex_id(header, "member_id");
+  s.revision = gateway_number(header, "revision");
+  s.cluster_id = gateway_hex_id(header, "cluster_id");
+  s.member_id = gateway_hex_id(header, "member_id");
   return s;
 }
 
 std::vector<EtcdKeyValue> EtcdClient::prefix(const std::string& prefix, const EtcdRangeOptions& options) {
-  constexpr std::int64_t page = 500;
   std::vector<EtcdKeyValue> out;
+  scan(prefix, options, [&](EtcdKeyValue&& kv) { out.push_back(std::move(kv)); });
+  return out;
+}
+
+std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions& options,
+                              const std::function<void(EtcdKeyValue&&)>& each) {
+  constexpr std::int64_t page = 500;
   const auto end = etcd_prefix_end(prefix);
   // etcd refuses an empty key: every key is the range from "\0" to "\0".
   std::string from = prefix.empty() ? std::string(1, '\0') : prefix;
@@ -163,20 +175,26 @@ std::vector<EtcdKeyValue> EtcdClient::prefix(const std::string& prefix, const Et
     if (revision > 0) body["revision"] = std::to_string(revision);
     if (options.min_mod_revision > 0) body["min_mod_revision"] = std::to_string(options.min_mod_revision);
     const auto j = call("/v3/kv/range", body);
-    if (revision == 0) revision = number(j.value("header", json::object()), "revision");  // every page at one revision
+    if (revision == 0) revision = gateway_number(j.value("header", json::object()), "revision");  // every page at one revision
     const auto kvs = j.value("kvs", json::array());
-    for (const auto& kv : kvs) out.push_back(key_value(kv));
-    if (!j.value("more", false) || kvs.empty()) break;
-    from = key_value(kvs.back()).key + std::string(1, '\0');
+    if (kvs.empty()) break;
+    std::string last;
+    for (const auto& kv : kvs) {
+      auto parsed = parse_key_value(kv);
+      last = parsed.key;
+      each(std::move(parsed));
+    }
+    if (!j.value("more", false)) break;
+    from = last + std::string(1, '\0');
   }
-  return out;
+  return revision;
 }
 
 std::optional<EtcdKeyValue> EtcdClient::get(const std::string& key) {
   const auto j = call("/v3/kv/range", {{"key", base64_encode(key)}});
   const auto kvs = j.value("kvs", json::array());
   if (kvs.empty()) return std::nullopt;
-  return key_value(kvs.front());
+  return parse_key_value(kvs.front());
 }
 
 std::optional<std::int64_t> EtcdClient::put_if(const std::string& key, const std::string& value, std::int64_t expected) {
@@ -185,7 +203,7 @@ std::optional<std::int64_t> EtcdClient::put_if(const std::string& key, const std
       {"success", json::array({{{"request_put", {{"key", base64_encode(key)}, {"value", base64_encode(value)}}}}})}};
   const auto j = call("/v3/kv/txn", body);
   if (!j.value("succeeded", false)) return std::nullopt;
-  return number(j.value("header", json::object()), "revision");
+  return gateway_number(j.value("header", json::object()), "revision");
 }
 
 bool EtcdClient::delete_if(const std::string& key, std::int64_t expected) {

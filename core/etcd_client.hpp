@@ -6,12 +6,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
 
 namespace kdr::core {
 
@@ -47,8 +50,31 @@ struct EtcdRangeOptions {
 std::string etcd_prefix_end(std::string_view prefix);
 
 std::string base64_encode(std::string_view bytes);
+// A key-value as the gateway writes it (base64 bytes, 64-bit numbers as strings, zeros left out).
+EtcdKeyValue parse_key_value(const nlohmann::json& kv);
+// A 64-bit number field of a gateway answer; 0 when left out.
+std::int64_t gateway_number(const nlohmann::json& j, const char* name);
+// A member or cluster id field, in hex as etcdctl prints it.
+std::string gateway_hex_id(const nlohmann::json& j, const char* name);
+// Sets up a libcurl handle for one POST of `body` to `path` on the endpoint, with its TLS
+// files: the one place that says how kdr talks to etcd's gateway. `headers` and `error`
+// must outlive the transfer.
+void setup_gateway_request(void* curl, const EtcdEndpoint& endpoint, const std::string& path, const std::string& body,
+                           void* headers, char* error);
 // Throws Error on text that is not base64.
 std::string base64_decode(std::string_view text);
+
+// etcd answered with an error: its gRPC code (11, out of range: a revision compacted away
+// or in the future) and message.
+class EtcdApiError : public Error {
+ public:
+  EtcdApiError(std::string message, int grpc_code) : Error(std::move(message)), grpc_code_(grpc_code) {}
+  int grpc_code() const { return grpc_code_; }
+  bool compacted() const { return grpc_code_ == 11; }
+
+ private:
+  int grpc_code_;
+};
 
 class EtcdClient {
  public:
@@ -61,6 +87,9 @@ class EtcdClient {
   EtcdStatus status();
   // Every key that starts with `prefix`, in key order, read in pages at one revision.
   std::vector<EtcdKeyValue> prefix(const std::string& prefix, const EtcdRangeOptions& options = {});
+  // The same, one key at a time, without holding them all; the revision read at.
+  std::int64_t scan(const std::string& prefix, const EtcdRangeOptions& options,
+                    const std::function<void(EtcdKeyValue&&)>& each);
   std::optional<EtcdKeyValue> get(const std::string& key);
   // One transaction: put `value` at `key` if the key's mod_revision is `expected` (0: the key
   // does not exist). The revision it was written at; empty when the comparison failed.

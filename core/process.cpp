@@ -141,6 +141,15 @@ bool BackgroundProcess::running() {
   return impl_->child.valid() && impl_->child.running(ec);
 }
 
+int BackgroundProcess::exit_code() {
+  if (!impl_->child.valid() || running()) return -1;
+  std::error_code ec;
+  impl_->child.wait(ec);
+  const int native = impl_->child.native_exit_code();
+  if (WIFSIGNALED(native)) return 128 + WTERMSIG(native);
+  return impl_->child.exit_code();
+}
+
 int BackgroundProcess::pid() const { return impl_->child.valid() ? impl_->child.id() : -1; }
 
 void BackgroundProcess::stop(std::chrono::milliseconds grace) {

@@ -43,6 +43,8 @@ class BackgroundProcess {
   BackgroundProcess& operator=(const BackgroundProcess&) = delete;
   bool running();
   int pid() const;
+  // Its exit status once it has ended (128 + signal when killed); -1 while it runs.
+  int exit_code();
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
  private:

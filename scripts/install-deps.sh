@@ -8,7 +8,7 @@ packages=(
   # build
   build-essential cmake pkg-config
   libboost-filesystem-dev libboost-dev libfmt-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev
-  nlohmann-json3-dev libcli11-dev libzstd-dev catch2
+  nlohmann-json3-dev libcli11-dev libzstd-dev zlib1g-dev catch2
   # tests and drill: a real etcd, certificates, process tools
   etcd-server etcd-client openssl procps psmisc util-linux jq time zstd e2fsprogs netcat-openbsd strace
   # fuzzing: clang with libFuzzer

@@ -1,0 +1,135 @@
+// kdr journal run | status [--json] | verify | find KEY-OR-PREFIX [--limit N] [--json]
+#include <fmt/format.h>
+
+#include "cli/command.hpp"
+#include "core/error.hpp"
+#include "core/generation.hpp"
+#include "journal/follower.hpp"
+#include "journal/inspect.hpp"
+
+namespace kdr::cli {
+
+namespace {
+
+struct JournalFlags {
+  std::string action;
+  std::string prefix;
+  std::size_t limit = 50;
+};
+
+std::string ms_time(std::int64_t ms) {
+  return ms > 0 ? fmt::format("{}.{:03}", core::iso_time(ms / 1000).substr(0, 19), ms % 1000) + "Z" : std::string("-");
+}
+
+core::ExitCode show_status(const core::Context& ctx) {
+  const journal::JournalStore store(ctx.backup_dir);
+  const auto s = journal::journal_status(store);
+  if (ctx.out.json()) {
+    ctx.out.raw(s.to_json().dump(2));
+    return core::ExitCode::ok;
+  }
+  if (!s.exists) {
+    ctx.out.info("no journal in {} (start it with: kdr journal run, or kdr schedule install)", ctx.backup_dir.string());
+    return core::ExitCode::ok;
+  }
+  ctx.out.info("journal      {}", store.dir().string());
+  if (!s.follower.empty())
+    ctx.out.info("follower     running: {}", s.follower);
+  else
+    ctx.out.info("follower     NOT RUNNING{}", s.state ? fmt::format(" (last state: {} {})", s.state->state, s.state->message) : "");
+  if (s.state) {
+    const auto& st = *s.state;
+    ctx.out.info("state        {}{}", st.state, st.message.empty() ? "" : ": " + st.message);
+    ctx.out.info("position     revision {} (received {})", st.position, ms_time(st.position_time_ms));
+    ctx.out.info("etcd         revision {} (seen {})", st.etcd_revision, ms_time(st.etcd_seen_ms));
+    ctx.out.info("lag          {} revisions, {:.1f} s", st.lag_revisions, st.lag_seconds);
+    ctx.out.info("last fsync   {}", ms_time(st.last_fsync_ms));
+    ctx.out.info("digest       {} ({} keys)", st.digest.empty() ? "-" : st.digest, st.keys);
+    if (!st.full_snapshot.empty()) ctx.out.info("full snapshot {}", st.full_snapshot);
+  }
+  ctx.out.info("size         {} in {} epoch(s)", human_bytes(s.bytes), s.epochs.size());
+  for (const auto& e : s.epochs)
+    ctx.out.info("  epoch {:<4} cluster {}  {}  {} segment(s), {}{}  ({})", e.info.number, e.info.cluster_id,
+                 e.last_revision > e.info.base_revision
+                     ? fmt::format("revisions {}..{}", e.info.base_revision + 1, e.last_revision)
+                     : fmt::format("from revision {}, no change yet", e.info.base_revision + 1),
+                 e.segments, human_bytes(e.bytes), e.open ? ", open" : "", e.info.reason);
+  if (s.gaps.empty())
+    ctx.out.info("gaps         none");
+  for (const auto& g : s.gaps)
+    ctx.out.info("GAP          before epoch {}: {} ({})", g.epoch,
+                 g.after ? fmt::format("revisions {} to {} are not in the journal", *g.after + 1, g.until)
+                         : fmt::format("history begins again at revision {}", g.until),
+                 g.reason);
+  return core::ExitCode::ok;
+}
+
+core::ExitCode run_verify(const core::Context& ctx) {
+  const journal::JournalStore store(ctx.backup_dir);
+  if (!store.exists()) throw core::Error(fmt::format("no journal in {}", ctx.backup_dir.string()), core::ExitCode::no_backup);
+  const auto c = journal::verify_journal(store);
+  if (ctx.out.json()) {
+    ctx.out.raw(nlohmann::json{{"epochs", c.epochs}, {"segments", c.segments}, {"events", c.events}, {"bytes", c.bytes},
+                               {"checkpoints", c.checkpoints}, {"problems", c.problems}, {"notes", c.notes}}
+                    .dump(2));
+  } else {
+    for (const auto& n : c.notes) ctx.out.info("note   {}", n);
+    for (const auto& p : c.problems) ctx.out.info("ERROR  {}", p);
+    ctx.out.info("{}: {} epoch(s), {} segment(s), {} events, {}, {} checkpoint(s) recomputed", c.problems.empty() ? "ok" : "FAILED",
+                 c.epochs, c.segments, c.events, human_bytes(c.bytes), c.checkpoints);
+  }
+  return c.problems.empty() ? core::ExitCode::ok : core::ExitCode::findings;
+}
+
+core::ExitCode run_find(const core::Context& ctx, const JournalFlags& f) {
+  const journal::JournalStore store(ctx.backup_dir);
+  if (!store.exists()) throw core::Error(fmt::format("no journal in {}", ctx.backup_dir.string()), core::ExitCode::no_backup);
+  const auto found = journal::find_in_journal(store, f.prefix, f.limit);
+  if (ctx.out.json()) {
+    auto arr = nlohmann::json::array();
+    for (const auto& c : found)
+      arr.push_back({{"epoch", c.epoch}, {"revision", c.revision}, {"time", ms_time(c.time_ms)},
+                     {"type", c.kind == journal::EventKind::put ? "put" : "delete"}, {"key", c.key},
+                     {"value_bytes", c.value_size}});
+    ctx.out.raw(arr.dump(2));
+    return core::ExitCode::ok;
+  }
+  if (found.empty()) {
+    ctx.out.info("no change to keys under '{}' in the journal", f.prefix);
+    return core::ExitCode::ok;
+  }
+  ctx.out.info("{:<10} {:<24} {:<6} {}", "REVISION", "TIME", "TYPE", "KEY");
+  for (const auto& c : found)
+    ctx.out.info("{:<10} {:<24} {:<6} {}", c.revision, ms_time(c.time_ms), c.kind == journal::EventKind::put ? "put" : "delete", c.key);
+  ctx.out.info("(newest first; restore to the revision just before a change with --set to=REVISION-1)");
+  return core::ExitCode::ok;
+}
+
+}  // namespace
+
+Command journal_command() {
+  auto f = std::make_shared<JournalFlags>();
+  Command c;
+  c.name = "journal";
+  c.help = "the etcd change journal: follow etcd (run), and read it back (status, verify, find)";
+  c.add_options = [f](CLI::App& sub) {
+    sub.require_subcommand(1);
+    sub.add_subcommand("run", "follow the node's etcd and append every change to <backup_dir>/journal (runs until stopped)")
+        ->callback([f] { f->action = "run"; });
+    sub.add_subcommand("status", "position, lag, last fsync, epochs, segments and gaps")->callback([f] { f->action = "status"; });
+    sub.add_subcommand("verify", "read every segment: checksums, continuous revisions, digests")->callback([f] { f->action = "verify"; });
+    auto* find = sub.add_subcommand("find", "the revisions and times at which keys under a prefix were put or deleted");
+    find->add_option("prefix", f->prefix, "a key, or the start of keys (e.g. /registry/namespaces/payments)")->required();
+    find->add_option("--limit", f->limit, "at most this many changes (0: all)")->capture_default_str();
+    find->callback([f] { f->action = "find"; });
+  };
+  c.run = [f](const core::Context& ctx) {
+    if (f->action == "run") return journal::run_follower(ctx);
+    if (f->action == "status") return show_status(ctx);
+    if (f->action == "verify") return run_verify(ctx);
+    return run_find(ctx, *f);
+  };
+  return c;
+}
+
+}  // namespace kdr::cli

@@ -1,0 +1,34 @@
+// The keyspace digest: an order-independent hash of every (key, value) pair etcd holds at a
+// revision. Each pair hashes to 32 bytes (SHA-256 of its length-prefixed key and value); the
+// digest is the sum of those hashes as four 64-bit lanes, modulo 2^64 each, with the number
+// of pairs beside it. A put adds its pair and takes away the one it replaced, a delete takes
+// its pair away, so the journal keeps the digest current from each event and its previous
+// value alone, and a replay must arrive at the same digest (docs/architecture.md).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace kdr::journal {
+
+using PairHash = std::array<unsigned char, 32>;
+
+// SHA-256 of be32(len(key)) || key || value.
+PairHash pair_hash(std::string_view key, std::string_view value);
+
+struct KeyspaceDigest {
+  std::array<std::uint64_t, 4> lanes{};
+  std::int64_t keys = 0;
+
+  void add(const PairHash& h);
+  void remove(const PairHash& h);
+  // 64 hex digits (the four lanes, little-endian bytes, in order).
+  std::string hex() const;
+  // Throws Error on text that is not 64 hex digits.
+  static KeyspaceDigest from_hex(std::string_view hex, std::int64_t keys);
+  bool operator==(const KeyspaceDigest&) const = default;
+};
+
+}  // namespace kdr::journal

@@ -1,0 +1,599 @@
+#include "journal/follower.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "backup/etcd_snapshot.hpp"
+#include "core/error.hpp"
+#include "core/etcd_layout.hpp"
+#include "core/etcd_watch.hpp"
+#include "core/metrics.hpp"
+#include "core/process.hpp"
+#include "core/repository.hpp"
+#include "core/static_pods.hpp"
+
+namespace kdr::journal {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Sleeps in short steps; false when Ctrl-C or SIGTERM came first.
+bool sleep_unless_interrupted(milliseconds total) {
+  const auto until = Clock::now() + total;
+  while (Clock::now() < until) {
+    if (core::interrupted()) return false;
+    std::this_thread::sleep_for(std::min(milliseconds(100), std::chrono::duration_cast<milliseconds>(until - Clock::now())));
+  }
+  return !core::interrupted();
+}
+
+bool disk_full(const core::Error& e) {
+  const auto* s = dynamic_cast<const core::SystemError*>(&e);
+  return s != nullptr && (s->err() == ENOSPC || s->err() == EDQUOT);
+}
+
+constexpr std::size_t state_file_size = 4096;
+
+// Writes over the file's existing blocks (no new space needed); false when it cannot.
+bool overwrite_in_place(const bfs::path& file, const std::string& text) {
+  core::Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return false;
+  const auto size = core::fstat_fd(fd.get(), file).size;
+  if (text.size() > size) return false;
+  return ::pwrite(fd.get(), text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
+}
+
+// The keyspace at a revision: where an epoch starts.
+struct Base {
+  std::int64_t revision = 0;
+  KeyspaceDigest digest;
+  std::string generation;  // whose snapshot is at this revision; empty: none yet
+};
+
+Base read_base(core::EtcdClient& client, std::int64_t revision) {
+  Base b;
+  b.revision = client.scan("", {.revision = revision}, [&](core::EtcdKeyValue&& kv) { b.digest.add(pair_hash(kv.key, kv.value)); });
+  return b;
+}
+
+Event to_event(const core::EtcdWatchEvent& w, std::int64_t now) {
+  Event e;
+  e.revision = w.kv.mod_revision;
+  e.time_ms = now;
+  e.kind = w.is_delete ? EventKind::del : EventKind::put;
+  e.create_revision = w.kv.create_revision;
+  e.mod_revision = w.kv.mod_revision;
+  e.version = w.kv.version;
+  e.lease = w.kv.lease;
+  e.key = w.kv.key;
+  if (!w.is_delete) e.value = w.kv.value;
+  if (w.prev) e.previous = pair_hash(w.prev->key, w.prev->value);
+  return e;
+}
+
+class Follower {
+ public:
+  explicit Follower(const core::Context& ctx)
+      : ctx_(ctx), store_(ctx.backup_dir), endpoint_(journal_endpoint(ctx)), status_client_(endpoint_, milliseconds(2000)) {}
+
+  core::ExitCode run();
+
+ private:
+  void lock();
+  void recover();
+  bool connect();
+  void begin_epoch(const core::EtcdStatus& live, std::string reason);
+  std::optional<Base> generation_base(core::EtcdClient& client, const std::string& cluster_id, std::int64_t at_least);
+  void open_segment();
+  void follow();
+  void take(const core::EtcdWatchResponse& response);
+  void tick();
+  void checkpoint();
+  void close_segment();
+  void poll_status();
+  void request_full_snapshot();
+  void poll_full_snapshot();
+  void set_state(std::string state, std::string message);
+  void write_state();
+  void write_metrics();
+
+  const core::Context& ctx_;
+  JournalStore store_;
+  core::EtcdEndpoint endpoint_;
+  core::EtcdClient status_client_;
+  core::Fd lock_fd_;
+  std::optional<EpochInfo> epoch_;
+  std::optional<SegmentWriter> segment_;
+  std::int64_t position_ = 0;
+  std::optional<KeyspaceDigest> digest_;  // at position_; empty: lost, a new epoch begins
+  std::int64_t checkpointed_ = 0;         // the revision of the last checkpoint written
+  std::string break_reason_;              // the history broke: the next connect begins a new epoch
+  FollowerState state_;
+  Clock::time_point last_sync_ = Clock::now(), last_checkpoint_ = Clock::now(), last_status_ = {}, last_state_ = {},
+                    last_metrics_ = {}, status_ok_ = Clock::now();
+  std::optional<Clock::time_point> behind_since_;
+  std::unique_ptr<core::BackgroundProcess> snapshot_;
+  bool snapshot_wanted_ = false;
+  Clock::time_point snapshot_retry_ = Clock::now();
+};
+
+core::ExitCode Follower::run() {
+  lock();
+  state_.pid = static_cast<int>(::getpid());
+  recover();
+  milliseconds backoff(500);
+  while (!core::interrupted()) {
+    try {
+      if (connect()) {
+        backoff = milliseconds(500);
+        follow();
+      }
+    } catch (const core::Error& e) {
+      if (disk_full(e)) {
+        set_state("disk-full", fmt::format("{}; the journal waits at revision {} and goes on once there is space",
+                                           e.what(), position_));
+        ctx_.out.warn("journal: {}", state_.message);
+        backoff = milliseconds(5000);
+      } else {
+        set_state("etcd-unreachable", e.what());
+        ctx_.out.warn("journal: {}; trying again in {} ms", e.what(), backoff.count());
+      }
+    }
+    write_state();
+    write_metrics();
+    if (!sleep_unless_interrupted(backoff)) break;
+    backoff = std::min(backoff * 2, milliseconds(5000));
+  }
+  close_segment();
+  set_state("stopped", fmt::format("stopped by a signal at revision {}", position_));
+  write_state();
+  write_metrics();
+  ctx_.out.info("journal: stopped at revision {}, everything synced", position_);
+  return core::ExitCode::ok;
+}
+
+void Follower::lock() {
+  auto repo = core::Repository::open_or_create(ctx_.backup_dir);
+  store_.create();
+  lock_fd_ = core::Fd(::open(store_.lock_file().c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock_fd_) core::throw_errno("open lock", store_.lock_file().string(), errno);
+  if (const auto holder = core::try_flock(lock_fd_.get(), true, store_.lock_file()))
+    throw core::Error(fmt::format("the journal in {} is already being written: {}", store_.dir().string(), *holder),
+                      core::ExitCode::locked);
+}
+
+// The newest epoch's position and digest, from its segments; a torn tail is cut off.
+void Follower::recover() {
+  const auto epochs = store_.epochs();
+  if (epochs.empty()) return;
+  epoch_ = epochs.back();
+  position_ = epoch_->base_revision;
+  digest_ = epoch_->base;
+  for (const auto& seg : store_.segments(*epoch_)) {
+    auto scan = scan_segment(seg.path);
+    const bool continues = scan.start && scan.start->first_revision == position_ + 1 && digest_ &&
+                           scan.start->before == *digest_;
+    if (scan.tail == TailState::damaged || !scan.problems.empty() || !continues) {
+      const auto why = scan.tail == TailState::damaged ? scan.tail_problem
+                       : !scan.problems.empty()        ? scan.problems.front()
+                                                       : fmt::format("it does not continue revision {}", position_);
+      break_reason_ = fmt::format("segment {} cannot be continued ({})", seg.path.filename().string(), why);
+      if (seg.name.open()) {
+        const auto kept = seg.path.string() + ".damaged";
+        if (::rename(seg.path.c_str(), kept.c_str()) != 0) core::throw_errno("rename", seg.path.string(), errno);
+        ctx_.out.warn("journal: {}; kept as {}", break_reason_, kept);
+      }
+      break;
+    }
+    if (scan.last_revision > 0) position_ = scan.last_revision;
+    digest_ = scan.digest;
+    if (scan.last_checkpoint) checkpointed_ = scan.last_checkpoint->revision;
+    if (seg.name.open()) {
+      if (scan.tail == TailState::torn)
+        ctx_.out.warn("journal: {}: a torn end was dropped ({}); the journal goes on after revision {}",
+                      seg.path.string(), scan.tail_problem, position_);
+      segment_ = SegmentWriter::reopen(scan);
+    }
+  }
+  state_.epoch = epoch_->number;
+  state_.cluster_id = epoch_->cluster_id;
+  ctx_.out.info("journal: epoch {} of cluster {}, at revision {}", epoch_->number, epoch_->cluster_id, position_);
+}
+
+// Asks etcd where it is, and decides whether the history goes on or a new epoch begins.
+bool Follower::connect() {
+  set_state("connecting", fmt::format("connecting to {}", endpoint_.url));
+  const auto live = status_client_.status();
+  state_.etcd_revision = live.revision;
+  state_.etcd_seen_ms = wall_ms();
+  if (!epoch_)
+    begin_epoch(live, "the journal starts");
+  else if (live.cluster_id != epoch_->cluster_id)
+    begin_epoch(live, fmt::format("etcd is another cluster now ({}, the journal followed {}): restored or replaced",
+                                  live.cluster_id, epoch_->cluster_id));
+  else if (live.revision < position_)
+    begin_epoch(live, fmt::format("etcd's revision went back from {} to {}", position_, live.revision));
+  else if (!break_reason_.empty())
+    begin_epoch(live, break_reason_);
+  else if (!digest_)
+    begin_epoch(live, "the keyspace digest could not be followed");
+  else if (!segment_)
+    open_segment();
+  return true;
+}
+
+void Follower::begin_epoch(const core::EtcdStatus& live, std::string reason) {  // a copy: it may be break_reason_
+  close_segment();
+  const bool same_cluster = epoch_ && epoch_->cluster_id == live.cluster_id;
+  std::optional<std::int64_t> previous_last;
+  if (epoch_) previous_last = position_;
+  core::EtcdClient client(endpoint_, std::chrono::seconds(120));
+  auto base = generation_base(client, live.cluster_id, same_cluster ? position_ : 0);
+  if (!base) {
+    base = read_base(client, 0);
+    request_full_snapshot();
+  }
+  EpochInfo info;
+  info.cluster_id = live.cluster_id;
+  info.member_id = live.member_id;
+  info.endpoint = endpoint_.url;
+  info.base_revision = base->revision;
+  info.base = base->digest;
+  info.base_generation = base->generation;
+  info.started_ms = wall_ms();
+  info.reason = reason;
+  info.previous_last = previous_last;
+  epoch_ = store_.begin_epoch(info);
+  position_ = base->revision;
+  digest_ = base->digest;
+  checkpointed_ = position_;
+  break_reason_.clear();
+  state_.epoch = epoch_->number;
+  state_.cluster_id = epoch_->cluster_id;
+  const auto from = base->generation.empty() ? std::string("etcd's keyspace now")
+                                             : fmt::format("the snapshot of generation {}", base->generation);
+  if (previous_last)
+    ctx_.out.warn("journal: epoch {} begins at revision {} from {}: {}; revisions {} to {} are not in the journal",
+                  epoch_->number, position_, from, reason, *previous_last + 1, position_);
+  else
+    ctx_.out.info("journal: epoch {} begins at revision {} from {} ({} keys)", epoch_->number, position_, from,
+                  digest_->keys);
+  open_segment();
+}
+
+// The newest generation with a snapshot of this cluster at or after `at_least`, while etcd
+// still holds that revision (so that its digest can be read).
+std::optional<Base> Follower::generation_base(core::EtcdClient& client, const std::string& cluster_id,
+                                              std::int64_t at_least) {
+  std::vector<core::GenerationEntry> generations;
+  try {
+    generations = core::Repository::open(ctx_.backup_dir).generations();
+  } catch (const core::Error&) {
+    return std::nullopt;
+  }
+  for (auto it = generations.rbegin(); it != generations.rend(); ++it) {
+    if (!it->meta) continue;
+    const auto snap = it->meta->extra.value("etcd", json::object()).value("snapshot", json());
+    if (!snap.is_object() || snap.value("cluster_id", "") != cluster_id) continue;
+    const auto revision = snap.value("revision", std::int64_t{0});
+    if (revision <= 0 || revision < at_least) return std::nullopt;
+    try {
+      auto base = read_base(client, revision);
+      base.generation = it->id;
+      return base;
+    } catch (const core::EtcdApiError& e) {
+      if (e.compacted()) return std::nullopt;
+      throw;
+    }
+  }
+  return std::nullopt;
+}
+
+void Follower::open_segment() {
+  SegmentStart start;
+  start.epoch = epoch_->number;
+  start.first_revision = position_ + 1;
+  start.time_ms = wall_ms();
+  start.cluster_id = epoch_->cluster_id;
+  start.before = *digest_;
+  segment_ = SegmentWriter::create(epoch_->dir, start);
+  last_checkpoint_ = Clock::now();
+}
+
+void Follower::follow() {
+  core::EtcdWatch watch(endpoint_, position_ + 1);
+  set_state("following", "");
+  ctx_.out.detail("journal: watching {} from revision {}", endpoint_.url, position_ + 1);
+  while (!core::interrupted() && break_reason_.empty()) {
+    for (const auto& response : watch.poll(milliseconds(std::min(100, ctx_.config.journal.sync_ms)))) {
+      take(response);
+      if (!break_reason_.empty()) break;
+    }
+    tick();
+  }
+}
+
+// Appends the response's whole revisions that continue the history; anything else breaks it.
+void Follower::take(const core::EtcdWatchResponse& response) {
+  if (response.canceled) {
+    if (response.compact_revision > 0) {
+      break_reason_ = fmt::format("etcd compacted its history to revision {}, past the journal's revision {}",
+                                  response.compact_revision, position_);
+      return;
+    }
+    throw core::Error(fmt::format("etcd canceled the watch: {}", response.cancel_reason.empty() ? "no reason given" : response.cancel_reason));
+  }
+  if (response.cluster_id != epoch_->cluster_id && response.cluster_id != "0") {
+    break_reason_ = fmt::format("etcd is another cluster now ({})", response.cluster_id);
+    return;
+  }
+  const auto now = wall_ms();
+  std::string batch;
+  auto digest = *digest_;
+  auto position = position_;
+  std::uint64_t events = 0;
+  const auto& evs = response.events;
+  for (std::size_t i = 0; i < evs.size();) {
+    const auto revision = evs[i].kv.mod_revision;
+    std::size_t end = i;
+    while (end < evs.size() && evs[end].kv.mod_revision == revision) ++end;
+    if (revision <= position) {  // already journaled (a watch that started early)
+      i = end;
+      continue;
+    }
+    if (revision != position + 1) {
+      break_reason_ = fmt::format("etcd sent revision {} after {}: revisions {} to {} never arrived", revision,
+                                  position, position + 1, revision - 1);
+      break;
+    }
+    std::string group;
+    auto group_digest = digest;
+    bool ok = true;
+    for (std::size_t k = i; k < end && ok; ++k) {
+      auto e = to_event(evs[k], now);
+      e.last_in_revision = k + 1 == end;
+      ok = apply_to_digest(e, group_digest);
+      if (!ok)
+        break_reason_ = fmt::format("revision {} changed key {} without its previous value (etcd compacted it)",
+                                    revision, e.key);
+      else
+        encode_into(e, group);
+    }
+    if (!ok) break;
+    batch += group;
+    digest = group_digest;
+    position = revision;
+    events += end - i;
+    i = end;
+  }
+  if (batch.empty()) return;
+  segment_->append(batch);
+  position_ = position;
+  digest_ = digest;
+  state_.position_time_ms = now;
+  state_.events += events;
+  state_.bytes += batch.size();
+}
+
+void Follower::tick() {
+  const auto& cfg = ctx_.config.journal;
+  if (segment_ && segment_->dirty() && Clock::now() - last_sync_ >= milliseconds(cfg.sync_ms)) {
+    segment_->sync();
+    last_sync_ = Clock::now();
+    state_.last_fsync_ms = wall_ms();
+  }
+  if (position_ > checkpointed_ && seconds_since(last_checkpoint_) >= cfg.checkpoint_s) checkpoint();
+  if (segment_ && position_ >= segment_->first_revision() &&
+      (segment_->size() >= static_cast<std::uint64_t>(cfg.segment_mib) << 20 ||
+       seconds_since(segment_->opened()) >= cfg.segment_minutes * 60.0)) {
+    close_segment();
+    open_segment();
+  }
+  if (seconds_since(last_status_) >= 1.0) poll_status();
+  poll_full_snapshot();
+  if (seconds_since(last_state_) >= 1.0) write_state();
+  if (seconds_since(last_metrics_) >= 10.0) write_metrics();
+}
+
+void Follower::checkpoint() {
+  if (!segment_ || !digest_) return;
+  segment_->append(encode(Checkpoint{position_, wall_ms(), *digest_}));
+  checkpointed_ = position_;
+  last_checkpoint_ = Clock::now();
+}
+
+void Follower::close_segment() {
+  if (!segment_) return;
+  try {
+    if (digest_) {
+      const auto closed = segment_->close(Checkpoint{position_, wall_ms(), *digest_});
+      checkpointed_ = position_;
+      ctx_.out.detail("journal: closed {}", closed.string());
+    } else {
+      segment_->sync();
+    }
+    state_.last_fsync_ms = wall_ms();
+  } catch (const core::Error& e) {
+    ctx_.out.warn("journal: cannot close {}: {} (the next start picks it up)", segment_->file().string(), e.what());
+  }
+  segment_.reset();
+}
+
+// etcd's own revision, for the lag; a changed cluster id breaks the history.
+void Follower::poll_status() {
+  last_status_ = Clock::now();
+  try {
+    const auto live = status_client_.status();
+    status_ok_ = Clock::now();
+    state_.etcd_revision = live.revision;
+    state_.etcd_seen_ms = wall_ms();
+    if (epoch_ && live.cluster_id != epoch_->cluster_id)
+      break_reason_ = fmt::format("etcd is another cluster now ({}, the journal followed {}): restored or replaced",
+                                  live.cluster_id, epoch_->cluster_id);
+  } catch (const core::Error& e) {
+    // A watch can hang on an etcd that stopped answering: after 5 s without an answer it is dropped.
+    if (seconds_since(status_ok_) > 5.0) throw core::Error(fmt::format("etcd does not answer: {}", e.what()));
+  }
+  state_.lag_revisions = std::max<std::int64_t>(0, state_.etcd_revision - position_);
+  if (state_.lag_revisions == 0) behind_since_.reset();
+  else if (!behind_since_) behind_since_ = Clock::now();
+  state_.lag_seconds = behind_since_ ? seconds_since(*behind_since_) : 0.0;
+}
+
+// A new epoch that no snapshot covers yet: `kdr backup` takes one at once, beside the journal.
+void Follower::request_full_snapshot() {
+  snapshot_wanted_ = true;
+  snapshot_retry_ = Clock::now();
+}
+
+void Follower::poll_full_snapshot() {
+  if (snapshot_ && !snapshot_->running()) {
+    const int code = snapshot_->exit_code();
+    snapshot_.reset();
+    if (code == core::to_int(core::ExitCode::locked)) {
+      snapshot_wanted_ = true;  // a scheduled backup holds the folder: try again shortly
+      snapshot_retry_ = Clock::now() + std::chrono::seconds(30);
+      state_.full_snapshot = "waiting: another kdr run holds the backup folder";
+    } else {
+      state_.full_snapshot = code == 0 ? fmt::format("taken for epoch {}", state_.epoch)
+                                       : fmt::format("kdr backup failed (exit {}), see {}", code,
+                                                     (store_.dir() / "full-snapshot.log").string());
+      if (code != 0) ctx_.out.warn("journal: {}", state_.full_snapshot);
+    }
+  }
+  if (!snapshot_wanted_ || snapshot_ || Clock::now() < snapshot_retry_) return;
+  snapshot_wanted_ = false;
+  auto argv = core::kdr_argv(ctx_);
+  argv[0] = core::read_link("/proc/self/exe").value_or("kdr");
+  argv.insert(argv.end(), {"-q", "backup"});
+  try {
+    const auto log = store_.dir() / "full-snapshot.log";
+    core::write_file_atomic(log, "", 0600);  // private from the start, like every file kdr writes
+    snapshot_ = std::make_unique<core::BackgroundProcess>(argv, log);
+    state_.full_snapshot = fmt::format("running (pid {}): {}", snapshot_->pid(), core::describe_argv(argv));
+    ctx_.out.info("journal: a full snapshot for epoch {}: {}", state_.epoch, core::describe_argv(argv));
+  } catch (const core::Error& e) {
+    state_.full_snapshot = fmt::format("cannot start kdr backup: {}", e.what());
+  }
+}
+
+void Follower::set_state(std::string state, std::string message) {
+  state_.state = std::move(state);
+  state_.message = std::move(message);
+}
+
+void Follower::write_state() {
+  last_state_ = Clock::now();
+  state_.updated_ms = wall_ms();
+  state_.position = position_;
+  state_.digest = digest_ ? digest_->hex() : "";
+  state_.keys = digest_ ? digest_->keys : 0;
+  // Padded to a fixed size, so that on a full disk it can still be written over in place.
+  auto text = state_.to_json().dump(2) + "\n";
+  if (text.size() < state_file_size) text.append(state_file_size - text.size(), ' ');
+  try {
+    core::write_file_atomic(store_.state_file(), text);
+  } catch (const core::Error& e) {
+    if (!disk_full(e) || !overwrite_in_place(store_.state_file(), text))
+      ctx_.out.detail("journal: cannot write {}: {}", store_.state_file().string(), e.what());
+  }
+}
+
+void Follower::write_metrics() {
+  last_metrics_ = Clock::now();
+  core::MetricsText m;
+  m.gauge("kdr_journal_up", "1 while kdr journal run follows etcd, 0 once it stopped", state_.state == "stopped" ? 0 : 1);
+  for (const char* s : {"connecting", "following", "etcd-unreachable", "disk-full", "stopped"})
+    m.gauge("kdr_journal_state", "The follower's state (1 for the current one)", state_.state == s ? 1 : 0,
+            fmt::format("state=\"{}\"", s));
+  m.gauge("kdr_journal_position_revision", "Every change up to this etcd revision is in the journal", static_cast<double>(state_.position));
+  m.gauge("kdr_journal_lag_revisions", "etcd revisions not yet in the journal", static_cast<double>(state_.lag_revisions));
+  m.gauge("kdr_journal_lag_seconds", "How long the journal has been behind etcd", state_.lag_seconds);
+  m.gauge("kdr_journal_last_fsync_timestamp_seconds", "When the journal was last flushed to disk", static_cast<double>(state_.last_fsync_ms) / 1000.0);
+  m.gauge("kdr_journal_written_bytes", "Bytes this follower appended since it started", static_cast<double>(state_.bytes));
+  m.gauge("kdr_journal_epoch", "The journal's current epoch", state_.epoch);
+  std::size_t gaps = 0;
+  try {
+    gaps = store_.gaps().size();
+  } catch (const core::Error&) {
+  }
+  m.gauge("kdr_journal_gaps", "Breaks in the journal's history (each began a new epoch)", static_cast<double>(gaps));
+  try {
+    core::write_metrics(ctx_, "kdr_journal.prom", m);
+  } catch (const core::Error& e) {
+    ctx_.out.detail("journal: metrics: {}", e.what());
+  }
+}
+
+}  // namespace
+
+json FollowerState::to_json() const {
+  return {{"pid", pid},
+          {"state", state},
+          {"message", message},
+          {"updated_ms", updated_ms},
+          {"epoch", epoch},
+          {"cluster_id", cluster_id},
+          {"position", position},
+          {"position_time_ms", position_time_ms},
+          {"etcd_revision", etcd_revision},
+          {"etcd_seen_ms", etcd_seen_ms},
+          {"lag_revisions", lag_revisions},
+          {"lag_seconds", lag_seconds},
+          {"last_fsync_ms", last_fsync_ms},
+          {"digest", digest},
+          {"keys", keys},
+          {"events", events},
+          {"bytes", bytes},
+          {"full_snapshot", full_snapshot}};
+}
+
+FollowerState FollowerState::from_json(const json& j) {
+  FollowerState s;
+  s.pid = j.value("pid", 0);
+  s.state = j.value("state", "");
+  s.message = j.value("message", "");
+  s.updated_ms = j.value("updated_ms", std::int64_t{0});
+  s.epoch = j.value("epoch", std::uint32_t{0});
+  s.cluster_id = j.value("cluster_id", "");
+  s.position = j.value("position", std::int64_t{0});
+  s.position_time_ms = j.value("position_time_ms", std::int64_t{0});
+  s.etcd_revision = j.value("etcd_revision", std::int64_t{0});
+  s.etcd_seen_ms = j.value("etcd_seen_ms", std::int64_t{0});
+  s.lag_revisions = j.value("lag_revisions", std::int64_t{0});
+  s.lag_seconds = j.value("lag_seconds", 0.0);
+  s.last_fsync_ms = j.value("last_fsync_ms", std::int64_t{0});
+  s.digest = j.value("digest", "");
+  s.keys = j.value("keys", std::int64_t{0});
+  s.events = j.value("events", std::uint64_t{0});
+  s.bytes = j.value("bytes", std::uint64_t{0});
+  s.full_snapshot = j.value("full_snapshot", "");
+  return s;
+}
+
+core::EtcdEndpoint journal_endpoint(const core::Context& ctx) {
+  const auto layout =
+      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+  const auto t = backup::etcd_target(ctx, layout);
+  return {t.endpoint, t.cacert, t.cert, t.key};
+}
+
+core::ExitCode run_follower(const core::Context& ctx) { return Follower(ctx).run(); }
+
+}  // namespace kdr::journal

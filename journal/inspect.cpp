@@ -1,0 +1,146 @@
+#include "journal/inspect.hpp"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace kdr::journal {
+
+using nlohmann::json;
+
+json JournalStatus::to_json() const {
+  json j = {{"exists", exists}, {"bytes", bytes}, {"follower", follower.empty() ? json(nullptr) : json(follower)}};
+  j["epochs"] = json::array();
+  for (const auto& e : epochs) {
+    auto info = e.info.to_json();
+    info["segments"] = e.segments;
+    info["bytes"] = e.bytes;
+    info["last_revision"] = e.last_revision;
+    info["open"] = e.open;
+    j["epochs"].push_back(info);
+  }
+  j["gaps"] = json::array();
+  for (const auto& g : gaps)
+    j["gaps"].push_back({{"epoch", g.epoch}, {"after", g.after ? json(*g.after) : json(nullptr)}, {"until", g.until},
+                         {"reason", g.reason}});
+  j["state"] = state ? state->to_json() : json(nullptr);
+  return j;
+}
+
+JournalStatus journal_status(const JournalStore& store) {
+  JournalStatus s;
+  s.exists = store.exists();
+  if (!s.exists) return s;
+  if (core::lstat_path(store.state_file())) {
+    try {
+      s.state = FollowerState::from_json(json::parse(core::read_file(store.state_file())));
+    } catch (const json::exception& e) {
+      throw core::Error(fmt::format("{}: not JSON: {}", store.state_file().string(), e.what()));
+    }
+  }
+  if (core::lstat_path(store.lock_file())) {
+    core::Fd fd(::open(store.lock_file().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd) {
+      if (auto holder = core::try_flock(fd.get(), false, store.lock_file())) s.follower = *holder;
+    }
+  }
+  for (auto& info : store.epochs()) {
+    EpochSummary e;
+    e.info = info;
+    e.last_revision = info.base_revision;
+    for (const auto& seg : store.segments(info)) {
+      ++e.segments;
+      e.bytes += core::lstat_path(seg.path) ? core::lstat_path(seg.path)->size : 0;
+      if (seg.name.last) e.last_revision = std::max(e.last_revision, *seg.name.last);
+      if (seg.name.open()) e.open = true;
+    }
+    s.bytes += e.bytes;
+    s.epochs.push_back(std::move(e));
+  }
+  if (s.state && !s.epochs.empty() && s.state->epoch == s.epochs.back().info.number)
+    s.epochs.back().last_revision = std::max(s.epochs.back().last_revision, s.state->position);
+  s.gaps = store.gaps();
+  return s;
+}
+
+JournalCheck verify_journal(const JournalStore& store) {
+  JournalCheck c;
+  if (!store.exists()) return c;
+  const auto epochs = store.epochs();
+  c.epochs = static_cast<std::uint32_t>(epochs.size());
+  for (const auto& g : store.gaps())
+    c.notes.push_back(g.after ? fmt::format("gap before epoch {}: revisions {} to {} are not in the journal ({})",
+                                            g.epoch, *g.after + 1, g.until, g.reason)
+                              : fmt::format("epoch {} begins at revision {} ({})", g.epoch, g.until, g.reason));
+  for (const auto& epoch : epochs) {
+    for (const auto& name : core::list_dir(epoch.dir))
+      if (name.size() > 8 && name.substr(name.size() - 8) == ".damaged")
+        c.problems.push_back(fmt::format("{}: a damaged segment, kept aside", (epoch.dir / name).string()));
+    std::int64_t position = epoch.base_revision;
+    std::optional<KeyspaceDigest> digest = epoch.base;
+    const auto segments = store.segments(epoch);
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      const auto& seg = segments[i];
+      const auto file = seg.path.string();
+      ++c.segments;
+      SegmentScan scan;
+      try {
+        scan = scan_segment(seg.path);
+      } catch (const core::Error& e) {
+        c.problems.push_back(e.what());
+        digest.reset();
+        continue;
+      }
+      c.bytes += scan.file_size;
+      c.events += scan.events;
+      if (scan.last_checkpoint) ++c.checkpoints;
+      for (const auto& p : scan.problems) c.problems.push_back(fmt::format("{}: {}", file, p));
+      const bool last_open = seg.name.open() && i + 1 == segments.size();
+      if (scan.tail == TailState::damaged || (scan.tail == TailState::torn && !last_open))
+        c.problems.push_back(fmt::format("{}: {} ({})", file, scan.tail == TailState::damaged ? "damaged" : "cut short",
+                                         scan.tail_problem));
+      else if (scan.tail == TailState::torn)
+        c.notes.push_back(fmt::format("{}: the segment being written ends inside a record ({}); the follower drops it "
+                                      "when it starts",
+                                      file, scan.tail_problem));
+      if (scan.start) {
+        if (scan.start->first_revision != position + 1)
+          c.problems.push_back(fmt::format("{}: begins at revision {}, the history before it ends at {}", file,
+                                           scan.start->first_revision, position));
+        else if (digest && !(scan.start->before == *digest))
+          c.problems.push_back(fmt::format("{}: its starting digest {} is not the digest the history before it reaches, {}",
+                                           file, scan.start->before.hex(), digest->hex()));
+        if (scan.start->epoch != epoch.number)
+          c.problems.push_back(fmt::format("{}: says epoch {}, it lies in epoch {}", file, scan.start->epoch, epoch.number));
+      }
+      if (scan.last_revision > 0) position = scan.last_revision;
+      else if (scan.start) position = scan.start->first_revision - 1;
+      digest = scan.digest;
+    }
+  }
+  return c;
+}
+
+std::vector<FoundChange> find_in_journal(const JournalStore& store, const std::string& prefix, std::size_t limit) {
+  std::vector<FoundChange> out;
+  for (const auto& epoch : store.epochs())
+    for (const auto& seg : store.segments(epoch)) {
+      SegmentReader reader(seg.path);
+      while (auto record = reader.next()) {
+        const auto* e = std::get_if<Event>(&*record);
+        if (e == nullptr || e->key.compare(0, prefix.size(), prefix) != 0) continue;
+        out.push_back({epoch.number, e->revision, e->time_ms, e->kind, e->key, e->value.size()});
+      }
+    }
+  std::stable_sort(out.begin(), out.end(), [](const FoundChange& a, const FoundChange& b) {
+    return a.epoch != b.epoch ? a.epoch > b.epoch : a.revision > b.revision;
+  });
+  if (limit > 0 && out.size() > limit) out.resize(limit);
+  return out;
+}
+
+}  // namespace kdr::journal

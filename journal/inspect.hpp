@@ -1,0 +1,60 @@
+// Reading the journal back: `kdr journal status`, `kdr journal verify` and `kdr journal find`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "journal/follower.hpp"
+#include "journal/store.hpp"
+
+namespace kdr::journal {
+
+struct EpochSummary {
+  EpochInfo info;
+  std::size_t segments = 0;
+  std::uint64_t bytes = 0;
+  std::int64_t last_revision = 0;  // from the segment names (the open one: from state.json)
+  bool open = false;               // has the segment being written
+};
+
+struct JournalStatus {
+  bool exists = false;
+  std::vector<EpochSummary> epochs;
+  std::vector<Gap> gaps;
+  std::optional<FollowerState> state;  // state.json, when there is one
+  std::string follower;                // who holds the journal's lock: empty when no follower runs
+  std::uint64_t bytes = 0;
+  nlohmann::json to_json() const;
+};
+
+// Cheap: folder listings, file sizes, state.json and the lock; no segment is read.
+JournalStatus journal_status(const JournalStore& store);
+
+struct JournalCheck {
+  std::uint32_t epochs = 0;
+  std::uint64_t segments = 0, events = 0, bytes = 0, checkpoints = 0;
+  std::vector<std::string> problems;  // each names its file
+  std::vector<std::string> notes;     // a torn end of the segment being written, gaps: said, not failures
+};
+
+// Every segment read through: record checksums, continuous revisions within and across
+// segments, and every checkpoint's digest recomputed from the epoch's base.
+JournalCheck verify_journal(const JournalStore& store);
+
+struct FoundChange {
+  std::uint32_t epoch = 0;
+  std::int64_t revision = 0;
+  std::int64_t time_ms = 0;
+  EventKind kind = EventKind::put;
+  std::string key;
+  std::size_t value_size = 0;
+};
+
+// Changes to keys that start with `prefix`, newest first, at most `limit` (0: all).
+std::vector<FoundChange> find_in_journal(const JournalStore& store, const std::string& prefix, std::size_t limit);
+
+}  // namespace kdr::journal

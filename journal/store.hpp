@@ -1,0 +1,76 @@
+// The journal folder in the backup folder (docs/backup-format.md):
+//   journal/.lock                   flock(2): held by the one `kdr journal run`
+//   journal/state.json              the follower's last word: position, lag, last fsync, state
+//   journal/epoch-000001/epoch.json where an epoch's history starts, and why
+//   journal/epoch-000001/*.seg      its segments (journal/segment.hpp)
+// An epoch is one unbroken history of one etcd cluster. A new epoch begins where the history
+// breaks (etcd compacted past the journal, a new cluster id, a revision that went back, a
+// damaged segment); the revisions between two epochs are the journal's gaps.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/fs.hpp"
+#include "journal/digest.hpp"
+#include "journal/segment.hpp"
+
+namespace kdr::journal {
+
+struct EpochInfo {
+  std::uint32_t number = 0;
+  bfs::path dir;
+  std::string cluster_id;
+  std::string member_id;
+  std::string endpoint;
+  std::int64_t base_revision = 0;  // the history starts after this revision...
+  KeyspaceDigest base;             // ... from this keyspace, read from etcd at base_revision
+  std::string base_generation;     // the generation whose snapshot is at base_revision, if one is
+  std::int64_t started_ms = 0;
+  std::string reason;
+  std::optional<std::int64_t> previous_last;  // where the epoch before it ended
+
+  nlohmann::json to_json() const;
+  static EpochInfo from_json(const nlohmann::json& j, const bfs::path& dir);
+};
+
+struct SegmentFile {
+  bfs::path path;
+  SegmentName name;
+};
+
+// A break in the history: the revisions after `after` up to `until` (inclusive) are not in
+// the journal, or the history of another cluster begins.
+struct Gap {
+  std::uint32_t epoch = 0;  // the epoch that begins after the gap
+  std::optional<std::int64_t> after;
+  std::int64_t until = 0;
+  std::string reason;
+};
+
+class JournalStore {
+ public:
+  explicit JournalStore(const bfs::path& backup_dir);
+  const bfs::path& dir() const { return dir_; }
+  bfs::path lock_file() const { return dir_ / ".lock"; }
+  bfs::path state_file() const { return dir_ / "state.json"; }
+  bool exists() const;
+  void create() const;
+
+  // Oldest first. Throws Error naming the file when an epoch.json cannot be read.
+  std::vector<EpochInfo> epochs() const;
+  std::vector<SegmentFile> segments(const EpochInfo& epoch) const;
+  // The gaps between the epochs.
+  std::vector<Gap> gaps() const;
+  // Numbers the epoch after the newest, writes its epoch.json durably, returns it.
+  EpochInfo begin_epoch(EpochInfo info) const;
+
+ private:
+  bfs::path dir_;
+};
+
+}  // namespace kdr::journal
