@@ -1,0 +1,224 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "core/error.hpp"
+#include "core/etcd_watch.hpp"
+#include "journal/record.hpp"
+#include "journal/segment.hpp"
+#include "journal/store.hpp"
+#include "temp_dir.hpp"
+
+using namespace kdr;
+using journal::Event;
+using journal::EventKind;
+using journal::KeyspaceDigest;
+
+namespace {
+
+Event put(std::int64_t rev, std::string key, std::string value, std::int64_t version,
+          std::optional<std::string> previous = std::nullopt, bool last = true) {
+  Event e;
+  e.revision = e.mod_revision = rev;
+  e.time_ms = 1000 * rev;
+  e.kind = EventKind::put;
+  e.version = version;
+  e.create_revision = version == 1 ? rev : 1;
+  e.key = std::move(key);
+  e.value = std::move(value);
+  if (previous) e.previous = journal::pair_hash(e.key, *previous);
+  e.last_in_revision = last;
+  return e;
+}
+
+Event del(std::int64_t rev, std::string key, const std::string& previous) {
+  Event e;
+  e.revision = e.mod_revision = rev;
+  e.kind = EventKind::del;
+  e.key = std::move(key);
+  e.previous = journal::pair_hash(e.key, previous);
+  e.last_in_revision = true;
+  return e;
+}
+
+KeyspaceDigest digest_of(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  KeyspaceDigest d;
+  for (const auto& [k, v] : pairs) d.add(journal::pair_hash(k, v));
+  return d;
+}
+
+void append_file(const boost::filesystem::path& file, const std::string& bytes) {
+  core::Fd fd(::open(file.c_str(), O_WRONLY | O_APPEND));
+  REQUIRE(fd);
+  REQUIRE(::write(fd.get(), bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+}
+
+}  // namespace
+
+TEST_CASE("the keyspace digest does not depend on order and follows puts and deletes") {
+  const auto ab = digest_of({{"a", "1"}, {"b", "2"}});
+  CHECK(ab == digest_of({{"b", "2"}, {"a", "1"}}));
+  CHECK_FALSE(ab == digest_of({{"a", "2"}, {"b", "1"}}));  // values swapped between keys
+  CHECK_FALSE(digest_of({{"ab", ""}}) == digest_of({{"a", "b"}}));  // the key's length is hashed
+
+  auto d = digest_of({{"a", "1"}});
+  REQUIRE(journal::apply_to_digest(put(2, "b", "2", 1), d));
+  REQUIRE(journal::apply_to_digest(put(3, "a", "3", 2, "1"), d));
+  REQUIRE(journal::apply_to_digest(del(4, "b", "2"), d));
+  CHECK(d == digest_of({{"a", "3"}}));
+  CHECK(d.keys == 1);
+  CHECK(KeyspaceDigest::from_hex(d.hex(), d.keys) == d);
+  // A change to an existing key without what it held cannot be followed.
+  CHECK_FALSE(journal::apply_to_digest(put(5, "a", "4", 3), d));
+  CHECK_THROWS_AS(KeyspaceDigest::from_hex("xyz", 0), core::Error);
+}
+
+TEST_CASE("journal records round-trip, and damage is told from a short read") {
+  const Event e = put(7, std::string("k\0ey", 4), std::string("\xff\x00v", 3), 2, "old", true);
+  const auto bytes = journal::encode(e);
+  auto d = journal::decode(bytes);
+  REQUIRE(d.status == journal::DecodeStatus::ok);
+  CHECK(d.size == bytes.size());
+  CHECK(std::get<Event>(d.record) == e);
+
+  CHECK(journal::decode(std::string_view(bytes).substr(0, bytes.size() - 1)).status == journal::DecodeStatus::truncated);
+  auto flipped = bytes;
+  flipped[bytes.size() - 3] ^= 0x01;
+  CHECK(journal::decode(flipped).status == journal::DecodeStatus::bad_checksum);
+  CHECK(journal::decode(std::string(16, '\0')).status == journal::DecodeStatus::bad_payload);  // length 0
+}
+
+TEST_CASE("segment names sort by revision and say which one is open") {
+  CHECK(journal::segment_file_name(12, std::nullopt) == "00000000000000000012-open.seg");
+  CHECK(journal::segment_file_name(12, 40) == "00000000000000000012-00000000000000000040.seg");
+  const auto n = journal::parse_segment_name("00000000000000000012-00000000000000000040.seg");
+  REQUIRE(n);
+  CHECK(n->first == 12);
+  CHECK(*n->last == 40);
+  CHECK(journal::parse_segment_name("00000000000000000012-open.seg")->open());
+  CHECK_FALSE(journal::parse_segment_name("12-40.seg"));
+  CHECK_FALSE(journal::parse_segment_name("00000000000000000012-open.seg.damaged"));
+}
+
+TEST_CASE("a segment is read back whole; a torn end is dropped to the last whole revision") {
+  test::TempDir tmp;
+  journal::SegmentStart start;
+  start.epoch = 1;
+  start.first_revision = 11;
+  start.cluster_id = "abc";
+  start.before = digest_of({{"a", "1"}});
+  auto writer = journal::SegmentWriter::create(tmp.path(), start);
+  std::string batch;
+  journal::encode_into(put(11, "b", "2", 1), batch);
+  journal::encode_into(put(12, "a", "2", 2, "1", false), batch);  // one revision, two keys
+  journal::encode_into(put(12, "c", "3", 1), batch);
+  writer.append(batch);
+  auto at12 = digest_of({{"a", "2"}, {"b", "2"}, {"c", "3"}});
+  writer.append(journal::encode(journal::Checkpoint{12, 0, at12}));
+  writer.sync();
+
+  auto scan = journal::scan_segment(writer.file());
+  CHECK(scan.problems.empty());
+  CHECK(scan.tail == journal::TailState::clean);
+  CHECK(scan.first_revision == 11);
+  CHECK(scan.last_revision == 12);
+  CHECK(scan.events == 3);
+  REQUIRE(scan.digest);
+  CHECK(*scan.digest == at12);
+  const auto clean_end = scan.good_end;
+
+  // Half a revision, then half a record: both dropped on reopen, nothing before them.
+  append_file(writer.file(), journal::encode(put(13, "d", "4", 1, std::nullopt, false)));
+  append_file(writer.file(), journal::encode(put(13, "e", "5", 1)).substr(0, 9));
+  scan = journal::scan_segment(writer.file());
+  CHECK(scan.tail == journal::TailState::torn);
+  CHECK(scan.last_revision == 12);
+  CHECK(scan.good_end == clean_end);
+  auto reopened = journal::SegmentWriter::reopen(scan);
+  CHECK(reopened.size() == clean_end);
+  reopened.append(journal::encode(put(13, "d", "4", 1)));
+  const auto closed = reopened.close(journal::Checkpoint{13, 0, [&] {
+                                          auto d = at12;
+                                          d.add(journal::pair_hash("d", "4"));
+                                          return d;
+                                        }()});
+  CHECK(closed.filename() == "00000000000000000011-00000000000000000013.seg");
+  scan = journal::scan_segment(closed);
+  CHECK(scan.problems.empty());
+  CHECK(scan.tail == journal::TailState::clean);
+  CHECK(scan.last_revision == 13);
+}
+
+TEST_CASE("a segment's checks: a missing revision, a wrong checkpoint digest, damage in the middle") {
+  test::TempDir tmp;
+  journal::SegmentStart start;
+  start.epoch = 1;
+  start.first_revision = 11;
+  auto writer = journal::SegmentWriter::create(tmp.path(), start);
+  writer.append(journal::encode(put(11, "a", "1", 1)));
+  writer.append(journal::encode(put(13, "b", "1", 1)));  // 12 never came
+  writer.append(journal::encode(journal::Checkpoint{13, 0, digest_of({{"a", "1"}})}));
+  writer.sync();
+  auto scan = journal::scan_segment(writer.file());
+  REQUIRE(scan.problems.size() == 2);
+  CHECK_THAT(scan.problems[0], Catch::Contains("revision 13 follows revision 11"));
+  CHECK_THAT(scan.problems[1], Catch::Contains("the checkpoint says"));
+
+  // A flipped byte inside an early record, with whole records after it: damage, not a torn end.
+  const auto file = writer.file();
+  core::Fd fd(::open(file.c_str(), O_RDWR));
+  char byte = 0;
+  const off_t at = static_cast<off_t>(journal::segment_magic.size() + 40);
+  REQUIRE(::pread(fd.get(), &byte, 1, at) == 1);
+  byte ^= 0x10;
+  REQUIRE(::pwrite(fd.get(), &byte, 1, at) == 1);
+  scan = journal::scan_segment(file);
+  CHECK(scan.tail == journal::TailState::damaged);
+}
+
+TEST_CASE("the gateway's watch lines: events with previous values, a compaction, an error") {
+  const auto r = core::parse_watch_line(
+      R"({"result":{"header":{"cluster_id":"324952591200643719","revision":"5"},"events":[)"
+      R"({"kv":{"key":"YQ==","create_revision":"2","mod_revision":"3","version":"2","value":"Mg=="},)"
+      R"("prev_kv":{"key":"YQ==","create_revision":"2","mod_revision":"2","version":"1","value":"MQ=="}},)"
+      R"({"type":"DELETE","kv":{"key":"Yg==","mod_revision":"4"},"prev_kv":{"key":"Yg==","value":"Mw=="}}]}})");
+  CHECK(r.revision == 5);
+  CHECK(r.cluster_id == "48276a8f75b6a87");
+  REQUIRE(r.events.size() == 2);
+  CHECK(r.events[0].kv.value == "2");
+  REQUIRE(r.events[0].prev);
+  CHECK(r.events[0].prev->value == "1");
+  CHECK(r.events[1].is_delete);
+  CHECK(r.events[1].kv.mod_revision == 4);
+
+  const auto c = core::parse_watch_line(R"({"result":{"header":{},"canceled":true,"compact_revision":"4"}})");
+  CHECK(c.canceled);
+  CHECK(c.compact_revision == 4);
+  CHECK_THROWS_WITH(core::parse_watch_line(R"({"error":{"message":"permission denied"}})"),
+                    Catch::Contains("permission denied"));
+}
+
+TEST_CASE("epochs are numbered in order and the breaks between them are the journal's gaps") {
+  test::TempDir tmp;
+  const journal::JournalStore store(tmp.path());
+  journal::EpochInfo a;
+  a.cluster_id = "c1";
+  a.base_revision = 10;
+  a.reason = "the journal starts";
+  CHECK(store.begin_epoch(a).number == 1);
+  journal::EpochInfo b = a;
+  b.base_revision = 50;
+  b.previous_last = 30;
+  b.reason = "etcd compacted its history";
+  const auto second = store.begin_epoch(b);
+  CHECK(second.number == 2);
+  CHECK(second.dir.filename() == "epoch-000002");
+  const auto epochs = store.epochs();
+  REQUIRE(epochs.size() == 2);
+  CHECK(epochs[1].base_revision == 50);
+  const auto gaps = store.gaps();
+  REQUIRE(gaps.size() == 1);
+  CHECK(*gaps[0].after == 30);
+  CHECK(gaps[0].until == 50);
+}
