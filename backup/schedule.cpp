@@ -13,6 +13,7 @@ namespace {
 constexpr const char* cron_path = "/etc/cron.d/kdr";
 constexpr const char* service_path = "/etc/systemd/system/kdr-backup.service";
 constexpr const char* timer_path = "/etc/systemd/system/kdr-backup.timer";
+constexpr const char* journal_service_path = "/etc/systemd/system/kdr-journal.service";
 
 bool written_by_kdr(const std::string& content) { return content.find(schedule_marker) != std::string::npos; }
 
@@ -25,6 +26,13 @@ std::string scheduled_command(const ScheduleSpec& spec) {
   return cmd + " backup --verify";
 }
 
+std::string journal_command(const ScheduleSpec& spec, const std::string& action) {
+  std::string cmd = spec.kdr_path;
+  if (!spec.config.empty()) cmd += " --config " + spec.config;
+  if (!spec.backup_dir.empty()) cmd += " --backup-dir " + spec.backup_dir;
+  return cmd + " journal " + action;
+}
+
 std::vector<ScheduleFile> cron_files(const ScheduleSpec& spec) {
   if (spec.every_minutes < 1 || spec.every_minutes > 59) throw core::UsageError("--every: 1 to 59 minutes");
   const auto text = fmt::format(
@@ -35,8 +43,11 @@ std::vector<ScheduleFile> cron_files(const ScheduleSpec& spec) {
       "# exit status cron sees (and logs when it is not 0) is kdr's, not logger's.\n"
       "SHELL=/bin/bash\n"
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
-      "*/{} * * * * root set -o pipefail; nice -n 10 ionice -c 3 {} 2>&1 | logger -t kdr\n",
-      schedule_marker, spec.every_minutes, spec.every_minutes, scheduled_command(spec));
+      "*/{} * * * * root set -o pipefail; nice -n 10 ionice -c 3 {} 2>&1 | logger -t kdr\n"
+      "# The etcd change journal: started again within a minute whenever it is not running\n"
+      "# (`kdr journal start` does nothing while it runs; its own log is <backup_dir>/journal/follower.log).\n"
+      "* * * * * root set -o pipefail; nice -n 10 ionice -c 2 -n 7 {} -q 2>&1 | logger -t kdr-journal\n",
+      schedule_marker, spec.every_minutes, spec.every_minutes, scheduled_command(spec), journal_command(spec, "start"));
   return {{cron_path, text}};
 }
 
@@ -71,7 +82,26 @@ std::vector<ScheduleFile> systemd_files(const ScheduleSpec& spec) {
       "[Install]\n"
       "WantedBy=timers.target\n",
       schedule_marker, spec.every_minutes, spec.every_minutes);
-  return {{service_path, service}, {timer_path, timer}};
+  const auto journal = fmt::format(
+      "{}\n"
+      "[Unit]\n"
+      "Description=kdr: the etcd change journal (every change etcd makes, on the backup disk)\n"
+      "After=local-fs.target network-online.target\n"
+      "\n"
+      "[Service]\n"
+      "Type=simple\n"
+      "ExecStart={} -q\n"
+      "Restart=always\n"
+      "RestartSec=2\n"
+      "Nice=10\n"
+      "CPUSchedulingPolicy=batch\n"
+      "IOSchedulingClass=best-effort\n"
+      "IOSchedulingPriority=7\n"
+      "\n"
+      "[Install]\n"
+      "WantedBy=multi-user.target\n",
+      schedule_marker, journal_command(spec, "run"));
+  return {{service_path, service}, {timer_path, timer}, {journal_service_path, journal}};
 }
 
 void install_schedule(const core::Context& ctx, const std::vector<ScheduleFile>& files) {
@@ -89,7 +119,7 @@ void install_schedule(const core::Context& ctx, const std::vector<ScheduleFile>&
 
 std::vector<std::string> remove_schedule(const core::Context& ctx) {
   std::vector<std::string> removed;
-  for (const char* p : {cron_path, service_path, timer_path}) {
+  for (const char* p : {cron_path, service_path, timer_path, journal_service_path}) {
     const auto host = ctx.root.host(p);
     if (!core::lstat_path(host)) continue;
     if (!written_by_kdr(core::read_file(host))) continue;
@@ -101,7 +131,7 @@ std::vector<std::string> remove_schedule(const core::Context& ctx) {
 
 std::vector<ScheduleFile> installed_schedule(const core::Context& ctx) {
   std::vector<ScheduleFile> out;
-  for (const char* p : {cron_path, service_path, timer_path}) {
+  for (const char* p : {cron_path, service_path, timer_path, journal_service_path}) {
     const auto host = ctx.root.host(p);
     if (core::lstat_path(host)) out.push_back({p, core::read_file(host)});
   }

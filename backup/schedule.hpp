@@ -1,5 +1,5 @@
-// `kdr schedule`: the files that run `kdr backup --verify` every few minutes, as a cron.d
-// entry or a systemd service and timer, at low CPU and idle I/O priority. Files are
+// `kdr schedule`: the files that run `kdr backup --verify` every few minutes and keep the etcd
+// change journal running, as a cron.d entry or systemd units (a timer, kdr-journal.service), at low CPU and idle I/O priority. Files are
 // written under the node root (so --root works for sandboxes and images) and carry a
 // marker line: kdr only ever replaces or removes files it wrote.
 #pragma once
@@ -28,6 +28,8 @@ inline constexpr std::string_view schedule_marker = "# Written by `kdr schedule 
 
 // "/usr/bin/kdr -q [--config F] [--backup-dir D] backup --verify"
 std::string scheduled_command(const ScheduleSpec& spec);
+// "/usr/bin/kdr [--config F] [--backup-dir D] journal ACTION" (run under systemd, start from cron)
+std::string journal_command(const ScheduleSpec& spec, const std::string& action);
 std::vector<ScheduleFile> cron_files(const ScheduleSpec& spec);
 std::vector<ScheduleFile> systemd_files(const ScheduleSpec& spec);
 

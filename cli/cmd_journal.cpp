@@ -1,9 +1,17 @@
-// kdr journal run | status [--json] | verify | find KEY-OR-PREFIX [--limit N] [--json]
+// kdr journal run | start | status [--json] | verify | find KEY-OR-PREFIX [--limit N] [--json]
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/generation.hpp"
+#include "core/repository.hpp"
 #include "journal/follower.hpp"
 #include "journal/inspect.hpp"
 
@@ -64,6 +72,50 @@ core::ExitCode show_status(const core::Context& ctx) {
   return core::ExitCode::ok;
 }
 
+// `kdr journal start`: `kdr journal run` in the background, detached (cron keeps it alive this
+// way), unless a follower already holds the journal. Its output goes to journal/follower.log.
+core::ExitCode start_detached(const core::Context& ctx) {
+  const journal::JournalStore store(ctx.backup_dir);
+  if (auto s = journal::journal_status(store); !s.follower.empty()) {
+    ctx.out.detail("the journal already runs: {}", s.follower);
+    return core::ExitCode::ok;
+  }
+  core::Repository::open_or_create(ctx.backup_dir);
+  store.create();
+  const auto log = store.dir() / "follower.log";
+  core::Fd log_fd(::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!log_fd) core::throw_errno("open", log.string(), errno);
+  auto args = core::kdr_argv(ctx);
+  args[0] = core::read_link("/proc/self/exe").value_or("/usr/bin/kdr");
+  args.insert(args.end(), {"journal", "run"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) core::throw_errno("fork", args[0], errno);
+  if (child == 0) {
+    // A session of its own, and a second fork, so that it outlives cron's job and has no terminal.
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(log_fd.get(), 1);
+    ::dup2(log_fd.get(), 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (auto s = journal::journal_status(store); !s.follower.empty()) {
+      ctx.out.info("journal started: {} (log: {})", s.follower, log.string());
+      return core::ExitCode::ok;
+    }
+  }
+  throw core::Error(fmt::format("the journal did not start within 5 s: see {}", log.string()));
+}
+
 core::ExitCode run_verify(const core::Context& ctx) {
   const journal::JournalStore store(ctx.backup_dir);
   if (!store.exists()) throw core::Error(fmt::format("no journal in {}", ctx.backup_dir.string()), core::ExitCode::no_backup);
@@ -116,6 +168,8 @@ Command journal_command() {
     sub.require_subcommand(1);
     sub.add_subcommand("run", "follow the node's etcd and append every change to <backup_dir>/journal (runs until stopped)")
         ->callback([f] { f->action = "run"; });
+    sub.add_subcommand("start", "start `kdr journal run` in the background unless it runs (for cron)")
+        ->callback([f] { f->action = "start"; });
     sub.add_subcommand("status", "position, lag, last fsync, epochs, segments and gaps")->callback([f] { f->action = "status"; });
     sub.add_subcommand("verify", "read every segment: checksums, continuous revisions, digests")->callback([f] { f->action = "verify"; });
     auto* find = sub.add_subcommand("find", "the revisions and times at which keys under a prefix were put or deleted");
@@ -125,6 +179,7 @@ Command journal_command() {
   };
   c.run = [f](const core::Context& ctx) {
     if (f->action == "run") return journal::run_follower(ctx);
+    if (f->action == "start") return start_detached(ctx);
     if (f->action == "status") return show_status(ctx);
     if (f->action == "verify") return run_verify(ctx);
     return run_find(ctx, *f);

@@ -81,6 +81,9 @@ Command schedule_command() {
       if (ctx.root.is_real_root() && !core::find_program("systemctl").empty() &&
           core::lstat_path("/etc/systemd/system/kdr-backup.timer"))
         run_systemctl(ctx, {"disable", "--now", "kdr-backup.timer"});
+      if (ctx.root.is_real_root() && !core::find_program("systemctl").empty() &&
+          core::lstat_path("/etc/systemd/system/kdr-journal.service"))
+        run_systemctl(ctx, {"disable", "--now", "kdr-journal.service"});
       auto removed = backup::remove_schedule(ctx);
       for (const auto& p : removed) ctx.out.info("removed {}", p);
       if (removed.empty()) ctx.out.info("nothing to remove");
@@ -95,11 +98,14 @@ Command schedule_command() {
     if (f->systemd) {
       const bool can = ctx.root.is_real_root() && !f->no_enable && !core::find_program("systemctl").empty() &&
                        ::access("/run/systemd/system", F_OK) == 0;
-      if (can && run_systemctl(ctx, {"daemon-reload"}) && run_systemctl(ctx, {"enable", "--now", "kdr-backup.timer"}))
-        ctx.out.info("enabled and started kdr-backup.timer");
+      if (can && run_systemctl(ctx, {"daemon-reload"}) &&
+          run_systemctl(ctx, {"enable", "--now", "kdr-backup.timer", "kdr-journal.service"}))
+        ctx.out.info("enabled and started kdr-backup.timer and kdr-journal.service");
       else
-        ctx.out.info("to activate it: systemctl daemon-reload && systemctl enable --now kdr-backup.timer");
+        ctx.out.info(
+            "to activate it: systemctl daemon-reload && systemctl enable --now kdr-backup.timer kdr-journal.service");
     } else {
+      ctx.out.info("every minute, unless it runs: {}", backup::journal_command(spec, "start"));
       ctx.out.info("cron reads /etc/cron.d by itself; nothing else to do");
     }
     return core::ExitCode::ok;

@@ -162,3 +162,21 @@ assert_eq "$(jq '.position' "$T/small/kdr/journal/state.json")" "$want" "positio
 expect_rc 0 "$KDR_BIN" --root "$ROOT" --backup-dir "$T/small/kdr" journal verify
 assert_eq "$("$KDR_BIN" --root "$ROOT" --backup-dir "$T/small/kdr" journal status --json | jq '.gaps | length')" 0 "gaps after the full disk"
 stop_follower TERM
+
+step "kdr journal start (cron's way): starts one follower, detached, and only one"
+expect_rc 0 kdr journal start
+assert_contains "$OUT" "journal started: pid"
+pid=$(jq '.pid' "$BACKUP/journal/state.json")
+for i in $(seq 1 50); do pid=$(jq '.pid' "$BACKUP/journal/state.json"); kill -0 "$pid" 2>/dev/null && grep -q "journal run" "/proc/$pid/cmdline" && break; sleep 0.1; done
+kill -0 "$pid" || fail "no follower runs after kdr journal start"
+stop_started() { kill -TERM "$pid" 2>/dev/null; }
+SCENARIO_CLEANUPS+=(stop_started)
+expect_rc 0 kdr journal start
+[ "$(pgrep -fc -- "--backup-dir $BACKUP journal run")" = 1 ] || fail "a second start made a second follower"
+writes 241 250
+wait_caught_up
+kill -TERM "$pid"
+for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "the started follower did not stop on SIGTERM"
+assert_eq "$(status_json | jq -r '.state.state')" stopped "state after SIGTERM"
+assert_contains "$(cat "$BACKUP/journal/follower.log")" "journal: stopped at revision"

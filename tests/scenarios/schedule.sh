@@ -15,6 +15,10 @@ read -r m h dom mon dow user rest <<<"$line"
 assert_eq "$m $h $dom $mon $dow $user" "*/5 * * * * root" "cron schedule fields"
 assert_contains "$rest" "nice -n 10 ionice -c 3 $KDR_BIN -q --backup-dir $BACKUP backup --verify"
 assert_contains "$(cat "$cron")" "# Written by \`kdr schedule install\`"
+journal_line=$(grep -v '^#' "$cron" | grep 'journal start')
+read -r m h dom mon dow user rest <<<"$journal_line"
+assert_eq "$m $h $dom $mon $dow $user" "* * * * * root" "the journal's cron fields (every minute)"
+assert_contains "$rest" "$KDR_BIN --backup-dir $BACKUP journal start -q"
 
 step "cron sees kdr's exit status, not logger's"
 shell=$(sed -n 's/^SHELL=//p' "$cron")
@@ -37,8 +41,13 @@ assert_contains "$(cat "$unit.timer")" "WantedBy=timers.target"
 assert_contains "$(cat "$unit.service")" "ExecStart=$KDR_BIN -q --backup-dir $BACKUP backup --verify"
 assert_contains "$(cat "$unit.service")" "IOSchedulingClass=idle"
 assert_contains "$(cat "$unit.service")" "Nice=10"
+journal_unit=$ROOT/etc/systemd/system/kdr-journal.service
+assert_contains "$(cat "$journal_unit")" "ExecStart=$KDR_BIN --backup-dir $BACKUP journal run -q"
+assert_contains "$(cat "$journal_unit")" "Restart=always"
+assert_contains "$(cat "$journal_unit")" "IOSchedulingPriority=7"
+assert_contains "$OUT" "systemctl daemon-reload && systemctl enable --now kdr-backup.timer kdr-journal.service"
 if command -v systemd-analyze >/dev/null; then
-  systemd-analyze verify "$unit.service" "$unit.timer" || fail "systemd-analyze verify rejects the units"
+  systemd-analyze verify "$unit.service" "$unit.timer" "$journal_unit" || fail "systemd-analyze verify rejects the units"
 else
   echo "(systemd-analyze is not installed here; unit syntax not verified)"
 fi
@@ -49,7 +58,7 @@ assert_contains "$OUT" "== /etc/cron.d/kdr"
 assert_contains "$OUT" "== /etc/systemd/system/kdr-backup.timer"
 echo "# mine" > "$ROOT/etc/cron.d/other"
 expect_rc 0 kdr schedule remove
-[ ! -e "$cron" ] && [ ! -e "$unit.timer" ] && [ ! -e "$unit.service" ] || fail "schedule files left"
+[ ! -e "$cron" ] && [ ! -e "$unit.timer" ] && [ ! -e "$unit.service" ] && [ ! -e "$journal_unit" ] || fail "schedule files left"
 [ -f "$ROOT/etc/cron.d/other" ] || fail "remove took a file kdr did not write"
 
 step "a cron file kdr did not write is not replaced"
