@@ -14,6 +14,7 @@
 #include "core/repository.hpp"
 #include "journal/follower.hpp"
 #include "journal/inspect.hpp"
+#include "restore/point_in_time.hpp"
 
 namespace kdr::cli {
 
@@ -116,6 +117,48 @@ core::ExitCode start_detached(const core::Context& ctx) {
   throw core::Error(fmt::format("the journal did not start within 5 s: see {}", log.string()));
 }
 
+// `kdr journal compact`: a new full snapshot at the journal's newest revision, made off the
+// node (the newest full snapshot replayed in a private etcd), published beside the epoch's
+// segments only when its digest is the journal's.
+core::ExitCode run_compact(const core::Context& ctx) {
+  const auto repo = core::Repository::open(ctx.backup_dir);
+  const auto lock = repo.lock(core::LockMode::shared);  // no prune removes the base meanwhile
+  const auto plan = restore::plan_replay(ctx, restore::parse_replay_target("latest"));
+  if (plan.events == 0) {
+    ctx.out.info("nothing to compact: {} is already at the journal's newest revision {}", plan.base.source,
+                 plan.target_revision);
+    return core::ExitCode::ok;
+  }
+  ctx.out.info("compacting: {}", plan.describe());
+  const auto dir = plan.epoch.dir / "bases";
+  core::make_dir(dir, 0700);
+  const auto name = fmt::format("{:020}.db", plan.target_revision);
+  const auto tmp = dir / ("." + name + ".tmp");
+  const auto result = [&] {
+    try {
+      return restore::replay_to_snapshot(ctx, plan, tmp);
+    } catch (...) {
+      ::unlink(tmp.c_str());
+      throw;
+    }
+  }();
+  core::fsync_path(tmp);
+  if (::rename(tmp.c_str(), (dir / name).c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
+  auto meta = plan.to_json();
+  meta["revision"] = plan.target_revision;
+  meta["file"] = name;
+  meta["db_sha256"] = result.sha256;
+  meta["size"] = result.size;
+  meta["made"] = core::iso_time(core::now_epoch());
+  core::write_file_atomic(dir / fmt::format("{:020}.json", plan.target_revision), meta.dump(2) + "\n");
+  core::fsync_path(dir);
+  ctx.out.info("journal base at revision {}: {} ({}, {} changes in {} transactions, digest {} with {} keys matched, "
+               "{:.1f} s)",
+               plan.target_revision, (dir / name).string(), human_bytes(result.size), result.events,
+               result.transactions, result.digest.hex().substr(0, 16), result.digest.keys, result.seconds);
+  return core::ExitCode::ok;
+}
+
 core::ExitCode run_verify(const core::Context& ctx) {
   const journal::JournalStore store(ctx.backup_dir);
   if (!store.exists()) throw core::Error(fmt::format("no journal in {}", ctx.backup_dir.string()), core::ExitCode::no_backup);
@@ -172,6 +215,8 @@ Command journal_command() {
         ->callback([f] { f->action = "start"; });
     sub.add_subcommand("status", "position, lag, last fsync, epochs, segments and gaps")->callback([f] { f->action = "status"; });
     sub.add_subcommand("verify", "read every segment: checksums, continuous revisions, digests")->callback([f] { f->action = "verify"; });
+    sub.add_subcommand("compact", "a new full snapshot at the newest journaled revision, made off the node and checked")
+        ->callback([f] { f->action = "compact"; });
     auto* find = sub.add_subcommand("find", "the revisions and times at which keys under a prefix were put or deleted");
     find->add_option("prefix", f->prefix, "a key, or the start of keys (e.g. /registry/namespaces/payments)")->required();
     find->add_option("--limit", f->limit, "at most this many changes (0: all)")->capture_default_str();
@@ -182,6 +227,7 @@ Command journal_command() {
     if (f->action == "start") return start_detached(ctx);
     if (f->action == "status") return show_status(ctx);
     if (f->action == "verify") return run_verify(ctx);
+    if (f->action == "compact") return run_compact(ctx);
     return run_find(ctx, *f);
   };
   return c;

@@ -212,4 +212,36 @@ bool EtcdClient::delete_if(const std::string& key, std::int64_t expected) {
   return call("/v3/kv/txn", body).value("succeeded", false);
 }
 
+std::int64_t EtcdClient::apply(const std::vector<EtcdOp>& ops) {
+  json success = json::array();
+  for (const auto& op : ops) {
+    if (op.is_delete) {
+      success.push_back({{"request_delete_range", {{"key", base64_encode(op.key)}}}});
+    } else {
+      json put = {{"key", base64_encode(op.key)}, {"value", base64_encode(op.value)}};
+      if (op.lease != 0) put["lease"] = std::to_string(op.lease);
+      success.push_back({{"request_put", put}});
+    }
+  }
+  const auto j = call("/v3/kv/txn", {{"success", success}});
+  return gateway_number(j.value("header", json::object()), "revision");
+}
+
+std::vector<std::int64_t> EtcdClient::leases() {
+  std::vector<std::int64_t> out;
+  for (const auto& l : call("/v3/lease/leases", json::object()).value("leases", json::array()))
+    out.push_back(gateway_number(l, "ID"));
+  return out;
+}
+
+void EtcdClient::grant_lease(std::int64_t id, std::int64_t ttl_s) {
+  call("/v3/lease/grant", {{"ID", std::to_string(id)}, {"TTL", std::to_string(ttl_s)}});
+}
+
+bool EtcdClient::keep_alive(std::int64_t id) {
+  // The gateway answers a one-message keepalive stream with one line: {"result": {..., "TTL"}}.
+  const auto j = call("/v3/lease/keepalive", {{"ID", std::to_string(id)}});
+  return gateway_number(j.value("result", json::object()), "TTL") > 0;
+}
+
 }  // namespace kdr::core

@@ -40,6 +40,14 @@ struct EtcdStatus {
   std::string member_id;
 };
 
+// One operation of a transaction: a put (with its lease, 0: none) or the delete of one key.
+struct EtcdOp {
+  bool is_delete = false;
+  std::string key;
+  std::string value;
+  std::int64_t lease = 0;
+};
+
 struct EtcdRangeOptions {
   bool keys_only = false;
   std::int64_t revision = 0;          // 0: now
@@ -96,6 +104,14 @@ class EtcdClient {
   std::optional<std::int64_t> put_if(const std::string& key, const std::string& value, std::int64_t expected);
   // One transaction: delete `key` if its mod_revision is `expected`. False when it was not.
   bool delete_if(const std::string& key, std::int64_t expected);
+  // One transaction of every operation, unconditionally (keys must differ); its revision.
+  std::int64_t apply(const std::vector<EtcdOp>& ops);
+  // The ids of the leases etcd holds.
+  std::vector<std::int64_t> leases();
+  // Grants lease `id` for `ttl_s` seconds.
+  void grant_lease(std::int64_t id, std::int64_t ttl_s);
+  // Renews lease `id` once (one keepalive); false when etcd no longer has it.
+  bool keep_alive(std::int64_t id);
 
  private:
   nlohmann::json call(const std::string& path, const nlohmann::json& body);

@@ -44,7 +44,9 @@ std::string last_lines(const core::bfs::path& log, std::size_t n) {
 
 }  // namespace
 
-PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd) : dir_("etcd-keys") {
+PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd,
+                         const std::vector<std::string>& server_args, const std::string& what)
+    : dir_(what) {
   auto file = snapshot;
   if (zstd) {
     file = dir_.path() / "snapshot.db";
@@ -76,6 +78,7 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
   argv.insert(argv.end(), {"--name", name, "--data-dir", data.string(), "--listen-client-urls", url_,
                            "--advertise-client-urls", url_, "--listen-peer-urls", peer_url,
                            "--initial-advertise-peer-urls", peer_url, "--initial-cluster", cluster});
+  argv.insert(argv.end(), server_args.begin(), server_args.end());
   const auto log = dir_.path() / "etcd.log";
   process_.emplace(argv, log);
   client_ = std::make_unique<core::EtcdClient>(core::EtcdEndpoint{url_, "", "", ""}, std::chrono::seconds(60));

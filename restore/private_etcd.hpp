@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/context.hpp"
 #include "core/etcd_client.hpp"
@@ -19,7 +20,9 @@ class PrivateEtcd {
  public:
   // `snapshot`: a file `etcdctl snapshot save` wrote (zstd-compressed when `zstd`). Throws
   // core::Error saying what failed (tool missing, restore failed, etcd did not start).
-  PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd);
+  // `server_args` are added to the etcd server's (e.g. --max-txn-ops for a replay).
+  PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd,
+              const std::vector<std::string>& server_args = {}, const std::string& what = "etcd-keys");
   core::EtcdClient& client() { return *client_; }
   const std::string& url() const { return url_; }
 

@@ -71,29 +71,5 @@ kdr_verify_all() {
 }
 
 # snapshot_keys SNAPSHOT_FILE: the keys under /registry/ that an etcd snapshot holds, sorted,
-# read by etcd itself (snapshot restore into a scratch folder, a plain etcd on free loopback
-# ports, etcdctl get), independently of what kdr recorded about it.
-snapshot_keys() {
-  local snap=$1 dir peer client pid tool=etcdctl
-  dir=$(mktemp -d "$T/snapkeys-XXXXXX")
-  peer=$(_sandbox_free_port) client=$(_sandbox_free_port)
-  command -v etcdutl >/dev/null && tool=etcdutl
-  ETCDCTL_API=3 "$tool" snapshot restore "$snap" --data-dir "$dir/data" --name check \
-    --initial-cluster "check=http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-    >"$dir/restore.log" 2>&1 || { cat "$dir/restore.log" >&2; return 1; }
-  etcd --name check --data-dir "$dir/data" --listen-client-urls "http://127.0.0.1:$client" \
-    --advertise-client-urls "http://127.0.0.1:$client" --listen-peer-urls "http://127.0.0.1:$peer" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "check=http://127.0.0.1:$peer" \
-    >"$dir/etcd.log" 2>&1 &
-  pid=$!
-  SCENARIO_BG_PIDS+=("$pid")
-  local i
-  for i in $(seq 1 100); do
-    ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$client" --dial-timeout 1s endpoint health >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$client" get --prefix /registry/ --keys-only | grep . | sort
-  kill -TERM "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null || true
-  rm -rf "$dir"
-}
+# read by etcd itself (scenario.sh: snapshot_keyspace).
+snapshot_keys() { snapshot_keyspace "$1" | jq -r '.key | @base64d' | grep '^/registry/' | sort; }

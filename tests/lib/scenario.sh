@@ -170,3 +170,40 @@ wait_etcd_down() {
 
 # restore_id: the id of the most recent restore on the node.
 restore_id() { ls "$ROOT/var/lib/kdr/restores" | grep -v '^\.' | sort | tail -n 1; }
+
+# snapshot_keyspace SNAPSHOT_FILE: every key and value an etcd snapshot holds, one JSON object
+# per line ({"key","value"} in base64), sorted: read by etcd itself (snapshot restore into a
+# scratch folder, a plain etcd on free loopback ports, etcdctl get), independently of kdr.
+snapshot_keyspace() {
+  local snap=$1 dir peer client pid tool=etcdctl
+  dir=$(mktemp -d "$T/snapkeys-XXXXXX")
+  peer=$(_sandbox_free_port) client=$(_sandbox_free_port)
+  command -v etcdutl >/dev/null && tool=etcdutl
+  ETCDCTL_API=3 "$tool" snapshot restore "$snap" --data-dir "$dir/data" --name check \
+    --initial-cluster "check=http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+    >"$dir/restore.log" 2>&1 || { cat "$dir/restore.log" >&2; return 1; }
+  etcd --name check --data-dir "$dir/data" --listen-client-urls "http://127.0.0.1:$client" \
+    --advertise-client-urls "http://127.0.0.1:$client" --listen-peer-urls "http://127.0.0.1:$peer" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "check=http://127.0.0.1:$peer" \
+    >"$dir/etcd.log" 2>&1 &
+  pid=$!
+  SCENARIO_BG_PIDS+=("$pid")
+  local i
+  for i in $(seq 1 100); do
+    ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$client" --dial-timeout 1s endpoint health >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$client" get "" --prefix -w json | keyspace_lines
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
+}
+
+# keyspace_lines: etcdctl's `get -w json` on stdin as sorted {"key","value"} lines.
+keyspace_lines() { jq -c '.kvs // [] | .[] | {key, value: (.value // "")}' | sort; }
+
+# live_keyspace [REVISION]: the node's etcd keyspace (at REVISION), as snapshot_keyspace prints it.
+live_keyspace() {
+  if [ -n "${1:-}" ]; then sandbox_etcdctl "$ROOT" get "" --prefix --rev="$1" -w json | keyspace_lines
+  else sandbox_etcdctl "$ROOT" get "" --prefix -w json | keyspace_lines; fi
+}

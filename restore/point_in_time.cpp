@@ -1,0 +1,404 @@
+#include "restore/point_in_time.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/generation.hpp"
+#include "core/process.hpp"
+#include "core/repository.hpp"
+#include "core/sha256.hpp"
+#include "journal/segment.hpp"
+#include "restore/private_etcd.hpp"
+
+namespace kdr::restore {
+
+using journal::Event;
+using journal::KeyspaceDigest;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t max_ops_per_txn = 10000;
+constexpr std::int64_t recreated_lease_ttl_s = 3600;
+
+std::string ms_text(std::int64_t ms) { return ms > 0 ? core::iso_time(ms / 1000) : std::string("-"); }
+
+// Full snapshots that hold this epoch's cluster at one of its revisions, from the generations
+// and from `kdr journal compact` (epoch-N/bases/<revision>.json).
+std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::EpochInfo& epoch) {
+  std::vector<ReplayBase> out;
+  try {
+    for (const auto& g : core::Repository::open(ctx.backup_dir).generations()) {
+      if (!g.meta) continue;
+      const auto snap = g.meta->extra.value("etcd", json::object()).value("snapshot", json());
+      if (!snap.is_object() || snap.value("cluster_id", "") != epoch.cluster_id) continue;
+      ReplayBase b;
+      b.source = "generation " + g.id;
+      b.file = g.path / snap.value("file", "etcd/snapshot.db");
+      b.zstd = snap.value("compression", "none") == "zstd";
+      b.revision = snap.value("revision", std::int64_t{0});
+      b.db_sha256 = snap.value("db_sha256", "");
+      if (b.revision >= epoch.base_revision && core::lstat_path(b.file)) out.push_back(b);
+    }
+  } catch (const core::Error&) {
+    // no backup folder: only the journal's own bases
+  }
+  const auto dir = epoch.dir / "bases";
+  if (core::lstat_path(dir))
+    for (const auto& name : core::list_dir(dir)) {
+      if (name.size() < 6 || name.substr(name.size() - 5) != ".json") continue;
+      try {
+        const auto j = json::parse(core::read_file(dir / name));
+        ReplayBase b;
+        b.revision = j.at("revision").get<std::int64_t>();
+        b.source = fmt::format("journal base {} (kdr journal compact)", b.revision);
+        b.file = dir / j.at("file").get<std::string>();
+        b.db_sha256 = j.value("db_sha256", "");
+        if (core::lstat_path(b.file)) out.push_back(b);
+      } catch (const std::exception&) {
+        // a base being written, or damaged: kdr journal verify says so
+      }
+    }
+  return out;
+}
+
+// Reads an epoch's events in order, one whole revision at a time.
+class RevisionWalk {
+ public:
+  explicit RevisionWalk(const journal::JournalStore& store, const journal::EpochInfo& epoch)
+      : segments_(store.segments(epoch)), position_(epoch.base_revision) {}
+
+  // The next whole revision's events; false at the end of what is whole.
+  bool next(std::vector<Event>& group) {
+    group.clear();
+    for (;;) {
+      if (!reader_) {
+        if (index_ >= segments_.size()) return false;
+        reader_ = std::make_unique<journal::SegmentReader>(segments_[index_++].path);
+      }
+      auto record = reader_->next();
+      if (!record) {
+        reader_.reset();
+        pending_.clear();  // half a revision at a segment's end is not whole
+        continue;
+      }
+      auto* e = std::get_if<Event>(&*record);
+      if (e == nullptr) continue;
+      pending_.push_back(std::move(*e));
+      if (!pending_.back().last_in_revision) continue;
+      const auto revision = pending_.front().revision;
+      if (revision != position_ + 1)
+        throw core::Error(fmt::format("the journal is damaged: revision {} follows revision {} in {} (kdr journal verify)",
+                                      revision, position_, segments_[index_ - 1].path.string()));
+      position_ = revision;
+      group.swap(pending_);
+      pending_.clear();
+      return true;
+    }
+  }
+
+ private:
+  std::vector<journal::SegmentFile> segments_;
+  std::size_t index_ = 0;
+  std::unique_ptr<journal::SegmentReader> reader_;
+  std::vector<Event> pending_;
+  std::int64_t position_;
+};
+
+// What one epoch can reach for the target.
+struct EpochReach {
+  bool reached = false;  // the target lies in this epoch
+  std::int64_t revision = 0, time_ms = 0;
+  KeyspaceDigest digest;
+  std::uint64_t events = 0;                        // after the epoch's base, up to `revision`
+  std::map<std::int64_t, std::uint64_t> events_at;  // events up to each base candidate's revision
+};
+
+EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& epoch, const ReplayTarget& target,
+                 const std::vector<ReplayBase>& bases) {
+  EpochReach r;
+  r.revision = epoch.base_revision;
+  r.digest = epoch.base;
+  std::set<std::int64_t> wanted;
+  for (const auto& b : bases) wanted.insert(b.revision);
+  if (wanted.count(r.revision)) r.events_at[r.revision] = 0;
+  RevisionWalk walk(store, epoch);
+  std::vector<Event> group;
+  while (walk.next(group)) {
+    const auto rev = group.front().revision;
+    if (target.kind == ReplayTarget::Kind::revision && rev > target.revision) break;
+    if (target.kind == ReplayTarget::Kind::time && group.front().time_ms > target.time_ms) break;
+    for (const auto& e : group)
+      if (!journal::apply_to_digest(e, r.digest))
+        throw core::Error(fmt::format("the journal's digest cannot be followed at revision {} (kdr journal verify)", rev));
+    r.revision = rev;
+    r.time_ms = group.front().time_ms;
+    r.events += group.size();
+    if (wanted.count(rev)) r.events_at[rev] = r.events;
+  }
+  switch (target.kind) {
+    case ReplayTarget::Kind::latest: r.reached = true; break;
+    case ReplayTarget::Kind::revision: r.reached = r.revision == target.revision; break;
+    case ReplayTarget::Kind::time: r.reached = r.time_ms > 0 || epoch.started_ms <= target.time_ms; break;
+  }
+  return r;
+}
+
+std::string epoch_range(const journal::EpochInfo& e, std::int64_t last) {
+  return fmt::format("epoch {} holds revisions {} to {}", e.number, e.base_revision, last);
+}
+
+// Keeps every lease of the private etcd alive while the replay runs: a lease from the base
+// snapshot with a short TTL must not expire and take its keys with it half-way.
+class LeaseKeeper {
+ public:
+  LeaseKeeper(const std::string& url, std::set<std::int64_t> leases)
+      : client_(core::EtcdEndpoint{url, "", "", ""}, std::chrono::seconds(10)), leases_(std::move(leases)),
+        thread_([this] { loop(); }) {}
+  ~LeaseKeeper() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  bool known(std::int64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return leases_.count(id) > 0;
+  }
+  void add(std::int64_t id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    leases_.insert(id);
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      const auto ids = leases_;
+      lock.unlock();
+      for (const auto id : ids) {
+        try {
+          client_.keep_alive(id);
+        } catch (const core::Error&) {
+          // gone or etcd busy: the digest check says whether it mattered
+        }
+      }
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+    }
+  }
+  core::EtcdClient client_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::set<std::int64_t> leases_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, used = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6 || used != 19)
+    return std::nullopt;
+  std::size_t pos = 19;
+  std::int64_t ms = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    std::size_t digits = 0;
+    ++pos;
+    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+      if (digits < 3) ms = ms * 10 + (text[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    if (digits == 0) return std::nullopt;
+    for (; digits < 3; ++digits) ms *= 10;
+  }
+  std::int64_t offset_s = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos + 6 == text.size() && (text[pos] == '+' || text[pos] == '-') && text[pos + 3] == ':') {
+    int oh = 0, om = 0;
+    if (std::sscanf(text.c_str() + pos + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;
+    offset_s = (text[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != text.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return (static_cast<std::int64_t>(::timegm(&tm)) - offset_s) * 1000 + ms;
+}
+
+ReplayTarget parse_replay_target(const std::string& text) {
+  ReplayTarget t;
+  t.text = text;
+  if (text == "latest") return t;
+  if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    t.kind = ReplayTarget::Kind::revision;
+    t.revision = std::stoll(text);
+    return t;
+  }
+  if (auto ms = parse_rfc3339_ms(text)) {
+    t.kind = ReplayTarget::Kind::time;
+    t.time_ms = *ms;
+    return t;
+  }
+  throw core::UsageError(fmt::format("to={}: expected latest, a revision number, or an RFC 3339 time such as "
+                                     "2026-11-28T08:17:08Z",
+                                     text));
+}
+
+std::string ReplayPlan::describe() const {
+  return fmt::format("the full snapshot of {} (revision {}), then {} change(s) of the journal's epoch {} up to revision "
+                     "{}{}, replayed off the node; the result must match the journal's digest there ({} keys)",
+                     base.source, base.revision, events, epoch.number, target_revision,
+                     target_time_ms > 0 ? fmt::format(" (received {})", ms_text(target_time_ms)) : std::string(),
+                     digest.keys);
+}
+
+json ReplayPlan::to_json() const {
+  return {{"epoch", epoch.number},          {"cluster_id", epoch.cluster_id},   {"base", base.source},
+          {"base_revision", base.revision}, {"target_revision", target_revision}, {"target_time_ms", target_time_ms},
+          {"events", events},               {"digest", digest.hex()},          {"keys", digest.keys}};
+}
+
+ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
+  const journal::JournalStore store(ctx.backup_dir);
+  const auto epochs = store.epochs();
+  if (epochs.empty())
+    throw core::Error(fmt::format("no change journal in {}: restore to a point needs `kdr journal run` to have followed "
+                                  "etcd (use to=snapshot for the generation's snapshot as it is)",
+                                  store.dir().string()));
+  std::string passed;  // what the newer epochs hold, for the message when nothing reaches the target
+  for (auto it = epochs.rbegin(); it != epochs.rend(); ++it) {
+    const auto& epoch = *it;
+    if (target.kind == ReplayTarget::Kind::revision && target.revision < epoch.base_revision) {
+      passed += fmt::format("; epoch {} begins at revision {}", epoch.number, epoch.base_revision);
+      continue;
+    }
+    const auto bases = bases_for(ctx, epoch);
+    const auto r = reach(store, epoch, target, bases);
+    if (!r.reached) {
+      if (target.kind == ReplayTarget::Kind::revision)
+        throw core::Error(fmt::format("revision {} is not in the journal: {}{}", target.revision,
+                                      epoch_range(epoch, r.revision),
+                                      it == epochs.rbegin() ? " (the newest it has)" : passed + " (a gap)"));
+      passed += fmt::format("; epoch {} begins {}", epoch.number, ms_text(epoch.started_ms));
+      continue;
+    }
+    const ReplayBase* best = nullptr;
+    for (const auto& b : bases)
+      if (b.revision <= r.revision && r.events_at.count(b.revision) && (best == nullptr || b.revision > best->revision))
+        best = &b;
+    if (best == nullptr)
+      throw core::Error(fmt::format("no full snapshot of cluster {} lies between revision {} and {}, where the journal's "
+                                    "epoch {} could extend it: take one (kdr backup) or choose a later point",
+                                    epoch.cluster_id, epoch.base_revision, r.revision, epoch.number));
+    ReplayPlan p;
+    p.epoch = epoch;
+    p.base = *best;
+    p.target_revision = r.revision;
+    p.target_time_ms = r.revision > epoch.base_revision ? r.time_ms : 0;
+    p.events = r.events - r.events_at.at(best->revision);
+    p.digest = r.digest;
+    return p;
+  }
+  throw core::Error(fmt::format("{} is before everything in the journal{}", target.text, passed));
+}
+
+ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out) {
+  const double t0 = core::monotonic_seconds();
+  PrivateEtcd etcd(ctx, plan.base.file, plan.base.zstd,
+                   {"--max-txn-ops", std::to_string(max_ops_per_txn), "--quota-backend-bytes", "8589934592"},
+                   "etcd-replay");
+  auto& client = etcd.client();
+  const auto existing = client.leases();
+  LeaseKeeper keeper(etcd.url(), std::set<std::int64_t>(existing.begin(), existing.end()));
+  ReplayResult result;
+  result.revision = plan.target_revision;
+
+  std::vector<core::EtcdOp> batch;
+  std::set<std::string> keys;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    client.apply(batch);
+    ++result.transactions;
+    batch.clear();
+    keys.clear();
+  };
+  const journal::JournalStore store(ctx.backup_dir);
+  RevisionWalk walk(store, plan.epoch);
+  std::vector<Event> group;
+  while (walk.next(group)) {
+    const auto rev = group.front().revision;
+    if (rev <= plan.base.revision) continue;
+    if (rev > plan.target_revision) break;
+    core::check_interrupted();
+    // A revision's events go in one transaction; revisions share one while their keys differ.
+    bool clash = batch.size() + group.size() > max_ops_per_txn;
+    for (const auto& e : group) clash = clash || keys.count(e.key) > 0;
+    if (clash) flush();
+    for (auto& e : group) {
+      if (e.kind == journal::EventKind::put && e.lease != 0 && !keeper.known(e.lease)) {
+        // A lease granted after the base: etcd's watch does not say its TTL, so it comes back
+        // with an hour (docs/architecture.md).
+        client.grant_lease(e.lease, recreated_lease_ttl_s);
+        keeper.add(e.lease);
+      }
+      keys.insert(e.key);
+      batch.push_back({e.kind == journal::EventKind::del, std::move(e.key), std::move(e.value),
+                       e.kind == journal::EventKind::put ? e.lease : 0});
+      ++result.events;
+    }
+  }
+  flush();
+  if (result.events != plan.events)
+    throw core::Error(fmt::format("the replay applied {} change(s), the plan counted {}: the journal changed underneath "
+                                  "(kdr journal verify)",
+                                  result.events, plan.events));
+
+  client.scan("", {}, [&](core::EtcdKeyValue&& kv) { result.digest.add(journal::pair_hash(kv.key, kv.value)); });
+  if (!(result.digest == plan.digest))
+    throw core::Error(fmt::format("the replayed keyspace does not match the journal: at revision {} the journal's digest "
+                                  "is {} ({} keys), the replay gave {} ({} keys); nothing was restored from it",
+                                  plan.target_revision, plan.digest.hex(), plan.digest.keys, result.digest.hex(),
+                                  result.digest.keys));
+
+  auto argv = ctx.config.etcd.etcdctl;
+  argv.insert(argv.end(), {"--endpoints", etcd.url(), "snapshot", "save", out.string()});
+  core::ProcessOptions opts;
+  opts.env["ETCDCTL_API"] = "3";
+  opts.timeout = std::chrono::minutes(30);
+  const auto r = core::run_process(argv, opts);
+  if (!r.ok())
+    throw core::Error(fmt::format("{} failed: {}", core::describe_argv(argv), r.started ? r.err + r.out : r.start_error));
+  if (::chmod(out.c_str(), 0600) != 0) core::throw_errno("chmod", out.string(), errno);
+  result.size = core::lstat_path(out)->size;
+  result.sha256 = core::sha256_file(out.string());
+  result.seconds = core::monotonic_seconds() - t0;
+  return result;
+}
+
+}  // namespace kdr::restore

@@ -1,0 +1,72 @@
+// Restore to a point: the keyspace etcd held at a revision (or a time), made off the node from
+// a full snapshot and the change journal. The base snapshot is opened in a private etcd on
+// loopback, the journal's changes up to the target are applied to it, the result must have the
+// journal's keyspace digest at the target, and only then is it saved as a snapshot that the
+// etcd playbooks restore like any other (docs/architecture.md, The change journal).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/context.hpp"
+#include "journal/store.hpp"
+
+namespace kdr::restore {
+
+struct ReplayTarget {
+  enum class Kind { latest, revision, time };
+  Kind kind = Kind::latest;
+  std::int64_t revision = 0;
+  std::int64_t time_ms = 0;
+  std::string text;  // as given
+};
+
+// "latest", a revision number, or an RFC 3339 time (2026-11-28T08:17:08Z, with fractions or
+// an offset); throws UsageError naming the value.
+ReplayTarget parse_replay_target(const std::string& text);
+// Milliseconds since the epoch of an RFC 3339 time; empty when `text` is not one.
+std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text);
+
+// A full snapshot a replay can start from.
+struct ReplayBase {
+  std::string source;      // "generation 2026-11-28T081853Z" or "journal base 4711"
+  core::bfs::path file;
+  bool zstd = false;
+  std::int64_t revision = 0;  // the keyspace it holds
+  std::string db_sha256;      // of the (uncompressed) snapshot file, when recorded
+};
+
+struct ReplayPlan {
+  journal::EpochInfo epoch;
+  ReplayBase base;
+  std::int64_t target_revision = 0;
+  std::int64_t target_time_ms = 0;  // when the journal received the target revision (0: the base)
+  std::uint64_t events = 0;         // to apply: after the base, up to the target
+  journal::KeyspaceDigest digest;   // the journal's, at the target
+  std::string describe() const;
+  nlohmann::json to_json() const;
+};
+
+// The base and the journal range for `target`; throws Error saying why the journal cannot
+// reach it (no journal, a revision in a gap or past the end, no full snapshot before it).
+ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target);
+
+struct ReplayResult {
+  std::int64_t revision = 0;  // the target
+  journal::KeyspaceDigest digest;
+  std::uint64_t events = 0, transactions = 0;
+  std::uint64_t size = 0;
+  std::string sha256;  // of the snapshot file written
+  double seconds = 0;
+};
+
+// The replay: `plan.base` in a private etcd, the journal's events up to the target applied in
+// order (as few transactions as keys allow), the keyspace's digest compared with the
+// journal's, then `etcdctl snapshot save` to `out`. Throws Error when the digests differ: no
+// snapshot is written then.
+ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out);
+
+}  // namespace kdr::restore
