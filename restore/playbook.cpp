@@ -38,6 +38,7 @@ const std::vector<TypeInfo>& types() {
       {StepType::wait_stopped, "wait-stopped", false, {}, {"pods", "timeout"}},
       {StepType::move_aside, "move-aside", true, {"path"}, {}},
       {StepType::copy_back, "copy-back", true, {"path"}, {"exclude"}},
+      {StepType::etcd_replay, "etcd-replay", false, {"to"}, {}},
       {StepType::etcd_snapshot_restore, "etcd-snapshot-restore", true, {}, {"source", "bump_revision"}},
       {StepType::etcd_put_keys, "etcd-put-keys", true, {}, {"namespace", "prefix", "overwrite"}},
       {StepType::start_static_pods, "start-static-pods", true, {}, {"pods", "from"}},

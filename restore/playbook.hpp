@@ -33,6 +33,7 @@ enum class StepType {
   wait_stopped,
   move_aside,
   copy_back,
+  etcd_replay,
   etcd_snapshot_restore,
   etcd_put_keys,
   start_static_pods,

@@ -301,11 +301,10 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
     const auto bases = bases_for(ctx, epoch);
     const auto r = reach(store, epoch, target, bases);
     if (!r.reached) {
-      if (target.kind == ReplayTarget::Kind::revision)
-        throw core::Error(fmt::format("revision {} is not in the journal: {}{}", target.revision,
-                                      epoch_range(epoch, r.revision),
-                                      it == epochs.rbegin() ? " (the newest it has)" : passed + " (a gap)"));
-      passed += fmt::format("; epoch {} begins {}", epoch.number, ms_text(epoch.started_ms));
+      // Revision numbers start again in a restored cluster: an older epoch may hold it.
+      passed += target.kind == ReplayTarget::Kind::revision
+                    ? "; " + epoch_range(epoch, r.revision)
+                    : fmt::format("; epoch {} begins {}", epoch.number, ms_text(epoch.started_ms));
       continue;
     }
     const ReplayBase* best = nullptr;
@@ -325,7 +324,11 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
     p.digest = r.digest;
     return p;
   }
-  throw core::Error(fmt::format("{} is before everything in the journal{}", target.text, passed));
+  if (target.kind == ReplayTarget::Kind::revision)
+    throw core::Error(fmt::format("revision {} is not in the change journal{}", target.revision,
+                                  passed.empty() ? std::string() : " (" + passed.substr(2) + ")"));
+  throw core::Error(fmt::format("{} is before everything in the change journal{}", target.text,
+                                passed.empty() ? std::string() : " (" + passed.substr(2) + ")"));
 }
 
 ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out) {

@@ -18,6 +18,8 @@
 #include "core/process.hpp"
 #include "core/repository.hpp"
 #include "restore/etcd_loss.hpp"
+#include "restore/point_in_time.hpp"
+#include "restore/step_etcd_replay.hpp"
 #include "restore/journal.hpp"
 #include "restore/playbook.hpp"
 #include "restore/runner.hpp"
@@ -415,7 +417,14 @@ PlannedStep plan_step(const core::Context& ctx, const StepSpec& spec, const std:
       }
       s.args[name] = list;
     } else if (name == "source") {
-      if (v != "snapshot" && v != "raw") bad("expected snapshot or raw");
+      if (v != "snapshot" && v != "raw" && v != "replayed") bad("expected snapshot, raw or replayed");
+      s.args[name] = v;
+    } else if (name == "to" && spec.type == StepType::etcd_replay) {
+      try {
+        parse_replay_target(v.get<std::string>());
+      } catch (const Error& e) {
+        bad(e.what());
+      }
       s.args[name] = v;
     } else if (name == "bump_revision" || name == "overwrite") {
       if (v != "true" && v != "false") bad("expected true or false");
@@ -520,6 +529,17 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
     }
   }
   for (const auto& [k, v] : parameter_values(pb, set)) vars[k] = v;
+  // `to`: a point in time for etcd, resolved once (the journal moves on; the plan does not).
+  std::optional<ReplayPlan> replay;
+  if (auto it = vars.find("to"); it != vars.end() && etcd_here) {
+    auto point = resolve_point(ctx, it->second, out.gen.meta.extra.value("etcd", json::object()).value("snapshot", json()));
+    it->second = point.value;
+    if (!point.note.empty()) plan.notes.push_back(point.note);
+    if (point.replay) {
+      plan.etcd["replay"] = point.replay->to_json();
+      replay = std::move(point.replay);
+    }
+  }
 
   vars["etcd_restored_from"] = "files";
   std::vector<std::string> left_out;
@@ -537,9 +557,11 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   }
   if (etcd_here && std::any_of(plan.steps.begin(), plan.steps.end(),
                                [&](const PlannedStep& st) { return replaces_etcd_data(st, plan); }))
-    plan.etcd["loss"] = measure_etcd_loss(ctx, live_layout, out.gen.meta.extra.value("etcd", json::object())
-                                                                .value("snapshot", json()))
-                            .to_json();
+    plan.etcd["loss"] =
+        measure_etcd_loss(ctx, live_layout,
+                          replay ? json{{"revision", replay->target_revision}, {"cluster_id", replay->epoch.cluster_id}}
+                                 : out.gen.meta.extra.value("etcd", json::object()).value("snapshot", json()))
+            .to_json();
   if (!left_out.empty()) {
     std::string list;
     for (const auto& x : left_out) list += (list.empty() ? "" : "; ") + x;

@@ -26,6 +26,7 @@
 #include "restore/runner.hpp"
 #include "restore/snapshot_tool.hpp"
 #include "restore/step_etcd_put_keys.hpp"
+#include "restore/step_etcd_replay.hpp"
 #include "verify/certificates.hpp"
 
 namespace kdr::restore {
@@ -129,6 +130,10 @@ SnapshotSource snapshot_source(const Runner& r, const PlannedStep& s) {
     src.file = r.gen.dir / core::generation_relative_path(r.plan_etcd_data_dir() + "/member/snap/db");
     return src;
   }
+  if (s.args.value("source", "snapshot") == "replayed") {
+    src.file = path(r.var("restore_dir")) / "replayed.db";  // written by the etcd-replay step
+    return src;
+  }
   const auto snap = gen_etcd_snapshot(r);
   if (snap.is_null())
     throw Error(fmt::format("generation {} has no etcd snapshot ({}); choose another generation (kdr list) or "
@@ -167,6 +172,31 @@ void chown_tree(const path& p, std::uint32_t uid, std::uint32_t gid) {
 }
 
 // ---- health -----------------------------------------------------------------------------
+
+struct HealthGoal {
+  bool compare = false;
+  std::int64_t revision = 0;
+  std::optional<std::uint64_t> keys;
+};
+
+// What a restored etcd must serve: the revision and keys of the snapshot it came from, or of
+// the journal's point for a replayed one.
+HealthGoal health_goal(const Runner& r) {
+  HealthGoal goal;
+  const auto from = r.plan.vars.count("etcd_restored_from") ? r.var("etcd_restored_from") : std::string();
+  const auto snap = gen_etcd_snapshot(r);
+  if (from == "snapshot" && !snap.is_null()) {
+    goal.compare = true;
+    goal.revision = snap.value("revision", std::int64_t{0});
+    if (snap.contains("keys") && !snap["keys"].is_null()) goal.keys = snap["keys"].get<std::uint64_t>();
+  } else if (from == "replayed" && r.plan.etcd.contains("replay")) {
+    const auto& replay = r.plan.etcd["replay"];
+    goal.compare = true;
+    goal.revision = replay.value("base_revision", std::int64_t{0});
+    goal.keys = replay.value("keys", std::uint64_t{0});
+  }
+  return goal;
+}
 
 struct EtcdHealth {
   bool healthy = false;
@@ -357,6 +387,9 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
       for (const auto& x : ex) out.push_back(fmt::format("{} is left empty here (its manifests go back last)", x));
       break;
     }
+    case StepType::etcd_replay:
+      out = describe_etcd_replay(r, s);
+      break;
     case StepType::etcd_snapshot_restore: {
       const auto tool = snapshot_tool(r.ctx);
       try {
@@ -390,10 +423,9 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
     case StepType::wait_healthy: {
       const auto snap = gen_etcd_snapshot(r);
       std::string bar;
-      if (r.plan.vars.count("etcd_restored_from") && r.var("etcd_restored_from") == "snapshot" && !snap.is_null()) {
-        bar = fmt::format(", revision >= {}", snap.value("revision", 0));
-        if (snap.contains("keys") && !snap["keys"].is_null()) bar += fmt::format(", keys >= {}", snap["keys"].get<std::uint64_t>());
-      }
+      const auto goal = health_goal(r);
+      if (goal.compare) bar = fmt::format(", revision >= {}", goal.revision);
+      if (goal.keys) bar += fmt::format(", keys >= {}", *goal.keys);
       const auto layout = core::detect_etcd_layout(r.ctx.config, r.ctx.root, live_pods(r));
       if (r.etcd_on_node())
         out.push_back(fmt::format("wait up to {} s: etcd answers with the manifest's data dir{}", timeout_arg(s, 300), bar));
@@ -611,7 +643,16 @@ void run_preflight(Runner& r) {
       for (const auto* e : entries) bytes += e->size;
       need[r.host(p).parent_path().string()] += bytes;
     }
-    if (s.type == StepType::etcd_snapshot_restore) {
+    if (s.type == StepType::etcd_replay) check_etcd_replay(r, s, pf);
+    if (s.type == StepType::etcd_snapshot_restore && s.args.value("source", "snapshot") == "replayed") {
+      // The replay makes the file; its size is the base's, give or take the changes.
+      const auto replay = r.plan_etcd().value("replay", json::object());
+      const auto db = gen_etcd_snapshot(r).is_object() ? gen_etcd_snapshot(r).value("db_size", std::uint64_t{0}) : 0;
+      need[r.host(r.plan_etcd_data_dir()).parent_path().string()] += db + db / 5;
+      need[core::bfs::path(r.var("restore_dir")).parent_path().string()] += db + db / 5;
+      ok(fmt::format("etcd is restored to journal revision {} (replayed by the step before)",
+                     replay.value("target_revision", std::int64_t{0})));
+    } else if (s.type == StepType::etcd_snapshot_restore) {
       try {
         const auto src = snapshot_source(r, s);
         if (!src.raw && !exists(src.packed.empty() ? src.file : src.packed))
@@ -997,11 +1038,6 @@ namespace {
 
 // What etcd must serve once the restore is done: the backup's revision and key count when
 // the data came from its snapshot.
-struct HealthGoal {
-  bool compare = false;
-  std::int64_t revision = 0;
-  std::optional<std::uint64_t> keys;
-};
 
 // Why etcd is not ready yet, or nothing once it serves what the goal says (and a line that
 // tells the operator so in `report`).
@@ -1046,11 +1082,7 @@ std::optional<std::string> etcd_not_ready(const Runner& r, const HealthGoal& goa
 void run_wait_healthy(Runner& r, const PlannedStep& s) {
   const int timeout = timeout_arg(s, 300);
   const double start = core::monotonic_seconds();
-  const auto snap = gen_etcd_snapshot(r);
-  HealthGoal goal;
-  goal.compare = r.plan.vars.count("etcd_restored_from") && r.var("etcd_restored_from") == "snapshot" && !snap.is_null();
-  goal.revision = goal.compare ? snap.value("revision", std::int64_t{0}) : 0;
-  if (goal.compare && snap.contains("keys") && !snap["keys"].is_null()) goal.keys = snap["keys"].get<std::uint64_t>();
+  const auto goal = health_goal(r);
   double last_note = start;
   for (;;) {
     core::check_interrupted();
@@ -1145,6 +1177,7 @@ void run_step(Runner& r, const PlannedStep& s) {
     case StepType::wait_stopped: return run_wait_stopped(r, s);
     case StepType::move_aside: return run_move_aside(r, s);
     case StepType::copy_back: return run_copy_back(r, s);
+    case StepType::etcd_replay: return run_etcd_replay(r, s);
     case StepType::etcd_snapshot_restore: return run_etcd_snapshot_restore(r, s);
     case StepType::etcd_put_keys: return run_etcd_put_keys(r, s);
     case StepType::start_static_pods: return run_start_static_pods(r, s);

@@ -1,0 +1,127 @@
+#include "restore/step_etcd_replay.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/process.hpp"
+#include "core/sha256.hpp"
+
+namespace kdr::restore {
+
+using nlohmann::json;
+
+namespace {
+
+ReplayTarget target_of(const PlannedStep& s) { return parse_replay_target(s.args.value("to", "snapshot")); }
+
+core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "replayed.json"; }
+
+}  // namespace
+
+PointChoice resolve_point(const core::Context& ctx, const std::string& to, const json& generation_snapshot) {
+  PointChoice c;
+  if (to == "snapshot") {
+    c.value = "snapshot";
+    return c;
+  }
+  const auto gen_revision = generation_snapshot.is_object() ? generation_snapshot.value("revision", std::int64_t{0}) : 0;
+  if (to == "auto") {
+    try {
+      auto plan = plan_replay(ctx, parse_replay_target("latest"));
+      if (plan.target_revision <= gen_revision) {
+        c.value = "snapshot";
+        c.note = fmt::format("to=auto: the journal reaches no further than the generation's snapshot (revision {}): "
+                             "the snapshot as it is",
+                             gen_revision);
+        return c;
+      }
+      c.value = std::to_string(plan.target_revision);
+      c.note = fmt::format("to=auto: the change journal reaches revision {}, past the generation's snapshot ({}): etcd "
+                           "is restored to revision {}; --set to=snapshot restores the generation's snapshot as it is, "
+                           "--set to=REVISION or to=TIME an earlier point (kdr journal find)",
+                           plan.target_revision, gen_revision, plan.target_revision);
+      c.replay = std::move(plan);
+    } catch (const core::Error& e) {
+      c.value = "snapshot";
+      if (core::lstat_path(ctx.backup_dir / "journal"))
+        c.note = fmt::format("to=auto: the change journal cannot be used ({}): the generation's snapshot as it is",
+                             e.what());
+    }
+    return c;
+  }
+  auto plan = plan_replay(ctx, parse_replay_target(to));
+  c.value = std::to_string(plan.target_revision);
+  if (to != c.value) c.note = fmt::format("to={}: journal revision {}", to, plan.target_revision);
+  c.replay = std::move(plan);
+  return c;
+}
+
+core::bfs::path replayed_snapshot(const Runner& r) { return r.restore_dir() / "replayed.db"; }
+
+std::vector<std::string> describe_etcd_replay(const Runner& r, const PlannedStep& s) {
+  std::vector<std::string> out;
+  try {
+    const auto plan = plan_replay(r.ctx, target_of(s));
+    out.push_back(plan.describe());
+    out.push_back(fmt::format("into {} (a private etcd on loopback; the node is not touched)",
+                              (core::bfs::path(r.var("restore_dir")) / "replayed.db").string()));
+  } catch (const core::Error& e) {
+    out.push_back(std::string("cannot run: ") + e.what());
+  }
+  return out;
+}
+
+void check_etcd_replay(Runner& r, const PlannedStep& s, Preflight& pf) {
+  try {
+    const auto plan = plan_replay(r.ctx, target_of(s));
+    pf.ok(fmt::format("the change journal reaches revision {} from {} ({} changes to replay)", plan.target_revision,
+                      plan.base.source, plan.events));
+    const auto& server = r.ctx.config.etcd.server;
+    if (server.empty() || core::find_program(server.front()).empty())
+      pf.fails.push_back(fmt::format("the etcd server program ({}) is not installed: the replay runs it privately on "
+                                     "loopback (Debian's etcd-server package, or etcd.server in the config)",
+                                     server.empty() ? "etcd.server" : server.front()));
+  } catch (const core::Error& e) {
+    pf.fails.push_back(e.what());
+  }
+}
+
+void run_etcd_replay(Runner& r, const PlannedStep& s) {
+  const auto out = replayed_snapshot(r);
+  const auto record = replayed_record(r);
+  const auto target = target_of(s);
+  // Resumed after the replay finished: the snapshot it wrote is still the one it recorded.
+  if (core::lstat_path(record) && core::lstat_path(out)) {
+    const auto j = json::parse(core::read_file(record));
+    if (j.value("revision", std::int64_t{0}) == target.revision && j.value("sha256", "") == core::sha256_file(out.string())) {
+      r.ctx.out.info("      replayed earlier: {} (revision {})", out.string(), target.revision);
+      return;
+    }
+  }
+  const auto plan = plan_replay(r.ctx, target);
+  r.ctx.out.info("      {}", plan.describe());
+  const auto tmp = out.parent_path() / "replayed.db.tmp";
+  ::unlink(tmp.c_str());
+  ReplayResult result;
+  try {
+    result = replay_to_snapshot(r.ctx, plan, tmp);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  core::fsync_path(tmp);
+  if (::rename(tmp.c_str(), out.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
+  auto j = plan.to_json();
+  j["revision"] = plan.target_revision;
+  j["sha256"] = result.sha256;
+  j["size"] = result.size;
+  core::write_file_atomic(record, j.dump(2) + "\n");
+  r.ctx.out.info("      {} changes in {} transaction(s); keyspace digest matches the journal's at revision {} ({} keys); "
+                 "{} ({:.1f} s)",
+                 result.events, result.transactions, plan.target_revision, result.digest.keys, out.string(),
+                 result.seconds);
+}
+
+}  // namespace kdr::restore

@@ -1,0 +1,38 @@
+// The etcd-replay step (restore-etcd-snapshot and rebuild-node with `to`): the keyspace at a
+// point in time, made off the node from a full snapshot and the change journal
+// (restore/point_in_time), saved as <restore dir>/replayed.db for the etcd-snapshot-restore
+// step that follows (source: replayed). It changes nothing on the node: a digest that does not
+// match refuses the restore before anything was stopped or moved.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "restore/point_in_time.hpp"
+#include "restore/runner.hpp"
+
+namespace kdr::restore {
+
+// What the playbook parameter `to` means for this restore: "snapshot" (the generation's
+// snapshot as it is) or the journal revision to restore to, with the replay planned for it.
+struct PointChoice {
+  std::string value;  // "snapshot", or a revision number
+  std::optional<ReplayPlan> replay;
+  std::string note;   // what `auto` chose, and why
+};
+
+// `to`: auto | snapshot | latest | REVISION | RFC 3339 time. auto is latest when the journal
+// reaches past the generation's snapshot, else snapshot. Throws Error when an explicit point
+// cannot be reached.
+PointChoice resolve_point(const core::Context& ctx, const std::string& to, const nlohmann::json& generation_snapshot);
+
+core::bfs::path replayed_snapshot(const Runner& r);
+
+std::vector<std::string> describe_etcd_replay(const Runner& r, const PlannedStep& s);
+void check_etcd_replay(Runner& r, const PlannedStep& s, Preflight& pf);
+void run_etcd_replay(Runner& r, const PlannedStep& s);
+
+}  // namespace kdr::restore
