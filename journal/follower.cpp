@@ -87,6 +87,12 @@ Event to_event(const core::EtcdWatchEvent& w, std::int64_t now) {
   return e;
 }
 
+// Ends the follower instead of being retried.
+class FatalError : public core::Error {
+ public:
+  using core::Error::Error;
+};
+
 class Follower {
  public:
   explicit Follower(const core::Context& ctx)
@@ -96,6 +102,7 @@ class Follower {
 
  private:
   void lock();
+  void check_folder() const;
   void recover();
   bool connect();
   void begin_epoch(const core::EtcdStatus& live, std::string reason);
@@ -139,11 +146,14 @@ core::ExitCode Follower::run() {
   recover();
   milliseconds backoff(500);
   while (!core::interrupted()) {
+    check_folder();
     try {
       if (connect()) {
         backoff = milliseconds(500);
         follow();
       }
+    } catch (const FatalError&) {
+      throw;
     } catch (const core::Error& e) {
       if (disk_full(e)) {
         set_state("disk-full", fmt::format("{}; the journal waits at revision {} and goes on once there is space",
@@ -176,6 +186,14 @@ void Follower::lock() {
   if (const auto holder = core::try_flock(lock_fd_.get(), true, store_.lock_file()))
     throw core::Error(fmt::format("the journal in {} is already being written: {}", store_.dir().string(), *holder),
                       core::ExitCode::locked);
+}
+
+// A journal folder that vanished (the backup disk unmounted, the folder removed) ends the
+// follower: it must not go on writing into files nobody can find.
+void Follower::check_folder() const {
+  if (!store_.exists())
+    throw FatalError(fmt::format("the journal folder {} is gone (backup disk unmounted or folder removed)",
+                                 store_.dir().string()));
 }
 
 // The newest epoch's position and digest, from its segments; a torn tail is cut off.
@@ -405,7 +423,10 @@ void Follower::tick() {
     close_segment();
     open_segment();
   }
-  if (seconds_since(last_status_) >= 1.0) poll_status();
+  if (seconds_since(last_status_) >= 1.0) {
+    check_folder();
+    poll_status();
+  }
   poll_full_snapshot();
   if (seconds_since(last_state_) >= 1.0) write_state();
   if (seconds_since(last_metrics_) >= 10.0) write_metrics();

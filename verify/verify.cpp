@@ -165,6 +165,9 @@ nlohmann::json VerifyReport::to_json() const {
       {"etcd", {{"has_snapshot", etcd.has_snapshot}, {"snapshot_ok", etcd.snapshot_ok}, {"revision", etcd.revision}, {"total_keys", etcd.total_keys}}},
       {"certificates", {{"checked", certificates.checked}}},
   };
+  if (journal)
+    checks["journal"] = {{"epochs", journal->epochs}, {"gaps", journal->gaps}, {"position", journal->position},
+                         {"follower_running", journal->follower_running}};
   if (certificates.earliest)
     checks["certificates"]["earliest"] = {{"where", certificates.earliest->where}, {"path", certificates.earliest->path},
                                           {"subject", certificates.earliest->subject},
@@ -242,6 +245,8 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
     ctx.out.detail("verify {}: certificates", g.id);
     r.certificates = check_certificates(ctx, g, options.live, core::now_epoch(), r.findings);
   }
+  ctx.out.detail("verify: the change journal");
+  r.journal = check_journal(ctx, options.live || options.live_only, r.findings);
   summarize(ctx, g, r);
   r.duration_s = core::monotonic_seconds() - t0;
   save_result(repo, r, options);

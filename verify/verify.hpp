@@ -14,6 +14,7 @@
 #include "verify/etcd_check.hpp"
 #include "verify/etcd_live.hpp"
 #include "verify/findings.hpp"
+#include "verify/journal_check.hpp"
 #include "verify/integrity.hpp"
 #include "verify/live.hpp"
 
@@ -36,6 +37,7 @@ struct VerifyReport {
   std::optional<EtcdLiveFacts> live_etcd;  // what the node's etcd answered (live verify)
   EtcdCheck etcd;
   CertificateStats certificates;
+  std::optional<JournalFacts> journal;  // when the backup folder has a change journal
   std::vector<std::string> can_restore;  // the summary, in plain words
   std::vector<std::string> problems;
   std::string next;

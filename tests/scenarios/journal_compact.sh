@@ -10,7 +10,7 @@ config 'kubeconfig: ""
 journal: {checkpoint_s: 1}'
 
 follower_start() {
-  kdr journal run >>"$T/follower.log" 2>&1 &
+  "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" journal run >>"$T/follower.log" 2>&1 &
   SCENARIO_BG_PIDS+=("$!")
 }
 wait_caught_up() {

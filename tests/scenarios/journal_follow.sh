@@ -70,6 +70,10 @@ assert_eq "$(jq '.[0].revision' <<<"$OUT")" "$last_put" "the newest change find 
 assert_eq "$(status_json | jq '.state.keys')" "$(sandbox_etcdctl "$ROOT" get "" --prefix --keys-only | grep -c .)" \
   "keys counted by the journal's digest"
 
+step "kdr verify looks at the journal: no gap, the follower runs"
+expect_rc 0 kdr verify
+assert_eq "$(kdr verify --json | jq '.checks.journal.follower_running')" true "verify: the follower runs"
+
 step "the follower SIGKILLed while etcd is written: nothing lost, nothing twice"
 writes 41 200 &
 writer=$!
@@ -87,6 +91,8 @@ expect_rc 0 kdr journal verify
 
 step "a torn last record (a crash inside a write) is dropped, and the journal goes on"
 stop_follower KILL
+expect_rc 4 kdr verify
+assert_contains "$OUT" "[journal not-running]"
 open_seg=$(ls "$BACKUP"/journal/epoch-000001/*-open.seg)
 printf '\x40\x00\x00\x00\x11\x22' >>"$open_seg"  # a record header that promises 64 bytes
 expect_rc 0 kdr journal verify
@@ -137,6 +143,9 @@ done
 [ "$(ls "$BACKUP/generations" | grep -vc '^\.')" -gt "$generations_before" ] || fail "no full snapshot was taken for the new epoch"
 for i in $(seq 1 100); do status_json | jq -r '.state.full_snapshot' | grep -q '^taken' && break; sleep 0.2; done
 assert_contains "$(status_json | jq -r '.state.full_snapshot')" "taken for epoch 2"
+expect_rc 4 kdr verify
+assert_contains "$OUT" "[journal gap]"
+assert_contains "$OUT" "not in the journal (etcd compacted its history"
 
 step "a full disk: the follower stops, says so, and goes on once there is space"
 stop_follower TERM

@@ -13,7 +13,7 @@ journal: {checkpoint_s: 1}'
 
 FOLLOWER=
 follower_start() {
-  kdr journal run >>"$T/follower.log" 2>&1 &
+  "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" journal run >>"$T/follower.log" 2>&1 &
   FOLLOWER=$!
   SCENARIO_BG_PIDS+=("$FOLLOWER")
 }

@@ -8,6 +8,7 @@
 #include "journal/record.hpp"
 #include "journal/segment.hpp"
 #include "journal/store.hpp"
+#include "restore/point_in_time.hpp"
 #include "temp_dir.hpp"
 
 using namespace kdr;
@@ -101,7 +102,7 @@ TEST_CASE("segment names sort by revision and say which one is open") {
   CHECK_FALSE(journal::parse_segment_name("00000000000000000012-open.seg.damaged"));
 }
 
-TEST_CASE("a segment is read back whole; a torn end is dropped to the last whole revision") {
+TEST_CASE("a segment is read back whole, and a torn end is dropped to the last whole revision") {
   test::TempDir tmp;
   journal::SegmentStart start;
   start.epoch = 1;
@@ -221,4 +222,21 @@ TEST_CASE("epochs are numbered in order and the breaks between them are the jour
   REQUIRE(gaps.size() == 1);
   CHECK(*gaps[0].after == 30);
   CHECK(gaps[0].until == 50);
+}
+
+TEST_CASE("a point to restore to: latest, a revision, or an RFC 3339 time") {
+  CHECK(restore::parse_replay_target("latest").kind == restore::ReplayTarget::Kind::latest);
+  const auto rev = restore::parse_replay_target("4711");
+  CHECK(rev.kind == restore::ReplayTarget::Kind::revision);
+  CHECK(rev.revision == 4711);
+  const auto t = restore::parse_replay_target("2026-11-28T08:17:08Z");
+  CHECK(t.kind == restore::ReplayTarget::Kind::time);
+  CHECK(t.time_ms == 1795853828000);
+  CHECK(*restore::parse_rfc3339_ms("2026-11-28T08:17:08.25Z") == 1795853828250);
+  CHECK(*restore::parse_rfc3339_ms("2026-11-28T09:17:08+01:00") == 1795853828000);
+  CHECK_FALSE(restore::parse_rfc3339_ms("2026-11-28 08:17:08"));
+  CHECK_FALSE(restore::parse_rfc3339_ms("2026-13-28T08:17:08Z"));
+  CHECK_FALSE(restore::parse_rfc3339_ms("2026-11-28T08:17:08"));  // no zone: ambiguous
+  CHECK_THROWS_WITH(restore::parse_replay_target("yesterday"), Catch::Contains("to=yesterday"));
+  CHECK_THROWS_AS(restore::parse_replay_target("-5"), core::UsageError);
 }

@@ -1,0 +1,71 @@
+#include "verify/journal_check.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "journal/inspect.hpp"
+
+namespace kdr::verify {
+
+std::optional<JournalFacts> check_journal(const core::Context& ctx, bool live, Findings& findings) {
+  const journal::JournalStore store(ctx.backup_dir);
+  if (!store.exists()) return std::nullopt;
+  JournalFacts facts;
+  const auto where = store.dir().string();
+  journal::JournalStatus status;
+  try {
+    status = journal::journal_status(store);
+  } catch (const core::Error& e) {
+    findings.add(Severity::error, "journal", "unreadable", where, e.what());
+    return facts;
+  }
+  facts.epochs = static_cast<std::uint32_t>(status.epochs.size());
+  facts.gaps = status.gaps.size();
+  facts.follower_running = !status.follower.empty();
+  if (status.state) facts.position = status.state->position;
+  // A gap stays in the history until retention removes it; verify names those of the last day
+  // (kdr journal status lists them all).
+  const auto day_ago_ms = (core::now_epoch() - 86400) * 1000;
+  for (const auto& g : status.gaps) {
+    const auto it = std::find_if(status.epochs.begin(), status.epochs.end(),
+                                 [&](const journal::EpochSummary& e) { return e.info.number == g.epoch; });
+    if (it == status.epochs.end() || it->info.started_ms < day_ago_ms) continue;
+    findings.add(Severity::warning, "journal", "gap", (store.dir() / fmt::format("epoch-{:06}", g.epoch)).string(),
+                 g.after ? fmt::format("revisions {} to {} are not in the journal ({}); points inside cannot be restored",
+                                       *g.after + 1, g.until, g.reason)
+                         : fmt::format("the history begins again at revision {} ({})", g.until, g.reason));
+  }
+  if (live && !facts.follower_running)
+    findings.add(Severity::warning, "journal", "not-running", where,
+                 fmt::format("no `kdr journal run` follows etcd{}: changes since revision {} are only in the next "
+                             "backup (systemctl start kdr-journal, or kdr journal start)",
+                             status.state ? fmt::format(" (its last state: {} {})", status.state->state, status.state->message)
+                                          : std::string(),
+                             facts.position));
+  else if (live && status.state && status.state->lag_seconds > 10)
+    findings.add(Severity::warning, "journal", "lag", where,
+                 fmt::format("the journal is {:.0f} s and {} revisions behind etcd ({})", status.state->lag_seconds,
+                             status.state->lag_revisions, status.state->state));
+  // The segment being written and the newest closed one: what changed since the last look.
+  if (!status.epochs.empty()) {
+    const auto segments = store.segments(status.epochs.back().info);
+    const std::size_t from = segments.size() > 2 ? segments.size() - 2 : 0;
+    for (std::size_t i = from; i < segments.size(); ++i) {
+      try {
+        const auto scan = journal::scan_segment(segments[i].path);
+        for (const auto& p : scan.problems)
+          findings.add(Severity::error, "journal", "damaged", segments[i].path.string(), p);
+        if (scan.tail == journal::TailState::damaged ||
+            (scan.tail == journal::TailState::torn && !segments[i].name.open()))
+          findings.add(Severity::error, "journal", "damaged", segments[i].path.string(), scan.tail_problem);
+      } catch (const core::Error& e) {
+        findings.add(Severity::error, "journal", "unreadable", segments[i].path.string(), e.what());
+      }
+    }
+  }
+  return facts;
+}
+
+}  // namespace kdr::verify
