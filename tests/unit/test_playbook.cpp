@@ -58,7 +58,7 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
   CHECK(error_of("steps: [{type: preflight}]") == "pb.yaml:1:1: key 'name': a playbook needs a 'name'");
   CHECK(error_of("name: x\nsteps:\n  - type: teleport\n") ==
         "pb.yaml:3:11: key 'steps[0].type': unknown step type 'teleport' (known: preflight, stop-static-pods, "
-        "wait-stopped, move-aside, copy-back, etcd-snapshot-restore, etcd-put-keys, start-static-pods, wait-healthy, "
+        "wait-stopped, move-aside, copy-back, etcd-replay, etcd-snapshot-restore, etcd-put-keys, start-static-pods, wait-healthy, "
         "kubeadm, run, "
         "manual)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
