@@ -9,6 +9,7 @@
 #include <boost/filesystem/operations.hpp>
 
 #include "backup/etcd_snapshot.hpp"
+#include "backup/journal_cover.hpp"
 #include "backup/node_facts.hpp"
 #include "backup/tree_copy.hpp"
 #include "core/error.hpp"
@@ -143,12 +144,13 @@ std::uint64_t file_size_or_zero(const core::bfs::path& p) {
 struct EtcdStep {
   nlohmann::json section = nlohmann::json::object();
   std::optional<SnapshotInfo> snapshot;
+  std::optional<JournalCover> journal;  // the change journal covers this run: no snapshot taken
   std::string server_version;
   bool failed = false;
 };
 
 EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout, const core::bfs::path& staging,
-                       std::vector<std::string>& warnings) {
+                       const std::vector<core::GenerationEntry>& generations, std::vector<std::string>& warnings) {
   EtcdStep step;
   if (!ctx.config.etcd.snapshot) {
     step.section["snapshot"] = nullptr;
@@ -161,6 +163,19 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout,
   if (auto status = endpoint_status(ctx, target, outcome)) {
     step.server_version = status->version;
     if (auto members = member_list(ctx, target)) step.section["members"] = *members;
+    std::string why_not;
+    if (auto cover = journal_cover(ctx, generations, status->cluster_id, status->revision, why_not)) {
+      ctx.out.detail("etcd: covered by the change journal up to revision {} (epoch {}, from generation {})",
+                     cover->revision, cover->epoch, cover->base_generation);
+      step.section["snapshot"] = nullptr;
+      step.section["journal"] = cover->to_json();
+      step.journal = cover;
+      return step;
+    }
+    if (!why_not.empty()) {
+      ctx.out.detail("etcd: a full snapshot: {}", why_not);
+      step.section["full_because"] = why_not;
+    }
     outcome = take_snapshot(ctx, target, *status, staging);
   }
   if (outcome.info) {
@@ -200,9 +215,11 @@ std::vector<std::string> partial_causes(const TreeCopier& copier, const EtcdStep
 std::vector<std::string> check_guards(const std::vector<core::SourceStats>& now, const SourcePlan& plan,
                                       const core::GenerationMeta* previous, double min_ratio) {
   std::vector<std::string> problems;
-  for (std::size_t i = 0; i < now.size(); ++i) {
-    const auto& s = now[i];
-    const bool required = plan.sources[i].required;
+  for (const auto& s : now) {
+    // by path: a run the journal covers leaves etcd's data dir out of `now`
+    const auto planned = std::find_if(plan.sources.begin(), plan.sources.end(),
+                                      [&](const Source& p) { return p.path == s.path; });
+    const bool required = planned != plan.sources.end() && planned->required;
     if (required && s.is_symlink) {
       problems.push_back(fmt::format("required source {} is a symlink now: kdr records the link, never what it "
                                      "points to; put the real folder back, or name the real path in the config",
@@ -268,7 +285,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   try {
     core::make_dir(staging / "files", 0700);
     // The consistent snapshot first: it is what a restore relies on most.
-    auto etcd = snapshot_etcd(ctx, layout, staging, meta.warnings);
+    auto etcd = snapshot_etcd(ctx, layout, staging, repo.generations(), meta.warnings);
     std::vector<core::Artifact> artifacts;
     if (etcd.snapshot) artifacts.push_back({etcd.snapshot->file, etcd.snapshot->sha256, etcd.snapshot->size});
     TreeCopier copier(ctx.root, staging, previous ? &*previous : nullptr, ctx.config.exclude, ctx.config.copy_retries,
@@ -279,6 +296,13 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     copier.set_progress(&progress);
     copier.set_bandwidth(static_cast<std::uint64_t>(ctx.config.bandwidth_mib_s) << 20);
     for (const auto& source : plan.sources) {
+      // The journal and the snapshot it extends are etcd's consistent copies: the live bbolt
+      // file is not copied again in the runs the journal covers (etcd.raw_copy).
+      if (etcd.journal && ctx.config.etcd.raw_copy == "auto" && source.path == layout.data_dir) {
+        ctx.out.detail("not copying {}: the change journal covers etcd up to revision {}", source.path,
+                       etcd.journal->revision);
+        continue;
+      }
       ctx.out.detail("backing up {}", source.path);
       auto stats = copier.copy_source(source.path);
       stats.reason = join_reasons(source);

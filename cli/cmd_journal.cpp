@@ -8,7 +8,10 @@
 
 #include <fmt/format.h>
 
+#include "backup/etcd_snapshot.hpp"
 #include "cli/command.hpp"
+#include "core/etcd_layout.hpp"
+#include "core/static_pods.hpp"
 #include "core/error.hpp"
 #include "core/generation.hpp"
 #include "core/repository.hpp"
@@ -66,10 +69,7 @@ core::ExitCode show_status(const core::Context& ctx) {
   if (s.gaps.empty())
     ctx.out.info("gaps         none");
   for (const auto& g : s.gaps)
-    ctx.out.info("GAP          before epoch {}: {} ({})", g.epoch,
-                 g.after ? fmt::format("revisions {} to {} are not in the journal", *g.after + 1, g.until)
-                         : fmt::format("history begins again at revision {}", g.until),
-                 g.reason);
+    ctx.out.info("GAP          before epoch {}: {} ({})", g.epoch, g.text(), g.reason);
   return core::ExitCode::ok;
 }
 
@@ -223,7 +223,13 @@ Command journal_command() {
     find->callback([f] { f->action = "find"; });
   };
   c.run = [f](const core::Context& ctx) {
-    if (f->action == "run") return journal::run_follower(ctx);
+    if (f->action == "run") {
+      // The same member and client certificate as the snapshot.
+      const auto layout =
+          core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+      const auto t = backup::etcd_target(ctx, layout);
+      return journal::run_follower(ctx, {t.endpoint, t.cacert, t.cert, t.key});
+    }
     if (f->action == "start") return start_detached(ctx);
     if (f->action == "status") return show_status(ctx);
     if (f->action == "verify") return run_verify(ctx);

@@ -76,6 +76,14 @@ etcd:
   timeout_per_gib_s: 120
   # none or zstd
   compression: none
+  # With the change journal running (kdr journal run, kept running by kdr schedule): a full
+  # snapshot at most every this many minutes; the runs in between save the files and record
+  # the journal's position, which a restore replays to. 0: a full snapshot in every run.
+  full_every_minutes: 60
+  # The raw copy of etcd's data dir (a live bbolt file, not consistent): auto leaves it out of
+  # the runs the journal covers (the snapshot and the journal are the consistent copies);
+  # always copies it in every run.
+  raw_copy: auto
 # The etcd change journal, `kdr journal run`: every change etcd makes, appended to segments in
 # <backup_dir>/journal as it happens (docs/operations.md, The journal).
 journal:
@@ -149,6 +157,11 @@ void read_etcd(const Reader& r, const YAML::Node& node, const std::string& key, 
     {"server", [&](const Node& v, const Key& k) { e.server = read_argv(r, v, k); }},
     {"timeout_base_s", [&](const Node& v, const Key& k) { e.timeout_base_s = r.count(v, k); }},
     {"timeout_per_gib_s", [&](const Node& v, const Key& k) { e.timeout_per_gib_s = r.count(v, k); }},
+    {"full_every_minutes", [&](const Node& v, const Key& k) { e.full_every_minutes = r.count(v, k); }},
+    {"raw_copy", [&](const Node& v, const Key& k) {
+       e.raw_copy = r.scalar<std::string>(v, k, "auto or always");
+       if (e.raw_copy != "auto" && e.raw_copy != "always") r.fail(v, k, "expected auto or always");
+     }},
     {"compression", [&](const Node& v, const Key& k) {
        e.compression = r.scalar<std::string>(v, k, "none or zstd");
        if (e.compression != "none" && e.compression != "zstd") r.fail(v, k, "expected none or zstd");

@@ -34,6 +34,10 @@ struct EtcdConfig {
   int timeout_base_s = 60;           // snapshot timeout: base + per GiB of database
   int timeout_per_gib_s = 120;
   std::string compression = "none";  // none | zstd
+  // With the change journal following etcd: a full snapshot at most this often; the runs in
+  // between record the journal's position instead. 0: a full snapshot in every run.
+  int full_every_minutes = 60;
+  std::string raw_copy = "auto";  // auto: not when the journal covers the run | always
 };
 
 // The etcd change journal (`kdr journal run`).

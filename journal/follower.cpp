@@ -10,14 +10,11 @@
 
 #include <fmt/format.h>
 
-#include "backup/etcd_snapshot.hpp"
 #include "core/error.hpp"
-#include "core/etcd_layout.hpp"
 #include "core/etcd_watch.hpp"
 #include "core/metrics.hpp"
 #include "core/process.hpp"
 #include "core/repository.hpp"
-#include "core/static_pods.hpp"
 
 namespace kdr::journal {
 
@@ -95,8 +92,8 @@ class FatalError : public core::Error {
 
 class Follower {
  public:
-  explicit Follower(const core::Context& ctx)
-      : ctx_(ctx), store_(ctx.backup_dir), endpoint_(journal_endpoint(ctx)), status_client_(endpoint_, milliseconds(2000)) {}
+  Follower(const core::Context& ctx, core::EtcdEndpoint endpoint)
+      : ctx_(ctx), store_(ctx.backup_dir), endpoint_(std::move(endpoint)), status_client_(endpoint_, milliseconds(2000)) {}
 
   core::ExitCode run();
 
@@ -260,7 +257,11 @@ void Follower::begin_epoch(const core::EtcdStatus& live, std::string reason) {  
   close_segment();
   const bool same_cluster = epoch_ && epoch_->cluster_id == live.cluster_id;
   std::optional<std::int64_t> previous_last;
-  if (epoch_) previous_last = position_;
+  std::string previous_cluster;
+  if (epoch_) {
+    previous_last = position_;
+    previous_cluster = epoch_->cluster_id;
+  }
   core::EtcdClient client(endpoint_, std::chrono::seconds(120));
   auto base = generation_base(client, live.cluster_id, same_cluster ? position_ : 0);
   if (!base) {
@@ -277,6 +278,7 @@ void Follower::begin_epoch(const core::EtcdStatus& live, std::string reason) {  
   info.started_ms = wall_ms();
   info.reason = reason;
   info.previous_last = previous_last;
+  info.previous_cluster_id = previous_cluster;
   epoch_ = store_.begin_epoch(info);
   position_ = base->revision;
   digest_ = base->digest;
@@ -287,8 +289,8 @@ void Follower::begin_epoch(const core::EtcdStatus& live, std::string reason) {  
   const auto from = base->generation.empty() ? std::string("etcd's keyspace now")
                                              : fmt::format("the snapshot of generation {}", base->generation);
   if (previous_last)
-    ctx_.out.warn("journal: epoch {} begins at revision {} from {}: {}; revisions {} to {} are not in the journal",
-                  epoch_->number, position_, from, reason, *previous_last + 1, position_);
+    ctx_.out.warn("journal: epoch {} begins at revision {} from {}: {}; {}", epoch_->number, position_, from, reason,
+                  store_.gaps().back().text());
   else
     ctx_.out.info("journal: epoch {} begins at revision {} from {} ({} keys)", epoch_->number, position_, from,
                   digest_->keys);
@@ -551,10 +553,12 @@ void Follower::write_metrics() {
   m.gauge("kdr_journal_epoch", "The journal's current epoch", state_.epoch);
   std::size_t gaps = 0;
   try {
-    gaps = store_.gaps().size();
+    for (const auto& g : store_.gaps())
+      if (!g.new_cluster()) ++gaps;
   } catch (const core::Error&) {
   }
-  m.gauge("kdr_journal_gaps", "Breaks in the journal's history (each began a new epoch)", static_cast<double>(gaps));
+  m.gauge("kdr_journal_gaps", "Changes missing from the journal's history: breaks that began a new epoch of the same "
+          "cluster", static_cast<double>(gaps));
   try {
     core::write_metrics(ctx_, "kdr_journal.prom", m);
   } catch (const core::Error& e) {
@@ -608,13 +612,8 @@ FollowerState FollowerState::from_json(const json& j) {
   return s;
 }
 
-core::EtcdEndpoint journal_endpoint(const core::Context& ctx) {
-  const auto layout =
-      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
-  const auto t = backup::etcd_target(ctx, layout);
-  return {t.endpoint, t.cacert, t.cert, t.key};
+core::ExitCode run_follower(const core::Context& ctx, const core::EtcdEndpoint& endpoint) {
+  return Follower(ctx, endpoint).run();
 }
-
-core::ExitCode run_follower(const core::Context& ctx) { return Follower(ctx).run(); }
 
 }  // namespace kdr::journal

@@ -43,11 +43,9 @@ struct FollowerState {
   static FollowerState from_json(const nlohmann::json& j);
 };
 
-// The endpoint and client certificate the journal follows: the same as the snapshot's.
-core::EtcdEndpoint journal_endpoint(const core::Context& ctx);
-
-// Runs until SIGTERM or Ctrl-C (then exits ok, everything synced and the segment closed).
-// Throws Error(locked) when another follower runs on the same backup folder.
-core::ExitCode run_follower(const core::Context& ctx);
+// Follows etcd at `endpoint` (the node's member, with the snapshot's client certificate) until
+// SIGTERM or Ctrl-C (then exits ok, everything synced and the segment closed). Throws
+// Error(locked) when another follower runs on the same backup folder.
+core::ExitCode run_follower(const core::Context& ctx, const core::EtcdEndpoint& endpoint);
 
 }  // namespace kdr::journal

@@ -26,7 +26,7 @@ json JournalStatus::to_json() const {
   j["gaps"] = json::array();
   for (const auto& g : gaps)
     j["gaps"].push_back({{"epoch", g.epoch}, {"after", g.after ? json(*g.after) : json(nullptr)}, {"until", g.until},
-                         {"reason", g.reason}});
+                         {"reason", g.reason}, {"text", g.text()}});
   j["state"] = state ? state->to_json() : json(nullptr);
   return j;
 }
@@ -73,9 +73,7 @@ JournalCheck verify_journal(const JournalStore& store) {
   const auto epochs = store.epochs();
   c.epochs = static_cast<std::uint32_t>(epochs.size());
   for (const auto& g : store.gaps())
-    c.notes.push_back(g.after ? fmt::format("gap before epoch {}: revisions {} to {} are not in the journal ({})",
-                                            g.epoch, *g.after + 1, g.until, g.reason)
-                              : fmt::format("epoch {} begins at revision {} ({})", g.epoch, g.until, g.reason));
+    c.notes.push_back(fmt::format("gap before epoch {}: {} ({})", g.epoch, g.text(), g.reason));
   for (const auto& epoch : epochs) {
     for (const auto& name : core::list_dir(epoch.dir))
       if (name.size() > 8 && name.substr(name.size() - 8) == ".damaged")

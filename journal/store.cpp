@@ -34,6 +34,7 @@ json EpochInfo::to_json() const {
             {"started_ms", started_ms},
             {"reason", reason}};
   j["previous_last"] = previous_last ? json(*previous_last) : json(nullptr);
+  j["previous_cluster_id"] = previous_cluster_id;
   return j;
 }
 
@@ -51,6 +52,7 @@ EpochInfo EpochInfo::from_json(const json& j, const bfs::path& dir) {
     e.started_ms = j.value("started_ms", std::int64_t{0});
     e.reason = j.value("reason", "");
     if (j.contains("previous_last") && j["previous_last"].is_number()) e.previous_last = j["previous_last"].get<std::int64_t>();
+    e.previous_cluster_id = j.value("previous_cluster_id", "");
   } catch (const json::exception& ex) {
     throw core::Error(fmt::format("{}: {}", (dir / "epoch.json").string(), ex.what()));
   } catch (const core::Error& ex) {
@@ -101,8 +103,21 @@ std::vector<SegmentFile> JournalStore::segments(const EpochInfo& epoch) const {
 std::vector<Gap> JournalStore::gaps() const {
   std::vector<Gap> out;
   for (const auto& e : epochs())
-    if (e.number > 1 || e.previous_last) out.push_back({e.number, e.previous_last, e.base_revision, e.reason});
+    if (e.number > 1 || e.previous_last)
+      out.push_back({e.number, e.previous_last, e.base_revision, e.reason, e.previous_cluster_id, e.cluster_id});
   return out;
+}
+
+std::string Gap::text() const {
+  if (!previous_cluster_id.empty() && previous_cluster_id != cluster_id)
+    return fmt::format("etcd became cluster {} (restored or replaced): the history of cluster {} ends{}, the new one "
+                       "begins at revision {}",
+                       cluster_id, previous_cluster_id, after ? fmt::format(" at revision {}", *after) : std::string(),
+                       until);
+  if (after && until > *after)
+    return fmt::format("revisions {} to {} are not in the journal", *after + 1, until);
+  if (after) return fmt::format("the history begins again at revision {} (it had reached {})", until, *after);
+  return fmt::format("the history begins again at revision {}", until);
 }
 
 EpochInfo JournalStore::begin_epoch(EpochInfo info) const {

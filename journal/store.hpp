@@ -33,6 +33,7 @@ struct EpochInfo {
   std::int64_t started_ms = 0;
   std::string reason;
   std::optional<std::int64_t> previous_last;  // where the epoch before it ended
+  std::string previous_cluster_id;            // its cluster: another one when etcd was restored
 
   nlohmann::json to_json() const;
   static EpochInfo from_json(const nlohmann::json& j, const bfs::path& dir);
@@ -50,6 +51,12 @@ struct Gap {
   std::optional<std::int64_t> after;
   std::int64_t until = 0;
   std::string reason;
+  std::string previous_cluster_id, cluster_id;  // differ when etcd became another cluster
+  // "revisions 57 to 80 are not in the journal", or what a new cluster means
+  std::string text() const;
+  // etcd became another cluster (restored): the old history is whole up to its end, nothing of
+  // it is missing; the boundary is listed, but it is not a loss.
+  bool new_cluster() const { return !previous_cluster_id.empty() && previous_cluster_id != cluster_id; }
 };
 
 class JournalStore {

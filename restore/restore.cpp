@@ -532,7 +532,7 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   // `to`: a point in time for etcd, resolved once (the journal moves on; the plan does not).
   std::optional<ReplayPlan> replay;
   if (auto it = vars.find("to"); it != vars.end() && etcd_here) {
-    auto point = resolve_point(ctx, it->second, out.gen.meta.extra.value("etcd", json::object()).value("snapshot", json()));
+    auto point = resolve_point(ctx, it->second, out.gen.meta.extra.value("etcd", json::object()));
     it->second = point.value;
     if (!point.note.empty()) plan.notes.push_back(point.note);
     if (point.replay) {

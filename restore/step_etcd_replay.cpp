@@ -20,17 +20,30 @@ core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "rep
 
 }  // namespace
 
-PointChoice resolve_point(const core::Context& ctx, const std::string& to, const json& generation_snapshot) {
+PointChoice resolve_point(const core::Context& ctx, const std::string& to, const json& generation_etcd) {
   PointChoice c;
+  const auto generation_snapshot = generation_etcd.is_object() ? generation_etcd.value("snapshot", json()) : json();
+  const auto covered = generation_etcd.is_object() ? generation_etcd.value("journal", json()) : json();
+  if (to == "snapshot" && !generation_snapshot.is_object() && covered.is_object()) {
+    // No snapshot of its own: the generation's etcd is its revision of the journal.
+    auto plan = plan_replay(ctx, parse_replay_target(std::to_string(covered.value("revision", std::int64_t{0}))));
+    c.value = std::to_string(plan.target_revision);
+    c.note = fmt::format("to=snapshot: the generation recorded the change journal's revision {} instead of a snapshot",
+                         plan.target_revision);
+    c.replay = std::move(plan);
+    return c;
+  }
   if (to == "snapshot") {
     c.value = "snapshot";
     return c;
   }
-  const auto gen_revision = generation_snapshot.is_object() ? generation_snapshot.value("revision", std::int64_t{0}) : 0;
+  const auto gen_revision = generation_snapshot.is_object() ? generation_snapshot.value("revision", std::int64_t{0})
+                            : covered.is_object()        ? covered.value("revision", std::int64_t{0})
+                                                         : 0;
   if (to == "auto") {
     try {
       auto plan = plan_replay(ctx, parse_replay_target("latest"));
-      if (plan.target_revision <= gen_revision) {
+      if (plan.target_revision <= gen_revision && generation_snapshot.is_object()) {
         c.value = "snapshot";
         c.note = fmt::format("to=auto: the journal reaches no further than the generation's snapshot (revision {}): "
                              "the snapshot as it is",

@@ -1,5 +1,7 @@
 #include "verify/etcd_check.hpp"
 
+#include <fmt/format.h>
+
 #include "backup/etcd_snapshot.hpp"
 #include "core/error.hpp"
 #include "core/zstd_file.hpp"
@@ -16,6 +18,17 @@ EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g,
   EtcdCheck check;
   const auto etcd = g.meta.extra.value("etcd", nlohmann::json::object());
   const auto snap = etcd.value("snapshot", nlohmann::json());
+  if (!snap.is_object() && etcd.value("journal", nlohmann::json()).is_object()) {
+    const auto j = etcd["journal"];
+    check.journal_revision = j.value("revision", std::int64_t{0});
+    check.journal_base = j.value("base_generation", "");
+    if (!core::lstat_path(ctx.backup_dir / "journal" / fmt::format("epoch-{:06}", j.value("epoch", 0))))
+      findings.add(Severity::error, check_name, "journal-missing", "etcd/",
+                   fmt::format("this generation's etcd is revision {} of the change journal's epoch {}, which is not "
+                               "in {} any more",
+                               *check.journal_revision, j.value("epoch", 0), (ctx.backup_dir / "journal").string()));
+    return check;
+  }
   if (!snap.is_object()) {
     if (etcd.value("snapshot_disabled", false))
       findings.add(Severity::warning, check_name, "no-snapshot", "etcd/",

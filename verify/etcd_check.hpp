@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "core/context.hpp"
 #include "verify/integrity.hpp"
@@ -11,6 +12,10 @@
 namespace kdr::verify {
 
 struct EtcdCheck {
+  // A run the change journal covered: no snapshot of its own; etcd is this revision of the
+  // journal, replayed from an older generation's snapshot (kdr journal verify checks it).
+  std::optional<std::int64_t> journal_revision;
+  std::string journal_base;
   bool has_snapshot = false;
   bool snapshot_ok = false;
   std::int64_t revision = 0;

@@ -31,11 +31,9 @@ std::optional<JournalFacts> check_journal(const core::Context& ctx, bool live, F
   for (const auto& g : status.gaps) {
     const auto it = std::find_if(status.epochs.begin(), status.epochs.end(),
                                  [&](const journal::EpochSummary& e) { return e.info.number == g.epoch; });
-    if (it == status.epochs.end() || it->info.started_ms < day_ago_ms) continue;
+    if (it == status.epochs.end() || it->info.started_ms < day_ago_ms || g.new_cluster()) continue;
     findings.add(Severity::warning, "journal", "gap", (store.dir() / fmt::format("epoch-{:06}", g.epoch)).string(),
-                 g.after ? fmt::format("revisions {} to {} are not in the journal ({}); points inside cannot be restored",
-                                       *g.after + 1, g.until, g.reason)
-                         : fmt::format("the history begins again at revision {} ({})", g.until, g.reason));
+                 fmt::format("{} ({}); no point between can be restored", g.text(), g.reason));
   }
   if (live && !facts.follower_running)
     findings.add(Severity::warning, "journal", "not-running", where,

@@ -47,7 +47,7 @@ std::string next_step(const core::Context& ctx, const GenerationView& g, const V
   };
   const bool files_damaged = any_error_under(f, "live", "/etc/kubernetes");
   const bool etcd_broken = any_of_kind(f, "live-etcd", {"down", "db-shrunk"});
-  const auto etcd_restore = r.etcd.snapshot_ok ? restore("restore-etcd-snapshot")
+  const auto etcd_restore = r.etcd.snapshot_ok || r.etcd.journal_revision ? restore("restore-etcd-snapshot")
                                                : restore("restore-etcd-snapshot", " --set etcd_source=raw") +
                                                      " (this generation has no checked snapshot: an older one with "
                                                      "a snapshot is the safer choice, kdr list)";
@@ -98,6 +98,10 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
     r.can_restore.push_back(fmt::format("etcd from a consistent snapshot at revision {} with {}", r.etcd.revision,
                                         backup::snapshot_keys_text(snap)));
   }
+  else if (r.etcd.journal_revision && r.findings.count("etcd", "journal-missing") == 0)
+    r.can_restore.push_back(fmt::format("etcd at revision {} through the change journal (replayed from generation {}'s "
+                                        "snapshot; kdr journal verify checks the journal)",
+                                        *r.etcd.journal_revision, r.etcd.journal_base));
   else if (!etcd_dir.empty() && source(g.meta, etcd_dir) != nullptr && !any_error_under(f, "integrity", etcd_dir))
     r.can_restore.push_back(fmt::format("etcd only from the raw copy of {} (no checked snapshot; it may be torn)", etcd_dir));
   if (const auto* k = source(g.meta, "/etc/kubernetes"); k != nullptr && !any_error_under(f, "integrity", "/etc/kubernetes")) {
@@ -162,7 +166,8 @@ nlohmann::json VerifyReport::to_json() const {
   for (const auto& x : findings.all()) items.push_back(verify::to_json(x));
   nlohmann::json checks = {
       {"integrity", {{"entries", integrity.entries}, {"files_hashed", integrity.files_hashed}, {"bytes_hashed", integrity.bytes_hashed}}},
-      {"etcd", {{"has_snapshot", etcd.has_snapshot}, {"snapshot_ok", etcd.snapshot_ok}, {"revision", etcd.revision}, {"total_keys", etcd.total_keys}}},
+      {"etcd", {{"has_snapshot", etcd.has_snapshot}, {"snapshot_ok", etcd.snapshot_ok}, {"revision", etcd.revision}, {"total_keys", etcd.total_keys},
+                {"journal_revision", etcd.journal_revision ? nlohmann::json(*etcd.journal_revision) : nlohmann::json(nullptr)}}},
       {"certificates", {{"checked", certificates.checked}}},
   };
   if (journal)

@@ -1,0 +1,86 @@
+#include "backup/journal_cover.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "journal/inspect.hpp"
+
+namespace kdr::backup {
+
+using nlohmann::json;
+
+json JournalCover::to_json() const {
+  return {{"epoch", epoch},       {"cluster_id", cluster_id},           {"revision", revision},
+          {"time_ms", time_ms},   {"base_generation", base_generation}, {"base_revision", base_revision}};
+}
+
+std::optional<JournalCover> journal_cover(const core::Context& ctx, const std::vector<core::GenerationEntry>& generations,
+                                          const std::string& live_cluster_id, std::int64_t live_revision,
+                                          std::string& why_not) {
+  const journal::JournalStore store(ctx.backup_dir);
+  if (!store.exists()) return std::nullopt;  // no journal: every run takes its snapshot, nothing to say
+  const int every = ctx.config.etcd.full_every_minutes;
+  if (every <= 0) {
+    why_not = "etcd.full_every_minutes is 0";
+    return std::nullopt;
+  }
+  auto status = journal::journal_status(store);
+  if (status.follower.empty() || !status.state || status.state->state != "following" || status.epochs.empty()) {
+    why_not = status.follower.empty() ? "the journal's follower does not run"
+                                      : fmt::format("the journal is not following etcd ({})",
+                                                    status.state ? status.state->state : std::string("no state"));
+    return std::nullopt;
+  }
+  const auto& epoch = status.epochs.back().info;
+  if (epoch.cluster_id != live_cluster_id) {
+    why_not = fmt::format("the journal follows cluster {}, etcd is cluster {}", epoch.cluster_id, live_cluster_id);
+    return std::nullopt;
+  }
+  const core::GenerationEntry* base = nullptr;
+  std::int64_t base_revision = 0;
+  for (auto it = generations.rbegin(); it != generations.rend() && base == nullptr; ++it) {
+    if (!it->meta) continue;
+    const auto snap = it->meta->extra.value("etcd", json::object()).value("snapshot", json());
+    if (!snap.is_object() || snap.value("cluster_id", "") != epoch.cluster_id) continue;
+    base_revision = snap.value("revision", std::int64_t{0});
+    if (base_revision >= epoch.base_revision) base = &*it;
+  }
+  if (base == nullptr) {
+    why_not = fmt::format("no full snapshot of the journal's epoch {} yet", epoch.number);
+    return std::nullopt;
+  }
+  const auto age_min = (core::now_epoch() - base->meta->time) / 60;
+  if (age_min >= every) {
+    why_not = fmt::format("the newest full snapshot (generation {}) is {} min old (etcd.full_every_minutes: {})",
+                          base->id, age_min, every);
+    return std::nullopt;
+  }
+  // The generation stands for the moment it was taken: the journal must hold etcd's revision
+  // of the start of this run (the follower writes its position every second).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (status.state->position < live_revision) {
+    if (std::chrono::steady_clock::now() > deadline || core::interrupted()) {
+      why_not = fmt::format("the journal is at revision {}, behind etcd's {}", status.state->position, live_revision);
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    status = journal::journal_status(store);
+    if (!status.state || status.state->state != "following") {
+      why_not = "the journal stopped following etcd";
+      return std::nullopt;
+    }
+  }
+  JournalCover c;
+  c.epoch = epoch.number;
+  c.cluster_id = epoch.cluster_id;
+  c.revision = status.state->position;
+  c.time_ms = status.state->position_time_ms;
+  c.base_generation = base->id;
+  c.base_revision = base_revision;
+  return c;
+}
+
+}  // namespace kdr::backup

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The 5-minute run with the change journal: while the follower runs and a full snapshot of its
+# epoch is younger than etcd.full_every_minutes, `kdr backup` takes no snapshot and copies no
+# raw bbolt file; it records the journal's position, which verify accepts and a restore
+# replays to (to=snapshot: the generation's own point). Without a running follower, with
+# full_every_minutes: 0, or once the full snapshot is old, the run takes a full snapshot again.
+source "$(dirname "$0")/../lib/scenario.sh"
+
+make_running_node
+config 'kubeconfig: ""
+journal: {checkpoint_s: 1}'
+
+FOLLOWER=
+follower_start() {
+  "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" journal run >>"$T/follower.log" 2>&1 &
+  FOLLOWER=$!
+  SCENARIO_BG_PIDS+=("$FOLLOWER")
+}
+follower_stop() { kill -TERM "$FOLLOWER" 2>/dev/null || true; wait "$FOLLOWER" 2>/dev/null || true; }
+wait_caught_up() {
+  local want i
+  want=$(etcd_revision)
+  for i in $(seq 1 150); do
+    [ "$(kdr journal status --json | jq '.state.position')" = "$want" ] && return 0
+    sleep 0.2
+  done
+  fail "the journal did not reach revision $want"
+}
+writes() { local i; for i in $(seq "$1" "$2"); do sandbox_etcdctl "$ROOT" put "/registry/configmaps/app/cm-$((i % 5))" "v$i" >/dev/null; done; }
+
+step "without a journal, every run takes a full snapshot and copies etcd's data dir"
+expect_rc 0 kdr backup
+full=$(latest_gen)
+[ -f "$full/etcd/snapshot.db" ] || fail "no snapshot in the first generation"
+jq -e '.sources[] | select(.path == "/var/lib/etcd")' "$full/meta.json" >/dev/null || fail "etcd's data dir not copied"
+
+step "with the follower: the run records the journal's position, no snapshot, no raw bbolt copy"
+follower_start
+wait_caught_up
+writes 1 30
+rev=$(etcd_revision)
+live_keyspace "$rev" > "$T/at-backup.txt"
+expect_rc 0 kdr backup
+g=$(latest_gen)
+gid=$(basename "$g")
+assert_eq "$(jq -r '.status' "$g/meta.json")" complete "status of the journal-covered generation"
+assert_eq "$(jq '.etcd.snapshot' "$g/meta.json")" null "its snapshot"
+covered=$(jq '.etcd.journal.revision' "$g/meta.json")
+[ "$covered" -ge "$rev" ] || fail "the generation covers revision $covered, etcd was at $rev when it started"
+assert_eq "$(jq -r '.etcd.journal.base_generation' "$g/meta.json")" "$(basename "$full")" "the full snapshot it extends"
+[ ! -e "$g/etcd" ] || fail "an etcd folder in a journal-covered generation"
+if jq -e '.sources[] | select(.path == "/var/lib/etcd")' "$g/meta.json" >/dev/null; then fail "etcd's data dir was copied"; fi
+[ -f "$g/files/etc/kubernetes/pki/ca.key" ] || fail "the PKI is missing from the generation"
+(cd "$g" && sha256sum -c --quiet SHA256SUMS) || fail "sha256sum -c"
+
+step "verify accepts it, and says how it restores etcd"
+expect_rc 0 kdr verify
+assert_contains "$OUT" "etcd at revision $covered through the change journal"
+expect_rc 0 kdr list
+expect_rc 0 kdr show "$gid"
+
+step "restore-etcd-snapshot from it (to=snapshot: the generation's own point) gives etcd's keyspace at that revision"
+writes 31 45
+expect_rc 0 kdr restore restore-etcd-snapshot -g "$gid" --yes --set to=snapshot --set accept_loss=true
+assert_contains "$OUT" "to=snapshot: the generation recorded the change journal's revision $covered"
+sandbox_wait_etcd "$ROOT" 60
+live_keyspace > "$T/restored.txt"
+# what etcd held at the generation's revision: the keys as written up to it
+diff <(grep -v stamp "$T/at-backup.txt") <(grep -v stamp "$T/restored.txt") >&2 ||
+  fail "the restored keyspace is not etcd's at revision $covered"
+follower_stop
+
+step "a full snapshot again: the follower not running, full_every_minutes: 0, or an old full snapshot"
+expect_rc 0 kdr -v backup
+assert_eq "$(jq -r '.etcd.full_because' "$(latest_gen)/meta.json")" "the journal's follower does not run" "why a full one"
+[ -f "$(latest_gen)/etcd/snapshot.db" ] || fail "no snapshot with the follower stopped"
+new_full=$(basename "$(latest_gen)")
+follower_start  # etcd was restored (a new cluster, a new epoch): that snapshot is the epoch's base
+wait_caught_up
+expect_rc 0 kdr backup
+assert_eq "$(jq -r '.etcd.journal.base_generation' "$(latest_gen)/meta.json")" "$new_full" "the next run extends it"
+config 'kubeconfig: ""
+etcd: {full_every_minutes: 0}'
+expect_rc 0 kdr backup
+assert_eq "$(jq -r '.etcd.full_because' "$(latest_gen)/meta.json")" "etcd.full_every_minutes is 0" "why a full one"
+config 'kubeconfig: ""'
+KDR_NOW=$(( $(date +%s) + 3700 )) expect_rc 0 kdr backup
+assert_contains "$(jq -r '.etcd.full_because' "$(latest_gen)/meta.json")" "min old (etcd.full_every_minutes: 60)"
+follower_stop
