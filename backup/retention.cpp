@@ -54,6 +54,12 @@ RetentionPlan plan_retention(std::vector<RetentionCandidate> candidates, const c
   per_period(policy.daily, day, [](std::int64_t t) { return floor_div(t, day); }, "daily");
   per_period(policy.weekly, week, iso_week_of, "weekly");
 
+  // A kept generation that recorded a journal position needs the full snapshot it extends.
+  for (const auto& c : candidates)
+    if (plan.reasons.count(c.id) && !c.extends.empty())
+      for (const auto& base : candidates)
+        if (base.id == c.extends) keep(base, fmt::format("the full snapshot generation {} extends", c.id));
+
   for (const auto& c : candidates) (plan.reasons.count(c.id) ? plan.keep : plan.remove).push_back(c.id);
   return plan;
 }

@@ -1,7 +1,8 @@
 // Which generations to keep: the newest N, the newest of each hour for H hours, of each
 // day for D days, of each ISO week for W weeks (UTC). A complete generation is preferred
 // over a partial one in the same hour/day/week. The newest complete generation is always
-// kept, and so is anything kdr cannot read.
+// kept, and so is anything kdr cannot read, and the full snapshot a kept journal-covered
+// generation extends.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,9 @@ struct RetentionCandidate {
   std::int64_t time = 0;  // seconds since the epoch
   bool complete = false;
   bool readable = true;
+  // A run the change journal covered: its etcd is the journal replayed from this generation's
+  // snapshot, which is kept as long as it is.
+  std::string extends;
 };
 
 struct RetentionPlan {

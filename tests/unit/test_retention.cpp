@@ -17,7 +17,7 @@ bool kept(const RetentionPlan& p, const std::string& id) {
 
 std::vector<RetentionCandidate> every(std::int64_t step, std::int64_t from, std::int64_t to) {
   std::vector<RetentionCandidate> out;
-  for (std::int64_t t = from; t <= to; t += step) out.push_back({std::to_string(t), t, true, true});
+  for (std::int64_t t = from; t <= to; t += step) out.push_back({std::to_string(t), t, true, true, ""});
   return out;
 }
 }  // namespace
@@ -63,9 +63,9 @@ TEST_CASE("weekly keeps the newest of each ISO week") {
 TEST_CASE("the newest complete generation is always kept, and preferred within its period") {
   kdr::core::RetentionPolicy p{1, 1, 0, 0};
   std::vector<RetentionCandidate> c = {
-      {"a", monday + 10 * minute, true, true},
-      {"b", monday + 20 * minute, false, true},  // partial (no etcd snapshot)
-      {"c", monday + 30 * minute, false, true},
+      {"a", monday + 10 * minute, true, true, ""},
+      {"b", monday + 20 * minute, false, true, ""},  // partial (no etcd snapshot)
+      {"c", monday + 30 * minute, false, true, ""},
   };
   auto plan = plan_retention(c, p, monday + 40 * minute);
   CHECK(kept(plan, "c"));  // last 1
@@ -81,9 +81,24 @@ TEST_CASE("nothing is removed when every rule is zero but one complete generatio
 
 TEST_CASE("generations kdr cannot read are left alone") {
   kdr::core::RetentionPolicy p{1, 0, 0, 0};
-  std::vector<RetentionCandidate> c = {{"x", 0, false, false}, {"y", monday, true, true}, {"z", monday + 1, true, true}};
+  std::vector<RetentionCandidate> c = {{"x", 0, false, false, ""}, {"y", monday, true, true, ""}, {"z", monday + 1, true, true, ""}};
   auto plan = plan_retention(c, p, monday + 2);
   CHECK(kept(plan, "x"));
   CHECK(kept(plan, "z"));
   CHECK(plan.remove == std::vector<std::string>{"y"});
+}
+
+TEST_CASE("a kept journal-covered generation keeps the full snapshot it extends") {
+  kdr::core::RetentionPolicy p{3, 0, 0, 0};
+  // a full snapshot at the start of the hour, then runs every 5 minutes that extend it
+  auto candidates = every(5 * minute, monday, monday + hour);
+  for (std::size_t i = 1; i < candidates.size(); ++i) candidates[i].extends = std::to_string(monday);
+  auto plan = plan_retention(candidates, p, monday + hour);
+  CHECK(kept(plan, std::to_string(monday + hour)));
+  CHECK(kept(plan, std::to_string(monday)));  // the base, though older than the last 3
+  CHECK(plan.keep.size() == 4);
+  CHECK_THAT(plan.reasons.at(std::to_string(monday)).front(), Catch::Contains("extends"));
+  // without the runs that need it, it goes
+  for (auto& c : candidates) c.extends.clear();
+  CHECK_FALSE(kept(plan_retention(candidates, p, monday + hour), std::to_string(monday)));
 }
