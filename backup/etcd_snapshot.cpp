@@ -312,7 +312,7 @@ std::optional<EtcdEndpointStatus> status_of(const core::Context& ctx, const Etcd
   // A refused connection is known at once; etcdctl would retry it until its dial timeout.
   if (target.endpoint.rfind("https://", 0) == 0 && !target.cacert.empty() && !target.cert.empty() &&
       !target.key.empty()) {
-    const auto probe = core::probe_tls(target.endpoint, target.cacert, target.cert, target.key);
+    const auto probe = core::probe_tcp(target.endpoint);
     if (probe.result == core::TlsProbeResult::unreachable) {
       failure = fail(SnapshotFailure::unreachable,
                      fmt::format("etcd at {} cannot be reached (is it running?): {}", target.endpoint, probe.detail));

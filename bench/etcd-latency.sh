@@ -70,6 +70,16 @@ stop_loop
 rows+=("| kdr backup in a loop (defaults: idle I/O priority, drop_cache) | $result | $(runs) |")
 
 if [ "$quick" = no ]; then
+  echo "bench: check perf while kdr journal run follows every write..." >&2
+  "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/journal" journal run >"$W/follower.log" 2>&1 &
+  follower=$!
+  sleep 3
+  result=$(perf)
+  kill -TERM "$follower"
+  wait "$follower" 2>/dev/null || true
+  events=$("$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/journal" journal verify --json | jq '.events')
+  rows+=("| \`kdr journal run\` following every write | $result | $events changes journaled |")
+
   echo "bench: check perf while kdr backs up with copy.bandwidth_mib_s: 50..." >&2
   printf 'kubeconfig: ""\nretention: {keep_last: 2, hourly: 0, daily: 0, weekly: 0}\ncopy: {bandwidth_mib_s: 50}\n' \
     > "$ROOT/etc/kdr/kdr.yaml"

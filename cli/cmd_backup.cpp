@@ -135,6 +135,10 @@ Command backup_command() {
       ctx.out.info("etcd snapshot: revision {}, {}, {} ({}, checked with {}, {:.1f} s)",
                    snap.value("revision", 0), backup::snapshot_keys_text(snap), human_bytes(snap.value("db_size", 0ull)),
                    snap.value("file", ""), snap.value("status_tool", ""), snap.value("duration_s", 0.0));
+    else if (const auto& j = etcd.value("journal", nlohmann::json()); j.is_object())
+      ctx.out.info("etcd: the change journal holds every change up to revision {} (epoch {}, extending the full snapshot "
+                   "of generation {}); no snapshot needed in this run",
+                   j.value("revision", 0), j.value("epoch", 0), j.value("base_generation", ""));
     else if (!etcd.value("snapshot_disabled", false))
       ctx.out.info("etcd snapshot: NONE ({}); the raw data dir copy may be torn", etcd.value("snapshot_failure", "?"));
     if (result.pruned && !result.pruned->removed.empty())

@@ -183,7 +183,7 @@ core::ExitCode run_find(const core::Context& ctx, const JournalFlags& f) {
   if (ctx.out.json()) {
     auto arr = nlohmann::json::array();
     for (const auto& c : found)
-      arr.push_back({{"epoch", c.epoch}, {"revision", c.revision}, {"time", ms_time(c.time_ms)},
+      arr.push_back({{"epoch", c.epoch}, {"revision", c.revision}, {"time", ms_time(c.time_ms)}, {"time_ms", c.time_ms},
                      {"type", c.kind == journal::EventKind::put ? "put" : "delete"}, {"key", c.key},
                      {"value_bytes", c.value_size}});
     ctx.out.raw(arr.dump(2));

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -114,7 +115,7 @@ EtcdClient::EtcdClient(EtcdEndpoint endpoint, std::chrono::milliseconds timeout)
 
 EtcdClient::~EtcdClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-json EtcdClient::call(const std::string& path, const json& body) {
+json EtcdClient::call(const std::string& path, const json& body, std::size_t* response_size) {
   auto* c = static_cast<CURL*>(curl_);
   curl_easy_reset(c);
   const auto request = body.dump();
@@ -131,6 +132,7 @@ json EtcdClient::call(const std::string& path, const json& body) {
   curl_slist_free_all(headers);
   if (rc != CURLE_OK)
     throw Error(fmt::format("etcd at {}: {}", endpoint_.url, error[0] != '\0' ? error : curl_easy_strerror(rc)));
+  if (response_size != nullptr) *response_size = response.size();
   json j;
   try {
     j = json::parse(response);
@@ -164,7 +166,10 @@ std::vector<EtcdKeyValue> EtcdClient::prefix(const std::string& prefix, const Et
 
 std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions& options,
                               const std::function<void(EtcdKeyValue&&)>& each) {
-  constexpr std::int64_t page = 500;
+  // Pages sized by bytes, not keys: a page aims at about 4 MiB of JSON, whatever the values
+  // weigh (Kubernetes objects are kilobytes, some values are a megabyte).
+  constexpr std::size_t page_bytes = 4u << 20;
+  std::int64_t page = 8;  // a first look; later pages follow from what a key weighed
   const auto end = etcd_prefix_end(prefix);
   // etcd refuses an empty key: every key is the range from "\0" to "\0".
   std::string from = prefix.empty() ? std::string(1, '\0') : prefix;
@@ -174,7 +179,8 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     if (options.keys_only) body["keys_only"] = true;
     if (revision > 0) body["revision"] = std::to_string(revision);
     if (options.min_mod_revision > 0) body["min_mod_revision"] = std::to_string(options.min_mod_revision);
-    const auto j = call("/v3/kv/range", body);
+    std::size_t size = 0;
+    const auto j = call("/v3/kv/range", body, &size);
     if (revision == 0) revision = gateway_number(j.value("header", json::object()), "revision");  // every page at one revision
     const auto kvs = j.value("kvs", json::array());
     if (kvs.empty()) break;
@@ -186,6 +192,8 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     }
     if (!j.value("more", false)) break;
     from = last + std::string(1, '\0');
+    const auto per_key = std::max<std::size_t>(1, size / kvs.size());
+    page = static_cast<std::int64_t>(std::clamp<std::size_t>(page_bytes / per_key, 1, 1000));
   }
   return revision;
 }

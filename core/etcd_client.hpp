@@ -114,7 +114,8 @@ class EtcdClient {
   bool keep_alive(std::int64_t id);
 
  private:
-  nlohmann::json call(const std::string& path, const nlohmann::json& body);
+  // `response_size`: set to the bytes of the answer.
+  nlohmann::json call(const std::string& path, const nlohmann::json& body, std::size_t* response_size = nullptr);
   EtcdEndpoint endpoint_;
   std::chrono::milliseconds timeout_;
   void* curl_ = nullptr;

@@ -1,5 +1,7 @@
 #include "core/tls_probe.hpp"
 
+#include <utility>
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
@@ -71,9 +73,8 @@ Fd connect_tcp(const std::string& host, const std::string& port, std::chrono::mi
 
 }  // namespace
 
-TlsProbe probe_tls(const std::string& url, const std::string& cacert, const std::string& cert, const std::string& key,
-                   std::chrono::milliseconds timeout) {
-  TlsProbe probe;
+// host and port of https://host:port (2379 when it names none).
+std::pair<std::string, std::string> host_port(const std::string& url) {
   std::string rest = url;
   if (auto p = rest.find("://"); p != std::string::npos) rest = rest.substr(p + 3);
   if (auto p = rest.find('/'); p != std::string::npos) rest = rest.substr(0, p);
@@ -83,7 +84,26 @@ TlsProbe probe_tls(const std::string& url, const std::string& cacert, const std:
     port = rest.substr(p + 1);
   }
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return {host, port};
+}
 
+TlsProbe probe_tcp(const std::string& url, std::chrono::milliseconds timeout) {
+  const auto [host, port] = host_port(url);
+  TlsProbe probe;
+  std::string error;
+  if (connect_tcp(host, port, timeout, error)) {
+    probe.result = TlsProbeResult::ok;
+  } else {
+    probe.result = TlsProbeResult::unreachable;
+    probe.detail = error;
+  }
+  return probe;
+}
+
+TlsProbe probe_tls(const std::string& url, const std::string& cacert, const std::string& cert, const std::string& key,
+                   std::chrono::milliseconds timeout) {
+  TlsProbe probe;
+  const auto [host, port] = host_port(url);
   std::string error;
   Fd fd = connect_tcp(host, port, timeout, error);
   if (!fd) {
@@ -126,7 +146,10 @@ TlsProbe probe_tls(const std::string& url, const std::string& cacert, const std:
     return probe;
   }
   // With TLS 1.3 the server judges the client certificate after the handshake: a refusal
-  // arrives as an alert on the first read; an accepted client just sees silence.
+  // arrives as an alert on the first read, at once; an accepted client just sees silence,
+  // so the read waits a moment, not the whole timeout.
+  struct timeval tv {0, 300000};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   char byte = 0;
   const int n = SSL_read(ssl.get(), &byte, 1);
   if (n <= 0) {

@@ -15,6 +15,9 @@ struct TlsProbe {
   std::string detail;  // OpenSSL's or the system's words
 };
 
+// Only whether something accepts TCP connections at `url` (ok or unreachable): no handshake.
+TlsProbe probe_tcp(const std::string& url, std::chrono::milliseconds timeout = std::chrono::seconds(3));
+
 // `url` is https://host:port. Files are host paths.
 TlsProbe probe_tls(const std::string& url, const std::string& cacert, const std::string& cert,
                    const std::string& key, std::chrono::milliseconds timeout = std::chrono::seconds(3));
