@@ -34,7 +34,7 @@ std::optional<JournalCover> journal_cover(const core::Context& ctx, const std::v
                                                     status.state ? status.state->state : std::string("no state"));
     return std::nullopt;
   }
-  const auto& epoch = status.epochs.back().info;
+  const auto epoch = status.epochs.back().info;  // a copy: `status` is read again below
   if (epoch.cluster_id != live_cluster_id) {
     why_not = fmt::format("the journal follows cluster {}, etcd is cluster {}", epoch.cluster_id, live_cluster_id);
     return std::nullopt;

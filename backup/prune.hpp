@@ -12,6 +12,7 @@ enum class DryRun { no, yes };
 struct PruneResult {
   RetentionPlan plan;
   std::vector<std::string> removed;
+  std::vector<std::string> journal;  // what the journal's retention removes (or would): path and why
 };
 
 // The caller holds the folder's exclusive lock.

@@ -24,6 +24,7 @@ Command prune_command() {
                                  {"remove", result.plan.remove},
                                  {"reasons", result.plan.reasons},
                                  {"removed", result.removed},
+                                 {"journal", result.journal},
                                  {"dry_run", *dry_run}}
                       .dump(2));
       return core::ExitCode::ok;
@@ -31,6 +32,7 @@ Command prune_command() {
     for (const auto& id : result.plan.keep)
       ctx.out.info("keep    {}  ({})", id, fmt::join(result.plan.reasons.at(id), ", "));
     for (const auto& id : result.plan.remove) ctx.out.info("{} {}", *dry_run ? "would remove" : "removed", id);
+    for (const auto& j : result.journal) ctx.out.info("{} journal {}", *dry_run ? "would remove" : "removed", j);
     ctx.out.info("{} kept, {} {}", result.plan.keep.size(), result.plan.remove.size(),
                  *dry_run ? "would be removed (dry run)" : "removed");
     return core::ExitCode::ok;

@@ -198,8 +198,9 @@ void Follower::recover() {
   const auto epochs = store_.epochs();
   if (epochs.empty()) return;
   epoch_ = epochs.back();
-  position_ = epoch_->base_revision;
-  digest_ = epoch_->base;
+  const auto start = store_.chain_start(*epoch_);
+  position_ = start.revision;
+  digest_ = start.digest;
   for (const auto& seg : store_.segments(*epoch_)) {
     auto scan = scan_segment(seg.path);
     const bool continues = scan.start && scan.start->first_revision == position_ + 1 && digest_ &&

@@ -78,8 +78,9 @@ JournalCheck verify_journal(const JournalStore& store) {
     for (const auto& name : core::list_dir(epoch.dir))
       if (name.size() > 8 && name.substr(name.size() - 8) == ".damaged")
         c.problems.push_back(fmt::format("{}: a damaged segment, kept aside", (epoch.dir / name).string()));
-    std::int64_t position = epoch.base_revision;
-    std::optional<KeyspaceDigest> digest = epoch.base;
+    const auto start = store.chain_start(epoch);
+    std::int64_t position = start.revision;
+    std::optional<KeyspaceDigest> digest = start.digest;
     const auto segments = store.segments(epoch);
     for (std::size_t i = 0; i < segments.size(); ++i) {
       const auto& seg = segments[i];

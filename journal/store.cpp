@@ -108,6 +108,25 @@ std::vector<Gap> JournalStore::gaps() const {
   return out;
 }
 
+ChainStart JournalStore::chain_start(const EpochInfo& epoch) const {
+  const auto file = epoch.dir / "pruned.json";
+  if (!core::lstat_path(file)) return {epoch.base_revision, epoch.base};
+  try {
+    const auto j = json::parse(core::read_file(file));
+    return {j.at("revision").get<std::int64_t>(),
+            KeyspaceDigest::from_hex(j.at("digest").get<std::string>(), j.at("keys").get<std::int64_t>())};
+  } catch (const std::exception& e) {
+    throw core::Error(fmt::format("{}: {}", file.string(), e.what()));
+  }
+}
+
+void JournalStore::set_chain_start(const EpochInfo& epoch, const ChainStart& start) const {
+  core::write_file_atomic(epoch.dir / "pruned.json",
+                          json{{"revision", start.revision}, {"digest", start.digest.hex()}, {"keys", start.digest.keys}}
+                                  .dump(2) +
+                              "\n");
+}
+
 std::string Gap::text() const {
   if (!previous_cluster_id.empty() && previous_cluster_id != cluster_id)
     return fmt::format("etcd became cluster {} (restored or replaced): the history of cluster {} ends{}, the new one "

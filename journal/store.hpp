@@ -39,6 +39,13 @@ struct EpochInfo {
   static EpochInfo from_json(const nlohmann::json& j, const bfs::path& dir);
 };
 
+// Where an epoch's history that is still on disk begins: its base, or, once retention removed
+// its oldest segments, the start of the first one left (epoch-N/pruned.json).
+struct ChainStart {
+  std::int64_t revision = 0;
+  KeyspaceDigest digest;
+};
+
 struct SegmentFile {
   bfs::path path;
   SegmentName name;
@@ -73,6 +80,9 @@ class JournalStore {
   std::vector<SegmentFile> segments(const EpochInfo& epoch) const;
   // The gaps between the epochs.
   std::vector<Gap> gaps() const;
+  ChainStart chain_start(const EpochInfo& epoch) const;
+  // Records that the history of `epoch` on disk now begins at `start` (retention).
+  void set_chain_start(const EpochInfo& epoch, const ChainStart& start) const;
   // Numbers the epoch after the newest, writes its epoch.json durably, returns it.
   EpochInfo begin_epoch(EpochInfo info) const;
 

@@ -38,7 +38,8 @@ std::string ms_text(std::int64_t ms) { return ms > 0 ? core::iso_time(ms / 1000)
 
 // Full snapshots that hold this epoch's cluster at one of its revisions, from the generations
 // and from `kdr journal compact` (epoch-N/bases/<revision>.json).
-std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::EpochInfo& epoch) {
+std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::EpochInfo& epoch,
+                                  std::int64_t history_from) {
   std::vector<ReplayBase> out;
   try {
     for (const auto& g : core::Repository::open(ctx.backup_dir).generations()) {
@@ -51,7 +52,7 @@ std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::Epoch
       b.zstd = snap.value("compression", "none") == "zstd";
       b.revision = snap.value("revision", std::int64_t{0});
       b.db_sha256 = snap.value("db_sha256", "");
-      if (b.revision >= epoch.base_revision && core::lstat_path(b.file)) out.push_back(b);
+      if (b.revision >= history_from && core::lstat_path(b.file)) out.push_back(b);
     }
   } catch (const core::Error&) {
     // no backup folder: only the journal's own bases
@@ -67,7 +68,7 @@ std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::Epoch
         b.source = fmt::format("journal base {} (kdr journal compact)", b.revision);
         b.file = dir / j.at("file").get<std::string>();
         b.db_sha256 = j.value("db_sha256", "");
-        if (core::lstat_path(b.file)) out.push_back(b);
+        if (b.revision >= history_from && core::lstat_path(b.file)) out.push_back(b);
       } catch (const std::exception&) {
         // a base being written, or damaged: kdr journal verify says so
       }
@@ -79,7 +80,7 @@ std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::Epoch
 class RevisionWalk {
  public:
   explicit RevisionWalk(const journal::JournalStore& store, const journal::EpochInfo& epoch)
-      : segments_(store.segments(epoch)), position_(epoch.base_revision) {}
+      : segments_(store.segments(epoch)), position_(store.chain_start(epoch).revision) {}
 
   // The next whole revision's events; false at the end of what is whole.
   bool next(std::vector<Event>& group) {
@@ -130,8 +131,9 @@ struct EpochReach {
 EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& epoch, const ReplayTarget& target,
                  const std::vector<ReplayBase>& bases) {
   EpochReach r;
-  r.revision = epoch.base_revision;
-  r.digest = epoch.base;
+  const auto start = store.chain_start(epoch);
+  r.revision = start.revision;
+  r.digest = start.digest;
   std::set<std::int64_t> wanted;
   for (const auto& b : bases) wanted.insert(b.revision);
   if (wanted.count(r.revision)) r.events_at[r.revision] = 0;
@@ -157,8 +159,8 @@ EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& e
   return r;
 }
 
-std::string epoch_range(const journal::EpochInfo& e, std::int64_t last) {
-  return fmt::format("epoch {} holds revisions {} to {}", e.number, e.base_revision, last);
+std::string epoch_range(const journal::EpochInfo& e, std::int64_t from, std::int64_t last) {
+  return fmt::format("epoch {} holds revisions {} to {}", e.number, from, last);
 }
 
 // Keeps every lease of the private etcd alive while the replay runs: a lease from the base
@@ -294,16 +296,17 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
   std::string passed;  // what the newer epochs hold, for the message when nothing reaches the target
   for (auto it = epochs.rbegin(); it != epochs.rend(); ++it) {
     const auto& epoch = *it;
-    if (target.kind == ReplayTarget::Kind::revision && target.revision < epoch.base_revision) {
-      passed += fmt::format("; epoch {} begins at revision {}", epoch.number, epoch.base_revision);
+    const auto from = store.chain_start(epoch).revision;
+    if (target.kind == ReplayTarget::Kind::revision && target.revision < from) {
+      passed += fmt::format("; epoch {} begins at revision {}", epoch.number, from);
       continue;
     }
-    const auto bases = bases_for(ctx, epoch);
+    const auto bases = bases_for(ctx, epoch, from);
     const auto r = reach(store, epoch, target, bases);
     if (!r.reached) {
       // Revision numbers start again in a restored cluster: an older epoch may hold it.
       passed += target.kind == ReplayTarget::Kind::revision
-                    ? "; " + epoch_range(epoch, r.revision)
+                    ? "; " + epoch_range(epoch, from, r.revision)
                     : fmt::format("; epoch {} begins {}", epoch.number, ms_text(epoch.started_ms));
       continue;
     }
@@ -314,12 +317,12 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
     if (best == nullptr)
       throw core::Error(fmt::format("no full snapshot of cluster {} lies between revision {} and {}, where the journal's "
                                     "epoch {} could extend it: take one (kdr backup) or choose a later point",
-                                    epoch.cluster_id, epoch.base_revision, r.revision, epoch.number));
+                                    epoch.cluster_id, from, r.revision, epoch.number));
     ReplayPlan p;
     p.epoch = epoch;
     p.base = *best;
     p.target_revision = r.revision;
-    p.target_time_ms = r.revision > epoch.base_revision ? r.time_ms : 0;
+    p.target_time_ms = r.revision > from ? r.time_ms : 0;
     p.events = r.events - r.events_at.at(best->revision);
     p.digest = r.digest;
     return p;

@@ -86,4 +86,15 @@ assert_eq "$(jq -r '.etcd.full_because' "$(latest_gen)/meta.json")" "etcd.full_e
 config 'kubeconfig: ""'
 KDR_NOW=$(( $(date +%s) + 3700 )) expect_rc 0 kdr backup
 assert_contains "$(jq -r '.etcd.full_because' "$(latest_gen)/meta.json")" "min old (etcd.full_every_minutes: 60)"
+
+step "retention: the journal's history follows the full snapshots kept"
+config 'kubeconfig: ""
+retention: {keep_last: 1, hourly: 0, daily: 0, weekly: 0}'
+expect_rc 0 kdr prune --dry-run
+assert_contains "$OUT" "would remove journal $BACKUP/journal/epoch-000001 (epoch 1 (cluster"
+[ -d "$BACKUP/journal/epoch-000001" ] || fail "a dry run removed epoch 1"
+expect_rc 0 kdr prune
+[ ! -e "$BACKUP/journal/epoch-000001" ] || fail "epoch 1 (the cluster before the restore) was kept with no snapshot of it left"
+[ -d "$BACKUP/journal/epoch-000002" ] || fail "the current epoch was removed"
+expect_rc 0 kdr journal verify
 follower_stop

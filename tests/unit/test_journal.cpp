@@ -5,7 +5,9 @@
 
 #include "core/error.hpp"
 #include "core/etcd_watch.hpp"
+#include "journal/inspect.hpp"
 #include "journal/record.hpp"
+#include "journal/retention.hpp"
 #include "journal/segment.hpp"
 #include "journal/store.hpp"
 #include "restore/point_in_time.hpp"
@@ -239,4 +241,67 @@ TEST_CASE("a point to restore to: latest, a revision, or an RFC 3339 time") {
   CHECK_FALSE(restore::parse_rfc3339_ms("2026-11-28T08:17:08"));  // no zone: ambiguous
   CHECK_THROWS_WITH(restore::parse_replay_target("yesterday"), Catch::Contains("to=yesterday"));
   CHECK_THROWS_AS(restore::parse_replay_target("-5"), core::UsageError);
+}
+
+namespace {
+
+// An epoch of `cluster` from revision `base` with closed segments of `per_segment` puts each,
+// and an open one with `open_puts` more: key k<revision> = v.
+journal::EpochInfo make_epoch(const journal::JournalStore& store, const std::string& cluster, std::int64_t base,
+                              int closed, int per_segment, int open_puts) {
+  journal::EpochInfo info;
+  info.cluster_id = cluster;
+  info.base_revision = base;
+  auto epoch = store.begin_epoch(info);
+  KeyspaceDigest d;
+  std::int64_t rev = base;
+  for (int s = 0; s <= closed; ++s) {
+    if (s == closed && open_puts == 0) break;
+    journal::SegmentStart start;
+    start.epoch = epoch.number;
+    start.first_revision = rev + 1;
+    start.cluster_id = cluster;
+    start.before = d;
+    auto w = journal::SegmentWriter::create(epoch.dir, start);
+    const int n = s == closed ? open_puts : per_segment;
+    for (int i = 0; i < n; ++i) {
+      ++rev;
+      const auto e = put(rev, "k" + std::to_string(rev), "v", 1);
+      REQUIRE(journal::apply_to_digest(e, d));
+      w.append(journal::encode(e));
+    }
+    if (s < closed) w.close(journal::Checkpoint{rev, 0, d});
+    else w.sync();
+  }
+  return epoch;
+}
+
+}  // namespace
+
+TEST_CASE("journal retention keeps history from the oldest kept full snapshot on, and nothing older") {
+  test::TempDir tmp;
+  const journal::JournalStore store(tmp.path());
+  make_epoch(store, "c1", 10, 2, 10, 0);          // epoch 1: 11-20, 21-30, closed
+  const auto e2 = make_epoch(store, "c2", 5, 2, 5, 3);  // epoch 2: 6-10, 11-15, open 16-18
+
+  // No full snapshot of c1 kept: epoch 1 goes whole; epoch 2 keeps everything after its base 5.
+  auto plan = journal::plan_journal_prune(store, {{"c2", 5}});
+  REQUIRE(plan.remove.size() == 1);
+  CHECK(plan.remove[0].path.filename() == "epoch-000001");
+  // A base at 12: the segment 6-10 ends before it; 11-15 (which holds 12) and the open one stay.
+  plan = journal::plan_journal_prune(store, {{"c1", 25}, {"c2", 12}, {"c2", 40}});
+  REQUIRE(plan.remove.size() == 2);
+  CHECK(plan.remove[0].path.filename() == "00000000000000000011-00000000000000000020.seg");  // before 25
+  CHECK(plan.remove[1].path.filename() == "00000000000000000006-00000000000000000010.seg");
+  journal::apply_journal_prune(store, plan);
+  CHECK(store.chain_start(e2).revision == 10);
+  CHECK(store.chain_start(store.epochs()[0]).revision == 20);
+  // What is left still checks out whole: continuity and digests from the new start.
+  const auto check = journal::verify_journal(store);
+  CHECK(check.problems.empty());
+  CHECK(check.events == 10 + 5 + 3);
+  // The newest epoch is never removed, even with nothing kept.
+  plan = journal::plan_journal_prune(store, {});
+  REQUIRE(plan.remove.size() == 1);
+  CHECK(plan.remove[0].path.filename() == "epoch-000001");
 }
