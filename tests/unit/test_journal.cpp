@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/etcd_watch.hpp"
@@ -266,7 +267,7 @@ journal::EpochInfo make_epoch(const journal::JournalStore& store, const std::str
     const int n = s == closed ? open_puts : per_segment;
     for (int i = 0; i < n; ++i) {
       ++rev;
-      const auto e = put(rev, "k" + std::to_string(rev), "v", 1);
+      const auto e = put(rev, fmt::format("k{}", rev), "v", 1);
       REQUIRE(journal::apply_to_digest(e, d));
       w.append(journal::encode(e));
     }
