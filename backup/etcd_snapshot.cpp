@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/sha256.hpp"
+#include "core/static_pods.hpp"
 #include "core/progress.hpp"
 #include "core/tls_probe.hpp"
 #include "core/zstd_file.hpp"
@@ -349,6 +350,16 @@ std::optional<EtcdEndpointStatus> status_of(const core::Context& ctx, const Etcd
 }
 
 }  // namespace
+
+core::EtcdEndpoint client_endpoint(const EtcdTarget& target) {
+  return {target.endpoint, target.cacert, target.cert, target.key};
+}
+
+core::EtcdEndpoint node_etcd_endpoint(const core::Context& ctx) {
+  const auto layout =
+      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+  return client_endpoint(etcd_target(ctx, layout));
+}
 
 std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint64_t db_size) {
   const double gibs = std::ceil(static_cast<double>(db_size) / static_cast<double>(gib));

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
+#include "core/etcd_client.hpp"
 #include "core/control_plane.hpp"
 #include "core/etcd_layout.hpp"
 #include "core/process.hpp"
@@ -80,6 +81,10 @@ core::ProcessResult run_etcdctl(const core::Context& ctx, const EtcdTarget& targ
 // Where and how to reach etcd: the layout's endpoints and client certificate (the config
 // overrides both, core/etcd_layout.hpp).
 EtcdTarget etcd_target(const core::Context& ctx, const core::EtcdLayout& layout);
+// The same target for kdr's own gateway client (core/etcd_client.hpp).
+core::EtcdEndpoint client_endpoint(const EtcdTarget& target);
+// The node's etcd as the layout finds it now, for the gateway client.
+core::EtcdEndpoint node_etcd_endpoint(const core::Context& ctx);
 
 // The snapshot may take this long: base + per GiB of database.
 std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint64_t db_size);

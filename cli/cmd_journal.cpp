@@ -10,8 +10,6 @@
 
 #include "backup/etcd_snapshot.hpp"
 #include "cli/command.hpp"
-#include "core/etcd_layout.hpp"
-#include "core/static_pods.hpp"
 #include "core/error.hpp"
 #include "core/generation.hpp"
 #include "core/repository.hpp"
@@ -223,13 +221,8 @@ Command journal_command() {
     find->callback([f] { f->action = "find"; });
   };
   c.run = [f](const core::Context& ctx) {
-    if (f->action == "run") {
-      // The same member and client certificate as the snapshot.
-      const auto layout =
-          core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
-      const auto t = backup::etcd_target(ctx, layout);
-      return journal::run_follower(ctx, {t.endpoint, t.cacert, t.cert, t.key});
-    }
+    // The same member and client certificate as the snapshot.
+    if (f->action == "run") return journal::run_follower(ctx, backup::node_etcd_endpoint(ctx));
     if (f->action == "start") return start_detached(ctx);
     if (f->action == "status") return show_status(ctx);
     if (f->action == "verify") return run_verify(ctx);

@@ -26,14 +26,6 @@ KeySelection selection_of(const PlannedStep& s) {
 
 bool overwrite_of(const PlannedStep& s) { return s.args.value("overwrite", "false") == "true"; }
 
-// The node's etcd, where the layout finds it, with its client certificate.
-core::EtcdEndpoint live_endpoint(const core::Context& ctx) {
-  const auto layout =
-      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
-  const auto t = backup::etcd_target(ctx, layout);
-  return {t.endpoint, t.cacert, t.cert, t.key};
-}
-
 json generation_snapshot(const Runner& r) {
   const auto snap = r.gen.meta.extra.value("etcd", json::object()).value("snapshot", json());
   if (!snap.is_object())
@@ -113,7 +105,7 @@ void check_etcd_put_keys(Runner& r, const PlannedStep& s, Preflight& pf) {
   for (const auto& p : sel.prefixes)
     if (p.empty() || p.front() != '/' || p == "/")
       pf.fails.push_back(fmt::format("prefix '{}': expected a key prefix such as /registry/configmaps/NAMESPACE/", p));
-  const auto endpoint = live_endpoint(r.ctx);
+  const auto endpoint = backup::node_etcd_endpoint(r.ctx);
   core::EtcdClient live(endpoint);
   try {
     const auto st = live.status();
@@ -149,7 +141,7 @@ void check_etcd_put_keys(Runner& r, const PlannedStep& s, Preflight& pf) {
 }
 
 void run_etcd_put_keys(Runner& r, const PlannedStep& s) {
-  const auto endpoint = live_endpoint(r.ctx);
+  const auto endpoint = backup::node_etcd_endpoint(r.ctx);
   core::EtcdClient live(endpoint);
   const auto read = read_keys(r, s, live);
   const auto& plan = read.plan;
@@ -189,7 +181,7 @@ void run_etcd_put_keys(Runner& r, const PlannedStep& s) {
 }
 
 void undo_etcd_put(Runner& r, const Action& a) {
-  auto endpoint = live_endpoint(r.ctx);
+  auto endpoint = backup::node_etcd_endpoint(r.ctx);
   if (!a.to.empty()) endpoint.url = a.to;  // where the restore wrote it
   core::EtcdClient live(endpoint);
   const auto key = core::base64_decode(a.etcd.value("key", ""));

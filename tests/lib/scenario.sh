@@ -207,3 +207,28 @@ live_keyspace() {
   if [ -n "${1:-}" ]; then sandbox_etcdctl "$ROOT" get "" --prefix --rev="$1" -w json | keyspace_lines
   else sandbox_etcdctl "$ROOT" get "" --prefix -w json | keyspace_lines; fi
 }
+
+# The change journal's follower for the node (kdr itself, not a subshell, so that signals reach
+# it); its output goes to $T/follower.log.
+#   start_follower [BACKUP_DIR]   stop_follower [SIGNAL]   wait_caught_up
+FOLLOWER=
+start_follower() {
+  "$KDR_BIN" --root "$ROOT" --backup-dir "${1:-$BACKUP}" journal run >>"$T/follower.log" 2>&1 &
+  FOLLOWER=$!
+  SCENARIO_BG_PIDS+=("$FOLLOWER")
+}
+stop_follower() {
+  kill "-${1:-TERM}" "$FOLLOWER" 2>/dev/null || true
+  wait "$FOLLOWER" 2>/dev/null || true
+}
+# wait_caught_up: until the journal in $BACKUP holds etcd's current revision.
+wait_caught_up() {
+  local want i
+  want=$(etcd_revision)
+  for i in $(seq 1 150); do
+    [ "$(kdr journal status --json | jq '.state.position')" = "$want" ] && return 0
+    sleep 0.2
+  done
+  tail -20 "$T/follower.log" >&2
+  fail "the journal did not reach revision $want (at $(kdr journal status --json | jq '.state.position'))"
+}

@@ -34,17 +34,11 @@ done
 kill -KILL "$writer" 2>/dev/null || true
 wait "$writer" 2>/dev/null || true
 
-"$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" journal run >"$T/last.out" 2>&1 &
-last=$!
-SCENARIO_BG_PIDS+=("$last")
+start_follower
+wait_caught_up
 want=$(etcd_revision)
-for w in $(seq 1 150); do
-  [ "$(kdr journal status --json | jq '.state.position // 0')" -ge "$want" ] && break
-  sleep 0.2
-done
-kill -TERM "$last"
-wait "$last" 2>/dev/null || true
-grep -q "a torn end was dropped" "$T/last.out" && torn=$((torn + 1))
+stop_follower TERM
+grep -q "a torn end was dropped" "$T/follower.log" && torn=$((torn + 1))
 expect_rc 0 kdr journal verify
 events=$(kdr journal verify --json | jq '.events')
 assert_eq "$events" "$((want - base))" "events journaled (one per revision since the base, after $n kills)"

@@ -10,22 +10,6 @@ make_running_node
 config 'kubeconfig: ""
 journal: {checkpoint_s: 1}'
 
-FOLLOWER=
-follower_start() {
-  "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" journal run >>"$T/follower.log" 2>&1 &
-  FOLLOWER=$!
-  SCENARIO_BG_PIDS+=("$FOLLOWER")
-}
-follower_stop() { kill -TERM "$FOLLOWER" 2>/dev/null || true; wait "$FOLLOWER" 2>/dev/null || true; }
-wait_caught_up() {
-  local want i
-  want=$(etcd_revision)
-  for i in $(seq 1 150); do
-    [ "$(kdr journal status --json | jq '.state.position')" = "$want" ] && return 0
-    sleep 0.2
-  done
-  fail "the journal did not reach revision $want"
-}
 writes() { local i; for i in $(seq "$1" "$2"); do sandbox_etcdctl "$ROOT" put "/registry/configmaps/app/cm-$((i % 5))" "v$i" >/dev/null; done; }
 
 step "without a journal, every run takes a full snapshot and copies etcd's data dir"
@@ -35,7 +19,7 @@ full=$(latest_gen)
 jq -e '.sources[] | select(.path == "/var/lib/etcd")' "$full/meta.json" >/dev/null || fail "etcd's data dir not copied"
 
 step "with the follower: the run records the journal's position, no snapshot, no raw bbolt copy"
-follower_start
+start_follower
 wait_caught_up
 writes 1 30
 rev=$(etcd_revision)
@@ -68,14 +52,14 @@ live_keyspace > "$T/restored.txt"
 # what etcd held at the generation's revision: the keys as written up to it
 diff <(grep -v stamp "$T/at-backup.txt") <(grep -v stamp "$T/restored.txt") >&2 ||
   fail "the restored keyspace is not etcd's at revision $covered"
-follower_stop
+stop_follower
 
 step "a full snapshot again: the follower not running, full_every_minutes: 0, or an old full snapshot"
 expect_rc 0 kdr -v backup
 assert_eq "$(jq -r '.etcd.full_because' "$(latest_gen)/meta.json")" "the journal's follower does not run" "why a full one"
 [ -f "$(latest_gen)/etcd/snapshot.db" ] || fail "no snapshot with the follower stopped"
 new_full=$(basename "$(latest_gen)")
-follower_start  # etcd was restored (a new cluster, a new epoch): that snapshot is the epoch's base
+start_follower  # etcd was restored (a new cluster, a new epoch): that snapshot is the epoch's base
 wait_caught_up
 expect_rc 0 kdr backup
 assert_eq "$(jq -r '.etcd.journal.base_generation' "$(latest_gen)/meta.json")" "$new_full" "the next run extends it"
@@ -97,4 +81,4 @@ expect_rc 0 kdr prune
 [ ! -e "$BACKUP/journal/epoch-000001" ] || fail "epoch 1 (the cluster before the restore) was kept with no snapshot of it left"
 [ -d "$BACKUP/journal/epoch-000002" ] || fail "the current epoch was removed"
 expect_rc 0 kdr journal verify
-follower_stop
+stop_follower

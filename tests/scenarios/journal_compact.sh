@@ -9,23 +9,9 @@ make_running_node
 config 'kubeconfig: ""
 journal: {checkpoint_s: 1}'
 
-follower_start() {
-  "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" journal run >>"$T/follower.log" 2>&1 &
-  SCENARIO_BG_PIDS+=("$!")
-}
-wait_caught_up() {
-  local want i
-  want=$(etcd_revision)
-  for i in $(seq 1 150); do
-    [ "$(kdr journal status --json | jq '.state.position')" = "$want" ] && return 0
-    sleep 0.2
-  done
-  fail "the journal did not reach revision $want"
-}
-
 step "a backup, then the follower and a writer: puts, overwrites, deletes, binary values, leases"
 expect_rc 0 kdr backup
-follower_start
+start_follower
 wait_caught_up
 lease=$(sandbox_etcdctl "$ROOT" lease grant 600 | awk '{print $2}')
 for i in $(seq 1 60); do

@@ -11,28 +11,7 @@ make_running_node
 config 'kubeconfig: ""
 journal: {checkpoint_s: 1, sync_ms: 50}'
 
-FOLLOWER=
-start_follower() {  # start_follower [BACKUP_DIR]
-  "$KDR_BIN" --root "$ROOT" --backup-dir "${1:-$BACKUP}" journal run >>"$T/follower.log" 2>&1 &
-  FOLLOWER=$!
-  SCENARIO_BG_PIDS+=("$FOLLOWER")
-}
-stop_follower() {  # stop_follower [SIGNAL]
-  kill "-${1:-TERM}" "$FOLLOWER" 2>/dev/null || true
-  wait "$FOLLOWER" 2>/dev/null || true
-}
 status_json() { kdr journal status --json; }
-# wait_caught_up: until the journal holds etcd's current revision.
-wait_caught_up() {
-  local want i
-  want=$(etcd_revision)
-  for i in $(seq 1 150); do
-    [ "$(status_json | jq '.state.position')" = "$want" ] && return 0
-    sleep 0.2
-  done
-  tail -20 "$T/follower.log" >&2
-  fail "the journal did not reach revision $want (at $(status_json | jq '.state.position'))"
-}
 writes() {  # writes FROM TO: puts, overwrites and deletes
   local i
   for i in $(seq "$1" "$2"); do

@@ -11,22 +11,6 @@ make_running_node
 config 'kubeconfig: ""
 journal: {checkpoint_s: 1}'
 
-FOLLOWER=
-follower_start() {
-  "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" journal run >>"$T/follower.log" 2>&1 &
-  FOLLOWER=$!
-  SCENARIO_BG_PIDS+=("$FOLLOWER")
-}
-follower_stop() { kill -TERM "$FOLLOWER" 2>/dev/null || true; wait "$FOLLOWER" 2>/dev/null || true; }
-wait_caught_up() {
-  local want i
-  want=$(etcd_revision)
-  for i in $(seq 1 150); do
-    [ "$(kdr journal status --json | jq '.state.position')" = "$want" ] && return 0
-    sleep 0.2
-  done
-  fail "the journal did not reach revision $want"
-}
 restore_to() {  # restore_to TARGET: the whole playbook, as an operator runs it
   expect_rc 0 kdr restore restore-etcd-snapshot --yes --set to="$1" --set accept_loss=true
   sandbox_wait_etcd "$ROOT" 60
@@ -35,7 +19,7 @@ restore_to() {  # restore_to TARGET: the whole playbook, as an operator runs it
 step "a backup, the follower, and a steady writer"
 expect_rc 0 kdr backup
 base_rev=$(jq '.etcd.snapshot.revision' "$(latest_gen)/meta.json")
-follower_start
+start_follower
 wait_caught_up
 lease=$(sandbox_etcdctl "$ROOT" lease grant 900 | awk '{print $2}')
 times=() time_revs=()
@@ -72,7 +56,7 @@ done
 echo "targets: ${targets[*]}"
 
 step "the node loses etcd; the journal stops where it is"
-follower_stop
+stop_follower
 expect_rc 0 kdr journal verify
 
 for k in "${!targets[@]}"; do
@@ -93,7 +77,7 @@ assert_contains "$OUT" "expected latest, a revision number, or an RFC 3339 time"
 
 step "RPO: a stamp every 50 ms, etcd SIGKILLed and its data dir destroyed, to=latest"
 expect_rc 0 kdr backup
-follower_start
+start_follower
 wait_caught_up
 (
   while :; do
@@ -110,7 +94,7 @@ kill -KILL "$stamper" 2>/dev/null || true
 sandbox_stop_kubelet "$ROOT"  # it would start etcd again
 rm -rf "$ROOT/var/lib/etcd"
 sleep 2
-follower_stop
+stop_follower
 sandbox_start_kubelet "$ROOT"
 expect_rc 0 kdr restore restore-etcd-snapshot --yes --set to=latest --set accept_loss=true
 sandbox_wait_etcd "$ROOT" 60
