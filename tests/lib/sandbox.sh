@@ -40,10 +40,15 @@ sandbox_etcd_minor() { etcd --version | sed -n 's/^etcd Version: \([0-9]*\.[0-9]
 SANDBOX_ETCD_PIDS=()
 SANDBOX_KUBELET_PIDS=()
 
+# _sandbox_free_port: a port nothing listens on, below the kernel's ephemeral range, so
+# that no outgoing connection of a test running beside this one can hold it when etcd binds.
 _sandbox_free_port() {
-  local port
+  local port low=15000 high=32767
+  read -r high _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  high=$(( high - 1 ))
+  [ "$high" -gt $(( low + 1000 )) ] || low=$(( high - 1000 ))
   while :; do
-    port=$(( 20000 + RANDOM % 30000 ))
+    port=$(( low + RANDOM % (high - low) ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return
