@@ -35,7 +35,7 @@ void write_backup_metrics(const core::Context& ctx, core::ExitCode code, double 
       m.gauge("kdr_etcd_snapshot_timestamp_seconds", "Start time of the newest generation with an etcd snapshot.",
               static_cast<double>(it->meta->time));
       m.gauge("kdr_etcd_snapshot_revision", "etcd revision of the newest snapshot.", snap.value("revision", 0.0));
-      m.gauge("kdr_etcd_snapshot_keys", "Keys in the newest snapshot (snapshot status totalKey).", snap.value("total_keys", 0.0));
+      m.gauge("kdr_etcd_snapshot_keys", "Key revisions in the newest snapshot (every pair in its database, as snapshot status counts totalKey).", snap.value("total_keys", 0.0));
       m.gauge("kdr_etcd_snapshot_bytes", "Size of the newest snapshot.", snap.value("db_size", 0.0));
       break;
     }

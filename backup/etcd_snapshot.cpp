@@ -9,6 +9,7 @@
 #include <cmath>
 #include <thread>
 
+#include "core/bbolt.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/sha256.hpp"
@@ -265,7 +266,6 @@ json SnapshotInfo::to_json() const {
           {"db_size", db_size},   {"db_sha256", db_sha256},
           {"revision", revision}, {"total_keys", total_keys},
           {"keys", keys ? json(*keys) : json(nullptr)},
-          {"etcd_hash", etcd_hash}, {"status_tool", status_tool},
           {"endpoint", endpoint}, {"server_version", server_version},
           {"cluster_id", cluster_id}, {"member_id", member_id},
           {"duration_s", duration_s}};
@@ -418,45 +418,34 @@ std::optional<json> member_list(const core::Context& ctx, const EtcdTarget& targ
   }
 }
 
-std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision) {
-  // A range over every key with limit 1: etcd answers with the total count.
-  std::vector<std::string> command = {"get", "", "--from-key", "--keys-only", "--limit", "1", "-w", "json"};
-  if (revision > 0) command.push_back(fmt::format("--rev={}", revision));
-  auto r = run_etcdctl(ctx, target, command, std::chrono::seconds(30), std::chrono::seconds(45));
-  if (!r.ok()) return std::nullopt;
+std::optional<std::uint64_t> count_keys(const core::Context&, const EtcdTarget& target, std::int64_t revision) {
   try {
-    return json::parse(r.out).value("count", std::uint64_t{0});
-  } catch (const json::exception&) {
+    core::EtcdClient client(client_endpoint(target), std::chrono::seconds(30));
+    return client.count("", revision);
+  } catch (const core::Error&) {
     return std::nullopt;
   }
 }
 
-// `snapshot status -w json` with etcdutl when it is there (3.5+), else etcdctl (3.4).
-std::optional<json> snapshot_status(const core::Context& ctx, const path& file, std::string& tool, std::string& error) {
-  std::vector<std::string> argv;
-  const auto& etcdutl = ctx.config.etcd.etcdutl;
-  if (!etcdutl.empty() && !core::find_program(etcdutl.front()).empty()) {
-    argv = etcdutl;
-    tool = "etcdutl";
-  } else {
-    argv = ctx.config.etcd.etcdctl;
-    tool = "etcdctl";
+SnapshotFacts read_snapshot_facts(const path& file) {
+  const auto db = core::read_bolt(file);
+  SnapshotFacts facts;
+  facts.total_keys = db.entries();
+  const auto* keys = db.bucket("key");
+  if (keys == nullptr)
+    throw core::Error(fmt::format("{}: not an etcd database: it has no \"key\" bucket", file.string()));
+  facts.key_revisions = keys->entries;
+  // etcd's keys there are revisions: 8 bytes big-endian main revision, '_', 8 bytes sub.
+  const auto& last = keys->last_key;
+  if (!last.empty()) {
+    if (last.size() < 17 || last[8] != '_')
+      throw core::Error(fmt::format("{}: not an etcd database: the key bucket's last key is not a revision",
+                                    file.string()));
+    std::uint64_t main = 0;
+    for (int i = 0; i < 8; ++i) main = (main << 8) | static_cast<unsigned char>(last[static_cast<std::size_t>(i)]);
+    facts.revision = static_cast<std::int64_t>(main);
   }
-  argv.insert(argv.end(), {"snapshot", "status", file.string(), "-w", "json"});
-  core::ProcessOptions opts;
-  opts.env["ETCDCTL_API"] = "3";
-  opts.timeout = std::chrono::minutes(5);
-  auto r = core::run_process(argv, opts);
-  if (!r.ok()) {
-    error = fmt::format("{} snapshot status failed: {}", tool, r.started ? last_line(r.err) : r.start_error);
-    return std::nullopt;
-  }
-  try {
-    return json::parse(r.out);
-  } catch (const json::exception&) {
-    error = fmt::format("{} snapshot status printed something that is not JSON: {}", tool, last_line(r.out));
-    return std::nullopt;
-  }
+  return facts;
 }
 
 TrailerCheck check_snapshot_trailer(const path& file) {
@@ -535,16 +524,15 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     }
     info.db_size = trailer.size;
     info.db_sha256 = trailer.file_sha256;
-    std::string tool, error;
-    auto st = snapshot_status(ctx, tmp, tool, error);
-    if (!st) {
+    SnapshotFacts facts;
+    try {
+      facts = read_snapshot_facts(tmp);
+    } catch (const core::Error& e) {
       cleanup();
-      return fail(SnapshotFailure::invalid, "etcd snapshot rejected: " + error);
+      return fail(SnapshotFailure::invalid, fmt::format("etcd snapshot rejected: {}", e.what()));
     }
-    info.status_tool = tool;
-    info.revision = st->value("revision", std::int64_t{0});
-    info.total_keys = st->value("totalKey", std::uint64_t{0});
-    info.etcd_hash = st->value("hash", std::uint64_t{0});
+    info.revision = facts.revision;
+    info.total_keys = facts.total_keys;
     info.keys = count_keys(ctx, target, info.revision);
     if (::chmod(tmp.c_str(), 0600) != 0) core::throw_errno("chmod", tmp.string(), errno);
     if (ctx.config.etcd.compression == "zstd") {

@@ -1,5 +1,5 @@
 // The consistent etcd snapshot of a generation: `etcdctl snapshot save` into a temporary
-// name, renamed into place only once its SHA-256 trailer and `snapshot status` check out,
+// name, renamed into place only once its SHA-256 trailer and its bbolt structure check out,
 // optionally compressed with zstd. Failures are classified so the operator knows what to
 // fix: etcdctl missing, certificate refused, etcd unreachable, timeout, bad snapshot.
 #pragma once
@@ -34,10 +34,8 @@ struct SnapshotInfo {
   std::uint64_t db_size = 0;  // the snapshot itself (uncompressed)
   std::string db_sha256;
   std::int64_t revision = 0;
-  std::uint64_t total_keys = 0;  // key revisions in the db, as `snapshot status` counts them
+  std::uint64_t total_keys = 0;  // pairs in every bucket, as `snapshot status` counts them
   std::optional<std::uint64_t> keys;  // live keys at `revision` (what a restore must serve)
-  std::uint64_t etcd_hash = 0;  // as `snapshot status` prints it
-  std::string status_tool;      // which tool checked it
   std::string endpoint;
   std::string server_version;
   std::string cluster_id;  // of the cluster that served it (hex)
@@ -100,16 +98,23 @@ std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, Etcd
 SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target, const EtcdEndpointStatus& status,
                               const core::bfs::path& generation_dir);
 
-// `snapshot status -w json` of a snapshot file, with etcdutl when it is installed (3.5+),
-// else etcdctl (3.4). Empty on failure, with `error` saying why; `tool` names the one used.
-std::optional<nlohmann::json> snapshot_status(const core::Context& ctx, const core::bfs::path& file, std::string& tool,
-                                              std::string& error);
+// What a snapshot file holds, read by kdr itself (core/bbolt.hpp) instead of `snapshot
+// status`, which maps the whole database and walks every page: the revision (the greatest in
+// etcd's key bucket) and the pairs in every bucket (totalKey). Throws Error naming the file
+// when it is not a whole etcd database.
+struct SnapshotFacts {
+  std::int64_t revision = 0;
+  std::uint64_t total_keys = 0;
+  std::uint64_t key_revisions = 0;  // in the key bucket alone
+};
+SnapshotFacts read_snapshot_facts(const core::bfs::path& file);
 
 // The cluster's members as etcd lists them: [{id (hex), name, peer_urls, client_urls,
 // learner}]; empty on failure. A restore of etcd elsewhere (external etcd) names them.
 std::optional<nlohmann::json> member_list(const core::Context& ctx, const EtcdTarget& target);
 
-// The number of live keys at `revision` (0: now), counted by etcd itself; empty on failure.
+// The number of live keys at `revision` (0: now), counted by etcd itself (a count-only range
+// through the gateway); empty on failure.
 std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision);
 // Throws Error when the backup disk has less than `needed` bytes free.
 void check_free_space(const core::bfs::path& backup_dir, std::uint64_t needed);

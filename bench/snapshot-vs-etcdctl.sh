@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kdr's etcd snapshot step beside a plain `etcdctl snapshot save` of the same database,
 # in the same run. kdr's step: endpoint status, snapshot save to a temporary name, the
-# SHA-256 trailer check, `snapshot status`, rename, and the generation's syncfs. Prints
+# SHA-256 trailer check, kdr's own read of the bbolt structure, the live key count at the
+# snapshot's revision, rename, and the generation's syncfs. Prints
 # the median of several runs as a Markdown table.
 #
 #   bench/snapshot-vs-etcdctl.sh [--quick] [--size-mb N] [--kdr PATH]
@@ -57,6 +58,6 @@ printf '| etcdctl snapshot save | %s | %s |\n' "$et" "$(bench_mb "$em")"
 printf '| kdr backup (snapshot only) | %s | %s |\n' "$kt" "$(bench_mb "$km")"
 echo
 awk -v k="$kt" -v s="$step" -v e="$et" 'BEGIN {
-  printf "kdr'"'"'s snapshot step (status, save, trailer check, snapshot status, rename; from meta.json): %s s\n", s
+  printf "kdr'"'"'s snapshot step (status, save, trailer check, bbolt read, key count, rename; from meta.json): %s s\n", s
   printf "the step adds %.0f%% on top of etcdctl snapshot save (target: at most 10%%); the whole run adds %.0f%%\n", (s / e - 1) * 100, (k / e - 1) * 100 }'
-echo "peak RSS counts child processes: etcdctl snapshot status maps the whole database"
+echo "peak RSS counts child processes (etcdctl snapshot save among them)"

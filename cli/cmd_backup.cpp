@@ -132,9 +132,9 @@ Command backup_command() {
                  human_bytes(g.bytes_linked), g.warnings.size(), g.duration_s);
     const auto& etcd = g.extra.value("etcd", nlohmann::json::object());
     if (const auto& snap = etcd.value("snapshot", nlohmann::json()); snap.is_object())
-      ctx.out.info("etcd snapshot: revision {}, {}, {} ({}, checked with {}, {:.1f} s)",
+      ctx.out.info("etcd snapshot: revision {}, {}, {} ({}, trailer and structure checked, {:.1f} s)",
                    snap.value("revision", 0), backup::snapshot_keys_text(snap), human_bytes(snap.value("db_size", 0ull)),
-                   snap.value("file", ""), snap.value("status_tool", ""), snap.value("duration_s", 0.0));
+                   snap.value("file", ""), snap.value("duration_s", 0.0));
     else if (const auto& j = etcd.value("journal", nlohmann::json()); j.is_object())
       ctx.out.info("etcd: the change journal holds every change up to revision {} (epoch {}, extending the full snapshot "
                    "of generation {}); no snapshot needed in this run",

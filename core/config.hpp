@@ -29,7 +29,7 @@ struct EtcdConfig {
   std::string cert;
   std::string key;
   std::vector<std::string> etcdctl;  // argv prefix, e.g. [etcdctl] or [/opt/etcd/etcdctl]
-  std::vector<std::string> etcdutl;  // for `snapshot status` with etcd 3.5+, when present
+  std::vector<std::string> etcdutl;  // for `snapshot restore` with etcd 3.5+, when present
   std::vector<std::string> server;   // the etcd server, to open a snapshot privately
   int timeout_base_s = 60;           // snapshot timeout: base + per GiB of database
   int timeout_per_gib_s = 120;

@@ -198,6 +198,14 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
   return revision;
 }
 
+std::uint64_t EtcdClient::count(const std::string& prefix, std::int64_t revision) {
+  json body = {{"key", base64_encode(prefix.empty() ? std::string(1, '\0') : prefix)},
+               {"range_end", base64_encode(etcd_prefix_end(prefix))},
+               {"count_only", true}};
+  if (revision > 0) body["revision"] = std::to_string(revision);
+  return static_cast<std::uint64_t>(gateway_number(call("/v3/kv/range", body), "count"));
+}
+
 std::optional<EtcdKeyValue> EtcdClient::get(const std::string& key) {
   const auto j = call("/v3/kv/range", {{"key", base64_encode(key)}});
   const auto kvs = j.value("kvs", json::array());

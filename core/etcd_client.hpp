@@ -98,6 +98,9 @@ class EtcdClient {
   // The same, one key at a time, without holding them all; the revision read at.
   std::int64_t scan(const std::string& prefix, const EtcdRangeOptions& options,
                     const std::function<void(EtcdKeyValue&&)>& each);
+  // How many keys start with `prefix` ("" every key) at `revision` (0: now): a count-only
+  // range, so etcd sends no key.
+  std::uint64_t count(const std::string& prefix, std::int64_t revision = 0);
   std::optional<EtcdKeyValue> get(const std::string& key);
   // One transaction: put `value` at `key` if the key's mod_revision is `expected` (0: the key
   // does not exist). The revision it was written at; empty when the comparison failed.

@@ -92,7 +92,7 @@ kdr backup
 G1=$(readlink -f "$BACKUP/latest")
 
 echo "The generation holds a consistent etcd snapshot besides the raw files:"
-jq -c '.etcd.snapshot | {revision, total_keys, db_size, status_tool}' "$G1/meta.json"
+jq -c '.etcd.snapshot | {revision, keys, total_keys, db_size}' "$G1/meta.json"
 
 say "4. Verify the generation: its own integrity, against the live node, the snapshot, the certificates"
 kdr verify

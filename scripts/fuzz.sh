@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of operator- or disk-supplied text with libFuzzer (clang 14 from
 # Debian), under AddressSanitizer and UBSan: the config, playbooks, static pod manifests,
-# a generation's manifest.jsonl and meta.json, and a restore's journal. A target fails on
+# a generation's manifest.jsonl and meta.json, a restore's journal, the change journal's
+# segment records and etcd's bbolt database (the snapshot's revision and key count). A target fails on
 # a crash, a leak, an input taking over 5 s (a hang), more than 2 GiB of memory, or a
 # rejection that is not kdr's own error naming the input (tests/fuzz/fuzz_check.hpp).
 #
@@ -26,7 +27,7 @@ done
 command -v clang++-14 >/dev/null || { echo "fuzz: clang++-14 is missing (scripts/install-deps.sh installs it)" >&2; exit 2; }
 
 build=$src/build-fuzz
-targets=(config playbook static_pod manifest meta journal)
+targets=(config playbook static_pod manifest meta journal segment bbolt)
 [ -z "$only" ] || targets=("$only")
 echo "== build the fuzz targets with clang (libFuzzer, ASan, UBSan)"
 cmake -S "$src" -B "$build" -DCMAKE_CXX_COMPILER=clang++-14 -DKDR_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

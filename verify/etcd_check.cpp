@@ -63,19 +63,21 @@ EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g,
       findings.add(Severity::error, check_name, "content", file, "the snapshot differs from the one recorded at backup time");
       return check;
     }
-    std::string tool, error;
-    const auto status = backup::snapshot_status(ctx, path, tool, error);
-    if (!status) {
-      findings.add(Severity::error, check_name, "status", file, error);
+    backup::SnapshotFacts facts;
+    try {
+      facts = backup::read_snapshot_facts(path);
+    } catch (const core::Error& e) {
+      findings.add(Severity::error, check_name, "structure", file, e.what());
       return check;
     }
-    check.revision = status->value("revision", std::int64_t{0});
-    check.total_keys = status->value("totalKey", std::uint64_t{0});
+    check.revision = facts.revision;
+    check.total_keys = facts.total_keys;
     const auto want_rev = snap.value("revision", std::int64_t{0});
     const auto want_keys = snap.value("total_keys", std::uint64_t{0});
     if (check.revision != want_rev || check.total_keys != want_keys) {
-      findings.add(Severity::error, check_name, "status", file,
-                   fmt::format("{} reads revision {} with {} keys; the backup recorded revision {} with {} keys", tool,
+      findings.add(Severity::error, check_name, "structure", file,
+                   fmt::format("the database reads revision {} with {} key revisions; the backup recorded revision {} "
+                               "with {}",
                                check.revision, check.total_keys, want_rev, want_keys));
       return check;
     }

@@ -2,11 +2,16 @@
 // target with KDR_FUZZ_TARGET set (tests/fuzz/CMakeLists.txt).
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <variant>
 
+#include "core/bbolt.hpp"
 #include "core/config.hpp"
 #include "core/generation.hpp"
 #include "core/manifest.hpp"
 #include "core/static_pods.hpp"
+#include "journal/record.hpp"
 #include "restore/journal.hpp"
 #include "restore/playbook.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
@@ -28,6 +33,20 @@ void parse_one(std::string_view text) {
   (void)core::GenerationMeta::parse(text, origin);
 #elif KDR_FUZZ_TARGET == 6
   (void)restore::summarize_journal(text, origin);
+#elif KDR_FUZZ_TARGET == 7
+  // A change journal segment's records, as the reader decodes them one after the other: a
+  // record that does not decode is a status, never an exception.
+  journal::KeyspaceDigest digest;
+  std::size_t pos = text.rfind(journal::segment_magic, 0) == 0 ? journal::segment_magic.size() : 0;
+  while (pos < text.size()) {
+    const auto d = journal::decode(text.substr(pos));
+    if (d.status != journal::DecodeStatus::ok) break;
+    if (d.size == 0 || d.size > text.size() - pos) std::abort();
+    if (const auto* e = std::get_if<journal::Event>(&d.record)) (void)journal::apply_to_digest(*e, digest);
+    pos += d.size;
+  }
+#elif KDR_FUZZ_TARGET == 8
+  (void)core::read_bolt_bytes(std::string(text), origin);
 #else
 #error "KDR_FUZZ_TARGET must name a parser"
 #endif

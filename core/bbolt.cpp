@@ -1,0 +1,327 @@
+#include "core/bbolt.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <functional>
+#include <optional>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace kdr::core {
+
+namespace {
+
+constexpr std::uint32_t bolt_magic = 0xED0CDAED;
+constexpr std::uint32_t bolt_version = 2;
+constexpr std::size_t page_header_size = 16;
+constexpr std::size_t meta_size = 64;
+constexpr std::size_t element_size = 16;
+constexpr std::uint16_t branch_flag = 0x01;
+constexpr std::uint16_t leaf_flag = 0x02;
+constexpr std::uint16_t meta_flag = 0x04;
+constexpr std::uint32_t bucket_leaf_flag = 0x01;
+constexpr int max_depth = 64;
+
+std::uint64_t le(const char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+std::uint16_t le16(const char* p) { return static_cast<std::uint16_t>(le(p, 2)); }
+std::uint32_t le32(const char* p) { return static_cast<std::uint32_t>(le(p, 4)); }
+std::uint64_t le64(const char* p) { return le(p, 8); }
+
+std::uint64_t fnv64a(const char* p, std::size_t n) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= static_cast<unsigned char>(p[i]);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+struct PageHeader {
+  std::uint64_t id = 0;
+  std::uint16_t flags = 0;
+  std::uint16_t count = 0;
+  std::uint32_t overflow = 0;
+};
+
+PageHeader parse_header(const std::string& bytes) {
+  return {le64(bytes.data()), le16(bytes.data() + 8), le16(bytes.data() + 10), le32(bytes.data() + 12)};
+}
+
+struct Meta {
+  std::uint32_t page_size = 0;
+  std::uint64_t root = 0;
+  std::uint64_t high_water = 0;
+  std::uint64_t txid = 0;
+};
+
+// Where the bytes come from: a file (pread) or a string.
+class Source {
+ public:
+  Source(std::string name, std::uint64_t size, std::function<std::string(std::uint64_t, std::size_t)> read)
+      : name_(std::move(name)), size_(size), read_(std::move(read)) {}
+  const std::string& name() const { return name_; }
+  std::uint64_t size() const { return size_; }
+  std::string read(std::uint64_t offset, std::size_t n) const {
+    if (offset > size_ || n > size_ - offset)
+      throw Error(fmt::format("{}: not a whole bbolt database: {} bytes at offset {} lie past its end ({} bytes)", name_,
+                              n, offset, size_));
+    return read_(offset, n);
+  }
+
+ private:
+  std::string name_;
+  std::uint64_t size_;
+  std::function<std::string(std::uint64_t, std::size_t)> read_;
+};
+
+// A meta page, or why it cannot be used.
+std::optional<Meta> parse_meta(const std::string& page, std::string& problem) {
+  if (page.size() < page_header_size + meta_size) {
+    problem = "too short";
+    return std::nullopt;
+  }
+  const auto header = parse_header(page);
+  const char* m = page.data() + page_header_size;
+  if (!(header.flags & meta_flag)) {
+    problem = fmt::format("not a meta page (flags {:#x})", header.flags);
+    return std::nullopt;
+  }
+  if (le32(m) != bolt_magic) {
+    problem = fmt::format("magic {:#x}, not bbolt's {:#x}", le32(m), bolt_magic);
+    return std::nullopt;
+  }
+  if (le32(m + 4) != bolt_version) {
+    problem = fmt::format("format version {}, not {}", le32(m + 4), bolt_version);
+    return std::nullopt;
+  }
+  if (fnv64a(m, 56) != le64(m + 56)) {
+    problem = "checksum mismatch";
+    return std::nullopt;
+  }
+  Meta meta;
+  meta.page_size = le32(m + 8);
+  meta.root = le64(m + 16);
+  meta.high_water = le64(m + 40);
+  meta.txid = le64(m + 48);
+  if (meta.page_size < 512 || meta.page_size > (1u << 20) || (meta.page_size & (meta.page_size - 1)) != 0) {
+    problem = fmt::format("page size {}", meta.page_size);
+    return std::nullopt;
+  }
+  return meta;
+}
+
+class Walker {
+ public:
+  Walker(const Source& source, const Meta& meta, BoltSummary& summary)
+      : source_(source), meta_(meta), summary_(summary) {}
+
+  // The top-level buckets, from the root bucket's tree.
+  void walk_root() {
+    walk(meta_.root, 0, true, [&](const char* element, const std::string& page) { root_element(element, page); });
+  }
+
+ private:
+  using LeafVisitor = std::function<void(const char* element, const std::string& page)>;
+
+  [[noreturn]] void corrupt(std::uint64_t pgid, const std::string& what) const {
+    corrupt(fmt::format("page {}", pgid), what);
+  }
+  [[noreturn]] void corrupt(const std::string& where, const std::string& what) const {
+    throw Error(fmt::format("{}: damaged bbolt database: {}: {}", source_.name(), where, what));
+  }
+
+  std::string read_page(std::uint64_t pgid, bool whole) {
+    if (pgid < 2 || pgid >= meta_.high_water)
+      corrupt(pgid, fmt::format("outside the pages in use (2..{})", meta_.high_water - 1));
+    if (!seen_.insert(pgid).second) corrupt(pgid, "reached twice: the tree has a loop");
+    const std::uint64_t offset = pgid * meta_.page_size;
+    auto header_bytes = source_.read(offset, page_header_size);
+    const auto header = parse_header(header_bytes);
+    if (header.id != pgid) corrupt(pgid, fmt::format("its header says it is page {}", header.id));
+    if (!whole) return header_bytes;
+    const std::uint64_t size = (std::uint64_t{header.overflow} + 1) * meta_.page_size;
+    if (pgid + header.overflow >= meta_.high_water) corrupt(pgid, "its overflow runs past the pages in use");
+    return source_.read(offset, static_cast<std::size_t>(size));
+  }
+
+  // Checks that `count` elements and what they point at lie inside the page.
+  void check_elements(const std::string& where, const std::string& page, const PageHeader& header) const {
+    if (page_header_size + std::size_t{header.count} * element_size > page.size())
+      corrupt(where, fmt::format("{} elements do not fit", header.count));
+    for (std::size_t i = 0; i < header.count; ++i) {
+      const char* e = page.data() + page_header_size + i * element_size;
+      const bool branch = header.flags & branch_flag;
+      const std::uint64_t pos = branch ? le32(e) : le32(e + 4);
+      const std::uint64_t ksize = branch ? le32(e + 4) : le32(e + 8);
+      const std::uint64_t vsize = branch ? 0 : le32(e + 12);
+      const std::uint64_t start = static_cast<std::uint64_t>(e - page.data()) + pos;
+      if (start + ksize + vsize > page.size()) corrupt(where, fmt::format("element {} points past the page", i));
+    }
+  }
+
+  // Walks the subtree at `pgid`; `visit` sees every leaf element when `all_leaves`, else
+  // only those of the rightmost leaf; `entries` counts every leaf element.
+  void walk(std::uint64_t pgid, int depth, bool all_leaves, const LeafVisitor& visit, std::uint64_t* entries = nullptr,
+            bool rightmost = true) {
+    if (depth > max_depth) corrupt(pgid, "the tree is deeper than any bbolt tree can be");
+    const bool need_content = all_leaves || rightmost;
+    auto page = read_page(pgid, need_content);
+    auto header = parse_header(page);
+    if (header.flags & leaf_flag) {
+      ++summary_.leaf_pages;
+      if (entries) *entries += header.count;
+      if (!need_content) return;
+      check_elements(fmt::format("page {}", pgid), page, header);
+      for (std::size_t i = 0; i < header.count; ++i) {
+        if (!all_leaves && i + 1 != header.count) continue;
+        visit(page.data() + page_header_size + i * element_size, page);
+      }
+      return;
+    }
+    if (!(header.flags & branch_flag)) corrupt(pgid, fmt::format("neither a branch nor a leaf (flags {:#x})", header.flags));
+    if (!need_content) page = read_page_again(pgid);
+    header = parse_header(page);
+    ++summary_.branch_pages;
+    if (header.count == 0) corrupt(pgid, "an empty branch page");
+    check_elements(fmt::format("page {}", pgid), page, header);
+    for (std::size_t i = 0; i < header.count; ++i) {
+      const char* e = page.data() + page_header_size + i * element_size;
+      walk(le64(e + 8), depth + 1, all_leaves, visit, entries, rightmost && i + 1 == header.count);
+    }
+  }
+
+  // A branch reached off the rightmost edge: its header was read, now the whole page.
+  std::string read_page_again(std::uint64_t pgid) {
+    seen_.erase(pgid);
+    return read_page(pgid, true);
+  }
+
+  void root_element(const char* e, const std::string& page) {
+    const auto flags = le32(e);
+    const char* key = e + le32(e + 4);
+    const auto ksize = le32(e + 8);
+    const auto vsize = le32(e + 12);
+    if (!(flags & bucket_leaf_flag)) return;  // a plain value at the top level: not a bucket
+    BoltBucket bucket;
+    bucket.name.assign(key, ksize);
+    const std::string value(key + ksize, vsize);
+    const auto where = fmt::format("bucket {:?}", bucket.name);
+    if (value.size() < 16) corrupt(where, fmt::format("its header is {} bytes", value.size()));
+    const auto root = le64(value.data());
+    auto last = [&](const char* element, const std::string& p) {
+      const char* k = element + le32(element + 4);
+      bucket.last_key.assign(k, le32(element + 8));
+      (void)p;
+    };
+    if (root == 0) {
+      // An inline bucket: a leaf page right after the header, inside the value.
+      const std::string inline_page = value.substr(16);
+      if (inline_page.size() < page_header_size) corrupt(where, "its inline page is truncated");
+      const auto header = parse_header(inline_page);
+      if (!(header.flags & leaf_flag)) corrupt(where, "its inline page is not a leaf");
+      check_elements(where, inline_page, header);
+      bucket.entries = header.count;
+      if (header.count > 0) last(inline_page.data() + page_header_size + (header.count - 1) * element_size, inline_page);
+    } else {
+      walk(root, 1, false, last, &bucket.entries);
+    }
+    (void)page;
+    summary_.buckets.push_back(std::move(bucket));
+  }
+
+  const Source& source_;
+  const Meta& meta_;
+  BoltSummary& summary_;
+  std::unordered_set<std::uint64_t> seen_;
+};
+
+BoltSummary read_source(const Source& source) {
+  // bbolt writes both meta pages at the start: page 0 at offset 0, page 1 one page later.
+  // Page 0 tells the page size; when it is damaged, page 1 is looked for at the usual sizes.
+  std::string problem0, problem1;
+  std::optional<Meta> meta0, meta1;
+  const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(source.size(), 4096));
+  meta0 = parse_meta(source.read(0, first), problem0);
+  std::vector<std::uint32_t> sizes;
+  if (meta0) sizes.push_back(meta0->page_size);
+  for (std::uint32_t s : {4096u, 8192u, 16384u, 65536u})
+    if (!meta0 || s != meta0->page_size) sizes.push_back(s);
+  for (auto size : sizes) {
+    if (source.size() < std::uint64_t{size} + page_header_size + meta_size) continue;
+    std::string p;
+    meta1 = parse_meta(source.read(size, page_header_size + meta_size), p);
+    if (meta1 && meta1->page_size == size) break;
+    if (problem1.empty()) problem1 = p;
+    meta1.reset();
+  }
+  if (!meta0 && !meta1)
+    throw Error(fmt::format("{}: not a bbolt database: meta page 0: {}; meta page 1: {}", source.name(), problem0,
+                            problem1.empty() ? std::string("not found") : problem1));
+  const bool use1 = meta1 && (!meta0 || meta1->txid > meta0->txid);
+  const Meta meta = use1 ? *meta1 : *meta0;
+  if (meta.high_water > source.size() / meta.page_size)
+    throw Error(fmt::format("{}: truncated bbolt database: the meta says {} pages of {} bytes, the file holds {} bytes",
+                            source.name(), meta.high_water, meta.page_size, source.size()));
+  BoltSummary summary;
+  summary.page_size = meta.page_size;
+  summary.txid = meta.txid;
+  summary.high_water = meta.high_water;
+  summary.meta_page = use1 ? 1 : 0;
+  Walker(source, meta, summary).walk_root();
+  return summary;
+}
+
+}  // namespace
+
+std::uint64_t BoltSummary::entries() const {
+  std::uint64_t n = 0;
+  for (const auto& b : buckets) n += b.entries;
+  return n;
+}
+
+const BoltBucket* BoltSummary::bucket(const std::string& name) const {
+  for (const auto& b : buckets)
+    if (b.name == name) return &b;
+  return nullptr;
+}
+
+BoltSummary read_bolt(const bfs::path& file) {
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_errno("open", file.string(), errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw_errno("stat", file.string(), errno);
+  const int raw = fd.get();
+  const auto name = file.string();
+  Source source(name, static_cast<std::uint64_t>(st.st_size), [raw, &name](std::uint64_t offset, std::size_t n) {
+    std::string buf(n, '\0');
+    std::size_t done = 0;
+    while (done < n) {
+      const ssize_t r = ::pread(raw, buf.data() + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw_errno("read", name, errno);
+      if (r == 0) throw Error(fmt::format("{}: the file ended at offset {} while it was read", name, offset + done));
+      done += static_cast<std::size_t>(r);
+    }
+    return buf;
+  });
+  return read_source(source);
+}
+
+BoltSummary read_bolt_bytes(const std::string& bytes, const std::string& name) {
+  Source source(name, bytes.size(), [&bytes](std::uint64_t offset, std::size_t n) { return bytes.substr(offset, n); });
+  return read_source(source);
+}
+
+}  // namespace kdr::core
