@@ -40,7 +40,7 @@ const std::vector<TypeInfo>& types() {
       {StepType::copy_back, "copy-back", true, {"path"}, {"exclude"}},
       {StepType::etcd_replay, "etcd-replay", false, {"to"}, {}},
       {StepType::etcd_snapshot_restore, "etcd-snapshot-restore", true, {}, {"source", "bump_revision"}},
-      {StepType::etcd_put_keys, "etcd-put-keys", true, {}, {"namespace", "prefix", "overwrite"}},
+      {StepType::etcd_put_keys, "etcd-put-keys", true, {}, {"namespace", "prefix", "overwrite", "source"}},
       {StepType::start_static_pods, "start-static-pods", true, {}, {"pods", "from"}},
       {StepType::wait_healthy, "wait-healthy", false, {}, {"timeout"}},
       {StepType::kubeadm, "kubeadm", true, {"args"}, {"timeout"}},

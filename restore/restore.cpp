@@ -417,6 +417,7 @@ PlannedStep plan_step(const core::Context& ctx, const StepSpec& spec, const std:
       }
       s.args[name] = list;
     } else if (name == "source") {
+      if (spec.type == StepType::etcd_put_keys && v != "snapshot" && v != "replayed") bad("expected snapshot or replayed");
       if (v != "snapshot" && v != "raw" && v != "replayed") bad("expected snapshot, raw or replayed");
       s.args[name] = v;
     } else if (name == "to" && spec.type == StepType::etcd_replay) {
@@ -552,6 +553,12 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
       continue;
     }
     plan.steps.push_back(plan_step(ctx, spec, vars, unavailable));
+    if (plan.steps.back().args.value("source", "") == "replayed" &&
+        std::none_of(plan.steps.begin(), plan.steps.end(),
+                     [](const PlannedStep& st) { return st.type == StepType::etcd_replay; }))
+      throw UsageError(fmt::format("{}: source: replayed reads the point an etcd-replay step makes, and no etcd-replay "
+                                   "step comes before it in this plan",
+                                   spec.where));
     if (spec.type == StepType::etcd_snapshot_restore)
       vars["etcd_restored_from"] = plan.steps.back().args.value("source", "snapshot");
   }

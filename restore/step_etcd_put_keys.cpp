@@ -9,6 +9,7 @@
 #include "core/static_pods.hpp"
 #include "restore/etcd_keys.hpp"
 #include "restore/private_etcd.hpp"
+#include "restore/step_etcd_replay.hpp"
 
 namespace kdr::restore {
 
@@ -25,6 +26,17 @@ KeySelection selection_of(const PlannedStep& s) {
 }
 
 bool overwrite_of(const PlannedStep& s) { return s.args.value("overwrite", "false") == "true"; }
+
+// source: the generation's snapshot, or the point the etcd-replay step before made.
+bool from_replay(const PlannedStep& s) { return s.args.value("source", "snapshot") == "replayed"; }
+
+struct SnapshotFile {
+  core::bfs::path file;
+  bool zstd = false;
+  std::string text;  // "generation X's snapshot", "the replayed revision N"
+};
+
+SnapshotFile source_of(const Runner& r, const PlannedStep& s);
 
 json generation_snapshot(const Runner& r) {
   const auto snap = r.gen.meta.extra.value("etcd", json::object()).value("snapshot", json());
@@ -45,12 +57,21 @@ struct KeysRead {
   std::vector<std::string> snapshot_namespaces;  // for the message when nothing matched
 };
 
+SnapshotFile source_of(const Runner& r, const PlannedStep& s) {
+  if (from_replay(s)) {
+    const auto revision = r.var("to");
+    return {replayed_snapshot(r), false, fmt::format("the change journal's revision {} (replayed)", revision)};
+  }
+  const auto snap = generation_snapshot(r);
+  return {r.gen.dir / snap.value("file", "etcd/snapshot.db"), snap.value("compression", "none") == "zstd",
+          fmt::format("generation {}'s snapshot", r.gen.id)};
+}
+
 // Opens the snapshot privately, reads the selected keys there and in the live etcd.
 KeysRead read_keys(const Runner& r, const PlannedStep& s, core::EtcdClient& live) {
-  const auto snap = generation_snapshot(r);
+  const auto source = source_of(r, s);
   const auto sel = selection_of(s);
-  PrivateEtcd snapshot(r.ctx, r.gen.dir / snap.value("file", "etcd/snapshot.db"),
-                       snap.value("compression", "none") == "zstd");
+  PrivateEtcd snapshot(r.ctx, source.file, source.zstd);
   std::vector<std::string> names;
   KeysRead out;
   for (const auto& kv : snapshot.client().prefix("/registry/", {.keys_only = true})) {
@@ -78,20 +99,58 @@ std::string list_text(const std::vector<std::string>& v, std::size_t max = 20) {
 
 }  // namespace
 
+namespace {
+
+// What a read found, as the preflight (or, after a replay, the step itself) says it: refusals,
+// what will be written, and the conflicts.
+struct KeysReport {
+  std::optional<std::string> refusal;
+  std::vector<std::string> oks, warns;
+};
+
+KeysReport report(const Runner& r, const PlannedStep& s, const KeysRead& read) {
+  const auto sel = selection_of(s);
+  const auto& plan = read.plan;
+  KeysReport out;
+  const auto source = source_of(r, s);
+  if (plan.selected == 0) {
+    out.refusal = fmt::format("{} holds no key of {} (its namespaces: {})", source.text, sel.text(),
+                              list_text(read.snapshot_namespaces));
+    return out;
+  }
+  out.oks.push_back(fmt::format("{} holds {} for {}", source.text, per_resource_text(plan), sel.text()));
+  out.oks.push_back(fmt::format("{} to write, {} already live with the same value, {} conflict{}", plan.to_write.size(),
+                                plan.same.size(), plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s"));
+  for (const auto& [key, old] : plan.replaced)
+    out.warns.push_back(fmt::format("{} exists live with another value (mod revision {}): overwritten "
+                                    "(overwrite=true), its live value kept in the journal",
+                                    key, old.mod_revision));
+  for (const auto& c : plan.conflicts)
+    out.warns.push_back(fmt::format("conflict: {} exists live with another value (mod revision {}): left alone "
+                                    "(--set overwrite=true replaces it)",
+                                    c.live.key, c.live.mod_revision));
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> describe_etcd_put_keys(const Runner& r, const PlannedStep& s) {
   const auto sel = selection_of(s);
   std::vector<std::string> out;
-  out.push_back(fmt::format("open generation {}'s snapshot in a private etcd on 127.0.0.1 (not the node's), read the "
-                            "keys of {}",
-                            r.gen.id, sel.empty() ? "<nothing chosen: --set namespace=NAME or prefix=/registry/...>"
-                                                  : sel.text()));
+  out.push_back(fmt::format("open {} in a private etcd on 127.0.0.1 (not the node's), read the keys of {}",
+                            from_replay(s) ? fmt::format("the change journal's revision {}, as the etcd-replay step "
+                                                         "made it,",
+                                                         r.var("to"))
+                                           : fmt::format("generation {}'s snapshot", r.gen.id),
+                            sel.empty() ? "<nothing chosen: --set namespace=NAME or prefix=/registry/...>" : sel.text()));
   out.push_back(fmt::format("write each into the live etcd in its own transaction, namespace objects first: only if "
                             "the key does not exist{}",
                             overwrite_of(s) ? ", or (overwrite=true) replacing the live value if it did not change "
                                               "since it was read"
                                             : " (a key that exists live is left alone; overwrite=true replaces it)"));
-  out.push_back("every key is journaled before it is written; a rollback removes exactly those (or puts back the "
-                "values they replaced). The preflight counts them per resource and lists every conflict");
+  out.push_back(fmt::format("every key is journaled before it is written; a rollback removes exactly those (or puts "
+                            "back the values they replaced). {} counts them per resource and lists every conflict",
+                            from_replay(s) ? "Once the replay has run, this step" : "The preflight"));
   return out;
 }
 
@@ -116,25 +175,20 @@ void check_etcd_put_keys(Runner& r, const PlannedStep& s, Preflight& pf) {
                                    e.what()));
     return;
   }
+  if (from_replay(s)) {
+    pf.ok(fmt::format("the keys are read from revision {} once the etcd-replay step has made it; they are counted, "
+                      "and every conflict listed, before any is written",
+                      r.var("to")));
+    return;
+  }
   try {
-    const auto read = read_keys(r, s, live);
-    const auto& plan = read.plan;
-    if (plan.selected == 0) {
-      pf.fails.push_back(fmt::format("generation {}'s snapshot holds no key of {} (its namespaces: {})", r.gen.id,
-                                     sel.text(), list_text(read.snapshot_namespaces)));
+    const auto found = report(r, s, read_keys(r, s, live));
+    if (found.refusal) {
+      pf.fails.push_back(*found.refusal);
       return;
     }
-    pf.ok(fmt::format("the snapshot holds {} for {}", per_resource_text(plan), sel.text()));
-    pf.ok(fmt::format("{} to write, {} already live with the same value, {} conflict{}", plan.to_write.size(),
-                      plan.same.size(), plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s"));
-    for (const auto& [key, old] : plan.replaced)
-      pf.warns.push_back(fmt::format("{} exists live with another value (mod revision {}): overwritten "
-                                     "(overwrite=true), its live value kept in the journal",
-                                     key, old.mod_revision));
-    for (const auto& c : plan.conflicts)
-      pf.warns.push_back(fmt::format("conflict: {} exists live with another value (mod revision {}): left alone "
-                                     "(--set overwrite=true replaces it)",
-                                     c.live.key, c.live.mod_revision));
+    for (const auto& line : found.oks) pf.ok(line);
+    pf.warns.insert(pf.warns.end(), found.warns.begin(), found.warns.end());
   } catch (const Error& e) {
     pf.fails.push_back(e.what());
   }
@@ -145,13 +199,20 @@ void run_etcd_put_keys(Runner& r, const PlannedStep& s) {
   core::EtcdClient live(endpoint);
   const auto read = read_keys(r, s, live);
   const auto& plan = read.plan;
+  if (from_replay(s)) {
+    // The preflight could not read a point that did not exist yet: say it all now, before any write.
+    const auto found = report(r, s, read);
+    if (found.refusal) throw Error(*found.refusal + "; nothing was written");
+    for (const auto& line : found.oks) r.ctx.out.info("      {}", line);
+    for (const auto& line : found.warns) r.ctx.out.warn("      {}", line);
+  }
   std::size_t written = 0, lost_race = 0;
   std::map<std::string, std::size_t> per_resource;
   for (const auto& kv : plan.to_write) {
     const auto replaced = plan.replaced.find(kv.key);
     Action a;
     a.op = "etcd-put";
-    a.from = "generation " + r.gen.id;
+    a.from = from_replay(s) ? fmt::format("journal revision {}", r.var("to")) : "generation " + r.gen.id;
     a.to = endpoint.url;
     a.etcd = {{"key", core::base64_encode(kv.key)},
               {"value_sha256", core::sha256_hex(kv.value)},

@@ -643,13 +643,20 @@ void run_preflight(Runner& r) {
       for (const auto* e : entries) bytes += e->size;
       need[r.host(p).parent_path().string()] += bytes;
     }
-    if (s.type == StepType::etcd_replay) check_etcd_replay(r, s, pf);
+    // The replay makes a snapshot file in the restore's folder; its size is the base's, give or
+    // take the changes.
+    const auto replayed_db = [&] {
+      const auto snap = gen_etcd_snapshot(r);
+      const auto db = snap.is_object() ? snap.value("db_size", std::uint64_t{0}) : 0;
+      return db + db / 5;
+    };
+    if (s.type == StepType::etcd_replay) {
+      check_etcd_replay(r, s, pf);
+      need[core::bfs::path(r.var("restore_dir")).parent_path().string()] += replayed_db();
+    }
     if (s.type == StepType::etcd_snapshot_restore && s.args.value("source", "snapshot") == "replayed") {
-      // The replay makes the file; its size is the base's, give or take the changes.
       const auto replay = r.plan_etcd().value("replay", json::object());
-      const auto db = gen_etcd_snapshot(r).is_object() ? gen_etcd_snapshot(r).value("db_size", std::uint64_t{0}) : 0;
-      need[r.host(r.plan_etcd_data_dir()).parent_path().string()] += db + db / 5;
-      need[core::bfs::path(r.var("restore_dir")).parent_path().string()] += db + db / 5;
+      need[r.host(r.plan_etcd_data_dir()).parent_path().string()] += replayed_db();
       ok(fmt::format("etcd is restored to journal revision {} (replayed by the step before)",
                      replay.value("target_revision", std::int64_t{0})));
     } else if (s.type == StepType::etcd_snapshot_restore) {

@@ -34,7 +34,7 @@ before_rev=$(sandbox_etcdctl "$ROOT" endpoint status -w json | jq -r '.[0].Statu
 
 step "the dry run counts the keys per resource and names the conflict"
 expect_rc 0 kdr restore restore-etcd-keys --set namespace=team-2 --dry-run
-assert_contains "$OUT" "the snapshot holds 5 keys: configmaps 1, example.com/widgets 1, namespaces 1, pods 1, secrets 1 for namespace team-2"
+assert_contains "$OUT" "generation $gen's snapshot holds 5 keys: configmaps 1, example.com/widgets 1, namespaces 1, pods 1, secrets 1 for namespace team-2"
 assert_contains "$OUT" "4 to write, 0 already live with the same value, 1 conflict"
 assert_contains "$OUT" "conflict: /registry/configmaps/team-2/settings exists live with another value"
 assert_contains "$OUT" "open generation $gen's snapshot in a private etcd on 127.0.0.1"
