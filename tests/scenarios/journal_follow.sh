@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # kdr journal run against a real etcd with TLS (the kubelet stand-in runs it from the node's
 # manifest): every change lands in the journal with no gap and no duplicate, through a
-# SIGKILL of the follower, a torn last record, an etcd restart and a full disk; a compaction
-# past its position begins a new epoch that status and verify report, and a full snapshot
-# is taken for it at once. The digest the journal keeps from the events equals the digest
+# SIGKILL of the follower, a torn last record, an etcd restart, defrags and compactions behind
+# its position, and a full disk; a compaction (and defrag) past its position begins a new
+# epoch that status and verify report, and a full snapshot is taken for it at once. The digest the journal keeps from the events equals the digest
 # of etcd's keyspace read whole by a second journal.
 source "$(dirname "$0")/../lib/scenario.sh"
 
@@ -103,10 +103,11 @@ assert_eq "$(jq -r '.base_digest' "$T/other/kdr/journal/epoch-000001/epoch.json"
 expect_rc 0 kdr journal verify
 assert_contains "$OUT" "ok: 1 epoch(s)"
 
-step "a compaction past the journal's position: a new epoch, the gap said, a full snapshot at once"
+step "a compaction and a defrag past the journal's position: a new epoch, the gap said, a full snapshot at once"
 generations_before=$(ls "$BACKUP/generations" | grep -vc '^\.')
 writes 231 240
 sandbox_etcdctl "$ROOT" compact "$(etcd_revision)" >/dev/null
+sandbox_etcdctl "$ROOT" defrag >/dev/null
 start_follower
 wait_caught_up
 assert_eq "$(status_json | jq '.gaps | length')" 1 "gaps after the compaction"
@@ -125,6 +126,22 @@ assert_contains "$(status_json | jq -r '.state.full_snapshot')" "taken for epoch
 expect_rc 4 kdr verify
 assert_contains "$OUT" "[journal gap]"
 assert_contains "$OUT" "not in the journal (etcd compacted its history"
+
+step "a defrag and a compaction behind the journal's position while it follows: no gap, nothing lost"
+events_before=$(journal_events)
+writes 241 260 &
+writer=$!
+sandbox_etcdctl "$ROOT" defrag >/dev/null
+wait "$writer"
+sandbox_etcdctl "$ROOT" compact "$(etcd_revision)" >/dev/null
+sandbox_etcdctl "$ROOT" defrag >/dev/null
+writes 261 270
+wait_caught_up
+assert_eq "$(status_json | jq '.gaps | length')" 1 "gaps after a defrag and a compaction behind the position"
+# 30 puts and 6 deletes (every fifth), each its own revision
+assert_eq "$(journal_events)" "$((events_before + 36))" "events journaled across the defrags"
+expect_rc 0 kdr journal verify
+assert_contains "$OUT" "ok:"
 
 step "a full disk: the follower stops, says so, and goes on once there is space"
 stop_follower TERM
