@@ -61,5 +61,6 @@ if [ "$bench" = yes ]; then
   KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/restore-vs-manual.sh" --quick --kdr "$src/build/cli/kdr"
   bash "$src/bench/etcd-latency.sh" --quick --kdr "$src/build/cli/kdr"
   bash "$src/bench/journal.sh" --quick --kdr "$src/build/cli/kdr"
+  KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/replay.sh" --quick --kdr "$src/build/cli/kdr"
 fi
 echo "== all tests passed"
