@@ -112,5 +112,6 @@ echo "| kdr restore restore-etcd-snapshot --set to=$target (replay off the node,
 echo "| by hand: etcdctl snapshot restore of the snapshot + start | $manual_s | 0 of $journaled |"
 echo
 echo "the replay step (a private etcd: the snapshot restored, $journaled changes applied, the digest checked, a snapshot saved): ${replay_s} s"
+echo "inside it: $(grep -o 'changes in .*' "$W/restore.log" | head -1)"
 echo "kdr's restore, seconds per step: $per_step"
 echo "live etcd database before the restore: $db_mb MB; load keys served after it: $served"

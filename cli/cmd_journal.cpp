@@ -151,9 +151,10 @@ core::ExitCode run_compact(const core::Context& ctx) {
   core::write_file_atomic(dir / fmt::format("{:020}.json", plan.target_revision), meta.dump(2) + "\n");
   core::fsync_path(dir);
   ctx.out.info("journal base at revision {}: {} ({}, {} changes in {} transactions, digest {} with {} keys matched, "
-               "{:.1f} s)",
+               "{:.1f} s: {})",
                plan.target_revision, (dir / name).string(), human_bytes(result.size), result.events,
-               result.transactions, result.digest.hex().substr(0, 16), result.digest.keys, result.seconds);
+               result.transactions, result.digest.hex().substr(0, 16), result.digest.keys, result.seconds,
+               result.phases());
   return core::ExitCode::ok;
 }
 

@@ -32,6 +32,10 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t max_ops_per_txn = 10000;
+// A transaction's keys and values; the private etcd takes requests of up to twice that (a
+// single value larger than this goes alone: etcd's own limit for one is 1.5 MiB).
+constexpr std::size_t max_txn_bytes = 8u << 20;
+constexpr std::size_t collapse_bytes = 64u << 20;
 constexpr std::int64_t recreated_lease_ttl_s = 3600;
 
 std::string ms_text(std::int64_t ms) { return ms > 0 ? core::iso_time(ms / 1000) : std::string("-"); }
@@ -272,6 +276,11 @@ ReplayTarget parse_replay_target(const std::string& text) {
                                      text));
 }
 
+std::string ReplayResult::phases() const {
+  return fmt::format("base opened {:.1f} s, changes applied {:.1f} s, digest read {:.1f} s, snapshot saved {:.1f} s",
+                     open_s, apply_s, digest_s, save_s);
+}
+
 std::string ReplayPlan::describe() const {
   return fmt::format("the full snapshot of {} (revision {}), then {} change(s) of the journal's epoch {} up to revision "
                      "{}{}, replayed off the node; the result must match the journal's digest there ({} keys)",
@@ -337,35 +346,52 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
 ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out) {
   const double t0 = core::monotonic_seconds();
   PrivateEtcd etcd(ctx, plan.base.file, plan.base.zstd,
-                   {"--max-txn-ops", std::to_string(max_ops_per_txn), "--quota-backend-bytes", "8589934592"},
+                   {"--max-txn-ops", std::to_string(max_ops_per_txn), "--max-request-bytes",
+                    std::to_string(2 * max_txn_bytes), "--quota-backend-bytes", "8589934592"},
                    "etcd-replay");
+  ReplayResult result;
+  result.open_s = core::monotonic_seconds() - t0;
   auto& client = etcd.client();
   const auto existing = client.leases();
   LeaseKeeper keeper(etcd.url(), std::set<std::int64_t>(existing.begin(), existing.end()));
-  ReplayResult result;
   result.revision = plan.target_revision;
 
-  std::vector<core::EtcdOp> batch;
-  std::set<std::string> keys;
+  // Only the keyspace at the target is kept (the restore bumps the revision and marks it
+  // compacted: no watcher can read the history between), so each key's last change in a run of
+  // revisions is all that is applied: pending changes are collapsed per key and written when
+  // they weigh `collapse_bytes`, in transactions of at most `max_ops_per_txn` operations and
+  // `max_txn_bytes`.
+  std::map<std::string, core::EtcdOp> pending;
+  std::size_t pending_bytes = 0;
   auto flush = [&] {
-    if (batch.empty()) return;
-    client.apply(batch);
-    ++result.transactions;
-    batch.clear();
-    keys.clear();
+    std::vector<core::EtcdOp> batch;
+    std::size_t bytes = 0;
+    auto send = [&] {
+      if (batch.empty()) return;
+      client.apply(batch);
+      ++result.transactions;
+      batch.clear();
+      bytes = 0;
+    };
+    for (auto& [key, op] : pending) {
+      const auto size = op.key.size() + op.value.size();
+      if (batch.size() >= max_ops_per_txn || (bytes + size > max_txn_bytes && !batch.empty())) send();
+      bytes += size;
+      batch.push_back(std::move(op));
+    }
+    send();
+    pending.clear();
+    pending_bytes = 0;
   };
   const journal::JournalStore store(ctx.backup_dir);
   RevisionWalk walk(store, plan.epoch);
   std::vector<Event> group;
+  const double t_apply = core::monotonic_seconds();
   while (walk.next(group)) {
     const auto rev = group.front().revision;
     if (rev <= plan.base.revision) continue;
     if (rev > plan.target_revision) break;
     core::check_interrupted();
-    // A revision's events go in one transaction; revisions share one while their keys differ.
-    bool clash = batch.size() + group.size() > max_ops_per_txn;
-    for (const auto& e : group) clash = clash || keys.count(e.key) > 0;
-    if (clash) flush();
     for (auto& e : group) {
       if (e.kind == journal::EventKind::put && e.lease != 0 && !keeper.known(e.lease)) {
         // A lease granted after the base: etcd's watch does not say its TTL, so it comes back
@@ -373,25 +399,33 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
         client.grant_lease(e.lease, recreated_lease_ttl_s);
         keeper.add(e.lease);
       }
-      keys.insert(e.key);
-      batch.push_back({e.kind == journal::EventKind::del, std::move(e.key), std::move(e.value),
-                       e.kind == journal::EventKind::put ? e.lease : 0});
+      core::EtcdOp op{e.kind == journal::EventKind::del, e.key, std::move(e.value),
+                      e.kind == journal::EventKind::put ? e.lease : 0};
+      auto [it, inserted] = pending.try_emplace(std::move(e.key));
+      if (!inserted) pending_bytes -= it->second.key.size() + it->second.value.size();
+      pending_bytes += op.key.size() + op.value.size();
+      it->second = std::move(op);
       ++result.events;
     }
+    if (pending_bytes >= collapse_bytes) flush();
   }
   flush();
+  result.apply_s = core::monotonic_seconds() - t_apply;
   if (result.events != plan.events)
     throw core::Error(fmt::format("the replay applied {} change(s), the plan counted {}: the journal changed underneath "
                                   "(kdr journal verify)",
                                   result.events, plan.events));
 
+  const double t_digest = core::monotonic_seconds();
   client.scan("", {}, [&](core::EtcdKeyValue&& kv) { result.digest.add(journal::pair_hash(kv.key, kv.value)); });
+  result.digest_s = core::monotonic_seconds() - t_digest;
   if (!(result.digest == plan.digest))
     throw core::Error(fmt::format("the replayed keyspace does not match the journal: at revision {} the journal's digest "
                                   "is {} ({} keys), the replay gave {} ({} keys); nothing was restored from it",
                                   plan.target_revision, plan.digest.hex(), plan.digest.keys, result.digest.hex(),
                                   result.digest.keys));
 
+  const double t_save = core::monotonic_seconds();
   auto argv = ctx.config.etcd.etcdctl;
   argv.insert(argv.end(), {"--endpoints", etcd.url(), "snapshot", "save", out.string()});
   core::ProcessOptions opts;
@@ -403,6 +437,7 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   if (::chmod(out.c_str(), 0600) != 0) core::throw_errno("chmod", out.string(), errno);
   result.size = core::lstat_path(out)->size;
   result.sha256 = core::sha256_file(out.string());
+  result.save_s = core::monotonic_seconds() - t_save;
   result.seconds = core::monotonic_seconds() - t0;
   return result;
 }

@@ -132,9 +132,9 @@ void run_etcd_replay(Runner& r, const PlannedStep& s) {
   j["size"] = result.size;
   core::write_file_atomic(record, j.dump(2) + "\n");
   r.ctx.out.info("      {} changes in {} transaction(s); keyspace digest matches the journal's at revision {} ({} keys); "
-                 "{} ({:.1f} s)",
+                 "{} ({:.1f} s: {})",
                  result.events, result.transactions, plan.target_revision, result.digest.keys, out.string(),
-                 result.seconds);
+                 result.seconds, result.phases());
 }
 
 }  // namespace kdr::restore
