@@ -363,7 +363,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     try {
       throw;
     } catch (const Error& e) {
-      if (std::string_view(e.what()).find("No space left on device") == std::string_view::npos) throw;
+      if (!core::is_disk_full(e)) throw;
       throw Error(fmt::format("backup disk {} is full; {}; older generations are intact. Free space or lower "
                               "retention. ({})",
                               ctx.backup_dir.string(),

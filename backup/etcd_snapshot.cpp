@@ -211,15 +211,16 @@ class TailHasher {
     std::vector<char> buf(1 << 20);
     for (;;) {
       const bool last_pass = writer_done_;
-      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        failed_ = true;
+      std::size_t n = 0;
+      try {
+        n = core::read_some(fd.get(), buf.data(), buf.size(), done_name_.string());
+      } catch (const core::Error&) {
+        failed_ = true;  // the finished file is read again
         return;
       }
       if (n > 0) {
-        hasher_.update(buf.data(), static_cast<std::size_t>(n));
-        if (progress_) progress_->add(static_cast<std::uint64_t>(n));
+        hasher_.update(buf.data(), n);
+        if (progress_) progress_->add(n);
         continue;
       }
       if (last_pass) return;  // the writer had exited before this read found the end
@@ -456,13 +457,9 @@ TrailerCheck check_snapshot_trailer(const path& file) {
   std::vector<char> buf(1 << 20);
   for (;;) {
     core::check_interrupted();
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      core::throw_errno("read", file.string(), errno);
-    }
+    const auto n = core::read_some(fd.get(), buf.data(), buf.size(), file.string());
     if (n == 0) break;
-    hasher.update(buf.data(), static_cast<std::size_t>(n));
+    hasher.update(buf.data(), n);
   }
   return hasher.finish();
 }

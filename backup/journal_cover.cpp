@@ -1,11 +1,11 @@
 #include "backup/journal_cover.hpp"
 
 #include <chrono>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/wait.hpp"
 #include "journal/inspect.hpp"
 
 namespace kdr::backup {
@@ -60,18 +60,19 @@ std::optional<JournalCover> journal_cover(const core::Context& ctx, const std::v
   }
   // The generation stands for the moment it was taken: the journal must hold etcd's revision
   // of the start of this run (the follower writes its position every second).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (status.state->position < live_revision) {
-    if (std::chrono::steady_clock::now() > deadline || core::interrupted()) {
-      why_not = fmt::format("the journal is at revision {}, behind etcd's {}", status.state->position, live_revision);
-      return std::nullopt;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  bool stopped = false;
+  const auto caught_up = core::wait_until({.timeout_s = 10}, [&]() -> std::optional<std::string> {
+    if (status.state->position >= live_revision) return std::nullopt;
+    const auto behind = fmt::format("the journal is at revision {}, behind etcd's {}", status.state->position,
+                                    live_revision);
     status = journal::journal_status(store);
-    if (!status.state || status.state->state != "following") {
-      why_not = "the journal stopped following etcd";
-      return std::nullopt;
-    }
+    stopped = !status.state || status.state->state != "following";
+    if (stopped) return std::nullopt;
+    return behind;
+  });
+  if (stopped || !caught_up.done) {
+    why_not = stopped ? "the journal stopped following etcd" : caught_up.still;
+    return std::nullopt;
   }
   JournalCover c;
   c.epoch = epoch.number;

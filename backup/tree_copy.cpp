@@ -260,23 +260,12 @@ std::uint64_t TreeCopier::copy_range(int in, const path& src, int out, const pat
   while (in_off < to) {
     core::check_interrupted();
     const auto want = static_cast<std::size_t>(std::min<off_t>(to - in_off, static_cast<off_t>(buffer_.size())));
-    ssize_t n = ::pread(in, buffer_.data(), want, in_off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      core::throw_errno("read", src.string(), errno);
-    }
+    const auto n = core::pread_some(in, buffer_.data(), want, in_off, src.string());
     if (n == 0) break;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::pwrite(out, buffer_.data() + done, static_cast<std::size_t>(n - done), in_off + done);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        core::throw_errno("write", dst.string(), errno);
-      }
-      done += w;
-    }
-    in_off += n;
-    if (progress_) progress_->add(static_cast<std::uint64_t>(n));
-    throttle(static_cast<std::uint64_t>(n));
+    core::pwrite_all(out, buffer_.data(), n, in_off, dst.string());
+    in_off += static_cast<off_t>(n);
+    if (progress_) progress_->add(n);
+    throttle(n);
   }
   return static_cast<std::uint64_t>(in_off - from);
 }
@@ -316,14 +305,10 @@ std::pair<std::uint64_t, std::string> TreeCopier::copy_contents(int in, const pa
 std::uint64_t TreeCopier::hash_file(int fd, const path& p, core::Sha256& sha) {
   for (off_t offset = 0;;) {
     core::check_interrupted();
-    ssize_t n = ::pread(fd, buffer_.data(), buffer_.size(), offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      core::throw_errno("read back", p.string(), errno);
-    }
+    const auto n = core::pread_some(fd, buffer_.data(), buffer_.size(), offset, p.string(), "read back");
     if (n == 0) return static_cast<std::uint64_t>(offset);
-    sha.update(buffer_.data(), static_cast<std::size_t>(n));
-    offset += n;
+    sha.update(buffer_.data(), n);
+    offset += static_cast<off_t>(n);
   }
 }
 

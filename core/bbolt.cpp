@@ -308,11 +308,9 @@ BoltSummary read_bolt(const bfs::path& file) {
     std::string buf(n, '\0');
     std::size_t done = 0;
     while (done < n) {
-      const ssize_t r = ::pread(raw, buf.data() + done, n - done, static_cast<off_t>(offset + done));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) throw_errno("read", name, errno);
+      const auto r = pread_some(raw, buf.data() + done, n - done, static_cast<off_t>(offset + done), name);
       if (r == 0) throw Error(fmt::format("{}: the file ended at offset {} while it was read", name, offset + done));
-      done += static_cast<std::size_t>(r);
+      done += r;
     }
     return buf;
   });

@@ -37,6 +37,9 @@ class SystemError : public Error {
   int err_;
 };
 
+// A system call that failed because the disk (or the user's quota) is full: ENOSPC, EDQUOT.
+bool is_disk_full(const Error& e);
+
 // "open /x/y: Permission denied": the path and the system's own words.
 std::string errno_message(std::string_view what, const std::string& path, int err);
 

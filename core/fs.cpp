@@ -127,16 +127,11 @@ void write_file_atomic(const bfs::path& path, std::string_view content, std::uin
     ::unlink(tmp.c_str());
     throw_errno(what, tmp.string(), err);
   };
-  const char* p = content.data();
-  std::size_t left = content.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd.get(), p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("write");
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
+  try {
+    write_all(fd.get(), content.data(), content.size(), tmp.string());
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
   }
   if (::fchmod(fd.get(), mode) != 0) fail("chmod");
   if (::fsync(fd.get()) != 0) fail("fsync");
@@ -145,20 +140,53 @@ void write_file_atomic(const bfs::path& path, std::string_view content, std::uin
   fsync_path(path.parent_path());
 }
 
+std::size_t read_some(int fd, void* buf, std::size_t n, const std::string& path, std::string_view what) {
+  for (;;) {
+    const ssize_t r = ::read(fd, buf, n);
+    if (r >= 0) return static_cast<std::size_t>(r);
+    if (errno != EINTR) throw_errno(what, path, errno);
+  }
+}
+
+std::size_t pread_some(int fd, void* buf, std::size_t n, off_t offset, const std::string& path, std::string_view what) {
+  for (;;) {
+    const ssize_t r = ::pread(fd, buf, n, offset);
+    if (r >= 0) return static_cast<std::size_t>(r);
+    if (errno != EINTR) throw_errno(what, path, errno);
+  }
+}
+
+void write_all(int fd, const void* buf, std::size_t n, const std::string& path) {
+  const char* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) throw_errno("write", path, errno);
+    if (w == 0) throw_errno("write", path, ENOSPC);
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+void pwrite_all(int fd, const void* buf, std::size_t n, off_t offset, const std::string& path) {
+  const char* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd, p, n, offset);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) throw_errno("write", path, errno);
+    if (w == 0) throw_errno("write", path, ENOSPC);
+    p += w;
+    offset += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
 std::string read_file(const bfs::path& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw_errno("open", path.string(), errno);
   std::string out;
   char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("read", path.string(), errno);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
+  while (const auto n = read_some(fd.get(), buf, sizeof buf, path.string())) out.append(buf, n);
   return out;
 }
 

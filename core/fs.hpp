@@ -3,9 +3,12 @@
 // Nothing here throws boost::filesystem errors: callers get kdr::core::Error with the path.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/filesystem/path.hpp>
@@ -56,6 +59,17 @@ class Fd {
  private:
   int fd_ = -1;
 };
+
+// Reads and writes that retry when a signal interrupts them (EINTR) and throw SystemError
+// naming `path` otherwise; `what` is the verb in the message ("read", "read back"). The one
+// place kdr spells these loops.
+// Up to `n` bytes; 0 at the end of the file.
+std::size_t read_some(int fd, void* buf, std::size_t n, const std::string& path, std::string_view what = "read");
+std::size_t pread_some(int fd, void* buf, std::size_t n, off_t offset, const std::string& path,
+                       std::string_view what = "read");
+// All `n` bytes, or SystemError (a write that makes no progress is ENOSPC: a full disk).
+void write_all(int fd, const void* buf, std::size_t n, const std::string& path);
+void pwrite_all(int fd, const void* buf, std::size_t n, off_t offset, const std::string& path);
 
 // The target of a symlink, whatever its length; empty when it cannot be read.
 std::optional<std::string> read_link(const bfs::path& path);

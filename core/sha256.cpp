@@ -63,14 +63,10 @@ namespace {
 void hash_range(Sha256& h, int fd, off_t from, off_t to, std::vector<char>& buf, const std::string& path) {
   while (from < to) {
     const auto want = static_cast<std::size_t>(std::min<off_t>(to - from, static_cast<off_t>(buf.size())));
-    const ssize_t n = ::pread(fd, buf.data(), want, from);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("read", path, errno);
-    }
+    const auto n = pread_some(fd, buf.data(), want, from, path);
     if (n == 0) return;  // shorter than when it was opened
-    h.update(buf.data(), static_cast<std::size_t>(n));
-    from += n;
+    h.update(buf.data(), n);
+    from += static_cast<off_t>(n);
   }
 }
 

@@ -24,25 +24,8 @@ struct Streams {
     out = Fd(::open(t.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!out) throw_errno("create", t.string(), errno);
   }
-  std::size_t read(void* buf, std::size_t n) {
-    for (;;) {
-      ssize_t r = ::read(in.get(), buf, n);
-      if (r >= 0) return static_cast<std::size_t>(r);
-      if (errno != EINTR) throw_errno("read", from.string(), errno);
-    }
-  }
-  void write(const void* buf, std::size_t n) {
-    const char* p = static_cast<const char*>(buf);
-    while (n > 0) {
-      ssize_t w = ::write(out.get(), p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("write", to.string(), errno);
-      }
-      p += w;
-      n -= static_cast<std::size_t>(w);
-    }
-  }
+  std::size_t read(void* buf, std::size_t n) { return read_some(in.get(), buf, n, from.string()); }
+  void write(const void* buf, std::size_t n) { write_all(out.get(), buf, n, to.string()); }
 };
 
 void check(std::size_t code, const bfs::path& file) {

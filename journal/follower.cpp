@@ -40,11 +40,6 @@ bool sleep_unless_interrupted(milliseconds total) {
   return !core::interrupted();
 }
 
-bool disk_full(const core::Error& e) {
-  const auto* s = dynamic_cast<const core::SystemError*>(&e);
-  return s != nullptr && (s->err() == ENOSPC || s->err() == EDQUOT);
-}
-
 constexpr std::size_t state_file_size = 4096;
 
 // Writes over the file's existing blocks (no new space needed); false when it cannot.
@@ -152,7 +147,7 @@ core::ExitCode Follower::run() {
     } catch (const FatalError&) {
       throw;
     } catch (const core::Error& e) {
-      if (disk_full(e)) {
+      if (core::is_disk_full(e)) {
         set_state("disk-full", fmt::format("{}; the journal waits at revision {} and goes on once there is space",
                                            e.what(), position_));
         ctx_.out.warn("journal: {}", state_.message);
@@ -534,7 +529,7 @@ void Follower::write_state() {
   try {
     core::write_file_atomic(store_.state_file(), text);
   } catch (const core::Error& e) {
-    if (!disk_full(e) || !overwrite_in_place(store_.state_file(), text))
+    if (!core::is_disk_full(e) || !overwrite_in_place(store_.state_file(), text))
       ctx_.out.detail("journal: cannot write {}: {}", store_.state_file().string(), e.what());
   }
 }

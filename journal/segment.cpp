@@ -22,15 +22,7 @@ std::optional<std::int64_t> parse_revision(const std::string& s) {
 }
 
 void write_all(int fd, std::string_view bytes, const bfs::path& file) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      core::throw_errno("write", file.string(), errno);
-    }
-    if (n == 0) core::throw_errno("write", file.string(), ENOSPC);
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
+  core::write_all(fd, bytes.data(), bytes.size(), file.string());
 }
 
 }  // namespace
@@ -74,14 +66,12 @@ bool SegmentReader::fill() {
   }
   const auto old = buffer_.size();
   buffer_.resize(old + read_block);
-  ssize_t n;
-  do {
-    n = ::read(fd_.get(), buffer_.data() + old, read_block);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    const int err = errno;
+  std::size_t n = 0;
+  try {
+    n = core::read_some(fd_.get(), buffer_.data() + old, read_block, file_.string());
+  } catch (...) {
     buffer_.resize(old);
-    core::throw_errno("read", file_.string(), err);
+    throw;
   }
   buffer_.resize(old + static_cast<std::size_t>(n));
   if (n == 0) eof_ = true;

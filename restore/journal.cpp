@@ -91,15 +91,7 @@ void Journal::record(nlohmann::json event) {
   core::Fd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
   if (!fd) core::throw_errno("open", file.string(), errno);
   const auto line = event.dump() + "\n";
-  std::size_t done = 0;
-  while (done < line.size()) {
-    auto n = ::write(fd.get(), line.data() + done, line.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      core::throw_errno("write", file.string(), errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  core::write_all(fd.get(), line.data(), line.size(), file.string());
   if (::fdatasync(fd.get()) != 0) core::throw_errno("fdatasync", file.string(), errno);
 }
 

@@ -66,24 +66,12 @@ void copy_generation_file(const core::ManifestEntry& e, const core::bfs::path& g
   std::uint64_t total = 0;
   for (;;) {
     core::check_interrupted();
-    auto n = ::read(in.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      core::throw_errno("read", src.string(), errno);
-    }
+    const auto n = core::read_some(in.get(), buf.data(), buf.size(), src.string());
     if (n == 0) break;
-    hasher.update(buf.data(), static_cast<std::size_t>(n));
-    total += static_cast<std::uint64_t>(n);
-    if (progress) progress->add(static_cast<std::uint64_t>(n));
-    std::size_t done = 0;
-    while (done < static_cast<std::size_t>(n)) {
-      auto w = ::write(out.get(), buf.data() + done, static_cast<std::size_t>(n) - done);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        core::throw_errno("write", dest.string(), errno);
-      }
-      done += static_cast<std::size_t>(w);
-    }
+    hasher.update(buf.data(), n);
+    total += n;
+    if (progress) progress->add(n);
+    core::write_all(out.get(), buf.data(), n, dest.string());
   }
   const auto digest = hasher.hex_digest();
   if (digest != e.sha256 || total != e.size)

@@ -4,11 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <thread>
-
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/wait.hpp"
 #include "core/zstd_file.hpp"
 #include "restore/snapshot_tool.hpp"
 
@@ -82,21 +81,19 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
   const auto log = dir_.path() / "etcd.log";
   process_.emplace(argv, log);
   client_ = std::make_unique<core::EtcdClient>(core::EtcdEndpoint{url_, "", "", ""}, std::chrono::seconds(60));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  for (;;) {
-    core::check_interrupted();
+  const auto answered = core::wait_until({.timeout_s = 60}, [&]() -> std::optional<std::string> {
     try {
       client_->status();
-      return;
+      return std::nullopt;
     } catch (const core::Error& e) {
       if (!process_->running())
         throw core::Error(fmt::format("the private etcd ({}) stopped before it served the snapshot:\n{}",
                                       core::describe_argv(argv), last_lines(log, 5)));
-      if (std::chrono::steady_clock::now() > deadline)
-        throw core::Error(fmt::format("the private etcd at {} did not answer within 60 s: {}", url_, e.what()));
+      return std::string(e.what());
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  });
+  if (!answered.done)
+    throw core::Error(fmt::format("the private etcd at {} did not answer within 60 s: {}", url_, answered.still));
 }
 
 }  // namespace kdr::restore

@@ -19,6 +19,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/sha256.hpp"
+#include "core/wait.hpp"
 #include "core/zstd_file.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/materialize.hpp"
@@ -823,37 +824,29 @@ void run_wait_stopped(Runner& r, const PlannedStep& s) {
   for (const auto& p : held_pods(r).pods)
     if (wanted(names, p.name)) pods.push_back(p);
   const int timeout = timeout_arg(s, 120);
-  const double start = core::monotonic_seconds();
-  double last_note = start;
-  for (;;) {
-    core::check_interrupted();
-    std::string still;
-    std::string how;
-    for (const auto& p : pods) {
-      auto check = pod_running(r.ctx.root, p);
-      how = check.how;
-      if (check.running) still += (still.empty() ? "" : "; ") + p.name + ": " + check.detail;
-    }
-    if (still.empty()) {
-      r.ctx.out.info("      stopped: {} ({}, {:.1f} s)", pods.empty() ? std::string("nothing was running") : [&] {
-        std::string l;
-        for (const auto& p : pods) l += (l.empty() ? "" : ", ") + p.name;
-        return l;
-      }(), how.empty() ? "process table" : how, core::monotonic_seconds() - start);
-      return;
-    }
-    const double now = core::monotonic_seconds();
-    if (now - start > timeout)
-      throw Error(fmt::format("still running {} s after their manifests were taken out: {}. Is the kubelet running "
-                              "(systemctl status kubelet)? It stops a static pod within about 20 s of its manifest "
-                              "leaving {}. Nothing else was changed yet",
-                              timeout, still, r.var("static_pod_path")));
-    if (now - last_note >= 10) {
-      r.ctx.out.info("      waiting ({:.0f} s): {}", now - start, still);
-      last_note = now;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  std::string how;
+  const auto waited = core::wait_until(
+      {.timeout_s = static_cast<double>(timeout)},
+      [&]() -> std::optional<std::string> {
+        std::string still;
+        for (const auto& p : pods) {
+          auto check = pod_running(r.ctx.root, p);
+          how = check.how;
+          if (check.running) still += (still.empty() ? "" : "; ") + p.name + ": " + check.detail;
+        }
+        if (still.empty()) return std::nullopt;
+        return still;
+      },
+      [&](double seconds, const std::string& still) { r.ctx.out.info("      waiting ({:.0f} s): {}", seconds, still); });
+  if (!waited.done)
+    throw Error(fmt::format("still running {} s after their manifests were taken out: {}. Is the kubelet running "
+                            "(systemctl status kubelet)? It stops a static pod within about 20 s of its manifest "
+                            "leaving {}. Nothing else was changed yet",
+                            timeout, waited.still, r.var("static_pod_path")));
+  std::string names_text;
+  for (const auto& p : pods) names_text += (names_text.empty() ? "" : ", ") + p.name;
+  r.ctx.out.info("      stopped: {} ({}, {:.1f} s)", pods.empty() ? std::string("nothing was running") : names_text,
+                 how.empty() ? "process table" : how, waited.seconds);
 }
 
 void run_move_aside(Runner& r, const PlannedStep& s) {
@@ -1090,26 +1083,18 @@ void run_wait_healthy(Runner& r, const PlannedStep& s) {
   const int timeout = timeout_arg(s, 300);
   const double start = core::monotonic_seconds();
   const auto goal = health_goal(r);
-  double last_note = start;
-  for (;;) {
-    core::check_interrupted();
-    std::string report;
-    const auto problem = etcd_not_ready(r, goal, report);
-    if (!problem) {
-      r.ctx.out.info("      {} ({:.1f} s)", report, core::monotonic_seconds() - start);
-      break;
-    }
-    const double now = core::monotonic_seconds();
-    if (now - start > timeout)
-      throw Error(fmt::format("etcd is not healthy after {} s: {}. Look at the etcd container's log (crictl logs, "
-                              "or journalctl -u kubelet)",
-                              timeout, *problem));
-    if (now - last_note >= 10) {
-      r.ctx.out.info("      waiting ({:.0f} s): {}", now - start, *problem);
-      last_note = now;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  auto waiting = [&](double seconds, const std::string& still) {
+    r.ctx.out.info("      waiting ({:.0f} s): {}", seconds, still);
+  };
+  std::string report;
+  const auto healthy = core::wait_until(
+      {.timeout_s = static_cast<double>(timeout), .every = std::chrono::milliseconds(200)},
+      [&] { return etcd_not_ready(r, goal, report); }, waiting);
+  if (!healthy.done)
+    throw Error(fmt::format("etcd is not healthy after {} s: {}. Look at the etcd container's log (crictl logs, "
+                            "or journalctl -u kubelet)",
+                            timeout, healthy.still));
+  r.ctx.out.info("      {} ({:.1f} s)", report, healthy.seconds);
   // kube-apiserver, when kdr can reach it.
   const auto scan = live_pods(r);
   auto livez = livez_check(r, core::find_pod(scan, "kube-apiserver") != nullptr);
@@ -1120,26 +1105,28 @@ void run_wait_healthy(Runner& r, const PlannedStep& s) {
     return;
   }
   const auto kubeconfig = r.host(r.ctx.config.kubeconfig).string();
-  for (;;) {
-    core::check_interrupted();
-    core::ProcessOptions opts;
-    opts.timeout = std::chrono::seconds(15);
-    auto res = core::run_process({"kubectl", "--kubeconfig", kubeconfig, "--request-timeout", "5s", "get", "--raw",
-                                  "/livez"},
-                                 opts);
-    if (res.ok()) {
-      r.ctx.out.info("      kube-apiserver /livez: {}", res.out.substr(0, res.out.find('\n')));
-      return;
-    }
-    if (core::monotonic_seconds() - start > timeout)
-      throw Error(fmt::format("kube-apiserver /livez does not answer after {} s: {}", timeout,
-                              res.started ? res.err : res.start_error));
-    if (core::monotonic_seconds() - last_note >= 10) {
-      r.ctx.out.info("      waiting ({:.0f} s) for kube-apiserver /livez", core::monotonic_seconds() - start);
-      last_note = core::monotonic_seconds();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
+  std::string answer;
+  const double left = std::max(0.0, timeout - (core::monotonic_seconds() - start));
+  const auto live = core::wait_until(
+      {.timeout_s = left, .every = std::chrono::milliseconds(500)},
+      [&]() -> std::optional<std::string> {
+        core::ProcessOptions opts;
+        opts.timeout = std::chrono::seconds(15);
+        auto res = core::run_process({"kubectl", "--kubeconfig", kubeconfig, "--request-timeout", "5s", "get",
+                                      "--raw", "/livez"},
+                                     opts);
+        if (res.ok()) {
+          answer = res.out.substr(0, res.out.find('\n'));
+          return std::nullopt;
+        }
+        return res.started ? res.err : res.start_error;
+      },
+      [&](double seconds, const std::string&) {
+        r.ctx.out.info("      waiting ({:.0f} s) for kube-apiserver /livez", seconds + (timeout - left));
+      });
+  if (!live.done)
+    throw Error(fmt::format("kube-apiserver /livez does not answer after {} s: {}", timeout, live.still));
+  r.ctx.out.info("      kube-apiserver /livez: {}", answer);
 }
 
 void run_command(Runner& r, std::vector<std::string> argv, int timeout_s) {
@@ -1259,19 +1246,21 @@ void undo_actions(Runner& r, const std::vector<Action>& actions) {
     }
     undo(*it);
   }
-  const double start = core::monotonic_seconds();
-  for (;;) {
-    std::string still;
-    for (const auto& p : stopping) {
-      auto c = pod_running(r.ctx.root, p);
-      if (c.running) still += (still.empty() ? "" : "; ") + p.name + ": " + c.detail;
-    }
-    if (still.empty()) break;
-    if (core::monotonic_seconds() - start > 120)
-      throw Error("still running 120 s after their manifests were taken out: " + still +
-                  "; is the kubelet running? Run the rollback again once they stopped");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  const auto stopped = core::wait_until(
+      {.timeout_s = 120},
+      [&]() -> std::optional<std::string> {
+        std::string still;
+        for (const auto& p : stopping) {
+          auto c = pod_running(r.ctx.root, p);
+          if (c.running) still += (still.empty() ? "" : "; ") + p.name + ": " + c.detail;
+        }
+        if (still.empty()) return std::nullopt;
+        return still;
+      },
+      [&](double seconds, const std::string& still) { r.ctx.out.info("      waiting ({:.0f} s): {}", seconds, still); });
+  if (!stopped.done)
+    throw Error("still running 120 s after their manifests were taken out: " + stopped.still +
+                "; is the kubelet running? Run the rollback again once they stopped");
   // 2. Data: restored copies removed, moved-aside originals renamed back.
   for (auto it = actions.rbegin(); it != actions.rend(); ++it)
     if (!it->manifest) undo(*it);
