@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -37,10 +36,7 @@ core::ProcessResult run_etcdctl(const core::Context& ctx, const EtcdTarget& targ
                                 std::chrono::seconds deadline) {
   auto argv = etcdctl_argv(ctx, target, static_cast<std::uint64_t>(command_timeout.count()));
   argv.insert(argv.end(), command.begin(), command.end());
-  core::ProcessOptions opts;
-  opts.env["ETCDCTL_API"] = "3";
-  opts.timeout = deadline;
-  return core::run_process(argv, opts);
+  return core::run_process(argv, core::etcd_tool_options(deadline));
 }
 
 namespace {
@@ -116,12 +112,6 @@ SnapshotOutcome fail(SnapshotFailure f, std::string message) {
 }
 
 void remove_quietly(const path& p) { ::unlink(p.c_str()); }
-
-std::uint64_t free_bytes(const path& dir) {
-  struct statvfs st {};
-  if (::statvfs(dir.c_str(), &st) != 0) core::throw_errno("statvfs", dir.string(), errno);
-  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
-}
 
 std::string to_hex(std::string_view bytes) {
   static constexpr char hex[] = "0123456789abcdef";
@@ -480,9 +470,7 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
   const auto timeout = snapshot_timeout(ctx.config.etcd, status.db_size);
   auto argv = etcdctl_argv(ctx, target, static_cast<std::uint64_t>(timeout.count()));
   argv.insert(argv.end(), {"snapshot", "save", tmp.string()});
-  core::ProcessOptions opts;
-  opts.env["ETCDCTL_API"] = "3";
-  opts.timeout = timeout + std::chrono::seconds(15);
+  const auto opts = core::etcd_tool_options(timeout + std::chrono::seconds(15));
   ctx.out.detail("etcd snapshot: {}", core::describe_argv(argv));
   core::ProcessResult r;
   std::optional<TrailerCheck> streamed;
@@ -567,7 +555,7 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
 // Free space is checked before anything is written: a snapshot that cannot fit fails
 // early instead of filling the disk.
 void check_free_space(const path& backup_dir, std::uint64_t needed) {
-  const auto free = free_bytes(backup_dir);
+  const auto free = core::free_bytes(backup_dir);
   if (free < needed)
     throw core::Error(fmt::format("backup disk {} has {} MiB free; this backup needs about {} MiB "
                                   "(etcd database and changed files); free space or lower retention",

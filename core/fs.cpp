@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -179,6 +180,14 @@ void pwrite_all(int fd, const void* buf, std::size_t n, off_t offset, const std:
     offset += w;
     n -= static_cast<std::size_t>(w);
   }
+}
+
+std::uint64_t free_bytes(const bfs::path& path) {
+  bfs::path at = path;
+  while (!lstat_path(at) && at.has_parent_path() && at != at.parent_path()) at = at.parent_path();
+  struct statvfs vfs {};
+  if (::statvfs(at.c_str(), &vfs) != 0) throw_errno("statvfs", at.string(), errno);
+  return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
 std::string read_file(const bfs::path& path) {

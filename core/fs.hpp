@@ -71,6 +71,10 @@ std::size_t pread_some(int fd, void* buf, std::size_t n, off_t offset, const std
 void write_all(int fd, const void* buf, std::size_t n, const std::string& path);
 void pwrite_all(int fd, const void* buf, std::size_t n, off_t offset, const std::string& path);
 
+// Bytes an unprivileged writer can still use on the file system that holds `path` (or, when
+// it does not exist yet, its nearest existing parent). The one place kdr asks.
+std::uint64_t free_bytes(const bfs::path& path);
+
 // The target of a symlink, whatever its length; empty when it cannot be read.
 std::optional<std::string> read_link(const bfs::path& path);
 

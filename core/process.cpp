@@ -162,4 +162,11 @@ void BackgroundProcess::stop(std::chrono::milliseconds grace) {
   impl_->child.wait(ec);
 }
 
+ProcessOptions etcd_tool_options(std::chrono::milliseconds timeout) {
+  ProcessOptions opts;
+  opts.timeout = timeout;
+  opts.env["ETCDCTL_API"] = "3";
+  return opts;
+}
+
 }  // namespace kdr::core

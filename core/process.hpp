@@ -31,6 +31,10 @@ struct ProcessOptions {
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
+// For etcdctl and etcdutl: ETCDCTL_API=3 (etcdctl 3.4 speaks the v2 API without it), killed
+// after `timeout`. The one place kdr sets it.
+ProcessOptions etcd_tool_options(std::chrono::milliseconds timeout);
+
 // A program kdr starts and stops itself (a private etcd): stdin closed, stdout and stderr to
 // `log_file`, killed with kdr (PR_SET_PDEATHSIG), and stopped (SIGTERM, then SIGKILL after
 // `grace`) on every path out.

@@ -119,6 +119,19 @@ std::optional<StepType> step_type_from_string(std::string_view text) {
 
 bool changes_node(StepType type) { return info(type).changes_node; }
 
+std::vector<StepType> all_step_types() {
+  std::vector<StepType> out;
+  for (const auto& t : types()) out.push_back(t.type);
+  return out;
+}
+
+std::vector<std::string> step_keys(StepType type) {
+  const auto& t = info(type);
+  auto out = t.required;
+  out.insert(out.end(), t.optional.begin(), t.optional.end());
+  return out;
+}
+
 const std::vector<std::string>& builtin_variables() {
   static const std::vector<std::string> v = {"generation",    "generation_dir",  "restore_id",     "restore_dir",
                                              "etcd_data_dir", "static_pod_path", "kubeadm_config", "root",

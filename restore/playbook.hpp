@@ -46,6 +46,10 @@ std::string_view to_string(StepType type);
 std::optional<StepType> step_type_from_string(std::string_view text);
 // Steps that change the node (and so ask for confirmation in a guided restore).
 bool changes_node(StepType type);
+// Every step type, in the order docs/playbooks.md lists them.
+std::vector<StepType> all_step_types();
+// The keys a step of this type takes (required first), besides type, name and if.
+std::vector<std::string> step_keys(StepType type);
 
 struct Parameter {
   std::string name;

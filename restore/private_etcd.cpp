@@ -63,8 +63,7 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
   restore.insert(restore.end(), {"snapshot", "restore", file.string(), "--data-dir", data.string(), "--name", name,
                                  "--initial-cluster", cluster, "--initial-advertise-peer-urls", peer_url,
                                  "--initial-cluster-token", fmt::format("kdr-private-{}", ::getpid())});
-  const core::ProcessOptions opts{std::chrono::minutes(30), {{"ETCDCTL_API", "3"}}, {}};
-  const auto r = core::run_process(restore, opts);
+  const auto r = core::run_process(restore, core::etcd_tool_options(std::chrono::minutes(30)));
   if (!r.ok())
     throw core::Error(fmt::format("{} could not open the snapshot: {}", core::describe_argv(restore),
                                   r.started ? r.err + r.out : r.start_error));

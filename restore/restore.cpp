@@ -766,7 +766,7 @@ ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
   if (plan.root != ctx.root.root().string())
     throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
   const auto run_ctx = context_of(ctx, plan);
-  Runner r{run_ctx, plan, std::move(journal), {}, 0, false};
+  Runner r{run_ctx, plan, std::move(journal), {}, 0, false, std::nullopt};
   ctx.out.info("Rolling back restore {} (playbook {}, generation {}):", plan.id, plan.playbook, plan.generation);
   if (summary.actions.empty()) ctx.out.info("  it changed nothing on the node");
   for (const auto& a : summary.actions) ctx.out.info("  undo: {}", describe_action(a));
@@ -889,7 +889,8 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
     const auto repo_lock = repo.lock(core::LockMode::shared);
     const auto entry = find_generation(repo, plan.generation);
     verify::Findings f;
-    Runner r{run_ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, f), 0, false};
+    Runner r{run_ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, f), 0, false,
+             std::nullopt};
     print_plan(r, &summary);
     run_ctx.out.info("Resuming restore {}.", plan.id);
     return execute(r, o.yes);
@@ -906,7 +907,7 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   prepared.plan.backup_dir = ctx.backup_dir.string();
   if (ctx.config.origin.find('/') != std::string::npos) prepared.plan.config_file = ctx.config.origin;
   prepared.plan.playbook_dirs = o.playbook_dirs;
-  Runner r{ctx, prepared.plan, std::nullopt, std::move(prepared.gen), 0, o.dry_run};
+  Runner r{ctx, prepared.plan, std::nullopt, std::move(prepared.gen), 0, o.dry_run, std::nullopt};
   print_plan(r, nullptr);
   if (o.dry_run) return dry_run(r, pb, o);
   bool yes = o.yes;

@@ -14,6 +14,7 @@
 #include "core/static_pods.hpp"
 #include "restore/journal.hpp"
 #include "restore/playbook.hpp"
+#include "restore/snapshot_tool.hpp"
 #include "verify/integrity.hpp"
 
 namespace kdr::restore {
@@ -78,6 +79,12 @@ struct Runner {
   void act(Action a, const std::function<void()>& change);
   // True when this restore already renamed its copy `tmp` into `target` (a resumed step).
   bool placed_earlier(const core::bfs::path& target, const core::bfs::path& tmp) const;
+  // etcdutl or etcdctl and what it supports: asked once per run, whichever step asks first.
+  const SnapshotTool& snapshot_tool() const {
+    if (!snapshot_tool_) snapshot_tool_ = restore::snapshot_tool(ctx);
+    return *snapshot_tool_;
+  }
+  mutable std::optional<SnapshotTool> snapshot_tool_;
 };
 
 // What the preflight found: refusals, warnings, and checks passed (printed as they pass).
@@ -111,8 +118,5 @@ std::vector<std::string> pod_names(const nlohmann::json& pods);
 
 // The static pods of a generation (its copy of the static pod folder).
 core::StaticPodScan generation_pods(const verify::GenerationView& g, const std::string& static_pod_path);
-
-// Free bytes for a host path (of its nearest existing folder).
-std::uint64_t free_bytes_at(const core::bfs::path& p);
 
 }  // namespace kdr::restore

@@ -14,7 +14,7 @@ SnapshotTool snapshot_tool(const core::Context& ctx) {
     t.argv = e.etcdctl;
     t.name = "etcdctl";
   }
-  const core::ProcessOptions opts{std::chrono::seconds(20), {{"ETCDCTL_API", "3"}}, {}};
+  const auto opts = core::etcd_tool_options(std::chrono::seconds(20));
   auto help = t.argv;
   help.insert(help.end(), {"snapshot", "restore", "--help"});
   auto r = core::run_process(help, opts);

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -308,14 +307,6 @@ core::StaticPodScan generation_pods(const verify::GenerationView& g, const std::
   return scan;
 }
 
-std::uint64_t free_bytes_at(const path& p) {
-  path at = p;
-  while (!exists(at) && at.has_parent_path() && at != at.parent_path()) at = at.parent_path();
-  struct statvfs vfs {};
-  if (::statvfs(at.c_str(), &vfs) != 0) core::throw_errno("statvfs", at.string(), errno);
-  return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-}
-
 // ---- describing ---------------------------------------------------------------------------
 
 namespace {
@@ -392,7 +383,7 @@ std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
       out = describe_etcd_replay(r, s);
       break;
     case StepType::etcd_snapshot_restore: {
-      const auto tool = snapshot_tool(r.ctx);
+      const auto& tool = r.snapshot_tool();
       try {
         const auto src = snapshot_source(r, s);
         if (!src.packed.empty())
@@ -679,7 +670,7 @@ void run_preflight(Runner& r) {
       } catch (const Error& e) {
         fails.push_back(e.what());
       }
-      auto tool = snapshot_tool(ctx);
+      const auto& tool = r.snapshot_tool();
       if (core::find_program(tool.argv.front()).empty()) {
         fails.push_back(fmt::format("{} not found: it is needed to restore the snapshot (etcd.etcdctl / etcd.etcdutl "
                                     "in the config)",
@@ -723,7 +714,7 @@ void run_preflight(Runner& r) {
     }
   }
   for (const auto& [dir, bytes] : need) {
-    const auto free = free_bytes_at(dir);
+    const auto free = core::free_bytes(dir);
     if (free < bytes)
       fails.push_back(fmt::format("{} has {} MiB free; the restore needs about {} MiB there", dir, free >> 20,
                                   (bytes >> 20) + 1));
@@ -919,7 +910,7 @@ void run_etcd_snapshot_restore(Runner& r, const PlannedStep& s) {
                             "come first)",
                             data_dir));
   }
-  const auto tool = snapshot_tool(r.ctx);
+  const auto& tool = r.snapshot_tool();
   const auto src = snapshot_source(r, s);
   const auto snap = gen_etcd_snapshot(r);
   if (!src.packed.empty()) {
@@ -938,11 +929,8 @@ void run_etcd_snapshot_restore(Runner& r, const PlannedStep& s) {
   core::make_dirs(tmp.parent_path(), 0755);
   const auto argv = snapshot_restore_argv(r, s, tool, src);
   r.ctx.out.info("      {}", core::describe_argv(argv));
-  core::ProcessOptions opts;
-  opts.env["ETCDCTL_API"] = "3";
-  opts.timeout = std::chrono::minutes(30);
   const double t0 = core::monotonic_seconds();
-  auto res = core::run_process(argv, opts);
+  auto res = core::run_process(argv, core::etcd_tool_options(std::chrono::minutes(30)));
   core::write_file_atomic(r.restore_dir() / fmt::format("step-{}.log", r.step + 1), res.out + res.err, 0600);
   if (!res.ok()) {
     if (exists(tmp)) core::remove_tree(tmp);

@@ -1,8 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include "core/error.hpp"
+#include "core/fs.hpp"
 #include "core/manifest.hpp"
 #include "restore/journal.hpp"
 #include "restore/materialize.hpp"
@@ -192,4 +195,43 @@ TEST_CASE("built-in parameters are every playbook's and cannot be declared again
   CHECK(names == std::vector<std::string>{"accept_loss", "same_node"});
   CHECK(error_of("name: x\nparameters:\n  - {name: accept_loss, default: \"true\"}\nsteps: [{type: preflight}]\n") ==
         "pb.yaml: parameter 'accept_loss' is built in (every playbook has it); pick another name");
+}
+
+// docs/playbooks.md's step reference is written by hand: every step type the loader knows is
+// in it, marked * exactly when it changes the node, with every key it takes, and nothing else.
+TEST_CASE("docs/playbooks.md's step table lists every step type, its * and its keys") {
+  const auto doc = core::read_file(boost::filesystem::path(KDR_SOURCE_DIR) / "docs" / "playbooks.md");
+  const auto start = doc.find("### Step types");
+  REQUIRE(start != std::string::npos);
+  std::map<std::string, std::pair<bool, std::string>> rows;  // type -> (starred, keys column)
+  std::istringstream in(doc.substr(start));
+  std::string line;
+  bool in_table = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("| `", 0) != 0) {
+      if (in_table) break;
+      continue;
+    }
+    in_table = true;
+    const auto end_type = line.find('`', 3);
+    REQUIRE(end_type != std::string::npos);
+    const auto type = line.substr(3, end_type - 3);
+    const auto col1_end = line.find('|', 1);
+    const auto col2_end = line.find('|', col1_end + 1);
+    const bool starred = line.substr(end_type, col1_end - end_type).find('*') != std::string::npos;
+    rows[type] = {starred, line.substr(col1_end + 1, col2_end - col1_end - 1)};
+  }
+  const auto types = restore::all_step_types();
+  CHECK(rows.size() == types.size());
+  for (const auto t : types) {
+    const std::string name(restore::to_string(t));
+    INFO("step type " << name);
+    const auto it = rows.find(name);
+    REQUIRE(it != rows.end());
+    CHECK(it->second.first == restore::changes_node(t));
+    for (const auto& key : restore::step_keys(t)) {
+      INFO("key " << key);
+      CHECK(it->second.second.find("`" + key + "`") != std::string::npos);
+    }
+  }
 }
