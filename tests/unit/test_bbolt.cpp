@@ -145,7 +145,7 @@ TEST_CASE("bbolt: buckets, entries and the greatest key, from the newest valid m
   CHECK(s.leaf_pages == 3);
 }
 
-TEST_CASE("bbolt: a damaged meta page falls back to the other one; both damaged is an error") {
+TEST_CASE("bbolt: a damaged meta page falls back to the other one, and both damaged is an error") {
   auto pages = sample_pages();
   pages[1][16 + 48] ^= 1;  // txid changed: the checksum no longer matches
   auto s = core::read_bolt_bytes(join(pages), "db");

@@ -54,7 +54,7 @@ TEST_CASE("write_all to a full disk is a SystemError that is_disk_full recognise
   CHECK_FALSE(core::is_disk_full(core::Error("No space left on device (only the words)")));
 }
 
-TEST_CASE("read_some and pread_some read what is there, then 0 at the end; errors name the file") {
+TEST_CASE("read_some and pread_some read what is there, then 0 at the end, and errors name the file") {
   test::TempDir dir;
   const auto file = dir.path() / "f";
   core::write_file_atomic(file, "hello world");
