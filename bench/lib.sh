@@ -58,3 +58,31 @@ bench_measure() {
 bench_median() { grep . | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'; }
 
 bench_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# The recovery benchmarks' node: a namespace that a disaster deletes and a recovery must bring
+# back. bench_wait_precious ROOT: until etcd serves it again.
+bench_wait_precious() {
+  until [ "$(sandbox_etcdctl "$1" --dial-timeout 1s get /registry/namespaces/precious --print-value-only 2>/dev/null)" = '{"kind":"Namespace"}' ]; do
+    sleep 0.05
+  done
+}
+
+# bench_manual_etcd_restore ROOT SNAPSHOT ASIDE TOKEN: etcd restored by hand, as the seed's
+# runbook does it: etcd's manifest out of the static pod folder, wait for etcd to stop, the data
+# dir moved to ASIDE, `etcdctl snapshot restore` with the member's name and peer URL, manifest back.
+bench_manual_etcd_restore() {
+  local root=$1 snapshot=$2 aside=$3 token=$4 node peer pid running
+  node=$(cat "$root/.sandbox-node-name")
+  peer="https://127.0.0.1:$(cat "$root/.sandbox-peer-port")"
+  mv "$root/etc/kubernetes/manifests/etcd.yaml" "$W/etcd.yaml"
+  while :; do
+    running=no
+    for pid in $(pgrep -x etcd); do tr '\0' '\n' < "/proc/$pid/cmdline" | grep -q -- "$root/" && running=yes; done
+    [ "$running" = yes ] || break
+    sleep 0.05
+  done
+  mv "$root/var/lib/etcd" "$aside"
+  ETCDCTL_API=3 etcdctl snapshot restore "$snapshot" --data-dir "$root/var/lib/etcd" --name "$node" \
+    --initial-cluster "$node=$peer" --initial-cluster-token "$token" --initial-advertise-peer-urls "$peer" >/dev/null 2>&1
+  mv "$W/etcd.yaml" "$root/etc/kubernetes/manifests/etcd.yaml"
+}

@@ -72,9 +72,7 @@ bench_drop_caches
 t0=$(now)
 k restore restore-etcd-snapshot --yes --set to="$target" --set accept_loss=true >"$W/restore.log" 2>&1 ||
   { cat "$W/restore.log" >&2; exit 1; }
-until [ "$(sandbox_etcdctl "$ROOT" --dial-timeout 1s get /registry/namespaces/precious --print-value-only 2>/dev/null)" = '{"kind":"Namespace"}' ]; do
-  sleep 0.05
-done
+bench_wait_precious "$ROOT"
 kdr_s=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
 served=$(sandbox_etcdctl "$ROOT" get /registry/configmaps/load/ --prefix --keys-only | grep -c . || true)
 journal=$(ls -d "$ROOT"/var/lib/kdr/restores/*/ | sort | tail -n 1)journal.jsonl
@@ -83,24 +81,10 @@ per_step=$(jq -r 'select(.event=="begin") | .type' "$journal" |
 replay_s=$(tr ' ' '\n' <<<"$per_step" | awk -F: '$1 == "etcd-replay" { print $2 }')
 
 # By hand, from the snapshot alone: manifest out, wait, data dir aside, snapshot restore, manifest back.
-etcd_running() {
-  local pid
-  for pid in $(pgrep -x etcd); do tr '\0' '\n' < "/proc/$pid/cmdline" | grep -q -- "$ROOT/" && return 0; done
-  return 1
-}
-node=$(cat "$ROOT/.sandbox-node-name")
-peer="https://127.0.0.1:$(cat "$ROOT/.sandbox-peer-port")"
 bench_drop_caches
 t0=$(now)
-mv "$ROOT/etc/kubernetes/manifests/etcd.yaml" "$W/etcd.yaml"
-while etcd_running; do sleep 0.05; done
-mv "$ROOT/var/lib/etcd" "$W/etcd.kdr-restored"
-ETCDCTL_API=3 etcdctl snapshot restore "$snapshot" --data-dir "$ROOT/var/lib/etcd" --name "$node" \
-  --initial-cluster "$node=$peer" --initial-cluster-token manual --initial-advertise-peer-urls "$peer" >/dev/null 2>&1
-mv "$W/etcd.yaml" "$ROOT/etc/kubernetes/manifests/etcd.yaml"
-until [ "$(sandbox_etcdctl "$ROOT" --dial-timeout 1s get /registry/namespaces/precious --print-value-only 2>/dev/null)" = '{"kind":"Namespace"}' ]; do
-  sleep 0.05
-done
+bench_manual_etcd_restore "$ROOT" "$snapshot" "$W/etcd.kdr-restored" manual
+bench_wait_precious "$ROOT"
 manual_s=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
 
 echo

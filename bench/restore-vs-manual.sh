@@ -22,24 +22,12 @@ mkdir -p "$W/disk2"
 kdr=("$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr")
 "${kdr[@]}" backup -q
 snapshot=$(readlink -f "$W/disk2/kdr/latest")/etcd/snapshot.db
-node=$(cat "$ROOT/.sandbox-node-name")
-peer="https://127.0.0.1:$(cat "$ROOT/.sandbox-peer-port")"
-
 now() { date +%s.%N; }
 disaster() {
   sandbox_wait_etcd "$ROOT" 60
   sandbox_etcdctl "$ROOT" del /registry/namespaces/precious >/dev/null
 }
-wait_restored() {
-  until [ "$(sandbox_etcdctl "$ROOT" --dial-timeout 1s get /registry/namespaces/precious --print-value-only 2>/dev/null)" = '{"kind":"Namespace"}' ]; do
-    sleep 0.05
-  done
-}
-etcd_running() {
-  local pid
-  for pid in $(pgrep -x etcd); do tr '\0' '\n' < "/proc/$pid/cmdline" | grep -q -- "$ROOT/" && return 0; done
-  return 1
-}
+wait_restored() { bench_wait_precious "$ROOT"; }
 
 kdr_times=()
 manual_times=()
@@ -55,12 +43,7 @@ for i in $(seq 1 "$reps"); do
   disaster
   bench_drop_caches
   t0=$(now)
-  mv "$ROOT/etc/kubernetes/manifests/etcd.yaml" "$W/etcd.yaml"
-  while etcd_running; do sleep 0.05; done
-  mv "$ROOT/var/lib/etcd" "$ROOT/var/lib/etcd.manual"
-  ETCDCTL_API=3 etcdctl snapshot restore "$snapshot" --data-dir "$ROOT/var/lib/etcd" --name "$node" \
-    --initial-cluster "$node=$peer" --initial-cluster-token "manual-$i" --initial-advertise-peer-urls "$peer" >/dev/null 2>&1
-  mv "$W/etcd.yaml" "$ROOT/etc/kubernetes/manifests/etcd.yaml"
+  bench_manual_etcd_restore "$ROOT" "$snapshot" "$ROOT/var/lib/etcd.manual" "manual-$i"
   wait_restored
   manual_times+=("$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')")
   rm -rf "$ROOT/var/lib/etcd.manual"
