@@ -156,13 +156,13 @@ class Walker {
     return source_.read(offset, static_cast<std::size_t>(size));
   }
 
-  // Checks that `count` elements and what they point at lie inside the page.
-  void check_elements(const std::string& where, const std::string& page, const PageHeader& header) const {
+  // Checks that `count` elements and what they point at lie inside the page, read as the
+  // caller will read them: branch elements or leaf elements (a page may claim both flags).
+  void check_elements(const std::string& where, const std::string& page, const PageHeader& header, bool branch) const {
     if (page_header_size + std::size_t{header.count} * element_size > page.size())
       corrupt(where, fmt::format("{} elements do not fit", header.count));
     for (std::size_t i = 0; i < header.count; ++i) {
       const char* e = page.data() + page_header_size + i * element_size;
-      const bool branch = header.flags & branch_flag;
       const std::uint64_t pos = branch ? le32(e) : le32(e + 4);
       const std::uint64_t ksize = branch ? le32(e + 4) : le32(e + 8);
       const std::uint64_t vsize = branch ? 0 : le32(e + 12);
@@ -183,7 +183,7 @@ class Walker {
       ++summary_.leaf_pages;
       if (entries) *entries += header.count;
       if (!need_content) return;
-      check_elements(fmt::format("page {}", pgid), page, header);
+      check_elements(fmt::format("page {}", pgid), page, header, false);
       for (std::size_t i = 0; i < header.count; ++i) {
         if (!all_leaves && i + 1 != header.count) continue;
         visit(page.data() + page_header_size + i * element_size, page);
@@ -195,7 +195,7 @@ class Walker {
     header = parse_header(page);
     ++summary_.branch_pages;
     if (header.count == 0) corrupt(pgid, "an empty branch page");
-    check_elements(fmt::format("page {}", pgid), page, header);
+    check_elements(fmt::format("page {}", pgid), page, header, true);
     for (std::size_t i = 0; i < header.count; ++i) {
       const char* e = page.data() + page_header_size + i * element_size;
       walk(le64(e + 8), depth + 1, all_leaves, visit, entries, rightmost && i + 1 == header.count);
@@ -231,7 +231,7 @@ class Walker {
       if (inline_page.size() < page_header_size) corrupt(where, "its inline page is truncated");
       const auto header = parse_header(inline_page);
       if (!(header.flags & leaf_flag)) corrupt(where, "its inline page is not a leaf");
-      check_elements(where, inline_page, header);
+      check_elements(where, inline_page, header, false);
       bucket.entries = header.count;
       if (header.count > 0) last(inline_page.data() + page_header_size + (header.count - 1) * element_size, inline_page);
     } else {

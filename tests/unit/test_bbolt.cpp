@@ -179,6 +179,12 @@ TEST_CASE("bbolt: damage in the tree is named with its page") {
     put_le(pages[3], 16 + 12, 1 << 20, 4);  // the key bucket's value size
     CHECK_THROWS_WITH(core::read_bolt_bytes(join(pages), "db"), Catch::Contains("page 3: element 0 points past the page"));
   }
+  SECTION("a leaf page that also claims to be a branch is checked as the leaf it is read as") {
+    auto pages = sample_pages();
+    put_le(pages[6], 8, 0x03, 2);
+    put_le(pages[6], 16 + 16 + 8, 1 << 20, 4);  // element 1's key size, where a leaf keeps it
+    CHECK_THROWS_WITH(core::read_bolt_bytes(join(pages), "db"), Catch::Contains("page 6: element 1 points past the page"));
+  }
   SECTION("a file cut short") {
     auto bytes = join(sample_pages());
     bytes.resize(6 * page_size);
