@@ -266,18 +266,18 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   warn_uncovered_apiserver_files(ctx, scan, plan, meta.warnings);
   // Room for the etcd snapshot (about the size of the database) before anything starts.
   const auto local_db = layout.local() ? file_size_or_zero(ctx.root.host(layout.data_dir) / "member/snap/db") : 0;
-  check_free_space(ctx.backup_dir, local_db + (64ull << 20));
+  check_free_space(ctx, ctx.backup_dir, local_db + (64ull << 20));
   const auto previous_entry = latest_readable(repo);
   std::optional<PreviousGeneration> previous;
   if (previous_entry) previous = load_previous(*previous_entry, meta.warnings);
 
-  meta.time = core::now_epoch();
+  meta.time = ctx.host->now();
   meta.started = core::iso_time(meta.time);
   meta.id = repo.new_generation_id(meta.time);
-  meta.hostname = core::hostname();
+  meta.hostname = ctx.host->hostname();
   meta.root = ctx.root.root().string();
   meta.kdr_version = core::version;
-  const bool as_root = ::geteuid() == 0;
+  const bool as_root = ctx.host->euid() == 0;
   if (!as_root) meta.warnings.push_back("not running as root: file owners are recorded but not preserved");
 
   const auto staging = repo.staging_path(meta.id);

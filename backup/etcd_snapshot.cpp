@@ -36,7 +36,7 @@ core::ProcessResult run_etcdctl(const core::Context& ctx, const EtcdTarget& targ
                                 std::chrono::seconds deadline) {
   auto argv = etcdctl_argv(ctx, target, static_cast<std::uint64_t>(command_timeout.count()));
   argv.insert(argv.end(), command.begin(), command.end());
-  return core::run_process(argv, core::etcd_tool_options(deadline));
+  return ctx.programs->run(argv, core::etcd_tool_options(deadline));
 }
 
 namespace {
@@ -477,7 +477,7 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
   try {
     core::Progress progress(ctx.out, "etcd snapshot", status.db_size);
     TailHasher tail(part, tmp, &progress);
-    r = core::run_process(argv, opts);
+    r = ctx.programs->run(argv, opts);
     streamed = tail.finish();
     progress.finish();
   } catch (...) {
@@ -554,8 +554,8 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
 
 // Free space is checked before anything is written: a snapshot that cannot fit fails
 // early instead of filling the disk.
-void check_free_space(const path& backup_dir, std::uint64_t needed) {
-  const auto free = core::free_bytes(backup_dir);
+void check_free_space(const core::Context& ctx, const path& backup_dir, std::uint64_t needed) {
+  const auto free = ctx.host->free_bytes(backup_dir);
   if (free < needed)
     throw core::Error(fmt::format("backup disk {} has {} MiB free; this backup needs about {} MiB "
                                   "(etcd database and changed files); free space or lower retention",

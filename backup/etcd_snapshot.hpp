@@ -117,7 +117,7 @@ std::optional<nlohmann::json> member_list(const core::Context& ctx, const EtcdTa
 // through the gateway); empty on failure.
 std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision);
 // Throws Error when the backup disk has less than `needed` bytes free.
-void check_free_space(const core::bfs::path& backup_dir, std::uint64_t needed);
+void check_free_space(const core::Context& ctx, const core::bfs::path& backup_dir, std::uint64_t needed);
 
 // Checks the 32-byte SHA-256 trailer `etcdctl snapshot save` appends; returns the SHA-256
 // of the whole file too. Throws Error when the file cannot be read.

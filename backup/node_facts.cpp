@@ -1,9 +1,5 @@
 #include "backup/node_facts.hpp"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
-
 #include <algorithm>
 
 #include "core/error.hpp"
@@ -13,25 +9,6 @@
 namespace kdr::backup {
 
 using nlohmann::json;
-
-std::vector<std::string> node_addresses() {
-  std::vector<std::string> out;
-  struct ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return out;
-  for (auto* i = list; i != nullptr; i = i->ifa_next) {
-    if (i->ifa_addr == nullptr || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
-    char buf[INET6_ADDRSTRLEN] = {};
-    const auto family = i->ifa_addr->sa_family;
-    const void* addr = nullptr;
-    if (family == AF_INET) addr = &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr;
-    else if (family == AF_INET6) addr = &reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr;
-    if (addr != nullptr && ::inet_ntop(family, addr, buf, sizeof buf) != nullptr) out.emplace_back(buf);
-  }
-  ::freeifaddrs(list);
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
 
 std::string image_tag(const std::string& image) {
   const auto at = image.find('@');
@@ -55,7 +32,7 @@ void save_kubeadm_config(const core::Context& ctx, const core::bfs::path& genera
     out.not_captured.push_back(fmt::format("kubeadm-config: no admin kubeconfig at {}", ctx.config.kubeconfig));
     return;
   }
-  if (core::find_program("kubectl").empty()) {
+  if (ctx.programs->find("kubectl").empty()) {
     out.not_captured.push_back("kubeadm-config: kubectl not found in PATH");
     return;
   }
@@ -64,7 +41,7 @@ void save_kubeadm_config(const core::Context& ctx, const core::bfs::path& genera
                                          "configmap",    "kubeadm-config", "-o",              "jsonpath={.data.ClusterConfiguration}"};
   core::ProcessOptions opts;
   opts.timeout = std::chrono::seconds(30);
-  auto r = core::run_process(argv, opts);
+  auto r = ctx.programs->run(argv, opts);
   if (!r.ok() || r.out.find("ClusterConfiguration") == std::string::npos) {
     std::string why = !r.started ? r.start_error : r.timed_out ? "timed out" : r.err;
     while (!why.empty() && why.back() == '\n') why.pop_back();
@@ -89,8 +66,8 @@ NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan
                              const std::string& etcd_server_version, const core::bfs::path& generation_dir) {
   NodeFacts out;
   auto& f = out.facts;
-  f["hostname"] = core::hostname();
-  f["addresses"] = node_addresses();
+  f["hostname"] = ctx.host->hostname();
+  f["addresses"] = ctx.host->addresses();
   json pods = json::array();
   for (const auto& p : scan.pods) {
     json images = json::array();

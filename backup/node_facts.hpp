@@ -27,9 +27,6 @@ struct NodeFacts {
 NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan, const core::EtcdLayout& etcd,
                              const std::string& etcd_server_version, const core::bfs::path& generation_dir);
 
-// Addresses of this machine's interfaces (not loopback), as text.
-std::vector<std::string> node_addresses();
-
 // "v1.31.2" from "registry.k8s.io/kube-apiserver:v1.31.2"; empty without a tag.
 std::string image_tag(const std::string& image);
 

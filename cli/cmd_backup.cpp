@@ -100,7 +100,7 @@ Command backup_command() {
     const double t0 = core::monotonic_seconds();
     std::optional<backup::BackupResult> done;
     try {
-      if (ctx.root.is_real_root() && ::geteuid() != 0 && !flags->dry_run)
+      if (ctx.root.is_real_root() && ctx.host->euid() != 0 && !flags->dry_run)
         throw core::Error("kdr backup reads private keys and etcd's data dir and writes owners and modes as they are: "
                           "it needs root. Run it with sudo (--dry-run works without)");
       refuse_during_restore(ctx);

@@ -36,7 +36,7 @@ backup::ScheduleSpec spec_for(const core::Context& ctx, const ScheduleFlags& f) 
 bool run_systemctl(const core::Context& ctx, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"systemctl"};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = core::run_process(argv);
+  auto r = ctx.programs->run(argv);
   if (!r.ok()) ctx.out.warn("{} failed: {}", core::describe_argv(argv), r.started ? r.err : r.start_error);
   return r.ok();
 }
@@ -70,9 +70,9 @@ Command schedule_command() {
                      file.content.find(backup::schedule_marker) == std::string::npos ? " (not written by kdr)" : "");
         ctx.out.raw(file.content);
       }
-      if (ctx.root.is_real_root() && !core::find_program("systemctl").empty() &&
+      if (ctx.root.is_real_root() && !ctx.programs->find("systemctl").empty() &&
           core::lstat_path("/etc/systemd/system/kdr-backup.timer")) {
-        auto r = core::run_process({"systemctl", "is-enabled", "kdr-backup.timer"});
+        auto r = ctx.programs->run({"systemctl", "is-enabled", "kdr-backup.timer"});
         ctx.out.info("kdr-backup.timer: {}", r.out.empty() ? "unknown" : r.out.substr(0, r.out.find('\n')));
       }
       return core::ExitCode::ok;

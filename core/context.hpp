@@ -1,5 +1,5 @@
 // What every command runs with: the configuration, the node's root, the backup folder,
-// the output, and the clock.
+// the output, and the seams to the machine (the programs kdr starts, the host's facts).
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/host.hpp"
 #include "core/node_root.hpp"
 #include "core/output.hpp"
 
@@ -17,6 +18,8 @@ struct Context {
   NodeRoot root;
   bfs::path backup_dir;  // the second disk; never under the node root
   Output out;
+  std::shared_ptr<const Host> host = real_host();
+  std::shared_ptr<const Programs> programs = real_programs();
 };
 
 // "kdr" and the global options this run was given (--root, --config, --backup-dir), so

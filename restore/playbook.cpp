@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/yaml_reader.hpp"
+#include "restore/step.hpp"
 
 #ifndef KDR_PLAYBOOK_DIR
 #define KDR_PLAYBOOK_DIR "/usr/share/kdr/playbooks"
@@ -22,39 +23,6 @@ using core::UsageError;
 using nlohmann::json;
 
 namespace {
-
-struct TypeInfo {
-  StepType type;
-  std::string_view name;
-  bool changes_node;
-  std::vector<std::string> required;
-  std::vector<std::string> optional;
-};
-
-const std::vector<TypeInfo>& types() {
-  static const std::vector<TypeInfo> t = {
-      {StepType::preflight, "preflight", false, {}, {}},
-      {StepType::stop_static_pods, "stop-static-pods", true, {}, {"pods"}},
-      {StepType::wait_stopped, "wait-stopped", false, {}, {"pods", "timeout"}},
-      {StepType::move_aside, "move-aside", true, {"path"}, {}},
-      {StepType::copy_back, "copy-back", true, {"path"}, {"exclude"}},
-      {StepType::etcd_replay, "etcd-replay", false, {"to"}, {}},
-      {StepType::etcd_snapshot_restore, "etcd-snapshot-restore", true, {}, {"source", "bump_revision"}},
-      {StepType::etcd_put_keys, "etcd-put-keys", true, {}, {"namespace", "prefix", "overwrite", "source"}},
-      {StepType::start_static_pods, "start-static-pods", true, {}, {"pods", "from"}},
-      {StepType::wait_healthy, "wait-healthy", false, {}, {"timeout"}},
-      {StepType::kubeadm, "kubeadm", true, {"args"}, {"timeout"}},
-      {StepType::run, "run", true, {"argv"}, {"timeout"}},
-      {StepType::manual, "manual", true, {"instruction"}, {}},
-  };
-  return t;
-}
-
-const TypeInfo& info(StepType type) {
-  for (const auto& t : types())
-    if (t.type == type) return t;
-  throw core::Error("unknown step type");
-}
 
 // Lists of strings, strings, numbers and booleans, as JSON (everything a step holds).
 json field_value(const core::YamlReader& r, const YAML::Node& node, const std::string& key) {
@@ -109,26 +77,28 @@ StepCondition parse_condition(const core::YamlReader& r, const YAML::Node& node,
 
 }  // namespace
 
-std::string_view to_string(StepType type) { return info(type).name; }
+std::string_view to_string(StepType type) { return step_def(type).name(); }
 
 std::optional<StepType> step_type_from_string(std::string_view text) {
-  for (const auto& t : types())
-    if (t.name == text) return t.type;
+  for (const auto* d : step_table())
+    if (d->name() == text) return d->type();
   return std::nullopt;
 }
 
-bool changes_node(StepType type) { return info(type).changes_node; }
+bool changes_node(StepType type) { return step_def(type).changes_node(); }
 
 std::vector<StepType> all_step_types() {
   std::vector<StepType> out;
-  for (const auto& t : types()) out.push_back(t.type);
+  for (const auto* d : step_table()) out.push_back(d->type());
   return out;
 }
 
 std::vector<std::string> step_keys(StepType type) {
-  const auto& t = info(type);
-  auto out = t.required;
-  out.insert(out.end(), t.optional.begin(), t.optional.end());
+  std::vector<std::string> out;
+  for (const auto& k : step_def(type).keys())
+    if (k.required) out.push_back(k.name);
+  for (const auto& k : step_def(type).keys())
+    if (!k.required) out.push_back(k.name);
   return out;
 }
 
@@ -260,10 +230,10 @@ Playbook parse_playbook(std::string_view text, const std::string& origin) {
     const auto type = step_type_from_string(type_name);
     if (!type) {
       std::string list;
-      for (const auto& t : types()) list += (list.empty() ? "" : ", ") + std::string(t.name);
+      for (const auto* d : step_table()) list += (list.empty() ? "" : ", ") + std::string(d->name());
       r.fail(type_node, key + ".type", fmt::format("unknown step type '{}' (known: {})", type_name, list));
     }
-    const auto& ti = info(*type);
+    const auto& def = step_def(*type);
     StepSpec spec;
     spec.type = *type;
     spec.where = core::yaml_where(origin, node);
@@ -271,19 +241,15 @@ Playbook parse_playbook(std::string_view text, const std::string& origin) {
     handlers["type"] = [](const Node&, const Key&) {};
     handlers["name"] = [&](const Node& v, const Key& k) { spec.title = r.text(v, k); };
     handlers["if"] = [&](const Node& v, const Key& k) { spec.condition = parse_condition(r, v, k, p.parameters); };
-    for (const auto& f : ti.required) {
-      handlers[f] = [&, f](const Node& v, const Key& k) {
-        spec.fields[f] = {field_value(r, v, k), core::yaml_where(origin, v)};
-      };
-    }
-    for (const auto& f : ti.optional) {
-      handlers[f] = [&, f](const Node& v, const Key& k) {
-        spec.fields[f] = {field_value(r, v, k), core::yaml_where(origin, v)};
+    for (const auto& f : def.keys()) {
+      handlers[f.name] = [&, name = f.name](const Node& v, const Key& k) {
+        spec.fields[name] = {field_value(r, v, k), core::yaml_where(origin, v)};
       };
     }
     r.mapping(node, key, handlers);
-    for (const auto& f : ti.required)
-      if (!spec.fields.count(f)) r.fail(node, key, fmt::format("a {} step needs '{}'", ti.name, f));
+    for (const auto& f : def.keys())
+      if (f.required && !spec.fields.count(f.name))
+        r.fail(node, key, fmt::format("a {} step needs '{}'", def.name(), f.name));
     for (const auto& [name, field] : spec.fields) check_variables(field.value, known, field.where);
     p.steps.push_back(std::move(spec));
   }

@@ -12,7 +12,6 @@
 
 namespace kdr::restore {
 
-
 std::vector<PodProcess> pod_processes(const core::NodeRoot& root, const core::StaticPod& pod) {
   std::vector<std::string> commands;
   for (const auto& c : pod.containers)
@@ -23,17 +22,18 @@ std::vector<PodProcess> pod_processes(const core::NodeRoot& root, const core::St
   return out;
 }
 
-RunningCheck pod_running(const core::NodeRoot& root, const core::StaticPod& pod) {
+RunningCheck pod_running(const core::Context& ctx, const core::StaticPod& pod) {
+  const auto& root = ctx.root;
   RunningCheck r;
-  if (root.is_real_root() && !core::find_program("crictl").empty()) {
+  if (root.is_real_root() && !ctx.programs->find("crictl").empty()) {
     r.how = "crictl";
     std::vector<std::string> ids;
     for (const auto& c : pod.containers) {
       core::ProcessOptions opts;
       opts.timeout = std::chrono::seconds(20);
-      auto p = core::run_process({"crictl", "ps", "-q", "--state", "running", "--name", "^" + c.name + "$",
+      auto p = ctx.programs->run({"crictl", "ps", "-q", "--state", "running", "--name", "^" + c.name + "$",
                                   "--label", "io.kubernetes.pod.namespace=kube-system"},
-                                 opts);
+                                  opts);
       if (!p.ok()) {
         r.how = "process table (crictl failed: " + (p.started ? p.err : p.start_error) + ")";
         ids.clear();

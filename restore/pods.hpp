@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/context.hpp"
 #include "core/node_root.hpp"
 #include "core/static_pods.hpp"
 
@@ -29,7 +30,7 @@ struct RunningCheck {
   std::string how;     // "crictl" or "process table"
   std::string detail;  // what is still running (pids, container ids)
 };
-RunningCheck pod_running(const core::NodeRoot& root, const core::StaticPod& pod);
+RunningCheck pod_running(const core::Context& ctx, const core::StaticPod& pod);
 
 // Files in the static pod folder the kubelet would run besides the real manifests: names
 // that do not end in .yaml/.yml/.json (etcd.yaml.bak), and two files defining the same pod.

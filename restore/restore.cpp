@@ -19,7 +19,8 @@
 #include "core/repository.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/point_in_time.hpp"
-#include "restore/step_etcd_replay.hpp"
+#include "restore/step.hpp"
+#include "restore/steps/etcd_replay.hpp"
 #include "restore/journal.hpp"
 #include "restore/playbook.hpp"
 #include "restore/runner.hpp"
@@ -40,47 +41,10 @@ std::vector<core::bfs::path> search_dirs(const core::Context& ctx, const std::ve
   return playbook_dirs(dirs);
 }
 
-// ---- the plan -----------------------------------------------------------------------------
-
-json Plan::to_json() const {
-  json steps_j = json::array();
-  for (const auto& s : steps) {
-    json j = {{"type", to_string(s.type)}, {"title", s.title}, {"args", s.args}};
-    if (!s.blocked.empty()) j["blocked"] = s.blocked;
-    steps_j.push_back(j);
-  }
-  return {{"format", 1},          {"id", id},       {"playbook", playbook}, {"playbook_file", playbook_file},
-          {"generation", generation}, {"generation_dir", generation_dir}, {"root", root}, {"vars", vars},
-          {"backup_dir", backup_dir}, {"config_file", config_file}, {"playbook_dirs", playbook_dirs},
-          {"notes", notes},       {"etcd", etcd},   {"steps", steps_j}};
-}
-
-Plan Plan::from_json(const json& j) {
-  Plan p;
-  p.id = j.at("id");
-  p.playbook = j.at("playbook");
-  p.playbook_file = j.value("playbook_file", "");
-  p.generation = j.at("generation");
-  p.generation_dir = j.at("generation_dir");
-  p.root = j.value("root", "/");
-  p.backup_dir = j.value("backup_dir", "");
-  p.config_file = j.value("config_file", "");
-  p.playbook_dirs = j.value("playbook_dirs", std::vector<std::string>{});
-  p.vars = j.at("vars").get<std::map<std::string, std::string>>();
-  p.notes = j.value("notes", std::vector<std::string>{});
-  p.etcd = j.value("etcd", json::object());
-  for (const auto& s : j.at("steps")) {
-    auto type = step_type_from_string(s.at("type").get<std::string>());
-    if (!type) throw Error("plan.json names an unknown step type " + s.at("type").dump());
-    p.steps.push_back({*type, s.value("title", ""), s.value("args", json::object()), s.value("blocked", "")});
-  }
-  return p;
-}
-
 namespace {
 
 std::string restore_id_for(const core::Context& ctx, const std::string& playbook) {
-  const std::time_t t = static_cast<std::time_t>(core::now_epoch());
+  const std::time_t t = static_cast<std::time_t>(ctx.host->now());
   std::tm tm{};
   ::gmtime_r(&t, &tm);
   char buf[32];
@@ -133,7 +97,7 @@ json choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::Gen
                 {"initial_cluster", rec.value("initial_cluster", "")},
                 {"from", "the member recorded in the generation"}};
     else
-      chosen = {{"name", core::hostname()},
+      chosen = {{"name", ctx.host->hostname()},
                 {"peer_url", "https://127.0.0.1:2380"},
                 {"data_dir", live.data_dir},
                 {"initial_cluster", ""},
@@ -342,113 +306,6 @@ std::map<std::string, std::string> parameter_values(const Playbook& pb, const st
   return values;
 }
 
-json substitute_value(const json& v, const std::map<std::string, std::string>& vars,
-                      const std::map<std::string, std::string>& unavailable, const std::string& where) {
-  if (v.is_array()) {
-    json out = json::array();
-    for (const auto& x : v) out.push_back(substitute_value(x, vars, unavailable, where));
-    return out;
-  }
-  const auto text = v.get<std::string>();
-  for (const auto& name : variables_in(text)) {
-    auto it = unavailable.find(name);
-    if (it != unavailable.end()) throw UsageError(fmt::format("{}: ${{{}}}: {}", where, name, it->second));
-  }
-  return substitute(text, vars, where);
-}
-
-// Why a field cannot be filled in: the first ${variable} in it that is unavailable.
-std::optional<std::string> unavailable_in(const json& v, const std::map<std::string, std::string>& unavailable) {
-  for (const auto& x : v.is_array() ? v : json::array({v})) {
-    if (!x.is_string()) continue;
-    for (const auto& name : variables_in(x.get<std::string>()))
-      if (auto it = unavailable.find(name); it != unavailable.end())
-        return fmt::format("needs ${{{}}}: {}", name, it->second);
-  }
-  return std::nullopt;
-}
-
-PlannedStep plan_step(const core::Context& ctx, const StepSpec& spec, const std::map<std::string, std::string>& vars,
-                      const std::map<std::string, std::string>& unavailable) {
-  PlannedStep s;
-  s.type = spec.type;
-  for (const auto& [name, field] : spec.fields) {
-    if (auto why = unavailable_in(field.value, unavailable)) {
-      s.blocked = *why;
-      s.args[name] = field.value;  // as written: the plan shows what it needs
-      continue;
-    }
-    auto v = substitute_value(field.value, vars, unavailable, field.where);
-    auto bad = [&, name = name, where = field.where](const std::string& what) {
-      throw UsageError(fmt::format("{}: key '{}': {}", where, name, what));
-    };
-    if (name == "timeout") {
-      int t = 0;
-      try {
-        t = std::stoi(v.get<std::string>());
-      } catch (const std::exception&) {
-        bad("expected a number of seconds");
-      }
-      if (t <= 0) bad("expected a positive number of seconds");
-      s.args[name] = t;
-    } else if (name == "pods") {
-      if (v.is_string() && v.get<std::string>() != "all") bad("expected 'all' or a list of pod names");
-      s.args[name] = v;
-    } else if (name == "path") {
-      if (!v.is_string()) bad("expected a path");
-      std::string p;
-      try {
-        p = core::normalize_node_path(v.get<std::string>(), "path");
-      } catch (const Error& e) {
-        bad(e.what());
-      }
-      if (p == "/") bad("refusing to replace the whole node (/)");
-      if (core::node_path_within(ctx.config.state_dir, p))
-        bad(fmt::format("{} holds kdr's state folder {}; set state_dir elsewhere", p, ctx.config.state_dir));
-      s.args[name] = p;
-    } else if (name == "exclude") {
-      json list = json::array();
-      for (const auto& x : v.is_array() ? v : json::array({v})) {
-        try {
-          list.push_back(core::normalize_node_path(x.get<std::string>(), "exclude"));
-        } catch (const Error& e) {
-          bad(e.what());
-        }
-      }
-      s.args[name] = list;
-    } else if (name == "source") {
-      if (spec.type == StepType::etcd_put_keys && v != "snapshot" && v != "replayed") bad("expected snapshot or replayed");
-      if (v != "snapshot" && v != "raw" && v != "replayed") bad("expected snapshot, raw or replayed");
-      s.args[name] = v;
-    } else if (name == "to" && spec.type == StepType::etcd_replay) {
-      try {
-        parse_replay_target(v.get<std::string>());
-      } catch (const Error& e) {
-        bad(e.what());
-      }
-      s.args[name] = v;
-    } else if (name == "bump_revision" || name == "overwrite") {
-      if (v != "true" && v != "false") bad("expected true or false");
-      s.args[name] = v;
-    } else if (name == "from") {
-      if (v != "stopped" && v != "generation") bad("expected stopped or generation");
-      s.args[name] = v;
-    } else if (name == "args" || name == "argv") {
-      if (!v.is_array()) bad("expected a list (an argv, never a shell string)");
-      s.args[name] = v;
-    } else {
-      s.args[name] = v;
-    }
-  }
-  if (!spec.title.empty()) {
-    s.title = spec.title;
-  } else {
-    s.title = std::string(to_string(spec.type));
-    if (s.args.contains("path")) s.title += " " + s.args["path"].get<std::string>();
-  }
-  return s;
-}
-
 struct Prepared {
   Plan plan;
   verify::GenerationView gen;
@@ -552,15 +409,12 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
                                      spec.condition->text()));
       continue;
     }
-    plan.steps.push_back(plan_step(ctx, spec, vars, unavailable));
-    if (plan.steps.back().args.value("source", "") == "replayed" &&
-        std::none_of(plan.steps.begin(), plan.steps.end(),
-                     [](const PlannedStep& st) { return st.type == StepType::etcd_replay; }))
-      throw UsageError(fmt::format("{}: source: replayed reads the point an etcd-replay step makes, and no etcd-replay "
-                                   "step comes before it in this plan",
-                                   spec.where));
+    const StepReadFacts facts{ctx.config.state_dir,
+                              std::any_of(plan.steps.begin(), plan.steps.end(),
+                                          [](const PlannedStep& st) { return st.type == StepType::etcd_replay; })};
+    plan.steps.push_back(plan_step(spec, vars, unavailable, facts));
     if (spec.type == StepType::etcd_snapshot_restore)
-      vars["etcd_restored_from"] = plan.steps.back().args.value("source", "snapshot");
+      vars["etcd_restored_from"] = plan.steps.back().values.value("source", "snapshot");
   }
   if (etcd_here && std::any_of(plan.steps.begin(), plan.steps.end(),
                                [&](const PlannedStep& st) { return replaces_etcd_data(st, plan); }))
@@ -616,22 +470,6 @@ void print_plan(const Runner& r, const JournalSummary* done) {
   }
 }
 
-// Asks on the terminal (stdin); EOF or anything but y/yes/a/all is a no.
-enum class Answer { yes, no, all };
-Answer ask(const std::string& question) {
-  std::fprintf(stderr, "%s [y/N/a=yes to all] ", question.c_str());
-  std::fflush(stderr);
-  std::string line;
-  if (!std::getline(std::cin, line)) {
-    std::fprintf(stderr, "\n");
-    return Answer::no;
-  }
-  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
-  if (line == "y" || line == "Y" || line == "yes") return Answer::yes;
-  if (line == "a" || line == "all") return Answer::all;
-  return Answer::no;
-}
-
 std::string describe_action(const Action& a) {
   if (a.op == "move" && a.manifest) return fmt::format("moved manifest {} -> {} ({})", a.from, a.to, a.pod);
   if (a.op == "move") return fmt::format("moved {} aside -> {}", a.from, a.to);
@@ -674,13 +512,13 @@ ExitCode execute(Runner& r, bool yes) {
     r.step = i;
     if (summary.step_done(i)) continue;
     if (changes_node(s.type) && !yes) {
-      if (s.type == StepType::manual)
-        out.info("Step {}/{}: {}", i + 1, n, s.args.value("instruction", std::string()));
+      if (const auto line = step_def(s.type).before_asking(s); !line.empty())
+        out.info("Step {}/{}: {}", i + 1, n, line);
       if (replaces_etcd_data(s, r.plan) && r.plan.etcd.contains("loss"))
         out.warn("this step replaces etcd's data: {}", EtcdLoss::from_json(r.plan.etcd["loss"]).text());
-      auto a = ask(fmt::format("Step {}/{}: {}. Go ahead?", i + 1, n, s.title));
-      if (a == Answer::all) yes = true;
-      if (a == Answer::no) {
+      auto a = r.ctx.host->ask(fmt::format("Step {}/{}: {}. Go ahead?", i + 1, n, s.title));
+      if (a == core::Answer::all) yes = true;
+      if (a == core::Answer::no) {
         r.journal->record({{"event", "declined"}, {"step", i}});
         out.warn("stopped before step {}/{} ({}) as asked", i + 1, n, s.title);
         if (!r.journal->summary().actions.empty()) {
@@ -738,14 +576,16 @@ core::GenerationEntry find_generation(const core::Repository& repo, const std::s
 
 // The context a journaled restore ran with: its backup folder and config, whatever this
 // command line says (a resume needs only the restore id and the node root).
-core::Context context_of(const core::Context& ctx, const Plan& plan) {
+core::Context context_of(const core::Context& ctx, const json& plan) {
   core::Context c = ctx;
-  if (!plan.backup_dir.empty()) c.backup_dir = plan.backup_dir;
-  if (!plan.config_file.empty() && plan.config_file != ctx.config.origin) {
-    if (!core::lstat_path(plan.config_file))
+  const auto backup_dir = plan.value("backup_dir", "");
+  const auto config_file = plan.value("config_file", "");
+  if (!backup_dir.empty()) c.backup_dir = backup_dir;
+  if (!config_file.empty() && config_file != ctx.config.origin) {
+    if (!core::lstat_path(config_file))
       throw UsageError(fmt::format("restore {} ran with config {}, which is gone; put it back or start a new restore",
-                                   plan.id, plan.config_file));
-    c.config = core::load_config(plan.config_file);
+                                   plan.value("id", ""), config_file));
+    c.config = core::load_config(config_file);
   }
   return c;
 }
@@ -762,22 +602,24 @@ ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
     throw UsageError(fmt::format("the data restore {} replaced was discarded (kdr restore --discard): there is "
                                  "nothing to roll back to",
                                  o.rollback));
-  Plan plan = Plan::from_json(journal.plan());
+  const auto run_ctx = context_of(ctx, journal.plan());
+  Plan plan = Plan::from_json(journal.plan(), run_ctx.config.state_dir);
   if (plan.root != ctx.root.root().string())
     throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
-  const auto run_ctx = context_of(ctx, plan);
-  Runner r{run_ctx, plan, std::move(journal), {}, 0, false, std::nullopt};
+  Runner r{run_ctx, plan, std::move(journal), {}, 0, false, {}};
   ctx.out.info("Rolling back restore {} (playbook {}, generation {}):", plan.id, plan.playbook, plan.generation);
   if (summary.actions.empty()) ctx.out.info("  it changed nothing on the node");
   for (const auto& a : summary.actions) ctx.out.info("  undo: {}", describe_action(a));
   std::vector<std::string> not_undone;
   for (std::size_t i = 0; i < plan.steps.size(); ++i)
-    if ((plan.steps[i].type == StepType::kubeadm || plan.steps[i].type == StepType::run) &&
+    if (step_def(plan.steps[i].type).undo_kind() == Undo::untracked &&
         (summary.step_done(i) || (summary.failed_step && *summary.failed_step == i)))
       not_undone.push_back(fmt::format("step {} ({})", i + 1, plan.steps[i].title));
   for (const auto& s : not_undone)
-    ctx.out.warn("{} ran a program whose changes kdr does not track; it is not undone", s);
-  if (!o.yes && ask("Roll back?") == Answer::no) {
+    ctx.out.warn("{} changed the node outside kdr's journal (a program it ran, or an instruction carried out by hand); "
+                 "the rollback does not undo it",
+                 s);
+  if (!o.yes && ctx.host->ask("Roll back?") == core::Answer::no) {
     ctx.out.warn("nothing was changed");
     return ExitCode::incomplete;
   }
@@ -822,7 +664,7 @@ ExitCode discard(const core::Context& ctx, const RestoreOptions& o) {
     ctx.out.info("Restore {} kept the data it replaced:", o.discard);
     for (const auto& p : aside) ctx.out.info("  {}", p);
     ctx.out.info("Deleting it makes `kdr restore --rollback {}` impossible.", o.discard);
-    if (!o.yes && ask("Delete it?") == Answer::no) {
+    if (!o.yes && ctx.host->ask("Delete it?") == core::Answer::no) {
       ctx.out.warn("nothing was deleted");
       return ExitCode::failed;
     }
@@ -864,7 +706,7 @@ ExitCode dry_run(Runner& r, const Playbook& pb, const RestoreOptions& o) {
 }  // namespace
 
 ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
-  if (ctx.root.is_real_root() && ::geteuid() != 0 && !o.dry_run)
+  if (ctx.root.is_real_root() && ctx.host->euid() != 0 && !o.dry_run)
     throw Error("kdr restore changes the node's control plane and needs root: run it with sudo (--dry-run works "
                 "without)");
   if (!o.rollback.empty()) return rollback(ctx, o);
@@ -881,16 +723,16 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
     if (summary.rollback_started)
       throw UsageError(fmt::format("restore {} was rolled back (or its rollback began): start a new restore instead",
                                    o.resume));
-    Plan plan = Plan::from_json(journal.plan());
+    const auto run_ctx = context_of(ctx, journal.plan());
+    Plan plan = Plan::from_json(journal.plan(), run_ctx.config.state_dir);
     if (plan.root != ctx.root.root().string())
       throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
-    const auto run_ctx = context_of(ctx, plan);
     auto repo = core::Repository::open(run_ctx.backup_dir);
     const auto repo_lock = repo.lock(core::LockMode::shared);
     const auto entry = find_generation(repo, plan.generation);
     verify::Findings f;
     Runner r{run_ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, f), 0, false,
-             std::nullopt};
+             look_up_tools(run_ctx, plan)};
     print_plan(r, &summary);
     run_ctx.out.info("Resuming restore {}.", plan.id);
     return execute(r, o.yes);
@@ -907,17 +749,18 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   prepared.plan.backup_dir = ctx.backup_dir.string();
   if (ctx.config.origin.find('/') != std::string::npos) prepared.plan.config_file = ctx.config.origin;
   prepared.plan.playbook_dirs = o.playbook_dirs;
-  Runner r{ctx, prepared.plan, std::nullopt, std::move(prepared.gen), 0, o.dry_run, std::nullopt};
+  Runner r{ctx, prepared.plan, std::nullopt, std::move(prepared.gen), 0, o.dry_run, look_up_tools(ctx, prepared.plan)};
   print_plan(r, nullptr);
   if (o.dry_run) return dry_run(r, pb, o);
   bool yes = o.yes;
   if (!yes) {
-    const auto a = ask(fmt::format("Start restore {}? Each step that changes the node will ask again.", r.plan.id));
-    if (a == Answer::no) {
+    const auto a =
+        ctx.host->ask(fmt::format("Start restore {}? Each step that changes the node will ask again.", r.plan.id));
+    if (a == core::Answer::no) {
       ctx.out.warn("not started; nothing was changed");
       return ExitCode::failed;
     }
-    yes = a == Answer::all;  // 'a': yes to every question, this one included
+    yes = a == core::Answer::all;  // 'a': yes to every question, this one included
   }
   r.journal = Journal::create(restores_dir(ctx) / r.plan.id, r.plan.to_json());
   return execute(r, yes);

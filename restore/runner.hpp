@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,13 +20,27 @@
 
 namespace kdr::restore {
 
+// A step's typed arguments: each step type (restore/step.hpp) derives its own.
+struct StepArgs {
+  virtual ~StepArgs() = default;
+};
+
 struct PlannedStep {
   StepType type = StepType::manual;
   std::string title;
-  nlohmann::json args = nlohmann::json::object();  // the step's fields, variables substituted
+  // The step's values, variables substituted, in canonical form (what the journal keeps).
+  nlohmann::json values = nlohmann::json::object();
+  // The same values read into the step type's argument struct; null when blocked.
+  std::shared_ptr<const StepArgs> typed;
   // Why the step cannot run as planned (a variable the generation cannot give, e.g. no saved
   // kubeadm configuration); empty when it can. The plan shows it; preflight refuses it.
   std::string blocked;
+
+  // The typed arguments; only the step type that read them asks, with its own Args.
+  template <class Args>
+  const Args& args() const {
+    return static_cast<const Args&>(*typed);
+  }
 };
 
 struct Plan {
@@ -46,8 +61,19 @@ struct Plan {
   nlohmann::json etcd = nlohmann::json::object();
   std::vector<PlannedStep> steps;
   nlohmann::json to_json() const;
-  static Plan from_json(const nlohmann::json& j);
+  // Reads a journaled plan, each step's values again into its typed arguments.
+  static Plan from_json(const nlohmann::json& j, const std::string& state_dir);
 };
+
+// The programs a restore uses and what they support, looked up once per run before the plan
+// is shown: describing a plan runs no program.
+struct Tools {
+  std::optional<SnapshotTool> snapshot;  // etcdutl or etcdctl, when a step restores a snapshot
+  bool crictl = false;
+  bool kubectl = false;
+  bool kubeadm = false;
+};
+Tools look_up_tools(const core::Context& ctx, const Plan& plan);
 
 // What a step runs with.
 struct Runner {
@@ -57,6 +83,7 @@ struct Runner {
   verify::GenerationView gen;
   std::size_t step = 0;  // the running step's index
   bool dry_run = false;
+  Tools tools;
 
   core::bfs::path host(const std::string& node_path) const { return ctx.root.host(node_path); }
   core::bfs::path restore_dir() const { return journal ? journal->dir() : core::bfs::path(); }
@@ -79,18 +106,30 @@ struct Runner {
   void act(Action a, const std::function<void()>& change);
   // True when this restore already renamed its copy `tmp` into `target` (a resumed step).
   bool placed_earlier(const core::bfs::path& target, const core::bfs::path& tmp) const;
-  // etcdutl or etcdctl and what it supports: asked once per run, whichever step asks first.
-  const SnapshotTool& snapshot_tool() const {
-    if (!snapshot_tool_) snapshot_tool_ = restore::snapshot_tool(ctx);
-    return *snapshot_tool_;
-  }
-  mutable std::optional<SnapshotTool> snapshot_tool_;
+  // Puts back what a move or place recorded (a rollback).
+  void undo_file_action(const Action& a);
+  // Changes made and undone in this run, counted for KDR_FAILPOINT (restore-after-action:N,
+  // rollback-before-action:N, rollback-after-action:N).
+  std::size_t actions_made = 0;
+  std::size_t actions_undone = 0;
+
+  // The generation's etcd snapshot record (null when it has none).
+  nlohmann::json gen_snapshot() const;
+  // The node's static pods now, and the manifests this restore took out of the folder.
+  core::StaticPodScan live_pods() const;
+  core::StaticPodScan held_pods() const;
+  // Why a path this plan restores is not in the generation, with what the generation holds.
+  std::string not_in_generation(const std::string& node_path) const;
+  // The restore's own log of a program a step ran: <journal>/step-N.log.
+  core::bfs::path step_log() const;
 };
 
-// What the preflight found: refusals, warnings, and checks passed (printed as they pass).
+// What the preflight found: refusals, warnings, and checks passed (printed as they pass);
+// and the free space the steps need, per host folder.
 struct Preflight {
   const core::Context& ctx;
   std::vector<std::string> fails, warns;
+  std::map<std::string, std::uint64_t> need;
   void ok(const std::string& what) const { ctx.out.info("      ok    {}", what); }
 };
 
@@ -104,17 +143,23 @@ void run_step(Runner& r, const PlannedStep& s);
 
 // True when the step replaces etcd's data (its data dir, or a snapshot restore into it).
 bool replaces_etcd_data(const PlannedStep& s, const Plan& plan);
+// True when replacing `node_path` replaces the plan's etcd data dir.
+bool holds_etcd_data(const Plan& plan, const std::string& node_path);
 
 // The preflight's checks, all read-only: a dry run runs them too. Throws core::Error listing
 // every problem when the real run would be refused.
 void check_preflight(Runner& r);
 
+// Pods a step names (empty: all) and whether one of them is `pod`.
+bool wanted(const std::vector<std::string>& names, const std::string& pod);
+// "all static pods", or the names.
+std::string pods_text(const std::vector<std::string>& names);
+// etcd first, then the order given (the API server needs etcd).
+void etcd_first(std::vector<core::StaticPod>& pods);
+
 // Undoing what the journal says was done, most recent first, manifests out before data
 // moves back, original manifests back last.
 void undo_actions(Runner& r, const std::vector<Action>& actions);
-
-// Pods named by a step: the manifests' pods of the live static pod path, or of a list.
-std::vector<std::string> pod_names(const nlohmann::json& pods);
 
 // The static pods of a generation (its copy of the static pod folder).
 core::StaticPodScan generation_pods(const verify::GenerationView& g, const std::string& static_pod_path);

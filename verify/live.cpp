@@ -59,7 +59,7 @@ LiveStats check_live(const core::Context& ctx, const GenerationView& g, Findings
   if (!g.manifest) return stats;
   const auto etcd_dir = etcd_data_dir_of(g, ctx.config);
   const auto index = g.manifest->index();
-  const bool as_root = ::geteuid() == 0;
+  const bool as_root = ctx.host->euid() == 0;
   std::vector<LivePath> live;
   for (const auto& s : g.meta.sources)
     if (s.present) walk(ctx.root, s.path, ctx.config.exclude, live);

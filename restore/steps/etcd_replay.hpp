@@ -30,10 +30,7 @@ struct PointChoice {
 // Error when an explicit point cannot be reached. `generation_etcd`: meta.json's etcd section.
 PointChoice resolve_point(const core::Context& ctx, const std::string& to, const nlohmann::json& generation_etcd);
 
+// Where the etcd-replay step leaves the snapshot it made: <restore dir>/replayed.db.
 core::bfs::path replayed_snapshot(const Runner& r);
-
-std::vector<std::string> describe_etcd_replay(const Runner& r, const PlannedStep& s);
-void check_etcd_replay(Runner& r, const PlannedStep& s, Preflight& pf);
-void run_etcd_replay(Runner& r, const PlannedStep& s);
 
 }  // namespace kdr::restore

@@ -1,0 +1,73 @@
+#include "core/host.hpp"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include "core/context.hpp"
+
+namespace kdr::core {
+
+unsigned Host::euid() const { return ::geteuid(); }
+
+std::int64_t Host::now() const { return now_epoch(); }
+
+std::string Host::hostname() const { return core::hostname(); }
+
+std::vector<std::string> Host::addresses() const {
+  std::vector<std::string> out;
+  struct ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (auto* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+    char buf[INET6_ADDRSTRLEN] = {};
+    const auto family = i->ifa_addr->sa_family;
+    const void* addr = nullptr;
+    if (family == AF_INET) addr = &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr;
+    else if (family == AF_INET6) addr = &reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr;
+    if (addr != nullptr && ::inet_ntop(family, addr, buf, sizeof buf) != nullptr) out.emplace_back(buf);
+  }
+  ::freeifaddrs(list);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::uint64_t Host::free_bytes(const bfs::path& dir) const { return core::free_bytes(dir); }
+
+Answer Host::ask(const std::string& question) const {
+  std::fprintf(stderr, "%s [y/N/a=yes to all] ", question.c_str());
+  std::fflush(stderr);
+  std::string line;
+  if (!std::getline(std::cin, line)) {
+    std::fprintf(stderr, "\n");
+    return Answer::no;
+  }
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  if (line == "y" || line == "Y" || line == "yes") return Answer::yes;
+  if (line == "a" || line == "all") return Answer::all;
+  return Answer::no;
+}
+
+ProcessResult Programs::run(const std::vector<std::string>& argv, const ProcessOptions& options) const {
+  return run_process(argv, options);
+}
+
+bfs::path Programs::find(const std::string& name) const { return find_program(name); }
+
+std::shared_ptr<const Host> real_host() {
+  static const auto host = std::make_shared<const Host>();
+  return host;
+}
+
+std::shared_ptr<const Programs> real_programs() {
+  static const auto programs = std::make_shared<const Programs>();
+  return programs;
+}
+
+}  // namespace kdr::core

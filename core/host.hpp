@@ -1,0 +1,46 @@
+// The seams between kdr's logic and the machine it runs on: the programs it starts and the
+// host facts it asks (euid, clock, hostname, addresses, free space, the operator's answer).
+// core::Context holds one of each, the real ones by default; unit tests put fakes in their
+// place and run whole restores in milliseconds (tests/unit/fake_host.hpp).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/fs.hpp"
+#include "core/process.hpp"
+
+namespace kdr::core {
+
+// The operator's answer to a confirmation: y/yes, a/all (yes to this and every later
+// question), anything else or end of input is no.
+enum class Answer { yes, no, all };
+
+class Host {
+ public:
+  virtual ~Host() = default;
+  virtual unsigned euid() const;
+  // Seconds since the epoch (KDR_NOW replaces the clock, for drills of retention over weeks).
+  virtual std::int64_t now() const;
+  virtual std::string hostname() const;
+  // The machine's addresses, loopback left out, sorted.
+  virtual std::vector<std::string> addresses() const;
+  virtual std::uint64_t free_bytes(const bfs::path& dir) const;
+  // Asks on the terminal (stderr, then a line of stdin).
+  virtual Answer ask(const std::string& question) const;
+};
+
+class Programs {
+ public:
+  virtual ~Programs() = default;
+  virtual ProcessResult run(const std::vector<std::string>& argv, const ProcessOptions& options = {}) const;
+  // A name with a '/' as is, else searched in PATH; empty when it does not exist.
+  virtual bfs::path find(const std::string& name) const;
+};
+
+std::shared_ptr<const Host> real_host();
+std::shared_ptr<const Programs> real_programs();
+
+}  // namespace kdr::core

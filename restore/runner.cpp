@@ -1,0 +1,308 @@
+// What every step runs with: the journaled file moves and placements (idempotent, so a
+// resumed restore can run a half-done step again), their undoing, and the node's pods.
+#include "restore/runner.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/wait.hpp"
+#include "restore/pods.hpp"
+#include "restore/step.hpp"
+
+namespace kdr::restore {
+
+using core::bfs::path;
+using core::Error;
+using nlohmann::json;
+
+namespace {
+
+bool exists(const path& p) { return core::lstat_path(p).has_value(); }
+
+bool same_file_content(const path& a, const path& b) {
+  try {
+    return core::read_file(a) == core::read_file(b);
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void fsync_parent(const path& p) { core::fsync_path(p.parent_path()); }
+
+// rename(2); a file moved across file systems (kdr's state folder and /etc may be on
+// different ones) is copied through a hidden temporary beside the target (the kubelet
+// ignores hidden files), flushed, renamed into place, and only then removed at the source.
+void rename_or_copy(const path& from, const path& to) {
+  if (::rename(from.c_str(), to.c_str()) == 0) {
+    fsync_parent(to);
+    if (from.parent_path() != to.parent_path()) fsync_parent(from);
+    return;
+  }
+  if (errno != EXDEV) core::throw_errno(fmt::format("rename to {}", to.string()), from.string(), errno);
+  auto st = core::lstat_path(from);
+  if (!st || st->type != core::FileType::file)
+    throw Error(fmt::format("cannot move {} to {}: they are on different file systems", from.string(), to.string()));
+  const auto tmp = to.parent_path() / ("." + to.filename().string() + ".kdr-tmp");
+  ::unlink(tmp.c_str());
+  core::write_file_atomic(tmp, core::read_file(from), st->mode);
+  if (::lchown(tmp.c_str(), st->uid, st->gid) != 0 && errno != EPERM) core::throw_errno("lchown", tmp.string(), errno);
+  if (::rename(tmp.c_str(), to.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
+  fsync_parent(to);
+  if (::unlink(from.c_str()) != 0) core::throw_errno("unlink", from.string(), errno);
+  fsync_parent(from);
+}
+
+}  // namespace
+
+void failpoint(std::string_view name, std::size_t n) {
+  static const char* spec = std::getenv("KDR_FAILPOINT");
+  if (spec && std::string(spec) == fmt::format("{}:{}", name, n)) ::kill(::getpid(), SIGKILL);
+}
+
+// ---- the plan's steps, through their step types -------------------------------------------
+
+std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {
+  if (!s.blocked.empty()) return {"CANNOT RUN: " + s.blocked};
+  return step_def(s.type).describe(r, s);
+}
+
+void run_step(Runner& r, const PlannedStep& s) {
+  if (!s.blocked.empty()) throw Error(fmt::format("step '{}' {}", s.title, s.blocked));
+  step_def(s.type).run(r, s);
+}
+
+bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) {
+  return s.blocked.empty() && step_def(s.type).replaces_etcd_data(s, plan);
+}
+
+bool holds_etcd_data(const Plan& plan, const std::string& node_path) {
+  const auto data_dir = plan.etcd.value("data_dir", std::string());
+  return !data_dir.empty() && core::node_path_within(data_dir, node_path);
+}
+
+Tools look_up_tools(const core::Context& ctx, const Plan& plan) {
+  Tools t;
+  const bool snapshot = std::any_of(plan.steps.begin(), plan.steps.end(), [](const PlannedStep& s) {
+    return s.type == StepType::etcd_snapshot_restore;
+  });
+  if (snapshot) t.snapshot = snapshot_tool(ctx);
+  t.crictl = !ctx.programs->find("crictl").empty();
+  t.kubectl = !ctx.programs->find("kubectl").empty();
+  t.kubeadm = !ctx.programs->find("kubeadm").empty();
+  return t;
+}
+
+// ---- Runner -------------------------------------------------------------------------------
+
+std::string Runner::aside_path(const std::string& node_path) const {
+  return host(node_path).string() + ".kdr-" + plan.id;
+}
+
+std::string Runner::temp_path(const std::string& node_path) const {
+  return host(node_path).string() + ".kdr-" + plan.id + ".new";
+}
+
+path Runner::step_log() const { return restore_dir() / fmt::format("step-{}.log", step + 1); }
+
+void Runner::move(Action a) {
+  a.op = "move";
+  a.step = step;
+  const bool to_exists = exists(a.to), from_exists = exists(a.from);
+  if (to_exists && !from_exists) return;  // done before (a resumed step)
+  if (!from_exists) throw Error(fmt::format("cannot move {}: it is not there", a.from));
+  if (to_exists) {
+    if (a.manifest && same_file_content(a.from, a.to)) {  // a cross-device move stopped before its unlink
+      if (::unlink(a.from.c_str()) != 0) core::throw_errno("unlink", a.from, errno);
+      return;
+    }
+    throw Error(fmt::format("cannot move {} to {}: the target exists; kdr never overwrites", a.from, a.to));
+  }
+  journal->action(a);
+  rename_or_copy(a.from, a.to);
+  failpoint("restore-after-action", ++actions_made);
+}
+
+bool Runner::placed_earlier(const path& target, const path& tmp) const {
+  if (exists(tmp)) return false;  // the copy was not renamed into place yet
+  const auto summary = journal->summary();
+  return std::any_of(summary.actions.begin(), summary.actions.end(),
+                     [&](const Action& a) { return a.op == "place" && a.to == target.string(); });
+}
+
+void Runner::act(Action a, const std::function<void()>& change) {
+  a.step = step;
+  journal->action(a);
+  change();
+  failpoint("restore-after-action", ++actions_made);
+}
+
+void Runner::place(Action a) {
+  a.op = "place";
+  a.step = step;
+  if (!exists(a.from) && exists(a.to)) return;  // done before
+  if (exists(a.to)) throw Error(fmt::format("{} exists; kdr never overwrites (move it aside first)", a.to));
+  journal->action(a);
+  rename_or_copy(a.from, a.to);
+  failpoint("restore-after-action", ++actions_made);
+}
+
+void Runner::undo_file_action(const Action& a) {
+  const bool to_exists = exists(a.to), from_exists = exists(a.from);
+  const bool acts = to_exists || (a.op == "place" && from_exists);
+  if (acts) failpoint("rollback-before-action", ++actions_undone);
+  if (a.op == "move") {
+    if (to_exists && !from_exists) {
+      rename_or_copy(a.to, a.from);
+      ctx.out.info("      {} -> {}", a.to, a.from);
+    } else if (to_exists && from_exists) {
+      if (a.manifest && same_file_content(a.from, a.to)) {
+        if (::unlink(a.to.c_str()) != 0) core::throw_errno("unlink", a.to, errno);
+      } else {
+        throw Error(fmt::format("both {} and {} exist; kdr will not choose between them: look at both, keep the "
+                                "right one at {}, and run the rollback again",
+                                a.from, a.to, a.from));
+      }
+    }
+  } else if (a.op == "place") {  // the placed tree is kdr's own copy of the backup
+    if (to_exists) {
+      core::remove_tree(a.to);
+      fsync_parent(a.to);
+      ctx.out.info("      removed {} (restored from the backup by this restore)", a.to);
+    }
+    if (from_exists) core::remove_tree(a.from);
+  } else {
+    throw Error(fmt::format("the journal's action '{}' on {} is not a file move or placement", a.op, a.to));
+  }
+  if (acts) failpoint("rollback-after-action", actions_undone);
+}
+
+json Runner::gen_snapshot() const {
+  const auto etcd = gen.meta.extra.value("etcd", json::object());
+  auto it = etcd.find("snapshot");
+  return it == etcd.end() || !it->is_object() ? json() : *it;
+}
+
+core::StaticPodScan Runner::live_pods() const { return core::scan_static_pods(ctx.root, var("static_pod_path")); }
+
+core::StaticPodScan Runner::held_pods() const {
+  core::StaticPodScan scan;
+  const auto dir = restore_dir() / "manifests";
+  if (!exists(dir)) return scan;
+  for (const auto& name : core::list_dir(dir)) {
+    if (name.empty() || name[0] == '.') continue;
+    try {
+      auto pod = core::parse_static_pod(core::read_file(dir / name), (dir / name).string());
+      pod.file = (dir / name).string();
+      scan.pods.push_back(pod);
+    } catch (const Error& e) {
+      scan.problems.push_back(e.what());
+    }
+  }
+  return scan;
+}
+
+std::string Runner::not_in_generation(const std::string& p) const {
+  std::string sources;
+  for (const auto& s : gen.meta.sources)
+    if (s.present) sources += (sources.empty() ? "" : ", ") + s.path;
+  const auto recorded = gen.recorded_etcd_data_dir;
+  return fmt::format("generation {} holds nothing for {}: it was not backed up{} (the generation's sources: {})",
+                     gen.id, p,
+                     recorded && !recorded->empty() && *recorded != p
+                         ? fmt::format("; etcd's data dir was {} when the backup ran", *recorded)
+                         : std::string(),
+                     sources);
+}
+
+// ---- pods -----------------------------------------------------------------------------------
+
+bool wanted(const std::vector<std::string>& names, const std::string& pod) {
+  return names.empty() || std::find(names.begin(), names.end(), pod) != names.end();
+}
+
+std::string pods_text(const std::vector<std::string>& names) {
+  if (names.empty()) return "all static pods";
+  std::string out;
+  for (const auto& p : names) out += (out.empty() ? "" : ", ") + p;
+  return out;
+}
+
+void etcd_first(std::vector<core::StaticPod>& pods) {
+  std::stable_partition(pods.begin(), pods.end(), [](const core::StaticPod& p) { return p.name == "etcd"; });
+}
+
+core::StaticPodScan generation_pods(const verify::GenerationView& g, const std::string& static_pod_path) {
+  core::StaticPodScan scan;
+  if (!g.manifest) return scan;
+  for (const auto& e : g.manifest->entries) {
+    if (e.type != core::FileType::file) continue;
+    if (path(e.path).parent_path().string() != static_pod_path) continue;
+    const auto name = path(e.path).filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    try {
+      auto pod = core::parse_static_pod(core::read_file(g.dir / core::generation_relative_path(e.path)), e.path);
+      pod.file = e.path;
+      scan.pods.push_back(pod);
+    } catch (const Error& err) {
+      scan.problems.push_back(err.what());
+    }
+  }
+  return scan;
+}
+
+// ---- undo -----------------------------------------------------------------------------------
+
+void undo_actions(Runner& r, const std::vector<Action>& actions) {
+  const auto spp = r.host(r.var("static_pod_path")).string();
+  auto in_spp = [&](const std::string& p) { return path(p).parent_path().string() == spp; };
+  // Each action is undone by the step type that made it.
+  auto undo = [&](const Action& a) {
+    const auto type = a.step < r.plan.steps.size() ? r.plan.steps[a.step].type : StepType::move_aside;
+    step_def(type).undo(r, a);
+  };
+  // 1. Manifests this restore put into the static pod folder come out, and their pods stop.
+  // Also when an earlier, interrupted rollback took the manifests out already: their pods
+  // may still run, and the data must not change under them.
+  std::vector<core::StaticPod> stopping;
+  for (auto it = actions.rbegin(); it != actions.rend(); ++it) {
+    if (!it->manifest || !in_spp(it->to)) continue;
+    for (const auto& where : {it->to, it->from}) {
+      if (!exists(where)) continue;
+      try {
+        stopping.push_back(core::parse_static_pod(core::read_file(where), where));
+      } catch (const Error&) {
+      }
+      break;
+    }
+    undo(*it);
+  }
+  const auto stopped = core::wait_until(
+      {.timeout_s = 120},
+      [&]() -> std::optional<std::string> {
+        std::string still;
+        for (const auto& p : stopping) {
+          auto c = pod_running(r.ctx, p);
+          if (c.running) still += (still.empty() ? "" : "; ") + p.name + ": " + c.detail;
+        }
+        if (still.empty()) return std::nullopt;
+        return still;
+      },
+      [&](double seconds, const std::string& still) { r.ctx.out.info("      waiting ({:.0f} s): {}", seconds, still); });
+  if (!stopped.done)
+    throw Error("still running 120 s after their manifests were taken out: " + stopped.still +
+                "; is the kubelet running? Run the rollback again once they stopped");
+  // 2. Data: restored copies removed, moved-aside originals renamed back, keys put back.
+  for (auto it = actions.rbegin(); it != actions.rend(); ++it)
+    if (!it->manifest) undo(*it);
+  // 3. The original manifests go back last.
+  for (auto it = actions.rbegin(); it != actions.rend(); ++it)
+    if (it->manifest && !in_spp(it->to)) undo(*it);
+}
+
+}  // namespace kdr::restore

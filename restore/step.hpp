@@ -1,0 +1,157 @@
+// A step type of a playbook lives in one unit, restore/steps/<type>.cpp: its keys and their
+// parsing into a typed argument struct, its plan text, its preflight checks, its action, and
+// how what it did is undone. step_table() lists them all, as cli/command.hpp lists the
+// commands; docs/playbooks.md's step reference is checked against it (tests/unit).
+//
+// A new step type is one new unit: a class deriving from TypedStep<ItsArgs>, and one line
+// in restore/steps/table.cpp.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "restore/runner.hpp"
+
+namespace kdr::restore {
+
+// A key a step takes besides type, name and if (docs/playbooks.md).
+struct StepKey {
+  std::string name;
+  bool required = false;
+};
+
+// What reading a step's values may depend on besides the values themselves.
+struct StepReadFacts {
+  std::string state_dir;      // kdr's state folder (node path): no step may replace it
+  bool replay_before = false;  // an etcd-replay step comes earlier in the plan
+};
+
+// A step's values, variables substituted, read into typed arguments. Each value read is also
+// kept in its canonical form (canonical()), which the restore journal records and a resumed
+// restore reads again. Errors are UsageError naming the file, line and column of the key.
+class StepValues {
+ public:
+  StepValues(nlohmann::json values, std::map<std::string, std::string> where, StepReadFacts facts);
+
+  bool has(const std::string& key) const { return values_.contains(key); }
+  std::string text(const std::string& key, const std::string& fallback = "") const;
+  // One of `choices`, else an error listing them.
+  std::string choice(const std::string& key, const std::vector<std::string>& choices, const std::string& fallback) const;
+  bool flag(const std::string& key, bool fallback) const;  // true | false
+  int seconds(const std::string& key, int fallback) const;  // a positive number
+  // An absolute node path, normalized; never / and never one holding kdr's state folder.
+  std::string node_path(const std::string& key) const;
+  std::vector<std::string> node_paths(const std::string& key) const;  // one path or a list
+  // A list (an argv: never a shell string).
+  std::vector<std::string> list(const std::string& key) const;
+  // "all" (empty result) or a list of names.
+  std::vector<std::string> names_or_all(const std::string& key) const;
+  const StepReadFacts& facts() const { return facts_; }
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const;
+
+  const nlohmann::json& canonical() const { return canonical_; }
+
+ private:
+  const nlohmann::json* find(const std::string& key) const;
+  nlohmann::json values_;
+  std::map<std::string, std::string> where_;
+  StepReadFacts facts_;
+  mutable nlohmann::json canonical_ = nlohmann::json::object();
+};
+
+// What a rollback can do about a step that ran.
+enum class Undo {
+  journaled,   // every change it makes is journaled first and undone by the rollback
+  untracked,   // it runs a program whose changes kdr does not track: not undone, and said so
+};
+
+class StepDef {
+ public:
+  virtual ~StepDef() = default;
+  virtual StepType type() const = 0;
+  virtual std::string_view name() const = 0;  // as written in playbooks
+  virtual bool changes_node() const = 0;      // asks for confirmation in a guided restore
+  virtual std::vector<StepKey> keys() const = 0;
+  virtual Undo undo_kind() const { return Undo::journaled; }
+
+  // Reads the values into the step's typed arguments (once, when the plan is made).
+  virtual std::shared_ptr<const StepArgs> read(const StepValues& values) const = 0;
+  // The step's default title: its type, and the path it works on.
+  virtual std::string title(const StepArgs& args) const;
+  // What the step will do, for the plan. Runs no program.
+  virtual std::vector<std::string> describe(const Runner& r, const PlannedStep& s) const = 0;
+  // Its read-only checks in the preflight (free space it needs goes to pf.need).
+  virtual void check(Runner& r, const PlannedStep& s, Preflight& pf) const = 0;
+  virtual void run(Runner& r, const PlannedStep& s) const = 0;
+  // True when the step replaces etcd's data (its data dir, or a snapshot restored into it).
+  virtual bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) const;
+  // Puts back what one of its journaled actions changed. The default undoes the file moves
+  // and placements every step makes through Runner::move and Runner::place.
+  virtual void undo(Runner& r, const Action& a) const;
+  // The line shown before asking whether to run it ("" for none).
+  virtual std::string before_asking(const PlannedStep& s) const;
+};
+
+// The arguments of a step type that takes none.
+struct NoArgs : StepArgs {};
+
+// A step type with arguments of type Args (deriving from StepArgs): the virtual functions
+// above, with the arguments already cast to their type.
+template <class Args>
+class TypedStep : public StepDef {
+ public:
+  std::shared_ptr<const StepArgs> read(const StepValues& values) const final {
+    return std::make_shared<const Args>(read_args(values));
+  }
+  std::string title(const StepArgs& args) const final { return title_of(static_cast<const Args&>(args)); }
+  std::vector<std::string> describe(const Runner& r, const PlannedStep& s) const final {
+    return plan_text(r, s.args<Args>());
+  }
+  void check(Runner& r, const PlannedStep& s, Preflight& pf) const final { preflight(r, s.args<Args>(), pf); }
+  void run(Runner& r, const PlannedStep& s) const final { perform(r, s.args<Args>()); }
+  bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) const final {
+    return s.typed && replaces_etcd(s.args<Args>(), plan);
+  }
+  std::string before_asking(const PlannedStep& s) const final { return s.typed ? ask_line(s.args<Args>()) : ""; }
+
+ protected:
+  virtual Args read_args(const StepValues& values) const = 0;
+  virtual std::string title_of(const Args&) const { return std::string(name()); }
+  virtual std::vector<std::string> plan_text(const Runner& r, const Args& a) const = 0;
+  virtual void preflight(Runner&, const Args&, Preflight&) const {}
+  virtual void perform(Runner& r, const Args& a) const = 0;
+  virtual bool replaces_etcd(const Args&, const Plan&) const { return false; }
+  virtual std::string ask_line(const Args&) const { return ""; }
+};
+
+// A playbook's step for this plan: variables substituted (a step whose values need a variable
+// listed in `unavailable` is kept, blocked, with the reason), values read by its step type.
+// Throws UsageError naming the file, line and column of a bad value.
+PlannedStep plan_step(const StepSpec& spec, const std::map<std::string, std::string>& vars,
+                      const std::map<std::string, std::string>& unavailable, const StepReadFacts& facts);
+
+// Every step type, in the order docs/playbooks.md lists them.
+const std::vector<const StepDef*>& step_table();
+const StepDef& step_def(StepType type);
+
+// The units of restore/steps/ (each defined in its own file).
+const StepDef& preflight_step();
+const StepDef& stop_static_pods_step();
+const StepDef& wait_stopped_step();
+const StepDef& move_aside_step();
+const StepDef& copy_back_step();
+const StepDef& etcd_replay_step();
+const StepDef& etcd_snapshot_restore_step();
+const StepDef& etcd_put_keys_step();
+const StepDef& start_static_pods_step();
+const StepDef& wait_healthy_step();
+const StepDef& kubeadm_step();
+const StepDef& run_program_step();
+const StepDef& manual_step();
+
+}  // namespace kdr::restore

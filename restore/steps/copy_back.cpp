@@ -1,0 +1,100 @@
+// Step type `copy-back`: copies a path's entries out of the generation into <path>.kdr-<id>.new
+// (every SHA-256, owner, mode and time checked), then renames it into place. Undone by
+// removing the placed copy (it is kdr's own).
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/progress.hpp"
+#include "restore/materialize.hpp"
+#include "restore/step.hpp"
+
+namespace kdr::restore {
+
+namespace {
+
+struct CopyBackArgs : StepArgs {
+  std::string path;                  // node path
+  std::vector<std::string> exclude;  // node paths left out (their manifests go back last)
+};
+
+class CopyBack final : public TypedStep<CopyBackArgs> {
+ public:
+  StepType type() const override { return StepType::copy_back; }
+  std::string_view name() const override { return "copy-back"; }
+  bool changes_node() const override { return true; }
+  std::vector<StepKey> keys() const override { return {{"path", true}, {"exclude", false}}; }
+
+ protected:
+  CopyBackArgs read_args(const StepValues& v) const override {
+    CopyBackArgs a;
+    a.path = v.node_path("path");
+    a.exclude = v.node_paths("exclude");
+    return a;
+  }
+  std::string title_of(const CopyBackArgs& a) const override { return "copy-back " + a.path; }
+  bool replaces_etcd(const CopyBackArgs& a, const Plan& plan) const override { return holds_etcd_data(plan, a.path); }
+
+  std::vector<std::string> plan_text(const Runner& r, const CopyBackArgs& a) const override {
+    std::uint64_t n = 0, bytes = 0;
+    if (r.gen.manifest)
+      for (const auto* e : entries_under(*r.gen.manifest, a.path, a.exclude)) {
+        ++n;
+        bytes += e->size;
+      }
+    std::vector<std::string> out;
+    out.push_back(fmt::format("copy {} entries ({:.1f} MiB) of {} from generation {} into {},", n,
+                              static_cast<double>(bytes) / 1048576.0, a.path, r.gen.id, r.temp_path(a.path)));
+    out.push_back(
+        fmt::format("checking every SHA-256, owners, modes, times; then rename it to {}", r.host(a.path).string()));
+    for (const auto& x : a.exclude) out.push_back(fmt::format("{} is left empty here (its manifests go back last)", x));
+    return out;
+  }
+
+  void preflight(Runner& r, const CopyBackArgs& a, Preflight& pf) const override {
+    if (!r.gen.manifest) return;
+    const auto entries = entries_under(*r.gen.manifest, a.path, a.exclude);
+    if (entries.empty() || entries.front()->path != a.path) pf.fails.push_back(r.not_in_generation(a.path));
+    std::uint64_t bytes = 0;
+    for (const auto* e : entries) bytes += e->size;
+    pf.need[r.host(a.path).parent_path().string()] += bytes;
+  }
+
+  void perform(Runner& r, const CopyBackArgs& a) const override {
+    const auto target = r.host(a.path);
+    const auto tmp = core::bfs::path(r.temp_path(a.path));
+    if (core::lstat_path(target)) {
+      if (r.placed_earlier(target, tmp)) {
+        r.ctx.out.info("      {} was copied back earlier", a.path);
+        return;
+      }
+      throw core::Error(
+          fmt::format("{} exists: copy-back writes only where nothing is (a move-aside step must come first)", a.path));
+    }
+    if (!r.gen.manifest) throw core::Error(fmt::format("generation {} has no readable manifest", r.gen.id));
+    if (core::lstat_path(tmp)) core::remove_tree(tmp);  // a copy interrupted earlier; it is kdr's own
+    const auto entries = entries_under(*r.gen.manifest, a.path, a.exclude);
+    core::make_dirs(target.parent_path(), 0755);
+    const double t0 = core::monotonic_seconds();
+    std::uint64_t bytes = 0;
+    for (const auto* e : entries) bytes += e->size;
+    core::Progress progress(r.ctx.out, "restoring", bytes);
+    const auto stats = materialize(entries, a.path, r.gen.dir, tmp, &progress);
+    progress.finish();
+    Action act;
+    act.from = tmp.string();
+    act.to = target.string();
+    r.place(act);
+    r.ctx.out.info("      {}: {} files, {} folders, {} symlinks, {:.1f} MiB, every SHA-256 checked ({:.1f} s)", a.path,
+                   stats.files, stats.dirs, stats.symlinks, static_cast<double>(stats.bytes) / 1048576.0,
+                   core::monotonic_seconds() - t0);
+  }
+};
+
+}  // namespace
+
+const StepDef& copy_back_step() {
+  static const CopyBack def;
+  return def;
+}
+
+}  // namespace kdr::restore

@@ -1,0 +1,320 @@
+// Step type `etcd-put-keys` (playbook restore-etcd-keys): puts back only the keys of chosen
+// namespaces or key prefixes, from the generation's snapshot (or the point an etcd-replay step
+// made) opened off the node, into the live etcd while the cluster runs. One transaction per
+// key, written only if the key is absent (or, with overwrite, unchanged since it was read);
+// every key is journaled before it is written, and a rollback removes exactly those (or puts
+// back the values they replaced).
+#include <fmt/format.h>
+
+#include "backup/etcd_snapshot.hpp"
+#include "core/error.hpp"
+#include "core/etcd_layout.hpp"
+#include "core/sha256.hpp"
+#include "core/static_pods.hpp"
+#include "restore/etcd_keys.hpp"
+#include "restore/private_etcd.hpp"
+#include "restore/step.hpp"
+#include "restore/steps/etcd_replay.hpp"
+
+namespace kdr::restore {
+
+using core::Error;
+using nlohmann::json;
+
+namespace {
+
+struct PutKeysArgs : StepArgs {
+  KeySelection selection;
+  bool overwrite = false;
+  bool from_replay = false;  // source: the generation's snapshot, or the point the etcd-replay step before made
+};
+
+struct SnapshotFile {
+  core::bfs::path file;
+  bool zstd = false;
+  std::string text;  // "generation X's snapshot", "the replayed revision N"
+};
+
+SnapshotFile source_of(const Runner& r, const PutKeysArgs& a);
+
+json generation_snapshot(const Runner& r) {
+  const auto snap = r.gen.meta.extra.value("etcd", json::object()).value("snapshot", json());
+  if (!snap.is_object())
+    throw Error(
+        fmt::format("generation {} has no etcd snapshot to read keys from ({}); choose a generation that has "
+                    "one (kdr list)",
+                    r.gen.id, r.gen.meta.extra.value("etcd", json::object()).value("snapshot_error", "none taken")));
+  return snap;
+}
+
+std::vector<core::EtcdKeyValue> selected(std::vector<core::EtcdKeyValue> kvs, const KeySelection& sel) {
+  std::erase_if(kvs, [&](const core::EtcdKeyValue& kv) { return !sel.selects(kv.key); });
+  return kvs;
+}
+
+struct KeysRead {
+  KeyPlan plan;
+  std::vector<std::string> snapshot_namespaces;  // for the message when nothing matched
+};
+
+SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
+  if (a.from_replay) {
+    const auto revision = r.var("to");
+    return {replayed_snapshot(r), false, fmt::format("the change journal's revision {} (replayed)", revision)};
+  }
+  const auto snap = generation_snapshot(r);
+  return {r.gen.dir / snap.value("file", "etcd/snapshot.db"), snap.value("compression", "none") == "zstd",
+          fmt::format("generation {}'s snapshot", r.gen.id)};
+}
+
+// Opens the snapshot privately, reads the selected keys there and in the live etcd.
+KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdClient& live) {
+  const auto source = source_of(r, a);
+  const auto& sel = a.selection;
+  PrivateEtcd snapshot(r.ctx, source.file, source.zstd);
+  std::vector<std::string> names;
+  KeysRead out;
+  for (const auto& kv : snapshot.client().prefix("/registry/", {.keys_only = true})) {
+    names.push_back(kv.key);
+    if (resource_of(kv.key) == "namespaces")
+      if (auto ns = namespace_of(kv.key)) out.snapshot_namespaces.push_back(*ns);
+  }
+  std::vector<core::EtcdKeyValue> wanted, current;
+  for (const auto& prefix : read_prefixes(sel, names)) {
+    auto in_snapshot = selected(snapshot.client().prefix(prefix), sel);
+    wanted.insert(wanted.end(), in_snapshot.begin(), in_snapshot.end());
+    auto in_live = selected(live.prefix(prefix), sel);
+    current.insert(current.end(), in_live.begin(), in_live.end());
+  }
+  out.plan = plan_keys(std::move(wanted), current, a.overwrite);
+  return out;
+}
+
+std::string list_text(const std::vector<std::string>& v, std::size_t max = 20) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size() && i < max; ++i) out += (out.empty() ? "" : ", ") + v[i];
+  if (v.size() > max) out += fmt::format(", ... ({} in all)", v.size());
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+namespace {
+
+// What a read found, as the preflight (or, after a replay, the step itself) says it: refusals,
+// what will be written, and the conflicts.
+struct KeysReport {
+  std::optional<std::string> refusal;
+  std::vector<std::string> oks, warns;
+};
+
+KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read) {
+  const auto& sel = a.selection;
+  const auto& plan = read.plan;
+  KeysReport out;
+  const auto source = source_of(r, a);
+  if (plan.selected == 0) {
+    out.refusal = fmt::format("{} holds no key of {} (its namespaces: {})", source.text, sel.text(),
+                              list_text(read.snapshot_namespaces));
+    return out;
+  }
+  out.oks.push_back(fmt::format("{} holds {} for {}", source.text, per_resource_text(plan), sel.text()));
+  out.oks.push_back(fmt::format("{} to write, {} already live with the same value, {} conflict{}", plan.to_write.size(),
+                                plan.same.size(), plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s"));
+  for (const auto& [key, old] : plan.replaced)
+    out.warns.push_back(
+        fmt::format("{} exists live with another value (mod revision {}): overwritten "
+                    "(overwrite=true), its live value kept in the journal",
+                    key, old.mod_revision));
+  for (const auto& c : plan.conflicts)
+    out.warns.push_back(
+        fmt::format("conflict: {} exists live with another value (mod revision {}): left alone "
+                    "(--set overwrite=true replaces it)",
+                    c.live.key, c.live.mod_revision));
+  return out;
+}
+
+class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
+ public:
+  StepType type() const override { return StepType::etcd_put_keys; }
+  std::string_view name() const override { return "etcd-put-keys"; }
+  bool changes_node() const override { return true; }
+  std::vector<StepKey> keys() const override {
+    return {{"namespace", false}, {"prefix", false}, {"overwrite", false}, {"source", false}};
+  }
+
+  void undo(Runner& r, const Action& a) const override {
+    if (a.op != "etcd-put") return r.undo_file_action(a);
+    failpoint("rollback-before-action", ++r.actions_undone);
+    undo_put(r, a);
+    failpoint("rollback-after-action", r.actions_undone);
+  }
+
+ protected:
+  PutKeysArgs read_args(const StepValues& v) const override {
+    PutKeysArgs a;
+    a.selection.namespaces = split_list(v.text("namespace"));
+    a.selection.prefixes = split_list(v.text("prefix"));
+    a.overwrite = v.flag("overwrite", false);
+    a.from_replay = v.choice("source", {"snapshot", "replayed"}, "snapshot") == "replayed";
+    if (a.from_replay && !v.facts().replay_before)
+      v.fail("source",
+             "replayed reads the point an etcd-replay step makes, and no etcd-replay step comes before it "
+             "in this plan");
+    return a;
+  }
+
+  std::vector<std::string> plan_text(const Runner& r, const PutKeysArgs& a) const override {
+    const auto& sel = a.selection;
+    std::vector<std::string> out;
+    out.push_back(
+        fmt::format("open {} in a private etcd on 127.0.0.1 (not the node's), read the keys of {}",
+                    a.from_replay ? fmt::format("the change journal's revision {}, as the etcd-replay step "
+                                                "made it,",
+                                                r.var("to"))
+                                  : fmt::format("generation {}'s snapshot", r.gen.id),
+                    sel.empty() ? "<nothing chosen: --set namespace=NAME or prefix=/registry/...>" : sel.text()));
+    out.push_back(
+        fmt::format("write each into the live etcd in its own transaction, namespace objects first: only if "
+                    "the key does not exist{}",
+                    a.overwrite ? ", or (overwrite=true) replacing the live value if it did not change "
+                                  "since it was read"
+                                : " (a key that exists live is left alone; overwrite=true replaces it)"));
+    out.push_back(
+        fmt::format("every key is journaled before it is written; a rollback removes exactly those (or puts "
+                    "back the values they replaced). {} counts them per resource and lists every conflict",
+                    a.from_replay ? "Once the replay has run, this step" : "The preflight"));
+    return out;
+  }
+
+  void preflight(Runner& r, const PutKeysArgs& a, Preflight& pf) const override {
+    const auto& sel = a.selection;
+    if (sel.empty()) {
+      pf.fails.push_back(
+          "say which keys to put back: --set namespace=NAME (the namespace and every object in it) or "
+          "--set prefix=/registry/... (repeatable)");
+      return;
+    }
+    for (const auto& p : sel.prefixes)
+      if (p.empty() || p.front() != '/' || p == "/")
+        pf.fails.push_back(
+            fmt::format("prefix '{}': expected a key prefix such as /registry/configmaps/NAMESPACE/", p));
+    const auto endpoint = backup::node_etcd_endpoint(r.ctx);
+    core::EtcdClient live(endpoint);
+    try {
+      const auto st = live.status();
+      pf.ok(fmt::format("the live etcd at {} answers (revision {}); the cluster keeps running", endpoint.url,
+                        st.revision));
+    } catch (const Error& e) {
+      pf.fails.push_back(
+          fmt::format("restore-etcd-keys writes into the running etcd, which does not answer ({}); for an "
+                      "etcd that is down, see restore-etcd-snapshot",
+                      e.what()));
+      return;
+    }
+    if (a.from_replay) {
+      pf.ok(
+          fmt::format("the keys are read from revision {} once the etcd-replay step has made it; they are counted, "
+                      "and every conflict listed, before any is written",
+                      r.var("to")));
+      return;
+    }
+    try {
+      const auto found = report(r, a, read_keys(r, a, live));
+      if (found.refusal) {
+        pf.fails.push_back(*found.refusal);
+        return;
+      }
+      for (const auto& line : found.oks) pf.ok(line);
+      pf.warns.insert(pf.warns.end(), found.warns.begin(), found.warns.end());
+    } catch (const Error& e) {
+      pf.fails.push_back(e.what());
+    }
+  }
+
+  void perform(Runner& r, const PutKeysArgs& a) const override {
+    const auto endpoint = backup::node_etcd_endpoint(r.ctx);
+    core::EtcdClient live(endpoint);
+    const auto read = read_keys(r, a, live);
+    const auto& plan = read.plan;
+    if (a.from_replay) {
+      // The preflight could not read a point that did not exist yet: say it all now, before any write.
+      const auto found = report(r, a, read);
+      if (found.refusal) throw Error(*found.refusal + "; nothing was written");
+      for (const auto& line : found.oks) r.ctx.out.info("      {}", line);
+      for (const auto& line : found.warns) r.ctx.out.warn("      {}", line);
+    }
+    std::size_t written = 0, lost_race = 0;
+    std::map<std::string, std::size_t> per_resource;
+    for (const auto& kv : plan.to_write) {
+      const auto replaced = plan.replaced.find(kv.key);
+      Action act;
+      act.op = "etcd-put";
+      act.from = a.from_replay ? fmt::format("journal revision {}", r.var("to")) : "generation " + r.gen.id;
+      act.to = endpoint.url;
+      act.etcd = {
+          {"key", core::base64_encode(kv.key)},
+          {"value_sha256", core::sha256_hex(kv.value)},
+          {"replaced", replaced == plan.replaced.end() ? json(nullptr)
+                                                       : json{{"value", core::base64_encode(replaced->second.value)},
+                                                              {"mod_revision", replaced->second.mod_revision}}}};
+      std::optional<std::int64_t> at;
+      r.act(act, [&] {
+        at = live.put_if(kv.key, kv.value, replaced == plan.replaced.end() ? 0 : replaced->second.mod_revision);
+      });
+      if (at) {
+        ++written;
+        ++per_resource[resource_of(kv.key)];
+      } else {
+        ++lost_race;
+        r.ctx.out.warn("      {} changed in the live etcd while the restore ran: left as it is", kv.key);
+      }
+    }
+    std::string counts;
+    for (const auto& [res, n] : per_resource) counts += (counts.empty() ? "" : ", ") + fmt::format("{} {}", res, n);
+    r.ctx.out.info(
+        "      wrote {} key{} into the live etcd{}{}; {} already there with the same value; {} conflict{} left "
+        "alone{}",
+        written, written == 1 ? "" : "s", counts.empty() ? "" : ": ", counts, plan.same.size(), plan.conflicts.size(),
+        plan.conflicts.size() == 1 ? "" : "s",
+        lost_race > 0 ? fmt::format("; {} changed meanwhile, left as they are", lost_race) : std::string());
+  }
+
+ private:
+  static void undo_put(Runner& r, const Action& a) {
+    auto endpoint = backup::node_etcd_endpoint(r.ctx);
+    if (!a.to.empty()) endpoint.url = a.to;  // where the restore wrote it
+    core::EtcdClient live(endpoint);
+    const auto key = core::base64_decode(a.etcd.value("key", ""));
+    const auto written_sha = a.etcd.value("value_sha256", "");
+    const auto replaced = a.etcd.value("replaced", json());
+    const auto now = live.get(key);
+    if (!now) {
+      if (!replaced.is_null())
+        r.ctx.out.warn("      {} is gone from the live etcd since the restore replaced it: not put back", key);
+      return;  // never written (killed before), or deleted since
+    }
+    if (core::sha256_hex(now->value) != written_sha) {
+      r.ctx.out.warn("      {} changed in the live etcd since the restore wrote it: left as it is", key);
+      return;
+    }
+    bool done = false;
+    if (replaced.is_null()) {
+      done = live.delete_if(key, now->mod_revision);
+      if (done) r.ctx.out.info("      deleted {} (written by this restore)", key);
+    } else {
+      done = live.put_if(key, core::base64_decode(replaced.value("value", "")), now->mod_revision).has_value();
+      if (done) r.ctx.out.info("      put back the value {} had before this restore", key);
+    }
+    if (!done) r.ctx.out.warn("      {} changed in the live etcd during the rollback: left as it is", key);
+  }
+};
+
+}  // namespace
+
+const StepDef& etcd_put_keys_step() {
+  static const EtcdPutKeys def;
+  return def;
+}
+
+}  // namespace kdr::restore

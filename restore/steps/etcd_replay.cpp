@@ -1,0 +1,180 @@
+#include "restore/steps/etcd_replay.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "core/error.hpp"
+#include "core/process.hpp"
+#include "core/sha256.hpp"
+#include "restore/step.hpp"
+
+namespace kdr::restore {
+
+using nlohmann::json;
+
+namespace {
+
+struct ReplayArgs : StepArgs {
+  ReplayTarget target;
+};
+
+core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "replayed.json"; }
+
+}  // namespace
+
+PointChoice resolve_point(const core::Context& ctx, const std::string& to, const json& generation_etcd) {
+  PointChoice c;
+  const auto generation_snapshot = generation_etcd.is_object() ? generation_etcd.value("snapshot", json()) : json();
+  const auto covered = generation_etcd.is_object() ? generation_etcd.value("journal", json()) : json();
+  if (to == "snapshot" && !generation_snapshot.is_object() && covered.is_object()) {
+    // No snapshot of its own: the generation's etcd is its revision of the journal.
+    auto plan = plan_replay(ctx, parse_replay_target(std::to_string(covered.value("revision", std::int64_t{0}))));
+    c.value = std::to_string(plan.target_revision);
+    c.note = fmt::format("to=snapshot: the generation recorded the change journal's revision {} instead of a snapshot",
+                         plan.target_revision);
+    c.replay = std::move(plan);
+    return c;
+  }
+  if (to == "snapshot") {
+    c.value = "snapshot";
+    return c;
+  }
+  const auto gen_revision = generation_snapshot.is_object() ? generation_snapshot.value("revision", std::int64_t{0})
+                            : covered.is_object()           ? covered.value("revision", std::int64_t{0})
+                                                            : 0;
+  if (to == "auto") {
+    try {
+      auto plan = plan_replay(ctx, parse_replay_target("latest"));
+      if (plan.target_revision <= gen_revision && generation_snapshot.is_object()) {
+        c.value = "snapshot";
+        c.note = fmt::format(
+            "to=auto: the journal reaches no further than the generation's snapshot (revision {}): "
+            "the snapshot as it is",
+            gen_revision);
+        return c;
+      }
+      c.value = std::to_string(plan.target_revision);
+      c.note = fmt::format(
+          "to=auto: the change journal reaches revision {}, past the generation's snapshot ({}): etcd "
+          "is restored to revision {}; --set to=snapshot restores the generation's snapshot as it is, "
+          "--set to=REVISION or to=TIME an earlier point (kdr journal find)",
+          plan.target_revision, gen_revision, plan.target_revision);
+      c.replay = std::move(plan);
+    } catch (const core::Error& e) {
+      c.value = "snapshot";
+      if (core::lstat_path(ctx.backup_dir / "journal"))
+        c.note = fmt::format("to=auto: the change journal cannot be used ({}): the generation's snapshot as it is",
+                             e.what());
+    }
+    return c;
+  }
+  auto plan = plan_replay(ctx, parse_replay_target(to));
+  c.value = std::to_string(plan.target_revision);
+  if (to != c.value) c.note = fmt::format("to={}: journal revision {}", to, plan.target_revision);
+  c.replay = std::move(plan);
+  return c;
+}
+
+core::bfs::path replayed_snapshot(const Runner& r) { return r.restore_dir() / "replayed.db"; }
+
+namespace {
+
+class EtcdReplay final : public TypedStep<ReplayArgs> {
+ public:
+  StepType type() const override { return StepType::etcd_replay; }
+  std::string_view name() const override { return "etcd-replay"; }
+  bool changes_node() const override { return false; }
+  std::vector<StepKey> keys() const override { return {{"to", true}}; }
+
+ protected:
+  ReplayArgs read_args(const StepValues& v) const override {
+    ReplayArgs a;
+    try {
+      a.target = parse_replay_target(v.text("to", "snapshot"));
+    } catch (const core::Error& e) {
+      v.fail("to", e.what());
+    }
+    return a;
+  }
+
+  std::vector<std::string> plan_text(const Runner& r, const ReplayArgs& a) const override {
+    std::vector<std::string> out;
+    try {
+      const auto plan = plan_replay(r.ctx, a.target);
+      out.push_back(plan.describe());
+      out.push_back(fmt::format("into {} (a private etcd on loopback; the node is not touched)",
+                                (core::bfs::path(r.var("restore_dir")) / "replayed.db").string()));
+    } catch (const core::Error& e) {
+      out.push_back(std::string("cannot run: ") + e.what());
+    }
+    return out;
+  }
+
+  void preflight(Runner& r, const ReplayArgs& a, Preflight& pf) const override {
+    // The replay makes a snapshot file in the restore's folder; its size is the base's, give or
+    // take the changes.
+    const auto snap = r.gen_snapshot();
+    const auto db = snap.is_object() ? snap.value("db_size", std::uint64_t{0}) : 0;
+    pf.need[core::bfs::path(r.var("restore_dir")).parent_path().string()] += db + db / 5;
+    try {
+      const auto plan = plan_replay(r.ctx, a.target);
+      pf.ok(fmt::format("the change journal reaches revision {} from {} ({} changes to replay)", plan.target_revision,
+                        plan.base.source, plan.events));
+      const auto& server = r.ctx.config.etcd.server;
+      if (server.empty() || r.ctx.programs->find(server.front()).empty())
+        pf.fails.push_back(
+            fmt::format("the etcd server program ({}) is not installed: the replay runs it privately on "
+                        "loopback (Debian's etcd-server package, or etcd.server in the config)",
+                        server.empty() ? "etcd.server" : server.front()));
+    } catch (const core::Error& e) {
+      pf.fails.push_back(e.what());
+    }
+  }
+
+  void perform(Runner& r, const ReplayArgs& a) const override {
+    const auto out = replayed_snapshot(r);
+    const auto record = replayed_record(r);
+    const auto& target = a.target;
+    // Resumed after the replay finished: the snapshot it wrote is still the one it recorded.
+    if (core::lstat_path(record) && core::lstat_path(out)) {
+      const auto j = json::parse(core::read_file(record));
+      if (j.value("revision", std::int64_t{0}) == target.revision &&
+          j.value("sha256", "") == core::sha256_file(out.string())) {
+        r.ctx.out.info("      replayed earlier: {} (revision {})", out.string(), target.revision);
+        return;
+      }
+    }
+    const auto plan = plan_replay(r.ctx, target);
+    r.ctx.out.info("      {}", plan.describe());
+    const auto tmp = out.parent_path() / "replayed.db.tmp";
+    ::unlink(tmp.c_str());
+    ReplayResult result;
+    try {
+      result = replay_to_snapshot(r.ctx, plan, tmp);
+    } catch (...) {
+      ::unlink(tmp.c_str());
+      throw;
+    }
+    core::fsync_path(tmp);
+    if (::rename(tmp.c_str(), out.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
+    auto j = plan.to_json();
+    j["revision"] = plan.target_revision;
+    j["sha256"] = result.sha256;
+    j["size"] = result.size;
+    core::write_file_atomic(record, j.dump(2) + "\n");
+    r.ctx.out.info(
+        "      {} changes in {} transaction(s); keyspace digest matches the journal's at revision {} ({} keys); "
+        "{} ({:.1f} s: {})",
+        result.events, result.transactions, plan.target_revision, result.digest.keys, out.string(), result.seconds,
+        result.phases());
+  }
+};
+
+}  // namespace
+
+const StepDef& etcd_replay_step() {
+  static const EtcdReplay def;
+  return def;
+}
+
+}  // namespace kdr::restore

@@ -1,0 +1,274 @@
+// Step type `etcd-snapshot-restore`: `etcdutl snapshot restore` (etcdctl on 3.4) of the
+// generation's snapshot (or its raw copy of member/snap/db, or the point an etcd-replay step
+// made) into <data dir>.kdr-<id>.new as a new one-member cluster, owners and mode as the
+// backup recorded them, then renamed into place. Undone by removing the placed copy.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/sha256.hpp"
+#include "core/zstd_file.hpp"
+#include "restore/step.hpp"
+
+namespace kdr::restore {
+
+using core::bfs::path;
+using core::Error;
+using nlohmann::json;
+
+namespace {
+
+enum class Source { snapshot, raw, replayed };
+
+struct SnapshotRestoreArgs : StepArgs {
+  Source source = Source::snapshot;
+  bool bump_revision = true;
+};
+
+struct SnapshotSource {
+  path file;         // what the tool reads
+  bool raw = false;  // a copy of member/snap/db: no hash trailer
+  path packed;       // the zstd file in the generation, when compressed
+};
+
+bool exists(const path& p) { return core::lstat_path(p).has_value(); }
+
+SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
+  SnapshotSource src;
+  if (a.source == Source::raw) {
+    src.raw = true;
+    src.file = r.gen.dir / core::generation_relative_path(r.plan_etcd_data_dir() + "/member/snap/db");
+    return src;
+  }
+  if (a.source == Source::replayed) {
+    src.file = path(r.var("restore_dir")) / "replayed.db";  // written by the etcd-replay step
+    return src;
+  }
+  const auto snap = r.gen_snapshot();
+  if (snap.is_null())
+    throw Error(fmt::format("generation {} has no etcd snapshot ({}); choose another generation (kdr list) or "
+                            "restore the raw copy (--set etcd_source=raw)",
+                            r.gen.id, r.gen.meta.extra.value("etcd", json::object()).value("snapshot_error", "none taken")));
+  const auto file = r.gen.dir / snap.value("file", "etcd/snapshot.db");
+  if (snap.value("compression", "none") == "zstd") {
+    src.packed = file;
+    src.file = r.restore_dir() / "snapshot.db";
+  } else {
+    src.file = file;
+  }
+  return src;
+}
+
+std::vector<std::string> restore_argv(const Runner& r, const SnapshotRestoreArgs& a, const SnapshotTool& tool,
+                                      const SnapshotSource& src) {
+  const auto& e = r.plan_etcd();
+  auto argv = tool.argv;
+  argv.insert(argv.end(), {"snapshot", "restore", src.file.string(), "--data-dir", r.temp_path(e.at("data_dir")),
+                           "--name", e.at("name"), "--initial-cluster",
+                           fmt::format("{}={}", e.at("name").get<std::string>(), e.at("peer_url").get<std::string>()),
+                           "--initial-cluster-token", "kdr-" + r.plan.id, "--initial-advertise-peer-urls",
+                           e.at("peer_url")});
+  if (src.raw) argv.push_back("--skip-hash-check");
+  if (tool.bump && a.bump_revision) argv.insert(argv.end(), {"--bump-revision", "1000000000", "--mark-compacted"});
+  return argv;
+}
+
+void chown_tree(const path& p, std::uint32_t uid, std::uint32_t gid) {
+  if (::lchown(p.c_str(), uid, gid) != 0 && errno != EPERM) core::throw_errno("lchown", p.string(), errno);
+  auto st = core::lstat_path(p);
+  if (st && st->type == core::FileType::directory)
+    for (const auto& name : core::list_dir(p)) chown_tree(p / name, uid, gid);
+}
+
+// The snapshot's tool, as looked up for this run.
+const SnapshotTool& tool_of(const Runner& r) {
+  if (!r.tools.snapshot) throw Error("the snapshot tool was not looked up for this restore (look_up_tools)");
+  return *r.tools.snapshot;
+}
+
+class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
+ public:
+  StepType type() const override { return StepType::etcd_snapshot_restore; }
+  std::string_view name() const override { return "etcd-snapshot-restore"; }
+  bool changes_node() const override { return true; }
+  std::vector<StepKey> keys() const override { return {{"source", false}, {"bump_revision", false}}; }
+
+ protected:
+  SnapshotRestoreArgs read_args(const StepValues& v) const override {
+    SnapshotRestoreArgs a;
+    const auto source = v.choice("source", {"snapshot", "raw", "replayed"}, "snapshot");
+    a.source = source == "raw" ? Source::raw : source == "replayed" ? Source::replayed : Source::snapshot;
+    if (a.source == Source::replayed && !v.facts().replay_before)
+      v.fail("source", "replayed reads the point an etcd-replay step makes, and no etcd-replay step comes before it "
+                       "in this plan");
+    a.bump_revision = v.flag("bump_revision", true);
+    return a;
+  }
+  bool replaces_etcd(const SnapshotRestoreArgs&, const Plan&) const override { return true; }
+
+  std::vector<std::string> plan_text(const Runner& r, const SnapshotRestoreArgs& a) const override {
+    std::vector<std::string> out;
+    const auto& tool = tool_of(r);
+    try {
+      const auto src = snapshot_source(r, a);
+      if (!src.packed.empty()) out.push_back(fmt::format("decompress {} -> {}", src.packed.string(), src.file.string()));
+      out.push_back(core::describe_argv(restore_argv(r, a, tool, src)));
+    } catch (const Error& e) {
+      out.push_back(std::string("cannot run: ") + e.what());
+    }
+    out.push_back(fmt::format("then rename {} -> {}", r.temp_path(r.plan_etcd_data_dir()),
+                              r.host(r.plan_etcd_data_dir()).string()));
+    if (!tool.bump)
+      out.push_back(fmt::format("note: {} {} has no --bump-revision/--mark-compacted (etcdutl 3.5+ has): the "
+                                "revision is not bumped, so the control-plane pods must restart (this playbook "
+                                "restarts them)",
+                                tool.name, tool.version.empty() ? "" : tool.version));
+    return out;
+  }
+
+  void preflight(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf) const override {
+    const auto parent = r.host(r.plan_etcd_data_dir()).parent_path().string();
+    const auto snap = r.gen_snapshot();
+    if (a.source == Source::replayed) {
+      const auto replay = r.plan_etcd().value("replay", json::object());
+      const auto db = snap.is_object() ? snap.value("db_size", std::uint64_t{0}) : 0;
+      pf.need[parent] += db + db / 5;
+      pf.ok(fmt::format("etcd is restored to journal revision {} (replayed by the step before)",
+                        replay.value("target_revision", std::int64_t{0})));
+    } else {
+      check_source(r, a, pf);
+    }
+    check_tool(r, pf);
+  }
+
+  void perform(Runner& r, const SnapshotRestoreArgs& a) const override {
+    const auto data_dir = r.plan_etcd_data_dir();
+    const auto target = r.host(data_dir);
+    const auto tmp = path(r.temp_path(data_dir));
+    if (exists(target)) {
+      if (r.placed_earlier(target, tmp)) {
+        r.ctx.out.info("      {} was restored earlier", data_dir);
+        return;
+      }
+      throw Error(fmt::format("etcd's data dir {} exists: `snapshot restore` needs it gone (a move-aside step must "
+                              "come first)",
+                              data_dir));
+    }
+    const auto& tool = tool_of(r);
+    const auto src = snapshot_source(r, a);
+    if (!src.packed.empty()) unpack(src, r.gen_snapshot().value("db_sha256", ""));
+    // The snapshot's own SHA-256 trailer is checked by `snapshot restore` itself (no
+    // --skip-hash-check), and the preflight re-hashed the whole generation: no third read.
+    if (exists(tmp)) core::remove_tree(tmp);  // an earlier attempt; kdr's own
+    core::make_dirs(tmp.parent_path(), 0755);
+    const auto argv = restore_argv(r, a, tool, src);
+    r.ctx.out.info("      {}", core::describe_argv(argv));
+    const double t0 = core::monotonic_seconds();
+    auto res = r.ctx.programs->run(argv, core::etcd_tool_options(std::chrono::minutes(30)));
+    core::write_file_atomic(r.step_log(), res.out + res.err, 0600);
+    if (!res.ok()) {
+      if (exists(tmp)) core::remove_tree(tmp);
+      auto why = res.started ? (res.timed_out ? std::string("timed out") : res.err) : res.start_error;
+      while (!why.empty() && why.back() == '\n') why.pop_back();
+      throw Error(fmt::format("{} snapshot restore failed: {}", tool.name, why));
+    }
+    if (!exists(tmp))
+      throw Error(fmt::format("{} snapshot restore succeeded but wrote nothing at {}", tool.name, tmp.string()));
+    set_owner_and_mode(r, data_dir, tmp);
+    Action act;
+    act.from = tmp.string();
+    act.to = target.string();
+    r.place(act);
+    if (!src.packed.empty()) ::unlink(src.file.c_str());
+    r.ctx.out.info("      etcd data restored into {} as member {} with cluster token kdr-{} ({:.1f} s){}", data_dir,
+                   r.plan_etcd().at("name").get<std::string>(), r.plan.id, core::monotonic_seconds() - t0,
+                   tool.bump && a.bump_revision ? ", revision bumped by 1e9" : "");
+  }
+
+ private:
+  void check_source(const Runner& r, const SnapshotRestoreArgs& a, Preflight& pf) const {
+    const auto snap = r.gen_snapshot();
+    try {
+      const auto src = snapshot_source(r, a);
+      const auto& shipped = src.packed.empty() ? src.file : src.packed;
+      if (!src.raw && !exists(shipped))
+        pf.fails.push_back(fmt::format("the snapshot file {} is missing from the generation", shipped.string()));
+      if (src.raw && !exists(src.file)) pf.fails.push_back(r.not_in_generation(r.plan_etcd_data_dir() + "/member/snap/db"));
+      const std::uint64_t db = src.raw ? (exists(src.file) ? core::lstat_path(src.file)->size : 0)
+                                       : snap.value("db_size", std::uint64_t{0});
+      pf.need[r.host(r.plan_etcd_data_dir()).parent_path().string()] += db + db / 5;
+      if (!src.packed.empty()) pf.need[path(r.var("restore_dir")).parent_path().string()] += db;
+      if (src.raw)
+        pf.warns.push_back("restoring etcd from the raw copy of its data dir, which etcd was writing while it was "
+                           "copied; the consistent snapshot is the safer choice");
+      else
+        pf.ok(fmt::format("etcd snapshot at revision {} in the generation", snap.value("revision", 0)));
+    } catch (const Error& e) {
+      pf.fails.push_back(e.what());
+    }
+  }
+
+  void check_tool(const Runner& r, Preflight& pf) const {
+    const auto& tool = tool_of(r);
+    if (r.ctx.programs->find(tool.argv.front()).empty()) {
+      pf.fails.push_back(fmt::format("{} not found: it is needed to restore the snapshot (etcd.etcdctl / etcd.etcdutl "
+                                     "in the config)",
+                                     tool.argv.front()));
+      return;
+    }
+    const auto snap = r.gen_snapshot();
+    const auto server = snap.is_object() ? snap.value("server_version", "") : std::string();
+    if (!server.empty() && !tool.version.empty() && minor_of(server) != minor_of(tool.version))
+      pf.warns.push_back(fmt::format("the snapshot comes from etcd {}, the restore runs {} {}: a snapshot restores "
+                                     "into the same etcd minor version",
+                                     server, tool.name, tool.version));
+    else
+      pf.ok(fmt::format("{} {} for the snapshot (etcd {} took it)", tool.name, tool.version,
+                        server.empty() ? "?" : server));
+    if (!tool.bump)
+      pf.warns.push_back(fmt::format("{} cannot bump the revision (--bump-revision needs etcdutl 3.5+): after the "
+                                     "restore, kube-apiserver and the controllers must restart; this playbook "
+                                     "restarts the control-plane pods, restart the kubelets of other nodes too",
+                                     tool.name));
+  }
+
+  // The generation's zstd snapshot, decompressed into the restore's folder (kept across a
+  // resume when its SHA-256 is still right).
+  static void unpack(const SnapshotSource& src, const std::string& want_sha256) {
+    if (exists(src.file) && core::sha256_file(src.file.string()) == want_sha256) return;
+    ::unlink(src.file.c_str());
+    const auto part = src.file.string() + ".part";
+    ::unlink(part.c_str());
+    core::zstd_decompress_file(src.packed, part);
+    if (::rename(part.c_str(), src.file.c_str()) != 0) core::throw_errno("rename", part, errno);
+  }
+
+  // Owner and mode of the data dir as the backup recorded them (etcd may run as non-root),
+  // then everything flushed.
+  static void set_owner_and_mode(const Runner& r, const std::string& data_dir, const path& tmp) {
+    std::uint32_t uid = 0, gid = 0, mode = 0700;
+    if (r.gen.manifest)
+      for (const auto& e : r.gen.manifest->entries)
+        if (e.path == data_dir) {
+          uid = e.uid;
+          gid = e.gid;
+          mode = e.mode;
+        }
+    chown_tree(tmp, uid, gid);
+    if (::chmod(tmp.c_str(), mode) != 0) core::throw_errno("chmod", tmp.string(), errno);
+    core::Fd fd(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd && ::syncfs(fd.get()) != 0) core::throw_errno("syncfs", tmp.string(), errno);
+  }
+};
+
+}  // namespace
+
+const StepDef& etcd_snapshot_restore_step() {
+  static const EtcdSnapshotRestore def;
+  return def;
+}
+
+}  // namespace kdr::restore

@@ -1,0 +1,251 @@
+// Step type `preflight`: every read-only check before anything changes. The checks every
+// restore needs are here (privileges, stray manifests, the generation's integrity, free
+// space, certificates, node identity, etcd data the restore would lose); each step type adds
+// its own through StepDef::check. A dry run runs them too.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/progress.hpp"
+#include "restore/etcd_loss.hpp"
+#include "restore/pods.hpp"
+#include "restore/step.hpp"
+#include "verify/certificates.hpp"
+
+namespace kdr::restore {
+
+using core::Error;
+using nlohmann::json;
+
+namespace {
+
+bool exists(const core::bfs::path& p) { return core::lstat_path(p).has_value(); }
+
+std::string list_or_none(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+  return out.empty() ? std::string("none") : out;
+}
+
+// Replacing etcd's data while the live etcd answers with newer data rolls the cluster back:
+// refused unless accept_loss=true, and then journaled.
+void check_etcd_loss(Runner& r, Preflight& pf) {
+  if (!r.plan.etcd.contains("loss")) return;
+  const auto loss = EtcdLoss::from_json(r.plan.etcd["loss"]);
+  if (!loss.loses_data()) {
+    pf.ok("etcd data: " + loss.text());
+    return;
+  }
+  if (r.var("accept_loss") != "true") {
+    pf.fails.push_back(fmt::format(
+        "the live etcd answers and holds data the backup does not: {}. This restore rolls etcd back to the backup. To "
+        "put back only what was deleted (one namespace, some keys) with the cluster running, use the playbook "
+        "restore-etcd-keys; to roll back anyway, run again with --set accept_loss=true",
+        loss.text()));
+    return;
+  }
+  pf.warns.push_back("accepted (accept_loss=true): " + loss.text());
+  if (r.journal) r.journal->record({{"event", "loss-accepted"}, {"loss", r.plan.etcd["loss"]}});
+}
+
+// The machine: its hostname and addresses against the backup's. Another machine altogether
+// is an identity refusal; one of the two differing is a warning.
+void check_machine(const Runner& r, Preflight& pf, std::vector<std::string>& identity, bool& same_host, bool& common) {
+  const auto& host = *r.ctx.host;
+  const auto recorded_host = r.gen.meta.hostname;
+  std::vector<std::string> recorded_ips;
+  for (const auto& a : r.gen.meta.extra.value("node", json::object()).value("addresses", json::array()))
+    recorded_ips.push_back(a.get<std::string>());
+  const auto now_ips = host.addresses();
+  common = recorded_ips.empty();
+  for (const auto& ip : recorded_ips)
+    if (std::find(now_ips.begin(), now_ips.end(), ip) != now_ips.end()) common = true;
+  same_host = recorded_host.empty() || recorded_host == host.hostname();
+  if (!same_host && !common)
+    identity.push_back(fmt::format("this machine is '{}' (addresses {}), the backup was taken on '{}' (addresses {}): "
+                                   "another machine",
+                                   host.hostname(), list_or_none(now_ips), recorded_host, list_or_none(recorded_ips)));
+  else if (!same_host)
+    pf.warns.push_back(fmt::format("this machine is '{}', the backup was taken on '{}': certificates, kubeconfigs and "
+                                   "manifests name the old node; kubeadm must renew them or the node must keep its name",
+                                   host.hostname(), recorded_host));
+  else if (!common)
+    pf.warns.push_back(fmt::format("none of the backed-up node's addresses ({}) is on this machine: the API server and "
+                                   "etcd certificates name them; give the node its old address",
+                                   list_or_none(recorded_ips)));
+}
+
+// The node root and its etcd member: a root with nothing of a control-plane node (--root
+// forgotten), another member of the cluster, or a node whose etcd manifest is gone.
+void check_node_contents(const Runner& r, Preflight& pf, std::vector<std::string>& identity) {
+  const auto& spp = r.var("static_pod_path");
+  const auto gen_pods = generation_pods(r.gen, spp);
+  const bool had_pods = !gen_pods.pods.empty();
+  const auto data_dir = r.plan.etcd.value("data_dir", std::string());
+  const bool has_spp = exists(r.host(spp));
+  const bool has_data = !data_dir.empty() && exists(r.host(data_dir));
+  const bool has_kubelet = exists(r.host("/var/lib/kubelet"));
+  if (had_pods && !has_spp && !has_data && !has_kubelet)
+    identity.push_back(fmt::format("{} does not look like a control-plane node: no {}, no {}, no /var/lib/kubelet "
+                                   "(the backup's node had static pods); {}",
+                                   r.ctx.root.root().string(), spp, data_dir.empty() ? "etcd data dir" : data_dir,
+                                   r.ctx.root.is_real_root() ? "was --root forgotten?" : "is --root the right folder?"));
+
+  const auto live_member = core::etcd_member(r.live_pods());
+  const auto gen_member = core::etcd_member(gen_pods);
+  if (live_member && gen_member && !live_member->name.empty() && !gen_member->name.empty() &&
+      live_member->name != gen_member->name)
+    identity.push_back(fmt::format("the node's etcd member is '{}' ({}), the backup's was '{}': a backup of another "
+                                   "member; restore each member from its own backups",
+                                   live_member->name, live_member->manifest, gen_member->name));
+  // The node runs its own manifests again after the restore: etcd's must be there.
+  const bool restarts_own = std::any_of(r.plan.steps.begin(), r.plan.steps.end(), [](const PlannedStep& s) {
+    return s.type == StepType::start_static_pods && s.values.value("from", "stopped") == "stopped";
+  });
+  if (gen_member && !live_member && has_spp) {
+    if (restarts_own && r.etcd_on_node())
+      pf.fails.push_back(fmt::format("{} has no etcd manifest (the backup's node had {}) and this playbook starts the "
+                                     "node's own manifests again, so etcd would not start: put the manifests back "
+                                     "first (restore-files)",
+                                     spp, gen_member->manifest));
+    else
+      pf.warns.push_back(fmt::format("{} has no etcd manifest (the backup's node had {}); this restore puts the "
+                                     "generation's back",
+                                     spp, gen_member->manifest));
+  }
+  if (r.plan.etcd.contains("loss")) {
+    const auto loss = EtcdLoss::from_json(r.plan.etcd["loss"]);
+    if (loss.other_cluster())
+      pf.warns.push_back(fmt::format("the live etcd is cluster {}, the backup's was {}: etcd was started again on an "
+                                     "empty data dir or restored since the backup",
+                                     loss.live_cluster_id, loss.backup_cluster_id));
+  }
+}
+
+// Is this the node the generation came from? A forgotten --root, another machine or another
+// member of the cluster is refused (same_node=true overrides, for a node that lost all of it);
+// what a damaged node of the right identity lacks is only a warning.
+void check_node_identity(Runner& r, Preflight& pf) {
+  std::vector<std::string> identity;  // refusals same_node=true overrides
+  bool same_host = false, common = false;
+  check_machine(r, pf, identity, same_host, common);
+  check_node_contents(r, pf, identity);
+  if (identity.empty()) {
+    if (same_host && common) pf.ok("node identity: hostname and an address match the backup");
+    return;
+  }
+  if (r.var("same_node") == "true") {
+    for (const auto& i : identity) pf.warns.push_back("accepted (same_node=true): " + i);
+    return;
+  }
+  for (const auto& i : identity)
+    pf.fails.push_back(i + "; if this is the node the backup was taken on, run again with --set same_node=true");
+}
+
+void check_privileges_and_plan(const Runner& r, Preflight& pf) {
+  const auto& ctx = r.ctx;
+  if (ctx.root.is_real_root() && ctx.host->euid() != 0)
+    pf.fails.push_back("restoring a real node needs root: run kdr with sudo");
+  else
+    pf.ok(ctx.root.is_real_root() ? "running as root" : "sandbox node under " + ctx.root.root().string());
+  for (std::size_t i = 0; i < r.plan.steps.size(); ++i)
+    if (!r.plan.steps[i].blocked.empty())
+      pf.fails.push_back(fmt::format("step {} ({}) {}", i + 1, r.plan.steps[i].title, r.plan.steps[i].blocked));
+  const auto& spp = r.var("static_pod_path");
+  auto strays = stray_manifests(ctx.root, spp);
+  pf.fails.insert(pf.fails.end(), strays.begin(), strays.end());
+  if (strays.empty()) pf.ok("nothing but real manifests in " + spp);
+}
+
+void check_free_space(const Runner& r, Preflight& pf) {
+  std::uint64_t total = 0;
+  for (const auto& [dir, bytes] : pf.need) {
+    const auto free = r.ctx.host->free_bytes(dir);
+    if (free < bytes)
+      pf.fails.push_back(fmt::format("{} has {} MiB free; the restore needs about {} MiB there", dir, free >> 20,
+                                     (bytes >> 20) + 1));
+    total += bytes;
+  }
+  if (!pf.need.empty())
+    pf.ok(fmt::format("free space for the {:.1f} MiB this restore writes", static_cast<double>(total) / 1048576.0));
+}
+
+void check_generation(const Runner& r, Preflight& pf) {
+  verify::Findings findings;
+  std::uint64_t to_hash = 0;
+  if (r.gen.manifest)
+    for (const auto& e : r.gen.manifest->entries) to_hash += e.size;
+  core::Progress hashing(r.ctx.out, "re-hashing", to_hash);
+  const auto stats = verify::check_integrity(r.gen, r.plan_etcd_data_dir(), findings, &hashing);
+  hashing.finish();
+  std::size_t errors = 0;
+  for (const auto& f : findings.all()) {
+    if (f.severity == verify::Severity::error) {
+      if (++errors <= 5) pf.fails.push_back(fmt::format("generation {}: {}: {}", r.gen.id, f.path, f.detail));
+    } else if (f.severity == verify::Severity::warning) {
+      pf.warns.push_back(fmt::format("generation {}: {}: {}", r.gen.id, f.path, f.detail));
+    }
+  }
+  if (errors > 5)
+    pf.fails.push_back(fmt::format("... and {} more integrity errors (kdr verify {})", errors - 5, r.gen.id));
+  if (errors == 0)
+    pf.ok(fmt::format("generation {} is intact: {} entries, {:.1f} MiB re-hashed", r.gen.id, stats.entries,
+                      static_cast<double>(stats.bytes_hashed) / 1048576.0));
+}
+
+void check_certificates(const Runner& r, Preflight& pf) {
+  verify::Findings certs;
+  auto cstats = verify::check_certificates(r.ctx, r.gen, false, r.ctx.host->now(), certs);
+  for (const auto& f : certs.all())
+    if (f.severity != verify::Severity::info)
+      pf.warns.push_back(fmt::format("certificate {}: {} (renew with `kubeadm certs renew` after the restore)", f.path,
+                                     f.detail));
+  if (certs.count(verify::Severity::error) + certs.count(verify::Severity::warning) == 0)
+    pf.ok(fmt::format("{} certificates in the generation are valid for 30 days or more", cstats.checked));
+}
+
+class PreflightStep final : public TypedStep<NoArgs> {
+ public:
+  StepType type() const override { return StepType::preflight; }
+  std::string_view name() const override { return "preflight"; }
+  bool changes_node() const override { return false; }
+  std::vector<StepKey> keys() const override { return {}; }
+
+ protected:
+  NoArgs read_args(const StepValues&) const override { return {}; }
+  std::vector<std::string> plan_text(const Runner& r, const NoArgs&) const override {
+    return {"check: privileges, stray files in " + r.var("static_pod_path") +
+                ", the generation's integrity (every SHA-256),",
+            "       free space, tool versions, node identity, certificate expiry; changes nothing"};
+  }
+  void perform(Runner& r, const NoArgs&) const override { check_preflight(r); }
+};
+
+}  // namespace
+
+void check_preflight(Runner& r) {
+  Preflight pf{r.ctx, {}, {}, {}};
+  check_privileges_and_plan(r, pf);
+  for (const auto& s : r.plan.steps)
+    if (s.blocked.empty() && s.type != StepType::preflight) step_def(s.type).check(r, s, pf);
+  check_free_space(r, pf);
+  check_generation(r, pf);
+  check_certificates(r, pf);
+  check_node_identity(r, pf);
+  check_etcd_loss(r, pf);
+  for (const auto& w : pf.warns) r.ctx.out.warn("{}", w);
+  if (!pf.fails.empty()) {
+    std::string text = fmt::format("preflight found {} problem{}; nothing was changed:", pf.fails.size(),
+                                   pf.fails.size() == 1 ? "" : "s");
+    for (const auto& f : pf.fails) text += "\n  - " + f;
+    throw Error(text);
+  }
+}
+
+const StepDef& preflight_step() {
+  static const PreflightStep def;
+  return def;
+}
+
+}  // namespace kdr::restore
