@@ -78,10 +78,10 @@ Command schedule_command() {
       return core::ExitCode::ok;
     }
     if (f->action == "remove") {
-      if (ctx.root.is_real_root() && !core::find_program("systemctl").empty() &&
+      if (ctx.root.is_real_root() && !ctx.programs->find("systemctl").empty() &&
           core::lstat_path("/etc/systemd/system/kdr-backup.timer"))
         run_systemctl(ctx, {"disable", "--now", "kdr-backup.timer"});
-      if (ctx.root.is_real_root() && !core::find_program("systemctl").empty() &&
+      if (ctx.root.is_real_root() && !ctx.programs->find("systemctl").empty() &&
           core::lstat_path("/etc/systemd/system/kdr-journal.service"))
         run_systemctl(ctx, {"disable", "--now", "kdr-journal.service"});
       auto removed = backup::remove_schedule(ctx);
@@ -96,7 +96,7 @@ Command schedule_command() {
     for (const auto& file : files) ctx.out.info("wrote {}", ctx.root.host(file.node_path).string());
     ctx.out.info("every {} minutes: {}", spec.every_minutes, backup::scheduled_command(spec));
     if (f->systemd) {
-      const bool can = ctx.root.is_real_root() && !f->no_enable && !core::find_program("systemctl").empty() &&
+      const bool can = ctx.root.is_real_root() && !f->no_enable && !ctx.programs->find("systemctl").empty() &&
                        ::access("/run/systemd/system", F_OK) == 0;
       if (can && run_systemctl(ctx, {"daemon-reload"}) &&
           run_systemctl(ctx, {"enable", "--now", "kdr-backup.timer", "kdr-journal.service"}))

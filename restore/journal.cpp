@@ -85,6 +85,12 @@ Journal Journal::open(const core::bfs::path& dir) {
   }
 }
 
+namespace {
+RecordHook g_record_hook;
+}  // namespace
+
+void set_record_hook(RecordHook hook) { g_record_hook = std::move(hook); }
+
 void Journal::record(nlohmann::json event) {
   event["time"] = core::iso_time(core::now_epoch());
   const auto file = dir_ / "journal.jsonl";
@@ -93,6 +99,7 @@ void Journal::record(nlohmann::json event) {
   const auto line = event.dump() + "\n";
   core::write_all(fd.get(), line.data(), line.size(), file.string());
   if (::fdatasync(fd.get()) != 0) core::throw_errno("fdatasync", file.string(), errno);
+  if (g_record_hook) g_record_hook(dir_);
 }
 
 void Journal::action(const Action& a) { record(a.to_json()); }

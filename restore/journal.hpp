@@ -10,6 +10,7 @@
 // any moment can be resumed or rolled back from the journal and the file system alone.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,12 @@ class Journal {
   core::bfs::path dir_;
   nlohmann::json plan_;
 };
+
+// Called after each record is on disk, with the journal's folder. The crash matrix of the unit
+// tests (tests/unit/test_restore_crash.cpp) stops a restore there, as a kill would, by throwing
+// from it. Unset in kdr itself.
+using RecordHook = std::function<void(const core::bfs::path& dir)>;
+void set_record_hook(RecordHook hook);
 
 // The restores under a state folder's restores/, oldest first.
 struct RestoreRecord {

@@ -428,7 +428,7 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   const double t_save = core::monotonic_seconds();
   auto argv = ctx.config.etcd.etcdctl;
   argv.insert(argv.end(), {"--endpoints", etcd.url(), "snapshot", "save", out.string()});
-  const auto r = core::run_process(argv, core::etcd_tool_options(std::chrono::minutes(30)));
+  const auto r = ctx.programs->run(argv, core::etcd_tool_options(std::chrono::minutes(30)));
   if (!r.ok())
     throw core::Error(fmt::format("{} failed: {}", core::describe_argv(argv), r.started ? r.err + r.out : r.start_error));
   if (::chmod(out.c_str(), 0600) != 0) core::throw_errno("chmod", out.string(), errno);

@@ -63,12 +63,12 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
   restore.insert(restore.end(), {"snapshot", "restore", file.string(), "--data-dir", data.string(), "--name", name,
                                  "--initial-cluster", cluster, "--initial-advertise-peer-urls", peer_url,
                                  "--initial-cluster-token", fmt::format("kdr-private-{}", ::getpid())});
-  const auto r = core::run_process(restore, core::etcd_tool_options(std::chrono::minutes(30)));
+  const auto r = ctx.programs->run(restore, core::etcd_tool_options(std::chrono::minutes(30)));
   if (!r.ok())
     throw core::Error(fmt::format("{} could not open the snapshot: {}", core::describe_argv(restore),
                                   r.started ? r.err + r.out : r.start_error));
 
-  if (ctx.config.etcd.server.empty() || core::find_program(ctx.config.etcd.server.front()).empty())
+  if (ctx.config.etcd.server.empty() || ctx.programs->find(ctx.config.etcd.server.front()).empty())
     throw core::Error(fmt::format("the etcd server program ({}) is not installed: it reads the snapshot privately on "
                                   "loopback. Install Debian's etcd-server package, or set etcd.server in the config",
                                   ctx.config.etcd.server.empty() ? "etcd.server" : ctx.config.etcd.server.front()));

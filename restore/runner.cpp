@@ -95,6 +95,15 @@ Tools look_up_tools(const core::Context& ctx, const Plan& plan) {
   t.crictl = !ctx.programs->find("crictl").empty();
   t.kubectl = !ctx.programs->find("kubectl").empty();
   t.kubeadm = !ctx.programs->find("kubeadm").empty();
+  const bool kubeadm_step = std::any_of(plan.steps.begin(), plan.steps.end(),
+                                        [](const PlannedStep& s) { return s.type == StepType::kubeadm; });
+  if (kubeadm_step && t.kubeadm) {
+    core::ProcessOptions opts;
+    opts.timeout = std::chrono::seconds(20);
+    opts.env["KDR_ROOT"] = ctx.root.root().string();
+    const auto v = ctx.programs->run({"kubeadm", "version", "-o", "short"}, opts);
+    t.kubeadm_version = v.ok() ? v.out.substr(0, v.out.find('\n')) : std::string("unknown");
+  }
   return t;
 }
 

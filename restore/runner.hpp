@@ -5,6 +5,7 @@
 #include <memory>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,7 @@ struct Tools {
   bool crictl = false;
   bool kubectl = false;
   bool kubeadm = false;
+  std::string kubeadm_version;  // `kubeadm version -o short`, when a step runs kubeadm
 };
 Tools look_up_tools(const core::Context& ctx, const Plan& plan);
 
@@ -124,13 +126,17 @@ struct Runner {
   core::bfs::path step_log() const;
 };
 
-// What the preflight found: refusals, warnings, and checks passed (printed as they pass);
-// and the free space the steps need, per host folder.
+// What the preflight found: refusals, warnings, and checks passed (printed as they pass, each
+// once: two steps of one type check the same things); and the free space the steps need, per
+// host folder.
 struct Preflight {
   const core::Context& ctx;
   std::vector<std::string> fails, warns;
   std::map<std::string, std::uint64_t> need;
-  void ok(const std::string& what) const { ctx.out.info("      ok    {}", what); }
+  std::set<std::string> passed;
+  void ok(const std::string& what) {
+    if (passed.insert(what).second) ctx.out.info("      ok    {}", what);
+  }
 };
 
 // KDR_FAILPOINT=<name>:<n> kills kdr with SIGKILL at that point: the fault tests use it to

@@ -7,7 +7,7 @@ namespace kdr::restore {
 SnapshotTool snapshot_tool(const core::Context& ctx) {
   SnapshotTool t;
   const auto& e = ctx.config.etcd;
-  if (!e.etcdutl.empty() && !core::find_program(e.etcdutl.front()).empty()) {
+  if (!e.etcdutl.empty() && !ctx.programs->find(e.etcdutl.front()).empty()) {
     t.argv = e.etcdutl;
     t.name = "etcdutl";
   } else {
@@ -17,11 +17,11 @@ SnapshotTool snapshot_tool(const core::Context& ctx) {
   const auto opts = core::etcd_tool_options(std::chrono::seconds(20));
   auto help = t.argv;
   help.insert(help.end(), {"snapshot", "restore", "--help"});
-  auto r = core::run_process(help, opts);
+  auto r = ctx.programs->run(help, opts);
   t.bump = (r.out + r.err).find("bump-revision") != std::string::npos;
   auto v = t.argv;
   v.push_back("version");
-  auto rv = core::run_process(v, opts);
+  auto rv = ctx.programs->run(v, opts);
   if (rv.ok()) {
     auto pos = rv.out.find("version: ");
     if (pos != std::string::npos) t.version = rv.out.substr(pos + 9, rv.out.find('\n', pos) - pos - 9);

@@ -3,6 +3,7 @@
 // space, certificates, node identity, etcd data the restore would lose); each step type adds
 // its own through StepDef::check. A dry run runs them too.
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -225,7 +226,7 @@ class PreflightStep final : public TypedStep<NoArgs> {
 }  // namespace
 
 void check_preflight(Runner& r) {
-  Preflight pf{r.ctx, {}, {}, {}};
+  Preflight pf{r.ctx, {}, {}, {}, {}};
   check_privileges_and_plan(r, pf);
   for (const auto& s : r.plan.steps)
     if (s.blocked.empty() && s.type != StepType::preflight) step_def(s.type).check(r, s, pf);
@@ -234,7 +235,11 @@ void check_preflight(Runner& r) {
   check_certificates(r, pf);
   check_node_identity(r, pf);
   check_etcd_loss(r, pf);
-  for (const auto& w : pf.warns) r.ctx.out.warn("{}", w);
+  std::set<std::string> warned;
+  for (const auto& w : pf.warns)
+    if (warned.insert(w).second) r.ctx.out.warn("{}", w);
+  std::set<std::string> failed;
+  std::erase_if(pf.fails, [&](const std::string& f) { return !failed.insert(f).second; });
   if (!pf.fails.empty()) {
     std::string text = fmt::format("preflight found {} problem{}; nothing was changed:", pf.fails.size(),
                                    pf.fails.size() == 1 ? "" : "s");

@@ -87,15 +87,11 @@ class KubeadmStep final : public ProgramStep {
       pf.fails.push_back("kubeadm not found in PATH: install the kubeadm package of the cluster's version first");
       return;
     }
-    core::ProcessOptions opts;
-    opts.timeout = std::chrono::seconds(20);
-    opts.env["KDR_ROOT"] = r.ctx.root.root().string();
-    auto v = r.ctx.programs->run({"kubeadm", "version", "-o", "short"}, opts);
     std::string recorded;
     for (const auto& p : r.gen.meta.extra.value("node", json::object()).value("static_pods", json::array()))
       if (p.value("name", "") == "kube-apiserver" && !p.value("images", json::array()).empty())
         recorded = p["images"][0].value("version", "");
-    const auto have = v.ok() ? v.out.substr(0, v.out.find('\n')) : std::string("unknown");
+    const auto& have = r.tools.kubeadm_version;
     if (!recorded.empty() && minor_of(have) != minor_of(recorded))
       pf.warns.push_back(fmt::format("kubeadm is {}, the cluster ran {}: install kubeadm {} to rebuild it", have,
                                      recorded, recorded));

@@ -1,7 +1,6 @@
-// The bbolt reader on databases laid out byte by byte as bbolt writes them: two meta pages,
-// a root leaf naming the buckets, a "key" bucket with a branch over two leaves (an overflow
-// page on one), and an inline "meta" bucket. Real etcd snapshots are read by the
-// etcd_snapshot scenario, on 3.4 and 3.5, and compared with what etcd itself says.
+// The bbolt reader on databases laid out byte by byte as bbolt writes them (bolt_builder.hpp).
+// Real etcd snapshots are read by the etcd_snapshot scenario, on 3.4 and 3.5, and compared
+// with what etcd itself says.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -11,123 +10,12 @@
 #include "backup/etcd_snapshot.hpp"
 #include "core/bbolt.hpp"
 #include "core/error.hpp"
+#include "bolt_builder.hpp"
 #include "temp_dir.hpp"
 
 using namespace kdr;
 
-namespace {
-
-constexpr std::uint32_t page_size = 4096;
-
-void put_le(std::string& s, std::size_t at, std::uint64_t v, int n) {
-  for (int i = 0; i < n; ++i) s[at + static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-std::uint64_t fnv64a(const char* p, std::size_t n) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(p[i])) * 0x100000001b3ULL;
-  return h;
-}
-
-// etcd's key bucket keys: main revision and sub revision, big-endian, with '_' between.
-std::string rev_key(std::uint64_t main, std::uint64_t sub = 0) {
-  std::string k(17, '\0');
-  for (int i = 0; i < 8; ++i) k[static_cast<std::size_t>(7 - i)] = static_cast<char>((main >> (8 * i)) & 0xff);
-  k[8] = '_';
-  for (int i = 0; i < 8; ++i) k[static_cast<std::size_t>(16 - i)] = static_cast<char>((sub >> (8 * i)) & 0xff);
-  return k;
-}
-
-struct Leaf {
-  std::uint32_t flags;
-  std::string key, value;
-};
-
-// A page (or an inline page when `size` is 0: exactly as long as its content).
-std::string leaf_page(std::uint64_t id, const std::vector<Leaf>& elements, std::size_t size = page_size,
-                      std::uint32_t overflow = 0) {
-  std::string data;
-  std::string p(16 + 16 * elements.size(), '\0');
-  put_le(p, 0, id, 8);
-  put_le(p, 8, 0x02, 2);
-  put_le(p, 10, elements.size(), 2);
-  put_le(p, 12, overflow, 4);
-  for (std::size_t i = 0; i < elements.size(); ++i) {
-    const std::size_t at = 16 + 16 * i;
-    put_le(p, at, elements[i].flags, 4);
-    put_le(p, at + 4, p.size() - at + data.size(), 4);
-    put_le(p, at + 8, elements[i].key.size(), 4);
-    put_le(p, at + 12, elements[i].value.size(), 4);
-    data += elements[i].key + elements[i].value;
-  }
-  p += data;
-  if (size > 0) p.resize(size, '\0');
-  return p;
-}
-
-std::string branch_page(std::uint64_t id, const std::vector<std::pair<std::string, std::uint64_t>>& children) {
-  std::string data;
-  std::string p(16 + 16 * children.size(), '\0');
-  put_le(p, 0, id, 8);
-  put_le(p, 8, 0x01, 2);
-  put_le(p, 10, children.size(), 2);
-  for (std::size_t i = 0; i < children.size(); ++i) {
-    const std::size_t at = 16 + 16 * i;
-    put_le(p, at, p.size() - at + data.size(), 4);
-    put_le(p, at + 4, children[i].first.size(), 4);
-    put_le(p, at + 8, children[i].second, 8);
-    data += children[i].first;
-  }
-  p += data;
-  p.resize(page_size, '\0');
-  return p;
-}
-
-std::string meta_page(std::uint64_t id, std::uint64_t txid, std::uint64_t root, std::uint64_t high_water) {
-  std::string p(page_size, '\0');
-  put_le(p, 0, id, 8);
-  put_le(p, 8, 0x04, 2);
-  const std::size_t m = 16;
-  put_le(p, m, 0xED0CDAED, 4);
-  put_le(p, m + 4, 2, 4);
-  put_le(p, m + 8, page_size, 4);
-  put_le(p, m + 16, root, 8);
-  put_le(p, m + 32, 2, 8);  // freelist
-  put_le(p, m + 40, high_water, 8);
-  put_le(p, m + 48, txid, 8);
-  put_le(p, m + 56, fnv64a(p.data() + m, 56), 8);
-  return p;
-}
-
-std::string bucket_value(std::uint64_t root, const std::string& inline_page = "") {
-  std::string v(16, '\0');
-  put_le(v, 0, root, 8);
-  return v + inline_page;
-}
-
-// pages: 0,1 meta; 2 freelist; 3 root leaf; 4 branch; 5 leaf; 6-7 leaf with one overflow page.
-std::map<std::uint64_t, std::string> sample_pages() {
-  std::map<std::uint64_t, std::string> pages;
-  pages[0] = meta_page(0, 6, 3, 8);
-  pages[1] = meta_page(1, 7, 3, 8);
-  pages[2] = std::string(page_size, '\0');
-  put_le(pages[2], 0, 2, 8);
-  put_le(pages[2], 8, 0x10, 2);
-  const auto meta_inline = leaf_page(0, {{0, "consistent_index", std::string(8, '\1')}}, 0);
-  pages[3] = leaf_page(3, {{1, "key", bucket_value(4)}, {1, "meta", bucket_value(0, meta_inline)}});
-  pages[4] = branch_page(4, {{rev_key(2), 5}, {rev_key(5), 6}});
-  pages[5] = leaf_page(5, {{0, rev_key(2), "a"}, {0, rev_key(3), "b"}, {0, rev_key(4), "c"}});
-  pages[6] = leaf_page(6, {{0, rev_key(5), std::string(5000, 'x')}, {0, rev_key(9, 1), "e"}}, 2 * page_size, 1);
-  return pages;
-}
-
-std::string join(const std::map<std::uint64_t, std::string>& pages) {
-  std::string out;
-  for (const auto& [id, p] : pages) out += p;
-  return out;
-}
-
-}  // namespace
+using namespace kdr::test::bolt;
 
 TEST_CASE("bbolt: buckets, entries and the greatest key, from the newest valid meta") {
   const auto s = core::read_bolt_bytes(join(sample_pages()), "db");

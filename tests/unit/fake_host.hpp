@@ -1,0 +1,105 @@
+// Fakes for core::Host and core::Programs (core/host.hpp): a fixed clock, hostname and
+// addresses, scripted answers to confirmations, and programs that record their argv and
+// answer as the real ones document. The unit tests run whole restores with them, in
+// milliseconds, on a sandbox node in a temporary folder.
+//
+// The programs here (etcdctl, etcdutl, kubeadm) are stand-ins: kubeadm cannot run on these
+// machines, and the real etcd tools are exercised by the scenarios (tests/scenarios).
+#pragma once
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/host.hpp"
+
+namespace kdr::test {
+
+class FakeHost : public core::Host {
+ public:
+  unsigned uid = 0;
+  std::int64_t clock = 1'795'000'000;  // 2026-11-18
+  std::string name = "cp1";
+  std::vector<std::string> ips = {"10.0.0.10"};
+  std::uint64_t free = std::uint64_t{1} << 40;
+  // Answers to the confirmations, in order; once they run out, the answer is `then`.
+  mutable std::deque<core::Answer> answers;
+  core::Answer then = core::Answer::yes;
+  mutable std::vector<std::string> asked;
+
+  unsigned euid() const override { return uid; }
+  std::int64_t now() const override { return clock; }
+  std::string hostname() const override { return name; }
+  std::vector<std::string> addresses() const override { return ips; }
+  std::uint64_t free_bytes(const core::bfs::path&) const override { return free; }
+  core::Answer ask(const std::string& question) const override {
+    asked.push_back(question);
+    if (answers.empty()) return then;
+    const auto a = answers.front();
+    answers.pop_front();
+    return a;
+  }
+};
+
+// A program's answer to one call: exit code, stdout, stderr.
+inline core::ProcessResult answer(int code, std::string out = "", std::string err = "") {
+  core::ProcessResult r;
+  r.started = true;
+  r.exit_code = code;
+  r.out = std::move(out);
+  r.err = std::move(err);
+  return r;
+}
+
+class FakePrograms : public core::Programs {
+ public:
+  using Handler = std::function<core::ProcessResult(const std::vector<std::string>& argv,
+                                                    const core::ProcessOptions& options)>;
+  // By program name (argv[0] without its folder).
+  std::map<std::string, Handler> programs;
+  mutable std::vector<std::vector<std::string>> calls;
+
+  core::ProcessResult run(const std::vector<std::string>& argv, const core::ProcessOptions& options) const override {
+    calls.push_back(argv);
+    auto it = programs.find(base(argv.front()));
+    if (it == programs.end()) {
+      core::ProcessResult r;
+      r.start_error = argv.front() + ": not found in PATH";
+      return r;
+    }
+    return it->second(argv, options);
+  }
+  core::bfs::path find(const std::string& name) const override {
+    return programs.count(base(name)) ? core::bfs::path("/usr/bin") / base(name) : core::bfs::path();
+  }
+  // The calls of one program, as "etcdutl snapshot restore ...".
+  std::vector<std::string> calls_of(const std::string& program) const {
+    std::vector<std::string> out;
+    for (const auto& c : calls)
+      if (base(c.front()) == program) out.push_back(core::describe_argv(c));
+    return out;
+  }
+
+ private:
+  static std::string base(const std::string& p) { return core::bfs::path(p).filename().string(); }
+};
+
+// The value after `flag` in argv ("" when absent).
+inline std::string flag_value(const std::vector<std::string>& argv, const std::string& flag) {
+  auto it = std::find(argv.begin(), argv.end(), flag);
+  return it != argv.end() && it + 1 != argv.end() ? *(it + 1) : std::string();
+}
+
+inline bool has_args(const std::vector<std::string>& argv, std::initializer_list<std::string> words) {
+  for (const auto& w : words)
+    if (std::find(argv.begin(), argv.end(), w) == argv.end()) return false;
+  return true;
+}
+
+}  // namespace kdr::test

@@ -1,0 +1,319 @@
+// A sandbox control-plane node in a temporary folder, a backup folder beside it, and the fake
+// programs a restore talks to (fake_host.hpp), for unit tests that run whole playbooks:
+//
+//   etcdctl   endpoint status / member list answer while etcd's manifest is in the static pod
+//             folder (the kubelet would run it) and fail with "connection refused" otherwise;
+//             snapshot save writes a real bbolt database with its SHA-256 trailer
+//   etcdutl   version, snapshot restore --help (it has --bump-revision), snapshot restore
+//             (checks the trailer, writes member/snap/db and a WAL into --data-dir)
+//   kubeadm   version, reset -f and init --config as tests/fakes/kubeadm documents them
+//
+// etcd's client URL is plain http on loopback (no TLS probe before etcdctl), so that nothing
+// but the fakes is asked.
+#pragma once
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "backup/backup.hpp"
+#include "bolt_builder.hpp"
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "fake_host.hpp"
+#include "restore/restore.hpp"
+#include "temp_dir.hpp"
+
+namespace kdr::test {
+
+inline const char* etcd_manifest = R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: etcd
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - etcd
+    - --advertise-client-urls=http://127.0.0.1:2
+    - --data-dir=/var/lib/etcd
+    - --initial-advertise-peer-urls=https://10.0.0.10:2380
+    - --initial-cluster=cp1=https://10.0.0.10:2380
+    - --listen-client-urls=http://127.0.0.1:2
+    - --name=cp1
+    image: registry.k8s.io/etcd:3.5.15-0
+    name: etcd
+    volumeMounts:
+    - mountPath: /var/lib/etcd
+      name: etcd-data
+  hostNetwork: true
+  volumes:
+  - hostPath:
+      path: /var/lib/etcd
+      type: DirectoryOrCreate
+    name: etcd-data
+)";
+
+inline const char* apiserver_manifest = R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver
+  namespace: kube-system
+spec:
+  containers:
+  - command:
+    - kube-apiserver
+    - --etcd-servers=http://127.0.0.1:2
+    image: registry.k8s.io/kube-apiserver:v1.31.2
+    name: kube-apiserver
+)";
+
+// Captures what a command prints (stdout and stderr apart).
+class Captured {
+ public:
+  Captured() : out_(std::tmpfile()), err_(std::tmpfile()) {}
+  ~Captured() {
+    std::fclose(out_);
+    std::fclose(err_);
+  }
+  Captured(const Captured&) = delete;
+  Captured& operator=(const Captured&) = delete;
+  // KDR_TEST_SHOW_OUTPUT=1 prints it instead (for debugging a test).
+  core::Output output() const {
+    if (std::getenv("KDR_TEST_SHOW_OUTPUT")) return core::Output();
+    return core::Output(core::Verbosity::normal, false, out_, err_);
+  }
+  std::string out() const { return read(out_); }
+  std::string err() const { return read(err_); }
+  std::string all() const { return out() + err(); }
+
+ private:
+  static std::string read(std::FILE* f) {
+    std::fflush(f);
+    std::string text;
+    std::rewind(f);
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fseek(f, 0, SEEK_END);
+    return text;
+  }
+  std::FILE* out_;
+  std::FILE* err_;
+};
+
+// What differs between two trees of the node, one line per path ("" when they are equal), so
+// that a failed comparison says where.
+inline std::string tree_diff(const std::map<std::string, std::string>& now,
+                             const std::map<std::string, std::string>& expected) {
+  std::string out;
+  for (const auto& [p, v] : now) {
+    auto it = expected.find(p);
+    if (it == expected.end()) out += "extra: " + p + "\n";
+    else if (it->second != v) out += "changed: " + p + " (" + v.substr(0, 60) + " vs " + it->second.substr(0, 60) + ")\n";
+  }
+  for (const auto& [p, v] : expected)
+    if (!now.count(p)) out += "missing: " + p + "\n";
+  return out;
+}
+
+class RestoreFixture {
+ public:
+  TempDir dir;
+  core::bfs::path root = dir.path() / "node";
+  core::bfs::path backup_dir = dir.path() / "backup";
+  std::shared_ptr<FakeHost> host = std::make_shared<FakeHost>();
+  std::shared_ptr<FakePrograms> programs = std::make_shared<FakePrograms>();
+  std::int64_t etcd_revision = 9;  // what the live etcd answers
+  Captured printed;
+
+  RestoreFixture() {
+    make_node();
+    add_etcd_programs();
+    add_kubeadm();
+  }
+
+  core::Context context() const {
+    auto config = core::parse_config(fmt::format("backup_dir: {}\n"
+                                                 "kubeconfig: \"\"\n"
+                                                 "sources:\n  - path: /etc/kubernetes\n    required: true\n"
+                                                 "etcd:\n  cacert: /etc/etcd-client/ca.crt\n"
+                                                 "  cert: /etc/etcd-client/client.crt\n"
+                                                 "  key: /etc/etcd-client/client.key\n",
+                                                 backup_dir.string()),
+                                     "unit test config");
+    core::Context ctx{config, core::NodeRoot(root), backup_dir, printed.output()};
+    ctx.host = host;
+    ctx.programs = programs;
+    return ctx;
+  }
+
+  core::bfs::path generation(const std::string& id) const { return backup_dir / "generations" / id; }
+  core::bfs::path node(const std::string& node_path) const { return root / node_path.substr(1); }
+  bool etcd_runs() const { return core::lstat_path(node("/etc/kubernetes/manifests/etcd.yaml")).has_value(); }
+
+  // A kubeadm node: manifests, PKI, kubeconfig, kubeadm's configuration, etcd's data.
+  void make_node() const {
+    write(node("/etc/kubernetes/manifests/etcd.yaml"), etcd_manifest);
+    write(node("/etc/kubernetes/manifests/kube-apiserver.yaml"), apiserver_manifest);
+    write(node("/etc/kubernetes/admin.conf"), "apiVersion: v1\nkind: Config\n");
+    write(node("/etc/kubernetes/kubeadm-config.yaml"),
+          "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\netcd:\n  local:\n    dataDir: "
+          "/var/lib/etcd\n");
+    write(node("/etc/kubernetes/pki/sa.key"), "a key\n");
+    ::chmod(node("/etc/kubernetes/pki/sa.key").c_str(), 0600);
+    write(node("/var/lib/etcd/member/snap/db"), bolt::join(bolt::sample_pages()));
+    write(node("/var/lib/etcd/member/wal/0000000000000000-0000000000000000.wal"), "wal\n");
+    ::chmod(node("/var/lib/etcd").c_str(), 0700);
+    write(node("/var/lib/kubelet/config.yaml"), "kind: KubeletConfiguration\n");
+    // etcd's client certificate, named by the config (the fake etcdctl does not read it)
+    for (const auto* f : {"/etc/etcd-client/ca.crt", "/etc/etcd-client/client.crt", "/etc/etcd-client/client.key"})
+      write(node(f), "not read\n");
+  }
+
+  // One backup; throws when it does not publish a generation.
+  std::string backup() const {
+    const auto result = backup::run_backup(context(), {});
+    if (!result.generation) throw core::Error("the backup published no generation:\n" + printed.all());
+    return result.generation->id;
+  }
+
+  core::ExitCode restore(const std::string& playbook, std::vector<std::string> set = {}, bool yes = true) const {
+    restore::RestoreOptions o;
+    o.playbook = playbook;
+    o.yes = yes;
+    o.set = std::move(set);
+    return restore::run_restore(context(), o);
+  }
+  core::ExitCode resume(const std::string& id) const {
+    restore::RestoreOptions o;
+    o.resume = id;
+    o.yes = true;
+    return restore::run_restore(context(), o);
+  }
+  core::ExitCode rollback(const std::string& id) const {
+    restore::RestoreOptions o;
+    o.rollback = id;
+    o.yes = true;
+    return restore::run_restore(context(), o);
+  }
+  // The restores on the node, oldest first.
+  std::vector<std::string> restore_ids() const {
+    std::vector<std::string> out;
+    const auto restores = node("/var/lib/kdr/restores");
+    if (!core::lstat_path(restores)) return out;
+    for (const auto& name : core::list_dir(restores))
+      if (!name.empty() && name[0] != '.') out.push_back(name);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // Every path of the node but kdr's own state: type, mode, owner, and content or target.
+  std::map<std::string, std::string> tree() const {
+    std::map<std::string, std::string> out;
+    walk(root, "", out);
+    return out;
+  }
+
+ private:
+  void walk(const core::bfs::path& host_dir, const std::string& rel, std::map<std::string, std::string>& out) const {
+    for (const auto& name : core::list_dir(host_dir)) {
+      const auto p = host_dir / name;
+      const auto r = rel + "/" + name;
+      if (r == "/var/lib/kdr") continue;
+      const auto st = core::lstat_path(p);
+      auto& entry = out[r];
+      entry = fmt::format("mode {:o} owner {}:{} ", st->mode, st->uid, st->gid);
+      if (st->type == core::FileType::directory) {
+        entry += "dir";
+        walk(p, r, out);
+      } else if (st->type == core::FileType::symlink) {
+        entry += "-> " + core::read_link(p).value_or("?");
+      } else {
+        entry += "file " + core::read_file(p);
+      }
+    }
+  }
+
+  void add_etcd_programs() {
+    auto refused = [] { return answer(1, "", "Error: dial tcp 127.0.0.1:2: connect: connection refused\n"); };
+    programs->programs["etcdctl"] = [this, refused](const std::vector<std::string>& argv, const core::ProcessOptions&) {
+      if (has_args(argv, {"endpoint", "status"})) {
+        if (!etcd_runs()) return refused();
+        return answer(0, fmt::format(R"([{{"Endpoint":"http://127.0.0.1:2","Status":{{"header":{{"cluster_id":17,)"
+                                     R"("member_id":33,"revision":{}}},"version":"3.5.16","dbSize":16384}}}}])",
+                                     etcd_revision));
+      }
+      if (has_args(argv, {"member", "list"})) {
+        if (!etcd_runs()) return refused();
+        return answer(0, R"({"members":[{"ID":33,"name":"cp1","peerURLs":["https://10.0.0.10:2380"],)"
+                         R"("clientURLs":["http://127.0.0.1:2"]}]})");
+      }
+      if (has_args(argv, {"snapshot", "save"})) {
+        if (!etcd_runs()) return refused();
+        core::write_file_atomic(argv.back(), bolt::etcd_snapshot_bytes(), 0600);
+        return answer(0, "Snapshot saved at " + argv.back() + "\n");
+      }
+      return answer(1, "", "etcdctl stand-in: unexpected call\n");
+    };
+    programs->programs["etcdutl"] = [](const std::vector<std::string>& argv, const core::ProcessOptions&) {
+      if (has_args(argv, {"version"})) return answer(0, "etcdutl version: 3.5.16\nAPI version: 3.5\n");
+      if (has_args(argv, {"snapshot", "restore", "--help"}))
+        return answer(0, "      --bump-revision uint64   How much to increase the latest revision after restore\n");
+      if (has_args(argv, {"snapshot", "restore"})) {
+        const auto file = argv.at(3);
+        const auto data_dir = core::bfs::path(flag_value(argv, "--data-dir"));
+        std::string bytes;
+        try {
+          bytes = core::read_file(file);
+        } catch (const core::Error& e) {
+          return answer(1, "", std::string("Error: ") + e.what() + "\n");
+        }
+        if (!has_args(argv, {"--skip-hash-check"})) {
+          if (bytes.size() < 32 || bytes.substr(bytes.size() - 32) !=
+                                       bolt::etcd_snapshot_bytes().substr(bolt::etcd_snapshot_bytes().size() - 32))
+            return answer(1, "", "Error: expected sha256 [...], got [...]\n");
+          bytes.resize(bytes.size() - 32);
+        }
+        if (core::lstat_path(data_dir)) return answer(1, "", "Error: data-dir \"" + data_dir.string() + "\" exists\n");
+        write(data_dir / "member/snap/db", bytes);
+        write(data_dir / "member/wal/0000000000000000-0000000000000000.wal", "restored wal\n");
+        return answer(0, "restored snapshot\n");
+      }
+      return answer(1, "", "etcdutl stand-in: unexpected call\n");
+    };
+  }
+
+  void add_kubeadm() {
+    programs->programs["kubeadm"] = [this](const std::vector<std::string>& argv, const core::ProcessOptions&) {
+      if (has_args(argv, {"version"})) return answer(0, "v1.31.2\n");
+      if (has_args(argv, {"reset"})) {
+        for (const auto& p : {"/etc/kubernetes/manifests", "/etc/kubernetes/pki", "/var/lib/etcd"})
+          if (core::lstat_path(node(p)))
+            for (const auto& name : core::list_dir(node(p))) core::remove_tree(node(p) / name);
+        ::unlink(node("/etc/kubernetes/admin.conf").c_str());
+        return answer(0, "[reset] Deleting contents of directories: [/etc/kubernetes/manifests /var/lib/etcd]\n");
+      }
+      if (has_args(argv, {"init"})) {
+        const auto etcd_dir = node("/var/lib/etcd");
+        const bool ignored = std::any_of(argv.begin(), argv.end(), [](const std::string& a) {
+          return a == "--ignore-preflight-errors=DirAvailable--var-lib-etcd";
+        });
+        if (core::lstat_path(etcd_dir) && !core::list_dir(etcd_dir).empty() && !ignored)
+          return answer(1, "", "\t[ERROR DirAvailable--var-lib-etcd]: /var/lib/etcd is not empty\n");
+        if (!core::lstat_path(flag_value(argv, "--config")))
+          return answer(1, "", "unable to read config from \"" + flag_value(argv, "--config") + "\"\n");
+        write(node("/etc/kubernetes/manifests/etcd.yaml"), etcd_manifest);
+        write(node("/etc/kubernetes/manifests/kube-apiserver.yaml"), apiserver_manifest);
+        return answer(0, "[init] Using existing ca certificate authority\n[control-plane] writing manifests\n");
+      }
+      return answer(1, "", "kubeadm stand-in: unexpected call\n");
+    };
+  }
+};
+
+}  // namespace kdr::test

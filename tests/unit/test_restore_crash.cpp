@@ -1,0 +1,111 @@
+// The crash matrix over every shipped playbook that changes files: the restore is stopped
+// right after each record of its journal reaches the disk (as a kill would stop it: nothing
+// after that record happens), then
+//   - resumed: it finishes, and the node is what an uninterrupted restore leaves;
+//   - or rolled back: the node is byte for byte what it was before the restore.
+// In process and with fake programs (restore_fixture.hpp); tests/reliability/restore_kill.sh
+// kills the real binary with SIGKILL at random moments against a real etcd.
+#include <catch2/catch.hpp>
+
+#include <functional>
+
+#include "restore/journal.hpp"
+#include "restore_fixture.hpp"
+
+using namespace kdr;
+using test::RestoreFixture;
+
+namespace {
+
+// What the record hook throws: the restore stops there, as if killed.
+struct Crash {};
+
+// Stops the restore right after its `n`th journal record (0: never; counts them).
+class CrashAfter {
+ public:
+  explicit CrashAfter(std::size_t n) : n_(n) {
+    restore::set_record_hook([this](const core::bfs::path&) {
+      if (++seen_ == n_) throw Crash{};
+    });
+  }
+  ~CrashAfter() { restore::set_record_hook(nullptr); }
+  CrashAfter(const CrashAfter&) = delete;
+  CrashAfter& operator=(const CrashAfter&) = delete;
+  std::size_t seen() const { return seen_; }
+
+ private:
+  std::size_t n_;
+  std::size_t seen_ = 0;
+};
+
+struct Case {
+  std::string playbook;
+  std::function<void(const RestoreFixture&)> damage;
+};
+
+std::vector<Case> cases() {
+  return {
+      {"restore-files",
+       [](const RestoreFixture& f) {
+         core::remove_tree(f.node("/etc/kubernetes/pki"));
+         test::write(f.node("/etc/kubernetes/admin.conf"), "damaged\n");
+       }},
+      {"restore-etcd-snapshot", [](const RestoreFixture& f) { test::write(f.node("/var/lib/etcd/member/snap/db"), "torn"); }},
+      {"rebuild-node",
+       [](const RestoreFixture& f) {
+         core::remove_tree(f.node("/etc/kubernetes"));
+         core::remove_tree(f.node("/var/lib/etcd"));
+       }},
+  };
+}
+
+// A damaged node with one backup taken before the damage.
+void prepare(RestoreFixture& f, const Case& c) {
+  f.backup();
+  c.damage(f);
+}
+
+}  // namespace
+
+TEST_CASE("crash matrix: a restore stopped after any journal record resumes to the same node, or rolls back to the node before it") {
+  for (const auto& c : cases()) {
+    // The uninterrupted restore: its records and the node it leaves.
+    std::size_t records = 0;
+    std::map<std::string, std::string> before, finished;
+    {
+      RestoreFixture f;
+      prepare(f, c);
+      before = f.tree();
+      CrashAfter count(0);
+      REQUIRE(f.restore(c.playbook) == core::ExitCode::ok);
+      records = count.seen();
+      finished = f.tree();
+    }
+    REQUIRE(records > 10);
+    for (std::size_t n = 1; n <= records; ++n) {
+      INFO(c.playbook << ": stopped after journal record " << n << " of " << records);
+      {
+        RestoreFixture f;
+        prepare(f, c);
+        {
+          CrashAfter crash(n);
+          REQUIRE_THROWS_AS(f.restore(c.playbook), Crash);
+        }
+        const auto id = f.restore_ids().at(0);
+        CHECK(f.resume(id) == core::ExitCode::ok);
+        CHECK(test::tree_diff(f.tree(), finished) == "");
+      }
+      {
+        RestoreFixture f;
+        prepare(f, c);
+        {
+          CrashAfter crash(n);
+          REQUIRE_THROWS_AS(f.restore(c.playbook), Crash);
+        }
+        const auto id = f.restore_ids().at(0);
+        CHECK(f.rollback(id) == core::ExitCode::ok);
+        CHECK(test::tree_diff(f.tree(), before) == "");
+      }
+    }
+  }
+}

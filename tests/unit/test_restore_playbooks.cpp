@@ -1,0 +1,244 @@
+// The shipped playbooks run whole, in milliseconds, on a sandbox node in a temporary folder,
+// with fake programs (restore_fixture.hpp): each step's plan text, the preflight's refusals,
+// the actions and what they leave on the node, the journal, and the rollback. The same
+// playbooks run against a real etcd and the kubelet stand-in in tests/scenarios.
+#include <catch2/catch.hpp>
+
+#include "core/error.hpp"
+#include "restore/journal.hpp"
+#include "restore/playbook.hpp"
+#include "restore/step.hpp"
+#include "restore_fixture.hpp"
+
+using namespace kdr;
+using test::RestoreFixture;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& what) {
+  return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return contains(l, what); });
+}
+
+restore::JournalSummary journal_of(const RestoreFixture& f, const std::string& id) {
+  return restore::Journal::open(f.node("/var/lib/kdr/restores") / id).summary();
+}
+
+}  // namespace
+
+TEST_CASE("restore-files puts /etc/kubernetes back, keeps the damaged copy aside and leaves etcd's data alone") {
+  RestoreFixture f;
+  f.backup();
+  const auto good = f.tree();
+  core::remove_tree(f.node("/etc/kubernetes/pki"));
+  test::write(f.node("/etc/kubernetes/admin.conf"), "damaged\n");
+  test::write(f.node("/var/lib/etcd/member/wal/0000000000000001-0000000000000010.wal"), "written after the backup\n");
+  const auto etcd_after_backup = core::read_file(f.node("/var/lib/etcd/member/wal/0000000000000001-0000000000000010.wal"));
+
+  REQUIRE(f.restore("restore-files") == core::ExitCode::ok);
+
+  const auto printed = f.printed.out();
+  CHECK(contains(printed, "copy-back /etc/kubernetes"));
+  CHECK(contains(printed, "wait up to 120 s until all static pods no longer run (process table)"));
+  const auto now = f.tree();
+  CHECK(now.at("/etc/kubernetes/admin.conf") == good.at("/etc/kubernetes/admin.conf"));
+  CHECK(now.at("/etc/kubernetes/pki/sa.key") == good.at("/etc/kubernetes/pki/sa.key"));
+  CHECK(now.at("/etc/kubernetes/manifests/etcd.yaml") == good.at("/etc/kubernetes/manifests/etcd.yaml"));
+  CHECK(core::read_file(f.node("/var/lib/etcd/member/wal/0000000000000001-0000000000000010.wal")) == etcd_after_backup);
+  const auto id = f.restore_ids().at(0);
+  CHECK(core::read_file(f.root / ("etc/kubernetes.kdr-" + id) / "admin.conf") == "damaged\n");
+  CHECK(f.programs->calls_of("etcdutl").empty());
+  const auto j = journal_of(f, id);
+  CHECK(j.state == restore::RestoreState::done);
+  CHECK(std::any_of(j.actions.begin(), j.actions.end(), [](const restore::Action& a) { return a.op == "place"; }));
+}
+
+TEST_CASE("restore-etcd-snapshot restores the snapshot as a new one-member cluster with the revision bumped") {
+  RestoreFixture f;
+  f.backup();
+  test::write(f.node("/var/lib/etcd/member/snap/db"), "torn");
+  REQUIRE(f.restore("restore-etcd-snapshot") == core::ExitCode::ok);
+  const auto id = f.restore_ids().at(0);
+  const auto calls = f.programs->calls_of("etcdutl");
+  REQUIRE(any_contains(calls, "snapshot restore"));
+  std::string restore_call;
+  for (const auto& c : calls)
+    if (contains(c, "snapshot restore") && !contains(c, "--help")) restore_call = c;
+  CHECK(contains(restore_call, "--name cp1 --initial-cluster cp1=https://10.0.0.10:2380"));
+  CHECK(contains(restore_call, "--initial-cluster-token kdr-" + id));
+  CHECK(contains(restore_call, "--bump-revision 1000000000 --mark-compacted"));
+  CHECK(contains(restore_call, "--data-dir " + (f.root / "var/lib/etcd").string() + ".kdr-" + id + ".new"));
+  CHECK(core::read_file(f.node("/var/lib/etcd/member/snap/db")) == test::bolt::join(test::bolt::sample_pages()));
+  CHECK(core::read_file(f.root / ("var/lib/etcd.kdr-" + id) / "member/snap/db") == "torn");
+  CHECK(core::lstat_path(f.node("/var/lib/etcd"))->mode == 0700);
+  CHECK(contains(f.printed.out(), "etcd is healthy: revision 9 (backup: 9)"));
+}
+
+TEST_CASE("restore-etcd-snapshot refuses to roll back a live etcd that holds newer data, unless accepted") {
+  RestoreFixture f;
+  f.backup();
+  f.etcd_revision = 20;  // written after the backup
+  const auto before = f.tree();
+  CHECK(f.restore("restore-etcd-snapshot") == core::ExitCode::failed);
+  CHECK(contains(f.printed.err(), "live etcd at revision 20, the backup at revision 9"));
+  CHECK(contains(f.printed.err(), "--set accept_loss=true"));
+  CHECK(test::tree_diff(f.tree(), before) == "");
+  CHECK(f.programs->calls_of("etcdutl").size() == 2);  // the tool's facts, before the plan; no restore
+
+  REQUIRE(f.restore("restore-etcd-snapshot", {"accept_loss=true"}) == core::ExitCode::ok);
+  const auto ids = f.restore_ids();
+  REQUIRE(ids.size() == 2);
+  const auto text = core::read_file(f.node("/var/lib/kdr/restores") / ids[1] / "journal.jsonl");
+  CHECK(contains(text, "\"loss-accepted\""));
+}
+
+TEST_CASE("rebuild-node rebuilds a wiped node: files and etcd back, then kubeadm reset and init with the saved configuration") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  const auto good = f.tree();
+  core::remove_tree(f.node("/etc/kubernetes"));
+  core::remove_tree(f.node("/var/lib/etcd"));
+  REQUIRE(f.restore("rebuild-node") == core::ExitCode::ok);
+  const auto kubeadm = f.programs->calls_of("kubeadm");
+  std::string calls;
+  for (const auto& k : kubeadm) calls += k + "\n";
+  INFO(calls);
+  REQUIRE(kubeadm.size() == 3);
+  CHECK(kubeadm[0] == "kubeadm version -o short");
+  CHECK(kubeadm[1] == "kubeadm reset -f");
+  CHECK(contains(kubeadm[2], "kubeadm init --config " + f.generation(gen).string()));
+  CHECK(contains(kubeadm[2], "--ignore-preflight-errors=DirAvailable--var-lib-etcd"));
+  const auto now = f.tree();
+  for (const auto* p : {"/etc/kubernetes/admin.conf", "/etc/kubernetes/pki/sa.key", "/etc/kubernetes/manifests/etcd.yaml",
+                        "/var/lib/etcd/member/snap/db"})
+    CHECK(now.at(p) == good.at(p));
+}
+
+TEST_CASE("rebuild-node without a kubeadm configuration shows its kubeadm init step as CANNOT RUN and refuses") {
+  RestoreFixture f;
+  ::unlink(f.node("/etc/kubernetes/kubeadm-config.yaml").c_str());
+  f.backup();
+  CHECK(f.restore("rebuild-node") == core::ExitCode::failed);
+  CHECK(contains(f.printed.out(), "CANNOT RUN: needs ${kubeadm_config}"));
+  CHECK(contains(f.printed.err(), "has no saved kubeadm configuration"));
+  CHECK(f.programs->calls_of("kubeadm").size() == 1);  // only its version, before the plan
+}
+
+TEST_CASE("the preflight refuses what the restore could not finish, names each problem and changes nothing") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  const auto before = f.tree();
+  SECTION("no free space") {
+    f.host->free = 0;
+    CHECK(f.restore("restore-etcd-snapshot") == core::ExitCode::failed);
+    CHECK(contains(f.printed.err(), "MiB free; the restore needs about"));
+  }
+  SECTION("the snapshot is gone from the generation") {
+    ::unlink((f.generation(gen) / "etcd/snapshot.db").c_str());
+    CHECK(f.restore("restore-etcd-snapshot") == core::ExitCode::failed);
+    CHECK(contains(f.printed.err(), "is missing from the generation"));
+  }
+  SECTION("no etcdutl or etcdctl") {
+    f.programs->programs.erase("etcdutl");
+    f.programs->programs.erase("etcdctl");
+    CHECK(f.restore("restore-etcd-snapshot") == core::ExitCode::failed);
+    CHECK(contains(f.printed.err(), "etcdctl not found: it is needed to restore the snapshot"));
+  }
+  SECTION("no kubeadm") {
+    f.programs->programs.erase("kubeadm");
+    CHECK(f.restore("rebuild-node") == core::ExitCode::failed);
+    CHECK(contains(f.printed.err(), "kubeadm not found in PATH"));
+  }
+  SECTION("another machine") {
+    f.host->name = "elsewhere";
+    f.host->ips = {"10.9.9.9"};
+    CHECK(f.restore("restore-files") == core::ExitCode::failed);
+    CHECK(contains(f.printed.err(), "this machine is 'elsewhere'"));
+    CHECK(contains(f.printed.err(), "--set same_node=true"));
+  }
+  SECTION("a damaged generation") {
+    test::write(f.generation(gen) / "files/etc/kubernetes/admin.conf", "flipped\n");
+    CHECK(f.restore("restore-files") == core::ExitCode::failed);
+    CHECK(contains(f.printed.err(), "generation " + gen + ": /etc/kubernetes/admin.conf"));
+  }
+  CHECK(contains(f.printed.err(), "nothing was changed"));
+  CHECK(test::tree_diff(f.tree(), before) == "");
+}
+
+TEST_CASE("a guided restore asks before each step that changes the node: no stops it, a means yes to all") {
+  RestoreFixture f;
+  f.backup();
+  const auto before = f.tree();
+  SECTION("no at the first change: nothing changed, exit 1") {
+    f.host->answers = {core::Answer::yes, core::Answer::no};
+    CHECK(f.restore("restore-files", {}, false) == core::ExitCode::failed);
+    REQUIRE(f.host->asked.size() == 2);
+    CHECK(contains(f.host->asked[1], "Step 2/7: stop-static-pods. Go ahead?"));
+    CHECK(test::tree_diff(f.tree(), before) == "");
+  }
+  SECTION("a at the first question runs it all") {
+    f.host->answers = {core::Answer::all};
+    CHECK(f.restore("restore-files", {}, false) == core::ExitCode::ok);
+    CHECK(f.host->asked.size() == 1);
+  }
+}
+
+TEST_CASE("a finished restore rolls back to the node as it was, byte for byte") {
+  RestoreFixture f;
+  f.backup();
+  test::write(f.node("/etc/kubernetes/admin.conf"), "changed since the backup\n");
+  test::write(f.node("/var/lib/etcd/member/snap/db"), "torn");
+  const auto before = f.tree();
+  for (const auto* playbook : {"restore-files", "restore-etcd-snapshot"}) {
+    REQUIRE(f.restore(playbook) == core::ExitCode::ok);
+    CHECK(f.tree() != before);
+    const auto id = f.restore_ids();
+    const auto it = std::find_if(id.begin(), id.end(), [&](const std::string& i) { return i.ends_with(playbook); });
+    REQUIRE(it != id.end());
+    REQUIRE(f.rollback(*it) == core::ExitCode::ok);
+    CHECK(test::tree_diff(f.tree(), before) == "");
+  }
+}
+
+TEST_CASE("a rollback says which steps changed the node outside kdr's journal") {
+  RestoreFixture f;
+  f.backup();
+  core::remove_tree(f.node("/etc/kubernetes"));
+  core::remove_tree(f.node("/var/lib/etcd"));
+  REQUIRE(f.restore("rebuild-node") == core::ExitCode::ok);
+  REQUIRE(f.rollback(f.restore_ids().back()) == core::ExitCode::ok);
+  CHECK(contains(f.printed.err(), "(kubeadm reset -f (clears what an earlier kubeadm run left"));
+  CHECK(contains(f.printed.err(), "the rollback does not undo it"));
+  CHECK(!core::lstat_path(f.node("/etc/kubernetes")));  // the node had none before
+}
+
+TEST_CASE("every step type reads its values into typed arguments, and refuses bad ones naming the key and where") {
+  restore::StepReadFacts facts{"/var/lib/kdr", false};
+  auto read = [&](restore::StepType type, nlohmann::json values) {
+    std::map<std::string, std::string> where;
+    for (const auto& [k, v] : values.items()) where[k] = "pb.yaml:7:5";
+    restore::StepValues v(values, where, facts);
+    const auto& def = restore::step_def(type);
+    def.read(v);
+    return v.canonical();
+  };
+  using T = restore::StepType;
+  CHECK(read(T::wait_stopped, {{"timeout", "30"}, {"pods", "all"}}) == nlohmann::json{{"timeout", 30}, {"pods", "all"}});
+  CHECK(read(T::copy_back, {{"path", "/etc/kubernetes/"}, {"exclude", "/etc/kubernetes/manifests"}}) ==
+        nlohmann::json{{"path", "/etc/kubernetes"}, {"exclude", {"/etc/kubernetes/manifests"}}});
+  CHECK_THROWS_WITH(read(T::move_aside, {{"path", "/"}}), "pb.yaml:7:5: key 'path': refusing to replace the whole node (/)");
+  CHECK_THROWS_WITH(read(T::move_aside, {{"path", "/var/lib"}}),
+                    Catch::Contains("key 'path': /var/lib holds kdr's state folder /var/lib/kdr"));
+  CHECK_THROWS_WITH(read(T::wait_healthy, {{"timeout", "soon"}}),
+                    "pb.yaml:7:5: key 'timeout': expected a number of seconds");
+  CHECK_THROWS_WITH(read(T::etcd_snapshot_restore, {{"source", "disk"}}),
+                    "pb.yaml:7:5: key 'source': expected snapshot, raw or replayed");
+  CHECK_THROWS_WITH(read(T::etcd_snapshot_restore, {{"source", "replayed"}}),
+                    Catch::Contains("no etcd-replay step comes before it"));
+  CHECK_THROWS_WITH(read(T::start_static_pods, {{"from", "disk"}}),
+                    "pb.yaml:7:5: key 'from': expected stopped or generation");
+  CHECK_THROWS_WITH(read(T::run, {{"argv", "rm -rf /"}}),
+                    "pb.yaml:7:5: key 'argv': expected a list (an argv, never a shell string)");
+  CHECK(read(T::kubeadm, {{"args", {"reset", "-f"}}}) == nlohmann::json{{"args", {"reset", "-f"}}});
+}
