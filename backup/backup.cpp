@@ -245,6 +245,114 @@ std::vector<std::string> check_guards(const std::vector<core::SourceStats>& now,
   return problems;
 }
 
+namespace {
+
+// The new generation's identity: when, where, by whom.
+core::GenerationMeta start_generation(const core::Context& ctx, const core::Repository& repo, const SourcePlan& plan) {
+  core::GenerationMeta meta;
+  meta.warnings = plan.warnings;
+  meta.time = ctx.host->now();
+  meta.started = core::iso_time(meta.time);
+  meta.id = repo.new_generation_id(meta.time);
+  meta.hostname = ctx.host->hostname();
+  meta.root = ctx.root.root().string();
+  meta.kdr_version = core::version;
+  if (ctx.host->euid() != 0) meta.warnings.push_back("not running as root: file owners are recorded but not preserved");
+  return meta;
+}
+
+// Every source into the staging folder; the etcd data dir is left out when the change journal
+// covers it (etcd.raw_copy: auto).
+void copy_sources(const core::Context& ctx, const SourcePlan& plan, const EtcdStep& etcd, TreeCopier& copier,
+                  std::uint64_t expected_bytes, core::GenerationMeta& meta) {
+  core::Progress progress(ctx.out, "backing up", expected_bytes);  // the previous generation's size is the best guess
+  copier.set_progress(&progress);
+  copier.set_bandwidth(static_cast<std::uint64_t>(ctx.config.bandwidth_mib_s) << 20);
+  for (const auto& source : plan.sources) {
+    if (etcd.journal && ctx.config.etcd.raw_copy == "auto" && source.path == plan.etcd.data_dir) {
+      ctx.out.detail("not copying {}: the change journal covers etcd up to revision {}", source.path,
+                     etcd.journal->revision);
+      continue;
+    }
+    ctx.out.detail("backing up {}", source.path);
+    auto stats = copier.copy_source(source.path);
+    stats.reason = join_reasons(source);
+    meta.sources.push_back(stats);
+  }
+  progress.finish();
+}
+
+void refuse_damage(const core::GenerationMeta& meta, const SourcePlan& plan, const core::GenerationMeta* previous,
+                   double min_ratio) {
+  const auto problems = check_guards(meta.sources, plan, previous, min_ratio);
+  if (problems.empty()) return;
+  std::string text;
+  for (const auto& p : problems) text += "\n  " + p;
+  throw Error(fmt::format("not publishing a generation that would replace good data with damage:{}\n"
+                          "no generation written; the older ones are untouched",
+                          text));
+}
+
+// What the copy did, counted into the generation's record.
+void record_copy(const TreeCopier& copier, const EtcdStep& etcd, const std::string& etcd_data_dir,
+                 core::GenerationMeta& meta) {
+  const auto& manifest = copier.manifest();
+  for (const auto& e : manifest.entries) {
+    if (e.type == core::FileType::file) ++meta.files, meta.bytes_total += e.size;
+    if (e.type == core::FileType::directory) ++meta.dirs;
+    if (e.type == core::FileType::symlink) ++meta.symlinks;
+  }
+  meta.skipped = copier.skipped();
+  meta.torn = copier.torn();
+  meta.files_copied = copier.counters().files_copied;
+  meta.files_linked = copier.counters().files_linked;
+  meta.bytes_copied = copier.counters().bytes_copied;
+  meta.bytes_linked = copier.counters().bytes_linked;
+  meta.warnings.insert(meta.warnings.end(), copier.warnings().begin(), copier.warnings().end());
+  meta.partial_because = partial_causes(copier, etcd, torn_outside(manifest, etcd_data_dir));
+  if (!meta.partial_because.empty()) meta.status = core::GenerationStatus::partial;
+}
+
+// manifest.jsonl, SHA256SUMS and meta.json written and flushed; then the generation is
+// published under its name in one rename.
+void publish(const core::Context& ctx, core::Repository& repo, const core::bfs::path& staging,
+             const core::Manifest& manifest, const std::vector<core::Artifact>& artifacts, double t0,
+             core::GenerationMeta& meta) {
+  core::write_file_atomic(staging / "manifest.jsonl", manifest.to_jsonl(), 0600);
+  core::write_file_atomic(staging / "SHA256SUMS", core::sha256sums(manifest, artifacts), 0600);
+  make_durable(staging);
+  if (ctx.config.drop_cache) drop_from_cache(staging, manifest, artifacts);
+  meta.finished = core::iso_time(ctx.host->now());
+  meta.duration_s = core::monotonic_seconds() - t0;
+  core::write_file_atomic(staging / "meta.json", meta.to_json().dump(2) + "\n", 0600);
+  repo.publish(meta.id);
+}
+
+// A run that failed: nothing half-built may stay behind looking like a generation, and a full
+// backup disk, the one failure an operator must act on at once, is said first. Rethrows.
+[[noreturn]] void fail_run(const core::Context& ctx, const core::bfs::path& staging) {
+  bool removed = true;
+  try {
+    core::remove_tree(staging);
+  } catch (const Error& e) {
+    removed = false;
+    ctx.out.warn("{} (the next run removes it)", e.what());
+  }
+  try {
+    throw;
+  } catch (const Error& e) {
+    if (!core::is_disk_full(e)) throw;
+    throw Error(fmt::format("backup disk {} is full; {}; older generations are intact. Free space or lower "
+                            "retention. ({})",
+                            ctx.backup_dir.string(),
+                            removed ? "the partial generation was removed" : "the next run removes the partial one",
+                            e.what()),
+                e.code());
+  }
+}
+
+}  // namespace
+
 BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) {
   const double t0 = core::monotonic_seconds();
   BackupResult result;
@@ -261,8 +369,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   lower_io_priority(ctx);
   result.leftovers_removed = repo.remove_leftovers();
 
-  core::GenerationMeta meta;
-  meta.warnings = plan.warnings;
+  auto meta = start_generation(ctx, repo, plan);
   warn_uncovered_apiserver_files(ctx, scan, plan, meta.warnings);
   // Room for the etcd snapshot (about the size of the database) before anything starts.
   const auto local_db = layout.local() ? file_size_or_zero(ctx.root.host(layout.data_dir) / "member/snap/db") : 0;
@@ -270,15 +377,6 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   const auto previous_entry = latest_readable(repo);
   std::optional<PreviousGeneration> previous;
   if (previous_entry) previous = load_previous(*previous_entry, meta.warnings);
-
-  meta.time = ctx.host->now();
-  meta.started = core::iso_time(meta.time);
-  meta.id = repo.new_generation_id(meta.time);
-  meta.hostname = ctx.host->hostname();
-  meta.root = ctx.root.root().string();
-  meta.kdr_version = core::version;
-  const bool as_root = ctx.host->euid() == 0;
-  if (!as_root) meta.warnings.push_back("not running as root: file owners are recorded but not preserved");
 
   const auto staging = repo.staging_path(meta.id);
   core::make_dir(staging, 0700);
@@ -289,50 +387,12 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     std::vector<core::Artifact> artifacts;
     if (etcd.snapshot) artifacts.push_back({etcd.snapshot->file, etcd.snapshot->sha256, etcd.snapshot->size});
     TreeCopier copier(ctx.root, staging, previous ? &*previous : nullptr, ctx.config.exclude, ctx.config.copy_retries,
-                      as_root);
-    // The previous generation's size is the best guess of this one's.
-    core::Progress progress(ctx.out, "backing up",
-                            previous_entry && previous_entry->meta ? previous_entry->meta->bytes_total : 0);
-    copier.set_progress(&progress);
-    copier.set_bandwidth(static_cast<std::uint64_t>(ctx.config.bandwidth_mib_s) << 20);
-    for (const auto& source : plan.sources) {
-      // The journal and the snapshot it extends are etcd's consistent copies: the live bbolt
-      // file is not copied again in the runs the journal covers (etcd.raw_copy).
-      if (etcd.journal && ctx.config.etcd.raw_copy == "auto" && source.path == layout.data_dir) {
-        ctx.out.detail("not copying {}: the change journal covers etcd up to revision {}", source.path,
-                       etcd.journal->revision);
-        continue;
-      }
-      ctx.out.detail("backing up {}", source.path);
-      auto stats = copier.copy_source(source.path);
-      stats.reason = join_reasons(source);
-      meta.sources.push_back(stats);
-    }
-    progress.finish();
-    auto problems = check_guards(meta.sources, plan, previous_entry ? &*previous_entry->meta : nullptr,
-                                 options.allow_shrink ? 0.0 : ctx.config.guard_min_ratio);
-    if (!problems.empty()) {
-      std::string text;
-      for (const auto& p : problems) text += "\n  " + p;
-      throw Error(fmt::format("not publishing a generation that would replace good data with damage:{}\n"
-                              "no generation written; the older ones are untouched",
-                              text));
-    }
-    const auto& manifest = copier.manifest();
-    for (const auto& e : manifest.entries) {
-      if (e.type == core::FileType::file) ++meta.files, meta.bytes_total += e.size;
-      if (e.type == core::FileType::directory) ++meta.dirs;
-      if (e.type == core::FileType::symlink) ++meta.symlinks;
-    }
-    meta.skipped = copier.skipped();
-    meta.torn = copier.torn();
-    meta.files_copied = copier.counters().files_copied;
-    meta.files_linked = copier.counters().files_linked;
-    meta.bytes_copied = copier.counters().bytes_copied;
-    meta.bytes_linked = copier.counters().bytes_linked;
-    meta.warnings.insert(meta.warnings.end(), copier.warnings().begin(), copier.warnings().end());
-    meta.partial_because = partial_causes(copier, etcd, torn_outside(manifest, layout.data_dir));
-    if (!meta.partial_because.empty()) meta.status = core::GenerationStatus::partial;
+                      ctx.host->euid() == 0);
+    copy_sources(ctx, plan, etcd, copier,
+                 previous_entry && previous_entry->meta ? previous_entry->meta->bytes_total : 0, meta);
+    refuse_damage(meta, plan, previous_entry ? &*previous_entry->meta : nullptr,
+                  options.allow_shrink ? 0.0 : ctx.config.guard_min_ratio);
+    record_copy(copier, etcd, layout.data_dir, meta);
 
     auto facts = collect_node_facts(ctx, scan, layout, etcd.server_version, staging);
     artifacts.insert(artifacts.end(), facts.artifacts.begin(), facts.artifacts.end());
@@ -341,36 +401,9 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     meta.extra["etcd"] = etcd.section;
     meta.extra["node"] = facts.facts;
     meta.extra["artifacts"] = artifact_list;
-
-    core::write_file_atomic(staging / "manifest.jsonl", manifest.to_jsonl(), 0600);
-    core::write_file_atomic(staging / "SHA256SUMS", core::sha256sums(manifest, artifacts), 0600);
-    make_durable(staging);
-    if (ctx.config.drop_cache) drop_from_cache(staging, manifest, artifacts);
-    meta.finished = core::iso_time(core::now_epoch());
-    meta.duration_s = core::monotonic_seconds() - t0;
-    core::write_file_atomic(staging / "meta.json", meta.to_json().dump(2) + "\n", 0600);
-    repo.publish(meta.id);
+    publish(ctx, repo, staging, copier.manifest(), artifacts, t0, meta);
   } catch (...) {
-    // Nothing half-built may stay behind looking like a generation.
-    bool removed = true;
-    try {
-      core::remove_tree(staging);
-    } catch (const Error& e) {
-      removed = false;
-      ctx.out.warn("{} (the next run removes it)", e.what());
-    }
-    // A full backup disk is the one failure an operator must act on at once: say so first.
-    try {
-      throw;
-    } catch (const Error& e) {
-      if (!core::is_disk_full(e)) throw;
-      throw Error(fmt::format("backup disk {} is full; {}; older generations are intact. Free space or lower "
-                              "retention. ({})",
-                              ctx.backup_dir.string(),
-                              removed ? "the partial generation was removed" : "the next run removes the partial one",
-                              e.what()),
-                  e.code());
-    }
+    fail_run(ctx, staging);
   }
   result.generation = meta;
   if (ctx.config.prune_after_backup)

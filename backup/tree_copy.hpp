@@ -42,6 +42,7 @@ class TreeCopier {
   // At most this many bytes per second are copied (0: no cap); hard links are free.
   void set_bandwidth(std::uint64_t bytes_per_s) { bandwidth_ = bytes_per_s; }
   core::Manifest& manifest() { return manifest_; }
+  const core::Manifest& manifest() const { return manifest_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
   const CopyCounters& counters() const { return counters_; }
   std::uint64_t skipped() const { return skipped_; }

@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/etcd_layout.hpp"
 #include "core/repository.hpp"
+#include "restore/offer.hpp"
 #include "verify/certificates.hpp"
 #include "verify/integrity.hpp"
 
@@ -45,7 +46,7 @@ Command show_command() {
     verify::Findings findings;
     const auto g = verify::load_generation(entry.id, entry.path, m, findings);
     verify::Findings cert_findings;
-    const auto certs = verify::check_certificates(ctx, g, false, core::now_epoch(), cert_findings);
+    const auto certs = verify::check_certificates(ctx, g, false, ctx.host->now(), cert_findings);
     const auto snap = m.extra.value("etcd", json::object()).value("snapshot", json());
     const auto node = m.extra.value("node", json::object());
     const bool has_kubeadm = !node.value("kubeadm_config", "").empty();
@@ -55,18 +56,16 @@ Command show_command() {
     const auto layout = node.value("etcd", json::object());
     const auto kind = core::etcd_kind_from_string(layout.value("kind", "")).value_or(core::EtcdKind::static_pod);
     const bool local_etcd = core::kdr_drives_etcd(kind);
-    const auto etcd_dir = verify::etcd_data_dir_of(g, ctx.config);
-    bool has_etc = false, has_etcd_files = false;
-    for (const auto& s : m.sources) {
-      if (s.path == "/etc/kubernetes" && s.present) has_etc = true;
-      if (!etcd_dir.empty() && s.path == etcd_dir && s.present) has_etcd_files = true;
-    }
+    // The playbooks say which of them can restore from it.
     std::vector<std::string> playbooks;
-    if (local_etcd && snap.is_object()) playbooks.push_back("restore-etcd-snapshot");
-    else if (local_etcd && has_etcd_files) playbooks.push_back("restore-etcd-snapshot --set etcd_source=raw");
-    if (snap.is_object()) playbooks.push_back("restore-etcd-keys --set namespace=NAME");
-    if (has_etc) playbooks.push_back("restore-files");
-    if (local_etcd && has_etc && snap.is_object() && has_kubeadm) playbooks.push_back("rebuild-node");
+    const auto shipped = restore::list_playbooks(restore::playbook_dirs({ctx.root.host("/etc/kdr/playbooks").string()}));
+    for (const auto& fit : restore::playbooks_serving(restore::offer_of(ctx.config, g), shipped.playbooks,
+                                                      verify::etcd_data_dir_of(g, ctx.config),
+                                                      ctx.config.static_pod_path)) {
+      auto text = fit.playbook;
+      for (const auto& kv : fit.set) text += " --set " + kv;
+      playbooks.push_back(text);
+    }
 
     if (ctx.out.json()) {
       json j = m.to_json();

@@ -19,6 +19,7 @@
 #include "core/repository.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/point_in_time.hpp"
+#include "restore/offer.hpp"
 #include "restore/step.hpp"
 #include "restore/steps/etcd_replay.hpp"
 #include "restore/journal.hpp"
@@ -254,26 +255,6 @@ std::string node_etcd_instructions(const verify::GenerationView& g, const json& 
   throw Error(kind == core::EtcdKind::external ? external_etcd_instructions(g, summary, playbook)
                                                : node_etcd_instructions(g, rec, live, summary, playbook),
               ExitCode::failed);
-}
-
-// A kubeadm configuration file among the generation's files (kubeadm-config.yaml beside
-// /etc/kubernetes, or wherever the cluster's installer kept it): a *.yaml/*.yml/*.conf with
-// "kubeadm" in its name that holds a ClusterConfiguration.
-std::optional<std::string> kubeadm_config_file(const verify::GenerationView& g) {
-  if (!g.manifest) return std::nullopt;
-  for (const auto& e : g.manifest->entries) {
-    if (e.type != core::FileType::file || e.size > (1u << 20)) continue;
-    const auto name = core::bfs::path(e.path).filename().string();
-    const auto ext = core::bfs::path(e.path).extension().string();
-    if (name.find("kubeadm") == std::string::npos || (ext != ".yaml" && ext != ".yml" && ext != ".conf")) continue;
-    try {
-      if (core::read_file(g.dir / core::generation_relative_path(e.path)).find("kind: ClusterConfiguration") !=
-          std::string::npos)
-        return e.path;
-    } catch (const Error&) {
-    }
-  }
-  return std::nullopt;
 }
 
 std::map<std::string, std::string> parameter_values(const Playbook& pb, const std::vector<std::string>& set) {

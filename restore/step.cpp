@@ -39,6 +39,8 @@ void StepDef::undo(Runner& r, const Action& a) const { r.undo_file_action(a); }
 
 std::string StepDef::before_asking(const PlannedStep&) const { return ""; }
 
+std::optional<std::string> StepDef::cannot_serve(const GenerationOffer&, const json&) const { return std::nullopt; }
+
 // ---- StepValues -----------------------------------------------------------------------------
 
 StepValues::StepValues(json values, std::map<std::string, std::string> where, StepReadFacts facts)

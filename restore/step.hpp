@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,17 @@ class StepValues {
   mutable nlohmann::json canonical_ = nlohmann::json::object();
 };
 
+// What a generation offers a restore: `kdr show` asks each playbook's steps whether they can
+// run from it (StepDef::cannot_serve).
+struct GenerationOffer {
+  bool etcd_snapshot = false;   // a consistent snapshot
+  bool etcd_point = false;      // a change journal revision instead of a snapshot
+  bool etcd_files = false;      // the raw copy of etcd's data dir
+  bool etcd_on_node = true;     // etcd ran as the node's static pod (kdr restores it here)
+  bool kubeadm_config = false;  // a saved kubeadm configuration
+  std::vector<std::string> paths;  // the sources it holds (node paths)
+};
+
 // What a rollback can do about a step that ran.
 enum class Undo {
   journaled,   // every change it makes is journaled first and undone by the rollback
@@ -95,6 +107,9 @@ class StepDef {
   virtual void undo(Runner& r, const Action& a) const;
   // The line shown before asking whether to run it ("" for none).
   virtual std::string before_asking(const PlannedStep& s) const;
+  // Why the step could not run from a generation that offers `offer` (nothing when it can);
+  // `values` are the step's values as written, variables substituted where they are known.
+  virtual std::optional<std::string> cannot_serve(const GenerationOffer& offer, const nlohmann::json& values) const;
 };
 
 // The arguments of a step type that takes none.

@@ -54,125 +54,159 @@ Severity weigh(const std::string& path, const std::string& etcd_data_dir, bool c
 
 }  // namespace
 
-LiveStats check_live(const core::Context& ctx, const GenerationView& g, Findings& findings) {
-  LiveStats stats;
-  if (!g.manifest) return stats;
-  const auto etcd_dir = etcd_data_dir_of(g, ctx.config);
-  const auto index = g.manifest->index();
-  const bool as_root = ctx.host->euid() == 0;
-  std::vector<LivePath> live;
-  for (const auto& s : g.meta.sources)
-    if (s.present) walk(ctx.root, s.path, ctx.config.exclude, live);
+namespace {
 
-  auto note = [&](const std::string& path, const FileStat* st, std::string kind, const std::string& what) {
-    const bool after = st != nullptr && st->mtime_sec >= g.meta.time;
-    const auto severity = weigh(path, etcd_dir, after || kind == "only-on-node");
+// One comparison of a generation with the live node, phase by phase: the live paths walked,
+// each compared by type, size, target and metadata; the files of equal size hashed (on every
+// core); then what the backup holds that the node lacks.
+class LiveComparison {
+ public:
+  LiveComparison(const core::Context& ctx, const GenerationView& g, Findings& findings)
+      : ctx_(ctx),
+        g_(g),
+        findings_(findings),
+        etcd_dir_(etcd_data_dir_of(g, ctx.config)),
+        index_(g.manifest->index()),
+        as_root_(ctx.host->euid() == 0) {}
+
+  LiveStats run() {
+    for (const auto& s : g_.meta.sources)
+      if (s.present) walk(ctx_.root, s.path, ctx_.config.exclude, live_);
+    for (std::size_t i = 0; i < live_.size(); ++i) compare_entry(i);
+    hash_same_sized();
+    note_missing_on_node();
+    return stats_;
+  }
+
+ private:
+  // A difference, weighed: etcd's own files changing after the backup are expected.
+  void note(const std::string& path, const FileStat* st, std::string kind, const std::string& what) {
+    const bool after = st != nullptr && st->mtime_sec >= g_.meta.time;
+    const auto severity = weigh(path, etcd_dir_, after || kind == "only-on-node");
     if (severity == Severity::info) {
-      ++stats.expected_etcd;
-      findings.add(Severity::info, check_name, "expected-etcd-change", path,
-                   what + " (expected: etcd kept writing after the backup)");
+      ++stats_.expected_etcd;
+      findings_.add(Severity::info, check_name, "expected-etcd-change", path,
+                    what + " (expected: etcd kept writing after the backup)");
       return;
     }
-    findings.add(severity, check_name, std::move(kind), path, what);
-  };
+    findings_.add(severity, check_name, std::move(kind), path, what);
+  }
 
-  std::unordered_set<std::string> seen;
-  std::vector<std::size_t> compare;  // indexes into live whose content must be hashed
-  for (std::size_t i = 0; i < live.size(); ++i) {
-    const auto& l = live[i];
-    seen.insert(l.path);
-    auto it = index.find(l.path);
-    if (it == index.end()) {
-      ++stats.only_on_node;
+  bool metadata_differs(const FileStat& st, const core::ManifestEntry& e) const {
+    return st.mode != e.mode || (as_root_ && (st.uid != e.uid || st.gid != e.gid));
+  }
+
+  // Everything but the content of files of equal size (those go to hash_same_sized).
+  void compare_entry(std::size_t i) {
+    const auto& l = live_[i];
+    seen_.insert(l.path);
+    auto it = index_.find(l.path);
+    if (it == index_.end()) {
+      ++stats_.only_on_node;
       note(l.path, &l.st, "only-on-node", "on the node, not in the backup");
-      continue;
+      return;
     }
-    const auto& e = g.manifest->entries[it->second];
+    const auto& e = g_.manifest->entries[it->second];
     if (e.type != l.st.type) {
-      ++stats.content_differs;
+      ++stats_.content_differs;
       note(l.path, &l.st, "type-differs",
            fmt::format("a {} on the node, a {} in the backup", core::to_string(l.st.type), core::to_string(e.type)));
-      continue;
-    }
-    if (e.type == FileType::symlink) {
-      if (core::read_link(ctx.root.host(l.path)).value_or("") != e.target) {
-        ++stats.content_differs;
+    } else if (e.type == FileType::symlink) {
+      if (core::read_link(ctx_.root.host(l.path)).value_or("") != e.target) {
+        ++stats_.content_differs;
         note(l.path, &l.st, "content-differs", "the symlink points elsewhere on the node");
       } else {
-        ++stats.identical;
+        ++stats_.identical;
       }
-      continue;
-    }
-    if (e.type == FileType::file) {
-      if (l.st.size != e.size) {
-        ++stats.content_differs;
-        // etcd's database far smaller than the backup's is not etcd writing on: the live-etcd
-        // check (verify/etcd_live.cpp) judges it by what etcd answers.
-        if (etcd_db_shrank(l.path, etcd_dir, l.st.size, e.size)) {
-          ++stats.expected_etcd;
-          findings.add(Severity::info, check_name, "etcd-db-rewritten", l.path,
-                       fmt::format("{} bytes on the node, {} in the backup: rewritten smaller (a snapshot restore or "
-                                   "a defragmentation); whole only if etcd serves its keys (check live-etcd)",
-                                   l.st.size, e.size));
-          continue;
-        }
-        note(l.path, &l.st, "content-differs", fmt::format("{} bytes on the node, {} in the backup", l.st.size, e.size));
-        continue;
-      }
-      compare.push_back(i);
-      continue;
-    }
-    // folders: metadata only
-    if (l.st.mode != e.mode || (as_root && (l.st.uid != e.uid || l.st.gid != e.gid))) {
-      ++stats.metadata_differs;
+    } else if (e.type == FileType::file) {
+      if (l.st.size == e.size) to_hash_.push_back(i);
+      else compare_sizes(l, e);
+    } else if (metadata_differs(l.st, e)) {  // folders: metadata only
+      ++stats_.metadata_differs;
       note(l.path, &l.st, "metadata-differs", "mode or owner differs");
     } else {
-      ++stats.identical;
+      ++stats_.identical;
     }
   }
 
-  std::mutex mutex;
-  core::parallel_for(compare.size(), [&](std::size_t k) {
-    const auto& l = live[compare[k]];
-    const auto& e = g.manifest->entries[index.at(l.path)];
-    std::string hash;
-    try {
-      hash = core::sha256_file(ctx.root.host(l.path).string());
-    } catch (const core::Error& ex) {
-      std::lock_guard lock(mutex);
-      findings.add(Severity::warning, check_name, "unreadable", l.path, ex.what());
+  void compare_sizes(const LivePath& l, const core::ManifestEntry& e) {
+    ++stats_.content_differs;
+    // etcd's database far smaller than the backup's is not etcd writing on: the live-etcd
+    // check (verify/etcd_live.cpp) judges it by what etcd answers.
+    if (etcd_db_shrank(l.path, etcd_dir_, l.st.size, e.size)) {
+      ++stats_.expected_etcd;
+      findings_.add(Severity::info, check_name, "etcd-db-rewritten", l.path,
+                    fmt::format("{} bytes on the node, {} in the backup: rewritten smaller (a snapshot restore or a "
+                                "defragmentation); whole only if etcd serves its keys (check live-etcd)",
+                                l.st.size, e.size));
       return;
     }
-    std::lock_guard lock(mutex);
-    stats.bytes_hashed += l.st.size;
-    if (hash != e.sha256) {
-      ++stats.content_differs;
-      note(l.path, &l.st, "content-differs", "same size, different content");
-    } else if (l.st.mode != e.mode || (as_root && (l.st.uid != e.uid || l.st.gid != e.gid)) ||
-               l.st.mtime_sec != e.mtime_sec || l.st.mtime_nsec != e.mtime_nsec) {
-      ++stats.metadata_differs;
-      note(l.path, &l.st, "metadata-differs",
-           fmt::format("same content; mode {} owner {}:{} on the node, mode {} owner {}:{} in the backup (or mtime)",
-                       core::mode_to_string(l.st.mode), l.st.uid, l.st.gid, core::mode_to_string(e.mode), e.uid, e.gid));
-    } else {
-      ++stats.identical;
-    }
-  });
+    note(l.path, &l.st, "content-differs", fmt::format("{} bytes on the node, {} in the backup", l.st.size, e.size));
+  }
 
-  for (const auto& e : g.manifest->entries) {
-    if (seen.count(e.path) || backup::is_excluded(e.path, ctx.config.exclude)) continue;
-    ++stats.only_in_backup;
-    // gone from the node: within etcd's data dir that is etcd's own housekeeping
-    const auto severity = weigh(e.path, etcd_dir, true);
-    if (severity == Severity::info) {
-      ++stats.expected_etcd;
-      findings.add(Severity::info, check_name, "expected-etcd-change", e.path,
-                   "in the backup, gone from the node (expected: etcd rotates its files)");
-    } else {
-      findings.add(severity, check_name, "only-in-backup", e.path, "in the backup, missing on the node");
+  void hash_same_sized() {
+    std::mutex mutex;
+    core::parallel_for(to_hash_.size(), [&](std::size_t k) {
+      const auto& l = live_[to_hash_[k]];
+      const auto& e = g_.manifest->entries[index_.at(l.path)];
+      std::string hash;
+      try {
+        hash = core::sha256_file(ctx_.root.host(l.path).string());
+      } catch (const core::Error& ex) {
+        std::lock_guard lock(mutex);
+        findings_.add(Severity::warning, check_name, "unreadable", l.path, ex.what());
+        return;
+      }
+      std::lock_guard lock(mutex);
+      stats_.bytes_hashed += l.st.size;
+      if (hash != e.sha256) {
+        ++stats_.content_differs;
+        note(l.path, &l.st, "content-differs", "same size, different content");
+      } else if (metadata_differs(l.st, e) || l.st.mtime_sec != e.mtime_sec || l.st.mtime_nsec != e.mtime_nsec) {
+        ++stats_.metadata_differs;
+        note(l.path, &l.st, "metadata-differs",
+             fmt::format("same content; mode {} owner {}:{} on the node, mode {} owner {}:{} in the backup (or mtime)",
+                         core::mode_to_string(l.st.mode), l.st.uid, l.st.gid, core::mode_to_string(e.mode), e.uid,
+                         e.gid));
+      } else {
+        ++stats_.identical;
+      }
+    });
+  }
+
+  void note_missing_on_node() {
+    for (const auto& e : g_.manifest->entries) {
+      if (seen_.count(e.path) || backup::is_excluded(e.path, ctx_.config.exclude)) continue;
+      ++stats_.only_in_backup;
+      // gone from the node: within etcd's data dir that is etcd's own housekeeping
+      if (weigh(e.path, etcd_dir_, true) == Severity::info) {
+        ++stats_.expected_etcd;
+        findings_.add(Severity::info, check_name, "expected-etcd-change", e.path,
+                      "in the backup, gone from the node (expected: etcd rotates its files)");
+      } else {
+        findings_.add(weigh(e.path, etcd_dir_, true), check_name, "only-in-backup", e.path,
+                      "in the backup, missing on the node");
+      }
     }
   }
-  return stats;
+
+  const core::Context& ctx_;
+  const GenerationView& g_;
+  Findings& findings_;
+  const std::string etcd_dir_;
+  const std::unordered_map<std::string, std::size_t> index_;
+  const bool as_root_;
+  LiveStats stats_;
+  std::vector<LivePath> live_;
+  std::unordered_set<std::string> seen_;
+  std::vector<std::size_t> to_hash_;  // indexes into live_ whose content must be hashed
+};
+
+}  // namespace
+
+LiveStats check_live(const core::Context& ctx, const GenerationView& g, Findings& findings) {
+  if (!g.manifest) return {};
+  return LiveComparison(ctx, g, findings).run();
 }
 
 }  // namespace kdr::verify

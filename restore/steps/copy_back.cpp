@@ -32,6 +32,16 @@ class CopyBack final : public TypedStep<CopyBackArgs> {
     return a;
   }
   std::string title_of(const CopyBackArgs& a) const override { return "copy-back " + a.path; }
+
+ public:
+  std::optional<std::string> cannot_serve(const GenerationOffer& offer, const nlohmann::json& values) const override {
+    const auto path = values.value("path", std::string());
+    for (const auto& p : offer.paths)
+      if (core::node_path_within(path, p)) return std::nullopt;
+    return "it holds nothing for " + path;
+  }
+
+ protected:
   bool replaces_etcd(const CopyBackArgs& a, const Plan& plan) const override { return holds_etcd_data(plan, a.path); }
 
   std::vector<std::string> plan_text(const Runner& r, const CopyBackArgs& a) const override {

@@ -143,6 +143,12 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     return {{"namespace", false}, {"prefix", false}, {"overwrite", false}, {"source", false}};
   }
 
+  std::optional<std::string> cannot_serve(const GenerationOffer& offer, const json& values) const override {
+    if (values.value("source", std::string("snapshot")) == "snapshot" && !offer.etcd_snapshot)
+      return "it holds no etcd snapshot to read keys from";
+    return std::nullopt;
+  }
+
   void undo(Runner& r, const Action& a) const override {
     if (a.op != "etcd-put") return r.undo_file_action(a);
     failpoint("rollback-before-action", ++r.actions_undone);

@@ -86,6 +86,13 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
   bool changes_node() const override { return false; }
   std::vector<StepKey> keys() const override { return {{"to", true}}; }
 
+  // `to: auto` falls back to the generation's own snapshot or journal revision.
+  std::optional<std::string> cannot_serve(const GenerationOffer& offer, const json& values) const override {
+    if (values.value("to", std::string()) == "auto" && !offer.etcd_snapshot && !offer.etcd_point)
+      return "it holds neither an etcd snapshot nor a journal revision";
+    return std::nullopt;
+  }
+
  protected:
   ReplayArgs read_args(const StepValues& v) const override {
     ReplayArgs a;

@@ -109,6 +109,17 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   }
   bool replaces_etcd(const SnapshotRestoreArgs&, const Plan&) const override { return true; }
 
+ public:
+  std::optional<std::string> cannot_serve(const GenerationOffer& offer, const json& values) const override {
+    if (!offer.etcd_on_node) return "etcd did not run on the node as a static pod";
+    const auto source = values.value("source", std::string("snapshot"));
+    if (source == "raw" && !offer.etcd_files) return "it holds no raw copy of etcd's data dir";
+    if (source == "snapshot" && !offer.etcd_snapshot) return "it holds no etcd snapshot";
+    return std::nullopt;
+  }
+
+ protected:
+
   std::vector<std::string> plan_text(const Runner& r, const SnapshotRestoreArgs& a) const override {
     std::vector<std::string> out;
     const auto& tool = tool_of(r);

@@ -31,7 +31,7 @@ assert_contains "$OUT" "configuration not saved (rebuild-node needs it)"
 expect_rc 0 kdr show "$first"
 assert_contains "$OUT" "last verify   never"
 expect_rc 0 kdr --json show
-jq -e '.playbooks == ["restore-etcd-snapshot", "restore-etcd-keys --set namespace=NAME", "restore-files"] and .last_verify.exit_code == 0' <<<"$OUT" >/dev/null ||
+jq -e '.playbooks == ["restore-etcd-keys --set namespace=NAME", "restore-etcd-snapshot", "restore-files"] and .last_verify.exit_code == 0' <<<"$OUT" >/dev/null ||
   fail "show --json: $OUT"
 
 step "a verify that finds problems is what show and list report"

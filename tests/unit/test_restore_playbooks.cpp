@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "restore/journal.hpp"
+#include "restore/offer.hpp"
 #include "restore/playbook.hpp"
 #include "restore/step.hpp"
 #include "restore_fixture.hpp"
@@ -241,4 +242,39 @@ TEST_CASE("every step type reads its values into typed arguments, and refuses ba
   CHECK_THROWS_WITH(read(T::run, {{"argv", "rm -rf /"}}),
                     "pb.yaml:7:5: key 'argv': expected a list (an argv, never a shell string)");
   CHECK(read(T::kubeadm, {{"args", {"reset", "-f"}}}) == nlohmann::json{{"args", {"reset", "-f"}}});
+}
+
+TEST_CASE("the playbooks say which of them can restore from a generation, with the --set each needs") {
+  const auto shipped = restore::list_playbooks(restore::playbook_dirs({})).playbooks;
+  auto serving = [&](const restore::GenerationOffer& offer) {
+    std::vector<std::string> out;
+    for (const auto& fit : restore::playbooks_serving(offer, shipped, "/var/lib/etcd", "/etc/kubernetes/manifests")) {
+      auto text = fit.playbook;
+      for (const auto& kv : fit.set) text += " --set " + kv;
+      out.push_back(text);
+    }
+    return out;
+  };
+  restore::GenerationOffer full;
+  full.etcd_snapshot = true;
+  full.etcd_files = true;
+  full.kubeadm_config = true;
+  full.paths = {"/etc/kubernetes", "/var/lib/etcd"};
+  CHECK(serving(full) == std::vector<std::string>{"rebuild-node", "restore-etcd-keys --set namespace=NAME",
+                                                  "restore-etcd-snapshot", "restore-files"});
+  auto raw_only = full;
+  raw_only.etcd_snapshot = false;
+  CHECK(serving(raw_only) == std::vector<std::string>{"rebuild-node --set etcd_source=raw",
+                                                      "restore-etcd-snapshot --set etcd_source=raw", "restore-files"});
+  auto no_kubeadm = full;
+  no_kubeadm.kubeadm_config = false;
+  CHECK(serving(no_kubeadm) ==
+        std::vector<std::string>{"restore-etcd-keys --set namespace=NAME", "restore-etcd-snapshot", "restore-files"});
+  auto external = full;
+  external.etcd_on_node = false;
+  external.etcd_files = false;
+  external.paths = {"/etc/kubernetes"};
+  CHECK(serving(external) == std::vector<std::string>{"restore-etcd-keys --set namespace=NAME", "restore-files"});
+  restore::GenerationOffer nothing;
+  CHECK(serving(nothing).empty());
 }
