@@ -142,9 +142,7 @@ std::uint64_t file_size_or_zero(const core::bfs::path& p) {
 }
 
 struct EtcdStep {
-  nlohmann::json section = nlohmann::json::object();
-  std::optional<SnapshotInfo> snapshot;
-  std::optional<JournalCover> journal;  // the change journal covers this run: no snapshot taken
+  core::EtcdFacts facts;  // meta.json "etcd": the snapshot (or why none), the journal's revision, the members
   std::string server_version;
   bool failed = false;
 };
@@ -152,9 +150,9 @@ struct EtcdStep {
 EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout, const core::bfs::path& staging,
                        const std::vector<core::GenerationEntry>& generations, std::vector<std::string>& warnings) {
   EtcdStep step;
+  step.facts.recorded = true;
   if (!ctx.config.etcd.snapshot) {
-    step.section["snapshot"] = nullptr;
-    step.section["snapshot_disabled"] = true;
+    step.facts.snapshot_disabled = true;
     return step;
   }
   const double t0 = core::monotonic_seconds();
@@ -162,35 +160,31 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout,
   SnapshotOutcome outcome;
   if (auto status = endpoint_status(ctx, target, outcome)) {
     step.server_version = status->version;
-    if (auto members = member_list(ctx, target)) step.section["members"] = *members;
+    if (auto members = member_list(ctx, target)) step.facts.members = *members;
     std::string why_not;
     if (auto cover = journal_cover(ctx, generations, status->cluster_id, status->revision, why_not)) {
       ctx.out.detail("etcd: covered by the change journal up to revision {} (epoch {}, from generation {})",
                      cover->revision, cover->epoch, cover->base_generation);
-      step.section["snapshot"] = nullptr;
-      step.section["journal"] = cover->to_json();
-      step.journal = cover;
+      step.facts.journal = cover;
       return step;
     }
     if (!why_not.empty()) {
       ctx.out.detail("etcd: a full snapshot: {}", why_not);
-      step.section["full_because"] = why_not;
+      step.facts.full_because = why_not;
     }
     outcome = take_snapshot(ctx, target, *status, staging);
   }
   if (outcome.info) {
     outcome.info->duration_s = core::monotonic_seconds() - t0;
-    step.snapshot = outcome.info;
-    step.section["snapshot"] = outcome.info->to_json();
+    step.facts.snapshot = outcome.info;
   } else if (outcome.failure == SnapshotFailure::disk_full) {
     throw core::Error(fmt::format("backup disk {} is full: the etcd snapshot could not be written ({}); free space "
                                   "or lower retention",
                                   ctx.backup_dir.string(), outcome.error));
   } else {
     step.failed = true;
-    step.section["snapshot"] = nullptr;
-    step.section["snapshot_error"] = outcome.error;
-    step.section["snapshot_failure"] = to_string(outcome.failure);
+    step.facts.snapshot_error = outcome.error;
+    step.facts.snapshot_failure = std::string(to_string(outcome.failure));
     warnings.push_back("no consistent etcd snapshot in this generation: " + outcome.error);
   }
   return step;
@@ -201,7 +195,7 @@ std::vector<std::string> partial_causes(const TreeCopier& copier, const EtcdStep
                                         const std::vector<std::string>& torn) {
   std::vector<std::string> out;
   if (etcd.failed)
-    out.push_back(fmt::format("no consistent etcd snapshot ({})", etcd.section.value("snapshot_failure", "failed")));
+    out.push_back(fmt::format("no consistent etcd snapshot ({})", etcd.facts.snapshot_failure.empty() ? std::string("failed") : etcd.facts.snapshot_failure));
   if (copier.not_copied() > 0)
     out.push_back(fmt::format("{} path(s) could not be read and are not in it", copier.not_copied()));
   if (!torn.empty())
@@ -269,9 +263,9 @@ void copy_sources(const core::Context& ctx, const SourcePlan& plan, const EtcdSt
   copier.set_progress(&progress);
   copier.set_bandwidth(static_cast<std::uint64_t>(ctx.config.bandwidth_mib_s) << 20);
   for (const auto& source : plan.sources) {
-    if (etcd.journal && ctx.config.etcd.raw_copy == "auto" && source.path == plan.etcd.data_dir) {
+    if (etcd.facts.journal && ctx.config.etcd.raw_copy == "auto" && source.path == plan.etcd.data_dir) {
       ctx.out.detail("not copying {}: the change journal covers etcd up to revision {}", source.path,
-                     etcd.journal->revision);
+                     etcd.facts.journal->revision);
       continue;
     }
     ctx.out.detail("backing up {}", source.path);
@@ -385,7 +379,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     // The consistent snapshot first: it is what a restore relies on most.
     auto etcd = snapshot_etcd(ctx, layout, staging, repo.generations(), meta.warnings);
     std::vector<core::Artifact> artifacts;
-    if (etcd.snapshot) artifacts.push_back({etcd.snapshot->file, etcd.snapshot->sha256, etcd.snapshot->size});
+    if (const auto& snap = etcd.facts.snapshot) artifacts.push_back({snap->file, snap->sha256, snap->size});
     TreeCopier copier(ctx.root, staging, previous ? &*previous : nullptr, ctx.config.exclude, ctx.config.copy_retries,
                       ctx.host->euid() == 0);
     copy_sources(ctx, plan, etcd, copier,
@@ -396,11 +390,9 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
 
     auto facts = collect_node_facts(ctx, scan, layout, etcd.server_version, staging);
     artifacts.insert(artifacts.end(), facts.artifacts.begin(), facts.artifacts.end());
-    nlohmann::json artifact_list = nlohmann::json::array();
-    for (const auto& a : artifacts) artifact_list.push_back({{"path", a.path}, {"sha256", a.sha256}, {"size", a.size}});
-    meta.extra["etcd"] = etcd.section;
-    meta.extra["node"] = facts.facts;
-    meta.extra["artifacts"] = artifact_list;
+    for (const auto& a : artifacts) meta.artifacts.push_back({a.path, a.sha256, a.size});
+    meta.etcd = etcd.facts;
+    meta.node = facts.facts;
     publish(ctx, repo, staging, copier.manifest(), artifacts, t0, meta);
   } catch (...) {
     fail_run(ctx, staging);

@@ -30,13 +30,13 @@ void write_backup_metrics(const core::Context& ctx, core::ExitCode code, double 
     }
     for (auto it = all.rbegin(); it != all.rend(); ++it) {
       if (!it->meta) continue;
-      const auto snap = it->meta->extra.value("etcd", nlohmann::json::object()).value("snapshot", nlohmann::json());
-      if (!snap.is_object()) continue;
+      const auto& snap = it->meta->etcd.snapshot;
+      if (!snap) continue;
       m.gauge("kdr_etcd_snapshot_timestamp_seconds", "Start time of the newest generation with an etcd snapshot.",
               static_cast<double>(it->meta->time));
-      m.gauge("kdr_etcd_snapshot_revision", "etcd revision of the newest snapshot.", snap.value("revision", 0.0));
-      m.gauge("kdr_etcd_snapshot_keys", "Key revisions in the newest snapshot (every pair in its database, as snapshot status counts totalKey).", snap.value("total_keys", 0.0));
-      m.gauge("kdr_etcd_snapshot_bytes", "Size of the newest snapshot.", snap.value("db_size", 0.0));
+      m.gauge("kdr_etcd_snapshot_revision", "etcd revision of the newest snapshot.", static_cast<double>(snap->revision));
+      m.gauge("kdr_etcd_snapshot_keys", "Key revisions in the newest snapshot (every pair in its database, as snapshot status counts totalKey).", static_cast<double>(snap->total_keys));
+      m.gauge("kdr_etcd_snapshot_bytes", "Size of the newest snapshot.", static_cast<double>(snap->db_size));
       break;
     }
   } catch (const core::Error& e) {

@@ -244,22 +244,9 @@ std::string_view to_string(SnapshotFailure failure) {
   return "failed";
 }
 
-std::string snapshot_keys_text(const json& snap) {
-  const auto revisions = snap.value("total_keys", std::uint64_t{0});
-  if (snap.contains("keys") && snap["keys"].is_number_unsigned())
-    return fmt::format("{} keys ({} key revisions)", snap["keys"].get<std::uint64_t>(), revisions);
-  return fmt::format("{} key revisions", revisions);
-}
-
-json SnapshotInfo::to_json() const {
-  return {{"file", file},         {"size", size},
-          {"sha256", sha256},     {"compression", compression},
-          {"db_size", db_size},   {"db_sha256", db_sha256},
-          {"revision", revision}, {"total_keys", total_keys},
-          {"keys", keys ? json(*keys) : json(nullptr)},
-          {"endpoint", endpoint}, {"server_version", server_version},
-          {"cluster_id", cluster_id}, {"member_id", member_id},
-          {"duration_s", duration_s}};
+std::string snapshot_keys_text(const core::EtcdSnapshotRecord& snap) {
+  if (snap.keys) return fmt::format("{} keys ({} key revisions)", *snap.keys, snap.total_keys);
+  return fmt::format("{} key revisions", snap.total_keys);
 }
 
 std::vector<std::string> EtcdTarget::tls_args() const {
@@ -390,19 +377,17 @@ std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, Etcd
   return status;
 }
 
-std::optional<json> member_list(const core::Context& ctx, const EtcdTarget& target) {
+std::optional<std::vector<core::EtcdMemberRecord>> member_list(const core::Context& ctx, const EtcdTarget& target) {
   auto r = run_etcdctl(ctx, target, {"member", "list", "-w", "json"}, std::chrono::seconds(10),
                        std::chrono::seconds(20));
   if (!r.ok()) return std::nullopt;
   try {
-    json out = json::array();
+    std::vector<core::EtcdMemberRecord> out;
     const auto listed = json::parse(r.out);
     for (const auto& m : listed.at("members"))
-      out.push_back({{"id", fmt::format("{:x}", m.value("ID", std::uint64_t{0}))},
-                     {"name", m.value("name", "")},
-                     {"peer_urls", m.value("peerURLs", std::vector<std::string>{})},
-                     {"client_urls", m.value("clientURLs", std::vector<std::string>{})},
-                     {"learner", m.value("isLearner", false)}});
+      out.push_back({fmt::format("{:x}", m.value("ID", std::uint64_t{0})), m.value("name", ""),
+                     m.value("peerURLs", std::vector<std::string>{}), m.value("clientURLs", std::vector<std::string>{}),
+                     m.value("isLearner", false)});
     return out;
   } catch (const json::exception&) {
     return std::nullopt;

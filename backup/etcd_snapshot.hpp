@@ -14,6 +14,7 @@
 #include "core/etcd_client.hpp"
 #include "core/control_plane.hpp"
 #include "core/etcd_layout.hpp"
+#include "core/generation_facts.hpp"
 #include "core/process.hpp"
 
 namespace kdr::backup {
@@ -26,27 +27,12 @@ struct EtcdEndpointStatus {
   std::string member_id;   // the member that answered
 };
 
-struct SnapshotInfo {
-  std::string file;         // relative to the generation: etcd/snapshot.db[.zst]
-  std::uint64_t size = 0;   // of that file
-  std::string sha256;       // of that file
-  std::string compression;  // none | zstd
-  std::uint64_t db_size = 0;  // the snapshot itself (uncompressed)
-  std::string db_sha256;
-  std::int64_t revision = 0;
-  std::uint64_t total_keys = 0;  // pairs in every bucket, as `snapshot status` counts them
-  std::optional<std::uint64_t> keys;  // live keys at `revision` (what a restore must serve)
-  std::string endpoint;
-  std::string server_version;
-  std::string cluster_id;  // of the cluster that served it (hex)
-  std::string member_id;   // the member that served it (hex)
-  double duration_s = 0;  // the whole step: endpoint status, save, checks
-  nlohmann::json to_json() const;
-};
+// The snapshot saved in a generation, as meta.json records it (core/generation_facts.hpp).
+using SnapshotInfo = core::EtcdSnapshotRecord;
 
 // How many keys a recorded snapshot (meta.json's etcd.snapshot) holds, said the same way
 // everywhere: "3 keys (7 key revisions)", or "7 key revisions" when the live count is unknown.
-std::string snapshot_keys_text(const nlohmann::json& snapshot);
+std::string snapshot_keys_text(const core::EtcdSnapshotRecord& snapshot);
 
 // disk_full: the backup disk ran out of space while the snapshot was written; the run
 // fails (a generation without its snapshot would only push good ones out of retention).
@@ -111,7 +97,7 @@ SnapshotFacts read_snapshot_facts(const core::bfs::path& file);
 
 // The cluster's members as etcd lists them: [{id (hex), name, peer_urls, client_urls,
 // learner}]; empty on failure. A restore of etcd elsewhere (external etcd) names them.
-std::optional<nlohmann::json> member_list(const core::Context& ctx, const EtcdTarget& target);
+std::optional<std::vector<core::EtcdMemberRecord>> member_list(const core::Context& ctx, const EtcdTarget& target);
 
 // The number of live keys at `revision` (0: now), counted by etcd itself (a count-only range
 // through the gateway); empty on failure.

@@ -12,10 +12,6 @@ namespace kdr::backup {
 
 using nlohmann::json;
 
-json JournalCover::to_json() const {
-  return {{"epoch", epoch},       {"cluster_id", cluster_id},           {"revision", revision},
-          {"time_ms", time_ms},   {"base_generation", base_generation}, {"base_revision", base_revision}};
-}
 
 std::optional<JournalCover> journal_cover(const core::Context& ctx, const std::vector<core::GenerationEntry>& generations,
                                           const std::string& live_cluster_id, std::int64_t live_revision,
@@ -43,16 +39,16 @@ std::optional<JournalCover> journal_cover(const core::Context& ctx, const std::v
   std::int64_t base_revision = 0;
   for (auto it = generations.rbegin(); it != generations.rend() && base == nullptr; ++it) {
     if (!it->meta) continue;
-    const auto snap = it->meta->extra.value("etcd", json::object()).value("snapshot", json());
-    if (!snap.is_object() || snap.value("cluster_id", "") != epoch.cluster_id) continue;
-    base_revision = snap.value("revision", std::int64_t{0});
+    const auto& snap = it->meta->etcd.snapshot;
+    if (!snap || snap->cluster_id != epoch.cluster_id) continue;
+    base_revision = snap->revision;
     if (base_revision >= epoch.base_revision) base = &*it;
   }
   if (base == nullptr) {
     why_not = fmt::format("no full snapshot of the journal's epoch {} yet", epoch.number);
     return std::nullopt;
   }
-  const auto age_min = (core::now_epoch() - base->meta->time) / 60;
+  const auto age_min = (ctx.host->now() - base->meta->time) / 60;
   if (age_min >= every) {
     why_not = fmt::format("the newest full snapshot (generation {}) is {} min old (etcd.full_every_minutes: {})",
                           base->id, age_min, every);

@@ -12,19 +12,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
+#include "core/generation_facts.hpp"
 #include "core/repository.hpp"
 
 namespace kdr::backup {
 
-struct JournalCover {
-  std::uint32_t epoch = 0;
-  std::string cluster_id;
-  std::int64_t revision = 0;  // every change up to here is in the journal
-  std::int64_t time_ms = 0;   // when the journal received it
-  std::string base_generation;
-  std::int64_t base_revision = 0;
-  nlohmann::json to_json() const;
-};
+// The journal's revision that stands for etcd in a run without a snapshot, as meta.json
+// records it (core/generation_facts.hpp).
+using JournalCover = core::JournalPointRecord;
 
 // Empty, with the reason in `why_not`, when this run must take a full snapshot.
 std::optional<JournalCover> journal_cover(const core::Context& ctx, const std::vector<core::GenerationEntry>& generations,

@@ -12,19 +12,21 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
+#include "core/generation_facts.hpp"
 #include "core/control_plane.hpp"
 #include "core/etcd_layout.hpp"
 #include "core/manifest.hpp"
 
 namespace kdr::backup {
 
-struct NodeFacts {
-  nlohmann::json facts = nlohmann::json::object();  // meta.json "node"
-  std::vector<core::Artifact> artifacts;             // files written into the generation
-  std::vector<std::string> not_captured;             // "kubeadm-config: kubectl not found"
+// What a backup records of the node: meta.json's "node" section, and the files it wrote
+// into the generation for it (the kubeadm configuration).
+struct NodeCapture {
+  core::NodeFacts facts;
+  std::vector<core::Artifact> artifacts;
 };
 
-NodeFacts collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan, const core::EtcdLayout& etcd,
+NodeCapture collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan, const core::EtcdLayout& etcd,
                              const std::string& etcd_server_version, const core::bfs::path& generation_dir);
 
 // "v1.31.2" from "registry.k8s.io/kube-apiserver:v1.31.2"; empty without a tag.

@@ -13,9 +13,7 @@ PruneResult prune(const core::Repository& repo, const core::RetentionPolicy& pol
   for (const auto& g : repo.generations()) {
     if (g.meta)
       candidates.push_back({g.id, g.meta->time, g.meta->status == core::GenerationStatus::complete, true,
-                            g.meta->extra.value("etcd", nlohmann::json::object())
-                                .value("journal", nlohmann::json::object())
-                                .value("base_generation", "")});
+                            g.meta->etcd.journal ? g.meta->etcd.journal->base_generation : std::string()});
     else
       candidates.push_back({g.id, 0, false, false, ""});
   }
@@ -24,8 +22,7 @@ PruneResult prune(const core::Repository& repo, const core::RetentionPolicy& pol
   std::vector<journal::KeptBase> kept;
   for (const auto& g : repo.generations()) {
     if (!g.meta || std::find(result.plan.keep.begin(), result.plan.keep.end(), g.id) == result.plan.keep.end()) continue;
-    const auto snap = g.meta->extra.value("etcd", nlohmann::json::object()).value("snapshot", nlohmann::json());
-    if (snap.is_object()) kept.push_back({snap.value("cluster_id", ""), snap.value("revision", std::int64_t{0})});
+    if (const auto& snap = g.meta->etcd.snapshot) kept.push_back({snap->cluster_id, snap->revision});
   }
   const journal::JournalStore store(repo.dir());
   const auto journal_plan = journal::plan_journal_prune(store, kept);

@@ -130,17 +130,17 @@ Command backup_command() {
                  g.id, core::to_string(g.status),
                  g.status == core::GenerationStatus::partial ? " (" + core::partial_reason(g) + ")" : "", g.files, human_bytes(g.bytes_total), human_bytes(g.bytes_copied),
                  human_bytes(g.bytes_linked), g.warnings.size(), g.duration_s);
-    const auto& etcd = g.extra.value("etcd", nlohmann::json::object());
-    if (const auto& snap = etcd.value("snapshot", nlohmann::json()); snap.is_object())
-      ctx.out.info("etcd snapshot: revision {}, {}, {} ({}, trailer and structure checked, {:.1f} s)",
-                   snap.value("revision", 0), backup::snapshot_keys_text(snap), human_bytes(snap.value("db_size", 0ull)),
-                   snap.value("file", ""), snap.value("duration_s", 0.0));
-    else if (const auto& j = etcd.value("journal", nlohmann::json()); j.is_object())
+    const auto& etcd = g.etcd;
+    if (const auto& snap = etcd.snapshot)
+      ctx.out.info("etcd snapshot: revision {}, {}, {} ({}, trailer and structure checked, {:.1f} s)", snap->revision,
+                   backup::snapshot_keys_text(*snap), human_bytes(snap->db_size), snap->file, snap->duration_s);
+    else if (const auto& j = etcd.journal)
       ctx.out.info("etcd: the change journal holds every change up to revision {} (epoch {}, extending the full snapshot "
                    "of generation {}); no snapshot needed in this run",
-                   j.value("revision", 0), j.value("epoch", 0), j.value("base_generation", ""));
-    else if (!etcd.value("snapshot_disabled", false))
-      ctx.out.info("etcd snapshot: NONE ({}); the raw data dir copy may be torn", etcd.value("snapshot_failure", "?"));
+                   j->revision, j->epoch, j->base_generation);
+    else if (!etcd.snapshot_disabled)
+      ctx.out.info("etcd snapshot: NONE ({}); the raw data dir copy may be torn",
+                   etcd.snapshot_failure.empty() ? "?" : etcd.snapshot_failure);
     if (result.pruned && !result.pruned->removed.empty())
       ctx.out.info("retention removed {} generation(s): {}", result.pruned->removed.size(),
                    fmt::join(result.pruned->removed, ", "));

@@ -11,13 +11,11 @@ namespace {
 // "rev 1234", "journal 1300" (the change journal covers it), "NONE" (the snapshot failed),
 // "off" (disabled), "-" (older generations)
 std::string snapshot_column(const core::GenerationMeta& m) {
-  const auto etcd = m.extra.find("etcd");
-  if (etcd == m.extra.end()) return "-";
-  const auto snap = etcd->find("snapshot");
-  if (snap != etcd->end() && snap->is_object()) return fmt::format("rev {}", snap->value("revision", 0));
-  if (const auto j = etcd->find("journal"); j != etcd->end() && j->is_object())
-    return fmt::format("journal {}", j->value("revision", 0));
-  return etcd->value("snapshot_disabled", false) ? "off" : "NONE";
+  const auto& etcd = m.etcd;
+  if (!etcd.recorded) return "-";
+  if (etcd.snapshot) return fmt::format("rev {}", etcd.snapshot->revision);
+  if (etcd.journal) return fmt::format("journal {}", etcd.journal->revision);
+  return etcd.snapshot_disabled ? "off" : "NONE";
 }
 // "ok", "4 err", "1 warn", "-" (never verified)
 std::string verified_column(const core::Repository& repo, const std::string& id) {

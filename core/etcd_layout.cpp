@@ -398,17 +398,4 @@ EtcdLayout detect_etcd_layout(const Config& config, const NodeRoot& root, const 
   return l;
 }
 
-std::optional<std::string> recorded_etcd_data_dir(const json& node_facts) {
-  if (!node_facts.is_object()) return std::nullopt;
-  const auto layout = node_facts.value("etcd", json());
-  if (layout.is_object()) {
-    const auto d = layout.value("data_dir", json());
-    return d.is_string() ? d.get<std::string>() : std::string();
-  }
-  const auto member = node_facts.value("etcd_member", json());
-  if (member.is_object() && member.value("data_dir_host", json()).is_string())
-    return member["data_dir_host"].get<std::string>();
-  return std::nullopt;
-}
-
 }  // namespace kdr::core

@@ -81,9 +81,5 @@ EtcdLayout detect_etcd_layout(const Config& config, const NodeRoot& root, const 
 // comments, blank lines, `export ` and quotes are handled as systemd and sh do.
 std::map<std::string, std::string> parse_env_file(std::string_view text);
 
-// The etcd data dir a generation recorded in its node facts (node.etcd.data_dir: "" when
-// etcd's data was not on the node; or the etcd member's host data dir, in generations
-// written before layouts were recorded); empty when it recorded nothing.
-std::optional<std::string> recorded_etcd_data_dir(const nlohmann::json& node_facts);
 
 }  // namespace kdr::core

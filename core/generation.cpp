@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/json_util.hpp"
 #include "core/node_root.hpp"
+#include "core/version.hpp"
 
 namespace kdr::core {
 
@@ -49,6 +50,12 @@ json GenerationMeta::to_json() const {
       {"warnings", warnings},
   };
   if (status == GenerationStatus::partial) j["partial_because"] = partial_because;
+  if (etcd.recorded) j["etcd"] = etcd.to_json();
+  if (node.recorded) j["node"] = node.to_json();
+  if (!artifacts.empty()) {
+    j["artifacts"] = json::array();
+    for (const auto& a : artifacts) j["artifacts"].push_back({{"path", a.path}, {"sha256", a.sha256}, {"size", a.size}});
+  }
   for (const auto& [k, v] : extra.items()) j[k] = v;
   return j;
 }
@@ -77,8 +84,13 @@ GenerationMeta GenerationMeta::parse(std::string_view text, const std::string& o
 GenerationMeta GenerationMeta::from_json(const json& j, const std::string& origin) {
   try {
     GenerationMeta m;
-    if (json_whole_or<int>(j, "kdr_generation", 0) != generation_format_version)
-      throw Error(fmt::format("{}: not a kdr generation (format {} expected)", origin, generation_format_version));
+    const auto format = json_whole_or<int>(j, "kdr_generation", 0);
+    if (format <= 0)
+      throw Error(fmt::format("{}: not a kdr generation (no kdr_generation format number)", origin));
+    if (format > generation_format_version)
+      throw Error(fmt::format("{}: written by a newer kdr (generation format {}; this kdr {} reads formats up to {}): "
+                              "read it with that kdr version or newer",
+                              origin, format, version, generation_format_version));
     m.id = j.at("id").get<std::string>();
     const auto status = j.at("status").get<std::string>();
     if (status == "complete") m.status = GenerationStatus::complete;
@@ -109,9 +121,14 @@ GenerationMeta GenerationMeta::from_json(const json& j, const std::string& origi
     m.duration_s = j.value("duration_s", 0.0);
     m.warnings = j.value("warnings", std::vector<std::string>{});
     m.partial_because = j.value("partial_because", std::vector<std::string>{});
+    if (j.contains("etcd")) m.etcd = EtcdFacts::from_json(j["etcd"], origin + ": etcd");
+    if (j.contains("node")) m.node = NodeFacts::from_json(j["node"], origin + ": node");
+    for (const auto& a : j.value("artifacts", json::array()))
+      m.artifacts.push_back({a.at("path").get<std::string>(), a.value("sha256", ""), json_whole_or<std::uint64_t>(a, "size", 0)});
     static const char* known[] = {"kdr_generation", "id", "status", "time", "started", "finished", "hostname",
                                   "root", "kdr_version", "sources", "counts", "bytes", "files_copied",
-                                  "files_linked", "duration_s", "warnings", "partial_because"};
+                                  "files_linked", "duration_s", "warnings", "partial_because", "etcd", "node",
+                                  "artifacts"};
     for (const auto& [k, v] : j.items())
       if (std::find(std::begin(known), std::end(known), k) == std::end(known)) m.extra[k] = v;
     return m;

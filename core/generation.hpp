@@ -7,8 +7,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/generation_facts.hpp"
+
 namespace kdr::core {
 
+// meta.json's "kdr_generation": the format of a generation. A reader accepts this one and every
+// older one; a newer one (a generation written by a newer kdr) is refused with a message
+// naming both, never read by guesswork.
 inline constexpr int generation_format_version = 1;
 
 enum class GenerationStatus { complete, partial };
@@ -43,7 +48,10 @@ struct GenerationMeta {
   double duration_s = 0;
   std::vector<std::string> warnings;
   std::vector<std::string> partial_because;  // why the status is partial: the causes, not every warning
-  nlohmann::json extra = nlohmann::json::object();  // sections added by later steps (etcd, verify)
+  EtcdFacts etcd;                             // "etcd": its snapshot, the journal's revision, the members
+  NodeFacts node;                             // "node": the node it was taken on
+  std::vector<ArtifactRecord> artifacts;      // "artifacts": files kdr wrote besides the copies
+  nlohmann::json extra = nlohmann::json::object();  // any other section, kept as written
 
   nlohmann::json to_json() const;
   static GenerationMeta from_json(const nlohmann::json& j, const std::string& origin);

@@ -305,9 +305,9 @@ std::optional<Base> Follower::generation_base(core::EtcdClient& client, const st
   }
   for (auto it = generations.rbegin(); it != generations.rend(); ++it) {
     if (!it->meta) continue;
-    const auto snap = it->meta->extra.value("etcd", json::object()).value("snapshot", json());
-    if (!snap.is_object() || snap.value("cluster_id", "") != cluster_id) continue;
-    const auto revision = snap.value("revision", std::int64_t{0});
+    const auto& snap = it->meta->etcd.snapshot;
+    if (!snap || snap->cluster_id != cluster_id) continue;
+    const auto revision = snap->revision;
     if (revision <= 0 || revision < at_least) return std::nullopt;
     try {
       auto base = read_base(client, revision);

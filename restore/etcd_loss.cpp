@@ -75,12 +75,10 @@ EtcdLoss EtcdLoss::from_json(const json& j) {
   return l;
 }
 
-EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const json& snapshot) {
+EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const BackupPoint& backup) {
   EtcdLoss loss;
-  if (snapshot.is_object()) {
-    loss.backup_revision = snapshot.value("revision", std::int64_t{0});
-    loss.backup_cluster_id = snapshot.value("cluster_id", "");
-  }
+  loss.backup_revision = backup.revision;
+  loss.backup_cluster_id = backup.cluster_id;
   auto target = backup::etcd_target(ctx, layout);
   backup::SnapshotOutcome failure;
   const auto status = backup::endpoint_status(ctx, target, failure);

@@ -34,8 +34,14 @@ struct EtcdLoss {
   static EtcdLoss from_json(const nlohmann::json& j);
 };
 
+// The point a restore puts etcd back to: the backup's revision and cluster (revision 0: not
+// recorded).
+struct BackupPoint {
+  std::int64_t revision = 0;
+  std::string cluster_id;
+};
+
 // Asks the node's etcd (as the layout finds it, with its client certificate).
-EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout,
-                           const nlohmann::json& generation_snapshot);
+EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const BackupPoint& backup);
 
 }  // namespace kdr::restore

@@ -29,13 +29,12 @@ std::optional<std::string> kubeadm_config_file(const verify::GenerationView& g) 
 
 GenerationOffer offer_of(const core::Config& config, const verify::GenerationView& g) {
   GenerationOffer o;
-  const auto etcd = g.meta.extra.value("etcd", json::object());
-  const auto node = g.meta.extra.value("node", json::object());
-  o.etcd_snapshot = etcd.value("snapshot", json()).is_object();
-  o.etcd_point = etcd.value("journal", json()).is_object();
-  const auto kind = core::etcd_kind_from_string(node.value("etcd", json::object()).value("kind", ""));
+  const auto& m = g.meta;
+  o.etcd_snapshot = m.etcd.snapshot.has_value();
+  o.etcd_point = m.etcd.journal.has_value();
+  const auto kind = core::etcd_kind_from_string(m.node.etcd ? m.node.etcd->kind : "");
   o.etcd_on_node = core::kdr_drives_etcd(kind.value_or(core::EtcdKind::static_pod));
-  o.kubeadm_config = !node.value("kubeadm_config", "").empty() || kubeadm_config_file(g).has_value();
+  o.kubeadm_config = !m.node.kubeadm_config.empty() || kubeadm_config_file(g).has_value();
   const auto etcd_dir = verify::etcd_data_dir_of(g, config);
   for (const auto& s : g.meta.sources) {
     if (!s.present) continue;

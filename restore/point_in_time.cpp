@@ -48,14 +48,14 @@ std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::Epoch
   try {
     for (const auto& g : core::Repository::open(ctx.backup_dir).generations()) {
       if (!g.meta) continue;
-      const auto snap = g.meta->extra.value("etcd", json::object()).value("snapshot", json());
-      if (!snap.is_object() || snap.value("cluster_id", "") != epoch.cluster_id) continue;
+      const auto& snap = g.meta->etcd.snapshot;
+      if (!snap || snap->cluster_id != epoch.cluster_id) continue;
       ReplayBase b;
       b.source = "generation " + g.id;
-      b.file = g.path / snap.value("file", "etcd/snapshot.db");
-      b.zstd = snap.value("compression", "none") == "zstd";
-      b.revision = snap.value("revision", std::int64_t{0});
-      b.db_sha256 = snap.value("db_sha256", "");
+      b.file = g.path / snap->file;
+      b.zstd = snap->compression == "zstd";
+      b.revision = snap->revision;
+      b.db_sha256 = snap->db_sha256;
       if (b.revision >= history_from && core::lstat_path(b.file)) out.push_back(b);
     }
   } catch (const core::Error&) {

@@ -90,12 +90,11 @@ json choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::Gen
   else if (gen_member)
     chosen = from_member(*gen_member, "the generation's " + gen_member->manifest);
   else {
-    const auto rec = g.meta.extra.value("node", json::object()).value("etcd_member", json());
-    if (rec.is_object())
-      chosen = {{"name", rec.value("name", "")},
-                {"peer_url", rec.value("peer_urls", json::array()).empty() ? "" : rec["peer_urls"][0].get<std::string>()},
-                {"data_dir", rec.value("data_dir_host", live.data_dir)},
-                {"initial_cluster", rec.value("initial_cluster", "")},
+    if (const auto& rec = g.meta.node.etcd_member)
+      chosen = {{"name", rec->name},
+                {"peer_url", rec->first_peer_url()},
+                {"data_dir", rec->data_dir_host.empty() ? live.data_dir : rec->data_dir_host},
+                {"initial_cluster", rec->initial_cluster},
                 {"from", "the member recorded in the generation"}};
     else
       chosen = {{"name", ctx.host->hostname()},
@@ -134,8 +133,7 @@ json choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::Gen
 
 // How etcd ran for this generation: as it recorded (node.etcd), else as the node says now.
 core::EtcdKind etcd_kind_for(const verify::GenerationView& g, const core::EtcdLayout& live) {
-  const auto rec = g.meta.extra.value("node", json::object()).value("etcd", json::object());
-  return core::etcd_kind_from_string(rec.value("kind", "")).value_or(live.kind);
+  return core::etcd_kind_from_string(g.meta.node.etcd ? g.meta.node.etcd->kind : "").value_or(live.kind);
 }
 
 bool step_uses_etcd_data_dir(const StepSpec& spec) {
@@ -150,11 +148,6 @@ bool step_uses_etcd_data_dir(const StepSpec& spec) {
   return false;
 }
 
-std::string first_peer_url(const json& member) {
-  const auto urls = member.value("peer_urls", json::array());
-  return !urls.empty() && urls[0].is_string() ? urls[0].get<std::string>() : std::string();
-}
-
 std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
   std::string out;
   for (const auto& x : v) out += (out.empty() ? "" : std::string(sep)) + x;
@@ -162,20 +155,18 @@ std::string join(const std::vector<std::string>& v, std::string_view sep = ", ")
 }
 
 std::string snapshot_path_text(const verify::GenerationView& g) {
-  const auto snap = g.meta.extra.value("etcd", json::object()).value("snapshot", json());
-  return snap.is_object() ? (g.dir / snap.value("file", "etcd/snapshot.db")).string() : "<no snapshot in this generation>";
+  const auto& snap = g.meta.etcd.snapshot;
+  return snap ? (g.dir / snap->file).string() : "<no snapshot in this generation>";
 }
 
 // The `etcdutl snapshot restore` each member runs: one snapshot, one new cluster token,
 // each member its own name and peer URL. Members come from what the backup recorded.
 std::vector<std::string> member_restore_commands(const verify::GenerationView& g, const std::string& data_dir) {
-  const auto etcd = g.meta.extra.value("etcd", json::object());
   const std::string file = snapshot_path_text(g);
-  const auto members = etcd.value("members", json::array());
+  const auto& members = g.meta.etcd.members;
   std::vector<std::string> initial;
   for (const auto& m : members)
-    if (!m.value("learner", false))
-      initial.push_back(m.value("name", "") + "=" + first_peer_url(m));
+    if (!m.learner) initial.push_back(m.name + "=" + m.first_peer_url());
   const std::string cluster = initial.empty() ? "<NAME>=<PEER_URL>,..." : join(initial, ",");
   const std::string token = "kdr-restore-" + g.id;
   std::vector<std::string> out;
@@ -192,10 +183,9 @@ std::vector<std::string> member_restore_commands(const verify::GenerationView& g
     return out;
   }
   for (const auto& m : members) {
-    if (m.value("learner", false)) continue;
-    const auto peer = first_peer_url(m);
-    out.push_back(fmt::format("on {} ({}):", m.value("name", ""), peer));
-    out.push_back("  " + command(m.value("name", ""), peer));
+    if (m.learner) continue;
+    out.push_back(fmt::format("on {} ({}):", m.name, m.first_peer_url()));
+    out.push_back("  " + command(m.name, m.first_peer_url()));
   }
   return out;
 }
@@ -218,19 +208,20 @@ std::string external_etcd_instructions(const verify::GenerationView& g, const st
 
 // etcd on this node, run by systemd or otherwise outside the static pods: the commands to
 // restore it by hand, with the member's facts from its recorded settings or member list.
-std::string node_etcd_instructions(const verify::GenerationView& g, const json& rec, const core::EtcdLayout& live,
-                                   const std::string& summary, const std::string& playbook) {
-  const auto env = rec.value("systemd", json::object()).value("env", json::object());
-  const std::string data_dir = rec.value("data_dir", json()).is_string() ? rec["data_dir"].get<std::string>()
-                                                                        : live.data_dir;
-  const std::string unit = rec.value("systemd", json::object()).value("unit", "");
-  const std::string unit_name = unit.empty() ? "" : core::bfs::path(unit).filename().string();
-  const auto members = g.meta.extra.value("etcd", json::object()).value("members", json::array());
-  const json only = members.size() == 1 ? members[0] : json::object();
-  const auto name = env.value("ETCD_NAME", only.value("name", "<NAME>"));
-  const auto peer = env.value("ETCD_INITIAL_ADVERTISE_PEER_URLS",
-                              only.is_object() && !first_peer_url(only).empty() ? first_peer_url(only) : "<PEER_URL>");
-  const auto cluster = env.value("ETCD_INITIAL_CLUSTER", name + "=" + peer);
+std::string node_etcd_instructions(const verify::GenerationView& g, const core::EtcdLayoutRecord& rec,
+                                   const core::EtcdLayout& live, const std::string& summary,
+                                   const std::string& playbook) {
+  const auto env = [&](const std::string& key, const std::string& fallback) {
+    auto it = rec.systemd_env.find(key);
+    return it == rec.systemd_env.end() ? fallback : it->second;
+  };
+  const std::string data_dir = rec.data_dir ? *rec.data_dir : live.data_dir;
+  const std::string unit_name = rec.systemd_unit.empty() ? "" : core::bfs::path(rec.systemd_unit).filename().string();
+  const auto& members = g.meta.etcd.members;
+  const auto only = members.size() == 1 ? members[0] : core::EtcdMemberRecord{};
+  const auto name = env("ETCD_NAME", only.name.empty() ? "<NAME>" : only.name);
+  const auto peer = env("ETCD_INITIAL_ADVERTISE_PEER_URLS", only.first_peer_url().empty() ? "<PEER_URL>" : only.first_peer_url());
+  const auto cluster = env("ETCD_INITIAL_CLUSTER", name + "=" + peer);
   return fmt::format(
       "playbook {} drives etcd as a static pod, but this node uses {}: kdr does not stop, move or start an etcd "
       "it does not run. Nothing was changed.\n"
@@ -250,8 +241,8 @@ std::string node_etcd_instructions(const verify::GenerationView& g, const json& 
 // Why kdr will not restore etcd here, and what to run instead.
 [[noreturn]] void refuse_etcd_elsewhere(const verify::GenerationView& g, core::EtcdKind kind,
                                         const core::EtcdLayout& live, const std::string& playbook) {
-  const auto rec = g.meta.extra.value("node", json::object()).value("etcd", json::object());
-  const std::string summary = rec.value("summary", live.summary());
+  const auto rec = g.meta.node.etcd.value_or(core::EtcdLayoutRecord{});
+  const std::string summary = rec.summary.empty() ? live.summary() : rec.summary;
   throw Error(kind == core::EtcdKind::external ? external_etcd_instructions(g, summary, playbook)
                                                : node_etcd_instructions(g, rec, live, summary, playbook),
               ExitCode::failed);
@@ -320,12 +311,11 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
     plan.etcd["kind"] = core::to_string(kind);
     for (const auto& p : live_layout.problems) plan.notes.push_back(p);
   } else {
-    const auto rec = out.gen.meta.extra.value("node", json::object()).value("etcd", json::object());
-    plan.etcd = {{"kind", core::to_string(kind)}, {"name", ""}, {"peer_url", ""}, {"data_dir", ""},
-                 {"from", rec.value("summary", live_layout.summary())}};
-    plan.notes.push_back(fmt::format("{}: etcd is not restored by this plan; the steps on etcd's data dir are left "
-                                     "out",
-                                     rec.value("summary", live_layout.summary())));
+    const auto& rec = out.gen.meta.node.etcd;
+    const auto summary = rec && !rec->summary.empty() ? rec->summary : live_layout.summary();
+    plan.etcd = {{"kind", core::to_string(kind)}, {"name", ""}, {"peer_url", ""}, {"data_dir", ""}, {"from", summary}};
+    plan.notes.push_back(
+        fmt::format("{}: etcd is not restored by this plan; the steps on etcd's data dir are left out", summary));
   }
 
   auto& vars = plan.vars;
@@ -341,13 +331,13 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   std::string check = "DirAvailable-" + vars["etcd_data_dir"];
   std::replace(check.begin(), check.end(), '/', '-');
   vars["kubeadm_etcd_dir_check"] = check;
-  const auto kubeadm_rel = entry.meta->extra.value("node", json::object()).value("kubeadm_config", "");
+  const auto& kubeadm_rel = entry.meta->node.kubeadm_config;
   if (!kubeadm_rel.empty() && core::lstat_path(entry.path / kubeadm_rel)) {
     vars["kubeadm_config"] = (entry.path / kubeadm_rel).string();
   } else {
     std::string why = "not captured";
-    for (const auto& w : entry.meta->extra.value("node", json::object()).value("not_captured", json::array()))
-      if (w.get<std::string>().rfind("kubeadm-config", 0) == 0) why = w.get<std::string>();
+    for (const auto& w : entry.meta->node.not_captured)
+      if (w.rfind("kubeadm-config", 0) == 0) why = w;
     if (const auto file = kubeadm_config_file(out.gen)) {
       vars["kubeadm_config"] = (entry.path / core::generation_relative_path(*file)).string();
       if (std::any_of(pb.steps.begin(), pb.steps.end(), [](const StepSpec& st) {
@@ -371,7 +361,7 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   // `to`: a point in time for etcd, resolved once (the journal moves on; the plan does not).
   std::optional<ReplayPlan> replay;
   if (auto it = vars.find("to"); it != vars.end() && etcd_here) {
-    auto point = resolve_point(ctx, it->second, out.gen.meta.extra.value("etcd", json::object()));
+    auto point = resolve_point(ctx, it->second, out.gen.meta.etcd);
     it->second = point.value;
     if (!point.note.empty()) plan.notes.push_back(point.note);
     if (point.replay) {
@@ -401,8 +391,10 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
                                [&](const PlannedStep& st) { return replaces_etcd_data(st, plan); }))
     plan.etcd["loss"] =
         measure_etcd_loss(ctx, live_layout,
-                          replay ? json{{"revision", replay->target_revision}, {"cluster_id", replay->epoch.cluster_id}}
-                                 : out.gen.meta.extra.value("etcd", json::object()).value("snapshot", json()))
+                          replay ? BackupPoint{replay->target_revision, replay->epoch.cluster_id}
+                          : out.gen.meta.etcd.snapshot
+                              ? BackupPoint{out.gen.meta.etcd.snapshot->revision, out.gen.meta.etcd.snapshot->cluster_id}
+                              : BackupPoint{})
             .to_json();
   if (!left_out.empty()) {
     std::string list;
@@ -420,9 +412,9 @@ void print_plan(const Runner& r, const JournalSummary* done) {
   const auto& m = r.gen.meta;
   out.info("Restore {}", p.id);
   out.info("  playbook    {} ({})", p.playbook, p.playbook_file);
-  const auto snap = m.extra.value("etcd", json::object()).value("snapshot", json());
+  const auto& snap = m.etcd.snapshot;
   out.info("  generation  {} ({}, taken {}, {}){}", p.generation, core::to_string(m.status), m.started, core::time_ago(m.time),
-           snap.is_object() ? fmt::format(", etcd revision {}", snap.value("revision", 0)) : "");
+           snap ? fmt::format(", etcd revision {}", snap->revision) : "");
   out.info("  node        {}{}", p.root, p.root == "/" ? "" : " (sandbox)");
   out.info("  etcd        member {} at {}, data dir {} (from {})", p.etcd.value("name", ""), p.etcd.value("peer_url", ""),
            p.etcd.value("data_dir", ""), p.etcd.value("from", ""));

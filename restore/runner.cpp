@@ -191,12 +191,6 @@ void Runner::undo_file_action(const Action& a) {
   if (acts) failpoint("rollback-after-action", actions_undone);
 }
 
-json Runner::gen_snapshot() const {
-  const auto etcd = gen.meta.extra.value("etcd", json::object());
-  auto it = etcd.find("snapshot");
-  return it == etcd.end() || !it->is_object() ? json() : *it;
-}
-
 core::StaticPodScan Runner::live_pods() const { return core::scan_static_pods(ctx.root, var("static_pod_path")); }
 
 core::StaticPodScan Runner::held_pods() const {

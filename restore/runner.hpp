@@ -115,8 +115,8 @@ struct Runner {
   std::size_t actions_made = 0;
   std::size_t actions_undone = 0;
 
-  // The generation's etcd snapshot record (null when it has none).
-  nlohmann::json gen_snapshot() const;
+  // The generation's etcd snapshot record (none when it has none).
+  const std::optional<core::EtcdSnapshotRecord>& gen_snapshot() const { return gen.meta.etcd.snapshot; }
   // The node's static pods now, and the manifests this restore took out of the folder.
   core::StaticPodScan live_pods() const;
   core::StaticPodScan held_pods() const;

@@ -99,6 +99,8 @@ class StepDef {
   virtual std::vector<std::string> describe(const Runner& r, const PlannedStep& s) const = 0;
   // Its read-only checks in the preflight (free space it needs goes to pf.need).
   virtual void check(Runner& r, const PlannedStep& s, Preflight& pf) const = 0;
+  // What it reads from the generation: the preflight re-hashes exactly that.
+  virtual void reads(const Runner& r, const PlannedStep& s, verify::HashScope& scope) const = 0;
   virtual void run(Runner& r, const PlannedStep& s) const = 0;
   // True when the step replaces etcd's data (its data dir, or a snapshot restored into it).
   virtual bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) const;
@@ -128,6 +130,9 @@ class TypedStep : public StepDef {
     return plan_text(r, s.args<Args>());
   }
   void check(Runner& r, const PlannedStep& s, Preflight& pf) const final { preflight(r, s.args<Args>(), pf); }
+  void reads(const Runner& r, const PlannedStep& s, verify::HashScope& scope) const final {
+    reads_from(r, s.args<Args>(), scope);
+  }
   void run(Runner& r, const PlannedStep& s) const final { perform(r, s.args<Args>()); }
   bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) const final {
     return s.typed && replaces_etcd(s.args<Args>(), plan);
@@ -139,6 +144,7 @@ class TypedStep : public StepDef {
   virtual std::string title_of(const Args&) const { return std::string(name()); }
   virtual std::vector<std::string> plan_text(const Runner& r, const Args& a) const = 0;
   virtual void preflight(Runner&, const Args&, Preflight&) const {}
+  virtual void reads_from(const Runner&, const Args&, verify::HashScope&) const {}
   virtual void perform(Runner& r, const Args& a) const = 0;
   virtual bool replaces_etcd(const Args&, const Plan&) const { return false; }
   virtual std::string ask_line(const Args&) const { return ""; }

@@ -16,31 +16,31 @@ constexpr const char* check_name = "etcd";
 
 EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g, Findings& findings) {
   EtcdCheck check;
-  const auto etcd = g.meta.extra.value("etcd", nlohmann::json::object());
-  const auto snap = etcd.value("snapshot", nlohmann::json());
-  if (!snap.is_object() && etcd.value("journal", nlohmann::json()).is_object()) {
-    const auto j = etcd["journal"];
-    check.journal_revision = j.value("revision", std::int64_t{0});
-    check.journal_base = j.value("base_generation", "");
-    if (!core::lstat_path(ctx.backup_dir / "journal" / fmt::format("epoch-{:06}", j.value("epoch", 0))))
+  const auto& etcd = g.meta.etcd;
+  if (!etcd.snapshot && etcd.journal) {
+    const auto& j = *etcd.journal;
+    check.journal_revision = j.revision;
+    check.journal_base = j.base_generation;
+    if (!core::lstat_path(ctx.backup_dir / "journal" / fmt::format("epoch-{:06}", j.epoch)))
       findings.add(Severity::error, check_name, "journal-missing", "etcd/",
                    fmt::format("this generation's etcd is revision {} of the change journal's epoch {}, which is not "
                                "in {} any more",
-                               *check.journal_revision, j.value("epoch", 0), (ctx.backup_dir / "journal").string()));
+                               j.revision, j.epoch, (ctx.backup_dir / "journal").string()));
     return check;
   }
-  if (!snap.is_object()) {
-    if (etcd.value("snapshot_disabled", false))
+  if (!etcd.snapshot) {
+    if (etcd.snapshot_disabled)
       findings.add(Severity::warning, check_name, "no-snapshot", "etcd/",
                    "snapshots are disabled (etcd.snapshot: false): only the raw data dir copy, which may be torn");
     else
       findings.add(Severity::error, check_name, "no-snapshot", "etcd/",
                    fmt::format("this generation has no consistent etcd snapshot: {}",
-                               etcd.value("snapshot_error", std::string("not recorded"))));
+                               etcd.snapshot_error.empty() ? std::string("not recorded") : etcd.snapshot_error));
     return check;
   }
   check.has_snapshot = true;
-  const std::string file = snap.value("file", "etcd/snapshot.db");
+  const auto& snap = *etcd.snapshot;
+  const std::string file = snap.file;
   auto path = g.dir / file;
   if (!core::lstat_path(path)) {
     findings.add(Severity::error, check_name, "missing", file, "the snapshot file is missing");
@@ -48,7 +48,7 @@ EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g,
   }
   try {
     std::optional<core::ScratchDir> scratch;
-    if (snap.value("compression", "none") == "zstd") {
+    if (snap.compression == "zstd") {
       scratch.emplace("verify");
       const auto plain = scratch->path() / "snapshot.db";
       core::zstd_decompress_file(path, plain);
@@ -59,7 +59,7 @@ EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g,
       findings.add(Severity::error, check_name, "trailer", file, trailer.problem);
       return check;
     }
-    if (trailer.file_sha256 != snap.value("db_sha256", "")) {
+    if (trailer.file_sha256 != snap.db_sha256) {
       findings.add(Severity::error, check_name, "content", file, "the snapshot differs from the one recorded at backup time");
       return check;
     }
@@ -72,8 +72,8 @@ EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g,
     }
     check.revision = facts.revision;
     check.total_keys = facts.total_keys;
-    const auto want_rev = snap.value("revision", std::int64_t{0});
-    const auto want_keys = snap.value("total_keys", std::uint64_t{0});
+    const auto want_rev = snap.revision;
+    const auto want_keys = snap.total_keys;
     if (check.revision != want_rev || check.total_keys != want_keys) {
       findings.add(Severity::error, check_name, "structure", file,
                    fmt::format("the database reads revision {} with {} key revisions; the backup recorded revision {} "

@@ -61,14 +61,14 @@ void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
 std::optional<EtcdLiveFacts> check_etcd_live(const core::Context& ctx, const GenerationView& g, Findings& findings) {
   const auto layout =
       core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
-  const auto snap = g.meta.extra.value("etcd", json::object()).value("snapshot", json());
-  if (!snap.is_object() && layout.kind == core::EtcdKind::unknown) return std::nullopt;
+  const auto& snap = g.meta.etcd.snapshot;
+  if (!snap && layout.kind == core::EtcdKind::unknown) return std::nullopt;
   EtcdLiveFacts f;
-  if (snap.is_object()) {
-    f.backup_revision = snap.value("revision", std::int64_t{0});
-    if (snap.contains("keys") && snap["keys"].is_number()) f.backup_keys = snap["keys"].get<std::uint64_t>();
-    f.backup_db_size = snap.value("db_size", std::uint64_t{0});
-    f.backup_cluster_id = snap.value("cluster_id", "");
+  if (snap) {
+    f.backup_revision = snap->revision;
+    f.backup_keys = snap->keys;
+    f.backup_db_size = snap->db_size;
+    f.backup_cluster_id = snap->cluster_id;
   }
   const auto data_dir = etcd_data_dir_of(g, ctx.config);
   if (!data_dir.empty() && layout.local()) {

@@ -220,15 +220,14 @@ bool safe_artifact_path(const std::string& p) {
 GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
                                Findings& findings) {
   GenerationView g{id, dir, meta, std::nullopt, {}, std::nullopt};
-  g.recorded_etcd_data_dir = core::recorded_etcd_data_dir(meta.extra.value("node", nlohmann::json::object()));
+  g.recorded_etcd_data_dir = meta.node.recorded_etcd_data_dir();
   try {
     g.manifest = core::Manifest::load(dir / "manifest.jsonl");
   } catch (const core::Error& e) {
     findings.add(Severity::error, check_name, "manifest", "manifest.jsonl",
                  fmt::format("the manifest cannot be read: {}", e.what()));
   }
-  for (const auto& a : meta.extra.value("artifacts", nlohmann::json::array()))
-    g.artifacts.push_back({a.value("path", ""), a.value("sha256", ""), a.value("size", std::uint64_t{0})});
+  for (const auto& a : meta.artifacts) g.artifacts.push_back({a.path, a.sha256, a.size});
   return g;
 }
 
@@ -236,15 +235,36 @@ std::string etcd_data_dir_of(const GenerationView& g, const core::Config& config
   return g.recorded_etcd_data_dir ? *g.recorded_etcd_data_dir : config.etcd_data_dir;
 }
 
+bool HashScope::hashes_entry(const std::string& node_path) const {
+  if (everything) return true;
+  return std::any_of(paths.begin(), paths.end(), [&](const std::string& p) { return core::node_path_within(node_path, p); });
+}
+
+std::uint64_t bytes_to_hash(const GenerationView& g, const HashScope& scope) {
+  std::uint64_t bytes = 0;
+  if (g.manifest)
+    for (const auto& e : g.manifest->entries)
+      if (e.type == FileType::file && scope.hashes_entry(e.path)) bytes += e.size;
+  for (const auto& a : g.artifacts)
+    if (scope.hashes_artifact(a.path)) bytes += a.size;
+  return bytes;
+}
+
 IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_data_dir, Findings& findings,
-                               core::Progress* progress) {
+                               core::Progress* progress, const HashScope& scope) {
   IntegrityStats stats;
   if (!g.manifest) return stats;
   const auto& entries = g.manifest->entries;
   const bool as_root = ::geteuid() == 0;
   const auto unsafe = check_layout(g, findings);
   check_hard_links(g, unsafe, findings);
-  std::vector<std::size_t> to_hash;
+  // Files and the generation's own files are hashed together, largest first, on every core:
+  // the etcd snapshot and the raw copy of its database at the same time.
+  struct ToHash {
+    std::string file, name, sha256;
+    std::uint64_t size;
+  };
+  std::vector<ToHash> to_hash;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     ++stats.entries;
@@ -279,7 +299,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
                      fmt::format("{} bytes, the manifest says {}", st->size, e.size));
         continue;
       }
-      to_hash.push_back(i);
+      if (scope.hashes_entry(e.path)) to_hash.push_back({(g.dir / core::generation_relative_path(e.path)).string(), e.path, e.sha256, e.size});
       if (e.torn) {
         const bool etcd = !etcd_data_dir.empty() && core::node_path_within(e.path, etcd_data_dir);
         findings.add(etcd ? Severity::info : Severity::warning, check_name, "torn", e.path,
@@ -290,27 +310,6 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
     if (st->mtime_sec != e.mtime_sec || st->mtime_nsec != e.mtime_nsec)
       findings.add(Severity::warning, check_name, "mtime", e.path, "modification time differs from the manifest");
   }
-
-  std::mutex mutex;
-  core::parallel_for(to_hash.size(), [&](std::size_t k) {
-    const auto& e = entries[to_hash[k]];
-    std::string actual;
-    try {
-      actual = core::sha256_file((g.dir / core::generation_relative_path(e.path)).string());
-    } catch (const core::Error& ex) {
-      std::lock_guard lock(mutex);
-      findings.add(Severity::error, check_name, "unreadable", e.path, ex.what());
-      return;
-    }
-    if (progress) progress->add(e.size);
-    std::lock_guard lock(mutex);
-    ++stats.files_hashed;
-    stats.bytes_hashed += e.size;
-    if (actual != e.sha256)
-      findings.add(Severity::error, check_name, "content", e.path,
-                   fmt::format("content does not match its SHA-256 (expected {}..., found {}...)", e.sha256.substr(0, 12),
-                               actual.substr(0, 12)));
-  });
 
   const auto files_dir = g.dir / "files";
   if (core::lstat_path(files_dir)) walk_extra(files_dir, "/", g.manifest->index(), ancestors_of(*g.manifest), findings);
@@ -334,11 +333,29 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
       findings.add(Severity::error, check_name, "type", a.path, "is not a regular file (a symlink?): not read");
       continue;
     }
-    if (core::sha256_file(p.string()) != a.sha256)
-      findings.add(Severity::error, check_name, "content", a.path, "content does not match its recorded SHA-256");
-    ++stats.files_hashed;
-    stats.bytes_hashed += a.size;
+    if (scope.hashes_artifact(a.path)) to_hash.push_back({p.string(), a.path, a.sha256, st->size});
   }
+  std::sort(to_hash.begin(), to_hash.end(), [](const ToHash& x, const ToHash& y) { return x.size > y.size; });
+  std::mutex mutex;
+  core::parallel_for(to_hash.size(), [&](std::size_t k) {
+    const auto& h = to_hash[k];
+    std::string actual;
+    try {
+      actual = core::sha256_file(h.file);
+    } catch (const core::Error& ex) {
+      std::lock_guard lock(mutex);
+      findings.add(Severity::error, check_name, "unreadable", h.name, ex.what());
+      return;
+    }
+    if (progress) progress->add(h.size);
+    std::lock_guard lock(mutex);
+    ++stats.files_hashed;
+    stats.bytes_hashed += h.size;
+    if (actual != h.sha256)
+      findings.add(Severity::error, check_name, "content", h.name,
+                   fmt::format("content does not match its SHA-256 (expected {}..., found {}...)", h.sha256.substr(0, 12),
+                               actual.substr(0, 12)));
+  });
   for (const auto& e : entries)
     if (e.type == FileType::file) expected[core::generation_relative_path(e.path)] = e.sha256;
   std::string sums_text;

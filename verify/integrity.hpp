@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 
 #include "core/config.hpp"
@@ -37,8 +38,22 @@ struct IntegrityStats {
   std::uint64_t entries = 0, files_hashed = 0, bytes_hashed = 0;
 };
 
-// Re-hashing reports its bytes to `progress` when given.
+// What an integrity check re-hashes: everything (verify), or only what a restore will read:
+// the entries at or below some node paths and some of the generation's own files (its etcd
+// snapshot). Everything else is still checked by type, size, mode, owner and SHA256SUMS.
+struct HashScope {
+  bool everything = true;
+  std::vector<std::string> paths;    // node paths
+  std::set<std::string> artifacts;   // relative to the generation: etcd/snapshot.db
+  bool hashes_entry(const std::string& node_path) const;
+  bool hashes_artifact(const std::string& path) const { return everything || artifacts.count(path) != 0; }
+};
+
+// Re-hashing (files and the generation's own files together, on every core) reports its
+// bytes to `progress` when given.
 IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_data_dir, Findings& findings,
-                               core::Progress* progress = nullptr);
+                               core::Progress* progress = nullptr, const HashScope& scope = {});
+// The bytes `check_integrity` re-hashes with this scope.
+std::uint64_t bytes_to_hash(const GenerationView& g, const HashScope& scope);
 
 }  // namespace kdr::verify

@@ -94,9 +94,8 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
   const auto etcd_dir = etcd_data_dir_of(g, ctx.config);
   // What it can restore
   if (r.etcd.snapshot_ok) {
-    const auto snap = g.meta.extra.value("etcd", nlohmann::json::object()).value("snapshot", nlohmann::json());
     r.can_restore.push_back(fmt::format("etcd from a consistent snapshot at revision {} with {}", r.etcd.revision,
-                                        backup::snapshot_keys_text(snap)));
+                                        backup::snapshot_keys_text(*g.meta.etcd.snapshot)));
   }
   else if (r.etcd.journal_revision && r.findings.count("etcd", "journal-missing") == 0)
     r.can_restore.push_back(fmt::format("etcd at revision {} through the change journal (replayed from generation {}'s "
@@ -116,7 +115,7 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
     if (s.path != etcd_dir && s.path != "/etc/kubernetes" && s.present && s.files + s.symlinks > 0 &&
         !any_error_under(f, "integrity", s.path))
       r.can_restore.push_back(fmt::format("{} ({} file(s), {} symlink(s))", s.path, s.files, s.symlinks));
-  if (g.meta.extra.value("node", nlohmann::json::object()).contains("kubeadm_config"))
+  if (!g.meta.node.kubeadm_config.empty())
     r.can_restore.push_back("the cluster's kubeadm configuration, for kubeadm init --config");
 
   // What is wrong, by check
@@ -142,10 +141,9 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
 // laid out: e.g. a --data-dir that no hostPath volume mounts.
 void check_etcd_layout(const core::Context& ctx, const GenerationView& g, bool live, Findings& findings) {
   std::vector<std::string> problems;
-  for (const auto& p : g.meta.extra.value("node", nlohmann::json::object())
-                           .value("etcd", nlohmann::json::object())
-                           .value("problems", nlohmann::json::array()))
-    if (p.is_string()) problems.push_back(p.get<std::string>());
+  if (const auto& layout = g.meta.node.etcd)
+    for (const auto& p : layout->raw.value("problems", nlohmann::json::array()))
+      if (p.is_string()) problems.push_back(p.get<std::string>());
   if (live) {
     const auto layout =
         core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));

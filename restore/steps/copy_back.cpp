@@ -60,6 +60,10 @@ class CopyBack final : public TypedStep<CopyBackArgs> {
     return out;
   }
 
+  void reads_from(const Runner&, const CopyBackArgs& a, verify::HashScope& scope) const override {
+    scope.paths.push_back(a.path);
+  }
+
   void preflight(Runner& r, const CopyBackArgs& a, Preflight& pf) const override {
     if (!r.gen.manifest) return;
     const auto entries = entries_under(*r.gen.manifest, a.path, a.exclude);

@@ -37,14 +37,13 @@ struct SnapshotFile {
 
 SnapshotFile source_of(const Runner& r, const PutKeysArgs& a);
 
-json generation_snapshot(const Runner& r) {
-  const auto snap = r.gen.meta.extra.value("etcd", json::object()).value("snapshot", json());
-  if (!snap.is_object())
-    throw Error(
-        fmt::format("generation {} has no etcd snapshot to read keys from ({}); choose a generation that has "
-                    "one (kdr list)",
-                    r.gen.id, r.gen.meta.extra.value("etcd", json::object()).value("snapshot_error", "none taken")));
-  return snap;
+const core::EtcdSnapshotRecord& generation_snapshot(const Runner& r) {
+  const auto& snap = r.gen_snapshot();
+  if (!snap)
+    throw Error(fmt::format("generation {} has no etcd snapshot to read keys from ({}); choose a generation that has "
+                            "one (kdr list)",
+                            r.gen.id, r.gen.meta.etcd.no_snapshot_reason()));
+  return *snap;
 }
 
 std::vector<core::EtcdKeyValue> selected(std::vector<core::EtcdKeyValue> kvs, const KeySelection& sel) {
@@ -62,8 +61,8 @@ SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
     const auto revision = r.var("to");
     return {replayed_snapshot(r), false, fmt::format("the change journal's revision {} (replayed)", revision)};
   }
-  const auto snap = generation_snapshot(r);
-  return {r.gen.dir / snap.value("file", "etcd/snapshot.db"), snap.value("compression", "none") == "zstd",
+  const auto& snap = generation_snapshot(r);
+  return {r.gen.dir / snap.file, snap.compression == "zstd",
           fmt::format("generation {}'s snapshot", r.gen.id)};
 }
 
@@ -191,6 +190,10 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
                     "back the values they replaced). {} counts them per resource and lists every conflict",
                     a.from_replay ? "Once the replay has run, this step" : "The preflight"));
     return out;
+  }
+
+  void reads_from(const Runner& r, const PutKeysArgs& a, verify::HashScope& scope) const override {
+    if (!a.from_replay && r.gen_snapshot()) scope.artifacts.insert(r.gen_snapshot()->file);
   }
 
   void preflight(Runner& r, const PutKeysArgs& a, Preflight& pf) const override {

@@ -22,13 +22,13 @@ core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "rep
 
 }  // namespace
 
-PointChoice resolve_point(const core::Context& ctx, const std::string& to, const json& generation_etcd) {
+PointChoice resolve_point(const core::Context& ctx, const std::string& to, const core::EtcdFacts& generation_etcd) {
   PointChoice c;
-  const auto generation_snapshot = generation_etcd.is_object() ? generation_etcd.value("snapshot", json()) : json();
-  const auto covered = generation_etcd.is_object() ? generation_etcd.value("journal", json()) : json();
-  if (to == "snapshot" && !generation_snapshot.is_object() && covered.is_object()) {
+  const auto& generation_snapshot = generation_etcd.snapshot;
+  const auto& covered = generation_etcd.journal;
+  if (to == "snapshot" && !generation_snapshot && covered) {
     // No snapshot of its own: the generation's etcd is its revision of the journal.
-    auto plan = plan_replay(ctx, parse_replay_target(std::to_string(covered.value("revision", std::int64_t{0}))));
+    auto plan = plan_replay(ctx, parse_replay_target(std::to_string(covered->revision)));
     c.value = std::to_string(plan.target_revision);
     c.note = fmt::format("to=snapshot: the generation recorded the change journal's revision {} instead of a snapshot",
                          plan.target_revision);
@@ -39,13 +39,11 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
     c.value = "snapshot";
     return c;
   }
-  const auto gen_revision = generation_snapshot.is_object() ? generation_snapshot.value("revision", std::int64_t{0})
-                            : covered.is_object()           ? covered.value("revision", std::int64_t{0})
-                                                            : 0;
+  const auto gen_revision = generation_snapshot ? generation_snapshot->revision : covered ? covered->revision : 0;
   if (to == "auto") {
     try {
       auto plan = plan_replay(ctx, parse_replay_target("latest"));
-      if (plan.target_revision <= gen_revision && generation_snapshot.is_object()) {
+      if (plan.target_revision <= gen_revision && generation_snapshot) {
         c.value = "snapshot";
         c.note = fmt::format(
             "to=auto: the journal reaches no further than the generation's snapshot (revision {}): "
@@ -117,11 +115,15 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     return out;
   }
 
+  void reads_from(const Runner& r, const ReplayArgs&, verify::HashScope& scope) const override {
+    if (r.gen_snapshot()) scope.artifacts.insert(r.gen_snapshot()->file);
+  }
+
   void preflight(Runner& r, const ReplayArgs& a, Preflight& pf) const override {
     // The replay makes a snapshot file in the restore's folder; its size is the base's, give or
     // take the changes.
-    const auto snap = r.gen_snapshot();
-    const auto db = snap.is_object() ? snap.value("db_size", std::uint64_t{0}) : 0;
+    const auto& snap = r.gen_snapshot();
+    const std::uint64_t db = snap ? snap->db_size : 0;
     pf.need[core::bfs::path(r.var("restore_dir")).parent_path().string()] += db + db / 5;
     try {
       const auto plan = plan_replay(r.ctx, a.target);

@@ -27,8 +27,8 @@ struct PointChoice {
 // `to`: auto | snapshot | latest | REVISION | RFC 3339 time. auto is latest when the journal
 // reaches past the generation's snapshot, else snapshot. A generation the journal covered (no
 // snapshot of its own) has its point in the journal: snapshot means that revision. Throws
-// Error when an explicit point cannot be reached. `generation_etcd`: meta.json's etcd section.
-PointChoice resolve_point(const core::Context& ctx, const std::string& to, const nlohmann::json& generation_etcd);
+// Error when an explicit point cannot be reached. `generation_etcd`: the generation's etcd facts.
+PointChoice resolve_point(const core::Context& ctx, const std::string& to, const core::EtcdFacts& generation_etcd);
 
 // Where the etcd-replay step leaves the snapshot it made: <restore dir>/replayed.db.
 core::bfs::path replayed_snapshot(const Runner& r);

@@ -47,13 +47,13 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
     src.file = path(r.var("restore_dir")) / "replayed.db";  // written by the etcd-replay step
     return src;
   }
-  const auto snap = r.gen_snapshot();
-  if (snap.is_null())
+  const auto& snap = r.gen_snapshot();
+  if (!snap)
     throw Error(fmt::format("generation {} has no etcd snapshot ({}); choose another generation (kdr list) or "
                             "restore the raw copy (--set etcd_source=raw)",
-                            r.gen.id, r.gen.meta.extra.value("etcd", json::object()).value("snapshot_error", "none taken")));
-  const auto file = r.gen.dir / snap.value("file", "etcd/snapshot.db");
-  if (snap.value("compression", "none") == "zstd") {
+                            r.gen.id, r.gen.meta.etcd.no_snapshot_reason()));
+  const auto file = r.gen.dir / snap->file;
+  if (snap->compression == "zstd") {
     src.packed = file;
     src.file = r.restore_dir() / "snapshot.db";
   } else {
@@ -140,12 +140,17 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     return out;
   }
 
+  void reads_from(const Runner& r, const SnapshotRestoreArgs& a, verify::HashScope& scope) const override {
+    if (a.source == Source::raw) scope.paths.push_back(r.plan_etcd_data_dir() + "/member/snap/db");
+    if (a.source == Source::snapshot && r.gen_snapshot()) scope.artifacts.insert(r.gen_snapshot()->file);
+  }
+
   void preflight(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf) const override {
     const auto parent = r.host(r.plan_etcd_data_dir()).parent_path().string();
-    const auto snap = r.gen_snapshot();
+    const auto& snap = r.gen_snapshot();
     if (a.source == Source::replayed) {
       const auto replay = r.plan_etcd().value("replay", json::object());
-      const auto db = snap.is_object() ? snap.value("db_size", std::uint64_t{0}) : 0;
+      const std::uint64_t db = snap ? snap->db_size : 0;
       pf.need[parent] += db + db / 5;
       pf.ok(fmt::format("etcd is restored to journal revision {} (replayed by the step before)",
                         replay.value("target_revision", std::int64_t{0})));
@@ -170,7 +175,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     }
     const auto& tool = tool_of(r);
     const auto src = snapshot_source(r, a);
-    if (!src.packed.empty()) unpack(src, r.gen_snapshot().value("db_sha256", ""));
+    if (!src.packed.empty()) unpack(src, r.gen_snapshot()->db_sha256);
     // The snapshot's own SHA-256 trailer is checked by `snapshot restore` itself (no
     // --skip-hash-check), and the preflight re-hashed the whole generation: no third read.
     if (exists(tmp)) core::remove_tree(tmp);  // an earlier attempt; kdr's own
@@ -201,7 +206,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
 
  private:
   void check_source(const Runner& r, const SnapshotRestoreArgs& a, Preflight& pf) const {
-    const auto snap = r.gen_snapshot();
+    const auto& snap = r.gen_snapshot();
     try {
       const auto src = snapshot_source(r, a);
       const auto& shipped = src.packed.empty() ? src.file : src.packed;
@@ -209,14 +214,14 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
         pf.fails.push_back(fmt::format("the snapshot file {} is missing from the generation", shipped.string()));
       if (src.raw && !exists(src.file)) pf.fails.push_back(r.not_in_generation(r.plan_etcd_data_dir() + "/member/snap/db"));
       const std::uint64_t db = src.raw ? (exists(src.file) ? core::lstat_path(src.file)->size : 0)
-                                       : snap.value("db_size", std::uint64_t{0});
+                                       : snap->db_size;
       pf.need[r.host(r.plan_etcd_data_dir()).parent_path().string()] += db + db / 5;
       if (!src.packed.empty()) pf.need[path(r.var("restore_dir")).parent_path().string()] += db;
       if (src.raw)
         pf.warns.push_back("restoring etcd from the raw copy of its data dir, which etcd was writing while it was "
                            "copied; the consistent snapshot is the safer choice");
       else
-        pf.ok(fmt::format("etcd snapshot at revision {} in the generation", snap.value("revision", 0)));
+        pf.ok(fmt::format("etcd snapshot at revision {} in the generation", snap->revision));
     } catch (const Error& e) {
       pf.fails.push_back(e.what());
     }
@@ -230,8 +235,8 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
                                      tool.argv.front()));
       return;
     }
-    const auto snap = r.gen_snapshot();
-    const auto server = snap.is_object() ? snap.value("server_version", "") : std::string();
+    const auto& snap = r.gen_snapshot();
+    const auto server = snap ? snap->server_version : std::string();
     if (!server.empty() && !tool.version.empty() && minor_of(server) != minor_of(tool.version))
       pf.warns.push_back(fmt::format("the snapshot comes from etcd {}, the restore runs {} {}: a snapshot restores "
                                      "into the same etcd minor version",

@@ -55,9 +55,7 @@ void check_etcd_loss(Runner& r, Preflight& pf) {
 void check_machine(const Runner& r, Preflight& pf, std::vector<std::string>& identity, bool& same_host, bool& common) {
   const auto& host = *r.ctx.host;
   const auto recorded_host = r.gen.meta.hostname;
-  std::vector<std::string> recorded_ips;
-  for (const auto& a : r.gen.meta.extra.value("node", json::object()).value("addresses", json::array()))
-    recorded_ips.push_back(a.get<std::string>());
+  const auto& recorded_ips = r.gen.meta.node.addresses;
   const auto now_ips = host.addresses();
   common = recorded_ips.empty();
   for (const auto& ip : recorded_ips)
@@ -172,13 +170,16 @@ void check_free_space(const Runner& r, Preflight& pf) {
     pf.ok(fmt::format("free space for the {:.1f} MiB this restore writes", static_cast<double>(total) / 1048576.0));
 }
 
+// The generation checked whole (sizes, types, modes, owners, SHA256SUMS), and what the plan
+// reads from it re-hashed.
 void check_generation(const Runner& r, Preflight& pf) {
+  verify::HashScope scope;
+  scope.everything = false;
+  for (const auto& s : r.plan.steps)
+    if (s.blocked.empty()) step_def(s.type).reads(r, s, scope);
   verify::Findings findings;
-  std::uint64_t to_hash = 0;
-  if (r.gen.manifest)
-    for (const auto& e : r.gen.manifest->entries) to_hash += e.size;
-  core::Progress hashing(r.ctx.out, "re-hashing", to_hash);
-  const auto stats = verify::check_integrity(r.gen, r.plan_etcd_data_dir(), findings, &hashing);
+  core::Progress hashing(r.ctx.out, "re-hashing", verify::bytes_to_hash(r.gen, scope));
+  const auto stats = verify::check_integrity(r.gen, r.plan_etcd_data_dir(), findings, &hashing, scope);
   hashing.finish();
   std::size_t errors = 0;
   for (const auto& f : findings.all()) {
@@ -191,8 +192,8 @@ void check_generation(const Runner& r, Preflight& pf) {
   if (errors > 5)
     pf.fails.push_back(fmt::format("... and {} more integrity errors (kdr verify {})", errors - 5, r.gen.id));
   if (errors == 0)
-    pf.ok(fmt::format("generation {} is intact: {} entries, {:.1f} MiB re-hashed", r.gen.id, stats.entries,
-                      static_cast<double>(stats.bytes_hashed) / 1048576.0));
+    pf.ok(fmt::format("generation {} is intact: {} entries checked, the {:.1f} MiB this restore reads re-hashed",
+                      r.gen.id, stats.entries, static_cast<double>(stats.bytes_hashed) / 1048576.0));
 }
 
 void check_certificates(const Runner& r, Preflight& pf) {

@@ -43,6 +43,16 @@ class ProgramStep : public TypedStep<ProgramArgs> {
     return {"run: " + core::describe_argv(a.argv)};
   }
 
+  // Arguments naming the generation's files (kubeadm init --config <generation>/...).
+  void reads_from(const Runner& r, const ProgramArgs& a, verify::HashScope& scope) const override {
+    const auto files = (r.gen.dir / "files").string() + "/";
+    const auto gen = r.gen.dir.string() + "/";
+    for (const auto& arg : a.argv) {
+      if (arg.rfind(files, 0) == 0) scope.paths.push_back("/" + arg.substr(files.size()));
+      else if (arg.rfind(gen, 0) == 0) scope.artifacts.insert(arg.substr(gen.size()));
+    }
+  }
+
   void perform(Runner& r, const ProgramArgs& a) const override {
     const auto& program = a.argv.front();
     if (r.ctx.programs->find(program).empty()) throw Error(fmt::format("{} not found in PATH", program));
@@ -87,10 +97,7 @@ class KubeadmStep final : public ProgramStep {
       pf.fails.push_back("kubeadm not found in PATH: install the kubeadm package of the cluster's version first");
       return;
     }
-    std::string recorded;
-    for (const auto& p : r.gen.meta.extra.value("node", json::object()).value("static_pods", json::array()))
-      if (p.value("name", "") == "kube-apiserver" && !p.value("images", json::array()).empty())
-        recorded = p["images"][0].value("version", "");
+    const auto recorded = r.gen.meta.node.pod_version("kube-apiserver");
     const auto& have = r.tools.kubeadm_version;
     if (!recorded.empty() && minor_of(have) != minor_of(recorded))
       pf.warns.push_back(fmt::format("kubeadm is {}, the cluster ran {}: install kubeadm {} to rebuild it", have,

@@ -44,6 +44,10 @@ class StartStaticPods final : public TypedStep<StartArgs> {
                                           : "the ones kdr took out, from <journal>/manifests/")};
   }
 
+  void reads_from(const Runner& r, const StartArgs& a, verify::HashScope& scope) const override {
+    if (a.from_generation) scope.paths.push_back(r.var("static_pod_path"));
+  }
+
   void perform(Runner& r, const StartArgs& a) const override {
     const auto& spp = r.var("static_pod_path");
     const auto live_dir = r.host(spp);

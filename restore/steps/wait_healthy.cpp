@@ -33,11 +33,11 @@ struct HealthGoal {
 HealthGoal health_goal(const Runner& r) {
   HealthGoal goal;
   const auto from = r.plan.vars.count("etcd_restored_from") ? r.var("etcd_restored_from") : std::string();
-  const auto snap = r.gen_snapshot();
-  if (from == "snapshot" && !snap.is_null()) {
+  const auto& snap = r.gen_snapshot();
+  if (from == "snapshot" && snap) {
     goal.compare = true;
-    goal.revision = snap.value("revision", std::int64_t{0});
-    if (snap.contains("keys") && !snap["keys"].is_null()) goal.keys = snap["keys"].get<std::uint64_t>();
+    goal.revision = snap->revision;
+    goal.keys = snap->keys;
   } else if (from == "replayed" && r.plan.etcd.contains("replay")) {
     const auto& replay = r.plan.etcd["replay"];
     goal.compare = true;

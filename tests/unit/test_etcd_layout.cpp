@@ -4,6 +4,7 @@
 
 #include "backup/sources.hpp"
 #include "core/etcd_layout.hpp"
+#include "core/generation_facts.hpp"
 #include "temp_dir.hpp"
 
 using namespace kdr;
@@ -237,10 +238,11 @@ TEST_CASE("environment files are read as systemd reads them") {
 
 TEST_CASE("the data dir a generation recorded, in both formats") {
   using nlohmann::json;
-  CHECK(core::recorded_etcd_data_dir(json{{"etcd", {{"data_dir", "/data/etcd"}}}}) == "/data/etcd");
-  CHECK(core::recorded_etcd_data_dir(json{{"etcd", {{"data_dir", nullptr}}}}) == "");  // external: recorded as none
-  CHECK(core::recorded_etcd_data_dir(json{{"etcd_member", {{"data_dir_host", "/mnt/etcd"}}}}) == "/mnt/etcd");
-  CHECK_FALSE(core::recorded_etcd_data_dir(json::object()).has_value());
+  auto recorded = [](const json& node) { return core::NodeFacts::from_json(node, "meta.json: node").recorded_etcd_data_dir(); };
+  CHECK(recorded(json{{"etcd", {{"data_dir", "/data/etcd"}}}}) == "/data/etcd");
+  CHECK(recorded(json{{"etcd", {{"data_dir", nullptr}}}}) == "");  // external: recorded as none
+  CHECK(recorded(json{{"etcd_member", {{"data_dir_host", "/mnt/etcd"}}}}) == "/mnt/etcd");
+  CHECK_FALSE(recorded(json::object()).has_value());
 }
 
 TEST_CASE("kube-apiserver's PKI is found from its flags, wherever it is") {

@@ -278,3 +278,33 @@ TEST_CASE("the playbooks say which of them can restore from a generation, with t
   restore::GenerationOffer nothing;
   CHECK(serving(nothing).empty());
 }
+
+TEST_CASE("the preflight re-hashes what the plan reads: the snapshot for a snapshot restore, not the raw copy") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  SECTION("a damaged raw copy of etcd's database is not read by a snapshot restore") {
+    // same size, another byte: only a re-hash sees it
+    auto db = core::read_file(f.generation(gen) / "files/var/lib/etcd/member/snap/db");
+    db[100] ^= 1;
+    test::write(f.generation(gen) / "files/var/lib/etcd/member/snap/db", db);
+    REQUIRE(f.restore("restore-etcd-snapshot") == core::ExitCode::ok);
+    CHECK(contains(f.printed.out(), "the 0.0 MiB this restore reads re-hashed"));
+  }
+  SECTION("a damaged snapshot stops it before anything changes") {
+    auto snap = core::read_file(f.generation(gen) / "etcd/snapshot.db");
+    snap[100] ^= 1;
+    test::write(f.generation(gen) / "etcd/snapshot.db", snap);
+    const auto before = f.tree();
+    CHECK(f.restore("restore-etcd-snapshot") == core::ExitCode::failed);
+    CHECK(contains(f.printed.err(), "etcd/snapshot.db: content does not match its SHA-256"));
+    CHECK(test::tree_diff(f.tree(), before) == "");
+  }
+  SECTION("restore-files re-hashes /etc/kubernetes, and a damaged raw copy of etcd does not stop it") {
+    auto db = core::read_file(f.generation(gen) / "files/var/lib/etcd/member/snap/db");
+    db[100] ^= 1;
+    test::write(f.generation(gen) / "files/var/lib/etcd/member/snap/db", db);
+    CHECK(f.restore("restore-files") == core::ExitCode::ok);
+    CHECK(f.restore("restore-files", {"etcd=raw"}) == core::ExitCode::failed);
+    CHECK(contains(f.printed.err(), "/var/lib/etcd/member/snap/db: content does not match"));
+  }
+}
