@@ -9,6 +9,8 @@
 namespace kdr::backup {
 
 PruneResult prune(const core::Repository& repo, const core::RetentionPolicy& policy, std::int64_t now, DryRun dry_run) {
+  std::vector<std::string> leftovers;
+  if (dry_run == DryRun::no) leftovers = repo.remove_leftovers();
   std::vector<RetentionCandidate> candidates;
   for (const auto& g : repo.generations()) {
     if (g.meta)
@@ -17,7 +19,7 @@ PruneResult prune(const core::Repository& repo, const core::RetentionPolicy& pol
     else
       candidates.push_back({g.id, 0, false, false, ""});
   }
-  PruneResult result{plan_retention(std::move(candidates), policy, now), {}, {}};
+  PruneResult result{plan_retention(std::move(candidates), policy, now), {}, std::move(leftovers), {}};
   // The journal follows: its history is kept from the oldest full snapshot that stays.
   std::vector<journal::KeptBase> kept;
   for (const auto& g : repo.generations()) {

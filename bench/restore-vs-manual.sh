@@ -59,7 +59,7 @@ echo "Recovery of an etcd database of $db_size MB (snapshot $(( $(stat -c %s "$s
 echo
 echo "| recovery | seconds | what it does |"
 echo "|---|---:|---|"
-echo "| kdr restore restore-etcd-snapshot --yes --set accept_loss=true | $(med "${kdr_times[@]}") | preflight (re-hashes the whole generation, checks tools, space, certificates), stops all 4 control-plane pods, journals every change, restores, restarts, waits for revision and key count |"
+echo "| kdr restore restore-etcd-snapshot --yes --set accept_loss=true | $(med "${kdr_times[@]}") | preflight (checks the whole generation and re-hashes the snapshot it restores; tools, space, certificates, node identity, what the live etcd would lose), stops all 4 control-plane pods, journals every change, restores the snapshot while they stop, restarts, waits for revision and key count |"
 echo "| by hand: etcdctl snapshot restore + start | $(med "${manual_times[@]}") | moves etcd's manifest out and back, nothing checked, no journal |"
 echo
 echo "kdr's last run, seconds per step: $(paste -d: <(tr ' ' '\n' <<<"$breakdown") <(tr ' ' '\n' <<<"$steps_s") | paste -sd' ' -)"

@@ -17,7 +17,7 @@ Command prune_command() {
   c.run = [dry_run](const core::Context& ctx) {
     auto repo = core::Repository::open(ctx.backup_dir);
     auto lock = repo.lock(core::LockMode::exclusive);
-    auto result = backup::prune(repo, ctx.config.retention, core::now_epoch(),
+    auto result = backup::prune(repo, ctx.config.retention, ctx.host->now(),
                                 *dry_run ? backup::DryRun::yes : backup::DryRun::no);
     if (ctx.out.json()) {
       ctx.out.raw(nlohmann::json{{"keep", result.plan.keep},
@@ -25,6 +25,7 @@ Command prune_command() {
                                  {"reasons", result.plan.reasons},
                                  {"removed", result.removed},
                                  {"journal", result.journal},
+                                 {"leftovers", result.leftovers},
                                  {"dry_run", *dry_run}}
                       .dump(2));
       return core::ExitCode::ok;
@@ -33,6 +34,7 @@ Command prune_command() {
       ctx.out.info("keep    {}  ({})", id, fmt::join(result.plan.reasons.at(id), ", "));
     for (const auto& id : result.plan.remove) ctx.out.info("{} {}", *dry_run ? "would remove" : "removed", id);
     for (const auto& j : result.journal) ctx.out.info("{} journal {}", *dry_run ? "would remove" : "removed", j);
+    for (const auto& l : result.leftovers) ctx.out.info("removed {} (left by an interrupted run)", l);
     ctx.out.info("{} kept, {} {}", result.plan.keep.size(), result.plan.remove.size(),
                  *dry_run ? "would be removed (dry run)" : "removed");
     return core::ExitCode::ok;

@@ -118,6 +118,14 @@ void fsync_path(const bfs::path& path) {
   if (::fsync(fd.get()) != 0) throw_errno("fsync", path.string(), errno);
 }
 
+void fsync_tree(const bfs::path& path) {
+  const auto st = lstat_path(path);
+  if (!st || st->type == FileType::symlink) return;
+  if (st->type == FileType::directory)
+    for (const auto& name : list_dir(path)) fsync_tree(path / name);
+  if (st->type == FileType::directory || st->type == FileType::file) fsync_path(path);
+}
+
 void write_file_atomic(const bfs::path& path, std::string_view content, std::uint32_t mode) {
   const bfs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" +
                                                std::to_string(::getpid()));

@@ -80,6 +80,9 @@ std::optional<std::string> read_link(const bfs::path& path);
 
 // fsync a file or a folder (its entries) by path.
 void fsync_path(const bfs::path& path);
+// fsync of every file and folder of a tree (not following symlinks), folders after their
+// contents: what a program wrote there is on disk, names included.
+void fsync_tree(const bfs::path& path);
 
 // Write `content` to `path` through a temporary file in the same folder: fsync, rename,
 // fsync the folder. A crash leaves either the old file or the new one, never a mix.

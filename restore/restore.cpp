@@ -502,6 +502,12 @@ ExitCode execute(Runner& r, bool yes) {
         return ExitCode::failed;
       }
     }
+    // Once every preflight has passed (the steps run in order), a restore confirmed as a whole
+    // lets later steps prepare ahead in the background (a snapshot restored while the pods stop).
+    if (yes && std::none_of(r.plan.steps.begin() + static_cast<std::ptrdiff_t>(i), r.plan.steps.end(),
+                            [](const PlannedStep& p) { return p.type == StepType::preflight; }))
+      r.prepare_ahead();
+    core::pausepoint(fmt::format("restore-before-step-{}", i + 1));
     out.info("[{}/{}] {}", i + 1, n, s.title);
     r.journal->record({{"event", "begin"}, {"step", i}, {"type", to_string(s.type)}});
     const double t0 = core::monotonic_seconds();
@@ -510,8 +516,15 @@ ExitCode execute(Runner& r, bool yes) {
       run_step(r, s);
     } catch (const Error& e) {
       const bool sig = e.code() == ExitCode::interrupted;
-      r.journal->record({{"event", sig ? "interrupted" : "failed"}, {"step", i}, {"error", e.what()}});
+      try {
+        r.journal->record({{"event", sig ? "interrupted" : "failed"}, {"step", i}, {"error", e.what()}});
+      } catch (const Error& journal_error) {  // e.g. its disk is full too: the actions before are journaled
+        out.warn("the restore's journal could not record the failure: {}", journal_error.what());
+      }
       out.error(fmt::format("step {}/{} ({}) {}: {}", i + 1, n, s.title, sig ? "was interrupted" : "failed", e.what()));
+      if (core::is_disk_full(e))
+        out.warn("a disk is full: free space on the file system named above; what the restore did so far is kept and "
+                 "journaled, and the command below continues from where it stopped once there is room");
       if (r.journal->summary().actions.empty()) {
         out.warn("nothing on the node was changed. Fix the cause, then: {} restore --resume {}", prefix, r.plan.id);
         return sig ? ExitCode::interrupted : ExitCode::failed;
@@ -563,6 +576,16 @@ core::Context context_of(const core::Context& ctx, const json& plan) {
   return c;
 }
 
+// kdr's own temporaries of the plan's steps (a snapshot restored ahead, a copy cut short).
+void remove_temporaries(Runner& r) {
+  for (const auto& s : r.plan.steps)
+    for (const auto& t : step_def(s.type).temporaries(r, s))
+      if (core::lstat_path(t)) {
+        core::remove_tree(t);
+        r.ctx.out.info("      removed {} (this restore's own temporary)", t);
+      }
+}
+
 ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
   RestoreLock lock(restores_dir(ctx));
   auto journal = Journal::open(restores_dir(ctx) / o.rollback);
@@ -605,6 +628,7 @@ ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
     ctx.out.warn("it can be run again: {} restore --rollback {}", command_prefix(ctx), plan.id);
     return e.code() == ExitCode::interrupted ? ExitCode::interrupted : ExitCode::incomplete;
   }
+  remove_temporaries(r);
   r.journal->record({{"event", "rolled-back"}});
   ctx.out.info("Rolled back: the node's data and manifests are as they were before restore {}.", plan.id);
   return ExitCode::ok;

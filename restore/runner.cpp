@@ -2,7 +2,9 @@
 // resumed restore can run a half-done step again), their undoing, and the node's pods.
 #include "restore/runner.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,7 +39,8 @@ void fsync_parent(const path& p) { core::fsync_path(p.parent_path()); }
 
 // rename(2); a file moved across file systems (kdr's state folder and /etc may be on
 // different ones) is copied through a hidden temporary beside the target (the kubelet
-// ignores hidden files), flushed, renamed into place, and only then removed at the source.
+// ignores hidden files) with its mode, owner and times, flushed, renamed into place, and only
+// then removed at the source.
 void rename_or_copy(const path& from, const path& to) {
   if (::rename(from.c_str(), to.c_str()) == 0) {
     fsync_parent(to);
@@ -52,6 +55,8 @@ void rename_or_copy(const path& from, const path& to) {
   ::unlink(tmp.c_str());
   core::write_file_atomic(tmp, core::read_file(from), st->mode);
   if (::lchown(tmp.c_str(), st->uid, st->gid) != 0 && errno != EPERM) core::throw_errno("lchown", tmp.string(), errno);
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {st->mtime_sec, st->mtime_nsec}};
+  if (::utimensat(AT_FDCWD, tmp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) core::throw_errno("utimensat", tmp.string(), errno);
   if (::rename(tmp.c_str(), to.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
   fsync_parent(to);
   if (::unlink(from.c_str()) != 0) core::throw_errno("unlink", from.string(), errno);
@@ -117,7 +122,23 @@ std::string Runner::temp_path(const std::string& node_path) const {
   return host(node_path).string() + ".kdr-" + plan.id + ".new";
 }
 
-path Runner::step_log() const { return restore_dir() / fmt::format("step-{}.log", step + 1); }
+path Runner::step_log(std::size_t index) const { return restore_dir() / fmt::format("step-{}.log", index + 1); }
+
+void Runner::prepare_ahead() {
+  for (std::size_t i = step + 1; i < plan.steps.size(); ++i) {
+    const auto& s = plan.steps[i];
+    if (!s.blocked.empty() || !step_def(s.type).prepares() || preparing.count(i)) continue;
+    preparing[i] = std::async(std::launch::async, [this, &s] { step_def(s.type).prepare(*this, s); });
+  }
+}
+
+void Runner::finish_preparing(std::size_t index) {
+  auto it = preparing.find(index);
+  if (it == preparing.end()) return;
+  auto job = std::move(it->second);
+  preparing.erase(it);
+  job.get();  // its failure is the step's
+}
 
 void Runner::move(Action a) {
   a.op = "move";

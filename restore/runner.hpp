@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <future>
 #include <memory>
 #include <map>
 #include <optional>
@@ -122,8 +123,15 @@ struct Runner {
   core::StaticPodScan held_pods() const;
   // Why a path this plan restores is not in the generation, with what the generation holds.
   std::string not_in_generation(const std::string& node_path) const;
-  // The restore's own log of a program a step ran: <journal>/step-N.log.
-  core::bfs::path step_log() const;
+  // The restore's own log of a program a step ran: <journal>/step-N.log (N from 1).
+  core::bfs::path step_log() const { return step_log(step); }
+  core::bfs::path step_log(std::size_t index) const;
+  std::size_t index_of(const PlannedStep& s) const { return static_cast<std::size_t>(&s - plan.steps.data()); }
+  // Steps preparing ahead in the background (StepDef::prepare), by index.
+  std::map<std::size_t, std::future<void>> preparing = {};
+  // Starts the preparation of every later step that has one; waits for a step's own.
+  void prepare_ahead();
+  void finish_preparing(std::size_t index);
 };
 
 // What the preflight found: refusals, warnings, and checks passed (printed as they pass, each

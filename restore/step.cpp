@@ -39,6 +39,10 @@ void StepDef::undo(Runner& r, const Action& a) const { r.undo_file_action(a); }
 
 std::string StepDef::before_asking(const PlannedStep&) const { return ""; }
 
+void StepDef::prepare(const Runner&, const PlannedStep&) const {}
+
+std::vector<std::string> StepDef::temporaries(const Runner&, const PlannedStep&) const { return {}; }
+
 std::optional<std::string> StepDef::cannot_serve(const GenerationOffer&, const json&) const { return std::nullopt; }
 
 // ---- StepValues -----------------------------------------------------------------------------

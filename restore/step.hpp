@@ -102,6 +102,14 @@ class StepDef {
   // What it reads from the generation: the preflight re-hashes exactly that.
   virtual void reads(const Runner& r, const PlannedStep& s, verify::HashScope& scope) const = 0;
   virtual void run(Runner& r, const PlannedStep& s) const = 0;
+  // Work a step can do ahead of its turn, while the steps before it run: it writes only kdr's
+  // own temporaries (temporaries()), so it changes nothing of the node and needs no journal.
+  // A restore confirmed as a whole (--yes, or `a`) starts it in the background once the
+  // preflight passed; the step's run finishes it (or does it all when it was not started).
+  virtual bool prepares() const { return false; }
+  virtual void prepare(const Runner& r, const PlannedStep& s) const;
+  // kdr's own temporaries of the step (host paths): a rollback removes those it finds.
+  virtual std::vector<std::string> temporaries(const Runner& r, const PlannedStep& s) const;
   // True when the step replaces etcd's data (its data dir, or a snapshot restored into it).
   virtual bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) const;
   // Puts back what one of its journaled actions changed. The default undoes the file moves
@@ -134,6 +142,7 @@ class TypedStep : public StepDef {
     reads_from(r, s.args<Args>(), scope);
   }
   void run(Runner& r, const PlannedStep& s) const final { perform(r, s.args<Args>()); }
+  void prepare(const Runner& r, const PlannedStep& s) const final { prepare_ahead(r, s, s.args<Args>()); }
   bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) const final {
     return s.typed && replaces_etcd(s.args<Args>(), plan);
   }
@@ -145,6 +154,7 @@ class TypedStep : public StepDef {
   virtual std::vector<std::string> plan_text(const Runner& r, const Args& a) const = 0;
   virtual void preflight(Runner&, const Args&, Preflight&) const {}
   virtual void reads_from(const Runner&, const Args&, verify::HashScope&) const {}
+  virtual void prepare_ahead(const Runner&, const PlannedStep&, const Args&) const {}
   virtual void perform(Runner& r, const Args& a) const = 0;
   virtual bool replaces_etcd(const Args&, const Plan&) const { return false; }
   virtual std::string ask_line(const Args&) const { return ""; }

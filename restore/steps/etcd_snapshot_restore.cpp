@@ -2,7 +2,6 @@
 // generation's snapshot (or its raw copy of member/snap/db, or the point an etcd-replay step
 // made) into <data dir>.kdr-<id>.new as a new one-member cluster, owners and mode as the
 // backup recorded them, then renamed into place. Undone by removing the placed copy.
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,7 +65,7 @@ std::vector<std::string> restore_argv(const Runner& r, const SnapshotRestoreArgs
                                       const SnapshotSource& src) {
   const auto& e = r.plan_etcd();
   auto argv = tool.argv;
-  argv.insert(argv.end(), {"snapshot", "restore", src.file.string(), "--data-dir", r.temp_path(e.at("data_dir")),
+  argv.insert(argv.end(), {"snapshot", "restore", src.file.string(), "--data-dir", r.temp_path(e.at("data_dir")) + ".part",
                            "--name", e.at("name"), "--initial-cluster",
                            fmt::format("{}={}", e.at("name").get<std::string>(), e.at("peer_url").get<std::string>()),
                            "--initial-cluster-token", "kdr-" + r.plan.id, "--initial-advertise-peer-urls",
@@ -130,7 +129,8 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     } catch (const Error& e) {
       out.push_back(std::string("cannot run: ") + e.what());
     }
-    out.push_back(fmt::format("then rename {} -> {}", r.temp_path(r.plan_etcd_data_dir()),
+    out.push_back(fmt::format("then rename it to {} (restored ahead, while the pods stop, in a restore confirmed as a "
+                              "whole)",
                               r.host(r.plan_etcd_data_dir()).string()));
     if (!tool.bump)
       out.push_back(fmt::format("note: {} {} has no --bump-revision/--mark-compacted (etcdutl 3.5+ has): the "
@@ -160,12 +160,49 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     check_tool(r, pf);
   }
 
+  // The restore into <data dir>.kdr-<id>.part, renamed to .new once whole: kdr's own files
+  // beside the data dir, so it can run while the pods still stop.
+  bool prepares() const override { return true; }
+  std::vector<std::string> temporaries(const Runner& r, const PlannedStep&) const override {
+    const auto tmp = r.temp_path(r.plan_etcd_data_dir());
+    return {tmp, tmp + ".part", (r.restore_dir() / "snapshot.db").string()};
+  }
+
+  void prepare_ahead(const Runner& r, const PlannedStep& s, const SnapshotRestoreArgs& a) const override {
+    const auto data_dir = r.plan_etcd_data_dir();
+    const auto ready = path(r.temp_path(data_dir));
+    if (exists(ready) || (exists(r.host(data_dir)) && r.placed_earlier(r.host(data_dir), ready))) return;
+    const auto part = path(ready.string() + ".part");
+    const auto& tool = tool_of(r);
+    const auto src = snapshot_source(r, a);
+    if (!src.packed.empty()) unpack(src, r.gen_snapshot()->db_sha256);
+    // The snapshot's own SHA-256 trailer is checked by `snapshot restore` itself (no
+    // --skip-hash-check), and the preflight re-hashed it: no third read.
+    if (exists(part)) core::remove_tree(part);  // an earlier attempt; kdr's own
+    core::make_dirs(part.parent_path(), 0755);
+    const auto argv = restore_argv(r, a, tool, src);
+    auto res = r.ctx.programs->run(argv, core::etcd_tool_options(std::chrono::minutes(30)));
+    core::write_file_atomic(r.step_log(r.index_of(s)), core::describe_argv(argv) + "\n" + res.out + res.err, 0600);
+    if (!res.ok()) {
+      if (exists(part)) core::remove_tree(part);
+      auto why = res.started ? (res.timed_out ? std::string("timed out") : res.err) : res.start_error;
+      while (!why.empty() && why.back() == '\n') why.pop_back();
+      throw Error(fmt::format("{} snapshot restore failed: {}", tool.name, why));
+    }
+    if (!exists(part))
+      throw Error(fmt::format("{} snapshot restore succeeded but wrote nothing at {}", tool.name, part.string()));
+    set_owner_and_mode(r, data_dir, part);
+    if (::rename(part.c_str(), ready.c_str()) != 0) core::throw_errno("rename", part.string(), errno);
+    core::fsync_path(ready.parent_path());
+    if (!src.packed.empty()) ::unlink(src.file.c_str());
+  }
+
   void perform(Runner& r, const SnapshotRestoreArgs& a) const override {
     const auto data_dir = r.plan_etcd_data_dir();
     const auto target = r.host(data_dir);
-    const auto tmp = path(r.temp_path(data_dir));
+    const auto ready = path(r.temp_path(data_dir));
     if (exists(target)) {
-      if (r.placed_earlier(target, tmp)) {
+      if (r.placed_earlier(target, ready)) {
         r.ctx.out.info("      {} was restored earlier", data_dir);
         return;
       }
@@ -173,34 +210,18 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
                               "come first)",
                               data_dir));
     }
-    const auto& tool = tool_of(r);
-    const auto src = snapshot_source(r, a);
-    if (!src.packed.empty()) unpack(src, r.gen_snapshot()->db_sha256);
-    // The snapshot's own SHA-256 trailer is checked by `snapshot restore` itself (no
-    // --skip-hash-check), and the preflight re-hashed the whole generation: no third read.
-    if (exists(tmp)) core::remove_tree(tmp);  // an earlier attempt; kdr's own
-    core::make_dirs(tmp.parent_path(), 0755);
-    const auto argv = restore_argv(r, a, tool, src);
-    r.ctx.out.info("      {}", core::describe_argv(argv));
     const double t0 = core::monotonic_seconds();
-    auto res = r.ctx.programs->run(argv, core::etcd_tool_options(std::chrono::minutes(30)));
-    core::write_file_atomic(r.step_log(), res.out + res.err, 0600);
-    if (!res.ok()) {
-      if (exists(tmp)) core::remove_tree(tmp);
-      auto why = res.started ? (res.timed_out ? std::string("timed out") : res.err) : res.start_error;
-      while (!why.empty() && why.back() == '\n') why.pop_back();
-      throw Error(fmt::format("{} snapshot restore failed: {}", tool.name, why));
-    }
-    if (!exists(tmp))
-      throw Error(fmt::format("{} snapshot restore succeeded but wrote nothing at {}", tool.name, tmp.string()));
-    set_owner_and_mode(r, data_dir, tmp);
+    const bool ahead = r.preparing.count(r.step) != 0;
+    r.finish_preparing(r.step);
+    prepare_ahead(r, r.plan.steps[r.step], a);  // nothing left to do when it ran ahead
     Action act;
-    act.from = tmp.string();
+    act.from = ready.string();
     act.to = target.string();
     r.place(act);
-    if (!src.packed.empty()) ::unlink(src.file.c_str());
-    r.ctx.out.info("      etcd data restored into {} as member {} with cluster token kdr-{} ({:.1f} s){}", data_dir,
+    const auto& tool = tool_of(r);
+    r.ctx.out.info("      etcd data restored into {} as member {} with cluster token kdr-{} ({:.1f} s{}){}", data_dir,
                    r.plan_etcd().at("name").get<std::string>(), r.plan.id, core::monotonic_seconds() - t0,
+                   ahead ? ", restored while the pods stopped" : "",
                    tool.bump && a.bump_revision ? ", revision bumped by 1e9" : "");
   }
 
@@ -263,7 +284,8 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   }
 
   // Owner and mode of the data dir as the backup recorded them (etcd may run as non-root),
-  // then everything flushed.
+  // then the tree flushed (its files, and the names and owners of its folders); the data
+  // itself was flushed by `snapshot restore`, so this is quick.
   static void set_owner_and_mode(const Runner& r, const std::string& data_dir, const path& tmp) {
     std::uint32_t uid = 0, gid = 0, mode = 0700;
     if (r.gen.manifest)
@@ -275,8 +297,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
         }
     chown_tree(tmp, uid, gid);
     if (::chmod(tmp.c_str(), mode) != 0) core::throw_errno("chmod", tmp.string(), errno);
-    core::Fd fd(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd && ::syncfs(fd.get()) != 0) core::throw_errno("syncfs", tmp.string(), errno);
+    core::fsync_tree(tmp);
   }
 };
 

@@ -169,7 +169,8 @@ class WaitHealthy final : public TypedStep<WaitHealthyArgs> {
     const auto goal = health_goal(r);
     std::string report;
     const auto healthy = core::wait_until(
-        {.timeout_s = static_cast<double>(a.timeout), .every = std::chrono::milliseconds(200)},
+        // Polled tightly: the kubelet's restart of etcd is the floor, not this loop.
+        {.timeout_s = static_cast<double>(a.timeout), .every = std::chrono::milliseconds(50)},
         [&] { return etcd_not_ready(r, goal, report); },
         [&](double seconds, const std::string& still) { r.ctx.out.info("      waiting ({:.0f} s): {}", seconds, still); });
     if (!healthy.done)

@@ -47,7 +47,7 @@ class WaitStopped final : public TypedStep<WaitStoppedArgs> {
       if (wanted(a.pods, p.name)) pods.push_back(p);
     std::string how;
     const auto waited = core::wait_until(
-        {.timeout_s = static_cast<double>(a.timeout)},
+        {.timeout_s = static_cast<double>(a.timeout), .every = std::chrono::milliseconds(50)},
         [&]() -> std::optional<std::string> {
           std::string still;
           for (const auto& p : pods) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -65,8 +66,13 @@ class FakePrograms : public core::Programs {
   std::map<std::string, Handler> programs;
   mutable std::vector<std::vector<std::string>> calls;
 
+  // Steps may run programs from a background thread (StepDef::prepare): calls are recorded
+  // under a lock.
   core::ProcessResult run(const std::vector<std::string>& argv, const core::ProcessOptions& options) const override {
-    calls.push_back(argv);
+    {
+      std::lock_guard lock(mutex_);
+      calls.push_back(argv);
+    }
     auto it = programs.find(base(argv.front()));
     if (it == programs.end()) {
       core::ProcessResult r;
@@ -80,6 +86,7 @@ class FakePrograms : public core::Programs {
   }
   // The calls of one program, as "etcdutl snapshot restore ...".
   std::vector<std::string> calls_of(const std::string& program) const {
+    std::lock_guard lock(mutex_);
     std::vector<std::string> out;
     for (const auto& c : calls)
       if (base(c.front()) == program) out.push_back(core::describe_argv(c));
@@ -88,6 +95,7 @@ class FakePrograms : public core::Programs {
 
  private:
   static std::string base(const std::string& p) { return core::bfs::path(p).filename().string(); }
+  mutable std::mutex mutex_;
 };
 
 // The value after `flag` in argv ("" when absent).

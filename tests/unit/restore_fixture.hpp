@@ -182,11 +182,13 @@ class RestoreFixture {
     return result.generation->id;
   }
 
-  core::ExitCode restore(const std::string& playbook, std::vector<std::string> set = {}, bool yes = true) const {
+  core::ExitCode restore(const std::string& playbook, std::vector<std::string> set = {}, bool yes = true,
+                         std::vector<std::string> playbook_dirs = {}) const {
     restore::RestoreOptions o;
     o.playbook = playbook;
     o.yes = yes;
     o.set = std::move(set);
+    o.playbook_dirs = std::move(playbook_dirs);
     return restore::run_restore(context(), o);
   }
   core::ExitCode resume(const std::string& id) const {

@@ -308,3 +308,46 @@ TEST_CASE("the preflight re-hashes what the plan reads: the snapshot for a snaps
     CHECK(contains(f.printed.err(), "/var/lib/etcd/member/snap/db: content does not match"));
   }
 }
+
+TEST_CASE("a run step runs its argv with the restore's environment, keeps its output, and stops the restore when it fails") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  test::write(f.dir.path() / "playbooks/hook.yaml", R"(name: hook
+description: runs a site hook
+steps:
+  - type: preflight
+  - type: run
+    name: the site hook
+    argv: [site-hook, --generation, "${generation}"]
+    timeout: "30"
+)");
+  std::map<std::string, std::string> env;
+  int exit_code = 0;
+  f.programs->programs["site-hook"] = [&](const std::vector<std::string>&, const core::ProcessOptions& o) {
+    env = o.env;
+    return test::answer(exit_code, "hook output\n", exit_code ? "hook failed\n" : "");
+  };
+  const std::vector<std::string> dirs = {(f.dir.path() / "playbooks").string()};
+  REQUIRE(f.restore("hook", {}, true, dirs) == core::ExitCode::ok);
+  CHECK(contains(f.printed.out(), "run: site-hook --generation " + gen));
+  CHECK(env.at("KDR_ROOT") == f.root.string());
+  CHECK(env.at("KDR_GENERATION_DIR") == f.generation(gen).string());
+  const auto id = f.restore_ids().at(0);
+  CHECK(env.at("KDR_RESTORE_ID") == id);
+  CHECK(core::read_file(f.node("/var/lib/kdr/restores") / id / "step-2.log") == "hook output\n");
+
+  exit_code = 3;
+  CHECK(f.restore("hook", {}, true, dirs) == core::ExitCode::failed);  // it changed nothing kdr journals
+  CHECK(contains(f.printed.err(), "site-hook exited with 3"));
+  CHECK(contains(f.printed.out(), "| hook failed"));
+}
+
+TEST_CASE("restore-etcd-keys refuses without a selection, and when the live etcd it writes into does not answer") {
+  RestoreFixture f;
+  f.backup();
+  CHECK(f.restore("restore-etcd-keys") == core::ExitCode::failed);
+  CHECK(contains(f.printed.err(), "say which keys to put back: --set namespace=NAME"));
+  CHECK(f.restore("restore-etcd-keys", {"namespace=payments"}) == core::ExitCode::failed);
+  CHECK(contains(f.printed.err(), "restore-etcd-keys writes into the running etcd, which does not answer"));
+  CHECK(contains(f.printed.out(), "write each into the live etcd in its own transaction"));
+}
