@@ -702,6 +702,37 @@ ExitCode dry_run(Runner& r, const Playbook& pb, const RestoreOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// A journaled restore continued from the first step not done, with what it ran with.
+ExitCode resume(const core::Context& ctx, const RestoreOptions& o) {
+  RestoreLock lock(restores_dir(ctx));
+  auto journal = Journal::open(restores_dir(ctx) / o.resume);
+  auto summary = journal.summary();
+  if (summary.state == RestoreState::done) {
+    ctx.out.info("restore {} finished already", o.resume);
+    return ExitCode::ok;
+  }
+  if (summary.rollback_started)
+    throw UsageError(fmt::format("restore {} was rolled back (or its rollback began): start a new restore instead",
+                                 o.resume));
+  const auto run_ctx = context_of(ctx, journal.plan());
+  Plan plan = Plan::from_json(journal.plan(), run_ctx.config.state_dir);
+  if (plan.root != ctx.root.root().string())
+    throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
+  auto repo = core::Repository::open(run_ctx.backup_dir);
+  const auto repo_lock = repo.lock(core::LockMode::shared);
+  const auto entry = find_generation(repo, plan.generation);
+  verify::Findings f;
+  Runner r{run_ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, f), 0, false,
+           look_up_tools(run_ctx, plan)};
+  print_plan(r, &summary);
+  run_ctx.out.info("Resuming restore {}.", plan.id);
+  return execute(r, o.yes);
+}
+
+}  // namespace
+
 ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   if (ctx.root.is_real_root() && ctx.host->euid() != 0 && !o.dry_run)
     throw Error("kdr restore changes the node's control plane and needs root: run it with sudo (--dry-run works "
@@ -709,31 +740,7 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   if (!o.rollback.empty()) return rollback(ctx, o);
   if (!o.discard.empty()) return discard(ctx, o);
 
-  if (!o.resume.empty()) {
-    RestoreLock lock(restores_dir(ctx));
-    auto journal = Journal::open(restores_dir(ctx) / o.resume);
-    auto summary = journal.summary();
-    if (summary.state == RestoreState::done) {
-      ctx.out.info("restore {} finished already", o.resume);
-      return ExitCode::ok;
-    }
-    if (summary.rollback_started)
-      throw UsageError(fmt::format("restore {} was rolled back (or its rollback began): start a new restore instead",
-                                   o.resume));
-    const auto run_ctx = context_of(ctx, journal.plan());
-    Plan plan = Plan::from_json(journal.plan(), run_ctx.config.state_dir);
-    if (plan.root != ctx.root.root().string())
-      throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
-    auto repo = core::Repository::open(run_ctx.backup_dir);
-    const auto repo_lock = repo.lock(core::LockMode::shared);
-    const auto entry = find_generation(repo, plan.generation);
-    verify::Findings f;
-    Runner r{run_ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, f), 0, false,
-             look_up_tools(run_ctx, plan)};
-    print_plan(r, &summary);
-    run_ctx.out.info("Resuming restore {}.", plan.id);
-    return execute(r, o.yes);
-  }
+  if (!o.resume.empty()) return resume(ctx, o);
 
   if (o.playbook.empty()) throw UsageError("which playbook? (kdr playbooks lists them)");
   const auto pb = find_playbook(o.playbook, search_dirs(ctx, o.playbook_dirs));
