@@ -48,7 +48,7 @@ class ProgramStep : public TypedStep<ProgramArgs> {
     const auto files = (r.gen.dir / "files").string() + "/";
     const auto gen = r.gen.dir.string() + "/";
     for (const auto& arg : a.argv) {
-      if (arg.rfind(files, 0) == 0) scope.paths.push_back("/" + arg.substr(files.size()));
+      if (arg.rfind(files, 0) == 0) scope.paths.push_back(fmt::format("/{}", arg.substr(files.size())));
       else if (arg.rfind(gen, 0) == 0) scope.artifacts.insert(arg.substr(gen.size()));
     }
   }
