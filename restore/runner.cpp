@@ -127,7 +127,7 @@ path Runner::step_log(std::size_t index) const { return restore_dir() / fmt::for
 void Runner::prepare_ahead() {
   for (std::size_t i = step + 1; i < plan.steps.size(); ++i) {
     const auto& s = plan.steps[i];
-    if (!s.blocked.empty() || !step_def(s.type).prepares() || preparing.count(i)) continue;
+    if (!s.blocked.empty() || preparing.count(i) || !step_def(s.type).prepares(*this, s)) continue;
     preparing[i] = std::async(std::launch::async, [this, &s] { step_def(s.type).prepare(*this, s); });
   }
 }

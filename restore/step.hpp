@@ -105,8 +105,9 @@ class StepDef {
   // Work a step can do ahead of its turn, while the steps before it run: it writes only kdr's
   // own temporaries (temporaries()), so it changes nothing of the node and needs no journal.
   // A restore confirmed as a whole (--yes, or `a`) starts it in the background once the
-  // preflight passed; the step's run finishes it (or does it all when it was not started).
-  virtual bool prepares() const { return false; }
+  // preflight passed and what it reads exists (prepares: with r.step the step about to run);
+  // the step's run finishes it (or does it all when it was not started).
+  virtual bool prepares(const Runner&, const PlannedStep&) const { return false; }
   virtual void prepare(const Runner& r, const PlannedStep& s) const;
   // kdr's own temporaries of the step (host paths): a rollback removes those it finds.
   virtual std::vector<std::string> temporaries(const Runner& r, const PlannedStep& s) const;

@@ -162,7 +162,13 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
 
   // The restore into <data dir>.kdr-<id>.part, renamed to .new once whole: kdr's own files
   // beside the data dir, so it can run while the pods still stop.
-  bool prepares() const override { return true; }
+  // A replayed point exists once the etcd-replay steps before this one have run.
+  bool prepares(const Runner& r, const PlannedStep& s) const override {
+    if (s.args<SnapshotRestoreArgs>().source != Source::replayed) return true;
+    for (std::size_t i = r.step; i < r.index_of(s); ++i)
+      if (r.plan.steps[i].type == StepType::etcd_replay) return false;
+    return true;
+  }
   std::vector<std::string> temporaries(const Runner& r, const PlannedStep&) const override {
     const auto tmp = r.temp_path(r.plan_etcd_data_dir());
     return {tmp, tmp + ".part", (r.restore_dir() / "snapshot.db").string()};
