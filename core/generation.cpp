@@ -52,7 +52,7 @@ json GenerationMeta::to_json() const {
   if (status == GenerationStatus::partial) j["partial_because"] = partial_because;
   if (etcd.recorded) j["etcd"] = etcd.to_json();
   if (node.recorded) j["node"] = node.to_json();
-  if (!artifacts.empty()) {
+  if (etcd.recorded || !artifacts.empty()) {  // every generation kdr writes has the list, empty or not
     j["artifacts"] = json::array();
     for (const auto& a : artifacts) j["artifacts"].push_back({{"path", a.path}, {"sha256", a.sha256}, {"size", a.size}});
   }

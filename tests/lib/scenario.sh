@@ -221,12 +221,14 @@ stop_follower() {
   kill "-${1:-TERM}" "$FOLLOWER" 2>/dev/null || true
   wait "$FOLLOWER" 2>/dev/null || true
 }
-# wait_caught_up: until the journal in $BACKUP holds etcd's current revision.
+# wait_caught_up: until the journal in $BACKUP holds etcd's current revision (or a later one:
+# a write still in flight when the load stopped may land after the revision was read).
 wait_caught_up() {
-  local want i
+  local want i at
   want=$(etcd_revision)
   for i in $(seq 1 150); do
-    [ "$(kdr journal status --json | jq '.state.position')" = "$want" ] && return 0
+    at=$(kdr journal status --json | jq '.state.position // 0')
+    [ "$at" -ge "$want" ] 2>/dev/null && return 0
     sleep 0.2
   done
   tail -20 "$T/follower.log" >&2
