@@ -394,10 +394,9 @@ std::optional<std::vector<core::EtcdMemberRecord>> member_list(const core::Conte
   }
 }
 
-std::optional<std::uint64_t> count_keys(const core::Context&, const EtcdTarget& target, std::int64_t revision) {
+std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision) {
   try {
-    core::EtcdClient client(client_endpoint(target), std::chrono::seconds(30));
-    return client.count("", revision);
+    return ctx.etcd->connect(client_endpoint(target), std::chrono::seconds(30))->count("", revision);
   } catch (const core::Error&) {
     return std::nullopt;
   }

@@ -1,5 +1,6 @@
 // What every command runs with: the configuration, the node's root, the backup folder,
-// the output, and the seams to the machine (the programs kdr starts, the host's facts).
+// the output, and the seams to the machine (the programs kdr starts, the host's facts, the
+// etcds it talks to).
 #pragma once
 
 #include <cstdint>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/etcd_api.hpp"
 #include "core/host.hpp"
 #include "core/node_root.hpp"
 #include "core/output.hpp"
@@ -20,6 +22,7 @@ struct Context {
   Output out;
   std::shared_ptr<const Host> host = real_host();
   std::shared_ptr<const Programs> programs = real_programs();
+  std::shared_ptr<const EtcdConnector> etcd = real_etcd();
 };
 
 // "kdr" and the global options this run was given (--root, --config, --backup-dir), so

@@ -260,4 +260,13 @@ bool EtcdClient::keep_alive(std::int64_t id) {
   return gateway_number(j.value("result", json::object()), "TTL") > 0;
 }
 
+std::unique_ptr<EtcdApi> EtcdConnector::connect(const EtcdEndpoint& endpoint, std::chrono::milliseconds timeout) const {
+  return std::make_unique<EtcdClient>(endpoint, timeout);
+}
+
+std::shared_ptr<const EtcdConnector> real_etcd() {
+  static const auto etcd = std::make_shared<const EtcdConnector>();
+  return etcd;
+}
+
 }  // namespace kdr::core

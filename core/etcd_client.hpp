@@ -15,44 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/etcd_api.hpp"
 
 namespace kdr::core {
-
-struct EtcdEndpoint {
-  std::string url;                // https://127.0.0.1:2379 or http://127.0.0.1:PORT
-  std::string cacert, cert, key;  // host paths; empty: not used
-};
-
-struct EtcdKeyValue {
-  std::string key;
-  std::string value;  // bytes
-  std::int64_t create_revision = 0;
-  std::int64_t mod_revision = 0;
-  std::int64_t version = 0;
-  std::int64_t lease = 0;
-};
-
-struct EtcdStatus {
-  std::string version;
-  std::int64_t revision = 0;
-  std::uint64_t db_size = 0;
-  std::string cluster_id;  // hex, as etcdctl prints member ids
-  std::string member_id;
-};
-
-// One operation of a transaction: a put (with its lease, 0: none) or the delete of one key.
-struct EtcdOp {
-  bool is_delete = false;
-  std::string key;
-  std::string value;
-  std::int64_t lease = 0;
-};
-
-struct EtcdRangeOptions {
-  bool keys_only = false;
-  std::int64_t revision = 0;          // 0: now
-  std::int64_t min_mod_revision = 0;  // 0: any
-};
 
 // The smallest key greater than every key that starts with `prefix` ("" for "\0": the end).
 std::string etcd_prefix_end(std::string_view prefix);
@@ -72,49 +37,28 @@ void setup_gateway_request(void* curl, const EtcdEndpoint& endpoint, const std::
 // Throws Error on text that is not base64.
 std::string base64_decode(std::string_view text);
 
-// etcd answered with an error: its gRPC code (11, out of range: a revision compacted away
-// or in the future) and message.
-class EtcdApiError : public Error {
- public:
-  EtcdApiError(std::string message, int grpc_code) : Error(std::move(message)), grpc_code_(grpc_code) {}
-  int grpc_code() const { return grpc_code_; }
-  bool compacted() const { return grpc_code_ == 11; }
-
- private:
-  int grpc_code_;
-};
-
-class EtcdClient {
+// The real etcd: its v3 API through the JSON gateway (the calls as EtcdApi describes them).
+// count() is a count-only range, so etcd sends no key.
+class EtcdClient final : public EtcdApi {
  public:
   explicit EtcdClient(EtcdEndpoint endpoint, std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  ~EtcdClient();
+  ~EtcdClient() override;
   EtcdClient(const EtcdClient&) = delete;
   EtcdClient& operator=(const EtcdClient&) = delete;
 
-  const EtcdEndpoint& endpoint() const { return endpoint_; }
-  EtcdStatus status();
-  // Every key that starts with `prefix`, in key order, read in pages at one revision.
-  std::vector<EtcdKeyValue> prefix(const std::string& prefix, const EtcdRangeOptions& options = {});
-  // The same, one key at a time, without holding them all; the revision read at.
+  const EtcdEndpoint& endpoint() const override { return endpoint_; }
+  EtcdStatus status() override;
+  std::vector<EtcdKeyValue> prefix(const std::string& prefix, const EtcdRangeOptions& options = {}) override;
   std::int64_t scan(const std::string& prefix, const EtcdRangeOptions& options,
-                    const std::function<void(EtcdKeyValue&&)>& each);
-  // How many keys start with `prefix` ("" every key) at `revision` (0: now): a count-only
-  // range, so etcd sends no key.
-  std::uint64_t count(const std::string& prefix, std::int64_t revision = 0);
-  std::optional<EtcdKeyValue> get(const std::string& key);
-  // One transaction: put `value` at `key` if the key's mod_revision is `expected` (0: the key
-  // does not exist). The revision it was written at; empty when the comparison failed.
-  std::optional<std::int64_t> put_if(const std::string& key, const std::string& value, std::int64_t expected);
-  // One transaction: delete `key` if its mod_revision is `expected`. False when it was not.
-  bool delete_if(const std::string& key, std::int64_t expected);
-  // One transaction of every operation, unconditionally (keys must differ); its revision.
-  std::int64_t apply(const std::vector<EtcdOp>& ops);
-  // The ids of the leases etcd holds.
-  std::vector<std::int64_t> leases();
-  // Grants lease `id` for `ttl_s` seconds.
-  void grant_lease(std::int64_t id, std::int64_t ttl_s);
-  // Renews lease `id` once (one keepalive); false when etcd no longer has it.
-  bool keep_alive(std::int64_t id);
+                    const std::function<void(EtcdKeyValue&&)>& each) override;
+  std::uint64_t count(const std::string& prefix, std::int64_t revision = 0) override;
+  std::optional<EtcdKeyValue> get(const std::string& key) override;
+  std::optional<std::int64_t> put_if(const std::string& key, const std::string& value, std::int64_t expected) override;
+  bool delete_if(const std::string& key, std::int64_t expected) override;
+  std::int64_t apply(const std::vector<EtcdOp>& ops) override;
+  std::vector<std::int64_t> leases() override;
+  void grant_lease(std::int64_t id, std::int64_t ttl_s) override;
+  bool keep_alive(std::int64_t id) override;
 
  private:
   // `response_size`: set to the bytes of the answer.

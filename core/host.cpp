@@ -58,6 +58,10 @@ ProcessResult Programs::run(const std::vector<std::string>& argv, const ProcessO
   return run_process(argv, options);
 }
 
+std::unique_ptr<RunningProgram> Programs::start(const std::vector<std::string>& argv, const bfs::path& log_file) const {
+  return std::make_unique<BackgroundProcess>(argv, log_file);
+}
+
 bfs::path Programs::find(const std::string& name) const { return find_program(name); }
 
 std::shared_ptr<const Host> real_host() {

@@ -38,18 +38,28 @@ ProcessOptions etcd_tool_options(std::chrono::milliseconds timeout);
 // A program kdr starts and stops itself (a private etcd): stdin closed, stdout and stderr to
 // `log_file`, killed with kdr (PR_SET_PDEATHSIG), and stopped (SIGTERM, then SIGKILL after
 // `grace`) on every path out.
-class BackgroundProcess {
+// A program started to run beside kdr (core::Programs::start).
+class RunningProgram {
+ public:
+  virtual ~RunningProgram() = default;
+  virtual bool running() = 0;
+  virtual int pid() const = 0;
+  // Its exit status once it has ended (128 + signal when killed); -1 while it runs.
+  virtual int exit_code() = 0;
+  virtual void stop(std::chrono::milliseconds grace = std::chrono::seconds(5)) = 0;
+};
+
+class BackgroundProcess final : public RunningProgram {
  public:
   // Throws Error when the program cannot be started.
   BackgroundProcess(const std::vector<std::string>& argv, const bfs::path& log_file);
-  ~BackgroundProcess();
+  ~BackgroundProcess() override;
   BackgroundProcess(const BackgroundProcess&) = delete;
   BackgroundProcess& operator=(const BackgroundProcess&) = delete;
-  bool running();
-  int pid() const;
-  // Its exit status once it has ended (128 + signal when killed); -1 while it runs.
-  int exit_code();
-  void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
+  bool running() override;
+  int pid() const override;
+  int exit_code() override;
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(5)) override;
 
  private:
   struct Impl;

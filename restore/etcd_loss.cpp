@@ -94,8 +94,8 @@ EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& lay
   if (loss.backup_revision > 0 && !loss.other_cluster() && loss.live_revision > loss.backup_revision) {
     // Filtered by etcd itself (min_mod_revision): only the names of the keys changed since.
     try {
-      core::EtcdClient client(backup::client_endpoint(target), std::chrono::seconds(60));
-      loss.keys_changed = client.prefix("", {.keys_only = true, .min_mod_revision = loss.backup_revision + 1}).size();
+      const auto client = ctx.etcd->connect(backup::client_endpoint(target), std::chrono::seconds(60));
+      loss.keys_changed = client->prefix("", {.keys_only = true, .min_mod_revision = loss.backup_revision + 1}).size();
     } catch (const core::Error&) {
       // unknown: the text says "an unknown number of keys"
     }

@@ -171,8 +171,9 @@ std::string epoch_range(const journal::EpochInfo& e, std::int64_t from, std::int
 // snapshot with a short TTL must not expire and take its keys with it half-way.
 class LeaseKeeper {
  public:
-  LeaseKeeper(const std::string& url, std::set<std::int64_t> leases)
-      : client_(core::EtcdEndpoint{url, "", "", ""}, std::chrono::seconds(10)), leases_(std::move(leases)),
+  LeaseKeeper(const core::Context& ctx, const std::string& url, std::set<std::int64_t> leases)
+      : client_(ctx.etcd->connect(core::EtcdEndpoint{url, "", "", ""}, std::chrono::seconds(10))),
+        leases_(std::move(leases)),
         thread_([this] { loop(); }) {}
   ~LeaseKeeper() {
     {
@@ -199,7 +200,7 @@ class LeaseKeeper {
       lock.unlock();
       for (const auto id : ids) {
         try {
-          client_.keep_alive(id);
+          client_->keep_alive(id);
         } catch (const core::Error&) {
           // gone or etcd busy: the digest check says whether it mattered
         }
@@ -208,7 +209,7 @@ class LeaseKeeper {
       wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
     }
   }
-  core::EtcdClient client_;
+  std::unique_ptr<core::EtcdApi> client_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::set<std::int64_t> leases_;
@@ -353,7 +354,7 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   result.open_s = core::monotonic_seconds() - t0;
   auto& client = etcd.client();
   const auto existing = client.leases();
-  LeaseKeeper keeper(etcd.url(), std::set<std::int64_t>(existing.begin(), existing.end()));
+  LeaseKeeper keeper(ctx, etcd.url(), std::set<std::int64_t>(existing.begin(), existing.end()));
   result.revision = plan.target_revision;
 
   // Only the keyspace at the target is kept (the restore bumps the revision and marks it

@@ -78,8 +78,8 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
                            "--initial-advertise-peer-urls", peer_url, "--initial-cluster", cluster});
   argv.insert(argv.end(), server_args.begin(), server_args.end());
   const auto log = dir_.path() / "etcd.log";
-  process_.emplace(argv, log);
-  client_ = std::make_unique<core::EtcdClient>(core::EtcdEndpoint{url_, "", "", ""}, std::chrono::seconds(60));
+  process_ = ctx.programs->start(argv, log);
+  client_ = ctx.etcd->connect(core::EtcdEndpoint{url_, "", "", ""}, std::chrono::seconds(60));
   const auto answered = core::wait_until({.timeout_s = 60}, [&]() -> std::optional<std::string> {
     try {
       client_->status();

@@ -5,12 +5,11 @@
 #pragma once
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/context.hpp"
-#include "core/etcd_client.hpp"
+#include "core/etcd_api.hpp"
 #include "core/fs.hpp"
 #include "core/process.hpp"
 
@@ -23,14 +22,14 @@ class PrivateEtcd {
   // `server_args` are added to the etcd server's (e.g. --max-txn-ops for a replay).
   PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd,
               const std::vector<std::string>& server_args = {}, const std::string& what = "etcd-keys");
-  core::EtcdClient& client() { return *client_; }
+  core::EtcdApi& client() { return *client_; }
   const std::string& url() const { return url_; }
 
  private:
   core::ScratchDir dir_;
   std::string url_;
-  std::optional<core::BackgroundProcess> process_;
-  std::unique_ptr<core::EtcdClient> client_;
+  std::unique_ptr<core::RunningProgram> process_;
+  std::unique_ptr<core::EtcdApi> client_;
 };
 
 }  // namespace kdr::restore

@@ -67,7 +67,7 @@ SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
 }
 
 // Opens the snapshot privately, reads the selected keys there and in the live etcd.
-KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdClient& live) {
+KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live) {
   const auto source = source_of(r, a);
   const auto& sel = a.selection;
   PrivateEtcd snapshot(r.ctx, source.file, source.zstd);
@@ -209,9 +209,9 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
         pf.fails.push_back(
             fmt::format("prefix '{}': expected a key prefix such as /registry/configmaps/NAMESPACE/", p));
     const auto endpoint = backup::node_etcd_endpoint(r.ctx);
-    core::EtcdClient live(endpoint);
+    const auto live = r.ctx.etcd->connect(endpoint);
     try {
-      const auto st = live.status();
+      const auto st = live->status();
       pf.ok(fmt::format("the live etcd at {} answers (revision {}); the cluster keeps running", endpoint.url,
                         st.revision));
     } catch (const Error& e) {
@@ -229,7 +229,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
       return;
     }
     try {
-      const auto found = report(r, a, read_keys(r, a, live));
+      const auto found = report(r, a, read_keys(r, a, *live));
       if (found.refusal) {
         pf.fails.push_back(*found.refusal);
         return;
@@ -243,8 +243,8 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
 
   void perform(Runner& r, const PutKeysArgs& a) const override {
     const auto endpoint = backup::node_etcd_endpoint(r.ctx);
-    core::EtcdClient live(endpoint);
-    const auto read = read_keys(r, a, live);
+    const auto live = r.ctx.etcd->connect(endpoint);
+    const auto read = read_keys(r, a, *live);
     const auto& plan = read.plan;
     if (a.from_replay) {
       // The preflight could not read a point that did not exist yet: say it all now, before any write.
@@ -269,7 +269,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
                                                               {"mod_revision", replaced->second.mod_revision}}}};
       std::optional<std::int64_t> at;
       r.act(act, [&] {
-        at = live.put_if(kv.key, kv.value, replaced == plan.replaced.end() ? 0 : replaced->second.mod_revision);
+        at = live->put_if(kv.key, kv.value, replaced == plan.replaced.end() ? 0 : replaced->second.mod_revision);
       });
       if (at) {
         ++written;
@@ -293,11 +293,11 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
   static void undo_put(Runner& r, const Action& a) {
     auto endpoint = backup::node_etcd_endpoint(r.ctx);
     if (!a.to.empty()) endpoint.url = a.to;  // where the restore wrote it
-    core::EtcdClient live(endpoint);
+    const auto live = r.ctx.etcd->connect(endpoint);
     const auto key = core::base64_decode(a.etcd.value("key", ""));
     const auto written_sha = a.etcd.value("value_sha256", "");
     const auto replaced = a.etcd.value("replaced", json());
-    const auto now = live.get(key);
+    const auto now = live->get(key);
     if (!now) {
       if (!replaced.is_null())
         r.ctx.out.warn("      {} is gone from the live etcd since the restore replaced it: not put back", key);
@@ -309,10 +309,10 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     }
     bool done = false;
     if (replaced.is_null()) {
-      done = live.delete_if(key, now->mod_revision);
+      done = live->delete_if(key, now->mod_revision);
       if (done) r.ctx.out.info("      deleted {} (written by this restore)", key);
     } else {
-      done = live.put_if(key, core::base64_decode(replaced.value("value", "")), now->mod_revision).has_value();
+      done = live->put_if(key, core::base64_decode(replaced.value("value", "")), now->mod_revision).has_value();
       if (done) r.ctx.out.info("      put back the value {} had before this restore", key);
     }
     if (!done) r.ctx.out.warn("      {} changed in the live etcd during the rollback: left as it is", key);

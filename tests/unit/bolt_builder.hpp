@@ -102,14 +102,17 @@ inline std::string bucket_value(std::uint64_t root, const std::string& inline_pa
 }
 
 // pages: 0,1 meta; 2 freelist; 3 root leaf; 4 branch; 5 leaf; 6-7 leaf with one overflow page.
-inline std::map<std::uint64_t, std::string> sample_pages() {
+// `consistent_index` (etcd's meta bucket) makes databases that differ only there.
+inline std::map<std::uint64_t, std::string> sample_pages(std::uint64_t consistent_index = 0x0101010101010101) {
   std::map<std::uint64_t, std::string> pages;
   pages[0] = meta_page(0, 6, 3, 8);
   pages[1] = meta_page(1, 7, 3, 8);
   pages[2] = std::string(page_size, '\0');
   put_le(pages[2], 0, 2, 8);
   put_le(pages[2], 8, 0x10, 2);
-  const auto meta_inline = leaf_page(0, {{0, "consistent_index", std::string(8, '\1')}}, 0);
+  std::string index(8, '\0');
+  for (std::size_t i = 0; i < 8; ++i) index[i] = static_cast<char>(consistent_index >> (56 - 8 * i));
+  const auto meta_inline = leaf_page(0, {{0, "consistent_index", index}}, 0);
   pages[3] = leaf_page(3, {{1, "key", bucket_value(4)}, {1, "meta", bucket_value(0, meta_inline)}});
   pages[4] = branch_page(4, {{rev_key(2), 5}, {rev_key(5), 6}});
   pages[5] = leaf_page(5, {{0, rev_key(2), "a"}, {0, rev_key(3), "b"}, {0, rev_key(4), "c"}});
@@ -124,8 +127,8 @@ inline std::string join(const std::map<std::uint64_t, std::string>& pages) {
 }
 
 // An etcd snapshot of the sample database: revision 9, six pairs in all.
-inline std::string etcd_snapshot_bytes() {
-  const auto db = join(sample_pages());
+inline std::string etcd_snapshot_bytes(std::uint64_t consistent_index = 0x0101010101010101) {
+  const auto db = join(sample_pages(consistent_index));
   const auto hex = core::sha256_hex(db);
   std::string raw;
   for (std::size_t i = 0; i < hex.size(); i += 2) raw.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));

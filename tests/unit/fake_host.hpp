@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "core/host.hpp"
 
 namespace kdr::test {
@@ -81,7 +82,21 @@ class FakePrograms : public core::Programs {
     }
     return it->second(argv, options);
   }
+  // Programs started beside kdr (core::Programs::start), by name.
+  using Starter = std::function<std::unique_ptr<core::RunningProgram>(const std::vector<std::string>& argv)>;
+  std::map<std::string, Starter> servers;
+  std::unique_ptr<core::RunningProgram> start(const std::vector<std::string>& argv,
+                                              const core::bfs::path&) const override {
+    {
+      std::lock_guard lock(mutex_);
+      calls.push_back(argv);
+    }
+    auto it = servers.find(base(argv.front()));
+    if (it == servers.end()) throw core::Error(argv.front() + ": not found in PATH");
+    return it->second(argv);
+  }
   core::bfs::path find(const std::string& name) const override {
+    if (servers.count(base(name))) return core::bfs::path("/usr/bin") / base(name);
     return programs.count(base(name)) ? core::bfs::path("/usr/bin") / base(name) : core::bfs::path();
   }
   // The calls of one program, as "etcdutl snapshot restore ...".
@@ -96,6 +111,25 @@ class FakePrograms : public core::Programs {
  private:
   static std::string base(const std::string& p) { return core::bfs::path(p).filename().string(); }
   mutable std::mutex mutex_;
+};
+
+// A started program: runs until stopped; `on_stop` says what stopping it undoes.
+class FakeRunning final : public core::RunningProgram {
+ public:
+  explicit FakeRunning(std::function<void()> on_stop) : on_stop_(std::move(on_stop)) {}
+  ~FakeRunning() override { stop(); }
+  bool running() override { return running_; }
+  int pid() const override { return 4242; }
+  int exit_code() override { return running_ ? -1 : 143; }
+  void stop(std::chrono::milliseconds = {}) override {
+    if (!running_) return;
+    running_ = false;
+    on_stop_();
+  }
+
+ private:
+  std::function<void()> on_stop_;
+  bool running_ = true;
 };
 
 // The value after `flag` in argv ("" when absent).

@@ -1,9 +1,15 @@
 // A sandbox control-plane node in a temporary folder, a backup folder beside it, and the fake
 // programs a restore talks to (fake_host.hpp), for unit tests that run whole playbooks:
 //
-//   etcdctl   endpoint status / member list answer while etcd's manifest is in the static pod
-//             folder (the kubelet would run it) and fail with "connection refused" otherwise;
-//             snapshot save writes a real bbolt database with its SHA-256 trailer
+//   etcd      the node's: an in-memory keyspace (fake_etcd.hpp) served at http://127.0.0.1:2
+//             while etcd's manifest is in the static pod folder (the kubelet would run it);
+//             once a saved snapshot is restored into its data dir, it serves that one's keys;
+//             a private one (`etcd --data-dir D --listen-client-urls URL`, started beside
+//             kdr) serves the keyspace of the snapshot restored into D
+//   etcdctl   endpoint status / member list / snapshot save ask the etcd at --endpoints, and
+//             fail with "connection refused" when nothing serves it; snapshot save writes a
+//             real bbolt database of its own with its SHA-256 trailer, and the fake etcd
+//             remembers the keyspace it holds
 //   etcdutl   version, snapshot restore --help (it has --bump-revision), snapshot restore
 //             (checks the trailer, writes member/snap/db and a WAL into --data-dir)
 //   kubeadm   version, reset -f and init --config as tests/fakes/kubeadm documents them
@@ -22,8 +28,10 @@
 
 #include "backup/backup.hpp"
 #include "bolt_builder.hpp"
+#include "core/sha256.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "fake_etcd.hpp"
 #include "fake_host.hpp"
 #include "restore/restore.hpp"
 #include "temp_dir.hpp"
@@ -128,11 +136,15 @@ class RestoreFixture {
   core::bfs::path backup_dir = dir.path() / "backup";
   std::shared_ptr<FakeHost> host = std::make_shared<FakeHost>();
   std::shared_ptr<FakePrograms> programs = std::make_shared<FakePrograms>();
-  std::int64_t etcd_revision = 9;  // what the live etcd answers
+  std::shared_ptr<FakeEtcd> etcd = std::make_shared<FakeEtcd>();
+  static constexpr const char* node_etcd_url = "http://127.0.0.1:2";
+  // The node's etcd: two namespaces with a few objects each, at revision 9.
+  std::shared_ptr<FakeKeyspace> live = std::make_shared<FakeKeyspace>();
   Captured printed;
 
   RestoreFixture() {
     make_node();
+    fill_live_etcd();
     add_etcd_programs();
     add_kubeadm();
   }
@@ -149,6 +161,7 @@ class RestoreFixture {
     core::Context ctx{config, core::NodeRoot(root), backup_dir, printed.output()};
     ctx.host = host;
     ctx.programs = programs;
+    ctx.etcd = etcd;
     return ctx;
   }
 
@@ -203,6 +216,14 @@ class RestoreFixture {
     o.yes = true;
     return restore::run_restore(context(), o);
   }
+  // The keys of the snapshot whose database is in the node's etcd data dir (one the fake
+  // etcdctl saved); empty when it holds none of them.
+  std::optional<std::map<std::string, std::string>> data_dir_keys() const {
+    const auto held = etcd->snapshot(core::sha256_hex(core::read_file(node("/var/lib/etcd/member/snap/db"))));
+    if (!held) return std::nullopt;
+    return held->values();
+  }
+
   // The restores on the node, oldest first.
   std::vector<std::string> restore_ids() const {
     std::vector<std::string> out;
@@ -241,23 +262,69 @@ class RestoreFixture {
     }
   }
 
+  void fill_live_etcd() {
+    live->revision = 1;
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, std::string>>{{"/registry/namespaces/default", "ns default"},
+                                                          {"/registry/namespaces/payments", "ns payments"},
+                                                          {"/registry/configmaps/payments/rates", "rates v1"},
+                                                          {"/registry/secrets/payments/api-key", "key v1"},
+                                                          {"/registry/configmaps/default/app", "app v1"},
+                                                          {"/registry/pods/kube-system/etcd-cp1", "pod etcd"},
+                                                          {"/registry/configmaps/payments/rates", "rates v2"},
+                                                          {"/registry/secrets/payments/api-key", "key v2"}})
+      live->write(key, value);
+    etcd->serve(node_etcd_url, live);
+    served_db_ = core::sha256_hex(core::read_file(node("/var/lib/etcd/member/snap/db")));
+    etcd->reachable = [this](const std::string& url) {
+      if (url != node_etcd_url) return true;
+      if (!etcd_runs()) return false;
+      serve_node_data_dir();
+      return true;
+    };
+  }
+
+  // The node's etcd (re)started on a data dir a restore put there serves that snapshot's keys.
+  void serve_node_data_dir() {
+    std::string db;
+    try {
+      db = core::sha256_hex(core::read_file(node("/var/lib/etcd/member/snap/db")));
+    } catch (const core::Error&) {
+      return;  // no data dir: etcd would not start; the keyspace stays as it was
+    }
+    if (db == served_db_) return;
+    etcd->remember_snapshot(served_db_, *live);  // what the data dir it left holds
+    served_db_ = db;
+    if (auto held = etcd->snapshot(db)) {
+      live = std::make_shared<FakeKeyspace>(std::move(*held));
+      etcd->serve(node_etcd_url, live);
+    }
+  }
+  std::string served_db_;
+
   void add_etcd_programs() {
-    auto refused = [] { return answer(1, "", "Error: dial tcp 127.0.0.1:2: connect: connection refused\n"); };
+    auto refused = [](const std::string& url) {
+      return answer(1, "", fmt::format("Error: dial tcp {}: connect: connection refused\n", url.substr(7)));
+    };
     programs->programs["etcdctl"] = [this, refused](const std::vector<std::string>& argv, const core::ProcessOptions&) {
+      const auto url = flag_value(argv, "--endpoints");
+      const auto ks = etcd->at(url);
       if (has_args(argv, {"endpoint", "status"})) {
-        if (!etcd_runs()) return refused();
-        return answer(0, fmt::format(R"([{{"Endpoint":"http://127.0.0.1:2","Status":{{"header":{{"cluster_id":17,)"
+        if (!ks) return refused(url);
+        return answer(0, fmt::format(R"([{{"Endpoint":"{}","Status":{{"header":{{"cluster_id":17,)"
                                      R"("member_id":33,"revision":{}}},"version":"3.5.16","dbSize":16384}}}}])",
-                                     etcd_revision));
+                                     url, ks->revision));
       }
       if (has_args(argv, {"member", "list"})) {
-        if (!etcd_runs()) return refused();
+        if (!ks) return refused(url);
         return answer(0, R"({"members":[{"ID":33,"name":"cp1","peerURLs":["https://10.0.0.10:2380"],)"
                          R"("clientURLs":["http://127.0.0.1:2"]}]})");
       }
       if (has_args(argv, {"snapshot", "save"})) {
-        if (!etcd_runs()) return refused();
-        core::write_file_atomic(argv.back(), bolt::etcd_snapshot_bytes(), 0600);
+        if (!ks) return refused(url);
+        const auto bytes = bolt::etcd_snapshot_bytes(0x1000 + etcd->snapshots_saved());
+        etcd->remember_snapshot(core::sha256_hex(bytes.substr(0, bytes.size() - 32)), *ks);
+        core::write_file_atomic(argv.back(), bytes, 0600);
         return answer(0, "Snapshot saved at " + argv.back() + "\n");
       }
       return answer(1, "", "etcdctl stand-in: unexpected call\n");
@@ -276,8 +343,7 @@ class RestoreFixture {
           return answer(1, "", std::string("Error: ") + e.what() + "\n");
         }
         if (!has_args(argv, {"--skip-hash-check"})) {
-          if (bytes.size() < 32 || bytes.substr(bytes.size() - 32) !=
-                                       bolt::etcd_snapshot_bytes().substr(bolt::etcd_snapshot_bytes().size() - 32))
+          if (bytes.size() < 32 || core::sha256_hex(bytes.substr(0, bytes.size() - 32)) != hex(bytes.substr(bytes.size() - 32)))
             return answer(1, "", "Error: expected sha256 [...], got [...]\n");
           bytes.resize(bytes.size() - 32);
         }
@@ -288,6 +354,21 @@ class RestoreFixture {
       }
       return answer(1, "", "etcdutl stand-in: unexpected call\n");
     };
+    // etcd started beside kdr: serves the snapshot restored into its data dir until stopped.
+    programs->servers["etcd"] = [this](const std::vector<std::string>& argv) -> std::unique_ptr<core::RunningProgram> {
+      const auto url = flag_value(argv, "--listen-client-urls");
+      const auto db = core::read_file(core::bfs::path(flag_value(argv, "--data-dir")) / "member/snap/db");
+      auto held = etcd->snapshot(core::sha256_hex(db));
+      if (!held) throw core::Error("etcd stand-in: the data dir holds no snapshot this test saved");
+      etcd->serve(url, std::make_shared<FakeKeyspace>(std::move(*held)));
+      return std::make_unique<FakeRunning>([this, url] { etcd->stop(url); });
+    };
+  }
+
+  static std::string hex(const std::string& raw) {
+    std::string out;
+    for (const char c : raw) out += fmt::format("{:02x}", static_cast<unsigned char>(c));
+    return out;
   }
 
   void add_kubeadm() {

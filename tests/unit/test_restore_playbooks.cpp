@@ -57,6 +57,7 @@ TEST_CASE("restore-files puts /etc/kubernetes back, keeps the damaged copy aside
 
 TEST_CASE("restore-etcd-snapshot restores the snapshot as a new one-member cluster with the revision bumped") {
   RestoreFixture f;
+  const auto at_backup = f.live->values();
   f.backup();
   test::write(f.node("/var/lib/etcd/member/snap/db"), "torn");
   REQUIRE(f.restore("restore-etcd-snapshot") == core::ExitCode::ok);
@@ -70,7 +71,7 @@ TEST_CASE("restore-etcd-snapshot restores the snapshot as a new one-member clust
   CHECK(contains(restore_call, "--initial-cluster-token kdr-" + id));
   CHECK(contains(restore_call, "--bump-revision 1000000000 --mark-compacted"));
   CHECK(contains(restore_call, "--data-dir " + (f.root / "var/lib/etcd").string() + ".kdr-" + id + ".new"));
-  CHECK(core::read_file(f.node("/var/lib/etcd/member/snap/db")) == test::bolt::join(test::bolt::sample_pages()));
+  CHECK(f.data_dir_keys() == at_backup);  // the generation's snapshot
   CHECK(core::read_file(f.root / ("var/lib/etcd.kdr-" + id) / "member/snap/db") == "torn");
   CHECK(core::lstat_path(f.node("/var/lib/etcd"))->mode == 0700);
   CHECK(contains(f.printed.out(), "etcd is healthy: revision 9 (backup: 9)"));
@@ -79,10 +80,11 @@ TEST_CASE("restore-etcd-snapshot restores the snapshot as a new one-member clust
 TEST_CASE("restore-etcd-snapshot refuses to roll back a live etcd that holds newer data, unless accepted") {
   RestoreFixture f;
   f.backup();
-  f.etcd_revision = 20;  // written after the backup
+  for (int i = 0; i < 11; ++i)  // written after the backup: 11 changes to 3 keys
+    f.live->write(fmt::format("/registry/configmaps/default/new-{}", i % 3), fmt::format("v{}", i));
   const auto before = f.tree();
   CHECK(f.restore("restore-etcd-snapshot") == core::ExitCode::failed);
-  CHECK(contains(f.printed.err(), "live etcd at revision 20, the backup at revision 9"));
+  CHECK(contains(f.printed.err(), "live etcd at revision 20, the backup at revision 9: 11 changes and 3 keys written since the backup"));
   CHECK(contains(f.printed.err(), "--set accept_loss=true"));
   CHECK(test::tree_diff(f.tree(), before) == "");
   CHECK(f.programs->calls_of("etcdutl").size() == 2);  // the tool's facts, before the plan; no restore
@@ -96,6 +98,7 @@ TEST_CASE("restore-etcd-snapshot refuses to roll back a live etcd that holds new
 
 TEST_CASE("rebuild-node rebuilds a wiped node: files and etcd back, then kubeadm reset and init with the saved configuration") {
   RestoreFixture f;
+  const auto at_backup = f.live->values();
   const auto gen = f.backup();
   const auto good = f.tree();
   core::remove_tree(f.node("/etc/kubernetes"));
@@ -111,9 +114,9 @@ TEST_CASE("rebuild-node rebuilds a wiped node: files and etcd back, then kubeadm
   CHECK(contains(kubeadm[2], "kubeadm init --config " + f.generation(gen).string()));
   CHECK(contains(kubeadm[2], "--ignore-preflight-errors=DirAvailable--var-lib-etcd"));
   const auto now = f.tree();
-  for (const auto* p : {"/etc/kubernetes/admin.conf", "/etc/kubernetes/pki/sa.key", "/etc/kubernetes/manifests/etcd.yaml",
-                        "/var/lib/etcd/member/snap/db"})
+  for (const auto* p : {"/etc/kubernetes/admin.conf", "/etc/kubernetes/pki/sa.key", "/etc/kubernetes/manifests/etcd.yaml"})
     CHECK(now.at(p) == good.at(p));
+  CHECK(f.data_dir_keys() == at_backup);  // etcd from the generation's snapshot
 }
 
 TEST_CASE("rebuild-node without a kubeadm configuration shows its kubeadm init step as CANNOT RUN and refuses") {
@@ -347,6 +350,7 @@ TEST_CASE("restore-etcd-keys refuses without a selection, and when the live etcd
   f.backup();
   CHECK(f.restore("restore-etcd-keys") == core::ExitCode::failed);
   CHECK(contains(f.printed.err(), "say which keys to put back: --set namespace=NAME"));
+  f.etcd->stop(RestoreFixture::node_etcd_url);
   CHECK(f.restore("restore-etcd-keys", {"namespace=payments"}) == core::ExitCode::failed);
   CHECK(contains(f.printed.err(), "restore-etcd-keys writes into the running etcd, which does not answer"));
   CHECK(contains(f.printed.out(), "write each into the live etcd in its own transaction"));

@@ -1,0 +1,107 @@
+// What kdr asks of an etcd: the v3 KV, lease and maintenance calls it uses, as typed values.
+// EtcdClient (core/etcd_client) is the real one, over etcd's JSON gateway; core::Context holds
+// the EtcdConnector that makes them, so that the restore's etcd steps run in unit tests against
+// an in-memory etcd (tests/unit/fake_etcd.hpp).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace kdr::core {
+
+struct EtcdEndpoint {
+  std::string url;                // https://127.0.0.1:2379 or http://127.0.0.1:PORT
+  std::string cacert, cert, key;  // host paths; empty: not used
+};
+
+struct EtcdKeyValue {
+  std::string key;
+  std::string value;  // bytes
+  std::int64_t create_revision = 0;
+  std::int64_t mod_revision = 0;
+  std::int64_t version = 0;
+  std::int64_t lease = 0;
+};
+
+struct EtcdStatus {
+  std::string version;
+  std::int64_t revision = 0;
+  std::uint64_t db_size = 0;
+  std::string cluster_id;  // hex, as etcdctl prints member ids
+  std::string member_id;
+};
+
+// One operation of a transaction: a put (with its lease, 0: none) or the delete of one key.
+struct EtcdOp {
+  bool is_delete = false;
+  std::string key;
+  std::string value;
+  std::int64_t lease = 0;
+};
+
+struct EtcdRangeOptions {
+  bool keys_only = false;
+  std::int64_t revision = 0;          // 0: now
+  std::int64_t min_mod_revision = 0;  // 0: any
+};
+
+// etcd answered with an error: its gRPC code (11, out of range: a revision compacted away
+// or in the future) and message.
+class EtcdApiError : public Error {
+ public:
+  EtcdApiError(std::string message, int grpc_code) : Error(std::move(message)), grpc_code_(grpc_code) {}
+  int grpc_code() const { return grpc_code_; }
+  bool compacted() const { return grpc_code_ == 11; }
+
+ private:
+  int grpc_code_;
+};
+
+class EtcdApi {
+ public:
+  virtual ~EtcdApi() = default;
+  virtual const EtcdEndpoint& endpoint() const = 0;
+  virtual EtcdStatus status() = 0;
+  // Every key that starts with `prefix`, in key order, read in pages at one revision.
+  virtual std::vector<EtcdKeyValue> prefix(const std::string& prefix, const EtcdRangeOptions& options = {}) = 0;
+  // The same, one key at a time, without holding them all; the revision read at.
+  virtual std::int64_t scan(const std::string& prefix, const EtcdRangeOptions& options,
+                            const std::function<void(EtcdKeyValue&&)>& each) = 0;
+  // How many keys start with `prefix` ("" every key) at `revision` (0: now).
+  virtual std::uint64_t count(const std::string& prefix, std::int64_t revision = 0) = 0;
+  virtual std::optional<EtcdKeyValue> get(const std::string& key) = 0;
+  // One transaction: put `value` at `key` if the key's mod_revision is `expected` (0: the key
+  // does not exist). The revision it was written at; empty when the comparison failed.
+  virtual std::optional<std::int64_t> put_if(const std::string& key, const std::string& value,
+                                             std::int64_t expected) = 0;
+  // One transaction: delete `key` if its mod_revision is `expected`. False when it was not.
+  virtual bool delete_if(const std::string& key, std::int64_t expected) = 0;
+  // One transaction of every operation, unconditionally (keys must differ); its revision.
+  virtual std::int64_t apply(const std::vector<EtcdOp>& ops) = 0;
+  // The ids of the leases etcd holds.
+  virtual std::vector<std::int64_t> leases() = 0;
+  // Grants lease `id` for `ttl_s` seconds.
+  virtual void grant_lease(std::int64_t id, std::int64_t ttl_s) = 0;
+  // Renews lease `id` once (one keepalive); false when etcd no longer has it.
+  virtual bool keep_alive(std::int64_t id) = 0;
+};
+
+// How kdr reaches an etcd: the seam in core::Context. Connecting does not talk to etcd yet;
+// the first call does, and throws Error when nothing answers.
+class EtcdConnector {
+ public:
+  virtual ~EtcdConnector() = default;
+  virtual std::unique_ptr<EtcdApi> connect(const EtcdEndpoint& endpoint,
+                                           std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+};
+
+std::shared_ptr<const EtcdConnector> real_etcd();
+
+}  // namespace kdr::core

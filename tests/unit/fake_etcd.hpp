@@ -1,0 +1,208 @@
+// An in-memory etcd for the unit tests, behind the seam core::Context::etcd (core/etcd_api.hpp).
+// Keyspaces keep what the restore's etcd steps rely on: a revision that every write moves on,
+// each key's create and mod revision and version, transactions that compare a key's mod
+// revision, leases. A keyspace is served at a URL; a call to a URL that serves nothing fails
+// as curl does ("Connection refused").
+//
+// Snapshots: the fake etcd tools (restore_fixture.hpp) write each saved snapshot as a real
+// bbolt file with a database of its own, and remember the keyspace it holds by the SHA-256 of
+// that database; a snapshot restored into a data dir and served again holds those keys. The
+// scenarios (tests/scenarios) run the same steps against a real etcd.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "core/etcd_api.hpp"
+#include "core/etcd_client.hpp"
+
+namespace kdr::test {
+
+struct FakeKeyspace {
+  std::map<std::string, core::EtcdKeyValue> kvs;
+  std::int64_t revision = 1;
+  std::set<std::int64_t> leases;
+  std::string cluster_id = "11", member_id = "21";
+
+  // One write at the next revision (a put when `value` is set, else a delete).
+  void write(const std::string& key, const std::optional<std::string>& value, std::int64_t lease = 0) {
+    write_at(++revision, key, value, lease);
+  }
+  void write_at(std::int64_t rev, const std::string& key, const std::optional<std::string>& value,
+                std::int64_t lease = 0) {
+    if (!value) {
+      kvs.erase(key);
+      return;
+    }
+    auto& kv = kvs[key];
+    if (kv.key.empty()) {
+      kv.key = key;
+      kv.create_revision = rev;
+      kv.version = 0;
+    }
+    kv.value = *value;
+    kv.mod_revision = rev;
+    ++kv.version;
+    kv.lease = lease;
+  }
+  // key -> value, what the tests compare.
+  std::map<std::string, std::string> values() const {
+    std::map<std::string, std::string> out;
+    for (const auto& [k, kv] : kvs) out[k] = kv.value;
+    return out;
+  }
+};
+
+class FakeEtcd : public core::EtcdConnector {
+ public:
+  void serve(const std::string& url, std::shared_ptr<FakeKeyspace> keyspace) {
+    std::lock_guard lock(mutex_);
+    serving_[url] = std::move(keyspace);
+  }
+  void stop(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    serving_.erase(url);
+  }
+  // The keyspace served at `url` now, if any; `reachable` may refuse it (an etcd whose pod
+  // does not run).
+  std::shared_ptr<FakeKeyspace> at(const std::string& url) const {
+    if (reachable && !reachable(url)) return nullptr;
+    std::lock_guard lock(mutex_);
+    auto it = serving_.find(url);
+    return it == serving_.end() ? nullptr : it->second;
+  }
+  std::function<bool(const std::string& url)> reachable;
+
+  void remember_snapshot(const std::string& db_sha256, const FakeKeyspace& keyspace) {
+    std::lock_guard lock(mutex_);
+    snapshots_[db_sha256] = keyspace;
+  }
+  std::optional<FakeKeyspace> snapshot(const std::string& db_sha256) const {
+    std::lock_guard lock(mutex_);
+    auto it = snapshots_.find(db_sha256);
+    if (it == snapshots_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::size_t snapshots_saved() const {
+    std::lock_guard lock(mutex_);
+    return snapshots_.size();
+  }
+  // Serializes every call to every keyspace (the steps may call from two threads).
+  std::mutex& calls() const { return calls_; }
+
+  std::unique_ptr<core::EtcdApi> connect(const core::EtcdEndpoint& endpoint,
+                                         std::chrono::milliseconds) const override;
+
+ private:
+  mutable std::mutex mutex_, calls_;
+  std::map<std::string, std::shared_ptr<FakeKeyspace>> serving_;
+  std::map<std::string, FakeKeyspace> snapshots_;
+};
+
+class FakeEtcdClient final : public core::EtcdApi {
+ public:
+  FakeEtcdClient(const FakeEtcd& etcd, core::EtcdEndpoint endpoint) : etcd_(etcd), endpoint_(std::move(endpoint)) {}
+  const core::EtcdEndpoint& endpoint() const override { return endpoint_; }
+
+  // Runs `f` on the keyspace served at the endpoint, as one atomic call.
+  template <typename F>
+  std::invoke_result_t<F, FakeKeyspace&> with(F&& f) {
+    auto ks = etcd_.at(endpoint_.url);
+    if (!ks)
+      throw core::Error(fmt::format("POST {}/v3/kv/range: Failed to connect to {}: Connection refused", endpoint_.url,
+                                    endpoint_.url.substr(endpoint_.url.find("//") + 2)));
+    std::lock_guard lock(etcd_.calls());
+    return f(*ks);
+  }
+
+  core::EtcdStatus status() override {
+    return with([](FakeKeyspace& ks) {
+      return core::EtcdStatus{"3.5.16", ks.revision, 16384 + 64 * ks.kvs.size(), ks.cluster_id, ks.member_id};
+    });
+  }
+  std::vector<core::EtcdKeyValue> prefix(const std::string& prefix, const core::EtcdRangeOptions& o) override {
+    std::vector<core::EtcdKeyValue> out;
+    scan(prefix, o, [&](core::EtcdKeyValue&& kv) { out.push_back(std::move(kv)); });
+    return out;
+  }
+  std::int64_t scan(const std::string& prefix, const core::EtcdRangeOptions& o,
+                    const std::function<void(core::EtcdKeyValue&&)>& each) override {
+    return with([&](FakeKeyspace& ks) {
+      if (o.revision != 0 && o.revision != ks.revision)
+        throw core::Error(fmt::format("the fake etcd keeps no history: revision {} asked, {} held", o.revision,
+                                      ks.revision));
+      for (auto it = ks.kvs.lower_bound(prefix); it != ks.kvs.end() && it->first.starts_with(prefix); ++it) {
+        if (it->second.mod_revision < o.min_mod_revision) continue;
+        auto kv = it->second;
+        if (o.keys_only) kv.value.clear();
+        each(std::move(kv));
+      }
+      return ks.revision;
+    });
+  }
+  std::uint64_t count(const std::string& p, std::int64_t revision) override {
+    return prefix(p, {.revision = revision}).size();
+  }
+  std::optional<core::EtcdKeyValue> get(const std::string& key) override {
+    return with([&](FakeKeyspace& ks) -> std::optional<core::EtcdKeyValue> {
+      auto it = ks.kvs.find(key);
+      if (it == ks.kvs.end()) return std::nullopt;
+      return it->second;
+    });
+  }
+  std::optional<std::int64_t> put_if(const std::string& key, const std::string& value,
+                                     std::int64_t expected) override {
+    return with([&](FakeKeyspace& ks) -> std::optional<std::int64_t> {
+      auto it = ks.kvs.find(key);
+      if ((it == ks.kvs.end() ? 0 : it->second.mod_revision) != expected) return std::nullopt;
+      ks.write(key, value);
+      return ks.revision;
+    });
+  }
+  bool delete_if(const std::string& key, std::int64_t expected) override {
+    return with([&](FakeKeyspace& ks) {
+      auto it = ks.kvs.find(key);
+      if (it == ks.kvs.end() || it->second.mod_revision != expected) return false;
+      ks.write(key, std::nullopt);
+      return true;
+    });
+  }
+  std::int64_t apply(const std::vector<core::EtcdOp>& ops) override {
+    return with([&](FakeKeyspace& ks) {
+      const auto rev = ++ks.revision;
+      for (const auto& op : ops) {
+        if (op.lease != 0 && !ks.leases.count(op.lease))
+          throw core::EtcdApiError("etcdserver: requested lease not found", 5);
+        ks.write_at(rev, op.key, op.is_delete ? std::nullopt : std::optional<std::string>(op.value), op.lease);
+      }
+      return rev;
+    });
+  }
+  std::vector<std::int64_t> leases() override {
+    return with([](FakeKeyspace& ks) { return std::vector<std::int64_t>(ks.leases.begin(), ks.leases.end()); });
+  }
+  void grant_lease(std::int64_t id, std::int64_t) override {
+    with([&](FakeKeyspace& ks) { return ks.leases.insert(id).second; });
+  }
+  bool keep_alive(std::int64_t id) override {
+    return with([&](FakeKeyspace& ks) { return ks.leases.count(id) > 0; });
+  }
+
+ private:
+  const FakeEtcd& etcd_;
+  core::EtcdEndpoint endpoint_;
+};
+
+inline std::unique_ptr<core::EtcdApi> FakeEtcd::connect(const core::EtcdEndpoint& endpoint,
+                                                        std::chrono::milliseconds) const {
+  return std::make_unique<FakeEtcdClient>(*this, endpoint);
+}
+
+}  // namespace kdr::test

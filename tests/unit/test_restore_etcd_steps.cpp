@@ -1,0 +1,251 @@
+// The restore's etcd steps against the in-memory etcd (fake_etcd.hpp): etcd-put-keys
+// (restore-etcd-keys) writes into the running etcd and its rollback takes back exactly what it
+// wrote; etcd-replay makes the keyspace at a journal revision in a private etcd, checked
+// against the journal's digest, for the steps after it. tests/scenarios/restore_logical.sh and
+// journal_point_in_time.sh run the same playbooks against a real etcd.
+#include <catch2/catch.hpp>
+
+#include "journal/record.hpp"
+#include "journal/store.hpp"
+#include "restore_fixture.hpp"
+
+using namespace kdr;
+using test::RestoreFixture;
+
+namespace {
+
+// Whether `part` is in what kdr printed, which wraps long lines.
+bool contains(const std::string& text, const std::string& part) {
+  std::string flat;
+  for (const char c : text) {
+    const bool space = c == ' ' || c == '\n';
+    if (space && !flat.empty() && flat.back() == ' ') continue;
+    flat += space ? ' ' : c;
+  }
+  return flat.find(part) != std::string::npos;
+}
+
+const std::vector<std::string> payments_keys = {"/registry/configmaps/payments/rates",
+                                                "/registry/namespaces/payments",
+                                                "/registry/secrets/payments/api-key"};
+
+void delete_payments(RestoreFixture& f) {
+  for (const auto& k : payments_keys) f.live->write(k, std::nullopt);
+}
+
+// The URL a started etcd served ("etcd ... --listen-client-urls URL ...").
+std::string served_url(const std::string& call) {
+  const auto at = call.find("--listen-client-urls ") + 21;
+  return call.substr(at, call.find(' ', at) - at);
+}
+
+std::string journal_text(const RestoreFixture& f, const std::string& id) {
+  return core::read_file(f.node("/var/lib/kdr/restores") / id / "journal.jsonl");
+}
+
+std::size_t count_of(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto pos = text.find(part); pos != std::string::npos; pos = text.find(part, pos + 1)) ++n;
+  return n;
+}
+
+// The change journal of the node's etcd from the fixture's backup on, written as `kdr journal
+// run` writes it: an epoch whose base is the generation's snapshot, one segment of the writes
+// made through write(), closed with a checkpoint at the last one.
+class Journal {
+ public:
+  Journal(RestoreFixture& f, const std::string& generation) : f_(f), store_(f.backup_dir) {
+    store_.create();
+    journal::EpochInfo e;
+    e.cluster_id = "11";
+    e.member_id = "21";
+    e.endpoint = RestoreFixture::node_etcd_url;
+    e.base_revision = f.live->revision;
+    e.base = digest_of(*f.live);
+    e.base_generation = generation;
+    e.started_ms = f.host->clock * 1000;
+    e.reason = "first start";
+    epoch_ = store_.begin_epoch(e);
+    digest_ = e.base;
+    journal::SegmentStart start{epoch_.number, f.live->revision + 1, e.started_ms, "11", digest_};
+    writer_.emplace(journal::SegmentWriter::create(epoch_.dir, start));
+  }
+
+  static journal::KeyspaceDigest digest_of(const test::FakeKeyspace& ks) {
+    journal::KeyspaceDigest d;
+    for (const auto& [k, kv] : ks.kvs) d.add(journal::pair_hash(k, kv.value));
+    return d;
+  }
+
+  // One write to the live etcd, journaled.
+  void write(const std::string& key, const std::optional<std::string>& value) {
+    journal::Event e;
+    const auto old = f_.live->kvs.find(key);
+    if (old != f_.live->kvs.end()) e.previous = journal::pair_hash(key, old->second.value);
+    f_.live->write(key, value);
+    e.revision = f_.live->revision;
+    e.time_ms = (f_.host->clock + e.revision) * 1000;
+    e.kind = value ? journal::EventKind::put : journal::EventKind::del;
+    e.last_in_revision = true;
+    if (value) {
+      const auto& kv = f_.live->kvs.at(key);
+      e.create_revision = kv.create_revision;
+      e.mod_revision = kv.mod_revision;
+      e.version = kv.version;
+      e.value = *value;
+    }
+    e.key = key;
+    REQUIRE(journal::apply_to_digest(e, digest_));
+    writer_->append(journal::encode(e));
+  }
+
+  void close() {
+    writer_->close({f_.live->revision, (f_.host->clock + f_.live->revision) * 1000, digest_});
+    writer_.reset();
+  }
+
+ private:
+  RestoreFixture& f_;
+  journal::JournalStore store_;
+  journal::EpochInfo epoch_;
+  journal::KeyspaceDigest digest_;
+  std::optional<journal::SegmentWriter> writer_;
+};
+
+}  // namespace
+
+TEST_CASE("restore-etcd-keys puts a deleted namespace back into the running etcd; a rollback takes back exactly those keys") {
+  RestoreFixture f;
+  const auto at_backup = f.live->values();
+  f.backup();
+  delete_payments(f);
+  f.live->write("/registry/configmaps/default/after", "written since the backup");
+  const auto before = f.live->values();
+  const auto files = f.tree();
+
+  REQUIRE(f.restore("restore-etcd-keys", {"namespace=payments"}) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(contains(f.printed.out(), "snapshot holds 3 keys: configmaps 1, namespaces 1, secrets 1 for namespace payments"));
+  CHECK(contains(f.printed.out(), "3 to write, 0 already live with the same value, 0 conflicts"));
+  CHECK(contains(f.printed.out(), "wrote 3 keys into the live etcd: configmaps 1, namespaces 1, secrets 1"));
+  auto expected = before;
+  for (const auto& k : payments_keys) expected[k] = at_backup.at(k);
+  CHECK(f.live->values() == expected);
+  CHECK(test::tree_diff(f.tree(), files) == "");  // no file of the node touched
+  const auto id = f.restore_ids().at(0);
+  CHECK(count_of(journal_text(f, id), "\"etcd-put\"") >= 3);
+  CHECK(f.etcd->at(RestoreFixture::node_etcd_url) != nullptr);
+
+  // The snapshot was read in a private etcd on another port (by the preflight, then by the
+  // step), stopped once read.
+  const auto started = f.programs->calls_of("etcd");
+  REQUIRE(started.size() == 2);
+  for (const auto& call : started) {
+    CHECK(f.etcd->at(served_url(call)) == nullptr);
+    CHECK(served_url(call) != RestoreFixture::node_etcd_url);
+  }
+
+  REQUIRE(f.rollback(id) == core::ExitCode::ok);
+  CHECK(f.live->values() == before);
+  CHECK(contains(f.printed.out(), "deleted /registry/namespaces/payments (written by this restore)"));
+}
+
+TEST_CASE("restore-etcd-keys leaves a key changed since the backup alone unless overwrite=true, and a rollback puts its live value back") {
+  RestoreFixture f;
+  f.backup();
+  f.live->write("/registry/configmaps/payments/rates", "rates v3");  // changed since the backup
+  f.live->write("/registry/secrets/payments/api-key", std::nullopt);  // deleted since
+
+  REQUIRE(f.restore("restore-etcd-keys", {"namespace=payments"}) == core::ExitCode::ok);
+  CHECK(contains(f.printed.out(), "1 to write, 1 already live with the same value, 1 conflict"));
+  CHECK(contains(f.printed.all(), "conflict: /registry/configmaps/payments/rates exists live with another value"));
+  CHECK(f.live->values().at("/registry/configmaps/payments/rates") == "rates v3");
+  CHECK(f.live->values().at("/registry/secrets/payments/api-key") == "key v2");
+
+  REQUIRE(f.restore("restore-etcd-keys", {"namespace=payments", "overwrite=true"}) == core::ExitCode::ok);
+  CHECK(f.live->values().at("/registry/configmaps/payments/rates") == "rates v2");
+  const auto ids = f.restore_ids();
+  REQUIRE(ids.size() == 2);
+  REQUIRE(f.rollback(ids[1]) == core::ExitCode::ok);
+  CHECK(f.live->values().at("/registry/configmaps/payments/rates") == "rates v3");
+  CHECK(contains(f.printed.out(), "put back the value /registry/configmaps/payments/rates had before this restore"));
+
+  // The first restore wrote the secret; the cluster changed it since: its rollback leaves it.
+  f.live->write("/registry/secrets/payments/api-key", "key v9");
+  REQUIRE(f.rollback(ids[0]) == core::ExitCode::ok);
+  CHECK(f.live->values().at("/registry/secrets/payments/api-key") == "key v9");
+  CHECK(contains(f.printed.all(),
+                 "/registry/secrets/payments/api-key changed in the live etcd since the restore wrote it: left as it is"));
+}
+
+TEST_CASE("restore-etcd-keys with to=REVISION reads the keys at that point of the change journal, replayed off the node") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  Journal journal(f, gen);
+  journal.write("/registry/configmaps/payments/rates", "rates v3");  // 10
+  journal.write("/registry/secrets/payments/extra", "extra v1");     // 11
+  const auto just_before = f.live->values();
+  for (const auto& k : payments_keys) journal.write(k, std::nullopt);  // 12-14: the namespace deleted
+  journal.write("/registry/secrets/payments/extra", std::nullopt);     // 15
+  journal.write("/registry/configmaps/default/after", "after");        // 16
+  journal.close();
+  const auto before = f.live->values();
+
+  REQUIRE(f.restore("restore-etcd-keys", {"namespace=payments", "to=11"}) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(contains(f.printed.out(), "keyspace digest matches the journal's at revision 11"));
+  auto expected = before;
+  for (const auto& [k, v] : just_before)
+    if (k.find("/payments") != std::string::npos) expected[k] = v;
+  CHECK(f.live->values() == expected);
+  CHECK(expected.at("/registry/configmaps/payments/rates") == "rates v3");
+  CHECK(expected.count("/registry/secrets/payments/extra") == 1);
+
+  // The replay ran in a private etcd with the snapshot as its base, saved what it made, and
+  // stopped; the put-keys step opened that snapshot in another.
+  const auto started = f.programs->calls_of("etcd");
+  REQUIRE(started.size() == 2);
+  CHECK(contains(started[0], "--max-txn-ops"));
+  CHECK(f.programs->calls_of("etcdctl").back().find("snapshot save") != std::string::npos);
+  for (const auto& call : started) CHECK(f.etcd->at(served_url(call)) == nullptr);
+
+  const auto id = f.restore_ids().at(0);
+  REQUIRE(f.rollback(id) == core::ExitCode::ok);
+  CHECK(f.live->values() == before);
+}
+
+TEST_CASE("a replay whose keyspace does not match the journal's digest is refused, and nothing is written") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  // A journal whose history starts from another keyspace than the snapshot's (a key the
+  // snapshot does not hold).
+  f.live->write_at(f.live->revision, "/registry/configmaps/default/ghost", "not in the snapshot");
+  Journal journal(f, gen);
+  journal.write("/registry/namespaces/payments", std::nullopt);
+  journal.close();
+  const auto before = f.live->values();
+
+  CHECK(f.restore("restore-etcd-keys", {"namespace=payments", "to=latest"}) == core::ExitCode::failed);
+  CHECK(contains(f.printed.err(), "the replayed keyspace does not match the journal"));
+  CHECK(f.live->values() == before);
+  CHECK(!core::lstat_path(f.node("/var/lib/kdr/restores") / f.restore_ids().at(0) / "replayed.db"));
+}
+
+TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the journal held at that revision") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  Journal journal(f, gen);
+  journal.write("/registry/configmaps/default/app", "app v2");  // 10
+  const auto at_10 = f.live->values();
+  journal.write("/registry/namespaces/default", std::nullopt);  // 11: the damage
+  journal.close();
+
+  REQUIRE(f.restore("restore-etcd-snapshot", {"to=10", "accept_loss=true"}) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  // The node's data dir now holds the snapshot the replay saved, whose keyspace is revision 10's.
+  const auto db = core::read_file(f.node("/var/lib/etcd/member/snap/db"));
+  const auto held = f.etcd->snapshot(core::sha256_hex(db));
+  REQUIRE(held);
+  CHECK(held->values() == at_10);
+  CHECK(f.live->values() == at_10);  // and etcd, started again on it, serves those keys
+}
