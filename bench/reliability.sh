@@ -8,7 +8,8 @@
 # --only CLASS (or fuzz) runs one class and replaces only its rows in an existing page.
 #
 # Full mode (the default) runs hundreds of trials per fault class and each fuzzer for
-# 10 minutes (80 minutes for the 8 parsers): about two and a half hours on 2 cores. --quick is what CI runs (a few minutes, and the
+# 10 minutes (80 minutes of fuzzing for the 8 parsers, one per core at a time): about an hour
+# and a half on 2 cores. --quick is what CI runs (a few minutes, and the
 # fuzzers 15 s each). The binary is build/'s; --kdr picks another (build-sanitize's runs
 # every trial under AddressSanitizer and UBSan, as CI's quick mode does).
 set -euo pipefail
@@ -61,7 +62,7 @@ done
 if [ "$fuzz" = yes ] && [ -z "$only" ] || [ "$only" = fuzz ]; then
   printf '== %-22s ' fuzz
   t0=$(date +%s)
-  if KDR_FUZZ_ROWS=$rows bash "$src/scripts/fuzz.sh" $( [ "$mode" = quick ] && echo --quick || echo --seconds 600 ) >"$log/fuzz.log" 2>&1; then
+  if KDR_FUZZ_ROWS=$rows bash "$src/scripts/fuzz.sh" $( [ "$mode" = quick ] && echo --quick || echo --seconds 600 --jobs "$(nproc)" ) >"$log/fuzz.log" 2>&1; then
     echo "passed in $(( $(date +%s) - t0 )) s"
   else
     echo "FAILED (log: $log/fuzz.log)"; tail -n 20 "$log/fuzz.log" | sed 's/^/   /'; failed+=(fuzz)
@@ -78,7 +79,7 @@ case $(basename "$(dirname "$(dirname "$kdr_bin")")") in build-sanitize*) build=
 
 Every fault and hostile-input class kdr is tested against, how many trials each had, what
 kdr did, and what was lost. The goal is "nothing" in the last column. This page is written
-by \`bash bench/reliability.sh\` (about two and a half hours on 2 cores); do not edit it by hand. CI runs
+by \`bash bench/reliability.sh\` (about an hour and a half on 2 cores); do not edit it by hand. CI runs
 the same classes in their quick mode on every change (\`ctest -L reliability\`).
 
 $( [ -n "$only" ] && [ -n "${previous:-}" ] && echo "Last run: $previous" && { [ -z "${reruns:-}" ] || echo "$reruns"; } && echo "Rows of \`$only\` re-run $(date -u +%Y-%m-%d) ($mode mode, $minutes min)." || echo "Last run: $(date -u +%Y-%m-%d), $mode mode, $minutes min, kdr $("$kdr_bin" --version 2>/dev/null | head -n1 | awk '{print $NF}') ($build), etcd $(etcd --version 2>/dev/null | awk '/etcd Version/ {print $3}'), $(uname -sr), $(nproc) cores." )
