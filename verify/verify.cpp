@@ -252,7 +252,13 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
   r.journal = check_journal(ctx, options.live || options.live_only, r.findings);
   summarize(ctx, g, r);
   r.duration_s = core::monotonic_seconds() - t0;
-  save_result(repo, r, options);
+  try {
+    save_result(repo, r, options);
+  } catch (const core::Error& e) {
+    // The verdict stands: a backup disk that filled up must still be checkable.
+    ctx.out.warn("this verify's result could not be kept for kdr list and kdr show ({}){}", e.what(),
+                 core::is_disk_full(e) ? ": the backup disk is full; free space or lower retention" : "");
+  }
   return r;
 }
 

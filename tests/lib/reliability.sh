@@ -57,17 +57,20 @@ elapsed_cs() {
 }
 
 # kdr_verify_all: `kdr verify --no-live` finds no error in any published generation
-# (warnings, such as a file recorded as torn, are what the run reported already)
+# (warnings, such as a file recorded as torn, are what the run reported already). Its report
+# is stdout's JSON; what it says on stderr is shown when the check fails.
 kdr_verify_all() {
-  local g rc errors
+  local g rc errors err
+  err=$(mktemp)
   for g in "$BACKUP"/generations/*/; do
     [ -d "$g" ] || continue
     rc=0
-    OUT=$(kdr verify --json --no-live "$(basename "$g")" 2>&1) || rc=$?
+    OUT=$(kdr verify --json --no-live "$(basename "$g")" 2>"$err") || rc=$?
     errors=$(jq -r '.counts.error' <<<"$OUT" 2>/dev/null || echo "?")
     { [ "$rc" -eq 0 ] || [ "$rc" -eq 4 ]; } && [ "$errors" = 0 ] ||
-      { echo "$OUT" >&2; fail "generation $(basename "$g") does not verify (exit $rc, $errors errors)"; }
+      { echo "$OUT" >&2; cat "$err" >&2; rm -f "$err"; fail "generation $(basename "$g") does not verify (exit $rc, $errors errors)"; }
   done
+  rm -f "$err"
 }
 
 # snapshot_keys SNAPSHOT_FILE: the keys under /registry/ that an etcd snapshot holds, sorted,
