@@ -7,9 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "backup/etcd_snapshot.hpp"
 #include "core/error.hpp"
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
+#include "restore/etcd_cluster.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {
@@ -25,6 +27,7 @@ enum class Source { snapshot, raw, replayed };
 struct SnapshotRestoreArgs : StepArgs {
   Source source = Source::snapshot;
   bool bump_revision = true;
+  bool force_new_cluster = false;  // even while the other members keep quorum
 };
 
 struct SnapshotSource {
@@ -88,12 +91,52 @@ const SnapshotTool& tool_of(const Runner& r) {
   return *r.tools.snapshot;
 }
 
+// A snapshot restore makes this node a new one-member cluster. While the other members of the
+// cluster it belonged to keep quorum, that is a second cluster beside the first (a split
+// brain): refused unless force_new_cluster=true.
+void check_no_split_brain(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf) {
+  const auto& members = r.gen.meta.etcd.members;
+  if (members.size() < 2) return;
+  const auto this_member = r.plan_etcd().value("name", "");
+  core::EtcdEndpoint tls;
+  try {
+    tls = backup::node_etcd_endpoint(r.ctx);
+  } catch (const Error& e) {
+    pf.warns.push_back(fmt::format("the generation's cluster has {} members; the others could not be asked whether "
+                                   "they still keep quorum ({}): make sure they are stopped, or restore every member",
+                                   members.size(), e.what()));
+    return;
+  }
+  const auto look = look_at_other_members(r.ctx, members, this_member, tls);
+  std::string lines;
+  for (const auto& m : look.others) lines += "\n        " + m.text();
+  if (!look.quorum()) {
+    pf.ok(fmt::format("no other member of the generation's {}-member cluster serves reads: no quorum to split "
+                      "from{}",
+                      members.size(), lines));
+    return;
+  }
+  const auto text = fmt::format(
+      "the other members of this node's etcd cluster still keep quorum:{}\n      a snapshot restore here would "
+      "start a second, one-member cluster beside it (a split brain: each kube-apiserver would see other data). "
+      "To rebuild this member, remove it and join it again from the healthy members (docs/runbook.md, \"One "
+      "member of three lost\"); to take the whole cluster back, stop etcd on every member first",
+      lines);
+  if (a.force_new_cluster) {
+    pf.warns.push_back(text + "; going ahead (force_new_cluster=true)");
+    return;
+  }
+  pf.fails.push_back(text + "; --set force_new_cluster=true restores anyway");
+}
+
 class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
  public:
   StepType type() const override { return StepType::etcd_snapshot_restore; }
   std::string_view name() const override { return "etcd-snapshot-restore"; }
   bool changes_node() const override { return true; }
-  std::vector<StepKey> keys() const override { return {{"source", false}, {"bump_revision", false}}; }
+  std::vector<StepKey> keys() const override {
+    return {{"source", false}, {"bump_revision", false}, {"force_new_cluster", false}};
+  }
 
  protected:
   SnapshotRestoreArgs read_args(const StepValues& v) const override {
@@ -104,6 +147,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
       v.fail("source", "replayed reads the point an etcd-replay step makes, and no etcd-replay step comes before it "
                        "in this plan");
     a.bump_revision = v.flag("bump_revision", true);
+    a.force_new_cluster = v.flag("force_new_cluster", false);
     return a;
   }
   bool replaces_etcd(const SnapshotRestoreArgs&, const Plan&) const override { return true; }
@@ -158,6 +202,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
       check_source(r, a, pf);
     }
     check_tool(r, pf);
+    check_no_split_brain(r, a, pf);
   }
 
   // The restore into <data dir>.kdr-<id>.part, renamed to .new once whole: kdr's own files

@@ -30,6 +30,8 @@ struct FakeKeyspace {
   std::int64_t revision = 1;
   std::set<std::int64_t> leases;
   std::string cluster_id = "11", member_id = "21";
+  // A member of a cluster that lost its majority answers its status but no read.
+  bool quorum = true;
 
   // One write at the next revision (a put when `value` is set, else a delete).
   void write(const std::string& key, const std::optional<std::string>& value, std::int64_t lease = 0) {
@@ -135,6 +137,7 @@ class FakeEtcdClient final : public core::EtcdApi {
   std::int64_t scan(const std::string& prefix, const core::EtcdRangeOptions& o,
                     const std::function<void(core::EtcdKeyValue&&)>& each) override {
     return with([&](FakeKeyspace& ks) {
+      if (!ks.quorum) throw core::EtcdApiError("etcdserver: request timed out", 14);
       if (o.revision != 0 && o.revision != ks.revision)
         throw core::Error(fmt::format("the fake etcd keeps no history: revision {} asked, {} held", o.revision,
                                       ks.revision));

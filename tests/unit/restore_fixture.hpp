@@ -140,6 +140,9 @@ class RestoreFixture {
   static constexpr const char* node_etcd_url = "http://127.0.0.1:2";
   // The node's etcd: two namespaces with a few objects each, at revision 9.
   std::shared_ptr<FakeKeyspace> live = std::make_shared<FakeKeyspace>();
+  // What `etcdctl member list -w json` answers: this node's member alone.
+  std::string members_json = R"({"members":[{"ID":33,"name":"cp1","peerURLs":["https://10.0.0.10:2380"],)"
+                             R"("clientURLs":["http://127.0.0.1:2"]}]})";
   Captured printed;
 
   RestoreFixture() {
@@ -317,8 +320,7 @@ class RestoreFixture {
       }
       if (has_args(argv, {"member", "list"})) {
         if (!ks) return refused(url);
-        return answer(0, R"({"members":[{"ID":33,"name":"cp1","peerURLs":["https://10.0.0.10:2380"],)"
-                         R"("clientURLs":["http://127.0.0.1:2"]}]})");
+        return answer(0, members_json);
       }
       if (has_args(argv, {"snapshot", "save"})) {
         if (!ks) return refused(url);

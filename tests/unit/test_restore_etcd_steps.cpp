@@ -249,3 +249,39 @@ TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the jour
   CHECK(held->values() == at_10);
   CHECK(f.live->values() == at_10);  // and etcd, started again on it, serves those keys
 }
+
+TEST_CASE("a snapshot restore on one member of a cluster whose other members keep quorum is refused: no split brain") {
+  RestoreFixture f;
+  f.members_json = R"({"members":[)"
+                   R"({"ID":33,"name":"cp1","peerURLs":["https://10.0.0.10:2380"],"clientURLs":["http://127.0.0.1:2"]},)"
+                   R"({"ID":34,"name":"cp2","peerURLs":["https://10.0.0.11:2380"],"clientURLs":["http://127.0.0.1:3"]},)"
+                   R"({"ID":35,"name":"cp3","peerURLs":["https://10.0.0.12:2380"],"clientURLs":["http://127.0.0.1:4"]}]})";
+  auto cp2 = std::make_shared<test::FakeKeyspace>(*f.live), cp3 = std::make_shared<test::FakeKeyspace>(*f.live);
+  f.etcd->serve("http://127.0.0.1:3", cp2);
+  f.etcd->serve("http://127.0.0.1:4", cp3);
+  f.backup();
+  test::write(f.node("/var/lib/etcd/member/snap/db"), "torn");
+  const auto before = f.tree();
+
+  SECTION("both others serve reads: refused, naming them, nothing changed") {
+    CHECK(f.restore("restore-etcd-snapshot") == core::ExitCode::failed);
+    CHECK(contains(f.printed.all(), "the other members of this node's etcd cluster still keep quorum"));
+    CHECK(contains(f.printed.all(), "cp2 (http://127.0.0.1:3): answers as cluster 11, serves reads"));
+    CHECK(contains(f.printed.all(), "--set force_new_cluster=true restores anyway"));
+    CHECK(test::tree_diff(f.tree(), before) == "");
+    CHECK(f.restore("rebuild-node") == core::ExitCode::failed);
+    CHECK(test::tree_diff(f.tree(), before) == "");
+  }
+  SECTION("force_new_cluster=true restores anyway, and says so") {
+    CHECK(f.restore("restore-etcd-snapshot", {"force_new_cluster=true"}) == core::ExitCode::ok);
+    CHECK(contains(f.printed.all(), "going ahead (force_new_cluster=true)"));
+  }
+  SECTION("one member down and the last without a majority: the cluster lost quorum, the restore goes on") {
+    f.etcd->stop("http://127.0.0.1:3");
+    cp3->quorum = false;
+    CHECK(f.restore("restore-etcd-snapshot") == core::ExitCode::ok);
+    CHECK(contains(f.printed.all(), "no other member of the generation's 3-member cluster serves reads"));
+    CHECK(contains(f.printed.all(), "cp2 (http://127.0.0.1:3): does not answer"));
+    CHECK(contains(f.printed.all(), "cp3 (http://127.0.0.1:4): answers as cluster 11, serves no read"));
+  }
+}

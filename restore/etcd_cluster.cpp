@@ -1,0 +1,55 @@
+#include "restore/etcd_cluster.hpp"
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+namespace kdr::restore {
+
+std::string OtherMember::text() const {
+  if (!answers) return fmt::format("{} ({}): does not answer ({})", record.name, url, problem);
+  return fmt::format("{} ({}): answers as cluster {}, {}", record.name, url, cluster_id,
+                     serves ? "serves reads (the cluster has quorum)" : "serves no read (" + problem + ")");
+}
+
+bool ClusterLook::quorum() const { return !serving().empty(); }
+
+std::vector<const OtherMember*> ClusterLook::serving() const {
+  std::vector<const OtherMember*> out;
+  for (const auto& m : others)
+    if (m.serves) out.push_back(&m);
+  return out;
+}
+
+ClusterLook look_at_other_members(const core::Context& ctx, const std::vector<core::EtcdMemberRecord>& members,
+                                  const std::string& this_member, const core::EtcdEndpoint& tls,
+                                  std::chrono::milliseconds timeout) {
+  ClusterLook look;
+  for (const auto& m : members) {
+    if (m.name == this_member) continue;
+    OtherMember o;
+    o.record = m;
+    if (m.client_urls.empty()) {
+      o.problem = "no client URL recorded";
+      look.others.push_back(o);
+      continue;
+    }
+    o.url = m.client_urls.front();
+    auto endpoint = tls;
+    endpoint.url = o.url;
+    const auto client = ctx.etcd->connect(endpoint, timeout);
+    try {
+      o.cluster_id = client->status().cluster_id;
+      o.answers = true;
+      // A count-only range of one key: linearizable unless asked otherwise.
+      client->count("/kdr/quorum-probe");
+      o.serves = true;
+    } catch (const core::Error& e) {
+      o.problem = e.what();
+    }
+    look.others.push_back(std::move(o));
+  }
+  return look;
+}
+
+}  // namespace kdr::restore
