@@ -13,6 +13,7 @@
 #   sandbox_start_kubelet ROOT      the kubelet stand-in (tests/fakes/kubelet_standin.cpp): runs
 #                                   ROOT's static pods as the kubelet would, etcd for real
 #   sandbox_wait_etcd ROOT [SECS]   waits until the node's etcd answers
+#   sandbox_make_ha_cluster R1 R2 R3  three control-plane nodes of one stacked etcd cluster
 #   sandbox_stop_kubelet ROOT       stops the stand-in and every pod it runs
 #   sandbox_stop_all                stops every etcd and kubelet this shell started (EXIT trap)
 #
@@ -131,8 +132,8 @@ sandbox_write_pki() {
   _sandbox_cert "$pki" apiserver-kubelet-client "$pki/ca" kube-apiserver-kubelet-client kubeadm:cluster-admins "" clientAuth
   _sandbox_cert "$pki" front-proxy-client "$pki/front-proxy-ca" front-proxy-client "" "" clientAuth
   _sandbox_cert "$pki" apiserver-etcd-client "$pki/etcd/ca" kube-apiserver-etcd-client "" "" clientAuth
-  _sandbox_cert "$pki/etcd" server "$pki/etcd/ca" "$node" "" "DNS:$node,DNS:localhost,IP:$ip,IP:0:0:0:0:0:0:0:1"
-  _sandbox_cert "$pki/etcd" peer "$pki/etcd/ca" "$node" "" "DNS:$node,DNS:localhost,IP:$ip,IP:0:0:0:0:0:0:0:1"
+  _sandbox_cert "$pki/etcd" server "$pki/etcd/ca" "$node" "" "DNS:$node,DNS:localhost,IP:$ip,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1"
+  _sandbox_cert "$pki/etcd" peer "$pki/etcd/ca" "$node" "" "DNS:$node,DNS:localhost,IP:$ip,IP:127.0.0.1,IP:0:0:0:0:0:0:0:1"
   _sandbox_cert "$pki/etcd" healthcheck-client "$pki/etcd/ca" kube-etcd-healthcheck-client "" "" clientAuth
   if [ ! -f "$pki/sa.key" ]; then
     openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
@@ -162,9 +163,18 @@ sandbox_write_pki() {
 # etcd.local.dataDir writes it: mounted at the same path from a hostPath volume of that path,
 # or of SANDBOX_ETCD_HOSTPATH when set (SANDBOX_ETCD_HOSTPATH=/var/lib/etcd with another
 # data dir: a --data-dir under no hostPath volume).
+# SANDBOX_ETCD_INITIAL_CLUSTER and SANDBOX_ETCD_CLUSTER_STATE=existing: a member that joined a
+# cluster (kubeadm join --control-plane); etcd then also listens on IP besides 127.0.0.1.
 sandbox_write_manifests() {
   local root=$1 node=$2 ip=$3 client_port=$4 peer_port=$5
   local k=$root/etc/kubernetes
+  local listen_client="https://127.0.0.1:$client_port"
+  [ "$ip" = 127.0.0.1 ] || listen_client="$listen_client,https://$ip:$client_port"
+  local initial_cluster=${SANDBOX_ETCD_INITIAL_CLUSTER:-$node=https://$ip:$peer_port}
+  local cluster_state=''
+  [ "${SANDBOX_ETCD_CLUSTER_STATE:-new}" != existing ] || cluster_state='
+    - --initial-cluster-state=existing'
+
   local data_dir=${SANDBOX_ETCD_DATA_DIR:-/var/lib/etcd}
   local data_host=${SANDBOX_ETCD_HOSTPATH:-$data_dir}
   mkdir -p "$k/manifests"
@@ -188,9 +198,9 @@ spec:
     - --client-cert-auth=true
     - --data-dir=$data_dir
     - --initial-advertise-peer-urls=https://$ip:$peer_port
-    - --initial-cluster=$node=https://$ip:$peer_port
+    - --initial-cluster=$initial_cluster$cluster_state
     - --key-file=/etc/kubernetes/pki/etcd/server.key
-    - --listen-client-urls=https://127.0.0.1:$client_port
+    - --listen-client-urls=$listen_client
     - --listen-peer-urls=https://$ip:$peer_port
     - --name=$node
     - --peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt
@@ -350,13 +360,15 @@ MANIFEST
   chmod 600 "$k"/manifests/*.yaml
 }
 
+# SANDBOX_NODE_NAME, SANDBOX_NODE_IP (a loopback address), SANDBOX_CLIENT_PORT and
+# SANDBOX_PEER_PORT choose the member's name, address and ports.
 sandbox_make_node() {
   local root=$1
   local node=${SANDBOX_NODE_NAME:-cp-1}
-  local ip=127.0.0.1
-  local client_port peer_port
-  client_port=$(_sandbox_free_port)
-  peer_port=$(_sandbox_free_port)
+  local ip=${SANDBOX_NODE_IP:-127.0.0.1}
+  local client_port=${SANDBOX_CLIENT_PORT:-} peer_port=${SANDBOX_PEER_PORT:-}
+  [ -n "$client_port" ] || client_port=$(_sandbox_free_port)
+  [ -n "$peer_port" ] || peer_port=$(_sandbox_free_port)
   while [ "$peer_port" = "$client_port" ]; do peer_port=$(_sandbox_free_port); done
 
   local data_dir=${SANDBOX_ETCD_DATA_DIR:-/var/lib/etcd}
@@ -387,6 +399,43 @@ sandbox_make_node() {
   echo "$peer_port" > "$root/.sandbox-peer-port"
   echo "$node" > "$root/.sandbox-node-name"
   echo "$data_dir" > "$root/.sandbox-etcd-data-dir"
+}
+
+# sandbox_make_ha_cluster ROOT1 ROOT2 ROOT3: three stacked control-plane nodes of one cluster,
+# as `kubeadm init` and two `kubeadm join --control-plane` lay them out: the CAs and the
+# service-account key shared, each node its own certificates and address (127.0.0.11-13), and
+# each running under its own kubelet stand-in. Each joining member is added through `etcdctl
+# member add` on the first before its manifest (the members so far, state existing) is
+# written, as kubeadm does. Every member serves on 127.0.0.1 and on its address.
+sandbox_make_ha_cluster() {
+  local roots=("$@") n=0 root ip peer client cluster='' first=$1 f
+  for root in "${roots[@]}"; do
+    n=$((n + 1))
+    ip=127.0.0.$((10 + n))
+    client=$(_sandbox_free_port)
+    peer=$(_sandbox_free_port)
+    while [ "$peer" = "$client" ]; do peer=$(_sandbox_free_port); done
+    cluster="${cluster:+$cluster,}cp-$n=https://$ip:$peer"
+    if [ "$n" -gt 1 ]; then
+      mkdir -p "$root/etc/kubernetes/pki/etcd"
+      for f in ca.crt ca.key front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key sa.key sa.pub; do
+        cp -p "$first/etc/kubernetes/pki/$f" "$root/etc/kubernetes/pki/$f"
+      done
+      # etcd refuses a voting member while the last one added has not been up for a while
+      # ("unhealthy cluster"): kubeadm retries too
+      local tries=0
+      until sandbox_etcdctl "$first" member add "cp-$n" --peer-urls "https://$ip:$peer" >/dev/null 2>&1; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 60 ] || { echo "sandbox: etcd did not accept member cp-$n" >&2; return 1; }
+        sleep 0.5
+      done
+    fi
+    SANDBOX_NODE_NAME=cp-$n SANDBOX_NODE_IP=$ip SANDBOX_CLIENT_PORT=$client SANDBOX_PEER_PORT=$peer \
+      SANDBOX_ETCD_INITIAL_CLUSTER=$cluster SANDBOX_ETCD_CLUSTER_STATE=$([ "$n" -gt 1 ] && echo existing || echo new) \
+      sandbox_make_node "$root"
+    sandbox_start_kubelet "$root"
+    sandbox_wait_etcd "$root" 30 || return 1
+  done
 }
 
 sandbox_etcdctl() {
