@@ -9,7 +9,8 @@ namespace kdr::restore {
 std::string OtherMember::text() const {
   if (!answers) return fmt::format("{} ({}): does not answer ({})", record.name, url, problem);
   return fmt::format("{} ({}): answers as cluster {}, {}", record.name, url, cluster_id,
-                     serves ? "serves reads (the cluster has quorum)" : "serves no read (" + problem + ")");
+                     serves ? std::string("serves reads (the cluster has quorum)")
+                            : fmt::format("serves no read ({})", problem));
 }
 
 bool ClusterLook::quorum() const { return !serving().empty(); }

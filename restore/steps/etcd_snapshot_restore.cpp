@@ -109,7 +109,7 @@ void check_no_split_brain(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf
   }
   const auto look = look_at_other_members(r.ctx, members, this_member, tls);
   std::string lines;
-  for (const auto& m : look.others) lines += "\n        " + m.text();
+  for (const auto& m : look.others) lines += fmt::format("\n        {}", m.text());
   if (!look.quorum()) {
     pf.ok(fmt::format("no other member of the generation's {}-member cluster serves reads: no quorum to split "
                       "from{}",
