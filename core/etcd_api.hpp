@@ -38,6 +38,15 @@ struct EtcdStatus {
   std::string member_id;
 };
 
+// A member of the cluster, as etcd lists it.
+struct EtcdClusterMember {
+  std::uint64_t id = 0;
+  std::string name;  // empty for a member added that has not started yet
+  std::vector<std::string> peer_urls, client_urls;
+  bool learner = false;
+  std::string hex_id() const;  // as etcdctl prints it
+};
+
 // One operation of a transaction: a put (with its lease, 0: none) or the delete of one key.
 struct EtcdOp {
   bool is_delete = false;
@@ -91,6 +100,15 @@ class EtcdApi {
   virtual void grant_lease(std::int64_t id, std::int64_t ttl_s) = 0;
   // Renews lease `id` once (one keepalive); false when etcd no longer has it.
   virtual bool keep_alive(std::int64_t id) = 0;
+
+  // The cluster's members.
+  virtual std::vector<EtcdClusterMember> members() = 0;
+  // Adds a member with these peer URLs, as a learner (a member without a vote until it is
+  // promoted) or a voting member; the member added.
+  virtual EtcdClusterMember add_member(const std::vector<std::string>& peer_urls, bool learner) = 0;
+  virtual void remove_member(std::uint64_t id) = 0;
+  // Makes a learner a voting member; etcd refuses (EtcdApiError) one that has not caught up.
+  virtual void promote_member(std::uint64_t id) = 0;
 };
 
 // How kdr reaches an etcd: the seam in core::Context. Connecting does not talk to etcd yet;

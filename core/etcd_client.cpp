@@ -260,6 +260,40 @@ bool EtcdClient::keep_alive(std::int64_t id) {
   return gateway_number(j.value("result", json::object()), "TTL") > 0;
 }
 
+std::string EtcdClusterMember::hex_id() const { return fmt::format("{:x}", id); }
+
+namespace {
+
+// A member as the gateway writes it: the id a decimal string, zeros and empty lists left out.
+EtcdClusterMember parse_member(const json& m) {
+  EtcdClusterMember out;
+  const auto id = m.value("ID", json());
+  out.id = id.is_string() ? std::stoull(id.get<std::string>()) : id.is_number() ? id.get<std::uint64_t>() : 0;
+  out.name = m.value("name", "");
+  out.peer_urls = m.value("peerURLs", std::vector<std::string>{});
+  out.client_urls = m.value("clientURLs", std::vector<std::string>{});
+  out.learner = m.value("isLearner", false);
+  return out;
+}
+
+}  // namespace
+
+std::vector<EtcdClusterMember> EtcdClient::members() {
+  std::vector<EtcdClusterMember> out;
+  for (const auto& m : call("/v3/cluster/member/list", json::object()).value("members", json::array()))
+    out.push_back(parse_member(m));
+  return out;
+}
+
+EtcdClusterMember EtcdClient::add_member(const std::vector<std::string>& peer_urls, bool learner) {
+  return parse_member(
+      call("/v3/cluster/member/add", {{"peerURLs", peer_urls}, {"isLearner", learner}}).value("member", json::object()));
+}
+
+void EtcdClient::remove_member(std::uint64_t id) { call("/v3/cluster/member/remove", {{"ID", std::to_string(id)}}); }
+
+void EtcdClient::promote_member(std::uint64_t id) { call("/v3/cluster/member/promote", {{"ID", std::to_string(id)}}); }
+
 std::unique_ptr<EtcdApi> EtcdConnector::connect(const EtcdEndpoint& endpoint, std::chrono::milliseconds timeout) const {
   return std::make_unique<EtcdClient>(endpoint, timeout);
 }

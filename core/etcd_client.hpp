@@ -59,6 +59,10 @@ class EtcdClient final : public EtcdApi {
   std::vector<std::int64_t> leases() override;
   void grant_lease(std::int64_t id, std::int64_t ttl_s) override;
   bool keep_alive(std::int64_t id) override;
+  std::vector<EtcdClusterMember> members() override;
+  EtcdClusterMember add_member(const std::vector<std::string>& peer_urls, bool learner) override;
+  void remove_member(std::uint64_t id) override;
+  void promote_member(std::uint64_t id) override;
 
  private:
   // `response_size`: set to the bytes of the answer.

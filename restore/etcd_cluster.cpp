@@ -1,5 +1,7 @@
 #include "restore/etcd_cluster.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/error.hpp"
@@ -51,6 +53,36 @@ ClusterLook look_at_other_members(const core::Context& ctx, const std::vector<co
     look.others.push_back(std::move(o));
   }
   return look;
+}
+
+std::unique_ptr<core::EtcdApi> healthy_member(const core::Context& ctx, const ClusterLook& look,
+                                              const core::EtcdEndpoint& tls) {
+  for (const auto* m : look.serving()) {
+    auto endpoint = tls;
+    endpoint.url = m->url;
+    return ctx.etcd->connect(endpoint, std::chrono::seconds(30));
+  }
+  std::string lines;
+  for (const auto& m : look.others) lines += fmt::format("\n  {}", m.text());
+  if (look.others.empty()) lines = " (the generation recorded no other member)";
+  throw core::Error(fmt::format("no other member of the cluster serves reads: it has lost quorum, and a member "
+                                "cannot be replaced through it:{}",
+                                lines));
+}
+
+std::optional<core::EtcdClusterMember> find_member(const std::vector<core::EtcdClusterMember>& members, const std::string& name,
+                                            const std::string& peer_url) {
+  for (const auto& m : members)
+    if (!name.empty() && m.name == name) return m;
+  for (const auto& m : members)
+    if (std::find(m.peer_urls.begin(), m.peer_urls.end(), peer_url) != m.peer_urls.end()) return m;
+  return std::nullopt;
+}
+
+std::string ClusterAccess::serving_text() const {
+  std::string out;
+  for (const auto* m : look.serving()) out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", m->record.name, m->url);
+  return out.empty() ? std::string("none") : out;
 }
 
 }  // namespace kdr::restore

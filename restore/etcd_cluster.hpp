@@ -6,6 +6,8 @@
 // one-member cluster beside it: a split brain.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,5 +39,26 @@ struct ClusterLook {
 ClusterLook look_at_other_members(const core::Context& ctx, const std::vector<core::EtcdMemberRecord>& members,
                                   const std::string& this_member, const core::EtcdEndpoint& tls,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(3));
+
+// A client to the first of the other members that serves reads. Throws Error listing what each
+// member answered when none does (the cluster has lost quorum).
+std::unique_ptr<core::EtcdApi> healthy_member(const core::Context& ctx, const ClusterLook& look,
+                                              const core::EtcdEndpoint& tls);
+
+// The member of the live cluster that is this node's: by name, else by peer URL.
+std::optional<core::EtcdClusterMember> find_member(const std::vector<core::EtcdClusterMember>& members, const std::string& name,
+                                            const std::string& peer_url);
+
+// The cluster as the restore's member steps see it: the node's etcd client certificate, the
+// other members (from the generation) and this node's member (from the plan).
+struct ClusterAccess {
+  core::EtcdEndpoint tls;
+  ClusterLook look;
+  std::string name, peer_url;  // this node's member
+  // Throws Error naming each member when none serves.
+  std::unique_ptr<core::EtcdApi> healthy(const core::Context& ctx) const { return healthy_member(ctx, look, tls); }
+  // "cp-2 (https://...), cp-3 (https://...)": the members that serve.
+  std::string serving_text() const;
+};
 
 }  // namespace kdr::restore

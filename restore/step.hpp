@@ -72,6 +72,7 @@ struct GenerationOffer {
   bool etcd_point = false;      // a change journal revision instead of a snapshot
   bool etcd_files = false;      // the raw copy of etcd's data dir
   bool etcd_on_node = true;     // etcd ran as the node's static pod (kdr restores it here)
+  std::size_t etcd_members = 0;  // the members of its cluster it recorded
   bool kubeadm_config = false;  // a saved kubeadm configuration
   std::vector<std::string> paths;  // the sources it holds (node paths)
 };
@@ -180,6 +181,10 @@ const StepDef& copy_back_step();
 const StepDef& etcd_replay_step();
 const StepDef& etcd_snapshot_restore_step();
 const StepDef& etcd_put_keys_step();
+const StepDef& etcd_member_remove_step();
+const StepDef& etcd_member_add_step();
+const StepDef& etcd_member_join_step();
+const StepDef& etcd_member_promote_step();
 const StepDef& start_static_pods_step();
 const StepDef& wait_healthy_step();
 const StepDef& kubeadm_step();

@@ -32,6 +32,11 @@ struct FakeKeyspace {
   std::string cluster_id = "11", member_id = "21";
   // A member of a cluster that lost its majority answers its status but no read.
   bool quorum = true;
+  // The cluster's members (a keyspace served at several URLs is one cluster).
+  std::vector<core::EtcdClusterMember> members;
+  std::uint64_t next_member_id = 0x100;
+  // How many promotions etcd refuses before the learner has caught up.
+  int promote_refusals = 0;
 
   // One write at the next revision (a put when `value` is set, else a delete).
   void write(const std::string& key, const std::optional<std::string>& value, std::int64_t lease = 0) {
@@ -196,6 +201,46 @@ class FakeEtcdClient final : public core::EtcdApi {
   }
   bool keep_alive(std::int64_t id) override {
     return with([&](FakeKeyspace& ks) { return ks.leases.count(id) > 0; });
+  }
+  std::vector<core::EtcdClusterMember> members() override {
+    return with([&](FakeKeyspace& ks) {
+      if (!ks.quorum) throw core::EtcdApiError("etcdserver: request timed out", 14);
+      return ks.members;
+    });
+  }
+  core::EtcdClusterMember add_member(const std::vector<std::string>& peer_urls, bool learner) override {
+    return with([&](FakeKeyspace& ks) {
+      for (const auto& m : ks.members)
+        if (m.peer_urls == peer_urls) throw core::EtcdApiError("etcdserver: Peer URLs already exists", 9);
+      core::EtcdClusterMember m;
+      m.id = ks.next_member_id++;
+      m.peer_urls = peer_urls;
+      m.learner = learner;
+      ks.members.push_back(m);
+      return m;
+    });
+  }
+  void remove_member(std::uint64_t id) override {
+    with([&](FakeKeyspace& ks) {
+      const auto n = std::erase_if(ks.members, [&](const core::EtcdClusterMember& m) { return m.id == id; });
+      if (n == 0) throw core::EtcdApiError("etcdserver: member not found", 5);
+      return n;
+    });
+  }
+  void promote_member(std::uint64_t id) override {
+    with([&](FakeKeyspace& ks) {
+      for (auto& m : ks.members)
+        if (m.id == id) {
+          if (!m.learner) throw core::EtcdApiError("etcdserver: can only promote a learner member", 9);
+          if (ks.promote_refusals > 0) {
+            --ks.promote_refusals;
+            throw core::EtcdApiError("etcdserver: can only promote a learner member which is in sync with leader", 9);
+          }
+          m.learner = false;
+          return true;
+        }
+      throw core::EtcdApiError("etcdserver: member not found", 5);
+    });
   }
 
  private:

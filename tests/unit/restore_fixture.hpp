@@ -280,12 +280,49 @@ class RestoreFixture {
     etcd->serve(node_etcd_url, live);
     served_db_ = core::sha256_hex(core::read_file(node("/var/lib/etcd/member/snap/db")));
     etcd->reachable = [this](const std::string& url) {
+      if (etcd_runs()) start_node_member();
       if (url != node_etcd_url) return true;
       if (!etcd_runs()) return false;
       serve_node_data_dir();
       return true;
     };
   }
+
+ public:
+  static constexpr const char* node_peer_url = "https://10.0.0.10:2380";
+  // This node as cp1 of a three-member cluster: cp2 and cp3 serve the same keyspace (one
+  // cluster) at http://127.0.0.1:3 and :4, and every member is listed as etcd lists it.
+  void make_ha() {
+    members_json = R"({"members":[)"
+                   R"({"ID":33,"name":"cp1","peerURLs":["https://10.0.0.10:2380"],"clientURLs":["http://127.0.0.1:2"]},)"
+                   R"({"ID":34,"name":"cp2","peerURLs":["https://10.0.0.11:2380"],"clientURLs":["http://127.0.0.1:3"]},)"
+                   R"({"ID":35,"name":"cp3","peerURLs":["https://10.0.0.12:2380"],"clientURLs":["http://127.0.0.1:4"]}]})";
+    live->members.clear();
+    for (const auto& [id, n] : std::vector<std::pair<std::uint64_t, int>>{{33, 0}, {34, 1}, {35, 2}}) {
+      core::EtcdClusterMember m;
+      m.id = id;
+      m.name = fmt::format("cp{}", n + 1);
+      m.peer_urls = {fmt::format("https://10.0.0.{}:2380", 10 + n)};
+      m.client_urls = {fmt::format("http://127.0.0.1:{}", 2 + n)};
+      live->members.push_back(m);
+    }
+    etcd->serve("http://127.0.0.1:3", live);
+    etcd->serve("http://127.0.0.1:4", live);
+  }
+
+ private:
+  // etcd started on this node names the member added with its peer URL (as etcd does when
+  // the new member first talks to the cluster).
+  void start_node_member() {
+    std::lock_guard lock(etcd->calls());
+    for (auto& m : live->members)
+      if (m.name.empty() && m.peer_urls == std::vector<std::string>{node_peer_url}) {
+        m.name = "cp1";
+        m.client_urls = {node_etcd_url};
+      }
+  }
+
+ public:
 
   // The node's etcd (re)started on a data dir a restore put there serves that snapshot's keys.
   void serve_node_data_dir() {

@@ -43,6 +43,7 @@ struct Case {
   std::string playbook;
   std::function<void(const RestoreFixture&)> damage;
   std::vector<std::string> set = {};
+  bool ha = false;  // this node one member of three (fake_etcd.hpp)
 };
 
 // What a restore leaves: the node's files and the keys its etcd serves.
@@ -74,11 +75,14 @@ std::vector<Case> cases() {
            f.live->write(k, std::nullopt);
        },
        {"namespace=payments"}},
+      {"replace-etcd-member", [](const RestoreFixture& f) { core::remove_tree(f.node("/var/lib/etcd/member")); }, {},
+       true},
   };
 }
 
 // A damaged node with one backup taken before the damage.
 void prepare(RestoreFixture& f, const Case& c) {
+  if (c.ha) f.make_ha();
   f.backup();
   c.damage(f);
 }

@@ -285,3 +285,47 @@ TEST_CASE("a snapshot restore on one member of a cluster whose other members kee
     CHECK(contains(f.printed.all(), "cp3 (http://127.0.0.1:4): answers as cluster 11, serves no read"));
   }
 }
+
+TEST_CASE("replace-etcd-member joins this node again as a new member through the healthy ones, and promotes it") {
+  RestoreFixture f;
+  f.make_ha();
+  f.backup();
+  core::remove_tree(f.node("/var/lib/etcd/member"));  // a dead disk
+  f.live->promote_refusals = 2;                        // etcd refuses while the learner catches up
+
+  REQUIRE(f.restore("replace-etcd-member") == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(contains(f.printed.out(), "the cluster keeps quorum without this node: cp2 (http://127.0.0.1:3), cp3 "
+                                  "(http://127.0.0.1:4) serve reads"));
+  CHECK(contains(f.printed.out(), "removed member cp1 (21) through http://127.0.0.1:3"));
+  CHECK(contains(f.printed.out(), "added cp1 (https://10.0.0.10:2380) as member 100, a learner"));
+  CHECK(contains(f.printed.out(), "promoted cp1 (100) to a voting member"));
+  CHECK(contains(f.printed.out(), "the cluster has 3 voting members, each serving reads: cp2, cp3, cp1"));
+  // The manifest the kubelet runs now joins the cluster; the old data dir is kept aside.
+  const auto manifest = core::read_file(f.node("/etc/kubernetes/manifests/etcd.yaml"));
+  CHECK(manifest.find("- --initial-cluster=cp2=https://10.0.0.11:2380,cp3=https://10.0.0.12:2380,cp1=https://10.0.0.10:2380\n") != std::string::npos);
+  CHECK(manifest.find("\n    - --initial-cluster-state=existing\n") != std::string::npos);
+  const auto id = f.restore_ids().at(0);
+  CHECK(core::lstat_path(f.root / ("var/lib/etcd.kdr-" + id)));
+  CHECK(f.live->members.size() == 3);
+  for (const auto& m : f.live->members) CHECK_FALSE(m.learner);
+
+  // A rollback puts the node's files back and takes the new member out; it cannot add the old
+  // member id back, and says so.
+  REQUIRE(f.rollback(id) == core::ExitCode::ok);
+  CHECK(core::read_file(f.node("/etc/kubernetes/manifests/etcd.yaml")) == test::etcd_manifest);
+  CHECK(f.live->members.size() == 2);
+  CHECK(contains(f.printed.all(), "cannot be added back under its id"));
+}
+
+TEST_CASE("replace-etcd-member is refused when no other member serves: the cluster lost quorum") {
+  RestoreFixture f;
+  f.make_ha();
+  f.backup();
+  f.live->quorum = false;
+  const auto before = f.tree();
+  CHECK(f.restore("replace-etcd-member") == core::ExitCode::failed);
+  CHECK(contains(f.printed.all(), "no other member of the cluster serves reads: it has lost quorum"));
+  CHECK(test::tree_diff(f.tree(), before) == "");
+  CHECK(f.live->members.size() == 3);
+}

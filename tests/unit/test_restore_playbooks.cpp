@@ -265,6 +265,11 @@ TEST_CASE("the playbooks say which of them can restore from a generation, with t
   full.paths = {"/etc/kubernetes", "/var/lib/etcd"};
   CHECK(serving(full) == std::vector<std::string>{"rebuild-node", "restore-etcd-keys --set namespace=NAME",
                                                   "restore-etcd-snapshot", "restore-files"});
+  auto ha = full;  // a member of a three-member cluster
+  ha.etcd_members = 3;
+  CHECK(serving(ha) == std::vector<std::string>{"rebuild-node", "replace-etcd-member",
+                                                "restore-etcd-keys --set namespace=NAME", "restore-etcd-snapshot",
+                                                "restore-files"});
   auto raw_only = full;
   raw_only.etcd_snapshot = false;
   CHECK(serving(raw_only) == std::vector<std::string>{"rebuild-node --set etcd_source=raw",

@@ -1,0 +1,105 @@
+// Step type `etcd-member-add` (playbook replace-etcd-member): through a member that serves, adds
+// this node back with its peer URL, as a learner by default (a member without a vote, promoted
+// by etcd-member-promote once it has caught up; kubeadm does the same). Undone by removing the
+// member it added.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "restore/step.hpp"
+#include "restore/steps/etcd_member.hpp"
+
+namespace kdr::restore {
+
+namespace {
+
+struct AddArgs : StepArgs {
+  bool learner = true;
+};
+
+bool has_peer(const core::EtcdClusterMember& m, const std::string& url) {
+  return std::find(m.peer_urls.begin(), m.peer_urls.end(), url) != m.peer_urls.end();
+}
+
+class EtcdMemberAdd final : public TypedStep<AddArgs> {
+ public:
+  StepType type() const override { return StepType::etcd_member_add; }
+  std::string_view name() const override { return "etcd-member-add"; }
+  bool changes_node() const override { return true; }
+  std::vector<StepKey> keys() const override { return {{"learner", false}}; }
+
+  void undo(Runner& r, const Action& a) const override {
+    if (a.op != "etcd-member-add") return r.undo_file_action(a);
+    failpoint("rollback-before-action", ++r.actions_undone);
+    const auto c = cluster_access(r, members_from_json(a.etcd.value("others", nlohmann::json::array())));
+    const auto client = c.healthy(r.ctx);
+    for (const auto& m : client->members())
+      if (has_peer(m, a.from)) {
+        client->remove_member(m.id);
+        r.ctx.out.info("      removed member {} ({}), which this restore added", m.hex_id(), a.from);
+      }
+    failpoint("rollback-after-action", r.actions_undone);
+  }
+
+ protected:
+  AddArgs read_args(const StepValues& v) const override {
+    AddArgs a;
+    a.learner = v.flag("learner", true);
+    return a;
+  }
+
+  std::vector<std::string> plan_text(const Runner& r, const AddArgs& a) const override {
+    return {fmt::format("through a member that serves, add this node back with peer URL {} {}",
+                        r.plan_etcd().value("peer_url", "?"),
+                        a.learner ? "as a learner (no vote until it has caught up and is promoted)"
+                                  : "as a voting member")};
+  }
+
+  void preflight(Runner& r, const AddArgs&, Preflight& pf) const override {
+    const auto c = check_cluster(r, pf);
+    if (!c) return;
+    try {
+      for (const auto& m : c->healthy(r.ctx)->members())
+        if (has_peer(m, c->peer_url) && m.name != c->name && !m.name.empty())
+          pf.fails.push_back(fmt::format("peer URL {} belongs to member {} ({}), not to this node's {}", c->peer_url,
+                                         m.name, m.hex_id(), c->name));
+    } catch (const core::Error& e) {
+      pf.fails.push_back(fmt::format("the cluster's member list could not be read: {}", e.what()));
+    }
+  }
+
+  void perform(Runner& r, const AddArgs& a) const override {
+    const auto c = cluster_access(r);
+    const auto client = c.healthy(r.ctx);
+    for (const auto& m : client->members())
+      if (has_peer(m, c.peer_url)) {
+        // Added by this restore before it was resumed: not started yet, or a learner. A started
+        // voting member is the old one, still in the cluster.
+        if (!m.name.empty() && !m.learner)
+          throw core::Error(fmt::format("{} is still a voting member of the cluster ({}): remove it first "
+                                        "(etcd-member-remove)",
+                                        m.name, m.hex_id()));
+        r.ctx.out.info("      {} is a member already ({}{})", c.peer_url, m.hex_id(), m.learner ? ", a learner" : "");
+        return;
+      }
+    Action act;
+    act.op = "etcd-member-add";
+    act.from = c.peer_url;
+    act.to = client->endpoint().url;
+    act.etcd = {{"name", c.name}, {"learner", a.learner}, {"others", members_json(c)}};
+    core::EtcdClusterMember added;
+    r.act(act, [&] { added = client->add_member({c.peer_url}, a.learner); });
+    r.ctx.out.info("      added {} ({}) as member {}{} through {}", c.name, c.peer_url, added.hex_id(),
+                   a.learner ? ", a learner" : "", client->endpoint().url);
+  }
+};
+
+}  // namespace
+
+const StepDef& etcd_member_add_step() {
+  static const EtcdMemberAdd def;
+  return def;
+}
+
+}  // namespace kdr::restore

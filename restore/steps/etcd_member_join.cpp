@@ -1,0 +1,133 @@
+// Step type `etcd-member-join` (playbook replace-etcd-member): this node's etcd manifest, as
+// stop-static-pods took it out, with --initial-cluster set to the cluster's members (from a
+// member that serves) and --initial-cluster-state=existing, as kubeadm join writes it; put in
+// the static pod folder, the kubelet starts etcd, which joins the cluster and gets its data from
+// the leader. The original manifest stays in the restore's folder: a rollback takes the
+// rewritten one out, and stop-static-pods' undo puts the original back.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/static_pods.hpp"
+#include "restore/step.hpp"
+#include "restore/steps/etcd_member.hpp"
+
+namespace kdr::restore {
+
+using core::bfs::path;
+using core::Error;
+
+namespace {
+
+// "name=peer,name=peer" of every member; this node's (not started yet: no name) by its own name.
+std::string initial_cluster(const std::vector<core::EtcdClusterMember>& members, const ClusterAccess& c) {
+  std::string out;
+  for (const auto& m : members) {
+    const bool mine = std::find(m.peer_urls.begin(), m.peer_urls.end(), c.peer_url) != m.peer_urls.end();
+    const auto name = mine ? c.name : m.name;
+    if (name.empty()) continue;  // another member added and not started: etcd names it when it starts
+    for (const auto& url : m.peer_urls) out += fmt::format("{}{}={}", out.empty() ? "" : ",", name, url);
+  }
+  return out;
+}
+
+// The manifest with both flags set; throws Error naming `origin` when it has no --initial-cluster.
+std::string rewritten(const std::string& text, const std::string& cluster, const std::string& origin) {
+  static const std::regex cluster_line(R"(^(\s*-\s*)--initial-cluster=.*$)");
+  static const std::regex state_line(R"(^(\s*-\s*)--initial-cluster-state=.*$)");
+  std::string out, prefix;
+  bool found = false, state = false;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    std::smatch m;
+    if (std::regex_match(line, m, cluster_line)) {
+      prefix = m[1];
+      line = prefix + "--initial-cluster=" + cluster;
+      found = true;
+      if (!state) line += "\n" + prefix + "--initial-cluster-state=existing";
+      state = true;
+    } else if (std::regex_match(line, m, state_line)) {
+      if (state) {
+        start = end + 1;
+        continue;  // written beside --initial-cluster
+      }
+      line = std::string(m[1]) + "--initial-cluster-state=existing";
+      state = true;
+    }
+    out += line + "\n";
+    start = end + 1;
+  }
+  if (!found) throw Error(fmt::format("{}: etcd's command has no --initial-cluster= line to rewrite", origin));
+  return out;
+}
+
+class EtcdMemberJoin final : public TypedStep<NoArgs> {
+ public:
+  StepType type() const override { return StepType::etcd_member_join; }
+  std::string_view name() const override { return "etcd-member-join"; }
+  bool changes_node() const override { return true; }
+  std::vector<StepKey> keys() const override { return {}; }
+
+ protected:
+  NoArgs read_args(const StepValues&) const override { return {}; }
+
+  std::vector<std::string> plan_text(const Runner& r, const NoArgs&) const override {
+    return {fmt::format("write this node's etcd manifest (the one stop-static-pods took out) with --initial-cluster "
+                        "set to the cluster's members and --initial-cluster-state=existing, into {}: the kubelet "
+                        "starts etcd, which joins the cluster on an empty data dir and gets its data from the leader",
+                        r.var("static_pod_path")),
+            "a rollback takes it out again; the original manifest goes back with stop-static-pods' undo"};
+  }
+
+  void preflight(Runner& r, const NoArgs&, Preflight& pf) const override { check_cluster(r, pf); }
+
+  void perform(Runner& r, const NoArgs&) const override {
+    const auto live_dir = r.host(r.var("static_pod_path"));
+    const auto held = r.held_pods();
+    const auto* pod = core::find_pod(held, "etcd");
+    const auto target = live_dir / (pod ? path(pod->file).filename() : path("etcd.yaml"));
+    const auto staged = r.restore_dir() / "staged" / target.filename();
+    if (core::lstat_path(target) && !core::lstat_path(staged)) {
+      r.ctx.out.info("      {} is in place (written earlier)", target.string());
+      return;
+    }
+    if (!pod)
+      throw Error(fmt::format("no etcd manifest was taken out of {} by this restore: stop-static-pods with pods "
+                              "[etcd] must come before {}",
+                              r.var("static_pod_path"), name()));
+    const auto c = cluster_access(r);
+    const auto cluster = initial_cluster(c.healthy(r.ctx)->members(), c);
+    const auto text = rewritten(core::read_file(pod->file), cluster, pod->file);
+    const auto check = core::parse_static_pod(text, staged.string());
+    if (check.flag("initial-cluster") != cluster || check.flag("initial-cluster-state") != "existing")
+      throw Error(fmt::format("{}: the rewritten manifest does not read back with the new flags", staged.string()));
+    const auto st = core::lstat_path(pod->file);
+    core::make_dir(staged.parent_path(), 0700);
+    core::write_file_atomic(staged, text, st ? st->mode & 07777 : 0600);
+    Action act;
+    act.from = staged.string();
+    act.to = target.string();
+    act.manifest = true;
+    act.pod = "etcd";
+    r.place(act);
+    r.ctx.out.info("      {} written with --initial-cluster={} --initial-cluster-state=existing (etcd starts and "
+                   "joins)",
+                   target.string(), cluster);
+  }
+};
+
+}  // namespace
+
+const StepDef& etcd_member_join_step() {
+  static const EtcdMemberJoin def;
+  return def;
+}
+
+}  // namespace kdr::restore
