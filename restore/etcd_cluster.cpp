@@ -79,6 +79,15 @@ std::optional<core::EtcdClusterMember> find_member(const std::vector<core::EtcdC
   return std::nullopt;
 }
 
+std::unique_ptr<core::EtcdApi> ClusterAccess::healthy(const core::Context& ctx) const {
+  for (const auto* m : look.serving())
+    if (!cluster_id.empty() && m->cluster_id != cluster_id)
+      throw core::Error(fmt::format("{} ({}) is cluster {}, not cluster {} this node is to join (the one the "
+                                    "restore on the first node created): nothing was changed",
+                                    m->record.name, m->url, m->cluster_id, cluster_id));
+  return healthy_member(ctx, look, tls);
+}
+
 std::string ClusterAccess::serving_text() const {
   std::string out;
   for (const auto* m : look.serving()) out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", m->record.name, m->url);

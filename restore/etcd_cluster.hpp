@@ -55,8 +55,10 @@ struct ClusterAccess {
   core::EtcdEndpoint tls;
   ClusterLook look;
   std::string name, peer_url;  // this node's member
-  // Throws Error naming each member when none serves.
-  std::unique_ptr<core::EtcdApi> healthy(const core::Context& ctx) const { return healthy_member(ctx, look, tls); }
+  std::string cluster_id;      // the cluster it must be (empty: any)
+  // Throws Error naming each member when none serves, or when the one that serves is another
+  // cluster than `cluster_id`.
+  std::unique_ptr<core::EtcdApi> healthy(const core::Context& ctx) const;
   // "cp-2 (https://...), cp-3 (https://...)": the members that serve.
   std::string serving_text() const;
 };

@@ -40,6 +40,7 @@ enum class StepType {
   etcd_member_add,
   etcd_member_join,
   etcd_member_promote,
+  etcd_member_invite,
   start_static_pods,
   wait_healthy,
   kubeadm,

@@ -18,7 +18,8 @@ const std::vector<const StepDef*>& step_table() {
       &preflight_step(),          &stop_static_pods_step(),     &wait_stopped_step(),   &move_aside_step(),
       &copy_back_step(),          &etcd_replay_step(),          &etcd_snapshot_restore_step(),
       &etcd_put_keys_step(),      &etcd_member_remove_step(),   &etcd_member_add_step(),
-      &etcd_member_join_step(),   &etcd_member_promote_step(),  &start_static_pods_step(),    &wait_healthy_step(),   &kubeadm_step(),
+      &etcd_member_join_step(),   &etcd_member_promote_step(),  &etcd_member_invite_step(),
+      &start_static_pods_step(),    &wait_healthy_step(),   &kubeadm_step(),
       &run_program_step(),        &manual_step(),
   };
   return table;

@@ -185,6 +185,7 @@ const StepDef& etcd_member_remove_step();
 const StepDef& etcd_member_add_step();
 const StepDef& etcd_member_join_step();
 const StepDef& etcd_member_promote_step();
+const StepDef& etcd_member_invite_step();
 const StepDef& start_static_pods_step();
 const StepDef& wait_healthy_step();
 const StepDef& kubeadm_step();

@@ -8,7 +8,26 @@
 
 namespace kdr::restore {
 
-ClusterAccess cluster_access(const Runner& r) { return cluster_access(r, r.gen.meta.etcd.members); }
+std::vector<StepKey> member_keys() { return {{"via", false}, {"cluster_id", false}}; }
+
+void read_member_keys(const StepValues& v, MemberArgs& a) {
+  a.via = v.text("via", "auto");
+  if (a.via == "auto") a.via.clear();
+  if (!a.via.empty() && !a.via.starts_with("https://") && !a.via.starts_with("http://"))
+    v.fail("via", fmt::format("'{}' is not auto or a client URL such as https://10.0.0.11:2379", a.via));
+  a.cluster_id = v.text("cluster_id", "any");
+  if (a.cluster_id == "any") a.cluster_id.clear();
+  if (a.cluster_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+    v.fail("cluster_id", fmt::format("'{}' is not any or a cluster id in hex, as etcdctl prints it", a.cluster_id));
+}
+
+ClusterAccess cluster_access(const Runner& r, const MemberArgs& a) {
+  if (a.via.empty()) return cluster_access(r, r.gen.meta.etcd.members, a.cluster_id);
+  core::EtcdMemberRecord via;
+  via.name = "the member at --set via";
+  via.client_urls = {a.via};
+  return cluster_access(r, {via}, a.cluster_id);
+}
 
 nlohmann::json members_json(const ClusterAccess& c) {
   auto out = nlohmann::json::array();
@@ -27,8 +46,10 @@ std::vector<core::EtcdMemberRecord> members_from_json(const nlohmann::json& j) {
   return out;
 }
 
-ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMemberRecord>& members) {
+ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMemberRecord>& members,
+                             const std::string& cluster_id) {
   ClusterAccess c;
+  c.cluster_id = cluster_id;
   auto pods = r.live_pods();
   if (!core::find_pod(pods, "etcd")) pods = r.held_pods();
   const auto layout = core::detect_etcd_layout(r.ctx.config, r.ctx.root, pods);
@@ -39,8 +60,8 @@ ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMember
   return c;
 }
 
-std::optional<ClusterAccess> check_cluster(Runner& r, Preflight& pf) {
-  if (r.gen.meta.etcd.members.size() < 2) {
+std::optional<ClusterAccess> check_cluster(Runner& r, const MemberArgs& a, Preflight& pf) {
+  if (a.via.empty() && r.gen.meta.etcd.members.size() < 2) {
     pf.fails.push_back(fmt::format("generation {} recorded {} etcd member{}: a member is replaced through the others "
                                    "of an HA cluster; for a single member, see restore-etcd-snapshot",
                                    r.gen.id, r.gen.meta.etcd.members.size(),
@@ -48,7 +69,7 @@ std::optional<ClusterAccess> check_cluster(Runner& r, Preflight& pf) {
     return std::nullopt;
   }
   try {
-    auto c = cluster_access(r);
+    auto c = cluster_access(r, a);
     if (!c.look.quorum()) {
       std::string lines;
       for (const auto& m : c.look.others) lines += fmt::format("\n        {}", m.text());
@@ -58,6 +79,7 @@ std::optional<ClusterAccess> check_cluster(Runner& r, Preflight& pf) {
                                      lines));
       return std::nullopt;
     }
+    c.healthy(r.ctx);  // the cluster id it must be
     pf.ok(fmt::format("the cluster keeps quorum without this node: {} serve{} reads", c.serving_text(),
                       c.look.serving().size() == 1 ? "s" : ""));
     return c;

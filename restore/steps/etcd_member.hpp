@@ -4,16 +4,27 @@
 
 #include "restore/etcd_cluster.hpp"
 #include "restore/runner.hpp"
+#include "restore/step.hpp"
 
 namespace kdr::restore {
+
+// The keys every member step takes: `via`, a client URL of a member to go through (`auto`: the
+// other members the generation recorded), and `cluster_id`, the cluster it must be (hex, or
+// `any`), so that a node joining the cluster another node restored joins that one.
+struct MemberArgs : StepArgs {
+  std::string via;
+  std::string cluster_id;
+};
+std::vector<StepKey> member_keys();
+void read_member_keys(const StepValues& v, MemberArgs& a);
 
 // The node's etcd client certificate (from its manifest, or the one this restore took out of
 // the static pod folder), the other members the generation recorded and what they answer,
 // and this node's member as the plan names it.
-ClusterAccess cluster_access(const Runner& r);
-// The same with the other members given (a rollback asks those its action recorded, not the
-// generation's).
-ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMemberRecord>& members);
+ClusterAccess cluster_access(const Runner& r, const MemberArgs& a);
+// The same with the other members given (a rollback asks those its action recorded).
+ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMemberRecord>& members,
+                             const std::string& cluster_id);
 
 // The other members as an action records them ({name, client_urls}), and read back.
 nlohmann::json members_json(const ClusterAccess& c);
@@ -21,6 +32,6 @@ std::vector<core::EtcdMemberRecord> members_from_json(const nlohmann::json& j);
 
 // The preflight's check that the others keep quorum without this node (each member step needs a
 // member that serves); the access, or empty after adding the refusal.
-std::optional<ClusterAccess> check_cluster(Runner& r, Preflight& pf);
+std::optional<ClusterAccess> check_cluster(Runner& r, const MemberArgs& a, Preflight& pf);
 
 }  // namespace kdr::restore

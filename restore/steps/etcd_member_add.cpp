@@ -14,7 +14,7 @@ namespace kdr::restore {
 
 namespace {
 
-struct AddArgs : StepArgs {
+struct AddArgs : MemberArgs {
   bool learner = true;
 };
 
@@ -27,12 +27,17 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
   StepType type() const override { return StepType::etcd_member_add; }
   std::string_view name() const override { return "etcd-member-add"; }
   bool changes_node() const override { return true; }
-  std::vector<StepKey> keys() const override { return {{"learner", false}}; }
+  std::vector<StepKey> keys() const override {
+    auto k = member_keys();
+    k.push_back({"learner", false});
+    return k;
+  }
 
   void undo(Runner& r, const Action& a) const override {
     if (a.op != "etcd-member-add") return r.undo_file_action(a);
     failpoint("rollback-before-action", ++r.actions_undone);
-    const auto c = cluster_access(r, members_from_json(a.etcd.value("others", nlohmann::json::array())));
+    const auto c = cluster_access(r, members_from_json(a.etcd.value("others", nlohmann::json::array())),
+                                  a.etcd.value("cluster_id", ""));
     const auto client = c.healthy(r.ctx);
     for (const auto& m : client->members())
       if (has_peer(m, a.from)) {
@@ -45,6 +50,7 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
  protected:
   AddArgs read_args(const StepValues& v) const override {
     AddArgs a;
+    read_member_keys(v, a);
     a.learner = v.flag("learner", true);
     return a;
   }
@@ -56,8 +62,8 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
                                   : "as a voting member")};
   }
 
-  void preflight(Runner& r, const AddArgs&, Preflight& pf) const override {
-    const auto c = check_cluster(r, pf);
+  void preflight(Runner& r, const AddArgs& a, Preflight& pf) const override {
+    const auto c = check_cluster(r, a, pf);
     if (!c) return;
     try {
       for (const auto& m : c->healthy(r.ctx)->members())
@@ -70,7 +76,7 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
   }
 
   void perform(Runner& r, const AddArgs& a) const override {
-    const auto c = cluster_access(r);
+    const auto c = cluster_access(r, a);
     const auto client = c.healthy(r.ctx);
     for (const auto& m : client->members())
       if (has_peer(m, c.peer_url)) {
@@ -87,7 +93,7 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
     act.op = "etcd-member-add";
     act.from = c.peer_url;
     act.to = client->endpoint().url;
-    act.etcd = {{"name", c.name}, {"learner", a.learner}, {"others", members_json(c)}};
+    act.etcd = {{"name", c.name}, {"learner", a.learner}, {"others", members_json(c)}, {"cluster_id", a.cluster_id}};
     core::EtcdClusterMember added;
     r.act(act, [&] { added = client->add_member({c.peer_url}, a.learner); });
     r.ctx.out.info("      added {} ({}) as member {}{} through {}", c.name, c.peer_url, added.hex_id(),

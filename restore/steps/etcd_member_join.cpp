@@ -68,17 +68,21 @@ std::string rewritten(const std::string& text, const std::string& cluster, const
   return out;
 }
 
-class EtcdMemberJoin final : public TypedStep<NoArgs> {
+class EtcdMemberJoin final : public TypedStep<MemberArgs> {
  public:
   StepType type() const override { return StepType::etcd_member_join; }
   std::string_view name() const override { return "etcd-member-join"; }
   bool changes_node() const override { return true; }
-  std::vector<StepKey> keys() const override { return {}; }
+  std::vector<StepKey> keys() const override { return member_keys(); }
 
  protected:
-  NoArgs read_args(const StepValues&) const override { return {}; }
+  MemberArgs read_args(const StepValues& v) const override {
+    MemberArgs a;
+    read_member_keys(v, a);
+    return a;
+  }
 
-  std::vector<std::string> plan_text(const Runner& r, const NoArgs&) const override {
+  std::vector<std::string> plan_text(const Runner& r, const MemberArgs&) const override {
     return {fmt::format("write this node's etcd manifest (the one stop-static-pods took out) with --initial-cluster "
                         "set to the cluster's members and --initial-cluster-state=existing, into {}: the kubelet "
                         "starts etcd, which joins the cluster on an empty data dir and gets its data from the leader",
@@ -86,9 +90,9 @@ class EtcdMemberJoin final : public TypedStep<NoArgs> {
             "a rollback takes it out again; the original manifest goes back with stop-static-pods' undo"};
   }
 
-  void preflight(Runner& r, const NoArgs&, Preflight& pf) const override { check_cluster(r, pf); }
+  void preflight(Runner& r, const MemberArgs& a, Preflight& pf) const override { check_cluster(r, a, pf); }
 
-  void perform(Runner& r, const NoArgs&) const override {
+  void perform(Runner& r, const MemberArgs& a) const override {
     const auto live_dir = r.host(r.var("static_pod_path"));
     const auto held = r.held_pods();
     const auto* pod = core::find_pod(held, "etcd");
@@ -102,7 +106,7 @@ class EtcdMemberJoin final : public TypedStep<NoArgs> {
       throw Error(fmt::format("no etcd manifest was taken out of {} by this restore: stop-static-pods with pods "
                               "[etcd] must come before {}",
                               r.var("static_pod_path"), name()));
-    const auto c = cluster_access(r);
+    const auto c = cluster_access(r, a);
     const auto cluster = initial_cluster(c.healthy(r.ctx)->members(), c);
     const auto text = rewritten(core::read_file(pod->file), cluster, pod->file);
     const auto check = core::parse_static_pod(text, staged.string());

@@ -16,7 +16,7 @@ namespace kdr::restore {
 
 namespace {
 
-struct PromoteArgs : StepArgs {
+struct PromoteArgs : MemberArgs {
   int timeout_s = 300;
 };
 
@@ -25,11 +25,16 @@ class EtcdMemberPromote final : public TypedStep<PromoteArgs> {
   StepType type() const override { return StepType::etcd_member_promote; }
   std::string_view name() const override { return "etcd-member-promote"; }
   bool changes_node() const override { return true; }
-  std::vector<StepKey> keys() const override { return {{"timeout", false}}; }
+  std::vector<StepKey> keys() const override {
+    auto k = member_keys();
+    k.push_back({"timeout", false});
+    return k;
+  }
 
  protected:
   PromoteArgs read_args(const StepValues& v) const override {
     PromoteArgs a;
+    read_member_keys(v, a);
     a.timeout_s = v.seconds("timeout", 300);
     return a;
   }
@@ -41,10 +46,10 @@ class EtcdMemberPromote final : public TypedStep<PromoteArgs> {
                         a.timeout_s)};
   }
 
-  void preflight(Runner& r, const PromoteArgs&, Preflight& pf) const override { check_cluster(r, pf); }
+  void preflight(Runner& r, const PromoteArgs& a, Preflight& pf) const override { check_cluster(r, a, pf); }
 
   void perform(Runner& r, const PromoteArgs& a) const override {
-    const auto c = cluster_access(r);
+    const auto c = cluster_access(r, a);
     const auto client = c.healthy(r.ctx);
     const auto mine = [&](const core::EtcdClusterMember& m) {
       return std::find(m.peer_urls.begin(), m.peer_urls.end(), c.peer_url) != m.peer_urls.end();

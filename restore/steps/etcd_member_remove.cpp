@@ -12,12 +12,12 @@ namespace kdr::restore {
 
 namespace {
 
-class EtcdMemberRemove final : public TypedStep<NoArgs> {
+class EtcdMemberRemove final : public TypedStep<MemberArgs> {
  public:
   StepType type() const override { return StepType::etcd_member_remove; }
   std::string_view name() const override { return "etcd-member-remove"; }
   bool changes_node() const override { return true; }
-  std::vector<StepKey> keys() const override { return {}; }
+  std::vector<StepKey> keys() const override { return member_keys(); }
 
   std::optional<std::string> cannot_serve(const GenerationOffer& offer, const nlohmann::json&) const override {
     if (!offer.etcd_on_node) return "etcd did not run on the node as a static pod";
@@ -35,9 +35,13 @@ class EtcdMemberRemove final : public TypedStep<NoArgs> {
   }
 
  protected:
-  NoArgs read_args(const StepValues&) const override { return {}; }
+  MemberArgs read_args(const StepValues& v) const override {
+    MemberArgs a;
+    read_member_keys(v, a);
+    return a;
+  }
 
-  std::vector<std::string> plan_text(const Runner& r, const NoArgs&) const override {
+  std::vector<std::string> plan_text(const Runner& r, const MemberArgs&) const override {
     return {fmt::format("through a member that serves, remove this node's member {} ({}) from the etcd cluster: the "
                         "others stop counting on it",
                         r.plan_etcd().value("name", "?"), r.plan_etcd().value("peer_url", "?")),
@@ -45,8 +49,8 @@ class EtcdMemberRemove final : public TypedStep<NoArgs> {
             "but cannot add the old member again (run replace-etcd-member again instead)"};
   }
 
-  void preflight(Runner& r, const NoArgs&, Preflight& pf) const override {
-    const auto c = check_cluster(r, pf);
+  void preflight(Runner& r, const MemberArgs& a, Preflight& pf) const override {
+    const auto c = check_cluster(r, a, pf);
     if (!c) return;
     try {
       const auto members = c->healthy(r.ctx)->members();
@@ -61,8 +65,8 @@ class EtcdMemberRemove final : public TypedStep<NoArgs> {
     }
   }
 
-  void perform(Runner& r, const NoArgs&) const override {
-    const auto c = cluster_access(r);
+  void perform(Runner& r, const MemberArgs& a) const override {
+    const auto c = cluster_access(r, a);
     const auto client = c.healthy(r.ctx);
     const auto me = find_member(client->members(), c.name, c.peer_url);
     if (!me) {

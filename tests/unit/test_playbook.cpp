@@ -62,7 +62,7 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
   CHECK(error_of("name: x\nsteps:\n  - type: teleport\n") ==
         "pb.yaml:3:11: key 'steps[0].type': unknown step type 'teleport' (known: preflight, stop-static-pods, "
         "wait-stopped, move-aside, copy-back, etcd-replay, etcd-snapshot-restore, etcd-put-keys, etcd-member-remove, "
-                  "etcd-member-add, etcd-member-join, etcd-member-promote, start-static-pods, wait-healthy, "
+                  "etcd-member-add, etcd-member-join, etcd-member-promote, etcd-member-invite, start-static-pods, wait-healthy, "
         "kubeadm, run, "
         "manual)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
@@ -93,8 +93,8 @@ TEST_CASE("the shipped playbooks load") {
   std::vector<std::string> names;
   for (const auto& p : list.playbooks) names.push_back(p.name);
   std::sort(names.begin(), names.end());
-  CHECK(names == std::vector<std::string>{"rebuild-node", "replace-etcd-member", "restore-etcd-keys",
-                                         "restore-etcd-snapshot", "restore-files"});
+  CHECK(names == std::vector<std::string>{"rebuild-node", "replace-etcd-member", "restore-etcd-cluster",
+                                         "restore-etcd-keys", "restore-etcd-snapshot", "restore-files"});
   CHECK_THROWS_AS(find_playbook("no-such", {dir}), core::UsageError);
 }
 

@@ -77,6 +77,13 @@ std::vector<Case> cases() {
        {"namespace=payments"}},
       {"replace-etcd-member", [](const RestoreFixture& f) { core::remove_tree(f.node("/var/lib/etcd/member")); }, {},
        true},
+      {"restore-etcd-cluster",
+       [](const RestoreFixture& f) {  // quorum lost: the two other members gone
+         f.etcd->stop("http://127.0.0.1:3");
+         f.etcd->stop("http://127.0.0.1:4");
+         test::write(f.node("/var/lib/etcd/member/snap/db"), "torn");
+       },
+       {}, true},
   };
 }
 

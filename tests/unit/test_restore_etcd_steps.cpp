@@ -329,3 +329,35 @@ TEST_CASE("replace-etcd-member is refused when no other member serves: the clust
   CHECK(test::tree_diff(f.tree(), before) == "");
   CHECK(f.live->members.size() == 3);
 }
+
+TEST_CASE("restore-etcd-cluster restores this node as a new cluster and names the command that joins each other member") {
+  RestoreFixture f;
+  f.make_ha();
+  f.backup();
+  f.etcd->stop("http://127.0.0.1:3");  // two members of three gone: quorum lost
+  f.etcd->stop("http://127.0.0.1:4");
+  test::write(f.node("/var/lib/etcd/member/snap/db"), "torn");
+
+  REQUIRE(f.restore("restore-etcd-cluster") == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(contains(f.printed.out(), "no other member of the generation's 3-member cluster serves reads"));
+  CHECK(contains(f.printed.out(),
+                 "on cp2 (https://10.0.0.11:2380): kdr restore replace-etcd-member --yes --set via=http://127.0.0.1:2 "
+                 "--set cluster_id=11"));
+  CHECK(contains(f.printed.out(), "on cp3 (https://10.0.0.12:2380): kdr restore replace-etcd-member --yes"));
+  const auto id = f.restore_ids().at(0);
+  const auto cluster = nlohmann::json::parse(core::read_file(f.node("/var/lib/kdr/restores") / id / "cluster.json"));
+  CHECK(cluster.at("token") == "kdr-" + id);
+  CHECK(cluster.at("via") == "http://127.0.0.1:2");
+}
+
+TEST_CASE("a member told to join another cluster than the one it finds refuses before changing anything") {
+  RestoreFixture f;
+  f.make_ha();
+  f.backup();
+  const auto before = f.tree();
+  CHECK(f.restore("replace-etcd-member", {"via=http://127.0.0.1:3", "cluster_id=abc"}) == core::ExitCode::failed);
+  CHECK(contains(f.printed.all(), "is cluster 11, not cluster abc this node is to join"));
+  CHECK(test::tree_diff(f.tree(), before) == "");
+  CHECK(f.live->members.size() == 3);
+}

@@ -267,7 +267,7 @@ TEST_CASE("the playbooks say which of them can restore from a generation, with t
                                                   "restore-etcd-snapshot", "restore-files"});
   auto ha = full;  // a member of a three-member cluster
   ha.etcd_members = 3;
-  CHECK(serving(ha) == std::vector<std::string>{"rebuild-node", "replace-etcd-member",
+  CHECK(serving(ha) == std::vector<std::string>{"rebuild-node", "replace-etcd-member", "restore-etcd-cluster",
                                                 "restore-etcd-keys --set namespace=NAME", "restore-etcd-snapshot",
                                                 "restore-files"});
   auto raw_only = full;
