@@ -177,6 +177,7 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout,
   if (outcome.info) {
     outcome.info->duration_s = core::monotonic_seconds() - t0;
     step.facts.snapshot = outcome.info;
+    if (const auto problem = step.facts.snapshot_member_problem(); !problem.empty()) warnings.push_back(problem);
   } else if (outcome.failure == SnapshotFailure::disk_full) {
     throw core::Error(fmt::format("backup disk {} is full: the etcd snapshot could not be written ({}); free space "
                                   "or lower retention",

@@ -112,6 +112,9 @@ void print_etcd(const core::Context& ctx, const Shown& s) {
                  core::describe_argv(core::kdr_argv(ctx)), s.entry.id);
   if (const auto& member = m.node.etcd_member)
     ctx.out.info("  etcd member   {} at {}, data dir {}", member->name, member->first_peer_url(), member->data_dir_host);
+  if (const auto cluster = m.etcd.cluster_text(); !cluster.empty()) ctx.out.info("  etcd cluster  {}", cluster);
+  if (const auto problem = m.etcd.snapshot_member_problem(); !problem.empty())
+    ctx.out.warn("  etcd cluster  {}", problem);
 }
 
 void print_readiness(const core::Context& ctx, const Shown& s) {

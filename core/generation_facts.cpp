@@ -133,6 +133,39 @@ std::string EtcdFacts::no_snapshot_reason() const {
   return snapshot_error.empty() ? std::string("none taken") : snapshot_error;
 }
 
+const EtcdMemberRecord* EtcdFacts::snapshot_member() const {
+  if (!snapshot || snapshot->member_id.empty()) return nullptr;
+  for (const auto& m : members)
+    if (m.id == snapshot->member_id) return &m;
+  return nullptr;
+}
+
+std::string EtcdFacts::snapshot_member_problem() const {
+  if (!snapshot || snapshot->member_id.empty() || members.empty()) return "";
+  const auto* m = snapshot_member();
+  if (!m)
+    return fmt::format("the snapshot was taken from member {}, which the cluster's member list does not hold (it was "
+                       "removed, or fell out of the cluster): its data may be another history than the cluster's",
+                       snapshot->member_id);
+  if (m->learner)
+    return fmt::format("the snapshot was taken from member {} ({}), a learner: it may lag behind the voting members",
+                       m->name, m->id);
+  return "";
+}
+
+std::string EtcdFacts::cluster_text() const {
+  if (members.empty()) return "";
+  std::string names;
+  for (const auto& m : members) names += fmt::format("{}{}{}", names.empty() ? "" : ", ", m.name.empty() ? m.id : m.name,
+                                                     m.learner ? " (learner)" : "");
+  const auto* from = snapshot_member();
+  return fmt::format("cluster {}, {} member{}: {}{}", snapshot ? snapshot->cluster_id : std::string("?"),
+                     members.size(), members.size() == 1 ? "" : "s", names,
+                     from ? fmt::format("; the snapshot from {}", from->name)
+                          : snapshot && !snapshot->member_id.empty() ? fmt::format("; the snapshot from member {}", snapshot->member_id)
+                                                                     : std::string());
+}
+
 json EtcdFacts::to_json() const {
   json j = {{"snapshot", snapshot ? snapshot->to_json() : json(nullptr)}};
   if (snapshot_disabled) j["snapshot_disabled"] = true;

@@ -73,6 +73,16 @@ struct EtcdFacts {
   std::vector<EtcdMemberRecord> members;
   // Why there is no snapshot, in words ("none taken" when nothing says).
   std::string no_snapshot_reason() const;
+  // The member that served the snapshot, as the member list names it (none when it is not in
+  // the list, or nothing was recorded).
+  const EtcdMemberRecord* snapshot_member() const;
+  // Why the snapshot may not be the cluster's state: taken on a learner (it may lag behind the
+  // voting members), or on a member the cluster's list does not hold (it fell out of the
+  // cluster); "" when neither, or when no member list was recorded.
+  std::string snapshot_member_problem() const;
+  // "cluster 5e1a..., 3 members: cp-1, cp-2 (learner), cp-3; the snapshot from cp-2" ("" without
+  // a member list).
+  std::string cluster_text() const;
   nlohmann::json to_json() const;
   static EtcdFacts from_json(const nlohmann::json& j, const std::string& where);
 };

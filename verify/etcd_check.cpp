@@ -39,6 +39,8 @@ EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g,
     return check;
   }
   check.has_snapshot = true;
+  if (const auto problem = etcd.snapshot_member_problem(); !problem.empty())
+    findings.add(Severity::warning, check_name, "member", "etcd/", problem);
   const auto& snap = *etcd.snapshot;
   const std::string file = snap.file;
   auto path = g.dir / file;

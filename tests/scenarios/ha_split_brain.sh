@@ -21,6 +21,10 @@ kdr backup -q
 gen=$(latest_gen)
 assert_eq "$(jq -r '[.etcd.members[].name] | sort | join(",")' "$gen/meta.json")" "cp-1,cp-2,cp-3" "members recorded"
 c2=$(jq -r '.etcd.members[] | select(.name == "cp-2") | .client_urls[0]' "$gen/meta.json")
+expect_rc 0 kdr show latest
+assert_contains "$OUT" "3 members: "
+assert_contains "$OUT" "; the snapshot from cp-1"
+assert_contains "$OUT" "restore replace-etcd-member -g"
 assert_contains "$c2" "https://127.0.0.12:"
 
 step "damage: a namespace deleted; restore-etcd-snapshot on cp-1 while cp-2 and cp-3 keep quorum: refused"

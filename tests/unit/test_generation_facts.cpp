@@ -80,3 +80,33 @@ TEST_CASE("a field of the wrong type is an error naming the file and the field, 
   CHECK_THROWS_WITH(core::GenerationMeta::from_json(j, "g/meta.json"),
                     Catch::Contains("etcd.members[0].learner: \"no\" is not true or false"));
 }
+
+TEST_CASE("a generation says which member took its snapshot, and flags a learner or a member out of the cluster") {
+  core::EtcdFacts etcd;
+  etcd.snapshot = core::EtcdSnapshotRecord{};
+  etcd.snapshot->cluster_id = "5e1a";
+  etcd.snapshot->member_id = "b2";
+  auto member = [](std::string id, std::string name, bool learner) {
+    core::EtcdMemberRecord m;
+    m.id = std::move(id);
+    m.name = std::move(name);
+    m.learner = learner;
+    return m;
+  };
+  etcd.members = {member("a1", "cp-1", false), member("b2", "cp-2", false), member("c3", "cp-3", false)};
+  CHECK(etcd.snapshot_member_problem().empty());
+  CHECK(etcd.cluster_text() == "cluster 5e1a, 3 members: cp-1, cp-2, cp-3; the snapshot from cp-2");
+
+  etcd.members[1].learner = true;
+  CHECK(etcd.snapshot_member_problem() ==
+        "the snapshot was taken from member cp-2 (b2), a learner: it may lag behind the voting members");
+  CHECK(etcd.cluster_text() == "cluster 5e1a, 3 members: cp-1, cp-2 (learner), cp-3; the snapshot from cp-2");
+
+  etcd.members.erase(etcd.members.begin() + 1);
+  CHECK(etcd.snapshot_member_problem().find("member b2, which the cluster's member list does not hold") !=
+        std::string::npos);
+
+  etcd.members.clear();  // no list recorded: nothing to say
+  CHECK(etcd.snapshot_member_problem().empty());
+  CHECK(etcd.cluster_text().empty());
+}
