@@ -387,8 +387,13 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
     if (spec.type == StepType::etcd_snapshot_restore)
       vars["etcd_restored_from"] = plan.steps.back().values.value("source", "snapshot");
   }
-  if (etcd_here && std::any_of(plan.steps.begin(), plan.steps.end(),
-                               [&](const PlannedStep& st) { return replaces_etcd_data(st, plan); }))
+  // A member that joins its cluster again gets the cluster's data from the leader: nothing of
+  // the cluster is rolled back, whatever this node's etcd still answers.
+  const bool rejoins = std::any_of(plan.steps.begin(), plan.steps.end(),
+                                   [](const PlannedStep& st) { return st.type == StepType::etcd_member_join; });
+  if (etcd_here && !rejoins &&
+      std::any_of(plan.steps.begin(), plan.steps.end(),
+                  [&](const PlannedStep& st) { return replaces_etcd_data(st, plan); }))
     plan.etcd["loss"] =
         measure_etcd_loss(ctx, live_layout,
                           replay ? BackupPoint{replay->target_revision, replay->epoch.cluster_id}

@@ -361,3 +361,13 @@ TEST_CASE("a member told to join another cluster than the one it finds refuses b
   CHECK(test::tree_diff(f.tree(), before) == "");
   CHECK(f.live->members.size() == 3);
 }
+
+TEST_CASE("replace-etcd-member rolls nothing back: it needs no accept_loss even while this node's etcd answers with newer data") {
+  RestoreFixture f;
+  f.make_ha();
+  f.backup();
+  for (int i = 0; i < 5; ++i) f.live->write(fmt::format("/registry/configmaps/default/later-{}", i), "x");
+  REQUIRE(f.restore("replace-etcd-member") == core::ExitCode::ok);
+  CHECK_FALSE(contains(f.printed.all(), "accept_loss"));
+  CHECK(f.live->values().count("/registry/configmaps/default/later-4") == 1);
+}
