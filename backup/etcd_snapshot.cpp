@@ -394,9 +394,10 @@ std::optional<std::vector<core::EtcdMemberRecord>> member_list(const core::Conte
   }
 }
 
-std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision) {
+std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision,
+                                        bool serializable) {
   try {
-    return ctx.etcd->connect(client_endpoint(target), std::chrono::seconds(30))->count("", revision);
+    return ctx.etcd->connect(client_endpoint(target), std::chrono::seconds(30))->count("", revision, serializable);
   } catch (const core::Error&) {
     return std::nullopt;
   }

@@ -101,7 +101,9 @@ std::optional<std::vector<core::EtcdMemberRecord>> member_list(const core::Conte
 
 // The number of live keys at `revision` (0: now), counted by etcd itself (a count-only range
 // through the gateway); empty on failure.
-std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision);
+// `serializable`: the member's own copy, which answers without a quorum.
+std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarget& target, std::int64_t revision,
+                                        bool serializable = false);
 // Throws Error when the backup disk has less than `needed` bytes free.
 void check_free_space(const core::Context& ctx, const core::bfs::path& backup_dir, std::uint64_t needed);
 

@@ -71,3 +71,13 @@ echo "| recovery | seconds | target | what it does |"
 echo "|---|---:|---:|---|"
 echo "| replace-etcd-member (one member's data lost) | $(med "${replace_times[@]}") | 30 | preflight (another member serves), etcd stopped, member removed, data dir aside, added as a learner, manifest rewritten, caught up from the leader, promoted, every member voting and serving |"
 echo "| restore-etcd-cluster (two members' data lost) | $(med "${cluster_times[@]}") | 60 | the snapshot restored on cp-1 as a new cluster (checked, journaled), then the printed command on cp-2 and cp-3 in turn: each joins as a learner, catches up, is promoted |"
+# Where the time goes, from the journals of the last runs: seconds per step.
+steps_of() {
+  local journal
+  journal=$(ls -d "$1"/var/lib/kdr/restores/*"$2"/ | sort | tail -n 1)journal.jsonl
+  paste -d: <(jq -r 'select(.event=="begin") | .type' "$journal") \
+    <(jq -r 'select(.event=="done") | .seconds' "$journal" | awk '{ printf "%.2f\n", $1 }') | paste -sd' ' -
+}
+echo
+echo "seconds per step, last run: cp-1's restore-etcd-cluster: $(steps_of "$R1" restore-etcd-cluster)"
+echo "cp-3's replace-etcd-member (joining): $(steps_of "$R3" replace-etcd-member)"

@@ -59,6 +59,9 @@ struct EtcdRangeOptions {
   bool keys_only = false;
   std::int64_t revision = 0;          // 0: now
   std::int64_t min_mod_revision = 0;  // 0: any
+  // Read the member's own copy (answers without a quorum, possibly behind the leader); by
+  // default reads are linearizable.
+  bool serializable = false;
 };
 
 // etcd answered with an error: its gRPC code (11, out of range: a revision compacted away
@@ -84,7 +87,7 @@ class EtcdApi {
   virtual std::int64_t scan(const std::string& prefix, const EtcdRangeOptions& options,
                             const std::function<void(EtcdKeyValue&&)>& each) = 0;
   // How many keys start with `prefix` ("" every key) at `revision` (0: now).
-  virtual std::uint64_t count(const std::string& prefix, std::int64_t revision = 0) = 0;
+  virtual std::uint64_t count(const std::string& prefix, std::int64_t revision = 0, bool serializable = false) = 0;
   virtual std::optional<EtcdKeyValue> get(const std::string& key) = 0;
   // One transaction: put `value` at `key` if the key's mod_revision is `expected` (0: the key
   // does not exist). The revision it was written at; empty when the comparison failed.

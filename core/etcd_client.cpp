@@ -177,6 +177,7 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
   for (;;) {
     json body = {{"key", base64_encode(from)}, {"range_end", base64_encode(end)}, {"limit", std::to_string(page)}};
     if (options.keys_only) body["keys_only"] = true;
+    if (options.serializable) body["serializable"] = true;
     if (revision > 0) body["revision"] = std::to_string(revision);
     if (options.min_mod_revision > 0) body["min_mod_revision"] = std::to_string(options.min_mod_revision);
     std::size_t size = 0;
@@ -198,11 +199,12 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
   return revision;
 }
 
-std::uint64_t EtcdClient::count(const std::string& prefix, std::int64_t revision) {
+std::uint64_t EtcdClient::count(const std::string& prefix, std::int64_t revision, bool serializable) {
   json body = {{"key", base64_encode(prefix.empty() ? std::string(1, '\0') : prefix)},
                {"range_end", base64_encode(etcd_prefix_end(prefix))},
                {"count_only", true}};
   if (revision > 0) body["revision"] = std::to_string(revision);
+  if (serializable) body["serializable"] = true;
   return static_cast<std::uint64_t>(gateway_number(call("/v3/kv/range", body), "count"));
 }
 

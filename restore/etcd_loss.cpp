@@ -90,12 +90,15 @@ EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& lay
   loss.endpoint = target.endpoint;
   loss.live_revision = status->revision;
   loss.live_cluster_id = status->cluster_id;
-  loss.live_keys = backup::count_keys(ctx, target, 0);
+  // The member's own copy: a member whose cluster lost quorum still says what it holds.
+  loss.live_keys = backup::count_keys(ctx, target, 0, true);
   if (loss.backup_revision > 0 && !loss.other_cluster() && loss.live_revision > loss.backup_revision) {
     // Filtered by etcd itself (min_mod_revision): only the names of the keys changed since.
     try {
       const auto client = ctx.etcd->connect(backup::client_endpoint(target), std::chrono::seconds(60));
-      loss.keys_changed = client->prefix("", {.keys_only = true, .min_mod_revision = loss.backup_revision + 1}).size();
+      loss.keys_changed =
+          client->prefix("", {.keys_only = true, .min_mod_revision = loss.backup_revision + 1, .serializable = true})
+              .size();
     } catch (const core::Error&) {
       // unknown: the text says "an unknown number of keys"
     }

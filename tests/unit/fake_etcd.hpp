@@ -142,7 +142,7 @@ class FakeEtcdClient final : public core::EtcdApi {
   std::int64_t scan(const std::string& prefix, const core::EtcdRangeOptions& o,
                     const std::function<void(core::EtcdKeyValue&&)>& each) override {
     return with([&](FakeKeyspace& ks) {
-      if (!ks.quorum) throw core::EtcdApiError("etcdserver: request timed out", 14);
+      if (!ks.quorum && !o.serializable) throw core::EtcdApiError("etcdserver: request timed out", 14);
       if (o.revision != 0 && o.revision != ks.revision)
         throw core::Error(fmt::format("the fake etcd keeps no history: revision {} asked, {} held", o.revision,
                                       ks.revision));
@@ -155,8 +155,8 @@ class FakeEtcdClient final : public core::EtcdApi {
       return ks.revision;
     });
   }
-  std::uint64_t count(const std::string& p, std::int64_t revision) override {
-    return prefix(p, {.revision = revision}).size();
+  std::uint64_t count(const std::string& p, std::int64_t revision, bool serializable) override {
+    return prefix(p, {.revision = revision, .serializable = serializable}).size();
   }
   std::optional<core::EtcdKeyValue> get(const std::string& key) override {
     return with([&](FakeKeyspace& ks) -> std::optional<core::EtcdKeyValue> {
