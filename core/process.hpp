@@ -35,9 +35,6 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
 // after `timeout`. The one place kdr sets it.
 ProcessOptions etcd_tool_options(std::chrono::milliseconds timeout);
 
-// A program kdr starts and stops itself (a private etcd): stdin closed, stdout and stderr to
-// `log_file`, killed with kdr (PR_SET_PDEATHSIG), and stopped (SIGTERM, then SIGKILL after
-// `grace`) on every path out.
 // A program started to run beside kdr (core::Programs::start).
 class RunningProgram {
  public:
@@ -49,6 +46,9 @@ class RunningProgram {
   virtual void stop(std::chrono::milliseconds grace = std::chrono::seconds(5)) = 0;
 };
 
+// A program kdr starts and stops itself (a private etcd): stdin closed, stdout and stderr to
+// `log_file`, killed with kdr (PR_SET_PDEATHSIG), and stopped (SIGTERM, then SIGKILL after
+// `grace`) on every path out.
 class BackgroundProcess final : public RunningProgram {
  public:
   // Throws Error when the program cannot be started.
