@@ -71,6 +71,8 @@ class EtcdApiError : public Error {
   EtcdApiError(std::string message, int grpc_code) : Error(std::move(message)), grpc_code_(grpc_code) {}
   int grpc_code() const { return grpc_code_; }
   bool compacted() const { return grpc_code_ == 11; }
+  // Unavailable (14): etcd cannot do it now (no leader, an unsettled cluster); a retry may pass.
+  bool unavailable() const { return grpc_code_ == 14; }
 
  private:
   int grpc_code_;

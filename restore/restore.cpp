@@ -454,6 +454,12 @@ std::string describe_action(const Action& a) {
   if (a.op == "etcd-put")
     return fmt::format("wrote etcd key {} into {} ({})", core::base64_decode(a.etcd.value("key", "")), a.to,
                        a.etcd.value("replaced", json()).is_null() ? "it was absent" : "replacing the live value");
+  if (a.op == "etcd-member-remove")
+    return fmt::format("removed etcd member {} ({}) through {} (a rollback cannot add it back)", a.etcd.value("name", ""),
+                       a.etcd.value("id", ""), a.to);
+  if (a.op == "etcd-member-add")
+    return fmt::format("added an etcd member with peer URL {} through {} (a rollback removes it)", a.from, a.to);
+  if (a.manifest) return fmt::format("placed manifest {} ({})", a.to, a.pod);
   return fmt::format("placed {} (restored from the backup)", a.to);
 }
 

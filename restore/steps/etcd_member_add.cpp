@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/wait.hpp"
 #include "restore/step.hpp"
 #include "restore/steps/etcd_member.hpp"
 
@@ -20,6 +21,28 @@ struct AddArgs : MemberArgs {
 
 bool has_peer(const core::EtcdClusterMember& m, const std::string& url) {
   return std::find(m.peer_urls.begin(), m.peer_urls.end(), url) != m.peer_urls.end();
+}
+
+// etcd refuses a member change while the cluster has not settled since the last one (gRPC
+// Unavailable, "etcdserver: unhealthy cluster", e.g. right after a member was removed): retried
+// for up to a minute, as kubeadm does.
+core::EtcdClusterMember add_when_ready(Runner& r, core::EtcdApi& client, const std::string& peer_url, bool learner) {
+  core::EtcdClusterMember added;
+  const auto outcome = core::wait_until(
+      {.timeout_s = 60, .every = std::chrono::milliseconds(500)},
+      [&]() -> std::optional<std::string> {
+        try {
+          added = client.add_member({peer_url}, learner);
+          return std::nullopt;
+        } catch (const core::EtcdApiError& e) {
+          if (!e.unavailable()) throw;
+          return std::string(e.what());
+        }
+      },
+      [&](double s, const std::string& still) { r.ctx.out.info("      {:.0f} s: etcd not ready for a new member: {}", s, still); });
+  if (!outcome.done)
+    throw core::Error(fmt::format("etcd did not accept the new member within 60 s: {}", outcome.still));
+  return added;
 }
 
 class EtcdMemberAdd final : public TypedStep<AddArgs> {
@@ -95,7 +118,7 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
     act.to = client->endpoint().url;
     act.etcd = {{"name", c.name}, {"learner", a.learner}, {"others", members_json(c)}, {"cluster_id", a.cluster_id}};
     core::EtcdClusterMember added;
-    r.act(act, [&] { added = client->add_member({c.peer_url}, a.learner); });
+    r.act(act, [&] { added = add_when_ready(r, *client, c.peer_url, a.learner); });
     r.ctx.out.info("      added {} ({}) as member {}{} through {}", c.name, c.peer_url, added.hex_id(),
                    a.learner ? ", a learner" : "", client->endpoint().url);
   }

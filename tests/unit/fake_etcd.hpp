@@ -35,8 +35,10 @@ struct FakeKeyspace {
   // The cluster's members (a keyspace served at several URLs is one cluster).
   std::vector<core::EtcdClusterMember> members;
   std::uint64_t next_member_id = 0x100;
-  // How many promotions etcd refuses before the learner has caught up.
+  // How many promotions etcd refuses before the learner has caught up, and how many member
+  // additions it refuses as an unsettled cluster.
   int promote_refusals = 0;
+  int add_refusals = 0;
 
   // One write at the next revision (a put when `value` is set, else a delete).
   void write(const std::string& key, const std::optional<std::string>& value, std::int64_t lease = 0) {
@@ -212,6 +214,10 @@ class FakeEtcdClient final : public core::EtcdApi {
     return with([&](FakeKeyspace& ks) {
       for (const auto& m : ks.members)
         if (m.peer_urls == peer_urls) throw core::EtcdApiError("etcdserver: Peer URLs already exists", 9);
+      if (ks.add_refusals > 0) {
+        --ks.add_refusals;
+        throw core::EtcdApiError("etcdserver: unhealthy cluster", 14);
+      }
       core::EtcdClusterMember m;
       m.id = ks.next_member_id++;
       m.peer_urls = peer_urls;

@@ -292,6 +292,7 @@ TEST_CASE("replace-etcd-member joins this node again as a new member through the
   f.backup();
   core::remove_tree(f.node("/var/lib/etcd/member"));  // a dead disk
   f.live->promote_refusals = 2;                        // etcd refuses while the learner catches up
+  f.live->add_refusals = 1;                            // and a new member right after the removal
 
   REQUIRE(f.restore("replace-etcd-member") == core::ExitCode::ok);
   INFO(f.printed.all());
