@@ -35,7 +35,14 @@ core::EtcdClusterMember add_when_ready(Runner& r, core::EtcdApi& client, const s
           added = client.add_member({peer_url}, learner);
           return std::nullopt;
         } catch (const core::EtcdApiError& e) {
-          if (!e.unavailable()) throw;
+          // The change may have gone through although the answer was an error (a leader that
+          // changed meanwhile): the member list says.
+          for (const auto& m : client.members())
+            if (m.peer_urls == std::vector<std::string>{peer_url}) {
+              added = m;
+              return std::nullopt;
+            }
+          if (!e.unavailable() && e.grpc_code() != 5) throw;  // 5: not found, while the cluster settles
           return std::string(e.what());
         }
       },
