@@ -123,6 +123,12 @@ HEAD
   on another) came back from a rollback with a new modification time (`restore_full_disk`).
 - A prune killed while removing a generation left it half-removed (`.del-*`) until the next
   backup; the next prune now finishes it (`prune_kill`).
+- kdr verify on a backup disk full to its last block failed (exit 1) because it could not
+  write the record it keeps for kdr list and show; the verdict now stands (`full_disk`).
+- replace-etcd-member resumed right after its member was removed, or run again right after a
+  rollback had removed the member it added, met etcd's "unhealthy cluster" and "member not
+  found" on the member add; it now reads the member list and retries while the cluster
+  settles (`ha_member_kill`).
 - Besides these classes, the unit tests' crash matrix stops every shipped playbook after each
   record of its journal, then resumes or rolls back (tests/unit/test_restore_crash.cpp).
 
