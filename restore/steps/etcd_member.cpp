@@ -21,6 +21,12 @@ void read_member_keys(const StepValues& v, MemberArgs& a) {
     v.fail("cluster_id", fmt::format("'{}' is not any or a cluster id in hex, as etcdctl prints it", a.cluster_id));
 }
 
+MemberArgs member_args(const StepValues& v) {
+  MemberArgs a;
+  read_member_keys(v, a);
+  return a;
+}
+
 ClusterAccess cluster_access(const Runner& r, const MemberArgs& a) {
   if (a.via.empty()) return cluster_access(r, r.gen.meta.etcd.members, a.cluster_id);
   core::EtcdMemberRecord via;

@@ -17,6 +17,8 @@ struct MemberArgs : StepArgs {
 };
 std::vector<StepKey> member_keys();
 void read_member_keys(const StepValues& v, MemberArgs& a);
+// The arguments of a member step that takes no other key.
+MemberArgs member_args(const StepValues& v);
 
 // The node's etcd client certificate (from its manifest, or the one this restore took out of
 // the static pod folder), the other members the generation recorded and what they answer,

@@ -76,11 +76,7 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
   std::vector<StepKey> keys() const override { return member_keys(); }
 
  protected:
-  MemberArgs read_args(const StepValues& v) const override {
-    MemberArgs a;
-    read_member_keys(v, a);
-    return a;
-  }
+  MemberArgs read_args(const StepValues& v) const override { return member_args(v); }
 
   std::vector<std::string> plan_text(const Runner& r, const MemberArgs&) const override {
     return {fmt::format("write this node's etcd manifest (the one stop-static-pods took out) with --initial-cluster "
@@ -98,7 +94,7 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
     const auto* pod = core::find_pod(held, "etcd");
     const auto target = live_dir / (pod ? path(pod->file).filename() : path("etcd.yaml"));
     const auto staged = r.restore_dir() / "staged" / target.filename();
-    if (core::lstat_path(target) && !core::lstat_path(staged)) {
+    if (core::lstat_path(target) && r.placed_earlier(target, staged)) {
       r.ctx.out.info("      {} is in place (written earlier)", target.string());
       return;
     }

@@ -35,11 +35,7 @@ class EtcdMemberRemove final : public TypedStep<MemberArgs> {
   }
 
  protected:
-  MemberArgs read_args(const StepValues& v) const override {
-    MemberArgs a;
-    read_member_keys(v, a);
-    return a;
-  }
+  MemberArgs read_args(const StepValues& v) const override { return member_args(v); }
 
   std::vector<std::string> plan_text(const Runner& r, const MemberArgs&) const override {
     return {fmt::format("through a member that serves, remove this node's member {} ({}) from the etcd cluster: the "

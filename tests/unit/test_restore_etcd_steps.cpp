@@ -372,3 +372,15 @@ TEST_CASE("replace-etcd-member rolls nothing back: it needs no accept_loss even 
   CHECK_FALSE(contains(f.printed.all(), "accept_loss"));
   CHECK(f.live->values().count("/registry/configmaps/default/later-4") == 1);
 }
+
+TEST_CASE("etcd-member-join without the etcd manifest taken out first fails and leaves the live manifest alone") {
+  RestoreFixture f;
+  f.make_ha();
+  f.backup();
+  test::write(f.dir.path() / "playbooks/join-only.yaml",
+              "name: join-only\nsteps:\n  - type: preflight\n  - type: etcd-member-join\n");
+  const auto before = f.tree();
+  CHECK(f.restore("join-only", {}, true, {(f.dir.path() / "playbooks").string()}) == core::ExitCode::failed);
+  CHECK(contains(f.printed.err(), "no etcd manifest was taken out of /etc/kubernetes/manifests by this restore"));
+  CHECK(test::tree_diff(f.tree(), before) == "");
+}
