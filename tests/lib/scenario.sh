@@ -234,3 +234,22 @@ wait_caught_up() {
   tail -20 "$T/follower.log" >&2
   fail "the journal did not reach revision $want (at $(kdr journal status --json | jq '.state.position'))"
 }
+
+# ---- HA: three nodes from sandbox_make_ha_cluster ---------------------------------------------
+# on_node ROOT ARGS...: kdr on that node, with its own backup folder ($T/disk2-<node>)
+on_node() { local root=$1; shift; "$KDR_BIN" --root "$root" --backup-dir "$T/disk2-$(basename "$root")" "$@"; }
+# own_disks ROOT...: each node gets its own backup folder and a config without kube-apiserver
+own_disks() {
+  local r
+  for r in "$@"; do
+    mkdir -p "$r/etc/kdr" "$T/disk2-$(basename "$r")"
+    echo 'kubeconfig: ""' > "$r/etc/kdr/kdr.yaml"
+  done
+}
+# member_keyspace ROOT [PREFIX]: every key and value under PREFIX (default /registry/) that
+# member holds itself (a serializable read), one [key, value] line each, sorted
+member_keyspace() {
+  sandbox_etcdctl "$1" get --prefix "${2-/registry/}" --consistency=s -w json | jq -c '.kvs // [] | .[] | [.key, .value]' | sort
+}
+# member_cluster_id ROOT: the cluster id as etcd prints it (text: jq would round a 64-bit number)
+member_cluster_id() { sandbox_etcdctl "$1" endpoint status -w fields | sed -n 's/^"ClusterID" : //p'; }

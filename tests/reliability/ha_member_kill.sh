@@ -12,7 +12,6 @@ source "$(dirname "$0")/../lib/reliability.sh"
 n=$(trials 4 20)
 actions=5
 R1=$T/cp-1 R2=$T/cp-2 R3=$T/cp-3
-keyspace() { sandbox_etcdctl "$1" get --prefix /registry/ --consistency=s -w json | jq -c '.kvs // [] | .[] | [.key, .value]' | sort; }
 voting() { sandbox_etcdctl "$R1" member list -w json | jq '[.members[] | select(.isLearner != true and .name != "")] | length'; }
 peer2() { sed -n 's/^ *- --initial-advertise-peer-urls=//p' "$R2/etc/kubernetes/manifests/etcd.yaml" 2>/dev/null || true; }
 
@@ -27,7 +26,7 @@ cp2_peer=$(peer2)
 assert_whole() {
   local i
   for i in $(seq 1 100); do
-    [ "$(voting)" = 3 ] && [ "$(keyspace "$R2")" = "$(keyspace "$R1")" ] && [ "$(keyspace "$R3")" = "$(keyspace "$R1")" ] && return 0
+    [ "$(voting)" = 3 ] && [ "$(member_keyspace "$R2")" = "$(member_keyspace "$R1")" ] && [ "$(member_keyspace "$R3")" = "$(member_keyspace "$R1")" ] && return 0
     sleep 0.2
   done
   fail "trial $trial: the cluster is not whole: $(sandbox_etcdctl "$R1" member list 2>&1)"

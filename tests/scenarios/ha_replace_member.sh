@@ -9,8 +9,6 @@ source "$(dirname "$0")/../lib/scenario.sh"
 
 R1=$T/cp-1 R2=$T/cp-2 R3=$T/cp-3
 endpoint() { echo "https://127.0.0.1:$(cat "$1/.sandbox-client-port")"; }
-# keyspace NODE: every key and value that member holds itself (a serializable read), sorted
-keyspace() { sandbox_etcdctl "$1" get --prefix "" --consistency=s -w json | jq -c '.kvs // [] | .[] | [.key, .value]' | sort; }
 
 step "three control-plane nodes of one etcd cluster, a backup on cp-2"
 sandbox_make_ha_cluster "$R1" "$R2" "$R3"
@@ -63,11 +61,11 @@ assert_eq "$(jq '[.members[] | select(.isLearner != true)] | length' <<<"$member
 assert_eq "$(jq -r '[.members[].name] | sort | join(",")' <<<"$members")" "cp-1,cp-2,cp-3" "member names"
 sandbox_etcdctl "$R1" put /registry/configmaps/team-1/after-the-replacement yes >/dev/null
 for i in $(seq 1 50); do
-  [ "$(keyspace "$R2")" = "$(keyspace "$R1")" ] && [ "$(keyspace "$R3")" = "$(keyspace "$R1")" ] && break
+  [ "$(member_keyspace "$R2" "")" = "$(member_keyspace "$R1" "")" ] && [ "$(member_keyspace "$R3" "")" = "$(member_keyspace "$R1" "")" ] && break
   sleep 0.2
 done
-assert_eq "$(keyspace "$R2")" "$(keyspace "$R1")" "cp-2's keys"
-assert_eq "$(keyspace "$R3")" "$(keyspace "$R1")" "cp-3's keys"
+assert_eq "$(member_keyspace "$R2" "")" "$(member_keyspace "$R1" "")" "cp-2's keys"
+assert_eq "$(member_keyspace "$R3" "")" "$(member_keyspace "$R1" "")" "cp-3's keys"
 assert_eq "$(sandbox_etcdctl "$R2" get --consistency=s --print-value-only /registry/configmaps/team-1/after-the-replacement)" yes "a key written after the replacement, read on cp-2"
 
 step "the writer never saw errors for longer than one election timeout"

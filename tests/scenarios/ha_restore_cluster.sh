@@ -7,22 +7,15 @@
 source "$(dirname "$0")/../lib/scenario.sh"
 
 R1=$T/cp-1 R2=$T/cp-2 R3=$T/cp-3
-on() { local root=$1; shift; "$KDR_BIN" --root "$root" --backup-dir "$T/disk2-$(basename "$root")" "$@"; }
-# cluster_id NODE: the cluster id as etcd prints it (text: jq would round a 64-bit number)
-cluster_id() { sandbox_etcdctl "$1" endpoint status -w fields | sed -n 's/^"ClusterID" : //p'; }
-keyspace() { sandbox_etcdctl "$1" get --prefix /registry/ --consistency=s -w json | jq -c '.kvs // [] | .[] | [.key, .value]' | sort; }
 
 step "three control-plane nodes, each backed up onto its own second disk"
 sandbox_make_ha_cluster "$R1" "$R2" "$R3"
-for r in "$R1" "$R2" "$R3"; do
-  mkdir -p "$r/etc/kdr" "$T/disk2-$(basename "$r")"
-  echo 'kubeconfig: ""' > "$r/etc/kdr/kdr.yaml"
-done
+own_disks "$R1" "$R2" "$R3"
 for i in 1 2 3; do sandbox_etcdctl "$R1" put "/registry/configmaps/team-$i/settings" "value-$i" >/dev/null; done
-for r in "$R1" "$R2" "$R3"; do OUT=$(on "$r" backup -q 2>&1) || fail "backup on $r: $OUT"; done
+for r in "$R1" "$R2" "$R3"; do OUT=$(on_node "$r" backup -q 2>&1) || fail "backup on $r: $OUT"; done
 ROOT=$R1
-backup_keys=$(keyspace "$R1")
-old_cluster=$(cluster_id "$R1")
+backup_keys=$(member_keyspace "$R1")
+old_cluster=$(member_cluster_id "$R1")
 
 step "disaster: cp-2 and cp-3 go down and lose their data dirs; the cluster has lost quorum"
 for r in "$R2" "$R3"; do
@@ -33,10 +26,10 @@ done
 
 step "restore-etcd-cluster on cp-1: a new one-member cluster, and the command for each other node"
 rc=0
-OUT=$(on "$R1" restore restore-etcd-cluster --yes --set accept_loss=true 2>&1) || rc=$?
+OUT=$(on_node "$R1" restore restore-etcd-cluster --yes --set accept_loss=true 2>&1) || rc=$?
 [ "$rc" -eq 0 ] || { echo "$OUT"; fail "restore-etcd-cluster exited $rc"; }
 assert_contains "$OUT" "no other member of the generation's 3-member cluster serves reads"
-new_cluster=$(cluster_id "$R1")
+new_cluster=$(member_cluster_id "$R1")
 [ -n "$new_cluster" ] && [ "$new_cluster" != "$old_cluster" ] || fail "cp-1 is still the old cluster ($old_cluster)"
 new_hex=$(grep -o 'this node is now cluster [0-9a-f]*' <<<"$OUT" | awk '{print $NF}')
 [ -n "$new_hex" ] || fail "the restore did not name the new cluster"
@@ -48,7 +41,7 @@ assert_contains "$cmd2" "--set via=https://127.0.0.11:"
 
 step "a node told to join another cluster refuses, changing nothing"
 rc=0
-OUT=$(on "$R2" restore replace-etcd-member --yes --set "via=$(grep -o 'via=[^ ]*' <<<"$cmd2" | cut -d= -f2)" --set cluster_id=abc 2>&1) || rc=$?
+OUT=$(on_node "$R2" restore replace-etcd-member --yes --set "via=$(grep -o 'via=[^ ]*' <<<"$cmd2" | cut -d= -f2)" --set cluster_id=abc 2>&1) || rc=$?
 [ "$rc" -ne 0 ] || fail "joining the wrong cluster was not refused"
 assert_contains "$OUT" "not cluster abc this node is to join"
 [ -z "$(ls -d "$R2"/var/lib/etcd.kdr-* 2>/dev/null)" ] || fail "cp-2's data dir was moved"
@@ -60,7 +53,7 @@ for pair in "$R2:$cmd2" "$R3:$cmd3"; do
   rc=0
   # the printed words, as the operator pastes them (no shell string is run by kdr)
   read -r -a words <<<"$cmd"
-  OUT=$(on "$r" "${words[@]}" 2>&1) || rc=$?
+  OUT=$(on_node "$r" "${words[@]}" 2>&1) || rc=$?
   [ "$rc" -eq 0 ] || { echo "$OUT"; fail "$(basename "$r") did not join (exit $rc)"; }
   assert_contains "$OUT" "to a voting member"
 done
@@ -69,7 +62,7 @@ step "one cluster of three voting members, serving the backup's keys on every me
 members=$(sandbox_etcdctl "$R1" member list -w json)
 assert_eq "$(jq '[.members[] | select(.isLearner != true)] | length' <<<"$members")" 3 "voting members"
 for r in "$R1" "$R2" "$R3"; do
-  assert_eq "$(cluster_id "$r")" "$new_cluster" "cluster id of $(basename "$r")"
-  assert_eq "$(keyspace "$r")" "$backup_keys" "the keys on $(basename "$r")"
+  assert_eq "$(member_cluster_id "$r")" "$new_cluster" "cluster id of $(basename "$r")"
+  assert_eq "$(member_keyspace "$r")" "$backup_keys" "the keys on $(basename "$r")"
 done
 sandbox_etcdctl "$R3" put /registry/configmaps/team-1/after yes >/dev/null || fail "the cluster takes no write"
