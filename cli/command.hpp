@@ -35,6 +35,7 @@ Command demo_command();
 Command schedule_command();
 Command show_command();
 Command journal_command();
+Command pods_command();
 
 // "1.5 GiB", "312 B"
 std::string human_bytes(std::uint64_t bytes);

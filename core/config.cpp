@@ -104,6 +104,17 @@ metrics:
 verify:
   # Run kdr verify after every backup (as kdr backup --verify does).
   after_backup: false
+# The other control-plane nodes of an HA cluster, for restore-etcd-cluster: kdr runs their
+# steps over OpenSSH (BatchMode, verified host keys, an argv, never a shell string). Without
+# them the plan prints the command to run on each node. An entry:
+#   - name: cp2                                 # its etcd member name
+#     ssh: root@10.0.0.12                       # OpenSSH destination
+#     port: 22
+#     identity_file: /etc/kdr/ssh/id_ed25519    # node paths
+#     known_hosts: /etc/kdr/ssh/known_hosts     # holds its host key (never accepted blindly)
+#     kdr: [kdr]                                # kdr's argv on that node
+#     ssh_command: [ssh]                        # the OpenSSH client on this node
+nodes: []
 retention:
   keep_last: 12
   hourly: 24
@@ -169,6 +180,44 @@ void read_etcd(const Reader& r, const YAML::Node& node, const std::string& key, 
   });
 }
 
+// An OpenSSH destination: host or user@host, never an option (no leading '-'), no spaces.
+std::string ssh_destination(const Reader& r, const YAML::Node& node, const std::string& key) {
+  const auto text = r.scalar<std::string>(node, key, "an OpenSSH destination such as root@10.0.0.12");
+  if (text.empty() || text.front() == '-' ||
+      text.find_first_of(" \t\n'\"\\;|&$`<>()") != std::string::npos)
+    r.fail(node, key, fmt::format("'{}' is not an OpenSSH destination (host or user@host)", text));
+  return text;
+}
+
+void read_nodes(const Reader& r, const YAML::Node& node, const std::string& key, Config& c) {
+  using Node = YAML::Node;
+  using Key = std::string;
+  if (!node.IsSequence()) r.fail(node, key, "expected a list of nodes");
+  c.nodes.clear();
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const auto item = node[i];
+    const auto item_key = fmt::format("{}[{}]", key, i);
+    NodeConfig n;
+    r.mapping(item, item_key, {
+      {"name", [&](const Node& v, const Key& k) { n.name = r.text(v, k); }},
+      {"ssh", [&](const Node& v, const Key& k) { n.ssh = ssh_destination(r, v, k); }},
+      {"port", [&](const Node& v, const Key& k) {
+         n.port = r.count(v, k);
+         if (n.port < 1 || n.port > 65535) r.fail(v, k, "expected a port between 1 and 65535");
+       }},
+      {"identity_file", [&](const Node& v, const Key& k) { n.identity_file = optional_path(r, v, k); }},
+      {"known_hosts", [&](const Node& v, const Key& k) { n.known_hosts = optional_path(r, v, k); }},
+      {"kdr", [&](const Node& v, const Key& k) { n.kdr = read_argv(r, v, k); }},
+      {"ssh_command", [&](const Node& v, const Key& k) { n.ssh_command = read_argv(r, v, k); }},
+    });
+    if (n.name.empty()) r.fail(item, item_key, "a node needs a 'name' (its etcd member name)");
+    if (n.ssh.empty()) r.fail(item, item_key, "a node needs an 'ssh' destination");
+    for (const auto& other : c.nodes)
+      if (other.name == n.name) r.fail(item, item_key, fmt::format("node '{}' is listed twice", n.name));
+    c.nodes.push_back(n);
+  }
+}
+
 void apply(const Reader& r, const YAML::Node& root, Config& c) {
   using Node = YAML::Node;
   using Key = std::string;
@@ -217,6 +266,7 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
        r.mapping(n, k, {{"after_backup", [&](const Node& v, const Key& kk) { c.verify_after_backup = r.scalar<bool>(v, kk, "true or false"); }}});
      }},
     {"etcd", [&](const Node& n, const Key& k) { read_etcd(r, n, k, c.etcd); }},
+    {"nodes", [&](const Node& n, const Key& k) { read_nodes(r, n, k, c); }},
     {"journal", [&](const Node& n, const Key& k) {
        auto positive = [&](const Node& v, const Key& kk) {
          const int value = r.count(v, kk);

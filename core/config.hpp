@@ -48,6 +48,18 @@ struct JournalConfig {
   int checkpoint_s = 10;      // a digest checkpoint at most this often while events arrive
 };
 
+// Another control-plane node of the cluster, reached over OpenSSH for the restores that span
+// the cluster (restore-etcd-cluster). kdr runs an argv there, never a shell string.
+struct NodeConfig {
+  std::string name;                  // its etcd member name (as `etcdctl member list` prints it)
+  std::string ssh;                   // the OpenSSH destination: host or user@host
+  int port = 22;
+  std::string identity_file;         // node path of the private key; "": ssh's own choice
+  std::string known_hosts;           // node path of the file holding its host key; "": ssh's own
+  std::vector<std::string> kdr = {"kdr"};         // kdr's argv on that node
+  std::vector<std::string> ssh_command = {"ssh"};  // the OpenSSH client here
+};
+
 struct Config {
   std::string origin = "built-in defaults";  // where it came from, for messages
   std::string backup_dir;
@@ -69,6 +81,7 @@ struct Config {
   std::string kubeconfig;  // node path of an admin kubeconfig, for the kubeadm-config ConfigMap
   std::string metrics_dir;  // node_exporter textfile folder (node path); empty: no metrics
   bool verify_after_backup = false;
+  std::vector<NodeConfig> nodes;  // the other control-plane nodes (none: commands are printed)
 };
 
 // The built-in defaults, as the YAML text they are parsed from.

@@ -320,4 +320,34 @@ ScratchDir::~ScratchDir() {
   }
 }
 
+bool same_content(const bfs::path& a, const bfs::path& b) {
+  try {
+    return core::read_file(a) == core::read_file(b);
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void move_file(const bfs::path& from, const bfs::path& to) {
+  if (::rename(from.c_str(), to.c_str()) == 0) {
+    fsync_path(to.parent_path());
+    if (from.parent_path() != to.parent_path()) fsync_path(from.parent_path());
+    return;
+  }
+  if (errno != EXDEV) throw_errno(fmt::format("rename to {}", to.string()), from.string(), errno);
+  auto st = lstat_path(from);
+  if (!st || st->type != FileType::file)
+    throw Error(fmt::format("cannot move {} to {}: they are on different file systems", from.string(), to.string()));
+  const auto tmp = to.parent_path() / ("." + to.filename().string() + ".kdr-tmp");
+  ::unlink(tmp.c_str());
+  write_file_atomic(tmp, read_file(from), st->mode);
+  if (::lchown(tmp.c_str(), st->uid, st->gid) != 0 && errno != EPERM) throw_errno("lchown", tmp.string(), errno);
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {st->mtime_sec, st->mtime_nsec}};
+  if (::utimensat(AT_FDCWD, tmp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("utimensat", tmp.string(), errno);
+  if (::rename(tmp.c_str(), to.c_str()) != 0) throw_errno("rename", tmp.string(), errno);
+  fsync_path(to.parent_path());
+  if (::unlink(from.c_str()) != 0) throw_errno("unlink", from.string(), errno);
+  fsync_path(from.parent_path());
+}
+
 }  // namespace kdr::core

@@ -90,6 +90,15 @@ void write_file_atomic(const bfs::path& path, std::string_view content, std::uin
 
 std::string read_file(const bfs::path& path);
 
+// rename(2). A file moved across file systems (kdr's state folder and /etc may be on
+// different ones) is copied through a hidden temporary beside the target (the kubelet
+// ignores hidden files) with its mode, owner and times, flushed, renamed into place, and only
+// then removed at the source: a crash leaves it at the source, or in both places with the
+// same content (same_content), never nowhere.
+void move_file(const bfs::path& from, const bfs::path& to);
+// Both files exist and hold the same bytes.
+bool same_content(const bfs::path& a, const bfs::path& b);
+
 // Who holds flock(2) locks on `file`, from /proc/locks: "pid 1234 (kdr verify --no-live,
 // shared)", comma separated; empty when nobody does or it cannot be told.
 std::string lock_holders(const bfs::path& file);

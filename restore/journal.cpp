@@ -23,6 +23,8 @@ nlohmann::json Action::to_json() const {
   json j = {{"event", "action"}, {"op", op}, {"from", from}, {"to", to}, {"step", step}, {"manifest", manifest}};
   if (!pod.empty()) j["pod"] = pod;
   if (!etcd.is_null()) j["etcd"] = etcd;
+  if (!remote.is_null()) j["remote"] = remote;
+  if (undo_last) j["undo_last"] = true;
   return j;
 }
 
@@ -35,6 +37,8 @@ Action Action::from_json(const nlohmann::json& j) {
   a.manifest = j.value("manifest", false);
   a.pod = j.value("pod", "");
   if (j.contains("etcd")) a.etcd = j["etcd"];
+  if (j.contains("remote")) a.remote = j["remote"];
+  a.undo_last = j.value("undo_last", false);
   return a;
 }
 

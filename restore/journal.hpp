@@ -32,6 +32,10 @@ struct Action {
   // etcd-put: a key written into the live etcd (`to` names it). {key (base64), value_sha256,
   // replaced: null, or the live value it replaced {value (base64), mod_revision}}
   nlohmann::json etcd;
+  // Another node's change (other-nodes-pods, etcd-member-invite): `to` names the member, and
+  // `remote` holds what undoing it needs.
+  nlohmann::json remote;
+  bool undo_last = false;  // undone after everything else, this node's manifests included
   nlohmann::json to_json() const;
   static Action from_json(const nlohmann::json& j);
 };

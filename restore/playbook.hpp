@@ -41,6 +41,7 @@ enum class StepType {
   etcd_member_join,
   etcd_member_promote,
   etcd_member_invite,
+  other_nodes_pods,
   start_static_pods,
   wait_healthy,
   kubeadm,

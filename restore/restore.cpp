@@ -448,19 +448,9 @@ void print_plan(const Runner& r, const JournalSummary* done) {
   }
 }
 
-std::string describe_action(const Action& a) {
-  if (a.op == "move" && a.manifest) return fmt::format("moved manifest {} -> {} ({})", a.from, a.to, a.pod);
-  if (a.op == "move") return fmt::format("moved {} aside -> {}", a.from, a.to);
-  if (a.op == "etcd-put")
-    return fmt::format("wrote etcd key {} into {} ({})", core::base64_decode(a.etcd.value("key", "")), a.to,
-                       a.etcd.value("replaced", json()).is_null() ? "it was absent" : "replacing the live value");
-  if (a.op == "etcd-member-remove")
-    return fmt::format("removed etcd member {} ({}) through {} (a rollback cannot add it back)", a.etcd.value("name", ""),
-                       a.etcd.value("id", ""), a.to);
-  if (a.op == "etcd-member-add")
-    return fmt::format("added an etcd member with peer URL {} through {} (a rollback removes it)", a.from, a.to);
-  if (a.manifest) return fmt::format("placed manifest {} ({})", a.to, a.pod);
-  return fmt::format("placed {} (restored from the backup)", a.to);
+std::string describe_action(const Plan& plan, const Action& a) {
+  const auto type = a.step < plan.steps.size() ? plan.steps[a.step].type : StepType::move_aside;
+  return step_def(type).action_text(a);
 }
 
 void print_where_we_are(const Runner& r, const std::string& kdr_prefix) {
@@ -468,7 +458,7 @@ void print_where_we_are(const Runner& r, const std::string& kdr_prefix) {
   const auto& out = r.ctx.out;
   out.warn("the node is between states. What this restore changed so far:");
   if (summary.actions.empty()) out.warn("  nothing");
-  for (const auto& a : summary.actions) out.warn("  {}", describe_action(a));
+  for (const auto& a : summary.actions) out.warn("  {}", describe_action(r.plan, a));
   out.warn("to continue from where it stopped:  {} restore --resume {}", kdr_prefix, r.plan.id);
   out.warn("to undo it all:                     {} restore --rollback {}", kdr_prefix, r.plan.id);
   out.warn("journal: {}", r.journal->dir().string());
@@ -616,7 +606,7 @@ ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
   Runner r{run_ctx, plan, std::move(journal), {}, 0, false, {}};
   ctx.out.info("Rolling back restore {} (playbook {}, generation {}):", plan.id, plan.playbook, plan.generation);
   if (summary.actions.empty()) ctx.out.info("  it changed nothing on the node");
-  for (const auto& a : summary.actions) ctx.out.info("  undo: {}", describe_action(a));
+  for (const auto& a : summary.actions) ctx.out.info("  undo: {}", describe_action(plan, a));
   std::vector<std::string> not_undone;
   for (std::size_t i = 0; i < plan.steps.size(); ++i)
     if (step_def(plan.steps[i].type).undo_kind() == Undo::untracked &&
@@ -801,6 +791,7 @@ ExitCode print_restores(const core::Context& ctx) {
       } else {
         j["playbook"] = r.plan.value("playbook", "");
         j["generation"] = r.plan.value("generation", "");
+        j["vars"] = r.plan.value("vars", json::object());
         j["state"] = to_string(r.summary.state);
         j["steps_done"] = r.summary.done_steps.size();
         j["steps"] = r.plan.value("steps", json::array()).size();

@@ -27,41 +27,7 @@ namespace {
 
 bool exists(const path& p) { return core::lstat_path(p).has_value(); }
 
-bool same_file_content(const path& a, const path& b) {
-  try {
-    return core::read_file(a) == core::read_file(b);
-  } catch (const Error&) {
-    return false;
-  }
-}
-
 void fsync_parent(const path& p) { core::fsync_path(p.parent_path()); }
-
-// rename(2); a file moved across file systems (kdr's state folder and /etc may be on
-// different ones) is copied through a hidden temporary beside the target (the kubelet
-// ignores hidden files) with its mode, owner and times, flushed, renamed into place, and only
-// then removed at the source.
-void rename_or_copy(const path& from, const path& to) {
-  if (::rename(from.c_str(), to.c_str()) == 0) {
-    fsync_parent(to);
-    if (from.parent_path() != to.parent_path()) fsync_parent(from);
-    return;
-  }
-  if (errno != EXDEV) core::throw_errno(fmt::format("rename to {}", to.string()), from.string(), errno);
-  auto st = core::lstat_path(from);
-  if (!st || st->type != core::FileType::file)
-    throw Error(fmt::format("cannot move {} to {}: they are on different file systems", from.string(), to.string()));
-  const auto tmp = to.parent_path() / ("." + to.filename().string() + ".kdr-tmp");
-  ::unlink(tmp.c_str());
-  core::write_file_atomic(tmp, core::read_file(from), st->mode);
-  if (::lchown(tmp.c_str(), st->uid, st->gid) != 0 && errno != EPERM) core::throw_errno("lchown", tmp.string(), errno);
-  const struct timespec times[2] = {{0, UTIME_OMIT}, {st->mtime_sec, st->mtime_nsec}};
-  if (::utimensat(AT_FDCWD, tmp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) core::throw_errno("utimensat", tmp.string(), errno);
-  if (::rename(tmp.c_str(), to.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
-  fsync_parent(to);
-  if (::unlink(from.c_str()) != 0) core::throw_errno("unlink", from.string(), errno);
-  fsync_parent(from);
-}
 
 }  // namespace
 
@@ -147,14 +113,14 @@ void Runner::move(Action a) {
   if (to_exists && !from_exists) return;  // done before (a resumed step)
   if (!from_exists) throw Error(fmt::format("cannot move {}: it is not there", a.from));
   if (to_exists) {
-    if (a.manifest && same_file_content(a.from, a.to)) {  // a cross-device move stopped before its unlink
+    if (a.manifest && core::same_content(a.from, a.to)) {  // a cross-device move stopped before its unlink
       if (::unlink(a.from.c_str()) != 0) core::throw_errno("unlink", a.from, errno);
       return;
     }
     throw Error(fmt::format("cannot move {} to {}: the target exists; kdr never overwrites", a.from, a.to));
   }
   journal->action(a);
-  rename_or_copy(a.from, a.to);
+  core::move_file(a.from, a.to);
   failpoint("restore-after-action", ++actions_made);
 }
 
@@ -178,7 +144,7 @@ void Runner::place(Action a) {
   if (!exists(a.from) && exists(a.to)) return;  // done before
   if (exists(a.to)) throw Error(fmt::format("{} exists; kdr never overwrites (move it aside first)", a.to));
   journal->action(a);
-  rename_or_copy(a.from, a.to);
+  core::move_file(a.from, a.to);
   failpoint("restore-after-action", ++actions_made);
 }
 
@@ -188,10 +154,10 @@ void Runner::undo_file_action(const Action& a) {
   if (acts) failpoint("rollback-before-action", ++actions_undone);
   if (a.op == "move") {
     if (to_exists && !from_exists) {
-      rename_or_copy(a.to, a.from);
+      core::move_file(a.to, a.from);
       ctx.out.info("      {} -> {}", a.to, a.from);
     } else if (to_exists && from_exists) {
-      if (a.manifest && same_file_content(a.from, a.to)) {
+      if (a.manifest && core::same_content(a.from, a.to)) {
         if (::unlink(a.to.c_str()) != 0) core::throw_errno("unlink", a.to, errno);
       } else {
         throw Error(fmt::format("both {} and {} exist; kdr will not choose between them: look at both, keep the "
@@ -323,10 +289,13 @@ void undo_actions(Runner& r, const std::vector<Action>& actions) {
                 "; is the kubelet running? Run the rollback again once they stopped");
   // 2. Data: restored copies removed, moved-aside originals renamed back, keys put back.
   for (auto it = actions.rbegin(); it != actions.rend(); ++it)
-    if (!it->manifest) undo(*it);
-  // 3. The original manifests go back last.
+    if (!it->manifest && !it->undo_last) undo(*it);
+  // 3. The original manifests go back.
   for (auto it = actions.rbegin(); it != actions.rend(); ++it)
     if (it->manifest && !in_spp(it->to)) undo(*it);
+  // 4. Last, what waited for all of it (the other nodes' kube-apiservers started again).
+  for (auto it = actions.rbegin(); it != actions.rend(); ++it)
+    if (it->undo_last) undo(*it);
 }
 
 }  // namespace kdr::restore

@@ -142,6 +142,7 @@ struct Preflight {
   std::vector<std::string> fails, warns;
   std::map<std::string, std::uint64_t> need;
   std::set<std::string> passed;
+  bool other_nodes_checked = false;  // the `nodes:` entries were reached (restore/other_nodes.hpp)
   void ok(const std::string& what) {
     if (passed.insert(what).second) ctx.out.info("      ok    {}", what);
   }

@@ -19,6 +19,7 @@ const std::vector<const StepDef*>& step_table() {
       &copy_back_step(),          &etcd_replay_step(),          &etcd_snapshot_restore_step(),
       &etcd_put_keys_step(),      &etcd_member_remove_step(),   &etcd_member_add_step(),
       &etcd_member_join_step(),   &etcd_member_promote_step(),  &etcd_member_invite_step(),
+      &other_nodes_pods_step(),
       &start_static_pods_step(),    &wait_healthy_step(),   &kubeadm_step(),
       &run_program_step(),        &manual_step(),
   };
@@ -38,6 +39,13 @@ std::string StepDef::title(const StepArgs&) const { return std::string(name()); 
 bool StepDef::replaces_etcd_data(const PlannedStep&, const Plan&) const { return false; }
 
 void StepDef::undo(Runner& r, const Action& a) const { r.undo_file_action(a); }
+
+std::string StepDef::action_text(const Action& a) const {
+  if (a.op == "move" && a.manifest) return fmt::format("moved manifest {} -> {} ({})", a.from, a.to, a.pod);
+  if (a.op == "move") return fmt::format("moved {} aside -> {}", a.from, a.to);
+  if (a.manifest) return fmt::format("placed manifest {} ({})", a.to, a.pod);
+  return fmt::format("placed {} (restored from the backup)", a.to);
+}
 
 std::string StepDef::before_asking(const PlannedStep&) const { return ""; }
 

@@ -117,6 +117,9 @@ class StepDef {
   // Puts back what one of its journaled actions changed. The default undoes the file moves
   // and placements every step makes through Runner::move and Runner::place.
   virtual void undo(Runner& r, const Action& a) const;
+  // One line for one of its journaled actions, as a rollback and an interrupted restore list
+  // them. The default describes the file moves and placements.
+  virtual std::string action_text(const Action& a) const;
   // The line shown before asking whether to run it ("" for none).
   virtual std::string before_asking(const PlannedStep& s) const;
   // Why the step could not run from a generation that offers `offer` (nothing when it can);
@@ -186,6 +189,7 @@ const StepDef& etcd_member_add_step();
 const StepDef& etcd_member_join_step();
 const StepDef& etcd_member_promote_step();
 const StepDef& etcd_member_invite_step();
+const StepDef& other_nodes_pods_step();
 const StepDef& start_static_pods_step();
 const StepDef& wait_healthy_step();
 const StepDef& kubeadm_step();

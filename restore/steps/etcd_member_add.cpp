@@ -54,6 +54,10 @@ core::EtcdClusterMember add_when_ready(Runner& r, core::EtcdApi& client, const s
 
 class EtcdMemberAdd final : public TypedStep<AddArgs> {
  public:
+  std::string action_text(const Action& a) const override {
+    if (a.op != "etcd-member-add") return StepDef::action_text(a);
+    return fmt::format("added an etcd member with peer URL {} through {} (a rollback removes it)", a.from, a.to);
+  }
   StepType type() const override { return StepType::etcd_member_add; }
   std::string_view name() const override { return "etcd-member-add"; }
   bool changes_node() const override { return true; }

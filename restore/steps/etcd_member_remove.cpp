@@ -14,6 +14,11 @@ namespace {
 
 class EtcdMemberRemove final : public TypedStep<MemberArgs> {
  public:
+  std::string action_text(const Action& a) const override {
+    if (a.op != "etcd-member-remove") return StepDef::action_text(a);
+    return fmt::format("removed etcd member {} ({}) through {} (a rollback cannot add it back)",
+                       a.etcd.value("name", ""), a.etcd.value("id", ""), a.to);
+  }
   StepType type() const override { return StepType::etcd_member_remove; }
   std::string_view name() const override { return "etcd-member-remove"; }
   bool changes_node() const override { return true; }

@@ -135,6 +135,11 @@ KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read) {
 
 class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
  public:
+  std::string action_text(const Action& a) const override {
+    if (a.op != "etcd-put") return StepDef::action_text(a);
+    return fmt::format("wrote etcd key {} into {} ({})", core::base64_decode(a.etcd.value("key", "")), a.to,
+                       a.etcd.value("replaced", nlohmann::json()).is_null() ? "it was absent" : "replacing the live value");
+  }
   StepType type() const override { return StepType::etcd_put_keys; }
   std::string_view name() const override { return "etcd-put-keys"; }
   bool changes_node() const override { return true; }

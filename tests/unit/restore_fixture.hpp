@@ -144,6 +144,7 @@ class RestoreFixture {
   std::string members_json = R"({"members":[{"ID":33,"name":"cp1","peerURLs":["https://10.0.0.10:2380"],)"
                              R"("clientURLs":["http://127.0.0.1:2"]}]})";
   Captured printed;
+  std::string extra_config;  // more of the config file (e.g. a nodes: list)
 
   RestoreFixture() {
     make_node();
@@ -158,8 +159,8 @@ class RestoreFixture {
                                                  "sources:\n  - path: /etc/kubernetes\n    required: true\n"
                                                  "etcd:\n  cacert: /etc/etcd-client/ca.crt\n"
                                                  "  cert: /etc/etcd-client/client.crt\n"
-                                                 "  key: /etc/etcd-client/client.key\n",
-                                                 backup_dir.string()),
+                                                 "  key: /etc/etcd-client/client.key\n{}",
+                                                 backup_dir.string(), extra_config),
                                      "unit test config");
     core::Context ctx{config, core::NodeRoot(root), backup_dir, printed.output()};
     ctx.host = host;
@@ -199,10 +200,11 @@ class RestoreFixture {
   }
 
   core::ExitCode restore(const std::string& playbook, std::vector<std::string> set = {}, bool yes = true,
-                         std::vector<std::string> playbook_dirs = {}) const {
+                         std::vector<std::string> playbook_dirs = {}, bool dry_run = false) const {
     restore::RestoreOptions o;
     o.playbook = playbook;
     o.yes = yes;
+    o.dry_run = dry_run;
     o.set = std::move(set);
     o.playbook_dirs = std::move(playbook_dirs);
     return restore::run_restore(context(), o);

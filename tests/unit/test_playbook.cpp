@@ -62,7 +62,8 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
   CHECK(error_of("name: x\nsteps:\n  - type: teleport\n") ==
         "pb.yaml:3:11: key 'steps[0].type': unknown step type 'teleport' (known: preflight, stop-static-pods, "
         "wait-stopped, move-aside, copy-back, etcd-replay, etcd-snapshot-restore, etcd-put-keys, etcd-member-remove, "
-                  "etcd-member-add, etcd-member-join, etcd-member-promote, etcd-member-invite, start-static-pods, wait-healthy, "
+                  "etcd-member-add, etcd-member-join, etcd-member-promote, etcd-member-invite, other-nodes-pods, start-static-pods, "
+        "wait-healthy, "
         "kubeadm, run, "
         "manual)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
@@ -134,7 +135,7 @@ TEST_CASE("a journal's summary comes from its events, and a torn last line is ig
   auto j = Journal::create(t.path() / "r1", {{"id", "r1"}});
   j.record({{"event", "begin"}, {"step", 0}});
   j.record({{"event", "done"}, {"step", 0}});
-  const Action a{"move", "/a", "/b", 1, "", false, nullptr};
+  const Action a{"move", "/a", "/b", 1, "", false, nullptr, nullptr, false};
   j.record({{"event", "begin"}, {"step", 1}});
   j.action(a);
   {

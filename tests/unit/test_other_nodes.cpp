@@ -1,0 +1,344 @@
+// The other nodes of an HA cluster: the ssh command kdr builds (core/ssh.hpp), how it tells
+// ssh's failures apart, the config's nodes: list, `kdr pods stop|start` (restore/held_pods.hpp),
+// and restore-etcd-cluster driving the other members over SSH.
+//
+// ssh here is a stand-in (FakePrograms) that answers as OpenSSH does, with the messages
+// OpenSSH 9.2 prints; tests/scenarios/ha_restore_cluster_ssh.sh and ha_ssh_faults.sh run the
+// same against real sshds.
+#include <catch2/catch.hpp>
+
+#include "core/ssh.hpp"
+#include "restore/held_pods.hpp"
+#include "restore_fixture.hpp"
+
+using namespace kdr;
+using test::answer;
+using test::RestoreFixture;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+// The words a POSIX shell makes of `line` (single quotes only, as shell_quote writes them).
+std::vector<std::string> shell_words(const std::string& line) {
+  std::vector<std::string> out;
+  std::string word;
+  bool in_word = false, quoted = false, escaped = false;
+  for (const char c : line) {
+    if (escaped) {
+      word += c;
+      escaped = false;
+    } else if (quoted) {
+      if (c == '\'')
+        quoted = false;
+      else
+        word += c;
+    } else if (c == '\'') {
+      quoted = in_word = true;
+    } else if (c == '\\') {
+      escaped = in_word = true;
+    } else if (c == ' ') {
+      if (in_word) out.push_back(word);
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (in_word) out.push_back(word);
+  return out;
+}
+
+struct SshCall {
+  std::string destination;
+  std::vector<std::string> words;  // the remote argv, as the remote shell splits it
+};
+
+SshCall parse_ssh(const std::vector<std::string>& argv) {
+  const auto dash = std::find(argv.begin(), argv.end(), "--");
+  REQUIRE(dash != argv.end());
+  REQUIRE(argv.end() - dash == 3);
+  return {*(dash + 1), shell_words(*(dash + 2))};
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+const char* const nodes_config =
+    "nodes:\n"
+    "  - name: cp2\n    ssh: root@10.0.0.11\n    identity_file: /etc/kdr/ssh/id\n"
+    "    known_hosts: /etc/kdr/ssh/known_hosts\n    kdr: [kdr, --config, /etc/kdr/cp2.yaml]\n"
+    "  - name: cp3\n    ssh: root@10.0.0.12\n    port: 2222\n    identity_file: /etc/kdr/ssh/id\n"
+    "    known_hosts: /etc/kdr/ssh/known_hosts\n";
+
+// Other nodes as a fake ssh sees them: kdr answers --version, pods, restores and joins; a join
+// adds the member to the cluster this node serves. Every call is kept as "<node>: <argv>".
+struct OtherNodes {
+  RestoreFixture& f;
+  std::vector<std::string> log;
+  std::map<std::string, nlohmann::json> restores;  // per destination, as `kdr --json restores` prints them
+  std::map<std::string, std::string> failing;      // destination -> ssh's stderr (exit 255)
+  int joins = 0;
+
+  explicit OtherNodes(RestoreFixture& fixture) : f(fixture) {
+    f.programs->programs["ssh"] = [this](const std::vector<std::string>& argv, const core::ProcessOptions&) {
+      return answer_call(parse_ssh(argv));
+    };
+  }
+
+  core::ProcessResult answer_call(const SshCall& call) {
+    const auto node = call.destination == "root@10.0.0.11" ? std::string("cp2") : std::string("cp3");
+    if (auto it = failing.find(call.destination); it != failing.end()) return answer(255, "", it->second);
+    auto words = call.words;
+    if (node == "cp2") {  // its kdr argv: [kdr, --config, /etc/kdr/cp2.yaml]
+      REQUIRE(words.size() >= 3);
+      CHECK(words[1] == "--config");
+      words.erase(words.begin() + 1, words.begin() + 3);
+    }
+    log.push_back(node + ": " + joined(words));
+    auto& list = restores.try_emplace(call.destination, nlohmann::json::array()).first->second;
+    if (words == std::vector<std::string>{"kdr", "--version"}) return answer(0, "kdr 1.0\n");
+    if (words.size() > 1 && words[1] == "pods") return answer(0, "kube-apiserver: moved\n");
+    if (words == std::vector<std::string>{"kdr", "--json", "restores"}) return answer(0, list.dump());
+    if (words.size() > 2 && words[1] == "restore" && words[2] == "replace-etcd-member") {
+      const auto cluster = words.back().substr(std::string("cluster_id=").size());
+      auto ks = f.etcd->at(RestoreFixture::node_etcd_url);
+      std::erase_if(ks->members, [&](const core::EtcdClusterMember& old) { return old.name == node; });
+      core::EtcdClusterMember m;
+      m.id = 100 + static_cast<std::uint64_t>(++joins);
+      m.name = node;
+      m.peer_urls = {node == "cp2" ? "https://10.0.0.11:2380" : "https://10.0.0.12:2380"};
+      ks->members.push_back(m);
+      list.push_back({{"id", node + "-join"},
+                      {"playbook", "replace-etcd-member"},
+                      {"state", "done"},
+                      {"vars", {{"cluster_id", cluster}}}});
+      return answer(0, "restore " + node + "-join: done\n");
+    }
+    if (words.size() > 3 && words[1] == "restore" && words[2] == "--rollback") {
+      for (auto& r : list)
+        if (r["id"] == words[3]) r["state"] = "rolled_back";
+      return answer(0, "rolled back\n");
+    }
+    return answer(2, "", "unexpected: " + joined(words) + "\n");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("ssh runs an argv: options that never prompt and only trust a known host key, each word quoted once") {
+  core::NodeConfig n;
+  n.name = "cp2";
+  n.ssh = "root@10.0.0.11";
+  n.port = 2222;
+  n.identity_file = "/etc/kdr/ssh/id";
+  n.known_hosts = "/etc/kdr/ssh/known_hosts";
+  const auto argv = core::ssh_argv(n, core::NodeRoot("/sandbox"), {"kdr", "it's; rm -rf /", "$(x)", ""});
+  const auto has = [&](const std::string& a, const std::string& b) {
+    for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+      if (argv[i] == a && argv[i + 1] == b) return true;
+    return false;
+  };
+  CHECK(argv.front() == "ssh");
+  CHECK(has("-o", "BatchMode=yes"));
+  CHECK(has("-o", "StrictHostKeyChecking=yes"));
+  CHECK(has("-o", "UserKnownHostsFile=/sandbox/etc/kdr/ssh/known_hosts"));
+  CHECK(has("-i", "/sandbox/etc/kdr/ssh/id"));
+  CHECK(has("-p", "2222"));
+  const auto call = parse_ssh(argv);
+  CHECK(call.destination == "root@10.0.0.11");
+  CHECK(call.words == std::vector<std::string>{"kdr", "it's; rm -rf /", "$(x)", ""});
+  // The real shell agrees.
+  const auto line = argv.back();
+  const auto shell = core::run_process({"/bin/sh", "-c", "for w in " + line + "; do printf '<%s>' \"$w\"; done"});
+  CHECK(shell.out == "<kdr><it's; rm -rf /><$(x)><>");
+}
+
+TEST_CASE("ssh's failures are told apart from its messages, each with what to do") {
+  using P = core::SshProblem;
+  core::NodeConfig n;
+  n.name = "cp3";
+  n.ssh = "root@127.0.0.13";
+  n.known_hosts = "/etc/kdr/ssh/known_hosts";
+  const auto of = [](int code, const std::string& err) { return core::classify_ssh(answer(code, "", err)); };
+  const std::string changed =
+      "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n"
+      "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n"
+      "Host key for [127.0.0.13]:2222 has changed and you have requested strict checking.\r\n"
+      "Host key verification failed.\r\n";
+  CHECK(of(255, changed) == P::host_key_changed);
+  CHECK(of(255, "No ED25519 host key is known for [127.0.0.13]:2222 and you have requested strict checking.\r\n"
+                "Host key verification failed.\r\n") == P::host_key_unknown);
+  CHECK(of(255, "root@127.0.0.13: Permission denied (publickey).\r\n") == P::key_refused);
+  CHECK(of(255, "ssh: connect to host 127.0.0.13 port 2222: Connection refused\r\n") == P::unreachable);
+  CHECK(of(255, "ssh: Could not resolve hostname cp9: Name or service not known\r\n") == P::unreachable);
+  CHECK(of(127, "sh: 1: kdr: not found\n") == P::program_missing);
+  CHECK(of(1, "kdr: error: no backup\n") == P::none);  // the remote command's own failure
+  CHECK(of(255, "kex_exchange_identification: banner line contains invalid characters\r\n") == P::other);
+
+  const auto msg = core::explain(P::host_key_changed, n, answer(255, "", changed));
+  CHECK(contains(msg, "node cp3 (root@127.0.0.13 port 22): its host key is not the one /etc/kdr/ssh/known_hosts holds"));
+  CHECK(contains(core::explain(P::unreachable, n, answer(255, "", "ssh: connect to host 127.0.0.13 port 22: "
+                                                                  "Connection refused\r\n")),
+                 "cannot connect (ssh: connect to host 127.0.0.13 port 22: Connection refused)"));
+}
+
+TEST_CASE("the config's nodes: list is checked, and a destination that could be an option is refused") {
+  const auto c = core::parse_config(nodes_config, "kdr.yaml");
+  REQUIRE(c.nodes.size() == 2);
+  CHECK(c.nodes[0].kdr == std::vector<std::string>{"kdr", "--config", "/etc/kdr/cp2.yaml"});
+  CHECK(c.nodes[1].port == 2222);
+  CHECK(c.nodes[1].kdr == std::vector<std::string>{"kdr"});
+  const auto error_of = [](const std::string& text) {
+    try {
+      core::parse_config(text, "kdr.yaml");
+    } catch (const core::UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(contains(error_of("nodes:\n  - name: cp2\n    ssh: -oProxyCommand=sh\n"), "kdr.yaml:3"));
+  CHECK(contains(error_of("nodes:\n  - name: cp2\n    ssh: -oProxyCommand=sh\n"), "is not an OpenSSH destination"));
+  CHECK(contains(error_of("nodes:\n  - name: cp2\n    ssh: 'a b'\n"), "is not an OpenSSH destination"));
+  CHECK(contains(error_of("nodes:\n  - name: cp2\n    ssh: h\n  - name: cp2\n    ssh: h\n"), "listed twice"));
+  CHECK(contains(error_of("nodes:\n  - ssh: h\n"), "needs a 'name'"));
+  CHECK(contains(error_of("nodes:\n  - name: cp2\n    ssh: h\n    port: 70000\n"), "between 1 and 65535"));
+  CHECK(contains(error_of("nodes:\n  - name: cp2\n    ssh: h\n    kdr: kdr --root /x\n"), "never a shell string"));
+}
+
+TEST_CASE("kdr pods stop holds a manifest out of the kubelet's folder and start puts it back, each once") {
+  RestoreFixture f;
+  const auto ctx = f.context();
+  const auto live = f.node("/etc/kubernetes/manifests/kube-apiserver.yaml");
+  const auto held = f.node("/var/lib/kdr/held-pods/kube-apiserver.yaml");
+  const auto text = core::read_file(live);
+
+  auto changes = restore::stop_pods(ctx, {"kube-apiserver"});
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].changed);
+  CHECK_FALSE(core::lstat_path(live));
+  CHECK(core::read_file(held) == text);
+  CHECK_FALSE(restore::stop_pods(ctx, {"kube-apiserver"})[0].changed);  // already held
+  const auto pods = restore::list_pods(ctx);
+  CHECK(std::any_of(pods.begin(), pods.end(), [](const restore::PodEntry& p) {
+    return p.name == "kube-apiserver" && p.place == restore::PodPlace::held;
+  }));
+
+  // A manifest of the same name written meanwhile is never overwritten.
+  test::write(live, "kind: Pod\nmetadata: {name: other}\n");
+  CHECK_THROWS_WITH(restore::start_pods(ctx, {"kube-apiserver"}), Catch::Contains("never overwrites"));
+  core::remove_tree(live);
+
+  CHECK(restore::start_pods(ctx, {"kube-apiserver"})[0].changed);
+  CHECK(core::read_file(live) == text);
+  CHECK_FALSE(core::lstat_path(held));
+  CHECK_FALSE(restore::start_pods(ctx, {"kube-apiserver"})[0].changed);
+  CHECK_THROWS_WITH(restore::stop_pods(ctx, {"kube-apiservr"}),
+                    Catch::Contains("no static pod named kube-apiservr on this node (pods: etcd"));
+}
+
+TEST_CASE("restore-etcd-cluster drives the other members over SSH: apiservers stopped, each node joined, apiservers started") {
+  RestoreFixture f;
+  f.make_ha();
+  f.backup();
+  f.extra_config = nodes_config;
+  OtherNodes others(f);
+  f.etcd->stop("http://127.0.0.1:3");  // two members of three gone: quorum lost
+  f.etcd->stop("http://127.0.0.1:4");
+
+  // The plan shows every node's steps before anything runs.
+  REQUIRE(f.restore("restore-etcd-cluster", {}, false, {}, true) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(contains(f.printed.out(), "on cp2 (https://10.0.0.11:2380), over ssh root@10.0.0.11 port 22: kdr --config "
+                                  "/etc/kdr/cp2.yaml pods stop kube-apiserver --wait 120"));
+  CHECK(contains(f.printed.out(), "on cp3 (https://10.0.0.12:2380), over ssh root@10.0.0.12 port 2222: kdr restore "
+                                  "replace-etcd-member --yes --set via=http://127.0.0.1:2 --set cluster_id=<the new "
+                                  "cluster id>"));
+  CHECK(others.log == std::vector<std::string>{"cp2: kdr --version", "cp3: kdr --version"});  // a dry run
+
+  others.log.clear();
+  REQUIRE(f.restore("restore-etcd-cluster") == core::ExitCode::ok);
+  CHECK(others.log == std::vector<std::string>{
+                          "cp2: kdr --version", "cp3: kdr --version",
+                          "cp2: kdr pods stop kube-apiserver --wait 120", "cp3: kdr pods stop kube-apiserver --wait 120",
+                          "cp2: kdr --json restores",
+                          "cp2: kdr restore replace-etcd-member --yes --set via=http://127.0.0.1:2 --set cluster_id=11",
+                          "cp3: kdr --json restores",
+                          "cp3: kdr restore replace-etcd-member --yes --set via=http://127.0.0.1:2 --set cluster_id=11",
+                          "cp2: kdr pods start kube-apiserver --wait 300", "cp3: kdr pods start kube-apiserver --wait 300"});
+  CHECK(contains(f.printed.out(), "[cp2] restore cp2-join: done"));
+  CHECK(contains(f.printed.out(), "the cluster has 3 started voting members"));
+
+  // A rollback undoes it in reverse, on every node: apiservers stopped again, each join rolled
+  // back there with its own journal, this node's data back, apiservers started.
+  others.log.clear();
+  const auto rolled = f.rollback(f.restore_ids().at(0));
+  REQUIRE(rolled == core::ExitCode::ok);
+  CHECK(others.log == std::vector<std::string>{
+                          "cp3: kdr pods stop kube-apiserver --wait 300", "cp2: kdr pods stop kube-apiserver --wait 300",
+                          "cp3: kdr --json restores", "cp3: kdr restore --rollback cp3-join --yes",
+                          "cp2: kdr --json restores", "cp2: kdr restore --rollback cp2-join --yes",
+                          "cp3: kdr pods start kube-apiserver --wait 120", "cp2: kdr pods start kube-apiserver --wait 120"});
+}
+
+TEST_CASE("a node whose host key changed stops restore-etcd-cluster in its preflight: nothing changes on any node") {
+  RestoreFixture f;
+  f.make_ha();
+  f.backup();
+  f.extra_config = nodes_config;
+  OtherNodes others(f);
+  f.etcd->stop("http://127.0.0.1:3");
+  f.etcd->stop("http://127.0.0.1:4");
+  others.failing["root@10.0.0.12"] =
+      "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\nHost key verification failed.\r\n";
+  const auto before = f.tree();
+  CHECK(f.restore("restore-etcd-cluster") == core::ExitCode::failed);
+  CHECK(contains(f.printed.all(), "node cp3 (root@10.0.0.12 port 2222): its host key is not the one "
+                                  "/etc/kdr/ssh/known_hosts holds"));
+  CHECK(test::tree_diff(f.tree(), before) == "");
+  CHECK(others.log == std::vector<std::string>{"cp2: kdr --version"});  // nothing ran on cp2 but the check
+}
+
+TEST_CASE("a resumed restore-etcd-cluster resumes a join the other node journaled, and skips one it finished") {
+  RestoreFixture f;
+  f.make_ha();
+  f.backup();
+  f.extra_config = nodes_config;
+  OtherNodes others(f);
+  f.etcd->stop("http://127.0.0.1:3");
+  f.etcd->stop("http://127.0.0.1:4");
+  // cp3's join fails the first time (its kdr stops with exit 5, its restore left to resume).
+  bool cp3_failed = false;
+  f.programs->programs["ssh"] = [&](const std::vector<std::string>& argv, const core::ProcessOptions&) {
+    const auto call = parse_ssh(argv);
+    if (!cp3_failed && call.destination == "root@10.0.0.12" && call.words.size() > 2 &&
+        call.words[2] == "replace-etcd-member") {
+      cp3_failed = true;
+      others.restores["root@10.0.0.12"] = nlohmann::json::array(
+          {{{"id", "cp3-first"}, {"playbook", "replace-etcd-member"}, {"state", "failed"},
+            {"vars", {{"cluster_id", "11"}}}}});
+      others.log.push_back("cp3: (join failed)");
+      return answer(5, "", "kdr: error: etcd-member-promote: timed out\n");
+    }
+    if (call.words.size() > 3 && call.words[2] == "--resume") {
+      others.log.push_back("cp3: " + joined(call.words));  // the join goes on where it stopped
+      others.answer_call({call.destination, {"kdr", "restore", "replace-etcd-member", "--set", "cluster_id=11"}});
+      return answer(0, "resumed\n");
+    }
+    return others.answer_call(call);
+  };
+  CHECK(f.restore("restore-etcd-cluster") == core::ExitCode::incomplete);
+  CHECK(contains(f.printed.all(), "on cp3: 'kdr restore replace-etcd-member --yes --set via=http://127.0.0.1:2 --set "
+                                  "cluster_id=11' exited with 5"));
+  others.log.clear();
+  REQUIRE(f.resume(f.restore_ids().at(0)) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(std::count(others.log.begin(), others.log.end(), "cp3: kdr restore --resume cp3-first --yes") == 1);
+  CHECK(std::none_of(others.log.begin(), others.log.end(),
+                     [](const std::string& l) { return l.starts_with("cp2: kdr restore"); }));
+  CHECK(contains(f.printed.out(), "cp2 joined earlier (its restore cp2-join)"));
+}
