@@ -114,7 +114,7 @@ class Journal {
 
 }  // namespace
 
-TEST_CASE("restore-etcd-keys puts a deleted namespace back into the running etcd; a rollback takes back exactly those keys") {
+TEST_CASE("restore-etcd-keys puts a deleted namespace back into the running etcd, and a rollback takes back exactly those keys") {
   RestoreFixture f;
   const auto at_backup = f.live->values();
   f.backup();
