@@ -24,7 +24,7 @@ nlohmann::json Action::to_json() const {
   if (!pod.empty()) j["pod"] = pod;
   if (!etcd.is_null()) j["etcd"] = etcd;
   if (!remote.is_null()) j["remote"] = remote;
-  if (undo_last) j["undo_last"] = true;
+  if (undo_order != UndoOrder::normal) j["undo"] = undo_order == UndoOrder::first ? "first" : "last";
   return j;
 }
 
@@ -38,7 +38,8 @@ Action Action::from_json(const nlohmann::json& j) {
   a.pod = j.value("pod", "");
   if (j.contains("etcd")) a.etcd = j["etcd"];
   if (j.contains("remote")) a.remote = j["remote"];
-  a.undo_last = j.value("undo_last", false);
+  const auto order = j.value("undo", "");
+  a.undo_order = order == "first" ? UndoOrder::first : order == "last" ? UndoOrder::last : UndoOrder::normal;
   return a;
 }
 

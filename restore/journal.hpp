@@ -22,6 +22,8 @@
 namespace kdr::restore {
 
 // A change to the node, recorded before it is made.
+enum class UndoOrder { first, normal, last };
+
 struct Action {
   std::string op;    // move: `from` renamed to `to`; place: kdr-made `from` renamed to `to`
   std::string from;  // host paths
@@ -35,7 +37,11 @@ struct Action {
   // Another node's change (other-nodes-pods, etcd-member-invite): `to` names the member, and
   // `remote` holds what undoing it needs.
   nlohmann::json remote;
-  bool undo_last = false;  // undone after everything else, this node's manifests included
+  // When a rollback undoes it: `first`, before this node's pods stop (a change other members
+  // must make while this node's etcd still runs: another node's join rolled back through it,
+  // this node's member removed while a 2-member cluster still has quorum); `last`, after
+  // everything else, this node's manifests included (the other nodes' pods started again).
+  UndoOrder undo_order = UndoOrder::normal;
   nlohmann::json to_json() const;
   static Action from_json(const nlohmann::json& j);
 };

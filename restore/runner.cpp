@@ -256,12 +256,16 @@ void undo_actions(Runner& r, const std::vector<Action>& actions) {
     const auto type = a.step < r.plan.steps.size() ? r.plan.steps[a.step].type : StepType::move_aside;
     step_def(type).undo(r, a);
   };
+  // 0. Changes made through the other members first, newest first, while this node's etcd
+  //    still runs (Action::undo_order).
+  for (auto it = actions.rbegin(); it != actions.rend(); ++it)
+    if (it->undo_order == UndoOrder::first) undo(*it);
   // 1. Manifests this restore put into the static pod folder come out, and their pods stop.
   // Also when an earlier, interrupted rollback took the manifests out already: their pods
   // may still run, and the data must not change under them.
   std::vector<core::StaticPod> stopping;
   for (auto it = actions.rbegin(); it != actions.rend(); ++it) {
-    if (!it->manifest || !in_spp(it->to)) continue;
+    if (!it->manifest || !in_spp(it->to) || it->undo_order != UndoOrder::normal) continue;
     for (const auto& where : {it->to, it->from}) {
       if (!exists(where)) continue;
       try {
@@ -289,13 +293,13 @@ void undo_actions(Runner& r, const std::vector<Action>& actions) {
                 "; is the kubelet running? Run the rollback again once they stopped");
   // 2. Data: restored copies removed, moved-aside originals renamed back, keys put back.
   for (auto it = actions.rbegin(); it != actions.rend(); ++it)
-    if (!it->manifest && !it->undo_last) undo(*it);
+    if (!it->manifest && it->undo_order == UndoOrder::normal) undo(*it);
   // 3. The original manifests go back.
   for (auto it = actions.rbegin(); it != actions.rend(); ++it)
-    if (it->manifest && !in_spp(it->to)) undo(*it);
+    if (it->manifest && !in_spp(it->to) && it->undo_order == UndoOrder::normal) undo(*it);
   // 4. Last, what waited for all of it (the other nodes' kube-apiservers started again).
   for (auto it = actions.rbegin(); it != actions.rend(); ++it)
-    if (it->undo_last) undo(*it);
+    if (it->undo_order == UndoOrder::last) undo(*it);
 }
 
 }  // namespace kdr::restore

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything kdr needs to build, test, run its drill and its benchmarks,
 # from Debian 12's package archive only (etcd 3.5 from Debian 13's, unpacked into
-# build/etcd-3.5 for the tests, not installed). Safe to run again.
+# build/etcd-3.5 for the tests, not installed; Debian 12's sshd likewise into build/openssh).
+# Safe to run again.
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libzstd-dev zlib1g-dev catch2
   # tests and drill: a real etcd, certificates, process tools
   etcd-server etcd-client openssl procps psmisc util-linux jq time zstd e2fsprogs netcat-openbsd strace
+  # the other nodes of an HA cluster over SSH (the client only: the tests run private sshds)
+  openssh-client
   # fuzzing: clang with libFuzzer
   clang-14 libclang-rt-14-dev
   # benchmarks: the tools kdr is compared with
@@ -42,4 +45,7 @@ fi
 # etcd 3.5 beside Debian 12's 3.4, for the tests: into a folder of the build, never into
 # the system (scripts/fetch-etcd.sh).
 bash "$(dirname "$0")/fetch-etcd.sh"
+# sshd for the tests that reach other nodes over SSH: unpacked into build/openssh, never
+# installed (that would start the machine's own sshd) (scripts/fetch-openssh.sh).
+bash "$(dirname "$0")/fetch-openssh.sh"
 echo "install-deps: done"

@@ -5,6 +5,7 @@
 #include "backup/etcd_snapshot.hpp"
 #include "core/error.hpp"
 #include "core/etcd_layout.hpp"
+#include "core/wait.hpp"
 
 namespace kdr::restore {
 
@@ -73,6 +74,31 @@ ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMember
   c.peer_url = text_field(r.plan_etcd(), "peer_url");
   c.look = look_at_other_members(r.ctx, members, c.name, c.tls);
   return c;
+}
+
+std::unique_ptr<core::EtcdApi> serving_member(const Runner& r, const std::vector<core::EtcdMemberRecord>& members,
+                                              const std::string& cluster_id, double timeout_s) {
+  std::unique_ptr<core::EtcdApi> client;
+  std::string last;
+  core::WaitSpec spec;
+  spec.timeout_s = timeout_s;
+  spec.every = std::chrono::milliseconds(500);
+  core::wait_until(
+      spec,
+      [&]() -> std::optional<std::string> {
+        try {
+          client = cluster_access(r, members, cluster_id).healthy(r.ctx);
+          return std::nullopt;
+        } catch (const core::Error& e) {
+          last = e.what();
+          return last;
+        }
+      },
+      [&](double seconds, const std::string&) {
+        r.ctx.out.info("      waiting for a member that serves ({:.0f} s)", seconds);
+      });
+  if (!client) throw core::Error(fmt::format("{} (asked for {:.0f} s)", last, timeout_s));
+  return client;
 }
 
 std::optional<ClusterAccess> check_cluster(Runner& r, const MemberArgs& a, Preflight& pf) {

@@ -28,6 +28,12 @@ ClusterAccess cluster_access(const Runner& r, const MemberArgs& a);
 ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMemberRecord>& members,
                              const std::string& cluster_id);
 
+// A member of those recorded that serves, asked again every half second for up to `timeout_s`
+// (a member just stopped may have been the leader: the others elect a new one first); an
+// Error with the last answer when none serves by then.
+std::unique_ptr<core::EtcdApi> serving_member(const Runner& r, const std::vector<core::EtcdMemberRecord>& members,
+                                              const std::string& cluster_id, double timeout_s);
+
 // The other members as an action records them ({name, client_urls}), and read back.
 nlohmann::json members_json(const ClusterAccess& c);
 std::vector<core::EtcdMemberRecord> members_from_json(const nlohmann::json& j);

@@ -52,6 +52,30 @@ core::EtcdClusterMember add_when_ready(Runner& r, core::EtcdApi& client, const s
   return added;
 }
 
+// Removes the member with `peer_url` (when there is one). etcd refuses to remove a member while
+// another one has been connected for less than 5 s ("unhealthy cluster": the member that
+// joined last, rolled back right after): retried for up to a minute.
+void remove_when_ready(Runner& r, core::EtcdApi& client, const std::string& peer_url) {
+  const auto outcome = core::wait_until(
+      {.timeout_s = 60, .every = std::chrono::milliseconds(500)},
+      [&]() -> std::optional<std::string> {
+        try {
+          for (const auto& m : client.members())
+            if (has_peer(m, peer_url)) {
+              client.remove_member(m.id);
+              r.ctx.out.info("      removed member {} ({}), which this restore added", m.hex_id(), peer_url);
+            }
+          return std::nullopt;
+        } catch (const core::EtcdApiError& e) {
+          if (!e.unavailable() && e.grpc_code() != 5) throw;
+          return std::string(e.what());
+        }
+      },
+      [&](double s, const std::string& still) { r.ctx.out.info("      {:.0f} s: etcd not ready to remove it: {}", s, still); });
+  if (!outcome.done)
+    throw core::Error(fmt::format("etcd did not remove the member {} within 60 s: {}", peer_url, outcome.still));
+}
+
 class EtcdMemberAdd final : public TypedStep<AddArgs> {
  public:
   std::string action_text(const Action& a) const override {
@@ -70,14 +94,9 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
   void undo(Runner& r, const Action& a) const override {
     if (a.op != "etcd-member-add") return r.undo_file_action(a);
     failpoint("rollback-before-action", ++r.actions_undone);
-    const auto c = cluster_access(r, members_from_json(a.etcd.value("others", nlohmann::json::array())),
-                                  a.etcd.value("cluster_id", ""));
-    const auto client = c.healthy(r.ctx);
-    for (const auto& m : client->members())
-      if (has_peer(m, a.from)) {
-        client->remove_member(m.id);
-        r.ctx.out.info("      removed member {} ({}), which this restore added", m.hex_id(), a.from);
-      }
+    const auto client = serving_member(r, members_from_json(a.etcd.value("others", nlohmann::json::array())),
+                                       a.etcd.value("cluster_id", ""), 60);
+    remove_when_ready(r, *client, a.from);
     failpoint("rollback-after-action", r.actions_undone);
   }
 
@@ -128,6 +147,9 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
     act.from = c.peer_url;
     act.to = client->endpoint().url;
     act.etcd = {{"name", c.name}, {"learner", a.learner}, {"others", members_json(c)}, {"cluster_id", a.cluster_id}};
+    // Removed again while this node's etcd still runs: in a cluster of two (the last member
+    // to join, rolled back first), stopping it first would leave the other without quorum.
+    act.undo_order = UndoOrder::first;
     core::EtcdClusterMember added;
     r.act(act, [&] { added = add_when_ready(r, *client, c.peer_url, a.learner); });
     r.ctx.out.info("      added {} ({}) as member {}{} through {}", c.name, c.peer_url, added.hex_id(),

@@ -55,11 +55,11 @@ void join_over_ssh(Runner& r, const PeerNode& m, const std::string& via, const s
   for (const auto& rec : joins_there(r, m, cluster_id)) {
     const auto state = rec.value("state", "");
     const auto id = rec.value("id", "");
-    if (state == "done") {
+    if (state == to_string(RestoreState::done)) {
       r.ctx.out.info("      {} joined earlier (its restore {})", m.name, id);
       return;
     }
-    if (state != "rolled_back" && state != "planned") {
+    if (state != to_string(RestoreState::rolled_back) && state != to_string(RestoreState::planned)) {
       run_on_member(r, m, {"restore", "--resume", id, "--yes"}, join_timeout);
       return;
     }
@@ -112,7 +112,7 @@ class EtcdMemberInvite final : public TypedStep<NoArgs> {
     const auto m = member_for_undo(r, a.to, {"restore", "--rollback", "<its join of cluster " + cluster_id + ">"});
     for (const auto& rec : joins_there(r, m, cluster_id)) {
       const auto state = rec.value("state", "");
-      if (state == "rolled_back" || state == "planned") continue;
+      if (state == to_string(RestoreState::rolled_back) || state == to_string(RestoreState::planned)) continue;
       run_on_member(r, m, {"restore", "--rollback", rec.value("id", ""), "--yes"}, join_timeout);
     }
     failpoint("rollback-after-action", r.actions_undone);
@@ -172,6 +172,7 @@ class EtcdMemberInvite final : public TypedStep<NoArgs> {
       act.op = "member-join";
       act.to = m.name;
       act.remote = {{"cluster_id", status.cluster_id}};
+      act.undo_order = UndoOrder::first;  // rolled back there through this node's etcd
       r.act(act, [&] { join_over_ssh(r, m, via, status.cluster_id); });
     }
     if (!by_hand) check_all_joined(r, endpoint);

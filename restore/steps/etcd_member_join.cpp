@@ -88,6 +88,31 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
 
   void preflight(Runner& r, const MemberArgs& a, Preflight& pf) const override { check_cluster(r, a, pf); }
 
+  std::vector<std::string> temporaries(const Runner& r, const PlannedStep&) const override {
+    return {r.temp_path(r.plan_etcd_data_dir())};
+  }
+
+  // The data dir etcd fills as it joins is this restore's: an empty one (mode 0700) is placed,
+  // journaled, before etcd starts, so that a rollback takes it away and the old one (moved
+  // aside) comes back. Without it the kubelet would create it for the pod, and a rollback would
+  // find two data dirs and not choose between them.
+  static void place_empty_data_dir(Runner& r) {
+    const auto data = r.host(r.plan_etcd_data_dir());
+    const path tmp = r.temp_path(r.plan_etcd_data_dir());
+    if (core::lstat_path(data)) {
+      if (r.placed_earlier(data, tmp)) return;
+      throw Error(fmt::format("{} exists again after it was moved aside (a pod's DirectoryOrCreate volume?): kdr will "
+                              "not let etcd join on a data dir it did not make; look at it, move it away, and resume",
+                              data.string()));
+    }
+    if (!core::lstat_path(tmp)) core::make_dir(tmp, 0700);
+    Action act;
+    act.from = tmp.string();
+    act.to = data.string();
+    r.place(act);
+    r.ctx.out.info("      {} made empty for etcd to fill as it joins", data.string());
+  }
+
   void perform(Runner& r, const MemberArgs& a) const override {
     const auto live_dir = r.host(r.var("static_pod_path"));
     const auto held = r.held_pods();
@@ -108,6 +133,7 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
     const auto check = core::parse_static_pod(text, staged.string());
     if (check.flag("initial-cluster") != cluster || check.flag("initial-cluster-state") != "existing")
       throw Error(fmt::format("{}: the rewritten manifest does not read back with the new flags", staged.string()));
+    place_empty_data_dir(r);
     const auto st = core::lstat_path(pod->file);
     core::make_dir(staged.parent_path(), 0700);
     core::write_file_atomic(staged, text, st ? st->mode & 07777 : 0600);

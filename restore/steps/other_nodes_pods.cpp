@@ -99,7 +99,7 @@ class OtherNodesPods final : public TypedStep<OtherPodsArgs> {
       act.op = a.stop ? "pods-stop" : "pods-start";
       act.to = m.name;
       act.remote = {{"pods", a.pods}, {"timeout", a.timeout_s}};
-      act.undo_last = a.stop;  // the pods start again once everything else here is back
+      act.undo_order = a.stop ? UndoOrder::last : UndoOrder::first;
       r.act(act, [&] { run_on_member(r, m, args, timeout(a.timeout_s)); });
     }
   }

@@ -398,6 +398,7 @@ sandbox_make_node() {
   echo "$client_port" > "$root/.sandbox-client-port"
   echo "$peer_port" > "$root/.sandbox-peer-port"
   echo "$node" > "$root/.sandbox-node-name"
+  echo "$ip" > "$root/.sandbox-node-ip"
   echo "$data_dir" > "$root/.sandbox-etcd-data-dir"
 }
 

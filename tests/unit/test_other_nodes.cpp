@@ -9,6 +9,7 @@
 
 #include "core/ssh.hpp"
 #include "restore/held_pods.hpp"
+#include "restore/journal.hpp"
 #include "restore_fixture.hpp"
 
 using namespace kdr;
@@ -121,7 +122,7 @@ struct OtherNodes {
     }
     if (words.size() > 3 && words[1] == "restore" && words[2] == "--rollback") {
       for (auto& r : list)
-        if (r["id"] == words[3]) r["state"] = "rolled_back";
+        if (r["id"] == words[3]) r["state"] = restore::to_string(restore::RestoreState::rolled_back);
       return answer(0, "rolled back\n");
     }
     return answer(2, "", "unexpected: " + joined(words) + "\n");

@@ -135,7 +135,7 @@ TEST_CASE("a journal's summary comes from its events, and a torn last line is ig
   auto j = Journal::create(t.path() / "r1", {{"id", "r1"}});
   j.record({{"event", "begin"}, {"step", 0}});
   j.record({{"event", "done"}, {"step", 0}});
-  const Action a{"move", "/a", "/b", 1, "", false, nullptr, nullptr, false};
+  const Action a{"move", "/a", "/b", 1, "", false, nullptr, nullptr, UndoOrder::normal};
   j.record({{"event", "begin"}, {"step", 1}});
   j.action(a);
   {
