@@ -1,4 +1,6 @@
 // kdr config [--defaults]
+#include <fmt/format.h>
+
 #include "cli/command.hpp"
 
 namespace kdr::cli {
@@ -22,6 +24,10 @@ Command config_command() {
     ctx.out.info("node root:     {}", ctx.root.root().string());
     ctx.out.info("retention:     last {}, hourly {}, daily {}, weekly {}", cfg.retention.keep_last,
                  cfg.retention.hourly, cfg.retention.daily, cfg.retention.weekly);
+    if (cfg.nodes.empty())
+      ctx.out.info("other nodes:   none (restore-etcd-cluster prints the commands for each)");
+    for (const auto& n : cfg.nodes)
+      ctx.out.info("other node:    {} over ssh {} port {}, kdr there: {}", n.name, n.ssh, n.port, fmt::join(n.kdr, " "));
     return core::ExitCode::ok;
   };
   return c;
