@@ -47,7 +47,7 @@ std::vector<std::string> ssh_argv(const NodeConfig& node, const NodeRoot& root,
     argv.push_back(root.host(node.identity_file).string());
   }
   if (!node.known_hosts.empty()) {
-    option("UserKnownHostsFile=" + root.host(node.known_hosts).string());
+    option(fmt::format("UserKnownHostsFile={}", root.host(node.known_hosts).string()));
     option("GlobalKnownHostsFile=/dev/null");
   }
   argv.push_back("-T");
@@ -56,7 +56,10 @@ std::vector<std::string> ssh_argv(const NodeConfig& node, const NodeRoot& root,
   argv.push_back("--");
   argv.push_back(node.ssh);
   std::string line;
-  for (const auto& word : remote_argv) line += (line.empty() ? "" : " ") + shell_quote(word);
+  for (const auto& word : remote_argv) {
+    if (!line.empty()) line += ' ';
+    line += shell_quote(word);
+  }
   argv.push_back(line);
   return argv;
 }

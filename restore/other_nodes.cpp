@@ -37,13 +37,14 @@ std::string typed_kdr(const std::vector<std::string>& args) {
   for (const auto& a : args) {
     const bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                                          "0123456789-_=./:,@+") == std::string::npos;
-    out += " " + (plain ? a : core::shell_quote(a));
+    out += ' ';
+    out += plain ? a : core::shell_quote(a);
   }
   return out;
 }
 
 std::string how_it_runs(const PeerNode& m, const std::vector<std::string>& args) {
-  if (!m.node) return "by hand: " + typed_kdr(args);
+  if (!m.node) return fmt::format("by hand: {}", typed_kdr(args));
   auto argv = core::remote_kdr(*m.node, args);
   std::string line;
   for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
