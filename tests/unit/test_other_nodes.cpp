@@ -10,124 +10,19 @@
 #include "core/ssh.hpp"
 #include "restore/held_pods.hpp"
 #include "restore/journal.hpp"
-#include "restore_fixture.hpp"
+#include "fake_other_nodes.hpp"
 
 using namespace kdr;
 using test::answer;
 using test::RestoreFixture;
+using test::FakeOtherNodes;
+using test::parse_ssh;
+using test::joined;
+using test::nodes_config;
 
 namespace {
 
 bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
-
-// The words a POSIX shell makes of `line` (single quotes only, as shell_quote writes them).
-std::vector<std::string> shell_words(const std::string& line) {
-  std::vector<std::string> out;
-  std::string word;
-  bool in_word = false, quoted = false, escaped = false;
-  for (const char c : line) {
-    if (escaped) {
-      word += c;
-      escaped = false;
-    } else if (quoted) {
-      if (c == '\'')
-        quoted = false;
-      else
-        word += c;
-    } else if (c == '\'') {
-      quoted = in_word = true;
-    } else if (c == '\\') {
-      escaped = in_word = true;
-    } else if (c == ' ') {
-      if (in_word) out.push_back(word);
-      word.clear();
-      in_word = false;
-    } else {
-      word += c;
-      in_word = true;
-    }
-  }
-  if (in_word) out.push_back(word);
-  return out;
-}
-
-struct SshCall {
-  std::string destination;
-  std::vector<std::string> words;  // the remote argv, as the remote shell splits it
-};
-
-SshCall parse_ssh(const std::vector<std::string>& argv) {
-  const auto dash = std::find(argv.begin(), argv.end(), "--");
-  REQUIRE(dash != argv.end());
-  REQUIRE(argv.end() - dash == 3);
-  return {*(dash + 1), shell_words(*(dash + 2))};
-}
-
-std::string joined(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
-  return out;
-}
-
-const char* const nodes_config =
-    "nodes:\n"
-    "  - name: cp2\n    ssh: root@10.0.0.11\n    identity_file: /etc/kdr/ssh/id\n"
-    "    known_hosts: /etc/kdr/ssh/known_hosts\n    kdr: [kdr, --config, /etc/kdr/cp2.yaml]\n"
-    "  - name: cp3\n    ssh: root@10.0.0.12\n    port: 2222\n    identity_file: /etc/kdr/ssh/id\n"
-    "    known_hosts: /etc/kdr/ssh/known_hosts\n";
-
-// Other nodes as a fake ssh sees them: kdr answers --version, pods, restores and joins; a join
-// adds the member to the cluster this node serves. Every call is kept as "<node>: <argv>".
-struct OtherNodes {
-  RestoreFixture& f;
-  std::vector<std::string> log;
-  std::map<std::string, nlohmann::json> restores;  // per destination, as `kdr --json restores` prints them
-  std::map<std::string, std::string> failing;      // destination -> ssh's stderr (exit 255)
-  int joins = 0;
-
-  explicit OtherNodes(RestoreFixture& fixture) : f(fixture) {
-    f.programs->programs["ssh"] = [this](const std::vector<std::string>& argv, const core::ProcessOptions&) {
-      return answer_call(parse_ssh(argv));
-    };
-  }
-
-  core::ProcessResult answer_call(const SshCall& call) {
-    const auto node = call.destination == "root@10.0.0.11" ? std::string("cp2") : std::string("cp3");
-    if (auto it = failing.find(call.destination); it != failing.end()) return answer(255, "", it->second);
-    auto words = call.words;
-    if (node == "cp2") {  // its kdr argv: [kdr, --config, /etc/kdr/cp2.yaml]
-      REQUIRE(words.size() >= 3);
-      CHECK(words[1] == "--config");
-      words.erase(words.begin() + 1, words.begin() + 3);
-    }
-    log.push_back(node + ": " + joined(words));
-    auto& list = restores.try_emplace(call.destination, nlohmann::json::array()).first->second;
-    if (words == std::vector<std::string>{"kdr", "--version"}) return answer(0, "kdr 1.0\n");
-    if (words.size() > 1 && words[1] == "pods") return answer(0, "kube-apiserver: moved\n");
-    if (words == std::vector<std::string>{"kdr", "--json", "restores"}) return answer(0, list.dump());
-    if (words.size() > 2 && words[1] == "restore" && words[2] == "replace-etcd-member") {
-      const auto cluster = words.back().substr(std::string("cluster_id=").size());
-      auto ks = f.etcd->at(RestoreFixture::node_etcd_url);
-      std::erase_if(ks->members, [&](const core::EtcdClusterMember& old) { return old.name == node; });
-      core::EtcdClusterMember m;
-      m.id = 100 + static_cast<std::uint64_t>(++joins);
-      m.name = node;
-      m.peer_urls = {node == "cp2" ? "https://10.0.0.11:2380" : "https://10.0.0.12:2380"};
-      ks->members.push_back(m);
-      list.push_back({{"id", node + "-join"},
-                      {"playbook", "replace-etcd-member"},
-                      {"state", "done"},
-                      {"vars", {{"cluster_id", cluster}}}});
-      return answer(0, "restore " + node + "-join: done\n");
-    }
-    if (words.size() > 3 && words[1] == "restore" && words[2] == "--rollback") {
-      for (auto& r : list)
-        if (r["id"] == words[3]) r["state"] = restore::to_string(restore::RestoreState::rolled_back);
-      return answer(0, "rolled back\n");
-    }
-    return answer(2, "", "unexpected: " + joined(words) + "\n");
-  }
-};
 
 }  // namespace
 
@@ -247,7 +142,7 @@ TEST_CASE("restore-etcd-cluster drives the other members over SSH: apiservers st
   f.make_ha();
   f.backup();
   f.extra_config = nodes_config;
-  OtherNodes others(f);
+  FakeOtherNodes others(f);
   f.etcd->stop("http://127.0.0.1:3");  // two members of three gone: quorum lost
   f.etcd->stop("http://127.0.0.1:4");
 
@@ -291,7 +186,7 @@ TEST_CASE("a node whose host key changed stops restore-etcd-cluster in its prefl
   f.make_ha();
   f.backup();
   f.extra_config = nodes_config;
-  OtherNodes others(f);
+  FakeOtherNodes others(f);
   f.etcd->stop("http://127.0.0.1:3");
   f.etcd->stop("http://127.0.0.1:4");
   others.failing["root@10.0.0.12"] =
@@ -309,7 +204,7 @@ TEST_CASE("a resumed restore-etcd-cluster resumes a join the other node journale
   f.make_ha();
   f.backup();
   f.extra_config = nodes_config;
-  OtherNodes others(f);
+  FakeOtherNodes others(f);
   f.etcd->stop("http://127.0.0.1:3");
   f.etcd->stop("http://127.0.0.1:4");
   // cp3's join fails the first time (its kdr stops with exit 5, its restore left to resume).
@@ -324,11 +219,6 @@ TEST_CASE("a resumed restore-etcd-cluster resumes a join the other node journale
             {"vars", {{"cluster_id", "11"}}}}});
       others.log.push_back("cp3: (join failed)");
       return answer(5, "", "kdr: error: etcd-member-promote: timed out\n");
-    }
-    if (call.words.size() > 3 && call.words[2] == "--resume") {
-      others.log.push_back("cp3: " + joined(call.words));  // the join goes on where it stopped
-      others.answer_call({call.destination, {"kdr", "restore", "replace-etcd-member", "--set", "cluster_id=11"}});
-      return answer(0, "resumed\n");
     }
     return others.answer_call(call);
   };

@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "restore/journal.hpp"
+#include "fake_other_nodes.hpp"
 #include "restore_fixture.hpp"
 
 using namespace kdr;
@@ -43,16 +44,26 @@ struct Case {
   std::string playbook;
   std::function<void(const RestoreFixture&)> damage;
   std::vector<std::string> set = {};
-  bool ha = false;  // this node one member of three (fake_etcd.hpp)
+  bool ha = false;   // this node one member of three (fake_etcd.hpp)
+  bool ssh = false;  // the other two reached over SSH (config nodes:, fake_other_nodes.hpp)
 };
 
-// What a restore leaves: the node's files and the keys its etcd serves.
-struct Node {
-  std::map<std::string, std::string> files, keys;
+// A node, and the other nodes when the case reaches them over SSH.
+struct Cluster {
+  RestoreFixture f;
+  std::unique_ptr<test::FakeOtherNodes> others;
 };
-Node state(const RestoreFixture& f) { return {f.tree(), f.live->values()}; }
+
+// What a restore leaves: the node's files, the keys its etcd serves, what the other nodes hold.
+struct Node {
+  std::map<std::string, std::string> files, keys, others;
+};
+Node state(const Cluster& c) {
+  return {c.f.tree(), c.f.live->values(), c.others ? c.others->state() : std::map<std::string, std::string>{}};
+}
 std::string diff(const Node& now, const Node& expected) {
-  return test::tree_diff(now.files, expected.files) + test::tree_diff(now.keys, expected.keys);
+  return test::tree_diff(now.files, expected.files) + test::tree_diff(now.keys, expected.keys) +
+         test::tree_diff(now.others, expected.others);
 }
 
 std::vector<Case> cases() {
@@ -84,13 +95,25 @@ std::vector<Case> cases() {
          test::write(f.node("/var/lib/etcd/member/snap/db"), "torn");
        },
        {}, true},
+      {"restore-etcd-cluster",  // the same, the other nodes driven over SSH
+       [](const RestoreFixture& f) {
+         f.etcd->stop("http://127.0.0.1:3");
+         f.etcd->stop("http://127.0.0.1:4");
+         test::write(f.node("/var/lib/etcd/member/snap/db"), "torn");
+       },
+       {}, true, true},
   };
 }
 
 // A damaged node with one backup taken before the damage.
-void prepare(RestoreFixture& f, const Case& c) {
+void prepare(Cluster& cl, const Case& c) {
+  auto& f = cl.f;
   if (c.ha) f.make_ha();
   f.backup();
+  if (c.ssh) {
+    f.extra_config = test::nodes_config;
+    cl.others = std::make_unique<test::FakeOtherNodes>(f);
+  }
   c.damage(f);
 }
 
@@ -102,38 +125,38 @@ TEST_CASE("crash matrix: a restore stopped after any journal record resumes to t
     std::size_t records = 0;
     Node before, finished;
     {
-      RestoreFixture f;
-      prepare(f, c);
-      before = state(f);
+      Cluster cl;
+      prepare(cl, c);
+      before = state(cl);
       CrashAfter count(0);
-      REQUIRE(f.restore(c.playbook, c.set) == core::ExitCode::ok);
+      REQUIRE(cl.f.restore(c.playbook, c.set) == core::ExitCode::ok);
       records = count.seen();
-      finished = state(f);
+      finished = state(cl);
     }
     REQUIRE(records > 5);
     for (std::size_t n = 1; n <= records; ++n) {
-      INFO(c.playbook << ": stopped after journal record " << n << " of " << records);
+      INFO(c.playbook << (c.ssh ? " over ssh" : "") << ": stopped after journal record " << n << " of " << records);
       {
-        RestoreFixture f;
-        prepare(f, c);
+        Cluster cl;
+        prepare(cl, c);
         {
           CrashAfter crash(n);
-          REQUIRE_THROWS_AS(f.restore(c.playbook, c.set), Crash);
+          REQUIRE_THROWS_AS(cl.f.restore(c.playbook, c.set), Crash);
         }
-        const auto id = f.restore_ids().at(0);
-        CHECK(f.resume(id) == core::ExitCode::ok);
-        CHECK(diff(state(f), finished) == "");
+        const auto id = cl.f.restore_ids().at(0);
+        CHECK(cl.f.resume(id) == core::ExitCode::ok);
+        CHECK(diff(state(cl), finished) == "");
       }
       {
-        RestoreFixture f;
-        prepare(f, c);
+        Cluster cl;
+        prepare(cl, c);
         {
           CrashAfter crash(n);
-          REQUIRE_THROWS_AS(f.restore(c.playbook, c.set), Crash);
+          REQUIRE_THROWS_AS(cl.f.restore(c.playbook, c.set), Crash);
         }
-        const auto id = f.restore_ids().at(0);
-        CHECK(f.rollback(id) == core::ExitCode::ok);
-        CHECK(diff(state(f), before) == "");
+        const auto id = cl.f.restore_ids().at(0);
+        CHECK(cl.f.rollback(id) == core::ExitCode::ok);
+        CHECK(diff(state(cl), before) == "");
       }
     }
   }
