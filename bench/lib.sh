@@ -2,9 +2,10 @@
 # nodes with real etcd data, timing with GNU time, medians.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../tests/lib/sandbox.sh"
+source "$here/../tests/lib/sshd.sh"
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/kdr-bench-XXXXXX")
-trap 'sandbox_stop_all; rm -rf "$W"' EXIT
+trap 'sandbox_stop_all; sshd_stop_all; rm -rf "$W"' EXIT
 
 # bench_args SIZE_MB QUICK_SIZE_MB REPS "$@": sets size_mb, reps and kdr_bin from
 #   [--quick] [--size-mb N] [--kdr PATH]   (--quick: a small node and one repetition, for CI)

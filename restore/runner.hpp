@@ -137,12 +137,17 @@ struct Runner {
 // What the preflight found: refusals, warnings, and checks passed (printed as they pass, each
 // once: two steps of one type check the same things); and the free space the steps need, per
 // host folder.
+struct ClusterAccess;
+
 struct Preflight {
   const core::Context& ctx;
   std::vector<std::string> fails, warns;
   std::map<std::string, std::uint64_t> need;
   std::set<std::string> passed;
   bool other_nodes_checked = false;  // the `nodes:` entries were reached (restore/other_nodes.hpp)
+  // The cluster as the etcd-member-* steps found it, by "via|cluster_id": asked once per
+  // preflight (nullptr: it failed, and said why once).
+  std::map<std::string, std::shared_ptr<const ClusterAccess>> cluster_looks = {};
   void ok(const std::string& what) {
     if (passed.insert(what).second) ctx.out.info("      ok    {}", what);
   }

@@ -101,7 +101,9 @@ std::unique_ptr<core::EtcdApi> serving_member(const Runner& r, const std::vector
   return client;
 }
 
-std::optional<ClusterAccess> check_cluster(Runner& r, const MemberArgs& a, Preflight& pf) {
+namespace {
+
+std::optional<ClusterAccess> look_at_cluster(Runner& r, const MemberArgs& a, Preflight& pf) {
   if (a.via.empty() && r.gen.meta.etcd.members.size() < 2) {
     pf.fails.push_back(fmt::format("generation {} recorded {} etcd member{}: a member is replaced through the others "
                                    "of an HA cluster; for a single member, see restore-etcd-snapshot",
@@ -128,6 +130,19 @@ std::optional<ClusterAccess> check_cluster(Runner& r, const MemberArgs& a, Prefl
     pf.fails.push_back(fmt::format("the other etcd members cannot be asked: {}", e.what()));
     return std::nullopt;
   }
+}
+
+}  // namespace
+
+std::optional<ClusterAccess> check_cluster(Runner& r, const MemberArgs& a, Preflight& pf) {
+  const auto key = a.via + "|" + a.cluster_id;
+  if (const auto it = pf.cluster_looks.find(key); it != pf.cluster_looks.end()) {
+    if (!it->second) return std::nullopt;
+    return *it->second;
+  }
+  auto c = look_at_cluster(r, a, pf);
+  pf.cluster_looks[key] = c ? std::make_shared<const ClusterAccess>(*c) : nullptr;
+  return c;
 }
 
 }  // namespace kdr::restore

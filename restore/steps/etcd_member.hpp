@@ -39,7 +39,8 @@ nlohmann::json members_json(const ClusterAccess& c);
 std::vector<core::EtcdMemberRecord> members_from_json(const nlohmann::json& j);
 
 // The preflight's check that the others keep quorum without this node (each member step needs a
-// member that serves); the access, or empty after adding the refusal.
+// member that serves); the access, or empty after adding the refusal. The cluster is asked once
+// per preflight (Preflight::cluster_looks), however many member steps the plan has.
 std::optional<ClusterAccess> check_cluster(Runner& r, const MemberArgs& a, Preflight& pf);
 
 }  // namespace kdr::restore

@@ -256,31 +256,3 @@ member_keyspace() {
 }
 # member_cluster_id ROOT: the cluster id as etcd prints it (text: jq would round a 64-bit number)
 member_cluster_id() { sandbox_etcdctl "$1" endpoint status -w fields | sed -n 's/^"ClusterID" : //p'; }
-# ssh_to_nodes DRIVER ROOT...: the other nodes reachable from DRIVER over SSH, as an operator
-# sets it up: a private sshd on each node's address (sshd.sh; $T/sshd-<node>/) that takes
-# DRIVER's key, their host keys in DRIVER's known_hosts, and DRIVER's config naming them in
-# nodes: with the kdr command of each (its root and backup folder).
-ssh_to_nodes() {
-  local driver=$1 r name dir port
-  shift
-  mkdir -p "$driver/etc/kdr/ssh"
-  ssh_client_key "$driver/etc/kdr/ssh/id_ed25519"
-  : > "$driver/etc/kdr/ssh/known_hosts"
-  printf 'kubeconfig: ""\nnodes:\n' > "$driver/etc/kdr/kdr.yaml"
-  for r in "$@"; do
-    name=$(cat "$r/.sandbox-node-name")
-    dir=$T/sshd-$name
-    mkdir -p "$dir"
-    cp "$driver/etc/kdr/ssh/id_ed25519.pub" "$dir/authorized_keys"
-    port=$(sshd_start "$dir" "$(cat "$r/.sandbox-node-ip")" "$dir/authorized_keys") || return 1
-    sshd_known_host "$dir" >> "$driver/etc/kdr/ssh/known_hosts"
-    cat >> "$driver/etc/kdr/kdr.yaml" <<YAML
-  - name: $name
-    ssh: root@$(cat "$r/.sandbox-node-ip")
-    port: $port
-    identity_file: /etc/kdr/ssh/id_ed25519
-    known_hosts: /etc/kdr/ssh/known_hosts
-    kdr: [$KDR_BIN, --root, $r, --backup-dir, $T/disk2-$(basename "$r")]
-YAML
-  done
-}

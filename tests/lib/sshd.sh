@@ -13,6 +13,7 @@
 #   sshd_known_host DIR                   the known_hosts line for it ([addr]:port key)
 #   sshd_stop DIR                         stops it (sshd_stop_all on exit)
 #   ssh_client_key FILE                   an ed25519 key pair FILE, FILE.pub (no passphrase)
+#   ssh_to_nodes BASE KDR DRIVER ROOT...  the other nodes reachable from DRIVER over SSH
 
 SSHD_PIDS=()
 
@@ -77,4 +78,34 @@ sshd_stop_all() {
   local pid
   for pid in "${SSHD_PIDS[@]}"; do _sandbox_kill "$pid"; done
   SSHD_PIDS=()
+}
+
+# ssh_to_nodes BASE KDR DRIVER ROOT...: the other nodes (sandbox roots) reachable from DRIVER
+# over SSH, as an operator sets it up: a private sshd on each node's address (BASE/sshd-<node>/)
+# that takes DRIVER's key, their host keys in DRIVER's known_hosts, and DRIVER's config
+# (kubeconfig "" and a nodes: list) naming them with their kdr command: KDR with the node's
+# root and its backup folder BASE/disk2-<basename of ROOT>.
+ssh_to_nodes() {
+  local base=$1 kdr=$2 driver=$3 r name dir port
+  shift 3
+  mkdir -p "$driver/etc/kdr/ssh"
+  ssh_client_key "$driver/etc/kdr/ssh/id_ed25519"
+  : > "$driver/etc/kdr/ssh/known_hosts"
+  printf 'kubeconfig: ""\nnodes:\n' > "$driver/etc/kdr/kdr.yaml"
+  for r in "$@"; do
+    name=$(cat "$r/.sandbox-node-name")
+    dir=$base/sshd-$name
+    mkdir -p "$dir"
+    cp "$driver/etc/kdr/ssh/id_ed25519.pub" "$dir/authorized_keys"
+    port=$(sshd_start "$dir" "$(cat "$r/.sandbox-node-ip")" "$dir/authorized_keys") || return 1
+    sshd_known_host "$dir" >> "$driver/etc/kdr/ssh/known_hosts"
+    cat >> "$driver/etc/kdr/kdr.yaml" <<YAML
+  - name: $name
+    ssh: root@$(cat "$r/.sandbox-node-ip")
+    port: $port
+    identity_file: /etc/kdr/ssh/id_ed25519
+    known_hosts: /etc/kdr/ssh/known_hosts
+    kdr: [$kdr, --root, $r, --backup-dir, $base/disk2-$(basename "$r")]
+YAML
+  done
 }

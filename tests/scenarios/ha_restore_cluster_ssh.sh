@@ -13,7 +13,7 @@ R1=$T/cp-1 R2=$T/cp-2 R3=$T/cp-3
 step "three control-plane nodes, each backed up onto its own second disk; cp-1 reaches the others over SSH"
 sandbox_make_ha_cluster "$R1" "$R2" "$R3"
 own_disks "$R1" "$R2" "$R3"
-ssh_to_nodes "$R1" "$R2" "$R3"
+ssh_to_nodes "$T" "$KDR_BIN" "$R1" "$R2" "$R3"
 for i in 1 2 3; do sandbox_etcdctl "$R1" put "/registry/configmaps/team-$i/settings" "value-$i" >/dev/null; done
 for r in "$R1" "$R2" "$R3"; do OUT=$(on_node "$r" backup -q 2>&1) || fail "backup on $r: $OUT"; done
 ROOT=$R1

@@ -37,7 +37,7 @@ expect_refused() {
 step "three control-plane nodes, backed up; cp-1 reaches the others over SSH; then quorum is lost"
 sandbox_make_ha_cluster "$R1" "$R2" "$R3"
 own_disks "$R1" "$R2" "$R3"
-ssh_to_nodes "$R1" "$R2" "$R3"
+ssh_to_nodes "$T" "$KDR_BIN" "$R1" "$R2" "$R3"
 for r in "$R1" "$R2" "$R3"; do OUT=$(on_node "$r" backup -q 2>&1) || fail "backup on $r: $OUT"; done
 ROOT=$R1
 sandbox_stop_kubelet "$R2"
