@@ -121,7 +121,8 @@ int main(int argc, char** argv) {
 
   std::vector<Command> commands = {backup_command(), verify_command(), list_command(), show_command(), prune_command(),
                                    restore_command(), restores_command(), playbooks_command(),
-                                   sources_command(), config_command(), schedule_command(), journal_command(), pods_command(), demo_command()};
+                                   sources_command(), config_command(), schedule_command(), journal_command(), pods_command(),
+                                   offsite_command(), demo_command()};
   const Command* chosen = nullptr;
   for (const auto& c : commands) {
     auto* sub = app.add_subcommand(c.name, c.help);

@@ -36,6 +36,7 @@ Command schedule_command();
 Command show_command();
 Command journal_command();
 Command pods_command();
+Command offsite_command();
 
 // "1.5 GiB", "312 B"
 std::string human_bytes(std::uint64_t bytes);

@@ -115,6 +115,19 @@ verify:
 #     kdr: [kdr]                                # kdr's argv on that node
 #     ssh_command: [ssh]                        # the OpenSSH client on this node
 nodes: []
+# Off-site copies through restic (kdr offsite ...): the newest generation and every generation
+# holding a full etcd snapshot, tagged by node, generation and status, so that restic's own
+# tools can list and restore them. The password and the backend's keys come from files, never
+# from argv or logs.
+offsite:
+  repository: ""                  # e.g. sftp:backup@vault:/srv/kdr, rest:https://..., s3:...
+  password_file: /etc/kdr/restic-password   # mode 0600
+  env_files: []                   # KEY=VALUE files for the backend (AWS_ACCESS_KEY_ID=...)
+  restic: [restic]
+  push: manual                    # manual | after-backup | every (push_every_minutes)
+  push_every_minutes: 60
+  keep: {last: 3, hourly: 0, daily: 7, weekly: 4, monthly: 6}
+  check_subset: 5%                # kdr offsite check: restic check --read-data-subset
 retention:
   keep_last: 12
   hourly: 24
@@ -218,6 +231,50 @@ void read_nodes(const Reader& r, const YAML::Node& node, const std::string& key,
   }
 }
 
+void read_offsite(const Reader& r, const YAML::Node& node, const std::string& key, OffsiteConfig& o) {
+  using Node = YAML::Node;
+  using Key = std::string;
+  r.mapping(node, key, {
+    {"repository", [&](const Node& v, const Key& k) {
+       o.repository = r.scalar<std::string>(v, k, "a restic repository (e.g. sftp:user@host:/srv/kdr), or \"\"");
+       if (!o.repository.empty() && o.repository.front() == '-') r.fail(v, k, "a repository never starts with '-'");
+     }},
+    {"password_file", [&](const Node& v, const Key& k) { o.password_file = r.node_path(v, k); }},
+    {"env_files", [&](const Node& v, const Key& k) {
+       if (!v.IsSequence()) r.fail(v, k, "expected a list of files");
+       o.env_files.clear();
+       for (std::size_t i = 0; i < v.size(); ++i) o.env_files.push_back(r.node_path(v[i], fmt::format("{}[{}]", k, i)));
+     }},
+    {"restic", [&](const Node& v, const Key& k) { o.restic = read_argv(r, v, k); }},
+    {"push", [&](const Node& v, const Key& k) {
+       o.push = r.text(v, k);
+       if (o.push != "manual" && o.push != "after-backup" && o.push != "every")
+         r.fail(v, k, "expected manual, after-backup or every");
+     }},
+    {"push_every_minutes", [&](const Node& v, const Key& k) {
+       o.push_every_minutes = r.count(v, k);
+       if (o.push_every_minutes < 1) r.fail(v, k, "must be 1 or more");
+     }},
+    {"keep", [&](const Node& v, const Key& k) {
+       r.mapping(v, k, {
+         {"last", [&](const Node& x, const Key& kk) { o.keep.keep_last = r.count(x, kk); }},
+         {"hourly", [&](const Node& x, const Key& kk) { o.keep.hourly = r.count(x, kk); }},
+         {"daily", [&](const Node& x, const Key& kk) { o.keep.daily = r.count(x, kk); }},
+         {"weekly", [&](const Node& x, const Key& kk) { o.keep.weekly = r.count(x, kk); }},
+         {"monthly", [&](const Node& x, const Key& kk) { o.keep_monthly = r.count(x, kk); }}});
+     }},
+    {"check_subset", [&](const Node& v, const Key& k) {
+       o.check_subset = r.text(v, k);
+       const bool percent = !o.check_subset.empty() && o.check_subset.back() == '%' &&
+                            o.check_subset.find_first_not_of("0123456789.") == o.check_subset.size() - 1 &&
+                            o.check_subset.size() > 1;
+       const bool fraction = o.check_subset.find('/') != std::string::npos &&
+                             o.check_subset.find_first_not_of("0123456789/") == std::string::npos;
+       if (!percent && !fraction) r.fail(v, k, "expected a share such as 5% or 1/10 (restic --read-data-subset)");
+     }},
+  });
+}
+
 void apply(const Reader& r, const YAML::Node& root, Config& c) {
   using Node = YAML::Node;
   using Key = std::string;
@@ -267,6 +324,7 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
      }},
     {"etcd", [&](const Node& n, const Key& k) { read_etcd(r, n, k, c.etcd); }},
     {"nodes", [&](const Node& n, const Key& k) { read_nodes(r, n, k, c); }},
+    {"offsite", [&](const Node& n, const Key& k) { read_offsite(r, n, k, c.offsite); }},
     {"journal", [&](const Node& n, const Key& k) {
        auto positive = [&](const Node& v, const Key& kk) {
          const int value = r.count(v, kk);

@@ -60,6 +60,21 @@ struct NodeConfig {
   std::vector<std::string> ssh_command = {"ssh"};  // the OpenSSH client here
 };
 
+// Off-site copies through restic (`kdr offsite`): where, with which secrets, how often, and
+// how many are kept there.
+struct OffsiteConfig {
+  std::string repository;                // any restic repository string; "": no off-site copies
+  std::string password_file;             // node path, mode 0600 (else refused)
+  std::vector<std::string> env_files;    // node paths of KEY=VALUE files for the backend (S3 keys...)
+  std::vector<std::string> restic = {"restic"};  // restic's argv
+  std::string push = "manual";           // manual | after-backup | every
+  int push_every_minutes = 60;           // with push: every
+  RetentionPolicy keep{3, 0, 7, 4};      // restic forget --keep-last/-hourly/-daily/-weekly
+  int keep_monthly = 6;
+  std::string check_subset = "5%";       // restic check --read-data-subset
+  bool configured() const { return !repository.empty(); }
+};
+
 struct Config {
   std::string origin = "built-in defaults";  // where it came from, for messages
   std::string backup_dir;
@@ -82,6 +97,7 @@ struct Config {
   std::string metrics_dir;  // node_exporter textfile folder (node path); empty: no metrics
   bool verify_after_backup = false;
   std::vector<NodeConfig> nodes;  // the other control-plane nodes (none: commands are printed)
+  OffsiteConfig offsite;
 };
 
 // The built-in defaults, as the YAML text they are parsed from.

@@ -15,6 +15,10 @@ enum class ExitCode : int {
   incomplete = 5,    // a restore stopped before its end (a step failed or was declined): resume or roll back
   no_backup = 10,    // no backup folder or no such generation
   locked = 11,       // another kdr run holds the lock
+  offsite_unreachable = 20,  // the off-site store did not answer (network or server down)
+  offsite_denied = 21,       // the off-site repository refused the password or the credentials
+  offsite_locked = 22,       // the off-site repository is locked by another client
+  offsite_full = 23,         // the off-site store has no space left
   interrupted = 130  // stopped by a signal (Ctrl-C, SIGTERM)
 };
 

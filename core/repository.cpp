@@ -138,6 +138,15 @@ void Repository::publish(const std::string& id) const {
   point_latest_at(id);
 }
 
+void Repository::publish_pulled(const std::string& id) const {
+  const auto from = staging_path(id);
+  const auto to = generation_path(id);
+  if (::rename(from.c_str(), to.c_str()) != 0) throw_errno("publish (rename)", from.string(), errno);
+  fsync_path(generations_dir());
+  const auto all = generations();
+  if (!all.empty()) point_latest_at(all.back().id);
+}
+
 void Repository::remove_generation(const std::string& id) const {
   const auto from = generation_path(id);
   const auto aside = generations_dir() / (removing_prefix + id);

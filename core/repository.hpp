@@ -66,6 +66,9 @@ class Repository {
   bfs::path staging_path(const std::string& id) const;
   // Renames the staging folder into place and switches `latest` to it, durably.
   void publish(const std::string& id) const;
+  // The same for a generation that comes back from elsewhere (an off-site copy): `latest`
+  // points at the newest generation afterwards, which need not be this one.
+  void publish_pulled(const std::string& id) const;
   // Removes a published generation: renamed out of sight first, then deleted.
   void remove_generation(const std::string& id) const;
   // Removes what interrupted runs left (staging and half-removed folders). Returns them.

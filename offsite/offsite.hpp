@@ -1,0 +1,71 @@
+// Off-site copies of the backup folder's generations through restic (`kdr offsite`).
+//
+// A generation goes up as it is (its files, manifest.jsonl, SHA256SUMS, meta.json, the etcd
+// snapshot), one restic snapshot per generation, tagged so that restic's own tools can find
+// and restore it without kdr (docs/backup-format.md, "Off-site copies"):
+//   kdr  kdr-node=<node>  kdr-generation=<id>  kdr-status=<complete|partial>
+//   kdr-bytes=<bytes of its files>  and kdr-full when it holds a full etcd snapshot.
+// restic's host is the node's name too, so that generations of the nodes sharing one
+// repository stay apart. A pulled generation is an ordinary generation: checked against its
+// own SHA256SUMS and manifest before it is published in the backup folder.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/context.hpp"
+#include "core/repository.hpp"
+#include "offsite/restic.hpp"
+
+namespace kdr::offsite {
+
+// One generation off site (one restic snapshot).
+struct OffsiteGeneration {
+  std::string snapshot_id;  // restic's (short id)
+  std::string node;
+  std::string generation;
+  std::string status;       // complete | partial
+  bool full = false;        // holds a full etcd snapshot
+  std::uint64_t bytes = 0;  // the generation's file bytes
+  std::string time;         // when restic took it (RFC 3339)
+  std::string path;         // the generation's folder as it was backed up (absolute)
+  nlohmann::json to_json() const;
+};
+
+// The tags kdr gives a generation.
+std::vector<std::string> tags_of(const core::GenerationMeta& meta, const std::string& node);
+// A restic snapshot (`restic snapshots --json`) read back; empty when it is not kdr's.
+std::optional<OffsiteGeneration> from_restic_snapshot(const nlohmann::json& snapshot);
+
+// The node name generations are pushed and listed under: the generation's recorded hostname.
+std::string node_name(const core::Context& ctx);
+
+// What is off site: every node's generations (node empty) or one node's, oldest first.
+std::vector<OffsiteGeneration> list_offsite(const Restic& restic, const std::string& node = "");
+
+// The generations a push sends: those newer than the newest already off site for this node
+// that are the newest or hold a full etcd snapshot (or `only`, when given). Oldest first.
+std::vector<core::GenerationEntry> to_push(const core::Repository& repo, const std::vector<OffsiteGeneration>& offsite,
+                                           const std::string& node, const std::string& only = "");
+
+struct PushResult {
+  std::vector<std::string> pushed;  // generation ids
+  std::uint64_t bytes_added = 0;    // what restic stored anew (after deduplication)
+  std::uint64_t bytes_processed = 0;
+};
+// `restic init` when there is no repository yet.
+void init_repository(const core::Context& ctx, const Restic& restic);
+PushResult push(const core::Context& ctx, const Restic& restic, const std::string& only = "");
+
+// Restores generation `which` (an id, or latest) of `node` from off site into `backup_dir`
+// (a backup folder, made when missing): into a staging folder, checked against its own
+// SHA256SUMS and manifest, then published. Returns its id. Throws Error when it fails a check
+// (nothing is published) or when the generation is there already.
+std::string pull(const core::Context& ctx, const Restic& restic, const std::string& which, const std::string& node,
+                 const core::bfs::path& backup_dir);
+
+}  // namespace kdr::offsite

@@ -1,0 +1,158 @@
+// Off-site copies through restic (offsite/): the secrets restic gets and how, the tags a
+// generation goes up with and their reading back, which generations a push sends, restic's
+// failures told apart. restic here is a stand-in (FakePrograms) answering as restic 0.14 does;
+// tests/scenarios/offsite_*.sh run the real restic against real stores.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include "offsite/offsite.hpp"
+#include "offsite/restic.hpp"
+#include "restore_fixture.hpp"
+
+using namespace kdr;
+using test::answer;
+using test::RestoreFixture;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const core::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+void secret(const RestoreFixture& f, const std::string& node_path, const std::string& text, mode_t mode = 0600) {
+  test::write(f.node(node_path), text);
+  ::chmod(f.node(node_path).c_str(), mode);
+}
+
+}  // namespace
+
+TEST_CASE("restic gets the repository, the password file and the backend's keys through its environment only") {
+  RestoreFixture f;
+  secret(f, "/etc/kdr/restic-password", "hunter2\n");
+  secret(f, "/etc/kdr/s3.env", "# the bucket's keys\nexport AWS_ACCESS_KEY_ID=AKIA123\nAWS_SECRET_ACCESS_KEY='s3cr3t'\n");
+  f.extra_config = "offsite:\n  repository: s3:https://s3.example/bucket\n  env_files: [/etc/kdr/s3.env]\n";
+  const auto ctx = f.context();
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  f.programs->programs["restic"] = [&](const std::vector<std::string>& a, const core::ProcessOptions& o) {
+    argv = a;
+    env = o.env;
+    return answer(0, "[]");
+  };
+  const offsite::Restic restic(ctx);
+  CHECK(offsite::list_offsite(restic).empty());
+  CHECK(env.at("RESTIC_REPOSITORY") == "s3:https://s3.example/bucket");
+  CHECK(env.at("RESTIC_PASSWORD_FILE") == f.node("/etc/kdr/restic-password").string());
+  CHECK(env.at("AWS_ACCESS_KEY_ID") == "AKIA123");
+  CHECK(env.at("AWS_SECRET_ACCESS_KEY") == "s3cr3t");
+  for (const auto& a : argv) {
+    CHECK_FALSE(contains(a, "hunter2"));
+    CHECK_FALSE(contains(a, "s3cr3t"));
+    CHECK_FALSE(contains(a, "s3.example"));
+  }
+  CHECK(argv == std::vector<std::string>{"restic", "snapshots", "--json", "--tag", "kdr"});
+}
+
+TEST_CASE("a password file or an env file that others can read is refused, naming it") {
+  RestoreFixture f;
+  f.extra_config = "offsite:\n  repository: /srv/restic\n";
+  CHECK(contains(error_of([&] { offsite::Restic r(f.context()); }), "/etc/kdr/restic-password does not exist"));
+  secret(f, "/etc/kdr/restic-password", "pw\n", 0644);
+  CHECK(contains(error_of([&] { offsite::Restic r(f.context()); }),
+                 "offsite.password_file: /etc/kdr/restic-password has mode 0644: it holds a secret; make it 0600"));
+  ::chmod(f.node("/etc/kdr/restic-password").c_str(), 0600);
+  secret(f, "/etc/kdr/b2.env", "B2_ACCOUNT_ID=1\n", 0640);
+  f.extra_config += "  env_files: [/etc/kdr/b2.env]\n";
+  CHECK(contains(error_of([&] { offsite::Restic r(f.context()); }), "/etc/kdr/b2.env has mode 0640"));
+  ::chmod(f.node("/etc/kdr/b2.env").c_str(), 0600);
+  CHECK(error_of([&] { offsite::Restic r(f.context()); }) == "no error");
+}
+
+TEST_CASE("an env file's bad line is named with its file and line") {
+  CHECK(offsite::parse_env_file("A=1\n\n# c\nexport B=\"two words\"\n", "x.env") ==
+        std::map<std::string, std::string>{{"A", "1"}, {"B", "two words"}});
+  CHECK(contains(error_of([] { offsite::parse_env_file("A=1\nnot a pair\n", "x.env"); }), "x.env:2: expected KEY=VALUE"));
+  CHECK(contains(error_of([] { offsite::parse_env_file("1A=x\n", "x.env"); }), "x.env:1:"));
+}
+
+TEST_CASE("restic's failures are told apart, each with its exit code") {
+  using P = offsite::ResticProblem;
+  const auto of = [](int code, const std::string& err) { return offsite::classify_restic(answer(code, "", err)); };
+  CHECK(of(1, "Fatal: wrong password or no key found\n") == P::denied);
+  CHECK(of(1, "Fatal: unable to create lock in backend: repository is already locked by PID 42 on cp-1 by root\n") ==
+        P::locked);
+  CHECK(of(1, "Fatal: unable to open config file: Head \"http://127.0.0.1:9/config\": dial tcp 127.0.0.1:9: connect: "
+              "connection refused\n") == P::unreachable);
+  CHECK(of(1, "Fatal: unable to open repository at sftp:x:/r: unable to start the sftp session, error: EOF\n") ==
+        P::unreachable);
+  CHECK(of(1, "Save(<data/1234>) returned error: write /srv/r/data/12/1234: no space left on device\n") == P::full);
+  CHECK(of(1, "Fatal: unable to open config file: stat /r/config: no such file or directory\nIs there a repository "
+              "at the following location?\n") == P::no_repository);
+  CHECK(of(0, "") == P::none);
+  CHECK(offsite::exit_code_of(P::unreachable) == core::ExitCode::offsite_unreachable);
+  CHECK(offsite::exit_code_of(P::denied) == core::ExitCode::offsite_denied);
+  CHECK(offsite::exit_code_of(P::locked) == core::ExitCode::offsite_locked);
+  CHECK(offsite::exit_code_of(P::full) == core::ExitCode::offsite_full);
+}
+
+TEST_CASE("a generation goes up tagged so that restic's own tools find it, and is read back from restic's listing") {
+  core::GenerationMeta meta;
+  meta.id = "2026-11-28T101500Z";
+  meta.status = core::GenerationStatus::partial;
+  meta.bytes_total = 1234;
+  meta.etcd.snapshot = core::EtcdSnapshotRecord{};
+  const auto tags = offsite::tags_of(meta, "cp-1");
+  CHECK(tags == std::vector<std::string>{"kdr", "kdr-node=cp-1", "kdr-generation=2026-11-28T101500Z",
+                                         "kdr-status=partial", "kdr-bytes=1234", "kdr-full"});
+  const auto snapshot = nlohmann::json{{"short_id", "abcd1234"},
+                                       {"time", "2026-11-28T10:16:00Z"},
+                                       {"hostname", "cp-1"},
+                                       {"paths", {"/backup/kdr/generations/2026-11-28T101500Z"}},
+                                       {"tags", tags}};
+  const auto g = offsite::from_restic_snapshot(snapshot);
+  REQUIRE(g);
+  CHECK(g->generation == meta.id);
+  CHECK(g->node == "cp-1");
+  CHECK(g->status == "partial");
+  CHECK(g->full);
+  CHECK(g->bytes == 1234);
+  CHECK(g->snapshot_id == "abcd1234");
+  CHECK(g->path == "/backup/kdr/generations/2026-11-28T101500Z");
+  CHECK_FALSE(offsite::from_restic_snapshot({{"short_id", "x"}, {"tags", {"other"}}}));  // not kdr's
+}
+
+TEST_CASE("a push sends what is newer than the newest off site: the newest generation and those with a full snapshot") {
+  RestoreFixture f;
+  const auto g1 = f.backup();
+  f.host->clock += 300;
+  const auto g2 = f.backup();
+  f.host->clock += 300;
+  const auto g3 = f.backup();
+  const auto repo = core::Repository::open(f.backup_dir);
+  const auto ids = [](const std::vector<core::GenerationEntry>& v) {
+    std::vector<std::string> out;
+    for (const auto& e : v) out.push_back(e.id);
+    return out;
+  };
+  // every one holds a full snapshot here: all three go up the first time
+  CHECK(ids(offsite::to_push(repo, {}, "cp1")) == std::vector<std::string>{g1, g2, g3});
+  offsite::OffsiteGeneration up;
+  up.node = "cp1";
+  up.generation = g2;
+  CHECK(ids(offsite::to_push(repo, {up}, "cp1")) == std::vector<std::string>{g3});
+  // another node's generations in the same repository do not count
+  up.node = "cp2";
+  up.generation = g3;
+  CHECK(ids(offsite::to_push(repo, {up}, "cp1")).size() == 3);
+  up.node = "cp1";
+  CHECK(offsite::to_push(repo, {up}, "cp1").empty());
+  CHECK(ids(offsite::to_push(repo, {up}, "cp1", g1)) == std::vector<std::string>{g1});  // asked for
+}
