@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Off-site copies through the real restic, into a local repository: push (the first
+# generation whole, the next one deduplicated, nothing twice), list, pull into a fresh folder
+# (an ordinary generation: sha256sum -c and kdr verify --no-live pass), a wrong password and a
+# password file others can read each refused with their own exit code, and restic's own tools
+# find a generation by its tags without kdr. Then the whole-site drill: the node root and the
+# backup folder are wiped; on a fresh root, `kdr offsite pull latest` and
+# `kdr restore rebuild-node` (kubeadm stand-in, tests/fakes) bring the node back, and etcd
+# serves the backup's keys.
+source "$(dirname "$0")/../lib/scenario.sh"
+export PATH="$KDR_SOURCE_DIR/tests/fakes:$PATH"
+REPO=$T/offsite-repo
+
+offsite_config() {
+  mkdir -p "$ROOT/etc/kdr"
+  printf 'offsite:\n  repository: %s\n' "$REPO" > "$ROOT/etc/kdr/kdr.yaml"
+  [ -f "$ROOT/etc/kdr/restic-password" ] || { echo "correct horse battery staple" > "$ROOT/etc/kdr/restic-password"; }
+  chmod 600 "$ROOT/etc/kdr/restic-password"
+}
+restic_own() { RESTIC_PASSWORD_FILE=$ROOT/etc/kdr/restic-password restic -r "$REPO" "$@"; }
+
+step "a running node, backed up; the off-site repository made"
+make_running_node
+kubeadm_yaml=$T/kubeadm-config.yaml
+cat > "$kubeadm_yaml" <<YAML
+apiVersion: kubeadm.k8s.io/v1beta3
+kind: ClusterConfiguration
+kubernetesVersion: v1.31.2
+clusterName: kubernetes
+controlPlaneEndpoint: 127.0.0.1:6443
+etcd:
+  local:
+    dataDir: /var/lib/etcd
+    extraArgs:
+      name: cp-1
+      listen-client-urls: https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")
+      advertise-client-urls: https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")
+      listen-peer-urls: https://127.0.0.1:$(cat "$ROOT/.sandbox-peer-port")
+      initial-advertise-peer-urls: https://127.0.0.1:$(cat "$ROOT/.sandbox-peer-port")
+      initial-cluster: cp-1=https://127.0.0.1:$(cat "$ROOT/.sandbox-peer-port")
+YAML
+export FAKE_KUBEADM_CONFIG=$kubeadm_yaml
+offsite_config
+password=$(cat "$ROOT/etc/kdr/restic-password")
+for i in 1 2 3; do sandbox_etcdctl "$ROOT" put "/registry/configmaps/site-$i/settings" "value-$i" >/dev/null; done
+kdr backup -q
+expect_rc 0 kdr offsite init
+OUT=$(kdr offsite init 2>&1)
+assert_contains "$OUT" "a restic repository is there already"
+
+step "push: the generation goes up; again: nothing to send; a new generation: only what changed"
+OUT=$(kdr offsite push 2>&1) || { echo "$OUT"; fail "the push failed"; }
+assert_contains "$OUT" "pushed $(basename "$(latest_gen)")"
+OUT=$(kdr offsite push 2>&1)
+assert_contains "$OUT" "off site already"
+sandbox_etcdctl "$ROOT" put /registry/configmaps/site-1/later yes >/dev/null
+kdr backup -q
+OUT=$(kdr offsite push 2>&1)
+new_mib=$(grep -o 'MiB, [0-9.]* MiB new off site' <<<"$OUT" | awk '{print $2}')
+awk -v n="$new_mib" 'BEGIN { exit !(n < 5) }' || fail "the second push stored $new_mib MiB anew (restic deduplicates)"
+
+step "list: both generations, with node, status and etcd snapshot; restic's own tools find them by tag"
+LIST=$(kdr --json offsite list)
+assert_eq "$(jq length <<<"$LIST")" 2 "generations off site"
+assert_eq "$(jq -r '.[1].generation' <<<"$LIST")" "$(basename "$(latest_gen)")" "the newest off site"
+assert_eq "$(jq -r '[.[] | .status] | unique | .[]' <<<"$LIST")" complete "their status"
+assert_eq "$(jq -r '.[0].full_etcd_snapshot' <<<"$LIST")" true "the first holds a full snapshot"
+own=$(restic_own snapshots --json --tag "kdr-generation=$(basename "$(latest_gen)")" | jq length)
+assert_eq "$own" 1 "restic snapshots --tag kdr-generation=... (without kdr)"
+ps -eo args | grep -F -- "$password" | grep -v grep && fail "the password is in a process's argv"
+
+step "pull into a fresh folder: an ordinary generation"
+expect_rc 0 kdr offsite pull latest --to "$T/pulled"
+(cd "$T/pulled/latest" && sha256sum -c --quiet --strict SHA256SUMS) || fail "the pulled generation fails sha256sum -c"
+expect_rc 0 "$KDR_BIN" --root "$ROOT" --backup-dir "$T/pulled" verify --no-live -q
+expect_rc 1 kdr offsite pull latest --to "$T/pulled"
+
+step "a password file others can read is refused (exit 2); a wrong password gets its own exit code (21)"
+chmod 644 "$ROOT/etc/kdr/restic-password"
+expect_rc 2 kdr offsite list
+chmod 600 "$ROOT/etc/kdr/restic-password"
+cp "$ROOT/etc/kdr/restic-password" "$T/password.good"
+echo "not it" > "$ROOT/etc/kdr/restic-password"
+rc=0
+OUT=$(kdr offsite push 2>&1) || rc=$?
+assert_eq "$rc" 21 "exit code of a push with a wrong password"
+assert_contains "$OUT" "refused the password in /etc/kdr/restic-password"
+cp "$T/password.good" "$ROOT/etc/kdr/restic-password"
+assert_eq "$(ls "$BACKUP/generations" | wc -l)" 2 "local generations after the failed push"
+
+step "check and forget"
+expect_rc 0 kdr offsite check --subset 100%
+expect_rc 0 kdr offsite forget
+
+step "disaster: the node and its second disk are gone"
+backup_keys=$(etcd_keys /registry/)
+sandbox_stop_kubelet "$ROOT"
+rm -rf "${ROOT:?}"/* "$BACKUP" "$T/pulled"
+
+step "a fresh root: kdr's config and password put back, the latest generation pulled, rebuild-node"
+offsite_config
+cp "$T/password.good" "$ROOT/etc/kdr/restic-password"
+sandbox_start_kubelet "$ROOT"
+expect_rc 0 kdr offsite pull latest --node "$(jq -r '.[1].node' <<<"$LIST")"
+expect_rc 0 kdr restore rebuild-node --yes
+sandbox_wait_etcd "$ROOT" 60 || fail "etcd does not answer after rebuild-node"
+assert_eq "$(etcd_keys /registry/)" "$backup_keys" "the keys etcd serves after the whole-site drill"
