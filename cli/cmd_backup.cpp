@@ -9,9 +9,9 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "offsite/push_state.hpp"
 #include "restore/journal.hpp"
 #include "restore/restore.hpp"
-#include "core/error.hpp"
 #include "verify/verify.hpp"
 #include "verify/verify_metrics.hpp"
 
@@ -23,6 +23,7 @@ struct BackupFlags {
   bool dry_run = false;
   bool allow_shrink = false;
   bool verify = false;
+  bool offsite = false;
 };
 
 nlohmann::json plan_json(const backup::SourcePlan& plan) {
@@ -81,6 +82,18 @@ void refuse_during_restore(const core::Context& ctx) {
   }
 }
 
+// The push after a backup: its failure is reported with its own exit code, and the
+// generation just published stays as it is.
+core::ExitCode push_after(const core::Context& ctx, core::ExitCode code) {
+  try {
+    offsite::push_and_record(ctx);
+    return code;
+  } catch (const core::Error& e) {
+    ctx.out.error(fmt::format("off-site push: {} (the generation is published locally)", e.what()));
+    return e.code();
+  }
+}
+
 Command backup_command() {
   auto flags = std::make_shared<BackupFlags>();
   Command c;
@@ -91,6 +104,7 @@ Command backup_command() {
     sub.add_flag("--allow-shrink", flags->allow_shrink,
                  "publish even if a source shrank below guard.min_ratio of the previous generation");
     sub.add_flag("--verify", flags->verify, "run kdr verify on the new generation afterwards (config: verify.after_backup)");
+    sub.add_flag("--offsite", flags->offsite, "push to the off-site repository right after (config: offsite.push)");
   };
   c.run = [flags](const core::Context& ctx) {
     backup::BackupOptions options;
@@ -145,17 +159,22 @@ Command backup_command() {
       ctx.out.info("retention removed {} generation(s): {}", result.pruned->removed.size(),
                    fmt::join(result.pruned->removed, ", "));
     backup::write_backup_metrics(ctx, result.code, core::monotonic_seconds() - t0, result.generation);
-    if (!flags->verify && !ctx.config.verify_after_backup) return result.code;
-    verify::VerifyOptions vopts;
-    vopts.generation = g.id;
-    vopts.caller_holds_lock = result.lock.has_value();
-    core::pausepoint("backup-before-verify");
-    auto report = verify::run_verify(ctx, vopts);
-    verify::write_verify_metrics(ctx, report);
-    if (!ctx.out.json()) ctx.out.info("");
-    verify::print_report(ctx, report);
-    // the worse of the two: a partial backup stays partial, findings are reported as such
-    return report.exit_code() != core::ExitCode::ok ? report.exit_code() : result.code;
+    auto code = result.code;
+    if (flags->verify || ctx.config.verify_after_backup) {
+      verify::VerifyOptions vopts;
+      vopts.generation = g.id;
+      vopts.caller_holds_lock = result.lock.has_value();
+      core::pausepoint("backup-before-verify");
+      auto report = verify::run_verify(ctx, vopts);
+      verify::write_verify_metrics(ctx, report);
+      if (!ctx.out.json()) ctx.out.info("");
+      verify::print_report(ctx, report);
+      // the worse of the two: a partial backup stays partial, findings are reported as such
+      if (report.exit_code() != core::ExitCode::ok) code = report.exit_code();
+    }
+    result.lock.reset();
+    if (flags->offsite || offsite::push_due(ctx, offsite::read_push_state(ctx))) code = push_after(ctx, code);
+    return code;
   };
   return c;
 }

@@ -7,6 +7,7 @@
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "offsite/offsite.hpp"
+#include "offsite/push_state.hpp"
 
 namespace kdr::cli {
 
@@ -107,13 +108,13 @@ Command offsite_command() {
         ->callback([f] { f->action = "forget"; });
   };
   c.run = [f](const core::Context& ctx) {
+    if (f->action == "push") {
+      offsite::push_and_record(ctx, f->generation);
+      return core::ExitCode::ok;
+    }
     const offsite::Restic restic(ctx);
     if (f->action == "init") {
       offsite::init_repository(ctx, restic);
-      return core::ExitCode::ok;
-    }
-    if (f->action == "push") {
-      offsite::push(ctx, restic, f->generation);
       return core::ExitCode::ok;
     }
     if (f->action == "list") return list(ctx, restic, *f);

@@ -13,7 +13,8 @@ REPO=$T/offsite-repo
 
 offsite_config() {
   mkdir -p "$ROOT/etc/kdr"
-  printf 'offsite:\n  repository: %s\n' "$REPO" > "$ROOT/etc/kdr/kdr.yaml"
+  printf 'offsite:\n  repository: %s\nmetrics:\n  textfile_dir: /var/lib/metrics\n' "$REPO" > "$ROOT/etc/kdr/kdr.yaml"
+  mkdir -p "$ROOT/var/lib/metrics"
   [ -f "$ROOT/etc/kdr/restic-password" ] || { echo "correct horse battery staple" > "$ROOT/etc/kdr/restic-password"; }
   chmod 600 "$ROOT/etc/kdr/restic-password"
 }
@@ -48,14 +49,18 @@ expect_rc 0 kdr offsite init
 OUT=$(kdr offsite init 2>&1)
 assert_contains "$OUT" "a restic repository is there already"
 
-step "push: the generation goes up; again: nothing to send; a new generation: only what changed"
+metric() { sed -n "s/^$1 //p" "$ROOT/var/lib/metrics/kdr_offsite.prom"; }
+
+step "push: the generation goes up; again: nothing to send; kdr backup --offsite: only what changed goes up"
 OUT=$(kdr offsite push 2>&1) || { echo "$OUT"; fail "the push failed"; }
 assert_contains "$OUT" "pushed $(basename "$(latest_gen)")"
 OUT=$(kdr offsite push 2>&1)
 assert_contains "$OUT" "off site already"
+assert_eq "$(metric kdr_offsite_last_push_exit_code)" 0 "kdr_offsite_last_push_exit_code"
+assert_eq "$(metric kdr_offsite_newest_generation_timestamp_seconds)" "$(jq .time "$(latest_gen)/meta.json")" \
+  "the newest generation off site (metric)"
 sandbox_etcdctl "$ROOT" put /registry/configmaps/site-1/later yes >/dev/null
-kdr backup -q
-OUT=$(kdr offsite push 2>&1)
+OUT=$(kdr backup --offsite 2>&1) || { echo "$OUT"; fail "kdr backup --offsite failed"; }
 new_mib=$(grep -o 'MiB, [0-9.]* MiB new off site' <<<"$OUT" | awk '{print $2}')
 awk -v n="$new_mib" 'BEGIN { exit !(n < 5) }' || fail "the second push stored $new_mib MiB anew (restic deduplicates)"
 
@@ -85,6 +90,8 @@ rc=0
 OUT=$(kdr offsite push 2>&1) || rc=$?
 assert_eq "$rc" 21 "exit code of a push with a wrong password"
 assert_contains "$OUT" "refused the password in /etc/kdr/restic-password"
+assert_eq "$(metric kdr_offsite_last_push_exit_code)" 21 "kdr_offsite_last_push_exit_code after the wrong password"
+assert_eq "$(metric 'kdr_offsite_push_problem{problem="denied"}')" 1 "kdr_offsite_push_problem"
 cp "$T/password.good" "$ROOT/etc/kdr/restic-password"
 assert_eq "$(ls "$BACKUP/generations" | wc -l)" 2 "local generations after the failed push"
 

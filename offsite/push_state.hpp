@@ -1,0 +1,34 @@
+// What the pushes so far did, kept in <state_dir>/offsite.json, and the metrics made from it
+// (<textfile_dir>/kdr_offsite.prom): the last successful push, the newest generation off site,
+// the bytes sent, and the problem of the last failed push. It also decides whether a backup
+// pushes (config offsite.push: manual, after-backup, every N minutes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/context.hpp"
+#include "offsite/offsite.hpp"
+
+namespace kdr::offsite {
+
+struct PushState {
+  std::int64_t last_attempt = 0;  // seconds since the epoch
+  std::int64_t last_success = 0;
+  std::string last_problem;       // ResticProblem of the last failed push ("" after a success)
+  int last_exit_code = 0;
+  std::string newest_generation;  // this node's newest generation off site
+  std::int64_t newest_generation_time = 0;
+  std::uint64_t last_bytes_added = 0;   // stored anew off site by the last push
+  std::uint64_t bytes_added_total = 0;  // ... by every push so far
+};
+
+PushState read_push_state(const core::Context& ctx);
+
+// Whether a backup that just published should push, by offsite.push (a manual push always does).
+bool push_due(const core::Context& ctx, const PushState& state);
+
+// push(), with its outcome recorded in the state and the metrics whatever happens.
+PushResult push_and_record(const core::Context& ctx, const std::string& only = "");
+
+}  // namespace kdr::offsite
