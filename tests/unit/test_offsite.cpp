@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "offsite/offsite.hpp"
+#include "offsite/push_state.hpp"
 #include "offsite/restic.hpp"
 #include "restore_fixture.hpp"
 
@@ -155,4 +156,20 @@ TEST_CASE("a push sends what is newer than the newest off site: the newest gener
   up.node = "cp1";
   CHECK(offsite::to_push(repo, {up}, "cp1").empty());
   CHECK(ids(offsite::to_push(repo, {up}, "cp1", g1)) == std::vector<std::string>{g1});  // asked for
+}
+
+TEST_CASE("a backup pushes as offsite.push says: never (manual), always (after-backup), or once the last push is N minutes old") {
+  RestoreFixture f;
+  offsite::PushState state;
+  state.last_success = f.host->clock - 30 * 60;
+  const auto due = [&](const std::string& yaml) {
+    f.extra_config = "offsite:\n  repository: /srv/restic\n" + yaml;
+    return offsite::push_due(f.context(), state);
+  };
+  CHECK_FALSE(due(""));  // manual by default
+  CHECK(due("  push: after-backup\n"));
+  CHECK_FALSE(due("  push: every\n  push_every_minutes: 60\n"));
+  CHECK(due("  push: every\n  push_every_minutes: 30\n"));
+  f.extra_config = "";
+  CHECK_FALSE(offsite::push_due(f.context(), state));  // no repository: nothing to push to
 }
