@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -40,6 +41,14 @@ T json_whole_or(const nlohmann::json& obj, const char* key, T fallback) {
   if (!obj.is_object()) return fallback;
   const auto it = obj.find(key);
   return it == obj.end() ? fallback : json_whole<T>(*it, fmt::format("'{}'", key));
+}
+
+// obj[key] when it is a string, else `fallback` (also when obj is not an object). Unlike
+// json::value(key, ""), it compiles clean under g++ 12's -Wnull-dereference in Release.
+inline std::string json_text_or(const nlohmann::json& obj, const char* key, const std::string& fallback = "") {
+  if (!obj.is_object()) return fallback;
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
 }
 
 }  // namespace kdr::core

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/json_util.hpp"
 #include "verify/findings.hpp"
 #include "verify/integrity.hpp"
 
@@ -137,7 +138,7 @@ void add_summary(const std::string& out, PushResult& result) {
     if (nl == std::string::npos) nl = out.size();
     try {
       const auto j = nlohmann::json::parse(out.substr(at, nl - at));
-      if (j.value("message_type", "") == "summary") {
+      if (core::json_text_or(j, "message_type") == "summary") {
         result.bytes_added += j.value("data_added", std::uint64_t{0});
         result.bytes_processed += j.value("total_bytes_processed", std::uint64_t{0});
       }

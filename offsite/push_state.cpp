@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/fs.hpp"
+#include "core/json_util.hpp"
 #include "core/metrics.hpp"
 #include "core/repository.hpp"
 
@@ -54,9 +55,9 @@ PushState read_push_state(const core::Context& ctx) {
     const auto j = nlohmann::json::parse(core::read_file(state_file(ctx)));
     s.last_attempt = j.value("last_attempt", std::int64_t{0});
     s.last_success = j.value("last_success", std::int64_t{0});
-    s.last_problem = j.value("last_problem", "");
+    s.last_problem = core::json_text_or(j, "last_problem");
     s.last_exit_code = j.value("last_exit_code", 0);
-    s.newest_generation = j.value("newest_generation", "");
+    s.newest_generation = core::json_text_or(j, "newest_generation");
     s.newest_generation_time = j.value("newest_generation_time", std::int64_t{0});
     s.last_bytes_added = j.value("last_bytes_added", std::uint64_t{0});
     s.bytes_added_total = j.value("bytes_added_total", std::uint64_t{0});

@@ -5,6 +5,7 @@
 #include "backup/etcd_snapshot.hpp"
 #include "core/error.hpp"
 #include "core/etcd_layout.hpp"
+#include "core/json_util.hpp"
 #include "core/wait.hpp"
 
 namespace kdr::restore {
@@ -42,20 +43,12 @@ nlohmann::json members_json(const ClusterAccess& c) {
   return out;
 }
 
-namespace {
-// A string field of a JSON object, empty when absent or not a string.
-std::string text_field(const nlohmann::json& j, const char* key) {
-  if (!j.is_object()) return {};
-  const auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
-}  // namespace
 
 std::vector<core::EtcdMemberRecord> members_from_json(const nlohmann::json& j) {
   std::vector<core::EtcdMemberRecord> out;
   for (const auto& m : j) {
     core::EtcdMemberRecord r;
-    r.name = text_field(m, "name");
+    r.name = core::json_text_or(m, "name");
     r.client_urls = m.value("client_urls", std::vector<std::string>{});
     out.push_back(r);
   }
@@ -70,8 +63,8 @@ ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMember
   if (!core::find_pod(pods, "etcd")) pods = r.held_pods();
   const auto layout = core::detect_etcd_layout(r.ctx.config, r.ctx.root, pods);
   c.tls = backup::client_endpoint(backup::etcd_target(r.ctx, layout));
-  c.name = text_field(r.plan_etcd(), "name");
-  c.peer_url = text_field(r.plan_etcd(), "peer_url");
+  c.name = core::json_text_or(r.plan_etcd(), "name");
+  c.peer_url = core::json_text_or(r.plan_etcd(), "peer_url");
   c.look = look_at_other_members(r.ctx, members, c.name, c.tls);
   return c;
 }

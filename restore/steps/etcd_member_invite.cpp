@@ -14,6 +14,7 @@
 
 #include "backup/etcd_snapshot.hpp"
 #include "core/error.hpp"
+#include "core/json_util.hpp"
 #include "core/ssh.hpp"
 #include "restore/other_nodes.hpp"
 #include "restore/step.hpp"
@@ -42,9 +43,9 @@ std::string own_client_url(const Runner& r, const std::string& fallback) {
 std::vector<nlohmann::json> joins_there(Runner& r, const PeerNode& m, const std::string& cluster_id) {
   std::vector<nlohmann::json> out;
   for (const auto& rec : member_restores(r, m)) {
-    if (rec.value("playbook", "") != "replace-etcd-member") continue;
+    if (core::json_text_or(rec, "playbook") != "replace-etcd-member") continue;
     const auto vars = rec.value("vars", nlohmann::json::object());
-    if (vars.is_object() && vars.value("cluster_id", "") == cluster_id) out.push_back(rec);
+    if (vars.is_object() && core::json_text_or(vars, "cluster_id") == cluster_id) out.push_back(rec);
   }
   return out;
 }
@@ -53,8 +54,8 @@ std::vector<nlohmann::json> joins_there(Runner& r, const PeerNode& m, const std:
 // done, left as it is.
 void join_over_ssh(Runner& r, const PeerNode& m, const std::string& via, const std::string& cluster_id) {
   for (const auto& rec : joins_there(r, m, cluster_id)) {
-    const auto state = rec.value("state", "");
-    const auto id = rec.value("id", "");
+    const auto state = core::json_text_or(rec, "state");
+    const auto id = core::json_text_or(rec, "id");
     if (state == to_string(RestoreState::done)) {
       r.ctx.out.info("      {} joined earlier (its restore {})", m.name, id);
       return;
@@ -102,18 +103,18 @@ class EtcdMemberInvite final : public TypedStep<NoArgs> {
   std::string action_text(const Action& a) const override {
     if (a.op != "member-join") return StepDef::action_text(a);
     return fmt::format("joined {} to cluster {} over ssh, journaled on that node (a rollback rolls it back there)",
-                       a.to, a.remote.value("cluster_id", ""));
+                       a.to, core::json_text_or(a.remote, "cluster_id"));
   }
 
   void undo(Runner& r, const Action& a) const override {
     if (a.op != "member-join") return r.undo_file_action(a);
     failpoint("rollback-before-action", ++r.actions_undone);
-    const auto cluster_id = a.remote.value("cluster_id", "");
+    const auto cluster_id = core::json_text_or(a.remote, "cluster_id");
     const auto m = member_for_undo(r, a.to, {"restore", "--rollback", "<its join of cluster " + cluster_id + ">"});
     for (const auto& rec : joins_there(r, m, cluster_id)) {
-      const auto state = rec.value("state", "");
+      const auto state = core::json_text_or(rec, "state");
       if (state == to_string(RestoreState::rolled_back) || state == to_string(RestoreState::planned)) continue;
-      run_on_member(r, m, {"restore", "--rollback", rec.value("id", ""), "--yes"}, join_timeout);
+      run_on_member(r, m, {"restore", "--rollback", core::json_text_or(rec, "id"), "--yes"}, join_timeout);
     }
     failpoint("rollback-after-action", r.actions_undone);
   }

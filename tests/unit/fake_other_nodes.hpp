@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/json_util.hpp"
 #include "restore/journal.hpp"
 #include "restore_fixture.hpp"
 
@@ -148,8 +149,8 @@ struct FakeOtherNodes {
       if (held) out[node + " kube-apiserver"] = "held";
     for (const auto& [destination, list] : restores)
       for (const auto& r : list)
-        if (r.value("state", "") != restore::to_string(restore::RestoreState::rolled_back))
-          out[destination + " " + r.value("id", "")] = r.value("state", "");
+        if (core::json_text_or(r, "state") != restore::to_string(restore::RestoreState::rolled_back))
+          out[destination + " " + core::json_text_or(r, "id")] = core::json_text_or(r, "state");
     return out;
   }
 };
