@@ -164,8 +164,8 @@ core::ProcessResult Restic::run(const std::vector<std::string>& args, std::chron
                                      what, repository_, ctx_.config.offsite.password_file, why),
                          problem);
     case ResticProblem::locked:
-      throw OffsiteError(fmt::format("{}: the repository {} is locked by another client (kdr removes only its own "
-                                     "stale locks; see `restic list locks`): {}",
+      throw OffsiteError(fmt::format("{}: the repository {} is locked by another client (kdr removes no lock; see "
+                                     "`restic list locks`, and `restic unlock` once its holder is gone): {}",
                                      what, repository_, why),
                          problem);
     case ResticProblem::full:

@@ -256,3 +256,28 @@ member_keyspace() {
 }
 # member_cluster_id ROOT: the cluster id as etcd prints it (text: jq would round a 64-bit number)
 member_cluster_id() { sandbox_etcdctl "$1" endpoint status -w fields | sed -n 's/^"ClusterID" : //p'; }
+
+# kubeadm_config DATA_DIR: the cluster's ClusterConfiguration for the sandbox node at $ROOT, as
+# the kubeadm stand-in (tests/fakes, FAKE_KUBEADM_CONFIG) serves it
+kubeadm_config() {
+  local cport pport
+  cport=$(cat "$ROOT/.sandbox-client-port")
+  pport=$(cat "$ROOT/.sandbox-peer-port")
+  cat <<YAML
+apiVersion: kubeadm.k8s.io/v1beta3
+kind: ClusterConfiguration
+kubernetesVersion: v1.31.2
+clusterName: kubernetes
+controlPlaneEndpoint: 127.0.0.1:6443
+etcd:
+  local:
+    dataDir: $1
+    extraArgs:
+      name: cp-1
+      listen-client-urls: https://127.0.0.1:$cport
+      advertise-client-urls: https://127.0.0.1:$cport
+      listen-peer-urls: https://127.0.0.1:$pport
+      initial-advertise-peer-urls: https://127.0.0.1:$pport
+      initial-cluster: cp-1=https://127.0.0.1:$pport
+YAML
+}

@@ -23,23 +23,7 @@ restic_own() { RESTIC_PASSWORD_FILE=$ROOT/etc/kdr/restic-password restic -r "$RE
 step "a running node, backed up; the off-site repository made"
 make_running_node
 kubeadm_yaml=$T/kubeadm-config.yaml
-cat > "$kubeadm_yaml" <<YAML
-apiVersion: kubeadm.k8s.io/v1beta3
-kind: ClusterConfiguration
-kubernetesVersion: v1.31.2
-clusterName: kubernetes
-controlPlaneEndpoint: 127.0.0.1:6443
-etcd:
-  local:
-    dataDir: /var/lib/etcd
-    extraArgs:
-      name: cp-1
-      listen-client-urls: https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")
-      advertise-client-urls: https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")
-      listen-peer-urls: https://127.0.0.1:$(cat "$ROOT/.sandbox-peer-port")
-      initial-advertise-peer-urls: https://127.0.0.1:$(cat "$ROOT/.sandbox-peer-port")
-      initial-cluster: cp-1=https://127.0.0.1:$(cat "$ROOT/.sandbox-peer-port")
-YAML
+kubeadm_config /var/lib/etcd > "$kubeadm_yaml"
 export FAKE_KUBEADM_CONFIG=$kubeadm_yaml
 offsite_config
 password=$(cat "$ROOT/etc/kdr/restic-password")

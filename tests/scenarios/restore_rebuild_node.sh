@@ -12,30 +12,6 @@
 source "$(dirname "$0")/../lib/scenario.sh"
 export PATH="$KDR_SOURCE_DIR/tests/fakes:$PATH"
 
-# kubeadm_config DATA_DIR: the cluster's ClusterConfiguration for this sandbox node
-kubeadm_config() {
-  local cport pport
-  cport=$(cat "$ROOT/.sandbox-client-port")
-  pport=$(cat "$ROOT/.sandbox-peer-port")
-  cat <<YAML
-apiVersion: kubeadm.k8s.io/v1beta3
-kind: ClusterConfiguration
-kubernetesVersion: v1.31.2
-clusterName: kubernetes
-controlPlaneEndpoint: 127.0.0.1:6443
-etcd:
-  local:
-    dataDir: $1
-    extraArgs:
-      name: cp-1
-      listen-client-urls: https://127.0.0.1:$cport
-      advertise-client-urls: https://127.0.0.1:$cport
-      listen-peer-urls: https://127.0.0.1:$pport
-      initial-advertise-peer-urls: https://127.0.0.1:$pport
-      initial-cluster: cp-1=https://127.0.0.1:$pport
-YAML
-}
-
 rebuild_drill() {
   local data_dir=$1 check=$2
   step "[$data_dir] a running node whose kubeadm-config ConfigMap kdr can read, backed up"

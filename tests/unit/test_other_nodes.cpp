@@ -24,6 +24,16 @@ namespace {
 
 bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
+// This node as cp1 of three, backed up, reaching cp2 and cp3 over (fake) ssh; then cp2's and
+// cp3's etcd stop: quorum is lost.
+void lose_quorum(RestoreFixture& f) {
+  f.make_ha();
+  f.backup();
+  f.extra_config = nodes_config;
+  f.etcd->stop("http://127.0.0.1:3");
+  f.etcd->stop("http://127.0.0.1:4");
+}
+
 }  // namespace
 
 TEST_CASE("ssh runs an argv: options that never prompt and only trust a known host key, each word quoted once") {
@@ -139,12 +149,8 @@ TEST_CASE("kdr pods stop holds a manifest out of the kubelet's folder and start 
 
 TEST_CASE("restore-etcd-cluster drives the other members over SSH: apiservers stopped, each node joined, apiservers started") {
   RestoreFixture f;
-  f.make_ha();
-  f.backup();
-  f.extra_config = nodes_config;
+  lose_quorum(f);
   FakeOtherNodes others(f);
-  f.etcd->stop("http://127.0.0.1:3");  // two members of three gone: quorum lost
-  f.etcd->stop("http://127.0.0.1:4");
 
   // The plan shows every node's steps before anything runs.
   REQUIRE(f.restore("restore-etcd-cluster", {}, false, {}, true) == core::ExitCode::ok);
@@ -183,12 +189,8 @@ TEST_CASE("restore-etcd-cluster drives the other members over SSH: apiservers st
 
 TEST_CASE("a node whose host key changed stops restore-etcd-cluster in its preflight: nothing changes on any node") {
   RestoreFixture f;
-  f.make_ha();
-  f.backup();
-  f.extra_config = nodes_config;
+  lose_quorum(f);
   FakeOtherNodes others(f);
-  f.etcd->stop("http://127.0.0.1:3");
-  f.etcd->stop("http://127.0.0.1:4");
   others.failing["root@10.0.0.12"] =
       "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\nHost key verification failed.\r\n";
   const auto before = f.tree();
@@ -201,12 +203,8 @@ TEST_CASE("a node whose host key changed stops restore-etcd-cluster in its prefl
 
 TEST_CASE("a resumed restore-etcd-cluster resumes a join the other node journaled, and skips one it finished") {
   RestoreFixture f;
-  f.make_ha();
-  f.backup();
-  f.extra_config = nodes_config;
+  lose_quorum(f);
   FakeOtherNodes others(f);
-  f.etcd->stop("http://127.0.0.1:3");
-  f.etcd->stop("http://127.0.0.1:4");
   // cp3's join fails the first time (its kdr stops with exit 5, its restore left to resume).
   bool cp3_failed = false;
   f.programs->programs["ssh"] = [&](const std::vector<std::string>& argv, const core::ProcessOptions&) {
