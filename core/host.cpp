@@ -3,7 +3,10 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cstdio>
@@ -39,6 +42,8 @@ std::vector<std::string> Host::addresses() const {
 }
 
 std::uint64_t Host::free_bytes(const bfs::path& dir) const { return core::free_bytes(dir); }
+
+bool Host::process_alive(int pid) const { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
 Answer Host::ask(const std::string& question) const {
   std::fprintf(stderr, "%s [y/N/a=yes to all] ", question.c_str());

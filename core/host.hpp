@@ -28,6 +28,8 @@ class Host {
   // The machine's addresses, loopback left out, sorted.
   virtual std::vector<std::string> addresses() const;
   virtual std::uint64_t free_bytes(const bfs::path& dir) const;
+  // Whether a process with this pid runs on this machine (kill(pid, 0)).
+  virtual bool process_alive(int pid) const;
   // Asks on the terminal (stderr, then a line of stdin).
   virtual Answer ask(const std::string& question) const;
 };

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/fs.hpp"
+#include "offsite/locks.hpp"
 
 namespace kdr::offsite {
 
@@ -42,6 +43,33 @@ bool has(const std::string& text, std::string_view what) {
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   return lower.find(what) != std::string::npos;
 }
+
+// What restic said, short: from its "Fatal:" line on (its retries before it left out), else
+// its last lines.
+std::string reason_of(const std::string& err) {
+  std::string text = err;
+  if (const auto fatal = text.rfind("Fatal: "); fatal != std::string::npos) text = text.substr(fatal);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  std::size_t lines = 0, at = text.size();
+  while (at > 0 && lines < 4) {
+    at = text.rfind('\n', at - 1);
+    if (at == std::string::npos) return text;
+    ++lines;
+  }
+  return lines < 4 ? text : text.substr(at + 1);
+}
+
+bool store_says_full(const std::string& err) {
+  return has(err, "no space left on device") || has(err, "insufficient storage") || has(err, "(507)") ||
+         has(err, "quota exceeded") || has(err, "disk quota") || has(err, "(413)");
+}
+
+// Stores that cannot say why they refused a write: an sftp server answers SSH_FX_FAILURE (SFTP
+// version 3 has no code for a full disk), a REST server 500. A refused write of data is a full
+// store or a quota most often.
+bool store_refused_write(const std::string& err) {
+  return has(err, "unable to save snapshot") && (has(err, "ssh_fx_failure") || has(err, "500 internal server error"));
+}
 }  // namespace
 
 ResticProblem classify_restic(const core::ProcessResult& result) {
@@ -52,14 +80,13 @@ ResticProblem classify_restic(const core::ProcessResult& result) {
       has(err, "403 forbidden") || has(err, "401 unauthorized") || has(err, "permission denied (publickey"))
     return ResticProblem::denied;
   if (has(err, "repository is already locked") || has(err, "unable to create lock")) return ResticProblem::locked;
-  if (has(err, "no space left on device") || has(err, "insufficient storage") || has(err, "507") ||
-      has(err, "quota exceeded") || has(err, "disk quota"))
-    return ResticProblem::full;
+  if (store_says_full(err)) return ResticProblem::full;
   if (has(err, "connection refused") || has(err, "no route to host") || has(err, "i/o timeout") ||
       has(err, "network is unreachable") || has(err, "no such host") || has(err, "connection reset") ||
       has(err, "unable to start the sftp session") || has(err, "ssh: connect to host") ||
       has(err, "timeout awaiting response"))
     return ResticProblem::unreachable;
+  if (store_refused_write(err)) return ResticProblem::full;
   if (has(err, "is there a repository at the following location") || has(err, "repository does not exist"))
     return ResticProblem::no_repository;
   return ResticProblem::other;
@@ -140,6 +167,42 @@ std::vector<std::string> Restic::argv(const std::vector<std::string>& args) cons
 
 core::ProcessResult Restic::run(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
                                 const std::vector<int>& allowed) const {
+  const bool takes_lock = std::find(args.begin(), args.end(), "--no-lock") == args.end() &&
+                          !(args.size() == 1 && args.front() == "unlock");
+  try {
+    return run_once(args, timeout, allowed);
+  } catch (const OffsiteError& e) {
+    if (e.problem() != ResticProblem::locked || !takes_lock) throw;
+  }
+  const auto outcome = remove_own_stale_locks(ctx_, *this);
+  if (!outcome.removed.empty()) {
+    try {
+      return run_once(args, timeout, allowed);
+    } catch (const OffsiteError& e) {
+      if (e.problem() != ResticProblem::locked) throw;
+    }
+  }
+  std::string held;
+  for (const auto& lock : outcome.kept) {
+    const auto kind = kind_of(lock, *ctx_.host);
+    held += fmt::format("\n  {}: {}", describe(lock, ctx_.host->now()),
+                        kind == LockKind::other_host ? "another host's; kdr leaves it"
+                        : kind == LockKind::own_running
+                            ? "its process runs on this host"
+                            : "this host's and its process is gone, but kdr leaves it (below)");
+  }
+  if (!outcome.why.empty()) held += "\n  " + outcome.why;
+  const auto what = args.empty() ? std::string("restic") : "restic " + args.front();
+  throw OffsiteError(
+      fmt::format("{}: the repository {} is locked by another client; kdr removes only this host's locks whose "
+                  "process is gone:{}\nOnce the holder is gone: restic unlock (restic takes a lock older than 30 "
+                  "min for stale)",
+                  what, repository_, held.empty() ? std::string("\n  (the lock went away; run it again)") : held),
+      ResticProblem::locked);
+}
+
+core::ProcessResult Restic::run_once(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                                     const std::vector<int>& allowed) const {
   core::ProcessOptions options;
   options.timeout = timeout;
   options.env = env_;
@@ -149,8 +212,7 @@ core::ProcessResult Restic::run(const std::vector<std::string>& args, std::chron
     return result;
   const auto problem = classify_restic(result);
   if (problem == ResticProblem::none) return result;
-  std::string why = result.started ? result.err : result.start_error;
-  while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
+  std::string why = result.started ? reason_of(result.err) : result.start_error;
   if (result.timed_out) why = "killed after its time limit; " + why;
   const auto what = args.empty() ? std::string("restic") : "restic " + args.front();
   switch (problem) {
@@ -164,12 +226,17 @@ core::ProcessResult Restic::run(const std::vector<std::string>& args, std::chron
                                      what, repository_, ctx_.config.offsite.password_file, why),
                          problem);
     case ResticProblem::locked:
-      throw OffsiteError(fmt::format("{}: the repository {} is locked by another client (kdr removes no lock; see "
-                                     "`restic list locks`, and `restic unlock` once its holder is gone): {}",
-                                     what, repository_, why),
+      throw OffsiteError(fmt::format("{}: the repository {} is locked by another client: {}", what, repository_, why),
                          problem);
     case ResticProblem::full:
-      throw OffsiteError(fmt::format("{}: the off-site store {} has no space left: {}", what, repository_, why),
+      if (store_says_full(why))
+        throw OffsiteError(fmt::format("{}: the off-site store {} has no space left (free space or raise its quota; "
+                                       "kdr offsite forget removes what retention no longer keeps): {}",
+                                       what, repository_, why),
+                           problem);
+      throw OffsiteError(fmt::format("{}: the off-site store {} refused to store data: a full store or a quota, most "
+                                     "often (its own log says which; free space or raise its quota): {}",
+                                     what, repository_, why),
                          problem);
     case ResticProblem::no_repository:
       throw OffsiteError(fmt::format("{}: no restic repository at {} (create it: kdr offsite init): {}", what,

@@ -55,7 +55,9 @@ class Restic {
   explicit Restic(const core::Context& ctx);
 
   // Runs restic ARGS. Throws OffsiteError when restic fails (its problem told apart);
-  // `allowed` lists other exit codes that are results, not failures.
+  // `allowed` lists other exit codes that are results, not failures. A run stopped by a lock
+  // runs once more after this host's stale locks are removed (offsite/locks.hpp); when other
+  // locks stop it, the error names each.
   core::ProcessResult run(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
                           const std::vector<int>& allowed = {}) const;
 
@@ -66,6 +68,9 @@ class Restic {
   const std::string& repository() const { return repository_; }
 
  private:
+  core::ProcessResult run_once(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                               const std::vector<int>& allowed) const;
+
   const core::Context& ctx_;
   std::string repository_;
   std::map<std::string, std::string> env_;

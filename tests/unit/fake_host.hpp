@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,12 +35,14 @@ class FakeHost : public core::Host {
   mutable std::deque<core::Answer> answers;
   core::Answer then = core::Answer::yes;
   mutable std::vector<std::string> asked;
+  std::set<int> running_pids;  // the processes that run (process_alive)
 
   unsigned euid() const override { return uid; }
   std::int64_t now() const override { return clock; }
   std::string hostname() const override { return name; }
   std::vector<std::string> addresses() const override { return ips; }
   std::uint64_t free_bytes(const core::bfs::path&) const override { return free; }
+  bool process_alive(int pid) const override { return running_pids.count(pid) > 0; }
   core::Answer ask(const std::string& question) const override {
     asked.push_back(question);
     if (answers.empty()) return then;

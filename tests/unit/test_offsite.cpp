@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include "offsite/locks.hpp"
 #include "offsite/offsite.hpp"
 #include "offsite/push_state.hpp"
 #include "offsite/restic.hpp"
@@ -97,6 +98,13 @@ TEST_CASE("restic's failures are told apart, each with its exit code") {
   CHECK(of(1, "Save(<data/1234>) returned error: write /srv/r/data/12/1234: no space left on device\n") == P::full);
   CHECK(of(1, "Fatal: unable to open config file: stat /r/config: no such file or directory\nIs there a repository "
               "at the following location?\n") == P::no_repository);
+  // sftp (SSH_FX_FAILURE) and REST servers (500) cannot say why they refused to store data.
+  CHECK(of(1, "Save(<data/ed43cee70d>) returned error, retrying after 3.2s: Write: sftp: \"Failure\" "
+              "(SSH_FX_FAILURE)\nFatal: unable to save snapshot: Write: sftp: \"Failure\" (SSH_FX_FAILURE)\n") == P::full);
+  CHECK(of(1, "Fatal: unable to save snapshot: server response unexpected: 500 Internal Server Error (500)\n") ==
+        P::full);
+  CHECK(of(1, "Fatal: unable to open config file: server response unexpected: 500 Internal Server Error (500)\n") ==
+        P::other);
   CHECK(of(0, "") == P::none);
   CHECK(offsite::exit_code_of(P::unreachable) == core::ExitCode::offsite_unreachable);
   CHECK(offsite::exit_code_of(P::denied) == core::ExitCode::offsite_denied);
@@ -172,4 +180,111 @@ TEST_CASE("a backup pushes as offsite.push says: never (manual), always (after-b
   CHECK(due("  push: every\n  push_every_minutes: 30\n"));
   f.extra_config = "";
   CHECK_FALSE(offsite::push_due(f.context(), state));  // no repository: nothing to push to
+}
+
+namespace {
+
+// A repository whose locks are `locks` (id -> `restic cat lock` JSON): restic lists them, an
+// exclusive command (forget) is refused while any is there, `restic unlock` removes those restic
+// takes for stale (this host's with their process gone, and any older than 30 min).
+struct LockedRepository {
+  std::map<std::string, std::string> locks;
+  std::vector<std::vector<std::string>> calls;
+  const test::FakeHost* host = nullptr;
+
+  static std::string lock_json(const std::string& hostname, int pid, const std::string& time) {
+    return fmt::format(R"({{"time":"{}","exclusive":false,"hostname":"{}","username":"root","pid":{}}})", time,
+                       hostname, pid);
+  }
+  core::ProcessResult operator()(const std::vector<std::string>& a) {
+    calls.push_back(a);
+    if (a.at(1) == "list") {
+      std::string ids;
+      for (const auto& [id, _] : locks) ids += id + "\n";
+      return answer(0, ids);
+    }
+    if (a.at(1) == "cat") return answer(0, locks.at(a.at(3)));
+    if (a.at(1) == "unlock") {
+      for (auto it = locks.begin(); it != locks.end();) {
+        const auto lock = offsite::parse_lock(it->first, it->second);
+        const bool stale = host->now() - lock->time > offsite::restic_stale_seconds ||
+                           (lock->hostname == host->hostname() && !host->process_alive(lock->pid));
+        it = stale ? locks.erase(it) : std::next(it);
+      }
+      return answer(0, "successfully removed locks\n");
+    }
+    if (!locks.empty()) {
+      const auto l = offsite::parse_lock(locks.begin()->first, locks.begin()->second);
+      return answer(1, "", fmt::format("unable to create lock in backend: repository is already locked by PID {} on {} "
+                                       "by root (UID 0, GID 0)\nlock was created at 2026-11-18\n",
+                                       l->pid, l->hostname));
+    }
+    return answer(0, "forgotten\n");
+  }
+  std::size_t count(const std::string& command) const {
+    return static_cast<std::size_t>(
+        std::count_if(calls.begin(), calls.end(), [&](const auto& c) { return c.at(1) == command; }));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a lock left by a killed push on this host is removed; another host's lock, or one whose process runs, is named and left") {
+  RestoreFixture f;
+  secret(f, "/etc/kdr/restic-password", "pw\n");
+  f.extra_config = "offsite:\n  repository: /srv/restic\n";
+  f.host->name = "cp1";
+  f.host->clock = *offsite::parse_rfc3339("2026-11-18T12:00:00Z");
+  f.host->running_pids = {777};
+  const auto ctx = f.context();
+  LockedRepository repo;
+  repo.host = f.host.get();
+  f.programs->programs["restic"] = [&](const std::vector<std::string>& a, const core::ProcessOptions&) { return repo(a); };
+  const offsite::Restic restic(ctx);
+  const auto forget = [&] { restic.run({"forget", "--prune"}, std::chrono::minutes(1)); };
+  const auto own_dead = LockedRepository::lock_json("cp1", 555, "2026-11-18T11:58:00.123456789Z");
+
+  SECTION("this host's, its process gone: removed, and the command runs") {
+    repo.locks["aaaa1111"] = own_dead;
+    CHECK(error_of(forget) == "no error");
+    CHECK(repo.locks.empty());
+    CHECK(repo.count("unlock") == 1);
+    CHECK(repo.count("forget") == 2);
+    CHECK(contains(f.printed.all(), "removed this host's stale restic lock (lock aaaa1111: PID 555 on cp1 (root), shared, 2 min old"));
+  }
+  SECTION("another host's (recent): this host's stale one removed, the other named and left, exit 22") {
+    repo.locks["aaaa1111"] = own_dead;
+    repo.locks["bbbb2222"] = LockedRepository::lock_json("cp2", 555, "2026-11-18T11:57:00+00:00");
+    try {
+      forget();
+      FAIL("the forget ran despite cp2's lock");
+    } catch (const offsite::OffsiteError& e) {
+      CHECK(e.code() == core::ExitCode::offsite_locked);
+      CHECK(contains(e.what(), "lock bbbb2222: PID 555 on cp2 (root), shared, 3 min old: another host's; kdr leaves it"));
+    }
+    CHECK(repo.locks.count("bbbb2222") == 1);
+    CHECK(repo.locks.count("aaaa1111") == 0);
+  }
+  SECTION("another host's older than 30 min: restic unlock would remove it too, so kdr runs no unlock") {
+    repo.locks["aaaa1111"] = own_dead;
+    repo.locks["cccc3333"] = LockedRepository::lock_json("cp3", 9, "2026-11-18T12:30:00+01:00");  // 11:30 UTC
+    const auto message = error_of(forget);
+    CHECK(contains(message, "lock cccc3333: PID 9 on cp3 (root), shared, 30 min old: another host's"));
+    CHECK(contains(message, "restic unlock would also remove another client's lock older than 30 min"));
+    CHECK(repo.count("unlock") == 0);
+    CHECK(repo.locks.size() == 2);
+  }
+  SECTION("this host's, its process running: left") {
+    repo.locks["dddd4444"] = LockedRepository::lock_json("cp1", 777, "2026-11-18T11:59:00Z");
+    CHECK(contains(error_of(forget), "lock dddd4444: PID 777 on cp1 (root), shared, 60 s old: its process runs on this host"));
+    CHECK(repo.count("unlock") == 0);
+  }
+}
+
+TEST_CASE("restic's lock times are read in RFC 3339, with fractions and offsets") {
+  CHECK(offsite::parse_rfc3339("1970-01-01T00:01:00Z") == 60);
+  CHECK(offsite::parse_rfc3339("1970-01-01T01:01:00.999999999+01:00") == 60);
+  CHECK(offsite::parse_rfc3339("1970-01-01T00:00:00-00:30") == 1800);
+  CHECK_FALSE(offsite::parse_rfc3339("yesterday").has_value());
+  CHECK_FALSE(offsite::parse_lock("x", "{\"time\": 1}").has_value());
 }
