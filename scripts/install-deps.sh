@@ -16,8 +16,10 @@ packages=(
   openssh-client
   # fuzzing: clang with libFuzzer
   clang-14 libclang-rt-14-dev
+  # off-site copies: restic, and rclone for the tests' REST server (rclone serve restic)
+  restic rclone
   # benchmarks: the tools kdr is compared with
-  rsync diffutils restic
+  rsync diffutils
 )
 
 if [ "$(id -u)" -ne 0 ]; then

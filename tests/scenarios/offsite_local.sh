@@ -8,24 +8,16 @@
 # `kdr restore rebuild-node` (kubeadm stand-in, tests/fakes) bring the node back, and etcd
 # serves the backup's keys.
 source "$(dirname "$0")/../lib/scenario.sh"
+source "$KDR_SOURCE_DIR/tests/lib/offsite.sh"
 export PATH="$KDR_SOURCE_DIR/tests/fakes:$PATH"
 REPO=$T/offsite-repo
-
-offsite_config() {
-  mkdir -p "$ROOT/etc/kdr"
-  printf 'offsite:\n  repository: %s\nmetrics:\n  textfile_dir: /var/lib/metrics\n' "$REPO" > "$ROOT/etc/kdr/kdr.yaml"
-  mkdir -p "$ROOT/var/lib/metrics"
-  [ -f "$ROOT/etc/kdr/restic-password" ] || { echo "correct horse battery staple" > "$ROOT/etc/kdr/restic-password"; }
-  chmod 600 "$ROOT/etc/kdr/restic-password"
-}
-restic_own() { RESTIC_PASSWORD_FILE=$ROOT/etc/kdr/restic-password restic -r "$REPO" "$@"; }
 
 step "a running node, backed up; the off-site repository made"
 make_running_node
 kubeadm_yaml=$T/kubeadm-config.yaml
 kubeadm_config /var/lib/etcd > "$kubeadm_yaml"
 export FAKE_KUBEADM_CONFIG=$kubeadm_yaml
-offsite_config
+offsite_config "$REPO"
 password=$(cat "$ROOT/etc/kdr/restic-password")
 for i in 1 2 3; do sandbox_etcdctl "$ROOT" put "/registry/configmaps/site-$i/settings" "value-$i" >/dev/null; done
 kdr backup -q
@@ -33,15 +25,13 @@ expect_rc 0 kdr offsite init
 OUT=$(kdr offsite init 2>&1)
 assert_contains "$OUT" "a restic repository is there already"
 
-metric() { sed -n "s/^$1 //p" "$ROOT/var/lib/metrics/kdr_offsite.prom"; }
-
 step "push: the generation goes up; again: nothing to send; kdr backup --offsite: only what changed goes up"
 OUT=$(kdr offsite push 2>&1) || { echo "$OUT"; fail "the push failed"; }
 assert_contains "$OUT" "pushed $(basename "$(latest_gen)")"
 OUT=$(kdr offsite push 2>&1)
 assert_contains "$OUT" "off site already"
-assert_eq "$(metric kdr_offsite_last_push_exit_code)" 0 "kdr_offsite_last_push_exit_code"
-assert_eq "$(metric kdr_offsite_newest_generation_timestamp_seconds)" "$(jq .time "$(latest_gen)/meta.json")" \
+assert_eq "$(offsite_metric kdr_offsite_last_push_exit_code)" 0 "kdr_offsite_last_push_exit_code"
+assert_eq "$(offsite_metric kdr_offsite_newest_generation_timestamp_seconds)" "$(jq .time "$(latest_gen)/meta.json")" \
   "the newest generation off site (metric)"
 sandbox_etcdctl "$ROOT" put /registry/configmaps/site-1/later yes >/dev/null
 OUT=$(kdr backup --offsite 2>&1) || { echo "$OUT"; fail "kdr backup --offsite failed"; }
@@ -74,8 +64,8 @@ rc=0
 OUT=$(kdr offsite push 2>&1) || rc=$?
 assert_eq "$rc" 21 "exit code of a push with a wrong password"
 assert_contains "$OUT" "refused the password in /etc/kdr/restic-password"
-assert_eq "$(metric kdr_offsite_last_push_exit_code)" 21 "kdr_offsite_last_push_exit_code after the wrong password"
-assert_eq "$(metric 'kdr_offsite_push_problem{problem="denied"}')" 1 "kdr_offsite_push_problem"
+assert_eq "$(offsite_metric kdr_offsite_last_push_exit_code)" 21 "kdr_offsite_last_push_exit_code after the wrong password"
+assert_eq "$(offsite_metric 'kdr_offsite_push_problem{problem="denied"}')" 1 "kdr_offsite_push_problem"
 cp "$T/password.good" "$ROOT/etc/kdr/restic-password"
 assert_eq "$(ls "$BACKUP/generations" | wc -l)" 2 "local generations after the failed push"
 
@@ -89,7 +79,7 @@ sandbox_stop_kubelet "$ROOT"
 rm -rf "${ROOT:?}"/* "$BACKUP" "$T/pulled"
 
 step "a fresh root: kdr's config and password put back, the latest generation pulled, rebuild-node"
-offsite_config
+offsite_config "$REPO"
 cp "$T/password.good" "$ROOT/etc/kdr/restic-password"
 sandbox_start_kubelet "$ROOT"
 expect_rc 0 kdr offsite pull latest --node "$(jq -r '.[1].node' <<<"$LIST")"
