@@ -22,7 +22,7 @@ offsite_config() {
   OFFSITE_REPO=$1
   OFFSITE_RESTIC_ARGV=${2:-[restic]}
   mkdir -p "$ROOT/etc/kdr" "$ROOT/var/lib/metrics"
-  printf 'kubeconfig: ""\noffsite:\n  repository: %s\n  restic: %s\n%smetrics:\n  textfile_dir: /var/lib/metrics\n' \
+  printf 'offsite:\n  repository: %s\n  restic: %s\n%smetrics:\n  textfile_dir: /var/lib/metrics\n' \
     "$OFFSITE_REPO" "$OFFSITE_RESTIC_ARGV" "${OFFSITE_SETTINGS:-}" > "$ROOT/etc/kdr/kdr.yaml"
   [ -f "$ROOT/etc/kdr/restic-password" ] || echo "correct horse battery staple" > "$ROOT/etc/kdr/restic-password"
   chmod 600 "$ROOT/etc/kdr/restic-password"
