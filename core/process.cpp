@@ -47,6 +47,19 @@ std::string describe_argv(const std::vector<std::string>& argv) {
   return out;
 }
 
+namespace {
+
+// The child dies with kdr: a private etcd never outlives the command that started it, and a
+// kdr killed mid-run (a cron timeout, kill -9) leaves no restic or etcdctl working on alone.
+struct DieWithParent : bp::extend::handler {
+  template <typename Executor>
+  void on_exec_setup(Executor&) const {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  }
+};
+
+}  // namespace
+
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
   ProcessResult result;
   if (argv.empty()) {
@@ -75,10 +88,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   bp::child child;
   try {
     if (options.stdout_file.empty())
-      child = bp::child(program, bp::args(args), bp::std_in.close(), bp::std_out > out, bp::std_err > err, ios);
+      child = bp::child(program, bp::args(args), bp::std_in.close(), bp::std_out > out, bp::std_err > err, ios,
+                        DieWithParent{});
     else
       child = bp::child(program, bp::args(args), bp::std_in.close(), bp::std_out > options.stdout_file,
-                        bp::std_err > err, ios);
+                        bp::std_err > err, ios, DieWithParent{});
   } catch (const std::exception& e) {
     result.start_error = fmt::format("{}: cannot start: {}", exe.string(), e.what());
     return result;
@@ -103,18 +117,6 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   check_interrupted();
   return result;
 }
-
-namespace {
-
-// The child dies with kdr: a private etcd never outlives the command that started it.
-struct DieWithParent : bp::extend::handler {
-  template <typename Executor>
-  void on_exec_setup(Executor&) const {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  }
-};
-
-}  // namespace
 
 struct BackgroundProcess::Impl {
   bp::child child;

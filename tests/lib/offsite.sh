@@ -17,6 +17,14 @@
 
 OFFSITE_RESTIC_ARGV='[restic]'
 OFFSITE_REPO=''
+# rest_start runs in $(...): the servers' pids are kept in a file, stopped when the scenario ends.
+_REST_PID_FILE=$T/.rest-pids
+rest_stop_all() {
+  local pid
+  for pid in $(cat "$_REST_PID_FILE" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  rm -f "$_REST_PID_FILE"
+}
+SCENARIO_CLEANUPS+=(rest_stop_all)
 
 offsite_config() {
   OFFSITE_REPO=$1
@@ -44,7 +52,7 @@ rest_start() {
   echo "$port" > "$dir/port"
   rclone serve restic --addr "127.0.0.1:$port" "$@" "$dir/store" >>"$dir/rclone.log" 2>&1 &
   echo $! > "$dir/pid"
-  SCENARIO_BG_PIDS+=("$(cat "$dir/pid")")
+  echo $! >> "$_REST_PID_FILE"
   for i in $(seq 1 100); do
     nc -z 127.0.0.1 "$port" 2>/dev/null && { echo "rest:http://127.0.0.1:$port/kdr"; return 0; }
     kill -0 "$(cat "$dir/pid")" 2>/dev/null || { cat "$dir/rclone.log" >&2; return 1; }

@@ -16,6 +16,8 @@
 #   ssh_to_nodes BASE KDR DRIVER ROOT...  the other nodes reachable from DRIVER over SSH
 
 SSHD_PIDS=()
+# sshd_start runs in $(...) too: its pid is also kept in a file, so that sshd_stop_all stops it.
+_SSHD_PID_FILE=$(mktemp "${TMPDIR:-/tmp}/kdr-sshd-pids-XXXXXX")
 
 _sshd_dir() { echo "${KDR_OPENSSH_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/openssh}"; }
 
@@ -54,6 +56,7 @@ CONF
     >"$dir/sshd.log" 2>&1 &
   local pid=$!
   SSHD_PIDS+=("$pid")
+  echo "$pid" >> "$_SSHD_PID_FILE"
   echo "$pid" > "$dir/pid"
   echo "$port" > "$dir/port"
   echo "$addr" > "$dir/addr"
@@ -76,8 +79,9 @@ sshd_stop() {
 
 sshd_stop_all() {
   local pid
-  for pid in "${SSHD_PIDS[@]}"; do _sandbox_kill "$pid"; done
+  for pid in "${SSHD_PIDS[@]}" $(cat "$_SSHD_PID_FILE" 2>/dev/null); do _sandbox_kill "$pid"; done
   SSHD_PIDS=()
+  rm -f "$_SSHD_PID_FILE"
 }
 
 # ssh_to_nodes BASE KDR DRIVER ROOT...: the other nodes (sandbox roots) reachable from DRIVER
