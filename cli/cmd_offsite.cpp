@@ -24,23 +24,27 @@ struct OffsiteFlags {
 
 core::ExitCode list(const core::Context& ctx, const offsite::Restic& restic, const OffsiteFlags& f) {
   const auto node = f.all_nodes ? std::string() : (f.node.empty() ? offsite::node_name(ctx) : f.node);
-  const auto gens = offsite::list_offsite(restic, node);
+  const auto listing = offsite::list_all(restic, node);
   if (ctx.out.json()) {
-    auto out = nlohmann::json::array();
-    for (const auto& g : gens) out.push_back(g.to_json());
+    nlohmann::json out = {{"generations", nlohmann::json::array()}, {"journals", nlohmann::json::array()}};
+    for (const auto& g : listing.generations) out["generations"].push_back(g.to_json());
+    for (const auto& j : listing.journals) out["journals"].push_back(j.to_json());
     ctx.out.raw(out.dump(2));
     return core::ExitCode::ok;
   }
-  if (gens.empty()) {
+  if (listing.generations.empty() && listing.journals.empty()) {
     ctx.out.info("nothing of {} off site in {}", node.empty() ? std::string("any node") : "node " + node,
                  restic.repository());
     return core::ExitCode::ok;
   }
   ctx.out.info("{:<16} {:<22} {:<9} {:>10}  {:<5} {:<10} {}", "NODE", "GENERATION", "STATUS", "SIZE", "ETCD",
                "SNAPSHOT", "PUSHED");
-  for (const auto& g : gens)
+  for (const auto& g : listing.generations)
     ctx.out.info("{:<16} {:<22} {:<9} {:>10}  {:<5} {:<10} {}", g.node, g.generation, g.status, human_bytes(g.bytes),
                  g.full ? "full" : "-", g.snapshot_id, g.time.substr(0, 19));
+  for (const auto& j : listing.journals)
+    ctx.out.info("{:<16} {:<22} {:<9} {:>10}  {:<5} {:<10} {}", j.node, "change journal", fmt::format("rev {}", j.position),
+                 "", "", j.snapshot_id, j.time.substr(0, 19));
   return core::ExitCode::ok;
 }
 
@@ -53,27 +57,6 @@ core::ExitCode check(const core::Context& ctx, const offsite::Restic& restic, co
   }
   ctx.out.info("{}: the repository's structure and {} of its data read back without a problem", restic.repository(),
                subset);
-  return core::ExitCode::ok;
-}
-
-core::ExitCode forget(const core::Context& ctx, const offsite::Restic& restic) {
-  const auto& o = ctx.config.offsite;
-  std::vector<std::string> args = {"forget", "--tag", "kdr", "--host", offsite::node_name(ctx), "--group-by", "host"};
-  const auto keep = [&](const char* flag, int n) {
-    if (n <= 0) return;
-    args.push_back(flag);
-    args.push_back(std::to_string(n));
-  };
-  keep("--keep-last", o.keep.keep_last);
-  keep("--keep-hourly", o.keep.hourly);
-  keep("--keep-daily", o.keep.daily);
-  keep("--keep-weekly", o.keep.weekly);
-  keep("--keep-monthly", o.keep_monthly);
-  if (args.size() == 7) throw core::UsageError(fmt::format("{}: offsite.keep keeps nothing", ctx.config.origin));
-  args.push_back("--prune");
-  const auto res = restic.run(args, std::chrono::hours(6));
-  ctx.out.detail("{}", res.out);
-  ctx.out.info("{}: off-site retention applied (restic forget --prune, this node's generations)", restic.repository());
   return core::ExitCode::ok;
 }
 
@@ -121,13 +104,19 @@ Command offsite_command() {
     if (f->action == "pull") {
       const auto node = f->node.empty() ? offsite::node_name(ctx) : f->node;
       const auto dir = f->to.empty() ? ctx.backup_dir : core::bfs::path(f->to);
-      const auto id = offsite::pull(ctx, restic, f->generation, node, dir);
-      ctx.out.info("generation {} of node {} is back in {}, checked against its own SHA256SUMS and manifest", id, node,
-                   dir.string());
+      const auto pulled = offsite::pull(ctx, restic, f->generation, node, dir);
+      for (const auto& id : pulled.generations)
+        ctx.out.info("generation {} of node {} is back in {}, checked against its own SHA256SUMS and manifest", id,
+                     node, dir.string());
+      if (pulled.journal_position)
+        ctx.out.info("the change journal of node {} is back in {}, up to revision {}", node,
+                     (dir / "journal").string(), *pulled.journal_position);
+      if (!pulled.journal_kept.empty()) ctx.out.info("{}", pulled.journal_kept);
       return core::ExitCode::ok;
     }
     if (f->action == "check") return check(ctx, restic, *f);
-    return forget(ctx, restic);
+    offsite::forget(ctx, restic);
+    return core::ExitCode::ok;
   };
   return c;
 }

@@ -1,12 +1,16 @@
 #include "offsite/offsite.hpp"
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/json_util.hpp"
+#include "journal/follower.hpp"
+#include "journal/store.hpp"
 #include "verify/findings.hpp"
 #include "verify/integrity.hpp"
 
@@ -16,10 +20,36 @@ namespace {
 
 constexpr auto restic_timeout = std::chrono::hours(6);
 const std::string tag_node = "kdr-node=", tag_generation = "kdr-generation=", tag_status = "kdr-status=",
-                  tag_bytes = "kdr-bytes=", tag_full = "kdr-full";
+                  tag_bytes = "kdr-bytes=", tag_full = "kdr-full", tag_journal = "kdr-journal",
+                  tag_position = "kdr-journal-position=";
 
 std::string after(const std::string& text, const std::string& prefix) {
   return text.rfind(prefix, 0) == 0 ? text.substr(prefix.size()) : std::string();
+}
+
+std::uint64_t number_or_zero(const std::string& text) {
+  try {
+    return text.empty() ? 0 : std::stoull(text);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+std::vector<std::string> tags_in(const nlohmann::json& s) {
+  std::vector<std::string> out;
+  if (s.is_object() && s.contains("tags") && s["tags"].is_array())
+    for (const auto& t : s["tags"])
+      if (t.is_string()) out.push_back(t.get<std::string>());
+  return out;
+}
+
+// The snapshot's short id, time and first path.
+template <typename T>
+void read_snapshot_facts(const nlohmann::json& s, T& into) {
+  into.snapshot_id = core::json_text_or(s, "short_id");
+  into.time = core::json_text_or(s, "time");
+  if (s.contains("paths") && s["paths"].is_array() && !s["paths"].empty() && s["paths"][0].is_string())
+    into.path = s["paths"][0].get<std::string>();
 }
 
 }  // namespace
@@ -38,30 +68,36 @@ std::vector<std::string> tags_of(const core::GenerationMeta& meta, const std::st
 }
 
 std::optional<OffsiteGeneration> from_restic_snapshot(const nlohmann::json& s) {
-  if (!s.is_object() || !s.contains("tags") || !s["tags"].is_array()) return std::nullopt;
   OffsiteGeneration g;
   bool kdr = false;
-  for (const auto& t : s["tags"]) {
-    if (!t.is_string()) continue;
-    const auto tag = t.get<std::string>();
+  for (const auto& tag : tags_in(s)) {
     if (tag == "kdr") kdr = true;
     if (tag == tag_full) g.full = true;
     if (auto v = after(tag, tag_node); !v.empty()) g.node = v;
     if (auto v = after(tag, tag_generation); !v.empty()) g.generation = v;
     if (auto v = after(tag, tag_status); !v.empty()) g.status = v;
-    if (auto v = after(tag, tag_bytes); !v.empty()) {
-      try {
-        g.bytes = std::stoull(v);
-      } catch (const std::exception&) {
-      }
-    }
+    if (auto v = after(tag, tag_bytes); !v.empty()) g.bytes = number_or_zero(v);
   }
   if (!kdr || g.generation.empty()) return std::nullopt;
-  if (s.contains("short_id") && s["short_id"].is_string()) g.snapshot_id = s["short_id"].get<std::string>();
-  if (s.contains("time") && s["time"].is_string()) g.time = s["time"].get<std::string>();
-  if (s.contains("paths") && s["paths"].is_array() && !s["paths"].empty() && s["paths"][0].is_string())
-    g.path = s["paths"][0].get<std::string>();
+  read_snapshot_facts(s, g);
   return g;
+}
+
+std::optional<OffsiteJournal> journal_from_restic_snapshot(const nlohmann::json& s) {
+  OffsiteJournal j;
+  bool journal = false;
+  for (const auto& tag : tags_in(s)) {
+    if (tag == tag_journal) journal = true;
+    if (auto v = after(tag, tag_node); !v.empty()) j.node = v;
+    if (auto v = after(tag, tag_position); !v.empty()) j.position = static_cast<std::int64_t>(number_or_zero(v));
+  }
+  if (!journal || j.node.empty()) return std::nullopt;
+  read_snapshot_facts(s, j);
+  return j;
+}
+
+nlohmann::json OffsiteJournal::to_json() const {
+  return {{"snapshot", snapshot_id}, {"node", node}, {"position", position}, {"time", time}, {"path", path}};
 }
 
 std::string node_name(const core::Context& ctx) {
@@ -76,8 +112,8 @@ std::string node_name(const core::Context& ctx) {
   return ctx.host->hostname();
 }
 
-std::vector<OffsiteGeneration> list_offsite(const Restic& restic, const std::string& node) {
-  std::vector<std::string> args = {"snapshots", "--json", "--tag", "kdr"};
+OffsiteListing list_all(const Restic& restic, const std::string& node) {
+  std::vector<std::string> args = {"snapshots", "--json", "--tag", "kdr", "--tag", tag_journal};
   if (!node.empty()) {
     args.push_back("--host");
     args.push_back(node);
@@ -89,12 +125,22 @@ std::vector<OffsiteGeneration> list_offsite(const Restic& restic, const std::str
   } catch (const nlohmann::json::exception& e) {
     throw core::Error(fmt::format("restic snapshots --json printed no JSON list: {}", e.what()));
   }
-  std::vector<OffsiteGeneration> out;
+  OffsiteListing out;
   if (j.is_array())
-    for (const auto& s : j)
-      if (auto g = from_restic_snapshot(s)) out.push_back(*g);
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.generation < b.generation; });
+    for (const auto& s : j) {
+      if (auto g = from_restic_snapshot(s)) out.generations.push_back(*g);
+      else if (auto jr = journal_from_restic_snapshot(s)) out.journals.push_back(*jr);
+    }
+  std::stable_sort(out.generations.begin(), out.generations.end(),
+                   [](const auto& a, const auto& b) { return a.generation < b.generation; });
+  std::stable_sort(out.journals.begin(), out.journals.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.position, a.time) < std::tie(b.position, b.time);
+  });
   return out;
+}
+
+std::vector<OffsiteGeneration> list_offsite(const Restic& restic, const std::string& node) {
+  return list_all(restic, node).generations;
 }
 
 std::vector<core::GenerationEntry> to_push(const core::Repository& repo, const std::vector<OffsiteGeneration>& offsite,
@@ -150,69 +196,97 @@ void add_summary(const std::string& out, PushResult& result) {
 
 }  // namespace
 
+namespace {
+
+// `restic backup` of one folder with these tags, as host `node`; adds its figures to `result`.
+void backup_folder(const Restic& restic, const core::bfs::path& folder, const std::string& node,
+                   const std::vector<std::string>& tags, PushResult& result, PushResult& one) {
+  std::vector<std::string> args = {"backup", "--json", "--host", node};
+  for (const auto& t : tags) {
+    args.push_back("--tag");
+    args.push_back(t);
+  }
+  args.push_back(folder.string());
+  const auto res = restic.run(args, restic_timeout);
+  add_summary(res.out, one);
+  result.bytes_added += one.bytes_added;
+  result.bytes_processed += one.bytes_processed;
+}
+
+double mib(std::uint64_t bytes) { return static_cast<double>(bytes) / 1048576.0; }
+
+// Where the journal in `backup_dir` is complete up to (its follower's last word), 0 when unknown.
+std::int64_t journal_position(const journal::JournalStore& store) {
+  try {
+    const auto text = core::read_file(store.state_file());
+    return journal::FollowerState::from_json(nlohmann::json::parse(text)).position;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// The journal goes up when it grew since the newest journal snapshot of this node.
+void push_journal(const core::Context& ctx, const Restic& restic, const std::string& node,
+                  const std::vector<OffsiteJournal>& offsite, PushResult& result) {
+  const journal::JournalStore store(ctx.backup_dir);
+  if (!store.exists()) return;
+  const auto position = journal_position(store);
+  if (!offsite.empty() && position > 0 && offsite.back().position == position) return;
+  PushResult one;
+  backup_folder(restic, store.dir(), node, {tag_journal, tag_node + node, tag_position + std::to_string(position)},
+                result, one);
+  result.journal_position = position;
+  ctx.out.info("pushed the change journal up to revision {} ({:.1f} MiB, {:.1f} MiB new off site)", position,
+               mib(one.bytes_processed), mib(one.bytes_added));
+}
+
+}  // namespace
+
 PushResult push(const core::Context& ctx, const Restic& restic, const std::string& only) {
   const auto repo = core::Repository::open(ctx.backup_dir);
   const auto lock = repo.lock(core::LockMode::shared);  // no prune removes a generation while it goes up
   const auto node = node_name(ctx);
-  const auto offsite = list_offsite(restic, node);
+  const auto offsite = list_all(restic, node);
   PushResult result;
-  const auto wanted = to_push(repo, offsite, node, only);
+  const auto wanted = to_push(repo, offsite.generations, node, only);
   if (wanted.empty()) ctx.out.info("off site already: every generation to send is there ({})", restic.repository());
   for (const auto& e : wanted) {
     if (!e.meta) throw core::Error(fmt::format("generation {} cannot be sent: {}", e.id, e.problem));
-    std::vector<std::string> args = {"backup", "--json", "--host", node};
-    for (const auto& t : tags_of(*e.meta, node)) {
-      args.push_back("--tag");
-      args.push_back(t);
-    }
-    args.push_back(e.path.string());
-    const auto res = restic.run(args, restic_timeout);
     PushResult one;
-    add_summary(res.out, one);
-    result.bytes_added += one.bytes_added;
-    result.bytes_processed += one.bytes_processed;
+    backup_folder(restic, e.path, node, tags_of(*e.meta, node), result, one);
     result.pushed.push_back(e.id);
-    ctx.out.info("pushed {} ({:.1f} MiB, {:.1f} MiB new off site) to {}", e.id, static_cast<double>(one.bytes_processed) / 1048576.0,
-                 static_cast<double>(one.bytes_added) / 1048576.0, restic.repository());
+    ctx.out.info("pushed {} ({:.1f} MiB, {:.1f} MiB new off site) to {}", e.id, mib(one.bytes_processed),
+                 mib(one.bytes_added), restic.repository());
   }
+  if (only.empty()) push_journal(ctx, restic, node, offsite.journals, result);
   return result;
 }
 
-std::string pull(const core::Context& ctx, const Restic& restic, const std::string& which, const std::string& node,
-                 const core::bfs::path& backup_dir) {
-  const auto offsite = list_offsite(restic, node);
-  if (offsite.empty())
-    throw core::Error(fmt::format("no generation of node {} off site in {}", node, restic.repository()),
-                      core::ExitCode::no_backup);
-  const OffsiteGeneration* chosen = nullptr;
-  if (which == "latest") {
-    chosen = &offsite.back();
-  } else {
-    for (const auto& g : offsite)
-      if (g.generation == which || g.snapshot_id == which) chosen = &g;
-  }
-  if (!chosen)
-    throw core::Error(fmt::format("no generation {} of node {} off site (kdr offsite list)", which, node),
-                      core::ExitCode::no_backup);
-  const auto repo = core::Repository::open_or_create(backup_dir);
-  const auto lock = repo.lock(core::LockMode::exclusive);
-  const auto id = chosen->generation;
-  if (core::lstat_path(repo.generation_path(id)))
-    throw core::Error(fmt::format("generation {} is in {} already", id, backup_dir.string()));
-  const auto staging = repo.staging_path(id);
-  const auto restore_dir = staging.parent_path() / (staging.filename().string() + ".restic");
+namespace {
+
+// restic restores `path` of `snapshot` under a fresh folder beside `dest`, at its absolute
+// path; it is then renamed to `dest` (which must not exist).
+void restore_folder(const Restic& restic, const std::string& snapshot, const std::string& path,
+                    const core::bfs::path& dest) {
+  const auto restore_dir = dest.parent_path() / ("." + dest.filename().string() + ".restic");
   core::remove_tree(restore_dir);
-  core::remove_tree(staging);
   core::make_dirs(restore_dir, 0700);
-  // restic puts the generation's folder back under the target at its absolute path.
-  restic.run({"restore", chosen->snapshot_id, "--target", restore_dir.string(), "--include", chosen->path},
-             restic_timeout);
-  const auto restored = restore_dir / core::bfs::path(chosen->path).relative_path();
+  restic.run({"restore", snapshot, "--target", restore_dir.string(), "--include", path}, restic_timeout);
+  const auto restored = restore_dir / core::bfs::path(path).relative_path();
   if (!core::lstat_path(restored))
-    throw core::Error(fmt::format("restic restore of {} left no {} under {}", chosen->snapshot_id, chosen->path,
-                                  restore_dir.string()));
-  if (::rename(restored.c_str(), staging.c_str()) != 0) core::throw_errno("rename", restored.string(), errno);
+    throw core::Error(
+        fmt::format("restic restore of {} left no {} under {}", snapshot, path, restore_dir.string()));
+  if (::rename(restored.c_str(), dest.c_str()) != 0) core::throw_errno("rename", restored.string(), errno);
   core::remove_tree(restore_dir);
+}
+
+// One generation into the staging area, checked, then published.
+void pull_generation(const core::Context& ctx, const Restic& restic, const core::Repository& repo,
+                     const OffsiteGeneration& g) {
+  const auto& id = g.generation;
+  const auto staging = repo.staging_path(id);
+  core::remove_tree(staging);
+  restore_folder(restic, g.snapshot_id, g.path, staging);
 
   // An ordinary generation: its own checks pass before it is published.
   const auto meta = core::GenerationMeta::parse(core::read_file(staging / "meta.json"), (staging / "meta.json").string());
@@ -229,7 +303,130 @@ std::string pull(const core::Context& ctx, const Restic& restic, const std::stri
                                   id, restic.repository(), errors, staging.string(), lines));
   }
   repo.publish_pulled(id);
-  return id;
+}
+
+}  // namespace
+
+PullResult pull(const core::Context& ctx, const Restic& restic, const std::string& which, const std::string& node,
+                const core::bfs::path& backup_dir) {
+  const auto offsite = list_all(restic, node);
+  const auto& gens = offsite.generations;
+  if (gens.empty())
+    throw core::Error(fmt::format("no generation of node {} off site in {}", node, restic.repository()),
+                      core::ExitCode::no_backup);
+  const OffsiteGeneration* chosen = nullptr;
+  if (which == "latest") {
+    chosen = &gens.back();
+  } else {
+    for (const auto& g : gens)
+      if (g.generation == which || g.snapshot_id == which) chosen = &g;
+  }
+  if (!chosen)
+    throw core::Error(fmt::format("no generation {} of node {} off site (kdr offsite list)", which, node),
+                      core::ExitCode::no_backup);
+  const auto repo = core::Repository::open_or_create(backup_dir);
+  const auto lock = repo.lock(core::LockMode::exclusive);
+  if (core::lstat_path(repo.generation_path(chosen->generation)))
+    throw core::Error(fmt::format("generation {} is in {} already", chosen->generation, backup_dir.string()));
+
+  PullResult result;
+  // Without a full etcd snapshot, etcd comes back from the newest full one before it.
+  if (!chosen->full) {
+    const OffsiteGeneration* base = nullptr;
+    for (const auto& g : gens)
+      if (g.full && g.generation < chosen->generation) base = &g;
+    if (base && !core::lstat_path(repo.generation_path(base->generation))) {
+      pull_generation(ctx, restic, repo, *base);
+      result.generations.push_back(base->generation);
+    }
+  }
+  pull_generation(ctx, restic, repo, *chosen);
+  result.generations.push_back(chosen->generation);
+
+  if (!offsite.journals.empty()) {
+    const journal::JournalStore store(backup_dir);
+    if (store.exists()) {
+      result.journal_kept = fmt::format("{} has a change journal already; it is left as it is",
+                                        backup_dir.string());
+    } else {
+      const auto& newest = offsite.journals.back();
+      restore_folder(restic, newest.snapshot_id, newest.path, store.dir());
+      core::fsync_path(backup_dir);
+      result.journal_position = newest.position;
+    }
+  }
+  return result;
+}
+
+ForgetPlan plan_forget(const nlohmann::json& policy, const std::vector<OffsiteGeneration>& offsite,
+                       const std::vector<OffsiteJournal>& journals) {
+  ForgetPlan plan;
+  std::set<std::string> remove, kept;
+  const auto ids = [](const nlohmann::json& group, const char* key, std::set<std::string>& into) {
+    if (!group.contains(key) || !group[key].is_array()) return;
+    for (const auto& snap : group[key])
+      if (auto id = core::json_text_or(snap, "short_id"); !id.empty()) into.insert(id);
+  };
+  if (policy.is_array())
+    for (const auto& group : policy) {
+      ids(group, "remove", remove);
+      ids(group, "keep", kept);
+    }
+  // A kept generation without a full etcd snapshot keeps the newest full one before it.
+  for (const auto& g : offsite) {
+    if (!kept.count(g.snapshot_id) || g.full) continue;
+    const OffsiteGeneration* base = nullptr;
+    for (const auto& b : offsite)
+      if (b.full && b.node == g.node && b.generation < g.generation) base = &b;
+    if (base && remove.erase(base->snapshot_id) > 0) {
+      kept.insert(base->snapshot_id);
+      plan.kept_for.emplace_back(base->generation, g.generation);
+    }
+  }
+  plan.remove.assign(remove.begin(), remove.end());
+  // The newest journal snapshot holds the whole history still on disk; the older ones go.
+  for (std::size_t i = 0; i + 1 < journals.size(); ++i) plan.remove.push_back(journals[i].snapshot_id);
+  return plan;
+}
+
+ForgetPlan forget(const core::Context& ctx, const Restic& restic) {
+  const auto& o = ctx.config.offsite;
+  const auto node = node_name(ctx);
+  std::vector<std::string> args = {"forget", "--dry-run", "--no-lock", "--json", "--tag", "kdr",
+                                   "--host", node,        "--group-by", "host"};
+  const auto base_args = args.size();
+  const auto keep = [&](const char* flag, int n) {
+    if (n <= 0) return;
+    args.push_back(flag);
+    args.push_back(std::to_string(n));
+  };
+  keep("--keep-last", o.keep.keep_last);
+  keep("--keep-hourly", o.keep.hourly);
+  keep("--keep-daily", o.keep.daily);
+  keep("--keep-weekly", o.keep.weekly);
+  keep("--keep-monthly", o.keep_monthly);
+  if (args.size() == base_args) throw core::UsageError(fmt::format("{}: offsite.keep keeps nothing", ctx.config.origin));
+  const auto offsite = list_all(restic, node);
+  nlohmann::json policy;
+  try {
+    policy = nlohmann::json::parse(restic.run(args, std::chrono::minutes(30)).out);
+  } catch (const nlohmann::json::exception& e) {
+    throw core::Error(fmt::format("restic forget --dry-run --json printed no JSON: {}", e.what()));
+  }
+  auto plan = plan_forget(policy, offsite.generations, offsite.journals);
+  for (const auto& [base, by] : plan.kept_for)
+    ctx.out.info("keeping {} off site: {} has no full etcd snapshot and needs it", base, by);
+  if (plan.remove.empty()) {
+    ctx.out.info("{}: nothing of node {} to forget (offsite.keep)", restic.repository(), node);
+    return plan;
+  }
+  std::vector<std::string> forget_args = {"forget", "--prune"};
+  forget_args.insert(forget_args.end(), plan.remove.begin(), plan.remove.end());
+  const auto res = restic.run(forget_args, restic_timeout);
+  ctx.out.detail("{}", res.out);
+  ctx.out.info("{}: {} snapshot(s) of node {} forgotten and pruned (offsite.keep)", restic.repository(),
+               plan.remove.size(), node);
+  return plan;
 }
 
 }  // namespace kdr::offsite

@@ -5,6 +5,9 @@
 // and restore it without kdr (docs/backup-format.md, "Off-site copies"):
 //   kdr  kdr-node=<node>  kdr-generation=<id>  kdr-status=<complete|partial>
 //   kdr-bytes=<bytes of its files>  and kdr-full when it holds a full etcd snapshot.
+// The change journal's folder goes up with every push that finds it grown, as a snapshot of its
+// own, tagged kdr-journal  kdr-node=<node>  kdr-journal-position=<revision> (not `kdr`: the
+// generations' retention never counts it; only the newest journal snapshot is kept).
 // restic's host is the node's name too, so that generations of the nodes sharing one
 // repository stay apart. A pulled generation is an ordinary generation: checked against its
 // own SHA256SUMS and manifest before it is published in the backup folder.
@@ -36,10 +39,28 @@ struct OffsiteGeneration {
   nlohmann::json to_json() const;
 };
 
+// The change journal off site (one restic snapshot of the backup folder's journal/).
+struct OffsiteJournal {
+  std::string snapshot_id;
+  std::string node;
+  std::int64_t position = 0;  // every change up to this revision is in it
+  std::string time;
+  std::string path;  // the journal folder as it was backed up (absolute)
+  nlohmann::json to_json() const;
+};
+
+// Everything of kdr's in a repository, of every node (node empty) or one, oldest first.
+struct OffsiteListing {
+  std::vector<OffsiteGeneration> generations;
+  std::vector<OffsiteJournal> journals;
+};
+OffsiteListing list_all(const Restic& restic, const std::string& node = "");
+
 // The tags kdr gives a generation.
 std::vector<std::string> tags_of(const core::GenerationMeta& meta, const std::string& node);
 // A restic snapshot (`restic snapshots --json`) read back; empty when it is not kdr's.
 std::optional<OffsiteGeneration> from_restic_snapshot(const nlohmann::json& snapshot);
+std::optional<OffsiteJournal> journal_from_restic_snapshot(const nlohmann::json& snapshot);
 
 // The node name generations are pushed and listed under: the generation's recorded hostname.
 std::string node_name(const core::Context& ctx);
@@ -54,6 +75,7 @@ std::vector<core::GenerationEntry> to_push(const core::Repository& repo, const s
 
 struct PushResult {
   std::vector<std::string> pushed;  // generation ids
+  std::optional<std::int64_t> journal_position;  // the journal went up to this revision
   std::uint64_t bytes_added = 0;    // what restic stored anew (after deduplication)
   std::uint64_t bytes_processed = 0;
 };
@@ -63,9 +85,30 @@ PushResult push(const core::Context& ctx, const Restic& restic, const std::strin
 
 // Restores generation `which` (an id, or latest) of `node` from off site into `backup_dir`
 // (a backup folder, made when missing): into a staging folder, checked against its own
-// SHA256SUMS and manifest, then published. Returns its id. Throws Error when it fails a check
-// (nothing is published) or when the generation is there already.
-std::string pull(const core::Context& ctx, const Restic& restic, const std::string& which, const std::string& node,
-                 const core::bfs::path& backup_dir);
+// SHA256SUMS and manifest, then published. A generation without a full etcd snapshot (the
+// journal's position instead) brings the newest full one before it along, and a backup folder
+// without a journal gets the node's newest journal off site, so that etcd can be put back.
+// Throws Error when a generation fails a check (nothing of it is published) or when the chosen
+// generation is there already.
+struct PullResult {
+  std::vector<std::string> generations;        // pulled, the chosen one last
+  std::optional<std::int64_t> journal_position;  // the journal pulled, up to this revision
+  std::string journal_kept;                      // why no journal was pulled ("" when one was, or none is off site)
+};
+PullResult pull(const core::Context& ctx, const Restic& restic, const std::string& which, const std::string& node,
+                const core::bfs::path& backup_dir);
+
+// Off-site retention (`kdr offsite forget`): restic's --keep-* policy over this node's
+// generations, except that a generation a kept one needs for etcd (the newest full snapshot
+// before a kept generation without one) is kept too; of the journal, the newest snapshot.
+struct ForgetPlan {
+  std::vector<std::string> remove;                              // restic snapshot ids
+  std::vector<std::pair<std::string, std::string>> kept_for;  // generation, the kept one that needs it
+};
+// `policy` is `restic forget --dry-run --json` over the generations; `offsite` every one of them.
+ForgetPlan plan_forget(const nlohmann::json& policy, const std::vector<OffsiteGeneration>& offsite,
+                       const std::vector<OffsiteJournal>& journals);
+// Applies it: restic forget IDS --prune. Returns the plan.
+ForgetPlan forget(const core::Context& ctx, const Restic& restic);
 
 }  // namespace kdr::offsite

@@ -21,7 +21,9 @@ void write_push_state(const core::Context& ctx, const PushState& s) {
                             {"newest_generation", s.newest_generation},
                             {"newest_generation_time", s.newest_generation_time},
                             {"last_bytes_added", s.last_bytes_added},
-                            {"bytes_added_total", s.bytes_added_total}};
+                            {"bytes_added_total", s.bytes_added_total},
+                            {"journal_position", s.journal_position},
+                            {"journal_pushed", s.journal_pushed}};
   core::make_dirs(state_file(ctx).parent_path(), 0700);
   core::write_file_atomic(state_file(ctx), j.dump(2) + "\n", 0600);
 }
@@ -41,6 +43,13 @@ void write_offsite_metrics(const core::Context& ctx, const PushState& s) {
           static_cast<double>(s.last_bytes_added));
   m.gauge("kdr_offsite_bytes_added_total", "Bytes every push so far stored anew off site.",
           static_cast<double>(s.bytes_added_total));
+  if (s.journal_pushed > 0) {
+    m.gauge("kdr_offsite_journal_position_revision", "The change journal off site holds every change up to this "
+                                                     "revision.",
+            static_cast<double>(s.journal_position));
+    m.gauge("kdr_offsite_journal_pushed_timestamp_seconds", "When the change journal last went off site.",
+            static_cast<double>(s.journal_pushed));
+  }
   if (!s.last_problem.empty())
     m.gauge("kdr_offsite_push_problem", "1 for the problem of the last failed push.", 1,
             fmt::format("problem=\"{}\"", s.last_problem));
@@ -61,6 +70,8 @@ PushState read_push_state(const core::Context& ctx) {
     s.newest_generation_time = j.value("newest_generation_time", std::int64_t{0});
     s.last_bytes_added = j.value("last_bytes_added", std::uint64_t{0});
     s.bytes_added_total = j.value("bytes_added_total", std::uint64_t{0});
+    s.journal_position = j.value("journal_position", std::int64_t{0});
+    s.journal_pushed = j.value("journal_pushed", std::int64_t{0});
   } catch (const std::exception&) {
     // none yet, or unreadable: as if no push had run
   }
@@ -89,6 +100,10 @@ PushResult push_and_record(const core::Context& ctx, const std::string& only) {
       state.newest_generation = result.pushed.back();
       const auto entry = core::Repository::open(ctx.backup_dir).find(state.newest_generation);
       if (entry.meta) state.newest_generation_time = entry.meta->time;
+    }
+    if (result.journal_position) {
+      state.journal_position = *result.journal_position;
+      state.journal_pushed = state.last_attempt;
     }
     write_push_state(ctx, state);
     write_offsite_metrics(ctx, state);

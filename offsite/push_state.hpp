@@ -21,6 +21,8 @@ struct PushState {
   std::int64_t newest_generation_time = 0;
   std::uint64_t last_bytes_added = 0;   // stored anew off site by the last push
   std::uint64_t bytes_added_total = 0;  // ... by every push so far
+  std::int64_t journal_position = 0;    // the change journal off site is complete up to this revision
+  std::int64_t journal_pushed = 0;      // ... as of this push (seconds since the epoch)
 };
 
 PushState read_push_state(const core::Context& ctx);

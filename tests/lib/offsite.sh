@@ -6,7 +6,8 @@
 #   offsite_config REPO [RESTIC_ARGV_YAML]  kdr.yaml of $ROOT: offsite.repository REPO (and the
 #                                            restic argv), metrics into /var/lib/metrics, the
 #                                            password in /etc/kdr/restic-password (0600);
-#                                            $OFFSITE_SETTINGS: more lines of offsite:
+#                                            $OFFSITE_SETTINGS: more lines of offsite:,
+#                                            $OFFSITE_MORE_CONFIG: more of the config
 #   restic_own ARGS...                       restic itself on that repository (no kdr)
 #   rest_start DIR [RCLONE FLAGS...]         `rclone serve restic` of DIR/store; prints its URL
 #   rest_stop DIR                            kills it (SIGKILL: a server that dies)
@@ -30,8 +31,8 @@ offsite_config() {
   OFFSITE_REPO=$1
   OFFSITE_RESTIC_ARGV=${2:-[restic]}
   mkdir -p "$ROOT/etc/kdr" "$ROOT/var/lib/metrics"
-  printf 'offsite:\n  repository: %s\n  restic: %s\n%smetrics:\n  textfile_dir: /var/lib/metrics\n' \
-    "$OFFSITE_REPO" "$OFFSITE_RESTIC_ARGV" "${OFFSITE_SETTINGS:-}" > "$ROOT/etc/kdr/kdr.yaml"
+  printf 'offsite:\n  repository: %s\n  restic: %s\n%smetrics:\n  textfile_dir: /var/lib/metrics\n%s' \
+    "$OFFSITE_REPO" "$OFFSITE_RESTIC_ARGV" "${OFFSITE_SETTINGS:-}" "${OFFSITE_MORE_CONFIG:-}" > "$ROOT/etc/kdr/kdr.yaml"
   [ -f "$ROOT/etc/kdr/restic-password" ] || echo "correct horse battery staple" > "$ROOT/etc/kdr/restic-password"
   chmod 600 "$ROOT/etc/kdr/restic-password"
 }

@@ -39,7 +39,7 @@ new_mib=$(grep -o 'MiB, [0-9.]* MiB new off site' <<<"$OUT" | awk '{print $2}')
 awk -v n="$new_mib" 'BEGIN { exit !(n < 5) }' || fail "the second push stored $new_mib MiB anew (restic deduplicates)"
 
 step "list: both generations, with node, status and etcd snapshot; restic's own tools find them by tag"
-LIST=$(kdr --json offsite list)
+LIST=$(kdr --json offsite list | jq .generations)
 assert_eq "$(jq length <<<"$LIST")" 2 "generations off site"
 assert_eq "$(jq -r '.[1].generation' <<<"$LIST")" "$(basename "$(latest_gen)")" "the newest off site"
 assert_eq "$(jq -r '[.[] | .status] | unique | .[]' <<<"$LIST")" complete "their status"
@@ -69,9 +69,18 @@ assert_eq "$(offsite_metric 'kdr_offsite_push_problem{problem="denied"}')" 1 "kd
 cp "$T/password.good" "$ROOT/etc/kdr/restic-password"
 assert_eq "$(ls "$BACKUP/generations" | wc -l)" 2 "local generations after the failed push"
 
-step "check and forget"
+step "check; forget with keep last 1 removes the older generation, and restic prunes"
 expect_rc 0 kdr offsite check --subset 100%
+assert_contains "$OUT" "100% of its data read back without a problem"
+OFFSITE_SETTINGS='  keep: {last: 1, hourly: 0, daily: 0, weekly: 0, monthly: 0}
+' offsite_config "$REPO"
 expect_rc 0 kdr offsite forget
+assert_contains "$OUT" "1 snapshot(s) of node"
+assert_eq "$(kdr --json offsite list | jq -r '[.generations[] | .generation] | join(" ")')" "$(basename "$(latest_gen)")" \
+  "generations off site after forget"
+restic_own snapshots --json | jq -e 'length == 1' >/dev/null || fail "restic still lists the forgotten generation"
+expect_rc 0 kdr offsite forget
+assert_contains "$OUT" "nothing of node"
 
 step "disaster: the node and its second disk are gone"
 backup_keys=$(etcd_keys /registry/)

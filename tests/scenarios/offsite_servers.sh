@@ -23,7 +23,7 @@ push_and_pull() {
   assert_contains "$OUT" "pushed $gen"
   expect_rc 0 kdr offsite push
   assert_contains "$OUT" "off site already"
-  LIST=$(kdr --json offsite list)
+  LIST=$(kdr --json offsite list | jq .generations)
   assert_eq "$(jq -r '[.[] | .generation] | join(" ")' <<<"$LIST")" "$gen" "$1: generations off site"
   assert_eq "$(jq -r '.[0].node' <<<"$LIST")" "$me" "$1: the node of the generation"
   expect_rc 0 kdr offsite pull latest --to "$T/pulled-$1"
@@ -60,19 +60,19 @@ for i in 1 2; do
   expect_rc 0 as_host cp-2 "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" backup -q
   expect_rc 0 as_host cp-2 "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" offsite push
 done
-LIST2=$(as_host cp-2 "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" --json offsite list)
+LIST2=$(as_host cp-2 "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" --json offsite list | jq .generations)
 assert_eq "$(jq -r '[.[] | .node] | unique | join(" ")' <<<"$LIST2")" cp-2 "cp-2's list"
 assert_eq "$(jq length <<<"$LIST2")" 2 "cp-2's generations off site"
-ALL=$(as_host cp-2 "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" --json offsite list --all)
+ALL=$(as_host cp-2 "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" --json offsite list --all | jq .generations)
 assert_eq "$(jq -r '[.[] | .node] | unique | join(" ")' <<<"$ALL")" "$(printf '%s\n' cp-2 "$me" | sort | paste -sd' ')" "every node's list"
 restic_own snapshots --host cp-2 --json | jq -e 'length == 2' >/dev/null || fail "restic's own --host cp-2 finds cp-2's generations"
 
 step "one node's forget leaves the other node's generations alone"
 expect_rc 0 as_host cp-2 "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" offsite forget
-LIST2=$(as_host cp-2 "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" --json offsite list)
+LIST2=$(as_host cp-2 "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" --json offsite list | jq .generations)
 assert_eq "$(jq -r '[.[] | .generation] | join(" ")' <<<"$LIST2")" "$(basename "$(readlink -f "$BACKUP/latest")")" "cp-2 after forget (keep last 1)"
 ROOT=$ROOT1 BACKUP=$BACKUP1
-assert_eq "$(kdr --json offsite list | jq -r '[.[] | .generation] | join(" ")')" "$gen" "this node's generations after cp-2's forget"
+assert_eq "$(kdr --json offsite list | jq -r "[.generations[] | .generation] | join(\" \")")" "$gen" "this node's generations after cp-2's forget"
 
 step "this node pulls its own latest, not cp-2's newer one"
 expect_rc 0 kdr offsite pull latest --to "$T/pulled-own"

@@ -60,7 +60,7 @@ TEST_CASE("restic gets the repository, the password file and the backend's keys 
     CHECK_FALSE(contains(a, "s3cr3t"));
     CHECK_FALSE(contains(a, "s3.example"));
   }
-  CHECK(argv == std::vector<std::string>{"restic", "snapshots", "--json", "--tag", "kdr"});
+  CHECK(argv == std::vector<std::string>{"restic", "snapshots", "--json", "--tag", "kdr", "--tag", "kdr-journal"});
 }
 
 TEST_CASE("a password file or an env file that others can read is refused, naming it") {
@@ -287,4 +287,40 @@ TEST_CASE("restic's lock times are read in RFC 3339, with fractions and offsets"
   CHECK(offsite::parse_rfc3339("1970-01-01T00:00:00-00:30") == 1800);
   CHECK_FALSE(offsite::parse_rfc3339("yesterday").has_value());
   CHECK_FALSE(offsite::parse_lock("x", "{\"time\": 1}").has_value());
+}
+
+TEST_CASE("off-site retention keeps the full generation a kept one needs for etcd, and the newest journal only") {
+  const auto gen = [](std::string snap, std::string id, bool full) {
+    offsite::OffsiteGeneration g;
+    g.snapshot_id = std::move(snap);
+    g.generation = std::move(id);
+    g.node = "cp1";
+    g.full = full;
+    return g;
+  };
+  // g1 full, g2 point, g3 full, g4 point, g5 point (newest)
+  const std::vector<offsite::OffsiteGeneration> offsite = {gen("s1", "g1", true), gen("s2", "g2", false),
+                                                           gen("s3", "g3", true), gen("s4", "g4", false),
+                                                           gen("s5", "g5", false)};
+  std::vector<offsite::OffsiteJournal> journals(3);
+  for (std::size_t i = 0; i < journals.size(); ++i) journals[i].snapshot_id = "j" + std::to_string(i + 1);
+  const auto snaps = [](std::initializer_list<const char*> ids) {
+    auto out = nlohmann::json::array();
+    for (const auto* id : ids) out.push_back({{"short_id", id}});
+    return out;
+  };
+  SECTION("keep last 1: g5 needs g3; g1, g2, g4 and the older journals go") {
+    const nlohmann::json policy = nlohmann::json::array({{{"keep", snaps({"s5"})}, {"remove", snaps({"s1", "s2", "s3", "s4"})}}});
+    const auto plan = offsite::plan_forget(policy, offsite, journals);
+    CHECK(plan.remove == std::vector<std::string>{"s1", "s2", "s4", "j1", "j2"});
+    REQUIRE(plan.kept_for.size() == 1);
+    CHECK(plan.kept_for[0] == std::make_pair(std::string("g3"), std::string("g5")));
+  }
+  SECTION("a kept full generation needs nothing; a kept point whose base is kept anyway adds nothing") {
+    const nlohmann::json policy =
+        nlohmann::json::array({{{"keep", snaps({"s3", "s4"})}, {"remove", snaps({"s1", "s2", "s5"})}}});
+    const auto plan = offsite::plan_forget(policy, offsite, {});
+    CHECK(plan.remove == std::vector<std::string>{"s1", "s2", "s5"});
+    CHECK(plan.kept_for.empty());
+  }
 }
