@@ -19,7 +19,7 @@ std::span<const ExitCodeInfo> exit_code_table() {
                    "the off-site store did not answer; the next push catches up"},
       ExitCodeInfo{ExitCode::offsite_denied, "offsite-denied", "the off-site repository refused the password or keys"},
       ExitCodeInfo{ExitCode::offsite_locked, "offsite-locked", "the off-site repository is locked by another client"},
-      ExitCodeInfo{ExitCode::offsite_full, "offsite-full", "the off-site store has no space left"},
+      ExitCodeInfo{ExitCode::offsite_full, "offsite-full", "the off-site store has no space left, or refused to store data"},
       ExitCodeInfo{ExitCode::interrupted, "interrupted", "stopped by a signal"},
   };
   return table;

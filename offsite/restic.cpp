@@ -207,11 +207,13 @@ core::ProcessResult Restic::run_once(const std::vector<std::string>& args, std::
   options.timeout = timeout;
   options.env = env_;
   auto result = ctx_.programs->run(argv(args), options);
-  if (result.started && !result.timed_out &&
-      std::find(allowed.begin(), allowed.end(), result.exit_code) != allowed.end())
-    return result;
   const auto problem = classify_restic(result);
   if (problem == ResticProblem::none) return result;
+  // An allowed exit code is a result (check: 1 for a damaged repository), unless restic says it
+  // could not get to work (a lock, the store down, a refused password).
+  if (problem == ResticProblem::other && !result.timed_out &&
+      std::find(allowed.begin(), allowed.end(), result.exit_code) != allowed.end())
+    return result;
   std::string why = result.started ? reason_of(result.err) : result.start_error;
   if (result.timed_out) why = "killed after its time limit; " + why;
   const auto what = args.empty() ? std::string("restic") : "restic " + args.front();

@@ -55,7 +55,8 @@ class Restic {
   explicit Restic(const core::Context& ctx);
 
   // Runs restic ARGS. Throws OffsiteError when restic fails (its problem told apart);
-  // `allowed` lists other exit codes that are results, not failures. A run stopped by a lock
+  // `allowed` lists other exit codes that are results, not failures, unless restic's message says
+  // it could not get to work (a lock, the store down, a refused password). A run stopped by a lock
   // runs once more after this host's stale locks are removed (offsite/locks.hpp); when other
   // locks stop it, the error names each.
   core::ProcessResult run(const std::vector<std::string>& args, std::chrono::milliseconds timeout,

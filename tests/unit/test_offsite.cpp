@@ -252,6 +252,13 @@ TEST_CASE("a lock left by a killed push on this host is removed; another host's 
     CHECK(repo.count("forget") == 2);
     CHECK(contains(f.printed.all(), "removed this host's stale restic lock (lock aaaa1111: PID 555 on cp1 (root), shared, 2 min old"));
   }
+  SECTION("a command whose exit code 1 is a result (check) is not taken for one when a lock stopped it") {
+    repo.locks["aaaa1111"] = own_dead;
+    const auto res = restic.run({"check"}, std::chrono::minutes(1), {1});
+    CHECK(res.exit_code == 0);
+    CHECK(repo.count("unlock") == 1);
+    CHECK(repo.count("check") == 2);
+  }
   SECTION("another host's (recent): this host's stale one removed, the other named and left, exit 22") {
     repo.locks["aaaa1111"] = own_dead;
     repo.locks["bbbb2222"] = LockedRepository::lock_json("cp2", 555, "2026-11-18T11:57:00+00:00");
