@@ -4,7 +4,8 @@
 # out, so what is timed is what kdr adds to restic):
 #  - push of a first generation, then of a generation after 5 minutes of writes (300 puts of
 #    1 KiB at the default cadence of 1 write/s), kdr offsite push beside plain `restic backup`
-#    of the same folder into a repository of its own (the same history), time and peak RSS;
+#    of the same folder into a repository of its own (the same history), time and peak RSS
+#    (the first push asks the repository what it holds; the next trusts what the first left);
 #  - pull: kdr offsite pull latest into a fresh folder (restic restore, then the generation's
 #    own SHA256SUMS and manifest checked) beside `restic restore` plus `sha256sum -c`;
 #  - off-site bytes per day at the default cadence (a push every 5 minutes, 288 a day): with
@@ -42,7 +43,7 @@ med() { printf '%s\n' "$@" | bench_median; }
 first_kdr=() first_plain=() incr_kdr=() incr_plain=() pull_kdr=() pull_plain=()
 first_added='' incr_added='' point_added='' gen_mb=''
 for rep in $(seq 1 "$reps"); do
-  rm -rf "$B" "$W/repo" "$W/plain" "$W/pulled" "$W/plain-restore"
+  rm -rf "$B" "$W/repo" "$W/plain" "$W/pulled" "$W/plain-restore" "$ROOT/var/lib/kdr/offsite.json"
   config "$W/repo"
   k -q backup
   gen=$(readlink -f "$B/latest")
@@ -67,7 +68,7 @@ done
 
 # With the journal: a full generation, the follower, five minutes of writes, the backup that
 # records the journal's position, and its push (that generation and the grown journal).
-rm -rf "$B" "$W/repo"
+rm -rf "$B" "$W/repo" "$ROOT/var/lib/kdr/offsite.json"
 config "$W/repo"
 k -q backup
 k offsite init >/dev/null

@@ -242,23 +242,52 @@ void push_journal(const core::Context& ctx, const Restic& restic, const std::str
 
 }  // namespace
 
-PushResult push(const core::Context& ctx, const Restic& restic, const std::string& only) {
+PushResult push(const core::Context& ctx, const Restic& restic, const std::string& only,
+                const std::optional<OffsiteTip>& known) {
   const auto repo = core::Repository::open(ctx.backup_dir);
   const auto lock = repo.lock(core::LockMode::shared);  // no prune removes a generation while it goes up
   const auto node = node_name(ctx);
-  const auto offsite = list_all(restic, node);
   PushResult result;
-  const auto wanted = to_push(repo, offsite.generations, node, only);
+  OffsiteListing offsite;
+  if (known) {
+    if (!known->newest_generation.empty()) {
+      OffsiteGeneration tip;
+      tip.node = node;
+      tip.generation = known->newest_generation;
+      offsite.generations.push_back(tip);
+    }
+    if (known->journal_position > 0) {
+      OffsiteJournal tip;
+      tip.node = node;
+      tip.position = known->journal_position;
+      offsite.journals.push_back(tip);
+    }
+  } else {
+    offsite = list_all(restic, node);
+    result.listed = true;
+  }
+  auto wanted = to_push(repo, offsite.generations, node, only);
+  if (!result.listed && wanted.empty()) {
+    // Nothing to send by what the last push left: the repository is asked, so that a push
+    // that succeeds has always reached it.
+    offsite = list_all(restic, node);
+    result.listed = true;
+    wanted = to_push(repo, offsite.generations, node, only);
+  }
+  if (!offsite.generations.empty()) result.tip.newest_generation = offsite.generations.back().generation;
+  if (!offsite.journals.empty()) result.tip.journal_position = offsite.journals.back().position;
   if (wanted.empty()) ctx.out.info("off site already: every generation to send is there ({})", restic.repository());
   for (const auto& e : wanted) {
     if (!e.meta) throw core::Error(fmt::format("generation {} cannot be sent: {}", e.id, e.problem));
     PushResult one;
     backup_folder(restic, e.path, node, tags_of(*e.meta, node), result, one);
     result.pushed.push_back(e.id);
+    result.tip.newest_generation = std::max(result.tip.newest_generation, e.id);
     ctx.out.info("pushed {} ({:.1f} MiB, {:.1f} MiB new off site) to {}", e.id, mib(one.bytes_processed),
                  mib(one.bytes_added), restic.repository());
   }
   if (only.empty()) push_journal(ctx, restic, node, offsite.journals, result);
+  if (result.journal_position) result.tip.journal_position = *result.journal_position;
   return result;
 }
 

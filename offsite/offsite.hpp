@@ -73,15 +73,29 @@ std::vector<OffsiteGeneration> list_offsite(const Restic& restic, const std::str
 std::vector<core::GenerationEntry> to_push(const core::Repository& repo, const std::vector<OffsiteGeneration>& offsite,
                                            const std::string& node, const std::string& only = "");
 
+// What is off site of this node, as a push needs it: its newest generation and how far its
+// journal goes. Listed from the repository, or known from the last successful push to it.
+struct OffsiteTip {
+  std::string newest_generation;
+  std::int64_t journal_position = 0;
+};
+
 struct PushResult {
   std::vector<std::string> pushed;  // generation ids
   std::optional<std::int64_t> journal_position;  // the journal went up to this revision
+  OffsiteTip tip;                   // what is off site after the push
+  bool listed = false;              // the repository was asked what it holds
   std::uint64_t bytes_added = 0;    // what restic stored anew (after deduplication)
   std::uint64_t bytes_processed = 0;
 };
 // `restic init` when there is no repository yet.
 void init_repository(const core::Context& ctx, const Restic& restic);
-PushResult push(const core::Context& ctx, const Restic& restic, const std::string& only = "");
+// Sends what to_push() names and the grown journal. Every restic run opens the repository
+// (its key derivation alone takes about 0.5 s), so a push that is given `known` (the tip its
+// last successful push to this repository left) does not list the repository first, unless
+// that leaves it nothing to send: a push that succeeds has always reached the repository.
+PushResult push(const core::Context& ctx, const Restic& restic, const std::string& only = "",
+                const std::optional<OffsiteTip>& known = std::nullopt);
 
 // Restores generation `which` (an id, or latest) of `node` from off site into `backup_dir`
 // (a backup folder, made when missing): into a staging folder, checked against its own

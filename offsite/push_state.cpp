@@ -23,7 +23,9 @@ void write_push_state(const core::Context& ctx, const PushState& s) {
                             {"last_bytes_added", s.last_bytes_added},
                             {"bytes_added_total", s.bytes_added_total},
                             {"journal_position", s.journal_position},
-                            {"journal_pushed", s.journal_pushed}};
+                            {"journal_pushed", s.journal_pushed},
+                            {"repository", s.repository},
+                            {"listed", s.listed}};
   core::make_dirs(state_file(ctx).parent_path(), 0700);
   core::write_file_atomic(state_file(ctx), j.dump(2) + "\n", 0600);
 }
@@ -72,6 +74,8 @@ PushState read_push_state(const core::Context& ctx) {
     s.bytes_added_total = j.value("bytes_added_total", std::uint64_t{0});
     s.journal_position = j.value("journal_position", std::int64_t{0});
     s.journal_pushed = j.value("journal_pushed", std::int64_t{0});
+    s.repository = core::json_text_or(j, "repository");
+    s.listed = j.value("listed", std::int64_t{0});
   } catch (const std::exception&) {
     // none yet, or unreadable: as if no push had run
   }
@@ -90,17 +94,29 @@ PushResult push_and_record(const core::Context& ctx, const std::string& only) {
   state.last_attempt = ctx.host->now();
   try {
     const Restic restic(ctx);
-    auto result = push(ctx, restic, only);
+    std::optional<OffsiteTip> known;
+    if (state.last_exit_code == 0 && state.repository == restic.repository() && !state.newest_generation.empty() &&
+        state.last_attempt - state.listed < relist_seconds)
+      known = OffsiteTip{state.newest_generation, state.journal_position};
+    auto result = push(ctx, restic, only, known);
     state.last_success = state.last_attempt;
     state.last_problem.clear();
     state.last_exit_code = 0;
     state.last_bytes_added = result.bytes_added;
     state.bytes_added_total += result.bytes_added;
-    if (!result.pushed.empty() && result.pushed.back() > state.newest_generation) {
-      state.newest_generation = result.pushed.back();
-      const auto entry = core::Repository::open(ctx.backup_dir).find(state.newest_generation);
-      if (entry.meta) state.newest_generation_time = entry.meta->time;
+    state.repository = restic.repository();
+    if (result.listed) state.listed = state.last_attempt;
+    if (result.tip.newest_generation != state.newest_generation) {
+      state.newest_generation = result.tip.newest_generation;
+      state.newest_generation_time = 0;
+      try {
+        const auto entry = core::Repository::open(ctx.backup_dir).find(state.newest_generation);
+        if (entry.meta) state.newest_generation_time = entry.meta->time;
+      } catch (const core::Error&) {
+        // not in this backup folder any more: its time is unknown
+      }
     }
+    state.journal_position = result.tip.journal_position;
     if (result.journal_position) {
       state.journal_position = *result.journal_position;
       state.journal_pushed = state.last_attempt;

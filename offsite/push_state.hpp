@@ -23,14 +23,22 @@ struct PushState {
   std::uint64_t bytes_added_total = 0;  // ... by every push so far
   std::int64_t journal_position = 0;    // the change journal off site is complete up to this revision
   std::int64_t journal_pushed = 0;      // ... as of this push (seconds since the epoch)
+  std::string repository;               // where the last successful push went
+  std::int64_t listed = 0;              // when a push last asked that repository what it holds
 };
+
+// A push asks the repository what it holds at least this often; in between, it trusts what
+// its last successful push to the same repository left there.
+constexpr std::int64_t relist_seconds = 24 * 3600;
 
 PushState read_push_state(const core::Context& ctx);
 
 // Whether a backup that just published should push, by offsite.push (a manual push always does).
 bool push_due(const core::Context& ctx, const PushState& state);
 
-// push(), with its outcome recorded in the state and the metrics whatever happens.
+// push(), with its outcome recorded in the state and the metrics whatever happens. It lists the
+// repository unless the last push succeeded into the same repository and it was listed less
+// than relist_seconds ago.
 PushResult push_and_record(const core::Context& ctx, const std::string& only = "");
 
 }  // namespace kdr::offsite

@@ -186,4 +186,4 @@ if [ "$KDR_RELIABILITY_MODE" = full ]; then
   full_store "REST" "$small_url" "refused to store data: a full store or a quota, most often"
   rows="$rows and the REST server (500)"
 fi
-record "the store fills up: $rows" 1 "exit 23 (full), metric problem=full; with room again, the push worked" nothing
+record "the store fills up: $rows" 1 "exit 23 (full), metric problem=full; the local repository with room again: the push worked" nothing

@@ -331,3 +331,65 @@ TEST_CASE("off-site retention keeps the full generation a kept one needs for etc
     CHECK(plan.kept_for.empty());
   }
 }
+
+TEST_CASE("a push asks the repository what it holds once a day, after a failure or a change of repository; in between it trusts its last push") {
+  RestoreFixture f;
+  secret(f, "/etc/kdr/restic-password", "pw\n");
+  f.extra_config = "offsite:\n  repository: /srv/restic\n";
+  std::map<std::string, std::vector<std::string>> snapshots_in;  // per repository, as pushes add them
+  std::vector<std::string> commands;
+  int fail_next_backup = 0;
+  f.programs->programs["restic"] = [&](const std::vector<std::string>& a, const core::ProcessOptions& o) {
+    commands.push_back(a.at(1));
+    auto& listed_snapshots = snapshots_in[o.env.at("RESTIC_REPOSITORY")];
+    if (a.at(1) == "snapshots") {
+      std::string out = "[";
+      for (std::size_t i = 0; i < listed_snapshots.size(); ++i) out += (i ? "," : "") + listed_snapshots[i];
+      return answer(0, out + "]");
+    }
+    if (fail_next_backup > 0) {
+      --fail_next_backup;
+      return answer(1, "", "Fatal: unable to open config file: dial tcp 127.0.0.1:9: connect: connection refused\n");
+    }
+    std::string tags;
+    for (std::size_t i = 0; i + 1 < a.size(); ++i)
+      if (a[i] == "--tag") tags += (tags.empty() ? "\"" : ",\"") + a[i + 1] + "\"";
+    listed_snapshots.push_back(fmt::format(R"({{"short_id":"s{}","tags":[{}],"paths":["{}"]}})", listed_snapshots.size(),
+                                           tags, a.back()));
+    return answer(0, R"({"message_type":"summary","data_added":10,"total_bytes_processed":20})");
+  };
+  const auto count = [&](const std::string& c) { return std::count(commands.begin(), commands.end(), c); };
+  const auto g1 = f.backup();
+  offsite::push_and_record(f.context());
+  CHECK(count("snapshots") == 1);  // nothing known yet: listed
+  CHECK(offsite::read_push_state(f.context()).newest_generation == g1);
+
+  f.host->clock += 300;
+  const auto g2 = f.backup();
+  auto result = offsite::push_and_record(f.context());
+  CHECK(count("snapshots") == 1);  // the last push is trusted
+  CHECK(result.pushed == std::vector<std::string>{g2});
+  CHECK(offsite::read_push_state(f.context()).newest_generation == g2);
+
+  f.host->clock += 300;
+  const auto g3 = f.backup();
+  fail_next_backup = 1;
+  CHECK_THROWS_AS(offsite::push_and_record(f.context()), offsite::OffsiteError);
+  CHECK(count("snapshots") == 1);
+  result = offsite::push_and_record(f.context());  // after a failure: listed again
+  CHECK(count("snapshots") == 2);
+  CHECK(result.pushed == std::vector<std::string>{g3});
+
+  f.host->clock += offsite::relist_seconds;
+  const auto g4 = f.backup();
+  offsite::push_and_record(f.context());  // a day later: listed again
+  CHECK(count("snapshots") == 3);
+
+  f.host->clock += 300;
+  f.backup();
+  f.extra_config = "offsite:\n  repository: /srv/another\n";
+  result = offsite::push_and_record(f.context());  // another repository: listed, and it gets everything
+  CHECK(count("snapshots") == 4);
+  CHECK(result.pushed.size() == 5);
+  (void)g4;
+}
