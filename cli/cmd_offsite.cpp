@@ -97,7 +97,7 @@ Command offsite_command() {
     }
     const offsite::Restic restic(ctx);
     if (f->action == "init") {
-      offsite::init_repository(ctx, restic);
+      if (offsite::init_repository(ctx, restic)) offsite::record_new_repository(ctx, restic.repository());
       return core::ExitCode::ok;
     }
     if (f->action == "list") return list(ctx, restic, *f);

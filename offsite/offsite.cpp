@@ -163,15 +163,17 @@ std::vector<core::GenerationEntry> to_push(const core::Repository& repo, const s
   return out;
 }
 
-void init_repository(const core::Context& ctx, const Restic& restic) {
+bool init_repository(const core::Context& ctx, const Restic& restic) {
   try {
     restic.run({"cat", "config"}, std::chrono::minutes(5));
     ctx.out.info("{}: a restic repository is there already", restic.repository());
+    return false;
   } catch (const OffsiteError& e) {
     if (e.problem() != ResticProblem::no_repository) throw;
-    restic.run({"init"}, std::chrono::minutes(10));
-    ctx.out.info("{}: restic repository created", restic.repository());
   }
+  restic.run({"init"}, std::chrono::minutes(10));
+  ctx.out.info("{}: restic repository created", restic.repository());
+  return true;
 }
 
 namespace {

@@ -89,7 +89,8 @@ struct PushResult {
   std::uint64_t bytes_processed = 0;
 };
 // `restic init` when there is no repository yet.
-void init_repository(const core::Context& ctx, const Restic& restic);
+// Returns whether it created one (then nothing of any node is in it).
+bool init_repository(const core::Context& ctx, const Restic& restic);
 // Sends what to_push() names and the grown journal. Every restic run opens the repository
 // (its key derivation alone takes about 0.5 s), so a push that is given `known` (the tip its
 // last successful push to this repository left) does not list the repository first, unless

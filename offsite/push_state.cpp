@@ -89,13 +89,25 @@ bool push_due(const core::Context& ctx, const PushState& state) {
   return ctx.host->now() - state.last_success >= static_cast<std::int64_t>(o.push_every_minutes) * 60;
 }
 
+void record_new_repository(const core::Context& ctx, const std::string& repository) {
+  auto state = read_push_state(ctx);
+  state.repository = repository;
+  state.listed = ctx.host->now();
+  state.last_exit_code = 0;
+  state.last_problem.clear();
+  state.newest_generation.clear();
+  state.newest_generation_time = 0;
+  state.journal_position = 0;
+  write_push_state(ctx, state);
+}
+
 PushResult push_and_record(const core::Context& ctx, const std::string& only) {
   auto state = read_push_state(ctx);
   state.last_attempt = ctx.host->now();
   try {
     const Restic restic(ctx);
     std::optional<OffsiteTip> known;
-    if (state.last_exit_code == 0 && state.repository == restic.repository() && !state.newest_generation.empty() &&
+    if (state.last_exit_code == 0 && state.repository == restic.repository() &&
         state.last_attempt - state.listed < relist_seconds)
       known = OffsiteTip{state.newest_generation, state.journal_position};
     auto result = push(ctx, restic, only, known);

@@ -36,6 +36,9 @@ PushState read_push_state(const core::Context& ctx);
 // Whether a backup that just published should push, by offsite.push (a manual push always does).
 bool push_due(const core::Context& ctx, const PushState& state);
 
+// `kdr offsite init` created `repository`: it holds nothing of this node, as if listed now.
+void record_new_repository(const core::Context& ctx, const std::string& repository);
+
 // push(), with its outcome recorded in the state and the metrics whatever happens. It lists the
 // repository unless the last push succeeded into the same repository and it was listed less
 // than relist_seconds ago.

@@ -392,4 +392,13 @@ TEST_CASE("a push asks the repository what it holds once a day, after a failure 
   CHECK(count("snapshots") == 4);
   CHECK(result.pushed.size() == 5);
   (void)g4;
+
+  // a repository kdr offsite init just made holds nothing: the first push does not ask
+  f.host->clock += 300;
+  f.backup();
+  f.extra_config = "offsite:\n  repository: /srv/fresh\n";
+  offsite::record_new_repository(f.context(), "/srv/fresh");
+  result = offsite::push_and_record(f.context());
+  CHECK(count("snapshots") == 4);
+  CHECK(result.pushed.size() == 6);
 }
