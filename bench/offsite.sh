@@ -11,7 +11,8 @@
 #  - off-site bytes per day at the default cadence (a push every 5 minutes, 288 a day): with
 #    a full snapshot in every generation, and with the change journal (a full snapshot every
 #    60 minutes, the journal's position and the grown journal in the other 11 pushes an hour).
-# Prints the medians as Markdown tables.
+# kdr and restic alone run in turn, one first in odd runs, the other in even ones. Prints the
+# medians as Markdown tables.
 #
 #   bench/offsite.sh [--quick] [--size-mb N] [--kdr PATH]
 set -euo pipefail
@@ -50,20 +51,28 @@ for rep in $(seq 1 "$reps"); do
   gen_mb=$(du -sm --apparent-size "$gen" | cut -f1)
   k offsite init >/dev/null
   plain init >/dev/null 2>&1
+  # the two run in turn, first one then the other (the first run after a backup pays for the
+  # disk's writeback of what the backup wrote)
+  [ $((rep % 2)) -eq 1 ] || first_plain+=("$(bench_measure "${P[@]}" backup --json --host node --tag kdr "$gen")")
   first_kdr+=("$(bench_measure "${K[@]}" offsite push)")
   first_added=$(jq '.last_bytes_added' "$ROOT/var/lib/kdr/offsite.json")
-  first_plain+=("$(bench_measure "${P[@]}" backup --json --host node --tag kdr "$gen")")
+  [ $((rep % 2)) -eq 0 ] || first_plain+=("$(bench_measure "${P[@]}" backup --json --host node --tag kdr "$gen")")
   five_minutes
   k -q backup
   gen=$(readlink -f "$B/latest")
+  [ $((rep % 2)) -eq 1 ] || incr_plain+=("$(bench_measure "${P[@]}" backup --json --host node --tag kdr "$gen")")
   bench_drop_caches
   /usr/bin/time -o "$W/time.out" -f '%e %M' "${K[@]}" offsite push >"$W/push.out" 2>&1
   incr_kdr+=("$(tail -1 "$W/time.out")")
   incr_added=$(added "$W/push.out")
-  incr_plain+=("$(bench_measure "${P[@]}" backup --json --host node --tag kdr "$gen")")
+  [ $((rep % 2)) -eq 0 ] || incr_plain+=("$(bench_measure "${P[@]}" backup --json --host node --tag kdr "$gen")")
+  pull_plain_once() {
+    pull_plain+=("$(bench_measure bash -c '"${@:3}" restore latest --target "$1" && cd "$1$2" && sha256sum -c --quiet SHA256SUMS' \
+      restore "$W/plain-restore" "$gen" "${P[@]}")")
+  }
+  [ $((rep % 2)) -eq 1 ] || pull_plain_once
   pull_kdr+=("$(bench_measure "${K[@]}" offsite pull latest --to "$W/pulled")")
-  pull_plain+=("$(bench_measure bash -c '"${@:3}" restore latest --target "$1" && cd "$1$2" && sha256sum -c --quiet SHA256SUMS' \
-    restore "$W/plain-restore" "$gen" "${P[@]}")")
+  [ $((rep % 2)) -eq 0 ] || pull_plain_once
 done
 
 # With the journal: a full generation, the follower, five minutes of writes, the backup that

@@ -3,6 +3,7 @@
 # data dir written by a real etcd) holds byte-identical content with every owner, mode,
 # nanosecond mtime, symlink target and empty folder preserved; sha256sum -c accepts it;
 # nothing in it is readable by others; what cannot be backed up is reported.
+# kdr-test: once (files only: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 step "sandbox node with real etcd data"

@@ -2,6 +2,7 @@
 # Gentle on etcd: with copy.drop_cache the backup's copies leave the page cache once on
 # disk (fincore(1) counts their cached pages), copy.bandwidth_mib_s caps the copy rate, and
 # the backup runs at idle I/O priority (ionice(1) reads it back from a running backup).
+# kdr-test: once (files only: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 step "a node whose etcd data dir holds about 40 MB"

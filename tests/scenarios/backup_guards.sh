@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The seed's worst failure: an unmounted, wiped or shrunken source mirrored over the last
 # good copy. kdr refuses to publish such a generation and keeps the older ones.
+# kdr-test: once (files only: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 make_node_with_etcd_data 20 20000

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Unchanged files are hard-linked to the previous generation (same inode, hash reused);
 # changed, new and metadata-changed files are copied; every generation stays whole.
+# kdr-test: once (files only: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 make_node_with_etcd_data 20 20000

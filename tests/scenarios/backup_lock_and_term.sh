@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One run at a time (a cron overlap exits at once with the 'locked' code), and SIGTERM stops
 # a run cleanly. SIGKILL at random moments is tests/reliability/backup_kill.sh.
+# kdr-test: once (files only: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 make_node_with_etcd_data 20 20000

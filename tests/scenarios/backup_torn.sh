@@ -3,6 +3,7 @@
 # it never holds still, the copy is kept and marked as possibly torn in the manifest.
 # Inside etcd's data dir that is expected (etcd writes constantly) and the generation is
 # complete; anywhere else the generation is partial and the run exits 3.
+# kdr-test: once (files only: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 sandbox_make_node "$ROOT"

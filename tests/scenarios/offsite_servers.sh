@@ -6,7 +6,7 @@
 # share one repository: each pushes, lists and pulls only its own generations (kept apart by
 # restic's host and kdr's node tag), `--all` lists both, and one node's forget leaves the
 # other's alone.
-# kdr-test: once
+# kdr-test: once (the off-site stores are what is tested, not etcd)
 source "$(dirname "$0")/../lib/scenario.sh"
 source "$KDR_SOURCE_DIR/tests/lib/offsite.sh"
 

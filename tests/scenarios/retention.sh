@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Retention over days of generations with fake times (KDR_NOW), after each backup and by
 # 'kdr prune'; --dry-run removes nothing; the newest complete generation always stays.
+# kdr-test: once (files only: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 sandbox_make_node "$ROOT"
