@@ -72,14 +72,15 @@ Command offsite_command() {
     sub.add_subcommand("init", "create the restic repository offsite.repository names, unless it is there")
         ->callback([f] { f->action = "init"; });
     auto* push = sub.add_subcommand("push", "send the generations not off site yet (the newest, and every one holding "
-                                            "a full etcd snapshot), or GEN");
+                                            "a full etcd snapshot) and the grown change journal, or GEN");
     push->add_option("generation", f->generation, "one generation: an id, a unique prefix, or latest");
     push->callback([f] { f->action = "push"; });
-    auto* list = sub.add_subcommand("list", "what is off site: node, generation, status, size");
+    auto* list = sub.add_subcommand("list", "what is off site: node, generation, status, size; the change journal");
     list->add_option("--node", f->node, "another node's generations (default: this node's)");
     list->add_flag("--all", f->all_nodes, "every node's generations");
     list->callback([f] { f->action = "list"; });
-    auto* pull = sub.add_subcommand("pull", "bring a generation back from off site, checked, into the backup folder");
+    auto* pull = sub.add_subcommand("pull", "bring a generation back from off site, checked, into the backup folder "
+                                            "(with the full one it needs, and the journal when the folder has none)");
     pull->add_option("generation", f->generation, "a generation id, or latest")->required();
     pull->add_option("--to", f->to, "into this backup folder instead (made when missing)");
     pull->add_option("--node", f->node, "a generation of this node (default: this node)");
@@ -87,7 +88,8 @@ Command offsite_command() {
     auto* check = sub.add_subcommand("check", "restic check, reading a share of the data back");
     check->add_option("--subset", f->subset, "the share to read, e.g. 5% or 1/10 (default: offsite.check_subset)");
     check->callback([f] { f->action = "check"; });
-    sub.add_subcommand("forget", "apply offsite.keep to this node's generations off site (restic forget --prune)")
+    sub.add_subcommand("forget", "apply offsite.keep to this node's generations off site (restic forget --prune), "
+                          "keeping the full generations kept ones need, and the newest journal")
         ->callback([f] { f->action = "forget"; });
   };
   c.run = [f](const core::Context& ctx) {
