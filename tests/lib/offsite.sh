@@ -15,6 +15,7 @@
 #                                            argv (YAML) that reaches it, the repository is
 #                                            sftp:root@127.0.0.1:<path>
 #   offsite_metric NAME                      a value of kdr_offsite.prom
+#   as_host NAME CMD...                      CMD on a machine named NAME (another node)
 
 OFFSITE_RESTIC_ARGV='[restic]'
 OFFSITE_REPO=''
