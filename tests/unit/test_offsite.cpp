@@ -229,7 +229,7 @@ struct LockedRepository {
 
 }  // namespace
 
-TEST_CASE("a lock left by a killed push on this host is removed; another host's lock, or one whose process runs, is named and left") {
+TEST_CASE("a lock left by a killed push on this host is removed, while another host's lock, or one whose process runs, is named and left") {
   RestoreFixture f;
   secret(f, "/etc/kdr/restic-password", "pw\n");
   f.extra_config = "offsite:\n  repository: /srv/restic\n";
@@ -332,7 +332,7 @@ TEST_CASE("off-site retention keeps the full generation a kept one needs for etc
   }
 }
 
-TEST_CASE("a push asks the repository what it holds once a day, after a failure or a change of repository; in between it trusts its last push") {
+TEST_CASE("a push asks the repository what it holds once a day, after a failure or a change of repository, and in between trusts its last push") {
   RestoreFixture f;
   secret(f, "/etc/kdr/restic-password", "pw\n");
   f.extra_config = "offsite:\n  repository: /srv/restic\n";
