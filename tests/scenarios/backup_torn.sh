@@ -10,10 +10,12 @@ sandbox_make_node "$ROOT"
 files_only_config
 echo "db" > "$ROOT/var/lib/etcd/db-stand-in"
 
-# writer FILE: appends to FILE without pause until killed
+# writer FILE: appends to FILE without pause until killed; ahead of other processes on the CPU
+# (nice -10), so that it writes during each copy attempt even when the tests beside it take
+# both cores
 writer() {
   head -c 60000000 /dev/urandom > "$1"
-  ( while :; do echo "more data $RANDOM" >> "$1"; done ) &
+  nice -n -10 bash -c 'while :; do echo "more data $RANDOM" >> "$1"; done' writer "$1" &
   WRITER=$!
   SCENARIO_BG_PIDS+=("$WRITER")
   sleep 0.2
