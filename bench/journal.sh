@@ -21,13 +21,7 @@ load_bin=${KDR_ETCD_LOAD:-$(dirname "$kdr_bin")/../bench/kdr-etcd-load}
 [ -x "$load_bin" ] || { echo "bench: no load generator at $load_bin (build first)" >&2; exit 2; }
 if [ "$quick" = yes ]; then rates=(200 1000); seconds=5; else rates=(500 1000 2000 4000); seconds=30; fi
 
-ROOT=$W/node
-B=$W/disk2/kdr
-mkdir -p "$W/disk2"
-echo "bench: an etcd database of at least $size_mb MB..." >&2
-sandbox_make_node "$ROOT"
-sandbox_start_etcd "$ROOT"
-bench_fill_until "$ROOT" bench_db_at_least "$ROOT" "$size_mb"
+bench_node_with_db
 printf 'kubeconfig: ""\nretention: {keep_last: 100, hourly: 0, daily: 0, weekly: 0}\n' > "$ROOT/etc/kdr/kdr.yaml"
 pki=$ROOT/etc/kubernetes/pki/etcd
 endpoint=https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")

@@ -33,6 +33,17 @@ bench_fill_until() {
   shift
   until "$@"; do sandbox_fill_etcd "$root" 10 1000000 "/registry/configmaps/bench/cm-$RANDOM-"; done
 }
+# bench_node_with_db: the benchmark's node in $W/node (ROOT), its backup folder $W/disk2/kdr (B),
+# its etcd running and holding a database of at least $size_mb MB
+bench_node_with_db() {
+  ROOT=$W/node
+  B=$W/disk2/kdr
+  mkdir -p "$W/disk2"
+  echo "bench: an etcd database of at least $size_mb MB..." >&2
+  sandbox_make_node "$ROOT"
+  sandbox_start_etcd "$ROOT"
+  bench_fill_until "$ROOT" bench_db_at_least "$ROOT" "$size_mb"
+}
 bench_data_dir_at_least() { [ "$(du -sm "$1/var/lib/etcd" | cut -f1)" -ge "$2" ]; }
 bench_db_at_least() { [ $(( $(stat -c %s "$1/var/lib/etcd/member/snap/db") >> 20 )) -ge "$2" ]; }
 

@@ -19,13 +19,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bench_args 300 30 3 "$@"
-ROOT=$W/node
-B=$W/disk2/kdr
-mkdir -p "$W/disk2"
-echo "bench: an etcd database of at least $size_mb MB..." >&2
-sandbox_make_node "$ROOT"
-sandbox_start_etcd "$ROOT"
-bench_fill_until "$ROOT" bench_db_at_least "$ROOT" "$size_mb"
+bench_node_with_db
 db_size=$(( $(stat -c %s "$ROOT/var/lib/etcd/member/snap/db") >> 20 ))
 echo "pw for the benchmark" > "$ROOT/etc/kdr/restic-password"
 chmod 600 "$ROOT/etc/kdr/restic-password"
