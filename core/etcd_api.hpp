@@ -17,7 +17,8 @@
 namespace kdr::core {
 
 struct EtcdEndpoint {
-  std::string url;                // https://127.0.0.1:2379 or http://127.0.0.1:PORT
+  // https://127.0.0.1:2379, http://127.0.0.1:PORT, or unix:///PATH (a socket: a private etcd)
+  std::string url;
   std::string cacert, cert, key;  // host paths; empty: not used
 };
 

@@ -54,10 +54,22 @@ EtcdKeyValue parse_key_value(const json& kv) {
   return out;
 }
 
+std::optional<std::string> unix_socket_of(const std::string& url) {
+  constexpr std::string_view scheme = "unix://";
+  if (url.compare(0, scheme.size(), scheme) != 0) return std::nullopt;
+  return url.substr(scheme.size());
+}
+
 void setup_gateway_request(void* curl, const EtcdEndpoint& endpoint, const std::string& path, const std::string& body,
                            void* headers, char* error) {
   auto* c = static_cast<CURL*>(curl);
-  curl_easy_setopt(c, CURLOPT_URL, (endpoint.url + path).c_str());
+  const auto socket = unix_socket_of(endpoint.url);
+  if (socket) {
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket->c_str());
+    curl_easy_setopt(c, CURLOPT_URL, ("http://localhost" + path).c_str());
+  } else {
+    curl_easy_setopt(c, CURLOPT_URL, (endpoint.url + path).c_str());
+  }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers));
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));

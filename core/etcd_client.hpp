@@ -29,6 +29,8 @@ EtcdKeyValue parse_key_value(const nlohmann::json& kv);
 std::int64_t gateway_number(const nlohmann::json& j, const char* name);
 // A member or cluster id field, in hex as etcdctl prints it.
 std::string gateway_hex_id(const nlohmann::json& j, const char* name);
+// The socket's path of a unix:// endpoint (a private etcd); empty for http(s).
+std::optional<std::string> unix_socket_of(const std::string& url);
 // Sets up a libcurl handle for one POST of `body` to `path` on the endpoint, with its TLS
 // files: the one place that says how kdr talks to etcd's gateway. `headers` and `error`
 // must outlive the transfer.

@@ -63,8 +63,9 @@ ProcessResult Programs::run(const std::vector<std::string>& argv, const ProcessO
   return run_process(argv, options);
 }
 
-std::unique_ptr<RunningProgram> Programs::start(const std::vector<std::string>& argv, const bfs::path& log_file) const {
-  return std::make_unique<BackgroundProcess>(argv, log_file);
+std::unique_ptr<RunningProgram> Programs::start(const std::vector<std::string>& argv, const bfs::path& log_file,
+                                                const bfs::path& working_dir) const {
+  return std::make_unique<BackgroundProcess>(argv, log_file, working_dir);
 }
 
 bfs::path Programs::find(const std::string& name) const { return find_program(name); }

@@ -38,9 +38,10 @@ class Programs {
  public:
   virtual ~Programs() = default;
   virtual ProcessResult run(const std::vector<std::string>& argv, const ProcessOptions& options = {}) const;
-  // Starts a program that runs beside kdr (stdout and stderr to `log_file`) until stopped or
-  // dropped; throws Error when it cannot be started.
-  virtual std::unique_ptr<RunningProgram> start(const std::vector<std::string>& argv, const bfs::path& log_file) const;
+  // Starts a program that runs beside kdr (stdout and stderr to `log_file`, in `working_dir`)
+  // until stopped or dropped; throws Error when it cannot be started.
+  virtual std::unique_ptr<RunningProgram> start(const std::vector<std::string>& argv, const bfs::path& log_file,
+                                                const bfs::path& working_dir) const;
   // A name with a '/' as is, else searched in PATH; empty when it does not exist.
   virtual bfs::path find(const std::string& name) const;
 };

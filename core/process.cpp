@@ -9,6 +9,7 @@
 #include <boost/process/extend.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 #include <sys/prctl.h>
 
 #include <future>
@@ -58,6 +59,42 @@ struct DieWithParent : bp::extend::handler {
   }
 };
 
+// The child starts in `dir` (empty: kdr's own working directory); a chdir that fails is an
+// exec error, reported as the program not starting.
+struct StartIn : bp::extend::handler {
+  explicit StartIn(std::string d) : dir(std::move(d)) {}
+  std::string dir;
+  template <typename Executor>
+  void on_exec_setup(Executor& e) const {
+    if (!dir.empty() && ::chdir(dir.c_str()) != 0) e.set_error(std::error_code(errno, std::system_category()), "chdir");
+  }
+};
+
+// The child's whole environment, handed to execve(2) directly: the inherited one with
+// `extra` set over it. Built before the fork (the child allocates nothing); never in an argv,
+// where every local user could read it in /proc/PID/cmdline (a secret key, a repository URL).
+class ChildEnvironment : public bp::extend::handler {
+ public:
+  explicit ChildEnvironment(const std::map<std::string, std::string>& extra) {
+    for (char** e = ::environ; e != nullptr && *e != nullptr; ++e) {
+      const std::string_view entry(*e);
+      const auto eq = entry.find('=');
+      if (extra.count(std::string(entry.substr(0, eq))) == 0) entries_.emplace_back(entry);
+    }
+    for (const auto& [k, v] : extra) entries_.push_back(k + "=" + v);
+    for (auto& entry : entries_) pointers_.push_back(entry.data());
+    pointers_.push_back(nullptr);
+  }
+  template <typename Executor>
+  void on_setup(Executor& e) const {
+    e.env = const_cast<char**>(pointers_.data());
+  }
+
+ private:
+  std::vector<std::string> entries_;
+  std::vector<char*> pointers_;
+};
+
 }  // namespace
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options) {
@@ -72,16 +109,9 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
                                                                : fmt::format("{}: not found in PATH", argv[0]);
     return result;
   }
-  // Extra variables go through env(1), which sets them and execs the program (no shell):
-  // Boost.Process's own environment editing reads past the end of short entries.
-  bfs::path program = exe;
-  std::vector<std::string> args;
-  if (!options.env.empty()) {
-    program = "/usr/bin/env";
-    for (const auto& [k, v] : options.env) args.push_back(k + "=" + v);
-    args.push_back(exe.string());
-  }
-  args.insert(args.end(), argv.begin() + 1, argv.end());
+  const bfs::path program = exe;
+  const std::vector<std::string> args(argv.begin() + 1, argv.end());
+  const ChildEnvironment environment(options.env);
 
   boost::asio::io_context ios;
   std::future<std::string> out, err;
@@ -89,10 +119,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   try {
     if (options.stdout_file.empty())
       child = bp::child(program, bp::args(args), bp::std_in.close(), bp::std_out > out, bp::std_err > err, ios,
-                        DieWithParent{});
+                        DieWithParent{}, environment);
     else
       child = bp::child(program, bp::args(args), bp::std_in.close(), bp::std_out > options.stdout_file,
-                        bp::std_err > err, ios, DieWithParent{});
+                        bp::std_err > err, ios, DieWithParent{}, environment);
   } catch (const std::exception& e) {
     result.start_error = fmt::format("{}: cannot start: {}", exe.string(), e.what());
     return result;
@@ -122,7 +152,8 @@ struct BackgroundProcess::Impl {
   bp::child child;
 };
 
-BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const bfs::path& log_file)
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const bfs::path& log_file,
+                                     const bfs::path& working_dir)
     : impl_(std::make_unique<Impl>()) {
   if (argv.empty()) throw Error("empty command");
   const auto exe = find_program(argv[0]);
@@ -130,7 +161,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const
   const std::vector<std::string> args(argv.begin() + 1, argv.end());
   try {
     impl_->child = bp::child(exe, bp::args(args), bp::std_in.close(), (bp::std_out & bp::std_err) > log_file,
-                             DieWithParent{});
+                             StartIn{working_dir.string()}, DieWithParent{});
   } catch (const std::exception& e) {
     throw Error(fmt::format("{}: cannot start: {}", exe.string(), e.what()));
   }

@@ -47,12 +47,12 @@ class RunningProgram {
 };
 
 // A program kdr starts and stops itself (a private etcd): stdin closed, stdout and stderr to
-// `log_file`, killed with kdr (PR_SET_PDEATHSIG), and stopped (SIGTERM, then SIGKILL after
-// `grace`) on every path out.
+// `log_file`, run in `working_dir` (empty: kdr's own), killed with kdr (PR_SET_PDEATHSIG), and stopped (SIGTERM,
+// then SIGKILL after `grace`) on every path out.
 class BackgroundProcess final : public RunningProgram {
  public:
   // Throws Error when the program cannot be started.
-  BackgroundProcess(const std::vector<std::string>& argv, const bfs::path& log_file);
+  BackgroundProcess(const std::vector<std::string>& argv, const bfs::path& log_file, const bfs::path& working_dir);
   ~BackgroundProcess() override;
   BackgroundProcess(const BackgroundProcess&) = delete;
   BackgroundProcess& operator=(const BackgroundProcess&) = delete;

@@ -504,7 +504,7 @@ void Follower::poll_full_snapshot() {
   try {
     const auto log = store_.dir() / "full-snapshot.log";
     core::write_file_atomic(log, "", 0600);  // private from the start, like every file kdr writes
-    snapshot_ = std::make_unique<core::BackgroundProcess>(argv, log);
+    snapshot_ = std::make_unique<core::BackgroundProcess>(argv, log, core::bfs::path());
     state_.full_snapshot = fmt::format("running (pid {}): {}", snapshot_->pid(), core::describe_argv(argv));
     ctx_.out.info("journal: a full snapshot for epoch {}: {}", state_.epoch, core::describe_argv(argv));
   } catch (const core::Error& e) {

@@ -154,6 +154,8 @@ JournalSummary summarize_journal(std::string_view text, const std::string& origi
         s.discarded = true;
       } else if (ev == "rolled-back") {
         s.state = RestoreState::rolled_back;
+      } else if (ev == "read") {
+        s.reads[j.at("what").get<std::string>()] = j.at("digest").get<std::string>();
       }
     } catch (const std::exception& e) {
       // A line that parses but does not say what kdr wrote: edited or damaged; never guessed.

@@ -4,6 +4,7 @@
 //   journal.jsonl   one JSON line per event, flushed to disk before the next change:
 //                   {"event":"begin"|"done"|"failed"|"interrupted"|..., "step":N, ...}
 //                   {"event":"action", "op":"move"|"place", "from":..., "to":..., ...}
+//                   {"event":"read", "what":..., "digest":...}: what a preflight showed
 //   manifests/      the static pod manifests the restore took out of the static pod path
 //   step-N.log      what a kubeadm or run step printed
 // An "action" line is written before the change it describes, so a restore killed at
@@ -11,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +59,9 @@ struct JournalSummary {
   std::optional<std::size_t> failed_step;
   bool rollback_started = false;
   bool discarded = false;  // the data it replaced was deleted on the operator's order
+  // What a preflight read and showed, by what it was ("read" events {what, digest}): the step
+  // that acts on it later refuses anything else.
+  std::map<std::string, std::string> reads;
   bool step_done(std::size_t i) const;
 };
 

@@ -1,7 +1,6 @@
 #include "restore/private_etcd.hpp"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -15,18 +14,18 @@ namespace kdr::restore {
 
 namespace {
 
-// A port on 127.0.0.1 that nothing listens on now (the kernel picks it).
-int free_loopback_port() {
-  core::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) core::throw_errno("socket", "127.0.0.1", errno);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    core::throw_errno("bind", "127.0.0.1:0", errno);
-  return ntohs(a.sin_port);
+// Longest path a unix socket address holds (sockaddr_un::sun_path, its NUL included).
+constexpr std::size_t max_socket_path = sizeof(sockaddr_un::sun_path) - 1;
+
+// The scratch folder must be root's own and closed to everyone else: its sockets are the only
+// way in to the private etcd, which serves every Secret of the snapshot.
+void check_private(const core::bfs::path& dir) {
+  const auto st = core::lstat_path(dir);
+  if (!st || st->type != core::FileType::directory || st->uid != ::geteuid() || (st->mode & 077) != 0)
+    throw core::Error(fmt::format("{}: the private etcd's folder is not this user's own with mode 0700 ({}): "
+                                  "refusing to serve the snapshot from it",
+                                  dir.string(), st ? fmt::format("uid {}, mode {:04o}", st->uid, st->mode & 07777)
+                                                   : std::string("gone")));
 }
 
 std::string last_lines(const core::bfs::path& log, std::size_t n) {
@@ -52,9 +51,17 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
     core::zstd_decompress_file(snapshot, file);
   }
   const auto data = dir_.path() / "data";
-  const int peer = free_loopback_port(), client = free_loopback_port();
-  const auto peer_url = fmt::format("http://127.0.0.1:{}", peer);
-  url_ = fmt::format("http://127.0.0.1:{}", client);
+  check_private(dir_.path());
+  // etcd listens on unix sockets in the 0700 scratch folder, named relative to its working
+  // directory (etcd wants host:port in a URL; "client:0" is a file name here): no port, so
+  // nothing on loopback, and no other local user can reach it or take its place.
+  const std::string peer_url = "unix://peer:0", listen_url = "unix://client:0";
+  const auto socket = dir_.path() / "client:0";
+  if (socket.string().size() > max_socket_path)
+    throw core::Error(fmt::format("{}: too long a path for a unix socket ({} bytes, at most {}); set TMPDIR to a "
+                                  "shorter folder",
+                                  socket.string(), socket.string().size(), max_socket_path));
+  url_ = "unix://" + socket.string();
   const std::string name = "kdr-private";
   const auto cluster = fmt::format("{}={}", name, peer_url);
 
@@ -69,16 +76,16 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
                                   r.started ? r.err + r.out : r.start_error));
 
   if (ctx.config.etcd.server.empty() || ctx.programs->find(ctx.config.etcd.server.front()).empty())
-    throw core::Error(fmt::format("the etcd server program ({}) is not installed: it reads the snapshot privately on "
-                                  "loopback. Install Debian's etcd-server package, or set etcd.server in the config",
+    throw core::Error(fmt::format("the etcd server program ({}) is not installed: it reads the snapshot privately, "
+                                  "off the node. Install Debian's etcd-server package, or set etcd.server in the config",
                                   ctx.config.etcd.server.empty() ? "etcd.server" : ctx.config.etcd.server.front()));
   auto argv = ctx.config.etcd.server;
-  argv.insert(argv.end(), {"--name", name, "--data-dir", data.string(), "--listen-client-urls", url_,
-                           "--advertise-client-urls", url_, "--listen-peer-urls", peer_url,
+  argv.insert(argv.end(), {"--name", name, "--data-dir", data.string(), "--listen-client-urls", listen_url,
+                           "--advertise-client-urls", listen_url, "--listen-peer-urls", peer_url,
                            "--initial-advertise-peer-urls", peer_url, "--initial-cluster", cluster});
   argv.insert(argv.end(), server_args.begin(), server_args.end());
   const auto log = dir_.path() / "etcd.log";
-  process_ = ctx.programs->start(argv, log);
+  process_ = ctx.programs->start(argv, log, dir_.path());
   client_ = ctx.etcd->connect(core::EtcdEndpoint{url_, "", "", ""}, std::chrono::seconds(60));
   const auto answered = core::wait_until({.timeout_s = 60}, [&]() -> std::optional<std::string> {
     try {

@@ -1,7 +1,8 @@
 // A generation's etcd snapshot opened off the node: restored into a private scratch folder
-// and served by an etcd of its own on loopback (free ports, plain HTTP on 127.0.0.1 only, its
-// own cluster token), so that its keys can be read while the cluster keeps running. The
-// process dies with kdr and is stopped, and the folder removed, on every path out.
+// (0700, root's) and served by an etcd of its own on unix sockets inside it (no port: nobody
+// but root reaches it, nobody can answer in its place; its own cluster token), so that its
+// keys can be read while the cluster keeps running. The process dies with kdr and is
+// stopped, and the folder removed, on every path out.
 #pragma once
 
 #include <memory>
@@ -23,6 +24,7 @@ class PrivateEtcd {
   PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd,
               const std::vector<std::string>& server_args = {}, const std::string& what = "etcd-keys");
   core::EtcdApi& client() { return *client_; }
+  // unix:///PATH/client:0, for kdr's client and etcdctl --endpoints.
   const std::string& url() const { return url_; }
 
  private:

@@ -12,6 +12,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libzstd-dev zlib1g-dev catch2
   # tests and drill: a real etcd, certificates, process tools
   etcd-server etcd-client openssl procps psmisc util-linux jq time zstd e2fsprogs netcat-openbsd strace
+  # the security tests: an unprivileged user probing sockets and ports
+  curl iproute2
   # the other nodes of an HA cluster over SSH (the client only: the tests run private sshds)
   openssh-client
   # fuzzing: clang with libFuzzer

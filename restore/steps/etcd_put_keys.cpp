@@ -54,7 +54,22 @@ std::vector<core::EtcdKeyValue> selected(std::vector<core::EtcdKeyValue> kvs, co
 struct KeysRead {
   KeyPlan plan;
   std::vector<std::string> snapshot_namespaces;  // for the message when nothing matched
+  // SHA-256 over every key read from the snapshot and its value's SHA-256, in key order: what
+  // the preflight showed, which the step compares before it writes anything.
+  std::string digest;
 };
+
+std::string digest_of(std::vector<core::EtcdKeyValue> kvs) {
+  std::sort(kvs.begin(), kvs.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+  std::string text;
+  for (const auto& kv : kvs) text += core::sha256_hex(kv.key) + core::sha256_hex(kv.value) + "\n";
+  return core::sha256_hex(text);
+}
+
+// What the journal's "read" event names: the source and the keys chosen.
+std::string read_name(const SnapshotFile& source, const KeySelection& sel) {
+  return fmt::format("etcd-put-keys: {} of {}", source.text, sel.text());
+}
 
 SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
   if (a.from_replay) {
@@ -85,6 +100,7 @@ KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live) {
     auto in_live = selected(live.prefix(prefix), sel);
     current.insert(current.end(), in_live.begin(), in_live.end());
   }
+  out.digest = digest_of(wanted);
   out.plan = plan_keys(std::move(wanted), current, a.overwrite);
   return out;
 }
@@ -178,7 +194,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     const auto& sel = a.selection;
     std::vector<std::string> out;
     out.push_back(
-        fmt::format("open {} in a private etcd on 127.0.0.1 (not the node's), read the keys of {}",
+        fmt::format("open {} in a private etcd (on a unix socket only root reaches; not the node's), read the keys of {}",
                     a.from_replay ? fmt::format("the change journal's revision {}, as the etcd-replay step "
                                                 "made it,",
                                                 r.var("to"))
@@ -234,11 +250,14 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
       return;
     }
     try {
-      const auto found = report(r, a, read_keys(r, a, *live));
+      const auto read = read_keys(r, a, *live);
+      const auto found = report(r, a, read);
       if (found.refusal) {
         pf.fails.push_back(*found.refusal);
         return;
       }
+      if (r.journal)
+        r.journal->record({{"event", "read"}, {"what", read_name(source_of(r, a), a.selection)}, {"digest", read.digest}});
       for (const auto& line : found.oks) pf.ok(line);
       pf.warns.insert(pf.warns.end(), found.warns.begin(), found.warns.end());
     } catch (const Error& e) {
@@ -251,6 +270,15 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     const auto live = r.ctx.etcd->connect(endpoint);
     const auto read = read_keys(r, a, *live);
     const auto& plan = read.plan;
+    const auto source = source_of(r, a);
+    const auto reads = r.journal ? r.journal->summary().reads : std::map<std::string, std::string>();
+    const auto shown = reads.find(read_name(source, a.selection));
+    if (shown != reads.end() && shown->second != read.digest)
+      throw Error(fmt::format("{} does not hold the keys the preflight read and showed for {} (digest {}, now {}): "
+                              "the snapshot changed underneath; nothing was written. Check the generation (kdr "
+                              "verify {}) and start the restore again",
+                              source.text, a.selection.text(), shown->second.substr(0, 16), read.digest.substr(0, 16),
+                              r.gen.id));
     if (a.from_replay) {
       // The preflight could not read a point that did not exist yet: say it all now, before any write.
       const auto found = report(r, a, read);

@@ -107,7 +107,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     try {
       const auto plan = plan_replay(r.ctx, a.target);
       out.push_back(plan.describe());
-      out.push_back(fmt::format("into {} (a private etcd on loopback; the node is not touched)",
+      out.push_back(fmt::format("into {} (a private etcd on a unix socket only root reaches; the node is not touched)",
                                 (core::bfs::path(r.var("restore_dir")) / "replayed.db").string()));
     } catch (const core::Error& e) {
       out.push_back(std::string("cannot run: ") + e.what());

@@ -112,3 +112,94 @@ rc=0; OUT=$("${NOBODY[@]}" "$KDR_BIN" --backup-dir "$BACKUP" restore restore-fil
 [ "$rc" -eq 1 ] && grep -q "needs root: run it with sudo" <<<"$OUT" || { echo "$OUT" >&2; fail "restore of the real node as nobody: exit $rc"; }
 record "kdr run as an unprivileged user (backup, verify, restore; sandbox and real node)" 4 \
   "exit 1 with 'needs root: run it with sudo' before touching anything, or the permission error with that hint" nothing
+
+# probe_private_etcd STOPFILE: as uid 65534, until STOPFILE goes away, looks for kdr's private
+# etcd (its process is visible to all) and tries every way in an unprivileged user has: every
+# plain-HTTP port listening on loopback, and every unix socket it names (ss shows their
+# paths). Prints "seen PID" for each look that found it, and "reached ..." with what it read.
+probe_private_etcd() {
+  "${NOBODY[@]}" bash -c '
+    range='"'"'{"key":"L3JlZ2lzdHJ5L3NlY3JldHMv","range_end":"L3JlZ2lzdHJ5L3NlY3JldHMw"}'"'"'
+    while [ -e "$1" ]; do
+      for pid in $(pgrep -f -- "--name kdr-private --data-dir"); do
+        echo "seen $pid"
+        for port in $(ss -Hltn | awk "{print \$4}" | sed -n "s/^127\.0\.0\.1://p"); do
+          got=$(curl -s -m 1 -X POST "http://127.0.0.1:$port/v3/kv/range" -d "$range" 2>/dev/null) &&
+            grep -q "\"kvs\"" <<<"$got" && echo "reached 127.0.0.1:$port $got"
+        done
+        for sock in $(ss -Hlx | awk "{print \$5}" | grep -v "^@" | grep -v "^\*$"); do
+          got=$(curl -s -m 1 --unix-socket "$sock" -X POST "http://localhost/v3/kv/range" -d "$range" 2>/dev/null) &&
+            grep -q "\"kvs\"" <<<"$got" && echo "reached $sock $got"
+        done
+      done
+      sleep 0.02
+    done' _ "$1"
+}
+
+step "the private etcd of a restore: an unprivileged user finds nothing to reach"
+for i in 1 2 3; do
+  sandbox_etcdctl "$ROOT" put "/registry/secrets/vault/token-$i" "top-secret-$i" >/dev/null
+done
+sandbox_etcdctl "$ROOT" put /registry/namespaces/vault '{"kind":"Namespace"}' >/dev/null
+kdr -q backup
+sandbox_etcdctl "$ROOT" del --prefix /registry/secrets/vault/ >/dev/null
+touch "$T/probe.on"
+probe_private_etcd "$T/probe.on" > "$T/probe.out" 2>&1 &
+probe=$!
+SCENARIO_BG_PIDS+=("$probe")
+opened=0
+for r in $(seq 1 "$rounds"); do
+  expect_rc 0 kdr restore restore-etcd-keys --set namespace=vault --dry-run
+  opened=$((opened + 1))
+done
+expect_rc 0 kdr restore restore-etcd-keys --set namespace=vault --yes
+opened=$((opened + 2))
+rm -f "$T/probe.on"
+wait "$probe" || true
+seen=$(grep -c '^seen ' "$T/probe.out" || true)
+[ "$seen" -gt 0 ] || { cat "$T/probe.out" >&2; fail "the probe never saw the private etcd run: the test proves nothing"; }
+! grep '^reached' "$T/probe.out" >&2 || fail "an unprivileged user read Secrets from the private etcd"
+assert_eq "$(sandbox_etcdctl "$ROOT" get --prefix /registry/secrets/vault/ --keys-only | grep -c token)" 3 "Secrets put back"
+record "the private etcd of restore-etcd-keys, probed by uid 65534 while it ran" "$opened private etcds, seen $seen times" \
+  "no port on loopback and no unix socket it could use: its sockets are inside root's 0700 scratch folder; every loopback port and every listed socket tried with a range over /registry/secrets/" \
+  nothing
+
+step "off site: an unprivileged user reading every process's argv while kdr offsite runs finds no secret"
+source "$KDR_SOURCE_DIR/tests/lib/offsite.sh"
+secret="kdr-test-secret-$RANDOM$RANDOM"
+mkdir -p "$ROOT/etc/kdr"
+printf 'AWS_ACCESS_KEY_ID=kdr-test-id\nAWS_SECRET_ACCESS_KEY=%s\n' "$secret" > "$ROOT/etc/kdr/s3.env"
+chmod 600 "$ROOT/etc/kdr/s3.env"
+OFFSITE_SETTINGS=$'  env_files: [/etc/kdr/s3.env]\n'
+offsite_config "$T/offsite-repo"
+password=$(cat "$ROOT/etc/kdr/restic-password")
+# Every argv of every process, as uid 65534 reads them in /proc, until the stop file goes.
+touch "$T/poll.on"
+"${NOBODY[@]}" bash -c 'while [ -e "$1" ]; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" "\n"; done | sort -u' _ "$T/poll.on" > "$T/argv.seen" &
+poller=$!
+SCENARIO_BG_PIDS+=("$poller")
+# ... and every execve kdr makes, argv in full (strace): deterministic where the poller can
+# miss a short-lived process.
+offsite_traced() {
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+    strace -f -qq -s 65536 -e trace=execve -o "$T/offsite.trace.$RANDOM" "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" "$@"
+}
+expect_rc 0 offsite_traced offsite init
+for r in $(seq 1 "$rounds"); do
+  expect_rc 0 offsite_traced offsite push
+  expect_rc 0 offsite_traced offsite list
+done
+expect_rc 0 offsite_traced offsite check
+rm -f "$T/poll.on"
+wait "$poller" || true
+grep -qx -e restic -e '.*/restic' "$T/argv.seen" || fail "the poller never saw restic run: the test proves nothing"
+execs=$(cat "$T"/offsite.trace.* | grep -c 'execve(' || true)
+cat "$T"/offsite.trace.* | grep 'execve(' | grep -q 'restic' || fail "strace saw no restic started: the test proves nothing"
+for f in "$T/argv.seen" "$T"/offsite.trace.*; do
+  ! grep -F -e "$secret" -e "$password" -e "RESTIC_REPOSITORY=" -e "RESTIC_PASSWORD_FILE=" -e "AWS_SECRET_ACCESS_KEY=" "$f" >&2 ||
+    fail "a secret or restic's environment is in an argv ($f)"
+done
+record "kdr offsite init, push, list, check with offsite.env_files, every process's argv read by uid 65534 throughout" \
+  "$(( 2 * rounds + 2 )) runs, $execs execve traced" \
+  "no secret key, password or repository variable in any argv: restic gets its environment from execve, not from env(1)'s arguments" \
+  nothing

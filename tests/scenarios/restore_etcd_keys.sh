@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A namespace deleted by mistake while the cluster keeps working: restore-etcd-keys puts back
 # only its keys, byte for byte (a binary value, a custom resource's key), from the snapshot
-# opened in a private etcd on loopback, into the live etcd that keeps running. Keys written
+# opened in a private etcd on a unix socket, into the live etcd that keeps running. Keys written
 # elsewhere after the backup survive, a key recreated since is a conflict left alone (or
 # replaced with overwrite=true), and the rollback removes exactly what the restore wrote.
 source "$(dirname "$0")/../lib/scenario.sh"
@@ -37,7 +37,7 @@ expect_rc 0 kdr restore restore-etcd-keys --set namespace=team-2 --dry-run
 assert_contains "$OUT" "generation $gen's snapshot holds 5 keys: configmaps 1, example.com/widgets 1, namespaces 1, pods 1, secrets 1 for namespace team-2"
 assert_contains "$OUT" "4 to write, 0 already live with the same value, 1 conflict"
 assert_contains "$OUT" "conflict: /registry/configmaps/team-2/settings exists live with another value"
-assert_contains "$OUT" "open generation $gen's snapshot in a private etcd on 127.0.0.1"
+assert_contains "$OUT" "open generation $gen's snapshot in a private etcd (on a unix socket only root reaches"
 [ "$(value_of /registry/namespaces/team-2)" = absent ] || fail "the dry run wrote a key"
 
 step "nothing to put back for a namespace the snapshot does not hold: refused, naming the ones it holds"

@@ -88,6 +88,11 @@ class FakeEtcd : public core::EtcdConnector {
     return it == serving_.end() ? nullptr : it->second;
   }
   std::function<bool(const std::string& url)> reachable;
+  // How many etcds serve now.
+  std::size_t served_count() const {
+    std::lock_guard lock(mutex_);
+    return serving_.size();
+  }
 
   void remember_snapshot(const std::string& db_sha256, const FakeKeyspace& keyspace) {
     std::lock_guard lock(mutex_);

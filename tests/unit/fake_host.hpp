@@ -86,17 +86,18 @@ class FakePrograms : public core::Programs {
     return it->second(argv, options);
   }
   // Programs started beside kdr (core::Programs::start), by name.
-  using Starter = std::function<std::unique_ptr<core::RunningProgram>(const std::vector<std::string>& argv)>;
+  using Starter = std::function<std::unique_ptr<core::RunningProgram>(const std::vector<std::string>& argv,
+                                                                      const core::bfs::path& working_dir)>;
   std::map<std::string, Starter> servers;
-  std::unique_ptr<core::RunningProgram> start(const std::vector<std::string>& argv,
-                                              const core::bfs::path&) const override {
+  std::unique_ptr<core::RunningProgram> start(const std::vector<std::string>& argv, const core::bfs::path&,
+                                              const core::bfs::path& working_dir) const override {
     {
       std::lock_guard lock(mutex_);
       calls.push_back(argv);
     }
     auto it = servers.find(base(argv.front()));
     if (it == servers.end()) throw core::Error(argv.front() + ": not found in PATH");
-    return it->second(argv);
+    return it->second(argv, working_dir);
   }
   core::bfs::path find(const std::string& name) const override {
     if (servers.count(base(name))) return core::bfs::path("/usr/bin") / base(name);

@@ -396,8 +396,12 @@ class RestoreFixture {
       return answer(1, "", "etcdutl stand-in: unexpected call\n");
     };
     // etcd started beside kdr: serves the snapshot restored into its data dir until stopped.
-    programs->servers["etcd"] = [this](const std::vector<std::string>& argv) -> std::unique_ptr<core::RunningProgram> {
-      const auto url = flag_value(argv, "--listen-client-urls");
+    // A unix:// socket named relative to the working directory is served at its full path (the
+    // URL kdr's client is given).
+    programs->servers["etcd"] = [this](const std::vector<std::string>& argv,
+                                       const core::bfs::path& working_dir) -> std::unique_ptr<core::RunningProgram> {
+      auto url = flag_value(argv, "--listen-client-urls");
+      if (url.rfind("unix://", 0) == 0 && url.compare(7, 1, "/") != 0) url = "unix://" + (working_dir / url.substr(7)).string();
       const auto db = core::read_file(core::bfs::path(flag_value(argv, "--data-dir")) / "member/snap/db");
       auto held = etcd->snapshot(core::sha256_hex(db));
       if (!held) throw core::Error("etcd stand-in: the data dir holds no snapshot this test saved");

@@ -136,18 +136,45 @@ TEST_CASE("restore-etcd-keys puts a deleted namespace back into the running etcd
   CHECK(count_of(journal_text(f, id), "\"etcd-put\"") >= 3);
   CHECK(f.etcd->at(RestoreFixture::node_etcd_url) != nullptr);
 
-  // The snapshot was read in a private etcd on another port (by the preflight, then by the
-  // step), stopped once read.
+  // The snapshot was read in a private etcd (by the preflight, then by the step) on unix
+  // sockets only, never on a port, stopped once read.
   const auto started = f.programs->calls_of("etcd");
   REQUIRE(started.size() == 2);
   for (const auto& call : started) {
-    CHECK(f.etcd->at(served_url(call)) == nullptr);
-    CHECK(served_url(call) != RestoreFixture::node_etcd_url);
+    CHECK(served_url(call) == "unix://client:0");
+    CHECK(call.find("--listen-peer-urls unix://peer:0 ") != std::string::npos);
+    CHECK(call.find("127.0.0.1") == std::string::npos);
   }
+  CHECK(f.etcd->served_count() == 1);  // the node's etcd alone, once the private ones stopped
 
   REQUIRE(f.rollback(id) == core::ExitCode::ok);
   CHECK(f.live->values() == before);
   CHECK(contains(f.printed.out(), "deleted /registry/namespaces/payments (written by this restore)"));
+}
+
+TEST_CASE("restore-etcd-keys writes only the keys its preflight read and showed: a key that appears in the snapshot's private etcd after it is refused") {
+  RestoreFixture f;
+  f.backup();
+  delete_payments(f);
+  const auto before = f.live->values();
+  // The private etcd the step opens (the second one started) holds one key more than the one the
+  // preflight read: as if someone had written into it, or changed the snapshot, in between.
+  auto real_etcd = f.programs->servers.at("etcd");
+  int started = 0;
+  f.programs->servers["etcd"] = [&](const std::vector<std::string>& argv, const core::bfs::path& dir) {
+    auto running = real_etcd(argv, dir);
+    if (++started == 2)
+      f.etcd->at("unix://" + (dir / "client:0").string())->write("/registry/secrets/payments/planted", "injected");
+    return running;
+  };
+
+  REQUIRE(f.restore("restore-etcd-keys", {"namespace=payments"}) == core::ExitCode::failed);
+  INFO(f.printed.all());
+  CHECK(started == 2);
+  CHECK(contains(f.printed.out(), "3 to write, 0 already live with the same value, 0 conflicts"));
+  CHECK(contains(f.printed.all(), "does not hold the keys the preflight read and showed for namespace payments"));
+  CHECK(contains(f.printed.all(), "nothing was written"));
+  CHECK(f.live->values() == before);
 }
 
 TEST_CASE("restore-etcd-keys leaves a key changed since the backup alone unless overwrite=true, and a rollback puts its live value back") {
@@ -207,7 +234,8 @@ TEST_CASE("restore-etcd-keys with to=REVISION reads the keys at that point of th
   REQUIRE(started.size() == 2);
   CHECK(contains(started[0], "--max-txn-ops"));
   CHECK(f.programs->calls_of("etcdctl").back().find("snapshot save") != std::string::npos);
-  for (const auto& call : started) CHECK(f.etcd->at(served_url(call)) == nullptr);
+  for (const auto& call : started) CHECK(served_url(call) == "unix://client:0");
+  CHECK(f.etcd->served_count() == 1);
 
   const auto id = f.restore_ids().at(0);
   REQUIRE(f.rollback(id) == core::ExitCode::ok);
