@@ -25,8 +25,10 @@ struct OffsiteFlags {
 core::ExitCode list(const core::Context& ctx, const offsite::Restic& restic, const OffsiteFlags& f) {
   const auto node = f.all_nodes ? std::string() : (f.node.empty() ? offsite::node_name(ctx) : f.node);
   const auto listing = offsite::list_all(restic, node);
+  for (const auto& why : listing.refused) ctx.out.warn("{}", why);
   if (ctx.out.json()) {
-    nlohmann::json out = {{"generations", nlohmann::json::array()}, {"journals", nlohmann::json::array()}};
+    nlohmann::json out = {{"generations", nlohmann::json::array()}, {"journals", nlohmann::json::array()},
+                          {"refused", listing.refused}};
     for (const auto& g : listing.generations) out["generations"].push_back(g.to_json());
     for (const auto& j : listing.journals) out["journals"].push_back(j.to_json());
     ctx.out.raw(out.dump(2));

@@ -176,4 +176,17 @@ std::vector<std::string> Repository::remove_leftovers() const {
   return removed;
 }
 
+bool is_generation_id(std::string_view id) {
+  constexpr std::string_view shape = "dddd-dd-ddTddddddZ";
+  if (id.size() < shape.size()) return false;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const bool digit = id[i] >= '0' && id[i] <= '9';
+    if (shape[i] == 'd' ? !digit : id[i] != shape[i]) return false;
+  }
+  const auto counter = id.substr(shape.size());
+  if (counter.empty()) return true;
+  if (counter.size() < 2 || counter.size() > 7 || counter[0] != '.' || counter[1] == '0') return false;
+  return std::all_of(counter.begin() + 1, counter.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace kdr::core

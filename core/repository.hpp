@@ -60,7 +60,7 @@ class Repository {
   // Resolves "latest", an id, or a unique id prefix; throws Error(no_backup) otherwise.
   GenerationEntry find(const std::string& which) const;
 
-  // A new id from the time, unique within the folder.
+  // A new id from the time, unique within the folder (is_generation_id).
   std::string new_generation_id(std::int64_t epoch_seconds) const;
   // Where a generation is built before it is published.
   bfs::path staging_path(const std::string& id) const;
@@ -79,5 +79,10 @@ class Repository {
   void point_latest_at(const std::string& id) const;
   bfs::path dir_;
 };
+
+// An id of kdr's own format: 2026-11-24T201758Z, or with a counter (2026-11-24T201758Z.2).
+// Ids read from elsewhere (an off-site repository's tags) are names of folders kdr writes:
+// nothing else is accepted.
+bool is_generation_id(std::string_view id);
 
 }  // namespace kdr::core

@@ -50,6 +50,15 @@ void read_snapshot_facts(const nlohmann::json& s, T& into) {
   into.time = core::json_text_or(s, "time");
   if (s.contains("paths") && s["paths"].is_array() && !s["paths"].empty() && s["paths"][0].is_string())
     into.path = s["paths"][0].get<std::string>();
+  // The folder restic restores: an absolute path without "." or ".." (it is joined to a folder
+  // of the backup disk on a pull).
+  const core::bfs::path path(into.path);
+  bool plain = path.is_absolute() && into.path.find('\0') == std::string::npos;
+  for (const auto& part : path.relative_path())
+    if (part == "." || part == ".." || part.empty()) plain = false;
+  if (!plain)
+    throw core::Error(fmt::format("restic snapshot {}: its path '{}' is not one kdr backs up", into.snapshot_id,
+                                  into.path));
 }
 
 }  // namespace
@@ -79,6 +88,9 @@ std::optional<OffsiteGeneration> from_restic_snapshot(const nlohmann::json& s) {
     if (auto v = after(tag, tag_bytes); !v.empty()) g.bytes = number_or_zero(v);
   }
   if (!kdr || g.generation.empty()) return std::nullopt;
+  if (!core::is_generation_id(g.generation))
+    throw core::Error(fmt::format("restic snapshot {}: its tag {}{} is not a generation id kdr makes",
+                                  core::json_text_or(s, "short_id"), tag_generation, g.generation));
   read_snapshot_facts(s, g);
   return g;
 }
@@ -128,8 +140,12 @@ OffsiteListing list_all(const Restic& restic, const std::string& node) {
   OffsiteListing out;
   if (j.is_array())
     for (const auto& s : j) {
-      if (auto g = from_restic_snapshot(s)) out.generations.push_back(*g);
-      else if (auto jr = journal_from_restic_snapshot(s)) out.journals.push_back(*jr);
+      try {
+        if (auto g = from_restic_snapshot(s)) out.generations.push_back(*g);
+        else if (auto jr = journal_from_restic_snapshot(s)) out.journals.push_back(*jr);
+      } catch (const core::Error& e) {
+        out.refused.push_back(fmt::format("{}: left out", e.what()));
+      }
     }
   std::stable_sort(out.generations.begin(), out.generations.end(),
                    [](const auto& a, const auto& b) { return a.generation < b.generation; });
@@ -304,23 +320,34 @@ void restore_folder(const Restic& restic, const std::string& snapshot, const std
   core::make_dirs(restore_dir, 0700);
   restic.run({"restore", snapshot, "--target", restore_dir.string(), "--include", path}, restic_timeout);
   const auto restored = restore_dir / core::bfs::path(path).relative_path();
-  if (!core::lstat_path(restored))
-    throw core::Error(
-        fmt::format("restic restore of {} left no {} under {}", snapshot, path, restore_dir.string()));
+  const auto st = core::lstat_path(restored);
+  if (!st || st->type != core::FileType::directory) {
+    core::remove_tree(restore_dir);
+    throw core::Error(fmt::format("restic restore of {} left no folder {} under {}; removed what it wrote", snapshot,
+                                  path, restore_dir.string()));
+  }
+  // Every parent up to restore_dir a real folder: a symlink on the way would move a folder from
+  // elsewhere into the backup disk.
+  for (auto p = restored.parent_path(); p != restore_dir && p.has_relative_path(); p = p.parent_path()) {
+    const auto parent = core::lstat_path(p);
+    if (!parent || parent->type != core::FileType::directory) {
+      core::remove_tree(restore_dir);
+      throw core::Error(fmt::format("restic restore of {}: {} is not a folder; removed what it wrote", snapshot,
+                                    p.string()));
+    }
+  }
   if (::rename(restored.c_str(), dest.c_str()) != 0) core::throw_errno("rename", restored.string(), errno);
   core::remove_tree(restore_dir);
 }
 
-// One generation into the staging area, checked, then published.
-void pull_generation(const core::Context& ctx, const Restic& restic, const core::Repository& repo,
-                     const OffsiteGeneration& g) {
-  const auto& id = g.generation;
-  const auto staging = repo.staging_path(id);
-  core::remove_tree(staging);
-  restore_folder(restic, g.snapshot_id, g.path, staging);
-
-  // An ordinary generation: its own checks pass before it is published.
+// A pulled generation in its staging folder is an ordinary generation of that id: its own
+// checks pass before it is published. Throws Error saying what failed.
+void check_pulled(const core::Context& ctx, const Restic& restic, const std::string& id,
+                  const core::bfs::path& staging) {
   const auto meta = core::GenerationMeta::parse(core::read_file(staging / "meta.json"), (staging / "meta.json").string());
+  if (meta.id != id)
+    throw core::Error(fmt::format("generation {} from {} says it is generation {} (meta.json): refused", id,
+                                  restic.repository(), meta.id));
   verify::Findings findings;
   const auto view = verify::load_generation(id, staging, meta, findings);
   verify::check_integrity(view, verify::etcd_data_dir_of(view, ctx.config), findings);
@@ -329,9 +356,25 @@ void pull_generation(const core::Context& ctx, const Restic& restic, const core:
     std::string lines;
     for (const auto& f : findings.all())
       if (f.severity == verify::Severity::error) lines += fmt::format("\n  {}: {}", f.path, f.detail);
-    throw core::Error(fmt::format("generation {} from {} fails its own checks ({} problem(s)); it was not published "
-                                  "and stays in {}:{}",
-                                  id, restic.repository(), errors, staging.string(), lines));
+    throw core::Error(fmt::format("generation {} from {} fails its own checks ({} problem(s)); it was not published:{}",
+                                  id, restic.repository(), errors, lines));
+  }
+}
+
+// One generation into the staging area, checked, then published; removed when it fails.
+void pull_generation(const core::Context& ctx, const Restic& restic, const core::Repository& repo,
+                     const OffsiteGeneration& g) {
+  const auto& id = g.generation;
+  if (!core::is_generation_id(id))  // list_all left such snapshots out; never a folder name
+    throw core::Error(fmt::format("'{}' is not a generation id kdr makes", id));
+  const auto staging = repo.staging_path(id);
+  core::remove_tree(staging);
+  restore_folder(restic, g.snapshot_id, g.path, staging);
+  try {
+    check_pulled(ctx, restic, id, staging);
+  } catch (const core::Error& e) {
+    core::remove_tree(staging);
+    throw core::Error(fmt::format("{}\nWhat the pull wrote ({}) was removed.", e.what(), staging.string()));
   }
   repo.publish_pulled(id);
 }
@@ -341,6 +384,7 @@ void pull_generation(const core::Context& ctx, const Restic& restic, const core:
 PullResult pull(const core::Context& ctx, const Restic& restic, const std::string& which, const std::string& node,
                 const core::bfs::path& backup_dir) {
   const auto offsite = list_all(restic, node);
+  for (const auto& why : offsite.refused) ctx.out.warn("{}", why);
   const auto& gens = offsite.generations;
   if (gens.empty())
     throw core::Error(fmt::format("no generation of node {} off site in {}", node, restic.repository()),

@@ -53,12 +53,16 @@ struct OffsiteJournal {
 struct OffsiteListing {
   std::vector<OffsiteGeneration> generations;
   std::vector<OffsiteJournal> journals;
+  // Snapshots tagged as kdr's whose tags or path kdr never writes (a generation id that is not
+  // one, a path that is not absolute and plain): left out, each with why.
+  std::vector<std::string> refused;
 };
 OffsiteListing list_all(const Restic& restic, const std::string& node = "");
 
 // The tags kdr gives a generation.
 std::vector<std::string> tags_of(const core::GenerationMeta& meta, const std::string& node);
-// A restic snapshot (`restic snapshots --json`) read back; empty when it is not kdr's.
+// A restic snapshot (`restic snapshots --json`) read back; empty when it is not kdr's. Throws
+// Error when it claims to be kdr's but its generation id or path is not one kdr writes.
 std::optional<OffsiteGeneration> from_restic_snapshot(const nlohmann::json& snapshot);
 std::optional<OffsiteJournal> journal_from_restic_snapshot(const nlohmann::json& snapshot);
 

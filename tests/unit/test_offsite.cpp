@@ -138,6 +138,27 @@ TEST_CASE("a generation goes up tagged so that restic's own tools find it, and i
   CHECK_FALSE(offsite::from_restic_snapshot({{"short_id", "x"}, {"tags", {"other"}}}));  // not kdr's
 }
 
+TEST_CASE("a restic snapshot tagged as kdr's with an id or a path kdr never writes is refused, never a folder name") {
+  const auto snapshot = [](const std::string& id, const std::string& path) {
+    return nlohmann::json{{"short_id", "feedbeef"},
+                          {"paths", {path}},
+                          {"tags", {"kdr", "kdr-node=cp-1", "kdr-generation=" + id}}};
+  };
+  CHECK(offsite::from_restic_snapshot(snapshot("2026-11-28T101500Z", "/backup/kdr/generations/2026-11-28T101500Z")));
+  CHECK(offsite::from_restic_snapshot(snapshot("2026-11-28T101500Z.2", "/backup/x")));
+  for (const auto* id : {"x/../../../planted", "../2026-11-28T101500Z", "2026-11-28T101500Z/..", "2026-11-28T101500Z.0",
+                         "2026-11-28T101500Z.", "2026-11-28T101500", "2026-11-28 101500Z", "latest", ".staging-x"}) {
+    INFO(id);
+    CHECK_THROWS_WITH(offsite::from_restic_snapshot(snapshot(id, "/backup/x")),
+                      Catch::Contains("is not a generation id kdr makes"));
+  }
+  for (const auto* path : {"backup/x", "/backup/../etc", "/backup/./x", ""}) {
+    INFO(path);
+    CHECK_THROWS_WITH(offsite::from_restic_snapshot(snapshot("2026-11-28T101500Z", path)),
+                      Catch::Contains("is not one kdr backs up"));
+  }
+}
+
 TEST_CASE("a push sends what is newer than the newest off site: the newest generation and those with a full snapshot") {
   RestoreFixture f;
   const auto g1 = f.backup();
