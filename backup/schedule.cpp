@@ -4,7 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "core/error.hpp"
+#include "core/process.hpp"
 
 namespace kdr::backup {
 
@@ -19,18 +23,70 @@ bool written_by_kdr(const std::string& content) { return content.find(schedule_m
 
 }  // namespace
 
-std::string scheduled_command(const ScheduleSpec& spec) {
-  std::string cmd = spec.kdr_path + " -q";
-  if (!spec.config.empty()) cmd += " --config " + spec.config;
-  if (!spec.backup_dir.empty()) cmd += " --backup-dir " + spec.backup_dir;
-  return cmd + " backup --verify";
+namespace {
+
+// kdr and the options every scheduled command takes.
+std::vector<std::string> kdr_with_options(const ScheduleSpec& spec) {
+  std::vector<std::string> argv = {spec.kdr_path};
+  if (!spec.config.empty()) argv.insert(argv.end(), {"--config", spec.config});
+  if (!spec.backup_dir.empty()) argv.insert(argv.end(), {"--backup-dir", spec.backup_dir});
+  return argv;
 }
 
-std::string journal_command(const ScheduleSpec& spec, const std::string& action) {
-  std::string cmd = spec.kdr_path;
-  if (!spec.config.empty()) cmd += " --config " + spec.config;
-  if (!spec.backup_dir.empty()) cmd += " --backup-dir " + spec.backup_dir;
-  return cmd + " journal " + action;
+void refuse_control_characters(const std::vector<std::string>& argv) {
+  for (const auto& word : argv)
+    if (std::any_of(word.begin(), word.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      throw core::UsageError(fmt::format("'{}' holds a newline or another control character: it cannot be written "
+                                         "into a schedule; choose another path",
+                                         core::describe_argv({word})));
+}
+
+}  // namespace
+
+std::vector<std::string> scheduled_argv(const ScheduleSpec& spec) {
+  auto argv = kdr_with_options(spec);
+  argv.insert(argv.begin() + 1, "-q");
+  argv.insert(argv.end(), {"backup", "--verify"});
+  return argv;
+}
+
+std::vector<std::string> journal_argv(const ScheduleSpec& spec, const std::string& action) {
+  auto argv = kdr_with_options(spec);
+  argv.insert(argv.end(), {"journal", action});
+  return argv;
+}
+
+std::string cron_command(const std::vector<std::string>& argv) {
+  refuse_control_characters(argv);
+  std::string out;
+  for (const char c : core::describe_argv(argv)) {  // single-quoted for the shell where needed
+    if (c == '%') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string exec_start_command(const std::vector<std::string>& argv) {
+  refuse_control_characters(argv);
+  std::string out;
+  for (const auto& word : argv) {
+    if (!out.empty()) out += ' ';
+    const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("/._-+=,:@").find(c) != std::string_view::npos;
+    });
+    if (plain) {
+      out += word;
+      continue;
+    }
+    out += '"';
+    for (const char c : word) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (c == '$' || c == '%') out += c;  // $$ and %% are a literal $ and %
+      out += c;
+    }
+    out += '"';
+  }
+  return out;
 }
 
 std::vector<ScheduleFile> cron_files(const ScheduleSpec& spec) {
@@ -47,12 +103,15 @@ std::vector<ScheduleFile> cron_files(const ScheduleSpec& spec) {
       "# The etcd change journal: started again within a minute whenever it is not running\n"
       "# (`kdr journal start` does nothing while it runs; its own log is <backup_dir>/journal/follower.log).\n"
       "* * * * * root set -o pipefail; nice -n 10 ionice -c 2 -n 7 {} -q 2>&1 | logger -t kdr-journal\n",
-      schedule_marker, spec.every_minutes, spec.every_minutes, scheduled_command(spec), journal_command(spec, "start"));
+      schedule_marker, spec.every_minutes, spec.every_minutes, cron_command(scheduled_argv(spec)),
+      cron_command(journal_argv(spec, "start")));
   return {{cron_path, text}};
 }
 
 std::vector<ScheduleFile> systemd_files(const ScheduleSpec& spec) {
   if (spec.every_minutes < 1 || spec.every_minutes > 59) throw core::UsageError("--every: 1 to 59 minutes");
+  auto journal_run = journal_argv(spec, "run");
+  journal_run.push_back("-q");
   const auto service = fmt::format(
       "{}\n"
       "[Unit]\n"
@@ -68,7 +127,7 @@ std::vector<ScheduleFile> systemd_files(const ScheduleSpec& spec) {
       "TimeoutStartSec=30min\n"
       "# 0: done; 3: partial; 4: verify found problems. All are recorded in the metrics.\n"
       "SuccessExitStatus=3 4\n",
-      schedule_marker, scheduled_command(spec));
+      schedule_marker, exec_start_command(scheduled_argv(spec)));
   const auto timer = fmt::format(
       "{}\n"
       "[Unit]\n"
@@ -90,7 +149,7 @@ std::vector<ScheduleFile> systemd_files(const ScheduleSpec& spec) {
       "\n"
       "[Service]\n"
       "Type=simple\n"
-      "ExecStart={} -q\n"
+      "ExecStart={}\n"
       "Restart=always\n"
       "RestartSec=2\n"
       "Nice=10\n"
@@ -100,7 +159,7 @@ std::vector<ScheduleFile> systemd_files(const ScheduleSpec& spec) {
       "\n"
       "[Install]\n"
       "WantedBy=multi-user.target\n",
-      schedule_marker, journal_command(spec, "run"));
+      schedule_marker, exec_start_command(journal_run));
   return {{service_path, service}, {timer_path, timer}, {journal_service_path, journal}};
 }
 

@@ -26,10 +26,16 @@ struct ScheduleSpec {
 
 inline constexpr std::string_view schedule_marker = "# Written by `kdr schedule install`";
 
-// "/usr/bin/kdr -q [--config F] [--backup-dir D] backup --verify"
-std::string scheduled_command(const ScheduleSpec& spec);
-// "/usr/bin/kdr [--config F] [--backup-dir D] journal ACTION" (run under systemd, start from cron)
-std::string journal_command(const ScheduleSpec& spec, const std::string& action);
+// /usr/bin/kdr -q [--config F] [--backup-dir D] backup --verify
+std::vector<std::string> scheduled_argv(const ScheduleSpec& spec);
+// /usr/bin/kdr [--config F] [--backup-dir D] journal ACTION (run under systemd, start from cron)
+std::vector<std::string> journal_argv(const ScheduleSpec& spec, const std::string& action);
+// An argv as a line for the shell cron runs it with: every word quoted where the shell would
+// read it otherwise, and '%' escaped (cron turns it into a newline). A word with a newline or
+// another control character cannot be written on one line: UsageError naming it.
+std::string cron_command(const std::vector<std::string>& argv);
+// The same for systemd's ExecStart=: quoted, '$' and '%' doubled (systemd expands them).
+std::string exec_start_command(const std::vector<std::string>& argv);
 std::vector<ScheduleFile> cron_files(const ScheduleSpec& spec);
 std::vector<ScheduleFile> systemd_files(const ScheduleSpec& spec);
 

@@ -94,7 +94,7 @@ Command schedule_command() {
     const auto files = f->cron ? backup::cron_files(spec) : backup::systemd_files(spec);
     backup::install_schedule(ctx, files);
     for (const auto& file : files) ctx.out.info("wrote {}", ctx.root.host(file.node_path).string());
-    ctx.out.info("every {} minutes: {}", spec.every_minutes, backup::scheduled_command(spec));
+    ctx.out.info("every {} minutes: {}", spec.every_minutes, core::describe_argv(backup::scheduled_argv(spec)));
     if (f->systemd) {
       const bool can = ctx.root.is_real_root() && !f->no_enable && !ctx.programs->find("systemctl").empty() &&
                        ::access("/run/systemd/system", F_OK) == 0;
@@ -105,7 +105,7 @@ Command schedule_command() {
         ctx.out.info(
             "to activate it: systemctl daemon-reload && systemctl enable --now kdr-backup.timer kdr-journal.service");
     } else {
-      ctx.out.info("every minute, unless it runs: {}", backup::journal_command(spec, "start"));
+      ctx.out.info("every minute, unless it runs: {}", core::describe_argv(backup::journal_argv(spec, "start")));
       ctx.out.info("cron reads /etc/cron.d by itself; nothing else to do");
     }
     return core::ExitCode::ok;

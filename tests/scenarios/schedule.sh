@@ -68,3 +68,29 @@ assert_contains "$OUT" "/etc/cron.d/kdr exists and was not written by kdr"
 assert_eq "$(cat "$cron")" "*/1 * * * * root /usr/local/bin/my-backup" "the operator's file"
 expect_rc 2 kdr schedule install
 expect_rc 2 kdr schedule install --cron --every 0
+
+step "a backup folder named with shell code: the cron line and the unit carry it as one word, and run no code"
+hostile="$T/disk 2/\$(touch $T/pwned)\`touch $T/pwned2\`;touch $T/pwned3 %d 'q' \"dq\" \$HOME"
+rm -f "$ROOT/etc/cron.d/kdr"
+expect_rc 0 "$KDR_BIN" --root "$ROOT" --backup-dir "$hostile" schedule install --cron
+line=$(grep -v '^#' "$ROOT/etc/cron.d/kdr" | grep 'backup --verify')
+read -r m h dom mon dow user rest <<<"$line"
+# cron's own reading of the line: an unescaped % ends the command, \% is a literal %
+[[ $rest != *[^\\]%* ]] || fail "an unescaped % in the cron line: $rest"
+rest=${rest//\\%/%}
+printf '#!/bin/sh\nfor a in "$@"; do printf "%%s\\n" "$a"; done\n' > "$T/kdr-args"
+chmod +x "$T/kdr-args"
+run=${rest//$KDR_BIN/$T/kdr-args}
+run=${run//logger -t kdr/cat}
+got=$("$shell" -c "$run")
+[ ! -e "$T/pwned" ] && [ ! -e "$T/pwned2" ] && [ ! -e "$T/pwned3" ] || fail "the cron line ran code from the folder's name"
+assert_eq "$(sed -n 3p <<<"$got")" "$hostile" "the folder as kdr receives it from cron"
+expect_rc 0 "$KDR_BIN" --root "$ROOT" --backup-dir "$hostile" schedule install --systemd
+exec_start=$(sed -n 's/^ExecStart=//p' "$ROOT/etc/systemd/system/kdr-backup.service")
+assert_contains "$exec_start" "\"$T/disk 2/\$\$(touch $T/pwned)\`touch $T/pwned2\`;touch $T/pwned3 %%d 'q' \\\"dq\\\" \$\$HOME\""
+if command -v systemd-analyze >/dev/null; then
+  systemd-analyze verify "$ROOT/etc/systemd/system/kdr-backup.service" || fail "systemd-analyze verify rejects the unit"
+fi
+expect_rc 2 "$KDR_BIN" --root "$ROOT" --backup-dir "$T/line
+break" schedule install --cron
+assert_contains "$OUT" "holds a newline or another control character"
