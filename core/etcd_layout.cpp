@@ -222,12 +222,12 @@ void choose_local(EtcdLayout& l, const Config& config, const NodeRoot& root, con
                                      p.pid, config.etcd_data_dir));
   } else {
     l.data_dir = node_path_of(root, data_dir);
-    l.data_dir_origin = fmt::format("the running etcd, pid {} (--data-dir or ETCD_DATA_DIR)", p.pid);
+    l.data_dir_origin = fmt::format("the running etcd, pid {} run by uid {} (--data-dir or ETCD_DATA_DIR)", p.pid, p.uid);
   }
   auto urls = split_list(setting("ETCD_LISTEN_CLIENT_URLS", "listen-client-urls"));
   if (urls.empty()) urls.push_back("http://127.0.0.1:2379");  // etcd's default
   l.endpoints = loopback_first(urls);
-  l.endpoints_origin = fmt::format("the running etcd, pid {}", p.pid);
+  l.endpoints_origin = fmt::format("the running etcd, pid {} run by uid {}", p.pid, p.uid);
 }
 
 void choose_external(EtcdLayout& l, const ApiserverEtcd& a) {

@@ -70,6 +70,12 @@ std::vector<ProcessEntry> node_processes(const NodeRoot& root, const std::vector
   const int self = static_cast<int>(::getpid());
   for (int pid : all_pids()) {
     if (pid == self) continue;
+    std::optional<FileStat> st;
+    try {
+      st = lstat_path(fmt::format("/proc/{}", pid));
+    } catch (const Error&) {
+    }
+    if (!st || (st->uid != 0 && st->uid != ::geteuid())) continue;  // gone, or another user's
     auto argv = read_cmdline(pid);
     if (argv.empty()) continue;
     if (std::find(commands.begin(), commands.end(), base_name(argv.front())) == commands.end()) continue;
@@ -77,7 +83,7 @@ std::vector<ProcessEntry> node_processes(const NodeRoot& root, const std::vector
           return a.find(root_prefix) != std::string::npos;
         }))
       continue;
-    out.push_back({pid, std::move(argv)});
+    out.push_back({pid, st->uid, std::move(argv)});
   }
   return out;
 }

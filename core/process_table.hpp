@@ -4,6 +4,7 @@
 // a sandbox never mistakes the machine's own processes (or another sandbox's) for its own.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,11 +15,14 @@ namespace kdr::core {
 
 struct ProcessEntry {
   int pid = 0;
+  std::uint32_t uid = 0;  // who runs it (the owner of /proc/PID)
   std::vector<std::string> argv;
 };
 
-// The processes (but this one) whose argv[0] has one of these base names and that belong
-// to the node under `root`.
+// The processes (but this one) whose argv[0] has one of these base names, that belong to the
+// node under `root`, and that root (or kdr's own user) runs: any local user can start a
+// process named etcd, and none may choose where kdr thinks etcd's data is, or keep a restore
+// waiting for it to stop.
 std::vector<ProcessEntry> node_processes(const NodeRoot& root, const std::vector<std::string>& commands);
 
 // A process's environment (/proc/PID/environ); empty when it cannot be read.

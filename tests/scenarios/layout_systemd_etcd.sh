@@ -153,3 +153,15 @@ expect_rc 1 kdr restore restore-etcd-snapshot --yes
 assert_contains "$OUT" "# stop etcd, however it is run here"
 assert_contains "$OUT" "--name etcd1 --initial-cluster etcd1=https://127.0.0.1:$peer"
 assert_eq "$(node_state)" "$before" "the node after the refused restore"
+
+step "another local user's process named etcd is never taken for the node's etcd"
+kill "${SCENARIO_BG_PIDS[-1]}"; wait "${SCENARIO_BG_PIDS[-1]}" 2>/dev/null || true
+mkdir -p "$ROOT/home/mallory/data"
+chmod 755 "$T"
+setpriv --reuid 65534 --regid 65534 --clear-groups bash -c 'exec -a etcd bash -c "while :; do sleep 0.2; done" etcd --data-dir "$0" --listen-client-urls http://127.0.0.1:1' "$ROOT/home/mallory/data" >/dev/null 2>&1 &
+SCENARIO_BG_PIDS+=("$!")
+for i in $(seq 1 50); do pgrep -u 65534 -f "data-dir $ROOT/home/mallory" >/dev/null && break; sleep 0.1; done
+pgrep -u 65534 -f "data-dir $ROOT/home/mallory" >/dev/null || fail "the unprivileged fake etcd did not start"
+rc=0; OUT=$(kdr sources 2>&1) || rc=$?
+! grep -q "/home/mallory" <<<"$OUT" || { echo "$OUT"; fail "kdr took an unprivileged user's process for etcd"; }
+! grep -q "127.0.0.1:1" <<<"$OUT" || { echo "$OUT"; fail "kdr took an unprivileged user's endpoint"; }
