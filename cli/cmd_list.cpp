@@ -20,7 +20,7 @@ std::string snapshot_column(const core::GenerationMeta& m) {
 // "ok", "4 err", "1 warn", "-" (never verified)
 std::string verified_column(const core::Repository& repo, const std::string& id) {
   try {
-    const auto j = nlohmann::json::parse(core::read_file(repo.verify_result_path(id)));
+    const auto j = nlohmann::json::parse(core::read_backup_file(repo.verify_result_path(id)));
     const auto errors = j.value("errors", 0), warnings = j.value("warnings", 0);
     if (errors > 0) return fmt::format("{} err", errors);
     if (warnings > 0) return fmt::format("{} warn", warnings);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <boost/filesystem/operations.hpp>
@@ -126,11 +128,25 @@ void fsync_tree(const bfs::path& path) {
   if (st->type == FileType::directory || st->type == FileType::file) fsync_path(path);
 }
 
+namespace {
+
+std::uint32_t random_u32() {
+  std::uint32_t v = 0;
+  if (::getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v)) v = static_cast<std::uint32_t>(::random());
+  return v;
+}
+
+}  // namespace
+
 void write_file_atomic(const bfs::path& path, std::string_view content, std::uint32_t mode) {
-  const bfs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" +
-                                               std::to_string(::getpid()));
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) throw_errno("create", tmp.string(), errno);
+  // A new file of kdr's own (O_EXCL): never one someone else made under a name they guessed.
+  bfs::path tmp;
+  Fd fd;
+  for (int attempt = 0; !fd; ++attempt) {
+    tmp = path.parent_path() / fmt::format(".{}.tmp-{}-{:08x}", path.filename().string(), ::getpid(), random_u32());
+    fd = Fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd && (errno != EEXIST || attempt >= 100)) throw_errno("create", tmp.string(), errno);
+  }
   auto fail = [&](std::string_view what) {
     int err = errno;
     ::unlink(tmp.c_str());
@@ -198,13 +214,43 @@ std::uint64_t free_bytes(const bfs::path& path) {
   return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
-std::string read_file(const bfs::path& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw_errno("open", path.string(), errno);
+namespace {
+
+// Opens without blocking (a FIFO would wait for a writer forever), refuses what is not a
+// regular file (a FIFO, a device such as /dev/zero), and reads at most `max_bytes`.
+std::string read_regular(const bfs::path& path, int extra_flags, std::uint64_t max_bytes) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | extra_flags));
+  if (!fd) {
+    const int err = errno;
+    if (err == ELOOP && (extra_flags & O_NOFOLLOW) != 0)
+      throw Error(fmt::format("{}: is a symlink where kdr writes a file; not followed", path.string()));
+    throw_errno("open", path.string(), err);
+  }
+  const auto st = fstat_fd(fd.get(), path);
+  if (st.type != FileType::file)
+    throw Error(fmt::format("{}: is a {}, not a regular file; not read", path.string(),
+                            st.type == FileType::other ? st.other_kind : std::string(to_string(st.type))));
+  if (st.size > max_bytes)
+    throw Error(fmt::format("{}: {} bytes, more than the {} kdr reads from such a file; not read", path.string(),
+                            st.size, max_bytes));
   std::string out;
   char buf[65536];
-  while (const auto n = read_some(fd.get(), buf, sizeof buf, path.string())) out.append(buf, n);
+  while (const auto n = read_some(fd.get(), buf, sizeof buf, path.string())) {
+    out.append(buf, n);
+    if (out.size() > max_bytes)  // grew while read
+      throw Error(fmt::format("{}: more than {} bytes; not read", path.string(), max_bytes));
+  }
   return out;
+}
+
+}  // namespace
+
+std::string read_file(const bfs::path& path) {
+  return read_regular(path, 0, std::numeric_limits<std::uint64_t>::max() / 2);
+}
+
+std::string read_backup_file(const bfs::path& path, std::uint64_t max_bytes) {
+  return read_regular(path, O_NOFOLLOW, max_bytes);
 }
 
 void make_dir(const bfs::path& path, std::uint32_t mode) {
@@ -212,19 +258,35 @@ void make_dir(const bfs::path& path, std::uint32_t mode) {
     int err = errno;
     if (err == EEXIST) {
       auto st = lstat_path(path);
-      if (st && st->type == FileType::directory) return;
-      throw Error(fmt::format("create folder {}: exists and is not a folder", path.string()));
+      if (!st || st->type != FileType::directory)
+        throw Error(fmt::format("create folder {}: exists and is not a folder", path.string()));
+      check_own_folder(path, *st);
+      return;
     }
     throw_errno("create folder", path.string(), err);
   }
-  // mkdir applies the umask; set the exact mode asked for.
-  if (::chmod(path.c_str(), mode) != 0) throw_errno("chmod", path.string(), errno);
+  // mkdir applies the umask; set the exact mode asked for, on the folder just made (opened
+  // without following a symlink swapped in meanwhile).
+  Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) throw_errno("open folder", path.string(), errno);
+  if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod", path.string(), errno);
+}
+
+void check_own_folder(const bfs::path& path, const FileStat& st) {
+  if (st.uid != 0 && st.uid != ::geteuid())
+    throw Error(fmt::format("{}: the folder is owned by uid {}, not by root or kdr's user (uid {}); kdr does not "
+                            "use a folder another user controls. Remove it, or chown it",
+                            path.string(), st.uid, ::geteuid()));
+  if ((st.mode & 0022) != 0 && (st.mode & 01000) == 0)
+    throw Error(fmt::format("{}: the folder has mode {:04o}: others can write into it; kdr does not use it. "
+                            "chmod go-w {}",
+                            path.string(), st.mode & 07777, path.string()));
 }
 
 void make_dirs(const bfs::path& path, std::uint32_t mode) {
   if (path.empty()) return;
   auto st = lstat_path(path);
-  if (st && st->type == FileType::directory) return;
+  if (st && st->type == FileType::directory) return check_own_folder(path, *st);
   if (!st && path.has_parent_path() && path.parent_path() != path) make_dirs(path.parent_path(), mode);
   make_dir(path, mode);
 }

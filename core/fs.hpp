@@ -88,7 +88,14 @@ void fsync_tree(const bfs::path& path);
 // fsync the folder. A crash leaves either the old file or the new one, never a mix.
 void write_file_atomic(const bfs::path& path, std::string_view content, std::uint32_t mode = 0600);
 
+// A regular file's bytes (opened without blocking: a FIFO or a device is refused, never read
+// or waited on). Error naming the path otherwise.
 std::string read_file(const bfs::path& path);
+// The same for a file kdr wrote on the backup disk (meta.json, SHA256SUMS, manifests, the
+// journal's files), which whoever can write that disk may have replaced: a symlink is not
+// followed, and a file larger than `max_bytes` is refused before it is read.
+inline constexpr std::uint64_t max_backup_file_bytes = 256ull << 20;
+std::string read_backup_file(const bfs::path& path, std::uint64_t max_bytes = max_backup_file_bytes);
 
 // rename(2). A file moved across file systems (kdr's state folder and /etc may be on
 // different ones) is copied through a hidden temporary beside the target (the kubelet
@@ -108,10 +115,15 @@ std::string lock_holders(const bfs::path& file);
 // refusal always names someone, or says that /proc/locks shows nobody.
 std::optional<std::string> try_flock(int fd, bool exclusive, const bfs::path& file);
 
-// mkdir with an exact mode (umask does not apply); ok if it already exists as a folder.
+// mkdir with an exact mode (umask does not apply); ok if it already exists as a folder that
+// root or kdr's user owns and nobody else can write (check_own_folder).
 void make_dir(const bfs::path& path, std::uint32_t mode);
-// mkdir -p, new folders get `mode`.
+// mkdir -p, new folders get `mode`; the folder itself, when it exists, is checked as make_dir
+// checks it.
 void make_dirs(const bfs::path& path, std::uint32_t mode);
+// Error unless the folder is root's or kdr's user's, and not writable by group or others
+// (sticky folders such as /tmp excepted): kdr never works in a folder another user controls.
+void check_own_folder(const bfs::path& path, const FileStat& st);
 
 // Remove a tree; throws with the path on failure. Never follows symlinks.
 void remove_tree(const bfs::path& path);

@@ -147,7 +147,7 @@ Manifest Manifest::parse(std::string_view text, const std::string& origin) {
   return m;
 }
 
-Manifest Manifest::load(const bfs::path& file) { return parse(read_file(file), file.string()); }
+Manifest Manifest::load(const bfs::path& file) { return parse(read_backup_file(file), file.string()); }
 
 std::unordered_map<std::string, std::size_t> Manifest::index() const {
   std::unordered_map<std::string, std::size_t> out;

@@ -71,7 +71,7 @@ std::vector<GenerationEntry> Repository::generations() const {
     GenerationEntry g{name, generation_path(name), std::nullopt, {}};
     try {
       const auto file = g.path / "meta.json";
-      g.meta = GenerationMeta::parse(read_file(file), file.string());
+      g.meta = GenerationMeta::parse(read_backup_file(file), file.string());
     } catch (const std::exception& e) {
       g.problem = e.what();
     }

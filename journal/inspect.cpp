@@ -37,7 +37,7 @@ JournalStatus journal_status(const JournalStore& store) {
   if (!s.exists) return s;
   if (core::lstat_path(store.state_file())) {
     try {
-      s.state = FollowerState::from_json(json::parse(core::read_file(store.state_file())));
+      s.state = FollowerState::from_json(json::parse(core::read_backup_file(store.state_file())));
     } catch (const json::exception& e) {
       throw core::Error(fmt::format("{}: not JSON: {}", store.state_file().string(), e.what()));
     }

@@ -41,7 +41,7 @@ std::optional<std::int64_t> oldest_base(const JournalStore& store, const EpochIn
     for (const auto& name : core::list_dir(bases)) {
       if (name.size() < 6 || name.substr(name.size() - 5) != ".json") continue;
       try {
-        consider(nlohmann::json::parse(core::read_file(bases / name)).at("revision").get<std::int64_t>());
+        consider(nlohmann::json::parse(core::read_backup_file(bases / name)).at("revision").get<std::int64_t>());
       } catch (const std::exception&) {
         // unreadable: it keeps nothing alive, and is not removed here either
       }

@@ -46,8 +46,12 @@ std::optional<SegmentName> parse_segment_name(const std::string& name) {
   return n;
 }
 
-SegmentReader::SegmentReader(const bfs::path& file) : file_(file), fd_(::open(file.c_str(), O_RDONLY | O_CLOEXEC)) {
+// Not following a symlink, not waiting on a FIFO: the backup disk may hold anything.
+SegmentReader::SegmentReader(const bfs::path& file)
+    : file_(file), fd_(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) {
   if (!fd_) core::throw_errno("open", file.string(), errno);
+  if (core::fstat_fd(fd_.get(), file).type != core::FileType::file)
+    throw core::Error(fmt::format("{}: not a regular file; not read as a journal segment", file.string()));
   ::posix_fadvise(fd_.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   while (buffer_.size() < segment_magic.size() && fill()) {
   }
@@ -222,7 +226,7 @@ SegmentWriter SegmentWriter::create(const bfs::path& dir, const SegmentStart& st
 }
 
 SegmentWriter SegmentWriter::reopen(const SegmentScan& scan) {
-  core::Fd fd(::open(scan.file.c_str(), O_WRONLY | O_CLOEXEC));
+  core::Fd fd(::open(scan.file.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) core::throw_errno("open", scan.file.string(), errno);
   if (scan.file_size != scan.good_end) {
     if (::ftruncate(fd.get(), static_cast<off_t>(scan.good_end)) != 0)

@@ -79,7 +79,7 @@ std::vector<EpochInfo> JournalStore::epochs() const {
     const auto file = dir_ / name / "epoch.json";
     json j;
     try {
-      j = json::parse(core::read_file(file));
+      j = json::parse(core::read_backup_file(file));
     } catch (const json::exception& e) {
       throw core::Error(fmt::format("{}: not JSON: {}", file.string(), e.what()));
     }
@@ -112,7 +112,7 @@ ChainStart JournalStore::chain_start(const EpochInfo& epoch) const {
   const auto file = epoch.dir / "pruned.json";
   if (!core::lstat_path(file)) return {epoch.base_revision, epoch.base};
   try {
-    const auto j = json::parse(core::read_file(file));
+    const auto j = json::parse(core::read_backup_file(file));
     return {j.at("revision").get<std::int64_t>(),
             KeyspaceDigest::from_hex(j.at("digest").get<std::string>(), j.at("keys").get<std::int64_t>())};
   } catch (const std::exception& e) {

@@ -344,7 +344,7 @@ void restore_folder(const Restic& restic, const std::string& snapshot, const std
 // checks pass before it is published. Throws Error saying what failed.
 void check_pulled(const core::Context& ctx, const Restic& restic, const std::string& id,
                   const core::bfs::path& staging) {
-  const auto meta = core::GenerationMeta::parse(core::read_file(staging / "meta.json"), (staging / "meta.json").string());
+  const auto meta = core::GenerationMeta::parse(core::read_backup_file(staging / "meta.json"), (staging / "meta.json").string());
   if (meta.id != id)
     throw core::Error(fmt::format("generation {} from {} says it is generation {} (meta.json): refused", id,
                                   restic.repository(), meta.id));

@@ -18,7 +18,7 @@ std::optional<std::string> kubeadm_config_file(const verify::GenerationView& g) 
     const auto ext = core::bfs::path(e.path).extension().string();
     if (name.find("kubeadm") == std::string::npos || (ext != ".yaml" && ext != ".yml" && ext != ".conf")) continue;
     try {
-      if (core::read_file(g.dir / core::generation_relative_path(e.path)).find("kind: ClusterConfiguration") !=
+      if (core::read_backup_file(g.dir / core::generation_relative_path(e.path)).find("kind: ClusterConfiguration") !=
           std::string::npos)
         return e.path;
     } catch (const core::Error&) {

@@ -236,7 +236,7 @@ core::StaticPodScan generation_pods(const verify::GenerationView& g, const std::
     const auto name = path(e.path).filename().string();
     if (name.empty() || name[0] == '.') continue;
     try {
-      auto pod = core::parse_static_pod(core::read_file(g.dir / core::generation_relative_path(e.path)), e.path);
+      auto pod = core::parse_static_pod(core::read_backup_file(g.dir / core::generation_relative_path(e.path)), e.path);
       pod.file = e.path;
       scan.pods.push_back(pod);
     } catch (const Error& err) {

@@ -360,7 +360,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
     if (e.type == FileType::file) expected[core::generation_relative_path(e.path)] = e.sha256;
   std::string sums_text;
   try {
-    sums_text = core::read_file(g.dir / "SHA256SUMS");
+    sums_text = core::read_backup_file(g.dir / "SHA256SUMS");
   } catch (const core::Error& e) {
     findings.add(Severity::error, check_name, "sums", "SHA256SUMS", e.what());
     return stats;
