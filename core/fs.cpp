@@ -291,10 +291,73 @@ void make_dirs(const bfs::path& path, std::uint32_t mode) {
   make_dir(path, mode);
 }
 
+namespace {
+
+// Removes what the open folder `dir` holds, each entry named relative to the folder's
+// descriptor: a folder swapped for a symlink meanwhile (by whoever can write the backup disk)
+// is never followed, so nothing outside the tree is deleted. `shown` names it in errors.
+void remove_contents(int dir, const std::string& shown) {
+  std::vector<std::string> names;
+  {
+    const int copy = ::fcntl(dir, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) throw_errno("dup", shown, errno);
+    DIR* d = ::fdopendir(copy);
+    if (d == nullptr) {
+      const int err = errno;
+      ::close(copy);
+      throw_errno("list", shown, err);
+    }
+    while (const auto* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(name);
+    }
+    ::closedir(d);
+  }
+  for (const auto& name : names) {
+    const auto inner = shown + "/" + name;
+    struct stat st {};
+    if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      throw_errno("lstat", inner, errno);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      Fd sub(::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+      if (!sub) {
+        if (errno == ENOENT) continue;
+        if (errno != ELOOP && errno != ENOTDIR) throw_errno("open folder", inner, errno);
+        // swapped for a symlink or a file since the lstat: removed as the entry it now is
+        if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) throw_errno("remove", inner, errno);
+        continue;
+      }
+      remove_contents(sub.get(), inner);
+      sub.close();
+      if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) throw_errno("remove", inner, errno);
+    } else if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) {
+      throw_errno("remove", inner, errno);
+    }
+  }
+}
+
+}  // namespace
+
 void remove_tree(const bfs::path& path) {
-  boost::system::error_code ec;
-  bfs::remove_all(path, ec);
-  if (ec) throw Error(fmt::format("remove {}: {}", path.string(), ec.message()));
+  const auto st = lstat_path(path);
+  if (!st) return;
+  if (st->type != FileType::directory) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_errno("remove", path.string(), errno);
+    return;
+  }
+  {
+    Fd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!dir) {
+      if (errno == ENOENT) return;
+      if (errno != ELOOP && errno != ENOTDIR) throw_errno("open folder", path.string(), errno);
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_errno("remove", path.string(), errno);
+      return;
+    }
+    remove_contents(dir.get(), path.string());
+  }
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT) throw_errno("remove", path.string(), errno);
 }
 
 std::vector<std::string> list_dir(const bfs::path& path) {

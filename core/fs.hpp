@@ -125,7 +125,9 @@ void make_dirs(const bfs::path& path, std::uint32_t mode);
 // (sticky folders such as /tmp excepted): kdr never works in a folder another user controls.
 void check_own_folder(const bfs::path& path, const FileStat& st);
 
-// Remove a tree; throws with the path on failure. Never follows symlinks.
+// Remove a tree; throws with the path on failure. Never follows symlinks: every entry is
+// removed relative to its folder's descriptor (openat/unlinkat), so a folder swapped for a
+// symlink during the walk takes nothing outside the tree with it.
 void remove_tree(const bfs::path& path);
 
 // Names in a folder, sorted, without "." and "..".

@@ -142,7 +142,24 @@ void check_secret_file(const core::Context& ctx, const std::string& node_path, c
 
 }  // namespace
 
-Restic::Restic(const core::Context& ctx) : ctx_(ctx), repository_(ctx.config.offsite.repository) {
+std::string mask_credentials(std::string_view repository) {
+  const auto scheme = repository.find("://");
+  if (scheme == std::string_view::npos) return std::string(repository);
+  const auto host_start = scheme + 3;
+  const auto host_end = repository.find_first_of("/?#", host_start);
+  const auto authority = repository.substr(host_start, host_end == std::string_view::npos ? std::string_view::npos
+                                                                                          : host_end - host_start);
+  const auto at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(repository);
+  const auto colon = authority.substr(0, at).find(':');
+  std::string out(repository.substr(0, host_start));
+  out += colon == std::string_view::npos ? std::string("***") : std::string(authority.substr(0, colon)) + ":***";
+  out += repository.substr(host_start + at);
+  return out;
+}
+
+Restic::Restic(const core::Context& ctx)
+    : ctx_(ctx), repository_(ctx.config.offsite.repository), shown_(mask_credentials(repository_)) {
   const auto& o = ctx.config.offsite;
   if (!o.configured())
     throw core::UsageError(fmt::format("no off-site repository in {} (offsite.repository)", ctx.config.origin));
@@ -197,7 +214,7 @@ core::ProcessResult Restic::run(const std::vector<std::string>& args, std::chron
       fmt::format("{}: the repository {} is locked by another client; kdr removes only this host's locks whose "
                   "process is gone:{}\nOnce the holder is gone: restic unlock (restic takes a lock older than 30 "
                   "min for stale)",
-                  what, repository_, held.empty() ? std::string("\n  (the lock went away; run it again)") : held),
+                  what, shown_, held.empty() ? std::string("\n  (the lock went away; run it again)") : held),
       ResticProblem::locked);
 }
 
@@ -221,28 +238,28 @@ core::ProcessResult Restic::run_once(const std::vector<std::string>& args, std::
     case ResticProblem::unreachable:
       throw OffsiteError(fmt::format("{}: the off-site store {} does not answer (network or server down; the next push "
                                      "catches up): {}",
-                                     what, repository_, why),
+                                     what, shown_, why),
                          problem);
     case ResticProblem::denied:
       throw OffsiteError(fmt::format("{}: the repository {} refused the password in {} or the backend's keys: {}",
-                                     what, repository_, ctx_.config.offsite.password_file, why),
+                                     what, shown_, ctx_.config.offsite.password_file, why),
                          problem);
     case ResticProblem::locked:
-      throw OffsiteError(fmt::format("{}: the repository {} is locked by another client: {}", what, repository_, why),
+      throw OffsiteError(fmt::format("{}: the repository {} is locked by another client: {}", what, shown_, why),
                          problem);
     case ResticProblem::full:
       if (store_says_full(why))
         throw OffsiteError(fmt::format("{}: the off-site store {} has no space left (free space or raise its quota; "
                                        "kdr offsite forget removes what retention no longer keeps): {}",
-                                       what, repository_, why),
+                                       what, shown_, why),
                            problem);
       throw OffsiteError(fmt::format("{}: the off-site store {} refused to store data: a full store or a quota, most "
                                      "often (its own log says which; free space or raise its quota): {}",
-                                     what, repository_, why),
+                                     what, shown_, why),
                          problem);
     case ResticProblem::no_repository:
       throw OffsiteError(fmt::format("{}: no restic repository at {} (create it: kdr offsite init): {}", what,
-                                     repository_, why),
+                                     shown_, why),
                          problem);
     case ResticProblem::missing:
       throw OffsiteError(fmt::format("{}: {} (offsite.restic in {})", what, why, ctx_.config.origin), problem);

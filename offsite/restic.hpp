@@ -66,15 +66,21 @@ class Restic {
   // are secrets are never printed by kdr).
   std::vector<std::string> argv(const std::vector<std::string>& args) const;
   const std::map<std::string, std::string>& environment() const { return env_; }
-  const std::string& repository() const { return repository_; }
+  // The repository as kdr prints and records it: user info masked (rest:https://u:***@host/).
+  const std::string& repository() const { return shown_; }
 
  private:
   core::ProcessResult run_once(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
                                const std::vector<int>& allowed) const;
 
   const core::Context& ctx_;
-  std::string repository_;
+  std::string repository_;  // as configured: only ever in restic's environment
+  std::string shown_;
   std::map<std::string, std::string> env_;
 };
+
+// A repository location with the password of its user info masked ("rest:https://user:***@host/"),
+// for messages, metrics and state: a REST server's credentials may be written in the URL.
+std::string mask_credentials(std::string_view repository);
 
 }  // namespace kdr::offsite

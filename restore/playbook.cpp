@@ -1,6 +1,7 @@
 #include "restore/playbook.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include <fmt/format.h>
@@ -173,7 +174,17 @@ Playbook parse_playbook(std::string_view text, const std::string& origin) {
   using Node = YAML::Node;
   using Key = std::string;
   r.mapping(root, "", {
-    {"name", [&](const Node& n, const Key& k) { p.name = r.text(n, k); }},
+    {"name", [&](const Node& n, const Key& k) {
+       // It becomes part of the restore's id, a folder name of the state dir.
+       p.name = r.text(n, k);
+       const bool ok = !p.name.empty() && p.name.size() <= 64 && std::islower(static_cast<unsigned char>(p.name[0])) &&
+                       std::all_of(p.name.begin(), p.name.end(), [](char c) {
+                         return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-';
+                       });
+       if (!ok) r.fail(n, k, fmt::format("'{}': a playbook's name is lowercase letters, digits and '-', starting with a "
+                                         "letter, at most 64 characters (it names the restore's folder)",
+                                         p.name));
+     }},
     {"description", [&](const Node& n, const Key& k) { p.description = r.text(n, k); }},
     {"when", [&](const Node& n, const Key& k) { p.when = r.strings(n, k, "a list of symptoms"); }},
     {"parameters", [&](const Node& n, const Key& k) {

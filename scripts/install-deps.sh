@@ -13,7 +13,7 @@ packages=(
   # tests and drill: a real etcd, certificates, process tools
   etcd-server etcd-client openssl procps psmisc util-linux jq time zstd e2fsprogs netcat-openbsd strace
   # the security tests: an unprivileged user probing sockets and ports
-  curl iproute2
+  curl iproute2 inotify-tools
   # the other nodes of an HA cluster over SSH (the client only: the tests run private sshds)
   openssh-client
   # fuzzing: clang with libFuzzer

@@ -50,3 +50,30 @@ chmod 777 "$state"
 expect_rc 1 kdr restore restore-files --yes
 assert_contains "$OUT" "$state: the folder has mode 0777: others can write into it"
 chmod 700 "$state"
+
+step "a folder swapped for a symlink while kdr removes a leftover: nothing outside the backup folder is deleted"
+# A generation being removed (prune), left by a killed run, is removed by the next backup. The
+# moment kdr opens its folder d to remove what it holds, whoever writes the disk exchanges d
+# with a symlink to the victim, which holds files of the same names (tests/helpers:
+# swap-on-open). A removal by path (d/f1, d/f2, ...) would go on in the victim.
+: "${KDR_SWAP_ON_OPEN:?KDR_SWAP_ON_OPEN must point at the swap-on-open helper}"
+victim=$T/victim
+left=$BACKUP/generations/.del-2020-01-01T000000Z
+trials=3
+for t in $(seq 1 "$trials"); do
+  rm -rf "$victim" "$left"; mkdir -p "$victim" "$left/d"
+  (cd "$victim" && seq 1 2000 | sed 's/^/f/' | xargs touch)
+  (cd "$left/d" && seq 1 2000 | sed 's/^/f/' | xargs touch)
+  rm -rf "$BACKUP/swapped"
+  "$KDR_SWAP_ON_OPEN" "$left/d" "$victim" "$BACKUP/swapped" > "$T/swap.out" 2>&1 &
+  swapper=$!
+  SCENARIO_BG_PIDS+=("$swapper")
+  for i in $(seq 1 100); do grep -q watching "$T/swap.out" && break; sleep 0.05; done
+  "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q backup >/dev/null 2>&1 || true
+  wait "$swapper" || { cat "$T/swap.out" >&2; fail "trial $t: the swap did not happen: the test proves nothing"; }
+  n=$(ls "$victim" | wc -l)
+  [ "$n" = 2000 ] || fail "trial $t: kdr deleted $((2000 - n)) files outside the backup folder"
+  expect_rc 0 kdr -q backup  # the leftover (a symlink now, and the folder beside it) goes; the victim stays
+  [ ! -e "$left" ] || fail "trial $t: the leftover is still there"
+  [ "$(ls "$victim" | wc -l)" = 2000 ] || fail "trial $t: the victim lost files to the second backup"
+done

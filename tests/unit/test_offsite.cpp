@@ -63,6 +63,16 @@ TEST_CASE("restic gets the repository, the password file and the backend's keys 
   CHECK(argv == std::vector<std::string>{"restic", "snapshots", "--json", "--tag", "kdr", "--tag", "kdr-journal"});
 }
 
+TEST_CASE("a repository URL's credentials are masked wherever kdr shows or records it") {
+  CHECK(offsite::mask_credentials("rest:https://kdr:s3cret@backup.example:8000/node1") ==
+        "rest:https://kdr:***@backup.example:8000/node1");
+  CHECK(offsite::mask_credentials("rest:http://token@127.0.0.1:8000/") == "rest:http://***@127.0.0.1:8000/");
+  CHECK(offsite::mask_credentials("rest:http://127.0.0.1:8000/a@b") == "rest:http://127.0.0.1:8000/a@b");
+  CHECK(offsite::mask_credentials("sftp:root@127.0.0.1:/srv/restic") == "sftp:root@127.0.0.1:/srv/restic");
+  CHECK(offsite::mask_credentials("/srv/restic") == "/srv/restic");
+  CHECK(offsite::mask_credentials("s3:https://s3.amazonaws.com/bucket") == "s3:https://s3.amazonaws.com/bucket");
+}
+
 TEST_CASE("a password file or an env file that others can read is refused, naming it") {
   RestoreFixture f;
   f.extra_config = "offsite:\n  repository: /srv/restic\n";

@@ -77,6 +77,11 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
         "pb.yaml:4:5: key 'parameters[0]': the default 'c' is not one of the choices");
   CHECK(error_of("name: x\nsteps: [{type: preflight}\n").find("pb.yaml:3:1: not valid YAML") == 0);
   CHECK(error_of("name: x\nsteps: []\n") == "pb.yaml:2:8: key 'steps': expected a non-empty list of steps");
+  // the name becomes part of a folder name: nothing that could climb out of it
+  CHECK(error_of("name: ../../etc/x\nsteps: [{type: preflight}]\n") ==
+        "pb.yaml:1:7: key 'name': '../../etc/x': a playbook's name is lowercase letters, digits and '-', starting with "
+        "a letter, at most 64 characters (it names the restore's folder)");
+  CHECK(error_of("name: Restore\nsteps: [{type: preflight}]\n").find("a playbook's name is lowercase") != std::string::npos);
 }
 
 TEST_CASE("variables are substituted, unknown ones are errors") {
