@@ -4,6 +4,8 @@
 #include <cctype>
 #include <set>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -16,6 +18,9 @@
 #endif
 #ifndef KDR_SOURCE_PLAYBOOK_DIR
 #define KDR_SOURCE_PLAYBOOK_DIR ""
+#endif
+#ifndef KDR_BUILD_DIR
+#define KDR_BUILD_DIR ""
 #endif
 
 namespace kdr::restore {
@@ -267,8 +272,42 @@ Playbook parse_playbook(std::string_view text, const std::string& origin) {
   return p;
 }
 
+namespace {
+
+// A playbook's `run` and `kubeadm` steps run as root: its file, and the folder that holds it,
+// must be root's (or kdr's own user's) and writable by nobody else.
+void check_playbook_owner(const core::bfs::path& file) {
+  const auto st = core::lstat_path(file);
+  if (!st) throw UsageError(fmt::format("{}: no such playbook file", file.string()));
+  if (st->type != core::FileType::file) throw UsageError(fmt::format("{}: not a regular file", file.string()));
+  if ((st->uid != 0 && st->uid != ::geteuid()) || (st->mode & 0022) != 0)
+    throw UsageError(fmt::format("{}: owned by uid {} with mode {:04o}: a playbook's steps run as root, so kdr reads "
+                                 "only playbooks that root owns and nobody else can write (chown root {} && chmod "
+                                 "go-w {})",
+                                 file.string(), st->uid, st->mode & 07777, file.string(), file.string()));
+  const auto dir = file.has_parent_path() ? file.parent_path() : core::bfs::path(".");
+  const auto dst = core::lstat_path(dir);
+  try {
+    if (dst) core::check_own_folder(dir, *dst);
+  } catch (const core::Error& e) {
+    throw UsageError(fmt::format("playbook {}: {}", file.string(), e.what()));
+  }
+}
+
+// True when this kdr runs from its build folder (tests, the drill from a checkout): only then
+// are the source tree's playbooks found. An installed kdr reads its installed playbooks.
+bool running_from_build_tree() {
+  const std::string build = KDR_BUILD_DIR;
+  if (build.empty()) return false;
+  const auto self = core::read_link("/proc/self/exe");
+  return self && self->rfind(build + "/", 0) == 0;
+}
+
+}  // namespace
+
 Playbook load_playbook(const core::bfs::path& file) {
   std::string text;
+  check_playbook_owner(file);
   try {
     text = core::read_file(file);
   } catch (const core::Error& e) {
@@ -280,7 +319,8 @@ Playbook load_playbook(const core::bfs::path& file) {
 std::vector<core::bfs::path> playbook_dirs(const std::vector<std::string>& extra_dirs) {
   std::vector<core::bfs::path> dirs(extra_dirs.begin(), extra_dirs.end());
   dirs.emplace_back(KDR_PLAYBOOK_DIR);
-  if (std::string_view(KDR_SOURCE_PLAYBOOK_DIR) != "") dirs.emplace_back(KDR_SOURCE_PLAYBOOK_DIR);
+  if (std::string_view(KDR_SOURCE_PLAYBOOK_DIR) != "" && running_from_build_tree())
+    dirs.emplace_back(KDR_SOURCE_PLAYBOOK_DIR);
   return dirs;
 }
 

@@ -117,7 +117,8 @@ std::string substitute(const std::string& text, const std::map<std::string, std:
 // Names of the ${variables} in `text`.
 std::vector<std::string> variables_in(const std::string& text);
 
-// Where playbooks are found: the folders given, then the installed ones.
+// Where playbooks are found: the folders given, then the installed ones (and, for a kdr that
+// runs from its build folder only, the source tree's playbooks/).
 std::vector<core::bfs::path> playbook_dirs(const std::vector<std::string>& extra_dirs);
 // A playbook by name (or a path to a file); throws UsageError listing the known ones.
 Playbook find_playbook(const std::string& name_or_file, const std::vector<core::bfs::path>& dirs);

@@ -22,6 +22,9 @@ help=$(/usr/bin/kdr --help)
 grep -q "restore" <<<"$help" || { echo "package-test: kdr --help" >&2; exit 1; }
 playbooks=$(/usr/bin/kdr playbooks)
 grep -q "restore-etcd-snapshot" <<<"$playbooks" || { echo "package-test: installed playbooks: $playbooks" >&2; exit 1; }
+# the installed kdr reads the installed playbooks, never the build tree's
+! grep -qF "$src/playbooks" <<<"$(/usr/bin/kdr --json playbooks)" ||
+  { echo "package-test: the installed kdr reads playbooks from the source tree" >&2; exit 1; }
 man -w kdr >/dev/null 2>&1 || [ -f /usr/share/man/man1/kdr.1 ] || { echo "package-test: man page" >&2; exit 1; }
 grep -q '^ExecStart=/usr/bin/kdr -q backup --verify$' /usr/lib/systemd/system/kdr-backup.service ||
   { echo "package-test: the shipped service" >&2; exit 1; }

@@ -51,6 +51,17 @@ shift
 expect_rc 0 "$KDR_BIN" "$@" --dry-run
 assert_contains "$OUT" "parameters  bump_revision=false"
 
+step "a playbook others can write, or in a folder others can write, is refused: its steps would run as root"
+chmod 666 "$T/more-playbooks/restore-etcd-snapshot.yaml"
+expect_rc 2 kdr restore restore-etcd-snapshot --dry-run --playbook-dir "$T/more-playbooks"
+assert_contains "$OUT" "$T/more-playbooks/restore-etcd-snapshot.yaml: owned by uid 0 with mode 0666: a playbook's steps run as root"
+chmod 644 "$T/more-playbooks/restore-etcd-snapshot.yaml"
+chmod 777 "$T/more-playbooks"
+expect_rc 2 kdr restore restore-etcd-snapshot --dry-run --playbook-dir "$T/more-playbooks"
+assert_contains "$OUT" "the folder has mode 0777: others can write into it"
+chmod 755 "$T/more-playbooks"
+expect_rc 0 kdr restore restore-etcd-snapshot --dry-run --playbook-dir "$T/more-playbooks"
+
 step "a restore the preflight would refuse: the dry run says why and exits 1"
 echo "kind: Pod" > "$ROOT/etc/kubernetes/manifests/etcd.yaml.bak"
 expect_rc 1 kdr restore restore-files --dry-run
