@@ -249,6 +249,12 @@ std::string read_file(const bfs::path& path) {
   return read_regular(path, 0, std::numeric_limits<std::uint64_t>::max() / 2);
 }
 
+void append_file(const bfs::path& path, std::string_view content) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) throw_errno("open", path.string(), errno);
+  write_all(fd.get(), content.data(), content.size(), path.string());
+}
+
 std::string read_backup_file(const bfs::path& path, std::uint64_t max_bytes) {
   return read_regular(path, O_NOFOLLOW, max_bytes);
 }

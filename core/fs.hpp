@@ -91,6 +91,8 @@ void write_file_atomic(const bfs::path& path, std::string_view content, std::uin
 // A regular file's bytes (opened without blocking: a FIFO or a device is refused, never read
 // or waited on). Error naming the path otherwise.
 std::string read_file(const bfs::path& path);
+// Appends to a log of kdr's: created 0600 when new (whatever the umask), never through a symlink.
+void append_file(const bfs::path& path, std::string_view content);
 // The same for a file kdr wrote on the backup disk (meta.json, SHA256SUMS, manifests, the
 // journal's files), which whoever can write that disk may have replaced: a symlink is not
 // followed, and a file larger than `max_bytes` is refused before it is read.

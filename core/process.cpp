@@ -159,6 +159,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const
   const auto exe = find_program(argv[0]);
   if (exe.empty()) throw Error(fmt::format("{}: not found in PATH", argv[0]));
   const std::vector<std::string> args(argv.begin() + 1, argv.end());
+  append_file(log_file, "");  // 0600 from the start: Boost.Process would create it 0660 minus the umask
   try {
     impl_->child = bp::child(exe, bp::args(args), bp::std_in.close(), (bp::std_out & bp::std_err) > log_file,
                              StartIn{working_dir.string()}, DieWithParent{});

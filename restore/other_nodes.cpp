@@ -1,6 +1,5 @@
 #include "restore/other_nodes.hpp"
 
-#include <fstream>
 
 #include <fmt/format.h>
 
@@ -119,8 +118,8 @@ core::ProcessResult run_on_member(Runner& r, const PeerNode& m, const std::vecto
   r.ctx.out.info("      on {} over ssh: {}", m.name, fmt::join(argv, " "));
   const auto res = core::run_on_node(r.ctx, *m.node, argv, timeout);
   if (r.journal) {
-    std::ofstream log(r.step_log().string(), std::ios::app);
-    log << fmt::format("== on {}: {} (exit {})\n", m.name, fmt::join(argv, " "), res.exit_code) << res.out << res.err;
+    core::append_file(r.step_log(), fmt::format("== on {}: {} (exit {})\n", m.name, fmt::join(argv, " "), res.exit_code) +
+                                        res.out + res.err);
   }
   show_lines(r, m.name, res.out);
   show_lines(r, m.name, res.err);
