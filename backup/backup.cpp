@@ -13,6 +13,9 @@
 #include "backup/node_facts.hpp"
 #include "backup/tree_copy.hpp"
 #include "core/error.hpp"
+#include "core/generation_auth.hpp"
+#include "core/node_key.hpp"
+#include "core/sha256.hpp"
 #include "core/repository.hpp"
 #include "core/version.hpp"
 
@@ -53,16 +56,42 @@ void refuse_missing_required(const SourcePlan& plan) {
                               s.path));
 }
 
-std::optional<PreviousGeneration> load_previous(const core::GenerationEntry& g,
+// This node's key; made at the first backup, said once (it must be copied off the node).
+core::NodeKey backup_key(const core::Context& ctx) {
+  const auto file = core::node_key_file(ctx);
+  if (auto key = core::load_node_key(file)) return *key;
+  auto key = core::create_node_key(file);
+  ctx.out.warn("made this node's key {} (id {}): every generation is authenticated with it, "
+               "and a restore checks it. Copy it now to where the off-site password is kept: a replacement machine "
+               "needs it to restore without --set unauthenticated=true (docs/runbook.md)",
+               file.string(), key.id());
+  return key;
+}
+
+// The newest generation whose files the new one may hard-link: one this node's key vouches for,
+// read from the very text that was authenticated. A forged previous generation would otherwise
+// pass its content, under its recorded hash, into a new generation that this node signs.
+std::optional<PreviousGeneration> load_previous(const core::Repository& repo, const core::NodeKey& key,
                                                 std::vector<std::string>& warnings) {
-  try {
-    PreviousGeneration prev{g.path, core::Manifest::load(g.path / "manifest.jsonl"), {}};
-    prev.index = prev.manifest.index();
-    return prev;
-  } catch (const Error& e) {
-    warnings.push_back(fmt::format("previous generation {} unreadable ({}); every file copied afresh", g.id, e.what()));
-    return std::nullopt;
+  auto all = repo.generations();
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (!it->meta) continue;
+    try {
+      const auto text = core::read_backup_file(it->path / "manifest.jsonl");
+      const auto auth = core::authenticate_generation(it->path, it->id, it->meta_sha256, core::sha256_hex(text), &key);
+      if (!auth.authentic()) {
+        warnings.push_back(fmt::format("previous generation {} {}; every file copied afresh", it->id, auth.text));
+        return std::nullopt;
+      }
+      PreviousGeneration prev{it->path, core::Manifest::parse(text, (it->path / "manifest.jsonl").string()), {}};
+      prev.index = prev.manifest.index();
+      return prev;
+    } catch (const Error& e) {
+      warnings.push_back(fmt::format("previous generation {} unreadable ({}); every file copied afresh", it->id, e.what()));
+      return std::nullopt;
+    }
   }
+  return std::nullopt;
 }
 
 std::optional<core::GenerationEntry> latest_readable(const core::Repository& repo) {
@@ -308,11 +337,11 @@ void record_copy(const TreeCopier& copier, const EtcdStep& etcd, const std::stri
   if (!meta.partial_because.empty()) meta.status = core::GenerationStatus::partial;
 }
 
-// manifest.jsonl, SHA256SUMS and meta.json written and flushed; then the generation is
-// published under its name in one rename.
+// manifest.jsonl, SHA256SUMS, meta.json and AUTH (the node key's MAC over the three) written
+// and flushed; then the generation is published under its name in one rename.
 void publish(const core::Context& ctx, core::Repository& repo, const core::bfs::path& staging,
-             const core::Manifest& manifest, const std::vector<core::Artifact>& artifacts, double t0,
-             core::GenerationMeta& meta) {
+             const core::Manifest& manifest, const std::vector<core::Artifact>& artifacts, const core::NodeKey& key,
+             double t0, core::GenerationMeta& meta) {
   core::write_file_atomic(staging / "manifest.jsonl", manifest.to_jsonl(), 0600);
   core::write_file_atomic(staging / "SHA256SUMS", core::sha256sums(manifest, artifacts), 0600);
   make_durable(staging);
@@ -320,6 +349,7 @@ void publish(const core::Context& ctx, core::Repository& repo, const core::bfs::
   meta.finished = core::iso_time(ctx.host->now());
   meta.duration_s = core::monotonic_seconds() - t0;
   core::write_file_atomic(staging / "meta.json", meta.to_json().dump(2) + "\n", 0600);
+  core::write_generation_auth(staging, meta.id, key);
   repo.publish(meta.id);
 }
 
@@ -369,9 +399,9 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   // Room for the etcd snapshot (about the size of the database) before anything starts.
   const auto local_db = layout.local() ? file_size_or_zero(ctx.root.host(layout.data_dir) / "member/snap/db") : 0;
   check_free_space(ctx, ctx.backup_dir, local_db + (64ull << 20));
+  const auto key = backup_key(ctx);
   const auto previous_entry = latest_readable(repo);
-  std::optional<PreviousGeneration> previous;
-  if (previous_entry) previous = load_previous(*previous_entry, meta.warnings);
+  const auto previous = load_previous(repo, key, meta.warnings);
 
   const auto staging = repo.staging_path(meta.id);
   core::make_dir(staging, 0700);
@@ -394,7 +424,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     for (const auto& a : artifacts) meta.artifacts.push_back({a.path, a.sha256, a.size});
     meta.etcd = etcd.facts;
     meta.node = facts.facts;
-    publish(ctx, repo, staging, copier.manifest(), artifacts, t0, meta);
+    publish(ctx, repo, staging, copier.manifest(), artifacts, key, t0, meta);
   } catch (...) {
     fail_run(ctx, staging);
   }

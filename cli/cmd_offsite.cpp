@@ -1,4 +1,4 @@
-// kdr offsite init | push [GEN] | list [--json] [--node NAME|--all] | pull GEN|latest [--to DIR] [--node NAME]
+// kdr offsite init | push [GEN] | list [--json] [--node NAME|--all] | pull GEN|latest [--to DIR] [--node NAME] [--key-file PATH] [--unauthenticated]
 //            | check [--subset S] | forget
 #include <fmt/format.h>
 
@@ -18,6 +18,8 @@ struct OffsiteFlags {
   std::string generation;
   std::string to;
   std::string node;
+  std::string key_file;
+  bool unauthenticated = false;
   bool all_nodes = false;
   std::string subset;
 };
@@ -86,6 +88,10 @@ Command offsite_command() {
     pull->add_option("generation", f->generation, "a generation id, or latest")->required();
     pull->add_option("--to", f->to, "into this backup folder instead (made when missing)");
     pull->add_option("--node", f->node, "a generation of this node (default: this node)");
+    pull->add_option("--key-file", f->key_file,
+                     "authenticate with this saved key (the node's, kept off the node) instead of key_file");
+    pull->add_flag("--unauthenticated", f->unauthenticated,
+                   "publish a generation that no key here authenticates (never a forged one); a restore asks again");
     pull->callback([f] { f->action = "pull"; });
     auto* check = sub.add_subcommand("check", "restic check, reading a share of the data back");
     check->add_option("--subset", f->subset, "the share to read, e.g. 5% or 1/10 (default: offsite.check_subset)");
@@ -108,10 +114,13 @@ Command offsite_command() {
     if (f->action == "pull") {
       const auto node = f->node.empty() ? offsite::node_name(ctx) : f->node;
       const auto dir = f->to.empty() ? ctx.backup_dir : core::bfs::path(f->to);
-      const auto pulled = offsite::pull(ctx, restic, f->generation, node, dir);
+      const auto pulled =
+          offsite::pull(ctx, restic, f->generation, node, dir, offsite::PullTrust{f->key_file, f->unauthenticated});
       for (const auto& id : pulled.generations)
         ctx.out.info("generation {} of node {} is back in {}, checked against its own SHA256SUMS and manifest", id,
                      node, dir.string());
+      if (!pulled.passed_over.empty())
+        ctx.out.warn("passed over newer generation(s) that failed their checks: {}", fmt::join(pulled.passed_over, ", "));
       if (pulled.journal_position)
         ctx.out.info("the change journal of node {} is back in {}, up to revision {}", node,
                      (dir / "journal").string(), *pulled.journal_position);

@@ -1,4 +1,4 @@
-// kdr verify [GENERATION] [--no-live]
+// kdr verify [GENERATION] [--no-live | --live-only] [--key-file PATH]
 #include "cli/command.hpp"
 #include "verify/verify.hpp"
 #include "verify/verify_metrics.hpp"
@@ -18,6 +18,8 @@ Command verify_command() {
     sub.add_flag("--live-only", options->live_only,
                  "only compare the generation with the live node (no integrity, snapshot or certificate checks)")
         ->excludes(nl);
+    sub.add_option("--key-file", options->key_file,
+                   "authenticate with this saved node key instead of the node's key_file (a replacement machine)");
   };
   c.run = [options, no_live](const core::Context& ctx) {
     auto opts = *options;

@@ -23,6 +23,10 @@ static_pod_path: /etc/kubernetes/manifests
 etcd_data_dir: /var/lib/etcd
 # kdr's own state (restore journals); outside every path kdr backs up or restores.
 state_dir: /var/lib/kdr
+# The node's key (made at the first backup, 0600): kdr authenticates every generation it
+# writes with it, and restores only what it authenticates. Keep a copy off
+# this node, where the off-site password is kept (docs/runbook.md: a lost node).
+key_file: /etc/kdr/node.key
 # What to back up, besides etcd's data dir and the hostPath volumes of the static pods.
 # required: true makes a missing or empty source fail the run; without it a source is optional.
 sources:
@@ -283,6 +287,7 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
     {"static_pod_path", [&](const Node& n, const Key& k) { c.static_pod_path = r.node_path(n, k); }},
     {"etcd_data_dir", [&](const Node& n, const Key& k) { c.etcd_data_dir = r.node_path(n, k); }},
     {"state_dir", [&](const Node& n, const Key& k) { c.state_dir = r.node_path(n, k); }},
+    {"key_file", [&](const Node& n, const Key& k) { c.key_file = r.node_path(n, k); }},
     {"sources", [&](const Node& n, const Key& k) { read_sources(r, n, k, c); }},
     {"host_paths", [&](const Node& n, const Key& k) {
        r.mapping(n, k, {

@@ -81,6 +81,7 @@ struct Config {
   std::string static_pod_path;
   std::string etcd_data_dir;
   std::string state_dir;
+  std::string key_file;  // node path of the node's key (core/node_key.hpp)
   std::vector<SourceConfig> sources;
   bool discover_host_paths = true;
   std::vector<std::string> exclude;  // node paths never backed up (nor anything below)

@@ -11,6 +11,8 @@
 
 namespace kdr::core {
 
+bfs::path node_key_file(const Context& ctx) { return ctx.root.host(ctx.config.key_file); }
+
 std::vector<std::string> kdr_argv(const Context& ctx) {
   std::vector<std::string> argv = {"kdr"};
   if (!ctx.root.is_real_root()) argv.insert(argv.end(), {"--root", ctx.root.root().string()});

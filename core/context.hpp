@@ -29,6 +29,9 @@ struct Context {
 // that a printed command runs against the same node, config and backup folder.
 std::vector<std::string> kdr_argv(const Context& ctx);
 
+// The node's key file (config key_file, under --root): core/node_key.hpp.
+bfs::path node_key_file(const Context& ctx);
+
 // Seconds since the epoch. KDR_NOW (seconds since the epoch) replaces the clock, for
 // drills and tests of retention over days and weeks.
 std::int64_t now_epoch();

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/sha256.hpp"
 
 namespace kdr::core {
 
@@ -68,10 +69,12 @@ std::vector<GenerationEntry> Repository::generations() const {
   std::vector<GenerationEntry> out;
   for (const auto& name : list_dir(generations_dir())) {
     if (name.front() == '.') continue;
-    GenerationEntry g{name, generation_path(name), std::nullopt, {}};
+    GenerationEntry g{name, generation_path(name), std::nullopt, {}, {}};
     try {
       const auto file = g.path / "meta.json";
-      g.meta = GenerationMeta::parse(read_backup_file(file), file.string());
+      const auto text = read_backup_file(file);
+      g.meta = GenerationMeta::parse(text, file.string());
+      g.meta_sha256 = sha256_hex(text);
     } catch (const std::exception& e) {
       g.problem = e.what();
     }

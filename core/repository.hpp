@@ -21,6 +21,7 @@ struct GenerationEntry {
   std::string id;
   bfs::path path;
   std::optional<GenerationMeta> meta;  // empty when meta.json cannot be read
+  std::string meta_sha256;             // of the meta.json text `meta` was parsed from
   std::string problem;                 // why meta is empty
 };
 

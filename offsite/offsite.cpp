@@ -7,8 +7,12 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/context.hpp"
 #include "core/fs.hpp"
+#include "core/generation_auth.hpp"
+#include "core/node_key.hpp"
 #include "core/json_util.hpp"
+#include "core/sha256.hpp"
 #include "journal/follower.hpp"
 #include "journal/store.hpp"
 #include "verify/findings.hpp"
@@ -340,30 +344,60 @@ void restore_folder(const Restic& restic, const std::string& snapshot, const std
   core::remove_tree(restore_dir);
 }
 
+// A pulled generation refused for what it holds (not for the repository's failures): forged,
+// damaged, or not the generation it claims to be.
+struct Refused : core::Error {
+  using core::Error::Error;
+};
+
+// Is the pulled generation this node's (or the given key's)? See PullTrust.
+void check_pulled_authentic(const core::Context& ctx, const Restic& restic, const verify::GenerationView& view,
+                            const core::NodeKey* key, const PullTrust& trust) {
+  const auto auth = core::authenticate_generation(view.dir, view.id, view.meta_sha256, view.manifest_sha256, key);
+  if (auth.authentic()) return;
+  if (auth.status == core::AuthStatus::no_key) {
+    ctx.out.warn("generation {} from {} {}: a restore asks for the node's saved key (--set key_file=PATH) or "
+                 "--set unauthenticated=true",
+                 view.id, restic.repository(), auth.text);
+    return;
+  }
+  if (!auth.refused() && trust.unauthenticated) {
+    ctx.out.warn("accepted (--unauthenticated): generation {} from {} {}", view.id, restic.repository(), auth.text);
+    return;
+  }
+  throw Refused(fmt::format("generation {} from {} {}: not pulled (a node pulls only what its own key vouches "
+                                 "for{})",
+                                 view.id, restic.repository(), auth.text,
+                                 auth.refused() ? "" : "; --key-file PATH gives the key that made it, --unauthenticated "
+                                                       "takes it as it is"));
+}
+
 // A pulled generation in its staging folder is an ordinary generation of that id: its own
-// checks pass before it is published. Throws Error saying what failed.
+// checks pass before it is published, and its authentication. Throws Error saying what failed.
 void check_pulled(const core::Context& ctx, const Restic& restic, const std::string& id,
-                  const core::bfs::path& staging) {
-  const auto meta = core::GenerationMeta::parse(core::read_backup_file(staging / "meta.json"), (staging / "meta.json").string());
+                  const core::bfs::path& staging, const core::NodeKey* key, const PullTrust& trust) {
+  const auto meta_text = core::read_backup_file(staging / "meta.json");
+  const auto meta = core::GenerationMeta::parse(meta_text, (staging / "meta.json").string());
   if (meta.id != id)
-    throw core::Error(fmt::format("generation {} from {} says it is generation {} (meta.json): refused", id,
+    throw Refused(fmt::format("generation {} from {} says it is generation {} (meta.json): refused", id,
                                   restic.repository(), meta.id));
   verify::Findings findings;
-  const auto view = verify::load_generation(id, staging, meta, findings);
+  const auto view = verify::load_generation(id, staging, meta, core::sha256_hex(meta_text), findings);
+  check_pulled_authentic(ctx, restic, view, key, trust);
   verify::check_integrity(view, verify::etcd_data_dir_of(view, ctx.config), findings);
   const auto errors = findings.count(verify::Severity::error);
   if (errors > 0) {
     std::string lines;
     for (const auto& f : findings.all())
       if (f.severity == verify::Severity::error) lines += fmt::format("\n  {}: {}", f.path, f.detail);
-    throw core::Error(fmt::format("generation {} from {} fails its own checks ({} problem(s)); it was not published:{}",
+    throw Refused(fmt::format("generation {} from {} fails its own checks ({} problem(s)); it was not published:{}",
                                   id, restic.repository(), errors, lines));
   }
 }
 
 // One generation into the staging area, checked, then published; removed when it fails.
 void pull_generation(const core::Context& ctx, const Restic& restic, const core::Repository& repo,
-                     const OffsiteGeneration& g) {
+                     const OffsiteGeneration& g, const core::NodeKey* key, const PullTrust& trust) {
   const auto& id = g.generation;
   if (!core::is_generation_id(id))  // list_all left such snapshots out; never a folder name
     throw core::Error(fmt::format("'{}' is not a generation id kdr makes", id));
@@ -371,7 +405,10 @@ void pull_generation(const core::Context& ctx, const Restic& restic, const core:
   core::remove_tree(staging);
   restore_folder(restic, g.snapshot_id, g.path, staging);
   try {
-    check_pulled(ctx, restic, id, staging);
+    check_pulled(ctx, restic, id, staging, key, trust);
+  } catch (const Refused& e) {
+    core::remove_tree(staging);
+    throw Refused(fmt::format("{}\nWhat the pull wrote ({}) was removed.", e.what(), staging.string()));
   } catch (const core::Error& e) {
     core::remove_tree(staging);
     throw core::Error(fmt::format("{}\nWhat the pull wrote ({}) was removed.", e.what(), staging.string()));
@@ -382,41 +419,58 @@ void pull_generation(const core::Context& ctx, const Restic& restic, const core:
 }  // namespace
 
 PullResult pull(const core::Context& ctx, const Restic& restic, const std::string& which, const std::string& node,
-                const core::bfs::path& backup_dir) {
+                const core::bfs::path& backup_dir, const PullTrust& trust) {
   const auto offsite = list_all(restic, node);
   for (const auto& why : offsite.refused) ctx.out.warn("{}", why);
   const auto& gens = offsite.generations;
   if (gens.empty())
     throw core::Error(fmt::format("no generation of node {} off site in {}", node, restic.repository()),
                       core::ExitCode::no_backup);
-  const OffsiteGeneration* chosen = nullptr;
+  // latest: newest first, passing over what its authentication refuses; an id: that one only
+  std::vector<const OffsiteGeneration*> candidates;
   if (which == "latest") {
-    chosen = &gens.back();
+    for (auto it = gens.rbegin(); it != gens.rend(); ++it) candidates.push_back(&*it);
   } else {
     for (const auto& g : gens)
-      if (g.generation == which || g.snapshot_id == which) chosen = &g;
+      if (g.generation == which || g.snapshot_id == which) candidates = {&g};
   }
-  if (!chosen)
+  if (candidates.empty())
     throw core::Error(fmt::format("no generation {} of node {} off site (kdr offsite list)", which, node),
                       core::ExitCode::no_backup);
+  const auto key_file = trust.key_file.empty() ? core::node_key_file(ctx) : trust.key_file;
+  const auto key = core::load_node_key(key_file);
+  if (!trust.key_file.empty() && !key) throw core::UsageError(fmt::format("--key-file {}: no such file", key_file.string()));
   const auto repo = core::Repository::open_or_create(backup_dir);
   const auto lock = repo.lock(core::LockMode::exclusive);
-  if (core::lstat_path(repo.generation_path(chosen->generation)))
-    throw core::Error(fmt::format("generation {} is in {} already", chosen->generation, backup_dir.string()));
 
   PullResult result;
-  // Without a full etcd snapshot, etcd comes back from the newest full one before it.
-  if (!chosen->full) {
-    const OffsiteGeneration* base = nullptr;
-    for (const auto& g : gens)
-      if (g.full && g.generation < chosen->generation) base = &g;
-    if (base && !core::lstat_path(repo.generation_path(base->generation))) {
-      pull_generation(ctx, restic, repo, *base);
-      result.generations.push_back(base->generation);
+  constexpr std::size_t max_passed_over = 3;  // each costs a download
+  for (const auto* chosen : candidates) {
+    if (core::lstat_path(repo.generation_path(chosen->generation)))
+      throw core::Error(fmt::format("generation {} is in {} already", chosen->generation, backup_dir.string()));
+    try {
+      // Without a full etcd snapshot, etcd comes back from the newest full one before it.
+      if (!chosen->full) {
+        const OffsiteGeneration* base = nullptr;
+        for (const auto& g : gens)
+          if (g.full && g.generation < chosen->generation) base = &g;
+        if (base && !core::lstat_path(repo.generation_path(base->generation))) {
+          pull_generation(ctx, restic, repo, *base, key ? &*key : nullptr, trust);
+          result.generations.push_back(base->generation);
+        }
+      }
+      pull_generation(ctx, restic, repo, *chosen, key ? &*key : nullptr, trust);
+      result.generations.push_back(chosen->generation);
+      break;
+    } catch (const Refused& e) {
+      if (which != "latest" || result.passed_over.size() + 1 >= max_passed_over || !result.generations.empty()) throw;
+      ctx.out.warn("{}\nPassed over: the generation before it is tried.", e.what());
+      result.passed_over.push_back(chosen->generation);
     }
   }
-  pull_generation(ctx, restic, repo, *chosen);
-  result.generations.push_back(chosen->generation);
+  if (result.generations.empty())
+    throw core::Error(fmt::format("no generation of node {} off site passes its checks", node),
+                      core::ExitCode::no_backup);
 
   if (!offsite.journals.empty()) {
     const journal::JournalStore store(backup_dir);

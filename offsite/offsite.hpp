@@ -109,13 +109,25 @@ PushResult push(const core::Context& ctx, const Restic& restic, const std::strin
 // without a journal gets the node's newest journal off site, so that etcd can be put back.
 // Throws Error when a generation fails a check (nothing of it is published) or when the chosen
 // generation is there already.
+//
+// A node pulls only what its own key vouches for (core/generation_auth.hpp): a generation that
+// is forged, unsigned or made with another key is refused and removed, unless `trust` names the
+// key that made it or accepts it unauthenticated. On a machine with no key yet (a replacement)
+// it is pulled with a warning, and a restore asks for the saved key. `latest` is the newest
+// generation that passes every check: a forged or damaged newer one (a shared repository) is
+// named and passed over, up to 3 of them.
+struct PullTrust {
+  core::bfs::path key_file;     // empty: the node's key_file
+  bool unauthenticated = false;  // publish what no key here can authenticate (never a forged one)
+};
 struct PullResult {
   std::vector<std::string> generations;        // pulled, the chosen one last
   std::optional<std::int64_t> journal_position;  // the journal pulled, up to this revision
   std::string journal_kept;                      // why no journal was pulled ("" when one was, or none is off site)
+  std::vector<std::string> passed_over;          // latest: newer generations refused for their authentication
 };
 PullResult pull(const core::Context& ctx, const Restic& restic, const std::string& which, const std::string& node,
-                const core::bfs::path& backup_dir);
+                const core::bfs::path& backup_dir, const PullTrust& trust = {});
 
 // Off-site retention (`kdr offsite forget`): restic's --keep-* policy over this node's
 // generations, except that a generation a kept one needs for etcd (the newest full snapshot

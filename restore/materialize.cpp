@@ -50,7 +50,8 @@ void set_owner(const core::bfs::path& p, const core::ManifestEntry& e) {
 
 void apply_metadata(const core::bfs::path& p, const core::ManifestEntry& e) {
   set_owner(p, e);
-  if (e.type != FileType::symlink && ::chmod(p.c_str(), e.mode) != 0) core::throw_errno("chmod", p.string(), errno);
+  if (e.type != FileType::symlink && ::chmod(p.c_str(), e.mode & ~setuid_setgid_bits) != 0)
+    core::throw_errno("chmod", p.string(), errno);
   set_times(p, e);
 }
 
@@ -83,8 +84,13 @@ void copy_generation_file(const core::ManifestEntry& e, const core::bfs::path& g
 
 MaterializeStats materialize(const std::vector<const core::ManifestEntry*>& entries, const std::string& path,
                              const core::bfs::path& generation_dir, const core::bfs::path& dest,
-                             core::Progress* progress) {
+                             const KeepSpecialBits& keep_special, core::Progress* progress) {
   MaterializeStats stats;
+  const auto mode_of = [&](const core::ManifestEntry& e) {
+    if ((e.mode & setuid_setgid_bits) == 0 || keep_special(e)) return e.mode;
+    stats.special_dropped.push_back(e.path);
+    return e.mode & ~setuid_setgid_bits;
+  };
   if (entries.empty() || entries.front()->path != path)
     throw core::Error(fmt::format("the generation has no entry for {}", path));
   if (core::lstat_path(dest)) throw core::Error(fmt::format("{} already exists", dest.string()));
@@ -122,7 +128,7 @@ MaterializeStats materialize(const std::vector<const core::ManifestEntry*>& entr
       case FileType::file:
         copy_generation_file(*e, generation_dir, target, progress);
         set_owner(target, *e);
-        if (::chmod(target.c_str(), e->mode) != 0) core::throw_errno("chmod", target.string(), errno);
+        if (::chmod(target.c_str(), mode_of(*e)) != 0) core::throw_errno("chmod", target.string(), errno);
         set_times(target, *e);
         ++stats.files;
         stats.bytes += e->size;
@@ -143,7 +149,7 @@ MaterializeStats materialize(const std::vector<const core::ManifestEntry*>& entr
     const auto rel = e->path.substr(path.size());
     const auto target = rel.empty() ? dest : core::bfs::path(dest.string() + rel);
     set_owner(target, *e);
-    if (::chmod(target.c_str(), e->mode) != 0) core::throw_errno("chmod", target.string(), errno);
+    if (::chmod(target.c_str(), mode_of(*e)) != 0) core::throw_errno("chmod", target.string(), errno);
     set_times(target, *e);
   }
   core::Fd fd(::open(dest.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

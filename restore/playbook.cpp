@@ -127,6 +127,20 @@ const std::vector<Parameter>& builtin_parameters() {
        "and it is that node",
        "false",
        {"true", "false"}},
+      {"key_file",
+       "the node's saved key (a path on this machine), on a machine that lost its own: the generation and the "
+       "journal are authenticated with it",
+       "",
+       {}},
+      {"unauthenticated",
+       "set to true to restore what no key here can authenticate (no key on this machine, a generation from "
+       "before kdr authenticated them, another node's key); the journal records it",
+       "false",
+       {"true", "false"}},
+      {"allow_setuid",
+       "set to true to restore setuid/setgid bits on files whose counterparts on the node do not have them",
+       "false",
+       {"true", "false"}},
   };
   return v;
 }

@@ -287,7 +287,7 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
                  const std::vector<std::string>& set) {
   Prepared out;
   verify::Findings load_findings;
-  out.gen = verify::load_generation(entry.id, entry.path, *entry.meta, load_findings);
+  out.gen = verify::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256, load_findings);
   if (!out.gen.manifest)
     throw Error(fmt::format("generation {} cannot be used: {}; nothing was changed (kdr verify {} tells more)", entry.id,
                             load_findings.all().empty() ? "its manifest is unreadable" : load_findings.all().front().detail,
@@ -332,7 +332,17 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   std::replace(check.begin(), check.end(), '/', '-');
   vars["kubeadm_etcd_dir_check"] = check;
   const auto& kubeadm_rel = entry.meta->node.kubeadm_config;
-  if (!kubeadm_rel.empty() && core::lstat_path(entry.path / kubeadm_rel)) {
+  // A file of the generation's own, like its snapshot: named among meta.json's artifacts (so
+  // that the preflight re-hashes it) and inside the generation, never a path from elsewhere.
+  const bool kubeadm_artifact =
+      !kubeadm_rel.empty() && verify::safe_artifact_path(kubeadm_rel) &&
+      std::any_of(entry.meta->artifacts.begin(), entry.meta->artifacts.end(),
+                  [&](const core::ArtifactRecord& a) { return a.path == kubeadm_rel; });
+  if (!kubeadm_rel.empty() && !kubeadm_artifact)
+    plan.notes.push_back(fmt::format("meta.json names '{}' as the kubeadm configuration, but not as a file of the "
+                                     "generation with its hash: not used",
+                                     kubeadm_rel));
+  if (kubeadm_artifact && core::lstat_path(entry.path / kubeadm_rel)) {
     vars["kubeadm_config"] = (entry.path / kubeadm_rel).string();
   } else {
     std::string why = "not captured";
@@ -434,7 +444,8 @@ void print_plan(const Runner& r, const JournalSummary* done) {
     if (!std::set<std::string>{"generation", "generation_dir", "restore_id", "restore_dir", "static_pod_path",
                                "etcd_data_dir", "root", "kubeadm_config", "etcd_restored_from", "kubeadm_etcd_dir_check"}
              .count(k))
-      if (!(v == "false" && (k == "accept_loss" || k == "same_node")))
+      if (!((v == "false" && (k == "accept_loss" || k == "same_node" || k == "unauthenticated" || k == "allow_setuid")) ||
+            (v.empty() && k == "key_file")))
         params += (params.empty() ? "" : " ") + k + "=" + v;
   if (!params.empty()) out.info("  parameters  {}", params);
   for (const auto& n : p.notes) out.info("  note: {}", n);
@@ -725,7 +736,7 @@ ExitCode resume(const core::Context& ctx, const RestoreOptions& o) {
   const auto repo_lock = repo.lock(core::LockMode::shared);
   const auto entry = find_generation(repo, plan.generation);
   verify::Findings f;
-  Runner r{run_ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, f), 0, false,
+  Runner r{run_ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256, f), 0, false,
            look_up_tools(run_ctx, plan)};
   print_plan(r, &summary);
   run_ctx.out.info("Resuming restore {}.", plan.id);

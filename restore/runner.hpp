@@ -91,6 +91,11 @@ struct Runner {
   core::bfs::path host(const std::string& node_path) const { return ctx.root.host(node_path); }
   core::bfs::path restore_dir() const { return journal ? journal->dir() : core::bfs::path(); }
   const std::string& var(const std::string& name) const { return plan.vars.at(name); }
+  // A parameter a plan made by an older kdr may lack.
+  std::string var_or(const std::string& name, const std::string& fallback) const {
+    const auto it = plan.vars.find(name);
+    return it == plan.vars.end() ? fallback : it->second;
+  }
   const nlohmann::json& plan_etcd() const { return plan.etcd; }
   std::string plan_etcd_data_dir() const { return plan.etcd.at("data_dir").get<std::string>(); }
   // False when etcd runs elsewhere or under systemd: the plan leaves its data alone.

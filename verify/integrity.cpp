@@ -90,7 +90,13 @@ std::set<std::size_t> check_layout(const GenerationView& g, Findings& findings) 
   const auto& entries = g.manifest->entries;
   const auto index = g.manifest->index();
 
-  // 1. every entry lies within a source the generation recorded
+  // 1. every entry lies within a source the generation recorded (a generation that records
+  // none, which kdr never writes, vouches for no entry)
+  if (g.meta.sources.empty() && !entries.empty()) {
+    findings.add(Severity::error, check_name, "outside-sources", entries.front().path,
+                 fmt::format("meta.json records no sources: none of the {} entries is restored", entries.size()));
+    for (std::size_t i = 0; i < entries.size(); ++i) unsafe.insert(i);
+  }
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     const bool covered = std::any_of(g.meta.sources.begin(), g.meta.sources.end(),
@@ -203,6 +209,24 @@ void check_hard_links(const GenerationView& g, const std::set<std::size_t>& unsa
   }
 }
 
+}  // namespace
+
+GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
+                               const std::string& meta_sha256, Findings& findings) {
+  GenerationView g{id, dir, meta, std::nullopt, {}, std::nullopt, meta_sha256, {}};
+  g.recorded_etcd_data_dir = meta.node.recorded_etcd_data_dir();
+  try {
+    const auto text = core::read_backup_file(dir / "manifest.jsonl");
+    g.manifest_sha256 = core::sha256_hex(text);
+    g.manifest = core::Manifest::parse(text, (dir / "manifest.jsonl").string());
+  } catch (const core::Error& e) {
+    findings.add(Severity::error, check_name, "manifest", "manifest.jsonl",
+                 fmt::format("the manifest cannot be read: {}", e.what()));
+  }
+  for (const auto& a : meta.artifacts) g.artifacts.push_back({a.path, a.sha256, a.size});
+  return g;
+}
+
 bool safe_artifact_path(const std::string& p) {
   if (p.empty() || p.front() == '/' || p.rfind("files/", 0) == 0) return false;
   for (std::size_t pos = 0; pos <= p.size();) {
@@ -213,22 +237,6 @@ bool safe_artifact_path(const std::string& p) {
     pos = next + 1;
   }
   return p.find('\0') == std::string::npos;
-}
-
-}  // namespace
-
-GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
-                               Findings& findings) {
-  GenerationView g{id, dir, meta, std::nullopt, {}, std::nullopt};
-  g.recorded_etcd_data_dir = meta.node.recorded_etcd_data_dir();
-  try {
-    g.manifest = core::Manifest::load(dir / "manifest.jsonl");
-  } catch (const core::Error& e) {
-    findings.add(Severity::error, check_name, "manifest", "manifest.jsonl",
-                 fmt::format("the manifest cannot be read: {}", e.what()));
-  }
-  for (const auto& a : meta.artifacts) g.artifacts.push_back({a.path, a.sha256, a.size});
-  return g;
 }
 
 std::string etcd_data_dir_of(const GenerationView& g, const core::Config& config) {

@@ -26,13 +26,20 @@ struct GenerationView {
   // etcd's data dir on the node when the backup ran, as the generation recorded it; ""
   // when etcd's data was not on the node (external etcd); empty optional: not recorded.
   std::optional<std::string> recorded_etcd_data_dir;
+  // Of the texts `meta` and `manifest` were parsed from: what authenticate_generation checks.
+  std::string meta_sha256, manifest_sha256;
 };
+
+// A path meta.json gives for a file of the generation's own: relative, no "." or ".." parts,
+// not under files/ (the copies are the manifest's).
+bool safe_artifact_path(const std::string& p);
 
 // The generation's etcd data dir, or the config's etcd_data_dir when it recorded none.
 std::string etcd_data_dir_of(const GenerationView& g, const core::Config& config);
 
+// `meta_sha256`: of the meta.json text `meta` was parsed from (GenerationEntry::meta_sha256).
 GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
-                               Findings& findings);
+                               const std::string& meta_sha256, Findings& findings);
 
 struct IntegrityStats {
   std::uint64_t entries = 0, files_hashed = 0, bytes_hashed = 0;

@@ -6,6 +6,8 @@
 #include "backup/etcd_snapshot.hpp"
 #include "core/control_plane.hpp"
 #include "core/error.hpp"
+#include "core/node_key.hpp"
+#include "verify/authentication.hpp"
 #include "core/etcd_layout.hpp"
 #include "core/repository.hpp"
 
@@ -129,7 +131,8 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
       {"live", "the node differs from the backup beyond what etcd changes by itself"},
       {"etcd", "the etcd snapshot cannot be trusted or is missing"},
       {"live-etcd", "the node's etcd does not answer, or no longer holds what the backup held"},
-      {"certificates", "certificates are expired or about to expire"}};
+      {"certificates", "certificates are expired or about to expire"},
+      {"authentication", "nothing proves that this node wrote this generation"}};
   for (const auto& [check, n] : by_check)
     r.problems.push_back(fmt::format("{}: {} error(s), {} warning(s)", what.count(check) ? what.at(check) : check,
                                      n.first, n.second));
@@ -167,6 +170,8 @@ nlohmann::json VerifyReport::to_json() const {
       {"etcd", {{"has_snapshot", etcd.has_snapshot}, {"snapshot_ok", etcd.snapshot_ok}, {"revision", etcd.revision}, {"total_keys", etcd.total_keys},
                 {"journal_revision", etcd.journal_revision ? nlohmann::json(*etcd.journal_revision) : nlohmann::json(nullptr)}}},
       {"certificates", {{"checked", certificates.checked}}},
+      {"authentication", {{"status", core::to_string(authentication.status)}, {"key_id", authentication.key_id},
+                          {"detail", authentication.text}}},
   };
   if (journal)
     checks["journal"] = {{"epochs", journal->epochs}, {"gaps", journal->gaps}, {"position", journal->position},
@@ -226,7 +231,9 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
   r.generation = entry.id;
   r.status = std::string(core::to_string(entry.meta->status));
   r.generation_time = entry.meta->time;
-  const auto g = load_generation(entry.id, entry.path, *entry.meta, r.findings);
+  const auto g = load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256, r.findings);
+  const auto key = core::load_node_key(options.key_file.empty() ? core::node_key_file(ctx) : core::bfs::path(options.key_file));
+  r.authentication = check_authentication(g, key ? &*key : nullptr, r.findings);
   if (!options.live_only) {
     ctx.out.detail("verify {}: integrity", g.id);
     std::uint64_t to_hash = 0;
@@ -295,6 +302,7 @@ void print_report(const core::Context& ctx, const VerifyReport& r) {
                r.certificates.earliest ? fmt::format(", the first expires {} ({})", core::iso_time(r.certificates.earliest->not_after),
                                                      r.certificates.earliest->path)
                                        : std::string());
+  ctx.out.info("Authentication: {} ({}).", r.authentication.text, core::to_string(r.authentication.status));
   ctx.out.info("");
   ctx.out.info("This generation can restore:");
   for (const auto& c : r.can_restore) ctx.out.info("  - {}", c);

@@ -10,6 +10,7 @@
 
 #include "core/context.hpp"
 #include "core/exit_codes.hpp"
+#include "core/generation_auth.hpp"
 #include "verify/certificates.hpp"
 #include "verify/etcd_check.hpp"
 #include "verify/etcd_live.hpp"
@@ -25,6 +26,7 @@ struct VerifyOptions {
   bool live = true;        // compare with the live node too
   bool live_only = false;  // only that comparison (no re-hashing of the generation)
   bool caller_holds_lock = false;  // backup --verify: under the backup's exclusive lock, kept
+  std::string key_file;            // a host path: the key to authenticate with instead of the node's
 };
 
 struct VerifyReport {
@@ -32,6 +34,7 @@ struct VerifyReport {
   std::string status;  // the generation's own status (complete/partial)
   std::int64_t generation_time = 0;
   Findings findings;
+  core::GenerationAuth authentication;
   IntegrityStats integrity;
   std::optional<LiveStats> live;
   std::optional<EtcdLiveFacts> live_etcd;  // what the node's etcd answered (live verify)

@@ -12,6 +12,36 @@ namespace kdr::restore {
 
 namespace {
 
+// The node's own file at `host_path` has (at least) the entry's setuid/setgid bits.
+bool node_has_special_bits(const core::bfs::path& host_path, const core::ManifestEntry& e) {
+  const auto st = core::lstat_path(host_path);
+  const auto wanted = e.mode & setuid_setgid_bits;
+  return st && st->type == e.type && (st->mode & wanted) == wanted;
+}
+
+// A setuid or setgid entry whose file on the node lacks those bits is what a forged generation
+// would carry: refused, unless the operator says otherwise.
+void check_special_bits(const Runner& r, const std::vector<const core::ManifestEntry*>& entries, Preflight& pf) {
+  std::vector<std::string> unexpected;
+  for (const auto* e : entries)
+    if ((e->mode & setuid_setgid_bits) != 0 && e->type != core::FileType::symlink &&
+        !node_has_special_bits(r.host(e->path), *e))
+      unexpected.push_back(fmt::format("{} ({})", e->path, core::mode_to_string(e->mode)));
+  if (unexpected.empty()) return;
+  std::string list;
+  for (std::size_t i = 0; i < unexpected.size() && i < 5; ++i) list += (i ? ", " : "") + unexpected[i];
+  if (unexpected.size() > 5) list += fmt::format(" and {} more", unexpected.size() - 5);
+  if (r.var_or("allow_setuid", "false") == "true") {
+    pf.warns.push_back("accepted (allow_setuid=true): setuid/setgid files the node does not have: " + list);
+    return;
+  }
+  pf.fails.push_back(fmt::format(
+      "the generation would put back setuid/setgid files whose counterparts on the node are not: {}. A backup of "
+      "/etc/kubernetes holds none; a forged generation would. If they are right, run again with --set "
+      "allow_setuid=true",
+      list));
+}
+
 struct CopyBackArgs : StepArgs {
   std::string path;                  // node path
   std::vector<std::string> exclude;  // node paths left out (their manifests go back last)
@@ -68,6 +98,7 @@ class CopyBack final : public TypedStep<CopyBackArgs> {
     if (!r.gen.manifest) return;
     const auto entries = entries_under(*r.gen.manifest, a.path, a.exclude);
     if (entries.empty() || entries.front()->path != a.path) pf.fails.push_back(r.not_in_generation(a.path));
+    check_special_bits(r, entries, pf);
     std::uint64_t bytes = 0;
     for (const auto* e : entries) bytes += e->size;
     pf.need[r.host(a.path).parent_path().string()] += bytes;
@@ -92,8 +123,16 @@ class CopyBack final : public TypedStep<CopyBackArgs> {
     std::uint64_t bytes = 0;
     for (const auto* e : entries) bytes += e->size;
     core::Progress progress(r.ctx.out, "restoring", bytes);
-    const auto stats = materialize(entries, a.path, r.gen.dir, tmp, &progress);
+    // The node's own tree is aside now: an entry keeps setuid/setgid where its file there had them.
+    const auto aside = r.aside_path(a.path);
+    const auto keep = [&](const core::ManifestEntry& e) {
+      return r.var_or("allow_setuid", "false") == "true" ||
+             node_has_special_bits(core::bfs::path(aside + e.path.substr(a.path.size())), e);
+    };
+    const auto stats = materialize(entries, a.path, r.gen.dir, tmp, keep, &progress);
     progress.finish();
+    for (const auto& p : stats.special_dropped)
+      r.ctx.out.warn("      {}: restored without its setuid/setgid bits (the node's own file did not have them)", p);
     Action act;
     act.from = tmp.string();
     act.to = target.string();

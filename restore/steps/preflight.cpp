@@ -7,7 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "backup/sources.hpp"
+#include "core/context.hpp"
 #include "core/error.hpp"
+#include "core/generation_auth.hpp"
+#include "core/node_key.hpp"
 #include "core/progress.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/pods.hpp"
@@ -49,6 +53,82 @@ void check_etcd_loss(Runner& r, Preflight& pf) {
   pf.warns.push_back("accepted (accept_loss=true): " + loss.text());
   if (r.journal) r.journal->record({{"event", "loss-accepted"}, {"loss", r.plan.etcd["loss"]}});
 }
+
+// Is the generation the one this node's key vouched for (core/generation_auth.hpp)? Forged:
+// refused. Not known (no key here, no AUTH, another key): refused unless key_file= gives the
+// key that made it, or unauthenticated=true accepts it, which the journal records.
+bool check_authenticity(Runner& r, Preflight& pf) {
+  const auto key_file = r.var_or("key_file", "");
+  std::optional<core::NodeKey> key;
+  try {
+    key = core::load_node_key(key_file.empty() ? core::node_key_file(r.ctx) : core::bfs::path(key_file));
+  } catch (const Error& e) {
+    pf.fails.push_back(e.what());
+    return false;
+  }
+  if (!key_file.empty() && !key) {
+    pf.fails.push_back(fmt::format("key_file={}: no such file", key_file));
+    return false;
+  }
+  const auto auth = core::authenticate_generation(r.gen.dir, r.gen.id, r.gen.meta_sha256, r.gen.manifest_sha256,
+                                                  key ? &*key : nullptr);
+  if (auth.authentic()) {
+    pf.ok(fmt::format("generation {}: {}", r.gen.id, auth.text));
+    return true;
+  }
+  if (auth.refused()) {
+    pf.fails.push_back(fmt::format("generation {}: {}", r.gen.id, auth.text));
+    return false;
+  }
+  if (r.var_or("unauthenticated", "false") == "true") {
+    pf.warns.push_back(fmt::format("accepted (unauthenticated=true): generation {} {}; only its own sums, structure "
+                                   "and snapshot checks vouch for it",
+                                   r.gen.id, auth.text));
+    if (r.journal)
+      r.journal->record({{"event", "unauthenticated-accepted"},
+                         {"generation", r.gen.id},
+                         {"status", core::to_string(auth.status)},
+                         {"detail", auth.text}});
+    return false;
+  }
+  pf.fails.push_back(fmt::format(
+      "generation {} {}: nothing proves that this node wrote it. Give the node's saved key with --set key_file=PATH; "
+      "or, knowing where this backup came from, run again with --set unauthenticated=true (the other checks here "
+      "say what its own sums and structure show)",
+      r.gen.id, auth.text));
+  return false;
+}
+
+// Every node path the plan moves aside or writes lies within what this node backs up as it is
+// configured now (its sources, etcd's data dir, the static pods' hostPath volumes), or, for a
+// generation this node's key vouches for, within what that generation recorded. A playbook
+// path or a recorded etcd data dir from an unauthenticated generation cannot reach elsewhere.
+void check_targets_confined(const Runner& r, bool authentic, Preflight& pf) {
+  std::vector<std::string> allowed = {r.ctx.config.etcd_data_dir, r.var("static_pod_path")};
+  const auto live = backup::plan_sources(r.ctx.config, r.ctx.root);
+  for (const auto& src : live.sources) allowed.push_back(src.path);
+  if (!live.etcd.data_dir.empty()) allowed.push_back(live.etcd.data_dir);
+  if (authentic) {
+    for (const auto& src : r.gen.meta.sources) allowed.push_back(src.path);
+    if (r.gen.recorded_etcd_data_dir && !r.gen.recorded_etcd_data_dir->empty())
+      allowed.push_back(*r.gen.recorded_etcd_data_dir);
+  }
+  const auto inside = [&](const std::string& p) {
+    return std::any_of(allowed.begin(), allowed.end(),
+                       [&](const std::string& a) { return !a.empty() && core::node_path_within(p, a); });
+  };
+  std::vector<std::string> targets;
+  for (const auto& s : r.plan.steps)
+    if (s.type == StepType::move_aside || s.type == StepType::copy_back) targets.push_back(s.values.value("path", ""));
+  if (r.etcd_on_node() && !r.plan_etcd_data_dir().empty()) targets.push_back(r.plan_etcd_data_dir());
+  for (const auto& t : targets)
+    if (!t.empty() && !inside(t))
+      pf.fails.push_back(fmt::format("{} is outside everything this node backs up as configured now ({}): a restore "
+                                     "never writes there",
+                                     t, r.ctx.config.origin));
+}
+
+
 
 // The machine: its hostname and addresses against the backup's. Another machine altogether
 // is an identity refusal; one of the two differing is a warning.
@@ -232,6 +312,7 @@ void check_preflight(Runner& r) {
   for (const auto& s : r.plan.steps)
     if (s.blocked.empty() && s.type != StepType::preflight) step_def(s.type).check(r, s, pf);
   check_free_space(r, pf);
+  check_targets_confined(r, check_authenticity(r, pf), pf);
   check_generation(r, pf);
   check_certificates(r, pf);
   check_node_identity(r, pf);

@@ -45,3 +45,22 @@ assert_contains "$OUT" "generation $fake_id from $REPO says it is generation $re
 assert_contains "$OUT" "was removed"
 left=$(find "$T/pulled2" -mindepth 1 -path '*generations*' -name "*$fake_id*")
 [ -z "$left" ] || fail "the refused pull left $left"
+
+step "forged under this node's name, every sum consistent, sorting last: pull latest passes over it"
+fake2=2099-01-02T000000Z
+mkdir -p "$T/forge/gens/$fake2"
+cp -a "$(latest_gen)/." "$T/forge/gens/$fake2/"
+jq --arg id "$fake2" '.id = $id' "$T/forge/gens/$fake2/meta.json" > "$T/m" && mv "$T/m" "$T/forge/gens/$fake2/meta.json"
+restic_own backup --host "$node" --tag kdr --tag "kdr-node=$node" --tag "kdr-generation=$fake2" --tag kdr-full \
+  "$T/forge/gens/$fake2" >/dev/null
+rm -rf "$T/pulled3"
+expect_rc 0 kdr offsite pull latest --to "$T/pulled3"
+assert_contains "$OUT" "generation $fake2 from $REPO its meta.json, manifest.jsonl or SHA256SUMS is not what this node's key"
+assert_contains "$OUT" "passed over newer generation(s) that failed their checks: $fake2, $fake_id"
+[ -d "$T/pulled3/generations/$real" ] || fail "the real generation was not pulled"
+[ ! -e "$T/pulled3/generations/$fake2" ] || fail "the forged generation was published"
+
+step "the same forgery asked for by id is refused, and --unauthenticated does not let it in"
+expect_rc 1 kdr offsite pull "$fake2" --to "$T/pulled3" --unauthenticated
+assert_contains "$OUT" "not pulled (a node pulls only what its own key vouches for)"
+[ ! -e "$T/pulled3/generations/$fake2" ] || fail "the forged generation was published"

@@ -83,13 +83,15 @@ expect_rc 0 kdr offsite forget
 assert_contains "$OUT" "nothing of node"
 
 step "disaster: the node and its second disk are gone"
+cp -p "$ROOT/etc/kdr/node.key" "$T/node.key.saved"
 backup_keys=$(etcd_keys /registry/)
 sandbox_stop_kubelet "$ROOT"
 rm -rf "${ROOT:?}"/* "$BACKUP" "$T/pulled"
 
-step "a fresh root: kdr's config and password put back, the latest generation pulled, rebuild-node"
+step "a fresh root: kdr's config, password and node key put back, the latest generation pulled, rebuild-node"
 offsite_config "$REPO"
 cp "$T/password.good" "$ROOT/etc/kdr/restic-password"
+cp -p "$T/node.key.saved" "$ROOT/etc/kdr/node.key"
 sandbox_start_kubelet "$ROOT"
 expect_rc 0 kdr offsite pull latest --node "$(jq -r '.[1].node' <<<"$LIST")"
 expect_rc 0 kdr restore rebuild-node --yes

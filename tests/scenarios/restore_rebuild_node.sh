@@ -26,14 +26,19 @@ rebuild_drill() {
   [ -f "$gen/node/kubeadm-config.yaml" ] || fail "the backup did not save the kubeadm config"
   backup_keys=$(etcd_keys /registry/)
 
+  # the node's key, kept off the node as the runbook says (with the off-site password)
+  cp -p "$ROOT/etc/kdr/node.key" "$T/saved-node.key"
+
   step "[$data_dir] disaster: the main disk is gone; the machine is reinstalled (kubelet running, no control plane)"
   sandbox_stop_kubelet "$ROOT"
   rm -rf "${ROOT:?}"/*
   config '# the defaults: kubeconfig /etc/kubernetes/admin.conf'
   sandbox_start_kubelet "$ROOT"
 
-  step "[$data_dir] kdr restore rebuild-node --yes"
-  expect_rc 0 kdr restore rebuild-node --yes
+  step "[$data_dir] kdr restore rebuild-node --yes --set key_file=<the saved key>"
+  expect_rc 1 kdr restore rebuild-node --dry-run
+  assert_contains "$OUT" "this machine has no key to check it with"
+  expect_rc 0 kdr restore rebuild-node --yes --set key_file="$T/saved-node.key"
   assert_contains "$OUT" "Your Kubernetes control-plane has initialized successfully!"
   assert_contains "$OUT" "kube-apiserver /livez: ok"
 

@@ -26,7 +26,8 @@ for pb in restore-files restore-etcd-snapshot rebuild-node; do
 done
 expect_rc 1 "$KDR_BIN" --root "$T/not-a-node" --backup-dir "$BACKUP" restore restore-files --dry-run
 assert_contains "$OUT" "does not look like a control-plane node"
-expect_rc 0 "$KDR_BIN" --root "$T/not-a-node" --backup-dir "$BACKUP" restore restore-files --dry-run --set same_node=true
+expect_rc 0 "$KDR_BIN" --root "$T/not-a-node" --backup-dir "$BACKUP" restore restore-files --dry-run --set same_node=true \
+  --set key_file="$ROOT/etc/kdr/node.key"
 assert_contains "$OUT" "accepted (same_node=true): $T/not-a-node does not look like a control-plane node"
 
 step "another member of the cluster (its own etcd name): refused, unless same_node=true"

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/sha256.hpp"
 #include "core/manifest.hpp"
 #include "restore/journal.hpp"
 #include "restore/materialize.hpp"
@@ -70,9 +71,9 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
   CHECK(error_of("name: x\nsteps:\n  - type: run\n    argv: [a]\n    shell: yes\n") ==
         "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, if, name, timeout, type)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n    path: ${nope}/x\n") ==
-        "pb.yaml:4:11: unknown variable ${nope} (known: accept_loss, etcd_data_dir, generation, generation_dir, kubeadm_config, "
-        "kubeadm_etcd_dir_check, "
-        "restore_dir, restore_id, root, same_node, static_pod_path)");
+        "pb.yaml:4:11: unknown variable ${nope} (known: accept_loss, allow_setuid, etcd_data_dir, generation, generation_dir, "
+        "key_file, kubeadm_config, kubeadm_etcd_dir_check, "
+        "restore_dir, restore_id, root, same_node, static_pod_path, unauthenticated)");
   CHECK(error_of("name: x\nsteps: [{type: preflight}]\nparameters:\n  - {name: p, default: c, choices: [a, b]}\n") ==
         "pb.yaml:4:5: key 'parameters[0]': the default 'c' is not one of the choices");
   CHECK(error_of("name: x\nsteps: [{type: preflight}\n").find("pb.yaml:3:1: not valid YAML") == 0);
@@ -105,6 +106,7 @@ TEST_CASE("the shipped playbooks load") {
 }
 
 TEST_CASE("materialize refuses manifest entries that would escape the restored tree") {
+  const KeepSpecialBits keep_none = [](const core::ManifestEntry&) { return false; };
   kdr::test::TempDir t;
   const auto gen = t.path() / "gen";
   core::make_dirs(gen / "files/etc/kubernetes", 0700);
@@ -124,15 +126,47 @@ TEST_CASE("materialize refuses manifest entries that would escape the restored t
   m.entries = {dir, link, through};
   auto entries = entries_under(m, "/etc/kubernetes", {});
   REQUIRE(entries.size() == 3);
-  CHECK_THROWS_WITH(materialize(entries, "/etc/kubernetes", gen, t.path() / "dest"),
+  CHECK_THROWS_WITH(materialize(entries, "/etc/kubernetes", gen, t.path() / "dest", keep_none),
                     Catch::Contains("is not a folder of the restored tree"));
   CHECK_FALSE(core::lstat_path("/tmp/evil"));
 
   auto dotdot = entry("/etc/kubernetes/../passwd", core::FileType::file, 0600);
   m.entries = {dir, dotdot};
   entries = entries_under(m, "/etc/kubernetes", {});
-  CHECK_THROWS_WITH(materialize(entries, "/etc/kubernetes", gen, t.path() / "dest2"),
+  CHECK_THROWS_WITH(materialize(entries, "/etc/kubernetes", gen, t.path() / "dest2", keep_none),
                     Catch::Contains("unsafe manifest entry"));
+}
+
+TEST_CASE("materialize restores setuid and setgid bits only where it is told to keep them") {
+  kdr::test::TempDir t;
+  const auto gen = t.path() / "gen";
+  core::make_dirs(gen / "files/etc/kubernetes", 0700);
+  core::write_file_atomic(gen / "files/etc/kubernetes/tool", "#!/bin/sh\n", 0600);
+  core::write_file_atomic(gen / "files/etc/kubernetes/kept", "#!/bin/sh\n", 0600);
+  core::Manifest m;
+  auto entry = [](std::string path, core::FileType type, std::uint32_t mode) {
+    core::ManifestEntry e;
+    e.path = std::move(path);
+    e.type = type;
+    e.mode = mode;
+    e.uid = ::geteuid();
+    e.gid = ::getegid();
+    return e;
+  };
+  auto dir = entry("/etc/kubernetes", core::FileType::directory, 02755);
+  auto tool = entry("/etc/kubernetes/tool", core::FileType::file, 04755);
+  tool.sha256 = core::sha256_hex("#!/bin/sh\n");
+  tool.size = 10;
+  auto kept = tool;
+  kept.path = "/etc/kubernetes/kept";
+  m.entries = {dir, kept, tool};
+  const auto entries = entries_under(m, "/etc/kubernetes", {});
+  const auto stats = materialize(entries, "/etc/kubernetes", gen, t.path() / "dest",
+                                 [](const core::ManifestEntry& e) { return e.path == "/etc/kubernetes/kept"; });
+  CHECK(core::lstat_path(t.path() / "dest/tool")->mode == 0755);
+  CHECK(core::lstat_path(t.path() / "dest/kept")->mode == 04755);
+  CHECK(core::lstat_path(t.path() / "dest")->mode == 0755);
+  CHECK(stats.special_dropped == std::vector<std::string>{"/etc/kubernetes/tool", "/etc/kubernetes"});
 }
 
 TEST_CASE("a journal's summary comes from its events, and a torn last line is ignored") {
@@ -200,7 +234,7 @@ steps:
 TEST_CASE("built-in parameters are every playbook's and cannot be declared again") {
   std::vector<std::string> names;
   for (const auto& b : builtin_parameters()) names.push_back(b.name);
-  CHECK(names == std::vector<std::string>{"accept_loss", "same_node"});
+  CHECK(names == std::vector<std::string>{"accept_loss", "same_node", "key_file", "unauthenticated", "allow_setuid"});
   CHECK(error_of("name: x\nparameters:\n  - {name: accept_loss, default: \"true\"}\nsteps: [{type: preflight}]\n") ==
         "pb.yaml: parameter 'accept_loss' is built in (every playbook has it); pick another name");
 }
