@@ -11,6 +11,8 @@
 
 #include "core/context.hpp"
 #include "core/error.hpp"
+#include "core/etcd_client.hpp"
+#include "core/sha256.hpp"
 #include "core/json_util.hpp"
 #include "restore/runner.hpp"
 #include "core/generation.hpp"
@@ -108,6 +110,47 @@ void Journal::record(nlohmann::json event) {
 }
 
 void Journal::action(const Action& a) { record(a.to_json()); }
+
+namespace {
+std::size_t scrub(json& j) {
+  std::size_t n = 0;
+  if (j.is_object()) {
+    if (auto it = j.find("replaced"); it != j.end() && it->is_object() && it->contains("value") && (*it)["value"].is_string()) {
+      (*it)["value_sha256"] = core::sha256_hex(core::base64_decode((*it)["value"].get<std::string>()));
+      it->erase("value");
+      (*it)["value_discarded"] = true;
+      ++n;
+    }
+    for (auto& [k, v] : j.items()) n += scrub(v);
+  } else if (j.is_array()) {
+    for (auto& v : j) n += scrub(v);
+  }
+  return n;
+}
+}  // namespace
+
+std::size_t Journal::scrub_replaced_values() {
+  const auto file = dir_ / "journal.jsonl";
+  if (!core::lstat_path(file)) return 0;
+  const auto text = core::read_file(file);
+  std::string out;
+  std::size_t n = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    auto end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    const auto line = text.substr(at, end - at);
+    at = end + 1;
+    auto j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) {
+      out += line + "\n";  // a torn last line stays as it was
+      continue;
+    }
+    n += scrub(j);
+    out += j.dump() + "\n";
+  }
+  if (n > 0) core::write_file_atomic(file, out, 0600);
+  return n;
+}
 
 JournalSummary Journal::summary() const {
   const auto file = dir_ / "journal.jsonl";

@@ -78,6 +78,10 @@ class Journal {
   // Appends one line and flushes it to disk.
   void record(nlohmann::json event);
   void action(const Action& a);
+  // After --discard: the live values the restore replaced (etcd-put-keys journals them for a
+  // rollback, Secrets among them) are removed from journal.jsonl; each keeps its hash. Returns
+  // how many were removed.
+  std::size_t scrub_replaced_values();
   JournalSummary summary() const;
 
  private:

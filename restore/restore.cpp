@@ -683,6 +683,8 @@ ExitCode discard(const core::Context& ctx, const RestoreOptions& o) {
     core::remove_tree(p);
     ctx.out.info("deleted {}", p);
   }
+  if (const auto n = journal.scrub_replaced_values(); n > 0)
+    ctx.out.info("removed the {} etcd value(s) it replaced from its journal (their hashes stay)", n);
   return ExitCode::ok;
 }
 

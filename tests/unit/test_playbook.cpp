@@ -169,6 +169,23 @@ TEST_CASE("materialize restores setuid and setgid bits only where it is told to 
   CHECK(stats.special_dropped == std::vector<std::string>{"/etc/kubernetes/tool", "/etc/kubernetes"});
 }
 
+TEST_CASE("discarding a restore removes the live values it replaced from its journal, keeping their hashes") {
+  kdr::test::TempDir t;
+  auto j = Journal::create(t.path() / "r1", {{"id", "r1"}});
+  const std::string secret = "c2VjcmV0LXRva2Vu";  // base64 of "secret-token"
+  j.record({{"op", "etcd-put"},
+            {"etcd", {{"key", "L3JlZ2lzdHJ5"}, {"replaced", {{"value", secret}, {"mod_revision", 7}}}}}});
+  j.record({{"op", "etcd-put"}, {"etcd", {{"key", "L3g="}, {"replaced", nullptr}}}});
+  CHECK(core::lstat_path(t.path() / "r1/journal.jsonl")->mode == 0600);
+  CHECK(core::read_file(t.path() / "r1/journal.jsonl").find(secret) != std::string::npos);
+  CHECK(j.scrub_replaced_values() == 1);
+  const auto text = core::read_file(t.path() / "r1/journal.jsonl");
+  CHECK(text.find(secret) == std::string::npos);
+  CHECK(text.find(core::sha256_hex("secret-token")) != std::string::npos);
+  CHECK(core::lstat_path(t.path() / "r1/journal.jsonl")->mode == 0600);
+  CHECK(j.scrub_replaced_values() == 0);
+}
+
 TEST_CASE("a journal's summary comes from its events, and a torn last line is ignored") {
   kdr::test::TempDir t;
   auto j = Journal::create(t.path() / "r1", {{"id", "r1"}});
