@@ -105,19 +105,24 @@ TEST_CASE("the shipped playbooks load") {
   CHECK_THROWS_AS(find_playbook("no-such", {dir}), core::UsageError);
 }
 
+// A manifest entry owned by kdr's own user (so that materialize can give it back as it was).
+core::ManifestEntry manifest_entry(std::string path, core::FileType type, std::uint32_t mode) {
+  core::ManifestEntry e;
+  e.path = std::move(path);
+  e.type = type;
+  e.mode = mode;
+  e.uid = ::geteuid();
+  e.gid = ::getegid();
+  return e;
+}
+
 TEST_CASE("materialize refuses manifest entries that would escape the restored tree") {
   const KeepSpecialBits keep_none = [](const core::ManifestEntry&) { return false; };
   kdr::test::TempDir t;
   const auto gen = t.path() / "gen";
   core::make_dirs(gen / "files/etc/kubernetes", 0700);
   core::Manifest m;
-  auto entry = [](std::string path, core::FileType type, std::uint32_t mode) {
-    core::ManifestEntry e;
-    e.path = std::move(path);
-    e.type = type;
-    e.mode = mode;
-    return e;
-  };
+  const auto entry = manifest_entry;
   auto dir = entry("/etc/kubernetes", core::FileType::directory, 0755);
   auto link = entry("/etc/kubernetes/out", core::FileType::symlink, 0777);
   link.target = "/tmp";
@@ -144,15 +149,7 @@ TEST_CASE("materialize restores setuid and setgid bits only where it is told to 
   core::write_file_atomic(gen / "files/etc/kubernetes/tool", "#!/bin/sh\n", 0600);
   core::write_file_atomic(gen / "files/etc/kubernetes/kept", "#!/bin/sh\n", 0600);
   core::Manifest m;
-  auto entry = [](std::string path, core::FileType type, std::uint32_t mode) {
-    core::ManifestEntry e;
-    e.path = std::move(path);
-    e.type = type;
-    e.mode = mode;
-    e.uid = ::geteuid();
-    e.gid = ::getegid();
-    return e;
-  };
+  const auto entry = manifest_entry;
   auto dir = entry("/etc/kubernetes", core::FileType::directory, 02755);
   auto tool = entry("/etc/kubernetes/tool", core::FileType::file, 04755);
   tool.sha256 = core::sha256_hex("#!/bin/sh\n");
