@@ -6,15 +6,17 @@
 # a crash, a leak, an input taking over 5 s (a hang), more than 2 GiB of memory, or a
 # rejection that is not kdr's own error naming the input (tests/fuzz/fuzz_check.hpp).
 #
-#   scripts/fuzz.sh [--quick | --full | --seconds N] [--jobs N] [--only TARGET] [--merge]
+#   scripts/fuzz.sh [--quick | --full | --seconds N] [--jobs N] [--only TARGET] [--merge] [--build DIR]
 #
+# --build DIR: use a build configured with clang and -DKDR_FUZZ=ON already (scripts/test.sh's
+# sanitizer build is one), instead of build-fuzz/.
 # --quick: 15 s per target (CI); --full: 5 min per target; --jobs N fuzzes N targets at a
 # time (each still for its whole time; bench/reliability.sh gives it one per core); --merge
 # adds the inputs that found new coverage to the committed corpus
 # (tests/fuzz/corpus/<target>/), minimized.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-seconds=60 only='' merge=no jobs=1
+seconds=60 only='' merge=no jobs=1 build=
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) seconds=15 ;;
@@ -23,17 +25,23 @@ while [ $# -gt 0 ]; do
     --only) only=$2; shift ;;
     --jobs) jobs=$2; shift ;;
     --merge) merge=yes ;;
-    *) echo "usage: $0 [--quick | --full | --seconds N] [--jobs N] [--only TARGET] [--merge]" >&2; exit 2 ;;
+    --build) build=$2; shift ;;
+    *) echo "usage: $0 [--quick | --full | --seconds N] [--jobs N] [--only TARGET] [--merge] [--build DIR]" >&2; exit 2 ;;
   esac
   shift
 done
 command -v clang++-14 >/dev/null || { echo "fuzz: clang++-14 is missing (scripts/install-deps.sh installs it)" >&2; exit 2; }
 
-build=$src/build-fuzz
 targets=(config playbook static_pod manifest meta journal segment bbolt)
 [ -z "$only" ] || targets=("$only")
-echo "== build the fuzz targets with clang (libFuzzer, ASan, UBSan)"
-cmake -S "$src" -B "$build" -DCMAKE_CXX_COMPILER=clang++-14 -DKDR_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+if [ -z "$build" ]; then
+  build=$src/build-fuzz
+  echo "== build the fuzz targets with clang (libFuzzer, ASan, UBSan)"
+  cmake -S "$src" -B "$build" -DCMAKE_CXX_COMPILER=clang++-14 -DKDR_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+else
+  grep -q '^KDR_FUZZ:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null ||
+    { echo "fuzz: $build is not a build configured with -DKDR_FUZZ=ON" >&2; exit 2; }
+fi
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kdr-fuzz-XXXXXX")

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets up everything and runs kdr's whole test suite: unit tests, black-box scenarios (a
 # real etcd on loopback, sandbox nodes under temporary roots), the fuzz corpus replayed,
-# first in a Release build (as packagers make it) with warnings as errors against Debian 12's
-# etcd 3.4, then built with AddressSanitizer and UndefinedBehaviorSanitizer against etcd 3.5
-# (Debian 13's, unpacked into build/etcd-3.5) together with the fault classes
-# (tests/reliability/, quick mode): every scenario runs once on each etcd (those marked
-# "# kdr-test: once", which do not depend on etcd's version, in the second build only). Then
-# the fuzzers for 15 s each, two at a time (clang, libFuzzer), and the benchmarks, quick.
+# first in a Release build at -O2 (as Debian's packages are built) with warnings as errors
+# against Debian 12's etcd 3.4, then built with clang, AddressSanitizer and
+# UndefinedBehaviorSanitizer against etcd 3.5 (Debian 13's, unpacked into build/etcd-3.5)
+# together with the fault classes (tests/reliability/, quick mode): every scenario runs once
+# on each etcd (those marked "# kdr-test: once", which do not depend on etcd's version, in the
+# second build only). That build carries libFuzzer's coverage too, and the fuzzers built in it
+# run for 15 s each, two at a time. Then the benchmarks, quick.
 #
 # The .deb is built, installed, tried (kdr --help, kdr demo) and removed again.
 #
@@ -34,8 +35,8 @@ stage() { printf '== %s  [%d:%02d]\n' "$1" $((SECONDS / 60)) $((SECONDS % 60)); 
 # compute (the load stays under 2 on 2 cores with two at a time): three run at a time.
 jobs=3
 
-stage "Release build, as packagers make it (warnings are errors)"
-bash "$src/scripts/build.sh" "$src/build" -DKDR_TEST_ETCD=3.4 -DCMAKE_BUILD_TYPE=Release
+stage "Release build at -O2, as Debian's packages are built (warnings are errors)"
+bash "$src/scripts/build.sh" "$src/build" -DKDR_TEST_ETCD=3.4 -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG"
 stage "tests on etcd 3.4 (the fault classes, and the scripts marked once, run in the sanitizer build below)"
 if [ "$sanitizers" = yes ]; then
   ctest --test-dir "$src/build" --output-on-failure -j "$jobs" -LE 'reliability|once'
@@ -49,13 +50,14 @@ if [ "$package" = yes ]; then
 fi
 
 if [ "$sanitizers" = yes ]; then
-  stage "build with -fsanitize=address,undefined"
-  bash "$src/scripts/build.sh" "$src/build-sanitize" -DKDR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DKDR_TEST_ETCD=3.5
+  stage "build with clang, -fsanitize=address,undefined and libFuzzer's coverage"
+  bash "$src/scripts/build.sh" "$src/build-sanitize" -DCMAKE_CXX_COMPILER=clang++-14 -DKDR_SANITIZE=ON -DKDR_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" -DKDR_TEST_ETCD=3.5
   stage "tests and fault classes under the sanitizers, on etcd 3.5"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$src/build-sanitize" --output-on-failure -j "$jobs"
   stage "fuzzers, quick"
-  bash "$src/scripts/fuzz.sh" --quick --jobs 2
+  bash "$src/scripts/fuzz.sh" --quick --jobs 2 --build "$src/build-sanitize"
 fi
 
 if [ "$bench" = yes ]; then
