@@ -56,18 +56,6 @@ void refuse_missing_required(const SourcePlan& plan) {
                               s.path));
 }
 
-// This node's key; made at the first backup, said once (it must be copied off the node).
-core::NodeKey backup_key(const core::Context& ctx) {
-  const auto file = core::node_key_file(ctx);
-  if (auto key = core::load_node_key(file)) return *key;
-  auto key = core::create_node_key(file);
-  ctx.out.warn("made this node's key {} (id {}): every generation is authenticated with it, "
-               "and a restore checks it. Copy it now to where the off-site password is kept: a replacement machine "
-               "needs it to restore without --set unauthenticated=true (docs/runbook.md)",
-               file.string(), key.id());
-  return key;
-}
-
 // The newest generation whose files the new one may hard-link: one this node's key vouches for,
 // read from the very text that was authenticated. A forged previous generation would otherwise
 // pass its content, under its recorded hash, into a new generation that this node signs.
@@ -399,7 +387,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   // Room for the etcd snapshot (about the size of the database) before anything starts.
   const auto local_db = layout.local() ? file_size_or_zero(ctx.root.host(layout.data_dir) / "member/snap/db") : 0;
   check_free_space(ctx, ctx.backup_dir, local_db + (64ull << 20));
-  const auto key = backup_key(ctx);
+  const auto key = core::load_or_create_node_key(ctx);
   const auto previous_entry = latest_readable(repo);
   const auto previous = load_previous(repo, key, meta.warnings);
 

@@ -121,7 +121,11 @@ core::ExitCode start_detached(const core::Context& ctx) {
 core::ExitCode run_compact(const core::Context& ctx) {
   const auto repo = core::Repository::open(ctx.backup_dir);
   const auto lock = repo.lock(core::LockMode::shared);  // no prune removes the base meanwhile
-  const auto plan = restore::plan_replay(ctx, restore::parse_replay_target("latest"));
+  const auto key = core::load_or_create_node_key(ctx);
+  const auto plan = restore::plan_replay(ctx, restore::parse_replay_target("latest"), &key);
+  if (plan.auth.status != core::AuthStatus::authentic)
+    throw core::Error(fmt::format("not compacted: {}; a base this node signs is made only from what its key vouches for",
+                                  plan.auth.text));
   if (plan.events == 0) {
     ctx.out.info("nothing to compact: {} is already at the journal's newest revision {}", plan.base.source,
                  plan.target_revision);
@@ -134,7 +138,7 @@ core::ExitCode run_compact(const core::Context& ctx) {
   const auto tmp = dir / ("." + name + ".tmp");
   const auto result = [&] {
     try {
-      return restore::replay_to_snapshot(ctx, plan, tmp);
+      return restore::replay_to_snapshot(ctx, plan, tmp, &key);
     } catch (...) {
       ::unlink(tmp.c_str());
       throw;
@@ -148,6 +152,7 @@ core::ExitCode run_compact(const core::Context& ctx) {
   meta["db_sha256"] = result.sha256;
   meta["size"] = result.size;
   meta["made"] = core::iso_time(core::now_epoch());
+  restore::sign_journal_base(meta, plan.epoch.cluster_id, key);
   core::write_file_atomic(dir / fmt::format("{:020}.json", plan.target_revision), meta.dump(2) + "\n");
   core::fsync_path(dir);
   ctx.out.info("journal base at revision {}: {} ({}, {} changes in {} transactions, digest {} with {} keys matched, "

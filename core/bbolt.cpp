@@ -132,6 +132,37 @@ class Walker {
     walk(meta_.root, 0, true, [&](const char* element, const std::string& page) { root_element(element, page); });
   }
 
+  // Every pair of the top-level bucket `name`, in key order; false when there is none.
+  bool walk_bucket(const std::string& name, const BoltVisitor& visit) {
+    std::optional<std::string> header;
+    walk(meta_.root, 0, true, [&](const char* e, const std::string&) {
+      if (!(le32(e) & bucket_leaf_flag) || header) return;
+      const char* key = e + le32(e + 4);
+      if (std::string_view(key, le32(e + 8)) == name) header.emplace(key + le32(e + 8), le32(e + 12));
+    });
+    if (!header) return false;
+    const auto where = fmt::format("bucket {:?}", name);
+    if (header->size() < 16) corrupt(where, fmt::format("its header is {} bytes", header->size()));
+    const auto pairs = [&](const char* e, const std::string&) {
+      if (le32(e) & bucket_leaf_flag) return;  // a nested bucket: not a pair
+      const char* key = e + le32(e + 4);
+      const auto ksize = le32(e + 8);
+      visit(std::string_view(key, ksize), std::string_view(key + ksize, le32(e + 12)));
+    };
+    const auto root = le64(header->data());
+    if (root != 0) {
+      walk(root, 1, true, pairs);
+      return true;
+    }
+    const std::string inline_page = header->substr(16);
+    if (inline_page.size() < page_header_size) corrupt(where, "its inline page is truncated");
+    const auto h = parse_header(inline_page);
+    if (!(h.flags & leaf_flag)) corrupt(where, "its inline page is not a leaf");
+    check_elements(where, inline_page, h, false);
+    for (std::size_t i = 0; i < h.count; ++i) pairs(inline_page.data() + page_header_size + i * element_size, inline_page);
+    return true;
+  }
+
  private:
   using LeafVisitor = std::function<void(const char* element, const std::string& page)>;
 
@@ -247,7 +278,8 @@ class Walker {
   std::unordered_set<std::uint64_t> seen_;
 };
 
-BoltSummary read_source(const Source& source) {
+// The meta page to use: the valid one with the highest transaction id.
+Meta pick_meta(const Source& source, int& which) {
   // bbolt writes both meta pages at the start: page 0 at offset 0, page 1 one page later.
   // Page 0 tells the page size; when it is damaged, page 1 is looked for at the usual sizes.
   std::string problem0, problem1;
@@ -274,13 +306,46 @@ BoltSummary read_source(const Source& source) {
   if (meta.high_water > source.size() / meta.page_size)
     throw Error(fmt::format("{}: truncated bbolt database: the meta says {} pages of {} bytes, the file holds {} bytes",
                             source.name(), meta.high_water, meta.page_size, source.size()));
+  which = use1 ? 1 : 0;
+  return meta;
+}
+
+BoltSummary read_source(const Source& source) {
+  int which = 0;
+  const auto meta = pick_meta(source, which);
   BoltSummary summary;
   summary.page_size = meta.page_size;
   summary.txid = meta.txid;
   summary.high_water = meta.high_water;
-  summary.meta_page = use1 ? 1 : 0;
+  summary.meta_page = which;
   Walker(source, meta, summary).walk_root();
   return summary;
+}
+
+void read_source_bucket(const Source& source, const std::string& bucket, const BoltVisitor& visit) {
+  int which = 0;
+  const auto meta = pick_meta(source, which);
+  BoltSummary summary;
+  if (!Walker(source, meta, summary).walk_bucket(bucket, visit))
+    throw Error(fmt::format("{}: the bbolt database has no bucket {:?}", source.name(), bucket));
+}
+
+// The file, read with pread as the walk asks.
+Source file_source(const Fd& fd, const bfs::path& file) {
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw_errno("stat", file.string(), errno);
+  const int raw = fd.get();
+  auto name = file.string();
+  return Source(name, static_cast<std::uint64_t>(st.st_size), [raw, name](std::uint64_t offset, std::size_t n) {
+    std::string buf(n, '\0');
+    std::size_t done = 0;
+    while (done < n) {
+      const auto r = pread_some(raw, buf.data() + done, n - done, static_cast<off_t>(offset + done), name);
+      if (r == 0) throw Error(fmt::format("{}: the file ended at offset {} while it was read", name, offset + done));
+      done += r;
+    }
+    return buf;
+  });
 }
 
 }  // namespace
@@ -298,28 +363,26 @@ const BoltBucket* BoltSummary::bucket(const std::string& name) const {
 }
 
 BoltSummary read_bolt(const bfs::path& file) {
-  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) throw_errno("open", file.string(), errno);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw_errno("stat", file.string(), errno);
-  const int raw = fd.get();
-  const auto name = file.string();
-  Source source(name, static_cast<std::uint64_t>(st.st_size), [raw, &name](std::uint64_t offset, std::size_t n) {
-    std::string buf(n, '\0');
-    std::size_t done = 0;
-    while (done < n) {
-      const auto r = pread_some(raw, buf.data() + done, n - done, static_cast<off_t>(offset + done), name);
-      if (r == 0) throw Error(fmt::format("{}: the file ended at offset {} while it was read", name, offset + done));
-      done += r;
-    }
-    return buf;
-  });
-  return read_source(source);
+  return read_source(file_source(fd, file));
 }
 
 BoltSummary read_bolt_bytes(const std::string& bytes, const std::string& name) {
   Source source(name, bytes.size(), [&bytes](std::uint64_t offset, std::size_t n) { return bytes.substr(offset, n); });
   return read_source(source);
+}
+
+void read_bolt_bucket(const bfs::path& file, const std::string& bucket, const BoltVisitor& visit) {
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) throw_errno("open", file.string(), errno);
+  read_source_bucket(file_source(fd, file), bucket, visit);
+}
+
+void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
+                            const BoltVisitor& visit) {
+  Source source(name, bytes.size(), [&bytes](std::uint64_t offset, std::size_t n) { return bytes.substr(offset, n); });
+  read_source_bucket(source, bucket, visit);
 }
 
 }  // namespace kdr::core

@@ -19,6 +19,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -50,5 +52,12 @@ BoltSummary read_bolt(const bfs::path& file);
 
 // The same over bytes in memory (for tests and the fuzz target); `name` is used in messages.
 BoltSummary read_bolt_bytes(const std::string& bytes, const std::string& name);
+
+// Every key and value of the top-level bucket `bucket`, in key order, with the same checks.
+// Throws Error naming the file when it is damaged or has no such bucket.
+using BoltVisitor = std::function<void(std::string_view key, std::string_view value)>;
+void read_bolt_bucket(const bfs::path& file, const std::string& bucket, const BoltVisitor& visit);
+void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
+                            const BoltVisitor& visit);
 
 }  // namespace kdr::core

@@ -13,6 +13,17 @@ namespace kdr::core {
 
 bfs::path node_key_file(const Context& ctx) { return ctx.root.host(ctx.config.key_file); }
 
+NodeKey load_or_create_node_key(const Context& ctx) {
+  const auto file = node_key_file(ctx);
+  if (auto key = load_node_key(file)) return *key;
+  auto key = create_node_key(file);
+  ctx.out.warn("made this node's key {} (id {}): every generation and journal segment is authenticated with it, "
+               "and a restore checks it. Copy it now to where the off-site password is kept: a replacement machine "
+               "needs it to restore without --set unauthenticated=true (docs/runbook.md)",
+               file.string(), key.id());
+  return key;
+}
+
 std::vector<std::string> kdr_argv(const Context& ctx) {
   std::vector<std::string> argv = {"kdr"};
   if (!ctx.root.is_real_root()) argv.insert(argv.end(), {"--root", ctx.root.root().string()});

@@ -10,6 +10,7 @@
 #include "core/config.hpp"
 #include "core/etcd_api.hpp"
 #include "core/host.hpp"
+#include "core/node_key.hpp"
 #include "core/node_root.hpp"
 #include "core/output.hpp"
 
@@ -31,6 +32,9 @@ std::vector<std::string> kdr_argv(const Context& ctx);
 
 // The node's key file (config key_file, under --root): core/node_key.hpp.
 bfs::path node_key_file(const Context& ctx);
+// The node's key for what kdr writes (a generation, a journal segment): made the first time,
+// with a warning that says to copy it off the node.
+NodeKey load_or_create_node_key(const Context& ctx);
 
 // Seconds since the epoch. KDR_NOW (seconds since the epoch) replaces the clock, for
 // drills and tests of retention over days and weeks.

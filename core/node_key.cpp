@@ -113,6 +113,8 @@ RunningMac::RunningMac(const NodeKey& key) : ctx_(std::make_unique<Ctx>()) {
 }
 
 RunningMac::~RunningMac() = default;
+RunningMac::RunningMac(RunningMac&& other) noexcept = default;
+RunningMac& RunningMac::operator=(RunningMac&& other) noexcept = default;
 
 RunningMac::RunningMac(const RunningMac& other) : ctx_(std::make_unique<Ctx>()) {
   ctx_->ctx = EVP_MAC_CTX_dup(other.ctx_->ctx);

@@ -49,7 +49,9 @@ class RunningMac {
   explicit RunningMac(const NodeKey& key);
   ~RunningMac();
   RunningMac(const RunningMac& other);
+  RunningMac(RunningMac&& other) noexcept;
   RunningMac& operator=(const RunningMac&) = delete;
+  RunningMac& operator=(RunningMac&& other) noexcept;
   void update(std::string_view data);
   // The MAC of everything so far (32 bytes); this one goes on.
   std::array<unsigned char, 32> peek() const;

@@ -9,6 +9,7 @@
 
 #include "core/context.hpp"
 #include "core/error.hpp"
+#include "core/sha256.hpp"
 
 namespace kdr::core {
 
@@ -18,14 +19,19 @@ struct Streams {
   Fd in, out;
   const bfs::path& from;
   const bfs::path& to;
+  Sha256* hash = nullptr;  // of what is written, when set
   Streams(const bfs::path& f, const bfs::path& t) : from(f), to(t) {
-    in = Fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
+    in = Fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!in) throw_errno("open", f.string(), errno);
+    if (fstat_fd(in.get(), f).type != FileType::file) throw Error(fmt::format("{}: not a regular file", f.string()));
     out = Fd(::open(t.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!out) throw_errno("create", t.string(), errno);
   }
   std::size_t read(void* buf, std::size_t n) { return read_some(in.get(), buf, n, from.string()); }
-  void write(const void* buf, std::size_t n) { write_all(out.get(), buf, n, to.string()); }
+  void write(const void* buf, std::size_t n) {
+    write_all(out.get(), buf, n, to.string());
+    if (hash != nullptr) hash->update(buf, n);
+  }
 };
 
 void check(std::size_t code, const bfs::path& file) {
@@ -60,8 +66,10 @@ std::uint64_t zstd_compress_file(const bfs::path& from, const bfs::path& to, int
   return written;
 }
 
-std::uint64_t zstd_decompress_file(const bfs::path& from, const bfs::path& to) {
-  Streams s(from, to);
+namespace {
+
+std::uint64_t decompress(Streams& s) {
+  const auto& from = s.from;
   std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   std::vector<char> in(ZSTD_DStreamInSize()), out(ZSTD_DStreamOutSize());
   std::uint64_t written = 0;
@@ -81,6 +89,35 @@ std::uint64_t zstd_decompress_file(const bfs::path& from, const bfs::path& to) {
   }
   if (last != 0) throw Error(fmt::format("zstd {}: truncated compressed file", from.string()));
   return written;
+}
+
+}  // namespace
+
+std::uint64_t zstd_decompress_file(const bfs::path& from, const bfs::path& to) {
+  Streams s(from, to);
+  return decompress(s);
+}
+
+PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd) {
+  Streams s(from, to);
+  Sha256 hash;
+  s.hash = &hash;
+  PrivateCopy c;
+  if (zstd) {
+    c.bytes = decompress(s);
+  } else {
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      check_interrupted();
+      const std::size_t n = s.read(buf.data(), buf.size());
+      if (n == 0) break;
+      s.write(buf.data(), n);
+      c.bytes += n;
+    }
+  }
+  if (::fsync(s.out.get()) != 0) throw_errno("fsync", to.string(), errno);
+  c.sha256 = hash.hex_digest();
+  return c;
 }
 
 }  // namespace kdr::core

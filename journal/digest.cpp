@@ -2,8 +2,12 @@
 
 #include <openssl/evp.h>
 
+#include <functional>
+#include <unordered_map>
+
 #include <fmt/format.h>
 
+#include "core/bbolt.hpp"
 #include "core/error.hpp"
 
 namespace kdr::journal {
@@ -16,7 +20,77 @@ std::uint64_t lane(const PairHash& h, std::size_t i) {
   return v;
 }
 
+
+// The key and value fields (1 and 5) of an mvccpb.KeyValue; false when it does not parse.
+bool parse_key_value(std::string_view m, std::string_view& key, std::string_view& value) {
+  std::size_t pos = 0;
+  auto varint = [&](std::uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos >= m.size()) return false;
+      const auto b = static_cast<unsigned char>(m[pos++]);
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  };
+  bool have_key = false;
+  value = {};
+  while (pos < m.size()) {
+    std::uint64_t tag = 0;
+    if (!varint(tag)) return false;
+    const auto field = tag >> 3;
+    switch (tag & 7) {
+      case 0: {
+        std::uint64_t ignored = 0;
+        if (!varint(ignored)) return false;
+        break;
+      }
+      case 2: {
+        std::uint64_t n = 0;
+        if (!varint(n) || n > m.size() - pos) return false;
+        const auto bytes = m.substr(pos, static_cast<std::size_t>(n));
+        pos += static_cast<std::size_t>(n);
+        if (field == 1) {
+          key = bytes;
+          have_key = true;
+        } else if (field == 5) {
+          value = bytes;
+        }
+        break;
+      }
+      default: return false;  // KeyValue has only varints and bytes
+    }
+  }
+  return have_key;
+}
+
+KeyspaceDigest digest_of_bucket(const std::string& name,
+                                const std::function<void(const core::BoltVisitor&)>& read_bucket) {
+  std::unordered_map<std::string, PairHash> live;
+  std::uint64_t entries = 0;
+  read_bucket([&](std::string_view revision, std::string_view kv) {
+    ++entries;
+    std::string_view key, value;
+    if ((revision.size() != 17 && revision.size() != 18) || !parse_key_value(kv, key, value))
+      throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", name, entries));
+    if (revision.size() == 18) live.erase(std::string(key));  // a deletion
+    else live[std::string(key)] = pair_hash(key, value);
+  });
+  KeyspaceDigest d;
+  for (const auto& [key, hash] : live) d.add(hash);
+  return d;
+}
+
 }  // namespace
+
+KeyspaceDigest digest_of_snapshot(const std::string& file) {
+  return digest_of_bucket(file, [&](const core::BoltVisitor& v) { core::read_bolt_bucket(file, "key", v); });
+}
+
+KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name) {
+  return digest_of_bucket(name, [&](const core::BoltVisitor& v) { core::read_bolt_bucket_bytes(bytes, name, "key", v); });
+}
 
 PairHash pair_hash(std::string_view key, std::string_view value) {
   const auto n = static_cast<std::uint32_t>(key.size());

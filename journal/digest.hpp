@@ -31,4 +31,13 @@ struct KeyspaceDigest {
   bool operator==(const KeyspaceDigest&) const = default;
 };
 
+// The digest of the keyspace an etcd snapshot (or member/snap/db) holds at its newest
+// revision, read off the file itself: bbolt's "key" bucket, whose keys are revisions
+// (8 bytes big-endian, '_', 8 bytes of sub-revision, 't' for a deletion) and whose values are
+// mvccpb.KeyValue messages; each key's newest entry counts, a deletion removes it. Throws
+// Error naming the file when it is not one.
+KeyspaceDigest digest_of_snapshot(const std::string& file);
+// The same over a bbolt file's bytes (tests).
+KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name);
+
 }  // namespace kdr::journal

@@ -88,7 +88,11 @@ class FatalError : public core::Error {
 class Follower {
  public:
   Follower(const core::Context& ctx, core::EtcdEndpoint endpoint)
-      : ctx_(ctx), store_(ctx.backup_dir), endpoint_(std::move(endpoint)), status_client_(endpoint_, milliseconds(2000)) {}
+      : ctx_(ctx),
+        key_(core::load_or_create_node_key(ctx)),
+        store_(ctx.backup_dir),
+        endpoint_(std::move(endpoint)),
+        status_client_(endpoint_, milliseconds(2000)) {}
 
   core::ExitCode run();
 
@@ -113,6 +117,7 @@ class Follower {
   void write_metrics();
 
   const core::Context& ctx_;
+  core::NodeKey key_;  // seals every segment
   JournalStore store_;
   core::EtcdEndpoint endpoint_;
   core::EtcdClient status_client_;
@@ -197,7 +202,7 @@ void Follower::recover() {
   position_ = start.revision;
   digest_ = start.digest;
   for (const auto& seg : store_.segments(*epoch_)) {
-    auto scan = scan_segment(seg.path);
+    auto scan = scan_segment(seg.path, &key_);
     const bool continues = scan.start && scan.start->first_revision == position_ + 1 && digest_ &&
                            scan.start->before == *digest_;
     if (scan.tail == TailState::damaged || !scan.problems.empty() || !continues) {
@@ -215,11 +220,17 @@ void Follower::recover() {
     if (scan.last_revision > 0) position_ = scan.last_revision;
     digest_ = scan.digest;
     if (scan.last_checkpoint) checkpointed_ = scan.last_checkpoint->revision;
-    if (seg.name.open()) {
+    if (seg.name.open() && scan.auth != core::AuthStatus::authentic) {
+      // From before seals, or sealed with a key this node no longer has: kept as it is, and
+      // the history goes on in a new segment sealed with this node's key.
+      const auto closed = close_as_is(scan);
+      ctx_.out.warn("journal: {} is {}; closed as {}, a new segment goes on after revision {}", seg.path.string(),
+                    scan.auth_text, closed.filename().string(), position_);
+    } else if (seg.name.open()) {
       if (scan.tail == TailState::torn)
         ctx_.out.warn("journal: {}: a torn end was dropped ({}); the journal goes on after revision {}",
                       seg.path.string(), scan.tail_problem, position_);
-      segment_ = SegmentWriter::reopen(scan);
+      segment_ = SegmentWriter::reopen(scan, key_);
     }
   }
   state_.epoch = epoch_->number;
@@ -328,7 +339,7 @@ void Follower::open_segment() {
   start.time_ms = wall_ms();
   start.cluster_id = epoch_->cluster_id;
   start.before = *digest_;
-  segment_ = SegmentWriter::create(epoch_->dir, start);
+  segment_ = SegmentWriter::create(epoch_->dir, start, key_);
   last_checkpoint_ = Clock::now();
 }
 

@@ -114,12 +114,16 @@ std::string payload_of(const Record& record) {
     put_bytes(p, e->key);
     put_bytes(p, e->value);
     if (e->previous) p.append(reinterpret_cast<const char*>(e->previous->data()), e->previous->size());
-  } else {
-    const auto& c = std::get<Checkpoint>(record);
+  } else if (const auto* c = std::get_if<Checkpoint>(&record)) {
     put_u8(p, static_cast<std::uint8_t>(RecordType::checkpoint));
-    put_i64(p, c.revision);
-    put_i64(p, c.time_ms);
-    put_digest(p, c.digest);
+    put_i64(p, c->revision);
+    put_i64(p, c->time_ms);
+    put_digest(p, c->digest);
+  } else {
+    const auto& seal = std::get<Seal>(record);
+    put_u8(p, static_cast<std::uint8_t>(RecordType::seal));
+    put_bytes(p, seal.key_id);
+    p.append(reinterpret_cast<const char*>(seal.mac.data()), seal.mac.size());
   }
   return p;
 }
@@ -166,6 +170,13 @@ std::optional<Record> parse_payload(std::string_view payload, std::string& probl
       c.time_ms = r.i64();
       c.digest = r.digest();
       out = c;
+      break;
+    }
+    case static_cast<std::uint8_t>(RecordType::seal): {
+      Seal seal;
+      seal.key_id = r.bytes();
+      seal.mac = r.hash();
+      out = std::move(seal);
       break;
     }
     default:

@@ -1,15 +1,18 @@
 // The journal's records, as they are laid out in a segment file (docs/backup-format.md):
 //
-//   segment := magic "KDRJSEG1" record*
+//   segment := magic "KDRJSEG2" record*        ("KDRJSEG1": written before segments were sealed)
 //   record  := u32 length | u32 crc32(payload) | payload          (little-endian)
 //   payload := u8 type | fields of that type
 //
 // A segment opens with a SegmentStart (the epoch, its first revision and the keyspace digest
 // before it), holds one Event per key changed, and Checkpoints (every event up to a revision
 // is in the journal, and the digest there). The checksum is zlib's CRC-32, so that a record
-// can be checked with any tool.
+// can be checked with any tool. A Seal closes each group commit: the HMAC-SHA256, under the
+// node's key (core/node_key.hpp), of every byte of the file before it; whoever can write the
+// backup disk can recompute a CRC, not a seal (journal/segment.hpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,11 +23,12 @@
 
 namespace kdr::journal {
 
-inline constexpr std::string_view segment_magic = "KDRJSEG1";
+inline constexpr std::string_view segment_magic = "KDRJSEG2";
+inline constexpr std::string_view segment_magic_unsealed = "KDRJSEG1";
 inline constexpr std::size_t record_header_size = 8;
 inline constexpr std::uint32_t max_payload = 256u << 20;
 
-enum class RecordType : std::uint8_t { segment_start = 1, event = 2, checkpoint = 3 };
+enum class RecordType : std::uint8_t { segment_start = 1, event = 2, checkpoint = 3, seal = 4 };
 
 struct SegmentStart {
   std::uint32_t epoch = 0;
@@ -58,7 +62,13 @@ struct Checkpoint {
   KeyspaceDigest digest;
 };
 
-using Record = std::variant<SegmentStart, Event, Checkpoint>;
+// The HMAC of the file's bytes before this record, and the key that made it (its id).
+struct Seal {
+  std::string key_id;  // 16 hex digits
+  std::array<unsigned char, 32> mac{};
+};
+
+using Record = std::variant<SegmentStart, Event, Checkpoint, Seal>;
 
 // The record framed for the file: header and payload.
 std::string encode(const Record& record);

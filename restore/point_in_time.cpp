@@ -40,10 +40,49 @@ constexpr std::int64_t recreated_lease_ttl_s = 3600;
 
 std::string ms_text(std::int64_t ms) { return ms > 0 ? core::iso_time(ms / 1000) : std::string("-"); }
 
+std::string journal_base_message(const std::string& cluster_id, std::int64_t revision, const std::string& file,
+                                 const std::string& db_sha256) {
+  return fmt::format("kdr journal base v1\n{}\n{}\n{}\n{}\n", cluster_id, revision, file, db_sha256);
+}
+
+// What vouches for a generation's snapshot as a base.
+ReplayAuth generation_base_auth(const core::GenerationEntry& g, const core::NodeKey* key) {
+  ReplayAuth a;
+  std::string manifest_sha256;
+  try {
+    manifest_sha256 = core::sha256_hex(core::read_backup_file(g.path / "manifest.jsonl"));
+  } catch (const core::Error&) {
+    // no manifest: the AUTH check below cannot pass
+  }
+  const auto auth = core::authenticate_generation(g.path, g.id, g.meta_sha256, manifest_sha256, key);
+  a.add(auth.status, fmt::format("the base, generation {}, {}", g.id, auth.text));
+  return a;
+}
+
+// What vouches for a journal base: its record's HMAC.
+ReplayAuth journal_base_auth(const json& j, const std::string& cluster_id, const ReplayBase& b, const core::NodeKey* key) {
+  ReplayAuth a;
+  const auto what = fmt::format("the base, {}", b.source);
+  const auto* signature = j.contains("auth") && j["auth"].is_object() ? &j["auth"] : nullptr;
+  if (signature == nullptr) {
+    a.add(core::AuthStatus::unsigned_, what + " is not signed (made before kdr signed journal bases)");
+  } else if (key == nullptr) {
+    a.add(core::AuthStatus::no_key, what + ": no key here to check it with");
+  } else if (signature->value("key_id", "") != key->id()) {
+    a.add(core::AuthStatus::other_key, fmt::format("{}: signed with key {}, not this node's {}", what,
+                                                   signature->value("key_id", ""), key->id()));
+  } else if (!key->check_hex(journal_base_message(cluster_id, b.revision, b.file.filename().string(), b.db_sha256),
+                             signature->value("hmac", ""))) {
+    a.add(core::AuthStatus::forged, what + ": its signature does not match its record");
+  }
+  return a;
+}
+
 // Full snapshots that hold this epoch's cluster at one of its revisions, from the generations
-// and from `kdr journal compact` (epoch-N/bases/<revision>.json).
+// and from `kdr journal compact` (epoch-N/bases/<revision>.json). One that `key` shows forged
+// is left out.
 std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::EpochInfo& epoch,
-                                  std::int64_t history_from) {
+                                  std::int64_t history_from, const core::NodeKey* key) {
   std::vector<ReplayBase> out;
   try {
     for (const auto& g : core::Repository::open(ctx.backup_dir).generations()) {
@@ -56,7 +95,9 @@ std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::Epoch
       b.zstd = snap->compression == "zstd";
       b.revision = snap->revision;
       b.db_sha256 = snap->db_sha256;
-      if (b.revision >= history_from && core::lstat_path(b.file)) out.push_back(b);
+      if (b.revision < history_from || !core::lstat_path(b.file)) continue;
+      b.auth = generation_base_auth(g, key);
+      if (b.auth.status != core::AuthStatus::forged) out.push_back(b);
     }
   } catch (const core::Error&) {
     // no backup folder: only the journal's own bases
@@ -66,13 +107,17 @@ std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::Epoch
     for (const auto& name : core::list_dir(dir)) {
       if (name.size() < 6 || name.substr(name.size() - 5) != ".json") continue;
       try {
-        const auto j = json::parse(core::read_file(dir / name));
+        const auto j = json::parse(core::read_backup_file(dir / name));
         ReplayBase b;
         b.revision = j.at("revision").get<std::int64_t>();
         b.source = fmt::format("journal base {} (kdr journal compact)", b.revision);
-        b.file = dir / j.at("file").get<std::string>();
+        const auto file = j.at("file").get<std::string>();
+        if (file != fmt::format("{:020}.db", b.revision)) continue;  // names nothing else in the folder
+        b.file = dir / file;
         b.db_sha256 = j.value("db_sha256", "");
-        if (b.revision >= history_from && core::lstat_path(b.file)) out.push_back(b);
+        if (b.revision < history_from || !core::lstat_path(b.file)) continue;
+        b.auth = journal_base_auth(j, epoch.cluster_id, b, key);
+        if (b.auth.status != core::AuthStatus::forged) out.push_back(b);
       } catch (const std::exception&) {
         // a base being written, or damaged: kdr journal verify says so
       }
@@ -83,8 +128,11 @@ std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::Epoch
 // Reads an epoch's events in order, one whole revision at a time.
 class RevisionWalk {
  public:
-  explicit RevisionWalk(const journal::JournalStore& store, const journal::EpochInfo& epoch)
-      : segments_(store.segments(epoch)), position_(store.chain_start(epoch).revision) {}
+  RevisionWalk(const journal::JournalStore& store, const journal::EpochInfo& epoch, const core::NodeKey* key)
+      : segments_(store.segments(epoch)), position_(store.chain_start(epoch).revision), key_(key) {}
+
+  // What vouches for the revisions returned so far.
+  const ReplayAuth& auth() const { return auth_; }
 
   // The next whole revision's events; false at the end of what is whole.
   bool next(std::vector<Event>& group) {
@@ -92,9 +140,15 @@ class RevisionWalk {
     for (;;) {
       if (!reader_) {
         if (index_ >= segments_.size()) return false;
-        reader_ = std::make_unique<journal::SegmentReader>(segments_[index_++].path);
+        reader_ = std::make_unique<journal::SegmentReader>(segments_[index_++].path, key_);
       }
       auto record = reader_->next();
+      const auto& file = segments_[index_ - 1].path;
+      if (reader_->auth() == core::AuthStatus::forged)
+        throw core::Error(fmt::format("the journal segment {} is refused: {}", file.string(), reader_->auth_text()));
+      if (record && reader_->auth() != core::AuthStatus::authentic)
+        auth_.add(reader_->auth(), fmt::format("the journal segment {} is {}", file.filename().string(),
+                                               reader_->auth_text()));
       if (!record) {
         reader_.reset();
         pending_.clear();  // half a revision at a segment's end is not whole
@@ -121,6 +175,8 @@ class RevisionWalk {
   std::unique_ptr<journal::SegmentReader> reader_;
   std::vector<Event> pending_;
   std::int64_t position_;
+  const core::NodeKey* key_;
+  ReplayAuth auth_;
 };
 
 // What one epoch can reach for the target.
@@ -130,10 +186,11 @@ struct EpochReach {
   KeyspaceDigest digest;
   std::uint64_t events = 0;                        // after the epoch's base, up to `revision`
   std::map<std::int64_t, std::uint64_t> events_at;  // events up to each base candidate's revision
+  ReplayAuth auth;                                  // of the segments read
 };
 
 EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& epoch, const ReplayTarget& target,
-                 const std::vector<ReplayBase>& bases) {
+                 const std::vector<ReplayBase>& bases, const core::NodeKey* key) {
   EpochReach r;
   const auto start = store.chain_start(epoch);
   r.revision = start.revision;
@@ -141,7 +198,7 @@ EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& e
   std::set<std::int64_t> wanted;
   for (const auto& b : bases) wanted.insert(b.revision);
   if (wanted.count(r.revision)) r.events_at[r.revision] = 0;
-  RevisionWalk walk(store, epoch);
+  RevisionWalk walk(store, epoch, key);
   std::vector<Event> group;
   while (walk.next(group)) {
     const auto rev = group.front().revision;
@@ -155,6 +212,7 @@ EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& e
     r.events += group.size();
     if (wanted.count(rev)) r.events_at[rev] = r.events;
   }
+  r.auth = walk.auth();
   switch (target.kind) {
     case ReplayTarget::Kind::latest: r.reached = true; break;
     case ReplayTarget::Kind::revision: r.reached = r.revision == target.revision; break;
@@ -278,8 +336,8 @@ ReplayTarget parse_replay_target(const std::string& text) {
 }
 
 std::string ReplayResult::phases() const {
-  return fmt::format("base opened {:.1f} s, changes applied {:.1f} s, digest read {:.1f} s, snapshot saved {:.1f} s",
-                     open_s, apply_s, digest_s, save_s);
+  return fmt::format("base opened {:.1f} s, changes applied {:.1f} s, snapshot saved {:.1f} s, its digest read {:.1f} s",
+                     open_s, apply_s, save_s, digest_s);
 }
 
 std::string ReplayPlan::describe() const {
@@ -293,10 +351,17 @@ std::string ReplayPlan::describe() const {
 json ReplayPlan::to_json() const {
   return {{"epoch", epoch.number},          {"cluster_id", epoch.cluster_id},   {"base", base.source},
           {"base_revision", base.revision}, {"target_revision", target_revision}, {"target_time_ms", target_time_ms},
-          {"events", events},               {"digest", digest.hex()},          {"keys", digest.keys}};
+          {"events", events},               {"digest", digest.hex()},          {"keys", digest.keys},
+          {"auth", core::to_string(auth.status)}, {"auth_text", auth.text}};
 }
 
-ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
+void sign_journal_base(json& record, const std::string& cluster_id, const core::NodeKey& key) {
+  const auto message = journal_base_message(cluster_id, record.at("revision").get<std::int64_t>(),
+                                            record.at("file").get<std::string>(), record.at("db_sha256").get<std::string>());
+  record["auth"] = {{"key_id", key.id()}, {"hmac", key.mac_hex(message)}};
+}
+
+ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target, const core::NodeKey* key) {
   const journal::JournalStore store(ctx.backup_dir);
   const auto epochs = store.epochs();
   if (epochs.empty())
@@ -311,8 +376,8 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
       passed += fmt::format("; epoch {} begins at revision {}", epoch.number, from);
       continue;
     }
-    const auto bases = bases_for(ctx, epoch, from);
-    const auto r = reach(store, epoch, target, bases);
+    const auto bases = bases_for(ctx, epoch, from, key);
+    const auto r = reach(store, epoch, target, bases, key);
     if (!r.reached) {
       // Revision numbers start again in a restored cluster: an older epoch may hold it.
       passed += target.kind == ReplayTarget::Kind::revision
@@ -320,9 +385,12 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
                     : fmt::format("; epoch {} begins {}", epoch.number, ms_text(epoch.started_ms));
       continue;
     }
+    // The newest base the journal can extend; of two at one revision, the better vouched for.
     const ReplayBase* best = nullptr;
     for (const auto& b : bases)
-      if (b.revision <= r.revision && r.events_at.count(b.revision) && (best == nullptr || b.revision > best->revision))
+      if (b.revision <= r.revision && r.events_at.count(b.revision) &&
+          (best == nullptr || b.revision > best->revision ||
+           (b.revision == best->revision && b.auth.status == core::AuthStatus::authentic)))
         best = &b;
     if (best == nullptr)
       throw core::Error(fmt::format("no full snapshot of cluster {} lies between revision {} and {}, where the journal's "
@@ -335,6 +403,8 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
     p.target_time_ms = r.revision > from ? r.time_ms : 0;
     p.events = r.events - r.events_at.at(best->revision);
     p.digest = r.digest;
+    p.auth = best->auth;
+    p.auth.add(r.auth.status, r.auth.text);
     return p;
   }
   if (target.kind == ReplayTarget::Kind::revision)
@@ -344,9 +414,10 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target) {
                                 passed.empty() ? std::string() : " (" + passed.substr(2) + ")"));
 }
 
-ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out) {
+ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out,
+                                const core::NodeKey* key) {
   const double t0 = core::monotonic_seconds();
-  PrivateEtcd etcd(ctx, plan.base.file, plan.base.zstd,
+  PrivateEtcd etcd(ctx, plan.base.file, plan.base.zstd, plan.base.db_sha256,
                    {"--max-txn-ops", std::to_string(max_ops_per_txn), "--max-request-bytes",
                     std::to_string(2 * max_txn_bytes), "--quota-backend-bytes", "8589934592"},
                    "etcd-replay");
@@ -374,7 +445,7 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
       batch.clear();
       bytes = 0;
     };
-    for (auto& [key, op] : pending) {
+    for (auto& [name, op] : pending) {
       const auto size = op.key.size() + op.value.size();
       if (batch.size() >= max_ops_per_txn || (bytes + size > max_txn_bytes && !batch.empty())) send();
       bytes += size;
@@ -385,7 +456,7 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
     pending_bytes = 0;
   };
   const journal::JournalStore store(ctx.backup_dir);
-  RevisionWalk walk(store, plan.epoch);
+  RevisionWalk walk(store, plan.epoch, key);
   std::vector<Event> group;
   const double t_apply = core::monotonic_seconds();
   while (walk.next(group)) {
@@ -416,15 +487,8 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
     throw core::Error(fmt::format("the replay applied {} change(s), the plan counted {}: the journal changed underneath "
                                   "(kdr journal verify)",
                                   result.events, plan.events));
-
-  const double t_digest = core::monotonic_seconds();
-  client.scan("", {}, [&](core::EtcdKeyValue&& kv) { result.digest.add(journal::pair_hash(kv.key, kv.value)); });
-  result.digest_s = core::monotonic_seconds() - t_digest;
-  if (!(result.digest == plan.digest))
-    throw core::Error(fmt::format("the replayed keyspace does not match the journal: at revision {} the journal's digest "
-                                  "is {} ({} keys), the replay gave {} ({} keys); nothing was restored from it",
-                                  plan.target_revision, plan.digest.hex(), plan.digest.keys, result.digest.hex(),
-                                  result.digest.keys));
+  if (plan.auth.status == core::AuthStatus::authentic && walk.auth().status != core::AuthStatus::authentic)
+    throw core::Error(fmt::format("the journal changed underneath: {}; nothing was restored from it", walk.auth().text));
 
   const double t_save = core::monotonic_seconds();
   auto argv = ctx.config.etcd.etcdctl;
@@ -436,6 +500,16 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   result.size = core::lstat_path(out)->size;
   result.sha256 = core::sha256_file(out.string());
   result.save_s = core::monotonic_seconds() - t_save;
+
+  // The saved file itself must hold the journal's keyspace: what is restored is what is checked.
+  const double t_digest = core::monotonic_seconds();
+  result.digest = journal::digest_of_snapshot(out.string());
+  result.digest_s = core::monotonic_seconds() - t_digest;
+  if (!(result.digest == plan.digest))
+    throw core::Error(fmt::format("the replayed snapshot does not match the journal: at revision {} the journal's digest "
+                                  "is {} ({} keys), the snapshot {} holds {} ({} keys); nothing was restored from it",
+                                  plan.target_revision, plan.digest.hex(), plan.digest.keys, out.string(),
+                                  result.digest.hex(), result.digest.keys));
   result.seconds = core::monotonic_seconds() - t0;
   return result;
 }

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
+#include "core/generation_auth.hpp"
+#include "core/node_key.hpp"
 #include "journal/store.hpp"
 
 namespace kdr::restore {
@@ -30,6 +32,19 @@ ReplayTarget parse_replay_target(const std::string& text);
 // Milliseconds since the epoch of an RFC 3339 time; empty when `text` is not one.
 std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text);
 
+// What vouches for a replay's inputs (its base and the journal's segments it reads): the
+// first one that is not authenticated under the node's key, if any.
+struct ReplayAuth {
+  core::AuthStatus status = core::AuthStatus::authentic;
+  std::string text;
+  void add(core::AuthStatus s, const std::string& what) {
+    if (status == core::AuthStatus::authentic && s != core::AuthStatus::authentic) {
+      status = s;
+      text = what;
+    }
+  }
+};
+
 // A full snapshot a replay can start from.
 struct ReplayBase {
   std::string source;      // "generation 2026-11-28T081853Z" or "journal base 4711"
@@ -37,6 +52,7 @@ struct ReplayBase {
   bool zstd = false;
   std::int64_t revision = 0;  // the keyspace it holds
   std::string db_sha256;      // of the (uncompressed) snapshot file, when recorded
+  ReplayAuth auth;
 };
 
 struct ReplayPlan {
@@ -46,13 +62,20 @@ struct ReplayPlan {
   std::int64_t target_time_ms = 0;  // when the journal received the target revision (0: the base)
   std::uint64_t events = 0;         // to apply: after the base, up to the target
   journal::KeyspaceDigest digest;   // the journal's, at the target
+  ReplayAuth auth;                  // of the base and of the segments read
   std::string describe() const;
   nlohmann::json to_json() const;
 };
 
 // The base and the journal range for `target`; throws Error saying why the journal cannot
-// reach it (no journal, a revision in a gap or past the end, no full snapshot before it).
-ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target);
+// reach it (no journal, a revision in a gap or past the end, no full snapshot before it, a
+// segment whose seal does not match). `key`: the node's key, which checks the segments' seals
+// and the bases (a forged base is never used); null: none here (plan.auth says so).
+ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target, const core::NodeKey* key);
+
+// A journal base's record (epoch-N/bases/<revision>.json, written by `kdr journal compact`)
+// signed under the node's key: its cluster, revision, file and SHA-256.
+void sign_journal_base(nlohmann::json& record, const std::string& cluster_id, const core::NodeKey& key);
 
 struct ReplayResult {
   std::int64_t revision = 0;  // the target
@@ -62,15 +85,17 @@ struct ReplayResult {
   std::string sha256;  // of the snapshot file written
   double seconds = 0;
   // where the time went: the base opened in the private etcd, the changes applied, the
-  // keyspace read back for its digest, the snapshot saved and hashed
+  // snapshot saved and hashed, its keyspace read back off the file for its digest
   double open_s = 0, apply_s = 0, digest_s = 0, save_s = 0;
   std::string phases() const;
 };
 
 // The replay: `plan.base` in a private etcd, the journal's events up to the target applied in
 // order (each key's last change in a run of revisions, in few transactions), the keyspace's digest compared with the
-// journal's, then `etcdctl snapshot save` to `out`. Throws Error when the digests differ: no
-// snapshot is written then.
-ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out);
+// journal's, then `etcdctl snapshot save` to `out`, whose own keyspace is read back (bbolt,
+// off the file) and must have that digest too. Throws Error when a digest differs, or a segment
+// is less authenticated than the plan said: no snapshot is left then.
+ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out,
+                                const core::NodeKey* key);
 
 }  // namespace kdr::restore

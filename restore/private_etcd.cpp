@@ -42,16 +42,17 @@ std::string last_lines(const core::bfs::path& log, std::size_t n) {
 
 }  // namespace
 
-PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd,
+PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd, const std::string& sha256,
                          const std::vector<std::string>& server_args, const std::string& what)
     : dir_(what) {
-  auto file = snapshot;
-  if (zstd) {
-    file = dir_.path() / "snapshot.db";
-    core::zstd_decompress_file(snapshot, file);
-  }
-  const auto data = dir_.path() / "data";
   check_private(dir_.path());
+  const auto file = dir_.path() / "snapshot.db";
+  const auto copy = core::private_copy(snapshot, file, zstd);
+  if (!sha256.empty() && copy.sha256 != sha256)
+    throw core::Error(fmt::format("{}: the snapshot's SHA-256 is {}, its generation recorded {}: it changed on the "
+                                  "backup disk; not opened",
+                                  snapshot.string(), copy.sha256, sha256));
+  const auto data = dir_.path() / "data";
   // etcd listens on unix sockets in the 0700 scratch folder, named relative to its working
   // directory (etcd wants host:port in a URL; "client:0" is a file name here): no port, so
   // nothing on loopback, and no other local user can reach it or take its place.

@@ -18,10 +18,13 @@ namespace kdr::restore {
 
 class PrivateEtcd {
  public:
-  // `snapshot`: a file `etcdctl snapshot save` wrote (zstd-compressed when `zstd`). Throws
-  // core::Error saying what failed (tool missing, restore failed, etcd did not start).
+  // `snapshot`: a file `etcdctl snapshot save` wrote (zstd-compressed when `zstd`), copied
+  // into the scratch folder first and opened from there; `sha256`: what that copy must hash
+  // to (the generation's record of it), so that the snapshot opened is the one checked, even
+  // if the backup disk's file changes meanwhile (empty: none recorded). Throws core::Error
+  // saying what failed (a hash that differs, tool missing, restore failed, etcd did not start).
   // `server_args` are added to the etcd server's (e.g. --max-txn-ops for a replay).
-  PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd,
+  PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd, const std::string& sha256,
               const std::vector<std::string>& server_args = {}, const std::string& what = "etcd-keys");
   core::EtcdApi& client() { return *client_; }
   // unix:///PATH/client:0, for kdr's client and etcdctl --endpoints.

@@ -371,7 +371,13 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
   // `to`: a point in time for etcd, resolved once (the journal moves on; the plan does not).
   std::optional<ReplayPlan> replay;
   if (auto it = vars.find("to"); it != vars.end() && etcd_here) {
-    auto point = resolve_point(ctx, it->second, out.gen.meta.etcd);
+    std::optional<core::NodeKey> key;
+    try {
+      key = load_restore_key(ctx, vars.count("key_file") ? vars.at("key_file") : std::string());
+    } catch (const core::Error&) {
+      // an unsafe key file: the preflight refuses it and says why
+    }
+    auto point = resolve_point(ctx, it->second, out.gen.meta.etcd, key ? &*key : nullptr);
     it->second = point.value;
     if (!point.note.empty()) plan.notes.push_back(point.note);
     if (point.replay) {

@@ -14,6 +14,7 @@
 
 #include "core/context.hpp"
 #include "core/etcd_layout.hpp"
+#include "core/generation_auth.hpp"
 #include "core/static_pods.hpp"
 #include "restore/journal.hpp"
 #include "restore/playbook.hpp"
@@ -96,6 +97,10 @@ struct Runner {
     const auto it = plan.vars.find(name);
     return it == plan.vars.end() ? fallback : it->second;
   }
+  // The key that checks the generation and the journal: key_file= when given, else the node's
+  // own (empty when there is none). Throws Error for an unsafe key file, or a key_file= that
+  // names none.
+  std::optional<core::NodeKey> node_key() const;
   const nlohmann::json& plan_etcd() const { return plan.etcd; }
   std::string plan_etcd_data_dir() const { return plan.etcd.at("data_dir").get<std::string>(); }
   // False when etcd runs elsewhere or under systemd: the plan leaves its data alone.
@@ -157,6 +162,18 @@ struct Preflight {
     if (passed.insert(what).second) ctx.out.info("      ok    {}", what);
   }
 };
+
+// The key that checks what a restore reads: the file `key_file` names (a host path) when it is
+// not empty, else the node's own. Empty when there is none; throws Error for an unsafe key
+// file, or a `key_file` that names none.
+std::optional<core::NodeKey> load_restore_key(const core::Context& ctx, const std::string& key_file);
+
+// What vouches for `what` (a generation, the journal's changes): authentic passes; forged is
+// refused; anything not known (no key here, none recorded, another key's) is refused unless
+// key_file= gives the key that made it, or unauthenticated=true accepts it, which the journal
+// records. True when authentic.
+bool judge_authenticity(Runner& r, Preflight& pf, const std::string& what, core::AuthStatus status,
+                        const std::string& text);
 
 // KDR_FAILPOINT=<name>:<n> kills kdr with SIGKILL at that point: the fault tests use it to
 // stop a restore at exact moments (docs/playbooks.md, "Fault injection").

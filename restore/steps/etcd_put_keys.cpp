@@ -32,7 +32,8 @@ struct PutKeysArgs : StepArgs {
 struct SnapshotFile {
   core::bfs::path file;
   bool zstd = false;
-  std::string text;  // "generation X's snapshot", "the replayed revision N"
+  std::string sha256;  // what its content must hash to
+  std::string text;    // "generation X's snapshot", "the replayed revision N"
 };
 
 SnapshotFile source_of(const Runner& r, const PutKeysArgs& a);
@@ -74,10 +75,11 @@ std::string read_name(const SnapshotFile& source, const KeySelection& sel) {
 SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
   if (a.from_replay) {
     const auto revision = r.var("to");
-    return {replayed_snapshot(r), false, fmt::format("the change journal's revision {} (replayed)", revision)};
+    return {replayed_snapshot(r), false, replayed_sha256(r),
+            fmt::format("the change journal's revision {} (replayed)", revision)};
   }
   const auto& snap = generation_snapshot(r);
-  return {r.gen.dir / snap.file, snap.compression == "zstd",
+  return {r.gen.dir / snap.file, snap.compression == "zstd", snap.db_sha256,
           fmt::format("generation {}'s snapshot", r.gen.id)};
 }
 
@@ -85,7 +87,7 @@ SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
 KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live) {
   const auto source = source_of(r, a);
   const auto& sel = a.selection;
-  PrivateEtcd snapshot(r.ctx, source.file, source.zstd);
+  PrivateEtcd snapshot(r.ctx, source.file, source.zstd, source.sha256);
   std::vector<std::string> names;
   KeysRead out;
   for (const auto& kv : snapshot.client().prefix("/registry/", {.keys_only = true})) {

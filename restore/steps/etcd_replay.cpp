@@ -22,13 +22,14 @@ core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "rep
 
 }  // namespace
 
-PointChoice resolve_point(const core::Context& ctx, const std::string& to, const core::EtcdFacts& generation_etcd) {
+PointChoice resolve_point(const core::Context& ctx, const std::string& to, const core::EtcdFacts& generation_etcd,
+                          const core::NodeKey* key) {
   PointChoice c;
   const auto& generation_snapshot = generation_etcd.snapshot;
   const auto& covered = generation_etcd.journal;
   if (to == "snapshot" && !generation_snapshot && covered) {
     // No snapshot of its own: the generation's etcd is its revision of the journal.
-    auto plan = plan_replay(ctx, parse_replay_target(std::to_string(covered->revision)));
+    auto plan = plan_replay(ctx, parse_replay_target(std::to_string(covered->revision)), key);
     c.value = std::to_string(plan.target_revision);
     c.note = fmt::format("to=snapshot: the generation recorded the change journal's revision {} instead of a snapshot",
                          plan.target_revision);
@@ -42,7 +43,7 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
   const auto gen_revision = generation_snapshot ? generation_snapshot->revision : covered ? covered->revision : 0;
   if (to == "auto") {
     try {
-      auto plan = plan_replay(ctx, parse_replay_target("latest"));
+      auto plan = plan_replay(ctx, parse_replay_target("latest"), key);
       if (plan.target_revision <= gen_revision && generation_snapshot) {
         c.value = "snapshot";
         c.note = fmt::format(
@@ -66,7 +67,7 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
     }
     return c;
   }
-  auto plan = plan_replay(ctx, parse_replay_target(to));
+  auto plan = plan_replay(ctx, parse_replay_target(to), key);
   c.value = std::to_string(plan.target_revision);
   if (to != c.value) c.note = fmt::format("to={}: journal revision {}", to, plan.target_revision);
   c.replay = std::move(plan);
@@ -74,6 +75,12 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
 }
 
 core::bfs::path replayed_snapshot(const Runner& r) { return r.restore_dir() / "replayed.db"; }
+
+std::string replayed_sha256(const Runner& r) {
+  const auto record = replayed_record(r);
+  if (!core::lstat_path(record)) return {};
+  return json::parse(core::read_file(record)).value("sha256", "");
+}
 
 namespace {
 
@@ -105,7 +112,8 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
   std::vector<std::string> plan_text(const Runner& r, const ReplayArgs& a) const override {
     std::vector<std::string> out;
     try {
-      const auto plan = plan_replay(r.ctx, a.target);
+      const auto key = r.node_key();
+      const auto plan = plan_replay(r.ctx, a.target, key ? &*key : nullptr);
       out.push_back(plan.describe());
       out.push_back(fmt::format("into {} (a private etcd on a unix socket only root reaches; the node is not touched)",
                                 (core::bfs::path(r.var("restore_dir")) / "replayed.db").string()));
@@ -126,9 +134,14 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     const std::uint64_t db = snap ? snap->db_size : 0;
     pf.need[core::bfs::path(r.var("restore_dir")).parent_path().string()] += db + db / 5;
     try {
-      const auto plan = plan_replay(r.ctx, a.target);
+      const auto key = r.node_key();
+      const auto plan = plan_replay(r.ctx, a.target, key ? &*key : nullptr);
       pf.ok(fmt::format("the change journal reaches revision {} from {} ({} changes to replay)", plan.target_revision,
                         plan.base.source, plan.events));
+      judge_authenticity(r, pf, "the replay's base and journal", plan.auth.status,
+                         plan.auth.status == core::AuthStatus::authentic
+                             ? std::string("sealed and signed with this node's key")
+                             : plan.auth.text);
       const auto& server = r.ctx.config.etcd.server;
       if (server.empty() || r.ctx.programs->find(server.front()).empty())
         pf.fails.push_back(
@@ -153,13 +166,17 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
         return;
       }
     }
-    const auto plan = plan_replay(r.ctx, target);
+    const auto key = r.node_key();
+    const auto plan = plan_replay(r.ctx, target, key ? &*key : nullptr);
+    if (plan.auth.status != core::AuthStatus::authentic && r.var_or("unauthenticated", "false") != "true")
+      throw core::Error(fmt::format("{}: not replayed (the preflight found it authenticated; it changed since)",
+                                    plan.auth.text));
     r.ctx.out.info("      {}", plan.describe());
     const auto tmp = out.parent_path() / "replayed.db.tmp";
     ::unlink(tmp.c_str());
     ReplayResult result;
     try {
-      result = replay_to_snapshot(r.ctx, plan, tmp);
+      result = replay_to_snapshot(r.ctx, plan, tmp, key ? &*key : nullptr);
     } catch (...) {
       ::unlink(tmp.c_str());
       throw;

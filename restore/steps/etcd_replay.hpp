@@ -28,9 +28,12 @@ struct PointChoice {
 // reaches past the generation's snapshot, else snapshot. A generation the journal covered (no
 // snapshot of its own) has its point in the journal: snapshot means that revision. Throws
 // Error when an explicit point cannot be reached. `generation_etcd`: the generation's etcd facts.
-PointChoice resolve_point(const core::Context& ctx, const std::string& to, const core::EtcdFacts& generation_etcd);
+PointChoice resolve_point(const core::Context& ctx, const std::string& to, const core::EtcdFacts& generation_etcd,
+                          const core::NodeKey* key);
 
 // Where the etcd-replay step leaves the snapshot it made: <restore dir>/replayed.db.
 core::bfs::path replayed_snapshot(const Runner& r);
+// The SHA-256 the etcd-replay step recorded for it; empty before it ran.
+std::string replayed_sha256(const Runner& r);
 
 }  // namespace kdr::restore

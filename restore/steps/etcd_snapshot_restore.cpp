@@ -31,9 +31,11 @@ struct SnapshotRestoreArgs : StepArgs {
 };
 
 struct SnapshotSource {
-  path file;         // what the tool reads
-  bool raw = false;  // a copy of member/snap/db: no hash trailer
-  path packed;       // the zstd file in the generation, when compressed
+  path file;           // what the tool reads: a private copy in the restore's folder
+  bool raw = false;    // a copy of member/snap/db: no hash trailer
+  path shipped;        // the file in the generation it is copied from; empty: the replayed point
+  bool zstd = false;   // shipped compressed
+  std::string sha256;  // what the copy must hash to, as the generation recorded it
 };
 
 bool exists(const path& p) { return core::lstat_path(p).has_value(); }
@@ -42,7 +44,12 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
   SnapshotSource src;
   if (a.source == Source::raw) {
     src.raw = true;
-    src.file = r.gen.dir / core::generation_relative_path(r.plan_etcd_data_dir() + "/member/snap/db");
+    const auto db = r.plan_etcd_data_dir() + "/member/snap/db";
+    src.shipped = r.gen.dir / core::generation_relative_path(db);
+    src.file = r.restore_dir() / "snapshot.db";
+    if (r.gen.manifest)
+      for (const auto& e : r.gen.manifest->entries)
+        if (e.path == db) src.sha256 = e.sha256;
     return src;
   }
   if (a.source == Source::replayed) {
@@ -54,13 +61,10 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
     throw Error(fmt::format("generation {} has no etcd snapshot ({}); choose another generation (kdr list) or "
                             "restore the raw copy (--set etcd_source=raw)",
                             r.gen.id, r.gen.meta.etcd.no_snapshot_reason()));
-  const auto file = r.gen.dir / snap->file;
-  if (snap->compression == "zstd") {
-    src.packed = file;
-    src.file = r.restore_dir() / "snapshot.db";
-  } else {
-    src.file = file;
-  }
+  src.shipped = r.gen.dir / snap->file;
+  src.zstd = snap->compression == "zstd";
+  src.sha256 = snap->db_sha256;
+  src.file = r.restore_dir() / "snapshot.db";
   return src;
 }
 
@@ -168,7 +172,9 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     const auto& tool = tool_of(r);
     try {
       const auto src = snapshot_source(r, a);
-      if (!src.packed.empty()) out.push_back(fmt::format("decompress {} -> {}", src.packed.string(), src.file.string()));
+      if (!src.shipped.empty())
+        out.push_back(fmt::format("{} {} -> {}, checked against its recorded SHA-256", src.zstd ? "decompress" : "copy",
+                                  src.shipped.string(), src.file.string()));
       out.push_back(core::describe_argv(restore_argv(r, a, tool, src)));
     } catch (const Error& e) {
       out.push_back(std::string("cannot run: ") + e.what());
@@ -216,7 +222,8 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   }
   std::vector<std::string> temporaries(const Runner& r, const PlannedStep&) const override {
     const auto tmp = r.temp_path(r.plan_etcd_data_dir());
-    return {tmp, tmp + ".part", (r.restore_dir() / "snapshot.db").string()};
+    const auto copy = (r.restore_dir() / "snapshot.db").string();
+    return {tmp, tmp + ".part", copy, copy + ".part"};
   }
 
   void prepare_ahead(const Runner& r, const PlannedStep& s, const SnapshotRestoreArgs& a) const override {
@@ -226,9 +233,9 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     const auto part = path(ready.string() + ".part");
     const auto& tool = tool_of(r);
     const auto src = snapshot_source(r, a);
-    if (!src.packed.empty()) unpack(src, r.gen_snapshot()->db_sha256);
+    take_private_copy(src);
     // The snapshot's own SHA-256 trailer is checked by `snapshot restore` itself (no
-    // --skip-hash-check), and the preflight re-hashed it: no third read.
+    // --skip-hash-check), and the copy it reads was hashed as it was written.
     if (exists(part)) core::remove_tree(part);  // an earlier attempt; kdr's own
     core::make_dirs(part.parent_path(), 0755);
     const auto argv = restore_argv(r, a, tool, src);
@@ -245,7 +252,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     set_owner_and_mode(r, data_dir, part);
     if (::rename(part.c_str(), ready.c_str()) != 0) core::throw_errno("rename", part.string(), errno);
     core::fsync_path(ready.parent_path());
-    if (!src.packed.empty()) ::unlink(src.file.c_str());
+    if (!src.shipped.empty()) ::unlink(src.file.c_str());
   }
 
   void perform(Runner& r, const SnapshotRestoreArgs& a) const override {
@@ -281,14 +288,14 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     const auto& snap = r.gen_snapshot();
     try {
       const auto src = snapshot_source(r, a);
-      const auto& shipped = src.packed.empty() ? src.file : src.packed;
-      if (!src.raw && !exists(shipped))
-        pf.fails.push_back(fmt::format("the snapshot file {} is missing from the generation", shipped.string()));
-      if (src.raw && !exists(src.file)) pf.fails.push_back(r.not_in_generation(r.plan_etcd_data_dir() + "/member/snap/db"));
-      const std::uint64_t db = src.raw ? (exists(src.file) ? core::lstat_path(src.file)->size : 0)
+      if (!src.raw && !exists(src.shipped))
+        pf.fails.push_back(fmt::format("the snapshot file {} is missing from the generation", src.shipped.string()));
+      if (src.raw && !exists(src.shipped))
+        pf.fails.push_back(r.not_in_generation(r.plan_etcd_data_dir() + "/member/snap/db"));
+      const std::uint64_t db = src.raw ? (exists(src.shipped) ? core::lstat_path(src.shipped)->size : 0)
                                        : snap->db_size;
       pf.need[r.host(r.plan_etcd_data_dir()).parent_path().string()] += db + db / 5;
-      if (!src.packed.empty()) pf.need[path(r.var("restore_dir")).parent_path().string()] += db;
+      pf.need[path(r.var("restore_dir")).parent_path().string()] += db;  // the private copy
       if (src.raw)
         pf.warns.push_back("restoring etcd from the raw copy of its data dir, which etcd was writing while it was "
                            "copied; the consistent snapshot is the safer choice");
@@ -323,14 +330,24 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
                                      tool.name));
   }
 
-  // The generation's zstd snapshot, decompressed into the restore's folder (kept across a
-  // resume when its SHA-256 is still right).
-  static void unpack(const SnapshotSource& src, const std::string& want_sha256) {
-    if (exists(src.file) && core::sha256_file(src.file.string()) == want_sha256) return;
+  // The generation's snapshot, copied (decompressed) into the restore's folder and hashed as
+  // it is written: the tool reads what was checked, whatever the backup disk holds by then.
+  // Kept across a resume when its SHA-256 is still right.
+  static void take_private_copy(const SnapshotSource& src) {
+    if (src.shipped.empty()) return;
+    if (src.sha256.empty())
+      throw Error(fmt::format("{}: the generation records no SHA-256 for it; not restored", src.shipped.string()));
+    if (exists(src.file) && core::sha256_file(src.file.string()) == src.sha256) return;
     ::unlink(src.file.c_str());
     const auto part = src.file.string() + ".part";
     ::unlink(part.c_str());
-    core::zstd_decompress_file(src.packed, part);
+    const auto copy = core::private_copy(src.shipped, part, src.zstd);
+    if (copy.sha256 != src.sha256) {
+      ::unlink(part.c_str());
+      throw Error(fmt::format("{}: its content hashes to {}, the generation recorded {}: it changed on the backup disk "
+                              "after the checks; not restored",
+                              src.shipped.string(), copy.sha256, src.sha256));
+    }
     if (::rename(part.c_str(), src.file.c_str()) != 0) core::throw_errno("rename", part, errno);
   }
 

@@ -54,49 +54,61 @@ void check_etcd_loss(Runner& r, Preflight& pf) {
   if (r.journal) r.journal->record({{"event", "loss-accepted"}, {"loss", r.plan.etcd["loss"]}});
 }
 
+}  // namespace
+
+std::optional<core::NodeKey> load_restore_key(const core::Context& ctx, const std::string& key_file) {
+  auto key = core::load_node_key(key_file.empty() ? core::node_key_file(ctx) : core::bfs::path(key_file));
+  if (!key_file.empty() && !key) throw Error(fmt::format("key_file={}: no such file", key_file));
+  return key;
+}
+
+std::optional<core::NodeKey> Runner::node_key() const { return load_restore_key(ctx, var_or("key_file", "")); }
+
+bool judge_authenticity(Runner& r, Preflight& pf, const std::string& what, core::AuthStatus status,
+                        const std::string& text) {
+  if (status == core::AuthStatus::authentic) {
+    pf.ok(fmt::format("{}: {}", what, text));
+    return true;
+  }
+  if (status == core::AuthStatus::forged) {
+    pf.fails.push_back(fmt::format("{}: {}", what, text));
+    return false;
+  }
+  if (r.var_or("unauthenticated", "false") == "true") {
+    pf.warns.push_back(fmt::format("accepted (unauthenticated=true): {} {}; only its own sums, structure and digests "
+                                   "vouch for it",
+                                   what, text));
+    if (r.journal)
+      r.journal->record({{"event", "unauthenticated-accepted"},
+                         {"what", what},
+                         {"status", core::to_string(status)},
+                         {"detail", text}});
+    return false;
+  }
+  pf.fails.push_back(fmt::format(
+      "{} {}: nothing proves that this node wrote it. Give the node's saved key with --set key_file=PATH; or, knowing "
+      "where this backup came from, run again with --set unauthenticated=true (the other checks here say what its own "
+      "sums and structure show)",
+      what, text));
+  return false;
+}
+
+namespace {
+
 // Is the generation the one this node's key vouched for (core/generation_auth.hpp)? Forged:
 // refused. Not known (no key here, no AUTH, another key): refused unless key_file= gives the
 // key that made it, or unauthenticated=true accepts it, which the journal records.
 bool check_authenticity(Runner& r, Preflight& pf) {
-  const auto key_file = r.var_or("key_file", "");
   std::optional<core::NodeKey> key;
   try {
-    key = core::load_node_key(key_file.empty() ? core::node_key_file(r.ctx) : core::bfs::path(key_file));
+    key = r.node_key();
   } catch (const Error& e) {
     pf.fails.push_back(e.what());
     return false;
   }
-  if (!key_file.empty() && !key) {
-    pf.fails.push_back(fmt::format("key_file={}: no such file", key_file));
-    return false;
-  }
   const auto auth = core::authenticate_generation(r.gen.dir, r.gen.id, r.gen.meta_sha256, r.gen.manifest_sha256,
                                                   key ? &*key : nullptr);
-  if (auth.authentic()) {
-    pf.ok(fmt::format("generation {}: {}", r.gen.id, auth.text));
-    return true;
-  }
-  if (auth.refused()) {
-    pf.fails.push_back(fmt::format("generation {}: {}", r.gen.id, auth.text));
-    return false;
-  }
-  if (r.var_or("unauthenticated", "false") == "true") {
-    pf.warns.push_back(fmt::format("accepted (unauthenticated=true): generation {} {}; only its own sums, structure "
-                                   "and snapshot checks vouch for it",
-                                   r.gen.id, auth.text));
-    if (r.journal)
-      r.journal->record({{"event", "unauthenticated-accepted"},
-                         {"generation", r.gen.id},
-                         {"status", core::to_string(auth.status)},
-                         {"detail", auth.text}});
-    return false;
-  }
-  pf.fails.push_back(fmt::format(
-      "generation {} {}: nothing proves that this node wrote it. Give the node's saved key with --set key_file=PATH; "
-      "or, knowing where this backup came from, run again with --set unauthenticated=true (the other checks here "
-      "say what its own sums and structure show)",
-      r.gen.id, auth.text));
-  return false;
+  return judge_authenticity(r, pf, "generation " + r.gen.id, auth.status, auth.text);
 }
 
 // Every node path the plan moves aside or writes lies within what this node backs up as it is

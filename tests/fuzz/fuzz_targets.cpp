@@ -37,7 +37,9 @@ void parse_one(std::string_view text) {
   // A change journal segment's records, as the reader decodes them one after the other: a
   // record that does not decode is a status, never an exception.
   journal::KeyspaceDigest digest;
-  std::size_t pos = text.rfind(journal::segment_magic, 0) == 0 ? journal::segment_magic.size() : 0;
+  std::size_t pos = text.rfind(journal::segment_magic, 0) == 0 || text.rfind(journal::segment_magic_unsealed, 0) == 0
+                        ? journal::segment_magic.size()
+                        : 0;
   while (pos < text.size()) {
     const auto d = journal::decode(text.substr(pos));
     if (d.status != journal::DecodeStatus::ok) break;

@@ -135,4 +135,55 @@ inline std::string etcd_snapshot_bytes(std::uint64_t consistent_index = 0x010101
   return db + raw;
 }
 
+// An mvccpb.KeyValue as etcd stores it in the key bucket: key (1), mod_revision (3), value (5).
+inline std::string key_value_message(const std::string& key, const std::string& value, std::uint64_t revision) {
+  auto varint = [](std::string& out, std::uint64_t v) {
+    while (v >= 0x80) {
+      out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+  };
+  std::string m;
+  m.push_back(0x0a);
+  varint(m, key.size());
+  m += key;
+  m.push_back(0x18);
+  varint(m, revision);
+  m.push_back(0x2a);
+  varint(m, value.size());
+  m += value;
+  return m;
+}
+
+// An etcd snapshot whose key bucket holds `kvs`, each at its own revision, the last at
+// `revision`, in one leaf page (with overflow pages as it needs), and its SHA-256 trailer: what
+// `etcdctl snapshot save` writes for that keyspace. `consistent_index` tells two saves of one
+// keyspace apart.
+inline std::string keyspace_snapshot_bytes(const std::map<std::string, std::string>& kvs, std::uint64_t last_revision,
+                                           std::uint64_t consistent_index) {
+  std::vector<Leaf> entries;
+  std::uint64_t revision = last_revision > kvs.size() ? last_revision - kvs.size() : 0;
+  std::size_t bytes = 16;
+  for (const auto& [k, v] : kvs) {
+    entries.push_back({0, rev_key(++revision), key_value_message(k, v, revision)});
+    bytes += 16 + entries.back().key.size() + entries.back().value.size();
+  }
+  const std::uint32_t overflow = static_cast<std::uint32_t>((bytes + page_size - 1) / page_size) - 1;
+  std::string index(8, '\0');
+  for (std::size_t i = 0; i < 8; ++i) index[i] = static_cast<char>(consistent_index >> (56 - 8 * i));
+  const auto meta_inline = leaf_page(0, {{0, "consistent_index", index}}, 0);
+  const std::uint64_t high_water = 5 + overflow;
+  std::string db = meta_page(0, 6, 3, high_water) + meta_page(1, 7, 3, high_water);
+  std::string freelist(page_size, '\0');
+  put_le(freelist, 0, 2, 8);
+  put_le(freelist, 8, 0x10, 2);
+  db += freelist;
+  db += leaf_page(3, {{1, "key", bucket_value(4)}, {1, "meta", bucket_value(0, meta_inline)}});
+  db += leaf_page(4, entries, (overflow + 1) * page_size, overflow);
+  const auto hex = core::sha256_hex(db);
+  for (std::size_t i = 0; i < hex.size(); i += 2) db.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  return db;
+}
+
 }  // namespace kdr::test::bolt

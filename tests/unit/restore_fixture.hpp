@@ -8,8 +8,8 @@
 //             kdr) serves the keyspace of the snapshot restored into D
 //   etcdctl   endpoint status / member list / snapshot save ask the etcd at --endpoints, and
 //             fail with "connection refused" when nothing serves it; snapshot save writes a
-//             real bbolt database of its own with its SHA-256 trailer, and the fake etcd
-//             remembers the keyspace it holds
+//             real bbolt database holding the keyspace (etcd's key bucket) with its SHA-256
+//             trailer, and the fake etcd remembers the keyspace it holds
 //   etcdutl   version, snapshot restore --help (it has --bump-revision), snapshot restore
 //             (checks the trailer, writes member/snap/db and a WAL into --data-dir)
 //   kubeadm   version, reset -f and init --config as tests/fakes/kubeadm documents them
@@ -363,7 +363,8 @@ class RestoreFixture {
       }
       if (has_args(argv, {"snapshot", "save"})) {
         if (!ks) return refused(url);
-        const auto bytes = bolt::etcd_snapshot_bytes(0x1000 + etcd->snapshots_saved());
+        const auto bytes = bolt::keyspace_snapshot_bytes(ks->values(), static_cast<std::uint64_t>(ks->revision),
+                                                         0x1000 + etcd->snapshots_saved());
         etcd->remember_snapshot(core::sha256_hex(bytes.substr(0, bytes.size() - 32)), *ks);
         core::write_file_atomic(argv.back(), bytes, 0600);
         return answer(0, "Snapshot saved at " + argv.back() + "\n");

@@ -112,7 +112,8 @@ TEST_CASE("a segment is read back whole, and a torn end is dropped to the last w
   start.first_revision = 11;
   start.cluster_id = "abc";
   start.before = digest_of({{"a", "1"}});
-  auto writer = journal::SegmentWriter::create(tmp.path(), start);
+  const auto key = core::NodeKey::generate();
+  auto writer = journal::SegmentWriter::create(tmp.path(), start, key);
   std::string batch;
   journal::encode_into(put(11, "b", "2", 1), batch);
   journal::encode_into(put(12, "a", "2", 2, "1", false), batch);  // one revision, two keys
@@ -122,9 +123,10 @@ TEST_CASE("a segment is read back whole, and a torn end is dropped to the last w
   writer.append(journal::encode(journal::Checkpoint{12, 0, at12}));
   writer.sync();
 
-  auto scan = journal::scan_segment(writer.file());
+  auto scan = journal::scan_segment(writer.file(), &key);
   CHECK(scan.problems.empty());
   CHECK(scan.tail == journal::TailState::clean);
+  CHECK(scan.auth == core::AuthStatus::authentic);
   CHECK(scan.first_revision == 11);
   CHECK(scan.last_revision == 12);
   CHECK(scan.events == 3);
@@ -135,11 +137,11 @@ TEST_CASE("a segment is read back whole, and a torn end is dropped to the last w
   // Half a revision, then half a record: both dropped on reopen, nothing before them.
   append_file(writer.file(), journal::encode(put(13, "d", "4", 1, std::nullopt, false)));
   append_file(writer.file(), journal::encode(put(13, "e", "5", 1)).substr(0, 9));
-  scan = journal::scan_segment(writer.file());
+  scan = journal::scan_segment(writer.file(), &key);
   CHECK(scan.tail == journal::TailState::torn);
   CHECK(scan.last_revision == 12);
   CHECK(scan.good_end == clean_end);
-  auto reopened = journal::SegmentWriter::reopen(scan);
+  auto reopened = journal::SegmentWriter::reopen(scan, key);
   CHECK(reopened.size() == clean_end);
   reopened.append(journal::encode(put(13, "d", "4", 1)));
   const auto closed = reopened.close(journal::Checkpoint{13, 0, [&] {
@@ -148,9 +150,10 @@ TEST_CASE("a segment is read back whole, and a torn end is dropped to the last w
                                           return d;
                                         }()});
   CHECK(closed.filename() == "00000000000000000011-00000000000000000013.seg");
-  scan = journal::scan_segment(closed);
+  scan = journal::scan_segment(closed, &key);
   CHECK(scan.problems.empty());
   CHECK(scan.tail == journal::TailState::clean);
+  CHECK(scan.auth == core::AuthStatus::authentic);
   CHECK(scan.last_revision == 13);
 }
 
@@ -159,7 +162,7 @@ TEST_CASE("a segment's checks: a missing revision, a wrong checkpoint digest, da
   journal::SegmentStart start;
   start.epoch = 1;
   start.first_revision = 11;
-  auto writer = journal::SegmentWriter::create(tmp.path(), start);
+  auto writer = journal::SegmentWriter::create(tmp.path(), start, core::NodeKey::generate());
   writer.append(journal::encode(put(11, "a", "1", 1)));
   writer.append(journal::encode(put(13, "b", "1", 1)));  // 12 never came
   writer.append(journal::encode(journal::Checkpoint{13, 0, digest_of({{"a", "1"}})}));
@@ -179,6 +182,97 @@ TEST_CASE("a segment's checks: a missing revision, a wrong checkpoint digest, da
   REQUIRE(::pwrite(fd.get(), &byte, 1, at) == 1);
   scan = journal::scan_segment(file);
   CHECK(scan.tail == journal::TailState::damaged);
+}
+
+namespace {
+
+// The segment's bytes with every event's value `from` replaced by `to` (same length) and its
+// CRC recomputed: what whoever can write the backup disk can do without the key.
+std::string forge_value(const std::string& bytes, const std::string& from, const std::string& to) {
+  std::string out(bytes.substr(0, journal::segment_magic.size()));
+  for (std::size_t pos = out.size(); pos < bytes.size();) {
+    auto d = journal::decode(std::string_view(bytes).substr(pos));
+    REQUIRE(d.status == journal::DecodeStatus::ok);
+    if (auto* e = std::get_if<journal::Event>(&d.record); e && e->value == from) e->value = to;
+    journal::encode_into(d.record, out);
+    pos += d.size;
+  }
+  return out;
+}
+
+std::vector<std::string> values_read(const core::bfs::path& file, const core::NodeKey* key) {
+  journal::SegmentReader reader(file, key);
+  std::vector<std::string> out;
+  while (auto r = reader.next())
+    if (auto* e = std::get_if<journal::Event>(&*r)) out.push_back(e->value);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a segment is sealed with the node's key: a forged event, an appended one, another key's, an old one") {
+  test::TempDir tmp;
+  const auto key = core::NodeKey::generate();
+  journal::SegmentStart start;
+  start.epoch = 1;
+  start.first_revision = 11;
+  auto writer = journal::SegmentWriter::create(tmp.path(), start, key);
+  writer.append(journal::encode(put(11, "a", "good", 1)));
+  writer.sync();
+  writer.append(journal::encode(put(12, "b", "also", 1)));
+  writer.sync();
+  const auto file = writer.file();
+  const auto bytes = core::read_file(file);
+  CHECK(bytes.rfind("KDRJSEG2", 0) == 0);
+  CHECK(values_read(file, &key) == std::vector<std::string>{"good", "also"});
+
+  SECTION("an event rewritten with its CRC recomputed is refused with the key, and read as not known without it") {
+    core::write_file_atomic(file, forge_value(bytes, "also", "evil"));
+    const auto scan = journal::scan_segment(file, &key);
+    CHECK(scan.auth == core::AuthStatus::forged);
+    CHECK(scan.tail == journal::TailState::damaged);
+    CHECK_THAT(scan.auth_text, Catch::Contains("does not match"));
+    CHECK(values_read(file, &key) == std::vector<std::string>{"good"});  // nothing past the forged seal
+    const auto blind = journal::scan_segment(file, nullptr);
+    CHECK(blind.auth == core::AuthStatus::no_key);
+    CHECK(blind.problems.empty());
+  }
+  SECTION("records appended after the last seal are not returned with the key: a torn end") {
+    append_file(file, journal::encode(put(13, "c", "added", 1)));
+    CHECK(values_read(file, &key) == std::vector<std::string>{"good", "also"});
+    const auto scan = journal::scan_segment(file, &key);
+    CHECK(scan.tail == journal::TailState::torn);
+    CHECK_THAT(scan.tail_problem, Catch::Contains("after the last seal"));
+    CHECK(scan.last_revision == 12);
+    CHECK(scan.good_end == bytes.size());
+    CHECK(values_read(file, nullptr) == std::vector<std::string>{"good", "also", "added"});
+  }
+  SECTION("another key's seals cannot be checked here: read, and said") {
+    const auto other = core::NodeKey::generate();
+    const auto scan = journal::scan_segment(file, &other);
+    CHECK(scan.auth == core::AuthStatus::other_key);
+    CHECK_THAT(scan.auth_text, Catch::Contains(key.id()));
+    CHECK(values_read(file, &other).size() == 2);
+    CHECK_THROWS_WITH(journal::SegmentWriter::reopen(scan, other), Catch::Contains("not continued"));
+  }
+  SECTION("a segment from before seals is read as unsigned, and closed as it is") {
+    std::string old(journal::segment_magic_unsealed);
+    journal::encode_into(start, old);
+    journal::encode_into(put(11, "a", "old", 1), old);
+    core::write_file_atomic(file, old);
+    const auto scan = journal::scan_segment(file, &key);
+    CHECK(scan.auth == core::AuthStatus::unsigned_);
+    CHECK(scan.last_revision == 11);
+    const auto closed = journal::close_as_is(scan);
+    CHECK(closed.filename() == "00000000000000000011-00000000000000000011.seg");
+  }
+  SECTION("a reopened segment goes on sealing from the bytes that are there") {
+    auto reopened = journal::SegmentWriter::reopen(journal::scan_segment(file, &key), key);
+    reopened.append(journal::encode(put(13, "c", "more", 1)));
+    reopened.sync();
+    CHECK(values_read(file, &key) == std::vector<std::string>{"good", "also", "more"});
+    CHECK(journal::scan_segment(file, &key).auth == core::AuthStatus::authentic);
+  }
 }
 
 TEST_CASE("the gateway's watch lines: events with previous values, a compaction, an error") {
@@ -248,6 +342,11 @@ namespace {
 
 // An epoch of `cluster` from revision `base` with closed segments of `per_segment` puts each,
 // and an open one with `open_puts` more: key k<revision> = v.
+const core::NodeKey& test_key() {
+  static const auto key = core::NodeKey::generate();
+  return key;
+}
+
 journal::EpochInfo make_epoch(const journal::JournalStore& store, const std::string& cluster, std::int64_t base,
                               int closed, int per_segment, int open_puts) {
   journal::EpochInfo info;
@@ -263,7 +362,7 @@ journal::EpochInfo make_epoch(const journal::JournalStore& store, const std::str
     start.first_revision = rev + 1;
     start.cluster_id = cluster;
     start.before = d;
-    auto w = journal::SegmentWriter::create(epoch.dir, start);
+    auto w = journal::SegmentWriter::create(epoch.dir, start, test_key());
     const int n = s == closed ? open_puts : per_segment;
     for (int i = 0; i < n; ++i) {
       ++rev;

@@ -341,7 +341,7 @@ TEST_CASE("off-site retention keeps the full generation a kept one needs for etc
                                                            gen("s3", "g3", true), gen("s4", "g4", false),
                                                            gen("s5", "g5", false)};
   std::vector<offsite::OffsiteJournal> journals(3);
-  for (std::size_t i = 0; i < journals.size(); ++i) journals[i].snapshot_id = "j" + std::to_string(i + 1);
+  for (std::size_t i = 0; i < journals.size(); ++i) journals[i].snapshot_id = fmt::format("j{}", i + 1);
   const auto snaps = [](std::initializer_list<const char*> ids) {
     auto out = nlohmann::json::array();
     for (const auto* id : ids) out.push_back({{"short_id", id}});

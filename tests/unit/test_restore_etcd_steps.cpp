@@ -68,7 +68,8 @@ class Journal {
     epoch_ = store_.begin_epoch(e);
     digest_ = e.base;
     journal::SegmentStart start{epoch_.number, f.live->revision + 1, e.started_ms, "11", digest_};
-    writer_.emplace(journal::SegmentWriter::create(epoch_.dir, start));
+    // sealed with the node's key, which the backup made
+    writer_.emplace(journal::SegmentWriter::create(epoch_.dir, start, core::load_or_create_node_key(f.context())));
   }
 
   static journal::KeyspaceDigest digest_of(const test::FakeKeyspace& ks) {
@@ -254,7 +255,7 @@ TEST_CASE("a replay whose keyspace does not match the journal's digest is refuse
   const auto before = f.live->values();
 
   CHECK(f.restore("restore-etcd-keys", {"namespace=payments", "to=latest"}) == core::ExitCode::failed);
-  CHECK(contains(f.printed.err(), "the replayed keyspace does not match the journal"));
+  CHECK(contains(f.printed.err(), "the replayed snapshot does not match the journal"));
   CHECK(f.live->values() == before);
   CHECK(!core::lstat_path(f.node("/var/lib/kdr/restores") / f.restore_ids().at(0) / "replayed.db"));
 }
