@@ -166,14 +166,19 @@ core::ExitCode run_compact(const core::Context& ctx) {
 core::ExitCode run_verify(const core::Context& ctx) {
   const journal::JournalStore store(ctx.backup_dir);
   if (!store.exists()) throw core::Error(fmt::format("no journal in {}", ctx.backup_dir.string()), core::ExitCode::no_backup);
-  const auto c = journal::verify_journal(store);
+  const auto key = core::load_node_key(core::node_key_file(ctx));
+  const auto c = journal::verify_journal(store, key ? &*key : nullptr);
   if (ctx.out.json()) {
     ctx.out.raw(nlohmann::json{{"epochs", c.epochs}, {"segments", c.segments}, {"events", c.events}, {"bytes", c.bytes},
-                               {"checkpoints", c.checkpoints}, {"problems", c.problems}, {"notes", c.notes}}
+                               {"checkpoints", c.checkpoints}, {"problems", c.problems}, {"notes", c.notes},
+                               {"sealed", c.sealed}, {"unauthenticated", c.unauthenticated}}
                     .dump(2));
   } else {
     for (const auto& n : c.notes) ctx.out.info("note   {}", n);
+    for (const auto& u : c.unauthenticated) ctx.out.info("WARN   not authenticated: {}", u);
     for (const auto& p : c.problems) ctx.out.info("ERROR  {}", p);
+    ctx.out.info("{} of {} segment(s) sealed with this node's key{}", c.sealed, c.segments,
+                 key ? fmt::format(" {}", key->id()) : std::string(" (there is no key here to check them with)"));
     ctx.out.info("{}: {} epoch(s), {} segment(s), {} events, {}, {} checkpoint(s) recomputed", c.problems.empty() ? "ok" : "FAILED",
                  c.epochs, c.segments, c.events, human_bytes(c.bytes), c.checkpoints);
   }

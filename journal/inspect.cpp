@@ -67,7 +67,7 @@ JournalStatus journal_status(const JournalStore& store) {
   return s;
 }
 
-JournalCheck verify_journal(const JournalStore& store) {
+JournalCheck verify_journal(const JournalStore& store, const core::NodeKey* key) {
   JournalCheck c;
   if (!store.exists()) return c;
   const auto epochs = store.epochs();
@@ -88,12 +88,18 @@ JournalCheck verify_journal(const JournalStore& store) {
       ++c.segments;
       SegmentScan scan;
       try {
-        scan = scan_segment(seg.path);
+        scan = scan_segment(seg.path, key);
       } catch (const core::Error& e) {
         c.problems.push_back(e.what());
         digest.reset();
         continue;
       }
+      if (scan.auth == core::AuthStatus::forged)
+        c.problems.push_back(fmt::format("{}: forged: {}", file, scan.auth_text));
+      else if (scan.auth == core::AuthStatus::authentic)
+        ++c.sealed;
+      else
+        c.unauthenticated.push_back(fmt::format("{}: {}", file, scan.auth_text));
       c.bytes += scan.file_size;
       c.events += scan.events;
       if (scan.last_checkpoint) ++c.checkpoints;

@@ -39,11 +39,14 @@ struct JournalCheck {
   std::uint64_t segments = 0, events = 0, bytes = 0, checkpoints = 0;
   std::vector<std::string> problems;  // each names its file
   std::vector<std::string> notes;     // a torn end of the segment being written, gaps: said, not failures
+  std::uint64_t sealed = 0;           // segments whose seals `key` checked
+  std::vector<std::string> unauthenticated;  // segments it could not check, and why (a forged one is a problem)
 };
 
-// Every segment read through: record checksums, continuous revisions within and across
-// segments, and every checkpoint's digest recomputed from the epoch's base.
-JournalCheck verify_journal(const JournalStore& store);
+// Every segment read through: its seals under `key` (null: none here), record checksums,
+// continuous revisions within and across segments, and every checkpoint's digest recomputed
+// from the epoch's base.
+JournalCheck verify_journal(const JournalStore& store, const core::NodeKey* key);
 
 struct FoundChange {
   std::uint32_t epoch = 0;

@@ -9,7 +9,8 @@
 
 namespace kdr::verify {
 
-std::optional<JournalFacts> check_journal(const core::Context& ctx, bool live, Findings& findings) {
+std::optional<JournalFacts> check_journal(const core::Context& ctx, bool live, const core::NodeKey* key,
+                                          Findings& findings) {
   const journal::JournalStore store(ctx.backup_dir);
   if (!store.exists()) return std::nullopt;
   JournalFacts facts;
@@ -52,7 +53,12 @@ std::optional<JournalFacts> check_journal(const core::Context& ctx, bool live, F
     const std::size_t from = segments.size() > 2 ? segments.size() - 2 : 0;
     for (std::size_t i = from; i < segments.size(); ++i) {
       try {
-        const auto scan = journal::scan_segment(segments[i].path);
+        const auto scan = journal::scan_segment(segments[i].path, key);
+        if (scan.auth == core::AuthStatus::forged)
+          findings.add(Severity::error, "journal", "forged", segments[i].path.string(), scan.auth_text);
+        else if (scan.auth != core::AuthStatus::authentic)
+          findings.add(Severity::warning, "journal", "unauthenticated", segments[i].path.string(),
+                       scan.auth_text + "; a restore from it asks for the node's key or unauthenticated=true");
         for (const auto& p : scan.problems)
           findings.add(Severity::error, "journal", "damaged", segments[i].path.string(), p);
         if (scan.tail == journal::TailState::damaged ||

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/context.hpp"
+#include "core/node_key.hpp"
 #include "verify/findings.hpp"
 
 namespace kdr::verify {
@@ -20,6 +21,8 @@ struct JournalFacts {
 
 // Empty when there is no journal in the backup folder. `live`: the follower's state is a
 // fact of the node now, checked only when verify looks at the node.
-std::optional<JournalFacts> check_journal(const core::Context& ctx, bool live, Findings& findings);
+// `key`: the node's key, which checks the newest segments' seals (null: none here).
+std::optional<JournalFacts> check_journal(const core::Context& ctx, bool live, const core::NodeKey* key,
+                                          Findings& findings);
 
 }  // namespace kdr::verify

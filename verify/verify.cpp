@@ -256,7 +256,7 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
     r.certificates = check_certificates(ctx, g, options.live, core::now_epoch(), r.findings);
   }
   ctx.out.detail("verify: the change journal");
-  r.journal = check_journal(ctx, options.live || options.live_only, r.findings);
+  r.journal = check_journal(ctx, options.live || options.live_only, key ? &*key : nullptr, r.findings);
   summarize(ctx, g, r);
   r.duration_s = core::monotonic_seconds() - t0;
   try {

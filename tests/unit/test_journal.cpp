@@ -397,9 +397,11 @@ TEST_CASE("journal retention keeps history from the oldest kept full snapshot on
   CHECK(store.chain_start(e2).revision == 10);
   CHECK(store.chain_start(store.epochs()[0]).revision == 20);
   // What is left still checks out whole: continuity and digests from the new start.
-  const auto check = journal::verify_journal(store);
+  const auto check = journal::verify_journal(store, &test_key());
   CHECK(check.problems.empty());
   CHECK(check.events == 10 + 5 + 3);
+  CHECK(check.sealed == check.segments);
+  CHECK(check.unauthenticated.empty());
   // The newest epoch is never removed, even with nothing kept.
   plan = journal::plan_journal_prune(store, {});
   REQUIRE(plan.remove.size() == 1);
