@@ -202,6 +202,21 @@ snapshot_keyspace() {
   rm -rf "$dir"
 }
 
+# secret_material ROOT...: one line of key material from each private key of the nodes (a
+# base64 line of each PEM key's body, of the SSH identity's) and each node's kdr key: what
+# must never appear in an argv or a log.
+secret_material() {
+  local r f
+  for r in "$@"; do
+    for f in "$r"/etc/kubernetes/pki/*.key "$r"/etc/kubernetes/pki/etcd/*.key; do
+      [ -f "$f" ] && sed -n 2p "$f"
+    done
+    [ -f "$r/etc/kdr/ssh/id_ed25519" ] && sed -n 3p "$r/etc/kdr/ssh/id_ed25519"
+    [ -f "$r/etc/kdr/node.key" ] && cut -d' ' -f2 "$r/etc/kdr/node.key"
+  done
+  true
+}
+
 # keyspace_lines: etcdctl's `get -w json` on stdin as sorted {"key","value"} lines.
 keyspace_lines() { jq -c '.kvs // [] | .[] | {key, value: (.value // "")}' | sort; }
 

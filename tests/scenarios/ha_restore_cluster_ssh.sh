@@ -37,15 +37,26 @@ assert_contains "$OUT" "restore replace-etcd-member --yes --set via=https://127.
 assert_contains "$OUT" "node cp-3 answers over ssh (root@127.0.0.13 port"
 [ -z "$(ls "$R2/var/lib/kdr/restores" 2>/dev/null)" ] || fail "the dry run started a restore on cp-2"
 
-step "restore-etcd-cluster on cp-1, one command"
+step "restore-etcd-cluster on cp-1, one command (every program it starts, here and over SSH, traced)"
 rc=0
-OUT=$(on_node "$R1" restore restore-etcd-cluster --yes 2>&1) || rc=$?
+OUT=$(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+  strace -f -qq -s 65536 -e trace=execve -e status=successful -o "$T/restore.trace" \
+  "$KDR_BIN" --root "$R1" --backup-dir "$T/disk2-cp-1" restore restore-etcd-cluster --yes 2>&1) || rc=$?
 [ "$rc" -eq 0 ] || { echo "$OUT"; fail "restore-etcd-cluster exited $rc"; }
 assert_contains "$OUT" "[cp-2] kube-apiserver: moved"
 assert_contains "$OUT" "[cp-3] "
 assert_contains "$OUT" "to a voting member"
 assert_contains "$OUT" "the cluster has 3 started voting members"
 id=$(restore_id)
+
+step "no key material in any argv of the restore, nor in any log or journal it wrote on any node"
+grep -q 'execve("[^"]*/ssh"' "$T/restore.trace" || fail "strace saw no ssh started: the check proves nothing"
+secret_material "$R1" "$R2" "$R3" > "$T/secrets"
+[ "$(wc -l < "$T/secrets")" -ge 9 ] || fail "too few secrets to look for: $(wc -l < "$T/secrets")"
+! grep -F -f "$T/secrets" "$T/restore.trace" >&2 || fail "key material in an argv of the restore"
+for r in "$R1" "$R2" "$R3"; do
+  ! grep -rlF -f "$T/secrets" "$r/var/lib/kdr/restores" >&2 || fail "key material in a restore's files on $(basename "$r")"
+done
 
 step "one cluster of three voting members, serving the backup's keys on every member; kube-apiserver back everywhere"
 new_cluster=$(member_cluster_id "$R1")
