@@ -79,7 +79,7 @@ make_node_with_etcd_data() {
 
 latest_gen() { readlink -f "$BACKUP/latest"; }
 
-# Every published generation verifies with sha256sum -c, and latest is one of them.
+# Every published generation verifies with sha256sum -c, and latest is a complete one.
 assert_all_generations_verify() {
   local g n=0
   for g in "$BACKUP"/generations/*/; do
@@ -88,9 +88,22 @@ assert_all_generations_verify() {
     (cd "$g" && sha256sum -c --quiet --strict SHA256SUMS) || fail "generation $g does not verify"
     n=$((n + 1))
   done
-  if [ "$n" -gt 0 ]; then
-    [ -f "$(latest_gen)/meta.json" ] || fail "latest does not point at a complete generation"
-  fi
+  [ "$n" -eq 0 ] || assert_latest_complete
+}
+
+# latest names a published generation (not one being built) that holds every file a generation
+# has, whose sums check, whose meta.json says complete or partial.
+assert_latest_complete() {
+  local l f
+  l=$(latest_gen)
+  [ "$(dirname "$l")" = "$(readlink -f "$BACKUP/generations")" ] || fail "latest points outside generations/: $l"
+  case "$(basename "$l")" in .*) fail "latest points at a folder being built: $l" ;; esac
+  for f in meta.json manifest.jsonl SHA256SUMS AUTH; do
+    [ -f "$l/$f" ] || fail "latest ($(basename "$l")) has no $f"
+  done
+  (cd "$l" && sha256sum -c --quiet --strict SHA256SUMS) || fail "latest ($(basename "$l")) does not verify"
+  jq -e '.status == "complete" or .status == "partial"' "$l/meta.json" >/dev/null ||
+    fail "latest ($(basename "$l")) has no status in its meta.json"
 }
 
 # "type mode uid gid size mtime(ns) [target]" for every path under a tree, relative.

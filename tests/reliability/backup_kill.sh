@@ -22,10 +22,14 @@ for i in $(seq 1 "$n"); do
   printf '%08d' "$i" | dd of="$ROOT/etc/kubernetes/big-blob.bin" bs=1 seek=0 conv=notrunc 2>/dev/null
   sandbox_etcdctl "$ROOT" put "/registry/trial/$i" "$i" >/dev/null
   before=$(latest_gen)
+  left_before=$(ls -A "$BACKUP/generations" | grep '^\.tmp-' || true)
   run_killed_at $(( RANDOM % (run_cs * 2 + 1) )) "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" -q backup
-  staging=$(ls -A "$BACKUP/generations" | grep -c '^\.tmp-' || true)
+  left_after=$(ls -A "$BACKUP/generations" | grep '^\.tmp-' || true)
+  staging=$(grep -c . <<<"$left_after" || true)
+  # a staging folder this run made (not the one a previous killed run left, which it removes)
+  made=$(comm -13 <(echo "$left_before") <(echo "$left_after") | grep -c . || true)
   case $KILLED_RC in
-    137) if [ "$staging" -gt 0 ]; then mid=$((mid + 1))
+    137) if [ "$made" -gt 0 ]; then mid=$((mid + 1))
          elif [ "$(latest_gen)" != "$before" ]; then late=$((late + 1))
          else early=$((early + 1)); fi ;;
     0 | 3) finished=$((finished + 1)) ;;
@@ -45,5 +49,5 @@ expect_rc 0 kdr -q backup
 kdr_verify_all
 cmp "$ROOT/etc/kubernetes/big-blob.bin" "$(latest_gen)/files/etc/kubernetes/big-blob.bin" || fail "latest content"
 record "backup killed (SIGKILL) at a random moment" "$n" \
-  "$mid kills while building a generation, $early before, $late after publishing it, $finished after the run ended; every published generation verified (sha256sum -c each time, kdr verify every 25), latest always complete, the next run removed the leftovers" \
+  "$mid kills while building a generation (a staging folder of that run left behind), $early before it made one, $late after publishing, $finished after the run ended; every published generation verified (sha256sum -c each time, kdr verify every 25); latest always a published generation with meta.json, manifest.jsonl, SHA256SUMS and AUTH, its sums checked; the next run removed the leftovers" \
   nothing

@@ -42,7 +42,7 @@ for i in $(seq 1 "$n"); do
   for g in $keep; do
     [ -f "$BACKUP/generations/$g/meta.json" ] || fail "trial $i: generation $g, which retention keeps, was lost"
   done
-  [ -f "$(latest_gen)/meta.json" ] || fail "trial $i: latest ($(readlink "$BACKUP/latest")) is not a whole generation"
+  assert_latest_complete
   assert_all_generations_verify
   expect_rc 0 kdr -q prune
   [ -z "$(ls -A "$BACKUP/generations" | grep '^\.')" ] || fail "trial $i: the next prune left $(ls -A "$BACKUP/generations" | grep '^\.')"
@@ -51,5 +51,5 @@ done
 kdr_verify_all
 echo "$n kills: $mid while a generation was being removed, $early before, $finished after the prune ended"
 record "kdr prune killed (SIGKILL) at random moments" "$n" \
-  "$mid killed while removing a generation, $early before, $finished after: the generations retention keeps were never touched and verify, latest always named a whole generation, the next prune finished the half-removed one" \
+  "$mid killed while removing a generation, $early before, $finished after: the generations retention keeps were never touched and verify, latest always named a published generation with all its files, AUTH included, whose sums checked, the next prune finished the half-removed one" \
   nothing
