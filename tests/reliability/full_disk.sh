@@ -20,7 +20,7 @@ printf '%08d' 0 | dd of="$ROOT/etc/kubernetes/big-blob.bin" bs=1 seek=0 conv=not
 run_cs=$(elapsed_cs kdr -q backup)
 echo "a generation holds about $per_gen MB (unchanged files are hard links); a run takes $run_cs cs"
 
-refused=0 midway=0 fit=0
+refused=0 midway=0 fit=0 full_verifies=0
 for i in $(seq 1 "$n"); do
   printf '%08d' "$i" | dd of="$ROOT/etc/kubernetes/big-blob.bin" bs=1 seek=0 conv=notrunc 2>/dev/null
   sandbox_etcdctl "$ROOT" put "/registry/trial/$i" "$i" >/dev/null
@@ -55,7 +55,9 @@ for i in $(seq 1 "$n"); do
   # then every 10th): its own record of the result cannot be written, the verdict stands
   if [ $((i % 10)) -eq 1 ]; then
     fallocate -l "$(( $(stat -f -c '%a * %S' "$T/disk2") - 4096 ))" "$T/disk2/filler-verify" 2>/dev/null || true
+    [ "$(stat -f -c %a "$T/disk2")" -le 1 ] || fail "trial $i: the disk is not full for the verify"
     kdr_verify_all
+    full_verifies=$((full_verifies + 1))
     rm -f "$T/disk2/filler-verify"
   fi
   rm -f "$T/disk2/filler"
@@ -66,5 +68,5 @@ kdr_verify_all
 echo "$n fills: $midway ran out mid-run, $refused refused before writing, $fit still fitted"
 [ $((midway + refused)) -gt 0 ] || fail "the disk never filled up: the trials prove nothing"
 record "backup disk full (tmpfs): too little space before the run, or all of it taken during the run" "$n" \
-  "$midway ran out of space mid-run, $refused were refused up front, $fit fitted: exit 1 naming the disk, the partial generation removed, older generations and latest untouched; kdr verify still judged every generation with the disk full to its last block; the next run after freeing space published a good generation" \
+  "$midway ran out of space mid-run, $refused were refused up front, $fit fitted: exit 1 naming the disk, the partial generation removed, older generations and latest untouched; in $full_verifies of the $n trials (the first, then every 10th) kdr verify judged every generation with the disk full to its last block (no finding); the next run after freeing space published a good generation" \
   nothing
