@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstdlib>
 
+#include <fmt/format.h>
+
 #include "core/error.hpp"
 
 namespace kdr::core {
@@ -32,6 +34,15 @@ std::vector<std::string> kdr_argv(const Context& ctx) {
     argv.insert(argv.end(), {"--config", ctx.config.origin});
   if (ctx.backup_dir != default_config().backup_dir) argv.insert(argv.end(), {"--backup-dir", ctx.backup_dir.string()});
   return argv;
+}
+
+bool failpoint_armed(std::string_view name, std::size_t n) {
+  static const char* spec = std::getenv("KDR_FAILPOINT");
+  return spec != nullptr && std::string(spec) == fmt::format("{}:{}", name, n);
+}
+
+void failpoint(std::string_view name, std::size_t n) {
+  if (failpoint_armed(name, n)) ::kill(::getpid(), SIGKILL);
 }
 
 namespace {

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/context.hpp"
 #include "core/error.hpp"
 
 namespace kdr::journal {
@@ -392,6 +393,11 @@ void SegmentWriter::write(std::string_view bytes) {
 }
 
 void SegmentWriter::append(std::string_view records) {
+  static std::size_t appends = 0;
+  if (core::failpoint_armed("journal-append-torn", ++appends)) {
+    write_all(fd_.get(), records.substr(0, records.size() / 2), file_);
+    core::failpoint("journal-append-torn", appends);
+  }
   write(records);
   unsealed_ = true;
 }

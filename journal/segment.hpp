@@ -136,7 +136,8 @@ class SegmentWriter {
   SegmentWriter& operator=(SegmentWriter&&) = default;
 
   // Writes every byte or none: on a failure (ENOSPC...) the file is cut back and the
-  // SystemError thrown.
+  // SystemError thrown. KDR_FAILPOINT=journal-append-torn:N: the Nth append of this process
+  // writes half its bytes, then kdr dies (a crash in the middle of a write).
   void append(std::string_view records);
   // Seals what was appended since the last seal, then fdatasync.
   void sync();

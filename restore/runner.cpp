@@ -31,11 +31,6 @@ void fsync_parent(const path& p) { core::fsync_path(p.parent_path()); }
 
 }  // namespace
 
-void failpoint(std::string_view name, std::size_t n) {
-  static const char* spec = std::getenv("KDR_FAILPOINT");
-  if (spec && std::string(spec) == fmt::format("{}:{}", name, n)) ::kill(::getpid(), SIGKILL);
-}
-
 // ---- the plan's steps, through their step types -------------------------------------------
 
 std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s) {

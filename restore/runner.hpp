@@ -175,9 +175,7 @@ std::optional<core::NodeKey> load_restore_key(const core::Context& ctx, const st
 bool judge_authenticity(Runner& r, Preflight& pf, const std::string& what, core::AuthStatus status,
                         const std::string& text);
 
-// KDR_FAILPOINT=<name>:<n> kills kdr with SIGKILL at that point: the fault tests use it to
-// stop a restore at exact moments (docs/playbooks.md, "Fault injection").
-void failpoint(std::string_view name, std::size_t n);
+using core::failpoint;  // KDR_FAILPOINT (core/context.hpp)
 
 // One step: what it will do (for the plan) and doing it. Throws core::Error on failure.
 std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s);
