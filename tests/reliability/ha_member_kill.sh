@@ -4,7 +4,8 @@
 # manifest taken out, the member removed, the data dir moved aside, the member added, the
 # rewritten manifest placed), then --resume or --rollback in turn. After --resume: three voting
 # members with the same keys, cp-2's old data dir kept aside. After --rollback: cp-2's manifest
-# and data dir are back as they were, and no member this restore added is left in the cluster;
+# is back byte for byte and its data dir is the very folder it was (inode, a marker file in it),
+# and no member this restore added is left in the cluster;
 # replace-etcd-member run again then makes the cluster whole. The other two members keep
 # serving writes throughout.
 source "$(dirname "$0")/../lib/reliability.sh"
@@ -42,6 +43,9 @@ for trial in $(seq 1 "$n"); do
   rm -rf "$R2/var/lib/etcd/member"
   sandbox_start_kubelet "$R2"
   manifest_before=$(sha256sum < "$R2/etc/kubernetes/manifests/etcd.yaml")
+  # the data dir as it is: the folder (its inode) and a marker file in it (etcd ignores it)
+  echo "marker of trial $trial" > "$R2/var/lib/etcd/kdr-marker"
+  dir_before=$(stat -c %i "$R2/var/lib/etcd") marker_before=$(stat -c %i "$R2/var/lib/etcd/kdr-marker")
   rc=0
   KDR_FAILPOINT=restore-after-action:$k "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" restore replace-etcd-member --yes \
     >"$T/killed.out" 2>&1 || rc=$?
@@ -60,6 +64,9 @@ for trial in $(seq 1 "$n"); do
     rolled=$((rolled + 1))
     assert_eq "$(sha256sum < "$R2/etc/kubernetes/manifests/etcd.yaml")" "$manifest_before" "trial $trial: cp-2's manifest after the rollback"
     [ -d "$R2/var/lib/etcd" ] && [ ! -e "$R2/var/lib/etcd.kdr-$id" ] || fail "trial $trial: cp-2's data dir is not back"
+    assert_eq "$(stat -c %i "$R2/var/lib/etcd")" "$dir_before" "trial $trial: inode of cp-2's data dir after the rollback"
+    assert_eq "$(stat -c %i "$R2/var/lib/etcd/kdr-marker"):$(cat "$R2/var/lib/etcd/kdr-marker")" \
+      "$marker_before:marker of trial $trial" "trial $trial: the marker file in cp-2's data dir after the rollback"
     if [ "$k" -ge 4 ]; then
       added=$(sandbox_etcdctl "$R1" member list -w json | jq --arg p "$cp2_peer" '[.members[] | select(.peerURLs | index($p))] | length')
       assert_eq "$added" 0 "trial $trial: members with cp-2's peer URL after the rollback"
@@ -73,5 +80,5 @@ for trial in $(seq 1 "$n"); do
 done
 echo "$n kills: $resumed resumed, $rolled rolled back"
 record "replace-etcd-member killed (SIGKILL) right after each journaled change, then --resume or --rollback, on three real etcd members" "$n" \
-  "$resumed resumed (three voting members, every key on every member, the old data dir kept aside), $rolled rolled back (cp-2's manifest and data dir back byte for byte, no member it added left; replace-etcd-member run again made the cluster whole); the other members took writes throughout" \
+  "$resumed resumed (three voting members, every key on every member, the old data dir kept aside), $rolled rolled back (cp-2's manifest back byte for byte, its data dir back as the very folder it was: its inode and a marker file in it unchanged; no member it added left; replace-etcd-member run again made the cluster whole); the other members took writes throughout" \
   nothing
