@@ -11,7 +11,7 @@ packages=(
   libboost-filesystem-dev libboost-dev libfmt-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libzstd-dev zlib1g-dev catch2
   # tests and drill: a real etcd, certificates, process tools
-  etcd-server etcd-client openssl procps psmisc util-linux jq time zstd e2fsprogs netcat-openbsd strace
+  etcd-server etcd-client openssl procps psmisc util-linux bsdutils jq time zstd e2fsprogs netcat-openbsd strace
   # the security tests: an unprivileged user probing sockets and ports
   curl iproute2 inotify-tools
   # the other nodes of an HA cluster over SSH (the client only: the tests run private sshds)

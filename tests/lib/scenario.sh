@@ -215,6 +215,18 @@ snapshot_keyspace() {
   rm -rf "$dir"
 }
 
+# wait_until SECONDS WHAT CMD...: runs CMD every 0.1 s until it succeeds; fails naming WHAT
+# when SECONDS pass first. For waits on what a test waits for, instead of fixed sleeps.
+wait_until() {
+  local seconds=$1 what=$2 i
+  shift 2
+  for i in $(seq 1 $((seconds * 10))); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  fail "waited $seconds s for $what"
+}
+
 # secret_material ROOT...: one line of key material from each private key of the nodes (a
 # base64 line of each PEM key's body, of the SSH identity's) and each node's kdr key: what
 # must never appear in an argv or a log.

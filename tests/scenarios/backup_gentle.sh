@@ -39,7 +39,7 @@ copy: {bandwidth_mib_s: 10}'
 start=$(date +%s.%N)
 kdr backup -q &
 pid=$!
-sleep 1
+wait_until 10 "the backup to run" pgrep -f -- "--root $ROOT --backup-dir $BACKUP backup"
 prio=$(ionice -p "$(pgrep -f -- "--root $ROOT --backup-dir $BACKUP backup" | head -n 1)" 2>/dev/null || true)
 wait "$pid"
 elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')

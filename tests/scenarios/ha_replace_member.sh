@@ -32,14 +32,17 @@ writes=$T/writes.log
     fi >> "$writes"
   done
 ) &
-SCENARIO_BG_PIDS+=($!)
-sleep 1
+writer=$!
+SCENARIO_BG_PIDS+=("$writer")
+wait_until 20 "the writer's first acknowledged write" grep -q '^ok ' "$writes"
 
 step "disaster: cp-2's data dir destroyed; its etcd crash-loops"
 sandbox_stop_kubelet "$R2"
 rm -rf "$R2/var/lib/etcd/member"
+starts_before=$(grep -c 'started .* from etcd.yaml' "$R2.kubelet/kubelet.log" || true)
 sandbox_start_kubelet "$R2"
-sleep 3
+crash_looped() { [ "$(grep -c 'started .* from etcd.yaml' "$R2.kubelet/kubelet.log")" -ge $((starts_before + 2)) ]; }
+wait_until 60 "the kubelet to start cp-2's etcd twice (a crash loop on the empty data dir)" crash_looped
 ! sandbox_etcdctl "$R2" --dial-timeout 1s --command-timeout 2s get --consistency=s /registry/configmaps/team-1/settings >/dev/null 2>&1 ||
   fail "cp-2's etcd still serves its data"
 
@@ -54,7 +57,7 @@ grep -q -- '--initial-cluster-state=existing' "$R2/etc/kubernetes/manifests/etcd
 [ -d "$R2/var/lib/etcd.kdr-$(restore_id)" ] || fail "the old data dir was not kept aside"
 
 touch "$T/stop-writer"
-sleep 1
+wait "$writer"
 step "three voting members, and every key on every member"
 members=$(sandbox_etcdctl "$R1" member list -w json)
 assert_eq "$(jq '[.members[] | select(.isLearner != true)] | length' <<<"$members")" 3 "voting members"

@@ -37,7 +37,8 @@ step "puts, overwrites, deletes and an expiring lease: every revision journaled 
 lease=$(sandbox_etcdctl "$ROOT" lease grant 2 | awk '{print $2}')
 sandbox_etcdctl "$ROOT" put --lease="$lease" /registry/leases/app/short-lived v >/dev/null
 writes 1 40
-sleep 3  # the lease expires: its key is deleted by etcd
+lease_gone() { [ -z "$(sandbox_etcdctl "$ROOT" get /registry/leases/app/short-lived --print-value-only)" ]; }
+wait_until 20 "the lease to expire and etcd to delete its key" lease_gone
 wait_caught_up
 rev=$(etcd_revision)
 assert_eq "$(journal_events)" "$((rev - gen_rev))" "events in the journal (one per revision since the base)"
@@ -54,12 +55,15 @@ expect_rc 0 kdr verify
 assert_eq "$(kdr verify --json | jq '.checks.journal.follower_running')" true "verify: the follower runs"
 
 step "the follower SIGKILLed while etcd is written: nothing lost, nothing twice"
+before_writes=$(etcd_revision)
 writes 41 200 &
 writer=$!
-sleep 1
+writing() { [ "$(etcd_revision)" -gt $((before_writes + 20)) ]; }
+wait_until 20 "the writer to be writing" writing
 stop_follower KILL
 start_follower
-sleep 0.5
+following() { [ "$(jq -r --argjson p "$FOLLOWER" 'select(.pid == $p) | .state' "$BACKUP/journal/state.json")" = following ]; }
+wait_until 20 "the new follower to follow etcd" following
 stop_follower KILL
 start_follower
 wait "$writer"
@@ -147,8 +151,8 @@ step "a full disk: the follower stops, says so, and goes on once there is space"
 stop_follower TERM
 mount_tmpfs "$T/small" 2m
 start_follower "$T/small/kdr"
-for i in $(seq 1 100); do [ -f "$T/small/kdr/journal/state.json" ] && break; sleep 0.1; done
-sleep 1
+small_following() { [ "$(jq -r --argjson p "$FOLLOWER" 'select(.pid == $p) | .state' "$T/small/kdr/journal/state.json")" = following ]; }
+wait_until 20 "the follower on the small disk to follow etcd" small_following
 head -c $(( $(df -B1 --output=avail "$T/small" | tail -1) - 4096 )) /dev/zero > "$T/small/filler" 2>/dev/null || true
 sandbox_fill_etcd "$ROOT" 20 2000 /registry/configmaps/big/
 for i in $(seq 1 100); do
