@@ -100,7 +100,16 @@ const SnapshotTool& tool_of(const Runner& r) {
 // brain): refused unless force_new_cluster=true.
 void check_no_split_brain(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf) {
   const auto& members = r.gen.meta.etcd.members;
-  if (members.size() < 2) return;
+  if (members.empty()) {
+    pf.warns.push_back("the generation recorded no etcd member list (etcdctl member list failed at the backup): "
+                       "whether other members of this node's cluster still keep quorum was not checked; make sure "
+                       "they are stopped, or restore every member");
+    return;
+  }
+  if (members.size() == 1) {
+    pf.ok("the generation's etcd cluster had this one member: no other member to split from");
+    return;
+  }
   const auto this_member = r.plan_etcd().value("name", "");
   core::EtcdEndpoint tls;
   try {

@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
@@ -26,6 +27,24 @@ TEST_CASE("a backup folder is created 0700 only where its parent exists") {
   auto repo = core::Repository::open_or_create(tmp.path() / "kdr");
   CHECK(core::lstat_path(repo.dir())->mode == 0700);
   CHECK(core::lstat_path(repo.generations_dir())->mode == 0700);
+}
+
+TEST_CASE("a backup folder that already exists open to others is made 0700 before anything is written into it") {
+  test::TempDir tmp;
+  SECTION("an empty folder an operator made with the default umask") {
+    core::make_dir(tmp.path() / "kdr", 0755);
+    ::chmod((tmp.path() / "kdr").c_str(), 0755);
+    auto repo = core::Repository::open_or_create(tmp.path() / "kdr");
+    CHECK(core::lstat_path(repo.dir())->mode == 0700);
+  }
+  SECTION("a kdr backup folder loosened since (chmod 0777)") {
+    auto repo = core::Repository::open_or_create(tmp.path() / "kdr");
+    fake_generation(repo, "2026-01-01T000000Z", 1);
+    ::chmod(repo.dir().c_str(), 0777);
+    repo = core::Repository::open_or_create(tmp.path() / "kdr");
+    CHECK(core::lstat_path(repo.dir())->mode == 0700);
+    CHECK(repo.generations().size() == 1);
+  }
 }
 
 TEST_CASE("a non-empty folder that is not kdr's is never written into") {

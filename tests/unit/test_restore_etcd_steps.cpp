@@ -7,6 +7,7 @@
 
 #include "journal/record.hpp"
 #include "journal/store.hpp"
+#include "restore/point_in_time.hpp"
 #include "restore_fixture.hpp"
 
 using namespace kdr;
@@ -78,11 +79,12 @@ class Journal {
     return d;
   }
 
-  // One write to the live etcd, journaled.
-  void write(const std::string& key, const std::optional<std::string>& value) {
+  // One write to the live etcd, journaled; `with_previous` false: the event does not carry the
+  // pair it replaced (the digest cannot follow a change to an existing key then).
+  void write(const std::string& key, const std::optional<std::string>& value, bool with_previous = true) {
     journal::Event e;
     const auto old = f_.live->kvs.find(key);
-    if (old != f_.live->kvs.end()) e.previous = journal::pair_hash(key, old->second.value);
+    if (old != f_.live->kvs.end() && with_previous) e.previous = journal::pair_hash(key, old->second.value);
     f_.live->write(key, value);
     e.revision = f_.live->revision;
     e.time_ms = (f_.host->clock + e.revision) * 1000;
@@ -96,7 +98,7 @@ class Journal {
       e.value = *value;
     }
     e.key = key;
-    REQUIRE(journal::apply_to_digest(e, digest_));
+    if (!journal::apply_to_digest(e, digest_)) REQUIRE_FALSE(with_previous);
     writer_->append(journal::encode(e));
   }
 
@@ -260,6 +262,43 @@ TEST_CASE("a replay whose keyspace does not match the journal's digest is refuse
   CHECK(!core::lstat_path(f.node("/var/lib/kdr/restores") / f.restore_ids().at(0) / "replayed.db"));
 }
 
+TEST_CASE("a restore to a point whose journal cannot follow the keyspace digest is refused before anything changes") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  Journal journal(f, gen);
+  journal.write("/registry/configmaps/default/app", "app v2", false);  // 10: its previous value not recorded
+  journal.write("/registry/configmaps/default/other", "other");         // 11
+  journal.close();
+  const auto before = f.tree();
+  const auto live_before = f.live->values();
+
+  // refused while the plan is made (the command prints it and exits 1)
+  CHECK_THROWS_WITH(f.restore("restore-etcd-snapshot", {"to=latest", "accept_loss=true"}),
+                    Catch::Contains("the journal's digest cannot be followed at revision 10"));
+  CHECK(test::tree_diff(f.tree(), before) == "");
+  CHECK(f.live->values() == live_before);
+}
+
+TEST_CASE("a replay that applies another number of changes than its plan counted publishes nothing") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  Journal journal(f, gen);
+  journal.write("/registry/configmaps/default/app", "app v2");
+  journal.write("/registry/configmaps/default/other", "other");
+  journal.close();
+  const auto ctx = f.context();
+  const auto key = core::load_node_key(core::node_key_file(ctx));
+  REQUIRE(key);
+  auto plan = restore::plan_replay(ctx, restore::parse_replay_target("latest"), &*key);
+  REQUIRE(plan.events == 2);
+  CHECK(plan.auth.status == core::AuthStatus::authentic);
+  plan.events = 3;  // what a journal that changed since the plan was made would count
+  const auto out = f.dir.path() / "replayed.db";
+  CHECK_THROWS_WITH(restore::replay_to_snapshot(ctx, plan, out, &*key),
+                    Catch::Contains("the replay applied 2 change(s), the plan counted 3"));
+  CHECK_FALSE(core::lstat_path(out));
+}
+
 TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the journal held at that revision") {
   RestoreFixture f;
   const auto gen = f.backup();
@@ -305,6 +344,14 @@ TEST_CASE("a snapshot restore on one member of a cluster whose other members kee
     CHECK(f.restore("restore-etcd-snapshot", {"force_new_cluster=true"}) == core::ExitCode::ok);
     CHECK(contains(f.printed.all(), "going ahead (force_new_cluster=true)"));
   }
+  SECTION("neither other member answers (down, or not reachable from here): the restore goes on, naming both") {
+    f.etcd->stop("http://127.0.0.1:3");
+    f.etcd->stop("http://127.0.0.1:4");
+    CHECK(f.restore("restore-etcd-snapshot") == core::ExitCode::ok);
+    CHECK(contains(f.printed.all(), "no other member of the generation's 3-member cluster serves reads"));
+    CHECK(contains(f.printed.all(), "cp2 (http://127.0.0.1:3): does not answer"));
+    CHECK(contains(f.printed.all(), "cp3 (http://127.0.0.1:4): does not answer"));
+  }
   SECTION("one member down and the last without a majority: the cluster lost quorum, the restore goes on") {
     f.etcd->stop("http://127.0.0.1:3");
     cp3->quorum = false;
@@ -312,6 +359,28 @@ TEST_CASE("a snapshot restore on one member of a cluster whose other members kee
     CHECK(contains(f.printed.all(), "no other member of the generation's 3-member cluster serves reads"));
     CHECK(contains(f.printed.all(), "cp2 (http://127.0.0.1:3): does not answer"));
     CHECK(contains(f.printed.all(), "cp3 (http://127.0.0.1:4): answers as cluster 11, serves no read"));
+  }
+}
+
+TEST_CASE("the split-brain check with fewer than two recorded members: one member needs no look and none recorded is said") {
+  RestoreFixture f;
+  SECTION("a one-member cluster: nobody else is asked, and the preflight says why") {
+    f.backup();
+    CHECK(f.restore("restore-etcd-snapshot") == core::ExitCode::ok);
+    CHECK(contains(f.printed.all(), "the generation's etcd cluster had this one member: no other member to split from"));
+  }
+  SECTION("no member list recorded: the restore goes on with a warning that nothing was checked") {
+    const auto id = f.backup();
+    const auto meta = f.generation(id) / "meta.json";
+    auto j = nlohmann::json::parse(core::read_file(meta));
+    REQUIRE(j["etcd"].contains("members"));
+    j["etcd"].erase("members");
+    core::write_file_atomic(meta, j.dump(2) + "\n");
+    core::remove_tree(f.generation(id) / "AUTH");  // as a kdr that did not authenticate wrote it
+    CHECK(f.restore("restore-etcd-snapshot", {"unauthenticated=true"}) == core::ExitCode::ok);
+    INFO(f.printed.all());
+    CHECK(contains(f.printed.all(), "the generation recorded no etcd member list"));
+    CHECK(contains(f.printed.all(), "was not checked; make sure they are stopped, or restore every member"));
   }
 }
 
