@@ -274,6 +274,17 @@ void print_report(const core::Context& ctx, const VerifyReport& r) {
     ctx.out.raw(r.to_json().dump(2));
     return;
   }
+  if (ctx.out.verbosity() == core::Verbosity::quiet) {
+    // -q keeps warnings and errors, one line each on stderr: `kdr -q backup --verify 2>&1 |
+    // logger` logs every problem, and nothing when there is none.
+    for (const auto& x : r.findings.all()) {
+      const auto text = fmt::format("verify {}: [{} {}] {}: {}", r.generation, x.check, x.kind, x.path, x.detail);
+      if (x.severity == Severity::error) ctx.out.error(text);
+      else if (x.severity == Severity::warning) ctx.out.warn("{}", text);
+    }
+    if (r.findings.count(Severity::error) > 0) ctx.out.error(fmt::format("verify {}: next: {}", r.generation, r.next));
+    return;
+  }
   ctx.out.info("kdr verify: generation {} ({}, taken {})", r.generation, r.status, core::iso_time(r.generation_time));
   for (auto sev : {Severity::error, Severity::warning}) {
     const auto n = r.findings.count(sev);

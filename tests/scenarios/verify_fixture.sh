@@ -33,3 +33,13 @@ assert_eq "$rc" "4" "exit code"
 assert_contains "$text" "ERRORS (8):"
 assert_contains "$text" "[integrity mode] /etc/kubernetes/pki/sa.key: mode 0644"
 assert_contains "$text" "Next: do not restore from this generation"
+
+step "-q keeps every error on stderr, one line each, and nothing on stdout (kdr -q backup --verify 2>&1 | logger)"
+rc=0
+KDR_NOW=$now "$KDR_BIN" --backup-dir "$B" -q verify --no-live >"$T/q.out" 2>"$T/q.err" || rc=$?
+assert_eq "$rc" "4" "exit code with -q"
+assert_eq "$(wc -c < "$T/q.out")" 0 "bytes on stdout with -q"
+assert_eq "$(grep -c '^kdr: error: verify .*: \[' "$T/q.err")" 8 "error lines on stderr with -q"
+grep -q '^kdr: error: verify .*: \[certificates expired\] /etc/kubernetes/pki/expired.crt' "$T/q.err" ||
+  fail "the expired certificate is not named with -q"
+grep -q '^kdr: error: verify .*: next: do not restore from this generation' "$T/q.err" || fail "-q does not say what to do"
