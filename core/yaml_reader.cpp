@@ -52,11 +52,15 @@ std::vector<std::string> YamlReader::strings(const YAML::Node& node, const std::
 void YamlReader::mapping(const YAML::Node& node, const std::string& prefix,
                          const std::map<std::string, Handler>& handlers) const {
   if (!node.IsMap()) fail(node, prefix.empty() ? "(top level)" : prefix, "expected a mapping");
+  std::map<std::string, int> seen;  // key -> its line (1-based)
   for (const auto& kv : node) {
     if (!kv.first.IsScalar())
       fail(kv.first, prefix.empty() ? "(top level)" : prefix, "a key must be a plain name, not a list or mapping");
     const auto name = kv.first.as<std::string>();
     const auto full = prefix.empty() ? name : prefix + "." + name;
+    // YAML lets a later key replace an earlier one silently: a typo'd copy would win unseen.
+    const auto [first, inserted] = seen.emplace(name, kv.first.Mark().line + 1);
+    if (!inserted) fail(kv.first, full, fmt::format("given twice (first on line {}); say it once", first->second));
     auto it = handlers.find(name);
     if (it == handlers.end()) {
       std::string known;

@@ -64,6 +64,14 @@ TEST_CASE("an empty config file means the defaults") {
   CHECK(parse_config("", "f.yaml").sources.size() == default_config().sources.size());
 }
 
+TEST_CASE("a key given twice is refused with both lines, at any depth: the later one never wins silently") {
+  CHECK_THAT(error_of("backup_dir: /backup/kdr\nretention:\n  hourly: 3\nbackup_dir: /tmp/typo\n"),
+             Catch::Contains("/etc/kdr/kdr.yaml:4:1") && Catch::Contains("'backup_dir'") &&
+                 Catch::Contains("given twice (first on line 1)"));
+  CHECK_THAT(error_of("retention:\n  hourly: 3\n  daily: 2\n  hourly: 0\n"),
+             Catch::Contains(":4:3") && Catch::Contains("retention.hourly") && Catch::Contains("first on line 2"));
+}
+
 TEST_CASE("config errors name the file, the line and the key") {
   CHECK_THAT(error_of("retention:\n  hourly: many\n"),
              Catch::Contains("/etc/kdr/kdr.yaml:2:11") && Catch::Contains("retention.hourly") &&
