@@ -8,6 +8,7 @@
 #include <ctime>
 #include <iostream>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -896,7 +897,21 @@ ExitCode print_playbooks(const core::Context& ctx, const std::vector<std::string
     return all.problems.empty() ? ExitCode::ok : ExitCode::usage;
   }
   for (const auto& p : all.playbooks) {
-    ctx.out.info("{:<24} {}", p.name, p.description.substr(0, p.description.find('\n')));
+    // The description's first sentence, whole, wrapped under the name.
+    std::string text;
+    for (const char c : p.description) text += c == '\n' ? ' ' : c;
+    if (const auto end = text.find(". "); end != std::string::npos) text.resize(end + 1);
+    std::string line, first = p.name;
+    std::istringstream words(text);
+    for (std::string w; words >> w;) {
+      if (!line.empty() && line.size() + 1 + w.size() > 76) {
+        ctx.out.info("{:<24} {}", first, line);
+        first.clear();
+        line.clear();
+      }
+      line += (line.empty() ? "" : " ") + w;
+    }
+    ctx.out.info("{:<24} {}", first, line);
     for (const auto& w : p.when) ctx.out.info("{:<24}   when: {}", "", w);
   }
   if (all.playbooks.empty()) ctx.out.warn("no playbooks found");

@@ -38,3 +38,10 @@ assert_contains "$OUT" "/etc/kubernetes/pki/etcd is inside /etc/kubernetes"
 [ ! -e "$BACKUP" ] || fail "dry run created the backup folder"
 expect_rc 0 kdr --json sources
 assert_eq "$(jq -r '.sources[] | select(.path=="/etc/kubernetes") | .required' <<<"$OUT")" "true" "json sources"
+
+step "kdr playbooks: each description's first sentence whole, wrapped under its name"
+mkdir -p "$ROOT"
+expect_rc 0 kdr playbooks
+assert_contains "$OUT" "and the backup disk is mounted."
+long=$(grep -v '^ *when: ' <<<"$OUT" | awk 'length > 101' | head -1)
+[ -z "$long" ] || fail "a description line runs past 101 columns: $long"
