@@ -635,8 +635,8 @@ ExitCode rollback(const core::Context& ctx, const RestoreOptions& o) {
                  "the rollback does not undo it",
                  s);
   if (!o.yes && ctx.host->ask("Roll back?") == core::Answer::no) {
-    ctx.out.warn("nothing was changed");
-    return ExitCode::incomplete;
+    ctx.out.warn("rollback declined: nothing was changed; restore {} is as it was (kdr restores)", plan.id);
+    return ExitCode::failed;
   }
   r.journal->record({{"event", "rollback-begin"}});
   try {

@@ -205,6 +205,20 @@ TEST_CASE("a finished restore rolls back to the node as it was, byte for byte") 
   }
 }
 
+TEST_CASE("a rollback answered no changes nothing and exits 1, as a restore declined before any change does") {
+  RestoreFixture f;
+  f.backup();
+  test::write(f.node("/etc/kubernetes/admin.conf"), "changed since the backup\n");
+  REQUIRE(f.restore("restore-files") == core::ExitCode::ok);
+  const auto after = f.tree();
+  restore::RestoreOptions o;
+  o.rollback = f.restore_ids().back();
+  f.host->answers.push_back(core::Answer::no);
+  CHECK(restore::run_restore(f.context(), o) == core::ExitCode::failed);
+  CHECK(contains(f.printed.err(), "rollback declined: nothing was changed"));
+  CHECK(test::tree_diff(f.tree(), after) == "");
+}
+
 TEST_CASE("a rollback says which steps changed the node outside kdr's journal") {
   RestoreFixture f;
   f.backup();
