@@ -22,6 +22,12 @@ std::int64_t Host::now() const { return now_epoch(); }
 
 std::string Host::hostname() const { return core::hostname(); }
 
+bool identity_address(const std::string& address) {
+  in6_addr a{};
+  if (::inet_pton(AF_INET6, address.c_str(), &a) != 1) return true;  // IPv4, or a name
+  return !IN6_IS_ADDR_LINKLOCAL(&a);
+}
+
 std::vector<std::string> Host::addresses() const {
   std::vector<std::string> out;
   struct ifaddrs* list = nullptr;
@@ -33,7 +39,8 @@ std::vector<std::string> Host::addresses() const {
     const void* addr = nullptr;
     if (family == AF_INET) addr = &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr;
     else if (family == AF_INET6) addr = &reinterpret_cast<const sockaddr_in6*>(i->ifa_addr)->sin6_addr;
-    if (addr != nullptr && ::inet_ntop(family, addr, buf, sizeof buf) != nullptr) out.emplace_back(buf);
+    if (addr != nullptr && ::inet_ntop(family, addr, buf, sizeof buf) != nullptr && identity_address(buf))
+      out.emplace_back(buf);
   }
   ::freeifaddrs(list);
   std::sort(out.begin(), out.end());

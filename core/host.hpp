@@ -25,7 +25,7 @@ class Host {
   // Seconds since the epoch (KDR_NOW replaces the clock, for drills of retention over weeks).
   virtual std::int64_t now() const;
   virtual std::string hostname() const;
-  // The machine's addresses, loopback left out, sorted.
+  // The machine's addresses that name it (identity_address), sorted.
   virtual std::vector<std::string> addresses() const;
   virtual std::uint64_t free_bytes(const bfs::path& dir) const;
   // Whether a process with this pid runs on this machine (kill(pid, 0)).
@@ -48,5 +48,9 @@ class Programs {
 
 std::shared_ptr<const Host> real_host();
 std::shared_ptr<const Programs> real_programs();
+
+// Whether an address (text) names the machine: not IPv6 link-local (fe80::/10), which every
+// interface makes up again and which changes with the NIC. Loopback is left out by addresses().
+bool identity_address(const std::string& address);
 
 }  // namespace kdr::core

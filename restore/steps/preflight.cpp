@@ -147,7 +147,10 @@ void check_targets_confined(const Runner& r, bool authentic, Preflight& pf) {
 void check_machine(const Runner& r, Preflight& pf, std::vector<std::string>& identity, bool& same_host, bool& common) {
   const auto& host = *r.ctx.host;
   const auto recorded_host = r.gen.meta.hostname;
-  const auto& recorded_ips = r.gen.meta.node.addresses;
+  // link-local addresses (recorded by an older kdr) name no machine: left out
+  std::vector<std::string> recorded_ips;
+  for (const auto& a : r.gen.meta.node.addresses)
+    if (core::identity_address(a)) recorded_ips.push_back(a);
   const auto now_ips = host.addresses();
   common = recorded_ips.empty();
   for (const auto& ip : recorded_ips)

@@ -170,6 +170,23 @@ TEST_CASE("the preflight refuses what the restore could not finish, names each p
   CHECK(test::tree_diff(f.tree(), before) == "");
 }
 
+TEST_CASE("an IPv6 link-local address never makes another machine look like the backed-up node") {
+  CHECK_FALSE(core::identity_address("fe80::1"));
+  CHECK_FALSE(core::identity_address("fe80::a00:27ff:fe4e:66a1"));
+  CHECK(core::identity_address("10.0.0.10"));
+  CHECK(core::identity_address("2001:db8::10"));
+  RestoreFixture f;
+  f.host->ips = {"10.0.0.10", "fe80::1"};  // as a kdr that recorded link-local addresses saw them
+  f.backup();
+  const auto before = f.tree();
+  f.host->name = "elsewhere";
+  f.host->ips = {"10.9.9.9", "fe80::1"};  // another machine, with the same made-up link-local address
+  CHECK(f.restore("restore-files") == core::ExitCode::failed);
+  CHECK(contains(f.printed.err(), "this machine is 'elsewhere' (addresses 10.9.9.9, fe80::1)"));
+  CHECK(contains(f.printed.err(), "(addresses 10.0.0.10): another machine"));
+  CHECK(test::tree_diff(f.tree(), before) == "");
+}
+
 TEST_CASE("a guided restore asks before each step that changes the node: no stops it, a means yes to all") {
   RestoreFixture f;
   f.backup();
