@@ -89,7 +89,7 @@ k offsite push >/dev/null
 "$kdr_bin" --root "$ROOT" --backup-dir "$B" journal run >"$W/follower.log" 2>&1 &
 follower=$!
 rev() { sandbox_etcdctl "$ROOT" endpoint status -w json | jq '.[0].Status.header.revision'; }
-caught_up() { local want; want=$(rev); until [ "$(k journal status --json | jq '.state.position // 0')" -ge "$want" ]; do sleep 0.1; done; }
+caught_up() { local want; want=$(rev); until [ "$({ k journal status --json || true; } | jq '.state.position // 0')" -ge "$want" ]; do sleep 0.1; done; }
 caught_up
 five_minutes
 caught_up

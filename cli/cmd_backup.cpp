@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "offsite/push_state.hpp"
+#include "journal/health.hpp"
 #include "restore/journal.hpp"
 #include "restore/restore.hpp"
 #include "verify/verify.hpp"
@@ -40,6 +41,29 @@ void print_etcd_layout(const core::Context& ctx, const core::EtcdLayout& l) {
   for (const auto& e : l.endpoints) endpoints += (endpoints.empty() ? "" : ", ") + e;
   ctx.out.info("  endpoints    {} (from {})", endpoints, l.endpoints_origin);
   ctx.out.info("  client cert  {} (from {})", l.tls.cert.empty() ? "none" : l.tls.cert, l.tls.origin);
+}
+
+// A follower that died or hangs cannot say so itself: each backup looks, warns, and writes the
+// journal's metrics in its place (kdr_journal_up 0), so that the alerts fire within one interval.
+void check_journal_follower(const core::Context& ctx) {
+  try {
+    const journal::JournalStore store(ctx.backup_dir);
+    const auto status = journal::journal_status(store);
+    if (!status.exists) return;
+    std::optional<std::int64_t> revision;
+    try {
+      revision = journal::live_etcd_revision(backup::node_etcd_endpoint(ctx));
+    } catch (const core::Error&) {
+    }
+    const auto health = journal::judge_follower(status, journal::wall_clock_ms(), revision, ctx.config.journal.stalled_after_s);
+    if (health.ok()) return;
+    ctx.out.warn("journal: {}; until it runs again, only full snapshots protect etcd (systemctl restart kdr-journal, "
+                 "or kdr journal start)",
+                 health.text);
+    journal::write_health_metrics(ctx, status, health);
+  } catch (const core::Error& e) {
+    ctx.out.warn("journal: its state cannot be read: {}", e.what());
+  }
 }
 
 }  // namespace
@@ -159,6 +183,7 @@ Command backup_command() {
       ctx.out.info("retention removed {} generation(s): {}", result.pruned->removed.size(),
                    fmt::join(result.pruned->removed, ", "));
     backup::write_backup_metrics(ctx, result.code, core::monotonic_seconds() - t0, result.generation);
+    check_journal_follower(ctx);
     auto code = result.code;
     if (flags->verify || ctx.config.verify_after_backup) {
       verify::VerifyOptions vopts;

@@ -14,6 +14,7 @@
 #include "core/generation.hpp"
 #include "core/repository.hpp"
 #include "journal/follower.hpp"
+#include "journal/health.hpp"
 #include "journal/inspect.hpp"
 #include "restore/point_in_time.hpp"
 
@@ -31,28 +32,55 @@ std::string ms_time(std::int64_t ms) {
   return ms > 0 ? fmt::format("{}.{:03}", core::iso_time(ms / 1000).substr(0, 19), ms % 1000) + "Z" : std::string("-");
 }
 
+// etcd's revision now, asked by this command (the follower's own record may be old).
+std::optional<std::int64_t> ask_etcd_revision(const core::Context& ctx) {
+  try {
+    return journal::live_etcd_revision(backup::node_etcd_endpoint(ctx));
+  } catch (const core::Error&) {
+    return std::nullopt;
+  }
+}
+
+// Exits 1 when a journal exists but no follower runs, or the one that holds it stopped writing.
 core::ExitCode show_status(const core::Context& ctx) {
   const journal::JournalStore store(ctx.backup_dir);
   const auto s = journal::journal_status(store);
+  const auto health = s.exists ? journal::judge_follower(s, journal::wall_clock_ms(), ask_etcd_revision(ctx),
+                                                     ctx.config.journal.stalled_after_s)
+                               : journal::FollowerHealth{};
+  const auto rc = health.ok() ? core::ExitCode::ok : core::ExitCode::failed;
   if (ctx.out.json()) {
-    ctx.out.raw(s.to_json().dump(2));
-    return core::ExitCode::ok;
+    auto j = s.to_json();
+    j["health"] = {{"ok", health.ok()},
+                   {"text", health.text},
+                   {"silent_s", health.silent_s},
+                   {"etcd_revision", health.etcd_revision ? nlohmann::json(*health.etcd_revision) : nlohmann::json()},
+                   {"lag_revisions", health.lag_revisions}};
+    ctx.out.raw(j.dump(2));
+    return rc;
   }
   if (!s.exists) {
     ctx.out.info("no journal in {} (start it with: kdr journal run, or kdr schedule install)", ctx.backup_dir.string());
     return core::ExitCode::ok;
   }
   ctx.out.info("journal      {}", store.dir().string());
-  if (!s.follower.empty())
+  if (health.kind == journal::FollowerHealth::Kind::running)
     ctx.out.info("follower     running: {}", s.follower);
   else
-    ctx.out.info("follower     NOT RUNNING{}", s.state ? fmt::format(" (last state: {} {})", s.state->state, s.state->message) : "");
+    ctx.out.info("follower     {}: {}",
+                 health.kind == journal::FollowerHealth::Kind::stalled ? "STALLED" : "NOT RUNNING", health.text);
   if (s.state) {
     const auto& st = *s.state;
-    ctx.out.info("state        {}{}", st.state, st.message.empty() ? "" : ": " + st.message);
+    ctx.out.info("state        {}{}{}", st.state, st.message.empty() ? "" : ": " + st.message,
+                 health.ok() ? "" : " (its last word)");
     ctx.out.info("position     revision {} (received {})", st.position, ms_time(st.position_time_ms));
-    ctx.out.info("etcd         revision {} (seen {})", st.etcd_revision, ms_time(st.etcd_seen_ms));
-    ctx.out.info("lag          {} revisions, {:.1f} s", st.lag_revisions, st.lag_seconds);
+    if (health.etcd_revision)
+      ctx.out.info("etcd         revision {} now; {} revision(s) not in the journal", *health.etcd_revision,
+                   health.lag_revisions);
+    else
+      ctx.out.info("etcd         does not answer now (last seen at revision {}, {})", st.etcd_revision,
+                   ms_time(st.etcd_seen_ms));
+    if (health.ok()) ctx.out.info("lag          {} revisions, {:.1f} s", st.lag_revisions, st.lag_seconds);
     ctx.out.info("last fsync   {}", ms_time(st.last_fsync_ms));
     ctx.out.info("digest       {} ({} keys)", st.digest.empty() ? "-" : st.digest, st.keys);
     if (!st.full_snapshot.empty()) ctx.out.info("full snapshot {}", st.full_snapshot);
@@ -68,7 +96,9 @@ core::ExitCode show_status(const core::Context& ctx) {
     ctx.out.info("gaps         none");
   for (const auto& g : s.gaps)
     ctx.out.info("GAP          before epoch {}: {} ({})", g.epoch, g.text(), g.reason);
-  return core::ExitCode::ok;
+  if (!health.ok())
+    ctx.out.warn("journal: {}; start it again: systemctl restart kdr-journal, or kdr journal start", health.text);
+  return rc;
 }
 
 // `kdr journal start`: `kdr journal run` in the background, detached (cron keeps it alive this

@@ -98,6 +98,9 @@ journal:
   segment_minutes: 10
   # The keyspace digest is written down at most this often (seconds) while changes arrive.
   checkpoint_s: 10
+  # A follower that holds the journal but has written nothing for this long (seconds) is
+  # reported stalled by kdr journal status, kdr backup and kdr verify.
+  stalled_after_s: 30
 # An admin kubeconfig, to save the cluster's kubeadm-config ConfigMap (needs kubectl);
 # "" turns that off.
 kubeconfig: /etc/kubernetes/admin.conf
@@ -340,7 +343,8 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
          {"sync_ms", [&](const Node& v, const Key& kk) { c.journal.sync_ms = positive(v, kk); }},
          {"segment_mib", [&](const Node& v, const Key& kk) { c.journal.segment_mib = positive(v, kk); }},
          {"segment_minutes", [&](const Node& v, const Key& kk) { c.journal.segment_minutes = positive(v, kk); }},
-         {"checkpoint_s", [&](const Node& v, const Key& kk) { c.journal.checkpoint_s = positive(v, kk); }}});
+         {"checkpoint_s", [&](const Node& v, const Key& kk) { c.journal.checkpoint_s = positive(v, kk); }},
+         {"stalled_after_s", [&](const Node& v, const Key& kk) { c.journal.stalled_after_s = positive(v, kk); }}});
      }},
     {"retention", [&](const Node& n, const Key& k) {
        r.mapping(n, k, {

@@ -46,6 +46,7 @@ struct JournalConfig {
   int segment_mib = 64;       // a segment is closed at this size...
   int segment_minutes = 10;   // ... or this age
   int checkpoint_s = 10;      // a digest checkpoint at most this often while events arrive
+  int stalled_after_s = 30;   // a follower silent this long is reported stalled (journal/health.hpp)
 };
 
 // Another control-plane node of the cluster, reached over OpenSSH for the restores that span

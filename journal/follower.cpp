@@ -549,13 +549,15 @@ void Follower::write_metrics() {
   last_metrics_ = Clock::now();
   core::MetricsText m;
   m.gauge("kdr_journal_up", "1 while kdr journal run follows etcd, 0 once it stopped", state_.state == "stopped" ? 0 : 1);
-  for (const char* s : {"connecting", "following", "etcd-unreachable", "disk-full", "stopped"})
+  for (const char* s : {"connecting", "following", "etcd-unreachable", "disk-full", "stalled", "stopped"})
     m.gauge("kdr_journal_state", "The follower's state (1 for the current one)", state_.state == s ? 1 : 0,
             fmt::format("state=\"{}\"", s));
   m.gauge("kdr_journal_position_revision", "Every change up to this etcd revision is in the journal", static_cast<double>(state_.position));
   m.gauge("kdr_journal_lag_revisions", "etcd revisions not yet in the journal", static_cast<double>(state_.lag_revisions));
   m.gauge("kdr_journal_lag_seconds", "How long the journal has been behind etcd", state_.lag_seconds);
   m.gauge("kdr_journal_last_fsync_timestamp_seconds", "When the journal was last flushed to disk", static_cast<double>(state_.last_fsync_ms) / 1000.0);
+  m.gauge("kdr_journal_updated_timestamp_seconds", "When the follower last wrote its state",
+          static_cast<double>(state_.updated_ms) / 1000.0);
   m.gauge("kdr_journal_written_bytes", "Bytes this follower appended since it started", static_cast<double>(state_.bytes));
   m.gauge("kdr_journal_epoch", "The journal's current epoch", state_.epoch);
   std::size_t gaps = 0;

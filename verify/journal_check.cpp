@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "backup/etcd_snapshot.hpp"
+#include "journal/health.hpp"
 #include "journal/inspect.hpp"
 
 namespace kdr::verify {
@@ -36,17 +38,26 @@ std::optional<JournalFacts> check_journal(const core::Context& ctx, bool live, c
     findings.add(Severity::warning, "journal", "gap", (store.dir() / fmt::format("epoch-{:06}", g.epoch)).string(),
                  fmt::format("{} ({}); no point between can be restored", g.text(), g.reason));
   }
-  if (live && !facts.follower_running)
-    findings.add(Severity::warning, "journal", "not-running", where,
-                 fmt::format("no `kdr journal run` follows etcd{}: changes since revision {} are only in the next "
-                             "backup (systemctl start kdr-journal, or kdr journal start)",
-                             status.state ? fmt::format(" (its last state: {} {})", status.state->state, status.state->message)
-                                          : std::string(),
-                             facts.position));
-  else if (live && status.state && status.state->lag_seconds > 10)
-    findings.add(Severity::warning, "journal", "lag", where,
-                 fmt::format("the journal is {:.0f} s and {} revisions behind etcd ({})", status.state->lag_seconds,
-                             status.state->lag_revisions, status.state->state));
+  if (live) {
+    // Whether a follower does its job, asked of etcd and the journal's lock, not of the
+    // follower's own last word (a dead or hung one leaves "following" behind).
+    std::optional<std::int64_t> revision;
+    try {
+      revision = journal::live_etcd_revision(backup::node_etcd_endpoint(ctx));
+    } catch (const core::Error&) {
+    }
+    const auto health = journal::judge_follower(status, journal::wall_clock_ms(), revision, ctx.config.journal.stalled_after_s);
+    if (health.kind == journal::FollowerHealth::Kind::dead || health.kind == journal::FollowerHealth::Kind::stalled)
+      findings.add(Severity::error, "journal", health.kind == journal::FollowerHealth::Kind::dead ? "not-running" : "stalled",
+                   where,
+                   fmt::format("{}: changes since revision {} are only in the next full backup (systemctl restart "
+                               "kdr-journal, or kdr journal start)",
+                               health.text, facts.position));
+    else if (health.lag_revisions > 0 && status.state && status.state->lag_seconds > 10)
+      findings.add(Severity::warning, "journal", "lag", where,
+                   fmt::format("the journal is {:.0f} s and {} revisions behind etcd ({})", status.state->lag_seconds,
+                               health.lag_revisions, status.state->state));
+  }
   // The segment being written and the newest closed one: what changed since the last look.
   if (!status.epochs.empty()) {
     const auto segments = store.segments(status.epochs.back().info);

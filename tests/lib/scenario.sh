@@ -270,12 +270,12 @@ wait_caught_up() {
   local want i at
   want=$(etcd_revision)
   for i in $(seq 1 150); do
-    at=$(kdr journal status --json | jq '.state.position // 0')
+    at=$({ kdr journal status --json || true; } | jq '.state.position // 0')
     [ "$at" -ge "$want" ] 2>/dev/null && return 0
     sleep 0.2
   done
   tail -20 "$T/follower.log" >&2
-  fail "the journal did not reach revision $want (at $(kdr journal status --json | jq '.state.position'))"
+  fail "the journal did not reach revision $want (at $({ kdr journal status --json || true; } | jq '.state.position'))"
 }
 
 # ---- HA: three nodes from sandbox_make_ha_cluster ---------------------------------------------

@@ -79,7 +79,7 @@ torn=$((cut + unsealed + half))
 expect_rc 0 kdr journal verify
 events=$(kdr journal verify --json | jq '.events')
 assert_eq "$events" "$((want - base))" "events journaled (one per revision since the base, after $n kills)"
-assert_eq "$(kdr journal status --json | jq '.gaps | length')" 0 "gaps"
+assert_eq "$({ kdr journal status --json || true; } | jq '.gaps | length')" 0 "gaps"
 expect_rc 0 kdr journal compact
 snapshot_keyspace "$(ls "$BACKUP"/journal/epoch-000001/bases/*.db | tail -1)" > "$T/replayed.txt"
 live_keyspace > "$T/live.txt"

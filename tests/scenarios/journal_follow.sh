@@ -11,7 +11,8 @@ make_running_node
 config 'kubeconfig: ""
 journal: {checkpoint_s: 1, sync_ms: 50}'
 
-status_json() { kdr journal status --json; }
+# (it exits 1 once no follower runs; the JSON says so too)
+status_json() { kdr journal status --json || true; }
 writes() {  # writes FROM TO: puts, overwrites and deletes
   local i
   for i in $(seq "$1" "$2"); do
@@ -169,7 +170,7 @@ for i in $(seq 1 150); do
 done
 assert_eq "$(jq '.position' "$T/small/kdr/journal/state.json")" "$want" "position after space came back"
 expect_rc 0 "$KDR_BIN" --root "$ROOT" --backup-dir "$T/small/kdr" journal verify
-assert_eq "$("$KDR_BIN" --root "$ROOT" --backup-dir "$T/small/kdr" journal status --json | jq '.gaps | length')" 0 "gaps after the full disk"
+assert_eq "$({ "$KDR_BIN" --root "$ROOT" --backup-dir "$T/small/kdr" journal status --json || true; } | jq '.gaps | length')" 0 "gaps after the full disk"
 stop_follower TERM
 
 step "kdr journal start (cron's way): starts one follower, detached, and only one"

@@ -35,7 +35,7 @@ assert_contains "$OUT" "pushed the change journal up to revision"
 for i in $(seq 1 5); do sandbox_etcdctl "$ROOT" put "/registry/configmaps/b/cm-$i" "b-$i" >/dev/null; done
 sandbox_etcdctl "$ROOT" del /registry/configmaps/a/cm-1 >/dev/null
 wait_caught_up
-rev=$(kdr journal status --json | jq '.state.position')
+rev=$({ kdr journal status --json || true; } | jq '.state.position')
 expect_rc 0 kdr offsite push
 assert_contains "$OUT" "off site already"
 assert_contains "$OUT" "pushed the change journal up to revision $rev"
