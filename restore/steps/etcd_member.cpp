@@ -1,5 +1,7 @@
 #include "restore/steps/etcd_member.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "backup/etcd_snapshot.hpp"
@@ -136,6 +138,27 @@ std::optional<ClusterAccess> check_cluster(Runner& r, const MemberArgs& a, Prefl
   auto c = look_at_cluster(r, a, pf);
   pf.cluster_looks[key] = c ? std::make_shared<const ClusterAccess>(*c) : nullptr;
   return c;
+}
+
+void remove_member_when_ready(Runner& r, core::EtcdApi& client, std::uint64_t id, const std::string& what) {
+  const auto gone = [&] {
+    const auto members = client.members();
+    return std::none_of(members.begin(), members.end(), [&](const core::EtcdClusterMember& m) { return m.id == id; });
+  };
+  const auto outcome = core::wait_until(
+      {.timeout_s = 60, .every = std::chrono::milliseconds(500)},
+      [&]() -> std::optional<std::string> {
+        try {
+          client.remove_member(id);
+          return std::nullopt;
+        } catch (const core::EtcdApiError& e) {
+          if (gone()) return std::nullopt;
+          if (!e.unavailable() && e.grpc_code() != 5) throw;  // 5: not found, while the cluster settles
+          return std::string(e.what());
+        }
+      },
+      [&](double s, const std::string& still) { r.ctx.out.info("      {:.0f} s: etcd not ready to remove {}: {}", s, what, still); });
+  if (!outcome.done) throw core::Error(fmt::format("etcd did not remove {} within 60 s: {}", what, outcome.still));
 }
 
 }  // namespace kdr::restore

@@ -52,28 +52,13 @@ core::EtcdClusterMember add_when_ready(Runner& r, core::EtcdApi& client, const s
   return added;
 }
 
-// Removes the member with `peer_url` (when there is one). etcd refuses to remove a member while
-// another one has been connected for less than 5 s ("unhealthy cluster": the member that
-// joined last, rolled back right after): retried for up to a minute.
+// Removes the member with `peer_url` (when there is one), as soon as etcd accepts the change.
 void remove_when_ready(Runner& r, core::EtcdApi& client, const std::string& peer_url) {
-  const auto outcome = core::wait_until(
-      {.timeout_s = 60, .every = std::chrono::milliseconds(500)},
-      [&]() -> std::optional<std::string> {
-        try {
-          for (const auto& m : client.members())
-            if (has_peer(m, peer_url)) {
-              client.remove_member(m.id);
-              r.ctx.out.info("      removed member {} ({}), which this restore added", m.hex_id(), peer_url);
-            }
-          return std::nullopt;
-        } catch (const core::EtcdApiError& e) {
-          if (!e.unavailable() && e.grpc_code() != 5) throw;
-          return std::string(e.what());
-        }
-      },
-      [&](double s, const std::string& still) { r.ctx.out.info("      {:.0f} s: etcd not ready to remove it: {}", s, still); });
-  if (!outcome.done)
-    throw core::Error(fmt::format("etcd did not remove the member {} within 60 s: {}", peer_url, outcome.still));
+  for (const auto& m : client.members())
+    if (has_peer(m, peer_url)) {
+      remove_member_when_ready(r, client, m.id, fmt::format("member {} ({})", m.hex_id(), peer_url));
+      r.ctx.out.info("      removed member {} ({}), which this restore added", m.hex_id(), peer_url);
+    }
 }
 
 class EtcdMemberAdd final : public TypedStep<AddArgs> {

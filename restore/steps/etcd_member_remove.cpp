@@ -79,7 +79,7 @@ class EtcdMemberRemove final : public TypedStep<MemberArgs> {
     act.from = c.peer_url;
     act.to = client->endpoint().url;
     act.etcd = {{"id", me->hex_id()}, {"name", me->name}, {"peer_urls", me->peer_urls}};
-    r.act(act, [&] { client->remove_member(me->id); });
+    r.act(act, [&] { remove_member_when_ready(r, *client, me->id, fmt::format("member {} ({})", me->name, me->hex_id())); });
     r.ctx.out.info("      removed member {} ({}) through {}", me->name, me->hex_id(), client->endpoint().url);
   }
 };

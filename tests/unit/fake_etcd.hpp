@@ -39,6 +39,7 @@ struct FakeKeyspace {
   // additions it refuses as an unsettled cluster.
   int promote_refusals = 0;
   int add_refusals = 0;
+  int remove_refusals = 0;  // "unhealthy cluster", as etcd answers right after a member change
 
   // One write at the next revision (a put when `value` is set, else a delete).
   void write(const std::string& key, const std::optional<std::string>& value, std::int64_t lease = 0) {
@@ -233,6 +234,10 @@ class FakeEtcdClient final : public core::EtcdApi {
   }
   void remove_member(std::uint64_t id) override {
     with([&](FakeKeyspace& ks) {
+      if (ks.remove_refusals > 0) {
+        --ks.remove_refusals;
+        throw core::EtcdApiError("etcdserver: unhealthy cluster", 14);
+      }
       const auto n = std::erase_if(ks.members, [&](const core::EtcdClusterMember& m) { return m.id == id; });
       if (n == 0) throw core::EtcdApiError("etcdserver: member not found", 5);
       return n;

@@ -391,11 +391,13 @@ TEST_CASE("replace-etcd-member joins this node again as a new member through the
   core::remove_tree(f.node("/var/lib/etcd/member"));  // a dead disk
   f.live->promote_refusals = 2;                        // etcd refuses while the learner catches up
   f.live->add_refusals = 1;                            // and a new member right after the removal
+  f.live->remove_refusals = 1;                         // and a removal while the cluster settles
 
   REQUIRE(f.restore("replace-etcd-member") == core::ExitCode::ok);
   INFO(f.printed.all());
   CHECK(contains(f.printed.out(), "the cluster keeps quorum without this node: cp2 (http://127.0.0.1:3), cp3 "
                                   "(http://127.0.0.1:4) serve reads"));
+  CHECK(f.live->remove_refusals == 0);  // refused as unhealthy once, asked again
   CHECK(contains(f.printed.out(), "removed member cp1 (21) through http://127.0.0.1:3"));
   CHECK(contains(f.printed.out(), "added cp1 (https://10.0.0.10:2380) as member 100, a learner"));
   CHECK(contains(f.printed.out(), "promoted cp1 (100) to a voting member"));
