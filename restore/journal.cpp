@@ -51,6 +51,7 @@ std::string_view to_string(RestoreState state) {
     case RestoreState::running: return "unfinished";
     case RestoreState::failed: return "failed";
     case RestoreState::interrupted: return "interrupted";
+    case RestoreState::in_progress: return "running";
     case RestoreState::done: return "done";
     case RestoreState::rolled_back: return "rolled-back";
   }
@@ -230,6 +231,22 @@ std::vector<RestoreRecord> list_restore_records(const core::bfs::path& restores_
       r.problem = e.what();
     }
     out.push_back(std::move(r));
+  }
+  // A journal that ends mid-step reads as interrupted; while a restore holds the restore lock,
+  // the newest such journal is that restore's: running.
+  if (restore_running(restores_dir)) {
+    RestoreRecord* newest = nullptr;
+    std::int64_t newest_mtime = 0;
+    for (auto& r : out) {
+      if (!r.problem.empty() || r.summary.state != RestoreState::interrupted) continue;
+      const auto js = core::lstat_path(r.dir / "journal.jsonl");
+      const auto mtime = js ? js->mtime_sec : 0;
+      if (newest == nullptr || mtime >= newest_mtime) {
+        newest = &r;
+        newest_mtime = mtime;
+      }
+    }
+    if (newest != nullptr) newest->summary.state = RestoreState::in_progress;
   }
   return out;
 }

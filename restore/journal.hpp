@@ -48,7 +48,9 @@ struct Action {
   static Action from_json(const nlohmann::json& j);
 };
 
-enum class RestoreState { planned, running, failed, interrupted, done, rolled_back };
+// running: it stopped between steps and can be resumed ("unfinished"); in_progress: a kdr
+// process runs it now (it holds the restore lock), although its journal ends mid-step.
+enum class RestoreState { planned, running, failed, interrupted, in_progress, done, rolled_back };
 std::string_view to_string(RestoreState state);
 
 struct JournalSummary {

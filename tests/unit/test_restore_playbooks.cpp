@@ -236,6 +236,28 @@ TEST_CASE("a rollback answered no changes nothing and exits 1, as a restore decl
   CHECK(test::tree_diff(f.tree(), after) == "");
 }
 
+TEST_CASE("kdr restores shows the restore that holds the restore lock as running, a killed one as interrupted") {
+  RestoreFixture f;
+  f.backup();
+  REQUIRE(f.restore("restore-files") == core::ExitCode::ok);
+  const auto restores = f.node("/var/lib/kdr/restores");
+  const auto id = f.restore_ids().back();
+  // Its journal as it is in the middle of a step: the step began, nothing after it.
+  const auto text = core::read_file(restores / id / "journal.jsonl");
+  const auto cut = text.find("\"event\":\"begin\"");
+  REQUIRE(cut != std::string::npos);
+  core::write_file_atomic(restores / id / "journal.jsonl", text.substr(0, text.find('\n', cut) + 1));
+  auto records = restore::list_restore_records(restores);
+  REQUIRE(records.size() == 1);
+  CHECK(to_string(records[0].summary.state) == "interrupted");  // nobody runs it: killed
+  {
+    restore::RestoreLock running(restores);  // as the kdr process that runs it holds
+    records = restore::list_restore_records(restores);
+    CHECK(to_string(records[0].summary.state) == "running");
+  }
+  CHECK(to_string(restore::list_restore_records(restores)[0].summary.state) == "interrupted");
+}
+
 TEST_CASE("a rollback says which steps changed the node outside kdr's journal") {
   RestoreFixture f;
   f.backup();
