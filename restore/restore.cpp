@@ -704,6 +704,23 @@ ExitCode dry_run(Runner& r, const Playbook& pb, const RestoreOptions& o) {
   const auto& ctx = r.ctx;
   const bool has_preflight = std::any_of(pb.steps.begin(), pb.steps.end(),
                                          [](const StepSpec& s) { return s.type == StepType::preflight; });
+  if (ctx.out.json()) {
+    // The plan as plan.json would hold it, what each step will do, and the preflight's verdict.
+    json steps = json::array();
+    for (const auto& s : r.plan.steps) steps.push_back({{"title", s.title}, {"changes_node", changes_node(s.type)},
+                                                       {"does", describe_step(r, s)}});
+    json doc = {{"plan", r.plan.to_json()}, {"steps", steps}, {"run", run_command(ctx, o, r.plan.generation)}};
+    auto code = ExitCode::ok;
+    try {
+      if (has_preflight) check_preflight(r);
+      doc["preflight"] = {{"passed", true}};
+    } catch (const Error& e) {
+      doc["preflight"] = {{"passed", false}, {"problems", e.what()}};
+      code = ExitCode::failed;
+    }
+    ctx.out.raw(doc.dump(2));
+    return code;
+  }
   if (has_preflight) {
     ctx.out.info("Preflight (read-only checks):");
     try {

@@ -146,3 +146,13 @@ YAML
 expect_rc 2 kdr restore "$T/pb/broken2.yaml" --yes
 assert_contains "$OUT" "broken2.yaml:4:11: unknown variable \${nowhere}"
 assert_eq "$(node_state)" "$before" "node after the malformed playbooks"
+
+step "--json --dry-run: the plan as plan.json holds it, each step's commands, and the preflight's verdict"
+rc=0
+json_out=$(kdr --json restore restore-etcd-snapshot --dry-run --set accept_loss=true 2>/dev/null) || rc=$?
+assert_eq "$rc" 0 "exit code of the JSON dry run"
+assert_eq "$(jq -r '.plan.playbook' <<<"$json_out")" restore-etcd-snapshot "playbook in the JSON plan"
+assert_eq "$(jq '.steps | length' <<<"$json_out")" "$(jq '.plan.steps | length' <<<"$json_out")" "steps described"
+assert_eq "$(jq '.preflight.passed' <<<"$json_out")" true "the preflight's verdict"
+jq -e '[.steps[] | select(.changes_node)] | length > 0' <<<"$json_out" >/dev/null || fail "no step changes the node"
+assert_eq "$(node_state)" "$before" "node after the JSON dry run"
