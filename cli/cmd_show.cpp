@@ -80,7 +80,8 @@ void print_content(const core::Context& ctx, const Shown& s) {
                m.duration_s, m.kdr_version);
   ctx.out.info("  status        {}{}{}", core::to_string(m.status),
                m.status == core::GenerationStatus::partial ? ": " + core::partial_reason(m) : "",
-               m.warnings.empty() ? "" : fmt::format(" ({} warning(s), kdr show --json lists them)", m.warnings.size()));
+               m.warnings.empty() ? "" : fmt::format(" ({} warning(s))", m.warnings.size()));
+  for (const auto& w : m.warnings) ctx.out.info("    warning     {}", w);
   ctx.out.info("  content       {} files, {} folders, {} symlinks, {}; {} new in this generation", m.files, m.dirs,
                m.symlinks, human_bytes(m.bytes_total), human_bytes(m.bytes_copied));
   ctx.out.info("  sources");

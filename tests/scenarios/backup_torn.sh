@@ -47,3 +47,9 @@ assert_contains "$OUT" "partial"
 assert_eq "$(jq -r .status "$(latest_gen)/meta.json")" "partial" "status"
 expect_rc 0 kdr list
 assert_contains "$OUT" "partial"
+
+step "kdr show prints each of the generation's warnings, not only how many there are"
+expect_rc 0 kdr show
+w=$(jq -r '.warnings[0]' "$(latest_gen)/meta.json")
+[ -n "$w" ] && [ "$w" != null ] || fail "the partial generation records no warning"
+assert_contains "$OUT" "warning     $w"
