@@ -41,7 +41,7 @@ Command demo_command() {
   auto keep = std::make_shared<bool>(false);
   Command c;
   c.name = "demo";
-  c.help = "run the drill on a sandbox node: backup, verify, disaster, restore (a few minutes; nothing outside /tmp)";
+  c.help = "run the drill on a sandbox node: backup, verify, disaster, restore (a few minutes; nothing outside $TMPDIR, /tmp by default)";
   c.add_options = [keep](CLI::App& sub) {
     sub.add_flag("--keep", *keep, "leave the sandbox folder for inspection");
   };

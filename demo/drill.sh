@@ -25,7 +25,7 @@ fi
 # shellcheck source=../tests/lib/sandbox.sh
 source "$KDR_SANDBOX_LIB"
 
-D=$(mktemp -d /tmp/kdr-demo-XXXXXX)
+D=$(mktemp -d "${TMPDIR:-/tmp}/kdr-demo-XXXXXX")
 ROOT=$D/node
 BACKUP=$D/second-disk/kdr
 mkdir -p "$D/second-disk"

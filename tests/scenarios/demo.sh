@@ -21,9 +21,11 @@ done
 leftover=$(find /tmp -maxdepth 1 -name 'kdr-demo-*' -newer "$T" 2>/dev/null | head -n 1)
 [ -z "$leftover" ] || fail "the demo left $leftover"
 
-step "kdr demo --keep: the sandbox stays, stopped, with the commands to use it; each runs as printed"
-expect_rc 0 "$KDR_BIN" demo --keep
+step "kdr demo --keep: the sandbox stays (in \$TMPDIR), stopped, with the commands to use it; each runs as printed"
+mkdir -p "$T/tmp"
+expect_rc 0 env TMPDIR="$T/tmp" "$KDR_BIN" demo --keep
 kept=$(grep -o 'The sandbox is kept in [^,]*' <<<"$OUT" | sed 's/The sandbox is kept in //')
+case $kept in "$T/tmp/kdr-demo-"*) ;; *) fail "the demo ignored TMPDIR: kept in '$kept'" ;; esac
 [ -d "$kept/node/etc/kubernetes" ] || fail "no kept sandbox node in '$kept'"
 SCENARIO_CLEANUPS+=("$kept/sandbox remove")
 for pid in $(pgrep -x etcd); do
