@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
+#include "cli/completion.hpp"
 #include "core/error.hpp"
 #include "core/version.hpp"
 
@@ -129,6 +130,10 @@ int main(int argc, char** argv) {
     c.add_options(*sub);
     sub->callback([&chosen, &c] { chosen = &c; });
   }
+  // Completion is made from the command line itself, so it is not one of the table's commands.
+  std::string shell;
+  auto* completion = app.add_subcommand("completion", "print shell completion: kdr completion bash|zsh");
+  completion->add_option("shell", shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
 
   try {
     app.parse(argc, argv);
@@ -141,6 +146,10 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : core::to_int(core::ExitCode::usage);
   }
 
+  if (completion->parsed()) {
+    fmt::print("{}", shell == "zsh" ? zsh_completion(app) : bash_completion(app));
+    return 0;
+  }
   try {
     auto ctx = make_context(g);
     return core::to_int(chosen->run(ctx));

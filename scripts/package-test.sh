@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds kdr's .deb (CPack) from a build folder, installs it on this machine, runs
-# `kdr --help`, `man kdr` and `kdr demo` from the installed files, checks the units and
-# the example config it ships, and removes the package again, whatever happens.
+# `kdr --help`, `man kdr` and `kdr demo` from the installed files, checks the units, the shell
+# completion and the example config it ships, and removes the package again, whatever happens.
 #
 #   scripts/package-test.sh [BUILD_DIR]
 set -euo pipefail
@@ -25,6 +25,10 @@ grep -q "restore-etcd-snapshot" <<<"$playbooks" || { echo "package-test: install
 # the installed kdr reads the installed playbooks, never the build tree's
 ! grep -qF "$src/playbooks" <<<"$(/usr/bin/kdr --json playbooks)" ||
   { echo "package-test: the installed kdr reads playbooks from the source tree" >&2; exit 1; }
+[ -f /usr/share/bash-completion/completions/kdr ] && [ -f /usr/share/zsh/vendor-completions/_kdr ] ||
+  { echo "package-test: shell completion is not installed" >&2; exit 1; }
+grep -q 'complete -o default -F _kdr kdr' /usr/share/bash-completion/completions/kdr ||
+  { echo "package-test: the bash completion file" >&2; exit 1; }
 man -w kdr >/dev/null 2>&1 || [ -f /usr/share/man/man1/kdr.1 ] || { echo "package-test: man page" >&2; exit 1; }
 grep -q '^ExecStart=/usr/bin/kdr -q backup --verify$' /usr/lib/systemd/system/kdr-backup.service ||
   { echo "package-test: the shipped service" >&2; exit 1; }

@@ -45,3 +45,17 @@ expect_rc 0 kdr playbooks
 assert_contains "$OUT" "and the backup disk is mounted."
 long=$(grep -v '^ *when: ' <<<"$OUT" | awk 'length > 101' | head -1)
 [ -z "$long" ] || fail "a description line runs past 101 columns: $long"
+
+step "kdr completion bash|zsh: commands, subcommands and options, from the command line's own definition"
+expect_rc 0 kdr completion bash
+echo "$OUT" > "$T/kdr.bash"
+complete_words() {  # complete_words WORD...: what bash offers for the last word
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _kdr; echo "${COMPREPLY[*]}"' _ "$T/kdr.bash" "$@"
+}
+assert_eq "$(complete_words kdr jo)" journal "completion of a command"
+assert_eq "$(complete_words kdr journal st)" "start status" "completion of a subcommand"
+assert_eq "$(complete_words kdr --root /x restore rebuild-node --dr)" --dry-run "an option after a playbook name"
+assert_eq "$(complete_words kdr verify --key)" --key-file "an option of verify"
+expect_rc 0 kdr completion zsh
+assert_contains "$OUT" "bashcompinit"
+expect_rc 2 kdr completion fish
