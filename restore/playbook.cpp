@@ -122,6 +122,11 @@ const std::vector<Parameter>& builtin_parameters() {
        "backup is lost (the plan counts it)",
        "false",
        {"true", "false"}},
+      {"accept_gap",
+       "set to true to restore to a time that falls in a gap of the change journal: the point used is then the "
+       "journal's last revision before the gap",
+       "false",
+       {"true", "false"}},
       {"same_node",
        "set to true when the preflight refuses a node that does not look like the one the backup was taken on, "
        "and it is that node",

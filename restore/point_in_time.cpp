@@ -369,8 +369,16 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target, con
                                   "etcd (use to=snapshot for the generation's snapshot as it is)",
                                   store.dir().string()));
   std::string passed;  // what the newer epochs hold, for the message when nothing reaches the target
+  const auto gaps = store.gaps();
+  const journal::Gap* gap_after = nullptr;  // the gap between this epoch and the newer one, if any
   for (auto it = epochs.rbegin(); it != epochs.rend(); ++it) {
     const auto& epoch = *it;
+    if (it != epochs.rbegin()) {
+      gap_after = nullptr;
+      const auto newer = std::prev(it)->number;
+      for (const auto& g : gaps)
+        if (g.epoch == newer && !g.new_cluster()) gap_after = &g;
+    }
     const auto from = store.chain_start(epoch).revision;
     if (target.kind == ReplayTarget::Kind::revision && target.revision < from) {
       passed += fmt::format("; epoch {} begins at revision {}", epoch.number, from);
@@ -396,6 +404,15 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target, con
       throw core::Error(fmt::format("no full snapshot of cluster {} lies between revision {} and {}, where the journal's "
                                     "epoch {} could extend it: take one (kdr backup) or choose a later point",
                                     epoch.cluster_id, from, r.revision, epoch.number));
+    // A time after this epoch's last change, before the newer epoch began after a gap: what
+    // happened then is not in the journal, and the point would be older than asked.
+    if (target.kind == ReplayTarget::Kind::time && gap_after != nullptr && target.time_ms > r.time_ms &&
+        !target.accept_gap)
+      throw core::Error(fmt::format(
+          "{} falls in a gap of the change journal ({}, {}): the last point before it is revision {}{}. Give "
+          "--set to={} for that point, or --set accept_gap=true to take it for this time",
+          target.text, gap_after->text(), gap_after->reason, r.revision,
+          r.time_ms > 0 ? fmt::format(", received {}", ms_text(r.time_ms)) : std::string(), r.revision));
     ReplayPlan p;
     p.epoch = epoch;
     p.base = *best;

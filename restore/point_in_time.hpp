@@ -24,6 +24,7 @@ struct ReplayTarget {
   std::int64_t revision = 0;
   std::int64_t time_ms = 0;
   std::string text;  // as given
+  bool accept_gap = false;  // a time in a gap of the journal: the last revision before it
 };
 
 // "latest", a revision number, or an RFC 3339 time (2026-11-28T08:17:08Z, with fractions or

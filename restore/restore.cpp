@@ -378,7 +378,9 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
     } catch (const core::Error&) {
       // an unsafe key file: the preflight refuses it and says why
     }
-    auto point = resolve_point(ctx, it->second, out.gen.meta.etcd, key ? &*key : nullptr);
+    const auto gap = vars.find("accept_gap");
+    auto point = resolve_point(ctx, it->second, out.gen.meta.etcd, key ? &*key : nullptr,
+                               gap != vars.end() && gap->second == "true");
     it->second = point.value;
     if (!point.note.empty()) plan.notes.push_back(point.note);
     if (point.replay) {
@@ -451,7 +453,7 @@ void print_plan(const Runner& r, const JournalSummary* done) {
     if (!std::set<std::string>{"generation", "generation_dir", "restore_id", "restore_dir", "static_pod_path",
                                "etcd_data_dir", "root", "kubeadm_config", "etcd_restored_from", "kubeadm_etcd_dir_check"}
              .count(k))
-      if (!((v == "false" && (k == "accept_loss" || k == "same_node" || k == "unauthenticated" || k == "allow_setuid")) ||
+      if (!((v == "false" && (k == "accept_loss" || k == "accept_gap" || k == "same_node" || k == "unauthenticated" || k == "allow_setuid")) ||
             (v.empty() && k == "key_file")))
         params += (params.empty() ? "" : " ") + k + "=" + v;
   if (!params.empty()) out.info("  parameters  {}", params);

@@ -23,7 +23,7 @@ core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "rep
 }  // namespace
 
 PointChoice resolve_point(const core::Context& ctx, const std::string& to, const core::EtcdFacts& generation_etcd,
-                          const core::NodeKey* key) {
+                          const core::NodeKey* key, bool accept_gap) {
   PointChoice c;
   const auto& generation_snapshot = generation_etcd.snapshot;
   const auto& covered = generation_etcd.journal;
@@ -67,7 +67,9 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
     }
     return c;
   }
-  auto plan = plan_replay(ctx, parse_replay_target(to), key);
+  auto target = parse_replay_target(to);
+  target.accept_gap = accept_gap;
+  auto plan = plan_replay(ctx, target, key);
   c.value = std::to_string(plan.target_revision);
   if (to != c.value) c.note = fmt::format("to={}: journal revision {}", to, plan.target_revision);
   c.replay = std::move(plan);

@@ -29,7 +29,7 @@ struct PointChoice {
 // snapshot of its own) has its point in the journal: snapshot means that revision. Throws
 // Error when an explicit point cannot be reached. `generation_etcd`: the generation's etcd facts.
 PointChoice resolve_point(const core::Context& ctx, const std::string& to, const core::EtcdFacts& generation_etcd,
-                          const core::NodeKey* key);
+                          const core::NodeKey* key, bool accept_gap = false);
 
 // Where the etcd-replay step leaves the snapshot it made: <restore dir>/replayed.db.
 core::bfs::path replayed_snapshot(const Runner& r);

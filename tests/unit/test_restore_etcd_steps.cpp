@@ -279,6 +279,36 @@ TEST_CASE("a restore to a point whose journal cannot follow the keyspace digest 
   CHECK(f.live->values() == live_before);
 }
 
+TEST_CASE("a time that falls in a gap of the journal is refused naming the gap, unless accept_gap=true") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  const auto t0 = f.host->clock;
+  {
+    Journal epoch1(f, gen);
+    epoch1.write("/registry/configmaps/default/app", "app v2");  // 10, received at t0 + 10 s
+    epoch1.close();
+  }
+  const auto at_10 = f.live->values();
+  // The follower was away: etcd moved on without it (11, 12), then it began epoch 2.
+  f.live->write("/registry/configmaps/default/unseen", "1");
+  f.live->write("/registry/configmaps/default/unseen-2", "2");
+  f.host->clock = t0 + 100;
+  const auto gen2 = f.backup();
+  {
+    Journal epoch2(f, gen2);
+    epoch2.write("/registry/configmaps/default/later", "3");  // 13
+    epoch2.close();
+  }
+  const auto in_gap = "to=" + core::iso_time(t0 + 50);
+  CHECK_THROWS_WITH(f.restore("restore-etcd-snapshot", {in_gap, "accept_loss=true"}),
+                    Catch::Contains("falls in a gap of the change journal") &&
+                        Catch::Contains("the last point before it is revision 10") &&
+                        Catch::Contains("--set accept_gap=true"));
+  REQUIRE(f.restore("restore-etcd-snapshot", {in_gap, "accept_loss=true", "accept_gap=true"}) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(f.live->values() == at_10);
+}
+
 TEST_CASE("a replay that applies another number of changes than its plan counted publishes nothing") {
   RestoreFixture f;
   const auto gen = f.backup();
