@@ -43,7 +43,16 @@ void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
     return;
   }
   const bool same_cluster = f.cluster_id.empty() || f.backup_cluster_id.empty() || f.cluster_id == f.backup_cluster_id;
-  if (f.keys && f.backup_keys && *f.backup_keys >= 4 && *f.keys * 2 < *f.backup_keys)
+  const bool keys_gone = f.keys && f.backup_keys && *f.backup_keys >= 4 && *f.keys * 2 < *f.backup_keys;
+  // Deleted keys leave the revision where it was; an etcd that started afresh on an empty data
+  // dir (same cluster id, as kubeadm's single member derives it) counts from 1 again.
+  if (keys_gone && same_cluster && f.backup_revision > 0 && f.revision < f.backup_revision)
+    findings.add(Severity::error, check_name, "data-dir-lost", f.endpoint,
+                 fmt::format("etcd serves {} keys at revision {}, the backup's snapshot holds {} at revision {}: its "
+                             "revision went back, so etcd started afresh on an empty data dir (lost or emptied); "
+                             "docs/runbook.md, the row \"lost data dir\"",
+                             *f.keys, f.revision, *f.backup_keys, f.backup_revision));
+  else if (keys_gone)
     findings.add(Severity::error, check_name, "keys-missing", f.endpoint,
                  fmt::format("etcd serves {} keys, the backup's snapshot holds {}: most of the data is gone ({})",
                              *f.keys, *f.backup_keys,

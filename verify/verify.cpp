@@ -69,6 +69,10 @@ std::string next_step(const core::Context& ctx, const GenerationView& g, const V
     return fmt::format("etcd does not work ({}): restore it: {}",
                        any_of_kind(f, "live-etcd", {"db-shrunk"}) ? "its database is damaged" : "it does not answer",
                        etcd_restore);
+  if (any_of_kind(f, "live-etcd", {"data-dir-lost"}))
+    return fmt::format("etcd started afresh on an empty data dir: restore all of etcd (with the change journal, to its "
+                       "last revision; the plan counts what is lost): {}",
+                       restore("restore-etcd-snapshot", " --set accept_loss=true"));
   if (any_of_kind(f, "live-etcd", {"keys-missing"}))
     return fmt::format("etcd lost most of its keys since the backup: to put back only what was deleted (a namespace, "
                        "some objects) with the cluster running: {}; to roll all of etcd back to this generation (what "

@@ -65,6 +65,18 @@ expect_rc 4 kdr verify
 assert_contains "$OUT" "[live-etcd down] "
 assert_contains "$OUT" "Next: etcd does not work (it does not answer): restore it: kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-snapshot -g $gen"
 
+step "etcd started afresh on an emptied data dir: a lost data dir, not keys deleted, and Next restores all of etcd"
+mv "$ROOT/var/lib/etcd/member" "$T/member.kept"
+sandbox_start_etcd "$ROOT"
+sandbox_etcdctl "$ROOT" put /registry/namespaces/default '{"kind":"Namespace"}' >/dev/null
+expect_rc 4 kdr verify
+assert_contains "$OUT" "[live-etcd data-dir-lost] "
+assert_contains "$OUT" "its revision went back, so etcd started afresh on an empty data dir"
+assert_contains "$OUT" "Next: etcd started afresh on an empty data dir: restore all of etcd"
+sandbox_stop_etcd "$ROOT"
+rm -rf "$ROOT/var/lib/etcd/member"
+mv "$T/member.kept" "$ROOT/var/lib/etcd/member"
+
 step "--no-live checks the generation alone"
 expect_rc 0 kdr verify --no-live
 assert_contains "$OUT" "live comparison skipped"

@@ -72,6 +72,17 @@ TEST_CASE("live etcd: far fewer keys than the snapshot is an error that says why
   CHECK(half.all().empty());
 }
 
+TEST_CASE("live etcd: few keys at a revision that went back is a lost data dir, not keys deleted") {
+  auto facts = healthy();
+  facts.keys = 8;
+  facts.revision = 4;  // the same cluster id, counting from 1 again
+  Findings f;
+  judge_etcd_live(facts, f);
+  REQUIRE(kinds(f) == std::vector<std::string>{"error data-dir-lost"});
+  CHECK(f.all()[0].detail.find("its revision went back, so etcd started afresh on an empty data dir") != std::string::npos);
+  CHECK(f.all()[0].detail.find("the row \"lost data dir\"") != std::string::npos);
+}
+
 TEST_CASE("live etcd: a revision behind the backup's in the same cluster is a warning") {
   auto facts = healthy();
   facts.revision = 90;
