@@ -145,6 +145,7 @@ class RestoreFixture {
                              R"("clientURLs":["http://127.0.0.1:2"]}]})";
   Captured printed;
   std::string extra_config;  // more of the config file (e.g. a nodes: list)
+  std::string etcd_version = "3.5.16";  // what the etcd that backups ask says it is
 
   RestoreFixture() {
     make_node();
@@ -354,8 +355,8 @@ class RestoreFixture {
       if (has_args(argv, {"endpoint", "status"})) {
         if (!ks) return refused(url);
         return answer(0, fmt::format(R"([{{"Endpoint":"{}","Status":{{"header":{{"cluster_id":17,)"
-                                     R"("member_id":33,"revision":{}}},"version":"3.5.16","dbSize":16384}}}}])",
-                                     url, ks->revision));
+                                     R"("member_id":33,"revision":{}}},"version":"{}","dbSize":16384}}}}])",
+                                     url, ks->revision, etcd_version));
       }
       if (has_args(argv, {"member", "list"})) {
         if (!ks) return refused(url);

@@ -187,6 +187,17 @@ TEST_CASE("an IPv6 link-local address never makes another machine look like the 
   CHECK(test::tree_diff(f.tree(), before) == "");
 }
 
+TEST_CASE("a snapshot of another etcd minor version restores, with a warning that says what to do if it is refused") {
+  RestoreFixture f;
+  f.etcd_version = "3.4.23";  // the snapshot is etcd 3.4's; the restore runs etcdutl 3.5
+  f.backup();
+  test::write(f.node("/var/lib/etcd/member/snap/db"), "torn");
+  REQUIRE(f.restore("restore-etcd-snapshot") == core::ExitCode::ok);
+  CHECK(contains(f.printed.err(), "the snapshot was taken by etcd 3.4.23, etcdutl 3.5.16 restores it: etcd 3.4 and 3.5 "
+                                  "read each other's snapshots"));
+  CHECK(contains(f.printed.err(), "install the etcdutl (3.5) or etcdctl (3.4) of etcd 3.4 and name it in the config"));
+}
+
 TEST_CASE("a guided restore asks before each step that changes the node: no stops it, a means yes to all") {
   RestoreFixture f;
   f.backup();
