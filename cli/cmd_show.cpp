@@ -153,7 +153,7 @@ Command show_command() {
   };
   c.run = [which](const core::Context& ctx) {
     auto repo = core::Repository::open(ctx.backup_dir);
-    const auto lock = repo.lock(core::LockMode::shared);
+    const auto lock = repo.read_lock(ctx.out);
     const auto shown = gather(ctx, repo, *which);
     if (ctx.out.json()) {
       print_json(ctx, shown);

@@ -25,9 +25,27 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 RepositoryLock::RepositoryLock(const bfs::path& dir, LockMode mode) {
   const auto file = dir / ".lock";
   fd_ = Fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd_ && errno == EROFS && mode == LockMode::shared) {
+    read_only_ = true;
+    fd_ = Fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd_) return;  // no lock file on a read-only disk: nobody can write it, nothing to lock against
+  }
+  if (!fd_ && errno == EROFS)
+    throw Error(fmt::format("{}: the backup folder is on a read-only file system; nothing can be written there "
+                            "(remount it read-write, or check the disk: ext4 remounts read-only after errors)",
+                            dir.string()));
   if (!fd_) throw_errno("open lock", file.string(), errno);
   if (const auto holder = try_flock(fd_.get(), mode == LockMode::exclusive, file))
     throw Error(fmt::format("another kdr run holds the lock on {}: {}", dir.string(), *holder), ExitCode::locked);
+}
+
+RepositoryLock Repository::read_lock(const Output& out) const {
+  auto lock = RepositoryLock(dir_, LockMode::shared);
+  if (lock.read_only())
+    out.warn("the backup folder {} is on a read-only file system: read as it is (nothing can change it meanwhile, "
+             "and nothing is written there)",
+             dir_.string());
+  return lock;
 }
 
 Repository Repository::open(const bfs::path& dir) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/fs.hpp"
+#include "core/output.hpp"
 #include "core/generation.hpp"
 
 namespace kdr::core {
@@ -30,11 +31,17 @@ enum class LockMode { shared, exclusive };
 // Holds flock(2) on the folder's .lock until destroyed (or the process dies).
 class RepositoryLock {
  public:
+  // A shared lock on a read-only file system (ext4 remounted read-only on errors, a disk
+  // mounted read-only for the recovery) is taken through a read-only descriptor, or, when the
+  // lock file cannot be made there, not at all: nothing can write the folder then either, and
+  // read_only() says so. An exclusive lock there is an error naming the file system.
   RepositoryLock(const bfs::path& dir, LockMode mode);
   RepositoryLock(RepositoryLock&&) = default;
+  bool read_only() const { return read_only_; }
 
  private:
   Fd fd_;
+  bool read_only_ = false;
 };
 
 class Repository {
@@ -53,6 +60,8 @@ class Repository {
   bfs::path verify_result_path(const std::string& id) const { return dir_ / "verify" / (id + ".json"); }
 
   RepositoryLock lock(LockMode mode) const { return RepositoryLock(dir_, mode); }
+  // A shared lock for reading, with a warning on `out` when the folder is read-only.
+  RepositoryLock read_lock(const Output& out) const;
 
   // Published generations, oldest first.
   std::vector<GenerationEntry> generations() const;

@@ -761,7 +761,7 @@ ExitCode resume(const core::Context& ctx, const RestoreOptions& o) {
   if (plan.root != ctx.root.root().string())
     throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
   auto repo = core::Repository::open(run_ctx.backup_dir);
-  const auto repo_lock = repo.lock(core::LockMode::shared);
+  const auto repo_lock = repo.read_lock(ctx.out);
   const auto entry = find_generation(repo, plan.generation);
   verify::Findings f;
   Runner r{run_ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256, f), 0, false,
@@ -787,7 +787,7 @@ ExitCode run_restore(const core::Context& ctx, const RestoreOptions& o) {
   auto repo = core::Repository::open(ctx.backup_dir);
   std::optional<RestoreLock> lock;
   if (!o.dry_run) lock.emplace(restores_dir(ctx));
-  const auto repo_lock = repo.lock(core::LockMode::shared);
+  const auto repo_lock = repo.read_lock(ctx.out);
   const auto entry = find_generation(repo, o.generation);
   auto prepared = prepare(ctx, pb, entry, o.set);
   prepared.plan.backup_dir = ctx.backup_dir.string();

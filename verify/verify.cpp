@@ -227,7 +227,7 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
   // shared: retention cannot remove the generation while it is read (backup --verify keeps
   // the backup's exclusive lock instead: nothing slips in between)
   std::optional<core::RepositoryLock> lock;
-  if (!options.caller_holds_lock) lock.emplace(repo.lock(core::LockMode::shared));
+  if (!options.caller_holds_lock) lock.emplace(repo.read_lock(ctx.out));
   const auto entry = repo.find(options.generation);
   if (!entry.meta)
     throw core::Error(fmt::format("generation {}: {}", entry.id, entry.problem), core::ExitCode::failed);
