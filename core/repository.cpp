@@ -31,8 +31,8 @@ RepositoryLock::RepositoryLock(const bfs::path& dir, LockMode mode) {
     if (!fd_) return;  // no lock file on a read-only disk: nobody can write it, nothing to lock against
   }
   if (!fd_ && errno == EROFS)
-    throw Error(fmt::format("{}: the backup folder is on a read-only file system; nothing can be written there "
-                            "(remount it read-write, or check the disk: ext4 remounts read-only after errors)",
+    throw Error(fmt::format("{}: Read-only file system: the backup folder's disk cannot be written (remount it "
+                            "read-write, or check the disk: ext4 remounts read-only after errors)",
                             dir.string()));
   if (!fd_) throw_errno("open lock", file.string(), errno);
   if (const auto holder = try_flock(fd_.get(), mode == LockMode::exclusive, file))

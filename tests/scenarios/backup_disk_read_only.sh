@@ -35,5 +35,5 @@ cmp -s "$ROOT/etc/kubernetes/admin.conf" "$BACKUP/generations/$gen/files/etc/kub
 
 step "a backup is refused, naming the read-only file system; the disk is as it was"
 expect_rc 1 kdr backup
-assert_contains "$OUT" "read-only file system"
+assert_contains "$OUT" "Read-only file system"
 assert_eq "$(cd "$BACKUP" && find . -printf '%P %s %T@\n' | sort | sha256sum)" "$disk_before" "the backup disk"
