@@ -9,6 +9,7 @@
 #include <boost/filesystem/operations.hpp>
 
 #include "backup/etcd_snapshot.hpp"
+#include "backup/etcd_guard.hpp"
 #include "backup/journal_cover.hpp"
 #include "backup/node_facts.hpp"
 #include "backup/tree_copy.hpp"
@@ -165,7 +166,8 @@ struct EtcdStep {
 };
 
 EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout, const core::bfs::path& staging,
-                       const std::vector<core::GenerationEntry>& generations, std::vector<std::string>& warnings) {
+                       const std::vector<core::GenerationEntry>& generations, bool allow_shrink,
+                       std::vector<std::string>& warnings) {
   EtcdStep step;
   step.facts.recorded = true;
   if (!ctx.config.etcd.snapshot) {
@@ -192,6 +194,9 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout,
     outcome = take_snapshot(ctx, target, *status, staging);
   }
   if (outcome.info) {
+    refuse_etcd_went_back(ctx, etcd_history(ctx, generations),
+                          {outcome.info->cluster_id, outcome.info->revision, outcome.info->keys, "etcd now"},
+                          allow_shrink, warnings);
     outcome.info->duration_s = core::monotonic_seconds() - t0;
     step.facts.snapshot = outcome.info;
     if (const auto problem = step.facts.snapshot_member_problem(); !problem.empty()) warnings.push_back(problem);
@@ -396,7 +401,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   try {
     core::make_dir(staging / "files", 0700);
     // The consistent snapshot first: it is what a restore relies on most.
-    auto etcd = snapshot_etcd(ctx, layout, staging, repo.generations(), meta.warnings);
+    auto etcd = snapshot_etcd(ctx, layout, staging, repo.generations(), options.allow_shrink, meta.warnings);
     std::vector<core::Artifact> artifacts;
     if (const auto& snap = etcd.facts.snapshot) artifacts.push_back({snap->file, snap->sha256, snap->size});
     TreeCopier copier(ctx.root, staging, previous ? &*previous : nullptr, ctx.config.exclude, ctx.config.copy_retries,

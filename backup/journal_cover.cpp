@@ -40,9 +40,9 @@ std::optional<JournalCover> journal_cover(const core::Context& ctx, const std::v
   for (auto it = generations.rbegin(); it != generations.rend() && base == nullptr; ++it) {
     if (!it->meta) continue;
     const auto& snap = it->meta->etcd.snapshot;
-    if (!snap || snap->cluster_id != epoch.cluster_id) continue;
+    if (!snap || !epoch.holds_snapshot(it->id, it->meta->time, snap->cluster_id, snap->revision)) continue;
     base_revision = snap->revision;
-    if (base_revision >= epoch.base_revision) base = &*it;
+    base = &*it;
   }
   if (base == nullptr) {
     why_not = fmt::format("no full snapshot of the journal's epoch {} yet", epoch.number);

@@ -68,7 +68,10 @@ core::ExitCode show_status(const core::Context& ctx) {
     ctx.out.info("follower     running: {}", s.follower);
   else
     ctx.out.info("follower     {}: {}",
-                 health.kind == journal::FollowerHealth::Kind::stalled ? "STALLED" : "NOT RUNNING", health.text);
+                 health.kind == journal::FollowerHealth::Kind::stalled          ? "STALLED"
+                 : health.kind == journal::FollowerHealth::Kind::etcd_went_back ? "WAITING"
+                                                                                : "NOT RUNNING",
+                 health.text);
   if (s.state) {
     const auto& st = *s.state;
     ctx.out.info("state        {}{}{}", st.state, st.message.empty() ? "" : ": " + st.message,

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/etcd_rewind.hpp"
 #include "core/etcd_watch.hpp"
 #include "core/metrics.hpp"
 #include "core/process.hpp"
@@ -101,6 +102,7 @@ class Follower {
   void check_folder() const;
   void recover();
   bool connect();
+  bool went_back(const core::EtcdStatus& live);
   void begin_epoch(const core::EtcdStatus& live, std::string reason);
   std::optional<Base> generation_base(core::EtcdClient& client, const std::string& cluster_id, std::int64_t at_least);
   void open_segment();
@@ -128,6 +130,8 @@ class Follower {
   std::optional<KeyspaceDigest> digest_;  // at position_; empty: lost, a new epoch begins
   std::int64_t checkpointed_ = 0;         // the revision of the last checkpoint written
   std::string break_reason_;              // the history broke: the next connect begins a new epoch
+  std::int64_t history_seen_ms_ = 0;      // when etcd was last seen going on with this epoch's history
+  std::string went_back_;                 // what the follower warned of last: etcd went back, and waits
   FollowerState state_;
   Clock::time_point last_sync_ = Clock::now(), last_checkpoint_ = Clock::now(), last_status_ = {}, last_state_ = {},
                     last_metrics_ = {}, status_ok_ = Clock::now();
@@ -235,6 +239,14 @@ void Follower::recover() {
   }
   state_.epoch = epoch_->number;
   state_.cluster_id = epoch_->cluster_id;
+  history_seen_ms_ = epoch_->started_ms;
+  try {
+    const auto before = FollowerState::from_json(nlohmann::json::parse(core::read_file(store_.state_file())));
+    if (before.epoch == epoch_->number && before.state != "etcd-rewound")
+      history_seen_ms_ = std::max(history_seen_ms_, before.etcd_seen_ms);
+  } catch (const std::exception&) {
+    // no state yet: the epoch's start
+  }
   ctx_.out.info("journal: epoch {} of cluster {}, at revision {}", epoch_->number, epoch_->cluster_id, position_);
 }
 
@@ -246,17 +258,53 @@ bool Follower::connect() {
   state_.etcd_seen_ms = wall_ms();
   if (!epoch_)
     begin_epoch(live, "the journal starts");
+  else if (went_back(live))
+    return false;
   else if (live.cluster_id != epoch_->cluster_id)
     begin_epoch(live, fmt::format("etcd is another cluster now ({}, the journal followed {}): restored or replaced",
                                   live.cluster_id, epoch_->cluster_id));
-  else if (live.revision < position_)
-    begin_epoch(live, fmt::format("etcd's revision went back from {} to {}", position_, live.revision));
   else if (!break_reason_.empty())
     begin_epoch(live, break_reason_);
   else if (!digest_)
     begin_epoch(live, "the keyspace digest could not be followed");
   else if (!segment_)
     open_segment();
+  history_seen_ms_ = wall_ms();
+  went_back_.clear();
+  return true;
+}
+
+// An etcd of this epoch's cluster whose revision went back, or one whose keyspace collapsed
+// (another cluster id included: an etcd that started afresh after kdr restored it is yet
+// another cluster), lost its data dir: its history is not the journal's any more, and the
+// journal keeps what it has. Only a restore kdr ran here, or the operator (kdr backup
+// --allow-shrink), makes it the new normal: then a new epoch begins from it. True only while
+// the follower waits.
+bool Follower::went_back(const core::EtcdStatus& live) {
+  const core::EtcdPoint journal{epoch_->cluster_id, position_,
+                                digest_ ? std::optional<std::uint64_t>(digest_->keys) : std::nullopt,
+                                "the change journal"};
+  core::EtcdPoint now{live.cluster_id, live.revision, std::nullopt, "etcd"};
+  const bool broke = !break_reason_.empty() || live.cluster_id != epoch_->cluster_id;
+  if (digest_ && (broke || live.revision < position_)) {
+    core::EtcdClient client(endpoint_, std::chrono::seconds(60));
+    now.keys = client.count("");
+  }
+  const auto what = core::etcd_went_back(journal, now, ctx_.config.guard_min_ratio);
+  if (!what) return false;
+  if (const auto accepted = core::etcd_rewind_accepted(ctx_, history_seen_ms_)) {
+    begin_epoch(live, fmt::format("{}; the new normal, accepted by {}", *what, accepted->text()));
+    went_back_.clear();
+    return false;
+  }
+  set_state("etcd-rewound",
+            fmt::format("{}: its data dir was lost or emptied, or it was restored by hand. The journal keeps epoch {} "
+                        "whole up to revision {} and writes nothing until etcd is restored (kdr restore "
+                        "restore-etcd-snapshot: to=auto brings back revision {}), or the operator accepts etcd as it "
+                        "is now (kdr backup --allow-shrink)",
+                        *what, epoch_->number, position_, position_));
+  if (went_back_ != *what) ctx_.out.warn("journal: {}", state_.message);
+  went_back_ = *what;
   return true;
 }
 
@@ -476,6 +524,10 @@ void Follower::poll_status() {
     if (epoch_ && live.cluster_id != epoch_->cluster_id)
       break_reason_ = fmt::format("etcd is another cluster now ({}, the journal followed {}): restored or replaced",
                                   live.cluster_id, epoch_->cluster_id);
+    else if (live.revision < position_)  // a watch on an etcd that started afresh waits for revisions it may never reach
+      break_reason_ = fmt::format("etcd's revision went back from {} to {}", position_, live.revision);
+    else
+      history_seen_ms_ = state_.etcd_seen_ms;
   } catch (const core::Error& e) {
     // A watch can hang on an etcd that stopped answering: after 5 s without an answer it is dropped.
     if (seconds_since(status_ok_) > 5.0) throw core::Error(fmt::format("etcd does not answer: {}", e.what()));
@@ -549,7 +601,7 @@ void Follower::write_metrics() {
   last_metrics_ = Clock::now();
   core::MetricsText m;
   m.gauge("kdr_journal_up", "1 while kdr journal run follows etcd, 0 once it stopped", state_.state == "stopped" ? 0 : 1);
-  for (const char* s : {"connecting", "following", "etcd-unreachable", "disk-full", "stalled", "stopped"})
+  for (const char* s : follower_states)
     m.gauge("kdr_journal_state", "The follower's state (1 for the current one)", state_.state == s ? 1 : 0,
             fmt::format("state=\"{}\"", s));
   m.gauge("kdr_journal_position_revision", "Every change up to this etcd revision is in the journal", static_cast<double>(state_.position));

@@ -4,6 +4,7 @@
 // a break in the history begins a new epoch, and state.json and the metrics say so.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,9 +20,13 @@
 namespace kdr::journal {
 
 // What the follower last wrote in state.json (also read by `kdr journal status`).
+// Every state the follower writes, for kdr_journal_state{state=...}.
+inline constexpr std::array<const char*, 7> follower_states{
+    "connecting", "following", "etcd-unreachable", "etcd-rewound", "disk-full", "stalled", "stopped"};
+
 struct FollowerState {
   int pid = 0;
-  std::string state = "starting";  // starting | following | etcd-unreachable | disk-full | stopped | failed
+  std::string state = "starting";  // starting, one of follower_states, or failed
   std::string message;             // why, for every state but following
   std::int64_t updated_ms = 0;
   std::uint32_t epoch = 0;

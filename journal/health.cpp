@@ -55,6 +55,11 @@ FollowerHealth judge_follower(const JournalStatus& status, std::int64_t now_ms,
                          status.follower, duration_text(h.silent_s), h.position, lag);
     return h;
   }
+  if (status.state && status.state->state == "etcd-rewound") {
+    h.kind = FollowerHealth::Kind::etcd_went_back;
+    h.text = fmt::format("the follower ({}) journals nothing: {}", status.follower, status.state->message);
+    return h;
+  }
   h.kind = FollowerHealth::Kind::running;
   h.text = fmt::format("the follower runs ({}), at revision {}{}", status.follower, h.position, lag);
   return h;
@@ -70,11 +75,12 @@ std::optional<std::int64_t> live_etcd_revision(const core::EtcdEndpoint& endpoin
 }
 
 void write_health_metrics(const core::Context& ctx, const JournalStatus& status, const FollowerHealth& health) {
-  if (health.ok()) return;  // a running follower writes its own
+  // a running follower writes its own, one that waits for etcd too
+  if (health.ok() || health.kind == FollowerHealth::Kind::etcd_went_back) return;
   core::MetricsText m;
   m.gauge("kdr_journal_up", "1 while kdr journal run follows etcd, 0 once it stopped", 0);
   const auto state = health.kind == FollowerHealth::Kind::stalled ? "stalled" : "stopped";
-  for (const char* s : {"connecting", "following", "etcd-unreachable", "disk-full", "stalled", "stopped"})
+  for (const char* s : follower_states)
     m.gauge("kdr_journal_state", "The follower's state (1 for the current one)", std::string_view(s) == state ? 1 : 0,
             fmt::format("state=\"{}\"", s));
   m.gauge("kdr_journal_position_revision", "Every change up to this etcd revision is in the journal",

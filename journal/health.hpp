@@ -1,6 +1,7 @@
 // Whether the journal's follower is doing its job, judged from outside it (kdr journal status,
 // kdr backup, kdr verify): a follower that died leaves state.json saying "following" and its
-// metrics saying up; one that hangs (SIGSTOP, a stuck disk) holds its lock and says nothing.
+// metrics saying up; one that hangs (SIGSTOP, a stuck disk) holds its lock and says nothing;
+// one that runs but waits because etcd went back (a lost data dir: core/etcd_rewind.hpp) journals nothing.
 // Both are told apart here from the lock, the age of state.json and etcd's own revision.
 #pragma once
 
@@ -15,7 +16,7 @@
 namespace kdr::journal {
 
 struct FollowerHealth {
-  enum class Kind { no_journal, running, stalled, dead };
+  enum class Kind { no_journal, running, stalled, dead, etcd_went_back };
   Kind kind = Kind::no_journal;
   double silent_s = 0;                      // since the follower last wrote state.json
   std::int64_t position = 0;                // every change up to here is in the journal

@@ -31,6 +31,19 @@ json JournalStatus::to_json() const {
   return j;
 }
 
+std::optional<JournalEnd> journal_end(const JournalStatus& status, const std::string& cluster_id) {
+  for (auto it = status.epochs.rbegin(); it != status.epochs.rend(); ++it) {
+    if (it->info.cluster_id != cluster_id) continue;
+    JournalEnd end{it->info.number, it->last_revision, 0};
+    if (status.state && status.state->epoch == it->info.number) {
+      end.revision = std::max(end.revision, status.state->position);
+      end.time_ms = status.state->position_time_ms;
+    }
+    return end;
+  }
+  return std::nullopt;
+}
+
 JournalStatus journal_status(const JournalStore& store) {
   JournalStatus s;
   s.exists = store.exists();

@@ -34,6 +34,14 @@ struct JournalStatus {
 // Cheap: folder listings, file sizes, state.json and the lock; no segment is read.
 JournalStatus journal_status(const JournalStore& store);
 
+// Where the journal's history of one cluster ends: its newest epoch of that cluster.
+struct JournalEnd {
+  std::uint32_t epoch = 0;
+  std::int64_t revision = 0;  // every change up to here is in the journal
+  std::int64_t time_ms = 0;   // when the journal received it (0: not known without reading segments)
+};
+std::optional<JournalEnd> journal_end(const JournalStatus& status, const std::string& cluster_id);
+
 struct JournalCheck {
   std::uint32_t epochs = 0;
   std::uint64_t segments = 0, events = 0, bytes = 0, checkpoints = 0;

@@ -38,6 +38,12 @@ json EpochInfo::to_json() const {
   return j;
 }
 
+bool EpochInfo::holds_snapshot(const std::string& id, std::int64_t time_s, const std::string& cluster,
+                               std::int64_t revision) const {
+  if (cluster != cluster_id || revision < base_revision) return false;
+  return id == base_generation || time_s >= started_ms / 1000;
+}
+
 EpochInfo EpochInfo::from_json(const json& j, const bfs::path& dir) {
   EpochInfo e;
   e.dir = dir;

@@ -37,6 +37,11 @@ struct EpochInfo {
 
   nlohmann::json to_json() const;
   static EpochInfo from_json(const nlohmann::json& j, const bfs::path& dir);
+  // Whether generation `id`'s snapshot (taken at `time_s`, of `cluster` at `revision`) lies in
+  // this epoch's history: its base, or one taken after the epoch began, at or past its base. A
+  // snapshot of an older epoch of the same cluster (before etcd went back) never does.
+  bool holds_snapshot(const std::string& id, std::int64_t time_s, const std::string& cluster,
+                      std::int64_t revision) const;
 };
 
 // Where an epoch's history that is still on disk begins: its base, or, once retention removed

@@ -5,6 +5,8 @@
 #include "backup/etcd_snapshot.hpp"
 #include "core/error.hpp"
 #include "core/etcd_client.hpp"
+#include "core/generation.hpp"
+#include "journal/inspect.hpp"
 
 namespace kdr::restore {
 
@@ -14,36 +16,67 @@ bool EtcdLoss::other_cluster() const {
   return !live_cluster_id.empty() && !backup_cluster_id.empty() && live_cluster_id != backup_cluster_id;
 }
 
-bool EtcdLoss::loses_data() const {
-  if (!answered) return false;
+bool EtcdLoss::live_went_back() const {
+  return answered && !other_cluster() && journal_revision > 0 && live_revision < journal_revision;
+}
+
+bool EtcdLoss::journal_past_backup() const { return journal_revision > 0 && journal_revision > backup_revision; }
+
+bool EtcdLoss::loses_data() const { return journal_past_backup() || loses_live_data(); }
+
+bool EtcdLoss::loses_live_data() const {
+  if (!answered || live_went_back()) return false;
   if (backup_revision == 0) return true;  // cannot be compared: assume the worst
   // Another cluster (etcd started again on an emptied data dir, or restored since) counts its
   // revisions anew: a live revision below the backup's holds less than the backup does.
   return live_revision > backup_revision;
 }
 
-std::string EtcdLoss::text() const {
-  if (!answered)
-    return fmt::format("cannot tell what is lost: the live etcd does not answer ({})", unknown_because);
-  const auto keys = live_keys ? fmt::format("{} keys", *live_keys) : std::string("its keys");
-  if (other_cluster())
+namespace {
+
+std::string live_text(const EtcdLoss& l) {
+  if (!l.answered)
+    return fmt::format("cannot tell what is lost: the live etcd does not answer ({})", l.unknown_because);
+  const auto keys = l.live_keys ? fmt::format("{} keys", *l.live_keys) : std::string("its keys");
+  if (l.other_cluster())
     return fmt::format("the live etcd at {} is cluster {}, not cluster {} the backup was taken from (started again on "
                        "an empty data dir, or restored since): its revision {} and {} are replaced by the backup's "
                        "revision {}",
-                       endpoint, live_cluster_id, backup_cluster_id, live_revision, keys, backup_revision);
-  if (backup_revision == 0)
+                       l.endpoint, l.live_cluster_id, l.backup_cluster_id, l.live_revision, keys, l.backup_revision);
+  if (l.live_went_back())
+    return fmt::format("the live etcd at {} went back to revision {} with {}, below the change journal's {}: it lost "
+                       "its data dir (or was restored by hand), so it holds nothing newer; it is replaced",
+                       l.endpoint, l.live_revision, keys, l.journal_revision);
+  if (l.backup_revision == 0)
     return fmt::format("the live etcd at {} answers at revision {} with {}; the generation recorded no revision, so "
                        "what was written since the backup cannot be counted: assume it is lost",
-                       endpoint, live_revision, keys);
-  if (live_revision <= backup_revision)
-    return fmt::format("live etcd at revision {}, the backup at revision {}: nothing written since the backup is lost",
-                       live_revision, backup_revision);
-  const auto changes = live_revision - backup_revision;
+                       l.endpoint, l.live_revision, keys);
+  if (l.live_revision <= l.backup_revision)
+    return fmt::format("live etcd at revision {}, the backup at revision {}", l.live_revision, l.backup_revision);
+  const auto changes = l.live_revision - l.backup_revision;
   return fmt::format("live etcd at revision {}, the backup at revision {}: {} change{} and {} written since the backup "
                      "will be lost",
-                     live_revision, backup_revision, changes, changes == 1 ? "" : "s",
-                     keys_changed ? fmt::format("{} key{}", *keys_changed, *keys_changed == 1 ? "" : "s")
-                                  : std::string("an unknown number of keys"));
+                     l.live_revision, l.backup_revision, changes, changes == 1 ? "" : "s",
+                     l.keys_changed ? fmt::format("{} key{}", *l.keys_changed, *l.keys_changed == 1 ? "" : "s")
+                                    : std::string("an unknown number of keys"));
+}
+
+}  // namespace
+
+std::string EtcdLoss::text() const {
+  auto out = live_text(*this);
+  if (journal_past_backup()) {
+    const auto n = journal_revision - backup_revision;
+    out += fmt::format("; the change journal holds {} more revision{} of this cluster, up to revision {}{}: "
+                       "acknowledged writes this restore does not bring back (--set to=latest restores them)",
+                       n, n == 1 ? "" : "s", journal_revision,
+                       journal_time_ms > 0 ? fmt::format(" (received {})", core::iso_time(journal_time_ms / 1000))
+                                           : std::string());
+  } else if (!loses_data() && answered) {
+    out += journal_revision > 0 ? "; the point restored is the change journal's end: nothing acknowledged is lost"
+                                : ": nothing written since the backup is lost";
+  }
+  return out;
 }
 
 json EtcdLoss::to_json() const {
@@ -57,6 +90,8 @@ json EtcdLoss::to_json() const {
           {"backup_cluster_id", backup_cluster_id},
           {"keys_changed", opt(keys_changed)},
           {"live_keys", opt(live_keys)},
+          {"journal_revision", journal_revision},
+          {"journal_time_ms", journal_time_ms},
           {"loses_data", loses_data()},
           {"text", text()}};
 }
@@ -72,13 +107,35 @@ EtcdLoss EtcdLoss::from_json(const json& j) {
   l.backup_cluster_id = j.value("backup_cluster_id", "");
   if (j.contains("keys_changed") && j["keys_changed"].is_number()) l.keys_changed = j["keys_changed"].get<std::uint64_t>();
   if (j.contains("live_keys") && j["live_keys"].is_number()) l.live_keys = j["live_keys"].get<std::uint64_t>();
+  l.journal_revision = j.value("journal_revision", std::int64_t{0});
+  l.journal_time_ms = j.value("journal_time_ms", std::int64_t{0});
   return l;
 }
+
+namespace {
+
+// The journal's last revision of the backup's cluster: the end of its newest epoch of it.
+void read_journal_end(const core::Context& ctx, EtcdLoss& loss) {
+  if (loss.backup_cluster_id.empty()) return;
+  const journal::JournalStore store(ctx.backup_dir);
+  if (!store.exists()) return;
+  try {
+    if (const auto end = journal::journal_end(journal::journal_status(store), loss.backup_cluster_id)) {
+      loss.journal_revision = end->revision;
+      loss.journal_time_ms = end->time_ms;
+    }
+  } catch (const core::Error&) {
+    // an unreadable journal: the restore's replay (or verify) says so
+  }
+}
+
+}  // namespace
 
 EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const BackupPoint& backup) {
   EtcdLoss loss;
   loss.backup_revision = backup.revision;
   loss.backup_cluster_id = backup.cluster_id;
+  read_journal_end(ctx, loss);
   auto target = backup::etcd_target(ctx, layout);
   backup::SnapshotOutcome failure;
   const auto status = backup::endpoint_status(ctx, target, failure);

@@ -1,5 +1,5 @@
 // What a restore that replaces etcd's data would lose: measured on the live etcd before
-// anything stops, against the revision the generation recorded. The plan and the
+// anything stops, and on the change journal's end, against the revision the restore puts back. The plan and the
 // confirmation print it; the preflight refuses a restore that would roll back a live,
 // newer etcd unless accept_loss=true; the journal keeps it (in the plan).
 #pragma once
@@ -24,9 +24,20 @@ struct EtcdLoss {
   std::string live_cluster_id, backup_cluster_id;  // hex; empty: unknown
   std::optional<std::uint64_t> keys_changed;      // live keys last changed after the backup
   std::optional<std::uint64_t> live_keys;
+  // The change journal's last revision of the backup's cluster (0: no journal of it), and when
+  // the journal received it: the changes after the backup's revision up to there are
+  // acknowledged writes that this restore does not bring back.
+  std::int64_t journal_revision = 0;
+  std::int64_t journal_time_ms = 0;
+  // The live etcd is the backup's cluster at a revision below the journal's end: it started
+  // again on an empty data dir (or was restored by hand); what it holds is not newer data.
+  bool live_went_back() const;
+  bool journal_past_backup() const;
+  // The live etcd answers with changes newer than the restored point.
+  bool loses_live_data() const;
 
   bool other_cluster() const;
-  // The live etcd holds data the backup does not have: replacing it loses that.
+  // The live etcd, or the change journal, holds data the restored point does not have.
   bool loses_data() const;
   // "live etcd at revision N, the backup at M: N-M changes and K keys written since the backup will be lost"
   std::string text() const;
@@ -41,7 +52,8 @@ struct BackupPoint {
   std::string cluster_id;
 };
 
-// Asks the node's etcd (as the layout finds it, with its client certificate).
+// Asks the node's etcd (as the layout finds it, with its client certificate), and reads the
+// change journal's end (its state.json).
 EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const BackupPoint& backup);
 
 }  // namespace kdr::restore

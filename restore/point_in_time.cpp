@@ -88,7 +88,7 @@ std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::Epoch
     for (const auto& g : core::Repository::open(ctx.backup_dir).generations()) {
       if (!g.meta) continue;
       const auto& snap = g.meta->etcd.snapshot;
-      if (!snap || snap->cluster_id != epoch.cluster_id) continue;
+      if (!snap || !epoch.holds_snapshot(g.id, g.meta->time, snap->cluster_id, snap->revision)) continue;
       ReplayBase b;
       b.source = "generation " + g.id;
       b.file = g.path / snap->file;
@@ -400,10 +400,18 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target, con
           (best == nullptr || b.revision > best->revision ||
            (b.revision == best->revision && b.auth.status == core::AuthStatus::authentic)))
         best = &b;
-    if (best == nullptr)
-      throw core::Error(fmt::format("no full snapshot of cluster {} lies between revision {} and {}, where the journal's "
-                                    "epoch {} could extend it: take one (kdr backup) or choose a later point",
-                                    epoch.cluster_id, from, r.revision, epoch.number));
+    if (best == nullptr) {
+      const auto none = fmt::format("no full snapshot of cluster {} lies between revision {} and {}, where the "
+                                    "journal's epoch {} could extend it",
+                                    epoch.cluster_id, from, r.revision, epoch.number);
+      // latest: the newest epoch that can be restored (one that began since, as etcd was
+      // restored, may have no snapshot yet)
+      if (target.kind == ReplayTarget::Kind::latest) {
+        passed += "; " + none;
+        continue;
+      }
+      throw core::Error(none + ": take one (kdr backup) or choose a later point");
+    }
     // A time after this epoch's last change, before the newer epoch began after a gap: what
     // happened then is not in the journal, and the point would be older than asked.
     if (target.kind == ReplayTarget::Kind::time && gap_after != nullptr && target.time_ms > r.time_ms &&
@@ -427,6 +435,10 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target, con
   if (target.kind == ReplayTarget::Kind::revision)
     throw core::Error(fmt::format("revision {} is not in the change journal{}", target.revision,
                                   passed.empty() ? std::string() : " (" + passed.substr(2) + ")"));
+  if (target.kind == ReplayTarget::Kind::latest)
+    throw core::Error(fmt::format("no epoch of the change journal can be restored ({}): take a full snapshot (kdr "
+                                  "backup), or restore a generation's snapshot as it is (to=snapshot)",
+                                  passed.empty() ? std::string("it holds none") : passed.substr(2)));
   throw core::Error(fmt::format("{} is before everything in the change journal{}", target.text,
                                 passed.empty() ? std::string() : " (" + passed.substr(2) + ")"));
 }

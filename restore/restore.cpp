@@ -18,6 +18,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/repository.hpp"
+#include "core/etcd_rewind.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/point_in_time.hpp"
 #include "restore/offer.hpp"
@@ -559,6 +560,11 @@ ExitCode execute(Runner& r, bool yes) {
   }
   r.journal->record({{"event", "finished"}});
   out.info("Restore {} finished: playbook {} from generation {}.", r.plan.id, r.plan.playbook, r.plan.generation);
+  // etcd's history starts again here: the journal's follower and kdr backup take it as the
+  // new normal, not as a lost data dir
+  if (std::any_of(r.plan.steps.begin(), r.plan.steps.end(),
+                  [&](const PlannedStep& st) { return replaces_etcd_data(st, r.plan); }))
+    core::accept_etcd_rewind(r.ctx, fmt::format("kdr restore {} ({})", r.plan.id, r.plan.playbook));
   const auto final_summary = r.journal->summary();
   std::vector<std::string> kept;
   for (const auto& a : final_summary.actions)

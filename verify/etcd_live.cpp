@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 
 #include "backup/etcd_snapshot.hpp"
+#include "core/error.hpp"
 #include "core/etcd_layout.hpp"
+#include "core/etcd_rewind.hpp"
 #include "core/static_pods.hpp"
+#include "journal/inspect.hpp"
 
 namespace kdr::verify {
 
@@ -20,7 +23,8 @@ json EtcdLiveFacts::to_json() const {
           {"revision", revision},       {"keys", opt(keys)},        {"cluster_id", cluster_id},
           {"data_dir", data_dir},       {"db_file_size", opt(db_file_size)},
           {"backup_revision", backup_revision}, {"backup_keys", opt(backup_keys)},
-          {"backup_db_size", backup_db_size},   {"backup_cluster_id", backup_cluster_id}};
+          {"backup_db_size", backup_db_size},   {"backup_cluster_id", backup_cluster_id},
+          {"journal_revision", journal_revision}, {"went_back_accepted_by", went_back_accepted_by}};
 }
 
 bool etcd_db_shrank(const std::string& path, const std::string& etcd_data_dir, std::uint64_t live_size,
@@ -46,12 +50,34 @@ void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
   const bool keys_gone = f.keys && f.backup_keys && *f.backup_keys >= 4 && *f.keys * 2 < *f.backup_keys;
   // Deleted keys leave the revision where it was; an etcd that started afresh on an empty data
   // dir (same cluster id, as kubeadm's single member derives it) counts from 1 again.
-  if (keys_gone && same_cluster && f.backup_revision > 0 && f.revision < f.backup_revision)
+  const bool behind_backup = same_cluster && f.backup_revision > 0 && f.revision < f.backup_revision;
+  const bool behind_journal = f.journal_revision > 0 && f.revision < f.journal_revision;
+  const auto journal = f.journal_revision > 0
+                           ? fmt::format("; the change journal holds every change up to revision {}: kdr restore "
+                                         "restore-etcd-snapshot (to=auto) brings etcd back to it",
+                                         f.journal_revision)
+                           : std::string();
+  if ((behind_backup || behind_journal) && !f.went_back_accepted_by.empty())
+    findings.add(Severity::info, check_name, "rolled-back", f.endpoint,
+                 fmt::format("etcd is at revision {}, behind {}: put back by {}", f.revision,
+                             behind_journal ? fmt::format("the change journal's {}", f.journal_revision)
+                                            : fmt::format("the backup's {}", f.backup_revision),
+                             f.went_back_accepted_by));
+  else if ((behind_backup && keys_gone) || behind_journal)
     findings.add(Severity::error, check_name, "data-dir-lost", f.endpoint,
-                 fmt::format("etcd serves {} keys at revision {}, the backup's snapshot holds {} at revision {}: its "
-                             "revision went back, so etcd started afresh on an empty data dir (lost or emptied); "
-                             "docs/runbook.md, the row \"lost data dir\"",
-                             *f.keys, f.revision, *f.backup_keys, f.backup_revision));
+                 fmt::format("etcd serves {} at revision {}{}{}: its revision went back, so etcd started afresh on an "
+                             "empty data dir (lost or emptied), or was restored by hand{}; docs/runbook.md, the row "
+                             "\"lost data dir\"",
+                             f.keys ? fmt::format("{} keys", *f.keys) : std::string("its keys"), f.revision,
+                             f.backup_revision > 0 && same_cluster
+                                 ? fmt::format(", the backup's snapshot holds {} at revision {}",
+                                               f.backup_keys ? fmt::format("{} keys", *f.backup_keys)
+                                                             : std::string("its keys"),
+                                               f.backup_revision)
+                                 : std::string(),
+                             behind_journal ? fmt::format(", the change journal reaches revision {}", f.journal_revision)
+                                            : std::string(),
+                             journal));
   else if (keys_gone)
     findings.add(Severity::error, check_name, "keys-missing", f.endpoint,
                  fmt::format("etcd serves {} keys, the backup's snapshot holds {}: most of the data is gone ({})",
@@ -60,10 +86,11 @@ void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
                                           : fmt::format("etcd is cluster {}, the backup's was {}: started on an empty "
                                                         "or other data dir",
                                                         f.cluster_id, f.backup_cluster_id)));
-  else if (same_cluster && f.backup_revision > 0 && f.revision < f.backup_revision)
-    findings.add(Severity::warning, check_name, "rolled-back", f.endpoint,
-                 fmt::format("etcd is at revision {}, behind the backup's {}: its data went back in time (restored "
-                             "from an older copy?)",
+  else if (behind_backup)
+    findings.add(Severity::error, check_name, "rolled-back", f.endpoint,
+                 fmt::format("etcd is at revision {}, behind the backup's {}: its data went back in time (restored by "
+                             "hand from an older copy, or a lost data dir that filled again); kdr backup refuses it "
+                             "until etcd is restored or the operator accepts it (kdr backup --allow-shrink)",
                              f.revision, f.backup_revision));
 }
 
@@ -98,6 +125,15 @@ std::optional<EtcdLiveFacts> check_etcd_live(const core::Context& ctx, const Gen
     f.revision = status->revision;
     f.cluster_id = status->cluster_id;
     f.keys = backup::count_keys(ctx, target, 0);
+    const journal::JournalStore store(ctx.backup_dir);
+    try {
+      if (store.exists())
+        if (const auto end = journal::journal_end(journal::journal_status(store), f.cluster_id))
+          f.journal_revision = end->revision;
+    } catch (const core::Error&) {
+      // the journal's own check says what is wrong with it
+    }
+    if (const auto accepted = core::etcd_rewind_accepted(ctx, g.meta.time * 1000)) f.went_back_accepted_by = accepted->text();
   } else {
     f.error = failure.error;
   }

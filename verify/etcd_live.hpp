@@ -30,6 +30,10 @@ struct EtcdLiveFacts {
   std::string cluster_id;
   std::string data_dir;  // node path; its member/snap/db is etcd's database file
   std::optional<std::uint64_t> db_file_size;
+  // the change journal's last revision of the live etcd's cluster (0: none), and who accepted
+  // an etcd that went back since the backup (a kdr restore here, kdr backup --allow-shrink)
+  std::int64_t journal_revision = 0;
+  std::string went_back_accepted_by;
   std::string db_path() const { return data_dir + "/member/snap/db"; }
   nlohmann::json to_json() const;
 };
@@ -39,7 +43,7 @@ struct EtcdLiveFacts {
 bool etcd_db_shrank(const std::string& path, const std::string& etcd_data_dir, std::uint64_t live_size,
                     std::uint64_t backup_size);
 
-// The findings the facts call for (check "live-etcd": down, db-shrunk, keys-missing, rolled-back).
+// The findings the facts call for (check "live-etcd": down, db-shrunk, data-dir-lost, keys-missing, rolled-back).
 void judge_etcd_live(const EtcdLiveFacts& facts, Findings& findings);
 
 // Asks the node's etcd (as core/etcd_layout finds it); empty when there is no etcd to ask

@@ -53,6 +53,9 @@ std::optional<JournalFacts> check_journal(const core::Context& ctx, bool live, c
                    fmt::format("{}: changes since revision {} are only in the next full backup (systemctl restart "
                                "kdr-journal, or kdr journal start)",
                                health.text, facts.position));
+    else if (health.kind == journal::FollowerHealth::Kind::etcd_went_back)
+      findings.add(Severity::error, "journal", "etcd-went-back", where,
+                   fmt::format("{} (docs/runbook.md, the row \"lost data dir\")", status.state->message));
     else if (health.lag_revisions > 0 && status.state && status.state->lag_seconds > 10)
       findings.add(Severity::warning, "journal", "lag", where,
                    fmt::format("the journal is {:.0f} s and {} revisions behind etcd ({})", status.state->lag_seconds,

@@ -44,10 +44,11 @@ void check_etcd_loss(Runner& r, Preflight& pf) {
   }
   if (r.var("accept_loss") != "true") {
     pf.fails.push_back(fmt::format(
-        "the live etcd answers and holds data the backup does not: {}. This restore rolls etcd back to the backup. To "
-        "put back only what was deleted (one namespace, some keys) with the cluster running, use the playbook "
+        "{} holds data this restore's point does not: {}. This restore rolls etcd back to that point. {}To put back "
+        "only what was deleted (one namespace, some keys) with the cluster running, use the playbook "
         "restore-etcd-keys; to roll back anyway, run again with --set accept_loss=true",
-        loss.text()));
+        loss.journal_past_backup() && !loss.loses_live_data() ? "the change journal" : "the live etcd", loss.text(),
+        loss.journal_past_backup() ? "To restore everything the journal holds, --set to=latest. " : ""));
     return;
   }
   pf.warns.push_back("accepted (accept_loss=true): " + loss.text());

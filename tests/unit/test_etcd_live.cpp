@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "verify/etcd_live.hpp"
 
@@ -83,12 +84,30 @@ TEST_CASE("live etcd: few keys at a revision that went back is a lost data dir, 
   CHECK(f.all()[0].detail.find("the row \"lost data dir\"") != std::string::npos);
 }
 
-TEST_CASE("live etcd: a revision behind the backup's in the same cluster is a warning") {
+TEST_CASE("live etcd: a revision behind the backup's in the same cluster is an error, unless kdr put it back") {
   auto facts = healthy();
   facts.revision = 90;
   Findings f;
   judge_etcd_live(facts, f);
-  CHECK(kinds(f) == std::vector<std::string>{"warning rolled-back"});
+  CHECK(kinds(f) == std::vector<std::string>{"error rolled-back"});
+  CHECK(f.all()[0].detail.find("kdr backup --allow-shrink") != std::string::npos);
+  facts.went_back_accepted_by = "kdr restore 20261204-031200-restore-etcd-snapshot at 2026-12-04T03:14:00Z";
+  Findings accepted;
+  judge_etcd_live(facts, accepted);
+  CHECK(kinds(accepted) == std::vector<std::string>{"info rolled-back"});
+  CHECK(accepted.all()[0].detail.find("put back by kdr restore 20261204") != std::string::npos);
+}
+
+TEST_CASE("live etcd: behind the change journal's end is a lost data dir, with the journal's revision to restore") {
+  auto facts = healthy();
+  facts.revision = facts.backup_revision + 5;  // past the backup, below what the journal holds
+  facts.journal_revision = facts.backup_revision + 40;
+  Findings f;
+  judge_etcd_live(facts, f);
+  REQUIRE(kinds(f) == std::vector<std::string>{"error data-dir-lost"});
+  CHECK(f.all()[0].detail.find(fmt::format("the change journal reaches revision {}", facts.journal_revision)) !=
+        std::string::npos);
+  CHECK(f.all()[0].detail.find("(to=auto) brings etcd back to it") != std::string::npos);
 }
 
 TEST_CASE("live etcd: the database-size rule is about etcd's own database file only") {

@@ -64,3 +64,33 @@ TEST_CASE("etcd loss: survives the journal (JSON) unchanged") {
   CHECK(back.live_keys == l.live_keys);
   CHECK(l.to_json().at("loses_data") == true);
 }
+
+TEST_CASE("etcd loss: writes the change journal holds past the restored point are a loss, and said so") {
+  auto l = answered(10, 10);
+  l.journal_revision = 30;
+  CHECK(l.journal_past_backup());
+  CHECK(l.loses_data());
+  CHECK_FALSE(l.loses_live_data());
+  CHECK(l.text().find("the change journal holds 20 more revisions of this cluster, up to revision 30") != std::string::npos);
+  CHECK(l.text().find("nothing written since") == std::string::npos);
+  const auto back = EtcdLoss::from_json(l.to_json());
+  CHECK(back.journal_revision == 30);
+  CHECK(back.text() == l.text());
+  l.backup_revision = l.live_revision = 30;  // to=latest
+  CHECK_FALSE(l.loses_data());
+  CHECK(l.text() == "live etcd at revision 30, the backup at revision 30; the point restored is the change journal's "
+                    "end: nothing acknowledged is lost");
+}
+
+TEST_CASE("etcd loss: a live etcd that went back below the journal's end lost its data dir, and holds nothing newer") {
+  auto l = answered(40, 30);  // emptied, then written past the backup's revision by the API server
+  l.journal_revision = 30;
+  CHECK(l.live_went_back() == false);  // not below the journal's end: newer writes, counted
+  CHECK(l.loses_data());
+  l.journal_revision = 55;  // the journal reached 55 before the data dir was lost
+  l.backup_revision = 55;
+  CHECK(l.live_went_back());
+  CHECK_FALSE(l.loses_data());
+  CHECK(l.text().find("went back to revision 40 with 8 keys, below the change journal's 55: it lost its data dir") !=
+        std::string::npos);
+}
