@@ -133,25 +133,33 @@ std::vector<std::string> torn_outside(const core::Manifest& manifest, const std:
 
 // kube-apiserver's key material and policies (an encryption config, an audit policy) must
 // be in every generation: warn when one is named but not covered.
-void warn_uncovered_apiserver_files(const core::Context& ctx, const core::StaticPodScan& scan, const SourcePlan& plan,
-                                    std::vector<std::string>& warnings) {
+// kube-apiserver's files (key material, policies) that no source covers: warnings, and for
+// the EncryptionConfiguration a cause of a partial generation (returned): without it, no
+// encrypted Secret of the snapshot can be read again.
+std::vector<std::string> check_apiserver_files(const core::Context& ctx, const core::StaticPodScan& scan,
+                                               const SourcePlan& plan, std::vector<std::string>& warnings) {
+  std::vector<std::string> partial;
   for (const auto& f : core::apiserver_files(scan)) {
+    std::optional<std::string> problem;
     if (!f.host_path) {
-      warnings.push_back(fmt::format("kube-apiserver --{}={} is not mounted from a hostPath volume: kdr cannot find "
-                                     "it on the node to back it up",
-                                     f.flag, f.container_path));
-      continue;
+      problem = fmt::format("kube-apiserver --{}={} is not mounted from a hostPath volume: kdr cannot find it on the "
+                            "node to back it up",
+                            f.flag, f.container_path);
+    } else if (!std::any_of(plan.sources.begin(), plan.sources.end(),
+                            [&](const Source& s) { return core::node_path_within(*f.host_path, s.path); })) {
+      problem = fmt::format("kube-apiserver --{} names {} (on the node: {}), which no source covers: add it to "
+                            "sources in the config",
+                            f.flag, f.container_path, *f.host_path);
+    } else if (!core::lstat_path(ctx.root.host(*f.host_path))) {
+      problem = fmt::format("kube-apiserver --{} names {}, which does not exist on the node", f.flag, *f.host_path);
     }
-    const bool covered = std::any_of(plan.sources.begin(), plan.sources.end(),
-                                     [&](const Source& s) { return core::node_path_within(*f.host_path, s.path); });
-    if (!covered)
-      warnings.push_back(fmt::format("kube-apiserver --{} names {} (on the node: {}), which no source covers: add it "
-                                     "to sources in the config",
-                                     f.flag, f.container_path, *f.host_path));
-    else if (!core::lstat_path(ctx.root.host(*f.host_path)))
-      warnings.push_back(fmt::format("kube-apiserver --{} names {}, which does not exist on the node", f.flag,
-                                     *f.host_path));
+    if (!problem) continue;
+    warnings.push_back(*problem);
+    if (f.flag == "encryption-provider-config")
+      partial.push_back("the EncryptionConfiguration is not in it, so its encrypted Secrets cannot be read again (" +
+                        *problem + ")");
   }
+  return partial;
 }
 
 std::uint64_t file_size_or_zero(const core::bfs::path& p) {
@@ -388,7 +396,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   result.leftovers_removed = repo.remove_leftovers();
 
   auto meta = start_generation(ctx, repo, plan);
-  warn_uncovered_apiserver_files(ctx, scan, plan, meta.warnings);
+  const auto missing_apiserver_files = check_apiserver_files(ctx, scan, plan, meta.warnings);
   // Room for the etcd snapshot (about the size of the database) before anything starts.
   const auto local_db = layout.local() ? file_size_or_zero(ctx.root.host(layout.data_dir) / "member/snap/db") : 0;
   check_free_space(ctx, ctx.backup_dir, local_db + (64ull << 20));
@@ -411,6 +419,11 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     refuse_damage(meta, plan, previous_entry ? &*previous_entry->meta : nullptr,
                   options.allow_shrink ? 0.0 : ctx.config.guard_min_ratio);
     record_copy(copier, etcd, layout.data_dir, meta);
+    if (!missing_apiserver_files.empty()) {
+      meta.partial_because.insert(meta.partial_because.end(), missing_apiserver_files.begin(),
+                                  missing_apiserver_files.end());
+      meta.status = core::GenerationStatus::partial;
+    }
 
     auto facts = collect_node_facts(ctx, scan, layout, etcd.server_version, staging);
     artifacts.insert(artifacts.end(), facts.artifacts.begin(), facts.artifacts.end());

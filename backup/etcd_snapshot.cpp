@@ -16,6 +16,7 @@
 #include "core/progress.hpp"
 #include "core/tls_probe.hpp"
 #include "core/zstd_file.hpp"
+#include "journal/digest.hpp"
 
 namespace kdr::backup {
 
@@ -503,6 +504,12 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     }
     info.revision = facts.revision;
     info.total_keys = facts.total_keys;
+    try {
+      info.encrypted_values = journal::encryption_keys_of_snapshot(tmp.string());
+    } catch (const core::Error& e) {
+      cleanup();
+      return fail(SnapshotFailure::invalid, fmt::format("etcd snapshot rejected: {}", e.what()));
+    }
     info.keys = count_keys(ctx, target, info.revision);
     if (::chmod(tmp.c_str(), 0600) != 0) core::throw_errno("chmod", tmp.string(), errno);
     if (ctx.config.etcd.compression == "zstd") {

@@ -72,7 +72,8 @@ json EtcdSnapshotRecord::to_json() const {
           {"keys", keys ? json(*keys) : json(nullptr)},
           {"endpoint", endpoint}, {"server_version", server_version},
           {"cluster_id", cluster_id}, {"member_id", member_id},
-          {"duration_s", duration_s}};
+          {"duration_s", duration_s},
+          {"encrypted_values", encrypted_values ? json(*encrypted_values) : json(nullptr)}};
 }
 
 EtcdSnapshotRecord EtcdSnapshotRecord::from_json(const json& j, const std::string& where) {
@@ -92,6 +93,15 @@ EtcdSnapshotRecord EtcdSnapshotRecord::from_json(const json& j, const std::strin
   s.cluster_id = f.get<std::string>("cluster_id", "");
   s.member_id = f.get<std::string>("member_id", "");
   s.duration_s = f.get<double>("duration_s", 0);
+  if (const auto it = j.find("encrypted_values"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) throw Error(fmt::format("{}.encrypted_values: expected an object of counts", where));
+    s.encrypted_values.emplace();
+    for (const auto& [key, n] : it->items()) {
+      if (!n.is_number_unsigned())
+        throw Error(fmt::format("{}.encrypted_values.{}: expected a whole number, got {}", where, key, n.dump()));
+      (*s.encrypted_values)[key] = n.get<std::uint64_t>();
+    }
+  }
   return s;
 }
 

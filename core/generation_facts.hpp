@@ -27,6 +27,9 @@ struct EtcdSnapshotRecord {
   std::int64_t revision = 0;
   std::uint64_t total_keys = 0;       // pairs in every bucket, as `snapshot status` counts them
   std::optional<std::uint64_t> keys;  // live keys at `revision` (what a restore must serve)
+  // live values encrypted at rest, per key they name ("aescbc:key1" -> 120; core/encryption.hpp);
+  // empty: not counted (a generation from before kdr counted them)
+  std::optional<std::map<std::string, std::uint64_t>> encrypted_values;
   std::string endpoint;
   std::string server_version;
   std::string cluster_id;  // of the cluster that served it (hex)

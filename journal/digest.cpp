@@ -84,6 +84,23 @@ KeyspaceDigest digest_of_bucket(const std::string& name,
 
 }  // namespace
 
+core::EncryptionKeyUse encryption_keys_of_snapshot(const std::string& file) {
+  std::unordered_map<std::string, std::string> live;  // key -> the encryption key its newest value names ("" none)
+  std::uint64_t entries = 0;
+  core::read_bolt_bucket(file, "key", [&](std::string_view revision, std::string_view kv) {
+    ++entries;
+    std::string_view key, value;
+    if ((revision.size() != 17 && revision.size() != 18) || !parse_key_value(kv, key, value))
+      throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", file, entries));
+    if (revision.size() == 18) live.erase(std::string(key));
+    else live[std::string(key)] = core::encryption_key_of(value).value_or("");
+  });
+  core::EncryptionKeyUse use;
+  for (const auto& [key, enc] : live)
+    if (!enc.empty()) ++use[enc];
+  return use;
+}
+
 KeyspaceDigest digest_of_snapshot(const std::string& file) {
   return digest_of_bucket(file, [&](const core::BoltVisitor& v) { core::read_bolt_bucket(file, "key", v); });
 }

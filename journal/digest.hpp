@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/encryption.hpp"
+
 namespace kdr::journal {
 
 using PairHash = std::array<unsigned char, 32>;
@@ -37,6 +39,8 @@ struct KeyspaceDigest {
 // mvccpb.KeyValue messages; each key's newest entry counts, a deletion removes it. Throws
 // Error naming the file when it is not one.
 KeyspaceDigest digest_of_snapshot(const std::string& file);
+// The encryption keys the newest values of its live keys name, counted (core/encryption.hpp).
+core::EncryptionKeyUse encryption_keys_of_snapshot(const std::string& file);
 // The same over a bbolt file's bytes (tests).
 KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name);
 

@@ -122,6 +122,11 @@ const std::vector<Parameter>& builtin_parameters() {
        "backup is lost (the plan counts it)",
        "false",
        {"true", "false"}},
+      {"accept_undecryptable",
+       "set to true to restore etcd values encrypted with a key that kube-apiserver's EncryptionConfiguration no "
+       "longer holds: they stay unreadable until that key is back",
+       "false",
+       {"true", "false"}},
       {"accept_gap",
        "set to true to restore to a time that falls in a gap of the change journal: the point used is then the "
        "journal's last revision before the gap",

@@ -454,7 +454,7 @@ void print_plan(const Runner& r, const JournalSummary* done) {
     if (!std::set<std::string>{"generation", "generation_dir", "restore_id", "restore_dir", "static_pod_path",
                                "etcd_data_dir", "root", "kubeadm_config", "etcd_restored_from", "kubeadm_etcd_dir_check"}
              .count(k))
-      if (!((v == "false" && (k == "accept_loss" || k == "accept_gap" || k == "same_node" || k == "unauthenticated" || k == "allow_setuid")) ||
+      if (!((v == "false" && (k == "accept_loss" || k == "accept_gap" || k == "accept_undecryptable" || k == "same_node" || k == "unauthenticated" || k == "allow_setuid")) ||
             (v.empty() && k == "key_file")))
         params += (params.empty() ? "" : " ") + k + "=" + v;
   if (!params.empty()) out.info("  parameters  {}", params);

@@ -222,25 +222,6 @@ void etcd_first(std::vector<core::StaticPod>& pods) {
   std::stable_partition(pods.begin(), pods.end(), [](const core::StaticPod& p) { return p.name == "etcd"; });
 }
 
-core::StaticPodScan generation_pods(const verify::GenerationView& g, const std::string& static_pod_path) {
-  core::StaticPodScan scan;
-  if (!g.manifest) return scan;
-  for (const auto& e : g.manifest->entries) {
-    if (e.type != core::FileType::file) continue;
-    if (path(e.path).parent_path().string() != static_pod_path) continue;
-    const auto name = path(e.path).filename().string();
-    if (name.empty() || name[0] == '.') continue;
-    try {
-      auto pod = core::parse_static_pod(core::read_backup_file(g.dir / core::generation_relative_path(e.path)), e.path);
-      pod.file = e.path;
-      scan.pods.push_back(pod);
-    } catch (const Error& err) {
-      scan.problems.push_back(err.what());
-    }
-  }
-  return scan;
-}
-
 // ---- undo -----------------------------------------------------------------------------------
 
 void undo_actions(Runner& r, const std::vector<Action>& actions) {

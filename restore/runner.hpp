@@ -201,7 +201,6 @@ void etcd_first(std::vector<core::StaticPod>& pods);
 // moves back, original manifests back last.
 void undo_actions(Runner& r, const std::vector<Action>& actions);
 
-// The static pods of a generation (its copy of the static pod folder).
-core::StaticPodScan generation_pods(const verify::GenerationView& g, const std::string& static_pod_path);
+using verify::generation_pods;
 
 }  // namespace kdr::restore

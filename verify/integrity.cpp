@@ -386,4 +386,23 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
   return stats;
 }
 
+core::StaticPodScan generation_pods(const GenerationView& g, const std::string& static_pod_path) {
+  core::StaticPodScan scan;
+  if (!g.manifest) return scan;
+  for (const auto& e : g.manifest->entries) {
+    if (e.type != core::FileType::file) continue;
+    if (core::bfs::path(e.path).parent_path().string() != static_pod_path) continue;
+    const auto name = core::bfs::path(e.path).filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    try {
+      auto pod = core::parse_static_pod(core::read_backup_file(g.dir / core::generation_relative_path(e.path)), e.path);
+      pod.file = e.path;
+      scan.pods.push_back(pod);
+    } catch (const core::Error& err) {
+      scan.problems.push_back(err.what());
+    }
+  }
+  return scan;
+}
+
 }  // namespace kdr::verify

@@ -11,6 +11,7 @@
 #include "core/config.hpp"
 #include "core/generation.hpp"
 #include "core/manifest.hpp"
+#include "core/static_pods.hpp"
 #include "core/progress.hpp"
 #include "verify/findings.hpp"
 
@@ -33,6 +34,9 @@ struct GenerationView {
 // A path meta.json gives for a file of the generation's own: relative, no "." or ".." parts,
 // not under files/ (the copies are the manifest's).
 bool safe_artifact_path(const std::string& p);
+
+// The static pods of a generation (its copy of the static pod folder).
+core::StaticPodScan generation_pods(const GenerationView& g, const std::string& static_pod_path);
 
 // The generation's etcd data dir, or the config's etcd_data_dir when it recorded none.
 std::string etcd_data_dir_of(const GenerationView& g, const core::Config& config);

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/node_key.hpp"
 #include "verify/authentication.hpp"
+#include "verify/encryption_check.hpp"
 #include "core/etcd_layout.hpp"
 #include "core/repository.hpp"
 
@@ -258,6 +259,7 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
     check_etcd_layout(ctx, g, options.live, r.findings);
     ctx.out.detail("verify {}: certificates", g.id);
     r.certificates = check_certificates(ctx, g, options.live, core::now_epoch(), r.findings);
+    check_encryption(ctx, g, options.live, r.findings);
   }
   ctx.out.detail("verify: the change journal");
   r.journal = check_journal(ctx, options.live || options.live_only, key ? &*key : nullptr, r.findings);

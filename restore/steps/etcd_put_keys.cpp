@@ -13,6 +13,7 @@
 #include "core/static_pods.hpp"
 #include "restore/etcd_keys.hpp"
 #include "restore/private_etcd.hpp"
+#include "restore/decryptable.hpp"
 #include "restore/step.hpp"
 #include "restore/steps/etcd_replay.hpp"
 
@@ -135,6 +136,14 @@ KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read) {
                               list_text(read.snapshot_namespaces));
     return out;
   }
+  core::EncryptionKeyUse use;
+  for (const auto& kv : plan.to_write) core::count_encryption_key(kv.value, use);
+  std::string accepted;
+  if (auto refusal = undecryptable_refusal(r, use, fmt::format("what this restore writes from {}", source.text), accepted)) {
+    out.refusal = std::move(refusal);
+    return out;
+  }
+  if (!accepted.empty()) out.warns.push_back(accepted);
   out.oks.push_back(fmt::format("{} holds {} for {}", source.text, per_resource_text(plan), sel.text()));
   out.oks.push_back(fmt::format("{} to write, {} already live with the same value, {} conflict{}", plan.to_write.size(),
                                 plan.same.size(), plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s"));

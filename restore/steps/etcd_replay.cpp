@@ -6,6 +6,8 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/sha256.hpp"
+#include "journal/digest.hpp"
+#include "restore/decryptable.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {
@@ -19,6 +21,15 @@ struct ReplayArgs : StepArgs {
 };
 
 core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "replayed.json"; }
+
+// The point's encrypted values must decrypt with the keys kube-apiserver will have.
+void refuse_undecryptable(const Runner& r, const core::bfs::path& snapshot, std::int64_t revision) {
+  std::string warning;
+  const auto use = journal::encryption_keys_of_snapshot(snapshot.string());
+  if (const auto refusal = undecryptable_refusal(r, use, fmt::format("the change journal's revision {}", revision), warning))
+    throw core::Error(*refusal);
+  if (!warning.empty()) r.ctx.out.warn("      {}", warning);
+}
 
 }  // namespace
 
@@ -165,6 +176,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
       if (j.value("revision", std::int64_t{0}) == target.revision &&
           j.value("sha256", "") == core::sha256_file(out.string())) {
         r.ctx.out.info("      replayed earlier: {} (revision {})", out.string(), target.revision);
+        refuse_undecryptable(r, out, target.revision);
         return;
       }
     }
@@ -179,6 +191,12 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     ReplayResult result;
     try {
       result = replay_to_snapshot(r.ctx, plan, tmp, key ? &*key : nullptr);
+    } catch (...) {
+      ::unlink(tmp.c_str());
+      throw;
+    }
+    try {
+      refuse_undecryptable(r, tmp, plan.target_revision);
     } catch (...) {
       ::unlink(tmp.c_str());
       throw;

@@ -12,6 +12,7 @@
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
 #include "restore/etcd_cluster.hpp"
+#include "restore/decryptable.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {
@@ -310,9 +311,31 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
                            "copied; the consistent snapshot is the safer choice");
       else
         pf.ok(fmt::format("etcd snapshot at revision {} in the generation", snap->revision));
+      check_decryptable(r, src.raw, pf);
     } catch (const Error& e) {
       pf.fails.push_back(e.what());
     }
+  }
+
+  // The snapshot's encrypted values, as the backup counted them, against the keys
+  // kube-apiserver will have (restore/decryptable.hpp).
+  static void check_decryptable(const Runner& r, bool raw, Preflight& pf) {
+    const auto& snap = r.gen_snapshot();
+    const auto what = fmt::format("generation {}'s snapshot", r.gen.id);
+    if (raw || !snap || !snap->encrypted_values) {
+      pf.warns.push_back(fmt::format("{} did not count its values encrypted at rest (a generation from before kdr "
+                                     "counted them, or the raw copy): whether kube-apiserver can read them is not "
+                                     "checked",
+                                     raw ? "the raw copy" : what));
+      return;
+    }
+    std::string warning;
+    if (const auto refusal = undecryptable_refusal(r, *snap->encrypted_values, what, warning))
+      pf.fails.push_back(*refusal);
+    else if (!warning.empty())
+      pf.warns.push_back(warning);
+    else if (!snap->encrypted_values->empty())
+      pf.ok(fmt::format("{} in the snapshot: kube-apiserver holds every key", core::key_use_text(*snap->encrypted_values)));
   }
 
   void check_tool(const Runner& r, const SnapshotRestoreArgs& a, Preflight& pf) const {

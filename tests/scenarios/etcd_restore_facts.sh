@@ -54,10 +54,12 @@ sums=$(cd "$G" && sha256sum -c --strict SHA256SUMS) || fail "sha256sum -c"
 grep -qx 'node/kubeadm-config.yaml: OK' <<<"$sums" || fail "kubeadm config not in SHA256SUMS"
 jq -e '.node.not_captured | length == 0' "$G/meta.json" >/dev/null || fail "something not captured: $(jq -c .node.not_captured "$G/meta.json")"
 
-step "a hostPath the config excludes: the encryption config is then named as not covered"
+step "a hostPath the config excludes: the encryption config is then named as not covered, and the generation is partial"
 config 'host_paths: {exclude: [/proc, /srv/kubernetes]}'
-expect_rc 0 kdr backup
+expect_rc 3 kdr backup
 assert_contains "$OUT" "kube-apiserver --encryption-provider-config names /etc/kubernetes/enc/config.yaml (on the node: /srv/kubernetes/encryption/config.yaml), which no source covers"
+jq -e '.status == "partial" and (.partial_because | any(startswith("the EncryptionConfiguration is not in it")))' "$(latest_gen)/meta.json" >/dev/null ||
+  fail "not partial for the missing EncryptionConfiguration: $(jq -c '{status, partial_because}' "$(latest_gen)/meta.json")"
 
 step "no admin kubeconfig: the kubeadm configuration is listed as not captured"
 config 'kubeconfig: /etc/kubernetes/missing.conf'
