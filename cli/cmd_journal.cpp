@@ -1,4 +1,4 @@
-// kdr journal run | start | status [--json] | verify | find KEY-OR-PREFIX [--limit N] [--json]
+// kdr journal run | start | status [--json] | verify | find [KEY-OR-PREFIX] [--namespace NAME] [--limit N] [--json]
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +25,7 @@ namespace {
 struct JournalFlags {
   std::string action;
   std::string prefix;
+  std::string namespace_name;
   std::size_t limit = 50;
 };
 
@@ -221,7 +222,13 @@ core::ExitCode run_verify(const core::Context& ctx) {
 core::ExitCode run_find(const core::Context& ctx, const JournalFlags& f) {
   const journal::JournalStore store(ctx.backup_dir);
   if (!store.exists()) throw core::Error(fmt::format("no journal in {}", ctx.backup_dir.string()), core::ExitCode::no_backup);
-  const auto found = journal::find_in_journal(store, f.prefix, f.limit);
+  if (f.prefix.empty() && f.namespace_name.empty())
+    throw core::UsageError("kdr journal find: give a key prefix, or --namespace NAME (or both)");
+  const journal::ChangeFilter filter{f.prefix, f.namespace_name};
+  const auto found = journal::find_in_journal(store, filter, f.limit);
+  const auto what = f.namespace_name.empty() ? fmt::format("keys under '{}'", f.prefix)
+                    : f.prefix.empty()      ? fmt::format("namespace {} or its objects", f.namespace_name)
+                                            : fmt::format("keys under '{}' or of namespace {}", f.prefix, f.namespace_name);
   if (ctx.out.json()) {
     auto arr = nlohmann::json::array();
     for (const auto& c : found)
@@ -232,13 +239,20 @@ core::ExitCode run_find(const core::Context& ctx, const JournalFlags& f) {
     return core::ExitCode::ok;
   }
   if (found.empty()) {
-    ctx.out.info("no change to keys under '{}' in the journal", f.prefix);
+    ctx.out.info("no change to {} in the journal", what);
     return core::ExitCode::ok;
   }
   ctx.out.info("{:<10} {:<24} {:<6} {}", "REVISION", "TIME", "TYPE", "KEY");
   for (const auto& c : found)
     ctx.out.info("{:<10} {:<24} {:<6} {}", c.revision, ms_time(c.time_ms), c.kind == journal::EventKind::put ? "put" : "delete", c.key);
   ctx.out.info("(newest first; restore to the revision just before a change with --set to=REVISION-1)");
+  if (!f.namespace_name.empty()) {
+    const auto key = core::load_node_key(core::node_key_file(ctx));
+    if (const auto d = journal::find_namespace_deletion(store, f.namespace_name, key ? &*key : nullptr))
+      ctx.out.info("{}: kdr restore restore-etcd-keys --set namespace={} (to=auto) reads its keys at revision {}, "
+                   "just before",
+                   d->text(f.namespace_name), f.namespace_name, d->started - 1);
+  }
   return core::ExitCode::ok;
 }
 
@@ -259,8 +273,12 @@ Command journal_command() {
     sub.add_subcommand("verify", "read every segment: checksums, continuous revisions, digests")->callback([f] { f->action = "verify"; });
     sub.add_subcommand("compact", "a new full snapshot at the newest journaled revision, made off the node and checked")
         ->callback([f] { f->action = "compact"; });
-    auto* find = sub.add_subcommand("find", "the revisions and times at which keys under a prefix were put or deleted");
-    find->add_option("prefix", f->prefix, "a key, or the start of keys (e.g. /registry/namespaces/payments)")->required();
+    auto* find = sub.add_subcommand(
+        "find", "the revisions and times at which keys under a prefix, or of a namespace, were put or deleted");
+    find->add_option("prefix", f->prefix, "a key, or the start of keys (e.g. /registry/configmaps/payments/)");
+    find->add_option("--namespace", f->namespace_name,
+                     "every key of this namespace: its own object and its objects of every resource; says when "
+                     "its deletion began");
     find->add_option("--limit", f->limit, "at most this many changes (0: all)")->capture_default_str();
     find->callback([f] { f->action = "find"; });
   };

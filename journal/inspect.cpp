@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/generation.hpp"
+#include "core/namespace_object.hpp"
+#include "core/registry_keys.hpp"
 
 namespace kdr::journal {
 
@@ -143,14 +146,21 @@ JournalCheck verify_journal(const JournalStore& store, const core::NodeKey* key)
   return c;
 }
 
-std::vector<FoundChange> find_in_journal(const JournalStore& store, const std::string& prefix, std::size_t limit) {
+bool ChangeFilter::matches(std::string_view key) const {
+  if (!prefix.empty() && key.substr(0, prefix.size()) == prefix) return true;
+  if (namespace_name.empty()) return false;
+  const auto ns = core::namespace_of(key);
+  return ns && *ns == namespace_name;
+}
+
+std::vector<FoundChange> find_in_journal(const JournalStore& store, const ChangeFilter& filter, std::size_t limit) {
   std::vector<FoundChange> out;
   for (const auto& epoch : store.epochs())
     for (const auto& seg : store.segments(epoch)) {
       SegmentReader reader(seg.path);
       while (auto record = reader.next()) {
         const auto* e = std::get_if<Event>(&*record);
-        if (e == nullptr || e->key.compare(0, prefix.size(), prefix) != 0) continue;
+        if (e == nullptr || !filter.matches(e->key)) continue;
         out.push_back({epoch.number, e->revision, e->time_ms, e->kind, e->key, e->value.size()});
       }
     }
@@ -159,6 +169,57 @@ std::vector<FoundChange> find_in_journal(const JournalStore& store, const std::s
   });
   if (limit > 0 && out.size() > limit) out.resize(limit);
   return out;
+}
+
+std::string NamespaceDeletion::text(const std::string& name) const {
+  return fmt::format("namespace {} began to be deleted at revision {} ({}, {}){}", name, started,
+                     time_ms > 0 ? core::iso_time(time_ms / 1000) : std::string("-"), how,
+                     key_deleted > 0 ? fmt::format("; its key was deleted at revision {}", key_deleted)
+                                     : std::string("; it is still Terminating at the journal's end"));
+}
+
+std::optional<NamespaceDeletion> find_namespace_deletion(const JournalStore& store, const std::string& name,
+                                                         const core::NodeKey* key) {
+  const auto ns_key = core::namespace_key(name);
+  std::optional<NamespaceDeletion> newest;
+  for (const auto& epoch : store.epochs()) {
+    std::optional<NamespaceDeletion> current;  // a deletion under way
+    bool from_timestamp = false;               // `current` began with the deletionTimestamp put
+    for (const auto& seg : store.segments(epoch)) {
+      SegmentReader reader(seg.path, key);
+      while (auto record = reader.next()) {
+        const auto* e = std::get_if<Event>(&*record);
+        if (e == nullptr) continue;
+        const auto ns = core::namespace_of(e->key);
+        if (!ns || *ns != name) continue;
+        const auto begin = [&](std::string how) {
+          current = NamespaceDeletion{epoch.number, e->revision, e->time_ms, std::move(how), 0};
+        };
+        if (e->key == ns_key && e->kind == EventKind::put) {
+          const auto st = core::namespace_state(e->value);
+          if (st.readable && !st.terminating) {
+            current.reset();  // alive: created again, or updated before any deletion
+            from_timestamp = false;
+          } else if (st.terminating && !from_timestamp) {
+            begin("its deletionTimestamp was set");
+            from_timestamp = true;
+          }
+        } else if (e->key == ns_key) {  // the namespace's key deleted: the deletion is complete
+          if (!current) begin("its key was deleted");
+          current->key_deleted = e->revision;
+          newest = current;
+          current.reset();
+          from_timestamp = false;
+        } else if (e->kind == EventKind::del) {
+          if (!current) begin(fmt::format("the first delete of one of its objects ({})", e->key));
+        } else if (e->create_revision == e->revision && current && !from_timestamp) {
+          current.reset();  // an object created: the namespace was not being deleted (a terminating one takes none)
+        }
+      }
+    }
+    if (current && from_timestamp) newest = current;  // still Terminating
+  }
+  return newest;
 }
 
 }  // namespace kdr::journal

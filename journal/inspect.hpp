@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "journal/follower.hpp"
+#include "core/node_key.hpp"
 #include "journal/store.hpp"
 
 namespace kdr::journal {
@@ -65,7 +66,31 @@ struct FoundChange {
   std::size_t value_size = 0;
 };
 
-// Changes to keys that start with `prefix`, newest first, at most `limit` (0: all).
-std::vector<FoundChange> find_in_journal(const JournalStore& store, const std::string& prefix, std::size_t limit);
+// Which changes to list: keys under a prefix, or every key of a namespace (its own object and
+// its objects of every resource: core/registry_keys.hpp), or both.
+struct ChangeFilter {
+  std::string prefix;
+  std::string namespace_name;
+  bool matches(std::string_view key) const;
+};
+
+// Changes to the keys `filter` picks, newest first, at most `limit` (0: all).
+std::vector<FoundChange> find_in_journal(const JournalStore& store, const ChangeFilter& filter, std::size_t limit);
+
+// When the newest deletion of a namespace began, from the journal: the first put that set its
+// deletionTimestamp (kubectl delete namespace: the API server puts it Terminating first, the
+// controllers then delete its contents, it is put again without finalizers and its key is
+// deleted), or, where that put cannot be read (an encrypted or unknown value), the first delete
+// of one of its objects since it was last seen alive.
+struct NamespaceDeletion {
+  std::uint32_t epoch = 0;
+  std::int64_t started = 0;  // the revision that began it
+  std::int64_t time_ms = 0;
+  std::string how;           // "its deletionTimestamp was set", "the first delete of one of its objects (KEY)"
+  std::int64_t key_deleted = 0;  // the revision that deleted the namespace's key; 0: still Terminating
+  std::string text(const std::string& name) const;
+};
+std::optional<NamespaceDeletion> find_namespace_deletion(const JournalStore& store, const std::string& name,
+                                                         const core::NodeKey* key);
 
 }  // namespace kdr::journal

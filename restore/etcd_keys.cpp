@@ -9,22 +9,8 @@ namespace kdr::restore {
 
 namespace {
 
-constexpr std::string_view registry = "/registry/";
-
-std::vector<std::string_view> segments_after_registry(std::string_view key) {
-  std::vector<std::string_view> out;
-  if (key.substr(0, registry.size()) != registry) return out;
-  key.remove_prefix(registry.size());
-  while (!key.empty()) {
-    const auto slash = key.find('/');
-    out.push_back(key.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    key.remove_prefix(slash + 1);
-  }
-  return out;
-}
-
-bool has_dot(std::string_view s) { return s.find('.') != std::string_view::npos; }
+constexpr std::string_view registry = core::registry_prefix;
+auto segments_after_registry(std::string_view key) { return core::registry_segments(key); }
 
 }  // namespace
 
@@ -40,25 +26,6 @@ std::vector<std::string> split_list(std::string_view value) {
     value.remove_prefix(comma + 1);
   }
   return out;
-}
-
-std::optional<std::string> namespace_of(std::string_view key) {
-  const auto s = segments_after_registry(key);
-  if (s.size() == 2 && s[0] == "namespaces") return std::string(s[1]);
-  if (s.size() >= 4 && has_dot(s[0])) return std::string(s[2]);  // <group>/<resource>/<ns>/<name>
-  if (s.size() >= 3 && !has_dot(s[0])) return std::string(s[1]);  // <resource>/<ns>/<name>
-  return std::nullopt;
-}
-
-std::string resource_of(std::string_view key) {
-  const auto s = segments_after_registry(key);
-  if (s.empty()) {
-    auto k = key;
-    if (!k.empty() && k.front() == '/') k.remove_prefix(1);
-    return std::string(k.substr(0, k.find('/')));
-  }
-  if (s.size() >= 3 && has_dot(s[0])) return fmt::format("{}/{}", s[0], s[1]);
-  return std::string(s[0]);
 }
 
 bool KeySelection::selects(std::string_view key) const {
@@ -86,7 +53,7 @@ std::vector<std::string> read_prefixes(const KeySelection& selection, const std:
     if (!ns) continue;
     const auto s = segments_after_registry(key);
     if (s[0] == "namespaces" && s.size() == 2) out.insert(key);
-    else if (has_dot(s[0])) out.insert(fmt::format("{}{}/{}/{}/", registry, s[0], s[1], s[2]));
+    else if (core::resource_segments(s) == 2) out.insert(fmt::format("{}{}/{}/{}/", registry, s[0], s[1], s[2]));
     else out.insert(fmt::format("{}{}/{}/", registry, s[0], s[1]));
   }
   // a prefix inside another is read with it

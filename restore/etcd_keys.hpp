@@ -1,7 +1,5 @@
 // Which keys of a snapshot restore-etcd-keys puts back, and what each one meets in the live
-// etcd. Kubernetes keeps an object at /registry/<resource>/<namespace>/<name> (built-in
-// resources) or /registry/<group>/<resource>/<namespace>/<name> (custom resources, whose group
-// has a dot), and a namespace at /registry/namespaces/<name>.
+// etcd (where kube-apiserver keeps which object: core/registry_keys.hpp).
 #pragma once
 
 #include <map>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "core/etcd_client.hpp"
+#include "core/registry_keys.hpp"
 
 namespace kdr::restore {
 
@@ -26,11 +25,8 @@ struct KeySelection {
 // Splits a parameter value "a,b" (repeated --set values are joined by commas) into its parts.
 std::vector<std::string> split_list(std::string_view value);
 
-// The namespace a key belongs to, when it is a namespaced object or a namespace.
-std::optional<std::string> namespace_of(std::string_view key);
-// What kind of object: "configmaps", "cert-manager.io/certificates", "namespaces"; for keys
-// outside /registry/, the first path segment.
-std::string resource_of(std::string_view key);
+using core::namespace_of;
+using core::resource_of;
 
 // The prefixes to read for a selection, given the snapshot's key names: one per resource of
 // each namespace, the namespace objects themselves, and the prefixes as given.

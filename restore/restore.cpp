@@ -19,7 +19,9 @@
 #include "core/process.hpp"
 #include "core/repository.hpp"
 #include "core/etcd_rewind.hpp"
+#include "restore/etcd_keys.hpp"
 #include "restore/etcd_loss.hpp"
+#include "restore/namespace_point.hpp"
 #include "restore/point_in_time.hpp"
 #include "restore/offer.hpp"
 #include "restore/step.hpp"
@@ -380,8 +382,13 @@ Prepared prepare(const core::Context& ctx, const Playbook& pb, const core::Gener
       // an unsafe key file: the preflight refuses it and says why
     }
     const auto gap = vars.find("accept_gap");
-    auto point = resolve_point(ctx, it->second, out.gen.meta.etcd, key ? &*key : nullptr,
-                               gap != vars.end() && gap->second == "true");
+    const auto namespaces = vars.count("namespace") ? split_list(vars.at("namespace")) : std::vector<std::string>();
+    const bool puts_keys = std::any_of(pb.steps.begin(), pb.steps.end(),
+                                       [](const StepSpec& st) { return st.type == StepType::etcd_put_keys; });
+    auto point = it->second == "auto" && puts_keys
+                     ? namespace_point(ctx, namespaces, out.gen.meta.etcd, key ? &*key : nullptr)
+                     : resolve_point(ctx, it->second, out.gen.meta.etcd, key ? &*key : nullptr,
+                                     gap != vars.end() && gap->second == "true");
     it->second = point.value;
     if (!point.note.empty()) plan.notes.push_back(point.note);
     if (point.replay) {

@@ -9,6 +9,7 @@
 #include "backup/etcd_snapshot.hpp"
 #include "core/error.hpp"
 #include "core/etcd_layout.hpp"
+#include "core/namespace_object.hpp"
 #include "core/sha256.hpp"
 #include "core/static_pods.hpp"
 #include "restore/etcd_keys.hpp"
@@ -59,7 +60,34 @@ struct KeysRead {
   // SHA-256 over every key read from the snapshot and its value's SHA-256, in key order: what
   // the preflight showed, which the step compares before it writes anything.
   std::string digest;
+  std::vector<std::string> point_warnings;  // a chosen namespace Terminating, or empty, at the point
 };
+
+// What the point holds of each chosen namespace: a namespace that was being deleted comes back
+// Terminating (and is deleted again), one whose objects were already gone comes back empty.
+std::vector<std::string> namespace_warnings(const KeySelection& sel, const std::vector<core::EtcdKeyValue>& wanted,
+                                            const std::string& point) {
+  std::vector<std::string> out;
+  for (const auto& name : sel.namespaces) {
+    const auto ns_key = core::namespace_key(name);
+    std::size_t objects = 0;
+    const core::EtcdKeyValue* ns = nullptr;
+    for (const auto& kv : wanted)
+      if (kv.key == ns_key) ns = &kv;
+      else if (core::namespace_of(kv.key) == name) ++objects;
+    if (ns == nullptr) continue;  // not there at all: the report refuses or lists what is
+    if (core::namespace_state(ns->value).terminating)
+      out.push_back(fmt::format("at {} namespace {} is Terminating (its deletion had begun): it comes back "
+                                "Terminating and is deleted again; choose a point before its deletion began (to=auto "
+                                "finds it; kdr journal find --namespace {})",
+                                point, name, name));
+    if (objects == 0)
+      out.push_back(fmt::format("at {} namespace {} holds none of its objects (they were already deleted): only the "
+                                "empty namespace comes back; choose an earlier point (kdr journal find --namespace {})",
+                                point, name, name));
+  }
+  return out;
+}
 
 std::string digest_of(std::vector<core::EtcdKeyValue> kvs) {
   std::sort(kvs.begin(), kvs.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
@@ -73,20 +101,19 @@ std::string read_name(const SnapshotFile& source, const KeySelection& sel) {
   return fmt::format("etcd-put-keys: {} of {}", source.text, sel.text());
 }
 
+std::string replayed_text(const std::string& revision) {
+  return fmt::format("the change journal's revision {} (replayed)", revision);
+}
+
 SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
-  if (a.from_replay) {
-    const auto revision = r.var("to");
-    return {replayed_snapshot(r), false, replayed_sha256(r),
-            fmt::format("the change journal's revision {} (replayed)", revision)};
-  }
+  if (a.from_replay) return {replayed_snapshot(r), false, replayed_sha256(r), replayed_text(r.var("to"))};
   const auto& snap = generation_snapshot(r);
   return {r.gen.dir / snap.file, snap.compression == "zstd", snap.db_sha256,
           fmt::format("generation {}'s snapshot", r.gen.id)};
 }
 
 // Opens the snapshot privately, reads the selected keys there and in the live etcd.
-KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live) {
-  const auto source = source_of(r, a);
+KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live, const SnapshotFile& source) {
   const auto& sel = a.selection;
   PrivateEtcd snapshot(r.ctx, source.file, source.zstd, source.sha256);
   std::vector<std::string> names;
@@ -104,6 +131,7 @@ KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live) {
     current.insert(current.end(), in_live.begin(), in_live.end());
   }
   out.digest = digest_of(wanted);
+  out.point_warnings = namespace_warnings(sel, wanted, source.text);
   out.plan = plan_keys(std::move(wanted), current, a.overwrite);
   return out;
 }
@@ -126,11 +154,10 @@ struct KeysReport {
   std::vector<std::string> oks, warns;
 };
 
-KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read) {
+KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read, const SnapshotFile& source) {
   const auto& sel = a.selection;
   const auto& plan = read.plan;
   KeysReport out;
-  const auto source = source_of(r, a);
   if (plan.selected == 0) {
     out.refusal = fmt::format("{} holds no key of {} (its namespaces: {})", source.text, sel.text(),
                               list_text(read.snapshot_namespaces));
@@ -144,6 +171,7 @@ KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read) {
     return out;
   }
   if (!accepted.empty()) out.warns.push_back(accepted);
+  out.warns.insert(out.warns.end(), read.point_warnings.begin(), read.point_warnings.end());
   out.oks.push_back(fmt::format("{} holds {} for {}", source.text, per_resource_text(plan), sel.text()));
   out.oks.push_back(fmt::format("{} to write, {} already live with the same value, {} conflict{}", plan.to_write.size(),
                                 plan.same.size(), plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s"));
@@ -219,8 +247,11 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
                                 : " (a key that exists live is left alone; overwrite=true replaces it)"));
     out.push_back(
         fmt::format("every key is journaled before it is written; a rollback removes exactly those (or puts "
-                    "back the values they replaced). {} counts them per resource and lists every conflict",
-                    a.from_replay ? "Once the replay has run, this step" : "The preflight"));
+                    "back the values they replaced). The preflight counts them per resource and lists every "
+                    "conflict{}",
+                    a.from_replay ? " (it makes the point off the node for that; the etcd-replay step then finds it "
+                                    "made)"
+                                  : ""));
     return out;
   }
 
@@ -253,22 +284,27 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
                       e.what()));
       return;
     }
-    if (a.from_replay) {
-      pf.ok(
-          fmt::format("the keys are read from revision {} once the etcd-replay step has made it; they are counted, "
-                      "and every conflict listed, before any is written",
-                      r.var("to")));
-      return;
-    }
     try {
-      const auto read = read_keys(r, a, *live);
-      const auto found = report(r, a, read);
+      // A point of the journal is made now, off the node, so that the keys are counted and every
+      // conflict listed before anything is confirmed: into the restore's folder, where the
+      // etcd-replay step finds it made, or (a dry run) a scratch folder.
+      std::optional<core::ScratchDir> scratch;
+      std::optional<SnapshotFile> replayed;
+      if (a.from_replay) {
+        const auto target = parse_replay_target(r.var("to"));
+        const auto dir = r.journal ? r.restore_dir() : scratch.emplace("keys-preflight").path();
+        const auto sha256 = make_replayed(r, target, dir);
+        replayed = SnapshotFile{dir / "replayed.db", false, sha256, replayed_text(r.var("to"))};
+      }
+      const auto source = replayed ? *replayed : source_of(r, a);
+      const auto read = read_keys(r, a, *live, source);
+      const auto found = report(r, a, read, source);
       if (found.refusal) {
         pf.fails.push_back(*found.refusal);
         return;
       }
       if (r.journal)
-        r.journal->record({{"event", "read"}, {"what", read_name(source_of(r, a), a.selection)}, {"digest", read.digest}});
+        r.journal->record({{"event", "read"}, {"what", read_name(source, a.selection)}, {"digest", read.digest}});
       for (const auto& line : found.oks) pf.ok(line);
       pf.warns.insert(pf.warns.end(), found.warns.begin(), found.warns.end());
     } catch (const Error& e) {
@@ -279,9 +315,9 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
   void perform(Runner& r, const PutKeysArgs& a) const override {
     const auto endpoint = backup::node_etcd_endpoint(r.ctx);
     const auto live = r.ctx.etcd->connect(endpoint);
-    const auto read = read_keys(r, a, *live);
-    const auto& plan = read.plan;
     const auto source = source_of(r, a);
+    const auto read = read_keys(r, a, *live, source);
+    const auto& plan = read.plan;
     const auto reads = r.journal ? r.journal->summary().reads : std::map<std::string, std::string>();
     const auto shown = reads.find(read_name(source, a.selection));
     if (shown != reads.end() && shown->second != read.digest)
@@ -292,7 +328,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
                               r.gen.id));
     if (a.from_replay) {
       // The preflight could not read a point that did not exist yet: say it all now, before any write.
-      const auto found = report(r, a, read);
+      const auto found = report(r, a, read, source);
       if (found.refusal) throw Error(*found.refusal + "; nothing was written");
       for (const auto& line : found.oks) r.ctx.out.info("      {}", line);
       for (const auto& line : found.warns) r.ctx.out.warn("      {}", line);

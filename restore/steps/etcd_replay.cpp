@@ -87,6 +87,50 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
   return c;
 }
 
+std::string make_replayed(const Runner& r, const ReplayTarget& target, const core::bfs::path& dir) {
+  const auto out = dir / "replayed.db";
+  const auto record = dir / "replayed.json";
+  // Made before (by the preflight, or a run that was resumed): the snapshot is still the one recorded.
+  if (core::lstat_path(record) && core::lstat_path(out)) {
+    const auto j = json::parse(core::read_file(record));
+    const auto sha256 = core::sha256_file(out.string());
+    if (j.value("revision", std::int64_t{0}) == target.revision && j.value("sha256", "") == sha256) {
+      r.ctx.out.info("      replayed earlier: {} (revision {})", out.string(), target.revision);
+      refuse_undecryptable(r, out, target.revision);
+      return sha256;
+    }
+  }
+  const auto key = r.node_key();
+  const auto plan = plan_replay(r.ctx, target, key ? &*key : nullptr);
+  if (plan.auth.status != core::AuthStatus::authentic && r.var_or("unauthenticated", "false") != "true")
+    throw core::Error(fmt::format("{}: not replayed (the preflight found it authenticated; it changed since)",
+                                  plan.auth.text));
+  r.ctx.out.info("      {}", plan.describe());
+  const auto tmp = dir / "replayed.db.tmp";
+  ::unlink(tmp.c_str());
+  ReplayResult result;
+  try {
+    result = replay_to_snapshot(r.ctx, plan, tmp, key ? &*key : nullptr);
+    refuse_undecryptable(r, tmp, plan.target_revision);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  core::fsync_path(tmp);
+  if (::rename(tmp.c_str(), out.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
+  auto j = plan.to_json();
+  j["revision"] = plan.target_revision;
+  j["sha256"] = result.sha256;
+  j["size"] = result.size;
+  core::write_file_atomic(record, j.dump(2) + "\n");
+  r.ctx.out.info(
+      "      {} changes in {} transaction(s); keyspace digest matches the journal's at revision {} ({} keys); "
+      "{} ({:.1f} s: {})",
+      result.events, result.transactions, plan.target_revision, result.digest.keys, out.string(), result.seconds,
+      result.phases());
+  return result.sha256;
+}
+
 core::bfs::path replayed_snapshot(const Runner& r) { return r.restore_dir() / "replayed.db"; }
 
 std::string replayed_sha256(const Runner& r) {
@@ -166,54 +210,8 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     }
   }
 
-  void perform(Runner& r, const ReplayArgs& a) const override {
-    const auto out = replayed_snapshot(r);
-    const auto record = replayed_record(r);
-    const auto& target = a.target;
-    // Resumed after the replay finished: the snapshot it wrote is still the one it recorded.
-    if (core::lstat_path(record) && core::lstat_path(out)) {
-      const auto j = json::parse(core::read_file(record));
-      if (j.value("revision", std::int64_t{0}) == target.revision &&
-          j.value("sha256", "") == core::sha256_file(out.string())) {
-        r.ctx.out.info("      replayed earlier: {} (revision {})", out.string(), target.revision);
-        refuse_undecryptable(r, out, target.revision);
-        return;
-      }
-    }
-    const auto key = r.node_key();
-    const auto plan = plan_replay(r.ctx, target, key ? &*key : nullptr);
-    if (plan.auth.status != core::AuthStatus::authentic && r.var_or("unauthenticated", "false") != "true")
-      throw core::Error(fmt::format("{}: not replayed (the preflight found it authenticated; it changed since)",
-                                    plan.auth.text));
-    r.ctx.out.info("      {}", plan.describe());
-    const auto tmp = out.parent_path() / "replayed.db.tmp";
-    ::unlink(tmp.c_str());
-    ReplayResult result;
-    try {
-      result = replay_to_snapshot(r.ctx, plan, tmp, key ? &*key : nullptr);
-    } catch (...) {
-      ::unlink(tmp.c_str());
-      throw;
-    }
-    try {
-      refuse_undecryptable(r, tmp, plan.target_revision);
-    } catch (...) {
-      ::unlink(tmp.c_str());
-      throw;
-    }
-    core::fsync_path(tmp);
-    if (::rename(tmp.c_str(), out.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
-    auto j = plan.to_json();
-    j["revision"] = plan.target_revision;
-    j["sha256"] = result.sha256;
-    j["size"] = result.size;
-    core::write_file_atomic(record, j.dump(2) + "\n");
-    r.ctx.out.info(
-        "      {} changes in {} transaction(s); keyspace digest matches the journal's at revision {} ({} keys); "
-        "{} ({:.1f} s: {})",
-        result.events, result.transactions, plan.target_revision, result.digest.keys, out.string(), result.seconds,
-        result.phases());
-  }
+  void perform(Runner& r, const ReplayArgs& a) const override { make_replayed(r, a.target, r.restore_dir()); }
+
 };
 
 }  // namespace

@@ -31,6 +31,12 @@ struct PointChoice {
 PointChoice resolve_point(const core::Context& ctx, const std::string& to, const core::EtcdFacts& generation_etcd,
                           const core::NodeKey* key, bool accept_gap = false);
 
+// The point `target` as <dir>/replayed.db (and its record, replayed.json), unless it is there
+// already: replayed off the node and checked against the journal's digest, its encrypted values
+// against kube-apiserver's keys (restore/decryptable.hpp). Returns its SHA-256. `dir`: the
+// restore's folder (the etcd-replay step), or a scratch folder (a dry run's preflight).
+std::string make_replayed(const Runner& r, const ReplayTarget& target, const core::bfs::path& dir);
+
 // Where the etcd-replay step leaves the snapshot it made: <restore dir>/replayed.db.
 core::bfs::path replayed_snapshot(const Runner& r);
 // The SHA-256 the etcd-replay step recorded for it; empty before it ran.

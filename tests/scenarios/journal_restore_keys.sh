@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A namespace created after the last backup, then deleted by mistake: the generation's snapshot
 # never held it, but the change journal did. `kdr journal find` names the revision of the
-# delete; restore-etcd-keys with to=<that revision - 1> replays the journal off the node and
+# delete, and to=auto finds where the deletion began; restore-etcd-keys with to=<that revision - 1> replays the journal off the node and
 # puts back exactly that namespace's keys, byte for byte, into the running etcd. Keys written
 # since survive; the rollback removes exactly what the restore wrote.
 source "$(dirname "$0")/../lib/scenario.sh"
@@ -33,8 +33,8 @@ sandbox_etcdctl "$ROOT" del /registry/namespaces/team-9 >/dev/null
 sandbox_etcdctl "$ROOT" put /registry/configmaps/team-1/written-after-the-delete new >/dev/null
 wait_caught_up
 
-step "the generation's snapshot never held team-9: without to=, refused, naming what it holds"
-expect_rc 1 kdr restore restore-etcd-keys --set namespace=team-9 --yes
+step "the generation's snapshot never held team-9: to=snapshot is refused, naming what it holds"
+expect_rc 1 kdr restore restore-etcd-keys --set namespace=team-9 --set to=snapshot --yes
 assert_contains "$OUT" "generation $gen's snapshot holds no key of namespace team-9"
 
 step "kdr journal find names the delete; the revision just before it is the point"
@@ -44,11 +44,18 @@ del_rev=$(jq '[.[] | select(.type == "delete")][0].revision' <<<"$OUT")
 first_del=$(kdr journal find /registry/ --json | jq '[.[] | select(.type == "delete" and (.key | contains("team-9")))] | map(.revision) | min')
 point=$((first_del - 1))
 
+step "to=auto (the default) finds where the deletion began by itself: the same point"
+expect_rc 0 kdr restore restore-etcd-keys --set namespace=team-9 --dry-run
+assert_contains "$OUT" "to=auto: namespace team-9 began to be deleted at revision $first_del"
+assert_contains "$OUT" "the first delete of one of its objects (/registry/configmaps/team-9/settings)"
+assert_contains "$OUT" "the keys are read at revision $point, just before"
+
 step "the plan: replay off the node to revision $point, then the keys from there"
 expect_rc 0 kdr restore restore-etcd-keys --set namespace=team-9 --set to="$point" --dry-run
 assert_contains "$OUT" "etcd-replay"
 assert_contains "$OUT" "open the change journal's revision $point, as the etcd-replay step made it, in a private etcd (on a unix socket only root reaches"
-assert_contains "$OUT" "the keys are read from revision $point once the etcd-replay step has made it"
+assert_contains "$OUT" "the change journal's revision $point (replayed) holds 3 keys: configmaps 1, namespaces 1, secrets 1 for namespace team-9"
+assert_contains "$OUT" "3 to write, 0 already live with the same value, 0 conflicts"
 [ "$(value_of /registry/namespaces/team-9)" = absent ] || fail "the dry run wrote a key"
 
 step "restore-etcd-keys --set to=$point: team-9 comes back, the cluster running"
@@ -65,6 +72,11 @@ expect_rc 0 kdr restore --rollback "$id" --yes
 for k in "${!want[@]}"; do assert_eq "$(value_of "$k")" absent "after the rollback: $k"; done
 assert_eq "$(sandbox_etcdctl "$ROOT" get --print-value-only /registry/configmaps/team-1/written-after-the-delete)" new \
   "a key written after the delete, after the rollback"
+
+step "a mistyped namespace is refused by the dry run, naming the namespaces the point holds"
+expect_rc 1 kdr restore restore-etcd-keys --set namespace=team-99 --set to="$point" --dry-run
+assert_contains "$OUT" "the change journal's revision $point (replayed) holds no key of namespace team-99 (its namespaces: "
+assert_contains "$OUT" "team-9"
 
 step "a point the journal does not hold is refused before anything runs"
 before=$(ls "$ROOT/var/lib/kdr/restores" | grep -vc '^\.')

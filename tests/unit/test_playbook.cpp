@@ -71,8 +71,8 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
   CHECK(error_of("name: x\nsteps:\n  - type: run\n    argv: [a]\n    shell: yes\n") ==
         "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, if, name, timeout, type)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n    path: ${nope}/x\n") ==
-        "pb.yaml:4:11: unknown variable ${nope} (known: accept_gap, accept_loss, allow_setuid, etcd_data_dir, "
-        "generation, generation_dir, key_file, kubeadm_config, kubeadm_etcd_dir_check, "
+        "pb.yaml:4:11: unknown variable ${nope} (known: accept_gap, accept_loss, accept_undecryptable, allow_setuid, "
+        "etcd_data_dir, generation, generation_dir, key_file, kubeadm_config, kubeadm_etcd_dir_check, "
         "restore_dir, restore_id, root, same_node, static_pod_path, unauthenticated)");
   CHECK(error_of("name: x\nsteps: [{type: preflight}]\nparameters:\n  - {name: p, default: c, choices: [a, b]}\n") ==
         "pb.yaml:4:5: key 'parameters[0]': the default 'c' is not one of the choices");
@@ -248,8 +248,8 @@ steps:
 TEST_CASE("built-in parameters are every playbook's and cannot be declared again") {
   std::vector<std::string> names;
   for (const auto& b : builtin_parameters()) names.push_back(b.name);
-  CHECK(names == std::vector<std::string>{"accept_loss", "accept_gap", "same_node", "key_file", "unauthenticated",
-                                          "allow_setuid"});
+  CHECK(names == std::vector<std::string>{"accept_loss", "accept_undecryptable", "accept_gap", "same_node", "key_file",
+                                          "unauthenticated", "allow_setuid"});
   CHECK(error_of("name: x\nparameters:\n  - {name: accept_loss, default: \"true\"}\nsteps: [{type: preflight}]\n") ==
         "pb.yaml: parameter 'accept_loss' is built in (every playbook has it); pick another name");
 }
