@@ -15,6 +15,8 @@
 #include "core/static_pods.hpp"
 #include "core/progress.hpp"
 #include "core/tls_probe.hpp"
+#include "core/generation.hpp"
+#include "core/kubeadm_pki.hpp"
 #include "core/zstd_file.hpp"
 #include "journal/digest.hpp"
 
@@ -77,6 +79,16 @@ std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const s
 
 // etcdctl says only "context deadline exceeded" when etcd refuses its certificate; a TLS
 // handshake of our own tells which side is wrong.
+// "it expired on DATE: kubeadm certs renew NAME" when the certificate file has expired.
+std::optional<std::string> expired_text(const std::string& file, const std::string& shown) {
+  const auto not_after = core::certificate_not_after(file);
+  if (!not_after || *not_after > core::now_epoch()) return std::nullopt;
+  const auto name = core::kubeadm_renew_name(shown);
+  return fmt::format("it expired on {}: renew it{}", core::iso_time(*not_after),
+                     name ? fmt::format(" (kubeadm certs renew {})", *name)
+                          : std::string(", or choose another (etcd.cert/key in the config)"));
+}
+
 SnapshotFailure diagnose(const EtcdTarget& target, SnapshotFailure guess, std::string& message) {
   if (guess != SnapshotFailure::timeout && guess != SnapshotFailure::other) return guess;
   if (target.endpoint.rfind("https://", 0) != 0 || target.cacert.empty() || target.cert.empty() || target.key.empty())
@@ -84,11 +96,22 @@ SnapshotFailure diagnose(const EtcdTarget& target, SnapshotFailure guess, std::s
   auto probe = core::probe_tls(target.endpoint, target.cacert, target.cert, target.key);
   switch (probe.result) {
     case core::TlsProbeResult::client_refused:
+      if (const auto expired = expired_text(target.cert, target.tls.cert)) {
+        message = fmt::format("etcd at {} refused the client certificate {}: {}", target.endpoint, target.tls.cert,
+                              *expired);
+        return SnapshotFailure::certificate;
+      }
       message = fmt::format("etcd at {} refused the client certificate {} (from {}; set etcd.cert/key in the config): "
                             "{}",
                             target.endpoint, target.tls.cert, target.tls.origin, probe.detail);
       return SnapshotFailure::certificate;
     case core::TlsProbeResult::server_not_trusted:
+      if (probe.detail.find("expired") != std::string::npos) {
+        message = fmt::format("etcd at {} presents a serving certificate that has expired ({}): renew it on the node "
+                              "that runs etcd: kubeadm certs renew etcd-server (and etcd-peer), then restart etcd",
+                              target.endpoint, probe.detail);
+        return SnapshotFailure::certificate;
+      }
       message = fmt::format("etcd at {} presents a certificate that {} does not trust (from {}; set etcd.cacert in the "
                             "config): {}",
                             target.endpoint, target.tls.cacert, target.tls.origin, probe.detail);

@@ -138,6 +138,7 @@ CertificateStats check_certificates(const core::Context& ctx, const GenerationVi
         CertificateInfo info{where, src.label, subject, not_after};
         if (!stats.earliest || not_after < stats.earliest->not_after) stats.earliest = info;
         const auto days = (not_after - now) / 86400;
+        if (not_after <= now) stats.expired.push_back(info);
         if (not_after <= now)
           findings.add(Severity::error, check_name, "expired", src.label,
                        fmt::format("{} ({}) expired on {}", subject, where, core::iso_time(not_after)));

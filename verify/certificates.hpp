@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/context.hpp"
 #include "verify/integrity.hpp"
@@ -22,6 +23,7 @@ struct CertificateInfo {
 struct CertificateStats {
   std::uint64_t checked = 0;
   std::optional<CertificateInfo> earliest;  // the one that expires first (backup or node)
+  std::vector<CertificateInfo> expired;     // by `now`
 };
 
 CertificateStats check_certificates(const core::Context& ctx, const GenerationView& g, bool include_node,

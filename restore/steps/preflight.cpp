@@ -16,6 +16,7 @@
 #include "restore/etcd_loss.hpp"
 #include "restore/pods.hpp"
 #include "restore/step.hpp"
+#include "core/kubeadm_pki.hpp"
 #include "verify/certificates.hpp"
 
 namespace kdr::restore {
@@ -292,15 +293,50 @@ void check_generation(const Runner& r, Preflight& pf) {
                       r.gen.id, stats.entries, static_cast<double>(stats.bytes_hashed) / 1048576.0));
 }
 
+// The certificates the restored control plane runs with: the generation's when the plan puts
+// its files back, else the node's. An expired one that etcd, or kube-apiserver's way to it,
+// needs (core/kubeadm_pki.hpp) refuses the restore before anything stops, with the kubeadm
+// command that renews it; one the generation puts back is a warning saying when to renew it.
 void check_certificates(const Runner& r, Preflight& pf) {
   verify::Findings certs;
-  auto cstats = verify::check_certificates(r.ctx, r.gen, false, r.ctx.host->now(), certs);
-  for (const auto& f : certs.all())
-    if (f.severity != verify::Severity::info)
-      pf.warns.push_back(fmt::format("certificate {}: {} (renew with `kubeadm certs renew` after the restore)", f.path,
-                                     f.detail));
+  const bool files_back = std::any_of(r.plan.steps.begin(), r.plan.steps.end(),
+                                      [](const PlannedStep& s) { return s.type == StepType::copy_back; });
+  const auto cstats = verify::check_certificates(r.ctx, r.gen, !files_back, r.ctx.host->now(), certs);
+  std::vector<std::string> critical, renew;
+  for (const auto& c : cstats.expired) {
+    const auto name = core::kubeadm_renew_name(c.path);
+    if (!name || c.where != "node") continue;  // the node's: what this restore keeps
+    if (std::find(renew.begin(), renew.end(), *name) == renew.end()) renew.push_back(*name);
+    if (core::control_plane_critical(*name))
+      critical.push_back(fmt::format("{} ({}) expired on {}", c.path, c.subject, core::iso_time(c.not_after)));
+  }
+  if (!critical.empty()) {
+    std::string list;
+    for (const auto& c : critical) list += (list.empty() ? "" : "; ") + c;
+    pf.fails.push_back(fmt::format(
+        "certificates this node's etcd and kube-apiserver need have expired: {}. The restored control plane would "
+        "not come back (etcd refuses them). Renew them on the node first: {} (kubeadm re-signs them with the cluster's "
+        "CAs), then go on with this restore",
+        list, core::kubeadm_renew_command(renew)));
+  }
+  for (const auto& f : certs.all()) {
+    if (f.severity == verify::Severity::info) continue;
+    const auto name = core::kubeadm_renew_name(f.path);
+    const bool backup = f.detail.find("(backup)") != std::string::npos;
+    if (f.kind == "expired" && !backup && name && core::control_plane_critical(*name)) continue;  // refused above
+    pf.warns.push_back(fmt::format(
+        "certificate {}: {}{}", f.path, f.detail,
+        !name ? std::string(" (a CA, or not kubeadm's: renew it by hand)")
+        : backup && files_back
+            ? fmt::format(" (it comes back with the restore: renew it right after, before the control plane is "
+                          "needed: kubeadm certs renew {}, then restart the static pods: kdr pods stop etcd "
+                          "kube-apiserver --wait 120, then kdr pods start etcd kube-apiserver)",
+                          *name)
+            : fmt::format(" (kubeadm certs renew {})", *name)));
+  }
   if (certs.count(verify::Severity::error) + certs.count(verify::Severity::warning) == 0)
-    pf.ok(fmt::format("{} certificates in the generation are valid for 30 days or more", cstats.checked));
+    pf.ok(fmt::format("{} certificates {} are valid for 30 days or more", cstats.checked,
+                      files_back ? "in the generation" : "in the generation and on the node"));
 }
 
 class PreflightStep final : public TypedStep<NoArgs> {

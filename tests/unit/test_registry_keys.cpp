@@ -47,3 +47,20 @@ TEST_CASE("a stored Namespace says whether it is being deleted, in protobuf and 
   truncated.resize(truncated.size() - 3);
   CHECK_FALSE(core::namespace_state(truncated).readable);
 }
+
+#include "core/kubeadm_pki.hpp"
+
+TEST_CASE("kubeadm's certificates by the name that renews them") {
+  CHECK(core::kubeadm_renew_name("/etc/kubernetes/pki/etcd/server.crt") == "etcd-server");
+  CHECK(core::kubeadm_renew_name("/tmp/sandbox/node/etc/kubernetes/pki/apiserver.crt") == "apiserver");
+  CHECK(core::kubeadm_renew_name("/etc/kubernetes/admin.conf#user kubernetes-admin") == "admin.conf");
+  CHECK_FALSE(core::kubeadm_renew_name("/etc/kubernetes/pki/ca.crt"));  // a CA: not renewed that way
+  CHECK_FALSE(core::kubeadm_renew_name("/etc/kubernetes/pki/etcd/ca.crt"));
+  CHECK(core::control_plane_critical("etcd-peer"));
+  CHECK_FALSE(core::control_plane_critical("admin.conf"));
+  CHECK(core::kubeadm_renew_command({"etcd-server", "etcd-peer"}) == "kubeadm certs renew etcd-server etcd-peer");
+  CHECK(core::kubeadm_renew_command({"admin.conf", "controller-manager.conf", "scheduler.conf", "apiserver",
+                                     "apiserver-etcd-client", "apiserver-kubelet-client", "front-proxy-client",
+                                     "etcd-healthcheck-client", "etcd-peer", "etcd-server"}) ==
+        "kubeadm certs renew all");
+}
