@@ -8,6 +8,7 @@
 
 #include <boost/filesystem/operations.hpp>
 
+#include "backup/backup_disk.hpp"
 #include "backup/etcd_snapshot.hpp"
 #include "backup/etcd_guard.hpp"
 #include "backup/journal_cover.hpp"
@@ -388,6 +389,10 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   const auto& layout = plan.etcd;
   refuse_backup_inside_sources(ctx, plan);
   refuse_missing_required(plan);
+  const auto disk = judge_backup_disk(backup_disk_facts(ctx, layout.local() ? layout.data_dir : std::string()),
+                                      ctx.config.backup_disk, !ctx.root.is_real_root());
+  if (disk.refusal) throw Error(*disk.refusal);
+  for (const auto& w : disk.warnings) ctx.out.warn("{}", w);
   if (options.dry_run == DryRun::yes) return result;
 
   auto repo = core::Repository::open_or_create(ctx.backup_dir);

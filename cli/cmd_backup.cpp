@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/backup.hpp"
+#include "backup/backup_disk.hpp"
 #include "backup/etcd_snapshot.hpp"
 #include "backup/backup_metrics.hpp"
 #include "cli/command.hpp"
@@ -75,6 +76,11 @@ void print_plan(const core::Context& ctx, const backup::SourcePlan& plan) {
     return;
   }
   print_etcd_layout(ctx, plan.etcd);
+  const auto disk = backup::backup_disk_facts(ctx, plan.etcd.local() ? plan.etcd.data_dir : std::string());
+  ctx.out.info("Backup disk:");
+  for (const auto& l : backup::backup_disk_lines(
+           disk, backup::judge_backup_disk(disk, ctx.config.backup_disk, !ctx.root.is_real_root())))
+    ctx.out.info("  {}", l);
   ctx.out.info("Sources ({}):", plan.sources.size());
   for (const auto& s : plan.sources)
     ctx.out.info("  {:<40} {:<8} {}", s.path, s.present ? (s.required ? "required" : "present") : "MISSING",

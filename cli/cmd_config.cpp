@@ -1,7 +1,10 @@
 // kdr config [--defaults]
 #include <fmt/format.h>
 
+#include "backup/backup_disk.hpp"
 #include "cli/command.hpp"
+#include "core/etcd_layout.hpp"
+#include "core/static_pods.hpp"
 
 namespace kdr::cli {
 
@@ -21,6 +24,14 @@ Command config_command() {
     const auto& cfg = ctx.config;
     ctx.out.info("configuration: {} (valid)", cfg.origin);
     ctx.out.info("backup folder: {}", ctx.backup_dir.string());
+    {
+      const auto scan = core::scan_static_pods(ctx.root, cfg.static_pod_path);
+      const auto layout = core::detect_etcd_layout(cfg, ctx.root, scan);
+      const auto disk = backup::backup_disk_facts(ctx, layout.local() ? layout.data_dir : std::string());
+      for (const auto& l : backup::backup_disk_lines(
+               disk, backup::judge_backup_disk(disk, cfg.backup_disk, !ctx.root.is_real_root())))
+        ctx.out.info("  {}", l);
+    }
     ctx.out.info("node root:     {}", ctx.root.root().string());
     ctx.out.info("retention:     last {}, hourly {}, daily {}, weekly {}", cfg.retention.keep_last,
                  cfg.retention.hourly, cfg.retention.daily, cfg.retention.weekly);

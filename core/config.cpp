@@ -15,6 +15,15 @@ std::string_view default_config_yaml() {
   return R"(# kdr configuration. Every key is optional; these are the built-in defaults.
 # The backup folder, on the second disk. Never read under --root.
 backup_dir: /backup/kdr
+backup_disk:
+  # When backup_dir lies under this folder, it must be a mount point (the second disk
+  # mounted): an unmounted disk leaves an empty folder on the root disk, and a backup written
+  # there is no second copy. "" checks nothing.
+  mount_point: /backup
+  # A backup folder on the same file system as etcd's data dir or /etc/kubernetes is refused
+  # (refuse), or allowed (allow). Under --root, where a sandbox node shares the machine's
+  # disks, it is a warning.
+  same_filesystem: refuse
 # Where the kubelet reads static pod manifests; their hostPath volumes are backed up too.
 static_pod_path: /etc/kubernetes/manifests
 # etcd's data dir, only where nothing on the node says it: the etcd manifest's --data-dir
@@ -287,6 +296,19 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
   using Key = std::string;
   r.mapping(root, "", {
     {"backup_dir", [&](const Node& n, const Key& k) { c.backup_dir = r.node_path(n, k); }},
+    {"backup_disk", [&](const Node& n, const Key& k) {
+       r.mapping(n, k, {
+         {"mount_point", [&](const Node& v, const Key& kk) {
+            if (r.text(v, kk).empty()) c.backup_disk.mount_point.clear();
+            else c.backup_disk.mount_point = r.node_path(v, kk);
+          }},
+         {"same_filesystem", [&](const Node& v, const Key& kk) {
+            const auto t = r.text(v, kk);
+            if (t != "refuse" && t != "allow") r.fail(v, kk, "expected refuse or allow, got '" + t + "'");
+            c.backup_disk.allow_same_filesystem = t == "allow";
+          }},
+       });
+     }},
     {"static_pod_path", [&](const Node& n, const Key& k) { c.static_pod_path = r.node_path(n, k); }},
     {"etcd_data_dir", [&](const Node& n, const Key& k) { c.etcd_data_dir = r.node_path(n, k); }},
     {"state_dir", [&](const Node& n, const Key& k) { c.state_dir = r.node_path(n, k); }},

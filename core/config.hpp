@@ -76,6 +76,12 @@ struct OffsiteConfig {
   bool configured() const { return !repository.empty(); }
 };
 
+// Whether the backup folder is a second disk (backup/backup_disk.hpp).
+struct BackupDiskConfig {
+  std::string mount_point;  // must be a mount point when backup_dir lies under it; empty: not checked
+  bool allow_same_filesystem = false;
+};
+
 struct Config {
   std::string origin = "built-in defaults";  // where it came from, for messages
   std::string backup_dir;
@@ -100,6 +106,7 @@ struct Config {
   bool verify_after_backup = false;
   std::vector<NodeConfig> nodes;  // the other control-plane nodes (none: commands are printed)
   OffsiteConfig offsite;
+  BackupDiskConfig backup_disk;
 };
 
 // The built-in defaults, as the YAML text they are parsed from.

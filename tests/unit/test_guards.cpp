@@ -81,3 +81,33 @@ TEST_CASE("etcd that went back or collapsed is told apart from etcd that went on
     CHECK_FALSE(kdr::core::etcd_went_back(journal, {"aa", 60, 1, "etcd"}, 0.0));
   }
 }
+
+#include "backup/backup_disk.hpp"
+
+TEST_CASE("the backup disk: an unmounted mount point is refused, the node's own file system too, but for a sandbox") {
+  using kdr::backup::DiskFacts;
+  using kdr::backup::FileSystem;
+  DiskFacts f;
+  f.backup = FileSystem{"/backup/kdr", "/", 0x801};
+  f.etcd = FileSystem{"/var/lib/etcd", "/", 0x801};
+  f.kubernetes = FileSystem{"/etc/kubernetes", "/", 0x801};
+  f.mount_point = "/backup";
+  f.mount_point_mounted = false;
+  kdr::core::BackupDiskConfig config;
+  auto v = kdr::backup::judge_backup_disk(f, config, false);
+  REQUIRE(v.refusal);
+  CHECK_THAT(*v.refusal, Catch::Contains("/backup is not a mount point"));
+  f.mount_point_mounted = true;  // mounted, but the same device as the node's data: a bind mount of the root disk
+  v = kdr::backup::judge_backup_disk(f, config, false);
+  REQUIRE(v.refusal);
+  CHECK_THAT(*v.refusal, Catch::Contains("same file system as /var/lib/etcd (the file system mounted at /, device 8:1)"));
+  CHECK(kdr::backup::judge_backup_disk(f, config, true).warnings.size() == 1);
+  CHECK_FALSE(kdr::backup::judge_backup_disk(f, config, true).refusal);
+  config.allow_same_filesystem = true;
+  CHECK_FALSE(kdr::backup::judge_backup_disk(f, config, false).refusal);
+  f.backup->device = 0x811;  // another disk
+  config.allow_same_filesystem = false;
+  v = kdr::backup::judge_backup_disk(f, config, false);
+  CHECK_FALSE(v.refusal);
+  CHECK(v.warnings.empty());
+}
