@@ -71,6 +71,7 @@ KeyspaceDigest digest_of_bucket(const std::string& name,
   std::uint64_t entries = 0;
   read_bucket([&](std::string_view revision, std::string_view kv) {
     ++entries;
+    if (kv.empty()) return;  // etcdutl's --bump-revision placeholder: an empty value at the bumped revision
     std::string_view key, value;
     if ((revision.size() != 17 && revision.size() != 18) || !parse_key_value(kv, key, value))
       throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", name, entries));
@@ -89,6 +90,7 @@ core::EncryptionKeyUse encryption_keys_of_snapshot(const std::string& file) {
   std::uint64_t entries = 0;
   core::read_bolt_bucket(file, "key", [&](std::string_view revision, std::string_view kv) {
     ++entries;
+    if (kv.empty()) return;  // etcdutl's --bump-revision placeholder
     std::string_view key, value;
     if ((revision.size() != 17 && revision.size() != 18) || !parse_key_value(kv, key, value))
       throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", file, entries));
