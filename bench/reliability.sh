@@ -128,7 +128,8 @@ HEAD
 - replace-etcd-member resumed right after its member was removed, or run again right after a
   rollback had removed the member it added, met etcd's "unhealthy cluster" and "member not
   found" on the member add; it now reads the member list and retries while the cluster
-  settles (`ha_member_kill`).
+  settles (`ha_member_kill`). Its member remove met the same "unhealthy cluster" while a
+  member it had just added was still catching up, and now retries it too.
 - Besides these classes, the unit tests' crash matrix stops every shipped playbook after each
   record of its journal, then resumes or rolls back (tests/unit/test_restore_crash.cpp).
 
