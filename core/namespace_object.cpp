@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/protobuf_wire.hpp"
+
 namespace kdr::core {
 
 namespace {
@@ -12,42 +14,11 @@ namespace {
 // The last length-delimited field `number` of a protobuf message; empty when absent or when
 // the message does not parse.
 std::optional<std::string_view> bytes_field(std::string_view m, std::uint64_t number) {
-  std::size_t pos = 0;
-  auto varint = [&](std::uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos >= m.size()) return false;
-      const auto b = static_cast<unsigned char>(m[pos++]);
-      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  };
   std::optional<std::string_view> found;
-  while (pos < m.size()) {
-    std::uint64_t tag = 0, v = 0;
-    if (!varint(tag)) return std::nullopt;
-    switch (tag & 7) {
-      case 0:
-        if (!varint(v)) return std::nullopt;
-        break;
-      case 1:
-        if (m.size() - pos < 8) return std::nullopt;
-        pos += 8;
-        break;
-      case 5:
-        if (m.size() - pos < 4) return std::nullopt;
-        pos += 4;
-        break;
-      case 2:
-        if (!varint(v) || v > m.size() - pos) return std::nullopt;
-        if ((tag >> 3) == number) found = m.substr(pos, static_cast<std::size_t>(v));
-        pos += static_cast<std::size_t>(v);
-        break;
-      default: return std::nullopt;
-    }
-  }
-  return found;
+  const bool parsed = for_each_bytes_field(m, [&](std::uint64_t field, std::string_view bytes) {
+    if (field == number) found = bytes;
+  });
+  return parsed ? found : std::nullopt;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "core/bbolt.hpp"
 #include "core/error.hpp"
+#include "core/protobuf_wire.hpp"
 
 namespace kdr::journal {
 
@@ -23,46 +24,17 @@ std::uint64_t lane(const PairHash& h, std::size_t i) {
 
 // The key and value fields (1 and 5) of an mvccpb.KeyValue; false when it does not parse.
 bool parse_key_value(std::string_view m, std::string_view& key, std::string_view& value) {
-  std::size_t pos = 0;
-  auto varint = [&](std::uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos >= m.size()) return false;
-      const auto b = static_cast<unsigned char>(m[pos++]);
-      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  };
   bool have_key = false;
   value = {};
-  while (pos < m.size()) {
-    std::uint64_t tag = 0;
-    if (!varint(tag)) return false;
-    const auto field = tag >> 3;
-    switch (tag & 7) {
-      case 0: {
-        std::uint64_t ignored = 0;
-        if (!varint(ignored)) return false;
-        break;
-      }
-      case 2: {
-        std::uint64_t n = 0;
-        if (!varint(n) || n > m.size() - pos) return false;
-        const auto bytes = m.substr(pos, static_cast<std::size_t>(n));
-        pos += static_cast<std::size_t>(n);
-        if (field == 1) {
-          key = bytes;
-          have_key = true;
-        } else if (field == 5) {
-          value = bytes;
-        }
-        break;
-      }
-      default: return false;  // KeyValue has only varints and bytes
+  const bool parsed = core::for_each_bytes_field(m, [&](std::uint64_t field, std::string_view bytes) {
+    if (field == 1) {
+      key = bytes;
+      have_key = true;
+    } else if (field == 5) {
+      value = bytes;
     }
-  }
-  return have_key;
+  });
+  return parsed && have_key;
 }
 
 KeyspaceDigest digest_of_bucket(const std::string& name,
