@@ -1,0 +1,174 @@
+// Restores journaled by an earlier kdr resume and roll back with this one. The fixtures
+// (tests/fixtures/restore-journals/<case>/plan.json and journal.jsonl, the sandbox's folder
+// written as @DIR@) were written by kdr 0.x at commit 423def5, each restore stopped midway
+// (after as many journal records as journal.jsonl holds), on the fake node of
+// restore_fixture.hpp. The test stops the same restore at the same record with this kdr,
+// checks that it wrote the same plan.json and journal.jsonl (the format has not changed:
+// times aside), puts the old files in their place, and resumes (the node ends as an
+// uninterrupted restore leaves it) or rolls back (the node is as it was before).
+// KDR_UPDATE_FIXTURES=1 writes the fixtures from this kdr instead (only after a deliberate
+// format change, with a reader for the old one).
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <sstream>
+
+#include "restore/journal.hpp"
+#include "restore_fixture.hpp"
+#include "written_journal.hpp"
+
+using namespace kdr;
+using nlohmann::json;
+using test::RestoreFixture;
+
+namespace {
+
+struct Crash {};
+
+class CrashAfter {
+ public:
+  explicit CrashAfter(std::size_t n) : n_(n) {
+    restore::set_record_hook([this](const core::bfs::path&) {
+      if (++seen_ == n_) throw Crash{};
+    });
+  }
+  ~CrashAfter() { restore::set_record_hook(nullptr); }
+  CrashAfter(const CrashAfter&) = delete;
+  CrashAfter& operator=(const CrashAfter&) = delete;
+  std::size_t seen() const { return seen_; }
+
+ private:
+  std::size_t n_;
+  std::size_t seen_ = 0;
+};
+
+struct Case {
+  std::string name;  // the fixture's folder
+  std::string playbook;
+  std::vector<std::string> set;
+  void (*damage)(RestoreFixture&, const std::string& generation);
+  std::size_t records_left = 0;  // stopped this many records before the end (0: halfway)
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> all = {
+      {"restore-etcd-snapshot", "restore-etcd-snapshot", {},
+       [](RestoreFixture& f, const std::string&) { test::write(f.node("/var/lib/etcd/member/snap/db"), "torn"); }},
+      // a point of the change journal, replayed off the node (the plan's etcd part holds the replay)
+      {"restore-etcd-snapshot-to-revision", "restore-etcd-snapshot", {"to=10", "accept_loss=true"},
+       [](RestoreFixture& f, const std::string& generation) {
+         test::WrittenJournal journal(f, generation);
+         journal.write("/registry/configmaps/default/app", "app v2");  // 10
+         journal.write("/registry/namespaces/default", std::nullopt);  // 11: the damage
+         journal.close();
+       }},
+      {"restore-etcd-keys", "restore-etcd-keys", {"namespace=payments"},
+       [](RestoreFixture& f, const std::string&) {
+         for (const auto* k : {"/registry/namespaces/payments", "/registry/configmaps/payments/rates",
+                               "/registry/secrets/payments/api-key"})
+           f.live->write(k, std::nullopt);
+       },
+       3},  // after the first keys were written
+      {"rebuild-node", "rebuild-node", {},
+       [](RestoreFixture& f, const std::string&) {
+         core::remove_tree(f.node("/etc/kubernetes"));
+         core::remove_tree(f.node("/var/lib/etcd"));
+       }},
+  };
+  return all;
+}
+
+core::bfs::path fixture_dir(const Case& c) {
+  return core::bfs::path(KDR_SOURCE_DIR) / "tests/fixtures/restore-journals" / c.name;
+}
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+std::vector<json> lines_of(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+// A journal's records without what differs from run to run (when, and how long a step took).
+std::vector<json> comparable(std::vector<json> records) {
+  for (auto& r : records) {
+    r.erase("seconds");
+    r.erase("time");
+  }
+  return records;
+}
+
+// The node after the case's damage and a restore stopped after `records` journal records;
+// the id of that restore.
+std::string stopped_restore(RestoreFixture& f, const Case& c, std::size_t records) {
+  c.damage(f, f.backup());
+  CrashAfter crash(records);
+  REQUIRE_THROWS_AS(f.restore(c.playbook, c.set), Crash);
+  return f.restore_ids().at(0);
+}
+
+}  // namespace
+
+TEST_CASE("a restore journaled by kdr 0.x (tests/fixtures/restore-journals) resumes and rolls back with this kdr") {
+  const bool update = std::getenv("KDR_UPDATE_FIXTURES") != nullptr;
+  for (const auto& c : cases()) {
+    INFO(c.name);
+    const auto dir = fixture_dir(c);
+    // The node an uninterrupted restore leaves, and the one before it.
+    std::map<std::string, std::string> before, finished;
+    std::size_t records = 0;
+    {
+      RestoreFixture f;
+      c.damage(f, f.backup());
+      before = f.tree();
+      CrashAfter count(0);
+      REQUIRE(f.restore(c.playbook, c.set) == core::ExitCode::ok);
+      records = count.seen();
+      finished = f.tree();
+    }
+    if (update) {
+      RestoreFixture f;
+      const auto id = stopped_restore(f, c, c.records_left ? records - c.records_left : records / 2);
+      const auto restore_dir = f.node("/var/lib/kdr/restores/" + id);
+      core::bfs::create_directories(dir);
+      for (const auto* name : {"plan.json", "journal.jsonl"})
+        test::write(dir / name, replace_all(core::read_file(restore_dir / name), f.dir.path().string(), "@DIR@"));
+      continue;
+    }
+    REQUIRE(core::lstat_path(dir / "journal.jsonl"));
+    const auto old_journal = core::read_file(dir / "journal.jsonl");
+    const auto old_plan = core::read_file(dir / "plan.json");
+    const auto stopped_after = lines_of(old_journal).size();
+    REQUIRE(stopped_after > 1);
+    REQUIRE(stopped_after < records);
+
+    for (const bool roll_back : {false, true}) {
+      INFO((roll_back ? "rolled back" : "resumed"));
+      RestoreFixture f;
+      const auto id = stopped_restore(f, c, stopped_after);
+      const auto restore_dir = f.node("/var/lib/kdr/restores/" + id);
+      const auto here = f.dir.path().string();
+      // This kdr journals what kdr 0.x journaled.
+      CHECK(json::parse(core::read_file(restore_dir / "plan.json")) == json::parse(replace_all(old_plan, "@DIR@", here)));
+      CHECK(comparable(lines_of(core::read_file(restore_dir / "journal.jsonl"))) ==
+            comparable(lines_of(replace_all(old_journal, "@DIR@", here))));
+      // ...and carries on from what kdr 0.x wrote.
+      test::write(restore_dir / "plan.json", replace_all(old_plan, "@DIR@", here));
+      test::write(restore_dir / "journal.jsonl", replace_all(old_journal, "@DIR@", here));
+      if (roll_back) {
+        CHECK(f.rollback(id) == core::ExitCode::ok);
+        CHECK(test::tree_diff(f.tree(), before) == "");
+      } else {
+        CHECK(f.resume(id) == core::ExitCode::ok);
+        CHECK(test::tree_diff(f.tree(), finished) == "");
+      }
+    }
+  }
+}
