@@ -20,10 +20,10 @@ std::optional<std::string> undecryptable_refusal(const Runner& r, const core::En
                        "read: {}",
                        what, core::key_use_text(use), e.what());
   }
-  if (!config && !core::lstat_path(r.host(r.var("static_pod_path")) / "kube-apiserver.yaml")) {
+  if (!config && !core::lstat_path(r.host(r.var(Var::static_pod_path)) / "kube-apiserver.yaml")) {
     // no kube-apiserver on the node yet (a rebuild): the generation's comes back with its files
     try {
-      config = verify::generation_encryption_config(r.gen, r.var("static_pod_path"));
+      config = verify::generation_encryption_config(r.gen, r.var(Var::static_pod_path));
       if (config) where = fmt::format("the generation's EncryptionConfiguration ({})", config->file);
     } catch (const core::Error& e) {
       where = e.what();
@@ -35,7 +35,7 @@ std::optional<std::string> undecryptable_refusal(const Runner& r, const core::En
   const auto text = fmt::format(
       "{} holds {}, and {} does not hold {}: kube-apiserver could not read them", what, core::key_use_text(lost),
       where, lost.size() == 1 ? "that key" : "those keys");
-  if (r.var_or("accept_undecryptable", "false") == "true") {
+  if (r.flag(Var::accept_undecryptable)) {
     warning = "accepted (accept_undecryptable=true): " + text;
     return std::nullopt;
   }

@@ -12,9 +12,7 @@ std::string PeerNode::where() const { return peer_url.empty() ? name : fmt::form
 
 std::vector<PeerNode> other_members(const Runner& r) {
   std::vector<PeerNode> out;
-  const auto self = r.plan_etcd().contains("name") && r.plan_etcd()["name"].is_string()
-                        ? r.plan_etcd()["name"].get<std::string>()
-                        : std::string();
+  const auto& self = r.plan.etcd.name;
   for (const auto& m : r.gen.meta.etcd.members) {
     if (m.name == self) continue;
     out.push_back({m.name, m.first_peer_url(), core::find_node(r.ctx.config, m.name)});

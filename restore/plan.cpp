@@ -1,8 +1,12 @@
 // A playbook's steps turned into a plan's steps: variables substituted, values read by each
-// step type into its typed arguments; and the plan as the restore journal keeps it.
+// step type into its typed arguments; and the plan as the restore journal keeps it (plan.json:
+// the only place that knows its keys).
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/json_util.hpp"
+#include "core/node_root.hpp"
+#include "restore/plan.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {
@@ -67,6 +71,70 @@ PlannedStep plan_step(const StepSpec& spec, const std::map<std::string, std::str
   return s;
 }
 
+namespace {
+
+json replay_json(const PlannedReplay& r) {
+  return {{"epoch", r.epoch},
+          {"cluster_id", r.cluster_id},
+          {"base", r.base},
+          {"base_revision", r.base_revision},
+          {"target_revision", r.target_revision},
+          {"target_time_ms", r.target_time_ms},
+          {"events", r.events},
+          {"digest", r.digest},
+          {"keys", r.keys},
+          {"auth", r.auth},
+          {"auth_text", r.auth_text}};
+}
+
+PlannedReplay replay_from_json(const json& j) {
+  PlannedReplay r;
+  r.epoch = j.value("epoch", std::uint64_t{0});
+  r.cluster_id = core::json_text_or(j, "cluster_id");
+  r.base = core::json_text_or(j, "base");
+  r.base_revision = j.value("base_revision", std::int64_t{0});
+  r.target_revision = j.value("target_revision", std::int64_t{0});
+  r.target_time_ms = j.value("target_time_ms", std::int64_t{0});
+  r.events = j.value("events", std::uint64_t{0});
+  r.digest = core::json_text_or(j, "digest");
+  r.keys = j.value("keys", std::uint64_t{0});
+  r.auth = core::json_text_or(j, "auth");
+  r.auth_text = core::json_text_or(j, "auth_text");
+  return r;
+}
+
+// An etcd that kdr does not restore here has no member facts (and no initial_cluster key).
+json etcd_json(const PlanEtcd& e) {
+  json j = {{"kind", core::to_string(e.kind)},
+            {"name", e.name},
+            {"peer_url", e.peer_url},
+            {"data_dir", e.data_dir},
+            {"from", e.from}};
+  if (e.on_node()) j["initial_cluster"] = e.initial_cluster;
+  if (e.loss) j["loss"] = e.loss->to_json();
+  if (e.replay) j["replay"] = replay_json(*e.replay);
+  return j;
+}
+
+PlanEtcd etcd_from_json(const json& j) {
+  PlanEtcd e;
+  e.kind = core::etcd_kind_from_string(core::json_text_or(j, "kind", "static-pod")).value_or(core::EtcdKind::static_pod);
+  e.name = core::json_text_or(j, "name");
+  e.peer_url = core::json_text_or(j, "peer_url");
+  e.data_dir = core::json_text_or(j, "data_dir");
+  e.initial_cluster = core::json_text_or(j, "initial_cluster");
+  e.from = core::json_text_or(j, "from");
+  if (j.contains("loss") && j["loss"].is_object()) e.loss = EtcdLoss::from_json(j["loss"]);
+  if (j.contains("replay") && j["replay"].is_object()) e.replay = replay_from_json(j["replay"]);
+  return e;
+}
+
+}  // namespace
+
+bool Plan::holds_etcd_data(const std::string& node_path) const {
+  return !etcd.data_dir.empty() && core::node_path_within(etcd.data_dir, node_path);
+}
+
 json Plan::to_json() const {
   json steps_j = json::array();
   for (const auto& s : steps) {
@@ -77,7 +145,21 @@ json Plan::to_json() const {
   return {{"format", 1},          {"id", id},       {"playbook", playbook}, {"playbook_file", playbook_file},
           {"generation", generation}, {"generation_dir", generation_dir}, {"root", root}, {"vars", vars},
           {"backup_dir", backup_dir}, {"config_file", config_file}, {"playbook_dirs", playbook_dirs},
-          {"notes", notes},       {"etcd", etcd},   {"steps", steps_j}};
+          {"notes", notes},       {"etcd", etcd_json(etcd)},   {"steps", steps_j}};
+}
+
+PlanHeader PlanHeader::from_json(const json& j) {
+  PlanHeader h;
+  h.id = core::json_text_or(j, "id");
+  h.playbook = core::json_text_or(j, "playbook");
+  h.generation = core::json_text_or(j, "generation");
+  h.backup_dir = core::json_text_or(j, "backup_dir");
+  h.config_file = core::json_text_or(j, "config_file");
+  if (j.contains("vars") && j["vars"].is_object())
+    for (const auto& [k, v] : j["vars"].items())
+      if (v.is_string()) h.vars[k] = v.get<std::string>();
+  if (j.contains("steps") && j["steps"].is_array()) h.steps = j["steps"].size();
+  return h;
 }
 
 Plan Plan::from_json(const json& j, const std::string& state_dir) {
@@ -93,7 +175,7 @@ Plan Plan::from_json(const json& j, const std::string& state_dir) {
   p.playbook_dirs = j.value("playbook_dirs", std::vector<std::string>{});
   p.vars = j.at("vars").get<std::map<std::string, std::string>>();
   p.notes = j.value("notes", std::vector<std::string>{});
-  p.etcd = j.value("etcd", json::object());
+  p.etcd = etcd_from_json(j.value("etcd", json::object()));
   StepReadFacts facts{state_dir, false};
   for (const auto& sj : j.at("steps")) {
     auto type = step_type_from_string(sj.at("type").get<std::string>());
@@ -111,7 +193,7 @@ Plan Plan::from_json(const json& j, const std::string& state_dir) {
     } else {
       s.values = values;
     }
-    facts.replay_before = facts.replay_before || s.type == StepType::etcd_replay;
+    facts.replay_before = facts.replay_before || step_def(s.type).traits().replays_journal;
     p.steps.push_back(std::move(s));
   }
   return p;

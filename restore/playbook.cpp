@@ -1,4 +1,5 @@
 #include "restore/playbook.hpp"
+#include "restore/variables.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -108,12 +109,7 @@ std::vector<std::string> step_keys(StepType type) {
   return out;
 }
 
-const std::vector<std::string>& builtin_variables() {
-  static const std::vector<std::string> v = {"generation",    "generation_dir",  "restore_id",     "restore_dir",
-                                             "etcd_data_dir", "static_pod_path", "kubeadm_config", "root",
-                                             "kubeadm_etcd_dir_check"};
-  return v;
-}
+const std::vector<std::string>& builtin_variables() { return made_variable_names(); }
 
 const std::vector<Parameter>& builtin_parameters() {
   static const std::vector<Parameter> v = {

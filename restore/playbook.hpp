@@ -24,30 +24,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fs.hpp"
+#include "restore/step_types.hpp"
 
 namespace kdr::restore {
 
-enum class StepType {
-  preflight,
-  stop_static_pods,
-  wait_stopped,
-  move_aside,
-  copy_back,
-  etcd_replay,
-  etcd_snapshot_restore,
-  etcd_put_keys,
-  etcd_member_remove,
-  etcd_member_add,
-  etcd_member_join,
-  etcd_member_promote,
-  etcd_member_invite,
-  other_nodes_pods,
-  start_static_pods,
-  wait_healthy,
-  kubeadm,
-  run,
-  manual,
-};
 std::string_view to_string(StepType type);
 std::optional<StepType> step_type_from_string(std::string_view text);
 // Steps that change the node (and so ask for confirmation in a guided restore).

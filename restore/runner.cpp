@@ -47,22 +47,14 @@ bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) {
   return s.blocked.empty() && step_def(s.type).replaces_etcd_data(s, plan);
 }
 
-bool holds_etcd_data(const Plan& plan, const std::string& node_path) {
-  const auto data_dir = plan.etcd.value("data_dir", std::string());
-  return !data_dir.empty() && core::node_path_within(data_dir, node_path);
-}
-
 Tools look_up_tools(const core::Context& ctx, const Plan& plan) {
   Tools t;
-  const bool snapshot = std::any_of(plan.steps.begin(), plan.steps.end(), [](const PlannedStep& s) {
-    return s.type == StepType::etcd_snapshot_restore;
-  });
+  const bool snapshot = plan_has(plan, &StepTraits::restores_snapshot);
   if (snapshot) t.snapshot = snapshot_tool(ctx);
   t.crictl = !ctx.programs->find("crictl").empty();
   t.kubectl = !ctx.programs->find("kubectl").empty();
   t.kubeadm = !ctx.programs->find("kubeadm").empty();
-  const bool kubeadm_step = std::any_of(plan.steps.begin(), plan.steps.end(),
-                                        [](const PlannedStep& s) { return s.type == StepType::kubeadm; });
+  const bool kubeadm_step = plan_has(plan, &StepTraits::runs_kubeadm);
   if (kubeadm_step && t.kubeadm) {
     core::ProcessOptions opts;
     opts.timeout = std::chrono::seconds(20);
@@ -173,7 +165,7 @@ void Runner::undo_file_action(const Action& a) {
   if (acts) failpoint("rollback-after-action", actions_undone);
 }
 
-core::StaticPodScan Runner::live_pods() const { return core::scan_static_pods(ctx.root, var("static_pod_path")); }
+core::StaticPodScan Runner::live_pods() const { return core::scan_static_pods(ctx.root, var(Var::static_pod_path)); }
 
 core::StaticPodScan Runner::held_pods() const {
   core::StaticPodScan scan;
@@ -225,7 +217,7 @@ void etcd_first(std::vector<core::StaticPod>& pods) {
 // ---- undo -----------------------------------------------------------------------------------
 
 void undo_actions(Runner& r, const std::vector<Action>& actions) {
-  const auto spp = r.host(r.var("static_pod_path")).string();
+  const auto spp = r.host(r.var(Var::static_pod_path)).string();
   auto in_spp = [&](const std::string& p) { return path(p).parent_path().string() == spp; };
   // Each action is undone by the step type that made it.
   auto undo = [&](const Action& a) {

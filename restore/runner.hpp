@@ -17,56 +17,12 @@
 #include "core/generation_auth.hpp"
 #include "core/static_pods.hpp"
 #include "restore/journal.hpp"
+#include "restore/plan.hpp"
 #include "restore/playbook.hpp"
 #include "restore/snapshot_tool.hpp"
 #include "verify/integrity.hpp"
 
 namespace kdr::restore {
-
-// A step's typed arguments: each step type (restore/step.hpp) derives its own.
-struct StepArgs {
-  virtual ~StepArgs() = default;
-};
-
-struct PlannedStep {
-  StepType type = StepType::manual;
-  std::string title;
-  // The step's values, variables substituted, in canonical form (what the journal keeps).
-  nlohmann::json values = nlohmann::json::object();
-  // The same values read into the step type's argument struct; null when blocked.
-  std::shared_ptr<const StepArgs> typed;
-  // Why the step cannot run as planned (a variable the generation cannot give, e.g. no saved
-  // kubeadm configuration); empty when it can. The plan shows it; preflight refuses it.
-  std::string blocked;
-
-  // The typed arguments; only the step type that read them asks, with its own Args.
-  template <class Args>
-  const Args& args() const {
-    return static_cast<const Args&>(*typed);
-  }
-};
-
-struct Plan {
-  std::string id;
-  std::string playbook;
-  std::string playbook_file;
-  std::string generation;
-  std::string generation_dir;  // host path
-  std::string root;
-  // What the restore ran with, so that --resume, --rollback and --discard ID need nothing else.
-  std::string backup_dir;
-  std::string config_file;  // empty: the built-in defaults
-  std::vector<std::string> playbook_dirs;
-  std::map<std::string, std::string> vars;
-  std::vector<std::string> notes;  // what the operator should know before saying yes
-  // The etcd member the restored data is for, from the manifest that will run it:
-  // {name, peer_url, data_dir (node path), from (where these facts come from)}.
-  nlohmann::json etcd = nlohmann::json::object();
-  std::vector<PlannedStep> steps;
-  nlohmann::json to_json() const;
-  // Reads a journaled plan, each step's values again into its typed arguments.
-  static Plan from_json(const nlohmann::json& j, const std::string& state_dir);
-};
 
 // The programs a restore uses and what they support, looked up once per run before the plan
 // is shown: describing a plan runs no program.
@@ -91,23 +47,15 @@ struct Runner {
 
   core::bfs::path host(const std::string& node_path) const { return ctx.root.host(node_path); }
   core::bfs::path restore_dir() const { return journal ? journal->dir() : core::bfs::path(); }
-  const std::string& var(const std::string& name) const { return plan.vars.at(name); }
-  // A parameter a plan made by an older kdr may lack.
-  std::string var_or(const std::string& name, const std::string& fallback) const {
-    const auto it = plan.vars.find(name);
-    return it == plan.vars.end() ? fallback : it->second;
-  }
+  // A variable of the plan (one a plan made by an older kdr lacks: `fallback`).
+  std::string var(Var v, const std::string& fallback = "") const { return plan.var(v, fallback); }
+  bool flag(Var v) const { return plan.flag(v); }
   // The key that checks the generation and the journal: key_file= when given, else the node's
   // own (empty when there is none). Throws Error for an unsafe key file, or a key_file= that
   // names none.
   std::optional<core::NodeKey> node_key() const;
-  const nlohmann::json& plan_etcd() const { return plan.etcd; }
-  std::string plan_etcd_data_dir() const { return plan.etcd.at("data_dir").get<std::string>(); }
   // False when etcd runs elsewhere or under systemd: the plan leaves its data alone.
-  bool etcd_on_node() const {
-    return core::kdr_drives_etcd(
-        core::etcd_kind_from_string(plan.etcd.value("kind", std::string("static-pod"))).value_or(core::EtcdKind::static_pod));
-  }
+  bool etcd_on_node() const { return plan.etcd.on_node(); }
   std::string aside_path(const std::string& node_path) const;  // host path of <path>.kdr-<id>
   std::string temp_path(const std::string& node_path) const;   // host path of <path>.kdr-<id>.new
 
@@ -183,8 +131,6 @@ void run_step(Runner& r, const PlannedStep& s);
 
 // True when the step replaces etcd's data (its data dir, or a snapshot restore into it).
 bool replaces_etcd_data(const PlannedStep& s, const Plan& plan);
-// True when replacing `node_path` replaces the plan's etcd data dir.
-bool holds_etcd_data(const Plan& plan, const std::string& node_path);
 
 // The preflight's checks, all read-only: a dry run runs them too. Throws core::Error listing
 // every problem when the real run would be refused.

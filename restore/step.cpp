@@ -13,23 +13,14 @@ using nlohmann::json;
 
 // ---- the table ----------------------------------------------------------------------------
 
-const std::vector<const StepDef*>& step_table() {
-  static const std::vector<const StepDef*> table = {
-      &preflight_step(),          &stop_static_pods_step(),     &wait_stopped_step(),   &move_aside_step(),
-      &copy_back_step(),          &etcd_replay_step(),          &etcd_snapshot_restore_step(),
-      &etcd_put_keys_step(),      &etcd_member_remove_step(),   &etcd_member_add_step(),
-      &etcd_member_join_step(),   &etcd_member_promote_step(),  &etcd_member_invite_step(),
-      &other_nodes_pods_step(),
-      &start_static_pods_step(),    &wait_healthy_step(),   &kubeadm_step(),
-      &run_program_step(),        &manual_step(),
-  };
-  return table;
+bool plan_has(const Plan& plan, bool StepTraits::*trait) {
+  return std::any_of(plan.steps.begin(), plan.steps.end(),
+                     [&](const PlannedStep& s) { return step_def(s.type).traits().*trait; });
 }
 
-const StepDef& step_def(StepType type) {
-  for (const auto* d : step_table())
-    if (d->type() == type) return *d;
-  throw core::Error(fmt::format("step type {} has no unit in restore/steps/", static_cast<int>(type)));
+bool playbook_has(const Playbook& pb, bool StepTraits::*trait) {
+  return std::any_of(pb.steps.begin(), pb.steps.end(),
+                     [&](const StepSpec& s) { return step_def(s.type).traits().*trait; });
 }
 
 // ---- what every step type shares ------------------------------------------------------------
@@ -54,6 +45,12 @@ void StepDef::prepare(const Runner&, const PlannedStep&) const {}
 std::vector<std::string> StepDef::temporaries(const Runner&, const PlannedStep&) const { return {}; }
 
 std::optional<std::string> StepDef::cannot_serve(const GenerationOffer&, const json&) const { return std::nullopt; }
+
+std::optional<std::string> StepDef::starts_manifests_from(const json&) const { return std::nullopt; }
+
+std::optional<std::string> StepDef::etcd_restored_from(const PlannedStep&) const { return std::nullopt; }
+
+std::vector<std::string> StepDef::replaced_paths(const PlannedStep&) const { return {}; }
 
 // ---- StepValues -----------------------------------------------------------------------------
 

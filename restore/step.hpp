@@ -3,8 +3,9 @@
 // how what it did is undone. step_table() lists them all, as cli/command.hpp lists the
 // commands; docs/playbooks.md's step reference is checked against it (tests/unit).
 //
-// A new step type is one new unit: a class deriving from TypedStep<ItsArgs>, and one line
-// in restore/steps/table.cpp.
+// A new step type is one new unit, restore/steps/<type>.cpp, defining `<type>_step_def()` (a
+// class deriving from TypedStep<ItsArgs>), and one line in KDR_STEP_TYPES
+// (restore/step_types.hpp), whose order is docs/playbooks.md's.
 #pragma once
 
 #include <map>
@@ -77,6 +78,19 @@ struct GenerationOffer {
   std::vector<std::string> paths;  // the sources it holds (node paths)
 };
 
+// What a step type is, as the plan builder, the preflight and the runner ask it (never by its
+// type).
+struct StepTraits {
+  bool checks_only = false;        // read-only checks a dry run runs too (the preflight)
+  bool restores_snapshot = false;  // restores an etcd snapshot into etcd's data dir: etcd must run on this node,
+                                   // and the snapshot tool (etcdutl or etcdctl) is looked up for the plan
+  bool runs_kubeadm = false;       // kubeadm's version is looked up for the plan
+  bool writes_live_keys = false;   // writes into the running etcd: to=auto means the namespace's point
+  bool replays_journal = false;    // makes the journal point that later steps read
+  bool rejoins_cluster = false;    // the member takes the cluster's data from the leader: nothing is rolled back
+  bool copies_files_back = false;  // puts files of the generation back on the node
+};
+
 // What a rollback can do about a step that ran.
 enum class Undo {
   journaled,   // every change it makes is journaled first and undone by the rollback
@@ -91,6 +105,15 @@ class StepDef {
   virtual bool changes_node() const = 0;      // asks for confirmation in a guided restore
   virtual std::vector<StepKey> keys() const = 0;
   virtual Undo undo_kind() const { return Undo::journaled; }
+  virtual StepTraits traits() const { return {}; }
+  // The manifests it starts, from its values (as written or planned): "generation" or
+  // "stopped" (the ones the restore took out); nothing for a step that starts none.
+  virtual std::optional<std::string> starts_manifests_from(const nlohmann::json& values) const;
+  // Where the etcd data it puts back comes from (snapshot | raw | replayed), which the plan
+  // keeps as ${etcd_restored_from} for the steps after it; nothing when it puts none back.
+  virtual std::optional<std::string> etcd_restored_from(const PlannedStep& s) const;
+  // The node paths it replaces (the preflight refuses one outside what the node backs up).
+  virtual std::vector<std::string> replaced_paths(const PlannedStep& s) const;
 
   // Reads the values into the step's typed arguments (once, when the plan is made).
   virtual std::shared_ptr<const StepArgs> read(const StepValues& values) const = 0;
@@ -171,29 +194,11 @@ class TypedStep : public StepDef {
 PlannedStep plan_step(const StepSpec& spec, const std::map<std::string, std::string>& vars,
                       const std::map<std::string, std::string>& unavailable, const StepReadFacts& facts);
 
-// Every step type, in the order docs/playbooks.md lists them.
+// Every step type, in the order docs/playbooks.md lists them (restore/steps/table.cpp).
 const std::vector<const StepDef*>& step_table();
+// Whether a step of the plan (of the playbook) has the trait.
+bool plan_has(const Plan& plan, bool StepTraits::*trait);
+bool playbook_has(const Playbook& pb, bool StepTraits::*trait);
 const StepDef& step_def(StepType type);
-
-// The units of restore/steps/ (each defined in its own file).
-const StepDef& preflight_step();
-const StepDef& stop_static_pods_step();
-const StepDef& wait_stopped_step();
-const StepDef& move_aside_step();
-const StepDef& copy_back_step();
-const StepDef& etcd_replay_step();
-const StepDef& etcd_snapshot_restore_step();
-const StepDef& etcd_put_keys_step();
-const StepDef& etcd_member_remove_step();
-const StepDef& etcd_member_add_step();
-const StepDef& etcd_member_join_step();
-const StepDef& etcd_member_promote_step();
-const StepDef& etcd_member_invite_step();
-const StepDef& other_nodes_pods_step();
-const StepDef& start_static_pods_step();
-const StepDef& wait_healthy_step();
-const StepDef& kubeadm_step();
-const StepDef& run_program_step();
-const StepDef& manual_step();
 
 }  // namespace kdr::restore

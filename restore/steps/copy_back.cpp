@@ -31,7 +31,7 @@ void check_special_bits(const Runner& r, const std::vector<const core::ManifestE
   std::string list;
   for (std::size_t i = 0; i < unexpected.size() && i < 5; ++i) list += (i ? ", " : "") + unexpected[i];
   if (unexpected.size() > 5) list += fmt::format(" and {} more", unexpected.size() - 5);
-  if (r.var_or("allow_setuid", "false") == "true") {
+  if (r.flag(Var::allow_setuid)) {
     pf.warns.push_back("accepted (allow_setuid=true): setuid/setgid files the node does not have: " + list);
     return;
   }
@@ -50,6 +50,8 @@ struct CopyBackArgs : StepArgs {
 class CopyBack final : public TypedStep<CopyBackArgs> {
  public:
   StepType type() const override { return StepType::copy_back; }
+  StepTraits traits() const override { return {.copies_files_back = true}; }
+  std::vector<std::string> replaced_paths(const PlannedStep& s) const override { return {s.values.value("path", "")}; }
   std::string_view name() const override { return "copy-back"; }
   bool changes_node() const override { return true; }
   std::vector<StepKey> keys() const override { return {{"path", true}, {"exclude", false}}; }
@@ -72,7 +74,7 @@ class CopyBack final : public TypedStep<CopyBackArgs> {
   }
 
  protected:
-  bool replaces_etcd(const CopyBackArgs& a, const Plan& plan) const override { return holds_etcd_data(plan, a.path); }
+  bool replaces_etcd(const CopyBackArgs& a, const Plan& plan) const override { return plan.holds_etcd_data(a.path); }
 
   std::vector<std::string> plan_text(const Runner& r, const CopyBackArgs& a) const override {
     std::uint64_t n = 0, bytes = 0;
@@ -126,7 +128,7 @@ class CopyBack final : public TypedStep<CopyBackArgs> {
     // The node's own tree is aside now: an entry keeps setuid/setgid where its file there had them.
     const auto aside = r.aside_path(a.path);
     const auto keep = [&](const core::ManifestEntry& e) {
-      return r.var_or("allow_setuid", "false") == "true" ||
+      return r.flag(Var::allow_setuid) ||
              node_has_special_bits(core::bfs::path(aside + e.path.substr(a.path.size())), e);
     };
     const auto stats = materialize(entries, a.path, r.gen.dir, tmp, keep, &progress);
@@ -145,7 +147,7 @@ class CopyBack final : public TypedStep<CopyBackArgs> {
 
 }  // namespace
 
-const StepDef& copy_back_step() {
+const StepDef& copy_back_step_def() {
   static const CopyBack def;
   return def;
 }

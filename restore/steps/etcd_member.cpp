@@ -65,8 +65,8 @@ ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMember
   if (!core::find_pod(pods, "etcd")) pods = r.held_pods();
   const auto layout = core::detect_etcd_layout(r.ctx.config, r.ctx.root, pods);
   c.tls = backup::client_endpoint(backup::etcd_target(r.ctx, layout));
-  c.name = core::json_text_or(r.plan_etcd(), "name");
-  c.peer_url = core::json_text_or(r.plan_etcd(), "peer_url");
+  c.name = r.plan.etcd.name;
+  c.peer_url = r.plan.etcd.peer_url;
   c.look = look_at_other_members(r.ctx, members, c.name, c.tls);
   return c;
 }

@@ -95,7 +95,7 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
 
   std::vector<std::string> plan_text(const Runner& r, const AddArgs& a) const override {
     return {fmt::format("through a member that serves, add this node back with peer URL {} {}",
-                        r.plan_etcd().value("peer_url", "?"),
+                        r.plan.etcd.peer_url,
                         a.learner ? "as a learner (no vote until it has caught up and is promoted)"
                                   : "as a voting member")};
   }
@@ -144,7 +144,7 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
 
 }  // namespace
 
-const StepDef& etcd_member_add_step() {
+const StepDef& etcd_member_add_step_def() {
   static const EtcdMemberAdd def;
   return def;
 }

@@ -31,9 +31,7 @@ std::vector<std::string> join_args(const std::string& via, const std::string& cl
 
 // This node's client URL as the generation recorded it (the other members reach it there).
 std::string own_client_url(const Runner& r, const std::string& fallback) {
-  const auto name = r.plan_etcd().contains("name") && r.plan_etcd()["name"].is_string()
-                        ? r.plan_etcd()["name"].get<std::string>()
-                        : std::string();
+  const auto& name = r.plan.etcd.name;
   for (const auto& m : r.gen.meta.etcd.members)
     if (m.name == name && !m.client_urls.empty()) return m.client_urls.front();
   return fallback;
@@ -182,7 +180,7 @@ class EtcdMemberInvite final : public TypedStep<NoArgs> {
 
 }  // namespace
 
-const StepDef& etcd_member_invite_step() {
+const StepDef& etcd_member_invite_step_def() {
   static const EtcdMemberInvite def;
   return def;
 }

@@ -71,6 +71,7 @@ std::string rewritten(const std::string& text, const std::string& cluster, const
 class EtcdMemberJoin final : public TypedStep<MemberArgs> {
  public:
   StepType type() const override { return StepType::etcd_member_join; }
+  StepTraits traits() const override { return {.rejoins_cluster = true}; }
   std::string_view name() const override { return "etcd-member-join"; }
   bool changes_node() const override { return true; }
   std::vector<StepKey> keys() const override { return member_keys(); }
@@ -82,14 +83,14 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
     return {fmt::format("write this node's etcd manifest (the one stop-static-pods took out) with --initial-cluster "
                         "set to the cluster's members and --initial-cluster-state=existing, into {}: the kubelet "
                         "starts etcd, which joins the cluster on an empty data dir and gets its data from the leader",
-                        r.var("static_pod_path")),
+                        r.var(Var::static_pod_path)),
             "a rollback takes it out again; the original manifest goes back with stop-static-pods' undo"};
   }
 
   void preflight(Runner& r, const MemberArgs& a, Preflight& pf) const override { check_cluster(r, a, pf); }
 
   std::vector<std::string> temporaries(const Runner& r, const PlannedStep&) const override {
-    return {r.temp_path(r.plan_etcd_data_dir())};
+    return {r.temp_path(r.plan.etcd.data_dir)};
   }
 
   // The data dir etcd fills as it joins is this restore's: an empty one (mode 0700) is placed,
@@ -97,8 +98,8 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
   // aside) comes back. Without it the kubelet would create it for the pod, and a rollback would
   // find two data dirs and not choose between them.
   static void place_empty_data_dir(Runner& r) {
-    const auto data = r.host(r.plan_etcd_data_dir());
-    const path tmp = r.temp_path(r.plan_etcd_data_dir());
+    const auto data = r.host(r.plan.etcd.data_dir);
+    const path tmp = r.temp_path(r.plan.etcd.data_dir);
     if (core::lstat_path(data)) {
       if (r.placed_earlier(data, tmp)) return;
       throw Error(fmt::format("{} exists again after it was moved aside (a pod's DirectoryOrCreate volume?): kdr will "
@@ -114,7 +115,7 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
   }
 
   void perform(Runner& r, const MemberArgs& a) const override {
-    const auto live_dir = r.host(r.var("static_pod_path"));
+    const auto live_dir = r.host(r.var(Var::static_pod_path));
     const auto held = r.held_pods();
     const auto* pod = core::find_pod(held, "etcd");
     const auto target = live_dir / (pod ? path(pod->file).filename() : path("etcd.yaml"));
@@ -126,7 +127,7 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
     if (!pod)
       throw Error(fmt::format("no etcd manifest was taken out of {} by this restore: stop-static-pods with pods "
                               "[etcd] must come before {}",
-                              r.var("static_pod_path"), name()));
+                              r.var(Var::static_pod_path), name()));
     const auto c = cluster_access(r, a);
     const auto cluster = initial_cluster(c.healthy(r.ctx)->members(), c);
     const auto text = rewritten(core::read_file(pod->file), cluster, pod->file);
@@ -151,7 +152,7 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
 
 }  // namespace
 
-const StepDef& etcd_member_join_step() {
+const StepDef& etcd_member_join_step_def() {
   static const EtcdMemberJoin def;
   return def;
 }

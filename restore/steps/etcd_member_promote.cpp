@@ -106,7 +106,7 @@ class EtcdMemberPromote final : public TypedStep<PromoteArgs> {
 
 }  // namespace
 
-const StepDef& etcd_member_promote_step() {
+const StepDef& etcd_member_promote_step_def() {
   static const EtcdMemberPromote def;
   return def;
 }

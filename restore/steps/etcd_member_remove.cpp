@@ -45,7 +45,7 @@ class EtcdMemberRemove final : public TypedStep<MemberArgs> {
   std::vector<std::string> plan_text(const Runner& r, const MemberArgs&) const override {
     return {fmt::format("through a member that serves, remove this node's member {} ({}) from the etcd cluster: the "
                         "others stop counting on it",
-                        r.plan_etcd().value("name", "?"), r.plan_etcd().value("peer_url", "?")),
+                        r.plan.etcd.name, r.plan.etcd.peer_url),
             "note: etcd never gives a removed member id back: a rollback puts the old data dir and manifest back, "
             "but cannot add the old member again (run replace-etcd-member again instead)"};
   }
@@ -86,7 +86,7 @@ class EtcdMemberRemove final : public TypedStep<MemberArgs> {
 
 }  // namespace
 
-const StepDef& etcd_member_remove_step() {
+const StepDef& etcd_member_remove_step_def() {
   static const EtcdMemberRemove def;
   return def;
 }

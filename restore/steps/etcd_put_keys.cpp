@@ -106,7 +106,7 @@ std::string replayed_text(const std::string& revision) {
 }
 
 SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
-  if (a.from_replay) return {replayed_snapshot(r), false, replayed_sha256(r), replayed_text(r.var("to"))};
+  if (a.from_replay) return {replayed_snapshot(r), false, replayed_sha256(r), replayed_text(r.var(Var::to))};
   const auto& snap = generation_snapshot(r);
   return {r.gen.dir / snap.file, snap.compression == "zstd", snap.db_sha256,
           fmt::format("generation {}'s snapshot", r.gen.id)};
@@ -196,6 +196,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
                        a.etcd.value("replaced", nlohmann::json()).is_null() ? "it was absent" : "replacing the live value");
   }
   StepType type() const override { return StepType::etcd_put_keys; }
+  StepTraits traits() const override { return {.writes_live_keys = true}; }
   std::string_view name() const override { return "etcd-put-keys"; }
   bool changes_node() const override { return true; }
   std::vector<StepKey> keys() const override {
@@ -236,7 +237,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
         fmt::format("open {} in a private etcd (on a unix socket only root reaches; not the node's), read the keys of {}",
                     a.from_replay ? fmt::format("the change journal's revision {}, as the etcd-replay step "
                                                 "made it,",
-                                                r.var("to"))
+                                                r.var(Var::to))
                                   : fmt::format("generation {}'s snapshot", r.gen.id),
                     sel.empty() ? "<nothing chosen: --set namespace=NAME or prefix=/registry/...>" : sel.text()));
     out.push_back(
@@ -291,10 +292,10 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
       std::optional<core::ScratchDir> scratch;
       std::optional<SnapshotFile> replayed;
       if (a.from_replay) {
-        const auto target = parse_replay_target(r.var("to"));
+        const auto target = parse_replay_target(r.var(Var::to));
         const auto dir = r.journal ? r.restore_dir() : scratch.emplace("keys-preflight").path();
         const auto sha256 = make_replayed(r, target, dir);
-        replayed = SnapshotFile{dir / "replayed.db", false, sha256, replayed_text(r.var("to"))};
+        replayed = SnapshotFile{dir / "replayed.db", false, sha256, replayed_text(r.var(Var::to))};
       }
       const auto source = replayed ? *replayed : source_of(r, a);
       const auto read = read_keys(r, a, *live, source);
@@ -339,7 +340,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
       const auto replaced = plan.replaced.find(kv.key);
       Action act;
       act.op = "etcd-put";
-      act.from = a.from_replay ? fmt::format("journal revision {}", r.var("to")) : "generation " + r.gen.id;
+      act.from = a.from_replay ? fmt::format("journal revision {}", r.var(Var::to)) : "generation " + r.gen.id;
       act.to = endpoint.url;
       act.etcd = {
           {"key", core::base64_encode(kv.key)},
@@ -401,7 +402,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
 
 }  // namespace
 
-const StepDef& etcd_put_keys_step() {
+const StepDef& etcd_put_keys_step_def() {
   static const EtcdPutKeys def;
   return def;
 }

@@ -102,7 +102,7 @@ std::string make_replayed(const Runner& r, const ReplayTarget& target, const cor
   }
   const auto key = r.node_key();
   const auto plan = plan_replay(r.ctx, target, key ? &*key : nullptr);
-  if (plan.auth.status != core::AuthStatus::authentic && r.var_or("unauthenticated", "false") != "true")
+  if (plan.auth.status != core::AuthStatus::authentic && !r.flag(Var::unauthenticated))
     throw core::Error(fmt::format("{}: not replayed (the preflight found it authenticated; it changed since)",
                                   plan.auth.text));
   r.ctx.out.info("      {}", plan.describe());
@@ -144,6 +144,7 @@ namespace {
 class EtcdReplay final : public TypedStep<ReplayArgs> {
  public:
   StepType type() const override { return StepType::etcd_replay; }
+  StepTraits traits() const override { return {.replays_journal = true}; }
   std::string_view name() const override { return "etcd-replay"; }
   bool changes_node() const override { return false; }
   std::vector<StepKey> keys() const override { return {{"to", true}}; }
@@ -173,7 +174,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
       const auto plan = plan_replay(r.ctx, a.target, key ? &*key : nullptr);
       out.push_back(plan.describe());
       out.push_back(fmt::format("into {} (a private etcd on a unix socket only root reaches; the node is not touched)",
-                                (core::bfs::path(r.var("restore_dir")) / "replayed.db").string()));
+                                (core::bfs::path(r.var(Var::restore_dir)) / "replayed.db").string()));
     } catch (const core::Error& e) {
       out.push_back(std::string("cannot run: ") + e.what());
     }
@@ -189,7 +190,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     // take the changes.
     const auto& snap = r.gen_snapshot();
     const std::uint64_t db = snap ? snap->db_size : 0;
-    pf.need[core::bfs::path(r.var("restore_dir")).parent_path().string()] += db + db / 5;
+    pf.need[core::bfs::path(r.var(Var::restore_dir)).parent_path().string()] += db + db / 5;
     try {
       const auto key = r.node_key();
       const auto plan = plan_replay(r.ctx, a.target, key ? &*key : nullptr);
@@ -216,7 +217,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
 
 }  // namespace
 
-const StepDef& etcd_replay_step() {
+const StepDef& etcd_replay_step_def() {
   static const EtcdReplay def;
   return def;
 }

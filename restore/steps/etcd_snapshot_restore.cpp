@@ -45,7 +45,7 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
   SnapshotSource src;
   if (a.source == Source::raw) {
     src.raw = true;
-    const auto db = r.plan_etcd_data_dir() + "/member/snap/db";
+    const auto db = r.plan.etcd.data_dir + "/member/snap/db";
     src.shipped = r.gen.dir / core::generation_relative_path(db);
     src.file = r.restore_dir() / "snapshot.db";
     if (r.gen.manifest)
@@ -54,7 +54,7 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
     return src;
   }
   if (a.source == Source::replayed) {
-    src.file = path(r.var("restore_dir")) / "replayed.db";  // written by the etcd-replay step
+    src.file = path(r.var(Var::restore_dir)) / "replayed.db";  // written by the etcd-replay step
     return src;
   }
   const auto& snap = r.gen_snapshot();
@@ -71,13 +71,12 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
 
 std::vector<std::string> restore_argv(const Runner& r, const SnapshotRestoreArgs& a, const SnapshotTool& tool,
                                       const SnapshotSource& src) {
-  const auto& e = r.plan_etcd();
+  const auto& e = r.plan.etcd;
   auto argv = tool.argv;
-  argv.insert(argv.end(), {"snapshot", "restore", src.file.string(), "--data-dir", r.temp_path(e.at("data_dir")) + ".part",
-                           "--name", e.at("name"), "--initial-cluster",
-                           fmt::format("{}={}", e.at("name").get<std::string>(), e.at("peer_url").get<std::string>()),
+  argv.insert(argv.end(), {"snapshot", "restore", src.file.string(), "--data-dir", r.temp_path(e.data_dir) + ".part",
+                           "--name", e.name, "--initial-cluster", fmt::format("{}={}", e.name, e.peer_url),
                            "--initial-cluster-token", "kdr-" + r.plan.id, "--initial-advertise-peer-urls",
-                           e.at("peer_url")});
+                           e.peer_url});
   if (src.raw) argv.push_back("--skip-hash-check");
   if (tool.bump && a.bump_revision) argv.insert(argv.end(), {"--bump-revision", "1000000000", "--mark-compacted"});
   return argv;
@@ -111,7 +110,7 @@ void check_no_split_brain(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf
     pf.ok("the generation's etcd cluster had this one member: no other member to split from");
     return;
   }
-  const auto this_member = r.plan_etcd().value("name", "");
+  const auto this_member = r.plan.etcd.name;
   core::EtcdEndpoint tls;
   try {
     tls = backup::node_etcd_endpoint(r.ctx);
@@ -146,6 +145,10 @@ void check_no_split_brain(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf
 class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
  public:
   StepType type() const override { return StepType::etcd_snapshot_restore; }
+  StepTraits traits() const override { return {.restores_snapshot = true}; }
+  std::optional<std::string> etcd_restored_from(const PlannedStep& s) const override {
+    return s.values.value("source", "snapshot");
+  }
   std::string_view name() const override { return "etcd-snapshot-restore"; }
   bool changes_node() const override { return true; }
   std::vector<StepKey> keys() const override {
@@ -191,7 +194,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     }
     out.push_back(fmt::format("then rename it to {} (restored ahead, while the pods stop, in a restore confirmed as a "
                               "whole)",
-                              r.host(r.plan_etcd_data_dir()).string()));
+                              r.host(r.plan.etcd.data_dir).string()));
     if (!tool.bump)
       out.push_back(fmt::format("note: {} {} has no --bump-revision/--mark-compacted (etcdutl 3.5+ has): the "
                                 "revision is not bumped, so the control-plane pods must restart (this playbook "
@@ -201,19 +204,18 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   }
 
   void reads_from(const Runner& r, const SnapshotRestoreArgs& a, verify::HashScope& scope) const override {
-    if (a.source == Source::raw) scope.paths.push_back(r.plan_etcd_data_dir() + "/member/snap/db");
+    if (a.source == Source::raw) scope.paths.push_back(r.plan.etcd.data_dir + "/member/snap/db");
     if (a.source == Source::snapshot && r.gen_snapshot()) scope.artifacts.insert(r.gen_snapshot()->file);
   }
 
   void preflight(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf) const override {
-    const auto parent = r.host(r.plan_etcd_data_dir()).parent_path().string();
+    const auto parent = r.host(r.plan.etcd.data_dir).parent_path().string();
     const auto& snap = r.gen_snapshot();
     if (a.source == Source::replayed) {
-      const auto replay = r.plan_etcd().value("replay", json::object());
       const std::uint64_t db = snap ? snap->db_size : 0;
       pf.need[parent] += db + db / 5;
       pf.ok(fmt::format("etcd is restored to journal revision {} (replayed by the step before)",
-                        replay.value("target_revision", std::int64_t{0})));
+                        r.plan.etcd.replay ? r.plan.etcd.replay->target_revision : 0));
     } else {
       check_source(r, a, pf);
     }
@@ -227,17 +229,17 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   bool prepares(const Runner& r, const PlannedStep& s) const override {
     if (s.args<SnapshotRestoreArgs>().source != Source::replayed) return true;
     for (std::size_t i = r.step; i < r.index_of(s); ++i)
-      if (r.plan.steps[i].type == StepType::etcd_replay) return false;
+      if (step_def(r.plan.steps[i].type).traits().replays_journal) return false;
     return true;
   }
   std::vector<std::string> temporaries(const Runner& r, const PlannedStep&) const override {
-    const auto tmp = r.temp_path(r.plan_etcd_data_dir());
+    const auto tmp = r.temp_path(r.plan.etcd.data_dir);
     const auto copy = (r.restore_dir() / "snapshot.db").string();
     return {tmp, tmp + ".part", copy, copy + ".part"};
   }
 
   void prepare_ahead(const Runner& r, const PlannedStep& s, const SnapshotRestoreArgs& a) const override {
-    const auto data_dir = r.plan_etcd_data_dir();
+    const auto data_dir = r.plan.etcd.data_dir;
     const auto ready = path(r.temp_path(data_dir));
     if (exists(ready) || (exists(r.host(data_dir)) && r.placed_earlier(r.host(data_dir), ready))) return;
     const auto part = path(ready.string() + ".part");
@@ -266,7 +268,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   }
 
   void perform(Runner& r, const SnapshotRestoreArgs& a) const override {
-    const auto data_dir = r.plan_etcd_data_dir();
+    const auto data_dir = r.plan.etcd.data_dir;
     const auto target = r.host(data_dir);
     const auto ready = path(r.temp_path(data_dir));
     if (exists(target)) {
@@ -288,7 +290,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     r.place(act);
     const auto& tool = tool_of(r);
     r.ctx.out.info("      etcd data restored into {} as member {} with cluster token kdr-{} ({:.1f} s{}){}", data_dir,
-                   r.plan_etcd().at("name").get<std::string>(), r.plan.id, core::monotonic_seconds() - t0,
+                   r.plan.etcd.name, r.plan.id, core::monotonic_seconds() - t0,
                    ahead ? ", restored while the pods stopped" : "",
                    tool.bump && a.bump_revision ? ", revision bumped by 1e9" : "");
   }
@@ -301,11 +303,11 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
       if (!src.raw && !exists(src.shipped))
         pf.fails.push_back(fmt::format("the snapshot file {} is missing from the generation", src.shipped.string()));
       if (src.raw && !exists(src.shipped))
-        pf.fails.push_back(r.not_in_generation(r.plan_etcd_data_dir() + "/member/snap/db"));
+        pf.fails.push_back(r.not_in_generation(r.plan.etcd.data_dir + "/member/snap/db"));
       const std::uint64_t db = src.raw ? (exists(src.shipped) ? core::lstat_path(src.shipped)->size : 0)
                                        : snap->db_size;
-      pf.need[r.host(r.plan_etcd_data_dir()).parent_path().string()] += db + db / 5;
-      pf.need[path(r.var("restore_dir")).parent_path().string()] += db;  // the private copy
+      pf.need[r.host(r.plan.etcd.data_dir).parent_path().string()] += db + db / 5;
+      pf.need[path(r.var(Var::restore_dir)).parent_path().string()] += db;  // the private copy
       if (src.raw)
         pf.warns.push_back("restoring etcd from the raw copy of its data dir, which etcd was writing while it was "
                            "copied; the consistent snapshot is the safer choice");
@@ -411,7 +413,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
 
 }  // namespace
 
-const StepDef& etcd_snapshot_restore_step() {
+const StepDef& etcd_snapshot_restore_step_def() {
   static const EtcdSnapshotRestore def;
   return def;
 }

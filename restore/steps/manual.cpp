@@ -31,7 +31,7 @@ class ManualStep final : public TypedStep<ManualArgs> {
 
 }  // namespace
 
-const StepDef& manual_step() {
+const StepDef& manual_step_def() {
   static const ManualStep def;
   return def;
 }

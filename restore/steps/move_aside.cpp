@@ -23,6 +23,7 @@ bool is_mount_point(const core::bfs::path& p) {
 class MoveAside final : public TypedStep<PathArgs> {
  public:
   StepType type() const override { return StepType::move_aside; }
+  std::vector<std::string> replaced_paths(const PlannedStep& s) const override { return {s.values.value("path", "")}; }
   std::string_view name() const override { return "move-aside"; }
   bool changes_node() const override { return true; }
   std::vector<StepKey> keys() const override { return {{"path", true}}; }
@@ -34,7 +35,7 @@ class MoveAside final : public TypedStep<PathArgs> {
     return a;
   }
   std::string title_of(const PathArgs& a) const override { return "move-aside " + a.path; }
-  bool replaces_etcd(const PathArgs& a, const Plan& plan) const override { return holds_etcd_data(plan, a.path); }
+  bool replaces_etcd(const PathArgs& a, const Plan& plan) const override { return plan.holds_etcd_data(a.path); }
 
   std::vector<std::string> plan_text(const Runner& r, const PathArgs& a) const override {
     return {fmt::format("rename {} -> {}  (kept; never deleted by kdr)", r.host(a.path).string(), r.aside_path(a.path))};
@@ -72,7 +73,7 @@ class MoveAside final : public TypedStep<PathArgs> {
 
 }  // namespace
 
-const StepDef& move_aside_step() {
+const StepDef& move_aside_step_def() {
   static const MoveAside def;
   return def;
 }

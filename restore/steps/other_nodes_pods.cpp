@@ -110,7 +110,7 @@ class OtherNodesPods final : public TypedStep<OtherPodsArgs> {
 
 }  // namespace
 
-const StepDef& other_nodes_pods_step() {
+const StepDef& other_nodes_pods_step_def() {
   static const OtherNodesPods def;
   return def;
 }

@@ -37,13 +37,13 @@ std::string list_or_none(const std::vector<std::string>& v) {
 // Replacing etcd's data while the live etcd answers with newer data rolls the cluster back:
 // refused unless accept_loss=true, and then journaled.
 void check_etcd_loss(Runner& r, Preflight& pf) {
-  if (!r.plan.etcd.contains("loss")) return;
-  const auto loss = EtcdLoss::from_json(r.plan.etcd["loss"]);
+  if (!r.plan.etcd.loss) return;
+  const auto& loss = *r.plan.etcd.loss;
   if (!loss.loses_data()) {
     pf.ok("etcd data: " + loss.text());
     return;
   }
-  if (r.var("accept_loss") != "true") {
+  if (!r.flag(Var::accept_loss)) {
     pf.fails.push_back(fmt::format(
         "{} holds data this restore's point does not: {}. This restore rolls etcd back to that point. {}To put back "
         "only what was deleted (one namespace, some keys) with the cluster running, use the playbook "
@@ -53,7 +53,7 @@ void check_etcd_loss(Runner& r, Preflight& pf) {
     return;
   }
   pf.warns.push_back("accepted (accept_loss=true): " + loss.text());
-  if (r.journal) r.journal->record({{"event", "loss-accepted"}, {"loss", r.plan.etcd["loss"]}});
+  if (r.journal) r.journal->record({{"event", "loss-accepted"}, {"loss", loss.to_json()}});
 }
 
 }  // namespace
@@ -64,7 +64,7 @@ std::optional<core::NodeKey> load_restore_key(const core::Context& ctx, const st
   return key;
 }
 
-std::optional<core::NodeKey> Runner::node_key() const { return load_restore_key(ctx, var_or("key_file", "")); }
+std::optional<core::NodeKey> Runner::node_key() const { return load_restore_key(ctx, var(Var::key_file)); }
 
 bool judge_authenticity(Runner& r, Preflight& pf, const std::string& what, core::AuthStatus status,
                         const std::string& text) {
@@ -76,7 +76,7 @@ bool judge_authenticity(Runner& r, Preflight& pf, const std::string& what, core:
     pf.fails.push_back(fmt::format("{}: {}", what, text));
     return false;
   }
-  if (r.var_or("unauthenticated", "false") == "true") {
+  if (r.flag(Var::unauthenticated)) {
     pf.warns.push_back(fmt::format("accepted (unauthenticated=true): {} {}; only its own sums, structure and digests "
                                    "vouch for it",
                                    what, text));
@@ -118,7 +118,7 @@ bool check_authenticity(Runner& r, Preflight& pf) {
 // generation this node's key vouches for, within what that generation recorded. A playbook
 // path or a recorded etcd data dir from an unauthenticated generation cannot reach elsewhere.
 void check_targets_confined(const Runner& r, bool authentic, Preflight& pf) {
-  std::vector<std::string> allowed = {r.ctx.config.etcd_data_dir, r.var("static_pod_path")};
+  std::vector<std::string> allowed = {r.ctx.config.etcd_data_dir, r.var(Var::static_pod_path)};
   const auto live = backup::plan_sources(r.ctx.config, r.ctx.root);
   for (const auto& src : live.sources) allowed.push_back(src.path);
   if (!live.etcd.data_dir.empty()) allowed.push_back(live.etcd.data_dir);
@@ -133,8 +133,8 @@ void check_targets_confined(const Runner& r, bool authentic, Preflight& pf) {
   };
   std::vector<std::string> targets;
   for (const auto& s : r.plan.steps)
-    if (s.type == StepType::move_aside || s.type == StepType::copy_back) targets.push_back(s.values.value("path", ""));
-  if (r.etcd_on_node() && !r.plan_etcd_data_dir().empty()) targets.push_back(r.plan_etcd_data_dir());
+    for (const auto& p : step_def(s.type).replaced_paths(s)) targets.push_back(p);
+  if (r.etcd_on_node() && !r.plan.etcd.data_dir.empty()) targets.push_back(r.plan.etcd.data_dir);
   for (const auto& t : targets)
     if (!t.empty() && !inside(t))
       pf.fails.push_back(fmt::format("{} is outside everything this node backs up as configured now ({}): a restore "
@@ -175,10 +175,10 @@ void check_machine(const Runner& r, Preflight& pf, std::vector<std::string>& ide
 // The node root and its etcd member: a root with nothing of a control-plane node (--root
 // forgotten), another member of the cluster, or a node whose etcd manifest is gone.
 void check_node_contents(const Runner& r, Preflight& pf, std::vector<std::string>& identity) {
-  const auto& spp = r.var("static_pod_path");
+  const auto& spp = r.var(Var::static_pod_path);
   const auto gen_pods = generation_pods(r.gen, spp);
   const bool had_pods = !gen_pods.pods.empty();
-  const auto data_dir = r.plan.etcd.value("data_dir", std::string());
+  const auto data_dir = r.plan.etcd.data_dir;
   const bool has_spp = exists(r.host(spp));
   const bool has_data = !data_dir.empty() && exists(r.host(data_dir));
   const bool has_kubelet = exists(r.host("/var/lib/kubelet"));
@@ -197,7 +197,7 @@ void check_node_contents(const Runner& r, Preflight& pf, std::vector<std::string
                                    live_member->name, live_member->manifest, gen_member->name));
   // The node runs its own manifests again after the restore: etcd's must be there.
   const bool restarts_own = std::any_of(r.plan.steps.begin(), r.plan.steps.end(), [](const PlannedStep& s) {
-    return s.type == StepType::start_static_pods && s.values.value("from", "stopped") == "stopped";
+    return step_def(s.type).starts_manifests_from(s.values) == "stopped";
   });
   if (gen_member && !live_member && has_spp) {
     if (restarts_own && r.etcd_on_node())
@@ -210,8 +210,8 @@ void check_node_contents(const Runner& r, Preflight& pf, std::vector<std::string
                                      "generation's back",
                                      spp, gen_member->manifest));
   }
-  if (r.plan.etcd.contains("loss")) {
-    const auto loss = EtcdLoss::from_json(r.plan.etcd["loss"]);
+  if (r.plan.etcd.loss) {
+    const auto& loss = *r.plan.etcd.loss;
     if (loss.other_cluster())
       pf.warns.push_back(fmt::format("the live etcd is cluster {}, the backup's was {}: etcd was started again on an "
                                      "empty data dir or restored since the backup",
@@ -231,7 +231,7 @@ void check_node_identity(Runner& r, Preflight& pf) {
     if (same_host && common) pf.ok("node identity: hostname and an address match the backup");
     return;
   }
-  if (r.var("same_node") == "true") {
+  if (r.flag(Var::same_node)) {
     for (const auto& i : identity) pf.warns.push_back("accepted (same_node=true): " + i);
     return;
   }
@@ -248,7 +248,7 @@ void check_privileges_and_plan(const Runner& r, Preflight& pf) {
   for (std::size_t i = 0; i < r.plan.steps.size(); ++i)
     if (!r.plan.steps[i].blocked.empty())
       pf.fails.push_back(fmt::format("step {} ({}) {}", i + 1, r.plan.steps[i].title, r.plan.steps[i].blocked));
-  const auto& spp = r.var("static_pod_path");
+  const auto& spp = r.var(Var::static_pod_path);
   auto strays = stray_manifests(ctx.root, spp);
   pf.fails.insert(pf.fails.end(), strays.begin(), strays.end());
   if (strays.empty()) pf.ok("nothing but real manifests in " + spp);
@@ -276,7 +276,7 @@ void check_generation(const Runner& r, Preflight& pf) {
     if (s.blocked.empty()) step_def(s.type).reads(r, s, scope);
   verify::Findings findings;
   core::Progress hashing(r.ctx.out, "re-hashing", verify::bytes_to_hash(r.gen, scope));
-  const auto stats = verify::check_integrity(r.gen, r.plan_etcd_data_dir(), findings, &hashing, scope);
+  const auto stats = verify::check_integrity(r.gen, r.plan.etcd.data_dir, findings, &hashing, scope);
   hashing.finish();
   std::size_t errors = 0;
   for (const auto& f : findings.all()) {
@@ -299,8 +299,7 @@ void check_generation(const Runner& r, Preflight& pf) {
 // command that renews it; one the generation puts back is a warning saying when to renew it.
 void check_certificates(const Runner& r, Preflight& pf) {
   verify::Findings certs;
-  const bool files_back = std::any_of(r.plan.steps.begin(), r.plan.steps.end(),
-                                      [](const PlannedStep& s) { return s.type == StepType::copy_back; });
+  const bool files_back = plan_has(r.plan, &StepTraits::copies_files_back);
   const auto cstats = verify::check_certificates(r.ctx, r.gen, !files_back, r.ctx.host->now(), certs);
   std::vector<std::string> critical, renew;
   for (const auto& c : cstats.expired) {
@@ -342,6 +341,7 @@ void check_certificates(const Runner& r, Preflight& pf) {
 class PreflightStep final : public TypedStep<NoArgs> {
  public:
   StepType type() const override { return StepType::preflight; }
+  StepTraits traits() const override { return {.checks_only = true}; }
   std::string_view name() const override { return "preflight"; }
   bool changes_node() const override { return false; }
   std::vector<StepKey> keys() const override { return {}; }
@@ -349,7 +349,7 @@ class PreflightStep final : public TypedStep<NoArgs> {
  protected:
   NoArgs read_args(const StepValues&) const override { return {}; }
   std::vector<std::string> plan_text(const Runner& r, const NoArgs&) const override {
-    return {"check: privileges, stray files in " + r.var("static_pod_path") +
+    return {"check: privileges, stray files in " + r.var(Var::static_pod_path) +
                 ", the generation's integrity (every SHA-256),",
             "       free space, tool versions, node identity, certificate expiry; changes nothing"};
   }
@@ -362,7 +362,7 @@ void check_preflight(Runner& r) {
   Preflight pf{r.ctx, {}, {}, {}, {}};
   check_privileges_and_plan(r, pf);
   for (const auto& s : r.plan.steps)
-    if (s.blocked.empty() && s.type != StepType::preflight) step_def(s.type).check(r, s, pf);
+    if (s.blocked.empty() && !step_def(s.type).traits().checks_only) step_def(s.type).check(r, s, pf);
   check_free_space(r, pf);
   check_targets_confined(r, check_authenticity(r, pf), pf);
   check_generation(r, pf);
@@ -382,7 +382,7 @@ void check_preflight(Runner& r) {
   }
 }
 
-const StepDef& preflight_step() {
+const StepDef& preflight_step_def() {
   static const PreflightStep def;
   return def;
 }

@@ -25,6 +25,9 @@ bool exists(const path& p) { return core::lstat_path(p).has_value(); }
 class StartStaticPods final : public TypedStep<StartArgs> {
  public:
   StepType type() const override { return StepType::start_static_pods; }
+  std::optional<std::string> starts_manifests_from(const nlohmann::json& values) const override {
+    return values.value("from", "stopped");
+  }
   std::string_view name() const override { return "start-static-pods"; }
   bool changes_node() const override { return true; }
   std::vector<StepKey> keys() const override { return {{"pods", false}, {"from", false}}; }
@@ -39,17 +42,17 @@ class StartStaticPods final : public TypedStep<StartArgs> {
 
   std::vector<std::string> plan_text(const Runner& r, const StartArgs& a) const override {
     return {fmt::format("put the manifests of {} back into {} ({}), etcd first", pods_text(a.pods),
-                        r.var("static_pod_path"),
+                        r.var(Var::static_pod_path),
                         a.from_generation ? "the generation's copies, SHA-256 checked"
                                           : "the ones kdr took out, from <journal>/manifests/")};
   }
 
   void reads_from(const Runner& r, const StartArgs& a, verify::HashScope& scope) const override {
-    if (a.from_generation) scope.paths.push_back(r.var("static_pod_path"));
+    if (a.from_generation) scope.paths.push_back(r.var(Var::static_pod_path));
   }
 
   void perform(Runner& r, const StartArgs& a) const override {
-    const auto& spp = r.var("static_pod_path");
+    const auto& spp = r.var(Var::static_pod_path);
     const auto live_dir = r.host(spp);
     if (!exists(live_dir)) {
       std::uint32_t mode = 0755;
@@ -76,7 +79,7 @@ class StartStaticPods final : public TypedStep<StartArgs> {
       act.manifest = true;
       act.pod = pod.name;
       r.move(act);
-      r.ctx.out.info("      {}/{} is back ({} starts)", r.var("static_pod_path"), path(pod.file).filename().string(),
+      r.ctx.out.info("      {}/{} is back ({} starts)", r.var(Var::static_pod_path), path(pod.file).filename().string(),
                      pod.name);
     }
   }
@@ -84,7 +87,7 @@ class StartStaticPods final : public TypedStep<StartArgs> {
   // Each manifest is copied from the generation into <journal>/staged/ (checked, with its
   // owner, mode and time), then placed.
   static void from_generation(Runner& r, const StartArgs& a, const path& live_dir) {
-    const auto& spp = r.var("static_pod_path");
+    const auto& spp = r.var(Var::static_pod_path);
     auto pods = generation_pods(r.gen, spp).pods;
     etcd_first(pods);
     const auto staged = r.restore_dir() / "staged";
@@ -122,7 +125,7 @@ class StartStaticPods final : public TypedStep<StartArgs> {
 
 }  // namespace
 
-const StepDef& start_static_pods_step() {
+const StepDef& start_static_pods_step_def() {
   static const StartStaticPods def;
   return def;
 }

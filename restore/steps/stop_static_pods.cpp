@@ -33,7 +33,7 @@ class StopStaticPods final : public TypedStep<PodsArgs> {
     for (const auto& pod : r.live_pods().pods)
       if (wanted(a.pods, pod.name))
         out.push_back(fmt::format("move {} -> <journal>/manifests/  (stops {})", pod.file, pod.name));
-    if (out.empty()) out.push_back("no matching manifest in " + r.var("static_pod_path") + " now (nothing to stop)");
+    if (out.empty()) out.push_back("no matching manifest in " + r.var(Var::static_pod_path) + " now (nothing to stop)");
     return out;
   }
 
@@ -50,7 +50,7 @@ class StopStaticPods final : public TypedStep<PodsArgs> {
       act.pod = pod.name;
       r.move(act);
       stopped.push_back(pod.name);
-      r.ctx.out.info("      moved {} out of {} ({} will stop)", pod.file, r.var("static_pod_path"), pod.name);
+      r.ctx.out.info("      moved {} out of {} ({} will stop)", pod.file, r.var(Var::static_pod_path), pod.name);
     }
     for (const auto& n : a.pods)
       if (std::find(stopped.begin(), stopped.end(), n) == stopped.end()) {
@@ -63,7 +63,7 @@ class StopStaticPods final : public TypedStep<PodsArgs> {
 
 }  // namespace
 
-const StepDef& stop_static_pods_step() {
+const StepDef& stop_static_pods_step_def() {
   static const StopStaticPods def;
   return def;
 }

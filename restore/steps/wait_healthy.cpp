@@ -32,17 +32,16 @@ struct HealthGoal {
 
 HealthGoal health_goal(const Runner& r) {
   HealthGoal goal;
-  const auto from = r.plan.vars.count("etcd_restored_from") ? r.var("etcd_restored_from") : std::string();
+  const auto from = r.var(Var::etcd_restored_from);
   const auto& snap = r.gen_snapshot();
   if (from == "snapshot" && snap) {
     goal.compare = true;
     goal.revision = snap->revision;
     goal.keys = snap->keys;
-  } else if (from == "replayed" && r.plan.etcd.contains("replay")) {
-    const auto& replay = r.plan.etcd["replay"];
+  } else if (from == "replayed" && r.plan.etcd.replay) {
     goal.compare = true;
-    goal.revision = replay.value("base_revision", std::int64_t{0});
-    goal.keys = replay.value("keys", std::uint64_t{0});
+    goal.revision = r.plan.etcd.replay->base_revision;
+    goal.keys = r.plan.etcd.replay->keys;
   }
   return goal;
 }
@@ -97,7 +96,7 @@ std::optional<std::string> etcd_not_ready(const Runner& r, const HealthGoal& goa
   if (layout.kind == core::EtcdKind::static_pod) {
     if (auto wrong = wrong_data_dir(r, scan, layout)) return wrong;
   } else if (layout.kind == core::EtcdKind::unknown) {
-    return "no etcd manifest in " + r.var("static_pod_path");
+    return "no etcd manifest in " + r.var(Var::static_pod_path);
   } else {
     where = layout.summary();  // etcd elsewhere or under systemd: its answers are all kdr can check
   }
@@ -157,7 +156,7 @@ class WaitHealthy final : public TypedStep<WaitHealthyArgs> {
     }
     // kube-apiserver runs after the restore if the node or the generation has its manifest
     const bool apiserver = core::find_pod(live, "kube-apiserver") != nullptr ||
-                           core::find_pod(generation_pods(r.gen, r.var("static_pod_path")), "kube-apiserver") != nullptr;
+                           core::find_pod(generation_pods(r.gen, r.var(Var::static_pod_path)), "kube-apiserver") != nullptr;
     const auto livez = livez_check(r, apiserver);
     out.push_back(livez.possible ? "then kube-apiserver /livez through " + livez.why
                                  : "kube-apiserver /livez: not checked (" + livez.why + ")");
@@ -217,7 +216,7 @@ class WaitHealthy final : public TypedStep<WaitHealthyArgs> {
 
 }  // namespace
 
-const StepDef& wait_healthy_step() {
+const StepDef& wait_healthy_step_def() {
   static const WaitHealthy def;
   return def;
 }

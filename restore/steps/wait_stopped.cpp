@@ -41,7 +41,7 @@ class WaitStopped final : public TypedStep<WaitStoppedArgs> {
       if (!a.pods.empty() && wanted(a.pods, pod.name))
         throw core::Error(fmt::format("{}'s manifest is still in {}: the kubelet keeps it running. The playbook must "
                                       "stop it first (stop-static-pods)",
-                                      pod.name, r.var("static_pod_path")));
+                                      pod.name, r.var(Var::static_pod_path)));
     std::vector<core::StaticPod> pods;
     for (const auto& p : r.held_pods().pods)
       if (wanted(a.pods, p.name)) pods.push_back(p);
@@ -63,7 +63,7 @@ class WaitStopped final : public TypedStep<WaitStoppedArgs> {
       throw core::Error(fmt::format("still running {} s after their manifests were taken out: {}. Is the kubelet "
                                     "running (systemctl status kubelet)? It stops a static pod within about 20 s of "
                                     "its manifest leaving {}. Nothing else was changed yet",
-                                    a.timeout, waited.still, r.var("static_pod_path")));
+                                    a.timeout, waited.still, r.var(Var::static_pod_path)));
     std::string names;
     for (const auto& p : pods) names += (names.empty() ? "" : ", ") + p.name;
     r.ctx.out.info("      stopped: {} ({}, {:.1f} s)", pods.empty() ? std::string("nothing was running") : names,
@@ -73,7 +73,7 @@ class WaitStopped final : public TypedStep<WaitStoppedArgs> {
 
 }  // namespace
 
-const StepDef& wait_stopped_step() {
+const StepDef& wait_stopped_step_def() {
   static const WaitStopped def;
   return def;
 }

@@ -1,0 +1,333 @@
+#include "restore/plan_builder.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/etcd_layout.hpp"
+#include "core/fs.hpp"
+#include "restore/etcd_elsewhere.hpp"
+#include "restore/etcd_keys.hpp"
+#include "restore/offer.hpp"
+#include "restore/etcd_loss.hpp"
+#include "restore/namespace_point.hpp"
+#include "restore/point_in_time.hpp"
+#include "restore/restore.hpp"
+#include "restore/runner.hpp"
+#include "restore/step.hpp"
+
+namespace kdr::restore {
+
+using core::Error;
+using core::UsageError;
+using nlohmann::json;
+
+namespace {
+
+std::string restore_id_for(const core::Context& ctx, const std::string& playbook) {
+  const std::time_t t = static_cast<std::time_t>(ctx.host->now());
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  std::string base = std::string(buf) + "-" + playbook;
+  std::string id = base;
+  for (int n = 2; core::lstat_path(restores_dir(ctx) / id); ++n) id = fmt::format("{}-{}", base, n);
+  return id;
+}
+
+// A step's values as the playbook writes them (variables not substituted).
+json values_as_written(const StepSpec& spec) {
+  json values = json::object();
+  for (const auto& [name, field] : spec.fields) values[name] = field.value;
+  return values;
+}
+
+// Whether a value of the step names ${variable}.
+bool uses_variable(const StepSpec& spec, Var variable) {
+  const auto wanted = var_name(variable);
+  for (const auto& [name, field] : spec.fields) {
+    const auto& v = field.value;
+    for (const auto& x : v.is_array() ? v : json::array({v}))
+      if (x.is_string()) {
+        const auto names = variables_in(x.get<std::string>());
+        if (std::find(names.begin(), names.end(), wanted) != names.end()) return true;
+      }
+  }
+  return false;
+}
+
+// The playbook starts the generation's manifests: the etcd member is the generation's.
+bool plan_starts_from_generation(const Playbook& pb) {
+  return std::any_of(pb.steps.begin(), pb.steps.end(), [](const StepSpec& s) {
+    return step_def(s.type).starts_manifests_from(values_as_written(s)) == "generation";
+  });
+}
+
+// The etcd member the restored data must fit: from the manifest that will run it (the
+// generation's when the playbook starts the generation's manifests, else the node's),
+// else from what the backup recorded, else the config.
+PlanEtcd choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::GenerationView& g,
+                     const core::EtcdLayout& live, std::vector<std::string>& notes) {
+  const auto spp = ctx.config.static_pod_path;
+  auto from_member = [](const core::EtcdMember& m, const std::string& from) {
+    PlanEtcd e;
+    e.name = m.name;
+    e.peer_url = m.peer_urls.empty() ? std::string() : m.peer_urls.front();
+    e.data_dir = m.data_dir_host;
+    e.initial_cluster = m.initial_cluster;
+    e.from = from;
+    return e;
+  };
+  auto gen_member = core::etcd_member(generation_pods(g, spp));
+  const auto& live_member = live.member;
+  PlanEtcd chosen;
+  if (plan_starts_from_generation(pb) && gen_member)
+    chosen = from_member(*gen_member, "the generation's " + gen_member->manifest);
+  else if (live_member)
+    chosen = from_member(*live_member, "the node's " + live_member->manifest);
+  else if (gen_member)
+    chosen = from_member(*gen_member, "the generation's " + gen_member->manifest);
+  else {
+    if (const auto& rec = g.meta.node.etcd_member) {
+      chosen.name = rec->name;
+      chosen.peer_url = rec->first_peer_url();
+      chosen.data_dir = rec->data_dir_host.empty() ? live.data_dir : rec->data_dir_host;
+      chosen.initial_cluster = rec->initial_cluster;
+      chosen.from = "the member recorded in the generation";
+    } else {
+      chosen.name = ctx.host->hostname();
+      chosen.peer_url = "https://127.0.0.1:2380";
+      chosen.data_dir = live.data_dir;
+      chosen.from = fmt::format("this host's name and kubeadm's default peer URL: no etcd manifest on the node "
+                                "or in the generation, no member recorded; data dir from {}",
+                                live.data_dir_origin);
+    }
+  }
+  if (live_member && gen_member && live_member->data_dir_host != gen_member->data_dir_host)
+    notes.push_back(fmt::format("the node's etcd manifest uses data dir {}, the backup's used {}; this restore uses {} "
+                                "(from {})",
+                                live_member->data_dir_host, gen_member->data_dir_host,
+                                chosen.data_dir, chosen.from));
+  const auto& ic = chosen.initial_cluster;
+  const bool snapshot = playbook_has(pb, &StepTraits::restores_snapshot);
+  const bool raw_files = std::any_of(pb.steps.begin(), pb.steps.end(), [](const StepSpec& s) {
+    return step_def(s.type).traits().copies_files_back && uses_variable(s, Var::etcd_data_dir);
+  });
+  if (std::count(ic.begin(), ic.end(), ',') > 0 && snapshot)
+    notes.push_back(fmt::format("the etcd manifest names several members ({}); a snapshot restore makes a one-member "
+                                "cluster of this node: the other members must be removed and joined again "
+                                "(docs/runbook.md, HA)",
+                                ic));
+  else if (std::count(ic.begin(), ic.end(), ',') > 0 && raw_files)
+    notes.push_back(fmt::format("the etcd manifest names several members ({}); this member's data dir goes back as it "
+                                "was at the backup while the other members keep the cluster's newer state: if it does "
+                                "not catch up from them, remove it and join it again (docs/runbook.md, HA)",
+                                ic));
+  return chosen;
+}
+
+// How etcd ran for this generation: as it recorded (node.etcd), else as the node says now.
+core::EtcdKind etcd_kind_for(const verify::GenerationView& g, const core::EtcdLayout& live) {
+  return core::etcd_kind_from_string(g.meta.node.etcd ? g.meta.node.etcd->kind : "").value_or(live.kind);
+}
+
+// The journal point as the plan keeps it.
+PlannedReplay planned_replay(const ReplayPlan& p) {
+  PlannedReplay r;
+  r.epoch = p.epoch.number;
+  r.cluster_id = p.epoch.cluster_id;
+  r.base = p.base.source;
+  r.base_revision = p.base.revision;
+  r.target_revision = p.target_revision;
+  r.target_time_ms = p.target_time_ms;
+  r.events = p.events;
+  r.digest = p.digest.hex();
+  r.keys = static_cast<std::uint64_t>(p.digest.keys);
+  r.auth = std::string(core::to_string(p.auth.status));
+  r.auth_text = p.auth.text;
+  return r;
+}
+
+}  // namespace
+
+BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::GenerationEntry& entry,
+                     const std::vector<std::string>& set) {
+  BuiltPlan out;
+  verify::Findings load_findings;
+  out.gen = verify::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256, load_findings);
+  if (!out.gen.manifest)
+    throw Error(fmt::format("generation {} cannot be used: {}; nothing was changed (kdr verify {} tells more)", entry.id,
+                            load_findings.all().empty() ? "its manifest is unreadable" : load_findings.all().front().detail,
+                            entry.id));
+  auto& plan = out.plan;
+  plan.id = restore_id_for(ctx, pb.name);
+  plan.playbook = pb.name;
+  plan.playbook_file = pb.file;
+  plan.generation = entry.id;
+  plan.generation_dir = entry.path.string();
+  plan.root = ctx.root.root().string();
+  const auto live_layout =
+      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+  const auto kind = etcd_kind_for(out.gen, live_layout);
+  const bool etcd_here = core::kdr_drives_etcd(kind);
+  if (!etcd_here && playbook_has(pb, &StepTraits::restores_snapshot))
+    refuse_etcd_elsewhere(out.gen, kind, live_layout, pb.name);
+  if (etcd_here) {
+    plan.etcd = choose_etcd(ctx, pb, out.gen, live_layout, plan.notes);
+    plan.etcd.kind = kind;
+    for (const auto& p : live_layout.problems) plan.notes.push_back(p);
+  } else {
+    const auto& rec = out.gen.meta.node.etcd;
+    const auto summary = rec && !rec->summary.empty() ? rec->summary : live_layout.summary();
+    plan.etcd.kind = kind;
+    plan.etcd.from = summary;
+    plan.notes.push_back(
+        fmt::format("{}: etcd is not restored by this plan; the steps on etcd's data dir are left out", summary));
+  }
+
+  auto& vars = plan.vars;
+  const auto set_var = [&](Var v, const std::string& value) { vars[var_name(v)] = value; };
+  std::map<std::string, std::string> unavailable;
+  set_var(Var::generation, entry.id);
+  set_var(Var::generation_dir, entry.path.string());
+  set_var(Var::restore_id, plan.id);
+  set_var(Var::restore_dir, (restores_dir(ctx) / plan.id).string());
+  set_var(Var::static_pod_path, ctx.config.static_pod_path);
+  set_var(Var::etcd_data_dir, plan.etcd.data_dir);
+  set_var(Var::root, ctx.root.root().string());
+  // kubeadm names its check of the etcd data dir after the path: DirAvailable--var-lib-etcd
+  std::string check = "DirAvailable-" + plan.etcd.data_dir;
+  std::replace(check.begin(), check.end(), '/', '-');
+  set_var(Var::kubeadm_etcd_dir_check, check);
+  const auto& kubeadm_rel = entry.meta->node.kubeadm_config;
+  // A file of the generation's own, like its snapshot: named among meta.json's artifacts (so
+  // that the preflight re-hashes it) and inside the generation, never a path from elsewhere.
+  const bool kubeadm_artifact =
+      !kubeadm_rel.empty() && verify::safe_artifact_path(kubeadm_rel) &&
+      std::any_of(entry.meta->artifacts.begin(), entry.meta->artifacts.end(),
+                  [&](const core::ArtifactRecord& a) { return a.path == kubeadm_rel; });
+  if (!kubeadm_rel.empty() && !kubeadm_artifact)
+    plan.notes.push_back(fmt::format("meta.json names '{}' as the kubeadm configuration, but not as a file of the "
+                                     "generation with its hash: not used",
+                                     kubeadm_rel));
+  if (kubeadm_artifact && core::lstat_path(entry.path / kubeadm_rel)) {
+    set_var(Var::kubeadm_config, (entry.path / kubeadm_rel).string());
+  } else {
+    std::string why = "not captured";
+    for (const auto& w : entry.meta->node.not_captured)
+      if (w.rfind("kubeadm-config", 0) == 0) why = w;
+    if (const auto file = kubeadm_config_file(out.gen)) {
+      set_var(Var::kubeadm_config, (entry.path / core::generation_relative_path(*file)).string());
+      if (std::any_of(pb.steps.begin(), pb.steps.end(),
+                      [](const StepSpec& st) { return uses_variable(st, Var::kubeadm_config); }))
+        plan.notes.push_back(fmt::format("the kubeadm configuration comes from the generation's copy of {}: the "
+                                         "kubeadm-config ConfigMap was not saved ({}); read it before kubeadm init "
+                                         "uses it",
+                                         *file, why));
+    } else {
+      unavailable[var_name(Var::kubeadm_config)] = fmt::format(
+          "generation {} has no saved kubeadm configuration ({}) and no kubeadm config file (a ClusterConfiguration) "
+          "among its files; pick a generation that has one, or write the cluster's kubeadm config by hand and use a "
+          "playbook of your own",
+          entry.id, why);
+    }
+  }
+  for (const auto& [k, v] : parameter_values(pb, set)) vars[k] = v;
+  // `to`: a point in time for etcd, resolved once (the journal moves on; the plan does not).
+  std::optional<ReplayPlan> replay;
+  if (auto it = vars.find(var_name(Var::to)); it != vars.end() && etcd_here) {
+    std::optional<core::NodeKey> key;
+    try {
+      key = load_restore_key(ctx, var_or(vars, Var::key_file));
+    } catch (const core::Error&) {
+      // an unsafe key file: the preflight refuses it and says why
+    }
+    const auto namespaces = split_list(var_or(vars, Var::namespace_));
+    auto point = it->second == "auto" && playbook_has(pb, &StepTraits::writes_live_keys)
+                     ? namespace_point(ctx, namespaces, out.gen.meta.etcd, key ? &*key : nullptr)
+                     : resolve_point(ctx, it->second, out.gen.meta.etcd, key ? &*key : nullptr,
+                                     var_flag(vars, Var::accept_gap));
+    it->second = point.value;
+    if (!point.note.empty()) plan.notes.push_back(point.note);
+    if (point.replay) {
+      plan.etcd.replay = planned_replay(*point.replay);
+      replay = std::move(point.replay);
+    }
+  }
+
+  set_var(Var::etcd_restored_from, "files");
+  std::vector<std::string> left_out;
+  for (const auto& spec : pb.steps) {
+    if (!etcd_here && uses_variable(spec, Var::etcd_data_dir)) continue;
+    if (spec.condition && !spec.condition->holds(vars)) {
+      left_out.push_back(fmt::format("{} (only with {})", spec.title.empty() ? std::string(to_string(spec.type))
+                                                                              : spec.title,
+                                     spec.condition->text()));
+      continue;
+    }
+    const StepReadFacts facts{ctx.config.state_dir, plan_has(plan, &StepTraits::replays_journal)};
+    plan.steps.push_back(plan_step(spec, vars, unavailable, facts));
+    if (const auto from = step_def(spec.type).etcd_restored_from(plan.steps.back()))
+      set_var(Var::etcd_restored_from, *from);
+  }
+  // A member that joins its cluster again gets the cluster's data from the leader: nothing of
+  // the cluster is rolled back, whatever this node's etcd still answers.
+  const bool rejoins = plan_has(plan, &StepTraits::rejoins_cluster);
+  if (etcd_here && !rejoins &&
+      std::any_of(plan.steps.begin(), plan.steps.end(),
+                  [&](const PlannedStep& st) { return replaces_etcd_data(st, plan); }))
+    plan.etcd.loss =
+        measure_etcd_loss(ctx, live_layout,
+                          replay ? BackupPoint{replay->target_revision, replay->epoch.cluster_id}
+                          : out.gen.meta.etcd.snapshot
+                              ? BackupPoint{out.gen.meta.etcd.snapshot->revision, out.gen.meta.etcd.snapshot->cluster_id}
+                              : BackupPoint{});
+  if (!left_out.empty()) {
+    std::string list;
+    for (const auto& x : left_out) list += (list.empty() ? "" : "; ") + x;
+    plan.notes.push_back(fmt::format("left out of this plan: {}", list));
+  }
+  if (entry.meta->status == core::GenerationStatus::partial)
+    plan.notes.push_back(fmt::format("generation {} is partial: {}", entry.id, core::partial_reason(*entry.meta)));
+  return out;
+}
+
+
+std::map<std::string, std::string> parameter_values(const Playbook& pb, const std::vector<std::string>& set) {
+  std::vector<Parameter> all = pb.parameters;
+  all.insert(all.end(), builtin_parameters().begin(), builtin_parameters().end());
+  std::map<std::string, std::string> values;
+  for (const auto& p : all) values[p.name] = p.default_value;
+  std::set<std::string> given;
+  for (const auto& kv : set) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) throw UsageError(fmt::format("--set {}: expected NAME=VALUE", kv));
+    const auto name = kv.substr(0, eq), value = kv.substr(eq + 1);
+    auto it = std::find_if(all.begin(), all.end(), [&](const auto& p) { return p.name == name; });
+    if (it == all.end()) {
+      std::string known;
+      for (const auto& p : all) known += (known.empty() ? "" : ", ") + p.name;
+      throw UsageError(fmt::format("--set {}: playbook {} has no parameter '{}' (it has: {})", kv, pb.name, name, known));
+    }
+    if (!it->choices.empty() && std::find(it->choices.begin(), it->choices.end(), value) == it->choices.end()) {
+      std::string list;
+      for (const auto& c : it->choices) list += (list.empty() ? "" : ", ") + c;
+      throw UsageError(fmt::format("--set {}: '{}' is not one of {}", kv, value, list));
+    }
+    if (it->repeatable && !given.insert(name).second)
+      values[name] += "," + value;
+    else
+      values[name] = value;
+    given.insert(name);
+  }
+  return values;
+}
+
+
+}  // namespace kdr::restore

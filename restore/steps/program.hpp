@@ -1,0 +1,36 @@
+// What step types `kubeadm` (restore/steps/kubeadm.cpp) and `run` (restore/steps/run.cpp)
+// share: a program run with an argv (never a shell string), with KDR_ROOT, KDR_RESTORE_ID and
+// KDR_GENERATION_DIR in its environment and its output kept in the journal folder. Whatever it
+// changes, kdr does not track: a rollback says so.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "restore/step.hpp"
+
+namespace kdr::restore {
+
+struct ProgramArgs : StepArgs {
+  std::vector<std::string> argv;  // the whole command, program first
+  int timeout = 900;
+};
+
+// `kubeadm` steps name kubeadm's arguments (`args`), `run` steps the whole argv (`argv`).
+class ProgramStep : public TypedStep<ProgramArgs> {
+ public:
+  bool changes_node() const override { return true; }
+  Undo undo_kind() const override { return Undo::untracked; }
+
+ protected:
+  std::vector<std::string> plan_text(const Runner&, const ProgramArgs& a) const override {
+    return {"run: " + core::describe_argv(a.argv)};
+  }
+
+  // Arguments naming the generation's files (kubeadm init --config <generation>/...).
+  void reads_from(const Runner& r, const ProgramArgs& a, verify::HashScope& scope) const override;
+  void perform(Runner& r, const ProgramArgs& a) const override;
+};
+
+
+}  // namespace kdr::restore
