@@ -27,7 +27,7 @@ ExitCode discard_restore(const core::Context& ctx, const RestoreOptions& o) {
                                  o.discard, to_string(summary.state)));
   std::vector<std::string> aside;
   for (const auto& a : summary.actions)
-    if (a.op == "move" && !a.manifest && core::lstat_path(a.to)) aside.push_back(a.to);
+    if (a.op == ActionOp::move && !a.manifest && core::lstat_path(a.to)) aside.push_back(a.to);
   if (aside.empty()) {
     ctx.out.info("restore {} kept nothing aside", o.discard);
   } else {
@@ -39,7 +39,7 @@ ExitCode discard_restore(const core::Context& ctx, const RestoreOptions& o) {
       return ExitCode::failed;
     }
   }
-  journal.record({{"event", "discarded"}, {"paths", aside}});
+  journal.record(JournalEvent::discarded, {{"paths", aside}});
   for (const auto& p : aside) {
     core::remove_tree(p);
     ctx.out.info("deleted {}", p);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -21,8 +22,58 @@ namespace kdr::restore {
 
 using nlohmann::json;
 
+namespace {
+
+constexpr std::array<std::pair<ActionOp, std::string_view>, 8> action_ops = {{
+    {ActionOp::move, "move"},
+    {ActionOp::place, "place"},
+    {ActionOp::etcd_put, "etcd-put"},
+    {ActionOp::etcd_member_add, "etcd-member-add"},
+    {ActionOp::etcd_member_remove, "etcd-member-remove"},
+    {ActionOp::member_join, "member-join"},
+    {ActionOp::pods_stop, "pods-stop"},
+    {ActionOp::pods_start, "pods-start"},
+}};
+
+constexpr std::array<std::pair<JournalEvent, std::string_view>, 14> journal_events = {{
+    {JournalEvent::begin, "begin"},
+    {JournalEvent::done, "done"},
+    {JournalEvent::failed, "failed"},
+    {JournalEvent::interrupted, "interrupted"},
+    {JournalEvent::declined, "declined"},
+    {JournalEvent::finished, "finished"},
+    {JournalEvent::action, "action"},
+    {JournalEvent::read, "read"},
+    {JournalEvent::loss_accepted, "loss-accepted"},
+    {JournalEvent::unauthenticated_accepted, "unauthenticated-accepted"},
+    {JournalEvent::rollback_begin, "rollback-begin"},
+    {JournalEvent::rollback_failed, "rollback-failed"},
+    {JournalEvent::rolled_back, "rolled-back"},
+    {JournalEvent::discarded, "discarded"},
+}};
+
+template <class Enum, std::size_t N>
+std::string_view name_in(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) {
+  for (const auto& [v, name] : table)
+    if (v == value) return name;
+  return "unknown";
+}
+
+template <class Enum, std::size_t N>
+std::optional<Enum> value_in(const std::array<std::pair<Enum, std::string_view>, N>& table, std::string_view name) {
+  for (const auto& [v, n] : table)
+    if (n == name) return v;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view to_string(ActionOp op) { return name_in(action_ops, op); }
+
+std::string_view to_string(JournalEvent event) { return name_in(journal_events, event); }
+
 nlohmann::json Action::to_json() const {
-  json j = {{"event", "action"}, {"op", op}, {"from", from}, {"to", to}, {"step", step}, {"manifest", manifest}};
+  json j = {{"event", to_string(JournalEvent::action)}, {"op", to_string(op)}, {"from", from}, {"to", to}, {"step", step}, {"manifest", manifest}};
   if (!pod.empty()) j["pod"] = pod;
   if (!etcd.is_null()) j["etcd"] = etcd;
   if (!remote.is_null()) j["remote"] = remote;
@@ -32,7 +83,10 @@ nlohmann::json Action::to_json() const {
 
 Action Action::from_json(const nlohmann::json& j) {
   Action a;
-  a.op = j.at("op").get<std::string>();
+  const auto op = j.at("op").get<std::string>();
+  const auto known = value_in(action_ops, op);
+  if (!known) throw core::Error(fmt::format("an action of unknown kind '{}'", op));
+  a.op = *known;
   a.from = j.at("from").get<std::string>();
   a.to = j.at("to").get<std::string>();
   a.step = core::json_whole<std::size_t>(j.at("step"), "'step'");
@@ -99,7 +153,8 @@ RecordHook g_record_hook;
 
 void set_record_hook(RecordHook hook) { g_record_hook = std::move(hook); }
 
-void Journal::record(nlohmann::json event) {
+void Journal::record(JournalEvent kind, nlohmann::json event) {
+  event["event"] = to_string(kind);
   event["time"] = core::iso_time(core::now_epoch());
   const auto file = dir_ / "journal.jsonl";
   core::Fd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
@@ -110,7 +165,11 @@ void Journal::record(nlohmann::json event) {
   if (g_record_hook) g_record_hook(dir_);
 }
 
-void Journal::action(const Action& a) { record(a.to_json()); }
+void Journal::action(const Action& a) {
+  auto j = a.to_json();
+  j.erase("event");
+  record(JournalEvent::action, std::move(j));
+}
 
 namespace {
 std::size_t scrub(json& j) {
@@ -176,30 +235,48 @@ JournalSummary summarize_journal(std::string_view text, const std::string& origi
     }
     try {
       if (!j.is_object()) throw core::Error("not a JSON object");
-      const auto ev = j.value("event", "");
-      if (ev == "action") {
-        s.actions.push_back(Action::from_json(j));
-      } else if (ev == "begin") {
-        s.state = RestoreState::running;
-      } else if (ev == "done") {
-        s.done_steps.push_back(core::json_whole<std::size_t>(j.at("step"), "'step'"));
-      } else if (ev == "failed") {
-        s.state = RestoreState::failed;
-        s.failed_step = core::json_whole<std::size_t>(j.at("step"), "'step'");
-        s.last_error = j.value("error", "");
-      } else if (ev == "interrupted" || ev == "declined") {
-        s.state = RestoreState::interrupted;
-        s.last_error = j.value("error", ev);
-      } else if (ev == "finished") {
-        s.state = RestoreState::done;
-      } else if (ev == "rollback-begin") {
-        s.rollback_started = true;
-      } else if (ev == "discarded") {
-        s.discarded = true;
-      } else if (ev == "rolled-back") {
-        s.state = RestoreState::rolled_back;
-      } else if (ev == "read") {
-        s.reads[j.at("what").get<std::string>()] = j.at("digest").get<std::string>();
+      // An event this kdr does not know (a newer kdr's note) changes nothing it reads.
+      const auto ev = value_in(journal_events, j.value("event", ""));
+      if (!ev) continue;
+      switch (*ev) {
+        case JournalEvent::action:
+          s.actions.push_back(Action::from_json(j));
+          break;
+        case JournalEvent::begin:
+          s.state = RestoreState::running;
+          break;
+        case JournalEvent::done:
+          s.done_steps.push_back(core::json_whole<std::size_t>(j.at("step"), "'step'"));
+          break;
+        case JournalEvent::failed:
+          s.state = RestoreState::failed;
+          s.failed_step = core::json_whole<std::size_t>(j.at("step"), "'step'");
+          s.last_error = j.value("error", "");
+          break;
+        case JournalEvent::interrupted:
+        case JournalEvent::declined:
+          s.state = RestoreState::interrupted;
+          s.last_error = j.value("error", std::string(to_string(*ev)));
+          break;
+        case JournalEvent::finished:
+          s.state = RestoreState::done;
+          break;
+        case JournalEvent::rollback_begin:
+          s.rollback_started = true;
+          break;
+        case JournalEvent::discarded:
+          s.discarded = true;
+          break;
+        case JournalEvent::rolled_back:
+          s.state = RestoreState::rolled_back;
+          break;
+        case JournalEvent::read:
+          s.reads[j.at("what").get<std::string>()] = j.at("digest").get<std::string>();
+          break;
+        case JournalEvent::loss_accepted:
+        case JournalEvent::unauthenticated_accepted:
+        case JournalEvent::rollback_failed:
+          break;
       }
     } catch (const std::exception& e) {
       // A line that parses but does not say what kdr wrote: edited or damaged; never guessed.

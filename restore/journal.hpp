@@ -23,11 +23,43 @@
 
 namespace kdr::restore {
 
+// What a journaled action did (its "op" in journal.jsonl).
+enum class ActionOp {
+  move,                // `from` renamed to `to` (kept aside, or a manifest taken out)
+  place,               // kdr's own copy `from` renamed to `to`
+  etcd_put,            // a key written into the live etcd (etcd-put-keys)
+  etcd_member_add,     // a member added to the cluster (etcd-member-add)
+  etcd_member_remove,  // a member removed from the cluster (etcd-member-remove)
+  member_join,         // another node joined as a member (etcd-member-invite)
+  pods_stop,           // another node's control-plane pods stopped over SSH (other-nodes-pods)
+  pods_start,          // ... started again
+};
+std::string_view to_string(ActionOp op);
+
+// The records of journal.jsonl (their "event").
+enum class JournalEvent {
+  begin,                     // a step begins {step, type}
+  done,                      // ... finished {step, seconds}
+  failed,                    // ... failed {step, error}
+  interrupted,               // ... interrupted by a signal {step, error}
+  declined,                  // the operator said no before a step {step}
+  finished,                  // every step done
+  action,                    // a change, before it is made (Action)
+  read,                      // what a preflight read and showed {what, digest}
+  loss_accepted,             // accept_loss=true over a measured loss {loss}
+  unauthenticated_accepted,  // unauthenticated=true over what no key vouches for
+  rollback_begin,
+  rollback_failed,  // {error}
+  rolled_back,
+  discarded,  // the data it kept aside deleted on the operator's order {paths}
+};
+std::string_view to_string(JournalEvent event);
+
 // A change to the node, recorded before it is made.
 enum class UndoOrder { first, normal, last };
 
 struct Action {
-  std::string op;    // move: `from` renamed to `to`; place: kdr-made `from` renamed to `to`
+  ActionOp op = ActionOp::move;
   std::string from;  // host paths
   std::string to;
   std::size_t step = 0;
@@ -77,8 +109,8 @@ class Journal {
   const core::bfs::path& dir() const { return dir_; }
   const nlohmann::json& plan() const { return plan_; }
 
-  // Appends one line and flushes it to disk.
-  void record(nlohmann::json event);
+  // Appends one line, the event's fields with its name and the time, and flushes it to disk.
+  void record(JournalEvent event, nlohmann::json fields = nlohmann::json::object());
   void action(const Action& a);
   // After --discard: the live values the restore replaced (etcd-put-keys journals them for a
   // rollback, Secrets among them) are removed from journal.jsonl; each keeps its hash. Returns

@@ -126,7 +126,7 @@ ExitCode execute(Runner& r, bool yes) {
       auto a = r.ctx.host->ask(fmt::format("Step {}/{}: {}. Go ahead?", i + 1, n, s.title));
       if (a == core::Answer::all) yes = true;
       if (a == core::Answer::no) {
-        r.journal->record({{"event", "declined"}, {"step", i}});
+        r.journal->record(JournalEvent::declined, {{"step", i}});
         out.warn("stopped before step {}/{} ({}) as asked", i + 1, n, s.title);
         if (!r.journal->summary().actions.empty()) {
           print_where_we_are(r, prefix);
@@ -143,7 +143,7 @@ ExitCode execute(Runner& r, bool yes) {
       r.prepare_ahead();
     core::pausepoint(fmt::format("restore-before-step-{}", i + 1));
     out.info("[{}/{}] {}", i + 1, n, s.title);
-    r.journal->record({{"event", "begin"}, {"step", i}, {"type", to_string(s.type)}});
+    r.journal->record(JournalEvent::begin, {{"step", i}, {"type", to_string(s.type)}});
     const double t0 = core::monotonic_seconds();
     try {
       core::check_interrupted();
@@ -151,7 +151,7 @@ ExitCode execute(Runner& r, bool yes) {
     } catch (const Error& e) {
       const bool sig = e.code() == ExitCode::interrupted;
       try {
-        r.journal->record({{"event", sig ? "interrupted" : "failed"}, {"step", i}, {"error", e.what()}});
+        r.journal->record(sig ? JournalEvent::interrupted : JournalEvent::failed, {{"step", i}, {"error", e.what()}});
       } catch (const Error& journal_error) {  // e.g. its disk is full too: the actions before are journaled
         out.warn("the restore's journal could not record the failure: {}", journal_error.what());
       }
@@ -166,11 +166,11 @@ ExitCode execute(Runner& r, bool yes) {
       print_where_we_are(r, prefix);
       return sig ? ExitCode::interrupted : ExitCode::incomplete;
     }
-    r.journal->record({{"event", "done"}, {"step", i}, {"seconds", core::monotonic_seconds() - t0}});
+    r.journal->record(JournalEvent::done, {{"step", i}, {"seconds", core::monotonic_seconds() - t0}});
     out.info("      done ({:.1f} s)", core::monotonic_seconds() - t0);
     failpoint("restore-after-step", i + 1);
   }
-  r.journal->record({{"event", "finished"}});
+  r.journal->record(JournalEvent::finished);
   out.info("Restore {} finished: playbook {} from generation {}.", r.plan.id, r.plan.playbook, r.plan.generation);
   // etcd's history starts again here: the journal's follower and kdr backup take it as the
   // new normal, not as a lost data dir
@@ -180,7 +180,7 @@ ExitCode execute(Runner& r, bool yes) {
   const auto final_summary = r.journal->summary();
   std::vector<std::string> kept;
   for (const auto& a : final_summary.actions)
-    if (a.op == "move" && !a.manifest) kept.push_back(a.to);
+    if (a.op == ActionOp::move && !a.manifest) kept.push_back(a.to);
   if (!kept.empty()) {
     out.info("The data it replaced is kept (kdr never deletes it):");
     for (const auto& k : kept) out.info("  {}", k);

@@ -60,17 +60,17 @@ ExitCode rollback_restore(const core::Context& ctx, const RestoreOptions& o) {
     ctx.out.warn("rollback declined: nothing was changed; restore {} is as it was (kdr restores)", plan.id);
     return ExitCode::failed;
   }
-  r.journal->record({{"event", "rollback-begin"}});
+  r.journal->record(JournalEvent::rollback_begin);
   try {
     undo_actions(r, summary.actions);
   } catch (const Error& e) {
-    r.journal->record({{"event", "rollback-failed"}, {"error", e.what()}});
+    r.journal->record(JournalEvent::rollback_failed, {{"error", e.what()}});
     ctx.out.error(fmt::format("rollback stopped: {}", e.what()));
     ctx.out.warn("it can be run again: {} restore --rollback {}", command_prefix(ctx), plan.id);
     return e.code() == ExitCode::interrupted ? ExitCode::interrupted : ExitCode::incomplete;
   }
   remove_temporaries(r);
-  r.journal->record({{"event", "rolled-back"}});
+  r.journal->record(JournalEvent::rolled_back);
   ctx.out.info("Rolled back: the node's data and manifests are as they were before restore {}.", plan.id);
   return ExitCode::ok;
 }

@@ -94,7 +94,7 @@ void Runner::finish_preparing(std::size_t index) {
 }
 
 void Runner::move(Action a) {
-  a.op = "move";
+  a.op = ActionOp::move;
   a.step = step;
   const bool to_exists = exists(a.to), from_exists = exists(a.from);
   if (to_exists && !from_exists) return;  // done before (a resumed step)
@@ -115,7 +115,7 @@ bool Runner::placed_earlier(const path& target, const path& tmp) const {
   if (exists(tmp)) return false;  // the copy was not renamed into place yet
   const auto summary = journal->summary();
   return std::any_of(summary.actions.begin(), summary.actions.end(),
-                     [&](const Action& a) { return a.op == "place" && a.to == target.string(); });
+                     [&](const Action& a) { return a.op == ActionOp::place && a.to == target.string(); });
 }
 
 void Runner::act(Action a, const std::function<void()>& change) {
@@ -126,7 +126,7 @@ void Runner::act(Action a, const std::function<void()>& change) {
 }
 
 void Runner::place(Action a) {
-  a.op = "place";
+  a.op = ActionOp::place;
   a.step = step;
   if (!exists(a.from) && exists(a.to)) return;  // done before
   if (exists(a.to)) throw Error(fmt::format("{} exists; kdr never overwrites (move it aside first)", a.to));
@@ -137,9 +137,9 @@ void Runner::place(Action a) {
 
 void Runner::undo_file_action(const Action& a) {
   const bool to_exists = exists(a.to), from_exists = exists(a.from);
-  const bool acts = to_exists || (a.op == "place" && from_exists);
+  const bool acts = to_exists || (a.op == ActionOp::place && from_exists);
   if (acts) failpoint("rollback-before-action", ++actions_undone);
-  if (a.op == "move") {
+  if (a.op == ActionOp::move) {
     if (to_exists && !from_exists) {
       core::move_file(a.to, a.from);
       ctx.out.info("      {} -> {}", a.to, a.from);
@@ -152,7 +152,7 @@ void Runner::undo_file_action(const Action& a) {
                                 a.from, a.to, a.from));
       }
     }
-  } else if (a.op == "place") {  // the placed tree is kdr's own copy of the backup
+  } else if (a.op == ActionOp::place) {  // the placed tree is kdr's own copy of the backup
     if (to_exists) {
       core::remove_tree(a.to);
       fsync_parent(a.to);
@@ -160,7 +160,7 @@ void Runner::undo_file_action(const Action& a) {
     }
     if (from_exists) core::remove_tree(a.from);
   } else {
-    throw Error(fmt::format("the journal's action '{}' on {} is not a file move or placement", a.op, a.to));
+    throw Error(fmt::format("the journal's action '{}' on {} is not a file move or placement", to_string(a.op), a.to));
   }
   if (acts) failpoint("rollback-after-action", actions_undone);
 }

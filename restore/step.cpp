@@ -32,8 +32,8 @@ bool StepDef::replaces_etcd_data(const PlannedStep&, const Plan&) const { return
 void StepDef::undo(Runner& r, const Action& a) const { r.undo_file_action(a); }
 
 std::string StepDef::action_text(const Action& a) const {
-  if (a.op == "move" && a.manifest) return fmt::format("moved manifest {} -> {} ({})", a.from, a.to, a.pod);
-  if (a.op == "move") return fmt::format("moved {} aside -> {}", a.from, a.to);
+  if (a.op == ActionOp::move && a.manifest) return fmt::format("moved manifest {} -> {} ({})", a.from, a.to, a.pod);
+  if (a.op == ActionOp::move) return fmt::format("moved {} aside -> {}", a.from, a.to);
   if (a.manifest) return fmt::format("placed manifest {} ({})", a.to, a.pod);
   return fmt::format("placed {} (restored from the backup)", a.to);
 }

@@ -64,7 +64,7 @@ void remove_when_ready(Runner& r, core::EtcdApi& client, const std::string& peer
 class EtcdMemberAdd final : public TypedStep<AddArgs> {
  public:
   std::string action_text(const Action& a) const override {
-    if (a.op != "etcd-member-add") return StepDef::action_text(a);
+    if (a.op != ActionOp::etcd_member_add) return StepDef::action_text(a);
     return fmt::format("added an etcd member with peer URL {} through {} (a rollback removes it)", a.from, a.to);
   }
   StepType type() const override { return StepType::etcd_member_add; }
@@ -77,7 +77,7 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
   }
 
   void undo(Runner& r, const Action& a) const override {
-    if (a.op != "etcd-member-add") return r.undo_file_action(a);
+    if (a.op != ActionOp::etcd_member_add) return r.undo_file_action(a);
     failpoint("rollback-before-action", ++r.actions_undone);
     const auto client = serving_member(r, members_from_json(a.etcd.value("others", nlohmann::json::array())),
                                        a.etcd.value("cluster_id", ""), 60);
@@ -128,7 +128,7 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
         return;
       }
     Action act;
-    act.op = "etcd-member-add";
+    act.op = ActionOp::etcd_member_add;
     act.from = c.peer_url;
     act.to = client->endpoint().url;
     act.etcd = {{"name", c.name}, {"learner", a.learner}, {"others", members_json(c)}, {"cluster_id", a.cluster_id}};

@@ -99,13 +99,13 @@ class EtcdMemberInvite final : public TypedStep<NoArgs> {
   // A join done over SSH is rolled back on its node, with that node's own journal: its old
   // data dir and manifest go back (its removed member id cannot come back).
   std::string action_text(const Action& a) const override {
-    if (a.op != "member-join") return StepDef::action_text(a);
+    if (a.op != ActionOp::member_join) return StepDef::action_text(a);
     return fmt::format("joined {} to cluster {} over ssh, journaled on that node (a rollback rolls it back there)",
                        a.to, core::json_text_or(a.remote, "cluster_id"));
   }
 
   void undo(Runner& r, const Action& a) const override {
-    if (a.op != "member-join") return r.undo_file_action(a);
+    if (a.op != ActionOp::member_join) return r.undo_file_action(a);
     failpoint("rollback-before-action", ++r.actions_undone);
     const auto cluster_id = core::json_text_or(a.remote, "cluster_id");
     const auto m = member_for_undo(r, a.to, {"restore", "--rollback", "<its join of cluster " + cluster_id + ">"});
@@ -168,7 +168,7 @@ class EtcdMemberInvite final : public TypedStep<NoArgs> {
         continue;
       }
       Action act;
-      act.op = "member-join";
+      act.op = ActionOp::member_join;
       act.to = m.name;
       act.remote = {{"cluster_id", status.cluster_id}};
       act.undo_order = UndoOrder::first;  // rolled back there through this node's etcd

@@ -15,7 +15,7 @@ namespace {
 class EtcdMemberRemove final : public TypedStep<MemberArgs> {
  public:
   std::string action_text(const Action& a) const override {
-    if (a.op != "etcd-member-remove") return StepDef::action_text(a);
+    if (a.op != ActionOp::etcd_member_remove) return StepDef::action_text(a);
     return fmt::format("removed etcd member {} ({}) through {} (a rollback cannot add it back)",
                        a.etcd.value("name", ""), a.etcd.value("id", ""), a.to);
   }
@@ -31,7 +31,7 @@ class EtcdMemberRemove final : public TypedStep<MemberArgs> {
   }
 
   void undo(Runner& r, const Action& a) const override {
-    if (a.op != "etcd-member-remove") return r.undo_file_action(a);
+    if (a.op != ActionOp::etcd_member_remove) return r.undo_file_action(a);
     r.ctx.out.warn(
         "      member {} ({}) was removed from the etcd cluster and cannot be added back under its id: with the old "
         "data dir put back, this node's etcd is refused by the others. Run replace-etcd-member again to join it as "
@@ -75,7 +75,7 @@ class EtcdMemberRemove final : public TypedStep<MemberArgs> {
       return;
     }
     Action act;
-    act.op = "etcd-member-remove";
+    act.op = ActionOp::etcd_member_remove;
     act.from = c.peer_url;
     act.to = client->endpoint().url;
     act.etcd = {{"id", me->hex_id()}, {"name", me->name}, {"peer_urls", me->peer_urls}};

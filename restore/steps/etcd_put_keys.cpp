@@ -191,7 +191,7 @@ KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read, c
 class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
  public:
   std::string action_text(const Action& a) const override {
-    if (a.op != "etcd-put") return StepDef::action_text(a);
+    if (a.op != ActionOp::etcd_put) return StepDef::action_text(a);
     return fmt::format("wrote etcd key {} into {} ({})", core::base64_decode(a.etcd.value("key", "")), a.to,
                        a.etcd.value("replaced", nlohmann::json()).is_null() ? "it was absent" : "replacing the live value");
   }
@@ -210,7 +210,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
   }
 
   void undo(Runner& r, const Action& a) const override {
-    if (a.op != "etcd-put") return r.undo_file_action(a);
+    if (a.op != ActionOp::etcd_put) return r.undo_file_action(a);
     failpoint("rollback-before-action", ++r.actions_undone);
     undo_put(r, a);
     failpoint("rollback-after-action", r.actions_undone);
@@ -305,7 +305,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
         return;
       }
       if (r.journal)
-        r.journal->record({{"event", "read"}, {"what", read_name(source, a.selection)}, {"digest", read.digest}});
+        r.journal->record(JournalEvent::read, {{"what", read_name(source, a.selection)}, {"digest", read.digest}});
       for (const auto& line : found.oks) pf.ok(line);
       pf.warns.insert(pf.warns.end(), found.warns.begin(), found.warns.end());
     } catch (const Error& e) {
@@ -339,7 +339,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     for (const auto& kv : plan.to_write) {
       const auto replaced = plan.replaced.find(kv.key);
       Action act;
-      act.op = "etcd-put";
+      act.op = ActionOp::etcd_put;
       act.from = a.from_replay ? fmt::format("journal revision {}", r.var(Var::to)) : "generation " + r.gen.id;
       act.to = endpoint.url;
       act.etcd = {

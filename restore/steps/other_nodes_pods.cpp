@@ -40,16 +40,16 @@ class OtherNodesPods final : public TypedStep<OtherPodsArgs> {
   }
 
   std::string action_text(const Action& a) const override {
-    if (a.op != "pods-stop" && a.op != "pods-start") return StepDef::action_text(a);
-    return fmt::format("{} {} on {} over ssh (a rollback {} them there)", a.op == "pods-stop" ? "stopped" : "started",
+    if (a.op != ActionOp::pods_stop && a.op != ActionOp::pods_start) return StepDef::action_text(a);
+    return fmt::format("{} {} on {} over ssh (a rollback {} them there)", a.op == ActionOp::pods_stop ? "stopped" : "started",
                        fmt::join(a.remote.value("pods", std::vector<std::string>{}), ", "), a.to,
-                       a.op == "pods-stop" ? "starts" : "stops");
+                       a.op == ActionOp::pods_stop ? "starts" : "stops");
   }
 
   void undo(Runner& r, const Action& a) const override {
-    if (a.op != "pods-stop" && a.op != "pods-start") return r.undo_file_action(a);
+    if (a.op != ActionOp::pods_stop && a.op != ActionOp::pods_start) return r.undo_file_action(a);
     failpoint("rollback-before-action", ++r.actions_undone);
-    const bool stop_again = a.op == "pods-start";
+    const bool stop_again = a.op == ActionOp::pods_start;
     const auto pods = a.remote.value("pods", std::vector<std::string>{});
     const int timeout_s = a.remote.value("timeout", 120);
     const auto args = pods_args(stop_again, pods, timeout_s);
@@ -96,7 +96,7 @@ class OtherNodesPods final : public TypedStep<OtherPodsArgs> {
         continue;
       }
       Action act;
-      act.op = a.stop ? "pods-stop" : "pods-start";
+      act.op = a.stop ? ActionOp::pods_stop : ActionOp::pods_start;
       act.to = m.name;
       act.remote = {{"pods", a.pods}, {"timeout", a.timeout_s}};
       act.undo_order = a.stop ? UndoOrder::last : UndoOrder::first;

@@ -53,7 +53,7 @@ void check_etcd_loss(Runner& r, Preflight& pf) {
     return;
   }
   pf.warns.push_back("accepted (accept_loss=true): " + loss.text());
-  if (r.journal) r.journal->record({{"event", "loss-accepted"}, {"loss", loss.to_json()}});
+  if (r.journal) r.journal->record(JournalEvent::loss_accepted, {{"loss", loss.to_json()}});
 }
 
 }  // namespace
@@ -81,10 +81,8 @@ bool judge_authenticity(Runner& r, Preflight& pf, const std::string& what, core:
                                    "vouch for it",
                                    what, text));
     if (r.journal)
-      r.journal->record({{"event", "unauthenticated-accepted"},
-                         {"what", what},
-                         {"status", core::to_string(status)},
-                         {"detail", text}});
+      r.journal->record(JournalEvent::unauthenticated_accepted,
+                        {{"what", what}, {"status", core::to_string(status)}, {"detail", text}});
     return false;
   }
   pf.fails.push_back(fmt::format(

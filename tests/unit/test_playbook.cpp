@@ -170,9 +170,9 @@ TEST_CASE("discarding a restore removes the live values it replaced from its jou
   kdr::test::TempDir t;
   auto j = Journal::create(t.path() / "r1", {{"id", "r1"}});
   const std::string secret = "c2VjcmV0LXRva2Vu";  // base64 of "secret-token"
-  j.record({{"op", "etcd-put"},
-            {"etcd", {{"key", "L3JlZ2lzdHJ5"}, {"replaced", {{"value", secret}, {"mod_revision", 7}}}}}});
-  j.record({{"op", "etcd-put"}, {"etcd", {{"key", "L3g="}, {"replaced", nullptr}}}});
+  j.record(JournalEvent::action, {{"op", "etcd-put"},
+                                 {"etcd", {{"key", "L3JlZ2lzdHJ5"}, {"replaced", {{"value", secret}, {"mod_revision", 7}}}}}});
+  j.record(JournalEvent::action, {{"op", "etcd-put"}, {"etcd", {{"key", "L3g="}, {"replaced", nullptr}}}});
   CHECK(core::lstat_path(t.path() / "r1/journal.jsonl")->mode == 0600);
   CHECK(core::read_file(t.path() / "r1/journal.jsonl").find(secret) != std::string::npos);
   CHECK(j.scrub_replaced_values() == 1);
@@ -186,10 +186,10 @@ TEST_CASE("discarding a restore removes the live values it replaced from its jou
 TEST_CASE("a journal's summary comes from its events, and a torn last line is ignored") {
   kdr::test::TempDir t;
   auto j = Journal::create(t.path() / "r1", {{"id", "r1"}});
-  j.record({{"event", "begin"}, {"step", 0}});
-  j.record({{"event", "done"}, {"step", 0}});
-  const Action a{"move", "/a", "/b", 1, "", false, nullptr, nullptr, UndoOrder::normal};
-  j.record({{"event", "begin"}, {"step", 1}});
+  j.record(JournalEvent::begin, {{"step", 0}});
+  j.record(JournalEvent::done, {{"step", 0}});
+  const Action a{ActionOp::move, "/a", "/b", 1, "", false, nullptr, nullptr, UndoOrder::normal};
+  j.record(JournalEvent::begin, {{"step", 1}});
   j.action(a);
   {
     std::ofstream f((t.path() / "r1/journal.jsonl").string(), std::ios::app);

@@ -52,7 +52,7 @@ TEST_CASE("restore-files puts /etc/kubernetes back, keeps the damaged copy aside
   CHECK(f.programs->calls_of("etcdutl").empty());
   const auto j = journal_of(f, id);
   CHECK(j.state == restore::RestoreState::done);
-  CHECK(std::any_of(j.actions.begin(), j.actions.end(), [](const restore::Action& a) { return a.op == "place"; }));
+  CHECK(std::any_of(j.actions.begin(), j.actions.end(), [](const restore::Action& a) { return a.op == restore::ActionOp::place; }));
 }
 
 TEST_CASE("restore-etcd-snapshot restores the snapshot as a new one-member cluster with the revision bumped") {
