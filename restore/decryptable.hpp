@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/encryption.hpp"
+#include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 
 namespace kdr::restore {

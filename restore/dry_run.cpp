@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "restore/preflight.hpp"
 #include "restore/restore_run.hpp"
 #include "restore/step.hpp"
 

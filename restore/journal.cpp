@@ -15,7 +15,6 @@
 #include "core/etcd_client.hpp"
 #include "core/sha256.hpp"
 #include "core/json_util.hpp"
-#include "restore/runner.hpp"
 #include "core/generation.hpp"
 
 namespace kdr::restore {
@@ -130,7 +129,7 @@ Journal Journal::create(const core::bfs::path& dir, const nlohmann::json& plan) 
   core::make_dir(tmp, 0700);
   core::write_file_atomic(tmp / "plan.json", plan.dump(2) + "\n", 0600);
   core::fsync_path(tmp);
-  failpoint("journal-before-publish", 1);
+  core::failpoint("journal-before-publish", 1);
   if (::rename(tmp.c_str(), dir.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
   core::fsync_path(dir.parent_path());
   return Journal(dir, plan);

@@ -9,6 +9,7 @@
 
 #include "core/config.hpp"
 #include "core/process.hpp"
+#include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 
 namespace kdr::restore {

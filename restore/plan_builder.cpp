@@ -17,6 +17,7 @@
 #include "restore/etcd_loss.hpp"
 #include "restore/namespace_point.hpp"
 #include "restore/point_in_time.hpp"
+#include "restore/preflight.hpp"
 #include "restore/restore.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"

@@ -95,4 +95,19 @@ std::vector<std::string> stray_manifests(const core::NodeRoot& root, const std::
 
 std::string data_dir_argument(const std::vector<std::string>& argv) { return core::flag_argument(argv, "data-dir"); }
 
+bool wanted(const std::vector<std::string>& names, const std::string& pod) {
+  return names.empty() || std::find(names.begin(), names.end(), pod) != names.end();
+}
+
+std::string pods_text(const std::vector<std::string>& names) {
+  if (names.empty()) return "all static pods";
+  std::string out;
+  for (const auto& p : names) out += (out.empty() ? "" : ", ") + p;
+  return out;
+}
+
+void etcd_first(std::vector<core::StaticPod>& pods) {
+  std::stable_partition(pods.begin(), pods.end(), [](const core::StaticPod& p) { return p.name == "etcd"; });
+}
+
 }  // namespace kdr::restore

@@ -39,4 +39,11 @@ std::vector<std::string> stray_manifests(const core::NodeRoot& root, const std::
 // The value of --data-dir among a process's arguments ("" if none).
 std::string data_dir_argument(const std::vector<std::string>& argv);
 
+// Pods a step names (empty: all) and whether one of them is `pod`.
+bool wanted(const std::vector<std::string>& names, const std::string& pod);
+// "all static pods", or the names.
+std::string pods_text(const std::vector<std::string>& names);
+// etcd first, then the order given (the API server needs etcd).
+void etcd_first(std::vector<core::StaticPod>& pods);
+
 }  // namespace kdr::restore

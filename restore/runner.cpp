@@ -197,23 +197,6 @@ std::string Runner::not_in_generation(const std::string& p) const {
                      sources);
 }
 
-// ---- pods -----------------------------------------------------------------------------------
-
-bool wanted(const std::vector<std::string>& names, const std::string& pod) {
-  return names.empty() || std::find(names.begin(), names.end(), pod) != names.end();
-}
-
-std::string pods_text(const std::vector<std::string>& names) {
-  if (names.empty()) return "all static pods";
-  std::string out;
-  for (const auto& p : names) out += (out.empty() ? "" : ", ") + p;
-  return out;
-}
-
-void etcd_first(std::vector<core::StaticPod>& pods) {
-  std::stable_partition(pods.begin(), pods.end(), [](const core::StaticPod& p) { return p.name == "etcd"; });
-}
-
 // ---- undo -----------------------------------------------------------------------------------
 
 void undo_actions(Runner& r, const std::vector<Action>& actions) {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "restore/runner.hpp"
 
 namespace kdr::restore {
 

@@ -17,9 +17,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "restore/runner.hpp"
+#include "restore/journal.hpp"
+#include "restore/plan.hpp"
+#include "restore/playbook.hpp"
+#include "verify/integrity.hpp"
 
 namespace kdr::restore {
+
+struct Runner;     // restore/runner.hpp
+struct Preflight;  // restore/preflight.hpp
 
 // A key a step takes besides type, name and if (docs/playbooks.md).
 struct StepKey {
@@ -193,6 +199,17 @@ class TypedStep : public StepDef {
 // Throws UsageError naming the file, line and column of a bad value.
 PlannedStep plan_step(const StepSpec& spec, const std::map<std::string, std::string>& vars,
                       const std::map<std::string, std::string>& unavailable, const StepReadFacts& facts);
+
+// One step: what it will do (for the plan) and doing it. Throws core::Error on failure.
+std::vector<std::string> describe_step(const Runner& r, const PlannedStep& s);
+void run_step(Runner& r, const PlannedStep& s);
+
+// True when the step replaces etcd's data (its data dir, or a snapshot restore into it).
+bool replaces_etcd_data(const PlannedStep& s, const Plan& plan);
+
+// Undoing what the journal says was done, most recent first, manifests out before data
+// moves back, original manifests back last.
+void undo_actions(Runner& r, const std::vector<Action>& actions);
 
 // Every step type, in the order docs/playbooks.md lists them (restore/steps/table.cpp).
 const std::vector<const StepDef*>& step_table();

@@ -6,6 +6,8 @@
 #include "core/error.hpp"
 #include "core/progress.hpp"
 #include "restore/materialize.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

@@ -4,6 +4,8 @@
 
 #include "restore/etcd_cluster.hpp"
 #include "restore/runner.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

@@ -17,6 +17,8 @@
 #include "core/json_util.hpp"
 #include "core/ssh.hpp"
 #include "restore/other_nodes.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

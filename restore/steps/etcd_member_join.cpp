@@ -13,6 +13,8 @@
 
 #include "core/error.hpp"
 #include "core/static_pods.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 #include "restore/steps/etcd_member.hpp"
 

@@ -9,6 +9,8 @@
 
 #include "core/error.hpp"
 #include "core/wait.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 #include "restore/steps/etcd_member.hpp"
 

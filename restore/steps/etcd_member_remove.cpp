@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 #include "restore/steps/etcd_member.hpp"
 

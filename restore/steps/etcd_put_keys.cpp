@@ -15,6 +15,8 @@
 #include "restore/etcd_keys.hpp"
 #include "restore/private_etcd.hpp"
 #include "restore/decryptable.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 #include "restore/steps/etcd_replay.hpp"
 

@@ -8,6 +8,8 @@
 #include "core/sha256.hpp"
 #include "journal/digest.hpp"
 #include "restore/decryptable.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

@@ -13,6 +13,8 @@
 #include "core/zstd_file.hpp"
 #include "restore/etcd_cluster.hpp"
 #include "restore/decryptable.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

@@ -1,5 +1,7 @@
 // Step type `manual`: an instruction the operator carries out; the restore waits for their
 // yes before going on. kdr changes nothing itself.
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "restore/other_nodes.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

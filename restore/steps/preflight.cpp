@@ -15,6 +15,8 @@
 #include "core/progress.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/pods.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 #include "core/kubeadm_pki.hpp"
 #include "verify/certificates.hpp"

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

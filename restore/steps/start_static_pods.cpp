@@ -7,6 +7,9 @@
 
 #include "core/error.hpp"
 #include "restore/materialize.hpp"
+#include "restore/pods.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "restore/pods.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {

@@ -9,6 +9,8 @@
 #include "core/error.hpp"
 #include "core/wait.hpp"
 #include "restore/pods.hpp"
+#include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {
