@@ -9,7 +9,7 @@
 #include <boost/filesystem/operations.hpp>
 
 #include "backup/backup_disk.hpp"
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "backup/etcd_guard.hpp"
 #include "backup/journal_cover.hpp"
 #include "backup/node_facts.hpp"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/context.hpp"
-#include "core/etcd_rewind.hpp"
+#include "etcd/rewind.hpp"
 #include "core/repository.hpp"
 
 namespace kdr::backup {

@@ -14,7 +14,7 @@
 #include "core/context.hpp"
 #include "core/generation_facts.hpp"
 #include "core/control_plane.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/manifest.hpp"
 
 namespace kdr::backup {

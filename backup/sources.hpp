@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/config.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/node_root.hpp"
 #include "core/static_pods.hpp"
 

@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "core/etcd_client.hpp"
+#include "etcd/client.hpp"
 
 using namespace kdr;
 using Clock = std::chrono::steady_clock;

@@ -5,7 +5,7 @@
 
 #include "backup/backup.hpp"
 #include "backup/backup_disk.hpp"
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "backup/backup_metrics.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"

@@ -3,7 +3,7 @@
 
 #include "backup/backup_disk.hpp"
 #include "cli/command.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/static_pods.hpp"
 
 namespace kdr::cli {

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/generation.hpp"
@@ -16,7 +16,7 @@
 #include "journal/follower.hpp"
 #include "journal/health.hpp"
 #include "journal/inspect.hpp"
-#include "restore/point_in_time.hpp"
+#include "etcd/replay.hpp"
 
 namespace kdr::cli {
 

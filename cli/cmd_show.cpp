@@ -4,10 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "cli/command.hpp"
 #include "core/error.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/repository.hpp"
 #include "restore/offer.hpp"
 #include "verify/certificates.hpp"
@@ -30,7 +30,7 @@ json read_json(const core::bfs::path& p) {
 // What `kdr show` gathers about one generation.
 struct Shown {
   core::GenerationEntry entry;
-  verify::GenerationView g;
+  core::GenerationView g;
   verify::CertificateStats certs;
   verify::Findings cert_findings;
   json last_verify;
@@ -51,7 +51,7 @@ Shown gather(const core::Context& ctx, const core::Repository& repo, const std::
   // The playbooks say which of them can restore from it.
   const auto shipped = restore::list_playbooks(restore::playbook_dirs({ctx.root.host("/etc/kdr/playbooks").string()}));
   for (const auto& fit : restore::playbooks_serving(restore::offer_of(ctx.config, s.g), shipped.playbooks,
-                                                    verify::etcd_data_dir_of(s.g, ctx.config),
+                                                    core::etcd_data_dir_of(s.g, ctx.config),
                                                     ctx.config.static_pod_path)) {
     auto text = fit.playbook;
     for (const auto& kv : fit.set) text += " --set " + kv;

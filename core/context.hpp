@@ -4,17 +4,21 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/config.hpp"
-#include "core/etcd_api.hpp"
 #include "core/host.hpp"
 #include "core/node_key.hpp"
 #include "core/node_root.hpp"
 #include "core/output.hpp"
 
 namespace kdr::core {
+
+// The seam to the etcds kdr talks to (etcd/api.hpp); the real one is etcd/client.cpp's.
+class EtcdConnector;
+std::shared_ptr<const EtcdConnector> real_etcd();
 
 struct Context {
   Config config;

@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "core/etcd_rewind.hpp"
-#include "core/etcd_watch.hpp"
+#include "etcd/rewind.hpp"
+#include "etcd/watch.hpp"
 #include "core/metrics.hpp"
 #include "core/process.hpp"
 #include "core/repository.hpp"

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
-#include "core/etcd_client.hpp"
+#include "etcd/client.hpp"
 #include "core/exit_codes.hpp"
 #include "journal/store.hpp"
 

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "core/etcd_client.hpp"
+#include "etcd/client.hpp"
 #include "core/metrics.hpp"
 
 namespace kdr::journal {

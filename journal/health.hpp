@@ -10,7 +10,7 @@
 #include <string>
 
 #include "core/context.hpp"
-#include "core/etcd_client.hpp"
+#include "etcd/client.hpp"
 #include "journal/inspect.hpp"
 
 namespace kdr::journal {

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <variant>
 
-#include "journal/digest.hpp"
+#include "etcd/keyspace_digest.hpp"
 
 namespace kdr::journal {
 

@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fs.hpp"
-#include "journal/digest.hpp"
+#include "etcd/keyspace_digest.hpp"
 #include "journal/segment.hpp"
 
 namespace kdr::journal {

@@ -351,7 +351,7 @@ struct Refused : core::Error {
 };
 
 // Is the pulled generation this node's (or the given key's)? See PullTrust.
-void check_pulled_authentic(const core::Context& ctx, const Restic& restic, const verify::GenerationView& view,
+void check_pulled_authentic(const core::Context& ctx, const Restic& restic, const core::GenerationView& view,
                             const core::NodeKey* key, const PullTrust& trust) {
   const auto auth = core::authenticate_generation(view.dir, view.id, view.meta_sha256, view.manifest_sha256, key);
   if (auth.authentic()) return;
@@ -384,7 +384,7 @@ void check_pulled(const core::Context& ctx, const Restic& restic, const std::str
   verify::Findings findings;
   const auto view = verify::load_generation(id, staging, meta, core::sha256_hex(meta_text), findings);
   check_pulled_authentic(ctx, restic, view, key, trust);
-  verify::check_integrity(view, verify::etcd_data_dir_of(view, ctx.config), findings);
+  verify::check_integrity(view, core::etcd_data_dir_of(view, ctx.config), findings);
   const auto errors = findings.count(verify::Severity::error);
   if (errors > 0) {
     std::string lines;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "etcd/api.hpp"
 #include "core/context.hpp"
 #include "core/generation_facts.hpp"
 

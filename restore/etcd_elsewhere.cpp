@@ -20,14 +20,14 @@ std::string join(const std::vector<std::string>& v, std::string_view sep = ", ")
   return out;
 }
 
-std::string snapshot_path_text(const verify::GenerationView& g) {
+std::string snapshot_path_text(const core::GenerationView& g) {
   const auto& snap = g.meta.etcd.snapshot;
   return snap ? (g.dir / snap->file).string() : "<no snapshot in this generation>";
 }
 
 // The `etcdutl snapshot restore` each member runs: one snapshot, one new cluster token,
 // each member its own name and peer URL. Members come from what the backup recorded.
-std::vector<std::string> member_restore_commands(const verify::GenerationView& g, const std::string& data_dir) {
+std::vector<std::string> member_restore_commands(const core::GenerationView& g, const std::string& data_dir) {
   const std::string file = snapshot_path_text(g);
   const auto& members = g.meta.etcd.members;
   std::vector<std::string> initial;
@@ -58,7 +58,7 @@ std::vector<std::string> member_restore_commands(const verify::GenerationView& g
 
 
 // etcd on other hosts: one snapshot restored on every member.
-std::string external_etcd_instructions(const verify::GenerationView& g, const std::string& summary,
+std::string external_etcd_instructions(const core::GenerationView& g, const std::string& summary,
                                        const std::string& playbook) {
   std::string text = fmt::format(
       "playbook {} restores etcd on this node, but this node uses {}: the etcd members run on other hosts, and "
@@ -74,7 +74,7 @@ std::string external_etcd_instructions(const verify::GenerationView& g, const st
 
 // etcd on this node, run by systemd or otherwise outside the static pods: the commands to
 // restore it by hand, with the member's facts from its recorded settings or member list.
-std::string node_etcd_instructions(const verify::GenerationView& g, const core::EtcdLayoutRecord& rec,
+std::string node_etcd_instructions(const core::GenerationView& g, const core::EtcdLayoutRecord& rec,
                                    const core::EtcdLayout& live, const std::string& summary,
                                    const std::string& playbook) {
   const auto env = [&](const std::string& key, const std::string& fallback) {
@@ -106,7 +106,7 @@ std::string node_etcd_instructions(const verify::GenerationView& g, const core::
 
 }  // namespace
 
-[[noreturn]] void refuse_etcd_elsewhere(const verify::GenerationView& g, core::EtcdKind kind,
+[[noreturn]] void refuse_etcd_elsewhere(const core::GenerationView& g, core::EtcdKind kind,
                                         const core::EtcdLayout& live, const std::string& playbook) {
   const auto rec = g.meta.node.etcd.value_or(core::EtcdLayoutRecord{});
   const std::string summary = rec.summary.empty() ? live.summary() : rec.summary;

@@ -4,13 +4,13 @@
 
 #include <string>
 
-#include "core/etcd_layout.hpp"
-#include "verify/integrity.hpp"
+#include "etcd/layout.hpp"
+#include "core/generation_view.hpp"
 
 namespace kdr::restore {
 
 // Throws Error(failed) with the instructions; nothing was changed.
-[[noreturn]] void refuse_etcd_elsewhere(const verify::GenerationView& g, core::EtcdKind kind, const core::EtcdLayout& live,
+[[noreturn]] void refuse_etcd_elsewhere(const core::GenerationView& g, core::EtcdKind kind, const core::EtcdLayout& live,
                                         const std::string& playbook);
 
 }  // namespace kdr::restore

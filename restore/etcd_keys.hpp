@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/etcd_client.hpp"
+#include "etcd/client.hpp"
 #include "core/registry_keys.hpp"
 
 namespace kdr::restore {

@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "core/error.hpp"
-#include "core/etcd_client.hpp"
+#include "etcd/client.hpp"
 #include "core/generation.hpp"
 #include "journal/inspect.hpp"
 

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 
 namespace kdr::restore {
 

@@ -12,7 +12,7 @@
 
 #include "core/context.hpp"
 #include "core/error.hpp"
-#include "core/etcd_client.hpp"
+#include "etcd/client.hpp"
 #include "core/sha256.hpp"
 #include "core/json_util.hpp"
 #include "core/generation.hpp"

@@ -10,7 +10,7 @@ namespace kdr::restore {
 
 using nlohmann::json;
 
-std::optional<std::string> kubeadm_config_file(const verify::GenerationView& g) {
+std::optional<std::string> kubeadm_config_file(const core::GenerationView& g) {
   if (!g.manifest) return std::nullopt;
   for (const auto& e : g.manifest->entries) {
     if (e.type != core::FileType::file || e.size > (1u << 20)) continue;
@@ -27,7 +27,7 @@ std::optional<std::string> kubeadm_config_file(const verify::GenerationView& g) 
   return std::nullopt;
 }
 
-GenerationOffer offer_of(const core::Config& config, const verify::GenerationView& g) {
+GenerationOffer offer_of(const core::Config& config, const core::GenerationView& g) {
   GenerationOffer o;
   const auto& m = g.meta;
   o.etcd_snapshot = m.etcd.snapshot.has_value();
@@ -36,7 +36,7 @@ GenerationOffer offer_of(const core::Config& config, const verify::GenerationVie
   const auto kind = core::etcd_kind_from_string(m.node.etcd ? m.node.etcd->kind : "");
   o.etcd_on_node = core::kdr_drives_etcd(kind.value_or(core::EtcdKind::static_pod));
   o.kubeadm_config = !m.node.kubeadm_config.empty() || kubeadm_config_file(g).has_value();
-  const auto etcd_dir = verify::etcd_data_dir_of(g, config);
+  const auto etcd_dir = core::etcd_data_dir_of(g, config);
   for (const auto& s : g.meta.sources) {
     if (!s.present) continue;
     o.paths.push_back(s.path);

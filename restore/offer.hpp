@@ -10,17 +10,17 @@
 #include "core/config.hpp"
 #include "restore/playbook.hpp"
 #include "restore/step.hpp"
-#include "verify/integrity.hpp"
+#include "core/generation_view.hpp"
 
 namespace kdr::restore {
 
 // What the generation holds for a restore (its snapshot, its files, its kubeadm configuration).
-GenerationOffer offer_of(const core::Config& config, const verify::GenerationView& g);
+GenerationOffer offer_of(const core::Config& config, const core::GenerationView& g);
 
 // A kubeadm configuration file among the generation's files (kubeadm-config.yaml beside
 // /etc/kubernetes, or wherever the cluster's installer kept it): a *.yaml/*.yml/*.conf with
 // "kubeadm" in its name that holds a ClusterConfiguration. Its node path.
-std::optional<std::string> kubeadm_config_file(const verify::GenerationView& g);
+std::optional<std::string> kubeadm_config_file(const core::GenerationView& g);
 
 struct PlaybookFit {
   std::string playbook;

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/playbook.hpp"
 #include "restore/variables.hpp"

@@ -9,14 +9,14 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/fs.hpp"
 #include "restore/etcd_elsewhere.hpp"
 #include "restore/etcd_keys.hpp"
 #include "restore/offer.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/namespace_point.hpp"
-#include "restore/point_in_time.hpp"
+#include "etcd/replay.hpp"
 #include "restore/preflight.hpp"
 #include "restore/restore.hpp"
 #include "restore/runner.hpp"
@@ -73,7 +73,7 @@ bool plan_starts_from_generation(const Playbook& pb) {
 // The etcd member the restored data must fit: from the manifest that will run it (the
 // generation's when the playbook starts the generation's manifests, else the node's),
 // else from what the backup recorded, else the config.
-PlanEtcd choose_etcd(const core::Context& ctx, const Playbook& pb, const verify::GenerationView& g,
+PlanEtcd choose_etcd(const core::Context& ctx, const Playbook& pb, const core::GenerationView& g,
                      const core::EtcdLayout& live, std::vector<std::string>& notes) {
   const auto spp = ctx.config.static_pod_path;
   auto from_member = [](const core::EtcdMember& m, const std::string& from) {
@@ -134,7 +134,7 @@ PlanEtcd choose_etcd(const core::Context& ctx, const Playbook& pb, const verify:
 }
 
 // How etcd ran for this generation: as it recorded (node.etcd), else as the node says now.
-core::EtcdKind etcd_kind_for(const verify::GenerationView& g, const core::EtcdLayout& live) {
+core::EtcdKind etcd_kind_for(const core::GenerationView& g, const core::EtcdLayout& live) {
   return core::etcd_kind_from_string(g.meta.node.etcd ? g.meta.node.etcd->kind : "").value_or(live.kind);
 }
 
@@ -160,12 +160,11 @@ PlannedReplay planned_replay(const ReplayPlan& p) {
 BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::GenerationEntry& entry,
                      const std::vector<std::string>& set) {
   BuiltPlan out;
-  verify::Findings load_findings;
-  out.gen = verify::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256, load_findings);
+  out.gen = core::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256);
   if (!out.gen.manifest)
-    throw Error(fmt::format("generation {} cannot be used: {}; nothing was changed (kdr verify {} tells more)", entry.id,
-                            load_findings.all().empty() ? "its manifest is unreadable" : load_findings.all().front().detail,
-                            entry.id));
+    throw Error(fmt::format("generation {} cannot be used: the manifest cannot be read: {}; nothing was changed (kdr "
+                            "verify {} tells more)",
+                            entry.id, out.gen.manifest_problem, entry.id));
   auto& plan = out.plan;
   plan.id = restore_id_for(ctx, pb.name);
   plan.playbook = pb.name;
@@ -210,7 +209,7 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
   // A file of the generation's own, like its snapshot: named among meta.json's artifacts (so
   // that the preflight re-hashes it) and inside the generation, never a path from elsewhere.
   const bool kubeadm_artifact =
-      !kubeadm_rel.empty() && verify::safe_artifact_path(kubeadm_rel) &&
+      !kubeadm_rel.empty() && core::safe_artifact_path(kubeadm_rel) &&
       std::any_of(entry.meta->artifacts.begin(), entry.meta->artifacts.end(),
                   [&](const core::ArtifactRecord& a) { return a.path == kubeadm_rel; });
   if (!kubeadm_rel.empty() && !kubeadm_artifact)

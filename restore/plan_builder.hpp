@@ -12,13 +12,13 @@
 #include "core/repository.hpp"
 #include "restore/plan.hpp"
 #include "restore/playbook.hpp"
-#include "verify/integrity.hpp"
+#include "core/generation_view.hpp"
 
 namespace kdr::restore {
 
 struct BuiltPlan {
   Plan plan;
-  verify::GenerationView gen;  // the generation, loaded and checked against its manifest
+  core::GenerationView gen;  // the generation, loaded and checked against its manifest
 };
 
 // Throws Error when the generation cannot be used or etcd runs where kdr does not restore it

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "core/etcd_rewind.hpp"
+#include "etcd/rewind.hpp"
 #include "core/process.hpp"
 #include "restore/plan_builder.hpp"
 #include "restore/restore_run.hpp"

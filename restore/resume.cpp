@@ -29,8 +29,12 @@ ExitCode resume_restore(const core::Context& ctx, const RestoreOptions& o) {
   auto repo = core::Repository::open(run_ctx.backup_dir);
   const auto repo_lock = repo.read_lock(ctx.out);
   const auto entry = find_generation(repo, plan.generation);
-  verify::Findings f;
-  Runner r{run_ctx, plan, std::move(journal), verify::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256, f), 0, false,
+  Runner r{run_ctx,
+           plan,
+           std::move(journal),
+           core::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256),
+           0,
+           false,
            look_up_tools(run_ctx, plan)};
   print_plan(r, &summary);
   run_ctx.out.info("Resuming restore {}.", plan.id);

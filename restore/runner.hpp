@@ -13,14 +13,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/generation_auth.hpp"
 #include "core/static_pods.hpp"
 #include "restore/journal.hpp"
 #include "restore/plan.hpp"
 #include "restore/playbook.hpp"
-#include "restore/snapshot_tool.hpp"
-#include "verify/integrity.hpp"
+#include "etcd/snapshot_tool.hpp"
+#include "core/generation_view.hpp"
 
 namespace kdr::restore {
 
@@ -40,7 +40,7 @@ struct Runner {
   const core::Context& ctx;
   Plan plan;
   std::optional<Journal> journal;  // empty in a dry run
-  verify::GenerationView gen;
+  core::GenerationView gen;
   std::size_t step = 0;  // the running step's index
   bool dry_run = false;
   Tools tools;
@@ -94,6 +94,6 @@ struct Runner {
 
 using core::failpoint;  // KDR_FAILPOINT (core/context.hpp)
 
-using verify::generation_pods;
+using core::generation_pods;
 
 }  // namespace kdr::restore

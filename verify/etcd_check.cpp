@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "core/error.hpp"
 #include "core/zstd_file.hpp"
 

@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "core/error.hpp"
-#include "core/etcd_layout.hpp"
-#include "core/etcd_rewind.hpp"
+#include "etcd/layout.hpp"
+#include "etcd/rewind.hpp"
 #include "core/static_pods.hpp"
 #include "journal/inspect.hpp"
 

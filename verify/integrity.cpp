@@ -1,6 +1,6 @@
 #include "verify/integrity.hpp"
 
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 
 #include <unistd.h>
 
@@ -213,34 +213,11 @@ void check_hard_links(const GenerationView& g, const std::set<std::size_t>& unsa
 
 GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
                                const std::string& meta_sha256, Findings& findings) {
-  GenerationView g{id, dir, meta, std::nullopt, {}, std::nullopt, meta_sha256, {}};
-  g.recorded_etcd_data_dir = meta.node.recorded_etcd_data_dir();
-  try {
-    const auto text = core::read_backup_file(dir / "manifest.jsonl");
-    g.manifest_sha256 = core::sha256_hex(text);
-    g.manifest = core::Manifest::parse(text, (dir / "manifest.jsonl").string());
-  } catch (const core::Error& e) {
+  auto g = core::load_generation(id, dir, meta, meta_sha256);
+  if (!g.manifest_problem.empty())
     findings.add(Severity::error, check_name, "manifest", "manifest.jsonl",
-                 fmt::format("the manifest cannot be read: {}", e.what()));
-  }
-  for (const auto& a : meta.artifacts) g.artifacts.push_back({a.path, a.sha256, a.size});
+                 fmt::format("the manifest cannot be read: {}", g.manifest_problem));
   return g;
-}
-
-bool safe_artifact_path(const std::string& p) {
-  if (p.empty() || p.front() == '/' || p.rfind("files/", 0) == 0) return false;
-  for (std::size_t pos = 0; pos <= p.size();) {
-    auto next = p.find('/', pos);
-    if (next == std::string::npos) next = p.size();
-    const auto part = p.substr(pos, next - pos);
-    if (part.empty() || part == "." || part == "..") return false;
-    pos = next + 1;
-  }
-  return p.find('\0') == std::string::npos;
-}
-
-std::string etcd_data_dir_of(const GenerationView& g, const core::Config& config) {
-  return g.recorded_etcd_data_dir ? *g.recorded_etcd_data_dir : config.etcd_data_dir;
 }
 
 bool HashScope::hashes_entry(const std::string& node_path) const {
@@ -325,7 +302,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
   // The generation's own files and SHA256SUMS
   std::map<std::string, std::string> expected;
   for (const auto& a : g.artifacts) {
-    if (!safe_artifact_path(a.path)) {
+    if (!core::safe_artifact_path(a.path)) {
       findings.add(Severity::error, check_name, "unsafe-path", a.path,
                    "meta.json names a generation file outside the generation's own folders: not read");
       continue;
@@ -384,25 +361,6 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
   for (const auto& [name, hash] : sums)
     if (!expected.count(name)) findings.add(Severity::error, check_name, "sums", name, "in SHA256SUMS but not in the manifest");
   return stats;
-}
-
-core::StaticPodScan generation_pods(const GenerationView& g, const std::string& static_pod_path) {
-  core::StaticPodScan scan;
-  if (!g.manifest) return scan;
-  for (const auto& e : g.manifest->entries) {
-    if (e.type != core::FileType::file) continue;
-    if (core::bfs::path(e.path).parent_path().string() != static_pod_path) continue;
-    const auto name = core::bfs::path(e.path).filename().string();
-    if (name.empty() || name[0] == '.') continue;
-    try {
-      auto pod = core::parse_static_pod(core::read_backup_file(g.dir / core::generation_relative_path(e.path)), e.path);
-      pod.file = e.path;
-      scan.pods.push_back(pod);
-    } catch (const core::Error& err) {
-      scan.problems.push_back(err.what());
-    }
-  }
-  return scan;
 }
 
 }  // namespace kdr::verify

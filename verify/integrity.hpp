@@ -10,6 +10,7 @@
 
 #include "core/config.hpp"
 #include "core/generation.hpp"
+#include "core/generation_view.hpp"
 #include "core/manifest.hpp"
 #include "core/static_pods.hpp"
 #include "core/progress.hpp"
@@ -17,31 +18,8 @@
 
 namespace kdr::verify {
 
-// A published generation, read for checking.
-struct GenerationView {
-  std::string id;
-  core::bfs::path dir;
-  core::GenerationMeta meta;
-  std::optional<core::Manifest> manifest;  // empty when it cannot be read (a finding says why)
-  std::vector<core::Artifact> artifacts;
-  // etcd's data dir on the node when the backup ran, as the generation recorded it; ""
-  // when etcd's data was not on the node (external etcd); empty optional: not recorded.
-  std::optional<std::string> recorded_etcd_data_dir;
-  // Of the texts `meta` and `manifest` were parsed from: what authenticate_generation checks.
-  std::string meta_sha256, manifest_sha256;
-};
-
-// A path meta.json gives for a file of the generation's own: relative, no "." or ".." parts,
-// not under files/ (the copies are the manifest's).
-bool safe_artifact_path(const std::string& p);
-
-// The static pods of a generation (its copy of the static pod folder).
-core::StaticPodScan generation_pods(const GenerationView& g, const std::string& static_pod_path);
-
-// The generation's etcd data dir, or the config's etcd_data_dir when it recorded none.
-std::string etcd_data_dir_of(const GenerationView& g, const core::Config& config);
-
-// `meta_sha256`: of the meta.json text `meta` was parsed from (GenerationEntry::meta_sha256).
+// core::load_generation, with a manifest that cannot be read as an error finding.
+using core::GenerationView;
 GenerationView load_generation(const std::string& id, const core::bfs::path& dir, const core::GenerationMeta& meta,
                                const std::string& meta_sha256, Findings& findings);
 

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "journal/health.hpp"
 #include "journal/inspect.hpp"
 

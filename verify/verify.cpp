@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <map>
 
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "core/control_plane.hpp"
 #include "core/error.hpp"
 #include "core/node_key.hpp"
 #include "verify/authentication.hpp"
 #include "verify/encryption_check.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/repository.hpp"
 
 namespace kdr::verify {

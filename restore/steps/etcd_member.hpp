@@ -2,6 +2,7 @@
 // etcd-member-promote; playbook replace-etcd-member): the cluster as this node sees it.
 #pragma once
 
+#include "etcd/api.hpp"
 #include "restore/etcd_cluster.hpp"
 #include "restore/runner.hpp"
 #include "restore/preflight.hpp"

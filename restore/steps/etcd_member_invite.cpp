@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "core/error.hpp"
 #include "core/json_util.hpp"
 #include "core/ssh.hpp"

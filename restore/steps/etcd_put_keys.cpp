@@ -6,14 +6,14 @@
 // back the values they replaced).
 #include <fmt/format.h>
 
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "core/error.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/namespace_object.hpp"
 #include "core/sha256.hpp"
 #include "core/static_pods.hpp"
 #include "restore/etcd_keys.hpp"
-#include "restore/private_etcd.hpp"
+#include "etcd/private_etcd.hpp"
 #include "restore/decryptable.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"

@@ -6,7 +6,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/sha256.hpp"
-#include "journal/digest.hpp"
+#include "etcd/keyspace_digest.hpp"
 #include "restore/decryptable.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "restore/point_in_time.hpp"
+#include "etcd/replay.hpp"
 #include "restore/runner.hpp"
 
 namespace kdr::restore {

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "core/error.hpp"
 #include "core/wait.hpp"
 #include "restore/pods.hpp"

@@ -6,7 +6,7 @@
 #include <string>
 #include <variant>
 
-#include "core/bbolt.hpp"
+#include "etcd/bbolt.hpp"
 #include "core/config.hpp"
 #include "core/generation.hpp"
 #include "core/manifest.hpp"

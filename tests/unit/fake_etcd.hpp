@@ -20,8 +20,8 @@
 
 #include <fmt/format.h>
 
-#include "core/etcd_api.hpp"
-#include "core/etcd_client.hpp"
+#include "etcd/api.hpp"
+#include "etcd/client.hpp"
 
 namespace kdr::test {
 

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <map>
 
-#include "backup/etcd_snapshot.hpp"
-#include "core/bbolt.hpp"
+#include "etcd/tool.hpp"
+#include "etcd/bbolt.hpp"
 #include "core/error.hpp"
 #include "bolt_builder.hpp"
 #include "temp_dir.hpp"

@@ -2,10 +2,10 @@
 
 #include <fstream>
 
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 #include "backup/node_facts.hpp"
 #include "core/control_plane.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
 #include "temp_dir.hpp"

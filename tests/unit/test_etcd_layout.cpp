@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "backup/sources.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/generation_facts.hpp"
 #include "temp_dir.hpp"
 

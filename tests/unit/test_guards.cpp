@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "backup/backup.hpp"
-#include "core/etcd_rewind.hpp"
+#include "etcd/rewind.hpp"
 
 using namespace kdr;
 

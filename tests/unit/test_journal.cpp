@@ -5,13 +5,13 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "core/etcd_watch.hpp"
+#include "etcd/watch.hpp"
 #include "journal/inspect.hpp"
 #include "journal/record.hpp"
 #include "journal/retention.hpp"
 #include "journal/segment.hpp"
 #include "journal/store.hpp"
-#include "restore/point_in_time.hpp"
+#include "etcd/replay.hpp"
 #include "temp_dir.hpp"
 
 using namespace kdr;

@@ -5,7 +5,7 @@
 // journal_point_in_time.sh run the same playbooks against a real etcd.
 #include <catch2/catch.hpp>
 
-#include "restore/point_in_time.hpp"
+#include "etcd/replay.hpp"
 #include "restore_fixture.hpp"
 #include "written_journal.hpp"
 

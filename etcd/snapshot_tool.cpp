@@ -1,4 +1,4 @@
-#include "restore/snapshot_tool.hpp"
+#include "etcd/snapshot_tool.hpp"
 
 #include "core/process.hpp"
 

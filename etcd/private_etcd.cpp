@@ -1,4 +1,4 @@
-#include "restore/private_etcd.hpp"
+#include "etcd/private_etcd.hpp"
 
 #include <sys/un.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include "core/error.hpp"
 #include "core/wait.hpp"
 #include "core/zstd_file.hpp"
-#include "restore/snapshot_tool.hpp"
+#include "etcd/snapshot_tool.hpp"
 
 namespace kdr::restore {
 

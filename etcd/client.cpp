@@ -1,4 +1,4 @@
-#include "core/etcd_client.hpp"
+#include "etcd/client.hpp"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>

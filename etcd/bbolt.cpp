@@ -1,4 +1,4 @@
-#include "core/bbolt.hpp"
+#include "etcd/bbolt.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

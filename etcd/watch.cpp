@@ -1,4 +1,4 @@
-#include "core/etcd_watch.hpp"
+#include "etcd/watch.hpp"
 
 #include <curl/curl.h>
 

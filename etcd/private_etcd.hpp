@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/context.hpp"
-#include "core/etcd_api.hpp"
+#include "etcd/api.hpp"
 #include "core/fs.hpp"
 #include "core/process.hpp"
 

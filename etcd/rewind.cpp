@@ -1,4 +1,4 @@
-#include "core/etcd_rewind.hpp"
+#include "etcd/rewind.hpp"
 
 #include <chrono>
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/etcd_client.hpp"
+#include "etcd/client.hpp"
 
 namespace kdr::core {
 

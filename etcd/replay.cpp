@@ -1,4 +1,4 @@
-#include "restore/point_in_time.hpp"
+#include "etcd/replay.hpp"
 
 #include <sys/stat.h>
 
@@ -21,7 +21,7 @@
 #include "core/repository.hpp"
 #include "core/sha256.hpp"
 #include "journal/segment.hpp"
-#include "restore/private_etcd.hpp"
+#include "etcd/private_etcd.hpp"
 
 namespace kdr::restore {
 

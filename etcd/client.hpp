@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "core/etcd_api.hpp"
+#include "etcd/api.hpp"
 
 namespace kdr::core {
 

@@ -1,4 +1,4 @@
-#include "core/tls_probe.hpp"
+#include "etcd/tls_probe.hpp"
 
 #include <utility>
 

@@ -1,4 +1,4 @@
-#include "backup/etcd_snapshot.hpp"
+#include "etcd/tool.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,17 +8,17 @@
 #include <cmath>
 #include <thread>
 
-#include "core/bbolt.hpp"
+#include "etcd/bbolt.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/sha256.hpp"
 #include "core/static_pods.hpp"
 #include "core/progress.hpp"
-#include "core/tls_probe.hpp"
+#include "etcd/tls_probe.hpp"
 #include "core/generation.hpp"
 #include "core/kubeadm_pki.hpp"
 #include "core/zstd_file.hpp"
-#include "journal/digest.hpp"
+#include "etcd/keyspace_digest.hpp"
 
 namespace kdr::backup {
 

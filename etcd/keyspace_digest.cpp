@@ -1,4 +1,4 @@
-#include "journal/digest.hpp"
+#include "etcd/keyspace_digest.hpp"
 
 #include <openssl/evp.h>
 
@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "core/bbolt.hpp"
+#include "etcd/bbolt.hpp"
 #include "core/error.hpp"
 #include "core/protobuf_wire.hpp"
 

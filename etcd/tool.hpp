@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
-#include "core/etcd_client.hpp"
+#include "etcd/client.hpp"
 #include "core/control_plane.hpp"
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 #include "core/generation_facts.hpp"
 #include "core/process.hpp"
 

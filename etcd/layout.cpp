@@ -1,4 +1,4 @@
-#include "core/etcd_layout.hpp"
+#include "etcd/layout.hpp"
 
 #include <algorithm>
 
