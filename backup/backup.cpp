@@ -14,6 +14,7 @@
 #include "backup/journal_cover.hpp"
 #include "backup/node_facts.hpp"
 #include "backup/tree_copy.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/generation_auth.hpp"
 #include "core/node_key.hpp"
@@ -277,7 +278,7 @@ namespace {
 core::GenerationMeta start_generation(const core::Context& ctx, const core::Repository& repo, const SourcePlan& plan) {
   core::GenerationMeta meta;
   meta.warnings = plan.warnings;
-  meta.time = ctx.host->now();
+  meta.time = core::now_epoch();
   meta.started = core::iso_time(meta.time);
   meta.id = repo.new_generation_id(meta.time);
   meta.hostname = ctx.host->hostname();
@@ -348,7 +349,7 @@ void publish(const core::Context& ctx, core::Repository& repo, const core::bfs::
   core::write_file_atomic(staging / "SHA256SUMS", core::sha256sums(manifest, artifacts), 0600);
   make_durable(staging);
   if (ctx.config.drop_cache) drop_from_cache(staging, manifest, artifacts);
-  meta.finished = core::iso_time(ctx.host->now());
+  meta.finished = core::iso_time(core::now_epoch());
   meta.duration_s = core::monotonic_seconds() - t0;
   core::write_file_atomic(staging / "meta.json", meta.to_json().dump(2) + "\n", 0600);
   core::write_generation_auth(staging, meta.id, key);

@@ -1,5 +1,6 @@
 #include "backup/backup_metrics.hpp"
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
 #include "core/repository.hpp"

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/wait.hpp"
 #include "journal/inspect.hpp"
@@ -48,7 +49,7 @@ std::optional<JournalCover> journal_cover(const core::Context& ctx, const std::v
     why_not = fmt::format("no full snapshot of the journal's epoch {} yet", epoch.number);
     return std::nullopt;
   }
-  const auto age_min = (ctx.host->now() - base->meta->time) / 60;
+  const auto age_min = (core::now_epoch() - base->meta->time) / 60;
   if (age_min >= every) {
     why_not = fmt::format("the newest full snapshot (generation {}) is {} min old (etcd.full_every_minutes: {})",
                           base->id, age_min, every);

@@ -8,6 +8,7 @@
 
 #include "cli/command.hpp"
 #include "cli/completion.hpp"
+#include "core/interrupt.hpp"
 #include "core/error.hpp"
 #include "core/version.hpp"
 

@@ -8,6 +8,8 @@
 #include "etcd/tool.hpp"
 #include "backup/backup_metrics.hpp"
 #include "cli/command.hpp"
+#include "core/interrupt.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "offsite/push_state.hpp"

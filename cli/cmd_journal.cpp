@@ -10,6 +10,7 @@
 
 #include "etcd/tool.hpp"
 #include "cli/command.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/generation.hpp"
 #include "core/repository.hpp"

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/prune.hpp"
+#include "core/clock.hpp"
 #include "cli/command.hpp"
 
 namespace kdr::cli {
@@ -17,7 +18,7 @@ Command prune_command() {
   c.run = [dry_run](const core::Context& ctx) {
     auto repo = core::Repository::open(ctx.backup_dir);
     auto lock = repo.lock(core::LockMode::exclusive);
-    auto result = backup::prune(repo, ctx.config.retention, ctx.host->now(),
+    auto result = backup::prune(repo, ctx.config.retention, core::now_epoch(),
                                 *dry_run ? backup::DryRun::yes : backup::DryRun::no);
     if (ctx.out.json()) {
       ctx.out.raw(nlohmann::json{{"keep", result.plan.keep},

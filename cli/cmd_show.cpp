@@ -6,6 +6,7 @@
 
 #include "etcd/tool.hpp"
 #include "cli/command.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "etcd/layout.hpp"
 #include "core/repository.hpp"
@@ -44,7 +45,7 @@ Shown gather(const core::Context& ctx, const core::Repository& repo, const std::
   if (!s.entry.meta) throw core::Error(fmt::format("generation {}: {}", s.entry.id, s.entry.problem));
   verify::Findings findings;
   s.g = verify::load_generation(s.entry.id, s.entry.path, *s.entry.meta, s.entry.meta_sha256, findings);
-  s.certs = verify::check_certificates(ctx, s.g, false, ctx.host->now(), s.cert_findings);
+  s.certs = verify::check_certificates(ctx, s.g, false, core::now_epoch(), s.cert_findings);
   s.last_verify = read_json(repo.verify_result_path(s.entry.id));
   const auto latest = repo.latest_id();
   s.latest = latest && *latest == s.entry.id;

@@ -3,7 +3,6 @@
 // etcds it talks to).
 #pragma once
 
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,32 +38,5 @@ bfs::path node_key_file(const Context& ctx);
 // The node's key for what kdr writes (a generation, a journal segment): made the first time,
 // with a warning that says to copy it off the node.
 NodeKey load_or_create_node_key(const Context& ctx);
-
-// Seconds since the epoch. KDR_NOW (seconds since the epoch) replaces the clock, for
-// drills and tests of retention over days and weeks.
-std::int64_t now_epoch();
-
-// Monotonic seconds, for durations.
-double monotonic_seconds();
-
-std::string hostname();
-
-// Ctrl-C and SIGTERM set a flag that long work checks; it then stops cleanly and the
-// command exits with ExitCode::interrupted.
-void install_interrupt_handlers();
-bool interrupted();
-// Throws Error(interrupted) if a signal arrived.
-void check_interrupted();
-
-// KDR_FAILPOINT=<name>:<n> kills kdr with SIGKILL at that point: the fault tests use it to
-// stop a restore, or the journal's follower, at exact moments (docs/playbooks.md, "Fault
-// injection"). failpoint_armed says whether it is set for that point, for a point that must
-// do something first (write half a record).
-bool failpoint_armed(std::string_view name, std::size_t n);
-void failpoint(std::string_view name, std::size_t n);
-
-// KDR_PAUSEPOINT=<name>: kdr stops itself (SIGSTOP) there until it gets SIGCONT, so that a
-// test can look at it mid-run (docs/reliability.md).
-void pausepoint(std::string_view name);
 
 }  // namespace kdr::core

@@ -1,3 +1,4 @@
+#include "core/clock.hpp"
 #include "core/generation.hpp"
 
 #include <ctime>

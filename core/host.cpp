@@ -18,9 +18,12 @@ namespace kdr::core {
 
 unsigned Host::euid() const { return ::geteuid(); }
 
-std::int64_t Host::now() const { return now_epoch(); }
 
-std::string Host::hostname() const { return core::hostname(); }
+std::string Host::hostname() const {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
 
 bool identity_address(const std::string& address) {
   in6_addr a{};

@@ -1,5 +1,6 @@
 // The seams between kdr's logic and the machine it runs on: the programs it starts and the
-// host facts it asks (euid, clock, hostname, addresses, free space, the operator's answer).
+// host facts it asks (euid, hostname, addresses, free space, the operator's answer); the
+// clock is core/clock.hpp.
 // core::Context holds one of each, the real ones by default; unit tests put fakes in their
 // place and run whole restores in milliseconds (tests/unit/fake_host.hpp).
 #pragma once
@@ -22,8 +23,6 @@ class Host {
  public:
   virtual ~Host() = default;
   virtual unsigned euid() const;
-  // Seconds since the epoch (KDR_NOW replaces the clock, for drills of retention over weeks).
-  virtual std::int64_t now() const;
   virtual std::string hostname() const;
   // The machine's addresses that name it (identity_address), sorted.
   virtual std::vector<std::string> addresses() const;

@@ -1,3 +1,4 @@
+#include "core/interrupt.hpp"
 #include "core/process.hpp"
 
 // Boost.Asio's scheduler trips GCC's flow-based -Wnull-dereference once inlined here; the

@@ -1,3 +1,4 @@
+#include "core/clock.hpp"
 #include "core/progress.hpp"
 
 #include <unistd.h>

@@ -1,3 +1,5 @@
+#include "core/interrupt.hpp"
+#include "core/clock.hpp"
 #include "core/wait.hpp"
 
 #include <algorithm>

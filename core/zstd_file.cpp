@@ -1,3 +1,4 @@
+#include "core/interrupt.hpp"
 #include "core/zstd_file.hpp"
 
 #include <fcntl.h>

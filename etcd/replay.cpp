@@ -15,6 +15,8 @@
 
 #include <fmt/format.h>
 
+#include "core/interrupt.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/generation.hpp"
 #include "core/process.hpp"

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/clock.hpp"
 #include "core/fs.hpp"
 #include "core/generation.hpp"
 
@@ -34,9 +35,7 @@ bfs::path rewind_acceptance_file(const Context& ctx) { return ctx.root.host(ctx.
 void accept_etcd_rewind(const Context& ctx, const std::string& by) {
   const auto file = rewind_acceptance_file(ctx);
   make_dirs(file.parent_path(), 0700);
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const auto now_ms = now_epoch_ms();
   write_file_atomic(file, json{{"by", by}, {"time_ms", now_ms}}.dump() + "\n");
 }
 

@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "etcd/bbolt.hpp"
+#include "core/interrupt.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/sha256.hpp"

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "core/interrupt.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "etcd/rewind.hpp"
 #include "etcd/watch.hpp"
@@ -26,7 +28,7 @@ using std::chrono::milliseconds;
 namespace {
 
 std::int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return core::now_epoch_ms();
 }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }

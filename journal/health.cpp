@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "etcd/client.hpp"
 #include "core/metrics.hpp"
@@ -21,7 +22,7 @@ std::string duration_text(double s) {
 }  // namespace
 
 std::int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return core::now_epoch_ms();
 }
 
 FollowerHealth judge_follower(const JournalStatus& status, std::int64_t now_ms,

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/interrupt.hpp"
 #include "core/context.hpp"
 #include "core/error.hpp"
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/clock.hpp"
 #include "core/json_util.hpp"
 
 namespace kdr::offsite {
@@ -86,7 +87,7 @@ std::vector<ResticLock> list_locks(const Restic& restic) {
 
 UnlockOutcome remove_own_stale_locks(const core::Context& ctx, const Restic& restic) {
   UnlockOutcome outcome;
-  const auto now = ctx.host->now();
+  const auto now = core::now_epoch();
   bool unlock_would_take_more = false;
   std::vector<ResticLock> own_stale;
   for (const auto& lock : list_locks(restic)) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.hpp"
 #include "core/fs.hpp"
 #include "core/json_util.hpp"
 #include "core/metrics.hpp"
@@ -86,13 +87,13 @@ bool push_due(const core::Context& ctx, const PushState& state) {
   const auto& o = ctx.config.offsite;
   if (!o.configured() || o.push == "manual") return false;
   if (o.push == "after-backup") return true;
-  return ctx.host->now() - state.last_success >= static_cast<std::int64_t>(o.push_every_minutes) * 60;
+  return core::now_epoch() - state.last_success >= static_cast<std::int64_t>(o.push_every_minutes) * 60;
 }
 
 void record_new_repository(const core::Context& ctx, const std::string& repository) {
   auto state = read_push_state(ctx);
   state.repository = repository;
-  state.listed = ctx.host->now();
+  state.listed = core::now_epoch();
   state.last_exit_code = 0;
   state.last_problem.clear();
   state.newest_generation.clear();
@@ -103,7 +104,7 @@ void record_new_repository(const core::Context& ctx, const std::string& reposito
 
 PushResult push_and_record(const core::Context& ctx, const std::string& only) {
   auto state = read_push_state(ctx);
-  state.last_attempt = ctx.host->now();
+  state.last_attempt = core::now_epoch();
   try {
     const Restic restic(ctx);
     std::optional<OffsiteTip> known;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.hpp"
 #include "core/fs.hpp"
 #include "offsite/locks.hpp"
 
@@ -202,7 +203,7 @@ core::ProcessResult Restic::run(const std::vector<std::string>& args, std::chron
   std::string held;
   for (const auto& lock : outcome.kept) {
     const auto kind = kind_of(lock, *ctx_.host);
-    held += fmt::format("\n  {}: {}", describe(lock, ctx_.host->now()),
+    held += fmt::format("\n  {}: {}", describe(lock, core::now_epoch()),
                         kind == LockKind::other_host ? "another host's; kdr leaves it"
                         : kind == LockKind::own_running
                             ? "its process runs on this host"

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "core/interrupt.hpp"
+#include "core/clock.hpp"
 #include "core/context.hpp"
 #include "core/error.hpp"
 #include "etcd/client.hpp"

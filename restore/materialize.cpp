@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/interrupt.hpp"
 #include "core/context.hpp"
 #include "core/error.hpp"
 #include "core/node_root.hpp"

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "etcd/layout.hpp"
 #include "core/fs.hpp"
@@ -31,7 +32,7 @@ using nlohmann::json;
 namespace {
 
 std::string restore_id_for(const core::Context& ctx, const std::string& playbook) {
-  const std::time_t t = static_cast<std::time_t>(ctx.host->now());
+  const std::time_t t = static_cast<std::time_t>(core::now_epoch());
   std::tm tm{};
   ::gmtime_r(&t, &tm);
   char buf[32];

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "core/interrupt.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "etcd/rewind.hpp"
 #include "core/process.hpp"

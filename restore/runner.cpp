@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/interrupt.hpp"
 #include "core/error.hpp"
 #include "core/wait.hpp"
 #include "restore/pods.hpp"

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/interrupt.hpp"
 #include "core/context.hpp"
 #include "etcd/layout.hpp"
 #include "core/generation_auth.hpp"

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "etcd/tool.hpp"
 #include "journal/health.hpp"

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "etcd/tool.hpp"
+#include "core/clock.hpp"
 #include "core/control_plane.hpp"
 #include "core/error.hpp"
 #include "core/node_key.hpp"

@@ -1,5 +1,6 @@
 #include "verify/verify_metrics.hpp"
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
 

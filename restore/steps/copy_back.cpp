@@ -3,6 +3,7 @@
 // removing the placed copy (it is kdr's own).
 #include <fmt/format.h>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/progress.hpp"
 #include "restore/materialize.hpp"

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/interrupt.hpp"
 #include "core/error.hpp"
 #include "core/wait.hpp"
 #include "restore/preflight.hpp"

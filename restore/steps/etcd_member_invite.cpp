@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "etcd/tool.hpp"
+#include "core/interrupt.hpp"
 #include "core/error.hpp"
 #include "core/json_util.hpp"
 #include "core/ssh.hpp"

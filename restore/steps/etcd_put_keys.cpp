@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "etcd/tool.hpp"
+#include "core/interrupt.hpp"
 #include "core/error.hpp"
 #include "etcd/layout.hpp"
 #include "core/namespace_object.hpp"

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "etcd/tool.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "backup/sources.hpp"
+#include "core/clock.hpp"
 #include "core/context.hpp"
 #include "core/error.hpp"
 #include "core/generation_auth.hpp"
@@ -300,7 +301,7 @@ void check_generation(const Runner& r, Preflight& pf) {
 void check_certificates(const Runner& r, Preflight& pf) {
   verify::Findings certs;
   const bool files_back = plan_has(r.plan, &StepTraits::copies_files_back);
-  const auto cstats = verify::check_certificates(r.ctx, r.gen, !files_back, r.ctx.host->now(), certs);
+  const auto cstats = verify::check_certificates(r.ctx, r.gen, !files_back, core::now_epoch(), certs);
   std::vector<std::string> critical, renew;
   for (const auto& c : cstats.expired) {
     const auto name = core::kubeadm_renew_name(c.path);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "etcd/tool.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/wait.hpp"
 #include "restore/pods.hpp"

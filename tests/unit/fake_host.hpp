@@ -1,4 +1,5 @@
-// Fakes for core::Host and core::Programs (core/host.hpp): a fixed clock, hostname and
+// Fakes for core::Host and core::Programs (core/host.hpp) and the clock (core/clock.hpp,
+// installed while a FakeHost lives): a fixed clock, hostname and
 // addresses, scripted answers to confirmations, and programs that record their argv and
 // answer as the real ones document. The unit tests run whole restores with them, in
 // milliseconds, on a sandbox node in a temporary folder.
@@ -8,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
@@ -19,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/host.hpp"
 
@@ -26,6 +29,14 @@ namespace kdr::test {
 
 class FakeHost : public core::Host {
  public:
+  // Every unit reads `clock` while this host lives (core::set_clock).
+  FakeHost() : own_(std::make_shared<FakeClock>(this)), previous_(core::set_clock(own_)) {}
+  ~FakeHost() override {
+    if (&core::clock() == own_.get()) core::set_clock(previous_);
+  }
+  FakeHost(const FakeHost&) = delete;
+  FakeHost& operator=(const FakeHost&) = delete;
+
   unsigned uid = 0;
   std::int64_t clock = 1'795'000'000;  // 2026-11-18
   std::string name = "cp1";
@@ -38,7 +49,6 @@ class FakeHost : public core::Host {
   std::set<int> running_pids;  // the processes that run (process_alive)
 
   unsigned euid() const override { return uid; }
-  std::int64_t now() const override { return clock; }
   std::string hostname() const override { return name; }
   std::vector<std::string> addresses() const override { return ips; }
   std::uint64_t free_bytes(const core::bfs::path&) const override { return free; }
@@ -50,6 +60,19 @@ class FakeHost : public core::Host {
     answers.pop_front();
     return a;
   }
+
+ private:
+  // Wall time is the host's `clock` (seconds); durations are real.
+  struct FakeClock final : core::Clock {
+    explicit FakeClock(const FakeHost* h) : host(h) {}
+    const FakeHost* host;
+    std::int64_t now_ms() const override { return host->clock * 1000; }
+    double monotonic() const override {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    }
+  };
+  std::shared_ptr<const core::Clock> own_;
+  std::shared_ptr<const core::Clock> previous_;
 };
 
 // A program's answer to one call: exit code, stdout, stderr.

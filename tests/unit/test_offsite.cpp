@@ -238,7 +238,7 @@ struct LockedRepository {
     if (a.at(1) == "unlock") {
       for (auto it = locks.begin(); it != locks.end();) {
         const auto lock = offsite::parse_lock(it->first, it->second);
-        const bool stale = host->now() - lock->time > offsite::restic_stale_seconds ||
+        const bool stale = core::now_epoch() - lock->time > offsite::restic_stale_seconds ||
                            (lock->hostname == host->hostname() && !host->process_alive(lock->pid));
         it = stale ? locks.erase(it) : std::next(it);
       }

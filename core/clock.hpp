@@ -1,0 +1,29 @@
+// The one clock kdr reads. Wall time for what it records and compares (KDR_NOW, seconds since
+// the epoch, replaces it for drills and tests of expiry and retention over days and weeks);
+// monotonic time for durations. The unit tests' fake host installs itself here (set_clock), so
+// that every unit reads the test's time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace kdr::core {
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::int64_t now_ms() const = 0;  // wall time, milliseconds since the epoch
+  virtual double monotonic() const = 0;    // seconds, for durations
+};
+
+// The process's clock: the real one (with KDR_NOW), or the one set_clock installed.
+const Clock& clock();
+// Installs `c` as the process's clock and returns the one it replaces (nullptr: the real one
+// again).
+std::shared_ptr<const Clock> set_clock(std::shared_ptr<const Clock> c);
+
+std::int64_t now_epoch();     // seconds since the epoch
+std::int64_t now_epoch_ms();  // milliseconds since the epoch
+double monotonic_seconds();
+
+}  // namespace kdr::core
