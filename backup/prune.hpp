@@ -2,7 +2,6 @@
 #pragma once
 
 #include "backup/retention.hpp"
-#include "core/context.hpp"
 #include "core/repository.hpp"
 
 namespace kdr::backup {

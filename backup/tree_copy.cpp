@@ -13,7 +13,6 @@
 #include "backup/sources.hpp"
 #include "core/interrupt.hpp"
 #include "core/clock.hpp"
-#include "core/context.hpp"
 #include "core/error.hpp"
 #include "core/sha256.hpp"
 

@@ -4,7 +4,6 @@
 #include <ctime>
 #include <vector>
 
-#include "core/context.hpp"
 #include "core/error.hpp"
 #include "core/json_util.hpp"
 #include "core/node_root.hpp"

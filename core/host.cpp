@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/context.hpp"
 
 namespace kdr::core {
 

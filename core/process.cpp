@@ -16,7 +16,6 @@
 #include <future>
 #include <thread>
 
-#include "core/context.hpp"
 #include "core/error.hpp"
 
 namespace kdr::core {

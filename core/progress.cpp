@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-#include "core/context.hpp"
 #include "core/generation.hpp"
 
 namespace kdr::core {

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <thread>
 
-#include "core/context.hpp"
 
 namespace kdr::core {
 

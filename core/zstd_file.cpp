@@ -8,7 +8,6 @@
 #include <memory>
 #include <vector>
 
-#include "core/context.hpp"
 #include "core/error.hpp"
 #include "core/sha256.hpp"
 

@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include "core/interrupt.hpp"
-#include "core/context.hpp"
 #include "core/error.hpp"
 
 namespace kdr::journal {

@@ -12,7 +12,6 @@
 
 #include "core/interrupt.hpp"
 #include "core/clock.hpp"
-#include "core/context.hpp"
 #include "core/error.hpp"
 #include "etcd/client.hpp"
 #include "core/sha256.hpp"

@@ -10,7 +10,6 @@
 #include <fmt/format.h>
 
 #include "core/interrupt.hpp"
-#include "core/context.hpp"
 #include "core/error.hpp"
 #include "core/node_root.hpp"
 #include "core/sha256.hpp"
