@@ -97,14 +97,6 @@ std::optional<std::string> unknown_command(int argc, char** argv, const std::vec
 
 }  // namespace
 
-std::string human_bytes(std::uint64_t bytes) {
-  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  std::size_t u = 0;
-  while (v >= 1024 && u + 1 < std::size(units)) v /= 1024, ++u;
-  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
-}
-
 int main(int argc, char** argv) {
   core::install_interrupt_handlers();
   GlobalOptions g;

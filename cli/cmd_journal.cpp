@@ -1,11 +1,4 @@
 // kdr journal run | start | status [--json] | verify | find [KEY-OR-PREFIX] [--namespace NAME] [--limit N] [--json]
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <thread>
-
 #include <fmt/format.h>
 
 #include "etcd/tool.hpp"
@@ -17,6 +10,7 @@
 #include "journal/follower.hpp"
 #include "journal/health.hpp"
 #include "journal/inspect.hpp"
+#include "journal/start.hpp"
 #include "etcd/replay.hpp"
 
 namespace kdr::cli {
@@ -106,49 +100,6 @@ core::ExitCode show_status(const core::Context& ctx) {
   return rc;
 }
 
-// `kdr journal start`: `kdr journal run` in the background, detached (cron keeps it alive this
-// way), unless a follower already holds the journal. Its output goes to journal/follower.log.
-core::ExitCode start_detached(const core::Context& ctx) {
-  const journal::JournalStore store(ctx.backup_dir);
-  if (auto s = journal::journal_status(store); !s.follower.empty()) {
-    ctx.out.detail("the journal already runs: {}", s.follower);
-    return core::ExitCode::ok;
-  }
-  core::Repository::open_or_create(ctx.backup_dir);
-  store.create();
-  const auto log = store.dir() / "follower.log";
-  core::Fd log_fd(::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!log_fd) core::throw_errno("open", log.string(), errno);
-  auto args = core::kdr_argv(ctx);
-  args[0] = core::read_link("/proc/self/exe").value_or("/usr/bin/kdr");
-  args.insert(args.end(), {"journal", "run"});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t child = ::fork();
-  if (child < 0) core::throw_errno("fork", args[0], errno);
-  if (child == 0) {
-    // A session of its own, and a second fork, so that it outlives cron's job and has no terminal.
-    ::setsid();
-    if (::fork() != 0) ::_exit(0);
-    const int null = ::open("/dev/null", O_RDONLY);
-    ::dup2(null, 0);
-    ::dup2(log_fd.get(), 1);
-    ::dup2(log_fd.get(), 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  for (int i = 0; i < 50; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (auto s = journal::journal_status(store); !s.follower.empty()) {
-      ctx.out.info("journal started: {} (log: {})", s.follower, log.string());
-      return core::ExitCode::ok;
-    }
-  }
-  throw core::Error(fmt::format("the journal did not start within 5 s: see {}", log.string()));
-}
 
 // `kdr journal compact`: a new full snapshot at the journal's newest revision, made off the
 // node (the newest full snapshot replayed in a private etcd), published beside the epoch's
@@ -286,7 +237,7 @@ Command journal_command() {
   c.run = [f](const core::Context& ctx) {
     // The same member and client certificate as the snapshot.
     if (f->action == "run") return journal::run_follower(ctx, backup::node_etcd_endpoint(ctx));
-    if (f->action == "start") return start_detached(ctx);
+    if (f->action == "start") return journal::start_follower(ctx, journal::follower_argv(ctx));
     if (f->action == "status") return show_status(ctx);
     if (f->action == "verify") return run_verify(ctx);
     if (f->action == "compact") return run_compact(ctx);

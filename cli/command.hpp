@@ -39,6 +39,6 @@ Command pods_command();
 Command offsite_command();
 
 // "1.5 GiB", "312 B"
-std::string human_bytes(std::uint64_t bytes);
+using core::human_bytes;
 
 }  // namespace kdr::cli

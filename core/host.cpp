@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/error.hpp"
 
 namespace kdr::core {
 
@@ -87,6 +90,31 @@ std::shared_ptr<const Host> real_host() {
 std::shared_ptr<const Programs> real_programs() {
   static const auto programs = std::make_shared<const Programs>();
   return programs;
+}
+
+void Programs::spawn_detached(const std::vector<std::string>& argv_in, const bfs::path& log_file) const {
+  Fd log_fd(::open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!log_fd) throw_errno("open", log_file.string(), errno);
+  auto args = argv_in;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) throw_errno("fork", args.front(), errno);
+  if (child == 0) {
+    // A session of its own, and a second fork, so that it outlives the caller (cron's job)
+    // and has no terminal.
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    const int null = ::open("/dev/null", O_RDONLY);
+    ::dup2(null, 0);
+    ::dup2(log_fd.get(), 1);
+    ::dup2(log_fd.get(), 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
 }
 
 }  // namespace kdr::core

@@ -41,6 +41,10 @@ class Programs {
   // until stopped or dropped; throws Error when it cannot be started.
   virtual std::unique_ptr<RunningProgram> start(const std::vector<std::string>& argv, const bfs::path& log_file,
                                                 const bfs::path& working_dir) const;
+  // Starts a program that outlives kdr: a session of its own and no terminal (a double fork),
+  // stdin from /dev/null, stdout and stderr appended to `log_file` (made 0600). Returns once
+  // it is started; throws Error when it cannot be.
+  virtual void spawn_detached(const std::vector<std::string>& argv, const bfs::path& log_file) const;
   // A name with a '/' as is, else searched in PATH; empty when it does not exist.
   virtual bfs::path find(const std::string& name) const;
 };

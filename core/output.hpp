@@ -3,7 +3,9 @@
 // warnings and errors, -v adds detail.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
+#include <iterator>
 #include <string>
 
 #include <fmt/format.h>
@@ -51,5 +53,14 @@ class Output {
   std::FILE* out_;
   std::FILE* err_;
 };
+
+// 1536 -> "1.5 KiB", as every command prints sizes.
+inline std::string human_bytes(std::uint64_t bytes) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  std::size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(units)) v /= 1024, ++u;
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
 
 }  // namespace kdr::core

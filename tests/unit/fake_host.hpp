@@ -93,6 +93,15 @@ class FakePrograms : public core::Programs {
   std::map<std::string, Handler> programs;
   mutable std::vector<std::vector<std::string>> calls;
 
+  // Programs started detached (spawn_detached), and what plays one once started (the unit
+  // test's stand-in for it; none: the program never does anything).
+  mutable std::vector<std::vector<std::string>> spawned;
+  std::function<void(const std::vector<std::string>& argv, const core::bfs::path& log_file)> on_spawn;
+  void spawn_detached(const std::vector<std::string>& argv, const core::bfs::path& log_file) const override {
+    spawned.push_back(argv);
+    if (on_spawn) on_spawn(argv, log_file);
+  }
+
   // Steps may run programs from a background thread (StepDef::prepare): calls are recorded
   // under a lock.
   core::ProcessResult run(const std::vector<std::string>& argv, const core::ProcessOptions& options) const override {

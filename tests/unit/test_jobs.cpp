@@ -1,0 +1,124 @@
+// The commands' library functions end to end on the fake node (restore_fixture.hpp):
+// `kdr backup` (jobs/backup_job.hpp) and `kdr journal start` (journal/start.hpp).
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "core/repository.hpp"
+#include "jobs/backup_job.hpp"
+#include "journal/inspect.hpp"
+#include "journal/start.hpp"
+#include "journal/store.hpp"
+#include "restore/journal.hpp"
+#include "restore_fixture.hpp"
+
+using namespace kdr;
+using test::RestoreFixture;
+
+namespace {
+
+std::size_t generations(const RestoreFixture& f) { return core::Repository::open(f.backup_dir).generations().size(); }
+
+core::bfs::path metrics_dir(const RestoreFixture& f) { return f.node("/var/lib/node_exporter/textfile_collector"); }
+
+// Leaves a restore that changed the node and stopped (as a kill would stop it).
+std::string half_done_restore(RestoreFixture& f) {
+  struct Crash {};
+  std::size_t seen = 0;
+  restore::set_record_hook([&](const core::bfs::path&) {
+    if (++seen == 4) throw Crash{};
+  });
+  try {
+    f.restore("restore-files");
+  } catch (const Crash&) {
+  }
+  restore::set_record_hook(nullptr);
+  return f.restore_ids().at(0);
+}
+
+}  // namespace
+
+TEST_CASE("kdr backup writes a generation, its metrics, and verifies it when asked") {
+  RestoreFixture f;
+  core::bfs::create_directories(metrics_dir(f));
+  jobs::BackupJobOptions o;
+  o.verify = true;
+  CHECK(jobs::run_backup_job(f.context(), o) == core::ExitCode::ok);
+  CHECK(generations(f) == 1);
+  const auto id = core::Repository::open(f.backup_dir).find("latest").id;
+  const auto out = f.printed.all();
+  CHECK_THAT(out, Catch::Contains("generation " + id + " complete"));
+  const auto backup_prom = core::read_file(metrics_dir(f) / "kdr_backup.prom");
+  CHECK_THAT(backup_prom, Catch::Contains("kdr_backup_last_run_exit_code 0"));
+  // verify ran on the new generation and wrote its own metrics
+  CHECK_THAT(out, Catch::Contains("kdr verify: generation " + id));
+  CHECK_THAT(core::read_file(metrics_dir(f) / "kdr_verify.prom"),
+             Catch::Contains(fmt::format("kdr_verify_generation_timestamp_seconds {}", f.host->clock)));
+}
+
+TEST_CASE("kdr backup --dry-run shows the sources and writes nothing") {
+  RestoreFixture f;
+  jobs::BackupJobOptions o;
+  o.dry_run = true;
+  CHECK(jobs::run_backup_job(f.context(), o) == core::ExitCode::ok);
+  CHECK_FALSE(core::lstat_path(f.backup_dir / "generations"));
+  CHECK_THAT(f.printed.out(), Catch::Contains("Sources (") && Catch::Contains("/etc/kubernetes") &&
+                                  Catch::Contains("Dry run: would write a new generation"));
+}
+
+TEST_CASE("kdr backup refuses a node a restore left half-done, naming the commands that finish or undo it") {
+  RestoreFixture f;
+  f.backup();
+  core::bfs::create_directories(metrics_dir(f));
+  const auto id = half_done_restore(f);
+  const auto before = generations(f);
+  try {
+    jobs::run_backup_job(f.context(), {});
+    FAIL("the backup ran");
+  } catch (const core::Error& e) {
+    CHECK(e.code() == core::ExitCode::locked);
+    CHECK_THAT(e.what(), Catch::Contains("restore " + id + " is unfinished") &&
+                             Catch::Contains("restore --resume " + id) && Catch::Contains("restore --rollback " + id));
+  }
+  CHECK(generations(f) == before);
+  // the refusal is in the metrics, so that the alert on a failed backup fires
+  CHECK_THAT(core::read_file(metrics_dir(f) / "kdr_backup.prom"),
+             Catch::Contains(fmt::format("kdr_backup_last_run_exit_code {}", core::to_int(core::ExitCode::locked))));
+  // once it is rolled back, backups run again
+  REQUIRE(f.rollback(id) == core::ExitCode::ok);
+  CHECK(jobs::run_backup_job(f.context(), {}) == core::ExitCode::ok);
+  CHECK(generations(f) == before + 1);
+}
+
+TEST_CASE("kdr journal start starts the follower detached, with its log, unless one holds the journal") {
+  RestoreFixture f;
+  const auto ctx = f.context();
+  const journal::JournalStore store(f.backup_dir);
+  // The stand-in for `kdr journal run`: it takes the journal's lock, as the follower does.
+  int follower_fd = -1;
+  f.programs->on_spawn = [&](const std::vector<std::string>&, const core::bfs::path& log) {
+    CHECK(core::lstat_path(log)->mode == 0600);
+    follower_fd = ::open(store.lock_file().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    REQUIRE(follower_fd >= 0);
+    REQUIRE(::flock(follower_fd, LOCK_EX | LOCK_NB) == 0);
+  };
+  const std::vector<std::string> argv = {"/usr/bin/kdr", "--root", f.root.string(), "journal", "run"};
+  CHECK(journal::start_follower(ctx, argv) == core::ExitCode::ok);
+  REQUIRE(f.programs->spawned.size() == 1);
+  CHECK(f.programs->spawned[0] == argv);
+  CHECK(core::lstat_path(store.dir() / "follower.log"));
+  CHECK_THAT(f.printed.out(), Catch::Contains("journal started: ") && Catch::Contains("follower.log"));
+  // it runs: a second start (cron's next minute) starts nothing
+  CHECK(journal::start_follower(ctx, argv) == core::ExitCode::ok);
+  CHECK(f.programs->spawned.size() == 1);
+  ::close(follower_fd);
+}
+
+TEST_CASE("kdr journal start says so, naming the log, when the follower does not come up") {
+  RestoreFixture f;
+  CHECK_THROWS_WITH(journal::start_follower(f.context(), {"/usr/bin/kdr", "journal", "run"}, std::chrono::milliseconds(300)),
+                    Catch::Contains("the journal did not start within") && Catch::Contains("follower.log"));
+  CHECK(f.programs->spawned.size() == 1);
+}
