@@ -5,7 +5,7 @@
 // refused, naming what happened and the journal's last revision, unless a restore kdr ran on
 // this node since put etcd back, or the operator accepts it (`kdr backup --allow-shrink`):
 // then it is the new normal, backed up as the base of the journal's next epoch, and the
-// generation's warnings say which of the two it was (core/etcd_rewind.hpp).
+// generation's warnings say which of the two it was (etcd/rewind.hpp).
 #pragma once
 
 #include <cstdint>

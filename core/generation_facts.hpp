@@ -101,7 +101,7 @@ struct StaticPodRecord {
   std::vector<Image> images;
 };
 
-// node.etcd: how etcd ran (core/etcd_layout.hpp's EtcdLayout::to_json, the parts read back).
+// node.etcd: how etcd ran (etcd/layout.hpp's EtcdLayout::to_json, the parts read back).
 struct EtcdLayoutRecord {
   std::string kind;  // static-pod | systemd | local | external | unknown ("" when not recorded)
   std::string summary;

@@ -1,5 +1,5 @@
 // The protobuf wire format, read field by field without a schema: for the few fields kdr
-// reads from etcd's mvccpb.KeyValue (journal/digest) and a stored Kubernetes object's
+// reads from etcd's mvccpb.KeyValue (etcd/keyspace_digest) and a stored Kubernetes object's
 // envelope (core/namespace_object). Header-only: the digest calls it once per key revision.
 #pragma once
 

@@ -1,5 +1,5 @@
 // What kdr asks of an etcd: the v3 KV, lease and maintenance calls it uses, as typed values.
-// EtcdClient (core/etcd_client) is the real one, over etcd's JSON gateway; core::Context holds
+// EtcdClient (etcd/client) is the real one, over etcd's JSON gateway; core::Context holds
 // the EtcdConnector that makes them, so that the restore's etcd steps run in unit tests against
 // an in-memory etcd (tests/unit/fake_etcd.hpp).
 #pragma once

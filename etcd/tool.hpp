@@ -63,9 +63,9 @@ core::ProcessResult run_etcdctl(const core::Context& ctx, const EtcdTarget& targ
                                 const std::vector<std::string>& command, std::chrono::seconds command_timeout,
                                 std::chrono::seconds deadline);
 // Where and how to reach etcd: the layout's endpoints and client certificate (the config
-// overrides both, core/etcd_layout.hpp).
+// overrides both, etcd/layout.hpp).
 EtcdTarget etcd_target(const core::Context& ctx, const core::EtcdLayout& layout);
-// The same target for kdr's own gateway client (core/etcd_client.hpp).
+// The same target for kdr's own gateway client (etcd/client.hpp).
 core::EtcdEndpoint client_endpoint(const EtcdTarget& target);
 // The node's etcd as the layout finds it now, for the gateway client.
 core::EtcdEndpoint node_etcd_endpoint(const core::Context& ctx);
@@ -84,7 +84,7 @@ std::optional<EtcdEndpointStatus> endpoint_status(const core::Context& ctx, Etcd
 SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target, const EtcdEndpointStatus& status,
                               const core::bfs::path& generation_dir);
 
-// What a snapshot file holds, read by kdr itself (core/bbolt.hpp) instead of `snapshot
+// What a snapshot file holds, read by kdr itself (etcd/bbolt.hpp) instead of `snapshot
 // status`, which maps the whole database and walks every page: the revision (the greatest in
 // etcd's key bucket) and the pairs in every bucket (totalKey). Throws Error naming the file
 // when it is not a whole etcd database.

@@ -1,7 +1,7 @@
 // Whether the journal's follower is doing its job, judged from outside it (kdr journal status,
 // kdr backup, kdr verify): a follower that died leaves state.json saying "following" and its
 // metrics saying up; one that hangs (SIGSTOP, a stuck disk) holds its lock and says nothing;
-// one that runs but waits because etcd went back (a lost data dir: core/etcd_rewind.hpp) journals nothing.
+// one that runs but waits because etcd went back (a lost data dir: etcd/rewind.hpp) journals nothing.
 // Both are told apart here from the lock, the age of state.json and etcd's own revision.
 #pragma once
 

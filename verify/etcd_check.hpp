@@ -1,5 +1,5 @@
 // The generation's etcd snapshot: present, its SHA-256 trailer intact, its bbolt structure
-// readable (core/bbolt.hpp), and revision and key count as recorded at backup time.
+// readable (etcd/bbolt.hpp), and revision and key count as recorded at backup time.
 #pragma once
 
 #include <cstdint>

@@ -46,7 +46,7 @@ bool etcd_db_shrank(const std::string& path, const std::string& etcd_data_dir, s
 // The findings the facts call for (check "live-etcd": down, db-shrunk, data-dir-lost, keys-missing, rolled-back).
 void judge_etcd_live(const EtcdLiveFacts& facts, Findings& findings);
 
-// Asks the node's etcd (as core/etcd_layout finds it); empty when there is no etcd to ask
+// Asks the node's etcd (as etcd/layout finds it); empty when there is no etcd to ask
 // (the generation has no snapshot and the node shows no etcd).
 std::optional<EtcdLiveFacts> check_etcd_live(const core::Context& ctx, const GenerationView& g, Findings& findings);
 

@@ -1,6 +1,6 @@
 // The etcd-replay step (restore-etcd-snapshot and rebuild-node with `to`): the keyspace at a
 // point in time, made off the node from a full snapshot and the change journal
-// (restore/point_in_time), saved as <restore dir>/replayed.db for the etcd-snapshot-restore
+// (etcd/replay), saved as <restore dir>/replayed.db for the etcd-snapshot-restore
 // step that follows (source: replayed). It changes nothing on the node: a digest that does not
 // match refuses the restore before anything was stopped or moved.
 #pragma once

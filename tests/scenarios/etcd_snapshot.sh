@@ -22,7 +22,7 @@ assert_eq "$(jq .revision <<<"$snap")" "$live_rev" "snapshot revision"
 [ "$(jq .total_keys <<<"$snap")" -ge "$live_keys" ] || fail "total_keys below the live key count"
 etcd_version=$(etcd --version | sed -n 's/^etcd Version: //p')
 assert_eq "$(jq -r .server_version <<<"$snap")" "$etcd_version" "server version"
-# kdr reads the snapshot's revision and key revisions itself (core/bbolt); etcd's own
+# kdr reads the snapshot's revision and key revisions itself (etcd/bbolt); etcd's own
 # `snapshot status` (etcdutl on 3.5, etcdctl on 3.4) must agree.
 if [ "$(sandbox_etcd_minor)" = 3.4 ]; then status_tool=(env ETCDCTL_API=3 etcdctl); else status_tool=(etcdutl); fi
 etcd_says=$("${status_tool[@]}" snapshot status "$G/etcd/snapshot.db" -w json) || fail "snapshot status"

@@ -1,4 +1,4 @@
-// An in-memory etcd for the unit tests, behind the seam core::Context::etcd (core/etcd_api.hpp).
+// An in-memory etcd for the unit tests, behind the seam core::Context::etcd (etcd/api.hpp).
 // Keyspaces keep what the restore's etcd steps rely on: a revision that every write moves on,
 // each key's create and mod revision and version, transactions that compare a key's mod
 // revision, leases. A keyspace is served at a URL; a call to a URL that serves nothing fails

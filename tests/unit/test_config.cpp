@@ -20,7 +20,7 @@ TEST_CASE("the built-in defaults describe a standard kubeadm node") {
   auto c = default_config();
   CHECK(c.backup_dir == "/backup/kdr");
   CHECK(c.static_pod_path == "/etc/kubernetes/manifests");
-  // etcd's data dir is not a configured source: it comes from the node (core/etcd_layout)
+  // etcd's data dir is not a configured source: it comes from the node (etcd/layout)
   REQUIRE(c.sources.size() == 5);
   CHECK(c.sources[0].path == "/etc/kubernetes");
   CHECK(c.sources[0].required);
