@@ -48,6 +48,14 @@ core::Context context_of(const core::Context& ctx, const PlanHeader& plan) {
   return c;
 }
 
+Reopened reopen(const core::Context& ctx, const Journal& journal) {
+  auto run_ctx = context_of(ctx, PlanHeader::from_json(journal.plan()));
+  auto plan = Plan::from_json(journal.plan(), run_ctx.config.state_dir);
+  if (plan.root != ctx.root.root().string())
+    throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
+  return {std::move(run_ctx), std::move(plan)};
+}
+
 std::string command_prefix(const core::Context& ctx) { return core::describe_argv(core::kdr_argv(ctx)); }
 
 

@@ -26,6 +26,14 @@ core::GenerationEntry find_generation(const core::Repository& repo, const std::s
 // command line says (a resume needs only the restore id and the node root).
 core::Context context_of(const core::Context& ctx, const PlanHeader& plan);
 
+// A journaled restore opened again: the context it ran with (context_of) and its plan. Throws
+// UsageError when it ran on another node root.
+struct Reopened {
+  core::Context ctx;
+  Plan plan;
+};
+Reopened reopen(const core::Context& ctx, const Journal& journal);
+
 // `kdr --root ... --backup-dir ...`: how the operator runs kdr again on this node.
 std::string command_prefix(const core::Context& ctx);
 // The command that runs this plan for real: every option it was planned with, and the

@@ -22,10 +22,7 @@ ExitCode resume_restore(const core::Context& ctx, const RestoreOptions& o) {
   if (summary.rollback_started)
     throw UsageError(fmt::format("restore {} was rolled back (or its rollback began): start a new restore instead",
                                  o.resume));
-  const auto run_ctx = context_of(ctx, PlanHeader::from_json(journal.plan()));
-  Plan plan = Plan::from_json(journal.plan(), run_ctx.config.state_dir);
-  if (plan.root != ctx.root.root().string())
-    throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
+  auto [run_ctx, plan] = reopen(ctx, journal);
   auto repo = core::Repository::open(run_ctx.backup_dir);
   const auto repo_lock = repo.read_lock(ctx.out);
   const auto entry = find_generation(repo, plan.generation);

@@ -39,10 +39,7 @@ ExitCode rollback_restore(const core::Context& ctx, const RestoreOptions& o) {
     throw UsageError(fmt::format("the data restore {} replaced was discarded (kdr restore --discard): there is "
                                  "nothing to roll back to",
                                  o.rollback));
-  const auto run_ctx = context_of(ctx, PlanHeader::from_json(journal.plan()));
-  Plan plan = Plan::from_json(journal.plan(), run_ctx.config.state_dir);
-  if (plan.root != ctx.root.root().string())
-    throw UsageError(fmt::format("restore {} ran on node root {}, not {}", plan.id, plan.root, ctx.root.root().string()));
+  auto [run_ctx, plan] = reopen(ctx, journal);
   Runner r{run_ctx, plan, std::move(journal), {}, 0, false, {}};
   ctx.out.info("Rolling back restore {} (playbook {}, generation {}):", plan.id, plan.playbook, plan.generation);
   if (summary.actions.empty()) ctx.out.info("  it changed nothing on the node");

@@ -12,6 +12,7 @@
 #include "journal/start.hpp"
 #include "journal/store.hpp"
 #include "restore/journal.hpp"
+#include "crash_after.hpp"
 #include "restore_fixture.hpp"
 
 using namespace kdr;
@@ -25,16 +26,8 @@ core::bfs::path metrics_dir(const RestoreFixture& f) { return f.node("/var/lib/n
 
 // Leaves a restore that changed the node and stopped (as a kill would stop it).
 std::string half_done_restore(RestoreFixture& f) {
-  struct Crash {};
-  std::size_t seen = 0;
-  restore::set_record_hook([&](const core::bfs::path&) {
-    if (++seen == 4) throw Crash{};
-  });
-  try {
-    f.restore("restore-files");
-  } catch (const Crash&) {
-  }
-  restore::set_record_hook(nullptr);
+  test::CrashAfter crash(4);
+  REQUIRE_THROWS_AS(f.restore("restore-files"), test::Crash);
   return f.restore_ids().at(0);
 }
 

@@ -12,33 +12,16 @@
 
 #include "restore/journal.hpp"
 #include "fake_other_nodes.hpp"
+#include "crash_after.hpp"
 #include "restore_fixture.hpp"
 
 using namespace kdr;
 using test::RestoreFixture;
 
+using test::Crash;
+using test::CrashAfter;
+
 namespace {
-
-// What the record hook throws: the restore stops there, as if killed.
-struct Crash {};
-
-// Stops the restore right after its `n`th journal record (0: never; counts them).
-class CrashAfter {
- public:
-  explicit CrashAfter(std::size_t n) : n_(n) {
-    restore::set_record_hook([this](const core::bfs::path&) {
-      if (++seen_ == n_) throw Crash{};
-    });
-  }
-  ~CrashAfter() { restore::set_record_hook(nullptr); }
-  CrashAfter(const CrashAfter&) = delete;
-  CrashAfter& operator=(const CrashAfter&) = delete;
-  std::size_t seen() const { return seen_; }
-
- private:
-  std::size_t n_;
-  std::size_t seen_ = 0;
-};
 
 struct Case {
   std::string playbook;

@@ -14,33 +14,17 @@
 #include <sstream>
 
 #include "restore/journal.hpp"
+#include "crash_after.hpp"
 #include "restore_fixture.hpp"
 #include "written_journal.hpp"
 
 using namespace kdr;
 using nlohmann::json;
+using test::Crash;
+using test::CrashAfter;
 using test::RestoreFixture;
 
 namespace {
-
-struct Crash {};
-
-class CrashAfter {
- public:
-  explicit CrashAfter(std::size_t n) : n_(n) {
-    restore::set_record_hook([this](const core::bfs::path&) {
-      if (++seen_ == n_) throw Crash{};
-    });
-  }
-  ~CrashAfter() { restore::set_record_hook(nullptr); }
-  CrashAfter(const CrashAfter&) = delete;
-  CrashAfter& operator=(const CrashAfter&) = delete;
-  std::size_t seen() const { return seen_; }
-
- private:
-  std::size_t n_;
-  std::size_t seen_ = 0;
-};
 
 struct Case {
   std::string name;  // the fixture's folder
