@@ -9,7 +9,6 @@
 #include <boost/filesystem/operations.hpp>
 
 #include "backup/backup_disk.hpp"
-#include "etcd/tool.hpp"
 #include "backup/etcd_guard.hpp"
 #include "backup/journal_cover.hpp"
 #include "backup/node_facts.hpp"
@@ -18,9 +17,10 @@
 #include "core/error.hpp"
 #include "core/generation_auth.hpp"
 #include "core/node_key.hpp"
-#include "core/sha256.hpp"
 #include "core/repository.hpp"
+#include "core/sha256.hpp"
 #include "core/version.hpp"
+#include "etcd/tool.hpp"
 
 namespace kdr::backup {
 
@@ -131,7 +131,6 @@ std::vector<std::string> torn_outside(const core::Manifest& manifest, const std:
     if (e.torn && (etcd_data_dir.empty() || !core::node_path_within(e.path, etcd_data_dir))) out.push_back(e.path);
   return out;
 }
-
 
 // kube-apiserver's key material and policies (an encryption config, an audit policy) must
 // be in every generation: warn when one is named but not covered.

@@ -7,9 +7,9 @@
 #include "backup/prune.hpp"
 #include "backup/sources.hpp"
 #include "core/context.hpp"
-#include "core/repository.hpp"
 #include "core/exit_codes.hpp"
 #include "core/generation.hpp"
+#include "core/repository.hpp"
 
 namespace kdr::backup {
 

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "core/context.hpp"
-#include "etcd/rewind.hpp"
 #include "core/repository.hpp"
+#include "etcd/rewind.hpp"
 
 namespace kdr::backup {
 

@@ -13,7 +13,6 @@ namespace kdr::backup {
 
 using nlohmann::json;
 
-
 std::optional<JournalCover> journal_cover(const core::Context& ctx, const std::vector<core::GenerationEntry>& generations,
                                           const std::string& live_cluster_id, std::int64_t live_revision,
                                           std::string& why_not) {

@@ -12,10 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
-#include "core/generation_facts.hpp"
 #include "core/control_plane.hpp"
-#include "etcd/layout.hpp"
+#include "core/generation_facts.hpp"
 #include "core/manifest.hpp"
+#include "etcd/layout.hpp"
 
 namespace kdr::backup {
 

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "core/config.hpp"
-#include "etcd/layout.hpp"
 #include "core/node_root.hpp"
 #include "core/static_pods.hpp"
+#include "etcd/layout.hpp"
 
 namespace kdr::backup {
 

@@ -11,9 +11,9 @@
 #include <tuple>
 
 #include "backup/sources.hpp"
-#include "core/interrupt.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/sha256.hpp"
 
 namespace kdr::backup {

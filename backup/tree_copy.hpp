@@ -10,8 +10,8 @@
 
 #include "core/generation.hpp"
 #include "core/manifest.hpp"
-#include "core/progress.hpp"
 #include "core/node_root.hpp"
+#include "core/progress.hpp"
 #include "core/sha256.hpp"
 
 namespace kdr::backup {

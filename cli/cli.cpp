@@ -8,8 +8,8 @@
 
 #include "cli/command.hpp"
 #include "cli/completion.hpp"
-#include "core/interrupt.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/version.hpp"
 
 namespace kdr::cli {

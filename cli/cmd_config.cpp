@@ -3,8 +3,8 @@
 
 #include "backup/backup_disk.hpp"
 #include "cli/command.hpp"
-#include "etcd/layout.hpp"
 #include "core/static_pods.hpp"
+#include "etcd/layout.hpp"
 
 namespace kdr::cli {
 

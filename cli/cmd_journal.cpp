@@ -1,17 +1,17 @@
 // kdr journal run | start | status [--json] | verify | find [KEY-OR-PREFIX] [--namespace NAME] [--limit N] [--json]
 #include <fmt/format.h>
 
-#include "etcd/tool.hpp"
 #include "cli/command.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/generation.hpp"
 #include "core/repository.hpp"
+#include "etcd/replay.hpp"
+#include "etcd/tool.hpp"
 #include "journal/follower.hpp"
 #include "journal/health.hpp"
 #include "journal/inspect.hpp"
 #include "journal/start.hpp"
-#include "etcd/replay.hpp"
 
 namespace kdr::cli {
 
@@ -99,7 +99,6 @@ core::ExitCode show_status(const core::Context& ctx) {
     ctx.out.warn("journal: {}; start it again: systemctl restart kdr-journal, or kdr journal start", health.text);
   return rc;
 }
-
 
 // `kdr journal compact`: a new full snapshot at the journal's newest revision, made off the
 // node (the newest full snapshot replayed in a private etcd), published beside the epoch's

@@ -2,8 +2,8 @@
 #include <nlohmann/json.hpp>
 
 #include "backup/prune.hpp"
-#include "core/clock.hpp"
 #include "cli/command.hpp"
+#include "core/clock.hpp"
 
 namespace kdr::cli {
 

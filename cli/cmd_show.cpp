@@ -4,12 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "etcd/tool.hpp"
 #include "cli/command.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "etcd/layout.hpp"
 #include "core/repository.hpp"
+#include "etcd/layout.hpp"
+#include "etcd/tool.hpp"
 #include "restore/offer.hpp"
 #include "verify/certificates.hpp"
 #include "verify/integrity.hpp"

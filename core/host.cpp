@@ -20,7 +20,6 @@ namespace kdr::core {
 
 unsigned Host::euid() const { return ::geteuid(); }
 
-
 std::string Host::hostname() const {
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";

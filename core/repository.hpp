@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "core/fs.hpp"
-#include "core/output.hpp"
 #include "core/generation.hpp"
+#include "core/output.hpp"
 
 namespace kdr::core {
 

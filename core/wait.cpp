@@ -1,10 +1,10 @@
-#include "core/interrupt.hpp"
-#include "core/clock.hpp"
 #include "core/wait.hpp"
 
 #include <algorithm>
 #include <thread>
 
+#include "core/clock.hpp"
+#include "core/interrupt.hpp"
 
 namespace kdr::core {
 

@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
-#include "etcd/bbolt.hpp"
 #include "core/error.hpp"
 #include "core/protobuf_wire.hpp"
+#include "etcd/bbolt.hpp"
 
 namespace kdr::journal {
 
@@ -20,7 +20,6 @@ std::uint64_t lane(const PairHash& h, std::size_t i) {
   for (std::size_t b = 0; b < 8; ++b) v |= static_cast<std::uint64_t>(h[i * 8 + b]) << (8 * b);
   return v;
 }
-
 
 // The key and value fields (1 and 5) of an mvccpb.KeyValue; false when it does not parse.
 bool parse_key_value(std::string_view m, std::string_view& key, std::string_view& value) {

@@ -81,5 +81,4 @@ EtcdLayout detect_etcd_layout(const Config& config, const NodeRoot& root, const 
 // comments, blank lines, `export ` and quotes are handled as systemd and sh do.
 std::map<std::string, std::string> parse_env_file(std::string_view text);
 
-
 }  // namespace kdr::core

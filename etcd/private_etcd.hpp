@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "core/context.hpp"
-#include "etcd/api.hpp"
 #include "core/fs.hpp"
 #include "core/process.hpp"
+#include "etcd/api.hpp"
 
 namespace kdr::restore {
 

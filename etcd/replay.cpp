@@ -15,15 +15,15 @@
 
 #include <fmt/format.h>
 
-#include "core/interrupt.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/generation.hpp"
+#include "core/interrupt.hpp"
 #include "core/process.hpp"
 #include "core/repository.hpp"
 #include "core/sha256.hpp"
-#include "journal/segment.hpp"
 #include "etcd/private_etcd.hpp"
+#include "journal/segment.hpp"
 
 namespace kdr::restore {
 

@@ -8,19 +8,19 @@
 #include <cmath>
 #include <thread>
 
-#include "etcd/bbolt.hpp"
-#include "core/interrupt.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/generation.hpp"
+#include "core/interrupt.hpp"
+#include "core/kubeadm_pki.hpp"
 #include "core/process.hpp"
+#include "core/progress.hpp"
 #include "core/sha256.hpp"
 #include "core/static_pods.hpp"
-#include "core/progress.hpp"
-#include "etcd/tls_probe.hpp"
-#include "core/generation.hpp"
-#include "core/kubeadm_pki.hpp"
 #include "core/zstd_file.hpp"
+#include "etcd/bbolt.hpp"
 #include "etcd/keyspace_digest.hpp"
+#include "etcd/tls_probe.hpp"
 
 namespace kdr::backup {
 

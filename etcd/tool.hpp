@@ -11,11 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
-#include "etcd/client.hpp"
 #include "core/control_plane.hpp"
-#include "etcd/layout.hpp"
 #include "core/generation_facts.hpp"
 #include "core/process.hpp"
+#include "etcd/client.hpp"
+#include "etcd/layout.hpp"
 
 namespace kdr::backup {
 

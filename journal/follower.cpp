@@ -10,14 +10,14 @@
 
 #include <fmt/format.h>
 
-#include "core/interrupt.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "etcd/rewind.hpp"
-#include "etcd/watch.hpp"
+#include "core/interrupt.hpp"
 #include "core/metrics.hpp"
 #include "core/process.hpp"
 #include "core/repository.hpp"
+#include "etcd/rewind.hpp"
+#include "etcd/watch.hpp"
 
 namespace kdr::journal {
 
@@ -105,6 +105,7 @@ class Follower {
   void recover();
   bool connect();
   bool went_back(const core::EtcdStatus& live);
+  bool behind_for_sure();
   void begin_epoch(const core::EtcdStatus& live, std::string reason);
   std::optional<Base> generation_base(core::EtcdClient& client, const std::string& cluster_id, std::int64_t at_least);
   void open_segment();
@@ -283,6 +284,9 @@ bool Follower::connect() {
 // --allow-shrink), makes it the new normal: then a new epoch begins from it. True only while
 // the follower waits.
 bool Follower::went_back(const core::EtcdStatus& live) {
+  if (break_reason_.empty() && live.cluster_id == epoch_->cluster_id && live.revision < position_ &&
+      !behind_for_sure())
+    return false;  // a status answered while etcd's last write was being applied
   const core::EtcdPoint journal{epoch_->cluster_id, position_,
                                 digest_ ? std::optional<std::uint64_t>(digest_->keys) : std::nullopt,
                                 "the change journal"};
@@ -515,6 +519,17 @@ void Follower::close_segment() {
   segment_.reset();
 }
 
+// etcd notifies its watchers of a write before its store's revision counts it (mvcc's
+// watchableStoreTxnWrite.End): a status answered in between is one revision behind what the
+// watch delivered. Only a revision still behind the journal a moment later went back.
+bool Follower::behind_for_sure() {
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (status_client_.status().revision >= position_) return false;
+  }
+  return true;
+}
+
 // etcd's own revision, for the lag; a changed cluster id breaks the history.
 void Follower::poll_status() {
   last_status_ = Clock::now();
@@ -526,8 +541,8 @@ void Follower::poll_status() {
     if (epoch_ && live.cluster_id != epoch_->cluster_id)
       break_reason_ = fmt::format("etcd is another cluster now ({}, the journal followed {}): restored or replaced",
                                   live.cluster_id, epoch_->cluster_id);
-    else if (live.revision < position_)  // a watch on an etcd that started afresh waits for revisions it may never reach
-      break_reason_ = fmt::format("etcd's revision went back from {} to {}", position_, live.revision);
+    else if (live.revision < position_ && behind_for_sure())  // a watch on an etcd that started afresh waits
+      break_reason_ = fmt::format("etcd's revision went back from {} to {}", position_, live.revision);  // for revisions it may never reach
     else
       history_seen_ms_ = state_.etcd_seen_ms;
   } catch (const core::Error& e) {

@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
-#include "etcd/client.hpp"
 #include "core/exit_codes.hpp"
+#include "etcd/client.hpp"
 #include "journal/store.hpp"
 
 namespace kdr::journal {

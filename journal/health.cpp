@@ -6,8 +6,8 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "etcd/client.hpp"
 #include "core/metrics.hpp"
+#include "etcd/client.hpp"
 
 namespace kdr::journal {
 

@@ -8,8 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "journal/follower.hpp"
 #include "core/node_key.hpp"
+#include "journal/follower.hpp"
 #include "journal/store.hpp"
 
 namespace kdr::journal {

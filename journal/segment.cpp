@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "core/interrupt.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 
 namespace kdr::journal {
 

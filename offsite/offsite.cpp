@@ -6,12 +6,12 @@
 
 #include <fmt/format.h>
 
-#include "core/error.hpp"
 #include "core/context.hpp"
+#include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/generation_auth.hpp"
-#include "core/node_key.hpp"
 #include "core/json_util.hpp"
+#include "core/node_key.hpp"
 #include "core/sha256.hpp"
 #include "journal/follower.hpp"
 #include "journal/store.hpp"

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "etcd/api.hpp"
 #include "core/context.hpp"
 #include "core/generation_facts.hpp"
+#include "etcd/api.hpp"
 
 namespace kdr::restore {
 

@@ -56,7 +56,6 @@ std::vector<std::string> member_restore_commands(const core::GenerationView& g, 
   return out;
 }
 
-
 // etcd on other hosts: one snapshot restored on every member.
 std::string external_etcd_instructions(const core::GenerationView& g, const std::string& summary,
                                        const std::string& playbook) {

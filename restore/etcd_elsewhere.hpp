@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "etcd/layout.hpp"
 #include "core/generation_view.hpp"
+#include "etcd/layout.hpp"
 
 namespace kdr::restore {
 

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "etcd/client.hpp"
 #include "core/registry_keys.hpp"
+#include "etcd/client.hpp"
 
 namespace kdr::restore {
 

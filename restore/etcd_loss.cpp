@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "etcd/tool.hpp"
 #include "core/error.hpp"
-#include "etcd/client.hpp"
 #include "core/generation.hpp"
+#include "etcd/client.hpp"
+#include "etcd/tool.hpp"
 #include "journal/inspect.hpp"
 
 namespace kdr::restore {

@@ -10,13 +10,13 @@
 
 #include <fmt/format.h>
 
-#include "core/interrupt.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "etcd/client.hpp"
-#include "core/sha256.hpp"
-#include "core/json_util.hpp"
 #include "core/generation.hpp"
+#include "core/interrupt.hpp"
+#include "core/json_util.hpp"
+#include "core/sha256.hpp"
+#include "etcd/client.hpp"
 
 namespace kdr::restore {
 

@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "core/interrupt.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/node_root.hpp"
 #include "core/sha256.hpp"
 

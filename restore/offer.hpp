@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/generation_view.hpp"
 #include "restore/playbook.hpp"
 #include "restore/step.hpp"
-#include "core/generation_view.hpp"
 
 namespace kdr::restore {
 

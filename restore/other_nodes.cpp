@@ -1,6 +1,5 @@
 #include "restore/other_nodes.hpp"
 
-
 #include <fmt/format.h>
 
 #include "core/error.hpp"

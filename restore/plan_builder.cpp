@@ -10,14 +10,14 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "etcd/layout.hpp"
 #include "core/fs.hpp"
+#include "etcd/layout.hpp"
+#include "etcd/replay.hpp"
 #include "restore/etcd_elsewhere.hpp"
 #include "restore/etcd_keys.hpp"
-#include "restore/offer.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/namespace_point.hpp"
-#include "etcd/replay.hpp"
+#include "restore/offer.hpp"
 #include "restore/preflight.hpp"
 #include "restore/restore.hpp"
 #include "restore/runner.hpp"
@@ -299,7 +299,6 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
   return out;
 }
 
-
 std::map<std::string, std::string> parameter_values(const Playbook& pb, const std::vector<std::string>& set) {
   std::vector<Parameter> all = pb.parameters;
   all.insert(all.end(), builtin_parameters().begin(), builtin_parameters().end());
@@ -329,6 +328,5 @@ std::map<std::string, std::string> parameter_values(const Playbook& pb, const st
   }
   return values;
 }
-
 
 }  // namespace kdr::restore

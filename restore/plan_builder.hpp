@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "core/context.hpp"
+#include "core/generation_view.hpp"
 #include "core/repository.hpp"
 #include "restore/plan.hpp"
 #include "restore/playbook.hpp"
-#include "core/generation_view.hpp"
 
 namespace kdr::restore {
 

@@ -6,11 +6,11 @@
 
 #include <fmt/format.h>
 
-#include "core/interrupt.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "etcd/rewind.hpp"
+#include "core/interrupt.hpp"
 #include "core/process.hpp"
+#include "etcd/rewind.hpp"
 #include "restore/plan_builder.hpp"
 #include "restore/restore_run.hpp"
 #include "restore/step.hpp"
@@ -57,7 +57,6 @@ Reopened reopen(const core::Context& ctx, const Journal& journal) {
 }
 
 std::string command_prefix(const core::Context& ctx) { return core::describe_argv(core::kdr_argv(ctx)); }
-
 
 std::string run_command(const core::Context& ctx, const RestoreOptions& o, const std::string& generation) {
   auto argv = core::kdr_argv(ctx);

@@ -12,8 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "core/interrupt.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/wait.hpp"
 #include "restore/pods.hpp"
 #include "restore/step.hpp"

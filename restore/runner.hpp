@@ -12,16 +12,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/interrupt.hpp"
 #include "core/context.hpp"
-#include "etcd/layout.hpp"
 #include "core/generation_auth.hpp"
+#include "core/generation_view.hpp"
+#include "core/interrupt.hpp"
 #include "core/static_pods.hpp"
+#include "etcd/layout.hpp"
+#include "etcd/snapshot_tool.hpp"
 #include "restore/journal.hpp"
 #include "restore/plan.hpp"
 #include "restore/playbook.hpp"
-#include "etcd/snapshot_tool.hpp"
-#include "core/generation_view.hpp"
 
 namespace kdr::restore {
 

@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "etcd/tool.hpp"
 #include "core/error.hpp"
 #include "core/zstd_file.hpp"
+#include "etcd/tool.hpp"
 
 namespace kdr::verify {
 

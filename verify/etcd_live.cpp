@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-#include "etcd/tool.hpp"
 #include "core/error.hpp"
+#include "core/static_pods.hpp"
 #include "etcd/layout.hpp"
 #include "etcd/rewind.hpp"
-#include "core/static_pods.hpp"
+#include "etcd/tool.hpp"
 #include "journal/inspect.hpp"
 
 namespace kdr::verify {

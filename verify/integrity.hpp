@@ -12,8 +12,8 @@
 #include "core/generation.hpp"
 #include "core/generation_view.hpp"
 #include "core/manifest.hpp"
-#include "core/static_pods.hpp"
 #include "core/progress.hpp"
+#include "core/static_pods.hpp"
 #include "verify/findings.hpp"
 
 namespace kdr::verify {

@@ -3,15 +3,15 @@
 #include <algorithm>
 #include <map>
 
-#include "etcd/tool.hpp"
 #include "core/clock.hpp"
 #include "core/control_plane.hpp"
 #include "core/error.hpp"
 #include "core/node_key.hpp"
+#include "core/repository.hpp"
+#include "etcd/layout.hpp"
+#include "etcd/tool.hpp"
 #include "verify/authentication.hpp"
 #include "verify/encryption_check.hpp"
-#include "etcd/layout.hpp"
-#include "core/repository.hpp"
 
 namespace kdr::verify {
 

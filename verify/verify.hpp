@@ -15,8 +15,8 @@
 #include "verify/etcd_check.hpp"
 #include "verify/etcd_live.hpp"
 #include "verify/findings.hpp"
-#include "verify/journal_check.hpp"
 #include "verify/integrity.hpp"
+#include "verify/journal_check.hpp"
 #include "verify/live.hpp"
 
 namespace kdr::verify {

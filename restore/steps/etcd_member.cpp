@@ -4,11 +4,11 @@
 
 #include <fmt/format.h>
 
-#include "etcd/tool.hpp"
 #include "core/error.hpp"
-#include "etcd/layout.hpp"
 #include "core/json_util.hpp"
 #include "core/wait.hpp"
+#include "etcd/layout.hpp"
+#include "etcd/tool.hpp"
 
 namespace kdr::restore {
 
@@ -44,7 +44,6 @@ nlohmann::json members_json(const ClusterAccess& c) {
   for (const auto& m : c.look.others) out.push_back({{"name", m.record.name}, {"client_urls", m.record.client_urls}});
   return out;
 }
-
 
 std::vector<core::EtcdMemberRecord> members_from_json(const nlohmann::json& j) {
   std::vector<core::EtcdMemberRecord> out;

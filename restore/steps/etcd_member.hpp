@@ -4,8 +4,8 @@
 
 #include "etcd/api.hpp"
 #include "restore/etcd_cluster.hpp"
-#include "restore/runner.hpp"
 #include "restore/preflight.hpp"
+#include "restore/runner.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"
 

@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "core/interrupt.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/wait.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"

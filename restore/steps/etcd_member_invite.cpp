@@ -12,11 +12,11 @@
 
 #include <fmt/format.h>
 
-#include "etcd/tool.hpp"
-#include "core/interrupt.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/json_util.hpp"
 #include "core/ssh.hpp"
+#include "etcd/tool.hpp"
 #include "restore/other_nodes.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"

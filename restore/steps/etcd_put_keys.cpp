@@ -6,16 +6,16 @@
 // back the values they replaced).
 #include <fmt/format.h>
 
-#include "etcd/tool.hpp"
-#include "core/interrupt.hpp"
 #include "core/error.hpp"
-#include "etcd/layout.hpp"
+#include "core/interrupt.hpp"
 #include "core/namespace_object.hpp"
 #include "core/sha256.hpp"
 #include "core/static_pods.hpp"
-#include "restore/etcd_keys.hpp"
+#include "etcd/layout.hpp"
 #include "etcd/private_etcd.hpp"
+#include "etcd/tool.hpp"
 #include "restore/decryptable.hpp"
+#include "restore/etcd_keys.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"

@@ -7,13 +7,13 @@
 
 #include <fmt/format.h>
 
-#include "etcd/tool.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
-#include "restore/etcd_cluster.hpp"
+#include "etcd/tool.hpp"
 #include "restore/decryptable.hpp"
+#include "restore/etcd_cluster.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"

@@ -12,6 +12,7 @@
 #include "core/context.hpp"
 #include "core/error.hpp"
 #include "core/generation_auth.hpp"
+#include "core/kubeadm_pki.hpp"
 #include "core/node_key.hpp"
 #include "core/progress.hpp"
 #include "restore/etcd_loss.hpp"
@@ -19,7 +20,6 @@
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"
-#include "core/kubeadm_pki.hpp"
 #include "verify/certificates.hpp"
 
 namespace kdr::restore {
@@ -142,8 +142,6 @@ void check_targets_confined(const Runner& r, bool authentic, Preflight& pf) {
                                      "never writes there",
                                      t, r.ctx.config.origin));
 }
-
-
 
 // The machine: its hostname and addresses against the backup's. Another machine altogether
 // is an identity refusal; one of the two differing is a warning.

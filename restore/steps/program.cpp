@@ -36,7 +36,6 @@ void ProgramStep::reads_from(const Runner& r, const ProgramArgs& a, verify::Hash
   }
 }
 
-
 void ProgramStep::perform(Runner& r, const ProgramArgs& a) const {
   const auto& program = a.argv.front();
   if (r.ctx.programs->find(program).empty()) throw Error(fmt::format("{} not found in PATH", program));

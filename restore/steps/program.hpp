@@ -34,5 +34,4 @@ class ProgramStep : public TypedStep<ProgramArgs> {
   void perform(Runner& r, const ProgramArgs& a) const override;
 };
 
-
 }  // namespace kdr::restore

@@ -5,10 +5,10 @@
 
 #include <fmt/format.h>
 
-#include "etcd/tool.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/wait.hpp"
+#include "etcd/tool.hpp"
 #include "restore/pods.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
