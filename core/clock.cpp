@@ -34,10 +34,10 @@ std::shared_ptr<const Clock> g_clock;  // null: the real one
 
 }  // namespace
 
-const Clock& clock() {
-  static const RealClock real;
+std::shared_ptr<const Clock> current_clock() {
+  static const auto real = std::make_shared<const RealClock>();
   std::lock_guard lock(g_mutex);
-  return g_clock ? *g_clock : real;
+  return g_clock ? g_clock : real;
 }
 
 std::shared_ptr<const Clock> set_clock(std::shared_ptr<const Clock> c) {
@@ -47,10 +47,10 @@ std::shared_ptr<const Clock> set_clock(std::shared_ptr<const Clock> c) {
   return before;
 }
 
-std::int64_t now_epoch() { return clock().now_ms() / 1000; }
+std::int64_t now_epoch() { return current_clock()->now_ms() / 1000; }
 
-std::int64_t now_epoch_ms() { return clock().now_ms(); }
+std::int64_t now_epoch_ms() { return current_clock()->now_ms(); }
 
-double monotonic_seconds() { return clock().monotonic(); }
+double monotonic_seconds() { return current_clock()->monotonic(); }
 
 }  // namespace kdr::core

@@ -16,8 +16,9 @@ class Clock {
   virtual double monotonic() const = 0;    // seconds, for durations
 };
 
-// The process's clock: the real one (with KDR_NOW), or the one set_clock installed.
-const Clock& clock();
+// The process's clock: the real one (with KDR_NOW), or the one set_clock installed; held by a
+// reading for its length (a test may replace it meanwhile).
+std::shared_ptr<const Clock> current_clock();
 // Installs `c` as the process's clock and returns the one it replaces (nullptr: the real one
 // again).
 std::shared_ptr<const Clock> set_clock(std::shared_ptr<const Clock> c);

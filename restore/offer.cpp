@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "restore/variables.hpp"
 
 namespace kdr::restore {
 
@@ -79,19 +80,20 @@ std::vector<PlaybookFit> playbooks_serving(const GenerationOffer& offer, const s
   for (const auto& pb : playbooks) {
     std::vector<Parameter> params = pb.parameters;
     params.insert(params.end(), builtin_parameters().begin(), builtin_parameters().end());
-    std::map<std::string, std::string> vars = {{"etcd_data_dir", etcd_data_dir},
-                                               {"static_pod_path", static_pod_path},
-                                               {"generation", "GENERATION"},
-                                               {"generation_dir", "/GENERATION"},
-                                               {"restore_id", "ID"},
-                                               {"restore_dir", "/RESTORE"},
-                                               {"root", "/"},
-                                               {"kubeadm_etcd_dir_check", "DirAvailable"}};
-    if (offer.kubeadm_config) vars["kubeadm_config"] = "/GENERATION/kubeadm-config.yaml";
+    // The variables a plan makes, with stand-ins where only a restore knows the value.
+    std::map<std::string, std::string> vars = {{var_name(Var::etcd_data_dir), etcd_data_dir},
+                                               {var_name(Var::static_pod_path), static_pod_path},
+                                               {var_name(Var::generation), "GENERATION"},
+                                               {var_name(Var::generation_dir), "/GENERATION"},
+                                               {var_name(Var::restore_id), "ID"},
+                                               {var_name(Var::restore_dir), "/RESTORE"},
+                                               {var_name(Var::root), "/"},
+                                               {var_name(Var::kubeadm_etcd_dir_check), "DirAvailable"}};
+    if (offer.kubeadm_config) vars[var_name(Var::kubeadm_config)] = "/GENERATION/kubeadm-config.yaml";
     for (const auto& p : params) vars[p.name] = p.default_value;
     // `to: auto` goes back to what the generation holds itself: its snapshot, or else the
     // journal revision it recorded (a newer journal point is only known when a restore plans).
-    if (auto it = vars.find("to"); it != vars.end() && it->second == "auto")
+    if (auto it = vars.find(var_name(Var::to)); it != vars.end() && it->second == "auto")
       it->second = offer.etcd_snapshot || !offer.etcd_point ? "snapshot" : "latest";
     // The operator's own choices (a namespace to put back): shown as NAME=<NAME>.
     std::vector<std::string> asked;

@@ -113,37 +113,37 @@ const std::vector<std::string>& builtin_variables() { return made_variable_names
 
 const std::vector<Parameter>& builtin_parameters() {
   static const std::vector<Parameter> v = {
-      {"accept_loss",
+      {var_name(Var::accept_loss),
        "set to true to restore etcd data older than a live etcd that still answers: what was written since the "
        "backup is lost (the plan counts it)",
        "false",
        {"true", "false"}},
-      {"accept_undecryptable",
+      {var_name(Var::accept_undecryptable),
        "set to true to restore etcd values encrypted with a key that kube-apiserver's EncryptionConfiguration no "
        "longer holds: they stay unreadable until that key is back",
        "false",
        {"true", "false"}},
-      {"accept_gap",
+      {var_name(Var::accept_gap),
        "set to true to restore to a time that falls in a gap of the change journal: the point used is then the "
        "journal's last revision before the gap",
        "false",
        {"true", "false"}},
-      {"same_node",
+      {var_name(Var::same_node),
        "set to true when the preflight refuses a node that does not look like the one the backup was taken on, "
        "and it is that node",
        "false",
        {"true", "false"}},
-      {"key_file",
+      {var_name(Var::key_file),
        "the node's saved key (a path on this machine), on a machine that lost its own: the generation and the "
        "journal are authenticated with it",
        "",
        {}},
-      {"unauthenticated",
+      {var_name(Var::unauthenticated),
        "set to true to restore what no key here can authenticate (no key on this machine, a generation from "
        "before kdr authenticated them, another node's key); the journal records it",
        "false",
        {"true", "false"}},
-      {"allow_setuid",
+      {var_name(Var::allow_setuid),
        "set to true to restore setuid/setgid bits on files whose counterparts on the node do not have them",
        "false",
        {"true", "false"}},

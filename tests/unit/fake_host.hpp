@@ -32,7 +32,7 @@ class FakeHost : public core::Host {
   // Every unit reads `clock` while this host lives (core::set_clock).
   FakeHost() : own_(std::make_shared<FakeClock>(this)), previous_(core::set_clock(own_)) {}
   ~FakeHost() override {
-    if (&core::clock() == own_.get()) core::set_clock(previous_);
+    if (core::current_clock() == own_) core::set_clock(previous_);
   }
   FakeHost(const FakeHost&) = delete;
   FakeHost& operator=(const FakeHost&) = delete;
