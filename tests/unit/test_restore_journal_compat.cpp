@@ -1,6 +1,6 @@
 // Restores journaled by an earlier kdr resume and roll back with this one. The fixtures
 // (tests/fixtures/restore-journals/<case>/plan.json and journal.jsonl, the sandbox's folder
-// written as @DIR@) were written by kdr 0.x at commit 423def5, each restore stopped midway
+// written as @DIR@, this source tree as @SRC@) were written by kdr 0.x at commit 423def5, each restore stopped midway
 // (after as many journal records as journal.jsonl holds), on the fake node of
 // restore_fixture.hpp. The test stops the same restore at the same record with this kdr,
 // checks that it wrote the same plan.json and journal.jsonl (the format has not changed:
@@ -66,6 +66,17 @@ core::bfs::path fixture_dir(const Case& c) {
   return core::bfs::path(KDR_SOURCE_DIR) / "tests/fixtures/restore-journals" / c.name;
 }
 
+std::string replace_all(std::string text, const std::string& from, const std::string& to);
+
+// The fixtures name the sandbox as @DIR@ and this source tree (where the playbooks are) as @SRC@,
+// so that they read the same in any checkout.
+std::string to_fixture(const std::string& text, const std::string& sandbox) {
+  return replace_all(replace_all(text, sandbox, "@DIR@"), KDR_SOURCE_DIR, "@SRC@");
+}
+std::string from_fixture(const std::string& text, const std::string& sandbox) {
+  return replace_all(replace_all(text, "@DIR@", sandbox), "@SRC@", KDR_SOURCE_DIR);
+}
+
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
     text.replace(at, from.size(), to);
@@ -123,7 +134,7 @@ TEST_CASE("a restore journaled by kdr 0.x (tests/fixtures/restore-journals) resu
       const auto restore_dir = f.node("/var/lib/kdr/restores/" + id);
       core::bfs::create_directories(dir);
       for (const auto* name : {"plan.json", "journal.jsonl"})
-        test::write(dir / name, replace_all(core::read_file(restore_dir / name), f.dir.path().string(), "@DIR@"));
+        test::write(dir / name, to_fixture(core::read_file(restore_dir / name), f.dir.path().string()));
       continue;
     }
     REQUIRE(core::lstat_path(dir / "journal.jsonl"));
@@ -140,12 +151,12 @@ TEST_CASE("a restore journaled by kdr 0.x (tests/fixtures/restore-journals) resu
       const auto restore_dir = f.node("/var/lib/kdr/restores/" + id);
       const auto here = f.dir.path().string();
       // This kdr journals what kdr 0.x journaled.
-      CHECK(json::parse(core::read_file(restore_dir / "plan.json")) == json::parse(replace_all(old_plan, "@DIR@", here)));
+      CHECK(json::parse(core::read_file(restore_dir / "plan.json")) == json::parse(from_fixture(old_plan, here)));
       CHECK(comparable(lines_of(core::read_file(restore_dir / "journal.jsonl"))) ==
-            comparable(lines_of(replace_all(old_journal, "@DIR@", here))));
+            comparable(lines_of(from_fixture(old_journal, here))));
       // ...and carries on from what kdr 0.x wrote.
-      test::write(restore_dir / "plan.json", replace_all(old_plan, "@DIR@", here));
-      test::write(restore_dir / "journal.jsonl", replace_all(old_journal, "@DIR@", here));
+      test::write(restore_dir / "plan.json", from_fixture(old_plan, here));
+      test::write(restore_dir / "journal.jsonl", from_fixture(old_journal, here));
       if (roll_back) {
         CHECK(f.rollback(id) == core::ExitCode::ok);
         CHECK(test::tree_diff(f.tree(), before) == "");
