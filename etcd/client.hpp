@@ -22,7 +22,6 @@ namespace kdr::core {
 // The smallest key greater than every key that starts with `prefix` ("" for "\0": the end).
 std::string etcd_prefix_end(std::string_view prefix);
 
-std::string base64_encode(std::string_view bytes);
 // A key-value as the gateway writes it (base64 bytes, 64-bit numbers as strings, zeros left out).
 EtcdKeyValue parse_key_value(const nlohmann::json& kv);
 // A 64-bit number field of a gateway answer; 0 when left out.
@@ -36,8 +35,6 @@ std::optional<std::string> unix_socket_of(const std::string& url);
 // must outlive the transfer.
 void setup_gateway_request(void* curl, const EtcdEndpoint& endpoint, const std::string& path, const std::string& body,
                            void* headers, char* error);
-// Throws Error on text that is not base64.
-std::string base64_decode(std::string_view text);
 
 // The real etcd: its v3 API through the JSON gateway (the calls as EtcdApi describes them).
 // count() is a count-only range, so etcd sends no key.

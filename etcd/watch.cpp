@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.hpp"
+
 namespace kdr::core {
 
 using nlohmann::json;

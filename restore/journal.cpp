@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/generation.hpp"

@@ -10,30 +10,16 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$src/build/etcd-3.5}
-suite=trixie
-keyring=/usr/share/keyrings/debian-archive-$suite-stable.gpg
 
 if [ -x "$dir/bin/etcd" ] && [ -x "$dir/bin/etcdutl" ] && [[ "$("$dir/bin/etcd" --version 2>/dev/null)" == *"Version: 3.5."* ]]; then
   echo "fetch-etcd: $(cat "$dir/VERSION" 2>/dev/null || echo 3.5) present in $dir"
   exit 0
 fi
-[ -f "$keyring" ] || { echo "fetch-etcd: $keyring missing (package debian-archive-keyring)" >&2; exit 1; }
-
-# The URI of the machine's own Debian archive (deb.debian.org or a mirror).
-mirror=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-  grep -v security | grep -oE 'https?://[^ ]+' | head -n 1 || true)
-mirror=${mirror:-http://deb.debian.org/debian}
-
+. "$src/scripts/lib/debian13.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/kdr-fetch-etcd-XXXXXX")
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs" "$work/root"
-echo "deb [signed-by=$keyring] $mirror $suite main" > "$work/sources.list"
-apt_opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
-  -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root -qq)
-echo "fetch-etcd: etcd 3.5 from Debian $suite ($mirror), into $dir"
-apt-get "${apt_opts[@]}" update
-(cd "$work/debs" && apt-get "${apt_opts[@]}" download etcd-server etcd-client)
-for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/root"; done
+echo "fetch-etcd: etcd 3.5 into $dir"
+debian13_unpack "$work" "$work/root" etcd-server etcd-client
 
 rm -rf "$dir.new"
 mkdir -p "$dir.new/bin"

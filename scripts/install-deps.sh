@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything kdr needs to build, test, run its drill and its benchmarks,
-# from Debian 12's package archive only (etcd 3.5 from Debian 13's, unpacked into
-# build/etcd-3.5 for the tests, not installed; Debian 12's sshd likewise into build/openssh).
+# from Debian 12's package archive only (etcd 3.5 and Kubernetes' API types from Debian 13's,
+# unpacked into build/etcd-3.5 and build/k8s-api, not installed; Debian 12's sshd likewise
+# into build/openssh).
 # Safe to run again.
 set -euo pipefail
 
@@ -10,6 +11,9 @@ packages=(
   build-essential cmake pkg-config
   libboost-filesystem-dev libboost-dev libfmt-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libzstd-dev zlib1g-dev catch2
+  # Kubernetes objects: protobuf (protoc, DynamicMessage) over Kubernetes' own .proto files, and
+  # libsodium for the secretbox encryption provider
+  protobuf-compiler libprotobuf-dev libsodium-dev debian-archive-keyring
   # tests and drill: a real etcd, certificates, process tools
   etcd-server etcd-client openssl procps psmisc util-linux bsdutils jq time zstd e2fsprogs netcat-openbsd strace
   # the security tests: an unprivileged user probing sockets and ports
@@ -49,6 +53,9 @@ fi
 # etcd 3.5 beside Debian 12's 3.4, for the tests: into a folder of the build, never into
 # the system (scripts/fetch-etcd.sh).
 bash "$(dirname "$0")/fetch-etcd.sh"
+# Kubernetes' API types (k8s.io/api 0.32 from Debian 13), which the build compiles into kdr:
+# into build/k8s-api, never into the system (scripts/fetch-k8s-api.sh).
+bash "$(dirname "$0")/fetch-k8s-api.sh"
 # sshd for the tests that reach other nodes over SSH: unpacked into build/openssh, never
 # installed (that would start the machine's own sshd) (scripts/fetch-openssh.sh).
 bash "$(dirname "$0")/fetch-openssh.sh"

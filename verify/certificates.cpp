@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 
+#include "core/base64.hpp"
 #include "core/control_plane.hpp"
 #include "core/error.hpp"
 
@@ -27,14 +28,13 @@ std::int64_t to_epoch(const ASN1_TIME* t) {
   return static_cast<std::int64_t>(timegm(&tm));
 }
 
+// A kubeconfig's *-data; empty when it is not base64 (the certificate then does not parse).
 std::string base64_decode(const std::string& in) {
-  std::string out(in.size(), '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0) return {};
-  out.resize(static_cast<std::size_t>(n));
-  while (!out.empty() && out.back() == '\0') out.pop_back();  // padding
-  return out;
+  try {
+    return core::base64_decode(in);
+  } catch (const core::Error&) {
+    return {};
+  }
 }
 
 bool ends_with(const std::string& s, std::string_view suffix) {

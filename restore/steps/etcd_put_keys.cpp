@@ -6,6 +6,7 @@
 // back the values they replaced).
 #include <fmt/format.h>
 
+#include "core/base64.hpp"
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
 #include "core/namespace_object.hpp"

@@ -1,0 +1,34 @@
+// A Kubernetes object between its protobuf message and the JSON kubectl prints
+// (`kubectl get -o json`), by the rules of k8s.io/apimachinery's Go types:
+//   - field names and order from the Go structs' json tags (Schema);
+//   - omitempty fields left out when zero; other fields printed even when zero or absent
+//     (`ready: false`, `creationTimestamp: null`, `status: {}`);
+//   - meta/v1 Time as RFC 3339 in UTC, to the second (null when zero), MicroTime to the
+//     microsecond, Duration as Go prints it ("1h0m0s"), Quantity as its string, IntOrString as a
+//     number or a string, RawExtension and FieldsV1 as the JSON they hold;
+//   - bytes ([]byte, such as Secret data) as base64.
+// from_json is the other way, as kube-apiserver's generated Marshal writes: every field that is
+// not a Go pointer, slice or map is set even when the JSON leaves it out.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+#include "k8s/schema.hpp"
+
+namespace kdr::k8s {
+
+using ojson = nlohmann::ordered_json;
+
+ojson to_json(const pb::Message& message, const Schema& schema = Schema::builtin());
+
+// Throws core::Error naming the JSON path (spec.replicas) that does not fit the message.
+std::unique_ptr<pb::Message> from_json(const ojson& object, const pb::Descriptor* type,
+                                       const Schema& schema = Schema::builtin());
+
+// Go's time.Duration.String() of `nanoseconds` ("1h0m0s", "1.5s", "300ms", "0s").
+std::string go_duration(std::int64_t nanoseconds);
+
+}  // namespace kdr::k8s

@@ -1,0 +1,74 @@
+// Kubernetes' API types as kube-apiserver encodes them: the messages of k8s.io/api and
+// k8s.io/apimachinery (their generated.proto files, built into kdr as a protobuf descriptor set)
+// and, for each field, what encoding/json prints for it (its json tag, from the Go structs).
+//
+// Built once, on first use, from the data k8s/CMakeLists.txt embeds; read-only afterwards.
+#pragma once
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kdr::k8s {
+
+namespace pb = google::protobuf;
+
+// What the Go struct field is: kube-apiserver's generated Marshal writes every field that is not
+// a pointer, slice or map, even when it holds its zero value; encoding/json leaves out a field
+// tagged omitempty when it is zero (never a struct).
+enum class GoKind { value, pointer, slice, map };
+
+struct FieldInfo {
+  std::string json;  // its name in JSON and YAML
+  bool omitempty = false;
+  GoKind kind = GoKind::value;
+  int position = 0;  // in its Go struct
+  // An embedded struct (`json:",inline"`): its fields print as the outer struct's.
+  bool inline_fields() const { return json == "-inline-"; }
+};
+
+class Schema {
+ public:
+  // The types built into kdr (k8s.io/api 0.32, Kubernetes 1.32).
+  static const Schema& builtin();
+
+  // The message of an object of `kind` in `api_version` ("v1", "apps/v1"); null when unknown.
+  const pb::Descriptor* message(std::string_view api_version, std::string_view kind) const;
+  // A message by its full name ("k8s.io.apimachinery.pkg.runtime.Unknown"); null when unknown.
+  const pb::Descriptor* message(std::string_view full_name) const;
+  // How the field prints; null for a field whose Go struct kdr did not read (its proto name then).
+  const FieldInfo* field(const pb::FieldDescriptor* f) const;
+  // The message's fields in the order encoding/json prints them (the Go struct's), then any the
+  // Go structs do not name, by number.
+  const std::vector<const pb::FieldDescriptor*>& fields_in_order(const pb::Descriptor* d) const;
+  // A Go slice type that is a message of one repeated field (ExtraValue, Verbs): printed as a list.
+  bool is_list_type(const pb::Descriptor* d) const;
+  // An empty message to parse into (New() on it).
+  const pb::Message* prototype(const pb::Descriptor* d) const;
+
+  // "golang-k8s-api-dev 0.32.3-1, golang-k8s-apimachinery-dev 0.32.3-2"
+  std::string version() const;
+  // The group versions it knows ("apps/v1", "v1", ...).
+  std::set<std::string> group_versions() const;
+
+  Schema(const Schema&) = delete;
+  Schema& operator=(const Schema&) = delete;
+  ~Schema();
+
+ private:
+  Schema();
+
+ public:
+  struct Impl;  // defined in schema.cpp
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kdr::k8s
