@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.hpp"
 #include "core/control_plane.hpp"
 #include "core/error.hpp"
 #include "core/fs.hpp"
@@ -40,24 +41,59 @@ EncryptionConfig parse_encryption_config(std::string_view yaml, const std::strin
     throw Error(fmt::format("{}: an EncryptionConfiguration without a list of resources",
                             yaml_where(file, resources ? resources : root)));
   for (const auto& r : resources) {
+    EncryptionRule rule;
+    if (r["resources"] && r["resources"].IsSequence())
+      for (const auto& name : r["resources"]) rule.resources.push_back(name.Scalar());
     const auto providers = r["providers"];
     if (!providers || !providers.IsSequence())
       throw Error(fmt::format("{}: resources[] without a list of providers", yaml_where(file, r)));
     for (const auto& p : providers) {
       if (!p.IsMap()) continue;
       for (const auto& entry : p) {
-        const auto type = entry.first.Scalar();
+        EncryptionProvider provider;
+        provider.type = entry.first.Scalar();
         const auto& body = entry.second;
-        if (type == "kms") {
-          if (body["name"]) c.keys.insert("kms:" + body["name"].Scalar());
+        if (provider.type == "kms") {
+          provider.kms_name = body["name"] ? body["name"].Scalar() : "";
+          provider.kms_endpoint = body["endpoint"] ? body["endpoint"].Scalar() : "";
+          provider.kms_api_version = body["apiVersion"] ? body["apiVersion"].Scalar() : "v1";
+          if (!provider.kms_name.empty()) c.keys.insert("kms:" + provider.kms_name);
         } else if (body.IsMap() && body["keys"] && body["keys"].IsSequence()) {
-          for (const auto& k : body["keys"])
-            if (k["name"]) c.keys.insert(type + ":" + k["name"].Scalar());
+          for (const auto& k : body["keys"]) {
+            if (!k["name"]) continue;
+            EncryptionKey key{k["name"].Scalar(), ""};
+            if (k["secret"]) {
+              try {
+                key.secret = base64_decode(k["secret"].Scalar());
+              } catch (const Error&) {
+                throw Error(fmt::format("{}: the secret of {} key {} is not base64", yaml_where(file, k["secret"]),
+                                        provider.type, key.name));
+              }
+            }
+            c.keys.insert(provider.type + ":" + key.name);
+            provider.keys.push_back(std::move(key));
+          }
         }
+        rule.providers.push_back(std::move(provider));
       }
     }
+    c.rules.push_back(std::move(rule));
   }
   return c;
+}
+
+const EncryptionRule* EncryptionConfig::rule_for(const std::string& resource, const std::string& group) const {
+  const auto qualified = group.empty() ? resource : resource + "." + group;
+  for (const auto& rule : rules)
+    for (const auto& name : rule.resources)
+      if (name == qualified || name == "*.*" || (name == "*." + group) || (group.empty() && name == "*."))
+        return &rule;
+  return nullptr;
+}
+
+bool EncryptionConfig::encrypts(const std::string& resource, const std::string& group) const {
+  const auto* rule = rule_for(resource, group);
+  return rule != nullptr && !rule->providers.empty() && rule->providers.front().type != "identity";
 }
 
 std::optional<EncryptionConfig> live_encryption_config(const Context& ctx) {

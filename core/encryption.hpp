@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/context.hpp"
 
@@ -25,9 +26,36 @@ std::optional<std::string> encryption_key_of(std::string_view value);
 using EncryptionKeyUse = std::map<std::string, std::uint64_t>;
 void count_encryption_key(std::string_view value, EncryptionKeyUse& use);
 
+// One key of an aescbc, aesgcm or secretbox provider. `secret` is the key itself (decoded from
+// the configuration's base64): it is never printed or logged.
+struct EncryptionKey {
+  std::string name;
+  std::string secret;
+};
+
+struct EncryptionProvider {
+  std::string type;                 // aescbc, aesgcm, secretbox, identity, kms
+  std::vector<EncryptionKey> keys;  // aescbc, aesgcm, secretbox
+  std::string kms_name, kms_endpoint, kms_api_version;  // kms (api version v1 or v2)
+};
+
+// One entry of `resources:`: the resources it names ("secrets", "*.apps", "*.*") and its
+// providers in order (the first encrypts new writes; all of them decrypt).
+struct EncryptionRule {
+  std::vector<std::string> resources;
+  std::vector<EncryptionProvider> providers;
+};
+
 struct EncryptionConfig {
   std::string file;           // where it was read (node path, or a generation's copy)
   std::set<std::string> keys;  // "aescbc:key1", "kms:plugin": what it can decrypt
+  std::vector<EncryptionRule> rules;
+
+  // The rule kube-apiserver applies to `resource` ("secrets", "deployments.apps"): the first
+  // that names it, "*.<group>" or "*.*"; null when none does (stored in the clear).
+  const EncryptionRule* rule_for(const std::string& resource, const std::string& group) const;
+  // Whether kube-apiserver writes `resource` encrypted (its rule's first provider is not identity).
+  bool encrypts(const std::string& resource, const std::string& group) const;
 };
 
 // Parses an EncryptionConfiguration; throws Error naming the file (and line) when it is not one.
