@@ -37,6 +37,7 @@ Command show_command();
 Command journal_command();
 Command pods_command();
 Command offsite_command();
+Command get_command();
 
 // "1.5 GiB", "312 B"
 using core::human_bytes;

@@ -91,15 +91,9 @@ std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::Epoch
       if (!g.meta) continue;
       const auto& snap = g.meta->etcd.snapshot;
       if (!snap || !epoch.holds_snapshot(g.id, g.meta->time, snap->cluster_id, snap->revision)) continue;
-      ReplayBase b;
-      b.source = "generation " + g.id;
-      b.file = g.path / snap->file;
-      b.zstd = snap->compression == "zstd";
-      b.revision = snap->revision;
-      b.db_sha256 = snap->db_sha256;
-      if (b.revision < history_from || !core::lstat_path(b.file)) continue;
-      b.auth = generation_base_auth(g, key);
-      if (b.auth.status != core::AuthStatus::forged) out.push_back(b);
+      if (snap->revision < history_from) continue;
+      auto b = generation_base(g, key);
+      if (b && b->auth.status != core::AuthStatus::forged) out.push_back(*b);
     }
   } catch (const core::Error&) {
     // no backup folder: only the journal's own bases
@@ -278,6 +272,44 @@ class LeaseKeeper {
 };
 
 }  // namespace
+
+std::optional<ReplayBase> generation_base(const core::GenerationEntry& g, const core::NodeKey* key) {
+  if (!g.meta || !g.meta->etcd.snapshot) return std::nullopt;
+  const auto& snap = *g.meta->etcd.snapshot;
+  ReplayBase b;
+  b.source = "generation " + g.id;
+  b.file = g.path / snap.file;
+  b.zstd = snap.compression == "zstd";
+  b.revision = snap.revision;
+  b.db_sha256 = snap.db_sha256;
+  if (!core::lstat_path(b.file)) return std::nullopt;
+  b.auth = generation_base_auth(g, key);
+  return b;
+}
+
+void for_each_planned_event(const core::Context& ctx, const ReplayPlan& plan, const core::NodeKey* key,
+                            const std::function<void(journal::Event&)>& visit) {
+  const journal::JournalStore store(ctx.backup_dir);
+  RevisionWalk walk(store, plan.epoch, key);
+  std::vector<Event> group;
+  std::uint64_t events = 0;
+  while (walk.next(group)) {
+    const auto rev = group.front().revision;
+    if (rev <= plan.base.revision) continue;
+    if (rev > plan.target_revision) break;
+    core::check_interrupted();
+    for (auto& e : group) {
+      visit(e);
+      ++events;
+    }
+  }
+  if (events != plan.events)
+    throw core::Error(fmt::format("the journal holds {} change(s) up to revision {}, the plan counted {}: the journal "
+                                  "changed underneath (kdr journal verify)",
+                                  events, plan.target_revision, plan.events));
+  if (plan.auth.status == core::AuthStatus::authentic && walk.auth().status != core::AuthStatus::authentic)
+    throw core::Error(fmt::format("the journal changed underneath: {}", walk.auth().text));
+}
 
 std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, used = 0;

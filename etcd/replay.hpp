@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "core/context.hpp"
 #include "core/generation_auth.hpp"
 #include "core/node_key.hpp"
+#include "core/repository.hpp"
 #include "journal/store.hpp"
 
 namespace kdr::restore {
@@ -90,6 +93,16 @@ struct ReplayResult {
   double open_s = 0, apply_s = 0, digest_s = 0, save_s = 0;
   std::string phases() const;
 };
+
+// A generation's snapshot as a base: its file, revision, recorded hash, and what vouches for it
+// under `key`. Empty when the generation has no snapshot.
+std::optional<ReplayBase> generation_base(const core::GenerationEntry& g, const core::NodeKey* key);
+
+// The journal's events after `plan.base` up to `plan.target_revision`, in order, read and
+// checked as the replay reads them (whole revisions, continuous; a forged segment refused).
+// Throws Error when the journal changed underneath the plan.
+void for_each_planned_event(const core::Context& ctx, const ReplayPlan& plan, const core::NodeKey* key,
+                            const std::function<void(journal::Event&)>& visit);
 
 // The replay: `plan.base` in a private etcd, the journal's events up to the target applied in
 // order (each key's last change in a run of revisions, in few transactions), the keyspace's digest compared with the

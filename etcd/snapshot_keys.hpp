@@ -1,0 +1,43 @@
+// The key-values an etcd snapshot (or member/snap/db) holds, read off the bbolt file without
+// an etcd: bbolt's "key" bucket maps revisions (8 bytes big-endian, '_', 8 bytes of
+// sub-revision, 't' for a deletion) to mvccpb.KeyValue messages (key 1, create_revision 2,
+// mod_revision 3, version 4, value 5, lease 6). A key's newest entry at or below the revision
+// asked for is its value; a deletion there means it is gone.
+//
+// Two passes over the bucket: the first keeps, for the keys wanted, only where their newest
+// entry is (a key and 17 bytes); the second hands out those entries' values. Memory grows with
+// the number of keys wanted, not with the database.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "core/fs.hpp"
+#include "etcd/api.hpp"
+
+namespace kdr::core {
+
+struct SnapshotRead {
+  std::int64_t revision = 0;     // the newest revision in the file
+  std::uint64_t entries = 0;     // key revisions read (each pass)
+  std::uint64_t visited = 0;     // live keys handed out
+};
+
+struct SnapshotFilter {
+  std::string prefix;                          // keys that start with it ("" every key)
+  std::optional<std::int64_t> at_revision;     // the keyspace at this revision (default: the newest)
+  std::function<bool(std::string_view)> keep;  // and that this accepts (null: all)
+};
+
+// Calls `visit` for every live key the filter picks, in revision order of their newest value.
+// Throws Error naming the file when it is not an etcd database, or the revision asked for is
+// older than what the file still holds (compacted).
+SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& filter,
+                                const std::function<void(const EtcdKeyValue&)>& visit);
+
+// mvccpb.KeyValue's fields; false when `m` does not parse or names no key.
+bool parse_mvcc_key_value(std::string_view m, EtcdKeyValue& out);
+
+}  // namespace kdr::core

@@ -1,0 +1,120 @@
+#include "k8s/decode.hpp"
+
+#include <fmt/format.h>
+
+#include "core/base64.hpp"
+
+namespace kdr::k8s {
+
+namespace {
+
+// apiVersion, kind, then metadata with the name and namespace the key gives: what is known of
+// an object that does not decode.
+ojson skeleton(const StoredObject& o) {
+  ojson out = ojson::object();
+  if (!o.api_version.empty()) out["apiVersion"] = o.api_version;
+  if (!o.kind.empty()) out["kind"] = o.kind;
+  else if (o.where && !o.where->type.custom) out["kind"] = o.where->type.kind;
+  ojson meta = ojson::object();
+  meta["name"] = o.name();
+  if (!o.namespace_().empty()) meta["namespace"] = o.namespace_();
+  out["metadata"] = meta;
+  return out;
+}
+
+// metadata.resourceVersion as kube-apiserver sets it on read, in its place (after uid).
+void set_resource_version(ojson& object, std::int64_t mod_revision) {
+  if (!object.is_object() || mod_revision == 0) return;
+  auto& meta = object["metadata"];
+  if (!meta.is_object()) meta = ojson::object();
+  const auto rv = std::to_string(mod_revision);
+  if (meta.contains("resourceVersion")) {
+    meta["resourceVersion"] = rv;
+    return;
+  }
+  ojson out = ojson::object();
+  bool placed = false;
+  for (auto& [k, v] : meta.items()) {
+    out[k] = std::move(v);
+    if (k == "uid") {
+      out["resourceVersion"] = rv;
+      placed = true;
+    }
+  }
+  if (!placed) out["resourceVersion"] = rv;
+  meta = std::move(out);
+}
+
+void decode_protobuf(std::string_view plain, StoredObject& o, const Schema& schema) {
+  const auto read = read_protobuf_envelope(plain);
+  if (!read.envelope) {
+    o.problem = read.problem;
+    return;
+  }
+  const auto& env = *read.envelope;
+  o.api_version = env.api_version;
+  o.kind = env.kind;
+  const auto* type = schema.message(env.api_version, env.kind);
+  if (type == nullptr) {
+    o.problem = fmt::format("{} {} is not among the Kubernetes types kdr knows ({}); shown as stored", env.api_version,
+                            env.kind, schema.version());
+    o.object = skeleton(o);
+    o.object["protobuf"] = core::base64_encode(env.raw);
+    return;
+  }
+  std::unique_ptr<pb::Message> m(schema.prototype(type)->New());
+  if (!m->ParseFromArray(env.raw.data(), static_cast<int>(env.raw.size()))) {
+    o.problem = fmt::format("its {} {} protobuf is damaged (it does not parse)", env.api_version, env.kind);
+    return;
+  }
+  o.object = ojson::object();
+  o.object["apiVersion"] = env.api_version;
+  o.object["kind"] = env.kind;
+  auto body = to_json(*m, schema);
+  for (auto& [k, v] : body.items()) o.object[k] = std::move(v);
+}
+
+void decode_json(std::string_view plain, StoredObject& o) {
+  auto parsed = ojson::parse(plain, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    o.problem = "its JSON is damaged (it does not parse)";
+    return;
+  }
+  o.api_version = parsed.value("apiVersion", "");
+  o.kind = parsed.value("kind", "");
+  o.object = std::move(parsed);
+}
+
+}  // namespace
+
+StoredObject decode_stored(std::string_view key, std::string_view value, std::int64_t mod_revision,
+                           std::int64_t create_revision, const DecodeOptions& options, const Schema& schema) {
+  StoredObject o;
+  o.key = key;
+  o.mod_revision = mod_revision;
+  o.create_revision = create_revision;
+  o.where = parse_object_key(key, options.prefix);
+  std::string_view plain = value;
+  o.decryption = decrypt_value(value, key, options.encryption);
+  if (o.decryption.outcome == DecryptOutcome::decrypted) {
+    plain = o.decryption.plaintext;
+  } else if (o.decryption.outcome != DecryptOutcome::plain) {
+    o.form = StoredForm::encrypted;
+    o.problem = outcome_text(o.decryption, options.encryption);
+    o.object = skeleton(o);
+    set_resource_version(o.object, mod_revision);
+    return o;
+  }
+  o.form = stored_form(plain);
+  switch (o.form) {
+    case StoredForm::protobuf: decode_protobuf(plain, o, schema); break;
+    case StoredForm::json: decode_json(plain, o); break;
+    case StoredForm::encrypted: o.problem = "encrypted twice"; break;
+    case StoredForm::unrecognized: o.problem = "not a Kubernetes object (neither protobuf, JSON nor encrypted)"; break;
+  }
+  if (o.object.is_null()) o.object = skeleton(o);
+  set_resource_version(o.object, mod_revision);
+  return o;
+}
+
+}  // namespace kdr::k8s

@@ -1,0 +1,260 @@
+#include "objects/point.hpp"
+
+#include <map>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/generation_view.hpp"
+#include "core/node_key.hpp"
+#include "core/repository.hpp"
+#include "core/static_pods.hpp"
+#include "core/zstd_file.hpp"
+#include "etcd/replay.hpp"
+#include "etcd/snapshot_keys.hpp"
+#include "etcd/tool.hpp"
+#include "journal/store.hpp"
+#include "verify/encryption_check.hpp"
+
+namespace kdr::objects {
+
+namespace {
+
+std::string time_text(std::int64_t ms) { return ms > 0 ? core::iso_time(ms / 1000) : std::string("time not known"); }
+
+std::string etcd_prefix_of(const core::StaticPodScan& scan) {
+  const auto* pod = core::find_pod(scan, "kube-apiserver");
+  if (pod == nullptr) return "/registry";
+  const auto prefix = pod->flag("etcd-prefix").value_or("/registry");
+  return prefix.empty() ? "/registry" : prefix;
+}
+
+// Both configurations' keys: a value decrypts with any of them.
+void add_encryption(PointInfo& info, const std::optional<core::EncryptionConfig>& config) {
+  if (!config) return;
+  if (!info.encryption) {
+    info.encryption = config;
+    return;
+  }
+  info.encryption->file += " and " + config->file;
+  info.encryption->keys.insert(config->keys.begin(), config->keys.end());
+  info.encryption->rules.insert(info.encryption->rules.end(), config->rules.begin(), config->rules.end());
+}
+
+void add_live_encryption(const core::Context& ctx, PointInfo& info) {
+  try {
+    add_encryption(info, core::live_encryption_config(ctx));
+  } catch (const core::Error& e) {
+    info.warnings.push_back(e.what());
+  }
+}
+
+// What a generation says about reading its values: the etcd prefix and EncryptionConfiguration
+// of its kube-apiserver.
+void add_generation_facts(const core::Context& ctx, const core::GenerationEntry& entry, PointInfo& info) {
+  if (!entry.meta) return;
+  const auto view = core::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256);
+  info.etcd_prefix = etcd_prefix_of(core::generation_pods(view, ctx.config.static_pod_path));
+  try {
+    add_encryption(info, verify::generation_encryption_config(view, ctx.config.static_pod_path));
+  } catch (const core::Error& e) {
+    info.warnings.push_back(e.what());
+  }
+}
+
+std::optional<core::NodeKey> node_key(const core::Context& ctx) {
+  try {
+    return core::load_node_key(core::node_key_file(ctx));
+  } catch (const core::Error&) {
+    return std::nullopt;
+  }
+}
+
+// A base snapshot copied off the backup disk into a private folder, checked against its record.
+class PrivateSnapshot {
+ public:
+  PrivateSnapshot(const restore::ReplayBase& base) : dir_("objects") {
+    file_ = dir_.path() / "snapshot.db";
+    const auto copy = core::private_copy(base.file, file_, base.zstd);
+    if (!base.db_sha256.empty() && copy.sha256 != base.db_sha256)
+      throw core::Error(fmt::format("{}'s snapshot {} does not match its record (SHA-256 {}, recorded {}): not read",
+                                    base.source, base.file.string(), copy.sha256, base.db_sha256));
+  }
+  const core::bfs::path& file() const { return file_; }
+
+ private:
+  core::ScratchDir dir_;
+  core::bfs::path file_;
+};
+
+class GenerationPoint : public PointReader {
+ public:
+  GenerationPoint(const core::Context& ctx, const core::GenerationEntry& entry, const restore::ReplayBase& base)
+      : snapshot_(base) {
+    info_.generation = entry.id;
+    info_.revision = base.revision;
+    info_.time_ms = entry.meta ? entry.meta->time * 1000 : 0;
+    info_.cluster_id = entry.meta && entry.meta->etcd.snapshot ? entry.meta->etcd.snapshot->cluster_id : "";
+    info_.text = fmt::format("generation {} (etcd revision {}, {})", entry.id, base.revision, time_text(info_.time_ms));
+    if (base.auth.status != core::AuthStatus::authentic) info_.warnings.push_back(base.auth.text);
+    add_generation_facts(ctx, entry, info_);
+    add_live_encryption(ctx, info_);
+  }
+  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit) override {
+    core::read_snapshot_keys(snapshot_.file(), {prefix, std::nullopt, nullptr}, visit);
+  }
+
+ private:
+  PrivateSnapshot snapshot_;
+};
+
+class JournalPoint : public PointReader {
+ public:
+  JournalPoint(const core::Context& ctx, restore::ReplayPlan plan, std::optional<core::NodeKey> key)
+      : ctx_(ctx), plan_(std::move(plan)), key_(std::move(key)), snapshot_(plan_.base) {
+    info_.revision = plan_.target_revision;
+    info_.time_ms = plan_.target_time_ms;
+    info_.cluster_id = plan_.epoch.cluster_id;
+    info_.text = fmt::format("revision {} ({}) of the change journal, over {} (revision {}) and {} change{}",
+                             plan_.target_revision, time_text(plan_.target_time_ms), plan_.base.source,
+                             plan_.base.revision, plan_.events, plan_.events == 1 ? "" : "s");
+    if (plan_.auth.status != core::AuthStatus::authentic) info_.warnings.push_back(plan_.auth.text);
+    // The generation the base is, or else the newest: its kube-apiserver's prefix and keys.
+    try {
+      const auto repo = core::Repository::open(ctx.backup_dir);
+      const std::string prefix = "generation ";
+      const auto which = plan_.base.source.rfind(prefix, 0) == 0 ? plan_.base.source.substr(prefix.size()) : "latest";
+      const auto entry = repo.find(which);
+      info_.generation = entry.id;
+      add_generation_facts(ctx, entry, info_);
+    } catch (const core::Error&) {
+      // no generation: the live node's facts below
+    }
+    add_live_encryption(ctx, info_);
+  }
+  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit) override {
+    // The keys the journal changed after the base, as they are at the target.
+    std::map<std::string, std::optional<core::EtcdKeyValue>> changed;
+    restore::for_each_planned_event(ctx_, plan_, key_ ? &*key_ : nullptr, [&](journal::Event& e) {
+      if (e.key.compare(0, prefix.size(), prefix) != 0) return;
+      if (e.kind == journal::EventKind::del) {
+        changed[e.key] = std::nullopt;
+        return;
+      }
+      core::EtcdKeyValue kv;
+      kv.key = e.key;
+      kv.value = std::move(e.value);
+      kv.create_revision = e.create_revision;
+      kv.mod_revision = e.mod_revision;
+      kv.version = e.version;
+      kv.lease = e.lease;
+      changed[e.key] = std::move(kv);
+    });
+    core::read_snapshot_keys(snapshot_.file(),
+                             {prefix, std::nullopt, [&](std::string_view k) { return changed.count(std::string(k)) == 0; }},
+                             visit);
+    for (const auto& [k, kv] : changed)
+      if (kv) visit(*kv);
+  }
+
+ private:
+  const core::Context& ctx_;
+  restore::ReplayPlan plan_;
+  std::optional<core::NodeKey> key_;
+  PrivateSnapshot snapshot_;
+};
+
+class LivePoint : public PointReader {
+ public:
+  explicit LivePoint(const core::Context& ctx) : client_(ctx.etcd->connect(backup::node_etcd_endpoint(ctx))) {
+    const auto status = client_->status();
+    info_.revision = status.revision;
+    info_.time_ms = core::now_epoch_ms();
+    info_.cluster_id = status.cluster_id;
+    info_.text = fmt::format("the live etcd at {} (revision {})", client_->endpoint().url, status.revision);
+    info_.etcd_prefix = etcd_prefix_of(core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+    add_live_encryption(ctx, info_);
+  }
+  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit) override {
+    core::EtcdRangeOptions options;
+    options.revision = info_.revision;  // every read of this point at one revision
+    client_->scan(prefix, options, [&](core::EtcdKeyValue&& kv) { visit(kv); });
+  }
+
+ private:
+  std::unique_ptr<core::EtcdApi> client_;
+};
+
+std::unique_ptr<PointReader> generation_point(const core::Context& ctx, const std::string& which,
+                                              const core::NodeKey* key) {
+  const auto repo = core::Repository::open(ctx.backup_dir);
+  const auto entry = repo.find(which);
+  if (!entry.meta) throw core::Error(fmt::format("generation {}: {}", entry.id, entry.problem), core::ExitCode::no_backup);
+  const auto base = restore::generation_base(entry, key);
+  if (!base) throw core::Error(fmt::format("generation {} holds no etcd snapshot", entry.id), core::ExitCode::no_backup);
+  if (base->auth.status == core::AuthStatus::forged) throw core::Error(base->auth.text);
+  return std::make_unique<GenerationPoint>(ctx, entry, *base);
+}
+
+}  // namespace
+
+PointSpec parse_point(const std::string& text) {
+  PointSpec p;
+  p.text = text;
+  if (text.empty() || text == "latest") return p;
+  if (text == "live") {
+    p.kind = PointSpec::Kind::live;
+    return p;
+  }
+  if (text.find_first_not_of("0123456789") == std::string::npos) {
+    p.kind = PointSpec::Kind::revision;
+    try {
+      p.revision = std::stoll(text);
+    } catch (const std::exception&) {
+      throw core::UsageError(fmt::format("--at {}: not a revision kdr can read", text));
+    }
+    if (p.revision <= 0) throw core::UsageError(fmt::format("--at {}: etcd's revisions start at 1", text));
+    return p;
+  }
+  if (const auto ms = restore::parse_rfc3339_ms(text)) {
+    p.kind = PointSpec::Kind::time;
+    p.time_ms = *ms;
+    return p;
+  }
+  // Generation ids are times without colons (2026-11-30T081245Z); a colon means a time was meant.
+  static const std::regex timeish("^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[T ].*:.*$");
+  if (std::regex_match(text, timeish))
+    throw core::UsageError(fmt::format(
+        "--at {}: not an RFC 3339 time (2026-11-30T03:14:00Z, with seconds, and Z or an offset such as +01:00)", text));
+  p.kind = PointSpec::Kind::generation;
+  return p;
+}
+
+std::unique_ptr<PointReader> open_point(const core::Context& ctx, const PointSpec& spec) {
+  if (spec.kind == PointSpec::Kind::live) return std::make_unique<LivePoint>(ctx);
+  auto key = node_key(ctx);
+  const core::NodeKey* k = key ? &*key : nullptr;
+  if (spec.kind == PointSpec::Kind::generation) return generation_point(ctx, spec.text, k);
+  const journal::JournalStore store(ctx.backup_dir);
+  if (spec.kind == PointSpec::Kind::latest && !store.exists()) return generation_point(ctx, "latest", k);
+  if (!store.exists())
+    throw core::Error(fmt::format("--at {}: no change journal in {} (kdr journal start); a generation can be read "
+                                  "with --at GENERATION",
+                                  spec.text, ctx.backup_dir.string()),
+                      core::ExitCode::no_backup);
+  restore::ReplayTarget target;
+  target.text = spec.text;
+  if (spec.kind == PointSpec::Kind::revision) {
+    target.kind = restore::ReplayTarget::Kind::revision;
+    target.revision = spec.revision;
+  } else if (spec.kind == PointSpec::Kind::time) {
+    target.kind = restore::ReplayTarget::Kind::time;
+    target.time_ms = spec.time_ms;
+  }
+  auto plan = restore::plan_replay(ctx, target, k);
+  return std::make_unique<JournalPoint>(ctx, std::move(plan), std::move(key));
+}
+
+}  // namespace kdr::objects
