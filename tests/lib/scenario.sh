@@ -152,6 +152,15 @@ make_running_node() {
   done
 }
 
+# k8s_store [--encryption FILE] put FILE... | delete RESOURCE NS NAME | raw KEY FILE: objects written
+# into the node's etcd as kube-apiserver stores them (tests/helpers/k8s_store.cpp; there is no
+# kube-apiserver here).
+k8s_store() {
+  local pki=$ROOT/etc/kubernetes/pki/etcd
+  "${KDR_K8S_STORE:?KDR_K8S_STORE must point at the k8s-store helper}" "https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")" \
+    "$pki/ca.crt" "$pki/healthcheck-client.crt" "$pki/healthcheck-client.key" "$@"
+}
+
 # etcd_keys PREFIX: the keys under PREFIX, sorted.
 etcd_keys() { sandbox_etcdctl "$ROOT" get --prefix "$1" --keys-only | grep . | sort; }
 
