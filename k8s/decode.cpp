@@ -62,15 +62,16 @@ void decode_protobuf(std::string_view plain, StoredObject& o, const Schema& sche
     o.object["protobuf"] = core::base64_encode(env.raw);
     return;
   }
-  std::unique_ptr<pb::Message> m(schema.prototype(type)->New());
-  if (!m->ParseFromArray(env.raw.data(), static_cast<int>(env.raw.size()))) {
-    o.problem = fmt::format("its {} {} protobuf is damaged (it does not parse)", env.api_version, env.kind);
+  ojson body;
+  try {
+    body = decode_json(env.raw, type, schema);
+  } catch (const DamagedObject& e) {
+    o.problem = fmt::format("its {} {} protobuf is damaged: {}", env.api_version, env.kind, e.what());
     return;
   }
   o.object = ojson::object();
   o.object["apiVersion"] = env.api_version;
   o.object["kind"] = env.kind;
-  auto body = to_json(*m, schema);
   for (auto& [k, v] : body.items()) o.object[k] = std::move(v);
 }
 

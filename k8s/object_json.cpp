@@ -2,46 +2,20 @@
 
 #include <google/protobuf/reflection.h>
 
+#include <algorithm>
+#include <cstring>
 #include <ctime>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "core/base64.hpp"
-#include "core/error.hpp"
 
 namespace kdr::k8s {
 
 namespace {
 
 using FD = pb::FieldDescriptor;
-
-// The messages with a JSON form of their own (k8s.io/apimachinery's MarshalJSON methods).
-enum class Special { none, time, micro_time, duration, quantity, int_or_string, raw_json, list };
-
-Special special_of(const pb::Descriptor* d, const Schema& schema) {
-  const auto& n = d->full_name();
-  if (n == "k8s.io.apimachinery.pkg.apis.meta.v1.Time") return Special::time;
-  if (n == "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime") return Special::micro_time;
-  if (n == "k8s.io.apimachinery.pkg.apis.meta.v1.Duration") return Special::duration;
-  if (n == "k8s.io.apimachinery.pkg.api.resource.Quantity" || n == "k8s.io.apimachinery.pkg.api.resource.QuantityValue")
-    return Special::quantity;
-  if (n == "k8s.io.apimachinery.pkg.util.intstr.IntOrString") return Special::int_or_string;
-  if (n == "k8s.io.apimachinery.pkg.runtime.RawExtension" || n == "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1")
-    return Special::raw_json;
-  if (schema.is_list_type(d)) return Special::list;
-  return Special::none;
-}
-
-// The field's print rules: its json tag when the Go struct was read, else its proto name,
-// omitempty, and a pointer for a message (nil when absent).
-FieldInfo info_of(const FD* f, const Schema& schema) {
-  if (const auto* info = schema.field(f)) return *info;
-  FieldInfo info{f->name(), true, GoKind::value, 0};
-  if (f->is_map()) info.kind = GoKind::map;
-  else if (f->is_repeated()) info.kind = GoKind::slice;
-  else if (f->cpp_type() == FD::CPPTYPE_MESSAGE) info.kind = GoKind::pointer;
-  return info;
-}
 
 std::string rfc3339(std::int64_t seconds, int micros, bool with_micros) {
   const auto t = static_cast<std::time_t>(seconds);
@@ -94,39 +68,6 @@ std::string trimmed_fraction(std::uint64_t frac, int digits) {
   return s.empty() ? "" : "." + s;
 }
 
-// ---- message -> JSON -------------------------------------------------------------------
-
-ojson message_json(const pb::Message& m, const Schema& schema);
-
-ojson scalar_json(const pb::Message& m, const FD* f, int index) {
-  const auto* r = m.GetReflection();
-  const bool rep = index >= 0;
-  switch (f->cpp_type()) {
-    case FD::CPPTYPE_INT32: return rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f);
-    case FD::CPPTYPE_INT64: return rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f);
-    case FD::CPPTYPE_UINT32: return rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f);
-    case FD::CPPTYPE_UINT64: return rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f);
-    case FD::CPPTYPE_DOUBLE: return rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f);
-    case FD::CPPTYPE_FLOAT: return rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f);
-    case FD::CPPTYPE_BOOL: return rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f);
-    case FD::CPPTYPE_ENUM: return rep ? r->GetRepeatedEnum(m, f, index)->name() : r->GetEnum(m, f)->name();
-    case FD::CPPTYPE_STRING: {
-      std::string scratch;
-      const auto& s = rep ? r->GetRepeatedStringReference(m, f, index, &scratch) : r->GetStringReference(m, f, &scratch);
-      if (f->type() == FD::TYPE_BYTES) return core::base64_encode(s);
-      return s;
-    }
-    case FD::CPPTYPE_MESSAGE: break;
-  }
-  return nullptr;
-}
-
-ojson value_json(const pb::Message& m, const FD* f, int index, const Schema& schema) {
-  if (f->cpp_type() != FD::CPPTYPE_MESSAGE) return scalar_json(m, f, index);
-  const auto* r = m.GetReflection();
-  return message_json(index >= 0 ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f), schema);
-}
-
 bool is_zero(const ojson& v) {
   if (v.is_null()) return true;
   if (v.is_string()) return v.get_ref<const std::string&>().empty();
@@ -136,50 +77,183 @@ bool is_zero(const ojson& v) {
   return false;
 }
 
-ojson special_json(const pb::Message& m, Special kind, const Schema& schema) {
-  const auto* d = m.GetDescriptor();
-  const auto* r = m.GetReflection();
-  auto int_field = [&](const char* name) -> std::int64_t {
-    const auto* f = d->FindFieldByName(name);
-    if (f == nullptr) return 0;
-    return f->cpp_type() == FD::CPPTYPE_INT64 ? r->GetInt64(m, f) : r->GetInt32(m, f);
+// What Go prints for a field that holds its zero value (absent from the bytes).
+ojson zero_json(const FieldPlan& fp) {
+  const auto& info = fp.info;
+  if (info.kind != GoKind::value || fp.field->is_repeated()) return nullptr;
+  switch (fp.field->cpp_type()) {
+    case FD::CPPTYPE_STRING: return "";
+    case FD::CPPTYPE_BOOL: return false;
+    case FD::CPPTYPE_MESSAGE:
+      switch (fp.special) {
+        case Special::quantity: return "0";
+        case Special::int_or_string: return 0;
+        case Special::duration: return "0s";
+        case Special::none: return ojson::object();
+        default: return nullptr;
+      }
+    default: return 0;
+  }
+}
+
+// Whether encoding/json prints the field: omitempty leaves out false, 0, "", nil, and empty
+// slices and maps; never a struct; a pointer that is set prints even when it points at zero.
+bool printed(const FieldPlan& fp, const ojson& v, bool present) {
+  const auto& info = fp.info;
+  if (!info.omitempty) return true;
+  if (info.kind == GoKind::pointer) return present;
+  const bool is_struct = !fp.field->is_repeated() && fp.field->cpp_type() == FD::CPPTYPE_MESSAGE;
+  return is_struct || !is_zero(v);
+}
+
+// Puts `v` under `key` of an object being built in field order (no lookup: keys are distinct).
+void append(ojson& object, const std::string& key, ojson v) {
+  object.get_ref<ojson::object_t&>().emplace_back(key, std::move(v));
+}
+
+// ---- the wire, read with the schema's types -------------------------------------------
+
+class Wire {
+ public:
+  Wire(std::string_view bytes, const std::string& where) : m_(bytes), where_(where) {}
+  bool done() const { return pos_ >= m_.size(); }
+  std::uint64_t varint() {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= m_.size()) damaged("a number runs past the end");
+      const auto b = static_cast<unsigned char>(m_[pos_++]);
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    damaged("a number is too long");
+  }
+  std::string_view bytes() {
+    const auto n = varint();
+    if (n > m_.size() - pos_) damaged("a field runs past the end");
+    const auto out = m_.substr(pos_, static_cast<std::size_t>(n));
+    pos_ += static_cast<std::size_t>(n);
+    return out;
+  }
+  std::uint64_t fixed(std::size_t n) {
+    if (m_.size() - pos_ < n) damaged("a field runs past the end");
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(m_[pos_ + i])) << (8 * i);
+    pos_ += n;
+    return v;
+  }
+  void skip(std::uint32_t wire) {
+    switch (wire) {
+      case 0: varint(); return;
+      case 1: fixed(8); return;
+      case 2: bytes(); return;
+      case 5: fixed(4); return;
+      default: damaged(fmt::format("wire type {} is not one Kubernetes writes", wire));
+    }
+  }
+  [[noreturn]] void damaged(const std::string& what) const {
+    throw DamagedObject(fmt::format("{} at byte {} of {}", what, pos_, where_));
+  }
+
+ private:
+  std::string_view m_;
+  std::size_t pos_ = 0;
+  const std::string& where_;
+};
+
+ojson message_from_wire(std::string_view bytes, const MessagePlan& plan, const Schema& schema, const std::string& where);
+
+ojson scalar_from_wire(Wire& w, std::uint32_t wire, const FD* f) {
+  auto want = [&](std::uint32_t expected) {
+    if (wire != expected) w.damaged(fmt::format("field {} has wire type {}, not {}", f->name(), wire, expected));
   };
-  auto string_field = [&](const char* name) -> std::string {
-    const auto* f = d->FindFieldByName(name);
-    return f == nullptr ? std::string() : r->GetString(m, f);
-  };
+  switch (f->type()) {
+    case FD::TYPE_INT32: want(0); return static_cast<std::int32_t>(w.varint());
+    case FD::TYPE_INT64: want(0); return static_cast<std::int64_t>(w.varint());
+    case FD::TYPE_UINT32: want(0); return static_cast<std::uint32_t>(w.varint());
+    case FD::TYPE_UINT64: want(0); return w.varint();
+    case FD::TYPE_SINT32: {
+      want(0);
+      const auto v = static_cast<std::uint32_t>(w.varint());
+      return static_cast<std::int32_t>((v >> 1) ^ (~(v & 1) + 1));
+    }
+    case FD::TYPE_SINT64: {
+      want(0);
+      const auto v = w.varint();
+      return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
+    }
+    case FD::TYPE_BOOL: want(0); return w.varint() != 0;
+    case FD::TYPE_ENUM: {
+      want(0);
+      const auto v = static_cast<int>(w.varint());
+      const auto* e = f->enum_type()->FindValueByNumber(v);
+      return e != nullptr ? ojson(e->name()) : ojson(v);
+    }
+    case FD::TYPE_FIXED32: want(5); return static_cast<std::uint32_t>(w.fixed(4));
+    case FD::TYPE_SFIXED32: want(5); return static_cast<std::int32_t>(static_cast<std::uint32_t>(w.fixed(4)));
+    case FD::TYPE_FLOAT: {
+      want(5);
+      const auto bits = static_cast<std::uint32_t>(w.fixed(4));
+      float v = 0;
+      std::memcpy(&v, &bits, sizeof v);
+      return v;
+    }
+    case FD::TYPE_FIXED64: want(1); return w.fixed(8);
+    case FD::TYPE_SFIXED64: want(1); return static_cast<std::int64_t>(w.fixed(8));
+    case FD::TYPE_DOUBLE: {
+      want(1);
+      const auto bits = w.fixed(8);
+      double v = 0;
+      std::memcpy(&v, &bits, sizeof v);
+      return v;
+    }
+    case FD::TYPE_STRING: want(2); return std::string(w.bytes());
+    case FD::TYPE_BYTES: want(2); return core::base64_encode(w.bytes());
+    default: break;
+  }
+  w.damaged(fmt::format("field {} has a type kdr does not read", f->name()));
+}
+
+// The few fields of a special message, by number.
+struct SpecialFields {
+  std::int64_t n1 = 0, n2 = 0;
+  std::string_view s1, s3;
+  std::vector<std::string_view> items;
+};
+
+ojson special_from_wire(std::string_view bytes, Special kind, const std::string& where) {
+  Wire w(bytes, where);
+  SpecialFields f;
+  while (!w.done()) {
+    const auto tag = w.varint();
+    const auto number = tag >> 3;
+    const auto wire = static_cast<std::uint32_t>(tag & 7);
+    if (wire == 0 && number == 1) f.n1 = static_cast<std::int64_t>(w.varint());
+    else if (wire == 0 && number == 2) f.n2 = static_cast<std::int64_t>(w.varint());
+    else if (wire == 2 && number == 1) (kind == Special::list ? f.items.push_back(w.bytes()) : void(f.s1 = w.bytes()));
+    else if (wire == 2 && number == 3) f.s3 = w.bytes();
+    else w.skip(wire);
+  }
   switch (kind) {
-    case Special::time: {
-      const auto seconds = int_field("seconds");
-      if (seconds == 0 && int_field("nanos") == 0) return nullptr;  // the zero time.Time
-      return rfc3339(seconds, 0, false);
-    }
-    case Special::micro_time: {
-      const auto seconds = int_field("seconds");
-      const auto nanos = int_field("nanos");
-      if (seconds == 0 && nanos == 0) return nullptr;
-      return rfc3339(seconds, static_cast<int>(nanos / 1000), true);
-    }
-    case Special::duration: return go_duration(int_field("duration"));
-    case Special::quantity: {
-      auto s = string_field("string");
-      return s.empty() ? "0" : s;
-    }
+    case Special::time:
+      if (f.n1 == 0 && f.n2 == 0) return nullptr;  // the zero time.Time
+      return rfc3339(f.n1, 0, false);
+    case Special::micro_time:
+      if (f.n1 == 0 && f.n2 == 0) return nullptr;
+      return rfc3339(f.n1, static_cast<int>(f.n2 / 1000), true);
+    case Special::duration: return go_duration(f.n1);
+    case Special::quantity: return f.s1.empty() ? std::string("0") : std::string(f.s1);
     case Special::int_or_string:
-      if (int_field("type") == 1) return string_field("strVal");
-      return int_field("intVal");
+      if (f.n1 == 1) return std::string(f.s3);
+      return f.n2;
     case Special::raw_json: {
-      const auto* f = d->field(0);
-      const auto& raw = r->GetString(m, f);
-      if (raw.empty()) return nullptr;
-      auto parsed = ojson::parse(raw, nullptr, false);
-      if (parsed.is_discarded()) return core::base64_encode(raw);
+      if (f.s1.empty()) return nullptr;
+      auto parsed = ojson::parse(f.s1, nullptr, false);
+      if (parsed.is_discarded()) return core::base64_encode(f.s1);
       return parsed;
     }
     case Special::list: {
       ojson out = ojson::array();
-      const auto* f = d->field(0);
-      for (int i = 0; i < r->FieldSize(m, f); ++i) out.push_back(value_json(m, f, i, schema));
+      for (const auto& item : f.items) out.push_back(std::string(item));
       return out;
     }
     case Special::none: break;
@@ -187,69 +261,108 @@ ojson special_json(const pb::Message& m, Special kind, const Schema& schema) {
   return nullptr;
 }
 
-// What Go prints for a field that holds its zero value (the field absent from the message).
-ojson zero_json(const FD* f, const FieldInfo& info, const Schema& schema) {
-  if (info.kind == GoKind::pointer || info.kind == GoKind::slice || info.kind == GoKind::map) return nullptr;
-  if (f->is_repeated()) return nullptr;
-  switch (f->cpp_type()) {
-    case FD::CPPTYPE_STRING: return "";
-    case FD::CPPTYPE_BOOL: return false;
-    case FD::CPPTYPE_MESSAGE: {
-      const auto kind = special_of(f->message_type(), schema);
-      if (kind == Special::quantity) return "0";
-      if (kind == Special::int_or_string) return 0;
-      if (kind == Special::duration) return "0s";
-      if (kind != Special::none) return nullptr;
-      return ojson::object();
-    }
-    default: return 0;
-  }
+ojson value_from_wire(Wire& w, std::uint32_t wire, const FieldPlan& fp, const Schema& schema, const std::string& where) {
+  if (fp.field->cpp_type() != FD::CPPTYPE_MESSAGE) return scalar_from_wire(w, wire, fp.field);
+  if (wire != 2) w.damaged(fmt::format("field {} has wire type {}, not a message", fp.field->name(), wire));
+  const auto bytes = w.bytes();
+  if (fp.special != Special::none) return special_from_wire(bytes, fp.special, where);
+  return message_from_wire(bytes, schema.plan(fp.field->message_type()), schema, where);
 }
 
-ojson message_json(const pb::Message& m, const Schema& schema) {
-  const auto* d = m.GetDescriptor();
-  if (const auto kind = special_of(d, schema); kind != Special::none) return special_json(m, kind, schema);
-  const auto* r = m.GetReflection();
-  ojson out = ojson::object();
-  for (const auto* f : schema.fields_in_order(d)) {
-    const auto info = info_of(f, schema);
-    ojson v;
-    if (f->is_map()) {
-      const int n = r->FieldSize(m, f);
-      if (n > 0) {
-        v = ojson::object();
-        const auto* key_f = f->message_type()->map_key();
-        const auto* value_f = f->message_type()->map_value();
-        // Entries as stored (kube-apiserver sorts them); printed sorted by key, as Go does.
-        std::vector<std::pair<std::string, ojson>> entries;
-        for (int i = 0; i < n; ++i) {
-          const auto& entry = r->GetRepeatedMessage(m, f, i);
-          auto key = scalar_json(entry, key_f, -1);
-          entries.emplace_back(key.is_string() ? key.get<std::string>() : key.dump(), value_json(entry, value_f, -1, schema));
-        }
-        std::stable_sort(entries.begin(), entries.end(), [](auto& a, auto& b) { return a.first < b.first; });
-        for (auto& [k, val] : entries) v[k] = std::move(val);
-      }
-    } else if (f->is_repeated()) {
-      const int n = r->FieldSize(m, f);
-      if (n > 0) {
-        v = ojson::array();
-        for (int i = 0; i < n; ++i) v.push_back(value_json(m, f, i, schema));
-      }
-    } else if (r->HasField(m, f)) {
-      v = value_json(m, f, -1, schema);
+// A map entry: key (1) and value (2).
+std::pair<std::string, ojson> entry_from_wire(std::string_view bytes, const FieldPlan& fp, const Schema& schema,
+                                              const std::string& where) {
+  const auto& entry = schema.plan(fp.field->message_type());
+  Wire w(bytes, where);
+  std::string key;
+  ojson value;
+  bool has_value = false;
+  while (!w.done()) {
+    const auto tag = w.varint();
+    const auto* f = entry.by_number(tag >> 3);
+    const auto wire = static_cast<std::uint32_t>(tag & 7);
+    if (f == nullptr) {
+      w.skip(wire);
+    } else if (f->field->number() == 1) {
+      const auto k = scalar_from_wire(w, wire, f->field);
+      key = k.is_string() ? k.get<std::string>() : k.dump();
     } else {
-      v = zero_json(f, info, schema);
+      value = value_from_wire(w, wire, *f, schema, where);
+      has_value = true;
     }
-    // encoding/json: omitempty leaves out false, 0, "", nil and empty slices and maps; never a struct.
-    const bool is_struct = !f->is_repeated() && f->cpp_type() == FD::CPPTYPE_MESSAGE && info.kind == GoKind::value;
-    if (info.omitempty && !is_struct && is_zero(v) && !(info.kind == GoKind::pointer && r->HasField(m, f))) continue;
-    if (info.omitempty && info.kind == GoKind::pointer && !r->HasField(m, f)) continue;
-    if (info.inline_fields() && v.is_object()) {
-      for (auto& [k, inner] : v.items()) out[k] = std::move(inner);
+  }
+  if (!has_value) {
+    const auto* f = entry.by_number(2);
+    if (f != nullptr) value = f->field->cpp_type() == FD::CPPTYPE_MESSAGE ? ojson(ojson::object()) : zero_json(*f);
+  }
+  return {std::move(key), std::move(value)};
+}
+
+ojson message_from_wire(std::string_view bytes, const MessagePlan& plan, const Schema& schema, const std::string& where) {
+  if (plan.special != Special::none) return special_from_wire(bytes, plan.special, where);
+  // One slot per field; "discarded" marks a field the bytes do not hold.
+  std::vector<ojson> slots(plan.fields.size(), ojson(ojson::value_t::discarded));
+  Wire w(bytes, where);
+  while (!w.done()) {
+    const auto tag = w.varint();
+    const auto wire = static_cast<std::uint32_t>(tag & 7);
+    const auto* fp = plan.by_number(tag >> 3);
+    if (fp == nullptr) {  // a field these types do not know (a newer Kubernetes): left out
+      w.skip(wire);
       continue;
     }
-    out[info.json] = std::move(v);
+    const auto i = static_cast<std::size_t>(fp - plan.fields.data());
+    auto& slot = slots[i];
+    if (fp->field->is_map()) {
+      if (wire != 2) w.damaged(fmt::format("map field {} has wire type {}", fp->field->name(), wire));
+      auto [k, v] = entry_from_wire(w.bytes(), *fp, schema, where);
+      if (!slot.is_object()) slot = ojson::object();
+      slot[k] = std::move(v);
+    } else if (fp->field->is_repeated()) {
+      if (!slot.is_array()) slot = ojson::array();
+      if (wire == 2 && fp->field->cpp_type() != FD::CPPTYPE_STRING && fp->field->cpp_type() != FD::CPPTYPE_MESSAGE) {
+        Wire packed(w.bytes(), where);  // packed numbers
+        const auto element = fp->field->type() == FD::TYPE_DOUBLE || fp->field->type() == FD::TYPE_FIXED64 ||
+                                     fp->field->type() == FD::TYPE_SFIXED64
+                                 ? 1u
+                                 : fp->field->type() == FD::TYPE_FLOAT || fp->field->type() == FD::TYPE_FIXED32 ||
+                                           fp->field->type() == FD::TYPE_SFIXED32
+                                       ? 5u
+                                       : 0u;
+        while (!packed.done()) slot.push_back(scalar_from_wire(packed, element, fp->field));
+      } else {
+        slot.push_back(value_from_wire(w, wire, *fp, schema, where));
+      }
+    } else {
+      slot = value_from_wire(w, wire, *fp, schema, where);
+    }
+  }
+  ojson out = ojson::object();
+  out.get_ref<ojson::object_t&>().reserve(plan.fields.size());
+  for (std::size_t i = 0; i < plan.fields.size(); ++i) {
+    const auto& fp = plan.fields[i];
+    const bool present = !slots[i].is_discarded();
+    // Absent and omitempty: left out unless it is a struct (printed even when zero).
+    if (!present && fp.info.omitempty &&
+        (fp.info.kind != GoKind::value || fp.field->is_repeated() || fp.field->cpp_type() != FD::CPPTYPE_MESSAGE))
+      continue;
+    ojson v = present ? std::move(slots[i]) : zero_json(fp);
+    if (fp.field->is_map() && v.is_object()) {
+      // Printed sorted by key, as Go prints maps (kube-apiserver stores them sorted already).
+      auto& entries = v.get_ref<ojson::object_t&>();
+      if (!std::is_sorted(entries.begin(), entries.end(), [](auto& a, auto& b) { return a.first < b.first; })) {
+        std::vector<std::pair<std::string, ojson>> sorted(entries.begin(), entries.end());
+        std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.first < b.first; });
+        v = ojson::object();
+        for (auto& [k, val] : sorted) append(v, k, std::move(val));
+      }
+    }
+    if (!printed(fp, v, present)) continue;
+    if (fp.info.inline_fields() && v.is_object()) {
+      for (auto& [k, inner] : v.items()) append(out, k, std::move(inner));
+      continue;
+    }
+    append(out, fp.info.json, std::move(v));
   }
   return out;
 }
@@ -330,8 +443,7 @@ void fill_special(const ojson& j, pb::Message& m, Special kind, const std::strin
       if (!t) misfit(path, "an RFC 3339 time is expected, not " + j.dump());
       set_int("seconds", t->first);
       // meta/v1 Time keeps seconds only; MicroTime microseconds.
-      if (kind == Special::micro_time) set_int("nanos", t->second / 1000 * 1000);
-      else set_int("nanos", 0);
+      set_int("nanos", kind == Special::micro_time ? t->second / 1000 * 1000 : 0);
       return;
     }
     case Special::duration: misfit(path, "durations are not read from JSON by kdr");
@@ -390,51 +502,50 @@ void set_field(const ojson& v, pb::Message& m, const FD* f, const Schema& schema
 }
 
 // A field the JSON leaves out, as Go's zero value would be written.
-void set_zero(pb::Message& m, const FD* f, const FieldInfo& info, const Schema& schema, const std::string& path) {
-  if (info.kind != GoKind::value || f->is_repeated()) return;  // nil: not written
+void set_zero(pb::Message& m, const FieldPlan& fp, const Schema& schema, const std::string& path) {
+  if (fp.info.kind != GoKind::value || fp.field->is_repeated()) return;  // nil: not written
   const auto* r = m.GetReflection();
-  if (f->cpp_type() == FD::CPPTYPE_MESSAGE) {
-    const auto kind = special_of(f->message_type(), schema);
-    if (kind == Special::quantity) return fill_message("0", *r->MutableMessage(&m, f), schema, path);
-    if (kind == Special::int_or_string) return fill_message(0, *r->MutableMessage(&m, f), schema, path);
-    return fill_message(nullptr, *r->MutableMessage(&m, f), schema, path);
+  if (fp.field->cpp_type() == FD::CPPTYPE_MESSAGE) {
+    auto& sub = *r->MutableMessage(&m, fp.field);
+    if (fp.special == Special::quantity) return fill_message("0", sub, schema, path);
+    if (fp.special == Special::int_or_string) return fill_message(0, sub, schema, path);
+    return fill_message(nullptr, sub, schema, path);
   }
-  set_scalar(m, f, zero_json(f, info, schema), false, path);
+  set_scalar(m, fp.field, zero_json(fp), false, path);
 }
 
 // The JSON names a message's fields take, those of its inline structs included.
 void json_names(const pb::Descriptor* d, const Schema& schema, std::set<std::string>& out) {
-  for (const auto* f : schema.fields_in_order(d)) {
-    const auto info = info_of(f, schema);
-    if (info.inline_fields() && f->cpp_type() == FD::CPPTYPE_MESSAGE) json_names(f->message_type(), schema, out);
-    else out.insert(info.json);
+  for (const auto& fp : schema.plan(d).fields) {
+    if (fp.info.inline_fields() && fp.field->cpp_type() == FD::CPPTYPE_MESSAGE) json_names(fp.field->message_type(), schema, out);
+    else out.insert(fp.info.json);
   }
 }
 
 // `whole`: j is this message's own object (else the outer object of an inline struct, whose
 // other fields are not this message's).
 void fill_message(const ojson& j, pb::Message& m, const Schema& schema, const std::string& path, bool whole) {
-  const auto* d = m.GetDescriptor();
-  if (const auto kind = special_of(d, schema); kind != Special::none) return fill_special(j, m, kind, path);
+  const auto& plan = schema.plan(m.GetDescriptor());
+  if (plan.special != Special::none) return fill_special(j, m, plan.special, path);
   if (!j.is_null() && !j.is_object()) misfit(path, "an object is expected, not " + j.dump());
-  for (const auto* f : schema.fields_in_order(d)) {
-    const auto info = info_of(f, schema);
-    if (info.inline_fields() && f->cpp_type() == FD::CPPTYPE_MESSAGE) {
-      fill_message(j, *m.GetReflection()->MutableMessage(&m, f), schema, path, false);
+  for (const auto& fp : plan.fields) {
+    if (fp.info.inline_fields() && fp.field->cpp_type() == FD::CPPTYPE_MESSAGE) {
+      fill_message(j, *m.GetReflection()->MutableMessage(&m, fp.field), schema, path, false);
       continue;
     }
-    const auto field_path = path.empty() ? info.json : path + "." + info.json;
-    if (j.is_object() && j.contains(info.json) && !(j[info.json].is_null() && info.kind == GoKind::value))
-      set_field(j[info.json], m, f, schema, field_path);
+    const auto& name = fp.info.json;
+    const auto field_path = path.empty() ? name : path + "." + name;
+    if (j.is_object() && j.contains(name) && !(j[name].is_null() && fp.info.kind == GoKind::value))
+      set_field(j[name], m, fp.field, schema, field_path);
     else
-      set_zero(m, f, info, schema, field_path);
+      set_zero(m, fp, schema, field_path);
   }
   if (!whole || !j.is_object()) return;
   std::set<std::string> known;
-  json_names(d, schema, known);
+  json_names(m.GetDescriptor(), schema, known);
   for (const auto& [k, v] : j.items())
     if (known.count(k) == 0 && !(path.empty() && (k == "apiVersion" || k == "kind")))
-      misfit(path.empty() ? k : path + "." + k, "no such field in " + d->name());
+      misfit(path.empty() ? k : path + "." + k, "no such field in " + m.GetDescriptor()->name());
 }
 
 }  // namespace
@@ -460,7 +571,10 @@ std::string go_duration(std::int64_t nanoseconds) {
   return negative ? "-" + out : out;
 }
 
-ojson to_json(const pb::Message& message, const Schema& schema) { return message_json(message, schema); }
+ojson decode_json(std::string_view raw, const pb::Descriptor* type, const Schema& schema) {
+  const auto where = type->name();
+  return message_from_wire(raw, schema.plan(type), schema, where);
+}
 
 std::unique_ptr<pb::Message> from_json(const ojson& object, const pb::Descriptor* type, const Schema& schema) {
   std::unique_ptr<pb::Message> m(schema.prototype(type)->New());

@@ -15,14 +15,24 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
+#include "core/error.hpp"
 #include "k8s/schema.hpp"
 
 namespace kdr::k8s {
 
 using ojson = nlohmann::ordered_json;
 
-ojson to_json(const pb::Message& message, const Schema& schema = Schema::builtin());
+// The object `raw` (its protobuf, as kube-apiserver wrote it) of message `type`, read straight
+// off the wire with the schema's types (no protobuf message is built: this is what `kdr get`
+// runs per object). Throws DamagedObject naming the field where the bytes stop making sense.
+ojson decode_json(std::string_view raw, const pb::Descriptor* type, const Schema& schema = Schema::builtin());
+
+class DamagedObject : public core::Error {
+ public:
+  using core::Error::Error;
+};
 
 // Throws core::Error naming the JSON path (spec.replicas) that does not fit the message.
 std::unique_ptr<pb::Message> from_json(const ojson& object, const pb::Descriptor* type,

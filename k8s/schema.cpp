@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <mutex>
 #include <sstream>
 #include <vector>
@@ -24,8 +25,7 @@ struct Schema::Impl {
   std::map<std::string, std::string, std::less<>> packages;  // "apps/v1" -> "k8s.io.api.apps.v1"
   std::map<const pb::FieldDescriptor*, FieldInfo> fields;
   std::set<const pb::Descriptor*> list_types;
-  mutable std::mutex order_mutex;
-  mutable std::map<const pb::Descriptor*, std::vector<const pb::FieldDescriptor*>> order;
+  std::unordered_map<const pb::Descriptor*, MessagePlan> plans;
 };
 
 namespace {
@@ -77,11 +77,72 @@ void load_table(Schema::Impl& impl) {
   }
 }
 
+Special special_of(const pb::Descriptor* d, const Schema::Impl& impl) {
+  const auto& n = d->full_name();
+  if (n == "k8s.io.apimachinery.pkg.apis.meta.v1.Time") return Special::time;
+  if (n == "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime") return Special::micro_time;
+  if (n == "k8s.io.apimachinery.pkg.apis.meta.v1.Duration") return Special::duration;
+  if (n == "k8s.io.apimachinery.pkg.api.resource.Quantity" || n == "k8s.io.apimachinery.pkg.api.resource.QuantityValue")
+    return Special::quantity;
+  if (n == "k8s.io.apimachinery.pkg.util.intstr.IntOrString") return Special::int_or_string;
+  if (n == "k8s.io.apimachinery.pkg.runtime.RawExtension" || n == "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1")
+    return Special::raw_json;
+  if (impl.list_types.count(d) != 0) return Special::list;
+  return Special::none;
+}
+
+MessagePlan make_plan(const pb::Descriptor* d, const Schema::Impl& impl) {
+  MessagePlan p;
+  p.message = d;
+  p.special = special_of(d, impl);
+  for (int i = 0; i < d->field_count(); ++i) {
+    const auto* f = d->field(i);
+    FieldPlan fp;
+    fp.field = f;
+    if (const auto it = impl.fields.find(f); it != impl.fields.end()) {
+      fp.info = it->second;
+    } else {
+      // Not in a Go struct kdr read: its proto name, omitempty, a pointer for a message.
+      fp.info = FieldInfo{f->name(), true, GoKind::value, 1 << 20};
+      if (f->is_map()) fp.info.kind = GoKind::map;
+      else if (f->is_repeated()) fp.info.kind = GoKind::slice;
+      else if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) fp.info.kind = GoKind::pointer;
+    }
+    if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) fp.special = special_of(f->message_type(), impl);
+    p.fields.push_back(std::move(fp));
+  }
+  std::stable_sort(p.fields.begin(), p.fields.end(), [](const FieldPlan& a, const FieldPlan& b) {
+    return std::pair(a.info.position, a.field->number()) < std::pair(b.info.position, b.field->number());
+  });
+  for (std::size_t i = 0; i < p.fields.size(); ++i) {
+    const auto n = static_cast<std::size_t>(p.fields[i].field->number());
+    if (n >= 4096) continue;  // Kubernetes' field numbers are small; a huge one is decoded as unknown
+    if (p.slot.size() <= n) p.slot.resize(n + 1, -1);
+    p.slot[n] = static_cast<int>(i);
+  }
+  return p;
+}
+
+void add_plans(const pb::Descriptor* d, Schema::Impl& impl) {
+  impl.plans.emplace(d, make_plan(d, impl));
+  for (int i = 0; i < d->nested_type_count(); ++i) add_plans(d->nested_type(i), impl);
+}
+
+void build_plans(Schema::Impl& impl) {
+  pb::FileDescriptorSet set;
+  set.ParseFromArray(kdr_k8s_api_desc, static_cast<int>(kdr_k8s_api_desc_size));
+  for (const auto& file : set.file()) {
+    const auto* fd = impl.pool.FindFileByName(file.name());
+    for (int i = 0; fd != nullptr && i < fd->message_type_count(); ++i) add_plans(fd->message_type(i), impl);
+  }
+}
+
 }  // namespace
 
 Schema::Schema() : impl_(std::make_unique<Impl>()) {
   load_descriptors(*impl_);
   load_table(*impl_);
+  build_plans(*impl_);
 }
 
 Schema::~Schema() = default;
@@ -106,21 +167,11 @@ const FieldInfo* Schema::field(const pb::FieldDescriptor* f) const {
   return it == impl_->fields.end() ? nullptr : &it->second;
 }
 
-const std::vector<const pb::FieldDescriptor*>& Schema::fields_in_order(const pb::Descriptor* d) const {
-  const std::lock_guard lock(impl_->order_mutex);
-  auto [it, inserted] = impl_->order.try_emplace(d);
-  if (!inserted) return it->second;
-  auto& out = it->second;
-  for (int i = 0; i < d->field_count(); ++i) out.push_back(d->field(i));
-  auto rank = [&](const pb::FieldDescriptor* f) {
-    const auto* info = field(f);
-    return std::pair{info == nullptr ? 1 : 0, info == nullptr ? f->number() : info->position};
-  };
-  std::stable_sort(out.begin(), out.end(), [&](auto* a, auto* b) { return rank(a) < rank(b); });
-  return out;
+const MessagePlan& Schema::plan(const pb::Descriptor* d) const {
+  const auto it = impl_->plans.find(d);
+  if (it == impl_->plans.end()) throw core::Error("kdr has no print plan for " + d->full_name());
+  return it->second;
 }
-
-bool Schema::is_list_type(const pb::Descriptor* d) const { return impl_->list_types.count(d) != 0; }
 
 const pb::Message* Schema::prototype(const pb::Descriptor* d) const {
   // DynamicMessageFactory is not thread-safe; kdr decodes on one thread, but keep it correct.

@@ -8,6 +8,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
@@ -33,6 +34,36 @@ struct FieldInfo {
   bool inline_fields() const { return json == "-inline-"; }
 };
 
+// The messages with a JSON form of their own (k8s.io/apimachinery's MarshalJSON methods).
+enum class Special {
+  none,
+  time,           // meta/v1 Time: RFC 3339 to the second, null when zero
+  micro_time,     // meta/v1 MicroTime: RFC 3339 to the microsecond
+  duration,       // meta/v1 Duration: Go's duration text
+  quantity,       // resource.Quantity: its string
+  int_or_string,  // intstr.IntOrString: a number or a string
+  raw_json,       // runtime.RawExtension, meta/v1 FieldsV1: the JSON they hold
+  list            // a Go slice type (ExtraValue): its items
+};
+
+// How one field prints, worked out once per field.
+struct FieldPlan {
+  const pb::FieldDescriptor* field = nullptr;
+  FieldInfo info;                 // the Go struct's tag, or what the proto says
+  Special special = Special::none;  // of its message type
+};
+
+// How one message prints: its fields in print order, and where each field number is in it.
+struct MessagePlan {
+  const pb::Descriptor* message = nullptr;
+  Special special = Special::none;
+  std::vector<FieldPlan> fields;  // in the order encoding/json prints them
+  std::vector<int> slot;          // field number -> index in `fields`; -1 unknown
+  const FieldPlan* by_number(std::uint64_t number) const {
+    return number < slot.size() && slot[number] >= 0 ? &fields[static_cast<std::size_t>(slot[number])] : nullptr;
+  }
+};
+
 class Schema {
  public:
   // The types built into kdr (k8s.io/api 0.32, Kubernetes 1.32).
@@ -44,11 +75,9 @@ class Schema {
   const pb::Descriptor* message(std::string_view full_name) const;
   // How the field prints; null for a field whose Go struct kdr did not read (its proto name then).
   const FieldInfo* field(const pb::FieldDescriptor* f) const;
-  // The message's fields in the order encoding/json prints them (the Go struct's), then any the
-  // Go structs do not name, by number.
-  const std::vector<const pb::FieldDescriptor*>& fields_in_order(const pb::Descriptor* d) const;
-  // A Go slice type that is a message of one repeated field (ExtraValue, Verbs): printed as a list.
-  bool is_list_type(const pb::Descriptor* d) const;
+  // How `d` prints: its fields in the order encoding/json prints them (the Go struct's), then
+  // any the Go structs do not name, by number. Every message of the schema has one.
+  const MessagePlan& plan(const pb::Descriptor* d) const;
   // An empty message to parse into (New() on it).
   const pb::Message* prototype(const pb::Descriptor* d) const;
 
