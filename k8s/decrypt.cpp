@@ -118,6 +118,11 @@ Decryption decrypt_value(std::string_view stored, std::string_view etcd_key, con
         if (provider.type == "aescbc") plain = open_aescbc(env->payload, key.secret);
         else if (provider.type == "aesgcm") plain = open_aesgcm(env->payload, key.secret, etcd_key);
         else if (provider.type == "secretbox") plain = open_secretbox(env->payload, key.secret);
+        // aescbc has no authentication: with a wrong key its padding still checks about once in 256
+        // tries. What kube-apiserver encrypted is always an object (protobuf or JSON).
+        if (plain && provider.type == "aescbc" && plain->rfind(std::string_view("k8s\0", 4), 0) != 0 &&
+            plain->rfind('{', 0) != 0)
+          plain.reset();
         if (plain) {
           out.outcome = DecryptOutcome::decrypted;
           out.plaintext = std::move(*plain);

@@ -160,7 +160,11 @@ class Wire {
   const std::string& where_;
 };
 
-ojson message_from_wire(std::string_view bytes, const MessagePlan& plan, const Schema& schema, const std::string& where);
+ojson message_from_wire(std::string_view bytes, const MessagePlan& plan, const Schema& schema, const std::string& where,
+                        int depth = 0);
+// Kubernetes' objects nest a few levels deep; bytes that nest further are damaged, not a reason
+// to run out of stack.
+constexpr int max_depth = 64;
 
 ojson scalar_from_wire(Wire& w, std::uint32_t wire, const FD* f) {
   auto want = [&](std::uint32_t expected) {
@@ -261,17 +265,18 @@ ojson special_from_wire(std::string_view bytes, Special kind, const std::string&
   return nullptr;
 }
 
-ojson value_from_wire(Wire& w, std::uint32_t wire, const FieldPlan& fp, const Schema& schema, const std::string& where) {
+ojson value_from_wire(Wire& w, std::uint32_t wire, const FieldPlan& fp, const Schema& schema, const std::string& where,
+                      int depth) {
   if (fp.field->cpp_type() != FD::CPPTYPE_MESSAGE) return scalar_from_wire(w, wire, fp.field);
   if (wire != 2) w.damaged(fmt::format("field {} has wire type {}, not a message", fp.field->name(), wire));
   const auto bytes = w.bytes();
   if (fp.special != Special::none) return special_from_wire(bytes, fp.special, where);
-  return message_from_wire(bytes, schema.plan(fp.field->message_type()), schema, where);
+  return message_from_wire(bytes, schema.plan(fp.field->message_type()), schema, where, depth + 1);
 }
 
 // A map entry: key (1) and value (2).
 std::pair<std::string, ojson> entry_from_wire(std::string_view bytes, const FieldPlan& fp, const Schema& schema,
-                                              const std::string& where) {
+                                              const std::string& where, int depth) {
   const auto& entry = schema.plan(fp.field->message_type());
   Wire w(bytes, where);
   std::string key;
@@ -287,7 +292,7 @@ std::pair<std::string, ojson> entry_from_wire(std::string_view bytes, const Fiel
       const auto k = scalar_from_wire(w, wire, f->field);
       key = k.is_string() ? k.get<std::string>() : k.dump();
     } else {
-      value = value_from_wire(w, wire, *f, schema, where);
+      value = value_from_wire(w, wire, *f, schema, where, depth);
       has_value = true;
     }
   }
@@ -298,8 +303,10 @@ std::pair<std::string, ojson> entry_from_wire(std::string_view bytes, const Fiel
   return {std::move(key), std::move(value)};
 }
 
-ojson message_from_wire(std::string_view bytes, const MessagePlan& plan, const Schema& schema, const std::string& where) {
+ojson message_from_wire(std::string_view bytes, const MessagePlan& plan, const Schema& schema, const std::string& where,
+                        int depth) {
   if (plan.special != Special::none) return special_from_wire(bytes, plan.special, where);
+  if (depth > max_depth) throw DamagedObject(fmt::format("messages nest deeper than {} in {}", max_depth, where));
   // One slot per field; "discarded" marks a field the bytes do not hold.
   std::vector<ojson> slots(plan.fields.size(), ojson(ojson::value_t::discarded));
   Wire w(bytes, where);
@@ -315,7 +322,7 @@ ojson message_from_wire(std::string_view bytes, const MessagePlan& plan, const S
     auto& slot = slots[i];
     if (fp->field->is_map()) {
       if (wire != 2) w.damaged(fmt::format("map field {} has wire type {}", fp->field->name(), wire));
-      auto [k, v] = entry_from_wire(w.bytes(), *fp, schema, where);
+      auto [k, v] = entry_from_wire(w.bytes(), *fp, schema, where, depth + 1);
       if (!slot.is_object()) slot = ojson::object();
       slot[k] = std::move(v);
     } else if (fp->field->is_repeated()) {
@@ -331,10 +338,10 @@ ojson message_from_wire(std::string_view bytes, const MessagePlan& plan, const S
                                        : 0u;
         while (!packed.done()) slot.push_back(scalar_from_wire(packed, element, fp->field));
       } else {
-        slot.push_back(value_from_wire(w, wire, *fp, schema, where));
+        slot.push_back(value_from_wire(w, wire, *fp, schema, where, depth));
       }
     } else {
-      slot = value_from_wire(w, wire, *fp, schema, where);
+      slot = value_from_wire(w, wire, *fp, schema, where, depth);
     }
   }
   ojson out = ojson::object();

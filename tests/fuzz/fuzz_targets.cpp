@@ -11,7 +11,9 @@
 #include "core/generation.hpp"
 #include "core/manifest.hpp"
 #include "core/static_pods.hpp"
+#include "core/yaml_writer.hpp"
 #include "journal/record.hpp"
+#include "k8s/decode.hpp"
 #include "restore/journal.hpp"
 #include "restore/playbook.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
@@ -49,6 +51,24 @@ void parse_one(std::string_view text) {
   }
 #elif KDR_FUZZ_TARGET == 8
   (void)core::read_bolt_bytes(std::string(text), origin);
+#elif KDR_FUZZ_TARGET == 9
+  // A stored value as kube-apiserver wrote it (or anyone who could write etcd): decrypted with
+  // fixed keys, its envelope opened, decoded, printed as YAML. Never an exception: a value that
+  // cannot be read says why in `problem`.
+  const auto& config = fuzz::k8s_encryption();
+  k8s::DecodeOptions options;
+  options.encryption = &config;
+  const auto o = k8s::decode_stored("/registry/secrets/payments/db", text, 7, 3, options);
+  (void)core::to_yaml(nlohmann::json::parse(o.object.dump()));
+#elif KDR_FUZZ_TARGET == 10
+  // The encryption envelope and every provider's decryption.
+  (void)k8s::read_encrypted_envelope(text);
+  (void)k8s::decrypt_value(text, "/registry/secrets/payments/db", &fuzz::k8s_encryption());
+#elif KDR_FUZZ_TARGET == 11
+  // An etcd key read as an object's place, and a resource name as a user types it.
+  (void)k8s::parse_object_key(text, "/registry");
+  (void)k8s::find_resource(text);
+  (void)k8s::resource_suggestions(text.substr(0, 64));
 #else
 #error "KDR_FUZZ_TARGET must name a parser"
 #endif
