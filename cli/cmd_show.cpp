@@ -136,6 +136,8 @@ void print_readiness(const core::Context& ctx, const Shown& s) {
                  s.last_verify.value("warnings", 0), s.last_verify.value("checks", ""));
   else
     ctx.out.info("  last verify   never (kdr verify {})", s.entry.id);
+  if (s.last_verify.is_object() && s.last_verify.contains("encryption") && s.last_verify["encryption"].is_string())
+    ctx.out.info("  encryption    {} (last verify)", s.last_verify["encryption"].get<std::string>());
   ctx.out.info("  can restore with");
   if (s.playbooks.empty()) ctx.out.info("    nothing: it holds neither /etc/kubernetes nor etcd data");
   const auto kdr = core::describe_argv(core::kdr_argv(ctx));

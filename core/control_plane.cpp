@@ -40,6 +40,13 @@ std::optional<EtcdMember> etcd_member(const StaticPodScan& scan) {
   return m;
 }
 
+std::string apiserver_etcd_prefix(const StaticPodScan& scan) {
+  const auto* pod = find_pod(scan, "kube-apiserver");
+  const auto prefix = pod == nullptr ? std::string() : pod->flag("etcd-prefix").value_or("");
+  if (prefix.empty()) return "/registry";
+  return prefix.size() > 1 && prefix.back() == '/' ? prefix.substr(0, prefix.size() - 1) : prefix;
+}
+
 std::vector<ApiserverFile> apiserver_files(const StaticPodScan& scan) {
   static const char* flags[] = {"encryption-provider-config", "audit-policy-file", "audit-webhook-config-file",
                                 "admission-control-config-file", "authentication-token-webhook-config-file",

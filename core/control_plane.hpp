@@ -35,6 +35,8 @@ struct ApiserverFile {
 };
 
 // Files named by kube-apiserver flags that hold key material or policy kdr must keep.
+// kube-apiserver's --etcd-prefix (where it keeps objects in etcd): /registry unless it says otherwise.
+std::string apiserver_etcd_prefix(const StaticPodScan& scan);
 std::vector<ApiserverFile> apiserver_files(const StaticPodScan& scan);
 
 // kube-apiserver's view of etcd: the members it talks to and its client certificate, as

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/clock.hpp"
+#include "core/control_plane.hpp"
 #include "core/error.hpp"
 #include "core/generation_view.hpp"
 #include "core/node_key.hpp"
@@ -23,13 +24,6 @@ namespace kdr::objects {
 namespace {
 
 std::string time_text(std::int64_t ms) { return ms > 0 ? core::iso_time(ms / 1000) : std::string("time not known"); }
-
-std::string etcd_prefix_of(const core::StaticPodScan& scan) {
-  const auto* pod = core::find_pod(scan, "kube-apiserver");
-  if (pod == nullptr) return "/registry";
-  const auto prefix = pod->flag("etcd-prefix").value_or("/registry");
-  return prefix.empty() ? "/registry" : prefix;
-}
 
 // Both configurations' keys: a value decrypts with any of them.
 void add_encryption(PointInfo& info, const std::optional<core::EncryptionConfig>& config) {
@@ -56,7 +50,7 @@ void add_live_encryption(const core::Context& ctx, PointInfo& info) {
 void add_generation_facts(const core::Context& ctx, const core::GenerationEntry& entry, PointInfo& info) {
   if (!entry.meta) return;
   const auto view = core::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256);
-  info.etcd_prefix = etcd_prefix_of(core::generation_pods(view, ctx.config.static_pod_path));
+  info.etcd_prefix = core::apiserver_etcd_prefix(core::generation_pods(view, ctx.config.static_pod_path));
   try {
     add_encryption(info, verify::generation_encryption_config(view, ctx.config.static_pod_path));
   } catch (const core::Error& e) {
@@ -174,7 +168,7 @@ class LivePoint : public PointReader {
     info_.time_ms = core::now_epoch_ms();
     info_.cluster_id = status.cluster_id;
     info_.text = fmt::format("the live etcd at {} (revision {})", client_->endpoint().url, status.revision);
-    info_.etcd_prefix = etcd_prefix_of(core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+    info_.etcd_prefix = core::apiserver_etcd_prefix(core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
     add_live_encryption(ctx, info_);
   }
   void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit) override {

@@ -14,7 +14,8 @@ constexpr const char* check_name = "etcd";
 
 }  // namespace
 
-EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g, Findings& findings) {
+EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g, Findings& findings,
+                              const std::function<void(const core::bfs::path&)>& with_snapshot) {
   EtcdCheck check;
   const auto& etcd = g.meta.etcd;
   if (!etcd.snapshot && etcd.journal) {
@@ -84,6 +85,7 @@ EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g,
       return check;
     }
     check.snapshot_ok = true;
+    if (with_snapshot) with_snapshot(path);
   } catch (const core::Error& e) {
     findings.add(Severity::error, check_name, "unreadable", file, e.what());
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,9 @@ struct EtcdCheck {
   std::uint64_t total_keys = 0;
 };
 
-EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g, Findings& findings);
+// `with_snapshot`, when given, is called with the snapshot's plain file once it is checked
+// (uncompressed into a private folder when it is zstd), while that file is still there.
+EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g, Findings& findings,
+                              const std::function<void(const core::bfs::path&)>& with_snapshot = {});
 
 }  // namespace kdr::verify

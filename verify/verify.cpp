@@ -191,6 +191,7 @@ nlohmann::json VerifyReport::to_json() const {
                       {"metadata_differs", live->metadata_differs}, {"only_in_backup", live->only_in_backup},
                       {"only_on_node", live->only_on_node}, {"expected_etcd_changes", live->expected_etcd}};
   if (live_etcd) checks["live_etcd"] = live_etcd->to_json();
+  if (encryption) checks["encryption"] = encryption->to_json();
   return {{"generation", generation},
           {"generation_status", status},
           {"counts", {{"error", findings.count(Severity::error)}, {"warning", findings.count(Severity::warning)},
@@ -215,7 +216,8 @@ void save_result(const core::Repository& repo, const VerifyReport& r, const Veri
                             {"warnings", r.findings.count(Severity::warning)},
                             {"can_restore", r.can_restore},
                             {"problems", r.problems},
-                            {"next", r.next}};
+                            {"next", r.next},
+                            {"encryption", r.encryption ? nlohmann::json(r.encryption->text()) : nlohmann::json(nullptr)}};
   const auto file = repo.verify_result_path(r.generation);
   core::make_dir(file.parent_path(), 0700);
   core::write_file_atomic(file, j.dump(2) + "\n", 0600);
@@ -256,11 +258,16 @@ VerifyReport run_verify(const core::Context& ctx, const VerifyOptions& options) 
   }
   if (!options.live_only) {
     ctx.out.detail("verify {}: etcd snapshot", g.id);
-    r.etcd = check_etcd_snapshot(ctx, g, r.findings);
+    bool encryption_checked = false;
+    r.etcd = check_etcd_snapshot(ctx, g, r.findings, [&](const core::bfs::path& db) {
+      ctx.out.detail("verify {}: encrypted values", g.id);
+      r.encryption = check_encryption(ctx, g, options.live, &db, r.findings);
+      encryption_checked = true;
+    });
+    if (!encryption_checked) r.encryption = check_encryption(ctx, g, options.live, nullptr, r.findings);
     check_etcd_layout(ctx, g, options.live, r.findings);
     ctx.out.detail("verify {}: certificates", g.id);
     r.certificates = check_certificates(ctx, g, options.live, core::now_epoch(), r.findings);
-    check_encryption(ctx, g, options.live, r.findings);
   }
   ctx.out.detail("verify: the change journal");
   r.journal = check_journal(ctx, options.live || options.live_only, key ? &*key : nullptr, r.findings);

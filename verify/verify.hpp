@@ -12,6 +12,7 @@
 #include "core/exit_codes.hpp"
 #include "core/generation_auth.hpp"
 #include "verify/certificates.hpp"
+#include "verify/encryption_check.hpp"
 #include "verify/etcd_check.hpp"
 #include "verify/etcd_live.hpp"
 #include "verify/findings.hpp"
@@ -40,6 +41,7 @@ struct VerifyReport {
   std::optional<EtcdLiveFacts> live_etcd;  // what the node's etcd answered (live verify)
   EtcdCheck etcd;
   CertificateStats certificates;
+  std::optional<EncryptionFacts> encryption;  // what decrypting the snapshot's values found
   std::optional<JournalFacts> journal;  // when the backup folder has a change journal
   std::vector<std::string> can_restore;  // the summary, in plain words
   std::vector<std::string> problems;

@@ -17,6 +17,17 @@ void write_verify_metrics(const core::Context& ctx, const VerifyReport& r) {
             static_cast<double>(r.findings.count(sev)), fmt::format("severity=\"{}\"", to_string(sev)));
   m.gauge("kdr_verify_etcd_snapshot_ok", "1 when the verified generation has a sound etcd snapshot.",
           r.etcd.snapshot_ok ? 1 : 0);
+  if (r.encryption)
+    for (const auto& [key, f] : r.encryption->keys) {
+      const auto k = fmt::format("key=\"{}\"", key);
+      m.gauge("kdr_verify_encrypted_values", "Values encrypted at rest in the verified snapshot, by key and outcome.",
+              static_cast<double>(f.decrypt), k + ",outcome=\"decrypts\"");
+      m.gauge("kdr_verify_encrypted_values", "Values encrypted at rest in the verified snapshot, by key and outcome.",
+              static_cast<double>(f.fail), k + ",outcome=\"fails\"");
+      if (f.kms)
+        m.gauge("kdr_verify_encrypted_values", "Values encrypted at rest in the verified snapshot, by key and outcome.",
+                static_cast<double>(f.values), k + ",outcome=\"kms\"");
+    }
   if (r.certificates.earliest)
     m.gauge("kdr_certificate_earliest_expiry_timestamp_seconds",
             "When the first certificate (backup or node) expires.", static_cast<double>(r.certificates.earliest->not_after));

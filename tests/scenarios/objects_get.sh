@@ -58,6 +58,11 @@ assert_eq "$(sandbox_etcdctl "$ROOT" get /registry/deployments/payments/api --pr
 expect_rc 0 kdr backup
 gen=$(basename "$(latest_gen)")
 
+step "verify decrypts every encrypted value of the snapshot; show says it"
+expect_rc 0 kdr verify "$gen"
+expect_rc 0 kdr show "$gen"
+assert_contains "$OUT" "encryption    1 encrypted with aescbc:cbc1, all decrypt; 1 encrypted with aesgcm:gcm1, all decrypt; 1 encrypted with secretbox:box1, all decrypt (last verify)"
+
 step "kdr get deploy -n payments --at GENERATION: the table kubectl prints"
 expect_rc 0 kdr get deploy -n payments --at "$gen"
 assert_contains "$OUT" "kdr: generation $gen (etcd revision"
@@ -125,6 +130,24 @@ assert_contains "$OUT" "/registry/secrets/payments/truncated: its envelope (runt
 expect_rc 3 kdr get widgets.widgets.example w1 -n payments --at live -o yaml
 assert_contains "$OUT" "widgets.example/v1 Widget is not among the Kubernetes types kdr knows"
 assert_contains "$OUT" "kind: Widget"
+
+step "verify: the lost key, the wrong one and a Secret in the clear, each named; the metric counts the failures"
+jq '.metadata.name = "plain"' "$fixtures/secret-db.json" > "$T/plain.json"
+k8s_store put "$T/plain.json" >/dev/null
+config 'kubeconfig: ""
+metrics: {textfile_dir: /var/lib/node-exporter}'
+mkdir -p "$ROOT/var/lib/node-exporter"
+expect_rc 0 kdr backup
+expect_rc 4 kdr verify
+assert_contains "$OUT" "[encryption unknown-key]"
+assert_contains "$OUT" "1 value encrypted with aescbc:lost1 in the snapshot, and no EncryptionConfiguration here holds that key"
+assert_contains "$OUT" "[encryption undecryptable]"
+assert_contains "$OUT" "1 of 2 values encrypted with aesgcm:gcm1 do not decrypt with"
+assert_contains "$OUT" "[encryption plaintext]"
+assert_contains "$OUT" "2 secrets stored in the clear although"  # the plain one and the truncated value
+grep -q '^kdr_verify_encrypted_values{key="aesgcm:gcm1",outcome="fails"} 1$' "$ROOT/var/lib/node-exporter/kdr_verify.prom" ||
+  fail "the metric: $(grep encrypted "$ROOT/var/lib/node-exporter/kdr_verify.prom")"
+k8s_store delete secrets payments plain >/dev/null
 
 step "aesgcm authenticates the key: a value copied under another key does not decrypt"
 sandbox_etcdctl "$ROOT" get /registry/secrets/payments/api-token --print-value-only | head -c -1 > "$T/moved.bin"
