@@ -38,6 +38,7 @@ Command journal_command();
 Command pods_command();
 Command offsite_command();
 Command get_command();
+Command diff_command();
 
 // "1.5 GiB", "312 B"
 using core::human_bytes;

@@ -96,8 +96,9 @@ class GenerationPoint : public PointReader {
     add_generation_facts(ctx, entry, info_);
     add_live_encryption(ctx, info_);
   }
-  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit) override {
-    core::read_snapshot_keys(snapshot_.file(), {prefix, std::nullopt, nullptr}, visit);
+  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit,
+            const KeyFilter& keep) override {
+    core::read_snapshot_keys(snapshot_.file(), {prefix, std::nullopt, keep}, visit);
   }
 
  private:
@@ -128,11 +129,12 @@ class JournalPoint : public PointReader {
     }
     add_live_encryption(ctx, info_);
   }
-  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit) override {
+  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit,
+            const KeyFilter& keep) override {
     // The keys the journal changed after the base, as they are at the target.
     std::map<std::string, std::optional<core::EtcdKeyValue>> changed;
     restore::for_each_planned_event(ctx_, plan_, key_ ? &*key_ : nullptr, [&](journal::Event& e) {
-      if (e.key.compare(0, prefix.size(), prefix) != 0) return;
+      if (e.key.compare(0, prefix.size(), prefix) != 0 || (keep && !keep(e.key))) return;
       if (e.kind == journal::EventKind::del) {
         changed[e.key] = std::nullopt;
         return;
@@ -146,9 +148,10 @@ class JournalPoint : public PointReader {
       kv.lease = e.lease;
       changed[e.key] = std::move(kv);
     });
-    core::read_snapshot_keys(snapshot_.file(),
-                             {prefix, std::nullopt, [&](std::string_view k) { return changed.count(std::string(k)) == 0; }},
-                             visit);
+    core::read_snapshot_keys(
+        snapshot_.file(),
+        {prefix, std::nullopt, [&](std::string_view k) { return changed.count(std::string(k)) == 0 && (!keep || keep(k)); }},
+        visit);
     for (const auto& [k, kv] : changed)
       if (kv) visit(*kv);
   }
@@ -171,10 +174,13 @@ class LivePoint : public PointReader {
     info_.etcd_prefix = core::apiserver_etcd_prefix(core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
     add_live_encryption(ctx, info_);
   }
-  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit) override {
+  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit,
+            const KeyFilter& keep) override {
     core::EtcdRangeOptions options;
     options.revision = info_.revision;  // every read of this point at one revision
-    client_->scan(prefix, options, [&](core::EtcdKeyValue&& kv) { visit(kv); });
+    client_->scan(prefix, options, [&](core::EtcdKeyValue&& kv) {
+      if (!keep || keep(kv.key)) visit(kv);
+    });
   }
 
  private:

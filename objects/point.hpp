@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/context.hpp"
@@ -52,9 +53,11 @@ class PointReader {
  public:
   virtual ~PointReader() = default;
   const PointInfo& info() const { return info_; }
-  // Every live key that starts with `prefix`, with its value, create and mod revisions, in no
-  // particular order.
-  virtual void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit) = 0;
+  // Every live key that starts with `prefix` (and that `keep` accepts, when given), with its
+  // value, create and mod revisions, in no particular order.
+  using KeyFilter = std::function<bool(std::string_view key)>;
+  virtual void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit,
+                    const KeyFilter& keep = {}) = 0;
 
  protected:
   PointInfo info_;

@@ -181,6 +181,21 @@ for at in "$rev_before" "$time_before"; do
 done
 assert_contains "$OUT" "over generation"
 
+step "kdr diff: from the first generation to live, field by field; a Secret re-encrypted unchanged does not differ"
+jq '.data.LOG_LEVEL = "debug"' "$fixtures/configmap.json" > "$T/cm.json"
+k8s_store put "$T/cm.json" >/dev/null
+k8s_store --encryption "$T/aescbc.yaml" put "$fixtures/secret-db.json" >/dev/null
+expect_rc 0 kdr diff --from "$gen" -n payments
+assert_contains "$OUT" "kdr diff: from generation $gen"
+assert_contains "$OUT" "  - deployments.apps payments/api"
+assert_contains "$OUT" "  ~ configmaps payments/api-config"
+assert_contains "$OUT" '      data.LOG_LEVEL: "info" -> "debug"'
+assert_contains "$OUT" "  + secrets payments/lost"
+echo "$OUT" | grep -q "secrets payments/db" && fail "the re-encrypted Secret differs: $OUT"
+echo "$OUT" | grep -q "kube-node-lease" && fail "another namespace in a -n diff: $OUT"
+expect_rc 0 kdr --json diff cm --from "$gen"
+assert_eq "$(jq -c '[.changed[] | {name, fields: [.fields[].path]}]' <<<"$OUT")" '[{"name":"api-config","fields":["data.LOG_LEVEL"]}]' "diff --json"
+
 step "bad input: an unknown resource, a malformed time, a generation that is not there"
 expect_rc 2 kdr get deploymnts
 assert_contains "$OUT" 'the server doesn'"'"'t have a resource type "deploymnts" (did you mean deployments?)'
