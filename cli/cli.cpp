@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   auto* quiet = app.add_flag("-q,--quiet", g.quiet, "only warnings and errors");
   app.add_flag("-v,--verbose", g.verbose, "more detail (on stderr)")->excludes(quiet);
 
-  std::vector<Command> commands = {backup_command(), verify_command(), list_command(), show_command(), get_command(), diff_command(), prune_command(),
+  std::vector<Command> commands = {backup_command(), verify_command(), list_command(), show_command(), get_command(), diff_command(), history_command(), prune_command(),
                                    restore_command(), restores_command(), playbooks_command(),
                                    sources_command(), config_command(), schedule_command(), journal_command(), pods_command(),
                                    offsite_command(), demo_command()};

@@ -39,6 +39,7 @@ Command pods_command();
 Command offsite_command();
 Command get_command();
 Command diff_command();
+Command history_command();
 
 // "1.5 GiB", "312 B"
 using core::human_bytes;

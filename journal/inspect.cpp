@@ -153,17 +153,25 @@ bool ChangeFilter::matches(std::string_view key) const {
   return ns && *ns == namespace_name;
 }
 
-std::vector<FoundChange> find_in_journal(const JournalStore& store, const ChangeFilter& filter, std::size_t limit) {
-  std::vector<FoundChange> out;
+void for_each_change(const JournalStore& store, const ChangeFilter& filter, const core::NodeKey* key,
+                     const std::function<void(std::uint32_t epoch, const Event& e)>& visit) {
   for (const auto& epoch : store.epochs())
     for (const auto& seg : store.segments(epoch)) {
-      SegmentReader reader(seg.path);
+      SegmentReader reader(seg.path, key);
       while (auto record = reader.next()) {
         const auto* e = std::get_if<Event>(&*record);
-        if (e == nullptr || !filter.matches(e->key)) continue;
-        out.push_back({epoch.number, e->revision, e->time_ms, e->kind, e->key, e->value.size()});
+        if (e != nullptr && filter.matches(e->key)) visit(epoch.number, *e);
       }
+      if (reader.auth() == core::AuthStatus::forged)
+        throw core::Error(fmt::format("the journal segment {} is refused: {}", seg.path.string(), reader.auth_text()));
     }
+}
+
+std::vector<FoundChange> find_in_journal(const JournalStore& store, const ChangeFilter& filter, std::size_t limit) {
+  std::vector<FoundChange> out;
+  for_each_change(store, filter, nullptr, [&](std::uint32_t epoch, const Event& e) {
+    out.push_back({epoch, e.revision, e.time_ms, e.kind, e.key, e.value.size()});
+  });
   std::stable_sort(out.begin(), out.end(), [](const FoundChange& a, const FoundChange& b) {
     return a.epoch != b.epoch ? a.epoch > b.epoch : a.revision > b.revision;
   });

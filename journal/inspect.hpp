@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +74,11 @@ struct ChangeFilter {
   std::string namespace_name;
   bool matches(std::string_view key) const;
 };
+
+// Every change to the keys `filter` picks, oldest first, epoch by epoch, with its value.
+// `key`: the node's key, which checks the segments' seals (null: none here).
+void for_each_change(const JournalStore& store, const ChangeFilter& filter, const core::NodeKey* key,
+                     const std::function<void(std::uint32_t epoch, const Event& e)>& visit);
 
 // Changes to the keys `filter` picks, newest first, at most `limit` (0: all).
 std::vector<FoundChange> find_in_journal(const JournalStore& store, const ChangeFilter& filter, std::size_t limit);

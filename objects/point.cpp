@@ -200,6 +200,21 @@ std::unique_ptr<PointReader> generation_point(const core::Context& ctx, const st
 
 }  // namespace
 
+PointInfo node_facts(const core::Context& ctx) {
+  PointInfo info;
+  info.etcd_prefix = core::apiserver_etcd_prefix(core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+  try {
+    const auto repo = core::Repository::open(ctx.backup_dir);
+    const auto entry = repo.find("latest");
+    info.generation = entry.id;
+    add_generation_facts(ctx, entry, info);
+  } catch (const core::Error&) {
+    // no generation: the live node's facts alone
+  }
+  add_live_encryption(ctx, info);
+  return info;
+}
+
 PointSpec parse_point(const std::string& text) {
   PointSpec p;
   p.text = text;

@@ -63,6 +63,10 @@ class PointReader {
   PointInfo info_;
 };
 
+// What reading this node's objects needs without a point: kube-apiserver's etcd prefix and the
+// EncryptionConfigurations (the newest generation's and the live one), with their warnings.
+PointInfo node_facts(const core::Context& ctx);
+
 // Throws Error (no such generation, a point the journal cannot reach, a snapshot that does not
 // match its record) naming the point.
 std::unique_ptr<PointReader> open_point(const core::Context& ctx, const PointSpec& spec);

@@ -164,6 +164,12 @@ expect_rc 0 kdr backup
 jq '.spec.replicas = 5' "$fixtures/deployment.json" > "$T/scaled.json"
 k8s_store put "$T/scaled.json" >/dev/null
 wait_caught_up
+jq '.spec.replicas = 5 | .spec.template.spec.containers[0].image = "registry.example/payments/api:1.5.0"
+    | .metadata.managedFields += [{"apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}},
+                                   "manager": "kubectl-edit", "operation": "Update", "time": "2026-12-01T09:00:00Z"}]' \
+  "$fixtures/deployment.json" > "$T/edited.json"
+k8s_store put "$T/edited.json" >/dev/null
+wait_caught_up
 rev_before=$(etcd_revision)
 sleep 1.1
 time_before=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -177,9 +183,22 @@ for at in "$rev_before" "$time_before"; do
   expect_rc 0 kdr get deploy -n payments --at "$at"
   echo "$OUT" | grep -Eq '^api +3/5 ' || fail "the Deployment at $at: $OUT"
   expect_rc 0 kdr get deploy api -n payments --at "$at" -o json
-  assert_eq "$(echo "$OUT" | sed -n '/^{/,$p' | jq .spec.replicas)" "5" "spec.replicas at $at"
+  assert_eq "$(echo "$OUT" | sed -n '/^{/,$p' | jq -r .spec.template.spec.containers[0].image)" \
+    "registry.example/payments/api:1.5.0" "the image at $at"
 done
 assert_contains "$OUT" "over generation"
+
+step "kdr history: the Deployment's changes in the journal, who made them, what changed"
+expect_rc 0 kdr history deploy/api -n payments
+assert_contains "$OUT" "kdr history: deployment.apps/api in namespace payments, 3 changes in the change journal"
+assert_contains "$OUT" "updated by kubectl-client-side-apply (Update)"
+assert_contains "$OUT" "(the journal's first version of it: nothing earlier to compare with)"
+assert_contains "$OUT" "updated by kubectl-edit (Update)"
+assert_contains "$OUT" '      spec.template.spec.containers[0].image: "registry.example/payments/api:1.4.2" -> "registry.example/payments/api:1.5.0"'
+assert_contains "$OUT" "deleted"
+echo "$OUT" | grep -q managedFields && fail "managedFields in the field diff: $OUT"
+expect_rc 0 kdr --json history deployments api -n payments
+assert_eq "$(jq -c '[.changes[].what]' <<<"$OUT")" '["updated","updated","deleted"]' "history --json"
 
 step "kdr diff: from the first generation to live, field by field; a Secret re-encrypted unchanged does not differ"
 jq '.data.LOG_LEVEL = "debug"' "$fixtures/configmap.json" > "$T/cm.json"
