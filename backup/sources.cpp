@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
+#include "core/control_plane.hpp"
 #include "core/error.hpp"
 
 namespace kdr::backup {
@@ -82,8 +84,23 @@ SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, 
     }
   }
 
+  // The EncryptionConfiguration kube-apiserver reads must be in every generation, wherever it
+  // lives on the node and whatever the sources and exclusions say: without it no encrypted
+  // Secret of the snapshot can be read again.
+  std::set<std::string> always;
+  for (const auto& f : core::apiserver_files(scan)) {
+    if (f.flag != "encryption-provider-config" || !f.host_path) continue;
+    try {
+      const auto path = core::normalize_node_path(*f.host_path, "kube-apiserver --encryption-provider-config");
+      add(path, "kube-apiserver's --encryption-provider-config", false);
+      always.insert(path);
+    } catch (const core::UsageError& e) {
+      plan.warnings.push_back(fmt::format("kube-apiserver --encryption-provider-config: not backed up: {}", e.what()));
+    }
+  }
+
   for (auto& [path, source] : candidates) {
-    if (is_excluded(path, config.exclude)) {
+    if (always.count(path) == 0 && is_excluded(path, config.exclude)) {
       plan.notes.push_back(fmt::format("{} excluded by host_paths.exclude ({})", path, join_reasons(source)));
       continue;
     }

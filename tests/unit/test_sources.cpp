@@ -120,3 +120,38 @@ TEST_CASE("a hostPath that contains a configured source replaces it") {
   CHECK(plan.sources[0].required);  // inherits: /etc/kubernetes is required inside it
   CHECK(plan.sources[1].path == "/var/lib/etcd");
 }
+
+TEST_CASE("the EncryptionConfiguration kube-apiserver names is backed up wherever it lives, even excluded or undiscovered") {
+  test::TempDir tmp;
+  const auto root = tmp.path();
+  const std::string manifest = R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver
+spec:
+  containers:
+  - name: kube-apiserver
+    command:
+    - kube-apiserver
+    - --encryption-provider-config=/etc/enc/config.yaml
+    volumeMounts:
+    - mountPath: /etc/enc
+      name: enc
+  volumes:
+  - hostPath:
+      path: /srv/secrets/enc
+    name: enc
+)";
+  test::write(root / "etc/kubernetes/manifests/kube-apiserver.yaml", manifest);
+  test::write(root / "srv/secrets/enc/config.yaml", "kind: EncryptionConfiguration\n");
+  auto config = core::default_config();
+  config.discover_host_paths = false;
+  config.exclude.push_back("/srv/secrets");
+  const auto plan = backup::plan_sources(config, core::NodeRoot(root));
+  const auto* enc = find(plan, "/srv/secrets/enc/config.yaml");
+  REQUIRE(enc != nullptr);
+  CHECK(enc->present);
+  CHECK_THAT(backup::join_reasons(*enc), Catch::Contains("kube-apiserver's --encryption-provider-config"));
+  // Without that rule it would not be there: hostPath discovery is off and /srv/secrets excluded.
+  CHECK(find(plan, "/srv/secrets/enc") == nullptr);
+}
