@@ -417,7 +417,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
     auto etcd = snapshot_etcd(ctx, layout, staging, repo.generations(), options.allow_shrink, meta.warnings);
     std::vector<core::Artifact> artifacts;
     if (const auto& snap = etcd.facts.snapshot) artifacts.push_back({snap->file, snap->sha256, snap->size});
-    TreeCopier copier(ctx.root, staging, previous ? &*previous : nullptr, ctx.config.exclude, ctx.config.copy_retries,
+    TreeCopier copier(ctx.root, staging, previous ? &*previous : nullptr, plan.excludes, ctx.config.copy_retries,
                       ctx.host->euid() == 0);
     copy_sources(ctx, plan, etcd, copier,
                  previous_entry && previous_entry->meta ? previous_entry->meta->bytes_total : 0, meta);

@@ -99,8 +99,18 @@ SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, 
     }
   }
 
+  for (const auto& x : config.exclude) {
+    const bool holds = std::any_of(always.begin(), always.end(), [&](const std::string& a) { return is_excluded(a, {x}); });
+    if (holds)
+      plan.warnings.push_back(fmt::format("host_paths.exclude {} would leave out kube-apiserver's EncryptionConfiguration: "
+                                          "not applied",
+                                          x));
+    else
+      plan.excludes.push_back(x);
+  }
+
   for (auto& [path, source] : candidates) {
-    if (always.count(path) == 0 && is_excluded(path, config.exclude)) {
+    if (is_excluded(path, plan.excludes)) {
       plan.notes.push_back(fmt::format("{} excluded by host_paths.exclude ({})", path, join_reasons(source)));
       continue;
     }

@@ -25,6 +25,9 @@ struct SourcePlan {
   std::vector<Source> sources;        // sorted by path, none inside another
   std::vector<std::string> notes;     // paths folded into another source, or excluded
   std::vector<std::string> warnings;  // unreadable manifests, missing optional paths, ...
+  // host_paths.exclude as the copy applies it: without an exclusion that would leave out
+  // kube-apiserver's EncryptionConfiguration (a warning says so).
+  std::vector<std::string> excludes;
 };
 
 std::string join_reasons(const Source& source);

@@ -154,4 +154,9 @@ spec:
   CHECK_THAT(backup::join_reasons(*enc), Catch::Contains("kube-apiserver's --encryption-provider-config"));
   // Without that rule it would not be there: hostPath discovery is off and /srv/secrets excluded.
   CHECK(find(plan, "/srv/secrets/enc") == nullptr);
+  // The copy does not apply the exclusion that would leave it out, and says so.
+  CHECK(plan.excludes == std::vector<std::string>(config.exclude.begin(), config.exclude.end() - 1));
+  bool warned = false;
+  for (const auto& w : plan.warnings) warned |= w.find("host_paths.exclude /srv/secrets would leave out") != std::string::npos;
+  CHECK(warned);
 }
