@@ -112,13 +112,20 @@ ojson to_json(const ObjectDiff& d) {
   if (!d.problem.empty()) j["problem"] = d.problem;
   if (d.kind == ObjectDiff::Kind::changed) {
     j["fields"] = ojson::array();
-    for (const auto& f : d.fields)
-      j["fields"].push_back({{"path", f.path}, {"before", f.before ? *f.before : ojson()}, {"after", f.after ? *f.after : ojson()}});
+    for (const auto& f : d.fields) j["fields"].push_back(change_json(f));
   }
   return j;
 }
 
 }  // namespace
+
+std::string change_text(const FieldChange& f) {
+  return fmt::format("{}: {} -> {}", f.path.empty() ? "(the object)" : f.path, short_value(f.before), short_value(f.after));
+}
+
+ojson change_json(const FieldChange& f) {
+  return {{"path", f.path}, {"before", f.before ? *f.before : ojson()}, {"after", f.after ? *f.after : ojson()}};
+}
 
 std::vector<FieldChange> diff_fields(const ojson& a, const ojson& b) {
   std::vector<FieldChange> out;
@@ -211,8 +218,7 @@ void print_diff(const core::Context& ctx, const PointInfo& from, const PointInfo
     const auto where = d.namespace_.empty() ? d.name : d.namespace_ + "/" + d.name;
     ctx.out.info("  {} {} {}", mark, d.type.qualified(), where);
     if (!d.problem.empty()) ctx.out.info("      stored bytes differ; {}", d.problem);
-    for (const auto& f : d.fields)
-      ctx.out.info("      {}: {} -> {}", f.path.empty() ? "(the object)" : f.path, short_value(f.before), short_value(f.after));
+    for (const auto& f : d.fields) ctx.out.info("      {}", change_text(f));
   }
   if (diffs.empty()) ctx.out.info("no object differs");
   else

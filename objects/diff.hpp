@@ -25,6 +25,9 @@ struct FieldChange {
 
 // The fields of `a` and `b` that differ, in a's order, then b's new ones.
 std::vector<FieldChange> diff_fields(const k8s::ojson& a, const k8s::ojson& b);
+// "spec.replicas: 3 -> 5" (values as JSON, long ones cut), and the same for --json.
+std::string change_text(const FieldChange& f);
+k8s::ojson change_json(const FieldChange& f);
 
 // Takes out of `object` (of resource `type`) what changes all the time.
 void drop_noise(k8s::ojson& object, const k8s::ResourceType& type);

@@ -41,13 +41,6 @@ std::string what_text(HistoryEntry::What w) {
   return "";
 }
 
-std::string short_value(const std::optional<ojson>& v) {
-  if (!v) return "(none)";
-  auto text = v->dump();
-  if (text.size() > 120) text = text.substr(0, 117) + "...";
-  return text;
-}
-
 }  // namespace
 
 std::vector<HistoryEntry> object_history(const core::Context& ctx, const ObjectQuery& q) {
@@ -112,8 +105,7 @@ void print_history(const core::Context& ctx, const ObjectQuery& q, const std::ve
     for (const auto& h : entries) {
       ojson e = {{"epoch", h.epoch}, {"revision", h.revision}, {"time", h.time_ms > 0 ? core::iso_time(h.time_ms / 1000) : ""},
                  {"what", what_text(h.what)}, {"manager", h.manager}, {"operation", h.operation}, {"fields", ojson::array()}};
-      for (const auto& f : h.fields)
-        e["fields"].push_back({{"path", f.path}, {"before", f.before ? *f.before : ojson()}, {"after", f.after ? *f.after : ojson()}});
+      for (const auto& f : h.fields) e["fields"].push_back(change_json(f));
       if (!h.problem.empty()) e["problem"] = h.problem;
       j.push_back(std::move(e));
     }
@@ -137,8 +129,7 @@ void print_history(const core::Context& ctx, const ObjectQuery& q, const std::ve
                  what_text(h.what), by);
     if (!h.problem.empty()) ctx.out.info("      cannot be read: {}", h.problem);
     if (h.first_seen) ctx.out.info("      (the journal's first version of it: nothing earlier to compare with)");
-    for (const auto& f : h.fields)
-      ctx.out.info("      {}: {} -> {}", f.path.empty() ? "(the object)" : f.path, short_value(f.before), short_value(f.after));
+    for (const auto& f : h.fields) ctx.out.info("      {}", change_text(f));
   }
 }
 

@@ -12,6 +12,9 @@
 //   k8s-store ENDPOINT CACERT CERT KEY [--encryption FILE] [--prefix P] put FILE.json...
 //   k8s-store ENDPOINT CACERT CERT KEY [--prefix P] delete RESOURCE NAMESPACE NAME   ("" for cluster-scoped)
 //   k8s-store ENDPOINT CACERT CERT KEY [--prefix P] raw KEY FILE         (any bytes, as a damaged value)
+//   k8s-store ENDPOINT CACERT CERT KEY [--prefix P] fill N PAD_BYTES FILE.json
+//       N copies of the object (a benchmark's cluster), named <name>-<i> and spread over 20
+//       namespaces (ns-<i % 20>), each with an annotation of PAD_BYTES bytes; 100 per transaction
 // Each FILE holds one object, or a List of them. Prints each key written.
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -94,7 +97,8 @@ std::string transform(const std::string& value, const std::string& key, const k8
   return k8s::encrypt_value(value, key, p.type, p.keys.front());
 }
 
-void put(core::EtcdApi& etcd, const std::string& prefix, const core::EncryptionConfig* config, k8s::ojson o) {
+// The key and value kube-apiserver would write for `o` on create.
+core::EtcdOp stored_op(const std::string& prefix, const core::EncryptionConfig* config, k8s::ojson o) {
   const auto t = type_of(o);
   auto& meta = o["metadata"];
   if (!meta.contains("uid")) meta["uid"] = random_uid();
@@ -103,8 +107,32 @@ void put(core::EtcdApi& etcd, const std::string& prefix, const core::EncryptionC
   meta.erase("selfLink");
   const auto ns = t.namespaced ? meta.value("namespace", "default") : "";
   const auto key = k8s::object_key(t, ns, meta.value("name", ""), prefix);
-  etcd.apply({core::EtcdOp{false, key, transform(encode(o, t), key, t, config), 0}});
-  std::puts(key.c_str());
+  return core::EtcdOp{false, key, transform(encode(o, t), key, t, config), 0};
+}
+
+void put(core::EtcdApi& etcd, const std::string& prefix, const core::EncryptionConfig* config, k8s::ojson o) {
+  const auto op = stored_op(prefix, config, std::move(o));
+  etcd.apply({op});
+  std::puts(op.key.c_str());
+}
+
+void fill(core::EtcdApi& etcd, const std::string& prefix, const core::EncryptionConfig* config, std::size_t n,
+          std::size_t pad, const k8s::ojson& model) {
+  std::vector<core::EtcdOp> batch;
+  const std::string padding(pad, 'x');
+  const auto base = model["metadata"].value("name", "object");
+  for (std::size_t i = 0; i < n; ++i) {
+    auto o = model;
+    o["metadata"]["name"] = fmt::format("{}-{:06}", base, i);
+    if (o["metadata"].contains("namespace")) o["metadata"]["namespace"] = fmt::format("ns-{:02}", i % 20);
+    o["metadata"]["annotations"]["bench.kdr/padding"] = padding;
+    batch.push_back(stored_op(prefix, config, std::move(o)));
+    if (batch.size() == 100 || i + 1 == n) {
+      etcd.apply(batch);
+      batch.clear();
+    }
+  }
+  std::printf("%zu objects\n", n);
 }
 
 }  // namespace
@@ -138,6 +166,9 @@ int main(int argc, char** argv) {
       const auto key = k8s::object_key(*t, args.at(i + 1), args.at(i + 2), prefix);
       etcd->apply({core::EtcdOp{true, key, "", 0}});
       std::puts(key.c_str());
+    } else if (verb == "fill") {
+      const auto n = std::stoul(args.at(i)), pad = std::stoul(args.at(i + 1));
+      fill(*etcd, prefix, config ? &*config : nullptr, n, pad, k8s::ojson::parse(core::read_file(args.at(i + 2))));
     } else if (verb == "raw") {
       etcd->apply({core::EtcdOp{false, args.at(i), core::read_file(args.at(i + 1)), 0}});
       std::puts(args.at(i).c_str());

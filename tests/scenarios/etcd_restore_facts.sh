@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Key material and facts outside etcd are in every generation: a file kube-apiserver
-# mounts for --encryption-provider-config (outside /etc/kubernetes), a warning for one it
-# names but does not mount, and the cluster's kubeadm configuration saved from the
+# mounts for --encryption-provider-config (outside /etc/kubernetes), even under an exclusion,
+# a warning and a partial generation for one it names but does not mount, and the cluster's kubeadm configuration saved from the
 # kubeadm-config ConfigMap. kubectl is a stand-in here (tests/fakes/kubectl): there is no
 # kube-apiserver on these machines for the real one to talk to.
 source "$(dirname "$0")/../lib/scenario.sh"
@@ -54,12 +54,22 @@ sums=$(cd "$G" && sha256sum -c --strict SHA256SUMS) || fail "sha256sum -c"
 grep -qx 'node/kubeadm-config.yaml: OK' <<<"$sums" || fail "kubeadm config not in SHA256SUMS"
 jq -e '.node.not_captured | length == 0' "$G/meta.json" >/dev/null || fail "something not captured: $(jq -c .node.not_captured "$G/meta.json")"
 
-step "a hostPath the config excludes: the encryption config is then named as not covered, and the generation is partial"
+step "a hostPath the config excludes: the EncryptionConfiguration is backed up all the same, the exclusion not applied"
 config 'host_paths: {exclude: [/proc, /srv/kubernetes]}'
+expect_rc 0 kdr backup
+assert_contains "$OUT" "host_paths.exclude /srv/kubernetes would leave out kube-apiserver's EncryptionConfiguration: not applied"
+[ -f "$(latest_gen)/files/srv/kubernetes/encryption/config.yaml" ] || fail "the EncryptionConfiguration is not in the generation"
+jq -e '.status == "complete"' "$(latest_gen)/meta.json" >/dev/null || fail "not complete: $(jq -c '{status, partial_because}' "$(latest_gen)/meta.json")"
+
+step "an EncryptionConfiguration kube-apiserver does not mount from the node: named, and the generation is partial"
+cp "$ROOT/etc/kubernetes/manifests/kube-apiserver.yaml" "$T/kube-apiserver.yaml"
+sed -i 's|    - --encryption-provider-config=.*|    - --encryption-provider-config=/run/not-mounted/config.yaml|' "$ROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
+config 'host_paths: {exclude: [/proc]}'
 expect_rc 3 kdr backup
-assert_contains "$OUT" "kube-apiserver --encryption-provider-config names /etc/kubernetes/enc/config.yaml (on the node: /srv/kubernetes/encryption/config.yaml), which no source covers"
+assert_contains "$OUT" "kube-apiserver --encryption-provider-config=/run/not-mounted/config.yaml is not mounted from a hostPath volume"
 jq -e '.status == "partial" and (.partial_because | any(startswith("the EncryptionConfiguration is not in it")))' "$(latest_gen)/meta.json" >/dev/null ||
   fail "not partial for the missing EncryptionConfiguration: $(jq -c '{status, partial_because}' "$(latest_gen)/meta.json")"
+cp "$T/kube-apiserver.yaml" "$ROOT/etc/kubernetes/manifests/kube-apiserver.yaml"
 
 step "no admin kubeconfig: the kubeadm configuration is listed as not captured"
 config 'kubeconfig: /etc/kubernetes/missing.conf'
