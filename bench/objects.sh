@@ -54,7 +54,7 @@ snapshot=$(readlink -f "$B/latest")/etcd/snapshot.db
 db_mb=$(( $(stat -c %s "$snapshot") >> 20 ))
 
 echo "bench: kdr get pods -A --at $gen..." >&2
-read -r kdr_s kdr_kb < <(bench_measure k get pods -A --at "$gen")
+read -r kdr_s kdr_kb < <(bench_measure "$kdr_bin" --root "$ROOT" --backup-dir "$B" get pods -A --at "$gen")
 listed=$(k get pods -A --at "$gen" 2>/dev/null | tail -n +2 | wc -l)
 [ "$listed" -eq "$objects" ] || { echo "bench: kdr get listed $listed Pods, not $objects" >&2; exit 1; }
 
@@ -91,7 +91,7 @@ jq '.status.phase = "Succeeded"' "$fixtures/pod.json" > "$W/changed.json"
 st fill "$changed" "$pad" "$W/changed.json" >/dev/null
 want=$(sandbox_etcdctl "$ROOT" endpoint status -w json | jq '.[0].Status.header.revision')
 until [ "$(k journal status --json 2>/dev/null | jq '.state.position // 0')" -ge "$want" ]; do sleep 0.2; done
-read -r diff_s diff_kb < <(bench_measure k diff pods --from "$gen" --to latest)
+read -r diff_s diff_kb < <(bench_measure "$kdr_bin" --root "$ROOT" --backup-dir "$B" diff pods --from "$gen" --to latest)
 kill "$follower"; wait "$follower" 2>/dev/null || true
 
 cat <<REPORT
