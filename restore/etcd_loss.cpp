@@ -1,12 +1,17 @@
 #include "restore/etcd_loss.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
+#include "core/control_plane.hpp"
 #include "core/error.hpp"
 #include "core/generation.hpp"
+#include "core/static_pods.hpp"
 #include "etcd/client.hpp"
 #include "etcd/tool.hpp"
 #include "journal/inspect.hpp"
+#include "k8s/resources.hpp"
 
 namespace kdr::restore {
 
@@ -65,6 +70,13 @@ std::string live_text(const EtcdLoss& l) {
 
 std::string EtcdLoss::text() const {
   auto out = live_text(*this);
+  if (!objects_changed.empty()) {
+    std::string per;
+    for (const auto& [resource, n] : changed_per_resource) per += fmt::format("{}{} {}", per.empty() ? "" : ", ", n, resource);
+    std::string newest;
+    for (const auto& o : objects_changed) newest += (newest.empty() ? "" : ", ") + o;
+    out += fmt::format(" (objects changed since the backup: {}; the newest: {})", per, newest);
+  }
   if (journal_past_backup()) {
     const auto n = journal_revision - backup_revision;
     out += fmt::format("; the change journal holds {} more revision{} of this cluster, up to revision {}{}: "
@@ -81,7 +93,7 @@ std::string EtcdLoss::text() const {
 
 json EtcdLoss::to_json() const {
   auto opt = [](const std::optional<std::uint64_t>& v) { return v ? json(*v) : json(nullptr); };
-  return {{"answered", answered},
+  json out = {{"answered", answered},
           {"unknown_because", unknown_because},
           {"endpoint", endpoint},
           {"live_revision", live_revision},
@@ -94,6 +106,11 @@ json EtcdLoss::to_json() const {
           {"journal_time_ms", journal_time_ms},
           {"loses_data", loses_data()},
           {"text", text()}};
+  if (!objects_changed.empty()) {
+    out["objects_changed"] = objects_changed;
+    out["changed_per_resource"] = changed_per_resource;
+  }
+  return out;
 }
 
 EtcdLoss EtcdLoss::from_json(const json& j) {
@@ -109,6 +126,10 @@ EtcdLoss EtcdLoss::from_json(const json& j) {
   if (j.contains("live_keys") && j["live_keys"].is_number()) l.live_keys = j["live_keys"].get<std::uint64_t>();
   l.journal_revision = j.value("journal_revision", std::int64_t{0});
   l.journal_time_ms = j.value("journal_time_ms", std::int64_t{0});
+  if (j.contains("objects_changed") && j["objects_changed"].is_array())
+    l.objects_changed = j["objects_changed"].get<std::vector<std::string>>();
+  if (j.contains("changed_per_resource") && j["changed_per_resource"].is_object())
+    l.changed_per_resource = j["changed_per_resource"].get<std::map<std::string, std::uint64_t>>();
   return l;
 }
 
@@ -126,6 +147,25 @@ void read_journal_end(const core::Context& ctx, EtcdLoss& loss) {
     }
   } catch (const core::Error&) {
     // an unreadable journal: the restore's replay (or verify) says so
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// The keys changed since the backup, as the objects they are (kube-apiserver's prefix).
+void name_objects(const core::Context& ctx, std::vector<core::EtcdKeyValue>& changed, EtcdLoss& loss) {
+  const auto prefix = core::apiserver_etcd_prefix(core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+  std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return a.mod_revision > b.mod_revision; });
+  constexpr std::size_t shown = 10;
+  for (const auto& kv : changed) {
+    const auto where = k8s::parse_object_key(kv.key, prefix);
+    if (!where) continue;
+    ++loss.changed_per_resource[where->type.qualified()];
+    if (loss.objects_changed.size() < shown)
+      loss.objects_changed.push_back(fmt::format("{} {}", where->type.qualified(),
+                                                 where->namespace_.empty() ? where->name : where->namespace_ + "/" + where->name));
   }
 }
 
@@ -153,9 +193,10 @@ EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& lay
     // Filtered by etcd itself (min_mod_revision): only the names of the keys changed since.
     try {
       const auto client = ctx.etcd->connect(backup::client_endpoint(target), std::chrono::seconds(60));
-      loss.keys_changed =
-          client->prefix("", {.keys_only = true, .min_mod_revision = loss.backup_revision + 1, .serializable = true})
-              .size();
+      auto changed =
+          client->prefix("", {.keys_only = true, .min_mod_revision = loss.backup_revision + 1, .serializable = true});
+      loss.keys_changed = changed.size();
+      name_objects(ctx, changed, loss);
     } catch (const core::Error&) {
       // unknown: the text says "an unknown number of keys"
     }

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +25,10 @@ struct EtcdLoss {
   std::int64_t backup_revision = 0;  // 0: the generation recorded none
   std::string live_cluster_id, backup_cluster_id;  // hex; empty: unknown
   std::optional<std::uint64_t> keys_changed;      // live keys last changed after the backup
+  // Those keys as Kubernetes objects: the newest first ("deployments.apps payments/api", at most
+  // 10), and how many per resource.
+  std::vector<std::string> objects_changed;
+  std::map<std::string, std::uint64_t> changed_per_resource;
   std::optional<std::uint64_t> live_keys;
   // The change journal's last revision of the backup's cluster (0: no journal of it), and when
   // the journal received it: the changes after the backup's revision up to there are

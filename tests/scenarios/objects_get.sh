@@ -215,6 +215,13 @@ echo "$OUT" | grep -q "kube-node-lease" && fail "another namespace in a -n diff:
 expect_rc 0 kdr --json diff cm --from "$gen"
 assert_eq "$(jq -c '[.changed[] | {name, fields: [.fields[].path]}]' <<<"$OUT")" '[{"name":"api-config","fields":["data.LOG_LEVEL"]}]' "diff --json"
 
+step "a restore's plan names what it would lose as objects, the newest first"
+expect_rc 1 kdr restore restore-etcd-snapshot -g "$gen" --set to=snapshot --dry-run
+assert_contains "$OUT" "the live etcd holds data this restore's point does not"
+assert_contains "$OUT" "objects changed since the backup: "
+assert_contains "$OUT" "configmaps payments/api-config"
+echo "$OUT" | grep -Eq "objects changed since the backup: .*[0-9]+ secrets" || fail "the count per resource: $OUT"
+
 step "bad input: an unknown resource, a malformed time, a generation that is not there"
 expect_rc 2 kdr get deploymnts
 assert_contains "$OUT" 'the server doesn'"'"'t have a resource type "deploymnts" (did you mean deployments?)'
