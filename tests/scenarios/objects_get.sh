@@ -228,6 +228,9 @@ assert_contains "$OUT" 'the server doesn'"'"'t have a resource type "deploymnts"
 expect_rc 2 kdr get deploy --at 2026-13-40T25:00
 assert_contains "$OUT" "--at 2026-13-40T25:00: not an RFC 3339 time"
 expect_rc 10 kdr get deploy --at 1999-nope
+assert_contains "$OUT" "1999-nope"
+expect_rc 1 kdr get deploy --at 1999-01-01T00:00:00Z
+assert_contains "$OUT" "1999-01-01T00:00:00Z is before everything in the change journal"
 expect_rc 1 kdr get deploy gone -n payments --at "$gen"
 assert_contains "$OUT" "deployments.apps \"gone\" not found in payments namespace at generation $gen"
 expect_rc 2 kdr get deploy -o xml
