@@ -16,8 +16,8 @@ ojson skeleton(const StoredObject& o) {
   if (!o.kind.empty()) out["kind"] = o.kind;
   else if (o.where && !o.where->type.custom) out["kind"] = o.where->type.kind;
   ojson meta = ojson::object();
-  meta["name"] = o.name();
-  if (!o.namespace_().empty()) meta["namespace"] = o.namespace_();
+  meta["name"] = utf8(o.name());
+  if (!o.namespace_().empty()) meta["namespace"] = utf8(o.namespace_());
   out["metadata"] = meta;
   return out;
 }
@@ -52,8 +52,8 @@ void decode_protobuf(std::string_view plain, StoredObject& o, const Schema& sche
     return;
   }
   const auto& env = *read.envelope;
-  o.api_version = env.api_version;
-  o.kind = env.kind;
+  o.api_version = utf8(env.api_version);
+  o.kind = utf8(env.kind);
   const auto* type = schema.message(env.api_version, env.kind);
   if (type == nullptr) {
     o.problem = fmt::format("{} {} is not among the Kubernetes types kdr knows ({}); shown as stored", env.api_version,
@@ -70,8 +70,8 @@ void decode_protobuf(std::string_view plain, StoredObject& o, const Schema& sche
     return;
   }
   o.object = ojson::object();
-  o.object["apiVersion"] = env.api_version;
-  o.object["kind"] = env.kind;
+  o.object["apiVersion"] = o.api_version;
+  o.object["kind"] = o.kind;
   for (auto& [k, v] : body.items()) o.object[k] = std::move(v);
 }
 
@@ -81,8 +81,11 @@ void decode_json(std::string_view plain, StoredObject& o) {
     o.problem = "its JSON is damaged (it does not parse)";
     return;
   }
-  o.api_version = parsed.value("apiVersion", "");
-  o.kind = parsed.value("kind", "");
+  auto text = [&](const char* name) {
+    return parsed.contains(name) && parsed[name].is_string() ? parsed[name].get<std::string>() : std::string();
+  };
+  o.api_version = text("apiVersion");
+  o.kind = text("kind");
   o.object = std::move(parsed);
 }
 

@@ -113,6 +113,35 @@ void append(ojson& object, const std::string& key, ojson v) {
 
 // ---- the wire, read with the schema's types -------------------------------------------
 
+}  // namespace
+
+std::string utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = n > 0 && i + n <= s.size();
+    for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    if (ok && n > 1) {  // no overlong forms, surrogates or code points past U+10FFFF
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xc0 || c == 0xc1 || (c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) ||
+             (c == 0xf4 && c1 >= 0x90) || c > 0xf4);
+    }
+    if (ok) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xef\xbf\xbd";
+      ++i;
+    }
+  }
+  return out;
+}
+
+namespace {
+
 class Wire {
  public:
   Wire(std::string_view bytes, const std::string& where) : m_(bytes), where_(where) {}
@@ -210,7 +239,7 @@ ojson scalar_from_wire(Wire& w, std::uint32_t wire, const FD* f) {
       std::memcpy(&v, &bits, sizeof v);
       return v;
     }
-    case FD::TYPE_STRING: want(2); return std::string(w.bytes());
+    case FD::TYPE_STRING: want(2); return utf8(w.bytes());
     case FD::TYPE_BYTES: want(2); return core::base64_encode(w.bytes());
     default: break;
   }
@@ -245,9 +274,9 @@ ojson special_from_wire(std::string_view bytes, Special kind, const std::string&
       if (f.n1 == 0 && f.n2 == 0) return nullptr;
       return rfc3339(f.n1, static_cast<int>(f.n2 / 1000), true);
     case Special::duration: return go_duration(f.n1);
-    case Special::quantity: return f.s1.empty() ? std::string("0") : std::string(f.s1);
+    case Special::quantity: return f.s1.empty() ? std::string("0") : utf8(f.s1);
     case Special::int_or_string:
-      if (f.n1 == 1) return std::string(f.s3);
+      if (f.n1 == 1) return utf8(f.s3);
       return f.n2;
     case Special::raw_json: {
       if (f.s1.empty()) return nullptr;
@@ -257,7 +286,7 @@ ojson special_from_wire(std::string_view bytes, Special kind, const std::string&
     }
     case Special::list: {
       ojson out = ojson::array();
-      for (const auto& item : f.items) out.push_back(std::string(item));
+      for (const auto& item : f.items) out.push_back(utf8(item));
       return out;
     }
     case Special::none: break;

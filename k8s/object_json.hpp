@@ -38,6 +38,10 @@ class DamagedObject : public core::Error {
 std::unique_ptr<pb::Message> from_json(const ojson& object, const pb::Descriptor* type,
                                        const Schema& schema = Schema::builtin());
 
+// `s` as valid UTF-8: Go's strings may hold any bytes, JSON's may not. Bytes that are not
+// UTF-8 become U+FFFD, as Go's encoding/json writes them.
+std::string utf8(std::string_view s);
+
 // Go's time.Duration.String() of `nanoseconds` ("1h0m0s", "1.5s", "300ms", "0s").
 std::string go_duration(std::int64_t nanoseconds);
 

@@ -108,7 +108,8 @@ std::string short_value(const std::optional<ojson>& v) {
 }
 
 ojson to_json(const ObjectDiff& d) {
-  ojson j = {{"resource", d.type.qualified()}, {"namespace", d.namespace_}, {"name", d.name}, {"key", d.key}};
+  ojson j = {{"resource", k8s::utf8(d.type.qualified())}, {"namespace", k8s::utf8(d.namespace_)},
+             {"name", k8s::utf8(d.name)}, {"key", k8s::utf8(d.key)}};
   if (!d.problem.empty()) j["problem"] = d.problem;
   if (d.kind == ObjectDiff::Kind::changed) {
     j["fields"] = ojson::array();

@@ -97,3 +97,12 @@ TEST_CASE("Go's duration text") {
   CHECK(k8s::go_duration(300000000) == "300ms");
   CHECK(k8s::go_duration(-2000000000) == "-2s");
 }
+
+TEST_CASE("strings that are not UTF-8 print with U+FFFD, as Go's encoding/json writes them") {
+  CHECK(k8s::utf8("plain") == "plain");
+  CHECK(k8s::utf8("caf\xc3\xa9") == "caf\xc3\xa9");
+  CHECK(k8s::utf8("pa\x88\x92s") == "pa\xef\xbf\xbd\xef\xbf\xbds");
+  CHECK(k8s::utf8("\xc0\xaf") == "\xef\xbf\xbd\xef\xbf\xbd");  // overlong
+  CHECK(k8s::utf8("\xed\xa0\x80").size() == 9);                  // a surrogate
+  CHECK(k8s::utf8("\xe2\x82") == "\xef\xbf\xbd\xef\xbf\xbd");    // cut short
+}
