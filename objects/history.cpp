@@ -41,6 +41,32 @@ std::string what_text(HistoryEntry::What w) {
   return "";
 }
 
+// The object as it was just before revision `revision` (the journal over its base snapshot):
+// what the journal's first change of it is compared with. Empty when that point cannot be
+// read (no full snapshot before it) or the object was not there.
+std::optional<ojson> object_before(const core::Context& ctx, const std::string& key, std::int64_t revision,
+                                   const k8s::DecodeOptions& options) {
+  if (revision <= 1) return std::nullopt;
+  try {
+    PointSpec spec;
+    spec.kind = PointSpec::Kind::revision;
+    spec.revision = revision - 1;
+    spec.text = std::to_string(revision - 1);
+    const auto point = open_point(ctx, spec);
+    std::optional<ojson> out;
+    point->read(key, [&](const core::EtcdKeyValue& kv) {
+      if (kv.key != key) return;
+      auto o = k8s::decode_stored(kv.key, kv.value, kv.mod_revision, kv.create_revision, options);
+      if (!o.decoded()) return;
+      if (o.where) drop_noise(o.object, o.where->type);
+      out = std::move(o.object);
+    });
+    return out;
+  } catch (const core::Error&) {
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 std::vector<HistoryEntry> object_history(const core::Context& ctx, const ObjectQuery& q) {
@@ -89,6 +115,8 @@ std::vector<HistoryEntry> object_history(const core::Context& ctx, const ObjectQ
     }
     std::tie(h.manager, h.operation) = writer_of(o.object);
     if (o.where) drop_noise(o.object, o.where->type);
+    if (!previous && h.what != HistoryEntry::What::created && out.empty())
+      previous = object_before(ctx, key, e.revision, options);  // from the snapshot the journal starts over
     if (previous) h.fields = diff_fields(*previous, o.object);
     else h.first_seen = h.what != HistoryEntry::What::created;
     previous = std::move(o.object);

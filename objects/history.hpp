@@ -1,7 +1,9 @@
 // `kdr history`: every change of one object the change journal holds, across its epochs,
 // oldest first: when, at which revision, what (created, updated, deleted), by which field
 // manager (the newest entry of the object's managedFields: who wrote it), and what changed
-// from the version before, field by field.
+// from the version before, field by field. The journal's first change of the object is
+// compared with the object in the keyspace just before it (the journal over its base
+// snapshot), when that can be read.
 #pragma once
 
 #include <cstdint>

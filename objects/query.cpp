@@ -105,7 +105,7 @@ ObjectQuery make_query(const std::string& resource, const std::string& name, con
     for (const auto& s : suggestions) hint += (hint.empty() ? " (did you mean " : ", ") + s;
     if (!hint.empty()) hint += "?)";
     throw core::UsageError(fmt::format(
-        "the server doesn't have a resource type \"{}\"{}; a custom resource is named <plural>.<group>", what, hint));
+        "no resource type \"{}\" among the ones kdr knows{}; a custom resource is named <plural>.<group>", what, hint));
   }
   q.all_namespaces = all_namespaces && q.name.empty();
   if (q.type.namespaced && !q.all_namespaces) q.namespace_ = namespace_.empty() ? "default" : namespace_;
