@@ -1,5 +1,7 @@
 #include "k8s/decode.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/base64.hpp"
@@ -32,16 +34,17 @@ void set_resource_version(ojson& object, std::int64_t mod_revision) {
     meta["resourceVersion"] = rv;
     return;
   }
+  // The keys of an ordered object are const: the fields are moved into a new one.
+  auto& fields = meta.get_ref<ojson::object_t&>();
+  const bool has_uid = std::any_of(fields.begin(), fields.end(), [](const auto& f) { return f.first == "uid"; });
   ojson out = ojson::object();
-  bool placed = false;
-  for (auto& [k, v] : meta.items()) {
-    out[k] = std::move(v);
-    if (k == "uid") {
-      out["resourceVersion"] = rv;
-      placed = true;
-    }
+  auto& rebuilt = out.get_ref<ojson::object_t&>();
+  rebuilt.reserve(fields.size() + 1);
+  for (auto& [k, v] : fields) {
+    rebuilt.emplace_back(k, std::move(v));
+    if (k == "uid") rebuilt.emplace_back("resourceVersion", rv);
   }
-  if (!placed) out["resourceVersion"] = rv;
+  if (!has_uid) rebuilt.emplace_back("resourceVersion", rv);
   meta = std::move(out);
 }
 
@@ -70,9 +73,11 @@ void decode_protobuf(std::string_view plain, StoredObject& o, const Schema& sche
     return;
   }
   o.object = ojson::object();
-  o.object["apiVersion"] = o.api_version;
-  o.object["kind"] = o.kind;
-  for (auto& [k, v] : body.items()) o.object[k] = std::move(v);
+  auto& fields = o.object.get_ref<ojson::object_t&>();
+  fields.reserve(body.size() + 2);
+  fields.emplace_back("apiVersion", o.api_version);
+  fields.emplace_back("kind", o.kind);
+  for (auto& [k, v] : body.get_ref<ojson::object_t&>()) fields.emplace_back(k, std::move(v));
 }
 
 void decode_json(std::string_view plain, StoredObject& o) {
