@@ -16,6 +16,7 @@ if [ -x "$dir/bin/etcd" ] && [ -x "$dir/bin/etcdutl" ] && [[ "$("$dir/bin/etcd" 
   exit 0
 fi
 . "$src/scripts/lib/debian13.sh"
+export DEBIAN13_LISTS=${DEBIAN13_LISTS:-$src/build/.debian13-lists}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kdr-fetch-etcd-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "fetch-etcd: etcd 3.5 into $dir"

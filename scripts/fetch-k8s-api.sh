@@ -19,6 +19,7 @@ if [ -f "$dir/VERSION" ] && [ -f "$dir/src/k8s.io/api/core/v1/generated.proto" ]
   exit 0
 fi
 . "$src/scripts/lib/debian13.sh"
+export DEBIAN13_LISTS=${DEBIAN13_LISTS:-$src/build/.debian13-lists}
 work=$(mktemp -d "${TMPDIR:-/tmp}/kdr-fetch-k8s-api-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 echo "fetch-k8s-api: Kubernetes' API types into $dir"
