@@ -1,6 +1,9 @@
 #include "core/clock.hpp"
 
+#include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <mutex>
 
@@ -52,5 +55,50 @@ std::int64_t now_epoch() { return current_clock()->now_ms() / 1000; }
 std::int64_t now_epoch_ms() { return current_clock()->now_ms(); }
 
 double monotonic_seconds() { return current_clock()->monotonic(); }
+
+std::optional<Rfc3339Time> parse_rfc3339(const std::string& text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, used = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6 || used != 19)
+    return std::nullopt;
+  std::size_t pos = 19;
+  int nanos = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    std::size_t digits = 0;
+    ++pos;
+    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+      if (digits < 9) nanos = nanos * 10 + (text[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    if (digits == 0) return std::nullopt;
+    for (; digits < 9; ++digits) nanos *= 10;
+  }
+  std::int64_t offset_s = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos + 6 == text.size() && (text[pos] == '+' || text[pos] == '-') && text[pos + 3] == ':') {
+    int oh = 0, om = 0;
+    if (std::sscanf(text.c_str() + pos + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;
+    offset_s = (text[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != text.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return Rfc3339Time{static_cast<std::int64_t>(::timegm(&tm)) - offset_s, nanos};
+}
+
+std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
+  const auto t = parse_rfc3339(text);
+  if (!t) return std::nullopt;
+  return t->seconds * 1000 + t->nanos / 1000000;
+}
 
 }  // namespace kdr::core

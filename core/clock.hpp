@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 
 namespace kdr::core {
 
@@ -26,5 +28,16 @@ std::shared_ptr<const Clock> set_clock(std::shared_ptr<const Clock> c);
 std::int64_t now_epoch();     // seconds since the epoch
 std::int64_t now_epoch_ms();  // milliseconds since the epoch
 double monotonic_seconds();
+
+// An RFC 3339 time ("2026-11-28T08:17:08Z", with a fraction of up to 9 digits, "Z" or an offset
+// such as "+01:00"): seconds since the epoch and nanoseconds. Empty when `text` is not one (no
+// zone is ambiguous, and refused).
+struct Rfc3339Time {
+  std::int64_t seconds = 0;
+  int nanos = 0;
+};
+std::optional<Rfc3339Time> parse_rfc3339(const std::string& text);
+// The same in milliseconds since the epoch.
+std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text);
 
 }  // namespace kdr::core

@@ -96,6 +96,16 @@ bool EncryptionConfig::encrypts(const std::string& resource, const std::string& 
   return rule != nullptr && !rule->providers.empty() && rule->providers.front().type != "identity";
 }
 
+std::optional<EncryptionConfig> combine(const std::optional<EncryptionConfig>& a, const std::optional<EncryptionConfig>& b) {
+  if (!a) return b;
+  if (!b) return a;
+  auto out = *a;
+  out.file += " and " + b->file;
+  out.keys.insert(b->keys.begin(), b->keys.end());
+  out.rules.insert(out.rules.end(), b->rules.begin(), b->rules.end());
+  return out;
+}
+
 std::optional<EncryptionConfig> live_encryption_config(const Context& ctx) {
   const auto scan = scan_static_pods(ctx.root, ctx.config.static_pod_path);
   for (const auto& f : apiserver_files(scan)) {

@@ -58,6 +58,10 @@ struct EncryptionConfig {
   bool encrypts(const std::string& resource, const std::string& group) const;
 };
 
+// Two configurations as one (a generation's and the live one): a value either decrypts is
+// readable; `a`'s rules come first. Empty when both are.
+std::optional<EncryptionConfig> combine(const std::optional<EncryptionConfig>& a, const std::optional<EncryptionConfig>& b);
+
 // Parses an EncryptionConfiguration; throws Error naming the file (and line) when it is not one.
 EncryptionConfig parse_encryption_config(std::string_view yaml, const std::string& file);
 

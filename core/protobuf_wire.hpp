@@ -8,10 +8,12 @@
 
 namespace kdr::core {
 
-// Calls visit(field number, bytes) for every length-delimited field of `m` and skips
-// varint and fixed-size ones; false when `m` does not parse (a truncated field, a group).
+// Calls visit(field number, wire type, number, bytes) for every varint field (wire type 0:
+// `number` holds it) and length-delimited field (wire type 2: `bytes`), and skips fixed-size
+// ones; visit returns false to stop early. False when `m` does not parse (a truncated field, a
+// group).
 template <typename Visit>
-bool for_each_bytes_field(std::string_view m, Visit&& visit) {
+bool for_each_field(std::string_view m, Visit&& visit) {
   std::size_t pos = 0;
   auto varint = [&](std::uint64_t& v) {
     v = 0;
@@ -29,6 +31,7 @@ bool for_each_bytes_field(std::string_view m, Visit&& visit) {
     switch (tag & 7) {
       case 0:
         if (!varint(v)) return false;
+        if (!visit(tag >> 3, 0u, v, std::string_view())) return true;
         break;
       case 1:
         if (m.size() - pos < 8) return false;
@@ -38,15 +41,27 @@ bool for_each_bytes_field(std::string_view m, Visit&& visit) {
         if (m.size() - pos < 4) return false;
         pos += 4;
         break;
-      case 2:
+      case 2: {
         if (!varint(v) || v > m.size() - pos) return false;
-        visit(tag >> 3, m.substr(pos, static_cast<std::size_t>(v)));
+        const auto bytes = m.substr(pos, static_cast<std::size_t>(v));
         pos += static_cast<std::size_t>(v);
+        if (!visit(tag >> 3, 2u, v, bytes)) return true;
         break;
+      }
       default: return false;
     }
   }
   return true;
+}
+
+// Calls visit(field number, bytes) for every length-delimited field of `m`; false when `m`
+// does not parse.
+template <typename Visit>
+bool for_each_bytes_field(std::string_view m, Visit&& visit) {
+  return for_each_field(m, [&](std::uint64_t field, unsigned wire, std::uint64_t, std::string_view bytes) {
+    if (wire == 2) visit(field, bytes);
+    return true;
+  });
 }
 
 }  // namespace kdr::core

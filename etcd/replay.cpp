@@ -304,50 +304,11 @@ void for_each_planned_event(const core::Context& ctx, const ReplayPlan& plan, co
     }
   }
   if (events != plan.events)
-    throw core::Error(fmt::format("the journal holds {} change(s) up to revision {}, the plan counted {}: the journal "
-                                  "changed underneath (kdr journal verify)",
-                                  events, plan.target_revision, plan.events));
+    throw core::Error(fmt::format("the replay applied {} change(s), the plan counted {}: the journal changed underneath "
+                                  "(kdr journal verify)",
+                                  events, plan.events));
   if (plan.auth.status == core::AuthStatus::authentic && walk.auth().status != core::AuthStatus::authentic)
-    throw core::Error(fmt::format("the journal changed underneath: {}", walk.auth().text));
-}
-
-std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, used = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &used) != 6 || used != 19)
-    return std::nullopt;
-  std::size_t pos = 19;
-  std::int64_t ms = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    std::size_t digits = 0;
-    ++pos;
-    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
-      if (digits < 3) ms = ms * 10 + (text[pos] - '0');
-      ++digits;
-      ++pos;
-    }
-    if (digits == 0) return std::nullopt;
-    for (; digits < 3; ++digits) ms *= 10;
-  }
-  std::int64_t offset_s = 0;
-  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
-    ++pos;
-  } else if (pos + 6 == text.size() && (text[pos] == '+' || text[pos] == '-') && text[pos + 3] == ':') {
-    int oh = 0, om = 0;
-    if (std::sscanf(text.c_str() + pos + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;
-    offset_s = (text[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != text.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return std::nullopt;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return (static_cast<std::int64_t>(::timegm(&tm)) - offset_s) * 1000 + ms;
+    throw core::Error(fmt::format("the journal changed underneath: {}; nothing was read from it", walk.auth().text));
 }
 
 ReplayTarget parse_replay_target(const std::string& text) {
@@ -359,7 +320,7 @@ ReplayTarget parse_replay_target(const std::string& text) {
     t.revision = std::stoll(text);
     return t;
   }
-  if (auto ms = parse_rfc3339_ms(text)) {
+  if (auto ms = core::parse_rfc3339_ms(text)) {
     t.kind = ReplayTarget::Kind::time;
     t.time_ms = *ms;
     return t;
@@ -518,40 +479,25 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
     pending.clear();
     pending_bytes = 0;
   };
-  const journal::JournalStore store(ctx.backup_dir);
-  RevisionWalk walk(store, plan.epoch, key);
-  std::vector<Event> group;
   const double t_apply = core::monotonic_seconds();
-  while (walk.next(group)) {
-    const auto rev = group.front().revision;
-    if (rev <= plan.base.revision) continue;
-    if (rev > plan.target_revision) break;
-    core::check_interrupted();
-    for (auto& e : group) {
-      if (e.kind == journal::EventKind::put && e.lease != 0 && !keeper.known(e.lease)) {
-        // A lease granted after the base: etcd's watch does not say its TTL, so it comes back
-        // with an hour (docs/architecture.md).
-        client.grant_lease(e.lease, recreated_lease_ttl_s);
-        keeper.add(e.lease);
-      }
-      core::EtcdOp op{e.kind == journal::EventKind::del, e.key, std::move(e.value),
-                      e.kind == journal::EventKind::put ? e.lease : 0};
-      auto [it, inserted] = pending.try_emplace(std::move(e.key));
-      if (!inserted) pending_bytes -= it->second.key.size() + it->second.value.size();
-      pending_bytes += op.key.size() + op.value.size();
-      it->second = std::move(op);
-      ++result.events;
+  for_each_planned_event(ctx, plan, key, [&](Event& e) {
+    if (e.kind == journal::EventKind::put && e.lease != 0 && !keeper.known(e.lease)) {
+      // A lease granted after the base: etcd's watch does not say its TTL, so it comes back
+      // with an hour (docs/architecture.md).
+      client.grant_lease(e.lease, recreated_lease_ttl_s);
+      keeper.add(e.lease);
     }
+    core::EtcdOp op{e.kind == journal::EventKind::del, e.key, std::move(e.value),
+                    e.kind == journal::EventKind::put ? e.lease : 0};
+    auto [it, inserted] = pending.try_emplace(std::move(e.key));
+    if (!inserted) pending_bytes -= it->second.key.size() + it->second.value.size();
+    pending_bytes += op.key.size() + op.value.size();
+    it->second = std::move(op);
+    ++result.events;
     if (pending_bytes >= collapse_bytes) flush();
-  }
+  });
   flush();
   result.apply_s = core::monotonic_seconds() - t_apply;
-  if (result.events != plan.events)
-    throw core::Error(fmt::format("the replay applied {} change(s), the plan counted {}: the journal changed underneath "
-                                  "(kdr journal verify)",
-                                  result.events, plan.events));
-  if (plan.auth.status == core::AuthStatus::authentic && walk.auth().status != core::AuthStatus::authentic)
-    throw core::Error(fmt::format("the journal changed underneath: {}; nothing was restored from it", walk.auth().text));
 
   const double t_save = core::monotonic_seconds();
   auto argv = ctx.config.etcd.etcdctl;

@@ -31,10 +31,8 @@ struct ReplayTarget {
 };
 
 // "latest", a revision number, or an RFC 3339 time (2026-11-28T08:17:08Z, with fractions or
-// an offset); throws UsageError naming the value.
+// an offset: core::parse_rfc3339); throws UsageError naming the value.
 ReplayTarget parse_replay_target(const std::string& text);
-// Milliseconds since the epoch of an RFC 3339 time; empty when `text` is not one.
-std::optional<std::int64_t> parse_rfc3339_ms(const std::string& text);
 
 // What vouches for a replay's inputs (its base and the journal's segments it reads): the
 // first one that is not authenticated under the node's key, if any.

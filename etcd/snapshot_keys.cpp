@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/protobuf_wire.hpp"
 #include "etcd/bbolt.hpp"
 
 namespace kdr::core {
@@ -20,92 +21,16 @@ std::int64_t main_revision(std::string_view rev) {
   return static_cast<std::int64_t>(v);
 }
 
-// Reads varints and length-delimited fields (what mvccpb.KeyValue has).
-bool parse_fields(std::string_view m, EtcdKeyValue& out, bool& has_key) {
-  std::size_t pos = 0;
-  auto varint = [&](std::uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos >= m.size()) return false;
-      const auto b = static_cast<unsigned char>(m[pos++]);
-      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  };
-  while (pos < m.size()) {
-    std::uint64_t tag = 0, v = 0;
-    if (!varint(tag)) return false;
-    const auto field = tag >> 3;
-    switch (tag & 7) {
-      case 0:
-        if (!varint(v)) return false;
-        if (field == 2) out.create_revision = static_cast<std::int64_t>(v);
-        else if (field == 3) out.mod_revision = static_cast<std::int64_t>(v);
-        else if (field == 4) out.version = static_cast<std::int64_t>(v);
-        else if (field == 6) out.lease = static_cast<std::int64_t>(v);
-        break;
-      case 2:
-        if (!varint(v) || v > m.size() - pos) return false;
-        if (field == 1) {
-          out.key.assign(m.substr(pos, v));
-          has_key = true;
-        } else if (field == 5) {
-          out.value.assign(m.substr(pos, v));
-        }
-        pos += v;
-        break;
-      case 1:
-        if (m.size() - pos < 8) return false;
-        pos += 8;
-        break;
-      case 5:
-        if (m.size() - pos < 4) return false;
-        pos += 4;
-        break;
-      default: return false;
-    }
-  }
-  return true;
-}
-
 // The key field alone, without copying the value.
 bool key_of(std::string_view m, std::string_view& key) {
-  std::size_t pos = 0;
-  while (pos < m.size()) {
-    std::uint64_t tag = 0, v = 0;
-    for (int shift = 0;; shift += 7) {
-      if (pos >= m.size() || shift >= 64) return false;
-      const auto b = static_cast<unsigned char>(m[pos++]);
-      tag |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) break;
-    }
-    const auto wire = tag & 7;
-    if (wire == 0) {
-      while (pos < m.size() && (static_cast<unsigned char>(m[pos]) & 0x80) != 0) ++pos;
-      if (pos++ >= m.size()) return false;
-    } else if (wire == 2) {
-      for (int shift = 0;; shift += 7) {
-        if (pos >= m.size() || shift >= 64) return false;
-        const auto b = static_cast<unsigned char>(m[pos++]);
-        v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-        if ((b & 0x80) == 0) break;
-      }
-      if (v > m.size() - pos) return false;
-      if ((tag >> 3) == 1) {
-        key = m.substr(pos, v);
-        return true;
-      }
-      pos += v;
-    } else if (wire == 1) {
-      pos += 8;
-    } else if (wire == 5) {
-      pos += 4;
-    } else {
-      return false;
-    }
-  }
-  return false;
+  bool found = false;
+  const bool parsed = core::for_each_field(m, [&](std::uint64_t field, unsigned wire, std::uint64_t, std::string_view bytes) {
+    if (wire != 2 || field != 1) return true;
+    key = bytes;
+    found = true;
+    return false;  // the key comes first: stop there
+  });
+  return parsed && found;
 }
 
 }  // namespace
@@ -113,7 +38,17 @@ bool key_of(std::string_view m, std::string_view& key) {
 bool parse_mvcc_key_value(std::string_view m, EtcdKeyValue& out) {
   out = EtcdKeyValue{};
   bool has_key = false;
-  return parse_fields(m, out, has_key) && has_key;
+  const bool parsed = core::for_each_field(m, [&](std::uint64_t field, unsigned wire, std::uint64_t v, std::string_view bytes) {
+    const auto n = static_cast<std::int64_t>(v);
+    if (wire == 2 && field == 1) out.key.assign(bytes), has_key = true;
+    else if (wire == 2 && field == 5) out.value.assign(bytes);
+    else if (wire == 0 && field == 2) out.create_revision = n;
+    else if (wire == 0 && field == 3) out.mod_revision = n;
+    else if (wire == 0 && field == 4) out.version = n;
+    else if (wire == 0 && field == 6) out.lease = n;
+    return true;
+  });
+  return parsed && has_key;
 }
 
 SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& filter,

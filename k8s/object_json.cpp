@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/base64.hpp"
+#include "core/clock.hpp"
 
 namespace kdr::k8s {
 
@@ -26,40 +27,6 @@ std::string rfc3339(std::int64_t seconds, int micros, bool with_micros) {
                        tm.tm_min, tm.tm_sec, micros);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                      tm.tm_min, tm.tm_sec);
-}
-
-// Parses "2024-03-01T03:14:00Z" or with a fraction or an offset; nullopt when it is not RFC 3339.
-std::optional<std::pair<std::int64_t, int>> parse_rfc3339(const std::string& text) {
-  std::tm tm{};
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &consumed) != 6)
-    return std::nullopt;
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  auto rest = std::string_view(text).substr(static_cast<std::size_t>(consumed));
-  int nanos = 0;
-  if (!rest.empty() && rest.front() == '.') {
-    rest.remove_prefix(1);
-    int digits = 0;
-    while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') {
-      if (digits < 9) nanos = nanos * 10 + (rest.front() - '0'), ++digits;
-      rest.remove_prefix(1);
-    }
-    for (; digits < 9; ++digits) nanos *= 10;
-  }
-  std::int64_t offset = 0;
-  if (rest == "Z") {
-  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
-    const int h = (rest[1] - '0') * 10 + (rest[2] - '0'), m = (rest[4] - '0') * 10 + (rest[5] - '0');
-    offset = (rest[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
-  } else {
-    return std::nullopt;
-  }
-  return std::pair{static_cast<std::int64_t>(timegm(&tm)) - offset, nanos};
 }
 
 std::string trimmed_fraction(std::uint64_t frac, int digits) {
@@ -511,11 +478,11 @@ void fill_special(const ojson& j, pb::Message& m, Special kind, const std::strin
     case Special::micro_time: {
       if (j.is_null()) return;  // the zero time: an empty message
       if (!j.is_string()) misfit(path, "an RFC 3339 time is expected, not " + j.dump());
-      const auto t = parse_rfc3339(j.get<std::string>());
+      const auto t = core::parse_rfc3339(j.get<std::string>());
       if (!t) misfit(path, "an RFC 3339 time is expected, not " + j.dump());
-      set_int("seconds", t->first);
+      set_int("seconds", t->seconds);
       // meta/v1 Time keeps seconds only; MicroTime microseconds.
-      set_int("nanos", kind == Special::micro_time ? t->second / 1000 * 1000 : 0);
+      set_int("nanos", kind == Special::micro_time ? t->nanos / 1000 * 1000 : 0);
       return;
     }
     case Special::duration: misfit(path, "durations are not read from JSON by kdr");

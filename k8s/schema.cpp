@@ -182,10 +182,5 @@ const pb::Message* Schema::prototype(const pb::Descriptor* d) const {
 
 std::string Schema::version() const { return KDR_K8S_API_VERSION; }
 
-std::set<std::string> Schema::group_versions() const {
-  std::set<std::string> out;
-  for (const auto& [gv, pkg] : impl_->packages) out.insert(gv);
-  return out;
-}
 
 }  // namespace kdr::k8s

@@ -83,8 +83,6 @@ class Schema {
 
   // "golang-k8s-api-dev 0.32.3-1, golang-k8s-apimachinery-dev 0.32.3-2"
   std::string version() const;
-  // The group versions it knows ("apps/v1", "v1", ...).
-  std::set<std::string> group_versions() const;
 
   Schema(const Schema&) = delete;
   Schema& operator=(const Schema&) = delete;

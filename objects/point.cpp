@@ -25,21 +25,9 @@ namespace {
 
 std::string time_text(std::int64_t ms) { return ms > 0 ? core::iso_time(ms / 1000) : std::string("time not known"); }
 
-// Both configurations' keys: a value decrypts with any of them.
-void add_encryption(PointInfo& info, const std::optional<core::EncryptionConfig>& config) {
-  if (!config) return;
-  if (!info.encryption) {
-    info.encryption = config;
-    return;
-  }
-  info.encryption->file += " and " + config->file;
-  info.encryption->keys.insert(config->keys.begin(), config->keys.end());
-  info.encryption->rules.insert(info.encryption->rules.end(), config->rules.begin(), config->rules.end());
-}
-
 void add_live_encryption(const core::Context& ctx, PointInfo& info) {
   try {
-    add_encryption(info, core::live_encryption_config(ctx));
+    info.encryption = core::combine(info.encryption, core::live_encryption_config(ctx));
   } catch (const core::Error& e) {
     info.warnings.push_back(e.what());
   }
@@ -52,7 +40,7 @@ void add_generation_facts(const core::Context& ctx, const core::GenerationEntry&
   const auto view = core::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256);
   info.etcd_prefix = core::apiserver_etcd_prefix(core::generation_pods(view, ctx.config.static_pod_path));
   try {
-    add_encryption(info, verify::generation_encryption_config(view, ctx.config.static_pod_path));
+    info.encryption = core::combine(info.encryption, verify::generation_encryption_config(view, ctx.config.static_pod_path));
   } catch (const core::Error& e) {
     info.warnings.push_back(e.what());
   }
@@ -69,7 +57,7 @@ std::optional<core::NodeKey> node_key(const core::Context& ctx) {
 // A base snapshot copied off the backup disk into a private folder, checked against its record.
 class PrivateSnapshot {
  public:
-  PrivateSnapshot(const restore::ReplayBase& base) : dir_("objects") {
+  explicit PrivateSnapshot(const restore::ReplayBase& base) : dir_("objects") {
     file_ = dir_.path() / "snapshot.db";
     const auto copy = core::private_copy(base.file, file_, base.zstd);
     if (!base.db_sha256.empty() && copy.sha256 != base.db_sha256)
@@ -87,11 +75,9 @@ class GenerationPoint : public PointReader {
  public:
   GenerationPoint(const core::Context& ctx, const core::GenerationEntry& entry, const restore::ReplayBase& base)
       : snapshot_(base) {
-    info_.generation = entry.id;
     info_.revision = base.revision;
-    info_.time_ms = entry.meta ? entry.meta->time * 1000 : 0;
-    info_.cluster_id = entry.meta && entry.meta->etcd.snapshot ? entry.meta->etcd.snapshot->cluster_id : "";
-    info_.text = fmt::format("generation {} (etcd revision {}, {})", entry.id, base.revision, time_text(info_.time_ms));
+    info_.text = fmt::format("generation {} (etcd revision {}, {})", entry.id, base.revision,
+                             time_text(entry.meta ? entry.meta->time * 1000 : 0));
     if (base.auth.status != core::AuthStatus::authentic) info_.warnings.push_back(base.auth.text);
     add_generation_facts(ctx, entry, info_);
     add_live_encryption(ctx, info_);
@@ -110,8 +96,6 @@ class JournalPoint : public PointReader {
   JournalPoint(const core::Context& ctx, restore::ReplayPlan plan, std::optional<core::NodeKey> key)
       : ctx_(ctx), plan_(std::move(plan)), key_(std::move(key)), snapshot_(plan_.base) {
     info_.revision = plan_.target_revision;
-    info_.time_ms = plan_.target_time_ms;
-    info_.cluster_id = plan_.epoch.cluster_id;
     info_.text = fmt::format("revision {} ({}) of the change journal, over {} (revision {}) and {} change{}",
                              plan_.target_revision, time_text(plan_.target_time_ms), plan_.base.source,
                              plan_.base.revision, plan_.events, plan_.events == 1 ? "" : "s");
@@ -121,9 +105,7 @@ class JournalPoint : public PointReader {
       const auto repo = core::Repository::open(ctx.backup_dir);
       const std::string prefix = "generation ";
       const auto which = plan_.base.source.rfind(prefix, 0) == 0 ? plan_.base.source.substr(prefix.size()) : "latest";
-      const auto entry = repo.find(which);
-      info_.generation = entry.id;
-      add_generation_facts(ctx, entry, info_);
+      add_generation_facts(ctx, repo.find(which), info_);
     } catch (const core::Error&) {
       // no generation: the live node's facts below
     }
@@ -168,8 +150,6 @@ class LivePoint : public PointReader {
   explicit LivePoint(const core::Context& ctx) : client_(ctx.etcd->connect(backup::node_etcd_endpoint(ctx))) {
     const auto status = client_->status();
     info_.revision = status.revision;
-    info_.time_ms = core::now_epoch_ms();
-    info_.cluster_id = status.cluster_id;
     info_.text = fmt::format("the live etcd at {} (revision {})", client_->endpoint().url, status.revision);
     info_.etcd_prefix = core::apiserver_etcd_prefix(core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
     add_live_encryption(ctx, info_);
@@ -205,9 +185,7 @@ PointInfo node_facts(const core::Context& ctx) {
   info.etcd_prefix = core::apiserver_etcd_prefix(core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
   try {
     const auto repo = core::Repository::open(ctx.backup_dir);
-    const auto entry = repo.find("latest");
-    info.generation = entry.id;
-    add_generation_facts(ctx, entry, info);
+    add_generation_facts(ctx, repo.find("latest"), info);
   } catch (const core::Error&) {
     // no generation: the live node's facts alone
   }
@@ -233,7 +211,7 @@ PointSpec parse_point(const std::string& text) {
     if (p.revision <= 0) throw core::UsageError(fmt::format("--at {}: etcd's revisions start at 1", text));
     return p;
   }
-  if (const auto ms = restore::parse_rfc3339_ms(text)) {
+  if (const auto ms = core::parse_rfc3339_ms(text)) {
     p.kind = PointSpec::Kind::time;
     p.time_ms = *ms;
     return p;

@@ -39,9 +39,6 @@ PointSpec parse_point(const std::string& text);
 struct PointInfo {
   std::string text;              // "generation 2026-11-30T081245Z (etcd revision 4711, 2026-11-30T08:12:45Z)"
   std::int64_t revision = 0;     // the etcd revision the keyspace is at
-  std::int64_t time_ms = 0;      // when it was (0: not known)
-  std::string generation;        // the generation read, or the one a journal point starts from
-  std::string cluster_id;
   std::string etcd_prefix = "/registry";  // kube-apiserver's --etcd-prefix
   // What decrypts its values: the generation's EncryptionConfiguration and the node's live one.
   std::optional<core::EncryptionConfig> encryption;

@@ -33,18 +33,6 @@ std::optional<core::EncryptionConfig> generation_encryption_config(const Generat
 
 namespace {
 
-// Both configurations' keys: a value kube-apiserver can read with either is readable.
-std::optional<core::EncryptionConfig> merged(const std::optional<core::EncryptionConfig>& a,
-                                             const std::optional<core::EncryptionConfig>& b) {
-  if (!a) return b;
-  if (!b) return a;
-  auto out = *a;
-  out.file += " and " + b->file;
-  out.keys.insert(b->keys.begin(), b->keys.end());
-  out.rules.insert(out.rules.end(), b->rules.begin(), b->rules.end());
-  return out;
-}
-
 // Every value of the snapshot under kube-apiserver's prefix, decrypted where it is encrypted.
 EncryptionFacts census(const core::bfs::path& snapshot, const std::string& prefix, const core::EncryptionConfig* config) {
   EncryptionFacts facts;
@@ -118,7 +106,7 @@ std::optional<EncryptionFacts> check_encryption(const core::Context& ctx, const 
                              live ? (now ? ", the live " + now->file : std::string(", the live kube-apiserver has none"))
                                   : std::string()));
   if (snapshot == nullptr || (!recorded && !own && !now)) return std::nullopt;
-  const auto config = merged(own, now);
+  const auto config = core::combine(own, now);
   const auto prefix = core::apiserver_etcd_prefix(core::generation_pods(g, ctx.config.static_pod_path));
   auto facts = census(*snapshot, prefix, config ? &*config : nullptr);
   facts.config = config ? config->file : "";

@@ -152,6 +152,16 @@ make_running_node() {
   done
 }
 
+# mount_encryption_config: the node's kube-apiserver reads /etc/kubernetes/enc/config.yaml
+# (--encryption-provider-config, through a hostPath volume of /etc/kubernetes/enc)
+mount_encryption_config() {
+  local m=$ROOT/etc/kubernetes/manifests/kube-apiserver.yaml
+  sed -i 's|    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key|&\n    - --encryption-provider-config=/etc/kubernetes/enc/config.yaml|' "$m"
+  sed -i 's|^  volumes:$|&\n  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: encryption|' "$m"
+  sed -i 's|    volumeMounts:|&\n    - mountPath: /etc/kubernetes/enc\n      name: encryption\n      readOnly: true|' "$m"
+  grep -q -- "--encryption-provider-config=/etc/kubernetes/enc/config.yaml" "$m" || fail "the kube-apiserver manifest edit"
+}
+
 # k8s_store [--encryption FILE] put FILE... | delete RESOURCE NS NAME | raw KEY FILE: objects written
 # into the node's etcd as kube-apiserver stores them (tests/helpers/k8s_store.cpp; there is no
 # kube-apiserver here).

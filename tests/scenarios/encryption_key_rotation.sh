@@ -25,10 +25,7 @@ providers() {
   } > "$enc/config.yaml"
   chmod 600 "$enc/config.yaml"
 }
-m=$ROOT/etc/kubernetes/manifests/kube-apiserver.yaml
-sed -i 's|    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key|&\n    - --encryption-provider-config=/etc/kubernetes/enc/config.yaml|' "$m"
-sed -i 's|^  volumes:$|&\n  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: encryption|' "$m"
-sed -i 's|    volumeMounts:|&\n    - mountPath: /etc/kubernetes/enc\n      name: encryption\n      readOnly: true|' "$m"
+mount_encryption_config
 # put_secret KEY NAME: the Secret NAME of team-1 (team-2 for key0), encrypted with KEY as the aescbc provider does
 put_secret() {
   local key=$1 name=$2 ns=team-1 iv file=$T/value.bin

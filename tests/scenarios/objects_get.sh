@@ -42,10 +42,7 @@ for p in aescbc aesgcm secretbox lost wrong; do providers "$p"; done
   printf '  - identity: {}\n'
 } > "$enc/config.yaml"
 chmod 600 "$enc/config.yaml"
-m=$ROOT/etc/kubernetes/manifests/kube-apiserver.yaml
-sed -i 's|    - --tls-private-key-file=/etc/kubernetes/pki/apiserver.key|&\n    - --encryption-provider-config=/etc/kubernetes/enc/config.yaml|' "$m"
-sed -i 's|^  volumes:$|&\n  - hostPath:\n      path: /etc/kubernetes/enc\n      type: DirectoryOrCreate\n    name: encryption|' "$m"
-sed -i 's|    volumeMounts:|&\n    - mountPath: /etc/kubernetes/enc\n      name: encryption\n      readOnly: true|' "$m"
+mount_encryption_config
 
 step "the corpus written as kube-apiserver stores it; Secrets under aescbc, aesgcm and secretbox"
 k8s_store put "$fixtures"/{namespace,pod,deployment,replicaset,service,configmap,serviceaccount,lease,node,custom-resource}.json >/dev/null
@@ -214,6 +211,8 @@ echo "$OUT" | grep -q "secrets payments/db" && fail "the re-encrypted Secret dif
 echo "$OUT" | grep -q "kube-node-lease" && fail "another namespace in a -n diff: $OUT"
 expect_rc 0 kdr --json diff cm --from "$gen"
 assert_eq "$(jq -c '[.changed[] | {name, fields: [.fields[].path]}]' <<<"$OUT")" '[{"name":"api-config","fields":["data.LOG_LEVEL"]}]' "diff --json"
+expect_rc 0 kdr diff cm/api-config -n payments --from "$gen" --all
+assert_contains "$OUT" "      metadata.resourceVersion: "  # what diff leaves out by default
 
 step "a restore's plan names what it would lose as objects, the newest first"
 expect_rc 1 kdr restore restore-etcd-snapshot -g "$gen" --set to=snapshot --dry-run
@@ -233,5 +232,7 @@ expect_rc 1 kdr get deploy --at 1999-01-01T00:00:00Z
 assert_contains "$OUT" "1999-01-01T00:00:00Z is before everything in the change journal"
 expect_rc 1 kdr get deploy gone -n payments --at "$gen"
 assert_contains "$OUT" "deployments.apps \"gone\" not found in payments namespace at generation $gen"
+expect_rc 2 kdr get deploy -l 'tier in (web)'
+assert_contains "$OUT" "'tier in (web)' is not a label selector term"
 expect_rc 2 kdr get deploy -o xml
 assert_contains "$OUT" "-o xml: not an output format kdr prints"

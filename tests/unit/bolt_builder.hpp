@@ -156,17 +156,36 @@ inline std::string key_value_message(const std::string& key, const std::string& 
   return m;
 }
 
+// One change in an etcd snapshot's key bucket: a put of `value`, or (deleted) a deletion, whose
+// bucket key ends in 't' and whose message holds the key alone.
+struct Change {
+  std::uint64_t revision = 0;
+  std::string key, value;
+  bool deleted = false;
+};
+
+inline std::string history_snapshot_bytes(const std::vector<Change>& changes, std::uint64_t consistent_index);
+
 // An etcd snapshot whose key bucket holds `kvs`, each at its own revision, the last at
 // `revision`, in one leaf page (with overflow pages as it needs), and its SHA-256 trailer: what
 // `etcdctl snapshot save` writes for that keyspace. `consistent_index` tells two saves of one
 // keyspace apart.
 inline std::string keyspace_snapshot_bytes(const std::map<std::string, std::string>& kvs, std::uint64_t last_revision,
                                            std::uint64_t consistent_index) {
-  std::vector<Leaf> entries;
+  std::vector<Change> changes;
   std::uint64_t revision = last_revision > kvs.size() ? last_revision - kvs.size() : 0;
+  for (const auto& [k, v] : kvs) changes.push_back({++revision, k, v, false});
+  return history_snapshot_bytes(changes, consistent_index);
+}
+
+// The same for a history of changes, in revision order (a key put more than once, deleted).
+inline std::string history_snapshot_bytes(const std::vector<Change>& changes, std::uint64_t consistent_index) {
+  std::vector<Leaf> entries;
   std::size_t bytes = 16;
-  for (const auto& [k, v] : kvs) {
-    entries.push_back({0, rev_key(++revision), key_value_message(k, v, revision)});
+  for (const auto& c : changes) {
+    auto k = rev_key(c.revision);
+    if (c.deleted) k += 't';
+    entries.push_back({0, k, key_value_message(c.key, c.deleted ? "" : c.value, c.revision)});
     bytes += 16 + entries.back().key.size() + entries.back().value.size();
   }
   const std::uint32_t overflow = static_cast<std::uint32_t>((bytes + page_size - 1) / page_size) - 1;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "etcd/watch.hpp"
 #include "journal/inspect.hpp"
@@ -329,11 +330,11 @@ TEST_CASE("a point to restore to: latest, a revision, or an RFC 3339 time") {
   const auto t = restore::parse_replay_target("2026-11-28T08:17:08Z");
   CHECK(t.kind == restore::ReplayTarget::Kind::time);
   CHECK(t.time_ms == 1795853828000);
-  CHECK(*restore::parse_rfc3339_ms("2026-11-28T08:17:08.25Z") == 1795853828250);
-  CHECK(*restore::parse_rfc3339_ms("2026-11-28T09:17:08+01:00") == 1795853828000);
-  CHECK_FALSE(restore::parse_rfc3339_ms("2026-11-28 08:17:08"));
-  CHECK_FALSE(restore::parse_rfc3339_ms("2026-13-28T08:17:08Z"));
-  CHECK_FALSE(restore::parse_rfc3339_ms("2026-11-28T08:17:08"));  // no zone: ambiguous
+  CHECK(*core::parse_rfc3339_ms("2026-11-28T08:17:08.25Z") == 1795853828250);
+  CHECK(*core::parse_rfc3339_ms("2026-11-28T09:17:08+01:00") == 1795853828000);
+  CHECK_FALSE(core::parse_rfc3339_ms("2026-11-28 08:17:08"));
+  CHECK_FALSE(core::parse_rfc3339_ms("2026-13-28T08:17:08Z"));
+  CHECK_FALSE(core::parse_rfc3339_ms("2026-11-28T08:17:08"));  // no zone: ambiguous
   CHECK_THROWS_WITH(restore::parse_replay_target("yesterday"), Catch::Contains("to=yesterday"));
   CHECK_THROWS_AS(restore::parse_replay_target("-5"), core::UsageError);
 }

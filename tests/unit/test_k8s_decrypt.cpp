@@ -91,3 +91,16 @@ TEST_CASE("the EncryptionConfiguration's rule for a resource: the first that nam
   CHECK(c.rule_for("configmaps", "")->providers.front().type == "secretbox");
   CHECK(c.rules.front().providers.front().keys.front().secret.size() == 32);
 }
+
+TEST_CASE("two EncryptionConfigurations combined: a value either one's key opens decrypts") {
+  const auto old_config = config_with("aescbc", "old", k1);
+  const auto live = config_with("secretbox", "new", k2);
+  const auto stored = k8s::encrypt_value(plain, key_path, "aescbc", old_config.rules.front().providers.front().keys.front());
+  CHECK(k8s::decrypt_value(stored, key_path, &live).outcome == k8s::DecryptOutcome::no_key);
+  const auto both = core::combine(live, old_config);
+  REQUIRE(both);
+  CHECK(k8s::decrypt_value(stored, key_path, &*both).outcome == k8s::DecryptOutcome::decrypted);
+  CHECK(both->file == "enc.yaml and enc.yaml");
+  CHECK(core::combine(std::nullopt, live)->keys == live.keys);
+  CHECK_FALSE(core::combine(std::nullopt, std::nullopt));
+}
