@@ -202,7 +202,7 @@ core::ExitCode run_find(const core::Context& ctx, const JournalFlags& f) {
     if (const auto d = journal::find_namespace_deletion(store, f.namespace_name, key ? &*key : nullptr))
       ctx.out.info("{}: kdr restore restore-etcd-keys --set namespace={} (to=auto) reads its keys at revision {}, "
                    "just before",
-                   d->text(f.namespace_name), f.namespace_name, d->started - 1);
+                   d->text("namespace " + f.namespace_name), f.namespace_name, d->started - 1);
   }
   return core::ExitCode::ok;
 }

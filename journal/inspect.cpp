@@ -155,7 +155,8 @@ bool ChangeFilter::matches(std::string_view key) const {
 
 void for_each_change(const JournalStore& store, const ChangeFilter& filter, const core::NodeKey* key,
                      const std::function<void(std::uint32_t epoch, const Event& e)>& visit) {
-  for (const auto& epoch : store.epochs())
+  for (const auto& epoch : store.epochs()) {
+    if (filter.epoch != 0 && epoch.number != filter.epoch) continue;
     for (const auto& seg : store.segments(epoch)) {
       SegmentReader reader(seg.path, key);
       while (auto record = reader.next()) {
@@ -165,6 +166,7 @@ void for_each_change(const JournalStore& store, const ChangeFilter& filter, cons
       if (reader.auth() == core::AuthStatus::forged)
         throw core::Error(fmt::format("the journal segment {} is refused: {}", seg.path.string(), reader.auth_text()));
     }
+  }
 }
 
 std::vector<FoundChange> find_in_journal(const JournalStore& store, const ChangeFilter& filter, std::size_t limit) {
@@ -179,19 +181,20 @@ std::vector<FoundChange> find_in_journal(const JournalStore& store, const Change
   return out;
 }
 
-std::string NamespaceDeletion::text(const std::string& name) const {
-  return fmt::format("namespace {} began to be deleted at revision {} ({}, {}){}", name, started,
+std::string Deletion::text(const std::string& what) const {
+  return fmt::format("{} began to be deleted at revision {} ({}, {}){}", what, started,
                      time_ms > 0 ? core::iso_time(time_ms / 1000) : std::string("-"), how,
-                     key_deleted > 0 ? fmt::format("; its key was deleted at revision {}", key_deleted)
-                                     : std::string("; it is still Terminating at the journal's end"));
+                     key_deleted == started ? std::string()
+                     : key_deleted > 0      ? fmt::format("; its key was deleted at revision {}", key_deleted)
+                                     : std::string("; it is still being deleted at the journal's end"));
 }
 
-std::optional<NamespaceDeletion> find_namespace_deletion(const JournalStore& store, const std::string& name,
-                                                         const core::NodeKey* key) {
+std::optional<Deletion> find_namespace_deletion(const JournalStore& store, const std::string& name,
+                                                const core::NodeKey* key) {
   const auto ns_key = core::namespace_key(name);
-  std::optional<NamespaceDeletion> newest;
+  std::optional<Deletion> newest;
   for (const auto& epoch : store.epochs()) {
-    std::optional<NamespaceDeletion> current;  // a deletion under way
+    std::optional<Deletion> current;  // a deletion under way
     bool from_timestamp = false;               // `current` began with the deletionTimestamp put
     for (const auto& seg : store.segments(epoch)) {
       SegmentReader reader(seg.path, key);
@@ -201,7 +204,7 @@ std::optional<NamespaceDeletion> find_namespace_deletion(const JournalStore& sto
         const auto ns = core::namespace_of(e->key);
         if (!ns || *ns != name) continue;
         const auto begin = [&](std::string how) {
-          current = NamespaceDeletion{epoch.number, e->revision, e->time_ms, std::move(how), 0};
+          current = Deletion{epoch.number, e->revision, e->time_ms, std::move(how), 0};
         };
         if (e->key == ns_key && e->kind == EventKind::put) {
           const auto st = core::namespace_state(e->value);
@@ -226,6 +229,34 @@ std::optional<NamespaceDeletion> find_namespace_deletion(const JournalStore& sto
       }
     }
     if (current && from_timestamp) newest = current;  // still Terminating
+  }
+  return newest;
+}
+
+std::optional<Deletion> find_object_deletion(const JournalStore& store, const std::string& object_key,
+                                             const core::NodeKey* key) {
+  std::optional<Deletion> newest;
+  for (const auto& epoch : store.epochs()) {
+    std::optional<Deletion> current;  // a deletion under way (its deletionTimestamp set)
+    for (const auto& seg : store.segments(epoch)) {
+      SegmentReader reader(seg.path, key);
+      while (auto record = reader.next()) {
+        const auto* e = std::get_if<Event>(&*record);
+        if (e == nullptr || e->key != object_key) continue;
+        if (e->kind == EventKind::del) {
+          if (!current) current = Deletion{epoch.number, e->revision, e->time_ms, "its key was deleted", 0};
+          current->key_deleted = e->revision;
+          newest = current;
+          current.reset();
+          continue;
+        }
+        const auto st = core::object_state(e->value);
+        if (st.readable && !st.deleting) current.reset();  // alive: created again, or updated
+        else if (st.deleting && !current)
+          current = Deletion{epoch.number, e->revision, e->time_ms, "its deletionTimestamp was set", 0};
+      }
+    }
+    if (current) newest = current;  // still being deleted
   }
   return newest;
 }

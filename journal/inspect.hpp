@@ -72,6 +72,7 @@ struct FoundChange {
 struct ChangeFilter {
   std::string prefix;
   std::string namespace_name;
+  std::uint32_t epoch = 0;  // only this epoch's changes; 0: every epoch
   bool matches(std::string_view key) const;
 };
 
@@ -83,20 +84,29 @@ void for_each_change(const JournalStore& store, const ChangeFilter& filter, cons
 // Changes to the keys `filter` picks, newest first, at most `limit` (0: all).
 std::vector<FoundChange> find_in_journal(const JournalStore& store, const ChangeFilter& filter, std::size_t limit);
 
+// When the newest deletion of something began, as the journal saw it.
+struct Deletion {
+  std::uint32_t epoch = 0;
+  std::int64_t started = 0;  // the revision that began it
+  std::int64_t time_ms = 0;
+  std::string how;           // "its deletionTimestamp was set", "the first delete of one of its objects (KEY)"
+  std::int64_t key_deleted = 0;  // the revision that deleted its key; 0: still being deleted
+  // "namespace team-9 began to be deleted at revision 812 (...)": `what` names it.
+  std::string text(const std::string& what) const;
+};
+
 // When the newest deletion of a namespace began, from the journal: the first put that set its
 // deletionTimestamp (kubectl delete namespace: the API server puts it Terminating first, the
 // controllers then delete its contents, it is put again without finalizers and its key is
 // deleted), or, where that put cannot be read (an encrypted or unknown value), the first delete
 // of one of its objects since it was last seen alive.
-struct NamespaceDeletion {
-  std::uint32_t epoch = 0;
-  std::int64_t started = 0;  // the revision that began it
-  std::int64_t time_ms = 0;
-  std::string how;           // "its deletionTimestamp was set", "the first delete of one of its objects (KEY)"
-  std::int64_t key_deleted = 0;  // the revision that deleted the namespace's key; 0: still Terminating
-  std::string text(const std::string& name) const;
-};
-std::optional<NamespaceDeletion> find_namespace_deletion(const JournalStore& store, const std::string& name,
-                                                         const core::NodeKey* key);
+std::optional<Deletion> find_namespace_deletion(const JournalStore& store, const std::string& name,
+                                                const core::NodeKey* key);
+
+// When the newest deletion of one object (its etcd key) began: the first put that set its
+// deletionTimestamp (an object with finalizers: the API server sets it, the controllers
+// finish and take the finalizers off, then the key is deleted), or the delete of its key.
+std::optional<Deletion> find_object_deletion(const JournalStore& store, const std::string& object_key,
+                                             const core::NodeKey* key);
 
 }  // namespace kdr::journal

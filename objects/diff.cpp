@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "k8s/decode.hpp"
+#include "k8s/object_diff.hpp"
 #include "objects/get.hpp"
 
 namespace kdr::objects {
@@ -15,30 +16,10 @@ namespace kdr::objects {
 namespace {
 
 using k8s::ojson;
-
-std::string child_path(const std::string& parent, const std::string& key) {
-  const bool plain = !key.empty() && key.find_first_of(".[]\"/ ") == std::string::npos;
-  if (plain) return parent.empty() ? key : parent + "." + key;
-  return parent + "[" + ojson(key).dump() + "]";
-}
-
-void diff_into(const ojson& a, const ojson& b, const std::string& path, std::vector<FieldChange>& out) {
-  if (a == b) return;
-  if (a.is_object() && b.is_object()) {
-    for (const auto& [k, v] : a.items()) {
-      if (b.contains(k)) diff_into(v, b[k], child_path(path, k), out);
-      else out.push_back({child_path(path, k), v, std::nullopt});
-    }
-    for (const auto& [k, v] : b.items())
-      if (!a.contains(k)) out.push_back({child_path(path, k), std::nullopt, v});
-    return;
-  }
-  if (a.is_array() && b.is_array() && a.size() == b.size()) {
-    for (std::size_t i = 0; i < a.size(); ++i) diff_into(a[i], b[i], fmt::format("{}[{}]", path, i), out);
-    return;
-  }
-  out.push_back({path, a, b});
-}
+using k8s::change_json;
+using k8s::change_text;
+using k8s::diff_fields;
+using k8s::drop_noise;
 
 std::string suffix_of(const std::string& key, const std::string& prefix) {
   return key.size() > prefix.size() + 1 ? key.substr(prefix.size() + 1) : key;
@@ -100,13 +81,6 @@ std::map<std::string, k8s::StoredObject> objects_of(PointReader& p, const DiffSc
   return out;
 }
 
-std::string short_value(const std::optional<ojson>& v) {
-  if (!v) return "(none)";
-  auto text = v->dump();
-  if (text.size() > 120) text = text.substr(0, 117) + "...";
-  return text;
-}
-
 ojson to_json(const ObjectDiff& d) {
   ojson j = {{"resource", k8s::utf8(d.type.qualified())}, {"namespace", k8s::utf8(d.namespace_)},
              {"name", k8s::utf8(d.name)}, {"key", k8s::utf8(d.key)}};
@@ -119,33 +93,6 @@ ojson to_json(const ObjectDiff& d) {
 }
 
 }  // namespace
-
-std::string change_text(const FieldChange& f) {
-  return fmt::format("{}: {} -> {}", f.path.empty() ? "(the object)" : f.path, short_value(f.before), short_value(f.after));
-}
-
-ojson change_json(const FieldChange& f) {
-  return {{"path", f.path}, {"before", f.before ? *f.before : ojson()}, {"after", f.after ? *f.after : ojson()}};
-}
-
-std::vector<FieldChange> diff_fields(const ojson& a, const ojson& b) {
-  std::vector<FieldChange> out;
-  diff_into(a, b, "", out);
-  return out;
-}
-
-void drop_noise(ojson& object, const k8s::ResourceType& type) {
-  if (!object.is_object()) return;
-  if (object.contains("metadata") && object["metadata"].is_object()) {
-    object["metadata"].erase("managedFields");
-    object["metadata"].erase("resourceVersion");
-  }
-  if (type.qualified() == "nodes") object.erase("status");
-  if (type.qualified() == "leases.coordination.k8s.io" && object.contains("spec") && object["spec"].is_object()) {
-    object["spec"].erase("renewTime");
-    object["spec"].erase("acquireTime");
-  }
-}
 
 std::vector<ObjectDiff> diff_points(PointReader& from, PointReader& to, const DiffScope& scope) {
   const auto a = hashes(from, scope);

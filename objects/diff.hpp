@@ -3,8 +3,7 @@
 // Two passes keep memory to the keys: each point's keys are read with a hash of their stored
 // value; only keys whose bytes differ are read again and decoded (an encrypted value
 // re-encrypted with a fresh IV has other bytes and the same object: it does not differ).
-// What always changes is left out unless asked: metadata.managedFields and resourceVersion,
-// the status of Nodes, a Lease's renew and acquire times, and Events.
+// What always changes is left out unless asked (k8s::drop_noise), and Events.
 #pragma once
 
 #include <optional>
@@ -12,25 +11,14 @@
 #include <vector>
 
 #include "core/context.hpp"
+#include "k8s/object_diff.hpp"
 #include "k8s/object_json.hpp"
 #include "k8s/resources.hpp"
 #include "objects/point.hpp"
 
 namespace kdr::objects {
 
-struct FieldChange {
-  std::string path;             // spec.replicas, spec.template.spec.containers[0].image, metadata.labels.app
-  std::optional<k8s::ojson> before, after;  // empty: not there
-};
-
-// The fields of `a` and `b` that differ, in a's order, then b's new ones.
-std::vector<FieldChange> diff_fields(const k8s::ojson& a, const k8s::ojson& b);
-// "spec.replicas: 3 -> 5" (values as JSON, long ones cut), and the same for --json.
-std::string change_text(const FieldChange& f);
-k8s::ojson change_json(const FieldChange& f);
-
-// Takes out of `object` (of resource `type`) what changes all the time.
-void drop_noise(k8s::ojson& object, const k8s::ResourceType& type);
+using k8s::FieldChange;
 
 struct ObjectDiff {
   enum class Kind { added, removed, changed };

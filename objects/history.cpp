@@ -9,12 +9,17 @@
 #include "core/node_key.hpp"
 #include "journal/inspect.hpp"
 #include "k8s/decode.hpp"
+#include "k8s/object_diff.hpp"
 #include "objects/get.hpp"
 
 namespace kdr::objects {
 
 namespace {
 
+using k8s::change_json;
+using k8s::change_text;
+using k8s::diff_fields;
+using k8s::drop_noise;
 using k8s::ojson;
 
 // The newest managedFields entry: who wrote this version.

@@ -45,4 +45,18 @@ std::optional<std::string> undecryptable_refusal(const Runner& r, const core::En
          "folder and back), then run the restore again; or --set accept_undecryptable=true to write them anyway";
 }
 
+std::optional<core::EncryptionConfig> reading_encryption_config(const Runner& r) {
+  std::optional<core::EncryptionConfig> generation, live;
+  try {
+    generation = verify::generation_encryption_config(r.gen, r.var(Var::static_pod_path));
+  } catch (const core::Error&) {
+    // verify names it; the values it would decrypt are shown as undecryptable
+  }
+  try {
+    live = core::live_encryption_config(r.ctx);
+  } catch (const core::Error&) {
+  }
+  return core::combine(generation, live);
+}
+
 }  // namespace kdr::restore

@@ -21,4 +21,8 @@ namespace kdr::restore {
 std::optional<std::string> undecryptable_refusal(const Runner& r, const core::EncryptionKeyUse& use,
                                                  const std::string& what, std::string& warning);
 
+// Every key a restore can read stored values with: the generation's EncryptionConfiguration and
+// the live one (either may be missing or unreadable: then what the other holds).
+std::optional<core::EncryptionConfig> reading_encryption_config(const Runner& r);
+
 }  // namespace kdr::restore

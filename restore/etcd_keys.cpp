@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "core/error.hpp"
+
 namespace kdr::restore {
 
 namespace {
@@ -28,7 +30,45 @@ std::vector<std::string> split_list(std::string_view value) {
   return out;
 }
 
+std::string ObjectChoice::text() const {
+  return fmt::format("{} {}", type.kind, namespace_.empty() ? name : namespace_ + "/" + name);
+}
+
+ObjectChoice parse_object_choice(std::string_view value) {
+  std::vector<std::string> parts;
+  for (std::string_view rest = value;;) {
+    const auto slash = rest.find('/');
+    parts.emplace_back(rest.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  const auto form = "expected RESOURCE/NAMESPACE/NAME, or RESOURCE/NAME for a cluster-scoped resource (e.g. "
+                    "deployments/payments/api, namespaces/payments)";
+  if (parts.size() < 2 || parts.size() > 3 || std::any_of(parts.begin(), parts.end(), [](const auto& p) {
+        return p.empty() || p == "." || p == "..";
+      }))
+    throw core::Error(fmt::format("object '{}': {}", value, form));
+  const auto type = k8s::find_resource(parts[0]);
+  if (!type) {
+    const auto maybe = k8s::resource_suggestions(parts[0]);
+    std::string hint;
+    for (const auto& m : maybe) hint += (hint.empty() ? "" : ", ") + m;
+    throw core::Error(fmt::format("object '{}': kdr does not know the resource '{}'{}; a custom resource is put back by "
+                                  "its key prefix (--set prefix=/registry/GROUP/PLURAL/NAMESPACE/NAME)",
+                                  value, parts[0], hint.empty() ? "" : " (did you mean " + hint + "?)"));
+  }
+  if (type->namespaced && parts.size() != 3)
+    throw core::Error(fmt::format("object '{}': {} are namespaced: {}/NAMESPACE/NAME", value, type->resource, parts[0]));
+  if (!type->namespaced && parts.size() != 2)
+    throw core::Error(fmt::format("object '{}': {} are cluster-scoped: {}/NAME", value, type->resource, parts[0]));
+  ObjectChoice c{*type, parts.size() == 3 ? parts[1] : "", parts.back(), ""};
+  c.key = k8s::object_key(c.type, c.namespace_, c.name, registry.substr(0, registry.size() - 1));
+  return c;
+}
+
 bool KeySelection::selects(std::string_view key) const {
+  for (const auto& o : objects)
+    if (key == o.key) return true;
   for (const auto& p : prefixes)
     if (key.substr(0, p.size()) == p) return true;
   if (namespaces.empty()) return false;
@@ -40,6 +80,7 @@ std::string KeySelection::text() const {
   std::vector<std::string> parts;
   for (const auto& n : namespaces) parts.push_back("namespace " + n);
   for (const auto& p : prefixes) parts.push_back("prefix " + p);
+  for (const auto& o : objects) parts.push_back(o.text());
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
   return out;
@@ -47,6 +88,7 @@ std::string KeySelection::text() const {
 
 std::vector<std::string> read_prefixes(const KeySelection& selection, const std::vector<std::string>& snapshot_keys) {
   std::set<std::string> out(selection.prefixes.begin(), selection.prefixes.end());
+  for (const auto& o : selection.objects) out.insert(o.key);
   for (const auto& key : snapshot_keys) {
     if (!selection.selects(key) || selection.namespaces.empty()) continue;
     const auto ns = namespace_of(key);

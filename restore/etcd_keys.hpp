@@ -10,15 +10,30 @@
 
 #include "core/registry_keys.hpp"
 #include "etcd/client.hpp"
+#include "k8s/resources.hpp"
 
 namespace kdr::restore {
+
+// One object put back by name: RESOURCE/NAMESPACE/NAME, or RESOURCE/NAME when the resource is
+// cluster-scoped; RESOURCE as kubectl takes it (deployments, deploy, deployment.apps).
+struct ObjectChoice {
+  k8s::ResourceType type;
+  std::string namespace_, name;
+  std::string key;  // its etcd key
+  // "Deployment payments/api"
+  std::string text() const;
+};
+// Throws core::Error naming the value and what is wrong with it (an unknown resource with the
+// names it may have meant, a namespace missing or too many parts).
+ObjectChoice parse_object_choice(std::string_view value);
 
 struct KeySelection {
   std::vector<std::string> namespaces;
   std::vector<std::string> prefixes;
-  bool empty() const { return namespaces.empty() && prefixes.empty(); }
+  std::vector<ObjectChoice> objects;
+  bool empty() const { return namespaces.empty() && prefixes.empty() && objects.empty(); }
   bool selects(std::string_view key) const;
-  // "namespace payments, prefix /registry/configmaps/x/"
+  // "namespace payments, prefix /registry/configmaps/x/, Deployment payments/api"
   std::string text() const;
 };
 
@@ -29,7 +44,8 @@ using core::namespace_of;
 using core::resource_of;
 
 // The prefixes to read for a selection, given the snapshot's key names: one per resource of
-// each namespace, the namespace objects themselves, and the prefixes as given.
+// each namespace, the namespace objects themselves, the prefixes as given, and each object's
+// key.
 std::vector<std::string> read_prefixes(const KeySelection& selection, const std::vector<std::string>& snapshot_keys);
 
 struct KeyConflict {

@@ -16,7 +16,7 @@
 #include "restore/etcd_elsewhere.hpp"
 #include "restore/etcd_keys.hpp"
 #include "restore/etcd_loss.hpp"
-#include "restore/namespace_point.hpp"
+#include "restore/keys_point.hpp"
 #include "restore/offer.hpp"
 #include "restore/preflight.hpp"
 #include "restore/restore.hpp"
@@ -242,16 +242,22 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
   for (const auto& [k, v] : parameter_values(pb, set)) vars[k] = v;
   // `to`: a point in time for etcd, resolved once (the journal moves on; the plan does not).
   std::optional<ReplayPlan> replay;
+  std::optional<core::NodeKey> key;  // checks the change journal's seals where the plan reads it
+  try {
+    key = load_restore_key(ctx, var_or(vars, Var::key_file));
+  } catch (const core::Error&) {
+    // an unsafe key file: the preflight refuses it and says why
+  }
   if (auto it = vars.find(var_name(Var::to)); it != vars.end() && etcd_here) {
-    std::optional<core::NodeKey> key;
-    try {
-      key = load_restore_key(ctx, var_or(vars, Var::key_file));
-    } catch (const core::Error&) {
-      // an unsafe key file: the preflight refuses it and says why
-    }
-    const auto namespaces = split_list(var_or(vars, Var::namespace_));
+    KeySelection selection;
+    selection.namespaces = split_list(var_or(vars, Var::namespace_));
+    for (const auto& o : split_list(var_or(vars, Var::object))) try {
+        selection.objects.push_back(parse_object_choice(o));
+      } catch (const core::Error&) {
+        // the step names the bad value (etcd-put-keys' object)
+      }
     auto point = it->second == "auto" && playbook_has(pb, &StepTraits::writes_live_keys)
-                     ? namespace_point(ctx, namespaces, out.gen.meta.etcd, key ? &*key : nullptr)
+                     ? keys_point(ctx, selection, out.gen.meta.etcd, key ? &*key : nullptr)
                      : resolve_point(ctx, it->second, out.gen.meta.etcd, key ? &*key : nullptr,
                                      var_flag(vars, Var::accept_gap));
     it->second = point.value;
@@ -288,7 +294,8 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
                           replay ? BackupPoint{replay->target_revision, replay->epoch.cluster_id}
                           : out.gen.meta.etcd.snapshot
                               ? BackupPoint{out.gen.meta.etcd.snapshot->revision, out.gen.meta.etcd.snapshot->cluster_id}
-                              : BackupPoint{});
+                              : BackupPoint{},
+                          key ? &*key : nullptr);
   if (!left_out.empty()) {
     std::string list;
     for (const auto& x : left_out) list += (list.empty() ? "" : "; ") + x;

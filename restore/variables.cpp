@@ -14,7 +14,7 @@ struct VarInfo {
   VarKind kind;
 };
 
-constexpr std::array<VarInfo, 19> table = {{
+constexpr std::array<VarInfo, 20> table = {{
     {Var::generation, "generation", VarKind::made},
     {Var::generation_dir, "generation_dir", VarKind::made},
     {Var::restore_id, "restore_id", VarKind::made},
@@ -34,6 +34,7 @@ constexpr std::array<VarInfo, 19> table = {{
     {Var::allow_setuid, "allow_setuid", VarKind::builtin},
     {Var::to, "to", VarKind::declared},
     {Var::namespace_, "namespace", VarKind::declared},
+    {Var::object, "object", VarKind::declared},
 }};
 
 constexpr bool in_enum_order() {

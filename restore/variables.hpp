@@ -1,7 +1,7 @@
 // The variables of a restore plan, each name spelled here alone: those every plan makes
 // (${generation_dir}, ${etcd_data_dir}, ...), the parameters every playbook has besides its own
 // (accept_loss, key_file, ...), and the shipped playbooks' parameters the plan builder reads
-// (to, namespace). Plan::vars keeps them by name, as plan.json does.
+// (to, namespace, object). Plan::vars keeps them by name, as plan.json does.
 #pragma once
 
 #include <map>
@@ -34,6 +34,7 @@ enum class Var {
   // parameters a playbook may declare, which the plan builder reads
   to,
   namespace_,
+  object,
 };
 
 std::string var_name(Var v);

@@ -1,9 +1,12 @@
 // Step type `etcd-put-keys` (playbook restore-etcd-keys): puts back only the keys of chosen
-// namespaces or key prefixes, from the generation's snapshot (or the point an etcd-replay step
+// namespaces, objects or key prefixes (and, with with_dependencies, what the objects need and
+// live lacks: restore/object_plan.hpp), from the generation's snapshot (or the point an etcd-replay step
 // made) opened off the node, into the live etcd while the cluster runs. One transaction per
 // key, written only if the key is absent (or, with overwrite, unchanged since it was read);
 // every key is journaled before it is written, and a rollback removes exactly those (or puts
 // back the values they replaced).
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "core/base64.hpp"
@@ -17,6 +20,7 @@
 #include "etcd/tool.hpp"
 #include "restore/decryptable.hpp"
 #include "restore/etcd_keys.hpp"
+#include "restore/object_plan.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"
@@ -32,6 +36,7 @@ namespace {
 struct PutKeysArgs : StepArgs {
   KeySelection selection;
   bool overwrite = false;
+  bool with_dependencies = false;
   bool from_replay = false;  // source: the generation's snapshot, or the point the etcd-replay step before made
 };
 
@@ -40,6 +45,7 @@ struct SnapshotFile {
   bool zstd = false;
   std::string sha256;  // what its content must hash to
   std::string text;    // "generation X's snapshot", "the replayed revision N"
+  std::int64_t revision = 0;  // the point it holds
 };
 
 SnapshotFile source_of(const Runner& r, const PutKeysArgs& a);
@@ -65,6 +71,8 @@ struct KeysRead {
   // the preflight showed, which the step compares before it writes anything.
   std::string digest;
   std::vector<std::string> point_warnings;  // a chosen namespace Terminating, or empty, at the point
+  std::int64_t point_revision = 0;
+  ObjectPlan objects;                       // the objects chosen by name
 };
 
 // What the point holds of each chosen namespace: a namespace that was being deleted comes back
@@ -105,15 +113,24 @@ std::string read_name(const SnapshotFile& source, const KeySelection& sel) {
   return fmt::format("etcd-put-keys: {} of {}", source.text, sel.text());
 }
 
+// The revision an etcd-replay step replays to: the plan resolved `to` into one.
+std::int64_t replayed_revision(const Runner& r) {
+  const auto& to = r.var(Var::to);
+  std::int64_t rev = 0;
+  const auto [end, ec] = std::from_chars(to.data(), to.data() + to.size(), rev);
+  return ec == std::errc() && end == to.data() + to.size() ? rev : 0;
+}
+
 std::string replayed_text(const std::string& revision) {
   return fmt::format("the change journal's revision {} (replayed)", revision);
 }
 
 SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
-  if (a.from_replay) return {replayed_snapshot(r), false, replayed_sha256(r), replayed_text(r.var(Var::to))};
+  if (a.from_replay)
+    return {replayed_snapshot(r), false, replayed_sha256(r), replayed_text(r.var(Var::to)), replayed_revision(r)};
   const auto& snap = generation_snapshot(r);
   return {r.gen.dir / snap.file, snap.compression == "zstd", snap.db_sha256,
-          fmt::format("generation {}'s snapshot", r.gen.id)};
+          fmt::format("generation {}'s snapshot", r.gen.id), snap.revision};
 }
 
 // Opens the snapshot privately, reads the selected keys there and in the live etcd.
@@ -133,6 +150,16 @@ KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live, c
     wanted.insert(wanted.end(), in_snapshot.begin(), in_snapshot.end());
     auto in_live = selected(live.prefix(prefix), sel);
     current.insert(current.end(), in_live.begin(), in_live.end());
+  }
+  if (!sel.objects.empty()) {
+    out.point_revision = source.revision;
+    k8s::DecodeOptions decode;
+    const auto encryption = reading_encryption_config(r);
+    decode.encryption = encryption ? &*encryption : nullptr;
+    out.objects = plan_objects(
+        sel, [&](const std::string& key) { return snapshot.client().get(key); },
+        [&](const std::string& key) { return live.get(key); }, a.with_dependencies, decode);
+    wanted.insert(wanted.end(), out.objects.added.begin(), out.objects.added.end());
   }
   out.digest = digest_of(wanted);
   out.point_warnings = namespace_warnings(sel, wanted, source.text);
@@ -158,10 +185,80 @@ struct KeysReport {
   std::vector<std::string> oks, warns;
 };
 
+std::string change_lines(const ChosenObject& c) {
+  if (!c.problem.empty()) return fmt::format("\n        the stored bytes differ; {}", c.problem);
+  std::string out;
+  for (const auto& f : c.changes) out += "\n        " + k8s::change_text(f);
+  return out.empty() ? "\n        (only what always changes: managedFields, resourceVersion)" : out;
+}
+
+// Each object chosen by name: what the point holds and what the restore does with it live;
+// then what they need that live lacks. An object the point lacks is refused, and so is one
+// that exists live with another value unless overwrite=true.
+void objects_report(const PutKeysArgs& a, const KeysRead& read, const SnapshotFile& source, KeysReport& out) {
+  const auto& op = read.objects;
+  std::vector<std::string> refusals;
+  for (const auto& c : op.objects) {
+    const auto& o = c.choice;
+    const auto history = fmt::format("kdr history {}/{}{}", o.type.resource, o.name,
+                                     o.namespace_.empty() ? "" : " -n " + o.namespace_);
+    switch (c.state) {
+      case ChosenObject::State::missing_at_point:
+        refusals.push_back(fmt::format("{} is not in {} (created after it, or deleted before it: {} lists its "
+                                       "changes)",
+                                       o.text(), source.text, history));
+        break;
+      case ChosenObject::State::create:
+        out.oks.push_back(fmt::format("{}: absent live; put back as {} holds it (mod revision {})", o.text(),
+                                      source.text, c.point_mod_revision));
+        break;
+      case ChosenObject::State::same:
+        out.oks.push_back(fmt::format("{}: live already holds it as {} does; left as it is", o.text(), source.text));
+        break;
+      case ChosenObject::State::differs: {
+        const auto when = c.live_mod_revision > read.point_revision
+                              ? fmt::format("it changed live at revision {}, after the point (revision {})",
+                                            c.live_mod_revision, read.point_revision)
+                              : fmt::format("live holds another version (mod revision {})", c.live_mod_revision);
+        if (a.overwrite)
+          out.warns.push_back(fmt::format("{}: {}; overwritten (overwrite=true), its live value kept in the "
+                                          "journal. What the restore changes:{}",
+                                          o.text(), when, change_lines(c)));
+        else
+          refusals.push_back(fmt::format("{}: {}; it is not overwritten unless told (--set overwrite=true; {} "
+                                         "says who changed it). What the restore would change:{}",
+                                         o.text(), when, history, change_lines(c)));
+        break;
+      }
+    }
+  }
+  for (const auto& d : op.missing) {
+    const auto what = fmt::format("{} needs {} ({}), which is missing live", d.needed_by, d.text(), d.ref.field);
+    if (d.added) out.oks.push_back(fmt::format("{}: put back too, from {} (with_dependencies=true)", what, source.text));
+    else if (d.at_point)
+      out.warns.push_back(fmt::format("{}; {} holds it: --set with_dependencies=true puts it back too", what,
+                                      source.text));
+    else
+      out.warns.push_back(fmt::format("{}, and {} does not hold it either: what needs it waits for it (its pods do "
+                                      "not start)",
+                                      what, source.text));
+  }
+  if (!op.objects.empty() && op.live_dependencies > 0)
+    out.oks.push_back(fmt::format("{} object{} they need {} live", op.live_dependencies,
+                                  op.live_dependencies == 1 ? "" : "s", op.live_dependencies == 1 ? "is" : "are"));
+  if (!refusals.empty()) {
+    std::string text;
+    for (const auto& line : refusals) text += (text.empty() ? "" : "\n") + line;
+    out.refusal = std::move(text);
+  }
+}
+
 KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read, const SnapshotFile& source) {
   const auto& sel = a.selection;
   const auto& plan = read.plan;
   KeysReport out;
+  objects_report(a, read, source, out);
+  if (out.refusal) return out;
   if (plan.selected == 0) {
     out.refusal = fmt::format("{} holds no key of {} (its namespaces: {})", source.text, sel.text(),
                               list_text(read.snapshot_namespaces));
@@ -179,11 +276,15 @@ KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read, c
   out.oks.push_back(fmt::format("{} holds {} for {}", source.text, per_resource_text(plan), sel.text()));
   out.oks.push_back(fmt::format("{} to write, {} already live with the same value, {} conflict{}", plan.to_write.size(),
                                 plan.same.size(), plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s"));
+  const auto named = [&](const std::string& key) {  // said above, with its diff
+    return std::any_of(sel.objects.begin(), sel.objects.end(), [&](const ObjectChoice& o) { return o.key == key; });
+  };
   for (const auto& [key, old] : plan.replaced)
-    out.warns.push_back(
-        fmt::format("{} exists live with another value (mod revision {}): overwritten "
-                    "(overwrite=true), its live value kept in the journal",
-                    key, old.mod_revision));
+    if (!named(key))
+      out.warns.push_back(
+          fmt::format("{} exists live with another value (mod revision {}): overwritten "
+                      "(overwrite=true), its live value kept in the journal",
+                      key, old.mod_revision));
   for (const auto& c : plan.conflicts)
     out.warns.push_back(
         fmt::format("conflict: {} exists live with another value (mod revision {}): left alone "
@@ -204,7 +305,8 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
   std::string_view name() const override { return "etcd-put-keys"; }
   bool changes_node() const override { return true; }
   std::vector<StepKey> keys() const override {
-    return {{"namespace", false}, {"prefix", false}, {"overwrite", false}, {"source", false}};
+    return {{"namespace", false}, {"prefix", false},           {"object", false},
+            {"overwrite", false}, {"with_dependencies", false}, {"source", false}};
   }
 
   std::optional<std::string> cannot_serve(const GenerationOffer& offer, const json& values) const override {
@@ -225,7 +327,13 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     PutKeysArgs a;
     a.selection.namespaces = split_list(v.text("namespace"));
     a.selection.prefixes = split_list(v.text("prefix"));
+    for (const auto& o : split_list(v.text("object"))) try {
+        a.selection.objects.push_back(parse_object_choice(o));
+      } catch (const Error& e) {
+        v.fail("object", e.what());
+      }
     a.overwrite = v.flag("overwrite", false);
+    a.with_dependencies = v.flag("with_dependencies", false);
     a.from_replay = v.choice("source", {"snapshot", "replayed"}, "snapshot") == "replayed";
     if (a.from_replay && !v.facts().replay_before)
       v.fail("source",
@@ -243,7 +351,16 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
                                                 "made it,",
                                                 r.var(Var::to))
                                   : fmt::format("generation {}'s snapshot", r.gen.id),
-                    sel.empty() ? "<nothing chosen: --set namespace=NAME or prefix=/registry/...>" : sel.text()));
+                    sel.empty() ? "<nothing chosen: --set namespace=NAME, object=RESOURCE/NAMESPACE/NAME or "
+                                  "prefix=/registry/...>"
+                                : sel.text()));
+    if (!sel.objects.empty())
+      out.push_back(a.with_dependencies
+                        ? "with what those objects need and live lacks (their Namespace, the ServiceAccount, "
+                          "Secrets, ConfigMaps and claims their pods name, a claim's volume), from the same point"
+                        : "list what those objects need and live lacks (their Namespace, the ServiceAccount, Secrets, "
+                          "ConfigMaps and claims their pods name, a claim's volume); with_dependencies=true puts "
+                          "them back too");
     out.push_back(
         fmt::format("write each into the live etcd in its own transaction, namespace objects first: only if "
                     "the key does not exist{}",
@@ -268,8 +385,9 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     const auto& sel = a.selection;
     if (sel.empty()) {
       pf.fails.push_back(
-          "say which keys to put back: --set namespace=NAME (the namespace and every object in it) or "
-          "--set prefix=/registry/... (repeatable)");
+          "say which keys to put back: --set namespace=NAME (the namespace and every object in it), "
+          "--set object=RESOURCE/NAMESPACE/NAME (one object, e.g. deployments/payments/api) or "
+          "--set prefix=/registry/... (each repeatable)");
       return;
     }
     for (const auto& p : sel.prefixes)
@@ -299,12 +417,13 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
         const auto target = parse_replay_target(r.var(Var::to));
         const auto dir = r.journal ? r.restore_dir() : scratch.emplace("keys-preflight").path();
         const auto sha256 = make_replayed(r, target, dir);
-        replayed = SnapshotFile{dir / "replayed.db", false, sha256, replayed_text(r.var(Var::to))};
+        replayed = SnapshotFile{dir / "replayed.db", false, sha256, replayed_text(r.var(Var::to)), replayed_revision(r)};
       }
       const auto source = replayed ? *replayed : source_of(r, a);
       const auto read = read_keys(r, a, *live, source);
       const auto found = report(r, a, read, source);
       if (found.refusal) {
+        pf.warns.insert(pf.warns.end(), found.warns.begin(), found.warns.end());
         pf.fails.push_back(*found.refusal);
         return;
       }
