@@ -75,7 +75,9 @@ std::string EtcdLoss::text() const {
     for (const auto& [resource, n] : changed_per_resource) per += fmt::format("{}{} {}", per.empty() ? "" : ", ", n, resource);
     std::string newest;
     for (const auto& o : objects_changed) newest += (newest.empty() ? "" : ", ") + o;
-    out += fmt::format(" (objects changed since the backup: {}; the newest: {})", per, newest);
+    out += fmt::format(" ({} since the backup{}: {}; the newest: {})",
+                       objects_from_journal ? "objects written or deleted" : "objects changed",
+                       objects_from_journal ? ", from the change journal" : "", per, newest);
   }
   if (journal_past_backup()) {
     const auto n = journal_revision - backup_revision;
@@ -109,6 +111,7 @@ json EtcdLoss::to_json() const {
   if (!objects_changed.empty()) {
     out["objects_changed"] = objects_changed;
     out["changed_per_resource"] = changed_per_resource;
+    out["objects_from_journal"] = objects_from_journal;
   }
   return out;
 }
@@ -130,6 +133,7 @@ EtcdLoss EtcdLoss::from_json(const json& j) {
     l.objects_changed = j["objects_changed"].get<std::vector<std::string>>();
   if (j.contains("changed_per_resource") && j["changed_per_resource"].is_object())
     l.changed_per_resource = j["changed_per_resource"].get<std::map<std::string, std::uint64_t>>();
+  l.objects_from_journal = j.value("objects_from_journal", false);
   return l;
 }
 
@@ -171,7 +175,41 @@ void name_objects(const core::Context& ctx, std::vector<core::EtcdKeyValue>& cha
 
 }  // namespace
 
-EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const BackupPoint& backup) {
+namespace {
+
+// The keys the change journal holds past the backup, up to its end, newest change first: what
+// a restore to the backup's point loses when the live etcd cannot say (down, or gone back).
+void name_objects_from_journal(const core::Context& ctx, EtcdLoss& loss, const core::NodeKey* key) {
+  if (!loss.journal_past_backup() || loss.backup_revision <= 0) return;
+  std::map<std::string, std::int64_t> newest;  // key -> its newest change's revision
+  try {
+    const journal::JournalStore store(ctx.backup_dir);
+    const auto end = journal::journal_end(journal::journal_status(store), loss.backup_cluster_id);
+    if (!end) return;
+    journal::ChangeFilter all;
+    all.prefix = "/";  // kube-apiserver's keys (name_objects keeps those under its prefix)
+    all.epoch = end->epoch;
+    journal::for_each_change(store, all, key, [&](std::uint32_t, const journal::Event& e) {
+      if (e.revision > loss.backup_revision) newest[e.key] = e.revision;
+    });
+  } catch (const core::Error&) {
+    return;  // an unreadable or forged journal: the replay (or verify) says so
+  }
+  std::vector<core::EtcdKeyValue> changed;
+  for (const auto& [k, rev] : newest) {
+    core::EtcdKeyValue kv;
+    kv.key = k;
+    kv.mod_revision = rev;
+    changed.push_back(std::move(kv));
+  }
+  name_objects(ctx, changed, loss);
+  loss.objects_from_journal = !loss.objects_changed.empty();
+}
+
+}  // namespace
+
+EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const BackupPoint& backup,
+                           const core::NodeKey* key) {
   EtcdLoss loss;
   loss.backup_revision = backup.revision;
   loss.backup_cluster_id = backup.cluster_id;
@@ -181,6 +219,7 @@ EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& lay
   const auto status = backup::endpoint_status(ctx, target, failure);
   if (!status) {
     loss.unknown_because = failure.error;
+    name_objects_from_journal(ctx, loss, key);
     return loss;
   }
   loss.answered = true;
@@ -201,6 +240,7 @@ EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& lay
       // unknown: the text says "an unknown number of keys"
     }
   }
+  if (loss.objects_changed.empty()) name_objects_from_journal(ctx, loss, key);
   return loss;
 }
 

@@ -26,9 +26,12 @@ struct EtcdLoss {
   std::string live_cluster_id, backup_cluster_id;  // hex; empty: unknown
   std::optional<std::uint64_t> keys_changed;      // live keys last changed after the backup
   // Those keys as Kubernetes objects: the newest first ("deployments.apps payments/api", at most
-  // 10), and how many per resource.
+  // 10), and how many per resource. From the live etcd when it answers with newer data of the
+  // backup's cluster (keys written since, still there); else from the change journal past the
+  // backup (every key written or deleted since, up to the journal's end).
   std::vector<std::string> objects_changed;
   std::map<std::string, std::uint64_t> changed_per_resource;
+  bool objects_from_journal = false;
   std::optional<std::uint64_t> live_keys;
   // The change journal's last revision of the backup's cluster (0: no journal of it), and when
   // the journal received it: the changes after the backup's revision up to there are
@@ -59,7 +62,9 @@ struct BackupPoint {
 };
 
 // Asks the node's etcd (as the layout finds it, with its client certificate), and reads the
-// change journal's end (its state.json).
-EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const BackupPoint& backup);
+// change journal's end (its state.json) and, when the live etcd cannot say, the journal's
+// changes past the backup (segments checked with `key`, the node's key; null: none here).
+EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const BackupPoint& backup,
+                           const core::NodeKey* key = nullptr);
 
 }  // namespace kdr::restore

@@ -3,7 +3,8 @@
 # on an empty data dir, with the same cluster id, at a low revision. That is a disaster, never
 # the new normal: the follower keeps its epoch whole and waits, kdr backup refuses to publish
 # the empty cluster, verify says so with the journal's last revision, the plan of the older
-# full generation counts the journaled writes it would not bring back, and the default restore
+# full generation counts the journaled writes it would not bring back and names them as objects,
+# and the default restore
 # (to=auto) brings back every acknowledged write. Once kdr's own restore put etcd back, or the
 # operator accepts it (kdr backup --allow-shrink), a new epoch begins from it, and the
 # generation says which of the two it was.
@@ -71,6 +72,7 @@ expect_rc 1 kdr restore restore-etcd-snapshot -g "$full_gen" --set to=snapshot -
 assert_contains "$OUT" "the change journal holds data this restore's point does not"
 assert_contains "$OUT" "the change journal holds $((last_rev - full_rev)) more revisions of this cluster, up to revision $last_rev"
 assert_contains "$OUT" "--set to=latest restores them"
+assert_contains "$OUT" "objects written or deleted since the backup, from the change journal: 20 configmaps; the newest: configmaps app/acked-20, configmaps app/acked-19"
 [[ "$OUT" != *"nothing written since"* ]] || fail "the plan says nothing is lost: $OUT"
 
 step "the runbook's restore (to=auto, the newest generation): revision $last_rev, every acknowledged write"
