@@ -118,6 +118,7 @@ class Follower {
   void request_full_snapshot();
   void poll_full_snapshot();
   void set_state(std::string state, std::string message);
+  void sync_segment();
   void write_state();
   void write_metrics();
 
@@ -474,11 +475,7 @@ void Follower::take(const core::EtcdWatchResponse& response) {
 
 void Follower::tick() {
   const auto& cfg = ctx_.config.journal;
-  if (segment_ && segment_->dirty() && Clock::now() - last_sync_ >= milliseconds(cfg.sync_ms)) {
-    segment_->sync();
-    last_sync_ = Clock::now();
-    state_.last_fsync_ms = wall_ms();
-  }
+  if (segment_ && segment_->dirty() && Clock::now() - last_sync_ >= milliseconds(cfg.sync_ms)) sync_segment();
   if (position_ > checkpointed_ && seconds_since(last_checkpoint_) >= cfg.checkpoint_s) checkpoint();
   if (segment_ && position_ >= segment_->first_revision() &&
       (segment_->size() >= static_cast<std::uint64_t>(cfg.segment_mib) << 20 ||
@@ -597,12 +594,31 @@ void Follower::set_state(std::string state, std::string message) {
   state_.message = std::move(message);
 }
 
+void Follower::sync_segment() {
+  segment_->sync();
+  last_sync_ = Clock::now();
+  state_.last_fsync_ms = wall_ms();
+}
+
+// state.json says how far the journal reaches for whoever reads it (kdr journal status, the
+// backup, a restore to latest): only what is sealed and on disk, since a reader with the node's
+// key reads no further than the last seal. Whatever is still unsynced is synced first; when
+// that fails (a full disk), the position stays at the last one synced.
 void Follower::write_state() {
   last_state_ = Clock::now();
   state_.updated_ms = wall_ms();
-  state_.position = position_;
-  state_.digest = digest_ ? digest_->hex() : "";
-  state_.keys = digest_ ? digest_->keys : 0;
+  bool synced = !segment_ || !segment_->dirty();
+  if (!synced) try {
+      sync_segment();
+      synced = true;
+    } catch (const core::Error& e) {
+      ctx_.out.detail("journal: cannot sync {}: {}", segment_->file().string(), e.what());
+    }
+  if (synced) {
+    state_.position = position_;
+    state_.digest = digest_ ? digest_->hex() : "";
+    state_.keys = digest_ ? digest_->keys : 0;
+  }
   // Padded to a fixed size, so that on a full disk it can still be written over in place.
   auto text = state_.to_json().dump(2) + "\n";
   if (text.size() < state_file_size) text.append(state_file_size - text.size(), ' ');

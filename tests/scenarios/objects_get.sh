@@ -214,6 +214,16 @@ assert_eq "$(jq -c '[.changed[] | {name, fields: [.fields[].path]}]' <<<"$OUT")"
 expect_rc 0 kdr diff cm/api-config -n payments --from "$gen" --all
 assert_contains "$OUT" "      metadata.resourceVersion: "  # what diff leaves out by default
 
+step "kdr diff between a journal time and its latest revision; a Secret's changed value never shown"
+jq '.data.password = "bmV3LXBhc3N3b3Jk"' "$fixtures/secret-db.json" > "$T/db2.json"
+k8s_store --encryption "$T/aescbc.yaml" put "$T/db2.json" >/dev/null
+wait_caught_up
+expect_rc 0 kdr diff --from "$time_before" --to latest -n payments
+assert_contains "$OUT" "  - deployments.apps payments/api"
+assert_contains "$OUT" '      data.LOG_LEVEL: "info" -> "debug"'
+assert_contains "$OUT" '      data.password: "*** (before)" -> "*** (after)"'
+echo "$OUT" | grep -Eq "bmV3LXBhc3N3b3Jk|aHVudGVyMi1kYg" && fail "a Secret's value in the diff: $OUT"
+
 step "a restore's plan names what it would lose as objects, the newest first"
 expect_rc 1 kdr restore restore-etcd-snapshot -g "$gen" --set to=snapshot --dry-run
 assert_contains "$OUT" "the live etcd holds data this restore's point does not"
