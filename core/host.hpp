@@ -26,6 +26,9 @@ class Host {
   virtual std::string hostname() const;
   // The machine's addresses that name it (identity_address), sorted.
   virtual std::vector<std::string> addresses() const;
+  // Whether `address` is one of this machine's (a socket can be bound to it: an interface's
+  // address, or any of 127.0.0.0/8 on loopback).
+  virtual bool local_address(const std::string& address) const;
   virtual std::uint64_t free_bytes(const bfs::path& dir) const;
   // Whether a process with this pid runs on this machine (kill(pid, 0)).
   virtual bool process_alive(int pid) const;

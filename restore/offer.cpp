@@ -95,10 +95,12 @@ std::vector<PlaybookFit> playbooks_serving(const GenerationOffer& offer, const s
     // journal revision it recorded (a newer journal point is only known when a restore plans).
     if (auto it = vars.find(var_name(Var::to)); it != vars.end() && it->second == "auto")
       it->second = offer.etcd_snapshot || !offer.etcd_point ? "snapshot" : "latest";
-    // The operator's own choices (a namespace to put back): shown as NAME=<NAME>.
+    // The operator's own choices of what to put back (a namespace: a list without a default):
+    // shown as NAME=<NAME>. A single value without a default (rebuild-node's address) is
+    // optional.
     std::vector<std::string> asked;
     for (const auto& p : pb.parameters)
-      if (p.default_value.empty() && p.choices.empty()) {
+      if (p.repeatable && p.default_value.empty() && p.choices.empty()) {
         asked.push_back(p.name + "=NAME");
         break;
       }

@@ -17,6 +17,7 @@
 #include "restore/etcd_keys.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/keys_point.hpp"
+#include "restore/node_identity.hpp"
 #include "restore/offer.hpp"
 #include "restore/preflight.hpp"
 #include "restore/restore.hpp"
@@ -156,6 +157,62 @@ PlannedReplay planned_replay(const ReplayPlan& p) {
   return r;
 }
 
+// rebuild-node with address= or node_name=: the node comes back under a new identity. What is
+// not given comes from the machine (its hostname, its first address), and the plan says so.
+// The etcd member is restored under the new name and peer URL; kubeadm's configuration is
+// rewritten by the node-identity step into the restore's folder, and kubeadm init reads that.
+void plan_rename(const core::Context& ctx, const core::GenerationView& g, Plan& plan) {
+  auto& vars = plan.vars;
+  const auto given_address = var_or(vars, Var::address), given_name = var_or(vars, Var::node_name);
+  if (given_address.empty() && given_name.empty()) return;
+  IdentityChange c;
+  c.from = backup_identity(g, ctx.config.static_pod_path);
+  std::vector<std::string> found;
+  c.to.address = given_address;
+  if (c.to.address.empty()) {
+    const auto ips = ctx.host->addresses();
+    c.to.address = ips.empty() ? std::string() : ips.front();
+    found.push_back(fmt::format("address {} (this machine's first address; --set address=IP names another)",
+                                c.to.address.empty() ? "<none found>" : c.to.address));
+  }
+  c.to.name = given_name;
+  if (c.to.name.empty()) {
+    c.to.name = ctx.host->hostname();
+    std::transform(c.to.name.begin(), c.to.name.end(), c.to.name.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    found.push_back(fmt::format("name {} (this machine's hostname, as kubeadm names the node; --set node_name=NAME "
+                                "names another)",
+                                c.to.name));
+  }
+  std::string from_machine;
+  for (const auto& f : found) from_machine += (from_machine.empty() ? "; from the machine: " : ", ") + f;
+  if (!c.changes()) {
+    vars[var_name(Var::address)] = "";
+    vars[var_name(Var::node_name)] = "";
+    plan.notes.push_back(fmt::format("the node keeps the backup's name and address, {} ({}){}: nothing is renamed",
+                                     c.from.name, c.from.address, from_machine));
+    return;
+  }
+  vars[var_name(Var::address)] = c.to.address;
+  vars[var_name(Var::node_name)] = c.to.name;
+  vars[var_name(Var::old_node_address)] = c.from.address;
+  vars[var_name(Var::old_node_name)] = c.from.name;
+  vars[var_name(Var::renames_node)] = "true";
+  const auto config = vars.find(var_name(Var::kubeadm_config));
+  if (config != vars.end()) {
+    vars[var_name(Var::saved_kubeadm_config)] = config->second;
+    config->second = (core::bfs::path(var_or(vars, Var::restore_dir)) / "kubeadm-config.yaml").string();
+  }
+  auto& e = plan.etcd;
+  e.peer_url = replace_host(e.peer_url, c.from.address, c.to.address);
+  e.name = c.to.name;
+  e.initial_cluster = fmt::format("{}={}", e.name, e.peer_url);
+  plan.notes.push_back(fmt::format("the node is rebuilt under a new identity: {}{}; etcd is restored as member {} at "
+                                   "{}; the certificates and kubeconfigs that name the old node are made again by "
+                                   "kubeadm from the saved configuration, rewritten for the new one",
+                                   c.text(), from_machine, e.name, e.peer_url));
+}
+
 }  // namespace
 
 BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::GenerationEntry& entry,
@@ -240,6 +297,7 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
     }
   }
   for (const auto& [k, v] : parameter_values(pb, set)) vars[k] = v;
+  if (etcd_here) plan_rename(ctx, out.gen, plan);
   // `to`: a point in time for etcd, resolved once (the journal moves on; the plan does not).
   std::optional<ReplayPlan> replay;
   std::optional<core::NodeKey> key;  // checks the change journal's seals where the plan reads it

@@ -73,7 +73,12 @@ StepCondition parse_condition(const core::YamlReader& r, const YAML::Node& node,
   std::vector<Parameter> all = declared;
   all.insert(all.end(), builtin_parameters().begin(), builtin_parameters().end());
   auto it = std::find_if(all.begin(), all.end(), [&](const Parameter& p) { return p.name == c.parameter; });
-  if (it == all.end()) r.fail(node, key, fmt::format("'{}' is not a parameter of this playbook", c.parameter));
+  if (it == all.end()) {
+    // a variable every plan may make (renames_node): it holds what the plan found
+    const auto& made = made_variable_names();
+    if (std::find(made.begin(), made.end(), c.parameter) != made.end()) return c;
+    r.fail(node, key, fmt::format("'{}' is not a parameter of this playbook", c.parameter));
+  }
   if (!it->choices.empty() && std::find(it->choices.begin(), it->choices.end(), c.value) == it->choices.end()) {
     std::string list;
     for (const auto& x : it->choices) list += (list.empty() ? "" : ", ") + x;

@@ -9,6 +9,7 @@
   X(wait_stopped)           \
   X(move_aside)             \
   X(copy_back)              \
+  X(node_identity)          \
   X(etcd_replay)            \
   X(etcd_snapshot_restore)  \
   X(etcd_put_keys)          \

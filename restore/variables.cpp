@@ -14,7 +14,7 @@ struct VarInfo {
   VarKind kind;
 };
 
-constexpr std::array<VarInfo, 20> table = {{
+constexpr std::array<VarInfo, 26> table = {{
     {Var::generation, "generation", VarKind::made},
     {Var::generation_dir, "generation_dir", VarKind::made},
     {Var::restore_id, "restore_id", VarKind::made},
@@ -25,6 +25,10 @@ constexpr std::array<VarInfo, 20> table = {{
     {Var::root, "root", VarKind::made},
     {Var::kubeadm_etcd_dir_check, "kubeadm_etcd_dir_check", VarKind::made},
     {Var::etcd_restored_from, "etcd_restored_from", VarKind::internal},
+    {Var::renames_node, "renames_node", VarKind::made},
+    {Var::saved_kubeadm_config, "saved_kubeadm_config", VarKind::made},
+    {Var::old_node_name, "old_node_name", VarKind::internal},
+    {Var::old_node_address, "old_node_address", VarKind::internal},
     {Var::accept_loss, "accept_loss", VarKind::builtin},
     {Var::accept_undecryptable, "accept_undecryptable", VarKind::builtin},
     {Var::accept_gap, "accept_gap", VarKind::builtin},
@@ -35,6 +39,8 @@ constexpr std::array<VarInfo, 20> table = {{
     {Var::to, "to", VarKind::declared},
     {Var::namespace_, "namespace", VarKind::declared},
     {Var::object, "object", VarKind::declared},
+    {Var::address, "address", VarKind::declared},
+    {Var::node_name, "node_name", VarKind::declared},
 }};
 
 constexpr bool in_enum_order() {

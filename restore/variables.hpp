@@ -23,6 +23,11 @@ enum class Var {
   root,
   kubeadm_etcd_dir_check,
   etcd_restored_from,  // files | snapshot | raw | replayed: where the etcd data the plan puts back comes from
+  // set only when the plan rebuilds the node under another address or name (node_identity.hpp)
+  renames_node,          // true (a playbook's steps can say `if: renames_node=true`)
+  saved_kubeadm_config,  // the generation's kubeadm configuration, before it is rewritten
+  old_node_name,
+  old_node_address,
   // parameters of every playbook (builtin_parameters())
   accept_loss,
   accept_undecryptable,
@@ -35,6 +40,8 @@ enum class Var {
   to,
   namespace_,
   object,
+  address,    // rebuild-node: the new node's address
+  node_name,  // rebuild-node: the new node's name
 };
 
 std::string var_name(Var v);

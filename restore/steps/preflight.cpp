@@ -224,7 +224,16 @@ void check_node_contents(const Runner& r, Preflight& pf, std::vector<std::string
 void check_node_identity(Runner& r, Preflight& pf) {
   std::vector<std::string> identity;  // refusals same_node=true overrides
   bool same_host = false, common = false;
-  check_machine(r, pf, identity, same_host, common);
+  if (r.var(Var::renames_node) == "true") {
+    // address= or node_name= named the new machine: another machine is what this restore is for
+    pf.ok(fmt::format("node identity: rebuilt as {} ({}), named by address= and node_name=; the backup's node was {} "
+                      "({})",
+                      r.var(Var::node_name), r.var(Var::address), r.var(Var::old_node_name),
+                      r.var(Var::old_node_address)));
+    same_host = common = true;
+  } else {
+    check_machine(r, pf, identity, same_host, common);
+  }
   check_node_contents(r, pf, identity);
   if (identity.empty()) {
     if (same_host && common) pf.ok("node identity: hostname and an address match the backup");

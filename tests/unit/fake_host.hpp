@@ -51,6 +51,9 @@ class FakeHost : public core::Host {
   unsigned euid() const override { return uid; }
   std::string hostname() const override { return name; }
   std::vector<std::string> addresses() const override { return ips; }
+  bool local_address(const std::string& a) const override {
+    return std::find(ips.begin(), ips.end(), a) != ips.end() || a.rfind("127.", 0) == 0;
+  }
   std::uint64_t free_bytes(const core::bfs::path&) const override { return free; }
   bool process_alive(int pid) const override { return running_pids.count(pid) > 0; }
   core::Answer ask(const std::string& question) const override {

@@ -4,6 +4,9 @@
 // playbooks run against a real etcd and the kubelet stand-in in tests/scenarios.
 #include <catch2/catch.hpp>
 
+#include <array>
+#include <cstdlib>
+
 #include "core/error.hpp"
 #include "restore/journal.hpp"
 #include "restore/offer.hpp"
@@ -117,6 +120,81 @@ TEST_CASE("rebuild-node rebuilds a wiped node: files and etcd back, then kubeadm
   for (const auto* p : {"/etc/kubernetes/admin.conf", "/etc/kubernetes/pki/sa.key", "/etc/kubernetes/manifests/etcd.yaml"})
     CHECK(now.at(p) == good.at(p));
   CHECK(f.data_dir_keys() == at_backup);  // etcd from the generation's snapshot
+}
+
+TEST_CASE("rebuild-node onto another address and name: etcd as the new member, what names the old node made again by kubeadm, every CA kept") {
+  RestoreFixture f;
+  // The old node cp1 (10.0.0.10): kube-apiserver's serving certificate names it, the etcd
+  // client certificate does not; admin.conf's server is its address.
+  const auto pki = f.node("/etc/kubernetes/pki");
+  const auto sh = [&](const std::string& cmd) {
+    REQUIRE(std::system(("cd " + pki.string() + " && " + cmd + " >/dev/null 2>&1").c_str()) == 0);
+  };
+  sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -subj /CN=kubernetes "
+     "-days 1 -out ca.crt");
+  for (const auto& [name, cn, san] : std::vector<std::array<std::string, 3>>{
+           {"apiserver", "kube-apiserver", "DNS:cp1,DNS:kubernetes,IP:10.96.0.1,IP:10.0.0.10"},
+           {"apiserver-etcd-client", "kube-apiserver-etcd-client", ""}})
+    sh("bash -c \"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name +
+       ".key -subj /CN=" + cn + " | openssl x509 -req -CA ca.crt -CAkey ca.key -days 1 -out " + name + ".crt" +
+       (san.empty() ? "" : " -extfile <(printf 'subjectAltName=" + san + "')") + "\"");
+  test::write(f.node("/etc/kubernetes/admin.conf"),
+              "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://10.0.0.10:6443\n  name: kubernetes\n");
+  test::write(f.node("/etc/kubernetes/kubeadm-config.yaml"),
+              "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 10.0.0.10:6443\n");
+  const auto gen = f.backup();
+  const auto good = f.tree();
+  core::remove_tree(f.node("/etc/kubernetes"));
+  core::remove_tree(f.node("/var/lib/etcd"));
+
+  SECTION("an address that is not on this machine, or a name that is not a Node's, is refused, nothing changed") {
+    const auto before = f.tree();
+    CHECK(f.restore("rebuild-node", {"address=192.0.2.77", "node_name=cp2"}) == core::ExitCode::failed);
+    CHECK(contains(f.printed.err(), "address 192.0.2.77 is not on this machine"));
+    CHECK(f.restore("rebuild-node", {"address=127.0.0.77", "node_name=CP_2"}) == core::ExitCode::failed);
+    CHECK(contains(f.printed.err(), "node_name 'CP_2': 'C' is not allowed"));
+    CHECK(f.tree() == before);
+    for (const auto& c : f.programs->calls_of("etcdutl")) CHECK_FALSE((contains(c, "snapshot restore") && !contains(c, "--help")));
+  }
+
+  SECTION("the rebuild") {
+    REQUIRE(f.restore("rebuild-node", {"address=127.0.0.77", "node_name=cp2"}) == core::ExitCode::ok);
+    INFO(f.printed.out());
+    CHECK(contains(f.printed.out(), "the node is rebuilt under a new identity: cp1 (10.0.0.10) -> cp2 (127.0.0.77)"));
+    const auto ids = f.restore_ids();
+    REQUIRE(ids.size() == 1);
+    const auto restore_dir = f.node("/var/lib/kdr/restores") / ids[0];
+    // etcd: the new member at the new peer URL
+    std::string restore_call;
+    for (const auto& c : f.programs->calls_of("etcdutl"))
+      if (contains(c, "snapshot restore")) restore_call = c;
+    CHECK(contains(restore_call, "--name cp2 --initial-cluster cp2=https://127.0.0.77:2380"));
+    CHECK(contains(restore_call, "--initial-advertise-peer-urls https://127.0.0.77:2380"));
+    // kubeadm init reads the configuration rewritten for the new node
+    const auto kubeadm = f.programs->calls_of("kubeadm");
+    REQUIRE(kubeadm.size() == 3);
+    CHECK(contains(kubeadm[2], "kubeadm init --config " + (restore_dir / "kubeadm-config.yaml").string()));
+    const auto config = core::read_file(restore_dir / "kubeadm-config.yaml");
+    CHECK(contains(config, "controlPlaneEndpoint: 127.0.0.77:6443"));
+    CHECK(contains(config, "kind: InitConfiguration"));
+    CHECK(contains(config, "advertiseAddress: 127.0.0.77"));
+    CHECK(contains(config, "name: cp2"));
+    // what names the old node is out of kubeadm's way (kept aside); the rest as the backup had it
+    const auto now = f.tree();
+    const auto aside = ".kdr-" + ids[0];
+    for (const auto* p : {"/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/apiserver.key", "/etc/kubernetes/admin.conf"}) {
+      CHECK(now.count(p) == 0);
+      CHECK(now.at(std::string(p) + aside) == good.at(p));
+    }
+    for (const auto* p : {"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.key", "/etc/kubernetes/pki/sa.key",
+                          "/etc/kubernetes/pki/apiserver-etcd-client.crt"})
+      CHECK(now.at(p) == good.at(p));
+
+    SECTION("and its rollback puts the renamed files back") {
+      REQUIRE(f.rollback(ids[0]) == core::ExitCode::ok);
+      CHECK_FALSE(core::lstat_path(f.node("/etc/kubernetes/pki/apiserver.crt" + aside)));
+    }
+  }
 }
 
 TEST_CASE("rebuild-node without a kubeadm configuration shows its kubeadm init step as CANNOT RUN and refuses") {
