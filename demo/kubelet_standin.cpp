@@ -7,7 +7,11 @@
 //   - runs the pod's first container: for `etcd` the real etcd binary with the manifest's
 //     command line, absolute paths mapped through the pod's hostPath volumes under ROOT
 //     (what the mounts do for a container); any other pod becomes a placeholder process
-//     whose argv is the container's command, mapped the same way, that sleeps until stopped;
+//     whose argv is the container's command, mapped the same way, that sleeps until stopped.
+//     kube-apiserver's placeholder first checks its serving certificate (--tls-cert-file)
+//     against --advertise-address and exits 1 when it does not name it: every client that
+//     reaches the API server at that address (kubelets, controllers, kubectl) would refuse the
+//     certificate ("x509: certificate is valid for ..., not ..."), so the pod is as good as down;
 //   - restarts a pod whose process exited (restartPolicy: Always), after a back-off;
 //   - stops a pod (SIGTERM, then SIGKILL after a grace period) when its manifest leaves,
 //     and restarts it when the manifest's content changes.
@@ -37,6 +41,7 @@
 #include "core/fs.hpp"
 #include "core/sha256.hpp"
 #include "core/static_pods.hpp"
+#include "core/x509_names.hpp"
 
 namespace {
 
@@ -169,7 +174,37 @@ void stop_pod(const std::string& file, Pod& p) {
   p.pid = -1;
 }
 
-int placeholder() {
+// kube-apiserver's placeholder: its serving certificate must name its advertise address.
+bool serving_certificate_fits(int argc, char** argv) {
+  std::string cert, address;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--tls-cert-file=", 0) == 0) cert = a.substr(16);
+    if (a.rfind("--advertise-address=", 0) == 0) address = a.substr(20);
+  }
+  if (cert.empty() || address.empty()) return true;
+  std::string pem;
+  try {
+    pem = kdr::core::read_file(cert);
+  } catch (const kdr::core::Error& e) {
+    fmt::print(stderr, "kube-apiserver (stand-in): {}\n", e.what());
+    return false;
+  }
+  const auto names = kdr::core::certificate_names(pem);
+  if (names && names->names(address)) return true;
+  std::string valid;
+  if (names)
+    for (const auto& n : names->ips) valid += (valid.empty() ? "" : ", ") + n;
+  fmt::print(stderr,
+             "kube-apiserver (stand-in): x509: certificate {} is valid for {}, not {}: clients of the API server at "
+             "its advertise address refuse it\n",
+             cert, valid.empty() ? "no IP address" : valid, address);
+  return false;
+}
+
+int placeholder(int argc, char** argv) {
+  const std::string self = argc > 0 ? argv[0] : "";
+  if (self == "kube-apiserver" && !serving_certificate_fits(argc, argv)) return 1;
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
   while (!stop_requested) ::pause();
@@ -179,7 +214,7 @@ int placeholder() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (std::getenv("KDR_STANDIN_PLACEHOLDER")) return placeholder();
+  if (std::getenv("KDR_STANDIN_PLACEHOLDER")) return placeholder(argc, argv);
   int interval_ms = 300;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];

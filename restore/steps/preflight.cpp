@@ -159,15 +159,18 @@ void check_machine(const Runner& r, Preflight& pf, std::vector<std::string>& ide
   same_host = recorded_host.empty() || recorded_host == host.hostname();
   if (!same_host && !common)
     identity.push_back(fmt::format("this machine is '{}' (addresses {}), the backup was taken on '{}' (addresses {}): "
-                                   "another machine",
+                                   "another machine (a replacement for it: rebuild-node --set address=IP --set "
+                                   "node_name=NAME)",
                                    host.hostname(), list_or_none(now_ips), recorded_host, list_or_none(recorded_ips)));
   else if (!same_host)
     pf.warns.push_back(fmt::format("this machine is '{}', the backup was taken on '{}': certificates, kubeconfigs and "
-                                   "manifests name the old node; kubeadm must renew them or the node must keep its name",
+                                   "manifests name the old node; kubeadm must renew them or the node must keep its name "
+                                   "(rebuild-node --set node_name=NAME --set address=IP rebuilds it under a new one)",
                                    host.hostname(), recorded_host));
   else if (!common)
     pf.warns.push_back(fmt::format("none of the backed-up node's addresses ({}) is on this machine: the API server and "
-                                   "etcd certificates name them; give the node its old address",
+                                   "etcd certificates name them; give the node its old address (or rebuild it under "
+                                   "a new one: rebuild-node --set address=IP)",
                                    list_or_none(recorded_ips)));
 }
 

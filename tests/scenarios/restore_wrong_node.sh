@@ -47,7 +47,7 @@ other_machine() { unshare --uts --net sh -c 'hostname not-the-node && exec "$@"'
 rc=0; OUT=$(other_machine "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" restore restore-files --dry-run 2>&1) || rc=$?
 assert_eq "$rc" 1 "exit code on another machine"
 assert_contains "$OUT" "this machine is 'not-the-node' (addresses none), the backup was taken on '$(hostname)'"
-assert_contains "$OUT" "another machine; if this is the node the backup was taken on, run again with --set same_node=true"
+assert_contains "$OUT" "another machine (a replacement for it: rebuild-node --set address=IP --set node_name=NAME); if this is the node the backup was taken on, run again with --set same_node=true"
 rc=0; OUT=$(other_machine "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" restore restore-files --dry-run --set same_node=true 2>&1) || rc=$?
 assert_eq "$rc" 0 "exit code on another machine with same_node=true"
 assert_contains "$OUT" "accepted (same_node=true): this machine is 'not-the-node'"
