@@ -25,7 +25,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::array<std::pair<ActionOp, std::string_view>, 8> action_ops = {{
+constexpr std::array<std::pair<ActionOp, std::string_view>, 9> action_ops = {{
     {ActionOp::move, "move"},
     {ActionOp::place, "place"},
     {ActionOp::etcd_put, "etcd-put"},
@@ -34,6 +34,7 @@ constexpr std::array<std::pair<ActionOp, std::string_view>, 8> action_ops = {{
     {ActionOp::member_join, "member-join"},
     {ActionOp::pods_stop, "pods-stop"},
     {ActionOp::pods_start, "pods-start"},
+    {ActionOp::etcd_delete, "etcd-delete"},
 }};
 
 constexpr std::array<std::pair<JournalEvent, std::string_view>, 14> journal_events = {{

@@ -33,6 +33,7 @@ enum class ActionOp {
   member_join,         // another node joined as a member (etcd-member-invite)
   pods_stop,           // another node's control-plane pods stopped over SSH (other-nodes-pods)
   pods_start,          // ... started again
+  etcd_delete,         // a key deleted from the live etcd (etcd-forget-node)
 };
 std::string_view to_string(ActionOp op);
 
@@ -67,6 +68,8 @@ struct Action {
   bool manifest = false;
   // etcd-put: a key written into the live etcd (`to` names it). {key (base64), value_sha256,
   // replaced: null, or the live value it replaced {value (base64), mod_revision}}
+  // etcd-delete: a key deleted from the live etcd (`to` names it). {key (base64), value
+  // (base64), mod_revision}
   nlohmann::json etcd;
   // Another node's change (other-nodes-pods, etcd-member-invite): `to` names the member, and
   // `remote` holds what undoing it needs.

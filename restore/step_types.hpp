@@ -21,6 +21,7 @@
   X(other_nodes_pods)       \
   X(start_static_pods)      \
   X(wait_healthy)           \
+  X(etcd_forget_node)       \
   X(kubeadm)                \
   X(run)                    \
   X(manual)

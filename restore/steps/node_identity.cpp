@@ -125,7 +125,9 @@ class NodeIdentityStep final : public TypedStep<IdentityArgs> {
 
   void perform(Runner& r, const IdentityArgs& a) const override {
     const auto c = change_of(r);
-    for (const auto& node_path : with_keys(naming_files(r.host("/etc/kubernetes"), c.from))) {
+    // Read from the generation's copy, which the copy-back step put on the node: the same list
+    // on a resumed run, whatever an interrupted one already renamed.
+    for (const auto& node_path : with_keys(naming_files(r.gen.dir / "files/etc/kubernetes", c.from))) {
       Action act;
       act.from = r.host(node_path).string();
       act.to = r.aside_path(node_path);

@@ -44,6 +44,13 @@ etcd:
 YAML
 export FAKE_KUBEADM_CONFIG=$T/kubeadm-config.yaml
 config '# the defaults: kubeconfig /etc/kubernetes/admin.conf'
+# what the old node's kubelet and kube-apiserver keep in etcd: its Node, its Lease, and the
+# endpoint lease of its address (written as kube-apiserver stores them)
+fixtures=$KDR_SOURCE_DIR/tests/fixtures/k8s-objects
+jq '.metadata.name = "cp-old" | .metadata.labels["kubernetes.io/hostname"] = "cp-old"' "$fixtures/node.json" > "$T/node.json"
+jq '.metadata.name = "cp-old" | .spec.holderIdentity = "cp-old"' "$fixtures/lease.json" > "$T/lease.json"
+k8s_store put "$T/node.json" "$T/lease.json" >/dev/null
+sandbox_etcdctl "$ROOT" put /registry/masterleases/127.0.0.66 '{"kind":"Endpoints"}' >/dev/null
 kdr backup -q
 gen=$(latest_gen)
 backup_keys=$(etcd_keys /registry/)
@@ -95,9 +102,14 @@ assert_contains "$(cat "$ROOT/etc/kubernetes/admin.conf")" "server: https://127.
 id=$(restore_id)
 [ -f "$ROOT/etc/kubernetes/pki/apiserver.crt.kdr-$id" ] || fail "the old serving certificate was not kept aside"
 
-step "etcd serves the backup's keys as member cp-new at 127.0.0.77"
+step "etcd serves the backup's keys as member cp-new at 127.0.0.77, without the old node's Node, Lease and endpoint lease"
 sandbox_wait_etcd "$ROOT" 30
-assert_eq "$(etcd_keys /registry/)" "$backup_keys" "keys after the rebuild"
+assert_contains "$OUT" "deleted /registry/minions/cp-old (the old Node cp-old)"
+assert_contains "$OUT" "deleted /registry/leases/kube-node-lease/cp-old (its kubelet's Lease)"
+assert_contains "$OUT" "deleted /registry/masterleases/127.0.0.66"
+assert_eq "$(etcd_keys /registry/)" "$(grep -v -e '^/registry/minions/cp-old$' -e '^/registry/leases/kube-node-lease/cp-old$' \
+  -e '^/registry/masterleases/127.0.0.66$' <<<"$backup_keys")" "keys after the rebuild"
+assert_contains "$backup_keys" "/registry/minions/cp-old"
 members=$(sandbox_etcdctl "$ROOT" member list -w json)
 assert_eq "$(jq -r '.members | length' <<<"$members")" 1 "members"
 assert_eq "$(jq -r '.members[0].name' <<<"$members")" cp-new "the member's name"

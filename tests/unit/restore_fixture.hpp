@@ -295,6 +295,48 @@ class RestoreFixture {
   static constexpr const char* node_peer_url = "https://10.0.0.10:2380";
   // This node as cp1 of a three-member cluster: cp2 and cp3 serve the same keyspace (one
   // cluster) at http://127.0.0.1:3 and :4, and every member is listed as etcd lists it.
+  // The old node cp1 (10.0.0.10) as kubeadm made it, for a rebuild under a new identity:
+  // real certificates signed by a CA (openssl), kube-apiserver's serving one naming the node,
+  // the etcd client one not; admin.conf with the node's address as server; its Node in etcd.
+  void write_node_identity() const {
+    for (const auto& [name, text] : node_identity_pki()) {
+      write(node("/etc/kubernetes/pki/" + name), text);
+      ::chmod(node("/etc/kubernetes/pki/" + name).c_str(), name.find(".key") != std::string::npos ? 0600 : 0644);
+    }
+    write(node("/etc/kubernetes/admin.conf"),
+          "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://10.0.0.10:6443\n  name: kubernetes\n");
+    write(node("/etc/kubernetes/kubeadm-config.yaml"),
+          "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 10.0.0.10:6443\n");
+    live->write("/registry/minions/cp1", std::string("the Node cp1"));
+  }
+
+  // The same files for every fixture of a test run (a restore is compared across fixtures):
+  // made once.
+  static const std::map<std::string, std::string>& node_identity_pki() {
+    static const auto files = [] {
+      test::TempDir dir;
+      const auto sh = [&](const std::string& cmd) {
+        if (std::system(("cd " + dir.path().string() + " && " + cmd + " >/dev/null 2>&1").c_str()) != 0)
+          throw core::Error("openssl failed: " + cmd);
+      };
+      sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -subj /CN=kubernetes "
+         "-days 1 -out ca.crt");
+      const auto cert = [&](const std::string& name, const std::string& cn, const std::string& san) {
+        sh("bash -c \"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name +
+           ".key -subj /CN=" + cn + " | openssl x509 -req -CA ca.crt -CAkey ca.key -days 1 -out " + name + ".crt" +
+           (san.empty() ? "" : " -extfile <(printf 'subjectAltName=" + san + "')") + "\"");
+      };
+      cert("apiserver", "kube-apiserver", "DNS:cp1,DNS:kubernetes,IP:10.96.0.1,IP:10.0.0.10");
+      cert("apiserver-etcd-client", "kube-apiserver-etcd-client", "");
+      std::map<std::string, std::string> out;
+      for (const auto* name : {"ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "apiserver-etcd-client.crt",
+                               "apiserver-etcd-client.key"})
+        out[name] = core::read_file(dir.path() / name);
+      return out;
+    }();
+    return files;
+  }
+
   void make_ha() {
     members_json = R"({"members":[)"
                    R"({"ID":33,"name":"cp1","peerURLs":["https://10.0.0.10:2380"],"clientURLs":["http://127.0.0.1:2"]},)"

@@ -29,6 +29,7 @@ struct Case {
   std::vector<std::string> set = {};
   bool ha = false;   // this node one member of three (fake_etcd.hpp)
   bool ssh = false;  // the other two reached over SSH (config nodes:, fake_other_nodes.hpp)
+  std::function<void(const RestoreFixture&)> before_backup = {};
 };
 
 // A node, and the other nodes when the case reaches them over SSH.
@@ -62,6 +63,12 @@ std::vector<Case> cases() {
          core::remove_tree(f.node("/etc/kubernetes"));
          core::remove_tree(f.node("/var/lib/etcd"));
        }},
+      {"rebuild-node",  // onto another address and name
+       [](const RestoreFixture& f) {
+         core::remove_tree(f.node("/etc/kubernetes"));
+         core::remove_tree(f.node("/var/lib/etcd"));
+       },
+       {"address=127.0.0.77", "node_name=cp2"}, false, false, [](const RestoreFixture& f) { f.write_node_identity(); }},
       {"restore-etcd-keys",
        [](const RestoreFixture& f) {
          for (const auto* k : {"/registry/namespaces/payments", "/registry/configmaps/payments/rates",
@@ -92,6 +99,7 @@ std::vector<Case> cases() {
 void prepare(Cluster& cl, const Case& c) {
   auto& f = cl.f;
   if (c.ha) f.make_ha();
+  if (c.before_backup) c.before_backup(f);
   f.backup();
   if (c.ssh) {
     f.extra_config = test::nodes_config;
@@ -118,7 +126,7 @@ TEST_CASE("crash matrix: a restore stopped after any journal record resumes to t
     }
     REQUIRE(records > 5);
     for (std::size_t n = 1; n <= records; ++n) {
-      INFO(c.playbook << (c.ssh ? " over ssh" : "") << ": stopped after journal record " << n << " of " << records);
+      INFO(c.playbook << (c.ssh ? " over ssh" : "") << (c.set.empty() ? "" : " --set " + c.set.front()) << ": stopped after journal record " << n << " of " << records);
       {
         Cluster cl;
         prepare(cl, c);

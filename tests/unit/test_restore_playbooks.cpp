@@ -124,24 +124,7 @@ TEST_CASE("rebuild-node rebuilds a wiped node: files and etcd back, then kubeadm
 
 TEST_CASE("rebuild-node onto another address and name: etcd as the new member, what names the old node made again by kubeadm, every CA kept") {
   RestoreFixture f;
-  // The old node cp1 (10.0.0.10): kube-apiserver's serving certificate names it, the etcd
-  // client certificate does not; admin.conf's server is its address.
-  const auto pki = f.node("/etc/kubernetes/pki");
-  const auto sh = [&](const std::string& cmd) {
-    REQUIRE(std::system(("cd " + pki.string() + " && " + cmd + " >/dev/null 2>&1").c_str()) == 0);
-  };
-  sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -subj /CN=kubernetes "
-     "-days 1 -out ca.crt");
-  for (const auto& [name, cn, san] : std::vector<std::array<std::string, 3>>{
-           {"apiserver", "kube-apiserver", "DNS:cp1,DNS:kubernetes,IP:10.96.0.1,IP:10.0.0.10"},
-           {"apiserver-etcd-client", "kube-apiserver-etcd-client", ""}})
-    sh("bash -c \"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name +
-       ".key -subj /CN=" + cn + " | openssl x509 -req -CA ca.crt -CAkey ca.key -days 1 -out " + name + ".crt" +
-       (san.empty() ? "" : " -extfile <(printf 'subjectAltName=" + san + "')") + "\"");
-  test::write(f.node("/etc/kubernetes/admin.conf"),
-              "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://10.0.0.10:6443\n  name: kubernetes\n");
-  test::write(f.node("/etc/kubernetes/kubeadm-config.yaml"),
-              "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: 10.0.0.10:6443\n");
+  f.write_node_identity();
   const auto gen = f.backup();
   const auto good = f.tree();
   core::remove_tree(f.node("/etc/kubernetes"));
@@ -189,10 +172,14 @@ TEST_CASE("rebuild-node onto another address and name: etcd as the new member, w
     for (const auto* p : {"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.key", "/etc/kubernetes/pki/sa.key",
                           "/etc/kubernetes/pki/apiserver-etcd-client.crt"})
       CHECK(now.at(p) == good.at(p));
+    // the old Node out of etcd
+    CHECK(f.live->values().count("/registry/minions/cp1") == 0);
+    CHECK(contains(f.printed.out(), "deleted /registry/minions/cp1 (the old Node cp1)"));
 
-    SECTION("and its rollback puts the renamed files back") {
+    SECTION("and its rollback puts the renamed files and the old Node back") {
       REQUIRE(f.rollback(ids[0]) == core::ExitCode::ok);
       CHECK_FALSE(core::lstat_path(f.node("/etc/kubernetes/pki/apiserver.crt" + aside)));
+      CHECK(f.live->values().count("/registry/minions/cp1") == 1);
     }
   }
 }
