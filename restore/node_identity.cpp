@@ -149,6 +149,21 @@ std::string rewrite_kubeadm_config(std::string_view yaml, const IdentityChange& 
   return out;
 }
 
+std::string control_plane_endpoint_host(std::string_view kubeadm_config) {
+  try {
+    for (const auto& d : YAML::LoadAll(std::string(kubeadm_config)))
+      if (d.IsMap() && d["controlPlaneEndpoint"]) {
+        const auto endpoint = d["controlPlaneEndpoint"].as<std::string>("");
+        if (endpoint.empty()) return {};
+        if (endpoint.front() == '[') return endpoint.substr(1, endpoint.find(']') - 1);
+        const auto colon = endpoint.rfind(':');
+        return colon == std::string::npos || endpoint.find(':') != colon ? endpoint : endpoint.substr(0, colon);
+      }
+  } catch (const YAML::Exception&) {
+  }
+  return {};
+}
+
 bool certificate_names_node(std::string_view pem, const NodeIdentity& who) {
   const auto names = core::certificate_names(pem);
   return names && ((!who.name.empty() && names->names(who.name)) || (!who.address.empty() && names->names(who.address)));

@@ -60,6 +60,10 @@ std::string replace_host(std::string_view text, std::string_view from, std::stri
 // Throws Error naming `origin` when it is not YAML.
 std::string rewrite_kubeadm_config(std::string_view yaml, const IdentityChange& change, const std::string& origin);
 
+// The host of the configuration's controlPlaneEndpoint (lb.example.com, 10.0.0.10); empty when
+// it sets none or is not YAML.
+std::string control_plane_endpoint_host(std::string_view kubeadm_config);
+
 // Whether a PEM certificate's subject or subjectAltName names `who` (its name or address).
 bool certificate_names_node(std::string_view pem, const NodeIdentity& who);
 // Whether a kubeconfig's server is `who`'s address, or its user `who`'s node

@@ -207,6 +207,17 @@ void plan_rename(const core::Context& ctx, const core::GenerationView& g, Plan& 
   e.peer_url = replace_host(e.peer_url, c.from.address, c.to.address);
   e.name = c.to.name;
   e.initial_cluster = fmt::format("{}={}", e.name, e.peer_url);
+  // A controlPlaneEndpoint that is a name (a DNS name, a load balancer) stays as it is: what it
+  // resolves to must change, not the kubeconfigs.
+  if (const auto saved = var_or(vars, Var::saved_kubeadm_config); !saved.empty()) try {
+      const auto host = control_plane_endpoint_host(core::read_file(saved));
+      if (!host.empty() && address_problem(host) && host != c.from.name)
+        plan.notes.push_back(fmt::format("controlPlaneEndpoint is {}, a name: it must now resolve to {} (or the load "
+                                         "balancer behind it send to it); the kubeconfigs that use it are kept",
+                                         host, c.to.address));
+    } catch (const core::Error&) {
+      // the node-identity step's preflight names an unreadable configuration
+    }
   plan.notes.push_back(fmt::format("the node is rebuilt under a new identity: {}{}; etcd is restored as member {} at "
                                    "{}; the certificates and kubeconfigs that name the old node are made again by "
                                    "kubeadm from the saved configuration, rewritten for the new one",

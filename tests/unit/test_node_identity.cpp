@@ -125,3 +125,12 @@ TEST_CASE("the certificates and kubeconfigs that name the old node are told from
   CHECK_FALSE(restore::kubeconfig_names_node(kubeconfig("https://10.0.0.100:6443", "system:node:cp10"), old));
   CHECK_FALSE(restore::kubeconfig_names_node("{", old));
 }
+
+TEST_CASE("the controlPlaneEndpoint's host, a name or an address") {
+  CHECK(restore::control_plane_endpoint_host("kind: ClusterConfiguration\ncontrolPlaneEndpoint: lb.example.com:6443\n") ==
+        "lb.example.com");
+  CHECK(restore::control_plane_endpoint_host("controlPlaneEndpoint: 10.0.0.10\n") == "10.0.0.10");
+  CHECK(restore::control_plane_endpoint_host("controlPlaneEndpoint: \"[fd00::10]:6443\"\n") == "fd00::10");
+  CHECK(restore::control_plane_endpoint_host("kind: ClusterConfiguration\n").empty());
+  CHECK(restore::control_plane_endpoint_host("a: [").empty());
+}
