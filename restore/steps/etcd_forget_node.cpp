@@ -76,7 +76,9 @@ class EtcdForgetNode final : public TypedStep<NoArgs> {
   void perform(Runner& r, const NoArgs&) const override {
     const auto endpoint = backup::node_etcd_endpoint(r.ctx);
     const auto live = r.ctx.etcd->connect(endpoint);
-    for (const auto& [key, what] : old_node_keys(r)) {
+    for (const auto& entry : old_node_keys(r)) {
+      const auto& key = entry.first;
+      const auto& what = entry.second;
       const auto kv = live->get(key);
       if (!kv) {
         r.ctx.out.info("      {}: not in etcd ({})", key, what);

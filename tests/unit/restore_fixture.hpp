@@ -314,9 +314,9 @@ class RestoreFixture {
   // made once.
   static const std::map<std::string, std::string>& node_identity_pki() {
     static const auto files = [] {
-      test::TempDir dir;
+      test::TempDir scratch;
       const auto sh = [&](const std::string& cmd) {
-        if (std::system(("cd " + dir.path().string() + " && " + cmd + " >/dev/null 2>&1").c_str()) != 0)
+        if (std::system(("cd " + scratch.path().string() + " && " + cmd + " >/dev/null 2>&1").c_str()) != 0)
           throw core::Error("openssl failed: " + cmd);
       };
       sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -subj /CN=kubernetes "
@@ -331,7 +331,7 @@ class RestoreFixture {
       std::map<std::string, std::string> out;
       for (const auto* name : {"ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "apiserver-etcd-client.crt",
                                "apiserver-etcd-client.key"})
-        out[name] = core::read_file(dir.path() / name);
+        out[name] = core::read_file(scratch.path() / name);
       return out;
     }();
     return files;
