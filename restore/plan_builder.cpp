@@ -309,6 +309,9 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
   }
   for (const auto& [k, v] : parameter_values(pb, set)) vars[k] = v;
   if (etcd_here) plan_rename(ctx, out.gen, plan);
+  if (const auto why = unavailable.find(var_name(Var::kubeadm_config));
+      why != unavailable.end() && var_flag(vars, Var::renames_node))
+    unavailable[var_name(Var::saved_kubeadm_config)] = why->second;  // what node-identity rewrites
   // `to`: a point in time for etcd, resolved once (the journal moves on; the plan does not).
   std::optional<ReplayPlan> replay;
   std::optional<core::NodeKey> key;  // checks the change journal's seals where the plan reads it

@@ -184,6 +184,15 @@ TEST_CASE("rebuild-node onto another address and name: etcd as the new member, w
   }
 }
 
+TEST_CASE("rebuild-node onto another machine without a kubeadm configuration shows the steps that need it as CANNOT RUN") {
+  RestoreFixture f;
+  ::unlink(f.node("/etc/kubernetes/kubeadm-config.yaml").c_str());
+  f.backup();
+  CHECK(f.restore("rebuild-node", {"address=127.0.0.77", "node_name=cp2"}, true, {}, true) == core::ExitCode::failed);
+  CHECK(contains(f.printed.out(), "node-identity\n         CANNOT RUN: needs ${saved_kubeadm_config}"));
+  CHECK(contains(f.printed.out(), "CANNOT RUN: needs ${kubeadm_config}"));
+}
+
 TEST_CASE("rebuild-node without a kubeadm configuration shows its kubeadm init step as CANNOT RUN and refuses") {
   RestoreFixture f;
   ::unlink(f.node("/etc/kubernetes/kubeadm-config.yaml").c_str());
