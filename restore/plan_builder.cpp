@@ -204,9 +204,11 @@ void plan_rename(const core::Context& ctx, const core::GenerationView& g, Plan& 
     config->second = (core::bfs::path(var_or(vars, Var::restore_dir)) / "kubeadm-config.yaml").string();
   }
   auto& e = plan.etcd;
-  e.peer_url = replace_host(e.peer_url, c.from.address, c.to.address);
-  e.name = c.to.name;
-  e.initial_cluster = fmt::format("{}={}", e.name, e.peer_url);
+  if (e.on_node()) {
+    e.peer_url = replace_host(e.peer_url, c.from.address, c.to.address);
+    e.name = c.to.name;
+    e.initial_cluster = fmt::format("{}={}", e.name, e.peer_url);
+  }
   // A controlPlaneEndpoint that is a name (a DNS name, a load balancer) stays as it is: what it
   // resolves to must change, not the kubeconfigs.
   if (const auto saved = var_or(vars, Var::saved_kubeadm_config); !saved.empty()) try {
@@ -218,10 +220,12 @@ void plan_rename(const core::Context& ctx, const core::GenerationView& g, Plan& 
     } catch (const core::Error&) {
       // the node-identity step's preflight names an unreadable configuration
     }
-  plan.notes.push_back(fmt::format("the node is rebuilt under a new identity: {}{}; etcd is restored as member {} at "
-                                   "{}; the certificates and kubeconfigs that name the old node are made again by "
-                                   "kubeadm from the saved configuration, rewritten for the new one",
-                                   c.text(), from_machine, e.name, e.peer_url));
+  plan.notes.push_back(fmt::format("the node is rebuilt under a new identity: {}{}; {}; the certificates and "
+                                   "kubeconfigs that name the old node are made again by kubeadm from the saved "
+                                   "configuration, rewritten for the new one",
+                                   c.text(), from_machine,
+                                   e.on_node() ? fmt::format("etcd is restored as member {} at {}", e.name, e.peer_url)
+                                               : std::string("etcd runs elsewhere: its members are not renamed")));
 }
 
 }  // namespace
@@ -308,7 +312,7 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
     }
   }
   for (const auto& [k, v] : parameter_values(pb, set)) vars[k] = v;
-  if (etcd_here) plan_rename(ctx, out.gen, plan);
+  plan_rename(ctx, out.gen, plan);
   if (const auto why = unavailable.find(var_name(Var::kubeadm_config));
       why != unavailable.end() && var_flag(vars, Var::renames_node))
     unavailable[var_name(Var::saved_kubeadm_config)] = why->second;  // what node-identity rewrites
