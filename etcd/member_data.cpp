@@ -1,0 +1,192 @@
+#include "etcd/member_data.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/protobuf_wire.hpp"
+#include "etcd/bbolt.hpp"
+
+namespace kdr::etcd {
+
+namespace {
+
+constexpr std::int64_t metadata_type = 1, entry_type = 2, state_type = 3, crc_type = 4, snapshot_type = 5;
+
+const std::array<std::uint32_t, 256>& castagnoli() {
+  static const auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  return table;
+}
+
+std::uint64_t be64(std::string_view v) {
+  std::uint64_t out = 0;
+  for (std::size_t i = 0; i < 8 && i < v.size(); ++i) out = (out << 8) | static_cast<unsigned char>(v[i]);
+  return out;
+}
+
+// The varint fields of a small message: field number -> value.
+std::array<std::uint64_t, 8> varints(std::string_view m, bool& ok) {
+  std::array<std::uint64_t, 8> out{};
+  ok = core::for_each_field(m, [&](std::uint64_t field, unsigned wire, std::uint64_t number, std::string_view) {
+    if (wire == 0 && field < out.size()) out[field] = number;
+    return true;
+  });
+  return out;
+}
+
+void read_bolt_part(const core::bfs::path& db, MemberData& out) {
+  try {
+    const auto summary = core::read_bolt(db);
+    if (const auto* keys = summary.bucket("key"); keys && keys->last_key.size() >= 8)
+      out.revision = static_cast<std::int64_t>(be64(keys->last_key));
+    core::read_bolt_bucket(db, "meta", [&](std::string_view key, std::string_view value) {
+      if (key == "consistent_index") out.consistent_index = be64(value);
+      else if (key == "term") out.applied_term = be64(value);
+    });
+  } catch (const core::Error& e) {
+    out.problems.push_back(e.what());
+  }
+}
+
+}  // namespace
+
+std::uint32_t crc32c(std::uint32_t crc, std::string_view data) {
+  const auto& t = castagnoli();
+  crc = ~crc;
+  for (const char ch : data) crc = t[(crc ^ static_cast<unsigned char>(ch)) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+namespace {
+
+// One WAL file, continuing the running `crc` of the files before it; false when reading must
+// stop (a torn or damaged record, said in out.problems).
+bool read_wal_file(std::string_view bytes, const std::string& name, std::uint32_t& crc, MemberData& out) {
+  {
+    std::size_t pos = 0;
+    while (pos + 8 <= bytes.size()) {
+      std::uint64_t len_field = 0;
+      for (int i = 7; i >= 0; --i) len_field = (len_field << 8) | static_cast<unsigned char>(bytes[pos + static_cast<std::size_t>(i)]);
+      if (len_field == 0) break;  // the zeroed rest of a preallocated file
+      const std::uint64_t rec_bytes = len_field & ~(std::uint64_t{0xff} << 56);
+      const std::uint64_t pad = (len_field >> 63) == 1 ? (len_field >> 56) & 0x7 : 0;
+      if (rec_bytes + pad > bytes.size() - pos - 8) {
+        out.problems.push_back(fmt::format("{}: a record at byte {} runs past the end of the file (a torn write): "
+                                           "read up to it",
+                                           name, pos));
+        return false;
+      }
+      const auto record = bytes.substr(pos + 8, rec_bytes);
+      pos += 8 + rec_bytes + pad;
+      std::int64_t type = 0;
+      std::uint32_t rec_crc = 0;
+      std::string_view data;
+      const bool parsed = core::for_each_field(record, [&](std::uint64_t field, unsigned wire, std::uint64_t number,
+                                                           std::string_view b) {
+        if (field == 1 && wire == 0) type = static_cast<std::int64_t>(number);
+        else if (field == 2 && wire == 0) rec_crc = static_cast<std::uint32_t>(number);
+        else if (field == 3 && wire == 2) data = b;
+        return true;
+      });
+      if (!parsed) {
+        out.problems.push_back(fmt::format("{}: the record at byte {} is not a walpb.Record: read up to it", name, pos));
+        return false;
+      }
+      if (type == crc_type) {
+        if (crc != 0 && rec_crc != crc) {
+          out.problems.push_back(fmt::format("{}: its crc record ({:08x}) does not continue the files before it "
+                                             "({:08x}): read up to it",
+                                             name, rec_crc, crc));
+          return false;
+        }
+        crc = rec_crc;
+        continue;
+      }
+      crc = crc32c(crc, data);
+      if (rec_crc != crc) {
+        out.problems.push_back(fmt::format("{}: the record at byte {} fails its CRC (a torn or damaged tail): read up "
+                                           "to it",
+                                           name, pos - 8 - rec_bytes - pad));
+        return false;
+      }
+      bool ok = true;
+      const auto v = varints(data, ok);
+      if (!ok) continue;
+      switch (type) {
+        case metadata_type:
+          out.member_id = fmt::format("{:x}", v[1]);
+          out.cluster_id = fmt::format("{:x}", v[2]);
+          break;
+        case entry_type:
+          out.last_term = v[2];
+          out.last_index = v[3];
+          break;
+        case state_type:
+          if (v[1] != 0 || v[3] != 0) {  // an empty hard state is written with every snapshot record
+            out.term = v[1];
+            out.vote = v[2];
+            out.commit = v[3];
+          }
+          break;
+        case snapshot_type:
+          if (v[1] > out.last_index) {
+            out.last_index = v[1];
+            out.last_term = v[2];
+          }
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void read_wal(const std::vector<std::string>& files, const std::vector<std::string>& names, MemberData& out) {
+  std::uint32_t crc = 0;
+  for (std::size_t f = 0; f < files.size(); ++f)
+    if (!read_wal_file(files[f], names[f], crc, out)) return;
+}
+
+MemberData read_member_data(const core::bfs::path& data_dir) {
+  MemberData out;
+  const auto db = data_dir / "member/snap/db";
+  if (core::lstat_path(db)) read_bolt_part(db, out);
+  else out.problems.push_back(fmt::format("{}: not there", db.string()));
+  const auto wal = data_dir / "member/wal";
+  std::vector<std::string> names;
+  if (core::lstat_path(wal))
+    for (const auto& n : core::list_dir(wal))
+      if (n.size() > 4 && n.substr(n.size() - 4) == ".wal") names.push_back(n);
+  std::sort(names.begin(), names.end());
+  if (names.empty()) {
+    out.problems.push_back(fmt::format("{}: no WAL file", wal.string()));
+    return out;
+  }
+  std::uint32_t crc = 0;
+  for (const auto& n : names) {  // one file in memory at a time (64 MiB each, as etcd preallocates them)
+    std::string bytes;
+    try {
+      bytes = core::read_file(wal / n);
+    } catch (const core::Error& e) {
+      out.problems.push_back(e.what());
+      return out;
+    }
+    if (!read_wal_file(bytes, (wal / n).string(), crc, out)) break;
+  }
+  return out;
+}
+
+}  // namespace kdr::etcd

@@ -1,0 +1,148 @@
+// A stopped etcd member's state read offline (etcd/member_data.hpp): its bbolt file's newest
+// revision and consistent index, and its WAL's cluster, hard state and last entry, frame by
+// frame as etcd's WAL encoder writes them, with the CRC-32C chain checked.
+#include <catch2/catch.hpp>
+
+#include "bolt_builder.hpp"
+#include "core/fs.hpp"
+#include "etcd/member_data.hpp"
+#include "temp_dir.hpp"
+
+using namespace kdr;
+
+namespace {
+
+std::string varint(std::uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+std::string field_varint(int field, std::uint64_t v) { return varint(static_cast<std::uint64_t>(field) << 3) + varint(v); }
+std::string field_bytes(int field, const std::string& b) {
+  return varint((static_cast<std::uint64_t>(field) << 3) | 2) + varint(b.size()) + b;
+}
+
+// etcd's WAL encoder: a walpb.Record {type, crc, data} in a frame padded to 8 bytes.
+class WalWriter {
+ public:
+  explicit WalWriter(std::uint32_t prev_crc = 0) : crc_(prev_crc) { record(4, "", prev_crc); }
+  void record(std::int64_t type, const std::string& data) {
+    crc_ = etcd::crc32c(crc_, data);
+    record(type, data, crc_);
+  }
+  std::uint32_t crc() const { return crc_; }
+  std::string bytes(std::size_t preallocated = 0) const {
+    auto out = out_;
+    if (out.size() < preallocated) out.append(preallocated - out.size(), '\0');
+    return out;
+  }
+  void tear(std::size_t n) { out_.resize(out_.size() - n); }
+
+ private:
+  void record(std::int64_t type, const std::string& data, std::uint32_t crc) {
+    std::string rec = field_varint(1, static_cast<std::uint64_t>(type)) + field_varint(2, crc);
+    if (!data.empty()) rec += field_bytes(3, data);
+    const std::size_t pad = (8 - rec.size() % 8) % 8;
+    std::uint64_t len = rec.size();
+    if (pad != 0) len |= static_cast<std::uint64_t>(0x80 | pad) << 56;
+    std::string frame(8, '\0');
+    test::bolt::put_le(frame, 0, len, 8);
+    out_ += frame + rec + std::string(pad, '\0');
+  }
+  std::uint32_t crc_;
+  std::string out_;
+};
+
+std::string metadata(std::uint64_t node, std::uint64_t cluster) { return field_varint(1, node) + field_varint(2, cluster); }
+std::string hard_state(std::uint64_t term, std::uint64_t vote, std::uint64_t commit) {
+  return field_varint(1, term) + field_varint(2, vote) + field_varint(3, commit);
+}
+std::string entry(std::uint64_t term, std::uint64_t index) {
+  return field_varint(1, 0) + field_varint(2, term) + field_varint(3, index) + field_bytes(4, "put");
+}
+
+}  // namespace
+
+TEST_CASE("CRC-32C is Castagnoli's, continued as Go's crc32.Update continues it") {
+  CHECK(etcd::crc32c(0, "123456789") == 0xE3069283u);  // the standard check value
+  CHECK(etcd::crc32c(etcd::crc32c(0, "12345"), "6789") == 0xE3069283u);
+  CHECK(etcd::crc32c(0, "") == 0u);
+}
+
+TEST_CASE("a member's WAL gives its cluster, its last hard state and its last entry, across files") {
+  WalWriter first;
+  first.record(1, metadata(0x8e9e05c52164694d, 0xcdf818194e3a8c32));
+  first.record(5, field_varint(1, 0) + field_varint(2, 0));  // the empty snapshot record of a new WAL
+  for (std::uint64_t i = 1; i <= 5; ++i) first.record(2, entry(2, i));
+  first.record(3, hard_state(2, 0x8e9e05c52164694d, 5));
+  WalWriter second(first.crc());
+  second.record(1, metadata(0x8e9e05c52164694d, 0xcdf818194e3a8c32));  // each file begins with it again
+  for (std::uint64_t i = 6; i <= 9; ++i) second.record(2, entry(3, i));
+  second.record(3, hard_state(3, 0x8e9e05c52164694d, 8));
+
+  etcd::MemberData d;
+  etcd::read_wal({first.bytes(), second.bytes(4096)}, {"0.wal", "1.wal"}, d);
+  CHECK(d.problems.empty());
+  CHECK(d.cluster_id == "cdf818194e3a8c32");
+  CHECK(d.member_id == "8e9e05c52164694d");
+  CHECK(d.term == 3);
+  CHECK(d.commit == 8);
+  CHECK(d.last_index == 9);
+  CHECK(d.last_term == 3);
+
+  SECTION("a torn last record: read up to it, and named") {
+    second.tear(3);
+    etcd::MemberData t;
+    etcd::read_wal({first.bytes(), second.bytes()}, {"0.wal", "1.wal"}, t);
+    REQUIRE(t.problems.size() == 1);
+    CHECK_THAT(t.problems[0], Catch::Contains("1.wal: a record at byte"));
+    CHECK(t.last_index == 9);
+    CHECK(t.commit == 5);  // the hard state after entry 9 was torn
+  }
+  SECTION("a flipped byte fails its CRC: read up to it") {
+    auto bytes = second.bytes();
+    const auto at = bytes.rfind(hard_state(3, 0x8e9e05c52164694d, 8));
+    REQUIRE(at != std::string::npos);
+    bytes[at + 1] ^= 0x01;  // the term
+    etcd::MemberData t;
+    etcd::read_wal({first.bytes(), bytes}, {"0.wal", "1.wal"}, t);
+    REQUIRE(t.problems.size() == 1);
+    CHECK_THAT(t.problems[0], Catch::Contains("fails its CRC"));
+    CHECK(t.last_index == 9);
+  }
+  SECTION("a file that does not continue the one before it") {
+    etcd::MemberData t;
+    etcd::read_wal({first.bytes(), WalWriter(0x1234).bytes()}, {"0.wal", "1.wal"}, t);
+    REQUIRE(t.problems.size() == 1);
+    CHECK_THAT(t.problems[0], Catch::Contains("1.wal: its crc record (00001234) does not continue the files before it"));
+  }
+}
+
+TEST_CASE("a stopped member's data dir: the revision and applied index from its database, the rest from its WAL") {
+  test::TempDir dir;
+  const auto data = dir.path();
+  core::bfs::create_directories(data / "member/snap");
+  core::bfs::create_directories(data / "member/wal");
+  core::write_file_atomic(data / "member/snap/db", test::bolt::join(test::bolt::sample_pages(42)));
+  WalWriter w;
+  w.record(1, metadata(1, 0xabc));
+  w.record(2, entry(4, 42));
+  w.record(3, hard_state(4, 1, 42));
+  core::write_file_atomic(data / "member/wal/0000000000000000-0000000000000000.wal", w.bytes(8192));
+  const auto d = etcd::read_member_data(data);
+  CHECK(d.problems.empty());
+  CHECK(d.revision == 9);
+  CHECK(d.consistent_index == 42);
+  CHECK(d.cluster_id == "abc");
+  CHECK(d.term == 4);
+  CHECK(d.last_index == 42);
+
+  const auto none = etcd::read_member_data(data / "nothing");
+  REQUIRE(none.problems.size() == 2);
+  CHECK_THAT(none.problems[0], Catch::Contains("member/snap/db: not there"));
+  CHECK_THAT(none.problems[1], Catch::Contains("no WAL file"));
+}
