@@ -92,7 +92,7 @@ class NodeIdentityStep final : public TypedStep<IdentityArgs> {
 
   std::vector<std::string> plan_text(const Runner& r, const IdentityArgs& a) const override {
     const auto c = change_of(r);
-    return {fmt::format("the node becomes {}", c.text()),
+    return {fmt::format("the node {} ({}) comes back as {} ({})", c.from.name, c.from.address, c.to.name, c.to.address),
             "rename aside (kept; never deleted by kdr) the certificates whose subject or SANs name the old address or "
             "name, with their keys, and the kubeconfigs whose server is the old address or whose user is the old node: "
             "kubeadm makes them again, signed by the restored CAs; every CA, sa.key/sa.pub and the rest stay as the "
@@ -120,7 +120,8 @@ class NodeIdentityStep final : public TypedStep<IdentityArgs> {
       pf.fails.push_back(e.what());
     }
     const auto files = naming_files(r.gen.dir / "files/etc/kubernetes", c.from);
-    pf.ok(fmt::format("the node becomes {}; made again by kubeadm: {}", c.text(), list_text(files)));
+    pf.ok(fmt::format("the node {} ({}) comes back as {} ({}); made again by kubeadm: {}", c.from.name, c.from.address,
+                      c.to.name, c.to.address, list_text(files)));
   }
 
   void perform(Runner& r, const IdentityArgs& a) const override {
