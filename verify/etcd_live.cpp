@@ -24,8 +24,39 @@ json EtcdLiveFacts::to_json() const {
           {"data_dir", data_dir},       {"db_file_size", opt(db_file_size)},
           {"backup_revision", backup_revision}, {"backup_keys", opt(backup_keys)},
           {"backup_db_size", backup_db_size},   {"backup_cluster_id", backup_cluster_id},
-          {"journal_revision", journal_revision}, {"went_back_accepted_by", went_back_accepted_by}};
+          {"journal_revision", journal_revision}, {"went_back_accepted_by", went_back_accepted_by},
+          {"offline", offline ? json{{"revision", offline->revision},
+                                     {"consistent_index", offline->consistent_index},
+                                     {"cluster_id", offline->cluster_id},
+                                     {"member_id", offline->member_id},
+                                     {"raft_term", offline->term},
+                                     {"raft_commit", offline->commit},
+                                     {"raft_last_index", offline->last_index},
+                                     {"problems", offline->problems}}
+                              : json(nullptr)}};
 }
+
+namespace {
+
+// A member that does not answer, as its data dir says offline: how far it got against the
+// backup; the cluster when it is another one.
+std::string offline_text(const EtcdLiveFacts& f, const etcd::MemberData& m) {
+  std::string against;
+  if (f.backup_revision > 0 && m.revision > 0) {
+    const auto d = m.revision - f.backup_revision;
+    against = d > 0 ? fmt::format(", {} revision{} past the backup's ({})", d, d == 1 ? "" : "s", f.backup_revision)
+              : d < 0 ? fmt::format(", {} revision{} behind the backup's ({})", -d, d == -1 ? "" : "s", f.backup_revision)
+                      : std::string(", the backup's revision");
+  }
+  if (!f.backup_cluster_id.empty() && !m.cluster_id.empty() && m.cluster_id != f.backup_cluster_id)
+    against += fmt::format(", another cluster than the backup's ({})", f.backup_cluster_id);
+  return fmt::format("; read offline, its data dir {} holds revision {}{} (applied raft index {}), cluster {}, member "
+                     "{}, raft term {}, committed index {}, last entry {}",
+                     f.data_dir, m.revision, against, m.consistent_index, m.cluster_id.empty() ? "?" : m.cluster_id,
+                     m.member_id.empty() ? "?" : m.member_id, m.term, m.commit, m.last_index);
+}
+
+}  // namespace
 
 bool etcd_db_shrank(const std::string& path, const std::string& etcd_data_dir, std::uint64_t live_size,
                     std::uint64_t backup_size) {
@@ -35,10 +66,12 @@ bool etcd_db_shrank(const std::string& path, const std::string& etcd_data_dir, s
 void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
   if (!f.answered)
     findings.add(Severity::error, check_name, "down", f.endpoint.empty() ? "etcd" : f.endpoint,
-                 "etcd does not answer: " + f.error);
+                 "etcd does not answer: " + f.error + (f.offline ? offline_text(f, *f.offline) : std::string()));
   // A database that answers is judged by its keys: a snapshot restore or a defragmentation
   // leaves a far smaller file that is whole. One that does not answer and shrank is damaged.
   if (!f.answered) {
+    if (f.offline)
+      for (const auto& p : f.offline->problems) findings.add(Severity::warning, check_name, "data-dir-damaged", f.data_dir, p);
     if (f.db_file_size && etcd_db_shrank(f.db_path(), f.data_dir, *f.db_file_size, f.backup_db_size))
       findings.add(Severity::error, check_name, "db-shrunk", f.db_path(),
                    fmt::format("etcd's database is {} bytes, the backup's was {}: damaged or truncated (etcd's log "
@@ -136,6 +169,9 @@ std::optional<EtcdLiveFacts> check_etcd_live(const core::Context& ctx, const Gen
     if (const auto accepted = core::etcd_rewind_accepted(ctx, g.meta.time * 1000)) f.went_back_accepted_by = accepted->text();
   } else {
     f.error = failure.error;
+    // Stopped (or crashing): what its data dir holds, read without starting it.
+    if (!f.data_dir.empty() && core::lstat_path(ctx.root.host(f.data_dir + "/member")))
+      f.offline = etcd::read_member_data(ctx.root.host(f.data_dir));
   }
   judge_etcd_live(f, findings);
   return f;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
+#include "etcd/member_data.hpp"
 #include "verify/findings.hpp"
 #include "verify/integrity.hpp"
 
@@ -34,6 +35,8 @@ struct EtcdLiveFacts {
   // an etcd that went back since the backup (a kdr restore here, kdr backup --allow-shrink)
   std::int64_t journal_revision = 0;
   std::string went_back_accepted_by;
+  // When it does not answer: its data dir read offline (etcd/member_data.hpp)
+  std::optional<etcd::MemberData> offline;
   std::string db_path() const { return data_dir + "/member/snap/db"; }
   nlohmann::json to_json() const;
 };

@@ -22,6 +22,7 @@ expect_rc 4 kdr verify
 assert_contains "$OUT" "[live-etcd down] "
 assert_contains "$OUT" "etcd does not answer: etcd at https://127.0.0.1:"
 assert_contains "$OUT" "[live-etcd db-shrunk] /var/lib/etcd/member/snap/db: etcd's database is 8192 bytes, the backup's was"
+assert_contains "$OUT" "[live-etcd data-dir-damaged] /var/lib/etcd: "  # read offline: the database does not read through
 ! grep -q "snap/db.*expected" <<<"$OUT" || { echo "$OUT"; fail "the truncated db is called an expected change"; }
 next=$(grep -o 'Next: .*' <<<"$OUT")
 assert_contains "$next" "etcd does not work (its database is damaged): restore it: kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-snapshot -g $(basename "$(latest_gen)")"

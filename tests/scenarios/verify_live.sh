@@ -59,10 +59,15 @@ expect_rc 4 kdr --json verify
 jq -e --argjson k "$live_keys" '.checks.live_etcd.answered and .checks.live_etcd.keys == $k' <<<"$OUT" >/dev/null ||
   fail "live etcd facts in the JSON report: $(jq -c .checks.live_etcd <<<"$OUT")"
 
-step "etcd stopped: verify says it does not answer (exit 4)"
+step "etcd stopped: verify says it does not answer (exit 4), and what its data dir holds, read offline"
+rev=$(etcd_revision)
+cluster=$(printf '%x' "$(member_cluster_id "$ROOT")")
 sandbox_stop_etcd "$ROOT"
 expect_rc 4 kdr verify
 assert_contains "$OUT" "[live-etcd down] "
+assert_contains "$OUT" "; read offline, its data dir /var/lib/etcd holds revision $rev, "
+assert_contains "$OUT" "(applied raft index "
+assert_contains "$OUT" "cluster $cluster, member "
 assert_contains "$OUT" "Next: etcd does not work (it does not answer): restore it: kdr --root $ROOT --backup-dir $BACKUP restore restore-etcd-snapshot -g $gen"
 
 step "etcd started afresh on an emptied data dir: a lost data dir, not keys deleted, and Next restores all of etcd"
