@@ -8,10 +8,10 @@
 # --only CLASS (or fuzz) runs one class and replaces only its rows in an existing page.
 #
 # Full mode (the default) runs hundreds of trials per fault class and each fuzzer for
-# 10 minutes (80 minutes of fuzzing for the 8 parsers, one per core at a time): about an hour
-# and a half on 2 cores. --quick is what CI runs (a few minutes, and the
-# fuzzers 15 s each). The binary is build/'s; --kdr picks another (build-sanitize's runs
-# every trial under AddressSanitizer and UBSan, as CI's quick mode does).
+# 10 minutes (one per core at a time): about two hours on 2 cores. --quick is what CI runs
+# (a few minutes, and the fuzzers 15 s each). The binary is build/'s; --kdr picks another
+# (build-sanitize's runs every trial under AddressSanitizer and UBSan, as CI's quick mode
+# does).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 mode=full out=$src/docs/reliability.md only='' fuzz=yes kdr_bin=''

@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 command -v clang++-14 >/dev/null || { echo "fuzz: clang++-14 is missing (scripts/install-deps.sh installs it)" >&2; exit 2; }
 
-targets=(config playbook static_pod manifest meta journal segment bbolt k8s_object k8s_encryption k8s_key)
+targets=(config playbook static_pod manifest meta journal segment bbolt k8s_object k8s_encryption k8s_key wal)
 [ -z "$only" ] || targets=("$only")
 if [ -z "$build" ]; then
   build=$src/build-fuzz

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "etcd/bbolt.hpp"
+#include "etcd/member_data.hpp"
 #include "core/config.hpp"
 #include "core/generation.hpp"
 #include "core/manifest.hpp"
@@ -69,6 +70,10 @@ void parse_one(std::string_view text) {
   (void)k8s::parse_object_key(text, "/registry");
   (void)k8s::find_resource(text);
   (void)k8s::resource_suggestions(text.substr(0, 64));
+#elif KDR_FUZZ_TARGET == 12
+  // A stopped etcd member's WAL, read offline: never an exception, every record bounds-checked.
+  etcd::MemberData d;
+  etcd::read_wal({std::string(text)}, {origin}, d);
 #else
 #error "KDR_FUZZ_TARGET must name a parser"
 #endif
