@@ -184,6 +184,16 @@ TEST_CASE("rebuild-node onto another address and name: etcd as the new member, w
   }
 }
 
+TEST_CASE("rebuild-node onto another machine whose controlPlaneEndpoint is a name: the plan says it must resolve to the new address") {
+  RestoreFixture f;
+  f.write_node_identity();
+  test::write(f.node("/etc/kubernetes/kubeadm-config.yaml"),
+              "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\ncontrolPlaneEndpoint: lb.example.com:6443\n");
+  f.backup();
+  f.restore("rebuild-node", {"address=127.0.0.77", "node_name=cp2"}, true, {}, true);
+  CHECK(contains(f.printed.out(), "controlPlaneEndpoint is lb.example.com, a name: it must now resolve to 127.0.0.77"));
+}
+
 TEST_CASE("rebuild-node onto another machine without a kubeadm configuration shows the steps that need it as CANNOT RUN") {
   RestoreFixture f;
   ::unlink(f.node("/etc/kubernetes/kubeadm-config.yaml").c_str());
