@@ -40,6 +40,7 @@ Command offsite_command();
 Command get_command();
 Command diff_command();
 Command history_command();
+Command etcd_command();
 
 // "1.5 GiB", "312 B"
 using core::human_bytes;

@@ -37,6 +37,9 @@ struct EtcdStatus {
   std::uint64_t db_size = 0;
   std::string cluster_id;  // hex, as etcdctl prints member ids
   std::string member_id;
+  std::uint64_t raft_term = 0;
+  std::uint64_t raft_index = 0;          // the last raft index it committed
+  std::uint64_t raft_applied_index = 0;  // ... and applied to its store (0: not said, before 3.4)
 };
 
 // A member of the cluster, as etcd lists it.

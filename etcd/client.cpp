@@ -145,6 +145,9 @@ EtcdStatus EtcdClient::status() {
   s.revision = gateway_number(header, "revision");
   s.cluster_id = gateway_hex_id(header, "cluster_id");
   s.member_id = gateway_hex_id(header, "member_id");
+  s.raft_term = static_cast<std::uint64_t>(gateway_number(j, "raftTerm"));
+  s.raft_index = static_cast<std::uint64_t>(gateway_number(j, "raftIndex"));
+  s.raft_applied_index = static_cast<std::uint64_t>(gateway_number(j, "raftAppliedIndex"));
   return s;
 }
 

@@ -1,6 +1,7 @@
 #include "etcd/private_etcd.hpp"
 
 #include <sys/un.h>
+#include <functional>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -16,6 +17,11 @@ namespace {
 
 // Longest path a unix socket address holds (sockaddr_un::sun_path, its NUL included).
 constexpr std::size_t max_socket_path = sizeof(sockaddr_un::sun_path) - 1;
+
+// etcd listens on unix sockets in the 0700 scratch folder, named relative to its working
+// directory (etcd wants host:port in a URL; "client:0" is a file name here): no port, so
+// nothing on loopback, and no other local user can reach it or take its place.
+const std::string peer_url = "unix://peer:0", listen_url = "unix://client:0";
 
 // The scratch folder must be root's own and closed to everyone else: its sockets are the only
 // way in to the private etcd, which serves every Secret of the snapshot.
@@ -53,16 +59,7 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
                                   "backup disk; not opened",
                                   snapshot.string(), copy.sha256, sha256));
   const auto data = dir_.path() / "data";
-  // etcd listens on unix sockets in the 0700 scratch folder, named relative to its working
-  // directory (etcd wants host:port in a URL; "client:0" is a file name here): no port, so
-  // nothing on loopback, and no other local user can reach it or take its place.
-  const std::string peer_url = "unix://peer:0", listen_url = "unix://client:0";
-  const auto socket = dir_.path() / "client:0";
-  if (socket.string().size() > max_socket_path)
-    throw core::Error(fmt::format("{}: too long a path for a unix socket ({} bytes, at most {}); set TMPDIR to a "
-                                  "shorter folder",
-                                  socket.string(), socket.string().size(), max_socket_path));
-  url_ = "unix://" + socket.string();
+  choose_url();
   const std::string name = "kdr-private";
   const auto cluster = fmt::format("{}={}", name, peer_url);
 
@@ -75,16 +72,59 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
   if (!r.ok())
     throw core::Error(fmt::format("{} could not open the snapshot: {}", core::describe_argv(restore),
                                   r.started ? r.err + r.out : r.start_error));
+  std::vector<std::string> args{"--name", name, "--initial-advertise-peer-urls", peer_url, "--initial-cluster", cluster};
+  args.insert(args.end(), server_args.begin(), server_args.end());
+  start(ctx, data, std::move(args));
+}
 
+PrivateEtcd::PrivateEtcd(const core::Context& ctx, const MemberDir& member, const std::vector<std::string>& server_args,
+                         const std::string& what)
+    : dir_(what) {
+  check_private(dir_.path());
+  const auto data = dir_.path() / "data";
+  const auto source = member.data_dir / "member";
+  const auto st = core::lstat_path(source);
+  if (!st || st->type != core::FileType::directory)
+    throw core::Error(fmt::format("{}: no etcd member data here (no member/ folder)", member.data_dir.string()));
+  // member/snap/db, member/snap/*.snap and member/wal/*.wal, as files of this user's alone
+  // (a symbolic link or anything else is not followed: it is not etcd's).
+  const std::function<void(const core::bfs::path&, const core::bfs::path&)> copy_dir = [&](const auto& from,
+                                                                                            const auto& to) {
+    core::make_dir(to, 0700);
+    for (const auto& name : core::list_dir(from)) {
+      const auto f = core::lstat_path(from / name);
+      if (!f) continue;
+      if (f->type == core::FileType::directory) copy_dir(from / name, to / name);
+      else if (f->type == core::FileType::file) core::private_copy(from / name, to / name, false);
+    }
+  };
+  core::make_dir(data, 0700);
+  copy_dir(source, data / "member");
+  choose_url();
+  // The member's name and peer URL come from its own data; only where it listens is new.
+  std::vector<std::string> args{"--name", "kdr-survivor", "--force-new-cluster"};
+  args.insert(args.end(), server_args.begin(), server_args.end());
+  start(ctx, data, std::move(args));
+}
+
+void PrivateEtcd::choose_url() {
+  const auto socket = dir_.path() / "client:0";
+  if (socket.string().size() > max_socket_path)
+    throw core::Error(fmt::format("{}: too long a path for a unix socket ({} bytes, at most {}); set TMPDIR to a "
+                                  "shorter folder",
+                                  socket.string(), socket.string().size(), max_socket_path));
+  url_ = "unix://" + socket.string();
+}
+
+void PrivateEtcd::start(const core::Context& ctx, const core::bfs::path& data, std::vector<std::string> args) {
   if (ctx.config.etcd.server.empty() || ctx.programs->find(ctx.config.etcd.server.front()).empty())
     throw core::Error(fmt::format("the etcd server program ({}) is not installed: it reads the snapshot privately, "
                                   "off the node. Install Debian's etcd-server package, or set etcd.server in the config",
                                   ctx.config.etcd.server.empty() ? "etcd.server" : ctx.config.etcd.server.front()));
   auto argv = ctx.config.etcd.server;
-  argv.insert(argv.end(), {"--name", name, "--data-dir", data.string(), "--listen-client-urls", listen_url,
-                           "--advertise-client-urls", listen_url, "--listen-peer-urls", peer_url,
-                           "--initial-advertise-peer-urls", peer_url, "--initial-cluster", cluster});
-  argv.insert(argv.end(), server_args.begin(), server_args.end());
+  argv.insert(argv.end(), {"--data-dir", data.string(), "--listen-client-urls", listen_url, "--advertise-client-urls",
+                           listen_url, "--listen-peer-urls", peer_url});
+  argv.insert(argv.end(), args.begin(), args.end());
   const auto log = dir_.path() / "etcd.log";
   process_ = ctx.programs->start(argv, log, dir_.path());
   client_ = ctx.etcd->connect(core::EtcdEndpoint{url_, "", "", ""}, std::chrono::seconds(60));
@@ -94,7 +134,7 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
       return std::nullopt;
     } catch (const core::Error& e) {
       if (!process_->running())
-        throw core::Error(fmt::format("the private etcd ({}) stopped before it served the snapshot:\n{}",
+        throw core::Error(fmt::format("the private etcd ({}) stopped before it served:\n{}",
                                       core::describe_argv(argv), last_lines(log, 5)));
       return std::string(e.what());
     }

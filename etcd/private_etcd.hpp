@@ -26,11 +26,25 @@ class PrivateEtcd {
   // `server_args` are added to the etcd server's (e.g. --max-txn-ops for a replay).
   PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd, const std::string& sha256,
               const std::vector<std::string>& server_args = {}, const std::string& what = "etcd-keys");
+  // A stopped member's data dir (etcd's --data-dir, holding member/): its files are copied
+  // into the scratch folder (the original is never opened for writing) and etcd starts on the
+  // copy with --force-new-cluster, as the only member of its cluster: it applies what its WAL
+  // committed, discards what it did not, and serves the member's keyspace at its revision.
+  struct MemberDir {
+    core::bfs::path data_dir;
+  };
+  PrivateEtcd(const core::Context& ctx, const MemberDir& member, const std::vector<std::string>& server_args = {},
+              const std::string& what = "etcd-survivor");
   core::EtcdApi& client() { return *client_; }
   // unix:///PATH/client:0, for kdr's client and etcdctl --endpoints.
   const std::string& url() const { return url_; }
 
  private:
+  // The socket's URL, checked against the length a unix socket path may have.
+  void choose_url();
+  // etcd on `data` (a data dir) with `args` besides the sockets, until it answers.
+  void start(const core::Context& ctx, const core::bfs::path& data, std::vector<std::string> args);
+
   core::ScratchDir dir_;
   std::string url_;
   std::unique_ptr<core::RunningProgram> process_;

@@ -182,6 +182,7 @@ struct EpochReach {
   KeyspaceDigest digest;
   std::uint64_t events = 0;                        // after the epoch's base, up to `revision`
   std::map<std::int64_t, std::uint64_t> events_at;  // events up to each base candidate's revision
+  std::map<std::int64_t, KeyspaceDigest> digest_at;  // the digest at each base candidate's revision
   ReplayAuth auth;                                  // of the segments read
 };
 
@@ -193,7 +194,10 @@ EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& e
   r.digest = start.digest;
   std::set<std::int64_t> wanted;
   for (const auto& b : bases) wanted.insert(b.revision);
-  if (wanted.count(r.revision)) r.events_at[r.revision] = 0;
+  if (wanted.count(r.revision)) {
+    r.events_at[r.revision] = 0;
+    r.digest_at[r.revision] = r.digest;
+  }
   RevisionWalk walk(store, epoch, key);
   std::vector<Event> group;
   while (walk.next(group)) {
@@ -206,7 +210,10 @@ EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& e
     r.revision = rev;
     r.time_ms = group.front().time_ms;
     r.events += group.size();
-    if (wanted.count(rev)) r.events_at[rev] = r.events;
+    if (wanted.count(rev)) {
+      r.events_at[rev] = r.events;
+      r.digest_at[rev] = r.digest;
+    }
   }
   r.auth = walk.auth();
   switch (target.kind) {
@@ -436,6 +443,62 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target, con
                                   passed.empty() ? std::string("it holds none") : passed.substr(2)));
   throw core::Error(fmt::format("{} is before everything in the change journal{}", target.text,
                                 passed.empty() ? std::string() : " (" + passed.substr(2) + ")"));
+}
+
+SurvivorReplay plan_survivor_replay(const core::Context& ctx, const ReplayTarget& target, const core::NodeKey* key,
+                                   const std::string& cluster_id, std::int64_t survivor_revision,
+                                   std::int64_t generation_revision) {
+  const journal::JournalStore store(ctx.backup_dir);
+  const auto epochs = store.epochs();
+  const journal::EpochInfo* epoch = nullptr;
+  for (auto it = epochs.rbegin(); it != epochs.rend() && epoch == nullptr; ++it)
+    if (it->cluster_id == cluster_id) epoch = &*it;
+  if (epoch == nullptr)
+    throw core::Error(fmt::format("the change journal in {} holds no epoch of cluster {}", store.dir().string(),
+                                  cluster_id));
+  const auto from = store.chain_start(*epoch).revision;
+  if (survivor_revision < from)
+    throw core::Error(fmt::format("the change journal's epoch {} of cluster {} begins at revision {}, after the "
+                                  "survivor's {}: the changes between are in no journal",
+                                  epoch->number, cluster_id, from, survivor_revision));
+  ReplayBase survivor;
+  survivor.revision = survivor_revision;
+  std::vector<ReplayBase> wanted{survivor};
+  if (generation_revision >= from) {
+    ReplayBase g;
+    g.revision = generation_revision;
+    wanted.push_back(g);
+  }
+  const auto r = reach(store, *epoch, target, wanted, key);
+  SurvivorReplay out;
+  out.journal_end = r.revision;
+  out.journal_end_ms = r.time_ms;
+  if (const auto it = r.events_at.find(generation_revision); it != r.events_at.end())
+    out.lost_from_generation = r.events - it->second;
+  ReplayPlan& p = out.plan;
+  p.epoch = *epoch;
+  p.base = survivor;
+  p.auth = r.auth;
+  if (!r.events_at.count(survivor_revision)) {
+    // The journal ends before the survivor's revision: the survivor holds all the journal does.
+    if (target.kind != ReplayTarget::Kind::latest)
+      throw core::Error(fmt::format("the change journal of cluster {} ends at revision {}, before the survivor's {}: "
+                                    "{} cannot be reached from the survivor",
+                                    cluster_id, r.revision, survivor_revision, target.text));
+    p.target_revision = survivor_revision;
+    return out;
+  }
+  out.base_digest = r.digest_at.at(survivor_revision);
+  if (!r.reached || r.revision < survivor_revision)
+    throw core::Error(fmt::format("{} is before the survivor's revision {}: a survivor restore does not go back in "
+                                  "time (--set from=backup with this point)",
+                                  target.text, survivor_revision));
+  p.target_revision = r.revision;
+  p.target_time_ms = r.revision > survivor_revision ? r.time_ms : 0;
+  p.events = r.events - r.events_at.at(survivor_revision);
+  p.digest = r.digest;
+  out.lost_alone = p.events;
+  return out;
 }
 
 ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out,

@@ -102,6 +102,25 @@ std::optional<ReplayBase> generation_base(const core::GenerationEntry& g, const 
 void for_each_planned_event(const core::Context& ctx, const ReplayPlan& plan, const core::NodeKey* key,
                             const std::function<void(journal::Event&)>& visit);
 
+// A survivor restore's replay: the journal of the survivor's cluster past the survivor's
+// revision, up to `target`. `plan.base` holds the survivor's revision only (its file is made
+// once the survivor is opened); `base_digest`, the journal's digest at that revision (absent
+// when the journal ends before it: then the target is the survivor's revision, nothing to
+// replay). The changes after the survivor's revision and after `generation_revision` (the newest
+// generation's), up to the journal's end, are what each of those would lose. Throws Error when
+// the journal holds no epoch of `cluster_id`, begins after the survivor, or `target` lies
+// before the survivor's revision.
+struct SurvivorReplay {
+  ReplayPlan plan;
+  std::optional<journal::KeyspaceDigest> base_digest;
+  std::int64_t journal_end = 0, journal_end_ms = 0;
+  std::uint64_t lost_alone = 0;                        // changes the survivor alone lacks
+  std::optional<std::uint64_t> lost_from_generation;  // ... the generation lacks (when in this epoch)
+};
+SurvivorReplay plan_survivor_replay(const core::Context& ctx, const ReplayTarget& target, const core::NodeKey* key,
+                                   const std::string& cluster_id, std::int64_t survivor_revision,
+                                   std::int64_t generation_revision);
+
 // The replay: `plan.base` in a private etcd, the journal's events up to the target applied in
 // order (each key's last change in a run of revisions, in few transactions), the keyspace's digest compared with the
 // journal's, then `etcdctl snapshot save` to `out`, whose own keyspace is read back (bbolt,

@@ -324,7 +324,13 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
   } catch (const core::Error&) {
     // an unsafe key file: the preflight refuses it and says why
   }
-  if (auto it = vars.find(var_name(Var::to)); it != vars.end() && etcd_here) {
+  // from=survivor (restore-etcd-cluster): the point is the survivor's data with the journal past
+  // it, which the etcd-survivor step ranks and makes; `to` is its target there.
+  const bool from_survivor = var_or(vars, Var::from) == "survivor";
+  if (from_survivor && var_or(vars, Var::to) == "snapshot")
+    throw UsageError("--set from=survivor restores the most advanced member's data (with the change journal past "
+                     "it); to=snapshot is the generation's snapshot: --set from=backup for that");
+  if (auto it = vars.find(var_name(Var::to)); it != vars.end() && etcd_here && !from_survivor) {
     KeySelection selection;
     selection.namespaces = split_list(var_or(vars, Var::namespace_));
     for (const auto& o : split_list(var_or(vars, Var::object))) try {
@@ -344,6 +350,10 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
     }
   }
 
+  if (vars.count(var_name(Var::from)))
+    set_var(Var::etcd_point, from_survivor                   ? "survivor"
+                             : var_or(vars, Var::to) == "snapshot" ? "snapshot"
+                                                                   : "journal");
   set_var(Var::etcd_restored_from, "files");
   std::vector<std::string> left_out;
   for (const auto& spec : pb.steps) {
@@ -362,7 +372,8 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
   // A member that joins its cluster again gets the cluster's data from the leader: nothing of
   // the cluster is rolled back, whatever this node's etcd still answers.
   const bool rejoins = plan_has(plan, &StepTraits::rejoins_cluster);
-  if (etcd_here && !rejoins &&
+  // A survivor restore's losses are the etcd-survivor step's: side by side, from the journal.
+  if (etcd_here && !rejoins && !from_survivor &&
       std::any_of(plan.steps.begin(), plan.steps.end(),
                   [&](const PlannedStep& st) { return replaces_etcd_data(st, plan); }))
     plan.etcd.loss =

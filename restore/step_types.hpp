@@ -11,6 +11,7 @@
   X(copy_back)              \
   X(node_identity)          \
   X(etcd_replay)            \
+  X(etcd_survivor)          \
   X(etcd_snapshot_restore)  \
   X(etcd_put_keys)          \
   X(etcd_member_remove)     \

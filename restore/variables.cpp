@@ -14,7 +14,7 @@ struct VarInfo {
   VarKind kind;
 };
 
-constexpr std::array<VarInfo, 26> table = {{
+constexpr std::array<VarInfo, 28> table = {{
     {Var::generation, "generation", VarKind::made},
     {Var::generation_dir, "generation_dir", VarKind::made},
     {Var::restore_id, "restore_id", VarKind::made},
@@ -29,6 +29,7 @@ constexpr std::array<VarInfo, 26> table = {{
     {Var::saved_kubeadm_config, "saved_kubeadm_config", VarKind::made},
     {Var::old_node_name, "old_node_name", VarKind::internal},
     {Var::old_node_address, "old_node_address", VarKind::internal},
+    {Var::etcd_point, "etcd_point", VarKind::made},
     {Var::accept_loss, "accept_loss", VarKind::builtin},
     {Var::accept_undecryptable, "accept_undecryptable", VarKind::builtin},
     {Var::accept_gap, "accept_gap", VarKind::builtin},
@@ -41,6 +42,7 @@ constexpr std::array<VarInfo, 26> table = {{
     {Var::object, "object", VarKind::declared},
     {Var::address, "address", VarKind::declared},
     {Var::node_name, "node_name", VarKind::declared},
+    {Var::from, "from", VarKind::declared},
 }};
 
 constexpr bool in_enum_order() {

@@ -28,6 +28,9 @@ enum class Var {
   saved_kubeadm_config,  // the generation's kubeadm configuration, before it is rewritten
   old_node_name,
   old_node_address,
+  // set by restore-etcd-cluster's plan: snapshot | journal | survivor, where the etcd data it
+  // restores comes from (its steps say `if: etcd_point=...`)
+  etcd_point,
   // parameters of every playbook (builtin_parameters())
   accept_loss,
   accept_undecryptable,
@@ -42,6 +45,7 @@ enum class Var {
   object,
   address,    // rebuild-node: the new node's address
   node_name,  // rebuild-node: the new node's name
+  from,       // restore-etcd-cluster: backup | survivor
 };
 
 std::string var_name(Var v);

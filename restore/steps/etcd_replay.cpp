@@ -24,16 +24,14 @@ struct ReplayArgs : StepArgs {
 
 core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "replayed.json"; }
 
-// The point's encrypted values must decrypt with the keys kube-apiserver will have.
-void refuse_undecryptable(const Runner& r, const core::bfs::path& snapshot, std::int64_t revision) {
+}  // namespace
+
+void refuse_undecryptable(const Runner& r, const core::bfs::path& snapshot, const std::string& what) {
   std::string warning;
   const auto use = journal::encryption_keys_of_snapshot(snapshot.string());
-  if (const auto refusal = undecryptable_refusal(r, use, fmt::format("the change journal's revision {}", revision), warning))
-    throw core::Error(*refusal);
+  if (const auto refusal = undecryptable_refusal(r, use, what, warning)) throw core::Error(*refusal);
   if (!warning.empty()) r.ctx.out.warn("      {}", warning);
 }
-
-}  // namespace
 
 PointChoice resolve_point(const core::Context& ctx, const std::string& to, const core::EtcdFacts& generation_etcd,
                           const core::NodeKey* key, bool accept_gap) {
@@ -98,7 +96,7 @@ std::string make_replayed(const Runner& r, const ReplayTarget& target, const cor
     const auto sha256 = core::sha256_file(out.string());
     if (j.value("revision", std::int64_t{0}) == target.revision && j.value("sha256", "") == sha256) {
       r.ctx.out.info("      replayed earlier: {} (revision {})", out.string(), target.revision);
-      refuse_undecryptable(r, out, target.revision);
+      refuse_undecryptable(r, out, fmt::format("the change journal's revision {}", target.revision));
       return sha256;
     }
   }
@@ -113,7 +111,7 @@ std::string make_replayed(const Runner& r, const ReplayTarget& target, const cor
   ReplayResult result;
   try {
     result = replay_to_snapshot(r.ctx, plan, tmp, key ? &*key : nullptr);
-    refuse_undecryptable(r, tmp, plan.target_revision);
+    refuse_undecryptable(r, tmp, fmt::format("the change journal's revision {}", plan.target_revision));
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;

@@ -37,6 +37,10 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
 // restore's folder (the etcd-replay step), or a scratch folder (a dry run's preflight).
 std::string make_replayed(const Runner& r, const ReplayTarget& target, const core::bfs::path& dir);
 
+// The snapshot's encrypted values must decrypt with the keys kube-apiserver will have: throws
+// Error saying which do not (restore/decryptable.hpp); `what` names the point in it.
+void refuse_undecryptable(const Runner& r, const core::bfs::path& snapshot, const std::string& what);
+
 // Where the etcd-replay step leaves the snapshot it made: <restore dir>/replayed.db.
 core::bfs::path replayed_snapshot(const Runner& r);
 // The SHA-256 the etcd-replay step recorded for it; empty before it ran.

@@ -217,8 +217,11 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     if (a.source == Source::replayed) {
       const std::uint64_t db = snap ? snap->db_size : 0;
       pf.need[parent] += db + db / 5;
-      pf.ok(fmt::format("etcd is restored to journal revision {} (replayed by the step before)",
-                        r.plan.etcd.replay ? r.plan.etcd.replay->target_revision : 0));
+      if (r.plan.etcd.replay)
+        pf.ok(fmt::format("etcd is restored to journal revision {} (replayed by the step before)",
+                          r.plan.etcd.replay->target_revision));
+      else
+        pf.ok("etcd is restored from the point the step before makes (the survivor's data, with the journal past it)");
     } else {
       check_source(r, a, pf);
     }

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Quorum back from the best survivor, with nothing lost. Three real etcd members; cp-1's change
+# journal follows the cluster through cp-2's member. cp-1's etcd stops (partitioned) and the
+# cluster goes on with two members and more writes, which the journal receives; then cp-2 and
+# cp-3 die with their data dirs. cp-1 comes back, lagging, without quorum.
+# `kdr restore restore-etcd-cluster --set from=survivor` on cp-1 ranks the members, opens cp-1's
+# data with --force-new-cluster privately, replays the journal past its revision, checks the
+# journal's digest, and makes the one-member cluster the others join: every write acknowledged
+# before the disaster is back. Refused, changing nothing: the restore on a node whose member is
+# not the most advanced, and on a node whose data dir is another cluster's.
+source "$(dirname "$0")/../lib/scenario.sh"
+
+R1=$T/cp-1 R2=$T/cp-2 R3=$T/cp-3
+
+step "three control-plane nodes, each backed up onto its own second disk"
+sandbox_make_ha_cluster "$R1" "$R2" "$R3"
+own_disks "$R1" "$R2" "$R3"
+for i in 1 2 3; do sandbox_etcdctl "$R1" put "/registry/configmaps/team-$i/settings" "value-$i" >/dev/null; done
+for r in "$R1" "$R2" "$R3"; do OUT=$(on_node "$r" backup -q 2>&1) || fail "backup on $r: $OUT"; done
+ROOT=$R1 BACKUP=$T/disk2-cp-1
+old_cluster=$(member_cluster_id "$R1")
+old_hex=$(on_node "$R1" --json etcd state | jq -r .cluster_id)  # as etcdctl and kdr print it
+assert_eq "$(on_node "$R1" --json etcd state | jq -r .source)" asked "kdr etcd state on a running member"
+
+step "cp-1's change journal follows the cluster through cp-2's member"
+cat >"$T/follow.yaml" <<EOF
+kubeconfig: ""
+etcd: {endpoint: "https://127.0.0.1:$(cat "$R2/.sandbox-client-port")"}
+EOF
+"$KDR_BIN" --config "$T/follow.yaml" --root "$R1" --backup-dir "$BACKUP" journal run >>"$T/follower.log" 2>&1 &
+FOLLOWER=$!
+SCENARIO_BG_PIDS+=("$FOLLOWER")
+for i in $(seq 1 20); do sandbox_etcdctl "$R1" put "/registry/configmaps/app/before-$i" "b$i" >/dev/null; done
+wait_caught_up
+
+step "cp-1's etcd stops (it is cut off); cp-2 and cp-3 go on and take more writes"
+sandbox_stop_kubelet "$R1"
+survivor_rev=$(sandbox_etcdctl "$R2" endpoint status -w json | jq '.[0].Status.header.revision')
+acked=0
+for i in $(seq 1 30); do
+  sandbox_etcdctl "$R2" put "/registry/configmaps/app/after-$i" "a$i" >/dev/null && acked=$((acked + 1))
+done
+sandbox_etcdctl "$R3" del /registry/configmaps/app/before-1 >/dev/null || fail "the delete was not acknowledged"
+sandbox_etcdctl "$R2" put /registry/configmaps/team-2/settings changed >/dev/null || fail "the update was not acknowledged"
+assert_eq "$acked" 30 "writes acknowledged by the two-member cluster"
+want=$(member_keyspace "$R2")
+final_rev=$(sandbox_etcdctl "$R2" endpoint status -w json | jq '.[0].Status.header.revision')
+[ "$final_rev" -gt "$survivor_rev" ] || fail "no write after cp-1 stopped"
+for i in $(seq 1 150); do
+  at=$({ kdr journal status --json || true; } | jq '.state.position // 0')
+  [ "$at" -ge "$final_rev" ] && break
+  sleep 0.2
+done
+[ "$at" -ge "$final_rev" ] || { tail -20 "$T/follower.log"; fail "the journal did not reach revision $final_rev"; }
+
+step "disaster: cp-2 and cp-3 die with their data dirs; cp-1 comes back behind, without quorum"
+for r in "$R2" "$R3"; do
+  sandbox_stop_kubelet "$r"
+  rm -rf "$r/var/lib/etcd/member"
+done
+kill -TERM "$FOLLOWER"; wait "$FOLLOWER" 2>/dev/null || true
+sandbox_start_kubelet "$R1"
+sleep 2
+# a member that starts without quorum never serves its clients (it cannot publish itself)
+! sandbox_etcdctl "$R1" --dial-timeout 1s --command-timeout 3s put /registry/x y >/dev/null 2>&1 || fail "cp-1 takes writes"
+state=$(on_node "$R1" --json etcd state)
+assert_eq "$(jq -r .source <<<"$state")" offline "kdr etcd state on cp-1 (its data dir read offline)"
+assert_eq "$(jq -r .cluster_id <<<"$state")" "$old_hex" "cp-1's cluster, read offline"
+
+step "refused, changing nothing: cp-2 (no data; cp-1 is the survivor) and cp-3 (another cluster's data dir)"
+rc=0
+OUT=$(on_node "$R2" restore restore-etcd-cluster --yes --set from=survivor 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "a restore from a node without data was not refused"
+# cp-2 reaches no other member (none answers, no nodes: to read them over SSH)
+assert_contains "$OUT" "no survivor: no member holds data of cluster $old_hex"
+assert_contains "$OUT" "cp-1"
+assert_contains "$OUT" "If one of them kept its data dir, run this restore there"
+# cp-3's data dir: a one-member cluster of its own, restored from cp-3's own generation
+snap3=$(readlink -f "$T/disk2-cp-3/latest")/etcd/snapshot.db
+[ -f "$snap3" ] || fail "no snapshot in cp-3's backup"
+cp "$snap3" "$T/other.db"
+rm -rf "$R3/var/lib/etcd"
+if command -v etcdutl >/dev/null; then tool=etcdutl; else tool=etcdctl; fi
+ETCDCTL_API=3 $tool snapshot restore "$T/other.db" --skip-hash-check --data-dir "$R3/var/lib/etcd" --name cp-3 \
+  --initial-cluster cp-3=https://127.0.0.13:1 --initial-advertise-peer-urls https://127.0.0.13:1 \
+  --initial-cluster-token another-cluster >/dev/null 2>&1 || fail "could not make another cluster's data dir"
+rc=0
+OUT=$(on_node "$R3" restore restore-etcd-cluster --yes --set from=survivor 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "a survivor of another cluster was not refused"
+assert_contains "$OUT" "not cluster $old_hex"
+for r in "$R2" "$R3"; do
+  [ -z "$(ls -d "$r"/var/lib/etcd.kdr-* 2>/dev/null)" ] || fail "$(basename "$r")'s data dir was moved"
+done
+[ -d "$R3/var/lib/etcd/member" ] || fail "cp-3's data dir was touched"
+
+step "restore-etcd-cluster --set from=survivor on cp-1: the survivor topped up from the journal"
+rc=0
+OUT=$(on_node "$R1" restore restore-etcd-cluster --yes --set from=survivor 2>&1) || rc=$?
+[ "$rc" -eq 0 ] || { echo "$OUT"; fail "restore-etcd-cluster from=survivor exited $rc"; }
+assert_contains "$OUT" "ranked by committed raft index"
+assert_contains "$OUT" "=> cp-1"
+assert_contains "$OUT" "the survivor + the change journal (revision $final_rev): nothing the journal received"
+assert_contains "$OUT" "the survivor alone (revision"
+assert_contains "$OUT" "opened with --force-new-cluster at revision"
+assert_contains "$OUT" "its keyspace matches the journal's digest at revision"
+assert_contains "$OUT" "keyspace digest matches the journal's at revision $final_rev"
+lost=$(grep -o 'the survivor alone (revision [0-9]*): [0-9]* change' <<<"$OUT" | head -n 1 | awk '{print $(NF-1)}')
+[ "${lost:-0}" -ge 32 ] || fail "the plan says the survivor alone loses ${lost:-?} changes (32 were written after it)"
+assert_eq "$(member_keyspace "$R1")" "$want" "every acknowledged write is back on cp-1"
+members=$(sandbox_etcdctl "$R1" member list -w json)
+assert_eq "$(jq '.members | length' <<<"$members")" 1 "members of the restored cluster (none left behind)"
+new_cluster=$(member_cluster_id "$R1")
+[ "$new_cluster" != "$old_cluster" ] || fail "cp-1 is still the old cluster"
+ls -d "$R1"/var/lib/etcd.kdr-* >/dev/null 2>&1 || fail "the survivor's own data dir was not kept aside"
+
+step "cp-2 joins the restored cluster with the printed command; the cluster serves every write"
+cmd2=$(grep -o "on cp-2 (.*): kdr restore replace-etcd-member .*" <<<"$OUT" | tail -n 1 | sed 's/^on cp-2 ([^)]*): kdr //')
+[ -n "$cmd2" ] || fail "no command printed for cp-2"
+sandbox_start_kubelet "$R2"
+read -r -a words <<<"$cmd2"
+rc=0
+OUT=$(on_node "$R2" "${words[@]}" 2>&1) || rc=$?
+[ "$rc" -eq 0 ] || { echo "$OUT"; fail "cp-2 did not join (exit $rc)"; }
+assert_eq "$(member_keyspace "$R2")" "$want" "cp-2 serves every acknowledged write"
+sandbox_etcdctl "$R2" put /registry/configmaps/app/after-restore yes >/dev/null || fail "the cluster takes no write"
