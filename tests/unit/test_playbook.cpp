@@ -62,7 +62,7 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
   CHECK(error_of("steps: [{type: preflight}]") == "pb.yaml:1:1: key 'name': a playbook needs a 'name'");
   CHECK(error_of("name: x\nsteps:\n  - type: teleport\n") ==
         "pb.yaml:3:11: key 'steps[0].type': unknown step type 'teleport' (known: preflight, stop-static-pods, "
-        "wait-stopped, move-aside, copy-back, node-identity, etcd-replay, etcd-snapshot-restore, etcd-put-keys, "
+        "wait-stopped, move-aside, copy-back, node-identity, etcd-replay, etcd-survivor, etcd-snapshot-restore, etcd-put-keys, "
         "etcd-member-remove, etcd-member-add, etcd-member-join, etcd-member-promote, etcd-member-invite, other-nodes-pods, "
         "start-static-pods, wait-healthy, etcd-forget-node, kubeadm, run, manual)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
@@ -70,7 +70,7 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
         "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, if, name, timeout, type)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n    path: ${nope}/x\n") ==
         "pb.yaml:4:11: unknown variable ${nope} (known: accept_gap, accept_loss, accept_undecryptable, allow_setuid, "
-        "etcd_data_dir, generation, generation_dir, key_file, kubeadm_config, kubeadm_etcd_dir_check, "
+        "etcd_data_dir, etcd_point, generation, generation_dir, key_file, kubeadm_config, kubeadm_etcd_dir_check, "
         "renames_node, restore_dir, restore_id, root, same_node, saved_kubeadm_config, static_pod_path, unauthenticated)");
   CHECK(error_of("name: x\nsteps: [{type: preflight}]\nparameters:\n  - {name: p, default: c, choices: [a, b]}\n") ==
         "pb.yaml:4:5: key 'parameters[0]': the default 'c' is not one of the choices");
