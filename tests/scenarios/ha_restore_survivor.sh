@@ -10,62 +10,7 @@
 # not the most advanced, and on a node whose data dir is another cluster's.
 source "$(dirname "$0")/../lib/scenario.sh"
 
-R1=$T/cp-1 R2=$T/cp-2 R3=$T/cp-3
-
-step "three control-plane nodes, each backed up onto its own second disk"
-sandbox_make_ha_cluster "$R1" "$R2" "$R3"
-own_disks "$R1" "$R2" "$R3"
-for i in 1 2 3; do sandbox_etcdctl "$R1" put "/registry/configmaps/team-$i/settings" "value-$i" >/dev/null; done
-for r in "$R1" "$R2" "$R3"; do OUT=$(on_node "$r" backup -q 2>&1) || fail "backup on $r: $OUT"; done
-ROOT=$R1 BACKUP=$T/disk2-cp-1
-old_cluster=$(member_cluster_id "$R1")
-old_hex=$(on_node "$R1" --json etcd state | jq -r .cluster_id)  # as etcdctl and kdr print it
-assert_eq "$(on_node "$R1" --json etcd state | jq -r .source)" asked "kdr etcd state on a running member"
-
-step "cp-1's change journal follows the cluster through cp-2's member"
-cat >"$T/follow.yaml" <<EOF
-kubeconfig: ""
-etcd: {endpoint: "https://127.0.0.1:$(cat "$R2/.sandbox-client-port")"}
-EOF
-"$KDR_BIN" --config "$T/follow.yaml" --root "$R1" --backup-dir "$BACKUP" journal run >>"$T/follower.log" 2>&1 &
-FOLLOWER=$!
-SCENARIO_BG_PIDS+=("$FOLLOWER")
-for i in $(seq 1 20); do sandbox_etcdctl "$R1" put "/registry/configmaps/app/before-$i" "b$i" >/dev/null; done
-wait_caught_up
-
-step "cp-1's etcd stops (it is cut off); cp-2 and cp-3 go on and take more writes"
-sandbox_stop_kubelet "$R1"
-survivor_rev=$(sandbox_etcdctl "$R2" endpoint status -w json | jq '.[0].Status.header.revision')
-acked=0
-for i in $(seq 1 30); do
-  sandbox_etcdctl "$R2" put "/registry/configmaps/app/after-$i" "a$i" >/dev/null && acked=$((acked + 1))
-done
-sandbox_etcdctl "$R3" del /registry/configmaps/app/before-1 >/dev/null || fail "the delete was not acknowledged"
-sandbox_etcdctl "$R2" put /registry/configmaps/team-2/settings changed >/dev/null || fail "the update was not acknowledged"
-assert_eq "$acked" 30 "writes acknowledged by the two-member cluster"
-want=$(member_keyspace "$R2")
-final_rev=$(sandbox_etcdctl "$R2" endpoint status -w json | jq '.[0].Status.header.revision')
-[ "$final_rev" -gt "$survivor_rev" ] || fail "no write after cp-1 stopped"
-for i in $(seq 1 150); do
-  at=$({ kdr journal status --json || true; } | jq '.state.position // 0')
-  [ "$at" -ge "$final_rev" ] && break
-  sleep 0.2
-done
-[ "$at" -ge "$final_rev" ] || { tail -20 "$T/follower.log"; fail "the journal did not reach revision $final_rev"; }
-
-step "disaster: cp-2 and cp-3 die with their data dirs; cp-1 comes back behind, without quorum"
-for r in "$R2" "$R3"; do
-  sandbox_stop_kubelet "$r"
-  rm -rf "$r/var/lib/etcd/member"
-done
-kill -TERM "$FOLLOWER"; wait "$FOLLOWER" 2>/dev/null || true
-sandbox_start_kubelet "$R1"
-sleep 2
-# a member that starts without quorum never serves its clients (it cannot publish itself)
-! sandbox_etcdctl "$R1" --dial-timeout 1s --command-timeout 3s put /registry/x y >/dev/null 2>&1 || fail "cp-1 takes writes"
-state=$(on_node "$R1" --json etcd state)
-assert_eq "$(jq -r .source <<<"$state")" offline "kdr etcd state on cp-1 (its data dir read offline)"
-assert_eq "$(jq -r .cluster_id <<<"$state")" "$old_hex" "cp-1's cluster, read offline"
+make_lagging_survivor
 
 step "refused, changing nothing: cp-2 (no data; cp-1 is the survivor) and cp-3 (another cluster's data dir)"
 rc=0
