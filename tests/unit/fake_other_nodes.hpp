@@ -1,7 +1,7 @@
 // Other control-plane nodes behind a fake ssh, for the unit tests of restores that span the
 // cluster (restore-etcd-cluster with the config's nodes:). The ssh argv kdr builds is taken
 // apart as OpenSSH and the remote shell would (one word per argument); each node's kdr answers
-// as the real one documents (--version, --json restores, pods stop|start, restore
+// as the real one documents (--version, --json restores, --json etcd state, pods stop|start, restore
 // replace-etcd-member, --resume, --rollback). tests/scenarios/ha_restore_cluster_ssh.sh runs
 // the same against real sshds and real etcd members.
 #pragma once
@@ -83,6 +83,7 @@ struct FakeOtherNodes {
   std::map<std::string, nlohmann::json> restores;  // per destination, as `kdr --json restores` prints them
   std::map<std::string, std::string> failing;      // destination -> ssh's stderr (exit 255)
   std::map<std::string, bool> apiserver_held;      // per node name
+  std::map<std::string, nlohmann::json> etcd_state;  // per node name, as `kdr --json etcd state` prints it
   int joins = 0;
 
   explicit FakeOtherNodes(RestoreFixture& fixture) : f(fixture) {
@@ -107,6 +108,13 @@ struct FakeOtherNodes {
       return answer(0, "kube-apiserver: moved\n");
     }
     if (words == std::vector<std::string>{"kdr", "--json", "restores"}) return answer(0, list.dump());
+    if (words == std::vector<std::string>{"kdr", "--json", "etcd", "state"}) {
+      if (auto it = etcd_state.find(node); it != etcd_state.end()) return answer(0, it->second.dump());
+      return answer(0, nlohmann::json{{"name", node}, {"where", "this node"}, {"source", "none"}, {"cluster_id", ""},
+                                       {"revision", 0}, {"raft_term", 0}, {"raft_index", 0},
+                                       {"problem", "etcd does not answer and its data dir /var/lib/etcd holds no member/"}}
+                               .dump());
+    }
     if (words.size() > 2 && words[1] == "restore" && words[2] == "replace-etcd-member") {
       const auto cluster = words.back().substr(std::string("cluster_id=").size());
       join(node);

@@ -187,6 +187,27 @@ TEST_CASE("restore-etcd-cluster drives the other members over SSH: apiservers st
                           "cp3: kdr pods start kube-apiserver --wait 120", "cp2: kdr pods start kube-apiserver --wait 120"});
 }
 
+TEST_CASE("from=survivor asks the stopped members over SSH (kdr etcd state) and refuses here when one is more advanced") {
+  RestoreFixture f;
+  lose_quorum(f);
+  FakeOtherNodes others(f);
+  const auto cluster = f.etcd->at(RestoreFixture::node_etcd_url)->cluster_id;
+  others.etcd_state["cp3"] = {{"name", "cp3"},          {"where", "this node"}, {"source", "offline"},
+                              {"cluster_id", cluster},  {"member_id", "c3"},     {"revision", 4711},
+                              {"raft_term", 7},         {"raft_index", 9000},   {"problem", ""}};
+  const auto before = f.tree();
+  CHECK(f.restore("restore-etcd-cluster", {"from=survivor"}) == core::ExitCode::failed);
+  INFO(f.printed.all());
+  CHECK(std::count(others.log.begin(), others.log.end(), "cp2: kdr --json etcd state") >= 1);
+  CHECK(std::count(others.log.begin(), others.log.end(), "cp3: kdr --json etcd state") >= 1);
+  CHECK(contains(f.printed.all(), "=> cp3"));
+  CHECK(contains(f.printed.all(), "cp3 (over ssh root@10.0.0.12) is more advanced than this node's member: committed "
+                                  "raft index 9000 (term 7, revision 4711)"));
+  CHECK(contains(f.printed.all(), "run `kdr restore restore-etcd-cluster --set from=survivor` on cp3"));
+  CHECK(test::tree_diff(f.tree(), before) == "");
+  CHECK(others.state().empty());
+}
+
 TEST_CASE("a node whose host key changed stops restore-etcd-cluster in its preflight: nothing changes on any node") {
   RestoreFixture f;
   lose_quorum(f);
