@@ -6,6 +6,8 @@
 # cluster; after --rollback, /etc/kubernetes is byte for byte what it was, no data dir is left
 # aside, and the data dir is cp-1's own again (its cluster, its revision, read offline), ready for
 # the next try. Full mode: every action, each both resumed and rolled back; quick mode: two.
+# kdr-test: once (the restore engine it puts through kills is the same over etcd 3.4 and 3.5;
+# tests/scenarios/ha_restore_survivor.sh runs the survivor restore on both)
 source "$(dirname "$0")/../lib/reliability.sh"
 
 # /etc/kubernetes, each file with its mode, owner, size and mtime (a folder's mtime changes when
