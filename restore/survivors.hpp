@@ -18,7 +18,7 @@
 
 namespace kdr::restore {
 
-class Runner;
+struct Runner;
 
 struct MemberState {
   enum class Source { asked, offline, none };
