@@ -29,6 +29,18 @@ SnapshotTool snapshot_tool(const core::Context& ctx) {
   return t;
 }
 
+std::string etcd_server_version(const core::Context& ctx) {
+  const auto& server = ctx.config.etcd.server;
+  if (server.empty() || ctx.programs->find(server.front()).empty()) return {};
+  auto argv = server;
+  argv.push_back("--version");
+  const auto r = ctx.programs->run(argv, core::etcd_tool_options(std::chrono::seconds(20)));
+  if (!r.ok()) return {};
+  const auto pos = r.out.find("etcd Version: ");
+  if (pos == std::string::npos) return {};
+  return r.out.substr(pos + 14, r.out.find('\n', pos) - pos - 14);
+}
+
 std::string minor_of(const std::string& version) {
   auto v = version;
   if (!v.empty() && v[0] == 'v') v.erase(0, 1);

@@ -18,6 +18,10 @@ struct SnapshotTool {
 
 SnapshotTool snapshot_tool(const core::Context& ctx);
 
+// The version of the etcd server program kdr runs privately (etcd.server: `etcd --version`'s
+// "etcd Version: 3.5.16"); empty when it is missing or says none.
+std::string etcd_server_version(const core::Context& ctx);
+
 // "3.5" of "3.5.16" or "v3.5.16".
 std::string minor_of(const std::string& version);
 

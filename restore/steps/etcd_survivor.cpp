@@ -158,7 +158,7 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
     } catch (const core::Error& e) {
       out.push_back(std::string("cannot run: ") + e.what());
     }
-    for (const auto& note : force_new_cluster_notes(snapshot_tool(r.ctx).version)) out.push_back("note: " + note);
+    for (const auto& note : force_new_cluster_notes(etcd_server_version(r.ctx))) out.push_back("note: " + note);
     return out;
   }
 
