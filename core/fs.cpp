@@ -435,10 +435,13 @@ std::string lock_holders(const bfs::path& file) {
   return result;
 }
 
-ScratchDir::ScratchDir(const std::string& what) {
+bfs::path ScratchDir::root() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/var/tmp") + "/kdr-" + what + "-XXXXXX";
+  return tmp != nullptr && *tmp != '\0' ? bfs::path(tmp) : bfs::path("/var/tmp");
+}
+
+ScratchDir::ScratchDir(const std::string& what) {
+  std::string pattern = (root() / ("kdr-" + what + "-XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr) throw_errno("create scratch folder", pattern, errno);
   path_ = pattern;
 }

@@ -145,6 +145,8 @@ bool path_is_within(const bfs::path& inner, const bfs::path& outer);
 // with everything in it on every path out.
 class ScratchDir {
  public:
+  // Where scratch folders are made: $TMPDIR, else /var/tmp.
+  static bfs::path root();
   explicit ScratchDir(const std::string& what);
   ~ScratchDir();
   ScratchDir(const ScratchDir&) = delete;

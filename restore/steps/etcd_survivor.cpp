@@ -12,6 +12,7 @@
 // as <restore dir>/replayed.db for etcd-snapshot-restore (source: replayed), which makes the
 // one-member cluster with its revision bumped past anything any member has seen. It changes
 // nothing on the node.
+#include <functional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,8 +171,21 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
     if (s == nullptr || !choice.refusals.empty()) return;
     pf.ok(fmt::format("the survivor is this node's member {}: cluster {}, committed raft index {}, revision {}", s->name,
                       s->cluster_id, s->raft_index, s->revision));
-    const auto db = core::lstat_path(r.host(r.plan.etcd.data_dir) / "member" / "snap" / "db");
-    pf.need[core::bfs::path(r.var(Var::restore_dir)).parent_path().string()] += db ? 3 * db->size : 0;
+    // The member's files copied for the private etcd, and in the restore's folder the survivor's
+    // snapshot and the replayed one (each about its database's size).
+    const auto member = r.host(r.plan.etcd.data_dir) / "member";
+    std::uint64_t files = 0;
+    const std::function<void(const core::bfs::path&)> add = [&](const core::bfs::path& dir) {
+      for (const auto& name : core::list_dir(dir))
+        if (const auto st = core::lstat_path(dir / name)) {
+          if (st->type == core::FileType::directory) add(dir / name);
+          else if (st->type == core::FileType::file) files += st->size;
+        }
+    };
+    if (core::lstat_path(member)) add(member);
+    const auto db = core::lstat_path(member / "snap" / "db");
+    pf.need[core::ScratchDir::root().string()] += files;
+    pf.need[core::bfs::path(r.var(Var::restore_dir)).parent_path().string()] += db ? 2 * db->size : 0;
     try {
       const auto j = journal_past(r, a.target, cluster, s->revision);
       if (!j.replay) {
