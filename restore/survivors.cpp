@@ -65,7 +65,22 @@ MemberState from_member_data(const etcd::MemberData& d) {
   return m;
 }
 
-MemberState local_member_state(const core::Context& ctx, std::chrono::milliseconds timeout) {
+namespace {
+
+// A member that answered, as it answered.
+void take_status(MemberState& m, const core::EtcdStatus& s) {
+  m.source = MemberState::Source::asked;
+  m.cluster_id = s.cluster_id;
+  m.member_id = s.member_id;
+  m.revision = s.revision;
+  m.raft_term = s.raft_term;
+  m.raft_index = s.raft_index;
+}
+
+}  // namespace
+
+MemberState local_member_state(const core::Context& ctx, const std::string& data_dir,
+                               std::chrono::milliseconds timeout) {
   const auto layout =
       core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
   MemberState m;
@@ -75,24 +90,19 @@ MemberState local_member_state(const core::Context& ctx, std::chrono::millisecon
   std::string asked;
   try {
     const auto client = ctx.etcd->connect(backup::node_etcd_endpoint(ctx), timeout);
-    const auto s = client->status();
-    m.source = MemberState::Source::asked;
-    m.cluster_id = s.cluster_id;
-    m.member_id = s.member_id;
-    m.revision = s.revision;
-    m.raft_term = s.raft_term;
-    m.raft_index = s.raft_index;
+    take_status(m, client->status());
     return m;
   } catch (const core::Error& e) {
     asked = e.what();
   }
-  if (!layout.local()) {
+  const auto node_dir = data_dir.empty() ? layout.data_dir : data_dir;
+  if (node_dir.empty()) {
     m.problem = fmt::format("etcd does not answer ({}) and its data dir is not on this node", asked);
     return m;
   }
-  const auto dir = ctx.root.host(layout.data_dir);
+  const auto dir = ctx.root.host(node_dir);
   if (!core::lstat_path(dir / "member")) {
-    m.problem = fmt::format("etcd does not answer and its data dir {} holds no member/", layout.data_dir);
+    m.problem = fmt::format("etcd does not answer and its data dir {} holds no member/", node_dir);
     return m;
   }
   auto offline = from_member_data(etcd::read_member_data(dir));
@@ -191,7 +201,7 @@ std::vector<std::string> SurvivorChoice::table() const {
 
 SurvivorChoice look_for_survivors(const Runner& r, const std::string& cluster_id, const std::string& cluster_origin) {
   std::vector<MemberState> members;
-  auto self = local_member_state(r.ctx);
+  auto self = local_member_state(r.ctx, r.plan.etcd.data_dir);
   if (self.name.empty()) self.name = r.plan.etcd.name;
   members.push_back(std::move(self));
   const auto tls = backup::node_etcd_endpoint(r.ctx);
@@ -206,13 +216,7 @@ SurvivorChoice look_for_survivors(const Runner& r, const std::string& cluster_id
       auto endpoint = tls;
       endpoint.url = rec.client_urls.front();
       try {
-        const auto s = r.ctx.etcd->connect(endpoint, std::chrono::seconds(3))->status();
-        m.source = MemberState::Source::asked;
-        m.cluster_id = s.cluster_id;
-        m.member_id = s.member_id;
-        m.revision = s.revision;
-        m.raft_term = s.raft_term;
-        m.raft_index = s.raft_index;
+        take_status(m, r.ctx.etcd->connect(endpoint, std::chrono::seconds(3))->status());
         members.push_back(std::move(m));
         continue;
       } catch (const core::Error& e) {

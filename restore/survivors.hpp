@@ -45,8 +45,10 @@ std::string_view to_string(MemberState::Source s);
 MemberState from_member_data(const etcd::MemberData& d);
 
 // This node's member: asked through the node's etcd endpoint when it answers within `timeout`,
-// else its data dir read offline; `problem` says when it has neither.
-MemberState local_member_state(const core::Context& ctx,
+// else its data dir read offline; `problem` says when it has neither. `data_dir` (a node path):
+// the data dir a restore's plan recorded (the etcd manifest may be out of its folder by then);
+// empty: the one the node's layout names.
+MemberState local_member_state(const core::Context& ctx, const std::string& data_dir = "",
                                std::chrono::milliseconds timeout = std::chrono::seconds(3));
 
 struct SurvivorChoice {

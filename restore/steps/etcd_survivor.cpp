@@ -222,7 +222,7 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
     }
     const auto [cluster, origin] = expected_cluster(r);
     // Stopped now: its data dir is read as it is, and opened privately.
-    auto self = local_member_state(r.ctx);
+    auto self = local_member_state(r.ctx, r.plan.etcd.data_dir);
     if (self.name.empty()) self.name = r.plan.etcd.name;  // its manifest is out of the folder now
     if (self.source == MemberState::Source::asked)
       throw core::Error("this node's etcd still answers: it must be stopped before its data dir is read");

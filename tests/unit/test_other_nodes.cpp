@@ -206,6 +206,12 @@ TEST_CASE("from=survivor asks the stopped members over SSH (kdr etcd state) and 
   CHECK(contains(f.printed.all(), "run `kdr restore restore-etcd-cluster --set from=survivor` on cp3"));
   CHECK(test::tree_diff(f.tree(), before) == "");
   CHECK(others.state().empty());
+
+  // the survivor with the generation's snapshot is a contradiction: a usage error
+  CHECK_THROWS_AS(f.restore("restore-etcd-cluster", {"from=survivor", "to=snapshot"}), core::UsageError);
+  CHECK_THROWS_WITH(f.restore("restore-etcd-cluster", {"from=survivor", "to=snapshot"}),
+                    Catch::StartsWith("--set from=survivor restores the most advanced member's data"));
+  CHECK(test::tree_diff(f.tree(), before) == "");
 }
 
 TEST_CASE("a node whose host key changed stops restore-etcd-cluster in its preflight: nothing changes on any node") {

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "restore/survivors.hpp"
+#include "restore_fixture.hpp"
 
 using namespace kdr;
 using restore::MemberState;
@@ -150,4 +151,22 @@ TEST_CASE("etcd's --force-new-cluster bugs are named by version") {
   CHECK_THAT(both[2], Catch::Contains("private etcd"));
   CHECK(restore::force_new_cluster_notes("3.4.23").size() == 3);
   CHECK_THAT(restore::force_new_cluster_notes("")[0], Catch::Contains("its version unknown"));
+}
+
+TEST_CASE("this node's stopped member is read from the data dir the restore's plan names, not only the layout's") {
+  test::RestoreFixture f;
+  f.etcd->stop(test::RestoreFixture::node_etcd_url);
+  // the restore's plan recorded /data/etcd; by the time the step runs, the etcd manifest that
+  // names it is out of the static pod folder
+  core::make_dirs(f.node("/data/etcd/member/snap"), 0700);
+  const auto ctx = f.context();
+  const auto m = restore::local_member_state(ctx, "/data/etcd");
+  CHECK(m.this_node);
+  CHECK(m.source == MemberState::Source::offline);
+  CHECK_THAT(m.problem, Catch::Contains("snap/db"));
+  INFO(m.problem);
+  CHECK_THAT(m.problem, Catch::Contains("/data/etcd"));
+  // without it, the layout's data dir (the manifest's /var/lib/etcd) is read
+  const auto layout_dir = restore::local_member_state(ctx);
+  CHECK_THAT(layout_dir.problem, !Catch::Contains("/data/etcd"));
 }
