@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
 
   std::vector<Command> commands = {backup_command(), verify_command(), list_command(), show_command(), get_command(), diff_command(), history_command(), prune_command(),
                                    restore_command(), restores_command(), playbooks_command(),
-                                   sources_command(), config_command(), schedule_command(), journal_command(), pods_command(), etcd_command(),
+                                   sources_command(), config_command(), schedule_command(), journal_command(), pods_command(), etcd_command(), kubelet_command(),
                                    offsite_command(), demo_command()};
   const Command* chosen = nullptr;
   for (const auto& c : commands) {

@@ -41,6 +41,7 @@ Command get_command();
 Command diff_command();
 Command history_command();
 Command etcd_command();
+Command kubelet_command();
 
 // "1.5 GiB", "312 B"
 using core::human_bytes;

@@ -131,6 +131,17 @@ verify:
 #     kdr: [kdr]                                # kdr's argv on that node
 #     ssh_command: [ssh]                        # the OpenSSH client on this node
 nodes: []
+# The kubelets, after a restore that replaced etcd's data: this node's is restarted (and every
+# node of nodes: through its kdr), the others' commands are printed; every node's pod list is
+# read as kube-apiserver reads it (GET https://NODE:PORT/pods with its kubelet client
+# certificate) to find the pods a kubelet runs that the restored etcd lacks.
+kubelet:
+  restart: [systemctl, restart, kubelet]   # an argv; under --root this default is not run
+  port: 10250                              # when a Node object does not say
+  client_cert: /etc/kubernetes/pki/apiserver-kubelet-client.crt
+  client_key: /etc/kubernetes/pki/apiserver-kubelet-client.key
+  ca: ""                                   # checks the kubelets' serving certificates; "": not checked
+  timeout_s: 5
 # Off-site copies through restic (kdr offsite ...): the newest generation and every generation
 # holding a full etcd snapshot, tagged by node, generation and status, so that restic's own
 # tools can list and restore them. The password and the backend's keys come from files, never
@@ -354,6 +365,21 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
      }},
     {"etcd", [&](const Node& n, const Key& k) { read_etcd(r, n, k, c.etcd); }},
     {"nodes", [&](const Node& n, const Key& k) { read_nodes(r, n, k, c); }},
+    {"kubelet", [&](const Node& n, const Key& k) {
+       r.mapping(n, k, {
+         {"restart", [&](const Node& v, const Key& kk) { c.kubelet.restart = read_argv(r, v, kk); }},
+         {"port", [&](const Node& v, const Key& kk) {
+            c.kubelet.port = r.count(v, kk);
+            if (c.kubelet.port < 1 || c.kubelet.port > 65535) r.fail(v, kk, "a TCP port, 1 to 65535");
+          }},
+         {"client_cert", [&](const Node& v, const Key& kk) { c.kubelet.client_cert = optional_path(r, v, kk); }},
+         {"client_key", [&](const Node& v, const Key& kk) { c.kubelet.client_key = optional_path(r, v, kk); }},
+         {"ca", [&](const Node& v, const Key& kk) { c.kubelet.ca = optional_path(r, v, kk); }},
+         {"timeout_s", [&](const Node& v, const Key& kk) {
+            c.kubelet.timeout_s = r.count(v, kk);
+            if (c.kubelet.timeout_s < 1) r.fail(v, kk, "must be 1 or more");
+          }}});
+     }},
     {"offsite", [&](const Node& n, const Key& k) { read_offsite(r, n, k, c.offsite); }},
     {"journal", [&](const Node& n, const Key& k) {
        auto positive = [&](const Node& v, const Key& kk) {
@@ -389,6 +415,10 @@ Config parse_onto(Config c, std::string_view text, const std::string& origin) {
 }
 
 }  // namespace
+
+bool KubeletConfig::default_restart() const {
+  return restart == std::vector<std::string>{"systemctl", "restart", "kubelet"};
+}
 
 Config default_config() {
   static const Config defaults = parse_onto(Config{}, default_config_yaml(), "built-in defaults");

@@ -49,6 +49,20 @@ struct JournalConfig {
   int stalled_after_s = 30;   // a follower silent this long is reported stalled (journal/health.hpp)
 };
 
+// The kubelets, after a restore that replaced etcd's data (restore/cluster_nodes.hpp): this
+// node's is restarted with `restart`; every node's pod list is read as kube-apiserver reads it.
+struct KubeletConfig {
+  // The argv that restarts this node's kubelet. Under --root (a sandbox) the default is not run
+  // (it would restart the machine's own kubelet): the command is printed instead.
+  std::vector<std::string> restart = {"systemctl", "restart", "kubelet"};
+  int port = 10250;         // when a Node object does not say (status.daemonEndpoints)
+  std::string client_cert;  // node paths: kube-apiserver's kubelet client certificate and key
+  std::string client_key;
+  std::string ca;           // node path; "": the kubelets' serving certificates are not checked
+  int timeout_s = 5;        // per kubelet
+  bool default_restart() const;  // `restart` is the built-in systemctl command
+};
+
 // Another control-plane node of the cluster, reached over OpenSSH for the restores that span
 // the cluster (restore-etcd-cluster). kdr runs an argv there, never a shell string.
 struct NodeConfig {
@@ -105,6 +119,7 @@ struct Config {
   std::string metrics_dir;  // node_exporter textfile folder (node path); empty: no metrics
   bool verify_after_backup = false;
   std::vector<NodeConfig> nodes;  // the other control-plane nodes (none: commands are printed)
+  KubeletConfig kubelet;
   OffsiteConfig offsite;
   BackupDiskConfig backup_disk;
 };

@@ -1,6 +1,6 @@
 // What every command runs with: the configuration, the node's root, the backup folder,
 // the output, and the seams to the machine (the programs kdr starts, the host's facts, the
-// etcds it talks to).
+// etcds it talks to, the kubelets whose pod lists it reads).
 #pragma once
 
 #include <memory>
@@ -9,6 +9,7 @@
 
 #include "core/config.hpp"
 #include "core/host.hpp"
+#include "core/kubelet.hpp"
 #include "core/node_key.hpp"
 #include "core/node_root.hpp"
 #include "core/output.hpp"
@@ -27,6 +28,7 @@ struct Context {
   std::shared_ptr<const Host> host = real_host();
   std::shared_ptr<const Programs> programs = real_programs();
   std::shared_ptr<const EtcdConnector> etcd = real_etcd();
+  std::shared_ptr<const Kubelets> kubelets = real_kubelets();
 };
 
 // "kdr" and the global options this run was given (--root, --config, --backup-dir), so

@@ -22,6 +22,8 @@
   X(other_nodes_pods)       \
   X(start_static_pods)      \
   X(wait_healthy)           \
+  X(check_nodes)            \
+  X(restart_kubelets)       \
   X(etcd_forget_node)       \
   X(kubeadm)                \
   X(run)                    \

@@ -373,8 +373,9 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     }
     if (!tool.bump)
       pf.warns.push_back(fmt::format("{} cannot bump the revision (--bump-revision needs etcdutl 3.5+): after the "
-                                     "restore, kube-apiserver and the controllers must restart; this playbook "
-                                     "restarts the control-plane pods, restart the kubelets of other nodes too",
+                                     "restore, kube-apiserver, the controllers and every kubelet must restart (the "
+                                     "shipped playbooks restart the control-plane pods, and restart-kubelets the "
+                                     "kubelets or shows their commands)",
                                      tool.name));
   }
 

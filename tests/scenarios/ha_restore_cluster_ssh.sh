@@ -4,8 +4,9 @@
 # drives cp-2 and cp-3 over SSH (real sshds from Debian's openssh-server, each on its node's
 # loopback address and a high port, key authentication, verified host keys). kube-apiserver is
 # stopped on the other nodes first and started at the end; each node journals its own join.
-# At the end the three are one cluster (one id), all voting, serving the backup's keys. Then
-# the whole restore is rolled back from cp-1, on every node.
+# At the end the three are one cluster (one id), all voting, serving the backup's keys, and
+# every node's kubelet restarted (cp-2's and cp-3's through their kdr over SSH). Then the whole
+# restore is rolled back from cp-1, on every node.
 source "$(dirname "$0")/../lib/scenario.sh"
 
 R1=$T/cp-1 R2=$T/cp-2 R3=$T/cp-3
@@ -14,6 +15,12 @@ step "three control-plane nodes, each backed up onto its own second disk; cp-1 r
 sandbox_make_ha_cluster "$R1" "$R2" "$R3"
 own_disks "$R1" "$R2" "$R3"
 ssh_to_nodes "$T" "$KDR_BIN" "$R1" "$R2" "$R3"
+# Each node's kubelet restart: a script that records it (there is no kubelet to restart here).
+for r in "$R1" "$R2" "$R3"; do
+  printf '#!/bin/sh\necho restarted >> %s\n' "$T/kubelet-$(basename "$r").log" > "$T/restart-kubelet-$(basename "$r")"
+  chmod 755 "$T/restart-kubelet-$(basename "$r")"
+  printf 'kubelet:\n  restart: [%s]\n' "$T/restart-kubelet-$(basename "$r")" >> "$r/etc/kdr/kdr.yaml"
+done
 for i in 1 2 3; do sandbox_etcdctl "$R1" put "/registry/configmaps/team-$i/settings" "value-$i" >/dev/null; done
 for r in "$R1" "$R2" "$R3"; do OUT=$(on_node "$r" backup -q 2>&1) || fail "backup on $r: $OUT"; done
 ROOT=$R1
@@ -74,6 +81,9 @@ for r in "$R2" "$R3"; do
     done "the join journaled on $(basename "$r")"
 done
 sandbox_etcdctl "$R3" put /registry/configmaps/team-1/after yes >/dev/null || fail "the cluster takes no write"
+for r in "$R1" "$R2" "$R3"; do
+  assert_eq "$(cat "$T/kubelet-$(basename "$r").log" 2>/dev/null)" "restarted" "the kubelet restarts on $(basename "$r")"
+done
 
 step "a rollback from cp-1 undoes it on every node: the joins rolled back there, each node's old data and manifests back"
 rc=0

@@ -90,7 +90,7 @@ step "declined before the first change: the journal says so, the node is untouch
 rc=0
 OUT=$(printf 'y\nn\n' | kdr restore restore-etcd-snapshot 2>&1) || rc=$?
 assert_eq "$rc" 1 "exit code of a step declined before anything changed"
-assert_contains "$OUT" "stopped before step 2/7"
+assert_contains "$OUT" "stopped before step 2/9"
 assert_contains "$OUT" "nothing was changed"
 assert_eq "$(node_state)" "$before" "node after declining step 2"
 
@@ -101,7 +101,7 @@ id=$(restore_id)
 # a resume needs only the id: the journal recorded the backup folder and the config
 expect_rc 1 "$KDR_BIN" --root "$ROOT" restore --resume "$id" </dev/null
 assert_contains "$OUT" "Resuming restore $id"
-assert_contains "$OUT" "stopped before step 2/7"
+assert_contains "$OUT" "stopped before step 2/9"
 eval "set -- $resume"
 shift
 expect_rc 1 "$KDR_BIN" "$@" </dev/null

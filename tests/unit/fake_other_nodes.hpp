@@ -1,7 +1,7 @@
 // Other control-plane nodes behind a fake ssh, for the unit tests of restores that span the
 // cluster (restore-etcd-cluster with the config's nodes:). The ssh argv kdr builds is taken
 // apart as OpenSSH and the remote shell would (one word per argument); each node's kdr answers
-// as the real one documents (--version, --json restores, --json etcd state, pods stop|start, restore
+// as the real one documents (--version, --json restores, --json etcd state, kubelet restart, pods stop|start, restore
 // replace-etcd-member, --resume, --rollback). tests/scenarios/ha_restore_cluster_ssh.sh runs
 // the same against real sshds and real etcd members.
 #pragma once
@@ -84,6 +84,7 @@ struct FakeOtherNodes {
   std::map<std::string, std::string> failing;      // destination -> ssh's stderr (exit 255)
   std::map<std::string, bool> apiserver_held;      // per node name
   std::map<std::string, nlohmann::json> etcd_state;  // per node name, as `kdr --json etcd state` prints it
+  std::map<std::string, int> kubelet_restarts;        // per node name (`kdr kubelet restart`)
   int joins = 0;
 
   explicit FakeOtherNodes(RestoreFixture& fixture) : f(fixture) {
@@ -108,6 +109,10 @@ struct FakeOtherNodes {
       return answer(0, "kube-apiserver: moved\n");
     }
     if (words == std::vector<std::string>{"kdr", "--json", "restores"}) return answer(0, list.dump());
+    if (words == std::vector<std::string>{"kdr", "kubelet", "restart"}) {
+      ++kubelet_restarts[node];
+      return answer(0, "kubelet restarted (systemctl restart kubelet)\n");
+    }
     if (words == std::vector<std::string>{"kdr", "--json", "etcd", "state"}) {
       if (auto it = etcd_state.find(node); it != etcd_state.end()) return answer(0, it->second.dump());
       return answer(0, nlohmann::json{{"name", node}, {"where", "this node"}, {"source", "none"}, {"cluster_id", ""},

@@ -129,6 +129,32 @@ inline std::string tree_diff(const std::map<std::string, std::string>& now,
   return out;
 }
 
+// The kubelets of the fixture's nodes: each answers the pod list it is given, keyed
+// "ADDRESS:PORT"; any other address is silent (connection refused), as a machine that is gone.
+class FakeKubelets final : public core::Kubelets {
+ public:
+  std::map<std::string, core::KubeletReply> replies;
+  mutable std::vector<core::KubeletRequest> asked;
+  mutable std::mutex mu;
+  core::KubeletReply pods(const core::KubeletRequest& req) const override {
+    std::lock_guard lock(mu);
+    asked.push_back(req);
+    const auto it = replies.find(req.address + ":" + std::to_string(req.port));
+    if (it != replies.end()) return it->second;
+    core::KubeletReply r;
+    r.status = core::KubeletReply::Status::silent;
+    r.problem = req.url() + ": Connection refused";
+    return r;
+  }
+  void answer(const std::string& where, const std::string& pod_list_json) {
+    core::KubeletReply r;
+    r.status = core::KubeletReply::Status::answered;
+    r.http = 200;
+    r.body = pod_list_json;
+    replies[where] = r;
+  }
+};
+
 class RestoreFixture {
  public:
   TempDir dir;
@@ -137,6 +163,7 @@ class RestoreFixture {
   std::shared_ptr<FakeHost> host = std::make_shared<FakeHost>();
   std::shared_ptr<FakePrograms> programs = std::make_shared<FakePrograms>();
   std::shared_ptr<FakeEtcd> etcd = std::make_shared<FakeEtcd>();
+  std::shared_ptr<FakeKubelets> kubelets = std::make_shared<FakeKubelets>();
   static constexpr const char* node_etcd_url = "http://127.0.0.1:2";
   // The node's etcd: two namespaces with a few objects each, at revision 9.
   std::shared_ptr<FakeKeyspace> live = std::make_shared<FakeKeyspace>();
@@ -167,6 +194,7 @@ class RestoreFixture {
     ctx.host = host;
     ctx.programs = programs;
     ctx.etcd = etcd;
+    ctx.kubelets = kubelets;
     return ctx;
   }
 

@@ -171,7 +171,8 @@ TEST_CASE("restore-etcd-cluster drives the other members over SSH: apiservers st
                           "cp2: kdr restore replace-etcd-member --yes --set via=http://127.0.0.1:2 --set cluster_id=11",
                           "cp3: kdr --json restores",
                           "cp3: kdr restore replace-etcd-member --yes --set via=http://127.0.0.1:2 --set cluster_id=11",
-                          "cp2: kdr pods start kube-apiserver --wait 300", "cp3: kdr pods start kube-apiserver --wait 300"});
+                          "cp2: kdr pods start kube-apiserver --wait 300", "cp3: kdr pods start kube-apiserver --wait 300",
+                          "cp2: kdr kubelet restart", "cp3: kdr kubelet restart"});
   CHECK(contains(f.printed.out(), "[cp2] restore cp2-join: done"));
   CHECK(contains(f.printed.out(), "the cluster has 3 started voting members"));
 
@@ -185,6 +186,22 @@ TEST_CASE("restore-etcd-cluster drives the other members over SSH: apiservers st
                           "cp3: kdr --json restores", "cp3: kdr restore --rollback cp3-join --yes",
                           "cp2: kdr --json restores", "cp2: kdr restore --rollback cp2-join --yes",
                           "cp3: kdr pods start kube-apiserver --wait 120", "cp2: kdr pods start kube-apiserver --wait 120"});
+}
+
+TEST_CASE("restore-etcd-cluster restarts the kubelets: this node's with kubelet.restart, the nodes: ones over SSH") {
+  RestoreFixture f;
+  lose_quorum(f);
+  f.extra_config += "kubelet:\n  restart: [/usr/local/bin/restart-kubelet]\n";
+  f.programs->programs["restart-kubelet"] = [](const std::vector<std::string>&, const core::ProcessOptions&) {
+    return answer(0, "");
+  };
+  FakeOtherNodes others(f);
+  REQUIRE(f.restore("restore-etcd-cluster") == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(others.kubelet_restarts["cp2"] == 1);
+  CHECK(others.kubelet_restarts["cp3"] == 1);
+  CHECK(f.programs->calls_of("restart-kubelet").size() == 1);
+  CHECK(contains(f.printed.out(), "on cp2 over ssh: kdr --config /etc/kdr/cp2.yaml kubelet restart"));
 }
 
 TEST_CASE("from=survivor asks the stopped members over SSH (kdr etcd state) and refuses here when one is more advanced") {

@@ -64,7 +64,7 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
         "pb.yaml:3:11: key 'steps[0].type': unknown step type 'teleport' (known: preflight, stop-static-pods, "
         "wait-stopped, move-aside, copy-back, node-identity, etcd-replay, etcd-survivor, etcd-snapshot-restore, etcd-put-keys, "
         "etcd-member-remove, etcd-member-add, etcd-member-join, etcd-member-promote, etcd-member-invite, other-nodes-pods, "
-        "start-static-pods, wait-healthy, etcd-forget-node, kubeadm, run, manual)");
+        "start-static-pods, wait-healthy, check-nodes, restart-kubelets, etcd-forget-node, kubeadm, run, manual)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
   CHECK(error_of("name: x\nsteps:\n  - type: run\n    argv: [a]\n    shell: yes\n") ==
         "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, if, name, timeout, type)");
