@@ -17,3 +17,19 @@ if(KDR_FUZZ)
                                                 -fno-sanitize-recover=all)
   target_link_options(kdr_warnings INTERFACE -fsanitize=address,undefined)
 endif()
+
+# The third-party headers nearly every unit includes, compiled once per target instead of once
+# per unit: with clang it halves the build. Not with GCC: GCC 12 reports warnings from inside
+# the standard library and nlohmann/json when they come from a precompiled header
+# (-Warray-bounds, -Wnull-dereference) that it rightly leaves alone in an included one.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  set(kdr_pch_default ON)
+else()
+  set(kdr_pch_default OFF)
+endif()
+option(KDR_PCH "Precompile the common third-party headers (default: with clang)" ${kdr_pch_default})
+if(KDR_PCH)
+  target_precompile_headers(kdr_warnings INTERFACE
+    <string> <vector> <map> <memory> <functional> <optional> <chrono>
+    <fmt/format.h> <nlohmann/json.hpp> <boost/filesystem.hpp>)
+endif()

@@ -66,7 +66,10 @@ namespace {
 std::string short_value(const std::optional<ojson>& v) {
   if (!v) return "(none)";
   auto text = v->dump();
-  if (text.size() > 120) text = text.substr(0, 117) + "...";
+  if (text.size() > 120) {
+    text.resize(117);
+    text += "...";
+  }
   return text;
 }
 

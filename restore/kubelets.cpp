@@ -1,12 +1,15 @@
 #include "restore/kubelets.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "core/parallel.hpp"
 #include "core/ssh.hpp"
 #include "objects/query.hpp"
 
@@ -137,10 +140,38 @@ std::vector<PodRef> phantom_pods(const std::vector<PodRef>& running, const std::
   return out;
 }
 
+namespace {
+
+// Asking kubelets waits on the network, not the CPU: up to 32 at a time, so that a cluster with
+// many nodes gone (each silent until its connect timeout) is checked in a few timeouts.
+template <typename Fn>
+void for_each_node(std::size_t count, Fn&& fn) {
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto worker = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < count;) {
+      try {
+        fn(i);
+      } catch (...) {
+        std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < std::min<std::size_t>(count, 32); ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
 std::vector<NodeCheck> check_nodes(const core::Context& ctx, const ClusterObjects& objects) {
   std::vector<NodeCheck> checks(objects.nodes.size());
   const auto& cfg = ctx.config.kubelet;
-  core::parallel_for(objects.nodes.size(), [&](std::size_t i) {
+  for_each_node(objects.nodes.size(), [&](std::size_t i) {
     auto& c = checks[i];
     c.node = objects.nodes[i];
     c.bound = objects.bound_to(c.node.name);

@@ -70,6 +70,7 @@ if [ "$bench" = yes ]; then
   bash "$src/bench/journal.sh" --quick --kdr "$src/build/cli/kdr"
   KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/replay.sh" --quick --kdr "$src/build/cli/kdr"
   KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/ha.sh" --quick --kdr "$src/build/cli/kdr"
+  KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/rebuild-elsewhere.sh" --quick --kdr "$src/build/cli/kdr"
   bash "$src/bench/offsite.sh" --quick --kdr "$src/build/cli/kdr"
   bash "$src/bench/objects.sh" --quick --kdr "$src/build/cli/kdr"
 fi
