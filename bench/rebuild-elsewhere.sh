@@ -6,10 +6,10 @@
 #   - by hand, as an operator would on a machine with another address: the generation's
 #     /etc/kubernetes copied back (rsync -a, manifests left out), the certificates and keys that
 #     name the old node removed (apiserver, etcd server and peer), the kubeconfigs and kubeadm's
-#     configuration edited by sed (old address and name -> new), etcd's snapshot restored with
-#     etcdctl under the new member name and peer URL, then kubeadm init with the edited
-#     configuration (its certs, kubeconfig, control-plane and etcd phases; a non-empty etcd data
-#     dir allowed).
+#     configuration edited by sed (old address and name -> new; the node's InitConfiguration
+#     added), etcd's snapshot restored with etcdctl under the new member name and peer URL, then
+#     kubeadm init with the edited configuration (its certs, kubeconfig, control-plane and etcd
+#     phases; a non-empty etcd data dir allowed).
 # For each: seconds from the first command to etcd serving the backup's keys as member cp-new at
 # the new address, and what is left behind (the old node's Node, Lease and endpoint lease in etcd).
 # kubeadm cannot run here: tests/fakes/kubeadm stands in for it (both ways run the same one).
@@ -30,7 +30,7 @@ mkdir -p "$W/disk2"
 echo "bench: the old node cp-old (127.0.0.66) with an etcd database of at least $size_mb MB..." >&2
 SANDBOX_NODE_NAME=cp-old SANDBOX_NODE_IP=127.0.0.66 sandbox_make_node "$ROOT"
 mkdir -p "$ROOT/etc/kdr"
-printf 'kubeconfig: ""\n' > "$ROOT/etc/kdr/kdr.yaml"
+echo '# the defaults: kubeconfig /etc/kubernetes/admin.conf, read by the kubectl stand-in' > "$ROOT/etc/kdr/kdr.yaml"
 sandbox_start_kubelet "$ROOT"
 sandbox_wait_etcd "$ROOT" 30
 cport=$(cat "$ROOT/.sandbox-client-port") pport=$(cat "$ROOT/.sandbox-peer-port")
@@ -67,7 +67,7 @@ wipe() {
   sandbox_stop_kubelet "$ROOT"
   rm -rf "${ROOT:?}"/* "$ROOT.kubeadm-calls"
   mkdir -p "$ROOT/etc/kdr"
-  printf 'kubeconfig: ""\n' > "$ROOT/etc/kdr/kdr.yaml"
+  echo '# the defaults: kubeconfig /etc/kubernetes/admin.conf, read by the kubectl stand-in' > "$ROOT/etc/kdr/kdr.yaml"
   sandbox_start_kubelet "$ROOT"
 }
 serves_as_new() {
@@ -91,6 +91,10 @@ wait_serves
 secs[kdr]=$(since "$t0")
 [ "$(keys_now)" = "$want" ] || { echo "bench: kdr's rebuild does not serve the backup's keys" >&2; exit 1; }
 left[kdr]=$(left_behind)
+# where kdr's seconds went: its journal's steps, the slowest first
+kdr_steps=$(jq -s -r '(map(select(.event == "begin")) | map({key: (.step | tostring), value: .type}) | from_entries) as $t
+  | map(select(.event == "done")) | sort_by(-.seconds) | .[0:4] | map("\($t[.step | tostring]) \(.seconds * 100 | round / 100) s") | join(", ")' \
+  "$ROOT"/var/lib/kdr/restores/*/journal.jsonl)
 
 wipe
 bench_drop_caches
@@ -101,6 +105,7 @@ by_hand() {
   rm -f "$ROOT"/etc/kubernetes/pki/apiserver.{crt,key} "$ROOT"/etc/kubernetes/pki/etcd/{server,peer}.{crt,key}
   sed -i 's/127\.0\.0\.66/127.0.0.77/g' "$ROOT"/etc/kubernetes/*.conf
   sed -e 's/127\.0\.0\.66/127.0.0.77/g' -e 's/cp-old/cp-new/g' "$W/kubeadm-config.yaml" > "$W/kubeadm-new.yaml"
+  printf -- '---\napiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.77\nnodeRegistration:\n  name: cp-new\n' >> "$W/kubeadm-new.yaml"
   ETCDCTL_API=3 etcdctl snapshot restore "$gen/etcd/snapshot.db" --name cp-new --data-dir "$ROOT/var/lib/etcd" \
     --initial-cluster "cp-new=https://127.0.0.77:$pport" --initial-advertise-peer-urls "https://127.0.0.77:$pport" \
     --initial-cluster-token "restored-$RANDOM"
@@ -119,5 +124,5 @@ echo "A node rebuilt onto a replacement machine with another name and address (c
 echo
 echo "| way | seconds | old node's keys left | what it does |"
 echo "|---|---:|---:|---|"
-echo "| kdr restore rebuild-node --set address= --set node_name= | ${secs[kdr]} | ${left[kdr]} | the generation re-hashed and authenticated first; the certificates naming the old node set aside and made again by kubeadm from the saved configuration rewritten for the new node; etcd restored as member cp-new; the old node's keys deleted; the nodes checked; every change journaled and reversible |"
+echo "| kdr restore rebuild-node --set address= --set node_name= | ${secs[kdr]} | ${left[kdr]} | the generation re-hashed and authenticated first; the certificates naming the old node set aside and made again by kubeadm from the saved configuration rewritten for the new node; etcd restored as member cp-new; the old node's keys deleted; the nodes checked; every change journaled and reversible (slowest steps: $kdr_steps) |"
 echo "| by hand: rsync, rm of three certificates, sed, etcdctl snapshot restore, kubeadm init | ${secs[by_hand]} | ${left[by_hand]} | the same files in place, nothing checked, nothing kept to go back to |"
