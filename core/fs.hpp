@@ -39,6 +39,8 @@ struct FileStat {
 
 // lstat(2): never follows a symlink. Empty when the path does not exist; throws on other errors.
 std::optional<FileStat> lstat_path(const bfs::path& path);
+// Whether anything is at `path` (a dangling symlink too: lstat, never followed).
+inline bool present(const bfs::path& path) { return lstat_path(path).has_value(); }
 FileStat fstat_fd(int fd, const bfs::path& path_for_errors);
 
 // An owned file descriptor, closed on destruction.

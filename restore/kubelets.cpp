@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "core/ssh.hpp"
+#include "core/process.hpp"
 #include "objects/query.hpp"
 
 namespace kdr::restore {
@@ -24,16 +24,6 @@ std::string text_at(const k8s::ojson& o, std::initializer_list<const char*> path
     at = &(*at)[p];
   }
   return at->is_string() ? at->get<std::string>() : "";
-}
-
-std::string typed(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv) {
-    const bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                         "0123456789-_=./:,@+") == std::string::npos;
-    out += (out.empty() ? "" : " ") + (plain ? a : core::shell_quote(a));
-  }
-  return out;
 }
 
 std::string pod_list_text(const std::vector<PodRef>& pods) {
@@ -268,7 +258,7 @@ nlohmann::json node_checks_json(const std::vector<NodeCheck>& checks) {
 KubeletRestart restart_local_kubelet(const core::Context& ctx) {
   KubeletRestart r;
   const auto& argv = ctx.config.kubelet.restart;
-  r.command = typed(argv);
+  r.command = core::describe_argv(argv);
   if (!ctx.root.is_real_root() && ctx.config.kubelet.default_restart()) {
     r.text = fmt::format("not run under --root {} (it would restart this machine's kubelet, not the sandbox's; "
                          "kubelet.restart in {} names the sandbox's command)",

@@ -26,7 +26,6 @@ using nlohmann::json;
 
 namespace {
 
-bool present(const path& p) { return core::lstat_path(p).has_value(); }
 
 void fsync_parent(const path& p) { core::fsync_path(p.parent_path()); }
 
@@ -97,7 +96,7 @@ void Runner::finish_preparing(std::size_t index) {
 void Runner::move(Action a) {
   a.op = ActionOp::move;
   a.step = step;
-  const bool to_exists = present(a.to), from_exists = present(a.from);
+  const bool to_exists = core::present(a.to), from_exists = core::present(a.from);
   if (to_exists && !from_exists) return;  // done before (a resumed step)
   if (!from_exists) throw Error(fmt::format("cannot move {}: it is not there", a.from));
   if (to_exists) {
@@ -113,7 +112,7 @@ void Runner::move(Action a) {
 }
 
 bool Runner::placed_earlier(const path& target, const path& tmp) const {
-  if (present(tmp)) return false;  // the copy was not renamed into place yet
+  if (core::present(tmp)) return false;  // the copy was not renamed into place yet
   const auto summary = journal->summary();
   return std::any_of(summary.actions.begin(), summary.actions.end(),
                      [&](const Action& a) { return a.op == ActionOp::place && a.to == target.string(); });
@@ -129,15 +128,15 @@ void Runner::act(Action a, const std::function<void()>& change) {
 void Runner::place(Action a) {
   a.op = ActionOp::place;
   a.step = step;
-  if (!present(a.from) && present(a.to)) return;  // done before
-  if (present(a.to)) throw Error(fmt::format("{} exists; kdr never overwrites (move it aside first)", a.to));
+  if (!core::present(a.from) && core::present(a.to)) return;  // done before
+  if (core::present(a.to)) throw Error(fmt::format("{} exists; kdr never overwrites (move it aside first)", a.to));
   journal->action(a);
   core::move_file(a.from, a.to);
   failpoint("restore-after-action", ++actions_made);
 }
 
 void Runner::undo_file_action(const Action& a) {
-  const bool to_exists = present(a.to), from_exists = present(a.from);
+  const bool to_exists = core::present(a.to), from_exists = core::present(a.from);
   const bool acts = to_exists || (a.op == ActionOp::place && from_exists);
   if (acts) failpoint("rollback-before-action", ++actions_undone);
   if (a.op == ActionOp::move) {
@@ -171,7 +170,7 @@ core::StaticPodScan Runner::live_pods() const { return core::scan_static_pods(ct
 core::StaticPodScan Runner::held_pods() const {
   core::StaticPodScan scan;
   const auto dir = restore_dir() / "manifests";
-  if (!present(dir)) return scan;
+  if (!core::present(dir)) return scan;
   for (const auto& name : core::list_dir(dir)) {
     if (name.empty() || name[0] == '.') continue;
     try {
@@ -219,7 +218,7 @@ void undo_actions(Runner& r, const std::vector<Action>& actions) {
   for (auto it = actions.rbegin(); it != actions.rend(); ++it) {
     if (!it->manifest || !in_spp(it->to) || it->undo_order != UndoOrder::normal) continue;
     for (const auto& where : {it->to, it->from}) {
-      if (!present(where)) continue;
+      if (!core::present(where)) continue;
       try {
         stopping.push_back(core::parse_static_pod(core::read_file(where), where));
       } catch (const Error&) {

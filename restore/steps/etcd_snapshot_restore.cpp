@@ -42,7 +42,6 @@ struct SnapshotSource {
   std::string sha256;  // what the copy must hash to, as the generation recorded it
 };
 
-bool exists(const path& p) { return core::lstat_path(p).has_value(); }
 
 SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
   SnapshotSource src;
@@ -247,25 +246,25 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   void prepare_ahead(const Runner& r, const PlannedStep& s, const SnapshotRestoreArgs& a) const override {
     const auto data_dir = r.plan.etcd.data_dir;
     const auto ready = path(r.temp_path(data_dir));
-    if (exists(ready) || (exists(r.host(data_dir)) && r.placed_earlier(r.host(data_dir), ready))) return;
+    if (core::present(ready) || (core::present(r.host(data_dir)) && r.placed_earlier(r.host(data_dir), ready))) return;
     const auto part = path(ready.string() + ".part");
     const auto& tool = tool_of(r);
     const auto src = snapshot_source(r, a);
     take_private_copy(src);
     // The snapshot's own SHA-256 trailer is checked by `snapshot restore` itself (no
     // --skip-hash-check), and the copy it reads was hashed as it was written.
-    if (exists(part)) core::remove_tree(part);  // an earlier attempt; kdr's own
+    if (core::present(part)) core::remove_tree(part);  // an earlier attempt; kdr's own
     core::make_dirs(part.parent_path(), 0755);
     const auto argv = restore_argv(r, a, tool, src);
     auto res = r.ctx.programs->run(argv, core::etcd_tool_options(std::chrono::minutes(30)));
     core::write_file_atomic(r.step_log(r.index_of(s)), core::describe_argv(argv) + "\n" + res.out + res.err, 0600);
     if (!res.ok()) {
-      if (exists(part)) core::remove_tree(part);
+      if (core::present(part)) core::remove_tree(part);
       auto why = res.started ? (res.timed_out ? std::string("timed out") : res.err) : res.start_error;
       while (!why.empty() && why.back() == '\n') why.pop_back();
       throw Error(fmt::format("{} snapshot restore failed: {}", tool.name, why));
     }
-    if (!exists(part))
+    if (!core::present(part))
       throw Error(fmt::format("{} snapshot restore succeeded but wrote nothing at {}", tool.name, part.string()));
     set_owner_and_mode(r, data_dir, part);
     if (::rename(part.c_str(), ready.c_str()) != 0) core::throw_errno("rename", part.string(), errno);
@@ -277,7 +276,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     const auto data_dir = r.plan.etcd.data_dir;
     const auto target = r.host(data_dir);
     const auto ready = path(r.temp_path(data_dir));
-    if (exists(target)) {
+    if (core::present(target)) {
       if (r.placed_earlier(target, ready)) {
         r.ctx.out.info("      {} was restored earlier", data_dir);
         return;
@@ -306,11 +305,11 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     const auto& snap = r.gen_snapshot();
     try {
       const auto src = snapshot_source(r, a);
-      if (!src.raw && !exists(src.shipped))
+      if (!src.raw && !core::present(src.shipped))
         pf.fails.push_back(fmt::format("the snapshot file {} is missing from the generation", src.shipped.string()));
-      if (src.raw && !exists(src.shipped))
+      if (src.raw && !core::present(src.shipped))
         pf.fails.push_back(r.not_in_generation(r.plan.etcd.data_dir + "/member/snap/db"));
-      const std::uint64_t db = src.raw ? (exists(src.shipped) ? core::lstat_path(src.shipped)->size : 0)
+      const std::uint64_t db = src.raw ? (core::present(src.shipped) ? core::lstat_path(src.shipped)->size : 0)
                                        : snap->db_size;
       pf.need[r.host(r.plan.etcd.data_dir).parent_path().string()] += db + db / 5;
       pf.need[path(r.var(Var::restore_dir)).parent_path().string()] += db;  // the private copy
@@ -386,7 +385,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     if (src.shipped.empty()) return;
     if (src.sha256.empty())
       throw Error(fmt::format("{}: the generation records no SHA-256 for it; not restored", src.shipped.string()));
-    if (exists(src.file) && core::sha256_file(src.file.string()) == src.sha256) return;
+    if (core::present(src.file) && core::sha256_file(src.file.string()) == src.sha256) return;
     ::unlink(src.file.c_str());
     const auto part = src.file.string() + ".part";
     ::unlink(part.c_str());

@@ -29,7 +29,6 @@ using nlohmann::json;
 
 namespace {
 
-bool exists(const core::bfs::path& p) { return core::lstat_path(p).has_value(); }
 
 std::string list_or_none(const std::vector<std::string>& v) {
   std::string out;
@@ -181,9 +180,9 @@ void check_node_contents(const Runner& r, Preflight& pf, std::vector<std::string
   const auto gen_pods = generation_pods(r.gen, spp);
   const bool had_pods = !gen_pods.pods.empty();
   const auto data_dir = r.plan.etcd.data_dir;
-  const bool has_spp = exists(r.host(spp));
-  const bool has_data = !data_dir.empty() && exists(r.host(data_dir));
-  const bool has_kubelet = exists(r.host("/var/lib/kubelet"));
+  const bool has_spp = core::present(r.host(spp));
+  const bool has_data = !data_dir.empty() && core::present(r.host(data_dir));
+  const bool has_kubelet = core::present(r.host("/var/lib/kubelet"));
   if (had_pods && !has_spp && !has_data && !has_kubelet)
     identity.push_back(fmt::format("{} does not look like a control-plane node: no {}, no {}, no /var/lib/kubelet "
                                    "(the backup's node had static pods); {}",

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/process.hpp"
 #include "restore/kubelets.hpp"
 #include "restore/other_nodes.hpp"
 #include "restore/preflight.hpp"
@@ -45,8 +46,7 @@ class RestartKubelets final : public TypedStep<NoArgs> {
   std::vector<std::string> plan_text(const Runner& r, const NoArgs&) const override {
     const auto& k = r.ctx.config.kubelet;
     std::vector<std::string> out = {"restart the kubelets (a kubelet that keeps running keeps pods the restored etcd does not know)"};
-    std::string cmd;
-    for (const auto& a : k.restart) cmd += (cmd.empty() ? "" : " ") + a;
+    const auto cmd = core::describe_argv(k.restart);
     if (!r.ctx.root.is_real_root() && k.default_restart())
       out.push_back(fmt::format("  this node ({}): {} is not run under --root (a sandbox): shown for you to run", this_node(r), cmd));
     else
@@ -76,17 +76,16 @@ class RestartKubelets final : public TypedStep<NoArgs> {
 
     std::vector<std::string> by_hand;
     for (const auto& m : other_members(r)) {
+      if (!m.node) continue;
       done.insert(m.name);
-      if (!m.node) {
-        by_hand.push_back(fmt::format("{}: ssh {} systemctl restart kubelet", m.name, m.name));
-        continue;
-      }
       try {
         run_on_member(r, m, remote_restart, std::chrono::seconds(180));
       } catch (const core::Error& e) {
         r.ctx.out.warn("{}: the kubelet was not restarted: {}; run there: {}", m.name, e.what(), typed_kdr(remote_restart));
       }
     }
+    // Every other node the restored etcd lists, at the address its Node object gives; then the
+    // members it does not list, by name.
     try {
       for (const auto& n : read_cluster_objects(r.ctx).nodes)
         if (done.insert(n.name).second) by_hand.push_back(fmt::format("{}: {}", n.name, kubelet_restart_by_hand(n)));
@@ -94,6 +93,8 @@ class RestartKubelets final : public TypedStep<NoArgs> {
       r.ctx.out.warn("the restored etcd's Node objects were not read ({}): restart the kubelet on every worker node too",
                      e.what());
     }
+    for (const auto& m : other_members(r))
+      if (done.insert(m.name).second) by_hand.push_back(fmt::format("{}: ssh {} systemctl restart kubelet", m.name, m.name));
     if (!by_hand.empty()) {
       r.ctx.out.warn("restart the kubelet on {} more node{} (kdr does not reach them):", by_hand.size(),
                      by_hand.size() == 1 ? "" : "s");

@@ -23,7 +23,6 @@ struct StartArgs : StepArgs {
   bool from_generation = false;   // else the manifests kdr took out
 };
 
-bool exists(const path& p) { return core::lstat_path(p).has_value(); }
 
 class StartStaticPods final : public TypedStep<StartArgs> {
  public:
@@ -57,7 +56,7 @@ class StartStaticPods final : public TypedStep<StartArgs> {
   void perform(Runner& r, const StartArgs& a) const override {
     const auto& spp = r.var(Var::static_pod_path);
     const auto live_dir = r.host(spp);
-    if (!exists(live_dir)) {
+    if (!core::present(live_dir)) {
       std::uint32_t mode = 0755;
       if (r.gen.manifest)
         for (const auto& e : r.gen.manifest->entries)
@@ -101,11 +100,11 @@ class StartStaticPods final : public TypedStep<StartArgs> {
       const auto& e = r.gen.manifest->entries.at(index.at(pod.file));
       const auto live = live_dir / path(pod.file).filename();
       const auto stage = staged / path(pod.file).filename();
-      if (exists(live) && !exists(stage)) {
+      if (core::present(live) && !core::present(stage)) {
         r.ctx.out.info("      {} is in place", pod.file);
         continue;
       }
-      if (!exists(stage)) {
+      if (!core::present(stage)) {
         const auto part = path(stage.string() + ".part");
         ::unlink(part.c_str());
         copy_generation_file(e, r.gen.dir, part);

@@ -7,7 +7,9 @@
 # data with --force-new-cluster privately, replays the journal past its revision, checks the
 # journal's digest, and makes the one-member cluster the others join: every write acknowledged
 # before the disaster is back. Refused, changing nothing: the restore on a node whose member is
-# not the most advanced, and on a node whose data dir is another cluster's.
+# not the most advanced, and on a node whose data dir is another cluster's. Refused in its run
+# and rolled back: a survivor that diverged from what the journal followed (it was forced into a
+# cluster of its own and took a write the others never saw, a split brain).
 source "$(dirname "$0")/../lib/scenario.sh"
 
 make_lagging_survivor
@@ -37,6 +39,36 @@ for r in "$R2" "$R3"; do
   [ -z "$(ls -d "$r"/var/lib/etcd.kdr-* 2>/dev/null)" ] || fail "$(basename "$r")'s data dir was moved"
 done
 [ -d "$R3/var/lib/etcd/member" ] || fail "cp-3's data dir was touched"
+
+step "a survivor that diverged (forced alone earlier, a write the others never saw): refused in its run, rolled back"
+sandbox_stop_kubelet "$R1"
+cp -a "$R1/var/lib/etcd" "$T/cp-1-etcd.saved"
+mkdir -p "$T/forced" && chmod 700 "$T/forced"
+(cd "$T/forced" && exec etcd --name cp-1 --force-new-cluster --data-dir "$R1/var/lib/etcd" --listen-client-urls unix://client:0 \
+  --advertise-client-urls unix://client:0 --listen-peer-urls unix://peer:0 >"$T/forced/log" 2>&1) &
+forced=$!
+SCENARIO_BG_PIDS+=("$forced")
+put_forced() { (cd "$T/forced" && ETCDCTL_API=3 etcdctl --endpoints unix://client:0 --dial-timeout 1s put /registry/configmaps/app/split-brain yes) >/dev/null 2>&1; }
+wait_until 30 "the forced etcd to take a write" put_forced
+kill -TERM "$forced"; wait "$forced" 2>/dev/null || true
+assert_eq "$(on_node "$R1" --json etcd state | jq -r .cluster_id)" "$old_hex" "the forced member's cluster (unchanged by --force-new-cluster)"
+rc=0
+OUT=$(on_node "$R1" restore restore-etcd-cluster --yes --set from=survivor 2>&1) || rc=$?
+[ "$rc" -eq 5 ] || { echo "$OUT"; fail "a diverged survivor: expected exit 5 (the restore stopped), got $rc"; }
+assert_contains "$OUT" "is not the journal's"
+assert_contains "$OUT" "it diverged from what the journal followed, and nothing was restored from it"
+div_id=$(restore_id)
+sandbox_start_kubelet "$R1"
+OUT=$(on_node "$R1" restore --rollback "$div_id" --yes 2>&1) || { echo "$OUT"; fail "the rollback of the refused restore failed"; }
+[ -f "$R1/etc/kubernetes/manifests/etcd.yaml" ] || fail "cp-1's etcd manifest is not back after the rollback"
+[ -z "$(ls -d "$R1"/var/lib/etcd.kdr-* 2>/dev/null)" ] || fail "a data dir is left aside after the rollback"
+# the rollback leaves the diverged data dir as it was; the copy taken before the forced write is
+# put back for what follows
+sandbox_stop_kubelet "$R1"
+rm -rf "$R1/var/lib/etcd"
+cp -a "$T/cp-1-etcd.saved" "$R1/var/lib/etcd"
+sandbox_start_kubelet "$R1"
+sleep 2
 
 step "restore-etcd-cluster --set from=survivor on cp-1: the survivor topped up from the journal"
 rc=0
