@@ -122,6 +122,20 @@ expect_rc 3 kdr kubelet check
 assert_contains "$OUT" "w-1 (127.0.0.31:$p_w1): its pods cannot be checked"
 mv "$T/apiserver-kubelet-client.key" "$ROOT/etc/kubernetes/pki/"
 
+step "with kubelet.ca the kubelets' serving certificates are checked: a self-signed one is not trusted"
+config "kubeconfig: \"\"
+kubelet:
+  restart: [$T/restart-kubelet]
+  ca: /etc/kubernetes/pki/ca.crt
+  timeout_s: 2"
+expect_rc 3 kdr kubelet check
+assert_contains "$OUT" "w-1 (127.0.0.31:$p_w1): its pods cannot be checked"
+assert_contains "$OUT" "certificate"
+config "kubeconfig: \"\"
+kubelet:
+  restart: [$T/restart-kubelet]
+  timeout_s: 2"
+
 step "kdr kubelet restart: the configured command; under --root the built-in systemctl is refused (exit 2)"
 expect_rc 0 kdr kubelet restart
 assert_eq "$(wc -l < "$T/restarts.log")" "2" "restarts"
