@@ -34,23 +34,7 @@ echo '# the defaults: kubeconfig /etc/kubernetes/admin.conf, read by the kubectl
 sandbox_start_kubelet "$ROOT"
 sandbox_wait_etcd "$ROOT" 30
 cport=$(cat "$ROOT/.sandbox-client-port") pport=$(cat "$ROOT/.sandbox-peer-port")
-cat > "$W/kubeadm-config.yaml" <<YAML
-apiVersion: kubeadm.k8s.io/v1beta3
-kind: ClusterConfiguration
-kubernetesVersion: v1.31.2
-clusterName: kubernetes
-controlPlaneEndpoint: 127.0.0.66:6443
-etcd:
-  local:
-    dataDir: /var/lib/etcd
-    extraArgs:
-      name: cp-old
-      listen-client-urls: https://127.0.0.1:$cport,https://127.0.0.66:$cport
-      advertise-client-urls: https://127.0.0.66:$cport
-      listen-peer-urls: https://127.0.0.66:$pport
-      initial-advertise-peer-urls: https://127.0.0.66:$pport
-      initial-cluster: cp-old=https://127.0.0.66:$pport
-YAML
+sandbox_kubeadm_config "$ROOT" cp-old 127.0.0.66 /var/lib/etcd > "$W/kubeadm-config.yaml"
 export FAKE_KUBEADM_CONFIG=$W/kubeadm-config.yaml
 bench_fill_until "$ROOT" bench_db_at_least "$ROOT" "$size_mb"
 db_size=$(( $(stat -c %s "$ROOT/var/lib/etcd/member/snap/db") >> 20 ))

@@ -1,6 +1,7 @@
-// Runs fn(i) for i in [0, count) on a few threads (the cores the machine has, at most 4).
-// Used for hashing many files; fn must be safe to call concurrently. The first exception
-// thrown is rethrown after every thread has stopped.
+// Runs fn(i) for i in [0, count) on a few threads: the cores the machine has, at most 4 (work
+// for the CPU: hashing many files), or `threads` when given (work that waits on the network).
+// fn must be safe to call concurrently. The first exception thrown is rethrown after every
+// thread has stopped.
 #pragma once
 
 #include <algorithm>
@@ -14,9 +15,9 @@
 namespace kdr::core {
 
 template <typename Fn>
-void parallel_for(std::size_t count, Fn&& fn) {
-  const std::size_t threads =
-      std::min<std::size_t>({std::max(1u, std::thread::hardware_concurrency()), 4, std::max<std::size_t>(count, 1)});
+void parallel_for(std::size_t count, Fn&& fn, std::size_t threads = 0) {
+  if (threads == 0) threads = std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), 4);
+  threads = std::min<std::size_t>(threads, std::max<std::size_t>(count, 1));
   std::atomic<std::size_t> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;

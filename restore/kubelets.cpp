@@ -1,15 +1,12 @@
 #include "restore/kubelets.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/parallel.hpp"
 #include "core/process.hpp"
 #include "objects/query.hpp"
 
@@ -86,7 +83,7 @@ std::vector<PodRef> ClusterObjects::bound_to(const std::string& node) const {
   return out;
 }
 
-ClusterObjects read_cluster_objects(const core::Context& ctx) {
+ClusterObjects read_cluster_objects(const core::Context& ctx, Pods pods) {
   ClusterObjects out;
   auto point = objects::open_point(ctx, objects::parse_point("live"));
   const auto read = [&](const std::string& resource, const std::function<void(const k8s::ojson&)>& each) {
@@ -100,7 +97,7 @@ ClusterObjects read_cluster_objects(const core::Context& ctx) {
     });
   };
   read("nodes", [&](const k8s::ojson& o) { out.nodes.push_back(node_from_object(o, ctx.config.kubelet.port)); });
-  read("pods", [&](const k8s::ojson& o) { out.pods.push_back(pod_from_object(o)); });
+  if (pods == Pods::read) read("pods", [&](const k8s::ojson& o) { out.pods.push_back(pod_from_object(o)); });
   std::sort(out.nodes.begin(), out.nodes.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   std::sort(out.pods.begin(), out.pods.end(), [](const auto& a, const auto& b) { return a.id() < b.id(); });
   return out;
@@ -130,38 +127,12 @@ std::vector<PodRef> phantom_pods(const std::vector<PodRef>& running, const std::
   return out;
 }
 
-namespace {
-
-// Asking kubelets waits on the network, not the CPU: up to 32 at a time, so that a cluster with
-// many nodes gone (each silent until its connect timeout) is checked in a few timeouts.
-template <typename Fn>
-void for_each_node(std::size_t count, Fn&& fn) {
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < count;) {
-      try {
-        fn(i);
-      } catch (...) {
-        std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < std::min<std::size_t>(count, 32); ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-}
-
-}  // namespace
-
 std::vector<NodeCheck> check_nodes(const core::Context& ctx, const ClusterObjects& objects) {
   std::vector<NodeCheck> checks(objects.nodes.size());
   const auto& cfg = ctx.config.kubelet;
-  for_each_node(objects.nodes.size(), [&](std::size_t i) {
+  // Asking kubelets waits on the network, not the CPU: up to 32 at a time, so that a cluster with
+  // many nodes gone (each silent until its connect timeout) is checked in a few timeouts.
+  core::parallel_for(objects.nodes.size(), [&](std::size_t i) {
     auto& c = checks[i];
     c.node = objects.nodes[i];
     c.bound = objects.bound_to(c.node.name);
@@ -198,7 +169,7 @@ std::vector<NodeCheck> check_nodes(const core::Context& ctx, const ClusterObject
     } catch (const core::Error& e) {
       c.problem = fmt::format("{}: {}", req.url(), e.what());
     }
-  });
+  }, 32);
   return checks;
 }
 

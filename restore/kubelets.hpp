@@ -43,7 +43,10 @@ struct ClusterObjects {
   std::vector<std::string> problems;
   std::vector<PodRef> bound_to(const std::string& node) const;
 };
-ClusterObjects read_cluster_objects(const core::Context& ctx);
+// Pods::skip reads the Node objects alone (what restarting kubelets needs; a big cluster's pods
+// are most of its keys).
+enum class Pods { read, skip };
+ClusterObjects read_cluster_objects(const core::Context& ctx, Pods pods = Pods::read);
 
 // A kubelet's /pods answer (a v1 PodList). Throws core::Error when it is not one.
 std::vector<PodRef> kubelet_pod_list(const std::string& body);

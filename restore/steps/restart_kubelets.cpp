@@ -32,6 +32,13 @@ std::string this_node(const Runner& r) {
   return r.ctx.host->hostname();
 }
 
+// A member the restored etcd's Node objects do not give an address for: reached by its name.
+ClusterNode named(const std::string& name) {
+  ClusterNode n;
+  n.name = name;
+  return n;
+}
+
 class RestartKubelets final : public TypedStep<NoArgs> {
  public:
   StepType type() const override { return StepType::restart_kubelets; }
@@ -53,7 +60,7 @@ class RestartKubelets final : public TypedStep<NoArgs> {
       out.push_back(fmt::format("  this node ({}): {}", this_node(r), cmd));
     for (const auto& m : other_members(r))
       out.push_back(fmt::format("  {}: {}", m.name, m.node ? how_it_runs(m, remote_restart)
-                                                            : "by hand: ssh " + m.name + " systemctl restart kubelet"));
+                                                            : "by hand: " + kubelet_restart_by_hand(named(m.name))));
     out.push_back("  every other node the restored etcd lists: the command to run there is shown");
     return out;
   }
@@ -87,14 +94,14 @@ class RestartKubelets final : public TypedStep<NoArgs> {
     // Every other node the restored etcd lists, at the address its Node object gives; then the
     // members it does not list, by name.
     try {
-      for (const auto& n : read_cluster_objects(r.ctx).nodes)
+      for (const auto& n : read_cluster_objects(r.ctx, Pods::skip).nodes)
         if (done.insert(n.name).second) by_hand.push_back(fmt::format("{}: {}", n.name, kubelet_restart_by_hand(n)));
     } catch (const core::Error& e) {
       r.ctx.out.warn("the restored etcd's Node objects were not read ({}): restart the kubelet on every worker node too",
                      e.what());
     }
     for (const auto& m : other_members(r))
-      if (done.insert(m.name).second) by_hand.push_back(fmt::format("{}: ssh {} systemctl restart kubelet", m.name, m.name));
+      if (done.insert(m.name).second) by_hand.push_back(fmt::format("{}: {}", m.name, kubelet_restart_by_hand(named(m.name))));
     if (!by_hand.empty()) {
       r.ctx.out.warn("restart the kubelet on {} more node{} (kdr does not reach them):", by_hand.size(),
                      by_hand.size() == 1 ? "" : "s");

@@ -360,6 +360,34 @@ MANIFEST
   chmod 600 "$k"/manifests/*.yaml
 }
 
+# sandbox_kubeadm_config ROOT NAME IP DATA_DIR: the cluster's kubeadm ClusterConfiguration for
+# the node ROOT (named NAME, at IP, its etcd data dir DATA_DIR), with etcd's flags in the
+# v1beta3 map form, as `kubeadm config view` saved it (what tests/fakes/kubeadm reads)
+sandbox_kubeadm_config() {
+  local root=$1 name=$2 ip=$3 data_dir=$4 cport pport listen
+  cport=$(cat "$root/.sandbox-client-port")
+  pport=$(cat "$root/.sandbox-peer-port")
+  listen="https://127.0.0.1:$cport"
+  [ "$ip" = 127.0.0.1 ] || listen="$listen,https://$ip:$cport"
+  cat <<YAML
+apiVersion: kubeadm.k8s.io/v1beta3
+kind: ClusterConfiguration
+kubernetesVersion: v1.31.2
+clusterName: kubernetes
+controlPlaneEndpoint: $ip:6443
+etcd:
+  local:
+    dataDir: $data_dir
+    extraArgs:
+      name: $name
+      listen-client-urls: $listen
+      advertise-client-urls: https://$ip:$cport
+      listen-peer-urls: https://$ip:$pport
+      initial-advertise-peer-urls: https://$ip:$pport
+      initial-cluster: $name=https://$ip:$pport
+YAML
+}
+
 # SANDBOX_NODE_NAME, SANDBOX_NODE_IP (a loopback address), SANDBOX_CLIENT_PORT and
 # SANDBOX_PEER_PORT choose the member's name, address and ports.
 sandbox_make_node() {

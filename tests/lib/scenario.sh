@@ -318,28 +318,7 @@ member_cluster_id() { sandbox_etcdctl "$1" endpoint status -w fields | sed -n 's
 
 # kubeadm_config DATA_DIR: the cluster's ClusterConfiguration for the sandbox node at $ROOT, as
 # the kubeadm stand-in (tests/fakes, FAKE_KUBEADM_CONFIG) serves it
-kubeadm_config() {
-  local cport pport
-  cport=$(cat "$ROOT/.sandbox-client-port")
-  pport=$(cat "$ROOT/.sandbox-peer-port")
-  cat <<YAML
-apiVersion: kubeadm.k8s.io/v1beta3
-kind: ClusterConfiguration
-kubernetesVersion: v1.31.2
-clusterName: kubernetes
-controlPlaneEndpoint: 127.0.0.1:6443
-etcd:
-  local:
-    dataDir: $1
-    extraArgs:
-      name: cp-1
-      listen-client-urls: https://127.0.0.1:$cport
-      advertise-client-urls: https://127.0.0.1:$cport
-      listen-peer-urls: https://127.0.0.1:$pport
-      initial-advertise-peer-urls: https://127.0.0.1:$pport
-      initial-cluster: cp-1=https://127.0.0.1:$pport
-YAML
-}
+kubeadm_config() { sandbox_kubeadm_config "$ROOT" cp-1 127.0.0.1 "$1"; }
 
 # make_lagging_survivor: three members (R1 R2 R3 = $T/cp-1..3), each backed up onto its own
 # disk; cp-1's change journal follows the cluster through cp-2's member; cp-1's etcd stops (it

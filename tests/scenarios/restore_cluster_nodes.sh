@@ -10,7 +10,6 @@
 # as the kubelet's --client-ca-file does, answering the v1 PodList the kubelet's /pods
 # endpoint documents (k8s.io/kubernetes pkg/kubelet/server: /pods lists the pods the kubelet
 # runs, its static pods with annotation kubernetes.io/config.source=file).
-# kdr-test: once
 source "$(dirname "$0")/../lib/scenario.sh"
 fixtures=$KDR_SOURCE_DIR/tests/fixtures/k8s-objects
 

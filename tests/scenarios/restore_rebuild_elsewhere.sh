@@ -25,23 +25,7 @@ issuer_of() { openssl x509 -in "$1" -noout -issuer | sed 's/^issuer=//'; }
 step "the old node cp-old at 127.0.0.66, backed up with its kubeadm configuration"
 SANDBOX_NODE_NAME=cp-old SANDBOX_NODE_IP=127.0.0.66 make_running_node
 cport=$(cat "$ROOT/.sandbox-client-port") pport=$(cat "$ROOT/.sandbox-peer-port")
-cat > "$T/kubeadm-config.yaml" <<YAML
-apiVersion: kubeadm.k8s.io/v1beta3
-kind: ClusterConfiguration
-kubernetesVersion: v1.31.2
-clusterName: kubernetes
-controlPlaneEndpoint: 127.0.0.66:6443
-etcd:
-  local:
-    dataDir: /var/lib/etcd
-    extraArgs:
-      name: cp-old
-      listen-client-urls: https://127.0.0.1:$cport,https://127.0.0.66:$cport
-      advertise-client-urls: https://127.0.0.66:$cport
-      listen-peer-urls: https://127.0.0.66:$pport
-      initial-advertise-peer-urls: https://127.0.0.66:$pport
-      initial-cluster: cp-old=https://127.0.0.66:$pport
-YAML
+sandbox_kubeadm_config "$ROOT" cp-old 127.0.0.66 /var/lib/etcd > "$T/kubeadm-config.yaml"
 export FAKE_KUBEADM_CONFIG=$T/kubeadm-config.yaml
 config '# the defaults: kubeconfig /etc/kubernetes/admin.conf'
 # what the old node's kubelet and kube-apiserver keep in etcd: its Node, its Lease, and the
