@@ -56,6 +56,9 @@ struct ClusterAccess {
   core::EtcdEndpoint tls;
   ClusterLook look;
   std::string name, peer_url;  // this node's member
+  // The member it replaces: the backup's, under its old name and peer URL when the node comes
+  // back under another identity; else name and peer_url again.
+  std::string replaces_name, replaces_peer_url;
   std::string cluster_id;      // the cluster it must be (empty: any)
   // Throws Error naming each member when none serves, or when the one that serves is another
   // cluster than `cluster_id`.

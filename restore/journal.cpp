@@ -25,7 +25,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::array<std::pair<ActionOp, std::string_view>, 9> action_ops = {{
+constexpr std::array<std::pair<ActionOp, std::string_view>, 10> action_ops = {{
     {ActionOp::move, "move"},
     {ActionOp::place, "place"},
     {ActionOp::etcd_put, "etcd-put"},
@@ -35,6 +35,7 @@ constexpr std::array<std::pair<ActionOp, std::string_view>, 9> action_ops = {{
     {ActionOp::pods_stop, "pods-stop"},
     {ActionOp::pods_start, "pods-start"},
     {ActionOp::etcd_delete, "etcd-delete"},
+    {ActionOp::program_writes, "program-writes"},
 }};
 
 constexpr std::array<std::pair<JournalEvent, std::string_view>, 14> journal_events = {{

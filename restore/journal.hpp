@@ -34,6 +34,7 @@ enum class ActionOp {
   pods_stop,           // another node's control-plane pods stopped over SSH (other-nodes-pods)
   pods_start,          // ... started again
   etcd_delete,         // a key deleted from the live etcd (etcd-forget-node)
+  program_writes,      // `to` is a program's to write (a kubeadm or run step's `writes`)
 };
 std::string_view to_string(ActionOp op);
 

@@ -110,10 +110,13 @@ std::vector<PodRef> kubelet_pod_list(const std::string& body) {
   } catch (const std::exception& e) {
     throw core::Error(fmt::format("not JSON ({})", e.what()));
   }
-  if (!list.is_object() || list.value("kind", "") != "PodList" || !list.contains("items") || !list["items"].is_array())
+  if (!list.is_object()) throw core::Error("not a PodList");
+  const auto kind = list.find("kind");
+  const auto items = list.find("items");
+  if (kind == list.end() || *kind != "PodList" || items == list.end() || !items->is_array())
     throw core::Error("not a PodList");
   std::vector<PodRef> out;
-  for (const auto& item : list["items"]) out.push_back(pod_from_object(item));
+  for (const auto& item : *items) out.push_back(pod_from_object(item));
   return out;
 }
 

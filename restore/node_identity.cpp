@@ -30,9 +30,7 @@ bool host_char(char c) {
 
 void rewrite_node(YAML::Node node, const IdentityChange& c) {
   if (node.IsScalar()) {
-    auto text = node.Scalar();
-    if (c.address_changes()) text = replace_host(text, c.from.address, c.to.address);
-    if (c.name_changes()) text = replace_host(text, c.from.name, c.to.name);
+    auto text = renamed_text(node.Scalar(), c);
     if (text != node.Scalar()) node = text;
     return;
   }
@@ -43,6 +41,13 @@ void rewrite_node(YAML::Node node, const IdentityChange& c) {
 }
 
 }  // namespace
+
+std::string renamed_text(std::string_view text, const IdentityChange& c) {
+  auto out = std::string(text);
+  if (c.address_changes()) out = replace_host(out, c.from.address, c.to.address);
+  if (c.name_changes()) out = replace_host(out, c.from.name, c.to.name);
+  return out;
+}
 
 std::string IdentityChange::text() const {
   return fmt::format("{} ({}) -> {} ({})", from.name, from.address, to.name, to.address);

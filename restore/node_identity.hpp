@@ -52,6 +52,10 @@ std::optional<std::string> address_problem(std::string_view address);
 // address: 10.0.0.1 is not in 10.0.0.10, cp1 is not in cp1-b) replaced by `to`.
 std::string replace_host(std::string_view text, std::string_view from, std::string_view to);
 
+// `text` (a static pod manifest, a kubeconfig) for the new node: the old address and the old
+// name replaced wherever they stand as a whole host (flags, URLs, annotations).
+std::string renamed_text(std::string_view text, const IdentityChange& change);
+
 // The saved kubeadm configuration (a ClusterConfiguration, maybe with an InitConfiguration)
 // for the new node: every string naming the old address or name now names the new one (etcd's
 // extraArgs, certSANs, controlPlaneEndpoint when it is the old address), and the

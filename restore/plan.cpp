@@ -111,6 +111,7 @@ json etcd_json(const PlanEtcd& e) {
             {"data_dir", e.data_dir},
             {"from", e.from}};
   if (e.on_node()) j["initial_cluster"] = e.initial_cluster;
+  if (!e.replaces_name.empty()) j["replaces"] = {{"name", e.replaces_name}, {"peer_url", e.replaces_peer_url}};
   if (e.loss) j["loss"] = e.loss->to_json();
   if (e.replay) j["replay"] = replay_json(*e.replay);
   return j;
@@ -124,6 +125,10 @@ PlanEtcd etcd_from_json(const json& j) {
   e.data_dir = core::json_text_or(j, "data_dir");
   e.initial_cluster = core::json_text_or(j, "initial_cluster");
   e.from = core::json_text_or(j, "from");
+  if (j.contains("replaces") && j["replaces"].is_object()) {
+    e.replaces_name = core::json_text_or(j["replaces"], "name");
+    e.replaces_peer_url = core::json_text_or(j["replaces"], "peer_url");
+  }
   if (j.contains("loss") && j["loss"].is_object()) e.loss = EtcdLoss::from_json(j["loss"]);
   if (j.contains("replay") && j["replay"].is_object()) e.replay = replay_from_json(j["replay"]);
   return e;

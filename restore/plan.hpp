@@ -66,6 +66,10 @@ struct PlanEtcd {
   std::string peer_url;
   std::string data_dir;  // node path; empty when etcd is not restored on this node
   std::string initial_cluster;
+  // The member this node's replaces when it comes back under another name or address
+  // (replace-etcd-member with address= or node_name=): the backup's, which etcd-member-remove
+  // takes out of the cluster. Empty otherwise (the member is `name` itself).
+  std::string replaces_name, replaces_peer_url;
   std::string from;  // where these facts come from, for the plan's text
   // What replacing etcd's data loses, measured before anything stops (only when a step
   // replaces it).

@@ -205,6 +205,8 @@ void plan_rename(const core::Context& ctx, const core::GenerationView& g, Plan& 
   }
   auto& e = plan.etcd;
   if (e.on_node()) {
+    e.replaces_name = e.name;
+    e.replaces_peer_url = e.peer_url;
     e.peer_url = replace_host(e.peer_url, c.from.address, c.to.address);
     e.name = c.to.name;
     e.initial_cluster = fmt::format("{}={}", e.name, e.peer_url);

@@ -20,6 +20,7 @@
 #include "etcd/layout.hpp"
 #include "etcd/snapshot_tool.hpp"
 #include "restore/journal.hpp"
+#include "restore/node_identity.hpp"
 #include "restore/plan.hpp"
 #include "restore/playbook.hpp"
 
@@ -51,6 +52,12 @@ struct Runner {
   // A variable of the plan (one a plan made by an older kdr lacks: `fallback`).
   std::string var(Var v, const std::string& fallback = "") const { return plan.var(v, fallback); }
   bool flag(Var v) const { return plan.flag(v); }
+  // The node coming back under another name or address (address=, node_name=): the backup's
+  // and the new one; changes() is false when it keeps its own.
+  IdentityChange renaming() const {
+    if (!flag(Var::renames_node)) return {};
+    return {{var(Var::old_node_name), var(Var::old_node_address)}, {var(Var::node_name), var(Var::address)}};
+  }
   // The key that checks the generation and the journal: key_file= when given, else the node's
   // own (empty when there is none). Throws Error for an unsafe key file, or a key_file= that
   // names none.

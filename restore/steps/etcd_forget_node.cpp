@@ -15,6 +15,7 @@
 #include "etcd/client.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"
+#include "restore/steps/etcd_member.hpp"
 
 namespace kdr::restore {
 
@@ -34,6 +35,23 @@ std::vector<std::pair<std::string, std::string>> old_node_keys(const Runner& r) 
   return out;
 }
 
+// The etcd to put a key back into: the one the key was deleted from; when it no longer serves (an
+// HA member this rollback already took out of the cluster), another member the generation
+// recorded that serves: the keyspace is the cluster's.
+std::unique_ptr<core::EtcdApi> cluster_client(const Runner& r, const Action& a) {
+  auto endpoint = backup::node_etcd_endpoint(r.ctx);
+  if (!a.to.empty()) endpoint.url = a.to;
+  try {
+    auto client = r.ctx.etcd->connect(endpoint, std::chrono::seconds(5));
+    client->count("/kdr/probe");  // a range: it serves
+    return client;
+  } catch (const core::Error& e) {
+    if (r.gen.meta.etcd.members.size() < 2) throw;
+    r.ctx.out.info("      {} does not answer ({}): through another member", endpoint.url, e.what());
+    return serving_member(r, r.gen.meta.etcd.members, "", 60);
+  }
+}
+
 class EtcdForgetNode final : public TypedStep<NoArgs> {
  public:
   StepType type() const override { return StepType::etcd_forget_node; }
@@ -48,9 +66,7 @@ class EtcdForgetNode final : public TypedStep<NoArgs> {
 
   void undo(Runner& r, const Action& a) const override {
     if (a.op != ActionOp::etcd_delete) return r.undo_file_action(a);
-    auto endpoint = backup::node_etcd_endpoint(r.ctx);
-    if (!a.to.empty()) endpoint.url = a.to;
-    const auto live = r.ctx.etcd->connect(endpoint);
+    const auto live = cluster_client(r, a);
     const auto key = core::base64_decode(a.etcd.value("key", ""));
     if (live->get(key)) {
       r.ctx.out.warn("      {} exists again in the live etcd: left as it is", key);
@@ -88,6 +104,9 @@ class EtcdForgetNode final : public TypedStep<NoArgs> {
       act.op = ActionOp::etcd_delete;
       act.from = "the old node";
       act.to = endpoint.url;
+      // Put back while this node's etcd still runs, before the rollback takes its manifest out
+      // (or, in an HA cluster, its member).
+      act.undo_order = UndoOrder::first;
       act.etcd = {{"key", core::base64_encode(key)},
                   {"value", core::base64_encode(kv->value)},
                   {"mod_revision", kv->mod_revision}};

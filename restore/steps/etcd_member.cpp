@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/json_util.hpp"
+#include "core/manifest.hpp"
 #include "core/wait.hpp"
 #include "etcd/layout.hpp"
 #include "etcd/tool.hpp"
@@ -56,6 +57,29 @@ std::vector<core::EtcdMemberRecord> members_from_json(const nlohmann::json& j) {
   return out;
 }
 
+namespace {
+
+// On a replacement machine the node's etcd client certificate is not there yet (the
+// generation's /etc/kubernetes comes back later in the plan): a TLS file missing on the node
+// is read from the generation's copy of it, whose hash the preflight checked.
+core::EtcdEndpoint with_generation_copies(const Runner& r, core::EtcdEndpoint tls) {
+  const auto root = r.ctx.root.root().string();
+  for (auto* file : {&tls.cacert, &tls.cert, &tls.key}) {
+    if (file->empty() || core::lstat_path(*file)) continue;
+    auto node_path = *file;
+    if (!r.ctx.root.is_real_root()) {
+      if (node_path.rfind(root, 0) != 0) continue;
+      node_path = node_path.substr(root.size());
+      if (node_path.empty() || node_path.front() != '/') node_path.insert(node_path.begin(), '/');
+    }
+    const auto copy = r.gen.dir / core::generation_relative_path(node_path);
+    if (core::lstat_path(copy)) *file = copy.string();
+  }
+  return tls;
+}
+
+}  // namespace
+
 ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMemberRecord>& members,
                              const std::string& cluster_id) {
   ClusterAccess c;
@@ -63,10 +87,13 @@ ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMember
   auto pods = r.live_pods();
   if (!core::find_pod(pods, "etcd")) pods = r.held_pods();
   const auto layout = core::detect_etcd_layout(r.ctx.config, r.ctx.root, pods);
-  c.tls = backup::client_endpoint(backup::etcd_target(r.ctx, layout));
+  c.tls = with_generation_copies(r, backup::client_endpoint(backup::etcd_target(r.ctx, layout)));
   c.name = r.plan.etcd.name;
   c.peer_url = r.plan.etcd.peer_url;
-  c.look = look_at_other_members(r.ctx, members, c.name, c.tls);
+  c.replaces_name = r.plan.etcd.replaces_name.empty() ? c.name : r.plan.etcd.replaces_name;
+  c.replaces_peer_url = r.plan.etcd.replaces_name.empty() ? c.peer_url : r.plan.etcd.replaces_peer_url;
+  // the generation recorded this node's member under its old name
+  c.look = look_at_other_members(r.ctx, members, c.replaces_name, c.tls);
   return c;
 }
 

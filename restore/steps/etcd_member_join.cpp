@@ -4,6 +4,9 @@
 // the static pod folder, the kubelet starts etcd, which joins the cluster and gets its data from
 // the leader. The original manifest stays in the restore's folder: a rollback takes the
 // rewritten one out, and stop-static-pods' undo puts the original back.
+// On a replacement machine under another name or address (address=, node_name=) the manifest
+// is the generation's, with the old address and name replaced by the new ones (its flags,
+// URLs and annotation), so that the member starts as the one etcd-member-add added.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -12,7 +15,9 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/manifest.hpp"
 #include "core/static_pods.hpp"
+#include "restore/node_identity.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"
@@ -82,14 +87,46 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
   MemberArgs read_args(const StepValues& v) const override { return member_args(v); }
 
   std::vector<std::string> plan_text(const Runner& r, const MemberArgs&) const override {
-    return {fmt::format("write this node's etcd manifest (the one stop-static-pods took out) with --initial-cluster "
-                        "set to the cluster's members and --initial-cluster-state=existing, into {}: the kubelet "
-                        "starts etcd, which joins the cluster on an empty data dir and gets its data from the leader",
-                        r.var(Var::static_pod_path)),
+    const auto c = r.renaming();
+    const auto source = c.changes() ? fmt::format("the generation's etcd manifest, for {} at {} (every {} and {} in "
+                                                  "it replaced)",
+                                                  c.to.name, c.to.address, c.from.name, c.from.address)
+                                    : std::string("this node's etcd manifest (the one stop-static-pods took out)");
+    return {fmt::format("write {} with --initial-cluster set to the cluster's members and "
+                        "--initial-cluster-state=existing, into {}: the kubelet starts etcd, which joins the cluster "
+                        "on an empty data dir and gets its data from the leader",
+                        source, r.var(Var::static_pod_path)),
             "a rollback takes it out again; the original manifest goes back with stop-static-pods' undo"};
   }
 
-  void preflight(Runner& r, const MemberArgs& a, Preflight& pf) const override { check_cluster(r, a, pf); }
+  void check_generation_manifest(Runner& r, Preflight& pf) const {
+    const auto file = generation_manifest(r);
+    if (!file) {
+      pf.fails.push_back(fmt::format("generation {} holds no etcd manifest in {}: the new member's manifest is made "
+                                     "from it",
+                                     r.gen.id, r.var(Var::static_pod_path)));
+      return;
+    }
+    try {
+      const auto text = renamed_text(core::read_backup_file(*file), r.renaming());
+      (void)rewritten(text, "x=https://127.0.0.1:2380", file->string());
+      pf.ok(fmt::format("the new member's manifest is made from the generation's {}", file->filename().string()));
+    } catch (const Error& e) {
+      pf.fails.push_back(e.what());
+    }
+  }
+
+  void preflight(Runner& r, const MemberArgs& a, Preflight& pf) const override {
+    check_cluster(r, a, pf);
+    if (r.renaming().changes()) check_generation_manifest(r, pf);
+  }
+
+  // The generation's copy of the etcd manifest (its file in the generation), when it has one.
+  static std::optional<path> generation_manifest(const Runner& r) {
+    const auto pods = core::generation_pods(r.gen, r.var(Var::static_pod_path));
+    if (const auto* pod = core::find_pod(pods, "etcd")) return r.gen.dir / core::generation_relative_path(pod->file);
+    return std::nullopt;
+  }
 
   std::vector<std::string> temporaries(const Runner& r, const PlannedStep&) const override {
     return {r.temp_path(r.plan.etcd.data_dir)};
@@ -126,18 +163,24 @@ class EtcdMemberJoin final : public TypedStep<MemberArgs> {
       r.ctx.out.info("      {} is in place (written earlier)", target.string());
       return;
     }
-    if (!pod)
-      throw Error(fmt::format("no etcd manifest was taken out of {} by this restore: stop-static-pods with pods "
-                              "[etcd] must come before {}",
-                              r.var(Var::static_pod_path), name()));
+    const auto change = r.renaming();
+    std::optional<path> source;
+    if (change.changes()) source = generation_manifest(r);
+    else if (pod) source = path(pod->file);
+    if (!source)
+      throw Error(change.changes()
+                      ? fmt::format("generation {} holds no etcd manifest to make the new member's from", r.gen.id)
+                      : fmt::format("no etcd manifest was taken out of {} by this restore: stop-static-pods with "
+                                    "pods [etcd] must come before {}",
+                                    r.var(Var::static_pod_path), name()));
     const auto c = cluster_access(r, a);
     const auto cluster = initial_cluster(c.healthy(r.ctx)->members(), c);
-    const auto text = rewritten(core::read_file(pod->file), cluster, pod->file);
+    const auto text = rewritten(renamed_text(core::read_backup_file(*source), change), cluster, source->string());
     const auto check = core::parse_static_pod(text, staged.string());
     if (check.flag("initial-cluster") != cluster || check.flag("initial-cluster-state") != "existing")
       throw Error(fmt::format("{}: the rewritten manifest does not read back with the new flags", staged.string()));
     place_empty_data_dir(r);
-    const auto st = core::lstat_path(pod->file);
+    const auto st = core::lstat_path(*source);
     core::make_dir(staged.parent_path(), 0700);
     core::write_file_atomic(staged, text, st ? st->mode & 07777 : 0600);
     Action act;

@@ -1,6 +1,7 @@
 // Step type `etcd-member-remove` (playbook replace-etcd-member): through a member that serves,
 // removes this node's member from the cluster, so that the others stop counting on it and it
-// can join again as a new member. etcd never gives a removed member id back: a rollback
+// can join again as a new member (on a replacement machine under another name or address:
+// the old node's member, PlanEtcd::replaces_name). etcd never gives a removed member id back: a rollback
 // cannot re-add it, and says so.
 #include <fmt/format.h>
 
@@ -45,9 +46,12 @@ class EtcdMemberRemove final : public TypedStep<MemberArgs> {
   MemberArgs read_args(const StepValues& v) const override { return member_args(v); }
 
   std::vector<std::string> plan_text(const Runner& r, const MemberArgs&) const override {
-    return {fmt::format("through a member that serves, remove this node's member {} ({}) from the etcd cluster: the "
+    const auto& e = r.plan.etcd;
+    const bool renamed = !e.replaces_name.empty();
+    return {fmt::format("through a member that serves, remove {} member {} ({}) from the etcd cluster: the "
                         "others stop counting on it",
-                        r.plan.etcd.name, r.plan.etcd.peer_url),
+                        renamed ? "the old node's" : "this node's", renamed ? e.replaces_name : e.name,
+                        renamed ? e.replaces_peer_url : e.peer_url),
             "note: etcd never gives a removed member id back: a rollback puts the old data dir and manifest back, "
             "but cannot add the old member again (run replace-etcd-member again instead)"};
   }
@@ -57,12 +61,12 @@ class EtcdMemberRemove final : public TypedStep<MemberArgs> {
     if (!c) return;
     try {
       const auto members = c->healthy(r.ctx)->members();
-      const auto me = find_member(members, c->name, c->peer_url);
+      const auto me = find_member(members, c->replaces_name, c->replaces_peer_url);
       if (me)
         pf.ok(fmt::format("this node's member {} ({}) is one of the cluster's {} members: it will be removed",
-                          me->name.empty() ? c->name : me->name, me->hex_id(), members.size()));
+                          me->name.empty() ? c->replaces_name : me->name, me->hex_id(), members.size()));
       else
-        pf.ok(fmt::format("this node's member {} is not in the cluster any more (removed earlier)", c->name));
+        pf.ok(fmt::format("this node's member {} is not in the cluster any more (removed earlier)", c->replaces_name));
     } catch (const core::Error& e) {
       pf.fails.push_back(fmt::format("the cluster's member list could not be read: {}", e.what()));
     }
@@ -71,14 +75,14 @@ class EtcdMemberRemove final : public TypedStep<MemberArgs> {
   void perform(Runner& r, const MemberArgs& a) const override {
     const auto c = cluster_access(r, a);
     const auto client = c.healthy(r.ctx);
-    const auto me = find_member(client->members(), c.name, c.peer_url);
+    const auto me = find_member(client->members(), c.replaces_name, c.replaces_peer_url);
     if (!me) {
-      r.ctx.out.info("      {} is not a member of the cluster (removed earlier)", c.name);
+      r.ctx.out.info("      {} is not a member of the cluster (removed earlier)", c.replaces_name);
       return;
     }
     Action act;
     act.op = ActionOp::etcd_member_remove;
-    act.from = c.peer_url;
+    act.from = c.replaces_peer_url;
     act.to = client->endpoint().url;
     act.etcd = {{"id", me->hex_id()}, {"name", me->name}, {"peer_urls", me->peer_urls}};
     r.act(act, [&] { remove_member_when_ready(r, *client, me->id, fmt::format("member {} ({})", me->name, me->hex_id())); });

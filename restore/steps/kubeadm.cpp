@@ -13,7 +13,7 @@ class KubeadmStep final : public ProgramStep {
   StepType type() const override { return StepType::kubeadm; }
   StepTraits traits() const override { return {.runs_kubeadm = true}; }
   std::string_view name() const override { return "kubeadm"; }
-  std::vector<StepKey> keys() const override { return {{"args", true}, {"timeout", false}}; }
+  std::vector<StepKey> keys() const override { return {{"args", true}, {"timeout", false}, {"writes", false}}; }
 
  protected:
   ProgramArgs read_args(const StepValues& v) const override {
@@ -22,6 +22,7 @@ class KubeadmStep final : public ProgramStep {
     const auto args = v.list("args");
     a.argv.insert(a.argv.end(), args.begin(), args.end());
     a.timeout = v.seconds("timeout", a.timeout);
+    read_writes(v, a);
     return a;
   }
 

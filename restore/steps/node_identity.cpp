@@ -6,7 +6,8 @@
 // makes them again, signed by the restored CAs, for the new node; and the saved kubeadm
 // configuration is written, rewritten for the new node, into the restore's folder, where
 // kubeadm init reads it. The CAs, the service-account key pair and everything else stay as
-// the backup had them. Undone by renaming the files back.
+// the backup had them. Undone by renaming the files back (what kubeadm made at their paths
+// since is removed first).
 
 #include <fmt/format.h>
 
@@ -25,10 +26,6 @@ struct IdentityArgs : StepArgs {
   std::string from;  // the saved kubeadm configuration (a file of the generation)
   std::string to;    // where the rewritten one goes (the restore's folder)
 };
-
-IdentityChange change_of(const Runner& r) {
-  return {{r.var(Var::old_node_name), r.var(Var::old_node_address)}, {r.var(Var::node_name), r.var(Var::address)}};
-}
 
 bool is_ca(const std::string& file_name) { return file_name == "ca.crt" || file_name == "front-proxy-ca.crt"; }
 
@@ -80,6 +77,16 @@ class NodeIdentityStep final : public TypedStep<IdentityArgs> {
   bool changes_node() const override { return true; }
   std::vector<StepKey> keys() const override { return {{"from", true}, {"to", true}}; }
 
+  // What is at a renamed file's path now was made by kubeadm after this step (inside the
+  // /etc/kubernetes this restore put back): removed, then the backup's renamed back.
+  void undo(Runner& r, const Action& a) const override {
+    if (a.op == ActionOp::move && core::present(a.from) && core::present(a.to)) {
+      core::remove_tree(a.from);
+      r.ctx.out.info("      removed {} (made by kubeadm for the new node)", a.from);
+    }
+    r.undo_file_action(a);
+  }
+
  protected:
   IdentityArgs read_args(const StepValues& v) const override {
     IdentityArgs a;
@@ -91,7 +98,7 @@ class NodeIdentityStep final : public TypedStep<IdentityArgs> {
   }
 
   std::vector<std::string> plan_text(const Runner& r, const IdentityArgs& a) const override {
-    const auto c = change_of(r);
+    const auto c = r.renaming();
     return {fmt::format("the node {} ({}) comes back as {} ({})", c.from.name, c.from.address, c.to.name, c.to.address),
             "rename aside (kept; never deleted by kdr) the certificates whose subject or SANs name the old address or "
             "name, with their keys, and the kubeconfigs whose server is the old address or whose user is the old node: "
@@ -103,7 +110,7 @@ class NodeIdentityStep final : public TypedStep<IdentityArgs> {
   }
 
   void preflight(Runner& r, const IdentityArgs& a, Preflight& pf) const override {
-    const auto c = change_of(r);
+    const auto c = r.renaming();
     if (const auto p = address_problem(c.to.address))
       pf.fails.push_back(fmt::format("address '{}': {}", c.to.address, *p));
     else if (!r.ctx.host->local_address(c.to.address))
@@ -125,7 +132,7 @@ class NodeIdentityStep final : public TypedStep<IdentityArgs> {
   }
 
   void perform(Runner& r, const IdentityArgs& a) const override {
-    const auto c = change_of(r);
+    const auto c = r.renaming();
     // Read from the generation's copy, which the copy-back step put on the node: the same list
     // on a resumed run, whatever an interrupted one already renamed.
     for (const auto& node_path : with_keys(naming_files(r.gen.dir / "files/etc/kubernetes", c.from))) {

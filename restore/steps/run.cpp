@@ -9,7 +9,7 @@ class RunStep final : public ProgramStep {
  public:
   StepType type() const override { return StepType::run; }
   std::string_view name() const override { return "run"; }
-  std::vector<StepKey> keys() const override { return {{"argv", true}, {"timeout", false}}; }
+  std::vector<StepKey> keys() const override { return {{"argv", true}, {"timeout", false}, {"writes", false}}; }
 
  protected:
   ProgramArgs read_args(const StepValues& v) const override {
@@ -17,6 +17,7 @@ class RunStep final : public ProgramStep {
     a.argv = v.list("argv");
     if (a.argv.empty()) v.fail("argv", "expected a non-empty list: the program, then its arguments");
     a.timeout = v.seconds("timeout", a.timeout);
+    read_writes(v, a);
     return a;
   }
 };

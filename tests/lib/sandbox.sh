@@ -122,6 +122,13 @@ KUBECONFIG
 # sandbox_write_pki ROOT NODE IP: kubeadm's PKI and kubeconfigs under ROOT/etc/kubernetes; files
 # that exist are kept ("Using existing ...", as kubeadm reuses an existing CA).
 sandbox_write_pki() {
+  sandbox_write_certs "$@"
+  sandbox_write_kubeconfigs "$@"
+}
+
+# sandbox_write_certs ROOT NODE IP: the CAs, the certificates naming the node and the
+# service-account key pair; existing ones are kept.
+sandbox_write_certs() {
   local root=$1 node=$2 ip=$3
   mkdir -p "$root"/etc/kubernetes/pki/etcd
   local pki=$root/etc/kubernetes/pki
@@ -143,8 +150,13 @@ sandbox_write_pki() {
   else
     echo "[certs] Using the existing \"sa\" key"
   fi
+}
 
-  local server="https://$ip:6443" k=$root/etc/kubernetes
+# sandbox_write_kubeconfigs ROOT NODE IP: the kubeconfigs of the node (server https://IP:6443),
+# their client certificates signed by ROOT's CA; existing ones are kept.
+sandbox_write_kubeconfigs() {
+  local root=$1 node=$2 ip=$3
+  local pki=$root/etc/kubernetes/pki server="https://$ip:6443" k=$root/etc/kubernetes
   _sandbox_cert "$pki" admin "$pki/ca" kubernetes-admin kubeadm:cluster-admins "" clientAuth
   _sandbox_kubeconfig "$k/admin.conf" kubernetes-admin "$pki/admin.crt" "$pki/admin.key" "$pki/ca.crt" "$server"
   _sandbox_kubeconfig "$k/super-admin.conf" kubernetes-super-admin "$pki/admin.crt" "$pki/admin.key" "$pki/ca.crt" "$server"
@@ -178,7 +190,8 @@ sandbox_write_manifests() {
   local data_dir=${SANDBOX_ETCD_DATA_DIR:-/var/lib/etcd}
   local data_host=${SANDBOX_ETCD_HOSTPATH:-$data_dir}
   mkdir -p "$k/manifests"
-  cat > "$k/manifests/etcd.yaml" <<MANIFEST
+  # SANDBOX_NO_ETCD_MANIFEST=1: the control plane's three alone (kubeadm's control-plane phase)
+  [ -n "${SANDBOX_NO_ETCD_MANIFEST:-}" ] || cat > "$k/manifests/etcd.yaml" <<MANIFEST
 apiVersion: v1
 kind: Pod
 metadata:

@@ -12,7 +12,8 @@
 //             trailer, and the fake etcd remembers the keyspace it holds
 //   etcdutl   version, snapshot restore --help (it has --bump-revision), snapshot restore
 //             (checks the trailer, writes member/snap/db and a WAL into --data-dir)
-//   kubeadm   version, reset -f and init --config as tests/fakes/kubeadm documents them
+//   kubeadm   version, reset -f, init --config and init phase certs|kubeconfig|control-plane
+//             all and kubelet-start as tests/fakes/kubeadm documents them
 //
 // etcd's client URL is plain http on loopback (no TLS probe before etcdctl), so that nothing
 // but the fakes is asked.
@@ -385,12 +386,21 @@ class RestoreFixture {
 
  private:
   // etcd started on this node names the member added with its peer URL (as etcd does when
-  // the new member first talks to the cluster).
+  // the new member first talks to the cluster): the manifest's --name and
+  // --initial-advertise-peer-urls.
   void start_node_member() {
+    const auto manifest = core::read_file(node("/etc/kubernetes/manifests/etcd.yaml"));
+    const auto flag = [&](const std::string& name) {
+      const auto at = manifest.find("- --" + name + "=");
+      if (at == std::string::npos) return std::string();
+      const auto start = at + name.size() + 5;
+      return manifest.substr(start, manifest.find('\n', start) - start);
+    };
+    const auto name = flag("name"), peer = flag("initial-advertise-peer-urls");
     std::lock_guard lock(etcd->calls());
     for (auto& m : live->members)
-      if (m.name.empty() && m.peer_urls == std::vector<std::string>{node_peer_url}) {
-        m.name = "cp1";
+      if (m.name.empty() && m.peer_urls == std::vector<std::string>{peer}) {
+        m.name = name;
         m.client_urls = {node_etcd_url};
       }
   }
@@ -498,6 +508,37 @@ class RestoreFixture {
         ::unlink(node("/etc/kubernetes/admin.conf").c_str());
         return answer(0, "[reset] Deleting contents of directories: [/etc/kubernetes/manifests /var/lib/etcd]\n");
       }
+      // kubeadm init phase certs|kubeconfig|control-plane all, kubelet-start: each writes what
+      // it makes where nothing is (tests/fakes/kubeadm does the same with real certificates)
+      if (has_args(argv, {"init", "phase"})) {
+        if (!core::lstat_path(flag_value(argv, "--config")))
+          return answer(1, "", "unable to read config from \"" + flag_value(argv, "--config") + "\"\n");
+        const auto make = [&](const std::string& p, const std::string& text) {
+          if (!core::lstat_path(node(p))) write(node(p), text);
+        };
+        if (has_args(argv, {"certs", "all"})) {
+          for (const auto* p : {"/etc/kubernetes/pki/apiserver", "/etc/kubernetes/pki/etcd/server",
+                                "/etc/kubernetes/pki/etcd/peer"}) {
+            make(std::string(p) + ".crt", "a certificate made by kubeadm\n");
+            make(std::string(p) + ".key", "a key made by kubeadm\n");
+          }
+          return answer(0, "[certs] Using existing ca certificate authority\n");
+        }
+        if (has_args(argv, {"kubeconfig", "all"})) {
+          for (const auto* p : {"/etc/kubernetes/admin.conf", "/etc/kubernetes/kubelet.conf"})
+            make(p, "apiVersion: v1\nkind: Config\n");
+          return answer(0, "[kubeconfig] Writing \"admin.conf\" kubeconfig file\n");
+        }
+        if (has_args(argv, {"control-plane", "all"})) {
+          write(node("/etc/kubernetes/manifests/kube-apiserver.yaml"), apiserver_manifest);
+          return answer(0, "[control-plane] Creating static Pod manifest for \"kube-apiserver\"\n");
+        }
+        if (has_args(argv, {"kubelet-start"})) {
+          write(node("/var/lib/kubelet/kubeadm-flags.env"), "KUBELET_KUBEADM_ARGS=\"--node-ip=127.0.0.77\"\n");
+          write(node("/var/lib/kubelet/config.yaml"), "kind: KubeletConfiguration\n");
+          return answer(0, "[kubelet-start] Starting the kubelet\n");
+        }
+      }
       if (has_args(argv, {"init"})) {
         const auto etcd_dir = node("/var/lib/etcd");
         const bool ignored = std::any_of(argv.begin(), argv.end(), [](const std::string& a) {
@@ -509,6 +550,9 @@ class RestoreFixture {
           return answer(1, "", "unable to read config from \"" + flag_value(argv, "--config") + "\"\n");
         write(node("/etc/kubernetes/manifests/etcd.yaml"), etcd_manifest);
         write(node("/etc/kubernetes/manifests/kube-apiserver.yaml"), apiserver_manifest);
+        // the kubeconfig phase makes what is missing (renamed aside for a new node)
+        if (!core::lstat_path(node("/etc/kubernetes/admin.conf")))
+          write(node("/etc/kubernetes/admin.conf"), "apiVersion: v1\nkind: Config\n");
         return answer(0, "[init] Using existing ca certificate authority\n[control-plane] writing manifests\n");
       }
       return answer(1, "", "kubeadm stand-in: unexpected call\n");

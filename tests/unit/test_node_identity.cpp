@@ -37,6 +37,23 @@ TEST_CASE("an old host is replaced only where it stands whole") {
   CHECK(restore::replace_host("[10.0.0.1]", "10.0.0.1", "10.0.0.77") == "[10.0.0.77]");
 }
 
+TEST_CASE("an etcd manifest made for the new node names it wherever it named the old one, and nothing else") {
+  const restore::IdentityChange c{{"cp1", "10.0.0.1"}, {"cp2", "10.0.0.77"}};
+  const std::string manifest =
+      "metadata:\n  annotations:\n    kubeadm.kubernetes.io/etcd.advertise-client-urls: https://10.0.0.1:2379\n"
+      "  name: etcd-cp1-b\n"
+      "    - --name=cp1\n    - --initial-advertise-peer-urls=https://10.0.0.1:2380\n"
+      "    - --listen-client-urls=https://127.0.0.1:2379,https://10.0.0.1:2379\n"
+      "    - --initial-cluster=cp1=https://10.0.0.1:2380,cp3=https://10.0.0.10:2380\n";
+  CHECK(restore::renamed_text(manifest, c) ==
+        "metadata:\n  annotations:\n    kubeadm.kubernetes.io/etcd.advertise-client-urls: https://10.0.0.77:2379\n"
+        "  name: etcd-cp1-b\n"
+        "    - --name=cp2\n    - --initial-advertise-peer-urls=https://10.0.0.77:2380\n"
+        "    - --listen-client-urls=https://127.0.0.1:2379,https://10.0.0.77:2379\n"
+        "    - --initial-cluster=cp2=https://10.0.0.77:2380,cp3=https://10.0.0.10:2380\n");
+  CHECK(restore::renamed_text(manifest, {{"cp1", "10.0.0.1"}, {"cp1", "10.0.0.1"}}) == manifest);
+}
+
 TEST_CASE("the saved kubeadm configuration is rewritten for the new node, with an InitConfiguration naming it") {
   const std::string saved = R"(apiVersion: kubeadm.k8s.io/v1beta3
 kind: ClusterConfiguration

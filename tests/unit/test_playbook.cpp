@@ -67,7 +67,7 @@ TEST_CASE("a malformed playbook names the file, line, column and key") {
         "start-static-pods, wait-healthy, check-nodes, restart-kubelets, etcd-forget-node, kubeadm, run, manual)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
   CHECK(error_of("name: x\nsteps:\n  - type: run\n    argv: [a]\n    shell: yes\n") ==
-        "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, if, name, timeout, type)");
+        "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, if, name, timeout, type, writes)");
   CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n    path: ${nope}/x\n") ==
         "pb.yaml:4:11: unknown variable ${nope} (known: accept_gap, accept_loss, accept_undecryptable, allow_setuid, "
         "etcd_data_dir, etcd_point, generation, generation_dir, key_file, kubeadm_config, kubeadm_etcd_dir_check, "

@@ -78,6 +78,13 @@ std::vector<Case> cases() {
        {"namespace=payments"}},
       {"replace-etcd-member", [](const RestoreFixture& f) { core::remove_tree(f.node("/var/lib/etcd/member")); }, {},
        true},
+      {"replace-etcd-member",  // onto a machine with another address and name
+       [](const RestoreFixture& f) {
+         core::remove_tree(f.node("/etc/kubernetes"));
+         core::remove_tree(f.node("/var/lib/etcd"));
+         test::write(f.node("/var/lib/kubelet/config.yaml"), "the kubelet package's\n");
+       },
+       {"address=127.0.0.77", "node_name=cp4"}, true, false, [](const RestoreFixture& f) { f.write_node_identity(); }},
       {"restore-etcd-cluster",
        [](const RestoreFixture& f) {  // quorum lost: the two other members gone
          f.etcd->stop("http://127.0.0.1:3");

@@ -387,6 +387,80 @@ TEST_CASE("replace-etcd-member joins this node again as a new member through the
   CHECK(contains(f.printed.all(), "cannot be added back under its id"));
 }
 
+TEST_CASE("replace-etcd-member onto a machine with another address and name: the old member out, the new one in at its peer URL, what names the old node made again by kubeadm's phases") {
+  RestoreFixture f;
+  f.make_ha();
+  f.write_node_identity();
+  const auto gen = f.backup();
+  const auto good = f.tree();
+  // the replacement machine: the kubelet package installed, nothing of the control plane
+  core::remove_tree(f.node("/etc/kubernetes"));
+  core::remove_tree(f.node("/var/lib/etcd"));
+  test::write(f.node("/var/lib/kubelet/config.yaml"), "the kubelet package's\n");
+  const auto before = f.tree();
+
+  REQUIRE(f.restore("replace-etcd-member", {"address=127.0.0.77", "node_name=cp4"}) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(contains(f.printed.out(), "removed member cp1 (21) through http://127.0.0.1:3"));
+  CHECK(contains(f.printed.out(), "added cp4 (https://127.0.0.77:2380) as member 100, a learner"));
+  CHECK(contains(f.printed.out(), "promoted cp4 (100) to a voting member"));
+  CHECK(contains(f.printed.out(), "the cluster has 3 voting members, each serving reads: cp2, cp3, cp4"));
+  std::vector<std::string> names;
+  for (const auto& m : f.live->members) names.push_back(m.name);
+  CHECK(names == std::vector<std::string>{"cp2", "cp3", "cp4"});
+  // etcd's manifest is the generation's, for the new member, joining
+  const auto manifest = core::read_file(f.node("/etc/kubernetes/manifests/etcd.yaml"));
+  CHECK(manifest.find("- --name=cp4\n") != std::string::npos);
+  CHECK(manifest.find("- --initial-advertise-peer-urls=https://127.0.0.77:2380\n") != std::string::npos);
+  CHECK(manifest.find("- --initial-cluster=cp2=https://10.0.0.11:2380,cp3=https://10.0.0.12:2380,cp4=https://127.0.0.77:2380\n") != std::string::npos);
+  CHECK(manifest.find("- --initial-cluster-state=existing\n") != std::string::npos);
+  CHECK(manifest.find("10.0.0.10") == std::string::npos);
+  // kubeadm's phases read the configuration rewritten for the new node
+  const auto id = f.restore_ids().at(0);
+  const auto config = (f.node("/var/lib/kdr/restores") / id / "kubeadm-config.yaml").string();
+  const auto kubeadm = f.programs->calls_of("kubeadm");
+  std::vector<std::string> phases;
+  for (const auto& c : kubeadm)
+    if (contains(c, " phase ")) phases.push_back(c);
+  CHECK(phases == std::vector<std::string>{"kubeadm init phase certs all --config " + config,
+                                           "kubeadm init phase kubeconfig all --config " + config,
+                                           "kubeadm init phase control-plane all --config " + config,
+                                           "kubeadm init phase kubelet-start --config " + config});
+  CHECK(contains(core::read_file(config), "advertiseAddress: 127.0.0.77"));
+  // what named the old node was made again; every CA and the sa keys are the backup's
+  const auto now = f.tree();
+  CHECK(now.at("/etc/kubernetes/pki/apiserver.crt") != good.at("/etc/kubernetes/pki/apiserver.crt"));
+  CHECK(now.at("/etc/kubernetes/pki/apiserver.crt.kdr-" + id) == good.at("/etc/kubernetes/pki/apiserver.crt"));
+  for (const auto* p : {"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.key", "/etc/kubernetes/pki/sa.key"})
+    CHECK(now.at(p) == good.at(p));
+  CHECK(contains(now.at("/var/lib/kubelet/kubeadm-flags.env"), "--node-ip=127.0.0.77"));
+  CHECK(now.at("/var/lib/kubelet/config.yaml.kdr-" + id) == before.at("/var/lib/kubelet/config.yaml"));
+  // the old Node out of etcd
+  CHECK(f.live->values().count("/registry/minions/cp1") == 0);
+
+  SECTION("a rollback leaves the machine as it was, the kubelet's files included, and takes the new member out") {
+    REQUIRE(f.rollback(id) == core::ExitCode::ok);
+    CHECK(test::tree_diff(f.tree(), before) == "");
+    CHECK(f.live->values().count("/registry/minions/cp1") == 1);
+    CHECK(f.live->members.size() == 2);
+    CHECK(contains(f.printed.all(), "/var/lib/kubelet/kubeadm-flags.env (written by kubeadm)"));
+  }
+  SECTION("a bad address or name is refused in the preflight, nothing changed") {
+    RestoreFixture g;
+    g.make_ha();
+    g.write_node_identity();
+    g.backup();
+    core::remove_tree(g.node("/etc/kubernetes"));
+    const auto untouched = g.tree();
+    CHECK(g.restore("replace-etcd-member", {"address=192.0.2.77", "node_name=cp4"}) == core::ExitCode::failed);
+    CHECK(contains(g.printed.err(), "address 192.0.2.77 is not on this machine"));
+    CHECK(g.restore("replace-etcd-member", {"address=127.0.0.77", "node_name=cp_4"}) == core::ExitCode::failed);
+    CHECK(contains(g.printed.err(), "node_name 'cp_4'"));
+    CHECK(g.tree() == untouched);
+    CHECK(g.live->members.size() == 3);
+  }
+}
+
 TEST_CASE("replace-etcd-member is refused when no other member serves: the cluster lost quorum") {
   RestoreFixture f;
   f.make_ha();

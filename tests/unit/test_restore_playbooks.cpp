@@ -165,10 +165,9 @@ TEST_CASE("rebuild-node onto another address and name: etcd as the new member, w
     // what names the old node is out of kubeadm's way (kept aside); the rest as the backup had it
     const auto now = f.tree();
     const auto aside = ".kdr-" + ids[0];
-    for (const auto* p : {"/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/apiserver.key", "/etc/kubernetes/admin.conf"}) {
-      CHECK(now.count(p) == 0);
+    for (const auto* p : {"/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/apiserver.key", "/etc/kubernetes/admin.conf"})
       CHECK(now.at(std::string(p) + aside) == good.at(p));
-    }
+    CHECK(now.at("/etc/kubernetes/admin.conf") != good.at("/etc/kubernetes/admin.conf"));  // kubeadm's, for cp2
     for (const auto* p : {"/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.key", "/etc/kubernetes/pki/sa.key",
                           "/etc/kubernetes/pki/apiserver-etcd-client.crt"})
       CHECK(now.at(p) == good.at(p));
@@ -179,6 +178,7 @@ TEST_CASE("rebuild-node onto another address and name: etcd as the new member, w
     SECTION("and its rollback puts the renamed files and the old Node back") {
       REQUIRE(f.rollback(ids[0]) == core::ExitCode::ok);
       CHECK_FALSE(core::lstat_path(f.node("/etc/kubernetes/pki/apiserver.crt" + aside)));
+      CHECK_FALSE(core::lstat_path(f.node("/etc/kubernetes/admin.conf" + aside)));
       CHECK(f.live->values().count("/registry/minions/cp1") == 1);
     }
   }
