@@ -357,13 +357,19 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
                              : var_or(vars, Var::to) == "snapshot" ? "snapshot"
                                                                    : "journal");
   set_var(Var::etcd_restored_from, "files");
-  std::vector<std::string> left_out;
+  // The step types a condition left out, by condition, in the playbook's order.
+  struct LeftOut {
+    std::string condition;
+    std::vector<std::string> types;
+  };
+  std::vector<LeftOut> left_out;
   for (const auto& spec : pb.steps) {
     if (!etcd_here && uses_variable(spec, Var::etcd_data_dir)) continue;
     if (spec.condition && !spec.condition->holds(vars)) {
-      left_out.push_back(fmt::format("{} (only with {})", spec.title.empty() ? std::string(to_string(spec.type))
-                                                                              : spec.title,
-                                     spec.condition->text()));
+      const auto condition = spec.condition->text();
+      auto group = std::find_if(left_out.begin(), left_out.end(), [&](const auto& g) { return g.condition == condition; });
+      if (group == left_out.end()) group = left_out.insert(left_out.end(), {condition, {}});
+      group->types.emplace_back(to_string(spec.type));
       continue;
     }
     const StepReadFacts facts{ctx.config.state_dir, plan_has(plan, &StepTraits::replays_journal)};
@@ -385,10 +391,16 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
                               ? BackupPoint{out.gen.meta.etcd.snapshot->revision, out.gen.meta.etcd.snapshot->cluster_id}
                               : BackupPoint{},
                           key ? &*key : nullptr);
-  if (!left_out.empty()) {
+  // "left out of this plan (only with renames_node=true): move-aside, kubeadm (4 steps)"
+  for (const auto& group : left_out) {
     std::string list;
-    for (const auto& x : left_out) list += (list.empty() ? "" : "; ") + x;
-    plan.notes.push_back(fmt::format("left out of this plan: {}", list));
+    for (std::size_t i = 0; i < group.types.size();) {
+      std::size_t n = 1;
+      while (i + n < group.types.size() && group.types[i + n] == group.types[i]) ++n;
+      list += (list.empty() ? "" : ", ") + (n == 1 ? group.types[i] : fmt::format("{} ({} steps)", group.types[i], n));
+      i += n;
+    }
+    plan.notes.push_back(fmt::format("left out of this plan (only with {}): {}", group.condition, list));
   }
   if (entry.meta->status == core::GenerationStatus::partial)
     plan.notes.push_back(fmt::format("generation {} is partial: {}", entry.id, core::partial_reason(*entry.meta)));

@@ -19,7 +19,7 @@ for pb in restore-etcd-snapshot restore-files; do
   assert_contains "$OUT" "ok    generation $(basename "$(latest_gen)") is intact"
   if [ "$pb" = restore-files ]; then
     # files only by default: etcd's data dir is left as it is
-    assert_contains "$OUT" "left out of this plan: move-aside (only with etcd=raw); copy-back (only with etcd=raw)"
+    assert_contains "$OUT" "left out of this plan (only with etcd=raw): move-aside, copy-back"
     ! grep -q "move-aside /var/lib/etcd" <<<"$OUT" || fail "restore-files plans to replace etcd's data dir by default"
     ! grep -q "etcd data " <<<"$OUT" || fail "restore-files speaks of etcd data it does not touch"
   else
