@@ -15,6 +15,7 @@
 #include "backup/tree_copy.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/priority.hpp"
 #include "core/generation_auth.hpp"
 #include "core/node_key.hpp"
 #include "core/repository.hpp"
@@ -111,18 +112,6 @@ void drop_from_cache(const core::bfs::path& staging, const core::Manifest& manif
   for (const auto& a : artifacts) drop(staging / a.path);
 }
 
-// ioprio_set(2): the backup (and the etcdctl it starts) only gets the disk when etcd does
-// not need it. Without an I/O scheduler that honours priorities (none, mq-deadline) it has
-// no effect; the bandwidth cap still does.
-void lower_io_priority(const core::Context& ctx) {
-  const auto& p = ctx.config.io_priority;
-  if (p == "normal") return;
-  constexpr int ioprio_class_shift = 13, ioprio_who_process = 1;
-  const int klass = p == "idle" ? 3 : 2;
-  const int value = (klass << ioprio_class_shift) | (p == "idle" ? 0 : 7);
-  if (::syscall(SYS_ioprio_set, ioprio_who_process, 0, value) != 0)
-    ctx.out.detail("could not lower the I/O priority: {}", std::strerror(errno));
-}
 
 // Files that kept changing while copied, outside etcd's data dir (where that is expected).
 std::vector<std::string> torn_outside(const core::Manifest& manifest, const std::string& etcd_data_dir) {
@@ -397,7 +386,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
 
   auto repo = core::Repository::open_or_create(ctx.backup_dir);
   auto lock = repo.lock(core::LockMode::exclusive);
-  lower_io_priority(ctx);
+  core::lower_io_priority(ctx);
   result.leftovers_removed = repo.remove_leftovers();
 
   auto meta = start_generation(ctx, repo, plan);

@@ -361,7 +361,8 @@ void apply(const Reader& r, const YAML::Node& root, Config& c) {
        }}});
      }},
     {"verify", [&](const Node& n, const Key& k) {
-       r.mapping(n, k, {{"after_backup", [&](const Node& v, const Key& kk) { c.verify_after_backup = r.scalar<bool>(v, kk, "true or false"); }}});
+       r.mapping(n, k, {{"after_backup", [&](const Node& v, const Key& kk) { c.verify_after_backup = r.scalar<bool>(v, kk, "true or false"); }},
+                        {"restore_test_hours", [&](const Node& v, const Key& kk) { c.restore_test_hours = r.count(v, kk); }}});
      }},
     {"etcd", [&](const Node& n, const Key& k) { read_etcd(r, n, k, c.etcd); }},
     {"nodes", [&](const Node& n, const Key& k) { read_nodes(r, n, k, c); }},

@@ -118,6 +118,9 @@ struct Config {
   std::string kubeconfig;  // node path of an admin kubeconfig, for the kubeadm-config ConfigMap
   std::string metrics_dir;  // node_exporter textfile folder (node path); empty: no metrics
   bool verify_after_backup = false;
+  // A backup run proves the newest point restorable (kdr verify --restore-test) when the last
+  // proof is older than this; 0: never from the backup.
+  int restore_test_hours = 24;
   std::vector<NodeConfig> nodes;  // the other control-plane nodes (none: commands are printed)
   KubeletConfig kubelet;
   OffsiteConfig offsite;

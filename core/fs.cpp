@@ -435,7 +435,18 @@ std::string lock_holders(const bfs::path& file) {
   return result;
 }
 
+namespace {
+std::optional<bfs::path>& scratch_redirect() {
+  static std::optional<bfs::path> dir;
+  return dir;
+}
+}  // namespace
+
+ScratchRedirect::ScratchRedirect(const bfs::path& dir) : previous_(scratch_redirect()) { scratch_redirect() = dir; }
+ScratchRedirect::~ScratchRedirect() { scratch_redirect() = previous_; }
+
 bfs::path ScratchDir::root() {
+  if (const auto& dir = scratch_redirect()) return *dir;
   const char* tmp = std::getenv("TMPDIR");
   return tmp != nullptr && *tmp != '\0' ? bfs::path(tmp) : bfs::path("/var/tmp");
 }

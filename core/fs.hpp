@@ -147,7 +147,8 @@ bool path_is_within(const bfs::path& inner, const bfs::path& outer);
 // with everything in it on every path out.
 class ScratchDir {
  public:
-  // Where scratch folders are made: $TMPDIR, else /var/tmp.
+  // Where scratch folders are made: the folder a ScratchRedirect names while one lives (a
+  // restore test: on the backup disk), else $TMPDIR, else /var/tmp.
   static bfs::path root();
   explicit ScratchDir(const std::string& what);
   ~ScratchDir();
@@ -157,6 +158,18 @@ class ScratchDir {
 
  private:
   bfs::path path_;
+};
+
+// While it lives, scratch folders (ScratchDir) are made in `dir` (an existing folder).
+class ScratchRedirect {
+ public:
+  explicit ScratchRedirect(const bfs::path& dir);
+  ~ScratchRedirect();
+  ScratchRedirect(const ScratchRedirect&) = delete;
+  ScratchRedirect& operator=(const ScratchRedirect&) = delete;
+
+ private:
+  std::optional<bfs::path> previous_;
 };
 
 }  // namespace kdr::core

@@ -181,6 +181,7 @@ void Repository::remove_generation(const std::string& id) const {
   }
   remove_tree(aside);
   ::unlink(verify_result_path(id).c_str());
+  ::unlink(restore_proof_path(id).c_str());
 }
 
 std::vector<std::string> Repository::remove_leftovers() const {

@@ -58,6 +58,10 @@ class Repository {
   // The outcome of the last `kdr verify` of a generation (verify/<id>.json), kept beside
   // the generations so that the generation itself is never written after it is published.
   bfs::path verify_result_path(const std::string& id) const { return dir_ / "verify" / (id + ".json"); }
+  // The last restore test of a generation (restore-tests/<id>.json, signed under the node's
+  // key: jobs/restore_proof.hpp), and the scratch folder restore tests run in.
+  bfs::path restore_proof_path(const std::string& id) const { return dir_ / "restore-tests" / (id + ".json"); }
+  bfs::path restore_test_scratch() const { return dir_ / "restore-tests" / "scratch"; }
 
   RepositoryLock lock(LockMode mode) const { return RepositoryLock(dir_, mode); }
   // A shared lock for reading, with a warning on `out` when the folder is read-only.

@@ -52,6 +52,7 @@ void decode_protobuf(std::string_view plain, StoredObject& o, const Schema& sche
   const auto read = read_protobuf_envelope(plain);
   if (!read.envelope) {
     o.problem = read.problem;
+    o.problem_kind = DecodeProblem::damaged;
     return;
   }
   const auto& env = *read.envelope;
@@ -59,6 +60,7 @@ void decode_protobuf(std::string_view plain, StoredObject& o, const Schema& sche
   o.kind = utf8(env.kind);
   const auto* type = schema.message(env.api_version, env.kind);
   if (type == nullptr) {
+    o.problem_kind = DecodeProblem::unknown_type;
     o.problem = fmt::format("{} {} is not among the Kubernetes types kdr knows ({}); shown as stored", env.api_version,
                             env.kind, schema.version());
     o.object = skeleton(o);
@@ -70,6 +72,7 @@ void decode_protobuf(std::string_view plain, StoredObject& o, const Schema& sche
     body = decode_json(env.raw, type, schema);
   } catch (const DamagedObject& e) {
     o.problem = fmt::format("its {} {} protobuf is damaged: {}", env.api_version, env.kind, e.what());
+    o.problem_kind = DecodeProblem::damaged;
     return;
   }
   o.object = ojson::object();
@@ -84,6 +87,7 @@ void decode_json(std::string_view plain, StoredObject& o) {
   auto parsed = ojson::parse(plain, nullptr, false);
   if (parsed.is_discarded() || !parsed.is_object()) {
     o.problem = "its JSON is damaged (it does not parse)";
+    o.problem_kind = DecodeProblem::damaged;
     return;
   }
   auto text = [&](const char* name) {
@@ -110,6 +114,7 @@ StoredObject decode_stored(std::string_view key, std::string_view value, std::in
   } else if (o.decryption.outcome != DecryptOutcome::plain) {
     o.form = StoredForm::encrypted;
     o.problem = outcome_text(o.decryption, options.encryption);
+    o.problem_kind = DecodeProblem::not_decrypted;
     o.object = skeleton(o);
     set_resource_version(o.object, mod_revision);
     return o;
@@ -118,8 +123,14 @@ StoredObject decode_stored(std::string_view key, std::string_view value, std::in
   switch (o.form) {
     case StoredForm::protobuf: decode_protobuf(plain, o, schema); break;
     case StoredForm::json: decode_json(plain, o); break;
-    case StoredForm::encrypted: o.problem = "encrypted twice"; break;
-    case StoredForm::unrecognized: o.problem = "not a Kubernetes object (neither protobuf, JSON nor encrypted)"; break;
+    case StoredForm::encrypted:
+      o.problem = "encrypted twice";
+      o.problem_kind = DecodeProblem::damaged;
+      break;
+    case StoredForm::unrecognized:
+      o.problem = "not a Kubernetes object (neither protobuf, JSON nor encrypted)";
+      o.problem_kind = DecodeProblem::not_an_object;
+      break;
   }
   if (o.object.is_null()) o.object = skeleton(o);
   set_resource_version(o.object, mod_revision);

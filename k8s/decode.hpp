@@ -20,6 +20,15 @@
 
 namespace kdr::k8s {
 
+// Why a value did not decode in full.
+enum class DecodeProblem {
+  none,
+  not_decrypted,  // encrypted, and not opened (Decryption says why: no key, wrong key, KMS, ...)
+  damaged,        // an envelope, protobuf or JSON that does not read
+  unknown_type,   // a protobuf of a type kdr's schema lacks (shown as stored)
+  not_an_object,  // neither protobuf, JSON nor encrypted (not kube-apiserver's)
+};
+
 struct StoredObject {
   std::string key;
   std::int64_t mod_revision = 0;
@@ -30,6 +39,7 @@ struct StoredObject {
   std::string api_version, kind;  // as stored ("" when unknown)
   ojson object;                   // as kubectl prints it (Go field order)
   std::string problem;            // empty when decoded in full
+  DecodeProblem problem_kind = DecodeProblem::none;
 
   bool decoded() const { return problem.empty(); }
   std::string name() const { return where ? where->name : key; }

@@ -33,8 +33,8 @@ void add_live_encryption(const core::Context& ctx, PointInfo& info) {
   }
 }
 
-// What a generation says about reading its values: the etcd prefix and EncryptionConfiguration
-// of its kube-apiserver.
+}  // namespace
+
 void add_generation_facts(const core::Context& ctx, const core::GenerationEntry& entry, PointInfo& info) {
   if (!entry.meta) return;
   const auto view = core::load_generation(entry.id, entry.path, *entry.meta, entry.meta_sha256);
@@ -45,6 +45,8 @@ void add_generation_facts(const core::Context& ctx, const core::GenerationEntry&
     info.warnings.push_back(e.what());
   }
 }
+
+namespace {
 
 std::optional<core::NodeKey> node_key(const core::Context& ctx) {
   try {

@@ -20,6 +20,7 @@
 
 #include "core/context.hpp"
 #include "core/encryption.hpp"
+#include "core/repository.hpp"
 #include "etcd/api.hpp"
 
 namespace kdr::objects {
@@ -59,6 +60,10 @@ class PointReader {
  protected:
   PointInfo info_;
 };
+
+// What a generation says about reading its values: the etcd prefix and EncryptionConfiguration
+// of its kube-apiserver (one it names but does not hold is a warning).
+void add_generation_facts(const core::Context& ctx, const core::GenerationEntry& entry, PointInfo& info);
 
 // What reading this node's objects needs without a point: kube-apiserver's etcd prefix and the
 // EncryptionConfigurations (the newest generation's and the live one), with their warnings.

@@ -1,0 +1,422 @@
+#include "jobs/restore_test.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/fs.hpp"
+#include "core/generation.hpp"
+#include "core/metrics.hpp"
+#include "core/node_key.hpp"
+#include "core/priority.hpp"
+#include "core/repository.hpp"
+#include "etcd/keyspace_digest.hpp"
+#include "etcd/private_etcd.hpp"
+#include "etcd/replay.hpp"
+#include "jobs/restore_proof.hpp"
+#include "journal/store.hpp"
+#include "k8s/decode.hpp"
+#include "objects/point.hpp"
+
+namespace kdr::jobs {
+
+using verify::Severity;
+
+namespace {
+
+constexpr const char* check_name = "restore-test";
+// Findings named one by one; past that, counted in one line.
+constexpr std::size_t listed_per_kind = 20;
+
+// The point to restore, as a snapshot file and what its keyspace must be.
+struct Point {
+  std::string generation;
+  std::string text;
+  std::int64_t revision = 0;
+  core::bfs::path snapshot;
+  bool zstd = false;
+  std::string sha256;
+  std::optional<journal::KeyspaceDigest> journal_digest;  // the journal's at `revision`
+  std::unique_ptr<core::ScratchDir> scratch;               // holds a replayed snapshot
+};
+
+std::optional<core::NodeKey> node_key(const core::Context& ctx) {
+  try {
+    return core::load_node_key(core::node_key_file(ctx));
+  } catch (const core::Error&) {
+    return std::nullopt;
+  }
+}
+
+// The journal's digest at `revision`, when its journal holds it (else empty).
+std::optional<journal::KeyspaceDigest> journal_digest_at(const core::Context& ctx, std::int64_t revision,
+                                                         const core::NodeKey* key) {
+  if (!journal::JournalStore(ctx.backup_dir).exists()) return std::nullopt;
+  try {
+    restore::ReplayTarget target;
+    target.kind = restore::ReplayTarget::Kind::revision;
+    target.revision = revision;
+    target.text = std::to_string(revision);
+    return restore::plan_replay(ctx, target, key).digest;
+  } catch (const core::Error&) {
+    return std::nullopt;
+  }
+}
+
+Point generation_point(const core::Context& ctx, const core::Repository& repo, const std::string& which,
+                       const core::NodeKey* key, RestoreTestReport& r) {
+  const auto entry = repo.find(which);
+  const auto base = restore::generation_base(entry, key);
+  if (!base)
+    throw core::Error(fmt::format("generation {} has no etcd snapshot to restore (kdr show {} says why)", entry.id,
+                                  entry.id));
+  if (base->auth.status != core::AuthStatus::authentic)
+    r.findings.add(Severity::warning, check_name, "not-authenticated", base->file.string(), base->auth.text);
+  Point p;
+  p.generation = entry.id;
+  p.revision = base->revision;
+  p.text = fmt::format("generation {} (etcd revision {}, {})", entry.id, base->revision,
+                       entry.meta ? core::iso_time(entry.meta->time) : std::string("time not known"));
+  p.snapshot = base->file;
+  p.zstd = base->zstd;
+  p.sha256 = base->db_sha256;
+  p.journal_digest = journal_digest_at(ctx, base->revision, key);
+  return p;
+}
+
+// The journal replayed to `spec` over the newest full snapshot before it, into a scratch folder:
+// replay_to_snapshot checks the result against the journal's digest, then the file's own.
+Point journal_point(const core::Context& ctx, const core::Repository& repo, const objects::PointSpec& spec,
+                    const core::NodeKey* key, RestoreTestReport& r) {
+  restore::ReplayTarget target;
+  target.text = spec.text;
+  if (spec.kind == objects::PointSpec::Kind::revision) {
+    target.kind = restore::ReplayTarget::Kind::revision;
+    target.revision = spec.revision;
+  } else if (spec.kind == objects::PointSpec::Kind::time) {
+    target.kind = restore::ReplayTarget::Kind::time;
+    target.time_ms = spec.time_ms;
+  }
+  const auto plan = restore::plan_replay(ctx, target, key);
+  if (plan.auth.status != core::AuthStatus::authentic)
+    r.findings.add(Severity::warning, check_name, "not-authenticated", "journal", plan.auth.text);
+  Point p;
+  const std::string prefix = "generation ";
+  p.generation = plan.base.source.rfind(prefix, 0) == 0 ? plan.base.source.substr(prefix.size())
+                                                        : repo.latest_id().value_or("");
+  p.revision = plan.target_revision;
+  p.text = fmt::format("revision {} of the change journal ({}), over {} (revision {}) and {} change{}",
+                       plan.target_revision,
+                       plan.target_time_ms > 0 ? core::iso_time(plan.target_time_ms / 1000) : "time not known",
+                       plan.base.source, plan.base.revision, plan.events, plan.events == 1 ? "" : "s");
+  p.scratch = std::make_unique<core::ScratchDir>("restore-test-point");
+  p.snapshot = p.scratch->path() / "point.db";
+  const auto result = restore::replay_to_snapshot(ctx, plan, p.snapshot, key);
+  p.sha256 = result.sha256;
+  p.journal_digest = plan.digest;
+  return p;
+}
+
+// Every key the private etcd serves: digested, and each object decoded and decrypted.
+class KeyspaceCheck {
+ public:
+  KeyspaceCheck(const objects::PointInfo& facts, RestoreTestReport& r) : facts_(facts), r_(r) {
+    options_.prefix = facts.etcd_prefix;
+    options_.encryption = facts.encryption ? &*facts.encryption : nullptr;
+  }
+
+  void visit(const core::EtcdKeyValue& kv) {
+    digest.add(journal::pair_hash(kv.key, kv.value));
+    ++r_.keys;
+    if (kv.key.rfind(facts_.etcd_prefix + "/", 0) != 0) {
+      ++r_.other_keys;
+      return;
+    }
+    const auto o = k8s::decode_stored(kv.key, kv.value, kv.mod_revision, kv.create_revision, options_);
+    switch (o.problem_kind) {
+      case k8s::DecodeProblem::none:
+        ++r_.objects;
+        if (o.where) ++r_.per_resource[o.where->type.qualified()];
+        if (o.kind == "Secret") ++r_.secrets;
+        if (o.decryption.outcome == k8s::DecryptOutcome::decrypted) ++r_.encrypted;
+        return;
+      case k8s::DecodeProblem::not_decrypted:
+        if (o.decryption.outcome == k8s::DecryptOutcome::kms) {
+          ++r_.kms;
+          return;
+        }
+        fail("not-decrypted", o, fmt::format("{} does not decrypt: {}", what(o), o.problem));
+        return;
+      case k8s::DecodeProblem::damaged: fail("damaged", o, fmt::format("{} does not decode: {}", what(o), o.problem)); return;
+      case k8s::DecodeProblem::unknown_type: ++r_.unknown_types; return;
+      case k8s::DecodeProblem::not_an_object: ++r_.other_keys; return;
+    }
+  }
+
+  // The counts of failures past those listed.
+  void finish() {
+    for (const auto& [kind, n] : failed_)
+      if (n > listed_per_kind)
+        r_.findings.add(Severity::error, check_name, kind, "",
+                        fmt::format("{} more values like these ({} in all)", n - listed_per_kind, n));
+  }
+
+  journal::KeyspaceDigest digest;
+
+ private:
+  static std::string what(const k8s::StoredObject& o) {
+    if (!o.where) return o.key;
+    const auto& ns = o.where->namespace_;
+    return fmt::format("{} {}{}", o.where->type.kind.empty() ? o.where->type.qualified() : o.where->type.kind,
+                       ns.empty() ? "" : ns + "/", o.where->name);
+  }
+  void fail(const std::string& kind, const k8s::StoredObject& o, const std::string& detail) {
+    if (++failed_[kind] <= listed_per_kind) r_.findings.add(Severity::error, check_name, kind, o.key, detail);
+  }
+
+  const objects::PointInfo& facts_;
+  RestoreTestReport& r_;
+  k8s::DecodeOptions options_;
+  std::map<std::string, std::size_t> failed_;
+};
+
+// etcd's backend quota for the private etcd: twice the database, at least etcd's default
+// (2 GiB), so that a large database is never refused for space while it is read.
+std::string quota_for(const Point& p) {
+  std::uint64_t size = 0;
+  if (const auto st = core::lstat_path(p.snapshot)) size = st->size;
+  if (p.zstd) size *= 4;  // what it decompresses to, roughly
+  return std::to_string(std::max<std::uint64_t>(2ull << 30, 2 * size));
+}
+
+void check_digest(const Point& p, const KeyspaceCheck& keys, RestoreTestReport& r) {
+  if (p.journal_digest) {
+    if (keys.digest == *p.journal_digest) {
+      r.digest_check = fmt::format("the journal's digest at revision {} ({} keys): matches", p.revision,
+                                   p.journal_digest->keys);
+      return;
+    }
+    r.digest_check = "the journal's digest: DIFFERS";
+    r.findings.add(Severity::error, check_name, "digest", p.snapshot.string(),
+                   fmt::format("the restored keyspace at revision {} ({} keys, digest {}) is not the one the change "
+                               "journal recorded there ({} keys, digest {})",
+                               p.revision, keys.digest.keys, keys.digest.hex(), p.journal_digest->keys,
+                               p.journal_digest->hex()));
+    return;
+  }
+  if (p.zstd) {
+    r.digest_check = "no journal digest at this revision; the compressed snapshot's own keyspace not read";
+    return;
+  }
+  const auto own = journal::digest_of_snapshot(p.snapshot.string());
+  if (own == keys.digest) {
+    r.digest_check = fmt::format("no journal digest at this revision; the snapshot file's own keyspace ({} keys): "
+                                 "matches",
+                                 own.keys);
+    return;
+  }
+  r.digest_check = "the snapshot file's own keyspace: DIFFERS";
+  r.findings.add(Severity::error, check_name, "digest", p.snapshot.string(),
+                 fmt::format("the restored etcd serves {} keys (digest {}), the snapshot file holds {} (digest {})",
+                             keys.digest.keys, keys.digest.hex(), own.keys, own.hex()));
+}
+
+RestoreProof proof_of(const RestoreTestReport& r) {
+  RestoreProof p;
+  p.generation = r.generation;
+  p.point = r.point_text.empty() ? r.point : r.point_text;
+  p.revision = r.revision;
+  p.time = r.started;
+  p.success = r.success();
+  p.duration_s = r.duration_s;
+  p.keys = r.keys;
+  p.objects = r.objects;
+  p.secrets = r.secrets;
+  for (const auto& f : r.findings.all())
+    if (f.severity == Severity::error) {
+      p.failure = f.path.empty() ? f.detail : fmt::format("{}: {}", f.path, f.detail);
+      break;
+    }
+  return p;
+}
+
+void run_test(const core::Context& ctx, const core::Repository& repo, const objects::PointSpec& spec,
+              RestoreTestReport& r) {
+  const auto key = node_key(ctx);
+  const core::NodeKey* k = key ? &*key : nullptr;
+  const bool journal = journal::JournalStore(ctx.backup_dir).exists();
+  double t = core::monotonic_seconds();
+  const auto point = spec.kind == objects::PointSpec::Kind::generation || !journal
+                         ? generation_point(ctx, repo, spec.kind == objects::PointSpec::Kind::generation ? spec.text
+                                                                                                         : "latest",
+                                            k, r)
+                         : journal_point(ctx, repo, spec, k, r);
+  r.generation = point.generation;
+  r.point_text = point.text;
+  r.revision = point.revision;
+  r.make_s = core::monotonic_seconds() - t;
+
+  objects::PointInfo facts;
+  if (!point.generation.empty()) objects::add_generation_facts(ctx, repo.find(point.generation), facts);
+  for (const auto& w : facts.warnings) r.findings.add(Severity::warning, check_name, "encryption-config", "", w);
+
+  t = core::monotonic_seconds();
+  restore::PrivateEtcd etcd(ctx, point.snapshot, point.zstd, point.sha256, {"--quota-backend-bytes", quota_for(point)},
+                            "restore-test");
+  const auto status = etcd.client().status();
+  r.restore_s = core::monotonic_seconds() - t;
+  if (status.revision != point.revision)
+    r.findings.add(Severity::error, check_name, "revision", point.snapshot.string(),
+                   fmt::format("the restored etcd is at revision {}, the point is revision {}", status.revision,
+                               point.revision));
+
+  t = core::monotonic_seconds();
+  KeyspaceCheck keys(facts, r);
+  etcd.client().scan("", {}, [&](core::EtcdKeyValue&& kv) { keys.visit(kv); });
+  keys.finish();
+  check_digest(point, keys, r);
+  r.check_s = core::monotonic_seconds() - t;
+  if (r.unknown_types > 0)
+    r.findings.add(Severity::info, check_name, "unknown-type", "",
+                   fmt::format("{} values are protobuf of types kdr's schema lacks: read, not decoded", r.unknown_types));
+}
+
+}  // namespace
+
+core::ExitCode RestoreTestReport::exit_code() const {
+  return success() ? core::ExitCode::ok : core::ExitCode::findings;
+}
+
+nlohmann::json RestoreTestReport::to_json() const {
+  auto findings_json = nlohmann::json::array();
+  for (const auto& f : findings.all()) findings_json.push_back(verify::to_json(f));
+  return {{"point", point},
+          {"point_text", point_text},
+          {"generation", generation},
+          {"revision", revision},
+          {"success", success()},
+          {"started", core::iso_time(started)},
+          {"seconds", {{"make", make_s}, {"restore", restore_s}, {"check", check_s}, {"total", duration_s}}},
+          {"keys", keys},
+          {"objects", objects},
+          {"secrets", secrets},
+          {"encrypted_values", encrypted},
+          {"kms_values", kms},
+          {"unknown_types", unknown_types},
+          {"other_keys", other_keys},
+          {"per_resource", per_resource},
+          {"digest", digest_check},
+          {"hashkv", hashkv_check},
+          {"findings", findings_json},
+          {"exit_code", core::to_int(exit_code())}};
+}
+
+RestoreTestReport run_restore_test(const core::Context& ctx, const RestoreTestOptions& options) {
+  const auto spec = objects::parse_point(options.point);
+  if (spec.kind == objects::PointSpec::Kind::live)
+    throw core::UsageError("--restore-test proves a point of the backup restorable: latest, a generation, a revision "
+                           "or a time, not live");
+  const auto repo = core::Repository::open(ctx.backup_dir);
+  std::optional<core::RepositoryLock> lock;
+  if (!options.caller_holds_lock) lock.emplace(repo.read_lock(ctx.out));
+  core::lower_io_priority(ctx);
+  RestoreTestReport r;
+  r.point = options.point;
+  r.started = core::now_epoch();
+  const double t0 = core::monotonic_seconds();
+  // On the backup disk, which has room for what it holds; what an interrupted test left goes.
+  const auto scratch = repo.restore_test_scratch();
+  if (core::lstat_path(scratch)) core::remove_tree(scratch);
+  core::make_dir(scratch.parent_path(), 0700);
+  core::make_dir(scratch, 0700);
+  {
+    core::ScratchRedirect redirect(scratch);
+    try {
+      run_test(ctx, repo, spec, r);
+    } catch (const core::UsageError&) {
+      throw;
+    } catch (const core::Error& e) {
+      if (e.code() == core::ExitCode::no_backup) throw;
+      r.findings.add(Severity::error, check_name, "failed", "", e.what());
+    }
+  }
+  core::remove_tree(scratch);
+  if (core::lstat_path(scratch))
+    r.findings.add(Severity::warning, check_name, "left-behind", scratch.string(), "could not be removed");
+  r.duration_s = core::monotonic_seconds() - t0;
+  if (!r.generation.empty()) save_proof(ctx, proof_of(r));
+  return r;
+}
+
+void print_restore_test(const core::Context& ctx, const RestoreTestReport& r) {
+  if (ctx.out.json()) {
+    ctx.out.raw(r.to_json().dump(2));
+    return;
+  }
+  ctx.out.info("Restore test of {}", r.point_text.empty() ? r.point : r.point_text);
+  if (r.keys > 0 || r.restore_s > 0) {
+    ctx.out.info("  made        {:.1f} s; restored into a private etcd and serving: {:.1f} s; read back: {:.1f} s",
+                 r.make_s, r.restore_s, r.check_s);
+    ctx.out.info("  keys        {} ({} Kubernetes objects decoded, {} Secrets, {} values decrypted{}{})", r.keys,
+                 r.objects, r.secrets, r.encrypted, r.kms ? fmt::format(", {} KMS values not checked", r.kms) : "",
+                 r.other_keys ? fmt::format(", {} other keys", r.other_keys) : "");
+    if (!r.digest_check.empty()) ctx.out.info("  digest      {}", r.digest_check);
+    if (!r.hashkv_check.empty()) ctx.out.info("  hashkv      {}", r.hashkv_check);
+    std::vector<std::pair<std::string, std::uint64_t>> top(r.per_resource.begin(), r.per_resource.end());
+    std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::string list;
+    for (std::size_t i = 0; i < top.size() && i < 8; ++i)
+      list += fmt::format("{}{} {}", list.empty() ? "" : ", ", top[i].second, top[i].first);
+    if (top.size() > 8) list += fmt::format(", and {} more resources", top.size() - 8);
+    if (!list.empty()) ctx.out.info("  objects     {}", list);
+  }
+  for (const auto& f : r.findings.all()) {
+    const auto line = f.path.empty() ? f.detail : fmt::format("{}: {}", f.path, f.detail);
+    if (f.severity == Severity::error) ctx.out.error(fmt::format("{}: {}", f.kind, line));
+    else if (f.severity == Severity::warning) ctx.out.warn("{}: {}", f.kind, line);
+    else ctx.out.info("  note        {}", line);
+  }
+  if (r.success())
+    ctx.out.info("PROVEN: {} restores, and every object in it reads ({:.1f} s in all; everything it made is removed)",
+                 r.point_text, r.duration_s);
+  else
+    ctx.out.info("FAILED: {} did not prove restorable ({} error(s)); kdr verify {} tells more about the generation",
+                 r.point_text.empty() ? r.point : r.point_text, r.findings.count(Severity::error),
+                 r.generation.empty() ? "latest" : r.generation);
+}
+
+void write_restore_test_metrics(const core::Context& ctx, const RestoreTestReport& r) {
+  core::MetricsText m;
+  m.gauge("kdr_restore_test_success", "1 when the last restore test proved its point restorable.", r.success() ? 1 : 0);
+  m.gauge("kdr_restore_test_last_run_timestamp_seconds", "When the last restore test ran.",
+          static_cast<double>(r.started));
+  const auto history = proof_history(ctx);
+  if (history.last_success)
+    m.gauge("kdr_restore_test_last_success_timestamp_seconds", "When a restore test last succeeded.",
+            static_cast<double>(history.last_success->time));
+  m.gauge("kdr_restore_test_duration_seconds", "Duration of the last restore test.", r.duration_s);
+  m.gauge("kdr_restore_test_restore_seconds", "Snapshot restore and private etcd start of the last restore test.",
+          r.restore_s);
+  m.gauge("kdr_restore_test_objects", "Kubernetes objects the last restore test decoded.", static_cast<double>(r.objects));
+  m.gauge("kdr_restore_test_secrets", "Secrets the last restore test read.", static_cast<double>(r.secrets));
+  m.gauge("kdr_restore_test_keys", "etcd keys the last restore test read back.", static_cast<double>(r.keys));
+  m.gauge("kdr_restore_test_revision", "The etcd revision the last restore test restored.",
+          static_cast<double>(r.revision));
+  try {
+    core::write_metrics(ctx, "kdr_restore_test.prom", m);
+  } catch (const core::Error& e) {
+    ctx.out.warn("cannot write metrics: {}", e.what());
+  }
+}
+
+bool restore_test_due(const core::Context& ctx) {
+  const int hours = ctx.config.restore_test_hours;
+  if (hours <= 0) return false;
+  const auto history = proof_history(ctx);
+  return !history.last || core::now_epoch() - history.last->time >= static_cast<std::int64_t>(hours) * 3600;
+}
+
+}  // namespace kdr::jobs
