@@ -21,14 +21,6 @@ std::string signed_text(json record) {
   return "kdr-restore-proof-v1\n" + record.dump();
 }
 
-std::optional<core::NodeKey> node_key(const core::Context& ctx) {
-  try {
-    return core::load_node_key(core::node_key_file(ctx));
-  } catch (const core::Error&) {
-    return std::nullopt;
-  }
-}
-
 RestoreProof from_json(const json& j) {
   RestoreProof p;
   p.generation = core::json_text_or(j, "generation");
@@ -45,6 +37,14 @@ RestoreProof from_json(const json& j) {
 }
 
 }  // namespace
+
+std::optional<core::NodeKey> node_key_if_any(const core::Context& ctx) {
+  try {
+    return core::load_node_key(core::node_key_file(ctx));
+  } catch (const core::Error&) {
+    return std::nullopt;
+  }
+}
 
 json RestoreProof::to_json() const {
   json j = {{"generation", generation}, {"point", point},         {"revision", revision},
@@ -63,7 +63,7 @@ std::string RestoreProof::text() const {
 }
 
 void save_proof(const core::Context& ctx, const RestoreProof& proof) {
-  const auto key = node_key(ctx);
+  const auto key = node_key_if_any(ctx);
   if (!key) {
     ctx.out.warn("no node key ({}): the restore test's proof is not kept", core::node_key_file(ctx).string());
     return;
@@ -91,7 +91,7 @@ std::optional<RestoreProof> read_proof(const core::Context& ctx, const std::stri
     p.auth_text = fmt::format("{} does not read as a proof ({})", file.string(), e.what());
     return p;
   }
-  const auto key = node_key(ctx);
+  const auto key = node_key_if_any(ctx);
   const auto auth = j.value("auth", json::object());
   const auto key_id = core::json_text_or(auth, "key_id"), mac = core::json_text_or(auth, "hmac");
   if (!key) {

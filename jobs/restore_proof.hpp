@@ -12,6 +12,7 @@
 
 #include "core/context.hpp"
 #include "core/generation_auth.hpp"
+#include "core/node_key.hpp"
 
 namespace kdr::jobs {
 
@@ -32,6 +33,9 @@ struct RestoreProof {
   std::string text() const;
   nlohmann::json to_json() const;
 };
+
+// This node's key, when it has a sound one (none: nothing signed, every proof unchecked).
+std::optional<core::NodeKey> node_key_if_any(const core::Context& ctx);
 
 // Signs and writes `proof`; nothing when there is no node key (said on ctx.out).
 void save_proof(const core::Context& ctx, const RestoreProof& proof);

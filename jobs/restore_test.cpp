@@ -43,14 +43,6 @@ struct Point {
   std::unique_ptr<core::ScratchDir> scratch;               // holds a replayed snapshot
 };
 
-std::optional<core::NodeKey> node_key(const core::Context& ctx) {
-  try {
-    return core::load_node_key(core::node_key_file(ctx));
-  } catch (const core::Error&) {
-    return std::nullopt;
-  }
-}
-
 // The journal's digest at `revision`, when its journal holds it (else empty).
 std::optional<journal::KeyspaceDigest> journal_digest_at(const core::Context& ctx, std::int64_t revision,
                                                          const core::NodeKey* key) {
@@ -245,7 +237,7 @@ RestoreProof proof_of(const RestoreTestReport& r) {
 
 void run_test(const core::Context& ctx, const core::Repository& repo, const objects::PointSpec& spec,
               RestoreTestReport& r) {
-  const auto key = node_key(ctx);
+  const auto key = node_key_if_any(ctx);
   const core::NodeKey* k = key ? &*key : nullptr;
   const bool journal = journal::JournalStore(ctx.backup_dir).exists();
   double t = core::monotonic_seconds();
