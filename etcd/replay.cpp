@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -130,6 +131,10 @@ class RevisionWalk {
   // What vouches for the revisions returned so far.
   const ReplayAuth& auth() const { return auth_; }
 
+  // The checkpoints read since the last call: each says what the keyspace digest was at its
+  // revision when the follower wrote it (the revisions before the group just returned).
+  std::vector<journal::Checkpoint> take_checkpoints() { return std::exchange(checkpoints_, {}); }
+
   // The next whole revision's events; false at the end of what is whole.
   bool next(std::vector<Event>& group) {
     group.clear();
@@ -148,6 +153,10 @@ class RevisionWalk {
       if (!record) {
         reader_.reset();
         pending_.clear();  // half a revision at a segment's end is not whole
+        continue;
+      }
+      if (auto* c = std::get_if<journal::Checkpoint>(&*record)) {
+        if (pending_.empty()) checkpoints_.push_back(*c);
         continue;
       }
       auto* e = std::get_if<Event>(&*record);
@@ -170,6 +179,7 @@ class RevisionWalk {
   std::size_t index_ = 0;
   std::unique_ptr<journal::SegmentReader> reader_;
   std::vector<Event> pending_;
+  std::vector<journal::Checkpoint> checkpoints_;
   std::int64_t position_;
   const core::NodeKey* key_;
   ReplayAuth auth_;
@@ -200,7 +210,17 @@ EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& e
   }
   RevisionWalk walk(store, epoch, key);
   std::vector<Event> group;
+  // Every checkpoint against the digest the events give at its revision: a journal whose
+  // events were written wrong (sealed, so not by someone else) replays to a keyspace etcd never had.
+  const auto check_checkpoints = [&] {
+    for (const auto& c : walk.take_checkpoints())
+      if (c.revision == r.revision && !(c.digest == r.digest))
+        throw core::Error(fmt::format("the journal's events do not give the digest its checkpoint at revision {} "
+                                      "recorded ({} keys, {}; the events give {} keys, {}): kdr journal verify",
+                                      c.revision, c.digest.keys, c.digest.hex(), r.digest.keys, r.digest.hex()));
+  };
   while (walk.next(group)) {
+    check_checkpoints();
     const auto rev = group.front().revision;
     if (target.kind == ReplayTarget::Kind::revision && rev > target.revision) break;
     if (target.kind == ReplayTarget::Kind::time && group.front().time_ms > target.time_ms) break;
@@ -215,6 +235,7 @@ EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& e
       r.digest_at[rev] = r.digest;
     }
   }
+  check_checkpoints();
   r.auth = walk.auth();
   switch (target.kind) {
     case ReplayTarget::Kind::latest: r.reached = true; break;
