@@ -73,7 +73,10 @@ json EtcdSnapshotRecord::to_json() const {
           {"endpoint", endpoint}, {"server_version", server_version},
           {"cluster_id", cluster_id}, {"member_id", member_id},
           {"duration_s", duration_s},
-          {"encrypted_values", encrypted_values ? json(*encrypted_values) : json(nullptr)}};
+          {"encrypted_values", encrypted_values ? json(*encrypted_values) : json(nullptr)},
+          {"hashkv", hashkv ? json{{"revision", revision}, {"hash", hashkv->hash},
+                                   {"compact_revision", hashkv->compact_revision}}
+                            : json(nullptr)}};
 }
 
 EtcdSnapshotRecord EtcdSnapshotRecord::from_json(const json& j, const std::string& where) {
@@ -101,6 +104,15 @@ EtcdSnapshotRecord EtcdSnapshotRecord::from_json(const json& j, const std::strin
         throw Error(fmt::format("{}.encrypted_values.{}: expected a whole number, got {}", where, key, n.dump()));
       (*s.encrypted_values)[key] = n.get<std::uint64_t>();
     }
+  }
+  if (const auto o = f.object("hashkv")) {
+    const Fields h(*o, where + ".hashkv");
+    HashKV v;
+    v.hash = h.get<std::uint32_t>("hash", 0);
+    v.compact_revision = h.get<std::int64_t>("compact_revision", 0);
+    if (h.get<std::int64_t>("revision", s.revision) != s.revision)
+      throw Error(fmt::format("{}.hashkv.revision: not the snapshot's revision {}", where, s.revision));
+    s.hashkv = v;
   }
   return s;
 }

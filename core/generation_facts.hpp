@@ -30,6 +30,14 @@ struct EtcdSnapshotRecord {
   // live values encrypted at rest, per key they name ("aescbc:key1" -> 120; core/encryption.hpp);
   // empty: not counted (a generation from before kdr counted them)
   std::optional<std::map<std::string, std::uint64_t>> encrypted_values;
+  // etcd's HashKV at `revision`, asked of the member that served the snapshot right after it
+  // (etcd 3.5 and later; empty before, or when that member could not say): a restore test
+  // compares the restored etcd's with it
+  struct HashKV {
+    std::uint32_t hash = 0;
+    std::int64_t compact_revision = 0;
+  };
+  std::optional<HashKV> hashkv;
   std::string endpoint;
   std::string server_version;
   std::string cluster_id;  // of the cluster that served it (hex)

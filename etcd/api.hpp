@@ -42,6 +42,14 @@ struct EtcdStatus {
   std::uint64_t raft_applied_index = 0;  // ... and applied to its store (0: not said, before 3.4)
 };
 
+// etcd's HashKV at a revision: a hash of every key revision from its compaction up to there,
+// the same on every member and on a snapshot of it restored (unlike Hash, of the whole file).
+struct EtcdHashKV {
+  std::int64_t revision = 0;          // hashed up to here
+  std::int64_t compact_revision = 0;  // what it was compacted to (-1: never); hashes compare only at the same
+  std::uint32_t hash = 0;
+};
+
 // A member of the cluster, as etcd lists it.
 struct EtcdClusterMember {
   std::uint64_t id = 0;
@@ -77,6 +85,8 @@ class EtcdApiError : public Error {
   bool compacted() const { return grpc_code_ == 11; }
   // Unavailable (14): etcd cannot do it now (no leader, an unsettled cluster); a retry may pass.
   bool unavailable() const { return grpc_code_ == 14; }
+  // Unimplemented (12): this etcd has no such call (its gateway answered 404).
+  bool unimplemented() const { return grpc_code_ == 12; }
 
  private:
   int grpc_code_;
@@ -109,6 +119,10 @@ class EtcdApi {
   virtual void grant_lease(std::int64_t id, std::int64_t ttl_s) = 0;
   // Renews lease `id` once (one keepalive); false when etcd no longer has it.
   virtual bool keep_alive(std::int64_t id) = 0;
+
+  // etcd's HashKV at `revision`; empty when its JSON gateway has no such call (etcd 3.4
+  // serves HashKV over gRPC only). Throws EtcdApiError for a revision compacted away.
+  virtual std::optional<EtcdHashKV> hash_kv(std::int64_t revision) = 0;
 
   // The cluster's members.
   virtual std::vector<EtcdClusterMember> members() = 0;

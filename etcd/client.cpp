@@ -127,6 +127,8 @@ json EtcdClient::call(const std::string& path, const json& body, std::size_t* re
   try {
     j = json::parse(response);
   } catch (const json::exception&) {
+    if (http == 404)  // the gateway has no such call: gRPC's Unimplemented
+      throw EtcdApiError(fmt::format("etcd at {}: it has no {}", endpoint_.url, path), 12);
     throw Error(fmt::format("etcd at {}{}: HTTP {}, not JSON: {}", endpoint_.url, path, http, response.substr(0, 200)));
   }
   if (http != 200 || j.contains("error"))
@@ -149,6 +151,21 @@ EtcdStatus EtcdClient::status() {
   s.raft_index = static_cast<std::uint64_t>(gateway_number(j, "raftIndex"));
   s.raft_applied_index = static_cast<std::uint64_t>(gateway_number(j, "raftAppliedIndex"));
   return s;
+}
+
+std::optional<EtcdHashKV> EtcdClient::hash_kv(std::int64_t revision) {
+  json j;
+  try {
+    j = call("/v3/maintenance/hashkv", {{"revision", std::to_string(revision)}});
+  } catch (const EtcdApiError& e) {
+    if (e.unimplemented()) return std::nullopt;
+    throw;
+  }
+  EtcdHashKV h;
+  h.revision = revision;
+  h.compact_revision = gateway_number(j, "compact_revision");
+  h.hash = static_cast<std::uint32_t>(gateway_number(j, "hash"));
+  return h;
 }
 
 std::vector<EtcdKeyValue> EtcdClient::prefix(const std::string& prefix, const EtcdRangeOptions& options) {

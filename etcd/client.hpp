@@ -62,6 +62,7 @@ class EtcdClient final : public EtcdApi {
   EtcdClusterMember add_member(const std::vector<std::string>& peer_urls, bool learner) override;
   void remove_member(std::uint64_t id) override;
   void promote_member(std::uint64_t id) override;
+  std::optional<EtcdHashKV> hash_kv(std::int64_t revision) override;
 
  private:
   // `response_size`: set to the bytes of the answer.

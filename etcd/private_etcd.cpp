@@ -1,6 +1,8 @@
 #include "etcd/private_etcd.hpp"
 
 #include <sys/un.h>
+#include <cerrno>
+#include <cstdlib>
 #include <functional>
 #include <unistd.h>
 
@@ -107,13 +109,27 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const MemberDir& member, cons
   start(ctx, data, std::move(args));
 }
 
+PrivateEtcd::ShortLink::~ShortLink() {
+  if (dir.empty()) return;
+  ::unlink((dir + "/c").c_str());
+  ::rmdir(dir.c_str());
+}
+
 void PrivateEtcd::choose_url() {
   const auto socket = dir_.path() / "client:0";
-  if (socket.string().size() > max_socket_path)
-    throw core::Error(fmt::format("{}: too long a path for a unix socket ({} bytes, at most {}); set TMPDIR to a "
-                                  "shorter folder",
-                                  socket.string(), socket.string().size(), max_socket_path));
-  url_ = "unix://" + socket.string();
+  if (socket.string().size() <= max_socket_path) {
+    url_ = "unix://" + socket.string();
+    return;
+  }
+  // connect(2) follows a symbolic link to a socket: a short name in a folder only this user
+  // can enter (mkdtemp makes it 0700), so nobody else can reach the socket through it.
+  std::string tmpl = "/tmp/kdr-sock-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) core::throw_errno("mkdtemp", tmpl, errno);
+  short_link_ = std::make_unique<ShortLink>();
+  short_link_->dir = tmpl;
+  const auto link = tmpl + "/c";
+  if (::symlink(socket.c_str(), link.c_str()) != 0) core::throw_errno("symlink", link, errno);
+  url_ = "unix://" + link;
 }
 
 void PrivateEtcd::start(const core::Context& ctx, const core::bfs::path& data, std::vector<std::string> args) {

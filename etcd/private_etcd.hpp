@@ -45,8 +45,19 @@ class PrivateEtcd {
   // etcd on `data` (a data dir) with `args` besides the sockets, until it answers.
   void start(const core::Context& ctx, const core::bfs::path& data, std::vector<std::string> args);
 
+  // Where the scratch folder's path is too long for a socket address (a backup disk mounted
+  // deep): a symbolic link to the socket in a 0700 folder of /tmp, removed with it.
+  struct ShortLink {
+    std::string dir;
+    ShortLink() = default;
+    ShortLink(const ShortLink&) = delete;
+    ShortLink& operator=(const ShortLink&) = delete;
+    ~ShortLink();
+  };
+
   core::ScratchDir dir_;
   std::string url_;
+  std::unique_ptr<ShortLink> short_link_;
   std::unique_ptr<core::RunningProgram> process_;
   std::unique_ptr<core::EtcdApi> client_;
 };

@@ -429,6 +429,18 @@ std::optional<std::uint64_t> count_keys(const core::Context& ctx, const EtcdTarg
   }
 }
 
+std::optional<core::EtcdSnapshotRecord::HashKV> hash_kv_at(const core::Context& ctx, const EtcdTarget& target,
+                                                            std::int64_t revision) {
+  try {
+    const auto h = ctx.etcd->connect(client_endpoint(target), std::chrono::seconds(60))->hash_kv(revision);
+    if (!h) return std::nullopt;
+    return core::EtcdSnapshotRecord::HashKV{h->hash, h->compact_revision};
+  } catch (const core::Error& e) {
+    ctx.out.detail("etcd HashKV at revision {}: {}", revision, e.what());
+    return std::nullopt;
+  }
+}
+
 SnapshotFacts read_snapshot_facts(const path& file) {
   const auto db = core::read_bolt(file);
   SnapshotFacts facts;
@@ -536,6 +548,7 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
       return fail(SnapshotFailure::invalid, fmt::format("etcd snapshot rejected: {}", e.what()));
     }
     info.keys = count_keys(ctx, target, info.revision);
+    info.hashkv = hash_kv_at(ctx, target, info.revision);
     if (::chmod(tmp.c_str(), 0600) != 0) core::throw_errno("chmod", tmp.string(), errno);
     if (ctx.config.etcd.compression == "zstd") {
       const auto ztmp = dir / ".snapshot.db.zst.tmp";

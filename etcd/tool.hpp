@@ -99,6 +99,11 @@ SnapshotFacts read_snapshot_facts(const core::bfs::path& file);
 // learner}]; empty on failure. A restore of etcd elsewhere (external etcd) names them.
 std::optional<std::vector<core::EtcdMemberRecord>> member_list(const core::Context& ctx, const EtcdTarget& target);
 
+// etcd's HashKV at `revision`, of the member `target`; empty when its gateway has none (3.4)
+// or it could not say (a compaction past `revision`: said in detail).
+std::optional<core::EtcdSnapshotRecord::HashKV> hash_kv_at(const core::Context& ctx, const EtcdTarget& target,
+                                                            std::int64_t revision);
+
 // The number of live keys at `revision` (0: now), counted by etcd itself (a count-only range
 // through the gateway); empty on failure.
 // `serializable`: the member's own copy, which answers without a quorum.

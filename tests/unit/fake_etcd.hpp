@@ -210,6 +210,8 @@ class FakeEtcdClient final : public core::EtcdApi {
   bool keep_alive(std::int64_t id) override {
     return with([&](FakeKeyspace& ks) { return ks.leases.count(id) > 0; });
   }
+  // The fake answers as etcd 3.4's gateway does: it has no HashKV.
+  std::optional<core::EtcdHashKV> hash_kv(std::int64_t) override { return std::nullopt; }
   std::vector<core::EtcdClusterMember> members() override {
     return with([&](FakeKeyspace& ks) {
       if (!ks.quorum) throw core::EtcdApiError("etcdserver: request timed out", 14);

@@ -58,6 +58,25 @@ TEST_CASE("the etcd and node sections are read once into typed facts, and writte
   CHECK(again.node.etcd->raw.at("problems") == json{"a problem"});
 }
 
+TEST_CASE("etcd's HashKV recorded beside the snapshot reads back, at the snapshot's revision only") {
+  auto j = minimal_meta();
+  j["etcd"] = {{"snapshot", {{"revision", 1234}, {"hashkv", {{"revision", 1234}, {"hash", 3653553185u}, {"compact_revision", -1}}}}}};
+  const auto m = core::GenerationMeta::from_json(j, "g/meta.json");
+  REQUIRE(m.etcd.snapshot->hashkv);
+  CHECK(m.etcd.snapshot->hashkv->hash == 3653553185u);
+  CHECK(m.etcd.snapshot->hashkv->compact_revision == -1);
+  CHECK(core::GenerationMeta::from_json(m.to_json(), "again").etcd.to_json() == m.etcd.to_json());
+  // etcd 3.4 (no HashKV in its gateway), and generations from before kdr recorded it
+  j["etcd"]["snapshot"]["hashkv"] = nullptr;
+  CHECK_FALSE(core::GenerationMeta::from_json(j, "g/meta.json").etcd.snapshot->hashkv);
+  j["etcd"]["snapshot"]["hashkv"] = {{"revision", 99}, {"hash", 1}};
+  CHECK_THROWS_WITH(core::GenerationMeta::from_json(j, "g/meta.json"),
+                    Catch::Contains("g/meta.json: etcd.snapshot.hashkv.revision: not the snapshot's revision 1234"));
+  j["etcd"]["snapshot"]["hashkv"] = {{"revision", 1234}, {"hash", "1"}};
+  CHECK_THROWS_WITH(core::GenerationMeta::from_json(j, "g/meta.json"),
+                    Catch::Contains("etcd.snapshot.hashkv.hash: \"1\" is not a whole number"));
+}
+
 TEST_CASE("a generation without etcd or node sections reads as not recorded, without a snapshot") {
   const auto m = core::GenerationMeta::from_json(minimal_meta(), "g/meta.json");
   CHECK_FALSE(m.etcd.recorded);
