@@ -1,9 +1,11 @@
-// kdr list
+// kdr list: the generations, newest last, with what is known of each: its etcd snapshot, its
+// last verify, its last restore test.
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
 #include "core/error.hpp"
 #include "core/repository.hpp"
+#include "jobs/restore_proof.hpp"
 
 namespace kdr::cli {
 
@@ -30,6 +32,14 @@ std::string verified_column(const core::Repository& repo, const std::string& id)
   }
 }
 
+// The last restore test: "yes", "FAILED", "forged" (a proof this node did not sign), "-" (never)
+std::string proven_column(const std::optional<jobs::RestoreProof>& proof) {
+  if (!proof) return "-";
+  if (proof->auth == core::AuthStatus::forged) return "forged";
+  if (proof->auth != core::AuthStatus::authentic) return "unchecked";
+  return proof->success ? "yes" : "FAILED";
+}
+
 }  // namespace
 
 Command list_command() {
@@ -41,11 +51,16 @@ Command list_command() {
     auto repo = core::Repository::open(ctx.backup_dir);
     const auto all = repo.generations();
     const auto latest = repo.latest_id();
+    const auto key = jobs::node_key_if_any(ctx);
+    const auto proof_of = [&](const std::string& id) { return jobs::read_proof(repo, id, key ? &*key : nullptr); };
     if (ctx.out.json()) {
       auto arr = nlohmann::json::array();
       for (const auto& g : all) {
         nlohmann::json j = g.meta ? g.meta->to_json() : nlohmann::json{{"id", g.id}, {"problem", g.problem}};
         j["latest"] = latest && *latest == g.id;
+        const auto proof = proof_of(g.id);
+        j["restore_test"] = proof ? proof->to_json() : nlohmann::json(nullptr);
+        if (proof) j["restore_test"]["auth"] = proof->auth_text.empty() ? "authentic" : proof->auth_text;
         arr.push_back(j);
       }
       ctx.out.raw(arr.dump(2));
@@ -55,8 +70,8 @@ Command list_command() {
       ctx.out.info("no generations in {}", ctx.backup_dir.string());
       return core::ExitCode::ok;
     }
-    ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5} {:<8}", "GENERATION", "TIME (UTC)", "STATUS",
-                 "FILES", "SIZE", "NEW", "ETCD SNAPSHOT", "WARN", "VERIFIED");
+    ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5} {:<8} {:<9}", "GENERATION", "TIME (UTC)",
+                 "STATUS", "FILES", "SIZE", "NEW", "ETCD SNAPSHOT", "WARN", "VERIFIED", "RESTORES");
     for (const auto& g : all) {
       const char* mark = latest && *latest == g.id ? "  <- latest" : "";
       if (!g.meta) {
@@ -66,9 +81,10 @@ Command list_command() {
       const auto& m = *g.meta;
       std::string when = m.started;
       if (when.size() == 20) when = when.substr(0, 10) + " " + when.substr(11, 8);
-      ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5} {:<8}{}", m.id, when, core::to_string(m.status),
-                   m.files, human_bytes(m.bytes_total), human_bytes(m.bytes_copied), snapshot_column(m), m.warnings.size(),
-                   verified_column(repo, m.id), mark);
+      ctx.out.info("{:<22} {:<20} {:<9} {:>7} {:>10} {:>10} {:<14} {:>5} {:<8} {:<9}{}", m.id, when,
+                   core::to_string(m.status), m.files, human_bytes(m.bytes_total), human_bytes(m.bytes_copied),
+                   snapshot_column(m), m.warnings.size(), verified_column(repo, m.id), proven_column(proof_of(m.id)),
+                   mark);
       if (m.status == core::GenerationStatus::partial) ctx.out.info("{:<22} partial: {}", "", core::partial_reason(m));
     }
     return core::ExitCode::ok;

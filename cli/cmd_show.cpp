@@ -10,6 +10,7 @@
 #include "core/repository.hpp"
 #include "etcd/layout.hpp"
 #include "etcd/tool.hpp"
+#include "jobs/restore_proof.hpp"
 #include "restore/offer.hpp"
 #include "verify/certificates.hpp"
 #include "verify/integrity.hpp"
@@ -35,6 +36,7 @@ struct Shown {
   verify::CertificateStats certs;
   verify::Findings cert_findings;
   json last_verify;
+  std::optional<jobs::RestoreProof> restore_test;
   bool latest = false;
   std::vector<std::string> playbooks;  // "restore-files", "restore-etcd-keys --set namespace=NAME"
 };
@@ -47,6 +49,7 @@ Shown gather(const core::Context& ctx, const core::Repository& repo, const std::
   s.g = verify::load_generation(s.entry.id, s.entry.path, *s.entry.meta, s.entry.meta_sha256, findings);
   s.certs = verify::check_certificates(ctx, s.g, false, core::now_epoch(), s.cert_findings);
   s.last_verify = read_json(repo.verify_result_path(s.entry.id));
+  s.restore_test = jobs::read_proof(ctx, s.entry.id);
   const auto latest = repo.latest_id();
   s.latest = latest && *latest == s.entry.id;
   // The playbooks say which of them can restore from it.
@@ -70,6 +73,7 @@ void print_json(const core::Context& ctx, const Shown& s) {
                        {"problems", s.cert_findings.count(verify::Severity::error) +
                                         s.cert_findings.count(verify::Severity::warning)}};
   j["last_verify"] = s.last_verify;
+  j["restore_test"] = s.restore_test ? s.restore_test->to_json() : json(nullptr);
   j["playbooks"] = s.playbooks;
   ctx.out.raw(j.dump(2));
 }
@@ -138,6 +142,8 @@ void print_readiness(const core::Context& ctx, const Shown& s) {
     ctx.out.info("  last verify   never (kdr verify {})", s.entry.id);
   if (s.last_verify.is_object() && s.last_verify.contains("encryption") && s.last_verify["encryption"].is_string())
     ctx.out.info("  encryption    {} (last verify)", s.last_verify["encryption"].get<std::string>());
+  ctx.out.info("  restore test  {}", s.restore_test ? s.restore_test->text()
+                                                    : fmt::format("never (kdr verify --restore-test {})", s.entry.id));
   ctx.out.info("  can restore with");
   if (s.playbooks.empty()) ctx.out.info("    nothing: it holds neither /etc/kubernetes nor etcd data");
   const auto kdr = core::describe_argv(core::kdr_argv(ctx));

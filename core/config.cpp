@@ -120,6 +120,10 @@ metrics:
 verify:
   # Run kdr verify after every backup (as kdr backup --verify does).
   after_backup: false
+  # Prove the newest point restorable (kdr verify --restore-test: restored into a private etcd
+  # on the backup disk, every object read back) from a backup, when no proof is younger than
+  # this many hours. 0: never.
+  restore_test_hours: 24
 # The other control-plane nodes of an HA cluster, for restore-etcd-cluster: kdr runs their
 # steps over OpenSSH (BatchMode, verified host keys, an argv, never a shell string). Without
 # them the plan prints the command to run on each node. An entry:

@@ -10,6 +10,7 @@
 #include "core/interrupt.hpp"
 #include "core/process.hpp"
 #include "etcd/tool.hpp"
+#include "jobs/restore_test.hpp"
 #include "journal/health.hpp"
 #include "offsite/push_state.hpp"
 #include "restore/journal.hpp"
@@ -116,6 +117,25 @@ core::ExitCode push_after(const core::Context& ctx, core::ExitCode code) {
   }
 }
 
+// The newest point proven restorable once every verify.restore_test_hours, after the
+// generation is published (the backup's lock released: a test of a large database takes
+// minutes, and reads under a shared lock). A failed test is reported as verify's findings are.
+core::ExitCode restore_test_if_due(const core::Context& ctx, core::ExitCode code) {
+  try {
+    if (!restore_test_due(ctx)) return code;
+    if (!ctx.out.json()) ctx.out.info("");
+    ctx.out.detail("no restore test younger than {} hours: proving the newest point", ctx.config.restore_test_hours);
+    const auto report = run_restore_test(ctx, RestoreTestOptions{});
+    write_restore_test_metrics(ctx, report);
+    if (!ctx.out.json()) print_restore_test(ctx, report);
+    if (code == core::ExitCode::ok && !report.success()) return report.exit_code();
+    return code;
+  } catch (const core::Error& e) {
+    ctx.out.error(fmt::format("restore test: {} (the generation is published)", e.what()));
+    return code == core::ExitCode::ok ? core::ExitCode::findings : code;
+  }
+}
+
 }  // namespace
 
 core::ExitCode run_backup_job(const core::Context& ctx, const BackupJobOptions& o) {
@@ -186,6 +206,7 @@ core::ExitCode run_backup_job(const core::Context& ctx, const BackupJobOptions& 
     if (report.exit_code() != core::ExitCode::ok) code = report.exit_code();
   }
   result.lock.reset();
+  code = restore_test_if_due(ctx, code);
   if (o.offsite || offsite::push_due(ctx, offsite::read_push_state(ctx))) code = push_after(ctx, code);
   return code;
 }

@@ -77,7 +77,11 @@ void save_proof(const core::Context& ctx, const RestoreProof& proof) {
 }
 
 std::optional<RestoreProof> read_proof(const core::Context& ctx, const std::string& id) {
-  const auto repo = core::Repository::open(ctx.backup_dir);
+  const auto key = node_key_if_any(ctx);
+  return read_proof(core::Repository::open(ctx.backup_dir), id, key ? &*key : nullptr);
+}
+
+std::optional<RestoreProof> read_proof(const core::Repository& repo, const std::string& id, const core::NodeKey* key) {
   const auto file = repo.restore_proof_path(id);
   if (!core::lstat_path(file)) return std::nullopt;
   RestoreProof p;
@@ -91,7 +95,6 @@ std::optional<RestoreProof> read_proof(const core::Context& ctx, const std::stri
     p.auth_text = fmt::format("{} does not read as a proof ({})", file.string(), e.what());
     return p;
   }
-  const auto key = node_key_if_any(ctx);
   const auto auth = j.value("auth", json::object());
   const auto key_id = core::json_text_or(auth, "key_id"), mac = core::json_text_or(auth, "hmac");
   if (!key) {
@@ -113,8 +116,9 @@ std::optional<RestoreProof> read_proof(const core::Context& ctx, const std::stri
 ProofHistory proof_history(const core::Context& ctx) {
   ProofHistory h;
   const auto repo = core::Repository::open(ctx.backup_dir);
+  const auto key = node_key_if_any(ctx);
   for (const auto& g : repo.generations()) {
-    const auto p = read_proof(ctx, g.id);
+    const auto p = read_proof(repo, g.id, key ? &*key : nullptr);
     if (!p || p->auth != core::AuthStatus::authentic) continue;
     if (!h.last || p->time > h.last->time) h.last = p;
     if (p->success && (!h.last_success || p->time > h.last_success->time)) h.last_success = p;

@@ -13,6 +13,7 @@
 #include "core/context.hpp"
 #include "core/generation_auth.hpp"
 #include "core/node_key.hpp"
+#include "core/repository.hpp"
 
 namespace kdr::jobs {
 
@@ -42,6 +43,8 @@ void save_proof(const core::Context& ctx, const RestoreProof& proof);
 
 // The proof of generation `id`, its signature checked (auth); empty when it has none.
 std::optional<RestoreProof> read_proof(const core::Context& ctx, const std::string& id);
+// ... with the key already loaded (none: every proof is no_key), for a list of them.
+std::optional<RestoreProof> read_proof(const core::Repository& repo, const std::string& id, const core::NodeKey* key);
 
 // The newest authentic proof of any generation, and the newest that succeeded.
 struct ProofHistory {

@@ -173,6 +173,7 @@ class RestoreFixture {
                              R"("clientURLs":["http://127.0.0.1:2"]}]})";
   Captured printed;
   std::string extra_config;  // more of the config file (e.g. a nodes: list)
+  bool raw_copy_always = false;  // etcd.raw_copy: always (generations with a snapshot keep the raw copy too)
   std::string etcd_version = "3.5.16";  // what the etcd that backups ask says it is
 
   RestoreFixture() {
@@ -188,8 +189,9 @@ class RestoreFixture {
                                                  "sources:\n  - path: /etc/kubernetes\n    required: true\n"
                                                  "etcd:\n  cacert: /etc/etcd-client/ca.crt\n"
                                                  "  cert: /etc/etcd-client/client.crt\n"
-                                                 "  key: /etc/etcd-client/client.key\n{}",
-                                                 backup_dir.string(), extra_config),
+                                                 "  key: /etc/etcd-client/client.key\n{}{}",
+                                                 backup_dir.string(), raw_copy_always ? "  raw_copy: always\n" : "",
+                                                 extra_config),
                                      "unit test config");
     core::Context ctx{config, core::NodeRoot(root), backup_dir, printed.output()};
     ctx.host = host;
