@@ -73,5 +73,6 @@ if [ "$bench" = yes ]; then
   KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/rebuild-elsewhere.sh" --quick --kdr "$src/build/cli/kdr"
   bash "$src/bench/offsite.sh" --quick --kdr "$src/build/cli/kdr"
   bash "$src/bench/objects.sh" --quick --kdr "$src/build/cli/kdr"
+  KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/scale.sh" --quick --kdr "$src/build/cli/kdr"
 fi
 stage "all tests passed"
