@@ -81,6 +81,11 @@ assert_eq "$(stat -c %a "$proof")" 600 "the proof's mode"
 assert_eq "$(jq -r .success "$proof")" true "the proof says success"
 assert_eq "$(sandbox_etcdctl "$ROOT" endpoint status -w json | jq -c '.[0].Status | {revision: .header.revision, member: .header.member_id}')" \
   "$node_before" "the node's etcd after the test"
+expect_rc 0 kdr list
+assert_contains "$OUT" "RESTORES"
+echo "$OUT" | grep -Eq "^$gen .* yes +( |<-|$)" || fail "kdr list does not show the proof: $OUT"
+expect_rc 0 kdr show "$gen"
+assert_contains "$OUT" "restore test  proven"
 expect_rc 0 kdr verify --restore-test "$gen" --json
 assert_eq "$(jq -r '.success' <<<"$OUT")" true "--json says success"
 assert_eq "$(jq -r '.per_resource["secrets"]' <<<"$OUT")" 1 "Secrets counted per resource"
@@ -133,6 +138,8 @@ fi
 no_private_etcd
 grep -q '^kdr_restore_test_success 0$' "$prom" || fail "the metric does not say failure: $(cat "$prom")"
 assert_eq "$(jq -r .success "$BACKUP/restore-tests/$gen2.json")" false "the proof says failure"
+expect_rc 0 kdr list
+echo "$OUT" | grep -Eq "^$gen2 .* FAILED" || fail "kdr list does not show the failed proof: $OUT"
 rm -rf "$g" && cp -a "$T/gen2-saved" "$g"
 
 step "the journal's events rewritten and sealed again with the node's key: the replay is not the journal's digest"
