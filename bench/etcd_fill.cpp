@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "core/base64.hpp"
+#include "bench/endpoint_option.hpp"
 #include "core/error.hpp"
 #include "etcd/client.hpp"
 
@@ -73,11 +74,8 @@ int main(int argc, char** argv) {
   std::size_t threads = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--endpoint") endpoint.url = v;
-    else if (a == "--cacert") endpoint.cacert = v;
-    else if (a == "--cert") endpoint.cert = v;
-    else if (a == "--key") endpoint.key = v;
-    else if (a == "--bytes") bytes = std::stoull(v);
+    if (bench::endpoint_option(a, v, endpoint)) continue;
+    if (a == "--bytes") bytes = std::stoull(v);
     else if (a == "--threads") threads = std::stoul(v);
     else if (a == "--seed") seed = std::stoull(v);
     else {

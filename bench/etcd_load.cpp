@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/endpoint_option.hpp"
 #include "core/error.hpp"
 #include "etcd/client.hpp"
 
@@ -31,11 +32,8 @@ int main(int argc, char** argv) {
   std::string samples_file;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--endpoint") endpoint.url = v;
-    else if (a == "--cacert") endpoint.cacert = v;
-    else if (a == "--cert") endpoint.cert = v;
-    else if (a == "--key") endpoint.key = v;
-    else if (a == "--rate") rate = std::stod(v);
+    if (bench::endpoint_option(a, v, endpoint)) continue;
+    if (a == "--rate") rate = std::stod(v);
     else if (a == "--seconds") seconds = std::stod(v);
     else if (a == "--value-bytes") value_bytes = std::stoul(v);
     else if (a == "--keys") keys = std::stoul(v);

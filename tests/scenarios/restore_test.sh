@@ -62,6 +62,10 @@ k8s_store --encryption "$enc/config.yaml" put "$fixtures/secret-db.json" >/dev/n
 sandbox_etcdctl "$ROOT" put /registry/configmaps/payments/marker "marker-value-AAAAAAAAAAAAAAAA" >/dev/null
 expect_rc 0 kdr backup
 gen=$(basename "$(latest_gen)")
+# no proof yet: the backup proved its newest point itself (verify.restore_test_hours, 24 by default)
+assert_contains "$OUT" "Restore test of generation $gen"
+assert_contains "$OUT" "PROVEN: generation $gen"
+[ -f "$BACKUP/restore-tests/$gen.json" ] || fail "the backup kept no proof"
 node_before=$(sandbox_etcdctl "$ROOT" endpoint status -w json | jq -c '.[0].Status | {revision: .header.revision, member: .header.member_id}')
 
 step "the generation is proven: restored, every object decoded, the Secret decrypted; nothing left behind"
@@ -97,6 +101,7 @@ sandbox_etcdctl "$ROOT" put /registry/configmaps/payments/marker "marker-value-B
 wait_caught_up
 expect_rc 0 kdr backup
 gen2=$(basename "$(latest_gen)")
+case "$OUT" in *"Restore test of"*) fail "a backup tested again within verify.restore_test_hours: $OUT" ;; esac
 rev2=$(jq .etcd.snapshot.revision "$BACKUP/generations/$gen2/meta.json")
 for i in 1 2 3; do sandbox_etcdctl "$ROOT" put "/registry/configmaps/payments/after-$i" "after-$i" >/dev/null; done
 wait_caught_up
