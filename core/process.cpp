@@ -9,10 +9,13 @@
 #include <boost/process.hpp>
 #include <boost/process/extend.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/prctl.h>
 
+#include <cstdio>
+#include <cstring>
 #include <future>
 #include <thread>
 
@@ -56,6 +59,16 @@ struct DieWithParent : bp::extend::handler {
   template <typename Executor>
   void on_exec_setup(Executor&) const {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  }
+};
+
+// The child's umask is 077 when `on`: what it creates is readable by root only.
+struct PrivateUmask : bp::extend::handler {
+  explicit PrivateUmask(bool o) : on(o) {}
+  bool on;
+  template <typename Executor>
+  void on_exec_setup(Executor&) const {
+    if (on) ::umask(077);
   }
 };
 
@@ -117,12 +130,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   std::future<std::string> out, err;
   bp::child child;
   try {
-    if (options.stdout_file.empty())
-      child = bp::child(program, bp::args(args), bp::std_in.close(), bp::std_out > out, bp::std_err > err, ios,
-                        DieWithParent{}, environment);
-    else
-      child = bp::child(program, bp::args(args), bp::std_in.close(), bp::std_out > options.stdout_file,
-                        bp::std_err > err, ios, DieWithParent{}, environment);
+    child = bp::child(program, bp::args(args), bp::std_in.close(), bp::std_out > out, bp::std_err > err, ios,
+                      DieWithParent{}, PrivateUmask{options.private_files}, environment);
   } catch (const std::exception& e) {
     result.start_error = fmt::format("{}: cannot start: {}", exe.string(), e.what());
     return result;
@@ -148,6 +157,23 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   return result;
 }
 
+namespace {
+
+// log_file opened for appending, created 0600, never through a symlink
+FILE* open_log(const bfs::path& log_file) {
+  const int fd = ::open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw Error(fmt::format("open {}: {}", log_file.string(), std::strerror(errno)));
+  FILE* f = ::fdopen(fd, "a");
+  if (f == nullptr) {
+    const int err = errno;
+    ::close(fd);
+    throw Error(fmt::format("open {}: {}", log_file.string(), std::strerror(err)));
+  }
+  return f;
+}
+
+}  // namespace
+
 struct BackgroundProcess::Impl {
   bp::child child;
 };
@@ -159,10 +185,11 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv, const
   const auto exe = find_program(argv[0]);
   if (exe.empty()) throw Error(fmt::format("{}: not found in PATH", argv[0]));
   const std::vector<std::string> args(argv.begin() + 1, argv.end());
-  append_file(log_file, "");  // 0600 from the start: Boost.Process would create it 0660 minus the umask
+  // opened here, 0600 and close-on-exec: given a path, Boost.Process would create it 0660 minus the umask
+  const std::unique_ptr<FILE, int (*)(FILE*)> log(open_log(log_file), &std::fclose);
   try {
-    impl_->child = bp::child(exe, bp::args(args), bp::std_in.close(), (bp::std_out & bp::std_err) > log_file,
-                             StartIn{working_dir.string()}, DieWithParent{});
+    impl_->child = bp::child(exe, bp::args(args), bp::std_in.close(), (bp::std_out & bp::std_err) > log.get(),
+                             StartIn{working_dir.string()}, DieWithParent{}, PrivateUmask{true});
   } catch (const std::exception& e) {
     throw Error(fmt::format("{}: cannot start: {}", exe.string(), e.what()));
   }
@@ -200,6 +227,7 @@ ProcessOptions etcd_tool_options(std::chrono::milliseconds timeout) {
   ProcessOptions opts;
   opts.timeout = timeout;
   opts.env["ETCDCTL_API"] = "3";
+  opts.private_files = true;
   return opts;
 }
 

@@ -26,13 +26,15 @@ struct ProcessResult {
 struct ProcessOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes(1)};
   std::map<std::string, std::string> env;  // added to the inherited environment
-  bfs::path stdout_file;                   // when set, stdout goes to this file instead
+  // the child runs under umask 077, so what it creates is private whatever kdr's caller's
+  // umask (etcd's tools create some files 0666: a restored member's snap/ files)
+  bool private_files = false;
 };
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
-// For etcdctl and etcdutl: ETCDCTL_API=3 (etcdctl 3.4 speaks the v2 API without it), killed
-// after `timeout`. The one place kdr sets it.
+// For etcdctl and etcdutl: ETCDCTL_API=3 (etcdctl 3.4 speaks the v2 API without it), umask
+// 077 (a restored data dir, a snapshot), killed after `timeout`. The one place kdr sets it.
 ProcessOptions etcd_tool_options(std::chrono::milliseconds timeout);
 
 // A program started to run beside kdr (core::Programs::start).
@@ -47,7 +49,7 @@ class RunningProgram {
 };
 
 // A program kdr starts and stops itself (a private etcd): stdin closed, stdout and stderr to
-// `log_file`, run in `working_dir` (empty: kdr's own), killed with kdr (PR_SET_PDEATHSIG), and stopped (SIGTERM,
+// `log_file` (0600), run in `working_dir` (empty: kdr's own) under umask 077, killed with kdr (PR_SET_PDEATHSIG), and stopped (SIGTERM,
 // then SIGKILL after `grace`) on every path out.
 class BackgroundProcess final : public RunningProgram {
  public:

@@ -19,13 +19,21 @@ traced() {
   TRACE=$T/trace.$RANDOM
   # LeakSanitizer cannot run under ptrace; the other runs of the suite check for leaks
   (umask "$UMASK"; export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-   exec strace -f -qq -e status=successful -o "$TRACE" -e trace=openat,open,creat,mkdir,mkdirat,execve "$@")
+   exec strace -f -qq -e status=successful -o "$TRACE" -e trace=openat,open,creat,mkdir,mkdirat,execve,clone,clone3,fork,vfork "$@")
 }
 # assert_private_creations: in $TRACE, every file kdr itself created was 0600 or stricter
-# and every folder 0700 or stricter (processes that exec'd another program are skipped)
+# and every folder 0700 or stricter. Processes that exec'd another program are skipped, with
+# every thread and process they made (etcdutl's threads): kdr starts them under umask 077.
 assert_private_creations() {
   local others bad
-  others=$(awk '/execve\(/ && !/= -1/ && $0 !~ /execve\("[^"]*kdr"/ { print $1 }' "$TRACE" | sort -u | tr '\n' ' ')
+  others=$(awk '
+    { if (/execve\(/ && !/= -1/ && $0 !~ /execve\("[^"]*kdr"/) other[$1] = 1
+                if (/^[0-9]+ +(clone3?|v?fork)\(/ && match($0, /= [0-9]+$/)) child[$1] = child[$1] " " substr($0, RSTART + 2)
+                next }
+    END { do { grew = 0
+               for (p in other) { n = split(child[p], cs, " "); for (i = 1; i <= n; i++) if (!(cs[i] in other)) { other[cs[i]] = 1; grew = 1 } }
+             } while (grew)
+          for (p in other) print p }' "$TRACE" | sort -u | tr '\n' ' ')
   bad=$(grep -E 'O_CREAT|mkdir|creat\(' "$TRACE" | grep -v ' = -1 ' |
     awk -v others=" $others " '{ if (index(others, " " $1 " ")) next
       if (match($0, /, 0[0-7]+(\) +=| <unfinished)/)) { m = substr($0, RSTART + 2, RLENGTH - 2); sub(/[) <].*/, "", m)
