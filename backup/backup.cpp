@@ -276,18 +276,31 @@ core::GenerationMeta start_generation(const core::Context& ctx, const core::Repo
   return meta;
 }
 
-// Every source into the staging folder; the etcd data dir is left out when the change journal
-// covers it (etcd.raw_copy: auto).
+// Why the raw copy of etcd's data dir is left out of this run ("" when it is made). With
+// etcd.raw_copy: auto it is made only when etcd gave no consistent copy: no snapshot (etcd
+// down, which also makes the raw copy quiescent and whole, or snapshots disabled) and no
+// journal cover. A live bbolt file copied beside a checked snapshot only adds a torn copy of the
+// same data at the cost of the whole database per run (docs/backup-format.md, The raw copy).
+std::string raw_copy_left_out(const core::Context& ctx, const EtcdStep& etcd) {
+  if (ctx.config.etcd.raw_copy != "auto") return "";
+  if (etcd.facts.journal)
+    return fmt::format("the change journal covers etcd up to revision {}", etcd.facts.journal->revision);
+  if (etcd.facts.snapshot) return fmt::format("the checked snapshot at revision {} holds its data", etcd.facts.snapshot->revision);
+  return "";
+}
+
+// Every source into the staging folder; the etcd data dir only when raw_copy_left_out says so.
 void copy_sources(const core::Context& ctx, const SourcePlan& plan, const EtcdStep& etcd, TreeCopier& copier,
                   std::uint64_t expected_bytes, core::GenerationMeta& meta) {
   core::Progress progress(ctx.out, "backing up", expected_bytes);  // the previous generation's size is the best guess
   copier.set_progress(&progress);
   copier.set_bandwidth(static_cast<std::uint64_t>(ctx.config.bandwidth_mib_s) << 20);
   for (const auto& source : plan.sources) {
-    if (etcd.facts.journal && ctx.config.etcd.raw_copy == "auto" && source.path == plan.etcd.data_dir) {
-      ctx.out.detail("not copying {}: the change journal covers etcd up to revision {}", source.path,
-                     etcd.facts.journal->revision);
-      continue;
+    if (source.path == plan.etcd.data_dir) {
+      if (const auto why = raw_copy_left_out(ctx, etcd); !why.empty()) {
+        ctx.out.detail("not copying {}: {} (etcd.raw_copy: auto)", source.path, why);
+        continue;
+      }
     }
     ctx.out.detail("backing up {}", source.path);
     auto stats = copier.copy_source(source.path);

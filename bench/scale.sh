@@ -5,7 +5,9 @@
 # Leases renewed again and again (long histories), Events in one small namespace; never
 # compacted. For each size:
 #   - the full backup, beside the seed's pair (rsync -a --delete of /etc/kubernetes and etcd's
-#     data dir, then etcdctl snapshot save) and beside etcdctl snapshot save alone;
+#     data dir, then etcdctl snapshot save) and beside etcdctl snapshot save alone; a later run
+#     after a second of writes, beside the seed's pair again, and the same with the raw copy
+#     of etcd's data dir in every run (etcd.raw_copy: always), which kdr leaves out by default;
 #   - verify of that generation, beside sha256sum -c of its SHA256SUMS;
 #   - the restore test, beside the same by hand (snapshot restore, etcd started on loopback,
 #     every key listed with etcdctl get --keys-only);
@@ -151,6 +153,12 @@ for size_mb in "${sizes_mb[@]}"; do
   rows=()
 
   # the full backup: kdr's first run, beside the seed's pair and beside etcdctl snapshot save alone
+  seed_run() {
+    measure bash -c "rsync -a --delete '$ROOT/etc/kubernetes' '$ROOT/var/lib/etcd' '$W/disk2/seed/' && \
+      ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port") --cacert '$pki/ca.crt' \
+      --cert '$pki/healthcheck-client.crt' --key '$pki/healthcheck-client.key' --command-timeout 30m \
+      snapshot save '$W/disk2/seed/snapshot.db' >/dev/null"
+  }
   bench_drop_caches
   k=$(measure "${kdr[@]}" -q backup)
   gen=$(basename "$(readlink -f "$B/latest")")
@@ -158,14 +166,9 @@ for size_mb in "${sizes_mb[@]}"; do
   s=$(measure_or_fail "${etcdctl_cmd[@]}" snapshot save "$W/disk2/plain.db")
   rm -rf "$W/disk2/seed"; mkdir -p "$W/disk2/seed"
   bench_drop_caches
-  seed=$(measure bash -c "rsync -a --delete '$ROOT/etc/kubernetes' '$ROOT/var/lib/etcd' '$W/disk2/seed/' && \
-    ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port") --cacert '$pki/ca.crt' \
-    --cert '$pki/healthcheck-client.crt' --key '$pki/healthcheck-client.key' --command-timeout 30m \
-    snapshot save '$W/disk2/seed/snapshot.db' >/dev/null")
+  seed=$(seed_run)
   rows+=("$(row "full backup (kdr backup, first run)" "$k" "etcdctl snapshot save" "$s")")
   rows+=("$(row "full backup (kdr backup, first run)" "$k" "the seed: rsync -a --delete + etcdctl snapshot save" "$seed")")
-  rm -rf "$W/disk2/seed"
-
   # verify, beside sha256sum -c
   bench_drop_caches
   k=$(measure "${kdr[@]}" -q verify --no-live "$gen")
@@ -177,7 +180,7 @@ for size_mb in "${sizes_mb[@]}"; do
   bench_drop_caches
   k=$(measure "${kdr[@]}" verify --restore-test "$gen")
   grep -q PROVEN "$W/cmd.out" "$W/cmd.err" || { cat "$W/cmd.out" "$W/cmd.err" >&2; echo "bench: the restore test did not prove the generation" >&2; exit 1; }
-  restore_test_line=$(jq -r '"\(.seconds.restore) s restore, \(.seconds.check) s read back; \(.objects) objects"' \
+  restore_test_line=$(jq -r '"\(.seconds.restore * 100 | round / 100) s restore, \(.seconds.check * 100 | round / 100) s read back; \(.objects) objects"' \
     <("${kdr[@]}" --json verify --restore-test "$gen" 2>/dev/null) 2>/dev/null || true)
   bench_drop_caches
   h=$(measure bash -c "by_hand_restore_test '$B/generations/$gen/etcd/snapshot.db'")
@@ -187,6 +190,29 @@ for size_mb in "${sizes_mb[@]}"; do
   k=$(measure "${kdr[@]}" -q get configmaps -A --at live -o name)
   h=$(measure_or_fail "${etcdctl_cmd[@]}" get --prefix /registry/configmaps/ -w json)
   rows+=("$(row "kdr get configmaps -A --at live" "$k" "etcdctl get --prefix /registry/configmaps/ -w json" "$h")")
+
+  # a later run, after a second of writes: kdr's (etcd.raw_copy: auto leaves the raw copy of
+  # etcd's data dir out when the snapshot was taken), then with the raw copy in every run
+  # (etcd.raw_copy: always), each beside the seed's pair run again over its copy. After kdr
+  # get: bench/etcd_load.cpp writes bytes, not objects.
+  later_writes() {
+    "$load_bin" --endpoint "https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")" --cacert "$pki/ca.crt" \
+      --cert "$pki/healthcheck-client.crt" --key "$pki/healthcheck-client.key" --rate 200 --seconds 1 >/dev/null
+  }
+  later_writes; bench_drop_caches
+  k=$(measure "${kdr[@]}" -q backup)
+  later_writes; bench_drop_caches
+  seed=$(seed_run)
+  rows+=("$(row "a later run (kdr backup)" "$k" "the seed's pair again" "$seed")")
+  cp "$ROOT/etc/kdr/kdr.yaml" "$W/kdr.yaml.auto"
+  printf 'etcd: {raw_copy: always}\n' >>"$ROOT/etc/kdr/kdr.yaml"
+  later_writes; bench_drop_caches
+  k=$(measure "${kdr[@]}" -q backup)
+  cp "$W/kdr.yaml.auto" "$ROOT/etc/kdr/kdr.yaml"
+  later_writes; bench_drop_caches
+  seed=$(seed_run)
+  rows+=("$(row "a later run with etcd.raw_copy: always" "$k" "the seed's pair again" "$seed")")
+  rm -rf "$W/disk2/seed"
 
   # the follower: its start (first read of the keyspace), beside etcdctl get of everything
   rm -rf "$B/journal"

@@ -93,9 +93,9 @@ etcd:
   # snapshot at most every this many minutes; the runs in between save the files and record
   # the journal's position, which a restore replays to. 0: a full snapshot in every run.
   full_every_minutes: 60
-  # The raw copy of etcd's data dir (a live bbolt file, not consistent): auto leaves it out of
-  # the runs the journal covers (the snapshot and the journal are the consistent copies);
-  # always copies it in every run.
+  # The raw copy of etcd's data dir (a live bbolt file, not consistent): auto makes it only
+  # when etcd gives no consistent copy (no snapshot, no journal cover: etcd is down, and its
+  # files are still); always copies it in every run (docs/backup-format.md, The raw copy).
   raw_copy: auto
 # The etcd change journal, `kdr journal run`: every change etcd makes, appended to segments in
 # <backup_dir>/journal as it happens (docs/operations.md, The journal).

@@ -37,7 +37,7 @@ struct EtcdConfig {
   // With the change journal following etcd: a full snapshot at most this often; the runs in
   // between record the journal's position instead. 0: a full snapshot in every run.
   int full_every_minutes = 60;
-  std::string raw_copy = "auto";  // auto: not when the journal covers the run | always
+  std::string raw_copy = "auto";  // auto: only when no snapshot and no journal cover | always
 };
 
 // The etcd change journal (`kdr journal run`).

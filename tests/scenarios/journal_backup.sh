@@ -12,11 +12,23 @@ journal: {checkpoint_s: 1}'
 
 writes() { local i; for i in $(seq "$1" "$2"); do sandbox_etcdctl "$ROOT" put "/registry/configmaps/app/cm-$((i % 5))" "v$i" >/dev/null; done; }
 
-step "without a journal, every run takes a full snapshot and copies etcd's data dir"
+step "without a journal, every run takes a full snapshot; the raw copy of etcd's data dir only with raw_copy: always"
+expect_rc 0 kdr -v backup
+g=$(latest_gen)
+[ -f "$g/etcd/snapshot.db" ] || fail "no snapshot in the first generation"
+if jq -e '.sources[] | select(.path == "/var/lib/etcd")' "$g/meta.json" >/dev/null; then fail "etcd's data dir was copied beside the snapshot"; fi
+[ ! -e "$g/files/var/lib/etcd" ] || fail "files/var/lib/etcd in a generation with a snapshot"
+assert_contains "$OUT" "not copying /var/lib/etcd: the checked snapshot at revision $(jq .etcd.snapshot.revision "$g/meta.json") holds its data (etcd.raw_copy: auto)"
+config 'kubeconfig: ""
+journal: {checkpoint_s: 1}
+etcd: {raw_copy: always}'
 expect_rc 0 kdr backup
 full=$(latest_gen)
-[ -f "$full/etcd/snapshot.db" ] || fail "no snapshot in the first generation"
-jq -e '.sources[] | select(.path == "/var/lib/etcd")' "$full/meta.json" >/dev/null || fail "etcd's data dir not copied"
+[ -f "$full/etcd/snapshot.db" ] || fail "no snapshot in the generation with the raw copy"
+jq -e '.sources[] | select(.path == "/var/lib/etcd" and .files > 0)' "$full/meta.json" >/dev/null || fail "etcd's data dir not copied with raw_copy: always"
+[ -f "$full/files/var/lib/etcd/member/snap/db" ] || fail "no raw copy of member/snap/db with raw_copy: always"
+config 'kubeconfig: ""
+journal: {checkpoint_s: 1}'
 
 step "with the follower: the run records the journal's position, no snapshot, no raw bbolt copy"
 start_follower

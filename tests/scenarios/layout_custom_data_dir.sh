@@ -9,6 +9,9 @@ source "$(dirname "$0")/../lib/scenario.sh"
 
 step "a node with etcd's data dir at /data/etcd ($(sandbox_etcd_minor))"
 SANDBOX_ETCD_DATA_DIR=/data/etcd make_running_node
+# the raw copy of the data dir too (auto leaves it out beside a snapshot): where it lands is checked
+config 'kubeconfig: ""
+etcd: {raw_copy: always}'
 [ ! -e "$ROOT/var/lib/etcd" ] || fail "the sandbox made /var/lib/etcd"
 assert_eq "$(serving_data_dir)" "$ROOT/data/etcd" "data dir of the etcd the kubelet runs"
 expect_rc 0 kdr sources

@@ -147,7 +147,8 @@ grep -qE '^  /srv-etcd +required' <<<"$OUT" || { echo "$OUT"; fail "/srv-etcd is
 expect_rc 0 kdr backup
 G=$(latest_gen)
 assert_eq "$(jq -r .node.etcd.kind "$G/meta.json")" local "recorded layout"
-[ -f "$G/files/srv-etcd/member/snap/db" ] || fail "the running etcd's data dir is not backed up"
+assert_eq "$(jq -r .node.etcd.data_dir "$G/meta.json")" /srv-etcd "recorded data dir (a restore puts etcd back there)"
+[ -f "$G/etcd/snapshot.db" ] || fail "no snapshot of the running etcd"
 before=$(node_state)
 expect_rc 1 kdr restore restore-etcd-snapshot --yes
 assert_contains "$OUT" "# stop etcd, however it is run here"

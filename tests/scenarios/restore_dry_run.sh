@@ -7,6 +7,9 @@ source "$(dirname "$0")/../lib/scenario.sh"
 
 step "a node with a backup; the kubelet stand-in is stopped so that nothing moves"
 make_running_node
+# the raw copy of etcd's data dir too (auto leaves it out beside a snapshot), for etcd=raw
+config 'kubeconfig: ""
+etcd: {raw_copy: always}'
 kdr backup -q
 sandbox_stop_kubelet "$ROOT"
 before=$(node_state)

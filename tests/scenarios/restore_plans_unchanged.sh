@@ -9,6 +9,9 @@ source "$(dirname "$0")/../lib/scenario.sh"
 
 fixtures=$KDR_SOURCE_DIR/tests/fixtures/dry-run/etcd-$(sandbox_etcd_minor)
 make_running_node
+# with the raw copy of etcd's data dir (auto leaves it out beside a snapshot), for etcd_source=raw
+config 'kubeconfig: ""
+etcd: {raw_copy: always}'
 expect_rc 0 kdr backup
 gen=$(basename "$(latest_gen)")
 gen2=none
