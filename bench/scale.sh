@@ -15,8 +15,12 @@
 #   - the journal follower's start (its first read of the keyspace, until it follows), beside
 #     etcdctl get --prefix; then its steady following of 200 writes a second for 10 s;
 #   - kdr journal compact (a new full base for the journal), beside etcdctl snapshot save;
-# (The restores at these sizes are not measured here yet: bench/restore-vs-manual.sh,
-# bench/replay.sh and bench/journal.sh measure them at a few hundred MB.)
+#   - restore-etcd-snapshot of a generation's snapshot, beside the seed's runbook by hand
+#     (manifest out, etcdctl/etcdutl snapshot restore, manifest back, until etcd serves);
+#   - restore-etcd-keys of one namespace, beside the snapshot restored on loopback and etcdctl
+#     make-mirror --prefix into the node's etcd;
+#   - a restore to the journal's newest point (a snapshot and 2 s of writes replayed), beside
+#     the snapshot alone by hand (which loses those writes).
 # Wall seconds, kdr's own peak RSS (VmHWM, sampled every 50 ms) and the peak RSS of anything it
 # started (a private etcd, etcdctl): GNU time's maximum over the process tree.
 #
@@ -44,6 +48,16 @@ load_bin=$(dirname "$kdr_bin")/../bench/kdr-etcd-load
 export KDR_KUBELET
 etcd_minor=$(sandbox_etcd_minor)
 
+# below PID ANCESTOR: PID is ANCESTOR's descendant
+below() {
+  local p=$1
+  while [ "$p" -gt 1 ]; do
+    p=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null) || return 1
+    [ -n "$p" ] || return 1
+    [ "$p" = "$2" ] && return 0
+  done
+  return 1
+}
 # measure CMD...: "seconds kdr_hwm_kb tree_max_kb" of CMD. kdr's own peak is its VmHWM, read
 # every 50 ms while it runs (the last 50 ms can escape it); the tree's is GNU time's %M.
 measure() {
@@ -51,7 +65,8 @@ measure() {
   /usr/bin/time -o "$W/time.out" -f '%e %M' "$@" >"$W/cmd.out" 2>"$W/cmd.err" &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
-    for kpid in $(pgrep -P "$pid" -x kdr 2>/dev/null); do
+    for kpid in $(pgrep -x kdr 2>/dev/null); do
+      below "$kpid" "$pid" || continue
       h=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$kpid/status" 2>/dev/null || true)
       [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
     done
@@ -92,26 +107,49 @@ etcdctl_at() {  # etcdctl_at ROOT ARGS...: the node's etcd, with timeouts that f
 snapshot_restore_tool() {  # the tool that restores a snapshot: etcdutl from 3.5 on
   if [ "$etcd_minor" = 3.4 ]; then echo "etcdctl"; else echo "etcdutl"; fi
 }
-# by_hand_restore_test SNAPSHOT: restore, start on loopback, list every key, stop
-by_hand_restore_test() {
-  local d=$W/by-hand port=$((30000 + RANDOM % 20000)) pid n
+# by_hand_etcd SNAPSHOT: restored by hand into $W/by-hand and started on loopback (BH_PORT, BH_PID)
+by_hand_etcd() {
+  local d=$W/by-hand
+  BH_PORT=$((30000 + RANDOM % 20000))
   rm -rf "$d"
   ETCDCTL_API=3 $(snapshot_restore_tool) snapshot restore "$1" --data-dir "$d" >/dev/null 2>&1
-  etcd --data-dir "$d" --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
-    --listen-peer-urls "http://127.0.0.1:$((port + 1))" --quota-backend-bytes 17179869184 >"$W/by-hand.log" 2>&1 &
-  pid=$!
+  etcd --data-dir "$d" --listen-client-urls "http://127.0.0.1:$BH_PORT" --advertise-client-urls "http://127.0.0.1:$BH_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$((BH_PORT + 1))" --quota-backend-bytes 17179869184 >"$W/by-hand.log" 2>&1 &
+  BH_PID=$!
   for _ in $(seq 1 1200); do
-    ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$port" endpoint health >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$W/by-hand.log" >&2; return 1; }
+    ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$BH_PORT" endpoint health >/dev/null 2>&1 && return 0
+    kill -0 "$BH_PID" 2>/dev/null || { tail -n 20 "$W/by-hand.log" >&2; return 1; }
     sleep 0.05
   done
-  n=$(ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$port" --command-timeout 30m get "" --from-key --keys-only | grep -c .)
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  rm -rf "$d"
+  return 1
+}
+by_hand_stop() { kill "$BH_PID"; wait "$BH_PID" 2>/dev/null || true; rm -rf "$W/by-hand"; }
+# by_hand_restore_test SNAPSHOT: restore, start on loopback, list every key, stop
+by_hand_restore_test() {
+  local n
+  by_hand_etcd "$1"
+  n=$(ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$BH_PORT" --command-timeout 30m get "" --from-key --keys-only | grep -c .)
+  by_hand_stop
   echo "$n keys" >&2
 }
+# by_hand_restore_keys SNAPSHOT ROOT PREFIX: the keys under PREFIX put back into ROOT's etcd
+# from a snapshot by hand: restored and started on loopback, etcdctl make-mirror --prefix into
+# the node's etcd until it holds as many keys there, stopped
+by_hand_restore_keys() {
+  local pki=$2/etc/kubernetes/pki/etcd want mirror
+  by_hand_etcd "$1"
+  want=$(ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$BH_PORT" get --prefix "$3" --keys-only | grep -c .)
+  ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$BH_PORT" make-mirror --prefix "$3" --dest-cacert "$pki/ca.crt" \
+    --dest-cert "$pki/healthcheck-client.crt" --dest-key "$pki/healthcheck-client.key" \
+    "https://127.0.0.1:$(cat "$2/.sandbox-client-port")" >/dev/null 2>&1 &
+  mirror=$!
+  until [ "$(sandbox_etcdctl "$2" get --prefix "$3" --keys-only | grep -c .)" -ge "$want" ]; do sleep 0.05; done
+  kill "$mirror"; wait "$mirror" 2>/dev/null || true
+  by_hand_stop
+  echo "$want keys" >&2
+}
 export W etcd_minor
-export -f by_hand_restore_test snapshot_restore_tool
+export -f by_hand_etcd by_hand_stop by_hand_restore_test by_hand_restore_keys snapshot_restore_tool bench_manual_etcd_restore bench_wait_precious sandbox_etcdctl
 # follower_start: kdr journal run until it follows etcd's revision (its first read done), then stopped
 follower_start() {
   local want at
@@ -119,8 +157,10 @@ follower_start() {
   "$kdr_bin" --root "$ROOT" --backup-dir "$B" journal run >"$W/follower.log" 2>&1 &
   FOLLOWER=$!
   for _ in $(seq 1 36000); do
-    at=$("$kdr_bin" --root "$ROOT" --backup-dir "$B" journal status --json 2>/dev/null | jq '.state.position // 0')
-    [ "$at" -ge "$want" ] 2>/dev/null && return 0
+    # this follower's own state (not one a stopped follower left), following, at etcd's revision
+    at=$("$kdr_bin" --root "$ROOT" --backup-dir "$B" journal status --json 2>/dev/null |
+      jq --argjson pid "$FOLLOWER" 'if .state.pid == $pid and .state.state == "following" then .state.position else 0 end' || true)
+    [ "${at:-0}" -ge "$want" ] 2>/dev/null && return 0
     sleep 0.05
   done
   echo "bench: the follower did not catch up" >&2
@@ -233,11 +273,60 @@ for size_mb in "${sizes_mb[@]}"; do
   k=$(measure "${kdr[@]}" -q journal compact)
   rows+=("$(row "kdr journal compact" "$k" "etcdctl snapshot save" "$s")")
 
+  # the restores. The disaster each time: the Namespace "precious" deleted; done when etcd
+  # serves it again (bench_wait_precious).
+  rgen=$(basename "$(readlink -f "$B/latest")")
+  rsnap=$B/generations/$rgen/etcd/snapshot.db
+  disaster() { sandbox_wait_etcd "$ROOT" 120; etcdctl_at "$ROOT" del /registry/namespaces/precious >/dev/null; }
+  # restore-etcd-snapshot of the generation's snapshot alone, beside the seed's runbook by hand
+  disaster; bench_drop_caches
+  k=$(measure bash -c "$(printf '%q ' "${kdr[@]}") restore restore-etcd-snapshot -g $rgen --set to=snapshot --set accept_loss=true --yes && bench_wait_precious '$ROOT'")
+  rm -rf "$ROOT"/var/lib/etcd.kdr-*
+  disaster; bench_drop_caches
+  h=$(measure bash -c "bench_manual_etcd_restore '$ROOT' '$rsnap' '$ROOT/var/lib/etcd.manual' manual-$size_mb && bench_wait_precious '$ROOT'")
+  rm -rf "$ROOT/var/lib/etcd.manual"
+  rows+=("$(row "kdr restore restore-etcd-snapshot (to=snapshot)" "$k" "by hand: $(snapshot_restore_tool) snapshot restore + start" "$h")")
+  # restore-etcd-keys of one namespace (bench-1's Events deleted), beside make-mirror by hand
+  ns_prefix=/registry/events/bench-1/
+  ns_keys=$(etcdctl_at "$ROOT" get --prefix "$ns_prefix" --keys-only | grep -c .)
+  etcdctl_at "$ROOT" del --prefix "$ns_prefix" >/dev/null; bench_drop_caches
+  k=$(measure "${kdr[@]}" restore restore-etcd-keys -g "$rgen" --set namespace=bench-1 --set to=snapshot --yes)
+  assert_keys() { local n; n=$(etcdctl_at "$ROOT" get --prefix "$ns_prefix" --keys-only | grep -c .)
+    [ "$n" -eq "$ns_keys" ] || { echo "bench: $1 put back $n of $ns_keys keys of bench-1" >&2; exit 1; }; }
+  assert_keys "kdr restore restore-etcd-keys"
+  etcdctl_at "$ROOT" del --prefix "$ns_prefix" >/dev/null; bench_drop_caches
+  h=$(measure bash -c "by_hand_restore_keys '$rsnap' '$ROOT' '$ns_prefix'")
+  assert_keys "make-mirror"
+  rows+=("$(row "kdr restore restore-etcd-keys (namespace=bench-1, $ns_keys keys)" "$k" "by hand: $(snapshot_restore_tool) snapshot restore + etcd + etcdctl make-mirror --prefix" "$h")")
+  # a restore to the journal's newest point: the follower started again (a new epoch after the
+  # restores), a full run, 2 s of writes journaled, then the disaster with the follower stopped;
+  # beside the snapshot restored by hand, which loses those writes
+  before=$(readlink -f "$B/latest")
+  follower_start
+  # the follower's new epoch starts with a full run of its own (kdr backup): its generation
+  for _ in $(seq 1 12000); do [ "$(readlink -f "$B/latest")" != "$before" ] && break; sleep 0.05; done
+  [ "$(readlink -f "$B/latest")" != "$before" ] || { echo "bench: the follower made no full run" >&2; exit 1; }
+  jsnap=$(readlink -f "$B/latest")/etcd/snapshot.db
+  "$load_bin" --endpoint "https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")" --cacert "$pki/ca.crt" \
+    --cert "$pki/healthcheck-client.crt" --key "$pki/healthcheck-client.key" --rate 200 --seconds 2 >/dev/null
+  want=$(etcdctl_at "$ROOT" endpoint status -w json | jq '.[0].Status.header.revision')
+  until [ "$("${kdr[@]}" journal status --json 2>/dev/null | jq '.state.position // 0' || true)" -ge "$want" ]; do sleep 0.05; done
+  kill "$FOLLOWER"; wait "$FOLLOWER" 2>/dev/null || true
+  disaster; bench_drop_caches
+  k=$(measure bash -c "$(printf '%q ' "${kdr[@]}") restore restore-etcd-snapshot --set to=latest --set accept_loss=true --yes && bench_wait_precious '$ROOT'")
+  rm -rf "$ROOT"/var/lib/etcd.kdr-*
+  point_line="the snapshot at revision $(jq .etcd.snapshot.revision "$(dirname "$(dirname "$jsnap")")/meta.json"), the journal's newest point at revision $want"
+  disaster; bench_drop_caches
+  h=$(measure bash -c "bench_manual_etcd_restore '$ROOT' '$jsnap' '$ROOT/var/lib/etcd.manual' manual-j-$size_mb && bench_wait_precious '$ROOT'")
+  rm -rf "$ROOT/var/lib/etcd.manual"
+  rows+=("$(row "kdr restore restore-etcd-snapshot (to=latest: the snapshot + 2 s of journaled writes)" "$k" "by hand: the snapshot alone (loses those writes)" "$h")")
+
   printf '\n## %s MiB database (etcd %s, %s keys, revision %s; one run each)\n\n' "$db_mb" "$etcd_minor" "$keys" "$rev"
   echo "| kdr | s | kdr peak RSS MiB | with children MiB | by hand | s | peak RSS MiB | kdr / by hand |"
   echo "|---|---:|---:|---:|---|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
   echo
   echo "restore test: $restore_test_line"
+  echo "restore to a journal point: $point_line"
   echo "follower: peak RSS $(mib "$start_hwm") MiB after its start, $(mib "$steady_hwm") MiB after 10 s of 200 writes/s; lag at the end: $lag revisions"
 done
