@@ -1,5 +1,6 @@
 #include "etcd/snapshot_keys.hpp"
 
+#include <algorithm>
 #include <array>
 #include <unordered_map>
 
@@ -34,6 +35,14 @@ bool key_of(std::string_view m, std::string_view& key) {
 }
 
 }  // namespace
+
+std::int64_t finished_compact_revision(const bfs::path& file) {
+  std::int64_t out = 0;
+  read_bolt_bucket(file, "meta", [&](std::string_view key, std::string_view value) {
+    if (key == "finishedCompactRev" && value.size() >= 8) out = main_revision(value);
+  });
+  return out;
+}
 
 bool parse_mvcc_key_value(std::string_view m, EtcdKeyValue& out) {
   out = EtcdKeyValue{};
@@ -74,6 +83,7 @@ SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& fil
     std::copy(rev.begin(), rev.end(), where.begin());  // 't' in the last byte for a deletion
     newest[std::string(key)] = where;
   });
+  out.revision = std::max(out.revision, finished_compact_revision(file));
   if (filter.at_revision && *filter.at_revision > out.revision)
     throw Error(fmt::format("{} holds revisions up to {}, not {}", file.string(), out.revision, *filter.at_revision));
   if (filter.at_revision && oldest > 0 && *filter.at_revision < oldest - 1)

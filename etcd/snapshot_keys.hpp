@@ -20,7 +20,7 @@
 namespace kdr::core {
 
 struct SnapshotRead {
-  std::int64_t revision = 0;     // the newest revision in the file
+  std::int64_t revision = 0;     // the revision the file holds (etcd's, as it starts on it)
   std::uint64_t entries = 0;     // key revisions read (each pass)
   std::uint64_t visited = 0;     // live keys handed out
 };
@@ -36,6 +36,12 @@ struct SnapshotFilter {
 // older than what the file still holds (compacted).
 SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& filter,
                                 const std::function<void(const EtcdKeyValue&)>& visit);
+
+// The revision etcd's last finished compaction reached (the meta bucket's
+// "finishedCompactRev"; 0 when none). etcd starts at the greater of it and the key bucket's
+// newest revision (mvcc's restore): a compaction drops a deleted key's tombstone, so when the
+// newest revisions were deletions the key bucket ends before etcd's revision did.
+std::int64_t finished_compact_revision(const bfs::path& file);
 
 // mvccpb.KeyValue's fields; false when `m` does not parse or names no key.
 bool parse_mvcc_key_value(std::string_view m, EtcdKeyValue& out);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "core/zstd_file.hpp"
 #include "etcd/bbolt.hpp"
 #include "etcd/keyspace_digest.hpp"
+#include "etcd/snapshot_keys.hpp"
 #include "etcd/tls_probe.hpp"
 
 namespace kdr::backup {
@@ -459,6 +461,7 @@ SnapshotFacts read_snapshot_facts(const path& file) {
     for (int i = 0; i < 8; ++i) main = (main << 8) | static_cast<unsigned char>(last[static_cast<std::size_t>(i)]);
     facts.revision = static_cast<std::int64_t>(main);
   }
+  facts.revision = std::max(facts.revision, core::finished_compact_revision(file));
   return facts;
 }
 

@@ -93,4 +93,16 @@ expect_rc 0 kdr prune
 [ ! -e "$BACKUP/journal/epoch-000001" ] || fail "epoch 1 (the cluster before the restore) was kept with no snapshot of it left"
 [ -d "$BACKUP/journal/epoch-000002" ] || fail "the current epoch was removed"
 expect_rc 0 kdr journal verify
+
+step "etcd compacted right after deletions (their tombstones dropped): the snapshot holds etcd's revision, the journal's, and the run publishes"
+# etcd starts on such a file at its finished compaction's revision; the key bucket ends before it
+sandbox_etcdctl "$ROOT" put /registry/configmaps/default/short-lived x >/dev/null
+sandbox_etcdctl "$ROOT" del /registry/configmaps/default/short-lived >/dev/null
+rev=$(etcd_revision)
+sandbox_etcdctl "$ROOT" compact "$rev" >/dev/null
+wait_caught_up
+config 'kubeconfig: ""
+etcd: {full_every_minutes: 0}'
+expect_rc 0 kdr backup
+assert_eq "$(jq -r '.etcd.snapshot.revision' "$(latest_gen)/meta.json")" "$rev" "the snapshot's revision after a compaction past deletions"
 stop_follower

@@ -164,7 +164,8 @@ struct Change {
   bool deleted = false;
 };
 
-inline std::string history_snapshot_bytes(const std::vector<Change>& changes, std::uint64_t consistent_index);
+inline std::string history_snapshot_bytes(const std::vector<Change>& changes, std::uint64_t consistent_index,
+                                          std::uint64_t finished_compact = 0);
 
 // An etcd snapshot whose key bucket holds `kvs`, each at its own revision, the last at
 // `revision`, in one leaf page (with overflow pages as it needs), and its SHA-256 trailer: what
@@ -178,8 +179,11 @@ inline std::string keyspace_snapshot_bytes(const std::map<std::string, std::stri
   return history_snapshot_bytes(changes, consistent_index);
 }
 
-// The same for a history of changes, in revision order (a key put more than once, deleted).
-inline std::string history_snapshot_bytes(const std::vector<Change>& changes, std::uint64_t consistent_index) {
+// The same for a history of changes, in revision order (a key put more than once, deleted);
+// `finished_compact`: the revision of the compaction etcd last finished (meta bucket's
+// finishedCompactRev), none when 0.
+inline std::string history_snapshot_bytes(const std::vector<Change>& changes, std::uint64_t consistent_index,
+                                          std::uint64_t finished_compact) {
   std::vector<Leaf> entries;
   std::size_t bytes = 16;
   for (const auto& c : changes) {
@@ -191,7 +195,9 @@ inline std::string history_snapshot_bytes(const std::vector<Change>& changes, st
   const std::uint32_t overflow = static_cast<std::uint32_t>((bytes + page_size - 1) / page_size) - 1;
   std::string index(8, '\0');
   for (std::size_t i = 0; i < 8; ++i) index[i] = static_cast<char>(consistent_index >> (56 - 8 * i));
-  const auto meta_inline = leaf_page(0, {{0, "consistent_index", index}}, 0);
+  std::vector<Leaf> meta{{0, "consistent_index", index}};
+  if (finished_compact > 0) meta.push_back({0, "finishedCompactRev", rev_key(finished_compact)});
+  const auto meta_inline = leaf_page(0, meta, 0);
   const std::uint64_t high_water = 5 + overflow;
   std::string db = meta_page(0, 6, 3, high_water) + meta_page(1, 7, 3, high_water);
   std::string freelist(page_size, '\0');

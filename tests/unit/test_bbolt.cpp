@@ -89,4 +89,8 @@ TEST_CASE("an etcd snapshot's revision and key revisions come from its key bucke
   CHECK(facts.revision == 9);
   CHECK(facts.total_keys == 6);
   CHECK_THROWS_WITH(backup::read_snapshot_facts(dir.path() / "none.db"), Catch::Contains("none.db"));
+  // compacted at 12 past deletions at 10 to 12 (their tombstones dropped): etcd's revision is 12
+  std::ofstream(file.string(), std::ios::binary | std::ios::trunc)
+      << history_snapshot_bytes({{8, "/registry/a", "1", false}, {9, "/registry/b", "2", false}}, 1, 12);
+  CHECK(backup::read_snapshot_facts(file).revision == 12);
 }

@@ -57,3 +57,22 @@ TEST_CASE("a snapshot's keys: the newest value of each, a deleted key gone, at t
   CHECK_THROWS_WITH(core::read_snapshot_keys(file, {"", 12, nullptr}, [](const core::EtcdKeyValue&) {}),
                     Catch::Contains("holds revisions up to 9, not 12"));
 }
+
+TEST_CASE("a snapshot compacted past deletions holds etcd's revision, not the key bucket's last: the compaction's") {
+  // etcd compacted at revision 9 after keys deleted at 8 and 9: their tombstones are gone, the
+  // key bucket ends at 7, and etcd (mvcc's restore) starts on this file at revision 9
+  test::TempDir dir;
+  const auto file = dir.path() / "snapshot.db";
+  std::ofstream(file.string(), std::ios::binary) << history_snapshot_bytes(
+      {{6, "/registry/x/a", "a1", false}, {7, "/registry/x/b", "b1", false}}, 1, 9);
+  CHECK(core::finished_compact_revision(file) == 9);
+  std::map<std::string, std::string> keys;
+  const auto r = core::read_snapshot_keys(file, {"", 9, nullptr}, [&](const core::EtcdKeyValue& kv) { keys[kv.key] = kv.value; });
+  CHECK(r.revision == 9);
+  CHECK(keys == std::map<std::string, std::string>{{"/registry/x/a", "a1"}, {"/registry/x/b", "b1"}});
+  // without a compaction the key bucket's last revision is the file's
+  std::ofstream(file.string(), std::ios::binary | std::ios::trunc)
+      << history_snapshot_bytes({{6, "/registry/x/a", "a1", false}, {7, "/registry/x/b", "b1", false}}, 1);
+  CHECK(core::finished_compact_revision(file) == 0);
+  CHECK(core::read_snapshot_keys(file, {"", std::nullopt, nullptr}, [](const core::EtcdKeyValue&) {}).revision == 7);
+}
