@@ -157,6 +157,32 @@ std::uint64_t file_size_or_zero(const core::bfs::path& p) {
   return st ? st->size : 0;
 }
 
+// What the files under `dir` take, its subfolders included (a link is not followed).
+std::uint64_t tree_bytes(const core::bfs::path& dir) {
+  std::uint64_t total = 0;
+  for (const auto& name : core::list_dir(dir)) {
+    const auto st = core::lstat_path(dir / name);
+    if (!st) continue;
+    if (st->type == core::FileType::directory) total += tree_bytes(dir / name);
+    else if (st->type == core::FileType::file) total += st->size;
+  }
+  return total;
+}
+
+// Room on the backup disk for etcd's data, before anything starts: the snapshot (about the
+// database's size), and with etcd.raw_copy: always the data dir copied beside it (the
+// database again, and the WAL segments etcd preallocates at 64 MiB each). With auto the raw
+// copy is made only when etcd gives no snapshot, in its place. 64 MiB more for the files that
+// changed and the generation's own records.
+std::uint64_t etcd_room(const core::Context& ctx, const core::EtcdLayout& layout) {
+  std::uint64_t room = 64ull << 20;
+  if (!layout.local()) return room;
+  const auto member = ctx.root.host(layout.data_dir) / "member";
+  room += file_size_or_zero(member / "snap/db");
+  if (ctx.config.etcd.raw_copy == "always" && core::lstat_path(member)) room += tree_bytes(member);
+  return room;
+}
+
 struct EtcdStep {
   core::EtcdFacts facts;  // meta.json "etcd": the snapshot (or why none), the journal's revision, the members
   std::string server_version;
@@ -404,9 +430,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
 
   auto meta = start_generation(ctx, repo, plan);
   const auto missing_apiserver_files = check_apiserver_files(ctx, scan, plan, meta.warnings);
-  // Room for the etcd snapshot (about the size of the database) before anything starts.
-  const auto local_db = layout.local() ? file_size_or_zero(ctx.root.host(layout.data_dir) / "member/snap/db") : 0;
-  check_free_space(ctx, ctx.backup_dir, local_db + (64ull << 20));
+  check_free_space(ctx, ctx.backup_dir, etcd_room(ctx, layout));
   const auto key = core::load_or_create_node_key(ctx);
   const auto previous_entry = latest_readable(repo);
   const auto previous = load_previous(repo, key, meta.warnings);

@@ -1,6 +1,7 @@
 #include "etcd/private_etcd.hpp"
 
 #include <sys/un.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <functional>
@@ -70,13 +71,15 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
   restore.insert(restore.end(), {"snapshot", "restore", file.string(), "--data-dir", data.string(), "--name", name,
                                  "--initial-cluster", cluster, "--initial-advertise-peer-urls", peer_url,
                                  "--initial-cluster-token", fmt::format("kdr-private-{}", ::getpid())});
-  const auto r = ctx.programs->run(restore, core::etcd_tool_options(std::chrono::minutes(30)));
+  const auto sizing = tool.sizing_args(copy.bytes);
+  restore.insert(restore.end(), sizing.begin(), sizing.end());
+  const auto r = ctx.programs->run(restore, core::etcd_tool_options(snapshot_restore_timeout(copy.bytes)));
   if (!r.ok())
     throw core::Error(fmt::format("{} could not open the snapshot: {}", core::describe_argv(restore),
                                   r.started ? r.err + r.out : r.start_error));
   std::vector<std::string> args{"--name", name, "--initial-advertise-peer-urls", peer_url, "--initial-cluster", cluster};
   args.insert(args.end(), server_args.begin(), server_args.end());
-  start(ctx, data, std::move(args));
+  start(ctx, data, copy.bytes, std::move(args));
 }
 
 PrivateEtcd::PrivateEtcd(const core::Context& ctx, const MemberDir& member, const std::vector<std::string>& server_args,
@@ -102,11 +105,12 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const MemberDir& member, cons
   };
   core::make_dir(data, 0700);
   copy_dir(source, data / "member");
+  const auto db = core::lstat_path(data / "member/snap/db");
   choose_url();
   // The member's name and peer URL come from its own data; only where it listens is new.
   std::vector<std::string> args{"--name", "kdr-survivor", "--force-new-cluster"};
   args.insert(args.end(), server_args.begin(), server_args.end());
-  start(ctx, data, std::move(args));
+  start(ctx, data, db ? db->size : 0, std::move(args));
 }
 
 PrivateEtcd::ShortLink::~ShortLink() {
@@ -132,7 +136,8 @@ void PrivateEtcd::choose_url() {
   url_ = "unix://" + link;
 }
 
-void PrivateEtcd::start(const core::Context& ctx, const core::bfs::path& data, std::vector<std::string> args) {
+void PrivateEtcd::start(const core::Context& ctx, const core::bfs::path& data, std::uint64_t db_size,
+                        std::vector<std::string> args) {
   if (ctx.config.etcd.server.empty() || ctx.programs->find(ctx.config.etcd.server.front()).empty())
     throw core::Error(fmt::format("the etcd server program ({}) is not installed: it reads the snapshot privately, "
                                   "off the node. Install Debian's etcd-server package, or set etcd.server in the config",
@@ -141,10 +146,16 @@ void PrivateEtcd::start(const core::Context& ctx, const core::bfs::path& data, s
   argv.insert(argv.end(), {"--data-dir", data.string(), "--listen-client-urls", listen_url, "--advertise-client-urls",
                            listen_url, "--listen-peer-urls", peer_url});
   argv.insert(argv.end(), args.begin(), args.end());
+  // Sized from the database: a quota it never reaches while kdr reads or writes it, and time
+  // to open it (etcd reads its whole key index into memory as it starts: a minute, and half a
+  // minute more per GiB).
+  if (std::find(args.begin(), args.end(), "--quota-backend-bytes") == args.end())
+    argv.insert(argv.end(), {"--quota-backend-bytes", std::to_string(private_quota_bytes(db_size))});
+  const int wait_s = 60 + 30 * static_cast<int>((db_size + (1ull << 30) - 1) >> 30);
   const auto log = dir_.path() / "etcd.log";
   process_ = ctx.programs->start(argv, log, dir_.path());
-  client_ = ctx.etcd->connect(core::EtcdEndpoint{url_, "", "", ""}, std::chrono::seconds(60));
-  const auto answered = core::wait_until({.timeout_s = 60}, [&]() -> std::optional<std::string> {
+  client_ = ctx.etcd->connect(core::EtcdEndpoint{url_, "", "", ""}, std::chrono::seconds(wait_s));
+  const auto answered = core::wait_until({.timeout_s = static_cast<double>(wait_s)}, [&]() -> std::optional<std::string> {
     try {
       client_->status();
       return std::nullopt;
@@ -156,7 +167,7 @@ void PrivateEtcd::start(const core::Context& ctx, const core::bfs::path& data, s
     }
   });
   if (!answered.done)
-    throw core::Error(fmt::format("the private etcd at {} did not answer within 60 s: {}", url_, answered.still));
+    throw core::Error(fmt::format("the private etcd at {} did not answer within {} s: {}", url_, wait_s, answered.still));
 }
 
 }  // namespace kdr::restore

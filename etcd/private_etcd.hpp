@@ -23,7 +23,8 @@ class PrivateEtcd {
   // to (the generation's record of it), so that the snapshot opened is the one checked, even
   // if the backup disk's file changes meanwhile (empty: none recorded). Throws core::Error
   // saying what failed (a hash that differs, tool missing, restore failed, etcd did not start).
-  // `server_args` are added to the etcd server's (e.g. --max-txn-ops for a replay).
+  // `server_args` are added to the etcd server's (e.g. --max-txn-ops for a replay); its
+  // --quota-backend-bytes, unless given there, is sized from the database.
   PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd, const std::string& sha256,
               const std::vector<std::string>& server_args = {}, const std::string& what = "etcd-keys");
   // A stopped member's data dir (etcd's --data-dir, holding member/): its files are copied
@@ -42,8 +43,9 @@ class PrivateEtcd {
  private:
   // The socket's URL, checked against the length a unix socket path may have.
   void choose_url();
-  // etcd on `data` (a data dir) with `args` besides the sockets, until it answers.
-  void start(const core::Context& ctx, const core::bfs::path& data, std::vector<std::string> args);
+  // etcd on `data` (a data dir holding a database of `db_size`) with `args` besides the
+  // sockets, until it answers.
+  void start(const core::Context& ctx, const core::bfs::path& data, std::uint64_t db_size, std::vector<std::string> args);
 
   // Where the scratch folder's path is too long for a socket address (a backup disk mounted
   // deep): a symbolic link to the socket in a 0700 folder of /tmp, removed with it.

@@ -24,6 +24,8 @@
 #include "core/repository.hpp"
 #include "core/sha256.hpp"
 #include "etcd/private_etcd.hpp"
+#include "etcd/snapshot_tool.hpp"
+#include "etcd/tool.hpp"
 #include "journal/segment.hpp"
 
 namespace kdr::restore {
@@ -112,7 +114,9 @@ std::vector<ReplayBase> bases_for(const core::Context& ctx, const journal::Epoch
         if (file != fmt::format("{:020}.db", b.revision)) continue;  // names nothing else in the folder
         b.file = dir / file;
         b.db_sha256 = j.value("db_sha256", "");
-        if (b.revision < history_from || !core::lstat_path(b.file)) continue;
+        const auto st = core::lstat_path(b.file);
+        if (b.revision < history_from || !st) continue;
+        b.db_size = st->size;
         b.auth = journal_base_auth(j, epoch.cluster_id, b, key);
         if (b.auth.status != core::AuthStatus::forged) out.push_back(b);
       } catch (const std::exception&) {
@@ -310,7 +314,10 @@ std::optional<ReplayBase> generation_base(const core::GenerationEntry& g, const 
   b.zstd = snap.compression == "zstd";
   b.revision = snap.revision;
   b.db_sha256 = snap.db_sha256;
-  if (!core::lstat_path(b.file)) return std::nullopt;
+  const auto st = core::lstat_path(b.file);
+  if (!st) return std::nullopt;
+  // a compressed snapshot recorded without its size: zstd shrinks etcd's pages about fourfold
+  b.db_size = snap.db_size > 0 ? snap.db_size : (b.zstd ? 4 * st->size : st->size);
   b.auth = generation_base_auth(g, key);
   return b;
 }
@@ -525,9 +532,12 @@ SurvivorReplay plan_survivor_replay(const core::Context& ctx, const ReplayTarget
 ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out,
                                 const core::NodeKey* key) {
   const double t0 = core::monotonic_seconds();
+  // The quota: the point may hold more than its base (the journal's changes), up to etcd's
+  // suggested largest database (8 GiB), or twice the base's size past that.
   PrivateEtcd etcd(ctx, plan.base.file, plan.base.zstd, plan.base.db_sha256,
                    {"--max-txn-ops", std::to_string(max_ops_per_txn), "--max-request-bytes",
-                    std::to_string(2 * max_txn_bytes), "--quota-backend-bytes", "8589934592"},
+                    std::to_string(2 * max_txn_bytes), "--quota-backend-bytes",
+                    std::to_string(std::max<std::uint64_t>(8ull << 30, private_quota_bytes(plan.base.db_size)))},
                    "etcd-replay");
   ReplayResult result;
   result.open_s = core::monotonic_seconds() - t0;
@@ -586,7 +596,8 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   const double t_save = core::monotonic_seconds();
   auto argv = ctx.config.etcd.etcdctl;
   argv.insert(argv.end(), {"--endpoints", etcd.url(), "snapshot", "save", out.string()});
-  const auto r = ctx.programs->run(argv, core::etcd_tool_options(std::chrono::minutes(30)));
+  const auto timeout = backup::snapshot_timeout(ctx.config.etcd, client.status().db_size);
+  const auto r = ctx.programs->run(argv, core::etcd_tool_options(timeout));
   if (!r.ok())
     throw core::Error(fmt::format("{} failed: {}", core::describe_argv(argv), r.started ? r.err + r.out : r.start_error));
   if (::chmod(out.c_str(), 0600) != 0) core::throw_errno("chmod", out.string(), errno);

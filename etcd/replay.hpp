@@ -54,6 +54,7 @@ struct ReplayBase {
   bool zstd = false;
   std::int64_t revision = 0;  // the keyspace it holds
   std::string db_sha256;      // of the (uncompressed) snapshot file, when recorded
+  std::uint64_t db_size = 0;  // the uncompressed snapshot's size (recorded, else the file's)
   ReplayAuth auth;
 };
 

@@ -1,5 +1,7 @@
 #include "etcd/snapshot_tool.hpp"
 
+#include <algorithm>
+
 #include "core/process.hpp"
 
 namespace kdr::restore {
@@ -19,6 +21,7 @@ SnapshotTool snapshot_tool(const core::Context& ctx) {
   help.insert(help.end(), {"snapshot", "restore", "--help"});
   auto r = ctx.programs->run(help, opts);
   t.bump = (r.out + r.err).find("bump-revision") != std::string::npos;
+  t.memory_map = (r.out + r.err).find("initial-memory-map-size") != std::string::npos;
   auto v = t.argv;
   v.push_back("version");
   auto rv = ctx.programs->run(v, opts);
@@ -28,6 +31,23 @@ SnapshotTool snapshot_tool(const core::Context& ctx) {
   }
   return t;
 }
+
+namespace {
+constexpr std::uint64_t gib = 1ull << 30;
+std::uint64_t whole_gibs(std::uint64_t bytes) { return (bytes + gib - 1) / gib; }
+}  // namespace
+
+std::vector<std::string> SnapshotTool::sizing_args(std::uint64_t db_size) const {
+  if (!memory_map) return {};
+  const auto gibs = std::max<std::uint64_t>(1, whole_gibs(db_size + db_size / 4));
+  return {"--initial-memory-map-size", std::to_string(gibs * gib)};
+}
+
+std::chrono::seconds snapshot_restore_timeout(std::uint64_t db_size) {
+  return std::chrono::seconds(600 + 120 * whole_gibs(db_size));
+}
+
+std::uint64_t private_quota_bytes(std::uint64_t db_size) { return std::max<std::uint64_t>(2 * gib, 2 * db_size); }
 
 std::string etcd_server_version(const core::Context& ctx) {
   const auto& server = ctx.config.etcd.server;

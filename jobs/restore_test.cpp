@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/generation.hpp"
+#include "core/host.hpp"
 #include "core/metrics.hpp"
 #include "core/node_key.hpp"
 #include "core/priority.hpp"
@@ -41,6 +42,8 @@ struct Point {
   std::string sha256;
   std::optional<journal::KeyspaceDigest> journal_digest;  // the journal's at `revision`
   std::optional<core::EtcdSnapshotRecord::HashKV> hashkv;  // the live member's at `revision`, at backup time
+  std::uint64_t db_size = 0;                               // the snapshot's, uncompressed
+  std::optional<restore::ReplayPlan> replay;               // the journal replayed to make it
   std::unique_ptr<core::ScratchDir> scratch;               // holds a replayed snapshot
 };
 
@@ -76,14 +79,15 @@ Point generation_point(const core::Context& ctx, const core::Repository& repo, c
   p.snapshot = base->file;
   p.zstd = base->zstd;
   p.sha256 = base->db_sha256;
+  p.db_size = base->db_size;
   p.journal_digest = journal_digest_at(ctx, base->revision, key);
   if (entry.meta && entry.meta->etcd.snapshot && entry.meta->etcd.snapshot->revision == base->revision)
     p.hashkv = entry.meta->etcd.snapshot->hashkv;
   return p;
 }
 
-// The journal replayed to `spec` over the newest full snapshot before it, into a scratch folder:
-// replay_to_snapshot checks the result against the journal's digest, then the file's own.
+// The journal's point at `spec`, planned: its base, the journal range over it and the digest
+// it must have. make_point replays it.
 Point journal_point(const core::Context& ctx, const core::Repository& repo, const objects::PointSpec& spec,
                     const core::NodeKey* key, RestoreTestReport& r) {
   restore::ReplayTarget target;
@@ -95,7 +99,7 @@ Point journal_point(const core::Context& ctx, const core::Repository& repo, cons
     target.kind = restore::ReplayTarget::Kind::time;
     target.time_ms = spec.time_ms;
   }
-  const auto plan = restore::plan_replay(ctx, target, key);
+  auto plan = restore::plan_replay(ctx, target, key);
   if (plan.auth.status != core::AuthStatus::authentic)
     r.findings.add(Severity::warning, check_name, "not-authenticated", "journal", plan.auth.text);
   Point p;
@@ -107,12 +111,40 @@ Point journal_point(const core::Context& ctx, const core::Repository& repo, cons
                        plan.target_revision,
                        plan.target_time_ms > 0 ? core::iso_time(plan.target_time_ms / 1000) : "time not known",
                        plan.base.source, plan.base.revision, plan.events, plan.events == 1 ? "" : "s");
+  p.db_size = plan.base.db_size;
+  p.journal_digest = plan.digest;
+  p.replay = std::move(plan);
+  return p;
+}
+
+// A planned journal point replayed over its base into a scratch folder: replay_to_snapshot
+// checks the result against the journal's digest, then the file's own.
+void make_point(const core::Context& ctx, Point& p, const core::NodeKey* key) {
   p.scratch = std::make_unique<core::ScratchDir>("restore-test-point");
   p.snapshot = p.scratch->path() / "point.db";
-  const auto result = restore::replay_to_snapshot(ctx, plan, p.snapshot, key);
+  const auto result = restore::replay_to_snapshot(ctx, *p.replay, p.snapshot, key);
   p.sha256 = result.sha256;
-  p.journal_digest = plan.digest;
-  return p;
+  p.db_size = result.size;
+}
+
+// Room on the backup disk for what the test writes there, checked before it writes any: the
+// private etcd's copy of the snapshot and the data dir etcd restores it into take about the
+// database's size each, a point replayed from the journal a third (its base opened the same
+// way, then the point's own file). etcd preallocates its first 64 MiB log segment; a fifth of
+// the database and 16 MiB more cover what it writes as it starts.
+bool room_for(const core::Context& ctx, const Point& p, RestoreTestReport& r) {
+  const auto dir = core::ScratchDir::root();
+  const std::uint64_t copies = p.replay ? 3 : 2;
+  const std::uint64_t need = copies * p.db_size + p.db_size / 5 + (80ull << 20);
+  const auto free = ctx.host->free_bytes(dir);
+  if (free >= need) return true;
+  r.findings.add(Severity::error, check_name, "no-room", dir.string(),
+                 fmt::format("the backup disk has {} MiB free here; the restore test needs about {} MiB ({} copies of "
+                             "the {} MiB database{}, and etcd's 64 MiB log segment): nothing was restored. Free space "
+                             "on the backup disk (or lower retention)",
+                             free >> 20, (need >> 20) + 1, copies, (p.db_size >> 20) + 1,
+                             p.replay ? ", one of them the point replayed from the journal" : ""));
+  return false;
 }
 
 // Every key the private etcd serves: digested, and each object decoded and decrypted.
@@ -177,15 +209,6 @@ class KeyspaceCheck {
   k8s::DecodeOptions options_;
   std::map<std::string, std::size_t> failed_;
 };
-
-// etcd's backend quota for the private etcd: twice the database, at least etcd's default
-// (2 GiB), so that a large database is never refused for space while it is read.
-std::string quota_for(const Point& p) {
-  std::uint64_t size = 0;
-  if (const auto st = core::lstat_path(p.snapshot)) size = st->size;
-  if (p.zstd) size *= 4;  // what it decompresses to, roughly
-  return std::to_string(std::max<std::uint64_t>(2ull << 30, 2 * size));
-}
 
 void check_digest(const Point& p, const KeyspaceCheck& keys, RestoreTestReport& r) {
   if (p.journal_digest) {
@@ -282,14 +305,15 @@ void run_test(const core::Context& ctx, const core::Repository& repo, const obje
   const core::NodeKey* k = key ? &*key : nullptr;
   const bool journal = journal::JournalStore(ctx.backup_dir).exists();
   double t = core::monotonic_seconds();
-  const auto point = spec.kind == objects::PointSpec::Kind::generation || !journal
-                         ? generation_point(ctx, repo, spec.kind == objects::PointSpec::Kind::generation ? spec.text
-                                                                                                         : "latest",
-                                            k, r)
-                         : journal_point(ctx, repo, spec, k, r);
+  auto point = spec.kind == objects::PointSpec::Kind::generation || !journal
+                   ? generation_point(ctx, repo, spec.kind == objects::PointSpec::Kind::generation ? spec.text : "latest",
+                                      k, r)
+                   : journal_point(ctx, repo, spec, k, r);
   r.generation = point.generation;
   r.point_text = point.text;
   r.revision = point.revision;
+  if (!room_for(ctx, point, r)) return;
+  if (point.replay) make_point(ctx, point, k);
   r.make_s = core::monotonic_seconds() - t;
 
   objects::PointInfo facts;
@@ -297,8 +321,7 @@ void run_test(const core::Context& ctx, const core::Repository& repo, const obje
   for (const auto& w : facts.warnings) r.findings.add(Severity::warning, check_name, "encryption-config", "", w);
 
   t = core::monotonic_seconds();
-  restore::PrivateEtcd etcd(ctx, point.snapshot, point.zstd, point.sha256, {"--quota-backend-bytes", quota_for(point)},
-                            "restore-test");
+  restore::PrivateEtcd etcd(ctx, point.snapshot, point.zstd, point.sha256, {}, "restore-test");
   const auto status = etcd.client().status();
   r.restore_s = core::monotonic_seconds() - t;
   // A replayed point is the journal's keyspace at its revision in fewer transactions (its

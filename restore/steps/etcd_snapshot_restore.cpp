@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
+#include "etcd/snapshot_tool.hpp"
 #include "etcd/tool.hpp"
 #include "restore/decryptable.hpp"
 #include "restore/etcd_cluster.hpp"
@@ -40,6 +41,7 @@ struct SnapshotSource {
   path shipped;        // the file in the generation it is copied from; empty: the replayed point
   bool zstd = false;   // shipped compressed
   std::string sha256;  // what the copy must hash to, as the generation recorded it
+  std::uint64_t db_size = 0;  // what the tool reads, as recorded (the replayed point's file: as it is)
 };
 
 
@@ -52,11 +54,15 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
     src.file = r.restore_dir() / "snapshot.db";
     if (r.gen.manifest)
       for (const auto& e : r.gen.manifest->entries)
-        if (e.path == db) src.sha256 = e.sha256;
+        if (e.path == db) {
+          src.sha256 = e.sha256;
+          src.db_size = e.size;
+        }
     return src;
   }
   if (a.source == Source::replayed) {
     src.file = path(r.var(Var::restore_dir)) / "replayed.db";  // written by the etcd-replay step
+    if (const auto st = core::lstat_path(src.file)) src.db_size = st->size;
     return src;
   }
   const auto& snap = r.gen_snapshot();
@@ -67,6 +73,7 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
   src.shipped = r.gen.dir / snap->file;
   src.zstd = snap->compression == "zstd";
   src.sha256 = snap->db_sha256;
+  src.db_size = snap->db_size;
   src.file = r.restore_dir() / "snapshot.db";
   return src;
 }
@@ -80,6 +87,8 @@ std::vector<std::string> restore_argv(const Runner& r, const SnapshotRestoreArgs
                            "--initial-cluster-token", "kdr-" + r.plan.id, "--initial-advertise-peer-urls",
                            e.peer_url});
   if (src.raw) argv.push_back("--skip-hash-check");
+  const auto sizing = tool.sizing_args(src.db_size);
+  argv.insert(argv.end(), sizing.begin(), sizing.end());
   if (tool.bump && a.bump_revision) argv.insert(argv.end(), {"--bump-revision", "1000000000", "--mark-compacted"});
   return argv;
 }
@@ -256,7 +265,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     if (core::present(part)) core::remove_tree(part);  // an earlier attempt; kdr's own
     core::make_dirs(part.parent_path(), 0755);
     const auto argv = restore_argv(r, a, tool, src);
-    auto res = r.ctx.programs->run(argv, core::etcd_tool_options(std::chrono::minutes(30)));
+    auto res = r.ctx.programs->run(argv, core::etcd_tool_options(snapshot_restore_timeout(src.db_size)));
     core::write_file_atomic(r.step_log(r.index_of(s)), core::describe_argv(argv) + "\n" + res.out + res.err, 0600);
     if (!res.ok()) {
       if (core::present(part)) core::remove_tree(part);

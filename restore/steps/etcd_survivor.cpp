@@ -27,6 +27,7 @@
 #include "etcd/private_etcd.hpp"
 #include "etcd/replay.hpp"
 #include "etcd/snapshot_tool.hpp"
+#include "etcd/tool.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"
@@ -243,7 +244,8 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
       const auto tmp = dir / "survivor.db.part";
       ::unlink(tmp.c_str());
       argv.insert(argv.end(), {"--endpoints", etcd.url(), "snapshot", "save", tmp.string()});
-      const auto saved = r.ctx.programs->run(argv, core::etcd_tool_options(std::chrono::minutes(30)));
+      const auto saved =
+          r.ctx.programs->run(argv, core::etcd_tool_options(backup::snapshot_timeout(r.ctx.config.etcd, status.db_size)));
       if (!saved.ok())
         throw core::Error(fmt::format("{} failed: {}", core::describe_argv(argv),
                                       saved.started ? saved.err + saved.out : saved.start_error));

@@ -9,8 +9,8 @@ source "$(dirname "$0")/../lib/reliability.sh"
 n=$(trials 6 100)
 make_running_node
 sandbox_fill_etcd "$ROOT" 20 400000
-# the backup's own restore test is left out: its private etcd needs room on this disk too, and
-# these trials are about the backup run (a restore test with too little room is not tried yet)
+# the backup's own restore test is left out: these trials are about the backup run (a restore
+# test with too little room is tried in tests/scenarios/restore_test_room.sh)
 config 'kubeconfig: ""
 retention: {keep_last: 2, hourly: 0, daily: 0, weekly: 0}
 verify: {restore_test_hours: 0}'

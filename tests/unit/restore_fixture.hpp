@@ -10,7 +10,8 @@
 //             fail with "connection refused" when nothing serves it; snapshot save writes a
 //             real bbolt database holding the keyspace (etcd's key bucket) with its SHA-256
 //             trailer, and the fake etcd remembers the keyspace it holds
-//   etcdutl   version, snapshot restore --help (it has --bump-revision), snapshot restore
+//   etcdutl   version, snapshot restore --help (it has --bump-revision and
+//             --initial-memory-map-size, as 3.5.16's does), snapshot restore
 //             (checks the trailer, writes member/snap/db and a WAL into --data-dir)
 //   kubeadm   version, reset -f, init --config and init phase certs|kubeconfig|control-plane
 //             all and kubelet-start as tests/fakes/kubeadm documents them
@@ -457,7 +458,11 @@ class RestoreFixture {
     programs->programs["etcdutl"] = [](const std::vector<std::string>& argv, const core::ProcessOptions&) {
       if (has_args(argv, {"version"})) return answer(0, "etcdutl version: 3.5.16\nAPI version: 3.5\n");
       if (has_args(argv, {"snapshot", "restore", "--help"}))
-        return answer(0, "      --bump-revision uint64   How much to increase the latest revision after restore\n");
+        return answer(0,
+                      "      --bump-revision uint                   How much to increase the latest revision after "
+                      "restore\n"
+                      "      --initial-memory-map-size uint         Initial memory map size of the database in bytes. "
+                      "It uses the default value if not defined or defined to 0 (default 10737418240)\n");
       if (has_args(argv, {"snapshot", "restore"})) {
         const auto file = argv.at(3);
         const auto data_dir = core::bfs::path(flag_value(argv, "--data-dir"));

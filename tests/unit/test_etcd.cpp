@@ -6,6 +6,7 @@
 #include "backup/node_facts.hpp"
 #include "core/control_plane.hpp"
 #include "etcd/layout.hpp"
+#include "etcd/snapshot_tool.hpp"
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
 #include "temp_dir.hpp"
@@ -106,6 +107,20 @@ TEST_CASE("the snapshot timeout grows with the database") {
   CHECK(backup::snapshot_timeout(c, 0).count() == 60);
   CHECK(backup::snapshot_timeout(c, 100u << 20).count() == 180);
   CHECK(backup::snapshot_timeout(c, 8ull << 30).count() == 60 + 8 * 120);  // etcd's largest quota
+}
+
+TEST_CASE("a snapshot restore and a private etcd are sized from the database: memory map, time, quota") {
+  constexpr std::uint64_t gib = 1ull << 30;
+  restore::SnapshotTool tool;
+  CHECK(tool.sizing_args(8 * gib).empty());  // etcdctl 3.4, etcdutl before 3.5.14: the tool's own
+  tool.memory_map = true;
+  CHECK(tool.sizing_args(100u << 20) == std::vector<std::string>{"--initial-memory-map-size", std::to_string(gib)});
+  CHECK(tool.sizing_args(8 * gib) == std::vector<std::string>{"--initial-memory-map-size", std::to_string(10 * gib)});
+  CHECK(tool.sizing_args(9 * gib).at(1) == std::to_string(12 * gib));  // past etcd's default 10 GiB
+  CHECK(restore::snapshot_restore_timeout(0).count() == 600);
+  CHECK(restore::snapshot_restore_timeout(8 * gib).count() == 600 + 8 * 120);
+  CHECK(restore::private_quota_bytes(100u << 20) == 2 * gib);  // etcd's default
+  CHECK(restore::private_quota_bytes(8 * gib) == 16 * gib);
 }
 
 TEST_CASE("etcdctl's complaints are classified") {
