@@ -1,10 +1,11 @@
 // Step type `etcd-put-keys` (playbook restore-etcd-keys): puts back only the keys of chosen
 // namespaces, objects or key prefixes (and, with with_dependencies, what the objects need and
 // live lacks: restore/object_plan.hpp), from the generation's snapshot (or the point an etcd-replay step
-// made) opened off the node, into the live etcd while the cluster runs. One transaction per
+// made) read off the node, into the live etcd while the cluster runs. One transaction per
 // key, written only if the key is absent (or, with overwrite, unchanged since it was read);
 // every key is journaled before it is written, and a rollback removes exactly those (or puts
 // back the values they replaced).
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -15,6 +16,8 @@
 #include "core/namespace_object.hpp"
 #include "core/sha256.hpp"
 #include "core/static_pods.hpp"
+#include "core/zstd_file.hpp"
+#include "etcd/snapshot_keys.hpp"
 #include "etcd/layout.hpp"
 #include "etcd/private_etcd.hpp"
 #include "etcd/tool.hpp"
@@ -133,25 +136,55 @@ SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
           fmt::format("generation {}'s snapshot", r.gen.id), snap.revision};
 }
 
-// Opens the snapshot privately, reads the selected keys there and in the live etcd.
+// What the snapshot holds of a selection: the keys it picks, and its namespaces (for the
+// message when nothing matches).
+struct SnapshotPick {
+  std::vector<core::EtcdKeyValue> kvs;  // in key order
+  std::vector<std::string> namespaces;
+};
+
+// The keys `sel` picks by namespace or prefix, read off a private copy of the snapshot file
+// (core::read_snapshot_keys, two passes over it; no etcd to restore and start): the copy is
+// hashed as it is written and checked against the record, so what is read is what was
+// checked, whatever happens to the backup disk's file meanwhile.
+SnapshotPick pick_from_file(const SnapshotFile& source, const KeySelection& sel) {
+  core::ScratchDir dir("etcd-keys");
+  const auto file = dir.path() / "snapshot.db";
+  const auto copy = core::private_copy(source.file, file, source.zstd);
+  if (!source.sha256.empty() && copy.sha256 != source.sha256)
+    throw Error(fmt::format("{}: the snapshot's SHA-256 is {}, its record says {}: it changed on the backup disk; "
+                            "not read",
+                            source.file.string(), copy.sha256, source.sha256));
+  SnapshotPick out;
+  const auto is_namespace = [](std::string_view key) { return resource_of(key) == "namespaces"; };
+  core::read_snapshot_keys(file, {"", std::nullopt, [&](std::string_view k) { return sel.selects(k) || is_namespace(k); }},
+                           [&](const core::EtcdKeyValue& kv) {
+                             if (is_namespace(kv.key))
+                               if (auto ns = namespace_of(kv.key)) out.namespaces.push_back(*ns);
+                             if (sel.selects(kv.key)) out.kvs.push_back(kv);
+                           });
+  std::sort(out.kvs.begin(), out.kvs.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+  std::sort(out.namespaces.begin(), out.namespaces.end());
+  return out;
+}
+
+// Reads the selected keys in the snapshot and in the live etcd. Objects chosen by name, and
+// what they reference (restore/object_plan.hpp), are looked up key by key: from a private etcd
+// serving the snapshot.
 KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live, const SnapshotFile& source) {
   const auto& sel = a.selection;
-  PrivateEtcd snapshot(r.ctx, source.file, source.zstd, source.sha256);
-  std::vector<std::string> names;
   KeysRead out;
-  for (const auto& kv : snapshot.client().prefix("/registry/", {.keys_only = true})) {
-    names.push_back(kv.key);
-    if (resource_of(kv.key) == "namespaces")
-      if (auto ns = namespace_of(kv.key)) out.snapshot_namespaces.push_back(*ns);
-  }
-  std::vector<core::EtcdKeyValue> wanted, current;
+  auto pick = pick_from_file(source, sel);
+  out.snapshot_namespaces = std::move(pick.namespaces);
+  std::vector<std::string> names;
+  for (const auto& kv : pick.kvs) names.push_back(kv.key);
+  std::vector<core::EtcdKeyValue> wanted = std::move(pick.kvs), current;
   for (const auto& prefix : read_prefixes(sel, names)) {
-    auto in_snapshot = selected(snapshot.client().prefix(prefix), sel);
-    wanted.insert(wanted.end(), in_snapshot.begin(), in_snapshot.end());
     auto in_live = selected(live.prefix(prefix), sel);
     current.insert(current.end(), in_live.begin(), in_live.end());
   }
   if (!sel.objects.empty()) {
+    PrivateEtcd snapshot(r.ctx, source.file, source.zstd, source.sha256);
     out.point_revision = source.revision;
     k8s::DecodeOptions decode;
     const auto encryption = reading_encryption_config(r);
@@ -346,7 +379,8 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     const auto& sel = a.selection;
     std::vector<std::string> out;
     out.push_back(
-        fmt::format("open {} in a private etcd (on a unix socket only root reaches; not the node's), read the keys of {}",
+        fmt::format("read {} off a private copy (hashed as it is copied, checked against its record; not the node's "
+                    "etcd): the keys of {}",
                     a.from_replay ? fmt::format("the change journal's revision {}, as the etcd-replay step "
                                                 "made it,",
                                                 r.var(Var::to))

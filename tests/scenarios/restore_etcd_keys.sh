@@ -41,7 +41,7 @@ expect_rc 0 kdr restore restore-etcd-keys --set namespace=team-2 --dry-run
 assert_contains "$OUT" "generation $gen's snapshot holds 5 keys: configmaps 1, example.com/widgets 1, namespaces 1, pods 1, secrets 1 for namespace team-2"
 assert_contains "$OUT" "4 to write, 0 already live with the same value, 1 conflict"
 assert_contains "$OUT" "conflict: /registry/configmaps/team-2/settings exists live with another value"
-assert_contains "$OUT" "open generation $gen's snapshot in a private etcd (on a unix socket only root reaches"
+assert_contains "$OUT" "read generation $gen's snapshot off a private copy (hashed as it is copied, checked against its record"
 [ "$(value_of /registry/namespaces/team-2)" = absent ] || fail "the dry run wrote a key"
 
 step "nothing to put back for a namespace the snapshot does not hold: refused, naming the ones it holds"

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "etcd/replay.hpp"
+#include "restore/journal.hpp"
 #include "restore_fixture.hpp"
 #include "written_journal.hpp"
 
@@ -74,44 +75,43 @@ TEST_CASE("restore-etcd-keys puts a deleted namespace back into the running etcd
   CHECK(count_of(journal_text(f, id), "\"etcd-put\"") >= 3);
   CHECK(f.etcd->at(RestoreFixture::node_etcd_url) != nullptr);
 
-  // The snapshot was read in a private etcd (by the preflight, then by the step) on unix
-  // sockets only, never on a port, stopped once read.
-  const auto started = f.programs->calls_of("etcd");
-  REQUIRE(started.size() == 2);
-  for (const auto& call : started) {
-    CHECK(served_url(call) == "unix://client:0");
-    CHECK(call.find("--listen-peer-urls unix://peer:0 ") != std::string::npos);
-    CHECK(call.find("127.0.0.1") == std::string::npos);
-  }
-  CHECK(f.etcd->served_count() == 1);  // the node's etcd alone, once the private ones stopped
+  // The snapshot was read off a private copy of its file (by the preflight, then by the step):
+  // no etcd started for it, only the node's serves.
+  CHECK(f.programs->calls_of("etcd").empty());
+  CHECK(f.etcd->served_count() == 1);
 
   REQUIRE(f.rollback(id) == core::ExitCode::ok);
   CHECK(f.live->values() == before);
   CHECK(contains(f.printed.out(), "deleted /registry/namespaces/payments (written by this restore)"));
 }
 
-TEST_CASE("restore-etcd-keys writes only the keys its preflight read and showed: a key that appears in the snapshot's private etcd after it is refused") {
+TEST_CASE("restore-etcd-keys writes only the keys its preflight read and showed: a snapshot changed on the backup disk after the preflight is refused") {
   RestoreFixture f;
-  f.backup();
+  const auto id = f.backup();
   delete_payments(f);
   const auto before = f.live->values();
-  // The private etcd the step opens (the second one started) holds one key more than the one the
-  // preflight read: as if someone had written into it, or changed the snapshot, in between.
-  auto real_etcd = f.programs->servers.at("etcd");
-  int started = 0;
-  f.programs->servers["etcd"] = [&](const std::vector<std::string>& argv, const core::bfs::path& dir) {
-    auto running = real_etcd(argv, dir);
-    if (++started == 2)
-      f.etcd->at("unix://" + (dir / "client:0").string())->write("/registry/secrets/payments/planted", "injected");
-    return running;
-  };
-
-  REQUIRE(f.restore("restore-etcd-keys", {"namespace=payments"}) == core::ExitCode::failed);
+  // Once the preflight passed, as the step begins, the generation's snapshot is rewritten on
+  // the backup disk (as whoever can write that disk could): the step reads a private copy,
+  // hashed as it is written, and refuses one that is not the recorded snapshot.
+  const auto snapshot = f.generation(id) / "etcd/snapshot.db";
+  bool tampered = false;
+  restore::set_record_hook([&](const core::bfs::path& restore_dir) {
+    if (tampered) return;
+    const auto text = core::read_file(restore_dir / "journal.jsonl");
+    const auto last = text.substr(text.rfind('\n', text.size() - 2) + 1);
+    if (!contains(last, "\"begin\"") || !contains(last, "etcd-put-keys")) return;
+    auto bytes = core::read_file(snapshot);
+    bytes[bytes.size() / 2] ^= 0x20;
+    core::write_file_atomic(snapshot, bytes, 0600);
+    tampered = true;
+  });
+  const auto rc = f.restore("restore-etcd-keys", {"namespace=payments"});
+  restore::set_record_hook(nullptr);
   INFO(f.printed.all());
-  CHECK(started == 2);
+  CHECK(tampered);
+  CHECK(rc == core::ExitCode::failed);
   CHECK(contains(f.printed.out(), "3 to write, 0 already live with the same value, 0 conflicts"));
-  CHECK(contains(f.printed.all(), "does not hold the keys the preflight read and showed for namespace payments"));
-  CHECK(contains(f.printed.all(), "nothing was written"));
+  CHECK(contains(f.printed.all(), "it changed on the backup disk; not read"));
   CHECK(f.live->values() == before);
 }
 
@@ -168,10 +168,10 @@ TEST_CASE("restore-etcd-keys with to=REVISION reads the keys at that point of th
 
   // The replay ran in a private etcd with the snapshot as its base (in the preflight, so that
   // the keys are counted before anything is confirmed), saved what it made, and stopped; the
-  // preflight and then the put-keys step opened that snapshot in another each (the step checks
-  // it holds what the preflight showed); the etcd-replay step found it made.
+  // preflight and then the put-keys step read that snapshot off a private copy each (the step
+  // checks it holds what the preflight showed); the etcd-replay step found it made.
   const auto started = f.programs->calls_of("etcd");
-  REQUIRE(started.size() == 3);
+  REQUIRE(started.size() == 1);
   CHECK(contains(f.printed.out(), "replayed earlier"));
   CHECK(contains(started[0], "--max-txn-ops"));
   CHECK(f.programs->calls_of("etcdctl").back().find("snapshot save") != std::string::npos);
