@@ -99,7 +99,8 @@ class EtcdApi {
   virtual EtcdStatus status() = 0;
   // Every key that starts with `prefix`, in key order, read in pages at one revision.
   virtual std::vector<EtcdKeyValue> prefix(const std::string& prefix, const EtcdRangeOptions& options = {}) = 0;
-  // The same, one key at a time, without holding them all; the revision read at.
+  // The same, one key at a time, without holding them all; the revision read at. The next
+  // page may be read while `each` runs: `each` must not call this client.
   virtual std::int64_t scan(const std::string& prefix, const EtcdRangeOptions& options,
                             const std::function<void(EtcdKeyValue&&)>& each) = 0;
   // How many keys start with `prefix` ("" every key) at `revision` (0: now).

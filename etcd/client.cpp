@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <future>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -177,34 +178,44 @@ std::vector<EtcdKeyValue> EtcdClient::prefix(const std::string& prefix, const Et
 std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions& options,
                               const std::function<void(EtcdKeyValue&&)>& each) {
   // Pages sized by bytes, not keys: a page aims at about 4 MiB of JSON, whatever the values
-  // weigh (Kubernetes objects are kilobytes, some values are a megabyte).
+  // weigh (Kubernetes objects are kilobytes, some values are a megabyte). The next page is
+  // asked for while `each` handles this one, so that etcd's gateway encodes it while kdr
+  // decodes: `each` must not call this client.
   constexpr std::size_t page_bytes = 4u << 20;
-  std::int64_t page = 8;  // a first look; later pages follow from what a key weighed
   const auto end = etcd_prefix_end(prefix);
-  // etcd refuses an empty key: every key is the range from "\0" to "\0".
-  std::string from = prefix.empty() ? std::string(1, '\0') : prefix;
   std::int64_t revision = options.revision;
-  for (;;) {
-    json body = {{"key", base64_encode(from)}, {"range_end", base64_encode(end)}, {"limit", std::to_string(page)}};
+  struct Page {
+    json j;
+    std::size_t size = 0;
+  };
+  const auto fetch = [&](const std::string& from, std::int64_t limit) {
+    json body = {{"key", base64_encode(from)}, {"range_end", base64_encode(end)}, {"limit", std::to_string(limit)}};
     if (options.keys_only) body["keys_only"] = true;
     if (options.serializable) body["serializable"] = true;
     if (revision > 0) body["revision"] = std::to_string(revision);
     if (options.min_mod_revision > 0) body["min_mod_revision"] = std::to_string(options.min_mod_revision);
-    std::size_t size = 0;
-    const auto j = call("/v3/kv/range", body, &size);
-    if (revision == 0) revision = gateway_number(j.value("header", json::object()), "revision");  // every page at one revision
-    const auto kvs = j.value("kvs", json::array());
-    if (kvs.empty()) break;
-    std::string last;
-    for (const auto& kv : kvs) {
-      auto parsed = parse_key_value(kv);
-      last = parsed.key;
-      each(std::move(parsed));
+    Page p;
+    p.j = call("/v3/kv/range", body, &p.size);
+    return p;
+  };
+  // etcd refuses an empty key: every key is the range from "\0" to "\0". A first look of 8
+  // keys; later pages follow from what a key weighed.
+  auto page = fetch(prefix.empty() ? std::string(1, '\0') : prefix, 8);
+  for (;;) {
+    if (revision == 0) revision = gateway_number(page.j.value("header", json::object()), "revision");  // every page at one revision
+    const auto kvs = page.j.find("kvs");
+    if (kvs == page.j.end() || !kvs->is_array() || kvs->empty()) break;
+    const bool more = page.j.value("more", false);
+    std::future<Page> next;
+    if (more) {
+      const auto from = base64_decode(kvs->back().value("key", "")) + std::string(1, '\0');
+      const auto per_key = std::max<std::size_t>(1, page.size / kvs->size());
+      const auto limit = static_cast<std::int64_t>(std::clamp<std::size_t>(page_bytes / per_key, 1, 1000));
+      next = std::async(std::launch::async, fetch, from, limit);
     }
-    if (!j.value("more", false)) break;
-    from = last + std::string(1, '\0');
-    const auto per_key = std::max<std::size_t>(1, size / kvs.size());
-    page = static_cast<std::int64_t>(std::clamp<std::size_t>(page_bytes / per_key, 1, 1000));
+    for (const auto& kv : *kvs) each(parse_key_value(kv));
+    if (!more) break;
+    page = next.get();
   }
   return revision;
 }

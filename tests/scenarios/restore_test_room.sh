@@ -11,6 +11,7 @@
 #   - all free space taken while the test runs (as soon as its scratch folder appears): the
 #     test fails with a clear error, stops its private etcd, removes its scratch folder, and
 #     every generation still verifies.
+# kdr-test: once (room on the backup disk: the same on either etcd)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 make_running_node
