@@ -157,18 +157,6 @@ std::uint64_t file_size_or_zero(const core::bfs::path& p) {
   return st ? st->size : 0;
 }
 
-// What the files under `dir` take, its subfolders included (a link is not followed).
-std::uint64_t tree_bytes(const core::bfs::path& dir) {
-  std::uint64_t total = 0;
-  for (const auto& name : core::list_dir(dir)) {
-    const auto st = core::lstat_path(dir / name);
-    if (!st) continue;
-    if (st->type == core::FileType::directory) total += tree_bytes(dir / name);
-    else if (st->type == core::FileType::file) total += st->size;
-  }
-  return total;
-}
-
 // Room on the backup disk for etcd's data, before anything starts: the snapshot (about the
 // database's size), and with etcd.raw_copy: always the data dir copied beside it (the
 // database again, and the WAL segments etcd preallocates at 64 MiB each). With auto the raw
@@ -179,7 +167,7 @@ std::uint64_t etcd_room(const core::Context& ctx, const core::EtcdLayout& layout
   if (!layout.local()) return room;
   const auto member = ctx.root.host(layout.data_dir) / "member";
   room += file_size_or_zero(member / "snap/db");
-  if (ctx.config.etcd.raw_copy == "always" && core::lstat_path(member)) room += tree_bytes(member);
+  if (ctx.config.etcd.raw_copy == "always") room += core::tree_bytes(member);
   return room;
 }
 

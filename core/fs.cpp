@@ -34,6 +34,19 @@ std::string_view to_string(FileType type) {
   return "other";
 }
 
+std::uint64_t tree_bytes(const bfs::path& dir) {
+  const auto st = lstat_path(dir);
+  if (!st || st->type != FileType::directory) return 0;
+  std::uint64_t total = 0;
+  for (const auto& name : list_dir(dir)) {
+    const auto f = lstat_path(dir / name);
+    if (!f) continue;
+    if (f->type == FileType::directory) total += tree_bytes(dir / name);
+    else if (f->type == FileType::file) total += f->size;
+  }
+  return total;
+}
+
 namespace {
 
 FileStat from_stat(const struct stat& st) {

@@ -77,6 +77,10 @@ void pwrite_all(int fd, const void* buf, std::size_t n, off_t offset, const std:
 // it does not exist yet, its nearest existing parent). The one place kdr asks.
 std::uint64_t free_bytes(const bfs::path& path);
 
+// What the regular files below `dir` take, its subfolders included (a link is not followed;
+// 0 when `dir` does not exist).
+std::uint64_t tree_bytes(const bfs::path& dir);
+
 // The target of a symlink, whatever its length; empty when it cannot be read.
 std::optional<std::string> read_link(const bfs::path& path);
 

@@ -36,6 +36,13 @@ void Sha256::update(const void* data, std::size_t size) {
   if (EVP_DigestUpdate(ctx_->md, data, size) != 1) throw Error("OpenSSL: SHA-256 update failed");
 }
 
+std::string Sha256::hex_digest_with(std::string_view tail) const {
+  Sha256 copy;
+  if (EVP_MD_CTX_copy_ex(copy.ctx_->md, ctx_->md) != 1) throw Error("OpenSSL: cannot copy a SHA-256 context");
+  copy.update(tail.data(), tail.size());
+  return copy.hex_digest();
+}
+
 std::string Sha256::hex_digest() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -18,6 +18,9 @@ class Sha256 {
   void update(const void* data, std::size_t size);
   // Lower-case hex digest; the hasher is reset for reuse.
   std::string hex_digest();
+  // The digest of what was hashed so far followed by `tail`, this hasher left as it is (a file's
+  // digest and its body's from one pass, when the tail is a trailer).
+  std::string hex_digest_with(std::string_view tail) const;
   void reset();
 
  private:

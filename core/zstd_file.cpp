@@ -8,7 +8,10 @@
 #include <memory>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/error.hpp"
+#include "core/host.hpp"
 #include "core/sha256.hpp"
 
 namespace kdr::core {
@@ -118,6 +121,25 @@ PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd) 
   if (::fsync(s.out.get()) != 0) throw_errno("fsync", to.string(), errno);
   c.sha256 = hash.hex_digest();
   return c;
+}
+
+PrivateCopy checked_private_copy(const Host& host, const bfs::path& from, const bfs::path& to, bool zstd,
+                                 const std::string& sha256) {
+  const auto folder = to.parent_path();
+  if (const auto st = lstat_path(from); st && !zstd) {
+    const auto free = host.free_bytes(folder);
+    if (free < st->size + (16ull << 20))
+      throw Error(fmt::format("{} has {} MiB free; a private copy of {} ({} MiB) does not fit there: free space "
+                              "there, or set TMPDIR to a folder on a disk with room",
+                              folder.string(), free >> 20, from.string(), (st->size >> 20) + 1));
+  }
+  auto copy = private_copy(from, to, zstd);
+  if (!sha256.empty() && copy.sha256 != sha256) {
+    ::unlink(to.c_str());
+    throw Error(fmt::format("{}: its content hashes to {}, its record says {}: it changed on the backup disk; not read",
+                            from.string(), copy.sha256, sha256));
+  }
+  return copy;
 }
 
 }  // namespace kdr::core

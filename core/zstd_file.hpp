@@ -21,4 +21,13 @@ struct PrivateCopy {
 // is exactly what was hashed, whatever happens to `from` afterwards.
 PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd);
 
+class Host;
+// private_copy of a file whose record says what it must hash to (`sha256`; empty: nothing
+// recorded). Before anything is written, `to`'s folder must have room for an uncompressed
+// `from` (a compressed one's size is known once written). Throws Error naming the folder, or
+// naming `from` when the copy is not what the record says (it changed on the backup disk); the
+// copy is then removed.
+PrivateCopy checked_private_copy(const Host& host, const bfs::path& from, const bfs::path& to, bool zstd,
+                                 const std::string& sha256);
+
 }  // namespace kdr::core

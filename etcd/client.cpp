@@ -180,7 +180,7 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
   // Pages sized by bytes, not keys: a page aims at about 4 MiB of JSON, whatever the values
   // weigh (Kubernetes objects are kilobytes, some values are a megabyte). The next page is
   // asked for while `each` handles this one, so that etcd's gateway encodes it while kdr
-  // decodes: `each` must not call this client.
+  // decodes (two pages in memory at most): `each` must not call this client.
   constexpr std::size_t page_bytes = 4u << 20;
   const auto end = etcd_prefix_end(prefix);
   std::int64_t revision = options.revision;

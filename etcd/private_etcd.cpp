@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/host.hpp"
 #include "core/wait.hpp"
 #include "core/zstd_file.hpp"
 #include "etcd/snapshot_tool.hpp"
@@ -49,18 +50,36 @@ std::string last_lines(const core::bfs::path& log, std::size_t n) {
   return text.substr(pos == std::string::npos ? 0 : pos + 1);
 }
 
+// Room in the scratch folder for `bytes` that etcd's restore and start write there, and its
+// preallocated 64 MiB WAL segment with 16 MiB to spare; a clear refusal before they are
+// written, instead of a disk filled halfway.
+void check_room(const core::Context& ctx, const core::bfs::path& dir, std::uint64_t bytes, const std::string& what) {
+  const std::uint64_t need = bytes + (80ull << 20);
+  const auto free = ctx.host->free_bytes(dir);
+  if (free < need)
+    throw core::Error(fmt::format("{} has {} MiB free; {} needs about {} MiB there: free space there, or set TMPDIR "
+                                  "to a folder on a disk with room",
+                                  dir.string(), free >> 20, what, (need >> 20) + 1));
+}
+
 }  // namespace
 
 PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd, const std::string& sha256,
                          const std::vector<std::string>& server_args, const std::string& what)
     : dir_(what) {
   check_private(dir_.path());
+  // an uncompressed snapshot's size is known before it is copied: its copy and the data dir
+  // etcd restores it into
+  const auto source = core::lstat_path(snapshot);
+  if (!zstd && source)
+    check_room(ctx, dir_.path(), 2 * source->size,
+               fmt::format("opening the {} MiB snapshot in a private etcd (its copy and etcd's data dir)",
+                           (source->size >> 20) + 1));
   const auto file = dir_.path() / "snapshot.db";
-  const auto copy = core::private_copy(snapshot, file, zstd);
-  if (!sha256.empty() && copy.sha256 != sha256)
-    throw core::Error(fmt::format("{}: the snapshot's SHA-256 is {}, its generation recorded {}: it changed on the "
-                                  "backup disk; not opened",
-                                  snapshot.string(), copy.sha256, sha256));
+  const auto copy = core::checked_private_copy(*ctx.host, snapshot, file, zstd, sha256);
+  if (zstd)
+    check_room(ctx, dir_.path(), copy.bytes,
+               fmt::format("restoring the {} MiB snapshot into a private etcd", (copy.bytes >> 20) + 1));
   const auto data = dir_.path() / "data";
   choose_url();
   const std::string name = "kdr-private";
@@ -103,6 +122,8 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const MemberDir& member, cons
       else if (f->type == core::FileType::file) core::private_copy(from / name, to / name, false);
     }
   };
+  check_room(ctx, dir_.path(), core::tree_bytes(source),
+             fmt::format("opening {}'s data in a private etcd (a copy of it)", member.data_dir.string()));
   core::make_dir(data, 0700);
   copy_dir(source, data / "member");
   const auto db = core::lstat_path(data / "member/snap/db");

@@ -157,19 +157,26 @@ std::string to_hex(std::string_view bytes) {
 // stream ends.
 class SnapshotHasher {
  public:
+  // The body (all but the last 32 bytes seen so far) goes into one SHA-256; the file's digest is
+  // that state followed by the trailer: one pass for both.
   void update(const char* data, std::size_t n) {
-    whole_.update(data, n);
-    held_.append(data, n);
-    if (held_.size() > 32) {
-      body_.update(held_.data(), held_.size() - 32);
-      held_.erase(0, held_.size() - 32);
-    }
     size_ += n;
+    const std::size_t total = held_.size() + n;
+    if (total <= 32) {
+      held_.append(data, n);
+      return;
+    }
+    const std::size_t feed = total - 32;
+    const std::size_t from_held = std::min(held_.size(), feed);
+    body_.update(held_.data(), from_held);
+    body_.update(data, feed - from_held);
+    held_.erase(0, from_held);
+    held_.append(data + (feed - from_held), n - (feed - from_held));
   }
   TrailerCheck finish() {
     TrailerCheck check;
     check.size = size_;
-    check.file_sha256 = whole_.hex_digest();
+    check.file_sha256 = body_.hex_digest_with(held_);
     if (size_ < 32 || size_ % 512 != 32) {
       check.problem = fmt::format(
           "size {} is not a bbolt database plus a 32-byte SHA-256 trailer (size % 512 != 32)", size_);
@@ -187,8 +194,8 @@ class SnapshotHasher {
   }
 
  private:
-  core::Sha256 whole_, body_;
-  std::string held_;
+  core::Sha256 body_;
+  std::string held_;  // the last (up to) 32 bytes: the trailer, once the file is whole
   std::uint64_t size_ = 0;
 };
 

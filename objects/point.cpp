@@ -8,6 +8,7 @@
 #include "core/clock.hpp"
 #include "core/control_plane.hpp"
 #include "core/error.hpp"
+#include "core/host.hpp"
 #include "core/generation_view.hpp"
 #include "core/node_key.hpp"
 #include "core/repository.hpp"
@@ -59,12 +60,9 @@ std::optional<core::NodeKey> node_key(const core::Context& ctx) {
 // A base snapshot copied off the backup disk into a private folder, checked against its record.
 class PrivateSnapshot {
  public:
-  explicit PrivateSnapshot(const restore::ReplayBase& base) : dir_("objects") {
+  PrivateSnapshot(const core::Context& ctx, const restore::ReplayBase& base) : dir_("objects") {
     file_ = dir_.path() / "snapshot.db";
-    const auto copy = core::private_copy(base.file, file_, base.zstd);
-    if (!base.db_sha256.empty() && copy.sha256 != base.db_sha256)
-      throw core::Error(fmt::format("{}'s snapshot {} does not match its record (SHA-256 {}, recorded {}): not read",
-                                    base.source, base.file.string(), copy.sha256, base.db_sha256));
+    core::checked_private_copy(*ctx.host, base.file, file_, base.zstd, base.db_sha256);
   }
   const core::bfs::path& file() const { return file_; }
 
@@ -76,7 +74,7 @@ class PrivateSnapshot {
 class GenerationPoint : public PointReader {
  public:
   GenerationPoint(const core::Context& ctx, const core::GenerationEntry& entry, const restore::ReplayBase& base)
-      : snapshot_(base) {
+      : snapshot_(ctx, base) {
     info_.revision = base.revision;
     info_.text = fmt::format("generation {} (etcd revision {}, {})", entry.id, base.revision,
                              time_text(entry.meta ? entry.meta->time * 1000 : 0));
@@ -96,7 +94,7 @@ class GenerationPoint : public PointReader {
 class JournalPoint : public PointReader {
  public:
   JournalPoint(const core::Context& ctx, restore::ReplayPlan plan, std::optional<core::NodeKey> key)
-      : ctx_(ctx), plan_(std::move(plan)), key_(std::move(key)), snapshot_(plan_.base) {
+      : ctx_(ctx), plan_(std::move(plan)), key_(std::move(key)), snapshot_(ctx, plan_.base) {
     info_.revision = plan_.target_revision;
     info_.text = fmt::format("revision {} ({}) of the change journal, over {} (revision {}) and {} change{}",
                              plan_.target_revision, time_text(plan_.target_time_ms), plan_.base.source,

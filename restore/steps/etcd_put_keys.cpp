@@ -12,6 +12,7 @@
 
 #include "core/base64.hpp"
 #include "core/error.hpp"
+#include "core/host.hpp"
 #include "core/interrupt.hpp"
 #include "core/namespace_object.hpp"
 #include "core/sha256.hpp"
@@ -147,14 +148,10 @@ struct SnapshotPick {
 // (core::read_snapshot_keys, two passes over it; no etcd to restore and start): the copy is
 // hashed as it is written and checked against the record, so what is read is what was
 // checked, whatever happens to the backup disk's file meanwhile.
-SnapshotPick pick_from_file(const SnapshotFile& source, const KeySelection& sel) {
+SnapshotPick pick_from_file(const core::Context& ctx, const SnapshotFile& source, const KeySelection& sel) {
   core::ScratchDir dir("etcd-keys");
   const auto file = dir.path() / "snapshot.db";
-  const auto copy = core::private_copy(source.file, file, source.zstd);
-  if (!source.sha256.empty() && copy.sha256 != source.sha256)
-    throw Error(fmt::format("{}: the snapshot's SHA-256 is {}, its record says {}: it changed on the backup disk; "
-                            "not read",
-                            source.file.string(), copy.sha256, source.sha256));
+  core::checked_private_copy(*ctx.host, source.file, file, source.zstd, source.sha256);
   SnapshotPick out;
   const auto is_namespace = [](std::string_view key) { return resource_of(key) == "namespaces"; };
   core::read_snapshot_keys(file, {"", std::nullopt, [&](std::string_view k) { return sel.selects(k) || is_namespace(k); }},
@@ -174,7 +171,7 @@ SnapshotPick pick_from_file(const SnapshotFile& source, const KeySelection& sel)
 KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live, const SnapshotFile& source) {
   const auto& sel = a.selection;
   KeysRead out;
-  auto pick = pick_from_file(source, sel);
+  auto pick = pick_from_file(r.ctx, source, sel);
   out.snapshot_namespaces = std::move(pick.namespaces);
   std::vector<std::string> names;
   for (const auto& kv : pick.kvs) names.push_back(kv.key);

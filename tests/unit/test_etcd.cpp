@@ -9,6 +9,7 @@
 #include "etcd/snapshot_tool.hpp"
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
+#include "fake_host.hpp"
 #include "temp_dir.hpp"
 
 using namespace kdr;
@@ -140,6 +141,12 @@ TEST_CASE("a snapshot's SHA-256 trailer is checked") {
   CHECK(ok.ok);
   CHECK(ok.size == 9 * 512 + 32);
   CHECK(ok.file_sha256 == core::sha256_file(good.string()));
+  // read in 1 MiB blocks: the trailer's 32 bytes held back across block ends
+  const auto large = tmp.path() / "large.db";
+  write_snapshot(large, 4099, false);
+  auto large_ok = backup::check_snapshot_trailer(large);
+  CHECK(large_ok.ok);
+  CHECK(large_ok.file_sha256 == core::sha256_file(large.string()));
 
   const auto damaged = tmp.path() / "damaged.db";
   write_snapshot(damaged, 9, true);
@@ -152,6 +159,33 @@ TEST_CASE("a snapshot's SHA-256 trailer is checked") {
   auto no_trailer = backup::check_snapshot_trailer(raw);
   CHECK_FALSE(no_trailer.ok);
   CHECK_THAT(no_trailer.problem, Catch::Contains("size % 512 != 32"));
+}
+
+TEST_CASE("a checked private copy of a snapshot: room first, then the copy must be what its record says") {
+  test::TempDir tmp;
+  test::FakeHost host;
+  const auto from = tmp.path() / "snapshot.db";
+  write_snapshot(from, 4000, false);
+  const auto sha = core::sha256_file(from.string());
+  core::make_dir(tmp.path() / "scratch", 0700);
+  const auto to = tmp.path() / "scratch/copy.db";
+  SECTION("the copy, hashed as written") {
+    const auto copy = core::checked_private_copy(host, from, to, false, sha);
+    CHECK(copy.sha256 == sha);
+    CHECK(core::lstat_path(to)->mode == 0600);
+  }
+  SECTION("no room: refused naming the folder, nothing written") {
+    host.free = 1u << 20;
+    CHECK_THROWS_WITH(core::checked_private_copy(host, from, to, false, sha),
+                      Catch::Contains((tmp.path() / "scratch").string() + " has 1 MiB free"));
+    CHECK_FALSE(core::lstat_path(to));
+  }
+  SECTION("not what the record says: refused naming the file, the copy removed") {
+    CHECK_THROWS_WITH(core::checked_private_copy(host, from, to, false, std::string(64, 'a')),
+                      Catch::Contains(from.string() + ": its content hashes to " + sha) &&
+                          Catch::Contains("it changed on the backup disk; not read"));
+    CHECK_FALSE(core::lstat_path(to));
+  }
 }
 
 TEST_CASE("zstd compression round-trips a file") {

@@ -183,6 +183,23 @@ TEST_CASE("restore-etcd-keys with to=REVISION reads the keys at that point of th
   CHECK(f.live->values() == before);
 }
 
+TEST_CASE("a private etcd is refused before anything is restored when its scratch folder has no room for it") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  Journal journal(f, gen);
+  journal.write("/registry/configmaps/payments/rates", "rates v3");  // 10
+  journal.close();
+  const auto before = f.live->values();
+  f.host->free = 0;
+  CHECK(f.restore("restore-etcd-keys", {"namespace=payments", "to=10"}) == core::ExitCode::failed);
+  INFO(f.printed.all());
+  CHECK(contains(f.printed.all(), "in a private etcd (its copy and etcd's data dir) needs about"));
+  CHECK(f.programs->calls_of("etcd").empty());
+  for (const auto& call : f.programs->calls_of("etcdutl"))
+    CHECK((!contains(call, "snapshot restore") || contains(call, "--help")));
+  CHECK(f.live->values() == before);
+}
+
 TEST_CASE("a replay whose keyspace does not match the journal's digest is refused, and nothing is written") {
   RestoreFixture f;
   const auto gen = f.backup();
