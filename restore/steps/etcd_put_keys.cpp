@@ -153,7 +153,8 @@ SnapshotPick pick_from_file(const core::Context& ctx, const SnapshotFile& source
   const auto file = dir.path() / "snapshot.db";
   core::checked_private_copy(*ctx.host, source.file, file, source.zstd, source.sha256);
   SnapshotPick out;
-  const auto is_namespace = [](std::string_view key) { return resource_of(key) == "namespaces"; };
+  const auto namespaces = core::namespace_key("");  // "/registry/namespaces/"
+  const auto is_namespace = [&](std::string_view key) { return key.starts_with(namespaces); };
   core::read_snapshot_keys(file, {"", std::nullopt, [&](std::string_view k) { return sel.selects(k) || is_namespace(k); }},
                            [&](const core::EtcdKeyValue& kv) {
                              if (is_namespace(kv.key))

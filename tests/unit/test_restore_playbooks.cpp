@@ -437,6 +437,17 @@ TEST_CASE("the playbooks say which of them can restore from a generation, with t
   CHECK(serving(nothing).empty());
 }
 
+TEST_CASE("a backup counts the raw copy of etcd's data dir in its room only when it makes one (etcd.raw_copy: always)") {
+  RestoreFixture f;
+  // etcd's WAL segment as etcd preallocates it: 64 MiB (sparse here)
+  boost::filesystem::resize_file(f.node("/var/lib/etcd/member/wal/0000000000000000-0000000000000000.wal"), 64u << 20);
+  const auto db = core::lstat_path(f.node("/var/lib/etcd/member/snap/db"))->size;
+  f.host->free = (64u << 20) + db + (16u << 20);  // the snapshot fits; the data dir (64 MiB more) beside it does not
+  CHECK_NOTHROW(f.backup());                      // auto: the snapshot alone
+  f.raw_copy_always = true;
+  CHECK_THROWS_WITH(f.backup(), Catch::Contains("MiB free; this backup needs about 129 MiB"));
+}
+
 TEST_CASE("the preflight re-hashes what the plan reads: the snapshot for a snapshot restore, not the raw copy") {
   RestoreFixture f;
   f.raw_copy_always = true;
