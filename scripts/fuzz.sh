@@ -42,7 +42,7 @@ else
   grep -q '^KDR_FUZZ:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null ||
     { echo "fuzz: $build is not a build configured with -DKDR_FUZZ=ON" >&2; exit 2; }
 fi
-cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
+cmake --build "$build" -j "$(nproc)" --target fuzz_parsers >/dev/null
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kdr-fuzz-XXXXXX")
 # One target: its verdict in $work/$t.verdict (first line "ok" or "FAILED"), its row for
@@ -50,7 +50,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/kdr-fuzz-XXXXXX")
 fuzz_one() {
   local t=$1 corpus=$src/tests/fuzz/corpus/$1 rc=0 execs cov seeds
   mkdir -p "$work/$t"
-  ASAN_OPTIONS=detect_leaks=1 "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
+  ASAN_OPTIONS=detect_leaks=1 KDR_FUZZ_TARGET=$t "$build/tests/fuzz/fuzz_parsers" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$work/$t-" "$work/$t" "$corpus" >"$work/$t.log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")
   cov=$(grep -oE 'cov: [0-9]+' "$work/$t.log" | tail -n 1 | cut -d' ' -f2 || true)
@@ -66,7 +66,7 @@ fuzz_one() {
   printf 'fuzz\t%s parser, fuzzed for %s s from %s committed seeds (libFuzzer, ASan, UBSan)\t%s\t%s\tnothing\n' \
     "$t" "$seconds" "$seeds" "${execs:-?}" "no crash, no leak, no input over 5 s or 2 GiB; every rejection was kdr's error naming the input; ${cov:-?} code edges reached" > "$work/$t.row"
   if [ "$merge" = yes ]; then
-    "$build/tests/fuzz/fuzz_$t" -merge=1 "$corpus" "$work/$t" >/dev/null 2>&1
+    KDR_FUZZ_TARGET=$t "$build/tests/fuzz/fuzz_parsers" -merge=1 "$corpus" "$work/$t" >/dev/null 2>&1
     echo "  corpus now $(ls "$corpus" | wc -l) inputs" >> "$work/$t.verdict"
   fi
 }

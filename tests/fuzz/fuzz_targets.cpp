@@ -1,9 +1,14 @@
-// libFuzzer entry points, one per parser of operator- or disk-supplied text. Built once per
-// target with KDR_FUZZ_TARGET set (tests/fuzz/CMakeLists.txt).
+// libFuzzer's entry point over every parser of operator- or disk-supplied text, one target
+// per parser, chosen by name: KDR_FUZZ_TARGET in the environment for the libFuzzer binary
+// (scripts/fuzz.sh), the first argument for the corpus replay (replay_main.cpp). One binary
+// for all of them: one compile and one link instead of one per parser.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstdio>
+#include <cstring>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "etcd/bbolt.hpp"
@@ -21,22 +26,33 @@
 
 namespace {
 
-void parse_one(std::string_view text) {
-  using namespace kdr;
-  const std::string origin = fuzz::origin;
-#if KDR_FUZZ_TARGET == 1
-  (void)core::parse_config(text, origin);
-#elif KDR_FUZZ_TARGET == 2
-  (void)restore::parse_playbook(text, origin);
-#elif KDR_FUZZ_TARGET == 3
-  (void)core::parse_static_pod(text, origin);
-#elif KDR_FUZZ_TARGET == 4
-  (void)core::Manifest::parse(text, origin);
-#elif KDR_FUZZ_TARGET == 5
-  (void)core::GenerationMeta::parse(text, origin);
-#elif KDR_FUZZ_TARGET == 6
-  (void)restore::summarize_journal(text, origin);
-#elif KDR_FUZZ_TARGET == 7
+using namespace kdr;
+
+void parse_config(std::string_view text) {
+  (void)core::parse_config(text, fuzz::origin);
+}
+
+void parse_playbook(std::string_view text) {
+  (void)restore::parse_playbook(text, fuzz::origin);
+}
+
+void parse_static_pod(std::string_view text) {
+  (void)core::parse_static_pod(text, fuzz::origin);
+}
+
+void parse_manifest(std::string_view text) {
+  (void)core::Manifest::parse(text, fuzz::origin);
+}
+
+void parse_meta(std::string_view text) {
+  (void)core::GenerationMeta::parse(text, fuzz::origin);
+}
+
+void parse_journal(std::string_view text) {
+  (void)restore::summarize_journal(text, fuzz::origin);
+}
+
+void parse_segment(std::string_view text) {
   // A change journal segment's records, as the reader decodes them one after the other: a
   // record that does not decode is a status, never an exception.
   journal::KeyspaceDigest digest;
@@ -50,9 +66,13 @@ void parse_one(std::string_view text) {
     if (const auto* e = std::get_if<journal::Event>(&d.record)) (void)journal::apply_to_digest(*e, digest);
     pos += d.size;
   }
-#elif KDR_FUZZ_TARGET == 8
-  (void)core::read_bolt_bytes(std::string(text), origin);
-#elif KDR_FUZZ_TARGET == 9
+}
+
+void parse_bbolt(std::string_view text) {
+  (void)core::read_bolt_bytes(std::string(text), fuzz::origin);
+}
+
+void parse_k8s_object(std::string_view text) {
   // A stored value as kube-apiserver wrote it (or anyone who could write etcd): decrypted with
   // fixed keys, its envelope opened, decoded, printed as YAML. Never an exception: a value that
   // cannot be read says why in `problem`.
@@ -61,27 +81,75 @@ void parse_one(std::string_view text) {
   options.encryption = &config;
   const auto o = k8s::decode_stored("/registry/secrets/payments/db", text, 7, 3, options);
   (void)core::to_yaml(nlohmann::json::parse(o.object.dump()));
-#elif KDR_FUZZ_TARGET == 10
+}
+
+void parse_k8s_encryption(std::string_view text) {
   // The encryption envelope and every provider's decryption.
   (void)k8s::read_encrypted_envelope(text);
   (void)k8s::decrypt_value(text, "/registry/secrets/payments/db", &fuzz::k8s_encryption());
-#elif KDR_FUZZ_TARGET == 11
+}
+
+void parse_k8s_key(std::string_view text) {
   // An etcd key read as an object's place, and a resource name as a user types it.
   (void)k8s::parse_object_key(text, "/registry");
   (void)k8s::find_resource(text);
   (void)k8s::resource_suggestions(text.substr(0, 64));
-#elif KDR_FUZZ_TARGET == 12
+}
+
+void parse_wal(std::string_view text) {
   // A stopped etcd member's WAL, read offline: never an exception, every record bounds-checked.
   etcd::MemberData d;
-  etcd::read_wal({std::string(text)}, {origin}, d);
-#else
-#error "KDR_FUZZ_TARGET must name a parser"
-#endif
+  etcd::read_wal({std::string(text)}, {fuzz::origin}, d);
 }
+
+struct Target {
+  const char* name;
+  void (*parse)(std::string_view);
+};
+
+constexpr Target targets[] = {
+    {"config", parse_config},
+    {"playbook", parse_playbook},
+    {"static_pod", parse_static_pod},
+    {"manifest", parse_manifest},
+    {"meta", parse_meta},
+    {"journal", parse_journal},
+    {"segment", parse_segment},
+    {"bbolt", parse_bbolt},
+    {"k8s_object", parse_k8s_object},
+    {"k8s_encryption", parse_k8s_encryption},
+    {"k8s_key", parse_k8s_key},
+    {"wal", parse_wal},
+};
+
+void (*selected)(std::string_view) = nullptr;
 
 }  // namespace
 
+namespace kdr::fuzz {
+
+bool select_target(const char* name) {
+  for (const auto& t : targets)
+    if (name != nullptr && std::strcmp(t.name, name) == 0) {
+      selected = t.parse;
+      return true;
+    }
+  std::fprintf(stderr, "unknown fuzz target '%s'; one of:", name != nullptr ? name : "");
+  for (const auto& t : targets) std::fprintf(stderr, " %s", t.name);
+  std::fprintf(stderr, "\n");
+  return false;
+}
+
+}  // namespace kdr::fuzz
+
+// libFuzzer calls this once before the first input: the target named by KDR_FUZZ_TARGET.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  if (!kdr::fuzz::select_target(std::getenv("KDR_FUZZ_TARGET"))) std::exit(2);
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  kdr::fuzz::expect_clear_rejection(data, size, parse_one);
+  if (selected == nullptr) std::abort();
+  kdr::fuzz::expect_clear_rejection(data, size, selected);
   return 0;
 }

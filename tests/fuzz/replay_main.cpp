@@ -1,5 +1,6 @@
-// Runs every file of the given folders (or files) once through the fuzz target: the
+// Runs every file of the given folders (or files) once through the named fuzz target: the
 // committed corpus replayed by ctest in every build, without clang or libFuzzer.
+//   fuzz_replay TARGET FOLDER|FILE...
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -11,6 +12,9 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+namespace kdr::fuzz {
+bool select_target(const char* name);
+}
 
 namespace {
 
@@ -28,9 +32,14 @@ int run_file(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s TARGET FOLDER|FILE...\n", argv[0]);
+    return 2;
+  }
+  if (!kdr::fuzz::select_target(argv[1])) return 2;
   int failures = 0;
   std::size_t inputs = 0;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 2; i < argc; ++i) {
     struct stat st {};
     if (::stat(argv[i], &st) != 0) {
       std::fprintf(stderr, "no such input: %s\n", argv[i]);
