@@ -4,7 +4,9 @@
 # dropped from the page cache), kdr with a bandwidth cap, and the seed's
 # `rsync -a --delete`. Prints etcd's verdict lines side by side as a Markdown table.
 #
-#   bench/etcd-latency.sh [--quick] [--size-mb N] [--kdr PATH]    (--quick: alone and kdr only)
+#   bench/etcd-latency.sh [--quick] [--size-mb N] [--kdr PATH]
+# --quick (CI): the check once, while kdr backs up with its defaults, against etcd's own
+# thresholds (its PASS/FAIL verdict) instead of beside etcd alone: one minute instead of five.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 quick=no
@@ -60,8 +62,10 @@ perf() {
 }
 
 rows=()
-echo "bench: check perf alone..." >&2
-rows+=("| etcd alone | $(perf) | - |")
+if [ "$quick" = no ]; then
+  echo "bench: check perf alone..." >&2
+  rows+=("| etcd alone | $(perf) | - |")
+fi
 
 echo "bench: check perf while kdr backs up back to back (defaults)..." >&2
 start_loop "$kdr_bin" --root "$ROOT" --backup-dir "$W/disk2/kdr" backup

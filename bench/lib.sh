@@ -25,6 +25,8 @@ bench_args() {
     shift
   done
   [ -x "$kdr_bin" ] || { echo "bench: no kdr binary at $kdr_bin (build first)" >&2; exit 2; }
+  # absolute: the other nodes of an HA bench run it from their own folder over SSH
+  kdr_bin=$(readlink -f "$kdr_bin")
 }
 
 # bench_fill_until ROOT TEST: writes 1 MB values into the running etcd until TEST succeeds

@@ -2,7 +2,8 @@
 # Sets up everything and runs kdr's whole test suite: unit tests, black-box scenarios (a
 # real etcd on loopback, sandbox nodes under temporary roots), the fuzz corpus replayed,
 # first in a Release build at -O2 (as Debian's packages are built) with warnings as errors
-# against Debian 12's etcd 3.4, then built with clang, AddressSanitizer and
+# against Debian 12's etcd 3.4 (scenarios only), then built with clang (line tables for the
+# sanitizers' stack traces), AddressSanitizer and
 # UndefinedBehaviorSanitizer against etcd 3.5 (Debian 13's, unpacked into build/etcd-3.5)
 # together with the fault classes (tests/reliability/, quick mode): every scenario runs once
 # on each etcd (those marked "# kdr-test: once", which do not depend on etcd's version, in the
@@ -35,9 +36,14 @@ stage() { printf '== %s  [%d:%02d]\n' "$1" $((SECONDS / 60)) $((SECONDS % 60)); 
 # compute (the load stays under 2 on 2 cores with two at a time): three run at a time.
 jobs=3
 
+# With the sanitizer build to come, the Release build leaves the unit tests to it (they run
+# there under ASan and UBSan).
+release_units=ON
+[ "$sanitizers" = no ] || release_units=OFF
 stage "Release build at -O2, as Debian's packages are built (warnings are errors)"
-bash "$src/scripts/build.sh" "$src/build" -DKDR_TEST_ETCD=3.4 -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG"
-stage "tests on etcd 3.4 (the fault classes, and the scripts marked once, run in the sanitizer build below)"
+bash "$src/scripts/build.sh" "$src/build" -DKDR_TEST_ETCD=3.4 -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" \
+  -DKDR_UNIT_TESTS=$release_units
+stage "tests on etcd 3.4 (the unit tests, the fault classes and the scripts marked once run in the sanitizer build below)"
 if [ "$sanitizers" = yes ]; then
   ctest --test-dir "$src/build" --output-on-failure -j "$jobs" -LE 'reliability|once'
 else
@@ -52,7 +58,7 @@ fi
 if [ "$sanitizers" = yes ]; then
   stage "build with clang, -fsanitize=address,undefined and libFuzzer's coverage"
   bash "$src/scripts/build.sh" "$src/build-sanitize" -DCMAKE_CXX_COMPILER=clang++-14 -DKDR_SANITIZE=ON -DKDR_FUZZ=ON \
-    -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" -DKDR_TEST_ETCD=3.5
+    -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only -O1" -DKDR_TEST_ETCD=3.5 -DKDR_UNIT_TESTS=ON
   stage "tests and fault classes under the sanitizers, on etcd 3.5"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$src/build-sanitize" --output-on-failure -j "$jobs"

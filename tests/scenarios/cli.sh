@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The command line: help with exit codes, version, usage errors, missing backup folder.
+# kdr-test: once (the command line alone: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 expect_rc 0 "$KDR_BIN" --help

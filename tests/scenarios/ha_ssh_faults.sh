@@ -5,6 +5,7 @@
 #   - cp-3's host key is not the one cp-1's known_hosts holds (a rebuilt node, or another host);
 #   - cp-3 refuses cp-1's key;
 #   - cp-3's sshd is down (unreachable).
+# kdr-test: once (SSH faults, refused before etcd is touched: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 R1=$T/cp-1 R2=$T/cp-2 R3=$T/cp-3

@@ -7,6 +7,7 @@
 # prints them. A Secret under a key the configuration lacks, one whose key is wrong, a
 # truncated envelope and an unknown kind are each reported and the rest still listed. There
 # is no kube-apiserver here: k8s-store writes what it would.
+# kdr-test: once (objects read through the v3 JSON gateway, the same in 3.4 and 3.5)
 source "$(dirname "$0")/../lib/scenario.sh"
 fixtures=$KDR_SOURCE_DIR/tests/fixtures/k8s-objects
 

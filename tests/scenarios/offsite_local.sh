@@ -7,6 +7,7 @@
 # backup folder are wiped; on a fresh root, `kdr offsite pull latest` and
 # `kdr restore rebuild-node` (kubeadm stand-in, tests/fakes) bring the node back, and etcd
 # serves the backup's keys.
+# kdr-test: once (restic and generations: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 source "$KDR_SOURCE_DIR/tests/lib/offsite.sh"
 export PATH="$KDR_SOURCE_DIR/tests/fakes:$PATH"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Progress: on a terminal (a pty from script(1)) long work draws a bar with bytes, rate and
 # time left; without a terminal, and with -q on one, no bar and no control characters at all.
+# kdr-test: once (the terminal's progress bar: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 # script(1) gives kdr a terminal; without it this test cannot run, which is a failure, not a pass
 command -v script >/dev/null || fail "script(1) is not installed (Debian's bsdutils; scripts/install-deps.sh installs it)"

@@ -3,6 +3,7 @@
 # (content, mode, owner, mtime, symlinks), the control plane starts from the backup's
 # manifests, and etcd is healthy with its own data: files only, so a key written after the
 # backup is still there (--set etcd=raw would roll etcd back; restore_dry_run plans it).
+# kdr-test: once (files only: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 step "a running node, backed up while etcd is idle"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A stray etcd.yaml.bak in the static pod folder (the kubelet would run it as a second
 # etcd): every playbook refuses in its preflight, names the file, and changes nothing.
+# kdr-test: once (the static pod folder: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 step "a running node, backed up, with a stray copy of the etcd manifest"

@@ -6,6 +6,7 @@
 # same_node=true overrides it, explicitly. A damaged node of the right identity is only warned
 # about, except where the restore could not work (no etcd manifest for a playbook that
 # restarts the node's own).
+# kdr-test: once (refused in the preflight: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 step "a node with a backup; the kubelet stand-in is stopped so that nothing moves"

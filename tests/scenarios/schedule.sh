@@ -2,6 +2,7 @@
 # kdr schedule: the cron.d entry and the systemd units it writes under --root (never the
 # machine's own /etc), their content, `systemd-analyze verify` on the units where it is
 # installed, show and remove, and a file kdr did not write is never replaced.
+# kdr-test: once (cron and systemd files only: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 mkdir -p "$ROOT"
 

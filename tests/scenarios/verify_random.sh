@@ -2,6 +2,7 @@
 # One random corruption injected into a fresh generation, many times over: every one is
 # detected by kdr verify (exit 4, the damaged path named). KDR_VERIFY_TRIALS sets the
 # count (CI: 40; the full fault run: hundreds).
+# kdr-test: once (damage to a generation's files: nothing here depends on etcd's version)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 trials=${KDR_VERIFY_TRIALS:-40}
