@@ -11,6 +11,7 @@
 
 #include "core/base64.hpp"
 #include "core/error.hpp"
+#include "etcd/range_reply.hpp"
 
 namespace kdr::core {
 
@@ -19,7 +20,7 @@ using nlohmann::json;
 namespace {
 
 std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
+  static_cast<TextChunks*>(out)->append(data, size * n);
   return size * n;
 }
 
@@ -106,38 +107,43 @@ EtcdClient::EtcdClient(EtcdEndpoint endpoint, std::chrono::milliseconds timeout)
 
 EtcdClient::~EtcdClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-json EtcdClient::call(const std::string& path, const json& body, std::size_t* response_size) {
+EtcdClient::Reply EtcdClient::post(const std::string& path, const json& body) {
   auto* c = static_cast<CURL*>(curl_);
   curl_easy_reset(c);
   const auto request = body.dump();
-  std::string response;
+  Reply reply;
   char error[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   setup_gateway_request(c, endpoint_, path, request, headers, error);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
   const CURLcode rc = curl_easy_perform(c);
-  long http = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.http);
   curl_slist_free_all(headers);
   if (rc != CURLE_OK)
     throw Error(fmt::format("etcd at {}: {}", endpoint_.url, error[0] != '\0' ? error : curl_easy_strerror(rc)));
-  if (response_size != nullptr) *response_size = response.size();
+  return reply;
+}
+
+json EtcdClient::parse(const std::string& path, const Reply& reply) const {
+  const auto text = reply.body.joined();
   json j;
   try {
-    j = json::parse(response);
+    j = json::parse(text);
   } catch (const json::exception&) {
-    if (http == 404)  // the gateway has no such call: gRPC's Unimplemented
+    if (reply.http == 404)  // the gateway has no such call: gRPC's Unimplemented
       throw EtcdApiError(fmt::format("etcd at {}: it has no {}", endpoint_.url, path), 12);
-    throw Error(fmt::format("etcd at {}{}: HTTP {}, not JSON: {}", endpoint_.url, path, http, response.substr(0, 200)));
+    throw Error(fmt::format("etcd at {}{}: HTTP {}, not JSON: {}", endpoint_.url, path, reply.http, text.substr(0, 200)));
   }
-  if (http != 200 || j.contains("error"))
-    throw EtcdApiError(fmt::format("etcd at {}{}: HTTP {}: {}", endpoint_.url, path, http,
-                                   j.value("message", j.value("error", response.substr(0, 200)))),
+  if (reply.http != 200 || j.contains("error"))
+    throw EtcdApiError(fmt::format("etcd at {}{}: HTTP {}: {}", endpoint_.url, path, reply.http,
+                                   j.value("message", j.value("error", text.substr(0, 200)))),
                        j.contains("code") && j["code"].is_number() ? j["code"].get<int>() : 0);
   return j;
 }
+
+json EtcdClient::call(const std::string& path, const json& body) { return parse(path, post(path, body)); }
 
 EtcdStatus EtcdClient::status() {
   const auto j = call("/v3/maintenance/status", json::object());
@@ -178,15 +184,20 @@ std::vector<EtcdKeyValue> EtcdClient::prefix(const std::string& prefix, const Et
 std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions& options,
                               const std::function<void(EtcdKeyValue&&)>& each) {
   // Pages sized by bytes, not keys: a page aims at about 4 MiB of JSON, whatever the values
-  // weigh (Kubernetes objects are kilobytes, some values are a megabyte). The next page is
-  // asked for while `each` handles this one, so that etcd's gateway encodes it while kdr
-  // decodes (two pages in memory at most): `each` must not call this client.
-  constexpr std::size_t page_bytes = 4u << 20;
+  // weigh (Kubernetes objects are kilobytes, some values are a megabyte). The next page's
+  // limit follows from what this page's keys weighed, and at most doubles from page to page
+  // (a run of large values after small ones does not make one huge page). Each page is decoded
+  // as it is parsed (range_reply.hpp). The next page is asked for while `each` handles this
+  // one, so that etcd's gateway encodes it while kdr decodes (two pages in memory at most):
+  // `each` must not call this client.
+  constexpr std::size_t page_bytes = 2u << 20;
+  constexpr std::int64_t max_limit = 1000;
   const auto end = etcd_prefix_end(prefix);
   std::int64_t revision = options.revision;
   struct Page {
-    json j;
-    std::size_t size = 0;
+    RangeReply reply;
+    std::size_t bytes = 0;  // of its JSON
+    std::int64_t limit = 0;
   };
   const auto fetch = [&](const std::string& from, std::int64_t limit) {
     json body = {{"key", base64_encode(from)}, {"range_end", base64_encode(end)}, {"limit", std::to_string(limit)}};
@@ -194,26 +205,32 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     if (options.serializable) body["serializable"] = true;
     if (revision > 0) body["revision"] = std::to_string(revision);
     if (options.min_mod_revision > 0) body["min_mod_revision"] = std::to_string(options.min_mod_revision);
+    const auto reply = post("/v3/kv/range", body);
     Page p;
-    p.j = call("/v3/kv/range", body, &p.size);
+    p.limit = limit;
+    p.bytes = reply.body.size();
+    if (reply.http == 200) p.reply = parse_range_reply(reply.body, fmt::format("etcd at {}/v3/kv/range", endpoint_.url));
+    if (reply.http != 200 || p.reply.error) (void)parse("/v3/kv/range", reply);  // throws the gateway's error
     return p;
   };
   // etcd refuses an empty key: every key is the range from "\0" to "\0". A first look of 8
   // keys; later pages follow from what a key weighed.
   auto page = fetch(prefix.empty() ? std::string(1, '\0') : prefix, 8);
   for (;;) {
-    if (revision == 0) revision = gateway_number(page.j.value("header", json::object()), "revision");  // every page at one revision
-    const auto kvs = page.j.find("kvs");
-    if (kvs == page.j.end() || !kvs->is_array() || kvs->empty()) break;
-    const bool more = page.j.value("more", false);
+    if (revision == 0) revision = page.reply.revision;  // every page at one revision
+    auto& kvs = page.reply.kvs;
+    if (kvs.empty()) break;
+    const bool more = page.reply.more;
     std::future<Page> next;
     if (more) {
-      const auto from = base64_decode(kvs->back().value("key", "")) + std::string(1, '\0');
-      const auto per_key = std::max<std::size_t>(1, page.size / kvs->size());
-      const auto limit = static_cast<std::int64_t>(std::clamp<std::size_t>(page_bytes / per_key, 1, 1000));
+      const auto from = kvs.back().key + std::string(1, '\0');
+      const auto per_key = std::max<std::size_t>(1, page.bytes / kvs.size());
+      const auto limit = std::clamp<std::int64_t>(static_cast<std::int64_t>(page_bytes / per_key), 1,
+                                                  std::min(max_limit, 2 * page.limit));
       next = std::async(std::launch::async, fetch, from, limit);
     }
-    for (const auto& kv : *kvs) each(parse_key_value(kv));
+    for (auto& kv : kvs) each(std::move(kv));
+    kvs = {};
     if (!more) break;
     page = next.get();
   }

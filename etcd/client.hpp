@@ -16,6 +16,7 @@
 
 #include "core/error.hpp"
 #include "etcd/api.hpp"
+#include "etcd/range_reply.hpp"
 
 namespace kdr::core {
 
@@ -65,8 +66,15 @@ class EtcdClient final : public EtcdApi {
   std::optional<EtcdHashKV> hash_kv(std::int64_t revision) override;
 
  private:
-  // `response_size`: set to the bytes of the answer.
-  nlohmann::json call(const std::string& path, const nlohmann::json& body, std::size_t* response_size = nullptr);
+  struct Reply {
+    long http = 0;
+    TextChunks body;
+  };
+  // One POST to the gateway.
+  Reply post(const std::string& path, const nlohmann::json& body);
+  // The answer as JSON; throws EtcdApiError for the gateway's errors.
+  nlohmann::json parse(const std::string& path, const Reply& reply) const;
+  nlohmann::json call(const std::string& path, const nlohmann::json& body);
   EtcdEndpoint endpoint_;
   std::chrono::milliseconds timeout_;
   void* curl_ = nullptr;

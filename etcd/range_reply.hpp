@@ -1,0 +1,43 @@
+// One page of a range read, decoded straight from the JSON gateway's answer as it is parsed
+// (a SAX pass): keys and values come out as bytes without a JSON tree of their base64 text
+// beside them, so a page costs its answer and its decoded values, not three copies.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "etcd/api.hpp"
+
+namespace kdr::core {
+
+// An answer as it arrives, in pieces of up to 1 MiB: it grows without a copy (one string
+// that doubles as it grows holds the old copy and the new one at once).
+class TextChunks {
+ public:
+  void append(const char* data, std::size_t n);
+  std::size_t size() const { return size_; }
+  const std::vector<std::string>& parts() const { return parts_; }
+  // The whole text in one string (small answers, error messages).
+  std::string joined() const;
+
+ private:
+  std::vector<std::string> parts_;
+  std::size_t size_ = 0;
+};
+
+struct RangeReply {
+  std::int64_t revision = 0;  // the header's: the revision the page was read at
+  bool more = false;          // more keys in the range after this page
+  std::int64_t count = 0;     // keys in the whole range
+  std::vector<EtcdKeyValue> kvs;
+  // The answer carries an "error" (the gateway's error shape): the caller reads it whole.
+  bool error = false;
+};
+
+// Throws Error naming `origin` when `body` is not JSON or a field is not what the gateway writes.
+RangeReply parse_range_reply(const TextChunks& body, std::string_view origin);
+
+}  // namespace kdr::core
