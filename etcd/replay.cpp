@@ -37,8 +37,8 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t max_ops_per_txn = 10000;
-// A transaction's keys and values; the private etcd takes requests of up to twice that (a
-// single value larger than this goes alone: etcd's own limit for one is 1.5 MiB).
+// A transaction's keys and values; the private etcd takes requests of up to twice that, or of
+// the journal's largest change with room to spare (a change larger than this goes alone).
 constexpr std::size_t max_txn_bytes = 8u << 20;
 constexpr std::size_t collapse_bytes = 64u << 20;
 constexpr std::int64_t recreated_lease_ttl_s = 3600;
@@ -197,6 +197,7 @@ struct EpochReach {
   std::uint64_t events = 0;                        // after the epoch's base, up to `revision`
   std::map<std::int64_t, std::uint64_t> events_at;  // events up to each base candidate's revision
   std::map<std::int64_t, KeyspaceDigest> digest_at;  // the digest at each base candidate's revision
+  std::size_t largest_change = 0;                   // the largest key and value put, up to `revision`
   ReplayAuth auth;                                  // of the segments read
 };
 
@@ -234,6 +235,7 @@ EpochReach reach(const journal::JournalStore& store, const journal::EpochInfo& e
     r.revision = rev;
     r.time_ms = group.front().time_ms;
     r.events += group.size();
+    for (const auto& e : group) r.largest_change = std::max(r.largest_change, e.key.size() + e.value.size());
     if (wanted.count(rev)) {
       r.events_at[rev] = r.events;
       r.digest_at[rev] = r.digest;
@@ -458,6 +460,7 @@ ReplayPlan plan_replay(const core::Context& ctx, const ReplayTarget& target, con
     p.target_time_ms = r.revision > from ? r.time_ms : 0;
     p.events = r.events - r.events_at.at(best->revision);
     p.digest = r.digest;
+    p.largest_change = r.largest_change;
     p.auth = best->auth;
     p.auth.add(r.auth.status, r.auth.text);
     return p;
@@ -506,6 +509,7 @@ SurvivorReplay plan_survivor_replay(const core::Context& ctx, const ReplayTarget
   ReplayPlan& p = out.plan;
   p.epoch = *epoch;
   p.base = survivor;
+  p.largest_change = r.largest_change;
   p.auth = r.auth;
   if (!r.events_at.count(survivor_revision)) {
     // The journal ends before the survivor's revision: the survivor holds all the journal does.
@@ -533,10 +537,13 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
                                 const core::NodeKey* key) {
   const double t0 = core::monotonic_seconds();
   // The quota: the point may hold more than its base (the journal's changes), up to etcd's
-  // suggested largest database (8 GiB), or twice the base's size past that.
+  // suggested largest database (8 GiB), or twice the base's size past that. A request: a
+  // transaction of `max_txn_bytes`, or the largest single change the journal holds (it goes
+  // alone), with room for the request's framing.
+  const auto request_bytes = std::max(2 * max_txn_bytes, plan.largest_change + (1u << 20));
   PrivateEtcd etcd(ctx, plan.base.file, plan.base.zstd, plan.base.db_sha256,
                    {"--max-txn-ops", std::to_string(max_ops_per_txn), "--max-request-bytes",
-                    std::to_string(2 * max_txn_bytes), "--quota-backend-bytes",
+                    std::to_string(request_bytes), "--quota-backend-bytes",
                     std::to_string(std::max<std::uint64_t>(8ull << 30, private_quota_bytes(plan.base.db_size)))},
                    "etcd-replay");
   ReplayResult result;

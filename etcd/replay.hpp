@@ -65,6 +65,7 @@ struct ReplayPlan {
   std::int64_t target_time_ms = 0;  // when the journal received the target revision (0: the base)
   std::uint64_t events = 0;         // to apply: after the base, up to the target
   journal::KeyspaceDigest digest;   // the journal's, at the target
+  std::size_t largest_change = 0;   // bytes of the largest key and value the journal puts up to the target
   ReplayAuth auth;                  // of the base and of the segments read
   std::string describe() const;
   nlohmann::json to_json() const;

@@ -183,6 +183,27 @@ TEST_CASE("restore-etcd-keys with to=REVISION reads the keys at that point of th
   CHECK(f.live->values() == before);
 }
 
+TEST_CASE("the replay's private etcd takes a request as large as the journal's largest change") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  Journal journal(f, gen);
+  const std::string big((20u << 20) + 5, 'x');  // over the 16 MiB of two transactions' worth
+  journal.write("/registry/configmaps/payments/bundle", big);  // 10
+  journal.write("/registry/configmaps/payments/rates", "rates v3");  // 11
+  journal.close();
+
+  REQUIRE(f.restore("restore-etcd-keys", {"namespace=payments", "to=11"}) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(f.live->values().at("/registry/configmaps/payments/bundle") == big);
+  const auto started = f.programs->calls_of("etcd");
+  REQUIRE(started.size() == 1);
+  const auto at = started[0].find("--max-request-bytes ");
+  REQUIRE(at != std::string::npos);
+  const auto limit = std::stoull(started[0].substr(at + std::string("--max-request-bytes ").size()));
+  CHECK(limit >= big.size() + std::string("/registry/configmaps/payments/bundle").size());
+  CHECK(limit <= big.size() + (2u << 20));
+}
+
 TEST_CASE("a private etcd is refused before anything is restored when its scratch folder has no room for it") {
   RestoreFixture f;
   const auto gen = f.backup();
