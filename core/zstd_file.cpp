@@ -48,6 +48,8 @@ std::uint64_t zstd_compress_file(const bfs::path& from, const bfs::path& to, int
   std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
   check(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level), to);
   check(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1), to);
+  // The frame says how large the file is (a reader checks its room before it decompresses).
+  check(ZSTD_CCtx_setPledgedSrcSize(cctx.get(), fstat_fd(s.in.get(), from).size), to);
   std::vector<char> in(ZSTD_CStreamInSize()), out(ZSTD_CStreamOutSize());
   std::uint64_t written = 0;
   for (;;) {
@@ -123,15 +125,34 @@ PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd) 
   return c;
 }
 
+std::optional<std::uint64_t> zstd_content_size(const bfs::path& file) {
+  const Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) return std::nullopt;
+  char head[18];  // a frame header at its largest (zstd_compression_format.md)
+  const auto n = ::pread(fd.get(), head, sizeof head, 0);
+  if (n <= 0) return std::nullopt;
+  const auto size = ZSTD_getFrameContentSize(head, static_cast<std::size_t>(n));
+  if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) return std::nullopt;
+  return size;
+}
+
 PrivateCopy checked_private_copy(const Host& host, const bfs::path& from, const bfs::path& to, bool zstd,
                                  const std::string& sha256) {
   const auto folder = to.parent_path();
-  if (const auto st = lstat_path(from); st && !zstd) {
+  // What the copy will weigh: the file's size, or what its zstd frame says it decompresses to
+  // (only the room is checked from it: the copy's hash decides whether it is used).
+  std::optional<std::uint64_t> size;
+  if (zstd) {
+    size = zstd_content_size(from);
+  } else if (const auto st = lstat_path(from)) {
+    size = st->size;
+  }
+  if (size) {
     const auto free = host.free_bytes(folder);
-    if (free < st->size + (16ull << 20))
+    if (free < *size + (16ull << 20))
       throw Error(fmt::format("{} has {} MiB free; a private copy of {} ({} MiB) does not fit there: free space "
                               "there, or set TMPDIR to a folder on a disk with room",
-                              folder.string(), free >> 20, from.string(), (st->size >> 20) + 1));
+                              folder.string(), free >> 20, from.string(), (*size >> 20) + 1));
   }
   auto copy = private_copy(from, to, zstd);
   if (!sha256.empty() && copy.sha256 != sha256) {

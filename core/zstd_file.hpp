@@ -1,6 +1,7 @@
 // Streaming zstd compression of whole files (the etcd snapshot), through libzstd.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/fs.hpp"
@@ -27,6 +28,10 @@ class Host;
 // `from` (a compressed one's size is known once written). Throws Error naming the folder, or
 // naming `from` when the copy is not what the record says (it changed on the backup disk); the
 // copy is then removed.
+// What a zstd file's frame says it decompresses to; empty when it does not say (files written
+// before kdr recorded it) or is not zstd.
+std::optional<std::uint64_t> zstd_content_size(const bfs::path& file);
+
 PrivateCopy checked_private_copy(const Host& host, const bfs::path& from, const bfs::path& to, bool zstd,
                                  const std::string& sha256);
 

@@ -183,6 +183,19 @@ TEST_CASE("a checked private copy of a snapshot: room first, then the copy must 
                       Catch::Contains((tmp.path() / "scratch").string() + " has 1 MiB free"));
     CHECK_FALSE(core::lstat_path(to));
   }
+  SECTION("a zstd snapshot: the room it decompresses to, as its frame says, not its compressed size") {
+    const auto packed = tmp.path() / "snapshot.db.zst";
+    const auto packed_size = core::zstd_compress_file(from, packed);
+    const auto size = core::lstat_path(from)->size;
+    REQUIRE(core::zstd_content_size(packed) == size);
+    REQUIRE(packed_size + (1u << 20) < size);
+    host.free = packed_size + (16u << 20) + 1;  // room for the compressed file, not for the copy
+    CHECK_THROWS_WITH(core::checked_private_copy(host, from.string() + ".zst", to, true, sha),
+                      Catch::Contains((tmp.path() / "scratch").string() + " has 16 MiB free"));
+    CHECK_FALSE(core::lstat_path(to));
+    host.free = size + (17u << 20);
+    CHECK(core::checked_private_copy(host, packed, to, true, sha).sha256 == sha);
+  }
   SECTION("not what the record says: refused naming the file, the copy removed") {
     CHECK_THROWS_WITH(core::checked_private_copy(host, from, to, false, std::string(64, 'a')),
                       Catch::Contains(from.string() + ": its content hashes to " + sha) &&
