@@ -62,7 +62,11 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
   }
   if (a.source == Source::replayed) {
     src.file = path(r.var(Var::restore_dir)) / "replayed.db";  // written by the etcd-replay step
-    if (const auto st = core::lstat_path(src.file)) src.db_size = st->size;
+    if (const auto st = core::lstat_path(src.file)) {
+      src.db_size = st->size;
+    } else if (const auto& snap = r.gen_snapshot()) {
+      src.db_size = snap->db_size;  // not made yet (the plan): about the generation's, as the preflight counts it
+    }
     return src;
   }
   const auto& snap = r.gen_snapshot();
