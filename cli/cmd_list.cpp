@@ -51,7 +51,7 @@ Command list_command() {
     auto repo = core::Repository::open(ctx.backup_dir);
     const auto all = repo.generations();
     const auto latest = repo.latest_id();
-    const auto key = jobs::node_key_if_any(ctx);
+    const auto key = core::node_key_if_any(ctx);
     const auto proof_of = [&](const std::string& id) { return jobs::read_proof(repo, id, key ? &*key : nullptr); };
     if (ctx.out.json()) {
       auto arr = nlohmann::json::array();

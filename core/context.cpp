@@ -15,6 +15,14 @@ namespace kdr::core {
 
 bfs::path node_key_file(const Context& ctx) { return ctx.root.host(ctx.config.key_file); }
 
+std::optional<NodeKey> node_key_if_any(const Context& ctx) {
+  try {
+    return load_node_key(node_key_file(ctx));
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
 NodeKey load_or_create_node_key(const Context& ctx) {
   const auto file = node_key_file(ctx);
   if (auto key = load_node_key(file)) return *key;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ std::vector<std::string> kdr_argv(const Context& ctx);
 
 // The node's key file (config key_file, under --root): core/node_key.hpp.
 bfs::path node_key_file(const Context& ctx);
+// This node's key when it has a sound one, for what kdr reads; none when there is none or it is
+// unsafe (what it would check then reads as unchecked, and says so).
+std::optional<NodeKey> node_key_if_any(const Context& ctx);
 // The node's key for what kdr writes (a generation, a journal segment): made the first time,
 // with a warning that says to copy it off the node.
 NodeKey load_or_create_node_key(const Context& ctx);

@@ -38,14 +38,6 @@ RestoreProof from_json(const json& j) {
 
 }  // namespace
 
-std::optional<core::NodeKey> node_key_if_any(const core::Context& ctx) {
-  try {
-    return core::load_node_key(core::node_key_file(ctx));
-  } catch (const core::Error&) {
-    return std::nullopt;
-  }
-}
-
 json RestoreProof::to_json() const {
   json j = {{"generation", generation}, {"point", point},         {"revision", revision},
             {"time", core::iso_time(time)}, {"time_epoch", time}, {"success", success},
@@ -63,7 +55,7 @@ std::string RestoreProof::text() const {
 }
 
 void save_proof(const core::Context& ctx, const RestoreProof& proof) {
-  const auto key = node_key_if_any(ctx);
+  const auto key = core::node_key_if_any(ctx);
   if (!key) {
     ctx.out.warn("no node key ({}): the restore test's proof is not kept", core::node_key_file(ctx).string());
     return;
@@ -77,7 +69,7 @@ void save_proof(const core::Context& ctx, const RestoreProof& proof) {
 }
 
 std::optional<RestoreProof> read_proof(const core::Context& ctx, const std::string& id) {
-  const auto key = node_key_if_any(ctx);
+  const auto key = core::node_key_if_any(ctx);
   return read_proof(core::Repository::open(ctx.backup_dir), id, key ? &*key : nullptr);
 }
 
@@ -116,7 +108,7 @@ std::optional<RestoreProof> read_proof(const core::Repository& repo, const std::
 ProofHistory proof_history(const core::Context& ctx) {
   ProofHistory h;
   const auto repo = core::Repository::open(ctx.backup_dir);
-  const auto key = node_key_if_any(ctx);
+  const auto key = core::node_key_if_any(ctx);
   for (const auto& g : repo.generations()) {
     const auto p = read_proof(repo, g.id, key ? &*key : nullptr);
     if (!p || p->auth != core::AuthStatus::authentic) continue;

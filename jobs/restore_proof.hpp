@@ -35,9 +35,6 @@ struct RestoreProof {
   nlohmann::json to_json() const;
 };
 
-// This node's key, when it has a sound one (none: nothing signed, every proof unchecked).
-std::optional<core::NodeKey> node_key_if_any(const core::Context& ctx);
-
 // Signs and writes `proof`; nothing when there is no node key (said on ctx.out).
 void save_proof(const core::Context& ctx, const RestoreProof& proof);
 

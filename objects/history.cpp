@@ -86,11 +86,7 @@ std::vector<HistoryEntry> object_history(const core::Context& ctx, const ObjectQ
   options.encryption = info.encryption ? &*info.encryption : nullptr;
   options.prefix = info.etcd_prefix;
   const auto key = query_prefix(q, info.etcd_prefix);
-  std::optional<core::NodeKey> node_key;
-  try {
-    node_key = core::load_node_key(core::node_key_file(ctx));
-  } catch (const core::Error&) {
-  }
+  const auto node_key = core::node_key_if_any(ctx);
   journal::ChangeFilter filter;
   filter.prefix = key;
   std::vector<HistoryEntry> out;

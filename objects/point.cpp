@@ -49,14 +49,6 @@ void add_generation_facts(const core::Context& ctx, const core::GenerationEntry&
 
 namespace {
 
-std::optional<core::NodeKey> node_key(const core::Context& ctx) {
-  try {
-    return core::load_node_key(core::node_key_file(ctx));
-  } catch (const core::Error&) {
-    return std::nullopt;
-  }
-}
-
 // A base snapshot copied off the backup disk into a private folder, checked against its record.
 class PrivateSnapshot {
  public:
@@ -227,7 +219,7 @@ PointSpec parse_point(const std::string& text) {
 
 std::unique_ptr<PointReader> open_point(const core::Context& ctx, const PointSpec& spec) {
   if (spec.kind == PointSpec::Kind::live) return std::make_unique<LivePoint>(ctx);
-  auto key = node_key(ctx);
+  auto key = core::node_key_if_any(ctx);
   const core::NodeKey* k = key ? &*key : nullptr;
   if (spec.kind == PointSpec::Kind::generation) return generation_point(ctx, spec.text, k);
   const journal::JournalStore store(ctx.backup_dir);
