@@ -7,6 +7,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/fs.hpp"
 #include "core/generation.hpp"
 #include "core/host.hpp"
@@ -301,7 +302,7 @@ RestoreProof proof_of(const RestoreTestReport& r) {
 
 void run_test(const core::Context& ctx, const core::Repository& repo, const objects::PointSpec& spec,
               RestoreTestReport& r) {
-  const auto key = node_key_if_any(ctx);
+  const auto key = core::node_key_if_any(ctx);
   const core::NodeKey* k = key ? &*key : nullptr;
   const bool journal = journal::JournalStore(ctx.backup_dir).exists();
   double t = core::monotonic_seconds();
@@ -313,6 +314,7 @@ void run_test(const core::Context& ctx, const core::Repository& repo, const obje
   r.point_text = point.text;
   r.revision = point.revision;
   if (!room_for(ctx, point, r)) return;
+  core::pausepoint("restore-test-after-room-check");  // KDR_PAUSEPOINT: tests take the room here
   if (point.replay) make_point(ctx, point, k);
   r.make_s = core::monotonic_seconds() - t;
 

@@ -8,9 +8,9 @@
 #     its free MiB and what the test needs), the metric says it failed, nothing is left;
 #   - kdr verify --restore-test on the same disk: the same refusal;
 #   - room again: PROVEN;
-#   - all free space taken while the test runs (as soon as its scratch folder appears): the
-#     test fails with a clear error, stops its private etcd, removes its scratch folder, and
-#     every generation still verifies.
+#   - all free space taken right after the test checked its room (held there by
+#     KDR_PAUSEPOINT): the test fails with a clear error, stops its private etcd, removes its
+#     scratch folder, and every generation still verifies.
 # kdr-test: once (room on the backup disk: the same on either etcd)
 source "$(dirname "$0")/../lib/scenario.sh"
 
@@ -63,33 +63,25 @@ assert_contains "$OUT" "PROVEN: generation $gen"
 grep -q '^kdr_restore_test_success 1$' "$prom" || fail "the metric does not say success: $(cat "$prom")"
 no_leftovers
 
-step "all free space taken as soon as the test's scratch folder appears: a clear failure, nothing left behind"
-# the filler keeps the disk full while the test runs (what kdr frees or a failed grab leaves is
-# taken again), in files of its own; a grab that loses a race with kdr's own write still holds
-# the space while it tries, so each attempt counts as a grab
-(
-  for _ in $(seq 1 3000); do
-    [ -d "$BACKUP/restore-tests/scratch" ] && break
-    sleep 0.01
-  done
-  n=0
-  while [ -d "$BACKUP/restore-tests/scratch" ]; do
-    f=$(free_bytes)
-    if [ "$f" -gt 65536 ]; then
-      touch "$T/grabbed"
-      fallocate -l $((f - 4096)) "$T/disk2/filler.$n" 2>/dev/null || rm -f "$T/disk2/filler.$n"
-      n=$((n + 1))
-    fi
-    sleep 0.01
-  done
-) &
-filler=$!
-SCENARIO_BG_PIDS+=("$filler")
+step "all free space taken once the room was checked: a clear failure, nothing left behind"
+# The test is held right after its room check (KDR_PAUSEPOINT stops it there), the disk is
+# filled but 4 KiB, and it goes on: every write it makes then fails for want of space.
+KDR_PAUSEPOINT=restore-test-after-room-check "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" verify --restore-test \
+  >"$T/test.out" 2>&1 &
+pid=$!
+SCENARIO_BG_PIDS+=("$pid")
+for _ in $(seq 1 600); do
+  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
+  sleep 0.05
+done
+[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] || fail "the restore test did not reach its room check: $(cat "$T/test.out")"
+[ -d "$BACKUP/restore-tests/scratch" ] || fail "no scratch folder when the room was checked"
+fallocate -l $(( $(free_bytes) - 4096 )) "$T/disk2/filler.full"
+kill -CONT "$pid"
 rc=0
-OUT=$("$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" verify --restore-test 2>&1) || rc=$?
-wait "$filler"
+wait "$pid" || rc=$?
+OUT=$(cat "$T/test.out")
 echo "$OUT"
-[ -f "$T/grabbed" ] || fail "the filler never tried to take the space"
 assert_eq "$rc" 4 "a restore test that ran out of space"
 grep -qiE 'no space left|MiB free' <<<"$OUT" || fail "no clear message for the full disk"
 assert_contains "$OUT" "FAILED: generation $gen"
