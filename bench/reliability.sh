@@ -118,7 +118,7 @@ HEAD
 - The fuzzers: a YAML key that is a list, out-of-range numbers in manifest.jsonl and
   meta.json (an undefined conversion), and journal records of the wrong type escaped as
   library exceptions instead of errors naming the file; a bbolt page claiming to be both a
-  branch and a leaf made the snapshot reader read past the page (`fuzz_bbolt`).
+  branch and a leaf made the snapshot reader read past the page (fuzz target `bbolt`).
 - A manifest moved across file systems (the node's /etc on its own disk, kdr's state folder
   on another) came back from a rollback with a new modification time (`restore_full_disk`).
 - A prune killed while removing a generation left it half-removed (`.del-*`) until the next
