@@ -190,7 +190,7 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
   // as it is parsed (range_reply.hpp). The next page is asked for while `each` handles this
   // one, so that etcd's gateway encodes it while kdr decodes (two pages in memory at most):
   // `each` must not call this client.
-  constexpr std::size_t page_bytes = 2u << 20;
+  constexpr std::size_t page_bytes = 4u << 20;
   constexpr std::int64_t max_limit = 1000;
   const auto end = etcd_prefix_end(prefix);
   std::int64_t revision = options.revision;
