@@ -246,6 +246,18 @@ wait_until() {
   fail "waited $seconds s for $what"
 }
 
+# wait_paused PID WHAT OUTPUT: waits (60 s at most) until PID stops at its KDR_PAUSEPOINT
+# (state T); fails naming WHAT, with the file OUTPUT holding what it printed.
+wait_paused() {
+  local pid=$1 what=$2 output=$3
+  paused() { [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ]; }
+  for _ in $(seq 1 600); do
+    paused && return 0
+    sleep 0.1
+  done
+  paused || fail "$what did not reach its pause point: $(cat "$output")"
+}
+
 # secret_material ROOT...: one line of key material from each private key of the nodes (a
 # base64 line of each PEM key's body, of the SSH identity's) and each node's kdr key: what
 # must never appear in an argv or a log.

@@ -55,11 +55,7 @@ for i in $(seq 1 "$n"); do
     KDR_PAUSEPOINT=$pause "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" restore restore-files --yes >"$T/restore.out" 2>&1 &
     pid=$!
     SCENARIO_BG_PIDS+=("$pid")
-    for _ in $(seq 1 600); do
-      [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
-      sleep 0.05
-    done
-    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] || fail "trial $i: the restore did not reach $pause: $(cat "$T/restore.out")"
+    wait_paused "$pid" "trial $i: the restore ($pause)" "$T/restore.out"
     # leave less than the copy needs
     fallocate -l "$(( $(stat -f -c '%a * %S' "$ROOT/etc") - (RANDOM % 15) * 1048576 - 4096 ))" "$ROOT/etc/.filler"
     kill -CONT "$pid"

@@ -46,11 +46,7 @@ step "backup --verify verifies under the backup's own lock, kept: no prune or ba
 KDR_PAUSEPOINT=backup-before-verify "$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" backup --verify >"$T/bv.out" 2>&1 &
 pid=$!
 SCENARIO_BG_PIDS+=("$pid")
-for _ in $(seq 1 600); do
-  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
-  sleep 0.1
-done
-[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] || fail "backup --verify did not reach its pause point: $(cat "$T/bv.out")"
+wait_paused "$pid" "backup --verify" "$T/bv.out"
 grep -q "FLOCK  ADVISORY  WRITE $pid " /proc/locks || fail "backup --verify (pid $pid), between backup and verify, does not hold the exclusive lock: $(cat /proc/locks)"
 expect_rc 11 kdr prune
 assert_contains "$OUT" "another kdr run holds the lock on $BACKUP: pid $pid"

@@ -70,11 +70,7 @@ KDR_PAUSEPOINT=restore-test-after-room-check "$KDR_BIN" --root "$ROOT" --backup-
   >"$T/test.out" 2>&1 &
 pid=$!
 SCENARIO_BG_PIDS+=("$pid")
-for _ in $(seq 1 600); do
-  [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] && break
-  sleep 0.05
-done
-[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ] || fail "the restore test did not reach its room check: $(cat "$T/test.out")"
+wait_paused "$pid" "the restore test (after its room check)" "$T/test.out"
 [ -d "$BACKUP/restore-tests/scratch" ] || fail "no scratch folder when the room was checked"
 fallocate -l $(( $(free_bytes) - 4096 )) "$T/disk2/filler.full"
 kill -CONT "$pid"
