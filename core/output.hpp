@@ -16,9 +16,9 @@ enum class Verbosity { quiet, normal, verbose };
 
 class Output {
  public:
-  Output(Verbosity verbosity = Verbosity::normal, bool json = false, std::FILE* out = stdout,
+  Output(Verbosity verbosity = Verbosity::normal, bool as_json = false, std::FILE* out = stdout,
          std::FILE* err = stderr)
-      : verbosity_(verbosity), json_(json), out_(out), err_(err) {}
+      : verbosity_(verbosity), json_(as_json), out_(out), err_(err) {}
 
   bool json() const { return json_; }
   Verbosity verbosity() const { return verbosity_; }

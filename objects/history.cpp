@@ -25,8 +25,12 @@ using k8s::ojson;
 // The newest managedFields entry: who wrote this version.
 std::pair<std::string, std::string> writer_of(const ojson& object) {
   std::string manager, operation, newest;
-  if (!object.contains("metadata") || !object["metadata"].contains("managedFields")) return {};
-  for (const auto& f : object["metadata"]["managedFields"]) {
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return {};
+  const auto fields = metadata->find("managedFields");
+  if (fields == metadata->end() || !fields->is_array()) return {};
+  for (const auto& f : *fields) {
+    if (!f.is_object()) continue;
     const auto time = f.value("time", "");
     if (manager.empty() || time >= newest) {
       newest = time;

@@ -56,15 +56,15 @@ constexpr std::array<std::pair<JournalEvent, std::string_view>, 14> journal_even
 }};
 
 template <class Enum, std::size_t N>
-std::string_view name_in(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) {
-  for (const auto& [v, name] : table)
+std::string_view name_in(const std::array<std::pair<Enum, std::string_view>, N>& names, Enum value) {
+  for (const auto& [v, name] : names)
     if (v == value) return name;
   return "unknown";
 }
 
 template <class Enum, std::size_t N>
-std::optional<Enum> value_in(const std::array<std::pair<Enum, std::string_view>, N>& table, std::string_view name) {
-  for (const auto& [v, n] : table)
+std::optional<Enum> value_in(const std::array<std::pair<Enum, std::string_view>, N>& names, std::string_view name) {
+  for (const auto& [v, n] : names)
     if (n == name) return v;
   return std::nullopt;
 }

@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config
+  build-essential cmake ninja-build pkg-config
   libboost-filesystem-dev libboost-dev libfmt-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libzstd-dev zlib1g-dev catch2
   # Kubernetes objects: protobuf (protoc, DynamicMessage) over Kubernetes' own .proto files, and

@@ -8,7 +8,7 @@
 # together with the fault classes (tests/reliability/, quick mode): every scenario runs once
 # on each etcd (those marked "# kdr-test: once", which do not depend on etcd's version, in the
 # second build only). That build carries libFuzzer's coverage too, and the fuzzers built in it
-# run for 15 s each, two at a time. Then the benchmarks, quick.
+# run for 15 s each, two at a time. Then every benchmark in its quick mode (bench/quick.sh).
 #
 # The .deb is built, installed, tried (kdr --help, kdr demo) and removed again.
 #
@@ -67,18 +67,7 @@ if [ "$sanitizers" = yes ]; then
 fi
 
 if [ "$bench" = yes ]; then
-  stage "benchmark, quick mode"
-  bash "$src/bench/backup-vs-rsync.sh" --quick --kdr "$src/build/cli/kdr"
-  bash "$src/bench/snapshot-vs-etcdctl.sh" --quick --kdr "$src/build/cli/kdr"
-  bash "$src/bench/verify-vs-diff.sh" --quick --kdr "$src/build/cli/kdr"
-  KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/restore-vs-manual.sh" --quick --kdr "$src/build/cli/kdr"
-  bash "$src/bench/etcd-latency.sh" --quick --kdr "$src/build/cli/kdr"
-  bash "$src/bench/journal.sh" --quick --kdr "$src/build/cli/kdr"
-  KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/replay.sh" --quick --kdr "$src/build/cli/kdr"
-  KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/ha.sh" --quick --kdr "$src/build/cli/kdr"
-  KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/rebuild-elsewhere.sh" --quick --kdr "$src/build/cli/kdr"
-  bash "$src/bench/offsite.sh" --quick --kdr "$src/build/cli/kdr"
-  bash "$src/bench/objects.sh" --quick --kdr "$src/build/cli/kdr"
-  KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/scale.sh" --quick --kdr "$src/build/cli/kdr"
+  stage "benchmarks, quick mode, two at a time"
+  KDR_KUBELET="$src/build/demo/kubelet-standin" bash "$src/bench/quick.sh" --kdr "$src/build/cli/kdr"
 fi
 stage "all tests passed"

@@ -19,7 +19,7 @@ namespace kdr::verify {
 
 namespace {
 
-constexpr const char* check_name = "certificates";
+constexpr const char* certificates_check = "certificates";
 constexpr std::int64_t warn_days = 30;
 
 std::int64_t to_epoch(const ASN1_TIME* t) {
@@ -140,10 +140,10 @@ CertificateStats check_certificates(const core::Context& ctx, const GenerationVi
         const auto days = (not_after - now) / 86400;
         if (not_after <= now) stats.expired.push_back(info);
         if (not_after <= now)
-          findings.add(Severity::error, check_name, "expired", src.label,
+          findings.add(Severity::error, certificates_check, "expired", src.label,
                        fmt::format("{} ({}) expired on {}", subject, where, core::iso_time(not_after)));
         else if (days < warn_days)
-          findings.add(Severity::warning, check_name, "expiring", src.label,
+          findings.add(Severity::warning, certificates_check, "expiring", src.label,
                        fmt::format("{} ({}) expires in {} days, on {}", subject, where, days, core::iso_time(not_after)));
       }
     }

@@ -13,7 +13,7 @@
 namespace kdr::verify {
 
 namespace {
-constexpr const char* check_name = "encryption";
+constexpr const char* encryption_check_name = "encryption";
 }
 
 std::optional<core::EncryptionConfig> generation_encryption_config(const GenerationView& g,
@@ -83,13 +83,13 @@ std::optional<EncryptionFacts> check_encryption(const core::Context& ctx, const 
   try {
     own = generation_encryption_config(g, ctx.config.static_pod_path);
   } catch (const core::Error& e) {
-    findings.add(recorded ? Severity::error : Severity::warning, check_name, "config", "kube-apiserver", e.what());
+    findings.add(recorded ? Severity::error : Severity::warning, encryption_check_name, "config", "kube-apiserver", e.what());
   }
   if (live) {
     try {
       now = core::live_encryption_config(ctx);
     } catch (const core::Error& e) {
-      findings.add(Severity::warning, check_name, "config", "kube-apiserver", e.what());
+      findings.add(Severity::warning, encryption_check_name, "config", "kube-apiserver", e.what());
     }
   }
   core::EncryptionKeyUse lost;
@@ -97,7 +97,7 @@ std::optional<EncryptionFacts> check_encryption(const core::Context& ctx, const 
     for (const auto& [key, n] : *snap->encrypted_values)
       if (!(own && own->keys.count(key)) && !(now && now->keys.count(key))) lost[key] = n;
   if (!lost.empty())
-    findings.add(Severity::error, check_name, "unknown-key", snap->file,
+    findings.add(Severity::error, encryption_check_name, "unknown-key", snap->file,
                  fmt::format("{} in the snapshot, and no EncryptionConfiguration here holds {} ({}{}): kube-apiserver "
                              "cannot read them. Find the old key (an older generation's EncryptionConfiguration, a "
                              "secret store) and put it back into the live configuration as a secondary key",
@@ -112,12 +112,12 @@ std::optional<EncryptionFacts> check_encryption(const core::Context& ctx, const 
   facts.config = config ? config->file : "";
   for (const auto& [key, f] : facts.keys) {
     if (f.kms)
-      findings.add(Severity::info, check_name, "kms", snap->file,
+      findings.add(Severity::info, encryption_check_name, "kms", snap->file,
                    fmt::format("{} value{} encrypted by the KMS plugin {}: its key lives with the plugin, outside the "
                                "node; kdr cannot check them offline",
                                f.values, f.values == 1 ? "" : "s", key));
     else if (f.fail > 0 && lost.count(key) == 0)
-      findings.add(Severity::error, check_name, "undecryptable", snap->file,
+      findings.add(Severity::error, encryption_check_name, "undecryptable", snap->file,
                    fmt::format("{} of {} value{} encrypted with {} do not decrypt with {}'s key of that name: the "
                                "key was changed under the same name, or the values are damaged. kube-apiserver "
                                "cannot read them",
@@ -125,7 +125,7 @@ std::optional<EncryptionFacts> check_encryption(const core::Context& ctx, const 
                                config ? config->file : std::string("the EncryptionConfiguration")));
   }
   for (const auto& [resource, n] : facts.plain)
-    findings.add(Severity::warning, check_name, "plaintext", snap->file,
+    findings.add(Severity::warning, encryption_check_name, "plaintext", snap->file,
                  fmt::format("{} {} stored in the clear although {} encrypts them (written before encryption was "
                              "turned on, or by identity first): rewrite them (kubectl get {} -A -o json | kubectl "
                              "replace -f -) to encrypt them",

@@ -14,7 +14,7 @@ namespace kdr::verify {
 using nlohmann::json;
 
 namespace {
-constexpr const char* check_name = "live-etcd";
+constexpr const char* live_etcd_check = "live-etcd";
 }
 
 json EtcdLiveFacts::to_json() const {
@@ -65,15 +65,15 @@ bool etcd_db_shrank(const std::string& path, const std::string& etcd_data_dir, s
 
 void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
   if (!f.answered)
-    findings.add(Severity::error, check_name, "down", f.endpoint.empty() ? "etcd" : f.endpoint,
+    findings.add(Severity::error, live_etcd_check, "down", f.endpoint.empty() ? "etcd" : f.endpoint,
                  "etcd does not answer: " + f.error + (f.offline ? offline_text(f, *f.offline) : std::string()));
   // A database that answers is judged by its keys: a snapshot restore or a defragmentation
   // leaves a far smaller file that is whole. One that does not answer and shrank is damaged.
   if (!f.answered) {
     if (f.offline)
-      for (const auto& p : f.offline->problems) findings.add(Severity::warning, check_name, "data-dir-damaged", f.data_dir, p);
+      for (const auto& p : f.offline->problems) findings.add(Severity::warning, live_etcd_check, "data-dir-damaged", f.data_dir, p);
     if (f.db_file_size && etcd_db_shrank(f.db_path(), f.data_dir, *f.db_file_size, f.backup_db_size))
-      findings.add(Severity::error, check_name, "db-shrunk", f.db_path(),
+      findings.add(Severity::error, live_etcd_check, "db-shrunk", f.db_path(),
                    fmt::format("etcd's database is {} bytes, the backup's was {}: damaged or truncated (etcd's log "
                                "would say \"file size too small\" or similar)",
                                *f.db_file_size, f.backup_db_size));
@@ -91,13 +91,13 @@ void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
                                          f.journal_revision)
                            : std::string();
   if ((behind_backup || behind_journal) && !f.went_back_accepted_by.empty())
-    findings.add(Severity::info, check_name, "rolled-back", f.endpoint,
+    findings.add(Severity::info, live_etcd_check, "rolled-back", f.endpoint,
                  fmt::format("etcd is at revision {}, behind {}: put back by {}", f.revision,
                              behind_journal ? fmt::format("the change journal's {}", f.journal_revision)
                                             : fmt::format("the backup's {}", f.backup_revision),
                              f.went_back_accepted_by));
   else if ((behind_backup && keys_gone) || behind_journal)
-    findings.add(Severity::error, check_name, "data-dir-lost", f.endpoint,
+    findings.add(Severity::error, live_etcd_check, "data-dir-lost", f.endpoint,
                  fmt::format("etcd serves {} at revision {}{}{}: its revision went back, so etcd started afresh on an "
                              "empty data dir (lost or emptied), or was restored by hand{}; docs/runbook.md, the row "
                              "\"lost data dir\"",
@@ -112,7 +112,7 @@ void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
                                             : std::string(),
                              journal));
   else if (keys_gone)
-    findings.add(Severity::error, check_name, "keys-missing", f.endpoint,
+    findings.add(Severity::error, live_etcd_check, "keys-missing", f.endpoint,
                  fmt::format("etcd serves {} keys, the backup's snapshot holds {}: most of the data is gone ({})",
                              *f.keys, *f.backup_keys,
                              same_cluster ? "deleted since the backup"
@@ -120,7 +120,7 @@ void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
                                                         "or other data dir",
                                                         f.cluster_id, f.backup_cluster_id)));
   else if (behind_backup)
-    findings.add(Severity::error, check_name, "rolled-back", f.endpoint,
+    findings.add(Severity::error, live_etcd_check, "rolled-back", f.endpoint,
                  fmt::format("etcd is at revision {}, behind the backup's {}: its data went back in time (restored by "
                              "hand from an older copy, or a lost data dir that filled again); kdr backup refuses it "
                              "until etcd is restored or the operator accepts it (kdr backup --allow-shrink)",

@@ -20,7 +20,7 @@ using core::FileType;
 
 namespace {
 
-constexpr const char* check_name = "integrity";
+constexpr const char* integrity_check = "integrity";
 
 // SHA256SUMS as sha256sum writes it: "<hash>  <name>", a leading backslash for escaped names.
 std::map<std::string, std::string> parse_sums(const std::string& text, Findings& findings) {
@@ -35,7 +35,7 @@ std::map<std::string, std::string> parse_sums(const std::string& text, Findings&
     bool escaped = !line.empty() && line.front() == '\\';
     if (escaped) line.erase(0, 1);
     if (line.size() < 67 || line.compare(64, 2, "  ") != 0 || !core::is_sha256_hex(line.substr(0, 64))) {
-      findings.add(Severity::error, check_name, "sums", "SHA256SUMS", fmt::format("line {} is malformed", line_no));
+      findings.add(Severity::error, integrity_check, "sums", "SHA256SUMS", fmt::format("line {} is malformed", line_no));
       continue;
     }
     std::string name = line.substr(66);
@@ -76,7 +76,7 @@ void walk_extra(const core::bfs::path& dir, const std::string& node_path,
     const bool known = index.count(child) != 0 ||
                        (st && st->type == core::FileType::directory && ancestors.count(child) != 0);
     if (!known) {
-      findings.add(Severity::error, check_name, "extra", child,
+      findings.add(Severity::error, integrity_check, "extra", child,
                    "in the generation's files/ but not in its manifest (added after the backup?)");
     }
     if (st && st->type == FileType::directory) walk_extra(p, child, index, ancestors, findings);
@@ -93,7 +93,7 @@ std::set<std::size_t> check_layout(const GenerationView& g, Findings& findings) 
   // 1. every entry lies within a source the generation recorded (a generation that records
   // none, which kdr never writes, vouches for no entry)
   if (g.meta.sources.empty() && !entries.empty()) {
-    findings.add(Severity::error, check_name, "outside-sources", entries.front().path,
+    findings.add(Severity::error, integrity_check, "outside-sources", entries.front().path,
                  fmt::format("meta.json records no sources: none of the {} entries is restored", entries.size()));
     for (std::size_t i = 0; i < entries.size(); ++i) unsafe.insert(i);
   }
@@ -102,7 +102,7 @@ std::set<std::size_t> check_layout(const GenerationView& g, Findings& findings) 
     const bool covered = std::any_of(g.meta.sources.begin(), g.meta.sources.end(),
                                      [&](const auto& s) { return core::node_path_within(e.path, s.path); });
     if (!covered && !g.meta.sources.empty()) {
-      findings.add(Severity::error, check_name, "outside-sources", e.path,
+      findings.add(Severity::error, integrity_check, "outside-sources", e.path,
                    "lies outside every source of this generation: a restore never writes it");
       unsafe.insert(i);
     }
@@ -113,7 +113,7 @@ std::set<std::size_t> check_layout(const GenerationView& g, Findings& findings) 
     for (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1)) {
       auto it = index.find(path.substr(0, slash));
       if (it != index.end() && entries[it->second].type == FileType::symlink) {
-        findings.add(Severity::error, check_name, "beneath-symlink", path,
+        findings.add(Severity::error, integrity_check, "beneath-symlink", path,
                      fmt::format("lies beneath the symlink {} (-> {}): writing it would write through the link",
                                  entries[it->second].path, entries[it->second].target));
         unsafe.insert(i);
@@ -136,7 +136,7 @@ std::set<std::size_t> check_layout(const GenerationView& g, Findings& findings) 
     for (auto slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1)) {
       if (real_dir(rel.substr(0, slash))) continue;
       if (core::lstat_path(g.dir / rel.substr(0, slash)))
-        findings.add(Severity::error, check_name, "unsafe-path", entries[i].path,
+        findings.add(Severity::error, integrity_check, "unsafe-path", entries[i].path,
                      fmt::format("{} in the generation is not a folder (a symlink?): not followed", rel.substr(0, slash)));
       unsafe.insert(i);
       break;
@@ -156,12 +156,12 @@ std::set<std::size_t> check_layout(const GenerationView& g, Findings& findings) 
     if (core::node_path_within(core::lexically_normal_node_path(resolved), source->path)) continue;
     if (outside++ == 0) first_outside = e.path;
     if (core::node_path_within(e.path, "/etc/kubernetes") || core::node_path_within(e.path, "/var/lib/etcd"))
-      findings.add(Severity::warning, check_name, "symlink-outside", e.path,
+      findings.add(Severity::warning, integrity_check, "symlink-outside", e.path,
                    fmt::format("points outside {} (-> {}); it is restored as a link and never followed", source->path,
                                e.target));
   }
   if (outside > 0)
-    findings.add(Severity::info, check_name, "symlink-outside", first_outside,
+    findings.add(Severity::info, integrity_check, "symlink-outside", first_outside,
                  fmt::format("{} symlink(s) point outside their source (CA bundles do); restored as links, never "
                              "followed",
                              outside));
@@ -202,7 +202,7 @@ void check_hard_links(const GenerationView& g, const std::set<std::size_t>& unsa
   for (const auto& [key, value] : linked) {
     const auto inside = seen[key];
     if (inside < value.second)
-      findings.add(Severity::error, check_name, "hard-link-outside", entries[value.first].path,
+      findings.add(Severity::error, integrity_check, "hard-link-outside", entries[value.first].path,
                    fmt::format("shares its data with {} file(s) outside the backup folder: whoever writes there "
                                "changes this backup",
                                value.second - inside));
@@ -215,7 +215,7 @@ GenerationView load_generation(const std::string& id, const core::bfs::path& dir
                                const std::string& meta_sha256, Findings& findings) {
   auto g = core::load_generation(id, dir, meta, meta_sha256);
   if (!g.manifest_problem.empty())
-    findings.add(Severity::error, check_name, "manifest", "manifest.jsonl",
+    findings.add(Severity::error, integrity_check, "manifest", "manifest.jsonl",
                  fmt::format("the manifest cannot be read: {}", g.manifest_problem));
   return g;
 }
@@ -257,43 +257,43 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
     const auto p = g.dir / core::generation_relative_path(e.path);
     auto st = core::lstat_path(p);
     if (!st) {
-      findings.add(Severity::error, check_name, "missing", e.path, "in the manifest but not in the generation");
+      findings.add(Severity::error, integrity_check, "missing", e.path, "in the manifest but not in the generation");
       continue;
     }
     if (st->type != e.type) {
-      findings.add(Severity::error, check_name, "type", e.path,
+      findings.add(Severity::error, integrity_check, "type", e.path,
                    fmt::format("is a {}, the manifest says {}", core::to_string(st->type), core::to_string(e.type)));
       continue;
     }
     if (e.type != FileType::symlink && st->mode != e.mode)
-      findings.add(Severity::error, check_name, "mode", e.path,
+      findings.add(Severity::error, integrity_check, "mode", e.path,
                    fmt::format("mode {}, the manifest says {}", core::mode_to_string(st->mode), core::mode_to_string(e.mode)));
     if (as_root && (st->uid != e.uid || st->gid != e.gid))
-      findings.add(Severity::error, check_name, "owner", e.path,
+      findings.add(Severity::error, integrity_check, "owner", e.path,
                    fmt::format("owner {}:{}, the manifest says {}:{}", st->uid, st->gid, e.uid, e.gid));
     if (e.type == FileType::symlink) {
       const auto target = core::read_link(p).value_or("");
       if (target != e.target)
-        findings.add(Severity::error, check_name, "target", e.path,
+        findings.add(Severity::error, integrity_check, "target", e.path,
                      fmt::format("points at '{}', the manifest says '{}'", target, e.target));
       continue;
     }
     if (e.type == FileType::file) {
       if (st->size != e.size) {
-        findings.add(Severity::error, check_name, st->size < e.size ? "truncated" : "size", e.path,
+        findings.add(Severity::error, integrity_check, st->size < e.size ? "truncated" : "size", e.path,
                      fmt::format("{} bytes, the manifest says {}", st->size, e.size));
         continue;
       }
       if (scope.hashes_entry(e.path)) to_hash.push_back({(g.dir / core::generation_relative_path(e.path)).string(), e.path, e.sha256, e.size});
       if (e.torn) {
         const bool etcd = !etcd_data_dir.empty() && core::node_path_within(e.path, etcd_data_dir);
-        findings.add(etcd ? Severity::info : Severity::warning, check_name, "torn", e.path,
+        findings.add(etcd ? Severity::info : Severity::warning, integrity_check, "torn", e.path,
                      etcd ? "copied while etcd wrote to it; the consistent copy is the snapshot"
                           : "kept changing while it was copied; the copy may be inconsistent");
       }
     }
     if (st->mtime_sec != e.mtime_sec || st->mtime_nsec != e.mtime_nsec)
-      findings.add(Severity::warning, check_name, "mtime", e.path, "modification time differs from the manifest");
+      findings.add(Severity::warning, integrity_check, "mtime", e.path, "modification time differs from the manifest");
   }
 
   const auto files_dir = g.dir / "files";
@@ -303,7 +303,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
   std::map<std::string, std::string> expected;
   for (const auto& a : g.artifacts) {
     if (!core::safe_artifact_path(a.path)) {
-      findings.add(Severity::error, check_name, "unsafe-path", a.path,
+      findings.add(Severity::error, integrity_check, "unsafe-path", a.path,
                    "meta.json names a generation file outside the generation's own folders: not read");
       continue;
     }
@@ -311,11 +311,11 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
     const auto p = g.dir / a.path;
     const auto st = core::lstat_path(p);
     if (!st) {
-      findings.add(Severity::error, check_name, "missing", a.path, "recorded in meta.json but not in the generation");
+      findings.add(Severity::error, integrity_check, "missing", a.path, "recorded in meta.json but not in the generation");
       continue;
     }
     if (st->type != FileType::file) {
-      findings.add(Severity::error, check_name, "type", a.path, "is not a regular file (a symlink?): not read");
+      findings.add(Severity::error, integrity_check, "type", a.path, "is not a regular file (a symlink?): not read");
       continue;
     }
     if (scope.hashes_artifact(a.path)) to_hash.push_back({p.string(), a.path, a.sha256, st->size});
@@ -329,7 +329,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
       actual = core::sha256_file(h.file);
     } catch (const core::Error& ex) {
       std::lock_guard lock(mutex);
-      findings.add(Severity::error, check_name, "unreadable", h.name, ex.what());
+      findings.add(Severity::error, integrity_check, "unreadable", h.name, ex.what());
       return;
     }
     if (progress) progress->add(h.size);
@@ -337,7 +337,7 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
     ++stats.files_hashed;
     stats.bytes_hashed += h.size;
     if (actual != h.sha256)
-      findings.add(Severity::error, check_name, "content", h.name,
+      findings.add(Severity::error, integrity_check, "content", h.name,
                    fmt::format("content does not match its SHA-256 (expected {}..., found {}...)", h.sha256.substr(0, 12),
                                actual.substr(0, 12)));
   });
@@ -347,19 +347,19 @@ IntegrityStats check_integrity(const GenerationView& g, const std::string& etcd_
   try {
     sums_text = core::read_backup_file(g.dir / "SHA256SUMS");
   } catch (const core::Error& e) {
-    findings.add(Severity::error, check_name, "sums", "SHA256SUMS", e.what());
+    findings.add(Severity::error, integrity_check, "sums", "SHA256SUMS", e.what());
     return stats;
   }
   const auto sums = parse_sums(sums_text, findings);
   for (const auto& [name, hash] : expected) {
     auto it = sums.find(name);
     if (it == sums.end())
-      findings.add(Severity::error, check_name, "sums", name, "missing from SHA256SUMS");
+      findings.add(Severity::error, integrity_check, "sums", name, "missing from SHA256SUMS");
     else if (it->second != hash)
-      findings.add(Severity::error, check_name, "sums", name, "SHA256SUMS and the manifest disagree");
+      findings.add(Severity::error, integrity_check, "sums", name, "SHA256SUMS and the manifest disagree");
   }
   for (const auto& [name, hash] : sums)
-    if (!expected.count(name)) findings.add(Severity::error, check_name, "sums", name, "in SHA256SUMS but not in the manifest");
+    if (!expected.count(name)) findings.add(Severity::error, integrity_check, "sums", name, "in SHA256SUMS but not in the manifest");
   return stats;
 }
 

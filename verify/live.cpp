@@ -20,7 +20,7 @@ using core::FileType;
 
 namespace {
 
-constexpr const char* check_name = "live";
+constexpr const char* live_check = "live";
 
 struct LivePath {
   std::string path;
@@ -85,11 +85,11 @@ class LiveComparison {
     const auto severity = weigh(path, etcd_dir_, after || kind == "only-on-node");
     if (severity == Severity::info) {
       ++stats_.expected_etcd;
-      findings_.add(Severity::info, check_name, "expected-etcd-change", path,
+      findings_.add(Severity::info, live_check, "expected-etcd-change", path,
                     what + " (expected: etcd kept writing after the backup)");
       return;
     }
-    findings_.add(severity, check_name, std::move(kind), path, what);
+    findings_.add(severity, live_check, std::move(kind), path, what);
   }
 
   bool metadata_differs(const FileStat& st, const core::ManifestEntry& e) const {
@@ -135,7 +135,7 @@ class LiveComparison {
     // check (verify/etcd_live.cpp) judges it by what etcd answers.
     if (etcd_db_shrank(l.path, etcd_dir_, l.st.size, e.size)) {
       ++stats_.expected_etcd;
-      findings_.add(Severity::info, check_name, "etcd-db-rewritten", l.path,
+      findings_.add(Severity::info, live_check, "etcd-db-rewritten", l.path,
                     fmt::format("{} bytes on the node, {} in the backup: rewritten smaller (a snapshot restore or a "
                                 "defragmentation); whole only if etcd serves its keys (check live-etcd)",
                                 l.st.size, e.size));
@@ -154,7 +154,7 @@ class LiveComparison {
         hash = core::sha256_file(ctx_.root.host(l.path).string());
       } catch (const core::Error& ex) {
         std::lock_guard lock(mutex);
-        findings_.add(Severity::warning, check_name, "unreadable", l.path, ex.what());
+        findings_.add(Severity::warning, live_check, "unreadable", l.path, ex.what());
         return;
       }
       std::lock_guard lock(mutex);
@@ -181,10 +181,10 @@ class LiveComparison {
       // gone from the node: within etcd's data dir that is etcd's own housekeeping
       if (weigh(e.path, etcd_dir_, true) == Severity::info) {
         ++stats_.expected_etcd;
-        findings_.add(Severity::info, check_name, "expected-etcd-change", e.path,
+        findings_.add(Severity::info, live_check, "expected-etcd-change", e.path,
                       "in the backup, gone from the node (expected: etcd rotates its files)");
       } else {
-        findings_.add(weigh(e.path, etcd_dir_, true), check_name, "only-in-backup", e.path,
+        findings_.add(weigh(e.path, etcd_dir_, true), live_check, "only-in-backup", e.path,
                       "in the backup, missing on the node");
       }
     }

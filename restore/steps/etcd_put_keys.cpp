@@ -17,6 +17,7 @@
 #include "core/namespace_object.hpp"
 #include "core/sha256.hpp"
 #include "core/static_pods.hpp"
+#include "core/text.hpp"
 #include "core/zstd_file.hpp"
 #include "etcd/snapshot_keys.hpp"
 #include "etcd/layout.hpp"
@@ -198,12 +199,6 @@ KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live, c
   return out;
 }
 
-std::string list_text(const std::vector<std::string>& v, std::size_t max = 20) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size() && i < max; ++i) out += (out.empty() ? "" : ", ") + v[i];
-  if (v.size() > max) out += fmt::format(", ... ({} in all)", v.size());
-  return out.empty() ? "none" : out;
-}
 
 }  // namespace
 
@@ -292,7 +287,7 @@ KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read, c
   if (out.refusal) return out;
   if (plan.selected == 0) {
     out.refusal = fmt::format("{} holds no key of {} (its namespaces: {})", source.text, sel.text(),
-                              list_text(read.snapshot_namespaces));
+                              core::list_text(read.snapshot_namespaces, 20));
     return out;
   }
   core::EncryptionKeyUse use;

@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/fs.hpp"
+#include "core/text.hpp"
 #include "restore/node_identity.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
@@ -64,11 +65,6 @@ std::vector<std::string> with_keys(const std::vector<std::string>& files) {
   return out;
 }
 
-std::string list_text(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
-  return out.empty() ? "none" : out;
-}
 
 class NodeIdentityStep final : public TypedStep<IdentityArgs> {
  public:
@@ -128,7 +124,7 @@ class NodeIdentityStep final : public TypedStep<IdentityArgs> {
     }
     const auto files = naming_files(r.gen.dir / "files/etc/kubernetes", c.from);
     pf.ok(fmt::format("the node {} ({}) comes back as {} ({}); made again by kubeadm: {}", c.from.name, c.from.address,
-                      c.to.name, c.to.address, list_text(files)));
+                      c.to.name, c.to.address, core::list_text(files)));
   }
 
   void perform(Runner& r, const IdentityArgs& a) const override {

@@ -15,6 +15,7 @@
 #include "core/kubeadm_pki.hpp"
 #include "core/node_key.hpp"
 #include "core/progress.hpp"
+#include "core/text.hpp"
 #include "restore/etcd_loss.hpp"
 #include "restore/pods.hpp"
 #include "restore/preflight.hpp"
@@ -30,11 +31,6 @@ using nlohmann::json;
 namespace {
 
 
-std::string list_or_none(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
-  return out.empty() ? std::string("none") : out;
-}
 
 // Replacing etcd's data while the live etcd answers with newer data rolls the cluster back:
 // refused unless accept_loss=true, and then journaled.
@@ -160,7 +156,7 @@ void check_machine(const Runner& r, Preflight& pf, std::vector<std::string>& ide
     identity.push_back(fmt::format("this machine is '{}' (addresses {}), the backup was taken on '{}' (addresses {}): "
                                    "another machine (a replacement for it: rebuild-node --set address=IP --set "
                                    "node_name=NAME)",
-                                   host.hostname(), list_or_none(now_ips), recorded_host, list_or_none(recorded_ips)));
+                                   host.hostname(), core::list_text(now_ips), recorded_host, core::list_text(recorded_ips)));
   else if (!same_host)
     pf.warns.push_back(fmt::format("this machine is '{}', the backup was taken on '{}': certificates, kubeconfigs and "
                                    "manifests name the old node; kubeadm must renew them or the node must keep its name "
@@ -170,7 +166,7 @@ void check_machine(const Runner& r, Preflight& pf, std::vector<std::string>& ide
     pf.warns.push_back(fmt::format("none of the backed-up node's addresses ({}) is on this machine: the API server and "
                                    "etcd certificates name them; give the node its old address (or rebuild it under "
                                    "a new one: rebuild-node --set address=IP)",
-                                   list_or_none(recorded_ips)));
+                                   core::list_text(recorded_ips)));
 }
 
 // The node root and its etcd member: a root with nothing of a control-plane node (--root

@@ -6,7 +6,7 @@
 using namespace kdr::core;
 
 namespace {
-std::string error_of(const std::string& yaml) {
+std::string config_error(const std::string& yaml) {
   try {
     parse_config(yaml, "/etc/kdr/kdr.yaml");
   } catch (const UsageError& e) {
@@ -65,25 +65,25 @@ TEST_CASE("an empty config file means the defaults") {
 }
 
 TEST_CASE("a key given twice is refused with both lines, at any depth: the later one never wins silently") {
-  CHECK_THAT(error_of("backup_dir: /backup/kdr\nretention:\n  hourly: 3\nbackup_dir: /tmp/typo\n"),
+  CHECK_THAT(config_error("backup_dir: /backup/kdr\nretention:\n  hourly: 3\nbackup_dir: /tmp/typo\n"),
              Catch::Contains("/etc/kdr/kdr.yaml:4:1") && Catch::Contains("'backup_dir'") &&
                  Catch::Contains("given twice (first on line 1)"));
-  CHECK_THAT(error_of("retention:\n  hourly: 3\n  daily: 2\n  hourly: 0\n"),
+  CHECK_THAT(config_error("retention:\n  hourly: 3\n  daily: 2\n  hourly: 0\n"),
              Catch::Contains(":4:3") && Catch::Contains("retention.hourly") && Catch::Contains("first on line 2"));
 }
 
 TEST_CASE("config errors name the file, the line and the key") {
-  CHECK_THAT(error_of("retention:\n  hourly: many\n"),
+  CHECK_THAT(config_error("retention:\n  hourly: many\n"),
              Catch::Contains("/etc/kdr/kdr.yaml:2:11") && Catch::Contains("retention.hourly") &&
                  Catch::Contains("'many'"));
-  CHECK_THAT(error_of("retention:\n  keep_lsat: 3\n"),
+  CHECK_THAT(config_error("retention:\n  keep_lsat: 3\n"),
              Catch::Contains(":2:3") && Catch::Contains("retention.keep_lsat") && Catch::Contains("unknown key"));
-  CHECK_THAT(error_of("sources:\n  - path: relative/dir\n"),
+  CHECK_THAT(config_error("sources:\n  - path: relative/dir\n"),
              Catch::Contains(":2:11") && Catch::Contains("sources[0].path") && Catch::Contains("not absolute"));
-  CHECK_THAT(error_of("sources:\n  - required: true\n"), Catch::Contains("sources[0]") && Catch::Contains("'path'"));
-  CHECK_THAT(error_of("guard:\n  min_ratio: 1.5\n"), Catch::Contains("guard.min_ratio"));
-  CHECK_THAT(error_of("retention:\n  daily: -1\n"), Catch::Contains("retention.daily") && Catch::Contains("negative"));
-  CHECK_THAT(error_of("backup_dir: [\n"), Catch::Contains("/etc/kdr/kdr.yaml:") && Catch::Contains("not valid YAML"));
-  CHECK_THAT(error_of("- just\n- a list\n"), Catch::Contains("expected a mapping"));
-  CHECK_THAT(error_of("sources:\n  - path: /a/../b\n"), Catch::Contains("'..'"));
+  CHECK_THAT(config_error("sources:\n  - required: true\n"), Catch::Contains("sources[0]") && Catch::Contains("'path'"));
+  CHECK_THAT(config_error("guard:\n  min_ratio: 1.5\n"), Catch::Contains("guard.min_ratio"));
+  CHECK_THAT(config_error("retention:\n  daily: -1\n"), Catch::Contains("retention.daily") && Catch::Contains("negative"));
+  CHECK_THAT(config_error("backup_dir: [\n"), Catch::Contains("/etc/kdr/kdr.yaml:") && Catch::Contains("not valid YAML"));
+  CHECK_THAT(config_error("- just\n- a list\n"), Catch::Contains("expected a mapping"));
+  CHECK_THAT(config_error("sources:\n  - path: /a/../b\n"), Catch::Contains("'..'"));
 }

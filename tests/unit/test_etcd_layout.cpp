@@ -6,6 +6,7 @@
 #include "etcd/layout.hpp"
 #include "core/generation_facts.hpp"
 #include "temp_dir.hpp"
+#include "support.hpp"
 
 using namespace kdr;
 
@@ -43,7 +44,7 @@ std::string apiserver_yaml(const std::string& servers, const std::string& pki, c
          "  - hostPath: {path: " + etcd_pki + "}\n    name: etcd-certs\n";
 }
 
-struct Node {
+struct LayoutNode {
   test::TempDir tmp;
   core::Config config = core::default_config();
   void write(const std::string& node_path, const std::string& text) { test::write(tmp.path() / node_path, text); }
@@ -53,22 +54,17 @@ struct Node {
   backup::SourcePlan sources() const { return backup::plan_sources(config, root()); }
 };
 
-const backup::Source* find(const backup::SourcePlan& plan, const std::string& path) {
+const backup::Source* source_at(const backup::SourcePlan& plan, const std::string& path) {
   for (const auto& s : plan.sources)
     if (s.path == path) return &s;
   return nullptr;
 }
 
-bool any_contains(const std::vector<std::string>& lines, const std::string& what) {
-  for (const auto& l : lines)
-    if (l.find(what) != std::string::npos) return true;
-  return false;
-}
 
 }  // namespace
 
 TEST_CASE("layout: kubeadm's etcd.local.dataDir moves the data dir, and it is the required source") {
-  Node n;
+  LayoutNode n;
   n.write("etc/kubernetes/manifests/etcd.yaml", etcd_yaml("/data/etcd", "/data/etcd"));
   n.write("data/etcd/member/snap/db", "x");
   n.write("etc/kubernetes/pki/etcd/healthcheck-client.crt", "c");
@@ -83,14 +79,14 @@ TEST_CASE("layout: kubeadm's etcd.local.dataDir moves the data dir, and it is th
   CHECK(l.problems.empty());
 
   const auto plan = n.sources();
-  REQUIRE(find(plan, "/data/etcd") != nullptr);
-  CHECK(find(plan, "/data/etcd")->required);
-  CHECK_THAT(backup::join_reasons(*find(plan, "/data/etcd")), Catch::Contains("etcd data dir"));
-  CHECK(find(plan, "/var/lib/etcd") == nullptr);  // only where it is the data dir
+  REQUIRE(source_at(plan, "/data/etcd") != nullptr);
+  CHECK(source_at(plan, "/data/etcd")->required);
+  CHECK_THAT(backup::join_reasons(*source_at(plan, "/data/etcd")), Catch::Contains("etcd data dir"));
+  CHECK(source_at(plan, "/var/lib/etcd") == nullptr);  // only where it is the data dir
 }
 
 TEST_CASE("layout: a data dir mounted from elsewhere is the host path behind the volume") {
-  Node n;
+  LayoutNode n;
   n.write("etc/kubernetes/manifests/etcd.yaml", etcd_yaml("/var/lib/etcd", "/var/lib/etcd"));
   // the same manifest, but the volume maps /var/lib/etcd to /mnt/nvme/etcd
   auto text = etcd_yaml("/var/lib/etcd", "/var/lib/etcd");
@@ -102,7 +98,7 @@ TEST_CASE("layout: a data dir mounted from elsewhere is the host path behind the
 }
 
 TEST_CASE("layout: a --data-dir under no hostPath volume is a problem, not a required source") {
-  Node n;
+  LayoutNode n;
   auto text = etcd_yaml("/data/etcd", "/var/lib/etcd");
   n.write("etc/kubernetes/manifests/etcd.yaml", text);
   const auto l = n.layout();
@@ -111,12 +107,12 @@ TEST_CASE("layout: a --data-dir under no hostPath volume is a problem, not a req
   CHECK_THAT(l.problems[0], Catch::Contains("--data-dir=/data/etcd") && Catch::Contains("none of the pod's hostPath"));
   const auto plan = n.sources();
   CHECK(any_contains(plan.warnings, "none of the pod's hostPath volumes"));
-  const auto* s = find(plan, "/data/etcd");
+  const auto* s = source_at(plan, "/data/etcd");
   CHECK((s == nullptr || !s->required));
 }
 
 TEST_CASE("layout: external etcd is named by kube-apiserver, with no data dir, its client certificate") {
-  Node n;
+  LayoutNode n;
   n.write("etc/kubernetes/manifests/kube-apiserver.yaml",
           apiserver_yaml("https://10.0.0.11:2379,https://10.0.0.12:2379,https://10.0.0.13:2379",
                          "/etc/kubernetes/pki", "/etc/kubernetes/pki/etcd"));
@@ -131,12 +127,12 @@ TEST_CASE("layout: external etcd is named by kube-apiserver, with no data dir, i
   CHECK_THAT(l.tls.origin, Catch::Contains("kube-apiserver's etcd client"));
   CHECK_THAT(l.summary(), Catch::Contains("external etcd at https://10.0.0.11:2379, https://10.0.0.12:2379"));
   const auto plan = n.sources();
-  CHECK(find(plan, "/var/lib/etcd") == nullptr);
-  CHECK(find(plan, "/etc/kubernetes")->required);
+  CHECK(source_at(plan, "/var/lib/etcd") == nullptr);
+  CHECK(source_at(plan, "/etc/kubernetes")->required);
 }
 
 TEST_CASE("layout: the client certificate: config, then health-check client, then kube-apiserver's") {
-  Node n;
+  LayoutNode n;
   n.write("etc/kubernetes/manifests/etcd.yaml", etcd_yaml("/var/lib/etcd", "/var/lib/etcd"));
   n.write("etc/kubernetes/manifests/kube-apiserver.yaml",
           apiserver_yaml("https://127.0.0.1:2379", "/etc/kubernetes/pki", "/etc/kubernetes/pki"));
@@ -177,7 +173,7 @@ TEST_CASE("layout: the client certificate: config, then health-check client, the
 }
 
 TEST_CASE("layout: etcd under systemd (kubespray): unit, environment file, data dir, certificates") {
-  Node n;
+  LayoutNode n;
   n.write("etc/kubernetes/manifests/kube-apiserver.yaml",
           apiserver_yaml("https://10.0.0.5:2379", "/etc/kubernetes/ssl", "/etc/ssl/etcd/ssl"));
   n.write("etc/systemd/system/etcd.service",
@@ -201,14 +197,14 @@ TEST_CASE("layout: etcd under systemd (kubespray): unit, environment file, data 
   CHECK_THAT(l.summary(), Catch::Contains("etcd under systemd (/etc/systemd/system/etcd.service)"));
 
   const auto plan = n.sources();
-  CHECK(find(plan, "/var/lib/etcd")->required);
-  CHECK(find(plan, "/etc/systemd/system/etcd.service") != nullptr);
-  CHECK(find(plan, "/etc/etcd.env") != nullptr);
-  CHECK(find(plan, "/etc/ssl/etcd/ssl") != nullptr);
+  CHECK(source_at(plan, "/var/lib/etcd")->required);
+  CHECK(source_at(plan, "/etc/systemd/system/etcd.service") != nullptr);
+  CHECK(source_at(plan, "/etc/etcd.env") != nullptr);
+  CHECK(source_at(plan, "/etc/ssl/etcd/ssl") != nullptr);
 }
 
 TEST_CASE("layout: etcdctl's own settings are the last choice of client certificate") {
-  Node n;
+  LayoutNode n;
   n.write("etc/etcd.env", "ETCD_DATA_DIR=/srv/etcd\nETCDCTL_CERT=/etc/etcd/pki/admin.pem\nETCDCTL_KEY=/etc/etcd/pki/admin-key.pem\n");
   const auto l = n.layout();
   CHECK(l.kind == core::EtcdKind::systemd);
@@ -219,7 +215,7 @@ TEST_CASE("layout: etcdctl's own settings are the last choice of client certific
 }
 
 TEST_CASE("layout: nothing on the node says where etcd is: the config's etcd_data_dir") {
-  Node n;
+  LayoutNode n;
   n.config = core::parse_config("etcd_data_dir: /srv/etcd-data\n", "kdr.yaml");
   const auto l = n.layout();
   CHECK(l.kind == core::EtcdKind::unknown);
@@ -246,7 +242,7 @@ TEST_CASE("the data dir a generation recorded, in both formats") {
 }
 
 TEST_CASE("kube-apiserver's PKI is found from its flags, wherever it is") {
-  Node n;
+  LayoutNode n;
   n.write("etc/kubernetes/manifests/kube-apiserver.yaml",
           apiserver_yaml("https://10.0.0.5:2379", "/etc/kubernetes/ssl", "/etc/ssl/etcd/ssl"));
   const auto pki = core::apiserver_pki(n.scan());

@@ -2,35 +2,16 @@
 // protobuf envelope) and printed as kubectl prints them.
 #include <catch2/catch.hpp>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include "core/fs.hpp"
 #include "k8s/envelope.hpp"
 #include "k8s/object_json.hpp"
+#include "k8s_fixture.hpp"
 
 using namespace kdr;
 
 namespace {
 
-k8s::ojson fixture(const std::string& name) {
-  return k8s::ojson::parse(core::read_file(core::bfs::path(KDR_SOURCE_DIR) / "tests/fixtures/k8s-objects" / name));
-}
 
-// The bytes kube-apiserver writes for `object` (its generated Marshal: fields by number, map keys sorted).
-std::string stored(const k8s::ojson& object) {
-  const auto& schema = k8s::Schema::builtin();
-  const auto* type = schema.message(object["apiVersion"].get<std::string>(), object["kind"].get<std::string>());
-  REQUIRE(type != nullptr);
-  const auto m = k8s::from_json(object, type);
-  std::string raw;
-  google::protobuf::io::StringOutputStream out(&raw);
-  google::protobuf::io::CodedOutputStream coded(&out);
-  coded.SetSerializationDeterministic(true);
-  m->SerializeToCodedStream(&coded);
-  coded.Trim();
-  return k8s::write_protobuf_envelope(object["apiVersion"].get<std::string>(), object["kind"].get<std::string>(), raw);
-}
 
 }  // namespace
 
@@ -54,8 +35,8 @@ TEST_CASE("every built-in object of the corpus round-trips through kube-apiserve
   for (const auto& name : core::list_dir(core::bfs::path(KDR_SOURCE_DIR) / "tests/fixtures/k8s-objects")) {
     if (name == "custom-resource.json") continue;  // stored as JSON
     INFO(name);
-    const auto object = fixture(name);
-    const auto bytes = stored(object);
+    const auto object = k8s_fixture(name);
+    const auto bytes = k8s_stored(object);
     const auto env = k8s::read_protobuf_envelope(bytes);
     REQUIRE(env.envelope);
     CHECK(env.envelope->api_version == object["apiVersion"].get<std::string>());
@@ -66,7 +47,7 @@ TEST_CASE("every built-in object of the corpus round-trips through kube-apiserve
     k8s::ojson decoded = {{"apiVersion", object["apiVersion"]}, {"kind", object["kind"]}};
     const auto body = k8s::decode_json(env.envelope->raw, type);
     for (const auto& [k, v] : body.items()) decoded[k] = v;
-    CHECK(stored(decoded) == bytes);
+    CHECK(k8s_stored(decoded) == bytes);
     // Printed as kubectl printed it (kubectl -o yaml sorts keys: compared sorted).
     CHECK(nlohmann::json::parse(decoded.dump()).dump(2) == nlohmann::json::parse(object.dump()).dump(2));
   }
@@ -75,7 +56,7 @@ TEST_CASE("every built-in object of the corpus round-trips through kube-apiserve
 TEST_CASE("kube-apiserver writes every non-pointer field, even empty: an object from sparse JSON carries them") {
   // ObjectMeta's generateName is a plain string: the generated Marshal writes it (tag 0x12, length 0).
   const k8s::ojson sparse = {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "x"}}}};
-  const auto bytes = stored(sparse);
+  const auto bytes = k8s_stored(sparse);
   const auto env = k8s::read_protobuf_envelope(bytes);
   REQUIRE(env.envelope);
   const auto& raw = env.envelope->raw;

@@ -12,14 +12,12 @@
 #include "k8s/object_diff.hpp"
 #include "k8s/references.hpp"
 #include "restore/object_plan.hpp"
+#include "k8s_fixture.hpp"
 
 using namespace kdr;
 
 namespace {
 
-k8s::ojson fixture(const std::string& name) {
-  return k8s::ojson::parse(core::read_file(core::bfs::path(KDR_SOURCE_DIR) / "tests/fixtures/k8s-objects" / name));
-}
 
 std::vector<std::string> names(const std::vector<k8s::Reference>& refs) {
   std::vector<std::string> out;
@@ -35,7 +33,7 @@ k8s::ObjectKey at(const std::string& resource, const std::string& ns, const std:
 }  // namespace
 
 TEST_CASE("a Deployment needs its Namespace, the ServiceAccount and the Secret its pod template names") {
-  const auto refs = k8s::references_of(fixture("deployment.json"), at("deployments", "payments", "api"));
+  const auto refs = k8s::references_of(k8s_fixture("deployment.json"), at("deployments", "payments", "api"));
   CHECK(names(refs) == std::vector<std::string>{
                            "namespaces/payments metadata.namespace",
                            "serviceaccounts/payments/api spec.template.spec.serviceAccountName",
@@ -74,7 +72,7 @@ TEST_CASE("a claim needs the volume it is bound to, and a cluster-scoped object 
       R"({"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data","namespace":"ops"},"spec":{"volumeName":"pv-1"}})");
   CHECK(names(k8s::references_of(pvc, at("pvc", "ops", "data"))) ==
         std::vector<std::string>{"namespaces/ops metadata.namespace", "persistentvolumes/pv-1 spec.volumeName"});
-  CHECK(k8s::references_of(fixture("node.json"), at("nodes", "", "cp1")).empty());
+  CHECK(k8s::references_of(k8s_fixture("node.json"), at("nodes", "", "cp1")).empty());
 }
 
 TEST_CASE("objects are named as kubectl takes them, and a wrong name says what is wrong") {
@@ -103,7 +101,7 @@ TEST_CASE("objects are named as kubectl takes them, and a wrong name says what i
 TEST_CASE("the object plan: what each chosen object meets live, and what it needs that live lacks") {
   // The point holds the Deployment (its Secret api-db, ServiceAccount and Namespace too); live
   // lost the Secret and holds a Deployment scaled since.
-  const auto deployment = fixture("deployment.json");
+  const auto deployment = k8s_fixture("deployment.json");
   const auto stored = [](const k8s::ojson& o) {
     const auto* type = k8s::Schema::builtin().message(o["apiVersion"].get<std::string>(), o["kind"].get<std::string>());
     return k8s::write_protobuf_envelope(o["apiVersion"].get<std::string>(), o["kind"].get<std::string>(),
@@ -167,7 +165,7 @@ TEST_CASE("the object plan: what each chosen object meets live, and what it need
 }
 
 TEST_CASE("a Secret's values never appear in a diff: changed ones are masked before and after, as kubectl diff does") {
-  auto a = fixture("secret-db.json"), b = a;
+  auto a = k8s_fixture("secret-db.json"), b = a;
   b["data"]["password"] = "bmV3LXBhc3N3b3Jk";
   b["data"]["token"] = "dG9rZW4=";
   b["metadata"]["labels"] = {{"app", "api"}};
@@ -181,13 +179,13 @@ TEST_CASE("a Secret's values never appear in a diff: changed ones are masked bef
   REQUIRE(whole.size() == 2);
   CHECK(k8s::change_text(whole[0]) == "data: {\"password\":\"***\",\"username\":\"***\"} -> (none)");
   // a ConfigMap's data is no secret
-  auto c = fixture("configmap.json"), d = c;
+  auto c = k8s_fixture("configmap.json"), d = c;
   d["data"]["LOG_LEVEL"] = "debug";
   CHECK(k8s::change_text(k8s::diff_fields(c, d).front()) == "data.LOG_LEVEL: \"info\" -> \"debug\"");
 }
 
 TEST_CASE("whether an object's deletion was asked for is read from its stored value, protobuf or JSON") {
-  auto pod = fixture("pod.json");
+  auto pod = k8s_fixture("pod.json");
   const auto stored = [](const k8s::ojson& o) {
     const auto* type = k8s::Schema::builtin().message(o["apiVersion"].get<std::string>(), o["kind"].get<std::string>());
     return k8s::write_protobuf_envelope(o["apiVersion"].get<std::string>(), o["kind"].get<std::string>(),

@@ -10,6 +10,8 @@
 #include "k8s/schema.hpp"
 #include "restore/kubelets.hpp"
 #include "restore_fixture.hpp"
+#include "support.hpp"
+#include "k8s_fixture.hpp"
 
 using namespace kdr;
 using restore::PodRef;
@@ -17,12 +19,9 @@ using test::RestoreFixture;
 
 namespace {
 
-k8s::ojson fixture(const std::string& name) {
-  return k8s::ojson::parse(core::read_file(core::bfs::path(KDR_SOURCE_DIR) / "tests/fixtures/k8s-objects" / name));
-}
 
 k8s::ojson node(const std::string& name, const std::string& address, int port = 10250) {
-  auto n = fixture("node.json");
+  auto n = k8s_fixture("node.json");
   n["metadata"]["name"] = name;
   n["metadata"]["uid"] = "uid-" + name;
   n["status"]["addresses"] = k8s::ojson::array({{{"address", address}, {"type", "InternalIP"}}, {{"address", name}, {"type", "Hostname"}}});
@@ -31,7 +30,7 @@ k8s::ojson node(const std::string& name, const std::string& address, int port = 
 }
 
 k8s::ojson pod(const std::string& ns, const std::string& name, const std::string& uid, const std::string& node_name) {
-  auto p = fixture("pod.json");
+  auto p = k8s_fixture("pod.json");
   p["metadata"]["namespace"] = ns;
   p["metadata"]["name"] = name;
   p["metadata"]["uid"] = uid;
@@ -45,11 +44,6 @@ k8s::ojson static_pod(const std::string& name, const std::string& node_name) {
   return p;
 }
 
-std::string stored(const k8s::ojson& o) {
-  const auto* type = k8s::Schema::builtin().message(o["apiVersion"].get<std::string>(), o["kind"].get<std::string>());
-  return k8s::write_protobuf_envelope(o["apiVersion"].get<std::string>(), o["kind"].get<std::string>(),
-                                      k8s::from_json(o, type)->SerializeAsString());
-}
 
 std::string pod_list(const std::vector<k8s::ojson>& pods) {
   k8s::ojson list = {{"kind", "PodList"}, {"apiVersion", "v1"}, {"metadata", k8s::ojson::object()}, {"items", pods}};
@@ -71,22 +65,21 @@ std::vector<std::string> ids(const std::vector<PodRef>& pods) {
   return out;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // The node cp1 (10.0.0.10) and two workers, w1 (10.0.0.31, kubelet on 10255) and w2
 // (10.0.0.32), with their pods, in the fixture's live etcd before its backup.
 void add_cluster(RestoreFixture& f) {
   for (const auto& n : {node("cp1", "10.0.0.10"), node("w1", "10.0.0.31", 10255), node("w2", "10.0.0.32")})
-    f.live->write("/registry/minions/" + n["metadata"]["name"].get<std::string>(), stored(n));
+    f.live->write("/registry/minions/" + n["metadata"]["name"].get<std::string>(), k8s_stored(n));
   for (const auto& p : {pod("payments", "api-1", "uid-api-1", "w1"), pod("payments", "api-2", "uid-api-2", "w2"),
                         pod("payments", "cache-0", "uid-cache-0", "w2")})
-    f.live->write("/registry/pods/payments/" + p["metadata"]["name"].get<std::string>(), stored(p));
+    f.live->write("/registry/pods/payments/" + p["metadata"]["name"].get<std::string>(), k8s_stored(p));
 }
 
 }  // namespace
 
 TEST_CASE("a Node object gives its name, InternalIP, kubelet port and role, the config's port when it names none") {
-  const auto cp1 = restore::node_from_object(fixture("node.json"), 10250);
+  const auto cp1 = restore::node_from_object(k8s_fixture("node.json"), 10250);
   CHECK(cp1.name == "cp1");
   CHECK(cp1.address == "10.0.0.10");
   CHECK(cp1.kubelet_port == 10250);
@@ -134,7 +127,7 @@ TEST_CASE("after restore-etcd-snapshot: silent nodes with their pods, phantoms, 
   add_cluster(f);
   f.backup();
   // After the backup: a pod the restore takes away, which w1's kubelet goes on running.
-  f.live->write("/registry/pods/payments/late", stored(pod("payments", "late", "uid-late", "w1")));
+  f.live->write("/registry/pods/payments/late", k8s_stored(pod("payments", "late", "uid-late", "w1")));
   f.kubelets->answer("10.0.0.10:10250", pod_list({static_pod("etcd", "cp1")}));
   f.kubelets->answer("10.0.0.31:10255", pod_list({static_pod("kube-proxy", "w1"), pod("payments", "api-1", "uid-api-1", "w1"),
                                                   pod("payments", "late", "uid-late", "w1")}));

@@ -26,7 +26,7 @@ ManifestEntry file_entry(std::string path, std::string content) {
   return e;
 }
 
-std::string error_of(const std::string& text) {
+std::string manifest_error(const std::string& text) {
   try {
     Manifest::parse(text, "gen/manifest.jsonl");
   } catch (const Error& e) {
@@ -81,16 +81,16 @@ TEST_CASE("a damaged manifest is refused with the line that is wrong") {
       R"({"path":"/a","type":"file","mode":"0644","uid":0,"gid":0,"size":1,"mtime":1,"mtime_nsec":0,"sha256":")" +
       sha256_hex("x") + "\"}\n";
   CHECK(Manifest::parse(header + good, "t").entries.size() == 1);
-  CHECK_THAT(error_of(header + good + "{not json\n"), Catch::Contains("gen/manifest.jsonl: line 3") && Catch::Contains("not valid JSON"));
-  CHECK_THAT(error_of(header + R"({"path":"../etc/shadow","type":"file"})" "\n"), Catch::Contains("line 2") && Catch::Contains("not absolute"));
-  CHECK_THAT(error_of(header + R"({"path":"/a/../../etc","type":"dir"})" "\n"), Catch::Contains("'..'"));
-  CHECK_THAT(error_of(header + R"({"path":"/a","type":"fifo","mode":"0644","uid":0,"gid":0,"mtime":1,"mtime_nsec":0})" "\n"), Catch::Contains("unknown type"));
-  CHECK_THAT(error_of(header + R"({"path":"/a","type":"dir","mode":"0999","uid":0,"gid":0,"mtime":1,"mtime_nsec":0})" "\n"), Catch::Contains("bad mode"));
-  CHECK_THAT(error_of(header + R"({"path":"/a","type":"file","mode":"0644","uid":0,"gid":0,"size":1,"mtime":1,"mtime_nsec":0,"sha256":"xyz"})" "\n"), Catch::Contains("sha256"));
-  CHECK_THAT(error_of(header + R"({"path":"/a","type":"dir","mode":"0644","uid":-1,"gid":0,"mtime":1,"mtime_nsec":0})" "\n"), Catch::Contains("'uid'"));
-  CHECK_THAT(error_of(header + good.substr(0, good.size() - 1)), Catch::Contains("truncated"));
-  CHECK_THAT(error_of("{\"kdr_manifest\":2}\n"), Catch::Contains("not supported"));
-  CHECK_THAT(error_of(""), Catch::Contains("empty"));
+  CHECK_THAT(manifest_error(header + good + "{not json\n"), Catch::Contains("gen/manifest.jsonl: line 3") && Catch::Contains("not valid JSON"));
+  CHECK_THAT(manifest_error(header + R"({"path":"../etc/shadow","type":"file"})" "\n"), Catch::Contains("line 2") && Catch::Contains("not absolute"));
+  CHECK_THAT(manifest_error(header + R"({"path":"/a/../../etc","type":"dir"})" "\n"), Catch::Contains("'..'"));
+  CHECK_THAT(manifest_error(header + R"({"path":"/a","type":"fifo","mode":"0644","uid":0,"gid":0,"mtime":1,"mtime_nsec":0})" "\n"), Catch::Contains("unknown type"));
+  CHECK_THAT(manifest_error(header + R"({"path":"/a","type":"dir","mode":"0999","uid":0,"gid":0,"mtime":1,"mtime_nsec":0})" "\n"), Catch::Contains("bad mode"));
+  CHECK_THAT(manifest_error(header + R"({"path":"/a","type":"file","mode":"0644","uid":0,"gid":0,"size":1,"mtime":1,"mtime_nsec":0,"sha256":"xyz"})" "\n"), Catch::Contains("sha256"));
+  CHECK_THAT(manifest_error(header + R"({"path":"/a","type":"dir","mode":"0644","uid":-1,"gid":0,"mtime":1,"mtime_nsec":0})" "\n"), Catch::Contains("'uid'"));
+  CHECK_THAT(manifest_error(header + good.substr(0, good.size() - 1)), Catch::Contains("truncated"));
+  CHECK_THAT(manifest_error("{\"kdr_manifest\":2}\n"), Catch::Contains("not supported"));
+  CHECK_THAT(manifest_error(""), Catch::Contains("empty"));
 }
 
 TEST_CASE("modes are written as four octal digits") {

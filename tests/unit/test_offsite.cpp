@@ -11,6 +11,7 @@
 #include "offsite/push_state.hpp"
 #include "offsite/restic.hpp"
 #include "restore_fixture.hpp"
+#include "support.hpp"
 
 using namespace kdr;
 using test::answer;
@@ -18,9 +19,8 @@ using test::RestoreFixture;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
-std::string error_of(const std::function<void()>& f) {
+std::string error_thrown(const std::function<void()>& f) {
   try {
     f();
   } catch (const core::Error& e) {
@@ -76,23 +76,23 @@ TEST_CASE("a repository URL's credentials are masked wherever kdr shows or recor
 TEST_CASE("a password file or an env file that others can read is refused, naming it") {
   RestoreFixture f;
   f.extra_config = "offsite:\n  repository: /srv/restic\n";
-  CHECK(contains(error_of([&] { offsite::Restic r(f.context()); }), "/etc/kdr/restic-password does not exist"));
+  CHECK(contains(error_thrown([&] { offsite::Restic r(f.context()); }), "/etc/kdr/restic-password does not exist"));
   secret(f, "/etc/kdr/restic-password", "pw\n", 0644);
-  CHECK(contains(error_of([&] { offsite::Restic r(f.context()); }),
+  CHECK(contains(error_thrown([&] { offsite::Restic r(f.context()); }),
                  "offsite.password_file: /etc/kdr/restic-password has mode 0644: it holds a secret; make it 0600"));
   ::chmod(f.node("/etc/kdr/restic-password").c_str(), 0600);
   secret(f, "/etc/kdr/b2.env", "B2_ACCOUNT_ID=1\n", 0640);
   f.extra_config += "  env_files: [/etc/kdr/b2.env]\n";
-  CHECK(contains(error_of([&] { offsite::Restic r(f.context()); }), "/etc/kdr/b2.env has mode 0640"));
+  CHECK(contains(error_thrown([&] { offsite::Restic r(f.context()); }), "/etc/kdr/b2.env has mode 0640"));
   ::chmod(f.node("/etc/kdr/b2.env").c_str(), 0600);
-  CHECK(error_of([&] { offsite::Restic r(f.context()); }) == "no error");
+  CHECK(error_thrown([&] { offsite::Restic r(f.context()); }) == "no error");
 }
 
 TEST_CASE("an env file's bad line is named with its file and line") {
   CHECK(offsite::parse_env_file("A=1\n\n# c\nexport B=\"two words\"\n", "x.env") ==
         std::map<std::string, std::string>{{"A", "1"}, {"B", "two words"}});
-  CHECK(contains(error_of([] { offsite::parse_env_file("A=1\nnot a pair\n", "x.env"); }), "x.env:2: expected KEY=VALUE"));
-  CHECK(contains(error_of([] { offsite::parse_env_file("1A=x\n", "x.env"); }), "x.env:1:"));
+  CHECK(contains(error_thrown([] { offsite::parse_env_file("A=1\nnot a pair\n", "x.env"); }), "x.env:2: expected KEY=VALUE"));
+  CHECK(contains(error_thrown([] { offsite::parse_env_file("1A=x\n", "x.env"); }), "x.env:1:"));
 }
 
 TEST_CASE("restic's failures are told apart, each with its exit code") {
@@ -277,7 +277,7 @@ TEST_CASE("a lock left by a killed push on this host is removed, while another h
 
   SECTION("this host's, its process gone: removed, and the command runs") {
     repo.locks["aaaa1111"] = own_dead;
-    CHECK(error_of(forget) == "no error");
+    CHECK(error_thrown(forget) == "no error");
     CHECK(repo.locks.empty());
     CHECK(repo.count("unlock") == 1);
     CHECK(repo.count("forget") == 2);
@@ -306,7 +306,7 @@ TEST_CASE("a lock left by a killed push on this host is removed, while another h
   SECTION("another host's older than 30 min: restic unlock would remove it too, so kdr runs no unlock") {
     repo.locks["aaaa1111"] = own_dead;
     repo.locks["cccc3333"] = LockedRepository::lock_json("cp3", 9, "2026-11-18T12:30:00+01:00");  // 11:30 UTC
-    const auto message = error_of(forget);
+    const auto message = error_thrown(forget);
     CHECK(contains(message, "lock cccc3333: PID 9 on cp3 (root), shared, 30 min old: another host's"));
     CHECK(contains(message, "restic unlock would also remove another client's lock older than 30 min"));
     CHECK(repo.count("unlock") == 0);
@@ -314,7 +314,7 @@ TEST_CASE("a lock left by a killed push on this host is removed, while another h
   }
   SECTION("this host's, its process running: left") {
     repo.locks["dddd4444"] = LockedRepository::lock_json("cp1", 777, "2026-11-18T11:59:00Z");
-    CHECK(contains(error_of(forget), "lock dddd4444: PID 777 on cp1 (root), shared, 60 s old: its process runs on this host"));
+    CHECK(contains(error_thrown(forget), "lock dddd4444: PID 777 on cp1 (root), shared, 60 s old: its process runs on this host"));
     CHECK(repo.count("unlock") == 0);
   }
 }

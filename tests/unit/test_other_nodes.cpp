@@ -11,6 +11,7 @@
 #include "restore/held_pods.hpp"
 #include "restore/journal.hpp"
 #include "fake_other_nodes.hpp"
+#include "support.hpp"
 
 using namespace kdr;
 using test::answer;
@@ -22,7 +23,6 @@ using test::nodes_config;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
 // This node as cp1 of three, backed up, reaching cp2 and cp3 over (fake) ssh; then cp2's and
 // cp3's etcd stop: quorum is lost.

@@ -17,7 +17,7 @@ using namespace kdr;
 using namespace kdr::restore;
 
 namespace {
-std::string error_of(const std::string& yaml) {
+std::string playbook_error(const std::string& yaml) {
   try {
     parse_playbook(yaml, "pb.yaml");
   } catch (const core::UsageError& e) {
@@ -59,28 +59,28 @@ steps:
 }
 
 TEST_CASE("a malformed playbook names the file, line, column and key") {
-  CHECK(error_of("steps: [{type: preflight}]") == "pb.yaml:1:1: key 'name': a playbook needs a 'name'");
-  CHECK(error_of("name: x\nsteps:\n  - type: teleport\n") ==
+  CHECK(playbook_error("steps: [{type: preflight}]") == "pb.yaml:1:1: key 'name': a playbook needs a 'name'");
+  CHECK(playbook_error("name: x\nsteps:\n  - type: teleport\n") ==
         "pb.yaml:3:11: key 'steps[0].type': unknown step type 'teleport' (known: preflight, stop-static-pods, "
         "wait-stopped, move-aside, copy-back, node-identity, etcd-replay, etcd-survivor, etcd-snapshot-restore, etcd-put-keys, "
         "etcd-member-remove, etcd-member-add, etcd-member-join, etcd-member-promote, etcd-member-invite, other-nodes-pods, "
         "start-static-pods, wait-healthy, check-nodes, restart-kubelets, etcd-forget-node, kubeadm, run, manual)");
-  CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
-  CHECK(error_of("name: x\nsteps:\n  - type: run\n    argv: [a]\n    shell: yes\n") ==
+  CHECK(playbook_error("name: x\nsteps:\n  - type: move-aside\n") == "pb.yaml:3:5: key 'steps[0]': a move-aside step needs 'path'");
+  CHECK(playbook_error("name: x\nsteps:\n  - type: run\n    argv: [a]\n    shell: yes\n") ==
         "pb.yaml:5:5: key 'steps[0].shell': unknown key (known here: argv, if, name, timeout, type, writes)");
-  CHECK(error_of("name: x\nsteps:\n  - type: move-aside\n    path: ${nope}/x\n") ==
+  CHECK(playbook_error("name: x\nsteps:\n  - type: move-aside\n    path: ${nope}/x\n") ==
         "pb.yaml:4:11: unknown variable ${nope} (known: accept_gap, accept_loss, accept_undecryptable, allow_setuid, "
         "etcd_data_dir, etcd_point, generation, generation_dir, key_file, kubeadm_config, kubeadm_etcd_dir_check, "
         "renames_node, restore_dir, restore_id, root, same_node, saved_kubeadm_config, static_pod_path, unauthenticated)");
-  CHECK(error_of("name: x\nsteps: [{type: preflight}]\nparameters:\n  - {name: p, default: c, choices: [a, b]}\n") ==
+  CHECK(playbook_error("name: x\nsteps: [{type: preflight}]\nparameters:\n  - {name: p, default: c, choices: [a, b]}\n") ==
         "pb.yaml:4:5: key 'parameters[0]': the default 'c' is not one of the choices");
-  CHECK(error_of("name: x\nsteps: [{type: preflight}\n").find("pb.yaml:3:1: not valid YAML") == 0);
-  CHECK(error_of("name: x\nsteps: []\n") == "pb.yaml:2:8: key 'steps': expected a non-empty list of steps");
+  CHECK(playbook_error("name: x\nsteps: [{type: preflight}\n").find("pb.yaml:3:1: not valid YAML") == 0);
+  CHECK(playbook_error("name: x\nsteps: []\n") == "pb.yaml:2:8: key 'steps': expected a non-empty list of steps");
   // the name becomes part of a folder name: nothing that could climb out of it
-  CHECK(error_of("name: ../../etc/x\nsteps: [{type: preflight}]\n") ==
+  CHECK(playbook_error("name: ../../etc/x\nsteps: [{type: preflight}]\n") ==
         "pb.yaml:1:7: key 'name': '../../etc/x': a playbook's name is lowercase letters, digits and '-', starting with "
         "a letter, at most 64 characters (it names the restore's folder)");
-  CHECK(error_of("name: Restore\nsteps: [{type: preflight}]\n").find("a playbook's name is lowercase") != std::string::npos);
+  CHECK(playbook_error("name: Restore\nsteps: [{type: preflight}]\n").find("a playbook's name is lowercase") != std::string::npos);
 }
 
 TEST_CASE("variables are substituted, unknown ones are errors") {
@@ -235,11 +235,11 @@ steps:
   CHECK_FALSE(p.steps[1].condition->holds({{"accept_loss", "true"}}));
 
   const std::string head = "name: x\nparameters:\n  - {name: etcd, default: keep, choices: [keep, raw]}\nsteps:\n";
-  CHECK(error_of(head + "  - {type: preflight, if: color=red}\n") ==
+  CHECK(playbook_error(head + "  - {type: preflight, if: color=red}\n") ==
         "pb.yaml:5:27: key 'steps[0].if': 'color' is not a parameter of this playbook");
-  CHECK(error_of(head + "  - {type: preflight, if: etcd=snapshot}\n") ==
+  CHECK(playbook_error(head + "  - {type: preflight, if: etcd=snapshot}\n") ==
         "pb.yaml:5:27: key 'steps[0].if': 'snapshot' is not one of etcd's choices (keep, raw)");
-  CHECK(error_of(head + "  - {type: preflight, if: etcd}\n") ==
+  CHECK(playbook_error(head + "  - {type: preflight, if: etcd}\n") ==
         "pb.yaml:5:27: key 'steps[0].if': expected PARAMETER=VALUE or PARAMETER!=VALUE, not 'etcd'");
 }
 
@@ -248,7 +248,7 @@ TEST_CASE("built-in parameters are every playbook's and cannot be declared again
   for (const auto& b : builtin_parameters()) names.push_back(b.name);
   CHECK(names == std::vector<std::string>{"accept_loss", "accept_undecryptable", "accept_gap", "same_node", "key_file",
                                           "unauthenticated", "allow_setuid"});
-  CHECK(error_of("name: x\nparameters:\n  - {name: accept_loss, default: \"true\"}\nsteps: [{type: preflight}]\n") ==
+  CHECK(playbook_error("name: x\nparameters:\n  - {name: accept_loss, default: \"true\"}\nsteps: [{type: preflight}]\n") ==
         "pb.yaml: parameter 'accept_loss' is built in (every playbook has it); pick another name");
 }
 

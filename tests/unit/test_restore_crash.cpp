@@ -23,7 +23,7 @@ using test::CrashAfter;
 
 namespace {
 
-struct Case {
+struct CrashCase {
   std::string playbook;
   std::function<void(const RestoreFixture&)> damage;
   std::vector<std::string> set = {};
@@ -39,18 +39,18 @@ struct Cluster {
 };
 
 // What a restore leaves: the node's files, the keys its etcd serves, what the other nodes hold.
-struct Node {
+struct NodeState {
   std::map<std::string, std::string> files, keys, others;
 };
-Node state(const Cluster& c) {
+NodeState state(const Cluster& c) {
   return {c.f.tree(), c.f.live->values(), c.others ? c.others->state() : std::map<std::string, std::string>{}};
 }
-std::string diff(const Node& now, const Node& expected) {
+std::string diff(const NodeState& now, const NodeState& expected) {
   return test::tree_diff(now.files, expected.files) + test::tree_diff(now.keys, expected.keys) +
          test::tree_diff(now.others, expected.others);
 }
 
-std::vector<Case> cases() {
+std::vector<CrashCase> crash_cases() {
   return {
       {"restore-files",
        [](const RestoreFixture& f) {
@@ -103,7 +103,7 @@ std::vector<Case> cases() {
 }
 
 // A damaged node with one backup taken before the damage.
-void prepare(Cluster& cl, const Case& c) {
+void prepare(Cluster& cl, const CrashCase& c) {
   auto& f = cl.f;
   if (c.ha) f.make_ha();
   if (c.before_backup) c.before_backup(f);
@@ -118,10 +118,10 @@ void prepare(Cluster& cl, const Case& c) {
 }  // namespace
 
 TEST_CASE("crash matrix: a restore stopped after any journal record resumes to the same node, or rolls back to the node before it") {
-  for (const auto& c : cases()) {
+  for (const auto& c : crash_cases()) {
     // The uninterrupted restore: its records and the node it leaves.
     std::size_t records = 0;
-    Node before, finished;
+    NodeState before, finished;
     {
       Cluster cl;
       prepare(cl, c);

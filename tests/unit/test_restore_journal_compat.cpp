@@ -26,7 +26,7 @@ using test::RestoreFixture;
 
 namespace {
 
-struct Case {
+struct CompatCase {
   std::string name;  // the fixture's folder
   std::string playbook;
   std::vector<std::string> set;
@@ -34,8 +34,8 @@ struct Case {
   std::size_t records_left = 0;  // stopped this many records before the end (0: halfway)
 };
 
-const std::vector<Case>& cases() {
-  static const std::vector<Case> all = {
+const std::vector<CompatCase>& compat_cases() {
+  static const std::vector<CompatCase> all = {
       {"restore-etcd-snapshot", "restore-etcd-snapshot", {},
        [](RestoreFixture& f, const std::string&) { test::write(f.node("/var/lib/etcd/member/snap/db"), "torn"); }},
       // a point of the change journal, replayed off the node (the plan's etcd part holds the replay)
@@ -62,7 +62,7 @@ const std::vector<Case>& cases() {
   return all;
 }
 
-core::bfs::path fixture_dir(const Case& c) {
+core::bfs::path fixture_dir(const CompatCase& c) {
   return core::bfs::path(KDR_SOURCE_DIR) / "tests/fixtures/restore-journals" / c.name;
 }
 
@@ -133,7 +133,7 @@ std::pair<json, json> comparable_plans(json now, json old) {
 
 // The node after the case's damage and a restore stopped after `records` journal records;
 // the id of that restore.
-std::string stopped_restore(RestoreFixture& f, const Case& c, std::size_t records) {
+std::string stopped_restore(RestoreFixture& f, const CompatCase& c, std::size_t records) {
   c.damage(f, f.backup());
   CrashAfter crash(records);
   REQUIRE_THROWS_AS(f.restore(c.playbook, c.set), Crash);
@@ -144,7 +144,7 @@ std::string stopped_restore(RestoreFixture& f, const Case& c, std::size_t record
 
 TEST_CASE("a restore journaled by kdr 0.x (tests/fixtures/restore-journals) resumes and rolls back with this kdr") {
   const bool update = std::getenv("KDR_UPDATE_FIXTURES") != nullptr;
-  for (const auto& c : cases()) {
+  for (const auto& c : compat_cases()) {
     INFO(c.name);
     const auto dir = fixture_dir(c);
     // The node an uninterrupted restore leaves, and the one before it.

@@ -13,17 +13,14 @@
 #include "restore/playbook.hpp"
 #include "restore/step.hpp"
 #include "restore_fixture.hpp"
+#include "support.hpp"
 
 using namespace kdr;
 using test::RestoreFixture;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
 
-bool any_contains(const std::vector<std::string>& lines, const std::string& what) {
-  return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return contains(l, what); });
-}
 
 restore::JournalSummary journal_of(const RestoreFixture& f, const std::string& id) {
   return restore::Journal::open(f.node("/var/lib/kdr/restores") / id).summary();
