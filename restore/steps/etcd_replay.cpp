@@ -141,6 +141,14 @@ std::string replayed_sha256(const Runner& r) {
 
 namespace {
 
+// The replay planned for `target`, walked once for the plan shown and its preflight.
+const ReplayPlan& planned_replay(const Runner& r, const ReplayTarget& target) {
+  const auto id = fmt::format("{} {}", target.text, target.accept_gap);
+  if (const auto found = r.planned_replays.find(id); found != r.planned_replays.end()) return found->second;
+  const auto key = r.node_key();
+  return r.planned_replays.emplace(id, plan_replay(r.ctx, target, key ? &*key : nullptr)).first->second;
+}
+
 class EtcdReplay final : public TypedStep<ReplayArgs> {
  public:
   StepType type() const override { return StepType::etcd_replay; }
@@ -170,8 +178,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
   std::vector<std::string> plan_text(const Runner& r, const ReplayArgs& a) const override {
     std::vector<std::string> out;
     try {
-      const auto key = r.node_key();
-      const auto plan = plan_replay(r.ctx, a.target, key ? &*key : nullptr);
+      const auto& plan = planned_replay(r, a.target);
       out.push_back(plan.describe());
       out.push_back(fmt::format("into {} (a private etcd on a unix socket only root reaches; the node is not touched)",
                                 (core::bfs::path(r.var(Var::restore_dir)) / "replayed.db").string()));
@@ -192,8 +199,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     const std::uint64_t db = snap ? snap->db_size : 0;
     pf.need[core::bfs::path(r.var(Var::restore_dir)).parent_path().string()] += db + db / 5;
     try {
-      const auto key = r.node_key();
-      const auto plan = plan_replay(r.ctx, a.target, key ? &*key : nullptr);
+      const auto& plan = planned_replay(r, a.target);
       pf.ok(fmt::format("the change journal reaches revision {} from {} ({} changes to replay)", plan.target_revision,
                         plan.base.source, plan.events));
       judge_authenticity(r, pf, "the replay's base and journal", plan.auth.status,

@@ -65,13 +65,22 @@ struct JournalUse {
   std::string why_not;
 };
 
+// `planned`: the walk the plan shown and its preflight share (Runner::planned_survivor_replays);
+// the step's run walks again.
 JournalUse journal_past(const Runner& r, const ReplayTarget& target, const std::string& cluster_id,
-                        std::int64_t survivor_revision) {
+                        std::int64_t survivor_revision, bool planned) {
   JournalUse u;
   try {
-    const auto key = r.node_key();
-    u.replay = plan_survivor_replay(r.ctx, target, key ? &*key : nullptr, cluster_id, survivor_revision,
-                                    generation_revision(r));
+    const auto id = fmt::format("{} {} {}", target.text, cluster_id, survivor_revision);
+    const auto found = r.planned_survivor_replays.find(id);
+    if (planned && found != r.planned_survivor_replays.end()) {
+      u.replay = found->second;
+    } else {
+      const auto key = r.node_key();
+      u.replay = plan_survivor_replay(r.ctx, target, key ? &*key : nullptr, cluster_id, survivor_revision,
+                                      generation_revision(r));
+      if (planned) r.planned_survivor_replays.insert_or_assign(id, *u.replay);
+    }
   } catch (const core::Error& e) {
     if (target.kind != ReplayTarget::Kind::latest) throw;
     u.why_not = e.what();
@@ -149,7 +158,7 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
                               "journal's digest at its revision",
                               r.host(r.plan.etcd.data_dir).string()));
     try {
-      const auto j = journal_past(r, a.target, cluster, s->revision);
+      const auto j = journal_past(r, a.target, cluster, s->revision, true);
       if (j.replay && j.replay->plan.events > 0)
         out.push_back(fmt::format("then the journal's {} change(s) after revision {} are replayed onto it, up to "
                                   "revision {}, and checked against the journal's digest there",
@@ -188,7 +197,7 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
     pf.need[core::ScratchDir::root().string()] += files;
     pf.need[core::bfs::path(r.var(Var::restore_dir)).parent_path().string()] += db ? 2 * db->size : 0;
     try {
-      const auto j = journal_past(r, a.target, cluster, s->revision);
+      const auto j = journal_past(r, a.target, cluster, s->revision, true);
       if (!j.replay) {
         pf.warns.push_back(fmt::format("the change journal cannot top up the survivor ({}): it is restored as it is",
                                        j.why_not));
@@ -255,7 +264,7 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
       r.ctx.out.info("      the survivor {} opened with --force-new-cluster at revision {}, saved as {} ({:.1f} s)",
                      self.name, revision, survivor.string(), core::monotonic_seconds() - t0);
     }
-    const auto j = journal_past(r, a.target, cluster, revision);
+    const auto j = journal_past(r, a.target, cluster, revision, false);
     ReplayPlan plan;
     if (j.replay && j.replay->base_digest) {
       const auto digest = journal::digest_of_snapshot(survivor.string());

@@ -171,6 +171,17 @@ k8s_store() {
     "$pki/ca.crt" "$pki/healthcheck-client.crt" "$pki/healthcheck-client.key" "$@"
 }
 
+# put_node_objects NAME IP: what a node's kubelet and kube-apiserver keep in the etcd of $ROOT's
+# node: its Node and its Lease (tests/fixtures/k8s-objects, named NAME, written as kube-apiserver
+# stores them) and the endpoint lease of its address IP.
+put_node_objects() {
+  local name=$1 ip=$2 fixtures=$KDR_SOURCE_DIR/tests/fixtures/k8s-objects
+  jq --arg n "$name" '.metadata.name = $n | .metadata.labels["kubernetes.io/hostname"] = $n' "$fixtures/node.json" > "$T/node-$name.json"
+  jq --arg n "$name" '.metadata.name = $n | .spec.holderIdentity = $n' "$fixtures/lease.json" > "$T/lease-$name.json"
+  k8s_store put "$T/node-$name.json" "$T/lease-$name.json" >/dev/null
+  sandbox_etcdctl "$ROOT" put "/registry/masterleases/$ip" '{"kind":"Endpoints"}' >/dev/null
+}
+
 # etcd_keys PREFIX: the keys under PREFIX, sorted.
 etcd_keys() { sandbox_etcdctl "$ROOT" get --prefix "$1" --keys-only | grep . | sort; }
 

@@ -28,11 +28,7 @@ cport=$(cat "$R3/.sandbox-client-port") pport=$(cat "$R3/.sandbox-peer-port")
 sandbox_kubeadm_config "$R3" cp-3 127.0.0.13 /var/lib/etcd > "$T/kubeadm-config.yaml"
 export FAKE_KUBEADM_CONFIG=$T/kubeadm-config.yaml
 config '# the defaults: kubeconfig /etc/kubernetes/admin.conf'
-fixtures=$KDR_SOURCE_DIR/tests/fixtures/k8s-objects
-jq '.metadata.name = "cp-3" | .metadata.labels["kubernetes.io/hostname"] = "cp-3"' "$fixtures/node.json" > "$T/node.json"
-jq '.metadata.name = "cp-3" | .spec.holderIdentity = "cp-3"' "$fixtures/lease.json" > "$T/lease.json"
-k8s_store put "$T/node.json" "$T/lease.json" >/dev/null
-sandbox_etcdctl "$R1" put /registry/masterleases/127.0.0.13 '{"kind":"Endpoints"}' >/dev/null
+put_node_objects cp-3 127.0.0.13
 for i in 1 2 3; do sandbox_etcdctl "$R1" put "/registry/configmaps/team-$i/settings" "value-$i" >/dev/null; done
 kdr backup -q
 gen=$(latest_gen)

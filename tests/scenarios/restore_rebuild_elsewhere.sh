@@ -28,13 +28,7 @@ cport=$(cat "$ROOT/.sandbox-client-port") pport=$(cat "$ROOT/.sandbox-peer-port"
 sandbox_kubeadm_config "$ROOT" cp-old 127.0.0.66 /var/lib/etcd > "$T/kubeadm-config.yaml"
 export FAKE_KUBEADM_CONFIG=$T/kubeadm-config.yaml
 config '# the defaults: kubeconfig /etc/kubernetes/admin.conf'
-# what the old node's kubelet and kube-apiserver keep in etcd: its Node, its Lease, and the
-# endpoint lease of its address (written as kube-apiserver stores them)
-fixtures=$KDR_SOURCE_DIR/tests/fixtures/k8s-objects
-jq '.metadata.name = "cp-old" | .metadata.labels["kubernetes.io/hostname"] = "cp-old"' "$fixtures/node.json" > "$T/node.json"
-jq '.metadata.name = "cp-old" | .spec.holderIdentity = "cp-old"' "$fixtures/lease.json" > "$T/lease.json"
-k8s_store put "$T/node.json" "$T/lease.json" >/dev/null
-sandbox_etcdctl "$ROOT" put /registry/masterleases/127.0.0.66 '{"kind":"Endpoints"}' >/dev/null
+put_node_objects cp-old 127.0.0.66
 kdr backup -q
 gen=$(latest_gen)
 backup_keys=$(etcd_keys /registry/)
