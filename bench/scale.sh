@@ -172,7 +172,9 @@ for size_mb in "${sizes_mb[@]}"; do
   rm -rf "$W/node" "$W/disk2"
   ROOT=$W/node B=$W/disk2/kdr
   mkdir -p "$W/disk2"
-  sandbox_make_node "$ROOT"
+  # room for the database and its history, as a cluster of that size sets etcd's quota (the
+  # default, 2 GiB, refuses writes before a 2 GiB database is full)
+  SANDBOX_ETCD_QUOTA=$(( (size_mb * 2 > 2048 ? size_mb * 2 : 2048) << 20 )) sandbox_make_node "$ROOT"
   printf 'kubeconfig: ""\nretention: {keep_last: 4, hourly: 0, daily: 0, weekly: 0}\nverify: {restore_test_hours: 0}\njournal: {checkpoint_s: 1}\n' \
     > "$ROOT/etc/kdr/kdr.yaml"
   sandbox_start_kubelet "$ROOT"

@@ -177,15 +177,19 @@ sandbox_write_kubeconfigs() {
 # data dir: a --data-dir under no hostPath volume).
 # SANDBOX_ETCD_INITIAL_CLUSTER and SANDBOX_ETCD_CLUSTER_STATE=existing: a member that joined a
 # cluster (kubeadm join --control-plane); etcd then also listens on IP besides 127.0.0.1.
+# SANDBOX_ETCD_QUOTA=BYTES: etcd's --quota-backend-bytes, as a cluster whose database outgrows
+# the 2 GiB default sets it through kubeadm's etcd.local.extraArgs.
 sandbox_write_manifests() {
   local root=$1 node=$2 ip=$3 client_port=$4 peer_port=$5
   local k=$root/etc/kubernetes
   local listen_client="https://127.0.0.1:$client_port"
   [ "$ip" = 127.0.0.1 ] || listen_client="$listen_client,https://$ip:$client_port"
   local initial_cluster=${SANDBOX_ETCD_INITIAL_CLUSTER:-$node=https://$ip:$peer_port}
-  local cluster_state=''
+  local cluster_state='' quota=''
   [ "${SANDBOX_ETCD_CLUSTER_STATE:-new}" != existing ] || cluster_state='
     - --initial-cluster-state=existing'
+  [ -z "${SANDBOX_ETCD_QUOTA:-}" ] || quota="
+    - --quota-backend-bytes=$SANDBOX_ETCD_QUOTA"
 
   local data_dir=${SANDBOX_ETCD_DATA_DIR:-/var/lib/etcd}
   local data_host=${SANDBOX_ETCD_HOSTPATH:-$data_dir}
@@ -219,7 +223,7 @@ spec:
     - --peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt
     - --peer-client-cert-auth=true
     - --peer-key-file=/etc/kubernetes/pki/etcd/peer.key
-    - --peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
+    - --peer-trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt$quota
     - --snapshot-count=10000
     - --trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt
     image: registry.k8s.io/etcd:3.5.15-0
