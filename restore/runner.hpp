@@ -95,8 +95,8 @@ struct Runner {
   core::bfs::path step_log(std::size_t index) const;
   std::size_t index_of(const PlannedStep& s) const { return static_cast<std::size_t>(&s - plan.steps.data()); }
   // The change journal as this run's plan and preflight read it (a replay's walk reads every
-  // segment from its base on): walked once for both, by what was asked (the etcd-replay and etcd-survivor steps). A
-  // step that runs walks it again: the journal may have grown while the plan was read.
+  // segment from its base on): walked once for both, by what was asked (the etcd-replay and
+  // etcd-survivor steps). A step that runs walks it again: the journal may have grown since.
   mutable std::map<std::string, ReplayPlan> planned_replays = {};
   mutable std::map<std::string, SurvivorReplay> planned_survivor_replays = {};
   // Steps preparing ahead in the background (StepDef::prepare), by index.

@@ -199,7 +199,6 @@ KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live, c
   return out;
 }
 
-
 }  // namespace
 
 namespace {

@@ -72,15 +72,14 @@ JournalUse journal_past(const Runner& r, const ReplayTarget& target, const std::
   JournalUse u;
   try {
     const auto id = fmt::format("{} {} {}", target.text, cluster_id, survivor_revision);
-    const auto found = r.planned_survivor_replays.find(id);
-    if (planned && found != r.planned_survivor_replays.end()) {
+    if (const auto found = r.planned_survivor_replays.find(id); planned && found != r.planned_survivor_replays.end()) {
       u.replay = found->second;
-    } else {
-      const auto key = r.node_key();
-      u.replay = plan_survivor_replay(r.ctx, target, key ? &*key : nullptr, cluster_id, survivor_revision,
-                                      generation_revision(r));
-      if (planned) r.planned_survivor_replays.insert_or_assign(id, *u.replay);
+      return u;
     }
+    const auto key = r.node_key();
+    u.replay = plan_survivor_replay(r.ctx, target, key ? &*key : nullptr, cluster_id, survivor_revision,
+                                    generation_revision(r));
+    if (planned) r.planned_survivor_replays.insert_or_assign(id, *u.replay);
   } catch (const core::Error& e) {
     if (target.kind != ReplayTarget::Kind::latest) throw;
     u.why_not = e.what();

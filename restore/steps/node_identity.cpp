@@ -65,7 +65,6 @@ std::vector<std::string> with_keys(const std::vector<std::string>& files) {
   return out;
 }
 
-
 class NodeIdentityStep final : public TypedStep<IdentityArgs> {
  public:
   StepType type() const override { return StepType::node_identity; }

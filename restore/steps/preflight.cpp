@@ -30,8 +30,6 @@ using nlohmann::json;
 
 namespace {
 
-
-
 // Replacing etcd's data while the live etcd answers with newer data rolls the cluster back:
 // refused unless accept_loss=true, and then journaled.
 void check_etcd_loss(Runner& r, Preflight& pf) {

@@ -60,7 +60,6 @@ const backup::Source* source_at(const backup::SourcePlan& plan, const std::strin
   return nullptr;
 }
 
-
 }  // namespace
 
 TEST_CASE("layout: kubeadm's etcd.local.dataDir moves the data dir, and it is the required source") {

@@ -9,12 +9,6 @@
 
 using namespace kdr;
 
-namespace {
-
-
-
-}  // namespace
-
 TEST_CASE("runtime.Unknown's field numbers in the envelope reader are Kubernetes' own") {
   const auto& schema = k8s::Schema::builtin();
   const auto* unknown = schema.message("k8s.io.apimachinery.pkg.runtime.Unknown");

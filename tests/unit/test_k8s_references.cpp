@@ -18,7 +18,6 @@ using namespace kdr;
 
 namespace {
 
-
 std::vector<std::string> names(const std::vector<k8s::Reference>& refs) {
   std::vector<std::string> out;
   for (const auto& r : refs)

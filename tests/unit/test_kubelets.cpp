@@ -19,7 +19,6 @@ using test::RestoreFixture;
 
 namespace {
 
-
 k8s::ojson node(const std::string& name, const std::string& address, int port = 10250) {
   auto n = k8s_fixture("node.json");
   n["metadata"]["name"] = name;
@@ -44,7 +43,6 @@ k8s::ojson static_pod(const std::string& name, const std::string& node_name) {
   return p;
 }
 
-
 std::string pod_list(const std::vector<k8s::ojson>& pods) {
   k8s::ojson list = {{"kind", "PodList"}, {"apiVersion", "v1"}, {"metadata", k8s::ojson::object()}, {"items", pods}};
   return list.dump();
@@ -64,7 +62,6 @@ std::vector<std::string> ids(const std::vector<PodRef>& pods) {
   for (const auto& p : pods) out.push_back(p.id());
   return out;
 }
-
 
 // The node cp1 (10.0.0.10) and two workers, w1 (10.0.0.31, kubelet on 10255) and w2
 // (10.0.0.32), with their pods, in the fixture's live etcd before its backup.

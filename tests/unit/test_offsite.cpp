@@ -19,7 +19,6 @@ using test::RestoreFixture;
 
 namespace {
 
-
 std::string error_thrown(const std::function<void()>& f) {
   try {
     f();

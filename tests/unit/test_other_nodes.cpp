@@ -23,7 +23,6 @@ using test::nodes_config;
 
 namespace {
 
-
 // This node as cp1 of three, backed up, reaching cp2 and cp3 over (fake) ssh; then cp2's and
 // cp3's etcd stop: quorum is lost.
 void lose_quorum(RestoreFixture& f) {

@@ -20,8 +20,6 @@ using test::RestoreFixture;
 
 namespace {
 
-
-
 restore::JournalSummary journal_of(const RestoreFixture& f, const std::string& id) {
   return restore::Journal::open(f.node("/var/lib/kdr/restores") / id).summary();
 }
