@@ -50,6 +50,13 @@ struct EtcdHashKV {
   std::uint32_t hash = 0;
 };
 
+// etcd's Hash: of its whole database file as it stands, every bucket (etcd/backend_hash.hpp).
+// It differs from member to member; it says what one etcd holds.
+struct EtcdHash {
+  std::int64_t revision = 0;  // the revision it was at
+  std::uint32_t hash = 0;
+};
+
 // A member of the cluster, as etcd lists it.
 struct EtcdClusterMember {
   std::uint64_t id = 0;
@@ -121,9 +128,14 @@ class EtcdApi {
   // Renews lease `id` once (one keepalive); false when etcd no longer has it.
   virtual bool keep_alive(std::int64_t id) = 0;
 
-  // etcd's HashKV at `revision`; empty when its JSON gateway has no such call (etcd 3.4
-  // serves HashKV over gRPC only). Throws EtcdApiError for a revision compacted away.
+  // etcd's HashKV at `revision` (0: its newest, computed afresh; etcd 3.5 answers the revision
+  // of a compaction with the hash it kept from before it); empty when its JSON gateway has no
+  // such call (etcd 3.4 serves HashKV over gRPC only). Throws EtcdApiError for a revision
+  // compacted away.
   virtual std::optional<EtcdHashKV> hash_kv(std::int64_t revision) = 0;
+  // etcd's Hash of its whole database, after committing what it has pending (every gateway
+  // has it).
+  virtual EtcdHash hash() = 0;
 
   // The cluster's members.
   virtual std::vector<EtcdClusterMember> members() = 0;

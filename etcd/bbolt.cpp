@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <unordered_set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -141,30 +142,47 @@ class Walker {
       if (std::string_view(key, le32(e + 8)) == name) header.emplace(key + le32(e + 8), le32(e + 12));
     });
     if (!header) return false;
+    walk_pairs(name, *header, visit);
+    return true;
+  }
+
+  // Every top-level bucket in key order, and its pairs.
+  void walk_all(const BoltBucketVisitor& visit) {
+    std::vector<std::pair<std::string, std::string>> headers;  // name, header
+    walk(meta_.root, 0, true, [&](const char* e, const std::string&) {
+      if (!(le32(e) & bucket_leaf_flag)) return;
+      const char* key = e + le32(e + 4);
+      const auto ksize = le32(e + 8);
+      headers.emplace_back(std::string(key, ksize), std::string(key + ksize, le32(e + 12)));
+    });
+    for (const auto& [name, header] : headers) walk_pairs(name, header, visit(name));
+  }
+
+ private:
+  using LeafVisitor = std::function<void(const char* element, const std::string& page)>;
+
+  // The pairs of the bucket whose header (its value in the root bucket) is `header`.
+  void walk_pairs(const std::string& name, const std::string& header, const BoltVisitor& visit) {
     const auto where = fmt::format("bucket {:?}", name);
-    if (header->size() < 16) corrupt(where, fmt::format("its header is {} bytes", header->size()));
+    if (header.size() < 16) corrupt(where, fmt::format("its header is {} bytes", header.size()));
     const auto pairs = [&](const char* e, const std::string&) {
       if (le32(e) & bucket_leaf_flag) return;  // a nested bucket: not a pair
       const char* key = e + le32(e + 4);
       const auto ksize = le32(e + 8);
       visit(std::string_view(key, ksize), std::string_view(key + ksize, le32(e + 12)));
     };
-    const auto root = le64(header->data());
+    const auto root = le64(header.data());
     if (root != 0) {
       walk(root, 1, true, pairs);
-      return true;
+      return;
     }
-    const std::string inline_page = header->substr(16);
+    const std::string inline_page = header.substr(16);
     if (inline_page.size() < page_header_size) corrupt(where, "its inline page is truncated");
     const auto h = parse_header(inline_page);
     if (!(h.flags & leaf_flag)) corrupt(where, "its inline page is not a leaf");
     check_elements(where, inline_page, h, false);
     for (std::size_t i = 0; i < h.count; ++i) pairs(inline_page.data() + page_header_size + i * element_size, inline_page);
-    return true;
   }
-
- private:
-  using LeafVisitor = std::function<void(const char* element, const std::string& page)>;
 
   [[noreturn]] void corrupt(std::uint64_t pgid, const std::string& what) const {
     corrupt(fmt::format("page {}", pgid), what);
@@ -330,6 +348,13 @@ void read_source_bucket(const Source& source, const std::string& bucket, const B
     throw Error(fmt::format("{}: the bbolt database has no bucket {:?}", source.name(), bucket));
 }
 
+void read_source_all(const Source& source, const BoltBucketVisitor& visit) {
+  int which = 0;
+  const auto meta = pick_meta(source, which);
+  BoltSummary summary;
+  Walker(source, meta, summary).walk_all(visit);
+}
+
 // The file, read with pread as the walk asks.
 Source file_source(const Fd& fd, const bfs::path& file) {
   struct stat st {};
@@ -383,6 +408,17 @@ void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, c
                             const BoltVisitor& visit) {
   Source source(name, bytes.size(), [&bytes](std::uint64_t offset, std::size_t n) { return bytes.substr(offset, n); });
   read_source_bucket(source, bucket, visit);
+}
+
+void read_bolt_all(const bfs::path& file, const BoltBucketVisitor& visit) {
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) throw_errno("open", file.string(), errno);
+  read_source_all(file_source(fd, file), visit);
+}
+
+void read_bolt_all_bytes(const std::string& bytes, const std::string& name, const BoltBucketVisitor& visit) {
+  Source source(name, bytes.size(), [&bytes](std::uint64_t offset, std::size_t n) { return bytes.substr(offset, n); });
+  read_source_all(source, visit);
 }
 
 }  // namespace kdr::core

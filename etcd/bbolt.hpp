@@ -60,4 +60,10 @@ void read_bolt_bucket(const bfs::path& file, const std::string& bucket, const Bo
 void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
                             const BoltVisitor& visit);
 
+// Every top-level bucket in key order (empty ones too): `visit` is called with its name as the
+// walk reaches it and returns what sees its pairs, in key order. The same checks.
+using BoltBucketVisitor = std::function<BoltVisitor(const std::string& bucket)>;
+void read_bolt_all(const bfs::path& file, const BoltBucketVisitor& visit);
+void read_bolt_all_bytes(const std::string& bytes, const std::string& name, const BoltBucketVisitor& visit);
+
 }  // namespace kdr::core

@@ -169,8 +169,16 @@ std::optional<EtcdHashKV> EtcdClient::hash_kv(std::int64_t revision) {
     throw;
   }
   EtcdHashKV h;
-  h.revision = revision;
+  h.revision = revision > 0 ? revision : gateway_number(j.value("header", json::object()), "revision");
   h.compact_revision = gateway_number(j, "compact_revision");
+  h.hash = static_cast<std::uint32_t>(gateway_number(j, "hash"));
+  return h;
+}
+
+EtcdHash EtcdClient::hash() {
+  const auto j = call("/v3/maintenance/hash", json::object());
+  EtcdHash h;
+  h.revision = gateway_number(j.value("header", json::object()), "revision");
   h.hash = static_cast<std::uint32_t>(gateway_number(j, "hash"));
   return h;
 }

@@ -64,6 +64,7 @@ class EtcdClient final : public EtcdApi {
   void remove_member(std::uint64_t id) override;
   void promote_member(std::uint64_t id) override;
   std::optional<EtcdHashKV> hash_kv(std::int64_t revision) override;
+  EtcdHash hash() override;
 
  private:
   struct Reply {

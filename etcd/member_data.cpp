@@ -8,25 +8,13 @@
 #include "core/error.hpp"
 #include "core/protobuf_wire.hpp"
 #include "etcd/bbolt.hpp"
+#include "etcd/crc32c.hpp"
 
 namespace kdr::etcd {
 
 namespace {
 
 constexpr std::int64_t metadata_type = 1, entry_type = 2, state_type = 3, crc_type = 4, snapshot_type = 5;
-
-const std::array<std::uint32_t, 256>& castagnoli() {
-  static const auto table = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  return table;
-}
 
 std::uint64_t be64(std::string_view v) {
   std::uint64_t out = 0;
@@ -61,17 +49,6 @@ void read_bolt_part(const core::bfs::path& db, MemberData& out) {
     out.problems.push_back(e.what());
   }
 }
-
-}  // namespace
-
-std::uint32_t crc32c(std::uint32_t crc, std::string_view data) {
-  const auto& t = castagnoli();
-  crc = ~crc;
-  for (const char ch : data) crc = t[(crc ^ static_cast<unsigned char>(ch)) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
-
-namespace {
 
 // One WAL file, continuing the running `crc` of the files before it; false when reading must
 // stop (a torn or damaged record, said in out.problems).

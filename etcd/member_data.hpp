@@ -44,7 +44,4 @@ MemberData read_member_data(const core::bfs::path& data_dir);
 // The WAL part alone, over the files' bytes in order (for tests); `names` name them in problems.
 void read_wal(const std::vector<std::string>& files, const std::vector<std::string>& names, MemberData& out);
 
-// CRC-32C (Castagnoli) of `data`, continuing from `crc` as Go's crc32.Update does.
-std::uint32_t crc32c(std::uint32_t crc, std::string_view data);
-
 }  // namespace kdr::etcd

@@ -3,6 +3,7 @@
 #include <sys/un.h>
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <functional>
 #include <unistd.h>
@@ -172,6 +173,7 @@ void PrivateEtcd::start(const core::Context& ctx, const core::bfs::path& data, s
   // minute more per GiB).
   if (std::find(args.begin(), args.end(), "--quota-backend-bytes") == args.end())
     argv.insert(argv.end(), {"--quota-backend-bytes", std::to_string(private_quota_bytes(db_size))});
+  data_ = data;
   const int wait_s = 60 + 30 * static_cast<int>((db_size + (1ull << 30) - 1) >> 30);
   const auto log = dir_.path() / "etcd.log";
   process_ = ctx.programs->start(argv, log, dir_.path());
@@ -189,6 +191,16 @@ void PrivateEtcd::start(const core::Context& ctx, const core::bfs::path& data, s
   });
   if (!answered.done)
     throw core::Error(fmt::format("the private etcd at {} did not answer within {} s: {}", url_, wait_s, answered.still));
+}
+
+core::bfs::path PrivateEtcd::stop_serving() {
+  client_.reset();
+  constexpr auto grace = std::chrono::seconds(60);
+  process_->stop(grace);
+  if (process_->exit_code() == 128 + SIGKILL)
+    throw core::Error(fmt::format("the private etcd did not stop within {} s of SIGTERM and was killed:\n{}",
+                                  grace.count(), last_lines(dir_.path() / "etcd.log", 5)));
+  return data_ / "member" / "snap" / "db";
 }
 
 }  // namespace kdr::restore

@@ -39,6 +39,11 @@ class PrivateEtcd {
   core::EtcdApi& client() { return *client_; }
   // unix:///PATH/client:0, for kdr's client and etcdctl --endpoints.
   const std::string& url() const { return url_; }
+  // Stops etcd (SIGTERM: it commits what it has pending and closes its database) and gives
+  // the database file it served, member/snap/db, to read offline (etcd/backend_hash.hpp,
+  // etcd/snapshot_keys.hpp) until this object goes. client() is gone. Throws core::Error when
+  // etcd had to be killed.
+  core::bfs::path stop_serving();
 
  private:
   // The socket's URL, checked against the length a unix socket path may have.
@@ -58,6 +63,7 @@ class PrivateEtcd {
   };
 
   core::ScratchDir dir_;
+  core::bfs::path data_;  // etcd's --data-dir
   std::string url_;
   std::unique_ptr<ShortLink> short_link_;
   std::unique_ptr<core::RunningProgram> process_;

@@ -22,18 +22,6 @@ std::int64_t main_revision(std::string_view rev) {
   return static_cast<std::int64_t>(v);
 }
 
-// The key field alone, without copying the value.
-bool key_of(std::string_view m, std::string_view& key) {
-  bool found = false;
-  const bool parsed = core::for_each_field(m, [&](std::uint64_t field, unsigned wire, std::uint64_t, std::string_view bytes) {
-    if (wire != 2 || field != 1) return true;
-    key = bytes;
-    found = true;
-    return false;  // the key comes first: stop there
-  });
-  return parsed && found;
-}
-
 }  // namespace
 
 std::int64_t finished_compact_revision(const bfs::path& file) {
@@ -60,6 +48,17 @@ bool parse_mvcc_key_value(std::string_view m, EtcdKeyValue& out) {
   return parsed && has_key;
 }
 
+bool mvcc_key(std::string_view m, std::string_view& key) {
+  bool found = false;
+  const bool parsed = core::for_each_field(m, [&](std::uint64_t field, unsigned wire, std::uint64_t, std::string_view bytes) {
+    if (wire != 2 || field != 1) return true;
+    key = bytes;
+    found = true;
+    return false;  // the key comes first: stop there
+  });
+  return parsed && found;
+}
+
 SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& filter,
                                 const std::function<void(const EtcdKeyValue&)>& visit) {
   SnapshotRead out;
@@ -70,7 +69,7 @@ SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& fil
     ++out.entries;
     if (kv.empty()) return;  // etcdutl's --bump-revision placeholder
     std::string_view key;
-    if ((rev.size() != revision_size && rev.size() != revision_size + 1) || !key_of(kv, key))
+    if ((rev.size() != revision_size && rev.size() != revision_size + 1) || !mvcc_key(kv, key))
       throw Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", file.string(),
                               out.entries));
     const auto main = main_revision(rev);
@@ -96,7 +95,7 @@ SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& fil
     ++entries;
     if (kv.empty() || rev.size() != revision_size) return;  // deletions hand out nothing
     std::string_view key;
-    if (!key_of(kv, key)) return;
+    if (!mvcc_key(kv, key)) return;
     const auto it = newest.find(std::string(key));
     if (it == newest.end() || it->second[revision_size] == 't' || std::string_view(it->second.data(), revision_size) != rev)
       return;

@@ -45,5 +45,7 @@ std::int64_t finished_compact_revision(const bfs::path& file);
 
 // mvccpb.KeyValue's fields; false when `m` does not parse or names no key.
 bool parse_mvcc_key_value(std::string_view m, EtcdKeyValue& out);
+// Its key alone, without copying the value (a deletion's entry names its key too).
+bool mvcc_key(std::string_view m, std::string_view& key);
 
 }  // namespace kdr::core

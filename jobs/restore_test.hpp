@@ -4,11 +4,13 @@
 //      snapshot before it, checked against the journal's digest: etcd/replay.hpp);
 //   2. restored with etcdutl/etcdctl and started as a private etcd (unix sockets in a 0700
 //      folder on the backup disk: never the node's etcd, data dir or ports);
-//   3. what that etcd serves read back whole: its keyspace digest against the journal's at
-//      that revision (else against the snapshot file's own), etcd's HashKV against the one the
-//      backup recorded from the live member (etcd 3.5: jobs/restore_test.cpp says when it
-//      cannot), every Kubernetes object decoded and every encrypted value decrypted with the
-//      generation's EncryptionConfiguration, counted per resource;
+//   3. what that etcd serves read back whole: etcd's HashKV against the one the backup
+//      recorded from the live member (etcd 3.5: jobs/restore_test.cpp says when it cannot);
+//      then etcd stopped and the database file it served read off the disk, proven to be what
+//      it served by etcd's own hashes (HashKV, or Hash on 3.4: etcd/backend_hash.hpp); its
+//      keyspace digest against the journal's at that revision (else against the snapshot
+//      file's own), every Kubernetes object decoded and every encrypted value decrypted with
+//      the generation's EncryptionConfiguration, counted per resource;
 //   4. everything it made removed; the outcome kept as the generation's proof
 //      (jobs/restore_proof.hpp) and as metrics (kdr_restore_test.prom).
 // A failure is an error finding naming what failed: the key, the object, the encryption key,
@@ -55,6 +57,7 @@ struct RestoreTestReport {
   std::map<std::string, std::uint64_t> per_resource;  // "deployments.apps" -> objects
   std::string digest_check;  // what the keyspace was checked against, and the outcome
   std::string hashkv_check;
+  std::string served_check;  // the file read against what etcd said of it while it served
   verify::Findings findings;
 
   bool success() const { return findings.count(verify::Severity::error) == 0; }

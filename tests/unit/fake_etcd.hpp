@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "etcd/api.hpp"
+#include "etcd/backend_hash.hpp"
 #include "etcd/client.hpp"
 
 namespace kdr::test {
@@ -40,6 +41,9 @@ struct FakeKeyspace {
   int promote_refusals = 0;
   int add_refusals = 0;
   int remove_refusals = 0;  // "unhealthy cluster", as etcd answers right after a member change
+  // The database file an etcd stand-in serves this keyspace from (restore_fixture.hpp): its
+  // Hash is that file's, as a real etcd's is.
+  std::string served_db;
 
   // One write at the next revision (a put when `value` is set, else a delete).
   void write(const std::string& key, const std::optional<std::string>& value, std::int64_t lease = 0) {
@@ -212,6 +216,13 @@ class FakeEtcdClient final : public core::EtcdApi {
   }
   // The fake answers as etcd 3.4's gateway does: it has no HashKV.
   std::optional<core::EtcdHashKV> hash_kv(std::int64_t) override { return std::nullopt; }
+  // The Hash of the file a stand-in serves from; a keyspace of its own has no file to hash.
+  core::EtcdHash hash() override {
+    return with([&](FakeKeyspace& ks) {
+      if (ks.served_db.empty()) throw core::EtcdApiError("the fake etcd has no database file to hash", 12);
+      return core::EtcdHash{ks.revision, etcd::backend_hashes(ks.served_db, ks.revision).hash};
+    });
+  }
   std::vector<core::EtcdClusterMember> members() override {
     return with([&](FakeKeyspace& ks) {
       if (!ks.quorum) throw core::EtcdApiError("etcdserver: request timed out", 14);

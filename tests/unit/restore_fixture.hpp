@@ -491,9 +491,10 @@ class RestoreFixture {
                                        const core::bfs::path& working_dir) -> std::unique_ptr<core::RunningProgram> {
       auto url = flag_value(argv, "--listen-client-urls");
       if (url.rfind("unix://", 0) == 0 && url.compare(7, 1, "/") != 0) url = "unix://" + (working_dir / url.substr(7)).string();
-      const auto db = core::read_file(core::bfs::path(flag_value(argv, "--data-dir")) / "member/snap/db");
-      auto held = etcd->snapshot(core::sha256_hex(db));
+      const auto db_file = core::bfs::path(flag_value(argv, "--data-dir")) / "member/snap/db";
+      auto held = etcd->snapshot(core::sha256_hex(core::read_file(db_file)));
       if (!held) throw core::Error("etcd stand-in: the data dir holds no snapshot this test saved");
+      held->served_db = db_file.string();
       etcd->serve(url, std::make_shared<FakeKeyspace>(std::move(*held)));
       return std::make_unique<FakeRunning>([this, url] { etcd->stop(url); });
     };

@@ -1,0 +1,116 @@
+#include "etcd/backend_hash.hpp"
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+
+#include "etcd/bbolt.hpp"
+#include "etcd/crc32c.hpp"
+#include "etcd/snapshot_keys.hpp"
+
+namespace kdr::etcd {
+
+namespace {
+
+constexpr std::string_view key_bucket = "key";
+constexpr std::string_view meta_bucket = "meta";
+constexpr std::size_t revision_size = 17;  // main, '_', sub; a deletion adds 't'
+
+std::int64_t main_revision(std::string_view rev) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8 && i < rev.size(); ++i) v = v << 8 | static_cast<unsigned char>(rev[i]);
+  return static_cast<std::int64_t>(v);
+}
+
+// The file, read one bucket or all of them.
+struct Reader {
+  std::function<void(const std::string& bucket, const core::BoltVisitor&)> bucket;
+  std::function<void(const core::BoltBucketVisitor&)> all;
+};
+
+// etcd's compaction revision once it has opened the file: the greater of the last finished
+// compaction and one scheduled (mvcc's restore runs a scheduled one again). -1: none.
+std::int64_t compact_revision(const Reader& read) {
+  std::int64_t out = -1;
+  read.bucket(std::string(meta_bucket), [&](std::string_view k, std::string_view v) {
+    if ((k == "finishedCompactRev" || k == "scheduledCompactRev") && v.size() >= 8)
+      out = std::max(out, main_revision(v));
+  });
+  return out;
+}
+
+// The key an entry names; empty when none.
+std::string_view key_of(std::string_view kv) {
+  std::string_view key;
+  return core::mvcc_key(kv, key) ? key : std::string_view();
+}
+
+// The revisions older than the compaction that etcd's HashKV at `revision` counts (mvcc's
+// kvindex.Keep(revision)): of each key, its newest revision at or below `revision`, when that
+// is not a deletion. The other revisions at or below the compaction are ones the compaction
+// drops; etcd skips them whether or not the file still holds them.
+std::unordered_map<std::string, std::array<char, revision_size + 1>> kept(const Reader& read, std::int64_t revision) {
+  std::unordered_map<std::string, std::array<char, revision_size + 1>> newest;
+  read.bucket(std::string(key_bucket), [&](std::string_view rev, std::string_view kv) {
+    if (rev.size() < revision_size || main_revision(rev) > revision) return;
+    const auto key = key_of(kv);
+    if (key.empty()) return;  // etcdutl's --bump-revision placeholder: no key, never kept
+    std::array<char, revision_size + 1> where{};
+    std::copy(rev.begin(), rev.begin() + static_cast<std::ptrdiff_t>(std::min(rev.size(), where.size())), where.begin());
+    newest[std::string(key)] = where;
+  });
+  return newest;
+}
+
+BackendHashes hashes_of(const Reader& read, std::int64_t revision) {
+  BackendHashes out;
+  out.hash_kv_revision = revision;
+  out.hash_kv = crc32c(0, key_bucket);
+  const auto compacted = compact_revision(read);
+  const auto keep = compacted > 0 ? kept(read, revision) : decltype(kept(read, revision)){};
+  // a revision at or below the compaction counts when it is what its key keeps (or nothing is
+  // kept at all: etcd then skips none)
+  const auto counts = [&](std::string_view rev, std::string_view kv) {
+    const auto main = main_revision(rev);
+    if (main > revision) return false;
+    if (main > compacted || keep.empty()) return true;
+    const auto key = key_of(kv);
+    if (key.empty()) return false;
+    const auto it = keep.find(std::string(key));
+    return it != keep.end() && it->second[revision_size] != 't' && std::string_view(it->second.data(), revision_size) == rev;
+  };
+  read.all([&](const std::string& bucket) -> core::BoltVisitor {
+    out.hash = crc32c(out.hash, bucket);
+    if (bucket == meta_bucket)
+      return [&](std::string_view k, std::string_view v) {
+        if (k == "consistent_index" || k == "term") return;
+        out.hash = crc32c(crc32c(out.hash, k), v);
+      };
+    if (bucket == key_bucket)
+      return [&](std::string_view k, std::string_view v) {
+        out.hash = crc32c(crc32c(out.hash, k), v);
+        if (counts(k, v)) out.hash_kv = crc32c(crc32c(out.hash_kv, k), v);
+      };
+    return [&](std::string_view k, std::string_view v) { out.hash = crc32c(crc32c(out.hash, k), v); };
+  });
+  return out;
+}
+
+}  // namespace
+
+BackendHashes backend_hashes(const core::bfs::path& db, std::int64_t hash_kv_revision) {
+  return hashes_of({[&](const std::string& bucket, const core::BoltVisitor& visit) { core::read_bolt_bucket(db, bucket, visit); },
+                    [&](const core::BoltBucketVisitor& visit) { core::read_bolt_all(db, visit); }},
+                   hash_kv_revision);
+}
+
+BackendHashes backend_hashes_bytes(const std::string& bytes, const std::string& name, std::int64_t hash_kv_revision) {
+  return hashes_of(
+      {[&](const std::string& bucket, const core::BoltVisitor& visit) { core::read_bolt_bucket_bytes(bytes, name, bucket, visit); },
+       [&](const core::BoltBucketVisitor& visit) { core::read_bolt_all_bytes(bytes, name, visit); }},
+      hash_kv_revision);
+}
+
+}  // namespace kdr::etcd
