@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark in its quick mode (a small node, one round): what CI runs to prove that each
-# one still works. Two run at a time, so the figures they print are not comparable with each
+# one still works. Two run at a time (--jobs), so the figures they print are not comparable with each
 # other or with docs/benchmarks.md (those come from each script run alone, in full). Each one's
 # output is printed when it ends; the exit code is 1 when any of them failed, and names them.
 #
@@ -21,7 +21,7 @@ kdr_bin=$(readlink -f "$kdr_bin")
 [ -x "$kdr_bin" ] || { echo "bench: no kdr binary at $kdr_bin (build first)" >&2; exit 2; }
 export KDR_KUBELET=${KDR_KUBELET:-$(dirname "$(dirname "$kdr_bin")")/demo/kubelet-standin}
 
-# The longest first, so that the two lanes end close together.
+# The longest first, so that the lanes end close together.
 benches=(etcd-latency scale offsite ha survivor journal rebuild-elsewhere replay restore-vs-manual
   objects backup-vs-rsync snapshot-vs-etcdctl verify-vs-diff)
 logs=$(mktemp -d)
