@@ -78,6 +78,7 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
                            (source->size >> 20) + 1));
   const auto file = dir_.path() / "snapshot.db";
   const auto copy = core::checked_private_copy(*ctx.host, snapshot, file, zstd, sha256);
+  snapshot_copy_ = file;
   if (zstd)
     check_room(ctx, dir_.path(), copy.bytes,
                fmt::format("restoring the {} MiB snapshot into a private etcd", (copy.bytes >> 20) + 1));

@@ -44,6 +44,9 @@ class PrivateEtcd {
   // etcd/snapshot_keys.hpp) until this object goes. client() is gone. Throws core::Error when
   // etcd had to be killed.
   core::bfs::path stop_serving();
+  // The private copy of the snapshot it was restored from (decompressed, checked against the
+  // generation's SHA-256); empty for a member's data dir.
+  const core::bfs::path& snapshot_copy() const { return snapshot_copy_; }
 
  private:
   // The socket's URL, checked against the length a unix socket path may have.
@@ -64,6 +67,7 @@ class PrivateEtcd {
 
   core::ScratchDir dir_;
   core::bfs::path data_;  // etcd's --data-dir
+  core::bfs::path snapshot_copy_;
   std::string url_;
   std::unique_ptr<ShortLink> short_link_;
   std::unique_ptr<core::RunningProgram> process_;

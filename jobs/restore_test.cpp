@@ -153,13 +153,16 @@ bool room_for(const core::Context& ctx, const Point& p, RestoreTestReport& r) {
 // Every key the private etcd serves: digested, and each object decoded and decrypted.
 class KeyspaceCheck {
  public:
-  KeyspaceCheck(const objects::PointInfo& facts, RestoreTestReport& r) : facts_(facts), r_(r) {
+  // `with_digest`: the keyspace digest is wanted (a journal's to compare it with).
+  KeyspaceCheck(const objects::PointInfo& facts, bool with_digest, RestoreTestReport& r)
+      : facts_(facts), r_(r), digest_wanted_(with_digest) {
     options_.prefix = facts.etcd_prefix;
     options_.encryption = facts.encryption ? &*facts.encryption : nullptr;
+    options_.check_only = true;  // counted and checked, never printed
   }
 
   void visit(const core::EtcdKeyValue& kv) {
-    digest.add(journal::pair_hash(kv.key, kv.value));
+    if (digest_wanted_) digest.add(journal::pair_hash(kv.key, kv.value));
     ++r_.keys;
     if (kv.key.rfind(facts_.etcd_prefix + "/", 0) != 0) {
       ++r_.other_keys;
@@ -209,11 +212,16 @@ class KeyspaceCheck {
 
   const objects::PointInfo& facts_;
   RestoreTestReport& r_;
+  bool digest_wanted_;
   k8s::DecodeOptions options_;
   std::map<std::string, std::size_t> failed_;
 };
 
-void check_digest(const Point& p, const KeyspaceCheck& keys, RestoreTestReport& r) {
+// The restored keyspace against the journal's digest at that revision; without one, the
+// restored history (HashKV, computed off both files) against the snapshot file's it was
+// restored from: what etcdutl and etcd made of the snapshot is what the snapshot holds.
+void check_digest(const Point& p, const KeyspaceCheck& keys, const core::bfs::path& snapshot_copy,
+                  const etcd::BackendHashes& restored, RestoreTestReport& r) {
   if (p.journal_digest) {
     if (keys.digest == *p.journal_digest) {
       r.digest_check = fmt::format("the journal's digest at revision {} ({} keys): matches", p.revision,
@@ -228,21 +236,18 @@ void check_digest(const Point& p, const KeyspaceCheck& keys, RestoreTestReport& 
                                p.journal_digest->hex()));
     return;
   }
-  if (p.zstd) {
-    r.digest_check = "no journal digest at this revision; the compressed snapshot's own keyspace not read";
+  const auto own = etcd::backend_hashes(snapshot_copy, restored.hash_kv_revision);
+  if (own.hash_kv == restored.hash_kv) {
+    r.digest_check = fmt::format("no journal digest at this revision; the snapshot file's own history (HashKV {} at "
+                                 "revision {}): matches",
+                                 own.hash_kv, own.hash_kv_revision);
     return;
   }
-  const auto own = journal::digest_of_snapshot(p.snapshot.string());
-  if (own == keys.digest) {
-    r.digest_check = fmt::format("no journal digest at this revision; the snapshot file's own keyspace ({} keys): "
-                                 "matches",
-                                 own.keys);
-    return;
-  }
-  r.digest_check = "the snapshot file's own keyspace: DIFFERS";
+  r.digest_check = "the snapshot file's own history: DIFFERS";
   r.findings.add(Severity::error, check_name, "digest", p.snapshot.string(),
-                 fmt::format("the restored etcd serves {} keys (digest {}), the snapshot file holds {} (digest {})",
-                             keys.digest.keys, keys.digest.hex(), own.keys, own.hex()));
+                 fmt::format("the restored etcd holds a history (HashKV {} at revision {}) that is not the snapshot "
+                             "file's (HashKV {})",
+                             restored.hash_kv, restored.hash_kv_revision, own.hash_kv));
 }
 
 // What the restored etcd says it holds, asked while it serves: its Hash of the whole database
@@ -315,7 +320,7 @@ void check_hashkv(const Point& p, const Served& served, RestoreTestReport& r) {
 // it while it served: the keys and values the test reads off the file are those etcd served.
 // HashKV covers exactly those (the key bucket up to etcd's revision); where the gateway has
 // none (3.4), the Hash of the whole file does.
-void check_served_file(const core::bfs::path& db, const Served& served, RestoreTestReport& r) {
+etcd::BackendHashes check_served_file(const core::bfs::path& db, const Served& served, RestoreTestReport& r) {
   const auto file = etcd::backend_hashes(db, served.revision);
   const bool by_kv = served.hash_kv.has_value();
   const auto asked = by_kv ? served.hash_kv->hash : served.hash.hash;
@@ -325,13 +330,14 @@ void check_served_file(const core::bfs::path& db, const Served& served, RestoreT
     r.served_check = fmt::format("etcd's {} ({}), asked while it served, matches its database file read after it "
                                  "stopped",
                                  what, asked);
-    return;
+    return file;
   }
   r.served_check = fmt::format("etcd's {}: DIFFERS from the file's", what);
   r.findings.add(Severity::error, check_name, "served", db.string(),
                  fmt::format("the restored etcd's {} was {} while it served; its database file, read after it stopped, "
                              "hashes to {}: what the test read is not what etcd served",
                              what, asked, read));
+  return file;
 }
 
 RestoreProof proof_of(const RestoreTestReport& r) {
@@ -394,11 +400,11 @@ void run_test(const core::Context& ctx, const core::Repository& repo, const obje
   const auto served = ask_served(etcd.client(), status.revision);
   check_hashkv(point, served, r);
   const auto db = etcd.stop_serving();
-  check_served_file(db, served, r);
-  KeyspaceCheck keys(facts, r);
+  const auto restored = check_served_file(db, served, r);
+  KeyspaceCheck keys(facts, point.journal_digest.has_value(), r);
   core::read_snapshot_keys(db, {}, [&](const core::EtcdKeyValue& kv) { keys.visit(kv); });
   keys.finish();
-  check_digest(point, keys, r);
+  check_digest(point, keys, etcd.snapshot_copy(), restored, r);
   r.check_s = core::monotonic_seconds() - t;
   if (r.unknown_types > 0)
     r.findings.add(Severity::info, check_name, "unknown-type", "",

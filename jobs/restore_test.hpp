@@ -8,9 +8,10 @@
 //      recorded from the live member (etcd 3.5: jobs/restore_test.cpp says when it cannot);
 //      then etcd stopped and the database file it served read off the disk, proven to be what
 //      it served by etcd's own hashes (HashKV, or Hash on 3.4: etcd/backend_hash.hpp); its
-//      keyspace digest against the journal's at that revision (else against the snapshot
-//      file's own), every Kubernetes object decoded and every encrypted value decrypted with
-//      the generation's EncryptionConfiguration, counted per resource;
+//      keyspace digest against the journal's at that revision (else its HashKV against the
+//      snapshot file's own), every Kubernetes object decoded (JSON ones checked, not built)
+//      and every encrypted value decrypted with the generation's EncryptionConfiguration,
+//      counted per resource;
 //   4. everything it made removed; the outcome kept as the generation's proof
 //      (jobs/restore_proof.hpp) and as metrics (kdr_restore_test.prom).
 // A failure is an error finding naming what failed: the key, the object, the encryption key,

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/base64.hpp"
+#include "k8s/json_check.hpp"
 
 namespace kdr::k8s {
 
@@ -98,6 +99,18 @@ void decode_json(std::string_view plain, StoredObject& o) {
   o.object = std::move(parsed);
 }
 
+// The same, checked and not built (DecodeOptions::check_only).
+void check_json(std::string_view plain, StoredObject& o) {
+  auto checked = check_json_object(plain);
+  if (!checked.ok) {
+    o.problem = fmt::format("its JSON is damaged ({})", checked.problem);
+    o.problem_kind = DecodeProblem::damaged;
+    return;
+  }
+  o.api_version = std::move(checked.api_version);
+  o.kind = std::move(checked.kind);
+}
+
 }  // namespace
 
 StoredObject decode_stored(std::string_view key, std::string_view value, std::int64_t mod_revision,
@@ -122,7 +135,10 @@ StoredObject decode_stored(std::string_view key, std::string_view value, std::in
   o.form = stored_form(plain);
   switch (o.form) {
     case StoredForm::protobuf: decode_protobuf(plain, o, schema); break;
-    case StoredForm::json: decode_json(plain, o); break;
+    case StoredForm::json:
+      if (options.check_only) check_json(plain, o);
+      else decode_json(plain, o);
+      break;
     case StoredForm::encrypted:
       o.problem = "encrypted twice";
       o.problem_kind = DecodeProblem::damaged;

@@ -49,6 +49,9 @@ struct StoredObject {
 struct DecodeOptions {
   const core::EncryptionConfig* encryption = nullptr;
   std::string prefix = "/registry";  // kube-apiserver's --etcd-prefix
+  // JSON objects checked (k8s/json_check.hpp), not built: `object` is their skeleton. For
+  // readers that count and check objects without printing them (the restore test).
+  bool check_only = false;
 };
 
 StoredObject decode_stored(std::string_view key, std::string_view value, std::int64_t mod_revision,

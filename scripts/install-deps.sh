@@ -11,9 +11,9 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost-filesystem-dev libboost-dev libfmt-dev libyaml-cpp-dev libssl-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcli11-dev libzstd-dev zlib1g-dev catch2
-  # Kubernetes objects: protobuf (protoc, DynamicMessage) over Kubernetes' own .proto files, and
-  # libsodium for the secretbox encryption provider
-  protobuf-compiler libprotobuf-dev libsodium-dev debian-archive-keyring
+  # Kubernetes objects: protobuf (protoc, DynamicMessage) over Kubernetes' own .proto files,
+  # libsodium for the secretbox encryption provider, simdjson to check JSON objects at disk speed
+  protobuf-compiler libprotobuf-dev libsodium-dev libsimdjson-dev debian-archive-keyring
   # tests and drill: a real etcd, certificates, process tools
   etcd-server etcd-client openssl procps psmisc util-linux bsdutils jq time zstd e2fsprogs netcat-openbsd strace
   # the security tests: an unprivileged user probing sockets and ports

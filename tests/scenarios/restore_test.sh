@@ -74,7 +74,7 @@ assert_contains "$OUT" "Restore test of generation $gen (etcd revision"
 assert_contains "$OUT" "PROVEN: generation $gen"
 assert_contains "$OUT" "1 Secrets, 1 values decrypted"
 assert_contains "$OUT" "1 deployments.apps"
-assert_contains "$OUT" "the snapshot file's own keyspace"
+assert_contains "$OUT" "the snapshot file's own history (HashKV"
 # the objects were read off the file the private etcd served, once it stopped: etcd's own hash
 # of it while it served says it is that file (HashKV on 3.5, the whole file's Hash on 3.4)
 if [ "${KDR_ETCD_VERSION:-3.4}" = 3.5 ]; then

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/fs.hpp"
+#include "k8s/decode.hpp"
 #include "k8s/envelope.hpp"
 #include "k8s/object_json.hpp"
 #include "k8s_fixture.hpp"
@@ -80,4 +81,30 @@ TEST_CASE("strings that are not UTF-8 print with U+FFFD, as Go's encoding/json w
   CHECK(k8s::utf8("\xc0\xaf") == "\xef\xbf\xbd\xef\xbf\xbd");  // overlong
   CHECK(k8s::utf8("\xed\xa0\x80").size() == 9);                  // a surrogate
   CHECK(k8s::utf8("\xe2\x82") == "\xef\xbf\xbd\xef\xbf\xbd");    // cut short
+}
+
+// The restore test checks JSON objects without building them (k8s/json_check.hpp): it must tell
+// a good object from a damaged one as the full decoding does, and read the same kind.
+TEST_CASE("a JSON object checked, not built, is told good or damaged as decoding it tells, with its kind") {
+  const std::string key = "/registry/example.com/widgets/team-1/w1";
+  const std::vector<std::pair<std::string, bool>> values = {
+      {R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1","namespace":"team-1"},"spec":{"size":3,"tags":["a","é"]}})", true},
+      {R"({"kind":"Widget","metadata":{}} )", true},
+      {R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1")", false},  // cut short
+      {R"({"apiVersion":"example.com/v1","kind":"Widget",})", false},                    // a trailing comma
+      {"{\"apiVersion\":\"v1\",\"kind\":\"Wid\xff\xfeget\"}", false},                       // not UTF-8
+      {R"({"kind":"Widget"} {"kind":"Other"})", false},                                   // two values
+  };
+  for (const auto& [value, good] : values) {
+    INFO(value);
+    k8s::DecodeOptions built, checked;
+    checked.check_only = true;
+    const auto full = k8s::decode_stored(key, value, 7, 5, built);
+    const auto fast = k8s::decode_stored(key, value, 7, 5, checked);
+    CHECK(full.decoded() == good);
+    CHECK(fast.decoded() == good);
+    CHECK(fast.problem_kind == full.problem_kind);
+    CHECK(fast.kind == full.kind);
+    CHECK(fast.api_version == full.api_version);
+  }
 }
