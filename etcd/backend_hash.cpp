@@ -41,11 +41,15 @@ std::int64_t compact_revision(const Reader& read) {
   return out;
 }
 
-// The key an entry names; empty when none.
+// The key an entry names, as etcd's index reads it as it opens the file: an empty value
+// (etcdutl's --bump-revision placeholder) unmarshals to a key-value of key "", which the
+// index holds like any other key.
 std::string_view key_of(std::string_view kv) {
   std::string_view key;
   return core::mvcc_key(kv, key) ? key : std::string_view();
 }
+
+bool is_tombstone(std::string_view rev) { return rev.size() > revision_size && rev[revision_size] == 't'; }
 
 // The revisions older than the compaction that etcd's HashKV at `revision` counts (mvcc's
 // kvindex.Keep(revision)): of each key, its newest revision at or below `revision`, when that
@@ -56,7 +60,6 @@ std::unordered_map<std::string, std::array<char, revision_size + 1>> kept(const 
   read.bucket(std::string(key_bucket), [&](std::string_view rev, std::string_view kv) {
     if (rev.size() < revision_size || main_revision(rev) > revision) return;
     const auto key = key_of(kv);
-    if (key.empty()) return;  // etcdutl's --bump-revision placeholder: no key, never kept
     std::array<char, revision_size + 1> where{};
     std::copy(rev.begin(), rev.begin() + static_cast<std::ptrdiff_t>(std::min(rev.size(), where.size())), where.begin());
     newest[std::string(key)] = where;
@@ -75,9 +78,11 @@ BackendHashes hashes_of(const Reader& read, std::int64_t revision) {
   const auto counts = [&](std::string_view rev, std::string_view kv) {
     const auto main = main_revision(rev);
     if (main > revision) return false;
+    // etcd 3.5.16 and 3.4.34 on keep a deletion at the compaction's revision, which older
+    // versions' compaction dropped, and leave it out of the hash so that both agree
+    if (main == compacted && is_tombstone(rev)) return false;
     if (main > compacted || keep.empty()) return true;
     const auto key = key_of(kv);
-    if (key.empty()) return false;
     const auto it = keep.find(std::string(key));
     return it != keep.end() && it->second[revision_size] != 't' && std::string_view(it->second.data(), revision_size) == rev;
   };

@@ -5,9 +5,12 @@
 //     consistent_index and term (they move as raft entries apply, whatever the data);
 //   HashKV (/v3/maintenance/hashkv, 3.5's gateway): CRC-32C of the name "key" and then the key
 //     and value of each entry of the key bucket whose main revision is at most the one asked
-//     for. etcd also skips revisions older than its compaction that the compaction was going
-//     to drop; a database whose last compaction finished (etcd finishes a scheduled one as it
-//     opens the file) holds none.
+//     for. etcd also skips revisions at or below its compaction that the compaction drops
+//     (kvindex.Keep: of each key, only its newest revision at or below the one hashed, when
+//     that is not a deletion; the --bump-revision placeholder counts as a key ""), and a
+//     deletion at the compaction's revision itself (etcd 3.5.16 and 3.4.34 on keep it in the
+//     file; older versions' compaction dropped it, so a file compacted by a newer etcd and
+//     served by an older one would not compare).
 #pragma once
 
 #include <cstdint>
