@@ -1,7 +1,6 @@
 #include "etcd/backend_hash.hpp"
 
 #include <algorithm>
-#include <array>
 #include <functional>
 #include <string_view>
 #include <unordered_map>
@@ -16,13 +15,8 @@ namespace {
 
 constexpr std::string_view key_bucket = "key";
 constexpr std::string_view meta_bucket = "meta";
-constexpr std::size_t revision_size = 17;  // main, '_', sub; a deletion adds 't'
-
-std::int64_t main_revision(std::string_view rev) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8 && i < rev.size(); ++i) v = v << 8 | static_cast<unsigned char>(rev[i]);
-  return static_cast<std::int64_t>(v);
-}
+constexpr std::size_t revision_size = core::mvcc_revision_size;
+using core::mvcc_main_revision;
 
 // The file, read one bucket or all of them.
 struct Reader {
@@ -36,7 +30,7 @@ std::int64_t compact_revision(const Reader& read) {
   std::int64_t out = -1;
   read.bucket(std::string(meta_bucket), [&](std::string_view k, std::string_view v) {
     if ((k == "finishedCompactRev" || k == "scheduledCompactRev") && v.size() >= 8)
-      out = std::max(out, main_revision(v));
+      out = std::max(out, mvcc_main_revision(v));
   });
   return out;
 }
@@ -55,15 +49,18 @@ bool is_tombstone(std::string_view rev) { return rev.size() > revision_size && r
 // kvindex.Keep(revision)): of each key, its newest revision at or below `revision`, when that
 // is not a deletion. The other revisions at or below the compaction are ones the compaction
 // drops; etcd skips them whether or not the file still holds them.
-std::unordered_map<std::string, std::array<char, revision_size + 1>> kept(const Reader& read, std::int64_t revision) {
-  std::unordered_map<std::string, std::array<char, revision_size + 1>> newest;
+std::unordered_map<std::string, core::MvccRevisionBytes> kept(const Reader& read, std::int64_t revision) {
+  std::unordered_map<std::string, core::MvccRevisionBytes> newest;
   read.bucket(std::string(key_bucket), [&](std::string_view rev, std::string_view kv) {
-    if (rev.size() < revision_size || main_revision(rev) > revision) return;
+    if (rev.size() < revision_size || mvcc_main_revision(rev) > revision) return;
     const auto key = key_of(kv);
-    std::array<char, revision_size + 1> where{};
+    core::MvccRevisionBytes where{};
     std::copy(rev.begin(), rev.begin() + static_cast<std::ptrdiff_t>(std::min(rev.size(), where.size())), where.begin());
     newest[std::string(key)] = where;
   });
+  // a key whose newest revision is a deletion keeps nothing (etcd's keep set is then empty
+  // when every key's is, and etcd skips nothing)
+  std::erase_if(newest, [](const auto& entry) { return entry.second[revision_size] == 't'; });
   return newest;
 }
 
@@ -76,7 +73,7 @@ BackendHashes hashes_of(const Reader& read, std::int64_t revision) {
   // a revision at or below the compaction counts when it is what its key keeps (or nothing is
   // kept at all: etcd then skips none)
   const auto counts = [&](std::string_view rev, std::string_view kv) {
-    const auto main = main_revision(rev);
+    const auto main = mvcc_main_revision(rev);
     if (main > revision) return false;
     // etcd 3.5.16 and 3.4.34 on keep a deletion at the compaction's revision, which older
     // versions' compaction dropped, and leave it out of the hash so that both agree
@@ -84,7 +81,7 @@ BackendHashes hashes_of(const Reader& read, std::int64_t revision) {
     if (main > compacted || keep.empty()) return true;
     const auto key = key_of(kv);
     const auto it = keep.find(std::string(key));
-    return it != keep.end() && it->second[revision_size] != 't' && std::string_view(it->second.data(), revision_size) == rev;
+    return it != keep.end() && std::string_view(it->second.data(), revision_size) == rev;
   };
   read.all([&](const std::string& bucket) -> core::BoltVisitor {
     out.hash = crc32c(out.hash, bucket);

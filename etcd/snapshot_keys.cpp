@@ -14,20 +14,20 @@ namespace kdr::core {
 
 namespace {
 
-constexpr std::size_t revision_size = 17;  // 8 + '_' + 8; a deletion adds 't'
-
-std::int64_t main_revision(std::string_view rev) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<unsigned char>(rev[i]);
-  return static_cast<std::int64_t>(v);
-}
+constexpr std::size_t revision_size = mvcc_revision_size;
 
 }  // namespace
+
+std::int64_t mvcc_main_revision(std::string_view rev) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8 && i < rev.size(); ++i) v = v << 8 | static_cast<unsigned char>(rev[i]);
+  return static_cast<std::int64_t>(v);
+}
 
 std::int64_t finished_compact_revision(const bfs::path& file) {
   std::int64_t out = 0;
   read_bolt_bucket(file, "meta", [&](std::string_view key, std::string_view value) {
-    if (key == "finishedCompactRev" && value.size() >= 8) out = main_revision(value);
+    if (key == "finishedCompactRev" && value.size() >= 8) out = mvcc_main_revision(value);
   });
   return out;
 }
@@ -63,7 +63,7 @@ SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& fil
                                 const std::function<void(const EtcdKeyValue&)>& visit) {
   SnapshotRead out;
   // Pass 1: each wanted key's newest entry (its revision bytes; a deletion marks it gone).
-  std::unordered_map<std::string, std::array<char, revision_size + 1>> newest;
+  std::unordered_map<std::string, MvccRevisionBytes> newest;
   std::int64_t oldest = 0;
   read_bolt_bucket(file, "key", [&](std::string_view rev, std::string_view kv) {
     ++out.entries;
@@ -72,13 +72,13 @@ SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& fil
     if ((rev.size() != revision_size && rev.size() != revision_size + 1) || !mvcc_key(kv, key))
       throw Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", file.string(),
                               out.entries));
-    const auto main = main_revision(rev);
+    const auto main = mvcc_main_revision(rev);
     if (oldest == 0) oldest = main;
     out.revision = std::max(out.revision, main);
     if (filter.at_revision && main > *filter.at_revision) return;
     if (key.substr(0, filter.prefix.size()) != filter.prefix) return;
     if (filter.keep && !filter.keep(key)) return;
-    std::array<char, revision_size + 1> where{};
+    MvccRevisionBytes where{};
     std::copy(rev.begin(), rev.end(), where.begin());  // 't' in the last byte for a deletion
     newest[std::string(key)] = where;
   });

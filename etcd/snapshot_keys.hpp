@@ -9,6 +9,7 @@
 // the number of keys wanted, not with the database.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -42,6 +43,13 @@ SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& fil
 // newest revision (mvcc's restore): a compaction drops a deleted key's tombstone, so when the
 // newest revisions were deletions the key bucket ends before etcd's revision did.
 std::int64_t finished_compact_revision(const bfs::path& file);
+
+// A key bucket key: the main revision (8 bytes big-endian), '_', the sub revision (8 bytes),
+// and 't' after them for a deletion. Kept whole in an array (the 't' or 0 last).
+constexpr std::size_t mvcc_revision_size = 17;
+using MvccRevisionBytes = std::array<char, mvcc_revision_size + 1>;
+// Its main revision (also of meta's finishedCompactRev and scheduledCompactRev values).
+std::int64_t mvcc_main_revision(std::string_view rev);
 
 // mvccpb.KeyValue's fields; false when `m` does not parse or names no key.
 bool parse_mvcc_key_value(std::string_view m, EtcdKeyValue& out);

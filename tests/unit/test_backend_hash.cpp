@@ -5,6 +5,8 @@
 
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/fs.hpp"
 #include "etcd/backend_hash.hpp"
@@ -31,9 +33,15 @@ TEST_CASE("CRC-32C: the processor's instruction and the table agree at every len
 
 // A database file a real etcd served (3.4.23 and 3.5.16) and what that etcd answered about it
 // while it served: puts, a transaction's sub-revisions, deletions, a compaction below the
-// newest revision and writes after it (tests/fixtures/make-etcd-hashes.sh made them).
+// newest revision at a deletion's revision (3.5.16 keeps that deletion in the file and leaves
+// it out of HashKV) and writes after it; and on 3.5 the same restored with --bump-revision and
+// --mark-compacted (etcdutl's empty placeholder entry, which etcd's index holds as a key ""),
+// and one whose every key was deleted and compacted at its deletion (nothing kept)
+// (tests/fixtures/make-etcd-hashes.sh made them).
 TEST_CASE("etcd's Hash and HashKV computed off the file are what a real etcd answered about it") {
-  for (const std::string version : {"3.4", "3.5"}) {
+  // name, answers recorded
+  const std::vector<std::pair<std::string, int>> fixtures = {{"3.4", 6}, {"3.5", 6}, {"3.5-bumped", 3}, {"3.5-all-deleted", 2}};
+  for (const auto& [version, answered] : fixtures) {
     const auto dir = core::bfs::path(KDR_SOURCE_DIR) / "tests/fixtures/etcd-hashes" / version;
     std::istringstream answers(core::read_file(dir / "hashes.txt"));
     std::string word;
@@ -42,7 +50,8 @@ TEST_CASE("etcd's Hash and HashKV computed off the file are what a real etcd ans
       if (word == "hash") {
         std::uint32_t hash = 0;
         answers >> hash;
-        CHECK(etcd::backend_hashes(dir / "db", 11).hash == hash);
+        INFO("etcd " << version << ", Hash");
+        CHECK(etcd::backend_hashes(dir / "db", 0).hash == hash);
         ++compared;
       } else if (word == "hashkv") {
         std::int64_t revision = 0;
@@ -57,6 +66,6 @@ TEST_CASE("etcd's Hash and HashKV computed off the file are what a real etcd ans
         std::getline(answers, word);  // a comment
       }
     }
-    CHECK(compared == 5);
+    CHECK(compared == answered);
   }
 }
