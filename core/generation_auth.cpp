@@ -87,4 +87,15 @@ GenerationAuth authenticate_generation(const bfs::path& dir, const std::string& 
   return out;
 }
 
+GenerationAuth authenticate_listed_generation(const bfs::path& dir, const std::string& id,
+                                              const std::string& meta_sha256, const NodeKey* key) {
+  std::string manifest_sha256;
+  try {
+    manifest_sha256 = sha256_hex(read_backup_file(dir / "manifest.jsonl"));
+  } catch (const Error&) {
+    // no manifest: the MAC cannot match
+  }
+  return authenticate_generation(dir, id, meta_sha256, manifest_sha256, key);
+}
+
 }  // namespace kdr::core

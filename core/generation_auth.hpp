@@ -48,5 +48,9 @@ void write_generation_auth(const bfs::path& dir, const std::string& id, const No
 // `key` null: this machine has no key.
 GenerationAuth authenticate_generation(const bfs::path& dir, const std::string& id, const std::string& meta_sha256,
                                        const std::string& manifest_sha256, const NodeKey* key);
+// The same for a generation whose meta.json text alone was parsed (a Repository listing):
+// its manifest.jsonl is read and hashed here (one that cannot be read cannot pass).
+GenerationAuth authenticate_listed_generation(const bfs::path& dir, const std::string& id,
+                                              const std::string& meta_sha256, const NodeKey* key);
 
 }  // namespace kdr::core

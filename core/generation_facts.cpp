@@ -76,7 +76,9 @@ json EtcdSnapshotRecord::to_json() const {
           {"encrypted_values", encrypted_values ? json(*encrypted_values) : json(nullptr)},
           {"hashkv", hashkv ? json{{"revision", revision}, {"hash", hashkv->hash},
                                    {"compact_revision", hashkv->compact_revision}}
-                            : json(nullptr)}};
+                            : json(nullptr)},
+          {"keyspace_digest", keyspace_digest ? json{{"digest", keyspace_digest->hex}, {"keys", keyspace_digest->keys}}
+                                              : json(nullptr)}};
 }
 
 EtcdSnapshotRecord EtcdSnapshotRecord::from_json(const json& j, const std::string& where) {
@@ -113,6 +115,15 @@ EtcdSnapshotRecord EtcdSnapshotRecord::from_json(const json& j, const std::strin
     if (h.get<std::int64_t>("revision", s.revision) != s.revision)
       throw Error(fmt::format("{}.hashkv.revision: not the snapshot's revision {}", where, s.revision));
     s.hashkv = v;
+  }
+  if (const auto o = f.object("keyspace_digest")) {
+    const Fields d(*o, where + ".keyspace_digest");
+    KeyspaceDigest k;
+    k.hex = d.get<std::string>("digest", "");
+    k.keys = d.get<std::uint64_t>("keys", 0);
+    if (k.hex.size() != 64 || k.hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw Error(fmt::format("{}.keyspace_digest.digest: expected 64 lower-case hex digits, got {:?}", where, k.hex));
+    s.keyspace_digest = k;
   }
   return s;
 }

@@ -38,6 +38,15 @@ struct EtcdSnapshotRecord {
     std::int64_t compact_revision = 0;
   };
   std::optional<HashKV> hashkv;
+  // The keyspace digest (etcd/keyspace_digest.hpp) of the snapshot's live keys at `revision`,
+  // computed off the file as it was saved: the change journal starts an epoch from it without
+  // reading the keyspace from etcd again. Empty: not computed (a generation from before kdr
+  // recorded it).
+  struct KeyspaceDigest {
+    std::string hex;  // 64 hex digits
+    std::uint64_t keys = 0;
+  };
+  std::optional<KeyspaceDigest> keyspace_digest;
   std::string endpoint;
   std::string server_version;
   std::string cluster_id;  // of the cluster that served it (hex)

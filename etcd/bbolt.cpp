@@ -393,6 +393,19 @@ BoltSummary read_bolt(const bfs::path& file) {
   return read_source(file_source(fd, file));
 }
 
+BoltSummary read_bolt_meta(const bfs::path& file) {
+  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) throw_errno("open", file.string(), errno);
+  int which = 0;
+  const auto meta = pick_meta(file_source(fd, file), which);
+  BoltSummary summary;
+  summary.page_size = meta.page_size;
+  summary.txid = meta.txid;
+  summary.high_water = meta.high_water;
+  summary.meta_page = which;
+  return summary;
+}
+
 BoltSummary read_bolt_bytes(const std::string& bytes, const std::string& name) {
   Source source(name, bytes.size(), [&bytes](std::uint64_t offset, std::size_t n) { return bytes.substr(offset, n); });
   return read_source(source);

@@ -50,6 +50,10 @@ struct BoltSummary {
 // Throws Error naming the file and what is wrong with it.
 BoltSummary read_bolt(const bfs::path& file);
 
+// The newest valid meta page alone (page size, transaction, high-water mark; no bucket
+// walked), checked against the file's size.
+BoltSummary read_bolt_meta(const bfs::path& file);
+
 // The same over bytes in memory (for tests and the fuzz target); `name` is used in messages.
 BoltSummary read_bolt_bytes(const std::string& bytes, const std::string& name);
 

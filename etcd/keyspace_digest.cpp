@@ -36,9 +36,13 @@ bool parse_key_value(std::string_view m, std::string_view& key, std::string_view
   return parsed && have_key;
 }
 
-KeyspaceDigest digest_of_bucket(const std::string& name,
-                                const std::function<void(const core::BoltVisitor&)>& read_bucket) {
-  std::unordered_map<std::string, PairHash> live;
+using ReadBucket = std::function<void(const core::BoltVisitor&)>;
+
+// What `keep` makes of each live key's newest value, off the key bucket read in revision order:
+// a put replaces what the key held, a deletion removes it.
+template <class T, class Keep>
+std::unordered_map<std::string, T> live_keys(const std::string& name, const ReadBucket& read_bucket, Keep keep) {
+  std::unordered_map<std::string, T> live;
   std::uint64_t entries = 0;
   read_bucket([&](std::string_view revision, std::string_view kv) {
     ++entries;
@@ -47,36 +51,49 @@ KeyspaceDigest digest_of_bucket(const std::string& name,
     if ((revision.size() != 17 && revision.size() != 18) || !parse_key_value(kv, key, value))
       throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", name, entries));
     if (revision.size() == 18) live.erase(std::string(key));  // a deletion
-    else live[std::string(key)] = pair_hash(key, value);
+    else live[std::string(key)] = keep(key, value);
   });
+  return live;
+}
+
+KeyspaceDigest digest_of_bucket(const std::string& name, const ReadBucket& read_bucket) {
   KeyspaceDigest d;
-  for (const auto& [key, hash] : live) d.add(hash);
+  for (const auto& [key, hash] : live_keys<PairHash>(name, read_bucket, pair_hash)) d.add(hash);
   return d;
+}
+
+// the encryption key a value names ("" none)
+std::string encryption_key_name(std::string_view, std::string_view value) {
+  return core::encryption_key_of(value).value_or("");
+}
+
+ReadBucket key_bucket(const std::string& file) {
+  return [file](const core::BoltVisitor& v) { core::read_bolt_bucket(file, "key", v); };
 }
 
 }  // namespace
 
 core::EncryptionKeyUse encryption_keys_of_snapshot(const std::string& file) {
-  std::unordered_map<std::string, std::string> live;  // key -> the encryption key its newest value names ("" none)
-  std::uint64_t entries = 0;
-  core::read_bolt_bucket(file, "key", [&](std::string_view revision, std::string_view kv) {
-    ++entries;
-    if (kv.empty()) return;  // etcdutl's --bump-revision placeholder
-    std::string_view key, value;
-    if ((revision.size() != 17 && revision.size() != 18) || !parse_key_value(kv, key, value))
-      throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", file, entries));
-    if (revision.size() == 18) live.erase(std::string(key));
-    else live[std::string(key)] = core::encryption_key_of(value).value_or("");
-  });
   core::EncryptionKeyUse use;
-  for (const auto& [key, enc] : live)
+  for (const auto& [key, enc] : live_keys<std::string>(file, key_bucket(file), encryption_key_name))
     if (!enc.empty()) ++use[enc];
   return use;
 }
 
-KeyspaceDigest digest_of_snapshot(const std::string& file) {
-  return digest_of_bucket(file, [&](const core::BoltVisitor& v) { core::read_bolt_bucket(file, "key", v); });
+SnapshotKeyspace keyspace_of_snapshot(const std::string& file) {
+  using Facts = std::pair<PairHash, std::string>;
+  SnapshotKeyspace k;
+  const auto live = live_keys<Facts>(file, key_bucket(file), [](std::string_view key, std::string_view value) {
+    return Facts{pair_hash(key, value), encryption_key_name(key, value)};
+  });
+  for (const auto& [key, facts] : live) {
+    k.digest.add(facts.first);
+    if (!facts.second.empty()) ++k.encryption[facts.second];
+  }
+  return k;
 }
+
+KeyspaceDigest digest_of_snapshot(const std::string& file) { return digest_of_bucket(file, key_bucket(file)); }
 
 KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name) {
   return digest_of_bucket(name, [&](const core::BoltVisitor& v) { core::read_bolt_bucket_bytes(bytes, name, "key", v); });

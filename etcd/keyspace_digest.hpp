@@ -41,6 +41,12 @@ struct KeyspaceDigest {
 KeyspaceDigest digest_of_snapshot(const std::string& file);
 // The encryption keys the newest values of its live keys name, counted (core/encryption.hpp).
 core::EncryptionKeyUse encryption_keys_of_snapshot(const std::string& file);
+// Both from one read of the file (what a backup records of the snapshot it saved).
+struct SnapshotKeyspace {
+  KeyspaceDigest digest;
+  core::EncryptionKeyUse encryption;
+};
+SnapshotKeyspace keyspace_of_snapshot(const std::string& file);
 // The same over a bbolt file's bytes (tests).
 KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name);
 

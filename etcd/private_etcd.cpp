@@ -94,6 +94,9 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapsh
                                  "--initial-cluster-token", fmt::format("kdr-private-{}", ::getpid())});
   const auto sizing = tool.sizing_args(copy.bytes);
   restore.insert(restore.end(), sizing.begin(), sizing.end());
+  // The copy hashed to the generation's record as it was written: the tool's own check of the
+  // trailer would read it all again (2.2 s of etcdctl 3.4's 4.3 s restore at 1 GiB).
+  if (!sha256.empty()) restore.push_back("--skip-hash-check");
   const auto r = ctx.programs->run(restore, core::etcd_tool_options(snapshot_restore_timeout(copy.bytes)));
   if (!r.ok())
     throw core::Error(fmt::format("{} could not open the snapshot: {}", core::describe_argv(restore),

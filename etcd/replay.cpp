@@ -24,6 +24,7 @@
 #include "core/repository.hpp"
 #include "core/sha256.hpp"
 #include "etcd/private_etcd.hpp"
+#include "etcd/served_snapshot.hpp"
 #include "etcd/snapshot_tool.hpp"
 #include "etcd/tool.hpp"
 #include "journal/segment.hpp"
@@ -53,13 +54,7 @@ std::string journal_base_message(const std::string& cluster_id, std::int64_t rev
 // What vouches for a generation's snapshot as a base.
 ReplayAuth generation_base_auth(const core::GenerationEntry& g, const core::NodeKey* key) {
   ReplayAuth a;
-  std::string manifest_sha256;
-  try {
-    manifest_sha256 = core::sha256_hex(core::read_backup_file(g.path / "manifest.jsonl"));
-  } catch (const core::Error&) {
-    // no manifest: the AUTH check below cannot pass
-  }
-  const auto auth = core::authenticate_generation(g.path, g.id, g.meta_sha256, manifest_sha256, key);
+  const auto auth = core::authenticate_listed_generation(g.path, g.id, g.meta_sha256, key);
   a.add(auth.status, fmt::format("the base, generation {}, {}", g.id, auth.text));
   return a;
 }
@@ -550,7 +545,7 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   result.open_s = core::monotonic_seconds() - t0;
   auto& client = etcd.client();
   const auto existing = client.leases();
-  LeaseKeeper keeper(ctx, etcd.url(), std::set<std::int64_t>(existing.begin(), existing.end()));
+  auto keeper = std::make_unique<LeaseKeeper>(ctx, etcd.url(), std::set<std::int64_t>(existing.begin(), existing.end()));
   result.revision = plan.target_revision;
 
   // Only the keyspace at the target is kept (the restore bumps the revision and marks it
@@ -582,11 +577,11 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   };
   const double t_apply = core::monotonic_seconds();
   for_each_planned_event(ctx, plan, key, [&](Event& e) {
-    if (e.kind == journal::EventKind::put && e.lease != 0 && !keeper.known(e.lease)) {
+    if (e.kind == journal::EventKind::put && e.lease != 0 && !keeper->known(e.lease)) {
       // A lease granted after the base: etcd's watch does not say its TTL, so it comes back
       // with an hour (docs/architecture.md).
       client.grant_lease(e.lease, recreated_lease_ttl_s);
-      keeper.add(e.lease);
+      keeper->add(e.lease);
     }
     core::EtcdOp op{e.kind == journal::EventKind::del, e.key, std::move(e.value),
                     e.kind == journal::EventKind::put ? e.lease : 0};
@@ -600,21 +595,20 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   flush();
   result.apply_s = core::monotonic_seconds() - t_apply;
 
+  // Saved off the database file once etcd has closed it (etcd/served_snapshot.hpp): the
+  // snapshot `etcdctl snapshot save` would stream, without the stream.
   const double t_save = core::monotonic_seconds();
-  auto argv = ctx.config.etcd.etcdctl;
-  argv.insert(argv.end(), {"--endpoints", etcd.url(), "snapshot", "save", out.string()});
-  const auto timeout = backup::snapshot_timeout(ctx.config.etcd, client.status().db_size);
-  const auto r = ctx.programs->run(argv, core::etcd_tool_options(timeout));
-  if (!r.ok())
-    throw core::Error(fmt::format("{} failed: {}", core::describe_argv(argv), r.started ? r.err + r.out : r.start_error));
-  if (::chmod(out.c_str(), 0600) != 0) core::throw_errno("chmod", out.string(), errno);
-  result.size = core::lstat_path(out)->size;
-  result.sha256 = core::sha256_file(out.string());
+  keeper.reset();
+  const auto saved = write_served_snapshot(etcd.stop_serving(), out);
+  result.size = saved.size;
+  result.sha256 = saved.sha256;
   result.save_s = core::monotonic_seconds() - t_save;
 
   // The saved file itself must hold the journal's keyspace: what is restored is what is checked.
   const double t_digest = core::monotonic_seconds();
-  result.digest = journal::digest_of_snapshot(out.string());
+  auto keyspace = journal::keyspace_of_snapshot(out.string());
+  result.digest = keyspace.digest;
+  result.encryption = std::move(keyspace.encryption);
   result.digest_s = core::monotonic_seconds() - t_digest;
   if (!(result.digest == plan.digest))
     throw core::Error(fmt::format("the replayed snapshot does not match the journal: at revision {} the journal's digest "

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/context.hpp"
+#include "core/encryption.hpp"
 #include "core/generation_auth.hpp"
 #include "core/node_key.hpp"
 #include "core/repository.hpp"
@@ -87,9 +88,10 @@ struct ReplayResult {
   std::uint64_t events = 0, transactions = 0;
   std::uint64_t size = 0;
   std::string sha256;  // of the snapshot file written
+  core::EncryptionKeyUse encryption;  // the encryption keys its live values name, counted
   double seconds = 0;
-  // where the time went: the base opened in the private etcd, the changes applied, the
-  // snapshot saved and hashed, its keyspace read back off the file for its digest
+  // where the time went: the base opened in the private etcd, the changes applied, etcd
+  // stopped and its database written and hashed, its keyspace read back off the file
   double open_s = 0, apply_s = 0, digest_s = 0, save_s = 0;
   std::string phases() const;
 };
@@ -124,9 +126,9 @@ SurvivorReplay plan_survivor_replay(const core::Context& ctx, const ReplayTarget
                                    std::int64_t generation_revision);
 
 // The replay: `plan.base` in a private etcd, the journal's events up to the target applied in
-// order (each key's last change in a run of revisions, in few transactions), the keyspace's digest compared with the
-// journal's, then `etcdctl snapshot save` to `out`, whose own keyspace is read back (bbolt,
-// off the file) and must have that digest too. Throws Error when a digest differs, or a segment
+// order (each key's last change in a run of revisions, in few transactions), etcd stopped and
+// its database written to `out` as a snapshot file (etcd/served_snapshot.hpp), whose keyspace
+// is read back (bbolt, off the file) and must have the journal's digest at the target. Throws Error when a digest differs, or a segment
 // is less authenticated than the plan said: no snapshot is left then.
 ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out,
                                 const core::NodeKey* key);

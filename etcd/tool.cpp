@@ -552,7 +552,10 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     info.revision = facts.revision;
     info.total_keys = facts.total_keys;
     try {
-      info.encrypted_values = journal::encryption_keys_of_snapshot(tmp.string());
+      const auto keyspace = journal::keyspace_of_snapshot(tmp.string());
+      info.encrypted_values = keyspace.encryption;
+      info.keyspace_digest = core::EtcdSnapshotRecord::KeyspaceDigest{keyspace.digest.hex(),
+                                                                       static_cast<std::uint64_t>(keyspace.digest.keys)};
     } catch (const core::Error& e) {
       cleanup();
       return fail(SnapshotFailure::invalid, fmt::format("etcd snapshot rejected: {}", e.what()));

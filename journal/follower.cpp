@@ -12,6 +12,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/generation_auth.hpp"
 #include "core/interrupt.hpp"
 #include "core/metrics.hpp"
 #include "core/process.hpp"
@@ -59,6 +60,7 @@ struct Base {
   std::int64_t revision = 0;
   KeyspaceDigest digest;
   std::string generation;  // whose snapshot is at this revision; empty: none yet
+  bool recorded = false;   // the digest is the one the generation's backup recorded (not read from etcd)
 };
 
 Base read_base(core::EtcdClient& client, std::int64_t revision) {
@@ -108,6 +110,7 @@ class Follower {
   bool behind_for_sure();
   void begin_epoch(const core::EtcdStatus& live, std::string reason);
   std::optional<Base> generation_base(core::EtcdClient& client, const std::string& cluster_id, std::int64_t at_least);
+  std::optional<Base> recorded_base(const core::GenerationEntry& g, core::EtcdClient& client);
   void open_segment();
   void follow();
   void take(const core::EtcdWatchResponse& response);
@@ -354,9 +357,35 @@ void Follower::begin_epoch(const core::EtcdStatus& live, std::string reason) {  
     ctx_.out.warn("journal: epoch {} begins at revision {} from {}: {}; {}", epoch_->number, position_, from, reason,
                   store_.gaps().back().text());
   else
-    ctx_.out.info("journal: epoch {} begins at revision {} from {} ({} keys)", epoch_->number, position_, from,
-                  digest_->keys);
+    ctx_.out.info("journal: epoch {} begins at revision {} from {} ({} keys; its digest {})", epoch_->number,
+                  position_, from, digest_->keys,
+                  base->recorded ? "as the backup recorded it" : "read from etcd");
   open_segment();
+}
+
+// The keyspace digest the generation's backup computed off its snapshot file, when this node's
+// key vouches for the generation and etcd still holds the snapshot's revision with as many keys:
+// the epoch starts from it without reading the keyspace again (1 GiB: 30 s through etcd's
+// gateway). Empty otherwise (read_base then).
+std::optional<Base> Follower::recorded_base(const core::GenerationEntry& g, core::EtcdClient& client) {
+  const auto& snap = *g.meta->etcd.snapshot;
+  if (!snap.keyspace_digest) return std::nullopt;
+  const auto auth = core::authenticate_listed_generation(g.path, g.id, g.meta_sha256, &key_);
+  if (!auth.authentic()) {
+    ctx_.out.detail("journal: generation {} {}: its keyspace is read from etcd", g.id, auth.text);
+    return std::nullopt;
+  }
+  const auto held = client.count("", snap.revision);  // throws "compacted" when etcd no longer holds it
+  if (held != snap.keyspace_digest->keys) {
+    ctx_.out.warn("journal: etcd holds {} keys at revision {}, generation {} recorded {}: its keyspace is read from etcd",
+                  held, snap.revision, g.id, snap.keyspace_digest->keys);
+    return std::nullopt;
+  }
+  Base b;
+  b.revision = snap.revision;
+  b.recorded = true;
+  b.digest = KeyspaceDigest::from_hex(snap.keyspace_digest->hex, static_cast<std::int64_t>(snap.keyspace_digest->keys));
+  return b;
 }
 
 // The newest generation with a snapshot of this cluster at or after `at_least`, while etcd
@@ -376,8 +405,9 @@ std::optional<Base> Follower::generation_base(core::EtcdClient& client, const st
     const auto revision = snap->revision;
     if (revision <= 0 || revision < at_least) return std::nullopt;
     try {
-      auto base = read_base(client, revision);
-      base.generation = it->id;
+      auto base = recorded_base(*it, client);
+      if (!base) base = read_base(client, revision);
+      base->generation = it->id;
       return base;
     } catch (const core::EtcdApiError& e) {
       if (e.compacted()) return std::nullopt;

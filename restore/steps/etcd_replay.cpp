@@ -27,8 +27,11 @@ core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "rep
 }  // namespace
 
 void refuse_undecryptable(const Runner& r, const core::bfs::path& snapshot, const std::string& what) {
+  refuse_undecryptable(r, journal::encryption_keys_of_snapshot(snapshot.string()), what);
+}
+
+void refuse_undecryptable(const Runner& r, const core::EncryptionKeyUse& use, const std::string& what) {
   std::string warning;
-  const auto use = journal::encryption_keys_of_snapshot(snapshot.string());
   if (const auto refusal = undecryptable_refusal(r, use, what, warning)) throw core::Error(*refusal);
   if (!warning.empty()) r.ctx.out.warn("      {}", warning);
 }
@@ -111,7 +114,7 @@ std::string make_replayed(const Runner& r, const ReplayTarget& target, const cor
   ReplayResult result;
   try {
     result = replay_to_snapshot(r.ctx, plan, tmp, key ? &*key : nullptr);
-    refuse_undecryptable(r, tmp, fmt::format("the change journal's revision {}", plan.target_revision));
+    refuse_undecryptable(r, result.encryption, fmt::format("the change journal's revision {}", plan.target_revision));
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;

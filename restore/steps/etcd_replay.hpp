@@ -40,6 +40,8 @@ std::string make_replayed(const Runner& r, const ReplayTarget& target, const cor
 // The snapshot's encrypted values must decrypt with the keys kube-apiserver will have: throws
 // Error saying which do not (restore/decryptable.hpp); `what` names the point in it.
 void refuse_undecryptable(const Runner& r, const core::bfs::path& snapshot, const std::string& what);
+// The same for the key use already counted off it (a replay's result).
+void refuse_undecryptable(const Runner& r, const core::EncryptionKeyUse& use, const std::string& what);
 
 // Where the etcd-replay step leaves the snapshot it made: <restore dir>/replayed.db.
 core::bfs::path replayed_snapshot(const Runner& r);

@@ -15,6 +15,7 @@
 #include "etcd/tool.hpp"
 #include "restore/decryptable.hpp"
 #include "restore/etcd_cluster.hpp"
+#include "restore/steps/etcd_replay.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"
@@ -62,6 +63,7 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
   }
   if (a.source == Source::replayed) {
     src.file = path(r.var(Var::restore_dir)) / "replayed.db";  // written by the etcd-replay step
+    src.sha256 = replayed_sha256(r);                            // as it recorded it (none yet: the plan)
     if (const auto st = core::lstat_path(src.file)) {
       src.db_size = st->size;
     } else if (const auto& snap = r.gen_snapshot()) {
@@ -90,7 +92,9 @@ std::vector<std::string> restore_argv(const Runner& r, const SnapshotRestoreArgs
                            "--name", e.name, "--initial-cluster", fmt::format("{}={}", e.name, e.peer_url),
                            "--initial-cluster-token", "kdr-" + r.plan.id, "--initial-advertise-peer-urls",
                            e.peer_url});
-  if (src.raw) argv.push_back("--skip-hash-check");
+  // kdr hashed what the tool reads and it matched the record (check_source): the tool's own
+  // check of the snapshot's trailer would read it all again for nothing (a raw copy has none).
+  argv.push_back("--skip-hash-check");
   const auto sizing = tool.sizing_args(src.db_size);
   argv.insert(argv.end(), sizing.begin(), sizing.end());
   if (tool.bump && a.bump_revision) argv.insert(argv.end(), {"--bump-revision", "1000000000", "--mark-compacted"});
@@ -263,9 +267,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     const auto part = path(ready.string() + ".part");
     const auto& tool = tool_of(r);
     const auto src = snapshot_source(r, a);
-    take_private_copy(src);
-    // The snapshot's own SHA-256 trailer is checked by `snapshot restore` itself (no
-    // --skip-hash-check), and the copy it reads was hashed as it was written.
+    check_source(src);
     if (core::present(part)) core::remove_tree(part);  // an earlier attempt; kdr's own
     core::make_dirs(part.parent_path(), 0755);
     const auto argv = restore_argv(r, a, tool, src);
@@ -391,11 +393,21 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
                                      tool.name));
   }
 
-  // The generation's snapshot, copied (decompressed) into the restore's folder and hashed as
-  // it is written: the tool reads what was checked, whatever the backup disk holds by then.
-  // Kept across a resume when its SHA-256 is still right.
+  // What the tool reads is what was checked: the generation's snapshot (or raw copy), copied
+  // (decompressed) into the restore's folder and hashed as it is written, whatever the backup
+  // disk holds by then; the replayed point, hashed against what the etcd-replay step recorded.
+  static void check_source(const SnapshotSource& src) {
+    if (!src.shipped.empty()) return take_private_copy(src);
+    const auto sha256 = core::sha256_file(src.file.string());
+    if (src.sha256.empty() || sha256 != src.sha256)
+      throw Error(fmt::format("{}: its content hashes to {}, the etcd-replay step recorded {}: it changed after "
+                              "the replay made it; not restored",
+                              src.file.string(), sha256, src.sha256.empty() ? std::string("nothing") : src.sha256));
+  }
+
+  // The generation's file, copied into the restore's folder and hashed as it is written. Kept
+  // across a resume when its SHA-256 is still right.
   static void take_private_copy(const SnapshotSource& src) {
-    if (src.shipped.empty()) return;
     if (src.sha256.empty())
       throw Error(fmt::format("{}: the generation records no SHA-256 for it; not restored", src.shipped.string()));
     if (core::present(src.file) && core::sha256_file(src.file.string()) == src.sha256) return;

@@ -33,6 +33,11 @@ wait_caught_up
 epoch=$BACKUP/journal/epoch-000001/epoch.json
 assert_eq "$(jq -r '.base_generation' "$epoch")" "$gen" "the epoch's base generation"
 assert_eq "$(jq '.base_revision' "$epoch")" "$gen_rev" "the epoch's base revision"
+# its digest is the one the backup computed off the snapshot file (not the keyspace read again
+# from etcd); the second journal at the end reads etcd's keyspace whole and must agree with it
+assert_contains "$(cat "$T/follower.log")" "its digest as the backup recorded it"
+assert_eq "$(jq -r '.base_digest' "$epoch")" "$(jq -r '.etcd.snapshot.keyspace_digest.digest' "$(latest_gen)/meta.json")" \
+  "the epoch's base digest: the generation's recorded one"
 
 step "puts, overwrites, deletes and an expiring lease: every revision journaled once"
 lease=$(sandbox_etcdctl "$ROOT" lease grant 2 | awk '{print $2}')

@@ -9,6 +9,7 @@
 
 #include "etcd/tool.hpp"
 #include "etcd/bbolt.hpp"
+#include "etcd/served_snapshot.hpp"
 #include "core/error.hpp"
 #include "bolt_builder.hpp"
 #include "temp_dir.hpp"
@@ -93,4 +94,30 @@ TEST_CASE("an etcd snapshot's revision and key revisions come from its key bucke
   std::ofstream(file.string(), std::ios::binary | std::ios::trunc)
       << history_snapshot_bytes({{8, "/registry/a", "1", false}, {9, "/registry/b", "2", false}}, 1, 12);
   CHECK(backup::read_snapshot_facts(file).revision == 12);
+}
+
+TEST_CASE("a stopped etcd's database is written as the snapshot etcdctl snapshot save would stream") {
+  test::TempDir tmp;
+  const auto db = join(sample_pages());  // 8 pages in use, as the newest meta says
+  // etcd grows its file ahead of the pages in use: what lies past the high-water mark is no
+  // part of the snapshot
+  test::write(tmp.path() / "db", db + std::string(4 * page_size, '\0'));
+  const auto saved = restore::write_served_snapshot(tmp.path() / "db", tmp.path() / "snapshot.db");
+  const auto bytes = core::read_file(tmp.path() / "snapshot.db");
+  CHECK(bytes == etcd_snapshot_bytes());
+  CHECK(saved.size == bytes.size());
+  CHECK(saved.sha256 == core::sha256_hex(bytes));
+  CHECK(saved.db_sha256 == core::sha256_hex(db));
+  const auto trailer = backup::check_snapshot_trailer(tmp.path() / "snapshot.db");
+  CHECK(trailer.ok);
+  CHECK(trailer.file_sha256 == saved.sha256);
+  CHECK((core::lstat_path(tmp.path() / "snapshot.db")->mode & 0777) == 0600);
+
+  // a file cut short before its last page in use is refused, naming it
+  test::write(tmp.path() / "short", db.substr(0, 7 * page_size));
+  CHECK_THROWS_WITH(restore::write_served_snapshot(tmp.path() / "short", tmp.path() / "s.db"),
+                    Catch::Contains("short") && (Catch::Contains("before its last page") || Catch::Contains("page")));
+  // not a bbolt database at all
+  test::write(tmp.path() / "text", std::string(3 * page_size, 'x'));
+  CHECK_THROWS_AS(restore::write_served_snapshot(tmp.path() / "text", tmp.path() / "t.db"), core::Error);
 }

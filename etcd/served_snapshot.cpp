@@ -1,0 +1,62 @@
+#include "etcd/served_snapshot.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/sha256.hpp"
+#include "etcd/bbolt.hpp"
+
+namespace kdr::restore {
+
+namespace {
+
+std::string bytes_of_hex(const std::string& hex) {
+  std::string out(hex.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  return out;
+}
+
+}  // namespace
+
+ServedSnapshot write_served_snapshot(const core::bfs::path& db, const core::bfs::path& out) {
+  // the pages the newest meta vouches for (their structure is checked when the snapshot's
+  // keyspace is read back)
+  const auto summary = core::read_bolt_meta(db);
+  const std::uint64_t pages = summary.high_water * summary.page_size;
+  core::Fd in(::open(db.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!in) core::throw_errno("open", db.string(), errno);
+  core::Fd dst(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!dst) core::throw_errno("create", out.string(), errno);
+  if (::fchmod(dst.get(), 0600) != 0) core::throw_errno("chmod", out.string(), errno);
+  ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  core::Sha256 body;
+  std::vector<char> buf(4u << 20);
+  std::uint64_t done = 0;
+  while (done < pages) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), pages - done));
+    const auto n = core::read_some(in.get(), buf.data(), want, db.string());
+    if (n == 0)
+      throw core::Error(fmt::format("{}: the database ends at {} bytes, before its last page ({} pages of {} bytes)",
+                                    db.string(), done, summary.high_water, summary.page_size));
+    body.update(buf.data(), n);
+    core::write_all(dst.get(), buf.data(), n, out.string());
+    done += n;
+  }
+  ServedSnapshot s;
+  const auto trailer = bytes_of_hex(body.hex_digest_with(""));
+  s.sha256 = body.hex_digest_with(trailer);
+  s.db_sha256 = body.hex_digest();
+  core::write_all(dst.get(), trailer.data(), trailer.size(), out.string());
+  if (::fsync(dst.get()) != 0) core::throw_errno("fsync", out.string(), errno);
+  dst.close();
+  s.size = pages + trailer.size();
+  return s;
+}
+
+}  // namespace kdr::restore
