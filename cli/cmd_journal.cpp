@@ -117,6 +117,14 @@ core::ExitCode run_compact(const core::Context& ctx) {
     return core::ExitCode::ok;
   }
   ctx.out.info("compacting: {}", plan.describe());
+  // The private etcd works on the backup disk, in a folder one compact holds at a time; what an
+  // interrupted one left there goes.
+  const auto scratch = journal::JournalStore(ctx.backup_dir).compact_scratch();
+  core::make_dir(scratch, 0700);
+  const core::RepositoryLock compacting(scratch, core::LockMode::exclusive);
+  for (const auto& name : core::list_dir(scratch))
+    if (name != ".lock") core::remove_tree(scratch / name);
+  const core::ScratchRedirect redirect(scratch);
   const auto dir = plan.epoch.dir / "bases";
   core::make_dir(dir, 0700);
   const auto name = fmt::format("{:020}.db", plan.target_revision);

@@ -120,7 +120,6 @@ PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd) 
       c.bytes += n;
     }
   }
-  if (::fsync(s.out.get()) != 0) throw_errno("fsync", to.string(), errno);
   c.sha256 = hash.hex_digest();
   return c;
 }

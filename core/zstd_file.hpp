@@ -19,7 +19,8 @@ struct PrivateCopy {
 };
 // A file from the backup disk (not a symlink, a regular file), copied, or decompressed when
 // `zstd`, into a new file `to` (0600), hashed as it is written: what is then read from `to`
-// is exactly what was hashed, whatever happens to `from` afterwards.
+// is exactly what was hashed, whatever happens to `from` afterwards. Not flushed: a working
+// copy, hashed again before it is used after a crash; a caller that keeps it fsyncs it.
 PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd);
 
 class Host;

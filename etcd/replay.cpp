@@ -599,6 +599,7 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   // snapshot `etcdctl snapshot save` would stream, without the stream.
   const double t_save = core::monotonic_seconds();
   keeper.reset();
+  result.file_revision = client.status().revision;
   const auto saved = write_served_snapshot(etcd.stop_serving(), out);
   result.size = saved.size;
   result.sha256 = saved.sha256;

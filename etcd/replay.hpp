@@ -84,6 +84,9 @@ void sign_journal_base(nlohmann::json& record, const std::string& cluster_id, co
 
 struct ReplayResult {
   std::int64_t revision = 0;  // the target
+  // the revision the snapshot file holds: the private etcd's own numbering, below the target
+  // when the base was a journal base (its file holds the numbering of the etcd that made it)
+  std::int64_t file_revision = 0;
   journal::KeyspaceDigest digest;
   std::uint64_t events = 0, transactions = 0;
   std::uint64_t size = 0;

@@ -19,9 +19,10 @@ struct ServedSnapshot {
   std::string db_sha256;   // of the pages (the trailer)
 };
 
-// Writes `out` (0600, fsynced) from `db`, the database file of an etcd that is no longer running,
-// hashing as it copies (one pass). Throws core::Error naming the file when `db` is not a bbolt
-// database or its pages end past the file.
+// Makes `out` (0600, fsynced; it must not exist) from `db`, the database file of an etcd that is
+// no longer running: `db` is moved there when both are on one file system (then read once, to
+// be hashed), else copied and hashed in one pass. Throws core::Error naming the file when `db`
+// is not a bbolt database or its pages end past the file.
 ServedSnapshot write_served_snapshot(const core::bfs::path& db, const core::bfs::path& out);
 
 }  // namespace kdr::restore

@@ -77,6 +77,9 @@ class JournalStore {
   const bfs::path& dir() const { return dir_; }
   bfs::path lock_file() const { return dir_ / ".lock"; }
   bfs::path state_file() const { return dir_ / "state.json"; }
+  // Where `kdr journal compact` opens its private etcd (0700, its own .lock): on the backup
+  // disk beside the bases it makes, so that the result is moved into place, not copied.
+  bfs::path compact_scratch() const { return dir_ / "compacting"; }
   bool exists() const;
   void create() const;
 

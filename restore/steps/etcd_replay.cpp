@@ -125,6 +125,7 @@ std::string make_replayed(const Runner& r, const ReplayTarget& target, const cor
   j["revision"] = plan.target_revision;
   j["sha256"] = result.sha256;
   j["size"] = result.size;
+  j["file_revision"] = result.file_revision;
   core::write_file_atomic(record, j.dump(2) + "\n");
   r.ctx.out.info(
       "      {} changes in {} transaction(s); keyspace digest matches the journal's at revision {} ({} keys); "
@@ -135,6 +136,14 @@ std::string make_replayed(const Runner& r, const ReplayTarget& target, const cor
 }
 
 core::bfs::path replayed_snapshot(const Runner& r) { return r.restore_dir() / "replayed.db"; }
+
+std::optional<std::int64_t> replayed_file_revision(const Runner& r) {
+  const auto record = replayed_record(r);
+  if (!core::lstat_path(record)) return std::nullopt;
+  const auto j = json::parse(core::read_file(record));
+  if (!j.contains("file_revision") || !j["file_revision"].is_number_integer()) return std::nullopt;
+  return j["file_revision"].get<std::int64_t>();
+}
 
 std::string replayed_sha256(const Runner& r) {
   const auto record = replayed_record(r);

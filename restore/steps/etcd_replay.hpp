@@ -47,5 +47,9 @@ void refuse_undecryptable(const Runner& r, const core::EncryptionKeyUse& use, co
 core::bfs::path replayed_snapshot(const Runner& r);
 // The SHA-256 the etcd-replay step recorded for it; empty before it ran.
 std::string replayed_sha256(const Runner& r);
+// The revision its file holds (the private etcd's numbering, which is below the journal's
+// when the replay started from a journal base); empty before the step ran, or when the
+// record predates it.
+std::optional<std::int64_t> replayed_file_revision(const Runner& r);
 
 }  // namespace kdr::restore

@@ -12,6 +12,7 @@
 #include "restore/pods.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
+#include "restore/steps/etcd_replay.hpp"
 #include "restore/step.hpp"
 
 namespace kdr::restore {
@@ -43,7 +44,9 @@ HealthGoal health_goal(const Runner& r) {
     goal.keys = snap->keys;
   } else if (from == "replayed" && r.plan.etcd.replay) {
     goal.compare = true;
-    goal.revision = r.plan.etcd.replay->base_revision;
+    // what the replayed file holds: restored without --bump-revision (etcdctl 3.4), etcd serves
+    // that numbering, which is below the journal's when the replay started from a journal base
+    goal.revision = replayed_file_revision(r).value_or(r.plan.etcd.replay->base_revision);
     goal.keys = r.plan.etcd.replay->keys;
   }
   return goal;

@@ -10,8 +10,10 @@ namespace kdr::test {
 
 class TempDir {
  public:
-  TempDir() {
-    path_ = boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("kdr-unit-%%%%-%%%%-%%%%");
+  TempDir() : TempDir(boost::filesystem::temp_directory_path()) {}
+  // in `under` (another file system than the default one, say)
+  explicit TempDir(const boost::filesystem::path& under) {
+    path_ = under / boost::filesystem::unique_path("kdr-unit-%%%%-%%%%-%%%%");
     boost::filesystem::create_directories(path_);
   }
   ~TempDir() {

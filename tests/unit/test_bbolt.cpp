@@ -3,6 +3,8 @@
 // with what etcd itself says.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -112,6 +114,19 @@ TEST_CASE("a stopped etcd's database is written as the snapshot etcdctl snapshot
   CHECK(trailer.ok);
   CHECK(trailer.file_sha256 == saved.sha256);
   CHECK((core::lstat_path(tmp.path() / "snapshot.db")->mode & 0777) == 0600);
+
+  // on another file system (tmpfs here) the database is copied, with the same result
+  struct stat here {}, shm {};
+  if (::stat(tmp.path().c_str(), &here) == 0 && ::stat("/dev/shm", &shm) == 0 && here.st_dev != shm.st_dev) {
+    test::TempDir other("/dev/shm");
+    test::write(other.path() / "db", db);
+    const auto copied = restore::write_served_snapshot(other.path() / "db", tmp.path() / "copied.db");
+    CHECK(core::read_file(tmp.path() / "copied.db") == etcd_snapshot_bytes());
+    CHECK(copied.sha256 == saved.sha256);
+    CHECK(core::read_file(other.path() / "db") == db);  // copied, not moved
+  } else {
+    WARN("/dev/shm is on the test folder's file system: the copy across file systems was not exercised");
+  }
 
   // a file cut short before its last page in use is refused, naming it
   test::write(tmp.path() / "short", db.substr(0, 7 * page_size));
