@@ -207,17 +207,18 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     std::size_t bytes = 0;  // of its JSON
     std::int64_t limit = 0;
   };
+  RangeReplyParser parser;  // one page at a time: the next is fetched once this one is parsed
   const auto fetch = [&](const std::string& from, std::int64_t limit) {
     json body = {{"key", base64_encode(from)}, {"range_end", base64_encode(end)}, {"limit", std::to_string(limit)}};
     if (options.keys_only) body["keys_only"] = true;
     if (options.serializable) body["serializable"] = true;
     if (revision > 0) body["revision"] = std::to_string(revision);
     if (options.min_mod_revision > 0) body["min_mod_revision"] = std::to_string(options.min_mod_revision);
-    const auto reply = post("/v3/kv/range", body);
+    auto reply = post("/v3/kv/range", body);
     Page p;
     p.limit = limit;
     p.bytes = reply.body.size();
-    if (reply.http == 200) p.reply = parse_range_reply(reply.body, fmt::format("etcd at {}/v3/kv/range", endpoint_.url));
+    if (reply.http == 200) p.reply = parser.parse(reply.body, fmt::format("etcd at {}/v3/kv/range", endpoint_.url));
     if (reply.http != 200 || p.reply.error) (void)parse("/v3/kv/range", reply);  // throws the gateway's error
     return p;
   };

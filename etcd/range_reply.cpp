@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
-#include <iterator>
+#include <cstring>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 #include "core/base64.hpp"
 #include "core/error.hpp"
@@ -15,167 +16,61 @@ namespace kdr::core {
 
 namespace {
 
-using nlohmann::json;
+namespace od = simdjson::ondemand;
 
-// Where the parser is: the answer's top object, its "header", its "kvs" array, or one key-value
-// of it. Anything else (fields the gateway may add) is skipped, however deep.
-enum class Place { top, header, kvs, kv, other };
-
-class RangeSax final : public nlohmann::json_sax<json> {
- public:
-  RangeSax(RangeReply& out, std::string_view origin) : out_(out), origin_(origin) {}
-
-  bool null() override { return true; }
-  bool boolean(bool v) override {
-    if (place() == Place::top && key_ == "more") out_.more = v;
-    return true;
-  }
-  bool number_integer(number_integer_t v) override { return number(v); }
-  bool number_unsigned(number_unsigned_t v) override { return number(static_cast<std::int64_t>(v)); }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool string(string_t& v) override {
-    if (place() == Place::kv && key_ == "key") {
-      out_.kvs.back().key = bytes(v);
-    } else if (place() == Place::kv && key_ == "value") {
-      out_.kvs.back().value = bytes(v);
-      v = string_t();  // the base64 text goes as soon as it is decoded
-    } else if (numeric()) {
-      number(parse_number(v));  // the gateway writes 64-bit numbers as strings
-    }
-    return true;
-  }
-  bool start_object(std::size_t) override {
-    Place next = Place::other;
-    if (stack_.empty()) {
-      next = Place::top;
-    } else if (place() == Place::top && key_ == "header") {
-      next = Place::header;
-    } else if (place() == Place::kvs) {
-      next = Place::kv;
-      out_.kvs.emplace_back();
-    }
-    stack_.push_back(next);
-    key_.clear();
-    return true;
-  }
-  bool end_object() override { return leave(); }
-  bool start_array(std::size_t) override {
-    stack_.push_back(place() == Place::top && key_ == "kvs" ? Place::kvs : Place::other);
-    return true;
-  }
-  bool end_array() override { return leave(); }
-  bool key(string_t& k) override {
-    key_ = k;
-    if (place() == Place::top && k == "error") out_.error = true;
-    return true;
-  }
-  bool parse_error(std::size_t at, const std::string&, const nlohmann::detail::exception& e) override {
-    throw Error(fmt::format("{}: not a range answer at byte {}: {}", origin_, at, e.what()));
-  }
-
- private:
-  Place place() const { return stack_.empty() ? Place::other : stack_.back(); }
-  // A field this reader keeps a number of (the rest, ids and messages, are skipped).
-  bool numeric() const {
-    switch (place()) {
-      case Place::top:
-        return key_ == "count";
-      case Place::header:
-        return key_ == "revision";
-      case Place::kv:
-        return key_ == "create_revision" || key_ == "mod_revision" || key_ == "version" || key_ == "lease";
-      default:
-        return false;
-    }
-  }
-  bool leave() {
-    if (!stack_.empty()) stack_.pop_back();
-    key_.clear();
-    return true;
-  }
-  std::string bytes(const std::string& text) const {
-    try {
-      return base64_decode(text);
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: key-value {}, field {}: {}", origin_, out_.kvs.size(), key_, e.what()));
-    }
-  }
-  std::int64_t parse_number(const std::string& text) const {
+// A number the gateway writes as a string (64-bit fields) or as a number.
+std::int64_t number_of(od::value v, std::string_view origin, std::string_view field) {
+  if (v.type() == od::json_type::string) {
+    const std::string_view text = v.get_string();
     std::int64_t n = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
     if (ec != std::errc() || end != text.data() + text.size())
-      throw Error(fmt::format("{}: field {} is not a number: '{}'", origin_, key_, text.substr(0, 40)));
+      throw Error(fmt::format("{}: field {} is not a number: '{}'", origin, field, text.substr(0, 40)));
     return n;
   }
-  bool number(std::int64_t v) {
-    if (!numeric()) return true;
-    switch (place()) {
-      case Place::top:
-        if (key_ == "count") out_.count = v;
-        break;
-      case Place::header:
-        if (key_ == "revision") out_.revision = v;
-        break;
-      case Place::kv: {
-        auto& kv = out_.kvs.back();
-        if (key_ == "create_revision") kv.create_revision = v;
-        else if (key_ == "mod_revision") kv.mod_revision = v;
-        else if (key_ == "version") kv.version = v;
-        else if (key_ == "lease") kv.lease = v;
-        break;
-      }
-      default:
-        break;
+  return v.get_int64();
+}
+
+// A base64 string's bytes, decoded from the answer's text in place (not unescaped into the
+// parser's buffer first: base64 needs no escapes, and "\/" is the one a JSON writer may use).
+std::string bytes_of(od::value v, std::string_view origin, std::size_t index, std::string_view field) {
+  std::string_view token = v.raw_json_token();
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' || token.back() == '\t'))
+    token.remove_suffix(1);
+  if (token.size() < 2 || token.front() != '"' || token.back() != '"')
+    throw Error(fmt::format("{}: key-value {}, field {}: not a string", origin, index, field));
+  token = token.substr(1, token.size() - 2);
+  std::string unescaped;
+  if (token.find('\\') != std::string_view::npos) {
+    for (std::size_t i = 0; i < token.size(); ++i) {
+      if (token[i] == '\\' && i + 1 < token.size() && token[i + 1] == '/') continue;
+      unescaped.push_back(token[i]);
     }
-    return true;
+    token = unescaped;
   }
-
-  RangeReply& out_;
-  std::string_view origin_;
-  std::vector<Place> stack_;
-  std::string key_;
-};
-
-// The chunks' characters one after the other, for the parser's input.
-class ChunkIterator {
- public:
-  using iterator_category = std::forward_iterator_tag;
-  using value_type = char;
-  using difference_type = std::ptrdiff_t;
-  using pointer = const char*;
-  using reference = const char&;
-
-  ChunkIterator() = default;
-  ChunkIterator(const std::vector<std::string>* parts, std::size_t part) : parts_(parts), part_(part) { skip_empty(); }
-  reference operator*() const { return (*parts_)[part_][at_]; }
-  ChunkIterator& operator++() {
-    if (++at_ == (*parts_)[part_].size()) {
-      ++part_;
-      at_ = 0;
-      skip_empty();
-    }
-    return *this;
+  try {
+    return base64_decode(token);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: key-value {}, field {}: {}", origin, index, field, e.what()));
   }
-  ChunkIterator operator++(int) {
-    auto old = *this;
-    ++*this;
-    return old;
-  }
-  bool operator==(const ChunkIterator& o) const { return part_ == o.part_ && at_ == o.at_; }
-  bool operator!=(const ChunkIterator& o) const { return !(*this == o); }
+}
 
- private:
-  void skip_empty() {
-    while (parts_ != nullptr && part_ < parts_->size() && (*parts_)[part_].empty()) ++part_;
+void read_key_value(od::object item, EtcdKeyValue& kv, std::string_view origin, std::size_t index) {
+  for (auto field : item) {
+    const std::string_view name = field.unescaped_key();
+    if (name == "key") kv.key = bytes_of(field.value(), origin, index, name);
+    else if (name == "value") kv.value = bytes_of(field.value(), origin, index, name);
+    else if (name == "create_revision") kv.create_revision = number_of(field.value(), origin, name);
+    else if (name == "mod_revision") kv.mod_revision = number_of(field.value(), origin, name);
+    else if (name == "version") kv.version = number_of(field.value(), origin, name);
+    else if (name == "lease") kv.lease = number_of(field.value(), origin, name);
   }
-  const std::vector<std::string>* parts_ = nullptr;
-  std::size_t part_ = 0;
-  std::size_t at_ = 0;
-};
+}
 
+}  // namespace
+
+namespace {
 constexpr std::size_t chunk_bytes = 1u << 20;
-
 }  // namespace
 
 void TextChunks::append(const char* data, std::size_t n) {
@@ -192,6 +87,11 @@ void TextChunks::append(const char* data, std::size_t n) {
   }
 }
 
+std::vector<std::string> TextChunks::take_parts() {
+  size_ = 0;
+  return std::exchange(parts_, {});
+}
+
 std::string TextChunks::joined() const {
   std::string s;
   s.reserve(size_);
@@ -199,11 +99,67 @@ std::string TextChunks::joined() const {
   return s;
 }
 
-RangeReply parse_range_reply(const TextChunks& body, std::string_view origin) {
+struct RangeReplyParser::State {
+  std::unique_ptr<char[]> buffer;  // the page's text, padded as simdjson reads past its end
+  std::size_t capacity = 0;
+  od::parser parser;
+};
+
+RangeReplyParser::RangeReplyParser() : state_(std::make_unique<State>()) {}
+RangeReplyParser::~RangeReplyParser() = default;
+
+RangeReply RangeReplyParser::parse(TextChunks& body, std::string_view origin) {
+  // One padded copy of the page for simdjson's on-demand parser, which reads it in place (its
+  // buffers are touched only for the structure and the strings taken; whatever the kernel, a
+  // few GB/s); fields the gateway may add are skipped.
+  const std::size_t size = body.size();
+  if (state_->capacity < size + simdjson::SIMDJSON_PADDING) {
+    state_->buffer.reset();
+    state_->capacity = size + size / 4 + simdjson::SIMDJSON_PADDING;
+    state_->buffer = std::make_unique<char[]>(state_->capacity);
+  }
+  char* text = state_->buffer.get();
+  std::size_t at = 0;
+  auto parts = body.take_parts();
+  for (auto& part : parts) {
+    std::memcpy(text + at, part.data(), part.size());
+    at += part.size();
+    std::string().swap(part);
+  }
+  parts.clear();
+  std::memset(text + size, 0, simdjson::SIMDJSON_PADDING);
   RangeReply out;
-  RangeSax sax(out, origin);
-  json::sax_parse(ChunkIterator(&body.parts(), 0), ChunkIterator(&body.parts(), body.parts().size()), &sax);
+  try {
+    od::document doc = state_->parser.iterate(text, size, state_->capacity);
+    for (auto field : doc.get_object()) {
+      const std::string_view name = field.unescaped_key();
+      if (name == "error") {
+        out.error = true;
+        body.append(text, size);
+        return out;
+      } else if (name == "header") {
+        for (auto h : field.value().get_object())
+          if (std::string_view(h.unescaped_key()) == "revision") out.revision = number_of(h.value(), origin, "revision");
+      } else if (name == "more") {
+        out.more = field.value().get_bool();
+      } else if (name == "count") {
+        out.count = number_of(field.value(), origin, "count");
+      } else if (name == "kvs") {
+        for (auto item : field.value().get_array()) {
+          out.kvs.emplace_back();
+          read_key_value(item.get_object(), out.kvs.back(), origin, out.kvs.size());
+        }
+      }
+    }
+  } catch (const simdjson::simdjson_error& e) {
+    throw Error(fmt::format("{}: not a range answer: {}", origin, e.what()));
+  }
   return out;
+}
+
+RangeReply parse_range_reply(TextChunks& body, std::string_view origin) {
+  RangeReplyParser parser;
+  return parser.parse(body, origin);
 }
 
 }  // namespace kdr::core

@@ -1,10 +1,11 @@
-// One page of a range read, decoded straight from the JSON gateway's answer as it is parsed
-// (a SAX pass): keys and values come out as bytes without a JSON tree of their base64 text
-// beside them, so a page costs its answer and its decoded values, not three copies.
+// One page of a range read, decoded straight from the JSON gateway's answer by simdjson's
+// on-demand parser: keys and values come out as bytes without a JSON tree of their base64 text
+// beside them, so a page costs its answer (twice, while it is parsed) and its decoded values.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,8 @@ class TextChunks {
   void append(const char* data, std::size_t n);
   std::size_t size() const { return size_; }
   const std::vector<std::string>& parts() const { return parts_; }
+  // The pieces, given away: the text is empty afterwards.
+  std::vector<std::string> take_parts();
   // The whole text in one string (small answers, error messages).
   std::string joined() const;
 
@@ -37,7 +40,26 @@ struct RangeReply {
   bool error = false;
 };
 
-// Throws Error naming `origin` when `body` is not JSON or a field is not what the gateway writes.
-RangeReply parse_range_reply(const TextChunks& body, std::string_view origin);
+// Parses the pages of one range read, one at a time (from any thread, never two at once): its
+// buffer and simdjson's are kept from page to page, so that a read of many pages does not
+// allocate and free a page's worth each time (glibc's heap then grows with the pages read).
+class RangeReplyParser {
+ public:
+  RangeReplyParser();
+  ~RangeReplyParser();
+  RangeReplyParser(const RangeReplyParser&) = delete;
+  RangeReplyParser& operator=(const RangeReplyParser&) = delete;
+  // Throws Error naming `origin` when `body` is not JSON or a field is not what the gateway
+  // writes. `body`'s pieces are released as they are copied for the parser (the page is not
+  // held twice); an error answer (`error`) is left in `body` for the caller to read whole.
+  RangeReply parse(TextChunks& body, std::string_view origin);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// One page with a parser of its own.
+RangeReply parse_range_reply(TextChunks& body, std::string_view origin);
 
 }  // namespace kdr::core

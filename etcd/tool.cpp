@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <future>
 #include <thread>
 
 #include "core/clock.hpp"
@@ -542,17 +543,21 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     }
     info.db_size = trailer.size;
     info.db_sha256 = trailer.file_sha256;
+    // The structure of every bucket, and the live keys' values (their digest and the
+    // encryption keys they name), read at once on two cores: two walks of the file.
+    auto live = std::async(std::launch::async, [file = tmp.string()] { return journal::keyspace_of_snapshot(file); });
     SnapshotFacts facts;
     try {
       facts = read_snapshot_facts(tmp);
     } catch (const core::Error& e) {
+      live.wait();
       cleanup();
       return fail(SnapshotFailure::invalid, fmt::format("etcd snapshot rejected: {}", e.what()));
     }
     info.revision = facts.revision;
     info.total_keys = facts.total_keys;
     try {
-      const auto keyspace = journal::keyspace_of_snapshot(tmp.string());
+      const auto keyspace = live.get();
       info.encrypted_values = keyspace.encryption;
       info.keyspace_digest = core::EtcdSnapshotRecord::KeyspaceDigest{keyspace.digest.hex(),
                                                                        static_cast<std::uint64_t>(keyspace.digest.keys)};

@@ -268,6 +268,7 @@ TEST_CASE("a range page is decoded as it is parsed, whatever pieces its answer c
     const std::string error = R"({"error":"etcdserver: mvcc: required revision has been compacted","code":11,"message":"etcdserver: mvcc: required revision has been compacted"})";
     chunks.append(error.data(), error.size());
     CHECK(core::parse_range_reply(chunks, "etcd at test").error);
+    CHECK(chunks.joined() == error);  // left for the caller's message
   }
   SECTION("what is not a range answer is an error naming where it came from") {
     for (const std::string& bad : {std::string("{\"kvs\":[{\"key\":\"L3g=\""), std::string("<html>"),
