@@ -48,27 +48,44 @@ load_bin=$(dirname "$kdr_bin")/../bench/kdr-etcd-load
 export KDR_KUBELET
 etcd_minor=$(sandbox_etcd_minor)
 
-# below PID ANCESTOR: PID is ANCESTOR's descendant
+# below PID ANCESTOR: PID is ANCESTOR's descendant (bash builtins only: the sampler below must
+# not take a core from what it measures)
 below() {
-  local p=$1
+  local p=$1 line rest
   while [ "$p" -gt 1 ]; do
-    p=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null) || return 1
+    read -r line </proc/"$p"/stat 2>/dev/null || return 1
+    rest=${line##*) }           # after "pid (comm) "
+    read -r _ p _ <<<"$rest"    # state, ppid
     [ -n "$p" ] || return 1
     [ "$p" = "$2" ] && return 0
   done
   return 1
 }
+# hwm_kb PID: its VmHWM in KiB (0 when gone)
+hwm_kb() {
+  local key value _
+  while read -r key value _; do
+    [ "$key" = VmHWM: ] && { echo "$value"; return; }
+  done </proc/"$1"/status 2>/dev/null
+  echo 0
+}
 # measure CMD...: "seconds kdr_hwm_kb tree_max_kb" of CMD. kdr's own peak is its VmHWM, read
-# every 50 ms while it runs (the last 50 ms can escape it); the tree's is GNU time's %M.
+# every 50 ms while it runs (the last 50 ms can escape it); the tree's is GNU time's %M. The
+# sampler costs one pgrep per 50 ms: each kdr process found is checked once (is it this
+# command's?) and then read with bash builtins, so the command keeps the machine's cores.
 measure() {
   local rc=0 pid kpid hwm=0 h
+  local -A mine=()
   /usr/bin/time -o "$W/time.out" -f '%e %M' "$@" >"$W/cmd.out" 2>"$W/cmd.err" &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     for kpid in $(pgrep -x kdr 2>/dev/null); do
-      below "$kpid" "$pid" || continue
-      h=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$kpid/status" 2>/dev/null || true)
-      [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
+      if [ -z "${mine[$kpid]:-}" ]; then
+        if below "$kpid" "$pid"; then mine[$kpid]=yes; else mine[$kpid]=no; fi
+      fi
+      [ "${mine[$kpid]}" = yes ] || continue
+      h=$(hwm_kb "$kpid")
+      [ "$h" -gt "$hwm" ] && hwm=$h
     done
     sleep 0.05
   done
