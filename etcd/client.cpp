@@ -193,7 +193,7 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
                               const std::function<void(EtcdKeyValue&&)>& each) {
   // Pages sized by bytes, not keys: a page aims at about 4 MiB of JSON, whatever the values
   // weigh (Kubernetes objects are kilobytes, some values are a megabyte). The next page's
-  // limit follows from what this page's keys weighed, and at most doubles from page to page
+  // limit follows from what this page's keys weighed (or the read's so far, if more), and at most doubles from page to page
   // (a run of large values after small ones does not make one huge page). Each page is decoded
   // as it is parsed (range_reply.hpp). The next page is asked for while `each` handles this
   // one, so that etcd's gateway encodes it while kdr decodes (two pages in memory at most):
@@ -225,6 +225,7 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
   // etcd refuses an empty key: every key is the range from "\0" to "\0". A first look of 8
   // keys; later pages follow from what a key weighed.
   auto page = fetch(prefix.empty() ? std::string(1, '\0') : prefix, 8);
+  std::size_t read_bytes = 0, read_keys = 0;
   for (;;) {
     if (revision == 0) revision = page.reply.revision;  // every page at one revision
     auto& kvs = page.reply.kvs;
@@ -233,7 +234,12 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     std::future<Page> next;
     if (more) {
       const auto from = kvs.back().key + std::string(1, '\0');
-      const auto per_key = std::max<std::size_t>(1, page.bytes / kvs.size());
+      // A key weighs what this page's did, or what the read's keys did so far if more: values
+      // of very different sizes (Helm releases beside small objects) would otherwise make a
+      // page of small ones set the limit for a run of large ones (pages of tens of MiB).
+      read_bytes += page.bytes;
+      read_keys += kvs.size();
+      const auto per_key = std::max<std::size_t>({1, page.bytes / kvs.size(), read_bytes / read_keys});
       const auto limit = std::clamp<std::int64_t>(static_cast<std::int64_t>(page_bytes / per_key), 1,
                                                   std::min(max_limit, 2 * page.limit));
       next = std::async(std::launch::async, fetch, from, limit);

@@ -116,7 +116,7 @@ RangeReply RangeReplyParser::parse(TextChunks& body, std::string_view origin) {
   if (state_->capacity < size + simdjson::SIMDJSON_PADDING) {
     state_->buffer.reset();
     state_->capacity = size + size / 4 + simdjson::SIMDJSON_PADDING;
-    state_->buffer = std::make_unique<char[]>(state_->capacity);
+    state_->buffer.reset(new char[state_->capacity]);  // not zeroed: only what a page fills is touched
   }
   char* text = state_->buffer.get();
   std::size_t at = 0;
