@@ -53,7 +53,7 @@ etcd_minor=$(sandbox_etcd_minor)
 below() {
   local p=$1 line rest
   while [ "$p" -gt 1 ]; do
-    read -r line </proc/"$p"/stat 2>/dev/null || return 1
+    read -r line 2>/dev/null </proc/"$p"/stat || return 1
     rest=${line##*) }           # after "pid (comm) "
     read -r _ p _ <<<"$rest"    # state, ppid
     [ -n "$p" ] || return 1
@@ -66,7 +66,7 @@ hwm_kb() {
   local key value _
   while read -r key value _; do
     [ "$key" = VmHWM: ] && { echo "$value"; return; }
-  done </proc/"$1"/status 2>/dev/null
+  done 2>/dev/null </proc/"$1"/status
   echo 0
 }
 # measure CMD...: "seconds kdr_hwm_kb tree_max_kb" of CMD. kdr's own peak is its VmHWM, read
