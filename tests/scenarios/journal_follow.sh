@@ -113,6 +113,20 @@ assert_eq "$(jq -r '.base_digest' "$T/other/kdr/journal/epoch-000001/epoch.json"
 expect_rc 0 kdr journal verify
 assert_contains "$OUT" "ok: 1 epoch(s)"
 
+step "a recorded digest this node's key does not vouch for is not trusted: the keyspace is read from etcd"
+recorded=$(jq -r '.etcd.snapshot.keyspace_digest.digest' "$BACKUP/generations/$gen/meta.json")
+cp -a "$BACKUP" "$T/forged"
+rm -rf "$T/forged/journal"
+jq '.etcd.snapshot.keyspace_digest.digest = "'"$(printf '0%.0s' $(seq 1 64))"'"' "$BACKUP/generations/$gen/meta.json" \
+  >"$T/forged/generations/$gen/meta.json"
+: >"$T/follower.log"
+start_follower "$T/forged"
+for i in $(seq 1 100); do [ -f "$T/forged/journal/epoch-000001/epoch.json" ] && break; sleep 0.1; done
+stop_follower TERM
+assert_contains "$(cat "$T/follower.log")" "its digest read from etcd"
+assert_eq "$(jq -r '.base_digest' "$T/forged/journal/epoch-000001/epoch.json")" "$recorded" \
+  "the epoch's base digest: etcd's keyspace at the generation's revision, not the forged record"
+
 step "a compaction and a defrag past the journal's position: a new epoch, the gap said, a full snapshot at once"
 generations_before=$(ls "$BACKUP/generations" | grep -vc '^\.')
 writes 231 240
