@@ -162,7 +162,7 @@ std::uint64_t file_size_or_zero(const core::bfs::path& p) {
 // database again, and the WAL segments etcd preallocates at 64 MiB each). With auto the raw
 // copy is made only when etcd gives no snapshot, in its place. 64 MiB more for the files that
 // changed and the generation's own records.
-std::uint64_t etcd_room(const core::Context& ctx, const core::EtcdLayout& layout) {
+std::uint64_t etcd_room(const core::Context& ctx, const etcd::EtcdLayout& layout) {
   std::uint64_t room = 64ull << 20;
   if (!layout.local()) return room;
   const auto member = ctx.root.host(layout.data_dir) / "member";
@@ -177,7 +177,7 @@ struct EtcdStep {
   bool failed = false;
 };
 
-EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout, const core::bfs::path& staging,
+EtcdStep snapshot_etcd(const core::Context& ctx, const etcd::EtcdLayout& layout, const core::bfs::path& staging,
                        const std::vector<core::GenerationEntry>& generations, bool allow_shrink,
                        std::vector<std::string>& warnings) {
   EtcdStep step;
@@ -187,11 +187,11 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout,
     return step;
   }
   const double t0 = core::monotonic_seconds();
-  auto target = etcd_target(ctx, layout);
-  SnapshotOutcome outcome;
-  if (auto status = endpoint_status(ctx, target, outcome)) {
+  auto target = etcd::etcd_target(ctx, layout);
+  etcd::SnapshotOutcome outcome;
+  if (auto status = etcd::endpoint_status(ctx, target, outcome)) {
     step.server_version = status->version;
-    if (auto members = member_list(ctx, target)) step.facts.members = *members;
+    if (auto members = etcd::member_list(ctx, target)) step.facts.members = *members;
     std::string why_not;
     if (auto cover = journal_cover(ctx, generations, status->cluster_id, status->revision, why_not)) {
       ctx.out.detail("etcd: covered by the change journal up to revision {} (epoch {}, from generation {})",
@@ -203,7 +203,7 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout,
       ctx.out.detail("etcd: a full snapshot: {}", why_not);
       step.facts.full_because = why_not;
     }
-    outcome = take_snapshot(ctx, target, *status, staging);
+    outcome = etcd::take_snapshot(ctx, target, *status, staging);
   }
   if (outcome.info) {
     refuse_etcd_went_back(ctx, etcd_history(ctx, generations),
@@ -212,7 +212,7 @@ EtcdStep snapshot_etcd(const core::Context& ctx, const core::EtcdLayout& layout,
     outcome.info->duration_s = core::monotonic_seconds() - t0;
     step.facts.snapshot = outcome.info;
     if (const auto problem = step.facts.snapshot_member_problem(); !problem.empty()) warnings.push_back(problem);
-  } else if (outcome.failure == SnapshotFailure::disk_full) {
+  } else if (outcome.failure == etcd::SnapshotFailure::disk_full) {
     throw core::Error(fmt::format("backup disk {} is full: the etcd snapshot could not be written ({}); free space "
                                   "or lower retention",
                                   ctx.backup_dir.string(), outcome.error));
@@ -400,7 +400,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
   const double t0 = core::monotonic_seconds();
   BackupResult result;
   const auto scan = core::scan_static_pods(ctx.root, ctx.config.static_pod_path);
-  result.plan = plan_sources(ctx.config, ctx.root, scan, core::detect_etcd_layout(ctx.config, ctx.root, scan));
+  result.plan = plan_sources(ctx.config, ctx.root, scan, etcd::detect_etcd_layout(ctx.config, ctx.root, scan));
   const auto& plan = result.plan;
   const auto& layout = plan.etcd;
   refuse_backup_inside_sources(ctx, plan);
@@ -418,7 +418,7 @@ BackupResult run_backup(const core::Context& ctx, const BackupOptions& options) 
 
   auto meta = start_generation(ctx, repo, plan);
   const auto missing_apiserver_files = check_apiserver_files(ctx, scan, plan, meta.warnings);
-  check_free_space(ctx, ctx.backup_dir, etcd_room(ctx, layout));
+  etcd::check_free_space(ctx, ctx.backup_dir, etcd_room(ctx, layout));
   const auto key = core::load_or_create_node_key(ctx);
   const auto previous_entry = latest_readable(repo);
   const auto previous = load_previous(repo, key, meta.warnings);

@@ -37,20 +37,20 @@ EtcdHistory etcd_history(const core::Context& ctx, const std::vector<core::Gener
   return h;
 }
 
-void refuse_etcd_went_back(const core::Context& ctx, const EtcdHistory& history, const core::EtcdPoint& now,
+void refuse_etcd_went_back(const core::Context& ctx, const EtcdHistory& history, const etcd::EtcdPoint& now,
                            bool allow_shrink, std::vector<std::string>& warnings) {
   std::optional<std::string> what;
   for (const auto& before : history.points)
-    if ((what = core::etcd_went_back(before, now, ctx.config.guard_min_ratio))) break;
+    if ((what = etcd::etcd_went_back(before, now, ctx.config.guard_min_ratio))) break;
   if (!what) return;
   if (allow_shrink) {
-    core::accept_etcd_rewind(ctx, "kdr backup --allow-shrink");
+    etcd::accept_etcd_rewind(ctx, "kdr backup --allow-shrink");
     warnings.push_back(fmt::format("{}: accepted by the operator (kdr backup --allow-shrink) as the new normal; the "
                                    "change journal begins a new epoch from it",
                                    *what));
     return;
   }
-  if (const auto accepted = core::etcd_rewind_accepted(ctx, history.newest_ms)) {
+  if (const auto accepted = etcd::etcd_rewind_accepted(ctx, history.newest_ms)) {
     warnings.push_back(fmt::format("{}: etcd was put back by {}; this is the new normal, and the change journal "
                                    "begins a new epoch from it",
                                    *what, accepted->text()));

@@ -20,7 +20,7 @@ namespace kdr::backup {
 
 // What kdr last held of etcd: the newest generation that recorded it, and the journal.
 struct EtcdHistory {
-  std::vector<core::EtcdPoint> points;
+  std::vector<etcd::EtcdPoint> points;
   std::int64_t newest_ms = 0;  // when the newest of them was taken: an acceptance must be later
   std::int64_t journal_revision = 0;  // the journal's last revision of that cluster (0: none)
 };
@@ -29,7 +29,7 @@ EtcdHistory etcd_history(const core::Context& ctx, const std::vector<core::Gener
 // Throws Error (exit 1) when `now` went back or collapsed and nobody accepted it; otherwise
 // adds to `warnings` what was accepted, and by whom. `allow_shrink` records the operator's
 // acceptance for the journal's follower.
-void refuse_etcd_went_back(const core::Context& ctx, const EtcdHistory& history, const core::EtcdPoint& now,
+void refuse_etcd_went_back(const core::Context& ctx, const EtcdHistory& history, const etcd::EtcdPoint& now,
                            bool allow_shrink, std::vector<std::string>& warnings);
 
 }  // namespace kdr::backup

@@ -62,7 +62,7 @@ void save_kubeadm_config(const core::Context& ctx, const core::bfs::path& genera
 
 }  // namespace
 
-NodeCapture collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan, const core::EtcdLayout& etcd,
+NodeCapture collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan, const etcd::EtcdLayout& etcd,
                                const std::string& etcd_server_version, const core::bfs::path& generation_dir) {
   NodeCapture out;
   auto& f = out.facts;

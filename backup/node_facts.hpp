@@ -26,7 +26,7 @@ struct NodeCapture {
   std::vector<core::Artifact> artifacts;
 };
 
-NodeCapture collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan, const core::EtcdLayout& etcd,
+NodeCapture collect_node_facts(const core::Context& ctx, const core::StaticPodScan& scan, const etcd::EtcdLayout& etcd,
                              const std::string& etcd_server_version, const core::bfs::path& generation_dir);
 
 // "v1.31.2" from "registry.k8s.io/kube-apiserver:v1.31.2"; empty without a tag.

@@ -24,13 +24,13 @@ std::string join_reasons(const Source& source) {
 
 SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root) {
   const auto scan = core::scan_static_pods(root, config.static_pod_path);
-  return plan_sources(config, root, scan, core::detect_etcd_layout(config, root, scan));
+  return plan_sources(config, root, scan, etcd::detect_etcd_layout(config, root, scan));
 }
 
 namespace {
 
 // etcd's systemd unit, environment files and the folder of its certificates.
-void add_systemd_files(const core::SystemdEtcd& s,
+void add_systemd_files(const etcd::SystemdEtcd& s,
                        const std::function<void(const std::string&, const std::string&, bool)>& add) {
   if (!s.unit.empty()) add(s.unit, "etcd's systemd unit", false);
   for (const auto& f : s.env_files) add(f, "etcd's environment file", false);
@@ -45,7 +45,7 @@ void add_systemd_files(const core::SystemdEtcd& s,
 }  // namespace
 
 SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, const core::StaticPodScan& scan,
-                        const core::EtcdLayout& etcd) {
+                        const etcd::EtcdLayout& etcd) {
   SourcePlan plan;
   plan.etcd = etcd;
   std::map<std::string, Source> candidates;  // ordered by path: parents come first

@@ -21,7 +21,7 @@ struct Source {
 };
 
 struct SourcePlan {
-  core::EtcdLayout etcd;              // how the node runs etcd, and where its data is
+  etcd::EtcdLayout etcd;              // how the node runs etcd, and where its data is
   std::vector<Source> sources;        // sorted by path, none inside another
   std::vector<std::string> notes;     // paths folded into another source, or excluded
   std::vector<std::string> warnings;  // unreadable manifests, missing optional paths, ...
@@ -35,7 +35,7 @@ std::string join_reasons(const Source& source);
 SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root);
 // The same, from manifests already read and the etcd layout found from them.
 SourcePlan plan_sources(const core::Config& config, const core::NodeRoot& root, const core::StaticPodScan& scan,
-                        const core::EtcdLayout& etcd);
+                        const etcd::EtcdLayout& etcd);
 
 // True when `path` is one of `excludes` or lies below one.
 bool is_excluded(const std::string& path, const std::vector<std::string>& excludes);

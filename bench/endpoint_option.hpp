@@ -9,7 +9,7 @@
 namespace kdr::bench {
 
 // Takes option `name` with `value` into `endpoint` when it is one of them; false otherwise.
-inline bool endpoint_option(const std::string& name, const std::string& value, core::EtcdEndpoint& endpoint) {
+inline bool endpoint_option(const std::string& name, const std::string& value, etcd::EtcdEndpoint& endpoint) {
   if (name == "--endpoint") endpoint.url = value;
   else if (name == "--cacert") endpoint.cacert = value;
   else if (name == "--cert") endpoint.cert = value;

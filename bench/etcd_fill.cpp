@@ -69,7 +69,7 @@ std::string event(const std::string& name, std::uint64_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  core::EtcdEndpoint endpoint;
+  etcd::EtcdEndpoint endpoint;
   std::uint64_t bytes = 0, seed = 1;
   std::size_t threads = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> workers;
   for (std::size_t t = 0; t < threads; ++t)
     workers.emplace_back([&, t] {
-      core::EtcdClient client(endpoint, std::chrono::seconds(60));
+      etcd::EtcdClient client(endpoint, std::chrono::seconds(60));
       std::mt19937_64 rng(seed * 1000 + t);
       for (std::uint64_t n = 0; !full.load(); ++n) {
         std::string key, value;

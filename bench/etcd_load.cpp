@@ -26,7 +26,7 @@ using namespace kdr;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
-  core::EtcdEndpoint endpoint;
+  etcd::EtcdEndpoint endpoint;
   double rate = 100, seconds = 10;
   std::size_t value_bytes = 1024, keys = 5000, threads = 8;
   std::string samples_file;
@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> workers;
   for (std::size_t t = 0; t < threads; ++t)
     workers.emplace_back([&, t] {
-      core::EtcdClient client(endpoint, std::chrono::seconds(10));
+      etcd::EtcdClient client(endpoint, std::chrono::seconds(10));
       std::mt19937_64 rng(t + 1);
       std::string value(value_bytes, '\0');
       std::uint64_t n = 0;

@@ -19,10 +19,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   using clock = std::chrono::steady_clock;
-  std::vector<core::EtcdKeyValue> values;
+  std::vector<etcd::EtcdKeyValue> values;
   std::size_t bytes = 0;
   const auto t0 = clock::now();
-  core::read_snapshot_keys(argv[1], {argv[2], std::nullopt, nullptr}, [&](const core::EtcdKeyValue& kv) {
+  etcd::read_snapshot_keys(argv[1], {argv[2], std::nullopt, nullptr}, [&](const etcd::EtcdKeyValue& kv) {
     bytes += kv.value.size();
     values.push_back(kv);
   });

@@ -26,7 +26,7 @@ Command config_command() {
     ctx.out.info("backup folder: {}", ctx.backup_dir.string());
     {
       const auto scan = core::scan_static_pods(ctx.root, cfg.static_pod_path);
-      const auto layout = core::detect_etcd_layout(cfg, ctx.root, scan);
+      const auto layout = etcd::detect_etcd_layout(cfg, ctx.root, scan);
       const auto disk = backup::backup_disk_facts(ctx, layout.local() ? layout.data_dir : std::string());
       for (const auto& l : backup::backup_disk_lines(
                disk, backup::judge_backup_disk(disk, cfg.backup_disk, !ctx.root.is_real_root())))

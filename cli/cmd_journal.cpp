@@ -31,7 +31,7 @@ std::string ms_time(std::int64_t ms) {
 // etcd's revision now, asked by this command (the follower's own record may be old).
 std::optional<std::int64_t> ask_etcd_revision(const core::Context& ctx) {
   try {
-    return journal::live_etcd_revision(backup::node_etcd_endpoint(ctx));
+    return journal::live_etcd_revision(etcd::node_etcd_endpoint(ctx));
   } catch (const core::Error&) {
     return std::nullopt;
   }
@@ -107,7 +107,7 @@ core::ExitCode run_compact(const core::Context& ctx) {
   const auto repo = core::Repository::open(ctx.backup_dir);
   const auto lock = repo.lock(core::LockMode::shared);  // no prune removes the base meanwhile
   const auto key = core::load_or_create_node_key(ctx);
-  const auto plan = restore::plan_replay(ctx, restore::parse_replay_target("latest"), &key);
+  const auto plan = etcd::plan_replay(ctx, etcd::parse_replay_target("latest"), &key);
   if (plan.auth.status != core::AuthStatus::authentic)
     throw core::Error(fmt::format("not compacted: {}; a base this node signs is made only from what its key vouches for",
                                   plan.auth.text));
@@ -131,7 +131,7 @@ core::ExitCode run_compact(const core::Context& ctx) {
   const auto tmp = dir / ("." + name + ".tmp");
   const auto result = [&] {
     try {
-      return restore::replay_to_snapshot(ctx, plan, tmp, &key);
+      return etcd::replay_to_snapshot(ctx, plan, tmp, &key);
     } catch (...) {
       ::unlink(tmp.c_str());
       throw;
@@ -145,7 +145,7 @@ core::ExitCode run_compact(const core::Context& ctx) {
   meta["db_sha256"] = result.sha256;
   meta["size"] = result.size;
   meta["made"] = core::iso_time(core::now_epoch());
-  restore::sign_journal_base(meta, plan.epoch.cluster_id, key);
+  etcd::sign_journal_base(meta, plan.epoch.cluster_id, key);
   core::write_file_atomic(dir / fmt::format("{:020}.json", plan.target_revision), meta.dump(2) + "\n");
   core::fsync_path(dir);
   ctx.out.info("journal base at revision {}: {} ({}, {} changes in {} transactions, digest {} with {} keys matched, "
@@ -243,7 +243,7 @@ Command journal_command() {
   };
   c.run = [f](const core::Context& ctx) {
     // The same member and client certificate as the snapshot.
-    if (f->action == "run") return journal::run_follower(ctx, backup::node_etcd_endpoint(ctx));
+    if (f->action == "run") return journal::run_follower(ctx, etcd::node_etcd_endpoint(ctx));
     if (f->action == "start") return journal::start_follower(ctx, journal::follower_argv(ctx));
     if (f->action == "status") return show_status(ctx);
     if (f->action == "verify") return run_verify(ctx);

@@ -104,15 +104,15 @@ void print_etcd(const core::Context& ctx, const Shown& s) {
   const auto& m = *s.entry.meta;
   if (const auto& snap = m.etcd.snapshot)
     ctx.out.info("  etcd          snapshot at revision {}, {}, {} ({}{}), etcd {}", snap->revision,
-                 backup::snapshot_keys_text(*snap), human_bytes(snap->db_size), snap->file,
+                 etcd::snapshot_keys_text(*snap), human_bytes(snap->db_size), snap->file,
                  snap->compression == "zstd" ? ", " + human_bytes(snap->size) + " on disk" : "",
                  snap->server_version.empty() ? "?" : snap->server_version);
   else
     ctx.out.info("  etcd          no snapshot: {}", m.etcd.no_snapshot_reason());
   const auto& layout = m.node.etcd;
   if (layout && !layout->summary.empty()) ctx.out.info("  etcd layout   {}", layout->summary);
-  const auto kind = core::etcd_kind_from_string(layout ? layout->kind : "").value_or(core::EtcdKind::static_pod);
-  if (!core::kdr_drives_etcd(kind))
+  const auto kind = etcd::etcd_kind_from_string(layout ? layout->kind : "").value_or(etcd::EtcdKind::static_pod);
+  if (!etcd::kdr_drives_etcd(kind))
     ctx.out.info("  etcd restore  not from this node: {} restore restore-etcd-snapshot -g {} prints what to run "
                  "where etcd runs",
                  core::describe_argv(core::kdr_argv(ctx)), s.entry.id);

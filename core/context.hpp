@@ -15,11 +15,13 @@
 #include "core/node_root.hpp"
 #include "core/output.hpp"
 
-namespace kdr::core {
-
+namespace kdr::etcd {
 // The seam to the etcds kdr talks to (etcd/api.hpp); the real one is etcd/client.cpp's.
 class EtcdConnector;
 std::shared_ptr<const EtcdConnector> real_etcd();
+}  // namespace kdr::etcd
+
+namespace kdr::core {
 
 struct Context {
   Config config;
@@ -28,7 +30,7 @@ struct Context {
   Output out;
   std::shared_ptr<const Host> host = real_host();
   std::shared_ptr<const Programs> programs = real_programs();
-  std::shared_ptr<const EtcdConnector> etcd = real_etcd();
+  std::shared_ptr<const etcd::EtcdConnector> etcd = etcd::real_etcd();
   std::shared_ptr<const Kubelets> kubelets = real_kubelets();
 };
 

@@ -14,7 +14,7 @@
 
 #include "core/error.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 struct EtcdEndpoint {
   // https://127.0.0.1:2379, http://127.0.0.1:PORT, or unix:///PATH (a socket: a private etcd)
@@ -85,9 +85,9 @@ struct EtcdRangeOptions {
 
 // etcd answered with an error: its gRPC code (11, out of range: a revision compacted away
 // or in the future) and message.
-class EtcdApiError : public Error {
+class EtcdApiError : public core::Error {
  public:
-  EtcdApiError(std::string message, int grpc_code) : Error(std::move(message)), grpc_code_(grpc_code) {}
+  EtcdApiError(std::string message, int grpc_code) : core::Error(std::move(message)), grpc_code_(grpc_code) {}
   int grpc_code() const { return grpc_code_; }
   bool compacted() const { return grpc_code_ == 11; }
   // Unavailable (14): etcd cannot do it now (no leader, an unsettled cluster); a retry may pass.
@@ -158,4 +158,4 @@ class EtcdConnector {
 
 std::shared_ptr<const EtcdConnector> real_etcd();
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

@@ -15,13 +15,11 @@ namespace {
 
 constexpr std::string_view key_bucket = "key";
 constexpr std::string_view meta_bucket = "meta";
-constexpr std::size_t revision_size = core::mvcc_revision_size;
-using core::mvcc_main_revision;
 
 // The file, read one bucket or all of them.
 struct Reader {
-  std::function<void(const std::string& bucket, const core::BoltVisitor&)> bucket;
-  std::function<void(const core::BoltBucketVisitor&)> all;
+  std::function<void(const std::string& bucket, const BoltVisitor&)> bucket;
+  std::function<void(const BoltBucketVisitor&)> all;
 };
 
 // etcd's compaction revision once it has opened the file: the greater of the last finished
@@ -40,27 +38,27 @@ std::int64_t compact_revision(const Reader& read) {
 // index holds like any other key.
 std::string_view key_of(std::string_view kv) {
   std::string_view key;
-  return core::mvcc_key(kv, key) ? key : std::string_view();
+  return mvcc_key(kv, key) ? key : std::string_view();
 }
 
-bool is_tombstone(std::string_view rev) { return rev.size() > revision_size && rev[revision_size] == 't'; }
+bool is_tombstone(std::string_view rev) { return rev.size() > mvcc_revision_size && rev[mvcc_revision_size] == 't'; }
 
 // The revisions older than the compaction that etcd's HashKV at `revision` counts (mvcc's
 // kvindex.Keep(revision)): of each key, its newest revision at or below `revision`, when that
 // is not a deletion. The other revisions at or below the compaction are ones the compaction
 // drops; etcd skips them whether or not the file still holds them.
-std::unordered_map<std::string, core::MvccRevisionBytes> kept(const Reader& read, std::int64_t revision) {
-  std::unordered_map<std::string, core::MvccRevisionBytes> newest;
+std::unordered_map<std::string, MvccRevisionBytes> kept(const Reader& read, std::int64_t revision) {
+  std::unordered_map<std::string, MvccRevisionBytes> newest;
   read.bucket(std::string(key_bucket), [&](std::string_view rev, std::string_view kv) {
-    if (rev.size() < revision_size || mvcc_main_revision(rev) > revision) return;
+    if (rev.size() < mvcc_revision_size || mvcc_main_revision(rev) > revision) return;
     const auto key = key_of(kv);
-    core::MvccRevisionBytes where{};
+    MvccRevisionBytes where{};
     std::copy(rev.begin(), rev.begin() + static_cast<std::ptrdiff_t>(std::min(rev.size(), where.size())), where.begin());
     newest[std::string(key)] = where;
   });
   // a key whose newest revision is a deletion keeps nothing (etcd's keep set is then empty
   // when every key's is, and etcd skips nothing)
-  std::erase_if(newest, [](const auto& entry) { return entry.second[revision_size] == 't'; });
+  std::erase_if(newest, [](const auto& entry) { return entry.second[mvcc_revision_size] == 't'; });
   return newest;
 }
 
@@ -81,9 +79,9 @@ BackendHashes hashes_of(const Reader& read, std::int64_t revision) {
     if (main > compacted || keep.empty()) return true;
     const auto key = key_of(kv);
     const auto it = keep.find(std::string(key));
-    return it != keep.end() && std::string_view(it->second.data(), revision_size) == rev;
+    return it != keep.end() && std::string_view(it->second.data(), mvcc_revision_size) == rev;
   };
-  read.all([&](const std::string& bucket) -> core::BoltVisitor {
+  read.all([&](const std::string& bucket) -> BoltVisitor {
     out.hash = crc32c(out.hash, bucket);
     if (bucket == meta_bucket)
       return [&](std::string_view k, std::string_view v) {
@@ -103,15 +101,15 @@ BackendHashes hashes_of(const Reader& read, std::int64_t revision) {
 }  // namespace
 
 BackendHashes backend_hashes(const core::bfs::path& db, std::int64_t hash_kv_revision) {
-  return hashes_of({[&](const std::string& bucket, const core::BoltVisitor& visit) { core::read_bolt_bucket(db, bucket, visit); },
-                    [&](const core::BoltBucketVisitor& visit) { core::read_bolt_all(db, visit); }},
+  return hashes_of({[&](const std::string& bucket, const BoltVisitor& visit) { read_bolt_bucket(db, bucket, visit); },
+                    [&](const BoltBucketVisitor& visit) { read_bolt_all(db, visit); }},
                    hash_kv_revision);
 }
 
 BackendHashes backend_hashes_bytes(const std::string& bytes, const std::string& name, std::int64_t hash_kv_revision) {
   return hashes_of(
-      {[&](const std::string& bucket, const core::BoltVisitor& visit) { core::read_bolt_bucket_bytes(bytes, name, bucket, visit); },
-       [&](const core::BoltBucketVisitor& visit) { core::read_bolt_all_bytes(bytes, name, visit); }},
+      {[&](const std::string& bucket, const BoltVisitor& visit) { read_bolt_bucket_bytes(bytes, name, bucket, visit); },
+       [&](const BoltBucketVisitor& visit) { read_bolt_all_bytes(bytes, name, visit); }},
       hash_kv_revision);
 }
 

@@ -16,7 +16,7 @@
 
 #include "core/error.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 namespace {
 
@@ -76,7 +76,7 @@ class Source {
   std::uint64_t size() const { return size_; }
   std::string read(std::uint64_t offset, std::size_t n) const {
     if (offset > size_ || n > size_ - offset)
-      throw Error(fmt::format("{}: not a whole bbolt database: {} bytes at offset {} lie past its end ({} bytes)", name_,
+      throw core::Error(fmt::format("{}: not a whole bbolt database: {} bytes at offset {} lie past its end ({} bytes)", name_,
                               n, offset, size_));
     return read_(offset, n);
   }
@@ -188,7 +188,7 @@ class Walker {
     corrupt(fmt::format("page {}", pgid), what);
   }
   [[noreturn]] void corrupt(const std::string& where, const std::string& what) const {
-    throw Error(fmt::format("{}: damaged bbolt database: {}: {}", source_.name(), where, what));
+    throw core::Error(fmt::format("{}: damaged bbolt database: {}: {}", source_.name(), where, what));
   }
 
   std::string read_page(std::uint64_t pgid, bool whole) {
@@ -317,12 +317,12 @@ Meta pick_meta(const Source& source, int& which) {
     meta1.reset();
   }
   if (!meta0 && !meta1)
-    throw Error(fmt::format("{}: not a bbolt database: meta page 0: {}; meta page 1: {}", source.name(), problem0,
+    throw core::Error(fmt::format("{}: not a bbolt database: meta page 0: {}; meta page 1: {}", source.name(), problem0,
                             problem1.empty() ? std::string("not found") : problem1));
   const bool use1 = meta1 && (!meta0 || meta1->txid > meta0->txid);
   const Meta meta = use1 ? *meta1 : *meta0;
   if (meta.high_water > source.size() / meta.page_size)
-    throw Error(fmt::format("{}: truncated bbolt database: the meta says {} pages of {} bytes, the file holds {} bytes",
+    throw core::Error(fmt::format("{}: truncated bbolt database: the meta says {} pages of {} bytes, the file holds {} bytes",
                             source.name(), meta.high_water, meta.page_size, source.size()));
   which = use1 ? 1 : 0;
   return meta;
@@ -345,7 +345,7 @@ void read_source_bucket(const Source& source, const std::string& bucket, const B
   const auto meta = pick_meta(source, which);
   BoltSummary summary;
   if (!Walker(source, meta, summary).walk_bucket(bucket, visit))
-    throw Error(fmt::format("{}: the bbolt database has no bucket {:?}", source.name(), bucket));
+    throw core::Error(fmt::format("{}: the bbolt database has no bucket {:?}", source.name(), bucket));
 }
 
 void read_source_all(const Source& source, const BoltBucketVisitor& visit) {
@@ -356,17 +356,17 @@ void read_source_all(const Source& source, const BoltBucketVisitor& visit) {
 }
 
 // The file, read with pread as the walk asks.
-Source file_source(const Fd& fd, const bfs::path& file) {
+Source file_source(const core::Fd& fd, const core::bfs::path& file) {
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw_errno("stat", file.string(), errno);
+  if (::fstat(fd.get(), &st) != 0) core::throw_errno("stat", file.string(), errno);
   const int raw = fd.get();
   auto name = file.string();
   return Source(name, static_cast<std::uint64_t>(st.st_size), [raw, name](std::uint64_t offset, std::size_t n) {
     std::string buf(n, '\0');
     std::size_t done = 0;
     while (done < n) {
-      const auto r = pread_some(raw, buf.data() + done, n - done, static_cast<off_t>(offset + done), name);
-      if (r == 0) throw Error(fmt::format("{}: the file ended at offset {} while it was read", name, offset + done));
+      const auto r = core::pread_some(raw, buf.data() + done, n - done, static_cast<off_t>(offset + done), name);
+      if (r == 0) throw core::Error(fmt::format("{}: the file ended at offset {} while it was read", name, offset + done));
       done += r;
     }
     return buf;
@@ -387,15 +387,15 @@ const BoltBucket* BoltSummary::bucket(const std::string& name) const {
   return nullptr;
 }
 
-BoltSummary read_bolt(const bfs::path& file) {
-  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd) throw_errno("open", file.string(), errno);
+BoltSummary read_bolt(const core::bfs::path& file) {
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) core::throw_errno("open", file.string(), errno);
   return read_source(file_source(fd, file));
 }
 
-BoltSummary read_bolt_meta(const bfs::path& file) {
-  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd) throw_errno("open", file.string(), errno);
+BoltSummary read_bolt_meta(const core::bfs::path& file) {
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) core::throw_errno("open", file.string(), errno);
   int which = 0;
   const auto meta = pick_meta(file_source(fd, file), which);
   BoltSummary summary;
@@ -411,9 +411,9 @@ BoltSummary read_bolt_bytes(const std::string& bytes, const std::string& name) {
   return read_source(source);
 }
 
-void read_bolt_bucket(const bfs::path& file, const std::string& bucket, const BoltVisitor& visit) {
-  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd) throw_errno("open", file.string(), errno);
+void read_bolt_bucket(const core::bfs::path& file, const std::string& bucket, const BoltVisitor& visit) {
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) core::throw_errno("open", file.string(), errno);
   read_source_bucket(file_source(fd, file), bucket, visit);
 }
 
@@ -423,9 +423,9 @@ void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, c
   read_source_bucket(source, bucket, visit);
 }
 
-void read_bolt_all(const bfs::path& file, const BoltBucketVisitor& visit) {
-  Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd) throw_errno("open", file.string(), errno);
+void read_bolt_all(const core::bfs::path& file, const BoltBucketVisitor& visit) {
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) core::throw_errno("open", file.string(), errno);
   read_source_all(file_source(fd, file), visit);
 }
 
@@ -434,4 +434,4 @@ void read_bolt_all_bytes(const std::string& bytes, const std::string& name, cons
   read_source_all(source, visit);
 }
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

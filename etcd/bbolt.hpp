@@ -26,7 +26,7 @@
 
 #include "core/fs.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 struct BoltBucket {
   std::string name;
@@ -48,11 +48,11 @@ struct BoltSummary {
 };
 
 // Throws Error naming the file and what is wrong with it.
-BoltSummary read_bolt(const bfs::path& file);
+BoltSummary read_bolt(const core::bfs::path& file);
 
 // The newest valid meta page alone (page size, transaction, high-water mark; no bucket
 // walked), checked against the file's size.
-BoltSummary read_bolt_meta(const bfs::path& file);
+BoltSummary read_bolt_meta(const core::bfs::path& file);
 
 // The same over bytes in memory (for tests and the fuzz target); `name` is used in messages.
 BoltSummary read_bolt_bytes(const std::string& bytes, const std::string& name);
@@ -60,14 +60,14 @@ BoltSummary read_bolt_bytes(const std::string& bytes, const std::string& name);
 // Every key and value of the top-level bucket `bucket`, in key order, with the same checks.
 // Throws Error naming the file when it is damaged or has no such bucket.
 using BoltVisitor = std::function<void(std::string_view key, std::string_view value)>;
-void read_bolt_bucket(const bfs::path& file, const std::string& bucket, const BoltVisitor& visit);
+void read_bolt_bucket(const core::bfs::path& file, const std::string& bucket, const BoltVisitor& visit);
 void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
                             const BoltVisitor& visit);
 
 // Every top-level bucket in key order (empty ones too): `visit` is called with its name as the
 // walk reaches it and returns what sees its pairs, in key order. The same checks.
 using BoltBucketVisitor = std::function<BoltVisitor(const std::string& bucket)>;
-void read_bolt_all(const bfs::path& file, const BoltBucketVisitor& visit);
+void read_bolt_all(const core::bfs::path& file, const BoltBucketVisitor& visit);
 void read_bolt_all_bytes(const std::string& bytes, const std::string& name, const BoltBucketVisitor& visit);
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

@@ -13,7 +13,7 @@
 #include "core/error.hpp"
 #include "etcd/range_reply.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 using nlohmann::json;
 
@@ -25,7 +25,7 @@ std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
 }
 
 json mod_revision_is(const std::string& key, std::int64_t expected) {
-  return {{"target", "MOD"}, {"key", base64_encode(key)}, {"mod_revision", std::to_string(expected)},
+  return {{"target", "MOD"}, {"key", core::base64_encode(key)}, {"mod_revision", std::to_string(expected)},
           {"result", "EQUAL"}};
 }
 
@@ -48,8 +48,8 @@ std::string gateway_hex_id(const json& j, const char* name) {
 
 EtcdKeyValue parse_key_value(const json& kv) {
   EtcdKeyValue out;
-  out.key = base64_decode(kv.value("key", ""));
-  out.value = base64_decode(kv.value("value", ""));
+  out.key = core::base64_decode(kv.value("key", ""));
+  out.value = core::base64_decode(kv.value("value", ""));
   out.create_revision = gateway_number(kv, "create_revision");
   out.mod_revision = gateway_number(kv, "mod_revision");
   out.version = gateway_number(kv, "version");
@@ -102,7 +102,7 @@ EtcdClient::EtcdClient(EtcdEndpoint endpoint, std::chrono::milliseconds timeout)
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   curl_ = curl_easy_init();
-  if (curl_ == nullptr) throw Error("libcurl: cannot create a handle");
+  if (curl_ == nullptr) throw core::Error("libcurl: cannot create a handle");
 }
 
 EtcdClient::~EtcdClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
@@ -122,7 +122,7 @@ EtcdClient::Reply EtcdClient::post(const std::string& path, const json& body) {
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.http);
   curl_slist_free_all(headers);
   if (rc != CURLE_OK)
-    throw Error(fmt::format("etcd at {}: {}", endpoint_.url, error[0] != '\0' ? error : curl_easy_strerror(rc)));
+    throw core::Error(fmt::format("etcd at {}: {}", endpoint_.url, error[0] != '\0' ? error : curl_easy_strerror(rc)));
   return reply;
 }
 
@@ -134,7 +134,7 @@ json EtcdClient::parse(const std::string& path, const Reply& reply) const {
   } catch (const json::exception&) {
     if (reply.http == 404)  // the gateway has no such call: gRPC's Unimplemented
       throw EtcdApiError(fmt::format("etcd at {}: it has no {}", endpoint_.url, path), 12);
-    throw Error(fmt::format("etcd at {}{}: HTTP {}, not JSON: {}", endpoint_.url, path, reply.http, text.substr(0, 200)));
+    throw core::Error(fmt::format("etcd at {}{}: HTTP {}, not JSON: {}", endpoint_.url, path, reply.http, text.substr(0, 200)));
   }
   if (reply.http != 200 || j.contains("error"))
     throw EtcdApiError(fmt::format("etcd at {}{}: HTTP {}: {}", endpoint_.url, path, reply.http,
@@ -209,7 +209,7 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
   };
   RangeReplyParser parser;  // one page at a time: the next is fetched once this one is parsed
   const auto fetch = [&](const std::string& from, std::int64_t limit) {
-    json body = {{"key", base64_encode(from)}, {"range_end", base64_encode(end)}, {"limit", std::to_string(limit)}};
+    json body = {{"key", core::base64_encode(from)}, {"range_end", core::base64_encode(end)}, {"limit", std::to_string(limit)}};
     if (options.keys_only) body["keys_only"] = true;
     if (options.serializable) body["serializable"] = true;
     if (revision > 0) body["revision"] = std::to_string(revision);
@@ -253,8 +253,8 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
 }
 
 std::uint64_t EtcdClient::count(const std::string& prefix, std::int64_t revision, bool serializable) {
-  json body = {{"key", base64_encode(prefix.empty() ? std::string(1, '\0') : prefix)},
-               {"range_end", base64_encode(etcd_prefix_end(prefix))},
+  json body = {{"key", core::base64_encode(prefix.empty() ? std::string(1, '\0') : prefix)},
+               {"range_end", core::base64_encode(etcd_prefix_end(prefix))},
                {"count_only", true}};
   if (revision > 0) body["revision"] = std::to_string(revision);
   if (serializable) body["serializable"] = true;
@@ -262,7 +262,7 @@ std::uint64_t EtcdClient::count(const std::string& prefix, std::int64_t revision
 }
 
 std::optional<EtcdKeyValue> EtcdClient::get(const std::string& key) {
-  const auto j = call("/v3/kv/range", {{"key", base64_encode(key)}});
+  const auto j = call("/v3/kv/range", {{"key", core::base64_encode(key)}});
   const auto kvs = j.value("kvs", json::array());
   if (kvs.empty()) return std::nullopt;
   return parse_key_value(kvs.front());
@@ -271,7 +271,7 @@ std::optional<EtcdKeyValue> EtcdClient::get(const std::string& key) {
 std::optional<std::int64_t> EtcdClient::put_if(const std::string& key, const std::string& value, std::int64_t expected) {
   const json body = {
       {"compare", json::array({mod_revision_is(key, expected)})},
-      {"success", json::array({{{"request_put", {{"key", base64_encode(key)}, {"value", base64_encode(value)}}}}})}};
+      {"success", json::array({{{"request_put", {{"key", core::base64_encode(key)}, {"value", core::base64_encode(value)}}}}})}};
   const auto j = call("/v3/kv/txn", body);
   if (!j.value("succeeded", false)) return std::nullopt;
   return gateway_number(j.value("header", json::object()), "revision");
@@ -279,7 +279,7 @@ std::optional<std::int64_t> EtcdClient::put_if(const std::string& key, const std
 
 bool EtcdClient::delete_if(const std::string& key, std::int64_t expected) {
   const json body = {{"compare", json::array({mod_revision_is(key, expected)})},
-                     {"success", json::array({{{"request_delete_range", {{"key", base64_encode(key)}}}}})}};
+                     {"success", json::array({{{"request_delete_range", {{"key", core::base64_encode(key)}}}}})}};
   return call("/v3/kv/txn", body).value("succeeded", false);
 }
 
@@ -287,9 +287,9 @@ std::int64_t EtcdClient::apply(const std::vector<EtcdOp>& ops) {
   json success = json::array();
   for (const auto& op : ops) {
     if (op.is_delete) {
-      success.push_back({{"request_delete_range", {{"key", base64_encode(op.key)}}}});
+      success.push_back({{"request_delete_range", {{"key", core::base64_encode(op.key)}}}});
     } else {
-      json put = {{"key", base64_encode(op.key)}, {"value", base64_encode(op.value)}};
+      json put = {{"key", core::base64_encode(op.key)}, {"value", core::base64_encode(op.value)}};
       if (op.lease != 0) put["lease"] = std::to_string(op.lease);
       success.push_back({{"request_put", put}});
     }
@@ -358,4 +358,4 @@ std::shared_ptr<const EtcdConnector> real_etcd() {
   return etcd;
 }
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

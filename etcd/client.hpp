@@ -18,7 +18,7 @@
 #include "etcd/api.hpp"
 #include "etcd/range_reply.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 // The smallest key greater than every key that starts with `prefix` ("" for "\0": the end).
 std::string etcd_prefix_end(std::string_view prefix);
@@ -81,4 +81,4 @@ class EtcdClient final : public EtcdApi {
   void* curl_ = nullptr;
 };
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

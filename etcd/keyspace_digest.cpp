@@ -11,7 +11,7 @@
 #include "core/protobuf_wire.hpp"
 #include "etcd/bbolt.hpp"
 
-namespace kdr::journal {
+namespace kdr::etcd {
 
 namespace {
 
@@ -36,7 +36,7 @@ bool parse_key_value(std::string_view m, std::string_view& key, std::string_view
   return parsed && have_key;
 }
 
-using ReadBucket = std::function<void(const core::BoltVisitor&)>;
+using ReadBucket = std::function<void(const BoltVisitor&)>;
 
 // What `keep` makes of each live key's newest value, off the key bucket read in revision order:
 // a put replaces what the key held, a deletion removes it.
@@ -67,15 +67,15 @@ std::string encryption_key_name(std::string_view, std::string_view value) {
   return core::encryption_key_of(value).value_or("");
 }
 
-ReadBucket key_bucket(const std::string& file) {
-  return [file](const core::BoltVisitor& v) { core::read_bolt_bucket(file, "key", v); };
+ReadBucket read_key_bucket(const std::string& file) {
+  return [file](const BoltVisitor& v) { read_bolt_bucket(file, "key", v); };
 }
 
 }  // namespace
 
 core::EncryptionKeyUse encryption_keys_of_snapshot(const std::string& file) {
   core::EncryptionKeyUse use;
-  for (const auto& [key, enc] : live_keys<std::string>(file, key_bucket(file), encryption_key_name))
+  for (const auto& [key, enc] : live_keys<std::string>(file, read_key_bucket(file), encryption_key_name))
     if (!enc.empty()) ++use[enc];
   return use;
 }
@@ -83,7 +83,7 @@ core::EncryptionKeyUse encryption_keys_of_snapshot(const std::string& file) {
 SnapshotKeyspace keyspace_of_snapshot(const std::string& file) {
   using Facts = std::pair<PairHash, std::string>;
   SnapshotKeyspace k;
-  const auto live = live_keys<Facts>(file, key_bucket(file), [](std::string_view key, std::string_view value) {
+  const auto live = live_keys<Facts>(file, read_key_bucket(file), [](std::string_view key, std::string_view value) {
     return Facts{pair_hash(key, value), encryption_key_name(key, value)};
   });
   for (const auto& [key, facts] : live) {
@@ -93,10 +93,10 @@ SnapshotKeyspace keyspace_of_snapshot(const std::string& file) {
   return k;
 }
 
-KeyspaceDigest digest_of_snapshot(const std::string& file) { return digest_of_bucket(file, key_bucket(file)); }
+KeyspaceDigest digest_of_snapshot(const std::string& file) { return digest_of_bucket(file, read_key_bucket(file)); }
 
 KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name) {
-  return digest_of_bucket(name, [&](const core::BoltVisitor& v) { core::read_bolt_bucket_bytes(bytes, name, "key", v); });
+  return digest_of_bucket(name, [&](const BoltVisitor& v) { read_bolt_bucket_bytes(bytes, name, "key", v); });
 }
 
 PairHash pair_hash(std::string_view key, std::string_view value) {
@@ -156,4 +156,4 @@ KeyspaceDigest KeyspaceDigest::from_hex(std::string_view hex, std::int64_t keys)
   return d;
 }
 
-}  // namespace kdr::journal
+}  // namespace kdr::etcd

@@ -13,7 +13,7 @@
 
 #include "core/encryption.hpp"
 
-namespace kdr::journal {
+namespace kdr::etcd {
 
 using PairHash = std::array<unsigned char, 32>;
 
@@ -50,4 +50,4 @@ SnapshotKeyspace keyspace_of_snapshot(const std::string& file);
 // The same over a bbolt file's bytes (tests).
 KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name);
 
-}  // namespace kdr::journal
+}  // namespace kdr::etcd

@@ -5,7 +5,7 @@
 #include "core/error.hpp"
 #include "core/process_table.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 using nlohmann::json;
 
@@ -21,14 +21,14 @@ const std::vector<std::string> unit_files = {"/etc/systemd/system/etcd.service",
 const std::vector<std::string> env_files = {"/etc/etcd.env", "/etc/default/etcd", "/etc/etcd/etcd.conf"};
 constexpr std::string_view etcdctl_env_file = "/etc/etcdctl.env";
 
-bool exists(const NodeRoot& root, const std::string& node_path) { return lstat_path(root.host(node_path)).has_value(); }
+bool exists(const core::NodeRoot& root, const std::string& node_path) { return core::lstat_path(root.host(node_path)).has_value(); }
 
-std::optional<std::string> read_if_file(const NodeRoot& root, const std::string& node_path) {
-  auto st = lstat_path(root.host(node_path));
-  if (!st || st->type != FileType::file) return std::nullopt;
+std::optional<std::string> read_if_file(const core::NodeRoot& root, const std::string& node_path) {
+  auto st = core::lstat_path(root.host(node_path));
+  if (!st || st->type != core::FileType::file) return std::nullopt;
   try {
-    return read_file(root.host(node_path));
-  } catch (const Error&) {
+    return core::read_file(root.host(node_path));
+  } catch (const core::Error&) {
     return std::nullopt;
   }
 }
@@ -101,7 +101,7 @@ UnitFile parse_unit(std::string_view text) {
   return unit;
 }
 
-std::optional<SystemdEtcd> find_systemd_etcd(const NodeRoot& root) {
+std::optional<SystemdEtcd> find_systemd_etcd(const core::NodeRoot& root) {
   SystemdEtcd s;
   std::vector<std::string> envs;
   for (const auto& u : unit_files)
@@ -143,7 +143,7 @@ std::vector<std::string> loopback_first(const std::vector<std::string>& urls) {
   return out;
 }
 
-void choose_static_pod(EtcdLayout& l, const EtcdMember& m) {
+void choose_static_pod(EtcdLayout& l, const core::EtcdMember& m) {
   l.kind = EtcdKind::static_pod;
   l.member = m;
   l.data_dir = m.data_dir_host;
@@ -167,7 +167,7 @@ void choose_static_pod(EtcdLayout& l, const EtcdMember& m) {
   l.endpoints_origin = fmt::format("etcd manifest {} (--listen-client-urls)", m.manifest);
 }
 
-void choose_systemd(EtcdLayout& l, const Config& config, const SystemdEtcd& s) {
+void choose_systemd(EtcdLayout& l, const core::Config& config, const SystemdEtcd& s) {
   l.kind = EtcdKind::systemd;
   l.systemd = s;
   const std::string where = !s.unit.empty() ? s.unit : s.env_files.front();
@@ -178,8 +178,8 @@ void choose_systemd(EtcdLayout& l, const Config& config, const SystemdEtcd& s) {
     l.data_dir = config.etcd_data_dir;
     l.data_dir_origin = fmt::format("config etcd_data_dir ({} names no data dir)", where);
   }
-  std::vector<std::string> urls = split_list(s.setting("ETCD_LISTEN_CLIENT_URLS", "listen-client-urls").value_or(""));
-  auto adv = split_list(s.setting("ETCD_ADVERTISE_CLIENT_URLS", "advertise-client-urls").value_or(""));
+  std::vector<std::string> urls = core::split_list(s.setting("ETCD_LISTEN_CLIENT_URLS", "listen-client-urls").value_or(""));
+  auto adv = core::split_list(s.setting("ETCD_ADVERTISE_CLIENT_URLS", "advertise-client-urls").value_or(""));
   urls.insert(urls.end(), adv.begin(), adv.end());
   // etcd's own default when nothing is set: plain HTTP on localhost
   if (urls.empty()) urls.push_back(s.setting("ETCD_CERT_FILE", "cert-file") ? "https://127.0.0.1:2379" : "http://127.0.0.1:2379");
@@ -189,29 +189,29 @@ void choose_systemd(EtcdLayout& l, const Config& config, const SystemdEtcd& s) {
 
 // An etcd process of this node that no manifest or known unit runs (a unit elsewhere, a
 // container, a shell): its data dir and client URLs from its arguments or environment.
-std::optional<ProcessEntry> find_etcd_process(const NodeRoot& root) {
-  auto procs = node_processes(root, {"etcd"});
+std::optional<core::ProcessEntry> find_etcd_process(const core::NodeRoot& root) {
+  auto procs = core::node_processes(root, {"etcd"});
   if (procs.empty()) return std::nullopt;
   return procs.front();
 }
 
-std::string node_path_of(const NodeRoot& root, const std::string& host_path) {
+std::string node_path_of(const core::NodeRoot& root, const std::string& host_path) {
   if (root.is_real_root()) return host_path;
   const auto prefix = root.root().string();
   return host_path.rfind(prefix + "/", 0) == 0 ? host_path.substr(prefix.size()) : host_path;
 }
 
-void choose_local(EtcdLayout& l, const Config& config, const NodeRoot& root, const ProcessEntry& p) {
+void choose_local(EtcdLayout& l, const core::Config& config, const core::NodeRoot& root, const core::ProcessEntry& p) {
   l.kind = EtcdKind::local;
-  const auto env = process_environment(p.pid);
+  const auto env = core::process_environment(p.pid);
   auto setting = [&](const char* env_name, std::string_view flag) {
-    auto v = flag_argument(p.argv, flag);
+    auto v = core::flag_argument(p.argv, flag);
     if (v.empty())
       if (auto it = env.find(env_name); it != env.end()) v = it->second;
     return v;
   };
   auto data_dir = setting("ETCD_DATA_DIR", "data-dir");
-  if (!data_dir.empty() && data_dir.front() != '/') data_dir = process_cwd(p.pid) + "/" + data_dir;
+  if (!data_dir.empty() && data_dir.front() != '/') data_dir = core::process_cwd(p.pid) + "/" + data_dir;
   if (data_dir.empty()) {
     l.data_dir = config.etcd_data_dir;
     l.data_dir_origin = fmt::format("config etcd_data_dir: etcd (pid {}) runs outside the static pods and does not "
@@ -224,20 +224,20 @@ void choose_local(EtcdLayout& l, const Config& config, const NodeRoot& root, con
     l.data_dir = node_path_of(root, data_dir);
     l.data_dir_origin = fmt::format("the running etcd, pid {} run by uid {} (--data-dir or ETCD_DATA_DIR)", p.pid, p.uid);
   }
-  auto urls = split_list(setting("ETCD_LISTEN_CLIENT_URLS", "listen-client-urls"));
+  auto urls = core::split_list(setting("ETCD_LISTEN_CLIENT_URLS", "listen-client-urls"));
   if (urls.empty()) urls.push_back("http://127.0.0.1:2379");  // etcd's default
   l.endpoints = loopback_first(urls);
   l.endpoints_origin = fmt::format("the running etcd, pid {} run by uid {}", p.pid, p.uid);
 }
 
-void choose_external(EtcdLayout& l, const ApiserverEtcd& a) {
+void choose_external(EtcdLayout& l, const core::ApiserverEtcd& a) {
   l.kind = EtcdKind::external;
   l.endpoints = a.servers;
   l.endpoints_origin = fmt::format("kube-apiserver --etcd-servers ({})", a.manifest);
 }
 
 // The client certificate found on the node, in the documented order after the config.
-EtcdClientTls found_tls(const NodeRoot& root, const EtcdLayout& l, const std::optional<ApiserverEtcd>& api) {
+EtcdClientTls found_tls(const core::NodeRoot& root, const EtcdLayout& l, const std::optional<core::ApiserverEtcd>& api) {
   const std::string pki = l.member && !l.member->trusted_ca_host.empty()
                               ? l.member->trusted_ca_host.substr(0, l.member->trusted_ca_host.rfind('/'))
                               : std::string(kubeadm_etcd_pki);
@@ -267,8 +267,8 @@ EtcdClientTls found_tls(const NodeRoot& root, const EtcdLayout& l, const std::op
 }
 
 // The config's files where it names them, the node's for the rest.
-EtcdClientTls choose_tls(const Config& config, const NodeRoot& root, const EtcdLayout& l,
-                         const std::optional<ApiserverEtcd>& api) {
+EtcdClientTls choose_tls(const core::Config& config, const core::NodeRoot& root, const EtcdLayout& l,
+                         const std::optional<core::ApiserverEtcd>& api) {
   const auto& e = config.etcd;
   auto t = found_tls(root, l, api);
   if (e.cacert.empty() && e.cert.empty() && e.key.empty()) return t;
@@ -308,7 +308,7 @@ bool kdr_drives_etcd(EtcdKind kind) { return kind == EtcdKind::static_pod || kin
 std::optional<std::string> SystemdEtcd::setting(std::string_view env_name, std::string_view flag) const {
   if (auto it = env.find(std::string(env_name)); it != env.end() && !it->second.empty()) return it->second;
   // the unit's ExecStart starts with the program, as a process's argv does
-  auto value = flag_argument(exec_args, flag);
+  auto value = core::flag_argument(exec_args, flag);
   return value.empty() ? std::nullopt : std::optional<std::string>(value);
 }
 
@@ -371,10 +371,10 @@ json EtcdLayout::to_json() const {
   return j;
 }
 
-EtcdLayout detect_etcd_layout(const Config& config, const NodeRoot& root, const StaticPodScan& scan) {
+EtcdLayout detect_etcd_layout(const core::Config& config, const core::NodeRoot& root, const core::StaticPodScan& scan) {
   EtcdLayout l;
-  const auto api = apiserver_etcd(scan);
-  if (auto m = etcd_member(scan)) {
+  const auto api = core::apiserver_etcd(scan);
+  if (auto m = core::etcd_member(scan)) {
     choose_static_pod(l, *m);
   } else if (auto s = find_systemd_etcd(root)) {
     choose_systemd(l, config, *s);
@@ -398,4 +398,4 @@ EtcdLayout detect_etcd_layout(const Config& config, const NodeRoot& root, const 
   return l;
 }
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

@@ -28,7 +28,7 @@
 #include "core/node_root.hpp"
 #include "core/static_pods.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 enum class EtcdKind { static_pod, systemd, local, external, unknown };
 std::string_view to_string(EtcdKind kind);
@@ -56,7 +56,7 @@ struct SystemdEtcd {
 
 struct EtcdLayout {
   EtcdKind kind = EtcdKind::unknown;
-  std::optional<EtcdMember> member;  // static-pod
+  std::optional<core::EtcdMember> member;  // static-pod
   std::optional<SystemdEtcd> systemd;
   std::string data_dir;  // node path on this host; empty when etcd's data is not on this node
   std::string data_dir_origin;
@@ -75,10 +75,10 @@ struct EtcdLayout {
   nlohmann::json to_json() const;
 };
 
-EtcdLayout detect_etcd_layout(const Config& config, const NodeRoot& root, const StaticPodScan& scan);
+EtcdLayout detect_etcd_layout(const core::Config& config, const core::NodeRoot& root, const core::StaticPodScan& scan);
 
 // KEY=VALUE lines of an environment file (systemd's EnvironmentFile=, /etc/etcd.env):
 // comments, blank lines, `export ` and quotes are handled as systemd and sh do.
 std::map<std::string, std::string> parse_env_file(std::string_view text);
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

@@ -34,12 +34,12 @@ std::array<std::uint64_t, 8> varints(std::string_view m, bool& ok) {
 
 void read_bolt_part(const core::bfs::path& db, MemberData& out) {
   try {
-    const auto summary = core::read_bolt(db);
+    const auto summary = read_bolt(db);
     if (const auto* keys = summary.bucket("key"); keys && keys->last_key.size() >= 8)
       out.revision = static_cast<std::int64_t>(be64(keys->last_key));
     // etcd's revision: the key bucket's newest, or the finished compaction past it
-    // (core::finished_compact_revision says why)
-    core::read_bolt_bucket(db, "meta", [&](std::string_view key, std::string_view value) {
+    // (etcd::finished_compact_revision says why)
+    read_bolt_bucket(db, "meta", [&](std::string_view key, std::string_view value) {
       if (key == "consistent_index") out.consistent_index = be64(value);
       else if (key == "term") out.applied_term = be64(value);
       else if (key == "finishedCompactRev" && value.size() >= 8)

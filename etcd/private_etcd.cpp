@@ -16,7 +16,7 @@
 #include "core/zstd_file.hpp"
 #include "etcd/snapshot_tool.hpp"
 
-namespace kdr::restore {
+namespace kdr::etcd {
 
 namespace {
 
@@ -181,7 +181,7 @@ void PrivateEtcd::start(const core::Context& ctx, const core::bfs::path& data, s
   const int wait_s = 60 + 30 * static_cast<int>((db_size + (1ull << 30) - 1) >> 30);
   const auto log = dir_.path() / "etcd.log";
   process_ = ctx.programs->start(argv, log, dir_.path());
-  client_ = ctx.etcd->connect(core::EtcdEndpoint{url_, "", "", ""}, std::chrono::seconds(wait_s));
+  client_ = ctx.etcd->connect(EtcdEndpoint{url_, "", "", ""}, std::chrono::seconds(wait_s));
   const auto answered = core::wait_until({.timeout_s = static_cast<double>(wait_s)}, [&]() -> std::optional<std::string> {
     try {
       client_->status();
@@ -207,4 +207,4 @@ core::bfs::path PrivateEtcd::stop_serving() {
   return data_ / "member" / "snap" / "db";
 }
 
-}  // namespace kdr::restore
+}  // namespace kdr::etcd

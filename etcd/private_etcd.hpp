@@ -14,7 +14,7 @@
 #include "core/process.hpp"
 #include "etcd/api.hpp"
 
-namespace kdr::restore {
+namespace kdr::etcd {
 
 class PrivateEtcd {
  public:
@@ -36,7 +36,7 @@ class PrivateEtcd {
   };
   PrivateEtcd(const core::Context& ctx, const MemberDir& member, const std::vector<std::string>& server_args = {},
               const std::string& what = "etcd-survivor");
-  core::EtcdApi& client() { return *client_; }
+  EtcdApi& client() { return *client_; }
   // unix:///PATH/client:0, for kdr's client and etcdctl --endpoints.
   const std::string& url() const { return url_; }
   // Stops etcd (SIGTERM: it commits what it has pending and closes its database) and gives
@@ -71,7 +71,7 @@ class PrivateEtcd {
   std::string url_;
   std::unique_ptr<ShortLink> short_link_;
   std::unique_ptr<core::RunningProgram> process_;
-  std::unique_ptr<core::EtcdApi> client_;
+  std::unique_ptr<EtcdApi> client_;
 };
 
-}  // namespace kdr::restore
+}  // namespace kdr::etcd

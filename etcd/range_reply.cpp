@@ -12,7 +12,7 @@
 #include "core/base64.hpp"
 #include "core/error.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 namespace {
 
@@ -25,7 +25,7 @@ std::int64_t number_of(od::value v, std::string_view origin, std::string_view fi
     std::int64_t n = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
     if (ec != std::errc() || end != text.data() + text.size())
-      throw Error(fmt::format("{}: field {} is not a number: '{}'", origin, field, text.substr(0, 40)));
+      throw core::Error(fmt::format("{}: field {} is not a number: '{}'", origin, field, text.substr(0, 40)));
     return n;
   }
   return v.get_int64();
@@ -38,7 +38,7 @@ std::string bytes_of(od::value v, std::string_view origin, std::size_t index, st
   while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' || token.back() == '\t'))
     token.remove_suffix(1);
   if (token.size() < 2 || token.front() != '"' || token.back() != '"')
-    throw Error(fmt::format("{}: key-value {}, field {}: not a string", origin, index, field));
+    throw core::Error(fmt::format("{}: key-value {}, field {}: not a string", origin, index, field));
   token = token.substr(1, token.size() - 2);
   std::string unescaped;
   if (token.find('\\') != std::string_view::npos) {
@@ -49,9 +49,9 @@ std::string bytes_of(od::value v, std::string_view origin, std::size_t index, st
     token = unescaped;
   }
   try {
-    return base64_decode(token);
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: key-value {}, field {}: {}", origin, index, field, e.what()));
+    return core::base64_decode(token);
+  } catch (const core::Error& e) {
+    throw core::Error(fmt::format("{}: key-value {}, field {}: {}", origin, index, field, e.what()));
   }
 }
 
@@ -152,7 +152,7 @@ RangeReply RangeReplyParser::parse(TextChunks& body, std::string_view origin) {
       }
     }
   } catch (const simdjson::simdjson_error& e) {
-    throw Error(fmt::format("{}: not a range answer: {}", origin, e.what()));
+    throw core::Error(fmt::format("{}: not a range answer: {}", origin, e.what()));
   }
   return out;
 }
@@ -162,4 +162,4 @@ RangeReply parse_range_reply(TextChunks& body, std::string_view origin) {
   return parser.parse(body, origin);
 }
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

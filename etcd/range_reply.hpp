@@ -12,7 +12,7 @@
 
 #include "etcd/api.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 // An answer as it arrives, in pieces of up to 1 MiB: it grows without a copy (one string
 // that doubles as it grows holds the old copy and the new one at once).
@@ -62,4 +62,4 @@ class RangeReplyParser {
 // One page with a parser of its own.
 RangeReply parse_range_reply(TextChunks& body, std::string_view origin);
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

@@ -29,10 +29,9 @@
 #include "etcd/tool.hpp"
 #include "journal/segment.hpp"
 
-namespace kdr::restore {
+namespace kdr::etcd {
 
 using journal::Event;
-using journal::KeyspaceDigest;
 using nlohmann::json;
 
 namespace {
@@ -255,7 +254,7 @@ std::string epoch_range(const journal::EpochInfo& e, std::int64_t from, std::int
 class LeaseKeeper {
  public:
   LeaseKeeper(const core::Context& ctx, const std::string& url, std::set<std::int64_t> leases)
-      : client_(ctx.etcd->connect(core::EtcdEndpoint{url, "", "", ""}, std::chrono::seconds(10))),
+      : client_(ctx.etcd->connect(EtcdEndpoint{url, "", "", ""}, std::chrono::seconds(10))),
         leases_(std::move(leases)),
         thread_([this] { loop(); }) {}
   ~LeaseKeeper() {
@@ -292,7 +291,7 @@ class LeaseKeeper {
       wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
     }
   }
-  std::unique_ptr<core::EtcdApi> client_;
+  std::unique_ptr<EtcdApi> client_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::set<std::int64_t> leases_;
@@ -553,10 +552,10 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   // revisions is all that is applied: pending changes are collapsed per key and written when
   // they weigh `collapse_bytes`, in transactions of at most `max_ops_per_txn` operations and
   // `max_txn_bytes`.
-  std::map<std::string, core::EtcdOp> pending;
+  std::map<std::string, EtcdOp> pending;
   std::size_t pending_bytes = 0;
   auto flush = [&] {
-    std::vector<core::EtcdOp> batch;
+    std::vector<EtcdOp> batch;
     std::size_t bytes = 0;
     auto send = [&] {
       if (batch.empty()) return;
@@ -583,7 +582,7 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
       client.grant_lease(e.lease, recreated_lease_ttl_s);
       keeper->add(e.lease);
     }
-    core::EtcdOp op{e.kind == journal::EventKind::del, e.key, std::move(e.value),
+    EtcdOp op{e.kind == journal::EventKind::del, e.key, std::move(e.value),
                     e.kind == journal::EventKind::put ? e.lease : 0};
     auto [it, inserted] = pending.try_emplace(std::move(e.key));
     if (!inserted) pending_bytes -= it->second.key.size() + it->second.value.size();
@@ -607,7 +606,7 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
 
   // The saved file itself must hold the journal's keyspace: what is restored is what is checked.
   const double t_digest = core::monotonic_seconds();
-  auto keyspace = journal::keyspace_of_snapshot(out.string());
+  auto keyspace = keyspace_of_snapshot(out.string());
   result.digest = keyspace.digest;
   result.encryption = std::move(keyspace.encryption);
   result.digest_s = core::monotonic_seconds() - t_digest;
@@ -620,4 +619,4 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   return result;
 }
 
-}  // namespace kdr::restore
+}  // namespace kdr::etcd

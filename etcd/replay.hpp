@@ -20,7 +20,7 @@
 #include "core/repository.hpp"
 #include "journal/store.hpp"
 
-namespace kdr::restore {
+namespace kdr::etcd {
 
 struct ReplayTarget {
   enum class Kind { latest, revision, time };
@@ -65,7 +65,7 @@ struct ReplayPlan {
   std::int64_t target_revision = 0;
   std::int64_t target_time_ms = 0;  // when the journal received the target revision (0: the base)
   std::uint64_t events = 0;         // to apply: after the base, up to the target
-  journal::KeyspaceDigest digest;   // the journal's, at the target
+  KeyspaceDigest digest;   // the journal's, at the target
   std::size_t largest_change = 0;   // bytes of the largest key and value the journal puts up to the target
   ReplayAuth auth;                  // of the base and of the segments read
   std::string describe() const;
@@ -87,7 +87,7 @@ struct ReplayResult {
   // the revision the snapshot file holds: the private etcd's own numbering, below the target
   // when the base was a journal base (its file holds the numbering of the etcd that made it)
   std::int64_t file_revision = 0;
-  journal::KeyspaceDigest digest;
+  KeyspaceDigest digest;
   std::uint64_t events = 0, transactions = 0;
   std::uint64_t size = 0;
   std::string sha256;  // of the snapshot file written
@@ -119,7 +119,7 @@ void for_each_planned_event(const core::Context& ctx, const ReplayPlan& plan, co
 // before the survivor's revision.
 struct SurvivorReplay {
   ReplayPlan plan;
-  std::optional<journal::KeyspaceDigest> base_digest;
+  std::optional<KeyspaceDigest> base_digest;
   std::int64_t journal_end = 0, journal_end_ms = 0;
   std::uint64_t lost_alone = 0;                        // changes the survivor alone lacks
   std::optional<std::uint64_t> lost_from_generation;  // ... the generation lacks (when in this epoch)
@@ -136,4 +136,4 @@ SurvivorReplay plan_survivor_replay(const core::Context& ctx, const ReplayTarget
 ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out,
                                 const core::NodeKey* key);
 
-}  // namespace kdr::restore
+}  // namespace kdr::etcd

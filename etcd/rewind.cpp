@@ -9,7 +9,7 @@
 #include "core/fs.hpp"
 #include "core/generation.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 using nlohmann::json;
 
@@ -28,22 +28,22 @@ std::optional<std::string> etcd_went_back(const EtcdPoint& before, const EtcdPoi
   return std::nullopt;
 }
 
-std::string RewindAcceptance::text() const { return by + " at " + iso_time(time_ms / 1000); }
+std::string RewindAcceptance::text() const { return by + " at " + core::iso_time(time_ms / 1000); }
 
-bfs::path rewind_acceptance_file(const Context& ctx) { return ctx.root.host(ctx.config.state_dir) / "etcd-rewind.json"; }
+core::bfs::path rewind_acceptance_file(const core::Context& ctx) { return ctx.root.host(ctx.config.state_dir) / "etcd-rewind.json"; }
 
-void accept_etcd_rewind(const Context& ctx, const std::string& by) {
+void accept_etcd_rewind(const core::Context& ctx, const std::string& by) {
   const auto file = rewind_acceptance_file(ctx);
-  make_dirs(file.parent_path(), 0700);
-  const auto now_ms = now_epoch_ms();
-  write_file_atomic(file, json{{"by", by}, {"time_ms", now_ms}}.dump() + "\n");
+  core::make_dirs(file.parent_path(), 0700);
+  const auto now_ms = core::now_epoch_ms();
+  core::write_file_atomic(file, json{{"by", by}, {"time_ms", now_ms}}.dump() + "\n");
 }
 
-std::optional<RewindAcceptance> etcd_rewind_accepted(const Context& ctx, std::int64_t after_ms) {
+std::optional<RewindAcceptance> etcd_rewind_accepted(const core::Context& ctx, std::int64_t after_ms) {
   const auto file = rewind_acceptance_file(ctx);
-  if (!lstat_path(file)) return std::nullopt;
+  if (!core::lstat_path(file)) return std::nullopt;
   try {
-    const auto j = json::parse(read_file(file));
+    const auto j = json::parse(core::read_file(file));
     RewindAcceptance a{j.at("by").get<std::string>(), j.at("time_ms").get<std::int64_t>()};
     if (a.time_ms > after_ms) return a;
   } catch (const std::exception&) {
@@ -52,4 +52,4 @@ std::optional<RewindAcceptance> etcd_rewind_accepted(const Context& ctx, std::in
   return std::nullopt;
 }
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

@@ -15,7 +15,7 @@
 
 #include "core/context.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 // A point of etcd's history that kdr holds: where a generation or the journal saw it.
 struct EtcdPoint {
@@ -37,10 +37,10 @@ struct RewindAcceptance {
   std::string text() const;  // "kdr restore ... at 2026-12-04T03:12:09Z"
 };
 
-bfs::path rewind_acceptance_file(const Context& ctx);
+core::bfs::path rewind_acceptance_file(const core::Context& ctx);
 // Records that etcd's data was put back or accepted now, by `by`.
-void accept_etcd_rewind(const Context& ctx, const std::string& by);
+void accept_etcd_rewind(const core::Context& ctx, const std::string& by);
 // The last acceptance, if one was recorded after `after_ms`; a damaged record counts as none.
-std::optional<RewindAcceptance> etcd_rewind_accepted(const Context& ctx, std::int64_t after_ms);
+std::optional<RewindAcceptance> etcd_rewind_accepted(const core::Context& ctx, std::int64_t after_ms);
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

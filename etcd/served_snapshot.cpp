@@ -12,7 +12,7 @@
 #include "core/sha256.hpp"
 #include "etcd/bbolt.hpp"
 
-namespace kdr::restore {
+namespace kdr::etcd {
 
 namespace {
 
@@ -24,7 +24,7 @@ std::string bytes_of_hex(const std::string& hex) {
 
 // The pages of `fd` from its start up to `pages` into `body` (and written to `to` when it is open).
 void hash_pages(core::Sha256& body, int fd, const std::string& name, std::uint64_t pages,
-                const core::BoltSummary& summary, int to, const std::string& to_name) {
+                const BoltSummary& summary, int to, const std::string& to_name) {
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::vector<char> buf(4u << 20);
   std::uint64_t done = 0;
@@ -45,7 +45,7 @@ void hash_pages(core::Sha256& body, int fd, const std::string& name, std::uint64
 ServedSnapshot write_served_snapshot(const core::bfs::path& db, const core::bfs::path& out) {
   // the pages the newest meta vouches for (their structure is checked when the snapshot's
   // keyspace is read back)
-  const auto summary = core::read_bolt_meta(db);
+  const auto summary = read_bolt_meta(db);
   const std::uint64_t pages = summary.high_water * summary.page_size;
   core::Sha256 body;
   core::Fd dst;
@@ -79,4 +79,4 @@ ServedSnapshot write_served_snapshot(const core::bfs::path& db, const core::bfs:
   return s;
 }
 
-}  // namespace kdr::restore
+}  // namespace kdr::etcd

@@ -11,7 +11,7 @@
 
 #include "core/fs.hpp"
 
-namespace kdr::restore {
+namespace kdr::etcd {
 
 struct ServedSnapshot {
   std::uint64_t size = 0;  // of the snapshot file, trailer included
@@ -25,4 +25,4 @@ struct ServedSnapshot {
 // is not a bbolt database or its pages end past the file.
 ServedSnapshot write_served_snapshot(const core::bfs::path& db, const core::bfs::path& out);
 
-}  // namespace kdr::restore
+}  // namespace kdr::etcd

@@ -10,11 +10,10 @@
 #include "core/protobuf_wire.hpp"
 #include "etcd/bbolt.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 namespace {
 
-constexpr std::size_t revision_size = mvcc_revision_size;
 
 }  // namespace
 
@@ -24,7 +23,7 @@ std::int64_t mvcc_main_revision(std::string_view rev) {
   return static_cast<std::int64_t>(v);
 }
 
-std::int64_t finished_compact_revision(const bfs::path& file) {
+std::int64_t finished_compact_revision(const core::bfs::path& file) {
   std::int64_t out = 0;
   read_bolt_bucket(file, "meta", [&](std::string_view key, std::string_view value) {
     if (key == "finishedCompactRev" && value.size() >= 8) out = mvcc_main_revision(value);
@@ -59,7 +58,7 @@ bool mvcc_key(std::string_view m, std::string_view& key) {
   return parsed && found;
 }
 
-SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& filter,
+SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilter& filter,
                                 const std::function<void(const EtcdKeyValue&)>& visit) {
   SnapshotRead out;
   // Pass 1: each wanted key's newest entry (its revision bytes; a deletion marks it gone).
@@ -69,8 +68,8 @@ SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& fil
     ++out.entries;
     if (kv.empty()) return;  // etcdutl's --bump-revision placeholder
     std::string_view key;
-    if ((rev.size() != revision_size && rev.size() != revision_size + 1) || !mvcc_key(kv, key))
-      throw Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", file.string(),
+    if ((rev.size() != mvcc_revision_size && rev.size() != mvcc_revision_size + 1) || !mvcc_key(kv, key))
+      throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", file.string(),
                               out.entries));
     const auto main = mvcc_main_revision(rev);
     if (oldest == 0) oldest = main;
@@ -84,27 +83,27 @@ SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& fil
   });
   out.revision = std::max(out.revision, finished_compact_revision(file));
   if (filter.at_revision && *filter.at_revision > out.revision)
-    throw Error(fmt::format("{} holds revisions up to {}, not {}", file.string(), out.revision, *filter.at_revision));
+    throw core::Error(fmt::format("{} holds revisions up to {}, not {}", file.string(), out.revision, *filter.at_revision));
   if (filter.at_revision && oldest > 0 && *filter.at_revision < oldest - 1)
-    throw Error(fmt::format("{} no longer holds revision {} (its history starts at {})", file.string(),
+    throw core::Error(fmt::format("{} no longer holds revision {} (its history starts at {})", file.string(),
                             *filter.at_revision, oldest));
   // Pass 2: the values of those entries.
   std::uint64_t entries = 0;
   EtcdKeyValue kv_out;
   read_bolt_bucket(file, "key", [&](std::string_view rev, std::string_view kv) {
     ++entries;
-    if (kv.empty() || rev.size() != revision_size) return;  // deletions hand out nothing
+    if (kv.empty() || rev.size() != mvcc_revision_size) return;  // deletions hand out nothing
     std::string_view key;
     if (!mvcc_key(kv, key)) return;
     const auto it = newest.find(std::string(key));
-    if (it == newest.end() || it->second[revision_size] == 't' || std::string_view(it->second.data(), revision_size) != rev)
+    if (it == newest.end() || it->second[mvcc_revision_size] == 't' || std::string_view(it->second.data(), mvcc_revision_size) != rev)
       return;
     if (!parse_mvcc_key_value(kv, kv_out))
-      throw Error(fmt::format("{}: entry {} of the key bucket is not an etcd key-value", file.string(), entries));
+      throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd key-value", file.string(), entries));
     ++out.visited;
     visit(kv_out);
   });
   return out;
 }
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

@@ -18,7 +18,7 @@
 #include "core/fs.hpp"
 #include "etcd/api.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 struct SnapshotRead {
   std::int64_t revision = 0;     // the revision the file holds (etcd's, as it starts on it)
@@ -35,14 +35,14 @@ struct SnapshotFilter {
 // Calls `visit` for every live key the filter picks, in revision order of their newest value.
 // Throws Error naming the file when it is not an etcd database, or the revision asked for is
 // older than what the file still holds (compacted).
-SnapshotRead read_snapshot_keys(const bfs::path& file, const SnapshotFilter& filter,
+SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilter& filter,
                                 const std::function<void(const EtcdKeyValue&)>& visit);
 
 // The revision etcd's last finished compaction reached (the meta bucket's
 // "finishedCompactRev"; 0 when none). etcd starts at the greater of it and the key bucket's
 // newest revision (mvcc's restore): a compaction drops a deleted key's tombstone, so when the
 // newest revisions were deletions the key bucket ends before etcd's revision did.
-std::int64_t finished_compact_revision(const bfs::path& file);
+std::int64_t finished_compact_revision(const core::bfs::path& file);
 
 // A key bucket key: the main revision (8 bytes big-endian), '_', the sub revision (8 bytes),
 // and 't' after them for a deletion. Kept whole in an array (the 't' or 0 last).
@@ -56,4 +56,4 @@ bool parse_mvcc_key_value(std::string_view m, EtcdKeyValue& out);
 // Its key alone, without copying the value (a deletion's entry names its key too).
 bool mvcc_key(std::string_view m, std::string_view& key);
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

@@ -4,7 +4,7 @@
 
 #include "core/process.hpp"
 
-namespace kdr::restore {
+namespace kdr::etcd {
 
 SnapshotTool snapshot_tool(const core::Context& ctx) {
   SnapshotTool t;
@@ -34,8 +34,9 @@ SnapshotTool snapshot_tool(const core::Context& ctx) {
 
 namespace {
 constexpr std::uint64_t gib = 1ull << 30;
-std::uint64_t whole_gibs(std::uint64_t bytes) { return (bytes + gib - 1) / gib; }
 }  // namespace
+
+std::uint64_t whole_gibs(std::uint64_t bytes) { return (bytes + gib - 1) / gib; }
 
 std::vector<std::string> SnapshotTool::sizing_args(std::uint64_t db_size) const {
   if (!memory_map) return {};
@@ -70,4 +71,4 @@ std::string minor_of(const std::string& version) {
   return v.substr(0, second);
 }
 
-}  // namespace kdr::restore
+}  // namespace kdr::etcd

@@ -9,7 +9,7 @@
 
 #include "core/context.hpp"
 
-namespace kdr::restore {
+namespace kdr::etcd {
 
 struct SnapshotTool {
   std::vector<std::string> argv;  // etcdutl or etcdctl
@@ -23,6 +23,9 @@ struct SnapshotTool {
   // where virtual memory is limited, etcd#16052, and remapped past 10 GiB).
   std::vector<std::string> sizing_args(std::uint64_t db_size) const;
 };
+
+// Whole GiB in `bytes`, rounded up (timeouts and map sizes grow by the GiB).
+std::uint64_t whole_gibs(std::uint64_t bytes);
 
 // How long restoring a snapshot of `db_size` may take: etcd's own figure is about a minute for
 // 8 GiB (etcd#9771); ten minutes and two more per GiB leave room for slow disks.
@@ -41,4 +44,4 @@ std::string etcd_server_version(const core::Context& ctx);
 // "3.5" of "3.5.16" or "v3.5.16".
 std::string minor_of(const std::string& version);
 
-}  // namespace kdr::restore
+}  // namespace kdr::etcd

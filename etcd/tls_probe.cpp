@@ -19,7 +19,7 @@
 
 #include "core/fs.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 namespace {
 
@@ -32,36 +32,36 @@ std::string openssl_error() {
   return buf;
 }
 
-Fd connect_tcp(const std::string& host, const std::string& port, std::chrono::milliseconds timeout,
+core::Fd connect_tcp(const std::string& host, const std::string& port, std::chrono::milliseconds timeout,
                std::string& error) {
   struct addrinfo hints {};
   hints.ai_socktype = SOCK_STREAM;
   struct addrinfo* res = nullptr;
   if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) {
     error = fmt::format("cannot resolve {}: {}", host, ::gai_strerror(rc));
-    return Fd();
+    return core::Fd();
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(res, ::freeaddrinfo);
-  Fd fd(::socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, res->ai_protocol));
+  core::Fd fd(::socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, res->ai_protocol));
   if (!fd) {
     error = std::strerror(errno);
-    return Fd();
+    return core::Fd();
   }
   if (::connect(fd.get(), res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS) {
     error = std::strerror(errno);
-    return Fd();
+    return core::Fd();
   }
   struct pollfd p {fd.get(), POLLOUT, 0};
   if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) {
     error = "connection timed out";
-    return Fd();
+    return core::Fd();
   }
   int soerr = 0;
   socklen_t len = sizeof soerr;
   ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &soerr, &len);
   if (soerr != 0) {
     error = std::strerror(soerr);
-    return Fd();
+    return core::Fd();
   }
   // blocking again, with timeouts, for the handshake
   ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
@@ -105,7 +105,7 @@ TlsProbe probe_tls(const std::string& url, const std::string& cacert, const std:
   TlsProbe probe;
   const auto [host, port] = host_port(url);
   std::string error;
-  Fd fd = connect_tcp(host, port, timeout, error);
+  core::Fd fd = connect_tcp(host, port, timeout, error);
   if (!fd) {
     probe.result = TlsProbeResult::unreachable;
     probe.detail = error;
@@ -164,4 +164,4 @@ TlsProbe probe_tls(const std::string& url, const std::string& cacert, const std:
   return probe;
 }
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

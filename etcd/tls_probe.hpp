@@ -6,7 +6,7 @@
 #include <chrono>
 #include <string>
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 enum class TlsProbeResult { ok, unreachable, no_answer, server_not_trusted, client_refused, error };
 
@@ -22,4 +22,4 @@ TlsProbe probe_tcp(const std::string& url, std::chrono::milliseconds timeout = s
 TlsProbe probe_tls(const std::string& url, const std::string& cacert, const std::string& cert,
                    const std::string& key, std::chrono::milliseconds timeout = std::chrono::seconds(3));
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

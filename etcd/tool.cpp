@@ -23,9 +23,10 @@
 #include "etcd/bbolt.hpp"
 #include "etcd/keyspace_digest.hpp"
 #include "etcd/snapshot_keys.hpp"
+#include "etcd/snapshot_tool.hpp"
 #include "etcd/tls_probe.hpp"
 
-namespace kdr::backup {
+namespace kdr::etcd {
 
 using core::bfs::path;
 using nlohmann::json;
@@ -49,7 +50,6 @@ core::ProcessResult run_etcdctl(const core::Context& ctx, const EtcdTarget& targ
 
 namespace {
 
-constexpr std::uint64_t gib = 1ull << 30;
 
 bool contains(const std::string& text, std::string_view what) { return text.find(what) != std::string::npos; }
 
@@ -98,9 +98,9 @@ SnapshotFailure diagnose(const EtcdTarget& target, SnapshotFailure guess, std::s
   if (guess != SnapshotFailure::timeout && guess != SnapshotFailure::other) return guess;
   if (target.endpoint.rfind("https://", 0) != 0 || target.cacert.empty() || target.cert.empty() || target.key.empty())
     return guess;
-  auto probe = core::probe_tls(target.endpoint, target.cacert, target.cert, target.key);
+  auto probe = probe_tls(target.endpoint, target.cacert, target.cert, target.key);
   switch (probe.result) {
-    case core::TlsProbeResult::client_refused:
+    case TlsProbeResult::client_refused:
       if (const auto expired = expired_text(target.cert, target.tls.cert)) {
         message = fmt::format("etcd at {} refused the client certificate {}: {}", target.endpoint, target.tls.cert,
                               *expired);
@@ -110,7 +110,7 @@ SnapshotFailure diagnose(const EtcdTarget& target, SnapshotFailure guess, std::s
                             "{}",
                             target.endpoint, target.tls.cert, target.tls.origin, probe.detail);
       return SnapshotFailure::certificate;
-    case core::TlsProbeResult::server_not_trusted:
+    case TlsProbeResult::server_not_trusted:
       if (probe.detail.find("expired") != std::string::npos) {
         message = fmt::format("etcd at {} presents a serving certificate that has expired ({}): renew it on the node "
                               "that runs etcd: kubeadm certs renew etcd-server (and etcd-peer), then restart etcd",
@@ -121,10 +121,10 @@ SnapshotFailure diagnose(const EtcdTarget& target, SnapshotFailure guess, std::s
                             "config): {}",
                             target.endpoint, target.tls.cacert, target.tls.origin, probe.detail);
       return SnapshotFailure::certificate;
-    case core::TlsProbeResult::unreachable:
+    case TlsProbeResult::unreachable:
       message = fmt::format("etcd at {} cannot be reached (is it running?): {}", target.endpoint, probe.detail);
       return SnapshotFailure::unreachable;
-    case core::TlsProbeResult::no_answer:
+    case TlsProbeResult::no_answer:
       message = fmt::format("etcd at {} accepts connections but does not answer ({}): hung or overloaded?",
                             target.endpoint, probe.detail);
       return SnapshotFailure::timeout;
@@ -293,7 +293,7 @@ std::vector<std::string> EtcdTarget::tls_args() const {
   return out;
 }
 
-EtcdTarget etcd_target(const core::Context& ctx, const core::EtcdLayout& layout) {
+EtcdTarget etcd_target(const core::Context& ctx, const EtcdLayout& layout) {
   EtcdTarget t;
   t.endpoint = layout.endpoints.empty() ? "https://127.0.0.1:2379" : layout.endpoints.front();
   if (layout.endpoints.size() > 1) t.other_endpoints.assign(layout.endpoints.begin() + 1, layout.endpoints.end());
@@ -327,8 +327,8 @@ std::optional<EtcdEndpointStatus> status_of(const core::Context& ctx, const Etcd
   // A refused connection is known at once; etcdctl would retry it until its dial timeout.
   if (target.endpoint.rfind("https://", 0) == 0 && !target.cacert.empty() && !target.cert.empty() &&
       !target.key.empty()) {
-    const auto probe = core::probe_tcp(target.endpoint);
-    if (probe.result == core::TlsProbeResult::unreachable) {
+    const auto probe = probe_tcp(target.endpoint);
+    if (probe.result == TlsProbeResult::unreachable) {
       failure = fail(SnapshotFailure::unreachable,
                      fmt::format("etcd at {} cannot be reached (is it running?): {}", target.endpoint, probe.detail));
       return std::nullopt;
@@ -365,19 +365,18 @@ std::optional<EtcdEndpointStatus> status_of(const core::Context& ctx, const Etcd
 
 }  // namespace
 
-core::EtcdEndpoint client_endpoint(const EtcdTarget& target) {
+EtcdEndpoint client_endpoint(const EtcdTarget& target) {
   return {target.endpoint, target.cacert, target.cert, target.key};
 }
 
-core::EtcdEndpoint node_etcd_endpoint(const core::Context& ctx) {
+EtcdEndpoint node_etcd_endpoint(const core::Context& ctx) {
   const auto layout =
-      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+      detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
   return client_endpoint(etcd_target(ctx, layout));
 }
 
 std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint64_t db_size) {
-  const double gibs = std::ceil(static_cast<double>(db_size) / static_cast<double>(gib));
-  return std::chrono::seconds(config.timeout_base_s + static_cast<std::int64_t>(gibs) * config.timeout_per_gib_s);
+  return std::chrono::seconds(config.timeout_base_s + static_cast<std::int64_t>(whole_gibs(db_size)) * config.timeout_per_gib_s);
 }
 
 SnapshotFailure classify_etcdctl_error(const std::string& text) {
@@ -452,7 +451,7 @@ std::optional<core::EtcdSnapshotRecord::HashKV> hash_kv_at(const core::Context& 
 }
 
 SnapshotFacts read_snapshot_facts(const path& file) {
-  const auto db = core::read_bolt(file);
+  const auto db = read_bolt(file);
   SnapshotFacts facts;
   facts.total_keys = db.entries();
   const auto* keys = db.bucket("key");
@@ -469,7 +468,7 @@ SnapshotFacts read_snapshot_facts(const path& file) {
     for (int i = 0; i < 8; ++i) main = (main << 8) | static_cast<unsigned char>(last[static_cast<std::size_t>(i)]);
     facts.revision = static_cast<std::int64_t>(main);
   }
-  facts.revision = std::max(facts.revision, core::finished_compact_revision(file));
+  facts.revision = std::max(facts.revision, finished_compact_revision(file));
   return facts;
 }
 
@@ -545,7 +544,7 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     info.db_sha256 = trailer.file_sha256;
     // The structure of every bucket, and the live keys' values (their digest and the
     // encryption keys they name), read at once on two cores: two walks of the file.
-    auto live = std::async(std::launch::async, [file = tmp.string()] { return journal::keyspace_of_snapshot(file); });
+    auto live = std::async(std::launch::async, [file = tmp.string()] { return keyspace_of_snapshot(file); });
     SnapshotFacts facts;
     try {
       facts = read_snapshot_facts(tmp);
@@ -610,4 +609,4 @@ void check_free_space(const core::Context& ctx, const path& backup_dir, std::uin
                                   backup_dir.string(), free >> 20, (needed >> 20) + 1));
 }
 
-}  // namespace kdr::backup
+}  // namespace kdr::etcd

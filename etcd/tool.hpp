@@ -17,7 +17,7 @@
 #include "etcd/client.hpp"
 #include "etcd/layout.hpp"
 
-namespace kdr::backup {
+namespace kdr::etcd {
 
 struct EtcdEndpointStatus {
   std::string version;  // server version, e.g. 3.4.23
@@ -49,7 +49,7 @@ struct SnapshotOutcome {
 struct EtcdTarget {
   std::string endpoint;
   std::vector<std::string> other_endpoints;  // tried in turn when `endpoint` cannot be reached
-  core::EtcdClientTls tls;                   // node paths, and where they were chosen from
+  EtcdClientTls tls;                   // node paths, and where they were chosen from
   std::string cacert, cert, key;             // the same as host paths; empty: not passed
   // --cacert ... --cert ... --key ... for the files that are set
   std::vector<std::string> tls_args() const;
@@ -64,11 +64,11 @@ core::ProcessResult run_etcdctl(const core::Context& ctx, const EtcdTarget& targ
                                 std::chrono::seconds deadline);
 // Where and how to reach etcd: the layout's endpoints and client certificate (the config
 // overrides both, etcd/layout.hpp).
-EtcdTarget etcd_target(const core::Context& ctx, const core::EtcdLayout& layout);
+EtcdTarget etcd_target(const core::Context& ctx, const EtcdLayout& layout);
 // The same target for kdr's own gateway client (etcd/client.hpp).
-core::EtcdEndpoint client_endpoint(const EtcdTarget& target);
+EtcdEndpoint client_endpoint(const EtcdTarget& target);
 // The node's etcd as the layout finds it now, for the gateway client.
-core::EtcdEndpoint node_etcd_endpoint(const core::Context& ctx);
+EtcdEndpoint node_etcd_endpoint(const core::Context& ctx);
 
 // The snapshot may take this long: base + per GiB of database.
 std::chrono::seconds snapshot_timeout(const core::EtcdConfig& config, std::uint64_t db_size);
@@ -122,4 +122,4 @@ struct TrailerCheck {
 };
 TrailerCheck check_snapshot_trailer(const core::bfs::path& file);
 
-}  // namespace kdr::backup
+}  // namespace kdr::etcd

@@ -8,7 +8,7 @@
 
 #include "core/base64.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 using nlohmann::json;
 
@@ -19,14 +19,14 @@ EtcdWatchResponse parse_watch_line(std::string_view line) {
   try {
     j = json::parse(line);
   } catch (const json::exception&) {
-    throw Error(fmt::format("etcd's watch stream sent something that is not JSON: {}", line.substr(0, 200)));
+    throw core::Error(fmt::format("etcd's watch stream sent something that is not JSON: {}", line.substr(0, 200)));
   }
   if (j.contains("error")) {
     const auto& e = j["error"];
-    throw Error(fmt::format("etcd ended the watch: {}", e.is_object() ? e.value("message", e.dump()) : e.dump()));
+    throw core::Error(fmt::format("etcd ended the watch: {}", e.is_object() ? e.value("message", e.dump()) : e.dump()));
   }
   if (!j.contains("result") || !j["result"].is_object())
-    throw Error(fmt::format("etcd's watch stream sent an object without a result: {}", line.substr(0, 200)));
+    throw core::Error(fmt::format("etcd's watch stream sent an object without a result: {}", line.substr(0, 200)));
   const auto& r = j["result"];
   EtcdWatchResponse out;
   const auto header = r.value("header", json::object());
@@ -49,15 +49,15 @@ EtcdWatchResponse parse_watch_line(std::string_view line) {
 EtcdWatch::EtcdWatch(EtcdEndpoint endpoint, std::int64_t start_revision) : endpoint_(std::move(endpoint)) {
   EtcdClient init(endpoint_);  // curl_global_init, once
   body_ = json{{"create_request",
-                {{"key", base64_encode(std::string(1, '\0'))},
-                 {"range_end", base64_encode(std::string(1, '\0'))},
+                {{"key", core::base64_encode(std::string(1, '\0'))},
+                 {"range_end", core::base64_encode(std::string(1, '\0'))},
                  {"start_revision", std::to_string(start_revision)},
                  {"prev_kv", true},
                  {"progress_notify", true}}}}
               .dump();
   multi_ = curl_multi_init();
   easy_ = curl_easy_init();
-  if (multi_ == nullptr || easy_ == nullptr) throw Error("libcurl: cannot create a handle");
+  if (multi_ == nullptr || easy_ == nullptr) throw core::Error("libcurl: cannot create a handle");
   headers_ = curl_slist_append(nullptr, "Content-Type: application/json");
   auto* c = static_cast<CURL*>(easy_);
   setup_gateway_request(c, endpoint_, "/v3/watch", body_, headers_, error_);
@@ -123,7 +123,7 @@ std::vector<EtcdWatchResponse> EtcdWatch::poll(std::chrono::milliseconds timeout
     const std::string rest = std::exchange(buffer_, {});
     (void)parse_watch_line(rest);  // an error object without a newline throws its own message
   }
-  throw Error(end_reason_);
+  throw core::Error(end_reason_);
 }
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

@@ -11,7 +11,7 @@
 
 #include "etcd/client.hpp"
 
-namespace kdr::core {
+namespace kdr::etcd {
 
 struct EtcdWatchEvent {
   bool is_delete = false;
@@ -61,4 +61,4 @@ class EtcdWatch {
   std::string end_reason_;
 };
 
-}  // namespace kdr::core
+}  // namespace kdr::etcd

@@ -29,7 +29,7 @@ nlohmann::json plan_json(const backup::SourcePlan& plan) {
   return {{"etcd", plan.etcd.to_json()}, {"sources", sources}, {"notes", plan.notes}, {"warnings", plan.warnings}};
 }
 
-void print_etcd_layout(const core::Context& ctx, const core::EtcdLayout& l) {
+void print_etcd_layout(const core::Context& ctx, const etcd::EtcdLayout& l) {
   ctx.out.info("etcd: {}", l.summary());
   if (l.local()) ctx.out.info("  data dir     {} (from {})", l.data_dir, l.data_dir_origin);
   std::string endpoints;
@@ -47,7 +47,7 @@ void check_journal_follower(const core::Context& ctx) {
     if (!status.exists) return;
     std::optional<std::int64_t> revision;
     try {
-      revision = journal::live_etcd_revision(backup::node_etcd_endpoint(ctx));
+      revision = journal::live_etcd_revision(etcd::node_etcd_endpoint(ctx));
     } catch (const core::Error&) {
     }
     const auto health = journal::judge_follower(status, journal::wall_clock_ms(), revision, ctx.config.journal.stalled_after_s);
@@ -179,7 +179,7 @@ core::ExitCode run_backup_job(const core::Context& ctx, const BackupJobOptions& 
   const auto& etcd = g.etcd;
   if (const auto& snap = etcd.snapshot)
     ctx.out.info("etcd snapshot: revision {}, {}, {} ({}, trailer and structure checked, {:.1f} s)", snap->revision,
-                 backup::snapshot_keys_text(*snap), core::human_bytes(snap->db_size), snap->file, snap->duration_s);
+                 etcd::snapshot_keys_text(*snap), core::human_bytes(snap->db_size), snap->file, snap->duration_s);
   else if (const auto& j = etcd.journal)
     ctx.out.info("etcd: the change journal holds every change up to revision {} (epoch {}, extending the full snapshot "
                  "of generation {}); no snapshot needed in this run",

@@ -43,23 +43,23 @@ struct Point {
   core::bfs::path snapshot;
   bool zstd = false;
   std::string sha256;
-  std::optional<journal::KeyspaceDigest> journal_digest;  // the journal's at `revision`
+  std::optional<etcd::KeyspaceDigest> journal_digest;  // the journal's at `revision`
   std::optional<core::EtcdSnapshotRecord::HashKV> hashkv;  // the live member's at `revision`, at backup time
   std::uint64_t db_size = 0;                               // the snapshot's, uncompressed
-  std::optional<restore::ReplayPlan> replay;               // the journal replayed to make it
+  std::optional<etcd::ReplayPlan> replay;               // the journal replayed to make it
   std::unique_ptr<core::ScratchDir> scratch;               // holds a replayed snapshot
 };
 
 // The journal's digest at `revision`, when its journal holds it (else empty).
-std::optional<journal::KeyspaceDigest> journal_digest_at(const core::Context& ctx, std::int64_t revision,
+std::optional<etcd::KeyspaceDigest> journal_digest_at(const core::Context& ctx, std::int64_t revision,
                                                          const core::NodeKey* key) {
   if (!journal::JournalStore(ctx.backup_dir).exists()) return std::nullopt;
   try {
-    restore::ReplayTarget target;
-    target.kind = restore::ReplayTarget::Kind::revision;
+    etcd::ReplayTarget target;
+    target.kind = etcd::ReplayTarget::Kind::revision;
     target.revision = revision;
     target.text = std::to_string(revision);
-    return restore::plan_replay(ctx, target, key).digest;
+    return etcd::plan_replay(ctx, target, key).digest;
   } catch (const core::Error&) {
     return std::nullopt;
   }
@@ -68,7 +68,7 @@ std::optional<journal::KeyspaceDigest> journal_digest_at(const core::Context& ct
 Point generation_point(const core::Context& ctx, const core::Repository& repo, const std::string& which,
                        const core::NodeKey* key, RestoreTestReport& r) {
   const auto entry = repo.find(which);
-  const auto base = restore::generation_base(entry, key);
+  const auto base = etcd::generation_base(entry, key);
   if (!base)
     throw core::Error(fmt::format("generation {} has no etcd snapshot to restore (kdr show {} says why)", entry.id,
                                   entry.id));
@@ -93,16 +93,16 @@ Point generation_point(const core::Context& ctx, const core::Repository& repo, c
 // it must have. make_point replays it.
 Point journal_point(const core::Context& ctx, const core::Repository& repo, const objects::PointSpec& spec,
                     const core::NodeKey* key, RestoreTestReport& r) {
-  restore::ReplayTarget target;
+  etcd::ReplayTarget target;
   target.text = spec.text;
   if (spec.kind == objects::PointSpec::Kind::revision) {
-    target.kind = restore::ReplayTarget::Kind::revision;
+    target.kind = etcd::ReplayTarget::Kind::revision;
     target.revision = spec.revision;
   } else if (spec.kind == objects::PointSpec::Kind::time) {
-    target.kind = restore::ReplayTarget::Kind::time;
+    target.kind = etcd::ReplayTarget::Kind::time;
     target.time_ms = spec.time_ms;
   }
-  auto plan = restore::plan_replay(ctx, target, key);
+  auto plan = etcd::plan_replay(ctx, target, key);
   if (plan.auth.status != core::AuthStatus::authentic)
     r.findings.add(Severity::warning, check_name, "not-authenticated", "journal", plan.auth.text);
   Point p;
@@ -125,7 +125,7 @@ Point journal_point(const core::Context& ctx, const core::Repository& repo, cons
 void make_point(const core::Context& ctx, Point& p, const core::NodeKey* key) {
   p.scratch = std::make_unique<core::ScratchDir>("restore-test-point");
   p.snapshot = p.scratch->path() / "point.db";
-  const auto result = restore::replay_to_snapshot(ctx, *p.replay, p.snapshot, key);
+  const auto result = etcd::replay_to_snapshot(ctx, *p.replay, p.snapshot, key);
   p.sha256 = result.sha256;
   p.db_size = result.size;
 }
@@ -161,8 +161,8 @@ class KeyspaceCheck {
     options_.check_only = true;  // counted and checked, never printed
   }
 
-  void visit(const core::EtcdKeyValue& kv) {
-    if (digest_wanted_) digest.add(journal::pair_hash(kv.key, kv.value));
+  void visit(const etcd::EtcdKeyValue& kv) {
+    if (digest_wanted_) digest.add(etcd::pair_hash(kv.key, kv.value));
     ++r_.keys;
     if (kv.key.rfind(facts_.etcd_prefix + "/", 0) != 0) {
       ++r_.other_keys;
@@ -197,7 +197,7 @@ class KeyspaceCheck {
                         fmt::format("{} more values like these ({} in all)", n - listed_per_kind, n));
   }
 
-  journal::KeyspaceDigest digest;
+  etcd::KeyspaceDigest digest;
 
  private:
   static std::string what(const k8s::StoredObject& o) {
@@ -254,12 +254,12 @@ void check_digest(const Point& p, const KeyspaceCheck& keys, const core::bfs::pa
 // and, where its gateway has it (3.5), its HashKV at its revision.
 struct Served {
   std::int64_t revision = 0;
-  core::EtcdHash hash;
-  std::optional<core::EtcdHashKV> hash_kv;
+  etcd::EtcdHash hash;
+  std::optional<etcd::EtcdHashKV> hash_kv;
   std::string hash_kv_problem;  // why there is none, when etcd refused it
 };
 
-Served ask_served(core::EtcdApi& etcd, std::int64_t revision) {
+Served ask_served(etcd::EtcdApi& etcd, std::int64_t revision) {
   Served s;
   s.revision = revision;
   try {
@@ -267,7 +267,7 @@ Served ask_served(core::EtcdApi& etcd, std::int64_t revision) {
     // it kept from before that compaction, which the file no longer holds.
     s.hash_kv = etcd.hash_kv(0);
     if (s.hash_kv) s.revision = s.hash_kv->revision;
-  } catch (const core::EtcdApiError& e) {
+  } catch (const etcd::EtcdApiError& e) {
     s.hash_kv_problem = e.what();
   }
   s.hash = etcd.hash();
@@ -382,7 +382,7 @@ void run_test(const core::Context& ctx, const core::Repository& repo, const obje
   for (const auto& w : facts.warnings) r.findings.add(Severity::warning, check_name, "encryption-config", "", w);
 
   t = core::monotonic_seconds();
-  restore::PrivateEtcd etcd(ctx, point.snapshot, point.zstd, point.sha256, {}, "restore-test");
+  etcd::PrivateEtcd etcd(ctx, point.snapshot, point.zstd, point.sha256, {}, "restore-test");
   const auto status = etcd.client().status();
   r.restore_s = core::monotonic_seconds() - t;
   // A replayed point is the journal's keyspace at its revision in fewer transactions (its
@@ -402,7 +402,7 @@ void run_test(const core::Context& ctx, const core::Repository& repo, const obje
   const auto db = etcd.stop_serving();
   const auto restored = check_served_file(db, served, r);
   KeyspaceCheck keys(facts, point.journal_digest.has_value(), r);
-  core::read_snapshot_keys(db, {}, [&](const core::EtcdKeyValue& kv) { keys.visit(kv); });
+  etcd::read_snapshot_keys(db, {}, [&](const etcd::EtcdKeyValue& kv) { keys.visit(kv); });
   keys.finish();
   check_digest(point, keys, etcd.snapshot_copy(), restored, r);
   r.check_s = core::monotonic_seconds() - t;

@@ -58,18 +58,18 @@ bool overwrite_in_place(const bfs::path& file, const std::string& text) {
 // The keyspace at a revision: where an epoch starts.
 struct Base {
   std::int64_t revision = 0;
-  KeyspaceDigest digest;
+  etcd::KeyspaceDigest digest;
   std::string generation;  // whose snapshot is at this revision; empty: none yet
   bool recorded = false;   // the digest is the one the generation's backup recorded (not read from etcd)
 };
 
-Base read_base(core::EtcdClient& client, std::int64_t revision) {
+Base read_base(etcd::EtcdClient& client, std::int64_t revision) {
   Base b;
-  b.revision = client.scan("", {.revision = revision}, [&](core::EtcdKeyValue&& kv) { b.digest.add(pair_hash(kv.key, kv.value)); });
+  b.revision = client.scan("", {.revision = revision}, [&](etcd::EtcdKeyValue&& kv) { b.digest.add(etcd::pair_hash(kv.key, kv.value)); });
   return b;
 }
 
-Event to_event(const core::EtcdWatchEvent& w, std::int64_t now) {
+Event to_event(const etcd::EtcdWatchEvent& w, std::int64_t now) {
   Event e;
   e.revision = w.kv.mod_revision;
   e.time_ms = now;
@@ -80,7 +80,7 @@ Event to_event(const core::EtcdWatchEvent& w, std::int64_t now) {
   e.lease = w.kv.lease;
   e.key = w.kv.key;
   if (!w.is_delete) e.value = w.kv.value;
-  if (w.prev) e.previous = pair_hash(w.prev->key, w.prev->value);
+  if (w.prev) e.previous = etcd::pair_hash(w.prev->key, w.prev->value);
   return e;
 }
 
@@ -92,7 +92,7 @@ class FatalError : public core::Error {
 
 class Follower {
  public:
-  Follower(const core::Context& ctx, core::EtcdEndpoint endpoint)
+  Follower(const core::Context& ctx, etcd::EtcdEndpoint endpoint)
       : ctx_(ctx),
         key_(core::load_or_create_node_key(ctx)),
         store_(ctx.backup_dir),
@@ -106,14 +106,14 @@ class Follower {
   void check_folder() const;
   void recover();
   bool connect();
-  bool went_back(const core::EtcdStatus& live);
+  bool went_back(const etcd::EtcdStatus& live);
   bool behind_for_sure();
-  void begin_epoch(const core::EtcdStatus& live, std::string reason);
-  std::optional<Base> generation_base(core::EtcdClient& client, const std::string& cluster_id, std::int64_t at_least);
-  std::optional<Base> recorded_base(const core::GenerationEntry& g, core::EtcdClient& client);
+  void begin_epoch(const etcd::EtcdStatus& live, std::string reason);
+  std::optional<Base> generation_base(etcd::EtcdClient& client, const std::string& cluster_id, std::int64_t at_least);
+  std::optional<Base> recorded_base(const core::GenerationEntry& g, etcd::EtcdClient& client);
   void open_segment();
   void follow();
-  void take(const core::EtcdWatchResponse& response);
+  void take(const etcd::EtcdWatchResponse& response);
   void tick();
   void checkpoint();
   void close_segment();
@@ -128,13 +128,13 @@ class Follower {
   const core::Context& ctx_;
   core::NodeKey key_;  // seals every segment
   JournalStore store_;
-  core::EtcdEndpoint endpoint_;
-  core::EtcdClient status_client_;
+  etcd::EtcdEndpoint endpoint_;
+  etcd::EtcdClient status_client_;
   core::Fd lock_fd_;
   std::optional<EpochInfo> epoch_;
   std::optional<SegmentWriter> segment_;
   std::int64_t position_ = 0;
-  std::optional<KeyspaceDigest> digest_;  // at position_; empty: lost, a new epoch begins
+  std::optional<etcd::KeyspaceDigest> digest_;  // at position_; empty: lost, a new epoch begins
   std::int64_t checkpointed_ = 0;         // the revision of the last checkpoint written
   std::string break_reason_;              // the history broke: the next connect begins a new epoch
   std::int64_t history_seen_ms_ = 0;      // when etcd was last seen going on with this epoch's history
@@ -287,22 +287,22 @@ bool Follower::connect() {
 // journal keeps what it has. Only a restore kdr ran here, or the operator (kdr backup
 // --allow-shrink), makes it the new normal: then a new epoch begins from it. True only while
 // the follower waits.
-bool Follower::went_back(const core::EtcdStatus& live) {
+bool Follower::went_back(const etcd::EtcdStatus& live) {
   if (break_reason_.empty() && live.cluster_id == epoch_->cluster_id && live.revision < position_ &&
       !behind_for_sure())
     return false;  // a status answered while etcd's last write was being applied
-  const core::EtcdPoint journal{epoch_->cluster_id, position_,
+  const etcd::EtcdPoint journal{epoch_->cluster_id, position_,
                                 digest_ ? std::optional<std::uint64_t>(digest_->keys) : std::nullopt,
                                 "the change journal"};
-  core::EtcdPoint now{live.cluster_id, live.revision, std::nullopt, "etcd"};
+  etcd::EtcdPoint now{live.cluster_id, live.revision, std::nullopt, "etcd"};
   const bool broke = !break_reason_.empty() || live.cluster_id != epoch_->cluster_id;
   if (digest_ && (broke || live.revision < position_)) {
-    core::EtcdClient client(endpoint_, std::chrono::seconds(60));
+    etcd::EtcdClient client(endpoint_, std::chrono::seconds(60));
     now.keys = client.count("");
   }
-  const auto what = core::etcd_went_back(journal, now, ctx_.config.guard_min_ratio);
+  const auto what = etcd::etcd_went_back(journal, now, ctx_.config.guard_min_ratio);
   if (!what) return false;
-  if (const auto accepted = core::etcd_rewind_accepted(ctx_, history_seen_ms_)) {
+  if (const auto accepted = etcd::etcd_rewind_accepted(ctx_, history_seen_ms_)) {
     begin_epoch(live, fmt::format("{}; the new normal, accepted by {}", *what, accepted->text()));
     went_back_.clear();
     return false;
@@ -318,7 +318,7 @@ bool Follower::went_back(const core::EtcdStatus& live) {
   return true;
 }
 
-void Follower::begin_epoch(const core::EtcdStatus& live, std::string reason) {  // a copy: it may be break_reason_
+void Follower::begin_epoch(const etcd::EtcdStatus& live, std::string reason) {  // a copy: it may be break_reason_
   close_segment();
   const bool same_cluster = epoch_ && epoch_->cluster_id == live.cluster_id;
   std::optional<std::int64_t> previous_last;
@@ -327,7 +327,7 @@ void Follower::begin_epoch(const core::EtcdStatus& live, std::string reason) {  
     previous_last = position_;
     previous_cluster = epoch_->cluster_id;
   }
-  core::EtcdClient client(endpoint_, std::chrono::seconds(120));
+  etcd::EtcdClient client(endpoint_, std::chrono::seconds(120));
   auto base = generation_base(client, live.cluster_id, same_cluster ? position_ : 0);
   if (!base) {
     base = read_base(client, 0);
@@ -367,7 +367,7 @@ void Follower::begin_epoch(const core::EtcdStatus& live, std::string reason) {  
 // key vouches for the generation and etcd still holds the snapshot's revision with as many keys:
 // the epoch starts from it without reading the keyspace again (1 GiB: 30 s through etcd's
 // gateway). Empty otherwise (read_base then).
-std::optional<Base> Follower::recorded_base(const core::GenerationEntry& g, core::EtcdClient& client) {
+std::optional<Base> Follower::recorded_base(const core::GenerationEntry& g, etcd::EtcdClient& client) {
   const auto& snap = *g.meta->etcd.snapshot;
   if (!snap.keyspace_digest) return std::nullopt;
   const auto auth = core::authenticate_listed_generation(g.path, g.id, g.meta_sha256, &key_);
@@ -384,13 +384,13 @@ std::optional<Base> Follower::recorded_base(const core::GenerationEntry& g, core
   Base b;
   b.revision = snap.revision;
   b.recorded = true;
-  b.digest = KeyspaceDigest::from_hex(snap.keyspace_digest->hex, static_cast<std::int64_t>(snap.keyspace_digest->keys));
+  b.digest = etcd::KeyspaceDigest::from_hex(snap.keyspace_digest->hex, static_cast<std::int64_t>(snap.keyspace_digest->keys));
   return b;
 }
 
 // The newest generation with a snapshot of this cluster at or after `at_least`, while etcd
 // still holds that revision (so that its digest can be read).
-std::optional<Base> Follower::generation_base(core::EtcdClient& client, const std::string& cluster_id,
+std::optional<Base> Follower::generation_base(etcd::EtcdClient& client, const std::string& cluster_id,
                                               std::int64_t at_least) {
   std::vector<core::GenerationEntry> generations;
   try {
@@ -409,7 +409,7 @@ std::optional<Base> Follower::generation_base(core::EtcdClient& client, const st
       if (!base) base = read_base(client, revision);
       base->generation = it->id;
       return base;
-    } catch (const core::EtcdApiError& e) {
+    } catch (const etcd::EtcdApiError& e) {
       if (e.compacted()) return std::nullopt;
       throw;
     }
@@ -429,7 +429,7 @@ void Follower::open_segment() {
 }
 
 void Follower::follow() {
-  core::EtcdWatch watch(endpoint_, position_ + 1);
+  etcd::EtcdWatch watch(endpoint_, position_ + 1);
   set_state("following", "");
   ctx_.out.detail("journal: watching {} from revision {}", endpoint_.url, position_ + 1);
   while (!core::interrupted() && break_reason_.empty()) {
@@ -442,7 +442,7 @@ void Follower::follow() {
 }
 
 // Appends the response's whole revisions that continue the history; anything else breaks it.
-void Follower::take(const core::EtcdWatchResponse& response) {
+void Follower::take(const etcd::EtcdWatchResponse& response) {
   if (response.canceled) {
     if (response.compact_revision > 0) {
       break_reason_ = fmt::format("etcd compacted its history to revision {}, past the journal's revision {}",
@@ -736,7 +736,7 @@ FollowerState FollowerState::from_json(const json& j) {
   return s;
 }
 
-core::ExitCode run_follower(const core::Context& ctx, const core::EtcdEndpoint& endpoint) {
+core::ExitCode run_follower(const core::Context& ctx, const etcd::EtcdEndpoint& endpoint) {
   return Follower(ctx, endpoint).run();
 }
 

@@ -51,6 +51,6 @@ struct FollowerState {
 // Follows etcd at `endpoint` (the node's member, with the snapshot's client certificate) until
 // SIGTERM or Ctrl-C (then exits ok, everything synced and the segment closed). Throws
 // Error(locked) when another follower runs on the same backup folder.
-core::ExitCode run_follower(const core::Context& ctx, const core::EtcdEndpoint& endpoint);
+core::ExitCode run_follower(const core::Context& ctx, const etcd::EtcdEndpoint& endpoint);
 
 }  // namespace kdr::journal

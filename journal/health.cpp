@@ -66,9 +66,9 @@ FollowerHealth judge_follower(const JournalStatus& status, std::int64_t now_ms,
   return h;
 }
 
-std::optional<std::int64_t> live_etcd_revision(const core::EtcdEndpoint& endpoint) {
+std::optional<std::int64_t> live_etcd_revision(const etcd::EtcdEndpoint& endpoint) {
   try {
-    core::EtcdClient client(endpoint, std::chrono::milliseconds(2000));
+    etcd::EtcdClient client(endpoint, std::chrono::milliseconds(2000));
     return client.status().revision;
   } catch (const core::Error&) {
     return std::nullopt;

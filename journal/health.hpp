@@ -38,7 +38,7 @@ FollowerHealth judge_follower(const JournalStatus& status, std::int64_t now_ms,
 
 // etcd's revision now, from `endpoint` (the node's member; 2 s at most); empty when it does not
 // answer.
-std::optional<std::int64_t> live_etcd_revision(const core::EtcdEndpoint& endpoint);
+std::optional<std::int64_t> live_etcd_revision(const etcd::EtcdEndpoint& endpoint);
 
 // kdr_journal.prom for a follower that is not there to write it (dead or stalled): up 0, the
 // state, the position, the lag behind etcd and since when nothing was written. kdr backup calls

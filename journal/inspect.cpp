@@ -96,7 +96,7 @@ JournalCheck verify_journal(const JournalStore& store, const core::NodeKey* key)
         c.problems.push_back(fmt::format("{}: a damaged segment, kept aside", (epoch.dir / name).string()));
     const auto start = store.chain_start(epoch);
     std::int64_t position = start.revision;
-    std::optional<KeyspaceDigest> digest = start.digest;
+    std::optional<etcd::KeyspaceDigest> digest = start.digest;
     const auto segments = store.segments(epoch);
     for (std::size_t i = 0; i < segments.size(); ++i) {
       const auto& seg = segments[i];

@@ -26,7 +26,7 @@ void put_bytes(std::string& out, std::string_view bytes) {
   out.append(bytes);
 }
 
-void put_digest(std::string& out, const KeyspaceDigest& d) {
+void put_digest(std::string& out, const etcd::KeyspaceDigest& d) {
   for (const auto l : d.lanes) put_i64(out, static_cast<std::int64_t>(l));
   put_i64(out, d.keys);
 }
@@ -60,14 +60,14 @@ class Reader {
     if (bad_ || !take(n)) return {};
     return std::string(p_.substr(pos_ - n, n));
   }
-  KeyspaceDigest digest() {
-    KeyspaceDigest d;
+  etcd::KeyspaceDigest digest() {
+    etcd::KeyspaceDigest d;
     for (auto& l : d.lanes) l = static_cast<std::uint64_t>(i64());
     d.keys = i64();
     return d;
   }
-  PairHash hash() {
-    PairHash h{};
+  etcd::PairHash hash() {
+    etcd::PairHash h{};
     if (take(h.size())) std::memcpy(h.data(), p_.data() + pos_ - h.size(), h.size());
     return h;
   }
@@ -241,7 +241,7 @@ Decoded decode(std::string_view buffer) {
   return d;
 }
 
-bool apply_to_digest(const Event& event, KeyspaceDigest& digest) {
+bool apply_to_digest(const Event& event, etcd::KeyspaceDigest& digest) {
   if (event.kind == EventKind::del) {
     if (!event.previous) return false;
     digest.remove(*event.previous);
@@ -249,7 +249,7 @@ bool apply_to_digest(const Event& event, KeyspaceDigest& digest) {
   }
   if (event.previous) digest.remove(*event.previous);
   else if (event.version != 1) return false;  // an existing key changed, and what it held is unknown
-  digest.add(pair_hash(event.key, event.value));
+  digest.add(etcd::pair_hash(event.key, event.value));
   return true;
 }
 

@@ -35,7 +35,7 @@ struct SegmentStart {
   std::int64_t first_revision = 0;
   std::int64_t time_ms = 0;
   std::string cluster_id;  // hex
-  KeyspaceDigest before;   // the keyspace at first_revision - 1
+  etcd::KeyspaceDigest before;   // the keyspace at first_revision - 1
 };
 
 enum class EventKind : std::uint8_t { put, del };
@@ -51,7 +51,7 @@ struct Event {
   std::int64_t lease = 0;
   std::string key;
   std::string value;                 // empty for a delete
-  std::optional<PairHash> previous;  // the pair this event replaced or deleted
+  std::optional<etcd::PairHash> previous;  // the pair this event replaced or deleted
 
   bool operator==(const Event&) const = default;
 };
@@ -59,7 +59,7 @@ struct Event {
 struct Checkpoint {
   std::int64_t revision = 0;  // every event up to here is in the journal
   std::int64_t time_ms = 0;
-  KeyspaceDigest digest;
+  etcd::KeyspaceDigest digest;
 };
 
 // The HMAC of the file's bytes before this record, and the key that made it (its id).
@@ -94,6 +94,6 @@ Decoded decode(std::string_view buffer);
 
 // Updates `digest` with the event; false when it cannot (a change to an existing key
 // without its previous value).
-bool apply_to_digest(const Event& event, KeyspaceDigest& digest);
+bool apply_to_digest(const Event& event, etcd::KeyspaceDigest& digest);
 
 }  // namespace kdr::journal

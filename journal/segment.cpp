@@ -217,7 +217,7 @@ SegmentScan scan_segment(const bfs::path& file, const core::NodeKey* key) {
   SegmentReader reader(file, key);
   s.good_end = reader.offset();
   std::int64_t pending = 0;  // the revision whose events are being read; 0: none
-  KeyspaceDigest running;
+  etcd::KeyspaceDigest running;
   bool digest_known = false;
   std::vector<Event> pending_events;
   auto problem = [&](std::string text) { s.problems.push_back(std::move(text)); };

@@ -105,7 +105,7 @@ struct SegmentScan {
   std::int64_t first_time_ms = 0, last_time_ms = 0;
   std::uint64_t good_end = 0;       // bytes up to the end of the last whole revision
   std::uint64_t file_size = 0;
-  std::optional<KeyspaceDigest> digest;  // after last_revision; empty when it could not be followed
+  std::optional<etcd::KeyspaceDigest> digest;  // after last_revision; empty when it could not be followed
   std::optional<Checkpoint> last_checkpoint;
   TailState tail = TailState::clean;
   std::string tail_problem;

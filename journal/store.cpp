@@ -53,7 +53,7 @@ EpochInfo EpochInfo::from_json(const json& j, const bfs::path& dir) {
     e.member_id = j.value("member_id", "");
     e.endpoint = j.value("endpoint", "");
     e.base_revision = j.at("base_revision").get<std::int64_t>();
-    e.base = KeyspaceDigest::from_hex(j.at("base_digest").get<std::string>(), j.at("base_keys").get<std::int64_t>());
+    e.base = etcd::KeyspaceDigest::from_hex(j.at("base_digest").get<std::string>(), j.at("base_keys").get<std::int64_t>());
     e.base_generation = j.value("base_generation", "");
     e.started_ms = j.value("started_ms", std::int64_t{0});
     e.reason = j.value("reason", "");
@@ -120,7 +120,7 @@ ChainStart JournalStore::chain_start(const EpochInfo& epoch) const {
   try {
     const auto j = json::parse(core::read_backup_file(file));
     return {j.at("revision").get<std::int64_t>(),
-            KeyspaceDigest::from_hex(j.at("digest").get<std::string>(), j.at("keys").get<std::int64_t>())};
+            etcd::KeyspaceDigest::from_hex(j.at("digest").get<std::string>(), j.at("keys").get<std::int64_t>())};
   } catch (const std::exception& e) {
     throw core::Error(fmt::format("{}: {}", file.string(), e.what()));
   }

@@ -28,7 +28,7 @@ struct EpochInfo {
   std::string member_id;
   std::string endpoint;
   std::int64_t base_revision = 0;  // the history starts after this revision...
-  KeyspaceDigest base;             // ... from this keyspace, read from etcd at base_revision
+  etcd::KeyspaceDigest base;             // ... from this keyspace, read from etcd at base_revision
   std::string base_generation;     // the generation whose snapshot is at base_revision, if one is
   std::int64_t started_ms = 0;
   std::string reason;
@@ -48,7 +48,7 @@ struct EpochInfo {
 // its oldest segments, the start of the first one left (epoch-N/pruned.json).
 struct ChainStart {
   std::int64_t revision = 0;
-  KeyspaceDigest digest;
+  etcd::KeyspaceDigest digest;
 };
 
 struct SegmentFile {

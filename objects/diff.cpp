@@ -55,7 +55,7 @@ std::unordered_map<std::string, std::size_t> hashes(PointReader& p, const DiffSc
   std::unordered_map<std::string, std::size_t> out;
   const auto& prefix = p.info().etcd_prefix;
   const auto r = reach_of(scope, prefix);
-  p.read(r.prefix, [&](const core::EtcdKeyValue& kv) { out[suffix_of(kv.key, prefix)] = std::hash<std::string>{}(kv.value); },
+  p.read(r.prefix, [&](const etcd::EtcdKeyValue& kv) { out[suffix_of(kv.key, prefix)] = std::hash<std::string>{}(kv.value); },
          r.keep);
   return out;
 }
@@ -70,7 +70,7 @@ std::map<std::string, k8s::StoredObject> objects_of(PointReader& p, const DiffSc
   options.prefix = info.etcd_prefix;
   p.read(
       r.prefix,
-      [&](const core::EtcdKeyValue& kv) {
+      [&](const etcd::EtcdKeyValue& kv) {
         auto o = k8s::decode_stored(kv.key, kv.value, kv.mod_revision, kv.create_revision, options);
         if (o.where && !scope.everything) drop_noise(o.object, o.where->type);
         out.emplace(suffix_of(kv.key, info.etcd_prefix), std::move(o));

@@ -63,7 +63,7 @@ std::optional<ojson> object_before(const core::Context& ctx, const std::string& 
     spec.text = std::to_string(revision - 1);
     const auto point = open_point(ctx, spec);
     std::optional<ojson> out;
-    point->read(key, [&](const core::EtcdKeyValue& kv) {
+    point->read(key, [&](const etcd::EtcdKeyValue& kv) {
       if (kv.key != key) return;
       auto o = k8s::decode_stored(kv.key, kv.value, kv.mod_revision, kv.create_revision, options);
       if (!o.decoded()) return;

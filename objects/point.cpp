@@ -52,7 +52,7 @@ namespace {
 // A base snapshot copied off the backup disk into a private folder, checked against its record.
 class PrivateSnapshot {
  public:
-  PrivateSnapshot(const core::Context& ctx, const restore::ReplayBase& base) : dir_("objects") {
+  PrivateSnapshot(const core::Context& ctx, const etcd::ReplayBase& base) : dir_("objects") {
     file_ = dir_.path() / "snapshot.db";
     core::checked_private_copy(*ctx.host, base.file, file_, base.zstd, base.db_sha256);
   }
@@ -65,7 +65,7 @@ class PrivateSnapshot {
 
 class GenerationPoint : public PointReader {
  public:
-  GenerationPoint(const core::Context& ctx, const core::GenerationEntry& entry, const restore::ReplayBase& base)
+  GenerationPoint(const core::Context& ctx, const core::GenerationEntry& entry, const etcd::ReplayBase& base)
       : snapshot_(ctx, base) {
     info_.revision = base.revision;
     info_.text = fmt::format("generation {} (etcd revision {}, {})", entry.id, base.revision,
@@ -74,9 +74,9 @@ class GenerationPoint : public PointReader {
     add_generation_facts(ctx, entry, info_);
     add_live_encryption(ctx, info_);
   }
-  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit,
+  void read(const std::string& prefix, const std::function<void(const etcd::EtcdKeyValue&)>& visit,
             const KeyFilter& keep) override {
-    core::read_snapshot_keys(snapshot_.file(), {prefix, std::nullopt, keep}, visit);
+    etcd::read_snapshot_keys(snapshot_.file(), {prefix, std::nullopt, keep}, visit);
   }
 
  private:
@@ -85,7 +85,7 @@ class GenerationPoint : public PointReader {
 
 class JournalPoint : public PointReader {
  public:
-  JournalPoint(const core::Context& ctx, restore::ReplayPlan plan, std::optional<core::NodeKey> key)
+  JournalPoint(const core::Context& ctx, etcd::ReplayPlan plan, std::optional<core::NodeKey> key)
       : ctx_(ctx), plan_(std::move(plan)), key_(std::move(key)), snapshot_(ctx, plan_.base) {
     info_.revision = plan_.target_revision;
     info_.text = fmt::format("revision {} ({}) of the change journal, over {} (revision {}) and {} change{}",
@@ -103,17 +103,17 @@ class JournalPoint : public PointReader {
     }
     add_live_encryption(ctx, info_);
   }
-  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit,
+  void read(const std::string& prefix, const std::function<void(const etcd::EtcdKeyValue&)>& visit,
             const KeyFilter& keep) override {
     // The keys the journal changed after the base, as they are at the target.
-    std::map<std::string, std::optional<core::EtcdKeyValue>> changed;
-    restore::for_each_planned_event(ctx_, plan_, key_ ? &*key_ : nullptr, [&](journal::Event& e) {
+    std::map<std::string, std::optional<etcd::EtcdKeyValue>> changed;
+    etcd::for_each_planned_event(ctx_, plan_, key_ ? &*key_ : nullptr, [&](journal::Event& e) {
       if (e.key.compare(0, prefix.size(), prefix) != 0 || (keep && !keep(e.key))) return;
       if (e.kind == journal::EventKind::del) {
         changed[e.key] = std::nullopt;
         return;
       }
-      core::EtcdKeyValue kv;
+      etcd::EtcdKeyValue kv;
       kv.key = e.key;
       kv.value = std::move(e.value);
       kv.create_revision = e.create_revision;
@@ -122,7 +122,7 @@ class JournalPoint : public PointReader {
       kv.lease = e.lease;
       changed[e.key] = std::move(kv);
     });
-    core::read_snapshot_keys(
+    etcd::read_snapshot_keys(
         snapshot_.file(),
         {prefix, std::nullopt, [&](std::string_view k) { return changed.count(std::string(k)) == 0 && (!keep || keep(k)); }},
         visit);
@@ -132,31 +132,31 @@ class JournalPoint : public PointReader {
 
  private:
   const core::Context& ctx_;
-  restore::ReplayPlan plan_;
+  etcd::ReplayPlan plan_;
   std::optional<core::NodeKey> key_;
   PrivateSnapshot snapshot_;
 };
 
 class LivePoint : public PointReader {
  public:
-  explicit LivePoint(const core::Context& ctx) : client_(ctx.etcd->connect(backup::node_etcd_endpoint(ctx))) {
+  explicit LivePoint(const core::Context& ctx) : client_(ctx.etcd->connect(etcd::node_etcd_endpoint(ctx))) {
     const auto status = client_->status();
     info_.revision = status.revision;
     info_.text = fmt::format("the live etcd at {} (revision {})", client_->endpoint().url, status.revision);
     info_.etcd_prefix = core::apiserver_etcd_prefix(core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
     add_live_encryption(ctx, info_);
   }
-  void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit,
+  void read(const std::string& prefix, const std::function<void(const etcd::EtcdKeyValue&)>& visit,
             const KeyFilter& keep) override {
-    core::EtcdRangeOptions options;
+    etcd::EtcdRangeOptions options;
     options.revision = info_.revision;  // every read of this point at one revision
-    client_->scan(prefix, options, [&](core::EtcdKeyValue&& kv) {
+    client_->scan(prefix, options, [&](etcd::EtcdKeyValue&& kv) {
       if (!keep || keep(kv.key)) visit(kv);
     });
   }
 
  private:
-  std::unique_ptr<core::EtcdApi> client_;
+  std::unique_ptr<etcd::EtcdApi> client_;
 };
 
 std::unique_ptr<PointReader> generation_point(const core::Context& ctx, const std::string& which,
@@ -164,7 +164,7 @@ std::unique_ptr<PointReader> generation_point(const core::Context& ctx, const st
   const auto repo = core::Repository::open(ctx.backup_dir);
   const auto entry = repo.find(which);
   if (!entry.meta) throw core::Error(fmt::format("generation {}: {}", entry.id, entry.problem), core::ExitCode::no_backup);
-  const auto base = restore::generation_base(entry, key);
+  const auto base = etcd::generation_base(entry, key);
   if (!base) throw core::Error(fmt::format("generation {} holds no etcd snapshot", entry.id), core::ExitCode::no_backup);
   if (base->auth.status == core::AuthStatus::forged) throw core::Error(base->auth.text);
   return std::make_unique<GenerationPoint>(ctx, entry, *base);
@@ -229,16 +229,16 @@ std::unique_ptr<PointReader> open_point(const core::Context& ctx, const PointSpe
                                   "with --at GENERATION",
                                   spec.text, ctx.backup_dir.string()),
                       core::ExitCode::no_backup);
-  restore::ReplayTarget target;
+  etcd::ReplayTarget target;
   target.text = spec.text;
   if (spec.kind == PointSpec::Kind::revision) {
-    target.kind = restore::ReplayTarget::Kind::revision;
+    target.kind = etcd::ReplayTarget::Kind::revision;
     target.revision = spec.revision;
   } else if (spec.kind == PointSpec::Kind::time) {
-    target.kind = restore::ReplayTarget::Kind::time;
+    target.kind = etcd::ReplayTarget::Kind::time;
     target.time_ms = spec.time_ms;
   }
-  auto plan = restore::plan_replay(ctx, target, k);
+  auto plan = etcd::plan_replay(ctx, target, k);
   return std::make_unique<JournalPoint>(ctx, std::move(plan), std::move(key));
 }
 

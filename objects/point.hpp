@@ -54,7 +54,7 @@ class PointReader {
   // Every live key that starts with `prefix` (and that `keep` accepts, when given), with its
   // value, create and mod revisions, in no particular order.
   using KeyFilter = std::function<bool(std::string_view key)>;
-  virtual void read(const std::string& prefix, const std::function<void(const core::EtcdKeyValue&)>& visit,
+  virtual void read(const std::string& prefix, const std::function<void(const etcd::EtcdKeyValue&)>& visit,
                     const KeyFilter& keep = {}) = 0;
 
  protected:

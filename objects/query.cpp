@@ -124,7 +124,7 @@ void each_object(PointReader& point, const ObjectQuery& q, const std::function<v
   options.encryption = info.encryption ? &*info.encryption : nullptr;
   options.prefix = info.etcd_prefix;
   const auto prefix = query_prefix(q, info.etcd_prefix);
-  point.read(prefix, [&](const core::EtcdKeyValue& kv) {
+  point.read(prefix, [&](const etcd::EtcdKeyValue& kv) {
     if (!q.name.empty() && kv.key != prefix) return;  // "api" is not "api-2"
     auto o = k8s::decode_stored(kv.key, kv.value, kv.mod_revision, kv.create_revision, options);
     // A custom resource's key with one part after its folder is cluster-scoped.

@@ -25,7 +25,7 @@ std::vector<const OtherMember*> ClusterLook::serving() const {
 }
 
 ClusterLook look_at_other_members(const core::Context& ctx, const std::vector<core::EtcdMemberRecord>& members,
-                                  const std::string& this_member, const core::EtcdEndpoint& tls,
+                                  const std::string& this_member, const etcd::EtcdEndpoint& tls,
                                   std::chrono::milliseconds timeout) {
   ClusterLook look;
   for (const auto& m : members) {
@@ -55,8 +55,8 @@ ClusterLook look_at_other_members(const core::Context& ctx, const std::vector<co
   return look;
 }
 
-std::unique_ptr<core::EtcdApi> healthy_member(const core::Context& ctx, const ClusterLook& look,
-                                              const core::EtcdEndpoint& tls) {
+std::unique_ptr<etcd::EtcdApi> healthy_member(const core::Context& ctx, const ClusterLook& look,
+                                              const etcd::EtcdEndpoint& tls) {
   for (const auto* m : look.serving()) {
     auto endpoint = tls;
     endpoint.url = m->url;
@@ -70,7 +70,7 @@ std::unique_ptr<core::EtcdApi> healthy_member(const core::Context& ctx, const Cl
                                 lines));
 }
 
-std::optional<core::EtcdClusterMember> find_member(const std::vector<core::EtcdClusterMember>& members, const std::string& name,
+std::optional<etcd::EtcdClusterMember> find_member(const std::vector<etcd::EtcdClusterMember>& members, const std::string& name,
                                             const std::string& peer_url) {
   for (const auto& m : members)
     if (!name.empty() && m.name == name) return m;
@@ -79,7 +79,7 @@ std::optional<core::EtcdClusterMember> find_member(const std::vector<core::EtcdC
   return std::nullopt;
 }
 
-std::unique_ptr<core::EtcdApi> ClusterAccess::healthy(const core::Context& ctx) const {
+std::unique_ptr<etcd::EtcdApi> ClusterAccess::healthy(const core::Context& ctx) const {
   for (const auto* m : look.serving())
     if (!cluster_id.empty() && m->cluster_id != cluster_id)
       throw core::Error(fmt::format("{} ({}) is cluster {}, not cluster {} this node is to join (the one the "

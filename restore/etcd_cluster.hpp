@@ -38,22 +38,22 @@ struct ClusterLook {
 // etcd endpoint, whose certificate files are used for every member. Each member gets
 // `timeout` (a member that is down costs that much once).
 ClusterLook look_at_other_members(const core::Context& ctx, const std::vector<core::EtcdMemberRecord>& members,
-                                  const std::string& this_member, const core::EtcdEndpoint& tls,
+                                  const std::string& this_member, const etcd::EtcdEndpoint& tls,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(3));
 
 // A client to the first of the other members that serves reads. Throws Error listing what each
 // member answered when none does (the cluster has lost quorum).
-std::unique_ptr<core::EtcdApi> healthy_member(const core::Context& ctx, const ClusterLook& look,
-                                              const core::EtcdEndpoint& tls);
+std::unique_ptr<etcd::EtcdApi> healthy_member(const core::Context& ctx, const ClusterLook& look,
+                                              const etcd::EtcdEndpoint& tls);
 
 // The member of the live cluster that is this node's: by name, else by peer URL.
-std::optional<core::EtcdClusterMember> find_member(const std::vector<core::EtcdClusterMember>& members, const std::string& name,
+std::optional<etcd::EtcdClusterMember> find_member(const std::vector<etcd::EtcdClusterMember>& members, const std::string& name,
                                             const std::string& peer_url);
 
 // The cluster as the restore's member steps see it: the node's etcd client certificate, the
 // other members (from the generation) and this node's member (from the plan).
 struct ClusterAccess {
-  core::EtcdEndpoint tls;
+  etcd::EtcdEndpoint tls;
   ClusterLook look;
   std::string name, peer_url;  // this node's member
   // The member it replaces: the backup's, under its old name and peer URL when the node comes
@@ -62,7 +62,7 @@ struct ClusterAccess {
   std::string cluster_id;      // the cluster it must be (empty: any)
   // Throws Error naming each member when none serves, or when the one that serves is another
   // cluster than `cluster_id`.
-  std::unique_ptr<core::EtcdApi> healthy(const core::Context& ctx) const;
+  std::unique_ptr<etcd::EtcdApi> healthy(const core::Context& ctx) const;
   // "cp-2 (https://...), cp-3 (https://...)": the members that serve.
   std::string serving_text() const;
 };

@@ -74,7 +74,7 @@ std::string external_etcd_instructions(const core::GenerationView& g, const std:
 // etcd on this node, run by systemd or otherwise outside the static pods: the commands to
 // restore it by hand, with the member's facts from its recorded settings or member list.
 std::string node_etcd_instructions(const core::GenerationView& g, const core::EtcdLayoutRecord& rec,
-                                   const core::EtcdLayout& live, const std::string& summary,
+                                   const etcd::EtcdLayout& live, const std::string& summary,
                                    const std::string& playbook) {
   const auto env = [&](const std::string& key, const std::string& fallback) {
     auto it = rec.systemd_env.find(key);
@@ -105,11 +105,11 @@ std::string node_etcd_instructions(const core::GenerationView& g, const core::Et
 
 }  // namespace
 
-[[noreturn]] void refuse_etcd_elsewhere(const core::GenerationView& g, core::EtcdKind kind,
-                                        const core::EtcdLayout& live, const std::string& playbook) {
+[[noreturn]] void refuse_etcd_elsewhere(const core::GenerationView& g, etcd::EtcdKind kind,
+                                        const etcd::EtcdLayout& live, const std::string& playbook) {
   const auto rec = g.meta.node.etcd.value_or(core::EtcdLayoutRecord{});
   const std::string summary = rec.summary.empty() ? live.summary() : rec.summary;
-  throw Error(kind == core::EtcdKind::external ? external_etcd_instructions(g, summary, playbook)
+  throw Error(kind == etcd::EtcdKind::external ? external_etcd_instructions(g, summary, playbook)
                                                : node_etcd_instructions(g, rec, live, summary, playbook),
               ExitCode::failed);
 }

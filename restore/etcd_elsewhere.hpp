@@ -10,7 +10,7 @@
 namespace kdr::restore {
 
 // Throws Error(failed) with the instructions; nothing was changed.
-[[noreturn]] void refuse_etcd_elsewhere(const core::GenerationView& g, core::EtcdKind kind, const core::EtcdLayout& live,
+[[noreturn]] void refuse_etcd_elsewhere(const core::GenerationView& g, etcd::EtcdKind kind, const etcd::EtcdLayout& live,
                                         const std::string& playbook);
 
 }  // namespace kdr::restore

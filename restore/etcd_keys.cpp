@@ -106,8 +106,8 @@ std::vector<std::string> read_prefixes(const KeySelection& selection, const std:
   return kept;
 }
 
-KeyPlan plan_keys(std::vector<core::EtcdKeyValue> wanted, const std::vector<core::EtcdKeyValue>& live, bool overwrite) {
-  std::map<std::string, const core::EtcdKeyValue*> live_by_key;
+KeyPlan plan_keys(std::vector<etcd::EtcdKeyValue> wanted, const std::vector<etcd::EtcdKeyValue>& live, bool overwrite) {
+  std::map<std::string, const etcd::EtcdKeyValue*> live_by_key;
   for (const auto& kv : live) live_by_key[kv.key] = &kv;
   std::stable_sort(wanted.begin(), wanted.end(), [](const auto& a, const auto& b) {
     const bool an = resource_of(a.key) == "namespaces", bn = resource_of(b.key) == "namespaces";

@@ -49,21 +49,21 @@ using core::resource_of;
 std::vector<std::string> read_prefixes(const KeySelection& selection, const std::vector<std::string>& snapshot_keys);
 
 struct KeyConflict {
-  core::EtcdKeyValue wanted;  // the snapshot's
-  core::EtcdKeyValue live;
+  etcd::EtcdKeyValue wanted;  // the snapshot's
+  etcd::EtcdKeyValue live;
 };
 
 struct KeyPlan {
-  std::vector<core::EtcdKeyValue> to_write;  // absent live, or (overwrite) replacing `replaced`
-  std::map<std::string, core::EtcdKeyValue> replaced;  // key -> the live value it replaces
-  std::vector<core::EtcdKeyValue> same;      // live holds the same value already
+  std::vector<etcd::EtcdKeyValue> to_write;  // absent live, or (overwrite) replacing `replaced`
+  std::map<std::string, etcd::EtcdKeyValue> replaced;  // key -> the live value it replaces
+  std::vector<etcd::EtcdKeyValue> same;      // live holds the same value already
   std::vector<KeyConflict> conflicts;        // live holds another value, left alone
   std::map<std::string, std::size_t> per_resource;  // the selected snapshot keys
   std::size_t selected = 0;
 };
 
 // Namespace objects first (a namespaced object needs its namespace), then in key order.
-KeyPlan plan_keys(std::vector<core::EtcdKeyValue> wanted, const std::vector<core::EtcdKeyValue>& live, bool overwrite);
+KeyPlan plan_keys(std::vector<etcd::EtcdKeyValue> wanted, const std::vector<etcd::EtcdKeyValue>& live, bool overwrite);
 
 // "12 keys: configmaps 3, namespaces 1, pods 8"
 std::string per_resource_text(const KeyPlan& plan);

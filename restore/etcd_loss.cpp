@@ -159,7 +159,7 @@ void read_journal_end(const core::Context& ctx, EtcdLoss& loss) {
 namespace {
 
 // The keys changed since the backup, as the objects they are (kube-apiserver's prefix).
-void name_objects(const core::Context& ctx, std::vector<core::EtcdKeyValue>& changed, EtcdLoss& loss) {
+void name_objects(const core::Context& ctx, std::vector<etcd::EtcdKeyValue>& changed, EtcdLoss& loss) {
   const auto prefix = core::apiserver_etcd_prefix(core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
   std::sort(changed.begin(), changed.end(), [](const auto& a, const auto& b) { return a.mod_revision > b.mod_revision; });
   constexpr std::size_t shown = 10;
@@ -195,9 +195,9 @@ void name_objects_from_journal(const core::Context& ctx, EtcdLoss& loss, const c
   } catch (const core::Error&) {
     return;  // an unreadable or forged journal: the replay (or verify) says so
   }
-  std::vector<core::EtcdKeyValue> changed;
+  std::vector<etcd::EtcdKeyValue> changed;
   for (const auto& [k, rev] : newest) {
-    core::EtcdKeyValue kv;
+    etcd::EtcdKeyValue kv;
     kv.key = k;
     kv.mod_revision = rev;
     changed.push_back(std::move(kv));
@@ -208,15 +208,15 @@ void name_objects_from_journal(const core::Context& ctx, EtcdLoss& loss, const c
 
 }  // namespace
 
-EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const BackupPoint& backup,
+EtcdLoss measure_etcd_loss(const core::Context& ctx, const etcd::EtcdLayout& layout, const BackupPoint& backup,
                            const core::NodeKey* key) {
   EtcdLoss loss;
   loss.backup_revision = backup.revision;
   loss.backup_cluster_id = backup.cluster_id;
   read_journal_end(ctx, loss);
-  auto target = backup::etcd_target(ctx, layout);
-  backup::SnapshotOutcome failure;
-  const auto status = backup::endpoint_status(ctx, target, failure);
+  auto target = etcd::etcd_target(ctx, layout);
+  etcd::SnapshotOutcome failure;
+  const auto status = etcd::endpoint_status(ctx, target, failure);
   if (!status) {
     loss.unknown_because = failure.error;
     name_objects_from_journal(ctx, loss, key);
@@ -227,11 +227,11 @@ EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& lay
   loss.live_revision = status->revision;
   loss.live_cluster_id = status->cluster_id;
   // The member's own copy: a member whose cluster lost quorum still says what it holds.
-  loss.live_keys = backup::count_keys(ctx, target, 0, true);
+  loss.live_keys = etcd::count_keys(ctx, target, 0, true);
   if (loss.backup_revision > 0 && !loss.other_cluster() && loss.live_revision > loss.backup_revision) {
     // Filtered by etcd itself (min_mod_revision): only the names of the keys changed since.
     try {
-      const auto client = ctx.etcd->connect(backup::client_endpoint(target), std::chrono::seconds(60));
+      const auto client = ctx.etcd->connect(etcd::client_endpoint(target), std::chrono::seconds(60));
       auto changed =
           client->prefix("", {.keys_only = true, .min_mod_revision = loss.backup_revision + 1, .serializable = true});
       loss.keys_changed = changed.size();

@@ -64,7 +64,7 @@ struct BackupPoint {
 // Asks the node's etcd (as the layout finds it, with its client certificate), and reads the
 // change journal's end (its state.json) and, when the live etcd cannot say, the journal's
 // changes past the backup (segments checked with `key`, the node's key; null: none here).
-EtcdLoss measure_etcd_loss(const core::Context& ctx, const core::EtcdLayout& layout, const BackupPoint& backup,
+EtcdLoss measure_etcd_loss(const core::Context& ctx, const etcd::EtcdLayout& layout, const BackupPoint& backup,
                            const core::NodeKey* key = nullptr);
 
 }  // namespace kdr::restore

@@ -13,12 +13,12 @@ std::string object_text(const k8s::ResourceType& type, const std::string& ns, co
   return fmt::format("{} {}", type.kind, ns.empty() ? name : ns + "/" + name);
 }
 
-k8s::StoredObject decoded(const core::EtcdKeyValue& kv, const k8s::DecodeOptions& decode) {
+k8s::StoredObject decoded(const etcd::EtcdKeyValue& kv, const k8s::DecodeOptions& decode) {
   return k8s::decode_stored(kv.key, kv.value, kv.mod_revision, kv.create_revision, decode);
 }
 
 // live -> point, without what always differs between two versions.
-void compare(ChosenObject& c, const core::EtcdKeyValue& live, const core::EtcdKeyValue& point,
+void compare(ChosenObject& c, const etcd::EtcdKeyValue& live, const etcd::EtcdKeyValue& point,
              const k8s::DecodeOptions& decode) {
   auto a = decoded(live, decode), b = decoded(point, decode);
   if (!a.decoded() || !b.decoded()) {
@@ -38,7 +38,7 @@ ObjectPlan plan_objects(const KeySelection& selection, const KeyLookup& at_point
                         bool with_dependencies, const k8s::DecodeOptions& decode) {
   ObjectPlan plan;
   struct Pending {
-    core::EtcdKeyValue kv;
+    etcd::EtcdKeyValue kv;
     std::string text;
   };
   std::deque<Pending> needs;  // objects put back whose references are still to check

@@ -47,10 +47,10 @@ struct ObjectPlan {
   std::vector<ChosenObject> objects;
   std::vector<Dependency> missing;  // needed, and missing live
   std::size_t live_dependencies = 0;  // needed, and live
-  std::vector<core::EtcdKeyValue> added;  // with_dependencies: the missing ones the point holds
+  std::vector<etcd::EtcdKeyValue> added;  // with_dependencies: the missing ones the point holds
 };
 
-using KeyLookup = std::function<std::optional<core::EtcdKeyValue>(const std::string& key)>;
+using KeyLookup = std::function<std::optional<etcd::EtcdKeyValue>(const std::string& key)>;
 
 // `selection`: what else the restore puts back (a dependency it covers is not listed).
 ObjectPlan plan_objects(const KeySelection& selection, const KeyLookup& at_point, const KeyLookup& live,

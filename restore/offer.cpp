@@ -34,8 +34,8 @@ GenerationOffer offer_of(const core::Config& config, const core::GenerationView&
   o.etcd_snapshot = m.etcd.snapshot.has_value();
   o.etcd_point = m.etcd.journal.has_value();
   o.etcd_members = m.etcd.members.size();
-  const auto kind = core::etcd_kind_from_string(m.node.etcd ? m.node.etcd->kind : "");
-  o.etcd_on_node = core::kdr_drives_etcd(kind.value_or(core::EtcdKind::static_pod));
+  const auto kind = etcd::etcd_kind_from_string(m.node.etcd ? m.node.etcd->kind : "");
+  o.etcd_on_node = etcd::kdr_drives_etcd(kind.value_or(etcd::EtcdKind::static_pod));
   o.kubeadm_config = !m.node.kubeadm_config.empty() || kubeadm_config_file(g).has_value();
   const auto etcd_dir = core::etcd_data_dir_of(g, config);
   for (const auto& s : g.meta.sources) {

@@ -105,7 +105,7 @@ PlannedReplay replay_from_json(const json& j) {
 
 // An etcd that kdr does not restore here has no member facts (and no initial_cluster key).
 json etcd_json(const PlanEtcd& e) {
-  json j = {{"kind", core::to_string(e.kind)},
+  json j = {{"kind", etcd::to_string(e.kind)},
             {"name", e.name},
             {"peer_url", e.peer_url},
             {"data_dir", e.data_dir},
@@ -119,7 +119,7 @@ json etcd_json(const PlanEtcd& e) {
 
 PlanEtcd etcd_from_json(const json& j) {
   PlanEtcd e;
-  e.kind = core::etcd_kind_from_string(core::json_text_or(j, "kind", "static-pod")).value_or(core::EtcdKind::static_pod);
+  e.kind = etcd::etcd_kind_from_string(core::json_text_or(j, "kind", "static-pod")).value_or(etcd::EtcdKind::static_pod);
   e.name = core::json_text_or(j, "name");
   e.peer_url = core::json_text_or(j, "peer_url");
   e.data_dir = core::json_text_or(j, "data_dir");

@@ -61,7 +61,7 @@ struct PlannedReplay {
 
 // The etcd member the restored data is for, from the manifest that will run it.
 struct PlanEtcd {
-  core::EtcdKind kind = core::EtcdKind::static_pod;
+  etcd::EtcdKind kind = etcd::EtcdKind::static_pod;
   std::string name;
   std::string peer_url;
   std::string data_dir;  // node path; empty when etcd is not restored on this node
@@ -78,7 +78,7 @@ struct PlanEtcd {
   std::optional<PlannedReplay> replay;
 
   // False when etcd runs elsewhere or under systemd: the plan leaves its data alone.
-  bool on_node() const { return core::kdr_drives_etcd(kind); }
+  bool on_node() const { return etcd::kdr_drives_etcd(kind); }
 };
 
 struct Plan {

@@ -76,7 +76,7 @@ bool plan_starts_from_generation(const Playbook& pb) {
 // generation's when the playbook starts the generation's manifests, else the node's),
 // else from what the backup recorded, else the config.
 PlanEtcd choose_etcd(const core::Context& ctx, const Playbook& pb, const core::GenerationView& g,
-                     const core::EtcdLayout& live, std::vector<std::string>& notes) {
+                     const etcd::EtcdLayout& live, std::vector<std::string>& notes) {
   const auto spp = ctx.config.static_pod_path;
   auto from_member = [](const core::EtcdMember& m, const std::string& from) {
     PlanEtcd e;
@@ -136,12 +136,12 @@ PlanEtcd choose_etcd(const core::Context& ctx, const Playbook& pb, const core::G
 }
 
 // How etcd ran for this generation: as it recorded (node.etcd), else as the node says now.
-core::EtcdKind etcd_kind_for(const core::GenerationView& g, const core::EtcdLayout& live) {
-  return core::etcd_kind_from_string(g.meta.node.etcd ? g.meta.node.etcd->kind : "").value_or(live.kind);
+etcd::EtcdKind etcd_kind_for(const core::GenerationView& g, const etcd::EtcdLayout& live) {
+  return etcd::etcd_kind_from_string(g.meta.node.etcd ? g.meta.node.etcd->kind : "").value_or(live.kind);
 }
 
 // The journal point as the plan keeps it.
-PlannedReplay planned_replay(const ReplayPlan& p) {
+PlannedReplay planned_replay(const etcd::ReplayPlan& p) {
   PlannedReplay r;
   r.epoch = p.epoch.number;
   r.cluster_id = p.epoch.cluster_id;
@@ -248,9 +248,9 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
   plan.generation_dir = entry.path.string();
   plan.root = ctx.root.root().string();
   const auto live_layout =
-      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+      etcd::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
   const auto kind = etcd_kind_for(out.gen, live_layout);
-  const bool etcd_here = core::kdr_drives_etcd(kind);
+  const bool etcd_here = etcd::kdr_drives_etcd(kind);
   if (!etcd_here && playbook_has(pb, &StepTraits::restores_snapshot))
     refuse_etcd_elsewhere(out.gen, kind, live_layout, pb.name);
   if (etcd_here) {
@@ -319,7 +319,7 @@ BuiltPlan build_plan(const core::Context& ctx, const Playbook& pb, const core::G
       why != unavailable.end() && var_flag(vars, Var::renames_node))
     unavailable[var_name(Var::saved_kubeadm_config)] = why->second;  // what node-identity rewrites
   // `to`: a point in time for etcd, resolved once (the journal moves on; the plan does not).
-  std::optional<ReplayPlan> replay;
+  std::optional<etcd::ReplayPlan> replay;
   std::optional<core::NodeKey> key;  // checks the change journal's seals where the plan reads it
   try {
     key = load_restore_key(ctx, var_or(vars, Var::key_file));

@@ -185,7 +185,7 @@ ExitCode execute(Runner& r, bool yes) {
   // new normal, not as a lost data dir
   if (std::any_of(r.plan.steps.begin(), r.plan.steps.end(),
                   [&](const PlannedStep& st) { return replaces_etcd_data(st, r.plan); }))
-    core::accept_etcd_rewind(r.ctx, fmt::format("kdr restore {} ({})", r.plan.id, r.plan.playbook));
+    etcd::accept_etcd_rewind(r.ctx, fmt::format("kdr restore {} ({})", r.plan.id, r.plan.playbook));
   const auto final_summary = r.journal->summary();
   std::vector<std::string> kept;
   for (const auto& a : final_summary.actions)

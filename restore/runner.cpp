@@ -50,7 +50,7 @@ bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) {
 Tools look_up_tools(const core::Context& ctx, const Plan& plan) {
   Tools t;
   const bool snapshot = plan_has(plan, &StepTraits::restores_snapshot);
-  if (snapshot) t.snapshot = snapshot_tool(ctx);
+  if (snapshot) t.snapshot = etcd::snapshot_tool(ctx);
   t.crictl = !ctx.programs->find("crictl").empty();
   t.kubectl = !ctx.programs->find("kubectl").empty();
   t.kubeadm = !ctx.programs->find("kubeadm").empty();

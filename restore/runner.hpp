@@ -30,7 +30,7 @@ namespace kdr::restore {
 // The programs a restore uses and what they support, looked up once per run before the plan
 // is shown: describing a plan runs no program.
 struct Tools {
-  std::optional<SnapshotTool> snapshot;  // etcdutl or etcdctl, when a step restores a snapshot
+  std::optional<etcd::SnapshotTool> snapshot;  // etcdutl or etcdctl, when a step restores a snapshot
   bool crictl = false;
   bool kubectl = false;
   bool kubeadm = false;
@@ -97,8 +97,8 @@ struct Runner {
   // The change journal as this run's plan and preflight read it (a replay's walk reads every
   // segment from its base on): walked once for both, by what was asked (the etcd-replay and
   // etcd-survivor steps). A step that runs walks it again: the journal may have grown since.
-  mutable std::map<std::string, ReplayPlan> planned_replays = {};
-  mutable std::map<std::string, SurvivorReplay> planned_survivor_replays = {};
+  mutable std::map<std::string, etcd::ReplayPlan> planned_replays = {};
+  mutable std::map<std::string, etcd::SurvivorReplay> planned_survivor_replays = {};
   // Steps preparing ahead in the background (StepDef::prepare), by index.
   std::map<std::size_t, std::future<void>> preparing = {};
   // Starts the preparation of every later step that has one; waits for a step's own.

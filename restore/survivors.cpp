@@ -68,7 +68,7 @@ MemberState from_member_data(const etcd::MemberData& d) {
 namespace {
 
 // A member that answered, as it answered.
-void take_status(MemberState& m, const core::EtcdStatus& s) {
+void take_status(MemberState& m, const etcd::EtcdStatus& s) {
   m.source = MemberState::Source::asked;
   m.cluster_id = s.cluster_id;
   m.member_id = s.member_id;
@@ -82,14 +82,14 @@ void take_status(MemberState& m, const core::EtcdStatus& s) {
 MemberState local_member_state(const core::Context& ctx, const std::string& data_dir,
                                std::chrono::milliseconds timeout) {
   const auto layout =
-      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+      etcd::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
   MemberState m;
   m.where = "this node";
   m.this_node = true;
   if (layout.member) m.name = layout.member->name;
   std::string asked;
   try {
-    const auto client = ctx.etcd->connect(backup::node_etcd_endpoint(ctx), timeout);
+    const auto client = ctx.etcd->connect(etcd::node_etcd_endpoint(ctx), timeout);
     take_status(m, client->status());
     return m;
   } catch (const core::Error& e) {
@@ -204,7 +204,7 @@ SurvivorChoice look_for_survivors(const Runner& r, const std::string& cluster_id
   auto self = local_member_state(r.ctx, r.plan.etcd.data_dir);
   if (self.name.empty()) self.name = r.plan.etcd.name;
   members.push_back(std::move(self));
-  const auto tls = backup::node_etcd_endpoint(r.ctx);
+  const auto tls = etcd::node_etcd_endpoint(r.ctx);
   const auto peers = other_members(r);
   for (const auto& rec : r.gen.meta.etcd.members) {
     if (rec.name == r.plan.etcd.name) continue;

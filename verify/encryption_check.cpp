@@ -36,7 +36,7 @@ namespace {
 // Every value of the snapshot under kube-apiserver's prefix, decrypted where it is encrypted.
 EncryptionFacts census(const core::bfs::path& snapshot, const std::string& prefix, const core::EncryptionConfig* config) {
   EncryptionFacts facts;
-  core::read_snapshot_keys(snapshot, {prefix + "/", std::nullopt, nullptr}, [&](const core::EtcdKeyValue& kv) {
+  etcd::read_snapshot_keys(snapshot, {prefix + "/", std::nullopt, nullptr}, [&](const etcd::EtcdKeyValue& kv) {
     const auto d = k8s::decrypt_value(kv.value, kv.key, config);
     if (d.outcome == k8s::DecryptOutcome::plain) {
       const auto where = k8s::parse_object_key(kv.key, prefix);

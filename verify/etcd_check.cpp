@@ -57,7 +57,7 @@ EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g,
       core::zstd_decompress_file(path, plain);
       path = plain;
     }
-    const auto trailer = backup::check_snapshot_trailer(path);
+    const auto trailer = etcd::check_snapshot_trailer(path);
     if (!trailer.ok) {
       findings.add(Severity::error, etcd_check_name, "trailer", file, trailer.problem);
       return check;
@@ -66,9 +66,9 @@ EtcdCheck check_etcd_snapshot(const core::Context& ctx, const GenerationView& g,
       findings.add(Severity::error, etcd_check_name, "content", file, "the snapshot differs from the one recorded at backup time");
       return check;
     }
-    backup::SnapshotFacts facts;
+    etcd::SnapshotFacts facts;
     try {
-      facts = backup::read_snapshot_facts(path);
+      facts = etcd::read_snapshot_facts(path);
     } catch (const core::Error& e) {
       findings.add(Severity::error, etcd_check_name, "structure", file, e.what());
       return check;

@@ -129,9 +129,9 @@ void judge_etcd_live(const EtcdLiveFacts& f, Findings& findings) {
 
 std::optional<EtcdLiveFacts> check_etcd_live(const core::Context& ctx, const GenerationView& g, Findings& findings) {
   const auto layout =
-      core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+      etcd::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
   const auto& snap = g.meta.etcd.snapshot;
-  if (!snap && layout.kind == core::EtcdKind::unknown) return std::nullopt;
+  if (!snap && layout.kind == etcd::EtcdKind::unknown) return std::nullopt;
   EtcdLiveFacts f;
   if (snap) {
     f.backup_revision = snap->revision;
@@ -149,15 +149,15 @@ std::optional<EtcdLiveFacts> check_etcd_live(const core::Context& ctx, const Gen
     }
     if (const auto st = core::lstat_path(ctx.root.host(f.db_path()))) f.db_file_size = st->size;
   }
-  auto target = backup::etcd_target(ctx, layout);
-  backup::SnapshotOutcome failure;
-  const auto status = backup::endpoint_status(ctx, target, failure);
+  auto target = etcd::etcd_target(ctx, layout);
+  etcd::SnapshotOutcome failure;
+  const auto status = etcd::endpoint_status(ctx, target, failure);
   f.endpoint = target.endpoint;
   if (status) {
     f.answered = true;
     f.revision = status->revision;
     f.cluster_id = status->cluster_id;
-    f.keys = backup::count_keys(ctx, target, 0);
+    f.keys = etcd::count_keys(ctx, target, 0);
     const journal::JournalStore store(ctx.backup_dir);
     try {
       if (store.exists())
@@ -166,7 +166,7 @@ std::optional<EtcdLiveFacts> check_etcd_live(const core::Context& ctx, const Gen
     } catch (const core::Error&) {
       // the journal's own check says what is wrong with it
     }
-    if (const auto accepted = core::etcd_rewind_accepted(ctx, g.meta.time * 1000)) f.went_back_accepted_by = accepted->text();
+    if (const auto accepted = etcd::etcd_rewind_accepted(ctx, g.meta.time * 1000)) f.went_back_accepted_by = accepted->text();
   } else {
     f.error = failure.error;
     // Stopped (or crashing): what its data dir holds, read without starting it.

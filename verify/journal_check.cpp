@@ -44,7 +44,7 @@ std::optional<JournalFacts> check_journal(const core::Context& ctx, bool live, c
     // follower's own last word (a dead or hung one leaves "following" behind).
     std::optional<std::int64_t> revision;
     try {
-      revision = journal::live_etcd_revision(backup::node_etcd_endpoint(ctx));
+      revision = journal::live_etcd_revision(etcd::node_etcd_endpoint(ctx));
     } catch (const core::Error&) {
     }
     const auto health = journal::judge_follower(status, journal::wall_clock_ms(), revision, ctx.config.journal.stalled_after_s);

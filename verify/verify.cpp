@@ -103,7 +103,7 @@ void summarize(const core::Context& ctx, const GenerationView& g, VerifyReport& 
   // What it can restore
   if (r.etcd.snapshot_ok) {
     r.can_restore.push_back(fmt::format("etcd from a consistent snapshot at revision {} with {}", r.etcd.revision,
-                                        backup::snapshot_keys_text(*g.meta.etcd.snapshot)));
+                                        etcd::snapshot_keys_text(*g.meta.etcd.snapshot)));
   }
   else if (r.etcd.journal_revision && r.findings.count("etcd", "journal-missing") == 0)
     r.can_restore.push_back(fmt::format("etcd at revision {} through the change journal (replayed from generation {}'s "
@@ -155,7 +155,7 @@ void check_etcd_layout(const core::Context& ctx, const GenerationView& g, bool l
       if (p.is_string()) problems.push_back(p.get<std::string>());
   if (live) {
     const auto layout =
-        core::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
+        etcd::detect_etcd_layout(ctx.config, ctx.root, core::scan_static_pods(ctx.root, ctx.config.static_pod_path));
     for (const auto& p : layout.problems)
       if (std::find(problems.begin(), problems.end(), p) == problems.end()) problems.push_back(p);
   }

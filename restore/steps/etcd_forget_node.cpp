@@ -38,8 +38,8 @@ std::vector<std::pair<std::string, std::string>> old_node_keys(const Runner& r) 
 // The etcd to put a key back into: the one the key was deleted from; when it no longer serves (an
 // HA member this rollback already took out of the cluster), another member the generation
 // recorded that serves: the keyspace is the cluster's.
-std::unique_ptr<core::EtcdApi> cluster_client(const Runner& r, const Action& a) {
-  auto endpoint = backup::node_etcd_endpoint(r.ctx);
+std::unique_ptr<etcd::EtcdApi> cluster_client(const Runner& r, const Action& a) {
+  auto endpoint = etcd::node_etcd_endpoint(r.ctx);
   if (!a.to.empty()) endpoint.url = a.to;
   try {
     auto client = r.ctx.etcd->connect(endpoint, std::chrono::seconds(5));
@@ -90,7 +90,7 @@ class EtcdForgetNode final : public TypedStep<NoArgs> {
   }
 
   void perform(Runner& r, const NoArgs&) const override {
-    const auto endpoint = backup::node_etcd_endpoint(r.ctx);
+    const auto endpoint = etcd::node_etcd_endpoint(r.ctx);
     const auto live = r.ctx.etcd->connect(endpoint);
     for (const auto& entry : old_node_keys(r)) {
       const auto& key = entry.first;

@@ -62,7 +62,7 @@ namespace {
 // On a replacement machine the node's etcd client certificate is not there yet (the
 // generation's /etc/kubernetes comes back later in the plan): a TLS file missing on the node
 // is read from the generation's copy of it, whose hash the preflight checked.
-core::EtcdEndpoint with_generation_copies(const Runner& r, core::EtcdEndpoint tls) {
+etcd::EtcdEndpoint with_generation_copies(const Runner& r, etcd::EtcdEndpoint tls) {
   const auto root = r.ctx.root.root().string();
   for (auto* file : {&tls.cacert, &tls.cert, &tls.key}) {
     if (file->empty() || core::lstat_path(*file)) continue;
@@ -86,8 +86,8 @@ ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMember
   c.cluster_id = cluster_id;
   auto pods = r.live_pods();
   if (!core::find_pod(pods, "etcd")) pods = r.held_pods();
-  const auto layout = core::detect_etcd_layout(r.ctx.config, r.ctx.root, pods);
-  c.tls = with_generation_copies(r, backup::client_endpoint(backup::etcd_target(r.ctx, layout)));
+  const auto layout = etcd::detect_etcd_layout(r.ctx.config, r.ctx.root, pods);
+  c.tls = with_generation_copies(r, etcd::client_endpoint(etcd::etcd_target(r.ctx, layout)));
   c.name = r.plan.etcd.name;
   c.peer_url = r.plan.etcd.peer_url;
   c.replaces_name = r.plan.etcd.replaces_name.empty() ? c.name : r.plan.etcd.replaces_name;
@@ -97,9 +97,9 @@ ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMember
   return c;
 }
 
-std::unique_ptr<core::EtcdApi> serving_member(const Runner& r, const std::vector<core::EtcdMemberRecord>& members,
+std::unique_ptr<etcd::EtcdApi> serving_member(const Runner& r, const std::vector<core::EtcdMemberRecord>& members,
                                               const std::string& cluster_id, double timeout_s) {
-  std::unique_ptr<core::EtcdApi> client;
+  std::unique_ptr<etcd::EtcdApi> client;
   std::string last;
   core::WaitSpec spec;
   spec.timeout_s = timeout_s;
@@ -166,10 +166,10 @@ std::optional<ClusterAccess> check_cluster(Runner& r, const MemberArgs& a, Prefl
   return c;
 }
 
-void remove_member_when_ready(Runner& r, core::EtcdApi& client, std::uint64_t id, const std::string& what) {
+void remove_member_when_ready(Runner& r, etcd::EtcdApi& client, std::uint64_t id, const std::string& what) {
   const auto gone = [&] {
     const auto members = client.members();
-    return std::none_of(members.begin(), members.end(), [&](const core::EtcdClusterMember& m) { return m.id == id; });
+    return std::none_of(members.begin(), members.end(), [&](const etcd::EtcdClusterMember& m) { return m.id == id; });
   };
   const auto outcome = core::wait_until(
       {.timeout_s = 60, .every = std::chrono::milliseconds(500)},
@@ -177,7 +177,7 @@ void remove_member_when_ready(Runner& r, core::EtcdApi& client, std::uint64_t id
         try {
           client.remove_member(id);
           return std::nullopt;
-        } catch (const core::EtcdApiError& e) {
+        } catch (const etcd::EtcdApiError& e) {
           if (gone()) return std::nullopt;
           if (!e.unavailable() && e.grpc_code() != 5) throw;  // 5: not found, while the cluster settles
           return std::string(e.what());

@@ -34,7 +34,7 @@ ClusterAccess cluster_access(const Runner& r, const std::vector<core::EtcdMember
 // A member of those recorded that serves, asked again every half second for up to `timeout_s`
 // (a member just stopped may have been the leader: the others elect a new one first); an
 // Error with the last answer when none serves by then.
-std::unique_ptr<core::EtcdApi> serving_member(const Runner& r, const std::vector<core::EtcdMemberRecord>& members,
+std::unique_ptr<etcd::EtcdApi> serving_member(const Runner& r, const std::vector<core::EtcdMemberRecord>& members,
                                               const std::string& cluster_id, double timeout_s);
 
 // Removes the member `id` through `client`. etcd refuses a member change while the cluster has
@@ -42,7 +42,7 @@ std::unique_ptr<core::EtcdApi> serving_member(const Runner& r, const std::vector
 // than 5 s), so a refusal as unavailable is asked again every half second for up to a minute; a
 // member gone although the answer was an error (a leader that changed meanwhile) is removed.
 // `what` names it in the progress lines.
-void remove_member_when_ready(Runner& r, core::EtcdApi& client, std::uint64_t id, const std::string& what);
+void remove_member_when_ready(Runner& r, etcd::EtcdApi& client, std::uint64_t id, const std::string& what);
 
 // The other members as an action records them ({name, client_urls}), and read back.
 nlohmann::json members_json(const ClusterAccess& c);

@@ -22,22 +22,22 @@ struct AddArgs : MemberArgs {
   bool learner = true;
 };
 
-bool has_peer(const core::EtcdClusterMember& m, const std::string& url) {
+bool has_peer(const etcd::EtcdClusterMember& m, const std::string& url) {
   return std::find(m.peer_urls.begin(), m.peer_urls.end(), url) != m.peer_urls.end();
 }
 
 // etcd refuses a member change while the cluster has not settled since the last one (gRPC
 // Unavailable, "etcdserver: unhealthy cluster", e.g. right after a member was removed): retried
 // for up to a minute, as kubeadm does.
-core::EtcdClusterMember add_when_ready(Runner& r, core::EtcdApi& client, const std::string& peer_url, bool learner) {
-  core::EtcdClusterMember added;
+etcd::EtcdClusterMember add_when_ready(Runner& r, etcd::EtcdApi& client, const std::string& peer_url, bool learner) {
+  etcd::EtcdClusterMember added;
   const auto outcome = core::wait_until(
       {.timeout_s = 60, .every = std::chrono::milliseconds(500)},
       [&]() -> std::optional<std::string> {
         try {
           added = client.add_member({peer_url}, learner);
           return std::nullopt;
-        } catch (const core::EtcdApiError& e) {
+        } catch (const etcd::EtcdApiError& e) {
           // The change may have gone through although the answer was an error (a leader that
           // changed meanwhile): the member list says.
           for (const auto& m : client.members())
@@ -56,7 +56,7 @@ core::EtcdClusterMember add_when_ready(Runner& r, core::EtcdApi& client, const s
 }
 
 // Removes the member with `peer_url` (when there is one), as soon as etcd accepts the change.
-void remove_when_ready(Runner& r, core::EtcdApi& client, const std::string& peer_url) {
+void remove_when_ready(Runner& r, etcd::EtcdApi& client, const std::string& peer_url) {
   for (const auto& m : client.members())
     if (has_peer(m, peer_url)) {
       remove_member_when_ready(r, client, m.id, fmt::format("member {} ({})", m.hex_id(), peer_url));
@@ -138,7 +138,7 @@ class EtcdMemberAdd final : public TypedStep<AddArgs> {
     // Removed again while this node's etcd still runs: in a cluster of two (the last member
     // to join, rolled back first), stopping it first would leave the other without quorum.
     act.undo_order = UndoOrder::first;
-    core::EtcdClusterMember added;
+    etcd::EtcdClusterMember added;
     r.act(act, [&] { added = add_when_ready(r, *client, c.peer_url, a.learner); });
     r.ctx.out.info("      added {} ({}) as member {}{} through {}", c.name, c.peer_url, added.hex_id(),
                    a.learner ? ", a learner" : "", client->endpoint().url);

@@ -70,12 +70,12 @@ void join_over_ssh(Runner& r, const PeerNode& m, const std::string& via, const s
 }
 
 // Every member the generation recorded is in the cluster, started and voting.
-void check_all_joined(Runner& r, const core::EtcdEndpoint& endpoint) {
+void check_all_joined(Runner& r, const etcd::EtcdEndpoint& endpoint) {
   const auto members = r.ctx.etcd->connect(endpoint)->members();
   std::vector<std::string> missing;
   for (const auto& rec : r.gen.meta.etcd.members) {
     const auto it = std::find_if(members.begin(), members.end(),
-                                 [&](const core::EtcdClusterMember& m) { return m.name == rec.name; });
+                                 [&](const etcd::EtcdClusterMember& m) { return m.name == rec.name; });
     if (it == members.end())
       missing.push_back(rec.name + " (not a member)");
     else if (it->learner)
@@ -150,7 +150,7 @@ class EtcdMemberInvite final : public TypedStep<NoArgs> {
   }
 
   void perform(Runner& r, const NoArgs&) const override {
-    const auto endpoint = backup::node_etcd_endpoint(r.ctx);
+    const auto endpoint = etcd::node_etcd_endpoint(r.ctx);
     const auto status = r.ctx.etcd->connect(endpoint)->status();
     const auto via = own_client_url(r, endpoint.url);
     core::write_file_atomic(r.restore_dir() / "cluster.json",

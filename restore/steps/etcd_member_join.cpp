@@ -31,7 +31,7 @@ using core::Error;
 namespace {
 
 // "name=peer,name=peer" of every member; this node's (not started yet: no name) by its own name.
-std::string initial_cluster(const std::vector<core::EtcdClusterMember>& members, const ClusterAccess& c) {
+std::string initial_cluster(const std::vector<etcd::EtcdClusterMember>& members, const ClusterAccess& c) {
   std::string out;
   for (const auto& m : members) {
     const bool mine = std::find(m.peer_urls.begin(), m.peer_urls.end(), c.peer_url) != m.peer_urls.end();

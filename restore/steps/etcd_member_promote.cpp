@@ -53,7 +53,7 @@ class EtcdMemberPromote final : public TypedStep<PromoteArgs> {
   void perform(Runner& r, const PromoteArgs& a) const override {
     const auto c = cluster_access(r, a);
     const auto client = c.healthy(r.ctx);
-    const auto mine = [&](const core::EtcdClusterMember& m) {
+    const auto mine = [&](const etcd::EtcdClusterMember& m) {
       return std::find(m.peer_urls.begin(), m.peer_urls.end(), c.peer_url) != m.peer_urls.end();
     };
     auto note = [&](double s, const std::string& still) { r.ctx.out.info("      {:.0f} s: {}", s, still); };
@@ -68,7 +68,7 @@ class EtcdMemberPromote final : public TypedStep<PromoteArgs> {
             client->promote_member(me->id);
             r.ctx.out.info("      promoted {} ({}) to a voting member", c.name, me->hex_id());
             return std::nullopt;
-          } catch (const core::EtcdApiError& e) {
+          } catch (const etcd::EtcdApiError& e) {
             return fmt::format("not promoted yet: {}", e.what());
           }
         },

@@ -64,8 +64,8 @@ const core::EtcdSnapshotRecord& generation_snapshot(const Runner& r) {
   return *snap;
 }
 
-std::vector<core::EtcdKeyValue> selected(std::vector<core::EtcdKeyValue> kvs, const KeySelection& sel) {
-  std::erase_if(kvs, [&](const core::EtcdKeyValue& kv) { return !sel.selects(kv.key); });
+std::vector<etcd::EtcdKeyValue> selected(std::vector<etcd::EtcdKeyValue> kvs, const KeySelection& sel) {
+  std::erase_if(kvs, [&](const etcd::EtcdKeyValue& kv) { return !sel.selects(kv.key); });
   return kvs;
 }
 
@@ -82,13 +82,13 @@ struct KeysRead {
 
 // What the point holds of each chosen namespace: a namespace that was being deleted comes back
 // Terminating (and is deleted again), one whose objects were already gone comes back empty.
-std::vector<std::string> namespace_warnings(const KeySelection& sel, const std::vector<core::EtcdKeyValue>& wanted,
+std::vector<std::string> namespace_warnings(const KeySelection& sel, const std::vector<etcd::EtcdKeyValue>& wanted,
                                             const std::string& point) {
   std::vector<std::string> out;
   for (const auto& name : sel.namespaces) {
     const auto ns_key = core::namespace_key(name);
     std::size_t objects = 0;
-    const core::EtcdKeyValue* ns = nullptr;
+    const etcd::EtcdKeyValue* ns = nullptr;
     for (const auto& kv : wanted)
       if (kv.key == ns_key) ns = &kv;
       else if (core::namespace_of(kv.key) == name) ++objects;
@@ -106,7 +106,7 @@ std::vector<std::string> namespace_warnings(const KeySelection& sel, const std::
   return out;
 }
 
-std::string digest_of(std::vector<core::EtcdKeyValue> kvs) {
+std::string digest_of(std::vector<etcd::EtcdKeyValue> kvs) {
   std::sort(kvs.begin(), kvs.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
   std::string text;
   for (const auto& kv : kvs) text += core::sha256_hex(kv.key) + core::sha256_hex(kv.value) + "\n";
@@ -141,12 +141,12 @@ SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
 // What the snapshot holds of a selection: the keys it picks, and its namespaces (for the
 // message when nothing matches).
 struct SnapshotPick {
-  std::vector<core::EtcdKeyValue> kvs;  // in key order
+  std::vector<etcd::EtcdKeyValue> kvs;  // in key order
   std::vector<std::string> namespaces;
 };
 
 // The keys `sel` picks by namespace or prefix, read off a private copy of the snapshot file
-// (core::read_snapshot_keys, two passes over it; no etcd to restore and start): the copy is
+// (etcd::read_snapshot_keys, two passes over it; no etcd to restore and start): the copy is
 // hashed as it is written and checked against the record, so what is read is what was
 // checked, whatever happens to the backup disk's file meanwhile.
 SnapshotPick pick_from_file(const core::Context& ctx, const SnapshotFile& source, const KeySelection& sel) {
@@ -156,8 +156,8 @@ SnapshotPick pick_from_file(const core::Context& ctx, const SnapshotFile& source
   SnapshotPick out;
   const auto namespaces = core::namespace_key("");  // "/registry/namespaces/"
   const auto is_namespace = [&](std::string_view key) { return key.starts_with(namespaces); };
-  core::read_snapshot_keys(file, {"", std::nullopt, [&](std::string_view k) { return sel.selects(k) || is_namespace(k); }},
-                           [&](const core::EtcdKeyValue& kv) {
+  etcd::read_snapshot_keys(file, {"", std::nullopt, [&](std::string_view k) { return sel.selects(k) || is_namespace(k); }},
+                           [&](const etcd::EtcdKeyValue& kv) {
                              if (is_namespace(kv.key))
                                if (auto ns = namespace_of(kv.key)) out.namespaces.push_back(*ns);
                              if (sel.selects(kv.key)) out.kvs.push_back(kv);
@@ -170,20 +170,20 @@ SnapshotPick pick_from_file(const core::Context& ctx, const SnapshotFile& source
 // Reads the selected keys in the snapshot and in the live etcd. Objects chosen by name, and
 // what they reference (restore/object_plan.hpp), are looked up key by key: from a private etcd
 // serving the snapshot.
-KeysRead read_keys(const Runner& r, const PutKeysArgs& a, core::EtcdApi& live, const SnapshotFile& source) {
+KeysRead read_keys(const Runner& r, const PutKeysArgs& a, etcd::EtcdApi& live, const SnapshotFile& source) {
   const auto& sel = a.selection;
   KeysRead out;
   auto pick = pick_from_file(r.ctx, source, sel);
   out.snapshot_namespaces = std::move(pick.namespaces);
   std::vector<std::string> names;
   for (const auto& kv : pick.kvs) names.push_back(kv.key);
-  std::vector<core::EtcdKeyValue> wanted = std::move(pick.kvs), current;
+  std::vector<etcd::EtcdKeyValue> wanted = std::move(pick.kvs), current;
   for (const auto& prefix : read_prefixes(sel, names)) {
     auto in_live = selected(live.prefix(prefix), sel);
     current.insert(current.end(), in_live.begin(), in_live.end());
   }
   if (!sel.objects.empty()) {
-    PrivateEtcd snapshot(r.ctx, source.file, source.zstd, source.sha256);
+    etcd::PrivateEtcd snapshot(r.ctx, source.file, source.zstd, source.sha256);
     out.point_revision = source.revision;
     k8s::DecodeOptions decode;
     const auto encryption = reading_encryption_config(r);
@@ -420,7 +420,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
       if (p.empty() || p.front() != '/' || p == "/")
         pf.fails.push_back(
             fmt::format("prefix '{}': expected a key prefix such as /registry/configmaps/NAMESPACE/", p));
-    const auto endpoint = backup::node_etcd_endpoint(r.ctx);
+    const auto endpoint = etcd::node_etcd_endpoint(r.ctx);
     const auto live = r.ctx.etcd->connect(endpoint);
     try {
       const auto st = live->status();
@@ -440,7 +440,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
       std::optional<core::ScratchDir> scratch;
       std::optional<SnapshotFile> replayed;
       if (a.from_replay) {
-        const auto target = parse_replay_target(r.var(Var::to));
+        const auto target = etcd::parse_replay_target(r.var(Var::to));
         const auto dir = r.journal ? r.restore_dir() : scratch.emplace("keys-preflight").path();
         const auto sha256 = make_replayed(r, target, dir);
         replayed = SnapshotFile{dir / "replayed.db", false, sha256, replayed_text(r.var(Var::to)), replayed_revision(r)};
@@ -463,7 +463,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
   }
 
   void perform(Runner& r, const PutKeysArgs& a) const override {
-    const auto endpoint = backup::node_etcd_endpoint(r.ctx);
+    const auto endpoint = etcd::node_etcd_endpoint(r.ctx);
     const auto live = r.ctx.etcd->connect(endpoint);
     const auto source = source_of(r, a);
     const auto read = read_keys(r, a, *live, source);
@@ -521,7 +521,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
 
  private:
   static void undo_put(Runner& r, const Action& a) {
-    auto endpoint = backup::node_etcd_endpoint(r.ctx);
+    auto endpoint = etcd::node_etcd_endpoint(r.ctx);
     if (!a.to.empty()) endpoint.url = a.to;  // where the restore wrote it
     const auto live = r.ctx.etcd->connect(endpoint);
     const auto key = core::base64_decode(a.etcd.value("key", ""));

@@ -19,7 +19,7 @@ using nlohmann::json;
 namespace {
 
 struct ReplayArgs : StepArgs {
-  ReplayTarget target;
+  etcd::ReplayTarget target;
 };
 
 core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "replayed.json"; }
@@ -27,7 +27,7 @@ core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "rep
 }  // namespace
 
 void refuse_undecryptable(const Runner& r, const core::bfs::path& snapshot, const std::string& what) {
-  refuse_undecryptable(r, journal::encryption_keys_of_snapshot(snapshot.string()), what);
+  refuse_undecryptable(r, etcd::encryption_keys_of_snapshot(snapshot.string()), what);
 }
 
 void refuse_undecryptable(const Runner& r, const core::EncryptionKeyUse& use, const std::string& what) {
@@ -43,7 +43,7 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
   const auto& covered = generation_etcd.journal;
   if (to == "snapshot" && !generation_snapshot && covered) {
     // No snapshot of its own: the generation's etcd is its revision of the journal.
-    auto plan = plan_replay(ctx, parse_replay_target(std::to_string(covered->revision)), key);
+    auto plan = etcd::plan_replay(ctx, etcd::parse_replay_target(std::to_string(covered->revision)), key);
     c.value = std::to_string(plan.target_revision);
     c.note = fmt::format("to=snapshot: the generation recorded the change journal's revision {} instead of a snapshot",
                          plan.target_revision);
@@ -57,7 +57,7 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
   const auto gen_revision = generation_snapshot ? generation_snapshot->revision : covered ? covered->revision : 0;
   if (to == "auto") {
     try {
-      auto plan = plan_replay(ctx, parse_replay_target("latest"), key);
+      auto plan = etcd::plan_replay(ctx, etcd::parse_replay_target("latest"), key);
       if (plan.target_revision <= gen_revision && generation_snapshot) {
         c.value = "snapshot";
         c.note = fmt::format(
@@ -81,16 +81,16 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
     }
     return c;
   }
-  auto target = parse_replay_target(to);
+  auto target = etcd::parse_replay_target(to);
   target.accept_gap = accept_gap;
-  auto plan = plan_replay(ctx, target, key);
+  auto plan = etcd::plan_replay(ctx, target, key);
   c.value = std::to_string(plan.target_revision);
   if (to != c.value) c.note = fmt::format("to={}: journal revision {}", to, plan.target_revision);
   c.replay = std::move(plan);
   return c;
 }
 
-std::string make_replayed(const Runner& r, const ReplayTarget& target, const core::bfs::path& dir) {
+std::string make_replayed(const Runner& r, const etcd::ReplayTarget& target, const core::bfs::path& dir) {
   const auto out = dir / "replayed.db";
   const auto record = dir / "replayed.json";
   // Made before (by the preflight, or a run that was resumed): the snapshot is still the one recorded.
@@ -104,16 +104,16 @@ std::string make_replayed(const Runner& r, const ReplayTarget& target, const cor
     }
   }
   const auto key = r.node_key();
-  const auto plan = plan_replay(r.ctx, target, key ? &*key : nullptr);
+  const auto plan = etcd::plan_replay(r.ctx, target, key ? &*key : nullptr);
   if (plan.auth.status != core::AuthStatus::authentic && !r.flag(Var::unauthenticated))
     throw core::Error(fmt::format("{}: not replayed (the preflight found it authenticated; it changed since)",
                                   plan.auth.text));
   r.ctx.out.info("      {}", plan.describe());
   const auto tmp = dir / "replayed.db.tmp";
   ::unlink(tmp.c_str());
-  ReplayResult result;
+  etcd::ReplayResult result;
   try {
-    result = replay_to_snapshot(r.ctx, plan, tmp, key ? &*key : nullptr);
+    result = etcd::replay_to_snapshot(r.ctx, plan, tmp, key ? &*key : nullptr);
     refuse_undecryptable(r, result.encryption, fmt::format("the change journal's revision {}", plan.target_revision));
   } catch (...) {
     ::unlink(tmp.c_str());
@@ -154,11 +154,11 @@ std::string replayed_sha256(const Runner& r) {
 namespace {
 
 // The replay planned for `target`, walked once for the plan shown and its preflight.
-const ReplayPlan& planned_replay(const Runner& r, const ReplayTarget& target) {
+const etcd::ReplayPlan& planned_replay(const Runner& r, const etcd::ReplayTarget& target) {
   const auto id = fmt::format("{} {}", target.text, target.accept_gap);
   if (const auto found = r.planned_replays.find(id); found != r.planned_replays.end()) return found->second;
   const auto key = r.node_key();
-  return r.planned_replays.emplace(id, plan_replay(r.ctx, target, key ? &*key : nullptr)).first->second;
+  return r.planned_replays.emplace(id, etcd::plan_replay(r.ctx, target, key ? &*key : nullptr)).first->second;
 }
 
 class EtcdReplay final : public TypedStep<ReplayArgs> {
@@ -180,7 +180,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
   ReplayArgs read_args(const StepValues& v) const override {
     ReplayArgs a;
     try {
-      a.target = parse_replay_target(v.text("to", "snapshot"));
+      a.target = etcd::parse_replay_target(v.text("to", "snapshot"));
     } catch (const core::Error& e) {
       v.fail("to", e.what());
     }

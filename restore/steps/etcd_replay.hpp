@@ -20,7 +20,7 @@ namespace kdr::restore {
 // snapshot as it is) or the journal revision to restore to, with the replay planned for it.
 struct PointChoice {
   std::string value;  // "snapshot", or a revision number
-  std::optional<ReplayPlan> replay;
+  std::optional<etcd::ReplayPlan> replay;
   std::string note;   // what `auto` chose, and why
 };
 
@@ -35,7 +35,7 @@ PointChoice resolve_point(const core::Context& ctx, const std::string& to, const
 // already: replayed off the node and checked against the journal's digest, its encrypted values
 // against kube-apiserver's keys (restore/decryptable.hpp). Returns its SHA-256. `dir`: the
 // restore's folder (the etcd-replay step), or a scratch folder (a dry run's preflight).
-std::string make_replayed(const Runner& r, const ReplayTarget& target, const core::bfs::path& dir);
+std::string make_replayed(const Runner& r, const etcd::ReplayTarget& target, const core::bfs::path& dir);
 
 // The snapshot's encrypted values must decrypt with the keys kube-apiserver will have: throws
 // Error saying which do not (restore/decryptable.hpp); `what` names the point in it.

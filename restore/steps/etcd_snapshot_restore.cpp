@@ -84,7 +84,7 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
   return src;
 }
 
-std::vector<std::string> restore_argv(const Runner& r, const SnapshotRestoreArgs& a, const SnapshotTool& tool,
+std::vector<std::string> restore_argv(const Runner& r, const SnapshotRestoreArgs& a, const etcd::SnapshotTool& tool,
                                       const SnapshotSource& src) {
   const auto& e = r.plan.etcd;
   auto argv = tool.argv;
@@ -109,7 +109,7 @@ void chown_tree(const path& p, std::uint32_t uid, std::uint32_t gid) {
 }
 
 // The snapshot's tool, as looked up for this run.
-const SnapshotTool& tool_of(const Runner& r) {
+const etcd::SnapshotTool& tool_of(const Runner& r) {
   if (!r.tools.snapshot) throw Error("the snapshot tool was not looked up for this restore (look_up_tools)");
   return *r.tools.snapshot;
 }
@@ -130,9 +130,9 @@ void check_no_split_brain(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf
     return;
   }
   const auto this_member = r.plan.etcd.name;
-  core::EtcdEndpoint tls;
+  etcd::EtcdEndpoint tls;
   try {
-    tls = backup::node_etcd_endpoint(r.ctx);
+    tls = etcd::node_etcd_endpoint(r.ctx);
   } catch (const Error& e) {
     pf.warns.push_back(fmt::format("the generation's cluster has {} members; the others could not be asked whether "
                                    "they still keep quorum ({}): make sure they are stopped, or restore every member",
@@ -271,7 +271,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     if (core::present(part)) core::remove_tree(part);  // an earlier attempt; kdr's own
     core::make_dirs(part.parent_path(), 0755);
     const auto argv = restore_argv(r, a, tool, src);
-    auto res = r.ctx.programs->run(argv, core::etcd_tool_options(snapshot_restore_timeout(src.db_size)));
+    auto res = r.ctx.programs->run(argv, core::etcd_tool_options(etcd::snapshot_restore_timeout(src.db_size)));
     core::write_file_atomic(r.step_log(r.index_of(s)), core::describe_argv(argv) + "\n" + res.out + res.err, 0600);
     if (!res.ok()) {
       if (core::present(part)) core::remove_tree(part);
@@ -374,13 +374,13 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     } else {
       const auto& snap = r.gen_snapshot();
       const auto server = snap ? snap->server_version : std::string();
-      if (!server.empty() && !tool.version.empty() && minor_of(server) != minor_of(tool.version))
+      if (!server.empty() && !tool.version.empty() && etcd::minor_of(server) != etcd::minor_of(tool.version))
         pf.warns.push_back(fmt::format(
             "the snapshot was taken by etcd {}, {} {} restores it: etcd 3.4 and 3.5 read each other's snapshots "
             "(kdr's tests restore both ways), and the etcd that runs afterwards is the node's own. Should {} refuse "
             "it, install the etcdutl (3.5) or etcdctl (3.4) of etcd {} and name it in the config (etcd.etcdutl or "
             "etcd.etcdctl)",
-            server, tool.name, tool.version, tool.name, minor_of(server)));
+            server, tool.name, tool.version, tool.name, etcd::minor_of(server)));
       else
         pf.ok(fmt::format("{} {} for the snapshot (etcd {} took it)", tool.name, tool.version,
                           server.empty() ? "of an unrecorded version" : server));

@@ -41,7 +41,7 @@ using nlohmann::json;
 namespace {
 
 struct SurvivorArgs : StepArgs {
-  ReplayTarget target;
+  etcd::ReplayTarget target;
 };
 
 // The cluster a survivor must belong to: the one the generation's etcd data is of.
@@ -61,13 +61,13 @@ std::int64_t generation_revision(const Runner& r) {
 
 // The journal past the survivor's revision, or why it cannot be used (then the survivor alone).
 struct JournalUse {
-  std::optional<SurvivorReplay> replay;
+  std::optional<etcd::SurvivorReplay> replay;
   std::string why_not;
 };
 
 // `planned`: the walk the plan shown and its preflight share (Runner::planned_survivor_replays);
 // the step's run walks again.
-JournalUse journal_past(const Runner& r, const ReplayTarget& target, const std::string& cluster_id,
+JournalUse journal_past(const Runner& r, const etcd::ReplayTarget& target, const std::string& cluster_id,
                         std::int64_t survivor_revision, bool planned) {
   JournalUse u;
   try {
@@ -77,11 +77,11 @@ JournalUse journal_past(const Runner& r, const ReplayTarget& target, const std::
       return u;
     }
     const auto key = r.node_key();
-    u.replay = plan_survivor_replay(r.ctx, target, key ? &*key : nullptr, cluster_id, survivor_revision,
+    u.replay = etcd::plan_survivor_replay(r.ctx, target, key ? &*key : nullptr, cluster_id, survivor_revision,
                                     generation_revision(r));
     if (planned) r.planned_survivor_replays.insert_or_assign(id, *u.replay);
   } catch (const core::Error& e) {
-    if (target.kind != ReplayTarget::Kind::latest) throw;
+    if (target.kind != etcd::ReplayTarget::Kind::latest) throw;
     u.why_not = e.what();
   }
   return u;
@@ -136,7 +136,7 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
     auto to = v.text("to", "latest");
     if (to == "auto") to = "latest";
     try {
-      a.target = parse_replay_target(to);
+      a.target = etcd::parse_replay_target(to);
     } catch (const core::Error& e) {
       v.fail("to", e.what());
     }
@@ -168,7 +168,7 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
     } catch (const core::Error& e) {
       out.push_back(std::string("cannot run: ") + e.what());
     }
-    for (const auto& note : force_new_cluster_notes(etcd_server_version(r.ctx))) out.push_back("note: " + note);
+    for (const auto& note : force_new_cluster_notes(etcd::etcd_server_version(r.ctx))) out.push_back("note: " + note);
     return out;
   }
 
@@ -243,7 +243,7 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
     std::int64_t revision = 0;
     {
       const double t0 = core::monotonic_seconds();
-      PrivateEtcd etcd(r.ctx, PrivateEtcd::MemberDir{r.host(r.plan.etcd.data_dir)});
+      etcd::PrivateEtcd etcd(r.ctx, etcd::PrivateEtcd::MemberDir{r.host(r.plan.etcd.data_dir)});
       const auto status = etcd.client().status();
       revision = status.revision;
       if (!cluster.empty() && status.cluster_id != cluster)
@@ -253,7 +253,7 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
       ::unlink(tmp.c_str());
       argv.insert(argv.end(), {"--endpoints", etcd.url(), "snapshot", "save", tmp.string()});
       const auto saved =
-          r.ctx.programs->run(argv, core::etcd_tool_options(backup::snapshot_timeout(r.ctx.config.etcd, status.db_size)));
+          r.ctx.programs->run(argv, core::etcd_tool_options(etcd::snapshot_timeout(r.ctx.config.etcd, status.db_size)));
       if (!saved.ok())
         throw core::Error(fmt::format("{} failed: {}", core::describe_argv(argv),
                                       saved.started ? saved.err + saved.out : saved.start_error));
@@ -264,9 +264,9 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
                      self.name, revision, survivor.string(), core::monotonic_seconds() - t0);
     }
     const auto j = journal_past(r, a.target, cluster, revision, false);
-    ReplayPlan plan;
+    etcd::ReplayPlan plan;
     if (j.replay && j.replay->base_digest) {
-      const auto digest = journal::digest_of_snapshot(survivor.string());
+      const auto digest = etcd::digest_of_snapshot(survivor.string());
       if (!(digest == *j.replay->base_digest))
         throw core::Error(fmt::format(
             "the survivor's keyspace at revision {} is not the journal's: the journal's digest there is {} ({} keys), "
@@ -286,9 +286,9 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
       plan.base.source = fmt::format("the survivor {} (revision {})", self.name, revision);
       plan.base.db_sha256 = core::sha256_file(survivor.string());
       const auto key = r.node_key();
-      ReplayResult result;
+      etcd::ReplayResult result;
       try {
-        result = replay_to_snapshot(r.ctx, plan, tmp, key ? &*key : nullptr);
+        result = etcd::replay_to_snapshot(r.ctx, plan, tmp, key ? &*key : nullptr);
       } catch (...) {
         ::unlink(tmp.c_str());
         throw;

@@ -34,7 +34,7 @@ class KubeadmStep final : public ProgramStep {
     }
     const auto recorded = r.gen.meta.node.pod_version("kube-apiserver");
     const auto& have = r.tools.kubeadm_version;
-    if (!recorded.empty() && minor_of(have) != minor_of(recorded))
+    if (!recorded.empty() && etcd::minor_of(have) != etcd::minor_of(recorded))
       pf.warns.push_back(fmt::format("kubeadm is {}, the cluster ran {}: install kubeadm {} to rebuild it", have,
                                      recorded, recorded));
     else

@@ -62,22 +62,22 @@ struct EtcdHealth {
 // etcd as the node's manifests (or the config) describe it now.
 EtcdHealth etcd_health(const Runner& r, const core::StaticPodScan& scan) {
   EtcdHealth h;
-  auto target = backup::etcd_target(r.ctx, core::detect_etcd_layout(r.ctx.config, r.ctx.root, scan));
-  backup::SnapshotOutcome failure;
-  auto st = backup::endpoint_status(r.ctx, target, failure);
+  auto target = etcd::etcd_target(r.ctx, etcd::detect_etcd_layout(r.ctx.config, r.ctx.root, scan));
+  etcd::SnapshotOutcome failure;
+  auto st = etcd::endpoint_status(r.ctx, target, failure);
   if (!st) {
     h.problem = failure.error;
     return h;
   }
   h.healthy = true;
   h.revision = st->revision;
-  h.keys = backup::count_keys(r.ctx, target, 0);
+  h.keys = etcd::count_keys(r.ctx, target, 0);
   return h;
 }
 
 // Why the etcd that runs is not the restored one: another data dir than the manifest's.
 std::optional<std::string> wrong_data_dir(const Runner& r, const core::StaticPodScan& scan,
-                                          const core::EtcdLayout& layout) {
+                                          const etcd::EtcdLayout& layout) {
   const auto& member = *layout.member;
   const auto* pod = core::find_pod(scan, "etcd");
   auto procs = pod ? pod_processes(r.ctx.root, *pod) : std::vector<PodProcess>{};
@@ -97,11 +97,11 @@ std::optional<std::string> wrong_data_dir(const Runner& r, const core::StaticPod
 // tells the operator so in `report`).
 std::optional<std::string> etcd_not_ready(const Runner& r, const HealthGoal& goal, std::string& report) {
   const auto scan = r.live_pods();
-  const auto layout = core::detect_etcd_layout(r.ctx.config, r.ctx.root, scan);
+  const auto layout = etcd::detect_etcd_layout(r.ctx.config, r.ctx.root, scan);
   std::string where = "data dir " + layout.data_dir;
-  if (layout.kind == core::EtcdKind::static_pod) {
+  if (layout.kind == etcd::EtcdKind::static_pod) {
     if (auto wrong = wrong_data_dir(r, scan, layout)) return wrong;
-  } else if (layout.kind == core::EtcdKind::unknown) {
+  } else if (layout.kind == etcd::EtcdKind::unknown) {
     return "no etcd manifest in " + r.var(Var::static_pod_path);
   } else {
     where = layout.summary();  // etcd elsewhere or under systemd: its answers are all kdr can check
@@ -157,7 +157,7 @@ class WaitHealthy final : public TypedStep<WaitHealthyArgs> {
     if (r.etcd_on_node()) {
       out.push_back(fmt::format("wait up to {} s: etcd answers with the manifest's data dir{}", a.timeout, bar));
     } else {
-      const auto layout = core::detect_etcd_layout(r.ctx.config, r.ctx.root, live);
+      const auto layout = etcd::detect_etcd_layout(r.ctx.config, r.ctx.root, live);
       out.push_back(fmt::format("wait up to {} s: etcd answers ({})", a.timeout, layout.summary()));
     }
     // kube-apiserver runs after the restore if the node or the generation has its manifest

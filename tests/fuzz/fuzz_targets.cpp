@@ -55,7 +55,7 @@ void parse_journal(std::string_view text) {
 void parse_segment(std::string_view text) {
   // A change journal segment's records, as the reader decodes them one after the other: a
   // record that does not decode is a status, never an exception.
-  journal::KeyspaceDigest digest;
+  etcd::KeyspaceDigest digest;
   std::size_t pos = text.rfind(journal::segment_magic, 0) == 0 || text.rfind(journal::segment_magic_unsealed, 0) == 0
                         ? journal::segment_magic.size()
                         : 0;
@@ -69,7 +69,7 @@ void parse_segment(std::string_view text) {
 }
 
 void parse_bbolt(std::string_view text) {
-  (void)core::read_bolt_bytes(std::string(text), fuzz::origin);
+  (void)etcd::read_bolt_bytes(std::string(text), fuzz::origin);
 }
 
 void parse_k8s_object(std::string_view text) {

@@ -98,7 +98,7 @@ std::string transform(const std::string& value, const std::string& key, const k8
 }
 
 // The key and value kube-apiserver would write for `o` on create.
-core::EtcdOp stored_op(const std::string& prefix, const core::EncryptionConfig* config, k8s::ojson o) {
+etcd::EtcdOp stored_op(const std::string& prefix, const core::EncryptionConfig* config, k8s::ojson o) {
   const auto t = type_of(o);
   auto& meta = o["metadata"];
   if (!meta.contains("uid")) meta["uid"] = random_uid();
@@ -107,18 +107,18 @@ core::EtcdOp stored_op(const std::string& prefix, const core::EncryptionConfig* 
   meta.erase("selfLink");
   const auto ns = t.namespaced ? meta.value("namespace", "default") : "";
   const auto key = k8s::object_key(t, ns, meta.value("name", ""), prefix);
-  return core::EtcdOp{false, key, transform(encode(o, t), key, t, config), 0};
+  return etcd::EtcdOp{false, key, transform(encode(o, t), key, t, config), 0};
 }
 
-void put(core::EtcdApi& etcd, const std::string& prefix, const core::EncryptionConfig* config, k8s::ojson o) {
+void put(etcd::EtcdApi& etcd, const std::string& prefix, const core::EncryptionConfig* config, k8s::ojson o) {
   const auto op = stored_op(prefix, config, std::move(o));
   etcd.apply({op});
   std::puts(op.key.c_str());
 }
 
-void fill(core::EtcdApi& etcd, const std::string& prefix, const core::EncryptionConfig* config, std::size_t n,
+void fill(etcd::EtcdApi& etcd, const std::string& prefix, const core::EncryptionConfig* config, std::size_t n,
           std::size_t pad, const k8s::ojson& model) {
-  std::vector<core::EtcdOp> batch;
+  std::vector<etcd::EtcdOp> batch;
   const std::string padding(pad, 'x');
   const auto base = model["metadata"].value("name", "object");
   for (std::size_t i = 0; i < n; ++i) {
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.size() < 5) throw core::Error("usage: k8s-store ENDPOINT CACERT CERT KEY [--encryption FILE] [--prefix P] put|delete|raw ...");
-    const core::EtcdEndpoint endpoint{args[0], args[1], args[2], args[3]};
+    const etcd::EtcdEndpoint endpoint{args[0], args[1], args[2], args[3]};
     std::size_t i = 4;
     std::optional<core::EncryptionConfig> config;
     std::string prefix = "/registry";
@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
       else if (args[i] == "--prefix") prefix = args[i + 1];
       else throw core::Error("unknown option " + args[i]);
     }
-    const auto etcd = core::real_etcd()->connect(endpoint);
+    const auto etcd = etcd::real_etcd()->connect(endpoint);
     const auto verb = args.at(i++);
     if (verb == "put") {
       for (; i < args.size(); ++i) {
@@ -164,13 +164,13 @@ int main(int argc, char** argv) {
       const auto t = k8s::find_resource(args.at(i));
       if (!t) throw core::Error("no resource " + args.at(i));
       const auto key = k8s::object_key(*t, args.at(i + 1), args.at(i + 2), prefix);
-      etcd->apply({core::EtcdOp{true, key, "", 0}});
+      etcd->apply({etcd::EtcdOp{true, key, "", 0}});
       std::puts(key.c_str());
     } else if (verb == "fill") {
       const auto n = std::stoul(args.at(i)), pad = std::stoul(args.at(i + 1));
       fill(*etcd, prefix, config ? &*config : nullptr, n, pad, k8s::ojson::parse(core::read_file(args.at(i + 2))));
     } else if (verb == "raw") {
-      etcd->apply({core::EtcdOp{false, args.at(i), core::read_file(args.at(i + 1)), 0}});
+      etcd->apply({etcd::EtcdOp{false, args.at(i), core::read_file(args.at(i + 1)), 0}});
       std::puts(args.at(i).c_str());
     } else {
       throw core::Error("unknown verb " + verb);

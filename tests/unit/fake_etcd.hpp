@@ -27,14 +27,14 @@
 namespace kdr::test {
 
 struct FakeKeyspace {
-  std::map<std::string, core::EtcdKeyValue> kvs;
+  std::map<std::string, etcd::EtcdKeyValue> kvs;
   std::int64_t revision = 1;
   std::set<std::int64_t> leases;
   std::string cluster_id = "11", member_id = "21";
   // A member of a cluster that lost its majority answers its status but no read.
   bool quorum = true;
   // The cluster's members (a keyspace served at several URLs is one cluster).
-  std::vector<core::EtcdClusterMember> members;
+  std::vector<etcd::EtcdClusterMember> members;
   std::uint64_t next_member_id = 0x100;
   // How many promotions etcd refuses before the learner has caught up, and how many member
   // additions it refuses as an unsettled cluster.
@@ -74,7 +74,7 @@ struct FakeKeyspace {
   }
 };
 
-class FakeEtcd : public core::EtcdConnector {
+class FakeEtcd : public etcd::EtcdConnector {
  public:
   void serve(const std::string& url, std::shared_ptr<FakeKeyspace> keyspace) {
     std::lock_guard lock(mutex_);
@@ -116,7 +116,7 @@ class FakeEtcd : public core::EtcdConnector {
   // Serializes every call to every keyspace (the steps may call from two threads).
   std::mutex& calls() const { return calls_; }
 
-  std::unique_ptr<core::EtcdApi> connect(const core::EtcdEndpoint& endpoint,
+  std::unique_ptr<etcd::EtcdApi> connect(const etcd::EtcdEndpoint& endpoint,
                                          std::chrono::milliseconds) const override;
 
  private:
@@ -125,10 +125,10 @@ class FakeEtcd : public core::EtcdConnector {
   std::map<std::string, FakeKeyspace> snapshots_;
 };
 
-class FakeEtcdClient final : public core::EtcdApi {
+class FakeEtcdClient final : public etcd::EtcdApi {
  public:
-  FakeEtcdClient(const FakeEtcd& etcd, core::EtcdEndpoint endpoint) : etcd_(etcd), endpoint_(std::move(endpoint)) {}
-  const core::EtcdEndpoint& endpoint() const override { return endpoint_; }
+  FakeEtcdClient(const FakeEtcd& etcd, etcd::EtcdEndpoint endpoint) : etcd_(etcd), endpoint_(std::move(endpoint)) {}
+  const etcd::EtcdEndpoint& endpoint() const override { return endpoint_; }
 
   // Runs `f` on the keyspace served at the endpoint, as one atomic call.
   template <typename F>
@@ -141,20 +141,20 @@ class FakeEtcdClient final : public core::EtcdApi {
     return f(*ks);
   }
 
-  core::EtcdStatus status() override {
+  etcd::EtcdStatus status() override {
     return with([](FakeKeyspace& ks) {
-      return core::EtcdStatus{"3.5.16", ks.revision, 16384 + 64 * ks.kvs.size(), ks.cluster_id, ks.member_id};
+      return etcd::EtcdStatus{"3.5.16", ks.revision, 16384 + 64 * ks.kvs.size(), ks.cluster_id, ks.member_id};
     });
   }
-  std::vector<core::EtcdKeyValue> prefix(const std::string& prefix, const core::EtcdRangeOptions& o) override {
-    std::vector<core::EtcdKeyValue> out;
-    scan(prefix, o, [&](core::EtcdKeyValue&& kv) { out.push_back(std::move(kv)); });
+  std::vector<etcd::EtcdKeyValue> prefix(const std::string& prefix, const etcd::EtcdRangeOptions& o) override {
+    std::vector<etcd::EtcdKeyValue> out;
+    scan(prefix, o, [&](etcd::EtcdKeyValue&& kv) { out.push_back(std::move(kv)); });
     return out;
   }
-  std::int64_t scan(const std::string& prefix, const core::EtcdRangeOptions& o,
-                    const std::function<void(core::EtcdKeyValue&&)>& each) override {
+  std::int64_t scan(const std::string& prefix, const etcd::EtcdRangeOptions& o,
+                    const std::function<void(etcd::EtcdKeyValue&&)>& each) override {
     return with([&](FakeKeyspace& ks) {
-      if (!ks.quorum && !o.serializable) throw core::EtcdApiError("etcdserver: request timed out", 14);
+      if (!ks.quorum && !o.serializable) throw etcd::EtcdApiError("etcdserver: request timed out", 14);
       if (o.revision != 0 && o.revision != ks.revision)
         throw core::Error(fmt::format("the fake etcd keeps no history: revision {} asked, {} held", o.revision,
                                       ks.revision));
@@ -170,8 +170,8 @@ class FakeEtcdClient final : public core::EtcdApi {
   std::uint64_t count(const std::string& p, std::int64_t revision, bool serializable) override {
     return prefix(p, {.revision = revision, .serializable = serializable}).size();
   }
-  std::optional<core::EtcdKeyValue> get(const std::string& key) override {
-    return with([&](FakeKeyspace& ks) -> std::optional<core::EtcdKeyValue> {
+  std::optional<etcd::EtcdKeyValue> get(const std::string& key) override {
+    return with([&](FakeKeyspace& ks) -> std::optional<etcd::EtcdKeyValue> {
       auto it = ks.kvs.find(key);
       if (it == ks.kvs.end()) return std::nullopt;
       return it->second;
@@ -194,12 +194,12 @@ class FakeEtcdClient final : public core::EtcdApi {
       return true;
     });
   }
-  std::int64_t apply(const std::vector<core::EtcdOp>& ops) override {
+  std::int64_t apply(const std::vector<etcd::EtcdOp>& ops) override {
     return with([&](FakeKeyspace& ks) {
       const auto rev = ++ks.revision;
       for (const auto& op : ops) {
         if (op.lease != 0 && !ks.leases.count(op.lease))
-          throw core::EtcdApiError("etcdserver: requested lease not found", 5);
+          throw etcd::EtcdApiError("etcdserver: requested lease not found", 5);
         ks.write_at(rev, op.key, op.is_delete ? std::nullopt : std::optional<std::string>(op.value), op.lease);
       }
       return rev;
@@ -215,29 +215,29 @@ class FakeEtcdClient final : public core::EtcdApi {
     return with([&](FakeKeyspace& ks) { return ks.leases.count(id) > 0; });
   }
   // The fake answers as etcd 3.4's gateway does: it has no HashKV.
-  std::optional<core::EtcdHashKV> hash_kv(std::int64_t) override { return std::nullopt; }
+  std::optional<etcd::EtcdHashKV> hash_kv(std::int64_t) override { return std::nullopt; }
   // The Hash of the file a stand-in serves from; a keyspace of its own has no file to hash.
-  core::EtcdHash hash() override {
+  etcd::EtcdHash hash() override {
     return with([&](FakeKeyspace& ks) {
-      if (ks.served_db.empty()) throw core::EtcdApiError("the fake etcd has no database file to hash", 12);
-      return core::EtcdHash{ks.revision, etcd::backend_hashes(ks.served_db, ks.revision).hash};
+      if (ks.served_db.empty()) throw etcd::EtcdApiError("the fake etcd has no database file to hash", 12);
+      return etcd::EtcdHash{ks.revision, etcd::backend_hashes(ks.served_db, ks.revision).hash};
     });
   }
-  std::vector<core::EtcdClusterMember> members() override {
+  std::vector<etcd::EtcdClusterMember> members() override {
     return with([&](FakeKeyspace& ks) {
-      if (!ks.quorum) throw core::EtcdApiError("etcdserver: request timed out", 14);
+      if (!ks.quorum) throw etcd::EtcdApiError("etcdserver: request timed out", 14);
       return ks.members;
     });
   }
-  core::EtcdClusterMember add_member(const std::vector<std::string>& peer_urls, bool learner) override {
+  etcd::EtcdClusterMember add_member(const std::vector<std::string>& peer_urls, bool learner) override {
     return with([&](FakeKeyspace& ks) {
       for (const auto& m : ks.members)
-        if (m.peer_urls == peer_urls) throw core::EtcdApiError("etcdserver: Peer URLs already exists", 9);
+        if (m.peer_urls == peer_urls) throw etcd::EtcdApiError("etcdserver: Peer URLs already exists", 9);
       if (ks.add_refusals > 0) {
         --ks.add_refusals;
-        throw core::EtcdApiError("etcdserver: unhealthy cluster", 14);
+        throw etcd::EtcdApiError("etcdserver: unhealthy cluster", 14);
       }
-      core::EtcdClusterMember m;
+      etcd::EtcdClusterMember m;
       m.id = ks.next_member_id++;
       m.peer_urls = peer_urls;
       m.learner = learner;
@@ -249,10 +249,10 @@ class FakeEtcdClient final : public core::EtcdApi {
     with([&](FakeKeyspace& ks) {
       if (ks.remove_refusals > 0) {
         --ks.remove_refusals;
-        throw core::EtcdApiError("etcdserver: unhealthy cluster", 14);
+        throw etcd::EtcdApiError("etcdserver: unhealthy cluster", 14);
       }
-      const auto n = std::erase_if(ks.members, [&](const core::EtcdClusterMember& m) { return m.id == id; });
-      if (n == 0) throw core::EtcdApiError("etcdserver: member not found", 5);
+      const auto n = std::erase_if(ks.members, [&](const etcd::EtcdClusterMember& m) { return m.id == id; });
+      if (n == 0) throw etcd::EtcdApiError("etcdserver: member not found", 5);
       return n;
     });
   }
@@ -260,24 +260,24 @@ class FakeEtcdClient final : public core::EtcdApi {
     with([&](FakeKeyspace& ks) {
       for (auto& m : ks.members)
         if (m.id == id) {
-          if (!m.learner) throw core::EtcdApiError("etcdserver: can only promote a learner member", 9);
+          if (!m.learner) throw etcd::EtcdApiError("etcdserver: can only promote a learner member", 9);
           if (ks.promote_refusals > 0) {
             --ks.promote_refusals;
-            throw core::EtcdApiError("etcdserver: can only promote a learner member which is in sync with leader", 9);
+            throw etcd::EtcdApiError("etcdserver: can only promote a learner member which is in sync with leader", 9);
           }
           m.learner = false;
           return true;
         }
-      throw core::EtcdApiError("etcdserver: member not found", 5);
+      throw etcd::EtcdApiError("etcdserver: member not found", 5);
     });
   }
 
  private:
   const FakeEtcd& etcd_;
-  core::EtcdEndpoint endpoint_;
+  etcd::EtcdEndpoint endpoint_;
 };
 
-inline std::unique_ptr<core::EtcdApi> FakeEtcd::connect(const core::EtcdEndpoint& endpoint,
+inline std::unique_ptr<etcd::EtcdApi> FakeEtcd::connect(const etcd::EtcdEndpoint& endpoint,
                                                         std::chrono::milliseconds) const {
   return std::make_unique<FakeEtcdClient>(*this, endpoint);
 }

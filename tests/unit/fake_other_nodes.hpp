@@ -146,8 +146,8 @@ struct FakeOtherNodes {
   // The node's etcd joins the cluster this node serves (in place of its old member).
   void join(const std::string& node) {
     auto ks = f.etcd->at(RestoreFixture::node_etcd_url);
-    std::erase_if(ks->members, [&](const core::EtcdClusterMember& old) { return old.name == node; });
-    core::EtcdClusterMember m;
+    std::erase_if(ks->members, [&](const etcd::EtcdClusterMember& old) { return old.name == node; });
+    etcd::EtcdClusterMember m;
     m.id = 100 + static_cast<std::uint64_t>(++joins);
     m.name = node;
     m.peer_urls = {node == "cp2" ? "https://10.0.0.11:2380" : "https://10.0.0.12:2380"};

@@ -377,7 +377,7 @@ class RestoreFixture {
                    R"({"ID":35,"name":"cp3","peerURLs":["https://10.0.0.12:2380"],"clientURLs":["http://127.0.0.1:4"]}]})";
     live->members.clear();
     for (const auto& [id, n] : std::vector<std::pair<std::uint64_t, int>>{{33, 0}, {34, 1}, {35, 2}}) {
-      core::EtcdClusterMember m;
+      etcd::EtcdClusterMember m;
       m.id = id;
       m.name = fmt::format("cp{}", n + 1);
       m.peer_urls = {fmt::format("https://10.0.0.{}:2380", 10 + n)};

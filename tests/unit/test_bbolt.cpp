@@ -21,7 +21,7 @@ using namespace kdr;
 using namespace kdr::test::bolt;
 
 TEST_CASE("bbolt: buckets, entries and the greatest key, from the newest valid meta") {
-  const auto s = core::read_bolt_bytes(join(sample_pages()), "db");
+  const auto s = etcd::read_bolt_bytes(join(sample_pages()), "db");
   CHECK(s.page_size == page_size);
   CHECK(s.meta_page == 1);
   CHECK(s.txid == 7);
@@ -39,11 +39,11 @@ TEST_CASE("bbolt: buckets, entries and the greatest key, from the newest valid m
 TEST_CASE("bbolt: a damaged meta page falls back to the other one, and both damaged is an error") {
   auto pages = sample_pages();
   pages[1][16 + 48] ^= 1;  // txid changed: the checksum no longer matches
-  auto s = core::read_bolt_bytes(join(pages), "db");
+  auto s = etcd::read_bolt_bytes(join(pages), "db");
   CHECK(s.meta_page == 0);
   CHECK(s.txid == 6);
   pages[0][16] ^= 1;  // magic
-  CHECK_THROWS_WITH(core::read_bolt_bytes(join(pages), "db"),
+  CHECK_THROWS_WITH(etcd::read_bolt_bytes(join(pages), "db"),
                     Catch::Contains("db: not a bbolt database: meta page 0: magic") &&
                         Catch::Contains("meta page 1: checksum mismatch"));
 }
@@ -52,34 +52,34 @@ TEST_CASE("bbolt: damage in the tree is named with its page") {
   SECTION("a child outside the pages in use") {
     auto pages = sample_pages();
     pages[4] = branch_page(4, {{rev_key(2), 5}, {rev_key(5), 40}});
-    CHECK_THROWS_WITH(core::read_bolt_bytes(join(pages), "db"),
+    CHECK_THROWS_WITH(etcd::read_bolt_bytes(join(pages), "db"),
                       "db: damaged bbolt database: page 40: outside the pages in use (2..7)");
   }
   SECTION("a loop") {
     auto pages = sample_pages();
     pages[4] = branch_page(4, {{rev_key(2), 5}, {rev_key(5), 4}});
-    CHECK_THROWS_WITH(core::read_bolt_bytes(join(pages), "db"), Catch::Contains("page 4: reached twice"));
+    CHECK_THROWS_WITH(etcd::read_bolt_bytes(join(pages), "db"), Catch::Contains("page 4: reached twice"));
   }
   SECTION("a page that is not what its parent says") {
     auto pages = sample_pages();
     put_le(pages[5], 0, 9, 8);
-    CHECK_THROWS_WITH(core::read_bolt_bytes(join(pages), "db"), Catch::Contains("page 5: its header says it is page 9"));
+    CHECK_THROWS_WITH(etcd::read_bolt_bytes(join(pages), "db"), Catch::Contains("page 5: its header says it is page 9"));
   }
   SECTION("an element past its page") {
     auto pages = sample_pages();
     put_le(pages[3], 16 + 12, 1 << 20, 4);  // the key bucket's value size
-    CHECK_THROWS_WITH(core::read_bolt_bytes(join(pages), "db"), Catch::Contains("page 3: element 0 points past the page"));
+    CHECK_THROWS_WITH(etcd::read_bolt_bytes(join(pages), "db"), Catch::Contains("page 3: element 0 points past the page"));
   }
   SECTION("a leaf page that also claims to be a branch is checked as the leaf it is read as") {
     auto pages = sample_pages();
     put_le(pages[6], 8, 0x03, 2);
     put_le(pages[6], 16 + 16 + 8, 1 << 20, 4);  // element 1's key size, where a leaf keeps it
-    CHECK_THROWS_WITH(core::read_bolt_bytes(join(pages), "db"), Catch::Contains("page 6: element 1 points past the page"));
+    CHECK_THROWS_WITH(etcd::read_bolt_bytes(join(pages), "db"), Catch::Contains("page 6: element 1 points past the page"));
   }
   SECTION("a file cut short") {
     auto bytes = join(sample_pages());
     bytes.resize(6 * page_size);
-    CHECK_THROWS_WITH(core::read_bolt_bytes(bytes, "db"),
+    CHECK_THROWS_WITH(etcd::read_bolt_bytes(bytes, "db"),
                       Catch::Contains("db: truncated bbolt database: the meta says 8 pages of 4096 bytes"));
   }
 }
@@ -88,14 +88,14 @@ TEST_CASE("an etcd snapshot's revision and key revisions come from its key bucke
   test::TempDir dir;
   const auto file = dir.path() / "snapshot.db";
   std::ofstream(file.string(), std::ios::binary) << join(sample_pages()) << std::string(32, '\0');  // a trailer
-  const auto facts = backup::read_snapshot_facts(file);
+  const auto facts = etcd::read_snapshot_facts(file);
   CHECK(facts.revision == 9);
   CHECK(facts.total_keys == 6);
-  CHECK_THROWS_WITH(backup::read_snapshot_facts(dir.path() / "none.db"), Catch::Contains("none.db"));
+  CHECK_THROWS_WITH(etcd::read_snapshot_facts(dir.path() / "none.db"), Catch::Contains("none.db"));
   // compacted at 12 past deletions at 10 to 12 (their tombstones dropped): etcd's revision is 12
   std::ofstream(file.string(), std::ios::binary | std::ios::trunc)
       << history_snapshot_bytes({{8, "/registry/a", "1", false}, {9, "/registry/b", "2", false}}, 1, 12);
-  CHECK(backup::read_snapshot_facts(file).revision == 12);
+  CHECK(etcd::read_snapshot_facts(file).revision == 12);
 }
 
 TEST_CASE("a stopped etcd's database is written as the snapshot etcdctl snapshot save would stream") {
@@ -104,13 +104,13 @@ TEST_CASE("a stopped etcd's database is written as the snapshot etcdctl snapshot
   // etcd grows its file ahead of the pages in use: what lies past the high-water mark is no
   // part of the snapshot
   test::write(tmp.path() / "db", db + std::string(4 * page_size, '\0'));
-  const auto saved = restore::write_served_snapshot(tmp.path() / "db", tmp.path() / "snapshot.db");
+  const auto saved = etcd::write_served_snapshot(tmp.path() / "db", tmp.path() / "snapshot.db");
   const auto bytes = core::read_file(tmp.path() / "snapshot.db");
   CHECK(bytes == etcd_snapshot_bytes());
   CHECK(saved.size == bytes.size());
   CHECK(saved.sha256 == core::sha256_hex(bytes));
   CHECK(saved.db_sha256 == core::sha256_hex(db));
-  const auto trailer = backup::check_snapshot_trailer(tmp.path() / "snapshot.db");
+  const auto trailer = etcd::check_snapshot_trailer(tmp.path() / "snapshot.db");
   CHECK(trailer.ok);
   CHECK(trailer.file_sha256 == saved.sha256);
   CHECK((core::lstat_path(tmp.path() / "snapshot.db")->mode & 0777) == 0600);
@@ -120,7 +120,7 @@ TEST_CASE("a stopped etcd's database is written as the snapshot etcdctl snapshot
   if (::stat(tmp.path().c_str(), &here) == 0 && ::stat("/dev/shm", &shm) == 0 && here.st_dev != shm.st_dev) {
     test::TempDir other("/dev/shm");
     test::write(other.path() / "db", db);
-    const auto copied = restore::write_served_snapshot(other.path() / "db", tmp.path() / "copied.db");
+    const auto copied = etcd::write_served_snapshot(other.path() / "db", tmp.path() / "copied.db");
     CHECK(core::read_file(tmp.path() / "copied.db") == etcd_snapshot_bytes());
     CHECK(copied.sha256 == saved.sha256);
     CHECK(core::read_file(other.path() / "db") == db);  // copied, not moved
@@ -130,9 +130,9 @@ TEST_CASE("a stopped etcd's database is written as the snapshot etcdctl snapshot
 
   // a file cut short before its last page in use is refused, naming it
   test::write(tmp.path() / "short", db.substr(0, 7 * page_size));
-  CHECK_THROWS_WITH(restore::write_served_snapshot(tmp.path() / "short", tmp.path() / "s.db"),
+  CHECK_THROWS_WITH(etcd::write_served_snapshot(tmp.path() / "short", tmp.path() / "s.db"),
                     Catch::Contains("short") && (Catch::Contains("before its last page") || Catch::Contains("page")));
   // not a bbolt database at all
   test::write(tmp.path() / "text", std::string(3 * page_size, 'x'));
-  CHECK_THROWS_AS(restore::write_served_snapshot(tmp.path() / "text", tmp.path() / "t.db"), core::Error);
+  CHECK_THROWS_AS(etcd::write_served_snapshot(tmp.path() / "text", tmp.path() / "t.db"), core::Error);
 }

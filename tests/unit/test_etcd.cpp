@@ -82,7 +82,7 @@ TEST_CASE("the etcd member comes from its static pod manifest") {
   CHECK(m->peer_urls == std::vector<std::string>{"https://10.0.0.5:2380"});
   CHECK(m->initial_cluster == "cp-1=https://10.0.0.5:2380");
   // kdr talks to it on loopback, each client URL once
-  const auto layout = core::detect_etcd_layout(core::default_config(), core::NodeRoot("/nonexistent"), scan);
+  const auto layout = etcd::detect_etcd_layout(core::default_config(), core::NodeRoot("/nonexistent"), scan);
   CHECK(layout.endpoints == std::vector<std::string>{"https://127.0.0.1:2379", "https://10.0.0.5:2379"});
   CHECK(backup::image_tag(m->image) == "3.5.15-0");
   CHECK_FALSE(core::etcd_member(scan_of({apiserver_manifest})).has_value());
@@ -108,58 +108,58 @@ TEST_CASE("the snapshot timeout grows with the database") {
   core::EtcdConfig c;
   c.timeout_base_s = 60;
   c.timeout_per_gib_s = 120;
-  CHECK(backup::snapshot_timeout(c, 0).count() == 60);
-  CHECK(backup::snapshot_timeout(c, 100u << 20).count() == 180);
-  CHECK(backup::snapshot_timeout(c, 8ull << 30).count() == 60 + 8 * 120);  // etcd's largest quota
+  CHECK(etcd::snapshot_timeout(c, 0).count() == 60);
+  CHECK(etcd::snapshot_timeout(c, 100u << 20).count() == 180);
+  CHECK(etcd::snapshot_timeout(c, 8ull << 30).count() == 60 + 8 * 120);  // etcd's largest quota
 }
 
 TEST_CASE("a snapshot restore and a private etcd are sized from the database: memory map, time, quota") {
   constexpr std::uint64_t gib = 1ull << 30;
-  restore::SnapshotTool tool;
+  etcd::SnapshotTool tool;
   CHECK(tool.sizing_args(8 * gib).empty());  // etcdctl 3.4, etcdutl before 3.5.14: the tool's own
   tool.memory_map = true;
   CHECK(tool.sizing_args(100u << 20) == std::vector<std::string>{"--initial-memory-map-size", std::to_string(gib)});
   CHECK(tool.sizing_args(8 * gib) == std::vector<std::string>{"--initial-memory-map-size", std::to_string(10 * gib)});
   CHECK(tool.sizing_args(9 * gib).at(1) == std::to_string(12 * gib));  // past etcd's default 10 GiB
-  CHECK(restore::snapshot_restore_timeout(0).count() == 600);
-  CHECK(restore::snapshot_restore_timeout(8 * gib).count() == 600 + 8 * 120);
-  CHECK(restore::private_quota_bytes(100u << 20) == 2 * gib);  // etcd's default
-  CHECK(restore::private_quota_bytes(8 * gib) == 16 * gib);
+  CHECK(etcd::snapshot_restore_timeout(0).count() == 600);
+  CHECK(etcd::snapshot_restore_timeout(8 * gib).count() == 600 + 8 * 120);
+  CHECK(etcd::private_quota_bytes(100u << 20) == 2 * gib);  // etcd's default
+  CHECK(etcd::private_quota_bytes(8 * gib) == 16 * gib);
 }
 
 TEST_CASE("etcdctl's complaints are classified") {
-  using backup::SnapshotFailure;
-  CHECK(backup::classify_etcdctl_error("transport: authentication handshake failed: x509: certificate signed by unknown authority") ==
+  using etcd::SnapshotFailure;
+  CHECK(etcd::classify_etcdctl_error("transport: authentication handshake failed: x509: certificate signed by unknown authority") ==
         SnapshotFailure::certificate);
-  CHECK(backup::classify_etcdctl_error("dial tcp 127.0.0.1:2379: connect: connection refused") == SnapshotFailure::unreachable);
-  CHECK(backup::classify_etcdctl_error("Error: context deadline exceeded") == SnapshotFailure::timeout);
-  CHECK(backup::classify_etcdctl_error("Error: snapshot must be requested to one selected node") == SnapshotFailure::other);
+  CHECK(etcd::classify_etcdctl_error("dial tcp 127.0.0.1:2379: connect: connection refused") == SnapshotFailure::unreachable);
+  CHECK(etcd::classify_etcdctl_error("Error: context deadline exceeded") == SnapshotFailure::timeout);
+  CHECK(etcd::classify_etcdctl_error("Error: snapshot must be requested to one selected node") == SnapshotFailure::other);
 }
 
 TEST_CASE("a snapshot's SHA-256 trailer is checked") {
   test::TempDir tmp;
   const auto good = tmp.path() / "good.db";
   write_snapshot(good, 9, false);
-  auto ok = backup::check_snapshot_trailer(good);
+  auto ok = etcd::check_snapshot_trailer(good);
   CHECK(ok.ok);
   CHECK(ok.size == 9 * 512 + 32);
   CHECK(ok.file_sha256 == core::sha256_file(good.string()));
   // read in 1 MiB blocks: the trailer's 32 bytes held back across block ends
   const auto large = tmp.path() / "large.db";
   write_snapshot(large, 4099, false);
-  auto large_ok = backup::check_snapshot_trailer(large);
+  auto large_ok = etcd::check_snapshot_trailer(large);
   CHECK(large_ok.ok);
   CHECK(large_ok.file_sha256 == core::sha256_file(large.string()));
 
   const auto damaged = tmp.path() / "damaged.db";
   write_snapshot(damaged, 9, true);
-  auto bad = backup::check_snapshot_trailer(damaged);
+  auto bad = etcd::check_snapshot_trailer(damaged);
   CHECK_FALSE(bad.ok);
   CHECK_THAT(bad.problem, Catch::Contains("does not match"));
 
   const auto raw = tmp.path() / "raw-db";  // a raw member/snap/db copy has no trailer
   test::write(raw, std::string(4096, 'x'));
-  auto no_trailer = backup::check_snapshot_trailer(raw);
+  auto no_trailer = etcd::check_snapshot_trailer(raw);
   CHECK_FALSE(no_trailer.ok);
   CHECK_THAT(no_trailer.problem, Catch::Contains("size % 512 != 32"));
 }
@@ -237,11 +237,11 @@ TEST_CASE("a range page is decoded as it is parsed, whatever pieces its answer c
       {"count", "3"}};
   const auto text = answer.dump();
   for (const std::size_t piece : {std::size_t{1} << 20, std::size_t{7}, text.size()}) {
-    core::TextChunks chunks;
+    etcd::TextChunks chunks;
     for (std::size_t at = 0; at < text.size(); at += piece) chunks.append(text.data() + at, std::min(piece, text.size() - at));
     REQUIRE(chunks.size() == text.size());
     REQUIRE(chunks.joined() == text);
-    const auto page = core::parse_range_reply(chunks, "etcd at test");
+    const auto page = etcd::parse_range_reply(chunks, "etcd at test");
     CHECK(page.revision == 4018);
     CHECK(page.more);
     CHECK(page.count == 3);
@@ -249,7 +249,7 @@ TEST_CASE("a range page is decoded as it is parsed, whatever pieces its answer c
     REQUIRE(page.kvs.size() == 3);
     for (std::size_t i = 0; i < 3; ++i) {
       // the same as the key-value read from the whole JSON tree
-      const auto want = core::parse_key_value(answer["kvs"][i]);
+      const auto want = etcd::parse_key_value(answer["kvs"][i]);
       CHECK(page.kvs[i].key == want.key);
       CHECK(page.kvs[i].value == want.value);
       CHECK(page.kvs[i].create_revision == want.create_revision);
@@ -264,18 +264,18 @@ TEST_CASE("a range page is decoded as it is parsed, whatever pieces its answer c
   }
 
   SECTION("the gateway's error shape is told, for the caller to read whole") {
-    core::TextChunks chunks;
+    etcd::TextChunks chunks;
     const std::string error = R"({"error":"etcdserver: mvcc: required revision has been compacted","code":11,"message":"etcdserver: mvcc: required revision has been compacted"})";
     chunks.append(error.data(), error.size());
-    CHECK(core::parse_range_reply(chunks, "etcd at test").error);
+    CHECK(etcd::parse_range_reply(chunks, "etcd at test").error);
     CHECK(chunks.joined() == error);  // left for the caller's message
   }
   SECTION("what is not a range answer is an error naming where it came from") {
     for (const std::string& bad : {std::string("{\"kvs\":[{\"key\":\"L3g=\""), std::string("<html>"),
                                   std::string(R"({"header":{"revision":"12x"}})"), std::string(R"({"kvs":[{"value":"!!"}]})")}) {
-      core::TextChunks chunks;
+      etcd::TextChunks chunks;
       chunks.append(bad.data(), bad.size());
-      CHECK_THROWS_WITH(core::parse_range_reply(chunks, "etcd at https://10.0.0.5:2379/v3/kv/range"),
+      CHECK_THROWS_WITH(etcd::parse_range_reply(chunks, "etcd at https://10.0.0.5:2379/v3/kv/range"),
                         Catch::StartsWith("etcd at https://10.0.0.5:2379/v3/kv/range"));
     }
   }

@@ -50,7 +50,7 @@ struct LayoutNode {
   void write(const std::string& node_path, const std::string& text) { test::write(tmp.path() / node_path, text); }
   core::NodeRoot root() const { return core::NodeRoot(tmp.path()); }
   core::StaticPodScan scan() const { return core::scan_static_pods(root(), config.static_pod_path); }
-  core::EtcdLayout layout() const { return core::detect_etcd_layout(config, root(), scan()); }
+  etcd::EtcdLayout layout() const { return etcd::detect_etcd_layout(config, root(), scan()); }
   backup::SourcePlan sources() const { return backup::plan_sources(config, root()); }
 };
 
@@ -69,7 +69,7 @@ TEST_CASE("layout: kubeadm's etcd.local.dataDir moves the data dir, and it is th
   n.write("etc/kubernetes/pki/etcd/healthcheck-client.crt", "c");
   n.write("etc/kubernetes/pki/etcd/healthcheck-client.key", "k");
   const auto l = n.layout();
-  CHECK(l.kind == core::EtcdKind::static_pod);
+  CHECK(l.kind == etcd::EtcdKind::static_pod);
   CHECK(l.data_dir == "/data/etcd");
   CHECK_THAT(l.data_dir_origin, Catch::Contains("etc/kubernetes/manifests/etcd.yaml") && Catch::Contains("--data-dir=/data/etcd"));
   CHECK(l.endpoints.front() == "https://127.0.0.1:2379");  // loopback first
@@ -116,7 +116,7 @@ TEST_CASE("layout: external etcd is named by kube-apiserver, with no data dir, i
           apiserver_yaml("https://10.0.0.11:2379,https://10.0.0.12:2379,https://10.0.0.13:2379",
                          "/etc/kubernetes/pki", "/etc/kubernetes/pki/etcd"));
   const auto l = n.layout();
-  CHECK(l.kind == core::EtcdKind::external);
+  CHECK(l.kind == etcd::EtcdKind::external);
   CHECK_FALSE(l.local());
   REQUIRE(l.endpoints.size() == 3);
   CHECK(l.endpoints[0] == "https://10.0.0.11:2379");
@@ -185,7 +185,7 @@ TEST_CASE("layout: etcd under systemd (kubespray): unit, environment file, data 
           "ETCD_CERT_FILE=/etc/ssl/etcd/ssl/member-cp-1.pem\nexport ETCDCTL_CERT=\"/etc/ssl/etcd/ssl/admin-cp-1.pem\"\n"
           "ETCDCTL_KEY=/etc/ssl/etcd/ssl/admin-cp-1-key.pem\nETCDCTL_CACERT=/etc/ssl/etcd/ssl/ca.pem\n");
   const auto l = n.layout();
-  CHECK(l.kind == core::EtcdKind::systemd);
+  CHECK(l.kind == etcd::EtcdKind::systemd);
   CHECK(l.data_dir == "/var/lib/etcd");  // the environment file wins over the unit's flag
   CHECK_THAT(l.data_dir_origin, Catch::Contains("/etc/systemd/system/etcd.service"));
   CHECK(l.endpoints.front() == "https://127.0.0.1:2379");
@@ -206,7 +206,7 @@ TEST_CASE("layout: etcdctl's own settings are the last choice of client certific
   LayoutNode n;
   n.write("etc/etcd.env", "ETCD_DATA_DIR=/srv/etcd\nETCDCTL_CERT=/etc/etcd/pki/admin.pem\nETCDCTL_KEY=/etc/etcd/pki/admin-key.pem\n");
   const auto l = n.layout();
-  CHECK(l.kind == core::EtcdKind::systemd);
+  CHECK(l.kind == etcd::EtcdKind::systemd);
   CHECK(l.data_dir == "/srv/etcd");
   CHECK(l.endpoints.front() == "http://127.0.0.1:2379");  // etcd's default without TLS settings
   CHECK(l.tls.cert == "/etc/etcd/pki/admin.pem");
@@ -217,13 +217,13 @@ TEST_CASE("layout: nothing on the node says where etcd is: the config's etcd_dat
   LayoutNode n;
   n.config = core::parse_config("etcd_data_dir: /srv/etcd-data\n", "kdr.yaml");
   const auto l = n.layout();
-  CHECK(l.kind == core::EtcdKind::unknown);
+  CHECK(l.kind == etcd::EtcdKind::unknown);
   CHECK(l.data_dir == "/srv/etcd-data");
   CHECK_THAT(l.data_dir_origin, Catch::Contains("config etcd_data_dir"));
 }
 
 TEST_CASE("environment files are read as systemd reads them") {
-  const auto env = core::parse_env_file("# comment\n\nA=1\nexport B=\"two words\"\n  C = 'x' \nnot a setting\nD=\n");
+  const auto env = etcd::parse_env_file("# comment\n\nA=1\nexport B=\"two words\"\n  C = 'x' \nnot a setting\nD=\n");
   CHECK(env.at("A") == "1");
   CHECK(env.at("B") == "two words");
   CHECK(env.at("C") == "x");

@@ -58,27 +58,27 @@ TEST_CASE("a source that shrank below the ratio of the previous generation is re
 }
 
 TEST_CASE("etcd that went back or collapsed is told apart from etcd that went on") {
-  using kdr::core::EtcdPoint;
+  using kdr::etcd::EtcdPoint;
   const EtcdPoint journal{"aa", 55, 120, "the change journal"};
   SECTION("the same cluster at a lower revision: its data dir was lost") {
-    const auto what = kdr::core::etcd_went_back(journal, {"aa", 3, 2, "etcd"}, 0.5);
+    const auto what = kdr::etcd::etcd_went_back(journal, {"aa", 3, 2, "etcd"}, 0.5);
     REQUIRE(what);
     CHECK(*what == "etcd's revision went back from 55 (the change journal) to 3");
   }
   SECTION("another cluster id with most keys gone: no proof of a restore") {
-    const auto what = kdr::core::etcd_went_back(journal, {"bb", 3, 2, "etcd"}, 0.5);
+    const auto what = kdr::etcd::etcd_went_back(journal, {"bb", 3, 2, "etcd"}, 0.5);
     REQUIRE(what);
     CHECK_THAT(*what, Catch::Contains("collapsed from 120 keys (the change journal, revision 55) to 2 at revision 3 "
                                       "of another cluster (bb, was aa)"));
   }
   SECTION("a restore under a new cluster id with the keys back, or etcd going on, is fine") {
-    CHECK_FALSE(kdr::core::etcd_went_back(journal, {"bb", 11, 119, "etcd"}, 0.5));
-    CHECK_FALSE(kdr::core::etcd_went_back(journal, {"aa", 56, 100, "etcd"}, 0.5));
-    CHECK_FALSE(kdr::core::etcd_went_back(journal, {"aa", 55, std::nullopt, "etcd"}, 0.5));
+    CHECK_FALSE(kdr::etcd::etcd_went_back(journal, {"bb", 11, 119, "etcd"}, 0.5));
+    CHECK_FALSE(kdr::etcd::etcd_went_back(journal, {"aa", 56, 100, "etcd"}, 0.5));
+    CHECK_FALSE(kdr::etcd::etcd_went_back(journal, {"aa", 55, std::nullopt, "etcd"}, 0.5));
   }
   SECTION("a few keys are too few to call a collapse; ratio 0 accepts any") {
-    CHECK_FALSE(kdr::core::etcd_went_back({"aa", 10, 6, "g"}, {"aa", 12, 0, "etcd"}, 0.5));
-    CHECK_FALSE(kdr::core::etcd_went_back(journal, {"aa", 60, 1, "etcd"}, 0.0));
+    CHECK_FALSE(kdr::etcd::etcd_went_back({"aa", 10, 6, "g"}, {"aa", 12, 0, "etcd"}, 0.5));
+    CHECK_FALSE(kdr::etcd::etcd_went_back(journal, {"aa", 60, 1, "etcd"}, 0.0));
   }
 }
 

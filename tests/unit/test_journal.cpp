@@ -18,7 +18,7 @@
 using namespace kdr;
 using journal::Event;
 using journal::EventKind;
-using journal::KeyspaceDigest;
+using etcd::KeyspaceDigest;
 
 namespace {
 
@@ -32,7 +32,7 @@ Event put(std::int64_t rev, std::string key, std::string value, std::int64_t ver
   e.create_revision = version == 1 ? rev : 1;
   e.key = std::move(key);
   e.value = std::move(value);
-  if (previous) e.previous = journal::pair_hash(e.key, *previous);
+  if (previous) e.previous = etcd::pair_hash(e.key, *previous);
   e.last_in_revision = last;
   return e;
 }
@@ -42,14 +42,14 @@ Event del(std::int64_t rev, std::string key, const std::string& previous) {
   e.revision = e.mod_revision = rev;
   e.kind = EventKind::del;
   e.key = std::move(key);
-  e.previous = journal::pair_hash(e.key, previous);
+  e.previous = etcd::pair_hash(e.key, previous);
   e.last_in_revision = true;
   return e;
 }
 
 KeyspaceDigest digest_of(const std::vector<std::pair<std::string, std::string>>& pairs) {
   KeyspaceDigest d;
-  for (const auto& [k, v] : pairs) d.add(journal::pair_hash(k, v));
+  for (const auto& [k, v] : pairs) d.add(etcd::pair_hash(k, v));
   return d;
 }
 
@@ -147,7 +147,7 @@ TEST_CASE("a segment is read back whole, and a torn end is dropped to the last w
   reopened.append(journal::encode(put(13, "d", "4", 1)));
   const auto closed = reopened.close(journal::Checkpoint{13, 0, [&] {
                                           auto d = at12;
-                                          d.add(journal::pair_hash("d", "4"));
+                                          d.add(etcd::pair_hash("d", "4"));
                                           return d;
                                         }()});
   CHECK(closed.filename() == "00000000000000000011-00000000000000000013.seg");
@@ -277,7 +277,7 @@ TEST_CASE("a segment is sealed with the node's key: a forged event, an appended 
 }
 
 TEST_CASE("the gateway's watch lines: events with previous values, a compaction, an error") {
-  const auto r = core::parse_watch_line(
+  const auto r = etcd::parse_watch_line(
       R"({"result":{"header":{"cluster_id":"324952591200643719","revision":"5"},"events":[)"
       R"({"kv":{"key":"YQ==","create_revision":"2","mod_revision":"3","version":"2","value":"Mg=="},)"
       R"("prev_kv":{"key":"YQ==","create_revision":"2","mod_revision":"2","version":"1","value":"MQ=="}},)"
@@ -291,10 +291,10 @@ TEST_CASE("the gateway's watch lines: events with previous values, a compaction,
   CHECK(r.events[1].is_delete);
   CHECK(r.events[1].kv.mod_revision == 4);
 
-  const auto c = core::parse_watch_line(R"({"result":{"header":{},"canceled":true,"compact_revision":"4"}})");
+  const auto c = etcd::parse_watch_line(R"({"result":{"header":{},"canceled":true,"compact_revision":"4"}})");
   CHECK(c.canceled);
   CHECK(c.compact_revision == 4);
-  CHECK_THROWS_WITH(core::parse_watch_line(R"({"error":{"message":"permission denied"}})"),
+  CHECK_THROWS_WITH(etcd::parse_watch_line(R"({"error":{"message":"permission denied"}})"),
                     Catch::Contains("permission denied"));
 }
 
@@ -323,20 +323,20 @@ TEST_CASE("epochs are numbered in order and the breaks between them are the jour
 }
 
 TEST_CASE("a point to restore to: latest, a revision, or an RFC 3339 time") {
-  CHECK(restore::parse_replay_target("latest").kind == restore::ReplayTarget::Kind::latest);
-  const auto rev = restore::parse_replay_target("4711");
-  CHECK(rev.kind == restore::ReplayTarget::Kind::revision);
+  CHECK(etcd::parse_replay_target("latest").kind == etcd::ReplayTarget::Kind::latest);
+  const auto rev = etcd::parse_replay_target("4711");
+  CHECK(rev.kind == etcd::ReplayTarget::Kind::revision);
   CHECK(rev.revision == 4711);
-  const auto t = restore::parse_replay_target("2026-11-28T08:17:08Z");
-  CHECK(t.kind == restore::ReplayTarget::Kind::time);
+  const auto t = etcd::parse_replay_target("2026-11-28T08:17:08Z");
+  CHECK(t.kind == etcd::ReplayTarget::Kind::time);
   CHECK(t.time_ms == 1795853828000);
   CHECK(*core::parse_rfc3339_ms("2026-11-28T08:17:08.25Z") == 1795853828250);
   CHECK(*core::parse_rfc3339_ms("2026-11-28T09:17:08+01:00") == 1795853828000);
   CHECK_FALSE(core::parse_rfc3339_ms("2026-11-28 08:17:08"));
   CHECK_FALSE(core::parse_rfc3339_ms("2026-13-28T08:17:08Z"));
   CHECK_FALSE(core::parse_rfc3339_ms("2026-11-28T08:17:08"));  // no zone: ambiguous
-  CHECK_THROWS_WITH(restore::parse_replay_target("yesterday"), Catch::Contains("to=yesterday"));
-  CHECK_THROWS_AS(restore::parse_replay_target("-5"), core::UsageError);
+  CHECK_THROWS_WITH(etcd::parse_replay_target("yesterday"), Catch::Contains("to=yesterday"));
+  CHECK_THROWS_AS(etcd::parse_replay_target("-5"), core::UsageError);
 }
 
 namespace {

@@ -108,9 +108,9 @@ TEST_CASE("the object plan: what each chosen object meets live, and what it need
   };
   auto scaled = deployment;
   scaled["spec"]["replicas"] = 5;
-  std::map<std::string, core::EtcdKeyValue> point, live;
+  std::map<std::string, etcd::EtcdKeyValue> point, live;
   const auto put = [](auto& m, const std::string& key, std::string value, std::int64_t rev) {
-    m[key] = core::EtcdKeyValue{key, std::move(value), rev, rev};
+    m[key] = etcd::EtcdKeyValue{key, std::move(value), rev, rev};
   };
   put(point, "/registry/deployments/payments/api", stored(deployment), 11);
   put(point, "/registry/secrets/payments/api-db", "k8s:enc:aescbc:v1:key1:xxxx", 9);
@@ -119,8 +119,8 @@ TEST_CASE("the object plan: what each chosen object meets live, and what it need
   put(live, "/registry/deployments/payments/api", stored(scaled), 30);
   put(live, "/registry/serviceaccounts/payments/api", "sa", 8);
   put(live, "/registry/namespaces/payments", "ns", 7);
-  const auto lookup = [](const std::map<std::string, core::EtcdKeyValue>& m) {
-    return [&m](const std::string& key) -> std::optional<core::EtcdKeyValue> {
+  const auto lookup = [](const std::map<std::string, etcd::EtcdKeyValue>& m) {
+    return [&m](const std::string& key) -> std::optional<etcd::EtcdKeyValue> {
       const auto it = m.find(key);
       return it == m.end() ? std::nullopt : std::optional(it->second);
     };

@@ -49,7 +49,7 @@ TEST_CASE("plan builder: every shipped playbook on a stacked node names its etcd
     const auto& p = built.plan;
     CHECK(p.playbook == name);
     CHECK(p.generation == gen);
-    CHECK(p.etcd.kind == core::EtcdKind::static_pod);
+    CHECK(p.etcd.kind == etcd::EtcdKind::static_pod);
     CHECK(p.etcd.name == "cp1");
     CHECK(p.etcd.peer_url == "https://10.0.0.10:2380");
     CHECK(p.etcd.data_dir == "/var/lib/etcd");
@@ -117,7 +117,7 @@ TEST_CASE("plan builder: with an external etcd a snapshot restore is refused wit
                     Catch::Contains("external etcd") && Catch::Contains("etcdutl snapshot restore") &&
                         Catch::Contains("Nothing was changed"));
   const auto p = plan_for(f, "restore-files").plan;
-  CHECK(p.etcd.kind == core::EtcdKind::external);
+  CHECK(p.etcd.kind == etcd::EtcdKind::external);
   CHECK_FALSE(p.etcd.on_node());
   CHECK(p.etcd.data_dir.empty());
   CHECK_FALSE(p.etcd.loss);

@@ -295,12 +295,12 @@ TEST_CASE("a replay that applies another number of changes than its plan counted
   const auto ctx = f.context();
   const auto key = core::load_node_key(core::node_key_file(ctx));
   REQUIRE(key);
-  auto plan = restore::plan_replay(ctx, restore::parse_replay_target("latest"), &*key);
+  auto plan = etcd::plan_replay(ctx, etcd::parse_replay_target("latest"), &*key);
   REQUIRE(plan.events == 2);
   CHECK(plan.auth.status == core::AuthStatus::authentic);
   plan.events = 3;  // what a journal that changed since the plan was made would count
   const auto out = f.dir.path() / "replayed.db";
-  CHECK_THROWS_WITH(restore::replay_to_snapshot(ctx, plan, out, &*key),
+  CHECK_THROWS_WITH(etcd::replay_to_snapshot(ctx, plan, out, &*key),
                     Catch::Contains("the replay applied 2 change(s), the plan counted 3"));
   CHECK_FALSE(core::lstat_path(out));
 }

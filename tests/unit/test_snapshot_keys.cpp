@@ -16,9 +16,9 @@ using namespace kdr::test::bolt;
 
 namespace {
 
-std::map<std::string, std::string> read(const core::bfs::path& file, const core::SnapshotFilter& filter) {
+std::map<std::string, std::string> read(const core::bfs::path& file, const etcd::SnapshotFilter& filter) {
   std::map<std::string, std::string> out;
-  core::read_snapshot_keys(file, filter, [&](const core::EtcdKeyValue& kv) {
+  etcd::read_snapshot_keys(file, filter, [&](const etcd::EtcdKeyValue& kv) {
     CHECK(out.count(kv.key) == 0);  // each key once
     out[kv.key] = kv.value;
   });
@@ -51,10 +51,10 @@ TEST_CASE("a snapshot's keys: the newest value of each, a deleted key gone, at t
   CHECK(read(file, {"/registry/", std::nullopt, [](std::string_view k) { return k.back() != 'a'; }}) ==
         M{{"/registry/x/b", "b2"}, {"/registry/y/c", "c1"}});
   // The revisions come with the value.
-  core::read_snapshot_keys(file, {"/registry/x/a", std::nullopt, nullptr}, [](const core::EtcdKeyValue& kv) {
+  etcd::read_snapshot_keys(file, {"/registry/x/a", std::nullopt, nullptr}, [](const etcd::EtcdKeyValue& kv) {
     CHECK(kv.mod_revision == 4);
   });
-  CHECK_THROWS_WITH(core::read_snapshot_keys(file, {"", 12, nullptr}, [](const core::EtcdKeyValue&) {}),
+  CHECK_THROWS_WITH(etcd::read_snapshot_keys(file, {"", 12, nullptr}, [](const etcd::EtcdKeyValue&) {}),
                     Catch::Contains("holds revisions up to 9, not 12"));
 }
 
@@ -65,14 +65,14 @@ TEST_CASE("a snapshot compacted past deletions holds etcd's revision, not the ke
   const auto file = dir.path() / "snapshot.db";
   std::ofstream(file.string(), std::ios::binary) << history_snapshot_bytes(
       {{6, "/registry/x/a", "a1", false}, {7, "/registry/x/b", "b1", false}}, 1, 9);
-  CHECK(core::finished_compact_revision(file) == 9);
+  CHECK(etcd::finished_compact_revision(file) == 9);
   std::map<std::string, std::string> keys;
-  const auto r = core::read_snapshot_keys(file, {"", 9, nullptr}, [&](const core::EtcdKeyValue& kv) { keys[kv.key] = kv.value; });
+  const auto r = etcd::read_snapshot_keys(file, {"", 9, nullptr}, [&](const etcd::EtcdKeyValue& kv) { keys[kv.key] = kv.value; });
   CHECK(r.revision == 9);
   CHECK(keys == std::map<std::string, std::string>{{"/registry/x/a", "a1"}, {"/registry/x/b", "b1"}});
   // without a compaction the key bucket's last revision is the file's
   std::ofstream(file.string(), std::ios::binary | std::ios::trunc)
       << history_snapshot_bytes({{6, "/registry/x/a", "a1", false}, {7, "/registry/x/b", "b1", false}}, 1);
-  CHECK(core::finished_compact_revision(file) == 0);
-  CHECK(core::read_snapshot_keys(file, {"", std::nullopt, nullptr}, [](const core::EtcdKeyValue&) {}).revision == 7);
+  CHECK(etcd::finished_compact_revision(file) == 0);
+  CHECK(etcd::read_snapshot_keys(file, {"", std::nullopt, nullptr}, [](const etcd::EtcdKeyValue&) {}).revision == 7);
 }

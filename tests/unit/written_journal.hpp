@@ -36,9 +36,9 @@ class WrittenJournal {
     writer_ = std::make_unique<journal::SegmentWriter>(journal::SegmentWriter::create(epoch_.dir, start, core::load_or_create_node_key(f.context())));
   }
 
-  static journal::KeyspaceDigest digest_of(const FakeKeyspace& ks) {
-    journal::KeyspaceDigest d;
-    for (const auto& [k, kv] : ks.kvs) d.add(journal::pair_hash(k, kv.value));
+  static etcd::KeyspaceDigest digest_of(const FakeKeyspace& ks) {
+    etcd::KeyspaceDigest d;
+    for (const auto& [k, kv] : ks.kvs) d.add(etcd::pair_hash(k, kv.value));
     return d;
   }
 
@@ -47,7 +47,7 @@ class WrittenJournal {
   void write(const std::string& key, const std::optional<std::string>& value, bool with_previous = true) {
     journal::Event e;
     const auto old = f_.live->kvs.find(key);
-    if (old != f_.live->kvs.end() && with_previous) e.previous = journal::pair_hash(key, old->second.value);
+    if (old != f_.live->kvs.end() && with_previous) e.previous = etcd::pair_hash(key, old->second.value);
     f_.live->write(key, value);
     e.revision = f_.live->revision;
     e.time_ms = (f_.host->clock + e.revision) * 1000;
@@ -75,7 +75,7 @@ class WrittenJournal {
   RestoreFixture& f_;
   journal::JournalStore store_;
   journal::EpochInfo epoch_;
-  journal::KeyspaceDigest digest_;
+  etcd::KeyspaceDigest digest_;
   std::unique_ptr<journal::SegmentWriter> writer_;
 };
 
