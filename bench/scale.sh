@@ -184,6 +184,17 @@ follower_start() {
   exit 1
 }
 
+# Room, at the largest size: the node's etcd (its database and WAL), two generations and the
+# one being made, the seed's copy of the data dir and its snapshot, and rsync's temporary file
+# (or, later, a data dir set aside and a restore's private copy): about 7 databases.
+largest_mb=0
+for size_mb in "${sizes_mb[@]}"; do [ "$size_mb" -gt "$largest_mb" ] && largest_mb=$size_mb; done
+free_mb=$(df -Pm "$W" | awk 'NR == 2 { print $4 }')
+if [ "$free_mb" -lt $((largest_mb * 7)) ]; then
+  echo "bench: a $largest_mb MiB database needs about $((largest_mb * 7)) MiB free under $W; $free_mb MiB are (TMPDIR names another folder)" >&2
+  exit 2
+fi
+
 for size_mb in "${sizes_mb[@]}"; do
   sandbox_stop_all
   rm -rf "$W/node" "$W/disk2"
@@ -192,7 +203,7 @@ for size_mb in "${sizes_mb[@]}"; do
   # room for the database and its history, as a cluster of that size sets etcd's quota (the
   # default, 2 GiB, refuses writes before a 2 GiB database is full)
   SANDBOX_ETCD_QUOTA=$(( (size_mb * 2 > 2048 ? size_mb * 2 : 2048) << 20 )) sandbox_make_node "$ROOT"
-  printf 'kubeconfig: ""\nretention: {keep_last: 4, hourly: 0, daily: 0, weekly: 0}\nverify: {restore_test_hours: 0}\njournal: {checkpoint_s: 1}\n' \
+  printf 'kubeconfig: ""\nretention: {keep_last: 2, hourly: 0, daily: 0, weekly: 0}\nverify: {restore_test_hours: 0}\njournal: {checkpoint_s: 1}\n' \
     > "$ROOT/etc/kdr/kdr.yaml"
   sandbox_start_kubelet "$ROOT"
   sandbox_wait_etcd "$ROOT" 60
@@ -223,6 +234,7 @@ for size_mb in "${sizes_mb[@]}"; do
   gen=$(basename "$(readlink -f "$B/latest")")
   bench_drop_caches
   s=$(measure_or_fail "${etcdctl_cmd[@]}" snapshot save "$W/disk2/plain.db")
+  rm -f "$W/disk2/plain.db"
   rm -rf "$W/disk2/seed"; mkdir -p "$W/disk2/seed"
   bench_drop_caches
   seed=$(seed_run)
