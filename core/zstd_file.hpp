@@ -23,16 +23,16 @@ struct PrivateCopy {
 // copy, hashed again before it is used after a crash; a caller that keeps it fsyncs it.
 PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd);
 
-class Host;
-// private_copy of a file whose record says what it must hash to (`sha256`; empty: nothing
-// recorded). Before anything is written, `to`'s folder must have room for an uncompressed
-// `from` (a compressed one's size is known once written). Throws Error naming the folder, or
-// naming `from` when the copy is not what the record says (it changed on the backup disk); the
-// copy is then removed.
 // What a zstd file's frame says it decompresses to; empty when it does not say (files written
 // before kdr recorded it) or is not zstd.
 std::optional<std::uint64_t> zstd_content_size(const bfs::path& file);
 
+class Host;
+// private_copy of a file whose record says what it must hash to (`sha256`; empty: nothing
+// recorded). Before anything is written, `to`'s folder must have room for `from` as it will be
+// written (a zstd file: what its frame says it decompresses to). Throws Error naming the
+// folder, or naming `from` when the copy is not what the record says (it changed on the backup
+// disk); the copy is then removed.
 PrivateCopy checked_private_copy(const Host& host, const bfs::path& from, const bfs::path& to, bool zstd,
                                  const std::string& sha256);
 

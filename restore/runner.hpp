@@ -99,6 +99,9 @@ struct Runner {
   // etcd-survivor steps). A step that runs walks it again: the journal may have grown since.
   mutable std::map<std::string, etcd::ReplayPlan> planned_replays = {};
   mutable std::map<std::string, etcd::SurvivorReplay> planned_survivor_replays = {};
+  // Private copies in the restore's folder this process wrote and hashed as it wrote them
+  // (host paths): trusted until it exits; a resumed restore hashes them again.
+  std::set<std::string> copies_checked = {};
   // Steps preparing ahead in the background (StepDef::prepare), by index.
   std::map<std::size_t, std::future<void>> preparing = {};
   // Starts the preparation of every later step that has one; waits for a step's own.

@@ -131,6 +131,10 @@ class StepDef {
   virtual void check(Runner& r, const PlannedStep& s, Preflight& pf) const = 0;
   // What it reads from the generation: the preflight re-hashes exactly that.
   virtual void reads(const Runner& r, const PlannedStep& s, verify::HashScope& scope) const = 0;
+  // In a restore that runs (not a dry run), once every other check of the preflight passed:
+  // checks that write kdr's own files, such as a private copy of a file the step reads, hashed
+  // as it is written (the step then leaves that file out of reads(): one read, not two).
+  virtual void check_by_copy(Runner& r, const PlannedStep& s, Preflight& pf) const = 0;
   virtual void run(Runner& r, const PlannedStep& s) const = 0;
   // Work a step can do ahead of its turn, while the steps before it run: it writes only kdr's
   // own temporaries (temporaries()), so it changes nothing of the node and needs no journal.
@@ -175,6 +179,7 @@ class TypedStep : public StepDef {
   void reads(const Runner& r, const PlannedStep& s, verify::HashScope& scope) const final {
     reads_from(r, s.args<Args>(), scope);
   }
+  void check_by_copy(Runner& r, const PlannedStep& s, Preflight& pf) const final { copy_checked(r, s.args<Args>(), pf); }
   void run(Runner& r, const PlannedStep& s) const final { perform(r, s.args<Args>()); }
   void prepare(const Runner& r, const PlannedStep& s) const final { prepare_ahead(r, s, s.args<Args>()); }
   bool replaces_etcd_data(const PlannedStep& s, const Plan& plan) const final {
@@ -188,6 +193,7 @@ class TypedStep : public StepDef {
   virtual std::vector<std::string> plan_text(const Runner& r, const Args& a) const = 0;
   virtual void preflight(Runner&, const Args&, Preflight&) const {}
   virtual void reads_from(const Runner&, const Args&, verify::HashScope&) const {}
+  virtual void copy_checked(Runner&, const Args&, Preflight&) const {}
   virtual void prepare_ahead(const Runner&, const PlannedStep&, const Args&) const {}
   virtual void perform(Runner& r, const Args& a) const = 0;
   virtual bool replaces_etcd(const Args&, const Plan&) const { return false; }

@@ -222,9 +222,26 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     return out;
   }
 
+  // A dry run re-hashes the file the tool will read; a restore that runs copies it instead,
+  // hashed as it is written (copy_checked): one read of it, not two.
   void reads_from(const Runner& r, const SnapshotRestoreArgs& a, verify::HashScope& scope) const override {
+    if (copies_in_preflight(r)) return;
     if (a.source == Source::raw) scope.paths.push_back(r.plan.etcd.data_dir + "/member/snap/db");
     if (a.source == Source::snapshot && r.gen_snapshot()) scope.artifacts.insert(r.gen_snapshot()->file);
+  }
+
+  void copy_checked(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf) const override {
+    if (a.source == Source::replayed) return;
+    try {
+      const auto src = snapshot_source(r, a);
+      const double t0 = core::monotonic_seconds();
+      take_private_copy(r, src);
+      r.copies_checked.insert(src.file.string());
+      pf.ok(fmt::format("{} copied into the restore's folder, its SHA-256 as the generation recorded it ({:.1f} s)",
+                        src.shipped.string(), core::monotonic_seconds() - t0));
+    } catch (const Error& e) {
+      pf.fails.push_back(e.what());
+    }
   }
 
   void preflight(Runner& r, const SnapshotRestoreArgs& a, Preflight& pf) const override {
@@ -267,7 +284,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     const auto part = path(ready.string() + ".part");
     const auto& tool = tool_of(r);
     const auto src = snapshot_source(r, a);
-    check_source(src);
+    check_source(r, src);
     if (core::present(part)) core::remove_tree(part);  // an earlier attempt; kdr's own
     core::make_dirs(part.parent_path(), 0755);
     const auto argv = restore_argv(r, a, tool, src);
@@ -393,11 +410,14 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
                                      tool.name));
   }
 
+  // In a restore that runs, the preflight copies what the tool reads (copy_checked).
+  static bool copies_in_preflight(const Runner& r) { return !r.dry_run && r.journal; }
+
   // What the tool reads is what was checked: the generation's snapshot (or raw copy), copied
   // (decompressed) into the restore's folder and hashed as it is written, whatever the backup
   // disk holds by then; the replayed point, hashed against what the etcd-replay step recorded.
-  static void check_source(const SnapshotSource& src) {
-    if (!src.shipped.empty()) return take_private_copy(src);
+  static void check_source(const Runner& r, const SnapshotSource& src) {
+    if (!src.shipped.empty()) return take_private_copy(r, src);
     const auto sha256 = core::sha256_file(src.file.string());
     if (src.sha256.empty() || sha256 != src.sha256)
       throw Error(fmt::format("{}: its content hashes to {}, the etcd-replay step recorded {}: it changed after "
@@ -406,21 +426,18 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   }
 
   // The generation's file, copied into the restore's folder and hashed as it is written. Kept
-  // across a resume when its SHA-256 is still right.
-  static void take_private_copy(const SnapshotSource& src) {
+  // when this process made it (the preflight's copy), or across a resume when its SHA-256 is
+  // still right.
+  static void take_private_copy(const Runner& r, const SnapshotSource& src) {
     if (src.sha256.empty())
       throw Error(fmt::format("{}: the generation records no SHA-256 for it; not restored", src.shipped.string()));
-    if (core::present(src.file) && core::sha256_file(src.file.string()) == src.sha256) return;
+    if (core::present(src.file) && (r.copies_checked.count(src.file.string()) != 0 ||
+                                    core::sha256_file(src.file.string()) == src.sha256))
+      return;
     ::unlink(src.file.c_str());
     const auto part = src.file.string() + ".part";
     ::unlink(part.c_str());
-    const auto copy = core::private_copy(src.shipped, part, src.zstd);
-    if (copy.sha256 != src.sha256) {
-      ::unlink(part.c_str());
-      throw Error(fmt::format("{}: its content hashes to {}, the generation recorded {}: it changed on the backup disk "
-                              "after the checks; not restored",
-                              src.shipped.string(), copy.sha256, src.sha256));
-    }
+    core::checked_private_copy(*r.ctx.host, src.shipped, part, src.zstd, src.sha256);
     if (::rename(part.c_str(), src.file.c_str()) != 0) core::throw_errno("rename", part, errno);
   }
 

@@ -373,6 +373,9 @@ void check_preflight(Runner& r) {
   check_certificates(r, pf);
   check_node_identity(r, pf);
   check_etcd_loss(r, pf);
+  if (pf.fails.empty() && !r.dry_run && r.journal)
+    for (const auto& s : r.plan.steps)
+      if (s.blocked.empty()) step_def(s.type).check_by_copy(r, s, pf);
   std::set<std::string> warned;
   for (const auto& w : pf.warns)
     if (warned.insert(w).second) r.ctx.out.warn("{}", w);

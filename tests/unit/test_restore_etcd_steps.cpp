@@ -324,6 +324,76 @@ TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the jour
   CHECK(f.live->values() == at_10);  // and etcd, started again on it, serves those keys
 }
 
+TEST_CASE("restore-etcd-snapshot restores the copy its preflight hashed: the snapshot rewritten on the backup disk afterwards is not read again") {
+  RestoreFixture f;
+  const auto at_backup = f.live->values();
+  const auto id = f.backup();
+  f.live->write("/registry/namespaces/default", std::nullopt);  // the damage
+  // As the preflight ends, before any step after it starts (or prepares ahead), whoever can
+  // write the backup disk rewrites the generation's snapshot.
+  const auto snapshot = f.generation(id) / "etcd/snapshot.db";
+  bool tampered = false;
+  restore::set_record_hook([&](const core::bfs::path& restore_dir) {
+    if (tampered) return;
+    const auto text = core::read_file(restore_dir / "journal.jsonl");
+    const auto last = nlohmann::json::parse(text.substr(text.rfind('\n', text.size() - 2) + 1));
+    if (last.value("event", "") != "done" || last.value("step", -1) != 0) return;
+    auto bytes = core::read_file(snapshot);
+    bytes[bytes.size() / 2] ^= 0x20;
+    core::write_file_atomic(snapshot, bytes, 0600);
+    tampered = true;
+  });
+  const auto rc = f.restore("restore-etcd-snapshot", {"to=snapshot", "accept_loss=true"});
+  restore::set_record_hook(nullptr);
+  INFO(f.printed.all());
+  REQUIRE(tampered);
+  REQUIRE(rc == core::ExitCode::ok);
+  CHECK(contains_words(f.printed.out(), "copied into the restore's folder, its SHA-256 as the generation recorded it"));
+  // What the tool restored is the snapshot as it was backed up: the preflight's copy.
+  const auto db = core::read_file(f.node("/var/lib/etcd/member/snap/db"));
+  const auto held = f.etcd->snapshot(core::sha256_hex(db));
+  REQUIRE(held);
+  CHECK(held->values() == at_backup);
+  CHECK(f.live->values() == at_backup);
+  CHECK_FALSE(core::lstat_path(f.node("/var/lib/kdr/restores") / f.restore_ids().at(0) / "snapshot.db"));
+}
+
+TEST_CASE("restore-etcd-snapshot: a snapshot damaged on the backup disk is refused by the preflight's copy, nothing changed and no copy left") {
+  RestoreFixture f;
+  const auto id = f.backup();
+  const auto snapshot = f.generation(id) / "etcd/snapshot.db";
+  auto bytes = core::read_file(snapshot);
+  bytes[bytes.size() / 2] ^= 0x20;
+  core::write_file_atomic(snapshot, bytes, 0600);
+  const auto files = f.tree();
+  const auto rc = f.restore("restore-etcd-snapshot", {"to=snapshot", "accept_loss=true"});
+  INFO(f.printed.all());
+  CHECK(rc == core::ExitCode::failed);
+  CHECK(contains_words(f.printed.all(), "preflight found 1 problem; nothing was changed"));
+  CHECK(contains_words(f.printed.all(), snapshot.string() + ": its content hashes to"));
+  CHECK(contains_words(f.printed.all(), "it changed on the backup disk; not read"));
+  const auto dir = f.node("/var/lib/kdr/restores") / f.restore_ids().at(0);
+  CHECK_FALSE(core::lstat_path(dir / "snapshot.db"));
+  CHECK_FALSE(core::lstat_path(dir / "snapshot.db.part"));
+  CHECK(test::tree_diff(f.tree(), files) == "");
+}
+
+TEST_CASE("restore-etcd-snapshot declined after its preflight leaves no copy of the snapshot behind, and a resume copies it again") {
+  RestoreFixture f;
+  const auto at_backup = f.live->values();
+  f.backup();
+  f.live->write("/registry/namespaces/default", std::nullopt);
+  f.host->answers = {core::Answer::yes, core::Answer::no};  // the restore started, its first change declined
+  const auto rc = f.restore("restore-etcd-snapshot", {"to=snapshot", "accept_loss=true"}, false);
+  INFO(f.printed.all());
+  CHECK(rc == core::ExitCode::failed);
+  CHECK(contains_words(f.printed.all(), "nothing was changed; resume with"));
+  const auto id = f.restore_ids().at(0);
+  CHECK_FALSE(core::lstat_path(f.node("/var/lib/kdr/restores") / id / "snapshot.db"));
+  REQUIRE(f.resume(id) == core::ExitCode::ok);
+  CHECK(f.live->values() == at_backup);
+}
+
 TEST_CASE("a snapshot restore on one member of a cluster whose other members keep quorum is refused: no split brain") {
   RestoreFixture f;
   f.members_json = R"({"members":[)"
