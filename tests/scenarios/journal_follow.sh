@@ -107,7 +107,7 @@ assert_eq "$(status_json | jq -r '.state.state')" stopped "state after SIGTERM"
 digest=$(status_json | jq -r '.state.digest')
 mkdir -p "$T/other"
 start_follower "$T/other/kdr"
-for i in $(seq 1 100); do [ -f "$T/other/kdr/journal/epoch-000001/epoch.json" ] && break; sleep 0.1; done
+wait_until 60 "the second follower to start its epoch" test -f "$T/other/kdr/journal/epoch-000001/epoch.json"
 stop_follower TERM
 assert_eq "$(jq -r '.base_digest' "$T/other/kdr/journal/epoch-000001/epoch.json")" "$digest" "digest of a fresh read of etcd"
 expect_rc 0 kdr journal verify
@@ -121,7 +121,7 @@ jq '.etcd.snapshot.keyspace_digest.digest = "'"$(printf '0%.0s' $(seq 1 64))"'"'
   >"$T/forged/generations/$gen/meta.json"
 : >"$T/follower.log"
 start_follower "$T/forged"
-for i in $(seq 1 100); do [ -f "$T/forged/journal/epoch-000001/epoch.json" ] && break; sleep 0.1; done
+wait_until 60 "the follower beside the forged record to start its epoch" test -f "$T/forged/journal/epoch-000001/epoch.json"
 stop_follower TERM
 assert_contains "$(cat "$T/follower.log")" "its digest read from etcd"
 assert_eq "$(jq -r '.base_digest' "$T/forged/journal/epoch-000001/epoch.json")" "$recorded" \
@@ -145,7 +145,7 @@ for i in $(seq 1 150); do
   sleep 0.2
 done
 [ "$(ls "$BACKUP/generations" | grep -vc '^\.')" -gt "$generations_before" ] || fail "no full snapshot was taken for the new epoch"
-for i in $(seq 1 100); do status_json | jq -r '.state.full_snapshot' | grep -q '^taken' && break; sleep 0.2; done
+for i in $(seq 1 300); do status_json | jq -r '.state.full_snapshot' | grep -q '^taken' && break; sleep 0.2; done
 assert_contains "$(status_json | jq -r '.state.full_snapshot')" "taken for epoch 2"
 expect_rc 4 kdr verify
 assert_contains "$OUT" "[journal gap]"
@@ -198,7 +198,7 @@ step "kdr journal start (cron's way): starts one follower, detached, and only on
 expect_rc 0 kdr journal start
 assert_contains "$OUT" "journal started: pid"
 pid=$(jq '.pid' "$BACKUP/journal/state.json")
-for i in $(seq 1 50); do pid=$(jq '.pid' "$BACKUP/journal/state.json"); kill -0 "$pid" 2>/dev/null && grep -q "journal run" "/proc/$pid/cmdline" && break; sleep 0.1; done
+for i in $(seq 1 200); do pid=$(jq '.pid' "$BACKUP/journal/state.json"); kill -0 "$pid" 2>/dev/null && grep -q "journal run" "/proc/$pid/cmdline" && break; sleep 0.1; done
 kill -0 "$pid" || fail "no follower runs after kdr journal start"
 stop_started() { kill -TERM "$pid" 2>/dev/null; }
 SCENARIO_CLEANUPS+=(stop_started)
