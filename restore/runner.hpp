@@ -99,6 +99,9 @@ struct Runner {
   // etcd-survivor steps). A step that runs walks it again: the journal may have grown since.
   mutable std::map<std::string, etcd::ReplayPlan> planned_replays = {};
   mutable std::map<std::string, etcd::SurvivorReplay> planned_survivor_replays = {};
+  // While the preflight checks the generation: true when the steps copy what they read and
+  // hash it as they copy (StepDef::check_by_copy) instead of having it re-hashed first.
+  bool copies_in_preflight = false;
   // Private copies in the restore's folder this process wrote and hashed as it wrote them
   // (host paths): trusted until it exits; a resumed restore hashes them again.
   std::set<std::string> copies_checked = {};

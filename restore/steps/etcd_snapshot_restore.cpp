@@ -222,10 +222,11 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     return out;
   }
 
-  // A dry run re-hashes the file the tool will read; a restore that runs copies it instead,
-  // hashed as it is written (copy_checked): one read of it, not two.
+  // A dry run (or a preflight that failed already) re-hashes the file the tool will read; a
+  // restore that runs copies it instead, hashed as it is written (copy_checked): one read of
+  // it, not two.
   void reads_from(const Runner& r, const SnapshotRestoreArgs& a, verify::HashScope& scope) const override {
-    if (copies_in_preflight(r)) return;
+    if (r.copies_in_preflight && a.source != Source::replayed) return;
     if (a.source == Source::raw) scope.paths.push_back(r.plan.etcd.data_dir + "/member/snap/db");
     if (a.source == Source::snapshot && r.gen_snapshot()) scope.artifacts.insert(r.gen_snapshot()->file);
   }
@@ -409,9 +410,6 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
                                      "kubelets or shows their commands)",
                                      tool.name));
   }
-
-  // In a restore that runs, the preflight copies what the tool reads (copy_checked).
-  static bool copies_in_preflight(const Runner& r) { return !r.dry_run && r.journal; }
 
   // What the tool reads is what was checked: the generation's snapshot (or raw copy), copied
   // (decompressed) into the restore's folder and hashed as it is written, whatever the backup

@@ -369,13 +369,18 @@ void check_preflight(Runner& r) {
     if (s.blocked.empty() && !step_def(s.type).traits().checks_only) step_def(s.type).check(r, s, pf);
   check_free_space(r, pf);
   check_targets_confined(r, check_authenticity(r, pf), pf);
-  check_generation(r, pf);
   check_certificates(r, pf);
   check_node_identity(r, pf);
   check_etcd_loss(r, pf);
-  if (pf.fails.empty() && !r.dry_run && r.journal)
+  // The generation last: in a restore that runs and passed every check so far, what a step
+  // copies privately is hashed as it is copied (StepDef::check_by_copy), not re-hashed here
+  // first; otherwise (a dry run, a restore refused anyway) everything it reads is re-hashed.
+  r.copies_in_preflight = pf.fails.empty() && !r.dry_run && r.journal;
+  check_generation(r, pf);
+  if (r.copies_in_preflight && pf.fails.empty())
     for (const auto& s : r.plan.steps)
       if (s.blocked.empty()) step_def(s.type).check_by_copy(r, s, pf);
+  r.copies_in_preflight = false;
   std::set<std::string> warned;
   for (const auto& w : pf.warns)
     if (warned.insert(w).second) r.ctx.out.warn("{}", w);
