@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "core/host.hpp"
+#include "core/progress.hpp"
 #include "core/sha256.hpp"
 
 namespace kdr::core {
@@ -23,6 +24,7 @@ struct Streams {
   const bfs::path& from;
   const bfs::path& to;
   Sha256* hash = nullptr;  // of what is written, when set
+  Progress* progress = nullptr;  // counts what is written, when set
   Streams(const bfs::path& f, const bfs::path& t) : from(f), to(t) {
     in = Fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!in) throw_errno("open", f.string(), errno);
@@ -34,6 +36,7 @@ struct Streams {
   void write(const void* buf, std::size_t n) {
     write_all(out.get(), buf, n, to.string());
     if (hash != nullptr) hash->update(buf, n);
+    if (progress != nullptr) progress->add(n);
   }
 };
 
@@ -103,10 +106,11 @@ std::uint64_t zstd_decompress_file(const bfs::path& from, const bfs::path& to) {
   return decompress(s);
 }
 
-PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd) {
+PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd, Progress* progress) {
   Streams s(from, to);
   Sha256 hash;
   s.hash = &hash;
+  s.progress = progress;
   PrivateCopy c;
   if (zstd) {
     c.bytes = decompress(s);
@@ -136,7 +140,7 @@ std::optional<std::uint64_t> zstd_content_size(const bfs::path& file) {
 }
 
 PrivateCopy checked_private_copy(const Host& host, const bfs::path& from, const bfs::path& to, bool zstd,
-                                 const std::string& sha256) {
+                                 const std::string& sha256, Progress* progress) {
   const auto folder = to.parent_path();
   // What the copy will weigh: the file's size, or what its zstd frame says it decompresses to
   // (only the room is checked from it: the copy's hash decides whether it is used).
@@ -153,7 +157,7 @@ PrivateCopy checked_private_copy(const Host& host, const bfs::path& from, const 
                               "there, or set TMPDIR to a folder on a disk with room",
                               folder.string(), free >> 20, from.string(), (*size >> 20) + 1));
   }
-  auto copy = private_copy(from, to, zstd);
+  auto copy = private_copy(from, to, zstd, progress);
   if (!sha256.empty() && copy.sha256 != sha256) {
     ::unlink(to.c_str());
     throw Error(fmt::format("{}: its content hashes to {}, its record says {}: it changed on the backup disk; not read",

@@ -21,7 +21,9 @@ struct PrivateCopy {
 // `zstd`, into a new file `to` (0600), hashed as it is written: what is then read from `to`
 // is exactly what was hashed, whatever happens to `from` afterwards. Not flushed: a working
 // copy, hashed again before it is used after a crash; a caller that keeps it fsyncs it.
-PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd);
+// `progress`, when given, counts the bytes written.
+class Progress;
+PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd, Progress* progress = nullptr);
 
 // What a zstd file's frame says it decompresses to; empty when it does not say (files written
 // before kdr recorded it) or is not zstd.
@@ -34,6 +36,6 @@ class Host;
 // folder, or naming `from` when the copy is not what the record says (it changed on the backup
 // disk); the copy is then removed.
 PrivateCopy checked_private_copy(const Host& host, const bfs::path& from, const bfs::path& to, bool zstd,
-                                 const std::string& sha256);
+                                 const std::string& sha256, Progress* progress = nullptr);
 
 }  // namespace kdr::core

@@ -37,13 +37,7 @@ class Rows {
     close();
     return rows_.size();
   }
-  // Sorted by their text, then each() goes in that order.
-  void sort() {
-    close();
-    order_.resize(rows_.size());
-    for (std::uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
-    std::sort(order_.begin(), order_.end(), [&](std::uint32_t a, std::uint32_t b) { return text(a) < text(b); });
-  }
+  // Every row, sorted by its text (sorted once).
   template <class F>
   void each(F&& f) {
     close();
@@ -57,6 +51,11 @@ class Rows {
   };
   static constexpr std::size_t chunk_bytes = 1 << 20;
 
+  void sort() {
+    order_.resize(rows_.size());
+    for (std::uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
+    std::sort(order_.begin(), order_.end(), [&](std::uint32_t a, std::uint32_t b) { return text(a) < text(b); });
+  }
   void close() {
     if (!open_) return;
     open_ = false;

@@ -9,6 +9,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/progress.hpp"
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
 #include "etcd/snapshot_tool.hpp"
@@ -236,7 +237,9 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     try {
       const auto src = snapshot_source(r, a);
       const double t0 = core::monotonic_seconds();
-      take_private_copy(r, src);
+      core::Progress progress(r.ctx.out, "copying the snapshot", src.db_size);
+      take_private_copy(r, src, &progress);
+      progress.finish();
       r.copies_checked.insert(src.file.string());
       pf.ok(fmt::format("{} copied into the restore's folder, its SHA-256 as the generation recorded it ({:.1f} s)",
                         src.shipped.string(), core::monotonic_seconds() - t0));
@@ -426,7 +429,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   // The generation's file, copied into the restore's folder and hashed as it is written. Kept
   // when this process made it (the preflight's copy), or across a resume when its SHA-256 is
   // still right.
-  static void take_private_copy(const Runner& r, const SnapshotSource& src) {
+  static void take_private_copy(const Runner& r, const SnapshotSource& src, core::Progress* progress = nullptr) {
     if (src.sha256.empty())
       throw Error(fmt::format("{}: the generation records no SHA-256 for it; not restored", src.shipped.string()));
     if (core::present(src.file) && (r.copies_checked.count(src.file.string()) != 0 ||
@@ -435,7 +438,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     ::unlink(src.file.c_str());
     const auto part = src.file.string() + ".part";
     ::unlink(part.c_str());
-    core::checked_private_copy(*r.ctx.host, src.shipped, part, src.zstd, src.sha256);
+    core::checked_private_copy(*r.ctx.host, src.shipped, part, src.zstd, src.sha256, progress);
     if (::rename(part.c_str(), src.file.c_str()) != 0) core::throw_errno("rename", part, errno);
   }
 
