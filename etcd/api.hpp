@@ -110,6 +110,12 @@ class EtcdApi {
   // page may be read while `each` runs: `each` must not call this client.
   virtual std::int64_t scan(const std::string& prefix, const EtcdRangeOptions& options,
                             const std::function<void(EtcdKeyValue&&)>& each) = 0;
+  // The keys written after `after_revision`, up to `up_to`, that still hold what was written
+  // then (each once, keys only, with its newest mod_revision), in key order: read off etcd's
+  // history with a watch from after_revision + 1, so that only those changes are read, where
+  // a range filtered by min_mod_revision reads the value of every key. Empty when etcd
+  // compacted that history away.
+  virtual std::optional<std::vector<EtcdKeyValue>> written_since(std::int64_t after_revision, std::int64_t up_to) = 0;
   // How many keys start with `prefix` ("" every key) at `revision` (0: now).
   virtual std::uint64_t count(const std::string& prefix, std::int64_t revision = 0, bool serializable = false) = 0;
   virtual std::optional<EtcdKeyValue> get(const std::string& key) = 0;

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <functional>
 #include <string_view>
-#include <unordered_map>
 
 #include "etcd/bbolt.hpp"
 #include "etcd/crc32c.hpp"
+#include "etcd/key_table.hpp"
 #include "etcd/snapshot_keys.hpp"
 
 namespace kdr::etcd {
@@ -47,18 +47,18 @@ bool is_tombstone(std::string_view rev) { return rev.size() > mvcc_revision_size
 // kvindex.Keep(revision)): of each key, its newest revision at or below `revision`, when that
 // is not a deletion. The other revisions at or below the compaction are ones the compaction
 // drops; etcd skips them whether or not the file still holds them.
-std::unordered_map<std::string, MvccRevisionBytes> kept(const Reader& read, std::int64_t revision) {
-  std::unordered_map<std::string, MvccRevisionBytes> newest;
+KeyTable<MvccRevisionBytes> kept(const Reader& read, std::int64_t revision) {
+  KeyTable<MvccRevisionBytes> newest;
   read.bucket(std::string(key_bucket), [&](std::string_view rev, std::string_view kv) {
     if (rev.size() < mvcc_revision_size || mvcc_main_revision(rev) > revision) return;
     const auto key = key_of(kv);
     MvccRevisionBytes where{};
     std::copy(rev.begin(), rev.begin() + static_cast<std::ptrdiff_t>(std::min(rev.size(), where.size())), where.begin());
-    newest[std::string(key)] = where;
+    newest[key] = where;
   });
   // a key whose newest revision is a deletion keeps nothing (etcd's keep set is then empty
   // when every key's is, and etcd skips nothing)
-  std::erase_if(newest, [](const auto& entry) { return entry.second[mvcc_revision_size] == 't'; });
+  newest.erase_if([](const MvccRevisionBytes& where) { return where[mvcc_revision_size] == 't'; });
   return newest;
 }
 
@@ -67,7 +67,7 @@ BackendHashes hashes_of(const Reader& read, std::int64_t revision) {
   out.hash_kv_revision = revision;
   out.hash_kv = crc32c(0, key_bucket);
   const auto compacted = compact_revision(read);
-  const auto keep = compacted > 0 ? kept(read, revision) : decltype(kept(read, revision)){};
+  auto keep = compacted > 0 ? kept(read, revision) : KeyTable<MvccRevisionBytes>{};
   // a revision at or below the compaction counts when it is what its key keeps (or nothing is
   // kept at all: etcd then skips none)
   const auto counts = [&](std::string_view rev, std::string_view kv) {
@@ -78,8 +78,8 @@ BackendHashes hashes_of(const Reader& read, std::int64_t revision) {
     if (main == compacted && is_tombstone(rev)) return false;
     if (main > compacted || keep.empty()) return true;
     const auto key = key_of(kv);
-    const auto it = keep.find(std::string(key));
-    return it != keep.end() && std::string_view(it->second.data(), mvcc_revision_size) == rev;
+    const auto* where = keep.find(key);
+    return where != nullptr && std::string_view(where->data(), mvcc_revision_size) == rev;
   };
   read.all([&](const std::string& bucket) -> BoltVisitor {
     out.hash = crc32c(out.hash, bucket);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <future>
+#include <map>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -12,6 +13,7 @@
 #include "core/base64.hpp"
 #include "core/error.hpp"
 #include "etcd/range_reply.hpp"
+#include "etcd/watch.hpp"
 
 namespace kdr::etcd {
 
@@ -250,6 +252,41 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     page = next.get();
   }
   return revision;
+}
+
+std::optional<std::vector<EtcdKeyValue>> EtcdClient::written_since(std::int64_t after_revision, std::int64_t up_to) {
+  std::map<std::string, EtcdKeyValue> written;  // each key's newest put; a delete removes it
+  if (up_to <= after_revision) return std::vector<EtcdKeyValue>{};
+  EtcdWatch watch(endpoint_, after_revision + 1, false);
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  // Every revision up to `up_to` holds at least one change (etcd moves its revision only for
+  // one), and a revision's changes come in one response.
+  for (std::int64_t read = after_revision; read < up_to;) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw core::Error(fmt::format("{}: etcd's history from revision {} to {} was not read within {} s", endpoint_.url,
+                                    after_revision + 1, up_to,
+                                    std::chrono::duration_cast<std::chrono::seconds>(timeout_).count()));
+    for (auto& response : watch.poll(std::chrono::milliseconds(200))) {
+      if (response.compact_revision > 0) return std::nullopt;
+      if (response.canceled)
+        throw core::Error(fmt::format("{}: etcd ended the watch from revision {}: {}", endpoint_.url, after_revision + 1,
+                                      response.cancel_reason));
+      for (auto& event : response.events) {
+        read = std::max(read, event.kv.mod_revision);
+        if (event.kv.mod_revision > up_to) continue;
+        if (event.is_delete) {
+          written.erase(event.kv.key);
+        } else {
+          event.kv.value.clear();
+          written[event.kv.key] = std::move(event.kv);
+        }
+      }
+    }
+  }
+  std::vector<EtcdKeyValue> out;
+  out.reserve(written.size());
+  for (auto& [key, kv] : written) out.push_back(std::move(kv));
+  return out;
 }
 
 std::uint64_t EtcdClient::count(const std::string& prefix, std::int64_t revision, bool serializable) {

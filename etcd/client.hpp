@@ -51,6 +51,7 @@ class EtcdClient final : public EtcdApi {
   std::vector<EtcdKeyValue> prefix(const std::string& prefix, const EtcdRangeOptions& options = {}) override;
   std::int64_t scan(const std::string& prefix, const EtcdRangeOptions& options,
                     const std::function<void(EtcdKeyValue&&)>& each) override;
+  std::optional<std::vector<EtcdKeyValue>> written_since(std::int64_t after_revision, std::int64_t up_to) override;
   std::uint64_t count(const std::string& prefix, std::int64_t revision = 0, bool serializable = false) override;
   std::optional<EtcdKeyValue> get(const std::string& key) override;
   std::optional<std::int64_t> put_if(const std::string& key, const std::string& value, std::int64_t expected) override;

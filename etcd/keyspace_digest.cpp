@@ -3,13 +3,13 @@
 #include <openssl/evp.h>
 
 #include <functional>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/protobuf_wire.hpp"
 #include "etcd/bbolt.hpp"
+#include "etcd/key_table.hpp"
 
 namespace kdr::etcd {
 
@@ -41,8 +41,8 @@ using ReadBucket = std::function<void(const BoltVisitor&)>;
 // What `keep` makes of each live key's newest value, off the key bucket read in revision order:
 // a put replaces what the key held, a deletion removes it.
 template <class T, class Keep>
-std::unordered_map<std::string, T> live_keys(const std::string& name, const ReadBucket& read_bucket, Keep keep) {
-  std::unordered_map<std::string, T> live;
+KeyTable<T> live_keys(const std::string& name, const ReadBucket& read_bucket, Keep keep) {
+  KeyTable<T> live;
   std::uint64_t entries = 0;
   read_bucket([&](std::string_view revision, std::string_view kv) {
     ++entries;
@@ -50,22 +50,35 @@ std::unordered_map<std::string, T> live_keys(const std::string& name, const Read
     std::string_view key, value;
     if ((revision.size() != 17 && revision.size() != 18) || !parse_key_value(kv, key, value))
       throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", name, entries));
-    if (revision.size() == 18) live.erase(std::string(key));  // a deletion
-    else live[std::string(key)] = keep(key, value);
+    if (revision.size() == 18) live.erase(key);  // a deletion
+    else live[key] = keep(key, value);
   });
   return live;
 }
 
 KeyspaceDigest digest_of_bucket(const std::string& name, const ReadBucket& read_bucket) {
   KeyspaceDigest d;
-  for (const auto& [key, hash] : live_keys<PairHash>(name, read_bucket, pair_hash)) d.add(hash);
+  live_keys<PairHash>(name, read_bucket, pair_hash).for_each([&d](const PairHash& hash) { d.add(hash); });
   return d;
 }
 
-// the encryption key a value names ("" none)
-std::string encryption_key_name(std::string_view, std::string_view value) {
-  return core::encryption_key_of(value).value_or("");
-}
+// The encryption keys values name, each given a number (0: none) so that a key's entry holds
+// a number and not the name.
+class EncryptionKeyNames {
+ public:
+  std::uint32_t number(std::string_view value) {
+    const auto name = core::encryption_key_of(value);
+    if (!name) return 0;
+    for (std::size_t i = 0; i < names_.size(); ++i)
+      if (names_[i] == *name) return static_cast<std::uint32_t>(i + 1);
+    names_.push_back(*name);
+    return static_cast<std::uint32_t>(names_.size());
+  }
+  const std::string& name(std::uint32_t number) const { return names_.at(number - 1); }
+
+ private:
+  std::vector<std::string> names_;
+};
 
 ReadBucket read_key_bucket(const std::string& file) {
   return [file](const BoltVisitor& v) { read_bolt_bucket(file, "key", v); };
@@ -74,22 +87,29 @@ ReadBucket read_key_bucket(const std::string& file) {
 }  // namespace
 
 core::EncryptionKeyUse encryption_keys_of_snapshot(const std::string& file) {
+  EncryptionKeyNames names;
   core::EncryptionKeyUse use;
-  for (const auto& [key, enc] : live_keys<std::string>(file, read_key_bucket(file), encryption_key_name))
-    if (!enc.empty()) ++use[enc];
+  live_keys<std::uint32_t>(file, read_key_bucket(file), [&names](std::string_view, std::string_view value) {
+    return names.number(value);
+  }).for_each([&](std::uint32_t number) {
+    if (number != 0) ++use[names.name(number)];
+  });
   return use;
 }
 
 SnapshotKeyspace keyspace_of_snapshot(const std::string& file) {
-  using Facts = std::pair<PairHash, std::string>;
+  struct Facts {
+    PairHash hash;
+    std::uint32_t encryption_key;
+  };
+  EncryptionKeyNames names;
   SnapshotKeyspace k;
-  const auto live = live_keys<Facts>(file, read_key_bucket(file), [](std::string_view key, std::string_view value) {
-    return Facts{pair_hash(key, value), encryption_key_name(key, value)};
+  live_keys<Facts>(file, read_key_bucket(file), [&names](std::string_view key, std::string_view value) {
+    return Facts{pair_hash(key, value), names.number(value)};
+  }).for_each([&](const Facts& facts) {
+    k.digest.add(facts.hash);
+    if (facts.encryption_key != 0) ++k.encryption[names.name(facts.encryption_key)];
   });
-  for (const auto& [key, facts] : live) {
-    k.digest.add(facts.first);
-    if (!facts.second.empty()) ++k.encryption[facts.second];
-  }
   return k;
 }
 

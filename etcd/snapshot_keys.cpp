@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <array>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/protobuf_wire.hpp"
 #include "etcd/bbolt.hpp"
+#include "etcd/key_table.hpp"
 
 namespace kdr::etcd {
 
@@ -62,7 +62,7 @@ SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilte
                                 const std::function<void(const EtcdKeyValue&)>& visit) {
   SnapshotRead out;
   // Pass 1: each wanted key's newest entry (its revision bytes; a deletion marks it gone).
-  std::unordered_map<std::string, MvccRevisionBytes> newest;
+  KeyTable<MvccRevisionBytes> newest;
   std::int64_t oldest = 0;
   read_bolt_bucket(file, "key", [&](std::string_view rev, std::string_view kv) {
     ++out.entries;
@@ -79,7 +79,7 @@ SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilte
     if (filter.keep && !filter.keep(key)) return;
     MvccRevisionBytes where{};
     std::copy(rev.begin(), rev.end(), where.begin());  // 't' in the last byte for a deletion
-    newest[std::string(key)] = where;
+    newest[key] = where;
   });
   out.revision = std::max(out.revision, finished_compact_revision(file));
   if (filter.at_revision && *filter.at_revision > out.revision)
@@ -95,8 +95,8 @@ SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilte
     if (kv.empty() || rev.size() != mvcc_revision_size) return;  // deletions hand out nothing
     std::string_view key;
     if (!mvcc_key(kv, key)) return;
-    const auto it = newest.find(std::string(key));
-    if (it == newest.end() || it->second[mvcc_revision_size] == 't' || std::string_view(it->second.data(), mvcc_revision_size) != rev)
+    const auto* where = newest.find(key);
+    if (where == nullptr || (*where)[mvcc_revision_size] == 't' || std::string_view(where->data(), mvcc_revision_size) != rev)
       return;
     if (!parse_mvcc_key_value(kv, kv_out))
       throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd key-value", file.string(), entries));

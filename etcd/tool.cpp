@@ -507,12 +507,20 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
   ctx.out.detail("etcd snapshot: {}", core::describe_argv(argv));
   core::ProcessResult r;
   std::optional<TrailerCheck> streamed;
+  // each phase's seconds, for -v
+  double phase_start = core::monotonic_seconds();
+  auto lap = [&phase_start] {
+    const double now = core::monotonic_seconds(), seconds = now - phase_start;
+    phase_start = now;
+    return seconds;
+  };
   try {
     core::Progress progress(ctx.out, "etcd snapshot", status.db_size);
     TailHasher tail(part, tmp, &progress);
     r = ctx.programs->run(argv, opts);
     streamed = tail.finish();
     progress.finish();
+    ctx.out.detail("etcd snapshot: written in {:.1f} s", lap());
   } catch (...) {
     cleanup();
     throw;
@@ -557,6 +565,7 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     info.total_keys = facts.total_keys;
     try {
       const auto keyspace = live.get();
+      ctx.out.detail("etcd snapshot: structure and keyspace read in {:.1f} s", lap());
       info.encrypted_values = keyspace.encryption;
       info.keyspace_digest = core::EtcdSnapshotRecord::KeyspaceDigest{keyspace.digest.hex(),
                                                                        static_cast<std::uint64_t>(keyspace.digest.keys)};
@@ -566,6 +575,7 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     }
     info.keys = count_keys(ctx, target, info.revision);
     info.hashkv = hash_kv_at(ctx, target, info.revision);
+    ctx.out.detail("etcd snapshot: keys counted and HashKV taken by etcd in {:.1f} s", lap());
     if (::chmod(tmp.c_str(), 0600) != 0) core::throw_errno("chmod", tmp.string(), errno);
     if (ctx.config.etcd.compression == "zstd") {
       const auto ztmp = dir / ".snapshot.db.zst.tmp";

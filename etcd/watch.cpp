@@ -46,13 +46,13 @@ EtcdWatchResponse parse_watch_line(std::string_view line) {
   return out;
 }
 
-EtcdWatch::EtcdWatch(EtcdEndpoint endpoint, std::int64_t start_revision) : endpoint_(std::move(endpoint)) {
+EtcdWatch::EtcdWatch(EtcdEndpoint endpoint, std::int64_t start_revision, bool prev_kv) : endpoint_(std::move(endpoint)) {
   EtcdClient init(endpoint_);  // curl_global_init, once
   body_ = json{{"create_request",
                 {{"key", core::base64_encode(std::string(1, '\0'))},
                  {"range_end", core::base64_encode(std::string(1, '\0'))},
                  {"start_revision", std::to_string(start_revision)},
-                 {"prev_kv", true},
+                 {"prev_kv", prev_kv},
                  {"progress_notify", true}}}}
               .dump();
   multi_ = curl_multi_init();

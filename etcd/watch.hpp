@@ -35,8 +35,8 @@ EtcdWatchResponse parse_watch_line(std::string_view line);
 
 class EtcdWatch {
  public:
-  // Watches every key from `start_revision` on, with previous values.
-  EtcdWatch(EtcdEndpoint endpoint, std::int64_t start_revision);
+  // Watches every key from `start_revision` on, with previous values unless `prev_kv` is false.
+  EtcdWatch(EtcdEndpoint endpoint, std::int64_t start_revision, bool prev_kv = true);
   ~EtcdWatch();
   EtcdWatch(const EtcdWatch&) = delete;
   EtcdWatch& operator=(const EtcdWatch&) = delete;

@@ -229,11 +229,14 @@ EtcdLoss measure_etcd_loss(const core::Context& ctx, const etcd::EtcdLayout& lay
   // The member's own copy: a member whose cluster lost quorum still says what it holds.
   loss.live_keys = etcd::count_keys(ctx, target, 0, true);
   if (loss.backup_revision > 0 && !loss.other_cluster() && loss.live_revision > loss.backup_revision) {
-    // Filtered by etcd itself (min_mod_revision): only the names of the keys changed since.
+    // The names of the keys written since: off etcd's history (only the changes are read);
+    // once that is compacted, filtered by etcd (min_mod_revision), which reads every value.
     try {
       const auto client = ctx.etcd->connect(etcd::client_endpoint(target), std::chrono::seconds(60));
-      auto changed =
-          client->prefix("", {.keys_only = true, .min_mod_revision = loss.backup_revision + 1, .serializable = true});
+      auto written = client->written_since(loss.backup_revision, loss.live_revision);
+      auto changed = written ? std::move(*written)
+                             : client->prefix("", {.keys_only = true, .min_mod_revision = loss.backup_revision + 1,
+                                                   .serializable = true});
       loss.keys_changed = changed.size();
       name_objects(ctx, changed, loss);
     } catch (const core::Error&) {

@@ -167,6 +167,13 @@ class FakeEtcdClient final : public etcd::EtcdApi {
       return ks.revision;
     });
   }
+  // The fake keeps no history: the keys whose current mod_revision lies in the range.
+  std::optional<std::vector<etcd::EtcdKeyValue>> written_since(std::int64_t after, std::int64_t up_to) override {
+    std::vector<etcd::EtcdKeyValue> out;
+    for (auto& kv : prefix("", {.keys_only = true, .min_mod_revision = after + 1}))
+      if (kv.mod_revision <= up_to) out.push_back(std::move(kv));
+    return out;
+  }
   std::uint64_t count(const std::string& p, std::int64_t revision, bool serializable) override {
     return prefix(p, {.revision = revision, .serializable = serializable}).size();
   }
