@@ -138,7 +138,7 @@ ExitCode execute(Runner& r, bool yes) {
       if (a == core::Answer::all) yes = true;
       if (a == core::Answer::no) {
         r.journal->record(JournalEvent::declined, {{"step", i}});
-        for (const auto& copy : r.copies_checked) ::unlink(copy.c_str());  // the preflight's; a resume copies again
+        for (const auto& copy : r.preflight_copies) ::unlink(copy.c_str());
         out.warn("stopped before step {}/{} ({}) as asked", i + 1, n, s.title);
         if (!r.journal->summary().actions.empty()) {
           print_where_we_are(r, prefix);

@@ -102,9 +102,12 @@ struct Runner {
   // While the preflight checks the generation: true when the steps copy what they read and
   // hash it as they copy (StepDef::check_by_copy) instead of having it re-hashed first.
   bool copies_in_preflight = false;
-  // Private copies in the restore's folder this process wrote and hashed as it wrote them
-  // (host paths): trusted until it exits; a resumed restore hashes them again.
+  // Files in the restore's folder this process wrote and hashed as it wrote them (host
+  // paths): trusted until it exits; a resumed restore hashes them again.
   std::set<std::string> copies_checked = {};
+  // Of those, the preflight's private copies: removed when the restore is declined (a resume
+  // copies again).
+  std::set<std::string> preflight_copies = {};
   // Steps preparing ahead in the background (StepDef::prepare), by index.
   std::map<std::size_t, std::future<void>> preparing = {};
   // Starts the preparation of every later step that has one; waits for a step's own.

@@ -229,7 +229,12 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     }
   }
 
-  void perform(Runner& r, const ReplayArgs& a) const override { make_replayed(r, a.target, r.restore_dir()); }
+  // The point this process wrote (or re-hashed against its record) is trusted by the restore
+  // step that follows, which would otherwise read it all once more while the pods are down.
+  void perform(Runner& r, const ReplayArgs& a) const override {
+    make_replayed(r, a.target, r.restore_dir());
+    r.copies_checked.insert(replayed_snapshot(r).string());
+  }
 
 };
 

@@ -241,6 +241,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
       take_private_copy(r, src, &progress);
       progress.finish();
       r.copies_checked.insert(src.file.string());
+      r.preflight_copies.insert(src.file.string());
       pf.ok(fmt::format("{} copied into the restore's folder, its SHA-256 as the generation recorded it ({:.1f} s)",
                         src.shipped.string(), core::monotonic_seconds() - t0));
     } catch (const Error& e) {
@@ -416,9 +417,11 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
 
   // What the tool reads is what was checked: the generation's snapshot (or raw copy), copied
   // (decompressed) into the restore's folder and hashed as it is written, whatever the backup
-  // disk holds by then; the replayed point, hashed against what the etcd-replay step recorded.
+  // disk holds by then; the replayed point, hashed against what the etcd-replay step recorded
+  // (unless this process wrote it).
   static void check_source(const Runner& r, const SnapshotSource& src) {
     if (!src.shipped.empty()) return take_private_copy(r, src);
+    if (r.copies_checked.count(src.file.string()) != 0) return;
     const auto sha256 = core::sha256_file(src.file.string());
     if (src.sha256.empty() || sha256 != src.sha256)
       throw Error(fmt::format("{}: its content hashes to {}, the etcd-replay step recorded {}: it changed after "

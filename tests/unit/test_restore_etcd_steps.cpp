@@ -324,6 +324,39 @@ TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the jour
   CHECK(f.live->values() == at_10);  // and etcd, started again on it, serves those keys
 }
 
+TEST_CASE("restore-etcd-snapshot to a journal point: the replayed point is trusted by the process that wrote it, a resume hashes it again") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  Journal journal(f, gen);
+  journal.write("/registry/configmaps/default/app", "app v2");  // 10
+  const auto at_10 = f.live->values();
+  journal.write("/registry/namespaces/default", std::nullopt);  // 11: the damage
+  journal.close();
+  f.host->answers = {core::Answer::yes, core::Answer::no};  // the replay ran, the first change declined
+  REQUIRE(f.restore("restore-etcd-snapshot", {"to=10", "accept_loss=true"}, false) == core::ExitCode::failed);
+  const auto id = f.restore_ids().at(0);
+  const auto replayed = f.node("/var/lib/kdr/restores") / id / "replayed.db";
+  REQUIRE(core::lstat_path(replayed));
+  const auto before = f.live->values();
+  SECTION("rewritten before the resume: the restore step refuses it, and a rollback brings the node back") {
+    auto bytes = core::read_file(replayed);
+    bytes[bytes.size() / 2] ^= 0x20;
+    core::write_file_atomic(replayed, bytes, 0600);
+    const auto rc = f.resume(id);
+    INFO(f.printed.all());
+    CHECK(rc == core::ExitCode::incomplete);
+    CHECK(contains_words(f.printed.all(), "it changed after the replay made it; not restored"));
+    CHECK_FALSE(core::lstat_path(f.node("/var/lib/etcd")));  // nothing restored from it
+    REQUIRE(f.rollback(id) == core::ExitCode::ok);
+    CHECK(f.live->values() == before);
+  }
+  SECTION("as the replay made it: the resume restores it") {
+    REQUIRE(f.resume(id) == core::ExitCode::ok);
+    INFO(f.printed.all());
+    CHECK(f.live->values() == at_10);
+  }
+}
+
 TEST_CASE("restore-etcd-snapshot restores the copy its preflight hashed: the snapshot rewritten on the backup disk afterwards is not read again") {
   RestoreFixture f;
   const auto at_backup = f.live->values();
