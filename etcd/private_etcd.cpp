@@ -66,18 +66,21 @@ void check_room(const core::Context& ctx, const core::bfs::path& dir, std::uint6
 }  // namespace
 
 PrivateEtcd::PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd, const std::string& sha256,
-                         const std::vector<std::string>& server_args, const std::string& what)
+                         const std::vector<std::string>& server_args, const std::string& what, bool checked_copy)
     : dir_(what) {
   check_private(dir_.path());
   // an uncompressed snapshot's size is known before it is copied: its copy and the data dir
   // etcd restores it into
   const auto source = core::lstat_path(snapshot);
+  if (checked_copy && (zstd || !source))
+    throw core::Error(fmt::format("{}: not an uncompressed private copy of the snapshot", snapshot.string()));
   if (!zstd && source)
-    check_room(ctx, dir_.path(), 2 * source->size,
-               fmt::format("opening the {} MiB snapshot in a private etcd (its copy and etcd's data dir)",
-                           (source->size >> 20) + 1));
-  const auto file = dir_.path() / "snapshot.db";
-  const auto copy = core::checked_private_copy(*ctx.host, snapshot, file, zstd, sha256);
+    check_room(ctx, dir_.path(), (checked_copy ? 1 : 2) * source->size,
+               fmt::format("opening the {} MiB snapshot in a private etcd ({}etcd's data dir)", (source->size >> 20) + 1,
+                           checked_copy ? "" : "its copy and "));
+  const auto file = checked_copy ? snapshot : dir_.path() / "snapshot.db";
+  const auto copy = checked_copy ? core::PrivateCopy{source->size, sha256}
+                                 : core::checked_private_copy(*ctx.host, snapshot, file, zstd, sha256);
   snapshot_copy_ = file;
   if (zstd)
     check_room(ctx, dir_.path(), copy.bytes,

@@ -25,8 +25,11 @@ class PrivateEtcd {
   // saying what failed (a hash that differs, tool missing, restore failed, etcd did not start).
   // `server_args` are added to the etcd server's (e.g. --max-txn-ops for a replay); its
   // --quota-backend-bytes, unless given there, is sized from the database.
+  // `checked_copy`: `snapshot` is already a private copy this process wrote and hashed to
+  // `sha256` (uncompressed), opened where it lies and left there.
   PrivateEtcd(const core::Context& ctx, const core::bfs::path& snapshot, bool zstd, const std::string& sha256,
-              const std::vector<std::string>& server_args = {}, const std::string& what = "etcd-keys");
+              const std::vector<std::string>& server_args = {}, const std::string& what = "etcd-keys",
+              bool checked_copy = false);
   // A stopped member's data dir (etcd's --data-dir, holding member/): its files are copied
   // into the scratch folder (the original is never opened for writing) and etcd starts on the
   // copy with --force-new-cluster, as the only member of its cluster: it applies what its WAL

@@ -535,11 +535,13 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   // transaction of `max_txn_bytes`, or the largest single change the journal holds (it goes
   // alone), with room for the request's framing.
   const auto request_bytes = std::max(2 * max_txn_bytes, plan.largest_change + (1u << 20));
-  PrivateEtcd etcd(ctx, plan.base.file, plan.base.zstd, plan.base.db_sha256,
+  const bool copied = !plan.base.checked_copy.empty();
+  PrivateEtcd etcd(ctx, copied ? plan.base.checked_copy : plan.base.file, copied ? false : plan.base.zstd,
+                   plan.base.db_sha256,
                    {"--max-txn-ops", std::to_string(max_ops_per_txn), "--max-request-bytes",
                     std::to_string(request_bytes), "--quota-backend-bytes",
                     std::to_string(std::max<std::uint64_t>(8ull << 30, private_quota_bytes(plan.base.db_size)))},
-                   "etcd-replay");
+                   "etcd-replay", copied);
   ReplayResult result;
   result.open_s = core::monotonic_seconds() - t0;
   auto& client = etcd.client();

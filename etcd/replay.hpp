@@ -57,6 +57,9 @@ struct ReplayBase {
   std::string db_sha256;      // of the (uncompressed) snapshot file, when recorded
   std::uint64_t db_size = 0;  // the uncompressed snapshot's size (recorded, else the file's)
   ReplayAuth auth;
+  // A private copy of `file` (uncompressed) this process wrote and hashed to db_sha256: the
+  // replay opens it where it lies instead of copying `file` again (empty: none).
+  core::bfs::path checked_copy;
 };
 
 struct ReplayPlan {

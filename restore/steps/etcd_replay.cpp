@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "core/progress.hpp"
 #include "core/sha256.hpp"
+#include "core/zstd_file.hpp"
 #include "etcd/keyspace_digest.hpp"
 #include "restore/decryptable.hpp"
 #include "restore/preflight.hpp"
@@ -23,6 +26,12 @@ struct ReplayArgs : StepArgs {
 };
 
 core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "replayed.json"; }
+
+// Where the preflight puts its private copy of the replay's base, named by the base's SHA-256
+// (the step plans the replay again when it runs: it takes the copy only if the base is the same).
+core::bfs::path base_copy(const Runner& r, const etcd::ReplayBase& base) {
+  return r.restore_dir() / fmt::format("replay-base-{}.db", base.db_sha256.substr(0, 16));
+}
 
 }  // namespace
 
@@ -104,7 +113,16 @@ std::string make_replayed(const Runner& r, const etcd::ReplayTarget& target, con
     }
   }
   const auto key = r.node_key();
-  const auto plan = etcd::plan_replay(r.ctx, target, key ? &*key : nullptr);
+  auto plan = etcd::plan_replay(r.ctx, target, key ? &*key : nullptr);
+  // the preflight's copy of the base (a resume copies it again)
+  const auto copy = base_copy(r, plan.base);
+  if (!plan.base.db_sha256.empty() && r.copies_checked.count(copy.string()) != 0) plan.base.checked_copy = copy;
+  struct Unlink {
+    core::bfs::path file;
+    ~Unlink() {
+      if (!file.empty()) ::unlink(file.c_str());
+    }
+  } done_with_copy{plan.base.checked_copy};
   if (plan.auth.status != core::AuthStatus::authentic && !r.flag(Var::unauthenticated))
     throw core::Error(fmt::format("{}: not replayed (the preflight found it authenticated; it changed since)",
                                   plan.auth.text));
@@ -200,8 +218,32 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     return out;
   }
 
+  // A dry run (or a preflight that failed already) re-hashes the snapshot; a restore that runs
+  // copies the replay's base instead, hashed as it is written (copy_checked), and the replay
+  // opens that copy: one read of it, not two.
   void reads_from(const Runner& r, const ReplayArgs&, verify::HashScope& scope) const override {
+    if (r.copies_in_preflight) return;
     if (r.gen_snapshot()) scope.artifacts.insert(r.gen_snapshot()->file);
+  }
+
+  void copy_checked(Runner& r, const ReplayArgs& a, Preflight& pf) const override {
+    if (core::present(replayed_snapshot(r))) return;  // replayed by the preflight already (restore-etcd-keys)
+    try {
+      const auto& base = planned_replay(r, a.target).base;
+      if (base.db_sha256.empty()) return;  // nothing to check a copy against: the replay copies it as it runs
+      const auto copy = base_copy(r, base);
+      const double t0 = core::monotonic_seconds();
+      core::Progress progress(r.ctx.out, "copying the replay's base", base.db_size);
+      ::unlink(copy.c_str());
+      core::checked_private_copy(*r.ctx.host, base.file, copy, base.zstd, base.db_sha256, &progress);
+      progress.finish();
+      r.copies_checked.insert(copy.string());
+      r.preflight_copies.insert(copy.string());
+      pf.ok(fmt::format("{} ({}) copied into the restore's folder for the replay, its SHA-256 as recorded ({:.1f} s)",
+                        base.file.string(), base.source, core::monotonic_seconds() - t0));
+    } catch (const core::Error& e) {
+      pf.fails.push_back(e.what());
+    }
   }
 
   void preflight(Runner& r, const ReplayArgs& a, Preflight& pf) const override {
@@ -209,7 +251,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     // take the changes.
     const auto& snap = r.gen_snapshot();
     const std::uint64_t db = snap ? snap->db_size : 0;
-    pf.need[core::bfs::path(r.var(Var::restore_dir)).parent_path().string()] += db + db / 5;
+    pf.need[core::bfs::path(r.var(Var::restore_dir)).parent_path().string()] += 2 * db + db / 5;  // and the base's copy
     try {
       const auto& plan = planned_replay(r, a.target);
       pf.ok(fmt::format("the change journal reaches revision {} from {} ({} changes to replay)", plan.target_revision,

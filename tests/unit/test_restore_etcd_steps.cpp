@@ -322,6 +322,16 @@ TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the jour
   REQUIRE(held);
   CHECK(held->values() == at_10);
   CHECK(f.live->values() == at_10);  // and etcd, started again on it, serves those keys
+  // The preflight copied the replay's base, hashed as it was written, and the replay's private
+  // etcd opened that copy (not a copy of its own), which is gone once the replay is made.
+  CHECK(contains_words(f.printed.out(), "copied into the restore's folder for the replay, its SHA-256 as recorded"));
+  const auto dir = f.node("/var/lib/kdr/restores") / f.restore_ids().at(0);
+  bool opened_copy = false;
+  for (const auto& tool : {"etcdctl", "etcdutl"})
+    for (const auto& call : f.programs->calls_of(tool))
+      opened_copy = opened_copy || (contains_words(call, "snapshot restore " + dir.string() + "/replay-base-"));
+  CHECK(opened_copy);
+  for (const auto& name : core::list_dir(dir)) CHECK(name.rfind("replay-base-", 0) != 0);
 }
 
 TEST_CASE("restore-etcd-snapshot to a journal point: the replayed point is trusted by the process that wrote it, a resume hashes it again") {
