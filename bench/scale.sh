@@ -20,7 +20,9 @@
 #   - restore-etcd-keys of one namespace, beside the snapshot restored on loopback and etcdctl
 #     make-mirror --prefix into the node's etcd;
 #   - a restore to the journal's newest point (a snapshot and 2 s of writes replayed), beside
-#     the snapshot alone by hand (which loses those writes).
+#     the snapshot alone by hand (which loses those writes);
+#   - how long each snapshot restore kept the control plane down (from its journal: stopping
+#     the pods until etcd was healthy); by hand, the manifest goes out first.
 # Wall seconds, kdr's own peak RSS (VmHWM, sampled every 50 ms) and the peak RSS of anything it
 # started (a private etcd, etcdctl): GNU time's maximum over the process tree.
 #
@@ -108,6 +110,17 @@ measure_or_fail() {
   fi
 }
 mib() { [ "$1" = failed ] && echo - || awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+# downtime ROOT: seconds the control plane was down in the node's newest restore, from its
+# journal: the steps from stopping the static pods until etcd was healthy, end to end (by hand,
+# the manifest goes out first: the whole time is downtime)
+downtime() {
+  local journal
+  journal=$(find "$1/var/lib/kdr/restores" -mindepth 1 -maxdepth 1 -type d | sort | tail -n 1)/journal.jsonl
+  jq -rs '(map(select(.event == "begin") | {(.step | tostring): .type}) | add) as $type
+    | map(select(.event == "done" and ($type[.step | tostring] | IN("stop-static-pods", "wait-stopped",
+        "move-aside", "etcd-snapshot-restore", "start-static-pods", "wait-healthy"))) | .seconds)
+    | if length == 0 then "-" else add * 100 | round / 100 end' "$journal" 2>/dev/null || echo -
+}
 ratio() { { [ "$1" = failed ] || [ "$2" = failed ]; } && echo - || awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 row() {  # row WHAT KDR_LINE BYHAND_WHAT BYHAND_LINE
   local k=($2) h=($4)
@@ -312,6 +325,7 @@ for size_mb in "${sizes_mb[@]}"; do
   # restore-etcd-snapshot of the generation's snapshot alone, beside the seed's runbook by hand
   disaster; bench_drop_caches
   k=$(measure bash -c "$(printf '%q ' "${kdr[@]}") restore restore-etcd-snapshot -g $rgen --set to=snapshot --set accept_loss=true --yes && bench_wait_precious '$ROOT'")
+  down_snapshot=$(downtime "$ROOT")
   rm -rf "$ROOT"/var/lib/etcd.kdr-*
   disaster; bench_drop_caches
   h=$(measure bash -c "bench_manual_etcd_restore '$ROOT' '$rsnap' '$ROOT/var/lib/etcd.manual' manual-$size_mb && bench_wait_precious '$ROOT'")
@@ -345,6 +359,7 @@ for size_mb in "${sizes_mb[@]}"; do
   kill "$FOLLOWER"; wait "$FOLLOWER" 2>/dev/null || true
   disaster; bench_drop_caches
   k=$(measure bash -c "$(printf '%q ' "${kdr[@]}") restore restore-etcd-snapshot --set to=latest --set accept_loss=true --yes && bench_wait_precious '$ROOT'")
+  down_latest=$(downtime "$ROOT")
   rm -rf "$ROOT"/var/lib/etcd.kdr-*
   point_line="the snapshot at revision $(jq .etcd.snapshot.revision "$(dirname "$(dirname "$jsnap")")/meta.json"), the journal's newest point at revision $want"
   disaster; bench_drop_caches
@@ -359,5 +374,6 @@ for size_mb in "${sizes_mb[@]}"; do
   echo
   echo "restore test: $restore_test_line"
   echo "restore to a journal point: $point_line"
+  echo "control plane down (from stopping the pods until etcd is healthy): restore-etcd-snapshot $down_snapshot s with to=snapshot, $down_latest s with to=latest (its replay runs before the pods stop); by hand, its whole time"
   echo "follower: peak RSS $(mib "$start_hwm") MiB after its start, $(mib "$steady_hwm") MiB after 10 s of 200 writes/s; lag at the end: $lag revisions"
 done

@@ -151,6 +151,10 @@ RangeReply RangeReplyParser::parse(TextChunks& body, std::string_view origin) {
         }
       }
     }
+    // a token still in bounds after the object is text after it (simdjson 3.0's document has
+    // no at_end())
+    if (doc.current_location().error() == simdjson::SUCCESS)
+      throw core::Error(fmt::format("{}: not a range answer: text after its JSON object", origin));
   } catch (const simdjson::simdjson_error& e) {
     throw core::Error(fmt::format("{}: not a range answer: {}", origin, e.what()));
   }
