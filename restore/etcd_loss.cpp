@@ -1,6 +1,8 @@
 #include "restore/etcd_loss.hpp"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -177,31 +179,62 @@ void name_objects(const core::Context& ctx, std::vector<etcd::EtcdKeyValue>& cha
 
 namespace {
 
-// The keys the change journal holds past the backup, up to its end, newest change first: what
-// a restore to the backup's point loses when the live etcd cannot say (down, or gone back).
-void name_objects_from_journal(const core::Context& ctx, EtcdLoss& loss, const core::NodeKey* key) {
-  if (!loss.journal_past_backup() || loss.backup_revision <= 0) return;
-  std::map<std::string, std::int64_t> newest;  // key -> its newest change's revision
+// Each key the change journal changed past the backup, up to its end: its newest change's
+// revision, and whether that change was a deletion. Empty when the journal has nothing past
+// the backup, or cannot be read (the replay, or verify, says so).
+struct JournalChange {
+  std::int64_t revision = 0;
+  bool deleted = false;
+};
+std::map<std::string, JournalChange> journal_changes(const core::Context& ctx, const EtcdLoss& loss,
+                                                     const core::NodeKey* key) {
+  std::map<std::string, JournalChange> newest;
+  if (!loss.journal_past_backup() || loss.backup_revision <= 0) return newest;
   try {
     const journal::JournalStore store(ctx.backup_dir);
     const auto end = journal::journal_end(journal::journal_status(store), loss.backup_cluster_id);
-    if (!end) return;
+    if (!end) return newest;
     journal::ChangeFilter all;
     all.prefix = "/";  // kube-apiserver's keys (name_objects keeps those under its prefix)
     all.epoch = end->epoch;
     journal::for_each_change(store, all, key, [&](std::uint32_t, const journal::Event& e) {
-      if (e.revision > loss.backup_revision) newest[e.key] = e.revision;
+      if (e.revision > loss.backup_revision) newest[e.key] = {e.revision, e.kind == journal::EventKind::del};
     });
   } catch (const core::Error&) {
-    return;  // an unreadable or forged journal: the replay (or verify) says so
+    return {};
   }
-  std::vector<etcd::EtcdKeyValue> changed;
-  for (const auto& [k, rev] : newest) {
+  return newest;
+}
+
+// The keys written since the backup that the live etcd still holds, from the change journal,
+// when it reaches the live etcd's revision (etcd compacted its own history of them away).
+std::optional<std::vector<etcd::EtcdKeyValue>> written_from_journal(const core::Context& ctx, const EtcdLoss& loss,
+                                                                    const core::NodeKey* key) {
+  if (loss.journal_revision < loss.live_revision) return std::nullopt;
+  const auto changes = journal_changes(ctx, loss, key);
+  if (changes.empty()) return std::nullopt;
+  std::vector<etcd::EtcdKeyValue> written;
+  for (const auto& [k, change] : changes) {
+    if (change.deleted || change.revision > loss.live_revision) continue;
     etcd::EtcdKeyValue kv;
     kv.key = k;
-    kv.mod_revision = rev;
+    kv.mod_revision = change.revision;
+    written.push_back(std::move(kv));
+  }
+  return written;
+}
+
+// The keys the change journal holds past the backup, up to its end, newest change first: what
+// a restore to the backup's point loses when the live etcd cannot say (down, or gone back).
+void name_objects_from_journal(const core::Context& ctx, EtcdLoss& loss, const core::NodeKey* key) {
+  std::vector<etcd::EtcdKeyValue> changed;
+  for (const auto& [k, change] : journal_changes(ctx, loss, key)) {
+    etcd::EtcdKeyValue kv;
+    kv.key = k;
+    kv.mod_revision = change.revision;
     changed.push_back(std::move(kv));
   }
+  if (changed.empty()) return;
   name_objects(ctx, changed, loss);
   loss.objects_from_journal = !loss.objects_changed.empty();
 }
@@ -230,10 +263,12 @@ EtcdLoss measure_etcd_loss(const core::Context& ctx, const etcd::EtcdLayout& lay
   loss.live_keys = etcd::count_keys(ctx, target, 0, true);
   if (loss.backup_revision > 0 && !loss.other_cluster() && loss.live_revision > loss.backup_revision) {
     // The names of the keys written since: off etcd's history (only the changes are read);
-    // once that is compacted, filtered by etcd (min_mod_revision), which reads every value.
+    // once that is compacted, off the change journal when it reaches the live revision; else
+    // filtered by etcd (min_mod_revision), which reads every value.
     try {
       const auto client = ctx.etcd->connect(etcd::client_endpoint(target), std::chrono::seconds(60));
       auto written = client->written_since(loss.backup_revision, loss.live_revision);
+      if (!written) written = written_from_journal(ctx, loss, key);
       auto changed = written ? std::move(*written)
                              : client->prefix("", {.keys_only = true, .min_mod_revision = loss.backup_revision + 1,
                                                    .serializable = true});

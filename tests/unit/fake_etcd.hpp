@@ -33,6 +33,9 @@ struct FakeKeyspace {
   std::string cluster_id = "11", member_id = "21";
   // A member of a cluster that lost its majority answers its status but no read.
   bool quorum = true;
+  // etcd compacted its history (kube-apiserver does every 5 minutes): no watch from the past,
+  // and a range filtered by min_mod_revision, which reads every value, runs out of time.
+  bool history_compacted = false;
   // The cluster's members (a keyspace served at several URLs is one cluster).
   std::vector<etcd::EtcdClusterMember> members;
   std::uint64_t next_member_id = 0x100;
@@ -155,6 +158,8 @@ class FakeEtcdClient final : public etcd::EtcdApi {
                     const std::function<void(etcd::EtcdKeyValue&&)>& each) override {
     return with([&](FakeKeyspace& ks) {
       if (!ks.quorum && !o.serializable) throw etcd::EtcdApiError("etcdserver: request timed out", 14);
+      if (o.min_mod_revision > 0 && ks.history_compacted)
+        throw core::Error("POST /v3/kv/range: Operation timed out after 60000 milliseconds");
       if (o.revision != 0 && o.revision != ks.revision)
         throw core::Error(fmt::format("the fake etcd keeps no history: revision {} asked, {} held", o.revision,
                                       ks.revision));
@@ -169,6 +174,7 @@ class FakeEtcdClient final : public etcd::EtcdApi {
   }
   // The fake keeps no history: the keys whose current mod_revision lies in the range.
   std::optional<std::vector<etcd::EtcdKeyValue>> written_since(std::int64_t after, std::int64_t up_to) override {
+    if (with([](FakeKeyspace& ks) { return ks.history_compacted; })) return std::nullopt;
     std::vector<etcd::EtcdKeyValue> out;
     for (auto& kv : prefix("", {.keys_only = true, .min_mod_revision = after + 1}))
       if (kv.mod_revision <= up_to) out.push_back(std::move(kv));

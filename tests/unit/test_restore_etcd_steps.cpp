@@ -334,6 +334,28 @@ TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the jour
   for (const auto& name : core::list_dir(dir)) CHECK(name.rfind("replay-base-", 0) != 0);
 }
 
+TEST_CASE("the keys a snapshot restore would lose, once etcd compacted its history: counted off the change journal when it reaches the live revision") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  Journal journal(f, gen);
+  journal.write("/registry/configmaps/default/app", "app v2");         // 10
+  journal.write("/registry/configmaps/default/new", "written after");  // 11
+  journal.write("/registry/namespaces/default", std::nullopt);         // 12
+  journal.close();
+  f.live->history_compacted = true;  // no watch from revision 10; the filtered range times out
+  SECTION("the journal reaches the live revision: the count is known") {
+    CHECK(f.restore("restore-etcd-snapshot", {"to=snapshot"}) == core::ExitCode::failed);
+    INFO(f.printed.all());
+    CHECK(contains_words(f.printed.all(), "3 changes and 2 keys written since the backup will be lost"));
+  }
+  SECTION("written after the journal's end: unknown, as etcd cannot say either") {
+    f.live->write("/registry/configmaps/default/later", "not journaled");
+    CHECK(f.restore("restore-etcd-snapshot", {"to=snapshot"}) == core::ExitCode::failed);
+    INFO(f.printed.all());
+    CHECK(contains_words(f.printed.all(), "4 changes and an unknown number of keys written since the backup"));
+  }
+}
+
 TEST_CASE("restore-etcd-snapshot to a journal point: the replayed point is trusted by the process that wrote it, a resume hashes it again") {
   RestoreFixture f;
   const auto gen = f.backup();
