@@ -179,61 +179,69 @@ void name_objects(const core::Context& ctx, std::vector<etcd::EtcdKeyValue>& cha
 
 namespace {
 
-// Each key the change journal changed past the backup, up to its end: its newest change's
-// revision, and whether that change was a deletion. Empty when the journal has nothing past
-// the backup, or cannot be read (the replay, or verify, says so).
+// What the change journal changed past the backup, up to its end: each key's newest change
+// (its revision, and whether it was a deletion), and whether the journal's epoch holds every
+// change since the backup (its history starts at or before it; a later epoch misses some).
+// Empty when the journal has nothing past the backup, or cannot be read (the replay, or
+// verify, says so).
 struct JournalChange {
   std::int64_t revision = 0;
   bool deleted = false;
 };
-std::map<std::string, JournalChange> journal_changes(const core::Context& ctx, const EtcdLoss& loss,
-                                                     const core::NodeKey* key) {
-  std::map<std::string, JournalChange> newest;
-  if (!loss.journal_past_backup() || loss.backup_revision <= 0) return newest;
+struct JournalChanges {
+  std::map<std::string, JournalChange> keys;
+  bool since_backup = false;
+};
+JournalChanges journal_changes(const core::Context& ctx, const EtcdLoss& loss, const core::NodeKey* key) {
+  JournalChanges out;
+  if (!loss.journal_past_backup() || loss.backup_revision <= 0) return out;
   try {
     const journal::JournalStore store(ctx.backup_dir);
     const auto end = journal::journal_end(journal::journal_status(store), loss.backup_cluster_id);
-    if (!end) return newest;
+    if (!end) return out;
+    for (const auto& epoch : store.epochs())
+      if (epoch.number == end->epoch) out.since_backup = store.chain_start(epoch).revision <= loss.backup_revision;
     journal::ChangeFilter all;
     all.prefix = "/";  // kube-apiserver's keys (name_objects keeps those under its prefix)
     all.epoch = end->epoch;
     journal::for_each_change(store, all, key, [&](std::uint32_t, const journal::Event& e) {
-      if (e.revision > loss.backup_revision) newest[e.key] = {e.revision, e.kind == journal::EventKind::del};
+      if (e.revision > loss.backup_revision) out.keys[e.key] = {e.revision, e.kind == journal::EventKind::del};
     });
   } catch (const core::Error&) {
     return {};
   }
-  return newest;
+  return out;
+}
+
+// The keys (names and revisions only) whose newest change `keep` says to keep.
+template <class Keep>
+std::vector<etcd::EtcdKeyValue> key_values(const JournalChanges& changes, Keep keep) {
+  std::vector<etcd::EtcdKeyValue> out;
+  for (const auto& [k, change] : changes.keys) {
+    if (!keep(change)) continue;
+    etcd::EtcdKeyValue kv;
+    kv.key = k;
+    kv.mod_revision = change.revision;
+    out.push_back(std::move(kv));
+  }
+  return out;
 }
 
 // The keys written since the backup that the live etcd still holds, from the change journal,
-// when it reaches the live etcd's revision (etcd compacted its own history of them away).
+// when it holds every change from the backup to the live etcd's revision (etcd compacted its
+// own history of them away).
 std::optional<std::vector<etcd::EtcdKeyValue>> written_from_journal(const core::Context& ctx, const EtcdLoss& loss,
                                                                     const core::NodeKey* key) {
   if (loss.journal_revision < loss.live_revision) return std::nullopt;
   const auto changes = journal_changes(ctx, loss, key);
-  if (changes.empty()) return std::nullopt;
-  std::vector<etcd::EtcdKeyValue> written;
-  for (const auto& [k, change] : changes) {
-    if (change.deleted || change.revision > loss.live_revision) continue;
-    etcd::EtcdKeyValue kv;
-    kv.key = k;
-    kv.mod_revision = change.revision;
-    written.push_back(std::move(kv));
-  }
-  return written;
+  if (!changes.since_backup || changes.keys.empty()) return std::nullopt;
+  return key_values(changes, [&](const JournalChange& c) { return !c.deleted && c.revision <= loss.live_revision; });
 }
 
 // The keys the change journal holds past the backup, up to its end, newest change first: what
 // a restore to the backup's point loses when the live etcd cannot say (down, or gone back).
 void name_objects_from_journal(const core::Context& ctx, EtcdLoss& loss, const core::NodeKey* key) {
-  std::vector<etcd::EtcdKeyValue> changed;
-  for (const auto& [k, change] : journal_changes(ctx, loss, key)) {
-    etcd::EtcdKeyValue kv;
-    kv.key = k;
-    kv.mod_revision = change.revision;
-    changed.push_back(std::move(kv));
-  }
+  auto changed = key_values(journal_changes(ctx, loss, key), [](const JournalChange&) { return true; });
   if (changed.empty()) return;
   name_objects(ctx, changed, loss);
   loss.objects_from_journal = !loss.objects_changed.empty();

@@ -279,4 +279,22 @@ TEST_CASE("a range page is decoded as it is parsed, whatever pieces its answer c
                         Catch::StartsWith("etcd at https://10.0.0.5:2379/v3/kv/range"));
     }
   }
+  SECTION("text after the answer's JSON object is refused, not left unread") {
+    for (const std::string& tail : {std::string(R"({"header":{}})"), std::string("garbage")}) {
+      etcd::TextChunks chunks;
+      const auto bad = text + tail;
+      chunks.append(bad.data(), bad.size());
+      CHECK_THROWS_WITH(etcd::parse_range_reply(chunks, "etcd at test"), Catch::StartsWith("etcd at test: not a range answer"));
+    }
+    etcd::TextChunks chunks;
+    const auto spaced = text + " \n";
+    chunks.append(spaced.data(), spaced.size());
+    CHECK(etcd::parse_range_reply(chunks, "etcd at test").kvs.size() == 3);  // whitespace is no text
+  }
+  SECTION("a '/' a JSON writer escaped inside base64 is read as '/'") {
+    etcd::TextChunks chunks;
+    const std::string escaped = R"({"kvs":[{"key":"Pz8\/","mod_revision":"3"}]})";  // base64 "Pz8/" is "???"
+    chunks.append(escaped.data(), escaped.size());
+    CHECK(etcd::parse_range_reply(chunks, "etcd at test").kvs.at(0).key == "???");
+  }
 }

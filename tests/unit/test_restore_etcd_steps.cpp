@@ -305,14 +305,21 @@ TEST_CASE("a replay that applies another number of changes than its plan counted
   CHECK_FALSE(core::lstat_path(out));
 }
 
-TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the journal held at that revision") {
-  RestoreFixture f;
+// A backup, then the change journal after it: a ConfigMap written at revision 10, the
+// default Namespace deleted at 11 (the damage). The keyspace at 10.
+auto app_v2_then_damage(RestoreFixture& f) {
   const auto gen = f.backup();
   Journal journal(f, gen);
   journal.write("/registry/configmaps/default/app", "app v2");  // 10
   const auto at_10 = f.live->values();
   journal.write("/registry/namespaces/default", std::nullopt);  // 11: the damage
   journal.close();
+  return at_10;
+}
+
+TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the journal held at that revision") {
+  RestoreFixture f;
+  const auto at_10 = app_v2_then_damage(f);
 
   REQUIRE(f.restore("restore-etcd-snapshot", {"to=10", "accept_loss=true"}) == core::ExitCode::ok);
   INFO(f.printed.all());
@@ -336,17 +343,28 @@ TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the jour
 
 TEST_CASE("the keys a snapshot restore would lose, once etcd compacted its history: counted off the change journal when it reaches the live revision") {
   RestoreFixture f;
+  const auto older = f.backup();
+  f.live->write("/registry/configmaps/default/between", "after the older backup");  // before the journal
   const auto gen = f.backup();
-  Journal journal(f, gen);
-  journal.write("/registry/configmaps/default/app", "app v2");         // 10
-  journal.write("/registry/configmaps/default/new", "written after");  // 11
-  journal.write("/registry/namespaces/default", std::nullopt);         // 12
+  Journal journal(f, gen);  // its history starts at this backup
+  journal.write("/registry/configmaps/default/app", "app v2");
+  journal.write("/registry/configmaps/default/new", "written after");
+  journal.write("/registry/namespaces/default", std::nullopt);
   journal.close();
-  f.live->history_compacted = true;  // no watch from revision 10; the filtered range times out
+  f.live->history_compacted = true;  // no watch from the backup's revision; the filtered range times out
   SECTION("the journal reaches the live revision: the count is known") {
     CHECK(f.restore("restore-etcd-snapshot", {"to=snapshot"}) == core::ExitCode::failed);
     INFO(f.printed.all());
     CHECK(contains_words(f.printed.all(), "3 changes and 2 keys written since the backup will be lost"));
+  }
+  SECTION("an older generation, from before the journal's history starts: unknown") {
+    restore::RestoreOptions o;
+    o.playbook = "restore-etcd-snapshot";
+    o.set = {"to=snapshot"};
+    o.generation = older;
+    CHECK(restore::run_restore(f.context(), o) == core::ExitCode::failed);
+    INFO(f.printed.all());
+    CHECK(contains_words(f.printed.all(), "4 changes and an unknown number of keys written since the backup"));
   }
   SECTION("written after the journal's end: unknown, as etcd cannot say either") {
     f.live->write("/registry/configmaps/default/later", "not journaled");
@@ -358,12 +376,7 @@ TEST_CASE("the keys a snapshot restore would lose, once etcd compacted its histo
 
 TEST_CASE("restore-etcd-snapshot to a journal point: the replayed point is trusted by the process that wrote it, a resume hashes it again") {
   RestoreFixture f;
-  const auto gen = f.backup();
-  Journal journal(f, gen);
-  journal.write("/registry/configmaps/default/app", "app v2");  // 10
-  const auto at_10 = f.live->values();
-  journal.write("/registry/namespaces/default", std::nullopt);  // 11: the damage
-  journal.close();
+  const auto at_10 = app_v2_then_damage(f);
   f.host->answers = {core::Answer::yes, core::Answer::no};  // the replay ran, the first change declined
   REQUIRE(f.restore("restore-etcd-snapshot", {"to=10", "accept_loss=true"}, false) == core::ExitCode::failed);
   const auto id = f.restore_ids().at(0);
