@@ -362,6 +362,9 @@ ReplayTarget parse_replay_target(const std::string& text) {
 }
 
 std::string ReplayResult::phases() const {
+  if (sha256.empty())  // replayed in the member's data dir: nothing saved
+    return fmt::format("base opened {:.1f} s, changes applied {:.1f} s, its digest read {:.1f} s", open_s, apply_s,
+                       digest_s);
   return fmt::format("base opened {:.1f} s, changes applied {:.1f} s, snapshot saved {:.1f} s, its digest read {:.1f} s",
                      open_s, apply_s, save_s, digest_s);
 }
@@ -527,23 +530,22 @@ SurvivorReplay plan_survivor_replay(const core::Context& ctx, const ReplayTarget
   return out;
 }
 
-ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out,
-                                const core::NodeKey* key) {
-  const double t0 = core::monotonic_seconds();
-  // The quota: the point may hold more than its base (the journal's changes), up to etcd's
-  // suggested largest database (8 GiB), or twice the base's size past that. A request: a
-  // transaction of `max_txn_bytes`, or the largest single change the journal holds (it goes
-  // alone), with room for the request's framing.
+namespace {
+
+// The private etcd's flags for a replay. The quota: the point may hold more than its base (the
+// journal's changes), up to etcd's suggested largest database (8 GiB), or twice the base's size
+// past that. A request: a transaction of `max_txn_bytes`, or the largest single change the
+// journal holds (it goes alone), with room for the request's framing.
+std::vector<std::string> replay_server_args(const ReplayPlan& plan) {
   const auto request_bytes = std::max(2 * max_txn_bytes, plan.largest_change + (1u << 20));
-  const bool copied = !plan.base.checked_copy.empty();
-  PrivateEtcd etcd(ctx, copied ? plan.base.checked_copy : plan.base.file, copied ? false : plan.base.zstd,
-                   plan.base.db_sha256,
-                   {"--max-txn-ops", std::to_string(max_ops_per_txn), "--max-request-bytes",
-                    std::to_string(request_bytes), "--quota-backend-bytes",
-                    std::to_string(std::max<std::uint64_t>(8ull << 30, private_quota_bytes(plan.base.db_size)))},
-                   "etcd-replay", copied);
-  ReplayResult result;
-  result.open_s = core::monotonic_seconds() - t0;
+  return {"--max-txn-ops", std::to_string(max_ops_per_txn), "--max-request-bytes", std::to_string(request_bytes),
+          "--quota-backend-bytes", std::to_string(std::max<std::uint64_t>(8ull << 30, private_quota_bytes(plan.base.db_size)))};
+}
+
+// The journal's events after the base up to the target, applied to the private etcd that
+// serves the base, then etcd stopped: the database file it closed.
+core::bfs::path apply_and_stop(const core::Context& ctx, const ReplayPlan& plan, PrivateEtcd& etcd,
+                               const core::NodeKey* key, ReplayResult& result) {
   auto& client = etcd.client();
   const auto existing = client.leases();
   auto keeper = std::make_unique<LeaseKeeper>(ctx, etcd.url(), std::set<std::int64_t>(existing.begin(), existing.end()));
@@ -595,29 +597,60 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   });
   flush();
   result.apply_s = core::monotonic_seconds() - t_apply;
-
-  // Saved off the database file once etcd has closed it (etcd/served_snapshot.hpp): the
-  // snapshot `etcdctl snapshot save` would stream, without the stream.
-  const double t_save = core::monotonic_seconds();
   keeper.reset();
   result.file_revision = client.status().revision;
-  const auto saved = write_served_snapshot(etcd.stop_serving(), out);
-  result.size = saved.size;
-  result.sha256 = saved.sha256;
-  result.save_s = core::monotonic_seconds() - t_save;
+  return etcd.stop_serving();
+}
 
-  // The saved file itself must hold the journal's keyspace: what is restored is what is checked.
+// The keyspace `file` holds must be the journal's at the target: what is restored is what is
+// checked.
+void check_replayed(const ReplayPlan& plan, const core::bfs::path& file, ReplayResult& result) {
   const double t_digest = core::monotonic_seconds();
-  auto keyspace = keyspace_of_snapshot(out.string());
+  auto keyspace = keyspace_of_snapshot(file.string());
   result.digest = keyspace.digest;
   result.encryption = std::move(keyspace.encryption);
   result.digest_s = core::monotonic_seconds() - t_digest;
   if (!(result.digest == plan.digest))
-    throw core::Error(fmt::format("the replayed snapshot does not match the journal: at revision {} the journal's digest "
-                                  "is {} ({} keys), the snapshot {} holds {} ({} keys); nothing was restored from it",
-                                  plan.target_revision, plan.digest.hex(), plan.digest.keys, out.string(),
+    throw core::Error(fmt::format("the replayed point does not match the journal: at revision {} the journal's digest "
+                                  "is {} ({} keys), {} holds {} ({} keys); nothing was restored from it",
+                                  plan.target_revision, plan.digest.hex(), plan.digest.keys, file.string(),
                                   result.digest.hex(), result.digest.keys));
+}
+
+}  // namespace
+
+ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out,
+                                const core::NodeKey* key) {
+  const double t0 = core::monotonic_seconds();
+  const bool copied = !plan.base.checked_copy.empty();
+  PrivateEtcd etcd(ctx, copied ? plan.base.checked_copy : plan.base.file, copied ? false : plan.base.zstd,
+                   plan.base.db_sha256, replay_server_args(plan), "etcd-replay", copied);
+  ReplayResult result;
+  result.open_s = core::monotonic_seconds() - t0;
+  const auto db = apply_and_stop(ctx, plan, etcd, key, result);
+
+  // Saved off the database file once etcd has closed it (etcd/served_snapshot.hpp): the
+  // snapshot `etcdctl snapshot save` would stream, without the stream.
+  const double t_save = core::monotonic_seconds();
+  const auto saved = write_served_snapshot(db, out);
+  result.size = saved.size;
+  result.sha256 = saved.sha256;
+  result.save_s = core::monotonic_seconds() - t_save;
+  check_replayed(plan, out, result);
   result.seconds = core::monotonic_seconds() - t0;
+  return result;
+}
+
+ReplayResult replay_in_data_dir(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& data_dir,
+                                const std::string& name, double open_s, const core::NodeKey* key) {
+  const double t0 = core::monotonic_seconds();
+  PrivateEtcd etcd(ctx, PrivateEtcd::RestoredDir{data_dir, name}, replay_server_args(plan), "etcd-replay");
+  ReplayResult result;
+  result.open_s = open_s + core::monotonic_seconds() - t0;
+  const auto db = apply_and_stop(ctx, plan, etcd, key, result);
+  if (const auto st = core::lstat_path(db)) result.size = st->size;
+  check_replayed(plan, db, result);
+  result.seconds = open_s + core::monotonic_seconds() - t0;
   return result;
 }
 

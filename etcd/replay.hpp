@@ -93,7 +93,7 @@ struct ReplayResult {
   KeyspaceDigest digest;
   std::uint64_t events = 0, transactions = 0;
   std::uint64_t size = 0;
-  std::string sha256;  // of the snapshot file written
+  std::string sha256;  // of the snapshot file written (empty: replayed in a data dir)
   core::EncryptionKeyUse encryption;  // the encryption keys its live values name, counted
   double seconds = 0;
   // where the time went: the base opened in the private etcd, the changes applied, etcd
@@ -138,5 +138,14 @@ SurvivorReplay plan_survivor_replay(const core::Context& ctx, const ReplayTarget
 // is less authenticated than the plan said: no snapshot is left then.
 ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out,
                                 const core::NodeKey* key);
+
+// The same replay in `data_dir`, a data dir the caller restored from `plan.base` as the member
+// `name` it is to become (a restore to a point on one node: no snapshot written and restored
+// once more). A private etcd serves it on unix sockets, the events are applied, etcd is stopped
+// and the keyspace read back off its member/snap/db must have the journal's digest at the
+// target. The data dir is left where it is, whatever happens: the caller owns it. `open_s`:
+// what restoring it took, counted in the result's times.
+ReplayResult replay_in_data_dir(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& data_dir,
+                                const std::string& name, double open_s, const core::NodeKey* key);
 
 }  // namespace kdr::etcd

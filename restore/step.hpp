@@ -103,6 +103,13 @@ enum class Undo {
   untracked,   // it runs a program whose changes kdr does not track: not undone, and said so
 };
 
+// How a step reads the journal point an etcd-replay step before it makes.
+enum class ReadsReplayed {
+  no,
+  file,        // as the snapshot file <restore dir>/replayed.db
+  member_dir,  // restored as this node's member data dir: the replay may make that dir itself
+};
+
 class StepDef {
  public:
   virtual ~StepDef() = default;
@@ -118,6 +125,7 @@ class StepDef {
   // Where the etcd data it puts back comes from (snapshot | raw | replayed), which the plan
   // keeps as ${etcd_restored_from} for the steps after it; nothing when it puts none back.
   virtual std::optional<std::string> etcd_restored_from(const PlannedStep& s) const;
+  virtual ReadsReplayed reads_replayed(const PlannedStep&) const { return ReadsReplayed::no; }
   // The node paths it replaces (the preflight refuses one outside what the node backs up).
   virtual std::vector<std::string> replaced_paths(const PlannedStep& s) const;
 

@@ -327,6 +327,9 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
   }
   StepType type() const override { return StepType::etcd_put_keys; }
   StepTraits traits() const override { return {.writes_live_keys = true}; }
+  ReadsReplayed reads_replayed(const PlannedStep& s) const override {
+    return s.typed && s.args<PutKeysArgs>().from_replay ? ReadsReplayed::file : ReadsReplayed::no;
+  }
   std::string_view name() const override { return "etcd-put-keys"; }
   bool changes_node() const override { return true; }
   std::vector<StepKey> keys() const override {

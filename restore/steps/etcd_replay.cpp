@@ -14,6 +14,7 @@
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"
+#include "restore/steps/etcd_snapshot_restore.hpp"
 
 namespace kdr::restore {
 
@@ -31,6 +32,28 @@ core::bfs::path replayed_record(const Runner& r) { return r.restore_dir() / "rep
 // (the step plans the replay again when it runs: it takes the copy only if the base is the same).
 core::bfs::path base_copy(const Runner& r, const etcd::ReplayBase& base) {
   return r.restore_dir() / fmt::format("replay-base-{}.db", base.db_sha256.substr(0, 16));
+}
+
+// Removes `file` when it goes (a private copy used once).
+struct Unlink {
+  core::bfs::path file;
+  explicit Unlink(core::bfs::path f) : file(std::move(f)) {}
+  Unlink(const Unlink&) = delete;
+  Unlink& operator=(const Unlink&) = delete;
+  ~Unlink() {
+    if (!file.empty()) ::unlink(file.c_str());
+  }
+};
+
+// The replay planned again for `target` when the step runs; throws Error when its inputs are
+// less authenticated than the preflight found them.
+etcd::ReplayPlan replay_to_run(const Runner& r, const etcd::ReplayTarget& target, const core::NodeKey* key) {
+  auto plan = etcd::plan_replay(r.ctx, target, key);
+  if (plan.auth.status != core::AuthStatus::authentic && !r.flag(Var::unauthenticated))
+    throw core::Error(fmt::format("{}: not replayed (the preflight found it authenticated; it changed since)",
+                                  plan.auth.text));
+  r.ctx.out.info("      {}", plan.describe());
+  return plan;
 }
 
 }  // namespace
@@ -113,20 +136,11 @@ std::string make_replayed(const Runner& r, const etcd::ReplayTarget& target, con
     }
   }
   const auto key = r.node_key();
-  auto plan = etcd::plan_replay(r.ctx, target, key ? &*key : nullptr);
+  auto plan = replay_to_run(r, target, key ? &*key : nullptr);
   // the preflight's copy of the base (a resume copies it again)
   const auto copy = base_copy(r, plan.base);
   if (!plan.base.db_sha256.empty() && r.copies_checked.count(copy.string()) != 0) plan.base.checked_copy = copy;
-  struct Unlink {
-    core::bfs::path file;
-    ~Unlink() {
-      if (!file.empty()) ::unlink(file.c_str());
-    }
-  } done_with_copy{plan.base.checked_copy};
-  if (plan.auth.status != core::AuthStatus::authentic && !r.flag(Var::unauthenticated))
-    throw core::Error(fmt::format("{}: not replayed (the preflight found it authenticated; it changed since)",
-                                  plan.auth.text));
-  r.ctx.out.info("      {}", plan.describe());
+  const Unlink done_with_copy{plan.base.checked_copy};
   const auto tmp = dir / "replayed.db.tmp";
   ::unlink(tmp.c_str());
   etcd::ReplayResult result;
@@ -153,6 +167,65 @@ std::string make_replayed(const Runner& r, const etcd::ReplayTarget& target, con
   return result.sha256;
 }
 
+namespace {
+
+// The point as this node's new member data dir (<data dir>.kdr-<id>.new), which the
+// etcd-snapshot-restore step `how` renames into place: the base restored as that step would
+// restore the point, the changes applied in it by a private etcd, its keyspace checked off
+// its database (etcd::replay_in_data_dir). Nothing of the node is touched.
+void make_replayed_member(const Runner& r, const etcd::ReplayTarget& target, const MemberRestore& how) {
+  const auto record = replayed_record(r);
+  const auto ready = member_dir_ready(r);
+  const auto data_dir = r.host(r.plan.etcd.data_dir);
+  // Made before, by a run that was resumed: the data dir is still there (or placed).
+  if (core::lstat_path(record)) {
+    const auto j = json::parse(core::read_file(record));
+    if (j.value("revision", std::int64_t{0}) == target.revision && j.value("member_dir", "") == ready.string() &&
+        (core::present(ready) || (core::present(data_dir) && r.placed_earlier(data_dir, ready)))) {
+      r.ctx.out.info("      replayed earlier into {} (revision {})", ready.string(), target.revision);
+      return;
+    }
+  }
+  ::unlink(record.c_str());
+  const auto key = r.node_key();
+  const auto plan = replay_to_run(r, target, key ? &*key : nullptr);
+  const double t0 = core::monotonic_seconds();
+  // The base the restore tool reads: the preflight's private copy, or one made now (a resume),
+  // hashed as it is written; gone once restored.
+  const auto copy = base_copy(r, plan.base);
+  const Unlink done_with_copy{copy};
+  const bool hashed = !plan.base.db_sha256.empty();
+  if (!hashed || r.copies_checked.count(copy.string()) == 0) {
+    ::unlink(copy.c_str());
+    core::checked_private_copy(*r.ctx.host, plan.base.file, copy, plan.base.zstd, plan.base.db_sha256);
+  }
+  const auto part = restore_member_part(r, how, copy, plan.base.db_size, hashed);
+  ::unlink(copy.c_str());
+  etcd::ReplayResult result;
+  try {
+    result = etcd::replay_in_data_dir(r.ctx, plan, part, r.plan.etcd.name, core::monotonic_seconds() - t0,
+                                      key ? &*key : nullptr);
+    refuse_undecryptable(r, result.encryption, fmt::format("the change journal's revision {}", plan.target_revision));
+  } catch (...) {
+    core::remove_tree(part);
+    throw;
+  }
+  finish_member_part(r, part);
+  auto j = plan.to_json();
+  j["revision"] = plan.target_revision;
+  j["member_dir"] = ready.string();
+  j["size"] = result.size;
+  j["file_revision"] = result.file_revision;
+  core::write_file_atomic(record, j.dump(2) + "\n");
+  r.ctx.out.info(
+      "      {} changes in {} transaction(s); keyspace digest matches the journal's at revision {} ({} keys); "
+      "{}, this node's etcd data dir to be ({:.1f} s: {})",
+      result.events, result.transactions, plan.target_revision, result.digest.keys, ready.string(), result.seconds,
+      result.phases());
+}
+
+}  // namespace
+
 core::bfs::path replayed_snapshot(const Runner& r) { return r.restore_dir() / "replayed.db"; }
 
 std::optional<std::int64_t> replayed_file_revision(const Runner& r) {
@@ -170,6 +243,13 @@ std::string replayed_sha256(const Runner& r) {
 }
 
 namespace {
+
+// The step's place in the plan: the one whose arguments these are.
+std::size_t index_of(const Runner& r, const ReplayArgs& a) {
+  for (std::size_t i = 0; i < r.plan.steps.size(); ++i)
+    if (r.plan.steps[i].typed.get() == &a) return i;
+  throw core::Error("the etcd-replay step is not in its plan");
+}
 
 // The replay planned for `target`, walked once for the plan shown and its preflight.
 const etcd::ReplayPlan& planned_replay(const Runner& r, const etcd::ReplayTarget& target) {
@@ -210,8 +290,19 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     try {
       const auto& plan = planned_replay(r, a.target);
       out.push_back(plan.describe());
-      out.push_back(fmt::format("into {} (a private etcd on a unix socket only root reaches; the node is not touched)",
-                                (core::bfs::path(r.var(Var::restore_dir)) / "replayed.db").string()));
+      if (const auto how = member_restore_after(r, index_of(r, a))) {
+        out.push_back(fmt::format("into {}, this node's etcd data dir to be: the base restored as member {}, as the "
+                                  "etcd-snapshot-restore step restores, the changes applied by a private etcd on a "
+                                  "unix socket only root reaches (the node is not touched: that step renames it "
+                                  "into place)",
+                                  member_dir_ready(r).string(), r.plan.etcd.name));
+        const auto copy = core::bfs::path(r.var(Var::restore_dir)) / base_copy(r, plan.base).filename();
+        out.push_back(core::describe_argv(
+            member_restore_argv(r, *how, copy, plan.base.db_size, !plan.base.db_sha256.empty())));
+      } else {
+        out.push_back(fmt::format("into {} (a private etcd on a unix socket only root reaches; the node is not touched)",
+                                  (core::bfs::path(r.var(Var::restore_dir)) / "replayed.db").string()));
+      }
     } catch (const core::Error& e) {
       out.push_back(std::string("cannot run: ") + e.what());
     }
@@ -251,7 +342,10 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
     // take the changes.
     const auto& snap = r.gen_snapshot();
     const std::uint64_t db = snap ? snap->db_size : 0;
-    pf.need[core::bfs::path(r.var(Var::restore_dir)).parent_path().string()] += 2 * db + db / 5;  // and the base's copy
+    // Replayed in the member's data dir: the base's copy alone (the etcd-snapshot-restore step
+    // counts the data dir).
+    pf.need[core::bfs::path(r.var(Var::restore_dir)).parent_path().string()] +=
+        member_restore_after(r, index_of(r, a)) ? db : 2 * db + db / 5;
     try {
       const auto& plan = planned_replay(r, a.target);
       pf.ok(fmt::format("the change journal reaches revision {} from {} ({} changes to replay)", plan.target_revision,
@@ -274,6 +368,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
   // The point this process wrote (or re-hashed against its record) is trusted by the restore
   // step that follows, which would otherwise read it all once more while the pods are down.
   void perform(Runner& r, const ReplayArgs& a) const override {
+    if (const auto how = member_restore_after(r, r.step)) return make_replayed_member(r, a.target, *how);
     make_replayed(r, a.target, r.restore_dir());
     r.copies_checked.insert(replayed_snapshot(r).string());
   }

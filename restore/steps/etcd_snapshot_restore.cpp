@@ -17,6 +17,7 @@
 #include "restore/decryptable.hpp"
 #include "restore/etcd_cluster.hpp"
 #include "restore/steps/etcd_replay.hpp"
+#include "restore/steps/etcd_snapshot_restore.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
 #include "restore/step.hpp"
@@ -85,21 +86,27 @@ SnapshotSource snapshot_source(const Runner& r, const SnapshotRestoreArgs& a) {
   return src;
 }
 
-std::vector<std::string> restore_argv(const Runner& r, const SnapshotRestoreArgs& a, const etcd::SnapshotTool& tool,
-                                      const SnapshotSource& src) {
+// `file` restored as this node's member into <data dir>.kdr-<id>.new.part. `hashed`: kdr
+// hashed what the tool reads and it matched the record (check_source): the tool's own check of
+// the snapshot's trailer would read it all again for nothing (a raw copy has none).
+std::vector<std::string> restore_argv(const Runner& r, bool bump_revision, const etcd::SnapshotTool& tool,
+                                      const path& file, std::uint64_t db_size, bool hashed = true) {
   const auto& e = r.plan.etcd;
   auto argv = tool.argv;
-  argv.insert(argv.end(), {"snapshot", "restore", src.file.string(), "--data-dir", r.temp_path(e.data_dir) + ".part",
+  argv.insert(argv.end(), {"snapshot", "restore", file.string(), "--data-dir", r.temp_path(e.data_dir) + ".part",
                            "--name", e.name, "--initial-cluster", fmt::format("{}={}", e.name, e.peer_url),
                            "--initial-cluster-token", "kdr-" + r.plan.id, "--initial-advertise-peer-urls",
                            e.peer_url});
-  // kdr hashed what the tool reads and it matched the record (check_source): the tool's own
-  // check of the snapshot's trailer would read it all again for nothing (a raw copy has none).
-  argv.push_back("--skip-hash-check");
-  const auto sizing = tool.sizing_args(src.db_size);
+  if (hashed) argv.push_back("--skip-hash-check");
+  const auto sizing = tool.sizing_args(db_size);
   argv.insert(argv.end(), sizing.begin(), sizing.end());
-  if (tool.bump && a.bump_revision) argv.insert(argv.end(), {"--bump-revision", "1000000000", "--mark-compacted"});
+  if (tool.bump && bump_revision) argv.insert(argv.end(), {"--bump-revision", "1000000000", "--mark-compacted"});
   return argv;
+}
+
+std::vector<std::string> restore_argv(const Runner& r, const SnapshotRestoreArgs& a, const etcd::SnapshotTool& tool,
+                                      const SnapshotSource& src) {
+  return restore_argv(r, a.bump_revision, tool, src.file, src.db_size);
 }
 
 void chown_tree(const path& p, std::uint32_t uid, std::uint32_t gid) {
@@ -113,6 +120,52 @@ void chown_tree(const path& p, std::uint32_t uid, std::uint32_t gid) {
 const etcd::SnapshotTool& tool_of(const Runner& r) {
   if (!r.tools.snapshot) throw Error("the snapshot tool was not looked up for this restore (look_up_tools)");
   return *r.tools.snapshot;
+}
+
+// Owner and mode of the data dir as the backup recorded them (etcd may run as non-root),
+// then the tree flushed (its files, and the names and owners of its folders); the data
+// itself was flushed by `snapshot restore`, so this is quick.
+void set_owner_and_mode(const Runner& r, const std::string& data_dir, const path& tmp) {
+  std::uint32_t uid = 0, gid = 0, mode = 0700;
+  if (r.gen.manifest)
+    for (const auto& e : r.gen.manifest->entries)
+      if (e.path == data_dir) {
+        uid = e.uid;
+        gid = e.gid;
+        mode = e.mode;
+      }
+  chown_tree(tmp, uid, gid);
+  if (::chmod(tmp.c_str(), mode) != 0) core::throw_errno("chmod", tmp.string(), errno);
+  core::fsync_tree(tmp);
+}
+
+// The restore `argv` (restore_argv) run into <data dir>.kdr-<id>.new.part, an earlier
+// attempt's part removed first (kdr's own); the tool's output is step `log_step`'s log.
+path run_restore(const Runner& r, std::size_t log_step, const std::vector<std::string>& argv, std::uint64_t db_size) {
+  const auto part = path(r.temp_path(r.plan.etcd.data_dir) + ".part");
+  const auto& tool = tool_of(r);
+  if (core::present(part)) core::remove_tree(part);
+  core::make_dirs(part.parent_path(), 0755);
+  auto res = r.ctx.programs->run(argv, core::etcd_tool_options(etcd::snapshot_restore_timeout(db_size)));
+  core::write_file_atomic(r.step_log(log_step), core::describe_argv(argv) + "\n" + res.out + res.err, 0600);
+  if (!res.ok()) {
+    if (core::present(part)) core::remove_tree(part);
+    auto why = res.started ? (res.timed_out ? std::string("timed out") : res.err) : res.start_error;
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    throw Error(fmt::format("{} snapshot restore failed: {}", tool.name, why));
+  }
+  if (!core::present(part))
+    throw Error(fmt::format("{} snapshot restore succeeded but wrote nothing at {}", tool.name, part.string()));
+  return part;
+}
+
+// The etcd-replay step before restores its point as this step's data dir itself
+// (restore/steps/etcd_snapshot_restore.hpp): this step only renames it into place.
+bool made_by_replay(const Runner& r, const SnapshotRestoreArgs& a) {
+  if (a.source != Source::replayed) return false;
+  for (std::size_t i = 0; i < r.plan.steps.size(); ++i)
+    if (const auto how = member_restore_after(r, i); how && r.plan.steps[how->step].typed.get() == &a) return true;
+  return false;
 }
 
 // A snapshot restore makes this node a new one-member cluster. While the other members of the
@@ -169,6 +222,10 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   std::optional<std::string> etcd_restored_from(const PlannedStep& s) const override {
     return s.values.value("source", "snapshot");
   }
+  ReadsReplayed reads_replayed(const PlannedStep& s) const override {
+    return s.typed && s.args<SnapshotRestoreArgs>().source == Source::replayed ? ReadsReplayed::member_dir
+                                                                                : ReadsReplayed::no;
+  }
   std::string_view name() const override { return "etcd-snapshot-restore"; }
   bool changes_node() const override { return true; }
   std::vector<StepKey> keys() const override {
@@ -203,18 +260,25 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
   std::vector<std::string> plan_text(const Runner& r, const SnapshotRestoreArgs& a) const override {
     std::vector<std::string> out;
     const auto& tool = tool_of(r);
-    try {
-      const auto src = snapshot_source(r, a);
-      if (!src.shipped.empty())
-        out.push_back(fmt::format("{} {} -> {}, checked against its recorded SHA-256", src.zstd ? "decompress" : "copy",
-                                  src.shipped.string(), src.file.string()));
-      out.push_back(core::describe_argv(restore_argv(r, a, tool, src)));
-    } catch (const Error& e) {
-      out.push_back(std::string("cannot run: ") + e.what());
+    if (made_by_replay(r, a)) {
+      out.push_back(fmt::format("rename {} (the etcd-replay step restored its base as member {} and replayed the "
+                                "journal in it) to {}",
+                                r.temp_path(r.plan.etcd.data_dir), r.plan.etcd.name,
+                                r.host(r.plan.etcd.data_dir).string()));
+    } else {
+      try {
+        const auto src = snapshot_source(r, a);
+        if (!src.shipped.empty())
+          out.push_back(fmt::format("{} {} -> {}, checked against its recorded SHA-256", src.zstd ? "decompress" : "copy",
+                                    src.shipped.string(), src.file.string()));
+        out.push_back(core::describe_argv(restore_argv(r, a, tool, src)));
+      } catch (const Error& e) {
+        out.push_back(std::string("cannot run: ") + e.what());
+      }
+      out.push_back(fmt::format("then rename it to {} (restored ahead, while the pods stop, in a restore confirmed as "
+                                "a whole)",
+                                r.host(r.plan.etcd.data_dir).string()));
     }
-    out.push_back(fmt::format("then rename it to {} (restored ahead, while the pods stop, in a restore confirmed as a "
-                              "whole)",
-                              r.host(r.plan.etcd.data_dir).string()));
     if (!tool.bump)
       out.push_back(fmt::format("note: {} {} has no --bump-revision/--mark-compacted (etcdutl 3.5+ has): the "
                                 "revision is not bumped, so the control-plane pods must restart (this playbook "
@@ -286,26 +350,13 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     const auto data_dir = r.plan.etcd.data_dir;
     const auto ready = path(r.temp_path(data_dir));
     if (core::present(ready) || (core::present(r.host(data_dir)) && r.placed_earlier(r.host(data_dir), ready))) return;
-    const auto part = path(ready.string() + ".part");
-    const auto& tool = tool_of(r);
+    if (made_by_replay(r, a))
+      throw Error(fmt::format("{}, the data dir the etcd-replay step made, is gone: roll this restore back (kdr "
+                              "restore --rollback) and run it again",
+                              ready.string()));
     const auto src = snapshot_source(r, a);
     check_source(r, src);
-    if (core::present(part)) core::remove_tree(part);  // an earlier attempt; kdr's own
-    core::make_dirs(part.parent_path(), 0755);
-    const auto argv = restore_argv(r, a, tool, src);
-    auto res = r.ctx.programs->run(argv, core::etcd_tool_options(etcd::snapshot_restore_timeout(src.db_size)));
-    core::write_file_atomic(r.step_log(r.index_of(s)), core::describe_argv(argv) + "\n" + res.out + res.err, 0600);
-    if (!res.ok()) {
-      if (core::present(part)) core::remove_tree(part);
-      auto why = res.started ? (res.timed_out ? std::string("timed out") : res.err) : res.start_error;
-      while (!why.empty() && why.back() == '\n') why.pop_back();
-      throw Error(fmt::format("{} snapshot restore failed: {}", tool.name, why));
-    }
-    if (!core::present(part))
-      throw Error(fmt::format("{} snapshot restore succeeded but wrote nothing at {}", tool.name, part.string()));
-    set_owner_and_mode(r, data_dir, part);
-    if (::rename(part.c_str(), ready.c_str()) != 0) core::throw_errno("rename", part.string(), errno);
-    core::fsync_path(ready.parent_path());
+    finish_member_part(r, run_restore(r, r.index_of(s), restore_argv(r, a, tool_of(r), src), src.db_size));
     if (!src.shipped.empty()) ::unlink(src.file.c_str());
   }
 
@@ -333,7 +384,9 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     const auto& tool = tool_of(r);
     r.ctx.out.info("      etcd data restored into {} as member {} with cluster token kdr-{} ({:.1f} s{}){}", data_dir,
                    r.plan.etcd.name, r.plan.id, core::monotonic_seconds() - t0,
-                   ahead ? ", restored while the pods stopped" : "",
+                   made_by_replay(r, a) ? ", by the etcd-replay step"
+                   : ahead              ? ", restored while the pods stopped"
+                                        : "",
                    tool.bump && a.bump_revision ? ", revision bumped by 1e9" : "");
   }
 
@@ -444,26 +497,47 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
     core::checked_private_copy(*r.ctx.host, src.shipped, part, src.zstd, src.sha256, progress);
     if (::rename(part.c_str(), src.file.c_str()) != 0) core::throw_errno("rename", part, errno);
   }
-
-  // Owner and mode of the data dir as the backup recorded them (etcd may run as non-root),
-  // then the tree flushed (its files, and the names and owners of its folders); the data
-  // itself was flushed by `snapshot restore`, so this is quick.
-  static void set_owner_and_mode(const Runner& r, const std::string& data_dir, const path& tmp) {
-    std::uint32_t uid = 0, gid = 0, mode = 0700;
-    if (r.gen.manifest)
-      for (const auto& e : r.gen.manifest->entries)
-        if (e.path == data_dir) {
-          uid = e.uid;
-          gid = e.gid;
-          mode = e.mode;
-        }
-    chown_tree(tmp, uid, gid);
-    if (::chmod(tmp.c_str(), mode) != 0) core::throw_errno("chmod", tmp.string(), errno);
-    core::fsync_tree(tmp);
-  }
 };
 
 }  // namespace
+
+std::optional<MemberRestore> member_restore_after(const Runner& r, std::size_t replay) {
+  std::optional<MemberRestore> found;
+  if (replay >= r.plan.steps.size() || r.plan.steps[replay].type != StepType::etcd_replay) return std::nullopt;
+  for (std::size_t i = replay + 1; i < r.plan.steps.size(); ++i) {
+    const auto& s = r.plan.steps[i];
+    const auto& def = step_def(s.type);
+    if (def.traits().replays_journal) break;  // a later point: read by the steps after it
+    switch (def.reads_replayed(s)) {
+      case ReadsReplayed::no: break;
+      case ReadsReplayed::file: return std::nullopt;
+      case ReadsReplayed::member_dir:
+        if (found || s.type != StepType::etcd_snapshot_restore) return std::nullopt;
+        found = MemberRestore{i, s.args<SnapshotRestoreArgs>().bump_revision};
+        break;
+    }
+  }
+  return found;
+}
+
+path member_dir_ready(const Runner& r) { return r.temp_path(r.plan.etcd.data_dir); }
+
+std::vector<std::string> member_restore_argv(const Runner& r, const MemberRestore& how, const path& snapshot,
+                                             std::uint64_t db_size, bool hashed) {
+  return restore_argv(r, how.bump_revision, tool_of(r), snapshot, db_size, hashed);
+}
+
+path restore_member_part(const Runner& r, const MemberRestore& how, const path& snapshot, std::uint64_t db_size,
+                         bool hashed) {
+  return run_restore(r, r.step, member_restore_argv(r, how, snapshot, db_size, hashed), db_size);
+}
+
+void finish_member_part(const Runner& r, const path& part) {
+  const auto ready = member_dir_ready(r);
+  set_owner_and_mode(r, r.plan.etcd.data_dir, part);
+  if (::rename(part.c_str(), ready.c_str()) != 0) core::throw_errno("rename", part.string(), errno);
+  core::fsync_path(ready.parent_path());
+}
 
 const StepDef& etcd_snapshot_restore_step_def() {
   static const EtcdSnapshotRestore def;

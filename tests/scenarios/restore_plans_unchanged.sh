@@ -24,7 +24,8 @@ normalize() {
     -e 's#[0-9]{8}-[0-9]{6}-#<DATE>-#g' \
     -e 's#taken [^,]*, [^,)]*#taken <WHEN>#' \
     -e 's#[0-9]+(\.[0-9]+)? (B|KiB|MiB|GiB|bytes|s)\b#<N> \2#g' \
-    -e 's#key [0-9a-f]{16}#key <KEY-ID>#g' -e 's#\b(3\.[0-9]+)\.[0-9]+\b#\1.x#g' -e 's#revision [0-9]+#revision <REV>#g' -e 's#[0-9]+ keys#<N> keys#g' -e 's#to=[0-9]+#to=<REV>#g' -e 's#[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:?[0-9]{2}:?[0-9]{2}Z#<TIME>#g' -e 's#(kdr-[a-z-]+-)[A-Za-z0-9]{6}/#\1XXXXXX/#g'
+    -e 's#key [0-9a-f]{16}#key <KEY-ID>#g' -e 's#\b(3\.[0-9]+)\.[0-9]+\b#\1.x#g' -e 's#revision [0-9]+#revision <REV>#g' -e 's#[0-9]+ keys#<N> keys#g' -e 's#to=[0-9]+#to=<REV>#g' -e 's#[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:?[0-9]{2}:?[0-9]{2}Z#<TIME>#g' -e 's#(kdr-[a-z-]+-)[A-Za-z0-9]{6}/#\1XXXXXX/#g' \
+    -e 's#replay-base-[0-9a-f]{16}#replay-base-<SHA>#g'
 }
 
 changed=0

@@ -485,6 +485,7 @@ class RestoreFixture {
         if (core::lstat_path(data_dir)) return answer(1, "", "Error: data-dir \"" + data_dir.string() + "\" exists\n");
         write(data_dir / "member/snap/db", bytes);
         write(data_dir / "member/wal/0000000000000000-0000000000000000.wal", "restored wal\n");
+        ::chmod(data_dir.c_str(), 0700);  // etcd makes its data dir private (fileutil.PrivateDirMode)
         return answer(0, "restored snapshot\n");
       }
       return answer(1, "", "etcdutl stand-in: unexpected call\n");
