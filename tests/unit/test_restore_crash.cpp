@@ -14,6 +14,7 @@
 #include "fake_other_nodes.hpp"
 #include "crash_after.hpp"
 #include "restore_fixture.hpp"
+#include "written_journal.hpp"
 
 using namespace kdr;
 using test::RestoreFixture;
@@ -30,6 +31,8 @@ struct CrashCase {
   bool ha = false;   // this node one member of three (fake_etcd.hpp)
   bool ssh = false;  // the other two reached over SSH (config nodes:, fake_other_nodes.hpp)
   std::function<void(const RestoreFixture&)> before_backup = {};
+  // after the backup, before the damage: writes the change journal past it (`generation`)
+  std::function<void(RestoreFixture&, const std::string& generation)> journal = {};
 };
 
 // A node, and the other nodes when the case reaches them over SSH.
@@ -58,6 +61,15 @@ std::vector<CrashCase> crash_cases() {
          test::write(f.node("/etc/kubernetes/admin.conf"), "damaged\n");
        }},
       {"restore-etcd-snapshot", [](const RestoreFixture& f) { test::write(f.node("/var/lib/etcd/member/snap/db"), "torn"); }},
+      {"restore-etcd-snapshot",  // to the journal's end: the replay makes the node's new data dir
+       [](const RestoreFixture& f) { test::write(f.node("/var/lib/etcd/member/snap/db"), "torn"); },
+       {"to=latest"}, false, false, {},
+       [](RestoreFixture& f, const std::string& generation) {
+         test::WrittenJournal journal(f, generation);
+         journal.write("/registry/configmaps/default/app", "app v2");
+         journal.write("/registry/configmaps/default/new", "written after the backup");
+         journal.close();
+       }},
       {"rebuild-node",
        [](const RestoreFixture& f) {
          core::remove_tree(f.node("/etc/kubernetes"));
@@ -107,7 +119,8 @@ void prepare(Cluster& cl, const CrashCase& c) {
   auto& f = cl.f;
   if (c.ha) f.make_ha();
   if (c.before_backup) c.before_backup(f);
-  f.backup();
+  const auto generation = f.backup();
+  if (c.journal) c.journal(f, generation);
   if (c.ssh) {
     f.extra_config = test::nodes_config;
     cl.others = std::make_unique<test::FakeOtherNodes>(f);
