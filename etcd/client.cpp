@@ -195,60 +195,55 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
                               const std::function<void(EtcdKeyValue&&)>& each) {
   // Pages sized by bytes, not keys: a page aims at about 4 MiB of JSON, whatever the values
   // weigh (Kubernetes objects are kilobytes, some values are a megabyte). The next page's
-  // limit follows from what this page's keys weighed (or the read's so far, if more), and at most doubles from page to page
-  // (a run of large values after small ones does not make one huge page). Each page is decoded
-  // as it is parsed (range_reply.hpp). The next page is asked for while `each` handles this
-  // one, so that etcd's gateway encodes it while kdr decodes (two pages in memory at most):
-  // `each` must not call this client.
-  constexpr std::size_t page_bytes = 4u << 20;
+  // limit follows from what this page's keys weighed (or the read's so far, if more), and at
+  // most doubles from page to page (a run of large values after small ones does not make one
+  // huge page). The next page is asked for once this one is loaded (its last key known), and
+  // arrives while `each` handles this one, so that etcd's gateway encodes it while kdr decodes:
+  // the text of two pages in memory at most, and one decoded value (range_reply.hpp). `each`
+  // must not call this client.
+  constexpr std::size_t page_bytes = 2u << 20;
   constexpr std::int64_t max_limit = 1000;
   const auto end = etcd_prefix_end(prefix);
   std::int64_t revision = options.revision;
   struct Page {
-    RangeReply reply;
-    std::size_t bytes = 0;  // of its JSON
+    Reply reply;
     std::int64_t limit = 0;
   };
-  RangeReplyParser parser;  // one page at a time: the next is fetched once this one is parsed
+  const auto origin = fmt::format("etcd at {}/v3/kv/range", endpoint_.url);
   const auto fetch = [&](const std::string& from, std::int64_t limit) {
     json body = {{"key", core::base64_encode(from)}, {"range_end", core::base64_encode(end)}, {"limit", std::to_string(limit)}};
     if (options.keys_only) body["keys_only"] = true;
     if (options.serializable) body["serializable"] = true;
     if (revision > 0) body["revision"] = std::to_string(revision);
     if (options.min_mod_revision > 0) body["min_mod_revision"] = std::to_string(options.min_mod_revision);
-    auto reply = post("/v3/kv/range", body);
-    Page p;
-    p.limit = limit;
-    p.bytes = reply.body.size();
-    if (reply.http == 200) p.reply = parser.parse(reply.body, fmt::format("etcd at {}/v3/kv/range", endpoint_.url));
-    if (reply.http != 200 || p.reply.error) (void)parse("/v3/kv/range", reply);  // throws the gateway's error
-    return p;
+    return Page{post("/v3/kv/range", body), limit};
   };
+  RangeReplyParser parser;  // one page at a time, on this thread
   // etcd refuses an empty key: every key is the range from "\0" to "\0". A first look of 8
   // keys; later pages follow from what a key weighed.
   auto page = fetch(prefix.empty() ? std::string(1, '\0') : prefix, 8);
   std::size_t read_bytes = 0, read_keys = 0;
   for (;;) {
-    if (revision == 0) revision = page.reply.revision;  // every page at one revision
-    auto& kvs = page.reply.kvs;
-    if (kvs.empty()) break;
-    const bool more = page.reply.more;
+    const auto bytes = page.reply.body.size();
+    RangePage loaded;
+    if (page.reply.http == 200) loaded = parser.load(page.reply.body, origin);
+    if (page.reply.http != 200 || loaded.error) (void)parse("/v3/kv/range", page.reply);  // throws the gateway's error
+    if (revision == 0) revision = loaded.revision;  // every page at one revision
+    if (loaded.kvs == 0) break;
     std::future<Page> next;
-    if (more) {
-      const auto from = kvs.back().key + std::string(1, '\0');
+    if (loaded.more) {
       // A key weighs what this page's did, or what the read's keys did so far if more: values
       // of very different sizes (Helm releases beside small objects) would otherwise make a
       // page of small ones set the limit for a run of large ones (pages of tens of MiB).
-      read_bytes += page.bytes;
-      read_keys += kvs.size();
-      const auto per_key = std::max<std::size_t>({1, page.bytes / kvs.size(), read_bytes / read_keys});
+      read_bytes += bytes;
+      read_keys += loaded.kvs;
+      const auto per_key = std::max<std::size_t>({1, bytes / loaded.kvs, read_bytes / read_keys});
       const auto limit = std::clamp<std::int64_t>(static_cast<std::int64_t>(page_bytes / per_key), 1,
                                                   std::min(max_limit, 2 * page.limit));
-      next = std::async(std::launch::async, fetch, from, limit);
+      next = std::async(std::launch::async, fetch, loaded.last_key + std::string(1, '\0'), limit);
     }
-    for (auto& kv : kvs) each(std::move(kv));
-    kvs = {};
-    if (!more) break;
+    parser.each(each);
+    if (!loaded.more) break;
     page = next.get();
   }
   return revision;

@@ -33,8 +33,7 @@ std::int64_t number_of(od::value v, std::string_view origin, std::string_view fi
 
 // A base64 string's bytes, decoded from the answer's text in place (not unescaped into the
 // parser's buffer first: base64 needs no escapes, and "\/" is the one a JSON writer may use).
-std::string bytes_of(od::value v, std::string_view origin, std::size_t index, std::string_view field) {
-  std::string_view token = v.raw_json_token();
+std::string bytes_of_token(std::string_view token, std::string_view origin, std::size_t index, std::string_view field) {
   while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\r' || token.back() == '\t'))
     token.remove_suffix(1);
   if (token.size() < 2 || token.front() != '"' || token.back() != '"')
@@ -53,6 +52,10 @@ std::string bytes_of(od::value v, std::string_view origin, std::size_t index, st
   } catch (const core::Error& e) {
     throw core::Error(fmt::format("{}: key-value {}, field {}: {}", origin, index, field, e.what()));
   }
+}
+
+std::string bytes_of(od::value v, std::string_view origin, std::size_t index, std::string_view field) {
+  return bytes_of_token(v.raw_json_token(), origin, index, field);
 }
 
 void read_key_value(od::object item, EtcdKeyValue& kv, std::string_view origin, std::size_t index) {
@@ -103,22 +106,56 @@ struct RangeReplyParser::State {
   std::unique_ptr<char[]> buffer;  // the page's text, padded as simdjson reads past its end
   std::size_t capacity = 0;
   od::parser parser;
+  od::document doc;         // the loaded page
+  std::string origin;
+  bool loaded = false;
 };
 
 RangeReplyParser::RangeReplyParser() : state_(std::make_unique<State>()) {}
 RangeReplyParser::~RangeReplyParser() = default;
 
-RangeReply RangeReplyParser::parse(TextChunks& body, std::string_view origin) {
+namespace {
+
+// The page's fields in order: `kvs` given each key-value's object, the others read into `page`.
+template <class KeyValues>
+void read_page(od::document& doc, RangePage& page, std::string_view origin, KeyValues&& kvs) {
+  for (auto field : doc.get_object()) {
+    const std::string_view name = field.unescaped_key();
+    if (name == "error") {
+      page.error = true;
+      return;
+    } else if (name == "header") {
+      for (auto h : field.value().get_object())
+        if (std::string_view(h.unescaped_key()) == "revision") page.revision = number_of(h.value(), origin, "revision");
+    } else if (name == "more") {
+      page.more = field.value().get_bool();
+    } else if (name == "count") {
+      page.count = number_of(field.value(), origin, "count");
+    } else if (name == "kvs") {
+      for (auto item : field.value().get_array()) kvs(item.get_object());
+    }
+  }
+  // a token still in bounds after the object is text after it (simdjson 3.0's document has
+  // no at_end())
+  if (doc.current_location().error() == simdjson::SUCCESS)
+    throw core::Error(fmt::format("{}: not a range answer: text after its JSON object", origin));
+}
+
+}  // namespace
+
+RangePage RangeReplyParser::load(TextChunks& body, std::string_view origin) {
   // One padded copy of the page for simdjson's on-demand parser, which reads it in place (its
   // buffers are touched only for the structure and the strings taken; whatever the kernel, a
   // few GB/s); fields the gateway may add are skipped.
+  auto& st = *state_;
+  st.loaded = false;
   const std::size_t size = body.size();
-  if (state_->capacity < size + simdjson::SIMDJSON_PADDING) {
-    state_->buffer.reset();
-    state_->capacity = size + size / 4 + simdjson::SIMDJSON_PADDING;
-    state_->buffer.reset(new char[state_->capacity]);  // not zeroed: only what a page fills is touched
+  if (st.capacity < size + simdjson::SIMDJSON_PADDING) {
+    st.buffer.reset();
+    st.capacity = size + size / 4 + simdjson::SIMDJSON_PADDING;
+    st.buffer.reset(new char[st.capacity]);  // not zeroed: only what a page fills is touched
   }
-  char* text = state_->buffer.get();
+  char* text = st.buffer.get();
   std::size_t at = 0;
   auto parts = body.take_parts();
   for (auto& part : parts) {
@@ -128,36 +165,58 @@ RangeReply RangeReplyParser::parse(TextChunks& body, std::string_view origin) {
   }
   parts.clear();
   std::memset(text + size, 0, simdjson::SIMDJSON_PADDING);
-  RangeReply out;
+  RangePage page;
+  st.origin = origin;
   try {
-    od::document doc = state_->parser.iterate(text, size, state_->capacity);
-    for (auto field : doc.get_object()) {
-      const std::string_view name = field.unescaped_key();
-      if (name == "error") {
-        out.error = true;
-        body.append(text, size);
-        return out;
-      } else if (name == "header") {
-        for (auto h : field.value().get_object())
-          if (std::string_view(h.unescaped_key()) == "revision") out.revision = number_of(h.value(), origin, "revision");
-      } else if (name == "more") {
-        out.more = field.value().get_bool();
-      } else if (name == "count") {
-        out.count = number_of(field.value(), origin, "count");
-      } else if (name == "kvs") {
-        for (auto item : field.value().get_array()) {
-          out.kvs.emplace_back();
-          read_key_value(item.get_object(), out.kvs.back(), origin, out.kvs.size());
-        }
-      }
+    if (const auto error = st.parser.iterate(text, size, st.capacity).get(st.doc))
+      throw simdjson::simdjson_error(error);
+    // the keys only (the last one's bytes), the values skipped
+    std::string_view last;
+    std::size_t index = 0;
+    read_page(st.doc, page, origin, [&](od::object item) {
+      ++index;
+      for (auto field : item)
+        if (std::string_view(field.unescaped_key()) == "key") last = field.value().raw_json_token();
+    });
+    if (page.error) {
+      body.append(text, size);
+      return page;
     }
-    // a token still in bounds after the object is text after it (simdjson 3.0's document has
-    // no at_end())
-    if (doc.current_location().error() == simdjson::SUCCESS)
-      throw core::Error(fmt::format("{}: not a range answer: text after its JSON object", origin));
+    page.kvs = index;
+    if (index > 0) page.last_key = bytes_of_token(last, origin, index, "key");
+    st.doc.rewind();  // for each()
   } catch (const simdjson::simdjson_error& e) {
     throw core::Error(fmt::format("{}: not a range answer: {}", origin, e.what()));
   }
+  st.loaded = true;
+  return page;
+}
+
+void RangeReplyParser::each(const std::function<void(EtcdKeyValue&&)>& each) {
+  auto& st = *state_;
+  if (!st.loaded) throw core::Error("the range answer's key-values were read already, or none was loaded");
+  st.loaded = false;
+  RangePage again;
+  std::size_t index = 0;
+  try {
+    read_page(st.doc, again, st.origin, [&](od::object item) {
+      EtcdKeyValue kv;
+      read_key_value(item, kv, st.origin, ++index);
+      each(std::move(kv));
+    });
+  } catch (const simdjson::simdjson_error& e) {
+    throw core::Error(fmt::format("{}: not a range answer: {}", st.origin, e.what()));
+  }
+}
+
+RangeReply RangeReplyParser::parse(TextChunks& body, std::string_view origin) {
+  const auto page = load(body, origin);
+  RangeReply out;
+  out.revision = page.revision;
+  out.more = page.more;
+  out.count = page.count;
+  out.error = page.error;
+  if (!page.error) each([&](EtcdKeyValue&& kv) { out.kvs.push_back(std::move(kv)); });
   return out;
 }
 

@@ -1,10 +1,11 @@
 // One page of a range read, decoded straight from the JSON gateway's answer by simdjson's
 // on-demand parser: keys and values come out as bytes without a JSON tree of their base64 text
-// beside them, so a page costs its answer (twice, while it is parsed) and its decoded values.
+// beside them, one at a time, so a page costs its answer and the value being handled.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,17 @@ struct RangeReply {
   bool error = false;
 };
 
+// A page read by RangeReplyParser::load: its header and the last of its keys, its values not
+// decoded yet.
+struct RangePage {
+  std::int64_t revision = 0;
+  bool more = false;
+  std::int64_t count = 0;
+  std::size_t kvs = 0;    // key-values on the page
+  std::string last_key;   // where the next page starts (after it)
+  bool error = false;     // as RangeReply::error
+};
+
 // Parses the pages of one range read, one at a time (from any thread, never two at once): its
 // buffer and simdjson's are kept from page to page, so that a read of many pages does not
 // allocate and free a page's worth each time (glibc's heap then grows with the pages read).
@@ -49,9 +61,16 @@ class RangeReplyParser {
   ~RangeReplyParser();
   RangeReplyParser(const RangeReplyParser&) = delete;
   RangeReplyParser& operator=(const RangeReplyParser&) = delete;
-  // Throws Error naming `origin` when `body` is not JSON or a field is not what the gateway
-  // writes. `body`'s pieces are released as they are copied for the parser (the page is not
-  // held twice); an error answer (`error`) is left in `body` for the caller to read whole.
+  // Takes the page's text and reads all of it but the values: throws Error naming `origin`
+  // when `body` is not JSON or a field is not what the gateway writes. `body`'s pieces are
+  // released as they are copied for the parser (the page is not held twice); an error answer
+  // (`error`) is left in `body` for the caller to read whole.
+  RangePage load(TextChunks& body, std::string_view origin);
+  // The loaded page's key-values, decoded one at a time from its text and handed to `each`:
+  // a page costs its text and one value, not its text and all of its values. Throws Error as
+  // load does (a value that is not base64).
+  void each(const std::function<void(EtcdKeyValue&&)>& each);
+  // load, and every key-value kept.
   RangeReply parse(TextChunks& body, std::string_view origin);
 
  private:

@@ -263,6 +263,28 @@ TEST_CASE("a range page is decoded as it is parsed, whatever pieces its answer c
     CHECK(page.kvs[2].value.empty());
   }
 
+  SECTION("loaded, a page says where the next one starts before a value is decoded; they come one at a time, once") {
+    etcd::TextChunks chunks;
+    chunks.append(text.data(), text.size());
+    etcd::RangeReplyParser parser;
+    const auto page = parser.load(chunks, "etcd at test");
+    CHECK(chunks.size() == 0);  // the text is the parser's now
+    CHECK(page.kvs == 3);
+    CHECK(page.last_key == std::string("/k\0\xff", 4));
+    CHECK(page.more);
+    CHECK(page.revision == 4018);
+    std::vector<std::string> keys;
+    parser.each([&](etcd::EtcdKeyValue&& kv) { keys.push_back(kv.key); });
+    CHECK(keys == std::vector<std::string>{"/registry/configmaps/a/one", "/registry/leases/b", std::string("/k\0\xff", 4)});
+    CHECK_THROWS(parser.each([](etcd::EtcdKeyValue&&) {}));
+    // a value that is not base64 is found as it is decoded, naming where it came from
+    const std::string bad = R"({"kvs":[{"key":"L3g=","value":"!!"}],"more":false})";
+    chunks.append(bad.data(), bad.size());
+    const auto second = parser.load(chunks, "etcd at test");
+    CHECK(second.kvs == 1);
+    CHECK(second.last_key == "/x");
+    CHECK_THROWS_WITH(parser.each([](etcd::EtcdKeyValue&&) {}), Catch::StartsWith("etcd at test: key-value 1, field value"));
+  }
   SECTION("the gateway's error shape is told, for the caller to read whole") {
     etcd::TextChunks chunks;
     const std::string error = R"({"error":"etcdserver: mvcc: required revision has been compacted","code":11,"message":"etcdserver: mvcc: required revision has been compacted"})";
