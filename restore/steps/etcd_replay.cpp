@@ -187,6 +187,7 @@ void make_replayed_member(const Runner& r, const etcd::ReplayTarget& target, con
     }
   }
   ::unlink(record.c_str());
+  if (core::present(ready)) core::remove_tree(ready);  // kdr's own, for another point
   const auto key = r.node_key();
   const auto plan = replay_to_run(r, target, key ? &*key : nullptr);
   const double t0 = core::monotonic_seconds();
