@@ -56,6 +56,24 @@ etcd::ReplayPlan replay_to_run(const Runner& r, const etcd::ReplayTarget& target
   return plan;
 }
 
+// The replay's record (replayed.json: what a resume finds made, and the revision wait-healthy
+// waits for), with `made` naming what it made (the snapshot's SHA-256, or the member's data
+// dir); and its line, `made_text` saying where the point is.
+void record_replay(const Runner& r, const core::bfs::path& record, const etcd::ReplayPlan& plan,
+                   const etcd::ReplayResult& result, const json& made, const std::string& made_text) {
+  auto j = plan.to_json();
+  j["revision"] = plan.target_revision;
+  j.update(made);
+  j["size"] = result.size;
+  j["file_revision"] = result.file_revision;
+  core::write_file_atomic(record, j.dump(2) + "\n");
+  r.ctx.out.info(
+      "      {} changes in {} transaction(s); keyspace digest matches the journal's at revision {} ({} keys); "
+      "{} ({:.1f} s: {})",
+      result.events, result.transactions, plan.target_revision, result.digest.keys, made_text, result.seconds,
+      result.phases());
+}
+
 }  // namespace
 
 void refuse_undecryptable(const Runner& r, const core::bfs::path& snapshot, const std::string& what) {
@@ -153,17 +171,7 @@ std::string make_replayed(const Runner& r, const etcd::ReplayTarget& target, con
   }
   core::fsync_path(tmp);
   if (::rename(tmp.c_str(), out.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
-  auto j = plan.to_json();
-  j["revision"] = plan.target_revision;
-  j["sha256"] = result.sha256;
-  j["size"] = result.size;
-  j["file_revision"] = result.file_revision;
-  core::write_file_atomic(record, j.dump(2) + "\n");
-  r.ctx.out.info(
-      "      {} changes in {} transaction(s); keyspace digest matches the journal's at revision {} ({} keys); "
-      "{} ({:.1f} s: {})",
-      result.events, result.transactions, plan.target_revision, result.digest.keys, out.string(), result.seconds,
-      result.phases());
+  record_replay(r, record, plan, result, {{"sha256", result.sha256}}, out.string());
   return result.sha256;
 }
 
@@ -212,17 +220,8 @@ void make_replayed_member(const Runner& r, const etcd::ReplayTarget& target, con
     throw;
   }
   finish_member_part(r, part);
-  auto j = plan.to_json();
-  j["revision"] = plan.target_revision;
-  j["member_dir"] = ready.string();
-  j["size"] = result.size;
-  j["file_revision"] = result.file_revision;
-  core::write_file_atomic(record, j.dump(2) + "\n");
-  r.ctx.out.info(
-      "      {} changes in {} transaction(s); keyspace digest matches the journal's at revision {} ({} keys); "
-      "{}, this node's etcd data dir to be ({:.1f} s: {})",
-      result.events, result.transactions, plan.target_revision, result.digest.keys, ready.string(), result.seconds,
-      result.phases());
+  record_replay(r, record, plan, result, {{"member_dir", ready.string()}},
+                ready.string() + ", this node's etcd data dir to be");
 }
 
 }  // namespace
