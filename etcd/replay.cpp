@@ -362,7 +362,7 @@ ReplayTarget parse_replay_target(const std::string& text) {
 }
 
 std::string ReplayResult::phases() const {
-  if (sha256.empty())  // replayed in the member's data dir: nothing saved
+  if (made == Made::data_dir)  // nothing saved: the data dir is the point
     return fmt::format("base opened {:.1f} s, changes applied {:.1f} s, its digest read {:.1f} s", open_s, apply_s,
                        digest_s);
   return fmt::format("base opened {:.1f} s, changes applied {:.1f} s, snapshot saved {:.1f} s, its digest read {:.1f} s",
@@ -646,6 +646,7 @@ ReplayResult replay_in_data_dir(const core::Context& ctx, const ReplayPlan& plan
   const double t0 = core::monotonic_seconds();
   PrivateEtcd etcd(ctx, PrivateEtcd::RestoredDir{data_dir, name}, replay_server_args(plan), "etcd-replay");
   ReplayResult result;
+  result.made = ReplayResult::Made::data_dir;
   result.open_s = open_s + core::monotonic_seconds() - t0;
   const auto db = apply_and_stop(ctx, plan, etcd, key, result);
   if (const auto st = core::lstat_path(db)) result.size = st->size;

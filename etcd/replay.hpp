@@ -93,7 +93,10 @@ struct ReplayResult {
   KeyspaceDigest digest;
   std::uint64_t events = 0, transactions = 0;
   std::uint64_t size = 0;
-  std::string sha256;  // of the snapshot file written (empty: replayed in a data dir)
+  // Where the point was made: a snapshot file (its SHA-256 in sha256), or a member's data dir
+  // (replay_in_data_dir: nothing saved, sha256 empty).
+  enum class Made { snapshot_file, data_dir } made = Made::snapshot_file;
+  std::string sha256;  // of the snapshot file written
   core::EncryptionKeyUse encryption;  // the encryption keys its live values name, counted
   double seconds = 0;
   // where the time went: the base opened in the private etcd, the changes applied, etcd
