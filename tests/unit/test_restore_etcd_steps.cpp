@@ -407,6 +407,34 @@ TEST_CASE("restore-etcd-snapshot to a journal point declined after the replay: a
     CHECK(f.live->values() == before);
     CHECK_FALSE(core::lstat_path(made));
   }
+  SECTION("killed after the replay made the data dir but before its step was recorded done: a resume finds it, "
+          "replays nothing again and places it") {
+    // The journal as a kill would have left it: everything from the etcd-replay step's `done`
+    // record on never reached the disk (records are appended and synced one by one).
+    const auto file = f.node("/var/lib/kdr/restores") / id / "journal.jsonl";
+    const auto text = core::read_file(file);
+    std::string kept;
+    std::optional<int> replay_step;
+    for (std::size_t at = 0; at < text.size();) {
+      const auto end = text.find('\n', at) + 1;
+      const auto record = nlohmann::json::parse(text.substr(at, end - at));
+      if (record.value("event", "") == "begin" && record.value("type", "") == "etcd-replay")
+        replay_step = record.value("step", -1);
+      if (replay_step && record.value("event", "") == "done" && record.value("step", -1) == *replay_step) break;
+      kept += text.substr(at, end - at);
+      at = end;
+    }
+    REQUIRE(replay_step);
+    REQUIRE(kept.size() < text.size());
+    core::write_file_atomic(file, kept);
+    const auto calls = f.programs->calls_of("etcd").size();
+    REQUIRE(f.resume(id) == core::ExitCode::ok);
+    INFO(f.printed.all());
+    CHECK(contains_words(f.printed.out(), "replayed earlier into " + made.string()));
+    CHECK(f.programs->calls_of("etcd").size() == calls);  // no private etcd started again
+    CHECK(f.live->values() == at_10);
+    CHECK_FALSE(core::lstat_path(made));
+  }
 }
 
 TEST_CASE("restore-etcd-snapshot restores the copy its preflight hashed: the snapshot rewritten on the backup disk afterwards is not read again") {
