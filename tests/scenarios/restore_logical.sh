@@ -16,14 +16,19 @@ sandbox_etcdctl "$ROOT" del --prefix /registry/configmaps/team-2/ >/dev/null
 sandbox_etcdctl "$ROOT" del --prefix /registry/pods/team-2/ >/dev/null
 sandbox_etcdctl "$ROOT" del /registry/namespaces/team-2 >/dev/null
 [ -z "$(etcd_keys /registry/pods/team-2/)" ] || fail "the keys were not deleted"
+# Counted off etcd's history (a watch from the backup's revision): a key written twice counts
+# once, a key written and deleted again is not lost.
+sandbox_etcdctl "$ROOT" put /registry/configmaps/team-1/written-after-the-backup w >/dev/null
 sandbox_etcdctl "$ROOT" put /registry/configmaps/team-1/written-after-the-backup x >/dev/null
 sandbox_etcdctl "$ROOT" put /registry/configmaps/team-1/also-after-the-backup y >/dev/null
+sandbox_etcdctl "$ROOT" put /registry/configmaps/team-1/gone-again z >/dev/null
+sandbox_etcdctl "$ROOT" del /registry/configmaps/team-1/gone-again >/dev/null
 
 step "the restore would roll a live, newer etcd back: refused, even with --yes, with what would be lost counted"
 backup_rev=$(jq -r '.etcd.snapshot.revision' "$(latest_gen)/meta.json")
 live_rev=$(sandbox_etcdctl "$ROOT" endpoint status -w json | jq -r '.[0].Status.header.revision')
-[ "$live_rev" -eq $((backup_rev + 5)) ] || fail "expected 5 writes since the backup (3 deletes, 2 puts): $backup_rev -> $live_rev"
-loss="live etcd at revision $live_rev, the backup at revision $backup_rev: 5 changes and 2 keys written since the backup will be lost"
+[ "$live_rev" -eq $((backup_rev + 8)) ] || fail "expected 8 writes since the backup (4 deletes, 4 puts): $backup_rev -> $live_rev"
+loss="live etcd at revision $live_rev, the backup at revision $backup_rev: 8 changes and 2 keys written since the backup will be lost"
 expect_rc 1 kdr restore restore-etcd-snapshot --yes
 assert_contains "$OUT" "$loss"
 assert_contains "$OUT" "--set accept_loss=true"
