@@ -26,18 +26,22 @@
 # Wall seconds, kdr's own peak RSS (VmHWM, sampled every 50 ms) and the peak RSS of anything it
 # started (a private etcd, etcdctl): GNU time's maximum over the process tree.
 #
-#   bench/scale.sh [--quick] [--scale 1,2,4,8] [--kdr PATH]
-#   --quick: one 96 MiB database (CI); --scale: sizes in GiB (default 1)
+#   bench/scale.sh [--quick] [--scale 1,2,4,8] [--rounds N] [--kdr PATH]
+#   --quick: one 96 MiB database (CI); --scale: sizes in GiB (default 1); --rounds: the full
+#   backup and its two by-hand sides run N times in turn, each row the median run (default 1;
+#   a virtual disk's speed varies by a third from run to run)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 sizes_mb=(1024)
+rounds=1
 kdr_bin=${KDR_BIN:-$here/../build/cli/kdr}
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) sizes_mb=(96) ;;
     --scale) IFS=, read -r -a gib <<<"$2"; sizes_mb=(); for g in "${gib[@]}"; do sizes_mb+=($((g * 1024))); done; shift ;;
+    --rounds) rounds=$2; shift ;;
     --kdr) kdr_bin=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--scale 1,2,4,8] [--kdr PATH]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--scale 1,2,4,8] [--rounds N] [--kdr PATH]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -121,6 +125,10 @@ downtime() {
         "move-aside", "etcd-snapshot-restore", "start-static-pods", "wait-healthy"))) | .seconds)
     | if length == 0 then "-" else add * 100 | round / 100 end' "$journal" 2>/dev/null || echo -
 }
+# median LINE...: the line (measure's "seconds ...") whose seconds are the median
+median() { printf '%s\n' "$@" | sort -n -k1,1 | sed -n "$((($# + 1) / 2))p"; }
+# seconds LINE...: their seconds, as "a, b, c"
+seconds() { local l out=(); for l in "$@"; do out+=("${l%% *}"); done; local IFS=,; echo "${out[*]}" | sed 's/,/, /g'; }
 ratio() { { [ "$1" = failed ] || [ "$2" = failed ]; } && echo - || awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 row() {  # row WHAT KDR_LINE BYHAND_WHAT BYHAND_LINE
   local k=($2) h=($4)
@@ -242,17 +250,26 @@ for size_mb in "${sizes_mb[@]}"; do
       --cert '$pki/healthcheck-client.crt' --key '$pki/healthcheck-client.key' --command-timeout 30m \
       snapshot save '$W/disk2/seed/snapshot.db' >/dev/null"
   }
-  bench_drop_caches
-  k=$(measure "${kdr[@]}" -q backup)
+  # --rounds N: the three in turn, N times (the seed's pair onto an empty folder each time, as
+  # kdr's run takes a full snapshot each time); each row the median of its runs
+  ks=() ss=() seeds=()
+  for _ in $(seq 1 "$rounds"); do
+    bench_drop_caches
+    ks+=("$(measure "${kdr[@]}" -q backup)")
+    bench_drop_caches
+    ss+=("$(measure_or_fail "${etcdctl_cmd[@]}" snapshot save "$W/disk2/plain.db")")
+    rm -f "$W/disk2/plain.db"
+    rm -rf "$W/disk2/seed"; mkdir -p "$W/disk2/seed"
+    bench_drop_caches
+    seeds+=("$(seed_run)")
+  done
+  k=$(median "${ks[@]}") s=$(median "${ss[@]}") seed=$(median "${seeds[@]}")
   gen=$(basename "$(readlink -f "$B/latest")")
-  bench_drop_caches
-  s=$(measure_or_fail "${etcdctl_cmd[@]}" snapshot save "$W/disk2/plain.db")
-  rm -f "$W/disk2/plain.db"
-  rm -rf "$W/disk2/seed"; mkdir -p "$W/disk2/seed"
-  bench_drop_caches
-  seed=$(seed_run)
-  rows+=("$(row "full backup (kdr backup, first run)" "$k" "etcdctl snapshot save" "$s")")
-  rows+=("$(row "full backup (kdr backup, first run)" "$k" "the seed: rsync -a --delete + etcdctl snapshot save" "$seed")")
+  full_what="full backup (kdr backup, first run)"
+  [ "$rounds" -gt 1 ] && full_what="full backup (kdr backup, median of $rounds runs)"
+  rows+=("$(row "$full_what" "$k" "etcdctl snapshot save" "$s")")
+  rows+=("$(row "$full_what" "$k" "the seed: rsync -a --delete + etcdctl snapshot save" "$seed")")
+  full_line="kdr backup $(seconds "${ks[@]}") s; etcdctl snapshot save $(seconds "${ss[@]}") s; the seed's pair $(seconds "${seeds[@]}") s"
   # verify, beside sha256sum -c
   bench_drop_caches
   k=$(measure "${kdr[@]}" -q verify --no-live "$gen")
@@ -372,6 +389,7 @@ for size_mb in "${sizes_mb[@]}"; do
   echo "|---|---:|---:|---:|---|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
   echo
+  echo "full backup, each run in turn: $full_line"
   echo "restore test: $restore_test_line"
   echo "restore to a journal point: $point_line"
   echo "control plane down (from stopping the pods until etcd is healthy): restore-etcd-snapshot $down_snapshot s with to=snapshot, $down_latest s with to=latest (its replay runs before the pods stop); by hand, its whole time"
