@@ -384,7 +384,9 @@ for size_mb in "${sizes_mb[@]}"; do
   rm -rf "$ROOT/var/lib/etcd.manual"
   rows+=("$(row "kdr restore restore-etcd-snapshot (to=latest: the snapshot + 2 s of journaled writes)" "$k" "by hand: the snapshot alone (loses those writes)" "$h")")
 
-  printf '\n## %s MiB database (etcd %s, %s keys, revision %s; one run each)\n\n' "$db_mb" "$etcd_minor" "$keys" "$rev"
+  runs="one run each"
+  [ "$rounds" -gt 1 ] && runs="one run each, the full backup's rows the median of $rounds"
+  printf '\n## %s MiB database (etcd %s, %s keys, revision %s; %s)\n\n' "$db_mb" "$etcd_minor" "$keys" "$rev" "$runs"
   echo "| kdr | s | kdr peak RSS MiB | with children MiB | by hand | s | peak RSS MiB | kdr / by hand |"
   echo "|---|---:|---:|---:|---|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
