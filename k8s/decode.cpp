@@ -85,18 +85,18 @@ void decode_protobuf(std::string_view plain, StoredObject& o, const Schema& sche
 }
 
 void decode_json(std::string_view plain, StoredObject& o) {
-  auto parsed = ojson::parse(plain, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
+  auto parsed = parse_json_object(plain);
+  if (!parsed) {
     o.problem = "its JSON is damaged (it does not parse)";
     o.problem_kind = DecodeProblem::damaged;
     return;
   }
   auto text = [&](const char* name) {
-    return parsed.contains(name) && parsed[name].is_string() ? parsed[name].get<std::string>() : std::string();
+    return parsed->contains(name) && (*parsed)[name].is_string() ? (*parsed)[name].get<std::string>() : std::string();
   };
   o.api_version = text("apiVersion");
   o.kind = text("kind");
-  o.object = std::move(parsed);
+  o.object = std::move(*parsed);
 }
 
 // The same, checked and not built (DecodeOptions::check_only).

@@ -5,6 +5,7 @@
 #include "core/fs.hpp"
 #include "k8s/decode.hpp"
 #include "k8s/envelope.hpp"
+#include "k8s/json_check.hpp"
 #include "k8s/object_json.hpp"
 #include "k8s_fixture.hpp"
 
@@ -107,4 +108,41 @@ TEST_CASE("a JSON object checked, not built, is told good or damaged as decoding
     CHECK(fast.kind == full.kind);
     CHECK(fast.api_version == full.api_version);
   }
+}
+
+TEST_CASE("a JSON object is built by simdjson exactly as nlohmann-json's parser builds it, and refused where it refuses") {
+  const std::vector<std::string> texts = {
+      R"({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w1","labels":{"b":"2","a":"1"}},)"
+      R"("spec":{"size":3,"neg":-7,"big":18446744073709551615,"ratio":0.25,"exp":1e300,"on":true,"off":false,)"
+      R"("none":null,"tags":["a","\u00e9","\ud83d\ude00",[],{}],"text":"line\nbreak \"quoted\""}})",
+      R"({"z":1,"a":2,"z":3})",                                 // a key twice: its first place, its last value
+      R"({"huge":123456789012345678901234567890})",             // past 64 bits: a double, as nlohmann reads it
+      R"({"minus_zero":-0,"small":-9223372036854775808})",
+      R"( {"padded" : [ 1 , 2 ] } )",
+      R"([1,2])",                                               // not an object
+      R"("text")",
+      R"({"cut":)",                                             // damaged
+      "{\"bad\":\"\xff\"}",                                   // not UTF-8
+      R"({"a":1} {"b":2})",                                     // two values
+      "",
+  };
+  for (const auto& text : texts) {
+    INFO(text);
+    const auto reference = k8s::ojson::parse(text, nullptr, false);
+    const auto built = k8s::parse_json_object(text);
+    if (reference.is_discarded() || !reference.is_object()) {
+      CHECK_FALSE(built);
+      continue;
+    }
+    REQUIRE(built);
+    CHECK(built->dump() == reference.dump());
+    CHECK(*built == reference);
+  }
+  // Number types as nlohmann's parser gives them (kdr's diff and printing tell them apart).
+  const auto types = k8s::parse_json_object(R"({"u":5,"i":-5,"d":5.0})");
+  REQUIRE(types);
+  CHECK((*types)["u"].is_number_unsigned());
+  CHECK((*types)["i"].is_number_integer());
+  CHECK_FALSE((*types)["i"].is_number_unsigned());
+  CHECK((*types)["d"].is_number_float());
 }
