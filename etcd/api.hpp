@@ -123,6 +123,13 @@ class EtcdApi {
   // does not exist). The revision it was written at; empty when the comparison failed.
   virtual std::optional<std::int64_t> put_if(const std::string& key, const std::string& value,
                                              std::int64_t expected) = 0;
+  // One transaction: every put of `puts` if every key's mod_revision is its `expected`; none
+  // otherwise. The revision they were written at; empty when a comparison failed.
+  struct ConditionalPut {
+    std::string key, value;
+    std::int64_t expected = 0;
+  };
+  virtual std::optional<std::int64_t> put_all_if(const std::vector<ConditionalPut>& puts) = 0;
   // One transaction: delete `key` if its mod_revision is `expected`. False when it was not.
   virtual bool delete_if(const std::string& key, std::int64_t expected) = 0;
   // One transaction of every operation, unconditionally (keys must differ); its revision.

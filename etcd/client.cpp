@@ -362,6 +362,17 @@ std::optional<std::int64_t> EtcdClient::put_if(const std::string& key, const std
   return gateway_number(j.value("header", json::object()), "revision");
 }
 
+std::optional<std::int64_t> EtcdClient::put_all_if(const std::vector<ConditionalPut>& puts) {
+  json compare = json::array(), success = json::array();
+  for (const auto& p : puts) {
+    compare.push_back(mod_revision_is(p.key, p.expected));
+    success.push_back({{"request_put", {{"key", core::base64_encode(p.key)}, {"value", core::base64_encode(p.value)}}}});
+  }
+  const auto j = call("/v3/kv/txn", {{"compare", compare}, {"success", success}});
+  if (!j.value("succeeded", false)) return std::nullopt;
+  return gateway_number(j.value("header", json::object()), "revision");
+}
+
 bool EtcdClient::delete_if(const std::string& key, std::int64_t expected) {
   const json body = {{"compare", json::array({mod_revision_is(key, expected)})},
                      {"success", json::array({{{"request_delete_range", {{"key", core::base64_encode(key)}}}}})}};

@@ -55,6 +55,7 @@ class EtcdClient final : public EtcdApi {
   std::uint64_t count(const std::string& prefix, std::int64_t revision = 0, bool serializable = false) override;
   std::optional<EtcdKeyValue> get(const std::string& key) override;
   std::optional<std::int64_t> put_if(const std::string& key, const std::string& value, std::int64_t expected) override;
+  std::optional<std::int64_t> put_all_if(const std::vector<ConditionalPut>& puts) override;
   bool delete_if(const std::string& key, std::int64_t expected) override;
   std::int64_t apply(const std::vector<EtcdOp>& ops) override;
   std::vector<std::int64_t> leases() override;

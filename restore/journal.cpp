@@ -156,22 +156,36 @@ RecordHook g_record_hook;
 
 void set_record_hook(RecordHook hook) { g_record_hook = std::move(hook); }
 
-void Journal::record(JournalEvent kind, nlohmann::json event) {
+namespace {
+std::string line_of(JournalEvent kind, nlohmann::json event) {
   event["event"] = to_string(kind);
   event["time"] = core::iso_time(core::now_epoch());
+  return event.dump() + "\n";
+}
+nlohmann::json action_fields(const Action& a) {
+  auto j = a.to_json();
+  j.erase("event");
+  return j;
+}
+}  // namespace
+
+void Journal::append(const std::string& lines) {
   const auto file = dir_ / "journal.jsonl";
   core::Fd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
   if (!fd) core::throw_errno("open", file.string(), errno);
-  const auto line = event.dump() + "\n";
-  core::write_all(fd.get(), line.data(), line.size(), file.string());
+  core::write_all(fd.get(), lines.data(), lines.size(), file.string());
   if (::fdatasync(fd.get()) != 0) core::throw_errno("fdatasync", file.string(), errno);
   if (g_record_hook) g_record_hook(dir_);
 }
 
-void Journal::action(const Action& a) {
-  auto j = a.to_json();
-  j.erase("event");
-  record(JournalEvent::action, std::move(j));
+void Journal::record(JournalEvent kind, nlohmann::json event) { append(line_of(kind, std::move(event))); }
+
+void Journal::action(const Action& a) { record(JournalEvent::action, action_fields(a)); }
+
+void Journal::actions(const std::vector<Action>& batch) {
+  std::string lines;
+  for (const auto& a : batch) lines += line_of(JournalEvent::action, action_fields(a));
+  append(lines);
 }
 
 namespace {

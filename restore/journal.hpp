@@ -116,6 +116,8 @@ class Journal {
   // Appends one line, the event's fields with its name and the time, and flushes it to disk.
   void record(JournalEvent event, nlohmann::json fields = nlohmann::json::object());
   void action(const Action& a);
+  // Several actions, one line each, flushed to disk once.
+  void actions(const std::vector<Action>& batch);
   // After --discard: the live values the restore replaced (etcd-put-keys journals them for a
   // rollback, Secrets among them) are removed from journal.jsonl; each keeps its hash. Returns
   // how many were removed.
@@ -123,6 +125,8 @@ class Journal {
   JournalSummary summary() const;
 
  private:
+  // Appends `lines` to journal.jsonl and flushes them to disk.
+  void append(const std::string& lines);
   Journal(core::bfs::path dir, nlohmann::json plan) : dir_(std::move(dir)), plan_(std::move(plan)) {}
   core::bfs::path dir_;
   nlohmann::json plan_;

@@ -125,6 +125,13 @@ void Runner::act(Action a, const std::function<void()>& change) {
   failpoint("restore-after-action", ++actions_made);
 }
 
+void Runner::act_all(std::vector<Action> actions, const std::function<void()>& change) {
+  for (auto& a : actions) a.step = step;
+  journal->actions(actions);
+  change();
+  for (std::size_t i = 0; i < actions.size(); ++i) failpoint("restore-after-action", ++actions_made);
+}
+
 void Runner::place(Action a) {
   a.op = ActionOp::place;
   a.step = step;

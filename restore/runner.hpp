@@ -74,6 +74,9 @@ struct Runner {
   void place(Action a);
   // Records `a` (a change that is not a rename, e.g. an etcd key written), then makes it.
   void act(Action a, const std::function<void()>& change);
+  // The same for several changes made at once (keys written in one etcd transaction): all of
+  // them recorded with one flush, then made.
+  void act_all(std::vector<Action> actions, const std::function<void()>& change);
   // True when this restore already renamed its copy `tmp` into `target` (a resumed step).
   bool placed_earlier(const core::bfs::path& target, const core::bfs::path& tmp) const;
   // Puts back what a move or place recorded (a rollback).

@@ -10,6 +10,7 @@
 // scenarios (tests/scenarios) run the same steps against a real etcd.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include <set>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -47,6 +49,10 @@ struct FakeKeyspace {
   // The database file an etcd stand-in serves this keyspace from (restore_fixture.hpp): its
   // Hash is that file's, as a real etcd's is.
   std::string served_db;
+  // Transactions of several conditional puts applied (put_all_if), and what happens in etcd
+  // just before one arrives (another client's write).
+  std::uint64_t batches = 0;
+  std::function<void(FakeKeyspace&)> before_batch;
 
   // One write at the next revision (a put when `value` is set, else a delete).
   void write(const std::string& key, const std::optional<std::string>& value, std::int64_t lease = 0) {
@@ -197,6 +203,19 @@ class FakeEtcdClient final : public etcd::EtcdApi {
       if ((it == ks.kvs.end() ? 0 : it->second.mod_revision) != expected) return std::nullopt;
       ks.write(key, value);
       return ks.revision;
+    });
+  }
+  std::optional<std::int64_t> put_all_if(const std::vector<ConditionalPut>& puts) override {
+    return with([&](FakeKeyspace& ks) -> std::optional<std::int64_t> {
+      if (ks.before_batch) std::exchange(ks.before_batch, nullptr)(ks);
+      for (const auto& p : puts) {
+        auto it = ks.kvs.find(p.key);
+        if ((it == ks.kvs.end() ? 0 : it->second.mod_revision) != p.expected) return std::nullopt;
+      }
+      ++ks.batches;
+      const auto rev = ++ks.revision;  // one transaction: one revision
+      for (const auto& p : puts) ks.write_at(rev, p.key, p.value);
+      return rev;
     });
   }
   bool delete_if(const std::string& key, std::int64_t expected) override {

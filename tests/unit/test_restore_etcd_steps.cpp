@@ -70,6 +70,7 @@ TEST_CASE("restore-etcd-keys puts a deleted namespace back into the running etcd
   auto expected = before;
   for (const auto& k : payments_keys) expected[k] = at_backup.at(k);
   CHECK(f.live->values() == expected);
+  CHECK(f.live->batches == 1);  // the three keys journaled with one flush, written in one transaction
   CHECK(test::tree_diff(f.tree(), files) == "");  // no file of the node touched
   const auto id = f.restore_ids().at(0);
   CHECK(count_of(journal_text(f, id), "\"etcd-put\"") >= 3);
@@ -83,6 +84,25 @@ TEST_CASE("restore-etcd-keys puts a deleted namespace back into the running etcd
   REQUIRE(f.rollback(id) == core::ExitCode::ok);
   CHECK(f.live->values() == before);
   CHECK(contains_words(f.printed.out(), "deleted /registry/namespaces/payments (written by this restore)"));
+}
+
+TEST_CASE("restore-etcd-keys: a key written by someone else just before its transaction is left alone, the others of the transaction written one by one") {
+  RestoreFixture f;
+  const auto at_backup = f.live->values();
+  f.backup();
+  delete_payments(f);
+  const std::string raced = "/registry/secrets/payments/api-key";
+  f.live->before_batch = [&](test::FakeKeyspace& ks) { ks.write(raced, "written by kube-apiserver meanwhile"); };
+  REQUIRE(f.restore("restore-etcd-keys", {"namespace=payments"}) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(f.live->batches == 0);  // the transaction's comparison failed: nothing of it applied
+  CHECK(contains_words(f.printed.all(), raced + " changed in the live etcd while the restore ran: left as it is"));
+  CHECK(contains_words(f.printed.out(), "wrote 2 keys into the live etcd: configmaps 1, namespaces 1"));
+  CHECK(contains_words(f.printed.out(), "1 changed meanwhile, left as they are"));
+  const auto now = f.live->values();
+  CHECK(now.at(raced) == "written by kube-apiserver meanwhile");
+  CHECK(now.at("/registry/configmaps/payments/rates") == at_backup.at("/registry/configmaps/payments/rates"));
+  CHECK(now.at("/registry/namespaces/payments") == at_backup.at("/registry/namespaces/payments"));
 }
 
 TEST_CASE("restore-etcd-keys writes only the keys its preflight read and showed: a snapshot changed on the backup disk after the preflight is refused") {

@@ -181,12 +181,16 @@ TEST_CASE("a restore journaled by kdr 0.x (tests/fixtures/restore-journals) resu
       const auto id = stopped_restore(f, c, stopped_after);
       const auto restore_dir = f.node("/var/lib/kdr/restores/" + id);
       const auto here = f.dir.path().string();
-      // This kdr journals what kdr 0.x journaled.
+      // This kdr journals what kdr 0.x journaled, line for line (a record written now may
+      // hold several lines, etcd keys written in one transaction: the lines up to where the
+      // old journal stops are compared).
       const auto [now, old] = comparable_plans(json::parse(core::read_file(restore_dir / "plan.json")),
                                                json::parse(from_fixture(old_plan, here)));
       CHECK(now == old);
-      CHECK(comparable(lines_of(core::read_file(restore_dir / "journal.jsonl"))) ==
-            comparable(lines_of(from_fixture(old_journal, here))));
+      auto written = lines_of(core::read_file(restore_dir / "journal.jsonl"));
+      REQUIRE(written.size() >= stopped_after);
+      written.resize(stopped_after);
+      CHECK(comparable(written) == comparable(lines_of(from_fixture(old_journal, here))));
       // ...and carries on from what kdr 0.x wrote.
       test::write(restore_dir / "plan.json", from_fixture(old_plan, here));
       test::write(restore_dir / "journal.jsonl", from_fixture(old_journal, here));
