@@ -94,6 +94,12 @@ class EtcdApiError : public core::Error {
   bool unavailable() const { return grpc_code_ == 14; }
   // Unimplemented (12): this etcd has no such call (its gateway answered 404).
   bool unimplemented() const { return grpc_code_ == 12; }
+  // Invalid argument (3) for a request over etcd's --max-request-bytes or --max-txn-ops.
+  bool too_large() const {
+    const std::string_view m = what();
+    return grpc_code_ == 3 &&
+           (m.find("request is too large") != m.npos || m.find("too many operations in txn request") != m.npos);
+  }
 
  private:
   int grpc_code_;

@@ -180,7 +180,7 @@ void Journal::append(const std::string& lines) {
 
 void Journal::record(JournalEvent kind, nlohmann::json event) { append(line_of(kind, std::move(event))); }
 
-void Journal::action(const Action& a) { record(JournalEvent::action, action_fields(a)); }
+void Journal::action(const Action& a) { actions({a}); }
 
 void Journal::actions(const std::vector<Action>& batch) {
   std::string lines;

@@ -118,12 +118,7 @@ bool Runner::placed_earlier(const path& target, const path& tmp) const {
                      [&](const Action& a) { return a.op == ActionOp::place && a.to == target.string(); });
 }
 
-void Runner::act(Action a, const std::function<void()>& change) {
-  a.step = step;
-  journal->action(a);
-  change();
-  failpoint("restore-after-action", ++actions_made);
-}
+void Runner::act(Action a, const std::function<void()>& change) { act_all({std::move(a)}, change); }
 
 void Runner::act_all(std::vector<Action> actions, const std::function<void()>& change) {
   for (auto& a : actions) a.step = step;

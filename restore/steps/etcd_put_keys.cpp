@@ -493,7 +493,8 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     // allows 128 operations, and 1 MiB of keys and values, under its 1.5 MiB request limit),
     // every key of a batch journaled with one flush before it is written: one flush and one
     // request for 64 keys, not 64 of each (10,960 keys at 8 GiB: 54 s one by one). A batch
-    // whose comparisons fail (a key changed meanwhile) is written key by key, each checked.
+    // whose comparisons fail (a key changed meanwhile), or that this etcd refuses as too large
+    // (a lower --max-request-bytes or --max-txn-ops), is written key by key, each checked.
     constexpr std::size_t batch_keys = 64, batch_bytes = 1u << 20;
     for (std::size_t begin = 0; begin < plan.to_write.size();) {
       std::vector<Action> actions;
@@ -521,9 +522,13 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
       begin += puts.size();
       std::vector<bool> done(puts.size(), false);
       r.act_all(std::move(actions), [&] {
-        if (live->put_all_if(puts)) {
-          done.assign(puts.size(), true);
-          return;
+        try {
+          if (live->put_all_if(puts)) {
+            done.assign(puts.size(), true);
+            return;
+          }
+        } catch (const etcd::EtcdApiError& e) {
+          if (!e.too_large() || puts.size() == 1) throw;
         }
         for (std::size_t i = 0; i < puts.size(); ++i)
           done[i] = live->put_if(puts[i].key, puts[i].value, puts[i].expected).has_value();

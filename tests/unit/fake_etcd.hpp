@@ -53,6 +53,8 @@ struct FakeKeyspace {
   // just before one arrives (another client's write).
   std::uint64_t batches = 0;
   std::function<void(FakeKeyspace&)> before_batch;
+  // etcd's --max-txn-ops (128 by default): a transaction with more puts is refused.
+  std::size_t max_txn_ops = 128;
 
   // One write at the next revision (a put when `value` is set, else a delete).
   void write(const std::string& key, const std::optional<std::string>& value, std::int64_t lease = 0) {
@@ -208,6 +210,8 @@ class FakeEtcdClient final : public etcd::EtcdApi {
   std::optional<std::int64_t> put_all_if(const std::vector<ConditionalPut>& puts) override {
     return with([&](FakeKeyspace& ks) -> std::optional<std::int64_t> {
       if (ks.before_batch) std::exchange(ks.before_batch, nullptr)(ks);
+      if (puts.size() > ks.max_txn_ops)
+        throw etcd::EtcdApiError("etcdserver: too many operations in txn request", 3);
       for (const auto& p : puts) {
         auto it = ks.kvs.find(p.key);
         if ((it == ks.kvs.end() ? 0 : it->second.mod_revision) != p.expected) return std::nullopt;

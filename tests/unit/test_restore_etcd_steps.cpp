@@ -105,6 +105,19 @@ TEST_CASE("restore-etcd-keys: a key written by someone else just before its tran
   CHECK(now.at("/registry/namespaces/payments") == at_backup.at("/registry/namespaces/payments"));
 }
 
+TEST_CASE("restore-etcd-keys on an etcd that refuses its transaction as too large writes the keys one by one") {
+  RestoreFixture f;
+  const auto at_backup = f.live->values();
+  f.backup();
+  delete_payments(f);
+  f.live->max_txn_ops = 2;  // etcd started with --max-txn-ops 2
+  REQUIRE(f.restore("restore-etcd-keys", {"namespace=payments"}) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(f.live->batches == 0);
+  CHECK(contains_words(f.printed.out(), "wrote 3 keys into the live etcd: configmaps 1, namespaces 1, secrets 1"));
+  for (const auto& k : payments_keys) CHECK(f.live->values().at(k) == at_backup.at(k));
+}
+
 TEST_CASE("restore-etcd-keys writes only the keys its preflight read and showed: a snapshot changed on the backup disk after the preflight is refused") {
   RestoreFixture f;
   const auto id = f.backup();
