@@ -1,10 +1,10 @@
 // Step type `etcd-put-keys` (playbook restore-etcd-keys): puts back only the keys of chosen
 // namespaces, objects or key prefixes (and, with with_dependencies, what the objects need and
 // live lacks: restore/object_plan.hpp), from the generation's snapshot (or the point an etcd-replay step
-// made) read off the node, into the live etcd while the cluster runs. One transaction per
-// key, written only if the key is absent (or, with overwrite, unchanged since it was read);
-// every key is journaled before it is written, and a rollback removes exactly those (or puts
-// back the values they replaced).
+// made) read off the node, into the live etcd while the cluster runs. Keys go in transactions
+// of up to 64, each key written only if it is absent (or, with overwrite, unchanged since it
+// was read); every key is journaled before it is written, and a rollback removes exactly those
+// (or puts back the values they replaced).
 #include <algorithm>
 #include <charconv>
 
@@ -145,14 +145,59 @@ struct SnapshotPick {
   std::vector<std::string> namespaces;
 };
 
-// The keys `sel` picks by namespace or prefix, read off a private copy of the snapshot file
-// (etcd::read_snapshot_keys, two passes over it; no etcd to restore and start): the copy is
-// hashed as it is written and checked against the record, so what is read is what was
-// checked, whatever happens to the backup disk's file meanwhile.
-SnapshotPick pick_from_file(const core::Context& ctx, const SnapshotFile& source, const KeySelection& sel) {
-  core::ScratchDir dir("etcd-keys");
-  const auto file = dir.path() / "snapshot.db";
-  core::checked_private_copy(*ctx.host, source.file, file, source.zstd, source.sha256);
+// Where a restore that runs keeps its private copy of the generation's snapshot, from the
+// preflight's read of the keys to the step's (named by its SHA-256: the step takes it only for
+// the same snapshot).
+core::bfs::path keys_copy(const Runner& r, const SnapshotFile& source) {
+  return r.restore_dir() / fmt::format("keys-source-{}.db", source.sha256.substr(0, 16));
+}
+
+// A private copy of the snapshot the keys are read from, hashed as it was written and checked
+// against its record, so what is read is what was checked, whatever happens to the backup
+// disk's file meanwhile. Three cases: the point the etcd-replay step made in this process (read
+// where it lies); in a restore that runs, the copy in the restore's folder (the preflight makes
+// it and the step takes it: one copy of the snapshot, not two; a resume copies again); in a
+// dry run, a scratch folder's, gone with this object.
+class CheckedSource {
+ public:
+  CheckedSource(Runner& r, const SnapshotFile& source, bool for_step) {
+    if (!source.zstd && r.copies_checked.count(source.file.string()) != 0) {
+      file_ = source.file;
+      return;
+    }
+    if (r.journal) {
+      file_ = keys_copy(r, source);
+      if (r.copies_checked.count(file_.string()) == 0 || !core::present(file_)) {
+        const auto part = file_.string() + ".part";
+        ::unlink(part.c_str());
+        core::checked_private_copy(*r.ctx.host, source.file, part, source.zstd, source.sha256);
+        if (::rename(part.c_str(), file_.c_str()) != 0) core::throw_errno("rename", part, errno);
+        r.copies_checked.insert(file_.string());
+        if (!for_step) r.preflight_copies.insert(file_.string());
+      }
+      if (for_step) remove_ = true;  // read once more by this step, then gone
+      return;
+    }
+    scratch_.emplace("etcd-keys");
+    file_ = scratch_->path() / "snapshot.db";
+    core::checked_private_copy(*r.ctx.host, source.file, file_, source.zstd, source.sha256);
+  }
+  ~CheckedSource() {
+    if (remove_) ::unlink(file_.c_str());
+  }
+  CheckedSource(const CheckedSource&) = delete;
+  CheckedSource& operator=(const CheckedSource&) = delete;
+  const core::bfs::path& file() const { return file_; }
+
+ private:
+  std::optional<core::ScratchDir> scratch_;
+  core::bfs::path file_;
+  bool remove_ = false;
+};
+
+// The keys `sel` picks by namespace or prefix, read off the checked copy (etcd::read_snapshot_keys,
+// two passes over it; no etcd to restore and start).
+SnapshotPick pick_from_file(const core::bfs::path& file, const KeySelection& sel) {
   SnapshotPick out;
   const auto namespaces = core::namespace_key("");  // "/registry/namespaces/"
   const auto is_namespace = [&](std::string_view key) { return key.starts_with(namespaces); };
@@ -169,11 +214,12 @@ SnapshotPick pick_from_file(const core::Context& ctx, const SnapshotFile& source
 
 // Reads the selected keys in the snapshot and in the live etcd. Objects chosen by name, and
 // what they reference (restore/object_plan.hpp), are looked up key by key: from a private etcd
-// serving the snapshot.
-KeysRead read_keys(const Runner& r, const PutKeysArgs& a, etcd::EtcdApi& live, const SnapshotFile& source) {
+// serving the snapshot. `for_step`: the step's read, after which the private copy goes.
+KeysRead read_keys(Runner& r, const PutKeysArgs& a, etcd::EtcdApi& live, const SnapshotFile& source, bool for_step) {
   const auto& sel = a.selection;
   KeysRead out;
-  auto pick = pick_from_file(r.ctx, source, sel);
+  const CheckedSource checked(r, source, for_step);
+  auto pick = pick_from_file(checked.file(), sel);
   out.snapshot_namespaces = std::move(pick.namespaces);
   std::vector<std::string> names;
   for (const auto& kv : pick.kvs) names.push_back(kv.key);
@@ -183,7 +229,7 @@ KeysRead read_keys(const Runner& r, const PutKeysArgs& a, etcd::EtcdApi& live, c
     current.insert(current.end(), in_live.begin(), in_live.end());
   }
   if (!sel.objects.empty()) {
-    etcd::PrivateEtcd snapshot(r.ctx, source.file, source.zstd, source.sha256);
+    etcd::PrivateEtcd snapshot(r.ctx, checked.file(), false, source.sha256, {}, "etcd-keys", true);
     out.point_revision = source.revision;
     k8s::DecodeOptions decode;
     const auto encryption = reading_encryption_config(r);
@@ -391,8 +437,8 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
                           "ConfigMaps and claims their pods name, a claim's volume); with_dependencies=true puts "
                           "them back too");
     out.push_back(
-        fmt::format("write each into the live etcd in its own transaction, namespace objects first: only if "
-                    "the key does not exist{}",
+        fmt::format("write them into the live etcd in transactions of up to 64 keys, namespace objects first, "
+                    "each key only if it does not exist{}",
                     a.overwrite ? ", or (overwrite=true) replacing the live value if it did not change "
                                   "since it was read"
                                 : " (a key that exists live is left alone; overwrite=true replaces it)"));
@@ -406,8 +452,12 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     return out;
   }
 
+  // The preflight of a restore that runs read the keys off a private copy, hashed as it was
+  // written (CheckedSource): the generation's snapshot is not hashed once more.
   void reads_from(const Runner& r, const PutKeysArgs& a, verify::HashScope& scope) const override {
-    if (!a.from_replay && r.gen_snapshot()) scope.artifacts.insert(r.gen_snapshot()->file);
+    if (a.from_replay || !r.gen_snapshot()) return;
+    if (r.journal && r.copies_checked.count(keys_copy(r, source_of(r, a)).string()) != 0) return;
+    scope.artifacts.insert(r.gen_snapshot()->file);
   }
 
   void preflight(Runner& r, const PutKeysArgs& a, Preflight& pf) const override {
@@ -449,7 +499,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
         replayed = SnapshotFile{dir / "replayed.db", false, sha256, replayed_text(r.var(Var::to)), replayed_revision(r)};
       }
       const auto source = replayed ? *replayed : source_of(r, a);
-      const auto read = read_keys(r, a, *live, source);
+      const auto read = read_keys(r, a, *live, source, false);
       const auto found = report(r, a, read, source);
       if (found.refusal) {
         pf.warns.insert(pf.warns.end(), found.warns.begin(), found.warns.end());
@@ -469,7 +519,7 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     const auto endpoint = etcd::node_etcd_endpoint(r.ctx);
     const auto live = r.ctx.etcd->connect(endpoint);
     const auto source = source_of(r, a);
-    const auto read = read_keys(r, a, *live, source);
+    const auto read = read_keys(r, a, *live, source, true);
     const auto& plan = read.plan;
     const auto reads = r.journal ? r.journal->summary().reads : std::map<std::string, std::string>();
     const auto shown = reads.find(read_name(source, a.selection));

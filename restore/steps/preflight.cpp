@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "backup/sources.hpp"
@@ -292,7 +294,11 @@ void check_generation(const Runner& r, Preflight& pf) {
   }
   if (errors > 5)
     pf.fails.push_back(fmt::format("... and {} more integrity errors (kdr verify {})", errors - 5, r.gen.id));
-  if (errors == 0)
+  if (errors == 0 && stats.files_hashed == 0)
+    pf.ok(fmt::format("generation {} is intact: {} entries checked; none re-hashed here (a file this restore "
+                      "reads is hashed as it is copied)",
+                      r.gen.id, stats.entries));
+  else if (errors == 0)
     pf.ok(fmt::format("generation {} is intact: {} entries checked, the {:.1f} MiB this restore reads re-hashed",
                       r.gen.id, stats.entries, static_cast<double>(stats.bytes_hashed) / 1048576.0));
 }
@@ -387,6 +393,11 @@ void check_preflight(Runner& r) {
   std::set<std::string> failed;
   std::erase_if(pf.fails, [&](const std::string& f) { return !failed.insert(f).second; });
   if (!pf.fails.empty()) {
+    for (const auto& copy : r.preflight_copies) {  // a resume copies again
+      ::unlink(copy.c_str());
+      r.copies_checked.erase(copy);
+    }
+    r.preflight_copies.clear();
     std::string text = fmt::format("preflight found {} problem{}; nothing was changed:", pf.fails.size(),
                                    pf.fails.size() == 1 ? "" : "s");
     for (const auto& f : pf.fails) text += "\n  - " + f;

@@ -14,7 +14,7 @@ config 'kubeconfig: ""
 etcd: {raw_copy: always}'
 expect_rc 0 kdr backup
 gen=$(basename "$(latest_gen)")
-gen2=none
+gen2=no-second-generation-yet  # replaced once the journal scenario takes one
 client_port=$(cat "$ROOT/.sandbox-client-port")
 peer_port=$(cat "$ROOT/.sandbox-peer-port")
 

@@ -118,32 +118,71 @@ TEST_CASE("restore-etcd-keys on an etcd that refuses its transaction as too larg
   for (const auto& k : payments_keys) CHECK(f.live->values().at(k) == at_backup.at(k));
 }
 
-TEST_CASE("restore-etcd-keys writes only the keys its preflight read and showed: a snapshot changed on the backup disk after the preflight is refused") {
+namespace {
+
+// Rewrites one byte in the middle of `file`, as whoever can write the backup disk could.
+void flip_a_byte(const core::bfs::path& file) {
+  auto bytes = core::read_file(file);
+  bytes[bytes.size() / 2] ^= 0x20;
+  core::write_file_atomic(file, bytes, 0600);
+}
+
+std::vector<core::bfs::path> files_named(const core::bfs::path& dir, const std::string& prefix) {
+  std::vector<core::bfs::path> out;
+  for (const auto& e : core::bfs::directory_iterator(dir))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("restore-etcd-keys writes the keys its preflight read off its private copy: the snapshot changed on the backup disk afterwards is not read again") {
   RestoreFixture f;
   const auto id = f.backup();
+  const auto at_backup = f.live->values();
   delete_payments(f);
-  const auto before = f.live->values();
   // Once the preflight passed, as the step begins, the generation's snapshot is rewritten on
-  // the backup disk (as whoever can write that disk could): the step reads a private copy,
-  // hashed as it is written, and refuses one that is not the recorded snapshot.
+  // the backup disk: the step reads the preflight's private copy in the restore's folder,
+  // hashed as it was written, not the disk's file once more.
   const auto snapshot = f.generation(id) / "etcd/snapshot.db";
   bool tampered = false;
+  std::vector<core::bfs::path> copies;
   restore::set_record_hook([&](const core::bfs::path& restore_dir) {
     if (tampered) return;
     const auto text = core::read_file(restore_dir / "journal.jsonl");
     const auto last = text.substr(text.rfind('\n', text.size() - 2) + 1);
     if (!contains_words(last, "\"begin\"") || !contains_words(last, "etcd-put-keys")) return;
-    auto bytes = core::read_file(snapshot);
-    bytes[bytes.size() / 2] ^= 0x20;
-    core::write_file_atomic(snapshot, bytes, 0600);
+    copies = files_named(restore_dir, "keys-source-");
+    flip_a_byte(snapshot);
     tampered = true;
   });
   const auto rc = f.restore("restore-etcd-keys", {"namespace=payments"});
   restore::set_record_hook(nullptr);
   INFO(f.printed.all());
   CHECK(tampered);
+  REQUIRE(rc == core::ExitCode::ok);
+  CHECK(copies.size() == 1);  // the preflight's copy, kept for the step
+  // Read once, by the copy: the generation's check did not hash the snapshot again.
+  CHECK(contains_words(f.printed.out(), "entries checked; none re-hashed here (a file this restore reads is hashed as it is copied)"));
+  CHECK(contains_words(f.printed.out(), "wrote 3 keys into the live etcd"));
+  for (const auto& k : payments_keys) CHECK(f.live->values().at(k) == at_backup.at(k));
+  CHECK(files_named(f.node("/var/lib/kdr/restores") / f.restore_ids().at(0), "keys-source-").empty());
+}
+
+TEST_CASE("restore-etcd-keys declined after its preflight leaves no copy behind; resumed after the snapshot changed on the backup disk, it refuses it") {
+  RestoreFixture f;
+  const auto id = f.backup();
+  delete_payments(f);
+  const auto before = f.live->values();
+  f.host->answers = {core::Answer::yes, core::Answer::no};  // the restore started, its first change declined
+  const auto rc = f.restore("restore-etcd-keys", {"namespace=payments"}, false);
+  INFO(f.printed.all());
   CHECK(rc == core::ExitCode::failed);
   CHECK(contains_words(f.printed.out(), "3 to write, 0 already live with the same value, 0 conflicts"));
+  const auto restore_id = f.restore_ids().at(0);
+  CHECK(files_named(f.node("/var/lib/kdr/restores") / restore_id, "keys-source-").empty());
+  flip_a_byte(f.generation(id) / "etcd/snapshot.db");
+  CHECK(f.resume(restore_id) == core::ExitCode::failed);
   CHECK(contains_words(f.printed.all(), "it changed on the backup disk; not read"));
   CHECK(f.live->values() == before);
 }
