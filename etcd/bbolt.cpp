@@ -7,10 +7,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <exception>
 #include <functional>
+#include <future>
+#include <memory>
 #include <optional>
-#include <unordered_set>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -56,7 +60,7 @@ struct PageHeader {
   std::uint32_t overflow = 0;
 };
 
-PageHeader parse_header(const std::string& bytes) {
+PageHeader parse_header(std::string_view bytes) {
   return {le64(bytes.data()), le16(bytes.data() + 8), le16(bytes.data() + 10), le32(bytes.data() + 12)};
 }
 
@@ -67,28 +71,57 @@ struct Meta {
   std::uint64_t txid = 0;
 };
 
-// Where the bytes come from: a file (pread) or a string.
+// Memory a walk reads pages into, kept from page to page: a walk of the whole file allocates
+// and clears no memory per page (a page of an 8 GiB database is one of two million).
+class PageBuffer {
+ public:
+  char* room(std::size_t n) {
+    if (n > capacity_) {
+      data_.reset(new char[n]);
+      capacity_ = n;
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t capacity_ = 0;
+};
+
+// Where the bytes come from: a file (pread into the caller's buffer) or bytes in memory (read
+// where they lie).
 class Source {
  public:
-  Source(std::string name, std::uint64_t size, std::function<std::string(std::uint64_t, std::size_t)> read)
-      : name_(std::move(name)), size_(size), read_(std::move(read)) {}
+  using Pread = std::function<void(std::uint64_t offset, std::size_t n, char* into)>;
+  Source(std::string name, std::uint64_t size, Pread pread)
+      : name_(std::move(name)), size_(size), pread_(std::move(pread)) {}
+  Source(std::string name, std::string_view bytes) : name_(std::move(name)), size_(bytes.size()), bytes_(bytes) {}
   const std::string& name() const { return name_; }
   std::uint64_t size() const { return size_; }
-  std::string read(std::uint64_t offset, std::size_t n) const {
+  // `n` bytes at `offset`, valid until `buffer` is read into again.
+  std::string_view read(std::uint64_t offset, std::size_t n, PageBuffer& buffer) const {
     if (offset > size_ || n > size_ - offset)
       throw core::Error(fmt::format("{}: not a whole bbolt database: {} bytes at offset {} lie past its end ({} bytes)", name_,
                               n, offset, size_));
-    return read_(offset, n);
+    if (!pread_) return bytes_.substr(static_cast<std::size_t>(offset), n);
+    char* into = buffer.room(n);
+    pread_(offset, n, into);
+    return {into, n};
+  }
+  std::string read(std::uint64_t offset, std::size_t n) const {
+    PageBuffer buffer;
+    return std::string(read(offset, n, buffer));
   }
 
  private:
   std::string name_;
   std::uint64_t size_;
-  std::function<std::string(std::uint64_t, std::size_t)> read_;
+  Pread pread_;
+  std::string_view bytes_;
 };
 
 // A meta page, or why it cannot be used.
-std::optional<Meta> parse_meta(const std::string& page, std::string& problem) {
+std::optional<Meta> parse_meta(std::string_view page, std::string& problem) {
   if (page.size() < page_header_size + meta_size) {
     problem = "too short";
     return std::nullopt;
@@ -126,30 +159,70 @@ std::optional<Meta> parse_meta(const std::string& page, std::string& problem) {
 class Walker {
  public:
   Walker(const Source& source, const Meta& meta, BoltSummary& summary)
-      : source_(source), meta_(meta), summary_(summary) {}
+      : source_(source), meta_(meta), summary_(summary), seen_(meta.high_water, false) {}
 
   // The top-level buckets, from the root bucket's tree.
   void walk_root() {
-    walk(meta_.root, 0, true, [&](const char* element, const std::string& page) { root_element(element, page); });
+    walk(meta_.root, 0, true, [&](const char* element, std::string_view) { root_element(element); });
   }
 
-  // Every pair of the top-level bucket `name`, in key order; false when there is none.
-  bool walk_bucket(const std::string& name, const BoltVisitor& visit) {
+  // The header (its value in the root bucket) of the top-level bucket `name`, if there is one.
+  std::optional<std::string> bucket_header(const std::string& name) {
     std::optional<std::string> header;
-    walk(meta_.root, 0, true, [&](const char* e, const std::string&) {
+    walk(meta_.root, 0, true, [&](const char* e, std::string_view) {
       if (!(le32(e) & bucket_leaf_flag) || header) return;
       const char* key = e + le32(e + 4);
       if (std::string_view(key, le32(e + 8)) == name) header.emplace(key + le32(e + 8), le32(e + 12));
     });
+    return header;
+  }
+
+  // Every pair of the bucket `name` whose header bucket_header gave, in key order.
+  void walk_bucket_pairs(const std::string& name, const std::string& header, const BoltVisitor& visit) {
+    walk_pairs(name, header, visit);
+  }
+
+  // Every pair of the top-level bucket `name`, in key order; false when there is none.
+  bool walk_bucket(const std::string& name, const BoltVisitor& visit) {
+    const auto header = bucket_header(name);
     if (!header) return false;
     walk_pairs(name, *header, visit);
     return true;
   }
 
+  // The subtrees under the root page of a bucket (its header), when that root is a branch:
+  // their page ids in key order. Empty for a root that is a leaf or inline.
+  std::vector<std::uint64_t> root_children(const std::string& name, const std::string& header) {
+    if (header.size() < 16) corrupt(fmt::format("bucket {:?}", name), fmt::format("its header is {} bytes", header.size()));
+    const auto root = le64(header.data());
+    if (root == 0) return {};
+    const Level level(*this);
+    const auto page = read_page(root, true, level.buffer);
+    seen_[root] = false;  // read again by the walk that takes it whole
+    const auto h = parse_header(page);
+    if (!(h.flags & branch_flag)) return {};
+    if (h.count == 0) corrupt(root, "an empty branch page");
+    check_elements(fmt::format("page {}", root), page, h, true);
+    std::vector<std::uint64_t> out;
+    for (std::size_t i = 0; i < h.count; ++i) out.push_back(le64(page.data() + page_header_size + i * element_size + 8));
+    return out;
+  }
+
+  // The pairs of the subtrees `children` (under a bucket's root branch), in key order.
+  void walk_subtrees(const std::vector<std::uint64_t>& children, const BoltVisitor& visit) {
+    const auto pairs = [&](const char* e, std::string_view) {
+      if (le32(e) & bucket_leaf_flag) return;
+      const char* key = e + le32(e + 4);
+      const auto ksize = le32(e + 8);
+      visit(std::string_view(key, ksize), std::string_view(key + ksize, le32(e + 12)));
+    };
+    for (const auto child : children) walk(child, 2, true, pairs);
+  }
+
   // Every top-level bucket in key order, and its pairs.
   void walk_all(const BoltBucketVisitor& visit) {
     std::vector<std::pair<std::string, std::string>> headers;  // name, header
-    walk(meta_.root, 0, true, [&](const char* e, const std::string&) {
+    walk(meta_.root, 0, true, [&](const char* e, std::string_view) {
       if (!(le32(e) & bucket_leaf_flag)) return;
       const char* key = e + le32(e + 4);
       const auto ksize = le32(e + 8);
@@ -159,13 +232,13 @@ class Walker {
   }
 
  private:
-  using LeafVisitor = std::function<void(const char* element, const std::string& page)>;
+  using LeafVisitor = std::function<void(const char* element, std::string_view page)>;
 
   // The pairs of the bucket whose header (its value in the root bucket) is `header`.
   void walk_pairs(const std::string& name, const std::string& header, const BoltVisitor& visit) {
     const auto where = fmt::format("bucket {:?}", name);
     if (header.size() < 16) corrupt(where, fmt::format("its header is {} bytes", header.size()));
-    const auto pairs = [&](const char* e, const std::string&) {
+    const auto pairs = [&](const char* e, std::string_view) {
       if (le32(e) & bucket_leaf_flag) return;  // a nested bucket: not a pair
       const char* key = e + le32(e + 4);
       const auto ksize = le32(e + 8);
@@ -191,23 +264,27 @@ class Walker {
     throw core::Error(fmt::format("{}: damaged bbolt database: {}: {}", source_.name(), where, what));
   }
 
-  std::string read_page(std::uint64_t pgid, bool whole) {
+  // Page `pgid` (its header alone unless `whole`), read into `buffer`.
+  std::string_view read_page(std::uint64_t pgid, bool whole, PageBuffer& buffer) {
     if (pgid < 2 || pgid >= meta_.high_water)
       corrupt(pgid, fmt::format("outside the pages in use (2..{})", meta_.high_water - 1));
-    if (!seen_.insert(pgid).second) corrupt(pgid, "reached twice: the tree has a loop");
+    if (seen_[pgid]) corrupt(pgid, "reached twice: the tree has a loop");
+    seen_[pgid] = true;
     const std::uint64_t offset = pgid * meta_.page_size;
-    auto header_bytes = source_.read(offset, page_header_size);
-    const auto header = parse_header(header_bytes);
+    auto bytes = source_.read(offset, whole ? meta_.page_size : page_header_size, buffer);
+    const auto header = parse_header(bytes);
     if (header.id != pgid) corrupt(pgid, fmt::format("its header says it is page {}", header.id));
-    if (!whole) return header_bytes;
+    if (!whole || header.overflow == 0) return bytes;
     const std::uint64_t size = (std::uint64_t{header.overflow} + 1) * meta_.page_size;
     if (pgid + header.overflow >= meta_.high_water) corrupt(pgid, "its overflow runs past the pages in use");
-    return source_.read(offset, static_cast<std::size_t>(size));
+    bytes = source_.read(offset, static_cast<std::size_t>(size), buffer);
+    if (parse_header(bytes).id != pgid) corrupt(pgid, "it changed while it was read");
+    return bytes;
   }
 
   // Checks that `count` elements and what they point at lie inside the page, read as the
   // caller will read them: branch elements or leaf elements (a page may claim both flags).
-  void check_elements(const std::string& where, const std::string& page, const PageHeader& header, bool branch) const {
+  void check_elements(const std::string& where, std::string_view page, const PageHeader& header, bool branch) const {
     if (page_header_size + std::size_t{header.count} * element_size > page.size())
       corrupt(where, fmt::format("{} elements do not fit", header.count));
     for (std::size_t i = 0; i < header.count; ++i) {
@@ -226,7 +303,10 @@ class Walker {
             bool rightmost = true) {
     if (depth > max_depth) corrupt(pgid, "the tree is deeper than any bbolt tree can be");
     const bool need_content = all_leaves || rightmost;
-    auto page = read_page(pgid, need_content);
+    // One buffer per page the walks hold at once: this page stays in its buffer while the
+    // walk goes down from it (and a visitor may start another walk meanwhile).
+    const Level level(*this);
+    auto page = read_page(pgid, need_content, level.buffer);
     auto header = parse_header(page);
     if (header.flags & leaf_flag) {
       ++summary_.leaf_pages;
@@ -240,7 +320,7 @@ class Walker {
       return;
     }
     if (!(header.flags & branch_flag)) corrupt(pgid, fmt::format("neither a branch nor a leaf (flags {:#x})", header.flags));
-    if (!need_content) page = read_page_again(pgid);
+    if (!need_content) page = read_page_again(pgid, level.buffer);
     header = parse_header(page);
     ++summary_.branch_pages;
     if (header.count == 0) corrupt(pgid, "an empty branch page");
@@ -252,12 +332,26 @@ class Walker {
   }
 
   // A branch reached off the rightmost edge: its header was read, now the whole page.
-  std::string read_page_again(std::uint64_t pgid) {
-    seen_.erase(pgid);
-    return read_page(pgid, true);
+  std::string_view read_page_again(std::uint64_t pgid, PageBuffer& buffer) {
+    seen_[pgid] = false;
+    return read_page(pgid, true, buffer);
   }
 
-  void root_element(const char* e, const std::string& page) {
+  // The buffer of one page a walk holds, taken from the walker's stack of them.
+  struct Level {
+    explicit Level(Walker& w) : walker(w), buffer(w.take_buffer()) {}
+    ~Level() { --walker.levels_; }
+    Level(const Level&) = delete;
+    Level& operator=(const Level&) = delete;
+    Walker& walker;
+    PageBuffer& buffer;
+  };
+  PageBuffer& take_buffer() {
+    if (levels_ == buffers_.size()) buffers_.push_back(std::make_unique<PageBuffer>());
+    return *buffers_[levels_++];
+  }
+
+  void root_element(const char* e) {
     const auto flags = le32(e);
     const char* key = e + le32(e + 4);
     const auto ksize = le32(e + 8);
@@ -269,10 +363,9 @@ class Walker {
     const auto where = fmt::format("bucket {:?}", bucket.name);
     if (value.size() < 16) corrupt(where, fmt::format("its header is {} bytes", value.size()));
     const auto root = le64(value.data());
-    auto last = [&](const char* element, const std::string& p) {
+    auto last = [&](const char* element, std::string_view) {
       const char* k = element + le32(element + 4);
       bucket.last_key.assign(k, le32(element + 8));
-      (void)p;
     };
     if (root == 0) {
       // An inline bucket: a leaf page right after the header, inside the value.
@@ -286,14 +379,15 @@ class Walker {
     } else {
       walk(root, 1, false, last, &bucket.entries);
     }
-    (void)page;
     summary_.buckets.push_back(std::move(bucket));
   }
 
   const Source& source_;
   const Meta& meta_;
   BoltSummary& summary_;
-  std::unordered_set<std::uint64_t> seen_;
+  std::vector<bool> seen_;  // by page id, below the high-water mark
+  std::vector<std::unique_ptr<PageBuffer>> buffers_;
+  std::size_t levels_ = 0;  // buffers_ in use
 };
 
 // The meta page to use: the valid one with the highest transaction id.
@@ -340,6 +434,49 @@ BoltSummary read_source(const Source& source) {
   return summary;
 }
 
+std::size_t read_source_bucket_runs(const Source& source, const std::string& bucket, std::size_t parts,
+                                    const BoltRunVisitor& visit_run) {
+  int which = 0;
+  const auto meta = pick_meta(source, which);
+  BoltSummary summary;
+  Walker first(source, meta, summary);
+  const auto header = first.bucket_header(bucket);
+  if (!header) throw core::Error(fmt::format("{}: the bbolt database has no bucket {:?}", source.name(), bucket));
+  const auto children = first.root_children(bucket, *header);
+  if (parts < 2 || children.size() < 2) {
+    first.walk_bucket_pairs(bucket, *header, visit_run(0));
+    return 1;
+  }
+  // Runs of subtrees of about equal count; each walk has its own buffers and pages seen (a
+  // page two subtrees share is a damage read_bolt finds).
+  const std::size_t runs = std::min(parts, children.size());
+  std::vector<std::vector<std::uint64_t>> subtrees(runs);
+  for (std::size_t i = 0; i < children.size(); ++i) subtrees[i * runs / children.size()].push_back(children[i]);
+  std::vector<BoltVisitor> visitors;
+  for (std::size_t i = 0; i < runs; ++i) visitors.push_back(visit_run(i));
+  std::vector<std::future<void>> walks;
+  for (std::size_t i = 1; i < runs; ++i)
+    walks.push_back(std::async(std::launch::async, [&, i] {
+      BoltSummary own;
+      Walker(source, meta, own).walk_subtrees(subtrees[i], visitors[i]);
+    }));
+  std::exception_ptr failed;
+  try {
+    first.walk_subtrees(subtrees[0], visitors[0]);
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  for (auto& w : walks) {
+    try {
+      w.get();
+    } catch (...) {
+      if (!failed) failed = std::current_exception();
+    }
+  }
+  if (failed) std::rethrow_exception(failed);
+  return runs;
+}
+
 void read_source_bucket(const Source& source, const std::string& bucket, const BoltVisitor& visit) {
   int which = 0;
   const auto meta = pick_meta(source, which);
@@ -361,15 +498,13 @@ Source file_source(const core::Fd& fd, const core::bfs::path& file) {
   if (::fstat(fd.get(), &st) != 0) core::throw_errno("stat", file.string(), errno);
   const int raw = fd.get();
   auto name = file.string();
-  return Source(name, static_cast<std::uint64_t>(st.st_size), [raw, name](std::uint64_t offset, std::size_t n) {
-    std::string buf(n, '\0');
+  return Source(name, static_cast<std::uint64_t>(st.st_size), [raw, name](std::uint64_t offset, std::size_t n, char* into) {
     std::size_t done = 0;
     while (done < n) {
-      const auto r = core::pread_some(raw, buf.data() + done, n - done, static_cast<off_t>(offset + done), name);
+      const auto r = core::pread_some(raw, into + done, n - done, static_cast<off_t>(offset + done), name);
       if (r == 0) throw core::Error(fmt::format("{}: the file ended at offset {} while it was read", name, offset + done));
       done += r;
     }
-    return buf;
   });
 }
 
@@ -407,7 +542,7 @@ BoltSummary read_bolt_meta(const core::bfs::path& file) {
 }
 
 BoltSummary read_bolt_bytes(const std::string& bytes, const std::string& name) {
-  Source source(name, bytes.size(), [&bytes](std::uint64_t offset, std::size_t n) { return bytes.substr(offset, n); });
+  const Source source(name, bytes);
   return read_source(source);
 }
 
@@ -419,8 +554,21 @@ void read_bolt_bucket(const core::bfs::path& file, const std::string& bucket, co
 
 void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
                             const BoltVisitor& visit) {
-  Source source(name, bytes.size(), [&bytes](std::uint64_t offset, std::size_t n) { return bytes.substr(offset, n); });
+  const Source source(name, bytes);
   read_source_bucket(source, bucket, visit);
+}
+
+std::size_t read_bolt_bucket_runs(const core::bfs::path& file, const std::string& bucket, std::size_t parts,
+                                  const BoltRunVisitor& visit_run) {
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) core::throw_errno("open", file.string(), errno);
+  return read_source_bucket_runs(file_source(fd, file), bucket, parts, visit_run);
+}
+
+std::size_t read_bolt_bucket_runs_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
+                                        std::size_t parts, const BoltRunVisitor& visit_run) {
+  const Source source(name, bytes);
+  return read_source_bucket_runs(source, bucket, parts, visit_run);
 }
 
 void read_bolt_all(const core::bfs::path& file, const BoltBucketVisitor& visit) {
@@ -430,7 +578,7 @@ void read_bolt_all(const core::bfs::path& file, const BoltBucketVisitor& visit) 
 }
 
 void read_bolt_all_bytes(const std::string& bytes, const std::string& name, const BoltBucketVisitor& visit) {
-  Source source(name, bytes.size(), [&bytes](std::uint64_t offset, std::size_t n) { return bytes.substr(offset, n); });
+  const Source source(name, bytes);
   read_source_all(source, visit);
 }
 

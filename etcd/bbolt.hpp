@@ -64,6 +64,18 @@ void read_bolt_bucket(const core::bfs::path& file, const std::string& bucket, co
 void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
                             const BoltVisitor& visit);
 
+// The same pairs read by up to `parts` walks at once, each on its own thread: the subtrees
+// under the bucket's root page are split into runs of about equal count, in key order (a
+// bucket whose root is a leaf, or inline, is one run). `visit_run(i)` is called for each run,
+// in order and before any walk starts, and returns what sees run i's pairs in key order;
+// every key of run i sorts before those of run i + 1. Returns how many runs there were.
+// Throws the first Error a walk threw, once every walk has ended.
+using BoltRunVisitor = std::function<BoltVisitor(std::size_t run)>;
+std::size_t read_bolt_bucket_runs(const core::bfs::path& file, const std::string& bucket, std::size_t parts,
+                                  const BoltRunVisitor& visit_run);
+std::size_t read_bolt_bucket_runs_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
+                                        std::size_t parts, const BoltRunVisitor& visit_run);
+
 // Every top-level bucket in key order (empty ones too): `visit` is called with its name as the
 // walk reaches it and returns what sees its pairs, in key order. The same checks.
 using BoltBucketVisitor = std::function<BoltVisitor(const std::string& bucket)>;

@@ -40,9 +40,11 @@ template <class T>
 class KeyTable {
  public:
   // The entry of `key`: the one it has, or a new value-initialised one.
-  T& operator[](std::string_view key) {
+  T& operator[](std::string_view key) { return at(hash_(key)); }
+  // The same by the key's id (as for_each_entry gives it).
+  T& at(const KeyId& id) {
     if ((used_ + 1) * 10 > slots_.size() * 7) grow();
-    Slot& s = slots_[index_of(hash_(key))];
+    Slot& s = slots_[index_of(id)];
     if (!s.used) {
       s.used = true;
       s.id = last_;
@@ -62,9 +64,10 @@ class KeyTable {
     return s.live ? &s.value : nullptr;
   }
   // Removes `key`'s entry (its slot stays: a later put of the key takes it again).
-  void erase(std::string_view key) {
+  void erase(std::string_view key) { erase(hash_(key)); }
+  void erase(const KeyId& id) {
     if (slots_.empty()) return;
-    kill(slots_[index_of(hash_(key))]);
+    kill(slots_[index_of(id)]);
   }
   // Removes the entries drop(const T&) says to.
   template <class F>
@@ -77,6 +80,12 @@ class KeyTable {
   void for_each(F f) const {
     for (const auto& s : slots_)
       if (s.live) f(s.value);
+  }
+  // f(const KeyId&, const T&) for every entry, in no particular order.
+  template <class F>
+  void for_each_entry(F f) const {
+    for (const auto& s : slots_)
+      if (s.live) f(s.id, s.value);
   }
   std::size_t size() const { return live_; }
   bool empty() const { return live_ == 0; }

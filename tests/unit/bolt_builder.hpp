@@ -165,7 +165,7 @@ struct Change {
 };
 
 inline std::string history_snapshot_bytes(const std::vector<Change>& changes, std::uint64_t consistent_index,
-                                          std::uint64_t finished_compact = 0);
+                                          std::uint64_t finished_compact = 0, std::size_t per_leaf = 0);
 
 // An etcd snapshot whose key bucket holds `kvs`, each at its own revision, the last at
 // `revision`, in one leaf page (with overflow pages as it needs), and its SHA-256 trailer: what
@@ -181,31 +181,55 @@ inline std::string keyspace_snapshot_bytes(const std::map<std::string, std::stri
 
 // The same for a history of changes, in revision order (a key put more than once, deleted);
 // `finished_compact`: the revision of the compaction etcd last finished (meta bucket's
-// finishedCompactRev), none when 0.
+// finishedCompactRev), none when 0. `per_leaf` > 0: the key bucket is a branch page over
+// leaves of that many changes each (as a bucket of more than a page is), else one leaf.
 inline std::string history_snapshot_bytes(const std::vector<Change>& changes, std::uint64_t consistent_index,
-                                          std::uint64_t finished_compact) {
-  std::vector<Leaf> entries;
-  std::size_t bytes = 16;
+                                          std::uint64_t finished_compact, std::size_t per_leaf) {
+  std::vector<std::vector<Leaf>> leaves(1);
   for (const auto& c : changes) {
+    if (per_leaf > 0 && leaves.back().size() == per_leaf) leaves.emplace_back();
     auto k = rev_key(c.revision);
     if (c.deleted) k += 't';
-    entries.push_back({0, k, key_value_message(c.key, c.deleted ? "" : c.value, c.revision)});
-    bytes += 16 + entries.back().key.size() + entries.back().value.size();
+    leaves.back().push_back({0, k, key_value_message(c.key, c.deleted ? "" : c.value, c.revision)});
   }
-  const std::uint32_t overflow = static_cast<std::uint32_t>((bytes + page_size - 1) / page_size) - 1;
+  auto overflow_of = [](const std::vector<Leaf>& entries) {
+    std::size_t bytes = 16;
+    for (const auto& e : entries) bytes += 16 + e.key.size() + e.value.size();
+    return static_cast<std::uint32_t>((bytes + page_size - 1) / page_size) - 1;
+  };
   std::string index(8, '\0');
   for (std::size_t i = 0; i < 8; ++i) index[i] = static_cast<char>(consistent_index >> (56 - 8 * i));
   std::vector<Leaf> meta{{0, "consistent_index", index}};
   if (finished_compact > 0) meta.push_back({0, "finishedCompactRev", rev_key(finished_compact)});
   const auto meta_inline = leaf_page(0, meta, 0);
-  const std::uint64_t high_water = 5 + overflow;
+  // pages: 0, 1 meta; 2 freelist; 3 root leaf; 4 the key bucket's root (its only leaf, or a
+  // branch over the leaves that follow)
+  std::string tree;
+  std::uint64_t next = 4;
+  if (per_leaf == 0) {
+    const auto overflow = overflow_of(leaves.front());
+    tree = leaf_page(next, leaves.front(), (overflow + 1) * page_size, overflow);
+    next += overflow + 1;
+  } else {
+    std::vector<std::pair<std::string, std::uint64_t>> children;
+    std::string pages;
+    next = 5;
+    for (const auto& entries : leaves) {
+      const auto overflow = overflow_of(entries);
+      children.emplace_back(entries.front().key, next);
+      pages += leaf_page(next, entries, (overflow + 1) * page_size, overflow);
+      next += overflow + 1;
+    }
+    tree = branch_page(4, children) + pages;
+  }
+  const std::uint64_t high_water = next;
   std::string db = meta_page(0, 6, 3, high_water) + meta_page(1, 7, 3, high_water);
   std::string freelist(page_size, '\0');
   put_le(freelist, 0, 2, 8);
   put_le(freelist, 8, 0x10, 2);
   db += freelist;
   db += leaf_page(3, {{1, "key", bucket_value(4)}, {1, "meta", bucket_value(0, meta_inline)}});
-  db += leaf_page(4, entries, (overflow + 1) * page_size, overflow);
+  db += tree;
   const auto hex = core::sha256_hex(db);
   for (std::size_t i = 0; i < hex.size(); i += 2) db.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return db;

@@ -3,11 +3,14 @@
 // bbolt writes it (bolt_builder.hpp).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
 #include "bolt_builder.hpp"
 #include "core/error.hpp"
+#include "etcd/bbolt.hpp"
+#include "etcd/keyspace_digest.hpp"
 #include "etcd/snapshot_keys.hpp"
 #include "temp_dir.hpp"
 
@@ -75,4 +78,51 @@ TEST_CASE("a snapshot compacted past deletions holds etcd's revision, not the ke
       << history_snapshot_bytes({{6, "/registry/x/a", "a1", false}, {7, "/registry/x/b", "b1", false}}, 1);
   CHECK(etcd::finished_compact_revision(file) == 0);
   CHECK(etcd::read_snapshot_keys(file, {"", std::nullopt, nullptr}, [](const etcd::EtcdKeyValue&) {}).revision == 7);
+}
+
+TEST_CASE("a snapshot's keyspace digest read in two runs at once equals the live keys': a key a later run deletes, puts again or changes") {
+  // Two leaves of six changes under one branch: the walk reads them as two runs (revisions
+  // 2-7 and 8-13) on two threads, and lays the second over the first.
+  const std::vector<Change> history = {
+      {2, "/registry/x/a", "a1", false},  // changed in the second run
+      {3, "/registry/x/b", "b1", false},  // deleted in the second run
+      {4, "/registry/x/c", "c1", false},  // deleted, then put again, in the second run
+      {5, "/registry/x/d", "", true},     // deleted in the first run (put before it was compacted), put in the second
+      {6, "/registry/x/f", "f1", false},  // in the first run alone
+      {7, "/registry/x/g", "g1", false},
+      {8, "/registry/x/a", "a2", false},
+      {9, "/registry/x/b", "", true},
+      {10, "/registry/x/c", "", true},
+      {11, "/registry/x/c", "c2", false},
+      {12, "/registry/x/d", "d2", false},
+      {13, "/registry/x/e", "", true}};  // never put in this snapshot
+  const auto bytes = history_snapshot_bytes(history, 1, 0, 6);
+  std::vector<std::vector<std::string>> seen;
+  const auto runs = etcd::read_bolt_bucket_runs_bytes(bytes, "db", "key", 2, [&](std::size_t run) -> etcd::BoltVisitor {
+    CHECK(run == seen.size());
+    seen.emplace_back();
+    return [&seen, run](std::string_view key, std::string_view) { seen[run].emplace_back(key); };
+  });
+  REQUIRE(runs == 2);
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].size() == 6);
+  CHECK(seen[0].size() + seen[1].size() == history.size());
+  CHECK(std::is_sorted(seen[0].begin(), seen[0].end()));
+  CHECK(std::is_sorted(seen[1].begin(), seen[1].end()));
+  CHECK(seen[0].back() < seen[1].front());
+
+  etcd::KeyspaceDigest expected;
+  for (const auto& [k, v] : std::map<std::string, std::string>{
+           {"/registry/x/a", "a2"}, {"/registry/x/c", "c2"}, {"/registry/x/d", "d2"}, {"/registry/x/f", "f1"}, {"/registry/x/g", "g1"}})
+    expected.add(etcd::pair_hash(k, v));
+  const auto digest = etcd::digest_of_snapshot_bytes(bytes, "db");
+  CHECK(digest == expected);
+  CHECK(digest.keys == 5);
+  // The same bucket in one leaf, read by one walk.
+  CHECK(etcd::digest_of_snapshot_bytes(history_snapshot_bytes(history, 1), "db") == expected);
+  // And off a file, with what the live values name.
+  test::TempDir dir;
+  const auto file = dir.path() / "snapshot.db";
+  std::ofstream(file.string(), std::ios::binary) << bytes;
+  CHECK(etcd::keyspace_of_snapshot(file.string()).digest == expected);
 }
