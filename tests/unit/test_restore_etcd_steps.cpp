@@ -169,7 +169,7 @@ TEST_CASE("restore-etcd-keys writes the keys its preflight read off its private 
   CHECK(files_named(f.node("/var/lib/kdr/restores") / f.restore_ids().at(0), "keys-source-").empty());
 }
 
-TEST_CASE("restore-etcd-keys declined after its preflight leaves no copy behind; resumed after the snapshot changed on the backup disk, it refuses it") {
+TEST_CASE("restore-etcd-keys declined after its preflight leaves no copy behind, and refuses the snapshot changed on the backup disk when resumed") {
   RestoreFixture f;
   const auto id = f.backup();
   delete_payments(f);
