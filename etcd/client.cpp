@@ -213,7 +213,8 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
   // (mvcc's rangeKeys): a listing page of 16,384 ConfigMaps at 8 GiB, the page cache cold, read
   // 770 MB at random and ran past the 10 s request limit. A listing page therefore aims at
   // `list_bytes` of values, by what the first page's keys weighed, and halves after a page that
-  // took over 2 s (a slow disk), doubles after one under half a second.
+  // took over 2 s (a slow disk), doubles after one under half a second; pages of a read of keys
+  // only are paced the same way.
   constexpr std::size_t page_bytes = 2u << 20;
   constexpr std::int64_t keys_page = 16384;  // keys only: about 2 MiB of JSON
   const std::int64_t max_limit = options.keys_only ? keys_page : 1000;
@@ -226,6 +227,7 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     Reply reply;
     std::int64_t limit = 0;
     std::string range_end;
+    std::chrono::steady_clock::duration took{};  // until etcd's whole answer was in
   };
   const auto origin = fmt::format("etcd at {}/v3/kv/range", endpoint_.url);
   const auto fetch = [&](const std::string& from, const std::string& to, std::int64_t limit, bool keys_only) {
@@ -234,7 +236,9 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     if (options.serializable) body["serializable"] = true;
     if (revision > 0) body["revision"] = std::to_string(revision);
     if (options.min_mod_revision > 0) body["min_mod_revision"] = std::to_string(options.min_mod_revision);
-    return Page{post("/v3/kv/range", body), limit, to};
+    const auto asked = std::chrono::steady_clock::now();
+    auto reply = post("/v3/kv/range", body);
+    return Page{std::move(reply), limit, to, std::chrono::steady_clock::now() - asked};
   };
   RangeReplyParser parser;  // one page at a time, on this thread
   const auto load = [&](RangeReplyParser& with, Page& page) {
@@ -242,6 +246,13 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     if (page.reply.http == 200) loaded = with.load(page.reply.body, origin);
     if (page.reply.http != 200 || loaded.error) (void)parse("/v3/kv/range", page.reply);  // throws the gateway's error
     return loaded;
+  };
+  // The next limit after `page` by how long etcd took to answer it: half after over 2 s, twice
+  // after under half a second, else the same.
+  const auto paced = [](const Page& page) {
+    if (page.took > std::chrono::seconds(2)) return std::max<std::int64_t>(1, page.limit / 2);
+    if (page.took < std::chrono::milliseconds(500)) return 2 * page.limit;
+    return page.limit;
   };
   // Every stride-th key from `from` on (the range's end at last): where the pages of values end.
   std::vector<std::string> bounds;
@@ -251,11 +262,8 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     auto limit = std::clamp<std::int64_t>(static_cast<std::int64_t>(list_bytes / std::max<std::size_t>(1, per_key)),
                                           stride, keys_page);
     for (;;) {
-      const auto asked = std::chrono::steady_clock::now();
       auto page = fetch(from, end, limit, true);
-      const auto took = std::chrono::steady_clock::now() - asked;
-      if (took > std::chrono::seconds(2)) limit = std::max(stride, limit / 2);
-      else if (took < std::chrono::milliseconds(500)) limit = std::min(keys_page, 2 * limit);
+      limit = std::clamp(paced(page), stride, keys_page);
       const auto loaded = load(lister, page);
       lister.each([&](EtcdKeyValue&& kv) {
         if (listed > 0 && listed % stride == 0) bounds.push_back(std::move(kv.key));
@@ -297,8 +305,10 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
       read_keys += loaded.kvs;
       const auto per_key = std::max<std::size_t>({1, bytes / std::max<std::size_t>(1, loaded.kvs),
                                                   read_bytes / std::max<std::size_t>(1, read_keys)});
-      const auto limit = std::clamp<std::int64_t>(static_cast<std::int64_t>(page_bytes / per_key), 1,
-                                                  std::min(max_limit, 2 * page.limit));
+      auto limit = std::clamp<std::int64_t>(static_cast<std::int64_t>(page_bytes / per_key), 1,
+                                            std::min(max_limit, 2 * page.limit));
+      // Keys only, etcd reads every value all the same: their pages are paced by its answers.
+      if (options.keys_only) limit = std::min(limit, paced(page));
       // After this page's last key. A part of the range that held none of the keys listed in
       // it (which a read at one revision cannot meet) ends the listing's use: the rest is read
       // to the range's end as if it had not been listed.
