@@ -101,6 +101,10 @@ measure() {
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 4 ]; then
     echo "bench: failed ($rc): $*" >&2
     tail -n 30 "$W/cmd.err" "$W/cmd.out" >&2
+    # etcd's side, printed before the folder goes: its log and the stand-in kubelet's (restarts)
+    for f in "${ROOT:-}".kubelet/logs/*etcd*.log "${ROOT:-}".kubelet/kubelet.log; do
+      if [ -f "$f" ]; then echo "==> $f (its last 40 lines)" >&2; tail -n 40 "$f" >&2; fi
+    done
     exit 1
   fi
   read -r secs tree <<<"$(tail -n 1 "$W/time.out")"
