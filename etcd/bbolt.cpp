@@ -210,12 +210,7 @@ class Walker {
 
   // The pairs of the subtrees `children` (under a bucket's root branch), in key order.
   void walk_subtrees(const std::vector<std::uint64_t>& children, const BoltVisitor& visit) {
-    const auto pairs = [&](const char* e, std::string_view) {
-      if (le32(e) & bucket_leaf_flag) return;
-      const char* key = e + le32(e + 4);
-      const auto ksize = le32(e + 8);
-      visit(std::string_view(key, ksize), std::string_view(key + ksize, le32(e + 12)));
-    };
+    const auto pairs = pairs_of(visit);
     for (const auto child : children) walk(child, 2, true, pairs);
   }
 
@@ -234,16 +229,21 @@ class Walker {
  private:
   using LeafVisitor = std::function<void(const char* element, std::string_view page)>;
 
-  // The pairs of the bucket whose header (its value in the root bucket) is `header`.
-  void walk_pairs(const std::string& name, const std::string& header, const BoltVisitor& visit) {
-    const auto where = fmt::format("bucket {:?}", name);
-    if (header.size() < 16) corrupt(where, fmt::format("its header is {} bytes", header.size()));
-    const auto pairs = [&](const char* e, std::string_view) {
-      if (le32(e) & bucket_leaf_flag) return;  // a nested bucket: not a pair
+  // What hands a leaf's elements to `visit` as pairs (a nested bucket is not a pair).
+  static LeafVisitor pairs_of(const BoltVisitor& visit) {
+    return [&visit](const char* e, std::string_view) {
+      if (le32(e) & bucket_leaf_flag) return;
       const char* key = e + le32(e + 4);
       const auto ksize = le32(e + 8);
       visit(std::string_view(key, ksize), std::string_view(key + ksize, le32(e + 12)));
     };
+  }
+
+  // The pairs of the bucket whose header (its value in the root bucket) is `header`.
+  void walk_pairs(const std::string& name, const std::string& header, const BoltVisitor& visit) {
+    const auto where = fmt::format("bucket {:?}", name);
+    if (header.size() < 16) corrupt(where, fmt::format("its header is {} bytes", header.size()));
+    const auto pairs = pairs_of(visit);
     const auto root = le64(header.data());
     if (root != 0) {
       walk(root, 1, true, pairs);
