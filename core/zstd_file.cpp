@@ -166,4 +166,12 @@ PrivateCopy checked_private_copy(const Host& host, const bfs::path& from, const 
   return copy;
 }
 
+void checked_private_copy_renamed(const Host& host, const bfs::path& from, const bfs::path& to, bool zstd,
+                                  const std::string& sha256, Progress* progress) {
+  const auto part = to.string() + ".part";
+  ::unlink(part.c_str());
+  checked_private_copy(host, from, part, zstd, sha256, progress);
+  if (::rename(part.c_str(), to.c_str()) != 0) throw_errno("rename", part, errno);
+}
+
 }  // namespace kdr::core

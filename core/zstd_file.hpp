@@ -37,5 +37,9 @@ class Host;
 // disk); the copy is then removed.
 PrivateCopy checked_private_copy(const Host& host, const bfs::path& from, const bfs::path& to, bool zstd,
                                  const std::string& sha256, Progress* progress = nullptr);
+// The same written to `to`.part and renamed to `to` once whole and checked: a crash never
+// leaves a file at `to` that looks complete.
+void checked_private_copy_renamed(const Host& host, const bfs::path& from, const bfs::path& to, bool zstd,
+                                  const std::string& sha256, Progress* progress = nullptr);
 
 }  // namespace kdr::core

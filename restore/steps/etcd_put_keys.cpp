@@ -168,10 +168,7 @@ class CheckedSource {
     if (r.journal) {
       file_ = keys_copy(r, source);
       if (r.copies_checked.count(file_.string()) == 0 || !core::present(file_)) {
-        const auto part = file_.string() + ".part";
-        ::unlink(part.c_str());
-        core::checked_private_copy(*r.ctx.host, source.file, part, source.zstd, source.sha256);
-        if (::rename(part.c_str(), file_.c_str()) != 0) core::throw_errno("rename", part, errno);
+        core::checked_private_copy_renamed(*r.ctx.host, source.file, file_, source.zstd, source.sha256);
         r.copies_checked.insert(file_.string());
         if (!for_step) r.preflight_copies.insert(file_.string());
       }

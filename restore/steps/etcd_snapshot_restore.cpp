@@ -492,10 +492,7 @@ class EtcdSnapshotRestore final : public TypedStep<SnapshotRestoreArgs> {
                                     core::sha256_file(src.file.string()) == src.sha256))
       return;
     ::unlink(src.file.c_str());
-    const auto part = src.file.string() + ".part";
-    ::unlink(part.c_str());
-    core::checked_private_copy(*r.ctx.host, src.shipped, part, src.zstd, src.sha256, progress);
-    if (::rename(part.c_str(), src.file.c_str()) != 0) core::throw_errno("rename", part, errno);
+    core::checked_private_copy_renamed(*r.ctx.host, src.shipped, src.file, src.zstd, src.sha256, progress);
   }
 };
 
