@@ -21,6 +21,13 @@ struct BackupJobOptions {
 // Throws Error for what stops the backup itself (after writing the failure's metrics).
 core::ExitCode run_backup_job(const core::Context& ctx, const BackupJobOptions& o);
 
+// The newest point proven restorable once every verify.restore_test_hours, after the
+// generation is published (the backup's lock released: a test of a large database takes
+// minutes, and reads under a shared lock). A failed test is reported as verify's findings
+// are: `code`, or findings (4) when `code` is ok. A test locked out by another kdr run is a
+// warning, `code` unchanged: it stays due, and the next backup runs it.
+core::ExitCode restore_test_if_due(const core::Context& ctx, core::ExitCode code);
+
 // What a backup covers and why (`kdr sources`, `kdr backup --dry-run`).
 void print_source_plan(const core::Context& ctx, const backup::SourcePlan& plan);
 

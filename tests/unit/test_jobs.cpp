@@ -8,6 +8,7 @@
 
 #include "core/repository.hpp"
 #include "jobs/backup_job.hpp"
+#include "jobs/restore_test.hpp"
 #include "journal/inspect.hpp"
 #include "journal/start.hpp"
 #include "journal/store.hpp"
@@ -114,4 +115,17 @@ TEST_CASE("kdr journal start says so, naming the log, when the follower does not
   CHECK_THROWS_WITH(journal::start_follower(f.context(), {"/usr/bin/kdr", "journal", "run"}, std::chrono::milliseconds(300)),
                     Catch::Contains("the journal did not start within") && Catch::Contains("follower.log"));
   CHECK(f.programs->spawned.size() == 1);
+}
+
+TEST_CASE("a backup's due restore test locked out by another kdr run is left to the next backup, exit unchanged") {
+  RestoreFixture f;
+  f.backup();
+  REQUIRE(jobs::restore_test_due(f.context()));  // never proven: the test is due
+  // another kdr run (an overlapping cron run) took the folder once the generation was published
+  const auto other = core::Repository::open(f.backup_dir).lock(core::LockMode::exclusive);
+  CHECK(jobs::restore_test_if_due(f.context(), core::ExitCode::ok) == core::ExitCode::ok);
+  CHECK_THAT(f.printed.all(), Catch::Contains("restore test not run now: another kdr run holds the lock on") &&
+                                  Catch::Contains("the next backup tries again"));
+  // a backup that already failed keeps its own code
+  CHECK(jobs::restore_test_if_due(f.context(), core::ExitCode::partial) == core::ExitCode::partial);
 }
