@@ -81,6 +81,11 @@ struct EtcdRangeOptions {
   // Read the member's own copy (answers without a quorum, possibly behind the leader); by
   // default reads are linearizable.
   bool serializable = false;
+  // How a paged read's page sizes follow etcd's answer times (EtcdClient::scan): a page
+  // slower than `slow` halves the next, one faster than `fast` lets it double.
+  struct Pacing {
+    std::chrono::milliseconds slow{2000}, fast{500};
+  } pacing{};
 };
 
 // etcd answered with an error: its gRPC code (11, out of range: a revision compacted away

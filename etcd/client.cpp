@@ -247,11 +247,11 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     if (page.reply.http != 200 || loaded.error) (void)parse("/v3/kv/range", page.reply);  // throws the gateway's error
     return loaded;
   };
-  // The next limit after `page` by how long etcd took to answer it: half after over 2 s, twice
-  // after under half a second, else the same.
-  const auto paced = [](const Page& page) {
-    if (page.took > std::chrono::seconds(2)) return std::max<std::int64_t>(1, page.limit / 2);
-    if (page.took < std::chrono::milliseconds(500)) return 2 * page.limit;
+  // The next limit after `page` by how long etcd took to answer it: half after over
+  // pacing.slow (2 s), twice after under pacing.fast (half a second), else the same.
+  const auto paced = [&pacing = options.pacing](const Page& page) {
+    if (page.took > pacing.slow) return std::max<std::int64_t>(1, page.limit / 2);
+    if (page.took < pacing.fast) return 2 * page.limit;
     return page.limit;
   };
   // Every stride-th key from `from` on (the range's end at last): where the pages of values end.
