@@ -77,6 +77,11 @@ std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const s
     case SnapshotFailure::timeout:
       return fmt::format("etcd at {} did not answer in time ({}): {}", target.endpoint,
                          r.timed_out ? "killed at the deadline" : "deadline exceeded", detail);
+    case SnapshotFailure::stream_cut:
+      return fmt::format("etcd at {} closed the connection before the snapshot's end: it restarted, or stalled short "
+                         "of memory (a client's request for more than gRPC's 2 GiB limit leaves etcd holding the "
+                         "whole answer for minutes); its log and its memory use say which: {}",
+                         target.endpoint, detail);
     default:
       return fmt::format("{} failed (exit {}): {}", core::describe_argv(argv), r.exit_code, detail);
   }
@@ -273,6 +278,7 @@ std::string_view to_string(SnapshotFailure failure) {
     case SnapshotFailure::certificate: return "certificate-refused";
     case SnapshotFailure::unreachable: return "unreachable";
     case SnapshotFailure::timeout: return "timeout";
+    case SnapshotFailure::stream_cut: return "stream-cut";
     case SnapshotFailure::invalid: return "invalid-snapshot";
     case SnapshotFailure::disk_full: return "backup-disk-full";
     case SnapshotFailure::other: return "failed";
@@ -389,6 +395,8 @@ SnapshotFailure classify_etcdctl_error(const std::string& text) {
     return SnapshotFailure::unreachable;
   if (contains(text, "deadline exceeded") || contains(text, "timed out") || contains(text, "timeout"))
     return SnapshotFailure::timeout;
+  if (contains(text, "transport is closing") || contains(text, "error reading from server: EOF"))
+    return SnapshotFailure::stream_cut;
   return SnapshotFailure::other;
 }
 

@@ -37,7 +37,9 @@ std::string snapshot_keys_text(const core::EtcdSnapshotRecord& snapshot);
 // disk_full: the backup disk ran out of space while the snapshot was written; the run
 // fails (a generation without its snapshot would only push good ones out of retention).
 // tls_file_missing: a client certificate, key or CA file named by the config or the node is not there.
-enum class SnapshotFailure { none, missing_tool, tls_file_missing, certificate, unreachable, timeout, invalid, disk_full, other };
+// stream_cut: etcd's connection closed before the snapshot's end (etcd restarted, or stalled
+// short of memory until the client gave up on it).
+enum class SnapshotFailure { none, missing_tool, tls_file_missing, certificate, unreachable, timeout, stream_cut, invalid, disk_full, other };
 std::string_view to_string(SnapshotFailure failure);
 
 struct SnapshotOutcome {

@@ -133,6 +133,11 @@ TEST_CASE("etcdctl's complaints are classified") {
         SnapshotFailure::certificate);
   CHECK(etcd::classify_etcdctl_error("dial tcp 127.0.0.1:2379: connect: connection refused") == SnapshotFailure::unreachable);
   CHECK(etcd::classify_etcdctl_error("Error: context deadline exceeded") == SnapshotFailure::timeout);
+  // etcd 3.4's etcdctl when the stream is cut (seen at 8 GiB with etcd out of memory)
+  CHECK(etcd::classify_etcdctl_error("Error: rpc error: code = Unavailable desc = transport is closing") ==
+        SnapshotFailure::stream_cut);
+  CHECK(etcd::classify_etcdctl_error("Error: rpc error: code = Unavailable desc = error reading from server: EOF") ==
+        SnapshotFailure::stream_cut);
   CHECK(etcd::classify_etcdctl_error("Error: snapshot must be requested to one selected node") == SnapshotFailure::other);
 }
 
