@@ -52,6 +52,10 @@ source "$here/lib.sh"
 fill_bin=$(dirname "$kdr_bin")/../bench/kdr-etcd-fill
 load_bin=$(dirname "$kdr_bin")/../bench/kdr-etcd-load
 [ -x "$fill_bin" ] || { echo "bench: no kdr-etcd-fill at $fill_bin (build first)" >&2; exit 2; }
+# a kdr outside its build tree finds only installed playbooks: the restores would fail after
+# most of an 8 GiB run
+"$kdr_bin" playbooks 2>/dev/null | grep -q '^restore-etcd-snapshot ' ||
+  { echo "bench: $kdr_bin finds no restore-etcd-snapshot playbook (run the build tree's kdr, or install kdr)" >&2; exit 2; }
 : "${KDR_KUBELET:=$(dirname "$kdr_bin")/../demo/kubelet-standin}"
 export KDR_KUBELET
 etcd_minor=$(sandbox_etcd_minor)
@@ -136,10 +140,12 @@ median() { printf '%s\n' "$@" | sort -n -k1,1 | sed -n "$((($# + 1) / 2))p"; }
 # seconds LINE...: their seconds, as "a, b, c"
 seconds() { local l out=(); for l in "$@"; do out+=("${l%% *}"); done; local IFS=,; echo "${out[*]}" | sed 's/,/, /g'; }
 ratio() { { [ "$1" = failed ] || [ "$2" = failed ]; } && echo - || awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-row() {  # row WHAT KDR_LINE BYHAND_WHAT BYHAND_LINE
-  local k=($2) h=($4)
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${k[0]}" "$(mib "${k[1]}")" "$(mib "${k[2]}")" "$3" \
-    "${h[0]}" "$(mib "${h[2]}")" "$(ratio "${k[0]}" "${h[0]}")"
+row() {  # row WHAT KDR_LINE BYHAND_WHAT BYHAND_LINE (also on stderr as measured: a run that fails later keeps it)
+  local k=($2) h=($4) line
+  line=$(printf '| %s | %s | %s | %s | %s | %s | %s | %s |' "$1" "${k[0]}" "$(mib "${k[1]}")" "$(mib "${k[2]}")" "$3" \
+    "${h[0]}" "$(mib "${h[2]}")" "$(ratio "${k[0]}" "${h[0]}")")
+  echo "bench: measured $line" >&2
+  echo "$line"
 }
 
 etcdctl_at() {  # etcdctl_at ROOT ARGS...: the node's etcd, with timeouts that fit any size
