@@ -81,11 +81,11 @@ TEST_CASE("a listing page etcd was slow to answer halves the next, a quick one d
   int listings = 0;
   // the first listing page meets a cold page cache; the rest are quick
   gateway.delay = [&listings](const FakeGateway::Request& r) {
-    return r.keys_only && ++listings == 1 ? 600ms : 0ms;
+    return r.keys_only && ++listings == 1 ? 2000ms : 0ms;
   };
   etcd::EtcdClient client(etcd::EtcdEndpoint{gateway.url(), "", "", ""});
   etcd::EtcdRangeOptions options;
-  options.pacing = {400ms, 150ms};
+  options.pacing = {1500ms, 600ms};
   CHECK(read_all(client, options) == kvs);
   const auto listed = listing(gateway.requests());
   REQUIRE(listed.size() >= 3);
@@ -102,12 +102,12 @@ TEST_CASE("a read of keys only is paced by etcd's answers: a slow page halves th
   gateway.delay = [&slow_once](const FakeGateway::Request& r) {
     if (r.limit != 64 || slow_once) return 0ms;
     slow_once = true;
-    return 600ms;
+    return 2000ms;
   };
   etcd::EtcdClient client(etcd::EtcdEndpoint{gateway.url(), "", "", ""});
   etcd::EtcdRangeOptions options;
   options.keys_only = true;
-  options.pacing = {400ms, 150ms};
+  options.pacing = {1500ms, 600ms};
   std::vector<std::string> order;
   const auto read = read_all(client, options, &order);
   CHECK(order.size() == kvs.size());
