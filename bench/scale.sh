@@ -299,6 +299,16 @@ for size_mb in "${sizes_mb[@]}"; do
   h=$(measure bash -c "by_hand_restore_test '$B/generations/$gen/etcd/snapshot.db'")
   rows+=("$(row "kdr verify --restore-test (every value decoded)" "$k" "$(snapshot_restore_tool) snapshot restore + etcd + etcdctl get --keys-only" "$h")")
 
+  # memory_back BYHAND_LINE: etcd restarted after a by-hand etcdctl get that failed
+  memory_back() {
+    [ "${1%% *}" = failed ] || return 0
+    local epid
+    epid=$(pgrep -f -- "--data-dir=$ROOT/var/lib/etcd" | head -n 1)
+    echo "bench: etcd held $(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$epid/status") MiB after the failed etcdctl get: restarted" >&2
+    kill -TERM "$epid"
+    while kill -0 "$epid" 2>/dev/null; do sleep 0.2; done
+    sandbox_wait_etcd "$ROOT" 600
+  }
   # every ConfigMap read and decoded, beside etcdctl get
   k=$(measure "${kdr[@]}" -q get configmaps -A --at live -o name)
   h=$(measure_or_fail "${etcdctl_cmd[@]}" get --prefix /registry/configmaps/ -w json)
@@ -307,13 +317,7 @@ for size_mb in "${sizes_mb[@]}"; do
   # 8 GiB its RSS went from 9.8 to 23.8 GB (of 24), and the next snapshot stalled at a third
   # and ended "transport is closing". etcd is restarted, as the kubelet restarts it after a
   # crash, so that the rows after this one do not measure a machine out of memory.
-  if [ "${h%% *}" = failed ]; then
-    epid=$(pgrep -f -- "--data-dir=$ROOT/var/lib/etcd" | head -n 1)
-    echo "bench: etcd held $(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$epid/status") MiB after the failed etcdctl get: restarted" >&2
-    kill -TERM "$epid"
-    while kill -0 "$epid" 2>/dev/null; do sleep 0.2; done
-    sandbox_wait_etcd "$ROOT" 600
-  fi
+  memory_back "$h"
 
   # a later run, after a second of writes: kdr's (etcd.raw_copy: auto leaves the raw copy of
   # etcd's data dir out when the snapshot was taken), then with the raw copy in every run
@@ -349,13 +353,15 @@ for size_mb in "${sizes_mb[@]}"; do
   rm -f "$W/disk2/plain.db"
   rows+=("$(row "a later run with copy.io_priority: normal" "$k" "etcdctl snapshot save" "$s_again")")
 
-  # the follower: its start (first read of the keyspace), beside etcdctl get of everything
+  # the follower: its start (first read of the keyspace), beside etcdctl get of everything (run
+  # first: when it fails, etcd is restarted before the follower starts)
+  h=$(measure_or_fail "${etcdctl_cmd[@]}" get "" --from-key -w json)
+  memory_back "$h"
   rm -rf "$B/journal"
   t0=$(date +%s.%N)
   follower_start
   start_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
   start_hwm=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$FOLLOWER/status")
-  h=$(measure_or_fail "${etcdctl_cmd[@]}" get "" --from-key -w json)
   rows+=("$(row "kdr journal run: start, until it follows" "$start_s $start_hwm 0" "etcdctl get \"\" --from-key -w json" "$h")")
   # steady: 200 writes a second of 1 KiB for 10 s
   "$load_bin" --endpoint "https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")" --cacert "$pki/ca.crt" \
