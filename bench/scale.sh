@@ -354,9 +354,12 @@ for size_mb in "${sizes_mb[@]}"; do
   rows+=("$(row "a later run with copy.io_priority: normal" "$k" "etcdctl snapshot save" "$s_again")")
 
   # the follower: its start (first read of the keyspace), beside etcdctl get of everything (run
-  # first: when it fails, etcd is restarted before the follower starts)
+  # first: when it fails, etcd is restarted before the follower starts), the caches dropped
+  # before each, so that neither reads what the other left cached
+  bench_drop_caches
   h=$(measure_or_fail "${etcdctl_cmd[@]}" get "" --from-key -w json)
   memory_back "$h"
+  bench_drop_caches
   rm -rf "$B/journal"
   t0=$(date +%s.%N)
   follower_start
