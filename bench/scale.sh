@@ -304,6 +304,7 @@ for size_mb in "${sizes_mb[@]}"; do
     [ "${1%% *}" = failed ] || return 0
     local epid
     epid=$(pgrep -f -- "--data-dir=$ROOT/var/lib/etcd" | head -n 1)
+    [ -n "$epid" ] || { echo "bench: no etcd of $ROOT to restart" >&2; exit 1; }
     echo "bench: etcd held $(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$epid/status") MiB after the failed etcdctl get: restarted" >&2
     kill -TERM "$epid"
     while kill -0 "$epid" 2>/dev/null; do sleep 0.2; done

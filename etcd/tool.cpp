@@ -78,9 +78,9 @@ std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const s
       return fmt::format("etcd at {} did not answer in time ({}): {}", target.endpoint,
                          r.timed_out ? "killed at the deadline" : "deadline exceeded", detail);
     case SnapshotFailure::stream_cut:
-      return fmt::format("etcd at {} closed the connection before the snapshot's end: it restarted, or stalled short "
-                         "of memory (a client's request for more than gRPC's 2 GiB limit leaves etcd holding the "
-                         "whole answer for minutes); its log and its memory use say which: {}",
+      return fmt::format("etcd at {} closed the connection before its answer was complete: it restarted, or stalled "
+                         "short of memory (a client's request for more than gRPC's 2 GiB limit leaves etcd holding "
+                         "the whole answer for minutes); its log and its memory use say which: {}",
                          target.endpoint, detail);
     default:
       return fmt::format("{} failed (exit {}): {}", core::describe_argv(argv), r.exit_code, detail);
