@@ -129,3 +129,30 @@ TEST_CASE("a backup's due restore test locked out by another kdr run is left to 
   // a backup that already failed keeps its own code
   CHECK(jobs::restore_test_if_due(f.context(), core::ExitCode::partial) == core::ExitCode::partial);
 }
+
+TEST_CASE("a snapshot whose stream etcd cut short is a stream-cut failure: its part file gone, the data dir copied instead") {
+  RestoreFixture f;
+  // etcdctl as it ends when etcd closes the stream midway: the .part file half written, exit 1
+  // and gRPC's "transport is closing" (etcdctl 3.4 and 3.5 print it so)
+  const auto saved = f.programs->programs["etcdctl"];
+  f.programs->programs["etcdctl"] = [saved](const std::vector<std::string>& argv, const core::ProcessOptions& o) {
+    if (!test::has_args(argv, {"snapshot", "save"})) return saved(argv, o);
+    core::write_file_atomic(argv.back() + ".part", std::string(4096, 'x'), 0600);
+    return test::answer(1, "", "Error: rpc error: code = Unavailable desc = transport is closing\n");
+  };
+  CHECK(jobs::run_backup_job(f.context(), {}) == core::ExitCode::partial);
+  const auto out = f.printed.all();
+  CHECK_THAT(out, Catch::Contains("no consistent etcd snapshot in this generation: etcd at http://127.0.0.1:2 closed "
+                                  "the connection before its answer was complete: it restarted, or stalled short of "
+                                  "memory") &&
+                      Catch::Contains("transport is closing"));
+  const auto gen = f.generation(core::Repository::open(f.backup_dir).find("latest").id);
+  const auto meta = nlohmann::json::parse(core::read_file(gen / "meta.json"));
+  CHECK(meta.at("etcd").at("snapshot_failure") == "stream-cut");
+  CHECK(meta.at("status") == "partial");
+  CHECK_FALSE(core::lstat_path(gen / "etcd" / "snapshot.db"));
+  for (const auto& e : core::bfs::recursive_directory_iterator(f.backup_dir))
+    CHECK(e.path().filename().string().find(".part") == std::string::npos);
+  // in its place, the raw copy of the data dir
+  CHECK(core::lstat_path(gen / "files" / "var/lib/etcd/member/snap/db"));
+}
