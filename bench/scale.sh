@@ -16,6 +16,8 @@
 #   - kdr get configmaps -A (every value read and decoded), beside etcdctl get --prefix -w json;
 #   - the journal follower's start (its first read of the keyspace, until it follows), beside
 #     etcdctl get --prefix; then its steady following of 200 writes a second for 10 s;
+#   - a 5-minute run while the follower follows (the journal covers etcd: no snapshot, no copy
+#     of its data dir), beside the seed's pair run again over its copy;
 #   - kdr journal compact (a new full base for the journal), beside etcdctl snapshot save;
 #   - restore-etcd-snapshot of a generation's snapshot, beside the seed's runbook by hand
 #     (manifest out, etcdctl/etcdutl snapshot restore, manifest back, until etcd serves);
@@ -372,6 +374,20 @@ for size_mb in "${sizes_mb[@]}"; do
     --cert "$pki/healthcheck-client.crt" --key "$pki/healthcheck-client.key" --rate 200 --seconds 10 >/dev/null
   lag=$("${kdr[@]}" journal status --json | jq '.state.lag_revisions // 0')
   steady_hwm=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$FOLLOWER/status")
+  # the 5-minute run while the follower follows: the journal covers etcd (no snapshot, no copy
+  # of its data dir), its epoch's base the snapshot of the run before the follower started (no
+  # write came between); beside the seed's pair run again over its own copy, as its cron line
+  # runs every 5 minutes
+  rm -rf "$W/disk2/seed"; mkdir -p "$W/disk2/seed"
+  seed_run >/dev/null
+  later_writes; bench_drop_caches
+  k=$(measure "${kdr[@]}" -q backup)
+  covered=$(jq -r '.etcd.journal.revision // empty' "$B/generations/$(basename "$(readlink -f "$B/latest")")/meta.json")
+  [ -n "$covered" ] || { echo "bench: the run was not covered by the journal" >&2; cat "$W/cmd.err" >&2; exit 1; }
+  later_writes; bench_drop_caches
+  seed=$(seed_run)
+  rm -rf "$W/disk2/seed"
+  rows+=("$(row "a 5-minute run, the follower following (covered by the journal to revision $covered)" "$k" "the seed's pair again" "$seed")")
   kill "$FOLLOWER"; wait "$FOLLOWER" 2>/dev/null || true
 
   # journal compact: a new full base, beside etcdctl snapshot save
@@ -380,7 +396,8 @@ for size_mb in "${sizes_mb[@]}"; do
 
   # the restores. The disaster each time: the Namespace "precious" deleted; done when etcd
   # serves it again (bench_wait_precious).
-  rgen=$(basename "$(readlink -f "$B/latest")")
+  # the newest generation with a snapshot (the journal covers the newest one)
+  rgen=$(cd "$B/generations" && for g in $(ls -r); do [ -f "$g/etcd/snapshot.db" ] && { echo "$g"; break; }; done)
   rsnap=$B/generations/$rgen/etcd/snapshot.db
   disaster() { sandbox_wait_etcd "$ROOT" 120; etcdctl_at "$ROOT" del /registry/namespaces/precious >/dev/null; }
   # restore-etcd-snapshot of the generation's snapshot alone, beside the seed's runbook by hand
