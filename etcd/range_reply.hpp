@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "etcd/api.hpp"
@@ -19,6 +20,16 @@ namespace kdr::etcd {
 // that doubles as it grows holds the old copy and the new one at once).
 class TextChunks {
  public:
+  TextChunks() = default;
+  ~TextChunks();  // its pieces go back for the next answer
+  TextChunks(TextChunks&& other) noexcept
+      : parts_(std::exchange(other.parts_, {})), size_(std::exchange(other.size_, 0)) {}
+  TextChunks& operator=(TextChunks&& other) noexcept;
+  TextChunks(const TextChunks&) = delete;
+  TextChunks& operator=(const TextChunks&) = delete;
+  // A piece taken with take_parts, once read: kept for the next answer.
+  static void give_back(std::string&& part);
+
   void append(const char* data, std::size_t n);
   std::size_t size() const { return size_; }
   const std::vector<std::string>& parts() const { return parts_; }
