@@ -55,8 +55,10 @@ fill_bin=$(dirname "$kdr_bin")/../bench/kdr-etcd-fill
 load_bin=$(dirname "$kdr_bin")/../bench/kdr-etcd-load
 [ -x "$fill_bin" ] || { echo "bench: no kdr-etcd-fill at $fill_bin (build first)" >&2; exit 2; }
 # a kdr outside its build tree finds only installed playbooks: the restores would fail after
-# most of an 8 GiB run
-"$kdr_bin" playbooks 2>/dev/null | grep -q '^restore-etcd-snapshot ' ||
+# most of an 8 GiB run. The list is read whole first: `grep -q` leaves at its first match, and
+# kdr, still writing, would die of SIGPIPE and fail the pipeline (pipefail).
+playbooks=$("$kdr_bin" playbooks 2>/dev/null || true)
+grep -q '^restore-etcd-snapshot ' <<<"$playbooks" ||
   { echo "bench: $kdr_bin finds no restore-etcd-snapshot playbook (run the build tree's kdr, or install kdr)" >&2; exit 2; }
 : "${KDR_KUBELET:=$(dirname "$kdr_bin")/../demo/kubelet-standin}"
 export KDR_KUBELET
