@@ -382,7 +382,14 @@ for size_mb in "${sizes_mb[@]}"; do
   # the 5-minute run while the follower follows: the journal covers etcd (no snapshot, no copy
   # of its data dir), its epoch's base the snapshot of the run before the follower started (no
   # write came between); beside the seed's pair run again over its own copy, as its cron line
-  # runs every 5 minutes
+  # runs every 5 minutes. Should the follower have found no base and be taking a full snapshot
+  # of its own, that run is let finish first (the backup folder is locked while it runs).
+  for _ in $(seq 1 12000); do
+    case "$("${kdr[@]}" journal status --json 2>/dev/null | jq -r '.state.full_snapshot // ""' || true)" in
+      running*) sleep 0.05 ;;
+      *) break ;;
+    esac
+  done
   rm -rf "$W/disk2/seed"; mkdir -p "$W/disk2/seed"
   seed_run >/dev/null
   later_writes; bench_drop_caches
