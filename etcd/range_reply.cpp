@@ -110,9 +110,11 @@ class ChunkPool {
   std::vector<std::string> free_;
 };
 
+// Never destroyed: a read on another thread may still give a piece back while the process
+// exits.
 ChunkPool& chunk_pool() {
-  static ChunkPool pool;
-  return pool;
+  static auto* pool = new ChunkPool;
+  return *pool;
 }
 }  // namespace
 
