@@ -410,6 +410,7 @@ for size_mb in "${sizes_mb[@]}"; do
   # serves it again (bench_wait_precious).
   # the newest generation with a snapshot (the journal covers the newest one)
   rgen=$(cd "$B/generations" && for g in $(ls -r); do [ -f "$g/etcd/snapshot.db" ] && { echo "$g"; break; }; done)
+  [ -n "$rgen" ] || { echo "bench: no generation in $B/generations holds a snapshot to restore" >&2; exit 1; }
   rsnap=$B/generations/$rgen/etcd/snapshot.db
   disaster() { sandbox_wait_etcd "$ROOT" 120; etcdctl_at "$ROOT" del /registry/namespaces/precious >/dev/null; }
   # restore-etcd-snapshot of the generation's snapshot alone, beside the seed's runbook by hand
