@@ -6,11 +6,13 @@
 //   - Leases (kube-node-lease) of 200 nodes, each renewed again and again: keys with long
 //     histories, as the kubelet's heartbeats make them;
 //   - an Event in `bench-1` per 20 writes, so that one namespace is small and restorable.
+// With --small, every ConfigMap is of 256 bytes to 4 KiB: the many small objects (Pods,
+// Endpoints, Events) of a cluster with thousands of nodes, about ten times the keys a GiB.
 // The values are JSON, as kube-apiserver stores objects with --storage-media-type=application/json:
 // kdr decodes every one. Stops when etcd's database reaches BYTES; prints the keys and
 // revisions written.
 //
-//   kdr-etcd-fill --endpoint URL [--cacert F --cert F --key F] --bytes N [--threads 4] [--seed 1]
+//   kdr-etcd-fill --endpoint URL [--cacert F --cert F --key F] --bytes N [--threads 4] [--seed 1] [--small]
 #include <atomic>
 #include <cstdio>
 #include <random>
@@ -43,6 +45,9 @@ std::size_t value_size(std::mt19937_64& rng) {
   return 128 * 1024 + rng() % (896 * 1024);
 }
 
+// A size from 256 bytes to 4 KiB (--small).
+std::size_t small_value_size(std::mt19937_64& rng) { return 256 + rng() % (4096 - 256); }
+
 std::string config_map(const std::string& ns, const std::string& name, const std::string& data) {
   return fmt::format(R"({{"kind":"ConfigMap","apiVersion":"v1","metadata":{{"name":"{}","namespace":"{}",)"
                      R"("uid":"00000000-0000-4000-8000-{:012x}","creationTimestamp":"2026-11-30T08:00:00Z"}},)"
@@ -72,8 +77,19 @@ int main(int argc, char** argv) {
   etcd::EtcdEndpoint endpoint;
   std::uint64_t bytes = 0, seed = 1;
   std::size_t threads = 4;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string a = argv[i], v = argv[i + 1];
+  bool small = false;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--small") {
+      small = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "kdr-etcd-fill: %s needs a value\n", a.c_str());
+      return 2;
+    }
+    const std::string v = argv[i + 1];
     if (bench::endpoint_option(a, v, endpoint)) continue;
     if (a == "--bytes") bytes = std::stoull(v);
     else if (a == "--threads") threads = std::stoul(v);
@@ -84,7 +100,7 @@ int main(int argc, char** argv) {
     }
   }
   if (endpoint.url.empty() || bytes == 0 || threads == 0) {
-    std::fprintf(stderr, "usage: kdr-etcd-fill --endpoint URL --bytes N [--threads 4] ...\n");
+    std::fprintf(stderr, "usage: kdr-etcd-fill --endpoint URL --bytes N [--threads 4] [--small] ...\n");
     return 2;
   }
   std::atomic<bool> full{false};
@@ -109,7 +125,7 @@ int main(int argc, char** argv) {
           const auto ns = fmt::format("bench-{}", 2 + rng() % 40);
           const auto name = fmt::format("cm-{}-{}", t, n);
           key = fmt::format("/registry/configmaps/{}/{}", ns, name);
-          value = config_map(ns, name, random_text(rng, value_size(rng)));
+          value = config_map(ns, name, random_text(rng, small ? small_value_size(rng) : value_size(rng)));
         }
         try {
           const auto rev = client.apply({{false, key, value, 0}});

@@ -1,9 +1,8 @@
-// What a walk of etcd's key bucket keeps per key (its newest revision, the hash of its newest
-// value): a flat open-addressing table found by a 16-byte digest of the key (the first half of
-// its SHA-256), not a heap node and a string per key. The bucket is in revision order, so a
-// walk must hold every key it has met until it ends; at 8 GiB and 175,683 keys, a map of
-// strings held about 190 bytes a key, this table 16 + sizeof(T) bytes a slot at most 70% full.
-// Two keys would share an entry only if their SHA-256 agreed in 128 bits.
+// What a walk of etcd's key bucket keeps per key: a flat open-addressing table found by a
+// 16-byte digest of the key (the first half of its SHA-256), not a heap node and a string per
+// key. At 8 GiB and 175,683 keys, a map of strings held about 190 bytes a key, this table
+// 16 + sizeof(T) bytes a slot at most 70% full. Two keys would share an entry only if their
+// SHA-256 agreed in 128 bits. NewestEntries (newest_entries.hpp) bounds how large it grows.
 #pragma once
 
 #include <array>
@@ -39,103 +38,67 @@ class KeyIdHasher {
 template <class T>
 class KeyTable {
  public:
-  // The entry of `key`: the one it has, or a new value-initialised one.
-  T& operator[](std::string_view key) { return at(hash_(key)); }
-  // The same by the key's id (as for_each_entry gives it).
+  // The entry of `id`: the one it has, or a new value-initialised one.
   T& at(const KeyId& id) {
-    if ((used_ + 1) * 10 > slots_.size() * 7) grow();
+    if (full()) grow();
     Slot& s = slots_[index_of(id)];
     if (!s.used) {
       s.used = true;
-      s.id = last_;
-      ++used_;
-    }
-    if (!s.live) {
-      s.live = true;
+      s.id = id;
       s.value = T{};
-      ++live_;
+      ++used_;
     }
     return s.value;
   }
-  // The entry of `key`, or nullptr.
-  const T* find(std::string_view key) {
-    if (slots_.empty()) return nullptr;
-    const Slot& s = slots_[index_of(hash_(key))];
-    return s.live ? &s.value : nullptr;
-  }
-  // Removes `key`'s entry (its slot stays: a later put of the key takes it again).
-  void erase(std::string_view key) { erase(hash_(key)); }
-  void erase(const KeyId& id) {
-    if (slots_.empty()) return;
-    kill(slots_[index_of(id)]);
-  }
-  // Removes the entries drop(const T&) says to.
-  template <class F>
-  void erase_if(F drop) {
-    for (auto& s : slots_)
-      if (s.live && drop(s.value)) kill(s);
-  }
-  // f(const T&) for every entry, in no particular order.
-  template <class F>
-  void for_each(F f) const {
-    for (const auto& s : slots_)
-      if (s.live) f(s.value);
+  // True when the next new key makes the table grow to twice its slots.
+  bool full() const { return (used_ + 1) * 10 > slots_.size() * 7; }
+  // The memory its slots take now, and after it grows next.
+  std::size_t bytes() const { return slots_.size() * sizeof(Slot); }
+  std::size_t grown_bytes() const { return slots_.empty() ? first_slots * sizeof(Slot) : 2 * bytes(); }
+  // Forgets every key, keeping the slots.
+  void clear() {
+    for (auto& s : slots_) s.used = false;
+    used_ = 0;
   }
   // f(const KeyId&, const T&) for every entry, in no particular order.
   template <class F>
   void for_each_entry(F f) const {
     for (const auto& s : slots_)
-      if (s.live) f(s.id, s.value);
+      if (s.used) f(s.id, s.value);
   }
-  std::size_t size() const { return live_; }
-  bool empty() const { return live_ == 0; }
+  std::size_t size() const { return used_; }
+  bool empty() const { return used_ == 0; }
 
  private:
+  static constexpr std::size_t first_slots = 1024;
   struct Slot {
     KeyId id{};
     T value{};
-    bool used = false;  // holds a key (live or removed)
-    bool live = false;
+    bool used = false;
   };
 
-  void kill(Slot& s) {
-    if (!s.live) return;
-    s.live = false;
-    --live_;
-  }
   static std::size_t start_of(const KeyId& id, std::size_t mask) {
     std::uint64_t h = 0;
     std::memcpy(&h, id.data(), sizeof h);
     return static_cast<std::size_t>(h) & mask;
   }
-  // the slot that holds `id`, or the free one where it would go (remembers `id` in last_)
-  std::size_t index_of(const KeyId& id) {
-    last_ = id;
+  // the slot that holds `id`, or the free one where it would go
+  std::size_t index_of(const KeyId& id) const {
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = start_of(id, mask);
     while (slots_[i].used && slots_[i].id != id) i = (i + 1) & mask;
     return i;
   }
-  // twice the slots; removed keys' slots are left behind
+  // twice the slots
   void grow() {
-    std::vector<Slot> old(slots_.empty() ? 1024 : slots_.size() * 2);
+    std::vector<Slot> old(slots_.empty() ? first_slots : slots_.size() * 2);
     old.swap(slots_);
-    const std::size_t mask = slots_.size() - 1;
-    used_ = 0;
-    for (const auto& s : old) {
-      if (!s.live) continue;
-      std::size_t i = start_of(s.id, mask);
-      while (slots_[i].used) i = (i + 1) & mask;
-      slots_[i] = s;
-      ++used_;
-    }
+    for (const auto& s : old)
+      if (s.used) slots_[index_of(s.id)] = s;
   }
 
-  KeyIdHasher hash_;
   std::vector<Slot> slots_;
   std::size_t used_ = 0;
-  std::size_t live_ = 0;
-  KeyId last_{};
 };
 
 }  // namespace kdr::etcd

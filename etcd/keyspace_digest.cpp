@@ -11,7 +11,7 @@
 #include "core/error.hpp"
 #include "core/protobuf_wire.hpp"
 #include "etcd/bbolt.hpp"
-#include "etcd/key_table.hpp"
+#include "etcd/newest_entries.hpp"
 
 namespace kdr::etcd {
 
@@ -45,58 +45,42 @@ using ReadRuns = std::function<std::size_t(std::size_t parts, const BoltRunVisit
 // walk's time (1.3 s of CPU a GiB), and the two halves of the bucket are read at once.
 constexpr std::size_t walk_threads = 2;
 
-// What one run of the key bucket leaves of a key: its newest value, made into T, or its
-// deletion (the runs before it may hold the key: it must go from what they left).
-template <class T>
-struct RunEntry {
-  T value{};
-  bool deleted = false;
-};
-
 // f(const T&) for what `keep` makes of each live key's newest value, off the key bucket read in
 // revision order: a put replaces what the key held, a deletion removes it. The bucket is read in
 // runs on their own threads (keep(key, value) must be safe to call from them at once); each run
-// keeps its keys' last word, and the runs are laid over each other in revision order.
+// keeps its keys' last word (NewestEntries, in bounded memory), in the order of the run's number
+// and its entry, and the runs are merged: of a key, the entry of highest order counts.
 template <class T, class Keep, class F>
-void for_each_live_key(const std::string& name, const ReadRuns& read_runs, Keep keep, F f) {
+void for_each_live_key(const std::string& name, const ReadRuns& read_runs, std::size_t table_bytes, Keep keep, F f) {
   struct Run {
-    KeyTable<RunEntry<T>> keys;
+    NewestEntries<T> keys;
     std::uint64_t entries = 0;
   };
+  const auto places = spill_places(name);
   std::deque<Run> runs;
   read_runs(walk_threads, [&](std::size_t index) -> BoltVisitor {
-    Run& run = runs.emplace_back();
-    const bool first = index == 0;
-    return [&run, &name, &keep, first, index](std::string_view revision, std::string_view kv) {
-      ++run.entries;
+    Run& run = runs.emplace_back(Run{NewestEntries<T>(places, table_bytes)});
+    const std::uint64_t base = static_cast<std::uint64_t>(index) << 56;
+    return [&run, &name, &keep, index, base](std::string_view revision, std::string_view kv) {
+      const auto order = base | ++run.entries;
       if (kv.empty()) return;  // etcdutl's --bump-revision placeholder: an empty value at the bumped revision
       std::string_view key, value;
       if ((revision.size() != 17 && revision.size() != 18) || !parse_key_value(kv, key, value))
         throw core::Error(fmt::format("{}: entry {} of the key bucket{} is not an etcd revision and key-value", name,
                                       run.entries, index == 0 ? "" : fmt::format(" (part {} of its walk)", index + 1)));
-      if (revision.size() == 18) {  // a deletion
-        if (first) run.keys.erase(key);
-        else run.keys[key] = {T{}, true};
-      } else {
-        run.keys[key] = {keep(key, value), false};
-      }
+      if (revision.size() == 18) run.keys.add(key, order, true, T{});  // a deletion
+      else run.keys.add(key, order, false, keep(key, value));
     };
   });
   if (runs.empty()) return;
   auto& all = runs.front().keys;
-  for (std::size_t i = 1; i < runs.size(); ++i) {
-    runs[i].keys.for_each_entry([&all](const KeyId& id, const RunEntry<T>& e) {
-      if (e.deleted) all.erase(id);
-      else all.at(id) = e;
-    });
-    runs[i].keys = {};
-  }
-  all.for_each([&f](const RunEntry<T>& e) { f(e.value); });
+  for (std::size_t i = 1; i < runs.size(); ++i) all.merge(std::move(runs[i].keys));
+  all.for_each_live([&f](std::uint64_t, const T& value) { f(value); });
 }
 
-KeyspaceDigest digest_of_bucket(const std::string& name, const ReadRuns& read_runs) {
+KeyspaceDigest digest_of_bucket(const std::string& name, const ReadRuns& read_runs, std::size_t table_bytes) {
   KeyspaceDigest d;
-  for_each_live_key<PairHash>(name, read_runs, pair_hash, [&d](const PairHash& hash) { d.add(hash); });
+  for_each_live_key<PairHash>(name, read_runs, table_bytes, pair_hash, [&d](const PairHash& hash) { d.add(hash); });
   return d;
 }
 
@@ -133,7 +117,7 @@ core::EncryptionKeyUse encryption_keys_of_snapshot(const std::string& file) {
   EncryptionKeyNames names;
   core::EncryptionKeyUse use;
   for_each_live_key<std::uint32_t>(
-      file, read_key_bucket(file), [&names](std::string_view, std::string_view value) { return names.number(value); },
+      file, read_key_bucket(file), default_key_table_bytes, [&names](std::string_view, std::string_view value) { return names.number(value); },
       [&](std::uint32_t number) {
         if (number != 0) ++use[names.name(number)];
       });
@@ -148,7 +132,7 @@ SnapshotKeyspace keyspace_of_snapshot(const std::string& file) {
   EncryptionKeyNames names;
   SnapshotKeyspace k;
   for_each_live_key<Facts>(
-      file, read_key_bucket(file),
+      file, read_key_bucket(file), default_key_table_bytes,
       [&names](std::string_view key, std::string_view value) {
         return Facts{pair_hash(key, value), names.number(value)};
       },
@@ -159,12 +143,15 @@ SnapshotKeyspace keyspace_of_snapshot(const std::string& file) {
   return k;
 }
 
-KeyspaceDigest digest_of_snapshot(const std::string& file) { return digest_of_bucket(file, read_key_bucket(file)); }
+KeyspaceDigest digest_of_snapshot(const std::string& file) {
+  return digest_of_bucket(file, read_key_bucket(file), default_key_table_bytes);
+}
 
-KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name) {
-  return digest_of_bucket(name, [&](std::size_t parts, const BoltRunVisitor& v) {
-    return read_bolt_bucket_runs_bytes(bytes, name, "key", parts, v);
-  });
+KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name, std::size_t table_bytes) {
+  return digest_of_bucket(
+      name,
+      [&](std::size_t parts, const BoltRunVisitor& v) { return read_bolt_bucket_runs_bytes(bytes, name, "key", parts, v); },
+      table_bytes);
 }
 
 PairHash pair_hash(std::string_view key, std::string_view value) {

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/encryption.hpp"
+#include "etcd/newest_entries.hpp"
 
 namespace kdr::etcd {
 
@@ -47,7 +48,9 @@ struct SnapshotKeyspace {
   core::EncryptionKeyUse encryption;
 };
 SnapshotKeyspace keyspace_of_snapshot(const std::string& file);
-// The same over a bbolt file's bytes (tests).
-KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name);
+// The same over a bbolt file's bytes (tests), its key table held to `table_bytes`
+// (newest_entries.hpp).
+KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name,
+                                        std::size_t table_bytes = default_key_table_bytes);
 
 }  // namespace kdr::etcd

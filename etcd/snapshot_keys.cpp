@@ -8,14 +8,9 @@
 #include "core/error.hpp"
 #include "core/protobuf_wire.hpp"
 #include "etcd/bbolt.hpp"
-#include "etcd/key_table.hpp"
+#include "etcd/newest_entries.hpp"
 
 namespace kdr::etcd {
-
-namespace {
-
-
-}  // namespace
 
 std::int64_t mvcc_main_revision(std::string_view rev) {
   std::uint64_t v = 0;
@@ -61,8 +56,8 @@ bool mvcc_key(std::string_view m, std::string_view& key) {
 SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilter& filter,
                                 const std::function<void(const EtcdKeyValue&)>& visit) {
   SnapshotRead out;
-  // Pass 1: each wanted key's newest entry (its revision bytes; a deletion marks it gone).
-  KeyTable<MvccRevisionBytes> newest;
+  // Pass 1: each wanted key's newest entry, by its number in the walk.
+  NewestEntries<NoPayload> newest(spill_places(file));
   std::int64_t oldest = 0;
   read_bolt_bucket(file, "key", [&](std::string_view rev, std::string_view kv) {
     ++out.entries;
@@ -77,10 +72,10 @@ SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilte
     if (filter.at_revision && main > *filter.at_revision) return;
     if (key.substr(0, filter.prefix.size()) != filter.prefix) return;
     if (filter.keep && !filter.keep(key)) return;
-    MvccRevisionBytes where{};
-    std::copy(rev.begin(), rev.end(), where.begin());  // 't' in the last byte for a deletion
-    newest[key] = where;
+    newest.add(key, out.entries, rev.size() > mvcc_revision_size, {});  // 't' after the revision: a deletion
   });
+  EntryMarks wanted(out.entries);
+  newest.for_each_live([&wanted](std::uint64_t entry, NoPayload) { wanted.mark(entry); });
   out.revision = std::max(out.revision, finished_compact_revision(file));
   if (filter.at_revision && *filter.at_revision > out.revision)
     throw core::Error(fmt::format("{} holds revisions up to {}, not {}", file.string(), out.revision, *filter.at_revision));
@@ -90,19 +85,16 @@ SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilte
   // Pass 2: the values of those entries.
   std::uint64_t entries = 0;
   EtcdKeyValue kv_out;
-  read_bolt_bucket(file, "key", [&](std::string_view rev, std::string_view kv) {
-    ++entries;
-    if (kv.empty() || rev.size() != mvcc_revision_size) return;  // deletions hand out nothing
-    std::string_view key;
-    if (!mvcc_key(kv, key)) return;
-    const auto* where = newest.find(key);
-    if (where == nullptr || (*where)[mvcc_revision_size] == 't' || std::string_view(where->data(), mvcc_revision_size) != rev)
-      return;
+  read_bolt_bucket(file, "key", [&](std::string_view, std::string_view kv) {
+    if (!wanted.marked(++entries)) return;
     if (!parse_mvcc_key_value(kv, kv_out))
       throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd key-value", file.string(), entries));
     ++out.visited;
     visit(kv_out);
   });
+  if (entries != out.entries)
+    throw core::Error(fmt::format("{} changed while it was read ({} entries in its key bucket, then {})", file.string(),
+                                  out.entries, entries));
   return out;
 }
 

@@ -4,9 +4,9 @@
 // mod_revision 3, version 4, value 5, lease 6). A key's newest entry at or below the revision
 // asked for is its value; a deletion there means it is gone.
 //
-// Two passes over the bucket: the first keeps, for the keys wanted, only where their newest
-// entry is (a key and 17 bytes); the second hands out those entries' values. Memory grows with
-// the number of keys wanted, not with the database.
+// Two passes over the bucket: the first finds each wanted key's newest entry (NewestEntries, in
+// bounded memory) and marks it by its number in the walk (a bit an entry); the second hands out
+// the marked entries' values. The file must not change between them (it is checked).
 #pragma once
 
 #include <array>

@@ -13,7 +13,6 @@
 
 #include "etcd/tool.hpp"
 #include "etcd/bbolt.hpp"
-#include "etcd/key_table.hpp"
 #include "etcd/served_snapshot.hpp"
 #include "core/error.hpp"
 #include "bolt_builder.hpp"
@@ -138,36 +137,4 @@ TEST_CASE("a stopped etcd's database is written as the snapshot etcdctl snapshot
   // not a bbolt database at all
   test::write(tmp.path() / "text", std::string(3 * page_size, 'x'));
   CHECK_THROWS_AS(etcd::write_served_snapshot(tmp.path() / "text", tmp.path() / "t.db"), core::Error);
-}
-
-TEST_CASE("key table: each key's newest entry through growth, removal and a put again") {
-  etcd::KeyTable<int> t;
-  // enough keys to grow the table several times (it starts at 1024 slots)
-  for (int i = 0; i < 5000; ++i) t[fmt::format("/registry/configmaps/ns/cm-{}", i)] = i;
-  for (int i = 0; i < 5000; i += 2) t[fmt::format("/registry/configmaps/ns/cm-{}", i)] = -i;  // a later revision
-  CHECK(t.size() == 5000);
-  for (int i = 0; i < 5000; i += 5) t.erase(fmt::format("/registry/configmaps/ns/cm-{}", i));
-  CHECK(t.size() == 4000);
-  t.erase("/registry/never-seen");
-  CHECK(t.size() == 4000);
-  REQUIRE(t.find("/registry/configmaps/ns/cm-2") != nullptr);
-  CHECK(*t.find("/registry/configmaps/ns/cm-2") == -2);
-  CHECK(*t.find("/registry/configmaps/ns/cm-3") == 3);
-  CHECK(t.find("/registry/configmaps/ns/cm-5") == nullptr);
-  // a key put again after its deletion starts from a fresh entry
-  CHECK(t["/registry/configmaps/ns/cm-5"] == 0);
-  t["/registry/configmaps/ns/cm-5"] = 55;
-  long sum = 0, n = 0;
-  t.for_each([&](int v) {
-    sum += v;
-    ++n;
-  });
-  long want = 55;
-  for (int i = 0; i < 5000; ++i)
-    if (i % 5 != 0) want += i % 2 == 0 ? -i : i;
-  CHECK(n == 4001);
-  CHECK(sum == want);
-  t.erase_if([](int v) { return v < 0; });
-  CHECK(t.size() == 4001 - 2000);  // the even i not divisible by 5 were negative
-  CHECK(t.find("/registry/configmaps/ns/cm-2") == nullptr);
 }
