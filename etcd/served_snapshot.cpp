@@ -1,6 +1,7 @@
 #include "etcd/served_snapshot.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
