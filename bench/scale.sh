@@ -3,7 +3,9 @@
 # path timed beside the tool an operator would otherwise use, on the same node in the same run.
 # The database (bench/etcd_fill.cpp): ConfigMaps of 1 KiB to 1 MiB in 40 namespaces, 200 node
 # Leases renewed again and again (long histories), Events in one small namespace; never
-# compacted. For each size:
+# compacted. With --small, every ConfigMap is of 256 bytes to 4 KiB: the many small objects of a
+# cluster with thousands of nodes, about 300,000 keys a GiB (where kdr's key tables are largest).
+# For each size:
 #   - the full backup, beside the seed's pair (rsync -a --delete of /etc/kubernetes and etcd's
 #     data dir, then etcdctl snapshot save) and beside etcdctl snapshot save alone; a later run
 #     after a second of writes, beside the seed's pair again, and the same with the raw copy
@@ -30,22 +32,25 @@
 # Wall seconds, kdr's own peak RSS (VmHWM, sampled every 50 ms) and the peak RSS of anything it
 # started (a private etcd, etcdctl): GNU time's maximum over the process tree.
 #
-#   bench/scale.sh [--quick] [--scale 1,2,4,8] [--rounds N] [--kdr PATH]
-#   --quick: one 96 MiB database (CI); --scale: sizes in GiB (default 1); --rounds: the full
+#   bench/scale.sh [--quick] [--scale 1,2,4,8] [--small] [--rounds N] [--kdr PATH]
+#   --quick: one 96 MiB database (CI); --scale: sizes in GiB (default 1); --small: small objects
+#   (above); --rounds: the full
 #   backup and its two by-hand sides run N times in turn, each row the median run (default 1;
 #   a virtual disk's speed varies by a third from run to run)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 sizes_mb=(1024)
 rounds=1
+fill_profile=()
 kdr_bin=${KDR_BIN:-$here/../build/cli/kdr}
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) sizes_mb=(96) ;;
     --scale) IFS=, read -r -a gib <<<"$2"; sizes_mb=(); for g in "${gib[@]}"; do sizes_mb+=($((g * 1024))); done; shift ;;
     --rounds) rounds=$2; shift ;;
+    --small) fill_profile=(--small) ;;
     --kdr) kdr_bin=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--scale 1,2,4,8] [--rounds N] [--kdr PATH]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--scale 1,2,4,8] [--small] [--rounds N] [--kdr PATH]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -248,7 +253,7 @@ for size_mb in "${sizes_mb[@]}"; do
   echo "bench: filling etcd to $size_mb MiB..." >&2
   t0=$SECONDS
   "$fill_bin" --endpoint "https://127.0.0.1:$(cat "$ROOT/.sandbox-client-port")" --cacert "$pki/ca.crt" \
-    --cert "$pki/healthcheck-client.crt" --key "$pki/healthcheck-client.key" --bytes $((size_mb << 20)) >"$W/fill.out"
+    --cert "$pki/healthcheck-client.crt" --key "$pki/healthcheck-client.key" --bytes $((size_mb << 20)) ${fill_profile[@]+"${fill_profile[@]}"} >"$W/fill.out"
   etcdctl_at "$ROOT" put /registry/namespaces/precious '{"kind":"Namespace"}' >/dev/null
   db_mb=$(( $(stat -c %s "$ROOT/var/lib/etcd/member/snap/db") >> 20 ))
   keys=$(etcdctl_at "$ROOT" get "" --from-key --keys-only | grep -c .)
@@ -460,7 +465,9 @@ for size_mb in "${sizes_mb[@]}"; do
 
   runs="one run each"
   [ "$rounds" -gt 1 ] && runs="one run each, the full backup's rows the median of $rounds"
-  printf '\n## %s MiB database (etcd %s, %s keys, revision %s; %s)\n\n' "$db_mb" "$etcd_minor" "$keys" "$rev" "$runs"
+  objects="ConfigMaps of 1 KiB to 1 MiB"
+  [ ${#fill_profile[@]} -gt 0 ] && objects="small ConfigMaps of 256 bytes to 4 KiB"
+  printf '\n## %s MiB database (etcd %s, %s keys, %s, revision %s; %s)\n\n' "$db_mb" "$etcd_minor" "$keys" "$objects" "$rev" "$runs"
   echo "| kdr | s | kdr peak RSS MiB | with children MiB | by hand | s | peak RSS MiB | kdr / by hand |"
   echo "|---|---:|---:|---:|---|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
