@@ -66,8 +66,8 @@ class SpillFile {
 // Where a walk of `walked` sets entries aside: its folder, /var/tmp, /tmp.
 std::vector<core::bfs::path> spill_places(const core::bfs::path& walked);
 
-// 16 MiB: a table of the keyspace digest's entries (72-byte slots) holds about 160,000 keys
-// before it is set aside.
+// 16 MiB: a table of the keyspace digest's entries (72-byte slots) stops at 131,072 slots
+// (9 MiB, the next size would pass 16), about 90,000 keys, and is set aside then.
 inline constexpr std::size_t default_key_table_bytes = std::size_t{16} << 20;
 
 // T: what is kept of an entry (trivially copyable). `order` rises with the revision through
@@ -103,9 +103,8 @@ class NewestEntries {
       table_ = {};
       return;
     }
-    set_aside();
-    table_ = {};
     if (own_) others_.push_back(std::move(own_));
+    // each part: what the files hold of it, and what the table still holds of it
     for (std::size_t part = 0; part < SpillFile::parts; ++part) {
       KeyTable<Entry> newest;
       for (auto& s : others_)
@@ -119,8 +118,12 @@ class NewestEntries {
           e.set = true;
           keep_newer(newest.at(id), e);
         });
+      table_.for_each_entry([&newest, part](const KeyId& id, const Entry& e) {
+        if (part_of(id) == part) keep_newer(newest.at(id), e);
+      });
       newest.for_each_entry(live);
     }
+    table_ = {};
     others_.clear();
   }
   // Entries written to files so far (what the tests look at).
@@ -139,6 +142,7 @@ class NewestEntries {
   };
   static constexpr std::size_t record_size = 16 + 8 + 1 + sizeof(T);
 
+  static std::size_t part_of(const KeyId& id) { return id[15] % SpillFile::parts; }
   static void keep_newer(Entry& held, const Entry& e) {
     if (!held.set || e.order > held.order) held = e;
   }
@@ -161,7 +165,7 @@ class NewestEntries {
         std::memcpy(r + 16, &e.order, sizeof e.order);
         r[24] = e.deleted ? 1 : 0;
         std::memcpy(r + 25, &e.payload, sizeof(T));
-        own_->put(id[15] % SpillFile::parts, r);
+        own_->put(part_of(id), r);
       });
     } catch (const core::Error&) {
       // a full disk: what was written stays (an entry twice is harmless), the rest in memory

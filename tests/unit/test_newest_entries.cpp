@@ -2,6 +2,9 @@
 // every key, is set aside in a file again and again, or is merged from two runs of the walk.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <map>
 #include <random>
 #include <string>
@@ -96,6 +99,33 @@ TEST_CASE("newest entries: each key's newest is the same held in memory, set asi
   // with no place at all, the keys stay in memory
   CHECK(walk(steps, {dir.path() / "missing"}, small_table, 12000, &set_aside) == two_runs);
   CHECK(set_aside == 0);
+}
+
+TEST_CASE("newest entries: a disk that fills up while entries are set aside keeps the rest in memory, and loses none") {
+  const auto steps = history();
+  test::TempDir dir;
+  std::uint64_t set_aside = 0;
+  const auto want = expected(steps, 12000);
+  // the process may write no file past 64 KiB: the file takes two of its parts' chunks, then
+  // its writes fail (EFBIG, as ENOSPC on a full disk)
+  rlimit was{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &was) == 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = was;
+  small.rlim_cur = 64 * 1024;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  Live got;
+  try {
+    got = walk(steps, {dir.path()}, 48 * 1024, 12000, &set_aside);
+  } catch (...) {
+    setrlimit(RLIMIT_FSIZE, &was);
+    std::signal(SIGXFSZ, old_handler);
+    throw;
+  }
+  setrlimit(RLIMIT_FSIZE, &was);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK(got == want);
+  CHECK(set_aside > 0);
 }
 
 TEST_CASE("entry marks: a bit for each entry of a walk, by its number") {
