@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <chrono>
 #include <future>
 #include <map>
@@ -13,6 +15,7 @@
 
 #include "core/base64.hpp"
 #include "core/error.hpp"
+#include "etcd/grpc_range.hpp"
 #include "etcd/range_reply.hpp"
 #include "etcd/watch.hpp"
 
@@ -22,8 +25,48 @@ using nlohmann::json;
 
 namespace {
 
+constexpr const char* grpc_range_path = "/etcdserverpb.KV/Range";
+
 std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
   static_cast<TextChunks*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// What a gRPC answer's headers and trailers say (curl hands both to the header function).
+struct GrpcHeaders {
+  bool grpc = false;
+  int status = -1;
+  std::string message;
+};
+
+// grpc-message is percent-encoded.
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) != 0 &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2])) != 0) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::size_t grpc_header(char* data, std::size_t size, std::size_t n, void* out) {
+  auto& h = *static_cast<GrpcHeaders*>(out);
+  const std::string_view line(data, size * n);
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return size * n;
+  std::string name(line.substr(0, colon));
+  for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+  if (name == "content-type") h.grpc = value.rfind("application/grpc", 0) == 0;
+  else if (name == "grpc-status") h.status = std::atoi(std::string(value).c_str());
+  else if (name == "grpc-message") h.message = percent_decoded(value);
   return size * n;
 }
 
@@ -129,6 +172,35 @@ EtcdClient::Reply EtcdClient::post(const std::string& path, const json& body) {
   return reply;
 }
 
+EtcdClient::Reply EtcdClient::post_grpc(const std::string& path, const std::string& framed) {
+  auto* c = static_cast<CURL*>(curl_);
+  curl_easy_reset(c);
+  Reply reply;
+  GrpcHeaders h;
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/grpc");
+  headers = curl_slist_append(headers, "TE: trailers");
+  setup_gateway_request(c, endpoint_, path, framed, headers, error);
+  // HTTP/2 agreed in TLS's handshake (ALPN), or spoken at once on a plain or unix socket (etcd
+  // tells gRPC apart from the gateway by HTTP/2 and the content type)
+  const bool tls = endpoint_.url.rfind("https://", 0) == 0;
+  curl_easy_setopt(c, CURLOPT_HTTP_VERSION, tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, grpc_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
+  const CURLcode rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.http);
+  curl_slist_free_all(headers);
+  if (rc != CURLE_OK)
+    throw core::Error(fmt::format("etcd at {}: {}", endpoint_.url, error[0] != '\0' ? error : curl_easy_strerror(rc)));
+  reply.grpc = h.grpc && reply.http == 200;
+  reply.grpc_status = h.status;
+  reply.grpc_message = std::move(h.message);
+  return reply;
+}
+
 json EtcdClient::parse(const std::string& path, const Reply& reply) const {
   const auto text = reply.body.joined();
   json j;
@@ -230,7 +302,19 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
     std::chrono::steady_clock::duration took{};  // until etcd's whole answer was in
   };
   const auto origin = fmt::format("etcd at {}/v3/kv/range", endpoint_.url);
+  const auto grpc_origin = fmt::format("etcd at {}{}", endpoint_.url, grpc_range_path);
   const auto fetch = [&](const std::string& from, const std::string& to, std::int64_t limit, bool keys_only) {
+    if (grpc_ranges_) {
+      const auto asked = std::chrono::steady_clock::now();
+      try {
+        auto reply = post_grpc(grpc_range_path, grpc_range_request({from, to, limit, revision, options.min_mod_revision,
+                                                                    keys_only, options.serializable}));
+        if (reply.grpc) return Page{std::move(reply), limit, to, std::chrono::steady_clock::now() - asked};
+      } catch (const core::Error&) {
+        // no HTTP/2 there: the gateway's answer, or its error, below
+      }
+      grpc_ranges_ = false;
+    }
     json body = {{"key", core::base64_encode(from)}, {"range_end", core::base64_encode(to)}, {"limit", std::to_string(limit)}};
     if (keys_only) body["keys_only"] = true;
     if (options.serializable) body["serializable"] = true;
@@ -242,6 +326,14 @@ std::int64_t EtcdClient::scan(const std::string& prefix, const EtcdRangeOptions&
   };
   RangeReplyParser parser;  // one page at a time, on this thread
   const auto load = [&](RangeReplyParser& with, Page& page) {
+    if (page.reply.grpc) {
+      if (page.reply.grpc_status != 0)
+        throw EtcdApiError(fmt::format("{}: {}", grpc_origin,
+                                       page.reply.grpc_message.empty() ? fmt::format("gRPC status {}", page.reply.grpc_status)
+                                                                       : page.reply.grpc_message),
+                           page.reply.grpc_status);
+      return with.load_grpc(page.reply.body, grpc_origin);
+    }
     RangePage loaded;
     if (page.reply.http == 200) loaded = with.load(page.reply.body, origin);
     if (page.reply.http != 200 || loaded.error) (void)parse("/v3/kv/range", page.reply);  // throws the gateway's error

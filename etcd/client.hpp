@@ -4,6 +4,7 @@
 // etcdctl text is parsed. docs/architecture.md says why the gateway and not gRPC.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -72,15 +73,23 @@ class EtcdClient final : public EtcdApi {
   struct Reply {
     long http = 0;
     TextChunks body;
+    bool grpc = false;     // etcd answered as gRPC (content-type application/grpc)
+    int grpc_status = -1;  // its grpc-status (0: OK), from the headers or the trailers
+    std::string grpc_message;
   };
   // One POST to the gateway.
   Reply post(const std::string& path, const nlohmann::json& body);
+  // One gRPC call over HTTP/2 (`framed`: the request message as gRPC frames it).
+  Reply post_grpc(const std::string& path, const std::string& framed);
   // The answer as JSON; throws EtcdApiError for the gateway's errors.
   nlohmann::json parse(const std::string& path, const Reply& reply) const;
   nlohmann::json call(const std::string& path, const nlohmann::json& body);
   EtcdEndpoint endpoint_;
   std::chrono::milliseconds timeout_;
   void* curl_ = nullptr;
+  // Range reads go over gRPC until an answer shows that this etcd does not serve it here (an
+  // HTTP/1 endpoint, a proxy of the gateway alone): then over the gateway.
+  std::atomic<bool> grpc_ranges_{true};
 };
 
 }  // namespace kdr::etcd

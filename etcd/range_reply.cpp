@@ -12,6 +12,8 @@
 
 #include "core/base64.hpp"
 #include "core/error.hpp"
+#include "etcd/grpc_range.hpp"
+#include "etcd/snapshot_keys.hpp"
 
 namespace kdr::etcd {
 
@@ -163,6 +165,8 @@ struct RangeReplyParser::State {
   od::document doc;         // the loaded page
   std::string origin;
   bool loaded = false;
+  bool grpc = false;                   // the loaded page is a gRPC answer: its key-values are
+  std::vector<std::string_view> kvs;   // these messages in the buffer
 };
 
 RangeReplyParser::RangeReplyParser() : state_(std::make_unique<State>()) {}
@@ -197,19 +201,18 @@ void read_page(od::document& doc, RangePage& page, std::string_view origin, KeyV
 
 }  // namespace
 
-RangePage RangeReplyParser::load(TextChunks& body, std::string_view origin) {
-  // One padded copy of the page for simdjson's on-demand parser, which reads it in place (its
-  // buffers are touched only for the structure and the strings taken; whatever the kernel, a
-  // few GB/s); fields the gateway may add are skipped.
-  auto& st = *state_;
-  st.loaded = false;
+namespace {
+
+// The page's text in one padded buffer of the parser's, its pieces given back as they are
+// copied.
+char* take_text(TextChunks& body, std::unique_ptr<char[]>& buffer, std::size_t& capacity) {
   const std::size_t size = body.size();
-  if (st.capacity < size + simdjson::SIMDJSON_PADDING) {
-    st.buffer.reset();
-    st.capacity = size + size / 4 + simdjson::SIMDJSON_PADDING;
-    st.buffer.reset(new char[st.capacity]);  // not zeroed: only what a page fills is touched
+  if (capacity < size + simdjson::SIMDJSON_PADDING) {
+    buffer.reset();
+    capacity = size + size / 4 + simdjson::SIMDJSON_PADDING;
+    buffer.reset(new char[capacity]);  // not zeroed: only what a page fills is touched
   }
-  char* text = st.buffer.get();
+  char* text = buffer.get();
   std::size_t at = 0;
   auto parts = body.take_parts();
   for (auto& part : parts) {
@@ -219,6 +222,44 @@ RangePage RangeReplyParser::load(TextChunks& body, std::string_view origin) {
   }
   parts.clear();
   std::memset(text + size, 0, simdjson::SIMDJSON_PADDING);
+  return text;
+}
+
+}  // namespace
+
+RangePage RangeReplyParser::load_grpc(TextChunks& body, std::string_view origin) {
+  auto& st = *state_;
+  st.loaded = false;
+  const std::size_t size = body.size();
+  const char* text = take_text(body, st.buffer, st.capacity);
+  auto answer = read_grpc_range_answer(std::string_view(text, size), origin);
+  RangePage page;
+  page.revision = answer.revision;
+  page.more = answer.more;
+  page.count = answer.count;
+  page.kvs = answer.kvs.size();
+  if (!answer.kvs.empty()) {
+    std::string_view last;
+    if (!mvcc_key(answer.kvs.back(), last))
+      throw core::Error(fmt::format("{}: key-value {} of the answer names no key", origin, answer.kvs.size()));
+    page.last_key = last;
+  }
+  st.origin = origin;
+  st.kvs = std::move(answer.kvs);
+  st.grpc = true;
+  st.loaded = true;
+  return page;
+}
+
+RangePage RangeReplyParser::load(TextChunks& body, std::string_view origin) {
+  // One padded copy of the page for simdjson's on-demand parser, which reads it in place (its
+  // buffers are touched only for the structure and the strings taken; whatever the kernel, a
+  // few GB/s); fields the gateway may add are skipped.
+  auto& st = *state_;
+  st.loaded = false;
+  st.grpc = false;
+  const std::size_t size = body.size();
+  char* text = take_text(body, st.buffer, st.capacity);
   RangePage page;
   st.origin = origin;
   try {
@@ -250,6 +291,17 @@ void RangeReplyParser::each(const std::function<void(EtcdKeyValue&&)>& each) {
   auto& st = *state_;
   if (!st.loaded) throw core::Error("the range answer's key-values were read already, or none was loaded");
   st.loaded = false;
+  if (st.grpc) {
+    std::size_t index = 0;
+    for (const auto m : st.kvs) {
+      EtcdKeyValue kv;
+      if (!parse_mvcc_key_value(m, kv))
+        throw core::Error(fmt::format("{}: key-value {} of the answer is not an etcd key-value", st.origin, index + 1));
+      ++index;
+      each(std::move(kv));
+    }
+    return;
+  }
   RangePage again;
   std::size_t index = 0;
   try {

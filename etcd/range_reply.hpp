@@ -1,5 +1,5 @@
 // One page of a range read, decoded straight from the JSON gateway's answer by simdjson's
-// on-demand parser: keys and values come out as bytes without a JSON tree of their base64 text
+// on-demand parser (or from etcd's gRPC answer, grpc_range.hpp): keys and values come out as bytes without a JSON tree of their base64 text
 // beside them, one at a time, so a page costs its answer and the value being handled.
 #pragma once
 
@@ -77,6 +77,8 @@ class RangeReplyParser {
   // released as they are copied for the parser (the page is not held twice); an error answer
   // (`error`) is left in `body` for the caller to read whole.
   RangePage load(TextChunks& body, std::string_view origin);
+  // The same for a gRPC RangeResponse (grpc_range.hpp): its key-values are decoded by each().
+  RangePage load_grpc(TextChunks& body, std::string_view origin);
   // The loaded page's key-values, decoded one at a time from its text and handed to `each`:
   // a page costs its text and one value, not its text and all of its values. Throws Error as
   // load does (a value that is not base64).

@@ -95,6 +95,9 @@ class FakeGateway {
       }
       std::size_t length = 0;
       const auto head = in.substr(0, head_end);
+      // HTTP/2 spoken at once (kdr's range reads over gRPC): a gateway of HTTP/1.1 alone, as
+      // this one is, closes the connection, and kdr reads over the gateway from then on
+      if (head.rfind("PRI * HTTP/2.0", 0) == 0) return close_connection(fd);
       for (const std::string name : {"Content-Length:", "content-length:"}) {
         const auto at = head.find(name);
         if (at != std::string::npos) length = std::stoul(head.substr(at + name.size()));
@@ -109,7 +112,7 @@ class FakeGateway {
       const auto out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
                        std::to_string(body.size()) + "\r\n\r\n" + body;
       for (std::size_t sent = 0; sent < out.size();) {
-        const auto n = ::write(fd, out.data() + sent, out.size() - sent);
+        const auto n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
         if (n <= 0) return close_connection(fd);
         sent += static_cast<std::size_t>(n);
       }
