@@ -121,6 +121,8 @@ class EtcdApi {
   // page may be read while `each` runs: `each` must not call this client.
   virtual std::int64_t scan(const std::string& prefix, const EtcdRangeOptions& options,
                             const std::function<void(EtcdKeyValue&&)>& each) = 0;
+  // What range reads go over ("gRPC", "the JSON gateway"; empty where that does not apply).
+  virtual std::string_view range_transport() const { return {}; }
   // The keys written after `after_revision`, up to `up_to`, that still hold what was written
   // then (each once, keys only, with its newest mod_revision), in key order: read off etcd's
   // history with a watch from after_revision + 1, so that only those changes are read, where

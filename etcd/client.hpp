@@ -67,6 +67,7 @@ class EtcdClient final : public EtcdApi {
   void remove_member(std::uint64_t id) override;
   void promote_member(std::uint64_t id) override;
   std::optional<EtcdHashKV> hash_kv(std::int64_t revision) override;
+  std::string_view range_transport() const override { return grpc_ranges_ ? "gRPC" : "the JSON gateway"; }
   EtcdHash hash() override;
 
  private:

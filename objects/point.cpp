@@ -139,7 +139,7 @@ class JournalPoint : public PointReader {
 
 class LivePoint : public PointReader {
  public:
-  explicit LivePoint(const core::Context& ctx) : client_(ctx.etcd->connect(etcd::node_etcd_endpoint(ctx))) {
+  explicit LivePoint(const core::Context& ctx) : ctx_(ctx), client_(ctx.etcd->connect(etcd::node_etcd_endpoint(ctx))) {
     const auto status = client_->status();
     info_.revision = status.revision;
     info_.text = fmt::format("the live etcd at {} (revision {})", client_->endpoint().url, status.revision);
@@ -153,9 +153,12 @@ class LivePoint : public PointReader {
     client_->scan(prefix, options, [&](etcd::EtcdKeyValue&& kv) {
       if (!keep || keep(kv.key)) visit(kv);
     });
+    if (const auto over = client_->range_transport(); !over.empty())
+      ctx_.out.detail("etcd: {} read over {}", prefix, over);
   }
 
  private:
+  const core::Context& ctx_;
   std::unique_ptr<etcd::EtcdApi> client_;
 };
 

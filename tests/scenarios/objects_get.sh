@@ -262,9 +262,11 @@ done
 want=$(sandbox_etcdctl "$ROOT" get --prefix /registry/configmaps/ --keys-only | grep . | sed 's|^/registry/configmaps/||' | sort)
 [ "$(grep -c . <<<"$want")" -gt 6040 ] || fail "etcd holds $(grep -c . <<<"$want") ConfigMaps, not the 6,040 written and more"
 rc=0
-"$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" get configmaps -A --at live -o json >"$T/all.json" 2>"$T/all.err" || rc=$?
+"$KDR_BIN" -v --root "$ROOT" --backup-dir "$BACKUP" get configmaps -A --at live -o json >"$T/all.json" 2>"$T/all.err" || rc=$?
 assert_eq "$rc" 3 "kdr get's exit code with three values that are not objects (partial)"
 assert_contains "$(cat "$T/all.err")" "3 objects could not be read"
+# the pages came over gRPC (HTTP/2 on etcd's client URL), not the JSON gateway
+assert_contains "$(cat "$T/all.err")" "read over gRPC"
 jq -r '.items[] | .metadata.namespace + "/" + .metadata.name' "$T/all.json" | sort >"$T/got.txt"
 diff <(echo "$want") "$T/got.txt" >"$T/diff.txt" || fail "the ConfigMaps kdr get lists, against etcd's keys: $(head -n 20 "$T/diff.txt")"
 big=$("$KDR_BIN" --root "$ROOT" --backup-dir "$BACKUP" get configmaps big4-000009 -n ns-09 --at live -o json)
