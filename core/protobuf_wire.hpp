@@ -1,9 +1,12 @@
 // The protobuf wire format, read field by field without a schema: for the few fields kdr
 // reads from etcd's mvccpb.KeyValue (etcd/keyspace_digest) and a stored Kubernetes object's
-// envelope (core/namespace_object). Header-only: the digest calls it once per key revision.
+// envelope (core/namespace_object); and written field by field, for the few messages kdr
+// writes (a Kubernetes envelope, etcd's RangeRequest). Header-only: the digest calls it once
+// per key revision.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace kdr::core {
@@ -62,6 +65,29 @@ bool for_each_bytes_field(std::string_view m, Visit&& visit) {
     if (wire == 2) visit(field, bytes);
     return true;
   });
+}
+
+// Appends `v` as a varint.
+inline void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+// Appends a length-delimited field (wire type 2).
+inline void put_bytes(std::string& out, std::uint64_t field, std::string_view bytes) {
+  put_varint(out, field << 3 | 2);
+  put_varint(out, bytes.size());
+  out.append(bytes);
+}
+
+// Appends a varint field (wire type 0), even a zero (proto3 writers leave zeros out: the
+// caller decides).
+inline void put_number(std::string& out, std::uint64_t field, std::uint64_t v) {
+  put_varint(out, field << 3);
+  put_varint(out, v);
 }
 
 }  // namespace kdr::core

@@ -153,49 +153,38 @@ EtcdClient::EtcdClient(EtcdEndpoint endpoint, std::chrono::milliseconds timeout)
 
 EtcdClient::~EtcdClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-EtcdClient::Reply EtcdClient::post(const std::string& path, const json& body) {
-  auto* c = static_cast<CURL*>(curl_);
-  curl_easy_reset(c);
-  const auto request = body.dump();
-  Reply reply;
-  char error[CURL_ERROR_SIZE] = {0};
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  setup_gateway_request(c, endpoint_, path, request, headers, error);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
-  const CURLcode rc = curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.http);
-  curl_slist_free_all(headers);
-  if (rc != CURLE_OK)
-    throw core::Error(fmt::format("etcd at {}: {}", endpoint_.url, error[0] != '\0' ? error : curl_easy_strerror(rc)));
-  return reply;
-}
+EtcdClient::Reply EtcdClient::post(const std::string& path, const json& body) { return send(path, body.dump(), false); }
 
 EtcdClient::Reply EtcdClient::post_grpc(const std::string& path, const std::string& framed) {
+  return send(path, framed, true);
+}
+
+EtcdClient::Reply EtcdClient::send(const std::string& path, const std::string& body, bool grpc) {
   auto* c = static_cast<CURL*>(curl_);
   curl_easy_reset(c);
   Reply reply;
   GrpcHeaders h;
   char error[CURL_ERROR_SIZE] = {0};
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/grpc");
-  headers = curl_slist_append(headers, "TE: trailers");
-  setup_gateway_request(c, endpoint_, path, framed, headers, error);
-  // HTTP/2 agreed in TLS's handshake (ALPN), or spoken at once on a plain or unix socket (etcd
-  // tells gRPC apart from the gateway by HTTP/2 and the content type)
-  const bool tls = endpoint_.url.rfind("https://", 0) == 0;
-  curl_easy_setopt(c, CURLOPT_HTTP_VERSION, tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+  curl_slist* headers = curl_slist_append(nullptr, grpc ? "Content-Type: application/grpc" : "Content-Type: application/json");
+  if (grpc) headers = curl_slist_append(headers, "TE: trailers");
+  setup_gateway_request(c, endpoint_, path, body, headers, error);
+  if (grpc) {
+    // HTTP/2 agreed in TLS's handshake (ALPN), or spoken at once on a plain or unix socket
+    // (etcd tells gRPC apart from the gateway by HTTP/2 and the content type)
+    const bool tls = endpoint_.url.rfind("https://", 0) == 0;
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, grpc_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+  }
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, grpc_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
   const CURLcode rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.http);
   curl_slist_free_all(headers);
   if (rc != CURLE_OK)
     throw core::Error(fmt::format("etcd at {}: {}", endpoint_.url, error[0] != '\0' ? error : curl_easy_strerror(rc)));
-  reply.grpc = h.grpc && reply.http == 200;
+  reply.grpc = grpc && h.grpc && reply.http == 200;
   reply.grpc_status = h.status;
   reply.grpc_message = std::move(h.message);
   return reply;

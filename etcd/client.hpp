@@ -82,6 +82,8 @@ class EtcdClient final : public EtcdApi {
   Reply post(const std::string& path, const nlohmann::json& body);
   // One gRPC call over HTTP/2 (`framed`: the request message as gRPC frames it).
   Reply post_grpc(const std::string& path, const std::string& framed);
+  // Either: one POST, its answer collected.
+  Reply send(const std::string& path, const std::string& body, bool grpc);
   // The answer as JSON; throws EtcdApiError for the gateway's errors.
   nlohmann::json parse(const std::string& path, const Reply& reply) const;
   nlohmann::json call(const std::string& path, const nlohmann::json& body);

@@ -9,32 +9,16 @@ namespace kdr::etcd {
 
 namespace {
 
-void varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
-
-void bytes_field(std::string& out, unsigned field, std::string_view bytes) {
-  varint(out, field << 3 | 2);
-  varint(out, bytes.size());
-  out += bytes;
-}
-
 void number_field(std::string& out, unsigned field, std::int64_t v) {
-  if (v == 0) return;  // proto3 leaves out zeros
-  varint(out, field << 3);
-  varint(out, static_cast<std::uint64_t>(v));
+  if (v != 0) core::put_number(out, field, static_cast<std::uint64_t>(v));  // proto3 leaves out zeros
 }
 
 }  // namespace
 
 std::string grpc_range_request(const RangeAsk& ask) {
   std::string m;
-  bytes_field(m, 1, ask.key);
-  if (!ask.range_end.empty()) bytes_field(m, 2, ask.range_end);
+  core::put_bytes(m, 1, ask.key);
+  if (!ask.range_end.empty()) core::put_bytes(m, 2, ask.range_end);
   number_field(m, 3, ask.limit);
   number_field(m, 4, ask.revision);
   number_field(m, 7, ask.serializable ? 1 : 0);

@@ -6,6 +6,8 @@
 
 namespace kdr::k8s {
 
+using core::put_bytes;
+
 namespace {
 
 constexpr std::string_view protobuf_magic{"k8s\0", 4};
@@ -15,20 +17,6 @@ constexpr std::string_view encrypted_prefix = "k8s:enc:";
 // generated.proto; tests/unit/test_k8s_envelope.cpp checks them against the built-in schema).
 constexpr std::uint64_t unknown_type_meta = 1, unknown_raw = 2, unknown_content_encoding = 3, unknown_content_type = 4;
 constexpr std::uint64_t type_meta_api_version = 1, type_meta_kind = 2;
-
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-void put_bytes(std::string& out, std::uint64_t field, std::string_view bytes) {
-  put_varint(out, field << 3 | 2);
-  put_varint(out, bytes.size());
-  out.append(bytes);
-}
 
 }  // namespace
 

@@ -15,23 +15,14 @@ using namespace kdr;
 
 namespace {
 
-void varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-}
 std::string bytes_field(unsigned field, const std::string& b) {
   std::string out;
-  varint(out, field << 3 | 2);
-  varint(out, b.size());
-  return out + b;
+  core::put_bytes(out, field, b);
+  return out;
 }
 std::string number_field(unsigned field, std::uint64_t v) {
   std::string out;
-  varint(out, field << 3);
-  varint(out, v);
+  core::put_number(out, field, v);
   return out;
 }
 std::string framed(const std::string& m) {
