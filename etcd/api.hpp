@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -110,6 +111,23 @@ class EtcdApiError : public core::Error {
   int grpc_code_;
 };
 
+// The transport failed before etcd's answer was whole: what failed, for the operator's message.
+enum class EtcdTransportFault {
+  unreachable,  // no connection (refused, no route)
+  certificate,  // TLS refused (either side's certificate)
+  timeout,      // the time allowed ran out
+  cut,          // the connection closed, or the stream was reset, before the end
+  other,
+};
+class EtcdTransportError : public core::Error {
+ public:
+  EtcdTransportError(std::string message, EtcdTransportFault fault) : core::Error(std::move(message)), fault_(fault) {}
+  EtcdTransportFault fault() const { return fault_; }
+
+ private:
+  EtcdTransportFault fault_;
+};
+
 class EtcdApi {
  public:
   virtual ~EtcdApi() = default;
@@ -162,6 +180,14 @@ class EtcdApi {
   // etcd's Hash of its whole database, after committing what it has pending (every gateway
   // has it).
   virtual EtcdHash hash() = 0;
+
+  // etcd's snapshot of its database (Maintenance/Snapshot), streamed: its bytes handed to
+  // `sink` as they come, the database then its SHA-256, as `etcdctl snapshot save` writes
+  // them; `timeout` for the whole stream. False, with nothing handed on, when this endpoint
+  // does not serve the stream (then etcdctl takes the snapshot). Throws EtcdTransportError when
+  // the stream failed, EtcdApiError when etcd refused, Error for a stream that is not a
+  // snapshot, and whatever `sink` throws.
+  virtual bool snapshot(const std::function<void(std::string_view)>& sink, std::chrono::seconds timeout) = 0;
 
   // The cluster's members.
   virtual std::vector<EtcdClusterMember> members() = 0;

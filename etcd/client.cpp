@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <exception>
 #include <chrono>
 #include <future>
 #include <map>
@@ -15,7 +16,9 @@
 
 #include "core/base64.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "etcd/grpc_range.hpp"
+#include "etcd/grpc_snapshot.hpp"
 #include "etcd/range_reply.hpp"
 #include "etcd/watch.hpp"
 
@@ -159,11 +162,67 @@ EtcdClient::Reply EtcdClient::post_grpc(const std::string& path, const std::stri
   return send(path, framed, true);
 }
 
-EtcdClient::Reply EtcdClient::send(const std::string& path, const std::string& body, bool grpc) {
+namespace {
+
+// What the transport's failure was, by libcurl's code.
+EtcdTransportFault transport_fault(CURLcode rc) {
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return EtcdTransportFault::unreachable;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CIPHER:
+      return EtcdTransportFault::certificate;
+    case CURLE_OPERATION_TIMEDOUT:
+      return EtcdTransportFault::timeout;
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+      return EtcdTransportFault::cut;
+    default:
+      return EtcdTransportFault::other;
+  }
+}
+
+// The body of an answer: collected, or, once its headers say gRPC, handed to a stream. An
+// exception of the stream is kept (it must not cross libcurl) and stops the transfer.
+struct BodyTarget {
+  TextChunks* collected;
+  const GrpcHeaders* headers;
+  const EtcdClient::Streaming* stream;  // may be null
+  std::exception_ptr failed;
+};
+
+std::size_t take_body(char* data, std::size_t size, std::size_t n, void* out) {
+  auto& t = *static_cast<BodyTarget*>(out);
+  if (t.stream == nullptr || !t.headers->grpc) return collect(data, size, n, t.collected);
+  try {
+    t.stream->on_bytes(std::string_view(data, size * n));
+    return size * n;
+  } catch (...) {
+    t.failed = std::current_exception();
+    return 0;
+  }
+}
+
+// Stops a transfer once Ctrl-C or SIGTERM came.
+int stop_if_interrupted(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) { return core::interrupted() ? 1 : 0; }
+
+}  // namespace
+
+EtcdClient::Reply EtcdClient::send(const std::string& path, const std::string& body, bool grpc,
+                                   const Streaming* stream) {
   auto* c = static_cast<CURL*>(curl_);
   curl_easy_reset(c);
   Reply reply;
   GrpcHeaders h;
+  BodyTarget target{&reply.body, &h, stream, nullptr};
   char error[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = curl_slist_append(nullptr, grpc ? "Content-Type: application/grpc" : "Content-Type: application/json");
   if (grpc) headers = curl_slist_append(headers, "TE: trailers");
@@ -176,18 +235,61 @@ EtcdClient::Reply EtcdClient::send(const std::string& path, const std::string& b
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, grpc_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
   }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply.body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, take_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &target);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>((stream != nullptr ? stream->timeout : timeout_).count()));
+  if (stream != nullptr) {
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L << 10);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_if_interrupted);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  }
   const CURLcode rc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply.http);
   curl_slist_free_all(headers);
+  if (target.failed) std::rethrow_exception(target.failed);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) core::check_interrupted();
   if (rc != CURLE_OK)
-    throw core::Error(fmt::format("etcd at {}: {}", endpoint_.url, error[0] != '\0' ? error : curl_easy_strerror(rc)));
+    throw EtcdTransportError(
+        fmt::format("etcd at {}: {}", endpoint_.url, error[0] != '\0' ? error : curl_easy_strerror(rc)),
+        transport_fault(rc));
   reply.grpc = grpc && h.grpc && reply.http == 200;
   reply.grpc_status = h.status;
   reply.grpc_message = std::move(h.message);
   return reply;
+}
+
+bool EtcdClient::snapshot(const std::function<void(std::string_view)>& sink, std::chrono::seconds timeout) {
+  if (!grpc_ranges_) return false;  // this endpoint was found not to speak gRPC
+  const auto origin = fmt::format("etcd at {}{}", endpoint_.url, grpc_snapshot_path);
+  SnapshotStreamReader reader(sink, origin);
+  const Streaming stream{[&reader](std::string_view bytes) { reader.feed(bytes); }, timeout};
+  Reply reply;
+  try {
+    reply = send(std::string(grpc_snapshot_path), grpc_snapshot_request(), true, &stream);
+  } catch (const EtcdTransportError& e) {
+    // nothing came: no HTTP/2 there (a proxy of the gateway alone closes such a connection)
+    if (reader.received() > 0 || e.fault() == EtcdTransportFault::timeout) throw;
+    grpc_ranges_ = false;
+    return false;
+  }
+  if (!reply.grpc) {
+    grpc_ranges_ = false;
+    return false;
+  }
+  if (reply.grpc_status > 0)
+    throw EtcdApiError(fmt::format("{}: {}", origin,
+                                   reply.grpc_message.empty() ? fmt::format("gRPC status {}", reply.grpc_status)
+                                                              : reply.grpc_message),
+                       reply.grpc_status);
+  if (!reader.complete() || reply.grpc_status != 0) {
+    const auto size = reader.database_size();
+    throw EtcdTransportError(
+        fmt::format("{}: the stream ended after {} bytes{}, {}", origin, reader.received(),
+                    size ? fmt::format(" of {}", *size + 32) : std::string(),
+                    reader.complete() ? "without gRPC's status" : "before the snapshot's end"),
+        EtcdTransportFault::cut);
+  }
+  return true;
 }
 
 json EtcdClient::parse(const std::string& path, const Reply& reply) const {

@@ -1,7 +1,9 @@
 // etcd's v3 API through the JSON gateway that etcd serves on its client URL (POST /v3/kv/range,
 // /v3/kv/txn, /v3/maintenance/status; etcd 3.4 and 3.5), over libcurl with the client
 // certificate: keys and values are bytes (base64 on the wire), revisions are numbers, and no
-// etcdctl text is parsed. docs/architecture.md says why the gateway and not gRPC.
+// etcdctl text is parsed. Range reads (etcd/grpc_range.hpp) and the snapshot stream
+// (etcd/grpc_snapshot.hpp) go over gRPC, on the same URL, where etcd serves it;
+// docs/architecture.md says why those two and not the rest.
 #pragma once
 
 #include <atomic>
@@ -68,7 +70,15 @@ class EtcdClient final : public EtcdApi {
   void promote_member(std::uint64_t id) override;
   std::optional<EtcdHashKV> hash_kv(std::int64_t revision) override;
   std::string_view range_transport() const override { return grpc_ranges_ ? "gRPC" : "the JSON gateway"; }
+  bool snapshot(const std::function<void(std::string_view)>& sink, std::chrono::seconds timeout) override;
   EtcdHash hash() override;
+
+  // An answer handed on as it comes, rather than collected: a stream longer than the client's
+  // timeout allows.
+  struct Streaming {
+    std::function<void(std::string_view)> on_bytes;  // the body of a gRPC answer (the frames)
+    std::chrono::milliseconds timeout;
+  };
 
  private:
   struct Reply {
@@ -82,8 +92,9 @@ class EtcdClient final : public EtcdApi {
   Reply post(const std::string& path, const nlohmann::json& body);
   // One gRPC call over HTTP/2 (`framed`: the request message as gRPC frames it).
   Reply post_grpc(const std::string& path, const std::string& framed);
-  // Either: one POST, its answer collected.
-  Reply send(const std::string& path, const std::string& body, bool grpc);
+  // Either: one POST, its answer collected (or, for a gRPC answer with `stream`, handed on).
+  // Throws EtcdTransportError when no whole answer came, and what `stream` throws.
+  Reply send(const std::string& path, const std::string& body, bool grpc, const Streaming* stream = nullptr);
   // The answer as JSON; throws EtcdApiError for the gateway's errors.
   nlohmann::json parse(const std::string& path, const Reply& reply) const;
   nlohmann::json call(const std::string& path, const nlohmann::json& body);

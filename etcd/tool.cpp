@@ -21,6 +21,7 @@
 #include "core/static_pods.hpp"
 #include "core/zstd_file.hpp"
 #include "etcd/bbolt.hpp"
+#include "etcd/grpc_snapshot.hpp"
 #include "etcd/keyspace_digest.hpp"
 #include "etcd/snapshot_keys.hpp"
 #include "etcd/snapshot_tool.hpp"
@@ -61,13 +62,11 @@ std::string last_line(const std::string& text) {
   return std::string(pos == std::string_view::npos ? t : t.substr(pos + 1));
 }
 
-std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const std::vector<std::string>& argv,
-                            const core::ProcessResult& r) {
-  const auto detail = last_line(r.err.empty() ? r.out : r.err);
+// The operator's message for a failed snapshot: `detail`, the tool's or the transport's own
+// words; `timeout_how`, how the time ran out; `otherwise`, the message of any other failure.
+std::string failure_text(SnapshotFailure f, const EtcdTarget& target, const std::string& detail,
+                         std::string_view timeout_how, const std::string& otherwise) {
   switch (f) {
-    case SnapshotFailure::missing_tool:
-      return fmt::format("etcdctl could not be run ({}); install etcd-client or set etcd.etcdctl in the config",
-                         r.start_error);
     case SnapshotFailure::certificate:
       return fmt::format("etcd at {} refused the client certificate {} (from {}; etcd.cacert/cert/key in the config "
                          "choose another): {}",
@@ -75,16 +74,25 @@ std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const s
     case SnapshotFailure::unreachable:
       return fmt::format("etcd at {} cannot be reached (is it running?): {}", target.endpoint, detail);
     case SnapshotFailure::timeout:
-      return fmt::format("etcd at {} did not answer in time ({}): {}", target.endpoint,
-                         r.timed_out ? "killed at the deadline" : "deadline exceeded", detail);
+      return fmt::format("etcd at {} did not answer in time ({}): {}", target.endpoint, timeout_how, detail);
     case SnapshotFailure::stream_cut:
       return fmt::format("etcd at {} closed the connection before its answer was complete: it restarted, or stalled "
                          "short of memory (a client's request for more than gRPC's 2 GiB limit leaves etcd holding "
                          "the whole answer for minutes); its log and its memory use say which: {}",
                          target.endpoint, detail);
     default:
-      return fmt::format("{} failed (exit {}): {}", core::describe_argv(argv), r.exit_code, detail);
+      return otherwise;
   }
+}
+
+std::string failure_message(SnapshotFailure f, const EtcdTarget& target, const std::vector<std::string>& argv,
+                            const core::ProcessResult& r) {
+  if (f == SnapshotFailure::missing_tool)
+    return fmt::format("etcdctl could not be run ({}); install etcd-client or set etcd.etcdctl in the config",
+                       r.start_error);
+  const auto detail = last_line(r.err.empty() ? r.out : r.err);
+  return failure_text(f, target, detail, r.timed_out ? "killed at the deadline" : "deadline exceeded",
+                      fmt::format("{} failed (exit {}): {}", core::describe_argv(argv), r.exit_code, detail));
 }
 
 // etcdctl says only "context deadline exceeded" when etcd refuses its certificate; a TLS
@@ -495,6 +503,101 @@ TrailerCheck check_snapshot_trailer(const path& file) {
   return hasher.finish();
 }
 
+namespace {
+
+// A snapshot file written, and its hashes taken as it was (empty: read it again), or why not.
+struct WrittenSnapshot {
+  bool streamed = false;  // by kdr itself (false: this endpoint serves no stream)
+  std::optional<TrailerCheck> check;
+  SnapshotOutcome failure;
+};
+
+// The snapshot streamed by kdr itself (EtcdApi::snapshot) into `file`, created 0600, and
+// hashed as it is written: no program started, no file read back. Not `streamed` when the
+// endpoint does not serve the stream.
+WrittenSnapshot stream_snapshot(const core::Context& ctx, const EtcdTarget& target, std::chrono::seconds timeout,
+                                const path& file, core::Progress& progress) {
+  WrittenSnapshot out;
+  core::Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) core::throw_errno("create", file.string(), errno);
+  SnapshotHasher hasher;
+  std::string buffer;  // written in pieces of 1 MiB, not etcd's 32 KiB blobs
+  constexpr std::size_t piece = 1u << 20;
+  buffer.reserve(piece);
+  const auto flush = [&] {
+    core::write_all(fd.get(), buffer.data(), buffer.size(), file.string());
+    buffer.clear();
+  };
+  auto failed = [&](SnapshotFailure kind, std::string message) {
+    out.streamed = true;
+    out.failure = fail(kind, std::move(message));
+    return out;
+  };
+  try {
+    ctx.out.detail("etcd snapshot: streamed from {} over gRPC", target.endpoint);
+    const auto api = ctx.etcd->connect(client_endpoint(target), std::chrono::seconds(10));
+    out.streamed = api->snapshot(
+        [&](std::string_view bytes) {
+          hasher.update(bytes.data(), bytes.size());
+          buffer.append(bytes);
+          if (buffer.size() >= piece) flush();
+          progress.add(bytes.size());
+        },
+        timeout);
+    if (!out.streamed) return out;
+    flush();
+    if (::fsync(fd.get()) != 0) core::throw_errno("fsync", file.string(), errno);
+    out.check = hasher.finish();
+    return out;
+  } catch (const EtcdTransportError& e) {
+    static constexpr std::pair<EtcdTransportFault, SnapshotFailure> kinds[] = {
+        {EtcdTransportFault::unreachable, SnapshotFailure::unreachable},
+        {EtcdTransportFault::certificate, SnapshotFailure::certificate},
+        {EtcdTransportFault::timeout, SnapshotFailure::timeout},
+        {EtcdTransportFault::cut, SnapshotFailure::stream_cut},
+        {EtcdTransportFault::other, SnapshotFailure::other}};
+    auto kind = SnapshotFailure::other;
+    for (const auto& [fault, failure] : kinds)
+      if (fault == e.fault()) kind = failure;
+    auto message = failure_text(kind, target, e.what(), fmt::format("{} s allowed", timeout.count()),
+                                fmt::format("etcd snapshot stream failed: {}", e.what()));
+    kind = diagnose(target, kind, message);
+    return failed(kind, message);
+  } catch (const EtcdApiError& e) {
+    return failed(SnapshotFailure::other, fmt::format("etcd refused the snapshot: {}", e.what()));
+  } catch (const SnapshotStreamError& e) {
+    return failed(SnapshotFailure::invalid, fmt::format("etcd snapshot rejected: {}", e.what()));
+  } catch (const core::SystemError& e) {
+    if (!core::is_disk_full(e)) throw;
+    return failed(SnapshotFailure::disk_full, e.what());
+  }
+}
+
+// The snapshot written by `etcdctl snapshot save` (to <file>.part, renamed to <file> when
+// whole), hashed by a thread that follows the file as it grows.
+WrittenSnapshot etcdctl_snapshot(const core::Context& ctx, const EtcdTarget& target, std::chrono::seconds timeout,
+                                 const path& file, const path& part, core::Progress& progress) {
+  auto argv = etcdctl_argv(ctx, target, static_cast<std::uint64_t>(timeout.count()));
+  argv.insert(argv.end(), {"snapshot", "save", file.string()});
+  const auto opts = core::etcd_tool_options(timeout + std::chrono::seconds(15));
+  ctx.out.detail("etcd snapshot: {}", core::describe_argv(argv));
+  WrittenSnapshot out;
+  TailHasher tail(part, file, &progress);
+  const auto r = ctx.programs->run(argv, opts);
+  out.check = tail.finish();
+  if (!r.ok() || !core::lstat_path(file)) {
+    auto kind = !r.started ? SnapshotFailure::missing_tool
+                : r.timed_out ? SnapshotFailure::timeout
+                              : classify_etcdctl_error(r.err + r.out);
+    auto message = failure_message(kind, target, argv, r);
+    kind = diagnose(target, kind, message);
+    out.failure = fail(kind, message);
+  }
+  return out;
+}
+
+}  // namespace
+
 SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target, const EtcdEndpointStatus& status,
                               const path& generation_dir) {
   const auto dir = generation_dir / "etcd";
@@ -509,12 +612,6 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
   };
 
   const auto timeout = snapshot_timeout(ctx.config.etcd, status.db_size);
-  auto argv = etcdctl_argv(ctx, target, static_cast<std::uint64_t>(timeout.count()));
-  argv.insert(argv.end(), {"snapshot", "save", tmp.string()});
-  const auto opts = core::etcd_tool_options(timeout + std::chrono::seconds(15));
-  ctx.out.detail("etcd snapshot: {}", core::describe_argv(argv));
-  core::ProcessResult r;
-  std::optional<TrailerCheck> streamed;
   // each phase's seconds, for -v
   double phase_start = core::monotonic_seconds();
   auto lap = [&phase_start] {
@@ -522,26 +619,27 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     phase_start = now;
     return seconds;
   };
+  WrittenSnapshot written;
   try {
     core::Progress progress(ctx.out, "etcd snapshot", status.db_size);
-    TailHasher tail(part, tmp, &progress);
-    r = ctx.programs->run(argv, opts);
-    streamed = tail.finish();
+    written = stream_snapshot(ctx, target, timeout, tmp, progress);
+    if (written.streamed) {
+      ctx.out.detail("etcd snapshot: streamed by kdr over gRPC in {:.1f} s", lap());
+    } else {
+      remove_quietly(tmp);
+      written = etcdctl_snapshot(ctx, target, timeout, tmp, part, progress);
+      ctx.out.detail("etcd snapshot: written by etcdctl in {:.1f} s", lap());
+    }
     progress.finish();
-    ctx.out.detail("etcd snapshot: written in {:.1f} s", lap());
   } catch (...) {
     cleanup();
     throw;
   }
-  if (!r.ok() || !core::lstat_path(tmp)) {
+  if (written.failure.failure != SnapshotFailure::none || !core::lstat_path(tmp)) {
     cleanup();
-    auto kind = !r.started ? SnapshotFailure::missing_tool
-                : r.timed_out ? SnapshotFailure::timeout
-                              : classify_etcdctl_error(r.err + r.out);
-    auto message = failure_message(kind, target, argv, r);
-    kind = diagnose(target, kind, message);
-    return fail(kind, message);
+    return written.failure;
   }
+  const auto& streamed = written.check;
   SnapshotInfo info;
   info.endpoint = target.endpoint;
   info.server_version = status.version;

@@ -1,5 +1,6 @@
-// The consistent etcd snapshot of a generation: `etcdctl snapshot save` into a temporary
-// name, renamed into place only once its SHA-256 trailer and its bbolt structure check out,
+// The consistent etcd snapshot of a generation: streamed by kdr over gRPC (EtcdApi::snapshot),
+// or by `etcdctl snapshot save` where that is not served, into a temporary name, renamed into
+// place only once its SHA-256 trailer and its bbolt structure check out,
 // optionally compressed with zstd. Failures are classified so the operator knows what to
 // fix: etcdctl missing, certificate refused, etcd unreachable, timeout, bad snapshot.
 #pragma once

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every backup holds a consistent etcd snapshot, taken from a real etcd with TLS and
-# client-certificate auth (kubeadm's layout), checked (trailer, bbolt structure) and
+# Every backup holds a consistent etcd snapshot, streamed by kdr from a real etcd over gRPC
+# with TLS and client-certificate auth (kubeadm's layout), checked (trailer, bbolt structure) and
 # recorded; it restores into a working etcd. Failures (etcd down, a refused certificate,
 # no etcdctl, a read-only or full backup disk) are each reported clearly.
 source "$(dirname "$0")/../lib/scenario.sh"
@@ -13,9 +13,10 @@ sandbox_etcdctl "$ROOT" del /registry/configmaps/app/cm-25 >/dev/null
 live_rev=$(etcd_revision)
 live_keys=$(sandbox_etcdctl "$ROOT" get --prefix "" --keys-only | grep -c .)
 
-step "backup with etcd running: a checked snapshot in the generation"
-expect_rc 0 kdr backup
+step "backup with etcd running: a checked snapshot in the generation, streamed by kdr over gRPC"
+expect_rc 0 kdr -v backup
 assert_contains "$OUT" "etcd snapshot: revision $live_rev"
+assert_contains "$OUT" "etcd snapshot: streamed by kdr over gRPC in"
 G=$(latest_gen)
 snap=$(jq '.etcd.snapshot' "$G/meta.json")
 assert_eq "$(jq .revision <<<"$snap")" "$live_rev" "snapshot revision"

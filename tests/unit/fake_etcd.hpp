@@ -11,6 +11,7 @@
 #pragma once
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,11 @@ struct FakeKeyspace {
   std::function<void(FakeKeyspace&)> before_batch;
   // etcd's --max-txn-ops (128 by default): a transaction with more puts is refused.
   std::size_t max_txn_ops = 128;
+  // The file it streams as its snapshot (EtcdApi::snapshot: the database, then its SHA-256);
+  // unset: it serves no stream, and the fake etcdctl takes the snapshot. The connection
+  // closes after `stream_cut_after` bytes of it.
+  std::function<std::string(FakeKeyspace&)> snapshot_stream;
+  std::size_t stream_cut_after = std::numeric_limits<std::size_t>::max();
 
   // One write at the next revision (a put when `value` is set, else a delete).
   void write(const std::string& key, const std::optional<std::string>& value, std::int64_t lease = 0) {
@@ -258,6 +264,28 @@ class FakeEtcdClient final : public etcd::EtcdApi {
       if (ks.served_db.empty()) throw etcd::EtcdApiError("the fake etcd has no database file to hash", 12);
       return etcd::EtcdHash{ks.revision, etcd::backend_hashes(ks.served_db, ks.revision).hash};
     });
+  }
+  // The keyspace's snapshot_stream in etcd's 32 KiB blobs; false (as an endpoint that is not
+  // gRPC) when it has none.
+  bool snapshot(const std::function<void(std::string_view)>& sink, std::chrono::seconds) override {
+    const auto streamed = with([](FakeKeyspace& ks) -> std::optional<std::pair<std::string, std::size_t>> {
+      if (!ks.snapshot_stream) return std::nullopt;
+      return std::pair{ks.snapshot_stream(ks), ks.stream_cut_after};
+    });
+    if (!streamed) return false;
+    const std::string_view bytes = streamed->first;
+    constexpr std::size_t blob = 32768;
+    const auto cut = streamed->second;
+    for (std::size_t at = 0; at < bytes.size(); at += blob) {
+      const auto n = std::min(blob, bytes.size() - at);
+      if (at + n > cut) {
+        if (cut > at) sink(bytes.substr(at, cut - at));
+        throw etcd::EtcdTransportError(fmt::format("etcd at {}: Recv failure: Connection reset by peer", endpoint_.url),
+                                       etcd::EtcdTransportFault::cut);
+      }
+      sink(bytes.substr(at, n));
+    }
+    return true;
   }
   std::vector<etcd::EtcdClusterMember> members() override {
     return with([&](FakeKeyspace& ks) {

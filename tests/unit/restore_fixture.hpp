@@ -185,6 +185,19 @@ class RestoreFixture {
     add_kubeadm();
   }
 
+  // The file `etcdctl snapshot save` writes for this keyspace (the database, then its
+  // SHA-256), remembered so that an etcd started on it serves the keyspace again.
+  std::string snapshot_file(const FakeKeyspace& ks) const {
+    auto bytes = bolt::keyspace_snapshot_bytes(ks.values(), static_cast<std::uint64_t>(ks.revision),
+                                               0x1000 + etcd->snapshots_saved());
+    etcd->remember_snapshot(core::sha256_hex(bytes.substr(0, bytes.size() - 32)), ks);
+    return bytes;
+  }
+  // The node's etcd streams its snapshot to kdr over gRPC, as a real one does (EtcdApi::snapshot).
+  void stream_snapshots() {
+    live->snapshot_stream = [this](FakeKeyspace& ks) { return snapshot_file(ks); };
+  }
+
   core::Context context() const {
     auto config = core::parse_config(fmt::format("backup_dir: {}\n"
                                                  "kubeconfig: \"\"\n"
@@ -448,10 +461,7 @@ class RestoreFixture {
       }
       if (has_args(argv, {"snapshot", "save"})) {
         if (!ks) return refused(url);
-        const auto bytes = bolt::keyspace_snapshot_bytes(ks->values(), static_cast<std::uint64_t>(ks->revision),
-                                                         0x1000 + etcd->snapshots_saved());
-        etcd->remember_snapshot(core::sha256_hex(bytes.substr(0, bytes.size() - 32)), *ks);
-        core::write_file_atomic(argv.back(), bytes, 0600);
+        core::write_file_atomic(argv.back(), snapshot_file(*ks), 0600);
         return answer(0, "Snapshot saved at " + argv.back() + "\n");
       }
       return answer(1, "", "etcdctl stand-in: unexpected call\n");

@@ -130,6 +130,74 @@ TEST_CASE("a backup's due restore test locked out by another kdr run is left to 
   CHECK(jobs::restore_test_if_due(f.context(), core::ExitCode::partial) == core::ExitCode::partial);
 }
 
+namespace {
+
+bool etcdctl_saved_a_snapshot(const RestoreFixture& f) {
+  for (const auto& call : f.programs->calls_of("etcdctl"))
+    if (call.find("snapshot save") != std::string::npos) return true;
+  return false;
+}
+
+// No temporary of the snapshot left anywhere on the backup disk.
+void check_no_snapshot_temporaries(const RestoreFixture& f) {
+  for (const auto& e : core::bfs::recursive_directory_iterator(f.backup_dir))
+    CHECK(e.path().filename().string().find(".snapshot.db") == std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("a snapshot etcd streams is written by kdr itself, checked and recorded, not saved by etcdctl") {
+  RestoreFixture f;
+  f.stream_snapshots();
+  jobs::BackupJobOptions o;
+  o.verify = true;
+  REQUIRE(jobs::run_backup_job(f.context(), o) == core::ExitCode::ok);
+  CHECK_FALSE(etcdctl_saved_a_snapshot(f));
+  const auto gen = f.generation(core::Repository::open(f.backup_dir).find("latest").id);
+  const auto file = gen / "etcd" / "snapshot.db";
+  REQUIRE(core::lstat_path(file));
+  CHECK(core::lstat_path(file)->mode == 0600);
+  // the file is the one etcd streamed: the database, then its SHA-256, as etcdctl writes it
+  const auto bytes = core::read_file(file);
+  CHECK(f.etcd->snapshot(core::sha256_hex(bytes.substr(0, bytes.size() - 32))));
+  const auto meta = nlohmann::json::parse(core::read_file(gen / "meta.json"));
+  const auto& snap = meta.at("etcd").at("snapshot");
+  CHECK(snap.at("sha256") == core::sha256_hex(bytes));
+  CHECK(snap.at("revision") == f.live->revision);
+  CHECK(meta.at("status") == "complete");
+  CHECK_THAT(f.printed.all(), Catch::Contains("kdr verify: generation"));
+  check_no_snapshot_temporaries(f);
+}
+
+TEST_CASE("a snapshot stream cut short, or damaged on the way, leaves no snapshot and says why") {
+  RestoreFixture f;
+  f.stream_snapshots();
+  SECTION("etcd closed the connection midway: stream-cut") {
+    f.live->stream_cut_after = 4096;
+    CHECK(jobs::run_backup_job(f.context(), {}) == core::ExitCode::partial);
+    CHECK_THAT(f.printed.all(), Catch::Contains("closed the connection before its answer was complete") &&
+                                    Catch::Contains("Connection reset by peer"));
+    const auto gen = f.generation(core::Repository::open(f.backup_dir).find("latest").id);
+    CHECK(nlohmann::json::parse(core::read_file(gen / "meta.json")).at("etcd").at("snapshot_failure") == "stream-cut");
+    CHECK_FALSE(core::lstat_path(gen / "etcd" / "snapshot.db"));
+  }
+  SECTION("a byte changed on the way: its SHA-256 does not match, invalid-snapshot") {
+    f.live->snapshot_stream = [&f](test::FakeKeyspace& ks) {
+      auto bytes = f.snapshot_file(ks);
+      bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 1);
+      return bytes;
+    };
+    CHECK(jobs::run_backup_job(f.context(), {}) == core::ExitCode::partial);
+    CHECK_THAT(f.printed.all(), Catch::Contains("etcd snapshot rejected: SHA-256 trailer"));
+    const auto gen = f.generation(core::Repository::open(f.backup_dir).find("latest").id);
+    CHECK(nlohmann::json::parse(core::read_file(gen / "meta.json")).at("etcd").at("snapshot_failure") ==
+          "invalid-snapshot");
+    CHECK_FALSE(core::lstat_path(gen / "etcd" / "snapshot.db"));
+  }
+  CHECK_FALSE(etcdctl_saved_a_snapshot(f));
+  check_no_snapshot_temporaries(f);
+}
+
 TEST_CASE("a snapshot whose stream etcd cut short is a stream-cut failure: its part file gone, the data dir copied instead") {
   RestoreFixture f;
   // etcdctl as it ends when etcd closes the stream midway: the .part file half written, exit 1
