@@ -562,6 +562,11 @@ std::size_t read_bolt_bucket_runs(const core::bfs::path& file, const std::string
                                   const BoltRunVisitor& visit_run) {
   core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) core::throw_errno("open", file.string(), errno);
+  return read_bolt_bucket_runs(fd, file, bucket, parts, visit_run);
+}
+
+std::size_t read_bolt_bucket_runs(const core::Fd& fd, const core::bfs::path& file, const std::string& bucket,
+                                  std::size_t parts, const BoltRunVisitor& visit_run) {
   return read_source_bucket_runs(file_source(fd, file), bucket, parts, visit_run);
 }
 

@@ -73,6 +73,10 @@ void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, c
 using BoltRunVisitor = std::function<BoltVisitor(std::size_t run)>;
 std::size_t read_bolt_bucket_runs(const core::bfs::path& file, const std::string& bucket, std::size_t parts,
                                   const BoltRunVisitor& visit_run);
+// The same of the file open at `fd` (named `file` in messages): read as it was opened, whatever
+// is renamed meanwhile.
+std::size_t read_bolt_bucket_runs(const core::Fd& fd, const core::bfs::path& file, const std::string& bucket,
+                                  std::size_t parts, const BoltRunVisitor& visit_run);
 std::size_t read_bolt_bucket_runs_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
                                         std::size_t parts, const BoltRunVisitor& visit_run);
 

@@ -1,6 +1,9 @@
 #include "etcd/keyspace_digest.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+
+#include <cerrno>
 
 #include <deque>
 #include <functional>
@@ -125,6 +128,12 @@ core::EncryptionKeyUse encryption_keys_of_snapshot(const std::string& file) {
 }
 
 SnapshotKeyspace keyspace_of_snapshot(const std::string& file) {
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) core::throw_errno("open", file, errno);
+  return keyspace_of_snapshot(fd, file);
+}
+
+SnapshotKeyspace keyspace_of_snapshot(const core::Fd& fd, const std::string& file) {
   struct Facts {
     PairHash hash;
     std::uint32_t encryption_key;
@@ -132,7 +141,9 @@ SnapshotKeyspace keyspace_of_snapshot(const std::string& file) {
   EncryptionKeyNames names;
   SnapshotKeyspace k;
   for_each_live_key<Facts>(
-      file, read_key_bucket(file), default_key_table_bytes,
+      file,
+      [&fd, &file](std::size_t parts, const BoltRunVisitor& v) { return read_bolt_bucket_runs(fd, file, "key", parts, v); },
+      default_key_table_bytes,
       [&names](std::string_view key, std::string_view value) {
         return Facts{pair_hash(key, value), names.number(value)};
       },

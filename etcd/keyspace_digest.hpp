@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/encryption.hpp"
+#include "core/fs.hpp"
 #include "etcd/newest_entries.hpp"
 
 namespace kdr::etcd {
@@ -48,6 +49,8 @@ struct SnapshotKeyspace {
   core::EncryptionKeyUse encryption;
 };
 SnapshotKeyspace keyspace_of_snapshot(const std::string& file);
+// The same of the file open at `fd` (named `file`), whatever is renamed meanwhile.
+SnapshotKeyspace keyspace_of_snapshot(const core::Fd& fd, const std::string& file);
 // The same over a bbolt file's bytes (tests), its key table held to `table_bytes`
 // (newest_entries.hpp).
 KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name,

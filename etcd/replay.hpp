@@ -100,7 +100,8 @@ struct ReplayResult {
   core::EncryptionKeyUse encryption;  // the encryption keys its live values name, counted
   double seconds = 0;
   // where the time went: the base opened in the private etcd, the changes applied, etcd
-  // stopped and its database written and hashed, its keyspace read back off the file
+  // stopped and its database written and hashed, its keyspace read back off the file (at the
+  // same time as the save, when a snapshot file is made)
   double open_s = 0, apply_s = 0, digest_s = 0, save_s = 0;
   std::string phases() const;
 };

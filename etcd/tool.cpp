@@ -510,11 +510,14 @@ struct WrittenSnapshot {
   bool streamed = false;  // by kdr itself (false: this endpoint serves no stream)
   std::optional<TrailerCheck> check;
   SnapshotOutcome failure;
+  // The file as written, still to be flushed to disk: flushed while its keyspace is read back
+  // from memory (closed: etcdctl flushed it).
+  core::Fd unflushed;
 };
 
 // The snapshot streamed by kdr itself (EtcdApi::snapshot) into `file`, created 0600, and
 // hashed as it is written: no program started, no file read back. Not `streamed` when the
-// endpoint does not serve the stream.
+// endpoint does not serve the stream. Left `unflushed`.
 WrittenSnapshot stream_snapshot(const core::Context& ctx, const EtcdTarget& target, std::chrono::seconds timeout,
                                 const path& file, core::Progress& progress) {
   WrittenSnapshot out;
@@ -531,7 +534,6 @@ WrittenSnapshot stream_snapshot(const core::Context& ctx, const EtcdTarget& targ
   auto failed = [&](SnapshotFailure kind, std::string message) {
     out.streamed = true;
     out.failure = fail(kind, std::move(message));
-    return out;
   };
   try {
     ctx.out.detail("etcd snapshot: streamed from {} over gRPC", target.endpoint);
@@ -546,8 +548,8 @@ WrittenSnapshot stream_snapshot(const core::Context& ctx, const EtcdTarget& targ
         timeout);
     if (!out.streamed) return out;
     flush();
-    if (::fsync(fd.get()) != 0) core::throw_errno("fsync", file.string(), errno);
     out.check = hasher.finish();
+    out.unflushed = std::move(fd);
     return out;
   } catch (const EtcdTransportError& e) {
     static constexpr std::pair<EtcdTransportFault, SnapshotFailure> kinds[] = {
@@ -562,15 +564,16 @@ WrittenSnapshot stream_snapshot(const core::Context& ctx, const EtcdTarget& targ
     auto message = failure_text(kind, target, e.what(), fmt::format("{} s allowed", timeout.count()),
                                 fmt::format("etcd snapshot stream failed: {}", e.what()));
     kind = diagnose(target, kind, message);
-    return failed(kind, message);
+    failed(kind, message);
   } catch (const EtcdApiError& e) {
-    return failed(SnapshotFailure::other, fmt::format("etcd refused the snapshot: {}", e.what()));
+    failed(SnapshotFailure::other, fmt::format("etcd refused the snapshot: {}", e.what()));
   } catch (const SnapshotStreamError& e) {
-    return failed(SnapshotFailure::invalid, fmt::format("etcd snapshot rejected: {}", e.what()));
+    failed(SnapshotFailure::invalid, fmt::format("etcd snapshot rejected: {}", e.what()));
   } catch (const core::SystemError& e) {
     if (!core::is_disk_full(e)) throw;
-    return failed(SnapshotFailure::disk_full, e.what());
+    failed(SnapshotFailure::disk_full, e.what());
   }
+  return out;
 }
 
 // The snapshot written by `etcdctl snapshot save` (to <file>.part, renamed to <file> when
@@ -669,9 +672,22 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     }
     info.revision = facts.revision;
     info.total_keys = facts.total_keys;
+    // A streamed file is flushed to disk meanwhile: the disk writes, the cores read.
+    if (written.unflushed) {
+      try {
+        if (::fsync(written.unflushed.get()) != 0) core::throw_errno("fsync", tmp.string(), errno);
+      } catch (const core::SystemError& e) {
+        live.wait();
+        cleanup();
+        if (core::is_disk_full(e)) return fail(SnapshotFailure::disk_full, e.what());
+        throw;
+      }
+      written.unflushed.close();
+    }
     try {
       const auto keyspace = live.get();
-      ctx.out.detail("etcd snapshot: structure and keyspace read in {:.1f} s", lap());
+      ctx.out.detail("etcd snapshot: structure and keyspace read{} in {:.1f} s",
+                     written.streamed ? ", the file flushed to disk meanwhile," : "", lap());
       info.encrypted_values = keyspace.encryption;
       info.keyspace_digest = core::EtcdSnapshotRecord::KeyspaceDigest{keyspace.digest.hex(),
                                                                        static_cast<std::uint64_t>(keyspace.digest.keys)};
