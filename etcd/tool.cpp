@@ -536,7 +536,7 @@ WrittenSnapshot stream_snapshot(const core::Context& ctx, const EtcdTarget& targ
     out.failure = fail(kind, std::move(message));
   };
   try {
-    ctx.out.detail("etcd snapshot: streamed from {} over gRPC", target.endpoint);
+    ctx.out.detail("etcd snapshot: asked of {} over gRPC", target.endpoint);
     const auto api = ctx.etcd->connect(client_endpoint(target), std::chrono::seconds(10));
     out.streamed = api->snapshot(
         [&](std::string_view bytes) {
