@@ -10,6 +10,7 @@
 // scenarios (tests/scenarios) run the same steps against a real etcd.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <map>

@@ -4,6 +4,7 @@
 // snapshot in the backup scenarios (3.4 and 3.5).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
