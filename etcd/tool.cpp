@@ -601,6 +601,42 @@ WrittenSnapshot etcdctl_snapshot(const core::Context& ctx, const EtcdTarget& tar
 
 }  // namespace
 
+TrailerCheck save_snapshot_file(const core::Context& ctx, const EtcdTarget& target, const path& file,
+                                std::uint64_t db_size) {
+  const auto timeout = snapshot_timeout(ctx.config.etcd, db_size);
+  const path part = file.string() + ".part";  // etcdctl's while it writes
+  auto remove = [&] {
+    remove_quietly(file);
+    remove_quietly(part);
+  };
+  try {
+    core::Progress progress(ctx.out, "etcd snapshot", db_size);
+    auto written = stream_snapshot(ctx, target, timeout, file, progress);
+    if (!written.streamed) {
+      remove_quietly(file);
+      written = etcdctl_snapshot(ctx, target, timeout, file, part, progress);
+    }
+    progress.finish();
+    if (written.failure.failure != SnapshotFailure::none) throw core::Error(written.failure.error);
+    const auto st = core::lstat_path(file);
+    if (!st) throw core::Error(fmt::format("etcd snapshot: {} was not written", file.string()));
+    const auto check = written.check && written.check->ok && written.check->size == st->size
+                           ? *written.check
+                           : check_snapshot_trailer(file);
+    if (!check.ok) throw core::Error(fmt::format("etcd snapshot of {} rejected: {}", target.endpoint, check.problem));
+    if (written.unflushed) {
+      if (::fsync(written.unflushed.get()) != 0) core::throw_errno("fsync", file.string(), errno);
+    } else {
+      if (::chmod(file.c_str(), 0600) != 0) core::throw_errno("chmod", file.string(), errno);
+      core::fsync_path(file);
+    }
+    return check;
+  } catch (...) {
+    remove();
+    throw;
+  }
+}
+
 SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target, const EtcdEndpointStatus& status,
                               const path& generation_dir) {
   const auto dir = generation_dir / "etcd";

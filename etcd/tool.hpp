@@ -125,4 +125,12 @@ struct TrailerCheck {
 };
 TrailerCheck check_snapshot_trailer(const core::bfs::path& file);
 
+// A snapshot of the etcd at `target` (its database `db_size` bytes) saved to `file`: streamed by
+// kdr over gRPC, or by `etcdctl snapshot save` where the endpoint does not serve the stream;
+// 0600, flushed to disk, its SHA-256 trailer checked (what take_snapshot does for a
+// generation, without the generation's records). Throws Error saying what failed, the file
+// removed.
+TrailerCheck save_snapshot_file(const core::Context& ctx, const EtcdTarget& target, const core::bfs::path& file,
+                                std::uint64_t db_size);
+
 }  // namespace kdr::etcd

@@ -248,17 +248,11 @@ class EtcdSurvivor final : public TypedStep<SurvivorArgs> {
       revision = status.revision;
       if (!cluster.empty() && status.cluster_id != cluster)
         throw core::Error(fmt::format("the survivor's etcd came up as cluster {}, not {}", status.cluster_id, cluster));
-      auto argv = r.ctx.config.etcd.etcdctl;
       const auto tmp = dir / "survivor.db.part";
       ::unlink(tmp.c_str());
-      argv.insert(argv.end(), {"--endpoints", etcd.url(), "snapshot", "save", tmp.string()});
-      const auto saved =
-          r.ctx.programs->run(argv, core::etcd_tool_options(etcd::snapshot_timeout(r.ctx.config.etcd, status.db_size)));
-      if (!saved.ok())
-        throw core::Error(fmt::format("{} failed: {}", core::describe_argv(argv),
-                                      saved.started ? saved.err + saved.out : saved.start_error));
-      if (::chmod(tmp.c_str(), 0600) != 0) core::throw_errno("chmod", tmp.string(), errno);
-      core::fsync_path(tmp);
+      etcd::EtcdTarget target;
+      target.endpoint = etcd.url();
+      etcd::save_snapshot_file(r.ctx, target, tmp, status.db_size);
       if (::rename(tmp.c_str(), survivor.c_str()) != 0) core::throw_errno("rename", tmp.string(), errno);
       r.ctx.out.info("      the survivor {} opened with --force-new-cluster at revision {}, saved as {} ({:.1f} s)",
                      self.name, revision, survivor.string(), core::monotonic_seconds() - t0);

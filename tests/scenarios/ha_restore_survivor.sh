@@ -72,8 +72,12 @@ sleep 2
 
 step "restore-etcd-cluster --set from=survivor on cp-1: the survivor topped up from the journal"
 rc=0
-OUT=$(on_node "$R1" restore restore-etcd-cluster --yes --set from=survivor 2>&1) || rc=$?
+OUT=$(on_node "$R1" -v restore restore-etcd-cluster --yes --set from=survivor 2>&1) || rc=$?
 [ "$rc" -eq 0 ] || { echo "$OUT"; fail "restore-etcd-cluster from=survivor exited $rc"; }
+# the private etcd on the survivor's data streamed its snapshot to kdr over gRPC, on its socket
+assert_contains "$OUT" "etcd snapshot: asked of unix://"
+assert_contains "$OUT" "over gRPC"
+! grep -qE -- "snapshot save [^ ]*survivor.db" <<<"$OUT" || { echo "$OUT" >&2; fail "etcdctl saved the survivor's snapshot"; }
 assert_contains "$OUT" "ranked by committed raft index"
 assert_contains "$OUT" "=> cp-1"
 assert_contains "$OUT" "the survivor + the change journal (revision $final_rev): nothing the journal received"
