@@ -599,6 +599,22 @@ WrittenSnapshot etcdctl_snapshot(const core::Context& ctx, const EtcdTarget& tar
   return out;
 }
 
+// The snapshot into `file`: streamed by kdr, or by etcdctl where the endpoint serves no stream.
+WrittenSnapshot write_snapshot(const core::Context& ctx, const EtcdTarget& target, std::chrono::seconds timeout,
+                               const path& file, const path& part, core::Progress& progress) {
+  auto written = stream_snapshot(ctx, target, timeout, file, progress);
+  if (written.streamed) return written;
+  remove_quietly(file);
+  return etcdctl_snapshot(ctx, target, timeout, file, part, progress);
+}
+
+// The trailer check taken while the file was written, if it covers all `size` bytes of it;
+// otherwise the finished file read again.
+TrailerCheck trailer_of(const WrittenSnapshot& written, const path& file, std::uint64_t size) {
+  const auto& check = written.check;
+  return check && check->ok && check->size == size ? *check : check_snapshot_trailer(file);
+}
+
 }  // namespace
 
 TrailerCheck save_snapshot_file(const core::Context& ctx, const EtcdTarget& target, const path& file,
@@ -611,18 +627,12 @@ TrailerCheck save_snapshot_file(const core::Context& ctx, const EtcdTarget& targ
   };
   try {
     core::Progress progress(ctx.out, "etcd snapshot", db_size);
-    auto written = stream_snapshot(ctx, target, timeout, file, progress);
-    if (!written.streamed) {
-      remove_quietly(file);
-      written = etcdctl_snapshot(ctx, target, timeout, file, part, progress);
-    }
+    auto written = write_snapshot(ctx, target, timeout, file, part, progress);
     progress.finish();
     if (written.failure.failure != SnapshotFailure::none) throw core::Error(written.failure.error);
     const auto st = core::lstat_path(file);
     if (!st) throw core::Error(fmt::format("etcd snapshot: {} was not written", file.string()));
-    const auto check = written.check && written.check->ok && written.check->size == st->size
-                           ? *written.check
-                           : check_snapshot_trailer(file);
+    const auto check = trailer_of(written, file, st->size);
     if (!check.ok) throw core::Error(fmt::format("etcd snapshot of {} rejected: {}", target.endpoint, check.problem));
     if (written.unflushed) {
       if (::fsync(written.unflushed.get()) != 0) core::throw_errno("fsync", file.string(), errno);
@@ -661,14 +671,9 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
   WrittenSnapshot written;
   try {
     core::Progress progress(ctx.out, "etcd snapshot", status.db_size);
-    written = stream_snapshot(ctx, target, timeout, tmp, progress);
-    if (written.streamed) {
-      ctx.out.detail("etcd snapshot: streamed by kdr over gRPC in {:.1f} s", lap());
-    } else {
-      remove_quietly(tmp);
-      written = etcdctl_snapshot(ctx, target, timeout, tmp, part, progress);
-      ctx.out.detail("etcd snapshot: written by etcdctl in {:.1f} s", lap());
-    }
+    written = write_snapshot(ctx, target, timeout, tmp, part, progress);
+    ctx.out.detail("etcd snapshot: {} in {:.1f} s", written.streamed ? "streamed by kdr over gRPC" : "written by etcdctl",
+                   lap());
     progress.finish();
   } catch (...) {
     cleanup();
@@ -678,17 +683,13 @@ SnapshotOutcome take_snapshot(const core::Context& ctx, const EtcdTarget& target
     cleanup();
     return written.failure;
   }
-  const auto& streamed = written.check;
   SnapshotInfo info;
   info.endpoint = target.endpoint;
   info.server_version = status.version;
   info.cluster_id = status.cluster_id;
   info.member_id = status.member_id;
   try {
-    // The hashes taken while the file was written stand if they cover the whole file;
-    // otherwise (or if they disagree) the finished file is read again.
-    const auto final_size = core::lstat_path(tmp)->size;
-    auto trailer = streamed && streamed->ok && streamed->size == final_size ? *streamed : check_snapshot_trailer(tmp);
+    const auto trailer = trailer_of(written, tmp, core::lstat_path(tmp)->size);
     if (!trailer.ok) {
       cleanup();
       return fail(SnapshotFailure::invalid, "etcd snapshot rejected: " + trailer.problem);
