@@ -145,9 +145,12 @@ core::ExitCode print_objects(const core::Context& ctx, PointReader& point, const
   const auto now = core::now_epoch();
   Rows rows;
   std::vector<k8s::StoredObject> kept;  // yaml, json: the objects themselves
-  std::vector<std::pair<std::string, std::string>> unreadable;  // key, problem
+  // The first `shown_unreadable` objects that could not be read (key, problem), and how many.
+  constexpr std::size_t shown_unreadable = 10;
+  std::vector<std::pair<std::string, std::string>> unreadable;
+  std::size_t unreadable_count = 0;
   each_object(point, q, [&](k8s::StoredObject&& o) {
-    if (!o.decoded()) unreadable.emplace_back(o.key, o.problem);
+    if (!o.decoded() && unreadable_count++ < shown_unreadable) unreadable.emplace_back(o.key, o.problem);
     if (format == Format::yaml || format == Format::json) {
       kept.push_back(std::move(o));
       return;
@@ -198,10 +201,12 @@ core::ExitCode print_objects(const core::Context& ctx, PointReader& point, const
       break;
     }
   }
-  if (unreadable.empty()) return core::ExitCode::ok;
-  ctx.out.warn("{} object{} could not be read (shown with what their keys say):", unreadable.size(),
-               unreadable.size() == 1 ? "" : "s");
+  if (unreadable_count == 0) return core::ExitCode::ok;
+  ctx.out.warn("{} object{} could not be read (shown with what their keys say):", unreadable_count,
+               unreadable_count == 1 ? "" : "s");
   for (const auto& [key, problem] : unreadable) fmt::print(ctx.out.err_stream(), "  {}: {}\n", key, problem);
+  if (unreadable_count > unreadable.size())
+    fmt::print(ctx.out.err_stream(), "  ... and {} more\n", unreadable_count - unreadable.size());
   return core::ExitCode::partial;
 }
 

@@ -128,6 +128,14 @@ assert_contains "$OUT" "/registry/secrets/payments/truncated: its envelope (runt
 expect_rc 3 kdr get widgets.widgets.example w1 -n payments --at live -o yaml
 assert_contains "$OUT" "widgets.example/v1 Widget is not among the Kubernetes types kdr knows"
 assert_contains "$OUT" "kind: Widget"
+# many unreadable objects: the first ten listed, the rest counted
+printf 'junk' > "$T/junk.bin"
+for i in $(seq -w 1 12); do k8s_store raw "/registry/secrets/junk/s$i" "$T/junk.bin" >/dev/null; done
+expect_rc 3 kdr get secrets -n junk --at live
+assert_contains "$OUT" "12 objects could not be read"
+assert_contains "$OUT" "  ... and 2 more"
+assert_eq "$(grep -c '^  /registry/secrets/junk/' <<<"$OUT")" 10 "unreadable objects listed one a line"
+sandbox_etcdctl "$ROOT" del --prefix /registry/secrets/junk/ >/dev/null
 
 step "verify: the lost key, the wrong one and a Secret in the clear, each named; the metric counts the failures"
 jq '.metadata.name = "plain"' "$fixtures/secret-db.json" > "$T/plain.json"
