@@ -44,17 +44,30 @@ std::string Sha256::hex_digest_with(std::string_view tail) const {
 }
 
 std::string Sha256::hex_digest() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  Sha256Bytes digest;
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx_->md, digest, &len) != 1) throw Error("OpenSSL: SHA-256 final failed");
+  if (EVP_DigestFinal_ex(ctx_->md, digest.data(), &len) != 1 || len != digest.size())
+    throw Error("OpenSSL: SHA-256 final failed");
+  reset();
+  return hex_of(digest);
+}
+
+std::string hex_of(const Sha256Bytes& digest) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xf];
+  out.reserve(digest.size() * 2);
+  for (const unsigned char b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 0xf];
   }
-  reset();
+  return out;
+}
+
+Sha256Bytes sha256_bytes(std::string_view data) {
+  Sha256Bytes out;
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 || len != out.size())
+    throw Error("OpenSSL: SHA-256 failed");
   return out;
 }
 

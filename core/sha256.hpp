@@ -30,6 +30,12 @@ class Sha256 {
 
 std::string sha256_hex(std::string_view data);
 
+// The 32 bytes themselves (kept by the thousand, where 64 hex digits would weigh three times
+// as much), and their hex.
+using Sha256Bytes = std::array<unsigned char, 32>;
+Sha256Bytes sha256_bytes(std::string_view data);
+std::string hex_of(const Sha256Bytes& digest);
+
 // SHA-256 of a file's content, read in 1 MiB blocks.
 std::string sha256_file(const std::string& path);
 

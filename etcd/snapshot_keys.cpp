@@ -53,49 +53,65 @@ bool mvcc_key(std::string_view m, std::string_view& key) {
   return parsed && found;
 }
 
-SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilter& filter,
-                                const std::function<void(const EtcdKeyValue&)>& visit) {
-  SnapshotRead out;
+struct SnapshotKeys::Marks {
+  EntryMarks entries;
+};
+
+SnapshotKeys::SnapshotKeys(core::bfs::path file, const SnapshotFilter& filter) : file_(std::move(file)) {
   // Pass 1: each wanted key's newest entry, by its number in the walk.
-  NewestEntries<NoPayload> newest(spill_places(file));
+  NewestEntries<NoPayload> newest(spill_places(file_));
   std::int64_t oldest = 0;
-  read_bolt_bucket(file, "key", [&](std::string_view rev, std::string_view kv) {
-    ++out.entries;
+  read_bolt_bucket(file_, "key", [&](std::string_view rev, std::string_view kv) {
+    ++read_.entries;
     if (kv.empty()) return;  // etcdutl's --bump-revision placeholder
     std::string_view key;
     if ((rev.size() != mvcc_revision_size && rev.size() != mvcc_revision_size + 1) || !mvcc_key(kv, key))
-      throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value", file.string(),
-                              out.entries));
+      throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd revision and key-value",
+                                    file_.string(), read_.entries));
     const auto main = mvcc_main_revision(rev);
     if (oldest == 0) oldest = main;
-    out.revision = std::max(out.revision, main);
+    read_.revision = std::max(read_.revision, main);
     if (filter.at_revision && main > *filter.at_revision) return;
     if (key.substr(0, filter.prefix.size()) != filter.prefix) return;
     if (filter.keep && !filter.keep(key)) return;
-    newest.add(key, out.entries, rev.size() > mvcc_revision_size, {});  // 't' after the revision: a deletion
+    newest.add(key, read_.entries, rev.size() > mvcc_revision_size, {});  // 't' after the revision: a deletion
   });
-  EntryMarks wanted(out.entries);
-  newest.for_each_live([&wanted](std::uint64_t entry, NoPayload) { wanted.mark(entry); });
-  out.revision = std::max(out.revision, finished_compact_revision(file));
-  if (filter.at_revision && *filter.at_revision > out.revision)
-    throw core::Error(fmt::format("{} holds revisions up to {}, not {}", file.string(), out.revision, *filter.at_revision));
+  marks_ = std::make_unique<Marks>(Marks{EntryMarks(read_.entries)});
+  newest.for_each_live([this](std::uint64_t entry, NoPayload) { marks_->entries.mark(entry); });
+  read_.visited = marks_->entries.count();
+  read_.revision = std::max(read_.revision, finished_compact_revision(file_));
+  if (filter.at_revision && *filter.at_revision > read_.revision)
+    throw core::Error(
+        fmt::format("{} holds revisions up to {}, not {}", file_.string(), read_.revision, *filter.at_revision));
   if (filter.at_revision && oldest > 0 && *filter.at_revision < oldest - 1)
-    throw core::Error(fmt::format("{} no longer holds revision {} (its history starts at {})", file.string(),
-                            *filter.at_revision, oldest));
-  // Pass 2: the values of those entries.
+    throw core::Error(fmt::format("{} no longer holds revision {} (its history starts at {})", file_.string(),
+                                  *filter.at_revision, oldest));
+}
+
+SnapshotKeys::~SnapshotKeys() = default;
+SnapshotKeys::SnapshotKeys(SnapshotKeys&&) noexcept = default;
+
+void SnapshotKeys::visit(const std::function<void(const EtcdKeyValue&)>& visit) const {
+  // Pass 2: the values of the marked entries.
   std::uint64_t entries = 0;
   EtcdKeyValue kv_out;
-  read_bolt_bucket(file, "key", [&](std::string_view, std::string_view kv) {
-    if (!wanted.marked(++entries)) return;
+  read_bolt_bucket(file_, "key", [&](std::string_view, std::string_view kv) {
+    if (!marks_->entries.marked(++entries)) return;
     if (!parse_mvcc_key_value(kv, kv_out))
-      throw core::Error(fmt::format("{}: entry {} of the key bucket is not an etcd key-value", file.string(), entries));
-    ++out.visited;
+      throw core::Error(
+          fmt::format("{}: entry {} of the key bucket is not an etcd key-value", file_.string(), entries));
     visit(kv_out);
   });
-  if (entries != out.entries)
-    throw core::Error(fmt::format("{} changed while it was read ({} entries in its key bucket, then {})", file.string(),
-                                  out.entries, entries));
-  return out;
+  if (entries != read_.entries)
+    throw core::Error(fmt::format("{} changed while it was read ({} entries in its key bucket, then {})",
+                                  file_.string(), read_.entries, entries));
+}
+
+SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilter& filter,
+                                const std::function<void(const EtcdKeyValue&)>& visit) {
+  const SnapshotKeys keys(file, filter);
+  keys.visit(visit);
+  return keys.read();
 }
 
 }  // namespace kdr::etcd

@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -37,6 +38,27 @@ struct SnapshotFilter {
 // older than what the file still holds (compacted).
 SnapshotRead read_snapshot_keys(const core::bfs::path& file, const SnapshotFilter& filter,
                                 const std::function<void(const EtcdKeyValue&)>& visit);
+
+// The same in two halves, for a reader that reads the values more than once (looks at them,
+// then writes them) without holding them: the first pass once, the second as often as asked.
+class SnapshotKeys {
+ public:
+  // Pass 1 (the same errors as read_snapshot_keys).
+  SnapshotKeys(core::bfs::path file, const SnapshotFilter& filter);
+  ~SnapshotKeys();
+  SnapshotKeys(SnapshotKeys&&) noexcept;
+  // Pass 2: `visit` for every live key picked, in revision order. Throws Error when the file
+  // changed since pass 1.
+  void visit(const std::function<void(const EtcdKeyValue&)>& visit) const;
+  // The file's revision, and the entries of pass 1.
+  const SnapshotRead& read() const { return read_; }
+
+ private:
+  struct Marks;
+  core::bfs::path file_;
+  SnapshotRead read_;
+  std::unique_ptr<Marks> marks_;
+};
 
 // The revision etcd's last finished compaction reached (the meta bucket's
 // "finishedCompactRev"; 0 when none). etcd starts at the greater of it and the key bucket's

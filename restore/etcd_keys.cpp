@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/encryption.hpp"
 #include "core/error.hpp"
 
 namespace kdr::restore {
@@ -106,9 +107,14 @@ std::vector<std::string> read_prefixes(const KeySelection& selection, const std:
   return kept;
 }
 
-KeyPlan plan_keys(std::vector<etcd::EtcdKeyValue> wanted, const std::vector<etcd::EtcdKeyValue>& live, bool overwrite) {
-  std::map<std::string, const etcd::EtcdKeyValue*> live_by_key;
-  for (const auto& kv : live) live_by_key[kv.key] = &kv;
+KeyFact KeyFact::of(const etcd::EtcdKeyValue& kv) {
+  return {kv.key, core::sha256_bytes(kv.value), kv.value.size(), kv.mod_revision,
+          core::encryption_key_of(kv.value).value_or("")};
+}
+
+KeyPlan plan_keys(std::vector<KeyFact> wanted, std::vector<KeyFact> live, bool overwrite) {
+  const auto by_key = [](const KeyFact& a, const KeyFact& b) { return a.key < b.key; };
+  std::sort(live.begin(), live.end(), by_key);
   std::stable_sort(wanted.begin(), wanted.end(), [](const auto& a, const auto& b) {
     const bool an = resource_of(a.key) == "namespaces", bn = resource_of(b.key) == "namespaces";
     if (an != bn) return an;
@@ -118,16 +124,15 @@ KeyPlan plan_keys(std::vector<etcd::EtcdKeyValue> wanted, const std::vector<etcd
   for (auto& kv : wanted) {
     ++plan.per_resource[resource_of(kv.key)];
     ++plan.selected;
-    const auto it = live_by_key.find(kv.key);
-    if (it == live_by_key.end()) {
-      plan.to_write.push_back(std::move(kv));
-    } else if (it->second->value == kv.value) {
-      plan.same.push_back(std::move(kv));
+    const auto it = std::lower_bound(live.begin(), live.end(), kv, by_key);
+    if (it == live.end() || it->key != kv.key) {
+      plan.to_write.push_back({std::move(kv), 0});
+    } else if (it->same_value(kv)) {
+      ++plan.same;
     } else if (overwrite) {
-      plan.replaced[kv.key] = *it->second;
-      plan.to_write.push_back(std::move(kv));
+      plan.to_write.push_back({std::move(kv), it->mod_revision});
     } else {
-      plan.conflicts.push_back({std::move(kv), *it->second});
+      plan.conflicts.push_back({kv.key, it->mod_revision});
     }
   }
   return plan;

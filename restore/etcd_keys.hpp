@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/registry_keys.hpp"
+#include "core/sha256.hpp"
 #include "etcd/client.hpp"
 #include "k8s/resources.hpp"
 
@@ -48,22 +49,39 @@ using core::resource_of;
 // key.
 std::vector<std::string> read_prefixes(const KeySelection& selection, const std::vector<std::string>& snapshot_keys);
 
+// What a plan keeps of a key: its value's SHA-256 and size and the encryption key it names, not
+// the value, which is read again when it is written. A plan's memory grows with the number of
+// keys chosen (about 150 bytes each), not with what their values weigh.
+struct KeyFact {
+  std::string key;
+  core::Sha256Bytes value_sha256{};
+  std::size_t value_size = 0;
+  std::int64_t mod_revision = 0;
+  std::string encryption_key;  // "aescbc:key1" (core::encryption_key_of); empty: stored in the clear
+  static KeyFact of(const etcd::EtcdKeyValue& kv);
+  bool same_value(const KeyFact& o) const { return value_size == o.value_size && value_sha256 == o.value_sha256; }
+};
+
+struct KeyWrite {
+  KeyFact wanted;             // the point's
+  std::int64_t replaces = 0;  // (overwrite) the live mod revision it replaces; 0: absent live
+};
+
 struct KeyConflict {
-  etcd::EtcdKeyValue wanted;  // the snapshot's
-  etcd::EtcdKeyValue live;
+  std::string key;
+  std::int64_t live_mod_revision = 0;
 };
 
 struct KeyPlan {
-  std::vector<etcd::EtcdKeyValue> to_write;  // absent live, or (overwrite) replacing `replaced`
-  std::map<std::string, etcd::EtcdKeyValue> replaced;  // key -> the live value it replaces
-  std::vector<etcd::EtcdKeyValue> same;      // live holds the same value already
-  std::vector<KeyConflict> conflicts;        // live holds another value, left alone
+  std::vector<KeyWrite> to_write;       // absent live, or (overwrite) replacing a live value
+  std::size_t same = 0;                 // live holds the same value already
+  std::vector<KeyConflict> conflicts;   // live holds another value, left alone
   std::map<std::string, std::size_t> per_resource;  // the selected snapshot keys
   std::size_t selected = 0;
 };
 
 // Namespace objects first (a namespaced object needs its namespace), then in key order.
-KeyPlan plan_keys(std::vector<etcd::EtcdKeyValue> wanted, const std::vector<etcd::EtcdKeyValue>& live, bool overwrite);
+KeyPlan plan_keys(std::vector<KeyFact> wanted, std::vector<KeyFact> live, bool overwrite);
 
 // "12 keys: configmaps 3, namespaces 1, pods 8"
 std::string per_resource_text(const KeyPlan& plan);

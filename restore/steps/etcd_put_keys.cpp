@@ -7,6 +7,7 @@
 // (or puts back the values they replaced).
 #include <algorithm>
 #include <charconv>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -64,13 +65,12 @@ const core::EtcdSnapshotRecord& generation_snapshot(const Runner& r) {
   return *snap;
 }
 
-std::vector<etcd::EtcdKeyValue> selected(std::vector<etcd::EtcdKeyValue> kvs, const KeySelection& sel) {
-  std::erase_if(kvs, [&](const etcd::EtcdKeyValue& kv) { return !sel.selects(kv.key); });
-  return kvs;
-}
-
 struct KeysRead {
   KeyPlan plan;
+  // Values held in memory (the chosen namespaces' objects, and what with_dependencies adds);
+  // every other value is read off the snapshot again as it is written (`keys`).
+  std::vector<etcd::EtcdKeyValue> held;
+  std::optional<etcd::SnapshotKeys> keys;
   std::vector<std::string> snapshot_namespaces;  // for the message when nothing matched
   // SHA-256 over every key read from the snapshot and its value's SHA-256, in key order: what
   // the preflight showed, which the step compares before it writes anything.
@@ -82,17 +82,16 @@ struct KeysRead {
 
 // What the point holds of each chosen namespace: a namespace that was being deleted comes back
 // Terminating (and is deleted again), one whose objects were already gone comes back empty.
-std::vector<std::string> namespace_warnings(const KeySelection& sel, const std::vector<etcd::EtcdKeyValue>& wanted,
-                                            const std::string& point) {
+std::vector<std::string> namespace_warnings(const KeySelection& sel, const std::vector<KeyFact>& wanted,
+                                            const std::vector<etcd::EtcdKeyValue>& held, const std::string& point) {
   std::vector<std::string> out;
   for (const auto& name : sel.namespaces) {
     const auto ns_key = core::namespace_key(name);
     std::size_t objects = 0;
-    const etcd::EtcdKeyValue* ns = nullptr;
     for (const auto& kv : wanted)
-      if (kv.key == ns_key) ns = &kv;
-      else if (core::namespace_of(kv.key) == name) ++objects;
-    if (ns == nullptr) continue;  // not there at all: the report refuses or lists what is
+      if (kv.key != ns_key && core::namespace_of(kv.key) == name) ++objects;
+    const auto ns = std::find_if(held.begin(), held.end(), [&](const etcd::EtcdKeyValue& kv) { return kv.key == ns_key; });
+    if (ns == held.end()) continue;  // not there at all: the report refuses or lists what is
     if (core::namespace_state(ns->value).terminating)
       out.push_back(fmt::format("at {} namespace {} is Terminating (its deletion had begun): it comes back "
                                 "Terminating and is deleted again; choose a point before its deletion began (to=auto "
@@ -106,11 +105,16 @@ std::vector<std::string> namespace_warnings(const KeySelection& sel, const std::
   return out;
 }
 
-std::string digest_of(std::vector<etcd::EtcdKeyValue> kvs) {
-  std::sort(kvs.begin(), kvs.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
-  std::string text;
-  for (const auto& kv : kvs) text += core::sha256_hex(kv.key) + core::sha256_hex(kv.value) + "\n";
-  return core::sha256_hex(text);
+std::string digest_of(const std::vector<KeyFact>& kvs) {
+  std::vector<const KeyFact*> sorted;
+  for (const auto& kv : kvs) sorted.push_back(&kv);
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->key < b->key; });
+  core::Sha256 text;
+  for (const auto* kv : sorted) {
+    const auto line = core::sha256_hex(kv->key) + core::hex_of(kv->value_sha256) + "\n";
+    text.update(line.data(), line.size());
+  }
+  return text.hex_digest();
 }
 
 // What the journal's "read" event names: the source and the keys chosen.
@@ -141,8 +145,10 @@ SnapshotFile source_of(const Runner& r, const PutKeysArgs& a) {
 // What the snapshot holds of a selection: the keys it picks, and its namespaces (for the
 // message when nothing matches).
 struct SnapshotPick {
-  std::vector<etcd::EtcdKeyValue> kvs;  // in key order
+  std::vector<KeyFact> kvs;
+  std::vector<etcd::EtcdKeyValue> held;  // the chosen namespaces' objects, with their values
   std::vector<std::string> namespaces;
+  etcd::SnapshotKeys keys;               // what was picked, to read again
 };
 
 // Where a restore that runs keeps its private copy of the generation's snapshot, from the
@@ -195,15 +201,19 @@ class CheckedSource {
 // The keys `sel` picks by namespace or prefix, read off the checked copy (etcd::read_snapshot_keys,
 // two passes over it; no etcd to restore and start).
 SnapshotPick pick_from_file(const core::bfs::path& file, const KeySelection& sel) {
-  SnapshotPick out;
   const auto namespaces = core::namespace_key("");  // "/registry/namespaces/"
   const auto is_namespace = [&](std::string_view key) { return key.starts_with(namespaces); };
-  etcd::read_snapshot_keys(file, {"", std::nullopt, [&](std::string_view k) { return sel.selects(k) || is_namespace(k); }},
-                           [&](const etcd::EtcdKeyValue& kv) {
-                             if (is_namespace(kv.key))
-                               if (auto ns = namespace_of(kv.key)) out.namespaces.push_back(*ns);
-                             if (sel.selects(kv.key)) out.kvs.push_back(kv);
-                           });
+  SnapshotPick out{{}, {}, {}, etcd::SnapshotKeys(file, {"", std::nullopt, [&](std::string_view k) {
+                                                           return sel.selects(k) || is_namespace(k);
+                                                         }})};
+  out.keys.visit([&](const etcd::EtcdKeyValue& kv) {
+    const bool chosen = sel.selects(kv.key);
+    if (is_namespace(kv.key)) {
+      if (auto ns = namespace_of(kv.key)) out.namespaces.push_back(*ns);
+      if (chosen) out.held.push_back(kv);
+    }
+    if (chosen) out.kvs.push_back(KeyFact::of(kv));
+  });
   std::sort(out.kvs.begin(), out.kvs.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
   std::sort(out.namespaces.begin(), out.namespaces.end());
   return out;
@@ -212,19 +222,21 @@ SnapshotPick pick_from_file(const core::bfs::path& file, const KeySelection& sel
 // Reads the selected keys in the snapshot and in the live etcd. Objects chosen by name, and
 // what they reference (restore/object_plan.hpp), are looked up key by key: from a private etcd
 // serving the snapshot. `for_step`: the step's read, after which the private copy goes.
-KeysRead read_keys(Runner& r, const PutKeysArgs& a, etcd::EtcdApi& live, const SnapshotFile& source, bool for_step) {
+KeysRead read_keys(Runner& r, const PutKeysArgs& a, etcd::EtcdApi& live, const SnapshotFile& source,
+                   const CheckedSource& checked) {
   const auto& sel = a.selection;
   KeysRead out;
-  const CheckedSource checked(r, source, for_step);
   auto pick = pick_from_file(checked.file(), sel);
   out.snapshot_namespaces = std::move(pick.namespaces);
+  out.held = std::move(pick.held);
+  out.keys.emplace(std::move(pick.keys));
   std::vector<std::string> names;
   for (const auto& kv : pick.kvs) names.push_back(kv.key);
-  std::vector<etcd::EtcdKeyValue> wanted = std::move(pick.kvs), current;
-  for (const auto& prefix : read_prefixes(sel, names)) {
-    auto in_live = selected(live.prefix(prefix), sel);
-    current.insert(current.end(), in_live.begin(), in_live.end());
-  }
+  std::vector<KeyFact> wanted = std::move(pick.kvs), current;
+  for (const auto& prefix : read_prefixes(sel, names))
+    live.scan(prefix, {}, [&](etcd::EtcdKeyValue&& kv) {
+      if (sel.selects(kv.key)) current.push_back(KeyFact::of(kv));
+    });
   if (!sel.objects.empty()) {
     etcd::PrivateEtcd snapshot(r.ctx, checked.file(), false, source.sha256, {}, "etcd-keys", true);
     out.point_revision = source.revision;
@@ -234,11 +246,14 @@ KeysRead read_keys(Runner& r, const PutKeysArgs& a, etcd::EtcdApi& live, const S
     out.objects = plan_objects(
         sel, [&](const std::string& key) { return snapshot.client().get(key); },
         [&](const std::string& key) { return live.get(key); }, a.with_dependencies, decode);
-    wanted.insert(wanted.end(), out.objects.added.begin(), out.objects.added.end());
+    for (const auto& kv : out.objects.added) {
+      wanted.push_back(KeyFact::of(kv));
+      out.held.push_back(kv);
+    }
   }
   out.digest = digest_of(wanted);
-  out.point_warnings = namespace_warnings(sel, wanted, source.text);
-  out.plan = plan_keys(std::move(wanted), current, a.overwrite);
+  out.point_warnings = namespace_warnings(sel, wanted, out.held, source.text);
+  out.plan = plan_keys(std::move(wanted), std::move(current), a.overwrite);
   return out;
 }
 
@@ -333,7 +348,8 @@ KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read, c
     return out;
   }
   core::EncryptionKeyUse use;
-  for (const auto& kv : plan.to_write) core::count_encryption_key(kv.value, use);
+  for (const auto& w : plan.to_write)
+    if (!w.wanted.encryption_key.empty()) ++use[w.wanted.encryption_key];
   std::string accepted;
   if (auto refusal = undecryptable_refusal(r, use, fmt::format("what this restore writes from {}", source.text), accepted)) {
     out.refusal = std::move(refusal);
@@ -343,23 +359,122 @@ KeysReport report(const Runner& r, const PutKeysArgs& a, const KeysRead& read, c
   out.warns.insert(out.warns.end(), read.point_warnings.begin(), read.point_warnings.end());
   out.oks.push_back(fmt::format("{} holds {} for {}", source.text, per_resource_text(plan), sel.text()));
   out.oks.push_back(fmt::format("{} to write, {} already live with the same value, {} conflict{}", plan.to_write.size(),
-                                plan.same.size(), plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s"));
+                                plan.same, plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s"));
   const auto named = [&](const std::string& key) {  // said above, with its diff
     return std::any_of(sel.objects.begin(), sel.objects.end(), [&](const ObjectChoice& o) { return o.key == key; });
   };
-  for (const auto& [key, old] : plan.replaced)
-    if (!named(key))
+  for (const auto& w : plan.to_write)
+    if (w.replaces != 0 && !named(w.wanted.key))
       out.warns.push_back(
           fmt::format("{} exists live with another value (mod revision {}): overwritten "
                       "(overwrite=true), its live value kept in the journal",
-                      key, old.mod_revision));
+                      w.wanted.key, w.replaces));
   for (const auto& c : plan.conflicts)
     out.warns.push_back(
         fmt::format("conflict: {} exists live with another value (mod revision {}): left alone "
                     "(--set overwrite=true replaces it)",
-                    c.live.key, c.live.mod_revision));
+                    c.key, c.live_mod_revision));
   return out;
 }
+
+// Writes planned keys into the live etcd in batches of one transaction each (at most 64 keys,
+// as etcd's --max-txn-ops allows 128 operations, and 1 MiB of keys and values, under its 1.5
+// MiB request limit), every key of a batch journaled with one flush before it is written: one
+// flush and one request for 64 keys, not 64 of each (10,960 keys at 8 GiB: 54 s one by one).
+// A batch whose comparisons fail (a key changed meanwhile), or that this etcd refuses as too
+// large (a lower --max-request-bytes or --max-txn-ops), is written key by key, each checked.
+// A live value a key replaces (overwrite) is read as its batch is written, journaled, and
+// replaced only if it is still the one the plan saw.
+class KeyWriter {
+ public:
+  KeyWriter(Runner& r, etcd::EtcdApi& live, std::string url, std::string from)
+      : r_(r), live_(live), url_(std::move(url)), from_(std::move(from)) {}
+
+  void add(const KeyWrite& w, std::string value) {
+    const auto weight = w.wanted.key.size() + value.size();
+    if (!batch_.empty() && (batch_.size() >= batch_keys || bytes_ + weight > batch_bytes)) flush();
+    bytes_ += weight;
+    batch_.push_back({&w, std::move(value)});
+  }
+
+  void flush() {
+    std::vector<Action> actions;
+    std::vector<etcd::EtcdApi::ConditionalPut> puts;
+    for (auto& [w, value] : batch_) {
+      const auto& key = w->wanted.key;
+      json replaced = nullptr;
+      if (w->replaces != 0) {
+        const auto now = live_.get(key);
+        if (!now || now->mod_revision != w->replaces) {
+          changed_meanwhile(key);
+          continue;
+        }
+        replaced = {{"value", core::base64_encode(now->value)}, {"mod_revision", now->mod_revision}};
+      }
+      Action act;
+      act.op = ActionOp::etcd_put;
+      act.from = from_;
+      act.to = url_;
+      act.etcd = {{"key", core::base64_encode(key)},
+                  {"value_sha256", core::hex_of(w->wanted.value_sha256)},
+                  {"replaced", std::move(replaced)}};
+      actions.push_back(std::move(act));
+      puts.push_back({key, std::move(value), w->replaces});
+    }
+    batch_.clear();
+    bytes_ = 0;
+    if (puts.empty()) return;
+    std::vector<bool> done(puts.size(), false);
+    r_.act_all(std::move(actions), [&] {
+      try {
+        if (live_.put_all_if(puts)) {
+          done.assign(puts.size(), true);
+          return;
+        }
+      } catch (const etcd::EtcdApiError& e) {
+        if (!e.too_large() || puts.size() == 1) throw;
+      }
+      for (std::size_t i = 0; i < puts.size(); ++i)
+        done[i] = live_.put_if(puts[i].key, puts[i].value, puts[i].expected).has_value();
+    });
+    for (std::size_t i = 0; i < puts.size(); ++i) {
+      if (done[i]) {
+        ++written_;
+        ++per_resource_[resource_of(puts[i].key)];
+      } else {
+        changed_meanwhile(puts[i].key);
+      }
+    }
+  }
+
+  std::size_t written() const { return written_; }
+  std::size_t lost_race() const { return lost_race_; }
+  // "wrote 12 keys into the live etcd: configmaps 3, pods 9"
+  std::string summary() const {
+    std::string counts;
+    for (const auto& [res, n] : per_resource_) counts += (counts.empty() ? "" : ", ") + fmt::format("{} {}", res, n);
+    return fmt::format("wrote {} key{} into the live etcd{}{}", written_, written_ == 1 ? "" : "s",
+                       counts.empty() ? "" : ": ", counts);
+  }
+
+ private:
+  static constexpr std::size_t batch_keys = 64, batch_bytes = 1u << 20;
+  struct Put {
+    const KeyWrite* w;
+    std::string value;
+  };
+  void changed_meanwhile(const std::string& key) {
+    ++lost_race_;
+    r_.ctx.out.warn("      {} changed in the live etcd while the restore ran: left as it is", key);
+  }
+
+  Runner& r_;
+  etcd::EtcdApi& live_;
+  std::string url_, from_;
+  std::vector<Put> batch_;
+  std::size_t bytes_ = 0, written_ = 0, lost_race_ = 0;
+  std::map<std::string, std::size_t> per_resource_;
+};
 
 class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
  public:
@@ -496,7 +611,8 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
         replayed = SnapshotFile{dir / "replayed.db", false, sha256, replayed_text(r.var(Var::to)), replayed_revision(r)};
       }
       const auto source = replayed ? *replayed : source_of(r, a);
-      const auto read = read_keys(r, a, *live, source, false);
+      const CheckedSource checked(r, source, false);
+      const auto read = read_keys(r, a, *live, source, checked);
       const auto found = report(r, a, read, source);
       if (found.refusal) {
         pf.warns.insert(pf.warns.end(), found.warns.begin(), found.warns.end());
@@ -516,7 +632,8 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
     const auto endpoint = etcd::node_etcd_endpoint(r.ctx);
     const auto live = r.ctx.etcd->connect(endpoint);
     const auto source = source_of(r, a);
-    const auto read = read_keys(r, a, *live, source, true);
+    const CheckedSource checked(r, source, true);
+    const auto read = read_keys(r, a, *live, source, checked);
     const auto& plan = read.plan;
     const auto reads = r.journal ? r.journal->summary().reads : std::map<std::string, std::string>();
     const auto shown = reads.find(read_name(source, a.selection));
@@ -533,71 +650,38 @@ class EtcdPutKeys final : public TypedStep<PutKeysArgs> {
       for (const auto& line : found.oks) r.ctx.out.info("      {}", line);
       for (const auto& line : found.warns) r.ctx.out.warn("      {}", line);
     }
-    std::size_t written = 0, lost_race = 0;
-    std::map<std::string, std::size_t> per_resource;
     const auto from = a.from_replay ? fmt::format("journal revision {}", r.var(Var::to)) : "generation " + r.gen.id;
-    // Keys go in batches of one transaction each (at most 64 keys, as etcd's --max-txn-ops
-    // allows 128 operations, and 1 MiB of keys and values, under its 1.5 MiB request limit),
-    // every key of a batch journaled with one flush before it is written: one flush and one
-    // request for 64 keys, not 64 of each (10,960 keys at 8 GiB: 54 s one by one). A batch
-    // whose comparisons fail (a key changed meanwhile), or that this etcd refuses as too large
-    // (a lower --max-request-bytes or --max-txn-ops), is written key by key, each checked.
-    constexpr std::size_t batch_keys = 64, batch_bytes = 1u << 20;
-    for (std::size_t begin = 0; begin < plan.to_write.size();) {
-      std::vector<Action> actions;
-      std::vector<etcd::EtcdApi::ConditionalPut> puts;
-      std::size_t bytes = 0;
-      for (std::size_t i = begin; i < plan.to_write.size() && puts.size() < batch_keys; ++i) {
-        const auto& kv = plan.to_write[i];
-        const auto weight = kv.key.size() + kv.value.size();
-        if (!puts.empty() && bytes + weight > batch_bytes) break;
-        bytes += weight;
-        const auto replaced = plan.replaced.find(kv.key);
-        Action act;
-        act.op = ActionOp::etcd_put;
-        act.from = from;
-        act.to = endpoint.url;
-        act.etcd = {
-            {"key", core::base64_encode(kv.key)},
-            {"value_sha256", core::sha256_hex(kv.value)},
-            {"replaced", replaced == plan.replaced.end() ? json(nullptr)
-                                                         : json{{"value", core::base64_encode(replaced->second.value)},
-                                                                {"mod_revision", replaced->second.mod_revision}}}};
-        actions.push_back(std::move(act));
-        puts.push_back({kv.key, kv.value, replaced == plan.replaced.end() ? 0 : replaced->second.mod_revision});
-      }
-      begin += puts.size();
-      std::vector<bool> done(puts.size(), false);
-      r.act_all(std::move(actions), [&] {
-        try {
-          if (live->put_all_if(puts)) {
-            done.assign(puts.size(), true);
-            return;
-          }
-        } catch (const etcd::EtcdApiError& e) {
-          if (!e.too_large() || puts.size() == 1) throw;
-        }
-        for (std::size_t i = 0; i < puts.size(); ++i)
-          done[i] = live->put_if(puts[i].key, puts[i].value, puts[i].expected).has_value();
-      });
-      for (std::size_t i = 0; i < puts.size(); ++i) {
-        if (done[i]) {
-          ++written;
-          ++per_resource[resource_of(puts[i].key)];
-        } else {
-          ++lost_race;
-          r.ctx.out.warn("      {} changed in the live etcd while the restore ran: left as it is", puts[i].key);
-        }
-      }
-    }
-    std::string counts;
-    for (const auto& [res, n] : per_resource) counts += (counts.empty() ? "" : ", ") + fmt::format("{} {}", res, n);
-    r.ctx.out.info(
-        "      wrote {} key{} into the live etcd{}{}; {} already there with the same value; {} conflict{} left "
-        "alone{}",
-        written, written == 1 ? "" : "s", counts.empty() ? "" : ": ", counts, plan.same.size(), plan.conflicts.size(),
-        plan.conflicts.size() == 1 ? "" : "s",
-        lost_race > 0 ? fmt::format("; {} changed meanwhile, left as they are", lost_race) : std::string());
+    KeyWriter writer(r, *live, endpoint.url, from);
+    // Each planned key once, with the value the plan hashed: namespace objects first (held),
+    // then the other values held, then the rest as the snapshot hands them out again, in
+    // revision order (the order they were written in).
+    std::unordered_map<std::string_view, const KeyWrite*> pending;
+    for (const auto& w : plan.to_write) pending.emplace(w.wanted.key, &w);
+    const auto put = [&](const etcd::EtcdKeyValue& kv) {
+      const auto it = pending.find(kv.key);
+      if (it == pending.end()) return;
+      const KeyWrite& w = *it->second;
+      if (kv.value.size() != w.wanted.value_size || core::sha256_bytes(kv.value) != w.wanted.value_sha256)
+        throw Error(fmt::format("{}: {} holds another value than it did when the keys were read; {} key{} written "
+                                "before it (kdr restore --rollback removes them)",
+                                kv.key, source.text, writer.written(), writer.written() == 1 ? "" : "s"));
+      pending.erase(it);
+      writer.add(w, kv.value);
+    };
+    for (const auto& kv : read.held)
+      if (resource_of(kv.key) == "namespaces") put(kv);
+    for (const auto& kv : read.held) put(kv);
+    read.keys->visit(put);
+    writer.flush();
+    if (!pending.empty())
+      throw Error(fmt::format("{} no longer hands out {} of the keys planned ({} among them); {} key{} written "
+                              "(kdr restore --rollback removes them)",
+                              source.text, pending.size(), pending.begin()->first, writer.written(),
+                              writer.written() == 1 ? "" : "s"));
+    r.ctx.out.info("      {}; {} already there with the same value; {} conflict{} left alone{}", writer.summary(),
+                   plan.same, plan.conflicts.size(), plan.conflicts.size() == 1 ? "" : "s",
+                   writer.lost_race() > 0 ? fmt::format("; {} changed meanwhile, left as they are", writer.lost_race())
+                                          : std::string());
   }
 
  private:

@@ -55,6 +55,8 @@ struct FakeKeyspace {
   // just before one arrives (another client's write).
   std::uint64_t batches = 0;
   std::function<void(FakeKeyspace&)> before_batch;
+  // What happens in etcd just before the next single-key read arrives (once).
+  std::function<void(FakeKeyspace&)> before_get;
   // etcd's --max-txn-ops (128 by default): a transaction with more puts is refused.
   std::size_t max_txn_ops = 128;
   // The file it streams as its snapshot (EtcdApi::snapshot: the database, then its SHA-256);
@@ -200,6 +202,7 @@ class FakeEtcdClient final : public etcd::EtcdApi {
   }
   std::optional<etcd::EtcdKeyValue> get(const std::string& key) override {
     return with([&](FakeKeyspace& ks) -> std::optional<etcd::EtcdKeyValue> {
+      if (ks.before_get) std::exchange(ks.before_get, nullptr)(ks);
       auto it = ks.kvs.find(key);
       if (it == ks.kvs.end()) return std::nullopt;
       return it->second;

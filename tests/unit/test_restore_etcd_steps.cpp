@@ -5,6 +5,7 @@
 // journal_point_in_time.sh run the same playbooks against a real etcd.
 #include <catch2/catch.hpp>
 
+#include "core/base64.hpp"
 #include "etcd/replay.hpp"
 #include "restore/journal.hpp"
 #include "restore_fixture.hpp"
@@ -213,6 +214,34 @@ TEST_CASE("restore-etcd-keys leaves a key changed since the backup alone unless 
   CHECK(f.live->values().at("/registry/secrets/payments/api-key") == "key v9");
   CHECK(contains_words(f.printed.all(),
                  "/registry/secrets/payments/api-key changed in the live etcd since the restore wrote it: left as it is"));
+}
+
+TEST_CASE("restore-etcd-keys with overwrite=true replaces a live value only if it is still the one it planned over: one changed meanwhile is left alone, and its value not journaled") {
+  RestoreFixture f;
+  const auto at_backup = f.live->values();
+  f.backup();
+  const std::string rates = "/registry/configmaps/payments/rates", key = "/registry/secrets/payments/api-key";
+  f.live->write(rates, "rates v3");
+  f.live->write(key, "key v3");
+  // the live value it replaces is read as its transaction is written: just before, the cluster
+  // writes another one
+  f.live->before_get = [&](test::FakeKeyspace& ks) { ks.write(rates, "rates v4, written meanwhile"); };
+  REQUIRE(f.restore("restore-etcd-keys", {"namespace=payments", "overwrite=true"}) == core::ExitCode::ok);
+  INFO(f.printed.all());
+  CHECK(contains_words(f.printed.out(), "2 to write, 1 already live with the same value, 0 conflicts"));
+  CHECK(contains_words(f.printed.all(), rates + " changed in the live etcd while the restore ran: left as it is"));
+  CHECK(contains_words(f.printed.out(), "wrote 1 key into the live etcd: secrets 1"));
+  CHECK(f.live->values().at(rates) == "rates v4, written meanwhile");
+  CHECK(f.live->values().at(key) == at_backup.at(key));
+  const auto journal = journal_text(f, f.restore_ids().at(0));
+  CHECK(count_of(journal, "\"etcd-put\"") >= 1);
+  CHECK(journal.find(core::base64_encode("key v3")) != std::string::npos);  // the value it replaced, for a rollback
+  CHECK(journal.find(core::base64_encode(rates)) == std::string::npos);      // nothing journaled of the one left alone
+  CHECK(journal.find(core::base64_encode("rates v4, written meanwhile")) == std::string::npos);
+
+  REQUIRE(f.rollback(f.restore_ids().at(0)) == core::ExitCode::ok);
+  CHECK(f.live->values().at(key) == "key v3");
+  CHECK(f.live->values().at(rates) == "rates v4, written meanwhile");
 }
 
 TEST_CASE("restore-etcd-keys with to=REVISION reads the keys at that point of the change journal, replayed off the node") {
