@@ -182,11 +182,14 @@ class Walker {
     walk_pairs(name, header, visit);
   }
 
-  // Every pair of the top-level bucket `name`, in key order; false when there is none.
-  bool walk_bucket(const std::string& name, const BoltVisitor& visit) {
+  // Every pair of the top-level bucket `name`, in key order; false when there is none. With a
+  // `filter`, a leaf page it declines is not read past its element headers, nor visited.
+  bool walk_bucket(const std::string& name, const BoltVisitor& visit, const BoltLeafFilter* filter = nullptr) {
     const auto header = bucket_header(name);
     if (!header) return false;
+    filter_ = filter;
     walk_pairs(name, *header, visit);
+    filter_ = nullptr;
     return true;
   }
 
@@ -303,15 +306,21 @@ class Walker {
             bool rightmost = true) {
     if (depth > max_depth) corrupt(pgid, "the tree is deeper than any bbolt tree can be");
     const bool need_content = all_leaves || rightmost;
+    const bool filtered = filter_ != nullptr && all_leaves;  // a leaf's headers first, then maybe the rest
     // One buffer per page the walks hold at once: this page stays in its buffer while the
     // walk goes down from it (and a visitor may start another walk meanwhile).
     const Level level(*this);
-    auto page = read_page(pgid, need_content, level.buffer);
+    auto page = read_page(pgid, need_content && !filtered, level.buffer);
     auto header = parse_header(page);
     if (header.flags & leaf_flag) {
       ++summary_.leaf_pages;
       if (entries) *entries += header.count;
       if (!need_content) return;
+      if (filtered) {
+        if (!(*filter_)(pairs_in_leaf(pgid, header))) return;
+        page = read_page_again(pgid, level.buffer);
+        header = parse_header(page);
+      }
       check_elements(fmt::format("page {}", pgid), page, header, false);
       for (std::size_t i = 0; i < header.count; ++i) {
         if (!all_leaves && i + 1 != header.count) continue;
@@ -320,7 +329,7 @@ class Walker {
       return;
     }
     if (!(header.flags & branch_flag)) corrupt(pgid, fmt::format("neither a branch nor a leaf (flags {:#x})", header.flags));
-    if (!need_content) page = read_page_again(pgid, level.buffer);
+    if (!need_content || filtered) page = read_page_again(pgid, level.buffer);
     header = parse_header(page);
     ++summary_.branch_pages;
     if (header.count == 0) corrupt(pgid, "an empty branch page");
@@ -329,6 +338,20 @@ class Walker {
       const char* e = page.data() + page_header_size + i * element_size;
       walk(le64(e + 8), depth + 1, all_leaves, visit, entries, rightmost && i + 1 == header.count);
     }
+  }
+
+  // How many elements of leaf `pgid` (its header read) are pairs, not nested buckets: read off
+  // its element headers alone (16 bytes each, after the page header), not its keys and values.
+  std::uint64_t pairs_in_leaf(std::uint64_t pgid, const PageHeader& header) {
+    const std::uint64_t extent = (std::uint64_t{header.overflow} + 1) * meta_.page_size;
+    const std::uint64_t bytes = page_header_size + std::uint64_t{header.count} * element_size;
+    if (bytes > extent || pgid + header.overflow >= meta_.high_water)
+      corrupt(pgid, fmt::format("{} elements do not fit", header.count));
+    const auto elements = source_.read(pgid * meta_.page_size, static_cast<std::size_t>(bytes), headers_buffer_);
+    std::uint64_t pairs = 0;
+    for (std::size_t i = 0; i < header.count; ++i)
+      if (!(le32(elements.data() + page_header_size + i * element_size) & bucket_leaf_flag)) ++pairs;
+    return pairs;
   }
 
   // A branch reached off the rightmost edge: its header was read, now the whole page.
@@ -386,6 +409,8 @@ class Walker {
   const Meta& meta_;
   BoltSummary& summary_;
   std::vector<bool> seen_;  // by page id, below the high-water mark
+  const BoltLeafFilter* filter_ = nullptr;  // of the bucket walk under way
+  PageBuffer headers_buffer_;               // a leaf's element headers, for filter_
   std::vector<std::unique_ptr<PageBuffer>> buffers_;
   std::size_t levels_ = 0;  // buffers_ in use
 };
@@ -477,11 +502,12 @@ std::size_t read_source_bucket_runs(const Source& source, const std::string& buc
   return runs;
 }
 
-void read_source_bucket(const Source& source, const std::string& bucket, const BoltVisitor& visit) {
+void read_source_bucket(const Source& source, const std::string& bucket, const BoltVisitor& visit,
+                        const BoltLeafFilter* filter = nullptr) {
   int which = 0;
   const auto meta = pick_meta(source, which);
   BoltSummary summary;
-  if (!Walker(source, meta, summary).walk_bucket(bucket, visit))
+  if (!Walker(source, meta, summary).walk_bucket(bucket, visit, filter))
     throw core::Error(fmt::format("{}: the bbolt database has no bucket {:?}", source.name(), bucket));
 }
 
@@ -556,6 +582,19 @@ void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, c
                             const BoltVisitor& visit) {
   const Source source(name, bytes);
   read_source_bucket(source, bucket, visit);
+}
+
+void read_bolt_bucket_filtered(const core::bfs::path& file, const std::string& bucket, const BoltLeafFilter& filter,
+                               const BoltVisitor& visit) {
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) core::throw_errno("open", file.string(), errno);
+  read_source_bucket(file_source(fd, file), bucket, visit, &filter);
+}
+
+void read_bolt_bucket_filtered_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
+                                     const BoltLeafFilter& filter, const BoltVisitor& visit) {
+  const Source source(name, bytes);
+  read_source_bucket(source, bucket, visit, &filter);
 }
 
 std::size_t read_bolt_bucket_runs(const core::bfs::path& file, const std::string& bucket, std::size_t parts,

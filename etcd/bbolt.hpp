@@ -64,6 +64,16 @@ void read_bolt_bucket(const core::bfs::path& file, const std::string& bucket, co
 void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
                             const BoltVisitor& visit);
 
+// The same for a reader that wants a few pairs, by their place in the walk: before a leaf page
+// is read, `filter(pairs)` is told how many pairs it holds (from its element headers alone);
+// a leaf it declines (false) is read no further and its pairs are not visited, so that a
+// large value's overflow pages are skipped.
+using BoltLeafFilter = std::function<bool(std::uint64_t pairs)>;
+void read_bolt_bucket_filtered(const core::bfs::path& file, const std::string& bucket, const BoltLeafFilter& filter,
+                               const BoltVisitor& visit);
+void read_bolt_bucket_filtered_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
+                                     const BoltLeafFilter& filter, const BoltVisitor& visit);
+
 // The same pairs read by up to `parts` walks at once, each on its own thread: the subtrees
 // under the bucket's root page are split into runs of about equal count, in key order (a
 // bucket whose root is a leaf, or inline, is one run). `visit_run(i)` is called for each run,

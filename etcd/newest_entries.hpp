@@ -194,6 +194,18 @@ class EntryMarks {
     ++marked_;
   }
   bool marked(std::uint64_t n) const { return n / 64 < bits_.size() && (bits_[n / 64] >> (n % 64) & 1) != 0; }
+  // Whether any of the entries from..to-1 is marked.
+  bool any(std::uint64_t from, std::uint64_t to) const {
+    for (std::uint64_t n = from; n < to; ++n) {
+      if (n % 64 == 0 && n + 64 <= to) {  // a whole word at once
+        if (n / 64 < bits_.size() && bits_[n / 64] != 0) return true;
+        n += 63;
+        continue;
+      }
+      if (marked(n)) return true;
+    }
+    return false;
+  }
   std::uint64_t count() const { return marked_; }
 
  private:

@@ -92,10 +92,16 @@ SnapshotKeys::~SnapshotKeys() = default;
 SnapshotKeys::SnapshotKeys(SnapshotKeys&&) noexcept = default;
 
 void SnapshotKeys::visit(const std::function<void(const EtcdKeyValue&)>& visit) const {
-  // Pass 2: the values of the marked entries.
+  // Pass 2: the values of the marked entries. A leaf page with none of them is read no
+  // further than its element headers (a large value's overflow pages are skipped).
   std::uint64_t entries = 0;
   EtcdKeyValue kv_out;
-  read_bolt_bucket(file_, "key", [&](std::string_view, std::string_view kv) {
+  const BoltLeafFilter wanted = [&](std::uint64_t pairs) {
+    if (marks_->entries.any(entries + 1, entries + 1 + pairs)) return true;
+    entries += pairs;
+    return false;
+  };
+  read_bolt_bucket_filtered(file_, "key", wanted, [&](std::string_view, std::string_view kv) {
     if (!marks_->entries.marked(++entries)) return;
     if (!parse_mvcc_key_value(kv, kv_out))
       throw core::Error(

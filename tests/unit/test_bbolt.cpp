@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <functional>
 #include <fstream>
 #include <map>
 
@@ -84,6 +85,45 @@ TEST_CASE("bbolt: damage in the tree is named with its page") {
     CHECK_THROWS_WITH(etcd::read_bolt_bytes(bytes, "db"),
                       Catch::Contains("db: truncated bbolt database: the meta says 8 pages of 4096 bytes"));
   }
+}
+
+TEST_CASE("bbolt: a filtered walk is told each leaf's pairs, and reads and visits only the leaves it wants") {
+  // the key bucket: leaf 5 (three pairs), then leaf 6 (two, one of them 5,000 bytes on an overflow page)
+  std::vector<std::uint64_t> told;
+  std::vector<std::string> visited;
+  const etcd::BoltVisitor visit = [&](std::string_view k, std::string_view) { visited.emplace_back(k); };
+  const auto walk = [&](const std::string& bytes, std::function<bool(std::size_t leaf)> want) {
+    told.clear();
+    visited.clear();
+    etcd::read_bolt_bucket_filtered_bytes(bytes, "db", "key", [&](std::uint64_t pairs) {
+      told.push_back(pairs);
+      return want(told.size());
+    }, visit);
+  };
+  const auto all = join(sample_pages());
+  walk(all, [](std::size_t) { return false; });
+  CHECK(told == std::vector<std::uint64_t>{3, 2});
+  CHECK(visited.empty());
+  walk(all, [](std::size_t leaf) { return leaf == 2; });
+  CHECK(visited == std::vector<std::string>{rev_key(5), rev_key(9, 1)});
+  walk(all, [](std::size_t) { return true; });
+  CHECK(visited == std::vector<std::string>{rev_key(2), rev_key(3), rev_key(4), rev_key(5), rev_key(9, 1)});
+
+  // Leaf 6's first element says its value runs past the leaf: a walk that reads the leaf finds
+  // it; one that declines it never reads that far.
+  auto pages = sample_pages();
+  put_le(pages[6], 16 + 12, 1 << 20, 4);
+  const auto damaged = join(pages);
+  CHECK_THROWS_WITH(etcd::read_bolt_bucket_bytes(damaged, "db", "key", visit), Catch::Contains("page 6: element 0 points past the page"));
+  walk(damaged, [](std::size_t leaf) { return leaf == 1; });
+  CHECK(told == std::vector<std::uint64_t>{3, 2});
+  CHECK(visited == std::vector<std::string>{rev_key(2), rev_key(3), rev_key(4)});
+  CHECK_THROWS_WITH(walk(damaged, [](std::size_t) { return true; }), Catch::Contains("page 6: element 0 points past the page"));
+
+  // element headers that do not fit the leaf's pages are damage, named as such
+  pages = sample_pages();
+  put_le(pages[5], 10, 600, 2);
+  CHECK_THROWS_WITH(walk(join(pages), [](std::size_t) { return false; }), Catch::Contains("page 5: 600 elements do not fit"));
 }
 
 TEST_CASE("an etcd snapshot's revision and key revisions come from its key bucket, read from the file") {

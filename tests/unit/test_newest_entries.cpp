@@ -134,3 +134,20 @@ TEST_CASE("entry marks: a bit for each entry of a walk, by its number") {
   CHECK(marks.count() == 5);
   for (std::uint64_t n = 0; n <= 200; ++n) CHECK(marks.marked(n) == (n == 1 || n == 63 || n == 64 || n == 65 || n == 130));
 }
+
+TEST_CASE("entry marks: whether a run of entries holds a marked one, as a filtered walk asks of each leaf") {
+  etcd::EntryMarks marks(300);
+  for (const std::uint64_t n : {5U, 130U}) marks.mark(n);
+  // every run of every length up to 200 from every start up to 260, against one entry at a time
+  for (std::uint64_t from = 0; from <= 260; ++from)
+    for (std::uint64_t to = from; to <= from + 200; ++to) {
+      bool want = false;
+      for (std::uint64_t n = from; n < to; ++n) want = want || marks.marked(n);
+      INFO(from << ".." << to);
+      REQUIRE(marks.any(from, to) == want);
+    }
+  CHECK(marks.any(1, 6));
+  CHECK_FALSE(marks.any(6, 130));
+  CHECK(marks.any(64, 192));
+  CHECK_FALSE(marks.any(131, 100000));  // past the last bit
+}
