@@ -24,7 +24,8 @@
 #   - restore-etcd-snapshot of a generation's snapshot, beside the seed's runbook by hand
 #     (manifest out, etcdctl/etcdutl snapshot restore, manifest back, until etcd serves);
 #   - restore-etcd-keys of one namespace, beside the snapshot restored on loopback and etcdctl
-#     make-mirror --prefix into the node's etcd;
+#     make-mirror --prefix into the node's etcd: bench-1's Events, then bench-2's ConfigMaps
+#     (large values);
 #   - a restore to the journal's newest point (a snapshot and 2 s of writes replayed), beside
 #     the snapshot alone by hand (which loses those writes);
 #   - how long each snapshot restore kept the control plane down (from its journal: stopping
@@ -427,18 +428,25 @@ for size_mb in "${sizes_mb[@]}"; do
   h=$(measure bash -c "bench_manual_etcd_restore '$ROOT' '$rsnap' '$ROOT/var/lib/etcd.manual' manual-$size_mb && bench_wait_precious '$ROOT'")
   rm -rf "$ROOT/var/lib/etcd.manual"
   rows+=("$(row "kdr restore restore-etcd-snapshot (to=snapshot)" "$k" "by hand: $(snapshot_restore_tool) snapshot restore + start" "$h")")
-  # restore-etcd-keys of one namespace (bench-1's Events deleted), beside make-mirror by hand
-  ns_prefix=/registry/events/bench-1/
-  ns_keys=$(etcdctl_at "$ROOT" get --prefix "$ns_prefix" --keys-only | grep -c .)
-  etcdctl_at "$ROOT" del --prefix "$ns_prefix" >/dev/null; bench_drop_caches
-  k=$(measure "${kdr[@]}" restore restore-etcd-keys -g "$rgen" --set namespace=bench-1 --set to=snapshot --yes)
-  assert_keys() { local n; n=$(etcdctl_at "$ROOT" get --prefix "$ns_prefix" --keys-only | grep -c .)
-    [ "$n" -eq "$ns_keys" ] || { echo "bench: $1 put back $n of $ns_keys keys of bench-1" >&2; exit 1; }; }
-  assert_keys "kdr restore restore-etcd-keys"
-  etcdctl_at "$ROOT" del --prefix "$ns_prefix" >/dev/null; bench_drop_caches
-  h=$(measure bash -c "by_hand_restore_keys '$rsnap' '$ROOT' '$ns_prefix'")
-  assert_keys "make-mirror"
-  rows+=("$(row "kdr restore restore-etcd-keys (namespace=bench-1, $ns_keys keys)" "$k" "by hand: $(snapshot_restore_tool) snapshot restore + etcd + etcdctl make-mirror --prefix" "$h")")
+  # restore-etcd-keys of one namespace (the keys under PREFIX deleted), beside make-mirror by
+  # hand: bench-1's Events (small values), then bench-2's ConfigMaps (values up to 1 MiB: what
+  # kdr would hold in memory if it kept the values it plans)
+  restore_keys_row() {
+    local ns=$1 prefix=$2 what=$3 ns_keys k h
+    ns_keys=$(etcdctl_at "$ROOT" get --prefix "$prefix" --keys-only | grep -c .)
+    [ -z "$what" ] || what=", $(etcdctl_at "$ROOT" get --prefix "$prefix" --print-value-only | wc -c | awk '{ printf "%.0f", $1 / 1048576 }') MiB of $what"
+    assert_keys() { local n; n=$(etcdctl_at "$ROOT" get --prefix "$prefix" --keys-only | grep -c .)
+      [ "$n" -eq "$ns_keys" ] || { echo "bench: $1 put back $n of $ns_keys keys of $ns" >&2; exit 1; }; }
+    etcdctl_at "$ROOT" del --prefix "$prefix" >/dev/null; bench_drop_caches
+    k=$(measure "${kdr[@]}" restore restore-etcd-keys -g "$rgen" --set namespace="$ns" --set to=snapshot --yes)
+    assert_keys "kdr restore restore-etcd-keys"
+    etcdctl_at "$ROOT" del --prefix "$prefix" >/dev/null; bench_drop_caches
+    h=$(measure bash -c "by_hand_restore_keys '$rsnap' '$ROOT' '$prefix'")
+    assert_keys "make-mirror"
+    rows+=("$(row "kdr restore restore-etcd-keys (namespace=$ns, $ns_keys keys$what)" "$k" "by hand: $(snapshot_restore_tool) snapshot restore + etcd + etcdctl make-mirror --prefix" "$h")")
+  }
+  restore_keys_row bench-1 /registry/events/bench-1/ ""
+  restore_keys_row bench-2 /registry/configmaps/bench-2/ ConfigMaps
   # a restore to the journal's newest point: the follower started again (a new epoch after the
   # restores), a full run, 2 s of writes journaled, then the disaster with the follower stopped;
   # beside the snapshot restored by hand, which loses those writes
