@@ -14,6 +14,7 @@
 #include "core/host.hpp"
 #include "core/progress.hpp"
 #include "core/sha256.hpp"
+#include "core/write_behind.hpp"
 
 namespace kdr::core {
 
@@ -76,10 +77,11 @@ std::uint64_t zstd_compress_file(const bfs::path& from, const bfs::path& to, int
 
 namespace {
 
-std::uint64_t decompress(Streams& s) {
+// Decompresses s.in into s.out; through `behind` (on its thread) when given.
+std::uint64_t decompress(Streams& s, WriteBehind* behind = nullptr) {
   const auto& from = s.from;
   std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-  std::vector<char> in(ZSTD_DStreamInSize()), out(ZSTD_DStreamOutSize());
+  std::vector<char> in(ZSTD_DStreamInSize()), own(behind == nullptr ? ZSTD_DStreamOutSize() : 0);
   std::uint64_t written = 0;
   std::size_t last = 0;
   for (;;) {
@@ -88,10 +90,13 @@ std::uint64_t decompress(Streams& s) {
     if (n == 0) break;
     ZSTD_inBuffer input{in.data(), n, 0};
     while (input.pos < input.size) {
+      auto& out = behind != nullptr ? behind->buffer() : own;
       ZSTD_outBuffer output{out.data(), out.size(), 0};
       last = ZSTD_decompressStream(dctx.get(), &output, &input);
       check(last, from);
-      s.write(out.data(), output.pos);
+      if (output.pos == 0) continue;
+      if (behind != nullptr) behind->submit(output.pos);
+      else s.write(out.data(), output.pos);
       written += output.pos;
     }
   }
@@ -111,19 +116,23 @@ PrivateCopy private_copy(const bfs::path& from, const bfs::path& to, bool zstd, 
   Sha256 hash;
   s.hash = &hash;
   s.progress = progress;
+  // The backup disk is read ahead while what was read is hashed and written, on another thread.
+  ::posix_fadvise(s.in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  WriteBehind behind([&s](const char* data, std::size_t size) { s.write(data, size); });
   PrivateCopy c;
   if (zstd) {
-    c.bytes = decompress(s);
+    c.bytes = decompress(s, &behind);
   } else {
-    std::vector<char> buf(1 << 20);
     for (;;) {
       check_interrupted();
+      auto& buf = behind.buffer();
       const std::size_t n = s.read(buf.data(), buf.size());
       if (n == 0) break;
-      s.write(buf.data(), n);
+      behind.submit(n);
       c.bytes += n;
     }
   }
+  behind.finish();
   c.sha256 = hash.hex_digest();
   return c;
 }

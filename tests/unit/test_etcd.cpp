@@ -180,6 +180,8 @@ TEST_CASE("a checked private copy of a snapshot: room first, then the copy must 
   SECTION("the copy, hashed as written") {
     const auto copy = core::checked_private_copy(host, from, to, false, sha);
     CHECK(copy.sha256 == sha);
+    CHECK(core::sha256_file(to.string()) == sha);  // what was written, in order, is what was hashed
+    CHECK(copy.bytes == core::lstat_path(from)->size);
     CHECK(core::lstat_path(to)->mode == 0600);
   }
   SECTION("no room: refused naming the folder, nothing written") {
@@ -200,6 +202,7 @@ TEST_CASE("a checked private copy of a snapshot: room first, then the copy must 
     CHECK_FALSE(core::lstat_path(to));
     host.free = size + (17u << 20);
     CHECK(core::checked_private_copy(host, packed, to, true, sha).sha256 == sha);
+    CHECK(core::sha256_file(to.string()) == sha);
   }
   SECTION("not what the record says: refused naming the file, the copy removed") {
     CHECK_THROWS_WITH(core::checked_private_copy(host, from, to, false, std::string(64, 'a')),

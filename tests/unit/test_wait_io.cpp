@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/fs.hpp"
 #include "core/wait.hpp"
+#include "core/write_behind.hpp"
 #include "temp_dir.hpp"
 
 using namespace kdr;
@@ -67,4 +68,56 @@ TEST_CASE("read_some and pread_some read what is there, then 0 at the end, and e
   core::Fd wronly(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
   CHECK_THROWS_WITH(core::read_some(wronly.get(), buf, sizeof buf, file.string(), "read back"),
                     "read back " + file.string() + ": Bad file descriptor");
+}
+
+TEST_CASE("write-behind: every buffer reaches the sink once, in order, whatever their sizes") {
+  std::string produced, sunk;
+  std::size_t calls = 0;
+  {
+    core::WriteBehind behind([&](const char* data, std::size_t size) {
+      sunk.append(data, size);
+      ++calls;
+    }, 3, 64);
+    for (std::size_t i = 0; i < 500; ++i) {
+      auto& buf = behind.buffer();
+      REQUIRE(buf.size() == 64);
+      const std::size_t n = 1 + (i * 37) % 64;
+      for (std::size_t b = 0; b < n; ++b) buf[b] = static_cast<char>('a' + (i + b) % 26);
+      produced.append(buf.data(), n);
+      behind.submit(n);
+    }
+    behind.finish();
+  }
+  CHECK(calls == 500);
+  CHECK(sunk == produced);
+}
+
+TEST_CASE("write-behind: a sink that fails stops the pipeline, and the producer gets its error") {
+  std::size_t calls = 0;
+  core::WriteBehind behind([&](const char*, std::size_t) {
+    if (++calls == 3) throw core::Error("write /backup/copy.db: No space left on device");
+  }, 2, 16);
+  bool thrown = false;
+  try {
+    for (std::size_t i = 0; i < 1000; ++i) {
+      behind.buffer();
+      behind.submit(16);
+    }
+    behind.finish();
+  } catch (const core::Error& e) {
+    thrown = true;
+    CHECK(std::string(e.what()) == "write /backup/copy.db: No space left on device");
+  }
+  CHECK(thrown);
+  CHECK(calls == 3);  // nothing after the failure reached the sink
+}
+
+TEST_CASE("write-behind: left without finish (the producer failed), it stops and drops what was pending") {
+  std::size_t calls = 0;
+  {
+    core::WriteBehind behind([&](const char*, std::size_t) { ++calls; }, 4, 16);
+    behind.buffer();
+    behind.submit(16);
+  }
+  CHECK(calls <= 1);
 }
