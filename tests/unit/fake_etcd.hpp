@@ -57,6 +57,8 @@ struct FakeKeyspace {
   std::function<void(FakeKeyspace&)> before_batch;
   // What happens in etcd just before the next single-key read arrives (once).
   std::function<void(FakeKeyspace&)> before_get;
+  // ... just before the next prefix scan arrives (once).
+  std::function<void(FakeKeyspace&)> before_scan;
   // etcd's --max-txn-ops (128 by default): a transaction with more puts is refused.
   std::size_t max_txn_ops = 128;
   // The file it streams as its snapshot (EtcdApi::snapshot: the database, then its SHA-256);
@@ -174,6 +176,7 @@ class FakeEtcdClient final : public etcd::EtcdApi {
   std::int64_t scan(const std::string& prefix, const etcd::EtcdRangeOptions& o,
                     const std::function<void(etcd::EtcdKeyValue&&)>& each) override {
     return with([&](FakeKeyspace& ks) {
+      if (ks.before_scan) std::exchange(ks.before_scan, nullptr)(ks);
       if (!ks.quorum && !o.serializable) throw etcd::EtcdApiError("etcdserver: request timed out", 14);
       if (o.min_mod_revision > 0 && ks.history_compacted)
         throw core::Error("POST /v3/kv/range: Operation timed out after 60000 milliseconds");

@@ -5,6 +5,8 @@
 // journal_point_in_time.sh run the same playbooks against a real etcd.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "core/base64.hpp"
 #include "etcd/replay.hpp"
 #include "restore/journal.hpp"
@@ -128,6 +130,22 @@ void flip_a_byte(const core::bfs::path& file) {
   core::write_file_atomic(file, bytes, 0600);
 }
 
+// Rewrites every `from` in `file` to `to` (as long) in place: a reader that holds the file open
+// reads the new bytes.
+std::size_t rewrite_in_place(const core::bfs::path& file, const std::string& from, const std::string& to) {
+  REQUIRE(from.size() == to.size());
+  const auto bytes = core::read_file(file);
+  std::fstream out(file.string(), std::ios::in | std::ios::out | std::ios::binary);
+  std::size_t n = 0;
+  for (auto at = bytes.find(from); at != std::string::npos; at = bytes.find(from, at + 1), ++n) {
+    out.seekp(static_cast<std::streamoff>(at));
+    out.write(to.data(), static_cast<std::streamsize>(to.size()));
+  }
+  out.flush();
+  REQUIRE(out.good());
+  return n;
+}
+
 std::vector<core::bfs::path> files_named(const core::bfs::path& dir, const std::string& prefix) {
   std::vector<core::bfs::path> out;
   for (const auto& e : core::bfs::directory_iterator(dir))
@@ -168,6 +186,68 @@ TEST_CASE("restore-etcd-keys writes the keys its preflight read off its private 
   CHECK(contains_words(f.printed.out(), "wrote 3 keys into the live etcd"));
   for (const auto& k : payments_keys) CHECK(f.live->values().at(k) == at_backup.at(k));
   CHECK(files_named(f.node("/var/lib/kdr/restores") / f.restore_ids().at(0), "keys-source-").empty());
+}
+
+namespace {
+
+// restore-etcd-keys with `change` made to its private copy once the step has read it a first time
+// (as it reads the live etcd's keys, before it reads the copy's values again): what nothing
+// outside kdr can do, as the copy is root's own in a 0700 folder, and the step defends
+// against all the same. Returns the restore's exit code.
+core::ExitCode restore_with_copy_changed(RestoreFixture& f, const std::function<void(const core::bfs::path&)>& change,
+                                         bool& changed) {
+  restore::set_record_hook([&](const core::bfs::path& restore_dir) {
+    const auto text = core::read_file(restore_dir / "journal.jsonl");
+    const auto last = text.substr(text.rfind('\n', text.size() - 2) + 1);
+    if (!contains_words(last, "\"begin\"") || !contains_words(last, "etcd-put-keys")) return;
+    f.live->before_scan = [&, restore_dir](test::FakeKeyspace&) {
+      const auto copies = files_named(restore_dir, "keys-source-");
+      REQUIRE(copies.size() == 1);
+      change(copies.front());
+      changed = true;
+    };
+  });
+  const auto rc = f.restore("restore-etcd-keys", {"namespace=payments"});
+  restore::set_record_hook(nullptr);
+  return rc;
+}
+
+}  // namespace
+
+TEST_CASE("restore-etcd-keys stops at a value its private copy no longer holds as planned, having written nothing") {
+  RestoreFixture f;
+  f.backup();
+  delete_payments(f);
+  bool changed = false;
+  const auto rc = restore_with_copy_changed(
+      f, [](const core::bfs::path& copy) { CHECK(rewrite_in_place(copy, "rates v2", "rates v9") >= 1); }, changed);
+  INFO(f.printed.all());
+  REQUIRE(changed);
+  CHECK(rc != core::ExitCode::ok);
+  CHECK(contains_words(f.printed.all(), "/registry/configmaps/payments/rates: generation "));
+  CHECK(contains_words(f.printed.all(), "holds another value than it did when the keys were read; 0 keys written before it"));
+  for (const auto& k : payments_keys) CHECK(f.live->values().count(k) == 0);  // the namespace waited in its batch
+}
+
+TEST_CASE("restore-etcd-keys stops when its private copy no longer hands out a planned key, naming it, and a rollback removes what it wrote") {
+  RestoreFixture f;
+  const auto at_backup = f.live->values();
+  f.backup();
+  delete_payments(f);
+  const std::string rates = "/registry/configmaps/payments/rates";
+  bool changed = false;
+  const auto rc = restore_with_copy_changed(
+      f, [&](const core::bfs::path& copy) { CHECK(rewrite_in_place(copy, rates, rates.substr(0, rates.size() - 1) + "z") >= 1); },
+      changed);
+  INFO(f.printed.all());
+  REQUIRE(changed);
+  CHECK(rc != core::ExitCode::ok);
+  CHECK(contains_words(f.printed.all(), "no longer hands out 1 of the keys planned (" + rates +
+                                            " among them); 2 keys written (kdr restore --rollback removes them)"));
+  CHECK(f.live->values().count(rates) == 0);
+  CHECK(f.live->values().at("/registry/namespaces/payments") == at_backup.at("/registry/namespaces/payments"));
+  REQUIRE(f.rollback(f.restore_ids().at(0)) == core::ExitCode::ok);
+  for (const auto& k : payments_keys) CHECK(f.live->values().count(k) == 0);
 }
 
 TEST_CASE("restore-etcd-keys declined after its preflight leaves no copy behind, and refuses the snapshot changed on the backup disk when resumed") {
