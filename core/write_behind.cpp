@@ -1,5 +1,7 @@
 #include "core/write_behind.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 
 namespace kdr::core {
