@@ -14,7 +14,6 @@ namespace kdr::etcd {
 
 namespace {
 
-constexpr std::int64_t metadata_type = 1, entry_type = 2, state_type = 3, crc_type = 4, snapshot_type = 5;
 
 std::uint64_t be64(std::string_view v) {
   std::uint64_t out = 0;
@@ -52,7 +51,13 @@ void read_bolt_part(const core::bfs::path& db, MemberData& out) {
 
 // One WAL file, continuing the running `crc` of the files before it; false when reading must
 // stop (a torn or damaged record, said in out.problems).
-bool read_wal_file(std::string_view bytes, const std::string& name, std::uint32_t& crc, MemberData& out) {
+using EntryVisit = std::function<void(std::uint64_t, std::uint64_t, std::string_view)>;
+
+bool read_wal_file(std::string_view bytes, const std::string& name, std::uint32_t& crc, MemberData& out,
+                   const EntryVisit* entries = nullptr, std::uint64_t after_index = 0) {
+  out.wal_file = name;
+  out.wal_end = 0;
+  out.wal_crc = crc;
   {
     std::size_t pos = 0;
     while (pos + 8 <= bytes.size()) {
@@ -83,7 +88,7 @@ bool read_wal_file(std::string_view bytes, const std::string& name, std::uint32_
         out.problems.push_back(fmt::format("{}: the record at byte {} is not a walpb.Record: read up to it", name, pos));
         return false;
       }
-      if (type == crc_type) {
+      if (type == wal_record::crc) {
         if (crc != 0 && rec_crc != crc) {
           out.problems.push_back(fmt::format("{}: its crc record ({:08x}) does not continue the files before it "
                                              "({:08x}): read up to it",
@@ -91,6 +96,8 @@ bool read_wal_file(std::string_view bytes, const std::string& name, std::uint32_
           return false;
         }
         crc = rec_crc;
+        out.wal_end = pos;
+        out.wal_crc = crc;
         continue;
       }
       crc = crc32c(crc, data);
@@ -100,26 +107,35 @@ bool read_wal_file(std::string_view bytes, const std::string& name, std::uint32_
                                            name, pos - 8 - rec_bytes - pad));
         return false;
       }
+      out.wal_end = pos;
+      out.wal_crc = crc;
       bool ok = true;
       const auto v = varints(data, ok);
       if (!ok) continue;
       switch (type) {
-        case metadata_type:
+        case wal_record::metadata:
           out.member_id = fmt::format("{:x}", v[1]);
           out.cluster_id = fmt::format("{:x}", v[2]);
           break;
-        case entry_type:
+        case wal_record::entry:
           out.last_term = v[2];
           out.last_index = v[3];
+          if (entries != nullptr && v[3] > after_index) {
+            std::string_view payload;
+            core::for_each_bytes_field(data, [&](std::uint64_t field, std::string_view b) {
+              if (field == 4) payload = b;
+            });
+            (*entries)(v[3], v[2], payload);
+          }
           break;
-        case state_type:
+        case wal_record::state:
           if (v[1] != 0 || v[3] != 0) {  // an empty hard state is written with every snapshot record
             out.term = v[1];
             out.vote = v[2];
             out.commit = v[3];
           }
           break;
-        case snapshot_type:
+        case wal_record::snapshot:
           if (v[1] > out.last_index) {
             out.last_index = v[1];
             out.last_term = v[2];
@@ -141,7 +157,9 @@ void read_wal(const std::vector<std::string>& files, const std::vector<std::stri
     if (!read_wal_file(files[f], names[f], crc, out)) return;
 }
 
-MemberData read_member_data(const core::bfs::path& data_dir) {
+namespace {
+
+MemberData read_member(const core::bfs::path& data_dir, const EntryVisit* entries, std::uint64_t after_index) {
   MemberData out;
   const auto db = data_dir / "member/snap/db";
   if (core::lstat_path(db)) read_bolt_part(db, out);
@@ -165,9 +183,17 @@ MemberData read_member_data(const core::bfs::path& data_dir) {
       out.problems.push_back(e.what());
       return out;
     }
-    if (!read_wal_file(bytes, (wal / n).string(), crc, out)) break;
+    if (!read_wal_file(bytes, (wal / n).string(), crc, out, entries, after_index)) break;
   }
   return out;
+}
+
+}  // namespace
+
+MemberData read_member_data(const core::bfs::path& data_dir) { return read_member(data_dir, nullptr, 0); }
+
+MemberData read_wal_entries(const core::bfs::path& data_dir, std::uint64_t after_index, const EntryVisit& visit) {
+  return read_member(data_dir, &visit, after_index);
 }
 
 }  // namespace kdr::etcd

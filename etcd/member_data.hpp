@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,11 @@
 #include "core/fs.hpp"
 
 namespace kdr::etcd {
+
+// walpb.Record's types.
+namespace wal_record {
+inline constexpr std::int64_t metadata = 1, entry = 2, state = 3, crc = 4, snapshot = 5;
+}
 
 struct MemberData {
   // from the bbolt file
@@ -35,6 +41,11 @@ struct MemberData {
   std::string cluster_id, member_id;  // hex, as etcdctl prints them
   std::uint64_t term = 0, vote = 0, commit = 0;  // the last hard state
   std::uint64_t last_index = 0, last_term = 0;   // the last entry (or snapshot) it holds
+  // Where a record written next would go: the last WAL file read, the byte after its last
+  // record, and the running CRC there (etcd::WalAppender).
+  std::string wal_file;
+  std::uint64_t wal_end = 0;
+  std::uint32_t wal_crc = 0;
   std::vector<std::string> problems;             // each names its file: what could not be read
 };
 
@@ -43,5 +54,11 @@ MemberData read_member_data(const core::bfs::path& data_dir);
 
 // The WAL part alone, over the files' bytes in order (for tests); `names` name them in problems.
 void read_wal(const std::vector<std::string>& files, const std::vector<std::string>& names, MemberData& out);
+
+// visit(index, term, data) for each raft entry (raftpb.Entry's Index, Term and Data: an
+// etcdserverpb.InternalRaftRequest) of `data_dir`'s WAL past `after_index`, in order; the
+// member's data as read_member_data reads it.
+MemberData read_wal_entries(const core::bfs::path& data_dir, std::uint64_t after_index,
+                            const std::function<void(std::uint64_t, std::uint64_t, std::string_view)>& visit);
 
 }  // namespace kdr::etcd

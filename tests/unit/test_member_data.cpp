@@ -8,63 +8,18 @@
 #include "etcd/crc32c.hpp"
 #include "etcd/member_data.hpp"
 #include "temp_dir.hpp"
+#include "wal_builder.hpp"
 
 using namespace kdr;
 
 namespace {
 
-std::string varint(std::uint64_t v) {
-  std::string out;
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-  return out;
-}
-std::string field_varint(int field, std::uint64_t v) { return varint(static_cast<std::uint64_t>(field) << 3) + varint(v); }
-std::string field_bytes(int field, const std::string& b) {
-  return varint((static_cast<std::uint64_t>(field) << 3) | 2) + varint(b.size()) + b;
-}
-
-// etcd's WAL encoder: a walpb.Record {type, crc, data} in a frame padded to 8 bytes.
-class WalWriter {
- public:
-  explicit WalWriter(std::uint32_t prev_crc = 0) : crc_(prev_crc) { record(4, "", prev_crc); }
-  void record(std::int64_t type, const std::string& data) {
-    crc_ = etcd::crc32c(crc_, data);
-    record(type, data, crc_);
-  }
-  std::uint32_t crc() const { return crc_; }
-  std::string bytes(std::size_t preallocated = 0) const {
-    auto out = out_;
-    if (out.size() < preallocated) out.append(preallocated - out.size(), '\0');
-    return out;
-  }
-  void tear(std::size_t n) { out_.resize(out_.size() - n); }
-
- private:
-  void record(std::int64_t type, const std::string& data, std::uint32_t crc) {
-    std::string rec = field_varint(1, static_cast<std::uint64_t>(type)) + field_varint(2, crc);
-    if (!data.empty()) rec += field_bytes(3, data);
-    const std::size_t pad = (8 - rec.size() % 8) % 8;
-    std::uint64_t len = rec.size();
-    if (pad != 0) len |= static_cast<std::uint64_t>(0x80 | pad) << 56;
-    std::string frame(8, '\0');
-    test::bolt::put_le(frame, 0, len, 8);
-    out_ += frame + rec + std::string(pad, '\0');
-  }
-  std::uint32_t crc_;
-  std::string out_;
-};
-
-std::string metadata(std::uint64_t node, std::uint64_t cluster) { return field_varint(1, node) + field_varint(2, cluster); }
-std::string hard_state(std::uint64_t term, std::uint64_t vote, std::uint64_t commit) {
-  return field_varint(1, term) + field_varint(2, vote) + field_varint(3, commit);
-}
-std::string entry(std::uint64_t term, std::uint64_t index) {
-  return field_varint(1, 0) + field_varint(2, term) + field_varint(3, index) + field_bytes(4, "put");
-}
+using test::entry;
+using test::field_bytes;
+using test::field_varint;
+using test::hard_state;
+using test::metadata;
+using test::WalWriter;
 
 }  // namespace
 
