@@ -154,6 +154,35 @@ SnapshotKeyspace keyspace_of_snapshot(const core::Fd& fd, const std::string& fil
   return k;
 }
 
+SnapshotKeyspace keyspace_of_snapshot(const std::string& file, const WatchedKeys& watched,
+                                      std::vector<WatchedPair>& found) {
+  struct Facts {
+    PairHash hash;
+    std::uint32_t encryption_key;
+    std::uint32_t watched;  // its index in `watched` + 1; 0: not watched
+  };
+  found.assign(watched.size(), WatchedPair{});
+  EncryptionKeyNames names;
+  SnapshotKeyspace k;
+  for_each_live_key<Facts>(
+      file, read_key_bucket(file), default_key_table_bytes,
+      [&names, &watched](std::string_view key, std::string_view value) {
+        const auto it = watched.find(key);
+        return Facts{pair_hash(key, value), names.number(value), it == watched.end() ? 0 : it->second + 1};
+      },
+      [&](const Facts& facts) {
+        k.digest.add(facts.hash);
+        if (facts.encryption_key != 0) ++k.encryption[names.name(facts.encryption_key)];
+        if (facts.watched != 0) {
+          auto& f = found.at(facts.watched - 1);
+          f.present = true;
+          f.hash = facts.hash;
+          if (facts.encryption_key != 0) f.encryption_key = names.name(facts.encryption_key);
+        }
+      });
+  return k;
+}
+
 KeyspaceDigest digest_of_snapshot(const std::string& file) {
   return digest_of_bucket(file, read_key_bucket(file), default_key_table_bytes);
 }

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "core/encryption.hpp"
 #include "core/fs.hpp"
@@ -51,6 +53,22 @@ struct SnapshotKeyspace {
 SnapshotKeyspace keyspace_of_snapshot(const std::string& file);
 // The same of the file open at `fd` (named `file`), whatever is renamed meanwhile.
 SnapshotKeyspace keyspace_of_snapshot(const core::Fd& fd, const std::string& file);
+// Keys looked up while a snapshot is read: each key's index in a table of what was found.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using WatchedKeys = std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>>;
+// What a snapshot holds of a watched key: its pair's hash and the encryption key its value names.
+struct WatchedPair {
+  bool present = false;
+  PairHash hash{};
+  std::string encryption_key;  // empty: none
+};
+// keyspace_of_snapshot of `file`, and in `found` (sized to `watched`) what it holds of each key
+// of `watched`, from the same read.
+SnapshotKeyspace keyspace_of_snapshot(const std::string& file, const WatchedKeys& watched,
+                                      std::vector<WatchedPair>& found);
 // The same over a bbolt file's bytes (tests), its key table held to `table_bytes`
 // (newest_entries.hpp).
 KeyspaceDigest digest_of_snapshot_bytes(const std::string& bytes, const std::string& name,

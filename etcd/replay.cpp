@@ -44,7 +44,6 @@ constexpr std::size_t max_ops_per_txn = 10000;
 // the journal's largest change with room to spare (a change larger than this goes alone).
 constexpr std::size_t max_txn_bytes = 8u << 20;
 constexpr std::size_t collapse_bytes = 64u << 20;
-constexpr std::int64_t recreated_lease_ttl_s = 3600;
 
 std::string ms_text(std::int64_t ms) { return ms > 0 ? core::iso_time(ms / 1000) : std::string("-"); }
 
@@ -545,15 +544,11 @@ std::vector<std::string> replay_server_args(const ReplayPlan& plan) {
           "--quota-backend-bytes", std::to_string(std::max<std::uint64_t>(8ull << 30, private_quota_bytes(plan.base.db_size)))};
 }
 
-// The journal's events after the base up to the target, applied to the private etcd that
-// serves the base, then etcd stopped: the database file it closed.
-core::bfs::path apply_and_stop(const core::Context& ctx, const ReplayPlan& plan, PrivateEtcd& etcd,
-                               const core::NodeKey* key, ReplayResult& result) {
-  auto& client = etcd.client();
-  const auto existing = client.leases();
-  auto keeper = std::make_unique<LeaseKeeper>(ctx, etcd.url(), std::set<std::int64_t>(existing.begin(), existing.end()));
-  result.revision = plan.target_revision;
+}  // namespace
 
+void batch_planned_events(const core::Context& ctx, const ReplayPlan& plan, const core::NodeKey* key,
+                          const std::function<void(std::int64_t)>& lease,
+                          const std::function<void(std::vector<EtcdOp>&)>& send, ReplayResult& result) {
   // Only the keyspace at the target is kept (the restore bumps the revision and marks it
   // compacted: no watcher can read the history between), so each key's last change in a run of
   // revisions is all that is applied: pending changes are collapsed per key and written when
@@ -564,33 +559,28 @@ core::bfs::path apply_and_stop(const core::Context& ctx, const ReplayPlan& plan,
   auto flush = [&] {
     std::vector<EtcdOp> batch;
     std::size_t bytes = 0;
-    auto send = [&] {
+    auto send_batch = [&] {
       if (batch.empty()) return;
-      client.apply(batch);
+      send(batch);
       ++result.transactions;
       batch.clear();
       bytes = 0;
     };
     for (auto& [name, op] : pending) {
       const auto size = op.key.size() + op.value.size();
-      if (batch.size() >= max_ops_per_txn || (bytes + size > max_txn_bytes && !batch.empty())) send();
+      if (batch.size() >= max_ops_per_txn || (bytes + size > max_txn_bytes && !batch.empty())) send_batch();
       bytes += size;
       batch.push_back(std::move(op));
     }
-    send();
+    send_batch();
     pending.clear();
     pending_bytes = 0;
   };
-  const double t_apply = core::monotonic_seconds();
   for_each_planned_event(ctx, plan, key, [&](Event& e) {
-    if (e.kind == journal::EventKind::put && e.lease != 0 && !keeper->known(e.lease)) {
-      // A lease granted after the base: etcd's watch does not say its TTL, so it comes back
-      // with an hour (docs/architecture.md).
-      client.grant_lease(e.lease, recreated_lease_ttl_s);
-      keeper->add(e.lease);
-    }
+    // (at once: before the transaction that will hold the put)
+    if (e.kind == journal::EventKind::put && e.lease != 0) lease(e.lease);
     EtcdOp op{e.kind == journal::EventKind::del, e.key, std::move(e.value),
-                    e.kind == journal::EventKind::put ? e.lease : 0};
+              e.kind == journal::EventKind::put ? e.lease : 0};
     auto [it, inserted] = pending.try_emplace(std::move(e.key));
     if (!inserted) pending_bytes -= it->second.key.size() + it->second.value.size();
     pending_bytes += op.key.size() + op.value.size();
@@ -599,6 +589,28 @@ core::bfs::path apply_and_stop(const core::Context& ctx, const ReplayPlan& plan,
     if (pending_bytes >= collapse_bytes) flush();
   });
   flush();
+}
+
+namespace {
+
+// The journal's events after the base up to the target, applied to the private etcd that
+// serves the base, then etcd stopped: the database file it closed.
+core::bfs::path apply_and_stop(const core::Context& ctx, const ReplayPlan& plan, PrivateEtcd& etcd,
+                               const core::NodeKey* key, ReplayResult& result) {
+  auto& client = etcd.client();
+  const auto existing = client.leases();
+  auto keeper = std::make_unique<LeaseKeeper>(ctx, etcd.url(), std::set<std::int64_t>(existing.begin(), existing.end()));
+  result.revision = plan.target_revision;
+
+  const double t_apply = core::monotonic_seconds();
+  batch_planned_events(
+      ctx, plan, key,
+      [&](std::int64_t lease) {
+        if (keeper->known(lease)) return;
+        client.grant_lease(lease, recreated_lease_ttl_s);
+        keeper->add(lease);
+      },
+      [&](std::vector<EtcdOp>& batch) { client.apply(batch); }, result);
   result.apply_s = core::monotonic_seconds() - t_apply;
   keeper.reset();
   result.file_revision = client.status().revision;

@@ -18,6 +18,7 @@
 #include "core/generation_auth.hpp"
 #include "core/node_key.hpp"
 #include "core/repository.hpp"
+#include "etcd/api.hpp"
 #include "journal/store.hpp"
 
 namespace kdr::etcd {
@@ -115,6 +116,19 @@ std::optional<ReplayBase> generation_base(const core::GenerationEntry& g, const 
 // Throws Error when the journal changed underneath the plan.
 void for_each_planned_event(const core::Context& ctx, const ReplayPlan& plan, const core::NodeKey* key,
                             const std::function<void(journal::Event&)>& visit);
+
+// A lease granted after the base comes back with this TTL: etcd's watch does not say its TTL
+// (docs/architecture.md).
+inline constexpr std::int64_t recreated_lease_ttl_s = 3600;
+
+// The planned events (for_each_planned_event) as the transactions a replay applies, in order:
+// each key's last change in a run of revisions (changes are collapsed per key until 64 MiB are
+// pending), in transactions of at most 10,000 operations and 8 MiB of keys and values (a larger
+// change goes alone). `lease(id)` is called for each lease a put names, before the
+// transaction that holds the put is sent. Counts result.events and result.transactions.
+void batch_planned_events(const core::Context& ctx, const ReplayPlan& plan, const core::NodeKey* key,
+                          const std::function<void(std::int64_t)>& lease,
+                          const std::function<void(std::vector<EtcdOp>&)>& send, ReplayResult& result);
 
 // A survivor restore's replay: the journal of the survivor's cluster past the survivor's
 // revision, up to `target`. `plan.base` holds the survivor's revision only (its file is made

@@ -10,6 +10,7 @@
 #include "core/sha256.hpp"
 #include "core/zstd_file.hpp"
 #include "etcd/keyspace_digest.hpp"
+#include "etcd/wal_replay.hpp"
 #include "restore/decryptable.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
@@ -200,7 +201,8 @@ void make_replayed_member(const Runner& r, const etcd::ReplayTarget& target, con
   const auto plan = replay_to_run(r, target, key ? &*key : nullptr);
   const double t0 = core::monotonic_seconds();
   // The base the restore tool reads: the preflight's private copy, or one made now (a resume),
-  // hashed as it is written; gone once restored.
+  // hashed as it is written; gone once restored and read (the replay reads it while the tool
+  // does: it goes before the copy).
   const auto copy = base_copy(r, plan.base);
   const Unlink done_with_copy{copy};
   const bool hashed = !plan.base.db_sha256.empty();
@@ -208,23 +210,33 @@ void make_replayed_member(const Runner& r, const etcd::ReplayTarget& target, con
     ::unlink(copy.c_str());
     core::checked_private_copy(*r.ctx.host, plan.base.file, copy, plan.base.zstd, plan.base.db_sha256);
   }
+  auto wal = std::make_unique<etcd::WalReplay>(r.ctx, plan, copy, r.restore_dir(), key ? &*key : nullptr);
   const auto part = restore_member_part(r, how, copy, plan.base.db_size, hashed);
-  ::unlink(copy.c_str());
   etcd::ReplayResult result;
+  etcd::WalReplayCheck check;
   try {
-    result = etcd::replay_in_data_dir(r.ctx, plan, part, r.plan.etcd.name, core::monotonic_seconds() - t0,
-                                      key ? &*key : nullptr);
+    result = wal->write_into(part, core::monotonic_seconds() - t0, check);
+    wal.reset();
     refuse_undecryptable(r, result.encryption, fmt::format("the change journal's revision {}", plan.target_revision));
   } catch (...) {
+    wal.reset();
     core::remove_tree(part);
     throw;
   }
   finish_member_part(r, part);
-  record_replay(r, record, plan, result, {{"member_dir", ready.string()}},
-                ready.string() + ", this node's etcd data dir to be");
+  record_replay(r, record, plan, result, {{"member_dir", ready.string()}, {"wal_check", check.to_json()}},
+                ready.string() + ", this node's etcd data dir to be, the changes in its WAL for etcd to apply as it starts");
 }
 
 }  // namespace
+
+std::optional<etcd::WalReplayCheck> replayed_wal_check(const Runner& r) {
+  const auto record = replayed_record(r);
+  if (!core::lstat_path(record)) return std::nullopt;
+  const auto j = json::parse(core::read_file(record));
+  if (!j.contains("wal_check")) return std::nullopt;
+  return etcd::WalReplayCheck::from_json(j["wal_check"]);
+}
 
 core::bfs::path replayed_snapshot(const Runner& r) { return r.restore_dir() / "replayed.db"; }
 
@@ -292,9 +304,10 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
       out.push_back(plan.describe());
       if (const auto how = member_restore_after(r, index_of(r, a))) {
         out.push_back(fmt::format("into {}, this node's etcd data dir to be: the base restored as member {}, as the "
-                                  "etcd-snapshot-restore step restores, the changes applied by a private etcd on a "
-                                  "unix socket only root reaches (the node is not touched: that step renames it "
-                                  "into place)",
+                                  "etcd-snapshot-restore step restores, the changes written into its WAL as committed "
+                                  "entries once the keyspace they make has the journal's digest; etcd applies them as "
+                                  "it starts, before it serves (the node is not touched: that step renames it into "
+                                  "place)",
                                   member_dir_ready(r).string(), r.plan.etcd.name));
         const auto copy = core::bfs::path(r.var(Var::restore_dir)) / base_copy(r, plan.base).filename();
         out.push_back(core::describe_argv(
@@ -355,7 +368,7 @@ class EtcdReplay final : public TypedStep<ReplayArgs> {
                              ? std::string("sealed and signed with this node's key")
                              : plan.auth.text);
       const auto& server = r.ctx.config.etcd.server;
-      if (server.empty() || r.ctx.programs->find(server.front()).empty())
+      if (!member_restore_after(r, index_of(r, a)) && (server.empty() || r.ctx.programs->find(server.front()).empty()))
         pf.fails.push_back(
             fmt::format("the etcd server program ({}) is not installed: the replay runs it privately on "
                         "loopback (Debian's etcd-server package, or etcd.server in the config)",

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "etcd/wal_replay.hpp"
 #include "etcd/replay.hpp"
 #include "restore/runner.hpp"
 
@@ -51,5 +52,9 @@ std::string replayed_sha256(const Runner& r);
 // when the replay started from a journal base); empty before the step ran, or when the
 // record predates it.
 std::optional<std::int64_t> replayed_file_revision(const Runner& r);
+
+// What the node's etcd must show once it has applied the changes a replay into this node's
+// member wrote into its WAL (etcd/wal_replay.hpp); empty for a replay made otherwise.
+std::optional<etcd::WalReplayCheck> replayed_wal_check(const Runner& r);
 
 }  // namespace kdr::restore

@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/wait.hpp"
 #include "etcd/tool.hpp"
+#include "etcd/wal_replay.hpp"
 #include "restore/pods.hpp"
 #include "restore/preflight.hpp"
 #include "restore/runner.hpp"
@@ -32,6 +33,8 @@ struct HealthGoal {
   bool compare = false;
   std::int64_t revision = 0;
   std::optional<std::uint64_t> keys;
+  // the changes a replay wrote into the member's WAL, which etcd applied as it started
+  std::optional<etcd::WalReplayCheck> wal_check;
 };
 
 HealthGoal health_goal(const Runner& r) {
@@ -48,6 +51,7 @@ HealthGoal health_goal(const Runner& r) {
     // that numbering, which is below the journal's when the replay started from a journal base
     goal.revision = replayed_file_revision(r).value_or(r.plan.etcd.replay->base_revision);
     goal.keys = r.plan.etcd.replay->keys;
+    goal.wal_check = replayed_wal_check(r);
   }
   return goal;
 }
@@ -108,6 +112,10 @@ std::optional<std::string> etcd_not_ready(const Runner& r, const HealthGoal& goa
   }
   auto h = etcd_health(r, scan);
   if (!h.healthy) return h.problem;
+  if (h.revision < goal.revision && goal.wal_check)
+    return fmt::format("etcd serves revision {}; with the journal's changes kdr wrote into its WAL it would be at {}: "
+                       "it has not applied them",
+                       h.revision, goal.revision);
   if (h.revision < goal.revision)
     return fmt::format("etcd serves revision {}, the backup's snapshot is at {}: it is not serving the restored data",
                        h.revision, goal.revision);
@@ -183,10 +191,29 @@ class WaitHealthy final : public TypedStep<WaitHealthyArgs> {
                               "or journalctl -u kubelet)",
                               a.timeout, healthy.still));
     r.ctx.out.info("      {} ({:.1f} s)", report, healthy.seconds);
+    if (goal.wal_check) check_replayed_changes(r, *goal.wal_check);
     wait_livez(r, a, std::max(0.0, a.timeout - (core::monotonic_seconds() - start)));
   }
 
  private:
+  // The journal's changes, applied by etcd from its WAL as it started: each key they wrote
+  // holds what they wrote at the revision they end at, and etcd holds the point's keys there.
+  static void check_replayed_changes(Runner& r, const etcd::WalReplayCheck& check) {
+    const double t0 = core::monotonic_seconds();
+    const auto live = r.ctx.etcd->connect(etcd::node_etcd_endpoint(r.ctx));
+    try {
+      etcd::check_wal_replay(*live, check);
+    } catch (const Error& e) {
+      throw Error(fmt::format("etcd started, but without the journal's changes kdr wrote into its WAL: {}. Roll back "
+                              "(kdr restore --rollback) or restore to=snapshot",
+                              e.what()));
+    }
+    r.ctx.out.info("      the journal's changes are in etcd: {} keys written as planned at revisions {} to {}, {} keys "
+                   "at {} ({:.1f} s)",
+                   check.puts.size(), check.after_revision + 1, check.up_to, check.keys, check.up_to,
+                   core::monotonic_seconds() - t0);
+  }
+
   // kube-apiserver, when kdr can reach it.
   static void wait_livez(Runner& r, const WaitHealthyArgs& a, double left) {
     auto livez = livez_check(r, core::find_pod(r.live_pods(), "kube-apiserver") != nullptr);

@@ -38,6 +38,9 @@
 #include "fake_host.hpp"
 #include "restore/restore.hpp"
 #include "temp_dir.hpp"
+#include "wal_builder.hpp"
+#include "etcd/member_data.hpp"
+#include "core/protobuf_wire.hpp"
 
 namespace kdr::test {
 
@@ -424,6 +427,10 @@ class RestoreFixture {
 
  public:
 
+  // False: the node's etcd ignores what its WAL commits past its database (a test of what kdr
+  // checks once etcd serves).
+  bool etcd_applies_wal = true;
+
   // The node's etcd (re)started on a data dir a restore put there serves that snapshot's keys.
   void serve_node_data_dir() {
     std::string db;
@@ -437,8 +444,50 @@ class RestoreFixture {
     served_db_ = db;
     if (auto held = etcd->snapshot(db)) {
       live = std::make_shared<FakeKeyspace>(std::move(*held));
+      if (etcd_applies_wal) apply_committed_entries(node("/var/lib/etcd"), *live);
       etcd->serve(node_etcd_url, live);
     }
+  }
+
+  // As etcd applies, when it starts, the entries its WAL commits past what its database holds
+  // (here: past the restore's membership entry, index 1): a txn of puts and deletes at the next
+  // revision (none when it changes nothing), a lease grant (etcdserverpb.InternalRaftRequest,
+  // etcd/wal_append.hpp).
+  static void apply_committed_entries(const core::bfs::path& data_dir, FakeKeyspace& ks) {
+    etcd::read_wal_entries(data_dir, 1, [&](std::uint64_t, std::uint64_t, std::string_view request) {
+      core::for_each_bytes_field(request, [&](std::uint64_t field, std::string_view m) {
+        if (field == 8) {  // LeaseGrantRequest {TTL 1, ID 2}
+          core::for_each_field(m, [&](std::uint64_t f, unsigned, std::uint64_t v, std::string_view) {
+            if (f == 2) ks.leases.insert(static_cast<std::int64_t>(v));
+            return true;
+          });
+        }
+        if (field != 6) return;  // TxnRequest {success 2: RequestOp}
+        const auto rev = ks.revision + 1;
+        bool wrote = false;
+        core::for_each_bytes_field(m, [&](std::uint64_t f, std::string_view op) {
+          if (f != 2) return;
+          core::for_each_bytes_field(op, [&](std::uint64_t kind, std::string_view req) {
+            std::string key, value;
+            std::int64_t lease = 0;
+            core::for_each_field(req, [&](std::uint64_t rf, unsigned wire, std::uint64_t v, std::string_view b) {
+              if (rf == 1 && wire == 2) key = std::string(b);
+              if (rf == 2 && wire == 2) value = std::string(b);
+              if (rf == 3 && wire == 0) lease = static_cast<std::int64_t>(v);
+              return true;
+            });
+            if (kind == 2) {
+              ks.write_at(rev, key, value, lease);
+              wrote = true;
+            } else if (kind == 3 && ks.kvs.count(key) != 0) {
+              ks.write_at(rev, key, std::nullopt);
+              wrote = true;
+            }
+          });
+        });
+        if (wrote) ks.revision = rev;
+      });
+    });
   }
   std::string served_db_;
 
@@ -494,7 +543,7 @@ class RestoreFixture {
         if (has_hash) bytes.resize(bytes.size() - 32);
         if (core::lstat_path(data_dir)) return answer(1, "", "Error: data-dir \"" + data_dir.string() + "\" exists\n");
         write(data_dir / "member/snap/db", bytes);
-        write(data_dir / "member/wal/0000000000000000-0000000000000000.wal", "restored wal\n");
+        write(data_dir / "member/wal/0000000000000000-0000000000000000.wal", test::restored_wal());
         ::chmod(data_dir.c_str(), 0700);  // etcd makes its data dir private (fileutil.PrivateDirMode)
         return answer(0, "restored snapshot\n");
       }

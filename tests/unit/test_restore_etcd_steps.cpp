@@ -10,6 +10,8 @@
 #include "core/base64.hpp"
 #include "etcd/replay.hpp"
 #include "restore/journal.hpp"
+#include "etcd/member_data.hpp"
+#include "etcd/wal_replay.hpp"
 #include "restore_fixture.hpp"
 #include "written_journal.hpp"
 
@@ -506,16 +508,20 @@ TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the jour
 
   REQUIRE(f.restore("restore-etcd-snapshot", {"to=10", "accept_loss=true"}) == core::ExitCode::ok);
   INFO(f.printed.all());
-  // The node's data dir now holds what the replay made, whose keyspace is revision 10's.
-  const auto db = core::read_file(f.node("/var/lib/etcd/member/snap/db"));
-  const auto held = f.etcd->snapshot(core::sha256_hex(db));
-  REQUIRE(held);
-  CHECK(held->values() == at_10);
-  CHECK(f.live->values() == at_10);  // and etcd, started again on it, serves those keys
+  // The node's data dir holds the generation's snapshot restored as its member, and in its WAL
+  // the journal's changes as committed entries: etcd, started again on it, applied them before
+  // it served, and serves revision 10's keys. No etcd was started beside kdr to apply them.
+  CHECK(f.live->values() == at_10);
+  CHECK(f.programs->calls_of("etcd").empty());
+  std::vector<std::string> entries;
+  etcd::read_wal_entries(f.node("/var/lib/etcd"), 1,
+                         [&](std::uint64_t, std::uint64_t, std::string_view d) { entries.emplace_back(d); });
+  REQUIRE(entries.size() == 1);
+  CHECK(contains_words(entries[0], "/registry/configmaps/default/app"));
+  CHECK(contains_words(f.printed.out(), "the journal's changes are in etcd: 1 keys written as planned"));
   // The preflight copied the replay's base, hashed as it was written; that copy is the one
   // database restored: as this node's member, into the data dir the etcd-snapshot-restore step
-  // renames into place, where the private etcd applied the journal. No snapshot is written out
-  // and restored once more, and the copy is gone.
+  // renames into place. No snapshot is written out and restored once more, and the copy is gone.
   CHECK(contains_words(f.printed.out(), "copied into the restore's folder for the replay, its SHA-256 as recorded"));
   const auto id = f.restore_ids().at(0);
   const auto dir = f.node("/var/lib/kdr/restores") / id;
@@ -529,6 +535,71 @@ TEST_CASE("restore-etcd-snapshot with to=REVISION restores the keyspace the jour
   CHECK(contains_words(restores[0], "--name cp1"));
   CHECK_FALSE(core::lstat_path(dir / "replayed.db"));
   for (const auto& name : core::list_dir(dir)) CHECK(name.rfind("replay-base-", 0) != 0);
+}
+
+TEST_CASE("a restore to a point whose base and changes do not make the journal's digest is refused before the node is touched") {
+  RestoreFixture f;
+  const auto gen = f.backup();
+  // the journal's history starts from another keyspace than the snapshot's
+  f.live->write_at(f.live->revision, "/registry/configmaps/default/ghost", "not in the snapshot");
+  Journal journal(f, gen);
+  journal.write("/registry/configmaps/default/app", "app v2");
+  journal.close();
+  const auto node = f.tree();
+
+  CHECK(f.restore("restore-etcd-snapshot", {"to=latest", "accept_loss=true"}) == core::ExitCode::failed);
+  INFO(f.printed.all());
+  CHECK(contains_words(f.printed.err(), "the replayed point does not match the journal"));
+  CHECK(contains_words(f.printed.err(), "with the journal's changes makes"));
+  CHECK(f.tree() == node);  // no member dir left made either
+}
+
+TEST_CASE("a restore to a point fails, saying so, when etcd started without the changes written into its WAL") {
+  RestoreFixture f;
+  app_v2_then_damage(f);
+  f.etcd_applies_wal = false;
+  // the pods are back and the data dir placed: incomplete, to roll back or resume
+  CHECK(f.restore("restore-etcd-snapshot", {"to=10", "accept_loss=true"}) == core::ExitCode::incomplete);
+  INFO(f.printed.all());
+  CHECK(contains_words(f.printed.err(), "etcd serves revision 9; with the journal's changes kdr wrote into its WAL it "
+                                        "would be at 10"));
+}
+
+TEST_CASE("once etcd serves, every key the replay wrote into its WAL must hold the revision it was written at") {
+  test::FakeEtcd etcd;
+  auto ks = std::make_shared<test::FakeKeyspace>();
+  ks->revision = 20;
+  ks->write_at(5, "/registry/a", "base");
+  ks->write_at(21, "/registry/b", "written by the replay");
+  ks->write_at(22, "/registry/c", "written by the replay");
+  ks->revision = 22;
+  etcd.serve("http://127.0.0.1:9", ks);
+  const auto client = etcd.connect(etcd::EtcdEndpoint{"http://127.0.0.1:9", "", "", ""}, std::chrono::seconds(1));
+  etcd::WalReplayCheck check;
+  check.after_revision = 20;
+  check.up_to = 22;
+  check.keys = 3;
+  check.puts = {{"/registry/b", 21}, {"/registry/c", 22}};
+  CHECK_NOTHROW(etcd::check_wal_replay(*client, check));
+
+  auto missing = check;
+  missing.puts.emplace_back("/registry/d", 22);
+  CHECK_THROWS_WITH(etcd::check_wal_replay(*client, missing),
+                    Catch::Contains("etcd does not hold /registry/d at revision 22: the journal's change to it (revision "
+                                    "22) was not applied"));
+  auto other = check;
+  other.puts = {{"/registry/b", 21}, {"/registry/c", 21}};
+  CHECK_THROWS_WITH(etcd::check_wal_replay(*client, other),
+                    Catch::Contains("etcd holds /registry/c from revision 22 at revision 22; the journal's change wrote "
+                                    "it at 21"));
+  auto extra = check;
+  extra.puts = {{"/registry/c", 22}};
+  CHECK_THROWS_WITH(etcd::check_wal_replay(*client, extra),
+                    Catch::Contains("etcd wrote /registry/b at revision 21, which no change of the journal writes"));
+  auto count = check;
+  count.keys = 4;
+  CHECK_THROWS_WITH(etcd::check_wal_replay(*client, count),
+                    Catch::Contains("etcd holds 3 keys at revision 22, the journal's point 4"));
 }
 
 TEST_CASE("the keys a snapshot restore would lose, once etcd compacted its history: counted off the change journal when it reaches the live revision") {
