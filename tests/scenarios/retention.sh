@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Retention over days of generations with fake times (KDR_NOW), after each backup and by
 # 'kdr prune'; --dry-run removes nothing; the newest complete generation always stays.
-# kdr-test: once (files only: nothing here depends on etcd's version)
+# kdr-test: release build (files only: nothing here depends on etcd's version; the unit tests of
+# retention run under the sanitizers)
 source "$(dirname "$0")/../lib/scenario.sh"
 
 sandbox_make_node "$ROOT"
