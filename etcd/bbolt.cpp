@@ -578,6 +578,16 @@ void read_bolt_bucket(const core::bfs::path& file, const std::string& bucket, co
   read_source_bucket(file_source(fd, file), bucket, visit);
 }
 
+bool read_bolt_bucket_if_there(const core::bfs::path& file, const std::string& bucket, const BoltVisitor& visit) {
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) core::throw_errno("open", file.string(), errno);
+  const auto source = file_source(fd, file);
+  int which = 0;
+  const auto meta = pick_meta(source, which);
+  BoltSummary summary;
+  return Walker(source, meta, summary).walk_bucket(bucket, visit, nullptr);
+}
+
 void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
                             const BoltVisitor& visit) {
   const Source source(name, bytes);

@@ -61,6 +61,8 @@ BoltSummary read_bolt_bytes(const std::string& bytes, const std::string& name);
 // Throws Error naming the file when it is damaged or has no such bucket.
 using BoltVisitor = std::function<void(std::string_view key, std::string_view value)>;
 void read_bolt_bucket(const core::bfs::path& file, const std::string& bucket, const BoltVisitor& visit);
+// The same; false, having visited nothing, when there is no such bucket.
+bool read_bolt_bucket_if_there(const core::bfs::path& file, const std::string& bucket, const BoltVisitor& visit);
 void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
                             const BoltVisitor& visit);
 

@@ -159,11 +159,14 @@ void read_wal(const std::vector<std::string>& files, const std::vector<std::stri
 
 namespace {
 
-MemberData read_member(const core::bfs::path& data_dir, const EntryVisit* entries, std::uint64_t after_index) {
+MemberData read_member(const core::bfs::path& data_dir, const EntryVisit* entries, std::uint64_t after_index,
+                       bool with_db = true) {
   MemberData out;
   const auto db = data_dir / "member/snap/db";
-  if (core::lstat_path(db)) read_bolt_part(db, out);
-  else out.problems.push_back(fmt::format("{}: not there", db.string()));
+  if (with_db) {
+    if (core::lstat_path(db)) read_bolt_part(db, out);
+    else out.problems.push_back(fmt::format("{}: not there", db.string()));
+  }
   const auto wal = data_dir / "member/wal";
   std::vector<std::string> names;
   if (core::lstat_path(wal))
@@ -193,7 +196,7 @@ MemberData read_member(const core::bfs::path& data_dir, const EntryVisit* entrie
 MemberData read_member_data(const core::bfs::path& data_dir) { return read_member(data_dir, nullptr, 0); }
 
 MemberData read_wal_entries(const core::bfs::path& data_dir, std::uint64_t after_index, const EntryVisit& visit) {
-  return read_member(data_dir, &visit, after_index);
+  return read_member(data_dir, &visit, after_index, false);
 }
 
 }  // namespace kdr::etcd

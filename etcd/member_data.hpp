@@ -57,7 +57,8 @@ void read_wal(const std::vector<std::string>& files, const std::vector<std::stri
 
 // visit(index, term, data) for each raft entry (raftpb.Entry's Index, Term and Data: an
 // etcdserverpb.InternalRaftRequest) of `data_dir`'s WAL past `after_index`, in order; the
-// member's data as read_member_data reads it.
+// member's data as read_member_data reads it, but for its database (not read: a walk of the
+// whole file).
 MemberData read_wal_entries(const core::bfs::path& data_dir, std::uint64_t after_index,
                             const std::function<void(std::uint64_t, std::uint64_t, std::string_view)>& visit);
 

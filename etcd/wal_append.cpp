@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -57,8 +58,9 @@ std::string lease_grant_request(std::int64_t lease, std::int64_t ttl_s, std::uin
 }
 
 WalAppender::WalAppender(const core::bfs::path& data_dir) : data_dir_(data_dir) {
-  const auto m = read_member_data(data_dir);
-  // a damaged database is the restore's business; the WAL must be whole
+  const auto m = read_wal_entries(data_dir, std::numeric_limits<std::uint64_t>::max(),
+                                  [](std::uint64_t, std::uint64_t, std::string_view) {});
+  // the WAL must be whole
   for (const auto& p : m.problems)
     if (p.find("/member/wal") != std::string::npos || p.find(".wal") != std::string::npos)
       throw core::Error(fmt::format("{}: the WAL cannot be continued: {}", data_dir.string(), p));

@@ -44,9 +44,7 @@ void write_all(int fd, const std::string& bytes, const core::bfs::path& file) {
 // The leases a snapshot holds (its lease bucket, keyed by the lease's id, 8 bytes big-endian).
 std::set<std::int64_t> leases_of(const core::bfs::path& file) {
   std::set<std::int64_t> out;
-  const auto summary = read_bolt(file);
-  if (summary.bucket("lease") == nullptr) return out;
-  read_bolt_bucket(file, "lease", [&](std::string_view key, std::string_view) {
+  read_bolt_bucket_if_there(file, "lease", [&](std::string_view key, std::string_view) {
     if (key.size() == 8) out.insert(static_cast<std::int64_t>(be64(key)));
   });
   return out;
