@@ -78,48 +78,54 @@ WalReplay::WalReplay(const core::Context& ctx, const ReplayPlan& plan, const cor
   ::unlink(scratch_.c_str());
   fd_ = ::open(scratch_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd_ < 0) core::throw_errno("open", scratch_.string(), errno);
-  auto leases = leases_of(copy);
-  std::uint64_t request = 0;
-  std::string buffer;
-  auto put_entry = [&](const std::string& data) {
-    if (data.size() > max_wal_record_bytes)
-      throw core::Error(fmt::format("a transaction of the replay weighs {} MiB, more than one WAL record holds",
-                                    (data.size() >> 20) + 1));
-    const auto n = static_cast<std::uint32_t>(data.size());
-    for (int i = 0; i < 4; ++i) buffer.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-    buffer += data;
-    if (buffer.size() >= (1u << 20)) {
-      write_all(fd_, buffer, scratch_);
-      buffer.clear();
-    }
-  };
-  batch_planned_events(
-      ctx, plan, key,
-      [&](std::int64_t lease) {
-        if (!leases.insert(lease).second) return;
-        put_entry(lease_grant_request(lease, recreated_lease_ttl_s, ++request));
-        txns_.push_back(Txn{true, {}});
-      },
-      [&](std::vector<EtcdOp>& batch) {
-        put_entry(txn_request(batch, ++request));
-        Txn txn;
-        const auto number = static_cast<std::int64_t>(txns_.size());
-        for (const auto& op : batch) {
-          auto [it, inserted] = index_.try_emplace(op.key, static_cast<std::uint32_t>(touched_.size()));
-          if (inserted) touched_.emplace_back();
-          auto& t = touched_[it->second];
-          t.deleted = op.is_delete;
-          if (!op.is_delete) {
-            t.last_put = number;
-            t.hash = pair_hash(op.key, op.value);
-            t.encryption_key = core::encryption_key_of(op.value).value_or("");
+  try {
+    auto leases = leases_of(copy);
+    std::uint64_t request = 0;
+    std::string buffer;
+    auto put_entry = [&](const std::string& data) {
+      if (data.size() > max_wal_record_bytes)
+        throw core::Error(fmt::format("a transaction of the replay weighs {} MiB, more than one WAL record holds",
+                                      (data.size() >> 20) + 1));
+      const auto n = static_cast<std::uint32_t>(data.size());
+      for (int i = 0; i < 4; ++i) buffer.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+      buffer += data;
+      if (buffer.size() >= (1u << 20)) {
+        write_all(fd_, buffer, scratch_);
+        buffer.clear();
+      }
+    };
+    batch_planned_events(
+        ctx, plan, key,
+        [&](std::int64_t lease) {
+          if (!leases.insert(lease).second) return;
+          put_entry(lease_grant_request(lease, recreated_lease_ttl_s, ++request));
+          txns_.push_back(Txn{true, {}});
+        },
+        [&](std::vector<EtcdOp>& batch) {
+          put_entry(txn_request(batch, ++request));
+          Txn txn;
+          const auto number = static_cast<std::int64_t>(txns_.size());
+          for (const auto& op : batch) {
+            auto [it, inserted] = index_.try_emplace(op.key, static_cast<std::uint32_t>(touched_.size()));
+            if (inserted) touched_.emplace_back();
+            auto& t = touched_[it->second];
+            t.deleted = op.is_delete;
+            if (!op.is_delete) {
+              t.last_put = number;
+              t.hash = pair_hash(op.key, op.value);
+              t.encryption_key = core::encryption_key_of(op.value).value_or("");
+            }
+            txn.ops.push_back(Op{it->second, op.is_delete});
           }
-          txn.ops.push_back(Op{it->second, op.is_delete});
-        }
-        txns_.push_back(std::move(txn));
-      },
-      result_);
-  write_all(fd_, buffer, scratch_);
+          txns_.push_back(std::move(txn));
+        },
+        result_);
+    write_all(fd_, buffer, scratch_);
+  } catch (...) {
+    ::close(fd_);
+    ::unlink(scratch_.c_str());
+    throw;
+  }
   plan_s_ = core::monotonic_seconds() - t0;
   base_ = std::async(std::launch::async,
                      [file = copy.string(), this] { return keyspace_of_snapshot(file, index_, found_); });
