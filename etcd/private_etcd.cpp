@@ -142,26 +142,6 @@ PrivateEtcd::PrivateEtcd(const core::Context& ctx, const MemberDir& member, cons
   start(ctx, data, db ? db->size : 0, std::move(args));
 }
 
-PrivateEtcd::PrivateEtcd(const core::Context& ctx, const RestoredDir& restored,
-                         const std::vector<std::string>& server_args, const std::string& what)
-    : dir_(what) {
-  check_private(dir_.path());
-  // etcd's own folder of the data dir: this user's, closed to others (etcd's restore makes it
-  // 0700); nothing else is followed.
-  const auto st = core::lstat_path(restored.data_dir);
-  const auto member = core::lstat_path(restored.data_dir / "member");
-  if (!st || st->type != core::FileType::directory || st->uid != ::geteuid() || (st->mode & 077) != 0 || !member ||
-      member->type != core::FileType::directory)
-    throw core::Error(fmt::format("{}: not a data dir `snapshot restore` made for this user (mode 0700, member/ in it)",
-                                  restored.data_dir.string()));
-  const auto db = core::lstat_path(restored.data_dir / "member/snap/db");
-  choose_url();
-  // The member's name and peer URL are in its data; only where it listens is new.
-  std::vector<std::string> args{"--name", restored.name};
-  args.insert(args.end(), server_args.begin(), server_args.end());
-  start(ctx, restored.data_dir, db ? db->size : 0, std::move(args));
-}
-
 PrivateEtcd::ShortLink::~ShortLink() {
   if (dir.empty()) return;
   ::unlink((dir + "/c").c_str());

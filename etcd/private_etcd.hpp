@@ -39,15 +39,6 @@ class PrivateEtcd {
   };
   PrivateEtcd(const core::Context& ctx, const MemberDir& member, const std::vector<std::string>& server_args = {},
               const std::string& what = "etcd-survivor");
-  // A data dir the caller restored (with `snapshot restore`, as member `name`) and keeps: etcd
-  // serves it on the unix sockets of its own scratch folder, and it stays where it is when this
-  // object goes (a restore to a point renames it into the node's place).
-  struct RestoredDir {
-    core::bfs::path data_dir;
-    std::string name;
-  };
-  PrivateEtcd(const core::Context& ctx, const RestoredDir& restored, const std::vector<std::string>& server_args = {},
-              const std::string& what = "etcd-replay");
   EtcdApi& client() { return *client_; }
   // unix:///PATH/client:0, for kdr's client and etcdctl --endpoints.
   const std::string& url() const { return url_; }

@@ -680,18 +680,5 @@ ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan
   return result;
 }
 
-ReplayResult replay_in_data_dir(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& data_dir,
-                                const std::string& name, double open_s, const core::NodeKey* key) {
-  const double t0 = core::monotonic_seconds();
-  PrivateEtcd etcd(ctx, PrivateEtcd::RestoredDir{data_dir, name}, replay_server_args(plan), "etcd-replay");
-  ReplayResult result;
-  result.made = ReplayResult::Made::data_dir;
-  result.open_s = open_s + core::monotonic_seconds() - t0;
-  const auto db = apply_and_stop(ctx, plan, etcd, key, result);
-  if (const auto st = core::lstat_path(db)) result.size = st->size;
-  check_replayed(plan, db, timed_keyspace([&db] { return keyspace_of_snapshot(db.string()); }), result);
-  result.seconds = open_s + core::monotonic_seconds() - t0;
-  return result;
-}
 
 }  // namespace kdr::etcd

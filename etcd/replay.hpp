@@ -95,7 +95,7 @@ struct ReplayResult {
   std::uint64_t events = 0, transactions = 0;
   std::uint64_t size = 0;
   // Where the point was made: a snapshot file (its SHA-256 in sha256), or a member's data dir
-  // (replay_in_data_dir: nothing saved, sha256 empty).
+  // (etcd::WalReplay: nothing saved, sha256 empty).
   enum class Made { snapshot_file, data_dir } made = Made::snapshot_file;
   std::string sha256;  // of the snapshot file written
   core::EncryptionKeyUse encryption;  // the encryption keys its live values name, counted
@@ -157,13 +157,5 @@ SurvivorReplay plan_survivor_replay(const core::Context& ctx, const ReplayTarget
 ReplayResult replay_to_snapshot(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& out,
                                 const core::NodeKey* key);
 
-// The same replay in `data_dir`, a data dir the caller restored from `plan.base` as the member
-// `name` it is to become (a restore to a point on one node: no snapshot written and restored
-// once more). A private etcd serves it on unix sockets, the events are applied, etcd is stopped
-// and the keyspace read back off its member/snap/db must have the journal's digest at the
-// target. The data dir is left where it is, whatever happens: the caller owns it. `open_s`:
-// what restoring it took, counted in the result's times.
-ReplayResult replay_in_data_dir(const core::Context& ctx, const ReplayPlan& plan, const core::bfs::path& data_dir,
-                                const std::string& name, double open_s, const core::NodeKey* key);
 
 }  // namespace kdr::etcd

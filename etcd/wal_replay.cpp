@@ -184,18 +184,21 @@ ReplayResult WalReplay::write_into(const core::bfs::path& data_dir, double open_
 
   // The entries, appended and read back.
   WalAppender wal(data_dir);
-  if (::lseek(fd_, 0, SEEK_SET) != 0) core::throw_errno("lseek", scratch_.string(), errno);
-  {
-    std::string bytes;
-    bytes.resize(static_cast<std::size_t>(::lseek(fd_, 0, SEEK_END)));
-    if (::pread(fd_, bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size()))
-      core::throw_errno("read", scratch_.string(), errno);
-    for (std::size_t pos = 0; pos + 4 <= bytes.size();) {
-      std::uint32_t n = 0;
-      for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[pos + static_cast<std::size_t>(i)]);
-      wal.append(std::string_view(bytes).substr(pos + 4, n));
-      pos += 4 + n;
-    }
+  // one entry in memory at a time: the scratch file holds every change's value
+  const auto read_at = [this](std::string& into, std::size_t n, off_t at) {
+    into.resize(n);
+    if (::pread(fd_, into.data(), n, at) != static_cast<ssize_t>(n)) core::throw_errno("read", scratch_.string(), errno);
+  };
+  const auto end = ::lseek(fd_, 0, SEEK_END);
+  if (end < 0) core::throw_errno("lseek", scratch_.string(), errno);
+  std::string frame, entry;
+  for (off_t pos = 0; pos + 4 <= end;) {
+    read_at(frame, 4, pos);
+    std::uint32_t n = 0;
+    for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(frame[static_cast<std::size_t>(i)]);
+    read_at(entry, n, pos + 4);
+    wal.append(entry);
+    pos += 4 + static_cast<off_t>(n);
   }
   wal.commit();
 

@@ -1,7 +1,7 @@
 // A restore to a point on one node with etcd started once: the journal's changes written into
 // the restored member's WAL as committed entries (etcd/wal_append.hpp), which the node's own
 // etcd applies as it starts, before it serves any client; instead of a private etcd started
-// on the whole database to apply them first (etcd::replay_in_data_dir).
+// on the whole database to apply them first.
 //
 // Before the node is touched:
 //   - the changes are planned as the private replay plans them (etcd::batch_planned_events)
