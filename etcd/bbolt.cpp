@@ -217,6 +217,40 @@ class Walker {
     for (const auto child : children) walk(child, 2, true, pairs);
   }
 
+  // The greatest key of the top-level bucket `name` (empty when the bucket is empty; nullopt
+  // when there is none): its rightmost edge alone, one page a level.
+  std::optional<std::string> last_key(const std::string& name) {
+    const auto header = bucket_header(name);
+    if (!header) return std::nullopt;
+    const auto where = fmt::format("bucket {:?}", name);
+    if (header->size() < 16) corrupt(where, fmt::format("its header is {} bytes", header->size()));
+    std::string out;
+    const auto take_last = [&](const char* e, std::string_view) { out.assign(e + le32(e + 4), le32(e + 8)); };
+    const auto root = le64(header->data());
+    if (root == 0) {
+      PageHeader h;
+      const auto inline_page = inline_leaf(where, *header, h);
+      if (h.count > 0) take_last(inline_page.data() + page_header_size + (h.count - 1) * element_size, inline_page);
+      return out;
+    }
+    std::uint64_t pgid = root;
+    for (int depth = 1;; ++depth) {
+      if (depth > max_depth) corrupt(pgid, "the tree is deeper than any bbolt tree can be");
+      const Level level(*this);
+      const auto page = read_page(pgid, true, level.buffer);
+      const auto h = parse_header(page);
+      if (h.flags & leaf_flag) {
+        check_elements(fmt::format("page {}", pgid), page, h, false);
+        if (h.count > 0) take_last(page.data() + page_header_size + (h.count - 1) * element_size, page);
+        return out;
+      }
+      if (!(h.flags & branch_flag)) corrupt(pgid, fmt::format("neither a branch nor a leaf (flags {:#x})", h.flags));
+      if (h.count == 0) corrupt(pgid, "an empty branch page");
+      check_elements(fmt::format("page {}", pgid), page, h, true);
+      pgid = le64(page.data() + page_header_size + (h.count - 1) * element_size + 8);
+    }
+  }
+
   // Every top-level bucket in key order, and its pairs.
   void walk_all(const BoltBucketVisitor& visit) {
     std::vector<std::pair<std::string, std::string>> headers;  // name, header
@@ -252,12 +286,20 @@ class Walker {
       walk(root, 1, true, pairs);
       return;
     }
-    const std::string inline_page = header.substr(16);
-    if (inline_page.size() < page_header_size) corrupt(where, "its inline page is truncated");
-    const auto h = parse_header(inline_page);
-    if (!(h.flags & leaf_flag)) corrupt(where, "its inline page is not a leaf");
-    check_elements(where, inline_page, h, false);
+    PageHeader h;
+    const auto inline_page = inline_leaf(where, header, h);
     for (std::size_t i = 0; i < h.count; ++i) pairs(inline_page.data() + page_header_size + i * element_size, inline_page);
+  }
+
+  // The inline page of a bucket whose header (its value in the root bucket) says root 0: a
+  // leaf page right after the 16 bytes, inside the value; checked.
+  std::string inline_leaf(const std::string& where, const std::string& header, PageHeader& h) const {
+    std::string page = header.substr(16);
+    if (page.size() < page_header_size) corrupt(where, "its inline page is truncated");
+    h = parse_header(page);
+    if (!(h.flags & leaf_flag)) corrupt(where, "its inline page is not a leaf");
+    check_elements(where, page, h, false);
+    return page;
   }
 
   [[noreturn]] void corrupt(std::uint64_t pgid, const std::string& what) const {
@@ -391,12 +433,8 @@ class Walker {
       bucket.last_key.assign(k, le32(element + 8));
     };
     if (root == 0) {
-      // An inline bucket: a leaf page right after the header, inside the value.
-      const std::string inline_page = value.substr(16);
-      if (inline_page.size() < page_header_size) corrupt(where, "its inline page is truncated");
-      const auto header = parse_header(inline_page);
-      if (!(header.flags & leaf_flag)) corrupt(where, "its inline page is not a leaf");
-      check_elements(where, inline_page, header, false);
+      PageHeader header;
+      const auto inline_page = inline_leaf(where, value, header);
       bucket.entries = header.count;
       if (header.count > 0) last(inline_page.data() + page_header_size + (header.count - 1) * element_size, inline_page);
     } else {
@@ -586,6 +624,25 @@ bool read_bolt_bucket_if_there(const core::bfs::path& file, const std::string& b
   const auto meta = pick_meta(source, which);
   BoltSummary summary;
   return Walker(source, meta, summary).walk_bucket(bucket, visit, nullptr);
+}
+
+std::optional<std::string> read_bolt_last_key(const core::bfs::path& file, const std::string& bucket) {
+  core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) core::throw_errno("open", file.string(), errno);
+  const auto source = file_source(fd, file);
+  int which = 0;
+  const auto meta = pick_meta(source, which);
+  BoltSummary summary;
+  return Walker(source, meta, summary).last_key(bucket);
+}
+
+std::optional<std::string> read_bolt_last_key_bytes(const std::string& bytes, const std::string& name,
+                                                    const std::string& bucket) {
+  const Source source(name, bytes);
+  int which = 0;
+  const auto meta = pick_meta(source, which);
+  BoltSummary summary;
+  return Walker(source, meta, summary).last_key(bucket);
 }
 
 void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <string>
 #include <vector>
@@ -65,6 +66,14 @@ void read_bolt_bucket(const core::bfs::path& file, const std::string& bucket, co
 bool read_bolt_bucket_if_there(const core::bfs::path& file, const std::string& bucket, const BoltVisitor& visit);
 void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,
                             const BoltVisitor& visit);
+
+// The greatest key of the top-level bucket `bucket`: its rightmost edge read, one page a
+// level, not the whole tree (the newest revision of a database of gigabytes in a few reads).
+// Empty when the bucket is empty, nullopt when there is no such bucket; the pages it reads are
+// checked as above.
+std::optional<std::string> read_bolt_last_key(const core::bfs::path& file, const std::string& bucket);
+std::optional<std::string> read_bolt_last_key_bytes(const std::string& bytes, const std::string& name,
+                                                    const std::string& bucket);
 
 // The same for a reader that wants a few pairs, by their place in the walk: before a leaf page
 // is read, `filter(pairs)` is told how many pairs it holds (from its element headers alone);

@@ -9,17 +9,12 @@
 #include "core/protobuf_wire.hpp"
 #include "etcd/bbolt.hpp"
 #include "etcd/crc32c.hpp"
+#include "etcd/snapshot_keys.hpp"
 
 namespace kdr::etcd {
 
 namespace {
 
-
-std::uint64_t be64(std::string_view v) {
-  std::uint64_t out = 0;
-  for (std::size_t i = 0; i < 8 && i < v.size(); ++i) out = (out << 8) | static_cast<unsigned char>(v[i]);
-  return out;
-}
 
 // The varint fields of a small message: field number -> value.
 std::array<std::uint64_t, 8> varints(std::string_view m, bool& ok) {
@@ -35,14 +30,14 @@ void read_bolt_part(const core::bfs::path& db, MemberData& out) {
   try {
     const auto summary = read_bolt(db);
     if (const auto* keys = summary.bucket("key"); keys && keys->last_key.size() >= 8)
-      out.revision = static_cast<std::int64_t>(be64(keys->last_key));
+      out.revision = static_cast<std::int64_t>(big_endian_u64(keys->last_key));
     // etcd's revision: the key bucket's newest, or the finished compaction past it
     // (etcd::finished_compact_revision says why)
     read_bolt_bucket(db, "meta", [&](std::string_view key, std::string_view value) {
-      if (key == "consistent_index") out.consistent_index = be64(value);
-      else if (key == "term") out.applied_term = be64(value);
+      if (key == "consistent_index") out.consistent_index = big_endian_u64(value);
+      else if (key == "term") out.applied_term = big_endian_u64(value);
       else if (key == "finishedCompactRev" && value.size() >= 8)
-        out.revision = std::max(out.revision, static_cast<std::int64_t>(be64(value)));
+        out.revision = std::max(out.revision, static_cast<std::int64_t>(big_endian_u64(value)));
     });
   } catch (const core::Error& e) {
     out.problems.push_back(e.what());

@@ -12,11 +12,13 @@
 
 namespace kdr::etcd {
 
-std::int64_t mvcc_main_revision(std::string_view rev) {
+std::uint64_t big_endian_u64(std::string_view bytes) {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8 && i < rev.size(); ++i) v = v << 8 | static_cast<unsigned char>(rev[i]);
-  return static_cast<std::int64_t>(v);
+  for (std::size_t i = 0; i < 8 && i < bytes.size(); ++i) v = v << 8 | static_cast<unsigned char>(bytes[i]);
+  return v;
 }
+
+std::int64_t mvcc_main_revision(std::string_view rev) { return static_cast<std::int64_t>(big_endian_u64(rev)); }
 
 std::int64_t finished_compact_revision(const core::bfs::path& file) {
   std::int64_t out = 0;
@@ -24,6 +26,12 @@ std::int64_t finished_compact_revision(const core::bfs::path& file) {
     if (key == "finishedCompactRev" && value.size() >= 8) out = mvcc_main_revision(value);
   });
   return out;
+}
+
+std::int64_t database_revision(const core::bfs::path& file) {
+  const auto last = read_bolt_last_key(file, "key");
+  if (!last) throw core::Error(fmt::format("{}: not an etcd database: it has no \"key\" bucket", file.string()));
+  return std::max(last->empty() ? 0 : mvcc_main_revision(*last), finished_compact_revision(file));
 }
 
 bool parse_mvcc_key_value(std::string_view m, EtcdKeyValue& out) {

@@ -66,6 +66,14 @@ class SnapshotKeys {
 // newest revisions were deletions the key bucket ends before etcd's revision did.
 std::int64_t finished_compact_revision(const core::bfs::path& file);
 
+// etcd's revision in the database `file`: the greater of the key bucket's newest revision (its
+// rightmost edge alone read, a few pages whatever the size) and finished_compact_revision.
+// Throws Error naming the file when it is damaged or has no key bucket.
+std::int64_t database_revision(const core::bfs::path& file);
+
+// 8 bytes big-endian, as etcd writes its bbolt keys (revisions, lease ids) and meta values.
+std::uint64_t big_endian_u64(std::string_view bytes);
+
 // A key bucket key: the main revision (8 bytes big-endian), '_', the sub revision (8 bytes),
 // and 't' after them for a deletion. Kept whole in an array (the 't' or 0 last).
 constexpr std::size_t mvcc_revision_size = 17;

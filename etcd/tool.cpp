@@ -480,9 +480,7 @@ SnapshotFacts read_snapshot_facts(const path& file) {
     if (last.size() < 17 || last[8] != '_')
       throw core::Error(fmt::format("{}: not an etcd database: the key bucket's last key is not a revision",
                                     file.string()));
-    std::uint64_t main = 0;
-    for (int i = 0; i < 8; ++i) main = (main << 8) | static_cast<unsigned char>(last[static_cast<std::size_t>(i)]);
-    facts.revision = static_cast<std::int64_t>(main);
+    facts.revision = mvcc_main_revision(last);
   }
   facts.revision = std::max(facts.revision, finished_compact_revision(file));
   return facts;

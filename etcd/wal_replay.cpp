@@ -14,7 +14,7 @@
 #include "core/encryption.hpp"
 #include "core/error.hpp"
 #include "etcd/bbolt.hpp"
-#include "etcd/member_data.hpp"
+#include "etcd/snapshot_keys.hpp"
 #include "etcd/wal_append.hpp"
 
 namespace kdr::etcd {
@@ -22,12 +22,6 @@ namespace kdr::etcd {
 using nlohmann::json;
 
 namespace {
-
-std::uint64_t be64(std::string_view v) {
-  std::uint64_t out = 0;
-  for (std::size_t i = 0; i < 8 && i < v.size(); ++i) out = (out << 8) | static_cast<unsigned char>(v[i]);
-  return out;
-}
 
 void write_all(int fd, const std::string& bytes, const core::bfs::path& file) {
   std::size_t done = 0;
@@ -45,7 +39,7 @@ void write_all(int fd, const std::string& bytes, const core::bfs::path& file) {
 std::set<std::int64_t> leases_of(const core::bfs::path& file) {
   std::set<std::int64_t> out;
   read_bolt_bucket_if_there(file, "lease", [&](std::string_view key, std::string_view) {
-    if (key.size() == 8) out.insert(static_cast<std::int64_t>(be64(key)));
+    if (key.size() == 8) out.insert(static_cast<std::int64_t>(big_endian_u64(key)));
   });
   return out;
 }
@@ -147,8 +141,8 @@ ReplayResult WalReplay::write_into(const core::bfs::path& data_dir, double open_
 
   // The keyspace the changes make of the base, and the revision each transaction takes: one
   // that writes (a put, or the delete of a key there) moves etcd's revision by one.
-  const auto member = read_member_data(data_dir);
-  if (member.revision <= 0)
+  const auto base_revision = database_revision(data_dir / "member" / "snap" / "db");
+  if (base_revision <= 0)
     throw core::Error(fmt::format("{}: its database says no revision: not a data dir `snapshot restore` made",
                                   data_dir.string()));
   KeyspaceDigest digest = base.digest;
@@ -172,7 +166,7 @@ ReplayResult WalReplay::write_into(const core::bfs::path& data_dir, double open_
                                   plan_.target_revision, plan_.digest.hex(), plan_.digest.keys, plan_.base.source,
                                   digest.hex(), digest.keys));
   std::vector<std::int64_t> revision_of(txns_.size(), 0);
-  std::int64_t revision = member.revision;
+  std::int64_t revision = base_revision;
   for (std::size_t n = 0; n < txns_.size(); ++n) {
     const auto& txn = txns_[n];
     if (txn.lease) continue;
@@ -203,7 +197,7 @@ ReplayResult WalReplay::write_into(const core::bfs::path& data_dir, double open_
   wal.commit();
 
   check = WalReplayCheck{};
-  check.after_revision = member.revision;
+  check.after_revision = base_revision;
   check.up_to = revision;
   check.keys = digest.keys;
   for (const auto& [key, i] : index_)

@@ -15,6 +15,7 @@
 #include "etcd/tool.hpp"
 #include "etcd/bbolt.hpp"
 #include "etcd/served_snapshot.hpp"
+#include "etcd/snapshot_keys.hpp"
 #include "core/error.hpp"
 #include "bolt_builder.hpp"
 #include "temp_dir.hpp"
@@ -138,6 +139,49 @@ TEST_CASE("an etcd snapshot's revision and key revisions come from its key bucke
   std::ofstream(file.string(), std::ios::binary | std::ios::trunc)
       << history_snapshot_bytes({{8, "/registry/a", "1", false}, {9, "/registry/b", "2", false}}, 1, 12);
   CHECK(etcd::read_snapshot_facts(file).revision == 12);
+}
+
+TEST_CASE("bbolt: a bucket's greatest key is read down its rightmost edge alone") {
+  auto pages = sample_pages();
+  CHECK(etcd::read_bolt_last_key_bytes(join(pages), "db", "key") == rev_key(9, 1));
+  CHECK(etcd::read_bolt_last_key_bytes(join(pages), "db", "meta") == std::string("consistent_index"));  // inline
+  CHECK(etcd::read_bolt_last_key_bytes(join(pages), "db", "lease") == std::nullopt);
+  // an empty bucket: its inline page holds nothing
+  auto empty = pages;
+  empty[3] = leaf_page(3, {{1, "key", bucket_value(0, leaf_page(0, {}, 0))}});
+  CHECK(etcd::read_bolt_last_key_bytes(join(empty), "db", "key") == std::string());
+  // damage off the edge is not read (read_bolt walks it and names it)...
+  auto left = pages;
+  put_le(left[5], 0, 9, 8);
+  CHECK(etcd::read_bolt_last_key_bytes(join(left), "db", "key") == rev_key(9, 1));
+  CHECK_THROWS_WITH(etcd::read_bolt_bytes(join(left), "db"), Catch::Contains("page 5: its header says it is page 9"));
+  // ...damage on it is named
+  auto edge = pages;
+  edge[4] = branch_page(4, {{rev_key(2), 5}, {rev_key(5), 40}});
+  CHECK_THROWS_WITH(etcd::read_bolt_last_key_bytes(join(edge), "db", "key"),
+                    "db: damaged bbolt database: page 40: outside the pages in use (2..7)");
+  edge = pages;
+  put_le(edge[6], 8, 0x10, 2);
+  CHECK_THROWS_WITH(etcd::read_bolt_last_key_bytes(join(edge), "db", "key"),
+                    Catch::Contains("page 6: neither a branch nor a leaf"));
+}
+
+TEST_CASE("a database's revision is its key bucket's newest, or the finished compaction past it") {
+  test::TempDir dir;
+  const auto file = dir.path() / "db";
+  std::ofstream(file.string(), std::ios::binary) << join(sample_pages());
+  CHECK(etcd::database_revision(file) == 9);
+  std::ofstream(file.string(), std::ios::binary | std::ios::trunc)
+      << history_snapshot_bytes({{8, "/registry/a", "1", false}, {9, "/registry/b", "2", false}}, 1, 12);
+  CHECK(etcd::database_revision(file) == 12);
+  std::ofstream(file.string(), std::ios::binary | std::ios::trunc)
+      << history_snapshot_bytes({{8, "/registry/a", "1", false}, {9, "/registry/b", "2", false},
+                                 {10, "/registry/b", "", true}}, 1, 0, 1);  // a branch over three leaves
+  CHECK(etcd::database_revision(file) == 10);
+  auto no_keys = sample_pages();
+  no_keys[3] = leaf_page(3, {{1, "meta", bucket_value(0, leaf_page(0, {}, 0))}});
+  std::ofstream(file.string(), std::ios::binary | std::ios::trunc) << join(no_keys);
+  CHECK_THROWS_WITH(etcd::database_revision(file), Catch::Contains("it has no \"key\" bucket"));
 }
 
 TEST_CASE("a stopped etcd's database is written as the snapshot etcdctl snapshot save would stream") {
