@@ -485,6 +485,16 @@ Meta pick_meta(const Source& source, int& which) {
   return meta;
 }
 
+// use(walker) with a walker over `source`'s newest valid meta.
+template <typename Use>
+auto with_walker(const Source& source, Use&& use) {
+  int which = 0;
+  const auto meta = pick_meta(source, which);
+  BoltSummary summary;
+  Walker walker(source, meta, summary);
+  return use(walker);
+}
+
 BoltSummary read_source(const Source& source) {
   int which = 0;
   const auto meta = pick_meta(source, which);
@@ -619,30 +629,18 @@ void read_bolt_bucket(const core::bfs::path& file, const std::string& bucket, co
 bool read_bolt_bucket_if_there(const core::bfs::path& file, const std::string& bucket, const BoltVisitor& visit) {
   core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) core::throw_errno("open", file.string(), errno);
-  const auto source = file_source(fd, file);
-  int which = 0;
-  const auto meta = pick_meta(source, which);
-  BoltSummary summary;
-  return Walker(source, meta, summary).walk_bucket(bucket, visit, nullptr);
+  return with_walker(file_source(fd, file), [&](Walker& w) { return w.walk_bucket(bucket, visit, nullptr); });
 }
 
 std::optional<std::string> read_bolt_last_key(const core::bfs::path& file, const std::string& bucket) {
   core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) core::throw_errno("open", file.string(), errno);
-  const auto source = file_source(fd, file);
-  int which = 0;
-  const auto meta = pick_meta(source, which);
-  BoltSummary summary;
-  return Walker(source, meta, summary).last_key(bucket);
+  return with_walker(file_source(fd, file), [&](Walker& w) { return w.last_key(bucket); });
 }
 
 std::optional<std::string> read_bolt_last_key_bytes(const std::string& bytes, const std::string& name,
                                                     const std::string& bucket) {
-  const Source source(name, bytes);
-  int which = 0;
-  const auto meta = pick_meta(source, which);
-  BoltSummary summary;
-  return Walker(source, meta, summary).last_key(bucket);
+  return with_walker(Source(name, bytes), [&](Walker& w) { return w.last_key(bucket); });
 }
 
 void read_bolt_bucket_bytes(const std::string& bytes, const std::string& name, const std::string& bucket,

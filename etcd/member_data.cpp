@@ -1,7 +1,13 @@
 #include "etcd/member_data.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <array>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -44,20 +50,68 @@ void read_bolt_part(const core::bfs::path& db, MemberData& out) {
   }
 }
 
+// The bytes of one WAL file, read forward through a window that holds what the record being
+// read needs (a read of at least 1 MiB at a time), never the whole file: etcd preallocates each
+// at 64 MiB, most of it zeros past the last record. Or a file's bytes already in memory.
+class WalBytes {
+ public:
+  explicit WalBytes(std::string_view all) : size_(all.size()), window_(all) {}
+  WalBytes(const core::bfs::path& file, const core::Fd& fd, std::uint64_t size) : file_(&file), fd_(&fd), size_(size) {}
+
+  std::uint64_t size() const { return size_; }
+
+  // Bytes [pos, pos + n), inside the file; valid until the next call. nullopt when they could
+  // not be read (error() says why).
+  std::optional<std::string_view> at(std::uint64_t pos, std::size_t n) {
+    if (pos >= start_ && pos + n <= start_ + window_.size()) return window_.substr(pos - start_, n);
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::size_t>(n, 1u << 20), size_ - pos));
+    buffer_.resize(want);
+    std::size_t done = 0;
+    while (done < want) {
+      const auto r = ::pread(fd_->get(), buffer_.data() + done, want - done, static_cast<off_t>(pos + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        error_ = r < 0 ? core::errno_message("read", file_->string(), errno)
+                       : fmt::format("{}: cut short while it was read", file_->string());
+        return std::nullopt;
+      }
+      done += static_cast<std::size_t>(r);
+    }
+    start_ = pos;
+    window_ = buffer_;
+    return window_.substr(0, n);
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  const core::bfs::path* file_ = nullptr;
+  const core::Fd* fd_ = nullptr;
+  std::uint64_t size_ = 0;
+  std::uint64_t start_ = 0;    // of the window in the file
+  std::string_view window_;
+  std::string buffer_;
+  std::string error_;
+};
+
 // One WAL file, continuing the running `crc` of the files before it; false when reading must
 // stop (a torn or damaged record, said in out.problems).
 using EntryVisit = std::function<void(std::uint64_t, std::uint64_t, std::string_view)>;
 
-bool read_wal_file(std::string_view bytes, const std::string& name, std::uint32_t& crc, MemberData& out,
+bool read_wal_file(WalBytes& bytes, const std::string& name, std::uint32_t& crc, MemberData& out,
                    const EntryVisit* entries = nullptr, std::uint64_t after_index = 0) {
   out.wal_file = name;
   out.wal_end = 0;
   out.wal_crc = crc;
   {
-    std::size_t pos = 0;
+    std::uint64_t pos = 0;
     while (pos + 8 <= bytes.size()) {
       std::uint64_t len_field = 0;
-      for (int i = 7; i >= 0; --i) len_field = (len_field << 8) | static_cast<unsigned char>(bytes[pos + static_cast<std::size_t>(i)]);
+      const auto frame = bytes.at(pos, 8);
+      if (!frame) {
+        out.problems.push_back(bytes.error());
+        return false;
+      }
+      for (int i = 7; i >= 0; --i) len_field = (len_field << 8) | static_cast<unsigned char>((*frame)[static_cast<std::size_t>(i)]);
       if (len_field == 0) break;  // the zeroed rest of a preallocated file
       const std::uint64_t rec_bytes = len_field & ~(std::uint64_t{0xff} << 56);
       const std::uint64_t pad = (len_field >> 63) == 1 ? (len_field >> 56) & 0x7 : 0;
@@ -67,7 +121,12 @@ bool read_wal_file(std::string_view bytes, const std::string& name, std::uint32_
                                            name, pos));
         return false;
       }
-      const auto record = bytes.substr(pos + 8, rec_bytes);
+      const auto read = bytes.at(pos + 8, static_cast<std::size_t>(rec_bytes));
+      if (!read) {
+        out.problems.push_back(bytes.error());
+        return false;
+      }
+      const auto record = *read;
       pos += 8 + rec_bytes + pad;
       std::int64_t type = 0;
       std::uint32_t rec_crc = 0;
@@ -148,8 +207,10 @@ bool read_wal_file(std::string_view bytes, const std::string& name, std::uint32_
 
 void read_wal(const std::vector<std::string>& files, const std::vector<std::string>& names, MemberData& out) {
   std::uint32_t crc = 0;
-  for (std::size_t f = 0; f < files.size(); ++f)
-    if (!read_wal_file(files[f], names[f], crc, out)) return;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    WalBytes bytes(files[f]);
+    if (!read_wal_file(bytes, names[f], crc, out)) return;
+  }
 }
 
 namespace {
@@ -173,15 +234,20 @@ MemberData read_member(const core::bfs::path& data_dir, const EntryVisit* entrie
     return out;
   }
   std::uint32_t crc = 0;
-  for (const auto& n : names) {  // one file in memory at a time (64 MiB each, as etcd preallocates them)
-    std::string bytes;
-    try {
-      bytes = core::read_file(wal / n);
-    } catch (const core::Error& e) {
-      out.problems.push_back(e.what());
+  for (const auto& n : names) {
+    const auto file = wal / n;
+    const core::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    struct stat st {};
+    if (!fd || ::fstat(fd.get(), &st) != 0) {
+      out.problems.push_back(core::errno_message(fd ? "stat" : "open", file.string(), errno));
       return out;
     }
-    if (!read_wal_file(bytes, (wal / n).string(), crc, out, entries, after_index)) break;
+    if (!S_ISREG(st.st_mode)) {
+      out.problems.push_back(fmt::format("{}: not a regular file", file.string()));
+      return out;
+    }
+    WalBytes bytes(file, fd, static_cast<std::uint64_t>(st.st_size));
+    if (!read_wal_file(bytes, file.string(), crc, out, entries, after_index)) break;
   }
   return out;
 }

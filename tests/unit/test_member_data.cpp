@@ -3,6 +3,9 @@
 // frame as etcd's WAL encoder writes them, with the CRC-32C chain checked.
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <vector>
+
 #include "bolt_builder.hpp"
 #include "core/fs.hpp"
 #include "etcd/crc32c.hpp"
@@ -95,4 +98,43 @@ TEST_CASE("a stopped member's data dir: the revision and applied index from its 
   REQUIRE(none.problems.size() == 2);
   CHECK_THAT(none.problems[0], Catch::Contains("member/snap/db: not there"));
   CHECK_THAT(none.problems[1], Catch::Contains("no WAL file"));
+}
+
+TEST_CASE("a member's WAL file is read a window at a time: records across its edges, and larger than it") {
+  test::TempDir dir;
+  const auto data = dir.path();
+  core::bfs::create_directories(data / "member/wal");
+  WalWriter w;
+  w.record(1, metadata(1, 0xabc));
+  std::vector<std::string> values;
+  // 300 KiB values: the fourth crosses the first 1 MiB read; then one of 2.5 MiB, more than a read
+  for (std::uint64_t i = 0; i < 6; ++i) values.push_back(std::string(300 << 10, static_cast<char>('a' + i)));
+  values.push_back(std::string(5 << 19, 'z'));
+  values.push_back("last");
+  for (std::size_t i = 0; i < values.size(); ++i) w.record(2, entry(2, i + 1, values[i]));
+  w.record(3, hard_state(2, 1, values.size()));
+  const auto file = data / "member/wal/0000000000000000-0000000000000000.wal";
+  core::write_file_atomic(file, w.bytes(8 << 20));  // preallocated, as etcd's are
+
+  std::vector<std::string> seen;
+  const auto d = etcd::read_wal_entries(data, 0, [&](std::uint64_t index, std::uint64_t term, std::string_view e) {
+    CHECK(term == 2);
+    CHECK(index == seen.size() + 1);
+    seen.emplace_back(e);
+  });
+  CHECK(d.problems.empty());
+  REQUIRE(seen.size() == values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) CHECK(seen[i] == values[i]);  // each entry's Data
+  CHECK(d.commit == values.size());
+  CHECK(d.wal_end == w.bytes().size());
+  CHECK(d.wal_crc == w.crc());
+
+  // cut inside the large record: a torn tail, read up to it
+  const auto bytes = w.bytes();
+  core::write_file_atomic(file, bytes.substr(0, bytes.size() - (1 << 20)));
+  seen.clear();
+  const auto torn = etcd::read_wal_entries(data, 0, [&](std::uint64_t, std::uint64_t, std::string_view e) { seen.emplace_back(e); });
+  REQUIRE(torn.problems.size() == 1);
+  CHECK_THAT(torn.problems[0], Catch::Contains("runs past the end of the file (a torn write)"));
+  CHECK(seen.size() == 6);
 }
